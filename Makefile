@@ -1,0 +1,79 @@
+# Ferry's front door. `make test` and `make demo` install what they need from Debian's
+# packages when it is missing, configure, build, then test or run.
+
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+BENCH_BUILD ?= build-release
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian packages the build, the tests, the demo and the benchmark need.
+DEB_PACKAGES = cmake make gcc pkg-config libc6-dev \
+               libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
+               sqlite3 python3 time
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build build-asan test unit demo bench format format-check clean
+
+all: build
+
+# Installs whatever of DEB_PACKAGES is missing; does nothing (and needs no network) when all
+# are present.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing missing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug
+
+$(ASAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON
+
+$(BENCH_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every test: unit, fuzz replays and integration on the development build, then the unit
+# tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# Syncs the bundled therapists roster into SQLite and prints the summary.
+demo: build
+	@mkdir -p $(BUILD)/demo
+	@cp examples/ferry.yaml examples/therapists.csv $(BUILD)/demo/
+	@sed -i "s|url: therapists.csv|url: file://$(CURDIR)/$(BUILD)/demo/therapists.csv|" \
+	    $(BUILD)/demo/ferry.yaml
+	$(BUILD)/ferry sync therapists --config $(BUILD)/demo/ferry.yaml
+	@echo
+	$(BUILD)/ferry runs --config $(BUILD)/demo/ferry.yaml --limit 3
+
+bench: deps $(BENCH_BUILD)/CMakeCache.txt
+	cmake --build $(BENCH_BUILD) -j $(JOBS)
+	/usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

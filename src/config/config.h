@@ -1,0 +1,130 @@
+/* config.h - the YAML configuration, loaded into plain structs.
+ *
+ * ferry_config_load() reads a YAML file with libfyaml, checks every key against the schema
+ * documented in docs/config.md and fills the structs below. Every error names the file, the
+ * line and the dotted key ("ferry.yaml:14: syncs.therapists.fields.email.type: unknown type
+ * 'mail'"). Unknown keys are errors, so a typo never silently changes behaviour.
+ *
+ * A loaded config is immutable and owned by whoever loaded it; all strings in it belong to
+ * it and live until ferry_config_free(). It may be read from any thread. */
+#ifndef FERRY_CONFIG_CONFIG_H
+#define FERRY_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+typedef enum {
+    FERRY_TYPE_TEXT = 0,
+    FERRY_TYPE_INTEGER,
+    FERRY_TYPE_DECIMAL,
+    FERRY_TYPE_BOOLEAN,
+    FERRY_TYPE_DATE,
+    FERRY_TYPE_DATETIME,
+    FERRY_TYPE_EMAIL,
+    FERRY_TYPE_ENUM,
+} ferry_field_type;
+
+/* The YAML name of a type ("text", "integer"...). */
+const char *ferry_field_type_name(ferry_field_type type);
+
+typedef struct {
+    char *name;         /* the target column, the key under fields: */
+    char *column;       /* the source column header; defaults to name */
+    ferry_field_type type; /* default text */
+    bool required;      /* an empty value fails the record; default false */
+    bool trim;          /* strip leading and trailing white space first; default true */
+    char **values;      /* enum: the allowed values, as written */
+    size_t nvalues;
+    int line;           /* line in the config file, for messages */
+} ferry_field_spec;
+
+typedef enum {
+    FERRY_SKIP_IN = 0,  /* skip when the value is one of values */
+    FERRY_SKIP_NOT_IN,  /* skip when the value is none of values */
+    FERRY_SKIP_EMPTY,   /* skip when the value is empty */
+} ferry_skip_kind;
+
+typedef struct {
+    size_t field;       /* index into ferry_sync_spec.fields */
+    ferry_skip_kind kind;
+    char **values;      /* in / not_in: compared case-insensitively */
+    size_t nvalues;
+} ferry_skip_rule;
+
+typedef enum {
+    FERRY_ON_MISSING_KEEP = 0, /* rows the source no longer has stay as they are */
+    FERRY_ON_MISSING_DELETE,   /* ... are deleted */
+    FERRY_ON_MISSING_FLAG,     /* ... get ferry_missing_since set to the run's time */
+} ferry_on_missing;
+
+typedef enum {
+    FERRY_SOURCE_CSV = 0,
+} ferry_source_kind;
+
+typedef struct {
+    ferry_source_kind kind;
+    char *url;              /* as written: a path, a file:// URL or an http(s) URL */
+    long timeout_ms;        /* whole-transfer timeout for http(s); default 60 s */
+    size_t max_field_bytes; /* a longer CSV field fails its record; default 1 MiB */
+    char delimiter;         /* default ',' */
+} ferry_source_spec;
+
+typedef struct {
+    char *table;
+    char **key;             /* field names forming the key, at least one */
+    size_t nkey;
+    ferry_on_missing on_missing;
+} ferry_target_spec;
+
+typedef struct {
+    char *name;             /* the key under syncs: */
+    char *title;            /* defaults to name */
+    char *noun;             /* what a record is called in messages ("therapists");
+                               defaults to the target table */
+    ferry_source_spec source;
+    ferry_target_spec target;
+    ferry_field_spec *fields;
+    size_t nfields;
+    ferry_skip_rule *skips;
+    size_t nskips;
+    char *schedule;         /* as written ("every 1h"), or NULL */
+    long schedule_every_s;  /* the period in seconds, or 0 without a schedule */
+    bool allow_empty;       /* an empty source is not an error; default false */
+    int line;
+} ferry_sync_spec;
+
+typedef struct {
+    char *path;             /* the file it was loaded from */
+    char *dir;              /* its directory: relative paths in the config are relative to it */
+    char *database;         /* as written; default "sqlite:ferry.db" */
+    char *listen;           /* default "127.0.0.1:8080" */
+    int workers;            /* default 4 */
+    ferry_sync_spec *syncs;
+    size_t nsyncs;
+} ferry_config;
+
+/* Loads and validates the YAML file at path. On success *ret_cfg owns the config (free it
+ * with ferry_config_free()). On failure nothing is returned and err names file:line: key. */
+ferry_rc ferry_config_load(const char *path, ferry_config **ret_cfg, ferry_err *err);
+
+/* Like ferry_config_load() on text held in memory; name is used in messages and dir is the
+ * directory relative paths resolve against (may be NULL for the current directory). */
+ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                            ferry_config **ret_cfg, ferry_err *err);
+
+/* Frees a config; NULL is allowed. */
+void ferry_config_free(ferry_config *cfg);
+
+/* The sync named name, borrowed from cfg, or NULL. */
+const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);
+
+/* The index of the field named name in sync, or -1. */
+long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name);
+
+/* Parses a duration such as "90s", "15m", "1h", "2d", "500ms" into milliseconds. Returns
+ * false when text is not a duration. */
+bool ferry_duration_parse(const char *text, long *ret_ms);
+
+#endif
