@@ -53,16 +53,26 @@ ferry_rc ferry_err_set_errno(ferry_err *err, ferry_rc code, const char *fmt, ...
 ferry_rc ferry_err_prefix(ferry_err *err, const char *fmt, ...)
 {
     char head[FERRY_ERR_MSG_MAX];
-    char tail[FERRY_ERR_MSG_MAX];
+    size_t hlen, mlen;
     va_list ap;
+    int n;
 
     if (err == NULL)
         return FERRY_OK;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof(head), fmt, ap);
+    n = vsnprintf(head, sizeof(head) - 2, fmt, ap);
     va_end(ap);
-    memcpy(tail, err->msg, sizeof(tail));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", head, tail);
+    if (n < 0)
+        return err->code;
+    hlen = strlen(head);
+    memcpy(head + hlen, ": ", 3);
+    hlen += 2;
+    mlen = strlen(err->msg);
+    if (hlen + mlen >= sizeof(err->msg))
+        mlen = sizeof(err->msg) - 1 - hlen;
+    memmove(err->msg + hlen, err->msg, mlen);
+    memcpy(err->msg, head, hlen);
+    err->msg[hlen + mlen] = '\0';
     return err->code;
 }
 
