@@ -11,6 +11,8 @@ DEB_PACKAGES = cmake make gcc pkg-config libc6-dev \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                sqlite3 python3 time
 
+MAKEFLAGS += --no-print-directory
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build build-asan test unit demo bench format format-check clean

@@ -1,12 +1,447 @@
-/* cli.c - parses the command line and dispatches to the subcommands. */
+/* cli.c - the ferry command line: sync, runs, show, check, --help, --version.
+ *
+ * Each subcommand loads the config (--config F, else $FERRY_CONFIG, else ./ferry.yaml), opens
+ * the store and does one thing. Exit statuses: 0 success, 1 a run failed, 2 a usage or config
+ * error, 130 a run cancelled by Ctrl-C. The first Ctrl-C asks the run to cancel (it rolls back
+ * and is recorded as cancelled); a second one ends the process at once.
+ *
+ * Progress goes to stderr: a redrawn bar on a terminal, otherwise a plain line every two
+ * seconds, so logs stay readable. Results go to stdout. */
 #include "cli/cli.h"
 
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "sync/run.h"
+#include "util/timeutil.h"
+
+#define EXIT_RUN_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_CANCELLED 130
+
+static atomic_bool cancel_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (atomic_load(&cancel_requested))
+        _exit(EXIT_CANCELLED);
+    atomic_store(&cancel_requested, true);
+}
+
+static const char usage_text[] =
+    "Usage: ferry COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  sync NAME [--dry-run]        run one sync now, in the foreground\n"
+    "  runs [--sync NAME] [--limit N]\n"
+    "                               list recent runs, newest first\n"
+    "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
+    "  check                        validate the config\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
+    "  -h, --help                   show this help\n"
+    "  -V, --version                show the version\n"
+    "\n"
+    "Exit status: 0 success, 1 the run failed, 2 usage or config error, 130 cancelled.\n";
+
+typedef struct {
+    const char *config_path;
+    const char *sync;
+    int limit;
+    bool dry_run;
+    int nargs;
+    char **args;
+} cli_opts;
+
+static int parse_opts(int argc, char **argv, cli_opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    memset(o, 0, sizeof(*o));
+    o->limit = 20;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:s:n:dh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 's':
+            o->sync = optarg;
+            break;
+        case 'n': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
+                fprintf(stderr, "ferry: --limit takes a number from 1 to 100000\n");
+                return EXIT_USAGE;
+            }
+            o->limit = (int)v;
+            break;
+        }
+        case 'd':
+            o->dry_run = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return -1;
+        default:
+            fprintf(stderr, "Try 'ferry --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    o->nargs = argc - optind;
+    o->args = argv + optind;
+    if (o->config_path == NULL)
+        o->config_path = getenv("FERRY_CONFIG");
+    if (o->config_path == NULL || o->config_path[0] == '\0')
+        o->config_path = "ferry.yaml";
+    return 0;
+}
+
+static int load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_config_load(o->config_path, cfg, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    if (store == NULL)
+        return 0;
+    if (ferry_store_open((*cfg)->database, (*cfg)->dir, store, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        ferry_config_free(*cfg);
+        *cfg = NULL;
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- ferry sync ---- */
+
+typedef struct {
+    bool tty;
+    int64_t last_line_ms;
+    bool drew;
+} progress_state;
+
+static void format_count(int64_t v, char *out, size_t outlen)
+{
+    char digits[32];
+    size_t n, o = 0;
+
+    snprintf(digits, sizeof(digits), "%lld", (long long)v);
+    n = strlen(digits);
+    for (size_t i = 0; i < n && o + 2 < outlen; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && digits[0] != '-')
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+static void on_progress(void *ctx, const ferry_run_progress *p)
+{
+    progress_state *ps = ctx;
+    const ferry_run *run = p->run;
+    char rows[32], rate[32], eta[32] = "";
+    int64_t now = ferry_time_mono_ms();
+
+    format_count(run->processed, rows, sizeof(rows));
+    format_count((int64_t)p->rows_per_s, rate, sizeof(rate));
+    if (p->eta_ms > 0) {
+        char d[24];
+        ferry_time_format_duration(p->eta_ms, d, sizeof(d));
+        snprintf(eta, sizeof(eta), "  ETA %s", d);
+    }
+    if (ps->tty) {
+        char bar[31];
+        int fill = run->percent * 30 / 100;
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '-';
+        bar[30] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s %s rows  %s rows/s%s", bar, run->percent,
+                run->phase, rows, rate, eta);
+        ps->drew = true;
+        if (run->status != FERRY_RUN_RUNNING) {
+            fputc('\n', stderr);
+            ps->drew = false;
+        }
+    } else {
+        if (run->status == FERRY_RUN_RUNNING && now - ps->last_line_ms < 2000)
+            return;
+        ps->last_line_ms = now;
+        fprintf(stderr, "progress run=%lld phase=%s percent=%d rows=%lld rate=%.0f/s\n",
+                (long long)run->id, run->phase, run->percent, (long long)run->processed,
+                p->rows_per_s);
+    }
+    fflush(stderr);
+}
+
+static int cmd_sync(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    const ferry_sync_spec *sync;
+    progress_state ps = {0};
+    ferry_run_options opt;
+    struct sigaction sa;
+    ferry_run run;
+    ferry_err err;
+    char dur[32];
+    int status;
+
+    if (o->nargs != 1) {
+        fprintf(stderr, "ferry: sync takes one sync name (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    sync = ferry_config_sync_get(cfg, o->args[0]);
+    if (sync == NULL) {
+        fprintf(stderr, "ferry: %s: no sync named '%s'", cfg->path, o->args[0]);
+        for (size_t i = 0; i < cfg->nsyncs; i++)
+            fprintf(stderr, "%s%s", i ? ", " : " (the config has: ", cfg->syncs[i].name);
+        fprintf(stderr, "%s\n", cfg->nsyncs ? ")" : "");
+        status = EXIT_USAGE;
+        goto out;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    ps.tty = isatty(STDERR_FILENO);
+    memset(&opt, 0, sizeof(opt));
+    opt.config = cfg;
+    opt.sync = sync;
+    opt.store = store;
+    opt.trigger = "cli";
+    opt.user = getenv("USER");
+    opt.dry_run = o->dry_run;
+    opt.cancel = &cancel_requested;
+    opt.on_progress = on_progress;
+    opt.progress_ctx = &ps;
+    opt.progress_interval_ms = ps.tty ? 200 : 1000;
+    ferry_err_clear(&err);
+    if (ferry_sync_run(&opt, &run, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    ferry_time_format_duration(run.duration_ms, dur, sizeof(dur));
+    printf("Run %lld %s in %s.\n", (long long)run.id, ferry_run_status_name(run.status), dur);
+    if (run.dry_run && run.status == FERRY_RUN_SUCCEEDED)
+        printf("%s\n", run.log_message);
+    else
+        printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
+    if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0)
+        printf("See 'ferry show %lld' for why %lld record%s failed.\n", (long long)run.id,
+               (long long)run.counts[FERRY_OUTCOME_FAILED],
+               run.counts[FERRY_OUTCOME_FAILED] == 1 ? "" : "s");
+    status = run.status == FERRY_RUN_SUCCEEDED   ? 0
+             : run.status == FERRY_RUN_CANCELLED ? EXIT_CANCELLED
+                                                 : EXIT_RUN_FAILED;
+    ferry_run_done(&run);
+out:
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
+/* ---- ferry runs / show ---- */
+
+static void print_time(int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+
+    if (ms <= 0) {
+        printf("%-20s", "-");
+        return;
+    }
+    ferry_time_format_iso(ms, iso);
+    iso[19] = '\0'; /* seconds are enough in a listing */
+    iso[10] = ' ';
+    printf("%-20s", iso);
+}
+
+static int cmd_runs(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_run_filter filter = {o->sync, o->limit};
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    ferry_err err;
+    int status;
+
+    if (o->nargs != 0) {
+        fprintf(stderr, "ferry: runs takes no arguments (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    ferry_err_clear(&err);
+    if (store->ops->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    printf("%-6s %-11s %-16s %-20s %-10s %-8s %s\n", "ID", "STATUS", "SYNC", "STARTED (UTC)",
+           "DURATION", "BY", "MESSAGE");
+    for (size_t i = 0; i < n; i++) {
+        char dur[32] = "-";
+        if (runs[i].finished_at_ms > 0)
+            ferry_time_format_duration(runs[i].duration_ms, dur, sizeof(dur));
+        printf("%-6lld %-11s %-16s ", (long long)runs[i].id,
+               ferry_run_status_name(runs[i].status), runs[i].sync);
+        print_time(runs[i].started_at_ms);
+        printf(" %-10s %-8s %s%s\n", dur,
+               runs[i].user != NULL ? runs[i].user : runs[i].trigger,
+               runs[i].dry_run ? "[dry run] " : "",
+               runs[i].ui_message != NULL ? runs[i].ui_message : "");
+    }
+    if (n == 0)
+        printf("(no runs yet)\n");
+out:
+    ferry_runs_free(runs, n);
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
+static int cmd_show(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_change *changes = NULL;
+    size_t n = 0;
+    ferry_run run;
+    ferry_err err;
+    char *end;
+    long long id;
+    int status;
+
+    if (o->nargs != 1) {
+        fprintf(stderr, "ferry: show takes one run id (try 'ferry runs')\n");
+        return EXIT_USAGE;
+    }
+    id = strtoll(o->args[0], &end, 10);
+    if (o->args[0][0] == '\0' || *end != '\0' || id <= 0) {
+        fprintf(stderr, "ferry: '%s' is not a run id\n", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    ferry_err_clear(&err);
+    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = err.code == FERRY_ENOTFOUND ? EXIT_USAGE : EXIT_RUN_FAILED;
+        goto out;
+    }
+    char dur[32];
+    ferry_time_format_duration(run.duration_ms, dur, sizeof(dur));
+    printf("Run %lld of %s%s\n", (long long)run.id, run.sync, run.dry_run ? " (dry run)" : "");
+    printf("  status:    %s\n", ferry_run_status_name(run.status));
+    printf("  started:   ");
+    print_time(run.started_at_ms);
+    printf(" by %s (%s)\n", run.user != NULL ? run.user : "-", run.trigger);
+    printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
+    printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, %lld failed, "
+           "%lld deleted\n",
+           (long long)run.counts[0], (long long)run.counts[1], (long long)run.counts[2],
+           (long long)run.counts[3], (long long)run.counts[4], (long long)run.counts[5]);
+    printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
+    if (run.error != NULL)
+        printf("  error:     %s\n", run.error);
+    if (store->ops->change_list(store, run.id, -1, o->limit, &changes, &n, &err) == FERRY_OK) {
+        if (n > 0)
+            printf("\nChanges (first %zu):\n", n);
+        for (size_t i = 0; i < n; i++) {
+            const ferry_change *c = &changes[i];
+            printf("  %-8s %-20s %s\n", ferry_outcome_name(c->outcome),
+                   c->record_key != NULL ? c->record_key : "-",
+                   c->diff != NULL ? c->diff : c->reason != NULL ? c->reason : "");
+        }
+    }
+    ferry_run_done(&run);
+out:
+    ferry_changes_free(changes, n);
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
+static int cmd_check(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    int status;
+
+    if ((status = load(o, &cfg, NULL)) != 0)
+        return status;
+    printf("%s: OK, %zu sync%s", cfg->path, cfg->nsyncs, cfg->nsyncs == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        printf("%s%s", i ? ", " : " (", cfg->syncs[i].name);
+    printf("%s\n", cfg->nsyncs ? ")" : "");
+    ferry_config_free(cfg);
+    return 0;
+}
 
 int ferry_cli_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("ferry %s\n", FERRY_VERSION);
-    return 0;
+    static const struct {
+        const char *name;
+        int (*fn)(const cli_opts *o);
+    } commands[] = {
+        {"sync", cmd_sync},
+        {"runs", cmd_runs},
+        {"show", cmd_show},
+        {"check", cmd_check},
+    };
+    cli_opts o;
+    int rc;
+
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("ferry %s\n", FERRY_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        rc = parse_opts(argc - 1, argv + 1, &o);
+        if (rc != 0)
+            return rc < 0 ? 0 : rc;
+        return commands[i].fn(&o);
+    }
+    fprintf(stderr, "ferry: unknown command '%s' (try 'ferry --help')\n", argv[1]);
+    return EXIT_USAGE;
 }

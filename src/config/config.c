@@ -1,0 +1,1625 @@
+/* config.c - loads and validates ferry.yaml into the plain structs of config.h.
+ *
+ * Design. libfyaml turns the text into a document tree (anchors and merge keys resolved,
+ * duplicate keys rejected). Its diagnostics are collected, never printed; the first one
+ * becomes "FILE:LINE: YAML syntax error: ...". The tree is then checked by a small schema
+ * walker:
+ *
+ *   - a mapping with fixed keys is a table of struct key_rule rows (name, required, handler).
+ *     walk_mapping() hands each key to its row's handler, rejects keys that have no row
+ *     (listing the table's names) and reports required rows that never appeared. Adding a key
+ *     to the schema is adding a row and, unless an existing handler fits, a short handler;
+ *   - a mapping whose keys are names (syncs, fields, skip) goes through walk_entries();
+ *   - struct walk carries the file name, the error record and the dotted path of the node
+ *     being checked, so that every message reads "FILE:LINE: dotted.key.path: message".
+ *     List items add "[i]" (0-based) to the path.
+ *
+ * Checks that span keys (target.key and skip name fields, noun defaults to the table) run
+ * once a sync's mapping has been walked, from the nodes kept on the way, so the order of the
+ * keys in the file does not matter.
+ *
+ * Lines. libfyaml 0.7 exposes source marks for tokens but not for nodes, so a scalar's line is
+ * its token's, a collection's is its first entry's, and a value with neither (an empty value,
+ * {} or []) takes the line of the key that introduced it.
+ *
+ * Everything is built straight into the final structs; on any error the half-built config
+ * goes to ferry_config_free(), which copes with missing parts. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_DATABASE "sqlite:ferry.db"
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_WORKERS 4
+#define WORKERS_MAX 64
+#define DEFAULT_TIMEOUT_MS 60000L
+#define DEFAULT_MAX_FIELD_BYTES (1024UL * 1024)
+#define MAX_FIELD_BYTES_LIMIT (256UL * 1024 * 1024)
+#define SCHEDULE_MIN_MS 10000L
+#define SYNC_NAME_MAX 64
+#define IDENT_MAX 63
+#define RESERVED_PREFIX "ferry_"
+#define CONFIG_MAX_BYTES (16L * 1024 * 1024)
+#define PATH_BUF 512
+#define SHOW_MAX 60 /* at most this much of an offending value is quoted back */
+
+/* The state of one walk over the document. */
+struct walk {
+    const char *file;     /* the name used in messages */
+    ferry_err *err;
+    char path[PATH_BUF];  /* dotted key path of the node being checked */
+    size_t pathlen;
+};
+
+/* A value under a key, with the line to blame for it. */
+struct val {
+    struct fy_node *node; /* NULL when the key has no value at all */
+    int line;             /* 1-based */
+};
+
+typedef ferry_rc (*key_handler)(struct walk *w, const struct val *v, void *obj);
+
+/* One row of a fixed-key mapping's schema. */
+struct key_rule {
+    const char *name;
+    bool required;
+    key_handler fn;
+};
+
+/* Called for each entry of a mapping whose keys are names; name is NUL-terminated and
+ * borrowed, line is the key's. */
+typedef ferry_rc (*entry_handler)(struct walk *w, const char *name, int line,
+                                  const struct val *v, void *obj);
+
+#define NRULES(rules) (sizeof(rules) / sizeof((rules)[0]))
+
+/* ---- paths and messages ---- */
+
+static size_t path_push(struct walk *w, const char *key, size_t keylen)
+{
+    size_t old = w->pathlen;
+    size_t room = sizeof(w->path) - w->pathlen;
+    int n;
+
+    if (keylen > SHOW_MAX)
+        keylen = SHOW_MAX;
+    n = snprintf(w->path + w->pathlen, room, "%s%.*s", old > 0 ? "." : "", (int)keylen, key);
+    if (n > 0)
+        w->pathlen += (size_t)n < room ? (size_t)n : room - 1;
+    return old;
+}
+
+static size_t path_push_index(struct walk *w, size_t index)
+{
+    size_t old = w->pathlen;
+    size_t room = sizeof(w->path) - w->pathlen;
+    int n = snprintf(w->path + w->pathlen, room, "[%zu]", index);
+
+    if (n > 0)
+        w->pathlen += (size_t)n < room ? (size_t)n : room - 1;
+    return old;
+}
+
+static void path_pop(struct walk *w, size_t old)
+{
+    w->pathlen = old;
+    w->path[old] = '\0';
+}
+
+/* Records "FILE:LINE: PATH: message" (no PATH at the top level) and returns FERRY_ECONFIG. */
+__attribute__((format(printf, 3, 4))) static ferry_rc fail(struct walk *w, int line,
+                                                           const char *fmt, ...)
+{
+    char msg[FERRY_ERR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (w->pathlen > 0)
+        return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s: %s", w->file, line, w->path,
+                             msg);
+    return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s", w->file, line, msg);
+}
+
+static ferry_rc oom(struct walk *w)
+{
+    return ferry_err_set(w->err, FERRY_ENOMEM, "%s: out of memory while loading the config",
+                         w->file);
+}
+
+/* For quoting a value back: "'%.*s'", show_len(len), s. */
+static int show_len(size_t len)
+{
+    return len > SHOW_MAX ? SHOW_MAX : (int)len;
+}
+
+/* ---- nodes ---- */
+
+/* The 1-based line of a node, or 0 when it has no position of its own. */
+static int node_line(struct fy_node *n)
+{
+    void *it = NULL;
+
+    if (n == NULL)
+        return 0;
+    if (fy_node_is_scalar(n)) {
+        struct fy_token *tok = fy_node_get_scalar_token(n);
+        const struct fy_mark *mark = tok != NULL ? fy_token_start_mark(tok) : NULL;
+
+        return mark != NULL ? mark->line + 1 : 0;
+    }
+    if (fy_node_is_sequence(n))
+        return node_line(fy_node_sequence_iterate(n, &it));
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *pair = fy_node_mapping_iterate(n, &it);
+
+        return pair != NULL ? node_line(fy_node_pair_key(pair)) : 0;
+    }
+    return 0;
+}
+
+static struct val val_of(struct fy_node *n, int fallback_line)
+{
+    struct val v;
+    int line = node_line(n);
+
+    v.node = n;
+    v.line = line > 0 ? line : fallback_line;
+    return v;
+}
+
+/* A YAML null: no node, an empty plain scalar, or plain ~ / null. */
+static bool is_null(struct fy_node *n)
+{
+    const char *s;
+    size_t len;
+
+    if (n == NULL)
+        return true;
+    if (!fy_node_is_scalar(n))
+        return false;
+    if (fy_node_is_null(n))
+        return true;
+    if (fy_node_get_style(n) != FYNS_PLAIN)
+        return false;
+    s = fy_node_get_scalar(n, &len);
+    if (s == NULL || len == 0)
+        return true;
+    return (len == 1 && s[0] == '~') ||
+           (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
+                         memcmp(s, "NULL", 4) == 0));
+}
+
+/* The text of a scalar value (not NUL-terminated; borrowed from the document). */
+static ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret, size_t *ret_len)
+{
+    const char *s;
+    size_t len = 0;
+
+    if (is_null(v->node))
+        return fail(w, v->line, "missing value");
+    if (!fy_node_is_scalar(v->node))
+        return fail(w, v->line, "expected a scalar");
+    s = fy_node_get_scalar(v->node, &len);
+    if (s == NULL)
+        return fail(w, v->line, "expected a scalar");
+    if (memchr(s, '\0', len) != NULL)
+        return fail(w, v->line, "contains a NUL character");
+    *ret = s;
+    *ret_len = len;
+    return FERRY_OK;
+}
+
+/* A malloc'ed NUL-terminated copy of a scalar value (may be empty). */
+static ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret)
+{
+    const char *s;
+    size_t len;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    *ret = strndup(s, len);
+    return *ret != NULL ? FERRY_OK : oom(w);
+}
+
+/* Like dup_scalar() but an empty string is an error. */
+static ferry_rc get_string(struct walk *w, const struct val *v, char **ret)
+{
+    ferry_rc rc = dup_scalar(w, v, ret);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if ((*ret)[0] == '\0') {
+        free(*ret);
+        *ret = NULL;
+        return fail(w, v->line, "must not be empty");
+    }
+    return FERRY_OK;
+}
+
+/* Replaces *dst with the string value (the old value is freed only on success). */
+static ferry_rc set_string(struct walk *w, const struct val *v, char **dst)
+{
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    free(*dst);
+    *dst = s;
+    return FERRY_OK;
+}
+
+static ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret)
+{
+    static const char *const truths[] = {"true", "yes", "on"};
+    static const char *const lies[] = {"false", "no", "off"};
+    const char *s;
+    size_t len, i;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (i = 0; i < NRULES(truths); i++) {
+        if (strlen(truths[i]) == len && strncasecmp(s, truths[i], len) == 0) {
+            *ret = true;
+            return FERRY_OK;
+        }
+        if (strlen(lies[i]) == len && strncasecmp(s, lies[i], len) == 0) {
+            *ret = false;
+            return FERRY_OK;
+        }
+    }
+    return fail(w, v->line, "expected a boolean (true or false), not '%.*s'", show_len(len), s);
+}
+
+/* A decimal integer: optional '-', then digits only, within long. */
+static bool parse_long(const char *s, long *ret)
+{
+    const char *p = s[0] == '-' ? s + 1 : s;
+    char *end;
+    long n;
+
+    if (*p < '0' || *p > '9')
+        return false;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *ret = n;
+    return true;
+}
+
+static ferry_rc get_long(struct walk *w, const struct val *v, long min, long max, long *ret)
+{
+    char *s = NULL;
+    long n;
+    ferry_rc rc = dup_scalar(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!parse_long(s, &n) || n < min || n > max)
+        rc = fail(w, v->line, "expected a whole number from %ld to %ld, not '%.*s'", min, max,
+                  show_len(strlen(s)), s);
+    else
+        *ret = n;
+    free(s);
+    return rc;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* A non-empty list of non-empty strings without repeats (compared case-insensitively when
+ * nocase). With scalar_ok a single scalar is taken as a list of one. */
+static ferry_rc get_string_list(struct walk *w, const struct val *v, bool scalar_ok, bool nocase,
+                                char ***ret, size_t *ret_n)
+{
+    char **items = NULL;
+    size_t n = 0, i, count;
+    struct fy_node *item;
+    void *it = NULL;
+    ferry_rc rc = FERRY_OK;
+
+    if (scalar_ok && v->node != NULL && fy_node_is_scalar(v->node) && !is_null(v->node)) {
+        items = calloc(1, sizeof(*items));
+        if (items == NULL)
+            return oom(w);
+        rc = get_string(w, v, &items[0]);
+        if (rc != FERRY_OK) {
+            free(items);
+            return rc;
+        }
+        *ret = items;
+        *ret_n = 1;
+        return FERRY_OK;
+    }
+    if (v->node == NULL || !fy_node_is_sequence(v->node))
+        return fail(w, v->line, "expected a list");
+    count = (size_t)fy_node_sequence_item_count(v->node);
+    if (count == 0)
+        return fail(w, v->line, "the list must not be empty");
+    items = calloc(count, sizeof(*items));
+    if (items == NULL)
+        return oom(w);
+    while (n < count && (item = fy_node_sequence_iterate(v->node, &it)) != NULL) {
+        struct val iv = val_of(item, v->line);
+        size_t old = path_push_index(w, n);
+
+        rc = get_string(w, &iv, &items[n]);
+        if (rc == FERRY_OK) {
+            n++;
+            for (i = 0; i + 1 < n; i++) {
+                if ((nocase ? strcasecmp(items[i], items[n - 1])
+                            : strcmp(items[i], items[n - 1])) == 0) {
+                    rc = fail(w, iv.line, "'%s' is listed twice", items[n - 1]);
+                    break;
+                }
+            }
+        }
+        path_pop(w, old);
+        if (rc != FERRY_OK) {
+            free_strv(items, n);
+            return rc;
+        }
+    }
+    *ret = items;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+/* The value node of a sequence item for messages about item i (the list itself when the
+ * value is a scalar taken as a list of one). */
+static struct val list_item(const struct val *list, size_t index)
+{
+    struct fy_node *item = NULL;
+    void *it = NULL;
+    size_t i;
+
+    if (list->node == NULL || !fy_node_is_sequence(list->node))
+        return *list;
+    for (i = 0; i <= index; i++)
+        item = fy_node_sequence_iterate(list->node, &it);
+    return val_of(item, list->line);
+}
+
+/* ---- walking mappings ---- */
+
+/* The text of a mapping key. */
+static ferry_rc key_text(struct walk *w, struct fy_node *key, int fallback_line,
+                         const char **ret, size_t *ret_len, int *ret_line)
+{
+    struct val kv = val_of(key, fallback_line);
+
+    *ret_line = kv.line;
+    if (is_null(key))
+        return fail(w, kv.line, "empty key");
+    if (!fy_node_is_scalar(key))
+        return fail(w, kv.line, "expected a scalar key");
+    return get_scalar(w, &kv, ret, ret_len);
+}
+
+static ferry_rc unknown_key(struct walk *w, int line, const struct key_rule *rules, size_t n)
+{
+    char names[512];
+    size_t len = 0, i;
+
+    names[0] = '\0';
+    for (i = 0; i < n && len < sizeof(names); i++) {
+        int k = snprintf(names + len, sizeof(names) - len, "%s%s", i > 0 ? ", " : "",
+                         rules[i].name);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+    return fail(w, line, "unknown key (expected one of: %s)", names);
+}
+
+/* Walks a mapping with fixed keys: each key goes to its rule's handler with obj. */
+static ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct key_rule *rules,
+                             size_t nrules, void *obj)
+{
+    uint64_t seen = 0;
+    struct fy_node_pair *pair;
+    void *it = NULL;
+    size_t i;
+    ferry_rc rc;
+
+    if (nrules > 64)
+        return ferry_err_set(w->err, FERRY_EINVAL, "config schema table too large");
+    if (map->node == NULL || !fy_node_is_mapping(map->node))
+        return fail(w, map->line, "expected a mapping");
+    while ((pair = fy_node_mapping_iterate(map->node, &it)) != NULL) {
+        const char *name;
+        size_t len, old;
+        int line;
+        struct val v;
+
+        rc = key_text(w, fy_node_pair_key(pair), map->line, &name, &len, &line);
+        if (rc != FERRY_OK)
+            return rc;
+        for (i = 0; i < nrules; i++)
+            if (strlen(rules[i].name) == len && memcmp(rules[i].name, name, len) == 0)
+                break;
+        old = path_push(w, name, len);
+        if (i == nrules) {
+            rc = unknown_key(w, line, rules, nrules);
+        } else {
+            seen |= (uint64_t)1 << i;
+            v = val_of(fy_node_pair_value(pair), line);
+            rc = rules[i].fn(w, &v, obj);
+        }
+        path_pop(w, old);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    for (i = 0; i < nrules; i++)
+        if (rules[i].required && !(seen & ((uint64_t)1 << i)))
+            return fail(w, map->line, "missing required key '%s'", rules[i].name);
+    return FERRY_OK;
+}
+
+/* The number of entries of a mapping value. */
+static ferry_rc mapping_count(struct walk *w, const struct val *map, size_t *ret)
+{
+    int n;
+
+    if (map->node == NULL || !fy_node_is_mapping(map->node))
+        return fail(w, map->line, "expected a mapping");
+    n = fy_node_mapping_item_count(map->node);
+    *ret = n > 0 ? (size_t)n : 0;
+    return FERRY_OK;
+}
+
+/* Walks a mapping whose keys are names, in document order. */
+static ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handler fn, void *obj)
+{
+    struct fy_node_pair *pair;
+    void *it = NULL;
+    size_t count;
+    ferry_rc rc = mapping_count(w, map, &count);
+
+    if (rc != FERRY_OK)
+        return rc;
+    while ((pair = fy_node_mapping_iterate(map->node, &it)) != NULL) {
+        const char *text;
+        char *name;
+        size_t len, old;
+        int line;
+        struct val v;
+
+        rc = key_text(w, fy_node_pair_key(pair), map->line, &text, &len, &line);
+        if (rc != FERRY_OK)
+            return rc;
+        name = strndup(text, len);
+        if (name == NULL)
+            return oom(w);
+        old = path_push(w, name, len);
+        v = val_of(fy_node_pair_value(pair), line);
+        rc = fn(w, name, line, &v, obj);
+        path_pop(w, old);
+        free(name);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    return FERRY_OK;
+}
+
+/* ---- value checks ---- */
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*, at most IDENT_MAX characters. */
+static bool is_identifier(const char *s)
+{
+    size_t i;
+
+    if (!(is_alpha(s[0]) || s[0] == '_'))
+        return false;
+    for (i = 1; s[i] != '\0'; i++)
+        if (!(is_alpha(s[i]) || is_digit(s[i]) || s[i] == '_'))
+            return false;
+    return i <= IDENT_MAX;
+}
+
+static bool is_reserved(const char *s)
+{
+    return strncasecmp(s, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0;
+}
+
+/* Checks a table or field name; what is "table" or "field". */
+static ferry_rc check_identifier(struct walk *w, int line, const char *s, const char *what)
+{
+    if (!is_identifier(s))
+        return fail(w, line,
+                    "invalid %s name '%.*s' (use letters, digits and '_', not starting with a "
+                    "digit, at most %d characters)",
+                    what, show_len(strlen(s)), s, IDENT_MAX);
+    if (is_reserved(s))
+        return fail(w, line, "%s names starting with '%s' are reserved for Ferry's own %ss", what,
+                    RESERVED_PREFIX, strcmp(what, "table") == 0 ? "table" : "column");
+    return FERRY_OK;
+}
+
+/* [a-z0-9_-]{1,SYNC_NAME_MAX} */
+static bool is_sync_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || is_digit(s[i]) || s[i] == '_' || s[i] == '-'))
+            return false;
+    return i >= 1 && i <= SYNC_NAME_MAX;
+}
+
+static bool database_ok(const char *s)
+{
+    if (strncmp(s, "sqlite:", 7) == 0)
+        return s[7] != '\0';
+    return strncmp(s, "postgres://", 11) == 0 || strncmp(s, "postgresql://", 13) == 0;
+}
+
+/* HOST:PORT with a non-empty host and a port from 1 to 65535. */
+static bool listen_ok(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    long port;
+
+    if (colon == NULL || colon == s || colon[1] == '-')
+        return false;
+    return parse_long(colon + 1, &port) && port >= 1 && port <= 65535;
+}
+
+/* A size: bytes, or a number followed by KiB or MiB, from 1 to MAX_FIELD_BYTES_LIMIT.
+ * Returns 1 when valid, 0 when not a size, -1 when out of range. */
+static int parse_size(const char *s, size_t *ret)
+{
+    static const struct {
+        const char *suffix;
+        unsigned long long mult;
+    } units[] = {{"", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}};
+    unsigned long long n;
+    char *end;
+    size_t i;
+
+    if (!is_digit(s[0]))
+        return 0;
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    for (i = 0; i < NRULES(units); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        if (errno != 0 || n == 0 || n > MAX_FIELD_BYTES_LIMIT / units[i].mult)
+            return -1;
+        *ret = (size_t)(n * units[i].mult);
+        return 1;
+    }
+    return 0;
+}
+
+/* A url as written: a path, or a file://, http:// or https:// URL. Returns NULL when fine,
+ * else a message. */
+static const char *url_problem(const char *url, char *buf, size_t bufsize)
+{
+    const char *p = url;
+    size_t scheme_len;
+
+    if (!is_alpha(*p))
+        return NULL;
+    while (is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return NULL; /* no scheme: a path */
+    scheme_len = (size_t)(p - url);
+    p += 3;
+    if (scheme_len == 4 && strncasecmp(url, "file", 4) == 0)
+        return *p != '\0' ? NULL : "a file:// URL needs a path (file:///path/to/file.csv)";
+    if ((scheme_len == 4 && strncasecmp(url, "http", 4) == 0) ||
+        (scheme_len == 5 && strncasecmp(url, "https", 5) == 0))
+        return *p != '\0' && *p != '/' ? NULL : "the URL has no host";
+    snprintf(buf, bufsize,
+             "unsupported URL scheme '%.*s' (expected a path, file://, http:// or https://)",
+             show_len(scheme_len), url);
+    return buf;
+}
+
+/* ---- top level ---- */
+
+static ferry_rc on_database(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!database_ok(s)) {
+        rc = fail(w, v->line,
+                  "expected sqlite:PATH or a postgres:// or postgresql:// URL, not '%.*s'",
+                  show_len(strlen(s)), s);
+        free(s);
+        return rc;
+    }
+    free(cfg->database);
+    cfg->database = s;
+    return FERRY_OK;
+}
+
+static ferry_rc on_listen(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!listen_ok(s)) {
+        rc = fail(w, v->line,
+                  "expected HOST:PORT with a port from 1 to 65535, such as 127.0.0.1:8080, "
+                  "not '%.*s'",
+                  show_len(strlen(s)), s);
+        free(s);
+        return rc;
+    }
+    free(cfg->listen);
+    cfg->listen = s;
+    return FERRY_OK;
+}
+
+static ferry_rc on_workers(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    long n = 0;
+    ferry_rc rc = get_long(w, v, 1, WORKERS_MAX, &n);
+
+    if (rc == FERRY_OK)
+        cfg->workers = (int)n;
+    return rc;
+}
+
+/* ---- syncs.NAME.source ---- */
+
+static ferry_rc on_source_kind(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_source_spec *src = obj;
+    const char *s;
+    size_t len;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (len == 3 && memcmp(s, "csv", 3) == 0) {
+        src->kind = FERRY_SOURCE_CSV;
+        return FERRY_OK;
+    }
+    return fail(w, v->line, "unknown source kind '%.*s' (expected csv)", show_len(len), s);
+}
+
+static ferry_rc on_source_url(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_source_spec *src = obj;
+    char buf[256];
+    const char *problem;
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    problem = url_problem(s, buf, sizeof(buf));
+    if (problem != NULL) {
+        rc = fail(w, v->line, "%s", problem);
+        free(s);
+        return rc;
+    }
+    free(src->url);
+    src->url = s;
+    return FERRY_OK;
+}
+
+/* A duration into *ret_ms; bad durations name the key. */
+static ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms)
+{
+    char *s = NULL;
+    ferry_rc rc = dup_scalar(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!ferry_duration_parse(s, ret_ms))
+        rc = fail(w, v->line,
+                  "expected a duration such as 500ms, 90s, 15m, 1h or 2d, not '%.*s'",
+                  show_len(strlen(s)), s);
+    free(s);
+    return rc;
+}
+
+static ferry_rc on_source_timeout(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_source_spec *src = obj;
+
+    return get_duration(w, v, &src->timeout_ms);
+}
+
+static ferry_rc on_source_max_field_bytes(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_source_spec *src = obj;
+    char *s = NULL;
+    int ok;
+    ferry_rc rc = dup_scalar(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    ok = parse_size(s, &src->max_field_bytes);
+    if (ok == 0)
+        rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 1MiB, not '%.*s'",
+                  show_len(strlen(s)), s);
+    else if (ok < 0)
+        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)),
+                  s);
+    free(s);
+    return rc;
+}
+
+static ferry_rc on_source_delimiter(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_source_spec *src = obj;
+    const char *s;
+    size_t len;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (len != 1)
+        return fail(w, v->line,
+                    "expected a single character such as ',', ';' or \"\\t\", not '%.*s'",
+                    show_len(len), s);
+    if (s[0] == '"' || s[0] == '\r' || s[0] == '\n')
+        return fail(w, v->line, "the delimiter cannot be a double quote, CR or LF");
+    src->delimiter = s[0];
+    return FERRY_OK;
+}
+
+static const struct key_rule source_rules[] = {
+    {"kind", false, on_source_kind},
+    {"url", true, on_source_url},
+    {"timeout", false, on_source_timeout},
+    {"max_field_bytes", false, on_source_max_field_bytes},
+    {"delimiter", false, on_source_delimiter},
+};
+
+/* ---- syncs.NAME ---- */
+
+/* What walking one sync keeps for the checks that need the whole sync. */
+struct sync_state {
+    ferry_sync_spec *sync;
+    struct val key;  /* target.key */
+    struct val skip; /* skip:, parsed once the fields are known */
+    bool has_skip;
+};
+
+static ferry_rc on_target_table(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc == FERRY_OK)
+        rc = check_identifier(w, v->line, s, "table");
+    if (rc != FERRY_OK) {
+        free(s);
+        return rc;
+    }
+    free(st->sync->target.table);
+    st->sync->target.table = s;
+    return FERRY_OK;
+}
+
+static ferry_rc on_target_key(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_target_spec *t = &st->sync->target;
+    char **key = NULL;
+    size_t n = 0;
+    ferry_rc rc = get_string_list(w, v, true, false, &key, &n);
+
+    if (rc != FERRY_OK)
+        return rc;
+    free_strv(t->key, t->nkey);
+    t->key = key;
+    t->nkey = n;
+    st->key = *v;
+    return FERRY_OK;
+}
+
+static ferry_rc on_target_on_missing(struct walk *w, const struct val *v, void *obj)
+{
+    static const char *const names[] = {
+        [FERRY_ON_MISSING_KEEP] = "keep",
+        [FERRY_ON_MISSING_DELETE] = "delete",
+        [FERRY_ON_MISSING_FLAG] = "flag",
+    };
+    struct sync_state *st = obj;
+    const char *s;
+    size_t len, i;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (i = 0; i < NRULES(names); i++) {
+        if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0) {
+            st->sync->target.on_missing = (ferry_on_missing)i;
+            return FERRY_OK;
+        }
+    }
+    return fail(w, v->line, "unknown value '%.*s' (expected keep, delete or flag)",
+                show_len(len), s);
+}
+
+static const struct key_rule target_rules[] = {
+    {"table", true, on_target_table},
+    {"key", true, on_target_key},
+    {"on_missing", false, on_target_on_missing},
+};
+
+/* ---- syncs.NAME.fields.FIELD ---- */
+
+static const char *const type_names[] = {
+    [FERRY_TYPE_TEXT] = "text",         [FERRY_TYPE_INTEGER] = "integer",
+    [FERRY_TYPE_DECIMAL] = "decimal",   [FERRY_TYPE_BOOLEAN] = "boolean",
+    [FERRY_TYPE_DATE] = "date",         [FERRY_TYPE_DATETIME] = "datetime",
+    [FERRY_TYPE_EMAIL] = "email",       [FERRY_TYPE_ENUM] = "enum",
+};
+
+/* What walking one field keeps for its closing checks. */
+struct field_state {
+    ferry_field_spec *field;
+    struct val column; /* node NULL unless column: was given */
+    struct val values; /* node NULL unless values: was given */
+};
+
+static ferry_rc on_field_column(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+    ferry_rc rc = set_string(w, v, &fs->field->column);
+
+    if (rc == FERRY_OK)
+        fs->column = *v;
+    return rc;
+}
+
+static ferry_rc on_field_type(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+    const char *s;
+    size_t len, i;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (i = 0; i < NRULES(type_names); i++) {
+        if (strlen(type_names[i]) == len && memcmp(type_names[i], s, len) == 0) {
+            fs->field->type = (ferry_field_type)i;
+            return FERRY_OK;
+        }
+    }
+    return fail(w, v->line, "unknown type '%.*s'", show_len(len), s);
+}
+
+static ferry_rc on_field_required(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+
+    return get_bool(w, v, &fs->field->required);
+}
+
+static ferry_rc on_field_trim(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+
+    return get_bool(w, v, &fs->field->trim);
+}
+
+static ferry_rc on_field_values(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+    char **values = NULL;
+    size_t n = 0;
+    ferry_rc rc = get_string_list(w, v, false, false, &values, &n);
+
+    if (rc != FERRY_OK)
+        return rc;
+    free_strv(fs->field->values, fs->field->nvalues);
+    fs->field->values = values;
+    fs->field->nvalues = n;
+    fs->values = *v;
+    return FERRY_OK;
+}
+
+static const struct key_rule field_rules[] = {
+    {"column", false, on_field_column},
+    {"type", false, on_field_type},
+    {"required", false, on_field_required},
+    {"trim", false, on_field_trim},
+    {"values", false, on_field_values},
+};
+
+/* One entry of fields:; the path ends in the field's name. */
+static ferry_rc on_field(struct walk *w, const char *name, int line, const struct val *v,
+                         void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_sync_spec *sync = st->sync;
+    struct field_state fs = {0};
+    ferry_field_spec *f;
+    size_t i, old;
+    ferry_rc rc = check_identifier(w, line, name, "field");
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (i = 0; i < sync->nfields; i++)
+        if (strcasecmp(sync->fields[i].name, name) == 0)
+            return fail(w, line, "field '%s' repeats field '%s' (column names ignore case)",
+                        name, sync->fields[i].name);
+    f = &sync->fields[sync->nfields++];
+    f->trim = true;
+    f->line = line;
+    f->name = strdup(name);
+    if (f->name == NULL)
+        return oom(w);
+    fs.field = f;
+    if (!is_null(v->node)) { /* "phone:" alone means all defaults */
+        rc = walk_mapping(w, v, field_rules, NRULES(field_rules), &fs);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    if (f->column == NULL) {
+        f->column = strdup(name);
+        if (f->column == NULL)
+            return oom(w);
+    }
+    if (f->type == FERRY_TYPE_ENUM && fs.values.node == NULL)
+        return fail(w, v->line, "missing required key 'values' (type enum needs the list of "
+                                "allowed values)");
+    if (f->type != FERRY_TYPE_ENUM && fs.values.node != NULL) {
+        old = path_push(w, "values", 6);
+        rc = fail(w, fs.values.line, "'values' is only allowed with type enum (this field is "
+                                     "%s)",
+                  ferry_field_type_name(f->type));
+        path_pop(w, old);
+        return rc;
+    }
+    for (i = 0; i + 1 < sync->nfields; i++) {
+        if (strcmp(sync->fields[i].column, f->column) != 0)
+            continue;
+        old = fs.column.node != NULL ? path_push(w, "column", 6) : w->pathlen;
+        rc = fail(w, fs.column.node != NULL ? fs.column.line : line,
+                  "column '%s' is already mapped by field '%s'", f->column,
+                  sync->fields[i].name);
+        path_pop(w, old);
+        return rc;
+    }
+    return FERRY_OK;
+}
+
+/* ---- syncs.NAME.skip.FIELD ---- */
+
+struct skip_state {
+    ferry_skip_rule *rule;
+    int nkinds; /* how many of in, not_in and empty were given */
+};
+
+static ferry_rc skip_kind(struct walk *w, const struct val *v, struct skip_state *ss,
+                          ferry_skip_kind kind)
+{
+    if (ss->nkinds++ > 0)
+        return fail(w, v->line, "a rule takes exactly one of in, not_in or empty");
+    ss->rule->kind = kind;
+    if (kind == FERRY_SKIP_EMPTY) {
+        bool empty = false;
+        ferry_rc rc = get_bool(w, v, &empty);
+
+        if (rc != FERRY_OK)
+            return rc;
+        return empty ? FERRY_OK : fail(w, v->line, "only 'empty: true' is meaningful");
+    }
+    return get_string_list(w, v, false, true, &ss->rule->values, &ss->rule->nvalues);
+}
+
+static ferry_rc on_skip_in(struct walk *w, const struct val *v, void *obj)
+{
+    return skip_kind(w, v, obj, FERRY_SKIP_IN);
+}
+
+static ferry_rc on_skip_not_in(struct walk *w, const struct val *v, void *obj)
+{
+    return skip_kind(w, v, obj, FERRY_SKIP_NOT_IN);
+}
+
+static ferry_rc on_skip_empty(struct walk *w, const struct val *v, void *obj)
+{
+    return skip_kind(w, v, obj, FERRY_SKIP_EMPTY);
+}
+
+static const struct key_rule skip_rules[] = {
+    {"in", false, on_skip_in},
+    {"not_in", false, on_skip_not_in},
+    {"empty", false, on_skip_empty},
+};
+
+static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct val *v,
+                        void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_sync_spec *sync = st->sync;
+    struct skip_state ss = {0};
+    long index = ferry_sync_field_index(sync, name);
+    ferry_rc rc;
+
+    if (index < 0)
+        return fail(w, line, "no field named '%s'", name);
+    ss.rule = &sync->skips[sync->nskips++];
+    ss.rule->field = (size_t)index;
+    rc = walk_mapping(w, v, skip_rules, NRULES(skip_rules), &ss);
+    if (rc == FERRY_OK && ss.nkinds == 0)
+        rc = fail(w, v->line, "a rule takes exactly one of in, not_in or empty");
+    return rc;
+}
+
+/* ---- syncs.NAME keys ---- */
+
+static ferry_rc on_sync_title(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return set_string(w, v, &st->sync->title);
+}
+
+static ferry_rc on_sync_noun(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return set_string(w, v, &st->sync->noun);
+}
+
+static ferry_rc on_sync_source(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return walk_mapping(w, v, source_rules, NRULES(source_rules), &st->sync->source);
+}
+
+static ferry_rc on_sync_target(struct walk *w, const struct val *v, void *obj)
+{
+    return walk_mapping(w, v, target_rules, NRULES(target_rules), obj);
+}
+
+static ferry_rc on_sync_fields(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    size_t count;
+    ferry_rc rc = mapping_count(w, v, &count);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (count == 0)
+        return fail(w, v->line, "define at least one field");
+    if (st->sync->fields != NULL)
+        return fail(w, v->line, "fields are given twice");
+    st->sync->fields = calloc(count, sizeof(*st->sync->fields));
+    if (st->sync->fields == NULL)
+        return oom(w);
+    return walk_entries(w, v, on_field, st);
+}
+
+static ferry_rc on_sync_skip(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    size_t count;
+    ferry_rc rc = mapping_count(w, v, &count);
+
+    if (rc == FERRY_OK) {
+        st->skip = *v;
+        st->has_skip = true;
+    }
+    return rc;
+}
+
+static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    const char *p;
+    long ms;
+    char *s = NULL;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    p = s;
+    if (strncasecmp(p, "every", 5) == 0 && (p[5] == ' ' || p[5] == '\t')) {
+        p += 5;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    } else {
+        p = NULL;
+    }
+    if (p == NULL || !ferry_duration_parse(p, &ms)) {
+        rc = fail(w, v->line, "expected 'every <duration>' such as 'every 1h'");
+    } else if (ms < SCHEDULE_MIN_MS) {
+        rc = fail(w, v->line, "the period must be at least 10s");
+    } else if (ms % 1000 != 0) {
+        rc = fail(w, v->line, "the period must be a whole number of seconds");
+    } else {
+        free(st->sync->schedule);
+        st->sync->schedule = s;
+        st->sync->schedule_every_s = ms / 1000;
+        return FERRY_OK;
+    }
+    free(s);
+    return rc;
+}
+
+static ferry_rc on_sync_allow_empty(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return get_bool(w, v, &st->sync->allow_empty);
+}
+
+static const struct key_rule sync_rules[] = {
+    {"title", false, on_sync_title},
+    {"noun", false, on_sync_noun},
+    {"source", true, on_sync_source},
+    {"target", true, on_sync_target},
+    {"fields", true, on_sync_fields},
+    {"skip", false, on_sync_skip},
+    {"schedule", false, on_sync_schedule},
+    {"allow_empty", false, on_sync_allow_empty},
+};
+
+/* Every name in target.key must be a field; key fields become required. */
+static ferry_rc check_key(struct walk *w, struct sync_state *st)
+{
+    ferry_sync_spec *sync = st->sync;
+    size_t i, old = path_push(w, "target", 6);
+    ferry_rc rc = FERRY_OK;
+
+    path_push(w, "key", 3);
+    for (i = 0; i < sync->target.nkey && rc == FERRY_OK; i++) {
+        long index = ferry_sync_field_index(sync, sync->target.key[i]);
+
+        if (index >= 0) {
+            (void)0;
+        } else {
+            struct val item = list_item(&st->key, i);
+            size_t before = item.node != st->key.node ? path_push_index(w, i) : w->pathlen;
+
+            rc = fail(w, item.line, "no field named '%s'", sync->target.key[i]);
+            path_pop(w, before);
+        }
+    }
+    path_pop(w, old);
+    return rc;
+}
+
+static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
+{
+    size_t count, old;
+    ferry_rc rc = mapping_count(w, &st->skip, &count);
+
+    if (rc != FERRY_OK || count == 0)
+        return rc;
+    st->sync->skips = calloc(count, sizeof(*st->sync->skips));
+    if (st->sync->skips == NULL)
+        return oom(w);
+    old = path_push(w, "skip", 4);
+    rc = walk_entries(w, &st->skip, on_skip, st);
+    path_pop(w, old);
+    return rc;
+}
+
+static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct val *v,
+                        void *obj)
+{
+    ferry_config *cfg = obj;
+    struct sync_state st = {0};
+    ferry_sync_spec *sync;
+    ferry_rc rc;
+
+    if (!is_sync_name(name))
+        return fail(w, line,
+                    "invalid sync name (use 1 to %d of a-z, 0-9, '_' and '-')", SYNC_NAME_MAX);
+    sync = &cfg->syncs[cfg->nsyncs++];
+    sync->line = line;
+    sync->source.kind = FERRY_SOURCE_CSV;
+    sync->source.timeout_ms = DEFAULT_TIMEOUT_MS;
+    sync->source.max_field_bytes = DEFAULT_MAX_FIELD_BYTES;
+    sync->source.delimiter = ',';
+    sync->target.on_missing = FERRY_ON_MISSING_KEEP;
+    sync->name = strdup(name);
+    if (sync->name == NULL)
+        return oom(w);
+    st.sync = sync;
+    rc = walk_mapping(w, v, sync_rules, NRULES(sync_rules), &st);
+    if (rc == FERRY_OK)
+        rc = check_key(w, &st);
+    if (rc == FERRY_OK && st.has_skip)
+        rc = parse_skips(w, &st);
+    if (rc != FERRY_OK)
+        return rc;
+    if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
+        return oom(w);
+    if (sync->noun == NULL && (sync->noun = strdup(sync->target.table)) == NULL)
+        return oom(w);
+    return FERRY_OK;
+}
+
+static ferry_rc on_syncs(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    size_t count;
+    ferry_rc rc = mapping_count(w, v, &count);
+
+    if (rc != FERRY_OK || count == 0)
+        return rc;
+    cfg->syncs = calloc(count, sizeof(*cfg->syncs));
+    if (cfg->syncs == NULL)
+        return oom(w);
+    return walk_entries(w, v, on_sync, cfg);
+}
+
+static const struct key_rule top_rules[] = {
+    {"database", false, on_database},
+    {"listen", false, on_listen},
+    {"workers", false, on_workers},
+    {"syncs", false, on_syncs},
+};
+
+/* ---- YAML ---- */
+
+/* The libfyaml objects of one parse. */
+struct yaml {
+    struct fy_diag *diag;
+    struct fy_parser *parser;
+    struct fy_document *doc;
+    char output[256]; /* the first line libfyaml wanted to print, for want of a better one */
+};
+
+/* Keeps libfyaml's own output off stderr. */
+static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    struct yaml *y = user;
+    size_t n = strcspn(buf, "\n");
+
+    (void)diag;
+    if (y->output[0] != '\0' || len == 0)
+        return;
+    if (n > len)
+        n = len;
+    if (n >= sizeof(y->output))
+        n = sizeof(y->output) - 1;
+    memcpy(y->output, buf, n);
+    y->output[n] = '\0';
+}
+
+static ferry_rc yaml_error(struct walk *w, struct yaml *y)
+{
+    struct fy_diag_error *e;
+    void *it = NULL;
+
+    while ((e = fy_diag_errors_iterate(y->diag, &it)) != NULL) {
+        if (e->type < FYET_ERROR || e->msg == NULL)
+            continue;
+        return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: YAML syntax error: %s (column %d)",
+                             w->file, e->line > 0 ? e->line : 1, e->msg, e->column);
+    }
+    return ferry_err_set(w->err, FERRY_ECONFIG, "%s: YAML syntax error: %s", w->file,
+                         y->output[0] != '\0' ? y->output : "the file could not be parsed");
+}
+
+/* Parses text into y->doc; y->doc stays NULL for a stream without documents. */
+static ferry_rc yaml_load(struct walk *w, const char *text, size_t len, struct yaml *y)
+{
+    struct fy_diag_cfg dcfg;
+    struct fy_parse_cfg pcfg;
+    struct fy_document *extra;
+
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = diag_output;
+    dcfg.user = y;
+    dcfg.colorize = false;
+    y->diag = fy_diag_create(&dcfg);
+    if (y->diag == NULL)
+        return oom(w);
+    fy_diag_set_collect_errors(y->diag, true);
+    memset(&pcfg, 0, sizeof(pcfg));
+    pcfg.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
+    pcfg.diag = y->diag;
+    y->parser = fy_parser_create(&pcfg);
+    if (y->parser == NULL)
+        return oom(w);
+    if (fy_parser_set_string(y->parser, len > 0 ? text : "", len) != 0)
+        return oom(w);
+    y->doc = fy_parse_load_document(y->parser);
+    if (fy_parser_get_stream_error(y->parser))
+        return yaml_error(w, y);
+    if (y->doc == NULL)
+        return FERRY_OK;
+    extra = fy_parse_load_document(y->parser);
+    if (extra != NULL) {
+        int line = node_line(fy_document_root(extra));
+
+        fy_parse_document_destroy(y->parser, extra);
+        return ferry_err_set(w->err, FERRY_ECONFIG,
+                             "%s:%d: only one YAML document is allowed (a second one starts here)",
+                             w->file, line > 0 ? line : 1);
+    }
+    if (fy_parser_get_stream_error(y->parser))
+        return yaml_error(w, y);
+    return FERRY_OK;
+}
+
+static void yaml_close(struct yaml *y)
+{
+    if (y->doc != NULL)
+        fy_parse_document_destroy(y->parser, y->doc);
+    if (y->parser != NULL)
+        fy_parser_destroy(y->parser);
+    if (y->diag != NULL)
+        fy_diag_destroy(y->diag);
+}
+
+/* ---- public ---- */
+
+const char *ferry_field_type_name(ferry_field_type type)
+{
+    if ((unsigned)type < NRULES(type_names))
+        return type_names[type];
+    return "unknown";
+}
+
+static ferry_config *config_new(const char *path, const char *dir)
+{
+    ferry_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL)
+        return NULL;
+    cfg->workers = DEFAULT_WORKERS;
+    cfg->path = strdup(path);
+    cfg->dir = strdup(dir);
+    cfg->database = strdup(DEFAULT_DATABASE);
+    cfg->listen = strdup(DEFAULT_LISTEN);
+    if (cfg->path == NULL || cfg->dir == NULL || cfg->database == NULL || cfg->listen == NULL) {
+        ferry_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                            ferry_config **ret_cfg, ferry_err *err)
+{
+    struct walk w;
+    struct yaml y;
+    ferry_config *cfg = NULL;
+    struct fy_node *root;
+    ferry_rc rc;
+
+    if (ret_cfg == NULL || (text == NULL && len > 0))
+        return ferry_err_set(err, FERRY_EINVAL, "ferry_config_parse: invalid arguments");
+    *ret_cfg = NULL;
+    memset(&w, 0, sizeof(w));
+    memset(&y, 0, sizeof(y));
+    w.file = name != NULL ? name : "<config>";
+    w.err = err;
+    cfg = config_new(w.file, dir != NULL ? dir : ".");
+    if (cfg == NULL)
+        return oom(&w);
+    rc = yaml_load(&w, text, len, &y);
+    if (rc != FERRY_OK)
+        goto out;
+    root = y.doc != NULL ? fy_document_root(y.doc) : NULL;
+    if (!is_null(root)) { /* an empty document is a config of defaults */
+        struct val v = val_of(root, 1);
+
+        rc = walk_mapping(&w, &v, top_rules, NRULES(top_rules), cfg);
+    }
+out:
+    yaml_close(&y);
+    if (rc != FERRY_OK) {
+        ferry_config_free(cfg);
+        return rc;
+    }
+    *ret_cfg = cfg;
+    return FERRY_OK;
+}
+
+/* Reads a whole file of at most CONFIG_MAX_BYTES. */
+static ferry_rc read_file(const char *path, char **ret, size_t *ret_len, ferry_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL, *grown;
+    size_t len = 0, cap = 0, n;
+    ferry_rc rc = FERRY_OK;
+
+    if (f == NULL)
+        return ferry_err_set_errno(err, errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO,
+                                   "%s: cannot open the config file", path);
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap >= (size_t)CONFIG_MAX_BYTES) {
+                rc = ferry_err_set(err, FERRY_ECONFIG, "%s: the config file is larger than %ld "
+                                   "bytes", path, CONFIG_MAX_BYTES);
+                goto fail;
+            }
+            grown = realloc(buf, cap * 2 + 4096);
+            if (grown == NULL) {
+                rc = ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
+                goto fail;
+            }
+            buf = grown;
+            cap = cap * 2 + 4096;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        rc = ferry_err_set_errno(err, FERRY_EIO, "%s: cannot read the config file", path);
+        goto fail;
+    }
+    fclose(f);
+    *ret = buf;
+    *ret_len = len;
+    return FERRY_OK;
+fail:
+    fclose(f);
+    free(buf);
+    return rc;
+}
+
+ferry_rc ferry_config_load(const char *path, ferry_config **ret_cfg, ferry_err *err)
+{
+    char *text = NULL, *copy = NULL;
+    size_t len = 0;
+    ferry_rc rc;
+
+    if (path == NULL || ret_cfg == NULL)
+        return ferry_err_set(err, FERRY_EINVAL, "ferry_config_load: invalid arguments");
+    *ret_cfg = NULL;
+    rc = read_file(path, &text, &len, err);
+    if (rc != FERRY_OK)
+        return rc;
+    copy = strdup(path);
+    if (copy == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    rc = ferry_config_parse(text, len, path, dirname(copy), ret_cfg, err);
+out:
+    free(copy);
+    free(text);
+    return rc;
+}
+
+static void field_free(ferry_field_spec *f)
+{
+    free(f->name);
+    free(f->column);
+    free_strv(f->values, f->nvalues);
+}
+
+static void sync_free(ferry_sync_spec *s)
+{
+    size_t i;
+
+    free(s->name);
+    free(s->title);
+    free(s->noun);
+    free(s->source.url);
+    free(s->target.table);
+    free_strv(s->target.key, s->target.nkey);
+    for (i = 0; i < s->nfields; i++)
+        field_free(&s->fields[i]);
+    free(s->fields);
+    for (i = 0; i < s->nskips; i++)
+        free_strv(s->skips[i].values, s->skips[i].nvalues);
+    free(s->skips);
+    free(s->schedule);
+}
+
+void ferry_config_free(ferry_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < cfg->nsyncs; i++)
+        sync_free(&cfg->syncs[i]);
+    free(cfg->syncs);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg->database);
+    free(cfg->listen);
+    free(cfg);
+}
+
+const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name)
+{
+    size_t i;
+
+    if (cfg == NULL || name == NULL)
+        return NULL;
+    for (i = 0; i < cfg->nsyncs; i++)
+        if (strcmp(cfg->syncs[i].name, name) == 0)
+            return &cfg->syncs[i];
+    return NULL;
+}
+
+long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
+{
+    size_t i;
+
+    if (sync == NULL || name == NULL)
+        return -1;
+    for (i = 0; i < sync->nfields; i++)
+        if (sync->fields[i].name != NULL && strcmp(sync->fields[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+bool ferry_duration_parse(const char *text, long *ret_ms)
+{
+    static const struct {
+        const char *unit;
+        long ms;
+    } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000L}, {"h", 3600000L}, {"d", 86400000L},
+    };
+    char *end;
+    long n;
+    size_t i;
+
+    if (text == NULL || ret_ms == NULL || !is_digit(text[0]))
+        return false;
+    errno = 0;
+    n = strtol(text, &end, 10);
+    if (errno != 0 || n <= 0)
+        return false;
+    for (i = 0; i < NRULES(units); i++) {
+        if (strcmp(end, units[i].unit) != 0)
+            continue;
+        if (n > LONG_MAX / units[i].ms)
+            return false;
+        *ret_ms = n * units[i].ms;
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,342 @@
+/* csv_source.c - the CSV source: a file, a file:// URL or an http(s) URL, read as a stream.
+ *
+ * Opening reads the header and checks it: every mapped column must be present (the error
+ * names all that are missing), and no column name may repeat. Each later record is projected
+ * onto the sync's fields through a column index computed once. Parse errors and ragged rows
+ * become record errors (the run fails that record and goes on); only I/O errors end the run.
+ *
+ * The first bytes are inspected: a body that is an HTML page (what Google Sheets answers,
+ * with status 200, for a sheet that is not shared) ends the run with an error that says so.
+ *
+ * Memory: the reader's 64 KiB buffer, the largest record, and the HTTP stream's bounded
+ * pending buffer; nothing grows with the file. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source/csv_reader.h"
+#include "source/source.h"
+#include "util/buf.h"
+#include "util/http_stream.h"
+
+typedef struct {
+    ferry_source base;
+    const ferry_sync_spec *sync;
+    int fd;                      /* file input, or -1 */
+    ferry_http_stream *http;     /* http input, or NULL */
+    uint64_t file_size;
+    bool first_chunk_checked;
+    char where[4096];            /* the path or redacted URL, for messages */
+    ferry_csv_reader *reader;
+    char **header;               /* header names, trimmed */
+    size_t nheader;
+    size_t *col;                 /* col[i]: the header index of field i */
+    const char **values;
+    size_t *lens;
+    char errbuf[512];
+} csv_source;
+
+static bool looks_like_html(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && isspace((unsigned char)p[i]))
+        i++;
+    if (i + 3 <= n && memcmp(p + i, "\xEF\xBB\xBF", 3) == 0)
+        i += 3;
+    while (i < n && isspace((unsigned char)p[i]))
+        i++;
+    if (i >= n || p[i] != '<')
+        return false;
+    return n - i >= 5 && (strncasecmp(p + i, "<!doctype html", n - i < 14 ? n - i : 14) == 0 ||
+                          strncasecmp(p + i, "<html", 5) == 0 ||
+                          strncasecmp(p + i, "<head", 5) == 0 ||
+                          strncasecmp(p + i, "<!--", 4) == 0);
+}
+
+static ferry_rc html_error(csv_source *s, ferry_err *err)
+{
+    return ferry_err_set(err, FERRY_ESOURCE,
+                         "the source %s returned an HTML page, not CSV: is the sheet shared "
+                         "with 'Anyone with the link' or published to the web as CSV?",
+                         s->where);
+}
+
+static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferry_err *err)
+{
+    csv_source *s = ctx;
+    ferry_rc rc;
+
+    if (s->http != NULL) {
+        rc = ferry_http_stream_read(s->http, buf, cap, ret_n, err);
+        if (rc != FERRY_OK)
+            return rc;
+    } else {
+        ssize_t n;
+        do {
+            n = read(s->fd, buf, cap);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return ferry_err_set_errno(err, FERRY_EIO, "reading %s", s->where);
+        *ret_n = (size_t)n;
+    }
+    if (!s->first_chunk_checked && *ret_n > 0) {
+        s->first_chunk_checked = true;
+        const char *ct = s->http != NULL ? ferry_http_stream_content_type(s->http) : NULL;
+        if ((ct != NULL && strncasecmp(ct, "text/html", 9) == 0) ||
+            looks_like_html(buf, *ret_n))
+            return html_error(s, err);
+    }
+    return FERRY_OK;
+}
+
+static void csv_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_total)
+{
+    csv_source *s = (csv_source *)base;
+
+    *ret_done = ferry_csv_reader_bytes_consumed(s->reader);
+    if (s->http != NULL) {
+        int64_t cl = ferry_http_stream_content_length(s->http);
+        *ret_total = cl > 0 ? (uint64_t)cl : 0;
+    } else {
+        *ret_total = s->file_size;
+    }
+    if (*ret_total > 0 && *ret_done > *ret_total)
+        *ret_done = *ret_total;
+}
+
+/* The header name of column i, for messages. */
+static const char *column_name(const csv_source *s, long i)
+{
+    if (i >= 0 && (size_t)i < s->nheader && s->header[i][0] != '\0')
+        return s->header[i];
+    return NULL;
+}
+
+static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry_err *err)
+{
+    csv_source *s = (csv_source *)base;
+    ferry_csv_record rec;
+    ferry_rc rc;
+
+    rc = ferry_csv_reader_next(s->reader, &rec, err);
+    if (rc != FERRY_OK)
+        return rc;
+    memset(ret_rec, 0, sizeof(*ret_rec));
+    ret_rec->nvalues = s->sync->nfields;
+    ret_rec->row = rec.row;
+    if (rec.error != NULL) {
+        const char *name = column_name(s, rec.error_field);
+        if (name != NULL && strncmp(rec.error, "field ", 6) == 0) {
+            /* "field 3 is ..." reads better as "column 'Email' is ...". */
+            const char *rest = strchr(rec.error + 6, ' ');
+            snprintf(s->errbuf, sizeof(s->errbuf), "column '%s'%s (line %ld)", name,
+                     rest != NULL ? rest : "", rec.line);
+        } else {
+            snprintf(s->errbuf, sizeof(s->errbuf), "%s (line %ld)", rec.error, rec.line);
+        }
+        ret_rec->error = s->errbuf;
+        return FERRY_OK;
+    }
+    if (rec.nfields != s->nheader) {
+        snprintf(s->errbuf, sizeof(s->errbuf), "has %zu fields but the header has %zu (line %ld)",
+                 rec.nfields, s->nheader, rec.line);
+        ret_rec->error = s->errbuf;
+        return FERRY_OK;
+    }
+    for (size_t i = 0; i < s->sync->nfields; i++) {
+        s->values[i] = rec.field[s->col[i]];
+        s->lens[i] = rec.len[s->col[i]];
+    }
+    ret_rec->value = s->values;
+    ret_rec->len = s->lens;
+    return FERRY_OK;
+}
+
+static void csv_free(ferry_source *base)
+{
+    csv_source *s = (csv_source *)base;
+
+    if (s == NULL)
+        return;
+    ferry_csv_reader_free(s->reader);
+    ferry_http_stream_free(s->http);
+    if (s->fd >= 0)
+        close(s->fd);
+    for (size_t i = 0; i < s->nheader; i++)
+        free(s->header[i]);
+    free(s->header);
+    free(s->col);
+    free(s->values);
+    free(s->lens);
+    free(s);
+}
+
+static const ferry_source_ops csv_ops = {
+    .next = csv_next,
+    .progress = csv_progress,
+    .free = csv_free,
+};
+
+/* Opens the input named by url: an http(s) URL, a file:// URL, or a path (relative ones
+ * resolve against base_dir). */
+static ferry_rc open_input(csv_source *s, const char *url, long timeout_ms, const char *base_dir,
+                           ferry_err *err)
+{
+    char path[4096];
+    struct stat st;
+
+    if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        ferry_url_redact(url, s->where, sizeof(s->where));
+        return ferry_http_stream_open(url, timeout_ms, &s->http, err);
+    }
+    if (strncasecmp(url, "file://", 7) == 0) {
+        CURLU *u = curl_url();
+        char *p = NULL;
+        if (u == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "parsing a URL");
+        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) != CURLUE_OK) {
+            curl_url_cleanup(u);
+            return ferry_err_set(err, FERRY_ESOURCE, "'%s' is not a valid file:// URL", url);
+        }
+        snprintf(path, sizeof(path), "%s", p);
+        curl_free(p);
+        curl_url_cleanup(u);
+    } else if (url[0] == '/' || base_dir == NULL) {
+        snprintf(path, sizeof(path), "%s", url);
+    } else {
+        snprintf(path, sizeof(path), "%s/%s", base_dir, url);
+    }
+    snprintf(s->where, sizeof(s->where), "%s", path);
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0)
+        return ferry_err_set_errno(err, FERRY_ESOURCE, "cannot open the source file %s", path);
+    if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+        s->file_size = (uint64_t)st.st_size;
+    else if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return ferry_err_set(err, FERRY_ESOURCE, "the source %s is a directory", path);
+    return FERRY_OK;
+}
+
+static char *trimmed_copy(const char *p, size_t n)
+{
+    while (n > 0 && isspace((unsigned char)*p)) {
+        p++;
+        n--;
+    }
+    while (n > 0 && isspace((unsigned char)p[n - 1]))
+        n--;
+    return strndup(p, n);
+}
+
+/* Reads the header, checks it and computes the column of each field. */
+static ferry_rc read_header(csv_source *s, ferry_err *err)
+{
+    const ferry_sync_spec *sync = s->sync;
+    ferry_csv_record rec;
+    ferry_buf missing;
+    ferry_rc rc;
+
+    rc = ferry_csv_reader_next(s->reader, &rec, err);
+    if (rc == FERRY_DONE)
+        return ferry_err_set(err, FERRY_EEMPTY, "the source %s is empty (not even a header row)",
+                             s->where);
+    if (rc != FERRY_OK)
+        return rc;
+    if (rec.error != NULL)
+        return ferry_err_set(err, FERRY_EHEADER, "the header row of %s cannot be read: %s",
+                             s->where, rec.error);
+    s->header = calloc(rec.nfields, sizeof(*s->header));
+    if (s->header == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the header");
+    for (size_t i = 0; i < rec.nfields; i++) {
+        s->header[i] = trimmed_copy(rec.field[i], rec.len[i]);
+        if (s->header[i] == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "allocating the header");
+        s->nheader++;
+    }
+    for (size_t i = 0; i < s->nheader; i++) {
+        if (s->header[i][0] == '\0')
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->header[i], s->header[j]) == 0)
+                return ferry_err_set(err, FERRY_EHEADER,
+                                     "the header of %s repeats the column '%s' (columns %zu "
+                                     "and %zu): rename one so each column has its own name",
+                                     s->where, s->header[i], j + 1, i + 1);
+        }
+    }
+    s->col = calloc(sync->nfields, sizeof(*s->col));
+    s->values = calloc(sync->nfields, sizeof(*s->values));
+    s->lens = calloc(sync->nfields, sizeof(*s->lens));
+    if (s->col == NULL || s->values == NULL || s->lens == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
+    ferry_buf_init(&missing, 4096);
+    for (size_t f = 0; f < sync->nfields; f++) {
+        size_t i;
+        for (i = 0; i < s->nheader; i++) {
+            if (strcmp(s->header[i], sync->fields[f].column) == 0)
+                break;
+        }
+        if (i == s->nheader)
+            ferry_buf_printf_trunc(&missing, "%s'%s'", missing.len ? ", " : "",
+                                   sync->fields[f].column);
+        s->col[f] = i;
+    }
+    if (missing.len > 0) {
+        ferry_buf found;
+        ferry_buf_init(&found, 1024);
+        for (size_t i = 0; i < s->nheader; i++)
+            ferry_buf_printf_trunc(&found, "%s'%s'", i ? ", " : "", s->header[i]);
+        if (found.truncated)
+            ferry_buf_printf_trunc(&found, "...");
+        rc = ferry_err_set(err, FERRY_EHEADER,
+                           "the source %s is missing required columns: %s (its header has %s)",
+                           s->where, ferry_buf_str(&missing), ferry_buf_str(&found));
+        ferry_buf_done(&found);
+    }
+    ferry_buf_done(&missing);
+    return rc;
+}
+
+ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir,
+                               ferry_source **ret_src, ferry_err *err)
+{
+    ferry_csv_limits limits;
+    csv_source *s;
+    ferry_rc rc;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the CSV source");
+    s->base.ops = &csv_ops;
+    s->base.kind = "csv";
+    s->sync = sync;
+    s->fd = -1;
+    rc = open_input(s, sync->source.url, sync->source.timeout_ms, base_dir, err);
+    if (rc != FERRY_OK)
+        goto out_free;
+    ferry_csv_limits_default(&limits);
+    limits.max_field_bytes = sync->source.max_field_bytes;
+    limits.delimiter = sync->source.delimiter;
+    rc = ferry_csv_reader_new(&limits, read_input, s, &s->reader, err);
+    if (rc != FERRY_OK)
+        goto out_free;
+    rc = read_header(s, err);
+    if (rc != FERRY_OK)
+        goto out_free;
+    *ret_src = &s->base;
+    return FERRY_OK;
+
+out_free:
+    csv_free(&s->base);
+    return rc;
+}

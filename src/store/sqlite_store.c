@@ -1,0 +1,551 @@
+/* sqlite_store.c - the store on SQLite (see store.h).
+ *
+ * One connection, opened in WAL mode with a busy timeout, so readers (ferry runs, the API)
+ * never block a run and a run waits, rather than fails, while another writer commits. The
+ * schema is versioned with PRAGMA user_version and migrated forward on open, inside one
+ * transaction. Change rows are keyed (run_id, seq) in a WITHOUT ROWID table: a run's changes
+ * are one contiguous range, written in order, so inserting them is an append.
+ *
+ * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+#define SCHEMA_VERSION 1
+
+typedef struct {
+    ferry_store base;
+    sqlite3 *db;
+    sqlite3_stmt *change_insert;
+} sqlite_store;
+
+static const char *const schema_v1 =
+    "CREATE TABLE IF NOT EXISTS ferry_runs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sync TEXT NOT NULL,"
+    "  tenant TEXT,"
+    "  trigger TEXT NOT NULL,"
+    "  user_name TEXT,"
+    "  status TEXT NOT NULL,"
+    "  phase TEXT NOT NULL,"
+    "  percent INTEGER NOT NULL DEFAULT 0,"
+    "  processed INTEGER NOT NULL DEFAULT 0,"
+    "  total INTEGER,"
+    "  created INTEGER NOT NULL DEFAULT 0,"
+    "  updated INTEGER NOT NULL DEFAULT 0,"
+    "  unchanged INTEGER NOT NULL DEFAULT 0,"
+    "  skipped INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  ui_message TEXT,"
+    "  log_message TEXT,"
+    "  error TEXT,"
+    "  error_code TEXT,"
+    "  dry_run INTEGER NOT NULL DEFAULT 0,"
+    "  queued_at TEXT NOT NULL,"
+    "  started_at TEXT,"
+    "  finished_at TEXT,"
+    "  heartbeat_at TEXT,"
+    "  duration_ms INTEGER,"
+    "  lease_owner TEXT,"
+    "  attempt INTEGER NOT NULL DEFAULT 1,"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    "  cancelled_by TEXT"
+    ");"
+    "CREATE UNIQUE INDEX IF NOT EXISTS ferry_runs_one_active"
+    "  ON ferry_runs (sync, ifnull(tenant, '')) WHERE status IN ('queued', 'running');"
+    "CREATE INDEX IF NOT EXISTS ferry_runs_by_sync ON ferry_runs (sync, id);"
+    "CREATE TABLE IF NOT EXISTS ferry_changes ("
+    "  run_id INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  record_key TEXT,"
+    "  outcome TEXT NOT NULL,"
+    "  row INTEGER,"
+    "  reason TEXT,"
+    "  diff TEXT,"
+    "  PRIMARY KEY (run_id, seq)"
+    ") WITHOUT ROWID;";
+
+static const char *const status_names[] = {"queued",    "running",   "succeeded",
+                                           "failed",    "cancelled", "interrupted"};
+static const char *const outcome_names[] = {"created", "updated", "unchanged",
+                                            "skipped", "failed",  "deleted"};
+
+const char *ferry_run_status_name(ferry_run_status status)
+{
+    return (unsigned)status < 6 ? status_names[status] : "unknown";
+}
+
+const char *ferry_outcome_name(ferry_outcome outcome)
+{
+    return (unsigned)outcome < FERRY_OUTCOME_COUNT ? outcome_names[outcome] : "unknown";
+}
+
+bool ferry_run_status_parse(const char *name, ferry_run_status *ret)
+{
+    for (int i = 0; i < 6; i++) {
+        if (name != NULL && strcmp(name, status_names[i]) == 0) {
+            *ret = (ferry_run_status)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ferry_outcome_parse(const char *name, ferry_outcome *ret)
+{
+    for (int i = 0; i < FERRY_OUTCOME_COUNT; i++) {
+        if (name != NULL && strcmp(name, outcome_names[i]) == 0) {
+            *ret = (ferry_outcome)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void ferry_run_done(ferry_run *run)
+{
+    if (run == NULL)
+        return;
+    free(run->sync);
+    free(run->tenant);
+    free(run->trigger);
+    free(run->user);
+    free(run->phase);
+    free(run->ui_message);
+    free(run->log_message);
+    free(run->error);
+    free(run->error_code);
+    memset(run, 0, sizeof(*run));
+}
+
+void ferry_change_done(ferry_change *change)
+{
+    if (change == NULL)
+        return;
+    free(change->record_key);
+    free(change->reason);
+    free(change->diff);
+    memset(change, 0, sizeof(*change));
+}
+
+void ferry_runs_free(ferry_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n && runs != NULL; i++)
+        ferry_run_done(&runs[i]);
+    free(runs);
+}
+
+void ferry_changes_free(ferry_change *changes, size_t n)
+{
+    for (size_t i = 0; i < n && changes != NULL; i++)
+        ferry_change_done(&changes[i]);
+    free(changes);
+}
+
+static ferry_rc db_error(sqlite3 *db, ferry_err *err, const char *what)
+{
+    return ferry_err_set(err, FERRY_EDB, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+
+    if (ms <= 0) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    ferry_time_format_iso(ms, iso);
+    sqlite3_bind_text(st, i, iso, -1, SQLITE_TRANSIENT);
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+
+    return s != NULL ? strdup((const char *)s) : NULL;
+}
+
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    struct tm tm;
+    int ms = 0;
+
+    if (s == NULL)
+        return 0;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static ferry_rc migrate(sqlite_store *s, ferry_err *err)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading the schema version");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return ferry_err_set(err, FERRY_EDB,
+                             "the database was written by a newer Ferry (schema version %d; "
+                             "this Ferry knows up to %d)",
+                             version, SCHEMA_VERSION);
+    if (version == SCHEMA_VERSION)
+        return FERRY_OK;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "migrating the store");
+    if (sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
+        ferry_rc rc = db_error(s->db, err, "creating Ferry's tables");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "migrating the store");
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *ret_id,
+                             ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
+        " dry_run, queued_at, started_at, heartbeat_at, attempt)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording the run");
+    sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, run->tenant);
+    bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "cli");
+    bind_text_or_null(st, 4, run->user);
+    sqlite3_bind_text(st, 5, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, run->phase != NULL ? run->phase : "queued", -1, SQLITE_TRANSIENT);
+    if (run->total >= 0)
+        sqlite3_bind_int64(st, 7, run->total);
+    sqlite3_bind_int(st, 8, run->dry_run);
+    bind_time(st, 9, run->queued_at_ms);
+    bind_time(st, 10, run->started_at_ms);
+    sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
+                             run->sync, run->tenant ? " for tenant " : "",
+                             run->tenant ? run->tenant : "");
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording the run");
+    *ret_id = sqlite3_last_insert_rowid(s->db);
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "UPDATE ferry_runs SET status = ?2, phase = ?3, percent = ?4, processed = ?5,"
+        " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
+        " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
+        " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording the run's result");
+    sqlite3_bind_int64(st, 1, run->id);
+    sqlite3_bind_text(st, 2, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
+    bind_text_or_null(st, 3, run->phase != NULL ? run->phase : "done");
+    sqlite3_bind_int(st, 4, run->percent);
+    sqlite3_bind_int64(st, 5, run->processed);
+    if (run->total >= 0)
+        sqlite3_bind_int64(st, 6, run->total);
+    for (int i = 0; i < FERRY_OUTCOME_COUNT; i++)
+        sqlite3_bind_int64(st, 7 + i, run->counts[i]);
+    bind_text_or_null(st, 13, run->ui_message);
+    bind_text_or_null(st, 14, run->log_message);
+    bind_text_or_null(st, 15, run->error);
+    bind_text_or_null(st, 16, run->error_code);
+    bind_time(st, 17, run->finished_at_ms);
+    sqlite3_bind_int64(st, 18, run->duration_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording the run's result");
+    return FERRY_OK;
+}
+
+#define RUN_COLUMNS                                                                            \
+    "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created," \
+    " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"           \
+    " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt"
+
+static void run_from_row(sqlite3_stmt *st, ferry_run *run)
+{
+    memset(run, 0, sizeof(*run));
+    run->id = sqlite3_column_int64(st, 0);
+    run->sync = col_strdup(st, 1);
+    run->tenant = col_strdup(st, 2);
+    run->trigger = col_strdup(st, 3);
+    run->user = col_strdup(st, 4);
+    ferry_run_status_parse((const char *)sqlite3_column_text(st, 5), &run->status);
+    run->phase = col_strdup(st, 6);
+    run->percent = sqlite3_column_int(st, 7);
+    run->processed = sqlite3_column_int64(st, 8);
+    run->total = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
+    for (int i = 0; i < FERRY_OUTCOME_COUNT; i++)
+        run->counts[i] = sqlite3_column_int64(st, 10 + i);
+    run->ui_message = col_strdup(st, 16);
+    run->log_message = col_strdup(st, 17);
+    run->error = col_strdup(st, 18);
+    run->error_code = col_strdup(st, 19);
+    run->dry_run = sqlite3_column_int(st, 20) != 0;
+    run->queued_at_ms = col_time(st, 21);
+    run->started_at_ms = col_time(st, 22);
+    run->finished_at_ms = col_time(st, 23);
+    run->duration_ms = sqlite3_column_int64(st, 24);
+    run->attempt = sqlite3_column_int(st, 25);
+}
+
+static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading the run");
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        run_from_row(st, ret_run);
+        sqlite3_finalize(st);
+        return FERRY_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no run %lld", (long long)id);
+    return db_error(s->db, err, "reading the run");
+}
+
+static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter,
+                            ferry_run **ret_runs, size_t *ret_n, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_run *runs = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " RUN_COLUMNS " FROM ferry_runs"
+                           " WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing runs");
+    bind_text_or_null(st, 1, filter->sync);
+    sqlite3_bind_int(st, 2, filter->limit > 0 ? filter->limit : 20);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            ferry_run *grown = realloc(runs, ncap * sizeof(*runs));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_runs_free(runs, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing runs");
+            }
+            runs = grown;
+            cap = ncap;
+        }
+        run_from_row(st, &runs[n++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_runs_free(runs, n);
+        return db_error(s->db, err, "listing runs");
+    }
+    *ret_runs = runs;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+static ferry_rc st_change_add(ferry_store *base, const ferry_change *c, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+
+    if (s->change_insert == NULL &&
+        sqlite3_prepare_v3(s->db,
+                           "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
+                           " reason, diff) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->change_insert,
+                           NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording a change");
+    st = s->change_insert;
+    sqlite3_bind_int64(st, 1, c->run_id);
+    sqlite3_bind_int64(st, 2, c->seq);
+    if (c->record_key != NULL)
+        sqlite3_bind_text(st, 3, c->record_key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_text(st, 4, ferry_outcome_name(c->outcome), -1, SQLITE_STATIC);
+    if (c->row > 0)
+        sqlite3_bind_int64(st, 5, c->row);
+    else
+        sqlite3_bind_null(st, 5);
+    if (c->reason != NULL)
+        sqlite3_bind_text(st, 6, c->reason, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    if (c->diff != NULL)
+        sqlite3_bind_text(st, 7, c->diff, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording a change");
+    return FERRY_OK;
+}
+
+static ferry_rc st_change_list(ferry_store *base, int64_t run_id, int outcome, int limit,
+                               ferry_change **ret_changes, size_t *ret_n, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_change *changes = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT run_id, seq, record_key, outcome, row, reason, diff"
+                           " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2)"
+                           " ORDER BY seq LIMIT ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing changes");
+    sqlite3_bind_int64(st, 1, run_id);
+    if (outcome >= 0)
+        sqlite3_bind_text(st, 2, ferry_outcome_name((ferry_outcome)outcome), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            ferry_change *grown = realloc(changes, ncap * sizeof(*changes));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_changes_free(changes, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing changes");
+            }
+            changes = grown;
+            cap = ncap;
+        }
+        ferry_change *c = &changes[n++];
+        memset(c, 0, sizeof(*c));
+        c->run_id = sqlite3_column_int64(st, 0);
+        c->seq = sqlite3_column_int64(st, 1);
+        c->record_key = col_strdup(st, 2);
+        ferry_outcome_parse((const char *)sqlite3_column_text(st, 3), &c->outcome);
+        c->row = (long)sqlite3_column_int64(st, 4);
+        c->reason = col_strdup(st, 5);
+        c->diff = col_strdup(st, 6);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_changes_free(changes, n);
+        return db_error(s->db, err, "listing changes");
+    }
+    *ret_changes = changes;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+static void st_free(ferry_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->change_insert);
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static const ferry_store_ops sqlite_ops = {
+    .run_start = st_run_start,
+    .run_finish = st_run_finish,
+    .run_get = st_run_get,
+    .run_list = st_run_list,
+    .change_add = st_change_add,
+    .change_list = st_change_list,
+    .free = st_free,
+};
+
+ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err)
+{
+    sqlite_store *s;
+    ferry_rc rc;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the store");
+    s->base.ops = &sqlite_ops;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = ferry_err_set(err, FERRY_EDB, "cannot open the database %s: %s", path,
+                           s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out_free;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_extended_result_codes(s->db, 0);
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                     " PRAGMA foreign_keys = ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rc = ferry_err_set(err, FERRY_EDB, "cannot use the database %s: %s", path,
+                           sqlite3_errmsg(s->db));
+        goto out_free;
+    }
+    rc = migrate(s, err);
+    if (rc != FERRY_OK) {
+        ferry_err_prefix(err, "database %s", path);
+        goto out_free;
+    }
+    *ret_store = &s->base;
+    return FERRY_OK;
+
+out_free:
+    st_free(&s->base);
+    return rc;
+}
+
+struct sqlite3 *ferry_sqlite_store_db(ferry_store *st)
+{
+    return ((sqlite_store *)st)->db;
+}

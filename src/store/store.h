@@ -1,0 +1,134 @@
+/* store.h - Ferry's own data: runs and their changes.
+ *
+ * The store keeps the audit record of every run (who or what started it, status, phase,
+ * counts, messages, times) and a change row for every record that was not unchanged. The
+ * interface is a struct of function pointers with one implementation per file
+ * (sqlite_store.c); callers never know which one they hold.
+ *
+ * Tables are prefixed ferry_ so they can share a database with the synced tables. At most one
+ * queued-or-running run per (sync, tenant) is enforced by the database (a partial unique
+ * index), not by Ferry's code.
+ *
+ * A store (and its connection) belongs to one thread at a time. */
+#ifndef FERRY_STORE_STORE_H
+#define FERRY_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef enum {
+    FERRY_RUN_QUEUED = 0,
+    FERRY_RUN_RUNNING,
+    FERRY_RUN_SUCCEEDED,
+    FERRY_RUN_FAILED,
+    FERRY_RUN_CANCELLED,
+    FERRY_RUN_INTERRUPTED,
+} ferry_run_status;
+
+typedef enum {
+    FERRY_OUTCOME_CREATED = 0,
+    FERRY_OUTCOME_UPDATED,
+    FERRY_OUTCOME_UNCHANGED,
+    FERRY_OUTCOME_SKIPPED,
+    FERRY_OUTCOME_FAILED,
+    FERRY_OUTCOME_DELETED,
+    FERRY_OUTCOME_COUNT
+} ferry_outcome;
+
+const char *ferry_run_status_name(ferry_run_status status);
+const char *ferry_outcome_name(ferry_outcome outcome);
+/* Parses a status or outcome name; false when unknown. */
+bool ferry_run_status_parse(const char *name, ferry_run_status *ret);
+bool ferry_outcome_parse(const char *name, ferry_outcome *ret);
+
+/* One run as stored. Strings are owned by the struct (ferry_run_done() frees them). */
+typedef struct {
+    int64_t id;
+    char *sync;
+    char *tenant;           /* NULL when the sync has no tenant */
+    char *trigger;          /* "cli", "api", "schedule" */
+    char *user;             /* who started it, or NULL */
+    ferry_run_status status;
+    char *phase;            /* queued, connecting, fetching, applying, committing, done */
+    int percent;
+    int64_t processed;
+    int64_t total;          /* -1 when unknown */
+    int64_t counts[FERRY_OUTCOME_COUNT];
+    char *ui_message;
+    char *log_message;
+    char *error;
+    char *error_code;
+    bool dry_run;
+    int64_t queued_at_ms, started_at_ms, finished_at_ms; /* 0 when not yet */
+    int64_t duration_ms;
+    int attempt;
+} ferry_run;
+
+void ferry_run_done(ferry_run *run);
+
+/* One change row. */
+typedef struct {
+    int64_t run_id;
+    int64_t seq;
+    char *record_key;       /* NULL when the record's key could not be read */
+    ferry_outcome outcome;
+    long row;               /* source row, 0 for deleted records */
+    char *reason;           /* skipped/failed/deleted: why */
+    char *diff;             /* updated: JSON {"field": ["old", "new"], ...} */
+} ferry_change;
+
+void ferry_change_done(ferry_change *change);
+
+typedef struct {
+    const char *sync;       /* NULL for every sync */
+    int limit;              /* at most this many, newest first */
+} ferry_run_filter;
+
+typedef struct ferry_store ferry_store;
+
+typedef struct {
+    /* Creates a run with status running (started now) and returns its id. Fails with
+     * FERRY_EINVAL and a message when a run of the same sync and tenant is already queued
+     * or running. */
+    ferry_rc (*run_start)(ferry_store *st, const ferry_run *run, int64_t *ret_id, ferry_err *err);
+    /* Stores the final state of a run: status, counts, messages, error, times. */
+    ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
+    /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */
+    ferry_rc (*run_get)(ferry_store *st, int64_t id, ferry_run *ret_run, ferry_err *err);
+    /* Lists runs matching filter, newest first; *ret_runs is owned by the caller (free each
+     * with ferry_run_done(), then the array). */
+    ferry_rc (*run_list)(ferry_store *st, const ferry_run_filter *filter, ferry_run **ret_runs,
+                         size_t *ret_n, ferry_err *err);
+    /* Adds a change row to run_id (inside the run's transaction when there is one). */
+    ferry_rc (*change_add)(ferry_store *st, const ferry_change *change, ferry_err *err);
+    /* Lists the changes of run_id in sequence order, optionally of one outcome (outcome < 0
+     * for all), at most limit; owned by the caller as for run_list. */
+    ferry_rc (*change_list)(ferry_store *st, int64_t run_id, int outcome, int limit,
+                            ferry_change **ret_changes, size_t *ret_n, ferry_err *err);
+    void (*free)(ferry_store *st);
+} ferry_store_ops;
+
+struct ferry_store {
+    const ferry_store_ops *ops;
+};
+
+/* Opens the store named by database ("sqlite:PATH"; relative paths resolve against
+ * base_dir), creating or migrating its tables. *ret_store is owned by the caller. */
+ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
+                          ferry_err *err);
+
+void ferry_store_free(ferry_store *st);
+
+/* The SQLite implementation, and its connection (borrowed: targets in the same database
+ * share it so the run's data and its change rows commit together). */
+ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err);
+struct sqlite3 *ferry_sqlite_store_db(ferry_store *st);
+
+/* Frees the run and change arrays returned by run_list/change_list. */
+void ferry_runs_free(ferry_run *runs, size_t n);
+void ferry_changes_free(ferry_change *changes, size_t n);
+
+#endif

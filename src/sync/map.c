@@ -1,0 +1,612 @@
+/* map.c - field typing, validation and skip rules (see map.h).
+ *
+ * Canonical forms (what is stored and compared):
+ *   text      the value as given (after trim)
+ *   integer   optional '-', digits without leading zeros; must fit 64 bits
+ *   decimal   optional '-', digits, '.' and fraction digits without trailing zeros ("12.5")
+ *   boolean   "1" or "0" (accepts true/false, yes/no, y/n, t/f, on/off, 1/0)
+ *   date      "YYYY-MM-DD" (a real calendar date)
+ *   datetime  "YYYY-MM-DDTHH:MM:SS[.fff]Z" in UTC; an input offset is applied, an input
+ *             without one is taken as UTC
+ *   email     local part as given, domain lower-cased
+ *   enum      the spelling from the config's values (matched case-insensitively)
+ *
+ * Order per record: a source error fails it; then fields used by skip rules are converted and
+ * the rules applied (a skipped record is not validated further); then every other field. The
+ * first problem is the reason. Values are copied into one arena per record; pointers into it
+ * are fixed up once the record is complete, since the arena may move while it grows. */
+#include "sync/map.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define REASON_MAX 1024
+#define SHOWN_VALUE_MAX 60
+
+struct ferry_mapper {
+    const ferry_sync_spec *sync;
+    ferry_buf arena;
+    ferry_buf tmp;
+    ferry_buf key;
+    ferry_buf reason;
+    size_t *off;            /* offset of each value in the arena, or SIZE_MAX for NULL */
+    const char **value;
+    size_t *len;
+    bool *in_skip;          /* the field is used by a skip rule */
+};
+
+ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper, ferry_err *err)
+{
+    ferry_mapper *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the mapper");
+    m->sync = sync;
+    /* A record's values are bounded by the source's field limit times the field count. */
+    ferry_buf_init(&m->arena, SIZE_MAX / 2);
+    ferry_buf_init(&m->tmp, SIZE_MAX / 2);
+    ferry_buf_init(&m->key, 4096);
+    ferry_buf_init(&m->reason, REASON_MAX);
+    m->off = calloc(sync->nfields, sizeof(*m->off));
+    m->value = calloc(sync->nfields, sizeof(*m->value));
+    m->len = calloc(sync->nfields, sizeof(*m->len));
+    m->in_skip = calloc(sync->nfields, sizeof(*m->in_skip));
+    if (m->off == NULL || m->value == NULL || m->len == NULL || m->in_skip == NULL) {
+        ferry_mapper_free(m);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the mapper");
+    }
+    for (size_t i = 0; i < sync->nskips; i++)
+        m->in_skip[sync->skips[i].field] = true;
+    *ret_mapper = m;
+    return FERRY_OK;
+}
+
+void ferry_mapper_free(ferry_mapper *m)
+{
+    if (m == NULL)
+        return;
+    ferry_buf_done(&m->arena);
+    ferry_buf_done(&m->tmp);
+    ferry_buf_done(&m->key);
+    ferry_buf_done(&m->reason);
+    free(m->off);
+    free(m->value);
+    free(m->len);
+    free(m->in_skip);
+    free(m);
+}
+
+/* ---- conversions ---- */
+
+static ferry_rc put(ferry_buf *out, const char *p, size_t n)
+{
+    return ferry_buf_append(out, p, n);
+}
+
+static const char *conv_integer(const char *s, size_t n, ferry_buf *out)
+{
+    size_t i = 0, start;
+    bool neg = false;
+    uint64_t v = 0;
+    char digits[24];
+
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    start = i;
+    if (i == n)
+        return "is not an integer";
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return "is not an integer";
+        if (v > (UINT64_MAX - 9) / 10)
+            return "is out of range for an integer";
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    (void)start;
+    if ((!neg && v > (uint64_t)INT64_MAX) || (neg && v > (uint64_t)INT64_MAX + 1))
+        return "is out of range for an integer";
+    if (v == 0)
+        neg = false;
+    snprintf(digits, sizeof(digits), "%s%llu", neg ? "-" : "", (unsigned long long)v);
+    return put(out, digits, strlen(digits)) == FERRY_OK ? NULL : "is too long";
+}
+
+static const char *conv_decimal(const char *s, size_t n, ferry_buf *out)
+{
+    size_t i = 0, int_start, int_end, frac_start, frac_end;
+    bool neg = false;
+
+    if (n > 64)
+        return "is too long for a decimal";
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    int_start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    int_end = i;
+    frac_start = frac_end = i;
+    if (i < n && s[i] == '.') {
+        frac_start = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        frac_end = i;
+    }
+    if (i != n || (int_end == int_start && frac_end == frac_start))
+        return "is not a decimal number";
+    while (int_start < int_end - 1 && s[int_start] == '0')
+        int_start++;
+    while (frac_end > frac_start && s[frac_end - 1] == '0')
+        frac_end--;
+    bool zero = true;
+    for (size_t k = int_start; k < int_end; k++)
+        zero = zero && s[k] == '0';
+    zero = zero && frac_end == frac_start;
+    if (neg && !zero)
+        put(out, "-", 1);
+    if (int_end == int_start)
+        put(out, "0", 1);
+    else
+        put(out, s + int_start, int_end - int_start);
+    if (frac_end > frac_start) {
+        put(out, ".", 1);
+        put(out, s + frac_start, frac_end - frac_start);
+    }
+    return NULL;
+}
+
+static const char *conv_boolean(const char *s, size_t n, ferry_buf *out)
+{
+    static const char *const yes[] = {"true", "yes", "y", "t", "on", "1"};
+    static const char *const no[] = {"false", "no", "n", "f", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strlen(yes[i]) == n && strncasecmp(s, yes[i], n) == 0)
+            return put(out, "1", 1) == FERRY_OK ? NULL : "is too long";
+        if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0)
+            return put(out, "0", 1) == FERRY_OK ? NULL : "is too long";
+    }
+    return "is not a boolean (expected true/false, yes/no or 1/0)";
+}
+
+static bool is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+/* Reads exactly width digits at s[*i]. */
+static bool digits(const char *s, size_t n, size_t *i, int width, int *ret)
+{
+    int v = 0;
+
+    if (*i + (size_t)width > n)
+        return false;
+    for (int k = 0; k < width; k++) {
+        char c = s[*i + (size_t)k];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)width;
+    *ret = v;
+    return true;
+}
+
+static bool parse_date(const char *s, size_t n, size_t *i, int *y, int *mo, int *d)
+{
+    char sep;
+
+    if (!digits(s, n, i, 4, y) || *i >= n)
+        return false;
+    sep = s[*i];
+    if (sep != '-' && sep != '/')
+        return false;
+    (*i)++;
+    if (!digits(s, n, i, 2, mo) || *i >= n || s[*i] != sep)
+        return false;
+    (*i)++;
+    if (!digits(s, n, i, 2, d))
+        return false;
+    return *y >= 1 && *mo >= 1 && *mo <= 12 && *d >= 1 && *d <= days_in_month(*y, *mo);
+}
+
+static const char *conv_date(const char *s, size_t n, ferry_buf *out)
+{
+    char buf[16];
+    size_t i = 0;
+    int y, mo, d;
+
+    if (!parse_date(s, n, &i, &y, &mo, &d) || i != n)
+        return "is not a date (expected YYYY-MM-DD)";
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, mo, d);
+    return put(out, buf, 10) == FERRY_OK ? NULL : "is too long";
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+static const char *conv_datetime(const char *s, size_t n, ferry_buf *out)
+{
+    static const char *const bad = "is not a date-time (expected YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM])";
+    int y, mo, d, h, mi, sec = 0, oh = 0, om = 0, sign = 0;
+    size_t i = 0, frac_start = 0, frac_end = 0;
+    char buf[48];
+
+    if (!parse_date(s, n, &i, &y, &mo, &d))
+        return bad;
+    if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+        i++;
+        if (!digits(s, n, &i, 2, &h) || i >= n || s[i] != ':')
+            return bad;
+        i++;
+        if (!digits(s, n, &i, 2, &mi))
+            return bad;
+        if (i < n && s[i] == ':') {
+            i++;
+            if (!digits(s, n, &i, 2, &sec))
+                return bad;
+            if (i < n && s[i] == '.') {
+                frac_start = ++i;
+                while (i < n && s[i] >= '0' && s[i] <= '9' && i - frac_start < 9)
+                    i++;
+                frac_end = i;
+                if (frac_end == frac_start)
+                    return bad;
+            }
+        }
+    } else {
+        h = mi = 0;
+    }
+    if (h > 23 || mi > 59 || sec > 60)
+        return bad;
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        sign = s[i++] == '+' ? 1 : -1;
+        if (!digits(s, n, &i, 2, &oh))
+            return bad;
+        if (i < n && s[i] == ':')
+            i++;
+        if (i < n && !digits(s, n, &i, 2, &om))
+            return bad;
+        if (oh > 23 || om > 59)
+            return bad;
+    }
+    if (i != n)
+        return bad;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec);
+    t -= sign * (oh * 3600 + om * 60);
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t rem = t - days * 86400;
+    civil_from_days(days, &y, &mo, &d);
+    while (frac_end > frac_start && s[frac_end - 1] == '0')
+        frac_end--;
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, (int)(rem / 3600),
+             (int)(rem % 3600 / 60), (int)(rem % 60));
+    put(out, buf, strlen(buf));
+    if (frac_end > frac_start) {
+        put(out, ".", 1);
+        put(out, s + frac_start, frac_end - frac_start);
+    }
+    return put(out, "Z", 1) == FERRY_OK ? NULL : "is too long";
+}
+
+static const char *conv_email(const char *s, size_t n, ferry_buf *out)
+{
+    static const char *const bad = "is not an email address";
+    const char *at = memchr(s, '@', n);
+    size_t local, dom, label = 0, labels = 0, last_label = 0;
+    bool last_alpha = true;
+
+    if (at == NULL || n > 254)
+        return bad;
+    local = (size_t)(at - s);
+    dom = n - local - 1;
+    if (local == 0 || local > 64 || dom == 0 || memchr(at + 1, '@', dom) != NULL)
+        return bad;
+    for (size_t i = 0; i < local; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c == 0x7f || strchr("()<>[]:;\\,\"", c) != NULL)
+            return bad;
+    }
+    if (s[0] == '.' || s[local - 1] == '.' || memmem(s, local, "..", 2) != NULL)
+        return bad;
+    for (size_t i = 0; i <= dom; i++) {
+        char c = i < dom ? at[1 + i] : '.';
+        if (c == '.') {
+            if (label == 0 || at[i] == '-')
+                return bad;
+            labels++;
+            last_label = label;
+            label = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)c) && c != '-' && (unsigned char)c < 0x80)
+            return bad;
+        if (label == 0 && c == '-')
+            return bad;
+        if (label == 0)
+            last_alpha = true;
+        if (isdigit((unsigned char)c))
+            last_alpha = false;
+        label++;
+    }
+    if (labels < 2 || last_label < 2 || !last_alpha)
+        return bad;
+    put(out, s, local + 1);
+    for (size_t i = 0; i < dom; i++) {
+        char c = (char)tolower((unsigned char)at[1 + i]);
+        put(out, &c, 1);
+    }
+    return NULL;
+}
+
+static const char *conv_enum(const ferry_field_spec *f, const char *s, size_t n, ferry_buf *out)
+{
+    for (size_t i = 0; i < f->nvalues; i++) {
+        if (strlen(f->values[i]) == n && strncasecmp(f->values[i], s, n) == 0)
+            return put(out, f->values[i], n) == FERRY_OK ? NULL : "is too long";
+    }
+    return "is not one of the allowed values";
+}
+
+const char *ferry_map_convert(const ferry_field_spec *field, const char *text, size_t len,
+                              ferry_buf *out)
+{
+    ferry_buf_reset(out);
+    switch (field->type) {
+    case FERRY_TYPE_TEXT:
+        return put(out, text, len) == FERRY_OK ? NULL : "is too long";
+    case FERRY_TYPE_INTEGER:
+        return conv_integer(text, len, out);
+    case FERRY_TYPE_DECIMAL:
+        return conv_decimal(text, len, out);
+    case FERRY_TYPE_BOOLEAN:
+        return conv_boolean(text, len, out);
+    case FERRY_TYPE_DATE:
+        return conv_date(text, len, out);
+    case FERRY_TYPE_DATETIME:
+        return conv_datetime(text, len, out);
+    case FERRY_TYPE_EMAIL:
+        return conv_email(text, len, out);
+    case FERRY_TYPE_ENUM:
+        return conv_enum(field, text, len, out);
+    }
+    return "has an unknown type";
+}
+
+/* ---- records ---- */
+
+/* Appends 'value' to b for a message: quoted, cut at SHOWN_VALUE_MAX bytes. */
+static void show_value(ferry_buf *b, const char *s, size_t n)
+{
+    if (n > SHOWN_VALUE_MAX) {
+        size_t cut = SHOWN_VALUE_MAX;
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--; /* do not split a UTF-8 sequence */
+        ferry_buf_printf_trunc(b, "'%.*s...'", (int)cut, s);
+    } else {
+        ferry_buf_printf_trunc(b, "'%.*s'", (int)n, s);
+    }
+}
+
+static void show_list(ferry_buf *b, char *const *values, size_t n)
+{
+    ferry_buf_printf_trunc(b, "[");
+    for (size_t i = 0; i < n; i++)
+        ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", values[i]);
+    ferry_buf_printf_trunc(b, "]");
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n > 0 && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
+}
+
+/* Converts field i into the arena. Returns false with m->reason set when it fails. */
+static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, ferry_rc *rc)
+{
+    const ferry_field_spec *f = &m->sync->fields[i];
+    const char *s = in->value != NULL ? in->value[i] : NULL;
+    size_t n = s != NULL ? in->len[i] : 0;
+    const char *why;
+
+    if (s != NULL && f->trim)
+        trim(&s, &n);
+    if (s == NULL || n == 0) {
+        m->off[i] = SIZE_MAX;
+        if (!f->required)
+            return true;
+        ferry_buf_printf_trunc(&m->reason, "row %ld: %s is required but empty", in->row,
+                               f->name);
+        return false;
+    }
+    why = ferry_map_convert(f, s, n, &m->tmp);
+    if (why != NULL) {
+        ferry_buf_printf_trunc(&m->reason, "row %ld: %s ", in->row, f->name);
+        show_value(&m->reason, s, n);
+        ferry_buf_printf_trunc(&m->reason, " %s", why);
+        if (f->type == FERRY_TYPE_ENUM) {
+            ferry_buf_printf_trunc(&m->reason, " ");
+            show_list(&m->reason, f->values, f->nvalues);
+        }
+        return false;
+    }
+    m->off[i] = m->arena.len;
+    if (ferry_buf_append(&m->arena, ferry_buf_str(&m->tmp), m->tmp.len) != FERRY_OK ||
+        ferry_buf_append(&m->arena, "", 1) != FERRY_OK) {
+        *rc = FERRY_ENOMEM;
+        return false;
+    }
+    return true;
+}
+
+static bool in_list(char *const *values, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(values[i]) == len && strncasecmp(values[i], s, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Applies the skip rules; true (with the reason set) when the record is skipped. */
+static bool skip_matches(ferry_mapper *m, long row)
+{
+    for (size_t r = 0; r < m->sync->nskips; r++) {
+        const ferry_skip_rule *rule = &m->sync->skips[r];
+        const char *name = m->sync->fields[rule->field].name;
+        size_t off = m->off[rule->field];
+        const char *v = off == SIZE_MAX ? NULL : m->arena.data + off;
+        size_t len = v != NULL ? strlen(v) : 0;
+
+        if (rule->kind == FERRY_SKIP_EMPTY) {
+            if (v != NULL)
+                continue;
+            ferry_buf_printf_trunc(&m->reason, "row %ld: %s is empty", row, name);
+            return true;
+        }
+        bool listed = v != NULL && in_list(rule->values, rule->nvalues, v, len);
+        if (listed != (rule->kind == FERRY_SKIP_IN))
+            continue;
+        ferry_buf_printf_trunc(&m->reason, "row %ld: %s ", row, name);
+        if (v != NULL)
+            show_value(&m->reason, v, len);
+        else
+            ferry_buf_printf_trunc(&m->reason, "(empty)");
+        ferry_buf_printf_trunc(&m->reason, rule->kind == FERRY_SKIP_IN ? " in " : " not in ");
+        show_list(&m->reason, rule->values, rule->nvalues);
+        return true;
+    }
+    return false;
+}
+
+static void build_key(ferry_mapper *m)
+{
+    const ferry_sync_spec *sync = m->sync;
+
+    ferry_buf_reset(&m->key);
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[k]);
+        const char *v = f >= 0 ? m->value[f] : NULL;
+        if (v == NULL) {
+            ferry_buf_reset(&m->key);
+            return;
+        }
+        if (sync->target.nkey == 1)
+            ferry_buf_printf_trunc(&m->key, "%s", v);
+        else
+            ferry_buf_printf_trunc(&m->key, "%s%s=%s", k ? ", " : "", sync->target.key[k], v);
+    }
+}
+
+ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
+                          ferry_map_result *ret_result, ferry_mapped_record *ret_out,
+                          ferry_err *err)
+{
+    const ferry_sync_spec *sync = m->sync;
+    ferry_map_result result = FERRY_MAP_OK;
+    ferry_rc rc = FERRY_OK;
+    size_t i;
+
+    ferry_buf_reset(&m->arena);
+    ferry_buf_reset(&m->reason);
+    for (i = 0; i < sync->nfields; i++)
+        m->off[i] = SIZE_MAX;
+    if (in->error != NULL) {
+        ferry_buf_printf_trunc(&m->reason, "row %ld: %s", in->row, in->error);
+        result = FERRY_MAP_FAILED;
+        goto out;
+    }
+    for (i = 0; i < sync->nfields; i++) {
+        if (m->in_skip[i] && !map_field(m, in, i, &rc)) {
+            result = FERRY_MAP_FAILED;
+            goto out;
+        }
+    }
+    if (sync->nskips > 0 && skip_matches(m, in->row)) {
+        result = FERRY_MAP_SKIPPED;
+        goto out;
+    }
+    for (i = 0; i < sync->nfields; i++) {
+        if (!m->in_skip[i] && !map_field(m, in, i, &rc)) {
+            result = FERRY_MAP_FAILED;
+            goto out;
+        }
+    }
+
+out:
+    if (rc != FERRY_OK)
+        return ferry_err_set(err, rc, "mapping row %ld: out of memory", in->row);
+    if (result != FERRY_MAP_OK && in->error == NULL && rc == FERRY_OK) {
+        /* A failed or skipped record still names its key when the key fields can be read:
+         * the key appears in the change row and protects the row from on_missing. */
+        size_t keep = m->reason.len;
+        for (size_t k = 0; k < sync->target.nkey; k++) {
+            long f = ferry_sync_field_index(sync, sync->target.key[k]);
+            if (f >= 0 && m->off[f] == SIZE_MAX)
+                map_field(m, in, (size_t)f, &rc);
+        }
+        m->reason.len = keep;
+        m->reason.data[keep] = '\0';
+        if (rc != FERRY_OK)
+            return ferry_err_set(err, rc, "mapping row %ld: out of memory", in->row);
+    }
+    for (i = 0; i < sync->nfields; i++) {
+        if (m->off[i] == SIZE_MAX) {
+            m->value[i] = NULL;
+            m->len[i] = 0;
+        } else {
+            m->value[i] = m->arena.data + m->off[i];
+            m->len[i] = strlen(m->value[i]);
+        }
+    }
+    build_key(m);
+    ret_out->nvalues = sync->nfields;
+    ret_out->value = m->value;
+    ret_out->len = m->len;
+    ret_out->key = m->key.len > 0 ? ferry_buf_str(&m->key) : NULL;
+    ret_out->row = in->row;
+    ret_out->reason = result != FERRY_MAP_OK ? ferry_buf_str(&m->reason) : NULL;
+    *ret_result = result;
+    return FERRY_OK;
+}

@@ -1,0 +1,414 @@
+/* run.c - one run of a sync, start to finish (see run.h).
+ *
+ * Design: the run record is created (status running) in its own autocommit write, so it is
+ * visible while the run works. Everything the run changes afterwards, the target rows, the
+ * change rows and the final run record, is written in the target's single transaction, so a
+ * run that commits has its audit trail and a run that rolls back leaves nothing but a
+ * failed/cancelled run record (written after the rollback).
+ *
+ * The log message keeps the detail people need (who was created, which fields changed, why
+ * records were skipped or failed) but at most LOG_ITEMS entries per outcome; the change rows
+ * hold the rest, so a million-row run stays a bounded message.
+ *
+ * on_missing is not applied when the source had no records (allow_empty), nor when records
+ * failed before their key could be read: such a row might be one the source still has, and
+ * deleting it would lose data. The log message says so. */
+#include "sync/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source/source.h"
+#include "sync/map.h"
+#include "target/target.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+#define LOG_ITEMS 50
+#define LOG_SECTION_MAX (64 * 1024)
+
+typedef struct {
+    const ferry_run_options *opt;
+    const ferry_sync_spec *sync;
+    ferry_run run;
+    ferry_source *source;
+    ferry_mapper *mapper;
+    ferry_target *target;
+    int64_t seq;                    /* change row sequence */
+    int64_t keyless_failures;       /* failed records whose key could not be read */
+    ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
+    int64_t shown[FERRY_OUTCOME_COUNT];
+    int64_t started_mono;
+    int64_t last_progress_mono;
+    char phase[16];
+} run_ctx;
+
+void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[], char *out,
+                              size_t outlen)
+{
+    int64_t processed = c[FERRY_OUTCOME_CREATED] + c[FERRY_OUTCOME_UPDATED] +
+                        c[FERRY_OUTCOME_UNCHANGED] + c[FERRY_OUTCOME_SKIPPED] +
+                        c[FERRY_OUTCOME_FAILED];
+    int n;
+
+    n = snprintf(out, outlen,
+                 "Processed %lld %s: %lld created, %lld updated, %lld unchanged, %lld skipped, "
+                 "%lld failed",
+                 (long long)processed, sync->noun, (long long)c[FERRY_OUTCOME_CREATED],
+                 (long long)c[FERRY_OUTCOME_UPDATED], (long long)c[FERRY_OUTCOME_UNCHANGED],
+                 (long long)c[FERRY_OUTCOME_SKIPPED], (long long)c[FERRY_OUTCOME_FAILED]);
+    if (n < 0 || (size_t)n >= outlen)
+        return;
+    if (sync->target.on_missing == FERRY_ON_MISSING_DELETE)
+        n += snprintf(out + n, outlen - (size_t)n, ", %lld deleted",
+                      (long long)c[FERRY_OUTCOME_DELETED]);
+    else if (sync->target.on_missing == FERRY_ON_MISSING_FLAG)
+        n += snprintf(out + n, outlen - (size_t)n, ", %lld flagged as missing",
+                      (long long)c[FERRY_OUTCOME_DELETED]);
+    if (n >= 0 && (size_t)n < outlen)
+        snprintf(out + n, outlen - (size_t)n, ".");
+}
+
+static void set_phase(run_ctx *c, const char *phase)
+{
+    snprintf(c->phase, sizeof(c->phase), "%s", phase);
+    c->run.phase = c->phase;
+}
+
+static void report_progress(run_ctx *c, bool force)
+{
+    const ferry_run_options *opt = c->opt;
+    int64_t now = ferry_time_mono_ms();
+    int interval = opt->progress_interval_ms > 0 ? opt->progress_interval_ms : 250;
+    uint64_t done = 0, total = 0;
+    ferry_run_progress p;
+
+    if (!force && now - c->last_progress_mono < interval)
+        return;
+    c->last_progress_mono = now;
+    if (c->source != NULL)
+        ferry_source_progress(c->source, &done, &total);
+    if (total > 0) {
+        int pct = (int)(done * 100 / total);
+        if (pct > 99 && c->run.status == FERRY_RUN_RUNNING)
+            pct = 99; /* 100 means finished */
+        if (pct > c->run.percent)
+            c->run.percent = pct;
+    }
+    if (opt->on_progress == NULL)
+        return;
+    memset(&p, 0, sizeof(p));
+    p.run = &c->run;
+    p.elapsed_ms = now - c->started_mono;
+    p.rows_per_s = p.elapsed_ms > 0 ? (double)c->run.processed * 1000.0 / (double)p.elapsed_ms
+                                    : 0.0;
+    p.eta_ms = -1;
+    if (total > 0 && done > 0 && c->run.status == FERRY_RUN_RUNNING)
+        p.eta_ms = (int64_t)((double)p.elapsed_ms * (double)(total - done) / (double)done);
+    if (c->run.status != FERRY_RUN_RUNNING)
+        p.eta_ms = 0;
+    opt->on_progress(opt->progress_ctx, &p);
+}
+
+/* Adds one entry ("text" or "text (detail)") to the log detail of an outcome, within
+ * LOG_ITEMS. */
+static void log_item(run_ctx *c, ferry_outcome outcome, const char *text, const char *detail)
+{
+    ferry_buf *s = &c->section[outcome];
+
+    if (c->shown[outcome]++ >= LOG_ITEMS)
+        return;
+    if (s->len > 0)
+        ferry_buf_printf_trunc(s, "; ");
+    ferry_buf_printf_trunc(s, "%s", text != NULL ? text : "(no key)");
+    if (detail != NULL)
+        ferry_buf_printf_trunc(s, " (%s)", detail);
+}
+
+static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, long row,
+                           const char *reason, const char *diff, ferry_err *err)
+{
+    ferry_change change = {
+        .run_id = c->run.id,
+        .seq = ++c->seq,
+        .record_key = (char *)key,
+        .outcome = outcome,
+        .row = row,
+        .reason = (char *)reason,
+        .diff = (char *)diff,
+    };
+
+    return c->opt->store->ops->change_add(c->opt->store, &change, err);
+}
+
+static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
+{
+    run_ctx *c = ctx;
+    const char *why = c->sync->target.on_missing == FERRY_ON_MISSING_FLAG
+                          ? "no longer in the source: flagged as missing"
+                          : "no longer in the source: deleted";
+
+    c->run.counts[FERRY_OUTCOME_DELETED]++;
+    log_item(c, FERRY_OUTCOME_DELETED, key, NULL);
+    return add_change(c, FERRY_OUTCOME_DELETED, key, 0, why, NULL, err);
+}
+
+/* Handles one mapped record: skipped, failed, or applied to the target. */
+static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_mapped_record *m,
+                               ferry_err *err)
+{
+    ferry_apply_result res;
+    ferry_rc rc;
+
+    if (result == FERRY_MAP_SKIPPED) {
+        c->run.counts[FERRY_OUTCOME_SKIPPED]++;
+        log_item(c, FERRY_OUTCOME_SKIPPED, m->reason, NULL);
+        return add_change(c, FERRY_OUTCOME_SKIPPED, m->key, m->row, m->reason, NULL, err);
+    }
+    if (result == FERRY_MAP_FAILED) {
+        c->run.counts[FERRY_OUTCOME_FAILED]++;
+        log_item(c, FERRY_OUTCOME_FAILED, m->reason, NULL);
+        if (m->key == NULL)
+            c->keyless_failures++;
+        else if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
+            return rc;
+        return add_change(c, FERRY_OUTCOME_FAILED, m->key, m->row, m->reason, NULL, err);
+    }
+    rc = c->target->ops->apply(c->target, m, &res, err);
+    if (rc != FERRY_OK)
+        return rc;
+    c->run.counts[res.outcome]++;
+    switch (res.outcome) {
+    case FERRY_OUTCOME_CREATED:
+        log_item(c, FERRY_OUTCOME_CREATED, m->key, NULL);
+        return add_change(c, FERRY_OUTCOME_CREATED, m->key, m->row, NULL, NULL, err);
+    case FERRY_OUTCOME_UPDATED:
+        log_item(c, FERRY_OUTCOME_UPDATED, m->key, res.diff_text);
+        return add_change(c, FERRY_OUTCOME_UPDATED, m->key, m->row, NULL, res.diff_json, err);
+    case FERRY_OUTCOME_FAILED: {
+        char reason[768];
+        snprintf(reason, sizeof(reason), "row %ld: %s", m->row, res.reason);
+        log_item(c, FERRY_OUTCOME_FAILED, reason, NULL);
+        return add_change(c, FERRY_OUTCOME_FAILED, m->key, m->row, reason, NULL, err);
+    }
+    default:
+        return FERRY_OK;
+    }
+}
+
+static bool cancelled(const run_ctx *c)
+{
+    return c->opt->cancel != NULL && atomic_load(c->opt->cancel);
+}
+
+/* Streams every record through map and target. */
+static ferry_rc process_all(run_ctx *c, ferry_err *err)
+{
+    ferry_source_record rec;
+    ferry_mapped_record m;
+    ferry_map_result result;
+    ferry_rc rc;
+
+    for (;;) {
+        if ((c->run.processed & 255) == 0) {
+            if (cancelled(c))
+                return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+            report_progress(c, false);
+        }
+        rc = ferry_source_next(c->source, &rec, err);
+        if (rc == FERRY_DONE)
+            return FERRY_OK;
+        if (rc != FERRY_OK)
+            return rc;
+        rc = ferry_mapper_map(c->mapper, &rec, &result, &m, err);
+        if (rc != FERRY_OK)
+            return rc;
+        rc = process_record(c, result, &m, err);
+        if (rc != FERRY_OK)
+            return rc;
+        c->run.processed++;
+    }
+}
+
+static const char *const section_titles[FERRY_OUTCOME_COUNT] = {
+    "Created", "Updated", "Unchanged", "Skipped", "Failed", "Deleted",
+};
+
+static char *build_log_message(run_ctx *c, const char *summary, const char *note)
+{
+    ferry_buf b;
+
+    ferry_buf_init(&b, 8 * LOG_SECTION_MAX);
+    ferry_buf_printf_trunc(&b, "%s", summary);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++) {
+        if (c->shown[o] == 0)
+            continue;
+        ferry_buf_printf_trunc(&b, "\n%s: %s", section_titles[o], ferry_buf_str(&c->section[o]));
+        if (c->shown[o] > LOG_ITEMS)
+            ferry_buf_printf_trunc(&b, "; and %lld more (see the run's changes)",
+                                   (long long)(c->shown[o] - LOG_ITEMS));
+        ferry_buf_printf_trunc(&b, ".");
+    }
+    if (note != NULL)
+        ferry_buf_printf_trunc(&b, "\n%s", note);
+    return ferry_buf_take(&b);
+}
+
+static void fill_end(run_ctx *c, ferry_run_status status)
+{
+    int64_t now = ferry_time_now_ms();
+
+    c->run.status = status;
+    c->run.finished_at_ms = now;
+    c->run.duration_ms = now - c->run.started_at_ms;
+    set_phase(c, "done");
+    if (status == FERRY_RUN_SUCCEEDED)
+        c->run.percent = 100;
+}
+
+/* Records a failed or cancelled run (after the rollback). */
+static void fill_failure(run_ctx *c, const ferry_err *cause)
+{
+    bool was_cancel = cause->code == FERRY_ECANCELLED;
+    char ui[FERRY_ERR_MSG_MAX + 256];
+
+    fill_end(c, was_cancel ? FERRY_RUN_CANCELLED : FERRY_RUN_FAILED);
+    if (was_cancel)
+        snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.",
+                 c->sync->title);
+    else
+        snprintf(ui, sizeof(ui), "Sync of %s failed: %s. Nothing was changed.", c->sync->title,
+                 cause->msg);
+    free(c->run.ui_message);
+    c->run.ui_message = strdup(ui);
+    free(c->run.error);
+    c->run.error = was_cancel ? NULL : strdup(cause->msg);
+    free(c->run.error_code);
+    c->run.error_code = strdup(ferry_rc_name(cause->code));
+    free(c->run.log_message);
+    c->run.log_message = strdup(ui);
+    memset(c->run.counts, 0, sizeof(c->run.counts)); /* nothing was applied */
+}
+
+static ferry_rc execute(run_ctx *c, ferry_err *err)
+{
+    const ferry_run_options *opt = c->opt;
+    const ferry_sync_spec *sync = c->sync;
+    const char *note = NULL;
+    char summary[512];
+    ferry_rc rc;
+
+    set_phase(c, "connecting");
+    report_progress(c, true);
+    rc = ferry_source_open(sync, opt->config->dir, &c->source, err);
+    if (rc == FERRY_EEMPTY && sync->allow_empty) {
+        ferry_err_clear(err);
+        rc = FERRY_OK;
+    }
+    if (rc != FERRY_OK)
+        return rc;
+    if ((rc = ferry_mapper_new(sync, &c->mapper, err)) != FERRY_OK)
+        return rc;
+    rc = ferry_sqlite_target_new(ferry_sqlite_store_db(opt->store), sync, &c->target, err);
+    if (rc != FERRY_OK)
+        return rc;
+    if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
+        return rc;
+    set_phase(c, "applying");
+    report_progress(c, true);
+    if (c->source != NULL && (rc = process_all(c, err)) != FERRY_OK)
+        return rc;
+    if (c->run.processed == 0 && !sync->allow_empty)
+        return ferry_err_set(err, FERRY_EEMPTY,
+                             "the source has a header but no rows; if that can be right, set "
+                             "allow_empty: true on the sync (on_missing is never applied to an "
+                             "empty source)");
+    if (cancelled(c))
+        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+    if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
+        if (c->run.processed == 0)
+            note = "on_missing was not applied: the source is empty.";
+        else if (c->keyless_failures > 0)
+            note = "on_missing was not applied: some records failed before their key could be "
+                   "read, and their rows must not be removed.";
+        else if ((rc = c->target->ops->finish(c->target, on_missing_cb, c, err)) != FERRY_OK)
+            return rc;
+    }
+    set_phase(c, "committing");
+    report_progress(c, true);
+    fill_end(c, FERRY_RUN_SUCCEEDED);
+    ferry_run_format_summary(sync, c->run.counts, summary, sizeof(summary));
+    if (opt->dry_run) {
+        char dry[600];
+        snprintf(dry, sizeof(dry), "Dry run, nothing was changed. %s", summary);
+        c->run.ui_message = strdup(dry);
+    } else {
+        c->run.ui_message = strdup(summary);
+    }
+    c->run.log_message = build_log_message(c, c->run.ui_message, note);
+    if (c->run.ui_message == NULL || c->run.log_message == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
+    if (opt->dry_run) {
+        c->target->ops->rollback(c->target);
+        return opt->store->ops->run_finish(opt->store, &c->run, err);
+    }
+    if ((rc = opt->store->ops->run_finish(opt->store, &c->run, err)) != FERRY_OK)
+        return rc;
+    return c->target->ops->commit(c->target, err);
+}
+
+ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err)
+{
+    run_ctx c;
+    ferry_err cause;
+    ferry_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    c.opt = opt;
+    c.sync = opt->sync;
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
+    c.run.sync = strdup(opt->sync->name);
+    c.run.trigger = strdup(opt->trigger != NULL ? opt->trigger : "cli");
+    c.run.user = opt->user != NULL ? strdup(opt->user) : NULL;
+    c.run.status = FERRY_RUN_RUNNING;
+    c.run.total = -1;
+    c.run.dry_run = opt->dry_run;
+    c.run.attempt = 1;
+    c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
+    c.started_mono = ferry_time_mono_ms();
+    set_phase(&c, "queued");
+    if (c.run.sync == NULL || c.run.trigger == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
+        goto out;
+    }
+    rc = opt->store->ops->run_start(opt->store, &c.run, &c.run.id, err);
+    if (rc != FERRY_OK)
+        goto out;
+
+    ferry_err_clear(&cause);
+    rc = execute(&c, &cause);
+    if (rc != FERRY_OK) {
+        if (c.target != NULL)
+            c.target->ops->rollback(c.target);
+        fill_failure(&c, &cause);
+        rc = opt->store->ops->run_finish(opt->store, &c.run, err);
+    }
+    report_progress(&c, true);
+
+out:
+    ferry_target_free(c.target);
+    ferry_mapper_free(c.mapper);
+    ferry_source_free(c.source);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        ferry_buf_done(&c.section[o]);
+    c.run.phase = NULL; /* points into c.phase */
+    if (rc != FERRY_OK) {
+        ferry_run_done(&c.run);
+        return rc;
+    }
+    c.run.phase = strdup("done");
+    *ret_run = c.run;
+    return FERRY_OK;
+}

@@ -1,0 +1,57 @@
+/* run.h - executing one run of a sync: source -> map -> target -> recorder, in one transaction.
+ *
+ * ferry_sync_run() records the run in the store as running, opens the source (header checks
+ * happen before the target is touched), begins the target's transaction, streams every record
+ * through the mapper and the target, records a change row for every record that was not
+ * unchanged, applies on_missing, writes the final run record and commits, all or nothing. A
+ * failure or a cancel at any point rolls the target back and records the run as failed or
+ * cancelled with a message a person can act on.
+ *
+ * Runs on the calling thread; cancel may be set from any thread or a signal handler. */
+#ifndef FERRY_SYNC_RUN_H
+#define FERRY_SYNC_RUN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "util/err.h"
+
+/* A snapshot of a run in progress, for progress displays and events. */
+typedef struct {
+    const ferry_run *run;   /* id, status, phase, percent, processed, counts (borrowed) */
+    double rows_per_s;
+    int64_t eta_ms;         /* -1 when unknown */
+    int64_t elapsed_ms;
+} ferry_run_progress;
+
+/* Called at most every progress_interval_ms while a run executes, and once at the end. */
+typedef void (*ferry_run_progress_cb)(void *ctx, const ferry_run_progress *progress);
+
+typedef struct {
+    const ferry_config *config;
+    const ferry_sync_spec *sync;
+    ferry_store *store;             /* borrowed; its connection is used for the target too */
+    const char *trigger;            /* "cli", "api", "schedule" */
+    const char *user;               /* who started it, or NULL */
+    bool dry_run;                   /* do everything, then roll back */
+    atomic_bool *cancel;            /* may be NULL */
+    ferry_run_progress_cb on_progress;
+    void *progress_ctx;
+    int progress_interval_ms;       /* default 250 */
+} ferry_run_options;
+
+/* Executes one run. Returns FERRY_OK when the run was executed and recorded, whatever its
+ * outcome: *ret_run (owned by the caller, ferry_run_done()) says succeeded, failed or
+ * cancelled. Returns an error only when the run could not be recorded at all (the store
+ * failed, or a run of the sync is already queued or running). */
+ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err);
+
+/* Formats the one-line summary of a run's counts into out:
+ * "Processed 151 therapists: 2 created, 5 updated, 140 unchanged, 2 skipped, 2 failed." */
+void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t counts[], char *out,
+                              size_t outlen);
+
+#endif

@@ -1,0 +1,672 @@
+/* sqlite_target.c - upsert with outcomes and field diffs into a SQLite table.
+ *
+ * The whole run is one write transaction (BEGIN IMMEDIATE, so the write lock is taken up front
+ * and a busy database waits for the busy timeout rather than failing half-way). Readers on
+ * other connections see the old rows until COMMIT, because the database is in WAL mode.
+ *
+ * Per record: look the key up (one index probe) -> not found: INSERT (created); found: compare
+ * every mapped column as text with the new canonical value -> equal: unchanged, else UPDATE
+ * (updated, with the diff). Every row the run touches is marked in a rowset by rowid; a key
+ * found on a row already marked is a duplicate within the run, and the rows left unmarked at
+ * the end are the ones the source no longer has (on_missing). When the table was empty at the
+ * start, the lookup is skipped and the INSERT's unique-key conflict detects duplicates: this
+ * makes a first load one insert per record.
+ *
+ * Table shape: created from the fields (INTEGER for integer and boolean, TEXT otherwise, so
+ * decimals keep their exact digits) with a primary key on the key fields; an existing table
+ * must have every field's column, a unique index or primary key on exactly the key columns,
+ * and no NOT NULL column without a default that Ferry does not fill. on_missing: flag adds a
+ * ferry_missing_since column when it is absent. */
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/target.h"
+#include "util/buf.h"
+#include "util/rowset.h"
+#include "util/timeutil.h"
+
+#define MISSING_COLUMN "ferry_missing_since"
+
+typedef struct {
+    ferry_target base;
+    sqlite3 *db;
+    const ferry_sync_spec *sync;
+    size_t *key_field;          /* field index of each key column */
+    bool in_txn;
+    bool was_empty;             /* the table had no rows when the run began */
+    bool flag_mode;
+    sqlite3_stmt *select_key;   /* rowid, fields..., [missing] by key */
+    sqlite3_stmt *insert;
+    sqlite3_stmt *update;       /* fields..., rowid */
+    ferry_rowset seen;
+    ferry_buf sql;
+    ferry_buf diff_text;
+    char *diff_json;
+    char reason[512];
+} sqlite_target;
+
+static ferry_rc db_error(sqlite_target *t, ferry_err *err, const char *what)
+{
+    return ferry_err_set(err, FERRY_EDB, "table %s: %s: %s", t->sync->target.table, what,
+                         sqlite3_errmsg(t->db));
+}
+
+static const char *column_type(ferry_field_type type)
+{
+    return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "INTEGER" : "TEXT";
+}
+
+static bool table_exists(sqlite_target *t)
+{
+    sqlite3_stmt *st;
+    bool found = false;
+
+    if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, t->sync->target.table, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+static ferry_rc create_table(sqlite_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "CREATE TABLE \"%s\" (", sync->target.table);
+    for (size_t i = 0; i < sync->nfields; i++) {
+        const ferry_field_spec *f = &sync->fields[i];
+        ferry_buf_printf(b, "%s\"%s\" %s%s", i ? ", " : "", f->name, column_type(f->type),
+                         f->required ? " NOT NULL" : "");
+    }
+    if (t->flag_mode)
+        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" TEXT");
+    ferry_buf_printf(b, ", PRIMARY KEY (");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, "%s\"%s\"", k ? ", " : "", sync->target.key[k]);
+    if (ferry_buf_printf(b, "))") != FERRY_OK)
+        return ferry_err_set(err, FERRY_ENOMEM, "building CREATE TABLE");
+    if (sqlite3_exec(t->db, ferry_buf_str(b), NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(t, err, "creating the table");
+    return FERRY_OK;
+}
+
+/* True when the index named index covers exactly the key columns. */
+static bool index_is_key(sqlite_target *t, const char *index)
+{
+    const ferry_sync_spec *sync = t->sync;
+    sqlite3_stmt *st;
+    size_t n = 0, matched = 0;
+
+    if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_info(?1)", -1, &st, NULL) !=
+        SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, index, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *col = (const char *)sqlite3_column_text(st, 0);
+        n++;
+        for (size_t k = 0; k < sync->target.nkey; k++) {
+            if (col != NULL && strcmp(col, sync->target.key[k]) == 0)
+                matched++;
+        }
+    }
+    sqlite3_finalize(st);
+    return n == sync->target.nkey && matched == n;
+}
+
+static ferry_rc check_table(sqlite_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    const char *table = sync->target.table;
+    bool has_missing_col = false, has_key_index = false;
+    sqlite3_stmt *st;
+    size_t found = 0;
+
+    if (sqlite3_prepare_v2(t->db,
+                           "SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(t, err, "reading the table's columns");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        bool notnull = sqlite3_column_int(st, 1) != 0;
+        bool has_default = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        if (strcmp(name, MISSING_COLUMN) == 0) {
+            has_missing_col = true;
+            continue;
+        }
+        if (ferry_sync_field_index(sync, name) >= 0) {
+            found++;
+        } else if (notnull && !has_default) {
+            ferry_rc rc = ferry_err_set(err, FERRY_ESCHEMA,
+                                        "table %s has a NOT NULL column '%s' without a default "
+                                        "that no field fills: map it or give it a default",
+                                        table, name);
+            sqlite3_finalize(st);
+            return rc;
+        }
+    }
+    sqlite3_finalize(st);
+    if (found < sync->nfields) {
+        for (size_t i = 0; i < sync->nfields; i++) {
+            sqlite3_stmt *c;
+            bool present = false;
+            if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+                                   -1, &c, NULL) != SQLITE_OK)
+                return db_error(t, err, "reading the table's columns");
+            sqlite3_bind_text(c, 1, table, -1, SQLITE_STATIC);
+            sqlite3_bind_text(c, 2, sync->fields[i].name, -1, SQLITE_STATIC);
+            present = sqlite3_step(c) == SQLITE_ROW;
+            sqlite3_finalize(c);
+            if (!present)
+                return ferry_err_set(err, FERRY_ESCHEMA,
+                                     "table %s exists but has no column '%s' for field '%s': "
+                                     "add the column or rename the field",
+                                     table, sync->fields[i].name, sync->fields[i].name);
+        }
+    }
+    if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(t, err, "reading the table's indexes");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (!has_key_index && sqlite3_step(st) == SQLITE_ROW)
+        has_key_index = index_is_key(t, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (!has_key_index) {
+        /* An INTEGER PRIMARY KEY is the rowid and has no index of its own. */
+        if (sync->target.nkey == 1 &&
+            sqlite3_prepare_v2(t->db, "SELECT pk, type FROM pragma_table_info(?1) WHERE name = ?2",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, sync->target.key[0], -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1)
+                has_key_index = true;
+            sqlite3_finalize(st);
+        }
+    }
+    if (!has_key_index) {
+        ferry_buf keys;
+        ferry_buf_init(&keys, 1024);
+        for (size_t k = 0; k < sync->target.nkey; k++)
+            ferry_buf_printf_trunc(&keys, "%s%s", k ? ", " : "", sync->target.key[k]);
+        ferry_rc rc = ferry_err_set(err, FERRY_ESCHEMA,
+                                    "table %s has no primary key or unique index on (%s), the "
+                                    "sync's key: create one so each key is one row",
+                                    table, ferry_buf_str(&keys));
+        ferry_buf_done(&keys);
+        return rc;
+    }
+    if (t->flag_mode && !has_missing_col) {
+        ferry_buf_reset(&t->sql);
+        ferry_buf_printf(&t->sql, "ALTER TABLE \"%s\" ADD COLUMN \"" MISSING_COLUMN "\" TEXT",
+                         table);
+        if (sqlite3_exec(t->db, ferry_buf_str(&t->sql), NULL, NULL, NULL) != SQLITE_OK)
+            return db_error(t, err, "adding the " MISSING_COLUMN " column");
+    }
+    return FERRY_OK;
+}
+
+static ferry_rc prepare(sqlite_target *t, sqlite3_stmt **st, ferry_err *err)
+{
+    if (sqlite3_prepare_v3(t->db, ferry_buf_str(&t->sql), -1, SQLITE_PREPARE_PERSISTENT, st,
+                           NULL) != SQLITE_OK)
+        return db_error(t, err, "preparing a statement");
+    return FERRY_OK;
+}
+
+static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "SELECT rowid");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf(b, ", \"%s\"", sync->fields[i].name);
+    if (t->flag_mode)
+        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\"");
+    ferry_buf_printf(b, " FROM \"%s\" WHERE ", sync->target.table);
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, "%s\"%s\" = ?%zu", k ? " AND " : "", sync->target.key[k], k + 1);
+    if ((rc = prepare(t, &t->select_key, err)) != FERRY_OK)
+        return rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "INSERT INTO \"%s\" (", sync->target.table);
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf(b, "%s\"%s\"", i ? ", " : "", sync->fields[i].name);
+    ferry_buf_printf(b, ") VALUES (");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf(b, "%s?%zu", i ? ", " : "", i + 1);
+    ferry_buf_printf(b, ")");
+    if ((rc = prepare(t, &t->insert, err)) != FERRY_OK)
+        return rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "UPDATE \"%s\" SET ", sync->target.table);
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf(b, "%s\"%s\" = ?%zu", i ? ", " : "", sync->fields[i].name, i + 1);
+    if (t->flag_mode)
+        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" = NULL");
+    ferry_buf_printf(b, " WHERE rowid = ?%zu", sync->nfields + 1);
+    return prepare(t, &t->update, err);
+}
+
+static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    sqlite3_stmt *st;
+    ferry_rc rc;
+
+    if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(t, err, "beginning the transaction");
+    t->in_txn = true;
+    if (!table_exists(t))
+        rc = create_table(t, err);
+    else
+        rc = check_table(t, err);
+    if (rc != FERRY_OK)
+        return rc;
+    if ((rc = prepare_statements(t, err)) != FERRY_OK)
+        return rc;
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf(&t->sql, "SELECT 1 FROM \"%s\" LIMIT 1", t->sync->target.table);
+    if (sqlite3_prepare_v2(t->db, ferry_buf_str(&t->sql), -1, &st, NULL) != SQLITE_OK)
+        return db_error(t, err, "reading the table");
+    t->was_empty = sqlite3_step(st) != SQLITE_ROW;
+    sqlite3_finalize(st);
+    return FERRY_OK;
+}
+
+static void bind_value(sqlite_target *t, sqlite3_stmt *st, int idx, size_t field,
+                       const ferry_mapped_record *rec)
+{
+    const char *v = rec->value[field];
+    ferry_field_type type = t->sync->fields[field].type;
+
+    if (v == NULL)
+        sqlite3_bind_null(st, idx);
+    else if (type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN)
+        sqlite3_bind_int64(st, idx, strtoll(v, NULL, 10));
+    else
+        sqlite3_bind_text(st, idx, v, (int)rec->len[field], SQLITE_STATIC);
+}
+
+/* Looks rec's key up. Returns SQLITE_ROW with the statement positioned on the row (the
+ * caller resets it), SQLITE_DONE when absent, or an error code. */
+static int lookup(sqlite_target *t, const ferry_mapped_record *rec)
+{
+    sqlite3_stmt *st = t->select_key;
+
+    for (size_t k = 0; k < t->sync->target.nkey; k++)
+        bind_value(t, st, (int)k + 1, t->key_field[k], rec);
+    return sqlite3_step(st);
+}
+
+static ferry_rc mark_seen(sqlite_target *t, int64_t rowid, ferry_err *err)
+{
+    if (ferry_rowset_add(&t->seen, rowid) != FERRY_OK)
+        return ferry_err_set(err, FERRY_ENOMEM, "remembering the rows seen");
+    return FERRY_OK;
+}
+
+static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec,
+                          ferry_apply_result *res)
+{
+    snprintf(t->reason, sizeof(t->reason),
+             "duplicate key %s '%s': an earlier row of this source has the same key",
+             t->sync->target.nkey == 1 ? t->sync->target.key[0] : "",
+             rec->key != NULL ? rec->key : "");
+    res->outcome = FERRY_OUTCOME_FAILED;
+    res->reason = t->reason;
+}
+
+static void set_constraint(sqlite_target *t, ferry_apply_result *res)
+{
+    snprintf(t->reason, sizeof(t->reason), "rejected by the target table: %s",
+             sqlite3_errmsg(t->db));
+    res->outcome = FERRY_OUTCOME_FAILED;
+    res->reason = t->reason;
+}
+
+static ferry_rc do_insert(sqlite_target *t, const ferry_mapped_record *rec,
+                          ferry_apply_result *res, ferry_err *err)
+{
+    sqlite3_stmt *st = t->insert;
+    int rc;
+
+    for (size_t i = 0; i < t->sync->nfields; i++)
+        bind_value(t, st, (int)i + 1, i, rec);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        res->outcome = FERRY_OUTCOME_CREATED;
+        return mark_seen(t, sqlite3_last_insert_rowid(t->db), err);
+    }
+    if (rc != SQLITE_CONSTRAINT)
+        return db_error(t, err, "inserting a row");
+    set_constraint(t, res);
+    return FERRY_OK;
+}
+
+/* Quotes a value for the log message, NULL as (empty). */
+static void show(ferry_buf *b, const char *v)
+{
+    if (v == NULL)
+        ferry_buf_printf_trunc(b, "(empty)");
+    else if (strlen(v) > 60)
+        ferry_buf_printf_trunc(b, "'%.57s...'", v);
+    else
+        ferry_buf_printf_trunc(b, "'%s'", v);
+}
+
+static bool same(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* Compares the row the select statement is on with rec; builds the diff when they differ. */
+static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *ret_changed,
+                        ferry_err *err)
+{
+    sqlite3_stmt *st = t->select_key;
+    const ferry_sync_spec *sync = t->sync;
+    json_t *diff = NULL;
+
+    ferry_buf_reset(&t->diff_text);
+    for (size_t i = 0; i < sync->nfields + (t->flag_mode ? 1 : 0); i++) {
+        const char *old = (const char *)sqlite3_column_text(st, (int)i + 1);
+        const char *new = i < sync->nfields ? rec->value[i] : NULL;
+        const char *name = i < sync->nfields ? sync->fields[i].name : MISSING_COLUMN;
+        if (same(old, new))
+            continue;
+        if (diff == NULL && (diff = json_object()) == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
+        json_object_set_new(diff, name,
+                            json_pack("[s?s?]", old, new));
+        ferry_buf_printf_trunc(&t->diff_text, "%s%s: ", t->diff_text.len ? ", " : "", name);
+        show(&t->diff_text, old);
+        ferry_buf_printf_trunc(&t->diff_text, " -> ");
+        show(&t->diff_text, new);
+    }
+    free(t->diff_json);
+    t->diff_json = NULL;
+    *ret_changed = diff != NULL;
+    if (diff != NULL) {
+        t->diff_json = json_dumps(diff, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(diff);
+        if (t->diff_json == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
+    }
+    return FERRY_OK;
+}
+
+static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
+                         ferry_apply_result *res, ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    sqlite3_stmt *sel = t->select_key;
+    bool changed = false;
+    int64_t rowid;
+    ferry_rc frc;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (t->was_empty) {
+        /* First load: insert straight away; a conflict means a duplicate in this run. */
+        frc = do_insert(t, rec, res, err);
+        if (frc != FERRY_OK || res->outcome != FERRY_OUTCOME_FAILED)
+            return frc;
+        rc = lookup(t, rec);
+        sqlite3_reset(sel);
+        if (rc == SQLITE_ROW)
+            set_duplicate(t, rec, res);
+        return FERRY_OK;
+    }
+    rc = lookup(t, rec);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(sel);
+        return do_insert(t, rec, res, err);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(sel);
+        return db_error(t, err, "looking a key up");
+    }
+    rowid = sqlite3_column_int64(sel, 0);
+    if (ferry_rowset_has(&t->seen, rowid)) {
+        sqlite3_reset(sel);
+        set_duplicate(t, rec, res);
+        return FERRY_OK;
+    }
+    if ((frc = mark_seen(t, rowid, err)) != FERRY_OK ||
+        (frc = compare(t, rec, &changed, err)) != FERRY_OK) {
+        sqlite3_reset(sel);
+        return frc;
+    }
+    sqlite3_reset(sel);
+    if (!changed) {
+        res->outcome = FERRY_OUTCOME_UNCHANGED;
+        return FERRY_OK;
+    }
+    for (size_t i = 0; i < t->sync->nfields; i++)
+        bind_value(t, t->update, (int)i + 1, i, rec);
+    sqlite3_bind_int64(t->update, (int)t->sync->nfields + 1, rowid);
+    rc = sqlite3_step(t->update);
+    sqlite3_reset(t->update);
+    if (rc == SQLITE_CONSTRAINT) {
+        set_constraint(t, res);
+        return FERRY_OK;
+    }
+    if (rc != SQLITE_DONE)
+        return db_error(t, err, "updating a row");
+    res->outcome = FERRY_OUTCOME_UPDATED;
+    res->diff_json = t->diff_json;
+    res->diff_text = ferry_buf_str(&t->diff_text);
+    return FERRY_OK;
+}
+
+static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    ferry_rc frc = FERRY_OK;
+    int rc;
+
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        if (rec->value[t->key_field[k]] == NULL)
+            return FERRY_OK;
+    }
+    rc = lookup(t, rec);
+    if (rc == SQLITE_ROW)
+        frc = mark_seen(t, sqlite3_column_int64(t->select_key, 0), err);
+    else if (rc != SQLITE_DONE)
+        frc = db_error(t, err, "looking a key up");
+    sqlite3_reset(t->select_key);
+    return frc;
+}
+
+static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx,
+                          ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    const ferry_sync_spec *sync = t->sync;
+    sqlite3_stmt *scan = NULL, *remember = NULL;
+    ferry_buf *b = &t->sql;
+    ferry_rc frc = FERRY_OK;
+    char now[FERRY_ISO_TIME_MAX];
+    int rc;
+
+    if (sync->target.on_missing == FERRY_ON_MISSING_KEEP)
+        return FERRY_OK;
+    /* Rows cannot be deleted safely while a SELECT on the same table is stepping, so the
+     * missing rowids are collected in a temporary table first. */
+    if (sqlite3_exec(t->db,
+                     "CREATE TEMP TABLE IF NOT EXISTS ferry_missing (id INTEGER PRIMARY KEY);"
+                     "DELETE FROM temp.ferry_missing;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(t, err, "preparing on_missing");
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "SELECT rowid");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, ", \"%s\"", sync->target.key[k]);
+    ferry_buf_printf(b, " FROM \"%s\"", sync->target.table);
+    if (t->flag_mode)
+        ferry_buf_printf(b, " WHERE \"" MISSING_COLUMN "\" IS NULL");
+    if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1,
+                           &remember, NULL) != SQLITE_OK) {
+        frc = db_error(t, err, "scanning for missing rows");
+        goto out;
+    }
+    ferry_buf key;
+    ferry_buf_init(&key, 4096);
+    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
+        int64_t rowid = sqlite3_column_int64(scan, 0);
+        if (ferry_rowset_has(&t->seen, rowid))
+            continue;
+        ferry_buf_reset(&key);
+        for (size_t k = 0; k < sync->target.nkey; k++) {
+            const char *v = (const char *)sqlite3_column_text(scan, (int)k + 1);
+            if (sync->target.nkey == 1)
+                ferry_buf_printf_trunc(&key, "%s", v != NULL ? v : "");
+            else
+                ferry_buf_printf_trunc(&key, "%s%s=%s", k ? ", " : "", sync->target.key[k],
+                                       v != NULL ? v : "");
+        }
+        sqlite3_bind_int64(remember, 1, rowid);
+        rc = sqlite3_step(remember);
+        sqlite3_reset(remember);
+        if (rc != SQLITE_DONE) {
+            frc = db_error(t, err, "remembering a missing row");
+            break;
+        }
+        if ((frc = cb(ctx, ferry_buf_str(&key), err)) != FERRY_OK)
+            break;
+    }
+    ferry_buf_done(&key);
+    if (frc == FERRY_OK && rc != SQLITE_DONE)
+        frc = db_error(t, err, "scanning for missing rows");
+    if (frc != FERRY_OK)
+        goto out;
+    ferry_buf_reset(b);
+    if (t->flag_mode) {
+        ferry_time_format_iso(ferry_time_now_ms(), now);
+        ferry_buf_printf(b,
+                         "UPDATE \"%s\" SET \"" MISSING_COLUMN "\" = '%s'"
+                         " WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
+                         sync->target.table, now);
+    } else {
+        ferry_buf_printf(b, "DELETE FROM \"%s\" WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
+                         sync->target.table);
+    }
+    if (sqlite3_exec(t->db, ferry_buf_str(b), NULL, NULL, NULL) != SQLITE_OK)
+        frc = db_error(t, err, t->flag_mode ? "flagging missing rows" : "deleting missing rows");
+out:
+    sqlite3_finalize(scan);
+    sqlite3_finalize(remember);
+    return frc;
+}
+
+static void finalize_statements(sqlite_target *t)
+{
+    sqlite3_finalize(t->select_key);
+    sqlite3_finalize(t->insert);
+    sqlite3_finalize(t->update);
+    t->select_key = t->insert = t->update = NULL;
+}
+
+static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+
+    finalize_statements(t);
+    if (sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        ferry_rc rc = db_error(t, err, "committing");
+        sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        t->in_txn = false;
+        return rc;
+    }
+    t->in_txn = false;
+    return FERRY_OK;
+}
+
+static void tg_rollback(ferry_target *base)
+{
+    sqlite_target *t = (sqlite_target *)base;
+
+    finalize_statements(t);
+    if (t->in_txn && !sqlite3_get_autocommit(t->db))
+        sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+    t->in_txn = false;
+}
+
+static void tg_free(ferry_target *base)
+{
+    sqlite_target *t = (sqlite_target *)base;
+
+    if (t == NULL)
+        return;
+    tg_rollback(base);
+    ferry_rowset_done(&t->seen);
+    ferry_buf_done(&t->sql);
+    ferry_buf_done(&t->diff_text);
+    free(t->diff_json);
+    free(t->key_field);
+    free(t);
+}
+
+static const ferry_target_ops sqlite_target_ops = {
+    .begin = tg_begin,
+    .apply = tg_apply,
+    .keep = tg_keep,
+    .finish = tg_finish,
+    .commit = tg_commit,
+    .rollback = tg_rollback,
+    .free = tg_free,
+};
+
+ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
+                                 ferry_target **ret_target, ferry_err *err)
+{
+    sqlite_target *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    t->base.ops = &sqlite_target_ops;
+    t->db = db;
+    t->sync = sync;
+    t->flag_mode = sync->target.on_missing == FERRY_ON_MISSING_FLAG;
+    ferry_rowset_init(&t->seen);
+    ferry_buf_init(&t->sql, 1024 * 1024);
+    ferry_buf_init(&t->diff_text, 8192);
+    t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field));
+    if (t->key_field == NULL) {
+        tg_free(&t->base);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    }
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[k]);
+        if (f < 0) {
+            tg_free(&t->base);
+            return ferry_err_set(err, FERRY_ECONFIG, "key '%s' is not a field",
+                                 sync->target.key[k]);
+        }
+        t->key_field[k] = (size_t)f;
+    }
+    *ret_target = &t->base;
+    return FERRY_OK;
+}
+
+void ferry_target_free(ferry_target *t)
+{
+    if (t != NULL)
+        t->ops->free(t);
+}

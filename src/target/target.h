@@ -1,0 +1,61 @@
+/* target.h - the target interface: where records land.
+ *
+ * A target upserts records by key inside one transaction and classifies each: created,
+ * updated (with the changed fields, old -> new), unchanged, or failed (a duplicate key within
+ * the run, or a constraint of the target table). At the end it applies the on_missing policy
+ * to the rows the run did not see, then commits, or rolls back so the table is exactly as it
+ * was. Implementations live one per file (sqlite_target.c) behind ferry_target_ops.
+ *
+ * A target belongs to the thread running the run. */
+#ifndef FERRY_TARGET_TARGET_H
+#define FERRY_TARGET_TARGET_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "sync/map.h"
+#include "util/err.h"
+
+typedef struct {
+    ferry_outcome outcome;  /* CREATED, UPDATED, UNCHANGED or FAILED */
+    const char *diff_json;  /* UPDATED: {"field": ["old", "new"], ...}; borrowed until next */
+    const char *diff_text;  /* UPDATED: "email: 'a@x.io' -> 'b@x.io'"; borrowed until next */
+    const char *reason;     /* FAILED: why, without the "row N: " prefix; borrowed */
+} ferry_apply_result;
+
+/* Called for each row on_missing deleted or flagged; key is borrowed. Returning an error
+ * stops the pass and fails the run. */
+typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, ferry_err *err);
+
+typedef struct ferry_target ferry_target;
+
+typedef struct {
+    /* Begins the transaction; creates the table when it does not exist, else checks it
+     * matches the fields. */
+    ferry_rc (*begin)(ferry_target *t, ferry_err *err);
+    /* Upserts one mapped record. Record-level problems are results, not errors. */
+    ferry_rc (*apply)(ferry_target *t, const ferry_mapped_record *rec, ferry_apply_result *res,
+                      ferry_err *err);
+    /* Marks the row with rec's key (if any) as seen without changing it, so on_missing leaves
+     * it alone (used for records that failed validation but whose key is known). */
+    ferry_rc (*keep)(ferry_target *t, const ferry_mapped_record *rec, ferry_err *err);
+    /* Applies on_missing to every row not seen in this run, calling cb for each. */
+    ferry_rc (*finish)(ferry_target *t, ferry_target_missing_cb cb, void *ctx, ferry_err *err);
+    ferry_rc (*commit)(ferry_target *t, ferry_err *err);
+    void (*rollback)(ferry_target *t);
+    void (*free)(ferry_target *t);
+} ferry_target_ops;
+
+struct ferry_target {
+    const ferry_target_ops *ops;
+};
+
+/* A SQLite target on db (borrowed: the store's connection, so change rows written through
+ * the store commit in the same transaction). now_iso is the run's time for flagging. */
+ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
+                                 ferry_target **ret_target, ferry_err *err);
+
+void ferry_target_free(ferry_target *t);
+
+#endif

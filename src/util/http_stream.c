@@ -1,0 +1,248 @@
+/* http_stream.c - pull-style HTTP GET on libcurl's multi interface (see http_stream.h).
+ *
+ * The write callback appends to a pending buffer; once that holds more than PAUSE_AT bytes it
+ * returns CURL_WRITEFUNC_PAUSE, and the reader unpauses the transfer when it has drained the
+ * buffer. curl_global_init() runs once per process through pthread_once. */
+#include "util/http_stream.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+#define PAUSE_AT (256 * 1024)
+#define PENDING_MAX (64 * 1024 * 1024)
+
+struct ferry_http_stream {
+    CURLM *multi;
+    CURL *easy;
+    ferry_buf pending;  /* received, not yet read */
+    size_t pending_pos;
+    bool paused;
+    bool done;
+    bool checked;       /* the status has been checked */
+    CURLcode result;
+    long status;
+    char *content_type;
+    int64_t content_length;
+    char redacted[512];
+    char curl_error[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void ferry_url_redact(const char *url, char *out, size_t outlen)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host, *at, *slash, *q;
+    size_t n;
+
+    if (scheme_end == NULL) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    host = scheme_end + 3;
+    slash = host + strcspn(host, "/?#");
+    at = memchr(host, '@', (size_t)(slash - host));
+    if (at != NULL)
+        host = at + 1;
+    q = slash + strcspn(slash, "?#");
+    n = (size_t)(scheme_end + 3 - url);
+    snprintf(out, outlen, "%.*s%.*s", (int)n, url, (int)(q - host), host);
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    ferry_http_stream *s = userdata;
+    size_t n = size * nmemb;
+
+    if (s->pending.len - s->pending_pos > PAUSE_AT) {
+        s->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (s->pending_pos > 0 && s->pending_pos == s->pending.len) {
+        ferry_buf_reset(&s->pending);
+        s->pending_pos = 0;
+    }
+    if (ferry_buf_append(&s->pending, ptr, n) != FERRY_OK)
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    return n;
+}
+
+ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, ferry_http_stream **ret_stream,
+                                ferry_err *err)
+{
+    ferry_http_stream *s;
+
+    pthread_once(&curl_once, curl_init_once);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating an HTTP stream");
+    ferry_buf_init(&s->pending, PENDING_MAX);
+    s->content_length = -1;
+    ferry_url_redact(url, s->redacted, sizeof(s->redacted));
+    s->multi = curl_multi_init();
+    s->easy = curl_easy_init();
+    if (s->multi == NULL || s->easy == NULL) {
+        ferry_http_stream_free(s);
+        return ferry_err_set(err, FERRY_ENOMEM, "initialising libcurl");
+    }
+    curl_easy_setopt(s->easy, CURLOPT_URL, url);
+    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+    if (timeout_ms > 0)
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    /* A transfer slower than 1 byte/s for 60 s has stalled. */
+    curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_error);
+    if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
+        ferry_http_stream_free(s);
+        return ferry_err_set(err, FERRY_EHTTP, "starting the request to %s", s->redacted);
+    }
+    *ret_stream = s;
+    return FERRY_OK;
+}
+
+static void fetch_info(ferry_http_stream *s)
+{
+    curl_off_t cl = -1;
+    char *ct = NULL;
+
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
+    if (curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
+        s->content_length = cl;
+    if (s->content_type == NULL &&
+        curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+        s->content_type = strdup(ct);
+}
+
+static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
+{
+    if (s->checked)
+        return FERRY_OK;
+    fetch_info(s);
+    if (s->status == 0)
+        return FERRY_OK; /* no response yet */
+    s->checked = true;
+    if (s->status >= 400) {
+        const char *hint = "";
+        if (s->status == 401 || s->status == 403)
+            hint = " (access denied: is the sheet shared or published?)";
+        else if (s->status == 404)
+            hint = " (not found: check the URL)";
+        return ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status,
+                             hint);
+    }
+    return FERRY_OK;
+}
+
+static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
+{
+    const char *what = s->curl_error[0] ? s->curl_error : curl_easy_strerror(s->result);
+
+    switch (s->result) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return ferry_err_set(err, FERRY_EHTTP, "%s timed out: %s", s->redacted, what);
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return ferry_err_set(err, FERRY_EHTTP, "%s: host not found", s->redacted);
+    case CURLE_COULDNT_CONNECT:
+        return ferry_err_set(err, FERRY_EHTTP, "%s is unreachable: %s", s->redacted, what);
+    case CURLE_TOO_MANY_REDIRECTS:
+        return ferry_err_set(err, FERRY_EHTTP, "%s redirected too many times", s->redacted);
+    default:
+        return ferry_err_set(err, FERRY_EHTTP, "reading %s failed: %s", s->redacted, what);
+    }
+}
+
+ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, size_t *ret_n,
+                                ferry_err *err)
+{
+    size_t avail;
+    ferry_rc rc;
+
+    for (;;) {
+        avail = s->pending.len - s->pending_pos;
+        if (avail > 0) {
+            if ((rc = check_status(s, err)) != FERRY_OK)
+                return rc;
+            if (avail > cap)
+                avail = cap;
+            memcpy(buf, s->pending.data + s->pending_pos, avail);
+            s->pending_pos += avail;
+            *ret_n = avail;
+            return FERRY_OK;
+        }
+        if (s->done) {
+            if (s->result != CURLE_OK)
+                return transfer_error(s, err);
+            if ((rc = check_status(s, err)) != FERRY_OK)
+                return rc;
+            *ret_n = 0;
+            return FERRY_OK;
+        }
+        if (s->paused) {
+            s->paused = false;
+            curl_easy_pause(s->easy, CURLPAUSE_CONT);
+        }
+        int running = 0, numfds = 0;
+        if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+            return ferry_err_set(err, FERRY_EHTTP, "reading %s failed", s->redacted);
+        if (running == 0) {
+            CURLMsg *msg;
+            int left;
+            while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+                if (msg->msg == CURLMSG_DONE)
+                    s->result = msg->data.result;
+            }
+            s->done = true;
+            fetch_info(s);
+            continue;
+        }
+        if (s->pending.len - s->pending_pos == 0 &&
+            curl_multi_poll(s->multi, NULL, 0, 1000, &numfds) != CURLM_OK)
+            return ferry_err_set(err, FERRY_EHTTP, "waiting for %s failed", s->redacted);
+    }
+}
+
+int64_t ferry_http_stream_content_length(const ferry_http_stream *s)
+{
+    return s->content_length;
+}
+
+const char *ferry_http_stream_content_type(const ferry_http_stream *s)
+{
+    return s->content_type;
+}
+
+void ferry_http_stream_free(ferry_http_stream *s)
+{
+    if (s == NULL)
+        return;
+    if (s->multi != NULL && s->easy != NULL)
+        curl_multi_remove_handle(s->multi, s->easy);
+    if (s->easy != NULL)
+        curl_easy_cleanup(s->easy);
+    if (s->multi != NULL)
+        curl_multi_cleanup(s->multi);
+    ferry_buf_done(&s->pending);
+    free(s->content_type);
+    free(s);
+}

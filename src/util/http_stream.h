@@ -1,0 +1,42 @@
+/* http_stream.h - pull bytes from an http(s) URL as they arrive (libcurl multi interface).
+ *
+ * The caller reads with ferry_http_stream_read() as it needs bytes; libcurl is driven only
+ * from inside that call, and pauses the transfer while more than 256 KiB wait unread, so
+ * memory stays bounded however large the body. Redirects are followed (Google Sheets export
+ * URLs answer with one). Statuses of 400 and above end the stream with FERRY_EHTTP and a
+ * message naming the status and the URL without credentials or query string.
+ *
+ * One stream belongs to one thread. */
+#ifndef FERRY_UTIL_HTTP_STREAM_H
+#define FERRY_UTIL_HTTP_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct ferry_http_stream ferry_http_stream;
+
+/* Starts a GET of url with a whole-transfer timeout (0 for none). On success *ret_stream is
+ * owned by the caller (ferry_http_stream_free()). Connection errors are reported by the first
+ * read, not here. */
+ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, ferry_http_stream **ret_stream,
+                                ferry_err *err);
+
+/* Reads up to cap bytes into buf; *ret_n == 0 at the end of the body. */
+ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, size_t *ret_n,
+                                ferry_err *err);
+
+/* The Content-Length of the response, or -1 when unknown (known once a read returned). */
+int64_t ferry_http_stream_content_length(const ferry_http_stream *s);
+
+/* The response's Content-Type (borrowed; NULL when unknown or before the first read). */
+const char *ferry_http_stream_content_type(const ferry_http_stream *s);
+
+/* Frees the stream; NULL is allowed. */
+void ferry_http_stream_free(ferry_http_stream *s);
+
+/* Writes url without user, password and query string into out ("https://host/path"). */
+void ferry_url_redact(const char *url, char *out, size_t outlen);
+
+#endif
