@@ -59,7 +59,7 @@ unit: build
 
 # Syncs the bundled therapists roster into SQLite and prints the summary.
 demo: build
-	@mkdir -p $(BUILD)/demo
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	@cp examples/ferry.yaml examples/therapists.csv $(BUILD)/demo/
 	@sed -i "s|url: therapists.csv|url: file://$(CURDIR)/$(BUILD)/demo/therapists.csv|" \
 	    $(BUILD)/demo/ferry.yaml

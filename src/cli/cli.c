@@ -316,9 +316,7 @@ static int cmd_runs(const cli_opts *o)
         printf("%-6lld %-11s %-16s ", (long long)runs[i].id,
                ferry_run_status_name(runs[i].status), runs[i].sync);
         print_time(runs[i].started_at_ms);
-        printf(" %-10s %-8s %s%s\n", dur,
-               runs[i].user != NULL ? runs[i].user : runs[i].trigger,
-               runs[i].dry_run ? "[dry run] " : "",
+        printf(" %-10s %-8s %s\n", dur, runs[i].user != NULL ? runs[i].user : runs[i].trigger,
                runs[i].ui_message != NULL ? runs[i].ui_message : "");
     }
     if (n == 0)

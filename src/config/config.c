@@ -54,9 +54,9 @@
 
 /* The state of one walk over the document. */
 struct walk {
-    const char *file;     /* the name used in messages */
+    const char *file; /* the name used in messages */
     ferry_err *err;
-    char path[PATH_BUF];  /* dotted key path of the node being checked */
+    char path[PATH_BUF]; /* dotted key path of the node being checked */
     size_t pathlen;
 };
 
@@ -77,8 +77,8 @@ struct key_rule {
 
 /* Called for each entry of a mapping whose keys are names; name is NUL-terminated and
  * borrowed, line is the key's. */
-typedef ferry_rc (*entry_handler)(struct walk *w, const char *name, int line,
-                                  const struct val *v, void *obj);
+typedef ferry_rc (*entry_handler)(struct walk *w, const char *name, int line, const struct val *v,
+                                  void *obj);
 
 #define NRULES(rules) (sizeof(rules) / sizeof((rules)[0]))
 
@@ -116,8 +116,10 @@ static void path_pop(struct walk *w, size_t old)
 }
 
 /* Records "FILE:LINE: PATH: message" (no PATH at the top level) and returns FERRY_ECONFIG. */
-__attribute__((format(printf, 3, 4))) static ferry_rc fail(struct walk *w, int line,
-                                                           const char *fmt, ...)
+static ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
 {
     char msg[FERRY_ERR_MSG_MAX];
     va_list ap;
@@ -126,8 +128,7 @@ __attribute__((format(printf, 3, 4))) static ferry_rc fail(struct walk *w, int l
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (w->pathlen > 0)
-        return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s: %s", w->file, line, w->path,
-                             msg);
+        return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s: %s", w->file, line, w->path, msg);
     return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s", w->file, line, msg);
 }
 
@@ -181,8 +182,8 @@ static struct val val_of(struct fy_node *n, int fallback_line)
 /* A YAML null: no node, an empty plain scalar, or plain ~ / null. */
 static bool is_null(struct fy_node *n)
 {
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
 
     if (n == NULL)
         return true;
@@ -196,14 +197,14 @@ static bool is_null(struct fy_node *n)
     if (s == NULL || len == 0)
         return true;
     return (len == 1 && s[0] == '~') ||
-           (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-                         memcmp(s, "NULL", 4) == 0));
+           (len == 4 &&
+            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
 }
 
 /* The text of a scalar value (not NUL-terminated; borrowed from the document). */
 static ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret, size_t *ret_len)
 {
-    const char *s;
+    const char *s = NULL;
     size_t len = 0;
 
     if (is_null(v->node))
@@ -223,8 +224,8 @@ static ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret
 /* A malloc'ed NUL-terminated copy of a scalar value (may be empty). */
 static ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret)
 {
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -265,8 +266,8 @@ static ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret)
 {
     static const char *const truths[] = {"true", "yes", "on"};
     static const char *const lies[] = {"false", "no", "off"};
-    const char *s;
-    size_t len, i;
+    const char *s = NULL;
+    size_t len = 0, i;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -289,7 +290,7 @@ static bool parse_long(const char *s, long *ret)
 {
     const char *p = s[0] == '-' ? s + 1 : s;
     char *end;
-    long n;
+    long n = 0;
 
     if (*p < '0' || *p > '9')
         return false;
@@ -304,7 +305,7 @@ static bool parse_long(const char *s, long *ret)
 static ferry_rc get_long(struct walk *w, const struct val *v, long min, long max, long *ret)
 {
     char *s = NULL;
-    long n;
+    long n = 0;
     ferry_rc rc = dup_scalar(w, v, &s);
 
     if (rc != FERRY_OK)
@@ -405,8 +406,8 @@ static struct val list_item(const struct val *list, size_t index)
 /* ---- walking mappings ---- */
 
 /* The text of a mapping key. */
-static ferry_rc key_text(struct walk *w, struct fy_node *key, int fallback_line,
-                         const char **ret, size_t *ret_len, int *ret_line)
+static ferry_rc key_text(struct walk *w, struct fy_node *key, int fallback_line, const char **ret,
+                         size_t *ret_len, int *ret_line)
 {
     struct val kv = val_of(key, fallback_line);
 
@@ -425,8 +426,8 @@ static ferry_rc unknown_key(struct walk *w, int line, const struct key_rule *rul
 
     names[0] = '\0';
     for (i = 0; i < n && len < sizeof(names); i++) {
-        int k = snprintf(names + len, sizeof(names) - len, "%s%s", i > 0 ? ", " : "",
-                         rules[i].name);
+        int k =
+            snprintf(names + len, sizeof(names) - len, "%s%s", i > 0 ? ", " : "", rules[i].name);
         if (k < 0)
             break;
         len += (size_t)k;
@@ -449,9 +450,9 @@ static ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct
     if (map->node == NULL || !fy_node_is_mapping(map->node))
         return fail(w, map->line, "expected a mapping");
     while ((pair = fy_node_mapping_iterate(map->node, &it)) != NULL) {
-        const char *name;
-        size_t len, old;
-        int line;
+        const char *name = NULL;
+        size_t len = 0, old;
+        int line = 0;
         struct val v;
 
         rc = key_text(w, fy_node_pair_key(pair), map->line, &name, &len, &line);
@@ -495,16 +496,16 @@ static ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handle
 {
     struct fy_node_pair *pair;
     void *it = NULL;
-    size_t count;
+    size_t count = 0;
     ferry_rc rc = mapping_count(w, map, &count);
 
     if (rc != FERRY_OK)
         return rc;
     while ((pair = fy_node_mapping_iterate(map->node, &it)) != NULL) {
-        const char *text;
+        const char *text = NULL;
         char *name;
-        size_t len, old;
-        int line;
+        size_t len = 0, old;
+        int line = 0;
         struct val v;
 
         rc = key_text(w, fy_node_pair_key(pair), map->line, &text, &len, &line);
@@ -709,8 +710,8 @@ static ferry_rc on_workers(struct walk *w, const struct val *v, void *obj)
 static ferry_rc on_source_kind(struct walk *w, const struct val *v, void *obj)
 {
     ferry_source_spec *src = obj;
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -752,8 +753,7 @@ static ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms)
     if (rc != FERRY_OK)
         return rc;
     if (!ferry_duration_parse(s, ret_ms))
-        rc = fail(w, v->line,
-                  "expected a duration such as 500ms, 90s, 15m, 1h or 2d, not '%.*s'",
+        rc = fail(w, v->line, "expected a duration such as 500ms, 90s, 15m, 1h or 2d, not '%.*s'",
                   show_len(strlen(s)), s);
     free(s);
     return rc;
@@ -780,8 +780,7 @@ static ferry_rc on_source_max_field_bytes(struct walk *w, const struct val *v, v
         rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 1MiB, not '%.*s'",
                   show_len(strlen(s)), s);
     else if (ok < 0)
-        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)),
-                  s);
+        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)), s);
     free(s);
     return rc;
 }
@@ -789,8 +788,8 @@ static ferry_rc on_source_max_field_bytes(struct walk *w, const struct val *v, v
 static ferry_rc on_source_delimiter(struct walk *w, const struct val *v, void *obj)
 {
     ferry_source_spec *src = obj;
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -865,8 +864,8 @@ static ferry_rc on_target_on_missing(struct walk *w, const struct val *v, void *
         [FERRY_ON_MISSING_FLAG] = "flag",
     };
     struct sync_state *st = obj;
-    const char *s;
-    size_t len, i;
+    const char *s = NULL;
+    size_t len = 0, i;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -877,8 +876,8 @@ static ferry_rc on_target_on_missing(struct walk *w, const struct val *v, void *
             return FERRY_OK;
         }
     }
-    return fail(w, v->line, "unknown value '%.*s' (expected keep, delete or flag)",
-                show_len(len), s);
+    return fail(w, v->line, "unknown value '%.*s' (expected keep, delete or flag)", show_len(len),
+                s);
 }
 
 static const struct key_rule target_rules[] = {
@@ -890,10 +889,10 @@ static const struct key_rule target_rules[] = {
 /* ---- syncs.NAME.fields.FIELD ---- */
 
 static const char *const type_names[] = {
-    [FERRY_TYPE_TEXT] = "text",         [FERRY_TYPE_INTEGER] = "integer",
-    [FERRY_TYPE_DECIMAL] = "decimal",   [FERRY_TYPE_BOOLEAN] = "boolean",
-    [FERRY_TYPE_DATE] = "date",         [FERRY_TYPE_DATETIME] = "datetime",
-    [FERRY_TYPE_EMAIL] = "email",       [FERRY_TYPE_ENUM] = "enum",
+    [FERRY_TYPE_TEXT] = "text",       [FERRY_TYPE_INTEGER] = "integer",
+    [FERRY_TYPE_DECIMAL] = "decimal", [FERRY_TYPE_BOOLEAN] = "boolean",
+    [FERRY_TYPE_DATE] = "date",       [FERRY_TYPE_DATETIME] = "datetime",
+    [FERRY_TYPE_EMAIL] = "email",     [FERRY_TYPE_ENUM] = "enum",
 };
 
 /* What walking one field keeps for its closing checks. */
@@ -916,8 +915,8 @@ static ferry_rc on_field_column(struct walk *w, const struct val *v, void *obj)
 static ferry_rc on_field_type(struct walk *w, const struct val *v, void *obj)
 {
     struct field_state *fs = obj;
-    const char *s;
-    size_t len, i;
+    const char *s = NULL;
+    size_t len = 0, i;
     ferry_rc rc = get_scalar(w, v, &s, &len);
 
     if (rc != FERRY_OK)
@@ -962,16 +961,15 @@ static ferry_rc on_field_values(struct walk *w, const struct val *v, void *obj)
 }
 
 static const struct key_rule field_rules[] = {
-    {"column", false, on_field_column},
-    {"type", false, on_field_type},
-    {"required", false, on_field_required},
-    {"trim", false, on_field_trim},
-    {"values", false, on_field_values},
+    {"column", false, on_field_column},     /* default: the field's name */
+    {"type", false, on_field_type},         /* default: text */
+    {"required", false, on_field_required}, /* default: false; true for key fields */
+    {"trim", false, on_field_trim},         /* default: true */
+    {"values", false, on_field_values},     /* enum only, and required there */
 };
 
 /* One entry of fields:; the path ends in the field's name. */
-static ferry_rc on_field(struct walk *w, const char *name, int line, const struct val *v,
-                         void *obj)
+static ferry_rc on_field(struct walk *w, const char *name, int line, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
     ferry_sync_spec *sync = st->sync;
@@ -984,8 +982,8 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
         return rc;
     for (i = 0; i < sync->nfields; i++)
         if (strcasecmp(sync->fields[i].name, name) == 0)
-            return fail(w, line, "field '%s' repeats field '%s' (column names ignore case)",
-                        name, sync->fields[i].name);
+            return fail(w, line, "field '%s' repeats field '%s' (column names ignore case)", name,
+                        sync->fields[i].name);
     f = &sync->fields[sync->nfields++];
     f->trim = true;
     f->line = line;
@@ -1004,12 +1002,14 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
             return oom(w);
     }
     if (f->type == FERRY_TYPE_ENUM && fs.values.node == NULL)
-        return fail(w, v->line, "missing required key 'values' (type enum needs the list of "
-                                "allowed values)");
+        return fail(w, v->line,
+                    "missing required key 'values' (type enum needs the list of "
+                    "allowed values)");
     if (f->type != FERRY_TYPE_ENUM && fs.values.node != NULL) {
         old = path_push(w, "values", 6);
-        rc = fail(w, fs.values.line, "'values' is only allowed with type enum (this field is "
-                                     "%s)",
+        rc = fail(w, fs.values.line,
+                  "'values' is only allowed with type enum (this field is "
+                  "%s)",
                   ferry_field_type_name(f->type));
         path_pop(w, old);
         return rc;
@@ -1019,8 +1019,7 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
             continue;
         old = fs.column.node != NULL ? path_push(w, "column", 6) : w->pathlen;
         rc = fail(w, fs.column.node != NULL ? fs.column.line : line,
-                  "column '%s' is already mapped by field '%s'", f->column,
-                  sync->fields[i].name);
+                  "column '%s' is already mapped by field '%s'", f->column, sync->fields[i].name);
         path_pop(w, old);
         return rc;
     }
@@ -1072,8 +1071,7 @@ static const struct key_rule skip_rules[] = {
     {"empty", false, on_skip_empty},
 };
 
-static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct val *v,
-                        void *obj)
+static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
     ferry_sync_spec *sync = st->sync;
@@ -1122,7 +1120,7 @@ static ferry_rc on_sync_target(struct walk *w, const struct val *v, void *obj)
 static ferry_rc on_sync_fields(struct walk *w, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
-    size_t count;
+    size_t count = 0;
     ferry_rc rc = mapping_count(w, v, &count);
 
     if (rc != FERRY_OK)
@@ -1140,7 +1138,7 @@ static ferry_rc on_sync_fields(struct walk *w, const struct val *v, void *obj)
 static ferry_rc on_sync_skip(struct walk *w, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
-    size_t count;
+    size_t count = 0;
     ferry_rc rc = mapping_count(w, v, &count);
 
     if (rc == FERRY_OK) {
@@ -1154,7 +1152,7 @@ static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
     const char *p;
-    long ms;
+    long ms = 0;
     char *s = NULL;
     ferry_rc rc = get_string(w, v, &s);
 
@@ -1192,14 +1190,14 @@ static ferry_rc on_sync_allow_empty(struct walk *w, const struct val *v, void *o
 }
 
 static const struct key_rule sync_rules[] = {
-    {"title", false, on_sync_title},
-    {"noun", false, on_sync_noun},
-    {"source", true, on_sync_source},
-    {"target", true, on_sync_target},
-    {"fields", true, on_sync_fields},
-    {"skip", false, on_sync_skip},
-    {"schedule", false, on_sync_schedule},
-    {"allow_empty", false, on_sync_allow_empty},
+    {"title", false, on_sync_title},             /* default: the sync's name */
+    {"noun", false, on_sync_noun},               /* default: the target table */
+    {"source", true, on_sync_source},            /* source_rules */
+    {"target", true, on_sync_target},            /* target_rules */
+    {"fields", true, on_sync_fields},            /* name -> field_rules */
+    {"skip", false, on_sync_skip},               /* field -> skip_rules, after the fields */
+    {"schedule", false, on_sync_schedule},       /* "every <duration>" */
+    {"allow_empty", false, on_sync_allow_empty}, /* default: false */
 };
 
 /* Every name in target.key must be a field; key fields become required. */
@@ -1214,7 +1212,7 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
         long index = ferry_sync_field_index(sync, sync->target.key[i]);
 
         if (index >= 0) {
-            (void)0;
+            sync->fields[index].required = true;
         } else {
             struct val item = list_item(&st->key, i);
             size_t before = item.node != st->key.node ? path_push_index(w, i) : w->pathlen;
@@ -1229,7 +1227,7 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
 
 static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
 {
-    size_t count, old;
+    size_t count = 0, old;
     ferry_rc rc = mapping_count(w, &st->skip, &count);
 
     if (rc != FERRY_OK || count == 0)
@@ -1243,8 +1241,7 @@ static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
     return rc;
 }
 
-static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct val *v,
-                        void *obj)
+static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct val *v, void *obj)
 {
     ferry_config *cfg = obj;
     struct sync_state st = {0};
@@ -1252,8 +1249,8 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     ferry_rc rc;
 
     if (!is_sync_name(name))
-        return fail(w, line,
-                    "invalid sync name (use 1 to %d of a-z, 0-9, '_' and '-')", SYNC_NAME_MAX);
+        return fail(w, line, "invalid sync name (use 1 to %d of a-z, 0-9, '_' and '-')",
+                    SYNC_NAME_MAX);
     sync = &cfg->syncs[cfg->nsyncs++];
     sync->line = line;
     sync->source.kind = FERRY_SOURCE_CSV;
@@ -1282,7 +1279,7 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
 static ferry_rc on_syncs(struct walk *w, const struct val *v, void *obj)
 {
     ferry_config *cfg = obj;
-    size_t count;
+    size_t count = 0;
     ferry_rc rc = mapping_count(w, v, &count);
 
     if (rc != FERRY_OK || count == 0)
@@ -1474,8 +1471,8 @@ static ferry_rc read_file(const char *path, char **ret, size_t *ret_len, ferry_e
     for (;;) {
         if (cap - len < 4096) {
             if (cap >= (size_t)CONFIG_MAX_BYTES) {
-                rc = ferry_err_set(err, FERRY_ECONFIG, "%s: the config file is larger than %ld "
-                                   "bytes", path, CONFIG_MAX_BYTES);
+                rc = ferry_err_set(err, FERRY_ECONFIG, "%s: the config file is over %ld bytes",
+                                   path, CONFIG_MAX_BYTES);
                 goto fail;
             }
             grown = realloc(buf, cap * 2 + 4096);

@@ -7,6 +7,7 @@
  * are one contiguous range, written in order, so inserting them is an append.
  *
  * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well. */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,11 +507,23 @@ static const ferry_store_ops sqlite_ops = {
     .free = st_free,
 };
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* Memory statistics make every SQLite allocation take a global mutex; Ferry does not read
+ * them, and turning them off is measurably faster on bulk loads. Must precede any other
+ * SQLite call in the process, hence once, before the first open. */
+static void sqlite_init_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err)
 {
     sqlite_store *s;
     ferry_rc rc;
 
+    pthread_once(&sqlite_once, sqlite_init_once);
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the store");

@@ -39,6 +39,7 @@ struct ferry_mapper {
     const char **value;
     size_t *len;
     bool *in_skip;          /* the field is used by a skip rule */
+    size_t *key_field;      /* field index of each key column */
 };
 
 ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper, ferry_err *err)
@@ -63,6 +64,20 @@ ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper
     }
     for (size_t i = 0; i < sync->nskips; i++)
         m->in_skip[sync->skips[i].field] = true;
+    m->key_field = calloc(sync->target.nkey, sizeof(*m->key_field));
+    if (m->key_field == NULL) {
+        ferry_mapper_free(m);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the mapper");
+    }
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[k]);
+        if (f < 0) {
+            ferry_mapper_free(m);
+            return ferry_err_set(err, FERRY_ECONFIG, "key '%s' is not a field",
+                                 sync->target.key[k]);
+        }
+        m->key_field[k] = (size_t)f;
+    }
     *ret_mapper = m;
     return FERRY_OK;
 }
@@ -79,6 +94,7 @@ void ferry_mapper_free(ferry_mapper *m)
     free(m->value);
     free(m->len);
     free(m->in_skip);
+    free(m->key_field);
     free(m);
 }
 
@@ -230,7 +246,17 @@ static const char *conv_date(const char *s, size_t n, ferry_buf *out)
 
     if (!parse_date(s, n, &i, &y, &mo, &d) || i != n)
         return "is not a date (expected YYYY-MM-DD)";
-    snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, mo, d);
+    /* Hot for date columns: digits by hand rather than snprintf. */
+    buf[0] = (char)('0' + y / 1000);
+    buf[1] = (char)('0' + y / 100 % 10);
+    buf[2] = (char)('0' + y / 10 % 10);
+    buf[3] = (char)('0' + y % 10);
+    buf[4] = '-';
+    buf[5] = (char)('0' + mo / 10);
+    buf[6] = (char)('0' + mo % 10);
+    buf[7] = '-';
+    buf[8] = (char)('0' + d / 10);
+    buf[9] = (char)('0' + d % 10);
     return put(out, buf, 10) == FERRY_OK ? NULL : "is too long";
 }
 
@@ -524,18 +550,26 @@ static void build_key(ferry_mapper *m)
 {
     const ferry_sync_spec *sync = m->sync;
 
+    /* Called once per record: plain appends, no printf. */
     ferry_buf_reset(&m->key);
     for (size_t k = 0; k < sync->target.nkey; k++) {
-        long f = ferry_sync_field_index(sync, sync->target.key[k]);
-        const char *v = f >= 0 ? m->value[f] : NULL;
+        size_t f = m->key_field[k];
+        const char *v = m->value[f];
+        bool ok = true;
         if (v == NULL) {
             ferry_buf_reset(&m->key);
             return;
         }
-        if (sync->target.nkey == 1)
-            ferry_buf_printf_trunc(&m->key, "%s", v);
-        else
-            ferry_buf_printf_trunc(&m->key, "%s%s=%s", k ? ", " : "", sync->target.key[k], v);
+        if (sync->target.nkey > 1) {
+            const char *name = sync->target.key[k];
+            ok = (k == 0 || ferry_buf_append(&m->key, ", ", 2) == FERRY_OK) &&
+                 ferry_buf_append(&m->key, name, strlen(name)) == FERRY_OK &&
+                 ferry_buf_append(&m->key, "=", 1) == FERRY_OK;
+        }
+        if (!ok || ferry_buf_append(&m->key, v, m->len[f]) != FERRY_OK) {
+            m->key.truncated = true;
+            return;
+        }
     }
 }
 
@@ -582,9 +616,8 @@ out:
          * the key appears in the change row and protects the row from on_missing. */
         size_t keep = m->reason.len;
         for (size_t k = 0; k < sync->target.nkey; k++) {
-            long f = ferry_sync_field_index(sync, sync->target.key[k]);
-            if (f >= 0 && m->off[f] == SIZE_MAX)
-                map_field(m, in, (size_t)f, &rc);
+            if (m->off[m->key_field[k]] == SIZE_MAX)
+                map_field(m, in, m->key_field[k], &rc);
         }
         m->reason.len = keep;
         m->reason.data[keep] = '\0';

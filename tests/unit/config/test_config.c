@@ -1,0 +1,1432 @@
+/* test_config.c - unit tests for the YAML configuration loader (src/config/config.c).
+ *
+ * Most tests parse YAML held in a string with ferry_config_parse() under the name
+ * "ferry.yaml", so an error message can be compared whole, line number included. A few load
+ * real files from a temporary directory to cover ferry_config_load(): path, dir, missing and
+ * empty files. Each YAML snippet numbers its lines in comments where the test checks one. */
+#include "config/config.h"
+#include "testutil.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka.h needs these first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#define DESIGN_YAML                                                                                \
+    "database: sqlite:ferry.db          # or postgres://user@host/db\n"                            \
+    "listen: 127.0.0.1:8080\n"                                                                     \
+    "workers: 4\n"                                                                                 \
+    "syncs:\n"                                                                                     \
+    "  therapists:\n"                                                                              \
+    "    title: Therapists\n"                                                                      \
+    "    source:\n"                                                                                \
+    "      kind: csv\n"                                                                            \
+    "      url: https://docs.google.com/spreadsheets/d/SHEET_ID/export?format=csv&gid=123\n"       \
+    "      timeout: 90s\n"                                                                         \
+    "    target: { table: therapists, key: [employee_id], on_missing: keep }\n"                    \
+    "    fields:\n"                                                                                \
+    "      employee_id: { column: Employee ID, type: text, required: true }\n"                     \
+    "      name:        { column: Name, required: true }\n"                                        \
+    "      email:       { column: Email, type: email, required: true }\n"                          \
+    "      phone:       { column: Phone }\n"                                                       \
+    "      employment:  { column: Employment Type, type: enum, values: [Karyawan, "                \
+    "Freelance] }\n"                                                                               \
+    "    skip: { employment: { not_in: [Karyawan] } }\n"                                           \
+    "    schedule: every 1h\n"
+
+/* A minimal valid sync: lines 1-5. Tests append keys at line 6 onwards. */
+#define MINI_SYNC                                                                                  \
+    "syncs:\n"                                     /* 1 */                                         \
+    "  people:\n"                                  /* 2 */                                         \
+    "    source: { url: people.csv }\n"            /* 3 */                                         \
+    "    target: { table: people, key: id }\n"     /* 4 */                                         \
+    "    fields: { id: {}, name: {}, kind: {} }\n" /* 5 */
+
+static ferry_config *parse_ok(const char *yaml)
+{
+    ferry_config *cfg = NULL;
+    ferry_err err;
+    ferry_rc rc;
+
+    ferry_err_clear(&err);
+    rc = ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", NULL, &cfg, &err);
+    if (rc != FERRY_OK)
+        fail_msg("unexpected error: %s", err.msg);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+/* Parses yaml, which must fail with FERRY_ECONFIG and exactly the message expected. */
+static void expect_error(const char *yaml, const char *expected)
+{
+    ferry_config *cfg = (ferry_config *)1;
+    ferry_err err;
+    ferry_rc rc;
+
+    ferry_err_clear(&err);
+    rc = ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", NULL, &cfg, &err);
+    assert_null(cfg);
+    assert_int_equal(rc, FERRY_ECONFIG);
+    assert_int_equal(err.code, FERRY_ECONFIG);
+    assert_string_equal(err.msg, expected);
+}
+
+/* Like expect_error() but only checks that the message starts with prefix. */
+static void expect_error_prefix(const char *yaml, const char *prefix)
+{
+    ferry_config *cfg = (ferry_config *)1;
+    ferry_err err;
+    ferry_rc rc;
+
+    ferry_err_clear(&err);
+    rc = ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", NULL, &cfg, &err);
+    assert_null(cfg);
+    assert_int_equal(rc, FERRY_ECONFIG);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
+        fail_msg("message '%s' does not start with '%s'", err.msg, prefix);
+}
+
+/* ---- the design example ---- */
+
+static void design_sketch_loads_as_written(void **state)
+{
+    ferry_config *cfg = parse_ok(DESIGN_YAML);
+    const ferry_sync_spec *s;
+    const ferry_field_spec *f;
+
+    (void)state;
+    assert_string_equal(cfg->database, "sqlite:ferry.db");
+    assert_string_equal(cfg->listen, "127.0.0.1:8080");
+    assert_int_equal(cfg->workers, 4);
+    assert_string_equal(cfg->path, "ferry.yaml");
+    assert_string_equal(cfg->dir, ".");
+    assert_int_equal(cfg->nsyncs, 1);
+
+    s = &cfg->syncs[0];
+    assert_string_equal(s->name, "therapists");
+    assert_string_equal(s->title, "Therapists");
+    assert_string_equal(s->noun, "therapists");
+    assert_int_equal(s->line, 5);
+    assert_int_equal(s->source.kind, FERRY_SOURCE_CSV);
+    assert_string_equal(
+        s->source.url, "https://docs.google.com/spreadsheets/d/SHEET_ID/export?format=csv&gid=123");
+    assert_int_equal(s->source.timeout_ms, 90000);
+    assert_int_equal(s->source.max_field_bytes, 1048576);
+    assert_int_equal(s->source.delimiter, ',');
+    assert_string_equal(s->target.table, "therapists");
+    assert_int_equal(s->target.nkey, 1);
+    assert_string_equal(s->target.key[0], "employee_id");
+    assert_int_equal(s->target.on_missing, FERRY_ON_MISSING_KEEP);
+    assert_false(s->allow_empty);
+    assert_string_equal(s->schedule, "every 1h");
+    assert_int_equal(s->schedule_every_s, 3600);
+
+    assert_int_equal(s->nfields, 5);
+    f = &s->fields[0];
+    assert_string_equal(f->name, "employee_id");
+    assert_string_equal(f->column, "Employee ID");
+    assert_int_equal(f->type, FERRY_TYPE_TEXT);
+    assert_true(f->required);
+    assert_true(f->trim);
+    assert_int_equal(f->nvalues, 0);
+    assert_null(f->values);
+    assert_int_equal(f->line, 13);
+    f = &s->fields[1];
+    assert_string_equal(f->name, "name");
+    assert_string_equal(f->column, "Name");
+    assert_int_equal(f->type, FERRY_TYPE_TEXT);
+    assert_true(f->required);
+    assert_int_equal(f->line, 14);
+    f = &s->fields[2];
+    assert_string_equal(f->name, "email");
+    assert_string_equal(f->column, "Email");
+    assert_int_equal(f->type, FERRY_TYPE_EMAIL);
+    assert_true(f->required);
+    assert_int_equal(f->line, 15);
+    f = &s->fields[3];
+    assert_string_equal(f->name, "phone");
+    assert_string_equal(f->column, "Phone");
+    assert_int_equal(f->type, FERRY_TYPE_TEXT);
+    assert_false(f->required);
+    assert_true(f->trim);
+    assert_int_equal(f->line, 16);
+    f = &s->fields[4];
+    assert_string_equal(f->name, "employment");
+    assert_string_equal(f->column, "Employment Type");
+    assert_int_equal(f->type, FERRY_TYPE_ENUM);
+    assert_false(f->required);
+    assert_int_equal(f->nvalues, 2);
+    assert_string_equal(f->values[0], "Karyawan");
+    assert_string_equal(f->values[1], "Freelance");
+    assert_int_equal(f->line, 17);
+
+    assert_int_equal(s->nskips, 1);
+    assert_int_equal(s->skips[0].field, 4);
+    assert_int_equal(s->skips[0].kind, FERRY_SKIP_NOT_IN);
+    assert_int_equal(s->skips[0].nvalues, 1);
+    assert_string_equal(s->skips[0].values[0], "Karyawan");
+    ferry_config_free(cfg);
+}
+
+static void design_sketch_loads_from_file_with_path_and_dir(void **state)
+{
+    char *dir = tu_tempdir();
+    char *path;
+    ferry_config *cfg = NULL;
+    ferry_err err;
+
+    (void)state;
+    assert_non_null(dir);
+    path = tu_write_file(dir, "ferry.yaml", DESIGN_YAML, strlen(DESIGN_YAML));
+    assert_non_null(path);
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_OK);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->path, path);
+    assert_string_equal(cfg->dir, dir);
+    assert_int_equal(cfg->nsyncs, 1);
+    assert_int_equal(cfg->syncs[0].nfields, 5);
+    ferry_config_free(cfg);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void load_errors_name_the_path_as_given(void **state)
+{
+    char *dir = tu_tempdir();
+    char *path, expected[600];
+    ferry_config *cfg = NULL;
+    ferry_err err;
+    const char *yaml = "workers: 4\n"
+                       "wrokers: 5\n";
+
+    (void)state;
+    path = tu_write_file(dir, "typo.yaml", yaml, strlen(yaml));
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
+    assert_null(cfg);
+    snprintf(expected, sizeof(expected),
+             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, syncs)",
+             path);
+    assert_string_equal(err.msg, expected);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void relative_path_gets_dot_or_its_directory(void **state)
+{
+    ferry_config *cfg = NULL;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse("", 0, "conf/ferry.yaml", "conf", &cfg, &err), FERRY_OK);
+    assert_string_equal(cfg->path, "conf/ferry.yaml");
+    assert_string_equal(cfg->dir, "conf");
+    ferry_config_free(cfg);
+}
+
+static void missing_file_names_the_path(void **state)
+{
+    char *dir = tu_tempdir();
+    char path[512];
+    ferry_config *cfg = (ferry_config *)1;
+    ferry_err err;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/nope.yaml", dir);
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ENOTFOUND);
+    assert_null(cfg);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "No such file or directory"));
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void directory_instead_of_file_is_an_io_error(void **state)
+{
+    char *dir = tu_tempdir();
+    ferry_config *cfg = (ferry_config *)1;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_load(dir, &cfg, &err), FERRY_EIO);
+    assert_null(cfg);
+    assert_non_null(strstr(err.msg, dir));
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void empty_file_is_valid_with_defaults_and_no_syncs(void **state)
+{
+    char *dir = tu_tempdir();
+    char *path = tu_write_file(dir, "empty.yaml", "", 0);
+    ferry_config *cfg = NULL;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_OK);
+    assert_string_equal(cfg->database, "sqlite:ferry.db");
+    assert_string_equal(cfg->listen, "127.0.0.1:8080");
+    assert_int_equal(cfg->workers, 4);
+    assert_int_equal(cfg->nsyncs, 0);
+    assert_null(cfg->syncs);
+    assert_null(ferry_config_sync_get(cfg, "therapists"));
+    ferry_config_free(cfg);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void comment_only_or_bare_document_is_valid_with_defaults(void **state)
+{
+    static const char *const texts[] = {"# nothing yet\n", "---\n", "--- ~\n", "{}\n"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        ferry_config *cfg = parse_ok(texts[i]);
+
+        assert_int_equal(cfg->nsyncs, 0);
+        assert_int_equal(cfg->workers, 4);
+        ferry_config_free(cfg);
+    }
+}
+
+static void top_level_keys_are_read(void **state)
+{
+    ferry_config *cfg = parse_ok("database: postgres://ferry@db.example/ferry\n"
+                                 "listen: 0.0.0.0:9000\n"
+                                 "workers: 64\n"
+                                 "syncs: {}\n");
+
+    (void)state;
+    assert_string_equal(cfg->database, "postgres://ferry@db.example/ferry");
+    assert_string_equal(cfg->listen, "0.0.0.0:9000");
+    assert_int_equal(cfg->workers, 64);
+    assert_int_equal(cfg->nsyncs, 0);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("database: postgresql://localhost/x\nlisten: '[::1]:1'\nworkers: 1\n");
+    assert_string_equal(cfg->database, "postgresql://localhost/x");
+    assert_string_equal(cfg->listen, "[::1]:1");
+    assert_int_equal(cfg->workers, 1);
+    ferry_config_free(cfg);
+}
+
+/* ---- error messages ---- */
+
+static void unknown_type_names_file_line_and_key(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  therapists:\n"
+                 "    source: { url: t.csv }\n"
+                 "    target: { table: therapists, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      email:\n"
+                 "        column: Email\n"
+                 "        type: mail\n",
+                 "ferry.yaml:9: syncs.therapists.fields.email.type: unknown type 'mail'");
+}
+
+static void unknown_top_level_key_lists_the_known_ones(void **state)
+{
+    (void)state;
+    expect_error("database: sqlite:x.db\n"
+                 "listen: 127.0.0.1:8080\n"
+                 "wokers: 4\n",
+                 "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, "
+                 "syncs)");
+}
+
+static void unknown_key_in_flow_mapping_names_its_line(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  therapists:\n"
+                 "    source: { url: t.csv }\n"
+                 "    fields: { id: {} }\n"
+                 "    target:\n"
+                 "      table: therapists\n"
+                 "      tabel: therapists\n",
+                 "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
+                 "table, key, on_missing)");
+    expect_error(MINI_SYNC "    sourcce: { url: x }\n",
+                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
+                 "source, target, fields, skip, schedule, allow_empty)");
+    expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
+                 "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
+                 "not_in, empty)");
+}
+
+static void unknown_keys_in_source_and_field_are_errors(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source:\n"
+                 "      url: people.csv\n"
+                 "      timout: 5s\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:5: syncs.people.source.timout: unknown key (expected one of: kind, "
+                 "url, timeout, max_field_bytes, delimiter)");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: { requird: true }\n",
+                 "ferry.yaml:6: syncs.people.fields.id.requird: unknown key (expected one of: "
+                 "column, type, required, trim, values)");
+}
+
+static void missing_url_is_reported_at_the_source_mapping(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  therapists:\n"
+                 "    target: { table: therapists, key: id }\n"
+                 "    fields: { id: {} }\n"
+                 "    source: { kind: csv, timeout: 10s }\n",
+                 "ferry.yaml:5: syncs.therapists.source: missing required key 'url'");
+    /* A block mapping starts at its first entry. */
+    expect_error("syncs:\n"
+                 "  therapists:\n"
+                 "    source:\n"
+                 "      kind: csv\n"
+                 "    target: { table: therapists, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.therapists.source: missing required key 'url'");
+    /* An empty mapping has no line of its own: its key's is used. */
+    expect_error("syncs:\n"
+                 "  therapists:\n"
+                 "    target: { table: therapists, key: id }\n"
+                 "    source: {}\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.therapists.source: missing required key 'url'");
+}
+
+static void missing_sections_of_a_sync_are_errors(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.people: missing required key 'source'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.people: missing required key 'target'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n",
+                 "ferry.yaml:3: syncs.people: missing required key 'fields'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target: missing required key 'table'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target: missing required key 'key'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: {}\n",
+                 "ferry.yaml:5: syncs.people.fields: define at least one field");
+}
+
+static void wrong_node_kinds_are_errors(void **state)
+{
+    (void)state;
+    expect_error("- a\n- b\n", "ferry.yaml:1: expected a mapping");
+    expect_error("syncs: [a, b]\n", "ferry.yaml:1: syncs: expected a mapping");
+    expect_error("syncs:\n", "ferry.yaml:1: syncs: expected a mapping");
+    expect_error("syncs:\n  people: just text\n", "ferry.yaml:2: syncs.people: expected a mapping");
+    expect_error("workers: [4]\n", "ferry.yaml:1: workers: expected a scalar");
+    expect_error("database: { sqlite: x }\n", "ferry.yaml:1: database: expected a scalar");
+    expect_error(MINI_SYNC "    title:\n", "ferry.yaml:6: syncs.people.title: missing value");
+    expect_error(MINI_SYNC "    title: ''\n",
+                 "ferry.yaml:6: syncs.people.title: must not be empty");
+    expect_error(MINI_SYNC "    skip: { id: { in: x } }\n",
+                 "ferry.yaml:6: syncs.people.skip.id.in: expected a list");
+    expect_error(MINI_SYNC "    skip: { id: { in: [a, [b]] } }\n",
+                 "ferry.yaml:6: syncs.people.skip.id.in[1]: expected a scalar");
+    expect_error(MINI_SYNC "    skip: [id]\n",
+                 "ferry.yaml:6: syncs.people.skip: expected a mapping");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: { id: 1 } }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target.key: expected a list");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: text }\n",
+                 "ferry.yaml:5: syncs.people.fields.id: expected a mapping");
+    expect_error("syncs:\n"
+                 "  ? [a]\n"
+                 "  : {}\n",
+                 "ferry.yaml:2: syncs: expected a scalar key");
+}
+
+static void key_naming_an_unknown_field_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target:\n"
+                 "      table: people\n"
+                 "      key:\n"
+                 "        - id\n"
+                 "        - emial\n"
+                 "    fields: { id: {}, email: {} }\n",
+                 "ferry.yaml:8: syncs.people.target.key[1]: no field named 'emial'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: ID }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target.key: no field named 'ID'");
+}
+
+static void key_may_be_a_scalar_or_list_and_its_fields_become_required(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC);
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_int_equal(s->target.nkey, 1);
+    assert_string_equal(s->target.key[0], "id");
+    assert_true(s->fields[0].required);
+    assert_false(s->fields[1].required);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { url: people.csv }\n"
+                   "    target: { table: people, key: [name, id] }\n"
+                   "    fields: { id: {}, name: {}, kind: {} }\n");
+    s = &cfg->syncs[0];
+    assert_int_equal(s->target.nkey, 2);
+    assert_string_equal(s->target.key[0], "name");
+    assert_string_equal(s->target.key[1], "id");
+    assert_true(s->fields[0].required);
+    assert_true(s->fields[1].required);
+    assert_false(s->fields[2].required);
+    ferry_config_free(cfg);
+}
+
+static void key_repeats_and_empty_key_are_errors(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: [id, id] }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target.key[1]: 'id' is listed twice");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: [] }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target.key: the list must not be empty");
+}
+
+static void enum_without_values_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      kind:\n"
+                 "        column: Kind\n"
+                 "        type: enum\n",
+                 "ferry.yaml:8: syncs.people.fields.kind: missing required key 'values' (type enum "
+                 "needs the list of allowed values)");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {}, kind: { type: enum, values: [] } }\n",
+                 "ferry.yaml:5: syncs.people.fields.kind.values: the list must not be empty");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {}, kind: { type: enum, values: [a, b, a] } }\n",
+                 "ferry.yaml:5: syncs.people.fields.kind.values[2]: 'a' is listed twice");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {}, kind: { type: enum, values: [a, ''] } }\n",
+                 "ferry.yaml:5: syncs.people.fields.kind.values[1]: must not be empty");
+}
+
+static void values_on_a_non_enum_field_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      kind:\n"
+                 "        values: [a, b]\n"
+                 "        type: text\n",
+                 "ferry.yaml:8: syncs.people.fields.kind.values: 'values' is only allowed with "
+                 "type enum (this field is text)");
+}
+
+static void bad_duration_names_the_key(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source:\n"
+                 "      url: https://example.com/people.csv\n"
+                 "      timeout: 90 seconds\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:5: syncs.people.source.timeout: expected a duration such as 500ms, "
+                 "90s, 15m, 1h or 2d, not '90 seconds'");
+    expect_error_prefix("syncs:\n"
+                        "  people:\n"
+                        "    source: { url: p.csv, timeout: 0s }\n",
+                        "ferry.yaml:3: syncs.people.source.timeout: expected a duration");
+}
+
+static void bad_boolean_names_the_key(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      name: { required: maybe }\n",
+                 "ferry.yaml:7: syncs.people.fields.name.required: expected a boolean (true or "
+                 "false), not 'maybe'");
+    expect_error(MINI_SYNC "    allow_empty: 1\n",
+                 "ferry.yaml:6: syncs.people.allow_empty: expected a boolean (true or false), "
+                 "not '1'");
+}
+
+static void booleans_accept_yes_no_on_off_in_any_case(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  people:\n"
+                                 "    source: { url: people.csv }\n"
+                                 "    target: { table: people, key: id }\n"
+                                 "    allow_empty: YES\n"
+                                 "    fields:\n"
+                                 "      id: { trim: Off }\n"
+                                 "      a: { required: On, trim: no }\n"
+                                 "      b: { required: True, trim: \"false\" }\n"
+                                 "      c: { required: yes, trim: on }\n"
+                                 "      d: { required: FALSE }\n");
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_true(s->allow_empty);
+    assert_false(s->fields[0].trim);
+    assert_true(s->fields[1].required);
+    assert_false(s->fields[1].trim);
+    assert_true(s->fields[2].required);
+    assert_false(s->fields[2].trim);
+    assert_true(s->fields[3].required);
+    assert_true(s->fields[3].trim);
+    assert_false(s->fields[4].required);
+    assert_true(s->fields[4].trim);
+    ferry_config_free(cfg);
+}
+
+static void yaml_syntax_error_gives_file_and_line(void **state)
+{
+    (void)state;
+    expect_error("database: sqlite:x.db\n"
+                 "workers: 4\n"
+                 "listen: @x\n",
+                 "ferry.yaml:3: YAML syntax error: plain scalar cannot start with '@' (column 9)");
+    expect_error_prefix("database: sqlite:x.db\n"
+                        "workers: 4\n"
+                        "syncs:\n"
+                        "  t: x\n"
+                        " workers: 5\n",
+                        "ferry.yaml:5: YAML syntax error: ");
+}
+
+static void duplicate_yaml_keys_are_errors(void **state)
+{
+    (void)state;
+    expect_error_prefix("workers: 4\n"
+                        "listen: 127.0.0.1:1\n"
+                        "workers: 5\n",
+                        "ferry.yaml:3: YAML syntax error: duplicate key");
+}
+
+static void second_yaml_document_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("workers: 4\n"
+                 "---\n"
+                 "workers: 5\n",
+                 "ferry.yaml:3: only one YAML document is allowed (a second one starts here)");
+}
+
+static void database_must_be_sqlite_or_postgres(void **state)
+{
+    (void)state;
+    expect_error("database: mysql://x/y\n",
+                 "ferry.yaml:1: database: expected sqlite:PATH or a postgres:// or "
+                 "postgresql:// URL, not 'mysql://x/y'");
+    expect_error_prefix("database: 'sqlite:'\n", "ferry.yaml:1: database: expected sqlite:PATH");
+    expect_error_prefix("database: ferry.db\n", "ferry.yaml:1: database: expected sqlite:PATH");
+}
+
+static void listen_port_must_be_1_to_65535(void **state)
+{
+    (void)state;
+    expect_error_prefix("listen: 127.0.0.1:0\n", "ferry.yaml:1: listen: expected HOST:PORT");
+    expect_error_prefix("listen: 127.0.0.1:65536\n", "ferry.yaml:1: listen: expected HOST:PORT");
+    expect_error_prefix("listen: 127.0.0.1:-1\n", "ferry.yaml:1: listen: expected HOST:PORT");
+    expect_error_prefix("listen: 127.0.0.1:http\n", "ferry.yaml:1: listen: expected HOST:PORT");
+    expect_error_prefix("listen: 8080\n", "ferry.yaml:1: listen: expected HOST:PORT");
+    expect_error_prefix("listen: ':8080'\n", "ferry.yaml:1: listen: expected HOST:PORT");
+}
+
+static void workers_must_be_1_to_64(void **state)
+{
+    (void)state;
+    expect_error("workers: 0\n",
+                 "ferry.yaml:1: workers: expected a whole number from 1 to 64, not '0'");
+    expect_error("workers: 65\n",
+                 "ferry.yaml:1: workers: expected a whole number from 1 to 64, not '65'");
+    expect_error("workers: four\n",
+                 "ferry.yaml:1: workers: expected a whole number from 1 to 64, not 'four'");
+    expect_error("workers: 4.5\n",
+                 "ferry.yaml:1: workers: expected a whole number from 1 to 64, not '4.5'");
+    expect_error("workers: 99999999999999999999999\n",
+                 "ferry.yaml:1: workers: expected a whole number from 1 to 64, not "
+                 "'99999999999999999999999'");
+}
+
+static void sync_names_are_lowercase_words_up_to_64(void **state)
+{
+    char yaml[512];
+    ferry_config *cfg;
+
+    (void)state;
+    expect_error("syncs:\n  Therapists: {}\n",
+                 "ferry.yaml:2: syncs.Therapists: invalid sync name (use 1 to 64 of a-z, 0-9, "
+                 "'_' and '-')");
+    expect_error_prefix("syncs:\n  'a b': {}\n", "ferry.yaml:2: syncs.a b: invalid sync name");
+    snprintf(yaml, sizeof(yaml),
+             "syncs:\n  %s:\n    source: {url: x}\n    target: {table: t, key: id}\n"
+             "    fields: {id: {}}\n",
+             "a123456789b123456789c123456789d123456789e123456789f123456789-_xy");
+    cfg = parse_ok(yaml);
+    assert_int_equal(strlen(cfg->syncs[0].name), 64);
+    ferry_config_free(cfg);
+    snprintf(yaml, sizeof(yaml), "syncs:\n  %s: {}\n",
+             "a123456789b123456789c123456789d123456789e123456789f123456789-_xyz");
+    expect_error_prefix(yaml, "ferry.yaml:2: syncs.a123456789");
+}
+
+static void table_and_field_names_are_identifiers_without_ferry_prefix(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: ferry_runs, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.people.target.table: table names starting with 'ferry_' "
+                 "are reserved for Ferry's own tables");
+    expect_error_prefix("syncs:\n"
+                        "  people:\n"
+                        "    source: { url: people.csv }\n"
+                        "    target: { table: 2people, key: id }\n"
+                        "    fields: { id: {} }\n",
+                        "ferry.yaml:4: syncs.people.target.table: invalid table name '2people'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      FERRY_missing_since: {}\n",
+                 "ferry.yaml:7: syncs.people.fields.FERRY_missing_since: field names starting "
+                 "with 'ferry_' are reserved for Ferry's own columns");
+    expect_error_prefix("syncs:\n"
+                        "  people:\n"
+                        "    source: { url: people.csv }\n"
+                        "    target: { table: people, key: id }\n"
+                        "    fields:\n"
+                        "      id: {}\n"
+                        "      first name: {}\n",
+                        "ferry.yaml:7: syncs.people.fields.first name: invalid field name "
+                        "'first name'");
+    expect_error_prefix("syncs:\n"
+                        "  people:\n"
+                        "    source: { url: people.csv }\n"
+                        "    target: { table: a234567890123456789012345678901234567890123456789"
+                        "012345678901234, key: id }\n"
+                        "    fields: { id: {} }\n",
+                        "ferry.yaml:4: syncs.people.target.table: invalid table name");
+}
+
+static void field_names_differing_only_in_case_are_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      Email: {}\n"
+                 "      email: { column: E-mail }\n",
+                 "ferry.yaml:8: syncs.people.fields.email: field 'email' repeats field 'Email' "
+                 "(column names ignore case)");
+}
+
+static void two_fields_mapping_one_column_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: { column: Email }\n"
+                 "      name: {}\n"
+                 "      email:\n"
+                 "        type: email\n"
+                 "        column: Email\n",
+                 "ferry.yaml:10: syncs.people.fields.email.column: column 'Email' is already "
+                 "mapped by field 'id'");
+    /* A defaulted column collides too, reported at the field. */
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: { column: name }\n"
+                 "      name: {}\n",
+                 "ferry.yaml:7: syncs.people.fields.name: column 'name' is already mapped by "
+                 "field 'id'");
+}
+
+static void field_defaults_and_bare_field_entries(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  people:\n"
+                                 "    source: { url: people.csv }\n"
+                                 "    target: { table: people, key: id }\n"
+                                 "    fields:\n"
+                                 "      id:\n"
+                                 "      phone: {}\n"
+                                 "      score: { type: decimal, trim: false }\n");
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_int_equal(s->nfields, 3);
+    assert_string_equal(s->fields[0].name, "id");
+    assert_string_equal(s->fields[0].column, "id");
+    assert_int_equal(s->fields[0].type, FERRY_TYPE_TEXT);
+    assert_true(s->fields[0].required);
+    assert_true(s->fields[0].trim);
+    assert_int_equal(s->fields[0].line, 6);
+    assert_string_equal(s->fields[1].column, "phone");
+    assert_false(s->fields[1].required);
+    assert_true(s->fields[1].trim);
+    assert_int_equal(s->fields[2].type, FERRY_TYPE_DECIMAL);
+    assert_false(s->fields[2].trim);
+    ferry_config_free(cfg);
+}
+
+static void sync_defaults_title_noun_and_source(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC);
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_string_equal(s->title, "people");
+    assert_string_equal(s->noun, "people");
+    assert_int_equal(s->line, 2);
+    assert_int_equal(s->source.kind, FERRY_SOURCE_CSV);
+    assert_string_equal(s->source.url, "people.csv");
+    assert_int_equal(s->source.timeout_ms, 60000);
+    assert_int_equal(s->source.max_field_bytes, 1048576);
+    assert_int_equal(s->source.delimiter, ',');
+    assert_int_equal(s->target.on_missing, FERRY_ON_MISSING_KEEP);
+    assert_null(s->schedule);
+    assert_int_equal(s->schedule_every_s, 0);
+    assert_false(s->allow_empty);
+    assert_int_equal(s->nskips, 0);
+    assert_null(s->skips);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC "    title: People of the org\n"
+                             "    noun: persons\n");
+    assert_string_equal(cfg->syncs[0].title, "People of the org");
+    assert_string_equal(cfg->syncs[0].noun, "persons");
+    ferry_config_free(cfg);
+}
+
+static void every_field_type_is_accepted(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  s:\n"
+                                 "    source: { url: s.csv }\n"
+                                 "    target: { table: s, key: a }\n"
+                                 "    fields:\n"
+                                 "      a: { type: text }\n"
+                                 "      b: { type: integer }\n"
+                                 "      c: { type: decimal }\n"
+                                 "      d: { type: boolean }\n"
+                                 "      e: { type: date }\n"
+                                 "      f: { type: datetime }\n"
+                                 "      g: { type: email }\n"
+                                 "      h: { type: enum, values: [x] }\n");
+    size_t i;
+
+    (void)state;
+    assert_int_equal(cfg->syncs[0].nfields, 8);
+    for (i = 0; i < 8; i++)
+        assert_int_equal(cfg->syncs[0].fields[i].type, (ferry_field_type)i);
+    ferry_config_free(cfg);
+}
+
+static void field_order_follows_the_document(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  s:\n"
+                                 "    source: { url: s.csv }\n"
+                                 "    target: { table: s, key: m }\n"
+                                 "    fields:\n"
+                                 "      zeta: {}\n"
+                                 "      alpha: {}\n"
+                                 "      m: {}\n"
+                                 "      beta: {}\n"
+                                 "      a: {}\n");
+    static const char *const order[] = {"zeta", "alpha", "m", "beta", "a"};
+    const ferry_sync_spec *s = &cfg->syncs[0];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(s->nfields, 5);
+    for (i = 0; i < 5; i++) {
+        assert_string_equal(s->fields[i].name, order[i]);
+        assert_int_equal(s->fields[i].line, (int)(6 + i));
+    }
+    ferry_config_free(cfg);
+}
+
+static void syncs_keep_document_order_and_sync_get_finds_them(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  second:\n"
+                                 "    source: { url: b.csv }\n"
+                                 "    target: { table: b, key: id }\n"
+                                 "    fields: { id: {} }\n"
+                                 "  first:\n"
+                                 "    source: { url: a.csv }\n"
+                                 "    target: { table: a, key: id }\n"
+                                 "    fields: { id: {} }\n");
+    const ferry_sync_spec *s;
+
+    (void)state;
+    assert_int_equal(cfg->nsyncs, 2);
+    assert_string_equal(cfg->syncs[0].name, "second");
+    assert_string_equal(cfg->syncs[1].name, "first");
+    assert_int_equal(cfg->syncs[1].line, 6);
+    s = ferry_config_sync_get(cfg, "first");
+    assert_ptr_equal(s, &cfg->syncs[1]);
+    assert_string_equal(s->source.url, "a.csv");
+    assert_ptr_equal(ferry_config_sync_get(cfg, "second"), &cfg->syncs[0]);
+    assert_null(ferry_config_sync_get(cfg, "third"));
+    assert_null(ferry_config_sync_get(cfg, "First"));
+    assert_null(ferry_config_sync_get(cfg, NULL));
+    assert_null(ferry_config_sync_get(NULL, "first"));
+    ferry_config_free(cfg);
+}
+
+static void sync_field_index_finds_fields_by_exact_name(void **state)
+{
+    ferry_config *cfg = parse_ok(DESIGN_YAML);
+    const ferry_sync_spec *s = ferry_config_sync_get(cfg, "therapists");
+
+    (void)state;
+    assert_non_null(s);
+    assert_int_equal(ferry_sync_field_index(s, "employee_id"), 0);
+    assert_int_equal(ferry_sync_field_index(s, "email"), 2);
+    assert_int_equal(ferry_sync_field_index(s, "employment"), 4);
+    assert_int_equal(ferry_sync_field_index(s, "Email"), -1);
+    assert_int_equal(ferry_sync_field_index(s, "Employee ID"), -1);
+    assert_int_equal(ferry_sync_field_index(s, ""), -1);
+    assert_int_equal(ferry_sync_field_index(s, NULL), -1);
+    assert_int_equal(ferry_sync_field_index(NULL, "email"), -1);
+    ferry_config_free(cfg);
+}
+
+/* ---- source ---- */
+
+static void source_keys_are_read(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  s:\n"
+                                 "    source:\n"
+                                 "      kind: csv\n"
+                                 "      url: file:///srv/data/s.csv\n"
+                                 "      timeout: 500ms\n"
+                                 "      max_field_bytes: 512KiB\n"
+                                 "      delimiter: ';'\n"
+                                 "    target: { table: s, key: id }\n"
+                                 "    fields: { id: {} }\n");
+    const ferry_source_spec *src = &cfg->syncs[0].source;
+
+    (void)state;
+    assert_string_equal(src->url, "file:///srv/data/s.csv");
+    assert_int_equal(src->timeout_ms, 500);
+    assert_int_equal(src->max_field_bytes, 512 * 1024);
+    assert_int_equal(src->delimiter, ';');
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("syncs:\n"
+                   "  s:\n"
+                   "    source: { url: 'http://h/x.csv', timeout: 2, max_field_bytes: 100, "
+                   "delimiter: \"\\t\" }\n"
+                   "    target: { table: s, key: id }\n"
+                   "    fields: { id: {} }\n");
+    src = &cfg->syncs[0].source;
+    assert_string_equal(src->url, "http://h/x.csv");
+    assert_int_equal(src->timeout_ms, 2000);
+    assert_int_equal(src->max_field_bytes, 100);
+    assert_int_equal(src->delimiter, '\t');
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("syncs:\n"
+                   "  s:\n"
+                   "    source: { url: ../data/s.csv, max_field_bytes: 256MiB }\n"
+                   "    target: { table: s, key: id }\n"
+                   "    fields: { id: {} }\n");
+    assert_string_equal(cfg->syncs[0].source.url, "../data/s.csv");
+    assert_int_equal(cfg->syncs[0].source.max_field_bytes, 256UL * 1024 * 1024);
+    ferry_config_free(cfg);
+}
+
+static void unknown_source_kind_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  s:\n"
+                 "    source: { kind: rest, url: x.csv }\n",
+                 "ferry.yaml:3: syncs.s.source.kind: unknown source kind 'rest' (expected csv)");
+}
+
+static void url_schemes_other_than_file_and_http_are_errors(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  s:\n"
+                 "    source: { url: 'ftp://example.com/s.csv' }\n",
+                 "ferry.yaml:3: syncs.s.source.url: unsupported URL scheme 'ftp' (expected a "
+                 "path, file://, http:// or https://)");
+    expect_error("syncs:\n"
+                 "  s:\n"
+                 "    source: { url: 'https:///s.csv' }\n",
+                 "ferry.yaml:3: syncs.s.source.url: the URL has no host");
+    expect_error_prefix("syncs:\n"
+                        "  s:\n"
+                        "    source: { url: 'file://' }\n",
+                        "ferry.yaml:3: syncs.s.source.url: a file:// URL needs a path");
+}
+
+static void max_field_bytes_takes_sizes_in_range(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n  s:\n    source: { url: x, max_field_bytes: 1MB }\n",
+                 "ferry.yaml:3: syncs.s.source.max_field_bytes: expected a size such as 1048576, "
+                 "512KiB or 1MiB, not '1MB'");
+    expect_error("syncs:\n  s:\n    source: { url: x, max_field_bytes: 257MiB }\n",
+                 "ferry.yaml:3: syncs.s.source.max_field_bytes: '257MiB' is out of range (1 "
+                 "byte to 256MiB)");
+    expect_error("syncs:\n  s:\n    source: { url: x, max_field_bytes: 0 }\n",
+                 "ferry.yaml:3: syncs.s.source.max_field_bytes: '0' is out of range (1 byte to "
+                 "256MiB)");
+    expect_error_prefix("syncs:\n  s:\n    source: { url: x, max_field_bytes: "
+                        "99999999999999999999999999KiB }\n",
+                        "ferry.yaml:3: syncs.s.source.max_field_bytes: '9999");
+    expect_error_prefix("syncs:\n  s:\n    source: { url: x, max_field_bytes: -1 }\n",
+                        "ferry.yaml:3: syncs.s.source.max_field_bytes: expected a size");
+}
+
+static void delimiter_is_one_character_but_not_quote_or_newline(void **state)
+{
+    (void)state;
+    expect_error_prefix("syncs:\n  s:\n    source: { url: x, delimiter: ';;' }\n",
+                        "ferry.yaml:3: syncs.s.source.delimiter: expected a single character");
+    expect_error("syncs:\n  s:\n    source: { url: x, delimiter: '\"' }\n",
+                 "ferry.yaml:3: syncs.s.source.delimiter: the delimiter cannot be a double "
+                 "quote, CR or LF");
+    expect_error("syncs:\n  s:\n    source: { url: x, delimiter: \"\\n\" }\n",
+                 "ferry.yaml:3: syncs.s.source.delimiter: the delimiter cannot be a double "
+                 "quote, CR or LF");
+    expect_error("syncs:\n  s:\n    source: { url: x, delimiter: \"\\r\" }\n",
+                 "ferry.yaml:3: syncs.s.source.delimiter: the delimiter cannot be a double "
+                 "quote, CR or LF");
+    expect_error("syncs:\n  s:\n    source: { url: x, delimiter: \"a\\0\" }\n",
+                 "ferry.yaml:3: syncs.s.source.delimiter: contains a NUL character");
+}
+
+/* ---- target ---- */
+
+static void on_missing_takes_keep_delete_or_flag(void **state)
+{
+    static const char *const names[] = {"keep", "delete", "flag"};
+    char yaml[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        ferry_config *cfg;
+
+        snprintf(yaml, sizeof(yaml),
+                 "syncs:\n  s:\n    source: {url: x}\n"
+                 "    target: {table: t, key: id, on_missing: %s}\n    fields: {id: {}}\n",
+                 names[i]);
+        cfg = parse_ok(yaml);
+        assert_int_equal(cfg->syncs[0].target.on_missing, (ferry_on_missing)i);
+        ferry_config_free(cfg);
+    }
+    expect_error("syncs:\n  s:\n    source: {url: x}\n"
+                 "    target: {table: t, key: id, on_missing: drop}\n",
+                 "ferry.yaml:4: syncs.s.target.on_missing: unknown value 'drop' (expected keep, "
+                 "delete or flag)");
+}
+
+/* ---- skip ---- */
+
+static void skip_rules_in_not_in_and_empty_are_read(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC "    skip:\n"
+                                           "      kind: { in: [Test, Demo] }\n"
+                                           "      name: { empty: true }\n");
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_int_equal(s->nskips, 2);
+    assert_int_equal(s->skips[0].field, 2);
+    assert_int_equal(s->skips[0].kind, FERRY_SKIP_IN);
+    assert_int_equal(s->skips[0].nvalues, 2);
+    assert_string_equal(s->skips[0].values[0], "Test");
+    assert_string_equal(s->skips[0].values[1], "Demo");
+    assert_int_equal(s->skips[1].field, 1);
+    assert_int_equal(s->skips[1].kind, FERRY_SKIP_EMPTY);
+    assert_int_equal(s->skips[1].nvalues, 0);
+    assert_null(s->skips[1].values);
+    ferry_config_free(cfg);
+}
+
+static void skip_on_an_unknown_field_is_an_error(void **state)
+{
+    (void)state;
+    expect_error(MINI_SYNC "    skip:\n"
+                           "      employment: { not_in: [Karyawan] }\n",
+                 "ferry.yaml:7: syncs.people.skip.employment: no field named 'employment'");
+}
+
+static void skip_rule_takes_exactly_one_condition(void **state)
+{
+    (void)state;
+    expect_error(MINI_SYNC "    skip: { kind: { in: [a], not_in: [b] } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind.not_in: a rule takes exactly one of in, "
+                 "not_in or empty");
+    expect_error(MINI_SYNC "    skip:\n"
+                           "      kind: {}\n",
+                 "ferry.yaml:7: syncs.people.skip.kind: a rule takes exactly one of in, not_in "
+                 "or empty");
+    expect_error(MINI_SYNC "    skip: { kind: { empty: false } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind.empty: only 'empty: true' is meaningful");
+    expect_error(MINI_SYNC "    skip: { kind: { in: [a, A] } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind.in[1]: 'A' is listed twice");
+}
+
+/* ---- schedule ---- */
+
+static void schedule_every_duration_is_read(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC "    schedule: every 15m\n");
+
+    (void)state;
+    assert_string_equal(cfg->syncs[0].schedule, "every 15m");
+    assert_int_equal(cfg->syncs[0].schedule_every_s, 900);
+    ferry_config_free(cfg);
+    cfg = parse_ok(MINI_SYNC "    schedule: every 10s\n");
+    assert_int_equal(cfg->syncs[0].schedule_every_s, 10);
+    ferry_config_free(cfg);
+    cfg = parse_ok(MINI_SYNC "    schedule: every 2d\n");
+    assert_int_equal(cfg->syncs[0].schedule_every_s, 2 * 86400);
+    ferry_config_free(cfg);
+}
+
+static void schedule_other_than_every_duration_is_an_error(void **state)
+{
+    static const char *const bad[] = {
+        "hourly", "every", "every hour", "1h", "every -1h", "every 1h and more", "0 * * * *"};
+    char yaml[512], expected[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(yaml, sizeof(yaml), MINI_SYNC "    schedule: '%s'\n", bad[i]);
+        snprintf(expected, sizeof(expected),
+                 "ferry.yaml:6: syncs.people.schedule: expected 'every <duration>' such as "
+                 "'every 1h'");
+        expect_error(yaml, expected);
+    }
+    expect_error(MINI_SYNC "    schedule: every 5s\n",
+                 "ferry.yaml:6: syncs.people.schedule: the period must be at least 10s");
+    expect_error(MINI_SYNC "    schedule: every 10500ms\n",
+                 "ferry.yaml:6: syncs.people.schedule: the period must be a whole number of "
+                 "seconds");
+}
+
+/* ---- helpers of the interface ---- */
+
+static void duration_parse_accepts_units_and_bare_seconds(void **state)
+{
+    long ms = -1;
+
+    (void)state;
+    assert_true(ferry_duration_parse("90s", &ms));
+    assert_int_equal(ms, 90000);
+    assert_true(ferry_duration_parse("15m", &ms));
+    assert_int_equal(ms, 900000);
+    assert_true(ferry_duration_parse("1h", &ms));
+    assert_int_equal(ms, 3600000);
+    assert_true(ferry_duration_parse("2d", &ms));
+    assert_int_equal(ms, 172800000);
+    assert_true(ferry_duration_parse("500ms", &ms));
+    assert_int_equal(ms, 500);
+    assert_true(ferry_duration_parse("7", &ms));
+    assert_int_equal(ms, 7000);
+    assert_true(ferry_duration_parse("007s", &ms));
+    assert_int_equal(ms, 7000);
+}
+
+static void duration_parse_rejects_zero_signs_spaces_junk_and_overflow(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "0",
+        "0s",
+        "-5s",
+        "+5s",
+        " 5s",
+        "5 s",
+        "5s ",
+        "5x",
+        "5S",
+        "1.5h",
+        "h",
+        "5sec",
+        "5mss",
+        "ms",
+        "1e3",
+        "0x10",
+        "5hm",
+        "99999999999999999999999",
+        "9223372036854775807d",
+        "9223372036854775807ms0",
+    };
+    long ms = 42;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (ferry_duration_parse(bad[i], &ms))
+            fail_msg("'%s' was accepted as a duration", bad[i]);
+        assert_int_equal(ms, 42);
+    }
+    assert_false(ferry_duration_parse(NULL, &ms));
+    assert_false(ferry_duration_parse("5s", NULL));
+#if LONG_MAX == 9223372036854775807L
+    /* The largest values that fit are fine; one more overflows. */
+    assert_true(ferry_duration_parse("9223372036854775807ms", &ms));
+    assert_int_equal(ms, 9223372036854775807L);
+    assert_false(ferry_duration_parse("9223372036854776s", &ms));
+    assert_true(ferry_duration_parse("9223372036854775s", &ms));
+    assert_int_equal(ms, 9223372036854775000L);
+#endif
+}
+
+static void field_type_name_covers_every_type(void **state)
+{
+    (void)state;
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_TEXT), "text");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_INTEGER), "integer");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_DECIMAL), "decimal");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_BOOLEAN), "boolean");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_DATE), "date");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_DATETIME), "datetime");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_EMAIL), "email");
+    assert_string_equal(ferry_field_type_name(FERRY_TYPE_ENUM), "enum");
+    assert_string_equal(ferry_field_type_name((ferry_field_type)99), "unknown");
+}
+
+static void anchors_and_aliases_are_resolved(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  s:\n"
+                                 "    source: { url: s.csv }\n"
+                                 "    target: { table: s, key: id }\n"
+                                 "    fields:\n"
+                                 "      id: {}\n"
+                                 "      a: &kinds { type: enum, values: [x, y] }\n"
+                                 "      b: *kinds\n");
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_int_equal(s->fields[2].type, FERRY_TYPE_ENUM);
+    assert_int_equal(s->fields[2].nvalues, 2);
+    assert_string_equal(s->fields[2].values[1], "y");
+    ferry_config_free(cfg);
+}
+
+static void config_free_accepts_null(void **state)
+{
+    (void)state;
+    ferry_config_free(NULL);
+}
+
+static void only_the_first_error_in_document_order_is_reported(void **state)
+{
+    ferry_config *cfg = (ferry_config *)1;
+    ferry_err err;
+    const char *yaml = "workers: 0\nlisten: nope\n";
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse(yaml, strlen(yaml), "x.yaml", NULL, &cfg, &err),
+                     FERRY_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(err.msg, "x.yaml:1: workers: expected a whole number from 1 to 64, not "
+                                 "'0'");
+}
+
+static void error_in_a_late_sync_frees_the_earlier_ones(void **state)
+{
+    /* Run under ASan/LSan this also proves the half-built config is released. */
+    (void)state;
+    expect_error(DESIGN_YAML "  second:\n"
+                             "    source: { url: s.csv }\n"
+                             "    target: { table: s, key: [id] }\n"
+                             "    fields: { id: {}, e: { type: enum, values: [a] } }\n"
+                             "    skip: { e: { in: [a], empty: true } }\n",
+                 "ferry.yaml:24: syncs.second.skip.e.empty: a rule takes exactly one of in, "
+                 "not_in or empty");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(design_sketch_loads_as_written),
+        cmocka_unit_test(design_sketch_loads_from_file_with_path_and_dir),
+        cmocka_unit_test(load_errors_name_the_path_as_given),
+        cmocka_unit_test(relative_path_gets_dot_or_its_directory),
+        cmocka_unit_test(missing_file_names_the_path),
+        cmocka_unit_test(directory_instead_of_file_is_an_io_error),
+        cmocka_unit_test(empty_file_is_valid_with_defaults_and_no_syncs),
+        cmocka_unit_test(comment_only_or_bare_document_is_valid_with_defaults),
+        cmocka_unit_test(top_level_keys_are_read),
+        cmocka_unit_test(unknown_type_names_file_line_and_key),
+        cmocka_unit_test(unknown_top_level_key_lists_the_known_ones),
+        cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
+        cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
+        cmocka_unit_test(missing_url_is_reported_at_the_source_mapping),
+        cmocka_unit_test(missing_sections_of_a_sync_are_errors),
+        cmocka_unit_test(wrong_node_kinds_are_errors),
+        cmocka_unit_test(key_naming_an_unknown_field_is_an_error),
+        cmocka_unit_test(key_may_be_a_scalar_or_list_and_its_fields_become_required),
+        cmocka_unit_test(key_repeats_and_empty_key_are_errors),
+        cmocka_unit_test(enum_without_values_is_an_error),
+        cmocka_unit_test(values_on_a_non_enum_field_is_an_error),
+        cmocka_unit_test(bad_duration_names_the_key),
+        cmocka_unit_test(bad_boolean_names_the_key),
+        cmocka_unit_test(booleans_accept_yes_no_on_off_in_any_case),
+        cmocka_unit_test(yaml_syntax_error_gives_file_and_line),
+        cmocka_unit_test(duplicate_yaml_keys_are_errors),
+        cmocka_unit_test(second_yaml_document_is_an_error),
+        cmocka_unit_test(database_must_be_sqlite_or_postgres),
+        cmocka_unit_test(listen_port_must_be_1_to_65535),
+        cmocka_unit_test(workers_must_be_1_to_64),
+        cmocka_unit_test(sync_names_are_lowercase_words_up_to_64),
+        cmocka_unit_test(table_and_field_names_are_identifiers_without_ferry_prefix),
+        cmocka_unit_test(field_names_differing_only_in_case_are_an_error),
+        cmocka_unit_test(two_fields_mapping_one_column_is_an_error),
+        cmocka_unit_test(field_defaults_and_bare_field_entries),
+        cmocka_unit_test(sync_defaults_title_noun_and_source),
+        cmocka_unit_test(every_field_type_is_accepted),
+        cmocka_unit_test(field_order_follows_the_document),
+        cmocka_unit_test(syncs_keep_document_order_and_sync_get_finds_them),
+        cmocka_unit_test(sync_field_index_finds_fields_by_exact_name),
+        cmocka_unit_test(source_keys_are_read),
+        cmocka_unit_test(unknown_source_kind_is_an_error),
+        cmocka_unit_test(url_schemes_other_than_file_and_http_are_errors),
+        cmocka_unit_test(max_field_bytes_takes_sizes_in_range),
+        cmocka_unit_test(delimiter_is_one_character_but_not_quote_or_newline),
+        cmocka_unit_test(on_missing_takes_keep_delete_or_flag),
+        cmocka_unit_test(skip_rules_in_not_in_and_empty_are_read),
+        cmocka_unit_test(skip_on_an_unknown_field_is_an_error),
+        cmocka_unit_test(skip_rule_takes_exactly_one_condition),
+        cmocka_unit_test(schedule_every_duration_is_read),
+        cmocka_unit_test(schedule_other_than_every_duration_is_an_error),
+        cmocka_unit_test(duration_parse_accepts_units_and_bare_seconds),
+        cmocka_unit_test(duration_parse_rejects_zero_signs_spaces_junk_and_overflow),
+        cmocka_unit_test(field_type_name_covers_every_type),
+        cmocka_unit_test(anchors_and_aliases_are_resolved),
+        cmocka_unit_test(config_free_accepts_null),
+        cmocka_unit_test(only_the_first_error_in_document_order_is_reported),
+        cmocka_unit_test(error_in_a_late_sync_frees_the_earlier_ones),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
