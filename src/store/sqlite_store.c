@@ -7,12 +7,15 @@
  * are one contiguous range, written in order, so inserting them is an append.
  *
  * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/buf.h"
@@ -23,8 +26,12 @@
 typedef struct {
     ferry_store base;
     sqlite3 *db;
-    sqlite3_stmt *change_insert;
+    sqlite3_stmt *change_insert;      /* one row */
+    sqlite3_stmt *change_insert_many; /* CHANGE_ROWS rows */
 } sqlite_store;
+
+/* Rows per multi-row INSERT of changes: 7 parameters each, well under SQLite's limit. */
+#define CHANGE_ROWS 128
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -229,33 +236,106 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
     return FERRY_OK;
 }
 
+/* This process's lease owner name: "HOST:PID". */
+static void lease_owner(char *out, size_t outlen)
+{
+    char host[256];
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, outlen, "%s:%ld", host, (long)getpid());
+}
+
+/* When the active run of (sync, tenant) belongs to a process on this host that no longer
+ * exists (killed, or crashed), marks it interrupted so a new run can start. Returns true when
+ * a run was reaped. */
+static bool reap_stale(sqlite_store *s, const ferry_run *run)
+{
+    static const char *const find =
+        "SELECT id, lease_owner FROM ferry_runs WHERE sync = ?1 AND ifnull(tenant, '') ="
+        " ifnull(?2, '') AND status IN ('queued', 'running')";
+    static const char *const mark =
+        "UPDATE ferry_runs SET status = 'interrupted', phase = 'done', finished_at = ?2,"
+        " error = ?3, error_code = 'interrupted', ui_message = ?4 WHERE id = ?1 AND status ="
+        " 'running'";
+    char me[300], iso[FERRY_ISO_TIME_MAX], why[512], ui[600];
+    const char *owner, *colon;
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    long pid = 0;
+    bool dead = false;
+
+    lease_owner(me, sizeof(me));
+    colon = strrchr(me, ':');
+    if (sqlite3_prepare_v2(s->db, find, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, run->tenant);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        owner = (const char *)sqlite3_column_text(st, 1);
+        /* Only a lease of this host can be checked, by asking the kernel for the pid. */
+        if (owner != NULL && colon != NULL && strncmp(owner, me, (size_t)(colon - me + 1)) == 0) {
+            pid = strtol(owner + (colon - me + 1), NULL, 10);
+            dead = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        }
+    }
+    sqlite3_finalize(st);
+    if (!dead)
+        return false;
+    ferry_time_format_iso(ferry_time_now_ms(), iso);
+    snprintf(why, sizeof(why),
+             "the process running it (pid %ld) ended before the run finished; its transaction "
+             "was rolled back, so nothing was changed",
+             pid);
+    snprintf(ui, sizeof(ui), "Sync of %s was interrupted: %s.", run->sync, why);
+    if (sqlite3_prepare_v2(s->db, mark, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ui, -1, SQLITE_STATIC);
+    dead = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1;
+    sqlite3_finalize(st);
+    return dead;
+}
+
 static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *ret_id,
                              ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
-        " dry_run, queued_at, started_at, heartbeat_at, attempt)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)";
+        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)";
+    char owner[300];
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(s->db, err, "recording the run");
-    sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(st, 2, run->tenant);
-    bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "cli");
-    bind_text_or_null(st, 4, run->user);
-    sqlite3_bind_text(st, 5, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, run->phase != NULL ? run->phase : "queued", -1, SQLITE_TRANSIENT);
-    if (run->total >= 0)
-        sqlite3_bind_int64(st, 7, run->total);
-    sqlite3_bind_int(st, 8, run->dry_run);
-    bind_time(st, 9, run->queued_at_ms);
-    bind_time(st, 10, run->started_at_ms);
-    sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    lease_owner(owner, sizeof(owner));
+    for (int attempt = 0;; attempt++) {
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return db_error(s->db, err, "recording the run");
+        sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 2, run->tenant);
+        bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "cli");
+        bind_text_or_null(st, 4, run->user);
+        sqlite3_bind_text(st, 5, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, run->phase != NULL ? run->phase : "queued", -1,
+                          SQLITE_TRANSIENT);
+        if (run->total >= 0)
+            sqlite3_bind_int64(st, 7, run->total);
+        sqlite3_bind_int(st, 8, run->dry_run);
+        bind_time(st, 9, run->queued_at_ms);
+        bind_time(st, 10, run->started_at_ms);
+        sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
+        sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_CONSTRAINT || attempt > 0 || !reap_stale(s, run))
+            break;
+    }
     if (rc == SQLITE_CONSTRAINT)
         return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
                              run->sync, run->tenant ? " for tenant " : "",
@@ -395,43 +475,82 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter,
     return FERRY_OK;
 }
 
-static ferry_rc st_change_add(ferry_store *base, const ferry_change *c, ferry_err *err)
+static void bind_change(sqlite3_stmt *st, int base, const ferry_change *c)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st;
-
-    if (s->change_insert == NULL &&
-        sqlite3_prepare_v3(s->db,
-                           "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
-                           " reason, diff) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &s->change_insert,
-                           NULL) != SQLITE_OK)
-        return db_error(s->db, err, "recording a change");
-    st = s->change_insert;
-    sqlite3_bind_int64(st, 1, c->run_id);
-    sqlite3_bind_int64(st, 2, c->seq);
+    sqlite3_bind_int64(st, base + 1, c->run_id);
+    sqlite3_bind_int64(st, base + 2, c->seq);
     if (c->record_key != NULL)
-        sqlite3_bind_text(st, 3, c->record_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, base + 3, c->record_key, -1, SQLITE_STATIC);
     else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, ferry_outcome_name(c->outcome), -1, SQLITE_STATIC);
+        sqlite3_bind_null(st, base + 3);
+    sqlite3_bind_text(st, base + 4, ferry_outcome_name(c->outcome), -1, SQLITE_STATIC);
     if (c->row > 0)
-        sqlite3_bind_int64(st, 5, c->row);
+        sqlite3_bind_int64(st, base + 5, c->row);
     else
-        sqlite3_bind_null(st, 5);
+        sqlite3_bind_null(st, base + 5);
     if (c->reason != NULL)
-        sqlite3_bind_text(st, 6, c->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, base + 6, c->reason, -1, SQLITE_STATIC);
     else
-        sqlite3_bind_null(st, 6);
+        sqlite3_bind_null(st, base + 6);
     if (c->diff != NULL)
-        sqlite3_bind_text(st, 7, c->diff, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, base + 7, c->diff, -1, SQLITE_STATIC);
     else
-        sqlite3_bind_null(st, 7);
+        sqlite3_bind_null(st, base + 7);
+}
+
+static ferry_rc prepare_change_insert(sqlite_store *s, size_t rows, sqlite3_stmt **ret,
+                                      ferry_err *err)
+{
+    ferry_buf sql;
+    ferry_rc rc = FERRY_OK;
+
+    ferry_buf_init(&sql, 64 * 1024);
+    ferry_buf_printf(&sql, "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
+                           " reason, diff) VALUES ");
+    for (size_t i = 0; i < rows; i++)
+        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+    if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret,
+                           NULL) != SQLITE_OK)
+        rc = db_error(s->db, err, "recording changes");
+    ferry_buf_done(&sql);
+    return rc;
+}
+
+static ferry_rc step_once(sqlite_store *s, sqlite3_stmt *st, ferry_err *err)
+{
     int rc = sqlite3_step(st);
+
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "recording a change");
+        return db_error(s->db, err, "recording changes");
+    return FERRY_OK;
+}
+
+static ferry_rc st_changes_add(ferry_store *base, const ferry_change *c, size_t n,
+                               ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    size_t i = 0;
+    ferry_rc rc;
+
+    if (n >= CHANGE_ROWS && s->change_insert_many == NULL &&
+        (rc = prepare_change_insert(s, CHANGE_ROWS, &s->change_insert_many, err)) != FERRY_OK)
+        return rc;
+    for (; i + CHANGE_ROWS <= n; i += CHANGE_ROWS) {
+        for (size_t j = 0; j < CHANGE_ROWS; j++)
+            bind_change(s->change_insert_many, (int)j * 7, &c[i + j]);
+        if ((rc = step_once(s, s->change_insert_many, err)) != FERRY_OK)
+            return rc;
+    }
+    if (i < n && s->change_insert == NULL &&
+        (rc = prepare_change_insert(s, 1, &s->change_insert, err)) != FERRY_OK)
+        return rc;
+    for (; i < n; i++) {
+        bind_change(s->change_insert, 0, &c[i]);
+        if ((rc = step_once(s, s->change_insert, err)) != FERRY_OK)
+            return rc;
+    }
     return FERRY_OK;
 }
 
@@ -493,6 +612,7 @@ static void st_free(ferry_store *base)
     if (s == NULL)
         return;
     sqlite3_finalize(s->change_insert);
+    sqlite3_finalize(s->change_insert_many);
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -502,7 +622,7 @@ static const ferry_store_ops sqlite_ops = {
     .run_finish = st_run_finish,
     .run_get = st_run_get,
     .run_list = st_run_list,
-    .change_add = st_change_add,
+    .changes_add = st_changes_add,
     .change_list = st_change_list,
     .free = st_free,
 };

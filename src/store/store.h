@@ -102,8 +102,10 @@ typedef struct {
      * with ferry_run_done(), then the array). */
     ferry_rc (*run_list)(ferry_store *st, const ferry_run_filter *filter, ferry_run **ret_runs,
                          size_t *ret_n, ferry_err *err);
-    /* Adds a change row to run_id (inside the run's transaction when there is one). */
-    ferry_rc (*change_add)(ferry_store *st, const ferry_change *change, ferry_err *err);
+    /* Adds n change rows (inside the run's transaction when there is one). Callers batch:
+     * one call per few hundred rows costs far less than one per row. */
+    ferry_rc (*changes_add)(ferry_store *st, const ferry_change *changes, size_t n,
+                            ferry_err *err);
     /* Lists the changes of run_id in sequence order, optionally of one outcome (outcome < 0
      * for all), at most limit; owned by the caller as for run_list. */
     ferry_rc (*change_list)(ferry_store *st, int64_t run_id, int outcome, int limit,

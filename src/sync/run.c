@@ -27,6 +27,17 @@
 
 #define LOG_ITEMS 50
 #define LOG_SECTION_MAX (64 * 1024)
+#define CHANGE_BATCH 256
+#define NO_STRING SIZE_MAX
+
+/* Change rows waiting to be written: strings live in one arena, referred to by offset until
+ * the flush, since the arena may move as it grows. */
+typedef struct {
+    ferry_change items[CHANGE_BATCH];
+    size_t key[CHANGE_BATCH], reason[CHANGE_BATCH], diff[CHANGE_BATCH];
+    size_t n;
+    ferry_buf arena;
+} change_batch;
 
 typedef struct {
     const ferry_run_options *opt;
@@ -36,6 +47,7 @@ typedef struct {
     ferry_mapper *mapper;
     ferry_target *target;
     int64_t seq;                    /* change row sequence */
+    change_batch batch;
     int64_t keyless_failures;       /* failed records whose key could not be read */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
@@ -126,20 +138,56 @@ static void log_item(run_ctx *c, ferry_outcome outcome, const char *text, const 
         ferry_buf_printf_trunc(s, " (%s)", detail);
 }
 
+/* Copies s into the batch arena; returns its offset, or NO_STRING for NULL. */
+static size_t stash(change_batch *b, const char *s, bool *ok)
+{
+    size_t off = b->arena.len;
+
+    if (s == NULL)
+        return NO_STRING;
+    if (ferry_buf_append(&b->arena, s, strlen(s) + 1) != FERRY_OK)
+        *ok = false;
+    return off;
+}
+
+static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
+{
+    change_batch *b = &c->batch;
+    ferry_rc rc;
+
+    if (b->n == 0)
+        return FERRY_OK;
+    for (size_t i = 0; i < b->n; i++) {
+        b->items[i].record_key = b->key[i] == NO_STRING ? NULL : b->arena.data + b->key[i];
+        b->items[i].reason = b->reason[i] == NO_STRING ? NULL : b->arena.data + b->reason[i];
+        b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
+    }
+    rc = c->opt->store->ops->changes_add(c->opt->store, b->items, b->n, err);
+    b->n = 0;
+    ferry_buf_reset(&b->arena);
+    return rc;
+}
+
 static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, long row,
                            const char *reason, const char *diff, ferry_err *err)
 {
-    ferry_change change = {
-        .run_id = c->run.id,
-        .seq = ++c->seq,
-        .record_key = (char *)key,
-        .outcome = outcome,
-        .row = row,
-        .reason = (char *)reason,
-        .diff = (char *)diff,
-    };
+    change_batch *b = &c->batch;
+    size_t i = b->n;
+    bool ok = true;
 
-    return c->opt->store->ops->change_add(c->opt->store, &change, err);
+    memset(&b->items[i], 0, sizeof(b->items[i]));
+    b->items[i].run_id = c->run.id;
+    b->items[i].seq = ++c->seq;
+    b->items[i].outcome = outcome;
+    b->items[i].row = row;
+    b->key[i] = stash(b, key, &ok);
+    b->reason[i] = stash(b, reason, &ok);
+    b->diff[i] = stash(b, diff, &ok);
+    if (!ok)
+        return ferry_err_set(err, FERRY_ENOMEM, "recording a change");
+    if (++b->n == CHANGE_BATCH)
+        return flush_changes(c, err);
+    return FERRY_OK;
 }
 
 static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
@@ -335,6 +383,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         else if ((rc = c->target->ops->finish(c->target, on_missing_cb, c, err)) != FERRY_OK)
             return rc;
     }
+    if ((rc = flush_changes(c, err)) != FERRY_OK)
+        return rc;
     set_phase(c, "committing");
     report_progress(c, true);
     fill_end(c, FERRY_RUN_SUCCEEDED);
@@ -369,6 +419,8 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.sync = opt->sync;
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
+    /* Per batch: at most CHANGE_BATCH reasons and diffs of bounded size. */
+    ferry_buf_init(&c.batch.arena, 256 * 1024 * 1024);
     c.run.sync = strdup(opt->sync->name);
     c.run.trigger = strdup(opt->trigger != NULL ? opt->trigger : "cli");
     c.run.user = opt->user != NULL ? strdup(opt->user) : NULL;
@@ -403,6 +455,7 @@ out:
     ferry_source_free(c.source);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_done(&c.section[o]);
+    ferry_buf_done(&c.batch.arena);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {
         ferry_run_done(&c.run);
