@@ -371,33 +371,6 @@ again:
         r->inpos++;
         r->consumed++;
         switch (st) {
-        case ST_FIELD_START:
-            if (c == '"') {
-                r->field_quoted = true;
-                st = ST_QUOTED;
-            } else if (c == r->limits.delimiter) {
-                if ((rc = end_field(r, err)) != FERRY_OK)
-                    return rc;
-            } else if (c == '\r' || c == '\n') {
-                goto end_of_record;
-            } else {
-                if ((rc = append(r, &c, 1, err)) != FERRY_OK)
-                    return rc;
-                st = ST_UNQUOTED;
-            }
-            break;
-        case ST_UNQUOTED:
-            if (c == r->limits.delimiter) {
-                if ((rc = end_field(r, err)) != FERRY_OK)
-                    return rc;
-                st = ST_FIELD_START;
-            } else if (c == '\r' || c == '\n') {
-                goto end_of_record;
-            } else if ((rc = append(r, &c, 1, err)) != FERRY_OK) {
-                /* A quote inside an unquoted field is kept as data. */
-                return rc;
-            }
-            break;
         case ST_QUOTED:
             /* Only a quote reaches here (the run copy takes everything else). */
             st = ST_QUOTE;
@@ -407,14 +380,27 @@ again:
                 if ((rc = append(r, &c, 1, err)) != FERRY_OK)
                     return rc;
                 st = ST_QUOTED;
-            } else if (c == r->limits.delimiter) {
+                break;
+            }
+            /* A closing quote: what follows is handled as in an unquoted field, so text
+             * after it ("ab"c) is kept, as most readers do. */
+            /* fall through */
+        case ST_FIELD_START:
+            if (st == ST_FIELD_START && c == '"') {
+                r->field_quoted = true;
+                st = ST_QUOTED;
+                break;
+            }
+            /* fall through */
+        case ST_UNQUOTED:
+            if (c == r->limits.delimiter) {
                 if ((rc = end_field(r, err)) != FERRY_OK)
                     return rc;
                 st = ST_FIELD_START;
             } else if (c == '\r' || c == '\n') {
                 goto end_of_record;
             } else {
-                /* Text after a closing quote ("ab"c): kept, as most readers do. */
+                /* A quote inside an unquoted field is kept as data. */
                 if ((rc = append(r, &c, 1, err)) != FERRY_OK)
                     return rc;
                 st = ST_UNQUOTED;
