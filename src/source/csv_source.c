@@ -103,8 +103,12 @@ static void csv_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_t
 
     *ret_done = ferry_csv_reader_bytes_consumed(s->reader);
     if (s->http != NULL) {
+        /* Content-Length counts the bytes as sent, compressed or not, so progress compares
+         * it with the bytes received, which run ahead of parsing by at most the stream's
+         * pause threshold. */
         int64_t cl = ferry_http_stream_content_length(s->http);
         *ret_total = cl > 0 ? (uint64_t)cl : 0;
+        *ret_done = (uint64_t)ferry_http_stream_bytes_received(s->http);
     } else {
         *ret_total = s->file_size;
     }

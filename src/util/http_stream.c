@@ -227,6 +227,15 @@ int64_t ferry_http_stream_content_length(const ferry_http_stream *s)
     return s->content_length;
 }
 
+int64_t ferry_http_stream_bytes_received(const ferry_http_stream *s)
+{
+    curl_off_t n = 0;
+
+    if (curl_easy_getinfo(s->easy, CURLINFO_SIZE_DOWNLOAD_T, &n) != CURLE_OK)
+        return 0;
+    return n;
+}
+
 const char *ferry_http_stream_content_type(const ferry_http_stream *s)
 {
     return s->content_type;

@@ -30,6 +30,10 @@ ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, siz
 /* The Content-Length of the response, or -1 when unknown (known once a read returned). */
 int64_t ferry_http_stream_content_length(const ferry_http_stream *s);
 
+/* Bytes received so far as sent (compressed when the server compresses), to compare with
+ * the Content-Length for progress. */
+int64_t ferry_http_stream_bytes_received(const ferry_http_stream *s);
+
 /* The response's Content-Type (borrowed; NULL when unknown or before the first read). */
 const char *ferry_http_stream_content_type(const ferry_http_stream *s);
 
