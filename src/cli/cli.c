@@ -255,7 +255,9 @@ static int cmd_sync(const cli_opts *o)
         printf("%s\n", run.log_message);
     else
         printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
-    if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0)
+    /* A dry run keeps no change rows, so 'ferry show' could not say why: its log message,
+     * printed above, lists the failures instead. */
+    if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0 && !run.dry_run)
         printf("See 'ferry show %lld' for why %lld record%s failed.\n", (long long)run.id,
                (long long)run.counts[FERRY_OUTCOME_FAILED],
                run.counts[FERRY_OUTCOME_FAILED] == 1 ? "" : "s");

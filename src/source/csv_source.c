@@ -5,6 +5,9 @@
  * onto the sync's fields through a column index computed once. Parse errors and ragged rows
  * become record errors (the run fails that record and goes on); only I/O errors end the run.
  *
+ * A cancel (a signal) interrupts a blocking open or read of a file that is slow to give bytes
+ * (a named pipe, a stalled network mount) and ends the run as cancelled, not as an I/O error.
+ *
  * The first bytes are inspected: a body that is an HTML page (what Google Sheets answers,
  * with status 200, for a sheet that is not shared) ends the run with an error that says so.
  *
@@ -29,6 +32,7 @@
 typedef struct {
     ferry_source base;
     const ferry_sync_spec *sync;
+    const atomic_bool *cancel;   /* may be NULL */
     int fd;                      /* file input, or -1 */
     ferry_http_stream *http;     /* http input, or NULL */
     uint64_t file_size;
@@ -69,6 +73,11 @@ static ferry_rc html_error(csv_source *s, ferry_err *err)
                          s->where);
 }
 
+static bool is_cancelled(const atomic_bool *cancel)
+{
+    return cancel != NULL && atomic_load(cancel);
+}
+
 static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferry_err *err)
 {
     csv_source *s = ctx;
@@ -82,7 +91,9 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
         ssize_t n;
         do {
             n = read(s->fd, buf, cap);
-        } while (n < 0 && errno == EINTR);
+        } while (n < 0 && errno == EINTR && !is_cancelled(s->cancel));
+        if (n < 0 && errno == EINTR)
+            return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
         if (n < 0)
             return ferry_err_set_errno(err, FERRY_EIO, "reading %s", s->where);
         *ret_n = (size_t)n;
@@ -192,14 +203,14 @@ static const ferry_source_ops csv_ops = {
 /* Opens the input named by url: an http(s) URL, a file:// URL, or a path (relative ones
  * resolve against base_dir). */
 static ferry_rc open_input(csv_source *s, const char *url, long timeout_ms, const char *base_dir,
-                           ferry_err *err)
+                           const atomic_bool *cancel, ferry_err *err)
 {
     char path[4096];
     struct stat st;
 
     if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
         ferry_url_redact(url, s->where, sizeof(s->where));
-        return ferry_http_stream_open(url, timeout_ms, &s->http, err);
+        return ferry_http_stream_open(url, timeout_ms, cancel, &s->http, err);
     }
     if (strncasecmp(url, "file://", 7) == 0) {
         CURLU *u = curl_url();
@@ -220,7 +231,11 @@ static ferry_rc open_input(csv_source *s, const char *url, long timeout_ms, cons
         snprintf(path, sizeof(path), "%s/%s", base_dir, url);
     }
     snprintf(s->where, sizeof(s->where), "%s", path);
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    do {
+        s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (s->fd < 0 && errno == EINTR && !is_cancelled(cancel));
+    if (s->fd < 0 && errno == EINTR)
+        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
     if (s->fd < 0)
         return ferry_err_set_errno(err, FERRY_ESOURCE, "cannot open the source file %s", path);
     if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -312,7 +327,7 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
 }
 
 ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                               ferry_source **ret_src, ferry_err *err)
+                               const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err)
 {
     ferry_csv_limits limits;
     csv_source *s;
@@ -324,8 +339,9 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir
     s->base.ops = &csv_ops;
     s->base.kind = "csv";
     s->sync = sync;
+    s->cancel = cancel;
     s->fd = -1;
-    rc = open_input(s, sync->source.url, sync->source.timeout_ms, base_dir, err);
+    rc = open_input(s, sync->source.url, sync->source.timeout_ms, base_dir, cancel, err);
     if (rc != FERRY_OK)
         goto out_free;
     ferry_csv_limits_default(&limits);

@@ -2,11 +2,11 @@
 #include "source/source.h"
 
 ferry_rc ferry_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                           ferry_source **ret_src, ferry_err *err)
+                           const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err)
 {
     switch (sync->source.kind) {
     case FERRY_SOURCE_CSV:
-        return ferry_csv_source_open(sync, base_dir, ret_src, err);
+        return ferry_csv_source_open(sync, base_dir, cancel, ret_src, err);
     }
     return ferry_err_set(err, FERRY_EINVAL, "unknown source kind");
 }

@@ -10,6 +10,7 @@
 #ifndef FERRY_SOURCE_SOURCE_H
 #define FERRY_SOURCE_SOURCE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,10 +43,11 @@ struct ferry_source {
 };
 
 /* Opens the source of sync; base_dir resolves relative paths. Reads and checks the header
- * (missing or repeated columns fail here, before the target is touched). On success
- * *ret_src is owned by the caller (ferry_source_free()). */
+ * (missing or repeated columns fail here, before the target is touched). cancel (borrowed,
+ * may be NULL): once set, a source waiting for input (a slow server, a pipe) gives up with
+ * FERRY_ECANCELLED. On success *ret_src is owned by the caller (ferry_source_free()). */
 ferry_rc ferry_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                           ferry_source **ret_src, ferry_err *err);
+                           const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err);
 
 static inline ferry_rc ferry_source_next(ferry_source *src, ferry_source_record *ret_rec,
                                          ferry_err *err)
@@ -64,6 +66,6 @@ void ferry_source_free(ferry_source *src);
 
 /* CSV implementation (csv_source.c). */
 ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                               ferry_source **ret_src, ferry_err *err);
+                               const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err);
 
 #endif

@@ -319,6 +319,9 @@ static void fill_end(run_ctx *c, ferry_run_status status)
 static void fill_failure(run_ctx *c, const ferry_err *cause)
 {
     bool was_cancel = cause->code == FERRY_ECANCELLED;
+    size_t len = strlen(cause->msg);
+    /* A message that ends a sentence itself ("...published to the web as CSV?") gets no '.' */
+    const char *stop = len > 0 && strchr(".?!", cause->msg[len - 1]) != NULL ? "" : ".";
     char ui[FERRY_ERR_MSG_MAX + 256];
 
     fill_end(c, was_cancel ? FERRY_RUN_CANCELLED : FERRY_RUN_FAILED);
@@ -326,8 +329,8 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
         snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.",
                  c->sync->title);
     else
-        snprintf(ui, sizeof(ui), "Sync of %s failed: %s. Nothing was changed.", c->sync->title,
-                 cause->msg);
+        snprintf(ui, sizeof(ui), "Sync of %s failed: %s%s Nothing was changed.", c->sync->title,
+                 cause->msg, stop);
     free(c->run.ui_message);
     c->run.ui_message = strdup(ui);
     free(c->run.error);
@@ -349,7 +352,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
 
     set_phase(c, "connecting");
     report_progress(c, true);
-    rc = ferry_source_open(sync, opt->config->dir, &c->source, err);
+    rc = ferry_source_open(sync, opt->config->dir, opt->cancel, &c->source, err);
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
         ferry_err_clear(err);
         rc = FERRY_OK;
@@ -367,13 +370,13 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     report_progress(c, true);
     if (c->source != NULL && (rc = process_all(c, err)) != FERRY_OK)
         return rc;
+    if (cancelled(c)) /* before any other verdict: the user asked to stop */
+        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
     if (c->run.processed == 0 && !sync->allow_empty)
         return ferry_err_set(err, FERRY_EEMPTY,
                              "the source has a header but no rows; if that can be right, set "
                              "allow_empty: true on the sync (on_missing is never applied to an "
                              "empty source)");
-    if (cancelled(c))
-        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
     if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
         if (c->run.processed == 0)
             note = "on_missing was not applied: the source is empty.";

@@ -320,10 +320,11 @@ static ferry_rc mark_seen(sqlite_target *t, int64_t rowid, ferry_err *err)
 static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec,
                           ferry_apply_result *res)
 {
+    /* One key: "duplicate key id 'T002'"; several: "duplicate key 'a=1, b=2'". */
     snprintf(t->reason, sizeof(t->reason),
-             "duplicate key %s '%s': an earlier row of this source has the same key",
+             "duplicate key %s%s'%s': an earlier row of this source has the same key",
              t->sync->target.nkey == 1 ? t->sync->target.key[0] : "",
-             rec->key != NULL ? rec->key : "");
+             t->sync->target.nkey == 1 ? " " : "", rec->key != NULL ? rec->key : "");
     res->outcome = FERRY_OUTCOME_FAILED;
     res->reason = t->reason;
 }

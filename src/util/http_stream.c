@@ -20,6 +20,7 @@
 struct ferry_http_stream {
     CURLM *multi;
     CURL *easy;
+    const atomic_bool *cancel; /* may be NULL */
     ferry_buf pending;  /* received, not yet read */
     size_t pending_pos;
     bool paused;
@@ -78,8 +79,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, ferry_http_stream **ret_stream,
-                                ferry_err *err)
+ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_bool *cancel,
+                                ferry_http_stream **ret_stream, ferry_err *err)
 {
     ferry_http_stream *s;
 
@@ -88,6 +89,7 @@ ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, ferry_http_str
     if (s == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating an HTTP stream");
     ferry_buf_init(&s->pending, PENDING_MAX);
+    s->cancel = cancel;
     s->content_length = -1;
     ferry_url_redact(url, s->redacted, sizeof(s->redacted));
     s->multi = curl_multi_init();
@@ -198,6 +200,9 @@ ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, siz
             *ret_n = 0;
             return FERRY_OK;
         }
+        /* Waiting on the server: a cancel must not wait for it (a signal wakes the poll). */
+        if (s->cancel != NULL && atomic_load(s->cancel))
+            return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
         if (s->paused) {
             s->paused = false;
             curl_easy_pause(s->easy, CURLPAUSE_CONT);

@@ -4,12 +4,15 @@
  * from inside that call, and pauses the transfer while more than 256 KiB wait unread, so
  * memory stays bounded however large the body. Redirects are followed (Google Sheets export
  * URLs answer with one). Statuses of 400 and above end the stream with FERRY_EHTTP and a
- * message naming the status and the URL without credentials or query string.
+ * message naming the status and the URL without credentials or query string. A stream given a
+ * cancel flag checks it while it waits for the server (at least once a second), so a cancel
+ * does not wait for a slow or stalled server to answer or time out.
  *
  * One stream belongs to one thread. */
 #ifndef FERRY_UTIL_HTTP_STREAM_H
 #define FERRY_UTIL_HTTP_STREAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,11 +20,12 @@
 
 typedef struct ferry_http_stream ferry_http_stream;
 
-/* Starts a GET of url with a whole-transfer timeout (0 for none). On success *ret_stream is
- * owned by the caller (ferry_http_stream_free()). Connection errors are reported by the first
- * read, not here. */
-ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, ferry_http_stream **ret_stream,
-                                ferry_err *err);
+/* Starts a GET of url with a whole-transfer timeout (0 for none). cancel (borrowed, may be
+ * NULL): once set, reads fail with FERRY_ECANCELLED. On success *ret_stream is owned by the
+ * caller (ferry_http_stream_free()). Connection errors are reported by the first read, not
+ * here. */
+ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_bool *cancel,
+                                ferry_http_stream **ret_stream, ferry_err *err);
 
 /* Reads up to cap bytes into buf; *ret_n == 0 at the end of the body. */
 ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, size_t *ret_n,

@@ -1,0 +1,425 @@
+"""ferrytest.py - shared fixtures for Ferry's integration tests.
+
+The tests run the real `ferry` binary as a user would: each test gets a fresh temporary
+directory holding its ferry.yaml, its CSV files and its SQLite database (ferry.db), and runs
+`ferry` there with a timeout. HTTP sources are served by a loopback server (127.0.0.1, a port
+the OS picks) whose routes each test sets: status, headers, body (bytes or a generator,
+streamed with chunked encoding), a delay before answering, a redirect, or a stall.
+
+Only the Python standard library is used. FERRY_BIN names the binary under test (set by
+CTest); FERRY_SOURCE_ROOT the repository root (for examples/).
+"""
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.environ.get("FERRY_SOURCE_ROOT") or os.path.normpath(os.path.join(HERE, "..", ".."))
+FERRY_BIN = os.environ.get("FERRY_BIN", "")
+
+# Upper bound for one ferry invocation; every test is expected to finish far sooner.
+DEFAULT_TIMEOUT = 30
+
+
+def _check_binary():
+    if not FERRY_BIN or not os.access(FERRY_BIN, os.X_OK):
+        raise unittest.SkipTest(
+            "FERRY_BIN is not set to an executable ferry binary (run these tests through ctest)")
+
+
+# ---- config ----
+
+def sync_config(url, table="people", key="id", fields=None, title=None, noun=None,
+                on_missing=None, allow_empty=None, skip=None, source=None):
+    """One sync as a dict. fields defaults to id/name/email; source adds source keys."""
+    if fields is None:
+        fields = {"id": {}, "name": {}, "email": {"type": "email"}}
+    src = {"url": url}
+    src.update(source or {})
+    target = {"table": table, "key": key if isinstance(key, list) else [key]}
+    if on_missing is not None:
+        target["on_missing"] = on_missing
+    sync = {"source": src, "target": target, "fields": fields}
+    if title is not None:
+        sync["title"] = title
+    if noun is not None:
+        sync["noun"] = noun
+    if allow_empty is not None:
+        sync["allow_empty"] = allow_empty
+    if skip is not None:
+        sync["skip"] = skip
+    return sync
+
+
+def config_text(syncs, database="sqlite:ferry.db"):
+    """A ferry.yaml for syncs (name -> dict). JSON is YAML, so the dicts are dumped as JSON
+    (one key per line, so a YAML error would still point at a line)."""
+    return json.dumps({"database": database, "syncs": syncs}, indent=2) + "\n"
+
+
+def csv_text(header, rows, newline="\n"):
+    """CSV text from a header list and row lists, quoting where RFC 4180 needs it."""
+    def cell(v):
+        v = "" if v is None else str(v)
+        if any(c in v for c in ',"\r\n'):
+            return '"' + v.replace('"', '""') + '"'
+        return v
+    lines = [",".join(cell(v) for v in header)]
+    lines += [",".join(cell(v) for v in row) for row in rows]
+    return newline.join(lines) + newline
+
+
+def people_rows(n, start=0):
+    """n rows for the default id/name/email sync."""
+    return [["P%07d" % i, "Person %d" % i, "p%d@example.com" % i] for i in range(start, start + n)]
+
+
+# ---- the loopback HTTP server ----
+
+class Route:
+    """What the server answers on one path.
+
+    status, headers: the response line and headers (Content-Type defaults to text/csv).
+    body: bytes, str, or a callable returning an iterable of bytes chunks (streamed with
+          chunked transfer encoding and no Content-Length).
+    delay: seconds to wait before answering at all.
+    redirect: a path or URL; answers `status` (302 by default) with Location.
+    stall_after: with a bytes body, seconds to stall after sending the headers and the first
+          stall_bytes bytes (then the rest is sent, unless the server is stopping).
+    """
+
+    def __init__(self, status=200, headers=None, body=b"", delay=0.0, redirect=None,
+                 stall_after=None, stall_bytes=0, content_length=True):
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body = body
+        self.delay = delay
+        self.redirect = redirect
+        self.stall_after = stall_after
+        self.stall_bytes = stall_bytes
+        self.content_length = content_length
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # keep the test output clean
+        pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass  # the client (ferry) went away: expected in failure tests
+
+    def do_GET(self):
+        srv = self.server.owner
+        path = self.path.split("?", 1)[0]
+        srv.requests.append({"path": self.path, "headers": dict(self.headers)})
+        route = srv.routes.get(path)
+        if route is None:
+            self._send(404, {"Content-Type": "text/plain"}, b"no such route\n")
+            return
+        if route.delay and srv.stopping.wait(route.delay):
+            return
+        if route.redirect is not None:
+            location = route.redirect
+            if location.startswith("/"):
+                location = srv.url(location)
+            self._send(route.status if route.status in (301, 302, 303, 307, 308) else 302,
+                       {"Location": location, "Content-Type": "text/html"},
+                       b"<html><body>moved</body></html>")
+            return
+        headers = {"Content-Type": "text/csv; charset=utf-8"}
+        headers.update(route.headers)
+        body = route.body
+        if callable(body):
+            self._send_chunked(route.status, headers, body())
+            return
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if route.stall_after is not None:
+            self.send_response(route.status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:route.stall_bytes])
+            self.wfile.flush()
+            if srv.stopping.wait(route.stall_after):
+                return
+            self.wfile.write(body[route.stall_bytes:])
+            return
+        self._send(route.status, headers, body, route.content_length)
+
+    def _send(self, status, headers, body, content_length=True):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if content_length:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_chunked(self, status, headers, chunks):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in chunks:
+            if self.server.owner.stopping.is_set():
+                return
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8")
+            if not chunk:
+                continue
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 with per-test routes; stop() ends it."""
+
+    def __init__(self):
+        self.routes = {}
+        self.requests = []
+        self.stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def route(self, path, **kwargs):
+        self.routes[path] = Route(**kwargs)
+        return self.url(path)
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def stop(self):
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---- the test case base ----
+
+class FerryTestCase(unittest.TestCase):
+    """A temporary directory per test, with helpers to write its config and CSV files, run
+    ferry in it and read its database."""
+
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        _check_binary()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ferry-it-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.config_path = os.path.join(self.dir, "ferry.yaml")
+        self.db_path = os.path.join(self.dir, "ferry.db")
+        self._server = None
+
+    # -- files --
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write_file(self, name, content):
+        p = self.path(name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(content.encode("utf-8") if isinstance(content, str) else content)
+        return p
+
+    def write_csv(self, name, header, rows, newline="\n"):
+        return self.write_file(name, csv_text(header, rows, newline))
+
+    def write_config(self, syncs_or_text, database="sqlite:ferry.db"):
+        """Writes ferry.yaml from raw text or a dict of syncs."""
+        text = syncs_or_text if isinstance(syncs_or_text, str) else config_text(syncs_or_text, database)
+        self.write_file("ferry.yaml", text)
+        return self.config_path
+
+    # -- running ferry --
+
+    def ferry_env(self, extra=None):
+        """The environment ferry runs with: ours without FERRY_CONFIG, USER=tester, plus
+        extra (a value of None removes the variable)."""
+        env = dict(os.environ)
+        env.pop("FERRY_CONFIG", None)
+        env["USER"] = "tester"
+        env["LC_ALL"] = "C"
+        for k, v in (extra or {}).items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def run_ferry(self, *args, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
+        """Runs ferry with args in the test's directory (so ./ferry.yaml is the config), or
+        in cwd, with env added to its environment. Returns (exit code, stdout, stderr)."""
+        try:
+            p = subprocess.run([FERRY_BIN] + list(args), cwd=cwd or self.dir,
+                               env=self.ferry_env(env), stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            self.fail("ferry %s did not finish within %ss (stderr: %r)"
+                      % (" ".join(args), timeout, e.stderr))
+        return (p.returncode, p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace"))
+
+    def start_ferry(self, *args, cwd=None):
+        """Starts ferry in the background with stdout and stderr piped; the process is
+        killed at cleanup if still running."""
+        p = subprocess.Popen([FERRY_BIN] + list(args), cwd=cwd or self.dir,
+                             env=self.ferry_env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+            p.stdout.close()
+            p.stderr.close()
+        self.addCleanup(reap)
+        return p
+
+    def sync(self, name="t", *extra, expect=0):
+        """Runs `ferry sync name` and checks its exit code; returns (stdout, stderr)."""
+        code, out, err = self.run_ferry("sync", name, *extra)
+        self.assertEqual(code, expect, "ferry sync %s exited %d\nstdout:\n%s\nstderr:\n%s"
+                         % (name, code, out, err))
+        return out, err
+
+    # -- the database --
+
+    def query(self, sql, params=()):
+        """Rows of a query on ferry.db, through a connection of its own."""
+        con = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    def query_dicts(self, sql, params=()):
+        con = sqlite3.connect(self.db_path, timeout=10)
+        con.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in con.execute(sql, params).fetchall()]
+        finally:
+            con.close()
+
+    def table_exists(self, table):
+        if not os.path.exists(self.db_path):
+            return False
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                               (table,)))
+
+    def table_rows(self, table, order_by=None):
+        """Every row of table, as tuples, in a stable order (all columns)."""
+        cols = [r[1] for r in self.query('SELECT * FROM pragma_table_info(?)', (table,))]
+        order = order_by or ", ".join('"%s"' % c for c in cols)
+        return self.query('SELECT * FROM "%s" ORDER BY %s' % (table, order))
+
+    def runs(self):
+        return self.query_dicts("SELECT * FROM ferry_runs ORDER BY id")
+
+    def last_run(self):
+        rows = self.query_dicts("SELECT * FROM ferry_runs ORDER BY id DESC LIMIT 1")
+        self.assertTrue(rows, "no run was recorded")
+        return rows[0]
+
+    def changes(self, run_id):
+        return self.query_dicts("SELECT * FROM ferry_changes WHERE run_id=? ORDER BY seq",
+                                (run_id,))
+
+    # -- HTTP --
+
+    @property
+    def server(self):
+        """The test's loopback HTTP server, started on first use and stopped at cleanup."""
+        if self._server is None:
+            self._server = LoopbackServer()
+            self.addCleanup(self._server.stop)
+        return self._server
+
+
+def read_line_until(stream, predicate, deadline):
+    """Reads lines from a binary pipe until predicate(line) or the deadline (monotonic time)
+    passes or the stream ends. Returns (matching line or None, lines read, queue): a thread
+    pumps the pipe into the queue, so a silent pipe cannot block past the deadline, and
+    drain(queue) reads the rest."""
+    import queue
+    q = queue.Queue()
+
+    def pump():
+        for raw in iter(stream.readline, b""):
+            q.put(raw.decode("utf-8", "replace"))
+        q.put(None)
+
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    seen = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, seen, q
+        try:
+            line = q.get(timeout=left)
+        except queue.Empty:
+            return None, seen, q
+        if line is None:
+            return None, seen, q
+        seen.append(line)
+        if predicate(line):
+            return line, seen, q
+
+
+def drain(q, timeout=5):
+    """The rest of what a read_line_until pump thread reads, until the stream ends."""
+    import queue
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        out.append(line)
+    return out
+
+
+def main():
+    """Runs the calling module's tests with unittest's summary; exits non-zero on failure."""
+    unittest.main(module="__main__", verbosity=2)
