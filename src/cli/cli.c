@@ -374,6 +374,9 @@ static int cmd_show(const cli_opts *o)
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
+    if (run.dry_run && run.log_message != NULL)
+        printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
+               run.log_message);
     if (store->ops->change_list(store, run.id, -1, o->limit, &changes, &n, &err) == FERRY_OK) {
         if (n > 0)
             printf("\nChanges (first %zu):\n", n);

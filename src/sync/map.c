@@ -613,7 +613,8 @@ out:
         return ferry_err_set(err, rc, "mapping row %ld: out of memory", in->row);
     if (result != FERRY_MAP_OK && in->error == NULL && rc == FERRY_OK) {
         /* A failed or skipped record still names its key when the key fields can be read:
-         * the key appears in the change row and protects the row from on_missing. */
+         * the key appears in its change row, and a failed record's key protects its row
+         * from on_missing (a skipped record's does not: see docs/sync.md). */
         size_t keep = m->reason.len;
         for (size_t k = 0; k < sync->target.nkey; k++) {
             if (m->off[m->key_field[k]] == SIZE_MAX)

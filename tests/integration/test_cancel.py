@@ -264,13 +264,9 @@ class BlockedSourceTest(ferrytest.FerryTestCase):
                                                 rows_per_batch=0))
         self.assert_prompt_cancel(proc, q)
 
-    # KNOWN BUG (reported, not fixed here): a ferry that dies without recording how its run
-    # ended (kill -9, the OOM killer, a crash, a power cut, or the second Ctrl-C, which
-    # _exit()s at once) leaves the run 'running' for ever, and the partial unique index
-    # ferry_runs_one_active then refuses every later run of that sync ("a run of 't' is
-    # already queued or running", exit 1) until someone edits the database by hand.
-    # Remove expectedFailure once stale runs are detected (e.g. marked 'interrupted').
-    @unittest.expectedFailure
+    # A ferry that dies without recording how its run ended (kill -9, a crash, the second
+    # Ctrl-C) leaves the run 'running'; the next sync sees its owner process is gone, marks
+    # it 'interrupted' and runs.
     def test_sync_after_ferry_was_killed_mid_run_can_run_again(self):
         proc, q = self.start_on_pipe(FifoWriter(self.path("people.csv"), initial_rows=10,
                                                 rows_per_batch=0))
@@ -281,6 +277,9 @@ class BlockedSourceTest(ferrytest.FerryTestCase):
         self.write_csv("people.csv", HEADER, people_rows(2))
         code, out, err = self.run_ferry("sync", "t")
         self.assertEqual(code, 0, out + err)
+        runs = self.query("SELECT status, error FROM ferry_runs ORDER BY id")
+        self.assertEqual([r[0] for r in runs], ["interrupted", "succeeded"])
+        self.assertIn("ended before the run finished", runs[0][1])
 
 
 if __name__ == "__main__":
