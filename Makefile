@@ -47,12 +47,12 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test: unit, fuzz replays and integration on the development build, then the unit
-# tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Every test: unit, fuzz replays and integration on the development build, then all of them
+# again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
+	    ctest --output-on-failure -j $(JOBS)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
