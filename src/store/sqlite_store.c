@@ -238,6 +238,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         " dry_run, queued_at, started_at, heartbeat_at, attempt)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)";
     sqlite3_stmt *st;
+    bool active;
     int rc;
 
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -255,13 +256,20 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     bind_time(st, 10, run->started_at_ms);
     sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
     rc = sqlite3_step(st);
+    /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
+     * column the caller left empty) is reported as what it is. */
+    active = rc == SQLITE_CONSTRAINT &&
+             sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+    if (rc != SQLITE_DONE && !active) {
+        ferry_rc frc = db_error(s->db, err, "recording the run");
+        sqlite3_finalize(st);
+        return frc;
+    }
     sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT)
+    if (active)
         return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
                              run->sync, run->tenant ? " for tenant " : "",
                              run->tenant ? run->tenant : "");
-    if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "recording the run");
     *ret_id = sqlite3_last_insert_rowid(s->db);
     return FERRY_OK;
 }
