@@ -26,6 +26,8 @@
  * goes to ferry_config_free(), which copes with missing parts. */
 #include "config/config.h"
 
+#include "source/csv_reader.h" /* ferry_utf8_is_valid() */
+
 #include <errno.h>
 #include <libfyaml.h>
 #include <libgen.h>
@@ -1338,12 +1340,36 @@ static ferry_rc yaml_error(struct walk *w, struct yaml *y)
                          y->output[0] != '\0' ? y->output : "the file could not be parsed");
 }
 
+/* YAML is Unicode text, and libfyaml 0.7 (Debian 12's) loops forever on some invalid UTF-8,
+ * such as a directive line "%\x80" (upstream issue #101), so the bytes are checked first.
+ * Line by line, since a UTF-8 sequence never spans a line break: the error names the line. */
+static ferry_rc check_utf8(struct walk *w, const char *text, size_t len)
+{
+    size_t start = 0;
+    int line = 1;
+
+    while (start < len) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl != NULL ? (size_t)(nl - text) : len;
+
+        if (!ferry_utf8_is_valid(text + start, end - start))
+            return fail(w, line, "the file is not valid UTF-8 text");
+        start = end + 1;
+        line++;
+    }
+    return FERRY_OK;
+}
+
 /* Parses text into y->doc; y->doc stays NULL for a stream without documents. */
 static ferry_rc yaml_load(struct walk *w, const char *text, size_t len, struct yaml *y)
 {
     struct fy_diag_cfg dcfg;
     struct fy_parse_cfg pcfg;
     struct fy_document *extra;
+    ferry_rc rc;
+
+    if ((rc = check_utf8(w, text, len)) != FERRY_OK)
+        return rc;
 
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
@@ -1450,6 +1476,14 @@ out:
     yaml_close(&y);
     if (rc != FERRY_OK) {
         ferry_config_free(cfg);
+        if (err != NULL) {
+            /* An error is one line: keys and values quoted in it may hold line breaks or
+             * other control characters, shown as '?'. */
+            for (char *p = err->msg; *p != '\0'; p++) {
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                    *p = '?';
+            }
+        }
         return rc;
     }
     *ret_cfg = cfg;

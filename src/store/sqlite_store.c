@@ -311,6 +311,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)";
     char owner[300];
     sqlite3_stmt *st;
+    bool active;
     int rc;
 
     lease_owner(owner, sizeof(owner));
@@ -332,16 +333,23 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
         sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
+        /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
+         * column the caller left empty) is reported as what it is. */
+        active = rc == SQLITE_CONSTRAINT &&
+                 sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+        if (rc != SQLITE_DONE && !active) {
+            ferry_rc frc = db_error(s->db, err, "recording the run");
+            sqlite3_finalize(st);
+            return frc;
+        }
         sqlite3_finalize(st);
-        if (rc != SQLITE_CONSTRAINT || attempt > 0 || !reap_stale(s, run))
+        if (!active || attempt > 0 || !reap_stale(s, run))
             break;
     }
-    if (rc == SQLITE_CONSTRAINT)
+    if (active)
         return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
                              run->sync, run->tenant ? " for tenant " : "",
                              run->tenant ? run->tenant : "");
-    if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "recording the run");
     *ret_id = sqlite3_last_insert_rowid(s->db);
     return FERRY_OK;
 }

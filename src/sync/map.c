@@ -468,8 +468,11 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-/* Converts field i into the arena. Returns false with m->reason set when it fails. */
-static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, ferry_rc *rc)
+/* Converts field i into the arena. Returns false with m->reason set when it fails. An empty
+ * value is a failure only when check_required and the field is required: skip rules see empty
+ * values first (`empty: true` on a required field must skip, not fail). */
+static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i,
+                      bool check_required, ferry_rc *rc)
 {
     const ferry_field_spec *f = &m->sync->fields[i];
     const char *s = in->value != NULL ? in->value[i] : NULL;
@@ -480,7 +483,7 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
         trim(&s, &n);
     if (s == NULL || n == 0) {
         m->off[i] = SIZE_MAX;
-        if (!f->required)
+        if (!f->required || !check_required)
             return true;
         ferry_buf_printf_trunc(&m->reason, "row %ld: %s is required but empty", in->row,
                                f->name);
@@ -592,7 +595,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
         goto out;
     }
     for (i = 0; i < sync->nfields; i++) {
-        if (m->in_skip[i] && !map_field(m, in, i, &rc)) {
+        if (m->in_skip[i] && !map_field(m, in, i, false, &rc)) {
             result = FERRY_MAP_FAILED;
             goto out;
         }
@@ -602,7 +605,9 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
         goto out;
     }
     for (i = 0; i < sync->nfields; i++) {
-        if (!m->in_skip[i] && !map_field(m, in, i, &rc)) {
+        /* A skip field is converted already; an empty one still needs its required check. */
+        bool ok = (m->in_skip[i] && m->off[i] != SIZE_MAX) || map_field(m, in, i, true, &rc);
+        if (!ok) {
             result = FERRY_MAP_FAILED;
             goto out;
         }
@@ -618,7 +623,7 @@ out:
         size_t keep = m->reason.len;
         for (size_t k = 0; k < sync->target.nkey; k++) {
             if (m->off[m->key_field[k]] == SIZE_MAX)
-                map_field(m, in, m->key_field[k], &rc);
+                map_field(m, in, m->key_field[k], true, &rc);
         }
         m->reason.len = keep;
         m->reason.data[keep] = '\0';

@@ -179,13 +179,17 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
         has_key_index = index_is_key(t, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     if (!has_key_index) {
-        /* An INTEGER PRIMARY KEY is the rowid and has no index of its own. */
+        /* An INTEGER PRIMARY KEY is the rowid and has no index of its own. It must be the
+         * only primary key column: the first column of PRIMARY KEY (id, x) is not unique. */
         if (sync->target.nkey == 1 &&
-            sqlite3_prepare_v2(t->db, "SELECT pk, type FROM pragma_table_info(?1) WHERE name = ?2",
+            sqlite3_prepare_v2(t->db,
+                               "SELECT count(*), max(name = ?2) FROM pragma_table_info(?1)"
+                               " WHERE pk > 0",
                                -1, &st, NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, sync->target.key[0], -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1)
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1 &&
+                sqlite3_column_int(st, 1) == 1)
                 has_key_index = true;
             sqlite3_finalize(st);
         }
@@ -320,11 +324,13 @@ static ferry_rc mark_seen(sqlite_target *t, int64_t rowid, ferry_err *err)
 static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec,
                           ferry_apply_result *res)
 {
-    /* One key: "duplicate key id 'T002'"; several: "duplicate key 'a=1, b=2'". */
+    const ferry_target_spec *tg = &t->sync->target;
+
+    /* "duplicate key id 'E001'", or "duplicate key 'a=1, b=2'" (the key names its fields). */
     snprintf(t->reason, sizeof(t->reason),
              "duplicate key %s%s'%s': an earlier row of this source has the same key",
-             t->sync->target.nkey == 1 ? t->sync->target.key[0] : "",
-             t->sync->target.nkey == 1 ? " " : "", rec->key != NULL ? rec->key : "");
+             tg->nkey == 1 ? tg->key[0] : "", tg->nkey == 1 ? " " : "",
+             rec->key != NULL ? rec->key : "");
     res->outcome = FERRY_OUTCOME_FAILED;
     res->reason = t->reason;
 }
@@ -362,9 +368,12 @@ static void show(ferry_buf *b, const char *v)
 {
     if (v == NULL)
         ferry_buf_printf_trunc(b, "(empty)");
-    else if (strlen(v) > 60)
-        ferry_buf_printf_trunc(b, "'%.57s...'", v);
-    else
+    else if (strlen(v) > 60) {
+        size_t cut = 57;
+        while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
+            cut--; /* do not split a UTF-8 sequence */
+        ferry_buf_printf_trunc(b, "'%.*s...'", (int)cut, v);
+    } else
         ferry_buf_printf_trunc(b, "'%s'", v);
 }
 

@@ -64,6 +64,11 @@ ferry_rc ferry_buf_append(ferry_buf *b, const void *p, size_t n)
     return FERRY_OK;
 }
 
+/* Declared with its format so clang's -Wformat-nonliteral (in -Wformat=2) accepts the
+ * vsnprintf calls below. */
+static ferry_rc vappend(ferry_buf *b, bool trunc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static ferry_rc vappend(ferry_buf *b, bool trunc, const char *fmt, va_list ap)
 {
     va_list ap2;

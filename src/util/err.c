@@ -14,6 +14,11 @@ void ferry_err_clear(ferry_err *err)
     err->msg[0] = '\0';
 }
 
+/* Declared with its format so clang's -Wformat-nonliteral (in -Wformat=2) accepts the
+ * vsnprintf call below. */
+static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 4, 0)));
+
 static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt,
                          va_list ap)
 {

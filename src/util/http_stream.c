@@ -53,7 +53,8 @@ void ferry_url_redact(const char *url, char *out, size_t outlen)
     }
     host = scheme_end + 3;
     slash = host + strcspn(host, "/?#");
-    at = memchr(host, '@', (size_t)(slash - host));
+    /* The last '@' ends the userinfo, so a password holding an unencoded '@' is all hidden. */
+    at = memrchr(host, '@', (size_t)(slash - host));
     if (at != NULL)
         host = at + 1;
     q = slash + strcspn(slash, "?#");

@@ -691,6 +691,35 @@ static void yaml_syntax_error_gives_file_and_line(void **state)
                         "ferry.yaml:5: YAML syntax error: ");
 }
 
+static void invalid_utf8_is_an_error_naming_its_line(void **state)
+{
+    (void)state;
+    expect_error("workers: 4\n"
+                 "# caf\xE9 in Latin-1\n",
+                 "ferry.yaml:2: the file is not valid UTF-8 text");
+    /* libfyaml 0.7 would loop forever on this directive line. */
+    expect_error("%\x80\n", "ferry.yaml:1: the file is not valid UTF-8 text");
+    /* Valid multi-byte text is fine. */
+    ferry_config_free(parse_ok("# caf\xC3\xA9 \xE2\x82\xAC\n"
+                               "workers: 4\n"));
+}
+
+static void error_quoting_a_line_break_stays_one_line(void **state)
+{
+    (void)state;
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv, \"time\\nout\": 1s }\n",
+                 "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
+                 "kind, url, timeout, max_field_bytes, delimiter)");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: { type: \"mail\\nx\\ty\" } }\n",
+                 "ferry.yaml:5: syncs.people.fields.id.type: unknown type 'mail?x?y'");
+}
+
 static void duplicate_yaml_keys_are_errors(void **state)
 {
     (void)state;
@@ -1406,6 +1435,8 @@ int main(void)
         cmocka_unit_test(bad_boolean_names_the_key),
         cmocka_unit_test(booleans_accept_yes_no_on_off_in_any_case),
         cmocka_unit_test(yaml_syntax_error_gives_file_and_line),
+        cmocka_unit_test(invalid_utf8_is_an_error_naming_its_line),
+        cmocka_unit_test(error_quoting_a_line_break_stays_one_line),
         cmocka_unit_test(duplicate_yaml_keys_are_errors),
         cmocka_unit_test(second_yaml_document_is_an_error),
         cmocka_unit_test(database_must_be_sqlite_or_postgres),
