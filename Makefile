@@ -7,7 +7,7 @@ BENCH_BUILD ?= build-release
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages the build, the tests, the demo and the benchmark need.
-DEB_PACKAGES = cmake make gcc pkg-config libc6-dev \
+DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                sqlite3 python3 time
 
@@ -49,7 +49,7 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 # Every test: unit, fuzz replays and integration on the development build, then all of them
 # again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: build build-asan
+test: build build-asan format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS)
@@ -74,8 +74,9 @@ bench: deps $(BENCH_BUILD)/CMakeCache.txt
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 
-format-check:
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+format-check: deps
+	@clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]') \
+	    && echo "clang-format: all sources formatted"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

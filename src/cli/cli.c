@@ -65,12 +65,9 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},  {"dry-run", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -315,8 +312,8 @@ static int cmd_runs(const cli_opts *o)
         char dur[32] = "-";
         if (runs[i].finished_at_ms > 0)
             ferry_time_format_duration(runs[i].duration_ms, dur, sizeof(dur));
-        printf("%-6lld %-11s %-16s ", (long long)runs[i].id,
-               ferry_run_status_name(runs[i].status), runs[i].sync);
+        printf("%-6lld %-11s %-16s ", (long long)runs[i].id, ferry_run_status_name(runs[i].status),
+               runs[i].sync);
         print_time(runs[i].started_at_ms);
         printf(" %-10s %-8s %s\n", dur, runs[i].user != NULL ? runs[i].user : runs[i].trigger,
                runs[i].ui_message != NULL ? runs[i].ui_message : "");
@@ -384,7 +381,9 @@ static int cmd_show(const cli_opts *o)
             const ferry_change *c = &changes[i];
             printf("  %-8s %-20s %s\n", ferry_outcome_name(c->outcome),
                    c->record_key != NULL ? c->record_key : "-",
-                   c->diff != NULL ? c->diff : c->reason != NULL ? c->reason : "");
+                   c->diff != NULL     ? c->diff
+                   : c->reason != NULL ? c->reason
+                                       : "");
         }
     }
     ferry_run_done(&run);

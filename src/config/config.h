@@ -30,26 +30,26 @@ typedef enum {
 const char *ferry_field_type_name(ferry_field_type type);
 
 typedef struct {
-    char *name;         /* the target column, the key under fields: */
-    char *column;       /* the source column header; defaults to name */
+    char *name;            /* the target column, the key under fields: */
+    char *column;          /* the source column header; defaults to name */
     ferry_field_type type; /* default text */
-    bool required;      /* an empty value fails the record; default false */
-    bool trim;          /* strip leading and trailing white space first; default true */
-    char **values;      /* enum: the allowed values, as written */
+    bool required;         /* an empty value fails the record; default false */
+    bool trim;             /* strip leading and trailing white space first; default true */
+    char **values;         /* enum: the allowed values, as written */
     size_t nvalues;
-    int line;           /* line in the config file, for messages */
+    int line; /* line in the config file, for messages */
 } ferry_field_spec;
 
 typedef enum {
-    FERRY_SKIP_IN = 0,  /* skip when the value is one of values */
-    FERRY_SKIP_NOT_IN,  /* skip when the value is none of values */
-    FERRY_SKIP_EMPTY,   /* skip when the value is empty */
+    FERRY_SKIP_IN = 0, /* skip when the value is one of values */
+    FERRY_SKIP_NOT_IN, /* skip when the value is none of values */
+    FERRY_SKIP_EMPTY,  /* skip when the value is empty */
 } ferry_skip_kind;
 
 typedef struct {
-    size_t field;       /* index into ferry_sync_spec.fields */
+    size_t field; /* index into ferry_sync_spec.fields */
     ferry_skip_kind kind;
-    char **values;      /* in / not_in: compared case-insensitively */
+    char **values; /* in / not_in: compared case-insensitively */
     size_t nvalues;
 } ferry_skip_rule;
 
@@ -73,34 +73,34 @@ typedef struct {
 
 typedef struct {
     char *table;
-    char **key;             /* field names forming the key, at least one */
+    char **key; /* field names forming the key, at least one */
     size_t nkey;
     ferry_on_missing on_missing;
 } ferry_target_spec;
 
 typedef struct {
-    char *name;             /* the key under syncs: */
-    char *title;            /* defaults to name */
-    char *noun;             /* what a record is called in messages ("therapists");
-                               defaults to the target table */
+    char *name;  /* the key under syncs: */
+    char *title; /* defaults to name */
+    char *noun;  /* what a record is called in messages ("therapists");
+                    defaults to the target table */
     ferry_source_spec source;
     ferry_target_spec target;
     ferry_field_spec *fields;
     size_t nfields;
     ferry_skip_rule *skips;
     size_t nskips;
-    char *schedule;         /* as written ("every 1h"), or NULL */
-    long schedule_every_s;  /* the period in seconds, or 0 without a schedule */
-    bool allow_empty;       /* an empty source is not an error; default false */
+    char *schedule;        /* as written ("every 1h"), or NULL */
+    long schedule_every_s; /* the period in seconds, or 0 without a schedule */
+    bool allow_empty;      /* an empty source is not an error; default false */
     int line;
 } ferry_sync_spec;
 
 typedef struct {
-    char *path;             /* the file it was loaded from */
-    char *dir;              /* its directory: relative paths in the config are relative to it */
-    char *database;         /* as written; default "sqlite:ferry.db" */
-    char *listen;           /* default "127.0.0.1:8080" */
-    int workers;            /* default 4 */
+    char *path;     /* the file it was loaded from */
+    char *dir;      /* its directory: relative paths in the config are relative to it */
+    char *database; /* as written; default "sqlite:ferry.db" */
+    char *listen;   /* default "127.0.0.1:8080" */
+    int workers;    /* default 4 */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

@@ -40,19 +40,19 @@ struct ferry_csv_reader {
     char *inbuf;
     size_t inpos, inlen;
     bool eof;
-    bool started;     /* the BOM check has been made */
-    bool pending_cr;  /* the previous record ended with CR: skip one LF */
+    bool started;    /* the BOM check has been made */
+    bool pending_cr; /* the previous record ended with CR: skip one LF */
     uint64_t consumed;
 
-    char *rec;        /* field bytes, each field NUL-terminated */
+    char *rec; /* field bytes, each field NUL-terminated */
     size_t reclen, reccap;
-    size_t *starts;   /* field start offsets into rec */
+    size_t *starts; /* field start offsets into rec */
     size_t *lens;
     char **ptrs;
     size_t nfields, fieldcap;
 
-    long row;         /* rows returned or skipped so far */
-    long line;        /* current physical line, 1-based */
+    long row;  /* rows returned or skipped so far */
+    long line; /* current physical line, 1-based */
 
     /* The record being read. */
     size_t field_start;

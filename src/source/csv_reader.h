@@ -34,13 +34,13 @@ typedef struct {
 
 typedef struct {
     size_t nfields;
-    char **field;        /* field[i] is NUL-terminated (it may hold NULs only when error is
-                            set); borrowed until the next call */
-    size_t *len;         /* len[i] is field[i]'s length in bytes */
-    long row;            /* the record's number, counting the header as 1 and blank lines */
-    long line;           /* the physical line the record starts on, 1-based */
-    const char *error;   /* NULL, or why this record cannot be used (borrowed) */
-    long error_field;    /* the 0-based field the error is about, or -1 */
+    char **field;      /* field[i] is NUL-terminated (it may hold NULs only when error is
+                          set); borrowed until the next call */
+    size_t *len;       /* len[i] is field[i]'s length in bytes */
+    long row;          /* the record's number, counting the header as 1 and blank lines */
+    long line;         /* the physical line the record starts on, 1-based */
+    const char *error; /* NULL, or why this record cannot be used (borrowed) */
+    long error_field;  /* the 0-based field the error is about, or -1 */
 } ferry_csv_record;
 
 typedef struct ferry_csv_reader ferry_csv_reader;
@@ -56,8 +56,7 @@ ferry_rc ferry_csv_reader_new(const ferry_csv_limits *limits, ferry_csv_read_cb 
 /* Reads the next record into *ret_rec (its contents are borrowed from the reader until the
  * next call). Returns FERRY_OK, FERRY_DONE at the end of the input, or the read callback's
  * error. */
-ferry_rc ferry_csv_reader_next(ferry_csv_reader *reader, ferry_csv_record *ret_rec,
-                               ferry_err *err);
+ferry_rc ferry_csv_reader_next(ferry_csv_reader *reader, ferry_csv_record *ret_rec, ferry_err *err);
 
 /* Bytes of input consumed so far (for progress). */
 uint64_t ferry_csv_reader_bytes_consumed(const ferry_csv_reader *reader);

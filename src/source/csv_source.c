@@ -32,16 +32,16 @@
 typedef struct {
     ferry_source base;
     const ferry_sync_spec *sync;
-    const atomic_bool *cancel;   /* may be NULL */
-    int fd;                      /* file input, or -1 */
-    ferry_http_stream *http;     /* http input, or NULL */
+    const atomic_bool *cancel; /* may be NULL */
+    int fd;                    /* file input, or -1 */
+    ferry_http_stream *http;   /* http input, or NULL */
     uint64_t file_size;
     bool first_chunk_checked;
-    char where[4096];            /* the path or redacted URL, for messages */
+    char where[4096]; /* the path or redacted URL, for messages */
     ferry_csv_reader *reader;
-    char **header;               /* header names, trimmed */
+    char **header; /* header names, trimmed */
     size_t nheader;
-    size_t *col;                 /* col[i]: the header index of field i */
+    size_t *col; /* col[i]: the header index of field i */
     const char **values;
     size_t *lens;
     char errbuf[512];
@@ -59,10 +59,10 @@ static bool looks_like_html(const char *p, size_t n)
         i++;
     if (i >= n || p[i] != '<')
         return false;
-    return n - i >= 5 && (strncasecmp(p + i, "<!doctype html", n - i < 14 ? n - i : 14) == 0 ||
-                          strncasecmp(p + i, "<html", 5) == 0 ||
-                          strncasecmp(p + i, "<head", 5) == 0 ||
-                          strncasecmp(p + i, "<!--", 4) == 0);
+    return n - i >= 5 &&
+           (strncasecmp(p + i, "<!doctype html", n - i < 14 ? n - i : 14) == 0 ||
+            strncasecmp(p + i, "<html", 5) == 0 || strncasecmp(p + i, "<head", 5) == 0 ||
+            strncasecmp(p + i, "<!--", 4) == 0);
 }
 
 static ferry_rc html_error(csv_source *s, ferry_err *err)
@@ -101,8 +101,7 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
     if (!s->first_chunk_checked && *ret_n > 0) {
         s->first_chunk_checked = true;
         const char *ct = s->http != NULL ? ferry_http_stream_content_type(s->http) : NULL;
-        if ((ct != NULL && strncasecmp(ct, "text/html", 9) == 0) ||
-            looks_like_html(buf, *ret_n))
+        if ((ct != NULL && strncasecmp(ct, "text/html", 9) == 0) || looks_like_html(buf, *ret_n))
             return html_error(s, err);
     }
     return FERRY_OK;

@@ -19,11 +19,11 @@
 #include "util/err.h"
 
 typedef struct {
-    size_t nvalues;         /* the sync's field count */
+    size_t nvalues;           /* the sync's field count */
     const char *const *value; /* value[i] is NUL-terminated or NULL; borrowed until next */
     const size_t *len;
-    long row;               /* the record's row for messages (the header is row 1) */
-    const char *error;      /* NULL, or why the record cannot be used (no "row N: " prefix) */
+    long row;          /* the record's row for messages (the header is row 1) */
+    const char *error; /* NULL, or why the record cannot be used (no "row N: " prefix) */
 } ferry_source_record;
 
 typedef struct ferry_source ferry_source;
@@ -39,7 +39,7 @@ typedef struct {
 
 struct ferry_source {
     const ferry_source_ops *ops;
-    const char *kind;       /* "csv" */
+    const char *kind; /* "csv" */
 };
 
 /* Opens the source of sync; base_dir resolves relative paths. Reads and checks the header
@@ -55,8 +55,7 @@ static inline ferry_rc ferry_source_next(ferry_source *src, ferry_source_record 
     return src->ops->next(src, ret_rec, err);
 }
 
-static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done,
-                                         uint64_t *ret_total)
+static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, uint64_t *ret_total)
 {
     src->ops->progress(src, ret_done, ret_total);
 }

@@ -80,8 +80,8 @@ static const char *const schema_v1 =
     "  PRIMARY KEY (run_id, seq)"
     ") WITHOUT ROWID;";
 
-static const char *const status_names[] = {"queued",    "running",   "succeeded",
-                                           "failed",    "cancelled", "interrupted"};
+static const char *const status_names[] = {"queued", "running",   "succeeded",
+                                           "failed", "cancelled", "interrupted"};
 static const char *const outcome_names[] = {"created", "updated", "unchanged",
                                             "skipped", "failed",  "deleted"};
 
@@ -198,8 +198,8 @@ static int64_t col_time(sqlite3_stmt *st, int i)
     if (s == NULL)
         return 0;
     memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) < 6)
         return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -323,8 +323,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "cli");
         bind_text_or_null(st, 4, run->user);
         sqlite3_bind_text(st, 5, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, run->phase != NULL ? run->phase : "queued", -1,
-                          SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, run->phase != NULL ? run->phase : "queued", -1, SQLITE_TRANSIENT);
         if (run->total >= 0)
             sqlite3_bind_int64(st, 7, run->total);
         sqlite3_bind_int(st, 8, run->dry_run);
@@ -335,8 +334,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
-        active = rc == SQLITE_CONSTRAINT &&
-                 sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+        active =
+            rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
         if (rc != SQLITE_DONE && !active) {
             ferry_rc frc = db_error(s->db, err, "recording the run");
             sqlite3_finalize(st);
@@ -389,9 +388,9 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     return FERRY_OK;
 }
 
-#define RUN_COLUMNS                                                                            \
-    "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created," \
-    " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"           \
+#define RUN_COLUMNS                                                                                \
+    "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created,"     \
+    " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
@@ -427,8 +426,8 @@ static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, fe
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
         return db_error(s->db, err, "reading the run");
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
@@ -443,8 +442,8 @@ static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, fe
     return db_error(s->db, err, "reading the run");
 }
 
-static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter,
-                            ferry_run **ret_runs, size_t *ret_n, ferry_err *err)
+static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, ferry_run **ret_runs,
+                            size_t *ret_n, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
     ferry_run *runs = NULL;
@@ -517,8 +516,8 @@ static ferry_rc prepare_change_insert(sqlite_store *s, size_t rows, sqlite3_stmt
                            " reason, diff) VALUES ");
     for (size_t i = 0; i < rows; i++)
         ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
-    if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) !=
+        SQLITE_OK)
         rc = db_error(s->db, err, "recording changes");
     ferry_buf_done(&sql);
     return rc;
@@ -535,8 +534,7 @@ static ferry_rc step_once(sqlite_store *s, sqlite3_stmt *st, ferry_err *err)
     return FERRY_OK;
 }
 
-static ferry_rc st_changes_add(ferry_store *base, const ferry_change *c, size_t n,
-                               ferry_err *err)
+static ferry_rc st_changes_add(ferry_store *base, const ferry_change *c, size_t n, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
     size_t i = 0;

@@ -48,14 +48,14 @@ bool ferry_outcome_parse(const char *name, ferry_outcome *ret);
 typedef struct {
     int64_t id;
     char *sync;
-    char *tenant;           /* NULL when the sync has no tenant */
-    char *trigger;          /* "cli", "api", "schedule" */
-    char *user;             /* who started it, or NULL */
+    char *tenant;  /* NULL when the sync has no tenant */
+    char *trigger; /* "cli", "api", "schedule" */
+    char *user;    /* who started it, or NULL */
     ferry_run_status status;
-    char *phase;            /* queued, connecting, fetching, applying, committing, done */
+    char *phase; /* queued, connecting, fetching, applying, committing, done */
     int percent;
     int64_t processed;
-    int64_t total;          /* -1 when unknown */
+    int64_t total; /* -1 when unknown */
     int64_t counts[FERRY_OUTCOME_COUNT];
     char *ui_message;
     char *log_message;
@@ -73,18 +73,18 @@ void ferry_run_done(ferry_run *run);
 typedef struct {
     int64_t run_id;
     int64_t seq;
-    char *record_key;       /* NULL when the record's key could not be read */
+    char *record_key; /* NULL when the record's key could not be read */
     ferry_outcome outcome;
-    long row;               /* source row, 0 for deleted records */
-    char *reason;           /* skipped/failed/deleted: why */
-    char *diff;             /* updated: JSON {"field": ["old", "new"], ...} */
+    long row;     /* source row, 0 for deleted records */
+    char *reason; /* skipped/failed/deleted: why */
+    char *diff;   /* updated: JSON {"field": ["old", "new"], ...} */
 } ferry_change;
 
 void ferry_change_done(ferry_change *change);
 
 typedef struct {
-    const char *sync;       /* NULL for every sync */
-    int limit;              /* at most this many, newest first */
+    const char *sync; /* NULL for every sync */
+    int limit;        /* at most this many, newest first */
 } ferry_run_filter;
 
 typedef struct ferry_store ferry_store;
@@ -104,8 +104,7 @@ typedef struct {
                          size_t *ret_n, ferry_err *err);
     /* Adds n change rows (inside the run's transaction when there is one). Callers batch:
      * one call per few hundred rows costs far less than one per row. */
-    ferry_rc (*changes_add)(ferry_store *st, const ferry_change *changes, size_t n,
-                            ferry_err *err);
+    ferry_rc (*changes_add)(ferry_store *st, const ferry_change *changes, size_t n, ferry_err *err);
     /* Lists the changes of run_id in sequence order, optionally of one outcome (outcome < 0
      * for all), at most limit; owned by the caller as for run_list. */
     ferry_rc (*change_list)(ferry_store *st, int64_t run_id, int outcome, int limit,

@@ -35,11 +35,11 @@ struct ferry_mapper {
     ferry_buf tmp;
     ferry_buf key;
     ferry_buf reason;
-    size_t *off;            /* offset of each value in the arena, or SIZE_MAX for NULL */
+    size_t *off; /* offset of each value in the arena, or SIZE_MAX for NULL */
     const char **value;
     size_t *len;
-    bool *in_skip;          /* the field is used by a skip rule */
-    size_t *key_field;      /* field index of each key column */
+    bool *in_skip;     /* the field is used by a skip rule */
+    size_t *key_field; /* field index of each key column */
 };
 
 ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper, ferry_err *err)
@@ -471,8 +471,8 @@ static void trim(const char **s, size_t *n)
 /* Converts field i into the arena. Returns false with m->reason set when it fails. An empty
  * value is a failure only when check_required and the field is required: skip rules see empty
  * values first (`empty: true` on a required field must skip, not fail). */
-static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i,
-                      bool check_required, ferry_rc *rc)
+static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, bool check_required,
+                      ferry_rc *rc)
 {
     const ferry_field_spec *f = &m->sync->fields[i];
     const char *s = in->value != NULL ? in->value[i] : NULL;
@@ -485,8 +485,7 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i,
         m->off[i] = SIZE_MAX;
         if (!f->required || !check_required)
             return true;
-        ferry_buf_printf_trunc(&m->reason, "row %ld: %s is required but empty", in->row,
-                               f->name);
+        ferry_buf_printf_trunc(&m->reason, "row %ld: %s is required but empty", in->row, f->name);
         return false;
     }
     why = ferry_map_convert(f, s, n, &m->tmp);

@@ -28,11 +28,11 @@ typedef struct {
     size_t nvalues;
     const char *const *value; /* canonical text per field, NULL for empty; borrowed */
     const size_t *len;
-    const char *key;          /* the record key for messages ("E001", or "a=1, b=2"); NULL when
-                                 a key field could not be read */
+    const char *key; /* the record key for messages ("E001", or "a=1, b=2"); NULL when
+                        a key field could not be read */
     long row;
-    const char *reason;       /* skipped/failed: "row 9: employment 'Freelance' not in
-                                 [Karyawan]"; NULL when mapped */
+    const char *reason; /* skipped/failed: "row 9: employment 'Freelance' not in
+                           [Karyawan]"; NULL when mapped */
 } ferry_mapped_record;
 
 typedef struct ferry_mapper ferry_mapper;

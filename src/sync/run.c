@@ -46,9 +46,9 @@ typedef struct {
     ferry_source *source;
     ferry_mapper *mapper;
     ferry_target *target;
-    int64_t seq;                    /* change row sequence */
+    int64_t seq; /* change row sequence */
     change_batch batch;
-    int64_t keyless_failures;       /* failed records whose key could not be read */
+    int64_t keyless_failures;               /* failed records whose key could not be read */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
     int64_t started_mono;
@@ -113,8 +113,8 @@ static void report_progress(run_ctx *c, bool force)
     memset(&p, 0, sizeof(p));
     p.run = &c->run;
     p.elapsed_ms = now - c->started_mono;
-    p.rows_per_s = p.elapsed_ms > 0 ? (double)c->run.processed * 1000.0 / (double)p.elapsed_ms
-                                    : 0.0;
+    p.rows_per_s =
+        p.elapsed_ms > 0 ? (double)c->run.processed * 1000.0 / (double)p.elapsed_ms : 0.0;
     p.eta_ms = -1;
     if (total > 0 && done > 0 && c->run.status == FERRY_RUN_RUNNING)
         p.eta_ms = (int64_t)((double)p.elapsed_ms * (double)(total - done) / (double)done);
@@ -326,8 +326,7 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
 
     fill_end(c, was_cancel ? FERRY_RUN_CANCELLED : FERRY_RUN_FAILED);
     if (was_cancel)
-        snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.",
-                 c->sync->title);
+        snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.", c->sync->title);
     else
         snprintf(ui, sizeof(ui), "Sync of %s failed: %s%s Nothing was changed.", c->sync->title,
                  cause->msg, stop);

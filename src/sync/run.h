@@ -21,9 +21,9 @@
 
 /* A snapshot of a run in progress, for progress displays and events. */
 typedef struct {
-    const ferry_run *run;   /* id, status, phase, percent, processed, counts (borrowed) */
+    const ferry_run *run; /* id, status, phase, percent, processed, counts (borrowed) */
     double rows_per_s;
-    int64_t eta_ms;         /* -1 when unknown */
+    int64_t eta_ms; /* -1 when unknown */
     int64_t elapsed_ms;
 } ferry_run_progress;
 
@@ -33,14 +33,14 @@ typedef void (*ferry_run_progress_cb)(void *ctx, const ferry_run_progress *progr
 typedef struct {
     const ferry_config *config;
     const ferry_sync_spec *sync;
-    ferry_store *store;             /* borrowed; its connection is used for the target too */
-    const char *trigger;            /* "cli", "api", "schedule" */
-    const char *user;               /* who started it, or NULL */
-    bool dry_run;                   /* do everything, then roll back */
-    atomic_bool *cancel;            /* may be NULL */
+    ferry_store *store;  /* borrowed; its connection is used for the target too */
+    const char *trigger; /* "cli", "api", "schedule" */
+    const char *user;    /* who started it, or NULL */
+    bool dry_run;        /* do everything, then roll back */
+    atomic_bool *cancel; /* may be NULL */
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
-    int progress_interval_ms;       /* default 250 */
+    int progress_interval_ms; /* default 250 */
 } ferry_run_options;
 
 /* Executes one run. Returns FERRY_OK when the run was executed and recorded, whatever its

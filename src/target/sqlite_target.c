@@ -34,13 +34,13 @@ typedef struct {
     ferry_target base;
     sqlite3 *db;
     const ferry_sync_spec *sync;
-    size_t *key_field;          /* field index of each key column */
+    size_t *key_field; /* field index of each key column */
     bool in_txn;
-    bool was_empty;             /* the table had no rows when the run began */
+    bool was_empty; /* the table had no rows when the run began */
     bool flag_mode;
-    sqlite3_stmt *select_key;   /* rowid, fields..., [missing] by key */
+    sqlite3_stmt *select_key; /* rowid, fields..., [missing] by key */
     sqlite3_stmt *insert;
-    sqlite3_stmt *update;       /* fields..., rowid */
+    sqlite3_stmt *update; /* fields..., rowid */
     ferry_rowset seen;
     ferry_buf sql;
     ferry_buf diff_text;
@@ -157,8 +157,8 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
         for (size_t i = 0; i < sync->nfields; i++) {
             sqlite3_stmt *c;
             bool present = false;
-            if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
-                                   -1, &c, NULL) != SQLITE_OK)
+            if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+                                   &c, NULL) != SQLITE_OK)
                 return db_error(t, err, "reading the table's columns");
             sqlite3_bind_text(c, 1, table, -1, SQLITE_STATIC);
             sqlite3_bind_text(c, 2, sync->fields[i].name, -1, SQLITE_STATIC);
@@ -171,8 +171,8 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
                                      table, sync->fields[i].name, sync->fields[i].name);
         }
     }
-    if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_error(t, err, "reading the table's indexes");
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     while (!has_key_index && sqlite3_step(st) == SQLITE_ROW)
@@ -321,8 +321,7 @@ static ferry_rc mark_seen(sqlite_target *t, int64_t rowid, ferry_err *err)
     return FERRY_OK;
 }
 
-static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec,
-                          ferry_apply_result *res)
+static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec, ferry_apply_result *res)
 {
     const ferry_target_spec *tg = &t->sync->target;
 
@@ -343,8 +342,8 @@ static void set_constraint(sqlite_target *t, ferry_apply_result *res)
     res->reason = t->reason;
 }
 
-static ferry_rc do_insert(sqlite_target *t, const ferry_mapped_record *rec,
-                          ferry_apply_result *res, ferry_err *err)
+static ferry_rc do_insert(sqlite_target *t, const ferry_mapped_record *rec, ferry_apply_result *res,
+                          ferry_err *err)
 {
     sqlite3_stmt *st = t->insert;
     int rc;
@@ -401,8 +400,7 @@ static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *
             continue;
         if (diff == NULL && (diff = json_object()) == NULL)
             return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
-        json_object_set_new(diff, name,
-                            json_pack("[s?s?]", old, new));
+        json_object_set_new(diff, name, json_pack("[s?s?]", old, new));
         ferry_buf_printf_trunc(&t->diff_text, "%s%s: ", t->diff_text.len ? ", " : "", name);
         show(&t->diff_text, old);
         ferry_buf_printf_trunc(&t->diff_text, " -> ");
@@ -503,8 +501,7 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
     return frc;
 }
 
-static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx,
-                          ferry_err *err)
+static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
 {
     sqlite_target *t = (sqlite_target *)base;
     const ferry_sync_spec *sync = t->sync;
@@ -531,8 +528,8 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
     if (t->flag_mode)
         ferry_buf_printf(b, " WHERE \"" MISSING_COLUMN "\" IS NULL");
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1,
-                           &remember, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1, &remember,
+                           NULL) != SQLITE_OK) {
         frc = db_error(t, err, "scanning for missing rows");
         goto out;
     }

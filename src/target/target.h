@@ -18,10 +18,10 @@
 #include "util/err.h"
 
 typedef struct {
-    ferry_outcome outcome;  /* CREATED, UPDATED, UNCHANGED or FAILED */
-    const char *diff_json;  /* UPDATED: {"field": ["old", "new"], ...}; borrowed until next */
-    const char *diff_text;  /* UPDATED: "email: 'a@x.io' -> 'b@x.io'"; borrowed until next */
-    const char *reason;     /* FAILED: why, without the "row N: " prefix; borrowed */
+    ferry_outcome outcome; /* CREATED, UPDATED, UNCHANGED or FAILED */
+    const char *diff_json; /* UPDATED: {"field": ["old", "new"], ...}; borrowed until next */
+    const char *diff_text; /* UPDATED: "email: 'a@x.io' -> 'b@x.io'"; borrowed until next */
+    const char *reason;    /* FAILED: why, without the "row N: " prefix; borrowed */
 } ferry_apply_result;
 
 /* Called for each row on_missing deleted or flagged; key is borrowed. Returning an error

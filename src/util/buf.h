@@ -12,7 +12,7 @@
 #include "util/err.h"
 
 typedef struct {
-    char *data;     /* NULL until the first append; NUL-terminated after it */
+    char *data; /* NULL until the first append; NUL-terminated after it */
     size_t len;
     size_t cap;
     size_t max;     /* the largest len allowed */

@@ -16,11 +16,10 @@ void ferry_err_clear(ferry_err *err)
 
 /* Declared with its format so clang's -Wformat-nonliteral (in -Wformat=2) accepts the
  * vsnprintf call below. */
-static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt,
-                         va_list ap) __attribute__((format(printf, 4, 0)));
+static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
-static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt,
-                         va_list ap)
+static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const char *fmt, va_list ap)
 {
     if (err == NULL || err->code != FERRY_OK)
         return code;
@@ -84,14 +83,22 @@ ferry_rc ferry_err_prefix(ferry_err *err, const char *fmt, ...)
 const char *ferry_rc_name(ferry_rc rc)
 {
     static const char *const names[] = {
-        [FERRY_OK] = "ok",           [FERRY_ENOMEM] = "out_of_memory",
-        [FERRY_EINVAL] = "invalid",  [FERRY_EIO] = "io",
-        [FERRY_ECONFIG] = "config",  [FERRY_ESOURCE] = "source",
-        [FERRY_EHTTP] = "http",      [FERRY_ECSV] = "csv",
-        [FERRY_EDB] = "database",    [FERRY_ECANCELLED] = "cancelled",
-        [FERRY_ELIMIT] = "limit",    [FERRY_EEMPTY] = "empty_source",
-        [FERRY_ENOTFOUND] = "not_found", [FERRY_ESCHEMA] = "schema",
-        [FERRY_EHEADER] = "header",  [FERRY_DONE] = "done",
+        [FERRY_OK] = "ok",
+        [FERRY_ENOMEM] = "out_of_memory",
+        [FERRY_EINVAL] = "invalid",
+        [FERRY_EIO] = "io",
+        [FERRY_ECONFIG] = "config",
+        [FERRY_ESOURCE] = "source",
+        [FERRY_EHTTP] = "http",
+        [FERRY_ECSV] = "csv",
+        [FERRY_EDB] = "database",
+        [FERRY_ECANCELLED] = "cancelled",
+        [FERRY_ELIMIT] = "limit",
+        [FERRY_EEMPTY] = "empty_source",
+        [FERRY_ENOTFOUND] = "not_found",
+        [FERRY_ESCHEMA] = "schema",
+        [FERRY_EHEADER] = "header",
+        [FERRY_DONE] = "done",
     };
 
     if ((unsigned)rc < sizeof(names) / sizeof(names[0]) && names[rc] != NULL)

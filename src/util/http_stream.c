@@ -21,11 +21,11 @@ struct ferry_http_stream {
     CURLM *multi;
     CURL *easy;
     const atomic_bool *cancel; /* may be NULL */
-    ferry_buf pending;  /* received, not yet read */
+    ferry_buf pending;         /* received, not yet read */
     size_t pending_pos;
     bool paused;
     bool done;
-    bool checked;       /* the status has been checked */
+    bool checked; /* the status has been checked */
     CURLcode result;
     long status;
     char *content_type;

@@ -13,9 +13,9 @@
 #include "util/err.h"
 
 typedef struct {
-    int64_t *keys;     /* chunk numbers; INT64_MIN marks an empty slot */
-    uint64_t **bits;   /* bitmap per slot */
-    size_t cap;        /* slots, a power of two */
+    int64_t *keys;   /* chunk numbers; INT64_MIN marks an empty slot */
+    uint64_t **bits; /* bitmap per slot */
+    size_t cap;      /* slots, a power of two */
     size_t used;
 } ferry_rowset;
 

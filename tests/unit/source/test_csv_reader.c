@@ -39,8 +39,7 @@ static ferry_rc mem_read(void *ctx, char *buf, size_t cap, size_t *ret_n, ferry_
 
 /* Parses data into a JSON array of arrays (rows of strings); errors become {"error": msg,
  * "row": R, "line": L}. */
-static json_t *parse_all(const char *data, size_t len, size_t chunk,
-                         const ferry_csv_limits *limits)
+static json_t *parse_all(const char *data, size_t len, size_t chunk, const ferry_csv_limits *limits)
 {
     mem_input in = {data, len, 0, chunk};
     ferry_csv_reader *r = NULL;
@@ -53,9 +52,9 @@ static json_t *parse_all(const char *data, size_t len, size_t chunk,
     assert_int_equal(ferry_csv_reader_new(limits, mem_read, &in, &r, &err), FERRY_OK);
     while ((rc = ferry_csv_reader_next(r, &rec, &err)) == FERRY_OK) {
         if (rec.error != NULL) {
-            json_array_append_new(out, json_pack("{s:s, s:i, s:i, s:i}", "error", rec.error,
-                                                 "row", (int)rec.row, "line", (int)rec.line,
-                                                 "field", (int)rec.error_field));
+            json_array_append_new(out, json_pack("{s:s, s:i, s:i, s:i}", "error", rec.error, "row",
+                                                 (int)rec.row, "line", (int)rec.line, "field",
+                                                 (int)rec.error_field));
             continue;
         }
         json_t *row = json_array();

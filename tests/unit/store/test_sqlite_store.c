@@ -504,9 +504,10 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
     /* 300 spans two multi-row statements of 128 and a remainder of single rows. */
     for (int i = 0; i < 300; i++) {
         snprintf(keys[i], sizeof(keys[i]), "K%03d", i);
-        batch[i] = (ferry_change){.run_id = id, .seq = i + 1, .record_key = keys[i],
-                                  .outcome = i % 2 ? FERRY_OUTCOME_UPDATED
-                                                   : FERRY_OUTCOME_CREATED,
+        batch[i] = (ferry_change){.run_id = id,
+                                  .seq = i + 1,
+                                  .record_key = keys[i],
+                                  .outcome = i % 2 ? FERRY_OUTCOME_UPDATED : FERRY_OUTCOME_CREATED,
                                   .row = i + 2};
     }
     ferry_err_clear(&err);
