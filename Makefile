@@ -65,7 +65,7 @@ demo: build
 	    $(BUILD)/demo/ferry.yaml
 	$(BUILD)/ferry sync therapists --config $(BUILD)/demo/ferry.yaml
 	@echo
-	$(BUILD)/ferry runs --config $(BUILD)/demo/ferry.yaml --limit 3
+	$(BUILD)/ferry show 1 --config $(BUILD)/demo/ferry.yaml
 
 bench: deps $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD) -j $(JOBS)

@@ -55,6 +55,7 @@ static const char usage_text[] =
 
 typedef struct {
     const char *config_path;
+    bool config_explicit; /* --config was given */
     const char *sync;
     int limit;
     bool dry_run;
@@ -78,6 +79,7 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         switch (ch) {
         case 'c':
             o->config_path = optarg;
+            o->config_explicit = true;
             break;
         case 's':
             o->sync = optarg;
@@ -255,7 +257,8 @@ static int cmd_sync(const cli_opts *o)
     /* A dry run keeps no change rows, so 'ferry show' could not say why: its log message,
      * printed above, lists the failures instead. */
     if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0 && !run.dry_run)
-        printf("See 'ferry show %lld' for why %lld record%s failed.\n", (long long)run.id,
+        printf("See 'ferry show %lld%s%s' for why %lld record%s failed.\n", (long long)run.id,
+               o->config_explicit ? " --config " : "", o->config_explicit ? o->config_path : "",
                (long long)run.counts[FERRY_OUTCOME_FAILED],
                run.counts[FERRY_OUTCOME_FAILED] == 1 ? "" : "s");
     status = run.status == FERRY_RUN_SUCCEEDED   ? 0
