@@ -291,7 +291,7 @@ static int cmd_runs(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
     ferry_store *store = NULL;
-    ferry_run_filter filter = {o->sync, o->limit};
+    ferry_run_filter filter = {.sync = o->sync, .limit = o->limit};
     ferry_run *runs = NULL;
     size_t n = 0;
     ferry_err err;

@@ -453,11 +453,14 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
 
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " RUN_COLUMNS " FROM ferry_runs"
-                           " WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+                           " WHERE (?1 IS NULL OR sync = ?1) AND (?3 IS NULL OR status = ?3)"
+                           " AND (?4 = 0 OR id < ?4) ORDER BY id DESC LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing runs");
     bind_text_or_null(st, 1, filter->sync);
     sqlite3_bind_int(st, 2, filter->limit > 0 ? filter->limit : 20);
+    bind_text_or_null(st, 3, filter->status);
+    sqlite3_bind_int64(st, 4, filter->before_id > 0 ? filter->before_id : 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -611,6 +614,124 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, int outcome, i
     return FERRY_OK;
 }
 
+/* Loads the queued or running run of (sync, tenant). */
+static ferry_rc active_run(sqlite_store *s, const char *sync, const char *tenant, ferry_run *ret,
+                           ferry_err *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE sync = ?1 AND"
+                           " ifnull(tenant, '') = ifnull(?2, '') AND status IN ('queued',"
+                           " 'running')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading the active run");
+    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, tenant);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        run_from_row(st, ret);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return FERRY_OK;
+    if (rc == SQLITE_DONE)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "no active run of '%s'", sync);
+    return db_error(s->db, err, "reading the active run");
+}
+
+static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_run *ret_run,
+                               bool *ret_created, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
+        " queued_at, attempt) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6, 1)";
+    sqlite3_stmt *st;
+    int rc;
+
+    for (int attempt = 0;; attempt++) {
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return db_error(s->db, err, "queueing the run");
+        sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 2, run->tenant);
+        bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "api");
+        bind_text_or_null(st, 4, run->user);
+        sqlite3_bind_int(st, 5, run->dry_run);
+        bind_time(st, 6, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
+        rc = sqlite3_step(st);
+        bool active = rc == SQLITE_CONSTRAINT &&
+                      sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE) {
+            *ret_created = true;
+            return st_run_get(base, sqlite3_last_insert_rowid(s->db), ret_run, err);
+        }
+        if (!active)
+            return db_error(s->db, err, "queueing the run");
+        if (attempt > 0 || !reap_stale(s, run))
+            break;
+    }
+    *ret_created = false;
+    return active_run(s, run->sync, run->tenant, ret_run, err);
+}
+
+static ferry_rc st_run_claim(ferry_store *base, ferry_run *ret_run, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "UPDATE ferry_runs SET status = 'running', phase = 'connecting', started_at = ?1,"
+        " heartbeat_at = ?1, lease_owner = ?2 WHERE id = (SELECT id FROM ferry_runs WHERE"
+        " status = 'queued' ORDER BY id LIMIT 1) RETURNING id";
+    char owner[300];
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    int rc;
+
+    lease_owner(owner, sizeof(owner));
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "claiming a run");
+    bind_time(st, 1, ferry_time_now_ms());
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "claiming a run");
+    if (id == 0)
+        return FERRY_DONE;
+    return st_run_get(base, id, ret_run, err);
+}
+
+static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *user,
+                                     ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "UPDATE ferry_runs SET status = 'cancelled', phase = 'done', finished_at = ?2,"
+        " cancel_requested = 1, cancelled_by = ?3, duration_ms = 0, error_code = 'cancelled',"
+        " ui_message = 'Sync of ' || sync || ' was cancelled before it started. Nothing was"
+        " changed.' WHERE id = ?1 AND status = 'queued'";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "cancelling the run");
+    sqlite3_bind_int64(st, 1, id);
+    bind_time(st, 2, ferry_time_now_ms());
+    bind_text_or_null(st, 3, user);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "cancelling the run");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
+    return FERRY_OK;
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -628,6 +749,9 @@ static const ferry_store_ops sqlite_ops = {
     .run_finish = st_run_finish,
     .run_get = st_run_get,
     .run_list = st_run_list,
+    .run_enqueue = st_run_enqueue,
+    .run_claim = st_run_claim,
+    .run_cancel_queued = st_run_cancel_queued,
     .changes_add = st_changes_add,
     .change_list = st_change_list,
     .free = st_free,

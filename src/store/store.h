@@ -83,8 +83,10 @@ typedef struct {
 void ferry_change_done(ferry_change *change);
 
 typedef struct {
-    const char *sync; /* NULL for every sync */
-    int limit;        /* at most this many, newest first */
+    const char *sync;   /* NULL for every sync */
+    const char *status; /* NULL for every status */
+    int64_t before_id;  /* only runs with a smaller id (a page cursor); 0 for no bound */
+    int limit;          /* at most this many, newest first */
 } ferry_run_filter;
 
 typedef struct ferry_store ferry_store;
@@ -94,6 +96,17 @@ typedef struct {
      * FERRY_EINVAL and a message when a run of the same sync and tenant is already queued
      * or running. */
     ferry_rc (*run_start)(ferry_store *st, const ferry_run *run, int64_t *ret_id, ferry_err *err);
+    /* Creates a queued run of (run->sync, run->tenant) for a worker to claim. When one is
+     * already queued or running, loads that one instead and sets *ret_created to false: a
+     * double click never starts two runs. *ret_run is owned by the caller. */
+    ferry_rc (*run_enqueue)(ferry_store *st, const ferry_run *run, ferry_run *ret_run,
+                            bool *ret_created, ferry_err *err);
+    /* Claims the oldest queued run for this process: status running, started now, lease
+     * owner set. FERRY_DONE when nothing is queued. *ret_run is owned by the caller. */
+    ferry_rc (*run_claim)(ferry_store *st, ferry_run *ret_run, ferry_err *err);
+    /* Marks a queued run cancelled (by user, may be NULL). FERRY_ENOTFOUND when the run is
+     * not queued (any more). */
+    ferry_rc (*run_cancel_queued)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
     /* Stores the final state of a run: status, counts, messages, error, times. */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */

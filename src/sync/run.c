@@ -391,7 +391,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     report_progress(c, true);
     fill_end(c, FERRY_RUN_SUCCEEDED);
     ferry_run_format_summary(sync, c->run.counts, summary, sizeof(summary));
-    if (opt->dry_run) {
+    if (c->run.dry_run) {
         char dry[600];
         snprintf(dry, sizeof(dry), "Dry run, nothing was changed. %s", summary);
         c->run.ui_message = strdup(dry);
@@ -401,7 +401,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     c->run.log_message = build_log_message(c, c->run.ui_message, note);
     if (c->run.ui_message == NULL || c->run.log_message == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
-    if (opt->dry_run) {
+    if (c->run.dry_run) {
         c->target->ops->rollback(c->target);
         return opt->store->ops->run_finish(opt->store, &c->run, err);
     }
@@ -423,23 +423,34 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
     /* Per batch: at most CHANGE_BATCH reasons and diffs of bounded size. */
     ferry_buf_init(&c.batch.arena, 256 * 1024 * 1024);
+    const ferry_run *claimed = opt->claimed;
+    const char *trigger = claimed != NULL ? claimed->trigger : opt->trigger;
+    const char *user = claimed != NULL ? claimed->user : opt->user;
     c.run.sync = strdup(opt->sync->name);
-    c.run.trigger = strdup(opt->trigger != NULL ? opt->trigger : "cli");
-    c.run.user = opt->user != NULL ? strdup(opt->user) : NULL;
+    c.run.trigger = strdup(trigger != NULL ? trigger : "cli");
+    c.run.user = user != NULL ? strdup(user) : NULL;
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
-    c.run.dry_run = opt->dry_run;
-    c.run.attempt = 1;
+    c.run.dry_run = claimed != NULL ? claimed->dry_run : opt->dry_run;
+    c.run.attempt = claimed != NULL && claimed->attempt > 0 ? claimed->attempt : 1;
     c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
+    if (claimed != NULL) {
+        c.run.id = claimed->id;
+        c.run.queued_at_ms = claimed->queued_at_ms;
+        if (claimed->started_at_ms > 0)
+            c.run.started_at_ms = claimed->started_at_ms;
+    }
     c.started_mono = ferry_time_mono_ms();
     set_phase(&c, "queued");
     if (c.run.sync == NULL || c.run.trigger == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
-    rc = opt->store->ops->run_start(opt->store, &c.run, &c.run.id, err);
-    if (rc != FERRY_OK)
-        goto out;
+    if (claimed == NULL) {
+        rc = opt->store->ops->run_start(opt->store, &c.run, &c.run.id, err);
+        if (rc != FERRY_OK)
+            goto out;
+    }
 
     ferry_err_clear(&cause);
     rc = execute(&c, &cause);

@@ -226,7 +226,7 @@ static void second_run_start_while_one_is_running_is_einval(void **state)
     fixture *fx = *state;
     ferry_store *st = fx->store;
     ferry_run run = new_run("therapists", 1795500344000);
-    ferry_run_filter all = {NULL, 0};
+    ferry_run_filter all = {.limit = 0};
     ferry_run *runs = NULL;
     size_t n = 0;
     int64_t id = 0;
@@ -313,7 +313,7 @@ static void run_list_is_newest_first_filtered_and_limited(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    ferry_run_filter filter = {NULL, 0};
+    ferry_run_filter filter = {.limit = 0};
     ferry_run *runs = NULL;
     int64_t ids[6];
     size_t n = 0;
@@ -357,7 +357,7 @@ static void run_list_without_a_limit_gives_20(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    ferry_run_filter filter = {NULL, 0};
+    ferry_run_filter filter = {.limit = 0};
     ferry_run *runs = NULL;
     size_t n = 0;
     ferry_err err;
