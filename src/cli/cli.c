@@ -15,11 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
+#include "events/hub.h"
+#include "http/server.h"
+#include "queue/workers.h"
 #include "store/store.h"
 #include "sync/run.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 #define EXIT_RUN_FAILED 1
@@ -31,6 +36,8 @@ static atomic_bool cancel_requested;
 static void on_sigint(int sig)
 {
     (void)sig;
+    /* A second signal ends the process at once; any transaction in flight is rolled back by
+     * SQLite, and its run is recovered by the next start. */
     if (atomic_load(&cancel_requested))
         _exit(EXIT_CANCELLED);
     atomic_store(&cancel_requested, true);
@@ -45,6 +52,7 @@ static const char usage_text[] =
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
     "  check                        validate the config\n"
+    "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
@@ -59,6 +67,7 @@ typedef struct {
     const char *sync;
     int limit;
     bool dry_run;
+    const char *listen; /* serve --listen */
     int nargs;
     char **args;
 } cli_opts;
@@ -66,16 +75,20 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},  {"dry-run", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:n:dh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:n:dl:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             o->config_path = optarg;
@@ -96,6 +109,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         }
         case 'd':
             o->dry_run = true;
+            break;
+        case 'l':
+            o->listen = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -412,16 +428,98 @@ static int cmd_check(const cli_opts *o)
     return 0;
 }
 
+/* ---- ferry serve ---- */
+
+static int cmd_serve(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_hub *hub = NULL;
+    ferry_workers *workers = NULL;
+    ferry_server *server = NULL;
+    ferry_server_options sopt;
+    struct sigaction sa;
+    ferry_err err;
+    int status, recovered = 0, ticks = 0;
+
+    if (o->nargs != 0) {
+        fprintf(stderr, "ferry: serve takes no arguments (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
+    /* Opening the store once here creates or migrates the schema before any thread runs. */
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    ferry_err_clear(&err);
+    if (store->ops->run_recover(store, &recovered, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    if (recovered > 0)
+        ferry_log(FERRY_LOG_WARN,
+                  "msg=\"queued again runs left running by a process that died\" runs=%d",
+                  recovered);
+    ferry_store_free(store);
+    store = NULL;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
+        ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    memset(&sopt, 0, sizeof(sopt));
+    sopt.config = cfg;
+    sopt.hub = hub;
+    sopt.workers = workers;
+    sopt.listen = o->listen != NULL ? o->listen : cfg->listen;
+    if (ferry_server_start(&sopt, &server, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    {
+        char host[256];
+        const char *colon = strrchr(sopt.listen, ':');
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - sopt.listen), sopt.listen);
+        ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=http://%s:%u/ workers=%d", host,
+                  (unsigned)ferry_server_port(server), cfg->workers);
+        printf("Ferry is listening on http://%s:%u/ (Ctrl-C stops it)\n", host,
+               (unsigned)ferry_server_port(server));
+        fflush(stdout);
+    }
+    while (!atomic_load(&cancel_requested)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (++ticks % 75 == 0) /* every 15 s */
+            ferry_server_heartbeat(server);
+    }
+    ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" active_runs=%d", ferry_workers_busy(workers));
+    status = 0;
+out:
+    ferry_server_stop(server);
+    ferry_workers_stop(workers);
+    ferry_hub_free(hub);
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
 int ferry_cli_main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*fn)(const cli_opts *o);
     } commands[] = {
-        {"sync", cmd_sync},
-        {"runs", cmd_runs},
-        {"show", cmd_show},
-        {"check", cmd_check},
+        {"sync", cmd_sync},   {"runs", cmd_runs},   {"show", cmd_show},
+        {"check", cmd_check}, {"serve", cmd_serve},
     };
     cli_opts o;
     int rc;

@@ -247,6 +247,24 @@ static void lease_owner(char *out, size_t outlen)
     snprintf(out, outlen, "%s:%ld", host, (long)getpid());
 }
 
+/* True when owner ("HOST:PID") names a process of this host that no longer exists. A lease
+ * of another host cannot be checked this way (that is what the heartbeat is for). */
+static bool owner_is_dead(const char *owner, long *ret_pid)
+{
+    char me[300];
+    const char *colon;
+    long pid;
+
+    lease_owner(me, sizeof(me));
+    colon = strrchr(me, ':');
+    if (owner == NULL || colon == NULL || strncmp(owner, me, (size_t)(colon - me + 1)) != 0)
+        return false;
+    pid = strtol(owner + (colon - me + 1), NULL, 10);
+    if (ret_pid != NULL)
+        *ret_pid = pid;
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* When the active run of (sync, tenant) belongs to a process on this host that no longer
  * exists (killed, or crashed), marks it interrupted so a new run can start. Returns true when
  * a run was reaped. */
@@ -259,27 +277,19 @@ static bool reap_stale(sqlite_store *s, const ferry_run *run)
         "UPDATE ferry_runs SET status = 'interrupted', phase = 'done', finished_at = ?2,"
         " error = ?3, error_code = 'interrupted', ui_message = ?4 WHERE id = ?1 AND status ="
         " 'running'";
-    char me[300], iso[FERRY_ISO_TIME_MAX], why[512], ui[600];
-    const char *owner, *colon;
+    char iso[FERRY_ISO_TIME_MAX], why[512], ui[600];
     sqlite3_stmt *st;
     int64_t id = 0;
     long pid = 0;
     bool dead = false;
 
-    lease_owner(me, sizeof(me));
-    colon = strrchr(me, ':');
     if (sqlite3_prepare_v2(s->db, find, -1, &st, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_STATIC);
     bind_text_or_null(st, 2, run->tenant);
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
-        owner = (const char *)sqlite3_column_text(st, 1);
-        /* Only a lease of this host can be checked, by asking the kernel for the pid. */
-        if (owner != NULL && colon != NULL && strncmp(owner, me, (size_t)(colon - me + 1)) == 0) {
-            pid = strtol(owner + (colon - me + 1), NULL, 10);
-            dead = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-        }
+        dead = owner_is_dead((const char *)sqlite3_column_text(st, 1), &pid);
     }
     sqlite3_finalize(st);
     if (!dead)
@@ -660,8 +670,8 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         sqlite3_bind_int(st, 5, run->dry_run);
         bind_time(st, 6, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         rc = sqlite3_step(st);
-        bool active = rc == SQLITE_CONSTRAINT &&
-                      sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
+        bool active =
+            rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
         sqlite3_finalize(st);
         if (rc == SQLITE_DONE) {
             *ret_created = true;
@@ -732,6 +742,40 @@ static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *
     return FERRY_OK;
 }
 
+static ferry_rc st_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const requeue =
+        "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"
+        " attempt = attempt + 1, lease_owner = NULL, started_at = NULL WHERE id = ?1 AND"
+        " status = 'running'";
+    sqlite3_stmt *st, *up;
+    int n = 0, rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, lease_owner FROM ferry_runs WHERE status ="
+                           " 'running'",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, requeue, -1, &up, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return db_error(s->db, err, "recovering runs");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!owner_is_dead((const char *)sqlite3_column_text(st, 1), NULL))
+            continue;
+        sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+        if (sqlite3_step(up) == SQLITE_DONE)
+            n += sqlite3_changes(s->db);
+        sqlite3_reset(up);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recovering runs");
+    *ret_n = n;
+    return FERRY_OK;
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -752,6 +796,7 @@ static const ferry_store_ops sqlite_ops = {
     .run_enqueue = st_run_enqueue,
     .run_claim = st_run_claim,
     .run_cancel_queued = st_run_cancel_queued,
+    .run_recover = st_run_recover,
     .changes_add = st_changes_add,
     .change_list = st_change_list,
     .free = st_free,

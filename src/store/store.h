@@ -107,6 +107,10 @@ typedef struct {
     /* Marks a queued run cancelled (by user, may be NULL). FERRY_ENOTFOUND when the run is
      * not queued (any more). */
     ferry_rc (*run_cancel_queued)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
+    /* Queues again, as a new attempt (attempt + 1), every run left running by a process of
+     * this host that no longer exists (killed or crashed: its transaction was rolled back).
+     * Called when a server starts. *ret_n is how many were queued again. */
+    ferry_rc (*run_recover)(ferry_store *st, int *ret_n, ferry_err *err);
     /* Stores the final state of a run: status, counts, messages, error, times. */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */

@@ -33,13 +33,13 @@ typedef void (*ferry_run_progress_cb)(void *ctx, const ferry_run_progress *progr
 typedef struct {
     const ferry_config *config;
     const ferry_sync_spec *sync;
-    ferry_store *store;  /* borrowed; its connection is used for the target too */
+    ferry_store *store;       /* borrowed; its connection is used for the target too */
     const ferry_run *claimed; /* a queued run a worker claimed (borrowed), or NULL to record
                                  a new run; its id, trigger, user and attempt are kept */
-    const char *trigger; /* "cli", "api", "schedule" (new runs) */
-    const char *user;    /* who started it, or NULL */
-    bool dry_run;        /* do everything, then roll back */
-    atomic_bool *cancel; /* may be NULL */
+    const char *trigger;      /* "cli", "api", "schedule" (new runs) */
+    const char *user;         /* who started it, or NULL */
+    bool dry_run;             /* do everything, then roll back */
+    atomic_bool *cancel;      /* may be NULL */
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
     int progress_interval_ms; /* default 250 */

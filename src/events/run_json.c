@@ -1,0 +1,99 @@
+/* run_json.c - a run as JSON (see run_json.h). */
+#include "events/run_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/timeutil.h"
+
+static json_t *time_or_null(int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+
+    if (ms <= 0)
+        return json_null();
+    ferry_time_format_iso(ms, iso);
+    return json_string(iso);
+}
+
+static json_t *string_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
+{
+    json_t *o = json_object(), *counts = json_object();
+
+    if (o == NULL || counts == NULL) {
+        json_decref(o);
+        json_decref(counts);
+        return NULL;
+    }
+    for (int i = 0; i < FERRY_OUTCOME_COUNT; i++)
+        json_object_set_new(counts, ferry_outcome_name((ferry_outcome)i),
+                            json_integer(run->counts[i]));
+    json_object_set_new(o, "id", json_integer(run->id));
+    json_object_set_new(o, "sync", string_or_null(run->sync));
+    json_object_set_new(o, "tenant", string_or_null(run->tenant));
+    json_object_set_new(o, "status", json_string(ferry_run_status_name(run->status)));
+    json_object_set_new(o, "phase", string_or_null(run->phase));
+    json_object_set_new(o, "percent", json_integer(run->percent));
+    json_object_set_new(o, "processed", json_integer(run->processed));
+    json_object_set_new(o, "total", run->total >= 0 ? json_integer(run->total) : json_null());
+    json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "rows_per_second",
+                        live != NULL ? json_integer((json_int_t)live->rows_per_s) : json_null());
+    json_object_set_new(o, "eta_seconds",
+                        live != NULL && live->eta_ms >= 0
+                            ? json_integer((live->eta_ms + 999) / 1000)
+                            : json_null());
+    json_object_set_new(o, "ui_message", string_or_null(run->ui_message));
+    json_object_set_new(o, "log_message", string_or_null(run->log_message));
+    json_object_set_new(o, "error", string_or_null(run->error));
+    json_object_set_new(o, "error_code", string_or_null(run->error_code));
+    json_object_set_new(o, "trigger", string_or_null(run->trigger));
+    json_object_set_new(o, "user", string_or_null(run->user));
+    json_object_set_new(o, "dry_run", json_boolean(run->dry_run));
+    json_object_set_new(o, "attempt", json_integer(run->attempt));
+    json_object_set_new(o, "queued_at", time_or_null(run->queued_at_ms));
+    json_object_set_new(o, "started_at", time_or_null(run->started_at_ms));
+    json_object_set_new(o, "finished_at", time_or_null(run->finished_at_ms));
+    json_object_set_new(o, "duration_ms",
+                        run->finished_at_ms > 0 ? json_integer(run->duration_ms) : json_null());
+    return o;
+}
+
+char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
+{
+    json_t *o = ferry_run_to_json(run, live);
+    char *s;
+
+    if (o == NULL)
+        return NULL;
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static bool dup(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return true;
+    *dst = strdup(src);
+    return *dst != NULL;
+}
+
+bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
+{
+    *dst = *src;
+    if (dup(&dst->sync, src->sync) & dup(&dst->tenant, src->tenant) &
+        dup(&dst->trigger, src->trigger) & dup(&dst->user, src->user) &
+        dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
+        dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
+        dup(&dst->error_code, src->error_code))
+        return true;
+    ferry_run_done(dst);
+    return false;
+}

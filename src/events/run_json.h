@@ -1,0 +1,30 @@
+/* run_json.h - the JSON form of a run, shared by the API and the events. */
+#ifndef FERRY_EVENTS_RUN_JSON_H
+#define FERRY_EVENTS_RUN_JSON_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Live figures of an active run (rates are not stored). */
+typedef struct {
+    double rows_per_s; /* 0 when unknown */
+    int64_t eta_ms;    /* -1 when unknown */
+} ferry_run_live;
+
+/* Returns a new JSON object for run (live may be NULL), or NULL when out of memory:
+ * {"id", "sync", "tenant", "status", "phase", "percent", "processed", "total", "counts":
+ * {"created", ...}, "rows_per_second", "eta_seconds", "message", "ui_message",
+ * "log_message", "error", "error_code", "trigger", "user", "dry_run", "attempt",
+ * "queued_at", "started_at", "finished_at", "duration_ms"}. */
+json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live);
+
+/* The same as one line of compact JSON (caller frees), or NULL when out of memory. */
+char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live);
+
+/* Deep-copies src into dst (strings duplicated). Returns false when out of memory (dst is
+ * then emptied). */
+bool ferry_run_copy(ferry_run *dst, const ferry_run *src);
+
+#endif

@@ -1,0 +1,323 @@
+/* workers.c - the worker pool (see workers.h).
+ *
+ * Threads: one per worker. The pool's lock protects stopping and the wake-up count; each
+ * slot's lock protects that slot's live run copy. No lock is held while a run executes, while
+ * the store is used, or while events are published (the hub calls subscribers back).
+ *
+ * A run's progress reaches the API through the slot (a copy made under the slot's lock at
+ * each progress report, at most every 250 ms) and the browsers through run.progress events;
+ * the store only sees the run when it is claimed and when it ends, which keeps the database's
+ * write lock free for the run's own transaction. */
+#include "queue/workers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sync/run.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+typedef struct {
+    ferry_workers *pool;
+    pthread_t thread;
+    bool started;
+    int index;
+    pthread_mutex_t lock; /* protects active, run_id, run, live, cancelled_by */
+    bool active;
+    int64_t run_id;
+    ferry_run run;
+    ferry_run_live live;
+    char *cancelled_by;
+    atomic_bool cancel;
+} worker;
+
+struct ferry_workers {
+    const ferry_config *cfg;
+    ferry_hub *hub;
+    pthread_mutex_t lock; /* protects stopping and wakeups */
+    pthread_cond_t wake;
+    bool stopping;
+    unsigned wakeups;
+    worker *workers;
+    int n;
+};
+
+static void publish_run(ferry_workers *pool, const char *type, const ferry_run *run,
+                        const ferry_run_live *live)
+{
+    char *json = ferry_run_json_dumps(run, live);
+
+    if (json == NULL)
+        return;
+    ferry_hub_publish(pool->hub, type, run->sync, json);
+    free(json);
+}
+
+static void on_progress(void *ctx, const ferry_run_progress *p)
+{
+    worker *w = ctx;
+    ferry_run copy;
+    ferry_run_live live = {p->rows_per_s, p->eta_ms};
+
+    if (p->run->status != FERRY_RUN_RUNNING)
+        return; /* the end is published as run.finished */
+    if (!ferry_run_copy(&copy, p->run))
+        return;
+    pthread_mutex_lock(&w->lock);
+    ferry_run_done(&w->run);
+    if (!ferry_run_copy(&w->run, &copy))
+        memset(&w->run, 0, sizeof(w->run));
+    w->live = live;
+    pthread_mutex_unlock(&w->lock);
+    publish_run(w->pool, "run.progress", &copy, &live);
+    ferry_run_done(&copy);
+}
+
+/* Records a claimed run whose sync is no longer in the config as failed. */
+static void fail_unknown_sync(ferry_store *store, ferry_run *run)
+{
+    char msg[512];
+    ferry_err err;
+
+    snprintf(msg, sizeof(msg), "the sync '%s' is no longer in the config", run->sync);
+    run->status = FERRY_RUN_FAILED;
+    run->finished_at_ms = ferry_time_now_ms();
+    run->duration_ms = 0;
+    free(run->error);
+    run->error = strdup(msg);
+    free(run->ui_message);
+    run->ui_message = strdup(msg);
+    free(run->error_code);
+    run->error_code = strdup("config");
+    free(run->phase);
+    run->phase = strdup("done");
+    ferry_err_clear(&err);
+    if (store->ops->run_finish(store, run, &err) != FERRY_OK)
+        ferry_log(FERRY_LOG_ERROR, "msg=\"recording a run failed\" run=%lld error=\"%s\"",
+                  (long long)run->id, err.msg);
+}
+
+static void execute(worker *w, ferry_store *store, ferry_run *claimed)
+{
+    ferry_workers *pool = w->pool;
+    const ferry_sync_spec *sync = ferry_config_sync_get(pool->cfg, claimed->sync);
+    ferry_run_options opt;
+    ferry_run result;
+    ferry_err err;
+
+    if (sync == NULL) {
+        fail_unknown_sync(store, claimed);
+        publish_run(pool, "run.finished", claimed, NULL);
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->active = true;
+    w->run_id = claimed->id;
+    ferry_run_done(&w->run);
+    if (!ferry_run_copy(&w->run, claimed))
+        memset(&w->run, 0, sizeof(w->run));
+    w->live = (ferry_run_live){0, -1};
+    atomic_store(&w->cancel, false);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_lock(&pool->lock);
+    if (pool->stopping)
+        atomic_store(&w->cancel, true); /* claimed while the server was stopping */
+    pthread_mutex_unlock(&pool->lock);
+    publish_run(pool, "run.started", claimed, NULL);
+    ferry_log(FERRY_LOG_INFO, "msg=\"run started\" run=%lld sync=\"%s\" worker=%d",
+              (long long)claimed->id, claimed->sync, w->index);
+
+    memset(&opt, 0, sizeof(opt));
+    opt.config = pool->cfg;
+    opt.sync = sync;
+    opt.store = store;
+    opt.claimed = claimed;
+    opt.cancel = &w->cancel;
+    opt.on_progress = on_progress;
+    opt.progress_ctx = w;
+    opt.progress_interval_ms = 250;
+    ferry_err_clear(&err);
+    if (ferry_sync_run(&opt, &result, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "msg=\"run could not be recorded\" run=%lld error=\"%s\"",
+                  (long long)claimed->id, err.msg);
+        memset(&result, 0, sizeof(result));
+        ferry_run_copy(&result, claimed);
+        result.status = FERRY_RUN_FAILED;
+    }
+    ferry_log(FERRY_LOG_INFO,
+              "msg=\"run finished\" run=%lld sync=\"%s\" status=%s duration_ms=%lld",
+              (long long)result.id, claimed->sync, ferry_run_status_name(result.status),
+              (long long)result.duration_ms);
+    pthread_mutex_lock(&w->lock);
+    w->active = false;
+    w->run_id = 0;
+    ferry_run_done(&w->run);
+    free(w->cancelled_by);
+    w->cancelled_by = NULL;
+    pthread_mutex_unlock(&w->lock);
+    publish_run(pool, "run.finished", &result, NULL);
+    ferry_run_done(&result);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ferry_workers *pool = w->pool;
+    ferry_store *store = NULL;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_store_open(pool->cfg->database, pool->cfg->dir, &store, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "msg=\"worker cannot open the store\" worker=%d error=\"%s\"",
+                  w->index, err.msg);
+        return NULL;
+    }
+    for (;;) {
+        ferry_run claimed;
+        ferry_rc rc;
+
+        pthread_mutex_lock(&pool->lock);
+        bool stopping = pool->stopping;
+        pthread_mutex_unlock(&pool->lock);
+        if (stopping)
+            break;
+        ferry_err_clear(&err);
+        rc = store->ops->run_claim(store, &claimed, &err);
+        if (rc == FERRY_OK) {
+            execute(w, store, &claimed);
+            ferry_run_done(&claimed);
+            continue;
+        }
+        if (rc != FERRY_DONE)
+            ferry_log(FERRY_LOG_ERROR, "msg=\"claiming a run failed\" worker=%d error=\"%s\"",
+                      w->index, err.msg);
+        /* Nothing queued: sleep until woken, or a second (runs queued elsewhere). */
+        pthread_mutex_lock(&pool->lock);
+        if (!pool->stopping && pool->wakeups == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
+        }
+        if (pool->wakeups > 0)
+            pool->wakeups--;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    ferry_store_free(store);
+    return NULL;
+}
+
+ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers **ret_workers,
+                             ferry_err *err)
+{
+    ferry_workers *pool = calloc(1, sizeof(*pool));
+    int n = cfg->workers > 0 ? cfg->workers : 1;
+
+    if (pool == NULL || (pool->workers = calloc((size_t)n, sizeof(worker))) == NULL) {
+        free(pool);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the workers");
+    }
+    pool->cfg = cfg;
+    pool->hub = hub;
+    pool->n = n;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    for (int i = 0; i < n; i++) {
+        worker *w = &pool->workers[i];
+        w->pool = pool;
+        w->index = i;
+        pthread_mutex_init(&w->lock, NULL);
+        atomic_init(&w->cancel, false);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            ferry_workers_stop(pool);
+            return ferry_err_set_errno(err, FERRY_EIO, "starting worker %d", i);
+        }
+        w->started = true;
+    }
+    *ret_workers = pool;
+    return FERRY_OK;
+}
+
+void ferry_workers_wake(ferry_workers *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->wakeups++;
+    pthread_cond_signal(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+bool ferry_workers_cancel(ferry_workers *pool, int64_t run_id, const char *user)
+{
+    for (int i = 0; i < pool->n; i++) {
+        worker *w = &pool->workers[i];
+        bool found;
+        pthread_mutex_lock(&w->lock);
+        found = w->active && w->run_id == run_id;
+        if (found) {
+            atomic_store(&w->cancel, true);
+            free(w->cancelled_by);
+            w->cancelled_by = user != NULL ? strdup(user) : NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+bool ferry_workers_snapshot(ferry_workers *pool, int64_t run_id, ferry_run *ret_run,
+                            ferry_run_live *ret_live)
+{
+    for (int i = 0; i < pool->n; i++) {
+        worker *w = &pool->workers[i];
+        bool found;
+        pthread_mutex_lock(&w->lock);
+        found = w->active && w->run_id == run_id && w->run.sync != NULL &&
+                ferry_run_copy(ret_run, &w->run);
+        if (found && ret_live != NULL)
+            *ret_live = w->live;
+        pthread_mutex_unlock(&w->lock);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+int ferry_workers_busy(ferry_workers *pool)
+{
+    int busy = 0;
+
+    for (int i = 0; i < pool->n; i++) {
+        pthread_mutex_lock(&pool->workers[i].lock);
+        busy += pool->workers[i].active;
+        pthread_mutex_unlock(&pool->workers[i].lock);
+    }
+    return busy;
+}
+
+void ferry_workers_stop(ferry_workers *pool)
+{
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = true;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < pool->n; i++)
+        atomic_store(&pool->workers[i].cancel, true);
+    for (int i = 0; i < pool->n; i++) {
+        worker *w = &pool->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        ferry_run_done(&w->run);
+        free(w->cancelled_by);
+        pthread_mutex_destroy(&w->lock);
+    }
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->wake);
+    free(pool->workers);
+    free(pool);
+}

@@ -1,0 +1,49 @@
+/* workers.h - the worker pool: threads that claim queued runs and execute them.
+ *
+ * Each worker thread has its own store connection. It claims the oldest queued run, executes
+ * it with ferry_sync_run(), publishes run.started, run.progress (at most 4 a second) and
+ * run.finished to the event hub, and keeps a live copy of the run in its slot so the API can
+ * answer GET /api/runs/{id} with the current phase, percent and rate. Workers sleep on a
+ * condition variable, woken by ferry_workers_wake() after an enqueue, and look at the queue
+ * every second anyway so runs queued by another process are picked up.
+ *
+ * All functions are thread-safe. */
+#ifndef FERRY_QUEUE_WORKERS_H
+#define FERRY_QUEUE_WORKERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "events/hub.h"
+#include "events/run_json.h"
+#include "store/store.h"
+#include "util/err.h"
+
+typedef struct ferry_workers ferry_workers;
+
+/* Starts cfg->workers threads. cfg and hub are borrowed and must outlive the pool.
+ * *ret_workers is stopped and freed with ferry_workers_stop(). */
+ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers **ret_workers,
+                             ferry_err *err);
+
+/* Wakes an idle worker: a run was queued. */
+void ferry_workers_wake(ferry_workers *w);
+
+/* Asks the worker executing run_id to cancel it (by user, may be NULL). Returns false when
+ * no worker of this process executes that run. */
+bool ferry_workers_cancel(ferry_workers *w, int64_t run_id, const char *user);
+
+/* Copies the live state of run_id into *ret_run (owned by the caller, ferry_run_done())
+ * and *ret_live when a worker of this process executes it; false otherwise. */
+bool ferry_workers_snapshot(ferry_workers *w, int64_t run_id, ferry_run *ret_run,
+                            ferry_run_live *ret_live);
+
+/* The number of runs executing now. */
+int ferry_workers_busy(ferry_workers *w);
+
+/* Cancels every active run (each rolls back and is recorded as cancelled), waits for the
+ * threads to end and frees the pool. NULL is allowed. */
+void ferry_workers_stop(ferry_workers *w);
+
+#endif
