@@ -436,6 +436,7 @@ static int cmd_serve(const cli_opts *o)
     ferry_store *store = NULL;
     ferry_hub *hub = NULL;
     ferry_workers *workers = NULL;
+    ferry_scheduler *scheduler = NULL;
     ferry_server *server = NULL;
     ferry_server_options sopt;
     struct sigaction sa;
@@ -470,7 +471,8 @@ static int cmd_serve(const cli_opts *o)
     signal(SIGPIPE, SIG_IGN);
 
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
-        ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK) {
+        ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
+        ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -479,6 +481,7 @@ static int cmd_serve(const cli_opts *o)
     sopt.config = cfg;
     sopt.hub = hub;
     sopt.workers = workers;
+    sopt.scheduler = scheduler;
     sopt.listen = o->listen != NULL ? o->listen : cfg->listen;
     if (ferry_server_start(&sopt, &server, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -505,6 +508,7 @@ static int cmd_serve(const cli_opts *o)
     status = 0;
 out:
     ferry_server_stop(server);
+    ferry_scheduler_stop(scheduler);
     ferry_workers_stop(workers);
     ferry_hub_free(hub);
     ferry_store_free(store);

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "events/hub.h"
+#include "queue/scheduler.h"
 #include "queue/workers.h"
 #include "util/err.h"
 
@@ -22,6 +23,7 @@ typedef struct {
     const ferry_config *config; /* borrowed, outlives the server */
     ferry_hub *hub;             /* borrowed */
     ferry_workers *workers;     /* borrowed */
+    ferry_scheduler *scheduler; /* borrowed, may be NULL */
     const char *listen;         /* "HOST:PORT"; port 0 picks a free one */
     unsigned threads;           /* handler threads; default 2 */
     size_t max_body_bytes;      /* default 1 MiB */

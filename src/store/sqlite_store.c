@@ -464,13 +464,15 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " RUN_COLUMNS " FROM ferry_runs"
                            " WHERE (?1 IS NULL OR sync = ?1) AND (?3 IS NULL OR status = ?3)"
-                           " AND (?4 = 0 OR id < ?4) ORDER BY id DESC LIMIT ?2",
+                           " AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR trigger = ?5)"
+                           " ORDER BY id DESC LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing runs");
     bind_text_or_null(st, 1, filter->sync);
     sqlite3_bind_int(st, 2, filter->limit > 0 ? filter->limit : 20);
     bind_text_or_null(st, 3, filter->status);
     sqlite3_bind_int64(st, 4, filter->before_id > 0 ? filter->before_id : 0);
+    bind_text_or_null(st, 5, filter->trigger);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -85,6 +85,7 @@ void ferry_change_done(ferry_change *change);
 typedef struct {
     const char *sync;   /* NULL for every sync */
     const char *status; /* NULL for every status */
+    const char *trigger; /* NULL for every trigger ("cli", "api", "schedule") */
     int64_t before_id;  /* only runs with a smaller id (a page cursor); 0 for no bound */
     int limit;          /* at most this many, newest first */
 } ferry_run_filter;

@@ -1,0 +1,179 @@
+/* scheduler.c - the schedule thread (see scheduler.h).
+ *
+ * The lock protects next[] (read by the API) and stopping; the store and the hub are used
+ * without it. Times are wall-clock milliseconds because they are compared with the stored
+ * queued_at of the last scheduled run, which survives restarts. */
+#include "queue/scheduler.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "events/run_json.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct ferry_scheduler {
+    const ferry_config *cfg;
+    ferry_hub *hub;
+    ferry_workers *workers;
+    pthread_t thread;
+    pthread_mutex_t lock; /* protects next and stopping */
+    pthread_cond_t wake;
+    int64_t *next; /* per sync: when the next run is due, 0 when not known yet */
+    bool stopping;
+};
+
+/* The time the last scheduled run of sync was queued, or 0. */
+static int64_t last_scheduled(ferry_store *st, const char *sync)
+{
+    ferry_run_filter filter = {.sync = sync, .trigger = "schedule", .limit = 1};
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    int64_t at = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n > 0)
+        at = runs[0].queued_at_ms;
+    ferry_runs_free(runs, n);
+    return at;
+}
+
+static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t now)
+{
+    ferry_run want, got;
+    bool created = false;
+    ferry_err err;
+
+    memset(&want, 0, sizeof(want));
+    want.sync = sync->name;
+    want.trigger = (char *)"schedule";
+    want.user = (char *)"scheduler";
+    want.queued_at_ms = now;
+    ferry_err_clear(&err);
+    if (st->ops->run_enqueue(st, &want, &got, &created, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "msg=\"scheduling a run failed\" sync=\"%s\" error=\"%s\"",
+                  sync->name, err.msg);
+        return;
+    }
+    if (created) {
+        char *json = ferry_run_json_dumps(&got, NULL);
+        if (json != NULL)
+            ferry_hub_publish(s->hub, "run.queued", got.sync, json);
+        free(json);
+        ferry_workers_wake(s->workers);
+        ferry_log(FERRY_LOG_INFO, "msg=\"scheduled run queued\" run=%lld sync=\"%s\"",
+                  (long long)got.id, sync->name);
+    }
+    ferry_run_done(&got);
+}
+
+static void *scheduler_main(void *arg)
+{
+    ferry_scheduler *s = arg;
+    const ferry_config *cfg = s->cfg;
+    ferry_store *st = NULL;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_store_open(cfg->database, cfg->dir, &st, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
+        return NULL;
+    }
+    for (;;) {
+        int64_t now = ferry_time_now_ms();
+        struct timespec until;
+
+        for (size_t i = 0; i < cfg->nsyncs; i++) {
+            const ferry_sync_spec *sync = &cfg->syncs[i];
+            int64_t period = (int64_t)sync->schedule_every_s * 1000, due;
+            if (period <= 0)
+                continue;
+            pthread_mutex_lock(&s->lock);
+            due = s->next[i];
+            pthread_mutex_unlock(&s->lock);
+            if (due == 0) {
+                int64_t last = last_scheduled(st, sync->name);
+                due = last > 0 ? last + period : now;
+            }
+            if (now >= due) {
+                fire(s, st, sync, now);
+                due = now + period; /* one catch-up run, however many periods passed */
+            }
+            pthread_mutex_lock(&s->lock);
+            s->next[i] = due;
+            pthread_mutex_unlock(&s->lock);
+        }
+        pthread_mutex_lock(&s->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->wake, &s->lock, &until);
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+    }
+    ferry_store_free(st);
+    return NULL;
+}
+
+ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers *workers,
+                               ferry_scheduler **ret_sched, ferry_err *err)
+{
+    ferry_scheduler *s = calloc(1, sizeof(*s));
+
+    if (s == NULL || (s->next = calloc(cfg->nsyncs + 1, sizeof(*s->next))) == NULL) {
+        free(s);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the scheduler");
+    }
+    s->cfg = cfg;
+    s->hub = hub;
+    s->workers = workers;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->wake);
+        free(s->next);
+        free(s);
+        return ferry_err_set_errno(err, FERRY_EIO, "starting the scheduler");
+    }
+    *ret_sched = s;
+    return FERRY_OK;
+}
+
+int64_t ferry_scheduler_next_ms(ferry_scheduler *s, const char *sync)
+{
+    int64_t due = 0;
+
+    if (s == NULL)
+        return 0;
+    for (size_t i = 0; i < s->cfg->nsyncs; i++) {
+        if (strcmp(s->cfg->syncs[i].name, sync) != 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        due = s->next[i];
+        pthread_mutex_unlock(&s->lock);
+    }
+    return due;
+}
+
+void ferry_scheduler_stop(ferry_scheduler *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    free(s->next);
+    free(s);
+}

@@ -1,0 +1,32 @@
+/* scheduler.h - fires each sync's schedule ("every 15m") by queueing a run.
+ *
+ * One thread looks at the clock every second. A sync's next run is due one period after its
+ * last scheduled run (found in the store at start, so a restart keeps the rhythm); a sync
+ * that never ran on schedule is due at once. After the server was down for several periods it
+ * queues one catch-up run, not one per period, and a run still queued or running is never
+ * stacked: the store's de-duplication answers with it. Scheduled runs have trigger "schedule"
+ * and user "scheduler". */
+#ifndef FERRY_QUEUE_SCHEDULER_H
+#define FERRY_QUEUE_SCHEDULER_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "events/hub.h"
+#include "queue/workers.h"
+#include "util/err.h"
+
+typedef struct ferry_scheduler ferry_scheduler;
+
+/* Starts the scheduler thread. cfg, hub and workers are borrowed and must outlive it. */
+ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers *workers,
+                               ferry_scheduler **ret_sched, ferry_err *err);
+
+/* When the sync's next scheduled run is due (ms since the epoch), or 0 when it has no
+ * schedule or the scheduler has not looked yet. Thread-safe. */
+int64_t ferry_scheduler_next_ms(ferry_scheduler *sched, const char *sync);
+
+/* Stops the thread and frees the scheduler; NULL is allowed. */
+void ferry_scheduler_stop(ferry_scheduler *sched);
+
+#endif
