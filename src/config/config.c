@@ -1190,6 +1190,30 @@ static ferry_rc on_sync_allow_empty(struct walk *w, const struct val *v, void *o
     return get_bool(w, v, &st->sync->allow_empty);
 }
 
+static ferry_rc on_sync_timeout(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return get_duration(w, v, &st->sync->timeout_ms);
+}
+
+static ferry_rc on_sync_cooldown(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return get_duration(w, v, &st->sync->cooldown_ms);
+}
+
+static ferry_rc on_sync_retries(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    long n = 0;
+    ferry_rc rc = get_long(w, v, 0, 10, &n);
+
+    st->sync->retries = (int)n;
+    return rc;
+}
+
 static const struct key_rule sync_rules[] = {
     {"title", false, on_sync_title},             /* default: the sync's name */
     {"noun", false, on_sync_noun},               /* default: the target table */
@@ -1199,6 +1223,9 @@ static const struct key_rule sync_rules[] = {
     {"skip", false, on_sync_skip},               /* field -> skip_rules, after the fields */
     {"schedule", false, on_sync_schedule},       /* "every <duration>" */
     {"allow_empty", false, on_sync_allow_empty}, /* default: false */
+    {"timeout", false, on_sync_timeout},         /* default: none */
+    {"cooldown", false, on_sync_cooldown},       /* default: none */
+    {"retries", false, on_sync_retries},         /* 0 to 10, default 0 */
 };
 
 /* Every name in target.key must be a field; key fields become required. */

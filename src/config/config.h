@@ -92,6 +92,9 @@ typedef struct {
     char *schedule;        /* as written ("every 1h"), or NULL */
     long schedule_every_s; /* the period in seconds, or 0 without a schedule */
     bool allow_empty;      /* an empty source is not an error; default false */
+    long timeout_ms;       /* a run taking longer fails; 0 (default) for no limit */
+    long cooldown_ms;      /* a new run is refused this long after the last one finished */
+    int retries;           /* transient source errors retried this many times; default 0 */
     int line;
 } ferry_sync_spec;
 

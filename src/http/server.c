@@ -85,7 +85,9 @@ static ferry_store *thread_store(struct ferry_server *srv, ferry_err *err)
     return st;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+/* Queues body (consumed) as the answer, with one extra header when name is not NULL. */
+static enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                         const char *name, const char *value)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     struct MHD_Response *resp;
@@ -101,9 +103,21 @@ static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, 
     }
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (name != NULL)
+        MHD_add_response_header(resp, name, value);
     ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+{
+    return reply_json_header(conn, status, body, NULL, NULL);
+}
+
+static json_t *error_body(const char *code, const char *msg)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *code,
@@ -118,8 +132,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return reply_json(conn, status,
-                      json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+    return reply_json(conn, status, error_body(code, msg));
 }
 
 /* Maps a Ferry error to its HTTP status: the one place that does. */
@@ -140,25 +153,9 @@ static enum MHD_Result reply_ferry_error(struct MHD_Connection *conn, const ferr
 
 static enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char *allow)
 {
-    json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
-                             "this route does not take that method");
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
-
-    json_decref(body);
-    if (text == NULL)
-        return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Allow", allow);
-    ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return reply_json_header(
+        conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+        error_body("method_not_allowed", "this route does not take that method"), "Allow", allow);
 }
 
 /* Parses a positive decimal id of a path segment; false when it is not one. */
@@ -264,6 +261,36 @@ static enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection
     return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
 }
 
+/* How long until a new run of sync may start, when its cooldown has not passed since the last
+ * run finished; 0 when it may start now (or one is active: the caller answers with it). */
+static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync)
+{
+    ferry_run_filter filter = {.sync = sync->name, .limit = 1};
+    ferry_run *runs = NULL;
+    int64_t left = 0;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
+        runs[0].status != FERRY_RUN_QUEUED && runs[0].status != FERRY_RUN_RUNNING &&
+        runs[0].finished_at_ms > 0)
+        left = runs[0].finished_at_ms + sync->cooldown_ms - ferry_time_now_ms();
+    ferry_runs_free(runs, n);
+    return left > 0 ? left : 0;
+}
+
+static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_sync_spec *sync,
+                                      int64_t wait_ms)
+{
+    char msg[256], retry[32];
+
+    snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
+    snprintf(msg, sizeof(msg), "%s was synced moments ago; try again in %s s", sync->title, retry);
+    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("cooldown", msg),
+                             "Retry-After", retry);
+}
+
 static enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn,
                                 const char *name, size_t namelen, request *req)
 {
@@ -301,6 +328,11 @@ static enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection 
     ferry_err_clear(&err);
     if ((st = thread_store(srv, &err)) == NULL)
         return reply_ferry_error(conn, &err);
+    if (sync->cooldown_ms > 0) {
+        int64_t wait_ms = cooldown_left(st, sync);
+        if (wait_ms > 0)
+            return reply_cooldown(conn, sync, wait_ms);
+    }
     memset(&want, 0, sizeof(want));
     want.sync = (char *)sync->name;
     want.trigger = (char *)"api";

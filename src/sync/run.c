@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "source/source.h"
 #include "sync/map.h"
@@ -48,6 +49,7 @@ typedef struct {
     ferry_target *target;
     int64_t seq; /* change row sequence */
     change_batch batch;
+    int retries_done;                       /* transient failures retried so far */
     int64_t keyless_failures;               /* failed records whose key could not be read */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
@@ -250,6 +252,21 @@ static bool cancelled(const run_ctx *c)
     return c->opt->cancel != NULL && atomic_load(c->opt->cancel);
 }
 
+/* Fails the run once it has run longer than the sync's timeout. */
+static ferry_rc check_timeout(const run_ctx *c, ferry_err *err)
+{
+    char limit[32];
+
+    if (c->sync->timeout_ms <= 0 ||
+        ferry_time_mono_ms() - c->started_mono <= (int64_t)c->sync->timeout_ms)
+        return FERRY_OK;
+    ferry_time_format_duration(c->sync->timeout_ms, limit, sizeof(limit));
+    return ferry_err_set(err, FERRY_ELIMIT,
+                         "the run took longer than its timeout of %s (raise timeout: on the sync "
+                         "if the source is just slow)",
+                         limit);
+}
+
 /* Streams every record through map and target. */
 static ferry_rc process_all(run_ctx *c, ferry_err *err)
 {
@@ -262,6 +279,8 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
         if ((c->run.processed & 255) == 0) {
             if (cancelled(c))
                 return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+            if ((rc = check_timeout(c, err)) != FERRY_OK)
+                return rc;
             report_progress(c, false);
         }
         rc = ferry_source_next(c->source, &rec, err);
@@ -327,6 +346,10 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     fill_end(c, was_cancel ? FERRY_RUN_CANCELLED : FERRY_RUN_FAILED);
     if (was_cancel)
         snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.", c->sync->title);
+    else if (c->retries_done > 0)
+        snprintf(ui, sizeof(ui), "Sync of %s failed after %d retr%s: %s%s Nothing was changed.",
+                 c->sync->title, c->retries_done, c->retries_done == 1 ? "y" : "ies", cause->msg,
+                 stop);
     else
         snprintf(ui, sizeof(ui), "Sync of %s failed: %s%s Nothing was changed.", c->sync->title,
                  cause->msg, stop);
@@ -410,6 +433,49 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     return c->target->ops->commit(c->target, err);
 }
 
+/* Waits before retry number n: 0.5 s doubling up to 30 s, with up to 25% random jitter so
+ * many runs failing together do not retry together. False when cancelled meanwhile. */
+static bool backoff(run_ctx *c, int n)
+{
+    unsigned seed = (unsigned)(ferry_time_mono_ms() ^ (c->run.id << 8));
+    int64_t wait = 500LL << (n - 1 < 6 ? n - 1 : 6);
+
+    if (wait > 30000)
+        wait = 30000;
+    wait += (int64_t)(rand_r(&seed) % (unsigned)(wait / 4 + 1));
+    set_phase(c, "retrying");
+    report_progress(c, true);
+    for (int64_t slept = 0; slept < wait; slept += 100) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        if (cancelled(c))
+            return false;
+        nanosleep(&ts, NULL);
+    }
+    c->retries_done = n;
+    return true;
+}
+
+/* Forgets everything a failed attempt did, so the run can start over. */
+static void reset_for_retry(run_ctx *c)
+{
+    ferry_target_free(c->target);
+    ferry_mapper_free(c->mapper);
+    ferry_source_free(c->source);
+    c->target = NULL;
+    c->mapper = NULL;
+    c->source = NULL;
+    memset(c->run.counts, 0, sizeof(c->run.counts));
+    c->run.processed = 0;
+    c->seq = 0;
+    c->keyless_failures = 0;
+    c->batch.n = 0;
+    ferry_buf_reset(&c->batch.arena);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++) {
+        ferry_buf_reset(&c->section[o]);
+        c->shown[o] = 0;
+    }
+}
+
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err)
 {
     run_ctx c;
@@ -452,11 +518,19 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             goto out;
     }
 
-    ferry_err_clear(&cause);
-    rc = execute(&c, &cause);
-    if (rc != FERRY_OK) {
+    for (int tries = 0;; tries++) {
+        ferry_err_clear(&cause);
+        rc = execute(&c, &cause);
+        if (rc == FERRY_OK)
+            break;
         if (c.target != NULL)
             c.target->ops->rollback(c.target);
+        if (!cause.transient || tries >= c.sync->retries || cancelled(&c) ||
+            !backoff(&c, tries + 1))
+            break;
+        reset_for_retry(&c);
+    }
+    if (rc != FERRY_OK) {
         fill_failure(&c, &cause);
         rc = opt->store->ops->run_finish(opt->store, &c.run, err);
     }

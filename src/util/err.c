@@ -11,6 +11,7 @@ void ferry_err_clear(ferry_err *err)
         return;
     err->code = FERRY_OK;
     err->sys_errno = 0;
+    err->transient = false;
     err->msg[0] = '\0';
 }
 
@@ -25,6 +26,7 @@ static ferry_rc err_vset(ferry_err *err, ferry_rc code, int sys_errno, const cha
         return code;
     err->code = code;
     err->sys_errno = sys_errno;
+    err->transient = false;
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     if (sys_errno != 0) {
         size_t n = strlen(err->msg);

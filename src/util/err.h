@@ -9,6 +9,7 @@
 #define FERRY_UTIL_ERR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -35,6 +36,7 @@ typedef enum {
 typedef struct {
     ferry_rc code;               /* FERRY_OK while nothing failed */
     int sys_errno;               /* errno at the failing call, or 0 */
+    bool transient;              /* trying again later may succeed (a timeout, a reset, 5xx) */
     char msg[FERRY_ERR_MSG_MAX]; /* one line, no trailing newline */
 } ferry_err;
 

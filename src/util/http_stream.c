@@ -151,8 +151,13 @@ static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
             hint = " (access denied: is the sheet shared or published?)";
         else if (s->status == 404)
             hint = " (not found: check the URL)";
-        return ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status,
-                             hint);
+        bool first = err != NULL && err->code == FERRY_OK;
+        ferry_rc rc =
+            ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status, hint);
+        /* Server errors and throttling may pass; client errors will not. */
+        if (first && (s->status >= 500 || s->status == 429))
+            err->transient = true;
+        return rc;
     }
     return FERRY_OK;
 }
@@ -160,19 +165,31 @@ static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
 static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
 {
     const char *what = s->curl_error[0] ? s->curl_error : curl_easy_strerror(s->result);
+    bool first = err != NULL && err->code == FERRY_OK;
+    bool transient = true;
+    ferry_rc rc;
 
     switch (s->result) {
     case CURLE_OPERATION_TIMEDOUT:
-        return ferry_err_set(err, FERRY_EHTTP, "%s timed out: %s", s->redacted, what);
+        rc = ferry_err_set(err, FERRY_EHTTP, "%s timed out: %s", s->redacted, what);
+        break;
     case CURLE_COULDNT_RESOLVE_HOST:
-        return ferry_err_set(err, FERRY_EHTTP, "%s: host not found", s->redacted);
+        rc = ferry_err_set(err, FERRY_EHTTP, "%s: host not found", s->redacted);
+        break;
     case CURLE_COULDNT_CONNECT:
-        return ferry_err_set(err, FERRY_EHTTP, "%s is unreachable: %s", s->redacted, what);
+        rc = ferry_err_set(err, FERRY_EHTTP, "%s is unreachable: %s", s->redacted, what);
+        break;
     case CURLE_TOO_MANY_REDIRECTS:
-        return ferry_err_set(err, FERRY_EHTTP, "%s redirected too many times", s->redacted);
+        rc = ferry_err_set(err, FERRY_EHTTP, "%s redirected too many times", s->redacted);
+        transient = false;
+        break;
     default:
-        return ferry_err_set(err, FERRY_EHTTP, "reading %s failed: %s", s->redacted, what);
+        rc = ferry_err_set(err, FERRY_EHTTP, "reading %s failed: %s", s->redacted, what);
+        break;
     }
+    if (first)
+        err->transient = transient;
+    return rc;
 }
 
 ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, size_t *ret_n,

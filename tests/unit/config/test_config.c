@@ -367,9 +367,10 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, key, on_missing)");
-    expect_error(MINI_SYNC "    sourcce: { url: x }\n",
-                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
-                 "source, target, fields, skip, schedule, allow_empty)");
+    expect_error(
+        MINI_SYNC "    sourcce: { url: x }\n",
+        "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
+        "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty)");
@@ -1407,6 +1408,39 @@ static void error_in_a_late_sync_frees_the_earlier_ones(void **state)
                  "not_in or empty");
 }
 
+static void run_timeout_cooldown_and_retries_load(void **state)
+{
+    static const char text[] = "syncs:\n"
+                               "  people:\n"
+                               "    source: { url: people.csv }\n"
+                               "    target: { table: people, key: [id] }\n"
+                               "    fields: { id: {} }\n"
+                               "    timeout: 10m\n"
+                               "    cooldown: 30s\n"
+                               "    retries: 3\n";
+    ferry_config *cfg = NULL;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse(text, strlen(text), "ferry.yaml", NULL, &cfg, &err),
+                     FERRY_OK);
+    assert_int_equal(cfg->syncs[0].timeout_ms, 600000);
+    assert_int_equal(cfg->syncs[0].cooldown_ms, 30000);
+    assert_int_equal(cfg->syncs[0].retries, 3);
+    ferry_config_free(cfg);
+    ferry_err_clear(&err);
+    static const char bad[] = "syncs:\n"
+                              "  people:\n"
+                              "    source: { url: people.csv }\n"
+                              "    target: { table: people, key: [id] }\n"
+                              "    fields: { id: {} }\n"
+                              "    retries: 11\n";
+    assert_int_not_equal(ferry_config_parse(bad, strlen(bad), "ferry.yaml", NULL, &cfg, &err),
+                         FERRY_OK);
+    assert_non_null(strstr(err.msg, "ferry.yaml:6: syncs.people.retries"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1441,6 +1475,7 @@ int main(void)
         cmocka_unit_test(second_yaml_document_is_an_error),
         cmocka_unit_test(database_must_be_sqlite_or_postgres),
         cmocka_unit_test(database_error_does_not_echo_a_password),
+        cmocka_unit_test(run_timeout_cooldown_and_retries_load),
         cmocka_unit_test(listen_port_must_be_1_to_65535),
         cmocka_unit_test(workers_must_be_1_to_64),
         cmocka_unit_test(sync_names_are_lowercase_words_up_to_64),
