@@ -370,12 +370,19 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         "UPDATE ferry_runs SET status = ?2, phase = ?3, percent = ?4, processed = ?5,"
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
-        " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1";
+        " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1 AND"
+        " (lease_owner IS NULL OR lease_owner = ?19)";
+    char owner[300];
     sqlite3_stmt *st;
     int rc;
 
+    /* Conditioned on the lease: a process whose run was taken over (recovered as a new
+     * attempt elsewhere) cannot record it, and since this write is part of the run's
+     * transaction, cannot commit it either. */
+    lease_owner(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "recording the run's result");
+    sqlite3_bind_text(st, 19, owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 1, run->id);
     sqlite3_bind_text(st, 2, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
     bind_text_or_null(st, 3, run->phase != NULL ? run->phase : "done");
@@ -395,6 +402,11 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return db_error(s->db, err, "recording the run's result");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND,
+                             "run %lld is not held by this process any more (its lease was "
+                             "taken over, or the run does not exist)",
+                             (long long)run->id);
     return FERRY_OK;
 }
 

@@ -489,6 +489,68 @@ static void repeated_change_seq_is_a_database_error(void **state)
     add_change(st, c.run_id, 2, "T2", FERRY_OUTCOME_CREATED, 3, NULL, NULL);
 }
 
+static void a_run_whose_lease_was_taken_cannot_be_finished(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000);
+    ferry_err err;
+
+    run.id = start(st, &run);
+    assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(st),
+                                  "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.finished_at_ms = 1795500345000;
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "not held by this process"));
+}
+
+static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), a, b, c;
+    bool created = false;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_true(created);
+    assert_int_equal(a.status, FERRY_RUN_QUEUED);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &b, &created, &err), FERRY_OK);
+    assert_false(created);
+    assert_int_equal(b.id, a.id);
+    assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_OK);
+    assert_int_equal(c.id, a.id);
+    assert_int_equal(c.status, FERRY_RUN_RUNNING);
+    ferry_run_done(&c);
+    assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_DONE);
+    assert_int_equal(st->ops->run_cancel_queued(st, a.id, NULL, &err), FERRY_ENOTFOUND);
+    ferry_run_done(&a);
+    ferry_run_done(&b);
+}
+
+static void a_queued_run_can_be_cancelled(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), a, got;
+    bool created = false;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_cancel_queued(st, a.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_CANCELLED);
+    ferry_run_done(&got);
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_DONE);
+    ferry_run_done(&a);
+}
+
 static void a_batch_of_many_changes_is_stored_in_order(void **state)
 {
     fixture *fx = *state;
@@ -674,6 +736,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(changes_filter_by_outcome_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(changes_belong_to_their_run, setup, teardown),
         cmocka_unit_test_setup_teardown(repeated_change_seq_is_a_database_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_whose_lease_was_taken_cannot_be_finished, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(enqueue_twice_returns_the_queued_run_and_claim_takes_it,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,
