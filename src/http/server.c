@@ -36,19 +36,55 @@
 
 #define SSE_BATCH 64
 
+/* Routes and statuses counted for /metrics. */
+enum route {
+    R_HEALTHZ,
+    R_METRICS,
+    R_SYNCS,
+    R_RUN_START,
+    R_RUNS,
+    R_RUN,
+    R_CHANGES,
+    R_CANCEL,
+    R_EVENTS,
+    R_STATS,
+    R_OTHER,
+    R_COUNT
+};
+static const char *const route_names[R_COUNT] = {
+    "/healthz",
+    "/metrics",
+    "/api/syncs",
+    "/api/syncs/{name}/runs",
+    "/api/runs",
+    "/api/runs/{id}",
+    "/api/runs/{id}/changes",
+    "/api/runs/{id}/cancel",
+    "/api/events",
+    "/api/stats",
+    "other",
+};
+static const unsigned counted_status[] = {200, 202, 400, 404, 405, 409, 413, 429, 500, 503};
+#define NSTATUS (sizeof(counted_status) / sizeof(counted_status[0]))
+
+/* The status of the answer queued by this thread's current request. */
+static _Thread_local unsigned last_status;
+
 struct ferry_server {
     ferry_server_options opt;
     struct MHD_Daemon *daemon;
     uint16_t port;
     pthread_key_t store_key;
-    atomic_uint_fast64_t heartbeat_gen; /* bumped by each heartbeat */
-    atomic_bool stopping;               /* event streams end at their next read */
+    atomic_uint_fast64_t heartbeat_gen;                  /* bumped by each heartbeat */
+    atomic_bool stopping;                                /* event streams end at their next read */
+    atomic_uint_fast64_t requests[R_COUNT][NSTATUS + 1]; /* the last column: other statuses */
 };
 
 typedef struct {
     ferry_buf body;
     bool too_large;
     struct ferry_server *server;
+    enum route route;
 } request;
 
 typedef struct {
@@ -105,6 +141,7 @@ static enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned s
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (name != NULL)
         MHD_add_response_header(resp, name, value);
+    last_status = status;
     ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -604,9 +641,156 @@ static enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connectio
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+    last_status = MHD_HTTP_OK;
     ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* ---- /api/stats and /metrics ---- */
+
+static json_t *stats_json(const ferry_sync_stats *st)
+{
+    int64_t total = 0, ended;
+    json_t *records = json_object(), *reasons = json_array();
+
+    for (int i = 0; i < 6; i++)
+        total += st->by_status[i];
+    ended = st->by_status[FERRY_RUN_SUCCEEDED] + st->by_status[FERRY_RUN_FAILED] +
+            st->by_status[FERRY_RUN_CANCELLED] + st->by_status[FERRY_RUN_INTERRUPTED];
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        json_object_set_new(records, ferry_outcome_name((ferry_outcome)o),
+                            json_integer(st->records[o]));
+    for (size_t i = 0; i < st->nreasons; i++)
+        json_array_append_new(reasons, json_pack("{s:s, s:I}", "reason", st->reason[i], "count",
+                                                 (json_int_t)st->reason_count[i]));
+    return json_pack(
+        "{s:I, s:o, s:o, s:o, s:o, s:o}", "runs", (json_int_t)total, "success_rate",
+        ended > 0 ? json_real((double)st->by_status[FERRY_RUN_SUCCEEDED] / (double)ended)
+                  : json_null(),
+        "avg_duration_ms", st->finished > 0 ? json_integer((json_int_t)st->avg_ms) : json_null(),
+        "p95_duration_ms", st->finished > 0 ? json_integer(st->p95_ms) : json_null(), "records",
+        records, "top_failure_reasons", reasons);
+}
+
+static enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const ferry_config *cfg = srv->opt.config;
+    json_t *syncs = json_object();
+    ferry_sync_stats st;
+    ferry_store *store;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if ((store = thread_store(srv, &err)) == NULL) {
+        json_decref(syncs);
+        return reply_ferry_error(conn, &err);
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
+            json_decref(syncs);
+            return reply_ferry_error(conn, &err);
+        }
+        json_object_set_new(syncs, cfg->syncs[i].name, stats_json(&st));
+        ferry_sync_stats_done(&st);
+    }
+    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", syncs));
+}
+
+static enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const ferry_config *cfg = srv->opt.config;
+    ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    ferry_store *store;
+    ferry_err err;
+    ferry_buf b;
+    int64_t queued = 0;
+
+    ferry_err_clear(&err);
+    if (st == NULL)
+        return MHD_NO;
+    if ((store = thread_store(srv, &err)) == NULL)
+        goto fail;
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st[i], &err) != FERRY_OK)
+            goto fail;
+        queued += st[i].by_status[FERRY_RUN_QUEUED];
+    }
+    /* Each family once, with a line per sync (the text format wants families whole). */
+    ferry_buf_init(&b, 4 * 1024 * 1024);
+    ferry_buf_printf(&b, "# HELP ferry_runs Runs by sync and status.\n# TYPE ferry_runs gauge\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (int k = 0; k < 6; k++)
+            ferry_buf_printf(&b, "ferry_runs{sync=\"%s\",status=\"%s\"} %lld\n", cfg->syncs[i].name,
+                             ferry_run_status_name((ferry_run_status)k),
+                             (long long)st[i].by_status[k]);
+    ferry_buf_printf(&b, "# HELP ferry_run_duration_seconds Durations of finished runs.\n"
+                         "# TYPE ferry_run_duration_seconds histogram\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        const char *name = cfg->syncs[i].name;
+        for (int k = 0; k < FERRY_STATS_BUCKETS; k++)
+            ferry_buf_printf(&b, "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"%g\"} %lld\n",
+                             name, (double)ferry_stats_bucket_ms[k] / 1000.0,
+                             (long long)st[i].duration_le[k]);
+        ferry_buf_printf(&b,
+                         "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"+Inf\"} %lld\n"
+                         "ferry_run_duration_seconds_sum{sync=\"%s\"} %.3f\n"
+                         "ferry_run_duration_seconds_count{sync=\"%s\"} %lld\n",
+                         name, (long long)st[i].finished, name, st[i].duration_sum_ms / 1000.0,
+                         name, (long long)st[i].finished);
+    }
+    ferry_buf_printf(&b, "# HELP ferry_records Records by sync and outcome.\n"
+                         "# TYPE ferry_records counter\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+            ferry_buf_printf(&b, "ferry_records{sync=\"%s\",outcome=\"%s\"} %lld\n",
+                             cfg->syncs[i].name, ferry_outcome_name((ferry_outcome)o),
+                             (long long)st[i].records[o]);
+    ferry_buf_printf(&b,
+                     "# HELP ferry_queue_depth Runs queued, not yet claimed.\n"
+                     "# TYPE ferry_queue_depth gauge\nferry_queue_depth %lld\n"
+                     "# HELP ferry_busy_workers Workers executing a run.\n"
+                     "# TYPE ferry_busy_workers gauge\nferry_busy_workers %d\n"
+                     "# HELP ferry_sse_clients Open event streams.\n"
+                     "# TYPE ferry_sse_clients gauge\nferry_sse_clients %zu\n"
+                     "# HELP ferry_http_requests HTTP requests by route and status.\n"
+                     "# TYPE ferry_http_requests counter\n",
+                     (long long)queued, ferry_workers_busy(srv->opt.workers),
+                     ferry_hub_subscribers(srv->opt.hub));
+    for (int r = 0; r < R_COUNT; r++) {
+        for (size_t k = 0; k <= NSTATUS; k++) {
+            uint64_t v = atomic_load(&srv->requests[r][k]);
+            char code[16] = "other";
+            if (v == 0)
+                continue;
+            if (k < NSTATUS)
+                snprintf(code, sizeof(code), "%u", counted_status[k]);
+            ferry_buf_printf(&b, "ferry_http_requests{route=\"%s\",code=\"%s\"} %llu\n",
+                             route_names[r], code, (unsigned long long)v);
+        }
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        ferry_sync_stats_done(&st[i]);
+    free(st);
+    resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        ferry_buf_done(&b);
+        return MHD_NO;
+    }
+    b.data = NULL;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    last_status = MHD_HTTP_OK;
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+
+fail:
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        ferry_sync_stats_done(&st[i]);
+    free(st);
+    return reply_ferry_error(conn, &err);
 }
 
 /* ---- routing ---- */
@@ -653,6 +837,13 @@ static size_t split_path(const char *path, const char *seg[5], size_t len[5])
     return n;
 }
 
+/* Records the route for /metrics; true so it can stand inside a condition. */
+static bool set_route(request *req, enum route r)
+{
+    req->route = r;
+    return true;
+}
+
 static bool seg_is(const char *seg, size_t len, const char *word)
 {
     return strlen(word) == len && memcmp(seg, word, len) == 0;
@@ -667,28 +858,34 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
     size_t len[5], n = split_path(url, seg, len);
     int64_t id;
 
-    if (n == 1 && seg_is(seg[0], len[0], "healthz"))
+    req->route = R_OTHER;
+    if (n == 1 && seg_is(seg[0], len[0], "healthz") && set_route(req, R_HEALTHZ))
         return get ? get_health(srv, conn) : reply_method_not_allowed(conn, "GET");
+    if (n == 1 && seg_is(seg[0], len[0], "metrics") && set_route(req, R_METRICS))
+        return get ? get_metrics(srv, conn) : reply_method_not_allowed(conn, "GET");
     if (n < 2 || !seg_is(seg[0], len[0], "api"))
         goto not_found;
-    if (n == 2 && seg_is(seg[1], len[1], "syncs"))
+    if (n == 2 && seg_is(seg[1], len[1], "syncs") && set_route(req, R_SYNCS))
         return get ? get_syncs(srv, conn) : reply_method_not_allowed(conn, "GET");
-    if (n == 4 && seg_is(seg[1], len[1], "syncs") && seg_is(seg[3], len[3], "runs"))
+    if (n == 4 && seg_is(seg[1], len[1], "syncs") && seg_is(seg[3], len[3], "runs") &&
+        set_route(req, R_RUN_START))
         return post ? post_run(srv, conn, seg[2], len[2], req)
                     : reply_method_not_allowed(conn, "POST");
-    if (n == 2 && seg_is(seg[1], len[1], "runs"))
+    if (n == 2 && seg_is(seg[1], len[1], "runs") && set_route(req, R_RUNS))
         return get ? list_runs(srv, conn) : reply_method_not_allowed(conn, "GET");
-    if (n == 2 && seg_is(seg[1], len[1], "events"))
+    if (n == 2 && seg_is(seg[1], len[1], "events") && set_route(req, R_EVENTS))
         return get ? get_events(srv, conn) : reply_method_not_allowed(conn, "GET");
+    if (n == 2 && seg_is(seg[1], len[1], "stats") && set_route(req, R_STATS))
+        return get ? get_stats(srv, conn) : reply_method_not_allowed(conn, "GET");
     if (n >= 3 && seg_is(seg[1], len[1], "runs")) {
         if (!parse_id(seg[2], len[2], &id))
             return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "'%.*s' is not a run id",
                                (int)(len[2] > 32 ? 32 : len[2]), seg[2]);
-        if (n == 3)
+        if (n == 3 && set_route(req, R_RUN))
             return get ? get_run(srv, conn, id) : reply_method_not_allowed(conn, "GET");
-        if (n == 4 && seg_is(seg[3], len[3], "changes"))
+        if (n == 4 && seg_is(seg[3], len[3], "changes") && set_route(req, R_CHANGES))
             return get ? get_changes(srv, conn, id) : reply_method_not_allowed(conn, "GET");
-        if (n == 4 && seg_is(seg[3], len[3], "cancel"))
+        if (n == 4 && seg_is(seg[3], len[3], "cancel") && set_route(req, R_CANCEL))
             return post ? post_cancel(srv, conn, id) : reply_method_not_allowed(conn, "POST");
     }
 not_found:
@@ -720,10 +917,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    enum MHD_Result ret;
+    size_t col = NSTATUS;
+    last_status = 0;
     if (req->too_large)
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the request body is larger than %zu bytes", srv->opt.max_body_bytes);
-    return dispatch(srv, conn, url, method, req);
+        ret = reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                          "the request body is larger than %zu bytes", srv->opt.max_body_bytes);
+    else
+        ret = dispatch(srv, conn, url, method, req);
+    for (size_t i = 0; i < NSTATUS; i++) {
+        if (counted_status[i] == last_status)
+            col = i;
+    }
+    atomic_fetch_add(&srv->requests[req->route][col], 1);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

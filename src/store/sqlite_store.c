@@ -790,6 +790,150 @@ static ferry_rc st_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
     return FERRY_OK;
 }
 
+const int64_t ferry_stats_bucket_ms[FERRY_STATS_BUCKETS] = {100,   500,    1000,   5000,
+                                                            30000, 120000, 600000, 3600000};
+
+void ferry_sync_stats_done(ferry_sync_stats *stats)
+{
+    for (size_t i = 0; i < stats->nreasons; i++)
+        free(stats->reason[i]);
+    memset(stats, 0, sizeof(*stats));
+}
+
+/* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
+static void normalize_reason(const char *reason, ferry_buf *out)
+{
+    const char *p = reason;
+    bool quoted = false;
+
+    ferry_buf_reset(out);
+    if (strncmp(p, "row ", 4) == 0 && strstr(p, ": ") != NULL)
+        p = strstr(p, ": ") + 2;
+    for (; *p != '\0'; p++) {
+        if (*p == '\'') {
+            quoted = !quoted;
+            ferry_buf_append(out, quoted ? "'..." : "'", quoted ? 4 : 1);
+        } else if (!quoted) {
+            ferry_buf_append(out, p, 1);
+        }
+    }
+}
+
+static ferry_rc collect_reasons(sqlite_store *s, const char *sync, ferry_sync_stats *out,
+                                ferry_err *err)
+{
+    static const char *const sql =
+        "SELECT c.reason FROM ferry_changes c JOIN ferry_runs r ON r.id = c.run_id"
+        " WHERE r.sync = ?1 AND c.outcome = 'failed' AND c.reason IS NOT NULL"
+        " ORDER BY c.run_id DESC LIMIT 5000";
+    char *seen[64];
+    int64_t count[64];
+    size_t nseen = 0;
+    ferry_buf norm;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading failure reasons");
+    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+    ferry_buf_init(&norm, 512);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t i;
+        normalize_reason((const char *)sqlite3_column_text(st, 0), &norm);
+        for (i = 0; i < nseen && strcmp(seen[i], ferry_buf_str(&norm)) != 0; i++)
+            ;
+        if (i < nseen)
+            count[i]++;
+        else if (nseen < 64 && (seen[nseen] = strdup(ferry_buf_str(&norm))) != NULL)
+            count[nseen++] = 1;
+    }
+    sqlite3_finalize(st);
+    ferry_buf_done(&norm);
+    /* The most common first: a selection of the top few. */
+    while (out->nreasons < FERRY_STATS_REASONS) {
+        size_t best = nseen;
+        for (size_t i = 0; i < nseen; i++) {
+            if (seen[i] != NULL && (best == nseen || count[i] > count[best]))
+                best = i;
+        }
+        if (best == nseen)
+            break;
+        out->reason[out->nreasons] = seen[best];
+        out->reason_count[out->nreasons++] = count[best];
+        seen[best] = NULL;
+    }
+    for (size_t i = 0; i < nseen; i++)
+        free(seen[i]);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "reading failure reasons");
+    return FERRY_OK;
+}
+
+static ferry_rc st_sync_stats(ferry_store *base, const char *sync, ferry_sync_stats *out,
+                              ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const by_status =
+        "SELECT status, count(*), sum(created), sum(updated), sum(unchanged), sum(skipped),"
+        " sum(failed), sum(deleted) FROM ferry_runs WHERE sync = ?1 GROUP BY status";
+    static const char *const durations =
+        "SELECT count(*), avg(duration_ms), sum(duration_ms) FROM ferry_runs WHERE sync = ?1"
+        " AND finished_at IS NOT NULL AND duration_ms IS NOT NULL";
+    static const char *const nth =
+        "SELECT duration_ms FROM ferry_runs WHERE sync = ?1 AND finished_at IS NOT NULL AND"
+        " duration_ms IS NOT NULL ORDER BY duration_ms LIMIT 1 OFFSET ?2";
+    static const char *const le =
+        "SELECT count(*) FROM ferry_runs WHERE sync = ?1 AND finished_at IS NOT NULL AND"
+        " duration_ms <= ?2";
+    sqlite3_stmt *st = NULL;
+    ferry_run_status status;
+
+    memset(out, 0, sizeof(*out));
+    if (sqlite3_prepare_v2(s->db, by_status, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!ferry_run_status_parse((const char *)sqlite3_column_text(st, 0), &status))
+            continue;
+        out->by_status[status] = sqlite3_column_int64(st, 1);
+        for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+            out->records[o] += sqlite3_column_int64(st, 2 + o);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, durations, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->finished = sqlite3_column_int64(st, 0);
+        out->avg_ms = sqlite3_column_double(st, 1);
+        out->duration_sum_ms = sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (out->finished > 0) {
+        if (sqlite3_prepare_v2(s->db, nth, -1, &st, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (out->finished * 95 + 99) / 100 - 1);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            out->p95_ms = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (sqlite3_prepare_v2(s->db, le, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    for (int b = 0; b < FERRY_STATS_BUCKETS; b++) {
+        sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, ferry_stats_bucket_ms[b]);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            out->duration_le[b] = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return collect_reasons(s, sync, out, err);
+
+fail:
+    return db_error(s->db, err, "computing run statistics");
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -811,6 +955,7 @@ static const ferry_store_ops sqlite_ops = {
     .run_claim = st_run_claim,
     .run_cancel_queued = st_run_cancel_queued,
     .run_recover = st_run_recover,
+    .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,
     .free = st_free,

@@ -83,12 +83,33 @@ typedef struct {
 void ferry_change_done(ferry_change *change);
 
 typedef struct {
-    const char *sync;   /* NULL for every sync */
-    const char *status; /* NULL for every status */
+    const char *sync;    /* NULL for every sync */
+    const char *status;  /* NULL for every status */
     const char *trigger; /* NULL for every trigger ("cli", "api", "schedule") */
-    int64_t before_id;  /* only runs with a smaller id (a page cursor); 0 for no bound */
-    int limit;          /* at most this many, newest first */
+    int64_t before_id;   /* only runs with a smaller id (a page cursor); 0 for no bound */
+    int limit;           /* at most this many, newest first */
 } ferry_run_filter;
+
+/* Figures over a sync's finished runs, for /api/stats and /metrics. */
+#define FERRY_STATS_REASONS 5
+#define FERRY_STATS_BUCKETS 8
+extern const int64_t ferry_stats_bucket_ms[FERRY_STATS_BUCKETS]; /* histogram upper bounds */
+
+typedef struct {
+    int64_t by_status[6]; /* runs per ferry_run_status */
+    int64_t finished;     /* runs with a duration */
+    double avg_ms;
+    int64_t p95_ms;
+    int64_t duration_le[FERRY_STATS_BUCKETS]; /* finished runs with duration <= bucket */
+    double duration_sum_ms;
+    int64_t records[FERRY_OUTCOME_COUNT];
+    char *reason[FERRY_STATS_REASONS]; /* most common failure reasons, "row N: " and quoted
+                                          values left out */
+    int64_t reason_count[FERRY_STATS_REASONS];
+    size_t nreasons;
+} ferry_sync_stats;
+
+void ferry_sync_stats_done(ferry_sync_stats *stats);
 
 typedef struct ferry_store ferry_store;
 
@@ -127,6 +148,10 @@ typedef struct {
      * for all), at most limit; owned by the caller as for run_list. */
     ferry_rc (*change_list)(ferry_store *st, int64_t run_id, int outcome, int limit,
                             ferry_change **ret_changes, size_t *ret_n, ferry_err *err);
+    /* Computes the figures of sync's runs (the failure reasons from its last 5,000 failed
+     * records). *ret_stats is owned by the caller (ferry_sync_stats_done()). */
+    ferry_rc (*sync_stats)(ferry_store *st, const char *sync, ferry_sync_stats *ret_stats,
+                           ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 
