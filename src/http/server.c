@@ -30,6 +30,7 @@
 
 #include "events/run_json.h"
 #include "store/store.h"
+#include "sync/map.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -48,6 +49,7 @@ enum route {
     R_CANCEL,
     R_EVENTS,
     R_STATS,
+    R_EXPORT,
     R_OTHER,
     R_COUNT
 };
@@ -62,6 +64,7 @@ static const char *const route_names[R_COUNT] = {
     "/api/runs/{id}/cancel",
     "/api/events",
     "/api/stats",
+    "/api/runs/export",
     "other",
 };
 static const unsigned counted_status[] = {200, 202, 400, 404, 405, 409, 413, 429, 500, 503};
@@ -232,6 +235,36 @@ static bool query_int(struct MHD_Connection *conn, const char *name, int64_t min
         return false;
     }
     *value = v;
+    return true;
+}
+
+/* Reads the since= parameter (a date or a date-time, UTC unless it has an offset) into ms;
+ * false (with a 400 queued) when it is not one. */
+static bool query_since(struct MHD_Connection *conn, int64_t *ret_ms, enum MHD_Result *ret)
+{
+    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    ferry_field_spec field = {.name = (char *)"since", .type = FERRY_TYPE_DATETIME};
+    struct tm tm;
+    ferry_buf canon;
+    bool ok;
+
+    if (s == NULL)
+        return true;
+    ferry_buf_init(&canon, 64);
+    memset(&tm, 0, sizeof(tm));
+    ok = ferry_map_convert(&field, s, strlen(s), &canon) == NULL &&
+         sscanf(ferry_buf_str(&canon), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6;
+    ferry_buf_done(&canon);
+    if (!ok) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "since must be a date (2026-11-23) or a date-time "
+                           "(2026-11-23T06:00:00Z)");
+        return false;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ret_ms = (int64_t)timegm(&tm) * 1000;
     return true;
 }
 
@@ -427,7 +460,8 @@ static enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection
     size_t n = 0;
 
     if (!query_int(conn, "limit", 1, 500, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
+        !query_since(conn, &filter.since_ms, &ret))
         return ret;
     filter.sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     filter.status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
@@ -449,6 +483,180 @@ static enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection
     ferry_runs_free(runs, n);
     return reply_json(conn, MHD_HTTP_OK,
                       json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
+}
+
+/* ---- /api/runs/export ---- */
+
+typedef struct {
+    struct ferry_server *server;
+    bool csv;
+    char *sync;
+    int64_t since_ms;
+    int64_t cursor; /* the smallest id sent so far; 0 before the first page */
+    bool started, done;
+    ferry_buf out;
+    size_t out_pos;
+} export_stream;
+
+/* Appends one CSV cell (RFC 4180 quoting when needed) and its separator. */
+static void csv_cell(ferry_buf *b, const char *v, bool last)
+{
+    if (v != NULL && strpbrk(v, ",\"\r\n") != NULL) {
+        ferry_buf_append(b, "\"", 1);
+        for (const char *p = v; *p != '\0'; p++) {
+            ferry_buf_append(b, p, 1);
+            if (*p == '"')
+                ferry_buf_append(b, "\"", 1); /* a quote is doubled */
+        }
+        ferry_buf_append(b, "\"", 1);
+    } else if (v != NULL) {
+        ferry_buf_append(b, v, strlen(v));
+    }
+    ferry_buf_append(b, last ? "\r\n" : ",", last ? 2 : 1);
+}
+
+static void export_csv_row(ferry_buf *b, const ferry_run *r)
+{
+    char num[8][32], t[3][FERRY_ISO_TIME_MAX];
+    const int64_t times[3] = {r->queued_at_ms, r->started_at_ms, r->finished_at_ms};
+
+    for (int i = 0; i < 3; i++) {
+        if (times[i] > 0)
+            ferry_time_format_iso(times[i], t[i]);
+        else
+            t[i][0] = '\0';
+    }
+    snprintf(num[0], sizeof(num[0]), "%lld", (long long)r->id);
+    snprintf(num[1], sizeof(num[1]), "%lld", (long long)r->duration_ms);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        snprintf(num[2 + o], sizeof(num[2 + o]), "%lld", (long long)r->counts[o]);
+    csv_cell(b, num[0], false);
+    csv_cell(b, r->sync, false);
+    csv_cell(b, r->tenant, false);
+    csv_cell(b, ferry_run_status_name(r->status), false);
+    csv_cell(b, r->trigger, false);
+    csv_cell(b, r->user, false);
+    csv_cell(b, r->dry_run ? "true" : "false", false);
+    csv_cell(b, t[0], false);
+    csv_cell(b, t[1], false);
+    csv_cell(b, t[2], false);
+    csv_cell(b, r->finished_at_ms > 0 ? num[1] : "", false);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        csv_cell(b, num[2 + o], false);
+    csv_cell(b, r->ui_message, false);
+    csv_cell(b, r->error, true);
+}
+
+/* Fills the stream's buffer with the next page of runs, or the end. */
+static void export_fill(export_stream *x)
+{
+    ferry_run_filter filter = {.sync = x->sync, .since_ms = x->since_ms, .limit = 200};
+    ferry_run *runs = NULL;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+
+    ferry_buf_reset(&x->out);
+    x->out_pos = 0;
+    if (!x->started) {
+        x->started = true;
+        if (x->csv)
+            ferry_buf_printf(&x->out, "id,sync,tenant,status,trigger,user,dry_run,queued_at,"
+                                      "started_at,finished_at,duration_ms,created,updated,"
+                                      "unchanged,skipped,failed,deleted,ui_message,error\r\n");
+        else
+            ferry_buf_printf(&x->out, "[");
+    }
+    filter.before_id = x->cursor;
+    ferry_err_clear(&err);
+    if ((st = thread_store(x->server, &err)) == NULL ||
+        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
+        /* The status line is sent: an error can only end the stream early. */
+        if (!x->csv)
+            ferry_buf_printf(&x->out, "]\n");
+        x->done = true;
+        ferry_runs_free(runs, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (x->csv) {
+            export_csv_row(&x->out, &runs[i]);
+        } else {
+            char *json = ferry_run_json_dumps(&runs[i], NULL);
+            if (json != NULL)
+                ferry_buf_printf(&x->out, "%s%s", x->cursor == 0 && i == 0 ? "\n" : ",\n", json);
+            free(json);
+        }
+    }
+    x->cursor = runs[n - 1].id;
+    ferry_runs_free(runs, n);
+}
+
+static ssize_t export_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    export_stream *x = cls;
+    size_t n;
+
+    (void)pos;
+    while (x->out_pos == x->out.len) {
+        if (x->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        export_fill(x);
+    }
+    n = x->out.len - x->out_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, x->out.data + x->out_pos, n);
+    x->out_pos += n;
+    return (ssize_t)n;
+}
+
+static void export_free(void *cls)
+{
+    export_stream *x = cls;
+
+    ferry_buf_done(&x->out);
+    free(x->sync);
+    free(x);
+}
+
+static enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+    const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
+    struct MHD_Response *resp;
+    enum MHD_Result ret = MHD_NO;
+    int64_t since = 0;
+    export_stream *x;
+
+    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "format must be csv or json");
+    if (!query_since(conn, &since, &ret))
+        return ret;
+    x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MHD_NO;
+    x->server = srv;
+    x->csv = format == NULL || strcmp(format, "csv") == 0;
+    x->sync = sync != NULL ? strdup(sync) : NULL;
+    x->since_ms = since;
+    ferry_buf_init(&x->out, 16 * 1024 * 1024);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_reader, x,
+                                             export_free);
+    if (resp == NULL) {
+        export_free(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type",
+                            x->csv ? "text/csv; charset=utf-8" : "application/json");
+    MHD_add_response_header(resp, "Content-Disposition",
+                            x->csv ? "attachment; filename=\"ferry-runs.csv\""
+                                   : "attachment; filename=\"ferry-runs.json\"");
+    last_status = MHD_HTTP_OK;
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn,
@@ -877,6 +1085,9 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
         return get ? get_events(srv, conn) : reply_method_not_allowed(conn, "GET");
     if (n == 2 && seg_is(seg[1], len[1], "stats") && set_route(req, R_STATS))
         return get ? get_stats(srv, conn) : reply_method_not_allowed(conn, "GET");
+    if (n == 3 && seg_is(seg[1], len[1], "runs") && seg_is(seg[2], len[2], "export") &&
+        set_route(req, R_EXPORT))
+        return get ? get_export(srv, conn) : reply_method_not_allowed(conn, "GET");
     if (n >= 3 && seg_is(seg[1], len[1], "runs")) {
         if (!parse_id(seg[2], len[2], &id))
             return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "'%.*s' is not a run id",
