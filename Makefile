@@ -14,16 +14,25 @@ DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
 
 MAKEFLAGS += --no-print-directory
 
+# Only `make bench` needs these.
+BENCH_PACKAGES = wrk nginx-light
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-asan test unit demo bench format format-check clean
+.PHONY: all deps deps-bench install-packages build build-asan test unit demo bench format format-check clean
 
 all: build
 
 # Installs whatever of DEB_PACKAGES is missing; does nothing (and needs no network) when all
 # are present.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEB_PACKAGES)"
+
+deps-bench: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
 	        || missing="$$missing $$p"; \
 	done; \
@@ -68,9 +77,10 @@ demo: build
 	@echo
 	$(BUILD)/ferry show 1 --config $(BUILD)/demo/ferry.yaml
 
-bench: deps $(BENCH_BUILD)/CMakeCache.txt
+bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	/usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
+	/usr/bin/python3 bench/bench_serve.py --ferry $(BENCH_BUILD)/ferry
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')

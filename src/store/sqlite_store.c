@@ -28,6 +28,7 @@ typedef struct {
     sqlite3 *db;
     sqlite3_stmt *change_insert;      /* one row */
     sqlite3_stmt *change_insert_many; /* CHANGE_ROWS rows */
+    sqlite3_stmt *run_select;         /* one run by id */
 } sqlite_store;
 
 /* Rows per multi-row INSERT of changes: 7 parameters each, well under SQLite's limit. */
@@ -448,17 +449,19 @@ static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, fe
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    /* The API's hottest read (a page polls it): the statement is prepared once. */
+    if (s->run_select == NULL &&
+        sqlite3_prepare_v3(s->db, "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->run_select, NULL) != SQLITE_OK)
         return db_error(s->db, err, "reading the run");
+    st = s->run_select;
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         run_from_row(st, ret_run);
-        sqlite3_finalize(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
         return FERRY_OK;
-    }
-    sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
         return ferry_err_set(err, FERRY_ENOTFOUND, "there is no run %lld", (long long)id);
     return db_error(s->db, err, "reading the run");
@@ -666,6 +669,22 @@ static ferry_rc active_run(sqlite_store *s, const char *sync, const char *tenant
     return db_error(s->db, err, "reading the active run");
 }
 
+/* True when run id is running for a process of this host that no longer exists. */
+static bool owner_is_dead_run(sqlite_store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    bool dead = false;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT lease_owner FROM ferry_runs WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        dead = owner_is_dead((const char *)sqlite3_column_text(st, 0), NULL);
+    sqlite3_finalize(st);
+    return dead;
+}
+
 static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_run *ret_run,
                                bool *ret_created, ferry_err *err)
 {
@@ -674,8 +693,19 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
         " queued_at, attempt) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6, 1)";
     sqlite3_stmt *st;
+    ferry_err probe;
     int rc;
 
+    /* A double click finds the active run with a read, which never waits for the write lock
+     * a running sync's transaction holds; only a new run needs the INSERT. */
+    ferry_err_clear(&probe);
+    if (active_run(s, run->sync, run->tenant, ret_run, &probe) == FERRY_OK) {
+        if (ret_run->status == FERRY_RUN_QUEUED || !owner_is_dead_run(s, ret_run->id)) {
+            *ret_created = false;
+            return FERRY_OK;
+        }
+        ferry_run_done(ret_run);
+    }
     for (int attempt = 0;; attempt++) {
         if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
             return db_error(s->db, err, "queueing the run");
@@ -944,6 +974,7 @@ static void st_free(ferry_store *base)
         return;
     sqlite3_finalize(s->change_insert);
     sqlite3_finalize(s->change_insert_many);
+    sqlite3_finalize(s->run_select);
     sqlite3_close_v2(s->db);
     free(s);
 }

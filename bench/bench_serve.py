@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Ferry's server benchmark: GET /api/runs/{id} against nginx, and click latency under load.
+
+In one run, on loopback:
+
+  1. `wrk -t2 -c64 -d10s` on ferry's GET /api/runs/{id}, and the same wrk on nginx (Debian's
+     package, one worker process) serving a static file of the same size: requests/s and the
+     ratio.
+  2. While two large syncs run, the latency of POST /api/syncs/{name}/runs for one of them (a
+     double click: it answers with the running run) and for a third sync (a new run, which
+     must wait for SQLite's write lock): median and p99 of 200 requests each.
+
+Prints figures only; it asserts nothing, since these machines are shared and noisy.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_sync  # noqa: E402  (the roster generator)
+
+CONFIG = """database: sqlite:ferry.db
+workers: 4
+syncs:
+  roster_a:
+    source: {{ url: {a} }}
+    target: {{ table: roster_a, key: [employee_id] }}
+    fields: &fields
+      employee_id: {{ column: Employee ID, required: true }}
+      name:        {{ column: Name }}
+      email:       {{ column: Email, type: email }}
+      phone:       {{ column: Phone }}
+      employment:  {{ column: Employment Type }}
+      location:    {{ column: Location }}
+      start_date:  {{ column: Start Date, type: date }}
+      active:      {{ column: Active, type: boolean }}
+      hourly_rate: {{ column: Hourly Rate, type: decimal }}
+  roster_b:
+    source: {{ url: {b} }}
+    target: {{ table: roster_b, key: [employee_id] }}
+    fields: *fields
+  small:
+    source: {{ url: {small} }}
+    target: {{ table: small, key: [employee_id] }}
+    fields: *fields
+"""
+
+NGINX = """worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+  server {{
+    listen 127.0.0.1:{port};
+    root {dir}/www;
+    location / {{ default_type application/json; }}
+  }}
+}}
+"""
+
+
+def request(port, method, path, body=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request(method, path, body=body)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def wait_run(port, run_id, limit_s=120):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        status, data = request(port, "GET", "/api/runs/%d" % run_id)
+        run = json.loads(data)
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    raise SystemExit("run %d did not finish" % run_id)
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wrk(url, seconds):
+    p = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, url], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=seconds + 60)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+    if not m:
+        raise SystemExit("wrk failed:\n" + p.stdout)
+    return float(m.group(1))
+
+
+def latencies(port, path, n):
+    out = []
+    for _ in range(n):
+        t = time.monotonic()
+        status, _ = request(port, "POST", path)
+        out.append((time.monotonic() - t) * 1000)
+        if status not in (200, 202):
+            raise SystemExit("POST %s answered %d" % (path, status))
+    out.sort()
+    return statistics.median(out), out[int(len(out) * 0.99) - 1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ferry", required=True)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rows", type=int, default=400000)
+    args = ap.parse_args()
+    for tool in ("wrk", "/usr/sbin/nginx"):
+        if shutil.which(tool) is None:
+            raise SystemExit("%s is missing: make bench installs it" % tool)
+    base = tempfile.mkdtemp(prefix="ferry-bench-serve-")
+    ferry = nginx = None
+    try:
+        a, _, _, _ = bench_sync.generate(base, args.rows)
+        b = os.path.join(base, "roster-b.csv")
+        shutil.copy(a, b)
+        small = os.path.join(base, "small.csv")
+        with open(a) as src, open(small, "w") as dst:
+            for i, line in enumerate(src):
+                if i > 100:
+                    break
+                dst.write(line)
+        with open(os.path.join(base, "ferry.yaml"), "w") as f:
+            f.write(CONFIG.format(a=a, b=b, small=small))
+        ferry = subprocess.Popen([os.path.abspath(args.ferry), "serve", "--config",
+                                  os.path.join(base, "ferry.yaml"), "--listen", "127.0.0.1:0"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = ferry.stdout.readline()
+        port = int(re.search(r":(\d+)/", line).group(1))
+
+        status, data = request(port, "POST", "/api/syncs/small/runs")
+        run = wait_run(port, json.loads(data)["id"])
+        _, body = request(port, "GET", "/api/runs/%d" % run["id"])
+        os.makedirs(os.path.join(base, "www"))
+        os.makedirs(os.path.join(base, "tmp"))
+        with open(os.path.join(base, "www", "run.json"), "wb") as f:
+            f.write(body)
+        nport = free_port()
+        with open(os.path.join(base, "nginx.conf"), "w") as f:
+            f.write(NGINX.format(dir=base, port=nport))
+        nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", base, "-c",
+                                  os.path.join(base, "nginx.conf"), "-e", "stderr"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+        ferry_rps = wrk("http://127.0.0.1:%d/api/runs/%d" % (port, run["id"]), args.seconds)
+        nginx_rps = wrk("http://127.0.0.1:%d/run.json" % nport, args.seconds)
+
+        request(port, "POST", "/api/syncs/roster_a/runs")
+        request(port, "POST", "/api/syncs/roster_b/runs")
+        time.sleep(0.2)
+        dup_p50, dup_p99 = latencies(port, "/api/syncs/roster_a/runs", 200)
+        new_p50, new_p99 = latencies(port, "/api/syncs/small/runs", 50)
+
+        print("Ferry server benchmark (loopback, wrk -t2 -c64 -d%ds)" % args.seconds)
+        print("  %-46s %10.0f req/s" % ("nginx, static file of %d bytes" % len(body),
+                                        nginx_rps))
+        print("  %-46s %10.0f req/s  %.2fx nginx" % ("ferry GET /api/runs/{id}", ferry_rps,
+                                                     ferry_rps / nginx_rps))
+        print("  POST /api/syncs/{name}/runs while two %d-row syncs run:" % args.rows)
+        print("  %-46s p50 %.2f ms  p99 %.2f ms" % ("  double click (the running sync)",
+                                                    dup_p50, dup_p99))
+        print("  %-46s p50 %.2f ms  p99 %.2f ms" % ("  a new run of a third sync", new_p50,
+                                                    new_p99))
+    finally:
+        for p in (nginx, ferry):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
