@@ -92,6 +92,16 @@ def wait_run(port, run_id, limit_s=120):
     raise SystemExit("run %d did not finish" % run_id)
 
 
+def wait_idle(port, limit_s=300):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        _, data = request(port, "GET", "/api/runs?status=running&limit=1")
+        _, queued = request(port, "GET", "/api/runs?status=queued&limit=1")
+        if not json.loads(data)["runs"] and not json.loads(queued)["runs"]:
+            return
+        time.sleep(0.2)
+
+
 def free_port():
     import socket
     s = socket.socket()
@@ -122,11 +132,57 @@ def latencies(port, path, n):
     return statistics.median(out), out[int(len(out) * 0.99) - 1]
 
 
+def sse_fanout(port, clients, sync_path):
+    """Opens `clients` event streams, starts a run, and returns the seconds from the run's
+    end (as the first stream saw run.finished) to the last stream seeing it, plus how many
+    streams saw it."""
+    import selectors
+    import socket
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(clients):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, bytearray())
+        socks.append(s)
+    time.sleep(1.0)
+    request(port, "POST", sync_path)
+    seen = {}
+    deadline = time.monotonic() + 60
+    while len(seen) < clients and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            try:
+                chunk = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                sel.unregister(key.fileobj)
+                continue
+            key.data.extend(chunk)
+            if key.fileobj not in seen and b"event: run.finished" in key.data:
+                seen[key.fileobj] = time.monotonic()
+    for s in socks:
+        s.close()
+    if not seen:
+        return None, 0
+    return max(seen.values()) - min(seen.values()), len(seen)
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ferry", required=True)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rows", type=int, default=400000)
+    ap.add_argument("--clients", type=int, default=1000)
     args = ap.parse_args()
     for tool in ("wrk", "/usr/sbin/nginx"):
         if shutil.which(tool) is None:
@@ -174,6 +230,12 @@ def main():
         time.sleep(0.2)
         dup_p50, dup_p99 = latencies(port, "/api/syncs/roster_a/runs", 200)
         new_p50, new_p99 = latencies(port, "/api/syncs/small/runs", 50)
+        wait_idle(port)
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        spread, got = sse_fanout(port, args.clients, "/api/syncs/small/runs")
+        sse_rss = rss_mib(ferry.pid)
 
         print("Ferry server benchmark (loopback, wrk -t2 -c64 -d%ds)" % args.seconds)
         print("  %-46s %10.0f req/s" % ("nginx, static file of %d bytes" % len(body),
@@ -185,6 +247,8 @@ def main():
                                                     dup_p50, dup_p99))
         print("  %-46s p50 %.2f ms  p99 %.2f ms" % ("  a new run of a third sync", new_p50,
                                                     new_p99))
+        print("  %d event streams: %d received run.finished, the last %.0f ms after the first;"
+              " server RSS %.1f MiB" % (args.clients, got, (spread or 0) * 1000, sse_rss))
     finally:
         for p in (nginx, ferry):
             if p is not None and p.poll() is None:

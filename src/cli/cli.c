@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,6 +470,12 @@ static int cmd_serve(const cli_opts *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Every open event stream is a socket: allow as many as the hard limit permits. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
         ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
