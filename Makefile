@@ -4,6 +4,7 @@
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 BENCH_BUILD ?= build-release
+TSAN_BUILD  ?= build-tsan
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages the build, the tests, the demo and the benchmark need.
@@ -19,7 +20,7 @@ BENCH_PACKAGES = wrk nginx-light
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-bench install-packages build build-asan test unit demo bench format format-check clean
+.PHONY: all deps deps-bench install-packages build build-tsan build-asan test unit demo bench format format-check clean
 
 all: build
 
@@ -48,6 +49,12 @@ $(BUILD)/CMakeCache.txt: | deps
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON
 
+$(TSAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_TSAN=ON
+
+build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+
 $(BENCH_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF
 
@@ -58,11 +65,15 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # Every test: unit, fuzz replays and integration on the development build, then all of them
-# again under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: build build-asan format-check
+# again under AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event
+# hub, server, workers) under ThreadSanitizer.
+test: build build-asan build-tsan format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \
+	    ctest --output-on-failure -j $(JOBS) -L 'events|serve'
+
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
@@ -90,4 +101,4 @@ format-check: deps
 	    && echo "clang-format: all sources formatted"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(BENCH_BUILD)
