@@ -394,7 +394,9 @@ static int cmd_show(const cli_opts *o)
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
                run.log_message);
-    if (store->ops->change_list(store, run.id, -1, o->limit, &changes, &n, &err) == FERRY_OK) {
+    if (store->ops->change_list(store, run.id,
+                                &(ferry_change_filter){.outcome = -1, .limit = o->limit}, &changes,
+                                &n, &err) == FERRY_OK) {
         if (n > 0)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {

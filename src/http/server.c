@@ -663,7 +663,7 @@ static enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connecti
                                    int64_t id)
 {
     const char *outcome_name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
-    int64_t limit = 100;
+    int64_t limit = 100, cursor = 0;
     enum MHD_Result ret = MHD_NO;
     ferry_outcome outcome;
     ferry_change *changes = NULL;
@@ -673,7 +673,8 @@ static enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connecti
     size_t n = 0;
     json_t *list;
 
-    if (!query_int(conn, "limit", 1, 1000, &limit, &ret))
+    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
         return ret;
     if (outcome_name != NULL && !ferry_outcome_parse(outcome_name, &outcome))
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
@@ -683,8 +684,12 @@ static enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connecti
     if ((st = thread_store(srv, &err)) == NULL || st->ops->run_get(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_run_done(&run);
-    if (st->ops->change_list(st, id, outcome_name != NULL ? (int)outcome : -1, (int)limit, &changes,
-                             &n, &err) != FERRY_OK)
+    ferry_change_filter filter = {
+        .outcome = outcome_name != NULL ? (int)outcome : -1,
+        .after_seq = cursor,
+        .limit = (int)limit,
+    };
+    if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     list = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -696,9 +701,12 @@ static enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connecti
                             c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
                             "diff", diff != NULL ? diff : json_null()));
     }
+    json_t *next =
+        (int64_t)n == limit ? json_sprintf("%lld", (long long)changes[n - 1].seq) : json_null();
     ferry_changes_free(changes, n);
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:I, s:o}", "run", (json_int_t)id, "changes", list));
+    return reply_json(
+        conn, MHD_HTTP_OK,
+        json_pack("{s:I, s:o, s:o}", "run", (json_int_t)id, "changes", list, "next_cursor", next));
 }
 
 static enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn,

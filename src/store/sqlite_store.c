@@ -592,7 +592,7 @@ static ferry_rc st_changes_add(ferry_store *base, const ferry_change *c, size_t 
     return FERRY_OK;
 }
 
-static ferry_rc st_change_list(ferry_store *base, int64_t run_id, int outcome, int limit,
+static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_change_filter *filter,
                                ferry_change **ret_changes, size_t *ret_n, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -601,16 +601,19 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, int outcome, i
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT run_id, seq, record_key, outcome, row, reason, diff"
-                           " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2)"
-                           " ORDER BY seq LIMIT ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT run_id, seq, record_key, outcome, row, reason, diff"
+            " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND seq > ?4"
+            " ORDER BY seq LIMIT ?3",
+            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing changes");
     sqlite3_bind_int64(st, 1, run_id);
-    if (outcome >= 0)
-        sqlite3_bind_text(st, 2, ferry_outcome_name((ferry_outcome)outcome), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
+    if (filter->outcome >= 0)
+        sqlite3_bind_text(st, 2, ferry_outcome_name((ferry_outcome)filter->outcome), -1,
+                          SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, filter->limit > 0 ? filter->limit : -1);
+    sqlite3_bind_int64(st, 4, filter->after_seq);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 32;

@@ -112,6 +112,12 @@ typedef struct {
 
 void ferry_sync_stats_done(ferry_sync_stats *stats);
 
+typedef struct {
+    int outcome;       /* a ferry_outcome, or -1 for all */
+    int64_t after_seq; /* only changes after this sequence number (a page cursor) */
+    int limit;         /* at most this many; 0 for all */
+} ferry_change_filter;
+
 typedef struct ferry_store ferry_store;
 
 typedef struct {
@@ -145,9 +151,9 @@ typedef struct {
     /* Adds n change rows (inside the run's transaction when there is one). Callers batch:
      * one call per few hundred rows costs far less than one per row. */
     ferry_rc (*changes_add)(ferry_store *st, const ferry_change *changes, size_t n, ferry_err *err);
-    /* Lists the changes of run_id in sequence order, optionally of one outcome (outcome < 0
-     * for all), at most limit; owned by the caller as for run_list. */
-    ferry_rc (*change_list)(ferry_store *st, int64_t run_id, int outcome, int limit,
+    /* Lists the changes of run_id matching filter in sequence order; owned by the caller as
+     * for run_list. */
+    ferry_rc (*change_list)(ferry_store *st, int64_t run_id, const ferry_change_filter *filter,
                             ferry_change **ret_changes, size_t *ret_n, ferry_err *err);
     /* Computes the figures of sync's runs (the failure reasons from its last 5,000 failed
      * records). *ret_stats is owned by the caller (ferry_sync_stats_done()). */

@@ -389,7 +389,9 @@ static void changes_list_in_sequence_order_with_every_field(void **state)
     add_change(st, id, 4, "T009", FERRY_OUTCOME_DELETED, 0, "no longer in the source: deleted",
                NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->change_list(st, id, -1, 0, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 0},
+                                          &ch, &n, &err),
+                     FERRY_OK);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(ch[i].run_id, id);
@@ -428,27 +430,38 @@ static void changes_filter_by_outcome_and_limit(void **state)
                    i % 3 == 0 ? "bad" : NULL, NULL);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->change_list(st, id, FERRY_OUTCOME_FAILED, 0, &ch, &n, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->ops->change_list(st, id,
+                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_FAILED, .limit = 0},
+                             &ch, &n, &err),
+        FERRY_OK);
     assert_int_equal(n, 3);
     assert_string_equal(ch[0].record_key, "T003");
     assert_string_equal(ch[1].record_key, "T006");
     assert_string_equal(ch[2].record_key, "T009");
     ferry_changes_free(ch, n);
 
-    assert_int_equal(st->ops->change_list(st, id, FERRY_OUTCOME_CREATED, 4, &ch, &n, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->ops->change_list(st, id,
+                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_CREATED, .limit = 4},
+                             &ch, &n, &err),
+        FERRY_OK);
     assert_int_equal(n, 4);
     assert_string_equal(ch[0].record_key, "T001");
     assert_string_equal(ch[3].record_key, "T005");
     ferry_changes_free(ch, n);
 
-    assert_int_equal(st->ops->change_list(st, id, -1, 5, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 5},
+                                          &ch, &n, &err),
+                     FERRY_OK);
     assert_int_equal(n, 5);
     ferry_changes_free(ch, n);
 
-    assert_int_equal(st->ops->change_list(st, id, FERRY_OUTCOME_DELETED, 0, &ch, &n, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->ops->change_list(st, id,
+                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_DELETED, .limit = 0},
+                             &ch, &n, &err),
+        FERRY_OK);
     assert_int_equal(n, 0);
     ferry_changes_free(ch, n);
 }
@@ -467,7 +480,9 @@ static void changes_belong_to_their_run(void **state)
     add_change(st, idb, 1, "B1", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
     add_change(st, idb, 2, "B2", FERRY_OUTCOME_CREATED, 3, NULL, NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->change_list(st, ida, -1, 0, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->change_list(
+                         st, ida, &(ferry_change_filter){.outcome = -1, .limit = 0}, &ch, &n, &err),
+                     FERRY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(ch[0].record_key, "A1");
     ferry_changes_free(ch, n);
@@ -574,7 +589,9 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
     }
     ferry_err_clear(&err);
     assert_int_equal(st->ops->changes_add(st, batch, 300, &err), FERRY_OK);
-    assert_int_equal(st->ops->change_list(st, id, -1, 0, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 0},
+                                          &ch, &n, &err),
+                     FERRY_OK);
     assert_int_equal(n, 300);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(ch[i].seq, (int64_t)i + 1);
@@ -582,8 +599,11 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
         assert_int_equal(ch[i].row, (long)i + 2);
     }
     ferry_changes_free(ch, n);
-    assert_int_equal(st->ops->change_list(st, id, FERRY_OUTCOME_UPDATED, 0, &ch, &n, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->ops->change_list(st, id,
+                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_UPDATED, .limit = 0},
+                             &ch, &n, &err),
+        FERRY_OK);
     assert_int_equal(n, 150);
     ferry_changes_free(ch, n);
 }
@@ -609,7 +629,10 @@ static void reopening_the_database_keeps_runs_and_changes(void **state)
     assert_string_equal(got.sync, "therapists");
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
     ferry_run_done(&got);
-    assert_int_equal(fx->store->ops->change_list(fx->store, id, -1, 0, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(fx->store->ops->change_list(fx->store, id,
+                                                 &(ferry_change_filter){.outcome = -1, .limit = 0},
+                                                 &ch, &n, &err),
+                     FERRY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(ch[0].record_key, "T001");
     ferry_changes_free(ch, n);
