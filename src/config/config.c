@@ -1149,16 +1149,51 @@ static ferry_rc on_sync_skip(struct walk *w, const struct val *v, void *obj)
     return rc;
 }
 
+/* 'cron "0 * * * *"' (quotes optional): fills sync->cron; false with a reason otherwise. */
+static bool parse_cron_schedule(const char *s, ferry_sync_spec *sync, const char **ret_why)
+{
+    char expr[256];
+    size_t n;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    n = strlen(s);
+    if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+        s++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(expr)) {
+        *ret_why = "needs five fields: minute hour day-of-month month day-of-week";
+        return false;
+    }
+    memcpy(expr, s, n);
+    expr[n] = '\0';
+    *ret_why = ferry_cron_parse(expr, &sync->cron);
+    sync->has_cron = *ret_why == NULL;
+    return sync->has_cron;
+}
+
 static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
-    const char *p;
+    const char *p, *why = NULL;
     long ms = 0;
     char *s = NULL;
     ferry_rc rc = get_string(w, v, &s);
 
     if (rc != FERRY_OK)
         return rc;
+    if (strncasecmp(s, "cron", 4) == 0 && (s[4] == ' ' || s[4] == '\t')) {
+        if (parse_cron_schedule(s + 4, st->sync, &why)) {
+            free(st->sync->schedule);
+            st->sync->schedule = s;
+            st->sync->schedule_every_s = 0;
+            return FERRY_OK;
+        }
+        rc = fail(w, v->line, "the cron expression %s", why);
+        free(s);
+        return rc;
+    }
     p = s;
     if (strncasecmp(p, "every", 5) == 0 && (p[5] == ' ' || p[5] == '\t')) {
         p += 5;
@@ -1168,7 +1203,8 @@ static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, void *obj)
         p = NULL;
     }
     if (p == NULL || !ferry_duration_parse(p, &ms)) {
-        rc = fail(w, v->line, "expected 'every <duration>' such as 'every 1h'");
+        rc = fail(w, v->line,
+                  "expected 'every <duration>' such as 'every 1h', or 'cron \"0 * * * *\"'");
     } else if (ms < SCHEDULE_MIN_MS) {
         rc = fail(w, v->line, "the period must be at least 10s");
     } else if (ms % 1000 != 0) {
@@ -1177,6 +1213,7 @@ static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, void *obj)
         free(st->sync->schedule);
         st->sync->schedule = s;
         st->sync->schedule_every_s = ms / 1000;
+        st->sync->has_cron = false;
         return FERRY_OK;
     }
     free(s);

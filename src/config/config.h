@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/cron.h"
 #include "util/err.h"
 
 typedef enum {
@@ -90,11 +91,13 @@ typedef struct {
     ferry_skip_rule *skips;
     size_t nskips;
     char *schedule;        /* as written ("every 1h"), or NULL */
-    long schedule_every_s; /* the period in seconds, or 0 without a schedule */
-    bool allow_empty;      /* an empty source is not an error; default false */
-    long timeout_ms;       /* a run taking longer fails; 0 (default) for no limit */
-    long cooldown_ms;      /* a new run is refused this long after the last one finished */
-    int retries;           /* transient source errors retried this many times; default 0 */
+    long schedule_every_s; /* the period in seconds, or 0 without an 'every' schedule */
+    bool has_cron;         /* schedule is 'cron "EXPR"' */
+    ferry_cron cron;
+    bool allow_empty; /* an empty source is not an error; default false */
+    long timeout_ms;  /* a run taking longer fails; 0 (default) for no limit */
+    long cooldown_ms; /* a new run is refused this long after the last one finished */
+    int retries;      /* transient source errors retried this many times; default 0 */
     int line;
 } ferry_sync_spec;
 

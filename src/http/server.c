@@ -302,7 +302,7 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     json_object_set_new(o, "source_kind", json_string("csv"));
     json_object_set_new(o, "schedule", sync->schedule ? json_string(sync->schedule) : json_null());
     int64_t next = ferry_scheduler_next_ms(srv->opt.scheduler, sync->name);
-    if (next > 0) {
+    if (next > 0 && next != INT64_MAX) {
         char iso[FERRY_ISO_TIME_MAX];
         ferry_time_format_iso(next, iso);
         json_object_set_new(o, "next_run_at", json_string(iso));

@@ -91,18 +91,26 @@ static void *scheduler_main(void *arg)
         for (size_t i = 0; i < cfg->nsyncs; i++) {
             const ferry_sync_spec *sync = &cfg->syncs[i];
             int64_t period = (int64_t)sync->schedule_every_s * 1000, due;
-            if (period <= 0)
+            if (period <= 0 && !sync->has_cron)
                 continue;
             pthread_mutex_lock(&s->lock);
             due = s->next[i];
             pthread_mutex_unlock(&s->lock);
             if (due == 0) {
                 int64_t last = last_scheduled(st, sync->name);
-                due = last > 0 ? last + period : now;
+                if (sync->has_cron) /* a missed time since the last run is caught up now */
+                    due = ferry_cron_next(&sync->cron, last > 0 ? last : now);
+                else
+                    due = last > 0 ? last + period : now;
+                if (due == 0)
+                    due = INT64_MAX; /* a cron date that never comes */
             }
             if (now >= due) {
                 fire(s, st, sync, now);
-                due = now + period; /* one catch-up run, however many periods passed */
+                /* One catch-up run, however many periods passed. */
+                due = sync->has_cron ? ferry_cron_next(&sync->cron, now) : now + period;
+                if (due == 0)
+                    due = INT64_MAX;
             }
             pthread_mutex_lock(&s->lock);
             s->next[i] = due;

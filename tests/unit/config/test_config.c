@@ -1262,7 +1262,7 @@ static void schedule_other_than_every_duration_is_an_error(void **state)
         snprintf(yaml, sizeof(yaml), MINI_SYNC "    schedule: '%s'\n", bad[i]);
         snprintf(expected, sizeof(expected),
                  "ferry.yaml:6: syncs.people.schedule: expected 'every <duration>' such as "
-                 "'every 1h'");
+                 "'every 1h', or 'cron \"0 * * * *\"'");
         expect_error(yaml, expected);
     }
     expect_error(MINI_SYNC "    schedule: every 5s\n",
@@ -1441,6 +1441,28 @@ static void run_timeout_cooldown_and_retries_load(void **state)
     assert_non_null(strstr(err.msg, "ferry.yaml:6: syncs.people.retries"));
 }
 
+static void cron_schedules_load_and_bad_ones_say_why(void **state)
+{
+    static const char good[] = MINI_SYNC "    schedule: cron \"0 */2 * * 1-5\"\n";
+    static const char bad[] = MINI_SYNC "    schedule: cron \"61 * * * *\"\n";
+    ferry_config *cfg = NULL;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse(good, strlen(good), "ferry.yaml", NULL, &cfg, &err),
+                     FERRY_OK);
+    assert_true(cfg->syncs[0].has_cron);
+    assert_int_equal(cfg->syncs[0].schedule_every_s, 0);
+    assert_string_equal(cfg->syncs[0].schedule, "cron \"0 */2 * * 1-5\"");
+    ferry_config_free(cfg);
+    ferry_err_clear(&err);
+    assert_int_not_equal(ferry_config_parse(bad, strlen(bad), "ferry.yaml", NULL, &cfg, &err),
+                         FERRY_OK);
+    assert_string_equal(err.msg, "ferry.yaml:6: syncs.people.schedule: the cron expression has a "
+                                 "value out of range");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1499,6 +1521,7 @@ int main(void)
         cmocka_unit_test(skip_rule_takes_exactly_one_condition),
         cmocka_unit_test(schedule_every_duration_is_read),
         cmocka_unit_test(schedule_other_than_every_duration_is_an_error),
+        cmocka_unit_test(cron_schedules_load_and_bad_ones_say_why),
         cmocka_unit_test(duration_parse_accepts_units_and_bare_seconds),
         cmocka_unit_test(duration_parse_rejects_zero_signs_spaces_junk_and_overflow),
         cmocka_unit_test(field_type_name_covers_every_type),
