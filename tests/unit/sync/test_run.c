@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "sync/run.h"
 #include "testutil.h"
+#include "util/buf.h"
 
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -884,9 +885,33 @@ static void summary_is_cut_to_the_buffer(void **state)
     assert_string_equal(tiny, "Processed");
 }
 
+static void run_over_its_timeout_fails_and_leaves_the_table_untouched(void **state)
+{
+    fixture fx;
+    ferry_buf csv;
+    ferry_run run;
+
+    (void)state;
+    setup_fx(&fx, "keep", "    timeout: 1ms\n");
+    ferry_buf_init(&csv, 8 * 1024 * 1024);
+    ferry_buf_printf(&csv, HEADER);
+    for (int i = 0; i < 50000; i++)
+        ferry_buf_printf(&csv, "%d,Person %d,p%d@example.com,Karyawan,%d\n", i, i, i, 20 + i % 40);
+    write_csv(&fx, ferry_buf_str(&csv));
+    ferry_buf_done(&csv);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_FAILED);
+    assert_string_equal(run.error_code, "limit");
+    assert_non_null(strstr(run.error, "the run took longer than its timeout of 1 ms"));
+    assert_false(staff_table_exists(&fx));
+    ferry_run_done(&run);
+    teardown_fx(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(run_over_its_timeout_fails_and_leaves_the_table_untouched),
         cmocka_unit_test(first_run_creates_every_record_with_exact_summary),
         cmocka_unit_test(second_run_counts_each_outcome_and_records_changes),
         cmocka_unit_test(log_message_details_each_outcome),
