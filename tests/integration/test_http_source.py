@@ -7,6 +7,7 @@ and without leaking the URL's credentials or query string (the export token).
 """
 
 import gzip
+import threading
 import time
 
 import ferrytest
@@ -188,6 +189,44 @@ class HttpSecretsTest(HttpTestCase):
             errs.append(err)
         self.assert_no_secrets("".join(outs), "".join(errs))
 
+
+
+class HttpRetryTest(HttpTestCase):
+    def use_retrying_url(self, url, retries):
+        cfg = sync_config(url)
+        cfg["retries"] = retries
+        self.write_config({"t": cfg})
+
+    def test_transient_error_is_retried_then_succeeds(self):
+        self.use_retrying_url(self.server.route("/people.csv", status=503, body="busy"), 2)
+
+        def heal():  # the service recovers once it has failed one request
+            deadline = time.monotonic() + 10
+            while not self.server.requests and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.server.route("/people.csv", body=CSV)
+
+        t = threading.Thread(target=heal)
+        t.start()
+        out, _ = self.sync("t")
+        t.join()
+        self.assertIn("Processed 5 people: 5 created", out)
+        self.assertEqual(len(self.server.requests), 2)
+        self.assertEqual(len(self.table_rows("people")), 5)
+
+    def test_client_errors_are_not_retried(self):
+        self.use_retrying_url(self.server.route("/people.csv", status=404, body="no"), 3)
+        self.sync("t", expect=1)
+        self.assertEqual(len(self.server.requests), 1)
+
+    def test_retries_give_up_with_the_last_error(self):
+        self.use_retrying_url(self.server.route("/people.csv", status=503, body="busy"), 1)
+        out, _ = self.sync("t", expect=1)
+        self.assertEqual(len(self.server.requests), 2)
+        run = self.last_run()
+        self.assertIn("failed after 1 retry", run["ui_message"])
+        self.assertIn("HTTP 503", run["error"])
+        self.assertFalse(self.table_exists("people"))
 
 if __name__ == "__main__":
     ferrytest.main()
