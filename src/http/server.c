@@ -10,8 +10,9 @@
  * send it marks the stream idle, suspends the connection and returns 0; the hub's notify
  * callback (from a publishing thread) resumes idle streams. The stream's lock makes "check
  * for events, then suspend" and "mark pending, then resume" exclude each other, so no wake-up
- * is lost. A stream starts after Last-Event-ID (or the newest event) and sends a heartbeat
- * comment when ferry_server_heartbeat() finds nothing else to say.
+ * is lost. A stream starts after Last-Event-ID (or the newest event, also when Last-Event-ID
+ * is above it: ids start at 1 in each process) and sends a heartbeat comment when
+ * ferry_server_heartbeat() finds nothing else to say.
  *
  * Store connections: one per libmicrohttpd thread, opened on first use and closed by a
  * thread-specific destructor when the thread ends. */
@@ -361,6 +362,20 @@ static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_s
                              "Retry-After", retry);
 }
 
+/* Publishes run.queued for a run just queued (before a worker can claim it). */
+static void publish_queued(void *ctx, const ferry_run *run)
+{
+    struct ferry_server *srv = ctx;
+    ferry_run shown = *run; /* a shallow copy: only ui_message differs */
+    char *json;
+
+    shown.ui_message = (char *)"Sync started...";
+    json = ferry_run_json_dumps(&shown, NULL);
+    if (json != NULL)
+        ferry_hub_publish(srv->opt.hub, "run.queued", run->sync, json);
+    free(json);
+}
+
 static enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn,
                                 const char *name, size_t namelen, request *req)
 {
@@ -407,19 +422,14 @@ static enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection 
     want.sync = (char *)sync->name;
     want.trigger = (char *)"api";
     want.queued_at_ms = ferry_time_now_ms();
-    if (st->ops->run_enqueue(st, &want, &got, &created, &err) != FERRY_OK)
+    if (st->ops->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     free(got.ui_message);
     got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
     body = ferry_run_to_json(&got, NULL);
     json_object_set_new(body, "message", json_string(got.ui_message));
-    if (created) {
-        char *json = ferry_run_json_dumps(&got, NULL);
-        if (json != NULL)
-            ferry_hub_publish(srv->opt.hub, "run.queued", got.sync, json);
-        free(json);
+    if (created)
         ferry_workers_wake(srv->opt.workers);
-    }
     ferry_run_done(&got);
     return reply_json(conn, created ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
 }
@@ -785,13 +795,18 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
         s->heartbeat_seen = gen;
     }
     if (s->out_pos == s->out.len) {
+        bool stopping;
+        /* stopping is read again under the lock: ferry_server_stop() sets it before the notify
+         * that resumes idle streams, so a stream never suspends after that notify (a stream
+         * left suspended makes MHD_stop_daemon() abort). */
         pthread_mutex_lock(&s->lock);
-        if (!s->pending) {
+        stopping = atomic_load(&s->server->stopping);
+        if (!s->pending && !stopping) {
             s->suspended = true;
             MHD_suspend_connection(s->conn);
         }
         pthread_mutex_unlock(&s->lock);
-        return 0;
+        return stopping ? MHD_CONTENT_READER_END_OF_STREAM : 0;
     }
     n = s->out.len - s->out_pos;
     if (n > max)
@@ -836,7 +851,9 @@ static enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connectio
     if (last != NULL) {
         char *end;
         unsigned long long v = strtoull(last, &end, 10);
-        if (*last != '\0' && *end == '\0')
+        /* An id above the newest was given by an earlier process (ids start at 1 in each):
+         * such a stream starts at the newest event, as without Last-Event-ID. */
+        if (*last != '\0' && *end == '\0' && v <= s->last_id)
             s->last_id = v;
     }
     s->heartbeat_seen = atomic_load(&srv->heartbeat_gen);

@@ -43,6 +43,17 @@ static int64_t last_scheduled(ferry_store *st, const char *sync)
     return at;
 }
 
+/* Publishes run.queued inside the enqueue, before any worker can claim the run. */
+static void publish_queued(void *ctx, const ferry_run *run)
+{
+    ferry_scheduler *s = ctx;
+    char *json = ferry_run_json_dumps(run, NULL);
+
+    if (json != NULL)
+        ferry_hub_publish(s->hub, "run.queued", run->sync, json);
+    free(json);
+}
+
 static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t now)
 {
     ferry_run want, got;
@@ -55,16 +66,12 @@ static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *syn
     want.user = (char *)"scheduler";
     want.queued_at_ms = now;
     ferry_err_clear(&err);
-    if (st->ops->run_enqueue(st, &want, &got, &created, &err) != FERRY_OK) {
+    if (st->ops->run_enqueue(st, &want, publish_queued, s, &got, &created, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduling a run failed\" sync=\"%s\" error=\"%s\"",
                   sync->name, err.msg);
         return;
     }
     if (created) {
-        char *json = ferry_run_json_dumps(&got, NULL);
-        if (json != NULL)
-            ferry_hub_publish(s->hub, "run.queued", got.sync, json);
-        free(json);
         ferry_workers_wake(s->workers);
         ferry_log(FERRY_LOG_INFO, "msg=\"scheduled run queued\" run=%lld sync=\"%s\"",
                   (long long)got.id, sync->name);

@@ -672,23 +672,8 @@ static ferry_rc active_run(sqlite_store *s, const char *sync, const char *tenant
     return db_error(s->db, err, "reading the active run");
 }
 
-/* True when run id is running for a process of this host that no longer exists. */
-static bool owner_is_dead_run(sqlite_store *s, int64_t id)
-{
-    sqlite3_stmt *st;
-    bool dead = false;
-
-    if (sqlite3_prepare_v2(s->db, "SELECT lease_owner FROM ferry_runs WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return false;
-    sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        dead = owner_is_dead((const char *)sqlite3_column_text(st, 0), NULL);
-    sqlite3_finalize(st);
-    return dead;
-}
-
-static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_run *ret_run,
+static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
+                               ferry_run_queued_cb on_queued, void *ctx, ferry_run *ret_run,
                                bool *ret_created, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -696,22 +681,33 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
         " queued_at, attempt) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6, 1)";
     sqlite3_stmt *st;
-    ferry_err probe;
+    ferry_rc frc;
     int rc;
 
-    /* A double click finds the active run with a read, which never waits for the write lock
-     * a running sync's transaction holds; only a new run needs the INSERT. */
-    ferry_err_clear(&probe);
-    if (active_run(s, run->sync, run->tenant, ret_run, &probe) == FERRY_OK) {
-        if (ret_run->status == FERRY_RUN_QUEUED || !owner_is_dead_run(s, ret_run->id)) {
+    /* An active run is found with a read first: a running run holds the write lock for its
+     * whole transaction, so the INSERT would wait for it to commit, and then queue a second
+     * run. A stale one (its process is gone) is reaped and a new run queued. */
+    frc = active_run(s, run->sync, run->tenant, ret_run, err);
+    if (frc == FERRY_OK) {
+        if (!reap_stale(s, run)) {
             *ret_created = false;
             return FERRY_OK;
         }
         ferry_run_done(ret_run);
+    } else if (frc != FERRY_ENOTFOUND) {
+        return frc;
     }
+    ferry_err_clear(err);
     for (int attempt = 0;; attempt++) {
-        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        /* The INSERT and on_queued share one transaction: no claim (another connection) sees
+         * the run before on_queued has announced it. */
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return db_error(s->db, err, "queueing the run");
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+            frc = db_error(s->db, err, "queueing the run");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return frc;
+        }
         sqlite3_bind_text(st, 1, run->sync, -1, SQLITE_STATIC);
         bind_text_or_null(st, 2, run->tenant);
         bind_text_or_null(st, 3, run->trigger != NULL ? run->trigger : "api");
@@ -723,11 +719,24 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
             rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
         sqlite3_finalize(st);
         if (rc == SQLITE_DONE) {
-            *ret_created = true;
-            return st_run_get(base, sqlite3_last_insert_rowid(s->db), ret_run, err);
+            frc = st_run_get(base, sqlite3_last_insert_rowid(s->db), ret_run, err);
+            if (frc == FERRY_OK) {
+                if (on_queued != NULL)
+                    on_queued(ctx, ret_run);
+                if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+                    *ret_created = true;
+                    return FERRY_OK;
+                }
+                frc = db_error(s->db, err, "queueing the run");
+                ferry_run_done(ret_run);
+            }
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return frc;
         }
+        frc = active ? FERRY_OK : db_error(s->db, err, "queueing the run");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         if (!active)
-            return db_error(s->db, err, "queueing the run");
+            return frc;
         if (attempt > 0 || !reap_stale(s, run))
             break;
     }

@@ -4,15 +4,25 @@ The tests run the real `ferry` binary as a user would: each test gets a fresh te
 directory holding its ferry.yaml, its CSV files and its SQLite database (ferry.db), and runs
 `ferry` there with a timeout. HTTP sources are served by a loopback server (127.0.0.1, a port
 the OS picks) whose routes each test sets: status, headers, body (bytes or a generator,
-streamed with chunked encoding), a delay before answering, a redirect, or a stall.
+streamed with chunked encoding), a delay before answering, a redirect, a stall, or a drip
+(the body in small pieces with a pause after each, as a slow network would send it).
+
+`ferry serve` tests use FerryTestCase.serve(): it starts the server on a free loopback port
+and yields a FerryServer (a small JSON client, run polling, and event streams read from a raw
+socket by SseStream); leaving the block stops the server with SIGINT and checks that it exits
+with status 0, within 10 s, and without a sanitizer report.
 
 Only the Python standard library is used. FERRY_BIN names the binary under test (set by
 CTest); FERRY_SOURCE_ROOT the repository root (for examples/).
 """
 
+import contextlib
+import http.client
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -95,10 +105,13 @@ class Route:
     redirect: a path or URL; answers `status` (302 by default) with Location.
     stall_after: with a bytes body, seconds to stall after sending the headers and the first
           stall_bytes bytes (then the rest is sent, unless the server is stopping).
+    drip_bytes, drip_pause: with a bytes body (and its Content-Length), send it drip_bytes at a
+          time with drip_pause seconds after each piece (until the server stops).
     """
 
     def __init__(self, status=200, headers=None, body=b"", delay=0.0, redirect=None,
-                 stall_after=None, stall_bytes=0, content_length=True):
+                 stall_after=None, stall_bytes=0, content_length=True, drip_bytes=0,
+                 drip_pause=0.0):
         self.status = status
         self.headers = dict(headers or {})
         self.body = body
@@ -107,6 +120,8 @@ class Route:
         self.stall_after = stall_after
         self.stall_bytes = stall_bytes
         self.content_length = content_length
+        self.drip_bytes = drip_bytes
+        self.drip_pause = drip_pause
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,6 +173,18 @@ class _Handler(BaseHTTPRequestHandler):
             if srv.stopping.wait(route.stall_after):
                 return
             self.wfile.write(body[route.stall_bytes:])
+            return
+        if route.drip_bytes > 0:
+            self.send_response(route.status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for pos in range(0, len(body), route.drip_bytes):
+                self.wfile.write(body[pos:pos + route.drip_bytes])
+                self.wfile.flush()
+                if srv.stopping.wait(route.drip_pause):
+                    return
             return
         self._send(route.status, headers, body, route.content_length)
 
@@ -226,6 +253,298 @@ def closed_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- ferry serve: a JSON client and an event-stream reader ----
+
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                   "runtime error:")
+LISTENING = re.compile(r"^Ferry is listening on http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops it\)$")
+
+
+class ApiResponse:
+    """One answer of the server: status, headers (header() looks one up), the raw body, and
+    json: the parsed body, or None when it is not JSON."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<HTTP %d %r>" % (self.status, self.body[:400])
+
+
+class SseStream:
+    """An event stream (text/event-stream) read from a raw socket. The constructor sends the
+    request and reads the status line and headers (so once it returns, the server has
+    registered the stream); next_event() returns the next frame that has data, as a dict with
+    id (int), event, data (the JSON parsed) and raw (the data text), or None when nothing came
+    within its timeout or the stream ended. Comments and frames without data (retry:,
+    heartbeats) are skipped; chunked transfer encoding is decoded."""
+
+    def __init__(self, port, path="/api/events", headers=None, timeout=5):
+        self.path = path
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port,
+                 "Accept: text/event-stream"]
+        lines += ["%s: %s" % kv for kv in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        self.raw = b""     # received, not yet de-chunked
+        self.body = b""    # de-chunked, not yet split into frames
+        self.ended = False  # the server ended the stream or closed the connection
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.raw:
+            if not self._recv(deadline):
+                self.close()
+                raise AssertionError("no response headers for %s (got %r)" % (path, self.raw))
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        head = head.decode("latin-1").split("\r\n")
+        self.status = int(head[0].split()[1])
+        self.headers = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+
+    def _recv(self, deadline):
+        """Receives what is there before the deadline; False on timeout or end."""
+        left = deadline - time.monotonic()
+        if left <= 0 or self.ended:
+            return False
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.ended = True
+            return False
+        self.raw += data
+        return True
+
+    def _dechunk(self):
+        if not self.chunked:
+            self.body += self.raw
+            self.raw = b""
+            return
+        while True:
+            eol = self.raw.find(b"\r\n")
+            if eol < 0:
+                return
+            size = int(self.raw[:eol].split(b";")[0], 16)
+            if size == 0:
+                self.ended = True
+                self.raw = b""
+                return
+            if len(self.raw) < eol + 2 + size + 2:
+                return
+            self.body += self.raw[eol + 2:eol + 2 + size]
+            self.raw = self.raw[eol + 2 + size + 2:]
+
+    @staticmethod
+    def _parse(frame):
+        ev = {"id": None, "event": "message", "data": None, "raw": None}
+        data = []
+        for line in frame.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name == "id":
+                ev["id"] = int(value)
+            elif name == "event":
+                ev["event"] = value
+        if not data:
+            return None
+        ev["raw"] = "\n".join(data)
+        try:
+            ev["data"] = json.loads(ev["raw"])
+        except ValueError:
+            pass
+        return ev
+
+    def next_event(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            self._dechunk()
+            while b"\n\n" in self.body:
+                frame, self.body = self.body.split(b"\n\n", 1)
+                ev = self._parse(frame.decode("utf-8"))
+                if ev is not None:
+                    return ev
+            if not self._recv(deadline):
+                return None
+
+    def events_until(self, predicate, timeout=10):
+        """Events up to and including the first for which predicate(event) is true; the
+        list ends early (without a match) when the timeout passes or the stream ends."""
+        deadline = time.monotonic() + timeout
+        out = []
+        while True:
+            ev = self.next_event(max(0.0, deadline - time.monotonic()))
+            if ev is None:
+                return out
+            out.append(ev)
+            if predicate(ev):
+                return out
+
+    def wait_ended(self, timeout=5):
+        """Reads (and drops) until the server ends the stream; True when it did in time."""
+        deadline = time.monotonic() + timeout
+        while not self.ended and time.monotonic() < deadline:
+            if self.next_event(max(0.0, deadline - time.monotonic())) is None and not self.ended:
+                break
+        return self.ended
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class FerryServer:
+    """A running `ferry serve` (see FerryTestCase.serve): a JSON client on its port, run
+    polling, event streams, and stop()/kill()."""
+
+    def __init__(self, test, proc, port):
+        self.test = test
+        self.proc = proc
+        self.port = port
+        self.streams = []
+        self._stderr = []
+        self._stderr_thread = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_thread.start()
+
+    def _pump_stderr(self):
+        try:
+            for raw in iter(self.proc.stderr.readline, b""):
+                self._stderr.append(raw.decode("utf-8", "replace"))
+        except (ValueError, OSError):
+            pass  # closed at cleanup
+
+    def stderr_text(self):
+        return "".join(self._stderr)
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """One request on a connection of its own; body may be bytes, str, or a dict/list
+        (sent as JSON). Returns an ApiResponse."""
+        headers = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            return ApiResponse(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.request("POST", path, body=body, **kwargs)
+
+    def get_json(self, path, status=200):
+        r = self.get(path)
+        self.test.assertEqual(r.status, status, "GET %s: %r" % (path, r))
+        return r.json
+
+    def start_run(self, sync, status=202):
+        """POST /api/syncs/SYNC/runs; checks the status and returns the run JSON."""
+        r = self.post("/api/syncs/%s/runs" % sync)
+        self.test.assertEqual(r.status, status, "POST run of %s: %r" % (sync, r))
+        return r.json
+
+    def wait_run(self, run_id, predicate=None, timeout=15, what="to end"):
+        """Polls GET /api/runs/ID (every 30 ms, for at most timeout seconds) until
+        predicate(run) holds (by default: the run ended); returns that run's JSON."""
+        if predicate is None:
+            def predicate(run):
+                return run["status"] in TERMINAL_STATUSES
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            r = self.get("/api/runs/%d" % run_id)
+            last = r
+            if r.status == 200 and predicate(r.json):
+                return r.json
+            time.sleep(0.03)
+        self.test.fail("run %d did not come %s within %ss; last answer %r\nstderr:\n%s"
+                       % (run_id, what, timeout, last, self.stderr_text()))
+
+    def run_to_end(self, sync, status="succeeded"):
+        """Starts a run of sync and waits for it to end with status; returns its JSON."""
+        run = self.wait_run(self.start_run(sync)["id"])
+        self.test.assertEqual(run["status"], status, run)
+        return run
+
+    def events(self, query="", headers=None):
+        """Opens GET /api/events[query] and checks it is an event stream; closed at stop."""
+        s = SseStream(self.port, "/api/events" + query, headers)
+        self.streams.append(s)
+        self.test.assertEqual(s.status, 200)
+        self.test.assertTrue(s.headers.get("content-type", "").startswith("text/event-stream"),
+                             s.headers)
+        return s
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=10):
+        """Sends SIGINT and checks that ferry exits with status 0 within timeout seconds and
+        without a sanitizer report. Returns the seconds it took."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self._stderr_thread.join(timeout=5)
+            self.test.fail("ferry serve did not exit within %ss of SIGINT; stderr:\n%s"
+                           % (timeout, self.stderr_text()))
+        elapsed = time.monotonic() - t0
+        self._stderr_thread.join(timeout=5)
+        err = self.stderr_text()
+        self.test.assertEqual(code, 0, "ferry serve exited with %d after SIGINT; stderr:\n%s"
+                              % (code, err))
+        for mark in SANITIZER_MARKS:
+            self.test.assertNotIn(mark, err)
+        return elapsed
+
+    def kill(self):
+        """SIGKILL, and reaps the process (so its pid no longer exists)."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._stderr_thread.join(timeout=5)
+
+    def close_streams(self):
+        for s in self.streams:
+            s.close()
 
 
 # ---- the test case base ----
@@ -312,6 +631,46 @@ class FerryTestCase(unittest.TestCase):
             p.stderr.close()
         self.addCleanup(reap)
         return p
+
+    @contextlib.contextmanager
+    def serve(self, *args, timeout=10):
+        """Runs `ferry serve --listen 127.0.0.1:0 [args]` in the test's directory, reads the
+        port from its 'Ferry is listening on' line, waits until GET /healthz answers 200, and
+        yields a FerryServer. Leaving the block stops it with FerryServer.stop() (SIGINT, exit
+        status 0 within 10 s, no sanitizer report) unless it was already stopped or killed;
+        when the block raises, the server is killed instead, so the first error is the one
+        reported."""
+        proc = self.start_ferry("serve", "--listen", "127.0.0.1:0", *args)
+        line, seen, _ = read_line_until(proc.stdout, LISTENING.match,
+                                        time.monotonic() + timeout)
+        if line is None:
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
+            self.fail("ferry serve printed no 'listening' line within %ss; stdout: %r; "
+                      "stderr:\n%s" % (timeout, seen, err.decode("utf-8", "replace")))
+        server = FerryServer(self, proc, int(LISTENING.match(line).group(1)))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if server.get("/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or not server.running():
+                server.kill()
+                self.fail("GET /healthz did not answer 200; stderr:\n%s" % server.stderr_text())
+            time.sleep(0.02)
+        ok = False
+        try:
+            yield server
+            ok = True
+        finally:
+            server.close_streams()
+            if server.running():
+                if ok:
+                    server.stop()
+                else:
+                    server.kill()
 
     def sync(self, name="t", *extra, expect=0):
         """Runs `ferry sync name` and checks its exit code; returns (stdout, stderr)."""

@@ -532,10 +532,10 @@ static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
     assert_true(created);
     assert_int_equal(a.status, FERRY_RUN_QUEUED);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &b, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &b, &created, &err), FERRY_OK);
     assert_false(created);
     assert_int_equal(b.id, a.id);
     assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_OK);
@@ -557,7 +557,7 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
     assert_int_equal(st->ops->run_cancel_queued(st, a.id, "ana", &err), FERRY_OK);
     assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_CANCELLED);
