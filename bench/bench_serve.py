@@ -92,6 +92,11 @@ def wait_run(port, run_id, limit_s=120):
     raise SystemExit("run %d did not finish" % run_id)
 
 
+def running(port):
+    _, data = request(port, "GET", "/api/runs?status=running&limit=10")
+    return len(json.loads(data)["runs"])
+
+
 def wait_idle(port, limit_s=300):
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -229,7 +234,9 @@ def main():
         request(port, "POST", "/api/syncs/roster_b/runs")
         time.sleep(0.2)
         dup_p50, dup_p99 = latencies(port, "/api/syncs/roster_a/runs", 200)
+        busy_before = running(port)
         new_p50, new_p99 = latencies(port, "/api/syncs/small/runs", 50)
+        busy_after = running(port)
         wait_idle(port)
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -245,8 +252,8 @@ def main():
         print("  POST /api/syncs/{name}/runs while two %d-row syncs run:" % args.rows)
         print("  %-46s p50 %.2f ms  p99 %.2f ms" % ("  double click (the running sync)",
                                                     dup_p50, dup_p99))
-        print("  %-46s p50 %.2f ms  p99 %.2f ms" % ("  a new run of a third sync", new_p50,
-                                                    new_p99))
+        print("  %-46s p50 %.2f ms  p99 %.2f ms  (runs executing before/after: %d/%d)" %
+              ("  a new run of a third sync", new_p50, new_p99, busy_before, busy_after))
         print("  %d event streams: %d received run.finished, the last %.0f ms after the first;"
               " server RSS %.1f MiB" % (args.clients, got, (spread or 0) * 1000, sse_rss))
     finally:
