@@ -36,6 +36,7 @@ typedef struct {
     int fd;                    /* file input, or -1 */
     ferry_http_stream *http;   /* http input, or NULL */
     uint64_t file_size;
+    uint64_t stream_bytes; /* body bytes handed to the reader straight from the stream */
     bool first_chunk_checked;
     char where[4096]; /* the path or redacted URL, for messages */
     ferry_csv_reader *reader;
@@ -83,10 +84,11 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
     csv_source *s = ctx;
     ferry_rc rc;
 
-    if (s->http != NULL) {
+    if (s->fd < 0) {
         rc = ferry_http_stream_read(s->http, buf, cap, ret_n, err);
         if (rc != FERRY_OK)
             return rc;
+        s->stream_bytes += *ret_n;
     } else {
         ssize_t n;
         do {
@@ -193,9 +195,69 @@ static void csv_free(ferry_source *base)
     free(s);
 }
 
+/* Downloads the rest of an http(s) body into an unlinked temporary file and reads on from it.
+ * The reader keeps what it already buffered from the stream, so switching the input is
+ * seamless. Memory stays flat; the disk holds the body. */
+static ferry_rc csv_prefetch(ferry_source *base, void (*progress)(void *, uint64_t, uint64_t),
+                             void *ctx, ferry_err *err)
+{
+    csv_source *s = (csv_source *)base;
+    const char *tmpdir = getenv("TMPDIR");
+    char path[4096];
+    size_t cap = 64 * 1024, n = 0;
+    uint64_t total = 0;
+    ferry_rc rc = FERRY_OK;
+    char *buf;
+    int fd;
+
+    if (s->http == NULL || s->fd >= 0)
+        return FERRY_OK;
+    if ((buf = malloc(cap)) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the download buffer");
+    snprintf(path, sizeof(path), "%s/ferry-download-XXXXXX",
+             tmpdir != NULL && tmpdir[0] != '\0' ? tmpdir : "/tmp");
+    fd = mkstemp(path);
+    if (fd < 0) {
+        free(buf);
+        return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for %s", s->where);
+    }
+    unlink(path);
+    do {
+        if ((rc = ferry_http_stream_read(s->http, buf, cap, &n, err)) != FERRY_OK)
+            break;
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = ferry_err_set_errno(err, FERRY_EIO, "saving the download of %s", s->where);
+                break;
+            }
+            off += (size_t)w;
+        }
+        total += n;
+        if (progress != NULL) {
+            int64_t cl = ferry_http_stream_content_length(s->http);
+            progress(ctx, (uint64_t)ferry_http_stream_bytes_received(s->http),
+                     cl > 0 ? (uint64_t)cl : 0);
+        }
+    } while (rc == FERRY_OK && n > 0);
+    free(buf);
+    if (rc == FERRY_OK && lseek(fd, 0, SEEK_SET) != 0)
+        rc = ferry_err_set_errno(err, FERRY_EIO, "reading back the download of %s", s->where);
+    if (rc != FERRY_OK) {
+        close(fd);
+        return rc;
+    }
+    s->fd = fd;
+    s->file_size = total;
+    return FERRY_OK;
+}
+
 static const ferry_source_ops csv_ops = {
     .next = csv_next,
     .progress = csv_progress,
+    .prefetch = csv_prefetch,
     .free = csv_free,
 };
 

@@ -50,6 +50,7 @@ typedef struct {
     int64_t seq; /* change row sequence */
     change_batch batch;
     int retries_done;                       /* transient failures retried so far */
+    int fetch_share;                        /* percent the prefetch accounts for (0 or 50) */
     int64_t keyless_failures;               /* failed records whose key could not be read */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
@@ -101,10 +102,11 @@ static void report_progress(run_ctx *c, bool force)
     if (!force && now - c->last_progress_mono < interval)
         return;
     c->last_progress_mono = now;
-    if (c->source != NULL)
+    /* While fetching, on_fetch_progress sets the percent from the download. */
+    if (c->source != NULL && strcmp(c->phase, "fetching") != 0)
         ferry_source_progress(c->source, &done, &total);
     if (total > 0) {
-        int pct = (int)(done * 100 / total);
+        int pct = c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total);
         if (pct > 99 && c->run.status == FERRY_RUN_RUNNING)
             pct = 99; /* 100 means finished */
         if (pct > c->run.percent)
@@ -123,6 +125,21 @@ static void report_progress(run_ctx *c, bool force)
     if (c->run.status != FERRY_RUN_RUNNING)
         p.eta_ms = 0;
     opt->on_progress(opt->progress_ctx, &p);
+}
+
+/* Progress of the prefetch: the first half of the run's percent. */
+static void on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    run_ctx *c = ctx;
+
+    if (total > 0) {
+        int pct = (int)(done * 50 / total);
+        if (pct > 49)
+            pct = 49;
+        if (pct > c->run.percent)
+            c->run.percent = pct;
+    }
+    report_progress(c, false);
 }
 
 /* Adds one entry ("text" or "text (detail)") to the log detail of an outcome, within
@@ -381,6 +398,18 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     }
     if (rc != FERRY_OK)
         return rc;
+    if (c->source != NULL && c->source->ops->prefetch != NULL) {
+        /* Everything remote is fetched before the target's write lock is taken, so other
+         * clicks and runs never wait on a slow server. */
+        set_phase(c, "fetching");
+        report_progress(c, true);
+        rc = c->source->ops->prefetch(c->source, on_fetch_progress, c, err);
+        if (rc != FERRY_OK)
+            return rc;
+        c->fetch_share = 50;
+        if (c->run.percent < 50)
+            c->run.percent = 50;
+    }
     if ((rc = ferry_mapper_new(sync, &c->mapper, err)) != FERRY_OK)
         return rc;
     rc = ferry_sqlite_target_new(ferry_sqlite_store_db(opt->store), sync, &c->target, err);
