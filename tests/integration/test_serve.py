@@ -513,6 +513,28 @@ class RobustnessTest(ServeTestCase):
             self.assertEqual(srv.get_json("/healthz")["status"], "ok")
 
 
+class ScheduleTest(ServeTestCase):
+    def test_schedule_runs_once_per_period_as_the_scheduler_and_keeps_its_rhythm(self):
+        team = sync_config(self.fast_route("/people.csv", people_rows(2)))
+        team["schedule"] = "every 1h"
+        self.write_config({"t": team})
+        with self.serve() as srv:
+            deadline = time.monotonic() + 10
+            while self.run_count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            run = srv.wait_run(self.last_run()["id"])
+            self.assertEqual((run["trigger"], run["user"], run["status"]),
+                             ("schedule", "scheduler", "succeeded"))
+            time.sleep(1.5)  # the scheduler looks every second: no second run this period
+            self.assertEqual(self.run_count(), 1)
+            sync = srv.get_json("/api/syncs")["syncs"][0]
+            self.assertIsNotNone(sync["next_run_at"])
+        # A restart within the period keeps the rhythm: no run at start.
+        with self.serve():
+            time.sleep(1.5)
+            self.assertEqual(self.run_count(), 1)
+
+
 class LifecycleTest(ServeTestCase):
     def test_restart_after_kill_9_runs_the_interrupted_run_again_as_attempt_2(self):
         rows = people_rows(SLOW_ROWS)
