@@ -13,6 +13,7 @@
 
 #include "events/run_json.h"
 #include "store/store.h"
+#include "sync/run.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -91,9 +92,20 @@ static void *scheduler_main(void *arg)
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
         return NULL;
     }
-    for (;;) {
+    for (int tick = 0;; tick++) {
         int64_t now = ferry_time_now_ms();
         struct timespec until;
+        int reclaimed = 0;
+
+        /* Every 10 s: runs whose lease was not renewed (a hung or vanished worker, on this
+         * host or another) are queued again as a new attempt. */
+        if (tick % 10 == 0 &&
+            st->ops->run_reclaim_expired(st, FERRY_LEASE_MS, &reclaimed, &err) == FERRY_OK &&
+            reclaimed > 0) {
+            ferry_log(FERRY_LOG_WARN, "msg=\"queued again runs whose lease expired\" runs=%d",
+                      reclaimed);
+            ferry_workers_wake(s->workers);
+        }
 
         for (size_t i = 0; i < cfg->nsyncs; i++) {
             const ferry_sync_spec *sync = &cfg->syncs[i];

@@ -800,6 +800,54 @@ static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *
     return FERRY_OK;
 }
 
+static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "UPDATE ferry_runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        " WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
+    char owner[300];
+    sqlite3_stmt *st;
+    int rc;
+
+    lease_owner(owner, sizeof(owner));
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "renewing the run's lease");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "renewing the run's lease");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is no longer held by this process",
+                             (long long)id);
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_reclaim_expired(ferry_store *base, int64_t lease_ms, int *ret_n,
+                                       ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    /* The database's clock decides, the same one heartbeats are written with. */
+    static const char *const sql =
+        "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"
+        " attempt = attempt + 1, lease_owner = NULL, started_at = NULL WHERE status = 'running'"
+        " AND (julianday('now') - julianday(heartbeat_at)) * 86400000.0 > ?1";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reclaiming expired runs");
+    sqlite3_bind_int64(st, 1, lease_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "reclaiming expired runs");
+    *ret_n = sqlite3_changes(s->db);
+    return FERRY_OK;
+}
+
 static ferry_rc st_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -1000,6 +1048,8 @@ static const ferry_store_ops sqlite_ops = {
     .run_claim = st_run_claim,
     .run_cancel_queued = st_run_cancel_queued,
     .run_recover = st_run_recover,
+    .run_heartbeat = st_run_heartbeat,
+    .run_reclaim_expired = st_run_reclaim_expired,
     .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,

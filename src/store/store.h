@@ -145,6 +145,12 @@ typedef struct {
      * this host that no longer exists (killed or crashed: its transaction was rolled back).
      * Called when a server starts. *ret_n is how many were queued again. */
     ferry_rc (*run_recover)(ferry_store *st, int *ret_n, ferry_err *err);
+    /* Renews this process's lease on running run id (heartbeat_at = now, by the database's
+     * clock). FERRY_ENOTFOUND when the lease was lost (the run was taken over). */
+    ferry_rc (*run_heartbeat)(ferry_store *st, int64_t id, ferry_err *err);
+    /* Queues again, as a new attempt, every run whose lease was not renewed for lease_ms,
+     * whatever process or host held it (hung, or gone). *ret_n is how many. */
+    ferry_rc (*run_reclaim_expired)(ferry_store *st, int64_t lease_ms, int *ret_n, ferry_err *err);
     /* Stores the final state of a run: status, counts, messages, error, times. */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */

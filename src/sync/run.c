@@ -49,8 +49,10 @@ typedef struct {
     ferry_target *target;
     int64_t seq; /* change row sequence */
     change_batch batch;
-    int retries_done;                       /* transient failures retried so far */
-    int fetch_share;                        /* percent the prefetch accounts for (0 or 50) */
+    int retries_done; /* transient failures retried so far */
+    int fetch_share;  /* percent the prefetch accounts for (0 or 50) */
+    int64_t last_heartbeat_mono;
+    bool lease_lost;                        /* another process took the run over */
     int64_t keyless_failures;               /* failed records whose key could not be read */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
@@ -99,6 +101,14 @@ static void report_progress(run_ctx *c, bool force)
     uint64_t done = 0, total = 0;
     ferry_run_progress p;
 
+    if (c->run.id > 0 && c->run.status == FERRY_RUN_RUNNING && !c->lease_lost &&
+        now - c->last_heartbeat_mono >= FERRY_HEARTBEAT_MS) {
+        ferry_err hb;
+        c->last_heartbeat_mono = now;
+        ferry_err_clear(&hb);
+        if (opt->store->ops->run_heartbeat(opt->store, c->run.id, &hb) == FERRY_ENOTFOUND)
+            c->lease_lost = true;
+    }
     if (!force && now - c->last_progress_mono < interval)
         return;
     c->last_progress_mono = now;
@@ -269,6 +279,15 @@ static bool cancelled(const run_ctx *c)
     return c->opt->cancel != NULL && atomic_load(c->opt->cancel);
 }
 
+static ferry_rc check_lease(const run_ctx *c, ferry_err *err)
+{
+    if (!c->lease_lost)
+        return FERRY_OK;
+    return ferry_err_set(err, FERRY_EINVAL,
+                         "the run's lease expired and another worker took it over; this "
+                         "attempt stopped without changing anything");
+}
+
 /* Fails the run once it has run longer than the sync's timeout. */
 static ferry_rc check_timeout(const run_ctx *c, ferry_err *err)
 {
@@ -296,7 +315,7 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
         if ((c->run.processed & 255) == 0) {
             if (cancelled(c))
                 return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
-            if ((rc = check_timeout(c, err)) != FERRY_OK)
+            if ((rc = check_timeout(c, err)) != FERRY_OK || (rc = check_lease(c, err)) != FERRY_OK)
                 return rc;
             report_progress(c, false);
         }
@@ -536,6 +555,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             c.run.started_at_ms = claimed->started_at_ms;
     }
     c.started_mono = ferry_time_mono_ms();
+    c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
     if (c.run.sync == NULL || c.run.trigger == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");

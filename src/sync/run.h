@@ -19,6 +19,11 @@
 #include "store/store.h"
 #include "util/err.h"
 
+/* A running run renews its lease this often (from its progress reports); a lease not
+ * renewed for FERRY_LEASE_MS is taken over (ferry serve checks every few seconds). */
+#define FERRY_HEARTBEAT_MS 5000
+#define FERRY_LEASE_MS (5 * 60 * 1000)
+
 /* A snapshot of a run in progress, for progress displays and events. */
 typedef struct {
     const ferry_run *run; /* id, status, phase, percent, processed, counts (borrowed) */

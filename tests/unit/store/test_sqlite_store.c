@@ -566,6 +566,36 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_run_done(&a);
 }
 
+static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    int n = -1;
+    ferry_err err;
+
+    run.id = start(st, &run);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
+    /* A fresh lease is not reclaimed. */
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    /* A lease last renewed long ago is: the run is queued again as attempt 2. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_QUEUED);
+    assert_int_equal(got.attempt, 2);
+    ferry_run_done(&got);
+    /* The old holder has lost it: its heartbeat says so. */
+    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_ENOTFOUND);
+}
+
 static void a_batch_of_many_changes_is_stored_in_order(void **state)
 {
     fixture *fx = *state;
@@ -764,6 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(enqueue_twice_returns_the_queued_run_and_claim_takes_it,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,
