@@ -198,7 +198,7 @@ static void csv_free(ferry_source *base)
 /* Downloads the rest of an http(s) body into an unlinked temporary file and reads on from it.
  * The reader keeps what it already buffered from the stream, so switching the input is
  * seamless. Memory stays flat; the disk holds the body. */
-static ferry_rc csv_prefetch(ferry_source *base, void (*progress)(void *, uint64_t, uint64_t),
+static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64_t, uint64_t),
                              void *ctx, ferry_err *err)
 {
     csv_source *s = (csv_source *)base;
@@ -238,8 +238,9 @@ static ferry_rc csv_prefetch(ferry_source *base, void (*progress)(void *, uint64
         total += n;
         if (progress != NULL) {
             int64_t cl = ferry_http_stream_content_length(s->http);
-            progress(ctx, (uint64_t)ferry_http_stream_bytes_received(s->http),
-                     cl > 0 ? (uint64_t)cl : 0);
+            if (!progress(ctx, (uint64_t)ferry_http_stream_bytes_received(s->http),
+                          cl > 0 ? (uint64_t)cl : 0))
+                rc = ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
         }
     } while (rc == FERRY_OK && n > 0);
     free(buf);

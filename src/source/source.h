@@ -35,9 +35,10 @@ typedef struct {
     void (*progress)(ferry_source *src, uint64_t *ret_done, uint64_t *ret_total);
     /* Downloads what is left of a remote input to local storage, calling progress(ctx, done,
      * total) now and then (total 0 when unknown), so the run can take the database's write
-     * lock only for the local, fast part. NULL for local sources. */
+     * lock only for the local, fast part. When progress returns false the download stops
+     * with FERRY_ECANCELLED. NULL for local sources. */
     ferry_rc (*prefetch)(ferry_source *src,
-                         void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+                         bool (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
                          ferry_err *err);
     /* Frees the source. */
     void (*free)(ferry_source *src);

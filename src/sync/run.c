@@ -137,21 +137,6 @@ static void report_progress(run_ctx *c, bool force)
     opt->on_progress(opt->progress_ctx, &p);
 }
 
-/* Progress of the prefetch: the first half of the run's percent. */
-static void on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    run_ctx *c = ctx;
-
-    if (total > 0) {
-        int pct = (int)(done * 50 / total);
-        if (pct > 49)
-            pct = 49;
-        if (pct > c->run.percent)
-            c->run.percent = pct;
-    }
-    report_progress(c, false);
-}
-
 /* Adds one entry ("text" or "text (detail)") to the log detail of an outcome, within
  * LOG_ITEMS. */
 static void log_item(run_ctx *c, ferry_outcome outcome, const char *text, const char *detail)
@@ -400,6 +385,25 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     memset(c->run.counts, 0, sizeof(c->run.counts)); /* nothing was applied */
 }
 
+/* Progress of the prefetch: the first half of the run's percent. Stops the download when the
+ * run is over its timeout or lost its lease (a cancel stops it inside the stream). */
+static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    run_ctx *c = ctx;
+    ferry_err probe;
+
+    if (total > 0) {
+        int pct = (int)(done * 50 / total);
+        if (pct > 49)
+            pct = 49;
+        if (pct > c->run.percent)
+            c->run.percent = pct;
+    }
+    report_progress(c, false);
+    ferry_err_clear(&probe);
+    return check_timeout(c, &probe) == FERRY_OK && !c->lease_lost;
+}
+
 static ferry_rc execute(run_ctx *c, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
@@ -423,6 +427,12 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         set_phase(c, "fetching");
         report_progress(c, true);
         rc = c->source->ops->prefetch(c->source, on_fetch_progress, c, err);
+        if (rc == FERRY_ECANCELLED && !cancelled(c)) {
+            /* Stopped by on_fetch_progress: say why. */
+            ferry_err_clear(err);
+            if ((rc = check_timeout(c, err)) == FERRY_OK)
+                rc = check_lease(c, err);
+        }
         if (rc != FERRY_OK)
             return rc;
         c->fetch_share = 50;

@@ -513,6 +513,20 @@ class RobustnessTest(ServeTestCase):
             self.assertEqual(srv.get_json("/healthz")["status"], "ok")
 
 
+class TimeoutTest(ServeTestCase):
+    def test_a_run_over_its_timeout_fails_naming_it_and_changes_nothing(self):
+        slow = sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS), seconds=6))
+        slow["timeout"] = "1s"
+        self.write_config({"t": slow})
+        with self.serve() as srv:
+            started = time.monotonic()
+            run = srv.wait_run(srv.start_run("t")["id"])
+            self.assertLess(time.monotonic() - started, 4, "the timeout was not enforced")
+            self.assertEqual((run["status"], run["error_code"]), ("failed", "limit"), run)
+            self.assertIn("took longer than its timeout of 1.0 s", run["error"])
+            self.assertFalse(self.table_exists("people"))
+
+
 class ScheduleTest(ServeTestCase):
     def test_schedule_runs_once_per_period_as_the_scheduler_and_keeps_its_rhythm(self):
         team = sync_config(self.fast_route("/people.csv", people_rows(2)))
