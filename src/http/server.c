@@ -475,6 +475,7 @@ static enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection
         return ret;
     filter.sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     filter.status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
+    filter.tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
     if (filter.status != NULL && !ferry_run_status_parse(filter.status, &status))
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "status must be one of queued, running, succeeded, failed, "

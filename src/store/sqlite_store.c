@@ -480,7 +480,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
                            "SELECT " RUN_COLUMNS " FROM ferry_runs"
                            " WHERE (?1 IS NULL OR sync = ?1) AND (?3 IS NULL OR status = ?3)"
                            " AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR trigger = ?5)"
-                           " AND (?6 IS NULL OR queued_at >= ?6)"
+                           " AND (?6 IS NULL OR queued_at >= ?6) AND (?7 IS NULL OR tenant = ?7)"
                            " ORDER BY id DESC LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing runs");
@@ -490,6 +490,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
     sqlite3_bind_int64(st, 4, filter->before_id > 0 ? filter->before_id : 0);
     bind_text_or_null(st, 5, filter->trigger);
     bind_time(st, 6, filter->since_ms);
+    bind_text_or_null(st, 7, filter->tenant);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

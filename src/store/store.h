@@ -86,6 +86,7 @@ typedef struct {
     const char *sync;    /* NULL for every sync */
     const char *status;  /* NULL for every status */
     const char *trigger; /* NULL for every trigger ("cli", "api", "schedule") */
+    const char *tenant;  /* NULL for every tenant */
     int64_t before_id;   /* only runs with a smaller id (a page cursor); 0 for no bound */
     int64_t since_ms;    /* only runs queued at or after this time; 0 for no bound */
     int limit;           /* at most this many, newest first */
