@@ -21,7 +21,7 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 typedef struct {
     ferry_store base;
@@ -80,6 +80,18 @@ static const char *const schema_v1 =
     "  diff TEXT,"
     "  PRIMARY KEY (run_id, seq)"
     ") WITHOUT ROWID;";
+
+/* Version 2: users (the users issue); sessions and tokens follow in later versions. */
+static const char *const schema_v2 =
+    "CREATE TABLE IF NOT EXISTS ferry_users ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),"
+    "  password_hash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at TEXT NOT NULL,"
+    "  password_changed_at TEXT NOT NULL"
+    ");";
 
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
@@ -226,11 +238,17 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return FERRY_OK;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(s->db, err, "migrating the store");
-    if (sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK) {
-        ferry_rc rc = db_error(s->db, err, "creating Ferry's tables");
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
+    /* Each step runs in the same transaction: a failed migration changes nothing. */
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        const char *step = v == 0 ? schema_v1 : schema_v2;
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(s->db, step, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, bump, NULL, NULL, NULL) != SQLITE_OK) {
+            ferry_rc rc = db_error(s->db, err, "creating Ferry's tables");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(s->db, err, "migrating the store");

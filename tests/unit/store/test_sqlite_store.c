@@ -678,20 +678,20 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     char want[4400];
     ferry_err err;
 
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     ferry_store_free(fx->store);
     fx->store = NULL;
     ferry_err_clear(&err);
     assert_int_equal(ferry_sqlite_store_open(fx->path, &again, &err), FERRY_EDB);
     assert_null(again);
     snprintf(want, sizeof(want),
-             "database %s: the database was written by a newer Ferry (schema version 2; this "
-             "Ferry knows up to 1)",
+             "database %s: the database was written by a newer Ferry (schema version 99; this "
+             "Ferry knows up to 2)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
 
-static void opening_creates_ferry_tables_at_schema_version_1(void **state)
+static void opening_creates_ferry_tables_at_the_current_schema_version(void **state)
 {
     fixture *fx = *state;
     sqlite3 *db = ferry_sqlite_store_db(fx->store);
@@ -700,13 +700,13 @@ static void opening_creates_ferry_tables_at_schema_version_1(void **state)
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT (SELECT user_version FROM pragma_user_version),"
                                         " (SELECT count(*) FROM sqlite_master WHERE name IN"
-                                        " ('ferry_runs', 'ferry_changes')),"
+                                        " ('ferry_runs', 'ferry_changes', 'ferry_users')),"
                                         " (SELECT journal_mode FROM pragma_journal_mode)",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
-    assert_int_equal(sqlite3_column_int(st, 1), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 1), 3);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
 }
@@ -766,6 +766,31 @@ static void status_and_outcome_names_round_trip(void **state)
     assert_false(ferry_outcome_parse(NULL, &outcome));
 }
 
+static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
+{
+    fixture *fx = *state;
+    sqlite3 *db = ferry_sqlite_store_db(fx->store);
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_store *again = NULL;
+    ferry_err err;
+    int64_t id = start(fx->store, &run);
+
+    /* Make it a version 1 database: no users table. */
+    assert_int_equal(
+        sqlite3_exec(db, "DROP TABLE ferry_users; PRAGMA user_version = 1", NULL, NULL, NULL),
+        SQLITE_OK);
+    ferry_store_free(fx->store);
+    fx->store = NULL;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_sqlite_store_open(fx->path, &again, &err), FERRY_OK);
+    fx->store = again;
+    assert_int_equal(again->ops->run_get(again, id, &got, &err), FERRY_OK);
+    ferry_run_done(&got);
+    assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again), "SELECT count(*) FROM ferry_users",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -800,9 +825,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(opening_creates_ferry_tables_at_schema_version_1, setup,
+        cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(opening_creates_ferry_tables_at_the_current_schema_version,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(store_open_resolves_sqlite_paths_against_the_config_dir,
                                         setup, teardown),
         cmocka_unit_test(store_open_rejects_other_databases),
