@@ -10,7 +10,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests, the demo and the benchmark need.
 DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
-               libmicrohttpd-dev \
+               libmicrohttpd-dev libsodium-dev \
                sqlite3 python3 time
 
 MAKEFLAGS += --no-print-directory

@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "sync/run.h"
 #include "util/log.h"
+#include "util/password.h"
 #include "util/timeutil.h"
 
 #define EXIT_RUN_FAILED 1
@@ -54,6 +55,9 @@ static const char usage_text[] =
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
     "  check                        validate the config\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
+    "  user add NAME --role viewer|operator|admin [--password-stdin]\n"
+    "  user list | user passwd NAME [--password-stdin] | user disable NAME | user enable NAME\n"
+    "                               manage the people who may use the server\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
@@ -69,6 +73,8 @@ typedef struct {
     int limit;
     bool dry_run;
     const char *listen; /* serve --listen */
+    const char *role;   /* user add --role */
+    bool password_stdin;
     int nargs;
     char **args;
 } cli_opts;
@@ -81,6 +87,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         {"limit", required_argument, NULL, 'n'},
         {"dry-run", no_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
+        {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -89,7 +97,7 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:n:dl:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Ph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             o->config_path = optarg;
@@ -113,6 +121,12 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'l':
             o->listen = optarg;
+            break;
+        case 'r':
+            o->role = optarg;
+            break;
+        case 'P':
+            o->password_stdin = true;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -431,6 +445,129 @@ static int cmd_check(const cli_opts *o)
     return 0;
 }
 
+/* ---- ferry user ---- */
+
+/* User names: letters, digits and . _ @ -, 1 to 64 of them (an email address fits). */
+static bool user_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '@' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Reads a new password and hashes it into hash. */
+static int new_password_hash(const cli_opts *o, char hash[FERRY_PASSWORD_HASH_MAX])
+{
+    char password[FERRY_PASSWORD_MAX + 1];
+    ferry_err err;
+    int status = 0;
+
+    ferry_err_clear(&err);
+    if (ferry_password_read("Password: ", true, o->password_stdin, password, &err) != FERRY_OK ||
+        ferry_password_hash(password, hash, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_USAGE;
+    }
+    ferry_password_wipe(password, sizeof(password));
+    return status;
+}
+
+static int cmd_user(const cli_opts *o)
+{
+    const char *sub = o->nargs > 0 ? o->args[0] : "";
+    const char *name = o->nargs > 1 ? o->args[1] : NULL;
+    char hash[FERRY_PASSWORD_HASH_MAX];
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_err err;
+    ferry_rc rc = FERRY_OK;
+    int status;
+
+    bool list = strcmp(sub, "list") == 0;
+    if (!list && strcmp(sub, "add") != 0 && strcmp(sub, "passwd") != 0 &&
+        strcmp(sub, "disable") != 0 && strcmp(sub, "enable") != 0) {
+        fprintf(stderr, "ferry: user takes add, list, passwd, disable or enable (try 'ferry "
+                        "--help')\n");
+        return EXIT_USAGE;
+    }
+    if (list ? o->nargs != 1 : o->nargs != 2) {
+        fprintf(stderr, "ferry: user %s %s\n", sub, list ? "takes no name" : "takes one name");
+        return EXIT_USAGE;
+    }
+    if (name != NULL && !user_name_ok(name)) {
+        fprintf(stderr,
+                "ferry: '%s' is not a valid user name (1 to 64 letters, digits, '.', "
+                "'_', '@' or '-')\n",
+                name);
+        return EXIT_USAGE;
+    }
+    ferry_role role = FERRY_ROLE_VIEWER;
+    if (strcmp(sub, "add") == 0 && (o->role == NULL || !ferry_role_parse(o->role, &role))) {
+        fprintf(stderr, "ferry: user add needs --role viewer, operator or admin\n");
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    ferry_err_clear(&err);
+    if (list) {
+        ferry_user *users = NULL;
+        size_t n = 0;
+        if ((rc = store->ops->user_list(store, &users, &n, &err)) == FERRY_OK) {
+            printf("%-24s %-9s %-9s %s\n", "NAME", "ROLE", "STATE", "PASSWORD CHANGED (UTC)");
+            for (size_t i = 0; i < n; i++) {
+                printf("%-24s %-9s %-9s ", users[i].name, ferry_role_name(users[i].role),
+                       users[i].disabled ? "disabled" : "active");
+                print_time(users[i].password_changed_at_ms);
+                printf("\n");
+            }
+            if (n == 0)
+                printf("(no users yet: ferry user add NAME --role admin)\n");
+        }
+        ferry_users_free(users, n);
+    } else if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
+        bool add = strcmp(sub, "add") == 0;
+        ferry_user existing;
+        /* Ask for the password only when the name makes sense. */
+        rc = store->ops->user_get(store, name, &existing, &err);
+        if (rc == FERRY_OK)
+            ferry_user_done(&existing);
+        if (add && rc == FERRY_OK) {
+            rc = ferry_err_set(&err, FERRY_EINVAL, "a user named '%s' already exists", name);
+        } else if (add || rc == FERRY_OK) {
+            ferry_err_clear(&err);
+            if ((status = new_password_hash(o, hash)) != 0)
+                goto out;
+            rc = add ? store->ops->user_add(store, name, role, hash, &err)
+                     : store->ops->user_set_password(store, name, hash, &err);
+            ferry_password_wipe(hash, sizeof(hash));
+            if (rc == FERRY_OK)
+                printf(add ? "User %s added as %s.\n" : "Password of %s changed.\n", name,
+                       ferry_role_name(role));
+        }
+    } else {
+        bool disable = strcmp(sub, "disable") == 0;
+        rc = store->ops->user_set_disabled(store, name, disable, &err);
+        if (rc == FERRY_OK)
+            printf("User %s %s.\n", name, disable ? "disabled" : "enabled");
+    }
+    if (rc != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
+    }
+out:
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
 /* ---- ferry serve ---- */
 
 static int cmd_serve(const cli_opts *o)
@@ -532,7 +669,7 @@ int ferry_cli_main(int argc, char **argv)
         int (*fn)(const cli_opts *o);
     } commands[] = {
         {"sync", cmd_sync},   {"runs", cmd_runs},   {"show", cmd_show},
-        {"check", cmd_check}, {"serve", cmd_serve},
+        {"check", cmd_check}, {"serve", cmd_serve}, {"user", cmd_user},
     };
     cli_opts o;
     int rc;

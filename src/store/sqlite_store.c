@@ -1045,6 +1045,179 @@ fail:
     return db_error(s->db, err, "computing run statistics");
 }
 
+static const char *const role_names[] = {"viewer", "operator", "admin"};
+
+const char *ferry_role_name(ferry_role role)
+{
+    return (unsigned)role < 3 ? role_names[role] : "unknown";
+}
+
+bool ferry_role_parse(const char *name, ferry_role *ret)
+{
+    for (int i = 0; i < 3; i++) {
+        if (name != NULL && strcmp(name, role_names[i]) == 0) {
+            *ret = (ferry_role)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void ferry_user_done(ferry_user *user)
+{
+    if (user == NULL)
+        return;
+    free(user->name);
+    if (user->password_hash != NULL)
+        memset(user->password_hash, 0, strlen(user->password_hash));
+    free(user->password_hash);
+    memset(user, 0, sizeof(*user));
+}
+
+void ferry_users_free(ferry_user *users, size_t n)
+{
+    for (size_t i = 0; i < n && users != NULL; i++)
+        ferry_user_done(&users[i]);
+    free(users);
+}
+
+#define USER_COLUMNS "id, name, role, password_hash, disabled, created_at, password_changed_at"
+
+static void user_from_row(sqlite3_stmt *st, ferry_user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->id = sqlite3_column_int64(st, 0);
+    u->name = col_strdup(st, 1);
+    ferry_role_parse((const char *)sqlite3_column_text(st, 2), &u->role);
+    u->password_hash = col_strdup(st, 3);
+    u->disabled = sqlite3_column_int(st, 4) != 0;
+    u->created_at_ms = col_time(st, 5);
+    u->password_changed_at_ms = col_time(st, 6);
+}
+
+static ferry_rc st_user_add(ferry_store *base, const char *name, ferry_role role,
+                            const char *password_hash, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ferry_users (name, role, password_hash, created_at,"
+                           " password_changed_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "adding the user");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ferry_role_name(role), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, password_hash, -1, SQLITE_STATIC);
+    bind_time(st, 4, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return ferry_err_set(err, FERRY_EINVAL, "a user named '%s' already exists", name);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "adding the user");
+    return FERRY_OK;
+}
+
+static ferry_rc st_user_get(ferry_store *base, const char *name, ferry_user *ret, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT " USER_COLUMNS " FROM ferry_users WHERE name = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading the user");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        user_from_row(st, ret);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return FERRY_OK;
+    if (rc == SQLITE_DONE)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no user named '%s'", name);
+    return db_error(s->db, err, "reading the user");
+}
+
+static ferry_rc st_user_list(ferry_store *base, ferry_user **ret_users, size_t *ret_n,
+                             ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_user *users = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT " USER_COLUMNS " FROM ferry_users ORDER BY name", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing users");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            ferry_user *grown = realloc(users, ncap * sizeof(*users));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_users_free(users, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing users");
+            }
+            users = grown;
+            cap = ncap;
+        }
+        user_from_row(st, &users[n++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_users_free(users, n);
+        return db_error(s->db, err, "listing users");
+    }
+    *ret_users = users;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+/* Runs an UPDATE of one user named ?1; FERRY_ENOTFOUND when there is none. */
+static ferry_rc update_user(sqlite_store *s, const char *sql, const char *name, const char *text,
+                            int64_t number, ferry_err *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "changing the user");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (text != NULL)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, number);
+    bind_time(st, 3, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "changing the user");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no user named '%s'", name);
+    return FERRY_OK;
+}
+
+static ferry_rc st_user_set_password(ferry_store *base, const char *name, const char *password_hash,
+                                     ferry_err *err)
+{
+    return update_user((sqlite_store *)base,
+                       "UPDATE ferry_users SET password_hash = ?2, password_changed_at = ?3"
+                       " WHERE name = ?1",
+                       name, password_hash, 0, err);
+}
+
+static ferry_rc st_user_set_disabled(ferry_store *base, const char *name, bool disabled,
+                                     ferry_err *err)
+{
+    return update_user((sqlite_store *)base,
+                       "UPDATE ferry_users SET disabled = ?2 WHERE name = ?1 AND ?3 IS NOT NULL",
+                       name, NULL, disabled, err);
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -1069,6 +1242,11 @@ static const ferry_store_ops sqlite_ops = {
     .run_recover = st_run_recover,
     .run_heartbeat = st_run_heartbeat,
     .run_reclaim_expired = st_run_reclaim_expired,
+    .user_add = st_user_add,
+    .user_get = st_user_get,
+    .user_list = st_user_list,
+    .user_set_password = st_user_set_password,
+    .user_set_disabled = st_user_set_disabled,
     .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,

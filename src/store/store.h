@@ -92,6 +92,29 @@ typedef struct {
     int limit;           /* at most this many, newest first */
 } ferry_run_filter;
 
+typedef enum {
+    FERRY_ROLE_VIEWER = 0, /* reads everything */
+    FERRY_ROLE_OPERATOR,   /* also starts and cancels runs */
+    FERRY_ROLE_ADMIN,      /* also manages users and tokens */
+} ferry_role;
+
+const char *ferry_role_name(ferry_role role);
+bool ferry_role_parse(const char *name, ferry_role *ret);
+
+/* A user as stored. Strings are owned (ferry_user_done()). */
+typedef struct {
+    int64_t id;
+    char *name;
+    ferry_role role;
+    char *password_hash; /* Argon2id, never shown */
+    bool disabled;
+    int64_t created_at_ms;
+    int64_t password_changed_at_ms;
+} ferry_user;
+
+void ferry_user_done(ferry_user *user);
+void ferry_users_free(ferry_user *users, size_t n);
+
 /* Figures over a sync's finished runs, for /api/stats and /metrics. */
 #define FERRY_STATS_REASONS 5
 #define FERRY_STATS_BUCKETS 8
@@ -171,6 +194,15 @@ typedef struct {
      * records). *ret_stats is owned by the caller (ferry_sync_stats_done()). */
     ferry_rc (*sync_stats)(ferry_store *st, const char *sync, ferry_sync_stats *ret_stats,
                            ferry_err *err);
+    /* Users. Names are unique regardless of case. user_add fails with FERRY_EINVAL when the
+     * name is taken; the others with FERRY_ENOTFOUND when there is no such user. */
+    ferry_rc (*user_add)(ferry_store *st, const char *name, ferry_role role,
+                         const char *password_hash, ferry_err *err);
+    ferry_rc (*user_get)(ferry_store *st, const char *name, ferry_user *ret_user, ferry_err *err);
+    ferry_rc (*user_list)(ferry_store *st, ferry_user **ret_users, size_t *ret_n, ferry_err *err);
+    ferry_rc (*user_set_password)(ferry_store *st, const char *name, const char *password_hash,
+                                  ferry_err *err);
+    ferry_rc (*user_set_disabled)(ferry_store *st, const char *name, bool disabled, ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 

@@ -791,6 +791,37 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                      SQLITE_OK);
 }
 
+static void users_are_added_listed_changed_and_disabled(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_user *users = NULL, u;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_add(st, "ana", FERRY_ROLE_ADMIN, "$hash-a", &err), FERRY_OK);
+    assert_int_equal(st->ops->user_add(st, "bo", FERRY_ROLE_VIEWER, "$hash-b", &err), FERRY_OK);
+    assert_int_equal(st->ops->user_add(st, "ANA", FERRY_ROLE_VIEWER, "$x", &err), FERRY_EINVAL);
+    assert_string_equal(err.msg, "a user named 'ANA' already exists");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_list(st, &users, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(users[0].name, "ana");
+    assert_int_equal(users[0].role, FERRY_ROLE_ADMIN);
+    assert_false(users[0].disabled);
+    ferry_users_free(users, n);
+    assert_int_equal(st->ops->user_set_password(st, "bo", "$hash-c", &err), FERRY_OK);
+    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_string_equal(u.password_hash, "$hash-c");
+    assert_true(u.disabled);
+    ferry_user_done(&u);
+    assert_int_equal(st->ops->user_get(st, "nobody", &u, &err), FERRY_ENOTFOUND);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_disabled(st, "nobody", true, &err), FERRY_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +855,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(users_are_added_listed_changed_and_disabled, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs, setup,
                                         teardown),
