@@ -58,6 +58,8 @@ static const char usage_text[] =
     "  user add NAME --role viewer|operator|admin [--password-stdin]\n"
     "  user list | user passwd NAME [--password-stdin] | user disable NAME | user enable NAME\n"
     "                               manage the people who may use the server\n"
+    "  token create --user NAME [--name LABEL] | token list | token revoke ID\n"
+    "                               API tokens for programs (shown once, stored hashed)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
@@ -75,6 +77,8 @@ typedef struct {
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
+    const char *user;  /* token create --user */
+    const char *label; /* token create --name */
     int nargs;
     char **args;
 } cli_opts;
@@ -89,6 +93,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         {"listen", required_argument, NULL, 'l'},
         {"role", required_argument, NULL, 'r'},
         {"password-stdin", no_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -97,7 +103,7 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Ph", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Pu:N:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             o->config_path = optarg;
@@ -127,6 +133,12 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'P':
             o->password_stdin = true;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'N':
+            o->label = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -568,6 +580,73 @@ out:
     return status;
 }
 
+/* ---- ferry token ---- */
+
+static int cmd_token(const cli_opts *o)
+{
+    const char *sub = o->nargs > 0 ? o->args[0] : "";
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    char token[FERRY_TOKEN_MAX], hash[FERRY_TOKEN_HASH_HEX];
+    ferry_err err;
+    ferry_rc rc = FERRY_OK;
+    int64_t id = 0;
+    int status;
+
+    if (strcmp(sub, "create") == 0   ? (o->nargs != 1 || o->user == NULL)
+        : strcmp(sub, "list") == 0   ? o->nargs != 1
+        : strcmp(sub, "revoke") == 0 ? o->nargs != 2
+                                     : true) {
+        fprintf(stderr, "ferry: token takes create --user NAME [--name LABEL], list or revoke "
+                        "ID (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        char *end;
+        id = strtoll(o->args[1], &end, 10);
+        if (o->args[1][0] == '\0' || *end != '\0' || id <= 0) {
+            fprintf(stderr, "ferry: '%s' is not a token id (see 'ferry token list')\n", o->args[1]);
+            return EXIT_USAGE;
+        }
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    ferry_err_clear(&err);
+    if (strcmp(sub, "create") == 0) {
+        const char *label = o->label != NULL ? o->label : "api";
+        if ((rc = ferry_token_new(token, hash, &err)) == FERRY_OK &&
+            (rc = store->ops->token_add(store, o->user, label, hash, &id, &err)) == FERRY_OK) {
+            printf("Token %lld for %s (%s). It is shown this once; keep it secret:\n%s\n",
+                   (long long)id, o->user, label, token);
+        }
+        ferry_password_wipe(token, sizeof(token));
+    } else if (strcmp(sub, "list") == 0) {
+        ferry_token *tokens = NULL;
+        size_t n = 0;
+        if ((rc = store->ops->token_list(store, &tokens, &n, &err)) == FERRY_OK) {
+            printf("%-5s %-20s %-20s %-9s %s\n", "ID", "USER", "NAME", "STATE", "CREATED (UTC)");
+            for (size_t i = 0; i < n; i++) {
+                printf("%-5lld %-20s %-20s %-9s ", (long long)tokens[i].id, tokens[i].user,
+                       tokens[i].label, tokens[i].revoked_at_ms > 0 ? "revoked" : "active");
+                print_time(tokens[i].created_at_ms);
+                printf("\n");
+            }
+            if (n == 0)
+                printf("(no tokens yet)\n");
+        }
+        ferry_tokens_free(tokens, n);
+    } else if ((rc = store->ops->token_revoke(store, id, &err)) == FERRY_OK) {
+        printf("Token %lld revoked.\n", (long long)id);
+    }
+    if (rc != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
+    }
+    ferry_store_free(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
 /* ---- ferry serve ---- */
 
 static int cmd_serve(const cli_opts *o)
@@ -668,8 +747,8 @@ int ferry_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(const cli_opts *o);
     } commands[] = {
-        {"sync", cmd_sync},   {"runs", cmd_runs},   {"show", cmd_show},
-        {"check", cmd_check}, {"serve", cmd_serve}, {"user", cmd_user},
+        {"sync", cmd_sync},   {"runs", cmd_runs}, {"show", cmd_show},   {"check", cmd_check},
+        {"serve", cmd_serve}, {"user", cmd_user}, {"token", cmd_token},
     };
     cli_opts o;
     int rc;

@@ -21,7 +21,7 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 typedef struct {
     ferry_store base;
@@ -92,6 +92,18 @@ static const char *const schema_v2 =
     "  created_at TEXT NOT NULL,"
     "  password_changed_at TEXT NOT NULL"
     ");";
+
+/* Version 3: API tokens, stored as SHA-256 of the token (tokens are 256 random bits, so a
+ * fast hash is enough; the token itself is shown once and never stored). */
+static const char *const schema_v3 = "CREATE TABLE IF NOT EXISTS ferry_api_tokens ("
+                                     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                     "  user_id INTEGER NOT NULL REFERENCES ferry_users (id),"
+                                     "  label TEXT NOT NULL,"
+                                     "  token_hash TEXT NOT NULL UNIQUE,"
+                                     "  created_at TEXT NOT NULL,"
+                                     "  last_used_at TEXT,"
+                                     "  revoked_at TEXT"
+                                     ");";
 
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
@@ -240,7 +252,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *step = v == 0 ? schema_v1 : schema_v2;
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+        const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
         if (sqlite3_exec(s->db, step, NULL, NULL, NULL) != SQLITE_OK ||
@@ -1218,6 +1231,116 @@ static ferry_rc st_user_set_disabled(ferry_store *base, const char *name, bool d
                        name, NULL, disabled, err);
 }
 
+void ferry_token_done(ferry_token *token)
+{
+    if (token == NULL)
+        return;
+    free(token->user);
+    free(token->label);
+    memset(token, 0, sizeof(*token));
+}
+
+void ferry_tokens_free(ferry_token *tokens, size_t n)
+{
+    for (size_t i = 0; i < n && tokens != NULL; i++)
+        ferry_token_done(&tokens[i]);
+    free(tokens);
+}
+
+static ferry_rc st_token_add(ferry_store *base, const char *user, const char *label,
+                             const char *token_hash, int64_t *ret_id, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ferry_api_tokens (user_id, label, token_hash, created_at)"
+                           " SELECT id, ?2, ?3, ?4 FROM ferry_users WHERE name = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "adding the token");
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, token_hash, -1, SQLITE_STATIC);
+    bind_time(st, 4, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "adding the token");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no user named '%s'", user);
+    *ret_id = sqlite3_last_insert_rowid(s->db);
+    return FERRY_OK;
+}
+
+static ferry_rc st_token_list(ferry_store *base, ferry_token **ret_tokens, size_t *ret_n,
+                              ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_token *tokens = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT t.id, u.name, t.label, t.created_at, t.last_used_at,"
+                           " t.revoked_at FROM ferry_api_tokens t JOIN ferry_users u ON"
+                           " u.id = t.user_id ORDER BY t.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing tokens");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            ferry_token *grown = realloc(tokens, ncap * sizeof(*tokens));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_tokens_free(tokens, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing tokens");
+            }
+            tokens = grown;
+            cap = ncap;
+        }
+        ferry_token *t = &tokens[n++];
+        memset(t, 0, sizeof(*t));
+        t->id = sqlite3_column_int64(st, 0);
+        t->user = col_strdup(st, 1);
+        t->label = col_strdup(st, 2);
+        t->created_at_ms = col_time(st, 3);
+        t->last_used_at_ms = col_time(st, 4);
+        t->revoked_at_ms = col_time(st, 5);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_tokens_free(tokens, n);
+        return db_error(s->db, err, "listing tokens");
+    }
+    *ret_tokens = tokens;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+static ferry_rc st_token_revoke(ferry_store *base, int64_t id, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE ferry_api_tokens SET revoked_at = ?2 WHERE id = ?1 AND"
+                           " revoked_at IS NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "revoking the token");
+    sqlite3_bind_int64(st, 1, id);
+    bind_time(st, 2, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "revoking the token");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no active token %lld", (long long)id);
+    return FERRY_OK;
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -1247,6 +1370,9 @@ static const ferry_store_ops sqlite_ops = {
     .user_list = st_user_list,
     .user_set_password = st_user_set_password,
     .user_set_disabled = st_user_set_disabled,
+    .token_add = st_token_add,
+    .token_list = st_token_list,
+    .token_revoke = st_token_revoke,
     .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,

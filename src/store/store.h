@@ -115,6 +115,17 @@ typedef struct {
 void ferry_user_done(ferry_user *user);
 void ferry_users_free(ferry_user *users, size_t n);
 
+/* An API token as stored (never the token itself). Strings are owned (ferry_token_done()). */
+typedef struct {
+    int64_t id;
+    char *user;                                            /* the user it acts as */
+    char *label;                                           /* what it is for ("app backend") */
+    int64_t created_at_ms, last_used_at_ms, revoked_at_ms; /* 0 when never */
+} ferry_token;
+
+void ferry_token_done(ferry_token *token);
+void ferry_tokens_free(ferry_token *tokens, size_t n);
+
 /* Figures over a sync's finished runs, for /api/stats and /metrics. */
 #define FERRY_STATS_REASONS 5
 #define FERRY_STATS_BUCKETS 8
@@ -203,6 +214,14 @@ typedef struct {
     ferry_rc (*user_set_password)(ferry_store *st, const char *name, const char *password_hash,
                                   ferry_err *err);
     ferry_rc (*user_set_disabled)(ferry_store *st, const char *name, bool disabled, ferry_err *err);
+    /* API tokens: token_hash is the SHA-256 (hex) of the token. token_add fails with
+     * FERRY_ENOTFOUND when the user does not exist; token_revoke when the token does not
+     * exist or is already revoked. */
+    ferry_rc (*token_add)(ferry_store *st, const char *user, const char *label,
+                          const char *token_hash, int64_t *ret_id, ferry_err *err);
+    ferry_rc (*token_list)(ferry_store *st, ferry_token **ret_tokens, size_t *ret_n,
+                           ferry_err *err);
+    ferry_rc (*token_revoke)(ferry_store *st, int64_t id, ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 

@@ -35,6 +35,30 @@ bool ferry_password_verify(const char *password, const char *hash)
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
 }
 
+ferry_rc ferry_token_new(char out[FERRY_TOKEN_MAX], char hash_hex[FERRY_TOKEN_HASH_HEX],
+                         ferry_err *err)
+{
+    unsigned char raw[32];
+
+    if (sodium_init() < 0)
+        return ferry_err_set(err, FERRY_EIO, "the cryptography library could not start");
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(out, "fy_", 3);
+    sodium_bin2base64(out + 3, FERRY_TOKEN_MAX - 3, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+    ferry_token_hash(out, hash_hex);
+    return FERRY_OK;
+}
+
+void ferry_token_hash(const char *token, char hash_hex[FERRY_TOKEN_HASH_HEX])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(hash_hex, FERRY_TOKEN_HASH_HEX, digest, sizeof(digest));
+}
+
 void ferry_password_wipe(void *p, size_t len)
 {
     sodium_memzero(p, len);

@@ -29,6 +29,17 @@ bool ferry_password_verify(const char *password, const char *hash);
 ferry_rc ferry_password_read(const char *prompt, bool confirm, bool from_stdin, char *out,
                              ferry_err *err);
 
+#define FERRY_TOKEN_MAX 64      /* "fy_" and 43 base64url characters, NUL included */
+#define FERRY_TOKEN_HASH_HEX 65 /* SHA-256 in hex, NUL included */
+
+/* Makes a new API token (256 random bits, "fy_..."): out receives the token, to show once;
+ * hash_hex its SHA-256, to store. */
+ferry_rc ferry_token_new(char out[FERRY_TOKEN_MAX], char hash_hex[FERRY_TOKEN_HASH_HEX],
+                         ferry_err *err);
+
+/* The SHA-256 (hex) of a presented token, to look it up. */
+void ferry_token_hash(const char *token, char hash_hex[FERRY_TOKEN_HASH_HEX]);
+
 /* Overwrites len bytes of a secret so it does not linger in memory. */
 void ferry_password_wipe(void *p, size_t len);
 

@@ -64,5 +64,46 @@ class UserCommandsTest(ferrytest.FerryTestCase):
         self.assertIn("already exists", err)
 
 
+class TokenCommandsTest(ferrytest.FerryTestCase):
+    def setUp(self):
+        super().setUp()
+        self.write_config({"t": sync_config("people.csv")})
+
+    def ferry(self, *args, password=None):
+        p = subprocess.run([ferrytest.FERRY_BIN, *args, "--config", self.path("ferry.yaml")],
+                           input=password, capture_output=True, text=True, timeout=60,
+                           cwd=self.dir)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_a_token_is_shown_once_stored_hashed_and_can_be_revoked(self):
+        import hashlib
+        import re
+        self.ferry("user", "add", "app", "--role", "operator", "--password-stdin",
+                   password="long enough\n")
+        code, out, err = self.ferry("token", "create", "--user", "app", "--name", "backend")
+        self.assertEqual(code, 0, err)
+        token = re.search(r"^(fy_[A-Za-z0-9_-]{43})$", out, re.M).group(1)
+        (row,) = self.query("SELECT label, token_hash FROM ferry_api_tokens")
+        self.assertEqual(row[0], "backend")
+        self.assertEqual(row[1], hashlib.sha256(token.encode()).hexdigest())
+        code, out, _ = self.ferry("token", "list")
+        self.assertRegex(out, r"1\s+app\s+backend\s+active")
+        self.assertNotIn(token, out)
+        self.assertEqual(self.ferry("token", "revoke", "1")[0], 0)
+        self.assertRegex(self.ferry("token", "list")[1], r"1\s+app\s+backend\s+revoked")
+        code, _, err = self.ferry("token", "revoke", "1")
+        self.assertEqual(code, 2)
+        self.assertIn("no active token 1", err)
+
+    def test_token_for_an_unknown_user_or_bad_id_is_refused(self):
+        code, _, err = self.ferry("token", "create", "--user", "nobody")
+        self.assertEqual(code, 2)
+        self.assertIn("no user named 'nobody'", err)
+        self.assertEqual(self.ferry("token", "create")[0], 2)
+        code, _, err = self.ferry("token", "revoke", "x")
+        self.assertEqual(code, 2)
+        self.assertIn("not a token id", err)
+
+
 if __name__ == "__main__":
     ferrytest.main()

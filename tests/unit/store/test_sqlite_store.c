@@ -686,7 +686,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 2)",
+             "Ferry knows up to 3)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -697,16 +697,17 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
     sqlite3 *db = ferry_sqlite_store_db(fx->store);
     sqlite3_stmt *st;
 
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT (SELECT user_version FROM pragma_user_version),"
-                                        " (SELECT count(*) FROM sqlite_master WHERE name IN"
-                                        " ('ferry_runs', 'ferry_changes', 'ferry_users')),"
-                                        " (SELECT journal_mode FROM pragma_journal_mode)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('ferry_runs', 'ferry_changes', 'ferry_users', 'ferry_api_tokens')),"
+                           " (SELECT journal_mode FROM pragma_journal_mode)",
+                           -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
-    assert_int_equal(sqlite3_column_int(st, 1), 3);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    assert_int_equal(sqlite3_column_int(st, 1), 4);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
 }
