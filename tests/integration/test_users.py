@@ -7,16 +7,23 @@ import ferrytest
 from ferrytest import sync_config
 
 
-class UserCommandsTest(ferrytest.FerryTestCase):
+class AccountsTestCase(ferrytest.FerryTestCase):
+    """A config with one sync, and ferry run with text on standard input."""
+
     def setUp(self):
         super().setUp()
         self.write_config({"t": sync_config("people.csv")})
 
-    def user(self, *args, password=None):
-        p = subprocess.run([ferrytest.FERRY_BIN, "user", *args, "--config", self.path("ferry.yaml")],
+    def ferry(self, *args, password=None):
+        p = subprocess.run([ferrytest.FERRY_BIN, *args, "--config", self.path("ferry.yaml")],
                            input=password, capture_output=True, text=True, timeout=60,
                            cwd=self.dir)
         return p.returncode, p.stdout, p.stderr
+
+
+class UserCommandsTest(AccountsTestCase):
+    def user(self, *args, password=None):
+        return self.ferry("user", *args, password=password)
 
     def test_add_list_passwd_disable_enable(self):
         code, out, err = self.user("add", "ana", "--role", "admin", "--password-stdin",
@@ -64,17 +71,7 @@ class UserCommandsTest(ferrytest.FerryTestCase):
         self.assertIn("already exists", err)
 
 
-class TokenCommandsTest(ferrytest.FerryTestCase):
-    def setUp(self):
-        super().setUp()
-        self.write_config({"t": sync_config("people.csv")})
-
-    def ferry(self, *args, password=None):
-        p = subprocess.run([ferrytest.FERRY_BIN, *args, "--config", self.path("ferry.yaml")],
-                           input=password, capture_output=True, text=True, timeout=60,
-                           cwd=self.dir)
-        return p.returncode, p.stdout, p.stderr
-
+class TokenCommandsTest(AccountsTestCase):
     def test_a_token_is_shown_once_stored_hashed_and_can_be_revoked(self):
         import hashlib
         import re
