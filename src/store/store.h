@@ -48,9 +48,11 @@ bool ferry_outcome_parse(const char *name, ferry_outcome *ret);
 typedef struct {
     int64_t id;
     char *sync;
-    char *tenant;  /* NULL when the sync has no tenant */
-    char *trigger; /* "cli", "api", "schedule" */
-    char *user;    /* who started it, or NULL */
+    char *tenant;       /* NULL when the sync has no tenant */
+    char *trigger;      /* "cli", "api", "schedule" */
+    char *user;         /* who started it (a user name, "scheduler", the CLI's $USER), or NULL */
+    char *token;        /* the label of the API token it was started with, or NULL */
+    char *cancelled_by; /* who cancelled it, or NULL */
     ferry_run_status status;
     char *phase; /* queued, connecting, fetching, applying, committing, done */
     int percent;
@@ -87,6 +89,7 @@ typedef struct {
     const char *status;  /* NULL for every status */
     const char *trigger; /* NULL for every trigger ("cli", "api", "schedule") */
     const char *tenant;  /* NULL for every tenant */
+    const char *user;    /* NULL for every user; else runs started by exactly this user */
     int64_t before_id;   /* only runs with a smaller id (a page cursor); 0 for no bound */
     int64_t since_ms;    /* only runs queued at or after this time; 0 for no bound */
     int limit;           /* at most this many, newest first */
@@ -125,6 +128,43 @@ typedef struct {
 
 void ferry_token_done(ferry_token *token);
 void ferry_tokens_free(ferry_token *tokens, size_t n);
+
+/* Who a request acts as, found from a session or an API token. Strings are owned
+ * (ferry_principal_done()). */
+typedef struct {
+    int64_t user_id;
+    char *user; /* the user's name */
+    ferry_role role;
+    int64_t token_id;        /* the API token's id, or 0 for a session */
+    char *token_label;       /* the API token's label, or NULL for a session */
+    int64_t created_at_ms;   /* when the session or token was created */
+    int64_t last_seen_at_ms; /* the session's last request, the token's last use (0: never) */
+} ferry_principal;
+
+void ferry_principal_done(ferry_principal *p);
+
+/* One entry of the audit log of administrative actions. Strings are owned
+ * (ferry_audit_done()); any but action may be NULL. */
+typedef struct {
+    int64_t id;
+    int64_t at_ms;
+    char *actor;  /* the user name, "cli" (the command line), or NULL (not logged in) */
+    char *action; /* "login", "login.failed", "logout", "user.add", "user.passwd", "user.role",
+                     "user.disable", "user.enable", "token.create", "token.revoke", "refused" */
+    char *target; /* what it acted on: a user name, "token N", a route; or NULL */
+    char *detail; /* a sentence for people, or NULL */
+    char *client; /* the client's address, or NULL */
+} ferry_audit_entry;
+
+void ferry_audit_done(ferry_audit_entry *e);
+void ferry_audit_free(ferry_audit_entry *entries, size_t n);
+
+typedef struct {
+    const char *actor;  /* NULL for every actor */
+    const char *action; /* NULL for every action */
+    int64_t before_id;  /* only entries with a smaller id (a page cursor); 0 for no bound */
+    int limit;          /* at most this many, newest first */
+} ferry_audit_filter;
 
 /* Figures over a sync's finished runs, for /api/stats and /metrics. */
 #define FERRY_STATS_REASONS 5
@@ -222,6 +262,37 @@ typedef struct {
     ferry_rc (*token_list)(ferry_store *st, ferry_token **ret_tokens, size_t *ret_n,
                            ferry_err *err);
     ferry_rc (*token_revoke)(ferry_store *st, int64_t id, ferry_err *err);
+    /* The user and token of a token hash, and records the use (last_used_at = now, written
+     * at most once a minute). FERRY_ENOTFOUND when there is no such token, it is revoked or
+     * its user is disabled. */
+    ferry_rc (*token_auth)(ferry_store *st, const char *token_hash, ferry_principal *ret,
+                           ferry_err *err);
+    /* Changes a user's role (FERRY_ENOTFOUND when there is no such user). */
+    ferry_rc (*user_set_role)(ferry_store *st, const char *name, ferry_role role, ferry_err *err);
+    /* Login sessions, keyed by the SHA-256 (hex) of the session id. user_set_password and
+     * user_set_disabled(true) delete every session of the user in the same statement
+     * transaction, so a changed password or a disabled user logs every browser out.
+     * session_add: FERRY_ENOTFOUND when the user does not exist or is disabled. */
+    ferry_rc (*session_add)(ferry_store *st, const char *user, const char *session_hash,
+                            ferry_err *err);
+    /* The user of a live session, and records the request (last_seen_at = now, written at
+     * most once a minute). FERRY_ENOTFOUND when there is no such session, its user is
+     * disabled, it was idle for more than idle_ms or is older than max_ms (such a session
+     * is deleted). */
+    ferry_rc (*session_auth)(ferry_store *st, const char *session_hash, int64_t idle_ms,
+                             int64_t max_ms, ferry_principal *ret, ferry_err *err);
+    /* Deletes one session (logout); deleting one that does not exist is not an error. */
+    ferry_rc (*session_delete)(ferry_store *st, const char *session_hash, ferry_err *err);
+    /* Deletes every session idle for more than idle_ms or older than max_ms. */
+    ferry_rc (*session_purge)(ferry_store *st, int64_t idle_ms, int64_t max_ms, ferry_err *err);
+    /* Records who cancelled a run that has already finished as cancelled (a running run's
+     * cancel is recorded by its worker once it stops). */
+    ferry_rc (*run_set_cancelled_by)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
+    /* The audit log: audit_add stores e (its id and at_ms are ignored: the store sets them);
+     * audit_list lists entries newest first, owned by the caller (ferry_audit_free()). */
+    ferry_rc (*audit_add)(ferry_store *st, const ferry_audit_entry *e, ferry_err *err);
+    ferry_rc (*audit_list)(ferry_store *st, const ferry_audit_filter *filter,
+                           ferry_audit_entry **ret, size_t *ret_n, ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 
