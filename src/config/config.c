@@ -27,6 +27,7 @@
 #include "config/config.h"
 
 #include "source/csv_reader.h" /* ferry_utf8_is_valid() */
+#include "util/password.h"     /* ferry_password_wipe() */
 
 #include <errno.h>
 #include <libfyaml.h>
@@ -43,6 +44,14 @@
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_WORKERS 4
 #define WORKERS_MAX 64
+#define DEFAULT_SESSION_IDLE_MS (30L * 60 * 1000)
+#define DEFAULT_SESSION_MAX_MS (12L * 3600 * 1000)
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_CONNECTIONS_PER_IP 256
+#define DEFAULT_IDLE_TIMEOUT_MS (60L * 1000)
+#define DEFAULT_MAX_BODY (1024L * 1024)
+#define METRICS_TOKEN_MIN 16
+#define MAX_BODY_LIMIT (64L * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 60000L
 #define DEFAULT_MAX_FIELD_BYTES (1024UL * 1024)
 #define MAX_FIELD_BYTES_LIMIT (256UL * 1024 * 1024)
@@ -706,6 +715,114 @@ static ferry_rc on_workers(struct walk *w, const struct val *v, void *obj)
     return rc;
 }
 
+static ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms);
+
+/* A duration within [min_ms, max_ms]. */
+static ferry_rc get_duration_within(struct walk *w, const struct val *v, long min_ms, long max_ms,
+                                    long *ret_ms)
+{
+    long ms = 0;
+    ferry_rc rc = get_duration(w, v, &ms);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (ms < min_ms || ms > max_ms)
+        return fail(w, v->line, "expected a duration from %lds to %ldd", min_ms / 1000,
+                    max_ms / 86400000);
+    *ret_ms = ms;
+    return FERRY_OK;
+}
+
+static ferry_rc on_session_idle(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_duration_within(w, v, 60L * 1000, 30L * 86400000, &cfg->session_idle_ms);
+}
+
+static ferry_rc on_session_max(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_duration_within(w, v, 60L * 1000, 365L * 86400000, &cfg->session_max_ms);
+}
+
+static ferry_rc on_idle_timeout(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_duration_within(w, v, 1000, 86400000, &cfg->idle_timeout_ms);
+}
+
+static ferry_rc on_max_connections(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_long(w, v, 16, 100000, &cfg->max_connections);
+}
+
+static ferry_rc on_connections_per_ip(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_long(w, v, 0, 100000, &cfg->max_connections_per_ip);
+}
+
+static ferry_rc on_max_body(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL;
+    size_t bytes = 0;
+    ferry_rc rc = dup_scalar(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (parse_size(s, &bytes) != 1 || bytes < 1024 || bytes > MAX_BODY_LIMIT)
+        rc = fail(w, v->line, "expected a size from 1KiB to 64MiB, such as 1MiB or 65536");
+    else
+        cfg->max_body_bytes = (long)bytes;
+    free(s);
+    return rc;
+}
+
+/* metrics_token: the token itself, or ${NAME} to read it from the environment (so it need not
+ * be written in the file). The value is never echoed in messages. */
+static ferry_rc on_metrics_token(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL;
+    size_t len;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    len = strlen(s);
+    if (len > 3 && s[0] == '$' && s[1] == '{' && s[len - 1] == '}') {
+        const char *env;
+        s[len - 1] = '\0';
+        env = getenv(s + 2);
+        if (env == NULL || env[0] == '\0') {
+            rc = fail(w, v->line, "the environment variable %.*s is not set",
+                      show_len(strlen(s + 2)), s + 2);
+            free(s);
+            return rc;
+        }
+        free(s);
+        if ((s = strdup(env)) == NULL)
+            return oom(w);
+    }
+    if (strlen(s) < METRICS_TOKEN_MIN) {
+        ferry_password_wipe(s, strlen(s));
+        free(s);
+        return fail(w, v->line, "the token must have at least %d characters", METRICS_TOKEN_MIN);
+    }
+    if (cfg->metrics_token != NULL)
+        ferry_password_wipe(cfg->metrics_token, strlen(cfg->metrics_token));
+    free(cfg->metrics_token);
+    cfg->metrics_token = s;
+    return FERRY_OK;
+}
+
 /* ---- syncs.NAME.source ---- */
 
 static ferry_rc on_source_kind(struct walk *w, const struct val *v, void *obj)
@@ -1359,6 +1476,13 @@ static const struct key_rule top_rules[] = {
     {"database", false, on_database},
     {"listen", false, on_listen},
     {"workers", false, on_workers},
+    {"session_idle", false, on_session_idle},
+    {"session_max", false, on_session_max},
+    {"metrics_token", false, on_metrics_token},
+    {"max_connections", false, on_max_connections},
+    {"max_connections_per_ip", false, on_connections_per_ip},
+    {"idle_timeout", false, on_idle_timeout},
+    {"max_body", false, on_max_body},
     {"syncs", false, on_syncs},
 };
 
@@ -1497,6 +1621,12 @@ static ferry_config *config_new(const char *path, const char *dir)
     if (cfg == NULL)
         return NULL;
     cfg->workers = DEFAULT_WORKERS;
+    cfg->session_idle_ms = DEFAULT_SESSION_IDLE_MS;
+    cfg->session_max_ms = DEFAULT_SESSION_MAX_MS;
+    cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
+    cfg->max_connections_per_ip = DEFAULT_CONNECTIONS_PER_IP;
+    cfg->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+    cfg->max_body_bytes = DEFAULT_MAX_BODY;
     cfg->path = strdup(path);
     cfg->dir = strdup(dir);
     cfg->database = strdup(DEFAULT_DATABASE);
@@ -1662,6 +1792,9 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->dir);
     free(cfg->database);
     free(cfg->listen);
+    if (cfg->metrics_token != NULL)
+        ferry_password_wipe(cfg->metrics_token, strlen(cfg->metrics_token));
+    free(cfg->metrics_token);
     free(cfg);
 }
 

@@ -107,6 +107,14 @@ typedef struct {
     char *database; /* as written; default "sqlite:ferry.db" */
     char *listen;   /* default "127.0.0.1:8080" */
     int workers;    /* default 4 */
+    /* Sessions and the HTTP server's limits (docs/config.md, "Users and limits"). */
+    long session_idle_ms;        /* a session unused this long ends; default 30 min */
+    long session_max_ms;         /* a session ends this long after login; default 12 h */
+    char *metrics_token;         /* GET /metrics requires it as a Bearer token; NULL: open */
+    long max_connections;        /* default 1024 */
+    long max_connections_per_ip; /* default 256; 0 for no limit */
+    long idle_timeout_ms;        /* an idle connection is closed after this; default 60 s */
+    long max_body_bytes;         /* a larger request body is refused (413); default 1 MiB */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;
