@@ -90,6 +90,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
     *dst = *src;
     if (dup(&dst->sync, src->sync) & dup(&dst->tenant, src->tenant) &
         dup(&dst->trigger, src->trigger) & dup(&dst->user, src->user) &
+        dup(&dst->token, src->token) & dup(&dst->cancelled_by, src->cancelled_by) &
         dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code))

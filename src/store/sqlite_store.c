@@ -6,7 +6,15 @@
  * transaction. Change rows are keyed (run_id, seq) in a WITHOUT ROWID table: a run's changes
  * are one contiguous range, written in order, so inserting them is an append.
  *
- * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well. */
+ * Users, API tokens and login sessions live here too. Tokens and sessions are stored only as
+ * the SHA-256 of the secret, and those hashes never appear in an error message. Checking a
+ * token or a session is a read; recording its use is a write at most once a minute, and one
+ * that does not wait: a run holds the write lock of a shared database for its whole
+ * transaction, and a request must not stall (or fail) over bookkeeping. Changing a password
+ * or disabling a user deletes the user's sessions in the same transaction.
+ *
+ * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well (and
+ * compares correctly as text, which the session and token queries rely on). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +29,17 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
+
+/* How long a statement waits for another connection's write lock. */
+#define BUSY_TIMEOUT_MS 10000
+
+/* A token's last use and a session's last request are written at most this often. */
+#define TOUCH_EVERY_MS 60000
+
+/* audit_list's page size when the filter gives none, and its largest. */
+#define AUDIT_LIST_DEFAULT 100
+#define AUDIT_LIST_MAX 1000
 
 typedef struct {
     ferry_store base;
@@ -105,6 +123,28 @@ static const char *const schema_v3 = "CREATE TABLE IF NOT EXISTS ferry_api_token
                                      "  revoked_at TEXT"
                                      ");";
 
+/* Version 4: login sessions (keyed by the SHA-256 of the session id, like tokens), the audit
+ * log of administrative actions, and the label of the API token a run was started with. */
+static const char *const schema_v4 =
+    "ALTER TABLE ferry_runs ADD COLUMN token_label TEXT;"
+    "CREATE TABLE IF NOT EXISTS ferry_sessions ("
+    "  session_hash TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES ferry_users (id),"
+    "  created_at TEXT NOT NULL,"
+    "  last_seen_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX IF NOT EXISTS ferry_sessions_by_user ON ferry_sessions (user_id);"
+    "CREATE TABLE IF NOT EXISTS ferry_audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at TEXT NOT NULL,"
+    "  actor TEXT,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  detail TEXT,"
+    "  client TEXT"
+    ");"
+    "CREATE INDEX IF NOT EXISTS ferry_audit_by_actor ON ferry_audit (actor, id);";
+
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
 static const char *const outcome_names[] = {"created", "updated", "unchanged",
@@ -150,6 +190,8 @@ void ferry_run_done(ferry_run *run)
     free(run->tenant);
     free(run->trigger);
     free(run->user);
+    free(run->token);
+    free(run->cancelled_by);
     free(run->phase);
     free(run->ui_message);
     free(run->log_message);
@@ -252,7 +294,7 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -349,8 +391,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     sqlite_store *s = (sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
-        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)";
+        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)";
     char owner[300];
     sqlite3_stmt *st;
     bool active;
@@ -373,6 +415,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         bind_time(st, 10, run->started_at_ms);
         sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
         sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 13, run->token);
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
@@ -445,7 +488,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
 #define RUN_COLUMNS                                                                                \
     "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created,"     \
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
-    " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt"
+    " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
+    " token_label, cancelled_by"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -472,6 +516,8 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->finished_at_ms = col_time(st, 23);
     run->duration_ms = sqlite3_column_int64(st, 24);
     run->attempt = sqlite3_column_int(st, 25);
+    run->token = col_strdup(st, 26);
+    run->cancelled_by = col_strdup(st, 27);
 }
 
 static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -512,6 +558,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
                            " WHERE (?1 IS NULL OR sync = ?1) AND (?3 IS NULL OR status = ?3)"
                            " AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR trigger = ?5)"
                            " AND (?6 IS NULL OR queued_at >= ?6) AND (?7 IS NULL OR tenant = ?7)"
+                           " AND (?8 IS NULL OR user_name = ?8)"
                            " ORDER BY id DESC LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing runs");
@@ -522,6 +569,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
     bind_text_or_null(st, 5, filter->trigger);
     bind_time(st, 6, filter->since_ms);
     bind_text_or_null(st, 7, filter->tenant);
+    bind_text_or_null(st, 8, filter->user);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -711,7 +759,8 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
     sqlite_store *s = (sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6, 1)";
+        " queued_at, attempt, token_label) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6,"
+        " 1, ?7)";
     sqlite3_stmt *st;
     ferry_rc frc;
     int rc;
@@ -746,6 +795,7 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
         bind_text_or_null(st, 4, run->user);
         sqlite3_bind_int(st, 5, run->dry_run);
         bind_time(st, 6, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
+        bind_text_or_null(st, 7, run->token);
         rc = sqlite3_step(st);
         bool active =
             rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
@@ -829,6 +879,29 @@ static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *
         return db_error(s->db, err, "cancelling the run");
     if (sqlite3_changes(s->db) == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_set_cancelled_by(ferry_store *base, int64_t id, const char *user,
+                                        ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE ferry_runs SET cancelled_by = ?2 WHERE id = ?1 AND"
+                           " status = 'cancelled'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording who cancelled the run");
+    sqlite3_bind_int64(st, 1, id);
+    bind_text_or_null(st, 2, user);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording who cancelled the run");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no cancelled run %lld", (long long)id);
     return FERRY_OK;
 }
 
@@ -1214,21 +1287,73 @@ static ferry_rc update_user(sqlite_store *s, const char *sql, const char *name, 
     return FERRY_OK;
 }
 
+/* Runs update_user() and deletes every session of the user in one transaction: a changed
+ * password or a disabled user logs every browser out, or nothing changes at all. */
+static ferry_rc update_user_ending_sessions(sqlite_store *s, const char *sql, const char *name,
+                                            const char *text, int64_t number, ferry_err *err)
+{
+    sqlite3_stmt *st;
+    ferry_rc rc;
+    int src;
+
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "changing the user");
+    rc = update_user(s, sql, name, text, number, err);
+    if (rc != FERRY_OK)
+        goto out_rollback;
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM ferry_sessions WHERE user_id IN (SELECT id FROM"
+                           " ferry_users WHERE name = ?1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_error(s->db, err, "ending the user's sessions");
+        goto out_rollback;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE) {
+        rc = db_error(s->db, err, "ending the user's sessions");
+        goto out_rollback;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(s->db, err, "changing the user");
+        goto out_rollback;
+    }
+    return FERRY_OK;
+
+out_rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 static ferry_rc st_user_set_password(ferry_store *base, const char *name, const char *password_hash,
                                      ferry_err *err)
 {
-    return update_user((sqlite_store *)base,
-                       "UPDATE ferry_users SET password_hash = ?2, password_changed_at = ?3"
-                       " WHERE name = ?1",
-                       name, password_hash, 0, err);
+    return update_user_ending_sessions((sqlite_store *)base,
+                                       "UPDATE ferry_users SET password_hash = ?2,"
+                                       " password_changed_at = ?3 WHERE name = ?1",
+                                       name, password_hash, 0, err);
 }
 
 static ferry_rc st_user_set_disabled(ferry_store *base, const char *name, bool disabled,
                                      ferry_err *err)
 {
+    static const char *const sql =
+        "UPDATE ferry_users SET disabled = ?2 WHERE name = ?1 AND ?3 IS NOT NULL";
+
+    if (disabled)
+        return update_user_ending_sessions((sqlite_store *)base, sql, name, NULL, 1, err);
+    return update_user((sqlite_store *)base, sql, name, NULL, 0, err);
+}
+
+static ferry_rc st_user_set_role(ferry_store *base, const char *name, ferry_role role,
+                                 ferry_err *err)
+{
+    if ((unsigned)role >= sizeof(role_names) / sizeof(role_names[0]))
+        return ferry_err_set(err, FERRY_EINVAL, "unknown role %d", (int)role);
     return update_user((sqlite_store *)base,
-                       "UPDATE ferry_users SET disabled = ?2 WHERE name = ?1 AND ?3 IS NOT NULL",
-                       name, NULL, disabled, err);
+                       "UPDATE ferry_users SET role = ?2 WHERE name = ?1 AND ?3 IS NOT NULL", name,
+                       ferry_role_name(role), 0, err);
 }
 
 void ferry_token_done(ferry_token *token)
@@ -1341,6 +1466,356 @@ static ferry_rc st_token_revoke(ferry_store *base, int64_t id, ferry_err *err)
     return FERRY_OK;
 }
 
+void ferry_principal_done(ferry_principal *p)
+{
+    if (p == NULL)
+        return;
+    free(p->user);
+    free(p->token_label);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Runs a bookkeeping write (a token's last use, a session's last request, an expired
+ * session's deletion) without waiting for the write lock: a run may hold it for minutes, and
+ * the request that triggered the write must not wait or fail for it. ?1 is key (text) or id,
+ * ?2 (when the statement has one) is now. A skipped write is done by a later request.
+ * Returns true when the row was written. */
+static bool write_if_free(sqlite_store *s, const char *sql, const char *key, int64_t id,
+                          int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (key != NULL)
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        bind_time(st, 2, now);
+    sqlite3_busy_timeout(s->db, 0);
+    rc = sqlite3_step(st);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+static ferry_rc st_token_auth(ferry_store *base, const char *token_hash, ferry_principal *ret,
+                              ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "SELECT t.id, t.label, u.id, u.name, u.role, u.disabled, t.created_at, t.last_used_at,"
+        " t.revoked_at IS NOT NULL FROM ferry_api_tokens t JOIN ferry_users u ON u.id ="
+        " t.user_id WHERE t.token_hash = ?1";
+    int64_t now = ferry_time_now_ms();
+    bool disabled, revoked;
+    ferry_principal p;
+    sqlite3_stmt *st;
+    ferry_rc frc;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "checking the API token");
+    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        frc = rc == SQLITE_DONE ? ferry_err_set(err, FERRY_ENOTFOUND, "no such API token")
+                                : db_error(s->db, err, "checking the API token");
+        sqlite3_finalize(st);
+        return frc;
+    }
+    memset(&p, 0, sizeof(p));
+    p.token_id = sqlite3_column_int64(st, 0);
+    p.token_label = col_strdup(st, 1);
+    p.user_id = sqlite3_column_int64(st, 2);
+    p.user = col_strdup(st, 3);
+    ferry_role_parse((const char *)sqlite3_column_text(st, 4), &p.role);
+    disabled = sqlite3_column_int(st, 5) != 0;
+    p.created_at_ms = col_time(st, 6);
+    p.last_seen_at_ms = col_time(st, 7);
+    revoked = sqlite3_column_int(st, 8) != 0;
+    sqlite3_finalize(st);
+    /* label and name are NOT NULL: a NULL here is a failed copy. */
+    if (p.token_label == NULL || p.user == NULL) {
+        frc = ferry_err_set(err, FERRY_ENOMEM, "checking the API token");
+        goto out_done;
+    }
+    if (revoked) {
+        frc =
+            ferry_err_set(err, FERRY_ENOTFOUND, "API token %lld is revoked", (long long)p.token_id);
+        goto out_done;
+    }
+    if (disabled) {
+        frc = ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p.user);
+        goto out_done;
+    }
+    if ((p.last_seen_at_ms == 0 || now - p.last_seen_at_ms > TOUCH_EVERY_MS) &&
+        write_if_free(s, "UPDATE ferry_api_tokens SET last_used_at = ?2 WHERE id = ?1", NULL,
+                      p.token_id, now))
+        p.last_seen_at_ms = now;
+    *ret = p;
+    return FERRY_OK;
+
+out_done:
+    ferry_principal_done(&p);
+    return frc;
+}
+
+static ferry_rc st_session_add(ferry_store *base, const char *user, const char *session_hash,
+                               ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    bool disabled;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ferry_sessions (session_hash, user_id, created_at,"
+                           " last_seen_at) SELECT ?1, id, ?3, ?3 FROM ferry_users WHERE name = ?2"
+                           " AND disabled = 0",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "starting the session");
+    sqlite3_bind_text(st, 1, session_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    bind_time(st, 3, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "starting the session");
+    if (sqlite3_changes(s->db) == 1)
+        return FERRY_OK;
+    /* No row was inserted: say whether the user is missing or disabled. */
+    if (sqlite3_prepare_v2(s->db, "SELECT disabled FROM ferry_users WHERE name = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_error(s->db, err, "starting the session");
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    disabled = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s->db, err, "starting the session");
+    if (disabled)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", user);
+    return ferry_err_set(err, FERRY_ENOTFOUND, "there is no user named '%s'", user);
+}
+
+static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int64_t idle_ms,
+                                int64_t max_ms, ferry_principal *ret, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql =
+        "SELECT u.id, u.name, u.role, u.disabled, s.created_at, s.last_seen_at FROM"
+        " ferry_sessions s JOIN ferry_users u ON u.id = s.user_id WHERE s.session_hash = ?1";
+    static const char *const end = "DELETE FROM ferry_sessions WHERE session_hash = ?1";
+    int64_t now = ferry_time_now_ms();
+    char limit[64];
+    ferry_principal p;
+    sqlite3_stmt *st;
+    bool disabled;
+    ferry_rc frc;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "checking the session");
+    sqlite3_bind_text(st, 1, session_hash, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        frc = rc == SQLITE_DONE ? ferry_err_set(err, FERRY_ENOTFOUND, "no such session")
+                                : db_error(s->db, err, "checking the session");
+        sqlite3_finalize(st);
+        return frc;
+    }
+    memset(&p, 0, sizeof(p));
+    p.user_id = sqlite3_column_int64(st, 0);
+    p.user = col_strdup(st, 1);
+    ferry_role_parse((const char *)sqlite3_column_text(st, 2), &p.role);
+    disabled = sqlite3_column_int(st, 3) != 0;
+    p.created_at_ms = col_time(st, 4);
+    p.last_seen_at_ms = col_time(st, 5);
+    sqlite3_finalize(st);
+    if (p.user == NULL) {
+        frc = ferry_err_set(err, FERRY_ENOMEM, "checking the session");
+        goto out_done;
+    }
+    /* A dead session is deleted on the way out (when the database is free; session_purge
+     * gets the others), so it cannot come back when the user is enabled again. */
+    if (disabled) {
+        write_if_free(s, end, session_hash, 0, now);
+        frc = ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p.user);
+        goto out_done;
+    }
+    if (now - p.last_seen_at_ms > idle_ms) {
+        write_if_free(s, end, session_hash, 0, now);
+        ferry_time_format_duration(idle_ms, limit, sizeof(limit));
+        frc = ferry_err_set(err, FERRY_ENOTFOUND,
+                            "the session expired (no request for more than %s)", limit);
+        goto out_done;
+    }
+    if (now - p.created_at_ms > max_ms) {
+        write_if_free(s, end, session_hash, 0, now);
+        ferry_time_format_duration(max_ms, limit, sizeof(limit));
+        frc = ferry_err_set(err, FERRY_ENOTFOUND, "the session expired (older than %s)", limit);
+        goto out_done;
+    }
+    if (now - p.last_seen_at_ms > TOUCH_EVERY_MS &&
+        write_if_free(s, "UPDATE ferry_sessions SET last_seen_at = ?2 WHERE session_hash = ?1",
+                      session_hash, 0, now))
+        p.last_seen_at_ms = now;
+    *ret = p;
+    return FERRY_OK;
+
+out_done:
+    ferry_principal_done(&p);
+    return frc;
+}
+
+static ferry_rc st_session_delete(ferry_store *base, const char *session_hash, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_sessions WHERE session_hash = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_error(s->db, err, "ending the session");
+    sqlite3_bind_text(st, 1, session_hash, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "ending the session");
+    return FERRY_OK;
+}
+
+static ferry_rc st_session_purge(ferry_store *base, int64_t idle_ms, int64_t max_ms, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t now = ferry_time_now_ms();
+    sqlite3_stmt *st;
+    int rc;
+
+    /* The same test as session_auth's, on the text times: idle for more than idle_ms is a
+     * last request before now - idle_ms. A bound at or before the epoch binds NULL, which
+     * matches nothing. */
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM ferry_sessions WHERE last_seen_at < ?1 OR created_at < ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "deleting expired sessions");
+    bind_time(st, 1, now - idle_ms);
+    bind_time(st, 2, now - max_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "deleting expired sessions");
+    return FERRY_OK;
+}
+
+void ferry_audit_done(ferry_audit_entry *e)
+{
+    if (e == NULL)
+        return;
+    free(e->actor);
+    free(e->action);
+    free(e->target);
+    free(e->detail);
+    free(e->client);
+    memset(e, 0, sizeof(*e));
+}
+
+void ferry_audit_free(ferry_audit_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n && entries != NULL; i++)
+        ferry_audit_done(&entries[i]);
+    free(entries);
+}
+
+static ferry_rc st_audit_add(ferry_store *base, const ferry_audit_entry *e, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (e->action == NULL)
+        return ferry_err_set(err, FERRY_EINVAL, "an audit entry needs an action");
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ferry_audit (at, actor, action, target, detail, client)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording the audit entry");
+    bind_time(st, 1, ferry_time_now_ms());
+    bind_text_or_null(st, 2, e->actor);
+    sqlite3_bind_text(st, 3, e->action, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 4, e->target);
+    bind_text_or_null(st, 5, e->detail);
+    bind_text_or_null(st, 6, e->client);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording the audit entry");
+    return FERRY_OK;
+}
+
+static ferry_rc st_audit_list(ferry_store *base, const ferry_audit_filter *filter,
+                              ferry_audit_entry **ret, size_t *ret_n, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_audit_entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int limit = filter->limit, rc;
+
+    if (limit <= 0)
+        limit = AUDIT_LIST_DEFAULT;
+    if (limit > AUDIT_LIST_MAX)
+        limit = AUDIT_LIST_MAX;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, at, actor, action, target, detail, client FROM ferry_audit"
+                           " WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)"
+                           " AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing the audit log");
+    bind_text_or_null(st, 1, filter->actor);
+    bind_text_or_null(st, 2, filter->action);
+    sqlite3_bind_int64(st, 3, filter->before_id > 0 ? filter->before_id : 0);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            ferry_audit_entry *grown = realloc(entries, ncap * sizeof(*entries));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_audit_free(entries, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing the audit log");
+            }
+            entries = grown;
+            cap = ncap;
+        }
+        ferry_audit_entry *e = &entries[n++];
+        memset(e, 0, sizeof(*e));
+        e->id = sqlite3_column_int64(st, 0);
+        e->at_ms = col_time(st, 1);
+        e->actor = col_strdup(st, 2);
+        e->action = col_strdup(st, 3);
+        e->target = col_strdup(st, 4);
+        e->detail = col_strdup(st, 5);
+        e->client = col_strdup(st, 6);
+        if (e->action == NULL) {
+            sqlite3_finalize(st);
+            ferry_audit_free(entries, n);
+            return ferry_err_set(err, FERRY_ENOMEM, "listing the audit log");
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_audit_free(entries, n);
+        return db_error(s->db, err, "listing the audit log");
+    }
+    *ret = entries;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -1373,6 +1848,15 @@ static const ferry_store_ops sqlite_ops = {
     .token_add = st_token_add,
     .token_list = st_token_list,
     .token_revoke = st_token_revoke,
+    .token_auth = st_token_auth,
+    .user_set_role = st_user_set_role,
+    .session_add = st_session_add,
+    .session_auth = st_session_auth,
+    .session_delete = st_session_delete,
+    .session_purge = st_session_purge,
+    .run_set_cancelled_by = st_run_set_cancelled_by,
+    .audit_add = st_audit_add,
+    .audit_list = st_audit_list,
     .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,
@@ -1407,7 +1891,7 @@ ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferr
                            s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
         goto out_free;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 0);
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"

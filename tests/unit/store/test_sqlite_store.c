@@ -4,7 +4,12 @@
  * every field through run_start/run_finish/run_get/run_list, the partial unique index allows
  * one queued-or-running run per sync and tenant, change rows list in order with an outcome
  * filter and a limit, data survives reopening, and a database from a newer Ferry is refused.
+ * Users, API tokens and login sessions: token and session checks, idle and absolute session
+ * expiry (tested by ageing rows through the raw connection, never by sleeping), sessions
+ * ended by a new password or a disabled user in one transaction, and the audit log with its
+ * filters and cursor. Older databases (versions 1 and 3) are migrated with their data.
  * It also covers ferry_store_open()'s database setting and the status/outcome names. */
+#include "events/run_json.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "util/timeutil.h"
@@ -686,7 +691,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 3)",
+             "Ferry knows up to 4)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -701,13 +706,14 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
         sqlite3_prepare_v2(db,
                            "SELECT (SELECT user_version FROM pragma_user_version),"
                            " (SELECT count(*) FROM sqlite_master WHERE name IN"
-                           " ('ferry_runs', 'ferry_changes', 'ferry_users', 'ferry_api_tokens')),"
+                           " ('ferry_runs', 'ferry_changes', 'ferry_users', 'ferry_api_tokens',"
+                           " 'ferry_sessions', 'ferry_audit')),"
                            " (SELECT journal_mode FROM pragma_journal_mode)",
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 3);
-    assert_int_equal(sqlite3_column_int(st, 1), 4);
+    assert_int_equal(sqlite3_column_int(st, 0), 4);
+    assert_int_equal(sqlite3_column_int(st, 1), 6);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
 }
@@ -776,10 +782,14 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_err err;
     int64_t id = start(fx->store, &run);
 
-    /* Make it a version 1 database: no users table. */
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE ferry_users; PRAGMA user_version = 1", NULL, NULL, NULL),
-        SQLITE_OK);
+    /* Make it a version 1 database: nothing of versions 2 to 4. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE ferry_audit; DROP TABLE ferry_sessions;"
+                                  " DROP TABLE ferry_api_tokens; DROP TABLE ferry_users;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN token_label;"
+                                  " PRAGMA user_version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     ferry_store_free(fx->store);
     fx->store = NULL;
     ferry_err_clear(&err);
@@ -787,7 +797,9 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     fx->store = again;
     assert_int_equal(again->ops->run_get(again, id, &got, &err), FERRY_OK);
     ferry_run_done(&got);
-    assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again), "SELECT count(*) FROM ferry_users",
+    assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again),
+                                  "SELECT count(*) FROM ferry_users; SELECT count(*) FROM"
+                                  " ferry_sessions; SELECT token_label FROM ferry_runs",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
 }
@@ -821,6 +833,760 @@ static void users_are_added_listed_changed_and_disabled(void **state)
     assert_int_equal(st->ops->user_get(st, "nobody", &u, &err), FERRY_ENOTFOUND);
     ferry_err_clear(&err);
     assert_int_equal(st->ops->user_set_disabled(st, "nobody", true, &err), FERRY_ENOTFOUND);
+}
+
+/* Runs sql on db with ?1 bound to the ISO time of ms (a test's way to age a row). */
+static void set_time(sqlite3 *db, const char *sql, int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+    sqlite3_stmt *st;
+
+    ferry_time_format_iso(ms, iso);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, iso, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+/* The first column of the first row of sql, as an integer. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* True when the first column of the first row of sql is the ISO time of ms. */
+static bool query_is_time(sqlite3 *db, const char *sql, int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+    sqlite3_stmt *st;
+    bool same;
+
+    ferry_time_format_iso(ms, iso);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    same = sqlite3_column_text(st, 0) != NULL &&
+           strcmp((const char *)sqlite3_column_text(st, 0), iso) == 0;
+    sqlite3_finalize(st);
+    return same;
+}
+
+static void add_user(ferry_store *st, const char *name, ferry_role role)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->user_add(st, name, role, "$argon2id$placeholder", &err) != FERRY_OK)
+        fail_msg("user_add: %s", err.msg);
+}
+
+static int64_t add_token(ferry_store *st, const char *user, const char *label, const char *hash)
+{
+    int64_t id = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
+        fail_msg("token_add: %s", err.msg);
+    return id;
+}
+
+static void add_session(ferry_store *st, const char *user, const char *hash)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->session_add(st, user, hash, &err) != FERRY_OK)
+        fail_msg("session_add: %s", err.msg);
+}
+
+/* session_auth with limits long enough that only a test's aging of a row expires it. */
+#define IDLE_MS (30 * 60 * 1000)
+#define MAX_MS (12 * 60 * 60 * 1000)
+
+static ferry_rc auth_session(ferry_store *st, const char *hash, ferry_err *err)
+{
+    ferry_principal p;
+    ferry_rc rc;
+
+    ferry_err_clear(err);
+    rc = st->ops->session_auth(st, hash, IDLE_MS, MAX_MS, &p, err);
+    if (rc == FERRY_OK)
+        ferry_principal_done(&p);
+    return rc;
+}
+
+static ferry_rc auth_token(ferry_store *st, const char *hash, ferry_err *err)
+{
+    ferry_principal p;
+    ferry_rc rc;
+
+    ferry_err_clear(err);
+    rc = st->ops->token_auth(st, hash, &p, err);
+    if (rc == FERRY_OK)
+        ferry_principal_done(&p);
+    return rc;
+}
+
+/* The schema of a version 3 database, as Ferry 3 wrote it (no token_label, sessions or
+ * audit log). */
+static const char *const v3_schema =
+    "CREATE TABLE ferry_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, sync TEXT NOT NULL,"
+    " tenant TEXT, trigger TEXT NOT NULL, user_name TEXT, status TEXT NOT NULL, phase TEXT NOT"
+    " NULL, percent INTEGER NOT NULL DEFAULT 0, processed INTEGER NOT NULL DEFAULT 0, total"
+    " INTEGER, created INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,"
+    " unchanged INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER"
+    " NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, ui_message TEXT, log_message"
+    " TEXT, error TEXT, error_code TEXT, dry_run INTEGER NOT NULL DEFAULT 0, queued_at TEXT NOT"
+    " NULL, started_at TEXT, finished_at TEXT, heartbeat_at TEXT, duration_ms INTEGER,"
+    " lease_owner TEXT, attempt INTEGER NOT NULL DEFAULT 1, cancel_requested INTEGER NOT NULL"
+    " DEFAULT 0, cancelled_by TEXT);"
+    "CREATE UNIQUE INDEX ferry_runs_one_active ON ferry_runs (sync, ifnull(tenant, ''))"
+    " WHERE status IN ('queued', 'running');"
+    "CREATE INDEX ferry_runs_by_sync ON ferry_runs (sync, id);"
+    "CREATE TABLE ferry_changes (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, record_key"
+    " TEXT, outcome TEXT NOT NULL, row INTEGER, reason TEXT, diff TEXT, PRIMARY KEY (run_id,"
+    " seq)) WITHOUT ROWID;"
+    "CREATE TABLE ferry_users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE"
+    " COLLATE NOCASE, role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),"
+    " password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT"
+    " NULL, password_changed_at TEXT NOT NULL);"
+    "CREATE TABLE ferry_api_tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT"
+    " NULL REFERENCES ferry_users (id), label TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,"
+    " created_at TEXT NOT NULL, last_used_at TEXT, revoked_at TEXT);"
+    "INSERT INTO ferry_users (name, role, password_hash, created_at, password_changed_at)"
+    " VALUES ('ana', 'admin', '$argon2id$ana', '2026-11-01T10:00:00.000Z',"
+    " '2026-11-01T10:00:00.000Z');"
+    "INSERT INTO ferry_api_tokens (user_id, label, token_hash, created_at) VALUES (1, 'app"
+    " backend', 'v3-token-hash', '2026-11-02T10:00:00.000Z');"
+    "INSERT INTO ferry_runs (sync, trigger, user_name, status, phase, queued_at, cancelled_by)"
+    " VALUES ('therapists', 'api', 'ana', 'cancelled', 'done', '2026-11-03T10:00:00.000Z',"
+    " 'ana');"
+    "PRAGMA user_version = 3;";
+
+static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(void **state)
+{
+    fixture *fx = *state;
+    char path[4200];
+    ferry_store *st = NULL;
+    ferry_principal p;
+    ferry_token *tokens = NULL;
+    ferry_user u;
+    ferry_run run;
+    sqlite3 *db;
+    size_t n = 0;
+    ferry_err err;
+
+    snprintf(path, sizeof(path), "%s/v3.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, v3_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    ferry_err_clear(&err);
+    if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
+        fail_msg("open: %s", err.msg);
+    db = ferry_sqlite_store_db(st);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                   " ('ferry_sessions', 'ferry_audit')"),
+                     2);
+    /* The user, the token and the run are all still there. */
+    assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
+    assert_int_equal(u.role, FERRY_ROLE_ADMIN);
+    assert_string_equal(u.password_hash, "$argon2id$ana");
+    ferry_user_done(&u);
+    assert_int_equal(st->ops->token_list(st, &tokens, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(tokens[0].label, "app backend");
+    ferry_tokens_free(tokens, n);
+    assert_int_equal(st->ops->token_auth(st, "v3-token-hash", &p, &err), FERRY_OK);
+    assert_string_equal(p.user, "ana");
+    ferry_principal_done(&p);
+    assert_int_equal(st->ops->run_get(st, 1, &run, &err), FERRY_OK);
+    assert_string_equal(run.user, "ana");
+    assert_null(run.token);
+    assert_string_equal(run.cancelled_by, "ana");
+    ferry_run_done(&run);
+    /* The new tables work. */
+    add_session(st, "ana", "s1");
+    assert_int_equal(auth_session(st, "s1", &err), FERRY_OK);
+    assert_int_equal(
+        st->ops->audit_add(st, &(ferry_audit_entry){.actor = "ana", .action = "login"}, &err),
+        FERRY_OK);
+    ferry_store_free(st);
+}
+
+static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got, copy, queued;
+    ferry_run_filter all = {.limit = 0};
+    ferry_run *runs = NULL;
+    bool created = false;
+    size_t n = 0;
+    ferry_err err;
+    int64_t id;
+
+    run.user = (char *)"ana";
+    run.token = (char *)"app backend";
+    id = start(st, &run);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_string_equal(got.token, "app backend");
+    assert_null(got.cancelled_by);
+    ferry_run_done(&got);
+
+    /* A running run's cancel is recorded once its worker has finished it as cancelled. */
+    assert_int_equal(st->ops->run_set_cancelled_by(st, id, "bo", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "there is no cancelled run 1");
+    finish(st, id, FERRY_RUN_CANCELLED);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_set_cancelled_by(st, id, "bo", &err), FERRY_OK);
+    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_string_equal(got.cancelled_by, "bo");
+    assert_string_equal(got.token, "app backend");
+    /* ferry_run_copy copies both. */
+    assert_true(ferry_run_copy(&copy, &got));
+    assert_string_equal(copy.token, "app backend");
+    assert_string_equal(copy.cancelled_by, "bo");
+    assert_ptr_not_equal(copy.token, got.token);
+    ferry_run_done(&copy);
+    ferry_run_done(&got);
+    assert_int_equal(st->ops->run_set_cancelled_by(st, 99, "bo", &err), FERRY_ENOTFOUND);
+
+    /* A queued run: its token from run_enqueue, its canceller from run_cancel_queued. */
+    run.token = (char *)"cron job";
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &run, NULL, NULL, &queued, &created, &err), FERRY_OK);
+    assert_true(created);
+    assert_string_equal(queued.token, "cron job");
+    assert_int_equal(st->ops->run_cancel_queued(st, queued.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->ops->run_list(st, &all, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(runs[0].id, queued.id);
+    assert_string_equal(runs[0].token, "cron job");
+    assert_string_equal(runs[0].cancelled_by, "ana");
+    assert_string_equal(runs[1].token, "app backend");
+    ferry_runs_free(runs, n);
+    ferry_run_done(&queued);
+}
+
+static void run_list_filters_by_exactly_one_user(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    static const char *const users[] = {"ana", "bo", NULL, "ana", "anabel", "Ana"};
+    ferry_run_filter filter = {.user = "ana"};
+    ferry_run *runs = NULL;
+    int64_t ids[6];
+    size_t n = 0;
+    ferry_err err;
+
+    for (int i = 0; i < 6; i++) {
+        ferry_run run = new_run("therapists", 1795500344000 + i);
+        run.user = (char *)users[i];
+        ids[i] = start(st, &run);
+        finish(st, ids[i], FERRY_RUN_SUCCEEDED);
+    }
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(runs[0].id, ids[3]);
+    assert_int_equal(runs[1].id, ids[0]);
+    ferry_runs_free(runs, n);
+    filter.user = "nobody";
+    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    ferry_runs_free(runs, n);
+    filter.user = NULL;
+    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(n, 6);
+    ferry_runs_free(runs, n);
+}
+
+static void a_valid_token_names_its_user_and_records_its_use(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    int64_t before = ferry_time_now_ms(), id, old;
+    ferry_principal p;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_VIEWER);
+    add_user(st, "bo", FERRY_ROLE_OPERATOR);
+    id = add_token(st, "bo", "app backend", "hash-bo");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_int_equal(p.token_id, id);
+    assert_string_equal(p.token_label, "app backend");
+    assert_string_equal(p.user, "bo");
+    assert_int_equal(p.user_id, query_int(db, "SELECT id FROM ferry_users WHERE name = 'bo'"));
+    assert_int_equal(p.role, FERRY_ROLE_OPERATOR);
+    assert_true(p.created_at_ms >= before - 1000 && p.created_at_ms <= ferry_time_now_ms());
+    /* Never used before: the use is recorded now. */
+    assert_true(p.last_seen_at_ms >= before && p.last_seen_at_ms <= ferry_time_now_ms());
+    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    ferry_principal_done(&p);
+
+    /* Used 30 s ago: not written again. */
+    old = ferry_time_now_ms() - 30000;
+    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, old);
+    ferry_principal_done(&p);
+    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", old));
+
+    /* Used two minutes ago: written again. */
+    old = ferry_time_now_ms() - 120000;
+    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_true(p.last_seen_at_ms > old + 60000);
+    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    ferry_principal_done(&p);
+}
+
+static void unknown_revoked_or_disabled_tokens_are_refused(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    int64_t revoked;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_user(st, "bo", FERRY_ROLE_VIEWER);
+    revoked = add_token(st, "ana", "old", "hash-revoked");
+    add_token(st, "bo", "bo's", "hash-bo");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->token_revoke(st, revoked, &err), FERRY_OK);
+
+    assert_int_equal(auth_token(st, "hash-unknown", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "no such API token");
+    assert_int_equal(auth_token(st, "hash-revoked", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "API token 1 is revoked");
+    assert_null(strstr(err.msg, "hash"));
+
+    /* A disabled user's token stops working, and works again once the user is enabled. */
+    assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_OK);
+    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "user 'bo' is disabled");
+    assert_int_equal(st->ops->user_set_disabled(st, "bo", false, &err), FERRY_OK);
+    assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_OK);
+}
+
+static void authentication_does_not_wait_for_a_busy_database(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st), *writer;
+    int64_t old = ferry_time_now_ms() - 120000, t0;
+    ferry_principal p;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_token(st, "ana", "app", "hash-a");
+    add_session(st, "ana", "sess-a");
+    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", old);
+    /* Another connection holds the write lock, as a run does for its whole transaction. */
+    assert_int_equal(sqlite3_open(fx->path, &writer), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    t0 = ferry_time_mono_ms();
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, old);
+    ferry_principal_done(&p);
+    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, old);
+    ferry_principal_done(&p);
+    /* The busy timeout is 10 s: well under it means neither waited. */
+    assert_true(ferry_time_mono_ms() - t0 < 5000);
+    assert_int_equal(sqlite3_exec(writer, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(writer);
+    /* Once the database is free, the use is recorded. */
+    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_true(p.last_seen_at_ms > old);
+    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    ferry_principal_done(&p);
+}
+
+static void a_session_names_its_user_until_it_is_deleted(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    int64_t before = ferry_time_now_ms(), seen;
+    ferry_principal p;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_session(st, "ana", "sess-a");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_string_equal(p.user, "ana");
+    assert_int_equal(p.user_id, query_int(db, "SELECT id FROM ferry_users WHERE name = 'ana'"));
+    assert_int_equal(p.role, FERRY_ROLE_ADMIN);
+    assert_int_equal(p.token_id, 0);
+    assert_null(p.token_label);
+    assert_true(p.created_at_ms >= before && p.created_at_ms <= ferry_time_now_ms());
+    assert_int_equal(p.last_seen_at_ms, p.created_at_ms);
+    ferry_principal_done(&p);
+
+    /* Seen 10 s ago: not written; two minutes ago: written. */
+    seen = ferry_time_now_ms() - 10000;
+    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
+    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, seen);
+    ferry_principal_done(&p);
+    assert_true(query_is_time(db, "SELECT last_seen_at FROM ferry_sessions", seen));
+    seen = ferry_time_now_ms() - 120000;
+    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
+    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_true(p.last_seen_at_ms > seen + 60000);
+    assert_true(query_is_time(db, "SELECT last_seen_at FROM ferry_sessions", p.last_seen_at_ms));
+    ferry_principal_done(&p);
+
+    /* Logging out deletes it; logging out twice is fine. */
+    assert_int_equal(st->ops->session_delete(st, "sess-a", &err), FERRY_OK);
+    assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "no such session");
+    assert_int_equal(st->ops->session_delete(st, "sess-a", &err), FERRY_OK);
+    assert_int_equal(st->ops->session_delete(st, "never-was", &err), FERRY_OK);
+}
+
+static void a_session_can_only_be_added_for_an_enabled_user(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_disabled(st, "ana", true, &err), FERRY_OK);
+    assert_int_equal(st->ops->session_add(st, "ana", "sess-a", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "user 'ana' is disabled");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->session_add(st, "nobody", "sess-n", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "there is no user named 'nobody'");
+    assert_int_equal(query_int(ferry_sqlite_store_db(st), "SELECT count(*) FROM ferry_sessions"),
+                     0);
+}
+
+static void an_idle_session_expires_and_is_deleted(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_session(st, "ana", "sess-a");
+    /* Last seen 31 minutes ago, with 30 minutes allowed. */
+    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1",
+             ferry_time_now_ms() - 31 * 60 * 1000);
+    assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "the session expired (no request for more than 30 min 0 s)");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+    assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "no such session");
+}
+
+static void an_old_session_expires_however_active_it_is(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_session(st, "ana", "sess-a");
+    /* Created 13 hours ago with 12 allowed, seen a second ago. */
+    set_time(db, "UPDATE ferry_sessions SET created_at = ?1",
+             ferry_time_now_ms() - 13 * 3600 * 1000);
+    assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "the session expired (older than 12 h 0 min)");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+}
+
+static void purge_deletes_idle_and_old_sessions_only(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_session(st, "ana", "fresh");
+    add_session(st, "ana", "idle");
+    add_session(st, "ana", "old");
+    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1 WHERE session_hash = 'idle'",
+             ferry_time_now_ms() - 31 * 60 * 1000);
+    set_time(db, "UPDATE ferry_sessions SET created_at = ?1 WHERE session_hash = 'old'",
+             ferry_time_now_ms() - 13 * 3600 * 1000);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->session_purge(st, IDLE_MS, MAX_MS, &err), FERRY_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 1);
+    assert_int_equal(auth_session(st, "fresh", &err), FERRY_OK);
+    /* With no time allowed at all, a session a few ms old goes too. */
+    set_time(db, "UPDATE ferry_sessions SET created_at = ?1, last_seen_at = ?1",
+             ferry_time_now_ms() - 5);
+    assert_int_equal(st->ops->session_purge(st, 0, 0, &err), FERRY_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+}
+
+static void a_new_password_logs_out_every_session_of_the_user(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_user u;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_user(st, "bo", FERRY_ROLE_VIEWER);
+    add_session(st, "ana", "ana-1");
+    add_session(st, "ana", "ana-2");
+    add_session(st, "bo", "bo-1");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_password(st, "ANA", "$argon2id$new", &err), FERRY_OK);
+    assert_int_equal(auth_session(st, "ana-1", &err), FERRY_ENOTFOUND);
+    assert_int_equal(auth_session(st, "ana-2", &err), FERRY_ENOTFOUND);
+    assert_int_equal(auth_session(st, "bo-1", &err), FERRY_OK);
+    /* An unknown user changes nothing and leaves no transaction open. */
+    assert_int_equal(st->ops->user_set_password(st, "nobody", "$x", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "there is no user named 'nobody'");
+    assert_true(sqlite3_get_autocommit(db));
+
+    /* When the sessions cannot be deleted, the password is not changed either. */
+    add_session(st, "ana", "ana-3");
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TEMP TRIGGER keep BEFORE DELETE ON ferry_sessions"
+                                  " BEGIN SELECT RAISE(ABORT, 'kept'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_password(st, "ana", "$argon2id$newer", &err), FERRY_EDB);
+    assert_true(sqlite3_get_autocommit(db));
+    assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
+    assert_string_equal(u.password_hash, "$argon2id$new");
+    ferry_user_done(&u);
+    assert_int_equal(auth_session(st, "ana-3", &err), FERRY_OK);
+}
+
+static void disabling_a_user_logs_out_its_sessions_and_stops_its_tokens(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_user(st, "bo", FERRY_ROLE_VIEWER);
+    add_token(st, "bo", "bo's", "hash-bo");
+    add_session(st, "bo", "bo-1");
+    add_session(st, "ana", "ana-1");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
+    assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_ENOTFOUND);
+    assert_int_equal(auth_session(st, "ana-1", &err), FERRY_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 1);
+    /* Enabling the user again does not bring the sessions back. */
+    assert_int_equal(st->ops->user_set_disabled(st, "bo", false, &err), FERRY_OK);
+    assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "no such session");
+    assert_true(sqlite3_get_autocommit(db));
+}
+
+static void a_session_of_a_user_disabled_behind_the_stores_back_is_refused(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    sqlite3 *db = ferry_sqlite_store_db(st);
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_session(st, "ana", "ana-1");
+    assert_int_equal(sqlite3_exec(db, "UPDATE ferry_users SET disabled = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(auth_session(st, "ana-1", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "user 'ana' is disabled");
+    assert_null(strstr(err.msg, "ana-1"));
+    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+}
+
+static void a_users_role_can_be_changed(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_principal p;
+    ferry_user u;
+    ferry_err err;
+
+    add_user(st, "bo", FERRY_ROLE_VIEWER);
+    add_session(st, "bo", "bo-1");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_role(st, "bo", FERRY_ROLE_OPERATOR, &err), FERRY_OK);
+    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_int_equal(u.role, FERRY_ROLE_OPERATOR);
+    ferry_user_done(&u);
+    /* A live session acts with the new role at once. */
+    assert_int_equal(st->ops->session_auth(st, "bo-1", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(p.role, FERRY_ROLE_OPERATOR);
+    ferry_principal_done(&p);
+    assert_int_equal(st->ops->user_set_role(st, "nobody", FERRY_ROLE_ADMIN, &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "there is no user named 'nobody'");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->user_set_role(st, "bo", (ferry_role)7, &err), FERRY_EINVAL);
+    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_int_equal(u.role, FERRY_ROLE_OPERATOR);
+    ferry_user_done(&u);
+}
+
+static void audit(ferry_store *st, const char *actor, const char *action, const char *target)
+{
+    ferry_audit_entry e = {
+        .actor = (char *)actor, .action = (char *)action, .target = (char *)target};
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->audit_add(st, &e, &err) != FERRY_OK)
+        fail_msg("audit_add: %s", err.msg);
+}
+
+static void audit_entries_list_newest_first_with_every_field(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_audit_entry e = {.id = 77,
+                           .at_ms = 1,
+                           .actor = "ana",
+                           .action = "user.passwd",
+                           .target = "bo",
+                           .detail = "ana set a new password for bo",
+                           .client = "192.0.2.7"};
+    ferry_audit_entry *got = NULL;
+    int64_t before = ferry_time_now_ms();
+    size_t n = 0;
+    ferry_err err;
+
+    audit(st, NULL, "login.failed", "ana");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->audit_add(st, &e, &err), FERRY_OK);
+    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
+                     FERRY_OK);
+    assert_int_equal(n, 2);
+    /* The store sets the id and the time. */
+    assert_int_equal(got[0].id, 2);
+    assert_true(got[0].at_ms >= before && got[0].at_ms <= ferry_time_now_ms());
+    assert_string_equal(got[0].actor, "ana");
+    assert_string_equal(got[0].action, "user.passwd");
+    assert_string_equal(got[0].target, "bo");
+    assert_string_equal(got[0].detail, "ana set a new password for bo");
+    assert_string_equal(got[0].client, "192.0.2.7");
+    assert_int_equal(got[1].id, 1);
+    assert_null(got[1].actor);
+    assert_string_equal(got[1].action, "login.failed");
+    assert_null(got[1].detail);
+    assert_null(got[1].client);
+    ferry_audit_free(got, n);
+
+    /* Every entry needs an action. */
+    e.action = NULL;
+    assert_int_equal(st->ops->audit_add(st, &e, &err), FERRY_EINVAL);
+    assert_string_equal(err.msg, "an audit entry needs an action");
+}
+
+static void audit_list_filters_by_actor_and_action_and_pages_by_id(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_audit_filter filter = {.actor = "ana"};
+    ferry_audit_entry *got = NULL;
+    size_t n = 0;
+    ferry_err err;
+
+    audit(st, "ana", "login", NULL);        /* 1 */
+    audit(st, "bo", "login", NULL);         /* 2 */
+    audit(st, "ana", "user.add", "carla");  /* 3 */
+    audit(st, "cli", "user.add", "dan");    /* 4 */
+    audit(st, "ana", "token.create", "t1"); /* 5 */
+    audit(st, "ana", "login", NULL);        /* 6 */
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(got[0].id, 6);
+    assert_int_equal(got[1].id, 5);
+    assert_int_equal(got[2].id, 3);
+    assert_int_equal(got[3].id, 1);
+    ferry_audit_free(got, n);
+
+    filter = (ferry_audit_filter){.action = "user.add"};
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(got[0].target, "dan");
+    assert_string_equal(got[1].target, "carla");
+    ferry_audit_free(got, n);
+
+    filter = (ferry_audit_filter){.actor = "ana", .action = "login"};
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0].id, 6);
+    assert_int_equal(got[1].id, 1);
+    ferry_audit_free(got, n);
+
+    /* Pages of two, each starting below the last id of the page before. */
+    filter = (ferry_audit_filter){.limit = 2};
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[1].id, 5);
+    filter.before_id = got[1].id;
+    ferry_audit_free(got, n);
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0].id, 4);
+    assert_int_equal(got[1].id, 3);
+    ferry_audit_free(got, n);
+    filter = (ferry_audit_filter){.actor = "ana", .before_id = 3};
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].id, 1);
+    ferry_audit_free(got, n);
+
+    filter = (ferry_audit_filter){.actor = "nobody"};
+    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    ferry_audit_free(got, n);
+}
+
+static void audit_list_without_a_limit_gives_100(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_audit_entry *got = NULL;
+    size_t n = 0;
+    ferry_err err;
+
+    for (int i = 0; i < 105; i++)
+        audit(st, "cli", "user.add", NULL);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
+                     FERRY_OK);
+    assert_int_equal(n, 100);
+    assert_int_equal(got[0].id, 105);
+    ferry_audit_free(got, n);
+    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = -3}, &got, &n, &err),
+                     FERRY_OK);
+    assert_int_equal(n, 100);
+    ferry_audit_free(got, n);
 }
 
 int main(void)
@@ -866,6 +1632,37 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(store_open_resolves_sqlite_paths_against_the_config_dir,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_run_keeps_its_token_and_who_cancelled_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(run_list_filters_by_exactly_one_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_valid_token_names_its_user_and_records_its_use, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unknown_revoked_or_disabled_tokens_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(authentication_does_not_wait_for_a_busy_database, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_session_names_its_user_until_it_is_deleted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_session_can_only_be_added_for_an_enabled_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_idle_session_expires_and_is_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_old_session_expires_however_active_it_is, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(purge_deletes_idle_and_old_sessions_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_new_password_logs_out_every_session_of_the_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(disabling_a_user_logs_out_its_sessions_and_stops_its_tokens,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_session_of_a_user_disabled_behind_the_stores_back_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_users_role_can_be_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_entries_list_newest_first_with_every_field, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(audit_list_filters_by_actor_and_action_and_pages_by_id,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_list_without_a_limit_gives_100, setup, teardown),
         cmocka_unit_test(store_open_rejects_other_databases),
         cmocka_unit_test(status_and_outcome_names_round_trip),
     };
