@@ -193,6 +193,9 @@ def main():
         if shutil.which(tool) is None:
             raise SystemExit("%s is missing: make bench installs it" % tool)
     base = tempfile.mkdtemp(prefix="ferry-bench-serve-")
+    # nginx's workers drop to an unprivileged user when it runs as root: they must be able to
+    # reach www/ (mkdtemp makes the directory 0700, and nginx answered 403 to every request).
+    os.chmod(base, 0o755)
     ferry = nginx = None
     try:
         a, _, _, _ = bench_sync.generate(base, args.rows)
