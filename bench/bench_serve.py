@@ -10,6 +10,11 @@ In one run, on loopback:
      double click: it answers with the running run) and for a third sync (a new run, which
      must wait for SQLite's write lock): median and p99 of 200 requests each.
 
+Before starting the server it adds an admin user and an API token for it with the ferry CLI
+(`ferry user add`, `ferry token create`) against the benchmark's config; every request (wrk's
+too, and the same header goes to nginx so both get requests of the same size) sends
+Authorization: Bearer with that token. The token is never printed.
+
 Prints figures only; it asserts nothing, since these machines are shared and noisy.
 """
 import argparse
@@ -17,6 +22,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -72,9 +78,41 @@ http {{
 """
 
 
+BENCH_USER = "bench"
+
+# The headers every request to the server sends: the Authorization of the benchmark's token
+# (set by main() once the token is made).
+AUTH = {}
+
+
+def mask_tokens(text):
+    """text with every API token (fy_...) replaced by fy_***."""
+    return re.sub(r"fy_[A-Za-z0-9_-]+", "fy_***", text)
+
+
+def make_token(ferry, config):
+    """Adds the admin user BENCH_USER (random password) and returns a new API token for it,
+    with the ferry CLI against config (before the server starts)."""
+    def run(*args, stdin=None):
+        p = subprocess.run([ferry] + list(args) + ["--config", config], input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise SystemExit("ferry %s %s exited %d:\n%s%s"
+                             % (args[0], args[1], p.returncode, mask_tokens(p.stdout),
+                                mask_tokens(p.stderr)))
+        return p.stdout
+    run("user", "add", BENCH_USER, "--role", "admin", "--password-stdin",
+        stdin="pw-" + secrets.token_urlsafe(12) + "\n")
+    out = run("token", "create", "--user", BENCH_USER, "--name", "bench_serve")
+    m = re.search(r"^(fy_[A-Za-z0-9_-]+)$", out, re.M)
+    if m is None:
+        raise SystemExit("ferry token create printed no token:\n" + mask_tokens(out))
+    return m.group(1)
+
+
 def request(port, method, path, body=None, timeout=30):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request(method, path, body=body)
+    conn.request(method, path, body=body, headers=AUTH)
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -117,11 +155,17 @@ def free_port():
 
 
 def wrk(url, seconds):
-    p = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, url], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, timeout=seconds + 60)
+    headers = []
+    for k, v in AUTH.items():
+        headers += ["-H", "%s: %s" % (k, v)]
+    p = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds] + headers + [url],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=seconds + 60)
     m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
     if not m:
-        raise SystemExit("wrk failed:\n" + p.stdout)
+        raise SystemExit("wrk failed:\n" + mask_tokens(p.stdout))
+    if "Non-2xx or 3xx responses" in p.stdout:  # e.g. 401s: not the figure we mean to measure
+        raise SystemExit("wrk got error answers from %s:\n%s" % (url, mask_tokens(p.stdout)))
     return float(m.group(1))
 
 
@@ -145,9 +189,11 @@ def sse_fanout(port, clients, sync_path):
     import socket
     sel = selectors.DefaultSelector()
     socks = []
+    auth = "".join("%s: %s\r\n" % kv for kv in AUTH.items()).encode("ascii")
     for _ in range(clients):
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n" + auth +
+                  b"Accept: text/event-stream\r\n\r\n")
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, bytearray())
         socks.append(s)
@@ -193,6 +239,9 @@ def main():
         if shutil.which(tool) is None:
             raise SystemExit("%s is missing: make bench installs it" % tool)
     base = tempfile.mkdtemp(prefix="ferry-bench-serve-")
+    # nginx's workers drop to an unprivileged user when it runs as root: they must be able to
+    # reach www/ (mkdtemp makes the directory 0700, and nginx answered 403 to every request).
+    os.chmod(base, 0o755)
     ferry = nginx = None
     try:
         a, _, _, _ = bench_sync.generate(base, args.rows)
@@ -204,10 +253,12 @@ def main():
                 if i > 100:
                     break
                 dst.write(line)
-        with open(os.path.join(base, "ferry.yaml"), "w") as f:
+        config = os.path.join(base, "ferry.yaml")
+        with open(config, "w") as f:
             f.write(CONFIG.format(a=a, b=b, small=small))
+        AUTH["Authorization"] = "Bearer " + make_token(os.path.abspath(args.ferry), config)
         ferry = subprocess.Popen([os.path.abspath(args.ferry), "serve", "--config",
-                                  os.path.join(base, "ferry.yaml"), "--listen", "127.0.0.1:0"],
+                                  config, "--listen", "127.0.0.1:0"],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = ferry.stdout.readline()
         port = int(re.search(r":(\d+)/", line).group(1))

@@ -10,7 +10,11 @@ streamed with chunked encoding), a delay before answering, a redirect, a stall, 
 `ferry serve` tests use FerryTestCase.serve(): it starts the server on a free loopback port
 and yields a FerryServer (a small JSON client, run polling, and event streams read from a raw
 socket by SseStream); leaving the block stops the server with SIGINT and checks that it exits
-with status 0, within 10 s, and without a sanitizer report.
+with status 0, within 10 s, and without a sanitizer report. Before the first start on a
+database, serve() adds an admin user (ADMIN_USER) and an API token for it with the ferry CLI;
+the FerryServer sends that token (Authorization: Bearer) with every request and event stream
+unless told not to (auth=False). make_user() and make_token() make more users and tokens.
+Tokens are secrets even here: failure messages never show one (mask_tokens()).
 
 Only the Python standard library is used. FERRY_BIN names the binary under test (set by
 CTest); FERRY_SOURCE_ROOT the repository root (for examples/).
@@ -21,6 +25,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -38,6 +43,26 @@ FERRY_BIN = os.environ.get("FERRY_BIN", "")
 
 # Upper bound for one ferry invocation; every test is expected to finish far sooner.
 DEFAULT_TIMEOUT = 30
+
+# The admin user serve() adds, and the label of the token it makes for it.
+ADMIN_USER = "tester"
+ADMIN_TOKEN_LABEL = "integration-tests"
+
+TOKEN_RE = re.compile(r"fy_[A-Za-z0-9_-]+")
+
+
+def mask_tokens(text):
+    """text with every API token (fy_...) replaced by fy_***, for failure messages."""
+    return TOKEN_RE.sub("fy_***", text)
+
+
+def auth_headers(token):
+    """{"Authorization": "Bearer TOKEN"}, or {} when token is None."""
+    return {"Authorization": "Bearer " + token} if token else {}
+
+
+def _has_header(headers, name):
+    return any(k.lower() == name.lower() for k in headers)
 
 
 def _check_binary():
@@ -288,18 +313,22 @@ class ApiResponse:
 
 class SseStream:
     """An event stream (text/event-stream) read from a raw socket. The constructor sends the
-    request and reads the status line and headers (so once it returns, the server has
-    registered the stream); next_event() returns the next frame that has data, as a dict with
-    id (int), event, data (the JSON parsed) and raw (the data text), or None when nothing came
-    within its timeout or the stream ended. Comments and frames without data (retry:,
-    heartbeats) are skipped; chunked transfer encoding is decoded."""
+    request (with Authorization: Bearer token when token is given and headers has no
+    Authorization of its own) and reads the status line and headers (so once it returns, the
+    server has registered the stream); next_event() returns the next frame that has data, as
+    a dict with id (int), event, data (the JSON parsed) and raw (the data text), or None when
+    nothing came within its timeout or the stream ended. Comments and frames without data
+    (retry:, heartbeats) are skipped; chunked transfer encoding is decoded."""
 
-    def __init__(self, port, path="/api/events", headers=None, timeout=5):
+    def __init__(self, port, path="/api/events", headers=None, timeout=5, token=None):
         self.path = path
+        headers = dict(headers or {})
+        if token and not _has_header(headers, "Authorization"):
+            headers.update(auth_headers(token))
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port,
                  "Accept: text/event-stream"]
-        lines += ["%s: %s" % kv for kv in (headers or {}).items()]
+        lines += ["%s: %s" % kv for kv in headers.items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
         self.raw = b""     # received, not yet de-chunked
         self.body = b""    # de-chunked, not yet split into frames
@@ -421,12 +450,14 @@ class SseStream:
 
 class FerryServer:
     """A running `ferry serve` (see FerryTestCase.serve): a JSON client on its port, run
-    polling, event streams, and stop()/kill()."""
+    polling, event streams, and stop()/kill(). token is the API token its requests and event
+    streams send by default (None: they send none)."""
 
-    def __init__(self, test, proc, port):
+    def __init__(self, test, proc, port, token=None):
         self.test = test
         self.proc = proc
         self.port = port
+        self.token = token
         self.streams = []
         self._stderr = []
         self._stderr_thread = threading.Thread(target=self._pump_stderr, daemon=True)
@@ -445,10 +476,18 @@ class FerryServer:
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def auth_headers(self):
+        """The Authorization header the server's requests send by default, as a dict ({} when
+        it has no token); for tests that write requests of their own."""
+        return auth_headers(self.token)
+
+    def request(self, method, path, body=None, headers=None, timeout=10, auth=True):
         """One request on a connection of its own; body may be bytes, str, or a dict/list
-        (sent as JSON). Returns an ApiResponse."""
+        (sent as JSON). Sends Authorization: Bearer with the server's token unless auth is
+        False or headers has an Authorization of its own. Returns an ApiResponse."""
         headers = dict(headers or {})
+        if auth and not _has_header(headers, "Authorization"):
+            headers.update(self.auth_headers())
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
             headers.setdefault("Content-Type", "application/json")
@@ -468,8 +507,9 @@ class FerryServer:
     def post(self, path, body=None, **kwargs):
         return self.request("POST", path, body=body, **kwargs)
 
-    def get_json(self, path, status=200):
-        r = self.get(path)
+    def get_json(self, path, status=200, **kwargs):
+        """GET path (kwargs as for request()); checks the status and returns the JSON."""
+        r = self.get(path, **kwargs)
         self.test.assertEqual(r.status, status, "GET %s: %r" % (path, r))
         return r.json
 
@@ -502,13 +542,17 @@ class FerryServer:
         self.test.assertEqual(run["status"], status, run)
         return run
 
-    def events(self, query="", headers=None):
-        """Opens GET /api/events[query] and checks it is an event stream; closed at stop."""
-        s = SseStream(self.port, "/api/events" + query, headers)
+    def events(self, query="", headers=None, auth=True, status=200):
+        """Opens GET /api/events[query] (with the server's token unless auth is False or
+        headers has an Authorization of its own) and checks the answer's status; a 200 must
+        be an event stream. The stream is closed at stop."""
+        s = SseStream(self.port, "/api/events" + query, headers,
+                      token=self.token if auth else None)
         self.streams.append(s)
-        self.test.assertEqual(s.status, 200)
-        self.test.assertTrue(s.headers.get("content-type", "").startswith("text/event-stream"),
-                             s.headers)
+        self.test.assertEqual(s.status, status)
+        if status == 200:
+            self.test.assertTrue(
+                s.headers.get("content-type", "").startswith("text/event-stream"), s.headers)
         return s
 
     def running(self):
@@ -551,7 +595,7 @@ class FerryServer:
 
 class FerryTestCase(unittest.TestCase):
     """A temporary directory per test, with helpers to write its config and CSV files, run
-    ferry in it and read its database."""
+    ferry in it, make users and API tokens, serve, and read its database."""
 
     maxDiff = None
 
@@ -565,6 +609,9 @@ class FerryTestCase(unittest.TestCase):
         self.config_path = os.path.join(self.dir, "ferry.yaml")
         self.db_path = os.path.join(self.dir, "ferry.db")
         self._server = None
+        # serve()'s admin token per config file (so per database): made once, kept here.
+        self._admin_tokens = {}
+        self.admin_token = None  # the token serve() last gave a FerryServer
 
     # -- files --
 
@@ -603,13 +650,17 @@ class FerryTestCase(unittest.TestCase):
                 env[k] = v
         return env
 
-    def run_ferry(self, *args, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
+    def run_ferry(self, *args, timeout=DEFAULT_TIMEOUT, cwd=None, env=None, input=None):
         """Runs ferry with args in the test's directory (so ./ferry.yaml is the config), or
-        in cwd, with env added to its environment. Returns (exit code, stdout, stderr)."""
+        in cwd, with env added to its environment and input (str or bytes) on its standard
+        input (by default: none, /dev/null). Returns (exit code, stdout, stderr)."""
+        if isinstance(input, str):
+            input = input.encode("utf-8")
+        stdin = {"stdin": subprocess.DEVNULL} if input is None else {"input": input}
         try:
             p = subprocess.run([FERRY_BIN] + list(args), cwd=cwd or self.dir,
-                               env=self.ferry_env(env), stdin=subprocess.DEVNULL,
-                               capture_output=True, timeout=timeout)
+                               env=self.ferry_env(env), capture_output=True, timeout=timeout,
+                               **stdin)
         except subprocess.TimeoutExpired as e:
             self.fail("ferry %s did not finish within %ss (stderr: %r)"
                       % (" ".join(args), timeout, e.stderr))
@@ -632,14 +683,67 @@ class FerryTestCase(unittest.TestCase):
         self.addCleanup(reap)
         return p
 
+    # -- users and API tokens --
+
+    def make_user(self, name, role="admin", password=None, config=None):
+        """Adds a user with `ferry user add NAME --role ROLE --password-stdin` (with
+        --config config when given) and checks it succeeded. password defaults to a random
+        one; returns the password."""
+        if password is None:
+            password = "pw-" + secrets.token_urlsafe(12)
+        extra = ["--config", config] if config is not None else []
+        code, out, err = self.run_ferry("user", "add", name, "--role", role,
+                                        "--password-stdin", *extra, input=password + "\n")
+        self.assertEqual(code, 0, "ferry user add %s exited %d\nstdout:\n%s\nstderr:\n%s"
+                         % (name, code, out, err))
+        return password
+
+    def make_token(self, user, label="test", config=None):
+        """Makes an API token for user with `ferry token create --user USER --name LABEL`
+        (with --config config when given) and returns it (fy_...)."""
+        extra = ["--config", config] if config is not None else []
+        code, out, err = self.run_ferry("token", "create", "--user", user, "--name", label,
+                                        *extra)
+        m = re.search(r"^(fy_[A-Za-z0-9_-]+)$", out, re.M)
+        if code != 0 or m is None:
+            self.fail("ferry token create --user %s exited %d with no token line\nstdout:\n%s"
+                      "\nstderr:\n%s" % (user, code, mask_tokens(out), mask_tokens(err)))
+        return m.group(1)
+
+    def _admin_token_for(self, serve_args):
+        """The admin token for the config serve_args name (-c/--config, else ./ferry.yaml):
+        on the first call for that config, adds ADMIN_USER and makes its token."""
+        config = None
+        for i, a in enumerate(serve_args):
+            if a in ("-c", "--config") and i + 1 < len(serve_args):
+                config = serve_args[i + 1]
+            elif a.startswith("--config="):
+                config = a.split("=", 1)[1]
+        key = os.path.realpath(os.path.join(self.dir, config or "ferry.yaml"))
+        if key not in self._admin_tokens:
+            self.make_user(ADMIN_USER, "admin", config=config)
+            self._admin_tokens[key] = self.make_token(ADMIN_USER, ADMIN_TOKEN_LABEL,
+                                                      config=config)
+        return self._admin_tokens[key]
+
+    # -- ferry serve --
+
     @contextlib.contextmanager
-    def serve(self, *args, timeout=10):
+    def serve(self, *args, timeout=10, auth=True):
         """Runs `ferry serve --listen 127.0.0.1:0 [args]` in the test's directory, reads the
         port from its 'Ferry is listening on' line, waits until GET /healthz answers 200, and
         yields a FerryServer. Leaving the block stops it with FerryServer.stop() (SIGINT, exit
         status 0 within 10 s, no sanitizer report) unless it was already stopped or killed;
         when the block raises, the server is killed instead, so the first error is the one
-        reported."""
+        reported.
+
+        With auth (the default), the first serve() on a config (-c/--config in args, else
+        ./ferry.yaml) first adds the admin user ADMIN_USER and makes an API token for it;
+        later ones on the same config reuse that token (kept in self.admin_token too). The
+        FerryServer sends it with its requests and event streams. auth=False adds no user
+        and gives the server no token."""
+        token = self._admin_token_for(args) if auth else None
+        self.admin_token = token
         proc = self.start_ferry("serve", "--listen", "127.0.0.1:0", *args)
         line, seen, _ = read_line_until(proc.stdout, LISTENING.match,
                                         time.monotonic() + timeout)
@@ -648,7 +752,7 @@ class FerryTestCase(unittest.TestCase):
             _, err = proc.communicate(timeout=10)
             self.fail("ferry serve printed no 'listening' line within %ss; stdout: %r; "
                       "stderr:\n%s" % (timeout, seen, err.decode("utf-8", "replace")))
-        server = FerryServer(self, proc, int(LISTENING.match(line).group(1)))
+        server = FerryServer(self, proc, int(LISTENING.match(line).group(1)), token)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -4,7 +4,8 @@ Each test starts `ferry serve --listen 127.0.0.1:0` in its own directory (FerryT
 reads the port from the 'listening' line and waits for /healthz) and stops it with SIGINT at
 the end, expecting exit status 0 within 10 s and no sanitizer report. A run is kept active for
 as long as a test needs by a slow source: the loopback HTTP server drips the CSV (with its
-Content-Length, so ferry knows the percent) a few KiB at a time, about 4 s in all.
+Content-Length, so ferry knows the percent) a few KiB at a time, about 4 s in all. Requests
+carry the admin token serve() made (Authorization: Bearer); the raw ones here add it too.
 """
 
 import socket
@@ -478,18 +479,22 @@ class RobustnessTest(ServeTestCase):
         self.write_config({"t": sync_config("people.csv")})
         self.write_csv("people.csv", HEADER, people_rows(3))
         with self.serve() as srv:
+            # The Authorization header line(s), so the /api requests get past authentication.
+            auth = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode())
+                            for k, v in srv.auth_headers().items())
             cases = [
                 ("garbage request line", b"GARBAGE\r\n\r\n"),
                 ("binary", bytes(range(256)) + b"\r\n\r\n"),
                 ("no version", b"GET /healthz\r\n\r\n"),
-                ("bad version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n"),
-                ("huge header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+                ("bad version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n" + auth + b"\r\n"),
+                ("huge header", b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + auth + b"X-Big: "
                  + b"a" * 300000 + b"\r\n\r\n"),
-                ("huge url", b"GET /" + b"a" * 300000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+                ("huge url", b"GET /" + b"a" * 300000 + b" HTTP/1.1\r\nHost: x\r\n" + auth
+                 + b"\r\n"),
                 ("bad content length", b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n"
-                 b"Content-Length: -5\r\n\r\n"),
-                ("bad chunk", b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+                 + auth + b"Content-Length: -5\r\n\r\n"),
+                ("bad chunk", b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n" + auth
+                 + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
             ]
             for what, data in cases:
                 self.assert_refused(self.raw(srv, data), what)
@@ -497,9 +502,10 @@ class RobustnessTest(ServeTestCase):
 
             # Bodies cut short: a large Content-Length, a few bytes, then the client is gone.
             for length in (10, 1000000, 5000000):
-                self.raw(srv, b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                         b"%d\r\n\r\n{\"a\": " % length, close_early=True)
-                self.raw(srv, b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n", close_early=True)
+                self.raw(srv, b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n" + auth
+                         + b"Content-Length: %d\r\n\r\n{\"a\": " % length, close_early=True)
+                self.raw(srv, b"POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n" + auth,
+                         close_early=True)
                 self.assertEqual(srv.get("/healthz").status, 200)
             # Connections that say nothing at all.
             for _ in range(5):
