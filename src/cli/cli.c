@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/names.h"
 #include "config/config.h"
 #include "events/hub.h"
 #include "http/server.h"
@@ -459,22 +460,6 @@ static int cmd_check(const cli_opts *o)
 
 /* ---- ferry user ---- */
 
-/* User names: letters, digits and . _ @ -, 1 to 64 of them (an email address fits). */
-static bool user_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '@' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* Reads a new password and hashes it into hash. */
 static int new_password_hash(const cli_opts *o, char hash[FERRY_PASSWORD_HASH_MAX])
 {
@@ -490,6 +475,28 @@ static int new_password_hash(const cli_opts *o, char hash[FERRY_PASSWORD_HASH_MA
     }
     ferry_password_wipe(password, sizeof(password));
     return status;
+}
+
+/* Records an administrative action done on the command line in the audit log: the actor is
+ * "cli", the detail names the account that ran it. A failure is reported, not fatal. */
+static void cli_audit(ferry_store *store, const char *action, const char *target,
+                      const char *detail)
+{
+    const char *who = getenv("USER");
+    char text[256];
+    ferry_audit_entry e;
+    ferry_err err;
+
+    snprintf(text, sizeof(text), "%s%sby %s on the command line", detail != NULL ? detail : "",
+             detail != NULL ? "; " : "", who != NULL && who[0] != '\0' ? who : "someone");
+    memset(&e, 0, sizeof(e));
+    e.actor = (char *)"cli";
+    e.action = (char *)action;
+    e.target = (char *)target;
+    e.detail = text;
+    ferry_err_clear(&err);
+    if (store->ops->audit_add(store, &e, &err) != FERRY_OK)
+        fprintf(stderr, "ferry: warning: the audit log was not written: %s\n", err.msg);
 }
 
 static int cmd_user(const cli_opts *o)
@@ -514,7 +521,7 @@ static int cmd_user(const cli_opts *o)
         fprintf(stderr, "ferry: user %s %s\n", sub, list ? "takes no name" : "takes one name");
         return EXIT_USAGE;
     }
-    if (name != NULL && !user_name_ok(name)) {
+    if (name != NULL && !ferry_user_name_ok(name)) {
         fprintf(stderr,
                 "ferry: '%s' is not a valid user name (1 to 64 letters, digits, '.', "
                 "'_', '@' or '-')\n",
@@ -560,15 +567,22 @@ static int cmd_user(const cli_opts *o)
             rc = add ? store->ops->user_add(store, name, role, hash, &err)
                      : store->ops->user_set_password(store, name, hash, &err);
             ferry_password_wipe(hash, sizeof(hash));
-            if (rc == FERRY_OK)
-                printf(add ? "User %s added as %s.\n" : "Password of %s changed.\n", name,
-                       ferry_role_name(role));
+            if (rc == FERRY_OK) {
+                char detail[64];
+                snprintf(detail, sizeof(detail), "role %s", ferry_role_name(role));
+                cli_audit(store, add ? "user.add" : "user.passwd", name, add ? detail : NULL);
+                printf(add ? "User %s added as %s.\n"
+                           : "Password of %s changed; its sessions were logged out.\n",
+                       name, ferry_role_name(role));
+            }
         }
     } else {
         bool disable = strcmp(sub, "disable") == 0;
         rc = store->ops->user_set_disabled(store, name, disable, &err);
-        if (rc == FERRY_OK)
+        if (rc == FERRY_OK) {
+            cli_audit(store, disable ? "user.disable" : "user.enable", name, NULL);
             printf("User %s %s.\n", name, disable ? "disabled" : "enabled");
+        }
     }
     if (rc != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -614,8 +628,16 @@ static int cmd_token(const cli_opts *o)
     ferry_err_clear(&err);
     if (strcmp(sub, "create") == 0) {
         const char *label = o->label != NULL ? o->label : "api";
-        if ((rc = ferry_token_new(token, hash, &err)) == FERRY_OK &&
-            (rc = store->ops->token_add(store, o->user, label, hash, &id, &err)) == FERRY_OK) {
+        if (!ferry_token_label_ok(label))
+            rc = ferry_err_set(&err, FERRY_EINVAL,
+                               "a token name has 1 to 64 characters, none of them control "
+                               "characters");
+        else if ((rc = ferry_token_new(token, hash, &err)) == FERRY_OK &&
+                 (rc = store->ops->token_add(store, o->user, label, hash, &id, &err)) == FERRY_OK) {
+            char target[32], detail[160];
+            snprintf(target, sizeof(target), "token %lld", (long long)id);
+            snprintf(detail, sizeof(detail), "for %s (%s)", o->user, label);
+            cli_audit(store, "token.create", target, detail);
             printf("Token %lld for %s (%s). It is shown this once; keep it secret:\n%s\n",
                    (long long)id, o->user, label, token);
         }
@@ -636,6 +658,9 @@ static int cmd_token(const cli_opts *o)
         }
         ferry_tokens_free(tokens, n);
     } else if ((rc = store->ops->token_revoke(store, id, &err)) == FERRY_OK) {
+        char target[32];
+        snprintf(target, sizeof(target), "token %lld", (long long)id);
+        cli_audit(store, "token.revoke", target, NULL);
         printf("Token %lld revoked.\n", (long long)id);
     }
     if (rc != FERRY_OK) {
@@ -679,6 +704,15 @@ static int cmd_serve(const cli_opts *o)
         ferry_log(FERRY_LOG_WARN,
                   "msg=\"queued again runs left running by a process that died\" runs=%d",
                   recovered);
+    {
+        ferry_user *users = NULL;
+        size_t n = 0;
+        if (store->ops->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
+            fprintf(stderr, "ferry: no users yet: every API route answers 401 until one is added "
+                            "(ferry user add NAME --role admin)\n");
+        ferry_users_free(users, n);
+        ferry_err_clear(&err);
+    }
     ferry_store_free(store);
     store = NULL;
 

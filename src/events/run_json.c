@@ -54,6 +54,8 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "error_code", string_or_null(run->error_code));
     json_object_set_new(o, "trigger", string_or_null(run->trigger));
     json_object_set_new(o, "user", string_or_null(run->user));
+    json_object_set_new(o, "token", string_or_null(run->token));
+    json_object_set_new(o, "cancelled_by", string_or_null(run->cancelled_by));
     json_object_set_new(o, "dry_run", json_boolean(run->dry_run));
     json_object_set_new(o, "attempt", json_integer(run->attempt));
     json_object_set_new(o, "queued_at", time_or_null(run->queued_at_ms));

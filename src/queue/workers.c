@@ -155,9 +155,19 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     w->active = false;
     w->run_id = 0;
     ferry_run_done(&w->run);
+    if (result.status == FERRY_RUN_CANCELLED && w->cancelled_by != NULL) {
+        free(result.cancelled_by);
+        result.cancelled_by = w->cancelled_by; /* moved */
+        w->cancelled_by = NULL;
+    }
     free(w->cancelled_by);
     w->cancelled_by = NULL;
     pthread_mutex_unlock(&w->lock);
+    /* Who cancelled is known here, not to the run: recorded once the run has stopped. */
+    if (result.cancelled_by != NULL &&
+        store->ops->run_set_cancelled_by(store, result.id, result.cancelled_by, &err) != FERRY_OK)
+        ferry_log(FERRY_LOG_ERROR, "msg=\"who cancelled was not recorded\" run=%lld error=\"%s\"",
+                  (long long)result.id, err.msg);
     publish_run(pool, "run.finished", &result, NULL);
     ferry_run_done(&result);
 }

@@ -553,6 +553,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.sync = strdup(opt->sync->name);
     c.run.trigger = strdup(trigger != NULL ? trigger : "cli");
     c.run.user = user != NULL ? strdup(user) : NULL;
+    c.run.token = claimed != NULL && claimed->token != NULL ? strdup(claimed->token) : NULL;
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
     c.run.dry_run = claimed != NULL ? claimed->dry_run : opt->dry_run;

@@ -84,16 +84,25 @@ bool ferry_taskpool_submit(ferry_taskpool *pool, ferry_task_fn fn, void *ctx)
     return ok;
 }
 
+void ferry_taskpool_stop(ferry_taskpool *pool)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = true;
+    pthread_cond_broadcast(&pool->ready);
+    n = pool->nthreads;
+    pool->nthreads = 0; /* joined once, by this call */
+    pthread_mutex_unlock(&pool->lock);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(pool->threads[i], NULL);
+}
+
 void ferry_taskpool_free(ferry_taskpool *pool)
 {
     if (pool == NULL)
         return;
-    pthread_mutex_lock(&pool->lock);
-    pool->stopping = true;
-    pthread_cond_broadcast(&pool->ready);
-    pthread_mutex_unlock(&pool->lock);
-    for (unsigned i = 0; i < pool->nthreads; i++)
-        pthread_join(pool->threads[i], NULL);
+    ferry_taskpool_stop(pool);
     pthread_cond_destroy(&pool->ready);
     pthread_mutex_destroy(&pool->lock);
     free(pool->ring);

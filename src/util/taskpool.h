@@ -25,7 +25,11 @@ ferry_rc ferry_taskpool_new(unsigned threads, size_t max_queued, ferry_taskpool 
  * already wait or the pool is stopping. */
 bool ferry_taskpool_submit(ferry_taskpool *pool, ferry_task_fn fn, void *ctx);
 
-/* Runs every queued task, then stops the threads and frees the pool. NULL is allowed. */
+/* Runs every queued task and stops the threads; later submits are refused. The pool stays
+ * valid until ferry_taskpool_free(). Calling it twice is harmless. */
+void ferry_taskpool_stop(ferry_taskpool *pool);
+
+/* Stops the pool (as ferry_taskpool_stop()) and frees it. NULL is allowed. */
 void ferry_taskpool_free(ferry_taskpool *pool);
 
 #endif

@@ -448,6 +448,22 @@ class SseStream:
             pass
 
 
+def _dechunk(data):
+    """The body of a chunked transfer (complete or cut short)."""
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2:]
+    return out
+
+
 class FerryServer:
     """A running `ferry serve` (see FerryTestCase.serve): a JSON client on its port, run
     polling, event streams, and stop()/kill(). token is the API token its requests and event
@@ -500,6 +516,40 @@ class FerryServer:
             return ApiResponse(r.status, r.getheaders(), r.read())
         finally:
             conn.close()
+
+    def raw(self, head, body=b"", timeout=10):
+        """Sends head (the request line and headers, without the blank line; the server's
+        Authorization header is added) and body as they are, then reads until the server
+        closes or answers in full. For what http.client will not send: a body that stops
+        short, a chunked body. Returns an ApiResponse."""
+        text = head.rstrip("\r\n") + "\r\n"
+        for k, v in self.auth_headers().items():
+            text += "%s: %s\r\n" % (k, v)
+        text += "Connection: close\r\n\r\n"
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        data = b""
+        try:
+            try:
+                s.sendall(text.encode("latin-1") + body)
+            except OSError:
+                pass  # the server may answer and close before taking the whole body
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        head_part, _, rest = data.partition(b"\r\n\r\n")
+        lines = head_part.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
+        if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers):
+            rest = _dechunk(rest)
+        return ApiResponse(status, headers, rest)
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)

@@ -430,8 +430,17 @@ class ErrorsTest(ServeTestCase):
                              headers={"Content-Type": "application/json"})
                 self.assertIn("JSON object", self.assert_error(r, 400, "bad_json"), body)
 
-            big = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
-            r = srv.post("/api/syncs/t/runs", big, headers={"Content-Type": "application/json"})
+            # A body announced larger than the limit is refused before it is read; one that
+            # does not announce its size (chunked) is refused once it passes the limit.
+            r = srv.raw("POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Type: application/json\r\nContent-Length: %d"
+                        % (1024 * 1024 + 20), b'{"pad": "' + b"x" * 4096)
+            self.assert_error(r, 413, "too_large")
+            chunk = b"x" * 65536
+            chunked = (b'9\r\n{"pad": "\r\n'
+                       + (b"10000\r\n" + chunk + b"\r\n") * 17 + b'2\r\n"}\r\n0\r\n\r\n')
+            r = srv.raw("POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked", chunked)
             self.assert_error(r, 413, "too_large")
 
             # None of them queued a run; an empty object is a body the route takes.

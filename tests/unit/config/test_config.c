@@ -216,7 +216,9 @@ static void load_errors_name_the_path_as_given(void **state)
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
     snprintf(expected, sizeof(expected),
-             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, syncs)",
+             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, "
+             "session_idle, session_max, metrics_token, max_connections, "
+             "max_connections_per_ip, idle_timeout, max_body, syncs)",
              path);
     assert_string_equal(err.msg, expected);
     free(path);
@@ -352,7 +354,8 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
                  "listen: 127.0.0.1:8080\n"
                  "wokers: 4\n",
                  "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, "
-                 "syncs)");
+                 "session_idle, session_max, metrics_token, max_connections, "
+                 "max_connections_per_ip, idle_timeout, max_body, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -1463,6 +1466,73 @@ static void cron_schedules_load_and_bad_ones_say_why(void **state)
                                  "value out of range");
 }
 
+/* ---- users and limits ---- */
+
+static void server_keys_have_defaults_and_load(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("workers: 2\n");
+    assert_int_equal(cfg->session_idle_ms, 30L * 60 * 1000);
+    assert_int_equal(cfg->session_max_ms, 12L * 3600 * 1000);
+    assert_null(cfg->metrics_token);
+    assert_int_equal(cfg->max_connections, 1024);
+    assert_int_equal(cfg->max_connections_per_ip, 256);
+    assert_int_equal(cfg->idle_timeout_ms, 60000);
+    assert_int_equal(cfg->max_body_bytes, 1024 * 1024);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("session_idle: 2h\nsession_max: 7d\nmetrics_token: abcdefghijklmnopq\n"
+                   "max_connections: 4096\nmax_connections_per_ip: 0\nidle_timeout: 2m\n"
+                   "max_body: 64KiB\n");
+    assert_int_equal(cfg->session_idle_ms, 2L * 3600 * 1000);
+    assert_int_equal(cfg->session_max_ms, 7L * 86400 * 1000);
+    assert_string_equal(cfg->metrics_token, "abcdefghijklmnopq");
+    assert_int_equal(cfg->max_connections, 4096);
+    assert_int_equal(cfg->max_connections_per_ip, 0);
+    assert_int_equal(cfg->idle_timeout_ms, 120000);
+    assert_int_equal(cfg->max_body_bytes, 64 * 1024);
+    ferry_config_free(cfg);
+}
+
+static void metrics_token_from_the_environment(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    setenv("FERRY_TEST_METRICS_TOKEN", "from-the-environment-123", 1);
+    cfg = parse_ok("metrics_token: ${FERRY_TEST_METRICS_TOKEN}\n");
+    assert_string_equal(cfg->metrics_token, "from-the-environment-123");
+    ferry_config_free(cfg);
+    unsetenv("FERRY_TEST_METRICS_TOKEN");
+    expect_error("metrics_token: ${FERRY_TEST_METRICS_TOKEN}\n",
+                 "ferry.yaml:1: metrics_token: the environment variable "
+                 "FERRY_TEST_METRICS_TOKEN is not set");
+    /* A short token is refused without being echoed. */
+    expect_error("metrics_token: secret\n",
+                 "ferry.yaml:1: metrics_token: the token must have at least 16 characters");
+}
+
+static void server_keys_out_of_range(void **state)
+{
+    (void)state;
+    expect_error("session_idle: 10s\n",
+                 "ferry.yaml:1: session_idle: expected a duration from 60s to 30d");
+    expect_error("session_max: forever\n",
+                 "ferry.yaml:1: session_max: expected a duration such as 500ms, 90s, 15m, 1h or "
+                 "2d, not 'forever'");
+    expect_error("max_connections: 2\n",
+                 "ferry.yaml:1: max_connections: expected a whole number from 16 to 100000, "
+                 "not '2'");
+    expect_error("max_body: 10\n",
+                 "ferry.yaml:1: max_body: expected a size from 1KiB to 64MiB, such as 1MiB or "
+                 "65536");
+    expect_error("max_body: 1GiB\n",
+                 "ferry.yaml:1: max_body: expected a size from 1KiB to 64MiB, such as 1MiB or "
+                 "65536");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1529,6 +1599,9 @@ int main(void)
         cmocka_unit_test(config_free_accepts_null),
         cmocka_unit_test(only_the_first_error_in_document_order_is_reported),
         cmocka_unit_test(error_in_a_late_sync_frees_the_earlier_ones),
+        cmocka_unit_test(server_keys_have_defaults_and_load),
+        cmocka_unit_test(metrics_token_from_the_environment),
+        cmocka_unit_test(server_keys_out_of_range),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

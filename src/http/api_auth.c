@@ -1,0 +1,619 @@
+/* api_auth.c - logging in and out, who am I, and the admin routes for users, tokens and the
+ * audit log (docs/api.md, "Users and sessions").
+ *
+ * Logging in: the throttle is asked first (429 while a user name or an address is locked
+ * out), then the user is looked up and the password verified on the hashing pool with the
+ * connection suspended. A user who does not exist or is disabled is verified against a dummy
+ * hash, so every failure costs the same and reads the same: "wrong user name or password".
+ * Success rotates the session: a new id is made, the one the browser presented is deleted.
+ *
+ * Handlers that hash run twice: the first call queues the work and returns; the second
+ * (req->task set and done) finishes. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/names.h"
+#include "http/internal.h"
+#include "util/log.h"
+#include "util/password.h"
+#include "util/timeutil.h"
+
+/* ---- JSON of users, tokens and audit entries ---- */
+
+static json_t *time_json(int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+
+    if (ms <= 0)
+        return json_null();
+    ferry_time_format_iso(ms, iso);
+    return json_string(iso);
+}
+
+static json_t *user_json(const ferry_user *u)
+{
+    return json_pack("{s:s, s:s, s:b, s:o, s:o}", "name", u->name, "role", ferry_role_name(u->role),
+                     "disabled", u->disabled, "created_at", time_json(u->created_at_ms),
+                     "password_changed_at", time_json(u->password_changed_at_ms));
+}
+
+static json_t *token_json(const ferry_token *t)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)t->id, "user", t->user,
+                     "name", t->label, "created_at", time_json(t->created_at_ms), "last_used_at",
+                     time_json(t->last_used_at_ms), "revoked_at", time_json(t->revoked_at_ms));
+}
+
+static json_t *audit_json(const ferry_audit_entry *e)
+{
+    return json_pack("{s:I, s:o, s:s?, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)e->id, "at",
+                     time_json(e->at_ms), "actor", e->actor, "action", e->action, "target",
+                     e->target, "detail", e->detail, "client", e->client);
+}
+
+/* ---- sessions ---- */
+
+/* The Set-Cookie value of a new session, or of its removal when id is NULL. Secure when the
+ * request came through a TLS proxy (X-Forwarded-Proto: https). */
+static void session_cookie(struct ferry_server *srv, struct MHD_Connection *conn, const char *id,
+                           char *out, size_t outlen)
+{
+    const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    bool secure = proto != NULL && strcasecmp(proto, "https") == 0;
+
+    snprintf(out, outlen, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
+             FERRY_SESSION_COOKIE, id != NULL ? id : "",
+             id != NULL ? srv->opt.config->session_max_ms / 1000 : 0L, secure ? "; Secure" : "");
+}
+
+/* Starts a session for user: stores it, deletes the one the request came with (rotation),
+ * and fills cookie and csrf. */
+static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *conn,
+                              ferry_store *st, const char *user, char *cookie, size_t cookielen,
+                              char csrf[FERRY_CSRF_MAX], ferry_err *err)
+{
+    const char *old = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, FERRY_SESSION_COOKIE);
+    char id[FERRY_SESSION_ID_MAX], hash[FERRY_TOKEN_HASH_HEX];
+    ferry_rc rc;
+
+    if (old != NULL && ferry_session_id_ok(old)) {
+        ferry_token_hash(old, hash);
+        st->ops->session_delete(st, hash, err);
+        ferry_err_clear(err);
+    }
+    st->ops->session_purge(st, srv->opt.config->session_idle_ms, srv->opt.config->session_max_ms,
+                           err);
+    ferry_err_clear(err);
+    if ((rc = ferry_session_new(id, hash, err)) != FERRY_OK ||
+        (rc = st->ops->session_add(st, user, hash, err)) != FERRY_OK) {
+        ferry_password_wipe(id, sizeof(id));
+        return rc;
+    }
+    session_cookie(srv, conn, id, cookie, cookielen);
+    ferry_session_csrf(id, csrf);
+    ferry_password_wipe(id, sizeof(id));
+    return FERRY_OK;
+}
+
+static void lower_key(const char *prefix, const char *s, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "%s", prefix);
+
+    for (; *s != '\0' && n + 1 < outlen; s++)
+        out[n++] = (char)tolower((unsigned char)*s);
+    out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+static enum MHD_Result reply_busy(struct MHD_Connection *conn)
+{
+    return reply_json_header(
+        conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+        error_body("busy", "too many passwords are being checked right now; try again in a "
+                           "second"),
+        "Retry-After", "1");
+}
+
+static enum MHD_Result reply_throttled(struct MHD_Connection *conn, int64_t wait_ms)
+{
+    char retry[32], msg[160];
+
+    snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
+    snprintf(msg, sizeof(msg), "too many failed logins; try again in %s s", retry);
+    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("throttled", msg),
+                             "Retry-After", retry);
+}
+
+/* How long a login for user from req's address must wait (the longer of the two). */
+static int64_t login_wait(struct ferry_server *srv, const request *req, const char *user_key)
+{
+    int64_t now = ferry_time_now_ms();
+    int64_t a = ferry_throttle_wait_ms(srv->throttle_user, user_key, now);
+    int64_t b = ferry_throttle_wait_ms(srv->throttle_address, req->client, now);
+
+    return a > b ? a : b;
+}
+
+static void login_failed(struct ferry_server *srv, const request *req, const char *user_key)
+{
+    int64_t now = ferry_time_now_ms();
+
+    ferry_throttle_fail(srv->throttle_user, user_key, now);
+    ferry_throttle_fail(srv->throttle_address, req->client, now);
+}
+
+/* Starts verifying password against user's hash (or the dummy hash when there is no such
+ * enabled user) with kind; false (answer queued in *ret) when that could not start. */
+static bool start_verify(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
+                         pw_kind kind, const char *user, const char *password,
+                         const char *new_password, enum MHD_Result *ret)
+{
+    pw_task *t = calloc(1, sizeof(*t));
+    ferry_user u;
+    ferry_store *st;
+    ferry_err err;
+
+    if (t == NULL) {
+        *ret = MHD_NO;
+        return false;
+    }
+    t->kind = kind;
+    snprintf(t->password, sizeof(t->password), "%s", password);
+    if (new_password != NULL)
+        snprintf(t->new_password, sizeof(t->new_password), "%s", new_password);
+    snprintf(t->hash, sizeof(t->hash), "%s", srv->dummy_hash);
+    ferry_err_clear(&err);
+    memset(&u, 0, sizeof(u));
+    if ((st = ferry_http_store(srv, &err)) == NULL) {
+        free(t);
+        *ret = reply_ferry_error(conn, &err);
+        return false;
+    }
+    if (st->ops->user_get(st, user, &u, &err) == FERRY_OK && !u.disabled) {
+        snprintf(t->hash, sizeof(t->hash), "%s", u.password_hash);
+        t->user_ok = true;
+    } else if (err.code != FERRY_OK && err.code != FERRY_ENOTFOUND) {
+        ferry_user_done(&u);
+        free(t);
+        *ret = reply_ferry_error(conn, &err);
+        return false;
+    }
+    ferry_user_done(&u);
+    ferry_http_run_task(srv, conn, req, t);
+    *ret = MHD_YES;
+    return true;
+}
+
+enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char *user = NULL, *password = NULL;
+    char user_key[FERRY_USER_NAME_MAX + 8], cookie[256], csrf[FERRY_CSRF_MAX];
+    enum MHD_Result ret = MHD_NO;
+    ferry_user u;
+    ferry_store *st;
+    ferry_err err;
+    int64_t wait;
+
+    if (req->task == NULL) {
+        /* A JSON body cannot be sent cross-site without the browser asking first (CORS), so
+         * a third-party page cannot log a browser in to an account of its choosing. */
+        if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0)
+            return reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                               "send the login as Content-Type: application/json");
+    }
+    if (!body_object(conn, req, false, &ret) ||
+        !body_string(conn, req, "user", true, &user, &ret) ||
+        !body_string(conn, req, "password", true, &password, &ret))
+        return ret;
+    if (user[0] == '\0' || strlen(user) > FERRY_USER_NAME_MAX || password[0] == '\0' ||
+        strlen(password) > FERRY_PASSWORD_MAX)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "user (1 to %d characters) and password (1 to %d) are required",
+                           FERRY_USER_NAME_MAX, FERRY_PASSWORD_MAX);
+    lower_key("user:", user, user_key, sizeof(user_key));
+    if (req->task == NULL) {
+        if ((wait = login_wait(srv, req, user_key)) > 0) {
+            ferry_log(FERRY_LOG_WARN, "msg=\"login throttled\" client=%s", req->client);
+            return reply_throttled(conn, wait);
+        }
+        start_verify(srv, conn, req, PW_VERIFY, user, password, NULL, &ret);
+        return ret;
+    }
+    if (req->task->refused)
+        return reply_busy(conn);
+    if (!req->task->verified || !req->task->user_ok) {
+        login_failed(srv, req, user_key);
+        ferry_log(FERRY_LOG_WARN, "msg=\"login failed\" client=%s", req->client);
+        audit(srv, req, "login.failed", user, "wrong user name or password");
+        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
+                           "wrong user name or password");
+    }
+    ferry_throttle_reset(srv->throttle_user, user_key);
+    ferry_err_clear(&err);
+    memset(&u, 0, sizeof(u));
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, user, &u, &err) ||
+        session_start(srv, conn, st, u.name, cookie, sizeof(cookie), csrf, &err) != FERRY_OK) {
+        ferry_user_done(&u);
+        if (err.code == FERRY_ENOTFOUND) /* disabled or removed a moment ago */
+            return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
+                               "wrong user name or password");
+        return reply_ferry_error(conn, &err);
+    }
+    req->authed = true;
+    req->who.user = strdup(u.name);
+    req->who.role = u.role;
+    audit(srv, req, "login", u.name, NULL);
+    ferry_log(FERRY_LOG_INFO, "msg=\"login\" user=\"%s\" client=%s", u.name, req->client);
+    ret = reply_json_header(conn, MHD_HTTP_OK,
+                            json_pack("{s:{s:s, s:s}, s:s}", "user", "name", u.name, "role",
+                                      ferry_role_name(u.role), "csrf_token", csrf),
+                            "Set-Cookie", cookie);
+    ferry_user_done(&u);
+    ferry_password_wipe(cookie, sizeof(cookie));
+    return ret;
+}
+
+enum MHD_Result post_logout(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    char cookie[256];
+    ferry_store *st;
+    ferry_err err;
+
+    if (!req->by_cookie)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
+                           "an API token is not a session: an admin revokes it with DELETE "
+                           "/api/tokens/ID");
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->session_delete(st, req->cred_hash, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    ferry_http_auth_changed(srv);
+    audit(srv, req, "logout", req->who.user, NULL);
+    session_cookie(srv, conn, NULL, cookie, sizeof(cookie));
+    return reply_json_header(conn, MHD_HTTP_OK, json_pack("{s:s}", "message", "Logged out."),
+                             "Set-Cookie", cookie);
+}
+
+enum MHD_Result get_me(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    json_t *body =
+        json_pack("{s:{s:s, s:s}, s:s}", "user", "name", req->who.user, "role",
+                  ferry_role_name(req->who.role), "auth", req->by_cookie ? "session" : "token");
+
+    (void)srv;
+    if (req->by_cookie) {
+        char csrf[FERRY_CSRF_MAX];
+        ferry_session_csrf(req->session_id, csrf);
+        json_object_set_new(body, "csrf_token", json_string(csrf));
+        json_object_set_new(body, "token", json_null());
+    } else {
+        json_object_set_new(body, "token",
+                            json_pack("{s:I, s:s}", "id", (json_int_t)req->who.token_id, "name",
+                                      req->who.token_label));
+    }
+    return reply_json(conn, MHD_HTTP_OK, body);
+}
+
+enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection *conn,
+                                 request *req)
+{
+    const char *current = NULL, *next = NULL;
+    char user_key[FERRY_USER_NAME_MAX + 8], cookie[256], csrf[FERRY_CSRF_MAX];
+    enum MHD_Result ret = MHD_NO;
+    ferry_store *st;
+    ferry_err err;
+    int64_t wait;
+
+    if (!req->by_cookie)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
+                           "change a password from a login session, or ask an admin");
+    if (!body_object(conn, req, false, &ret) ||
+        !body_string(conn, req, "current_password", true, &current, &ret) ||
+        !body_string(conn, req, "new_password", true, &next, &ret))
+        return ret;
+    if (strlen(current) > FERRY_PASSWORD_MAX || strlen(next) > FERRY_PASSWORD_MAX ||
+        strlen(next) < FERRY_PASSWORD_MIN)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "a new password has %d to %d characters", FERRY_PASSWORD_MIN,
+                           FERRY_PASSWORD_MAX);
+    lower_key("user:", req->who.user, user_key, sizeof(user_key));
+    if (req->task == NULL) {
+        if ((wait = login_wait(srv, req, user_key)) > 0)
+            return reply_throttled(conn, wait);
+        start_verify(srv, conn, req, PW_VERIFY_THEN_HASH, req->who.user, current, next, &ret);
+        return ret;
+    }
+    if (req->task->refused)
+        return reply_busy(conn);
+    if (!req->task->verified) {
+        login_failed(srv, req, user_key);
+        audit(srv, req, "user.passwd", req->who.user, "refused: the current password was wrong");
+        return reply_error(conn, MHD_HTTP_FORBIDDEN, "wrong_password",
+                           "the current password is wrong");
+    }
+    if (req->task->err.code != FERRY_OK)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+    ferry_err_clear(&err);
+    /* Setting the password ends every session of the user, this one too: this browser gets
+     * a new one. */
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->user_set_password(st, req->who.user, req->task->new_hash, &err) != FERRY_OK ||
+        session_start(srv, conn, st, req->who.user, cookie, sizeof(cookie), csrf, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    ferry_http_auth_changed(srv);
+    audit(srv, req, "user.passwd", req->who.user, "changed their own password");
+    ret = reply_json_header(conn, MHD_HTTP_OK,
+                            json_pack("{s:s, s:s}", "message",
+                                      "Password changed. Other sessions were logged out.",
+                                      "csrf_token", csrf),
+                            "Set-Cookie", cookie);
+    ferry_password_wipe(cookie, sizeof(cookie));
+    return ret;
+}
+
+/* ---- /api/users ---- */
+
+enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_user *users = NULL;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+    json_t *list;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->user_list(st, &users, &n, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, user_json(&users[i]));
+    ferry_users_free(users, n);
+    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "users", list));
+}
+
+/* Queues hashing of password for a user route; the handler is called again when done. */
+static enum MHD_Result start_hash(struct ferry_server *srv, struct MHD_Connection *conn,
+                                  request *req, const char *password)
+{
+    pw_task *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return MHD_NO;
+    t->kind = PW_HASH;
+    snprintf(t->password, sizeof(t->password), "%s", password);
+    ferry_http_run_task(srv, conn, req, t);
+    return MHD_YES;
+}
+
+static enum MHD_Result reply_user(struct ferry_server *srv, struct MHD_Connection *conn,
+                                  unsigned status, const char *name)
+{
+    ferry_user u;
+    ferry_store *st;
+    ferry_err err;
+    json_t *body;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, name, &u, &err))
+        return reply_ferry_error(conn, &err);
+    body = user_json(&u);
+    ferry_user_done(&u);
+    return reply_json(conn, status, body);
+}
+
+enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    const char *name = NULL, *role_name = NULL, *password = NULL;
+    enum MHD_Result ret = MHD_NO;
+    ferry_role role;
+    ferry_store *st;
+    ferry_err err;
+
+    if (!body_object(conn, req, false, &ret) ||
+        !body_string(conn, req, "name", true, &name, &ret) ||
+        !body_string(conn, req, "role", true, &role_name, &ret) ||
+        !body_string(conn, req, "password", true, &password, &ret))
+        return ret;
+    if (!ferry_user_name_ok(name))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "a user name has 1 to 64 letters, digits, '.', '_', '@' or '-'");
+    if (!ferry_role_parse(role_name, &role))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "role must be viewer, operator or admin");
+    if (strlen(password) < FERRY_PASSWORD_MIN || strlen(password) > FERRY_PASSWORD_MAX)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "a password has %d to %d characters", FERRY_PASSWORD_MIN,
+                           FERRY_PASSWORD_MAX);
+    if (req->task == NULL)
+        return start_hash(srv, conn, req, password);
+    if (req->task->refused)
+        return reply_busy(conn);
+    ferry_err_clear(&err);
+    if (req->task->err.code != FERRY_OK)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->user_add(st, name, role, req->task->new_hash, &err) != FERRY_OK) {
+        if (err.code == FERRY_EINVAL)
+            return reply_error(conn, MHD_HTTP_CONFLICT, "exists", "%s", err.msg);
+        return reply_ferry_error(conn, &err);
+    }
+    audit(srv, req, "user.add", name, "role %s", role_name);
+    return reply_user(srv, conn, MHD_HTTP_CREATED, name);
+}
+
+enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
+                           size_t namelen, request *req)
+{
+    const char *role_name = NULL, *password = NULL;
+    enum MHD_Result ret = MHD_NO;
+    json_t *disabled;
+    ferry_role role = FERRY_ROLE_VIEWER;
+    ferry_user u;
+    ferry_store *st;
+    ferry_err err;
+    bool self;
+
+    (void)namelen;
+    if (!body_object(conn, req, false, &ret) ||
+        !body_string(conn, req, "role", false, &role_name, &ret) ||
+        !body_string(conn, req, "password", false, &password, &ret))
+        return ret;
+    disabled = json_object_get(req->doc, "disabled");
+    if (disabled != NULL && !json_is_boolean(disabled))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "\"disabled\" must be true or false");
+    if (role_name == NULL && password == NULL && disabled == NULL)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "give at least one of role, disabled and password");
+    if (role_name != NULL && !ferry_role_parse(role_name, &role))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "role must be viewer, operator or admin");
+    if (password != NULL &&
+        (strlen(password) < FERRY_PASSWORD_MIN || strlen(password) > FERRY_PASSWORD_MAX))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "a password has %d to %d characters", FERRY_PASSWORD_MIN,
+                           FERRY_PASSWORD_MAX);
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, name, &u, &err))
+        return reply_ferry_error(conn, &err);
+    self = strcasecmp(u.name, req->who.user) == 0;
+    ferry_user_done(&u);
+    /* An admin cannot lock themselves out; another admin can. */
+    if (self && ((role_name != NULL && role != FERRY_ROLE_ADMIN) || json_is_true(disabled)))
+        return reply_error(conn, MHD_HTTP_CONFLICT, "self",
+                           "you cannot disable yourself or give up your own admin role");
+    if (password != NULL && req->task == NULL)
+        return start_hash(srv, conn, req, password);
+    if (req->task != NULL && req->task->refused)
+        return reply_busy(conn);
+    if (req->task != NULL && req->task->err.code != FERRY_OK)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+    if (role_name != NULL) {
+        if (st->ops->user_set_role(st, name, role, &err) != FERRY_OK)
+            return reply_ferry_error(conn, &err);
+        audit(srv, req, "user.role", name, "role %s", role_name);
+    }
+    if (disabled != NULL) {
+        if (st->ops->user_set_disabled(st, name, json_is_true(disabled), &err) != FERRY_OK)
+            return reply_ferry_error(conn, &err);
+        audit(srv, req, json_is_true(disabled) ? "user.disable" : "user.enable", name, NULL);
+    }
+    if (password != NULL) {
+        if (st->ops->user_set_password(st, name, req->task->new_hash, &err) != FERRY_OK)
+            return reply_ferry_error(conn, &err);
+        audit(srv, req, "user.passwd", name, "password set by an admin");
+    }
+    ferry_http_auth_changed(srv); /* sessions may have ended: event streams check */
+    return reply_user(srv, conn, MHD_HTTP_OK, name);
+}
+
+/* ---- /api/tokens ---- */
+
+enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_token *tokens = NULL;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+    json_t *list;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->token_list(st, &tokens, &n, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, token_json(&tokens[i]));
+    ferry_tokens_free(tokens, n);
+    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "tokens", list));
+}
+
+enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    const char *user = NULL, *label = NULL;
+    char token[FERRY_TOKEN_MAX], hash[FERRY_TOKEN_HASH_HEX], target[32];
+    enum MHD_Result ret = MHD_NO;
+    ferry_store *st;
+    ferry_err err;
+    int64_t id = 0;
+
+    if (!body_object(conn, req, false, &ret) ||
+        !body_string(conn, req, "user", true, &user, &ret) ||
+        !body_string(conn, req, "name", false, &label, &ret))
+        return ret;
+    if (label == NULL)
+        label = "api";
+    if (!ferry_token_label_ok(label))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "a token name has 1 to 64 characters, none of them control "
+                           "characters");
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL || ferry_token_new(token, hash, &err) ||
+        st->ops->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    snprintf(target, sizeof(target), "token %lld", (long long)id);
+    audit(srv, req, "token.create", target, "for %s (%s)", user, label);
+    ret = reply_json(conn, MHD_HTTP_CREATED,
+                     json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)id, "user", user,
+                               "name", label, "token", token, "message",
+                               "The token is shown this once; keep it secret."));
+    ferry_password_wipe(token, sizeof(token));
+    return ret;
+}
+
+enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
+                             request *req)
+{
+    char target[32];
+    ferry_store *st;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->token_revoke(st, id, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    ferry_http_auth_changed(srv);
+    snprintf(target, sizeof(target), "token %lld", (long long)id);
+    audit(srv, req, "token.revoke", target, NULL);
+    return reply_json(conn, MHD_HTTP_OK,
+                      json_pack("{s:I, s:b, s:s}", "id", (json_int_t)id, "revoked", 1, "message",
+                                "Token revoked."));
+}
+
+/* ---- /api/audit ---- */
+
+enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_audit_filter filter = {0};
+    ferry_audit_entry *entries = NULL;
+    int64_t limit = 100, cursor = 0;
+    enum MHD_Result ret = MHD_NO;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+    json_t *list;
+
+    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+        return ret;
+    filter.actor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "actor");
+    filter.action = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "action");
+    filter.before_id = cursor;
+    filter.limit = (int)limit;
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->audit_list(st, &filter, &entries, &n, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, audit_json(&entries[i]));
+    json_t *next = (int64_t)n == limit && n > 0 ? json_sprintf("%lld", (long long)entries[n - 1].id)
+                                                : json_null();
+    ferry_audit_free(entries, n);
+    return reply_json(conn, MHD_HTTP_OK,
+                      json_pack("{s:o, s:o}", "entries", list, "next_cursor", next));
+}

@@ -1,0 +1,508 @@
+/* api_runs.c - syncs and runs: list syncs, start, read, list, export and cancel runs, and a
+ * run's changes (docs/api.md). Starting and cancelling need an operator; the gate in
+ * server.c has checked that before these are called, and req->who names the user recorded
+ * on the run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events/run_json.h"
+#include "http/internal.h"
+#include "util/timeutil.h"
+
+/* ---- /api/syncs ---- */
+
+static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_sync_spec *sync)
+{
+    ferry_run_filter filter = {.sync = sync->name, .limit = 10};
+    json_t *o = json_object(), *latest = json_null(), *active = json_null();
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
+        for (size_t i = 0; i < n; i++) {
+            bool live = runs[i].status == FERRY_RUN_QUEUED || runs[i].status == FERRY_RUN_RUNNING;
+            if (live && json_is_null(active)) {
+                ferry_run snap;
+                ferry_run_live lv;
+                if (ferry_workers_snapshot(srv->opt.workers, runs[i].id, &snap, &lv)) {
+                    active = ferry_run_to_json(&snap, &lv);
+                    ferry_run_done(&snap);
+                } else {
+                    active = ferry_run_to_json(&runs[i], NULL);
+                }
+            } else if (!live && json_is_null(latest)) {
+                latest = ferry_run_to_json(&runs[i], NULL);
+            }
+        }
+        ferry_runs_free(runs, n);
+    }
+    json_object_set_new(o, "name", json_string(sync->name));
+    json_object_set_new(o, "title", json_string(sync->title));
+    json_object_set_new(o, "source_kind", json_string("csv"));
+    json_object_set_new(o, "schedule", sync->schedule ? json_string(sync->schedule) : json_null());
+    int64_t next = ferry_scheduler_next_ms(srv->opt.scheduler, sync->name);
+    if (next > 0 && next != INT64_MAX) {
+        char iso[FERRY_ISO_TIME_MAX];
+        ferry_time_format_iso(next, iso);
+        json_object_set_new(o, "next_run_at", json_string(iso));
+    } else {
+        json_object_set_new(o, "next_run_at", json_null());
+    }
+    json_object_set_new(o, "latest_run", latest != NULL ? latest : json_null());
+    json_object_set_new(o, "active_run", active != NULL ? active : json_null());
+    return o;
+}
+
+enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const ferry_config *cfg = srv->opt.config;
+    json_t *list = json_array();
+    ferry_store *st;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL) {
+        json_decref(list);
+        return reply_ferry_error(conn, &err);
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        json_array_append_new(list, sync_json(srv, st, &cfg->syncs[i]));
+    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
+}
+
+/* How long until a new run of sync may start, when its cooldown has not passed since the last
+ * run finished; 0 when it may start now (or one is active: the caller answers with it). */
+static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync)
+{
+    ferry_run_filter filter = {.sync = sync->name, .limit = 1};
+    ferry_run *runs = NULL;
+    int64_t left = 0;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
+        runs[0].status != FERRY_RUN_QUEUED && runs[0].status != FERRY_RUN_RUNNING &&
+        runs[0].finished_at_ms > 0)
+        left = runs[0].finished_at_ms + sync->cooldown_ms - ferry_time_now_ms();
+    ferry_runs_free(runs, n);
+    return left > 0 ? left : 0;
+}
+
+static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_sync_spec *sync,
+                                      int64_t wait_ms)
+{
+    char msg[256], retry[32];
+
+    snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
+    snprintf(msg, sizeof(msg), "%s was synced moments ago; try again in %s s", sync->title, retry);
+    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("cooldown", msg),
+                             "Retry-After", retry);
+}
+
+/* Publishes run.queued for a run just queued (before a worker can claim it). */
+static void publish_queued(void *ctx, const ferry_run *run)
+{
+    struct ferry_server *srv = ctx;
+    ferry_run shown = *run; /* a shallow copy: only ui_message differs */
+    char *json;
+
+    shown.ui_message = (char *)"Sync started...";
+    json = ferry_run_json_dumps(&shown, NULL);
+    if (json != NULL)
+        ferry_hub_publish(srv->opt.hub, "run.queued", run->sync, json);
+    free(json);
+}
+
+enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
+                         size_t namelen, request *req)
+{
+    const ferry_config *cfg = srv->opt.config;
+    const ferry_sync_spec *sync = NULL;
+    ferry_run want, got;
+    bool created = false;
+    ferry_store *st;
+    ferry_err err;
+    json_t *body;
+
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (strlen(cfg->syncs[i].name) == namelen && memcmp(cfg->syncs[i].name, name, namelen) == 0)
+            sync = &cfg->syncs[i];
+    }
+    if (sync == NULL)
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "there is no sync named '%.*s'",
+                           (int)(namelen > 64 ? 64 : namelen), name);
+    if (req->body.len > 0) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(req->body.data, req->body.len, 0, &jerr);
+        if (doc == NULL || !json_is_object(doc)) {
+            json_decref(doc);
+            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json",
+                               "the body must be a JSON object%s%s", doc == NULL ? ": " : "",
+                               doc == NULL ? jerr.text : "");
+        }
+        json_t *tenant = json_object_get(doc, "tenant");
+        bool has_tenant = tenant != NULL && !json_is_null(tenant);
+        json_decref(doc);
+        if (has_tenant)
+            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                               "the sync '%s' has no tenant", sync->name);
+    }
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL)
+        return reply_ferry_error(conn, &err);
+    if (sync->cooldown_ms > 0) {
+        int64_t wait_ms = cooldown_left(st, sync);
+        if (wait_ms > 0)
+            return reply_cooldown(conn, sync, wait_ms);
+    }
+    memset(&want, 0, sizeof(want));
+    want.sync = (char *)sync->name;
+    want.trigger = (char *)"api";
+    want.user = req->who.user;
+    want.token = req->who.token_label;
+    want.queued_at_ms = ferry_time_now_ms();
+    if (st->ops->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    free(got.ui_message);
+    got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
+    body = ferry_run_to_json(&got, NULL);
+    json_object_set_new(body, "message", json_string(got.ui_message));
+    if (created)
+        ferry_workers_wake(srv->opt.workers);
+    ferry_run_done(&got);
+    return reply_json(conn, created ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
+}
+
+/* ---- /api/runs ---- */
+
+enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+{
+    ferry_run run;
+    ferry_run_live live;
+    ferry_store *st;
+    ferry_err err;
+    json_t *body;
+
+    if (ferry_workers_snapshot(srv->opt.workers, id, &run, &live)) {
+        body = ferry_run_to_json(&run, &live);
+        ferry_run_done(&run);
+        return reply_json(conn, MHD_HTTP_OK, body);
+    }
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    body = ferry_run_to_json(&run, NULL);
+    ferry_run_done(&run);
+    return reply_json(conn, MHD_HTTP_OK, body);
+}
+
+enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_run_filter filter = {0};
+    int64_t limit = 50, cursor = 0;
+    enum MHD_Result ret = MHD_NO;
+    ferry_run *runs = NULL;
+    ferry_run_status status;
+    json_t *list;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+
+    if (!query_int(conn, "limit", 1, 500, &limit, &ret) ||
+        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
+        !query_since(conn, &filter.since_ms, &ret))
+        return ret;
+    filter.sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
+    filter.status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
+    filter.tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
+    filter.user = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user");
+    if (filter.status != NULL && !ferry_run_status_parse(filter.status, &status))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "status must be one of queued, running, succeeded, failed, "
+                           "cancelled, interrupted");
+    filter.before_id = cursor;
+    filter.limit = (int)limit;
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, ferry_run_to_json(&runs[i], NULL));
+    json_t *next = (int64_t)n == limit && n > 0 ? json_sprintf("%lld", (long long)runs[n - 1].id)
+                                                : json_null();
+    ferry_runs_free(runs, n);
+    return reply_json(conn, MHD_HTTP_OK,
+                      json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
+}
+
+/* ---- /api/runs/export ---- */
+
+typedef struct {
+    struct ferry_server *server;
+    bool csv;
+    char *sync;
+    int64_t since_ms;
+    int64_t cursor; /* the smallest id sent so far; 0 before the first page */
+    bool started, done;
+    ferry_buf out;
+    size_t out_pos;
+} export_stream;
+
+/* Appends one CSV cell (RFC 4180 quoting when needed) and its separator. */
+static void csv_cell(ferry_buf *b, const char *v, bool last)
+{
+    if (v != NULL && strpbrk(v, ",\"\r\n") != NULL) {
+        ferry_buf_append(b, "\"", 1);
+        for (const char *p = v; *p != '\0'; p++) {
+            ferry_buf_append(b, p, 1);
+            if (*p == '"')
+                ferry_buf_append(b, "\"", 1); /* a quote is doubled */
+        }
+        ferry_buf_append(b, "\"", 1);
+    } else if (v != NULL) {
+        ferry_buf_append(b, v, strlen(v));
+    }
+    ferry_buf_append(b, last ? "\r\n" : ",", last ? 2 : 1);
+}
+
+static void export_csv_row(ferry_buf *b, const ferry_run *r)
+{
+    char num[8][32], t[3][FERRY_ISO_TIME_MAX];
+    const int64_t times[3] = {r->queued_at_ms, r->started_at_ms, r->finished_at_ms};
+
+    for (int i = 0; i < 3; i++) {
+        if (times[i] > 0)
+            ferry_time_format_iso(times[i], t[i]);
+        else
+            t[i][0] = '\0';
+    }
+    snprintf(num[0], sizeof(num[0]), "%lld", (long long)r->id);
+    snprintf(num[1], sizeof(num[1]), "%lld", (long long)r->duration_ms);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        snprintf(num[2 + o], sizeof(num[2 + o]), "%lld", (long long)r->counts[o]);
+    csv_cell(b, num[0], false);
+    csv_cell(b, r->sync, false);
+    csv_cell(b, r->tenant, false);
+    csv_cell(b, ferry_run_status_name(r->status), false);
+    csv_cell(b, r->trigger, false);
+    csv_cell(b, r->user, false);
+    csv_cell(b, r->token, false);
+    csv_cell(b, r->cancelled_by, false);
+    csv_cell(b, r->dry_run ? "true" : "false", false);
+    csv_cell(b, t[0], false);
+    csv_cell(b, t[1], false);
+    csv_cell(b, t[2], false);
+    csv_cell(b, r->finished_at_ms > 0 ? num[1] : "", false);
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        csv_cell(b, num[2 + o], false);
+    csv_cell(b, r->ui_message, false);
+    csv_cell(b, r->error, true);
+}
+
+/* Fills the stream's buffer with the next page of runs, or the end. */
+static void export_fill(export_stream *x)
+{
+    ferry_run_filter filter = {.sync = x->sync, .since_ms = x->since_ms, .limit = 200};
+    ferry_run *runs = NULL;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+
+    ferry_buf_reset(&x->out);
+    x->out_pos = 0;
+    if (!x->started) {
+        x->started = true;
+        if (x->csv)
+            ferry_buf_printf(
+                &x->out, "id,sync,tenant,status,trigger,user,token,cancelled_by,dry_run,queued_at,"
+                         "started_at,finished_at,duration_ms,created,updated,"
+                         "unchanged,skipped,failed,deleted,ui_message,error\r\n");
+        else
+            ferry_buf_printf(&x->out, "[");
+    }
+    filter.before_id = x->cursor;
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(x->server, &err)) == NULL ||
+        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
+        /* The status line is sent: an error can only end the stream early. */
+        if (!x->csv)
+            ferry_buf_printf(&x->out, "]\n");
+        x->done = true;
+        ferry_runs_free(runs, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (x->csv) {
+            export_csv_row(&x->out, &runs[i]);
+        } else {
+            char *json = ferry_run_json_dumps(&runs[i], NULL);
+            if (json != NULL)
+                ferry_buf_printf(&x->out, "%s%s", x->cursor == 0 && i == 0 ? "\n" : ",\n", json);
+            free(json);
+        }
+    }
+    x->cursor = runs[n - 1].id;
+    ferry_runs_free(runs, n);
+}
+
+static ssize_t export_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    export_stream *x = cls;
+    size_t n;
+
+    (void)pos;
+    while (x->out_pos == x->out.len) {
+        if (x->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        export_fill(x);
+    }
+    n = x->out.len - x->out_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, x->out.data + x->out_pos, n);
+    x->out_pos += n;
+    return (ssize_t)n;
+}
+
+static void export_free(void *cls)
+{
+    export_stream *x = cls;
+
+    ferry_buf_done(&x->out);
+    free(x->sync);
+    free(x);
+}
+
+enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+    const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
+    struct MHD_Response *resp;
+    enum MHD_Result ret = MHD_NO;
+    int64_t since = 0;
+    export_stream *x;
+
+    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "format must be csv or json");
+    if (!query_since(conn, &since, &ret))
+        return ret;
+    x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MHD_NO;
+    x->server = srv;
+    x->csv = format == NULL || strcmp(format, "csv") == 0;
+    x->sync = sync != NULL ? strdup(sync) : NULL;
+    x->since_ms = since;
+    ferry_buf_init(&x->out, 16 * 1024 * 1024);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_reader, x,
+                                             export_free);
+    if (resp == NULL) {
+        export_free(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type",
+                            x->csv ? "text/csv; charset=utf-8" : "application/json");
+    MHD_add_response_header(resp, "Content-Disposition",
+                            x->csv ? "attachment; filename=\"ferry-runs.csv\""
+                                   : "attachment; filename=\"ferry-runs.json\"");
+    ferry_http_set_status(MHD_HTTP_OK);
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+{
+    const char *outcome_name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
+    int64_t limit = 100, cursor = 0;
+    enum MHD_Result ret = MHD_NO;
+    ferry_outcome outcome;
+    ferry_change *changes = NULL;
+    ferry_run run;
+    ferry_store *st;
+    ferry_err err;
+    size_t n = 0;
+    json_t *list;
+
+    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+        return ret;
+    if (outcome_name != NULL && !ferry_outcome_parse(outcome_name, &outcome))
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "outcome must be one of created, updated, unchanged, skipped, "
+                           "failed, deleted");
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    ferry_run_done(&run);
+    ferry_change_filter filter = {
+        .outcome = outcome_name != NULL ? (int)outcome : -1,
+        .after_seq = cursor,
+        .limit = (int)limit,
+    };
+    if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const ferry_change *c = &changes[i];
+        json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
+        json_array_append_new(
+            list, json_pack("{s:I, s:s?, s:s, s:o, s:s?, s:o}", "seq", (json_int_t)c->seq, "key",
+                            c->record_key, "outcome", ferry_outcome_name(c->outcome), "row",
+                            c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
+                            "diff", diff != NULL ? diff : json_null()));
+    }
+    json_t *next =
+        (int64_t)n == limit ? json_sprintf("%lld", (long long)changes[n - 1].seq) : json_null();
+    ferry_changes_free(changes, n);
+    return reply_json(
+        conn, MHD_HTTP_OK,
+        json_pack("{s:I, s:o, s:o}", "run", (json_int_t)id, "changes", list, "next_cursor", next));
+}
+
+enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
+                            request *req)
+{
+    ferry_store *st;
+    ferry_run run;
+    ferry_err err;
+    json_t *body;
+
+    if (ferry_workers_cancel(srv->opt.workers, id, req->who.user)) {
+        body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
+                         "Cancelling...");
+        return reply_json(conn, MHD_HTTP_ACCEPTED, body);
+    }
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL)
+        return reply_ferry_error(conn, &err);
+    if (st->ops->run_cancel_queued(st, id, req->who.user, &err) == FERRY_OK) {
+        if (st->ops->run_get(st, id, &run, &err) == FERRY_OK) {
+            char *json = ferry_run_json_dumps(&run, NULL);
+            if (json != NULL)
+                ferry_hub_publish(srv->opt.hub, "run.finished", run.sync, json);
+            free(json);
+            body = ferry_run_to_json(&run, NULL);
+            ferry_run_done(&run);
+            return reply_json(conn, MHD_HTTP_OK, body);
+        }
+        return reply_ferry_error(conn, &err);
+    }
+    ferry_err_clear(&err);
+    if (st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        return reply_ferry_error(conn, &err);
+    body =
+        json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
+                  run.status == FERRY_RUN_RUNNING ? "the run is executing on another Ferry process"
+                                                  : "the run has already finished");
+    ferry_run_done(&run);
+    return reply_json(conn, MHD_HTTP_CONFLICT, body);
+}

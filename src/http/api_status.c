@@ -1,0 +1,174 @@
+/* api_status.c - figures: GET /api/stats (per sync), GET /metrics (Prometheus text) and
+ * GET /healthz (the database answers). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+
+/* ---- /api/stats and /metrics ---- */
+
+static json_t *stats_json(const ferry_sync_stats *st)
+{
+    int64_t total = 0, ended;
+    json_t *records = json_object(), *reasons = json_array();
+
+    for (int i = 0; i < 6; i++)
+        total += st->by_status[i];
+    ended = st->by_status[FERRY_RUN_SUCCEEDED] + st->by_status[FERRY_RUN_FAILED] +
+            st->by_status[FERRY_RUN_CANCELLED] + st->by_status[FERRY_RUN_INTERRUPTED];
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        json_object_set_new(records, ferry_outcome_name((ferry_outcome)o),
+                            json_integer(st->records[o]));
+    for (size_t i = 0; i < st->nreasons; i++)
+        json_array_append_new(reasons, json_pack("{s:s, s:I}", "reason", st->reason[i], "count",
+                                                 (json_int_t)st->reason_count[i]));
+    return json_pack(
+        "{s:I, s:o, s:o, s:o, s:o, s:o}", "runs", (json_int_t)total, "success_rate",
+        ended > 0 ? json_real((double)st->by_status[FERRY_RUN_SUCCEEDED] / (double)ended)
+                  : json_null(),
+        "avg_duration_ms", st->finished > 0 ? json_integer((json_int_t)st->avg_ms) : json_null(),
+        "p95_duration_ms", st->finished > 0 ? json_integer(st->p95_ms) : json_null(), "records",
+        records, "top_failure_reasons", reasons);
+}
+
+enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const ferry_config *cfg = srv->opt.config;
+    json_t *syncs = json_object();
+    ferry_sync_stats st;
+    ferry_store *store;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if ((store = ferry_http_store(srv, &err)) == NULL) {
+        json_decref(syncs);
+        return reply_ferry_error(conn, &err);
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
+            json_decref(syncs);
+            return reply_ferry_error(conn, &err);
+        }
+        json_object_set_new(syncs, cfg->syncs[i].name, stats_json(&st));
+        ferry_sync_stats_done(&st);
+    }
+    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", syncs));
+}
+
+enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    const ferry_config *cfg = srv->opt.config;
+    ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    ferry_store *store;
+    ferry_err err;
+    ferry_buf b;
+    int64_t queued = 0;
+
+    ferry_err_clear(&err);
+    if (st == NULL)
+        return MHD_NO;
+    if ((store = ferry_http_store(srv, &err)) == NULL)
+        goto fail;
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st[i], &err) != FERRY_OK)
+            goto fail;
+        queued += st[i].by_status[FERRY_RUN_QUEUED];
+    }
+    /* Each family once, with a line per sync (the text format wants families whole). */
+    ferry_buf_init(&b, 4 * 1024 * 1024);
+    ferry_buf_printf(&b, "# HELP ferry_runs Runs by sync and status.\n# TYPE ferry_runs gauge\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (int k = 0; k < 6; k++)
+            ferry_buf_printf(&b, "ferry_runs{sync=\"%s\",status=\"%s\"} %lld\n", cfg->syncs[i].name,
+                             ferry_run_status_name((ferry_run_status)k),
+                             (long long)st[i].by_status[k]);
+    ferry_buf_printf(&b, "# HELP ferry_run_duration_seconds Durations of finished runs.\n"
+                         "# TYPE ferry_run_duration_seconds histogram\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        const char *name = cfg->syncs[i].name;
+        for (int k = 0; k < FERRY_STATS_BUCKETS; k++)
+            ferry_buf_printf(&b, "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"%g\"} %lld\n",
+                             name, (double)ferry_stats_bucket_ms[k] / 1000.0,
+                             (long long)st[i].duration_le[k]);
+        ferry_buf_printf(&b,
+                         "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"+Inf\"} %lld\n"
+                         "ferry_run_duration_seconds_sum{sync=\"%s\"} %.3f\n"
+                         "ferry_run_duration_seconds_count{sync=\"%s\"} %lld\n",
+                         name, (long long)st[i].finished, name, st[i].duration_sum_ms / 1000.0,
+                         name, (long long)st[i].finished);
+    }
+    ferry_buf_printf(&b, "# HELP ferry_records Records by sync and outcome.\n"
+                         "# TYPE ferry_records counter\n");
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+            ferry_buf_printf(&b, "ferry_records{sync=\"%s\",outcome=\"%s\"} %lld\n",
+                             cfg->syncs[i].name, ferry_outcome_name((ferry_outcome)o),
+                             (long long)st[i].records[o]);
+    ferry_buf_printf(&b,
+                     "# HELP ferry_queue_depth Runs queued, not yet claimed.\n"
+                     "# TYPE ferry_queue_depth gauge\nferry_queue_depth %lld\n"
+                     "# HELP ferry_busy_workers Workers executing a run.\n"
+                     "# TYPE ferry_busy_workers gauge\nferry_busy_workers %d\n"
+                     "# HELP ferry_sse_clients Open event streams.\n"
+                     "# TYPE ferry_sse_clients gauge\nferry_sse_clients %zu\n"
+                     "# HELP ferry_http_requests HTTP requests by route and status.\n"
+                     "# TYPE ferry_http_requests counter\n",
+                     (long long)queued, ferry_workers_busy(srv->opt.workers),
+                     ferry_hub_subscribers(srv->opt.hub));
+    for (int r = 0; r < R_COUNT; r++) {
+        for (size_t k = 0; k <= NSTATUS; k++) {
+            uint64_t v = atomic_load(&srv->requests[r][k]);
+            char code[16] = "other";
+            if (v == 0)
+                continue;
+            if (k < NSTATUS)
+                snprintf(code, sizeof(code), "%u", ferry_counted_status[k]);
+            ferry_buf_printf(&b, "ferry_http_requests{route=\"%s\",code=\"%s\"} %llu\n",
+                             ferry_route_names[r], code, (unsigned long long)v);
+        }
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        ferry_sync_stats_done(&st[i]);
+    free(st);
+    resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        ferry_buf_done(&b);
+        return MHD_NO;
+    }
+    b.data = NULL;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    ferry_http_set_status(MHD_HTTP_OK);
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+
+fail:
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        ferry_sync_stats_done(&st[i]);
+    free(st);
+    return reply_ferry_error(conn, &err);
+}
+
+enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_run_filter filter = {.limit = 1};
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    ferry_store *st;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
+                                    "unreachable", "error", err.msg));
+    ferry_runs_free(runs, n);
+    return reply_json(conn, MHD_HTTP_OK,
+                      json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok", "version",
+                                FERRY_VERSION, "busy_workers",
+                                ferry_workers_busy(srv->opt.workers)));
+}

@@ -1,0 +1,182 @@
+/* internal.h - what the files of the HTTP server share (not for use outside src/http).
+ *
+ * server.c owns the daemon, the request life cycle, the route table and the gate every
+ * request passes (authentication, CSRF, role); reply.c the JSON answers and query parsing;
+ * api_runs.c, api_events.c, api_status.c and api_auth.c the handlers. A handler is called
+ * once the gate has let the request through, with req->who naming the user (for public
+ * routes req->authed is false). */
+#ifndef FERRY_HTTP_INTERNAL_H
+#define FERRY_HTTP_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "auth/session.h"
+#include "auth/throttle.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/taskpool.h"
+
+/* Routes, counted for /metrics. */
+enum route {
+    R_HEALTHZ,
+    R_METRICS,
+    R_SYNCS,
+    R_RUN_START,
+    R_RUNS,
+    R_RUN,
+    R_CHANGES,
+    R_CANCEL,
+    R_EVENTS,
+    R_STATS,
+    R_EXPORT,
+    R_LOGIN,
+    R_LOGOUT,
+    R_ME,
+    R_ME_PASSWORD,
+    R_USERS,
+    R_USER,
+    R_TOKENS,
+    R_TOKEN,
+    R_AUDIT,
+    R_OTHER,
+    R_COUNT
+};
+extern const char *const ferry_route_names[R_COUNT];
+
+extern const unsigned ferry_counted_status[];
+#define NSTATUS 12
+
+struct ferry_server {
+    ferry_server_options opt;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    pthread_key_t store_key;
+    atomic_uint_fast64_t heartbeat_gen;       /* bumped by each heartbeat */
+    atomic_uint_fast64_t auth_gen;            /* bumped when a session or user changes here */
+    atomic_bool stopping;                     /* event streams end at their next read */
+    ferry_throttle *throttle_user;            /* login failures per user name */
+    ferry_throttle *throttle_address;         /* login failures per client address */
+    ferry_taskpool *hashing;                  /* password hashing, a few at a time */
+    char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
+    atomic_uint_fast64_t requests[R_COUNT][NSTATUS + 1]; /* the last column: other statuses */
+};
+
+/* Password work handed to the hashing pool while the connection is suspended. */
+typedef enum { PW_VERIFY, PW_HASH, PW_VERIFY_THEN_HASH } pw_kind;
+
+typedef struct {
+    struct MHD_Connection *conn;
+    pw_kind kind;
+    char password[FERRY_PASSWORD_MAX + 1];     /* to verify, or to hash (PW_HASH) */
+    char hash[FERRY_PASSWORD_HASH_MAX];        /* to verify against */
+    char new_password[FERRY_PASSWORD_MAX + 1]; /* PW_VERIFY_THEN_HASH: to hash */
+    char new_hash[FERRY_PASSWORD_HASH_MAX];    /* the result of hashing */
+    bool verified;
+    bool user_ok;  /* the user exists and is enabled (logins) */
+    ferry_err err; /* hashing failed (a password too short, ...) */
+    bool refused;  /* the pool was full */
+    atomic_bool done;
+} pw_task;
+
+/* One request, from its first byte to its completion. */
+typedef struct {
+    ferry_buf body;
+    bool too_large;
+    struct ferry_server *server;
+    enum route route;
+    const struct route_def *def; /* the matched route, or NULL */
+    char arg[128];               /* the {name} of the path, when it has one */
+    size_t arglen;
+    int64_t id; /* the {id} of the path, when it has one */
+    /* Set by the gate. */
+    bool gate_passed;
+    bool authed;
+    ferry_principal who;
+    bool by_cookie;
+    char session_id[FERRY_SESSION_ID_MAX]; /* when by_cookie */
+    char cred_hash[FERRY_TOKEN_HASH_HEX];  /* the stored form of the session or token */
+    char client[64];                       /* the client's address */
+    /* Set by a handler that suspended the connection for password work. */
+    pw_task *task;
+    json_t *doc; /* the parsed body, kept across the suspension */
+} request;
+
+struct route_def;
+
+/* ---- reply.c ---- */
+
+ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err);
+void ferry_http_set_status(unsigned status);
+unsigned ferry_http_last_status(void);
+enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                  const char *name, const char *value);
+enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body);
+json_t *error_body(const char *code, const char *msg);
+enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *code,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum MHD_Result reply_ferry_error(struct MHD_Connection *conn, const ferry_err *err);
+enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char *allow);
+bool parse_id(const char *s, size_t len, int64_t *ret);
+bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
+               int64_t *value, enum MHD_Result *ret);
+bool query_since(struct MHD_Connection *conn, int64_t *ret_ms, enum MHD_Result *ret);
+/* Parses the request body as a JSON object into req->doc; false (with a 400 queued) when it
+ * is not one. An empty body is an empty object when empty_ok. */
+bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret);
+/* A string member of req->doc: NULL when absent; false (with a 400 queued) when present but
+ * not a string, or required and absent. */
+bool body_string(struct MHD_Connection *conn, request *req, const char *name, bool required,
+                 const char **value, enum MHD_Result *ret);
+/* Records an administrative action in the audit log (failures are logged, not fatal). */
+void audit(struct ferry_server *srv, const request *req, const char *action, const char *target,
+           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- the handlers ---- */
+
+enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
+                         size_t namelen, request *req);
+enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id);
+enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id);
+enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
+                            request *req);
+enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result post_logout(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result get_me(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection *conn,
+                                 request *req);
+enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
+                           size_t namelen, request *req);
+enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
+                             request *req);
+enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn);
+
+/* ---- auth (server.c) ---- */
+
+/* Checks, again, that the credential an event stream was opened with is still valid. */
+bool ferry_http_credential_valid(struct ferry_server *srv, bool by_cookie, const char *secret_hash);
+
+/* Suspends conn and queues t on the hashing pool; the handler is called again when t is
+ * done (or refused: t->refused). */
+void ferry_http_run_task(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
+                         pw_task *t);
+
+/* Tells event streams to check their credentials again (a session or user changed). */
+void ferry_http_auth_changed(struct ferry_server *srv);
+
+#endif

@@ -1,0 +1,249 @@
+/* reply.c - the HTTP server's answers, query and body parsing, and the audit helper.
+ *
+ * Every answer is JSON; every error is {"error": {"code", "message"}} with its status mapped
+ * from a Ferry error in one place (reply_ferry_error). The status of the answer a thread
+ * queued last is kept for /metrics.
+ *
+ * Store connections: one per libmicrohttpd thread, opened on first use and closed by a
+ * thread-specific destructor when the thread ends (see server.c). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "sync/map.h"
+#include "util/log.h"
+
+/* The status of the answer queued by this thread's current request. */
+static _Thread_local unsigned last_status;
+
+void ferry_http_set_status(unsigned status)
+{
+    last_status = status;
+}
+
+unsigned ferry_http_last_status(void)
+{
+    return last_status;
+}
+
+ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err)
+{
+    ferry_store *st = pthread_getspecific(srv->store_key);
+
+    if (st != NULL)
+        return st;
+    if (ferry_store_open(srv->opt.config->database, srv->opt.config->dir, &st, err) != FERRY_OK)
+        return NULL;
+    pthread_setspecific(srv->store_key, st);
+    return st;
+}
+
+/* Queues body (consumed) as the answer, with one extra header when name is not NULL. */
+enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                  const char *name, const char *value)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    json_decref(body);
+    if (text == NULL)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (name != NULL)
+        MHD_add_response_header(resp, name, value);
+    last_status = status;
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+{
+    return reply_json_header(conn, status, body, NULL, NULL);
+}
+
+json_t *error_body(const char *code, const char *msg)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+}
+
+enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *code,
+                            const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return reply_json(conn, status, error_body(code, msg));
+}
+
+/* Maps a Ferry error to its HTTP status: the one place that does. */
+enum MHD_Result reply_ferry_error(struct MHD_Connection *conn, const ferry_err *err)
+{
+    switch (err->code) {
+    case FERRY_ENOTFOUND:
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "%s", err->msg);
+    case FERRY_EINVAL:
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", err->msg);
+    case FERRY_ELIMIT:
+        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "%s", err->msg);
+    default:
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ferry_rc_name(err->code), "%s",
+                           err->msg);
+    }
+}
+
+enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char *allow)
+{
+    return reply_json_header(
+        conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+        error_body("method_not_allowed", "this route does not take that method"), "Allow", allow);
+}
+
+/* Parses a positive decimal id of a path segment; false when it is not one. */
+bool parse_id(const char *s, size_t len, int64_t *ret)
+{
+    int64_t v = 0;
+
+    if (len == 0 || len > 18)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v <= 0)
+        return false;
+    *ret = v;
+    return true;
+}
+
+/* Reads an integer query parameter within [min, max]; false (with a 400 queued) when bad. */
+bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
+               int64_t *value, enum MHD_Result *ret)
+{
+    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    char *end;
+    long long v;
+
+    if (s == NULL)
+        return true;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "%s must be a whole number from %lld to %lld", name, (long long)min,
+                           (long long)max);
+        return false;
+    }
+    *value = v;
+    return true;
+}
+
+/* Reads the since= parameter (a date or a date-time, UTC unless it has an offset) into ms;
+ * false (with a 400 queued) when it is not one. */
+bool query_since(struct MHD_Connection *conn, int64_t *ret_ms, enum MHD_Result *ret)
+{
+    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    ferry_field_spec field = {.name = (char *)"since", .type = FERRY_TYPE_DATETIME};
+    struct tm tm;
+    ferry_buf canon;
+    bool ok;
+
+    if (s == NULL)
+        return true;
+    ferry_buf_init(&canon, 64);
+    memset(&tm, 0, sizeof(tm));
+    ok = ferry_map_convert(&field, s, strlen(s), &canon) == NULL &&
+         sscanf(ferry_buf_str(&canon), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6;
+    ferry_buf_done(&canon);
+    if (!ok) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "since must be a date (2026-11-23) or a date-time "
+                           "(2026-11-23T06:00:00Z)");
+        return false;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ret_ms = (int64_t)timegm(&tm) * 1000;
+    return true;
+}
+
+bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret)
+{
+    json_error_t jerr;
+
+    if (req->doc != NULL)
+        return true; /* parsed before the connection was suspended */
+    if (req->body.len == 0 && empty_ok) {
+        req->doc = json_object();
+        return true;
+    }
+    req->doc = json_loadb(req->body.data, req->body.len, 0, &jerr);
+    if (req->doc == NULL || !json_is_object(req->doc)) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "the body must be a JSON object%s%s", req->doc == NULL ? ": " : "",
+                           req->doc == NULL ? jerr.text : "");
+        json_decref(req->doc);
+        req->doc = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool body_string(struct MHD_Connection *conn, request *req, const char *name, bool required,
+                 const char **value, enum MHD_Result *ret)
+{
+    json_t *v = json_object_get(req->doc, name);
+
+    *value = NULL;
+    if ((v == NULL || json_is_null(v)) && !required)
+        return true;
+    if (v == NULL || !json_is_string(v)) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           v == NULL ? "\"%s\" is required" : "\"%s\" must be a string", name);
+        return false;
+    }
+    *value = json_string_value(v);
+    return true;
+}
+
+void audit(struct ferry_server *srv, const request *req, const char *action, const char *target,
+           const char *fmt, ...)
+{
+    ferry_audit_entry e;
+    char detail[512];
+    ferry_store *st;
+    ferry_err err;
+    va_list ap;
+
+    detail[0] = '\0';
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+    }
+    memset(&e, 0, sizeof(e));
+    e.actor = req->authed ? req->who.user : NULL;
+    e.action = (char *)action;
+    e.target = (char *)target;
+    e.detail = detail[0] != '\0' ? detail : NULL;
+    e.client = req->client[0] != '\0' ? (char *)req->client : NULL;
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->audit_add(st, &e, &err) != FERRY_OK)
+        ferry_log(FERRY_LOG_ERROR, "msg=\"audit entry not recorded\" action=%s error=\"%s\"",
+                  action, err.msg);
+}
