@@ -87,6 +87,18 @@ demo: build
 	$(BUILD)/ferry sync therapists --config $(BUILD)/demo/ferry.yaml
 	@echo
 	$(BUILD)/ferry show 1 --config $(BUILD)/demo/ferry.yaml
+	@echo
+	@# A demo admin with a fresh random password, kept in a file only its owner can read.
+	@umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' > $(BUILD)/demo/admin-password
+	@$(BUILD)/ferry user add admin --role admin --password-stdin --config $(BUILD)/demo/ferry.yaml \
+	    < $(BUILD)/demo/admin-password
+	@echo "To use the web API, start the server and log in as admin with the password in"
+	@echo "$(BUILD)/demo/admin-password:"
+	@echo "  $(BUILD)/ferry serve --config $(BUILD)/demo/ferry.yaml"
+	@echo "  curl -c cookies -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"user\": \"admin\", \"password\": \"'\$$(cat $(BUILD)/demo/admin-password)'\"}' \\"
+	@echo "    http://127.0.0.1:8080/api/login"
+	@echo "  curl -b cookies http://127.0.0.1:8080/api/runs"
 
 bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
