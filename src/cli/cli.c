@@ -409,7 +409,10 @@ static int cmd_show(const cli_opts *o)
     printf("  status:    %s\n", ferry_run_status_name(run.status));
     printf("  started:   ");
     print_time(run.started_at_ms);
-    printf(" by %s (%s)\n", run.user != NULL ? run.user : "-", run.trigger);
+    printf(" by %s (%s%s%s)\n", run.user != NULL ? run.user : "-", run.trigger,
+           run.token != NULL ? ", token " : "", run.token != NULL ? run.token : "");
+    if (run.cancelled_by != NULL)
+        printf("  cancelled: by %s\n", run.cancelled_by);
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
     printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, %lld failed, "
            "%lld deleted\n",

@@ -47,6 +47,8 @@ typedef struct {
     sqlite3_stmt *change_insert;      /* one row */
     sqlite3_stmt *change_insert_many; /* CHANGE_ROWS rows */
     sqlite3_stmt *run_select;         /* one run by id */
+    sqlite3_stmt *token_select;       /* a token and its user, by hash (every API request) */
+    sqlite3_stmt *session_select;     /* a session and its user, by hash (every page request) */
 } sqlite_store;
 
 /* Rows per multi-row INSERT of changes: 7 parameters each, well under SQLite's limit. */
@@ -1516,14 +1518,17 @@ static ferry_rc st_token_auth(ferry_store *base, const char *token_hash, ferry_p
     ferry_rc frc;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    /* Asked on every authenticated request: the statement is prepared once. */
+    if (s->token_select == NULL && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                      &s->token_select, NULL) != SQLITE_OK)
         return db_error(s->db, err, "checking the API token");
+    st = s->token_select;
     sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         frc = rc == SQLITE_DONE ? ferry_err_set(err, FERRY_ENOTFOUND, "no such API token")
                                 : db_error(s->db, err, "checking the API token");
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return frc;
     }
     memset(&p, 0, sizeof(p));
@@ -1536,7 +1541,7 @@ static ferry_rc st_token_auth(ferry_store *base, const char *token_hash, ferry_p
     p.created_at_ms = col_time(st, 6);
     p.last_seen_at_ms = col_time(st, 7);
     revoked = sqlite3_column_int(st, 8) != 0;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     /* label and name are NOT NULL: a NULL here is a failed copy. */
     if (p.token_label == NULL || p.user == NULL) {
         frc = ferry_err_set(err, FERRY_ENOMEM, "checking the API token");
@@ -1617,14 +1622,17 @@ static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int
     ferry_rc frc;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    /* Asked on every authenticated request: the statement is prepared once. */
+    if (s->session_select == NULL && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                        &s->session_select, NULL) != SQLITE_OK)
         return db_error(s->db, err, "checking the session");
+    st = s->session_select;
     sqlite3_bind_text(st, 1, session_hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         frc = rc == SQLITE_DONE ? ferry_err_set(err, FERRY_ENOTFOUND, "no such session")
                                 : db_error(s->db, err, "checking the session");
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return frc;
     }
     memset(&p, 0, sizeof(p));
@@ -1634,7 +1642,7 @@ static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int
     disabled = sqlite3_column_int(st, 3) != 0;
     p.created_at_ms = col_time(st, 4);
     p.last_seen_at_ms = col_time(st, 5);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (p.user == NULL) {
         frc = ferry_err_set(err, FERRY_ENOMEM, "checking the session");
         goto out_done;
@@ -1825,6 +1833,8 @@ static void st_free(ferry_store *base)
     sqlite3_finalize(s->change_insert);
     sqlite3_finalize(s->change_insert_many);
     sqlite3_finalize(s->run_select);
+    sqlite3_finalize(s->token_select);
+    sqlite3_finalize(s->session_select);
     sqlite3_close_v2(s->db);
     free(s);
 }
