@@ -330,7 +330,7 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
         return reply_busy(conn);
     if (!req->task->verified) {
         login_failed(srv, req, user_key);
-        audit(srv, req, "user.passwd", req->who.user, "refused: the current password was wrong");
+        audit(srv, req, "user.passwd.failed", req->who.user, "the current password was wrong");
         return reply_error(conn, MHD_HTTP_FORBIDDEN, "wrong_password",
                            "the current password is wrong");
     }

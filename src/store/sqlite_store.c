@@ -1667,7 +1667,10 @@ static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int
         frc = ferry_err_set(err, FERRY_ENOTFOUND, "the session expired (older than %s)", limit);
         goto out_done;
     }
-    if (now - p.last_seen_at_ms > TOUCH_EVERY_MS &&
+    /* Recorded at most once a minute, and at least four times per idle period, so a request
+     * restarts the idle clock to within a quarter of it however short it is. */
+    int64_t touch_every = idle_ms / 4 < TOUCH_EVERY_MS ? idle_ms / 4 : TOUCH_EVERY_MS;
+    if (now - p.last_seen_at_ms > touch_every &&
         write_if_free(s, "UPDATE ferry_sessions SET last_seen_at = ?2 WHERE session_hash = ?1",
                       session_hash, 0, now))
         p.last_seen_at_ms = now;
