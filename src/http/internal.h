@@ -16,6 +16,7 @@
 
 #include "auth/session.h"
 #include "auth/throttle.h"
+#include "http/assets.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -43,13 +44,14 @@ enum route {
     R_TOKENS,
     R_TOKEN,
     R_AUDIT,
+    R_ASSET,
     R_OTHER,
     R_COUNT
 };
 extern const char *const ferry_route_names[R_COUNT];
 
 extern const unsigned ferry_counted_status[];
-#define NSTATUS 12
+#define NSTATUS 13
 
 struct ferry_server {
     ferry_server_options opt;
@@ -90,6 +92,7 @@ typedef struct {
     struct ferry_server *server;
     enum route route;
     const struct route_def *def; /* the matched route, or NULL */
+    const ferry_asset *asset;    /* R_ASSET: the file */
     char arg[128];               /* the {name} of the path, when it has one */
     size_t arglen;
     int64_t id; /* the {id} of the path, when it has one */
@@ -165,6 +168,8 @@ enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn
 enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
                              request *req);
 enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
+                          const ferry_asset *a);
 
 /* ---- auth (server.c) ---- */
 

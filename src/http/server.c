@@ -52,9 +52,10 @@ const char *const ferry_route_names[R_COUNT] = {
     "/api/tokens",
     "/api/tokens/{id}",
     "/api/audit",
+    "the page",
     "other",
 };
-const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 400, 401, 403,
+const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 304, 400, 401, 403,
                                                 404, 405, 409, 413, 429, 500};
 
 /* Who may call a route. */
@@ -102,6 +103,9 @@ static const struct route_def routes[] = {
     {"GET", "/api/audit", R_AUDIT, ACCESS_USER, FERRY_ROLE_ADMIN, "reading the audit log"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Any GET of a file of the admin page (web/, embedded). */
+static const struct route_def asset_route = {"GET", NULL, R_ASSET, ACCESS_PUBLIC, 0, NULL};
 
 /* ---- matching ---- */
 
@@ -390,6 +394,8 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
         return delete_token(srv, conn, req->id, req);
     case R_AUDIT:
         return get_audit(srv, conn);
+    case R_ASSET:
+        return get_asset(srv, conn, req->asset);
     default:
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
     }
@@ -422,6 +428,12 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
 
     req->route = R_OTHER;
     req->def = route_find(method, url, req, allow, sizeof(allow));
+    if (req->def == NULL && allow[0] == '\0' && strncmp(url, "/api/", 5) != 0 &&
+        (req->asset = ferry_asset_find(url)) != NULL) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return reply_method_not_allowed(conn, "GET");
+        req->def = &asset_route;
+    }
     if (req->def == NULL && allow[0] != '\0')
         return reply_method_not_allowed(conn, allow);
     if (req->def == NULL)
