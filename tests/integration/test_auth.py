@@ -1402,7 +1402,7 @@ class LimitsTest(AuthTestCase):
     def test_unknown_routes_are_404_and_wrong_methods_405_without_credentials(self):
         self.write_auth_config()
         with self.serve() as srv:
-            for method, path in (("GET", "/"), ("GET", "/nope"), ("GET", "/api"),
+            for method, path in (("GET", "/nope.html"), ("GET", "/nope"), ("GET", "/api"),
                                  ("GET", "/api/nope"), ("POST", "/api/nope"),
                                  ("GET", "/api/users/x/y"), ("DELETE", "/api/tokens/abc"),
                                  ("DELETE", "/api/tokens/0"), ("GET", "/api/me/x"),

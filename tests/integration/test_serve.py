@@ -400,12 +400,37 @@ class ListsTest(ServeTestCase):
             self.assert_error(srv.get("/api/runs/999/changes"), 404, "not_found")
 
 
+class PageTest(ServeTestCase):
+    """The admin page's files are served from the binary, to anyone, with cache validation
+    and a Content-Security-Policy."""
+
+    def test_the_page_is_served_with_etag_and_csp(self):
+        self.write_config({"t": sync_config("people.csv")})
+        self.write_csv("people.csv", HEADER, people_rows(1))
+        with self.serve() as srv:
+            r = srv.get("/", auth=False)
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.header("Content-Type").startswith("text/html"), r)
+            self.assertIn(b"<!doctype html>", r.body.lower())
+            self.assertIn("default-src 'self'", r.header("Content-Security-Policy"))
+            self.assertEqual(r.header("X-Frame-Options"), "DENY")
+            etag = r.header("ETag")
+            self.assertRegex(etag, r'^"[0-9a-f]{16}"$')
+            self.assertEqual(srv.get("/index.html", auth=False).body, r.body)
+            again = srv.get("/", auth=False, headers={"If-None-Match": etag})
+            self.assertEqual((again.status, again.body), (304, b""))
+            self.assertEqual(srv.get("/", auth=False,
+                                     headers={"If-None-Match": '"0000000000000000"'}).status, 200)
+            r = srv.request("POST", "/", auth=False)
+            self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
+
+
 class ErrorsTest(ServeTestCase):
     def test_errors_are_json_with_the_right_status(self):
         self.write_config({"t": sync_config("people.csv")})
         self.write_csv("people.csv", HEADER, people_rows(1))
         with self.serve() as srv:
-            for method, path, status in (("GET", "/", 404), ("GET", "/nope", 404),
+            for method, path, status in (("GET", "/nope", 404), ("GET", "/nope.js", 404),
                                          ("GET", "/api", 404), ("GET", "/api/nope", 404),
                                          ("GET", "/api/syncs/t", 404),
                                          ("POST", "/api/syncs/nope/runs", 404),
