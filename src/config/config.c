@@ -823,6 +823,37 @@ static ferry_rc on_metrics_token(struct walk *w, const struct val *v, void *obj)
     return FERRY_OK;
 }
 
+/* cors_origins: [ORIGIN, ...], each scheme://host[:port] with no path, as browsers send it in
+ * the Origin header. */
+static ferry_rc on_cors_origins(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char **origins = NULL;
+    size_t n = 0;
+    ferry_rc rc = get_string_list(w, v, true, false, &origins, &n);
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *o = origins[i];
+        const char *host = strncmp(o, "https://", 8) == 0  ? o + 8
+                           : strncmp(o, "http://", 7) == 0 ? o + 7
+                                                           : NULL;
+        if (host == NULL || host[0] == '\0' || strpbrk(host, "/?#* ") != NULL) {
+            rc = fail(w, v->line,
+                      "'%.*s' is not an origin: expected scheme://host[:port] such as "
+                      "https://admin.example.com, with no path",
+                      show_len(strlen(o)), o);
+            free_strv(origins, n);
+            return rc;
+        }
+    }
+    free_strv(cfg->cors_origins, cfg->ncors_origins);
+    cfg->cors_origins = origins;
+    cfg->ncors_origins = n;
+    return FERRY_OK;
+}
+
 /* ---- syncs.NAME.source ---- */
 
 static ferry_rc on_source_kind(struct walk *w, const struct val *v, void *obj)
@@ -1483,6 +1514,7 @@ static const struct key_rule top_rules[] = {
     {"max_connections_per_ip", false, on_connections_per_ip},
     {"idle_timeout", false, on_idle_timeout},
     {"max_body", false, on_max_body},
+    {"cors_origins", false, on_cors_origins},
     {"syncs", false, on_syncs},
 };
 
@@ -1795,6 +1827,7 @@ void ferry_config_free(ferry_config *cfg)
     if (cfg->metrics_token != NULL)
         ferry_password_wipe(cfg->metrics_token, strlen(cfg->metrics_token));
     free(cfg->metrics_token);
+    free_strv(cfg->cors_origins, cfg->ncors_origins);
     free(cfg);
 }
 

@@ -115,6 +115,8 @@ typedef struct {
     long max_connections_per_ip; /* default 256; 0 for no limit */
     long idle_timeout_ms;        /* an idle connection is closed after this; default 60 s */
     long max_body_bytes;         /* a larger request body is refused (413); default 1 MiB */
+    char **cors_origins;         /* origins whose pages may call the API ("https://a.example") */
+    size_t ncors_origins;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

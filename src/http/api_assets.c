@@ -54,7 +54,6 @@ enum MHD_Result get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
     bool component = strcmp(a->path, "/ferry-sync.js") == 0;
     unsigned status = MHD_HTTP_OK;
     struct MHD_Response *resp;
-    enum MHD_Result ret;
     const char *etag;
 
     (void)srv;
@@ -83,8 +82,5 @@ enum MHD_Result get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
     }
     if (component)
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    ferry_http_set_status(status);
-    ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return ferry_http_queue(conn, status, resp);
 }

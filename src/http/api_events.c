@@ -120,7 +120,6 @@ enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn
     const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     struct MHD_Response *resp;
-    enum MHD_Result ret;
     sse_stream *s;
     ferry_err err;
 
@@ -162,8 +161,5 @@ enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
-    ferry_http_set_status(MHD_HTTP_OK);
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return ferry_http_queue(conn, MHD_HTTP_OK, resp);
 }

@@ -179,6 +179,39 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
 
 /* ---- /api/runs ---- */
 
+/* Reads the filters GET /api/runs and the export share (sync, status, tenant, user, since,
+ * until) into filter; the strings are borrowed from the connection. False (with a 400 queued)
+ * when one is bad. */
+static bool run_filter_from_query(struct MHD_Connection *conn, ferry_run_filter *filter,
+                                  enum MHD_Result *ret)
+{
+    ferry_run_status status;
+
+    if (!query_time(conn, "since", &filter->since_ms, ret) ||
+        !query_time(conn, "until", &filter->until_ms, ret))
+        return false;
+    filter->sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
+    filter->status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
+    filter->tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
+    filter->user = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user");
+    /* An empty parameter (an "All" choice of a form) filters nothing. */
+    if (filter->sync != NULL && filter->sync[0] == '\0')
+        filter->sync = NULL;
+    if (filter->status != NULL && filter->status[0] == '\0')
+        filter->status = NULL;
+    if (filter->tenant != NULL && filter->tenant[0] == '\0')
+        filter->tenant = NULL;
+    if (filter->user != NULL && filter->user[0] == '\0')
+        filter->user = NULL;
+    if (filter->status != NULL && !ferry_run_status_parse(filter->status, &status)) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "status must be one of queued, running, succeeded, failed, "
+                           "cancelled, interrupted");
+        return false;
+    }
+    return true;
+}
+
 enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
 {
     ferry_run run;
@@ -207,7 +240,6 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     int64_t limit = 50, cursor = 0;
     enum MHD_Result ret = MHD_NO;
     ferry_run *runs = NULL;
-    ferry_run_status status;
     json_t *list;
     ferry_store *st;
     ferry_err err;
@@ -215,16 +247,8 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
 
     if (!query_int(conn, "limit", 1, 500, &limit, &ret) ||
         !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
-        !query_since(conn, &filter.since_ms, &ret))
+        !run_filter_from_query(conn, &filter, &ret))
         return ret;
-    filter.sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
-    filter.status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
-    filter.tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
-    filter.user = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user");
-    if (filter.status != NULL && !ferry_run_status_parse(filter.status, &status))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "status must be one of queued, running, succeeded, failed, "
-                           "cancelled, interrupted");
     filter.before_id = cursor;
     filter.limit = (int)limit;
     ferry_err_clear(&err);
@@ -246,9 +270,8 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
 typedef struct {
     struct ferry_server *server;
     bool csv;
-    char *sync;
-    int64_t since_ms;
-    int64_t cursor; /* the smallest id sent so far; 0 before the first page */
+    ferry_run_filter filter; /* its strings owned (strdup'ed): the stream outlives the call */
+    int64_t cursor;          /* the smallest id sent so far; 0 before the first page */
     bool started, done;
     ferry_buf out;
     size_t out_pos;
@@ -308,7 +331,7 @@ static void export_csv_row(ferry_buf *b, const ferry_run *r)
 /* Fills the stream's buffer with the next page of runs, or the end. */
 static void export_fill(export_stream *x)
 {
-    ferry_run_filter filter = {.sync = x->sync, .since_ms = x->since_ms, .limit = 200};
+    ferry_run_filter filter = x->filter;
     ferry_run *runs = NULL;
     ferry_store *st;
     ferry_err err;
@@ -375,31 +398,38 @@ static void export_free(void *cls)
     export_stream *x = cls;
 
     ferry_buf_done(&x->out);
-    free(x->sync);
+    free((char *)x->filter.sync);
+    free((char *)x->filter.status);
+    free((char *)x->filter.tenant);
+    free((char *)x->filter.user);
     free(x);
 }
 
 enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn)
 {
     const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
-    const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
+    ferry_run_filter filter = {0};
     struct MHD_Response *resp;
     enum MHD_Result ret = MHD_NO;
-    int64_t since = 0;
     export_stream *x;
 
     if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "format must be csv or json");
-    if (!query_since(conn, &since, &ret))
+    if (!run_filter_from_query(conn, &filter, &ret))
         return ret;
     x = calloc(1, sizeof(*x));
     if (x == NULL)
         return MHD_NO;
     x->server = srv;
     x->csv = format == NULL || strcmp(format, "csv") == 0;
-    x->sync = sync != NULL ? strdup(sync) : NULL;
-    x->since_ms = since;
+    x->filter.sync = filter.sync != NULL ? strdup(filter.sync) : NULL;
+    x->filter.status = filter.status != NULL ? strdup(filter.status) : NULL;
+    x->filter.tenant = filter.tenant != NULL ? strdup(filter.tenant) : NULL;
+    x->filter.user = filter.user != NULL ? strdup(filter.user) : NULL;
+    x->filter.since_ms = filter.since_ms;
+    x->filter.until_ms = filter.until_ms;
+    x->filter.limit = 200;
     ferry_buf_init(&x->out, 16 * 1024 * 1024);
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_reader, x,
                                              export_free);
@@ -412,10 +442,7 @@ enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn
     MHD_add_response_header(resp, "Content-Disposition",
                             x->csv ? "attachment; filename=\"ferry-runs.csv\""
                                    : "attachment; filename=\"ferry-runs.json\"");
-    ferry_http_set_status(MHD_HTTP_OK);
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return ferry_http_queue(conn, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)

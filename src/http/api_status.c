@@ -61,7 +61,6 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
     const ferry_config *cfg = srv->opt.config;
     ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
     struct MHD_Response *resp;
-    enum MHD_Result ret;
     ferry_store *store;
     ferry_err err;
     ferry_buf b;
@@ -140,10 +139,7 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
     }
     b.data = NULL;
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
-    ferry_http_set_status(MHD_HTTP_OK);
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return ferry_http_queue(conn, MHD_HTTP_OK, resp);
 
 fail:
     for (size_t i = 0; i < cfg->nsyncs; i++)

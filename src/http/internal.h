@@ -51,7 +51,7 @@ enum route {
 extern const char *const ferry_route_names[R_COUNT];
 
 extern const unsigned ferry_counted_status[];
-#define NSTATUS 13
+#define NSTATUS 14
 
 struct ferry_server {
     ferry_server_options opt;
@@ -104,6 +104,7 @@ typedef struct {
     char session_id[FERRY_SESSION_ID_MAX]; /* when by_cookie */
     char cred_hash[FERRY_TOKEN_HASH_HEX];  /* the stored form of the session or token */
     char client[64];                       /* the client's address */
+    const char *cors_origin;               /* its Origin, when cors_origins allows it */
     /* Set by a handler that suspended the connection for password work. */
     pw_task *task;
     json_t *doc; /* the parsed body, kept across the suspension */
@@ -114,6 +115,12 @@ struct route_def;
 /* ---- reply.c ---- */
 
 ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err);
+/* Queues resp (consumed) with status: records the status for /metrics and adds the CORS
+ * headers when the request's origin is allowed. Every answer goes through it. */
+enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
+                                 struct MHD_Response *resp);
+/* Sets the allowed Origin of the request this thread handles (NULL: none). */
+void ferry_http_set_cors(const char *origin);
 void ferry_http_set_status(unsigned status);
 unsigned ferry_http_last_status(void);
 enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
@@ -127,7 +134,8 @@ enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char
 bool parse_id(const char *s, size_t len, int64_t *ret);
 bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
                int64_t *value, enum MHD_Result *ret);
-bool query_since(struct MHD_Connection *conn, int64_t *ret_ms, enum MHD_Result *ret);
+bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
+                enum MHD_Result *ret);
 /* Parses the request body as a JSON object into req->doc; false (with a 400 queued) when it
  * is not one. An empty body is an empty object when empty_ok. */
 bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret);

@@ -18,6 +18,30 @@
 
 /* The status of the answer queued by this thread's current request. */
 static _Thread_local unsigned last_status;
+/* The request's Origin when cors_origins allows it (its answers say so), or NULL. */
+static _Thread_local const char *cors_origin;
+
+void ferry_http_set_cors(const char *origin)
+{
+    cors_origin = origin;
+}
+
+enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
+                                 struct MHD_Response *resp)
+{
+    enum MHD_Result ret;
+
+    if (cors_origin != NULL) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    last_status = status;
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
 
 void ferry_http_set_status(unsigned status)
 {
@@ -47,7 +71,6 @@ enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, 
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     struct MHD_Response *resp;
-    enum MHD_Result ret;
 
     json_decref(body);
     if (text == NULL)
@@ -61,10 +84,7 @@ enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, 
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (name != NULL)
         MHD_add_response_header(resp, name, value);
-    last_status = status;
-    ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return ferry_http_queue(conn, status, resp);
 }
 
 enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
@@ -152,33 +172,43 @@ bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64
     return true;
 }
 
-/* Reads the since= parameter (a date or a date-time, UTC unless it has an offset) into ms;
- * false (with a 400 queued) when it is not one. */
-bool query_since(struct MHD_Connection *conn, int64_t *ret_ms, enum MHD_Result *ret)
+/* Reads a time parameter (a date or a date-time, UTC unless it has an offset) into ms;
+ * false (with a 400 queued) when it is not one. A date means its midnight, UTC. */
+bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
+                enum MHD_Result *ret)
 {
-    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-    ferry_field_spec field = {.name = (char *)"since", .type = FERRY_TYPE_DATETIME};
+    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    ferry_field_spec field = {.name = (char *)name, .type = FERRY_TYPE_DATETIME};
+    int64_t ms = 0, scale = 100;
     struct tm tm;
     ferry_buf canon;
+    int end = 0;
     bool ok;
 
-    if (s == NULL)
+    if (s == NULL || s[0] == '\0')
         return true;
     ferry_buf_init(&canon, 64);
     memset(&tm, 0, sizeof(tm));
     ok = ferry_map_convert(&field, s, strlen(s), &canon) == NULL &&
-         sscanf(ferry_buf_str(&canon), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
-                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6;
+         sscanf(ferry_buf_str(&canon), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &end) == 6;
+    /* The canonical form keeps milliseconds ("...:05.123Z"): a run's own queued_at must
+     * bound exactly. */
+    for (const char *p = ok && ferry_buf_str(&canon)[end] == '.' ? ferry_buf_str(&canon) + end + 1
+                                                                 : "";
+         *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
+        ms += (*p - '0') * scale;
     ferry_buf_done(&canon);
     if (!ok) {
         *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "since must be a date (2026-11-23) or a date-time "
-                           "(2026-11-23T06:00:00Z)");
+                           "%s must be a date (2026-11-23) or a date-time "
+                           "(2026-11-23T06:00:00Z)",
+                           name);
         return false;
     }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *ret_ms = (int64_t)timegm(&tm) * 1000;
+    *ret_ms = (int64_t)timegm(&tm) * 1000 + ms;
     return true;
 }
 

@@ -55,8 +55,8 @@ const char *const ferry_route_names[R_COUNT] = {
     "the page",
     "other",
 };
-const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 304, 400, 401, 403,
-                                                404, 405, 409, 413, 429, 500};
+const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401,
+                                                403, 404, 405, 409, 413, 429, 500};
 
 /* Who may call a route. */
 typedef enum {
@@ -417,16 +417,46 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t outlen
                   (socklen_t)outlen);
 }
 
+/* Answers a CORS preflight (OPTIONS with Access-Control-Request-Method) from an origin that
+ * cors_origins lists; others are refused, and the browser then refuses the call. */
+static enum MHD_Result reply_preflight(struct MHD_Connection *conn, const request *req,
+                                       const char *origin)
+{
+    struct MHD_Response *resp;
+
+    if (req->cors_origin == NULL)
+        return reply_error(conn, MHD_HTTP_FORBIDDEN, "cors",
+                           "the origin %.200s is not in cors_origins", origin);
+    resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, X-CSRF-Token, Last-Event-ID");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    return ferry_http_queue(conn, MHD_HTTP_NO_CONTENT, resp);
+}
+
 /* The first call of a request: route, gate, and the announced body size. Returns MHD_YES
  * with nothing queued to go on reading the body. */
 static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connection *conn,
                                   const char *url, const char *method, request *req)
 {
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const ferry_config *cfg = srv->opt.config;
     enum MHD_Result ret = MHD_YES;
     char allow[64];
 
     req->route = R_OTHER;
+    for (size_t i = 0; origin != NULL && i < cfg->ncors_origins; i++) {
+        if (strcmp(origin, cfg->cors_origins[i]) == 0)
+            req->cors_origin = cfg->cors_origins[i];
+    }
+    ferry_http_set_cors(req->cors_origin);
+    if (origin != NULL && strcmp(method, "OPTIONS") == 0 &&
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method") != NULL)
+        return reply_preflight(conn, req, origin);
     req->def = route_find(method, url, req, allow, sizeof(allow));
     if (req->def == NULL && allow[0] == '\0' && strncmp(url, "/api/", 5) != 0 &&
         (req->asset = ferry_asset_find(url)) != NULL) {
@@ -461,6 +491,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     (void)version;
     ferry_http_set_status(0);
+    ferry_http_set_cors(req != NULL ? req->cors_origin : NULL);
     if (req == NULL) {
         req = calloc(1, sizeof(*req));
         if (req == NULL)

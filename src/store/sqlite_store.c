@@ -560,7 +560,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
                            " WHERE (?1 IS NULL OR sync = ?1) AND (?3 IS NULL OR status = ?3)"
                            " AND (?4 = 0 OR id < ?4) AND (?5 IS NULL OR trigger = ?5)"
                            " AND (?6 IS NULL OR queued_at >= ?6) AND (?7 IS NULL OR tenant = ?7)"
-                           " AND (?8 IS NULL OR user_name = ?8)"
+                           " AND (?8 IS NULL OR user_name = ?8) AND (?9 IS NULL OR queued_at < ?9)"
                            " ORDER BY id DESC LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "listing runs");
@@ -572,6 +572,7 @@ static ferry_rc st_run_list(ferry_store *base, const ferry_run_filter *filter, f
     bind_time(st, 6, filter->since_ms);
     bind_text_or_null(st, 7, filter->tenant);
     bind_text_or_null(st, 8, filter->user);
+    bind_time(st, 9, filter->until_ms);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -92,6 +92,7 @@ typedef struct {
     const char *user;    /* NULL for every user; else runs started by exactly this user */
     int64_t before_id;   /* only runs with a smaller id (a page cursor); 0 for no bound */
     int64_t since_ms;    /* only runs queued at or after this time; 0 for no bound */
+    int64_t until_ms;    /* only runs queued before this time; 0 for no bound */
     int limit;           /* at most this many, newest first */
 } ferry_run_filter;
 

@@ -8,6 +8,7 @@ Content-Length, so ferry knows the percent) a few KiB at a time, about 4 s in al
 carry the admin token serve() made (Authorization: Bearer); the raw ones here add it too.
 """
 
+import json
 import socket
 import threading
 import time
@@ -355,11 +356,28 @@ class ListsTest(ServeTestCase):
             self.assertEqual(ids_of("sync=other&status=succeeded"), [ids[5], ids[1]])
             self.assertEqual(ids_of("sync=t&limit=2&cursor=%d" % by_sync[1]), by_sync[2:4])
             self.assertEqual(ids_of("sync=nope"), [])
+            # Empty parameters (a form's "All") filter nothing.
+            self.assertEqual(ids_of("sync=&status=&user=&tenant="), newest_first)
+            # until keeps the runs queued before it; with since, a window.
+            by_id = {r["id"]: r for r in listed["runs"]}
+            cut = by_id[ids[3]]["queued_at"]
+            self.assertEqual(ids_of("until=" + cut), sorted(ids[:3], reverse=True))
+            self.assertEqual(ids_of("since=%s&until=%s" % (by_id[ids[1]]["queued_at"], cut)),
+                             [ids[2], ids[1]])
+            self.assertEqual(ids_of("until=2000-01-01"), [])
+            # The export takes the same filters.
+            exported = json.loads(srv.get("/api/runs/export?format=json&sync=t&status=succeeded"
+                                          "&until=" + cut).body)
+            self.assertEqual([r["id"] for r in exported], [ids[2], ids[0]])
+            csv_rows = srv.get("/api/runs/export?sync=other").body.decode().strip().split("\r\n")
+            self.assertEqual([int(line.split(",")[0]) for line in csv_rows[1:]], [ids[5], ids[1]])
+            r = srv.get("/api/runs/export?status=bogus")
+            self.assertIn("status", self.assert_error(r, 400, "bad_parameter"))
 
             for query, name in (("limit=0", "limit"), ("limit=abc", "limit"),
                                 ("limit=501", "limit"), ("limit=", "limit"),
                                 ("cursor=-1", "cursor"), ("cursor=x", "cursor"),
-                                ("status=bogus", "status")):
+                                ("status=bogus", "status"), ("until=soon", "until")):
                 r = srv.get("/api/runs?" + query)
                 self.assertIn(name, self.assert_error(r, 400, "bad_parameter"), query)
 
@@ -423,6 +441,46 @@ class PageTest(ServeTestCase):
                                      headers={"If-None-Match": '"0000000000000000"'}).status, 200)
             r = srv.request("POST", "/", auth=False)
             self.assertEqual((r.status, r.header("Allow")), (405, "GET"))
+
+
+class CorsTest(ServeTestCase):
+    """Pages of the origins in cors_origins may call the API from a browser; others may not."""
+
+    def test_allowed_origins_get_cors_headers_and_preflights(self):
+        allowed, other = "http://127.0.0.1:9999", "https://evil.example"
+        self.write_file("ferry.yaml", json.dumps({
+            "cors_origins": [allowed], "syncs": {"t": sync_config("people.csv")}}))
+        self.write_csv("people.csv", HEADER, people_rows(1))
+        with self.serve() as srv:
+            pre = {"Origin": allowed, "Access-Control-Request-Method": "POST",
+                   "Access-Control-Request-Headers": "authorization, content-type"}
+            r = srv.request("OPTIONS", "/api/syncs/t/runs", headers=pre, auth=False)
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.header("Access-Control-Allow-Origin"), allowed)
+            self.assertEqual(r.header("Access-Control-Allow-Credentials"), "true")
+            for h in ("Authorization", "Content-Type", "X-CSRF-Token", "Last-Event-ID"):
+                self.assertIn(h, r.header("Access-Control-Allow-Headers"))
+            self.assertIn("POST", r.header("Access-Control-Allow-Methods"))
+            self.assertEqual(self.run_count(), 0)  # a preflight queues nothing
+
+            r = srv.request("OPTIONS", "/api/syncs/t/runs", auth=False,
+                            headers=dict(pre, Origin=other))
+            self.assert_error(r, 403, "cors")
+            self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+
+            r = srv.get("/api/syncs", headers={"Origin": allowed})
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("Access-Control-Allow-Origin"), allowed)
+            self.assertEqual(r.header("Vary"), "Origin")
+            r = srv.get("/api/syncs", auth=False, headers={"Origin": allowed})
+            self.assertEqual(r.status, 401)  # errors carry the headers too, so pages can read
+            self.assertEqual(r.header("Access-Control-Allow-Origin"), allowed)
+            r = srv.get("/api/syncs", headers={"Origin": other})
+            self.assertEqual(r.status, 200)  # the server answers; the browser hides it
+            self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+            run = srv.post("/api/syncs/t/runs", headers={"Origin": allowed})
+            self.assertEqual(run.status, 202)
+            self.assertEqual(run.header("Access-Control-Allow-Origin"), allowed)
 
 
 class ErrorsTest(ServeTestCase):

@@ -218,7 +218,7 @@ static void load_errors_name_the_path_as_given(void **state)
     snprintf(expected, sizeof(expected),
              "%s:2: wrokers: unknown key (expected one of: database, listen, workers, "
              "session_idle, session_max, metrics_token, max_connections, "
-             "max_connections_per_ip, idle_timeout, max_body, syncs)",
+             "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)",
              path);
     assert_string_equal(err.msg, expected);
     free(path);
@@ -355,7 +355,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
                  "wokers: 4\n",
                  "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, "
                  "session_idle, session_max, metrics_token, max_connections, "
-                 "max_connections_per_ip, idle_timeout, max_body, syncs)");
+                 "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -1514,6 +1514,27 @@ static void metrics_token_from_the_environment(void **state)
                  "ferry.yaml:1: metrics_token: the token must have at least 16 characters");
 }
 
+static void cors_origins_are_origins(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("cors_origins: [https://admin.example.com, 'http://127.0.0.1:3000']\n");
+    assert_int_equal(cfg->ncors_origins, 2);
+    assert_string_equal(cfg->cors_origins[0], "https://admin.example.com");
+    assert_string_equal(cfg->cors_origins[1], "http://127.0.0.1:3000");
+    ferry_config_free(cfg);
+    cfg = parse_ok("cors_origins: https://one.example\n"); /* one, without brackets */
+    assert_int_equal(cfg->ncors_origins, 1);
+    ferry_config_free(cfg);
+    expect_error("cors_origins: ['https://admin.example.com/']\n",
+                 "ferry.yaml:1: cors_origins: 'https://admin.example.com/' is not an origin: "
+                 "expected scheme://host[:port] such as https://admin.example.com, with no path");
+    expect_error("cors_origins: ['*']\n",
+                 "ferry.yaml:1: cors_origins: '*' is not an origin: expected "
+                 "scheme://host[:port] such as https://admin.example.com, with no path");
+}
+
 static void server_keys_out_of_range(void **state)
 {
     (void)state;
@@ -1602,6 +1623,7 @@ int main(void)
         cmocka_unit_test(server_keys_have_defaults_and_load),
         cmocka_unit_test(metrics_token_from_the_environment),
         cmocka_unit_test(server_keys_out_of_range),
+        cmocka_unit_test(cors_origins_are_origins),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
