@@ -81,9 +81,14 @@ unit: build
 # Syncs the bundled therapists roster into SQLite and prints the summary.
 demo: build
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
-	@cp examples/ferry.yaml examples/therapists.csv $(BUILD)/demo/
-	@sed -i "s|url: therapists.csv|url: file://$(CURDIR)/$(BUILD)/demo/therapists.csv|" \
-	    $(BUILD)/demo/ferry.yaml
+	@cp examples/ferry.yaml examples/therapists.csv examples/locations.csv $(BUILD)/demo/
+	@# 200,000 generated patients: a sync long enough to watch on the page.
+	@awk 'BEGIN { print "Patient ID,Name,Email,Born,Location"; \
+	    for (i = 1; i <= 200000; i++) \
+	        printf "P%06d,Patient %d,patient%d@example.com,19%02d-%02d-%02d,L0%d\n", \
+	            i, i, i, 40 + i % 60, 1 + i % 12, 1 + i % 28, 1 + i % 6 }' \
+	    > $(BUILD)/demo/patients.csv
+	@sed -i -E "s|url: ([a-z]+\.csv)|url: file://$(CURDIR)/$(BUILD)/demo/\1|" $(BUILD)/demo/ferry.yaml
 	$(BUILD)/ferry sync therapists --config $(BUILD)/demo/ferry.yaml
 	@echo
 	$(BUILD)/ferry show 1 --config $(BUILD)/demo/ferry.yaml
@@ -91,14 +96,14 @@ demo: build
 	@# A demo admin with a fresh random password, kept in a file only its owner can read.
 	@umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' > $(BUILD)/demo/admin-password
 	@$(BUILD)/ferry user add admin --role admin --password-stdin --config $(BUILD)/demo/ferry.yaml \
-	    < $(BUILD)/demo/admin-password
-	@echo "To use the web API, start the server and log in as admin with the password in"
-	@echo "$(BUILD)/demo/admin-password:"
-	@echo "  $(BUILD)/ferry serve --config $(BUILD)/demo/ferry.yaml"
-	@echo "  curl -c cookies -H 'Content-Type: application/json' \\"
-	@echo "    -d '{\"user\": \"admin\", \"password\": \"'\$$(cat $(BUILD)/demo/admin-password)'\"}' \\"
-	@echo "    http://127.0.0.1:8080/api/login"
-	@echo "  curl -b cookies http://127.0.0.1:8080/api/runs"
+	    < $(BUILD)/demo/admin-password >/dev/null
+	@echo "Ferry's admin page: http://127.0.0.1:8080/"
+	@echo "  log in as admin, password $$(cat $(BUILD)/demo/admin-password)"
+	@echo "  (also in $(BUILD)/demo/admin-password); Ctrl-C stops the server."
+	@echo "  From a program: curl -c cookies -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"user\": \"admin\", \"password\": \"...\"}' http://127.0.0.1:8080/api/login"
+	@echo
+	$(BUILD)/ferry serve --config $(BUILD)/demo/ferry.yaml
 
 bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
