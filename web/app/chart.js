@@ -84,22 +84,26 @@ export function runsChart(runs, width, title) {
     }
     svg.append(g);
   });
+  // Run ids under the oldest and the newest bar (one label when they would touch).
   const first = data[0], last = data[data.length - 1];
-  svg.append(s('text', {x: x0 + slot / 2, y: recBottom + 16, class: 'chart-tick',
-    'text-anchor': data.length === 1 ? 'middle' : 'start'}, `#${first.id}`));
-  if (data.length > 1) {
-    svg.append(s('text', {x: W - M.right, y: recBottom + 16, class: 'chart-tick', 'text-anchor': 'end'},
-      `#${last.id} (newest)`));
-  }
+  const xFirst = x0 + (slot - barW) / 2 + barW / 2;
+  const xLast = x0 + (data.length - 1) * slot + (slot - barW) / 2 + barW / 2;
+  const label = (x, text, anchor) => s('text', {x, y: recBottom + 16, class: 'chart-tick', 'text-anchor': anchor}, text);
+  svg.append(label(Math.min(xLast, W - M.right - 2), `#${last.id}`, xLast > W - M.right - 20 ? 'end' : 'middle'));
+  if (data.length > 1 && xLast - xFirst > 60) svg.append(label(xFirst, `#${first.id}`, 'middle'));
   return svg;
 }
 
-/** The legend under the chart (HTML, so it wraps on a phone). */
+/** The legend under the chart (HTML, so it wraps on a phone): one line per panel. */
 export function chartLegend() {
   const item = (cls, label) => h('li', null, h('span', {class: `swatch ${cls}`, 'aria-hidden': 'true'}), label);
-  return h('ul', {class: 'legend', 'aria-label': 'Legend'},
-    item('swatch--ok', 'succeeded'), item('swatch--bad', 'failed or cancelled'),
-    ...OUTCOMES.map(o => item(`seg--${o}`, o)));
+  return h('div', {class: 'legends'},
+    h('ul', {class: 'legend', 'aria-label': 'Duration bars'},
+      h('li', {class: 'legend-title'}, 'Duration:'),
+      item('swatch--ok', 'succeeded'), item('swatch--bad', 'failed'), item('swatch--warn', 'cancelled')),
+    h('ul', {class: 'legend', 'aria-label': 'Record bars'},
+      h('li', {class: 'legend-title'}, 'Records:'),
+      ...OUTCOMES.map(o => item(`seg--${o}`, o))));
 }
 
 /** Draws runsChart into box, and again when box's width changes. Returns a disposer. */

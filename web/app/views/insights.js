@@ -68,8 +68,9 @@ export function mountInsights(root, app) {
       h('div', {class: 'stats'},
         h('div', {class: 'stat'}, h('p', {class: 'stat-label'}, 'Success rate'), rate, rateSub),
         h('div', {class: 'stat'}, h('p', {class: 'stat-label'}, 'Average duration'), avg, p95),
-        h('div', {class: 'stat'}, h('p', {class: 'stat-label'}, 'Records, all runs'), records)),
-      h('figure', {class: 'chart-figure'}, chartBox, h('figcaption', null, chartLegend())),
+        h('div', {class: 'stat'}, h('p', {class: 'stat-label'}, 'Records'), records)),
+      h('figure', {class: 'chart-figure'}, chartBox,
+        h('figcaption', null, h('p', {class: 'chart-caption'}, 'The last 30 finished runs, oldest on the left.'), chartLegend())),
       h('h3', {class: 'panel-title'}, 'Top failure reasons'),
       reasons);
     return {

@@ -126,13 +126,15 @@ function createCard(app, sync) {
     cancelBtn.setAttribute('aria-busy', 'true');
     say('Cancelling...');
     const r = await cancelRun(app, run.id);
+    const now = app.state.byName.get(current.name) || current;
+    const stillActive = now.active_run && now.active_run.id === run.id;
     if (r.error) {
       cancelling = null;
       say(r.error.message, 'error');
-    } else {
-      say(r.message);
+    } else if (stillActive) {
+      say(r.message); // "Cancelling...": the run.finished event clears it
     }
-    update(app.state.byName.get(current.name) || current);
+    update(now);
   }
 
   function renderLast(run) {
