@@ -106,6 +106,7 @@ export function refreshTimes(root = document) {
 export function fmtEta(seconds) {
   if (seconds === null || seconds === undefined) return null;
   if (seconds < 1) return 'less than a second';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
   return fmtDuration(seconds * 1000);
 }
 
