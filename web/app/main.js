@@ -23,7 +23,12 @@ const ROUTES = [
 ];
 
 function parseHash() {
-  const raw = decodeURI(location.hash.replace(/^#/, '')) || '/syncs';
+  let raw;
+  try {
+    raw = decodeURI(location.hash.replace(/^#/, '')) || '/syncs';
+  } catch (e) {
+    raw = '/syncs'; // a malformed %-escape
+  }
   const i = raw.indexOf('?');
   const path = i < 0 ? raw : raw.slice(0, i);
   return {path, params: new URLSearchParams(i < 0 ? '' : location.hash.slice(location.hash.indexOf('?') + 1))};

@@ -159,7 +159,8 @@ export function mountRun(root, app, params, id) {
     });
     const tablist = h('div', {role: 'tablist', class: 'tabs', 'aria-label': 'Changes by outcome'}, ...tabs);
     tablist.addEventListener('keydown', e => {
-      const i = CHANGE_OUTCOMES.indexOf(outcome);
+      const focused = e.target.closest('[role="tab"]');
+      const i = CHANGE_OUTCOMES.indexOf(focused ? focused.dataset.outcome : outcome);
       let j = null;
       if (e.key === 'ArrowRight') j = (i + 1) % CHANGE_OUTCOMES.length;
       else if (e.key === 'ArrowLeft') j = (i - 1 + CHANGE_OUTCOMES.length) % CHANGE_OUTCOMES.length;

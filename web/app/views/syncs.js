@@ -36,7 +36,8 @@ export function mountSyncs(root, app) {
       card.update(sync);
       prev = card.el;
     }
-    if (!syncs.length && !grid.querySelector('.empty')) {
+    if (syncs.length) grid.querySelector('.empty')?.remove();
+    else if (!grid.querySelector('.empty')) {
       grid.append(h('p', {class: 'empty'},
         'No syncs are configured yet. Add one under syncs: in ferry.yaml and restart Ferry.'));
     }
