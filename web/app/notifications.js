@@ -54,23 +54,22 @@ export class Notifications {
     return this.saved.dismissed.includes(id);
   }
 
-  /** After login or a refresh: active runs, then the undismissed runs notified before. */
+  /** After login or a refresh: active runs and the undismissed runs notified before. */
   async restore(activeRuns) {
-    for (const run of activeRuns) this.show(run);
-    const pending = this.saved.notified.filter(id => !this.items.has(id) && !this.isDismissed(id));
-    // Oldest first, so the newest ends on top.
-    for (const id of pending.sort((a, b) => a - b)) {
-      try {
-        const run = await this.fetchRun(id);
-        this.state.accept(run);
-        this.show(this.state.latest(run));
-      } catch (e) {
-        if (e && e.status === 404) {
-          this.saved.notified = this.saved.notified.filter(x => x !== id);
-          this.save();
-        }
+    const active = activeRuns.filter(r => !this.isDismissed(r.id));
+    const ids = this.saved.notified.filter(id => !this.isDismissed(id) && !active.some(r => r.id === id));
+    const fetched = await Promise.allSettled(ids.map(id => this.fetchRun(id)));
+    const runs = [...active];
+    fetched.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        this.state.accept(r.value);
+        runs.push(this.state.latest(r.value));
+      } else if (r.reason && r.reason.status === 404) {
+        this.saved.notified = this.saved.notified.filter(x => x !== ids[i]);
       }
-    }
+    });
+    this.save();
+    for (const run of runs) this.show(this.state.latest(run));
   }
 
   /** Shows or updates the notification of run (unless the user dismissed it). */
@@ -80,7 +79,9 @@ export class Notifications {
     if (!item) {
       item = this.create(run);
       this.items.set(run.id, item);
-      this.list.prepend(item.el);
+      // Newest first, whatever order they arrive in.
+      const after = [...this.list.children].find(li => Number(li.dataset.run) < run.id);
+      this.list.insertBefore(item.el, after || null);
       if (!this.saved.notified.includes(run.id)) {
         this.saved.notified.push(run.id);
         this.save();
