@@ -1,0 +1,48 @@
+// actions.js - the two things a user can do to a sync: start a run, cancel one.
+import {api} from './api.js';
+
+/**
+ * Starts a run of sync (optionally for a tenant). Resolves to
+ * {run, message, already} on 202/200, or {error} (an ApiError: 429 cooldown, 403...).
+ */
+export async function startSync(app, syncName, tenant) {
+  try {
+    const body = tenant ? {tenant} : undefined;
+    const {status, data} = await api.post(`/api/syncs/${encodeURIComponent(syncName)}/runs`, body);
+    const message = data.message;
+    const run = {...data};
+    delete run.message;
+    app.state.applyRun(run);
+    app.notes.show(app.state.latest(run));
+    return {run, message, already: status === 200};
+  } catch (error) {
+    return {error};
+  }
+}
+
+/** Cancels run id: {message} ("Cancelling...", or the cancelled run's message), or {error}. */
+export async function cancelRun(app, id) {
+  try {
+    const {data} = await api.post(`/api/runs/${id}/cancel`);
+    if (data && data.sync) {
+      app.state.applyRun(data);
+      app.notes.show(app.state.latest(data));
+    }
+    return {message: data && data.message ? data.message : 'Cancelled.'};
+  } catch (error) {
+    return {error};
+  }
+}
+
+/** What the page knows of a sync's tenants: null (no tenants) or {options: [...]}. */
+export function tenantInfo(sync) {
+  if (!sync) return null;
+  if (Array.isArray(sync.tenants)) return {options: sync.tenants.map(String)};
+  if (sync.tenant === true || sync.tenant_required === true || sync.tenanted === true) {
+    return {options: []};
+  }
+  if (sync.tenant && typeof sync.tenant === 'object') {
+    return {options: Array.isArray(sync.tenant.values) ? sync.tenant.values.map(String) : []};
+  }
+  return null;
+}

@@ -1,0 +1,178 @@
+// format.js - how the page writes times, durations, numbers and run states.
+import {h} from './dom.js';
+
+const dateTime = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'medium'});
+const timeOnly = new Intl.DateTimeFormat(undefined, {timeStyle: 'short'});
+const dateShort = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
+
+export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
+export const OUTCOMES = ['created', 'updated', 'unchanged', 'skipped', 'failed', 'deleted'];
+/** Outcomes a run's changes are recorded under (unchanged records are only counted). */
+export const CHANGE_OUTCOMES = ['created', 'updated', 'skipped', 'failed', 'deleted'];
+
+export function isActive(run) {
+  return !!run && (run.status === 'queued' || run.status === 'running');
+}
+
+/** running (blue), success (green) or failure (red): the notification and message colours. */
+export function runState(run) {
+  if (isActive(run)) return 'running';
+  return run.status === 'succeeded' ? 'success' : 'failure';
+}
+
+export function statusLabel(status) {
+  return status ? status.charAt(0).toUpperCase() + status.slice(1) : '';
+}
+
+export function capitalize(s) {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+export function fmtNumber(n) {
+  return n === null || n === undefined ? '–' : Number(n).toLocaleString();
+}
+
+/** 850 ms, 1.2 s, 42 s, 3 min 4 s, 2 h 5 min. */
+export function fmtDuration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 10) return `${(Math.floor(s * 10) / 10).toFixed(1)} s`;
+  if (s < 60) return `${Math.floor(s)} s`;
+  const total = Math.floor(s);
+  if (total < 3600) {
+    const m = Math.floor(total / 60), r = total % 60;
+    return r ? `${m} min ${r} s` : `${m} min`;
+  }
+  const hrs = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60);
+  return m ? `${hrs} h ${m} min` : `${hrs} h`;
+}
+
+export function fmtTime(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+export function fmtTimeShort(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const now = new Date();
+  return d.toDateString() === now.toDateString() ? timeOnly.format(d) : dateShort.format(d);
+}
+
+/** "just now", "5 s ago", "3 min ago", "in 12 min", then the date. */
+export function fmtRelative(iso, now = Date.now()) {
+  if (!iso) return '–';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const diff = Math.round((t - now) / 1000);
+  const a = Math.abs(diff);
+  let text;
+  if (a < 5) return 'just now';
+  if (a < 60) text = `${a} s`;
+  else if (a < 3600) text = `${Math.floor(a / 60)} min`;
+  else if (a < 86400) text = `${Math.floor(a / 3600)} h`;
+  else if (a < 7 * 86400) text = `${Math.floor(a / 86400)} d`;
+  else return fmtTimeShort(iso);
+  return diff < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A <time> showing relative time, refreshed by refreshTimes(); the title gives the local time. */
+export function timeEl(iso, mode = 'relative') {
+  if (!iso) return h('span', null, '–');
+  const el = h('time', {datetime: iso, title: fmtTime(iso)});
+  if (mode === 'relative') {
+    el.dataset.rel = '';
+    el.textContent = fmtRelative(iso);
+  } else if (mode === 'short') {
+    el.textContent = fmtTimeShort(iso);
+  } else {
+    el.textContent = fmtTime(iso);
+  }
+  return el;
+}
+
+export function refreshTimes(root = document) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll('time[data-rel]')) {
+    const t = fmtRelative(el.getAttribute('datetime'), now);
+    if (el.textContent !== t) el.textContent = t;
+  }
+}
+
+/** "3 s", "about 2 min" for an ETA in seconds. */
+export function fmtEta(seconds) {
+  if (seconds === null || seconds === undefined) return null;
+  if (seconds < 1) return 'less than a second';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  return fmtDuration(seconds * 1000);
+}
+
+/** "8 created, 5 updated, 2 failed" (zeros left out), or "no records". */
+export function fmtCounts(counts, {zeros = false} = {}) {
+  if (!counts) return '';
+  const parts = [];
+  for (const o of OUTCOMES) {
+    const n = counts[o] || 0;
+    if (n || zeros) parts.push(`${fmtNumber(n)} ${o}`);
+  }
+  return parts.length ? parts.join(', ') : 'no records';
+}
+
+/** Who started a run: "ana", "ana (token ci-bot)", "scheduler". */
+export function fmtWho(run) {
+  if (!run || !run.user) return '–';
+  return run.token ? `${run.user} (token ${run.token})` : run.user;
+}
+
+/** One line about a live run: "45% · applying · 68,000 of 150,000 · 2,210 rows/s · about 3 s left". */
+export function progressLine(run) {
+  const parts = [`${run.percent ?? 0}%`, run.phase || run.status];
+  if (run.total !== null && run.total !== undefined) {
+    parts.push(`${fmtNumber(run.processed)} of ${fmtNumber(run.total)} rows`);
+  } else {
+    parts.push(`${fmtNumber(run.processed || 0)} rows`);
+  }
+  return parts.join(' · ');
+}
+
+export function rateLine(run) {
+  const parts = [];
+  const c = run.counts;
+  if (c && OUTCOMES.some(o => c[o])) parts.push(fmtCounts(c));
+  if (run.rows_per_second) parts.push(`${fmtNumber(run.rows_per_second)} rows/s`);
+  const eta = fmtEta(run.eta_seconds);
+  if (eta && isActive(run) && run.status === 'running') parts.push(`${eta} left`);
+  return parts.join(' · ');
+}
+
+/** Date (YYYY-MM-DD, the browser's local day) to a date-time with the local offset. */
+export function localDayStart(date) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || '');
+  if (!m) return null;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return isoWithOffset(d);
+}
+
+/** The start of the local day after date: the exclusive end of a "to" date. */
+export function localDayEnd(date) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || '');
+  if (!m) return null;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + 1);
+  return isoWithOffset(d);
+}
+
+function pad(n) {
+  return String(n).padStart(2, '0');
+}
+
+function isoWithOffset(d) {
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const a = Math.abs(off);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` +
+    `${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}

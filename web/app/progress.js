@@ -1,0 +1,29 @@
+// progress.js - the live progress of a run: a progressbar and one or two lines of figures.
+import {h, setText, setAttr} from './dom.js';
+import {progressLine, rateLine} from './format.js';
+
+export function progressView(label = 'Sync progress') {
+  const fill = h('span', {class: 'bar-fill'});
+  const bar = h('div', {
+    class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100',
+    'aria-valuenow': '0', 'aria-label': label,
+  }, fill);
+  const line1 = h('span', {class: 'progress-main'});
+  const line2 = h('span', {class: 'progress-sub'});
+  const text = h('p', {class: 'progress-text', 'data-testid': 'progress-text'}, line1, line2);
+  const el = h('div', {class: 'progress', 'data-testid': 'progress'}, bar, text);
+  return {
+    el,
+    update(run) {
+      const pct = Math.max(0, Math.min(100, Math.round(run.percent || 0)));
+      setAttr(bar, 'aria-valuenow', pct);
+      setAttr(bar, 'aria-valuetext', `${pct}%, ${run.phase || run.status}`);
+      bar.classList.toggle('bar--waiting', run.status === 'queued' || run.phase === 'connecting' ||
+        run.phase === 'retrying');
+      fill.style.width = `${pct}%`;
+      setText(line1, progressLine(run));
+      const sub = rateLine(run);
+      setText(line2, sub ? ` · ${sub}` : '');
+    },
+  };
+}

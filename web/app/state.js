@@ -1,0 +1,110 @@
+// state.js - what the page knows about syncs and runs, kept in step with the event stream.
+//
+// Answers and events can arrive out of order (the POST that queued a run may answer after
+// the run already finished; a list fetched before an event may land after it), so every run
+// update goes through accept(): a run never goes back from finished to active, nor from a
+// later progress figure to an earlier one.
+import {isActive} from './format.js';
+
+function rank(run) {
+  if (run.status === 'queued') return 0;
+  if (run.status === 'running') return 1;
+  return 2;
+}
+
+export class State extends EventTarget {
+  constructor(me) {
+    super();
+    this.me = me; // {name, role}
+    this.syncs = []; // as GET /api/syncs, in the config's order
+    this.byName = new Map();
+    this.runs = new Map(); // id -> newest run object seen
+  }
+
+  get canOperate() {
+    return this.me.role === 'operator' || this.me.role === 'admin';
+  }
+
+  titleOf(syncName) {
+    const s = this.byName.get(syncName);
+    return s ? s.title || s.name : syncName;
+  }
+
+  /** Records run if it is not older than what we know; returns whether it was newer. */
+  accept(run) {
+    const prev = this.runs.get(run.id);
+    if (prev) {
+      const a = rank(run), b = rank(prev);
+      if (a < b) return false;
+      if (a === b && a < 2 && (run.processed || 0) < (prev.processed || 0)) return false;
+      if (a === b && a === 1 && (run.percent || 0) < (prev.percent || 0)) return false;
+    }
+    this.runs.set(run.id, run);
+    if (this.runs.size > 1000) {
+      const oldest = Math.min(...this.runs.keys());
+      this.runs.delete(oldest);
+    }
+    return true;
+  }
+
+  /** The freshest known version of run (itself when nothing newer is known). */
+  latest(run) {
+    const known = this.runs.get(run.id);
+    return known && rank(known) >= rank(run) ? known : run;
+  }
+
+  /** Applies a run update (event or answer) to its sync; emits "sync" when it changed. */
+  applyRun(run) {
+    if (!this.accept(run)) return false;
+    const sync = this.byName.get(run.sync);
+    if (sync) {
+      if (isActive(run)) {
+        if (!sync.active_run || sync.active_run.id <= run.id) sync.active_run = run;
+      } else {
+        if (sync.active_run && sync.active_run.id === run.id) sync.active_run = null;
+        if (!sync.latest_run || sync.latest_run.id <= run.id) sync.latest_run = run;
+      }
+      this.emit('sync', {name: sync.name});
+    }
+    return true;
+  }
+
+  /**
+   * Takes a fresh GET /api/syncs answer. Returns the ids of active runs kept from earlier
+   * knowledge that the answer does not show (the caller checks them with GET /api/runs/ID).
+   */
+  setSyncs(list) {
+    const toCheck = [];
+    for (const s of list) {
+      const old = this.byName.get(s.name);
+      if (s.latest_run) {
+        this.accept(s.latest_run);
+        s.latest_run = this.latest(s.latest_run);
+      }
+      if (s.active_run) {
+        this.accept(s.active_run);
+        const fresh = this.latest(s.active_run);
+        if (isActive(fresh)) {
+          s.active_run = fresh;
+        } else {
+          s.active_run = null;
+          if (!s.latest_run || s.latest_run.id < fresh.id) s.latest_run = fresh;
+        }
+      } else if (old && old.active_run) {
+        const kept = this.latest(old.active_run);
+        if (isActive(kept) && (!s.latest_run || s.latest_run.id < kept.id)) {
+          s.active_run = kept; // queued after the list was read, or finished unseen: check
+          toCheck.push(kept.id);
+        }
+      }
+    }
+    this.syncs = list;
+    this.byName = new Map(list.map(s => [s.name, s]));
+    this.emit('syncs', {});
+    return toCheck;
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, {detail}));
+  }
+}

@@ -1,0 +1,287 @@
+// views/run.js - #/runs/ID: everything about one run, and its changes by outcome
+// (created, updated with each field's old → new, skipped and failed with the reason, deleted).
+import {h, replace, setText, errorBox} from '../dom.js';
+import {api} from '../api.js';
+import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOMES,
+  CHANGE_OUTCOMES, capitalize} from '../format.js';
+import {progressView} from '../progress.js';
+import {cancelRun} from '../actions.js';
+
+const PAGE = 100;
+
+export function mountRun(root, app, params, id) {
+  let run = null;
+  let outcome = params.get('outcome') || '';
+  let progress = null;
+  let alive = true;
+  let changesLoad = 0;
+  const head = h('div', {class: 'page-head'},
+    h('p', {class: 'crumbs'}, h('a', {href: '#/history'}, '← History')),
+    h('h1', {tabindex: '-1'}, `Run #${id}`));
+  const body = h('div', {class: 'run-detail', 'data-testid': 'run-detail', 'data-run': id,
+    'aria-busy': 'true'}, h('p', {class: 'muted'}, 'Loading...'));
+  replace(root, head, body);
+
+  async function load() {
+    try {
+      const r = await api.get(`/api/runs/${id}`);
+      if (!alive) return;
+      app.state.accept(r);
+      run = app.state.latest(r);
+      render();
+    } catch (e) {
+      if (!alive) return;
+      body.removeAttribute('aria-busy');
+      replace(body, errorBox(e, e.status === 404 ? 'No such run' : 'Could not load the run'));
+    }
+  }
+
+  // Parts updated in place while the run is live.
+  let statusPill, messageBox, countsBox, factsBox, actionsBox, changesBox, msg;
+
+  function render() {
+    body.removeAttribute('aria-busy');
+    const title = app.state.titleOf(run.sync);
+    replace(head.querySelector('h1'), `Run #${run.id} · ${title}`);
+    statusPill = h('span', {class: `pill pill--${run.status} pill--large`, 'data-testid': 'run-status'});
+    messageBox = h('div', {class: 'run-message'});
+    countsBox = h('dl', {class: 'counts-grid', 'data-testid': 'run-counts'});
+    factsBox = h('dl', {class: 'facts'});
+    actionsBox = h('div', {class: 'run-actions'});
+    msg = h('p', {class: 'card-msg', role: 'status'});
+    changesBox = h('section', {class: 'changes', 'aria-labelledby': 'changes-h'});
+    progress = null;
+    replace(body,
+      h('div', {class: 'run-top'}, statusPill, actionsBox),
+      messageBox, msg,
+      h('section', {class: 'panel', 'aria-labelledby': 'counts-h'},
+        h('h2', {id: 'counts-h', class: 'panel-title'}, 'Records'), countsBox),
+      h('section', {class: 'panel', 'aria-labelledby': 'facts-h'},
+        h('h2', {id: 'facts-h', class: 'panel-title'}, 'Details'), factsBox),
+      logSection(),
+      changesBox);
+    update();
+    renderChanges();
+  }
+
+  function logSection() {
+    if (!run.log_message && !run.error) return null;
+    return h('section', {class: 'panel', 'aria-labelledby': 'log-h'},
+      h('h2', {id: 'log-h', class: 'panel-title'}, 'Log'),
+      run.error ? h('p', {class: 'run-error', 'data-testid': 'run-error'},
+        h('strong', null, 'Error: '), run.error,
+        run.error_code ? h('span', {class: 'muted'}, ` (${run.error_code})`) : null) : null,
+      run.log_message ? h('pre', {class: 'log', 'data-testid': 'log-message', tabindex: '0'}, run.log_message) : null);
+  }
+
+  function update() {
+    const state = runState(run);
+    statusPill.className = `pill pill--${run.status} pill--large`;
+    setText(statusPill, statusLabel(run.status));
+    messageBox.className = `run-message run-message--${state}`;
+    if (isActive(run)) {
+      if (!progress) {
+        progress = progressView('Run progress');
+        replace(messageBox, h('p', null, run.status === 'queued' ? 'Queued: waiting for a worker...' : 'Syncing...'),
+          progress.el);
+      }
+      setText(messageBox.firstChild, run.status === 'queued' ? 'Queued: waiting for a worker...' : 'Syncing...');
+      progress.update(run);
+    } else {
+      progress = null;
+      replace(messageBox, h('p', {'data-testid': 'ui-message'}, run.ui_message || statusLabel(run.status)));
+    }
+    replace(countsBox, ...OUTCOMES.flatMap(o => [
+      h('div', {class: `count count--${o}`},
+        h('dt', null, capitalize(o)), h('dd', null, fmtNumber(run.counts ? run.counts[o] : 0))),
+    ]));
+    const fact = (k, v) => h('div', {class: 'fact'}, h('dt', null, k), h('dd', null, v));
+    replace(factsBox,
+      fact('Sync', h('a', {href: `#/history?sync=${encodeURIComponent(run.sync)}`}, app.state.titleOf(run.sync))),
+      run.tenant ? fact('Tenant', run.tenant) : null,
+      fact('Status', statusLabel(run.status) + (run.phase && run.phase !== 'done' ? ` (${run.phase})` : '')),
+      fact('Trigger', run.trigger || '–'),
+      fact('Started by', run.user || '–'),
+      run.token ? fact('API token', run.token) : null,
+      run.cancelled_by ? fact('Cancelled by', run.cancelled_by) : null,
+      fact('Queued', fmtTime(run.queued_at)),
+      fact('Started', fmtTime(run.started_at)),
+      fact('Finished', fmtTime(run.finished_at)),
+      fact('Duration', fmtDuration(run.duration_ms)),
+      fact('Attempt', String(run.attempt ?? 1)),
+      run.dry_run ? fact('Dry run', 'yes: nothing was written') : null);
+    // Cancel while active (operators and admins).
+    if (isActive(run) && app.state.canOperate) {
+      if (!actionsBox.querySelector('[data-testid="cancel"]')) {
+        const btn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'cancel'},
+          'Cancel');
+        btn.addEventListener('click', async () => {
+          btn.disabled = true;
+          btn.setAttribute('aria-busy', 'true');
+          setText(msg, 'Cancelling...');
+          const r = await cancelRun(app, run.id);
+          if (r.error) {
+            btn.disabled = false;
+            btn.removeAttribute('aria-busy');
+            msg.className = 'card-msg card-msg--error';
+            setText(msg, r.error.message);
+          } else {
+            setText(msg, r.message);
+          }
+        });
+        actionsBox.append(btn);
+      }
+    } else {
+      replace(actionsBox);
+    }
+  }
+
+  // ---- changes, by outcome ----
+  function renderChanges() {
+    if (isActive(run)) {
+      replace(changesBox, h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'),
+        h('p', {class: 'muted'}, 'The changes are listed when the run finishes.'));
+      return;
+    }
+    const counts = run.counts || {};
+    if (!CHANGE_OUTCOMES.includes(outcome)) {
+      outcome = ['failed', 'updated', 'created', 'skipped', 'deleted'].find(o => counts[o] > 0) || 'created';
+    }
+    const tabs = CHANGE_OUTCOMES.map(o => {
+      const selected = o === outcome;
+      const tab = h('button', {
+        type: 'button', role: 'tab', id: `tab-${o}`, 'data-outcome': o, class: `tab tab--${o}`,
+        'aria-selected': selected ? 'true' : 'false', 'aria-controls': 'changes-panel',
+        tabindex: selected ? '0' : '-1',
+      }, capitalize(o), ' ', h('span', {class: 'tab-count'}, fmtNumber(counts[o] || 0)));
+      tab.addEventListener('click', () => select(o, false));
+      return tab;
+    });
+    const tablist = h('div', {role: 'tablist', class: 'tabs', 'aria-label': 'Changes by outcome'}, ...tabs);
+    tablist.addEventListener('keydown', e => {
+      const focused = e.target.closest('[role="tab"]');
+      const i = CHANGE_OUTCOMES.indexOf(focused ? focused.dataset.outcome : outcome);
+      let j = null;
+      if (e.key === 'ArrowRight') j = (i + 1) % CHANGE_OUTCOMES.length;
+      else if (e.key === 'ArrowLeft') j = (i - 1 + CHANGE_OUTCOMES.length) % CHANGE_OUTCOMES.length;
+      else if (e.key === 'Home') j = 0;
+      else if (e.key === 'End') j = CHANGE_OUTCOMES.length - 1;
+      if (j !== null) {
+        e.preventDefault();
+        select(CHANGE_OUTCOMES[j], true);
+      }
+    });
+    const panel = h('div', {role: 'tabpanel', id: 'changes-panel', class: 'tabpanel',
+      'aria-labelledby': `tab-${outcome}`, tabindex: '0'});
+    replace(changesBox, h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'), tablist, panel);
+    loadChanges(panel, null);
+
+    function select(o, focus) {
+      if (o === outcome && !focus) return;
+      outcome = o;
+      for (const t of tabs) {
+        const sel = t.dataset.outcome === o;
+        t.setAttribute('aria-selected', sel ? 'true' : 'false');
+        t.tabIndex = sel ? 0 : -1;
+        if (sel && focus) t.focus();
+      }
+      panel.setAttribute('aria-labelledby', `tab-${o}`);
+      // Keep the tab in the address so a link or a refresh opens it.
+      history.replaceState(null, '', `#/runs/${run.id}?outcome=${o}`);
+      loadChanges(panel, null);
+    }
+  }
+
+  async function loadChanges(panel, cursor) {
+    const my = ++changesLoad;
+    const o = outcome;
+    let list = panel.querySelector('.change-list');
+    let more = panel.querySelector('[data-testid="more-changes"]');
+    if (!cursor) {
+      list = h('ol', {class: 'change-list'});
+      replace(panel, h('p', {class: 'muted'}, 'Loading...'));
+    } else if (more) {
+      more.disabled = true;
+      more.setAttribute('aria-busy', 'true');
+    }
+    try {
+      const data = await api.get(`/api/runs/${run.id}/changes`, {outcome: o, limit: PAGE, cursor: cursor || ''});
+      if (!alive || my !== changesLoad) return;
+      if (!cursor) {
+        replace(panel, list);
+        if (!data.changes.length) {
+          replace(panel, h('p', {class: 'empty'}, `No ${o} records in this run.`));
+          return;
+        }
+      }
+      list.append(...data.changes.map(changeRow));
+      if (more) more.remove();
+      if (data.next_cursor) {
+        more = h('button', {type: 'button', class: 'btn', 'data-testid': 'more-changes'}, 'Load more');
+        more.addEventListener('click', () => {
+          const first = list.children.length;
+          loadChanges(panel, data.next_cursor).then(() => {
+            const row = list.children[first];
+            if (row) row.focus();
+          });
+        });
+        panel.append(more);
+      }
+    } catch (e) {
+      if (!alive || my !== changesLoad) return;
+      if (more) {
+        more.disabled = false;
+        more.removeAttribute('aria-busy');
+      }
+      panel.append(errorBox(e, 'Could not load the changes'));
+    }
+  }
+
+  function changeRow(c) {
+    const parts = [
+      h('span', {class: 'change-key'}, c.key || '(no key)'),
+      c.row !== null && c.row !== undefined ? h('span', {class: 'change-row-no'}, `row ${c.row}`) : null,
+    ];
+    const li = h('li', {class: `change change--${c.outcome}`, 'data-testid': 'change-row', tabindex: '-1'},
+      h('div', {class: 'change-head'}, ...parts));
+    if (c.reason) li.append(h('p', {class: 'change-reason'}, c.reason));
+    if (c.diff && typeof c.diff === 'object') {
+      const dl = h('dl', {class: 'diff'});
+      for (const [field, pair] of Object.entries(c.diff)) {
+        const [oldV, newV] = Array.isArray(pair) ? pair : [null, pair];
+        dl.append(h('div', {class: 'diff-row'},
+          h('dt', null, `${field}: `),
+          h('dd', null,
+            h('del', {class: 'diff-old'}, shown(oldV)),
+            h('span', {class: 'diff-arrow'}, ' → '),
+            h('ins', {class: 'diff-new'}, shown(newV)))));
+      }
+      li.append(dl);
+    }
+    return li;
+  }
+
+  function shown(v) {
+    if (v === null || v === undefined) return '(empty)';
+    if (v === '') return '""';
+    return String(v);
+  }
+
+  load();
+  return {
+    onRun(type, r) {
+      if (!run || r.id !== run.id) return;
+      const fresh = app.state.latest(r);
+      const wasActive = isActive(run);
+      run = fresh;
+      if (type === 'run.finished' || (wasActive && !isActive(run))) {
+        load(); // the stored record: final counts, log, changes
+      } else {
+        update();
+      }
+    },
+    unmount() {
+      alive = false;
+    },
+  };
+}

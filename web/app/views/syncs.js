@@ -1,0 +1,251 @@
+// views/syncs.js - #/syncs: one card per sync with its schedule, last result, Sync now and the
+// live progress of its active run.
+import {h, replace, setText, setAttr} from '../dom.js';
+import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho} from '../format.js';
+import {progressView} from '../progress.js';
+import {startSync, cancelRun, tenantInfo} from '../actions.js';
+
+export function mountSyncs(root, app) {
+  const grid = h('div', {class: 'cards', 'data-testid': 'sync-cards'});
+  const count = h('p', {class: 'page-sub'});
+  replace(root,
+    h('div', {class: 'page-head'},
+      h('h1', {tabindex: '-1'}, 'Syncs'), count),
+    grid);
+  const cards = new Map(); // name -> card
+
+  function renderAll() {
+    const syncs = app.state.syncs;
+    setText(count, syncs.length === 1 ? '1 sync' : `${syncs.length} syncs`);
+    for (const [name, card] of cards) {
+      if (!app.state.byName.has(name)) {
+        card.el.remove();
+        cards.delete(name);
+      }
+    }
+    let prev = null;
+    for (const sync of syncs) {
+      let card = cards.get(sync.name);
+      if (!card) {
+        card = createCard(app, sync);
+        cards.set(sync.name, card);
+      }
+      if (prev ? prev.nextSibling !== card.el : grid.firstChild !== card.el) {
+        if (prev) prev.after(card.el); else grid.prepend(card.el);
+      }
+      card.update(sync);
+      prev = card.el;
+    }
+    if (syncs.length) grid.querySelector('.empty')?.remove();
+    else if (!grid.querySelector('.empty')) {
+      grid.append(h('p', {class: 'empty'},
+        'No syncs are configured yet. Add one under syncs: in ferry.yaml and restart Ferry.'));
+    }
+  }
+
+  const onSync = ev => {
+    const card = cards.get(ev.detail.name);
+    const sync = app.state.byName.get(ev.detail.name);
+    if (card && sync) card.update(sync);
+  };
+  app.state.addEventListener('sync', onSync);
+  app.state.addEventListener('syncs', renderAll);
+  renderAll();
+  return {
+    unmount() {
+      app.state.removeEventListener('sync', onSync);
+      app.state.removeEventListener('syncs', renderAll);
+    },
+  };
+}
+
+function createCard(app, sync) {
+  const canOperate = app.state.canOperate;
+  const title = h('h2', {class: 'card-title'});
+  const kind = h('span', {class: 'tag'});
+  const schedule = h('p', {class: 'card-schedule', 'data-testid': 'schedule'});
+  const last = h('div', {class: 'last', 'data-testid': 'last-result'});
+  const message = h('p', {class: 'card-msg', 'data-testid': 'card-message', role: 'status'});
+  const progressSlot = h('div', {class: 'progress-slot'});
+  const actions = h('div', {class: 'card-actions'});
+  const historyLink = h('a', {class: 'btn btn--ghost', href: `#/history?sync=${encodeURIComponent(sync.name)}`},
+    'History');
+  let progress = null;
+  let pending = false; // a POST is on its way
+  let cancelling = null; // the run id being cancelled
+  let current = sync;
+
+  let syncBtn = null, cancelBtn = null, tenantInput = null, tenantWrap = null;
+  if (canOperate) {
+    syncBtn = h('button', {type: 'button', class: 'btn btn--primary', 'data-testid': 'sync-now'});
+    syncBtn.addEventListener('click', onSyncNow);
+    cancelBtn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'cancel'},
+      'Cancel');
+    cancelBtn.addEventListener('click', onCancel);
+  }
+  actions.append(...[syncBtn, historyLink].filter(Boolean));
+
+  const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
+    h('header', {class: 'card-head'}, title, kind),
+    schedule, last, progressSlot, actions, message);
+
+  function say(text, kindOf = 'info') {
+    setText(message, text || '');
+    message.className = `card-msg card-msg--${kindOf}`;
+    message.setAttribute('role', kindOf === 'error' ? 'alert' : 'status');
+  }
+
+  async function onSyncNow() {
+    if (pending || isActive(current.active_run)) return;
+    const tenant = tenantInput ? tenantInput.value.trim() : '';
+    const info = tenantInfo(current);
+    if (info && tenantInput && !tenant) {
+      say('Enter a tenant first.', 'error');
+      tenantInput.focus();
+      return;
+    }
+    pending = true;
+    say('');
+    update(current);
+    const r = await startSync(app, current.name, tenant);
+    pending = false;
+    if (r.error) {
+      say(r.error.message, 'error');
+    } else if (r.already) {
+      say(r.message || 'Sync already in progress...');
+    } else {
+      say('');
+    }
+    update(app.state.byName.get(current.name) || current);
+  }
+
+  async function onCancel() {
+    const run = current.active_run;
+    if (!run) return;
+    cancelling = run.id;
+    cancelBtn.disabled = true;
+    cancelBtn.setAttribute('aria-busy', 'true');
+    say('Cancelling...');
+    const r = await cancelRun(app, run.id);
+    const now = app.state.byName.get(current.name) || current;
+    const stillActive = now.active_run && now.active_run.id === run.id;
+    if (r.error) {
+      cancelling = null;
+      say(r.error.message, 'error');
+    } else if (stillActive) {
+      say(r.message); // "Cancelling...": the run.finished event clears it
+    }
+    update(now);
+  }
+
+  function renderLast(run) {
+    if (!run) {
+      replace(last, h('p', {class: 'last-none'}, 'Never run'));
+      last.className = 'last last--none';
+      return;
+    }
+    const state = runState(run);
+    last.className = `last last--${state}`;
+    const meta = [
+      timeEl(run.finished_at || run.queued_at), ' · by ', fmtWho(run),
+    ];
+    if (run.duration_ms !== null && run.duration_ms !== undefined) {
+      meta.push(' · took ', fmtDuration(run.duration_ms));
+    }
+    if (run.tenant) meta.push(' · tenant ', run.tenant);
+    replace(last,
+      h('p', {class: 'last-head'},
+        h('span', {class: `pill pill--${run.status}`}, statusLabel(run.status)),
+        h('span', {class: 'last-label'}, 'Last run')),
+      h('p', {class: 'last-message'}, run.ui_message || run.error || statusLabel(run.status)),
+      h('p', {class: 'last-meta'}, ...meta, ' · ',
+        h('a', {href: `#/runs/${run.id}`}, `Run #${run.id}`)));
+  }
+
+  function renderSchedule(s) {
+    if (!s.schedule) {
+      replace(schedule, h('span', {class: 'sched-icon', 'aria-hidden': 'true'}), 'Manual');
+      return;
+    }
+    const parts = [h('span', {class: 'sched-icon', 'aria-hidden': 'true'}), s.schedule];
+    if (s.next_run_at) parts.push(' · next run ', timeEl(s.next_run_at));
+    replace(schedule, ...parts);
+  }
+
+  function renderTenant(s) {
+    const info = canOperate ? tenantInfo(s) : null;
+    if (!info) {
+      if (tenantWrap) {
+        tenantWrap.remove();
+        tenantWrap = tenantInput = null;
+      }
+      return;
+    }
+    if (!tenantWrap) {
+      const id = `tenant-${s.name}`;
+      const listId = `tenants-${s.name}`;
+      tenantInput = h('input', {id, name: 'tenant', 'data-testid': 'tenant', type: 'text',
+        autocomplete: 'off', class: 'input input--small', list: listId, required: true});
+      tenantInput.addEventListener('keydown', e => {
+        if (e.key === 'Enter') onSyncNow();
+      });
+      const list = h('datalist', {id: listId}, ...info.options.map(o => h('option', {value: o})));
+      tenantWrap = h('span', {class: 'tenant-field'}, h('label', {for: id}, 'Tenant'), tenantInput, list);
+      actions.prepend(tenantWrap);
+    }
+  }
+
+  function update(s) {
+    current = s;
+    setText(title, s.title || s.name);
+    setText(kind, s.source_kind || '');
+    renderSchedule(s);
+    renderLast(s.latest_run);
+    renderTenant(s);
+    const run = s.active_run && isActive(s.active_run) ? s.active_run : null;
+    el.classList.toggle('is-active', !!run);
+    if (run) {
+      if (!progress) {
+        progress = progressView(`${s.title || s.name} sync progress`);
+        progressSlot.append(progress.el);
+      }
+      progress.update(run);
+    } else if (progress) {
+      progress.el.remove();
+      progress = null;
+    }
+    if (syncBtn) {
+      const busy = pending || !!run;
+      if (busy) {
+        if (!syncBtn.querySelector('[data-testid="spinner"]')) {
+          replace(syncBtn, h('span', {class: 'spinner', 'data-testid': 'spinner', 'aria-hidden': 'true'}),
+            'Syncing...');
+        }
+      } else if (syncBtn.textContent !== 'Sync now' || syncBtn.querySelector('.spinner')) {
+        replace(syncBtn, h('span', {class: 'icon-sync', 'aria-hidden': 'true'}), 'Sync now');
+      }
+      syncBtn.disabled = busy;
+      setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
+    }
+    if (cancelBtn) {
+      if (run) {
+        if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
+        const c = cancelling === run.id;
+        cancelBtn.disabled = c;
+        setAttr(cancelBtn, 'aria-busy', c ? 'true' : null);
+      } else {
+        if (cancelBtn.isConnected) {
+          const hadFocus = document.activeElement === cancelBtn;
+          cancelBtn.remove();
+          if (hadFocus && syncBtn) syncBtn.focus();
+        }
+        if (cancelling !== null) {
+          cancelling = null;
+          if (message.textContent === 'Cancelling...' || message.textContent === 'Cancelled.') say('');
+        }
+      }
+    }
+  }
+
+  return {el, update};
+}

@@ -1,0 +1,505 @@
+// ferry-sync.js - <ferry-sync sync="NAME">: a Sync now button for any admin page, with live
+// progress and a result message, talking to a Ferry server. One self-contained ES module (it
+// is loaded cross-origin, so it imports nothing). See docs/embedding.md.
+//
+//   <script type="module" src="https://ferry.example.com/ferry-sync.js"></script>
+//   <ferry-sync sync="therapists"></ferry-sync>
+//
+// Attributes: sync (required), base-url (default: where this script was loaded from),
+// token (an API token, sent as Authorization: Bearer; without it the Ferry session cookie is
+// used, with credentials: "include", and the CSRF token read from GET /api/me), label (the
+// button's text, default "Sync now").
+//
+// Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
+// Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
+// dismiss.
+
+const SCRIPT_BASE = new URL('./', import.meta.url).href.replace(/\/$/, '');
+
+const CSS = `
+:host {
+  display: inline-block;
+  font-family: var(--ferry-font, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif);
+  font-size: var(--ferry-font-size, 14px);
+  line-height: 1.45;
+  color: var(--ferry-text, #18212b);
+  max-width: 100%;
+}
+:host([hidden]) { display: none; }
+* { box-sizing: border-box; }
+.wrap { display: flex; flex-direction: column; gap: 8px; align-items: flex-start; max-width: 100%; }
+button[part~="button"] {
+  display: inline-flex; align-items: center; gap: 8px;
+  min-height: 36px; padding: 6px 14px;
+  font: inherit; font-weight: 600;
+  color: var(--ferry-button-text, #fff);
+  background: var(--ferry-primary, #1d4ed8);
+  border: 1px solid var(--ferry-primary, #1d4ed8);
+  border-radius: var(--ferry-radius, 8px);
+  cursor: pointer;
+}
+button[part~="button"]:hover:not(:disabled) { filter: brightness(0.92); }
+button[part~="button"]:disabled { cursor: not-allowed; opacity: 0.75; }
+button:focus-visible { outline: 3px solid var(--ferry-focus, #2563eb); outline-offset: 2px; }
+.spinner {
+  display: none; width: 14px; height: 14px; flex: none;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
+  animation: ferry-spin 0.8s linear infinite;
+}
+button[aria-busy="true"] .spinner { display: inline-block; }
+@keyframes ferry-spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 2.4s; } }
+[part~="progress"] {
+  width: var(--ferry-progress-width, 260px); max-width: 100%; height: 8px;
+  background: var(--ferry-track, #e3e8ef); border-radius: 4px; overflow: hidden;
+}
+[part~="progress"][hidden] { display: none; }
+[part~="progress-bar"] {
+  display: block; height: 100%; width: 0;
+  background: var(--ferry-primary, #1d4ed8); border-radius: 4px; transition: width 0.3s ease-out;
+}
+[part~="message"] {
+  display: flex; align-items: flex-start; gap: 8px;
+  max-width: var(--ferry-message-width, 520px);
+  padding: 8px 10px 8px 12px; border-radius: var(--ferry-radius, 8px);
+  border: 1px solid transparent; border-left-width: 4px;
+  overflow-wrap: anywhere;
+}
+[part~="message"].empty { display: none; }
+[part~="message"][data-state="running"] { background: #eff5ff; border-color: #93b4f5; border-left-color: #1d4ed8; color: #1e3a8a; }
+[part~="message"][data-state="success"] { background: #effaf2; border-color: #86d19e; border-left-color: #15803d; color: #14532d; }
+[part~="message"][data-state="failure"] { background: #fef1f1; border-color: #f0a1a1; border-left-color: #c62828; color: #7f1d1d; }
+[part~="message-text"] { flex: 1; min-width: 0; }
+button[part~="dismiss"] {
+  flex: none; width: 26px; height: 26px; margin: -3px -4px 0 0;
+  font: inherit; font-size: 18px; line-height: 1; color: inherit;
+  background: transparent; border: 0; border-radius: 4px; cursor: pointer;
+}
+button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
+`;
+
+let sheet = null; // one constructed stylesheet shared by every instance
+
+function styleFor(root) {
+  // A constructed stylesheet is not an inline style as far as a host page's CSP goes; a
+  // <style> element is the fallback for browsers without adoptedStyleSheets.
+  try {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+    }
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    root.appendChild(style);
+  }
+}
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function isActive(run) {
+  return !!run && (run.status === 'queued' || run.status === 'running');
+}
+
+function sleep(ms, signal) {
+  return new Promise(resolve => {
+    const t = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, {once: true});
+  });
+}
+
+class FerryError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class FerrySync extends HTMLElement {
+  static get observedAttributes() {
+    return ['sync', 'base-url', 'token', 'label'];
+  }
+
+  constructor() {
+    super();
+    const root = this.attachShadow({mode: 'open'});
+    styleFor(root);
+    this._label = el('span', {part: 'label'});
+    this._button = el('button', {part: 'button', type: 'button', 'data-testid': 'sync-now'},
+      el('span', {part: 'spinner', class: 'spinner', 'aria-hidden': 'true'}), this._label);
+    this._fill = el('span', {part: 'progress-bar'});
+    this._progress = el('div', {part: 'progress', role: 'progressbar', 'aria-valuemin': '0',
+      'aria-valuemax': '100', 'aria-valuenow': '0', 'aria-label': 'Sync progress'}, this._fill);
+    this._progress.hidden = true;
+    this._text = el('span', {part: 'message-text'});
+    this._dismiss = el('button', {part: 'dismiss', type: 'button', 'aria-label': 'Dismiss', title: 'Dismiss'}, '×');
+    this._message = el('div', {part: 'message', role: 'status', class: 'empty'}, this._text, this._dismiss);
+    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._message));
+    this._button.addEventListener('click', () => this.start());
+    this._dismiss.addEventListener('click', () => this._clearMessage(true));
+    this._run = null; // the run shown (active, or the last one finished)
+    this._started = new Set(); // run ids announced with ferry:started
+    this._finished = new Set(); // ... and with ferry:finished
+    this._pending = false;
+    this._canRun = true;
+    this._abort = null;
+    this._csrf = null;
+    this._lastEventId = null;
+    this._renderButton();
+  }
+
+  connectedCallback() {
+    this._restart();
+  }
+
+  disconnectedCallback() {
+    this._stop();
+  }
+
+  attributeChangedCallback(name, oldValue, value) {
+    if (oldValue === value) return;
+    if (name === 'label') this._renderButton();
+    else if (this.isConnected) this._restart();
+  }
+
+  /** The run shown: the active one, or the last one that finished here. */
+  get run() {
+    return this._run;
+  }
+
+  get _sync() {
+    return (this.getAttribute('sync') || '').trim();
+  }
+
+  get _base() {
+    const b = (this.getAttribute('base-url') || '').trim();
+    return (b || SCRIPT_BASE).replace(/\/+$/, '');
+  }
+
+  get _token() {
+    return (this.getAttribute('token') || '').trim();
+  }
+
+  // ---- requests ----
+
+  async _request(method, path, retried = false) {
+    const headers = {Accept: 'application/json'};
+    const init = {method, headers, cache: 'no-store', mode: 'cors'};
+    if (this._token) {
+      headers.Authorization = `Bearer ${this._token}`;
+      init.credentials = 'omit';
+    } else {
+      init.credentials = 'include';
+      if (method !== 'GET' && this._csrf) headers['X-CSRF-Token'] = this._csrf;
+    }
+    let resp;
+    try {
+      resp = await fetch(this._base + path, init);
+    } catch (e) {
+      throw new FerryError(0, 'network', 'Ferry cannot be reached.');
+    }
+    let data = null;
+    try {
+      data = await resp.json();
+    } catch (e) {
+      data = null;
+    }
+    if (resp.ok) return {status: resp.status, data};
+    const err = data && data.error ? data.error : {};
+    if (resp.status === 403 && err.code === 'csrf' && !this._token && !retried) {
+      await this._whoami();
+      return this._request(method, path, true);
+    }
+    throw new FerryError(resp.status, err.code || '', err.message || `Ferry answered ${resp.status}.`);
+  }
+
+  async _whoami() {
+    const {data} = await this._request('GET', '/api/me');
+    this._csrf = data.csrf_token || null;
+    return data;
+  }
+
+  // ---- life cycle ----
+
+  _stop() {
+    if (this._abort) this._abort.abort();
+    this._abort = null;
+  }
+
+  _restart() {
+    this._stop();
+    const sync = this._sync;
+    this._run = null;
+    this._lastEventId = null;
+    this._csrf = null;
+    this._canRun = true;
+    this._button.removeAttribute('title');
+    this._progress.hidden = true;
+    this._clearMessage(false);
+    this._renderButton();
+    if (!sync) {
+      this._say('failure', 'ferry-sync: the sync attribute is missing.');
+      this._canRun = false;
+      this._renderButton();
+      return;
+    }
+    const abort = new AbortController();
+    this._abort = abort;
+    this._boot(abort.signal);
+  }
+
+  async _boot(signal) {
+    // Who we are (the role; the CSRF token in cookie mode) and whether a run is active. A
+    // network error or a 5xx is retried; a refusal (401, 403) or an unknown sync is final.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        const me = await this._whoami();
+        if (signal.aborted) return;
+        const role = me.user && me.user.role;
+        this._canRun = role === 'operator' || role === 'admin';
+        if (!this._canRun) {
+          this._button.title = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
+        }
+        const {data} = await this._request('GET', '/api/syncs');
+        if (signal.aborted) return;
+        const s = (data.syncs || []).find(x => x.name === this._sync);
+        if (!s) {
+          this._canRun = false;
+          this._renderButton();
+          this._say('failure', `Ferry has no sync named "${this._sync}".`);
+          return;
+        }
+        if (this._message.getAttribute('data-state') === 'failure' && !this._run) this._clearMessage(false);
+        this._renderButton();
+        if (isActive(s.active_run)) this._onRun('run.progress', s.active_run, false);
+        break;
+      } catch (e) {
+        if (signal.aborted) return;
+        this._canRun = false;
+        this._renderButton();
+        if (e.status === 401 || e.status === 403) {
+          this._say('failure', e.status === 401
+            ? (this._token ? 'Ferry refused the API token.' : 'Log in to Ferry to sync from here.')
+            : e.message);
+          return;
+        }
+        this._say('failure', `${e.message} Retrying...`);
+        await sleep(Math.min(30000, 2000 * 2 ** Math.min(attempt, 4)), signal);
+      }
+    }
+    this._stream(signal);
+  }
+
+  /** Starts a run (what a click does). Resolves to the run, or null when refused. */
+  async start() {
+    if (this._pending || isActive(this._run) || !this._canRun) return null;
+    this._pending = true;
+    this._renderButton();
+    this._say('running', 'Sync started...');
+    try {
+      if (!this._token && !this._csrf) await this._whoami();
+      const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`);
+      const run = {...data};
+      delete run.message;
+      this._pending = false;
+      this._onRun(status === 200 ? 'run.progress' : 'run.queued', run, false);
+      if (status === 200 && isActive(this._run) && this._run.id === run.id) {
+        this._say('running', data.message || 'Sync already in progress...');
+      }
+      return run;
+    } catch (e) {
+      this._pending = false;
+      this._say('failure', e.message);
+      this._renderButton();
+      return null;
+    }
+  }
+
+  // ---- the event stream (fetch, so that a token can go in the Authorization header) ----
+
+  async _stream(signal) {
+    const url = `${this._base}/api/events?sync=${encodeURIComponent(this._sync)}`;
+    let retry = 2000;
+    let failures = 0;
+    let connectedBefore = false;
+    while (!signal.aborted) {
+      try {
+        const headers = {Accept: 'text/event-stream'};
+        const init = {headers, signal, cache: 'no-store', mode: 'cors'};
+        if (this._token) {
+          headers.Authorization = `Bearer ${this._token}`;
+          init.credentials = 'omit';
+        } else {
+          init.credentials = 'include';
+        }
+        if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
+        const resp = await fetch(url, init);
+        if (resp.status === 401 || resp.status === 403) {
+          this._canRun = false;
+          this._renderButton();
+          this._say('failure', resp.status === 401
+            ? (this._token ? 'Ferry refused the API token.' : 'Your Ferry session has ended. Log in to Ferry again.')
+            : 'Ferry refused the live updates.');
+          return;
+        }
+        if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
+        failures = 0;
+        if (connectedBefore) this._resync();
+        connectedBefore = true;
+        retry = await this._read(resp.body, signal, retry);
+      } catch (e) {
+        if (signal.aborted) return;
+      }
+      failures++;
+      await sleep(Math.min(30000, retry * 2 ** Math.min(Math.max(failures - 1, 0), 4)), signal);
+    }
+  }
+
+  /** Reads one stream until it ends; returns the retry delay the server asked for. */
+  async _read(body, signal, retry) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    let event = '', data = [], id = null;
+    try {
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done || signal.aborted) break;
+        buf += decoder.decode(value, {stream: true});
+        let m;
+        while ((m = /\r\n|\r|\n/.exec(buf)) !== null) {
+          // A lone \r at the end may be the first half of \r\n: wait for more.
+          if (m[0] === '\r' && m.index === buf.length - 1) break;
+          const line = buf.slice(0, m.index);
+          buf = buf.slice(m.index + m[0].length);
+          if (line === '') {
+            if (id !== null) this._lastEventId = id;
+            if (data.length) this._dispatchSse(event || 'message', data.join('\n'));
+            event = '';
+            data = [];
+            id = null;
+            continue;
+          }
+          if (line.startsWith(':')) continue; // heartbeat
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let v = colon < 0 ? '' : line.slice(colon + 1);
+          if (v.startsWith(' ')) v = v.slice(1);
+          if (field === 'event') event = v;
+          else if (field === 'data') data.push(v);
+          else if (field === 'id' && !v.includes('\0')) id = v;
+          else if (field === 'retry' && /^\d+$/.test(v)) retry = Number(v);
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {}); // already closed or errored
+    }
+    return retry;
+  }
+
+  _dispatchSse(type, data) {
+    if (!type.startsWith('run.')) return;
+    let run;
+    try {
+      run = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
+    if (run.sync !== this._sync) return;
+    this._onRun(type, run, true);
+  }
+
+  /** After a reconnect: the run we showed may have finished meanwhile. */
+  async _resync() {
+    const run = this._run;
+    if (!isActive(run)) return;
+    try {
+      const {data} = await this._request('GET', `/api/runs/${run.id}`);
+      this._onRun(isActive(data) ? 'run.progress' : 'run.finished', data, false);
+    } catch (e) {
+      // the stream's own events will tell
+    }
+  }
+
+  // ---- state and rendering ----
+
+  _onRun(type, run, live) {
+    const cur = this._run;
+    if (cur && cur.id === run.id) {
+      // Never go back: a late answer must not undo a finished run or newer progress.
+      if (!isActive(cur) && isActive(run)) return;
+      if (isActive(cur) && isActive(run) && (run.processed || 0) < (cur.processed || 0)) return;
+    } else if (cur && isActive(cur) && run.id < cur.id) {
+      return; // an older run's event
+    }
+    if (type === 'run.finished' && !isActive(run)) {
+      if (this._finished.has(run.id)) return;
+      if (!this._started.has(run.id) && !live) return; // nothing we followed
+    }
+    this._run = run;
+    if (!this._started.has(run.id)) {
+      this._started.add(run.id);
+      this._emit('ferry:started', run);
+    }
+    if (isActive(run)) {
+      const pct = Math.max(0, Math.min(100, Math.round(run.percent || 0)));
+      this._progress.hidden = false;
+      this._progress.setAttribute('aria-valuenow', String(pct));
+      this._progress.setAttribute('aria-valuetext', `${pct}%, ${run.phase || run.status}`);
+      this._fill.style.width = `${pct}%`;
+      this._say('running', run.status === 'queued' ? 'Sync started...' : `Syncing... ${pct}%`);
+      if (type === 'run.progress' || type === 'run.started') this._emit('ferry:progress', run);
+    } else {
+      this._progress.hidden = true;
+      this._progress.setAttribute('aria-valuenow', '100');
+      this._finished.add(run.id);
+      const ok = run.status === 'succeeded';
+      this._say(ok ? 'success' : 'failure',
+        run.ui_message || run.error || (ok ? 'Sync finished.' : `Sync ${run.status}.`));
+      this._emit('ferry:finished', run);
+    }
+    this._renderButton();
+  }
+
+  _emit(type, run) {
+    this.dispatchEvent(new CustomEvent(type, {detail: run, bubbles: true, composed: true}));
+  }
+
+  _renderButton() {
+    const busy = this._pending || isActive(this._run);
+    const text = busy ? 'Syncing...' : (this.getAttribute('label') || 'Sync now');
+    if (this._label.textContent !== text) this._label.textContent = text;
+    this._button.disabled = busy || !this._canRun;
+    if (busy) this._button.setAttribute('aria-busy', 'true');
+    else this._button.removeAttribute('aria-busy');
+  }
+
+  _say(state, text) {
+    this._message.classList.remove('empty');
+    this._message.setAttribute('data-state', state);
+    // While running only the percent changes: keep the status region from chattering.
+    if (state === 'running' && /^Syncing\.\.\. \d+%$/.test(text) &&
+        /^Syncing\.\.\. \d+%$/.test(this._text.textContent)) {
+      this._message.setAttribute('aria-live', 'off');
+    } else {
+      this._message.removeAttribute('aria-live');
+    }
+    if (this._text.textContent !== text) this._text.textContent = text;
+  }
+
+  _clearMessage(byUser) {
+    this._message.classList.add('empty');
+    this._message.removeAttribute('data-state');
+    this._text.textContent = '';
+    if (byUser && this._button && !this._button.disabled) this._button.focus();
+  }
+}
+
+if (!customElements.get('ferry-sync')) customElements.define('ferry-sync', FerrySync);
