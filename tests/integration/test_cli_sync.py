@@ -242,7 +242,7 @@ class UsageTest(DemoTestCase):
         code, out, err = self.run_ferry("sync", "therapist")
         self.assertEqual(code, 2)
         self.assertIn("no sync named 'therapist'", err)
-        self.assertIn("(the config has: therapists)", err)
+        self.assertIn("(the config has: therapists, locations, patients)", err)
         self.assertFalse(self.table_exists("therapists"))
 
     def test_sync_needs_exactly_one_name(self):
@@ -252,7 +252,7 @@ class UsageTest(DemoTestCase):
     def test_check_accepts_the_demo_config(self):
         code, out, err = self.run_ferry("check")
         self.assertEqual(code, 0, err)
-        self.assertEqual(out.strip(), "ferry.yaml: OK, 1 sync (therapists)")
+        self.assertEqual(out.strip(), "ferry.yaml: OK, 3 syncs (therapists, locations, patients)")
         # check does not touch the database.
         self.assertFalse(os.path.exists(self.db_path))
 
