@@ -481,6 +481,12 @@ class CorsTest(ServeTestCase):
             run = srv.post("/api/syncs/t/runs", headers={"Origin": allowed})
             self.assertEqual(run.status, 202)
             self.assertEqual(run.header("Access-Control-Allow-Origin"), allowed)
+            # The component's script may be loaded by any page (it calls the API as above).
+            js = srv.get("/ferry-sync.js", auth=False, headers={"Origin": other})
+            self.assertEqual(js.status, 200)
+            self.assertTrue(js.header("Content-Type").startswith("text/javascript"), js)
+            self.assertEqual(js.header("Access-Control-Allow-Origin"), "*")
+            self.assertIn(b"customElements.define", js.body)
 
 
 class ErrorsTest(ServeTestCase):
