@@ -603,16 +603,16 @@ enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
     filter.actor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "actor");
     filter.action = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "action");
     filter.before_id = cursor;
-    filter.limit = (int)limit;
+    filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->ops->audit_list(st, &filter, &entries, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
+    bool more = (int64_t)n > limit;
     list = json_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && (int64_t)i < limit; i++)
         json_array_append_new(list, audit_json(&entries[i]));
-    json_t *next = (int64_t)n == limit && n > 0 ? json_sprintf("%lld", (long long)entries[n - 1].id)
-                                                : json_null();
+    json_t *next = more ? json_sprintf("%lld", (long long)entries[limit - 1].id) : json_null();
     ferry_audit_free(entries, n);
     return reply_json(conn, MHD_HTTP_OK,
                       json_pack("{s:o, s:o}", "entries", list, "next_cursor", next));

@@ -250,16 +250,16 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
         !run_filter_from_query(conn, &filter, &ret))
         return ret;
     filter.before_id = cursor;
-    filter.limit = (int)limit;
+    filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
+    bool more = (int64_t)n > limit;
     list = json_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && (int64_t)i < limit; i++)
         json_array_append_new(list, ferry_run_to_json(&runs[i], NULL));
-    json_t *next = (int64_t)n == limit && n > 0 ? json_sprintf("%lld", (long long)runs[n - 1].id)
-                                                : json_null();
+    json_t *next = more ? json_sprintf("%lld", (long long)runs[limit - 1].id) : json_null();
     ferry_runs_free(runs, n);
     return reply_json(conn, MHD_HTTP_OK,
                       json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
@@ -473,12 +473,13 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
     ferry_change_filter filter = {
         .outcome = outcome_name != NULL ? (int)outcome : -1,
         .after_seq = cursor,
-        .limit = (int)limit,
+        .limit = (int)limit + 1, /* one more tells whether there is a next page */
     };
     if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
+    bool more = (int64_t)n > limit;
     list = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
         const ferry_change *c = &changes[i];
         json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
         json_array_append_new(
@@ -487,8 +488,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
                             c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
                             "diff", diff != NULL ? diff : json_null()));
     }
-    json_t *next =
-        (int64_t)n == limit ? json_sprintf("%lld", (long long)changes[n - 1].seq) : json_null();
+    json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);
     return reply_json(
         conn, MHD_HTTP_OK,

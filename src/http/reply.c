@@ -31,7 +31,9 @@ enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
 {
     enum MHD_Result ret;
 
-    if (cors_origin != NULL) {
+    /* An answer for any origin (the component's script: "*") keeps its own header. */
+    if (cors_origin != NULL &&
+        MHD_get_response_header(resp, "Access-Control-Allow-Origin") == NULL) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", cors_origin);
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");

@@ -39,7 +39,7 @@
 
 /* audit_list's page size when the filter gives none, and its largest. */
 #define AUDIT_LIST_DEFAULT 100
-#define AUDIT_LIST_MAX 1000
+#define AUDIT_LIST_MAX 1001 /* the API pages by 1,000 and asks one more */
 
 typedef struct {
     ferry_store base;

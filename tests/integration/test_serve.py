@@ -347,6 +347,10 @@ class ListsTest(ServeTestCase):
                 if cursor is None:
                     break
             self.assertEqual(pages, [newest_first[0:3], newest_first[3:6], newest_first[6:]])
+            # A page that is exactly the last one says so: no cursor to an empty page.
+            self.assertIsNone(srv.get_json("/api/runs?limit=7")["next_cursor"])
+            self.assertEqual(srv.get_json("/api/runs?limit=6")["next_cursor"],
+                             str(newest_first[5]))
 
             def ids_of(query):
                 return [r["id"] for r in srv.get_json("/api/runs?" + query)["runs"]]
