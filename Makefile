@@ -84,9 +84,9 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test: unit, fuzz replays and integration on the development build, then all of them
-# again under AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event
-# hub, server, workers) under ThreadSanitizer.
+# Every test: unit, fuzz replays, integration and browser tests on the development build,
+# then all of them again under AddressSanitizer and UndefinedBehaviorSanitizer, then the
+# threaded parts (event hub, server, workers) under ThreadSanitizer.
 test: deps-browser build build-asan build-tsan format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
