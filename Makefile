@@ -18,9 +18,17 @@ MAKEFLAGS += --no-print-directory
 # Only `make bench` needs these.
 BENCH_PACKAGES = wrk nginx-light
 
+# The browser tests (tests/browser) drive Debian's chromium with playwright-core, an npm
+# package installed with `npm ci` from the committed lockfile (it downloads no browser). Node
+# and npm come from Debian's packages only when the machine has none.
+BROWSER_PACKAGES = chromium
+BROWSER_DIR      = tests/browser
+BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-bench install-packages build build-tsan build-asan test unit demo bench format format-check clean
+.PHONY: all deps deps-bench deps-browser install-packages build build-tsan build-asan test unit \
+        browser demo bench format format-check clean
 
 all: build
 
@@ -31,6 +39,18 @@ deps:
 
 deps-bench: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
+
+# chromium, node and npm (when missing), then tests/browser/node_modules.
+deps-browser: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) \
+	    $$(command -v node >/dev/null 2>&1 || echo nodejs) $$(command -v npm >/dev/null 2>&1 || echo npm)"
+	@$(MAKE) --no-print-directory $(BROWSER_STAMP)
+
+# npm ci only when node_modules is missing or older than the lockfile (npm ci removes
+# node_modules first, so the stamp goes with it).
+$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund
+	@touch $@
 
 install-packages:
 	@missing=""; for p in $(PACKAGES); do \
@@ -64,10 +84,10 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test: unit, fuzz replays and integration on the development build, then all of them
-# again under AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event
-# hub, server, workers) under ThreadSanitizer.
-test: build build-asan build-tsan format-check
+# Every test: unit, fuzz replays, integration and browser tests on the development build,
+# then all of them again under AddressSanitizer and UndefinedBehaviorSanitizer, then the
+# threaded parts (event hub, server, workers) under ThreadSanitizer.
+test: deps-browser build build-asan build-tsan format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS)
@@ -77,6 +97,10 @@ test: build build-asan build-tsan format-check
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# The browser tests alone; screenshots of the views land in $(BUILD)/screenshots.
+browser: deps-browser build
+	cd $(BUILD) && ctest --output-on-failure -L browser
 
 # Syncs the bundled therapists roster into SQLite and prints the summary.
 demo: build
