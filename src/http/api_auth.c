@@ -375,6 +375,20 @@ enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn)
     return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "users", list));
 }
 
+/* False (with a 400 queued) when password is shorter or longer than a password may be. */
+static bool password_length_ok(struct MHD_Connection *conn, const char *password,
+                               enum MHD_Result *ret)
+{
+    size_t n = strlen(password);
+
+    if (n >= FERRY_PASSWORD_MIN && n <= FERRY_PASSWORD_MAX)
+        return true;
+    *ret =
+        reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                    "a password has %d to %d characters", FERRY_PASSWORD_MIN, FERRY_PASSWORD_MAX);
+    return false;
+}
+
 /* Queues hashing of password for a user route; the handler is called again when done. */
 static enum MHD_Result start_hash(struct ferry_server *srv, struct MHD_Connection *conn,
                                   request *req, const char *password)
@@ -424,10 +438,8 @@ enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn,
     if (!ferry_role_parse(role_name, &role))
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "role must be viewer, operator or admin");
-    if (strlen(password) < FERRY_PASSWORD_MIN || strlen(password) > FERRY_PASSWORD_MAX)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "a password has %d to %d characters", FERRY_PASSWORD_MIN,
-                           FERRY_PASSWORD_MAX);
+    if (!password_length_ok(conn, password, &ret))
+        return ret;
     if (req->task == NULL)
         return start_hash(srv, conn, req, password);
     if (req->task->refused)
@@ -472,11 +484,8 @@ enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn
     if (role_name != NULL && !ferry_role_parse(role_name, &role))
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "role must be viewer, operator or admin");
-    if (password != NULL &&
-        (strlen(password) < FERRY_PASSWORD_MIN || strlen(password) > FERRY_PASSWORD_MAX))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "a password has %d to %d characters", FERRY_PASSWORD_MIN,
-                           FERRY_PASSWORD_MAX);
+    if (password != NULL && !password_length_ok(conn, password, &ret))
+        return ret;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, name, &u, &err))
         return reply_ferry_error(conn, &err);
