@@ -3,13 +3,18 @@
  * A ferry_http_client keeps one libcurl easy handle, so the pages of one run reuse the same
  * connection (keep-alive). A fetch never treats a status as an error: the caller decides what
  * 429 or 503 mean. Transport failures are errors with err->transient set when trying again may
- * help (timeouts, resets, refused connections, a stalled transfer). The body is counted as it
- * arrives and the transfer stops as soon as it passes max_bytes (FERRY_ELIMIT), whatever the
+ * help (timeouts, resets, refused connections, a stalled transfer, a host name that did not
+ * resolve: DNS fails for a moment too, and the caller's retries are bounded). The body is counted
+ * as it arrives and the transfer stops as soon as it passes max_bytes (FERRY_ELIMIT), whatever the
  * Content-Length said. Messages name the URL without user, password or query string
  * (ferry_url_redact()); request headers and credentials never appear in messages.
  *
  * Redirects are not followed: a page URL that redirects is answered as it is (3xx) and the
  * caller decides, so credentials are never sent to a host the config did not name.
+ *
+ * The response keeps the headers of the final response only (not those of a 1xx), at most 100
+ * header lines and 64 KiB of them; later ones are ignored. Nothing of one request (headers,
+ * credentials, body) carries over to the next fetch on the same client.
  *
  * A client belongs to one thread. */
 #ifndef FERRY_UTIL_HTTP_FETCH_H
@@ -23,10 +28,10 @@
 #include "util/err.h"
 
 typedef struct {
-    const char *method;         /* "GET" when NULL, or "POST" */
+    const char *method;         /* "GET" when NULL, or "POST"; others are FERRY_EINVAL */
     const char *url;            /* http:// or https:// */
     const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
-    const char *body;           /* request body (POST), or NULL */
+    const char *body;           /* request body (POST only), or NULL */
     const char *user;           /* HTTP basic authentication when not NULL */
     const char *password;       /* with user; NULL means empty */
     long timeout_ms;            /* whole request; 0 for none */
@@ -54,8 +59,10 @@ ferry_rc ferry_http_client_new(ferry_http_client **ret_client, ferry_err *err);
 
 /* Performs req (borrowed). On FERRY_OK *ret_resp holds the response and is owned by the caller
  * (ferry_http_response_done()), whatever the status. Errors: FERRY_EHTTP (transport; transient
- * when worth retrying), FERRY_ELIMIT (body over max_bytes), FERRY_ECANCELLED, FERRY_ENOMEM. On
- * an error *ret_resp is left empty (safe to pass to ferry_http_response_done()). */
+ * when worth retrying), FERRY_ELIMIT (body over max_bytes), FERRY_ECANCELLED, FERRY_ENOMEM,
+ * FERRY_EINVAL (no URL, a method other than GET or POST, a GET with a body). On an error
+ * *ret_resp is left empty (safe to pass to ferry_http_response_done()). Call from the client's
+ * thread. */
 ferry_rc ferry_http_client_fetch(ferry_http_client *c, const ferry_http_request *req,
                                  ferry_http_response *ret_resp, ferry_err *err);
 
