@@ -2,7 +2,7 @@
  *
  * A path is "" (the whole document) or "/"-separated tokens with ~0 for '~' and ~1 for '/';
  * a token that is a decimal number indexes an array. One extension: a token "*" selects every
- * element of an array (or every member value of an object), so "/labels/*" or
+ * element of an array (or every member value of an object), so "/labels/ *" or
  * "/phone_numbers/ * /number" (without the spaces) collects a value from each element.
  *
  * Compiled once per field when a source opens; evaluating allocates nothing but the output.
@@ -36,7 +36,9 @@ json_t *ferry_json_path_get(const ferry_json_path *path, json_t *doc);
  * - object: compact JSON with keys in document order;
  * - with "*": every selected value as above (arrays flattened one level), joined by join;
  *   *ret_found is true when at least one non-null value was selected.
- * join NULL means ", ". Returns FERRY_OK, or FERRY_ELIMIT when out is full (its maximum). */
+ * An empty array is found and appends nothing. join NULL means ", ". Returns FERRY_OK, or
+ * FERRY_ELIMIT when out is full (its maximum) or the value nests deeper than 2048 levels
+ * (FERRY_ENOMEM when out cannot grow); on an error out is left as it was. */
 ferry_rc ferry_json_path_text(const ferry_json_path *path, json_t *doc, const char *join,
                               ferry_buf *out, bool *ret_found);
 
