@@ -25,6 +25,7 @@
 #include "http/server.h"
 #include "queue/workers.h"
 #include "store/store.h"
+#include "sync/check.h"
 #include "sync/run.h"
 #include "util/log.h"
 #include "util/password.h"
@@ -50,11 +51,13 @@ static const char usage_text[] =
     "Usage: ferry COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  sync NAME [--dry-run]        run one sync now, in the foreground\n"
+    "  sync NAME [--tenant T] [--dry-run]\n"
+    "                               run one sync now, in the foreground\n"
     "  runs [--sync NAME] [--limit N]\n"
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
-    "  check                        validate the config\n"
+    "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
+    "                               source's first page and report what it holds\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
     "  user add NAME --role viewer|operator|admin [--password-stdin]\n"
     "  user list | user passwd NAME [--password-stdin] | user disable NAME | user enable NAME\n"
@@ -78,8 +81,9 @@ typedef struct {
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
-    const char *user;  /* token create --user */
-    const char *label; /* token create --name */
+    const char *user;   /* token create --user */
+    const char *label;  /* token create --name */
+    const char *tenant; /* sync, check --tenant */
     int nargs;
     char **args;
 } cli_opts;
@@ -87,24 +91,19 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},
-        {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'},
-        {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     int ch;
 
     memset(o, 0, sizeof(*o));
     o->limit = 20;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Pu:N:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Pu:N:t:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             o->config_path = optarg;
@@ -140,6 +139,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'N':
             o->label = optarg;
+            break;
+        case 't':
+            o->tenant = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -245,6 +247,7 @@ static int cmd_sync(const cli_opts *o)
     ferry_store *store = NULL;
     const ferry_sync_spec *sync;
     progress_state ps = {0};
+    const char *why;
     ferry_run_options opt;
     struct sigaction sa;
     ferry_run run;
@@ -273,6 +276,13 @@ static int cmd_sync(const cli_opts *o)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if ((why = ferry_sync_tenant_problem(sync, o->tenant)) != NULL) {
+        fprintf(stderr, "ferry: sync %s: %s%s%s\n", sync->name, why,
+                sync->tenant_variable != NULL && o->tenant == NULL ? " (--tenant)" : "",
+                o->tenant != NULL ? "" : "");
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     ps.tty = isatty(STDERR_FILENO);
     memset(&opt, 0, sizeof(opt));
@@ -281,6 +291,7 @@ static int cmd_sync(const cli_opts *o)
     opt.store = store;
     opt.trigger = "cli";
     opt.user = getenv("USER");
+    opt.tenant = o->tenant;
     opt.dry_run = o->dry_run;
     opt.cancel = &cancel_requested;
     opt.on_progress = on_progress;
@@ -446,13 +457,76 @@ out:
     return status;
 }
 
+static void print_list(const char *title, char **items, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("%s: ", title);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", items[i]);
+    printf("\n");
+}
+
+/* ferry check NAME: the source's first page, as a person setting the sync up wants it. */
+static int check_sync(const cli_opts *o, const ferry_config *cfg)
+{
+    const ferry_sync_spec *sync = ferry_config_sync_get(cfg, o->args[0]);
+    ferry_check_report r;
+    ferry_err err;
+    char dur[32];
+    int status;
+
+    if (sync == NULL) {
+        fprintf(stderr, "ferry: %s: no sync named '%s'\n", cfg->path, o->args[0]);
+        return EXIT_USAGE;
+    }
+    ferry_err_clear(&err);
+    if (ferry_sync_check(cfg, sync, o->tenant, &cancel_requested, &r, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: sync %s: %s%s\n", sync->name, err.msg,
+                sync->tenant_variable != NULL && o->tenant == NULL ? " (--tenant)" : "");
+        return EXIT_USAGE;
+    }
+    ferry_time_format_duration(r.duration_ms, dur, sizeof(dur));
+    printf("%s: %s, %s", sync->name, r.reachable ? "reachable" : "not reachable",
+           !r.reachable      ? "credentials not tried"
+           : r.auth_accepted ? "credentials accepted"
+                             : "credentials rejected");
+    if (r.found.status > 0)
+        printf(" (HTTP %ld, %s)\n", r.found.status, dur);
+    else
+        printf(" (%s)\n", dur);
+    if (r.error != NULL) {
+        printf("error: %s\n", r.error);
+    } else {
+        printf("first page: %lld record%s", (long long)r.found.records,
+               r.found.records == 1 ? "" : "s");
+        if (r.found.total >= 0)
+            printf("; %lld in all", (long long)r.found.total);
+        printf("\n");
+        print_list("not mapped", r.found.unmapped, r.found.nunmapped);
+        print_list("missing", r.found.missing, r.found.nmissing);
+    }
+    status = r.ok ? 0 : EXIT_RUN_FAILED;
+    ferry_check_report_done(&r);
+    return status;
+}
+
 static int cmd_check(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
     int status;
 
+    if (o->nargs > 1) {
+        fprintf(stderr, "ferry: check takes at most one sync name (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
     if ((status = load(o, &cfg, NULL)) != 0)
         return status;
+    if (o->nargs == 1) {
+        status = check_sync(o, cfg);
+        ferry_config_free(cfg);
+        return status;
+    }
     printf("%s: OK, %zu sync%s", cfg->path, cfg->nsyncs, cfg->nsyncs == 1 ? "" : "s");
     for (size_t i = 0; i < cfg->nsyncs; i++)
         printf("%s%s", i ? ", " : " (", cfg->syncs[i].name);

@@ -25,6 +25,7 @@
  * Everything is built straight into the final structs; on any error the half-built config
  * goes to ferry_config_free(), which copes with missing parts. */
 #include "config/config.h"
+#include "config/walk.h"
 
 #include "source/csv_reader.h" /* ferry_utf8_is_valid() */
 #include "util/password.h"     /* ferry_password_wipe() */
@@ -52,50 +53,16 @@
 #define DEFAULT_MAX_BODY (1024L * 1024)
 #define METRICS_TOKEN_MIN 16
 #define MAX_BODY_LIMIT (64L * 1024 * 1024)
-#define DEFAULT_TIMEOUT_MS 60000L
-#define DEFAULT_MAX_FIELD_BYTES (1024UL * 1024)
 #define MAX_FIELD_BYTES_LIMIT (256UL * 1024 * 1024)
 #define SCHEDULE_MIN_MS 10000L
 #define SYNC_NAME_MAX 64
-#define IDENT_MAX 63
+
 #define RESERVED_PREFIX "ferry_"
 #define CONFIG_MAX_BYTES (16L * 1024 * 1024)
-#define PATH_BUF 512
-#define SHOW_MAX 60 /* at most this much of an offending value is quoted back */
-
-/* The state of one walk over the document. */
-struct walk {
-    const char *file; /* the name used in messages */
-    ferry_err *err;
-    char path[PATH_BUF]; /* dotted key path of the node being checked */
-    size_t pathlen;
-};
-
-/* A value under a key, with the line to blame for it. */
-struct val {
-    struct fy_node *node; /* NULL when the key has no value at all */
-    int line;             /* 1-based */
-};
-
-typedef ferry_rc (*key_handler)(struct walk *w, const struct val *v, void *obj);
-
-/* One row of a fixed-key mapping's schema. */
-struct key_rule {
-    const char *name;
-    bool required;
-    key_handler fn;
-};
-
-/* Called for each entry of a mapping whose keys are names; name is NUL-terminated and
- * borrowed, line is the key's. */
-typedef ferry_rc (*entry_handler)(struct walk *w, const char *name, int line, const struct val *v,
-                                  void *obj);
-
-#define NRULES(rules) (sizeof(rules) / sizeof((rules)[0]))
 
 /* ---- paths and messages ---- */
 
-static size_t path_push(struct walk *w, const char *key, size_t keylen)
+size_t path_push(struct walk *w, const char *key, size_t keylen)
 {
     size_t old = w->pathlen;
     size_t room = sizeof(w->path) - w->pathlen;
@@ -109,7 +76,7 @@ static size_t path_push(struct walk *w, const char *key, size_t keylen)
     return old;
 }
 
-static size_t path_push_index(struct walk *w, size_t index)
+size_t path_push_index(struct walk *w, size_t index)
 {
     size_t old = w->pathlen;
     size_t room = sizeof(w->path) - w->pathlen;
@@ -120,17 +87,14 @@ static size_t path_push_index(struct walk *w, size_t index)
     return old;
 }
 
-static void path_pop(struct walk *w, size_t old)
+void path_pop(struct walk *w, size_t old)
 {
     w->pathlen = old;
     w->path[old] = '\0';
 }
 
 /* Records "FILE:LINE: PATH: message" (no PATH at the top level) and returns FERRY_ECONFIG. */
-static ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
+ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
 {
     char msg[FERRY_ERR_MSG_MAX];
     va_list ap;
@@ -143,14 +107,14 @@ static ferry_rc fail(struct walk *w, int line, const char *fmt, ...)
     return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s", w->file, line, msg);
 }
 
-static ferry_rc oom(struct walk *w)
+ferry_rc oom(struct walk *w)
 {
     return ferry_err_set(w->err, FERRY_ENOMEM, "%s: out of memory while loading the config",
                          w->file);
 }
 
 /* For quoting a value back: "'%.*s'", show_len(len), s. */
-static int show_len(size_t len)
+int show_len(size_t len)
 {
     return len > SHOW_MAX ? SHOW_MAX : (int)len;
 }
@@ -180,7 +144,7 @@ static int node_line(struct fy_node *n)
     return 0;
 }
 
-static struct val val_of(struct fy_node *n, int fallback_line)
+struct val val_of(struct fy_node *n, int fallback_line)
 {
     struct val v;
     int line = node_line(n);
@@ -191,7 +155,7 @@ static struct val val_of(struct fy_node *n, int fallback_line)
 }
 
 /* A YAML null: no node, an empty plain scalar, or plain ~ / null. */
-static bool is_null(struct fy_node *n)
+bool is_null(struct fy_node *n)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -213,7 +177,7 @@ static bool is_null(struct fy_node *n)
 }
 
 /* The text of a scalar value (not NUL-terminated; borrowed from the document). */
-static ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret, size_t *ret_len)
+ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret, size_t *ret_len)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -233,7 +197,7 @@ static ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret
 }
 
 /* A malloc'ed NUL-terminated copy of a scalar value (may be empty). */
-static ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret)
+ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -246,7 +210,7 @@ static ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret)
 }
 
 /* Like dup_scalar() but an empty string is an error. */
-static ferry_rc get_string(struct walk *w, const struct val *v, char **ret)
+ferry_rc get_string(struct walk *w, const struct val *v, char **ret)
 {
     ferry_rc rc = dup_scalar(w, v, ret);
 
@@ -261,7 +225,7 @@ static ferry_rc get_string(struct walk *w, const struct val *v, char **ret)
 }
 
 /* Replaces *dst with the string value (the old value is freed only on success). */
-static ferry_rc set_string(struct walk *w, const struct val *v, char **dst)
+ferry_rc set_string(struct walk *w, const struct val *v, char **dst)
 {
     char *s = NULL;
     ferry_rc rc = get_string(w, v, &s);
@@ -273,7 +237,7 @@ static ferry_rc set_string(struct walk *w, const struct val *v, char **dst)
     return FERRY_OK;
 }
 
-static ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret)
+ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret)
 {
     static const char *const truths[] = {"true", "yes", "on"};
     static const char *const lies[] = {"false", "no", "off"};
@@ -297,7 +261,7 @@ static ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret)
 }
 
 /* A decimal integer: optional '-', then digits only, within long. */
-static bool parse_long(const char *s, long *ret)
+bool parse_long(const char *s, long *ret)
 {
     const char *p = s[0] == '-' ? s + 1 : s;
     char *end;
@@ -313,7 +277,7 @@ static bool parse_long(const char *s, long *ret)
     return true;
 }
 
-static ferry_rc get_long(struct walk *w, const struct val *v, long min, long max, long *ret)
+ferry_rc get_long(struct walk *w, const struct val *v, long min, long max, long *ret)
 {
     char *s = NULL;
     long n = 0;
@@ -330,7 +294,7 @@ static ferry_rc get_long(struct walk *w, const struct val *v, long min, long max
     return rc;
 }
 
-static void free_strv(char **v, size_t n)
+void free_strv(char **v, size_t n)
 {
     size_t i;
 
@@ -343,8 +307,8 @@ static void free_strv(char **v, size_t n)
 
 /* A non-empty list of non-empty strings without repeats (compared case-insensitively when
  * nocase). With scalar_ok a single scalar is taken as a list of one. */
-static ferry_rc get_string_list(struct walk *w, const struct val *v, bool scalar_ok, bool nocase,
-                                char ***ret, size_t *ret_n)
+ferry_rc get_string_list(struct walk *w, const struct val *v, bool scalar_ok, bool nocase,
+                         char ***ret, size_t *ret_n)
 {
     char **items = NULL;
     size_t n = 0, i, count;
@@ -401,7 +365,7 @@ static ferry_rc get_string_list(struct walk *w, const struct val *v, bool scalar
 
 /* The value node of a sequence item for messages about item i (the list itself when the
  * value is a scalar taken as a list of one). */
-static struct val list_item(const struct val *list, size_t index)
+struct val list_item(const struct val *list, size_t index)
 {
     struct fy_node *item = NULL;
     void *it = NULL;
@@ -447,8 +411,8 @@ static ferry_rc unknown_key(struct walk *w, int line, const struct key_rule *rul
 }
 
 /* Walks a mapping with fixed keys: each key goes to its rule's handler with obj. */
-static ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct key_rule *rules,
-                             size_t nrules, void *obj)
+ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct key_rule *rules,
+                      size_t nrules, void *obj)
 {
     uint64_t seen = 0;
     struct fy_node_pair *pair;
@@ -491,7 +455,7 @@ static ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct
 }
 
 /* The number of entries of a mapping value. */
-static ferry_rc mapping_count(struct walk *w, const struct val *map, size_t *ret)
+ferry_rc mapping_count(struct walk *w, const struct val *map, size_t *ret)
 {
     int n;
 
@@ -503,7 +467,7 @@ static ferry_rc mapping_count(struct walk *w, const struct val *map, size_t *ret
 }
 
 /* Walks a mapping whose keys are names, in document order. */
-static ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handler fn, void *obj)
+ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handler fn, void *obj)
 {
     struct fy_node_pair *pair;
     void *it = NULL;
@@ -538,18 +502,18 @@ static ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handle
 
 /* ---- value checks ---- */
 
-static bool is_alpha(char c)
+bool is_alpha(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool is_digit(char c)
+bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
 /* [A-Za-z_][A-Za-z0-9_]*, at most IDENT_MAX characters. */
-static bool is_identifier(const char *s)
+bool is_identifier(const char *s)
 {
     size_t i;
 
@@ -567,7 +531,7 @@ static bool is_reserved(const char *s)
 }
 
 /* Checks a table or field name; what is "table" or "field". */
-static ferry_rc check_identifier(struct walk *w, int line, const char *s, const char *what)
+ferry_rc check_identifier(struct walk *w, int line, const char *s, const char *what)
 {
     if (!is_identifier(s))
         return fail(w, line,
@@ -611,7 +575,7 @@ static bool listen_ok(const char *s)
 
 /* A size: bytes, or a number followed by KiB or MiB, from 1 to MAX_FIELD_BYTES_LIMIT.
  * Returns 1 when valid, 0 when not a size, -1 when out of range. */
-static int parse_size(const char *s, size_t *ret)
+int parse_size(const char *s, size_t *ret)
 {
     static const struct {
         const char *suffix;
@@ -638,7 +602,7 @@ static int parse_size(const char *s, size_t *ret)
 
 /* A url as written: a path, or a file://, http:// or https:// URL. Returns NULL when fine,
  * else a message. */
-static const char *url_problem(const char *url, char *buf, size_t bufsize)
+const char *url_problem(const char *url, char *buf, size_t bufsize)
 {
     const char *p = url;
     size_t scheme_len;
@@ -715,11 +679,24 @@ static ferry_rc on_workers(struct walk *w, const struct val *v, void *obj)
     return rc;
 }
 
-static ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms);
+/* A duration into *ret_ms; bad durations name the key. */
+ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms)
+{
+    char *s = NULL;
+    ferry_rc rc = dup_scalar(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!ferry_duration_parse(s, ret_ms))
+        rc = fail(w, v->line, "expected a duration such as 500ms, 90s, 15m, 1h or 2d, not '%.*s'",
+                  show_len(strlen(s)), s);
+    free(s);
+    return rc;
+}
 
 /* A duration within [min_ms, max_ms]. */
-static ferry_rc get_duration_within(struct walk *w, const struct val *v, long min_ms, long max_ms,
-                                    long *ret_ms)
+ferry_rc get_duration_within(struct walk *w, const struct val *v, long min_ms, long max_ms,
+                             long *ret_ms)
 {
     long ms = 0;
     ferry_rc rc = get_duration(w, v, &ms);
@@ -854,113 +831,6 @@ static ferry_rc on_cors_origins(struct walk *w, const struct val *v, void *obj)
     return FERRY_OK;
 }
 
-/* ---- syncs.NAME.source ---- */
-
-static ferry_rc on_source_kind(struct walk *w, const struct val *v, void *obj)
-{
-    ferry_source_spec *src = obj;
-    const char *s = NULL;
-    size_t len = 0;
-    ferry_rc rc = get_scalar(w, v, &s, &len);
-
-    if (rc != FERRY_OK)
-        return rc;
-    if (len == 3 && memcmp(s, "csv", 3) == 0) {
-        src->kind = FERRY_SOURCE_CSV;
-        return FERRY_OK;
-    }
-    return fail(w, v->line, "unknown source kind '%.*s' (expected csv)", show_len(len), s);
-}
-
-static ferry_rc on_source_url(struct walk *w, const struct val *v, void *obj)
-{
-    ferry_source_spec *src = obj;
-    char buf[256];
-    const char *problem;
-    char *s = NULL;
-    ferry_rc rc = get_string(w, v, &s);
-
-    if (rc != FERRY_OK)
-        return rc;
-    problem = url_problem(s, buf, sizeof(buf));
-    if (problem != NULL) {
-        rc = fail(w, v->line, "%s", problem);
-        free(s);
-        return rc;
-    }
-    free(src->url);
-    src->url = s;
-    return FERRY_OK;
-}
-
-/* A duration into *ret_ms; bad durations name the key. */
-static ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms)
-{
-    char *s = NULL;
-    ferry_rc rc = dup_scalar(w, v, &s);
-
-    if (rc != FERRY_OK)
-        return rc;
-    if (!ferry_duration_parse(s, ret_ms))
-        rc = fail(w, v->line, "expected a duration such as 500ms, 90s, 15m, 1h or 2d, not '%.*s'",
-                  show_len(strlen(s)), s);
-    free(s);
-    return rc;
-}
-
-static ferry_rc on_source_timeout(struct walk *w, const struct val *v, void *obj)
-{
-    ferry_source_spec *src = obj;
-
-    return get_duration(w, v, &src->timeout_ms);
-}
-
-static ferry_rc on_source_max_field_bytes(struct walk *w, const struct val *v, void *obj)
-{
-    ferry_source_spec *src = obj;
-    char *s = NULL;
-    int ok;
-    ferry_rc rc = dup_scalar(w, v, &s);
-
-    if (rc != FERRY_OK)
-        return rc;
-    ok = parse_size(s, &src->max_field_bytes);
-    if (ok == 0)
-        rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 1MiB, not '%.*s'",
-                  show_len(strlen(s)), s);
-    else if (ok < 0)
-        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)), s);
-    free(s);
-    return rc;
-}
-
-static ferry_rc on_source_delimiter(struct walk *w, const struct val *v, void *obj)
-{
-    ferry_source_spec *src = obj;
-    const char *s = NULL;
-    size_t len = 0;
-    ferry_rc rc = get_scalar(w, v, &s, &len);
-
-    if (rc != FERRY_OK)
-        return rc;
-    if (len != 1)
-        return fail(w, v->line,
-                    "expected a single character such as ',', ';' or \"\\t\", not '%.*s'",
-                    show_len(len), s);
-    if (s[0] == '"' || s[0] == '\r' || s[0] == '\n')
-        return fail(w, v->line, "the delimiter cannot be a double quote, CR or LF");
-    src->delimiter = s[0];
-    return FERRY_OK;
-}
-
-static const struct key_rule source_rules[] = {
-    {"kind", false, on_source_kind},
-    {"url", true, on_source_url},
-    {"timeout", false, on_source_timeout},
-    {"max_field_bytes", false, on_source_max_field_bytes},
-    {"delimiter", false, on_source_delimiter},
-};
-
 /* ---- syncs.NAME ---- */
 
 /* What walking one sync keeps for the checks that need the whole sync. */
@@ -969,6 +839,9 @@ struct sync_state {
     struct val key;  /* target.key */
     struct val skip; /* skip:, parsed once the fields are known */
     bool has_skip;
+    struct val tenant; /* tenant:, applied once the fields are known */
+    bool has_tenant;
+    struct source_state source;
 };
 
 static ferry_rc on_target_table(struct walk *w, const struct val *v, void *obj)
@@ -1056,8 +929,30 @@ static ferry_rc on_field_column(struct walk *w, const struct val *v, void *obj)
     struct field_state *fs = obj;
     ferry_rc rc = set_string(w, v, &fs->field->column);
 
-    if (rc == FERRY_OK)
+    if (rc == FERRY_OK) {
         fs->column = *v;
+        fs->field->column_line = v->line;
+    }
+    return rc;
+}
+
+static ferry_rc on_field_pointer(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+    ferry_rc rc = dup_scalar(w, v, &fs->field->pointer);
+
+    if (rc == FERRY_OK && fs->field->pointer_line == 0)
+        fs->field->pointer_line = v->line;
+    return rc;
+}
+
+static ferry_rc on_field_join(struct walk *w, const struct val *v, void *obj)
+{
+    struct field_state *fs = obj;
+    ferry_rc rc = dup_scalar(w, v, &fs->field->join);
+
+    if (rc == FERRY_OK && fs->field->pointer_line == 0)
+        fs->field->pointer_line = v->line;
     return rc;
 }
 
@@ -1115,6 +1010,8 @@ static const struct key_rule field_rules[] = {
     {"required", false, on_field_required}, /* default: false; true for key fields */
     {"trim", false, on_field_trim},         /* default: true */
     {"values", false, on_field_values},     /* enum only, and required there */
+    {"pointer", false, on_field_pointer},   /* rest sources: default "/name" */
+    {"join", false, on_field_join},         /* rest sources: default ", " */
 };
 
 /* One entry of fields:; the path ends in the field's name. */
@@ -1258,7 +1155,8 @@ static ferry_rc on_sync_source(struct walk *w, const struct val *v, void *obj)
 {
     struct sync_state *st = obj;
 
-    return walk_mapping(w, v, source_rules, NRULES(source_rules), &st->sync->source);
+    st->source.src = &st->sync->source;
+    return ferry_config_source_walk(w, v, &st->source);
 }
 
 static ferry_rc on_sync_target(struct walk *w, const struct val *v, void *obj)
@@ -1399,6 +1297,147 @@ static ferry_rc on_sync_retries(struct walk *w, const struct val *v, void *obj)
     return rc;
 }
 
+/* ---- syncs.NAME.tenant ---- */
+
+static ferry_rc on_sync_tenant(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    if (v->node == NULL || !fy_node_is_mapping(v->node))
+        return fail(w, v->line, "expected a mapping such as {variable: org_id, column: org_id}");
+    st->tenant = *v;
+    st->has_tenant = true;
+    return FERRY_OK;
+}
+
+struct tenant_state {
+    char *variable;
+    char *column;
+    char **values;
+    size_t nvalues;
+    int column_line;
+};
+
+static ferry_rc on_tenant_variable(struct walk *w, const struct val *v, void *obj)
+{
+    struct tenant_state *ts = obj;
+    ferry_rc rc = set_string(w, v, &ts->variable);
+
+    if (rc == FERRY_OK && !is_identifier(ts->variable))
+        return fail(w, v->line,
+                    "a variable name is letters, digits and '_', not starting with a "
+                    "digit");
+    return rc;
+}
+
+static ferry_rc on_tenant_column(struct walk *w, const struct val *v, void *obj)
+{
+    struct tenant_state *ts = obj;
+    ferry_rc rc = set_string(w, v, &ts->column);
+
+    ts->column_line = v->line;
+    return rc == FERRY_OK ? check_identifier(w, v->line, ts->column, "column") : rc;
+}
+
+static ferry_rc on_tenant_values(struct walk *w, const struct val *v, void *obj)
+{
+    struct tenant_state *ts = obj;
+    ferry_rc rc = get_string_list(w, v, true, false, &ts->values, &ts->nvalues);
+
+    for (size_t i = 0; rc == FERRY_OK && i < ts->nvalues; i++) {
+        const char *why = ferry_sync_tenant_problem(NULL, ts->values[i]);
+        if (why != NULL)
+            rc =
+                fail(w, v->line, "'%.*s': %s", show_len(strlen(ts->values[i])), ts->values[i], why);
+    }
+    return rc;
+}
+
+static const struct key_rule tenant_rules[] = {
+    {"variable", true, on_tenant_variable},
+    {"column", true, on_tenant_column},
+    {"values", false, on_tenant_values},
+};
+
+/* Adds the tenant's column as the last field and the last key column. */
+static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
+{
+    ferry_sync_spec *sync = st->sync;
+    struct tenant_state ts = {0};
+    size_t old = path_push(w, "tenant", 6);
+    ferry_field_spec *fields;
+    char **key;
+    ferry_rc rc = walk_mapping(w, &st->tenant, tenant_rules, NRULES(tenant_rules), &ts);
+
+    if (rc == FERRY_OK && ferry_sync_field_index(sync, ts.column) >= 0)
+        rc = fail(w, ts.column_line,
+                  "column '%s' is also a field: the tenant's column is filled by Ferry", ts.column);
+    if (rc != FERRY_OK)
+        goto out;
+    fields = realloc(sync->fields, (sync->nfields + 1) * sizeof(*fields));
+    if (fields == NULL) {
+        rc = oom(w);
+        goto out;
+    }
+    sync->fields = fields;
+    key = realloc(sync->target.key, (sync->target.nkey + 1) * sizeof(*key));
+    if (key == NULL) {
+        rc = oom(w);
+        goto out;
+    }
+    sync->target.key = key;
+    key[sync->target.nkey] = strdup(ts.column);
+    if (key[sync->target.nkey] == NULL) {
+        rc = oom(w);
+        goto out;
+    }
+    sync->target.nkey++;
+    memset(&fields[sync->nfields], 0, sizeof(fields[0]));
+    fields[sync->nfields].name = ts.column;
+    fields[sync->nfields].column = strdup(ts.column);
+    fields[sync->nfields].required = true;
+    fields[sync->nfields].is_tenant = true;
+    fields[sync->nfields].line = st->tenant.line;
+    ts.column = NULL;
+    sync->tenant_field = (long)sync->nfields++;
+    if (fields[sync->tenant_field].column == NULL) {
+        rc = oom(w);
+        goto out;
+    }
+    sync->tenant_variable = ts.variable;
+    sync->tenant_values = ts.values;
+    sync->ntenant_values = ts.nvalues;
+    ts.variable = NULL;
+    ts.values = NULL;
+out:
+    free(ts.variable);
+    free(ts.column);
+    free_strv(ts.values, ts.nvalues);
+    path_pop(w, old);
+    return rc;
+}
+
+const char *ferry_sync_tenant_problem(const ferry_sync_spec *sync, const char *tenant)
+{
+    size_t i;
+
+    if (sync != NULL && sync->tenant_variable == NULL)
+        return tenant == NULL ? NULL : "this sync has no tenants";
+    if (tenant == NULL || tenant[0] == '\0')
+        return "this sync runs per tenant: name the tenant";
+    for (i = 0; tenant[i] != '\0'; i++)
+        if (!is_alpha(tenant[i]) && !is_digit(tenant[i]) && strchr("._-", tenant[i]) == NULL)
+            return "a tenant is letters, digits, '.', '_' and '-'";
+    if (i > 64)
+        return "a tenant is at most 64 characters";
+    if (sync == NULL || sync->tenant_values == NULL)
+        return NULL;
+    for (i = 0; i < sync->ntenant_values; i++)
+        if (strcmp(sync->tenant_values[i], tenant) == 0)
+            return NULL;
+    return "not one of the sync's tenants (tenant.values)";
+}
+
 static const struct key_rule sync_rules[] = {
     {"title", false, on_sync_title},             /* default: the sync's name */
     {"noun", false, on_sync_noun},               /* default: the target table */
@@ -1411,6 +1450,7 @@ static const struct key_rule sync_rules[] = {
     {"timeout", false, on_sync_timeout},         /* default: none */
     {"cooldown", false, on_sync_cooldown},       /* default: none */
     {"retries", false, on_sync_retries},         /* 0 to 10, default 0 */
+    {"tenant", false, on_sync_tenant},           /* applied after the fields */
 };
 
 /* Every name in target.key must be a field; key fields become required. */
@@ -1466,10 +1506,8 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
                     SYNC_NAME_MAX);
     sync = &cfg->syncs[cfg->nsyncs++];
     sync->line = line;
-    sync->source.kind = FERRY_SOURCE_CSV;
-    sync->source.timeout_ms = DEFAULT_TIMEOUT_MS;
-    sync->source.max_field_bytes = DEFAULT_MAX_FIELD_BYTES;
-    sync->source.delimiter = ',';
+    sync->tenant_field = -1;
+    ferry_config_source_defaults(&sync->source);
     sync->target.on_missing = FERRY_ON_MISSING_KEEP;
     sync->name = strdup(name);
     if (sync->name == NULL)
@@ -1480,6 +1518,15 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
         rc = check_key(w, &st);
     if (rc == FERRY_OK && st.has_skip)
         rc = parse_skips(w, &st);
+    if (rc == FERRY_OK && st.has_tenant)
+        rc = apply_tenant(w, &st);
+    if (rc == FERRY_OK)
+        rc = ferry_config_source_check(w, sync, &st.source);
+    if (rc == FERRY_OK && sync->tenant_variable != NULL && sync->schedule != NULL &&
+        sync->tenant_values == NULL)
+        rc = fail(w, line,
+                  "a scheduled sync with tenants needs tenant.values: the tenants each "
+                  "scheduled time runs");
     if (rc != FERRY_OK)
         return rc;
     if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
@@ -1789,6 +1836,8 @@ static void field_free(ferry_field_spec *f)
 {
     free(f->name);
     free(f->column);
+    free(f->pointer);
+    free(f->join);
     free_strv(f->values, f->nvalues);
 }
 
@@ -1799,7 +1848,9 @@ static void sync_free(ferry_sync_spec *s)
     free(s->name);
     free(s->title);
     free(s->noun);
-    free(s->source.url);
+    ferry_config_source_done(&s->source);
+    free(s->tenant_variable);
+    free_strv(s->tenant_values, s->ntenant_values);
     free(s->target.table);
     free_strv(s->target.key, s->target.nkey);
     for (i = 0; i < s->nfields; i++)

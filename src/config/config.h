@@ -36,9 +36,14 @@ typedef struct {
     ferry_field_type type; /* default text */
     bool required;         /* an empty value fails the record; default false */
     bool trim;             /* strip leading and trailing white space first; default true */
+    char *pointer;         /* rest sources: JSON pointer into the record; default "/name" */
+    char *join;            /* rest sources: joins array elements; default ", " */
+    bool is_tenant;        /* the tenant column a sync with tenants adds (tenant.column) */
     char **values;         /* enum: the allowed values, as written */
     size_t nvalues;
-    int line; /* line in the config file, for messages */
+    int line;         /* line in the config file, for messages */
+    int column_line;  /* line of column:, or 0 when not given */
+    int pointer_line; /* line of pointer: or join:, or 0 when not given */
 } ferry_field_spec;
 
 typedef enum {
@@ -62,14 +67,90 @@ typedef enum {
 
 typedef enum {
     FERRY_SOURCE_CSV = 0,
+    FERRY_SOURCE_REST,
 } ferry_source_kind;
+
+/* A name and a value (headers, query parameters, variables), in config order. */
+typedef struct {
+    char *name;
+    char *value;
+} ferry_pair;
+
+/* Where a secret (or a user name) comes from; read when a run starts, never stored here. */
+typedef struct {
+    char *literal; /* user names only: the value as written */
+    char *env;     /* the environment variable holding it */
+    char *file;    /* the file holding it (resolved against the config's directory) */
+} ferry_secret_ref;
+
+typedef enum {
+    FERRY_AUTH_NONE = 0,
+    FERRY_AUTH_BASIC,
+    FERRY_AUTH_BEARER,
+    FERRY_AUTH_HEADER,
+} ferry_auth_type;
+
+typedef struct {
+    ferry_auth_type type;
+    ferry_secret_ref user;   /* basic */
+    ferry_secret_ref secret; /* basic: the password; bearer: the token; header: the key */
+    char *header;            /* header: the header's name */
+} ferry_auth_spec;
+
+typedef enum {
+    FERRY_PAGE_NONE = 0,
+    FERRY_PAGE_NEXT_LINK,
+    FERRY_PAGE_LINK_HEADER,
+    FERRY_PAGE_OFFSET,
+    FERRY_PAGE_CURSOR,
+    FERRY_PAGE_PAGE,
+} ferry_page_style;
+
+/* The YAML name of a pagination style ("next_link"...). */
+const char *ferry_page_style_name(ferry_page_style style);
+
+typedef struct {
+    ferry_page_style style;
+    char *next;         /* next_link: pointer to the next URL; default /links/next */
+    char *total;        /* pointer to the stated total, or NULL */
+    char *offset_param; /* offset: default startAt */
+    char *limit_param;  /* offset: default maxResults */
+    long limit;         /* offset: page size; default 100 */
+    long start;         /* offset: first index (default 0); page: first page (default 1) */
+    char *cursor;       /* cursor: pointer to the token; default /nextPageToken */
+    char *cursor_param; /* cursor: default nextPageToken */
+    char *page_param;   /* page: default page */
+    char *size_param;   /* page: the page size parameter, or NULL */
+    long size;          /* page: the page size (0: unknown, only an empty page ends) */
+    long max_pages;     /* default 100000 */
+} ferry_pagination_spec;
 
 typedef struct {
     ferry_source_kind kind;
-    char *url;              /* as written: a path, a file:// URL or an http(s) URL */
-    long timeout_ms;        /* whole-transfer timeout for http(s); default 60 s */
+    char *url;              /* as written: a path, a file:// URL or an http(s) URL; may hold
+                               {variables} */
+    long timeout_ms;        /* csv: whole transfer; rest: one request; default 60 s */
     size_t max_field_bytes; /* a longer CSV field fails its record; default 1 MiB */
     char delimiter;         /* default ',' */
+    /* rest only (docs/sources.md) */
+    char *method; /* "GET" (default) or "POST" */
+    ferry_pair *headers;
+    size_t nheaders;
+    ferry_pair *query;
+    size_t nquery;
+    ferry_pair *vars;
+    size_t nvars;
+    char *body; /* or NULL */
+    ferry_auth_spec auth;
+    char *records; /* pointer to the records array in a page; default "" */
+    ferry_pagination_spec pagination;
+    char *rate_limit;      /* as written, or NULL */
+    double rate_per_s;     /* 0 without a rate limit */
+    long stall_timeout_ms; /* default 30 s */
+    size_t max_page_bytes; /* default 16 MiB */
+    int page_retries;      /* default 4 */
+    long retry_backoff_ms; /* default 1 s */
+    long max_wait_ms;      /* default 15 min */
 } ferry_source_spec;
 
 typedef struct {
@@ -98,6 +179,12 @@ typedef struct {
     long timeout_ms;  /* a run taking longer fails; 0 (default) for no limit */
     long cooldown_ms; /* a new run is refused this long after the last one finished */
     int retries;      /* transient source errors retried this many times; default 0 */
+    /* Tenants (docs/sources.md): NULL variable when the sync has none. The tenant column is
+     * the last field (is_tenant) and the last key column. */
+    char *tenant_variable;
+    char **tenant_values; /* the allowed tenants, or NULL for any */
+    size_t ntenant_values;
+    long tenant_field; /* index of the tenant field, or -1 */
     int line;
 } ferry_sync_spec;
 
@@ -138,6 +225,10 @@ const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char
 
 /* The index of the field named name in sync, or -1. */
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name);
+
+/* NULL when tenant is acceptable for sync (a sync without tenants takes only NULL), else a
+ * static message saying why not. */
+const char *ferry_sync_tenant_problem(const ferry_sync_spec *sync, const char *tenant);
 
 /* Parses a duration such as "90s", "15m", "1h", "2d", "500ms" into milliseconds. Returns
  * false when text is not a duration. */

@@ -41,6 +41,8 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "percent", json_integer(run->percent));
     json_object_set_new(o, "processed", json_integer(run->processed));
     json_object_set_new(o, "total", run->total >= 0 ? json_integer(run->total) : json_null());
+    json_object_set_new(o, "total_estimated",
+                        json_boolean(run->total >= 0 && run->total_estimated));
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "rows_per_second",
                         live != NULL ? json_integer((json_int_t)live->rows_per_s) : json_null());

@@ -41,7 +41,22 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     }
     json_object_set_new(o, "name", json_string(sync->name));
     json_object_set_new(o, "title", json_string(sync->title));
-    json_object_set_new(o, "source_kind", json_string("csv"));
+    json_object_set_new(o, "source_kind",
+                        json_string(sync->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+    if (sync->tenant_variable != NULL) {
+        json_t *values = json_null();
+        if (sync->tenant_values != NULL) {
+            values = json_array();
+            for (size_t i = 0; i < sync->ntenant_values; i++)
+                json_array_append_new(values, json_string(sync->tenant_values[i]));
+        }
+        json_object_set_new(o, "tenant",
+                            json_pack("{s:s, s:s, s:o}", "variable", sync->tenant_variable,
+                                      "column", sync->fields[sync->tenant_field].name, "values",
+                                      values));
+    } else {
+        json_object_set_new(o, "tenant", json_null());
+    }
     json_object_set_new(o, "schedule", sync->schedule ? json_string(sync->schedule) : json_null());
     int64_t next = ferry_scheduler_next_ms(srv->opt.scheduler, sync->name);
     if (next > 0 && next != INT64_MAX) {
@@ -75,9 +90,9 @@ enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn)
 
 /* How long until a new run of sync may start, when its cooldown has not passed since the last
  * run finished; 0 when it may start now (or one is active: the caller answers with it). */
-static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync)
+static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync, const char *tenant)
 {
-    ferry_run_filter filter = {.sync = sync->name, .limit = 1};
+    ferry_run_filter filter = {.sync = sync->name, .tenant = tenant, .limit = 1};
     ferry_run *runs = NULL;
     int64_t left = 0;
     size_t n = 0;
@@ -123,6 +138,8 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     const ferry_config *cfg = srv->opt.config;
     const ferry_sync_spec *sync = NULL;
     ferry_run want, got;
+    char tenant_buf[80];
+    const char *tenant = NULL, *why;
     bool created = false;
     ferry_store *st;
     ferry_err err;
@@ -144,23 +161,32 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
                                "the body must be a JSON object%s%s", doc == NULL ? ": " : "",
                                doc == NULL ? jerr.text : "");
         }
-        json_t *tenant = json_object_get(doc, "tenant");
-        bool has_tenant = tenant != NULL && !json_is_null(tenant);
-        json_decref(doc);
-        if (has_tenant)
+        json_t *t = json_object_get(doc, "tenant");
+        if (t != NULL && !json_is_null(t) && !json_is_string(t)) {
+            json_decref(doc);
             return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                               "the sync '%s' has no tenant", sync->name);
+                               "tenant must be a string");
+        }
+        if (t != NULL && json_is_string(t))
+            snprintf(tenant_buf, sizeof(tenant_buf), "%s", json_string_value(t));
+        tenant = t != NULL && json_is_string(t) ? tenant_buf : NULL;
+        json_decref(doc);
     }
+    if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s",
+                           sync->name, tenant != NULL ? ", tenant " : "",
+                           tenant != NULL ? tenant : "", why);
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return reply_ferry_error(conn, &err);
     if (sync->cooldown_ms > 0) {
-        int64_t wait_ms = cooldown_left(st, sync);
+        int64_t wait_ms = cooldown_left(st, sync, tenant);
         if (wait_ms > 0)
             return reply_cooldown(conn, sync, wait_ms);
     }
     memset(&want, 0, sizeof(want));
     want.sync = (char *)sync->name;
+    want.tenant = (char *)tenant;
     want.trigger = (char *)"api";
     want.user = req->who.user;
     want.token = req->who.token_label;

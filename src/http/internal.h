@@ -28,6 +28,7 @@ enum route {
     R_METRICS,
     R_SYNCS,
     R_RUN_START,
+    R_CHECK,
     R_RUNS,
     R_RUN,
     R_CHANGES,
@@ -64,6 +65,7 @@ struct ferry_server {
     ferry_throttle *throttle_user;            /* login failures per user name */
     ferry_throttle *throttle_address;         /* login failures per client address */
     ferry_taskpool *hashing;                  /* password hashing, a few at a time */
+    ferry_taskpool *checking;                 /* connection checks (api_check.c) */
     char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
     atomic_uint_fast64_t requests[R_COUNT][NSTATUS + 1]; /* the last column: other statuses */
 };
@@ -107,7 +109,8 @@ typedef struct {
     const char *cors_origin;               /* its Origin, when cors_origins allows it */
     /* Set by a handler that suspended the connection for password work. */
     pw_task *task;
-    json_t *doc; /* the parsed body, kept across the suspension */
+    struct check_task *check; /* set by GET /api/syncs/{name}/check while it runs */
+    json_t *doc;              /* the parsed body, kept across the suspension */
 } request;
 
 struct route_def;
@@ -155,6 +158,8 @@ enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
 enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
                          size_t namelen, request *req);
+enum MHD_Result get_check(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+void ferry_http_check_task_free(struct check_task *t);
 enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id);
 enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn);

@@ -29,6 +29,8 @@
 
 #define HASHING_THREADS 2         /* Argon2id hashes at once: about 64 MiB each */
 #define HASHING_QUEUE 32          /* more waiting logins are answered 503 */
+#define CHECK_THREADS 2           /* connection checks at once (each waits on a server) */
+#define CHECK_QUEUE 8             /* more waiting checks are answered 503 */
 #define HEADER_MEMORY (32 * 1024) /* per connection: larger request headers are refused (431) */
 
 const char *const ferry_route_names[R_COUNT] = {
@@ -36,6 +38,7 @@ const char *const ferry_route_names[R_COUNT] = {
     "/metrics",
     "/api/syncs",
     "/api/syncs/{name}/runs",
+    "/api/syncs/{name}/check",
     "/api/runs",
     "/api/runs/{id}",
     "/api/runs/{id}/changes",
@@ -87,6 +90,8 @@ static const struct route_def routes[] = {
      "changing your password"},
     {"GET", "/api/syncs", R_SYNCS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading syncs"},
     {"POST", "/api/syncs/*/runs", R_RUN_START, ACCESS_USER, FERRY_ROLE_OPERATOR, "starting runs"},
+    {"GET", "/api/syncs/*/check", R_CHECK, ACCESS_USER, FERRY_ROLE_OPERATOR,
+     "checking connections"},
     {"GET", "/api/runs", R_RUNS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading runs"},
     {"GET", "/api/runs/export", R_EXPORT, ACCESS_USER, FERRY_ROLE_VIEWER, "exporting runs"},
     {"GET", "/api/runs/#", R_RUN, ACCESS_USER, FERRY_ROLE_VIEWER, "reading runs"},
@@ -370,6 +375,8 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
         return get_syncs(srv, conn);
     case R_RUN_START:
         return post_run(srv, conn, req->arg, req->arglen, req);
+    case R_CHECK:
+        return get_check(srv, conn, req);
     case R_RUNS:
         return list_runs(srv, conn);
     case R_EXPORT:
@@ -541,6 +548,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ferry_password_wipe(req->task, sizeof(*req->task));
         free(req->task);
     }
+    ferry_http_check_task_free(req->check);
     json_decref(req->doc);
     free(req);
     *con_cls = NULL;
@@ -585,6 +593,7 @@ static const ferry_throttle_policy address_policy = {.free_failures = 20,
 static void server_free(struct ferry_server *srv)
 {
     ferry_taskpool_free(srv->hashing);
+    ferry_taskpool_free(srv->checking);
     ferry_throttle_free(srv->throttle_user);
     ferry_throttle_free(srv->throttle_address);
     free(srv);
@@ -630,7 +639,8 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
         server_free(srv);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the login throttle");
     }
-    if ((rc = ferry_taskpool_new(HASHING_THREADS, HASHING_QUEUE, &srv->hashing, err)) != FERRY_OK) {
+    if ((rc = ferry_taskpool_new(HASHING_THREADS, HASHING_QUEUE, &srv->hashing, err)) != FERRY_OK ||
+        (rc = ferry_taskpool_new(CHECK_THREADS, CHECK_QUEUE, &srv->checking, err)) != FERRY_OK) {
         server_free(srv);
         return rc;
     }
@@ -682,6 +692,7 @@ void ferry_server_stop(ferry_server *server)
     atomic_store(&server->stopping, true);
     ferry_hub_notify_all(server->opt.hub);
     ferry_taskpool_stop(server->hashing);
+    ferry_taskpool_stop(server->checking); /* checks in flight see stopping and give up */
     MHD_stop_daemon(server->daemon);
     pthread_key_delete(server->store_key);
     server_free(server);

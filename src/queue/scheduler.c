@@ -55,7 +55,9 @@ static void publish_queued(void *ctx, const ferry_run *run)
     free(json);
 }
 
-static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t now)
+/* Queues a scheduled run of sync for tenant (NULL without tenants). */
+static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync,
+                     const char *tenant, int64_t now)
 {
     ferry_run want, got;
     bool created = false;
@@ -63,13 +65,15 @@ static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *syn
 
     memset(&want, 0, sizeof(want));
     want.sync = sync->name;
+    want.tenant = (char *)tenant;
     want.trigger = (char *)"schedule";
     want.user = (char *)"scheduler";
     want.queued_at_ms = now;
     ferry_err_clear(&err);
     if (st->ops->run_enqueue(st, &want, publish_queued, s, &got, &created, &err) != FERRY_OK) {
-        ferry_log(FERRY_LOG_ERROR, "msg=\"scheduling a run failed\" sync=\"%s\" error=\"%s\"",
-                  sync->name, err.msg);
+        ferry_log(FERRY_LOG_ERROR,
+                  "msg=\"scheduling a run failed\" sync=\"%s\" tenant=\"%s\" error=\"%s\"",
+                  sync->name, tenant != NULL ? tenant : "", err.msg);
         return;
     }
     if (created) {
@@ -78,6 +82,17 @@ static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *syn
                   (long long)got.id, sync->name);
     }
     ferry_run_done(&got);
+}
+
+/* A sync with tenants runs once for each of tenant.values (the config requires them). */
+static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t now)
+{
+    if (sync->tenant_variable == NULL) {
+        fire_one(s, st, sync, NULL, now);
+        return;
+    }
+    for (size_t i = 0; i < sync->ntenant_values; i++)
+        fire_one(s, st, sync, sync->tenant_values[i], now);
 }
 
 static void *scheduler_main(void *arg)

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ typedef struct {
     size_t *col; /* col[i]: the header index of field i */
     const char **values;
     size_t *lens;
+    bool check;     /* opened for a check: missing columns are kept, not fatal */
+    char **missing; /* check: the mapped columns the header lacks */
+    size_t nmissing;
     char errbuf[512];
 } csv_source;
 
@@ -168,6 +172,11 @@ static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry
         return FERRY_OK;
     }
     for (size_t i = 0; i < s->sync->nfields; i++) {
+        if (s->col[i] >= s->nheader) { /* the tenant's column, or missing in a check */
+            s->values[i] = NULL;
+            s->lens[i] = 0;
+            continue;
+        }
         s->values[i] = rec.field[s->col[i]];
         s->lens[i] = rec.len[s->col[i]];
     }
@@ -192,7 +201,44 @@ static void csv_free(ferry_source *base)
     free(s->col);
     free(s->values);
     free(s->lens);
+    for (size_t i = 0; i < s->nmissing; i++)
+        free(s->missing[i]);
+    free(s->missing);
     free(s);
+}
+
+/* The check: every row is counted (the file is the first page), and the header's columns
+ * that no field maps are listed. */
+static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err *err)
+{
+    csv_source *s = (csv_source *)base;
+    ferry_source_check c = {.total = -1};
+    ferry_source_record rec;
+    ferry_rc rc;
+
+    while ((rc = csv_next(base, &rec, err)) == FERRY_OK)
+        c.records++;
+    if (rc != FERRY_DONE)
+        return rc;
+    c.unmapped = calloc(s->nheader + 1, sizeof(*c.unmapped));
+    c.missing = calloc(s->nmissing + 1, sizeof(*c.missing));
+    if (c.unmapped == NULL || c.missing == NULL)
+        goto oom;
+    for (size_t i = 0; i < s->nheader; i++) {
+        bool used = s->header[i][0] == '\0';
+        for (size_t f = 0; f < s->sync->nfields && !used; f++)
+            used = s->col[f] == i;
+        if (!used && (c.unmapped[c.nunmapped++] = strdup(s->header[i])) == NULL)
+            goto oom;
+    }
+    for (size_t i = 0; i < s->nmissing; i++)
+        if ((c.missing[c.nmissing++] = strdup(s->missing[i])) == NULL)
+            goto oom;
+    *ret = c;
+    return FERRY_OK;
+oom:
+    ferry_source_check_done(&c);
+    return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
 }
 
 /* Downloads the rest of an http(s) body into an unlinked temporary file and reads on from it.
@@ -259,6 +305,7 @@ static const ferry_source_ops csv_ops = {
     .next = csv_next,
     .progress = csv_progress,
     .prefetch = csv_prefetch,
+    .check = csv_check,
     .free = csv_free,
 };
 
@@ -361,16 +408,30 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
     if (s->col == NULL || s->values == NULL || s->lens == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
     ferry_buf_init(&missing, 4096);
+    if (s->check && (s->missing = calloc(sync->nfields, sizeof(*s->missing))) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
     for (size_t f = 0; f < sync->nfields; f++) {
         size_t i;
+        if (sync->fields[f].is_tenant) {
+            s->col[f] = SIZE_MAX; /* filled by the mapper */
+            continue;
+        }
         for (i = 0; i < s->nheader; i++) {
             if (strcmp(s->header[i], sync->fields[f].column) == 0)
                 break;
         }
-        if (i == s->nheader)
+        if (i == s->nheader && s->check) {
+            char text[300];
+            snprintf(text, sizeof(text), "%s (column '%s')", sync->fields[f].name,
+                     sync->fields[f].column);
+            if ((s->missing[s->nmissing] = strdup(text)) == NULL)
+                return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
+            s->nmissing++;
+        } else if (i == s->nheader) {
             ferry_buf_printf_trunc(&missing, "%s'%s'", missing.len ? ", " : "",
                                    sync->fields[f].column);
-        s->col[f] = i;
+        }
+        s->col[f] = i == s->nheader ? SIZE_MAX : i;
     }
     if (missing.len > 0) {
         ferry_buf found;
@@ -388,10 +449,12 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
     return rc;
 }
 
-ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                               const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err)
+ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                               ferry_source **ret_src, ferry_err *err)
 {
+    const atomic_bool *cancel = opt->cancel;
     ferry_csv_limits limits;
+    ferry_buf url;
     csv_source *s;
     ferry_rc rc;
 
@@ -403,7 +466,14 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir
     s->sync = sync;
     s->cancel = cancel;
     s->fd = -1;
-    rc = open_input(s, sync->source.url, sync->source.timeout_ms, base_dir, cancel, err);
+    s->check = opt->check;
+    ferry_buf_init(&url, 8192);
+    rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
+                             strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
+    if (rc == FERRY_OK)
+        rc =
+            open_input(s, ferry_buf_str(&url), sync->source.timeout_ms, opt->base_dir, cancel, err);
+    ferry_buf_done(&url);
     if (rc != FERRY_OK)
         goto out_free;
     ferry_csv_limits_default(&limits);

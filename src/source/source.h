@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 typedef struct {
@@ -27,6 +28,37 @@ typedef struct {
 } ferry_source_record;
 
 typedef struct ferry_source ferry_source;
+
+/* What a connection check found (ferry check, GET /api/syncs/{name}/check). Owned by the
+ * caller: ferry_source_check_done(). */
+typedef struct {
+    long status;     /* the first page's HTTP status; 0 for files */
+    int64_t records; /* records on the first page (CSV: in the file) */
+    int64_t total;   /* the total the first page states, or -1 */
+    char **unmapped; /* fields the records have that no field uses */
+    size_t nunmapped;
+    char **missing; /* mapped fields no record has: "email (/email)", "'Email'" */
+    size_t nmissing;
+} ferry_source_check;
+
+void ferry_source_check_done(ferry_source_check *check);
+
+/* How a source is opened. Strings and the flag are borrowed for the source's life. */
+typedef struct {
+    const char *base_dir;      /* relative paths resolve against it (the config's directory) */
+    const char *tenant;        /* the run's tenant, for {variable} in the source, or NULL */
+    const atomic_bool *cancel; /* may be NULL: once set, a source waiting for input (a slow
+                                  server, a pipe, a rate limit) gives up with FERRY_ECANCELLED */
+    int64_t estimate;          /* records of the last successful run, or -1: the progress
+                                  estimate when the source states no total */
+    /* Told when the source starts waiting (until_ms: wall clock; what: "rate limited",
+     * "retrying") and when the wait is over (until_ms 0, what NULL). May be NULL. */
+    void (*on_wait)(void *ctx, int64_t until_ms, const char *what);
+    void *ctx;
+    bool check;       /* opened for a check: a missing column is reported, not an error */
+    long *ret_status; /* may be NULL: set to each HTTP status received (a check reports the
+                         last one even when the open fails) */
+} ferry_source_options;
 
 typedef struct {
     /* Reads the next record. FERRY_OK, FERRY_DONE at the end, or an error that ends the run. */
@@ -40,21 +72,25 @@ typedef struct {
     ferry_rc (*prefetch)(ferry_source *src,
                          bool (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
                          ferry_err *err);
+    /* Reads what a connection check reports (the source was opened with check set); reads
+     * at most the first page. */
+    ferry_rc (*check)(ferry_source *src, ferry_source_check *ret_check, ferry_err *err);
     /* Frees the source. */
     void (*free)(ferry_source *src);
 } ferry_source_ops;
 
 struct ferry_source {
     const ferry_source_ops *ops;
-    const char *kind; /* "csv" */
+    const char *kind;     /* "csv", "rest" */
+    bool total_estimated; /* progress's total is the last run's count, not a stated one */
 };
 
-/* Opens the source of sync; base_dir resolves relative paths. Reads and checks the header
- * (missing or repeated columns fail here, before the target is touched). cancel (borrowed,
- * may be NULL): once set, a source waiting for input (a slow server, a pipe) gives up with
- * FERRY_ECANCELLED. On success *ret_src is owned by the caller (ferry_source_free()). */
-ferry_rc ferry_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                           const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err);
+/* Opens the source of sync. A CSV source reads and checks its header (missing or repeated
+ * columns fail here, before the target is touched); a REST source fetches its first page
+ * (so unreachable servers and rejected credentials fail here). On success *ret_src is owned
+ * by the caller (ferry_source_free()). */
+ferry_rc ferry_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                           ferry_source **ret_src, ferry_err *err);
 
 static inline ferry_rc ferry_source_next(ferry_source *src, ferry_source_record *ret_rec,
                                          ferry_err *err)
@@ -70,8 +106,15 @@ static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, 
 /* Frees a source; NULL is allowed. */
 void ferry_source_free(ferry_source *src);
 
-/* CSV implementation (csv_source.c). */
-ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const char *base_dir,
-                               const atomic_bool *cancel, ferry_source **ret_src, ferry_err *err);
+/* Expands the {variables} of a source string (url, header, query value, body): vars: and
+ * the tenant's variable; URL-encoded when encode. Appends to out. */
+ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,
+                             bool encode, ferry_buf *out, ferry_err *err);
+
+/* Implementations (csv_source.c, rest_source.c). */
+ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                               ferry_source **ret_src, ferry_err *err);
+ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                ferry_source **ret_src, ferry_err *err);
 
 #endif

@@ -57,7 +57,8 @@ typedef struct {
     char *phase; /* queued, connecting, fetching, applying, committing, done */
     int percent;
     int64_t processed;
-    int64_t total; /* -1 when unknown */
+    int64_t total;        /* -1 when unknown */
+    bool total_estimated; /* total is the last run's count, not stated by the source */
     int64_t counts[FERRY_OUTCOME_COUNT];
     char *ui_message;
     char *log_message;

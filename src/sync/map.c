@@ -40,15 +40,23 @@ struct ferry_mapper {
     size_t *len;
     bool *in_skip;     /* the field is used by a skip rule */
     size_t *key_field; /* field index of each key column */
+    char *tenant;      /* the value of the tenant's field, or NULL */
+    const char *word;  /* what messages call a record: "row" (CSV) or "record" (REST) */
 };
 
-ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper, ferry_err *err)
+ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, const char *tenant,
+                          ferry_mapper **ret_mapper, ferry_err *err)
 {
     ferry_mapper *m = calloc(1, sizeof(*m));
 
     if (m == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the mapper");
     m->sync = sync;
+    m->word = sync->source.kind == FERRY_SOURCE_REST ? "record" : "row";
+    if (tenant != NULL && (m->tenant = strdup(tenant)) == NULL) {
+        free(m);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the mapper");
+    }
     /* A record's values are bounded by the source's field limit times the field count. */
     ferry_buf_init(&m->arena, SIZE_MAX / 2);
     ferry_buf_init(&m->tmp, SIZE_MAX / 2);
@@ -90,6 +98,7 @@ void ferry_mapper_free(ferry_mapper *m)
     ferry_buf_done(&m->tmp);
     ferry_buf_done(&m->key);
     ferry_buf_done(&m->reason);
+    free(m->tenant);
     free(m->off);
     free(m->value);
     free(m->len);
@@ -479,18 +488,23 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
     size_t n = s != NULL ? in->len[i] : 0;
     const char *why;
 
+    if (f->is_tenant) { /* filled here, whatever the source had */
+        s = m->tenant;
+        n = s != NULL ? strlen(s) : 0;
+    }
     if (s != NULL && f->trim)
         trim(&s, &n);
     if (s == NULL || n == 0) {
         m->off[i] = SIZE_MAX;
         if (!f->required || !check_required)
             return true;
-        ferry_buf_printf_trunc(&m->reason, "row %ld: %s is required but empty", in->row, f->name);
+        ferry_buf_printf_trunc(&m->reason, "%s %ld: %s is required but empty", m->word, in->row,
+                               f->name);
         return false;
     }
     why = ferry_map_convert(f, s, n, &m->tmp);
     if (why != NULL) {
-        ferry_buf_printf_trunc(&m->reason, "row %ld: %s ", in->row, f->name);
+        ferry_buf_printf_trunc(&m->reason, "%s %ld: %s ", m->word, in->row, f->name);
         show_value(&m->reason, s, n);
         ferry_buf_printf_trunc(&m->reason, " %s", why);
         if (f->type == FERRY_TYPE_ENUM) {
@@ -530,13 +544,13 @@ static bool skip_matches(ferry_mapper *m, long row)
         if (rule->kind == FERRY_SKIP_EMPTY) {
             if (v != NULL)
                 continue;
-            ferry_buf_printf_trunc(&m->reason, "row %ld: %s is empty", row, name);
+            ferry_buf_printf_trunc(&m->reason, "%s %ld: %s is empty", m->word, row, name);
             return true;
         }
         bool listed = v != NULL && in_list(rule->values, rule->nvalues, v, len);
         if (listed != (rule->kind == FERRY_SKIP_IN))
             continue;
-        ferry_buf_printf_trunc(&m->reason, "row %ld: %s ", row, name);
+        ferry_buf_printf_trunc(&m->reason, "%s %ld: %s ", m->word, row, name);
         if (v != NULL)
             show_value(&m->reason, v, len);
         else
@@ -589,7 +603,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
     for (i = 0; i < sync->nfields; i++)
         m->off[i] = SIZE_MAX;
     if (in->error != NULL) {
-        ferry_buf_printf_trunc(&m->reason, "row %ld: %s", in->row, in->error);
+        ferry_buf_printf_trunc(&m->reason, "%s %ld: %s", m->word, in->row, in->error);
         result = FERRY_MAP_FAILED;
         goto out;
     }

@@ -37,8 +37,11 @@ typedef struct {
 
 typedef struct ferry_mapper ferry_mapper;
 
-/* Creates a mapper for sync (borrowed; must outlive the mapper). */
-ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, ferry_mapper **ret_mapper, ferry_err *err);
+/* Creates a mapper for sync (borrowed; must outlive the mapper). tenant (copied; NULL for a
+ * sync without tenants) is the value of the sync's tenant field in every record. Messages
+ * call a record "row N" for CSV sources and "record N" for REST sources. */
+ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, const char *tenant,
+                          ferry_mapper **ret_mapper, ferry_err *err);
 
 /* Maps one source record. Returns FERRY_OK with *ret_result set and *ret_out filled (borrowed
  * until the next call); FERRY_ENOMEM is the only error. */

@@ -58,7 +58,8 @@ typedef struct {
     int64_t shown[FERRY_OUTCOME_COUNT];
     int64_t started_mono;
     int64_t last_progress_mono;
-    char phase[16];
+    const char *resume_phase; /* the phase a wait interrupted */
+    char phase[64];
 } run_ctx;
 
 void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[], char *out,
@@ -113,7 +114,7 @@ static void report_progress(run_ctx *c, bool force)
         return;
     c->last_progress_mono = now;
     /* While fetching, on_fetch_progress sets the percent from the download. */
-    if (c->source != NULL && strcmp(c->phase, "fetching") != 0)
+    if (c->source != NULL && strcmp(c->phase, "applying") == 0)
         ferry_source_progress(c->source, &done, &total);
     if (total > 0) {
         int pct = c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total);
@@ -250,7 +251,8 @@ static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_
         return add_change(c, FERRY_OUTCOME_UPDATED, m->key, m->row, NULL, res.diff_json, err);
     case FERRY_OUTCOME_FAILED: {
         char reason[768];
-        snprintf(reason, sizeof(reason), "row %ld: %s", m->row, res.reason);
+        snprintf(reason, sizeof(reason), "%s %ld: %s",
+                 c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, res.reason);
         log_item(c, FERRY_OUTCOME_FAILED, reason, NULL);
         return add_change(c, FERRY_OUTCOME_FAILED, m->key, m->row, reason, NULL, err);
     }
@@ -399,9 +401,54 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
         if (pct > c->run.percent)
             c->run.percent = pct;
     }
+    /* A REST source counts records: its total is the run's (stated, or estimated). */
+    if (c->source != NULL && strcmp(c->source->kind, "rest") == 0) {
+        c->run.total = total > 0 ? (int64_t)total : -1;
+        c->run.total_estimated = c->source->total_estimated;
+    }
     report_progress(c, false);
     ferry_err_clear(&probe);
     return check_timeout(c, &probe) == FERRY_OK && !c->lease_lost;
+}
+
+/* A source waits on a rate limit or before a retry: the phase says so and until when. */
+static void on_source_wait(void *ctx, int64_t until_ms, const char *what)
+{
+    run_ctx *c = ctx;
+    char at[FERRY_ISO_TIME_MAX];
+
+    if (until_ms == 0) {
+        if (c->resume_phase != NULL)
+            set_phase(c, c->resume_phase);
+        c->resume_phase = NULL;
+        report_progress(c, true);
+        return;
+    }
+    if (c->resume_phase == NULL)
+        c->resume_phase = c->source == NULL ? "connecting" : "fetching";
+    ferry_time_format_iso(until_ms, at);
+    /* "2026-11-23T12:04:05Z" -> "12:04:05 UTC" */
+    snprintf(c->phase, sizeof(c->phase), "%s until %.8s UTC", what,
+             strlen(at) >= 19 ? at + 11 : at);
+    c->run.phase = c->phase;
+    report_progress(c, true);
+}
+
+/* The record count of the last successful run of the sync and tenant, or -1. */
+static int64_t last_count(run_ctx *c)
+{
+    ferry_run_filter f = {
+        .sync = c->sync->name, .tenant = c->run.tenant, .status = "succeeded", .limit = 1};
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    ferry_err err;
+    int64_t count = -1;
+
+    ferry_err_clear(&err);
+    if (c->opt->store->ops->run_list(c->opt->store, &f, &runs, &n, &err) == FERRY_OK && n > 0)
+        count = runs[0].processed;
+    ferry_runs_free(runs, n);
+    return count;
 }
 
 static ferry_rc execute(run_ctx *c, ferry_err *err)
@@ -410,11 +457,19 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     const ferry_sync_spec *sync = c->sync;
     const char *note = NULL;
     char summary[512];
+    ferry_source_options so = {
+        .base_dir = opt->config->dir,
+        .tenant = c->run.tenant,
+        .cancel = opt->cancel,
+        .estimate = sync->source.kind == FERRY_SOURCE_REST ? last_count(c) : -1,
+        .on_wait = on_source_wait,
+        .ctx = c,
+    };
     ferry_rc rc;
 
     set_phase(c, "connecting");
     report_progress(c, true);
-    rc = ferry_source_open(sync, opt->config->dir, opt->cancel, &c->source, err);
+    rc = ferry_source_open(sync, &so, &c->source, err);
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
         ferry_err_clear(err);
         rc = FERRY_OK;
@@ -439,9 +494,10 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         if (c->run.percent < 50)
             c->run.percent = 50;
     }
-    if ((rc = ferry_mapper_new(sync, &c->mapper, err)) != FERRY_OK)
+    if ((rc = ferry_mapper_new(sync, c->run.tenant, &c->mapper, err)) != FERRY_OK)
         return rc;
-    rc = ferry_sqlite_target_new(ferry_sqlite_store_db(opt->store), sync, &c->target, err);
+    rc = ferry_sqlite_target_new(ferry_sqlite_store_db(opt->store), sync, c->run.tenant, &c->target,
+                                 err);
     if (rc != FERRY_OK)
         return rc;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
@@ -553,6 +609,8 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.sync = strdup(opt->sync->name);
     c.run.trigger = strdup(trigger != NULL ? trigger : "cli");
     c.run.user = user != NULL ? strdup(user) : NULL;
+    const char *tenant = claimed != NULL ? claimed->tenant : opt->tenant;
+    c.run.tenant = tenant != NULL ? strdup(tenant) : NULL;
     c.run.token = claimed != NULL && claimed->token != NULL ? strdup(claimed->token) : NULL;
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
@@ -568,7 +626,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.started_mono = ferry_time_mono_ms();
     c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
-    if (c.run.sync == NULL || c.run.trigger == NULL) {
+    if (c.run.sync == NULL || c.run.trigger == NULL || (tenant != NULL && c.run.tenant == NULL)) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }

@@ -43,6 +43,7 @@ typedef struct {
                                  a new run; its id, trigger, user and attempt are kept */
     const char *trigger;      /* "cli", "api", "schedule" (new runs) */
     const char *user;         /* who started it, or NULL */
+    const char *tenant;       /* the tenant (new runs; a claimed run has its own), or NULL */
     bool dry_run;             /* do everything, then roll back */
     atomic_bool *cancel;      /* may be NULL */
     ferry_run_progress_cb on_progress;

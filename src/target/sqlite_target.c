@@ -34,6 +34,7 @@ typedef struct {
     ferry_target base;
     sqlite3 *db;
     const ferry_sync_spec *sync;
+    char *tenant;      /* the run's tenant: rows of other tenants are not the run's */
     size_t *key_field; /* field index of each key column */
     bool in_txn;
     bool was_empty; /* the table had no rows when the run began */
@@ -281,9 +282,15 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if ((rc = prepare_statements(t, err)) != FERRY_OK)
         return rc;
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf(&t->sql, "SELECT 1 FROM \"%s\" LIMIT 1", t->sync->target.table);
+    ferry_buf_printf(&t->sql, "SELECT 1 FROM \"%s\"", t->sync->target.table);
+    if (t->tenant != NULL)
+        ferry_buf_printf(&t->sql, " WHERE \"%s\" = ?1",
+                         t->sync->fields[t->sync->tenant_field].name);
+    ferry_buf_printf(&t->sql, " LIMIT 1");
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(&t->sql), -1, &st, NULL) != SQLITE_OK)
         return db_error(t, err, "reading the table");
+    if (t->tenant != NULL)
+        sqlite3_bind_text(st, 1, t->tenant, -1, SQLITE_STATIC);
     t->was_empty = sqlite3_step(st) != SQLITE_ROW;
     sqlite3_finalize(st);
     return FERRY_OK;
@@ -524,15 +531,19 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
     ferry_buf_printf(b, "SELECT rowid");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf(b, ", \"%s\"", sync->target.key[k]);
-    ferry_buf_printf(b, " FROM \"%s\"", sync->target.table);
+    ferry_buf_printf(b, " FROM \"%s\" WHERE 1", sync->target.table);
     if (t->flag_mode)
-        ferry_buf_printf(b, " WHERE \"" MISSING_COLUMN "\" IS NULL");
+        ferry_buf_printf(b, " AND \"" MISSING_COLUMN "\" IS NULL");
+    if (t->tenant != NULL) /* on_missing touches the run's tenant's rows only */
+        ferry_buf_printf(b, " AND \"%s\" = ?1", sync->fields[sync->tenant_field].name);
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1, &remember,
                            NULL) != SQLITE_OK) {
         frc = db_error(t, err, "scanning for missing rows");
         goto out;
     }
+    if (t->tenant != NULL)
+        sqlite3_bind_text(scan, 1, t->tenant, -1, SQLITE_STATIC);
     ferry_buf key;
     ferry_buf_init(&key, 4096);
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
@@ -627,6 +638,7 @@ static void tg_free(ferry_target *base)
     ferry_buf_done(&t->diff_text);
     free(t->diff_json);
     free(t->key_field);
+    free(t->tenant);
     free(t);
 }
 
@@ -641,12 +653,16 @@ static const ferry_target_ops sqlite_target_ops = {
 };
 
 ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
-                                 ferry_target **ret_target, ferry_err *err)
+                                 const char *tenant, ferry_target **ret_target, ferry_err *err)
 {
     sqlite_target *t = calloc(1, sizeof(*t));
 
     if (t == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    if (sync->tenant_field >= 0 && tenant != NULL && (t->tenant = strdup(tenant)) == NULL) {
+        free(t);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    }
     t->base.ops = &sqlite_target_ops;
     t->db = db;
     t->sync = sync;

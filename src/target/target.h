@@ -52,9 +52,10 @@ struct ferry_target {
 };
 
 /* A SQLite target on db (borrowed: the store's connection, so change rows written through
- * the store commit in the same transaction). now_iso is the run's time for flagging. */
+ * the store commit in the same transaction). tenant (copied; NULL without tenants): the run's
+ * tenant, whose rows alone on_missing may touch. */
 ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
-                                 ferry_target **ret_target, ferry_err *err);
+                                 const char *tenant, ferry_target **ret_target, ferry_err *err);
 
 void ferry_target_free(ferry_target *t);
 

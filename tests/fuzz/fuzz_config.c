@@ -61,7 +61,7 @@ static void check_sync(const ferry_config *cfg, const ferry_sync_spec *sync)
     }
     CHECK(ferry_config_sync_get(cfg, sync->name) == sync);
     ferry_err_clear(&err);
-    CHECK(ferry_mapper_new(sync, &mapper, &err) == FERRY_OK);
+    CHECK(ferry_mapper_new(sync, NULL, &mapper, &err) == FERRY_OK);
     ferry_mapper_free(mapper);
 }
 

@@ -130,8 +130,11 @@ export function fmtWho(run) {
 /** One line about a live run: "45% · applying · 68,000 of 150,000 · 2,210 rows/s · about 3 s left". */
 export function progressLine(run) {
   const parts = [`${run.percent ?? 0}%`, run.phase || run.status];
-  if (run.total !== null && run.total !== undefined) {
-    parts.push(`${fmtNumber(run.processed)} of ${fmtNumber(run.total)} rows`);
+  const about = run.total_estimated ? '~' : ''; // the last run's count, not a stated total
+  if (run.total !== null && run.total !== undefined && run.phase === 'fetching') {
+    parts.push(`${about}${fmtNumber(run.total)} records in all`);
+  } else if (run.total !== null && run.total !== undefined) {
+    parts.push(`${fmtNumber(run.processed)} of ${about}${fmtNumber(run.total)} rows`);
   } else {
     parts.push(`${fmtNumber(run.processed || 0)} rows`);
   }

@@ -18,8 +18,9 @@ export function progressView(label = 'Sync progress') {
       const pct = Math.max(0, Math.min(100, Math.round(run.percent || 0)));
       setAttr(bar, 'aria-valuenow', pct);
       setAttr(bar, 'aria-valuetext', `${pct}%, ${run.phase || run.status}`);
-      bar.classList.toggle('bar--waiting', run.status === 'queued' || run.phase === 'connecting' ||
-        run.phase === 'retrying');
+      const phase = run.phase || '';
+      bar.classList.toggle('bar--waiting', run.status === 'queued' || phase === 'connecting' ||
+        phase.startsWith('retrying') || phase.startsWith('rate limited'));
       fill.style.width = `${pct}%`;
       setText(line1, progressLine(run));
       const sub = rateLine(run);

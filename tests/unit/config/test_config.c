@@ -373,7 +373,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
     expect_error(
         MINI_SYNC "    sourcce: { url: x }\n",
         "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
-        "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries)");
+        "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, tenant)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty)");
@@ -390,7 +390,9 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "    target: { table: people, key: id }\n"
                  "    fields: { id: {} }\n",
                  "ferry.yaml:5: syncs.people.source.timout: unknown key (expected one of: kind, "
-                 "url, timeout, max_field_bytes, delimiter)");
+                 "url, timeout, max_field_bytes, delimiter, vars, method, headers, query, body, "
+                 "auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, retries, "
+                 "retry_backoff, max_wait)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -398,7 +400,7 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "    fields:\n"
                  "      id: { requird: true }\n",
                  "ferry.yaml:6: syncs.people.fields.id.requird: unknown key (expected one of: "
-                 "column, type, required, trim, values)");
+                 "column, type, required, trim, values, pointer, join)");
 }
 
 static void missing_url_is_reported_at_the_source_mapping(void **state)
@@ -715,7 +717,9 @@ static void error_quoting_a_line_break_stays_one_line(void **state)
                  "  people:\n"
                  "    source: { url: people.csv, \"time\\nout\": 1s }\n",
                  "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
-                 "kind, url, timeout, max_field_bytes, delimiter)");
+                 "kind, url, timeout, max_field_bytes, delimiter, vars, method, headers, query, "
+                 "body, auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, "
+                 "retries, retry_backoff, max_wait)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -1103,8 +1107,9 @@ static void unknown_source_kind_is_an_error(void **state)
     (void)state;
     expect_error("syncs:\n"
                  "  s:\n"
-                 "    source: { kind: rest, url: x.csv }\n",
-                 "ferry.yaml:3: syncs.s.source.kind: unknown source kind 'rest' (expected csv)");
+                 "    source: { kind: soap, url: x.csv }\n",
+                 "ferry.yaml:3: syncs.s.source.kind: unknown source kind 'soap' (expected csv or "
+                 "rest)");
 }
 
 static void url_schemes_other_than_file_and_http_are_errors(void **state)

@@ -489,7 +489,7 @@ static void load(fixture *fx, const char *yaml)
         fail_msg("config: %s", err.msg);
     assert_int_equal(fx->cfg->nsyncs, 1);
     fx->sync = &fx->cfg->syncs[0];
-    assert_int_equal(ferry_mapper_new(fx->sync, &fx->mapper, &err), FERRY_OK);
+    assert_int_equal(ferry_mapper_new(fx->sync, NULL, &fx->mapper, &err), FERRY_OK);
 }
 
 static void unload(fixture *fx)

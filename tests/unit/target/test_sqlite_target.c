@@ -75,7 +75,7 @@ static void open_fx(fixture *fx, const char *yaml)
     if (ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", fx->dir, &fx->cfg, &err) != FERRY_OK)
         fail_msg("config: %s", err.msg);
     fx->sync = &fx->cfg->syncs[0];
-    assert_int_equal(ferry_mapper_new(fx->sync, &fx->mapper, &err), FERRY_OK);
+    assert_int_equal(ferry_mapper_new(fx->sync, NULL, &fx->mapper, &err), FERRY_OK);
     ferry_buf_init(&fx->missing, 4096);
 }
 
@@ -153,7 +153,7 @@ static ferry_rc try_begin(fixture *fx, ferry_err *err)
     ferry_err_clear(err);
     ferry_target_free(fx->target);
     fx->target = NULL;
-    assert_int_equal(ferry_sqlite_target_new(fx->db, fx->sync, &fx->target, err), FERRY_OK);
+    assert_int_equal(ferry_sqlite_target_new(fx->db, fx->sync, NULL, &fx->target, err), FERRY_OK);
     return fx->target->ops->begin(fx->target, err);
 }
 

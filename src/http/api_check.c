@@ -1,0 +1,124 @@
+/* api_check.c - GET /api/syncs/{name}/check[?tenant=T]: a sync's connection check.
+ *
+ * The check reads a remote server's first page, which can take as long as the source's
+ * timeout, so it never runs on an HTTP thread: the connection is suspended and the check runs
+ * on a small pool of its own (CHECK_THREADS at once, CHECK_QUEUE waiting; past that, 503
+ * busy). The pool's task resumes the connection and the handler, called again, answers. A
+ * stopping server cancels checks in flight. The report never holds credentials: the source's
+ * messages name URLs without user, password or query string. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "sync/check.h"
+
+struct check_task {
+    struct MHD_Connection *conn;
+    struct ferry_server *srv;
+    const ferry_sync_spec *sync;
+    char tenant[80];
+    bool has_tenant;
+    ferry_check_report report;
+    ferry_err err;
+    ferry_rc rc;
+    bool refused;
+};
+
+static void check_run(void *ctx)
+{
+    struct check_task *t = ctx;
+
+    ferry_err_clear(&t->err);
+    t->rc = ferry_sync_check(t->srv->opt.config, t->sync, t->has_tenant ? t->tenant : NULL,
+                             &t->srv->stopping, &t->report, &t->err);
+    MHD_resume_connection(t->conn);
+}
+
+void ferry_http_check_task_free(struct check_task *t)
+{
+    if (t == NULL)
+        return;
+    if (t->rc == FERRY_OK)
+        ferry_check_report_done(&t->report);
+    free(t);
+}
+
+static json_t *strings(char **items, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
+{
+    const ferry_check_report *r = &t->report;
+    json_t *o;
+
+    if (t->refused)
+        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                           "too many connection checks at once: try again in a moment");
+    if (t->rc != FERRY_OK)
+        return reply_error(
+            conn, t->rc == FERRY_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+            t->rc == FERRY_EINVAL ? "bad_parameter" : "internal", "%s", t->err.msg);
+    o = json_object();
+    json_object_set_new(o, "sync", json_string(t->sync->name));
+    json_object_set_new(o, "tenant", t->has_tenant ? json_string(t->tenant) : json_null());
+    json_object_set_new(o, "ok", json_boolean(r->ok));
+    json_object_set_new(o, "reachable", json_boolean(r->reachable));
+    json_object_set_new(o, "auth_accepted", json_boolean(r->auth_accepted));
+    json_object_set_new(o, "status",
+                        r->found.status > 0 ? json_integer(r->found.status) : json_null());
+    json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
+    json_object_set_new(o, "records",
+                        r->error == NULL ? json_integer(r->found.records) : json_null());
+    json_object_set_new(o, "total",
+                        r->found.total >= 0 ? json_integer(r->found.total) : json_null());
+    json_object_set_new(o, "unmapped", strings(r->found.unmapped, r->found.nunmapped));
+    json_object_set_new(o, "missing", strings(r->found.missing, r->found.nmissing));
+    json_object_set_new(o, "error", r->error != NULL ? json_string(r->error) : json_null());
+    return reply_json(conn, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result get_check(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+{
+    const ferry_config *cfg = srv->opt.config;
+    const ferry_sync_spec *sync = NULL;
+    const char *tenant, *why;
+    struct check_task *t;
+
+    if (req->check != NULL)
+        return answer(conn, req->check);
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        if (strcmp(cfg->syncs[i].name, req->arg) == 0)
+            sync = &cfg->syncs[i];
+    if (sync == NULL)
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "there is no sync named '%.64s'",
+                           req->arg);
+    tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
+    if (tenant != NULL && tenant[0] == '\0')
+        tenant = NULL;
+    if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s': %s", sync->name,
+                           why);
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+    t->conn = conn;
+    t->srv = srv;
+    t->sync = sync;
+    if (tenant != NULL) {
+        snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
+        t->has_tenant = true;
+    }
+    req->check = t;
+    /* Suspended before the task is queued, so its resume always finds it suspended. */
+    MHD_suspend_connection(conn);
+    if (!ferry_taskpool_submit(srv->checking, check_run, t)) {
+        t->refused = true;
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
+}

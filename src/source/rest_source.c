@@ -1,0 +1,1246 @@
+/* rest_source.c - the REST source: a JSON API read page by page (docs/sources.md).
+ *
+ * Opening resolves the credentials (from the environment or a file, at every run, never
+ * kept in the config), expands the {variables} of the URL, headers, query and body, and
+ * fetches the first page, so an unreachable server or rejected credentials fail before the
+ * target is touched. next() hands out the records of the current page and fetches the next
+ * page when it runs out; prefetch() instead fetches every remaining page up front and spools
+ * the records, already projected onto the sync's fields, to an unlinked temporary file that
+ * next() then reads back. A run always prefetches, so a failure on page 40 leaves the target
+ * exactly as it was and the database's write lock is never held while a server is slow.
+ *
+ * One page in memory at a time: its body (at most max_page_bytes, counted as it arrives)
+ * and its jansson tree. The spool holds the rest on disk.
+ *
+ * Every request goes through fetch(): the host's rate limit (util/ratelimit.c, shared with
+ * every other run against that host), then the request, then the status: 2xx is a page;
+ * 401/403 fail at once ("credentials rejected"); 429 waits for Retry-After or
+ * X-RateLimit-Reset (pausing the whole host) and tries again; 5xx and transport failures
+ * (timeouts, resets, stalls) are retried `retries` times with doubling backoff and jitter;
+ * 3xx and other 4xx fail. Failure messages name the page number and the URL without user,
+ * password or query string. Credentials live only in the request's headers and are wiped
+ * when the source is freed.
+ *
+ * Pagination guards: a next link must stay on the first URL's scheme, host and port (or the
+ * credentials would go elsewhere); a URL or cursor seen before, or a page identical to the
+ * one before it, is a loop; max_pages bounds the rest. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "source/source.h"
+#include "util/http_fetch.h"
+#include "util/http_headers.h"
+#include "util/http_stream.h"
+#include "util/json_path.h"
+#include "util/password.h"
+#include "util/ratelimit.h"
+#include "util/template.h"
+#include "util/timeutil.h"
+
+#define URL_MAX (16 * 1024)
+#define SECRET_MAX (16 * 1024)
+#define BODY_MAX (1024 * 1024)
+#define RATE_LIMIT_WAITS_MAX 20 /* 429s in a row for one page before the run gives up */
+#define BACKOFF_CAP_MS 60000
+
+typedef struct {
+    uint64_t *slots; /* 0 = empty; hashes are never 0 */
+    size_t cap, n;
+} hash_set;
+
+typedef struct {
+    ferry_source base;
+    const ferry_sync_spec *sync;
+    const ferry_source_spec *spec;
+    ferry_source_options opt;
+    ferry_http_client *http;
+    char origin[512]; /* scheme://host:port of the first URL */
+    char host[300];   /* host:port, the rate limit's key */
+    /* The request: headers hold the credentials (wiped at free). */
+    char **headers; /* "Name: value", NULL-terminated */
+    size_t nheaders;
+    char *user, *password; /* basic authentication, or NULL */
+    char *body;            /* expanded request body, or NULL */
+    char *base_url;        /* expanded url with the expanded query, without paging parameters */
+    /* Paging. */
+    char *url;      /* the page being read (or just fetched) */
+    char *next_url; /* the next page's URL, or NULL after the last page */
+    long page_no;   /* pages fetched */
+    int64_t offset; /* offset style: the next start index */
+    long page_num;  /* page style: the next page number */
+    hash_set seen;  /* URLs and cursors followed */
+    uint64_t last_body_hash;
+    /* Paths. */
+    ferry_json_path *records_path, *next_path, *total_path, *cursor_path;
+    ferry_json_path **field_path; /* per field; NULL for the tenant's */
+    /* The current page. */
+    json_t *page;
+    json_t *records; /* borrowed from page */
+    size_t rec_index;
+    int64_t fetched;  /* records in the pages fetched so far */
+    int64_t total;    /* stated by a page, or -1 */
+    int64_t returned; /* records handed out by next() */
+    long last_status;
+    /* The spool. */
+    FILE *spool;
+    bool spooled;
+    int64_t spooled_count;
+    /* The record handed out. */
+    ferry_buf *vals;
+    const char **values;
+    size_t *lens;
+    char errbuf[512];
+    char where[600]; /* the redacted URL of the page being read, for messages */
+} rest_source;
+
+/* ---- small helpers ---- */
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h != 0 ? h : 1;
+}
+
+/* Adds h; false when it was there already. */
+static bool hash_set_add(hash_set *s, uint64_t h, bool *ret_oom)
+{
+    *ret_oom = false;
+    if (s->n * 2 >= s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        uint64_t *slots = calloc(cap, sizeof(*slots));
+        if (slots == NULL) {
+            *ret_oom = true;
+            return false;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slots[i] == 0)
+                continue;
+            size_t j = s->slots[i] & (cap - 1);
+            while (slots[j] != 0)
+                j = (j + 1) & (cap - 1);
+            slots[j] = s->slots[i];
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j] != 0) {
+        if (s->slots[j] == h)
+            return false;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = h;
+    s->n++;
+    return true;
+}
+
+static bool is_cancelled(const rest_source *s)
+{
+    return s->opt.cancel != NULL && atomic_load(s->opt.cancel);
+}
+
+/* Sleeps until the monotonic time end_mono, waking every 100 ms for a cancel. */
+static ferry_rc sleep_until(rest_source *s, int64_t end_mono, ferry_err *err)
+{
+    for (;;) {
+        int64_t left = end_mono - ferry_time_mono_ms();
+        if (is_cancelled(s))
+            return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+        if (left <= 0)
+            return FERRY_OK;
+        if (left > 100)
+            left = 100;
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void tell_wait(rest_source *s, int64_t until_ms, const char *what)
+{
+    if (s->opt.on_wait != NULL)
+        s->opt.on_wait(s->opt.ctx, until_ms, what);
+}
+
+/* Reads a secret from the environment or a file; *ret is owned (wiped and freed by the
+ * caller). Messages name the variable or the file, never the value. */
+static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const char *what,
+                            char **ret, ferry_err *err)
+{
+    char path[4096];
+    char *buf;
+    size_t n = 0;
+    FILE *f;
+
+    if (ref->literal != NULL) {
+        *ret = strdup(ref->literal);
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (ref->env != NULL) {
+        const char *v = getenv(ref->env);
+        if (v == NULL || v[0] == '\0')
+            return ferry_err_set(err, FERRY_ESOURCE,
+                                 "the %s is read from the environment variable %s, which is not "
+                                 "set",
+                                 what, ref->env);
+        *ret = strdup(v);
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (ref->file == NULL) {
+        *ret = strdup("");
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (ref->file[0] == '/' || s->opt.base_dir == NULL)
+        snprintf(path, sizeof(path), "%s", ref->file);
+    else
+        snprintf(path, sizeof(path), "%s/%s", s->opt.base_dir, ref->file);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return ferry_err_set_errno(err, FERRY_ESOURCE,
+                                   "the %s is read from %s, which cannot be "
+                                   "opened",
+                                   what, path);
+    buf = calloc(1, SECRET_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    n = fread(buf, 1, SECRET_MAX + 1, f);
+    fclose(f);
+    if (n > SECRET_MAX) {
+        ferry_password_wipe(buf, SECRET_MAX + 1);
+        free(buf);
+        return ferry_err_set(err, FERRY_ESOURCE, "the %s file %s is too large", what, path);
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n == 0 || memchr(buf, '\0', n) != NULL) {
+        free(buf);
+        return ferry_err_set(err, FERRY_ESOURCE, "the %s file %s is empty or not text", what, path);
+    }
+    *ret = buf;
+    return FERRY_OK;
+}
+
+static void wipe_free(char *p)
+{
+    if (p != NULL) {
+        ferry_password_wipe(p, strlen(p));
+        free(p);
+    }
+}
+
+static ferry_rc add_header(rest_source *s, const char *name, const char *value, ferry_err *err)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = malloc(n);
+
+    if (line == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the request");
+    snprintf(line, n, "%s: %s", name, value);
+    s->headers[s->nheaders++] = line;
+    return FERRY_OK;
+}
+
+/* Builds the request headers and credentials. */
+static ferry_rc build_request(rest_source *s, ferry_err *err)
+{
+    const ferry_source_spec *spec = s->spec;
+    const ferry_auth_spec *auth = &spec->auth;
+    char *secret = NULL;
+    ferry_buf value;
+    ferry_rc rc = FERRY_OK;
+
+    s->headers = calloc(spec->nheaders + 3, sizeof(*s->headers));
+    if (s->headers == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the request");
+    ferry_buf_init(&value, URL_MAX);
+    for (size_t i = 0; i < spec->nheaders && rc == FERRY_OK; i++) {
+        ferry_buf_reset(&value);
+        rc =
+            ferry_source_expand(s->sync, s->opt.tenant, spec->headers[i].value, false, &value, err);
+        if (rc == FERRY_OK)
+            rc = add_header(s, spec->headers[i].name, ferry_buf_str(&value), err);
+    }
+    if (rc == FERRY_OK && spec->body != NULL) {
+        ferry_buf body;
+        ferry_buf_init(&body, BODY_MAX);
+        rc = ferry_source_expand(s->sync, s->opt.tenant, spec->body, false, &body, err);
+        if (rc == FERRY_OK && (s->body = ferry_buf_take(&body)) == NULL)
+            rc = ferry_err_set(err, FERRY_ENOMEM, "building the request");
+        ferry_buf_done(&body);
+        if (rc == FERRY_OK && spec->nheaders == 0)
+            rc = add_header(s, "Content-Type", "application/json", err);
+    }
+    ferry_buf_done(&value);
+    if (rc != FERRY_OK)
+        return rc;
+    switch (auth->type) {
+    case FERRY_AUTH_BASIC:
+        if ((rc = read_secret(s, &auth->user, "user name", &s->user, err)) == FERRY_OK)
+            rc = read_secret(s, &auth->secret, "password", &s->password, err);
+        return rc;
+    case FERRY_AUTH_BEARER:
+    case FERRY_AUTH_HEADER:
+        rc = read_secret(s, &auth->secret, auth->type == FERRY_AUTH_BEARER ? "token" : "API key",
+                         &secret, err);
+        if (rc != FERRY_OK)
+            return rc;
+        if (strpbrk(secret, "\r\n") != NULL) {
+            wipe_free(secret);
+            return ferry_err_set(err, FERRY_ESOURCE, "the credential holds a line break");
+        }
+        if (auth->type == FERRY_AUTH_BEARER) {
+            size_t n = strlen(secret) + 8;
+            char *v = malloc(n);
+            if (v == NULL) {
+                wipe_free(secret);
+                return ferry_err_set(err, FERRY_ENOMEM, "building the request");
+            }
+            snprintf(v, n, "Bearer %s", secret);
+            rc = add_header(s, "Authorization", v, err);
+            wipe_free(v);
+        } else {
+            rc = add_header(s, auth->header, secret, err);
+        }
+        wipe_free(secret);
+        return rc;
+    default:
+        return FERRY_OK;
+    }
+}
+
+/* scheme://host:port of url (lower case, default ports filled) into out; false when url
+ * cannot be parsed. */
+static bool url_origin(const char *url, char *out, size_t outlen, char *host, size_t hostlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *port = NULL;
+    bool ok = false;
+
+    if (u == NULL)
+        return false;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        for (char *p = h; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        snprintf(out, outlen, "%s://%s:%s", scheme, h, port);
+        if (host != NULL)
+            snprintf(host, hostlen, "%s:%s", h, port);
+        ok = true;
+    }
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* Resolves a next link (absolute or relative to the current page) and checks it stays on
+ * the first URL's origin. *ret is owned by the caller. */
+static ferry_rc accept_next(rest_source *s, const char *link, char **ret, ferry_err *err)
+{
+    CURLU *u = curl_url();
+    char *abs = NULL, origin[512], shown[600];
+
+    if (u == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "parsing a URL");
+    if (curl_url_set(u, CURLUPART_URL, s->url, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_URL, link, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &abs, 0) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        ferry_url_redact(link, shown, sizeof(shown));
+        return ferry_err_set(err, FERRY_ESOURCE, "page %ld of %s links to '%s', which is not a URL",
+                             s->page_no, s->where, shown);
+    }
+    curl_url_cleanup(u);
+    if (!url_origin(abs, origin, sizeof(origin), NULL, 0) || strcmp(origin, s->origin) != 0) {
+        ferry_url_redact(abs, shown, sizeof(shown));
+        curl_free(abs);
+        return ferry_err_set(err, FERRY_ESOURCE,
+                             "page %ld of %s links to %s, on another host than the first page "
+                             "(%s): Ferry does not follow it, since the credentials would go "
+                             "there too",
+                             s->page_no, s->where, shown, s->origin);
+    }
+    *ret = strdup(abs);
+    curl_free(abs);
+    return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "parsing a URL");
+}
+
+/* base_url plus name=value (encoded) pairs; NULL names end the list. *ret owned. */
+static ferry_rc url_with(rest_source *s, const char *n1, const char *v1, const char *n2,
+                         const char *v2, char **ret, ferry_err *err)
+{
+    ferry_buf b;
+    const char *names[2] = {n1, n2}, *values[2] = {v1, v2};
+    ferry_rc rc;
+
+    ferry_buf_init(&b, URL_MAX);
+    rc = ferry_buf_append(&b, s->base_url, strlen(s->base_url));
+    for (int i = 0; i < 2 && rc == FERRY_OK && names[i] != NULL; i++) {
+        const char *sep = strchr(ferry_buf_str(&b), '?') != NULL ? "&" : "?";
+        rc = ferry_buf_append(&b, sep, 1);
+        if (rc == FERRY_OK)
+            rc = ferry_url_encode(names[i], strlen(names[i]), &b);
+        if (rc == FERRY_OK)
+            rc = ferry_buf_append(&b, "=", 1);
+        if (rc == FERRY_OK)
+            rc = ferry_url_encode(values[i], strlen(values[i]), &b);
+    }
+    if (rc != FERRY_OK || (*ret = ferry_buf_take(&b)) == NULL) {
+        ferry_buf_done(&b);
+        return ferry_err_set(err, FERRY_ELIMIT, "building the URL of the next page: too long");
+    }
+    ferry_buf_done(&b);
+    return FERRY_OK;
+}
+
+/* The URL of the first page: the expanded url, the query, and the first paging parameters. */
+static ferry_rc first_url(rest_source *s, ferry_err *err)
+{
+    const ferry_source_spec *spec = s->spec;
+    const ferry_pagination_spec *p = &spec->pagination;
+    char a[32], b[32];
+    ferry_buf url;
+    ferry_rc rc;
+
+    ferry_buf_init(&url, URL_MAX);
+    rc = ferry_source_expand(s->sync, s->opt.tenant, spec->url, true, &url, err);
+    for (size_t i = 0; i < spec->nquery && rc == FERRY_OK; i++) {
+        const char *sep = strchr(ferry_buf_str(&url), '?') != NULL ? "&" : "?";
+        rc = ferry_buf_append(&url, sep, 1);
+        if (rc == FERRY_OK)
+            rc = ferry_url_encode(spec->query[i].name, strlen(spec->query[i].name), &url);
+        if (rc == FERRY_OK)
+            rc = ferry_buf_append(&url, "=", 1);
+        if (rc == FERRY_OK)
+            rc = ferry_source_expand(s->sync, s->opt.tenant, spec->query[i].value, true, &url, err);
+    }
+    if (rc != FERRY_OK) {
+        ferry_buf_done(&url);
+        return ferry_err_set(err, FERRY_ELIMIT, "building the source URL");
+    }
+    s->base_url = ferry_buf_take(&url);
+    ferry_buf_done(&url);
+    if (s->base_url == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the source URL");
+    if (!url_origin(s->base_url, s->origin, sizeof(s->origin), s->host, sizeof(s->host))) {
+        char shown[600];
+        ferry_url_redact(s->base_url, shown, sizeof(shown));
+        return ferry_err_set(err, FERRY_ESOURCE, "'%s' is not a valid URL", shown);
+    }
+    switch (p->style) {
+    case FERRY_PAGE_OFFSET:
+        s->offset = p->start;
+        snprintf(a, sizeof(a), "%ld", p->start);
+        snprintf(b, sizeof(b), "%ld", p->limit);
+        return url_with(s, p->offset_param, a, p->limit_param, b, &s->next_url, err);
+    case FERRY_PAGE_PAGE:
+        s->page_num = p->start;
+        snprintf(a, sizeof(a), "%ld", p->start);
+        snprintf(b, sizeof(b), "%ld", p->size);
+        return url_with(s, p->page_param, a, p->size_param, b, &s->next_url, err);
+    default:
+        s->next_url = strdup(s->base_url);
+        return s->next_url != NULL ? FERRY_OK
+                                   : ferry_err_set(err, FERRY_ENOMEM, "building the source URL");
+    }
+}
+
+/* ---- fetching ---- */
+
+static void on_rate_wait(void *ctx, int64_t until_ms)
+{
+    tell_wait(ctx, until_ms, "rate limited");
+}
+
+/* Waits before retry n (1-based): retry_backoff doubling, capped, plus up to 25% jitter. */
+static ferry_rc backoff(rest_source *s, int n, ferry_err *err)
+{
+    unsigned seed = (unsigned)(ferry_time_mono_ms() ^ ((int64_t)s->page_no << 16));
+    int64_t wait = s->spec->retry_backoff_ms;
+    ferry_rc rc;
+
+    for (int i = 1; i < n && wait < BACKOFF_CAP_MS; i++)
+        wait *= 2;
+    if (wait > BACKOFF_CAP_MS)
+        wait = BACKOFF_CAP_MS;
+    wait += (int64_t)(rand_r(&seed) % (unsigned)(wait / 4 + 1));
+    if (wait > 1000)
+        tell_wait(s, ferry_time_now_ms() + wait, "retrying");
+    rc = sleep_until(s, ferry_time_mono_ms() + wait, err);
+    if (wait > 1000)
+        tell_wait(s, 0, NULL);
+    return rc;
+}
+
+/* The time a 429 asks to wait until (wall clock), or 0 when it does not say. */
+static int64_t retry_at(const ferry_http_response *resp)
+{
+    const char *ra = ferry_http_response_header(resp, "Retry-After");
+    const char *reset = ferry_http_response_header(resp, "X-RateLimit-Reset");
+    int64_t now = ferry_time_now_ms(), until = 0;
+
+    if (ra != NULL && ferry_retry_after_parse(ra, now, &until))
+        return until;
+    if (reset != NULL && ferry_ratelimit_reset_parse(reset, now, &until))
+        return until;
+    return 0;
+}
+
+/* Fetches url as page s->page_no + 1 into *resp (2xx only). */
+static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp, ferry_err *err)
+{
+    const ferry_source_spec *spec = s->spec;
+    ferry_http_request req = {
+        .method = spec->method,
+        .url = url,
+        .headers = (const char *const *)s->headers,
+        .body = s->body,
+        .user = s->user,
+        .password = s->password,
+        .timeout_ms = spec->timeout_ms,
+        .low_speed_time_s = (spec->stall_timeout_ms + 999) / 1000,
+        .max_bytes = spec->max_page_bytes,
+        .cancel = s->opt.cancel,
+    };
+    long page = s->page_no + 1;
+    int retries = 0, waits = 0;
+    ferry_rc rc;
+
+    ferry_url_redact(url, s->where, sizeof(s->where));
+    for (;;) {
+        ferry_err attempt;
+
+        ferry_err_clear(&attempt);
+        rc = ferry_ratelimit_take(s->host, spec->rate_per_s, s->opt.cancel, on_rate_wait, s,
+                                  &attempt);
+        tell_wait(s, 0, NULL);
+        if (rc == FERRY_OK)
+            rc = ferry_http_client_fetch(s->http, &req, resp, &attempt);
+        if (rc == FERRY_OK) {
+            long st = resp->status;
+            s->last_status = st;
+            if (s->opt.ret_status != NULL)
+                *s->opt.ret_status = st;
+            if (st >= 200 && st < 300)
+                return FERRY_OK;
+            if (st == 401 || st == 403) {
+                ferry_http_response_done(resp);
+                return ferry_err_set(err, FERRY_EHTTP,
+                                     "credentials rejected: %s answered HTTP %ld on page %ld "
+                                     "(check the source's auth: and its secret)",
+                                     s->where, st, page);
+            }
+            if (st == 429 && waits < RATE_LIMIT_WAITS_MAX) {
+                int64_t until = retry_at(resp), now = ferry_time_now_ms();
+                ferry_http_response_done(resp);
+                waits++;
+                if (until == 0) {
+                    if ((rc = backoff(s, waits, err)) != FERRY_OK)
+                        return rc;
+                    continue;
+                }
+                if (until - now > spec->max_wait_ms) {
+                    char wait[32];
+                    ferry_time_format_duration(until - now, wait, sizeof(wait));
+                    return ferry_err_set(err, FERRY_EHTTP,
+                                         "%s is rate limiting (HTTP 429 on page %ld) and asks to "
+                                         "wait %s, longer than max_wait",
+                                         s->where, page, wait);
+                }
+                ferry_ratelimit_pause(s->host, until);
+                continue; /* the next take waits for the pause, and says so */
+            }
+            if (st >= 500 && st < 600 && retries < spec->page_retries) {
+                ferry_http_response_done(resp);
+                if ((rc = backoff(s, ++retries, err)) != FERRY_OK)
+                    return rc;
+                continue;
+            }
+            ferry_http_response_done(resp);
+            if (st == 429)
+                return ferry_err_set(err, FERRY_EHTTP,
+                                     "%s is still rate limiting (HTTP 429 on page %ld) after %d "
+                                     "waits",
+                                     s->where, page, waits);
+            ferry_rc code = ferry_err_set(
+                err, FERRY_EHTTP, "%s answered HTTP %ld on page %ld%s%s", s->where, st, page,
+                st >= 300 && st < 400 ? " (a redirect: Ferry does not follow redirects of an API, "
+                                        "put the final URL in the config)"
+                : st == 404           ? " (not found: check the URL)"
+                                      : "",
+                retries > 0 ? " (after retries)" : "");
+            if (st >= 500 && err != NULL)
+                err->transient = true;
+            return code;
+        }
+        if (rc == FERRY_ECANCELLED)
+            return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+        if (attempt.transient && retries < spec->page_retries) {
+            if ((rc = backoff(s, ++retries, err)) != FERRY_OK)
+                return rc;
+            continue;
+        }
+        rc = ferry_err_set(err, attempt.code, "page %ld: %s%s", page, attempt.msg,
+                           retries > 0 ? " (after retries)" : "");
+        if (err != NULL)
+            err->transient = attempt.transient;
+        return rc;
+    }
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_NULL:
+        return "null";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "a number";
+    }
+}
+
+static bool looks_like_html(const ferry_http_response *resp)
+{
+    const char *p = ferry_buf_str(&resp->body);
+
+    if (resp->content_type != NULL && strncasecmp(resp->content_type, "text/html", 9) == 0)
+        return true;
+    while (*p != '\0' && isspace((unsigned char)*p))
+        p++;
+    return *p == '<';
+}
+
+/* Works out the next page's URL from the page just parsed (records: its record count). */
+static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_t records,
+                          ferry_err *err)
+{
+    const ferry_pagination_spec *p = &s->spec->pagination;
+    const char *link = NULL;
+    char *next = NULL, num[32], size[32];
+    json_t *v;
+    ferry_rc rc = FERRY_OK;
+
+    switch (p->style) {
+    case FERRY_PAGE_NONE:
+        return FERRY_OK;
+    case FERRY_PAGE_NEXT_LINK:
+        v = ferry_json_path_get(s->next_path, s->page);
+        if (v != NULL && json_is_string(v) && json_string_length(v) > 0)
+            rc = accept_next(s, json_string_value(v), &next, err);
+        else if (v != NULL && !json_is_null(v) && !json_is_string(v))
+            rc = ferry_err_set(err, FERRY_ESOURCE, "page %ld of %s: the next link at %s is %s",
+                               s->page_no, s->where, p->next, json_kind(v));
+        break;
+    case FERRY_PAGE_LINK_HEADER:
+        link = ferry_http_response_header(resp, "Link");
+        if (link != NULL) {
+            char *target = ferry_link_next(link, s->url);
+            if (target != NULL)
+                rc = accept_next(s, target, &next, err);
+            free(target);
+        }
+        break;
+    case FERRY_PAGE_OFFSET:
+        s->offset += (int64_t)records;
+        if (records == 0 || (s->total >= 0 && s->offset >= s->total) ||
+            (s->total < 0 && (long)records < p->limit))
+            break;
+        snprintf(num, sizeof(num), "%lld", (long long)s->offset);
+        snprintf(size, sizeof(size), "%ld", p->limit);
+        rc = url_with(s, p->offset_param, num, p->limit_param, size, &next, err);
+        break;
+    case FERRY_PAGE_CURSOR: {
+        const char *token = NULL;
+        bool oom;
+
+        v = ferry_json_path_get(s->cursor_path, s->page);
+        if (v != NULL && json_is_string(v) && json_string_length(v) > 0) {
+            token = json_string_value(v);
+        } else if (v != NULL && json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+            token = num;
+        }
+        if (token != NULL) {
+            if (!hash_set_add(&s->seen, hash_bytes(token, strlen(token)) ^ 0x5bd1e995, &oom))
+                return oom ? ferry_err_set(err, FERRY_ENOMEM, "remembering the pages")
+                           : ferry_err_set(err, FERRY_ESOURCE,
+                                           "pagination loop: page %ld of %s gives a cursor "
+                                           "(%s) already followed",
+                                           s->page_no, s->where, p->cursor);
+            rc = url_with(s, p->cursor_param, token, NULL, NULL, &next, err);
+        }
+        break;
+    }
+    case FERRY_PAGE_PAGE:
+        if (records == 0 || (p->size > 0 && (long)records < p->size) ||
+            (s->total >= 0 && s->fetched >= s->total))
+            break;
+        s->page_num++;
+        snprintf(num, sizeof(num), "%ld", s->page_num);
+        snprintf(size, sizeof(size), "%ld", p->size);
+        rc = url_with(s, p->page_param, num, p->size_param, size, &next, err);
+        break;
+    }
+    if (rc != FERRY_OK) {
+        free(next);
+        return rc;
+    }
+    if (next != NULL && s->page_no >= p->max_pages) {
+        free(next);
+        return ferry_err_set(err, FERRY_ELIMIT,
+                             "%s has more than max_pages (%ld) pages: raise pagination.max_pages "
+                             "if that is right",
+                             s->where, p->max_pages);
+    }
+    s->next_url = next;
+    return FERRY_OK;
+}
+
+/* Fetches and parses the page at s->next_url; s->records holds its records. */
+static ferry_rc fetch_page(rest_source *s, ferry_err *err)
+{
+    ferry_http_response resp;
+    json_error_t jerr;
+    json_t *v;
+    uint64_t body_hash;
+    bool oom = false;
+    ferry_rc rc;
+
+    memset(&resp, 0, sizeof(resp));
+    if (!hash_set_add(&s->seen, hash_bytes(s->next_url, strlen(s->next_url)), &oom)) {
+        char shown[600];
+        ferry_url_redact(s->next_url, shown, sizeof(shown));
+        return oom ? ferry_err_set(err, FERRY_ENOMEM, "remembering the pages")
+                   : ferry_err_set(err, FERRY_ESOURCE,
+                                   "pagination loop: page %ld of %s links back to a page "
+                                   "already fetched (%s)",
+                                   s->page_no, s->where, shown);
+    }
+    free(s->url);
+    s->url = s->next_url;
+    s->next_url = NULL;
+    json_decref(s->page);
+    s->page = NULL;
+    s->records = NULL;
+    s->rec_index = 0;
+    if ((rc = fetch(s, s->url, &resp, err)) != FERRY_OK)
+        return rc;
+    s->page_no++;
+    if (looks_like_html(&resp)) {
+        rc = ferry_err_set(err, FERRY_ESOURCE,
+                           "%s answered page %ld with an HTML page, not JSON (HTTP %ld): is the "
+                           "URL an API endpoint, and are the credentials accepted?",
+                           s->where, s->page_no, resp.status);
+        goto out;
+    }
+    body_hash = hash_bytes(resp.body.data, resp.body.len);
+    if (s->page_no > 1 && body_hash == s->last_body_hash && resp.body.len > 2) {
+        rc = ferry_err_set(err, FERRY_ESOURCE,
+                           "pagination loop: page %ld of %s is the same as page %ld (does the "
+                           "API take the paging parameters configured?)",
+                           s->page_no, s->where, s->page_no - 1);
+        goto out;
+    }
+    s->last_body_hash = body_hash;
+    s->page = json_loadb(resp.body.data, resp.body.len, JSON_DECODE_ANY, &jerr);
+    if (s->page == NULL) {
+        rc = ferry_err_set(err, FERRY_ESOURCE,
+                           "page %ld of %s is not valid JSON: %s (line %d, column %d)", s->page_no,
+                           s->where, jerr.text, jerr.line, jerr.column);
+        goto out;
+    }
+    s->records = ferry_json_path_get(s->records_path, s->page);
+    if (s->records == NULL || !json_is_array(s->records)) {
+        const char *at = s->spec->records[0] != '\0' ? s->spec->records : "the top";
+        rc = ferry_err_set(
+            err, FERRY_ESOURCE, "page %ld of %s has %s at %s (records:), not an array of records",
+            s->page_no, s->where, s->records == NULL ? "nothing" : json_kind(s->records), at);
+        s->records = NULL;
+        goto out;
+    }
+    if (s->total_path != NULL) {
+        v = ferry_json_path_get(s->total_path, s->page);
+        if (v != NULL && json_is_integer(v) && json_integer_value(v) >= 0)
+            s->total = json_integer_value(v);
+        else if (v != NULL && json_is_string(v))
+            s->total = strtoll(json_string_value(v), NULL, 10);
+    }
+    s->fetched += (int64_t)json_array_size(s->records);
+    rc = find_next(s, &resp, json_array_size(s->records), err);
+out:
+    ferry_http_response_done(&resp);
+    return rc;
+}
+
+/* ---- records ---- */
+
+/* Projects record i of the current page onto the fields (values in s->vals). */
+static void project(rest_source *s, json_t *rec, ferry_source_record *out)
+{
+    const ferry_sync_spec *sync = s->sync;
+
+    memset(out, 0, sizeof(*out));
+    out->nvalues = sync->nfields;
+    out->row = (long)(s->returned + 1);
+    if (!json_is_object(rec)) {
+        snprintf(s->errbuf, sizeof(s->errbuf), "is %s, not a JSON object", json_kind(rec));
+        out->error = s->errbuf;
+        return;
+    }
+    for (size_t f = 0; f < sync->nfields; f++) {
+        bool found = false;
+
+        ferry_buf_reset(&s->vals[f]);
+        s->values[f] = NULL;
+        s->lens[f] = 0;
+        if (s->field_path[f] == NULL)
+            continue;
+        if (ferry_json_path_text(s->field_path[f], rec, sync->fields[f].join, &s->vals[f],
+                                 &found) != FERRY_OK) {
+            snprintf(s->errbuf, sizeof(s->errbuf), "%s is longer than %zu bytes",
+                     sync->fields[f].name, sync->source.max_field_bytes);
+            out->error = s->errbuf;
+            return;
+        }
+        if (found) {
+            s->values[f] = ferry_buf_str(&s->vals[f]);
+            s->lens[f] = s->vals[f].len;
+        }
+    }
+    out->value = s->values;
+    out->len = s->lens;
+}
+
+/* The next record of the pages, fetching pages as needed; FERRY_DONE after the last. */
+static ferry_rc next_from_pages(rest_source *s, json_t **ret, ferry_err *err)
+{
+    ferry_rc rc;
+
+    while (s->records == NULL || s->rec_index >= json_array_size(s->records)) {
+        if (s->next_url == NULL)
+            return FERRY_DONE;
+        if ((rc = fetch_page(s, err)) != FERRY_OK)
+            return rc;
+    }
+    *ret = json_array_get(s->records, s->rec_index++);
+    return FERRY_OK;
+}
+
+/* Spool records: row (int64), then error length (uint32, UINT32_MAX for none) and bytes,
+ * then per field the length (UINT32_MAX for no value) and bytes. */
+static bool spool_write(FILE *f, const void *p, size_t n)
+{
+    return n == 0 || fwrite(p, 1, n, f) == n;
+}
+
+static bool spool_put(FILE *f, const ferry_source_record *r)
+{
+    int64_t row = r->row;
+    uint32_t none = UINT32_MAX, len;
+    bool ok = spool_write(f, &row, sizeof(row));
+
+    if (r->error != NULL) {
+        len = (uint32_t)strlen(r->error);
+        return ok && spool_write(f, &len, sizeof(len)) && spool_write(f, r->error, len);
+    }
+    ok = ok && spool_write(f, &none, sizeof(none));
+    for (size_t i = 0; i < r->nvalues && ok; i++) {
+        if (r->value[i] == NULL) {
+            ok = spool_write(f, &none, sizeof(none));
+            continue;
+        }
+        len = (uint32_t)r->len[i];
+        ok = spool_write(f, &len, sizeof(len)) && spool_write(f, r->value[i], len);
+    }
+    return ok;
+}
+
+/* Reads len bytes into b (reset first) as a C string. */
+static bool spool_read_into(FILE *f, ferry_buf *b, uint32_t len)
+{
+    char chunk[4096];
+
+    ferry_buf_reset(b);
+    while (len > 0) {
+        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
+        if (fread(chunk, 1, n, f) != n || ferry_buf_append(b, chunk, n) != FERRY_OK)
+            return false;
+        len -= (uint32_t)n;
+    }
+    return true;
+}
+
+static ferry_rc spool_get(rest_source *s, ferry_source_record *out, ferry_err *err)
+{
+    int64_t row;
+    uint32_t len;
+
+    memset(out, 0, sizeof(*out));
+    out->nvalues = s->sync->nfields;
+    if (fread(&row, sizeof(row), 1, s->spool) != 1)
+        return feof(s->spool) ? FERRY_DONE
+                              : ferry_err_set(err, FERRY_EIO, "reading back the fetched pages");
+    out->row = (long)row;
+    if (fread(&len, sizeof(len), 1, s->spool) != 1)
+        goto broken;
+    if (len != UINT32_MAX) {
+        char text[sizeof(s->errbuf)];
+        if (len >= sizeof(text) || fread(text, 1, len, s->spool) != len)
+            goto broken;
+        text[len] = '\0';
+        memcpy(s->errbuf, text, len + 1);
+        out->error = s->errbuf;
+        return FERRY_OK;
+    }
+    for (size_t f = 0; f < s->sync->nfields; f++) {
+        if (fread(&len, sizeof(len), 1, s->spool) != 1)
+            goto broken;
+        s->values[f] = NULL;
+        s->lens[f] = 0;
+        if (len == UINT32_MAX)
+            continue;
+        if (!spool_read_into(s->spool, &s->vals[f], len))
+            goto broken;
+        s->values[f] = ferry_buf_str(&s->vals[f]);
+        s->lens[f] = len;
+    }
+    out->value = s->values;
+    out->len = s->lens;
+    return FERRY_OK;
+broken:
+    return ferry_err_set(err, FERRY_EIO, "reading back the fetched pages: the spool is damaged");
+}
+
+static ferry_rc rest_next(ferry_source *base, ferry_source_record *out, ferry_err *err)
+{
+    rest_source *s = (rest_source *)base;
+    json_t *rec = NULL;
+    ferry_rc rc;
+
+    if (s->spooled)
+        rc = spool_get(s, out, err);
+    else if ((rc = next_from_pages(s, &rec, err)) == FERRY_OK)
+        project(s, rec, out);
+    if (rc == FERRY_OK)
+        s->returned++;
+    return rc;
+}
+
+static void rest_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_total)
+{
+    rest_source *s = (rest_source *)base;
+
+    if (s->spooled) {
+        *ret_done = (uint64_t)s->returned;
+        *ret_total = (uint64_t)s->spooled_count;
+        return;
+    }
+    *ret_done = (uint64_t)s->fetched;
+    *ret_total = 0;
+    s->base.total_estimated = false;
+    if (s->total >= 0) {
+        *ret_total = (uint64_t)s->total;
+    } else if (s->opt.estimate > 0) {
+        *ret_total = (uint64_t)s->opt.estimate;
+        s->base.total_estimated = true;
+    }
+    if (*ret_total > 0 && *ret_done > *ret_total)
+        *ret_total = *ret_done;
+}
+
+static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint64_t, uint64_t),
+                              void *ctx, ferry_err *err)
+{
+    rest_source *s = (rest_source *)base;
+    const char *tmpdir = getenv("TMPDIR");
+    char path[4096];
+    ferry_source_record rec;
+    json_t *item = NULL;
+    ferry_rc rc;
+    int fd;
+
+    if (s->spooled)
+        return FERRY_OK;
+    snprintf(path, sizeof(path), "%s/ferry-pages-XXXXXX",
+             tmpdir != NULL && tmpdir[0] != '\0' ? tmpdir : "/tmp");
+    if ((fd = mkstemp(path)) < 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for the pages");
+    unlink(path);
+    if ((s->spool = fdopen(fd, "w+b")) == NULL) {
+        close(fd);
+        return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for the pages");
+    }
+    setvbuf(s->spool, NULL, _IOFBF, 256 * 1024);
+    for (;;) {
+        long page = s->page_no;
+        rc = next_from_pages(s, &item, err);
+        if (rc == FERRY_DONE)
+            break;
+        if (rc != FERRY_OK)
+            return rc;
+        project(s, item, &rec);
+        rec.row = (long)(s->spooled_count + 1);
+        if (!spool_put(s->spool, &rec))
+            return ferry_err_set_errno(err, FERRY_EIO, "saving the fetched pages");
+        s->spooled_count++;
+        if (progress != NULL && (s->page_no != page || (s->spooled_count & 1023) == 0)) {
+            uint64_t done, total;
+            rest_progress(base, &done, &total);
+            if (!progress(ctx, done, total))
+                return ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
+        }
+    }
+    if (fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "reading back the fetched pages");
+    json_decref(s->page);
+    s->page = NULL;
+    s->records = NULL;
+    s->spooled = true;
+    s->base.total_estimated = false;
+    return FERRY_OK;
+}
+
+/* ---- the check ---- */
+
+/* Adds every leaf pointer of v (prefix: its own pointer) that no field uses to c. */
+static ferry_rc collect_unmapped(rest_source *s, json_t *v, char *prefix, size_t plen,
+                                 ferry_source_check *c, size_t cap, int depth)
+{
+    const char *key;
+    json_t *member;
+
+    if (json_is_object(v) && depth < 8) {
+        json_object_foreach(v, key, member)
+        {
+            size_t n = plen;
+            int w = snprintf(prefix + n, 512 - n, "/");
+            n += (size_t)(w > 0 ? w : 0);
+            for (const char *k = key; *k != '\0' && n + 3 < 512; k++) {
+                if (*k == '~' || *k == '/') {
+                    prefix[n++] = '~';
+                    prefix[n++] = *k == '~' ? '0' : '1';
+                } else {
+                    prefix[n++] = *k;
+                }
+            }
+            prefix[n] = '\0';
+            ferry_rc rc = collect_unmapped(s, member, prefix, n, c, cap, depth + 1);
+            prefix[plen] = '\0';
+            if (rc != FERRY_OK)
+                return rc;
+        }
+        return FERRY_OK;
+    }
+    /* A leaf (or an array): used when a field's pointer is it, inside it or above it. */
+    for (size_t f = 0; f < s->sync->nfields; f++) {
+        const char *fp = s->sync->fields[f].pointer;
+        size_t fl;
+        if (fp == NULL)
+            continue;
+        fl = strlen(fp);
+        if ((fl >= plen && strncmp(fp, prefix, plen) == 0 &&
+             (fp[plen] == '\0' || fp[plen] == '/')) ||
+            (plen > fl && strncmp(prefix, fp, fl) == 0 && prefix[fl] == '/'))
+            return FERRY_OK;
+    }
+    for (size_t i = 0; i < c->nunmapped; i++)
+        if (strcmp(c->unmapped[i], prefix) == 0)
+            return FERRY_OK;
+    if (c->nunmapped >= cap)
+        return FERRY_OK;
+    if ((c->unmapped[c->nunmapped] = strdup(prefix)) == NULL)
+        return FERRY_ENOMEM;
+    c->nunmapped++;
+    return FERRY_OK;
+}
+
+static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_err *err)
+{
+    rest_source *s = (rest_source *)base;
+    ferry_source_check c = {.total = s->total};
+    const ferry_sync_spec *sync = s->sync;
+    size_t n = s->records != NULL ? json_array_size(s->records) : 0;
+    size_t cap = 200;
+    char prefix[512];
+    ferry_rc rc = FERRY_OK;
+
+    c.status = s->last_status;
+    c.records = (int64_t)n;
+    c.unmapped = calloc(cap, sizeof(*c.unmapped));
+    c.missing = calloc(sync->nfields + 1, sizeof(*c.missing));
+    if (c.unmapped == NULL || c.missing == NULL)
+        goto oom;
+    for (size_t i = 0; i < n && rc == FERRY_OK; i++) {
+        prefix[0] = '\0';
+        rc = collect_unmapped(s, json_array_get(s->records, i), prefix, 0, &c, cap, 0);
+    }
+    if (rc != FERRY_OK)
+        goto oom;
+    for (size_t f = 0; f < sync->nfields && n > 0; f++) {
+        bool seen = false;
+        ferry_buf scratch;
+        if (s->field_path[f] == NULL)
+            continue;
+        ferry_buf_init(&scratch, sync->source.max_field_bytes);
+        for (size_t i = 0; i < n && !seen; i++) {
+            bool found = false;
+            ferry_buf_reset(&scratch);
+            json_t *rec = json_array_get(s->records, i);
+            /* Present, even as null, counts as seen: the API has the field. */
+            if (!ferry_json_path_has_wildcard(s->field_path[f]) &&
+                ferry_json_path_get(s->field_path[f], rec) != NULL)
+                seen = true;
+            else if (ferry_json_path_text(s->field_path[f], rec, NULL, &scratch, &found) ==
+                         FERRY_OK &&
+                     found)
+                seen = true;
+        }
+        ferry_buf_done(&scratch);
+        if (!seen) {
+            char text[600];
+            snprintf(text, sizeof(text), "%s (%s)", sync->fields[f].name, sync->fields[f].pointer);
+            if ((c.missing[c.nmissing] = strdup(text)) == NULL)
+                goto oom;
+            c.nmissing++;
+        }
+    }
+    *ret = c;
+    return FERRY_OK;
+oom:
+    ferry_source_check_done(&c);
+    return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
+}
+
+/* ---- life cycle ---- */
+
+static void rest_free(ferry_source *base)
+{
+    rest_source *s = (rest_source *)base;
+
+    if (s == NULL)
+        return;
+    ferry_http_client_free(s->http);
+    for (size_t i = 0; i < s->nheaders; i++)
+        wipe_free(s->headers[i]);
+    free(s->headers);
+    wipe_free(s->user);
+    wipe_free(s->password);
+    free(s->body);
+    free(s->base_url);
+    free(s->url);
+    free(s->next_url);
+    free(s->seen.slots);
+    ferry_json_path_free(s->records_path);
+    ferry_json_path_free(s->next_path);
+    ferry_json_path_free(s->total_path);
+    ferry_json_path_free(s->cursor_path);
+    if (s->field_path != NULL)
+        for (size_t f = 0; f < s->sync->nfields; f++)
+            ferry_json_path_free(s->field_path[f]);
+    free(s->field_path);
+    json_decref(s->page);
+    if (s->spool != NULL)
+        fclose(s->spool);
+    if (s->vals != NULL)
+        for (size_t f = 0; f < s->sync->nfields; f++)
+            ferry_buf_done(&s->vals[f]);
+    free(s->vals);
+    free(s->values);
+    free(s->lens);
+    free(s);
+}
+
+static const ferry_source_ops rest_ops = {
+    .next = rest_next,
+    .progress = rest_progress,
+    .prefetch = rest_prefetch,
+    .check = rest_check,
+    .free = rest_free,
+};
+
+static ferry_rc compile(const char *text, ferry_json_path **ret, ferry_err *err)
+{
+    if (text == NULL)
+        return FERRY_OK;
+    return ferry_json_path_compile(text, ret, err);
+}
+
+ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                ferry_source **ret_src, ferry_err *err)
+{
+    const ferry_pagination_spec *p = &sync->source.pagination;
+    rest_source *s;
+    ferry_rc rc;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the REST source");
+    s->base.ops = &rest_ops;
+    s->base.kind = "rest";
+    s->sync = sync;
+    s->spec = &sync->source;
+    s->opt = *opt;
+    s->total = -1;
+    s->field_path = calloc(sync->nfields, sizeof(*s->field_path));
+    s->vals = calloc(sync->nfields, sizeof(*s->vals));
+    s->values = calloc(sync->nfields, sizeof(*s->values));
+    s->lens = calloc(sync->nfields, sizeof(*s->lens));
+    if (s->field_path == NULL || s->vals == NULL || s->values == NULL || s->lens == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the REST source");
+        goto out_free;
+    }
+    for (size_t f = 0; f < sync->nfields; f++)
+        ferry_buf_init(&s->vals[f], sync->source.max_field_bytes);
+    rc = compile(s->spec->records, &s->records_path, err);
+    if (rc == FERRY_OK && p->style == FERRY_PAGE_NEXT_LINK)
+        rc = compile(p->next, &s->next_path, err);
+    if (rc == FERRY_OK && p->style == FERRY_PAGE_CURSOR)
+        rc = compile(p->cursor, &s->cursor_path, err);
+    if (rc == FERRY_OK)
+        rc = compile(p->total, &s->total_path, err);
+    for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++)
+        if (!sync->fields[f].is_tenant)
+            rc = compile(sync->fields[f].pointer, &s->field_path[f], err);
+    if (rc == FERRY_OK)
+        rc = ferry_http_client_new(&s->http, err);
+    if (rc == FERRY_OK)
+        rc = build_request(s, err);
+    if (rc == FERRY_OK)
+        rc = first_url(s, err);
+    if (rc == FERRY_OK)
+        rc = fetch_page(s, err);
+    if (rc != FERRY_OK)
+        goto out_free;
+    *ret_src = &s->base;
+    return FERRY_OK;
+
+out_free:
+    rest_free(&s->base);
+    return rc;
+}

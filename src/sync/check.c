@@ -1,0 +1,70 @@
+/* check.c - a sync's connection check (see check.h). */
+#include "sync/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/timeutil.h"
+
+ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, const char *tenant,
+                          const atomic_bool *cancel, ferry_check_report *ret, ferry_err *err)
+{
+    const char *why = ferry_sync_tenant_problem(sync, tenant);
+    ferry_check_report r;
+    ferry_source *src = NULL;
+    long status = 0;
+    ferry_source_options so = {
+        .base_dir = cfg->dir,
+        .tenant = tenant,
+        .cancel = cancel,
+        .estimate = -1,
+        .check = true,
+        .ret_status = &status,
+    };
+    int64_t start = ferry_time_mono_ms();
+    ferry_err why_not;
+    ferry_rc rc;
+
+    if (why != NULL)
+        return ferry_err_set(err, FERRY_EINVAL, "tenant: %s", why);
+    memset(&r, 0, sizeof(r));
+    r.found.total = -1;
+    ferry_err_clear(&why_not);
+    rc = ferry_source_open(sync, &so, &src, &why_not);
+    if (rc == FERRY_OK)
+        rc = src->ops->check(src, &r.found, &why_not);
+    r.duration_ms = ferry_time_mono_ms() - start;
+    r.found.status = status;
+    r.auth_accepted = status != 401 && status != 403;
+    /* A server that answered, whatever it said, was reached; a file that opened, too. */
+    r.reachable = status > 0 || (rc == FERRY_OK) ||
+                  (sync->source.kind == FERRY_SOURCE_CSV && why_not.code != FERRY_ESOURCE &&
+                   why_not.code != FERRY_EHTTP);
+    if (rc != FERRY_OK) {
+        if (rc == FERRY_ENOMEM) {
+            ferry_source_free(src);
+            ferry_check_report_done(&r);
+            return ferry_err_set(err, rc, "%s", why_not.msg);
+        }
+        if ((r.error = strdup(why_not.msg)) == NULL) {
+            ferry_source_free(src);
+            ferry_check_report_done(&r);
+            return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
+        }
+        if (why_not.code == FERRY_EHEADER || why_not.code == FERRY_EEMPTY)
+            r.reachable = true;
+    }
+    r.ok = rc == FERRY_OK && r.reachable && r.auth_accepted && r.found.nmissing == 0;
+    ferry_source_free(src);
+    *ret = r;
+    return FERRY_OK;
+}
+
+void ferry_check_report_done(ferry_check_report *r)
+{
+    if (r == NULL)
+        return;
+    ferry_source_check_done(&r->found);
+    free(r->error);
+    memset(r, 0, sizeof(*r));
+}
