@@ -864,6 +864,13 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
         rc = check_placeholders(w, st->line, "query", src->query[i].value, &vs);
     if (rc == FERRY_OK && src->body != NULL)
         rc = check_placeholders(w, st->line, "body", src->body, &vs);
+    {
+        const char *names[] = {src->auth.user.env, src->auth.user.file, src->auth.secret.env,
+                               src->auth.secret.file};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && rc == FERRY_OK; i++)
+            if (names[i] != NULL)
+                rc = check_placeholders(w, st->line, "auth", names[i], &vs);
+    }
     if (rc == FERRY_OK && src->method == NULL)
         rc = default_string(w, &src->method, "GET");
     if (rc == FERRY_OK && src->records == NULL)

@@ -180,22 +180,36 @@ static void tell_wait(rest_source *s, int64_t until_ms, const char *what)
 static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const char *what,
                             char **ret, ferry_err *err)
 {
-    char path[4096];
+    char path[4096], name[512];
+    ferry_buf expanded;
     char *buf;
     size_t n = 0;
     FILE *f;
+
+    /* The variable's and the file's names may hold {variables}: one key per tenant. */
+    if (ref->env != NULL || ref->file != NULL) {
+        ferry_rc rc;
+        ferry_buf_init(&expanded, sizeof(name) - 1);
+        rc = ferry_source_expand(s->sync, s->opt.tenant, ref->env != NULL ? ref->env : ref->file,
+                                 false, &expanded, err);
+        if (rc == FERRY_OK)
+            snprintf(name, sizeof(name), "%s", ferry_buf_str(&expanded));
+        ferry_buf_done(&expanded);
+        if (rc != FERRY_OK)
+            return rc;
+    }
 
     if (ref->literal != NULL) {
         *ret = strdup(ref->literal);
         return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
     }
     if (ref->env != NULL) {
-        const char *v = getenv(ref->env);
+        const char *v = getenv(name);
         if (v == NULL || v[0] == '\0')
             return ferry_err_set(err, FERRY_ESOURCE,
                                  "the %s is read from the environment variable %s, which is not "
                                  "set",
-                                 what, ref->env);
+                                 what, name);
         *ret = strdup(v);
         return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
     }
@@ -203,10 +217,10 @@ static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const c
         *ret = strdup("");
         return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
     }
-    if (ref->file[0] == '/' || s->opt.base_dir == NULL)
-        snprintf(path, sizeof(path), "%s", ref->file);
+    if (name[0] == '/' || s->opt.base_dir == NULL)
+        snprintf(path, sizeof(path), "%s", name);
     else
-        snprintf(path, sizeof(path), "%s/%s", s->opt.base_dir, ref->file);
+        snprintf(path, sizeof(path), "%s/%s", s->opt.base_dir, name);
     f = fopen(path, "re");
     if (f == NULL)
         return ferry_err_set_errno(err, FERRY_ESOURCE,
