@@ -277,7 +277,8 @@ static int cmd_sync(const cli_opts *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if ((why = ferry_sync_tenant_problem(sync, o->tenant)) != NULL) {
-        fprintf(stderr, "ferry: sync %s: %s%s\n", sync->name, why,
+        fprintf(stderr, "ferry: sync %s%s%s: %s%s\n", sync->name,
+                o->tenant != NULL ? ", tenant " : "", o->tenant != NULL ? o->tenant : "", why,
                 sync->tenant_variable != NULL && o->tenant == NULL ? " (--tenant)" : "");
         status = EXIT_USAGE;
         goto out;

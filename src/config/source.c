@@ -501,7 +501,7 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
         const char *name = fy_node_get_scalar(k, &len);
         struct val kv = val_of(k, v->line);
         bool user = len >= 4 && strncmp(name, "user", 4) == 0;
-        bool secret = strchr(name, '_') != NULL && !user;
+        bool secret = memchr(name, '_', len) != NULL && !user;
 
         if (len == 4 && strncmp(name, "type", 4) == 0)
             continue;

@@ -683,7 +683,7 @@ class FakeUpstream:
             else:
                 body = body + b" " * pad
             reply = _Reply(reply.status, reply.headers, body)
-        entry["status"] = status
+        entry["status"] = reply.status
         entry["fault"] = kind
         with self.lock:
             if len(self.requests) < self.max_log:
@@ -845,6 +845,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle()
         except (BrokenPipeError, ConnectionResetError, socket.timeout, TimeoutError):
             pass  # the client went away: expected in failure tests
+        except ValueError:
+            pass  # the reset fault closed the socket under the handler
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
