@@ -432,7 +432,7 @@ ferry_rc ferry_http_client_fetch(ferry_http_client *c, const ferry_http_request 
     char redacted[REDACTED_MAX];
     struct curl_slist *headers = NULL;
     fetch_state st;
-    CURLcode result;
+    CURLcode result = CURLE_OK;
     char *ct = NULL;
     bool post;
     ferry_rc rc;
