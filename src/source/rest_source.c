@@ -1011,6 +1011,12 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
         return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for the pages");
     }
     setvbuf(s->spool, NULL, _IOFBF, 256 * 1024);
+    if (progress != NULL) { /* the first page is in: its total (or the estimate) is known */
+        uint64_t done, total;
+        rest_progress(base, &done, &total);
+        if (!progress(ctx, done, total))
+            return ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
+    }
     for (;;) {
         long page = s->page_no;
         rc = next_from_pages(s, &item, err);

@@ -402,11 +402,14 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
             c->run.percent = pct;
     }
     /* A REST source counts records: its total is the run's (stated, or estimated). */
+    bool news = false; /* a total learnt now is shown at once */
     if (c->source != NULL && strcmp(c->source->kind, "rest") == 0) {
-        c->run.total = total > 0 ? (int64_t)total : -1;
+        int64_t t = total > 0 ? (int64_t)total : -1;
+        news = t != c->run.total || c->run.total_estimated != c->source->total_estimated;
+        c->run.total = t;
         c->run.total_estimated = c->source->total_estimated;
     }
-    report_progress(c, false);
+    report_progress(c, news);
     ferry_err_clear(&probe);
     return check_timeout(c, &probe) == FERRY_OK && !c->lease_lost;
 }

@@ -706,6 +706,37 @@ class CheckTest(RestTestCase):
 
 
 class ServeTest(RestTestCase):
+    def test_rate_limited_phase_says_until_when(self):
+        self.up.fault("429", path=PATIENTS, page=2, retry_after=3)
+        self.use_style("next_link")
+        with self.serve() as srv:
+            r = srv.post("/api/syncs/patients/runs")
+            self.assertEqual(r.status, 202, r)
+            waiting = srv.wait_run(r.json["id"],
+                                   lambda run: (run["phase"] or "").startswith("rate limited"),
+                                   what="to say it is rate limited")
+            self.assertRegex(waiting["phase"], r"^rate limited until \d\d:\d\d:\d\d UTC$")
+            self.assertEqual(waiting["status"], "running")
+            run = srv.wait_run(r.json["id"])
+        self.assertEqual((run["status"], run["counts"]["created"]), ("succeeded", N), run)
+
+    def test_total_without_a_stated_one_is_the_last_runs_count(self):
+        path, _ = STYLES["link_header"]
+        self.use_style("link_header")
+        out, _ = self.sync("patients")
+        self.assertIn("%d created" % N, out)
+        self.up.fault("slow", path=path, page=2, delay=3)
+        with self.serve() as srv:
+            r = srv.post("/api/syncs/patients/runs")
+            fetching = srv.wait_run(r.json["id"],
+                                    lambda run: run["phase"] == "fetching" and
+                                    run["total"] is not None,
+                                    what="to fetch with an estimated total")
+            self.assertEqual((fetching["total"], fetching["total_estimated"]), (N, True),
+                             fetching)
+            run = srv.wait_run(r.json["id"])
+        self.assertEqual((run["status"], run["counts"]["unchanged"]), ("succeeded", N), run)
+
     def test_check_api_answers_the_documented_json(self):
         self.use_style("next_link", fields=CheckTest.CHECK_FIELDS)
         with self.serve() as srv:
