@@ -9,8 +9,10 @@
  * The text of a value is written straight into the caller's buffer, compact JSON included:
  * Ferry writes that JSON itself instead of through json_dumps(), so nothing is allocated on
  * the way and reals read the same inside JSON as alone (0.1 rather than
- * 0.10000000000000001). Otherwise the JSON is what jansson's JSON_COMPACT gives: members in
- * document order, UTF-8 left as it is, control characters escaped. Nesting deeper than
+ * 0.10000000000000001). util/json_scan.c writes reals with the same ferry_json_real_format(),
+ * so a value read from the bytes gives the same text as one read from a tree. Otherwise the
+ * JSON is what jansson's JSON_COMPACT gives: members in document order, UTF-8 left as it is,
+ * control characters escaped. Nesting deeper than
  * MAX_DEPTH (jansson's own parser stops at 2048) fails with FERRY_ELIMIT, which also ends a
  * document that contains itself. */
 #include "util/json_path.h"
@@ -24,6 +26,7 @@
 
 typedef struct {
     const char *name; /* decoded, NUL-terminated, inside the path's names block */
+    size_t len;       /* of name */
     size_t index;     /* when is_index */
     bool is_index;
     bool is_star;
@@ -95,6 +98,7 @@ ferry_rc ferry_json_path_compile(const char *text, ferry_json_path **ret_path, f
                 goto out_free_path;
             }
         }
+        t->len = (size_t)(w - t->name);
         *w++ = '\0';
         t->is_star = p - raw == 1 && raw[0] == '*';
         t->is_index = token_index(t->name, &t->index);
@@ -129,8 +133,8 @@ json_t *ferry_json_path_get(const ferry_json_path *path, json_t *doc)
     return v;
 }
 
-/* Writes the shortest of %.15g, %.16g and %.17g that reads back as d (17 always does). */
-static void format_real(double d, char *out, size_t outlen)
+/* 17 significant digits always read back as the same double. */
+void ferry_json_real_format(double d, char *out, size_t outlen)
 {
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, outlen, "%.*g", prec, d);
@@ -209,7 +213,7 @@ static ferry_rc write_scalar(ferry_buf *out, json_t *v)
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return append_str(out, num);
     case JSON_REAL:
-        format_real(json_real_value(v), num, sizeof(num));
+        ferry_json_real_format(json_real_value(v), num, sizeof(num));
         return append_str(out, num);
     default:
         return append_str(out, "null");
@@ -344,6 +348,25 @@ const char *ferry_json_path_str(const ferry_json_path *path)
 bool ferry_json_path_has_wildcard(const ferry_json_path *path)
 {
     return path->wildcard;
+}
+
+size_t ferry_json_path_ntokens(const ferry_json_path *path)
+{
+    return path->ntokens;
+}
+
+const char *ferry_json_path_token(const ferry_json_path *path, size_t i, size_t *ret_len)
+{
+    *ret_len = path->tokens[i].len;
+    return path->tokens[i].name;
+}
+
+bool ferry_json_path_token_index(const ferry_json_path *path, size_t i, size_t *ret_index)
+{
+    if (!path->tokens[i].is_index)
+        return false;
+    *ret_index = path->tokens[i].index;
+    return true;
 }
 
 void ferry_json_path_free(ferry_json_path *path)

@@ -48,6 +48,21 @@ const char *ferry_json_path_str(const ferry_json_path *path);
 /* True when path has a "*" token. */
 bool ferry_json_path_has_wildcard(const ferry_json_path *path);
 
+/* The number of tokens in path: 0 for "", 2 for "/a/b". */
+size_t ferry_json_path_ntokens(const ferry_json_path *path);
+
+/* Token i (below ferry_json_path_ntokens()) decoded (~1 is '/', ~0 is '~'), borrowed from
+ * path and NUL-terminated; *ret_len is its length. */
+const char *ferry_json_path_token(const ferry_json_path *path, size_t i, size_t *ret_len);
+
+/* True with *ret_index set when token i is an array index: decimal digits without a leading
+ * zero (RFC 6901 section 4), small enough for a size_t. "-" is never one. */
+bool ferry_json_path_token_index(const ferry_json_path *path, size_t i, size_t *ret_index);
+
+/* Writes the shortest of %.15g, %.16g and %.17g that reads back as v into out (outlen at least
+ * 32): the text ferry_json_path_text() gives a real ("12.5", "0.1", "1e+300", "-0"). */
+void ferry_json_real_format(double v, char *out, size_t outlen);
+
 /* Frees a path; NULL is allowed. */
 void ferry_json_path_free(ferry_json_path *path);
 

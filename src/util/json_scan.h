@@ -9,7 +9,11 @@
  * page read either way gives the same records (tests/fuzz/fuzz_json_scan.c checks both).
  *
  * Pure functions over the caller's bytes; nothing is allocated except in the output buffer.
- * The text need not be NUL-terminated. All scan functions require text validated first. */
+ * The text need not be NUL-terminated. All scan functions require text validated first (and
+ * spans that came from it); they are safe to call from any thread on a shared text.
+ *
+ * One jansson quirk is kept on purpose: its reader drops one NUL byte that directly follows a
+ * number or true/false/null, so "[1\0]" is valid here too; such a byte lies outside spans. */
 #ifndef FERRY_UTIL_JSON_SCAN_H
 #define FERRY_UTIL_JSON_SCAN_H
 
@@ -47,21 +51,22 @@ ferry_rc ferry_json_validate(const char *text, size_t len, ferry_json_span *ret_
 /* The kind of the value at span. */
 ferry_json_kind ferry_json_scan_kind(const char *text, ferry_json_span span);
 
-/* Finds the value at path (which must have no "*" token) inside the value at span. A member
+/* Finds the value at path inside the value at span (a path with "*" finds nothing). A member
  * named twice in one object: the last wins, as in jansson. Decimal tokens index arrays (as in
  * json_path.h). True with *ret set when found (a null counts as found); false when absent. */
 bool ferry_json_scan_find(const char *text, ferry_json_span span, const ferry_json_path *path,
                           ferry_json_span *ret);
 
 /* Finds several paths (none with "*") inside the object at span in one pass over its members:
- * ret[i] and found[i] for paths[i], as ferry_json_scan_find() would give them. A span that
- * is not an object finds nothing except for paths "" (the span itself). */
+ * ret[i] and found[i] for paths[i], as ferry_json_scan_find() would give them (a path with "*"
+ * is not found). A span that is not an object gives each path as ferry_json_scan_find() does:
+ * "" finds the span itself, decimal tokens index an array, and a scalar has nothing below it. */
 void ferry_json_scan_find_many(const char *text, ferry_json_span span,
                                const ferry_json_path *const *paths, size_t npaths,
                                ferry_json_span *ret, bool *found);
 
 /* Iterates the elements of the array at span: *pos starts at 0 and is private state. True
- * with *ret set for each element in order; false after the last. */
+ * with *ret set for each element in order; false after the last (and again on later calls). */
 bool ferry_json_scan_next(const char *text, ferry_json_span array, size_t *pos,
                           ferry_json_span *ret);
 

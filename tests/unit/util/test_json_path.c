@@ -216,6 +216,47 @@ static void compile_errors_say_what_is_wrong(void **state)
     assert_null(path);
 }
 
+static void tokens_are_decoded_and_indexes_noted(void **state)
+{
+    ferry_json_path *path = NULL;
+    size_t len = 99, index = 99;
+
+    (void)state;
+    assert_int_equal(ferry_json_path_compile("/a~1b/~0c/12/012/-/", &path, NULL), FERRY_OK);
+    assert_int_equal(ferry_json_path_ntokens(path), 6);
+    assert_string_equal(ferry_json_path_token(path, 0, &len), "a/b");
+    assert_int_equal(len, 3);
+    assert_string_equal(ferry_json_path_token(path, 1, &len), "~c");
+    assert_int_equal(len, 2);
+    assert_false(ferry_json_path_token_index(path, 1, &index));
+    assert_true(ferry_json_path_token_index(path, 2, &index));
+    assert_int_equal(index, 12);
+    assert_false(ferry_json_path_token_index(path, 3, &index)); /* leading zero */
+    assert_false(ferry_json_path_token_index(path, 4, &index)); /* "-" */
+    assert_string_equal(ferry_json_path_token(path, 5, &len), "");
+    assert_int_equal(len, 0);
+    assert_false(ferry_json_path_token_index(path, 5, &index));
+    ferry_json_path_free(path);
+    assert_int_equal(ferry_json_path_compile("", &path, NULL), FERRY_OK);
+    assert_int_equal(ferry_json_path_ntokens(path), 0);
+    ferry_json_path_free(path);
+}
+
+static void real_format_is_the_shortest_that_reads_back(void **state)
+{
+    char num[64];
+
+    (void)state;
+    ferry_json_real_format(0.1, num, sizeof(num));
+    assert_string_equal(num, "0.1");
+    ferry_json_real_format(0.1 + 0.2, num, sizeof(num));
+    assert_string_equal(num, "0.30000000000000004");
+    ferry_json_real_format(1e300, num, sizeof(num));
+    assert_string_equal(num, "1e+300");
+    ferry_json_real_format(-0.0, num, sizeof(num));
+    assert_string_equal(num, "-0");
+}
+
 static void full_buffer_is_a_limit_and_left_as_it_was(void **state)
 {
     ferry_json_path *path = NULL;
@@ -254,6 +295,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(wildcard_collects_a_member_of_each_element, load, unload),
         cmocka_unit_test_setup_teardown(wildcard_skips_elements_without_the_member, load, unload),
         cmocka_unit_test(compile_errors_say_what_is_wrong),
+        cmocka_unit_test(tokens_are_decoded_and_indexes_noted),
+        cmocka_unit_test(real_format_is_the_shortest_that_reads_back),
         cmocka_unit_test_setup_teardown(full_buffer_is_a_limit_and_left_as_it_was, load, unload),
     };
 
