@@ -39,6 +39,7 @@
 #include "util/http_headers.h"
 #include "util/http_stream.h"
 #include "util/json_path.h"
+#include "util/json_scan.h"
 #include "util/password.h"
 #include "util/ratelimit.h"
 #include "util/template.h"
@@ -80,10 +81,18 @@ typedef struct {
     /* Paths. */
     ferry_json_path *records_path, *next_path, *total_path, *cursor_path;
     ferry_json_path **field_path; /* per field; NULL for the tenant's */
-    /* The current page. */
-    json_t *page;
-    json_t *records; /* borrowed from page */
-    size_t rec_index;
+    const ferry_json_path **fast; /* fields read by scanning (no "*"): paths, in field order */
+    size_t *fast_field;           /* the field of each fast path */
+    size_t nfast;
+    ferry_json_span *fast_span;
+    bool *fast_found;
+    ferry_buf scratch; /* a page's text values (next link, cursor, total) */
+    /* The current page: its validated bytes, and the records array in them. */
+    ferry_buf page;
+    ferry_json_span records; /* valid when has_records */
+    bool has_records;
+    size_t rec_pos;   /* ferry_json_scan_next()'s position */
+    size_t rec_count; /* records on the page */
     int64_t fetched;  /* records in the pages fetched so far */
     int64_t total;    /* stated by a page, or -1 */
     int64_t returned; /* records handed out by next() */
@@ -620,23 +629,41 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
     }
 }
 
-static const char *json_kind(const json_t *v)
+static const char *kind_name(ferry_json_kind k)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
+    switch (k) {
+    case FERRY_JSON_OBJECT:
         return "an object";
-    case JSON_ARRAY:
+    case FERRY_JSON_ARRAY:
         return "an array";
-    case JSON_STRING:
+    case FERRY_JSON_STRING:
         return "a string";
-    case JSON_NULL:
+    case FERRY_JSON_NULL:
         return "null";
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case FERRY_JSON_TRUE:
+    case FERRY_JSON_FALSE:
         return "a boolean";
     default:
         return "a number";
     }
+}
+
+/* The text of the page's scalar at path, in s->scratch; NULL when absent, null or not a
+ * scalar (*ret_kind says which kind it was; FERRY_JSON_NULL when absent). */
+static const char *page_text(rest_source *s, const ferry_json_path *path, ferry_json_kind *ret_kind)
+{
+    ferry_json_span root = {0, s->page.len}, v;
+    bool found = false;
+
+    *ret_kind = FERRY_JSON_NULL;
+    if (path == NULL || !ferry_json_scan_find(s->page.data, root, path, &v))
+        return NULL;
+    *ret_kind = ferry_json_scan_kind(s->page.data, v);
+    ferry_buf_reset(&s->scratch);
+    if (*ret_kind == FERRY_JSON_OBJECT || *ret_kind == FERRY_JSON_ARRAY ||
+        ferry_json_scan_text(s->page.data, v, &s->scratch, &found) != FERRY_OK || !found)
+        return NULL;
+    return ferry_buf_str(&s->scratch);
 }
 
 static bool looks_like_html(const ferry_http_response *resp)
@@ -655,21 +682,21 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
                           ferry_err *err)
 {
     const ferry_pagination_spec *p = &s->spec->pagination;
-    const char *link = NULL;
+    const char *link = NULL, *text;
     char *next = NULL, num[32], size[32];
-    json_t *v;
+    ferry_json_kind kind;
     ferry_rc rc = FERRY_OK;
 
     switch (p->style) {
     case FERRY_PAGE_NONE:
         return FERRY_OK;
     case FERRY_PAGE_NEXT_LINK:
-        v = ferry_json_path_get(s->next_path, s->page);
-        if (v != NULL && json_is_string(v) && json_string_length(v) > 0)
-            rc = accept_next(s, json_string_value(v), &next, err);
-        else if (v != NULL && !json_is_null(v) && !json_is_string(v))
+        text = page_text(s, s->next_path, &kind);
+        if (kind == FERRY_JSON_STRING && text != NULL && text[0] != '\0')
+            rc = accept_next(s, text, &next, err);
+        else if (kind != FERRY_JSON_NULL && kind != FERRY_JSON_STRING)
             rc = ferry_err_set(err, FERRY_ESOURCE, "page %ld of %s: the next link at %s is %s",
-                               s->page_no, s->where, p->next, json_kind(v));
+                               s->page_no, s->where, p->next, kind_name(kind));
         break;
     case FERRY_PAGE_LINK_HEADER:
         link = ferry_http_response_header(resp, "Link");
@@ -693,13 +720,10 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
         const char *token = NULL;
         bool oom;
 
-        v = ferry_json_path_get(s->cursor_path, s->page);
-        if (v != NULL && json_is_string(v) && json_string_length(v) > 0) {
-            token = json_string_value(v);
-        } else if (v != NULL && json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-            token = num;
-        }
+        text = page_text(s, s->cursor_path, &kind);
+        if ((kind == FERRY_JSON_STRING || kind == FERRY_JSON_NUMBER) && text != NULL &&
+            text[0] != '\0')
+            token = text;
         if (token != NULL) {
             if (!hash_set_add(&s->seen, hash_bytes(token, strlen(token)) ^ 0x5bd1e995, &oom))
                 return oom ? ferry_err_set(err, FERRY_ENOMEM, "remembering the pages")
@@ -740,8 +764,10 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
 static ferry_rc fetch_page(rest_source *s, ferry_err *err)
 {
     ferry_http_response resp;
-    json_error_t jerr;
-    json_t *v;
+    ferry_json_span root;
+    ferry_err why;
+    ferry_json_kind kind;
+    const char *text;
     uint64_t body_hash;
     bool oom = false;
     ferry_rc rc;
@@ -759,10 +785,9 @@ static ferry_rc fetch_page(rest_source *s, ferry_err *err)
     free(s->url);
     s->url = s->next_url;
     s->next_url = NULL;
-    json_decref(s->page);
-    s->page = NULL;
-    s->records = NULL;
-    s->rec_index = 0;
+    s->has_records = false;
+    s->rec_pos = 0;
+    s->rec_count = 0;
     if ((rc = fetch(s, s->url, &resp, err)) != FERRY_OK)
         return rc;
     s->page_no++;
@@ -782,31 +807,37 @@ static ferry_rc fetch_page(rest_source *s, ferry_err *err)
         goto out;
     }
     s->last_body_hash = body_hash;
-    s->page = json_loadb(resp.body.data, resp.body.len, JSON_DECODE_ANY, &jerr);
-    if (s->page == NULL) {
-        rc = ferry_err_set(err, FERRY_ESOURCE,
-                           "page %ld of %s is not valid JSON: %s (line %d, column %d)", s->page_no,
-                           s->where, jerr.text, jerr.line, jerr.column);
+    /* The page's bytes are kept (the response gives its buffer up) and read in place. */
+    ferry_buf_done(&s->page);
+    s->page = resp.body;
+    memset(&resp.body, 0, sizeof(resp.body));
+    ferry_err_clear(&why);
+    if (ferry_json_validate(s->page.data, s->page.len, &root, &why) != FERRY_OK) {
+        rc = ferry_err_set(err, FERRY_ESOURCE, "page %ld of %s is not valid JSON: %s", s->page_no,
+                           s->where, why.msg);
         goto out;
     }
-    s->records = ferry_json_path_get(s->records_path, s->page);
-    if (s->records == NULL || !json_is_array(s->records)) {
+    if (!ferry_json_scan_find(s->page.data, root, s->records_path, &s->records) ||
+        ferry_json_scan_kind(s->page.data, s->records) != FERRY_JSON_ARRAY) {
         const char *at = s->spec->records[0] != '\0' ? s->spec->records : "the top";
+        bool found = ferry_json_scan_find(s->page.data, root, s->records_path, &s->records);
         rc = ferry_err_set(
             err, FERRY_ESOURCE, "page %ld of %s has %s at %s (records:), not an array of records",
-            s->page_no, s->where, s->records == NULL ? "nothing" : json_kind(s->records), at);
-        s->records = NULL;
+            s->page_no, s->where,
+            found ? kind_name(ferry_json_scan_kind(s->page.data, s->records)) : "nothing", at);
         goto out;
     }
-    if (s->total_path != NULL) {
-        v = ferry_json_path_get(s->total_path, s->page);
-        if (v != NULL && json_is_integer(v) && json_integer_value(v) >= 0)
-            s->total = json_integer_value(v);
-        else if (v != NULL && json_is_string(v))
-            s->total = strtoll(json_string_value(v), NULL, 10);
+    s->has_records = true;
+    s->rec_count = ferry_json_scan_count(s->page.data, s->records);
+    text = page_text(s, s->total_path, &kind);
+    if (text != NULL && (kind == FERRY_JSON_NUMBER || kind == FERRY_JSON_STRING)) {
+        char *end;
+        long long t = strtoll(text, &end, 10);
+        if (end != text && t >= 0)
+            s->total = t;
     }
-    s->fetched += (int64_t)json_array_size(s->records);
-    rc = find_next(s, &resp, json_array_size(s->records), err);
+    s->fetched += (int64_t)s->rec_count;
+    rc = find_next(s, &resp, s->rec_count, err);
 out:
     ferry_http_response_done(&resp);
     return rc;
@@ -814,32 +845,68 @@ out:
 
 /* ---- records ---- */
 
-/* Projects record i of the current page onto the fields (values in s->vals). */
-static void project(rest_source *s, json_t *rec, ferry_source_record *out)
+/* Appends the text of field f of rec (a jansson tree) to s->vals[f]; false when it does not
+ * fit. */
+static bool tree_text(rest_source *s, size_t f, json_t *rec, bool *found)
+{
+    return ferry_json_path_text(s->field_path[f], rec, s->sync->fields[f].join, &s->vals[f],
+                                found) == FERRY_OK;
+}
+
+/* Projects the record at span onto the fields (values in s->vals). Scalars at plain paths
+ * are read straight from the page's bytes; arrays, objects and "*" paths from a jansson tree
+ * of the record alone, built only for a record that needs one. */
+static void project(rest_source *s, ferry_json_span span, ferry_source_record *out)
 {
     const ferry_sync_spec *sync = s->sync;
+    const char *text = s->page.data;
+    json_t *tree = NULL;
+    bool tree_tried = false;
+    size_t k = 0;
 
     memset(out, 0, sizeof(*out));
     out->nvalues = sync->nfields;
     out->row = (long)(s->returned + 1);
-    if (!json_is_object(rec)) {
-        snprintf(s->errbuf, sizeof(s->errbuf), "is %s, not a JSON object", json_kind(rec));
+    if (ferry_json_scan_kind(text, span) != FERRY_JSON_OBJECT) {
+        snprintf(s->errbuf, sizeof(s->errbuf), "is %s, not a JSON object",
+                 kind_name(ferry_json_scan_kind(text, span)));
         out->error = s->errbuf;
         return;
     }
+    ferry_json_scan_find_many(text, span, s->fast, s->nfast, s->fast_span, s->fast_found);
     for (size_t f = 0; f < sync->nfields; f++) {
-        bool found = false;
+        bool found = false, ok = true, scanned = false;
 
         ferry_buf_reset(&s->vals[f]);
         s->values[f] = NULL;
         s->lens[f] = 0;
         if (s->field_path[f] == NULL)
             continue;
-        if (ferry_json_path_text(s->field_path[f], rec, sync->fields[f].join, &s->vals[f],
-                                 &found) != FERRY_OK) {
+        if (k < s->nfast && s->fast_field[k] == f) {
+            bool there = s->fast_found[k];
+            ferry_json_kind kind = there ? ferry_json_scan_kind(text, s->fast_span[k]) : 0;
+            if (!there)
+                scanned = true; /* absent: no value */
+            else if (kind != FERRY_JSON_ARRAY && kind != FERRY_JSON_OBJECT) {
+                ok = ferry_json_scan_text(text, s->fast_span[k], &s->vals[f], &found) == FERRY_OK;
+                scanned = true;
+            }
+            k++;
+        }
+        if (!scanned) {
+            if (!tree_tried) {
+                json_error_t jerr;
+                tree_tried = true;
+                tree = json_loadb(text + span.start, span.end - span.start, JSON_DECODE_ANY, &jerr);
+            }
+            if (tree != NULL)
+                ok = tree_text(s, f, tree, &found);
+        }
+        if (!ok) {
             snprintf(s->errbuf, sizeof(s->errbuf), "%s is longer than %zu bytes",
                      sync->fields[f].name, sync->source.max_field_bytes);
             out->error = s->errbuf;
+            json_decref(tree);
             return;
         }
         if (found) {
@@ -847,23 +914,24 @@ static void project(rest_source *s, json_t *rec, ferry_source_record *out)
             s->lens[f] = s->vals[f].len;
         }
     }
+    json_decref(tree);
     out->value = s->values;
     out->len = s->lens;
 }
 
 /* The next record of the pages, fetching pages as needed; FERRY_DONE after the last. */
-static ferry_rc next_from_pages(rest_source *s, json_t **ret, ferry_err *err)
+static ferry_rc next_from_pages(rest_source *s, ferry_json_span *ret, ferry_err *err)
 {
     ferry_rc rc;
 
-    while (s->records == NULL || s->rec_index >= json_array_size(s->records)) {
+    for (;;) {
+        if (s->has_records && ferry_json_scan_next(s->page.data, s->records, &s->rec_pos, ret))
+            return FERRY_OK;
         if (s->next_url == NULL)
             return FERRY_DONE;
         if ((rc = fetch_page(s, err)) != FERRY_OK)
             return rc;
     }
-    *ret = json_array_get(s->records, s->rec_index++);
-    return FERRY_OK;
 }
 
 /* Spool records: row (int64), then error length (uint32, UINT32_MAX for none) and bytes,
@@ -954,7 +1022,7 @@ broken:
 static ferry_rc rest_next(ferry_source *base, ferry_source_record *out, ferry_err *err)
 {
     rest_source *s = (rest_source *)base;
-    json_t *rec = NULL;
+    ferry_json_span rec;
     ferry_rc rc;
 
     if (s->spooled)
@@ -995,7 +1063,7 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
     const char *tmpdir = getenv("TMPDIR");
     char path[4096];
     ferry_source_record rec;
-    json_t *item = NULL;
+    ferry_json_span item;
     ferry_rc rc;
     int fd;
 
@@ -1038,9 +1106,8 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
     }
     if (fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0)
         return ferry_err_set_errno(err, FERRY_EIO, "reading back the fetched pages");
-    json_decref(s->page);
-    s->page = NULL;
-    s->records = NULL;
+    ferry_buf_done(&s->page);
+    s->has_records = false;
     s->spooled = true;
     s->base.total_estimated = false;
     return FERRY_OK;
@@ -1105,10 +1172,18 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
     rest_source *s = (rest_source *)base;
     ferry_source_check c = {.total = s->total};
     const ferry_sync_spec *sync = s->sync;
-    size_t n = s->records != NULL ? json_array_size(s->records) : 0;
+    json_t *records = NULL; /* the first page's records, as a tree: a check reads one page */
+    size_t n = 0;
     size_t cap = 200;
     char prefix[512];
     ferry_rc rc = FERRY_OK;
+
+    if (s->has_records) {
+        json_error_t jerr;
+        records = json_loadb(s->page.data + s->records.start, s->records.end - s->records.start,
+                             JSON_DECODE_ANY, &jerr);
+        n = records != NULL ? json_array_size(records) : 0;
+    }
 
     c.status = s->last_status;
     c.records = (int64_t)n;
@@ -1118,7 +1193,7 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
         goto oom;
     for (size_t i = 0; i < n && rc == FERRY_OK; i++) {
         prefix[0] = '\0';
-        rc = collect_unmapped(s, json_array_get(s->records, i), prefix, 0, &c, cap, 0);
+        rc = collect_unmapped(s, json_array_get(records, i), prefix, 0, &c, cap, 0);
     }
     if (rc != FERRY_OK)
         goto oom;
@@ -1131,7 +1206,7 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
         for (size_t i = 0; i < n && !seen; i++) {
             bool found = false;
             ferry_buf_reset(&scratch);
-            json_t *rec = json_array_get(s->records, i);
+            json_t *rec = json_array_get(records, i);
             /* Present, even as null, counts as seen: the API has the field. */
             if (!ferry_json_path_has_wildcard(s->field_path[f]) &&
                 ferry_json_path_get(s->field_path[f], rec) != NULL)
@@ -1150,9 +1225,11 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
             c.nmissing++;
         }
     }
+    json_decref(records);
     *ret = c;
     return FERRY_OK;
 oom:
+    json_decref(records);
     ferry_source_check_done(&c);
     return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
 }
@@ -1184,7 +1261,12 @@ static void rest_free(ferry_source *base)
         for (size_t f = 0; f < s->sync->nfields; f++)
             ferry_json_path_free(s->field_path[f]);
     free(s->field_path);
-    json_decref(s->page);
+    ferry_buf_done(&s->page);
+    ferry_buf_done(&s->scratch);
+    free(s->fast);
+    free(s->fast_field);
+    free(s->fast_span);
+    free(s->fast_found);
     if (s->spool != NULL)
         fclose(s->spool);
     if (s->vals != NULL)
@@ -1247,6 +1329,21 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++)
         if (!sync->fields[f].is_tenant)
             rc = compile(sync->fields[f].pointer, &s->field_path[f], err);
+    /* The fields whose paths have no "*" are read by one scan over each record. */
+    s->fast = calloc(sync->nfields + 1, sizeof(*s->fast));
+    s->fast_field = calloc(sync->nfields + 1, sizeof(*s->fast_field));
+    s->fast_span = calloc(sync->nfields + 1, sizeof(*s->fast_span));
+    s->fast_found = calloc(sync->nfields + 1, sizeof(*s->fast_found));
+    if (rc == FERRY_OK &&
+        (s->fast == NULL || s->fast_field == NULL || s->fast_span == NULL || s->fast_found == NULL))
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the REST source");
+    for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++) {
+        if (s->field_path[f] == NULL || ferry_json_path_has_wildcard(s->field_path[f]))
+            continue;
+        s->fast[s->nfast] = s->field_path[f];
+        s->fast_field[s->nfast++] = f;
+    }
+    ferry_buf_init(&s->scratch, URL_MAX);
     if (rc == FERRY_OK)
         rc = ferry_http_client_new(&s->http, err);
     if (rc == FERRY_OK)

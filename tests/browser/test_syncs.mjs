@@ -242,3 +242,33 @@ browserTest('at 375 px wide the views fit the screen', async (env) => {
     assert.ok(await overflow() <= 0, `with a notification the view is wider than the screen by ${await overflow()} px`);
     await env.shot(page, 'mobile-syncs-finished');
 });
+
+browserTest('a sync with tenants asks for one, runs for it, and names it in the history', async (env) => {
+    env.writeCsv('exports/clinic-a.csv', PEOPLE_HEADER, peopleRows(3));
+    env.writeCsv('exports/clinic-b.csv', PEOPLE_HEADER, peopleRows(2, 10));
+    env.writeConfig({
+        people: syncConfig('exports/{clinic}.csv', {
+            title: 'People',
+            extra: { tenant: { variable: 'clinic', column: 'clinic_id', values: ['clinic-a', 'clinic-b'] } },
+        }),
+    });
+    const ana = await env.user('ana', 'operator');
+    const ferry = await env.serve();
+    const page = await env.loggedIn(ferry, ana);
+    const c = card(page, 'people');
+    const tenant = c.locator('[data-testid="tenant"]');
+    await tenant.waitFor({ state: 'visible' });
+    assert.equal(await c.locator('datalist option').count(), 2, 'the tenants are offered');
+    await syncNow(c).click();
+    await waitText(c.locator('[data-testid="card-message"]'), /Enter a tenant first/);
+    await tenant.fill('clinic-b');
+    await syncNow(c).click();
+    // Three rows finish at once: the run's notification may already be green when seen.
+    const n = page.locator('[data-testid="notification"][data-state="success"]', { hasText: 'People' });
+    await n.first().waitFor({ state: 'visible', timeout: RUN_WAIT });
+    const runId = Number(await n.first().getAttribute('data-run'));
+    await waitText(notification(page, runId), summary(2, { created: 2 }));
+    const run = await ferry.getJson(`/api/runs/${runId}`);
+    assert.equal(run.tenant, 'clinic-b');
+    await env.shot(page, 'syncs-tenant');
+});

@@ -130,6 +130,7 @@ export function fmtWho(run) {
 /** One line about a live run: "45% · applying · 68,000 of 150,000 · 2,210 rows/s · about 3 s left". */
 export function progressLine(run) {
   const parts = [`${run.percent ?? 0}%`, run.phase || run.status];
+  if (run.tenant) parts.splice(1, 0, `tenant ${run.tenant}`);
   const about = run.total_estimated ? '~' : ''; // the last run's count, not a stated total
   if (run.total !== null && run.total !== undefined && run.phase === 'fetching') {
     parts.push(`${about}${fmtNumber(run.total)} records in all`);
