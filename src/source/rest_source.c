@@ -77,6 +77,7 @@ typedef struct {
     int64_t offset; /* offset style: the next start index */
     long page_num;  /* page style: the next page number */
     hash_set seen;  /* URLs and cursors followed */
+    bool inflight;  /* the request for next_url was started early (start_next()) */
     uint64_t last_body_hash;
     /* Paths. */
     ferry_json_path *records_path, *next_path, *total_path, *cursor_path;
@@ -111,15 +112,22 @@ typedef struct {
 
 /* ---- small helpers ---- */
 
+/* A 64-bit hash of n bytes, eight at a time (pages are hashed whole to spot a repeat). Not
+ * for adversaries: a collision only makes a page look repeated. */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 1469598103934665603ULL ^ n, w;
+    size_t i = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
     }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    h ^= h >> 32;
     return h != 0 ? h : 1;
 }
 
@@ -155,6 +163,16 @@ static bool hash_set_add(hash_set *s, uint64_t h, bool *ret_oom)
     s->slots[j] = h;
     s->n++;
     return true;
+}
+
+static bool hash_set_has(const hash_set *s, uint64_t h)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t j = h & (s->cap - 1); s->slots[j] != 0; j = (j + 1) & (s->cap - 1))
+        if (s->slots[j] == h)
+            return true;
+    return false;
 }
 
 static bool is_cancelled(const rest_source *s)
@@ -527,8 +545,8 @@ static int64_t retry_at(const ferry_http_response *resp)
     return 0;
 }
 
-/* Fetches url as page s->page_no + 1 into *resp (2xx only). */
-static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp, ferry_err *err)
+/* The request for url (everything it points to lives in s). */
+static ferry_http_request make_request(const rest_source *s, const char *url)
 {
     const ferry_source_spec *spec = s->spec;
     ferry_http_request req = {
@@ -543,6 +561,34 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
         .max_bytes = spec->max_page_bytes,
         .cancel = s->opt.cancel,
     };
+    return req;
+}
+
+/* Sends the request for the next page now, while this page's records are read, so the
+ * server works on it meanwhile (its answer waits in the socket). Failures are left for
+ * fetch() to meet again and report; a URL already followed is left for the loop check. */
+static void start_next(rest_source *s)
+{
+    ferry_http_request req;
+    ferry_err ignored;
+
+    if (s->next_url == NULL || s->inflight ||
+        hash_set_has(&s->seen, hash_bytes(s->next_url, strlen(s->next_url))))
+        return;
+    ferry_err_clear(&ignored);
+    if (ferry_ratelimit_take(s->host, s->spec->rate_per_s, s->opt.cancel, on_rate_wait, s,
+                             &ignored) != FERRY_OK)
+        return;
+    tell_wait(s, 0, NULL);
+    req = make_request(s, s->next_url);
+    s->inflight = ferry_http_client_start(s->http, &req, &ignored) == FERRY_OK;
+}
+
+/* Fetches url as page s->page_no + 1 into *resp (2xx only). */
+static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp, ferry_err *err)
+{
+    const ferry_source_spec *spec = s->spec;
+    ferry_http_request req = make_request(s, url);
     long page = s->page_no + 1;
     int retries = 0, waits = 0;
     ferry_rc rc;
@@ -552,11 +598,16 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
         ferry_err attempt;
 
         ferry_err_clear(&attempt);
-        rc = ferry_ratelimit_take(s->host, spec->rate_per_s, s->opt.cancel, on_rate_wait, s,
-                                  &attempt);
-        tell_wait(s, 0, NULL);
-        if (rc == FERRY_OK)
-            rc = ferry_http_client_fetch(s->http, &req, resp, &attempt);
+        if (s->inflight) { /* started early by start_next(), its token taken then */
+            s->inflight = false;
+            rc = ferry_http_client_finish(s->http, resp, &attempt);
+        } else {
+            rc = ferry_ratelimit_take(s->host, spec->rate_per_s, s->opt.cancel, on_rate_wait, s,
+                                      &attempt);
+            tell_wait(s, 0, NULL);
+            if (rc == FERRY_OK)
+                rc = ferry_http_client_fetch(s->http, &req, resp, &attempt);
+        }
         if (rc == FERRY_OK) {
             long st = resp->status;
             s->last_status = st;
@@ -1092,6 +1143,8 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
             break;
         if (rc != FERRY_OK)
             return rc;
+        if (s->page_no != page)
+            start_next(s);
         project(s, item, &rec);
         rec.row = (long)(s->spooled_count + 1);
         if (!spool_put(s->spool, &rec))

@@ -42,13 +42,7 @@ struct ferry_http_header {
     char *value; /* every occurrence, joined by ", " */
 };
 
-struct ferry_http_client {
-    CURLM *multi; /* owns the connection cache */
-    CURL *easy;
-    char curl_error[CURL_ERROR_SIZE];
-};
-
-/* What the callbacks of one fetch fill in; lives on the fetch's stack. */
+/* What the callbacks of one fetch fill in; lives in the client from start to finish. */
 typedef struct {
     const atomic_bool *cancel; /* may be NULL */
     ferry_buf body;
@@ -60,6 +54,17 @@ typedef struct {
     size_t header_bytes;
     ferry_http_header *last; /* the header a continuation line extends, or NULL */
 } fetch_state;
+
+struct ferry_http_client {
+    CURLM *multi; /* owns the connection cache */
+    CURL *easy;
+    char curl_error[CURL_ERROR_SIZE];
+    /* The request in flight between ferry_http_client_start() and _finish(). */
+    bool active;
+    fetch_state st;
+    struct curl_slist *headers;
+    char redacted[REDACTED_MAX];
+};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -391,7 +396,8 @@ static ferry_rc transfer_error(const ferry_http_client *c, CURLcode result, cons
     return rc;
 }
 
-/* Runs the transfer until it ends or *cancel is set; *ret_result gets curl's verdict. */
+/* Runs the transfer until it ends or *cancel is set; *ret_result gets curl's verdict. The
+ * handle was added to the multi handle by ferry_http_client_start(). */
 static ferry_rc perform(ferry_http_client *c, const fetch_state *st, const char *redacted,
                         CURLcode *ret_result, ferry_err *err)
 {
@@ -399,13 +405,9 @@ static ferry_rc perform(ferry_http_client *c, const fetch_state *st, const char 
     CURLMsg *msg;
     int running = 1, left;
 
-    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
-        return ferry_err_set(err, FERRY_EHTTP, "starting the request to %s", redacted);
     while (running > 0) {
-        if (st->cancel != NULL && atomic_load(st->cancel)) {
-            curl_multi_remove_handle(c->multi, c->easy);
+        if (st->cancel != NULL && atomic_load(st->cancel))
             return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
-        }
         if (curl_multi_perform(c->multi, &running) != CURLM_OK)
             goto out_failed;
         /* Wakes up at least every POLL_MS for the cancel check, sooner when curl has a
@@ -417,81 +419,117 @@ static ferry_rc perform(ferry_http_client *c, const fetch_state *st, const char 
         if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy)
             result = msg->data.result;
     }
-    curl_multi_remove_handle(c->multi, c->easy);
     *ret_result = result;
     return FERRY_OK;
 
 out_failed:
-    curl_multi_remove_handle(c->multi, c->easy);
     return ferry_err_set(err, FERRY_EHTTP, "waiting for %s failed", redacted);
 }
 
-ferry_rc ferry_http_client_fetch(ferry_http_client *c, const ferry_http_request *req,
-                                 ferry_http_response *ret_resp, ferry_err *err)
+/* Ends the request in flight: the handle leaves the multi handle and forgets the request
+ * (its body, header list and credentials). */
+static void end_request(ferry_http_client *c)
 {
-    char redacted[REDACTED_MAX];
-    struct curl_slist *headers = NULL;
-    fetch_state st;
-    CURLcode result = CURLE_OK;
-    char *ct = NULL;
+    if (!c->active)
+        return;
+    curl_multi_remove_handle(c->multi, c->easy);
+    curl_easy_reset(c->easy);
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    ferry_buf_done(&c->st.body);
+    state_clear_headers(&c->st);
+    c->active = false;
+}
+
+ferry_rc ferry_http_client_start(ferry_http_client *c, const ferry_http_request *req,
+                                 ferry_err *err)
+{
+    int running = 0;
     bool post;
     ferry_rc rc;
 
-    memset(ret_resp, 0, sizeof(*ret_resp));
+    end_request(c);
     if (req->url == NULL)
         return ferry_err_set(err, FERRY_EINVAL, "an HTTP request needs a URL");
-    ferry_url_redact(req->url, redacted, sizeof(redacted));
+    ferry_url_redact(req->url, c->redacted, sizeof(c->redacted));
     if (req->method == NULL || strcmp(req->method, "GET") == 0)
         post = false;
     else if (strcmp(req->method, "POST") == 0)
         post = true;
     else
         return ferry_err_set(err, FERRY_EINVAL, "HTTP method '%s' is not supported for %s",
-                             req->method, redacted);
+                             req->method, c->redacted);
     if (!post && req->body != NULL)
         return ferry_err_set(err, FERRY_EINVAL, "a GET request to %s cannot carry a body",
-                             redacted);
-
-    memset(&st, 0, sizeof(st));
-    st.cancel = req->cancel;
-    ferry_buf_init(&st.body, req->max_bytes > 0 ? req->max_bytes : DEFAULT_MAX_BYTES);
-    rc = build_headers(req, post, &headers, err);
-    if (rc != FERRY_OK)
-        goto out_free_state;
-
+                             c->redacted);
+    memset(&c->st, 0, sizeof(c->st));
+    c->st.cancel = req->cancel;
+    ferry_buf_init(&c->st.body, req->max_bytes > 0 ? req->max_bytes : DEFAULT_MAX_BYTES);
+    rc = build_headers(req, post, &c->headers, err);
+    if (rc != FERRY_OK) {
+        ferry_buf_done(&c->st.body);
+        return rc;
+    }
     c->curl_error[0] = '\0';
-    set_options(c, req, post, headers, &st);
-    rc = perform(c, &st, redacted, &result, err);
+    set_options(c, req, post, c->headers, &c->st);
+    c->active = true;
+    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
+        rc = ferry_err_set(err, FERRY_EHTTP, "starting the request to %s", c->redacted);
+        end_request(c);
+        return rc;
+    }
+    /* One step without waiting: on a kept-alive connection the request goes out now, so the
+     * server works on it while the caller does something else. */
+    curl_multi_perform(c->multi, &running);
+    return FERRY_OK;
+}
+
+ferry_rc ferry_http_client_finish(ferry_http_client *c, ferry_http_response *ret_resp,
+                                  ferry_err *err)
+{
+    CURLcode result = CURLE_OK;
+    char *ct = NULL;
+    ferry_rc rc;
+
+    memset(ret_resp, 0, sizeof(*ret_resp));
+    if (!c->active)
+        return ferry_err_set(err, FERRY_EINVAL, "no request was started");
+    rc = perform(c, &c->st, c->redacted, &result, err);
     if (rc != FERRY_OK)
-        goto out_free_headers;
+        goto out;
     if (result != CURLE_OK) {
-        rc = transfer_error(c, result, &st, redacted, err);
-        goto out_free_headers;
+        rc = transfer_error(c, result, &c->st, c->redacted, err);
+        goto out;
     }
     if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL) {
         ret_resp->content_type = strdup(ct);
         if (ret_resp->content_type == NULL) {
-            rc = ferry_err_set(err, FERRY_ENOMEM, "storing the response from %s", redacted);
-            goto out_free_headers;
+            rc = ferry_err_set(err, FERRY_ENOMEM, "storing the response from %s", c->redacted);
+            goto out;
         }
     }
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &ret_resp->status);
-    ret_resp->body = st.body;
-    ret_resp->headers = st.headers;
-    ret_resp->nheaders = st.nheaders;
-    ferry_buf_init(&st.body, 0);
-    st.headers = NULL;
-    st.nheaders = 0;
-
-out_free_headers:
-    /* The handle must not keep pointers into this request (body, header list) nor its
-     * credentials once the fetch returns. */
-    curl_easy_reset(c->easy);
-    curl_slist_free_all(headers);
-out_free_state:
-    ferry_buf_done(&st.body);
-    state_clear_headers(&st);
+    ret_resp->body = c->st.body;
+    ret_resp->headers = c->st.headers;
+    ret_resp->nheaders = c->st.nheaders;
+    ferry_buf_init(&c->st.body, 0);
+    c->st.headers = NULL;
+    c->st.nheaders = 0;
+out:
+    end_request(c);
     return rc;
+}
+
+ferry_rc ferry_http_client_fetch(ferry_http_client *c, const ferry_http_request *req,
+                                 ferry_http_response *ret_resp, ferry_err *err)
+{
+    ferry_rc rc = ferry_http_client_start(c, req, err);
+
+    if (rc != FERRY_OK) {
+        memset(ret_resp, 0, sizeof(*ret_resp));
+        return rc;
+    }
+    return ferry_http_client_finish(c, ret_resp, err);
 }
 
 const char *ferry_http_response_header(const ferry_http_response *resp, const char *name)
@@ -517,6 +555,7 @@ void ferry_http_client_free(ferry_http_client *c)
 {
     if (c == NULL)
         return;
+    end_request(c);
     if (c->easy != NULL)
         curl_easy_cleanup(c->easy);
     if (c->multi != NULL)

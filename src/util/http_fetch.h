@@ -66,6 +66,16 @@ ferry_rc ferry_http_client_new(ferry_http_client **ret_client, ferry_err *err);
 ferry_rc ferry_http_client_fetch(ferry_http_client *c, const ferry_http_request *req,
                                  ferry_http_response *ret_resp, ferry_err *err);
 
+/* The two halves of a fetch, for a caller that has other work while the server answers:
+ * start sends req (as far as one step without waiting gets: on a kept-alive connection the
+ * whole request) and returns; finish waits for the answer and returns it as fetch does. One
+ * request at a time: a start ends any request in flight; freeing the client ends it too.
+ * Everything req points to must stay valid until finish returns. */
+ferry_rc ferry_http_client_start(ferry_http_client *c, const ferry_http_request *req,
+                                 ferry_err *err);
+ferry_rc ferry_http_client_finish(ferry_http_client *c, ferry_http_response *ret_resp,
+                                  ferry_err *err);
+
 /* The value of response header name (case-insensitive), borrowed from resp; when the header
  * came several times, the values joined by ", " (RFC 9110 list semantics: several Link
  * headers read as one). NULL when absent. */
