@@ -7,11 +7,13 @@ BENCH_BUILD ?= build-release
 TSAN_BUILD  ?= build-tsan
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Debian packages the build, the tests, the demo and the benchmark need.
+# Debian packages the build, the tests, the demo and the benchmark need (PostgreSQL: the
+# tests start throwaway servers with tests/pg/pgtmp.sh).
 DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                libmicrohttpd-dev libsodium-dev \
-               sqlite3 python3 time
+               sqlite3 python3 time \
+               postgresql libpq-dev
 
 MAKEFLAGS += --no-print-directory
 
