@@ -104,22 +104,30 @@ static ferry_rc on_timeout(struct walk *w, const struct val *v, void *obj)
 
 /* ---- CSV keys ---- */
 
-static ferry_rc on_max_field_bytes(struct walk *w, const struct val *v, void *obj)
+/* A size (bytes, or a number followed by KiB or MiB, up to 256MiB) into *ret. */
+static ferry_rc get_size(struct walk *w, const struct val *v, size_t *ret)
 {
-    struct source_state *st = obj;
     char *s = NULL;
     int ok;
     ferry_rc rc = dup_scalar(w, v, &s);
 
     if (rc != FERRY_OK)
         return rc;
-    ok = parse_size(s, &st->src->max_field_bytes);
+    ok = parse_size(s, ret);
     if (ok == 0)
         rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 1MiB, not '%.*s'",
                   show_len(strlen(s)), s);
     else if (ok < 0)
         rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)), s);
     free(s);
+    return rc;
+}
+
+static ferry_rc on_max_field_bytes(struct walk *w, const struct val *v, void *obj)
+{
+    struct source_state *st = obj;
+    ferry_rc rc = get_size(w, v, &st->src->max_field_bytes);
+
     if (rc == FERRY_OK && st->csv_key == NULL) {
         st->csv_key = "max_field_bytes";
         st->csv_line = v->line;
@@ -344,21 +352,9 @@ static ferry_rc on_stall_timeout(struct walk *w, const struct val *v, void *obj)
 static ferry_rc on_max_page_bytes(struct walk *w, const struct val *v, void *obj)
 {
     struct source_state *st = obj;
-    char *s = NULL;
-    int ok;
-    ferry_rc rc = dup_scalar(w, v, &s);
 
-    if (rc != FERRY_OK)
-        return rc;
     note_rest(st, v, "max_page_bytes");
-    ok = parse_size(s, &st->src->max_page_bytes);
-    if (ok == 0)
-        rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 16MiB, not '%.*s'",
-                  show_len(strlen(s)), s);
-    else if (ok < 0)
-        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)), s);
-    free(s);
-    return rc;
+    return get_size(w, v, &st->src->max_page_bytes);
 }
 
 static ferry_rc on_retries(struct walk *w, const struct val *v, void *obj)
