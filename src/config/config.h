@@ -160,7 +160,7 @@ typedef struct {
     ferry_on_missing on_missing;
 } ferry_target_spec;
 
-typedef struct {
+typedef struct ferry_sync_spec {
     char *name;  /* the key under syncs: */
     char *title; /* defaults to name */
     char *noun;  /* what a record is called in messages ("therapists");

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "target/target.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -1843,6 +1844,12 @@ static void st_free(ferry_store *base)
     free(s);
 }
 
+static ferry_rc st_target_new(ferry_store *base, const ferry_sync_spec *sync, const char *tenant,
+                              ferry_target **ret_target, ferry_err *err)
+{
+    return ferry_sqlite_target_new(ferry_sqlite_store_db(base), sync, tenant, ret_target, err);
+}
+
 static const ferry_store_ops sqlite_ops = {
     .run_start = st_run_start,
     .run_finish = st_run_finish,
@@ -1874,6 +1881,7 @@ static const ferry_store_ops sqlite_ops = {
     .sync_stats = st_sync_stats,
     .changes_add = st_changes_add,
     .change_list = st_change_list,
+    .target_new = st_target_new,
     .free = st_free,
 };
 

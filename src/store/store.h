@@ -19,6 +19,9 @@
 
 #include "util/err.h"
 
+struct ferry_sync_spec; /* config/config.h */
+struct ferry_target;    /* target/target.h */
+
 typedef enum {
     FERRY_RUN_QUEUED = 0,
     FERRY_RUN_RUNNING,
@@ -296,6 +299,12 @@ typedef struct {
     ferry_rc (*audit_add)(ferry_store *st, const ferry_audit_entry *e, ferry_err *err);
     ferry_rc (*audit_list)(ferry_store *st, const ferry_audit_filter *filter,
                            ferry_audit_entry **ret, size_t *ret_n, ferry_err *err);
+    /* A target for sync's table in the store's own database, on the store's connection, so
+     * the change rows and the final run record commit in the target's transaction
+     * (target/target.h; tenant as for ferry_sqlite_target_new()). Owned by the caller
+     * (ferry_target_free()); the store must outlive it. */
+    ferry_rc (*target_new)(ferry_store *st, const struct ferry_sync_spec *sync, const char *tenant,
+                           struct ferry_target **ret_target, ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 

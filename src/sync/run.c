@@ -499,8 +499,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     }
     if ((rc = ferry_mapper_new(sync, c->run.tenant, &c->mapper, err)) != FERRY_OK)
         return rc;
-    rc = ferry_sqlite_target_new(ferry_sqlite_store_db(opt->store), sync, c->run.tenant, &c->target,
-                                 err);
+    rc = opt->store->ops->target_new(opt->store, sync, c->run.tenant, &c->target, err);
     if (rc != FERRY_OK)
         return rc;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
