@@ -97,7 +97,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->token, src->token) & dup(&dst->cancelled_by, src->cancelled_by) &
         dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
-        dup(&dst->error_code, src->error_code))
+        dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node))
         return true;
     ferry_run_done(dst);
     return false;

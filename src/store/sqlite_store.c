@@ -195,6 +195,7 @@ void ferry_run_done(ferry_run *run)
     free(run->user);
     free(run->token);
     free(run->cancelled_by);
+    free(run->node);
     free(run->phase);
     free(run->ui_message);
     free(run->log_message);

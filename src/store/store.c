@@ -1,6 +1,8 @@
 /* store.c - opens the store implementation named by the database setting. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -20,10 +22,35 @@ ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_stor
         return ferry_sqlite_store_open(path, ret_store, err);
     }
     if (strncmp(database, "postgres://", 11) == 0 || strncmp(database, "postgresql://", 13) == 0)
-        return ferry_err_set(err, FERRY_ECONFIG,
-                             "database: PostgreSQL is not supported by this version of Ferry "
-                             "yet; use sqlite:PATH");
-    return ferry_err_set(err, FERRY_ECONFIG, "database: expected sqlite:PATH");
+        return ferry_pg_store_open(database, ret_store, err);
+    return ferry_err_set(err, FERRY_ECONFIG,
+                         "database: expected sqlite:PATH or postgres://USER@HOST:PORT/DB");
+}
+
+void ferry_node_self(char *out, size_t outlen)
+{
+    char host[256];
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, outlen, "%s:%ld", host, (long)getpid());
+}
+
+void ferry_node_done(ferry_node *node)
+{
+    if (node == NULL)
+        return;
+    free(node->id);
+    free(node->address);
+    memset(node, 0, sizeof(*node));
+}
+
+void ferry_nodes_free(ferry_node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ferry_node_done(&nodes[i]);
+    free(nodes);
 }
 
 void ferry_store_free(ferry_store *st)

@@ -71,6 +71,8 @@ typedef struct {
     int64_t queued_at_ms, started_at_ms, finished_at_ms; /* 0 when not yet */
     int64_t duration_ms;
     int attempt;
+    char *node; /* while running: the lease owner, the Ferry process executing it ("HOST:PID");
+                   else NULL */
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -199,6 +201,21 @@ typedef struct {
     int limit;         /* at most this many; 0 for all */
 } ferry_change_filter;
 
+/* A Ferry process (`ferry serve`) using the store: a node of the cluster when several share
+ * one PostgreSQL database. Strings are owned (ferry_node_done()). */
+typedef struct {
+    char *id;      /* "HOST:PID": the lease owner of the runs it executes */
+    char *address; /* where its HTTP API listens ("127.0.0.1:8080"), or NULL */
+    int workers;   /* its worker threads */
+    int64_t started_at_ms, heartbeat_at_ms;
+} ferry_node;
+
+void ferry_node_done(ferry_node *node);
+void ferry_nodes_free(ferry_node *nodes, size_t n);
+
+/* This process's node id, "HOST:PID" (the lease owner written by run_claim). */
+void ferry_node_self(char *out, size_t outlen);
+
 typedef struct ferry_store ferry_store;
 
 /* Called by run_enqueue with a new queued run before any run_claim can see it. */
@@ -305,6 +322,27 @@ typedef struct {
      * (ferry_target_free()); the store must outlive it. */
     ferry_rc (*target_new)(ferry_store *st, const struct ferry_sync_spec *sync, const char *tenant,
                            struct ferry_target **ret_target, ferry_err *err);
+    /* Nodes: node_beat records that this process serves (address may be NULL), with its
+     * heartbeat now by the database's clock; a server calls it every few seconds. node_list
+     * lists the nodes whose heartbeat is at most live_ms old, oldest start first (owned by
+     * the caller, ferry_nodes_free()). node_leave removes this process's row (a clean stop);
+     * rows silent for a day are deleted by node_beat. */
+    ferry_rc (*node_beat)(ferry_store *st, const char *address, int workers, ferry_err *err);
+    ferry_rc (*node_list)(ferry_store *st, int64_t live_ms, ferry_node **ret_nodes, size_t *ret_n,
+                          ferry_err *err);
+    ferry_rc (*node_leave)(ferry_store *st, ferry_err *err);
+    /* Claims the scheduled firing of (sync, tenant) due at due_ms (wall-clock ms): *ret_won is
+     * true for exactly one caller across every process sharing the store, so a schedule
+     * fires once per period however many nodes run it. */
+    ferry_rc (*schedule_claim)(ferry_store *st, const char *sync, const char *tenant,
+                               int64_t due_ms, bool *ret_won, ferry_err *err);
+    /* Asks whichever process executes running run id to cancel it (by user, may be NULL):
+     * records the request in the run. FERRY_ENOTFOUND when the run is not running. */
+    ferry_rc (*run_request_cancel)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
+    /* Whether a cancel was requested for run id (run_request_cancel), and by whom (*ret_user
+     * owned by the caller, NULL when unknown; ret_user may be NULL). */
+    ferry_rc (*run_cancel_requested)(ferry_store *st, int64_t id, bool *ret_requested,
+                                     char **ret_user, ferry_err *err);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 
@@ -312,8 +350,10 @@ struct ferry_store {
     const ferry_store_ops *ops;
 };
 
-/* Opens the store named by database ("sqlite:PATH"; relative paths resolve against
- * base_dir), creating or migrating its tables. *ret_store is owned by the caller. */
+/* Opens the store named by database ("sqlite:PATH", relative paths resolving against
+ * base_dir; or "postgres://..." / "postgresql://...", a libpq URL whose missing parts come from
+ * the PG* environment variables), creating or migrating its tables. *ret_store is owned by the
+ * caller. Errors never show the URL's password. */
 ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
                           ferry_err *err);
 
@@ -323,6 +363,12 @@ void ferry_store_free(ferry_store *st);
  * share it so the run's data and its change rows commit together). */
 ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err);
 struct sqlite3 *ferry_sqlite_store_db(ferry_store *st);
+
+/* The PostgreSQL implementation (url: a libpq connection URL), and its connection (borrowed,
+ * as for SQLite). Several processes may share one database: runs are claimed with FOR UPDATE
+ * SKIP LOCKED, schema migrations take an advisory lock. */
+ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err *err);
+struct pg_conn *ferry_pg_store_conn(ferry_store *st);
 
 /* Frees the run and change arrays returned by run_list/change_list. */
 void ferry_runs_free(ferry_run *runs, size_t n);

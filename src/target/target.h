@@ -4,7 +4,7 @@
  * updated (with the changed fields, old -> new), unchanged, or failed (a duplicate key within
  * the run, or a constraint of the target table). At the end it applies the on_missing policy
  * to the rows the run did not see, then commits, or rolls back so the table is exactly as it
- * was. Implementations live one per file (sqlite_target.c) behind ferry_target_ops.
+ * was. Implementations live one per file (sqlite_target.c, pg_target.c) behind ferry_target_ops.
  *
  * A target belongs to the thread running the run. */
 #ifndef FERRY_TARGET_TARGET_H
@@ -56,6 +56,10 @@ struct ferry_target {
  * tenant, whose rows alone on_missing may touch. */
 ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
                                  const char *tenant, ferry_target **ret_target, ferry_err *err);
+
+/* A PostgreSQL target on conn (borrowed: the store's connection, as for SQLite). */
+ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, const char *tenant,
+                             ferry_target **ret_target, ferry_err *err);
 
 void ferry_target_free(ferry_target *t);
 

@@ -1,9 +1,11 @@
 /* testutil.c - helpers shared by the unit tests (see testutil.h). */
 #include "testutil.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *tu_tempdir(void)
 {
@@ -74,4 +76,43 @@ void tu_rmtree(const char *dir)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
+}
+
+char *tu_pg_database(void)
+{
+    static unsigned counter;
+    const char *state = getenv("FERRY_TEST_PG_STATE");
+    char server[512], name[64], sql[128], *url = NULL, *slash;
+    FILE *f;
+    PGconn *conn;
+    PGresult *res;
+    size_t n;
+
+    if (state == NULL || (f = fopen(state, "r")) == NULL) {
+        fprintf(stderr, "no PostgreSQL server for the tests (FERRY_TEST_PG_STATE)\n");
+        return NULL;
+    }
+    n = fgets(server, sizeof(server), f) != NULL ? strcspn(server, "\r\n") : 0;
+    fclose(f);
+    server[n] = '\0';
+    conn = PQconnectdb(server);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "connecting to the test server: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "t_%ld_%u", (long)getpid(), ++counter);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK && (slash = strrchr(server, '/')) != NULL) {
+        *slash = '\0';
+        n = strlen(server) + strlen(name) + 2;
+        if ((url = malloc(n)) != NULL)
+            snprintf(url, n, "%s/%s", server, name);
+    } else {
+        fprintf(stderr, "creating a test database: %s", PQerrorMessage(conn));
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return url;
 }

@@ -17,4 +17,9 @@ char *tu_read_file(const char *path, size_t *ret_len);
 /* Removes a directory tree made by tu_tempdir(). */
 void tu_rmtree(const char *dir);
 
+/* A fresh, empty PostgreSQL database on the test run's shared server (tests/pg/fixture.sh, found
+ * through FERRY_TEST_PG_STATE), as a postgres:// URL the caller frees. NULL, with the reason
+ * printed, when there is no server. */
+char *tu_pg_database(void);
+
 #endif
