@@ -41,8 +41,10 @@
  * by one. Those calls fail; the run fails, rolls back, and records its failure (a failed run's
  * run_finish does reconnect).
  *
- * Change rows are written with COPY FROM STDIN in text format, a batch per call: about ten
- * times faster than row-by-row INSERTs (docs/architecture.md has the figures).
+ * Change rows are written with COPY FROM STDIN in text format, one COPY per call (a batch of
+ * up to 256 rows, sent in pieces of COPY_CHUNK bytes): a million rows take about 3 s on a
+ * local server, as fast as a prepared 256-row INSERT and over ten times faster than one
+ * INSERT per row, with no statement to prepare again after a reconnect.
  *
  * Secrets. Errors name the database by its URL without user, password or query string, and
  * every message is scrubbed of the connection's password before it is stored. Tokens and
@@ -241,20 +243,19 @@ static void p_bool(params *p, bool b)
 static void scrub(char *text, size_t size, const char *secret)
 {
     size_t slen = secret != NULL ? strlen(secret) : 0;
-    char *hit;
+    char *from = text, *hit;
 
     if (slen == 0)
         return;
-    while ((hit = strstr(text, secret)) != NULL) {
+    while ((hit = strstr(from, secret)) != NULL) {
         size_t tail = strlen(hit + slen);
-        if (slen >= 3) {
-            memcpy(hit, "***", 3);
-            memmove(hit + 3, hit + slen, tail + 1);
-        } else if (strlen(text) + 3 - slen < size) {
+        if (slen >= 3 || strlen(text) + 3 - slen < size) {
             memmove(hit + 3, hit + slen, tail + 1);
             memcpy(hit, "***", 3);
+            from = hit + 3;
         } else {
             memset(hit, '*', slen);
+            from = hit + slen;
         }
     }
 }
