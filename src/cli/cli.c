@@ -21,6 +21,7 @@
 
 #include "auth/names.h"
 #include "config/config.h"
+#include "events/bus.h"
 #include "events/hub.h"
 #include "http/server.h"
 #include "queue/workers.h"
@@ -59,6 +60,8 @@ static const char usage_text[] =
     "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
     "                               source's first page and report what it holds\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
+    "  migrate                      create or upgrade Ferry's own tables in the database\n"
+    "                               (serve and every other command also do it on start)\n"
     "  user add NAME --role viewer|operator|admin [--password-stdin]\n"
     "  user list | user passwd NAME [--password-stdin] | user disable NAME | user enable NAME\n"
     "                               manage the people who may use the server\n"
@@ -177,6 +180,29 @@ static int load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
         *cfg = NULL;
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* ---- ferry migrate ---- */
+
+/* Opening the store creates or migrates its tables (under a lock, so several nodes starting
+ * at once do it once); this command does only that, for deployments that migrate before
+ * starting the servers. */
+static int cmd_migrate(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    int status;
+
+    if (o->nargs != 0) {
+        fprintf(stderr, "ferry: migrate takes no arguments (try 'ferry --help')\n");
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    printf("Ferry's tables are up to date.\n");
+    ferry_store_free(store);
+    ferry_config_free(cfg);
     return 0;
 }
 
@@ -751,6 +777,41 @@ static int cmd_token(const cli_opts *o)
 
 /* ---- ferry serve ---- */
 
+/* The bus passes on a cancel asked on another node: the worker executing the run (if it is
+ * one of ours) stops it. */
+static void on_bus_cancel(void *ctx, int64_t run_id, const char *user)
+{
+    ferry_workers_cancel(ctx, run_id, user);
+}
+
+/* Called every 200 ms by the serving loop (tick 0 at start): every 5 s records this node's
+ * heartbeat (GET /api/nodes); every 2 s looks for cancels asked on another node for the runs
+ * executing here, in case the bus missed one. */
+static void node_tick(ferry_store *store, const char *address, int nworkers, ferry_workers *workers,
+                      int tick)
+{
+    int64_t ids[256];
+    size_t n;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (tick % 25 == 0 && store->ops->node_beat(store, address, nworkers, &err) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN, "msg=\"recording the node's heartbeat failed\" error=\"%s\"",
+                  err.msg);
+    if (tick % 10 != 0)
+        return;
+    n = ferry_workers_active(workers, ids, sizeof(ids) / sizeof(ids[0]));
+    for (size_t i = 0; i < n; i++) {
+        bool requested = false;
+        char *user = NULL;
+        ferry_err_clear(&err);
+        if (store->ops->run_cancel_requested(store, ids[i], &requested, &user, &err) == FERRY_OK &&
+            requested)
+            ferry_workers_cancel(workers, ids[i], user);
+        free(user);
+    }
+}
+
 static int cmd_serve(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -758,8 +819,10 @@ static int cmd_serve(const cli_opts *o)
     ferry_hub *hub = NULL;
     ferry_workers *workers = NULL;
     ferry_scheduler *scheduler = NULL;
+    ferry_bus *bus = NULL;
     ferry_server *server = NULL;
     ferry_server_options sopt;
+    char address[300];
     struct sigaction sa;
     ferry_err err;
     int status, recovered = 0, ticks = 0;
@@ -790,8 +853,6 @@ static int cmd_serve(const cli_opts *o)
         ferry_users_free(users, n);
         ferry_err_clear(&err);
     }
-    ferry_store_free(store);
-    store = NULL;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigint;
@@ -808,7 +869,9 @@ static int cmd_serve(const cli_opts *o)
 
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
         ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
-        ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK) {
+        ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK ||
+        (ferry_bus_wanted(cfg->database) && ferry_bus_start(cfg->database, NULL, hub, on_bus_cancel,
+                                                            workers, &bus, &err) != FERRY_OK)) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -818,6 +881,7 @@ static int cmd_serve(const cli_opts *o)
     sopt.hub = hub;
     sopt.workers = workers;
     sopt.scheduler = scheduler;
+    sopt.bus = bus;
     sopt.listen = o->listen != NULL ? o->listen : cfg->listen;
     if (ferry_server_start(&sopt, &server, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -828,24 +892,32 @@ static int cmd_serve(const cli_opts *o)
         char host[256];
         const char *colon = strrchr(sopt.listen, ':');
         snprintf(host, sizeof(host), "%.*s", (int)(colon - sopt.listen), sopt.listen);
+        snprintf(address, sizeof(address), "%s:%u", host, (unsigned)ferry_server_port(server));
         ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=http://%s:%u/ workers=%d", host,
                   (unsigned)ferry_server_port(server), cfg->workers);
         printf("Ferry is listening on http://%s:%u/ (Ctrl-C stops it)\n", host,
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
+    node_tick(store, address, cfg->workers, workers, 0);
     while (!atomic_load(&cancel_requested)) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
+        node_tick(store, address, cfg->workers, workers, ticks);
     }
     ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" active_runs=%d", ferry_workers_busy(workers));
     status = 0;
 out:
     ferry_server_stop(server);
     ferry_scheduler_stop(scheduler);
+    ferry_bus_stop(bus);
     ferry_workers_stop(workers);
+    if (store != NULL && server != NULL) {
+        ferry_err_clear(&err);
+        store->ops->node_leave(store, &err);
+    }
     ferry_hub_free(hub);
     ferry_store_free(store);
     ferry_config_free(cfg);
@@ -859,7 +931,7 @@ int ferry_cli_main(int argc, char **argv)
         int (*fn)(const cli_opts *o);
     } commands[] = {
         {"sync", cmd_sync},   {"runs", cmd_runs}, {"show", cmd_show},   {"check", cmd_check},
-        {"serve", cmd_serve}, {"user", cmd_user}, {"token", cmd_token},
+        {"serve", cmd_serve}, {"user", cmd_user}, {"token", cmd_token}, {"migrate", cmd_migrate},
     };
     cli_opts o;
     int rc;

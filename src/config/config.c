@@ -46,6 +46,7 @@
 #define DEFAULT_WORKERS 4
 #define WORKERS_MAX 64
 #define DEFAULT_SESSION_IDLE_MS (30L * 60 * 1000)
+#define DEFAULT_LEASE_MS (5L * 60 * 1000)
 #define DEFAULT_SESSION_MAX_MS (12L * 3600 * 1000)
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_CONNECTIONS_PER_IP 256
@@ -628,9 +629,9 @@ const char *url_problem(const char *url, char *buf, size_t bufsize)
 
 /* ---- top level ---- */
 
-static ferry_rc on_database(struct walk *w, const struct val *v, void *obj)
+/* A database URL (database:, target.database:) into *slot, replacing what it held. */
+static ferry_rc get_database(struct walk *w, const struct val *v, char **slot)
 {
-    ferry_config *cfg = obj;
     char *s = NULL;
     ferry_rc rc = get_string(w, v, &s);
 
@@ -642,9 +643,16 @@ static ferry_rc on_database(struct walk *w, const struct val *v, void *obj)
         free(s);
         return rc;
     }
-    free(cfg->database);
-    cfg->database = s;
+    free(*slot);
+    *slot = s;
     return FERRY_OK;
+}
+
+static ferry_rc on_database(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_database(w, v, &cfg->database);
 }
 
 static ferry_rc on_listen(struct walk *w, const struct val *v, void *obj)
@@ -715,6 +723,14 @@ static ferry_rc on_session_idle(struct walk *w, const struct val *v, void *obj)
     ferry_config *cfg = obj;
 
     return get_duration_within(w, v, 60L * 1000, 30L * 86400000, &cfg->session_idle_ms);
+}
+
+/* A run's lease: the heartbeat renews it every 5 s, so it must leave room for several. */
+static ferry_rc on_lease(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return get_duration_within(w, v, 10L * 1000, 86400000L, &cfg->lease_ms);
 }
 
 static ferry_rc on_session_max(struct walk *w, const struct val *v, void *obj)
@@ -902,8 +918,17 @@ static ferry_rc on_target_on_missing(struct walk *w, const struct val *v, void *
                 s);
 }
 
+/* target.database: the synced table lives in another database than Ferry's own tables. */
+static ferry_rc on_target_database(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return get_database(w, v, &st->sync->target.database);
+}
+
 static const struct key_rule target_rules[] = {
     {"table", true, on_target_table},
+    {"database", false, on_target_database},
     {"key", true, on_target_key},
     {"on_missing", false, on_target_on_missing},
 };
@@ -1554,6 +1579,7 @@ static const struct key_rule top_rules[] = {
     {"database", false, on_database},
     {"listen", false, on_listen},
     {"workers", false, on_workers},
+    {"lease", false, on_lease},
     {"session_idle", false, on_session_idle},
     {"session_max", false, on_session_max},
     {"metrics_token", false, on_metrics_token},
@@ -1701,6 +1727,7 @@ static ferry_config *config_new(const char *path, const char *dir)
         return NULL;
     cfg->workers = DEFAULT_WORKERS;
     cfg->session_idle_ms = DEFAULT_SESSION_IDLE_MS;
+    cfg->lease_ms = DEFAULT_LEASE_MS;
     cfg->session_max_ms = DEFAULT_SESSION_MAX_MS;
     cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
     cfg->max_connections_per_ip = DEFAULT_CONNECTIONS_PER_IP;
@@ -1852,6 +1879,7 @@ static void sync_free(ferry_sync_spec *s)
     free(s->tenant_variable);
     free_strv(s->tenant_values, s->ntenant_values);
     free(s->target.table);
+    free(s->target.database);
     free_strv(s->target.key, s->target.nkey);
     for (i = 0; i < s->nfields; i++)
         field_free(&s->fields[i]);

@@ -155,7 +155,9 @@ typedef struct {
 
 typedef struct {
     char *table;
-    char **key; /* field names forming the key, at least one */
+    char *database; /* where the table lives when not in the config's database (a URL as
+                       for database:), else NULL */
+    char **key;     /* field names forming the key, at least one */
     size_t nkey;
     ferry_on_missing on_missing;
 } ferry_target_spec;
@@ -194,6 +196,8 @@ typedef struct {
     char *database; /* as written; default "sqlite:ferry.db" */
     char *listen;   /* default "127.0.0.1:8080" */
     int workers;    /* default 4 */
+    long lease_ms;  /* a running run whose heartbeat stops this long is run again elsewhere;
+                       default 5 min */
     /* Sessions and the HTTP server's limits (docs/config.md, "Users and limits"). */
     long session_idle_ms;        /* a session unused this long ends; default 30 min */
     long session_max_ms;         /* a session ends this long after login; default 12 h */

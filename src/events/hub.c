@@ -32,6 +32,8 @@ struct ferry_hub {
     ferry_hub_sub **subs;
     size_t nsubs, capsubs;
     int notifying; /* notify passes in flight */
+    ferry_hub_forward_cb forward;
+    void *forward_ctx;
 };
 
 ferry_rc ferry_hub_new(size_t replay_max, ferry_hub **ret_hub, ferry_err *err)
@@ -92,8 +94,11 @@ static void notify_subscribers(ferry_hub *hub)
     pthread_mutex_unlock(&hub->lock);
 }
 
-uint64_t ferry_hub_publish(ferry_hub *hub, const char *type, const char *sync, const char *data)
+static uint64_t publish(ferry_hub *hub, const char *type, const char *sync, const char *data,
+                        bool relayed)
 {
+    ferry_hub_forward_cb forward = NULL;
+    void *forward_ctx = NULL;
     event e = {0};
     uint64_t id;
 
@@ -108,9 +113,34 @@ uint64_t ferry_hub_publish(ferry_hub *hub, const char *type, const char *sync, c
     id = e.id = ++hub->last_id;
     event_clear(&hub->ring[id % hub->replay_max]);
     hub->ring[id % hub->replay_max] = e;
+    if (!relayed) {
+        forward = hub->forward;
+        forward_ctx = hub->forward_ctx;
+    }
     pthread_mutex_unlock(&hub->lock);
     notify_subscribers(hub);
+    if (forward != NULL)
+        forward(forward_ctx, type, sync, data);
     return id;
+}
+
+uint64_t ferry_hub_publish(ferry_hub *hub, const char *type, const char *sync, const char *data)
+{
+    return publish(hub, type, sync, data, false);
+}
+
+uint64_t ferry_hub_publish_relayed(ferry_hub *hub, const char *type, const char *sync,
+                                   const char *data)
+{
+    return publish(hub, type, sync, data, true);
+}
+
+void ferry_hub_set_forward(ferry_hub *hub, ferry_hub_forward_cb forward, void *ctx)
+{
+    pthread_mutex_lock(&hub->lock);
+    hub->forward = forward;
+    hub->forward_ctx = ctx;
+    pthread_mutex_unlock(&hub->lock);
 }
 
 ferry_rc ferry_hub_subscribe(ferry_hub *hub, ferry_hub_notify_cb notify, void *ctx,

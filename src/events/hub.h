@@ -59,4 +59,19 @@ void ferry_hub_notify_all(ferry_hub *hub);
 /* The number of subscribers (for metrics). */
 size_t ferry_hub_subscribers(ferry_hub *hub);
 
+/* Called, from the publishing thread and with no hub lock held, for every event published
+ * with ferry_hub_publish(): the bus (events/bus.h) passes them on to the other Ferry nodes.
+ * Must be quick and must not call back into the hub. */
+typedef void (*ferry_hub_forward_cb)(void *ctx, const char *type, const char *sync,
+                                     const char *data);
+
+/* Sets (or, with NULL, clears) the forward callback. Set it before publishing starts, clear
+ * it after publishing has stopped. */
+void ferry_hub_set_forward(ferry_hub *hub, ferry_hub_forward_cb forward, void *ctx);
+
+/* Publishes an event that came from another node: as ferry_hub_publish(), but not passed to
+ * the forward callback (it would echo back). */
+uint64_t ferry_hub_publish_relayed(ferry_hub *hub, const char *type, const char *sync,
+                                   const char *data);
+
 #endif

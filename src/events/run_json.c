@@ -6,7 +6,7 @@
 
 #include "util/timeutil.h"
 
-static json_t *time_or_null(int64_t ms)
+json_t *ferry_json_time(int64_t ms)
 {
     char iso[FERRY_ISO_TIME_MAX];
 
@@ -60,9 +60,10 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "cancelled_by", string_or_null(run->cancelled_by));
     json_object_set_new(o, "dry_run", json_boolean(run->dry_run));
     json_object_set_new(o, "attempt", json_integer(run->attempt));
-    json_object_set_new(o, "queued_at", time_or_null(run->queued_at_ms));
-    json_object_set_new(o, "started_at", time_or_null(run->started_at_ms));
-    json_object_set_new(o, "finished_at", time_or_null(run->finished_at_ms));
+    json_object_set_new(o, "node", string_or_null(run->node));
+    json_object_set_new(o, "queued_at", ferry_json_time(run->queued_at_ms));
+    json_object_set_new(o, "started_at", ferry_json_time(run->started_at_ms));
+    json_object_set_new(o, "finished_at", ferry_json_time(run->finished_at_ms));
     json_object_set_new(o, "duration_ms",
                         run->finished_at_ms > 0 ? json_integer(run->duration_ms) : json_null());
     return o;

@@ -27,4 +27,7 @@ char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live);
  * then emptied). */
 bool ferry_run_copy(ferry_run *dst, const ferry_run *src);
 
+/* ms (wall clock) as an ISO 8601 UTC JSON string, or JSON null when ms <= 0. */
+json_t *ferry_json_time(int64_t ms);
+
 #endif

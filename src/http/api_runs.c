@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/bus.h"
 #include "events/run_json.h"
 #include "http/internal.h"
 #include "util/timeutil.h"
@@ -550,12 +551,19 @@ enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *con
         return reply_ferry_error(conn, &err);
     }
     ferry_err_clear(&err);
+    /* Running on another node (or another process on this database): ask it through the
+     * store, which the executing node checks every few seconds, and through the bus at once. */
+    if (st->ops->run_request_cancel(st, id, req->who.user, &err) == FERRY_OK) {
+        ferry_bus_send_cancel(srv->opt.bus, id, req->who.user);
+        body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
+                         "Cancelling...");
+        return reply_json(conn, MHD_HTTP_ACCEPTED, body);
+    }
+    ferry_err_clear(&err);
     if (st->ops->run_get(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
-    body =
-        json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
-                  run.status == FERRY_RUN_RUNNING ? "the run is executing on another Ferry process"
-                                                  : "the run has already finished");
+    body = json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
+                     "the run has already finished");
     ferry_run_done(&run);
     return reply_json(conn, MHD_HTTP_CONFLICT, body);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/run_json.h"
 #include "http/internal.h"
 
 /* ---- /api/stats and /metrics ---- */
@@ -167,4 +168,83 @@ enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn
                       json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok", "version",
                                 FERRY_VERSION, "busy_workers",
                                 ferry_workers_busy(srv->opt.workers)));
+}
+
+/* ---- /api/nodes ---- */
+
+/* A node is live while its heartbeat (every 5 s) is at most this old. */
+#define NODE_LIVE_MS 15000
+#define NODE_RUNS_MAX 1000
+
+static json_t *node_run_json(struct ferry_server *srv, const ferry_run *run)
+{
+    ferry_run live_run;
+    ferry_run_live live;
+    json_t *j;
+    bool here = ferry_workers_snapshot(srv->opt.workers, run->id, &live_run, &live);
+    const ferry_run *r = here ? &live_run : run;
+
+    j = json_pack("{s:I, s:s, s:o, s:s, s:i, s:I, s:o}", "id", (json_int_t)r->id, "sync", r->sync,
+                  "tenant", r->tenant != NULL ? json_string(r->tenant) : json_null(), "phase",
+                  r->phase != NULL ? r->phase : "", "percent", r->percent, "attempt",
+                  (json_int_t)r->attempt, "started_at", ferry_json_time(r->started_at_ms));
+    if (here)
+        ferry_run_done(&live_run);
+    return j;
+}
+
+enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
+{
+    ferry_run_filter filter = {.status = "running", .limit = NODE_RUNS_MAX};
+    ferry_node *nodes = NULL;
+    ferry_run *runs = NULL;
+    size_t nnodes = 0, nruns = 0;
+    json_t *list = NULL, *orphans = NULL, *body = NULL;
+    char self[300];
+    ferry_store *store;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    ferry_node_self(self, sizeof(self));
+    if ((store = ferry_http_store(srv, &err)) == NULL)
+        return reply_ferry_error(conn, &err);
+    if (store->ops->node_list(store, NODE_LIVE_MS, &nodes, &nnodes, &err) != FERRY_OK ||
+        store->ops->run_list(store, &filter, &runs, &nruns, &err) != FERRY_OK) {
+        ferry_nodes_free(nodes, nnodes);
+        return reply_ferry_error(conn, &err);
+    }
+    list = json_array();
+    orphans = json_array();
+    for (size_t i = 0; i < nnodes; i++) {
+        json_t *node_runs = json_array();
+        for (size_t k = 0; k < nruns; k++)
+            if (runs[k].node != NULL && strcmp(runs[k].node, nodes[i].id) == 0)
+                json_array_append_new(node_runs, node_run_json(srv, &runs[k]));
+        json_array_append_new(
+            list,
+            json_pack("{s:s, s:b, s:o, s:i, s:I, s:o, s:o, s:o}", "id", nodes[i].id, "self",
+                      strcmp(nodes[i].id, self) == 0, "address",
+                      nodes[i].address != NULL ? json_string(nodes[i].address) : json_null(),
+                      "workers", nodes[i].workers, "busy", (json_int_t)json_array_size(node_runs),
+                      "started_at", ferry_json_time(nodes[i].started_at_ms), "heartbeat_at",
+                      ferry_json_time(nodes[i].heartbeat_at_ms), "runs", node_runs));
+    }
+    /* Runs whose node stopped beating: another node takes them once their lease expires. */
+    for (size_t k = 0; k < nruns; k++) {
+        bool owned = false;
+        for (size_t i = 0; i < nnodes && !owned; i++)
+            owned = runs[k].node != NULL && strcmp(runs[k].node, nodes[i].id) == 0;
+        if (!owned) {
+            json_t *j = node_run_json(srv, &runs[k]);
+            json_object_set_new(j, "node",
+                                runs[k].node != NULL ? json_string(runs[k].node) : json_null());
+            json_array_append_new(orphans, j);
+        }
+    }
+    body = json_pack("{s:s, s:I, s:I, s:o, s:o}", "self", self, "live_within_ms",
+                     (json_int_t)NODE_LIVE_MS, "lease_ms", (json_int_t)srv->opt.config->lease_ms,
+                     "nodes", list, "runs_without_live_node", orphans);
+    ferry_nodes_free(nodes, nnodes);
+    ferry_runs_free(runs, nruns);
+    return reply_json(conn, MHD_HTTP_OK, body);
 }

@@ -45,6 +45,7 @@ enum route {
     R_TOKENS,
     R_TOKEN,
     R_AUDIT,
+    R_NODES,
     R_ASSET,
     R_OTHER,
     R_COUNT
@@ -155,6 +156,7 @@ void audit(struct ferry_server *srv, const request *req, const char *action, con
 enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn);
+enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn);
 enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
                          size_t namelen, request *req);

@@ -55,6 +55,7 @@ const char *const ferry_route_names[R_COUNT] = {
     "/api/tokens",
     "/api/tokens/{id}",
     "/api/audit",
+    "/api/nodes",
     "the page",
     "other",
 };
@@ -106,6 +107,7 @@ static const struct route_def routes[] = {
     {"POST", "/api/tokens", R_TOKENS, ACCESS_USER, FERRY_ROLE_ADMIN, "managing tokens"},
     {"DELETE", "/api/tokens/#", R_TOKEN, ACCESS_USER, FERRY_ROLE_ADMIN, "managing tokens"},
     {"GET", "/api/audit", R_AUDIT, ACCESS_USER, FERRY_ROLE_ADMIN, "reading the audit log"},
+    {"GET", "/api/nodes", R_NODES, ACCESS_USER, FERRY_ROLE_VIEWER, "reading nodes"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -401,6 +403,8 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
         return delete_token(srv, conn, req->id, req);
     case R_AUDIT:
         return get_audit(srv, conn);
+    case R_NODES:
+        return get_nodes(srv, conn);
     case R_ASSET:
         return get_asset(srv, conn, req->asset);
     default:

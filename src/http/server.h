@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "events/bus.h"
 #include "events/hub.h"
 #include "queue/scheduler.h"
 #include "queue/workers.h"
@@ -24,6 +25,7 @@ typedef struct {
     ferry_hub *hub;             /* borrowed */
     ferry_workers *workers;     /* borrowed */
     ferry_scheduler *scheduler; /* borrowed, may be NULL */
+    ferry_bus *bus;             /* borrowed; NULL when the database is not shared (SQLite) */
     const char *listen;         /* "HOST:PORT"; port 0 picks a free one */
     unsigned threads;           /* handler threads; default 2 */
     size_t max_body_bytes;      /* default 1 MiB */

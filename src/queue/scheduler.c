@@ -55,21 +55,31 @@ static void publish_queued(void *ctx, const ferry_run *run)
     free(json);
 }
 
-/* Queues a scheduled run of sync for tenant (NULL without tenants). */
+/* Queues a scheduled run of sync for tenant (NULL without tenants) for the firing due at
+ * due: only when this process wins the firing, so a schedule fires once across every node
+ * sharing the store. */
 static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync,
-                     const char *tenant, int64_t now)
+                     const char *tenant, int64_t due, int64_t now)
 {
     ferry_run want, got;
-    bool created = false;
+    bool created = false, won = false;
     ferry_err err;
 
+    ferry_err_clear(&err);
+    if (st->ops->schedule_claim(st, sync->name, tenant, due, &won, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR,
+                  "msg=\"claiming a scheduled run failed\" sync=\"%s\" tenant=\"%s\" error=\"%s\"",
+                  sync->name, tenant != NULL ? tenant : "", err.msg);
+        return;
+    }
+    if (!won)
+        return; /* another node fired it */
     memset(&want, 0, sizeof(want));
     want.sync = sync->name;
     want.tenant = (char *)tenant;
     want.trigger = (char *)"schedule";
     want.user = (char *)"scheduler";
     want.queued_at_ms = now;
-    ferry_err_clear(&err);
     if (st->ops->run_enqueue(st, &want, publish_queued, s, &got, &created, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR,
                   "msg=\"scheduling a run failed\" sync=\"%s\" tenant=\"%s\" error=\"%s\"",
@@ -85,14 +95,22 @@ static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec 
 }
 
 /* A sync with tenants runs once for each of tenant.values (the config requires them). */
-static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t now)
+static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t due,
+                 int64_t now)
 {
     if (sync->tenant_variable == NULL) {
-        fire_one(s, st, sync, NULL, now);
+        fire_one(s, st, sync, NULL, due, now);
         return;
     }
     for (size_t i = 0; i < sync->ntenant_values; i++)
-        fire_one(s, st, sync, sync->tenant_values[i], now);
+        fire_one(s, st, sync, sync->tenant_values[i], due, now);
+}
+
+/* 'every' schedules fire at whole multiples of their period (since the epoch, UTC), so every
+ * node computes the same due times whenever it started. */
+static int64_t slot_start(int64_t t, int64_t period)
+{
+    return t - t % period;
 }
 
 static void *scheduler_main(void *arg)
@@ -115,7 +133,7 @@ static void *scheduler_main(void *arg)
         /* Every 10 s: runs whose lease was not renewed (a hung or vanished worker, on this
          * host or another) are queued again as a new attempt. */
         if (tick % 10 == 0 &&
-            st->ops->run_reclaim_expired(st, FERRY_LEASE_MS, &reclaimed, &err) == FERRY_OK &&
+            st->ops->run_reclaim_expired(st, cfg->lease_ms, &reclaimed, &err) == FERRY_OK &&
             reclaimed > 0) {
             ferry_log(FERRY_LOG_WARN, "msg=\"queued again runs whose lease expired\" runs=%d",
                       reclaimed);
@@ -135,14 +153,15 @@ static void *scheduler_main(void *arg)
                 if (sync->has_cron) /* a missed time since the last run is caught up now */
                     due = ferry_cron_next(&sync->cron, last > 0 ? last : now);
                 else
-                    due = last > 0 ? last + period : now;
+                    due = last > 0 ? slot_start(last, period) + period : slot_start(now, period);
                 if (due == 0)
                     due = INT64_MAX; /* a cron date that never comes */
             }
             if (now >= due) {
-                fire(s, st, sync, now);
+                fire(s, st, sync, due, now);
                 /* One catch-up run, however many periods passed. */
-                due = sync->has_cron ? ferry_cron_next(&sync->cron, now) : now + period;
+                due = sync->has_cron ? ferry_cron_next(&sync->cron, now)
+                                     : slot_start(now, period) + period;
                 if (due == 0)
                     due = INT64_MAX;
             }

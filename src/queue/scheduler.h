@@ -1,12 +1,17 @@
 /* scheduler.h - fires each sync's schedule ("every 15m", cron "0 * * * *") by queueing a run.
  *
- * One thread looks at the clock every second. An 'every' sync's next run is due one period
- * after its last scheduled run (found in the store at start, so a restart keeps the rhythm);
- * one that never ran on schedule is due at once. A cron sync's next run is due at the first
+ * One thread looks at the clock every second. An 'every' sync fires at whole multiples of its
+ * period since the epoch (UTC): its next run is due at the first such time after its last
+ * scheduled run (found in the store at start, so a restart keeps the rhythm); one that never
+ * ran on schedule is due at once. A cron sync's next run is due at the first
  * matching minute after its last scheduled run (or after now, when there was none). After the
  * server was down for several periods it queues one catch-up run, not one per period, and a run
  * still queued or running is never stacked: the store's de-duplication answers with it. Scheduled
- * runs have trigger "schedule" and user "scheduler". */
+ * runs have trigger "schedule" and user "scheduler".
+ *
+ * Several nodes sharing one database all run a scheduler; each firing (sync, tenant, due time)
+ * is claimed in the store first (schedule_claim), and only the node that wins it queues the
+ * run, so a schedule fires once per period across the cluster. */
 #ifndef FERRY_QUEUE_SCHEDULER_H
 #define FERRY_QUEUE_SCHEDULER_H
 

@@ -296,6 +296,19 @@ bool ferry_workers_snapshot(ferry_workers *pool, int64_t run_id, ferry_run *ret_
     return false;
 }
 
+size_t ferry_workers_active(ferry_workers *pool, int64_t *ids, size_t max)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < pool->n && n < max; i++) {
+        pthread_mutex_lock(&pool->workers[i].lock);
+        if (pool->workers[i].active && pool->workers[i].run_id > 0)
+            ids[n++] = pool->workers[i].run_id;
+        pthread_mutex_unlock(&pool->workers[i].lock);
+    }
+    return n;
+}
+
 int ferry_workers_busy(ferry_workers *pool)
 {
     int busy = 0;

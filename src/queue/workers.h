@@ -39,6 +39,9 @@ bool ferry_workers_cancel(ferry_workers *w, int64_t run_id, const char *user);
 bool ferry_workers_snapshot(ferry_workers *w, int64_t run_id, ferry_run *ret_run,
                             ferry_run_live *ret_live);
 
+/* Writes the ids of the runs executing now (at most max) to ids; returns how many. */
+size_t ferry_workers_active(ferry_workers *w, int64_t *ids, size_t max);
+
 /* The number of runs executing now. */
 int ferry_workers_busy(ferry_workers *w);
 

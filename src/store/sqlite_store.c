@@ -15,9 +15,7 @@
  *
  * Times are stored as ISO 8601 UTC text with milliseconds, which sorts and reads well (and
  * compares correctly as text, which the session and token queries rely on). */
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +23,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/internal.h"
 #include "store/store.h"
 #include "target/target.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* How long a statement waits for another connection's write lock. */
 #define BUSY_TIMEOUT_MS 10000
 
 /* A token's last use and a session's last request are written at most this often. */
 #define TOUCH_EVERY_MS 60000
+
+/* Nodes silent this long are deleted by node_beat; claimed schedule firings this old are
+ * deleted by schedule_claim, at most once per FIRES_PURGE_EVERY_MS. */
+#define NODE_FORGET_MS (24 * 3600 * 1000LL)
+#define FIRES_KEEP_MS (7 * 24 * 3600 * 1000LL)
+#define FIRES_PURGE_EVERY_MS (3600 * 1000LL)
 
 /* audit_list's page size when the filter gives none, and its largest. */
 #define AUDIT_LIST_DEFAULT 100
@@ -50,6 +55,7 @@ typedef struct {
     sqlite3_stmt *run_select;         /* one run by id */
     sqlite3_stmt *token_select;       /* a token and its user, by hash (every API request) */
     sqlite3_stmt *session_select;     /* a session and its user, by hash (every page request) */
+    int64_t fires_purged_ms;          /* when schedule_claim last deleted old firings */
 } sqlite_store;
 
 /* Rows per multi-row INSERT of changes: 7 parameters each, well under SQLite's limit. */
@@ -147,6 +153,25 @@ static const char *const schema_v4 =
     "  client TEXT"
     ");"
     "CREATE INDEX IF NOT EXISTS ferry_audit_by_actor ON ferry_audit (actor, id);";
+
+/* Version 5: who asked to cancel a running run (whichever process executes it), the nodes
+ * (Ferry processes serving this database) and the claimed firings of schedules. */
+static const char *const schema_v5 = "ALTER TABLE ferry_runs ADD COLUMN cancel_requested_by TEXT;"
+                                     "CREATE TABLE IF NOT EXISTS ferry_nodes ("
+                                     "  id TEXT PRIMARY KEY,"
+                                     "  address TEXT,"
+                                     "  workers INTEGER NOT NULL DEFAULT 0,"
+                                     "  started_at TEXT NOT NULL,"
+                                     "  heartbeat_at TEXT NOT NULL"
+                                     ");"
+                                     "CREATE TABLE IF NOT EXISTS ferry_schedule_fires ("
+                                     "  sync TEXT NOT NULL,"
+                                     "  tenant TEXT NOT NULL,"
+                                     "  due_ms INTEGER NOT NULL,"
+                                     "  node TEXT,"
+                                     "  claimed_at TEXT NOT NULL,"
+                                     "  PRIMARY KEY (sync, tenant, due_ms)"
+                                     ") WITHOUT ROWID;";
 
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
@@ -298,7 +323,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                   schema_v5};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -312,35 +338,6 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(s->db, err, "migrating the store");
     return FERRY_OK;
-}
-
-/* This process's lease owner name: "HOST:PID". */
-static void lease_owner(char *out, size_t outlen)
-{
-    char host[256];
-
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "localhost");
-    host[sizeof(host) - 1] = '\0';
-    snprintf(out, outlen, "%s:%ld", host, (long)getpid());
-}
-
-/* True when owner ("HOST:PID") names a process of this host that no longer exists. A lease
- * of another host cannot be checked this way (that is what the heartbeat is for). */
-static bool owner_is_dead(const char *owner, long *ret_pid)
-{
-    char me[300];
-    const char *colon;
-    long pid;
-
-    lease_owner(me, sizeof(me));
-    colon = strrchr(me, ':');
-    if (owner == NULL || colon == NULL || strncmp(owner, me, (size_t)(colon - me + 1)) != 0)
-        return false;
-    pid = strtol(owner + (colon - me + 1), NULL, 10);
-    if (ret_pid != NULL)
-        *ret_pid = pid;
-    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 /* When the active run of (sync, tenant) belongs to a process on this host that no longer
@@ -367,7 +364,7 @@ static bool reap_stale(sqlite_store *s, const ferry_run *run)
     bind_text_or_null(st, 2, run->tenant);
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
-        dead = owner_is_dead((const char *)sqlite3_column_text(st, 1), &pid);
+        dead = ferry_store_owner_is_dead((const char *)sqlite3_column_text(st, 1), &pid);
     }
     sqlite3_finalize(st);
     if (!dead)
@@ -402,7 +399,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     bool active;
     int rc;
 
-    lease_owner(owner, sizeof(owner));
+    ferry_node_self(owner, sizeof(owner));
     for (int attempt = 0;; attempt++) {
         if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
             return db_error(s->db, err, "recording the run");
@@ -458,7 +455,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     /* Conditioned on the lease: a process whose run was taken over (recovered as a new
      * attempt elsewhere) cannot record it, and since this write is part of the run's
      * transaction, cannot commit it either. */
-    lease_owner(owner, sizeof(owner));
+    ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "recording the run's result");
     sqlite3_bind_text(st, 19, owner, -1, SQLITE_STATIC);
@@ -493,7 +490,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created,"     \
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
-    " token_label, cancelled_by"
+    " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -522,6 +519,7 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->attempt = sqlite3_column_int(st, 25);
     run->token = col_strdup(st, 26);
     run->cancelled_by = col_strdup(st, 27);
+    run->node = col_strdup(st, 28);
 }
 
 static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -843,7 +841,7 @@ static ferry_rc st_run_claim(ferry_store *base, ferry_run *ret_run, ferry_err *e
     int64_t id = 0;
     int rc;
 
-    lease_owner(owner, sizeof(owner));
+    ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "claiming a run");
     bind_time(st, 1, ferry_time_now_ms());
@@ -920,7 +918,7 @@ static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
     sqlite3_stmt *st;
     int rc;
 
-    lease_owner(owner, sizeof(owner));
+    ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "renewing the run's lease");
     sqlite3_bind_int64(st, 1, id);
@@ -977,7 +975,7 @@ static ferry_rc st_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
         return db_error(s->db, err, "recovering runs");
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!owner_is_dead((const char *)sqlite3_column_text(st, 1), NULL))
+        if (!ferry_store_owner_is_dead((const char *)sqlite3_column_text(st, 1), NULL))
             continue;
         sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
         if (sqlite3_step(up) == SQLITE_DONE)
@@ -1002,25 +1000,6 @@ void ferry_sync_stats_done(ferry_sync_stats *stats)
     memset(stats, 0, sizeof(*stats));
 }
 
-/* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
-static void normalize_reason(const char *reason, ferry_buf *out)
-{
-    const char *p = reason;
-    bool quoted = false;
-
-    ferry_buf_reset(out);
-    if (strncmp(p, "row ", 4) == 0 && strstr(p, ": ") != NULL)
-        p = strstr(p, ": ") + 2;
-    for (; *p != '\0'; p++) {
-        if (*p == '\'') {
-            quoted = !quoted;
-            ferry_buf_append(out, quoted ? "'..." : "'", quoted ? 4 : 1);
-        } else if (!quoted) {
-            ferry_buf_append(out, p, 1);
-        }
-    }
-}
-
 static ferry_rc collect_reasons(sqlite_store *s, const char *sync, ferry_sync_stats *out,
                                 ferry_err *err)
 {
@@ -1028,44 +1007,18 @@ static ferry_rc collect_reasons(sqlite_store *s, const char *sync, ferry_sync_st
         "SELECT c.reason FROM ferry_changes c JOIN ferry_runs r ON r.id = c.run_id"
         " WHERE r.sync = ?1 AND c.outcome = 'failed' AND c.reason IS NOT NULL"
         " ORDER BY c.run_id DESC LIMIT 5000";
-    char *seen[64];
-    int64_t count[64];
-    size_t nseen = 0;
-    ferry_buf norm;
+    ferry_store_tally tally;
     sqlite3_stmt *st;
     int rc;
 
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "reading failure reasons");
     sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
-    ferry_buf_init(&norm, 512);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t i;
-        normalize_reason((const char *)sqlite3_column_text(st, 0), &norm);
-        for (i = 0; i < nseen && strcmp(seen[i], ferry_buf_str(&norm)) != 0; i++)
-            ;
-        if (i < nseen)
-            count[i]++;
-        else if (nseen < 64 && (seen[nseen] = strdup(ferry_buf_str(&norm))) != NULL)
-            count[nseen++] = 1;
-    }
+    memset(&tally, 0, sizeof(tally));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ferry_store_tally_add(&tally, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    ferry_buf_done(&norm);
-    /* The most common first: a selection of the top few. */
-    while (out->nreasons < FERRY_STATS_REASONS) {
-        size_t best = nseen;
-        for (size_t i = 0; i < nseen; i++) {
-            if (seen[i] != NULL && (best == nseen || count[i] > count[best]))
-                best = i;
-        }
-        if (best == nseen)
-            break;
-        out->reason[out->nreasons] = seen[best];
-        out->reason_count[out->nreasons++] = count[best];
-        seen[best] = NULL;
-    }
-    for (size_t i = 0; i < nseen; i++)
-        free(seen[i]);
+    ferry_store_tally_take(&tally, out);
     if (rc != SQLITE_DONE)
         return db_error(s->db, err, "reading failure reasons");
     return FERRY_OK;
@@ -1830,6 +1783,208 @@ static ferry_rc st_audit_list(ferry_store *base, const ferry_audit_filter *filte
     return FERRY_OK;
 }
 
+static ferry_rc st_node_beat(ferry_store *base, const char *address, int workers, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const upsert =
+        "INSERT INTO ferry_nodes (id, address, workers, started_at, heartbeat_at) VALUES (?1, ?2,"
+        " ?3, ?4, ?4) ON CONFLICT (id) DO UPDATE SET address = excluded.address,"
+        " workers = excluded.workers, heartbeat_at = excluded.heartbeat_at";
+    int64_t now = ferry_time_now_ms();
+    char self[300];
+    sqlite3_stmt *st;
+    int rc;
+
+    ferry_node_self(self, sizeof(self));
+    if (sqlite3_prepare_v2(s->db, upsert, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recording this node");
+    sqlite3_bind_text(st, 1, self, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, address);
+    sqlite3_bind_int(st, 3, workers);
+    bind_time(st, 4, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "recording this node");
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_nodes WHERE heartbeat_at < ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_error(s->db, err, "forgetting silent nodes");
+    bind_time(st, 1, now - NODE_FORGET_MS);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "forgetting silent nodes");
+    return FERRY_OK;
+}
+
+static ferry_rc st_node_list(ferry_store *base, int64_t live_ms, ferry_node **ret_nodes,
+                             size_t *ret_n, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    ferry_node *nodes = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, address, workers, started_at, heartbeat_at FROM ferry_nodes"
+                           " WHERE heartbeat_at >= ?1 ORDER BY started_at, id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "listing nodes");
+    bind_time(st, 1, ferry_time_now_ms() - live_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            ferry_node *grown = realloc(nodes, ncap * sizeof(*nodes));
+            if (grown == NULL) {
+                sqlite3_finalize(st);
+                ferry_nodes_free(nodes, n);
+                return ferry_err_set(err, FERRY_ENOMEM, "listing nodes");
+            }
+            nodes = grown;
+            cap = ncap;
+        }
+        ferry_node *nd = &nodes[n++];
+        memset(nd, 0, sizeof(*nd));
+        nd->id = col_strdup(st, 0);
+        nd->address = col_strdup(st, 1);
+        nd->workers = sqlite3_column_int(st, 2);
+        nd->started_at_ms = col_time(st, 3);
+        nd->heartbeat_at_ms = col_time(st, 4);
+        if (nd->id == NULL) {
+            sqlite3_finalize(st);
+            ferry_nodes_free(nodes, n);
+            return ferry_err_set(err, FERRY_ENOMEM, "listing nodes");
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        ferry_nodes_free(nodes, n);
+        return db_error(s->db, err, "listing nodes");
+    }
+    *ret_nodes = nodes;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
+static ferry_rc st_node_leave(ferry_store *base, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    char self[300];
+    sqlite3_stmt *st;
+    int rc;
+
+    ferry_node_self(self, sizeof(self));
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_nodes WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_error(s->db, err, "removing this node");
+    sqlite3_bind_text(st, 1, self, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "removing this node");
+    return FERRY_OK;
+}
+
+static ferry_rc st_schedule_claim(ferry_store *base, const char *sync, const char *tenant,
+                                  int64_t due_ms, bool *ret_won, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t now = ferry_time_now_ms();
+    char self[300];
+    sqlite3_stmt *st;
+    int rc;
+
+    /* Old firings are only kept so a late node cannot fire them again: a week is plenty. */
+    if (now - s->fires_purged_ms > FIRES_PURGE_EVERY_MS) {
+        if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_schedule_fires WHERE claimed_at < ?1", -1,
+                               &st, NULL) != SQLITE_OK)
+            return db_error(s->db, err, "forgetting old schedule firings");
+        bind_time(st, 1, now - FIRES_KEEP_MS);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return db_error(s->db, err, "forgetting old schedule firings");
+        s->fires_purged_ms = now;
+    }
+    ferry_node_self(self, sizeof(self));
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ferry_schedule_fires (sync, tenant, due_ms, node,"
+                           " claimed_at) VALUES (?1, ifnull(?2, ''), ?3, ?4, ?5)"
+                           " ON CONFLICT DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "claiming the schedule's firing");
+    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, tenant);
+    sqlite3_bind_int64(st, 3, due_ms);
+    sqlite3_bind_text(st, 4, self, -1, SQLITE_STATIC);
+    bind_time(st, 5, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "claiming the schedule's firing");
+    *ret_won = sqlite3_changes(s->db) == 1;
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_request_cancel(ferry_store *base, int64_t id, const char *user,
+                                      ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE ferry_runs SET cancel_requested = 1, cancel_requested_by = ?2"
+                           " WHERE id = ?1 AND status = 'running'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "asking to cancel the run");
+    sqlite3_bind_int64(st, 1, id);
+    bind_text_or_null(st, 2, user);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s->db, err, "asking to cancel the run");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not running", (long long)id);
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_cancel_requested(ferry_store *base, int64_t id, bool *ret_requested,
+                                        char **ret_user, ferry_err *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    char *user = NULL;
+    bool requested = false;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT cancel_requested, cancel_requested_by FROM ferry_runs"
+                           " WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "reading the run's cancel request");
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        requested = sqlite3_column_int(st, 0) != 0;
+        if (ret_user != NULL && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+            (user = col_strdup(st, 1)) == NULL) {
+            sqlite3_finalize(st);
+            return ferry_err_set(err, FERRY_ENOMEM, "reading the run's cancel request");
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no run %lld", (long long)id);
+    if (rc != SQLITE_ROW)
+        return db_error(s->db, err, "reading the run's cancel request");
+    *ret_requested = requested;
+    if (ret_user != NULL)
+        *ret_user = user;
+    return FERRY_OK;
+}
+
 static void st_free(ferry_store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -1883,6 +2038,12 @@ static const ferry_store_ops sqlite_ops = {
     .changes_add = st_changes_add,
     .change_list = st_change_list,
     .target_new = st_target_new,
+    .node_beat = st_node_beat,
+    .node_list = st_node_list,
+    .node_leave = st_node_leave,
+    .schedule_claim = st_schedule_claim,
+    .run_request_cancel = st_run_request_cancel,
+    .run_cancel_requested = st_run_cancel_requested,
     .free = st_free,
 };
 

@@ -1,10 +1,16 @@
-/* store.c - opens the store implementation named by the database setting. */
+/* store.c - opens the store implementation named by the database setting, and the parts of
+ * the store the implementations share (store/internal.h): this process's node id, which lease
+ * owners are dead processes of this host, and the tally of failure reasons. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "store/internal.h"
 #include "store/store.h"
+#include "util/buf.h"
 
 ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
                           ferry_err *err)
@@ -35,6 +41,79 @@ void ferry_node_self(char *out, size_t outlen)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     snprintf(out, outlen, "%s:%ld", host, (long)getpid());
+}
+
+bool ferry_store_owner_is_dead(const char *owner, long *ret_pid)
+{
+    char me[300];
+    const char *colon;
+    long pid;
+
+    ferry_node_self(me, sizeof(me));
+    colon = strrchr(me, ':');
+    if (owner == NULL || colon == NULL || strncmp(owner, me, (size_t)(colon - me + 1)) != 0)
+        return false;
+    pid = strtol(owner + (colon - me + 1), NULL, 10);
+    if (ret_pid != NULL)
+        *ret_pid = pid;
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
+static void normalize_reason(const char *reason, ferry_buf *out)
+{
+    const char *p = reason;
+    bool quoted = false;
+
+    ferry_buf_reset(out);
+    if (strncmp(p, "row ", 4) == 0 && strstr(p, ": ") != NULL)
+        p = strstr(p, ": ") + 2;
+    for (; *p != '\0'; p++) {
+        if (*p == '\'') {
+            quoted = !quoted;
+            ferry_buf_append(out, quoted ? "'..." : "'", quoted ? 4 : 1);
+        } else if (!quoted) {
+            ferry_buf_append(out, p, 1);
+        }
+    }
+}
+
+void ferry_store_tally_add(ferry_store_tally *t, const char *reason)
+{
+    ferry_buf norm;
+    size_t i;
+
+    if (reason == NULL)
+        return;
+    ferry_buf_init(&norm, 512);
+    normalize_reason(reason, &norm);
+    for (i = 0; i < t->n && strcmp(t->seen[i], ferry_buf_str(&norm)) != 0; i++)
+        ;
+    if (i < t->n)
+        t->count[i]++;
+    else if (t->n < FERRY_STORE_TALLY_MAX && (t->seen[t->n] = strdup(ferry_buf_str(&norm))) != NULL)
+        t->count[t->n++] = 1;
+    ferry_buf_done(&norm);
+}
+
+void ferry_store_tally_take(ferry_store_tally *t, ferry_sync_stats *out)
+{
+    /* The most common first: a selection of the top few. */
+    while (out->nreasons < FERRY_STATS_REASONS) {
+        size_t best = t->n;
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->seen[i] != NULL && (best == t->n || t->count[i] > t->count[best]))
+                best = i;
+        }
+        if (best == t->n)
+            break;
+        out->reason[out->nreasons] = t->seen[best];
+        out->reason_count[out->nreasons++] = t->count[best];
+        t->seen[best] = NULL;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        free(t->seen[i]);
+    memset(t, 0, sizeof(*t));
 }
 
 void ferry_node_done(ferry_node *node)

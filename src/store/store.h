@@ -3,7 +3,7 @@
  * The store keeps the audit record of every run (who or what started it, status, phase,
  * counts, messages, times) and a change row for every record that was not unchanged. The
  * interface is a struct of function pointers with one implementation per file
- * (sqlite_store.c); callers never know which one they hold.
+ * (sqlite_store.c, pg_store.c); callers never know which one they hold.
  *
  * Tables are prefixed ferry_ so they can share a database with the synced tables. At most one
  * queued-or-running run per (sync, tenant) is enforced by the database (a partial unique

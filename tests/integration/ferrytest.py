@@ -18,6 +18,12 @@ Tokens are secrets even here: failure messages never show one (mask_tokens()).
 
 Only the Python standard library is used. FERRY_BIN names the binary under test (set by
 CTest); FERRY_SOURCE_ROOT the repository root (for examples/).
+
+The same tests run against PostgreSQL when FERRY_TEST_BACKEND=postgres (CTest's pgsuite/
+tests): each test then gets a fresh database on the test run's shared server (its URL is in
+the file FERRY_TEST_PG_STATE names), every config written with `database: sqlite:ferry.db`
+names that database instead, and query() reads it through psql. Tests about the SQLite file
+itself are marked sqlite_only.
 """
 
 import contextlib
@@ -40,6 +46,71 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("FERRY_SOURCE_ROOT") or os.path.normpath(os.path.join(HERE, "..", ".."))
 FERRY_BIN = os.environ.get("FERRY_BIN", "")
+
+# Which database Ferry's store and targets use in these tests (see the module's docstring).
+BACKEND = os.environ.get("FERRY_TEST_BACKEND", "sqlite")
+ON_POSTGRES = BACKEND == "postgres"
+
+
+def sqlite_only(reason):
+    """Skips a test (or class) when the suite runs against PostgreSQL."""
+    return unittest.skipIf(ON_POSTGRES, "SQLite only: " + reason)
+
+
+def pg_server_url():
+    """The URL of the test run's shared PostgreSQL server (tests/pg/fixture.sh)."""
+    state = os.environ.get("FERRY_TEST_PG_STATE")
+    if not state or not os.path.exists(state):
+        raise unittest.SkipTest("no PostgreSQL server for the tests (FERRY_TEST_PG_STATE)")
+    with open(state) as f:
+        return f.read().strip()
+
+
+def psql(url, sql, timeout=60):
+    """Runs sql with psql on url; returns its stdout (unaligned, tuples only)."""
+    r = subprocess.run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s\nSQL: %s" % (r.stderr.strip(), sql))
+    return r.stdout
+
+
+def pg_new_database():
+    """A fresh, empty database on the shared server; returns its URL."""
+    server = pg_server_url()
+    name = "it_%d_%s" % (os.getpid(), secrets.token_hex(4))
+    psql(server, "CREATE DATABASE " + name)
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def sql_literal(v):
+    """v as an SQL literal, for the few queries the tests make with parameters."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def bind_params(sql, params):
+    """sql with each ? replaced by the next parameter as a literal."""
+    parts = sql.split("?")
+    if len(parts) - 1 != len(params):
+        raise ValueError("%d placeholders, %d parameters: %s" % (len(parts) - 1, len(params), sql))
+    out = [parts[0]]
+    for v, rest in zip(params, parts[1:]):
+        out += [sql_literal(v), rest]
+    return "".join(out)
+
+
+def pg_query_dicts(url, sql, params=()):
+    """Rows of sql on url as dicts (column order kept), through row_to_json."""
+    text = psql(url, "SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM (%s) q"
+                % bind_params(sql, params))
+    return json.loads(text)
+
 
 # Upper bound for one ferry invocation; every test is expected to finish far sooner.
 DEFAULT_TIMEOUT = 30
@@ -658,6 +729,7 @@ class FerryTestCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
         self.config_path = os.path.join(self.dir, "ferry.yaml")
         self.db_path = os.path.join(self.dir, "ferry.db")
+        self._pg_url = None  # the test's own PostgreSQL database, made on first use
         self._server = None
         # serve()'s admin token per config file (so per database): made once, kept here.
         self._admin_tokens = {}
@@ -668,7 +740,21 @@ class FerryTestCase(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    @property
+    def database(self):
+        """The database setting of this test's configs: sqlite:ferry.db, or on PostgreSQL a
+        fresh database of the test's own."""
+        if not ON_POSTGRES:
+            return "sqlite:ferry.db"
+        if self._pg_url is None:
+            self._pg_url = pg_new_database()
+        return self._pg_url
+
     def write_file(self, name, content):
+        if ON_POSTGRES and name.endswith((".yaml", ".yml")):
+            if isinstance(content, bytes):
+                content = content.decode("utf-8")
+            content = content.replace("sqlite:ferry.db", self.database)
         p = self.path(name)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
@@ -836,7 +922,9 @@ class FerryTestCase(unittest.TestCase):
     # -- the database --
 
     def query(self, sql, params=()):
-        """Rows of a query on ferry.db, through a connection of its own."""
+        """Rows of a query on the test's database, through a connection of its own."""
+        if ON_POSTGRES:
+            return [tuple(d.values()) for d in self.query_dicts(sql, params)]
         con = sqlite3.connect(self.db_path, timeout=10)
         try:
             return con.execute(sql, params).fetchall()
@@ -844,6 +932,8 @@ class FerryTestCase(unittest.TestCase):
             con.close()
 
     def query_dicts(self, sql, params=()):
+        if ON_POSTGRES:
+            return pg_query_dicts(self.database, sql, params)
         con = sqlite3.connect(self.db_path, timeout=10)
         con.row_factory = sqlite3.Row
         try:
@@ -851,7 +941,28 @@ class FerryTestCase(unittest.TestCase):
         finally:
             con.close()
 
+    def db_exec(self, sql, params=()):
+        """Runs a change (UPDATE, INSERT, DELETE) on the test's database and commits it;
+        returns the number of rows changed."""
+        if ON_POSTGRES:
+            r = subprocess.run(["psql", self.database, "-X", "-v", "ON_ERROR_STOP=1", "-c",
+                                bind_params(sql, params)], capture_output=True, text=True,
+                               timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError("psql: %s" % r.stderr.strip())
+            return int(r.stdout.split()[-1])
+        con = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            n = con.execute(sql, params).rowcount
+            con.commit()
+            return n
+        finally:
+            con.close()
+
     def table_exists(self, table):
+        if ON_POSTGRES:
+            return bool(self.query("SELECT 1 FROM information_schema.tables WHERE table_name = ?",
+                                   (table,)))
         if not os.path.exists(self.db_path):
             return False
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
@@ -859,7 +970,12 @@ class FerryTestCase(unittest.TestCase):
 
     def table_rows(self, table, order_by=None):
         """Every row of table, as tuples, in a stable order (all columns)."""
-        cols = [r[1] for r in self.query('SELECT * FROM pragma_table_info(?)', (table,))]
+        if ON_POSTGRES:
+            cols = [r[0] for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+                " ORDER BY ordinal_position", (table,))]
+        else:
+            cols = [r[1] for r in self.query('SELECT * FROM pragma_table_info(?)', (table,))]
         order = order_by or ", ".join('"%s"' % c for c in cols)
         return self.query('SELECT * FROM "%s" ORDER BY %s' % (table, order))
 

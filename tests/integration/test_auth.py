@@ -218,17 +218,6 @@ class AuthTestCase(ferrytest.FerryTestCase):
         self.assertEqual(r.status, 200, "login of %s: %s" % (user, mask(r)))
         return Session.from_answer(srv, user, r)
 
-    def db_exec(self, sql, params=()):
-        """Runs a change on ferry.db and commits it; returns the rows changed."""
-        import sqlite3
-        con = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            n = con.execute(sql, params).rowcount
-            con.commit()
-            return n
-        finally:
-            con.close()
-
     def age_session(self, session, last_seen_ago=None, created_ago=None):
         """Moves a session's last request and/or its login back in time."""
         for column, ago in (("last_seen_at", last_seen_ago), ("created_at", created_ago)):

@@ -154,6 +154,30 @@ static void subscribers_are_notified_until_they_unsubscribe(void **state)
     ferry_hub_free(hub);
 }
 
+static void forward_cb(void *ctx, const char *type, const char *sync, const char *data)
+{
+    ferry_buf *seen = ctx;
+
+    ferry_buf_printf(seen, "%s %s %s;", type, sync, data);
+}
+
+static void local_events_are_forwarded_and_relayed_ones_are_not(void **state)
+{
+    ferry_hub *hub = new_hub(8);
+    ferry_buf seen;
+
+    (void)state;
+    ferry_buf_init(&seen, 4096);
+    ferry_hub_set_forward(hub, forward_cb, &seen);
+    assert_int_equal(ferry_hub_publish(hub, "run.queued", "a", "{\"id\":1}"), 1);
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.started", "b", "{\"id\":2}"), 2);
+    ferry_hub_set_forward(hub, NULL, NULL);
+    assert_int_equal(ferry_hub_publish(hub, "run.finished", "a", "{\"id\":1}"), 3);
+    assert_string_equal(ferry_buf_str(&seen), "run.queued a {\"id\":1};");
+    ferry_buf_done(&seen);
+    ferry_hub_free(hub);
+}
+
 static void *publish_many(void *arg)
 {
     ferry_hub *hub = arg;
@@ -193,6 +217,7 @@ int main(void)
         cmocka_unit_test(max_events_bounds_one_read),
         cmocka_unit_test(subscribers_are_notified_until_they_unsubscribe),
         cmocka_unit_test(concurrent_publishers_get_distinct_ids),
+        cmocka_unit_test(local_events_are_forwarded_and_relayed_ones_are_not),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

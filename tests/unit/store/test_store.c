@@ -1,19 +1,30 @@
-/* test_sqlite_store.c - the run store on SQLite (src/store/sqlite_store.c).
+/* test_store.c - Ferry's own tables on SQLite (src/store/sqlite_store.c) and PostgreSQL
+ * (src/store/pg_store.c).
  *
- * Every test opens a fresh database file in a temporary directory: run records round-trip
- * every field through run_start/run_finish/run_get/run_list, the partial unique index allows
- * one queued-or-running run per sync and tenant, change rows list in order with an outcome
- * filter and a limit, data survives reopening, and a database from a newer Ferry is refused.
- * Users, API tokens and login sessions: token and session checks, idle and absolute session
- * expiry (tested by ageing rows through the raw connection, never by sleeping), sessions
- * ended by a new password or a disabled user in one transaction, and the audit log with its
- * filters and cursor. Older databases (versions 1 and 3) are migrated with their data.
- * It also covers ferry_store_open()'s database setting and the status/outcome names. */
+ * The same scenarios run against both stores, in two groups: every test opens a fresh store
+ * (a database file in a temporary directory, or a new database on the test run's PostgreSQL
+ * server). Run records round-trip every field through run_start/run_finish/run_get/run_list,
+ * the partial unique index allows one queued-or-running run per sync and tenant, change rows
+ * list in order with an outcome filter and a limit, data survives reopening. Users, API
+ * tokens and login sessions: token and session checks, idle and absolute session expiry
+ * (tested by ageing rows through the raw connection, never by sleeping), sessions ended by a
+ * new password or a disabled user, and the audit log with its filters and cursor. Nodes,
+ * schedule claims and cancel requests of a running run.
+ *
+ * SQLite only: older databases (versions 1 and 3) are migrated with their data, a database
+ * from a newer Ferry is refused, authentication does not wait for a writer, and
+ * ferry_store_open()'s database setting. PostgreSQL only: several connections at once (claims
+ * hand each run to one claimer, concurrent enqueues create one run, one schedule claimer
+ * wins, three processes migrate one empty database), a broken connection is reset, the change
+ * rows commit with the caller's transaction, and the URL's password never appears in an
+ * error. */
 #include "events/run_json.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "util/timeutil.h"
 
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,26 +39,51 @@
 #include <cmocka.h>
 /* clang-format on */
 
+typedef enum { BACKEND_SQLITE, BACKEND_PG } backend;
+
 typedef struct {
-    char *dir;
-    char path[4096];
+    backend kind;
+    char *dir;       /* SQLite: the temporary directory */
+    char path[4096]; /* SQLite: the database file */
+    char *url;       /* PostgreSQL: the test's own database */
     ferry_store *store;
 } fixture;
 
-static int setup(void **state)
+/* Opens another store on the fixture's database. */
+static ferry_rc fx_open(const fixture *fx, ferry_store **ret, ferry_err *err)
+{
+    ferry_err_clear(err);
+    if (fx->kind == BACKEND_PG)
+        return ferry_pg_store_open(fx->url, ret, err);
+    return ferry_sqlite_store_open(fx->path, ret, err);
+}
+
+static int setup_kind(void **state, backend kind)
 {
     fixture *fx = calloc(1, sizeof(*fx));
     ferry_err err;
 
     assert_non_null(fx);
+    fx->kind = kind;
     fx->dir = tu_tempdir();
     assert_non_null(fx->dir);
     snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-    ferry_err_clear(&err);
-    if (ferry_sqlite_store_open(fx->path, &fx->store, &err) != FERRY_OK)
+    if (kind == BACKEND_PG && (fx->url = tu_pg_database()) == NULL)
+        fail_msg("no PostgreSQL database for the test");
+    if (fx_open(fx, &fx->store, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     *state = fx;
     return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+    return setup_kind(state, BACKEND_SQLITE);
+}
+
+static int setup_pg(void **state)
+{
+    return setup_kind(state, BACKEND_PG);
 }
 
 static int teardown(void **state)
@@ -57,8 +93,116 @@ static int teardown(void **state)
     ferry_store_free(fx->store);
     tu_rmtree(fx->dir);
     free(fx->dir);
+    free(fx->url);
     free(fx);
     return 0;
+}
+
+/* Runs sql on the fixture store's own connection (a test's way to age a row or break a
+ * rule behind the store's back); sql must succeed. PostgreSQL gets "?1" as "$1". */
+static void fx_exec_time(fixture *fx, const char *sql, const char *iso)
+{
+    if (fx->kind == BACKEND_SQLITE) {
+        sqlite3 *db = ferry_sqlite_store_db(fx->store);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        if (iso != NULL)
+            sqlite3_bind_text(st, 1, iso, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        return;
+    }
+    char pgsql[2048];
+    size_t n = 0;
+    for (const char *p = sql; *p != '\0' && n + 2 < sizeof(pgsql); p++) {
+        pgsql[n++] = (p[0] == '?' && p[1] == '1') ? '$' : *p;
+    }
+    pgsql[n] = '\0';
+    PGresult *res = PQexecParams(ferry_pg_store_conn(fx->store), pgsql, iso != NULL ? 1 : 0, NULL,
+                                 iso != NULL ? &iso : NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", pgsql, PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+static void fx_exec(fixture *fx, const char *sql)
+{
+    fx_exec_time(fx, sql, NULL);
+}
+
+/* True when a transaction is open on the store's connection. */
+static bool fx_in_transaction(fixture *fx)
+{
+    if (fx->kind == BACKEND_SQLITE)
+        return !sqlite3_get_autocommit(ferry_sqlite_store_db(fx->store));
+    return PQtransactionStatus(ferry_pg_store_conn(fx->store)) != PQTRANS_IDLE;
+}
+
+/* Runs sql on db with ?1 bound to the ISO time of ms (a test's way to age a row). */
+static void set_time(fixture *fx, const char *sql, int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX];
+
+    ferry_time_format_iso(ms, iso);
+    fx_exec_time(fx, sql, iso);
+}
+
+/* The first column of the first row of sql on db (SQLite), as an integer. */
+static int64_t sq_query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The first column of the first row of sql on conn (PostgreSQL), as an integer. */
+static int64_t pg_query_int(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    int64_t v;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+    v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return v;
+}
+
+/* The first column of the first row of sql, as an integer. */
+static int64_t query_int(fixture *fx, const char *sql)
+{
+    if (fx->kind == BACKEND_SQLITE)
+        return sq_query_int(ferry_sqlite_store_db(fx->store), sql);
+    return pg_query_int(ferry_pg_store_conn(fx->store), sql);
+}
+
+/* True when the first column of the first row of sql is the time ms. */
+static bool query_is_time(fixture *fx, const char *sql, int64_t ms)
+{
+    char iso[FERRY_ISO_TIME_MAX], wrapped[1024];
+    sqlite3_stmt *st;
+    bool same;
+
+    if (fx->kind == BACKEND_PG) {
+        snprintf(wrapped, sizeof(wrapped),
+                 "SELECT (extract(epoch FROM x) * 1000)::bigint FROM (%s) AS q(x)", sql);
+        return query_int(fx, wrapped) == ms;
+    }
+    ferry_time_format_iso(ms, iso);
+    assert_int_equal(sqlite3_prepare_v2(ferry_sqlite_store_db(fx->store), sql, -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    same = sqlite3_column_text(st, 0) != NULL &&
+           strcmp((const char *)sqlite3_column_text(st, 0), iso) == 0;
+    sqlite3_finalize(st);
+    return same;
 }
 
 /* A run as run.c starts one: running, queued and started at ms. */
@@ -517,10 +661,7 @@ static void a_run_whose_lease_was_taken_cannot_be_finished(void **state)
     ferry_err err;
 
     run.id = start(st, &run);
-    assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(st),
-                                  "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    fx_exec(fx, "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'");
     run.status = FERRY_RUN_SUCCEEDED;
     run.finished_at_ms = 1795500345000;
     ferry_err_clear(&err);
@@ -575,7 +716,6 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_run run = new_run("therapists", 1795500344000), got;
     int n = -1;
     ferry_err err;
@@ -587,10 +727,7 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
     assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     /* A lease last renewed long ago is: the run is queued again as attempt 2. */
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
     assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
@@ -659,7 +796,7 @@ static void reopening_the_database_keeps_runs_and_changes(void **state)
     fx->store = NULL;
 
     ferry_err_clear(&err);
-    assert_int_equal(ferry_sqlite_store_open(fx->path, &fx->store, &err), FERRY_OK);
+    assert_int_equal(fx_open(fx, &fx->store, &err), FERRY_OK);
     assert_int_equal(fx->store->ops->run_get(fx->store, id, &got, &err), FERRY_OK);
     assert_string_equal(got.sync, "therapists");
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
@@ -691,7 +828,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 4)",
+             "Ferry knows up to 5)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -707,13 +844,14 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            "SELECT (SELECT user_version FROM pragma_user_version),"
                            " (SELECT count(*) FROM sqlite_master WHERE name IN"
                            " ('ferry_runs', 'ferry_changes', 'ferry_users', 'ferry_api_tokens',"
-                           " 'ferry_sessions', 'ferry_audit')),"
+                           " 'ferry_sessions', 'ferry_audit', 'ferry_nodes',"
+                           " 'ferry_schedule_fires')),"
                            " (SELECT journal_mode FROM pragma_journal_mode)",
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 4);
-    assert_int_equal(sqlite3_column_int(st, 1), 6);
+    assert_int_equal(sqlite3_column_int(st, 0), 5);
+    assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
 }
@@ -745,7 +883,11 @@ static void store_open_rejects_other_databases(void **state)
     assert_int_equal(ferry_store_open("sqlite:", NULL, &st, &err), FERRY_ECONFIG);
     assert_string_equal(err.msg, "database: 'sqlite:' needs a file path");
     ferry_err_clear(&err);
-    assert_int_equal(ferry_store_open("postgres://u@h/db", NULL, &st, &err), FERRY_ECONFIG);
+    /* A PostgreSQL URL is opened by the PostgreSQL store: nothing listens on port 1. */
+    assert_int_equal(ferry_store_open("postgres://u:hunter2pw@127.0.0.1:1/db", NULL, &st, &err),
+                     FERRY_EDB);
+    assert_null(strstr(err.msg, "hunter2pw"));
+    assert_non_null(strstr(err.msg, "postgres://127.0.0.1:1/db"));
     ferry_err_clear(&err);
     assert_int_equal(ferry_store_open("mysql://h/db", NULL, &st, &err), FERRY_ECONFIG);
     assert_string_equal(err.msg, "database: expected sqlite:PATH or postgres://USER@HOST:PORT/DB");
@@ -782,11 +924,13 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_err err;
     int64_t id = start(fx->store, &run);
 
-    /* Make it a version 1 database: nothing of versions 2 to 4. */
+    /* Make it a version 1 database: nothing of versions 2 to 5. */
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE ferry_audit; DROP TABLE ferry_sessions;"
                                   " DROP TABLE ferry_api_tokens; DROP TABLE ferry_users;"
+                                  " DROP TABLE ferry_nodes; DROP TABLE ferry_schedule_fires;"
                                   " ALTER TABLE ferry_runs DROP COLUMN token_label;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN cancel_requested_by;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -799,7 +943,8 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_run_done(&got);
     assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again),
                                   "SELECT count(*) FROM ferry_users; SELECT count(*) FROM"
-                                  " ferry_sessions; SELECT token_label FROM ferry_runs",
+                                  " ferry_sessions; SELECT token_label, cancel_requested_by FROM"
+                                  " ferry_runs; SELECT count(*) FROM ferry_nodes",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
 }
@@ -833,48 +978,6 @@ static void users_are_added_listed_changed_and_disabled(void **state)
     assert_int_equal(st->ops->user_get(st, "nobody", &u, &err), FERRY_ENOTFOUND);
     ferry_err_clear(&err);
     assert_int_equal(st->ops->user_set_disabled(st, "nobody", true, &err), FERRY_ENOTFOUND);
-}
-
-/* Runs sql on db with ?1 bound to the ISO time of ms (a test's way to age a row). */
-static void set_time(sqlite3 *db, const char *sql, int64_t ms)
-{
-    char iso[FERRY_ISO_TIME_MAX];
-    sqlite3_stmt *st;
-
-    ferry_time_format_iso(ms, iso);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, iso, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-}
-
-/* The first column of the first row of sql, as an integer. */
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    int64_t v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-/* True when the first column of the first row of sql is the ISO time of ms. */
-static bool query_is_time(sqlite3 *db, const char *sql, int64_t ms)
-{
-    char iso[FERRY_ISO_TIME_MAX];
-    sqlite3_stmt *st;
-    bool same;
-
-    ferry_time_format_iso(ms, iso);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    same = sqlite3_column_text(st, 0) != NULL &&
-           strcmp((const char *)sqlite3_column_text(st, 0), iso) == 0;
-    sqlite3_finalize(st);
-    return same;
 }
 
 static void add_user(ferry_store *st, const char *name, ferry_role role)
@@ -992,10 +1095,10 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                   " ('ferry_sessions', 'ferry_audit')"),
-                     2);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                      " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
+                     3);
     /* The user, the token and the run are all still there. */
     assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
     assert_int_equal(u.role, FERRY_ROLE_ADMIN);
@@ -1115,7 +1218,6 @@ static void a_valid_token_names_its_user_and_records_its_use(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     int64_t before = ferry_time_now_ms(), id, old;
     ferry_principal p;
     ferry_err err;
@@ -1128,28 +1230,28 @@ static void a_valid_token_names_its_user_and_records_its_use(void **state)
     assert_int_equal(p.token_id, id);
     assert_string_equal(p.token_label, "app backend");
     assert_string_equal(p.user, "bo");
-    assert_int_equal(p.user_id, query_int(db, "SELECT id FROM ferry_users WHERE name = 'bo'"));
+    assert_int_equal(p.user_id, query_int(fx, "SELECT id FROM ferry_users WHERE name = 'bo'"));
     assert_int_equal(p.role, FERRY_ROLE_OPERATOR);
     assert_true(p.created_at_ms >= before - 1000 && p.created_at_ms <= ferry_time_now_ms());
     /* Never used before: the use is recorded now. */
     assert_true(p.last_seen_at_ms >= before && p.last_seen_at_ms <= ferry_time_now_ms());
-    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
     ferry_principal_done(&p);
 
     /* Used 30 s ago: not written again. */
     old = ferry_time_now_ms() - 30000;
-    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
     assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
-    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", old));
+    assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", old));
 
     /* Used two minutes ago: written again. */
     old = ferry_time_now_ms() - 120000;
-    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
     assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > old + 60000);
-    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
     ferry_principal_done(&p);
 }
 
@@ -1186,7 +1288,7 @@ static void authentication_does_not_wait_for_a_busy_database(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st), *writer;
+    sqlite3 *writer;
     int64_t old = ferry_time_now_ms() - 120000, t0;
     ferry_principal p;
     ferry_err err;
@@ -1194,8 +1296,8 @@ static void authentication_does_not_wait_for_a_busy_database(void **state)
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_token(st, "ana", "app", "hash-a");
     add_session(st, "ana", "sess-a");
-    set_time(db, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
-    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", old);
+    set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", old);
     /* Another connection holds the write lock, as a run does for its whole transaction. */
     assert_int_equal(sqlite3_open(fx->path, &writer), SQLITE_OK);
     assert_int_equal(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -1214,7 +1316,7 @@ static void authentication_does_not_wait_for_a_busy_database(void **state)
     /* Once the database is free, the use is recorded. */
     assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > old);
-    assert_true(query_is_time(db, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
+    assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
     ferry_principal_done(&p);
 }
 
@@ -1222,7 +1324,6 @@ static void a_session_names_its_user_until_it_is_deleted(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     int64_t before = ferry_time_now_ms(), seen;
     ferry_principal p;
     ferry_err err;
@@ -1232,7 +1333,7 @@ static void a_session_names_its_user_until_it_is_deleted(void **state)
     ferry_err_clear(&err);
     assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_string_equal(p.user, "ana");
-    assert_int_equal(p.user_id, query_int(db, "SELECT id FROM ferry_users WHERE name = 'ana'"));
+    assert_int_equal(p.user_id, query_int(fx, "SELECT id FROM ferry_users WHERE name = 'ana'"));
     assert_int_equal(p.role, FERRY_ROLE_ADMIN);
     assert_int_equal(p.token_id, 0);
     assert_null(p.token_label);
@@ -1242,16 +1343,16 @@ static void a_session_names_its_user_until_it_is_deleted(void **state)
 
     /* Seen 10 s ago: not written; two minutes ago: written. */
     seen = ferry_time_now_ms() - 10000;
-    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
     assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, seen);
     ferry_principal_done(&p);
-    assert_true(query_is_time(db, "SELECT last_seen_at FROM ferry_sessions", seen));
+    assert_true(query_is_time(fx, "SELECT last_seen_at FROM ferry_sessions", seen));
     seen = ferry_time_now_ms() - 120000;
-    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
     assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > seen + 60000);
-    assert_true(query_is_time(db, "SELECT last_seen_at FROM ferry_sessions", p.last_seen_at_ms));
+    assert_true(query_is_time(fx, "SELECT last_seen_at FROM ferry_sessions", p.last_seen_at_ms));
     ferry_principal_done(&p);
 
     /* Logging out deletes it; logging out twice is fine. */
@@ -1276,25 +1377,23 @@ static void a_session_can_only_be_added_for_an_enabled_user(void **state)
     ferry_err_clear(&err);
     assert_int_equal(st->ops->session_add(st, "nobody", "sess-n", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no user named 'nobody'");
-    assert_int_equal(query_int(ferry_sqlite_store_db(st), "SELECT count(*) FROM ferry_sessions"),
-                     0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
 
 static void an_idle_session_expires_and_is_deleted(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_err err;
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_session(st, "ana", "sess-a");
     /* Last seen 31 minutes ago, with 30 minutes allowed. */
-    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1",
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1",
              ferry_time_now_ms() - 31 * 60 * 1000);
     assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "the session expired (no request for more than 30 min 0 s)");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
     assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "no such session");
 }
@@ -1303,50 +1402,47 @@ static void an_old_session_expires_however_active_it_is(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_err err;
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_session(st, "ana", "sess-a");
     /* Created 13 hours ago with 12 allowed, seen a second ago. */
-    set_time(db, "UPDATE ferry_sessions SET created_at = ?1",
+    set_time(fx, "UPDATE ferry_sessions SET created_at = ?1",
              ferry_time_now_ms() - 13 * 3600 * 1000);
     assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "the session expired (older than 12 h 0 min)");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
 
 static void purge_deletes_idle_and_old_sessions_only(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_err err;
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_session(st, "ana", "fresh");
     add_session(st, "ana", "idle");
     add_session(st, "ana", "old");
-    set_time(db, "UPDATE ferry_sessions SET last_seen_at = ?1 WHERE session_hash = 'idle'",
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1 WHERE session_hash = 'idle'",
              ferry_time_now_ms() - 31 * 60 * 1000);
-    set_time(db, "UPDATE ferry_sessions SET created_at = ?1 WHERE session_hash = 'old'",
+    set_time(fx, "UPDATE ferry_sessions SET created_at = ?1 WHERE session_hash = 'old'",
              ferry_time_now_ms() - 13 * 3600 * 1000);
     ferry_err_clear(&err);
     assert_int_equal(st->ops->session_purge(st, IDLE_MS, MAX_MS, &err), FERRY_OK);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 1);
     assert_int_equal(auth_session(st, "fresh", &err), FERRY_OK);
     /* With no time allowed at all, a session a few ms old goes too. */
-    set_time(db, "UPDATE ferry_sessions SET created_at = ?1, last_seen_at = ?1",
+    set_time(fx, "UPDATE ferry_sessions SET created_at = ?1, last_seen_at = ?1",
              ferry_time_now_ms() - 5);
     assert_int_equal(st->ops->session_purge(st, 0, 0, &err), FERRY_OK);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
 
 static void a_new_password_logs_out_every_session_of_the_user(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_user u;
     ferry_err err;
 
@@ -1363,18 +1459,22 @@ static void a_new_password_logs_out_every_session_of_the_user(void **state)
     /* An unknown user changes nothing and leaves no transaction open. */
     assert_int_equal(st->ops->user_set_password(st, "nobody", "$x", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no user named 'nobody'");
-    assert_true(sqlite3_get_autocommit(db));
+    assert_true(!fx_in_transaction(fx));
 
     /* When the sessions cannot be deleted, the password is not changed either. */
     add_session(st, "ana", "ana-3");
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TEMP TRIGGER keep BEFORE DELETE ON ferry_sessions"
-                                  " BEGIN SELECT RAISE(ABORT, 'kept'); END",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    if (fx->kind == BACKEND_SQLITE) {
+        fx_exec(fx, "CREATE TEMP TRIGGER keep BEFORE DELETE ON ferry_sessions"
+                    " BEGIN SELECT RAISE(ABORT, 'kept'); END");
+    } else {
+        fx_exec(fx, "CREATE FUNCTION keep_sessions() RETURNS trigger LANGUAGE plpgsql AS"
+                    " 'BEGIN RAISE EXCEPTION ''kept''; END'");
+        fx_exec(fx, "CREATE TRIGGER keep BEFORE DELETE ON ferry_sessions FOR EACH ROW"
+                    " EXECUTE FUNCTION keep_sessions()");
+    }
     ferry_err_clear(&err);
     assert_int_equal(st->ops->user_set_password(st, "ana", "$argon2id$newer", &err), FERRY_EDB);
-    assert_true(sqlite3_get_autocommit(db));
+    assert_true(!fx_in_transaction(fx));
     assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
     assert_string_equal(u.password_hash, "$argon2id$new");
     ferry_user_done(&u);
@@ -1385,7 +1485,6 @@ static void disabling_a_user_logs_out_its_sessions_and_stops_its_tokens(void **s
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_err err;
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
@@ -1398,29 +1497,27 @@ static void disabling_a_user_logs_out_its_sessions_and_stops_its_tokens(void **s
     assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_session(st, "ana-1", &err), FERRY_OK);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 1);
     /* Enabling the user again does not bring the sessions back. */
     assert_int_equal(st->ops->user_set_disabled(st, "bo", false, &err), FERRY_OK);
     assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "no such session");
-    assert_true(sqlite3_get_autocommit(db));
+    assert_true(!fx_in_transaction(fx));
 }
 
 static void a_session_of_a_user_disabled_behind_the_stores_back_is_refused(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    sqlite3 *db = ferry_sqlite_store_db(st);
     ferry_err err;
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_session(st, "ana", "ana-1");
-    assert_int_equal(sqlite3_exec(db, "UPDATE ferry_users SET disabled = 1", NULL, NULL, NULL),
-                     SQLITE_OK);
+    fx_exec(fx, "UPDATE ferry_users SET disabled = true");
     assert_int_equal(auth_session(st, "ana-1", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "user 'ana' is disabled");
     assert_null(strstr(err.msg, "ana-1"));
-    assert_int_equal(query_int(db, "SELECT count(*) FROM ferry_sessions"), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
 
 static void a_users_role_can_be_changed(void **state)
@@ -1589,83 +1686,789 @@ static void audit_list_without_a_limit_gives_100(void **state)
     ferry_audit_free(got, n);
 }
 
+static void a_running_run_names_its_node_and_others_do_not(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), queued, claimed, got;
+    char self[300];
+    bool created = false;
+    ferry_err err;
+
+    ferry_node_self(self, sizeof(self));
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &queued, &created, &err),
+                     FERRY_OK);
+    assert_null(queued.node);
+    assert_int_equal(st->ops->run_claim(st, &claimed, &err), FERRY_OK);
+    assert_string_equal(claimed.node, self);
+    assert_int_equal(st->ops->run_get(st, claimed.id, &got, &err), FERRY_OK);
+    assert_string_equal(got.node, self);
+    ferry_run_done(&got);
+    finish(st, claimed.id, FERRY_RUN_SUCCEEDED);
+    assert_int_equal(st->ops->run_get(st, claimed.id, &got, &err), FERRY_OK);
+    assert_null(got.node);
+    ferry_run_done(&got);
+    ferry_run_done(&claimed);
+    ferry_run_done(&queued);
+}
+
+static void nodes_beat_list_and_leave(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_node *nodes = NULL;
+    int64_t before = ferry_time_now_ms();
+    char self[300];
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_node_self(self, sizeof(self));
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->node_beat(st, "127.0.0.1:8080", 4, &err), FERRY_OK);
+    assert_int_equal(st->ops->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(nodes[0].id, self);
+    assert_string_equal(nodes[0].address, "127.0.0.1:8080");
+    assert_int_equal(nodes[0].workers, 4);
+    assert_true(nodes[0].started_at_ms >= before - 1000);
+    assert_true(nodes[0].heartbeat_at_ms >= nodes[0].started_at_ms);
+    int64_t started = nodes[0].started_at_ms;
+    ferry_nodes_free(nodes, n);
+
+    /* Another node silent for a minute and a half is not live; one silent for two days is forgotten
+     * by the next beat. A beat keeps this node's start and updates the rest. */
+    set_time(fx,
+             "INSERT INTO ferry_nodes (id, address, workers, started_at, heartbeat_at) VALUES"
+             " ('quiet:1', NULL, 2, ?1, ?1)",
+             ferry_time_now_ms() - 90000);
+    set_time(fx,
+             "INSERT INTO ferry_nodes (id, address, workers, started_at, heartbeat_at) VALUES"
+             " ('gone:1', NULL, 2, ?1, ?1)",
+             ferry_time_now_ms() - 2 * 24 * 3600 * 1000LL);
+    assert_int_equal(st->ops->node_list(st, 10000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    ferry_nodes_free(nodes, n);
+    assert_int_equal(st->ops->node_beat(st, NULL, 8, &err), FERRY_OK);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_nodes"), 2);
+    assert_int_equal(st->ops->node_list(st, 3600000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    /* Oldest start first. */
+    assert_string_equal(nodes[0].id, "quiet:1");
+    assert_string_equal(nodes[1].id, self);
+    assert_null(nodes[1].address);
+    assert_int_equal(nodes[1].workers, 8);
+    assert_int_equal(nodes[1].started_at_ms, started);
+    ferry_nodes_free(nodes, n);
+
+    assert_int_equal(st->ops->node_leave(st, &err), FERRY_OK);
+    assert_int_equal(st->ops->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    ferry_nodes_free(nodes, n);
+}
+
+static void a_schedule_firing_is_claimed_once(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    bool won = false;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
+                     FERRY_OK);
+    assert_true(won);
+    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
+                     FERRY_OK);
+    assert_false(won);
+    /* Another period, tenant or sync is another firing. */
+    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500060000, &won, &err),
+                     FERRY_OK);
+    assert_true(won);
+    assert_int_equal(st->ops->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err),
+                     FERRY_OK);
+    assert_true(won);
+    assert_int_equal(st->ops->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err),
+                     FERRY_OK);
+    assert_false(won);
+    assert_int_equal(st->ops->schedule_claim(st, "rooms", NULL, 1795500000000, &won, &err),
+                     FERRY_OK);
+    assert_true(won);
+}
+
+static void a_running_run_can_be_asked_to_cancel(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), queued, claimed;
+    bool created = false, requested = true;
+    char *user = NULL;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &queued, &created, &err),
+                     FERRY_OK);
+    /* Only a running run: a queued one is cancelled with run_cancel_queued. */
+    assert_int_equal(st->ops->run_request_cancel(st, queued.id, "ana", &err), FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "run 1 is not running");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_cancel_requested(st, queued.id, &requested, &user, &err),
+                     FERRY_OK);
+    assert_false(requested);
+    assert_null(user);
+    assert_int_equal(st->ops->run_claim(st, &claimed, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, &user, &err),
+                     FERRY_OK);
+    assert_true(requested);
+    assert_string_equal(user, "ana");
+    free(user);
+    /* Asked again by someone else: the last one is recorded; ret_user may be NULL. */
+    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, NULL, &err), FERRY_OK);
+    requested = false;
+    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, &user, &err),
+                     FERRY_OK);
+    assert_true(requested);
+    assert_null(user);
+    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, NULL, &err),
+                     FERRY_OK);
+    finish(st, claimed.id, FERRY_RUN_CANCELLED);
+    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, "ana", &err), FERRY_ENOTFOUND);
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_cancel_requested(st, 999, &requested, &user, &err),
+                     FERRY_ENOTFOUND);
+    assert_string_equal(err.msg, "there is no run 999");
+    ferry_run_done(&claimed);
+    ferry_run_done(&queued);
+}
+
+/* PostgreSQL only. */
+
+static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void **state)
+{
+    fixture *fx = *state;
+
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
+                                   " ('ferry_runs', 'ferry_changes', 'ferry_users',"
+                                   " 'ferry_api_tokens', 'ferry_sessions', 'ferry_audit',"
+                                   " 'ferry_nodes', 'ferry_schedule_fires',"
+                                   " 'ferry_cancel_requests')"),
+                     9);
+    /* Opening again migrates nothing. */
+    ferry_store *again = NULL;
+    ferry_err err;
+    assert_int_equal(fx_open(fx, &again, &err), FERRY_OK);
+    ferry_store_free(again);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
+}
+
+static void pg_database_from_a_newer_ferry_is_refused(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *again = NULL;
+    char want[1200], where[600];
+    ferry_err err;
+
+    fx_exec(fx, "UPDATE ferry_schema_version SET version = 99");
+    assert_int_equal(fx_open(fx, &again, &err), FERRY_EDB);
+    assert_null(again);
+    /* The URL without its user. */
+    snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
+    snprintf(want, sizeof(want),
+             "database %s: the database was written by a newer Ferry (schema version 99; this "
+             "Ferry knows up to 1)",
+             where);
+    assert_string_equal(err.msg, want);
+}
+
+#define THREADS_MAX 20
+
+typedef struct {
+    fixture *fx;
+    ferry_store *store;
+    pthread_barrier_t *barrier;
+    int64_t ids[64];
+    int n;
+    bool created;
+    bool won;
+    ferry_rc rc;
+    char msg[FERRY_ERR_MSG_MAX];
+} worker;
+
+static void *claim_all(void *arg)
+{
+    worker *w = arg;
+    ferry_err err;
+    ferry_run run;
+
+    pthread_barrier_wait(w->barrier);
+    for (;;) {
+        ferry_err_clear(&err);
+        w->rc = w->store->ops->run_claim(w->store, &run, &err);
+        if (w->rc != FERRY_OK)
+            break;
+        if (w->n < 64)
+            w->ids[w->n++] = run.id;
+        ferry_run_done(&run);
+    }
+    if (w->rc == FERRY_DONE)
+        w->rc = FERRY_OK;
+    snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+    return NULL;
+}
+
+/* Opens a store per worker, starts them together on fn, and joins them. */
+static void run_workers(fixture *fx, worker *w, int n, void *(*fn)(void *))
+{
+    pthread_barrier_t barrier;
+    pthread_t threads[THREADS_MAX];
+    ferry_err err;
+
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, (unsigned)n), 0);
+    for (int i = 0; i < n; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].fx = fx;
+        w[i].barrier = &barrier;
+        if (fn != NULL && fx_open(fx, &w[i].store, &err) != FERRY_OK)
+            fail_msg("open: %s", err.msg);
+    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, fn, &w[i]), 0);
+    for (int i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        ferry_store_free(w[i].store);
+        w[i].store = NULL;
+    }
+    pthread_barrier_destroy(&barrier);
+}
+
+static void pg_concurrent_claims_hand_each_run_to_one_claimer(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    worker w[4];
+    int seen[41] = {0}, total = 0;
+    bool created;
+    ferry_err err;
+
+    for (int i = 0; i < 40; i++) {
+        char sync[16];
+        ferry_run want, got;
+        snprintf(sync, sizeof(sync), "s%d", i);
+        want = new_run(sync, 1795500344000);
+        ferry_err_clear(&err);
+        assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &got, &created, &err),
+                         FERRY_OK);
+        assert_true(created);
+        assert_true(got.id >= 1 && got.id <= 40);
+        ferry_run_done(&got);
+    }
+    run_workers(fx, w, 4, claim_all);
+    for (int i = 0; i < 4; i++) {
+        if (w[i].rc != FERRY_OK)
+            fail_msg("claim: %s", w[i].msg);
+        for (int j = 0; j < w[i].n; j++) {
+            assert_true(w[i].ids[j] >= 1 && w[i].ids[j] <= 40);
+            seen[w[i].ids[j]]++;
+            total++;
+        }
+    }
+    assert_int_equal(total, 40);
+    for (int i = 1; i <= 40; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_runs WHERE status = 'running'"), 40);
+}
+
+static int queued_calls;
+static pthread_mutex_t queued_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queued_calls */
+
+static void count_queued(void *ctx, const ferry_run *run)
+{
+    (void)ctx;
+    (void)run;
+    pthread_mutex_lock(&queued_lock);
+    queued_calls++;
+    pthread_mutex_unlock(&queued_lock);
+}
+
+static void *enqueue_one(void *arg)
+{
+    worker *w = arg;
+    ferry_run want = new_run("therapists", 1795500344000), got;
+    ferry_err err;
+
+    want.tenant = (char *)"acme";
+    pthread_barrier_wait(w->barrier);
+    ferry_err_clear(&err);
+    w->rc =
+        w->store->ops->run_enqueue(w->store, &want, count_queued, NULL, &got, &w->created, &err);
+    if (w->rc == FERRY_OK) {
+        w->ids[w->n++] = got.id;
+        ferry_run_done(&got);
+    }
+    snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+    return NULL;
+}
+
+static void pg_concurrent_enqueues_create_one_run(void **state)
+{
+    fixture *fx = *state;
+    worker w[20];
+    int created = 0;
+
+    queued_calls = 0;
+    run_workers(fx, w, 20, enqueue_one);
+    for (int i = 0; i < 20; i++) {
+        if (w[i].rc != FERRY_OK)
+            fail_msg("enqueue: %s", w[i].msg);
+        created += w[i].created;
+        assert_int_equal(w[i].n, 1);
+        assert_int_equal(w[i].ids[0], w[0].ids[0]);
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(queued_calls, 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_runs"), 1);
+}
+
+static void *claim_schedule(void *arg)
+{
+    worker *w = arg;
+    ferry_err err;
+
+    pthread_barrier_wait(w->barrier);
+    ferry_err_clear(&err);
+    w->rc =
+        w->store->ops->schedule_claim(w->store, "therapists", "acme", 1795500000000, &w->won, &err);
+    snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+    return NULL;
+}
+
+static void pg_concurrent_schedule_claims_have_one_winner(void **state)
+{
+    fixture *fx = *state;
+    worker w[8];
+    int won = 0;
+
+    run_workers(fx, w, 8, claim_schedule);
+    for (int i = 0; i < 8; i++) {
+        if (w[i].rc != FERRY_OK)
+            fail_msg("schedule_claim: %s", w[i].msg);
+        won += w[i].won;
+    }
+    assert_int_equal(won, 1);
+}
+
+static void *open_store(void *arg)
+{
+    worker *w = arg;
+    ferry_err err;
+
+    pthread_barrier_wait(w->barrier);
+    ferry_err_clear(&err);
+    w->rc = fx_open(w->fx, &w->store, &err);
+    snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+    return NULL;
+}
+
+static void pg_three_processes_migrate_one_empty_database(void **state)
+{
+    fixture *fx = *state, empty;
+    worker w[3];
+
+    /* The workers open their stores themselves, at once, on a database nobody opened. */
+    memset(&empty, 0, sizeof(empty));
+    empty.kind = BACKEND_PG;
+    empty.url = tu_pg_database();
+    assert_non_null(empty.url);
+    pthread_barrier_t barrier;
+    pthread_t threads[3];
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].fx = &empty;
+        w[i].barrier = &barrier;
+        assert_int_equal(pthread_create(&threads[i], NULL, open_store, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    for (int i = 0; i < 3; i++) {
+        if (w[i].rc != FERRY_OK)
+            fail_msg("open: %s", w[i].msg);
+    }
+    assert_int_equal(
+        pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT count(*) FROM ferry_schema_version"),
+        1);
+    assert_int_equal(
+        pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
+        1);
+    for (int i = 0; i < 3; i++)
+        ferry_store_free(w[i].store);
+    free(empty.url);
+    (void)fx;
+}
+
+static void pg_the_password_never_appears_in_an_error(void **state)
+{
+    fixture *fx = *state;
+    const char *hostport = strchr(fx->url, '@') + 1; /* 127.0.0.1:PORT/db */
+    char url[1024], server[512];
+    ferry_store *st = NULL;
+    ferry_err err;
+
+    snprintf(server, sizeof(server), "%.*s", (int)(strchr(hostport, '/') - hostport), hostport);
+    /* Each URL is before + the test server's HOST:PORT + after. */
+    const struct {
+        const char *before, *after;
+    } cases[] = {
+        {"postgres://ferry:s3cr3t-Pw@127.0.0.1:1/ferry#", ""},  /* nothing listens */
+        {"postgresql://ferry:s3cr3t-Pw@", "/no_such_database"}, /* the server refuses */
+        {"postgres://nobody:s3cr3t-Pw@", "/ferry"},             /* an unknown user */
+        {"postgres://ferry:s3cr3t-Pw@", "/s3cr3t-Pw"},          /* the server repeats it */
+        {"postgres://ferry@", "/s3cr3t-Pw?password=s3cr3t-Pw"}, /* in the query string */
+        {"postgres://ferry:s3cr3t%2DPw@", "/s3cr3t-Pw"},        /* percent-encoded */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(url, sizeof(url), "%s%s%s", cases[i].before,
+                 cases[i].before[strlen(cases[i].before) - 1] == '#' ? "" : server, cases[i].after);
+        ferry_err_clear(&err);
+        assert_int_equal(ferry_store_open(url, NULL, &st, &err), FERRY_EDB);
+        assert_null(st);
+        if (strstr(err.msg, "s3cr3t") != NULL)
+            fail_msg("the password shows in: %s", err.msg);
+        assert_non_null(strstr(err.msg, "cannot connect"));
+        assert_non_null(strstr(err.msg, "database postgres"));
+    }
+}
+
+static void pg_a_broken_connection_is_reset(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_change c = {.seq = 1, .record_key = (char *)"T1", .outcome = FERRY_OUTCOME_CREATED};
+    char sql[128];
+    PGconn *killer;
+    ferry_err err;
+
+    run.id = start(st, &run);
+    killer = PQconnectdb(fx->url);
+    assert_int_equal(PQstatus(killer), CONNECTION_OK);
+    /* Ended by the server (a restart, a failover, an idle timeout): reset and tried again. */
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)",
+             PQbackendPID(ferry_pg_store_conn(st)));
+    assert_int_equal(pg_query_int(killer, sql) >= 0, 1);
+    ferry_err_clear(&err);
+    if (st->ops->run_get(st, run.id, &got, &err) != FERRY_OK)
+        fail_msg("run_get after the connection ended: %s", err.msg);
+    ferry_run_done(&got);
+    /* changes_add belongs to a run's transaction: it does not reconnect, it fails. */
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)",
+             PQbackendPID(ferry_pg_store_conn(st)));
+    pg_query_int(killer, sql);
+    c.run_id = run.id;
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->changes_add(st, &c, 1, &err), FERRY_EDB);
+    assert_int_equal(strncmp(err.msg, "database: ", 10), 0);
+    /* The next call outside a run reconnects. */
+    ferry_err_clear(&err);
+    if (st->ops->run_get(st, run.id, &got, &err) != FERRY_OK)
+        fail_msg("run_get after a failed changes_add: %s", err.msg);
+    ferry_run_done(&got);
+    PQfinish(killer);
+}
+
+static size_t count_changes(ferry_store *st, int64_t run_id)
+{
+    ferry_change *ch = NULL;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->ops->change_list(st, run_id, &(ferry_change_filter){.outcome = -1}, &ch, &n, &err) !=
+        FERRY_OK)
+        fail_msg("change_list: %s", err.msg);
+    ferry_changes_free(ch, n);
+    return n;
+}
+
+static void pg_changes_commit_or_roll_back_with_the_callers_transaction(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store, *other = NULL;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_err err;
+
+    run.id = start(st, &run);
+    assert_int_equal(fx_open(fx, &other, &err), FERRY_OK);
+    /* As a target does: the run's transaction is open on the store's connection. */
+    fx_exec(fx, "BEGIN");
+    add_change(st, run.id, 1, "T1", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
+    add_change(st, run.id, 2, "T2\tkey\nwith\\escapes", FERRY_OUTCOME_FAILED, 3,
+               "row 3: a\ttab and a\nnewline", NULL);
+    finish(st, run.id, FERRY_RUN_SUCCEEDED);
+    assert_true(fx_in_transaction(fx));
+    assert_int_equal(count_changes(other, run.id), 0);
+    ferry_err_clear(&err);
+    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_RUNNING);
+    ferry_run_done(&got);
+    fx_exec(fx, "ROLLBACK");
+    assert_int_equal(count_changes(other, run.id), 0);
+    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_RUNNING);
+    ferry_run_done(&got);
+
+    fx_exec(fx, "BEGIN");
+    add_change(st, run.id, 1, "T1", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
+    add_change(st, run.id, 2, "T2\tkey\nwith\\escapes", FERRY_OUTCOME_FAILED, 3,
+               "row 3: a\ttab and a\nnewline", NULL);
+    finish(st, run.id, FERRY_RUN_SUCCEEDED);
+    fx_exec(fx, "COMMIT");
+    assert_int_equal(count_changes(other, run.id), 2);
+    ferry_change *ch = NULL;
+    size_t n = 0;
+    assert_int_equal(other->ops->change_list(other, run.id, &(ferry_change_filter){.outcome = -1},
+                                             &ch, &n, &err),
+                     FERRY_OK);
+    assert_string_equal(ch[1].record_key, "T2\tkey\nwith\\escapes");
+    assert_string_equal(ch[1].reason, "row 3: a\ttab and a\nnewline");
+    ferry_changes_free(ch, n);
+    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
+    ferry_run_done(&got);
+    ferry_store_free(other);
+}
+
+static void pg_reclaim_skips_a_run_whose_transaction_is_alive(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store, *other = NULL;
+    ferry_run run = new_run("therapists", 1795500344000);
+    int64_t t0;
+    int n = -1;
+    ferry_err err;
+
+    run.id = start(st, &run);
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    assert_int_equal(fx_open(fx, &other, &err), FERRY_OK);
+    /* The run's transaction renews the lease: the row is locked until it ends. */
+    fx_exec(fx, "BEGIN");
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
+    t0 = ferry_time_mono_ms();
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    assert_true(ferry_time_mono_ms() - t0 < 5000);
+    fx_exec(fx, "COMMIT");
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
+    /* Without a live transaction, an old heartbeat is an expired lease. */
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    ferry_store_free(other);
+}
+
+static void pg_authentication_does_not_wait_for_a_locked_row(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    int64_t old = ferry_time_now_ms() - 120000, t0;
+    ferry_principal p;
+    PGconn *locker;
+    PGresult *res;
+    ferry_err err;
+
+    add_user(st, "ana", FERRY_ROLE_ADMIN);
+    add_token(st, "ana", "app", "hash-a");
+    add_session(st, "ana", "sess-a");
+    set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
+    set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", old);
+    locker = PQconnectdb(fx->url);
+    assert_int_equal(PQstatus(locker), CONNECTION_OK);
+    res = PQexec(locker, "BEGIN; SELECT 1 FROM ferry_api_tokens FOR UPDATE;"
+                         " SELECT 1 FROM ferry_sessions FOR UPDATE");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    t0 = ferry_time_mono_ms();
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, old);
+    ferry_principal_done(&p);
+    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(p.last_seen_at_ms, old);
+    ferry_principal_done(&p);
+    assert_true(ferry_time_mono_ms() - t0 < 5000);
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_true(p.last_seen_at_ms > old);
+    ferry_principal_done(&p);
+}
+
+/* Writes FERRY_TEST_CHANGE_ROWS change rows (100,000 unless set) in calls of 256, as a run's
+ * recorder does, inside one transaction, and prints the rate. */
+static void pg_many_changes_are_written_in_batches(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000);
+    const char *env = getenv("FERRY_TEST_CHANGE_ROWS");
+    long total = env != NULL ? strtol(env, NULL, 10) : 100000;
+    ferry_change batch[256];
+    char keys[256][24], sql[128];
+    int64_t t0, ms;
+    ferry_err err;
+
+    run.id = start(st, &run);
+    fx_exec(fx, "BEGIN");
+    t0 = ferry_time_mono_ms();
+    for (long done = 0; done < total;) {
+        int n = total - done < 256 ? (int)(total - done) : 256;
+        for (int i = 0; i < n; i++) {
+            long seq = done + i + 1;
+            snprintf(keys[i], sizeof(keys[i]), "T%07ld", seq);
+            batch[i] =
+                (ferry_change){.run_id = run.id,
+                               .seq = seq,
+                               .record_key = keys[i],
+                               .outcome = seq % 10 ? FERRY_OUTCOME_CREATED : FERRY_OUTCOME_UPDATED,
+                               .row = seq + 1,
+                               .diff = seq % 10 ? NULL
+                                                : (char *)"{\"email\":[\"a@x.io\","
+                                                          "\"b@x.io\"]}"};
+        }
+        ferry_err_clear(&err);
+        if (st->ops->changes_add(st, batch, (size_t)n, &err) != FERRY_OK)
+            fail_msg("changes_add: %s", err.msg);
+        done += n;
+    }
+    fx_exec(fx, "COMMIT");
+    ms = ferry_time_mono_ms() - t0;
+    printf("changes_add: %ld rows in %lld ms (%.0f rows/s)\n", total, (long long)ms,
+           ms > 0 ? total * 1000.0 / (double)ms : 0.0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM ferry_changes WHERE run_id = %lld",
+             (long long)run.id);
+    assert_int_equal(query_int(fx, sql), total);
+}
+
+/* The scenarios both stores must pass, for a group's setup. */
+#define BOTH_STORES(setup)                                                                         \
+    cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),            \
+        cmocka_unit_test_setup_teardown(run_without_optional_fields_reads_back_as_null, setup,     \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(run_get_of_an_unknown_id_is_not_found, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(second_run_start_while_one_is_running_is_einval, setup,    \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(queued_run_also_blocks_a_second_one, setup, teardown),     \
+        cmocka_unit_test_setup_teardown(active_runs_are_per_sync_and_tenant, setup, teardown),     \
+        cmocka_unit_test_setup_teardown(new_run_can_start_after_the_previous_finished, setup,      \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(                                                           \
+            run_start_failing_for_another_reason_is_not_called_a_duplicate, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(run_list_is_newest_first_filtered_and_limited, setup,      \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(run_list_without_a_limit_gives_20, setup, teardown),       \
+        cmocka_unit_test_setup_teardown(changes_list_in_sequence_order_with_every_field, setup,    \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(changes_filter_by_outcome_and_limit, setup, teardown),     \
+        cmocka_unit_test_setup_teardown(changes_belong_to_their_run, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(repeated_change_seq_is_a_database_error, setup, teardown), \
+        cmocka_unit_test_setup_teardown(a_run_whose_lease_was_taken_cannot_be_finished, setup,     \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(enqueue_twice_returns_the_queued_run_and_claim_takes_it,   \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),           \
+        cmocka_unit_test_setup_teardown(                                                           \
+            heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,         \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,      \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(users_are_added_listed_changed_and_disabled, setup,        \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_run_keeps_its_token_and_who_cancelled_it, setup,         \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(run_list_filters_by_exactly_one_user, setup, teardown),    \
+        cmocka_unit_test_setup_teardown(a_valid_token_names_its_user_and_records_its_use, setup,   \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(unknown_revoked_or_disabled_tokens_are_refused, setup,     \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_session_names_its_user_until_it_is_deleted, setup,       \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_session_can_only_be_added_for_an_enabled_user, setup,    \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(an_idle_session_expires_and_is_deleted, setup, teardown),  \
+        cmocka_unit_test_setup_teardown(an_old_session_expires_however_active_it_is, setup,        \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(purge_deletes_idle_and_old_sessions_only, setup,           \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_new_password_logs_out_every_session_of_the_user, setup,  \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(                                                           \
+            disabling_a_user_logs_out_its_sessions_and_stops_its_tokens, setup, teardown),         \
+        cmocka_unit_test_setup_teardown(                                                           \
+            a_session_of_a_user_disabled_behind_the_stores_back_is_refused, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(a_users_role_can_be_changed, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(audit_entries_list_newest_first_with_every_field, setup,   \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(audit_list_filters_by_actor_and_action_and_pages_by_id,    \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(audit_list_without_a_limit_gives_100, setup, teardown),    \
+        cmocka_unit_test_setup_teardown(a_running_run_names_its_node_and_others_do_not, setup,     \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(nodes_beat_list_and_leave, setup, teardown),               \
+        cmocka_unit_test_setup_teardown(a_schedule_firing_is_claimed_once, setup, teardown),       \
+        cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown)
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(run_without_optional_fields_reads_back_as_null, setup,
+    const struct CMUnitTest sqlite_tests[] = {
+        BOTH_STORES(setup_sqlite),
+        cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs,
+                                        setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup_sqlite,
                                         teardown),
-        cmocka_unit_test_setup_teardown(run_get_of_an_unknown_id_is_not_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(second_run_start_while_one_is_running_is_einval, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(queued_run_also_blocks_a_second_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(active_runs_are_per_sync_and_tenant, setup, teardown),
-        cmocka_unit_test_setup_teardown(new_run_can_start_after_the_previous_finished, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            run_start_failing_for_another_reason_is_not_called_a_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(run_list_is_newest_first_filtered_and_limited, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(run_list_without_a_limit_gives_20, setup, teardown),
-        cmocka_unit_test_setup_teardown(changes_list_in_sequence_order_with_every_field, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(changes_filter_by_outcome_and_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(changes_belong_to_their_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(repeated_change_seq_is_a_database_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_run_whose_lease_was_taken_cannot_be_finished, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(enqueue_twice_returns_the_queued_run_and_claim_takes_it,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(users_are_added_listed_changed_and_disabled, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(opening_creates_ferry_tables_at_the_current_schema_version,
-                                        setup, teardown),
+                                        setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(store_open_resolves_sqlite_paths_against_the_config_dir,
-                                        setup, teardown),
+                                        setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(
-            a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_run_keeps_its_token_and_who_cancelled_it, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(run_list_filters_by_exactly_one_user, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_valid_token_names_its_user_and_records_its_use, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(unknown_revoked_or_disabled_tokens_are_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(authentication_does_not_wait_for_a_busy_database, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(a_session_names_its_user_until_it_is_deleted, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(a_session_can_only_be_added_for_an_enabled_user, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(an_idle_session_expires_and_is_deleted, setup, teardown),
-        cmocka_unit_test_setup_teardown(an_old_session_expires_however_active_it_is, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(purge_deletes_idle_and_old_sessions_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_new_password_logs_out_every_session_of_the_user, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(disabling_a_user_logs_out_its_sessions_and_stops_its_tokens,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            a_session_of_a_user_disabled_behind_the_stores_back_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_users_role_can_be_changed, setup, teardown),
-        cmocka_unit_test_setup_teardown(audit_entries_list_newest_first_with_every_field, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(audit_list_filters_by_actor_and_action_and_pages_by_id,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(audit_list_without_a_limit_gives_100, setup, teardown),
+            a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs, setup_sqlite,
+            teardown),
+        cmocka_unit_test_setup_teardown(authentication_does_not_wait_for_a_busy_database,
+                                        setup_sqlite, teardown),
         cmocka_unit_test(store_open_rejects_other_databases),
         cmocka_unit_test(status_and_outcome_names_round_trip),
     };
+    const struct CMUnitTest pg_tests[] = {
+        BOTH_STORES(setup_pg),
+        cmocka_unit_test_setup_teardown(
+            pg_opening_creates_ferry_tables_at_the_current_schema_version, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(pg_database_from_a_newer_ferry_is_refused, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_concurrent_claims_hand_each_run_to_one_claimer, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_concurrent_enqueues_create_one_run, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(pg_concurrent_schedule_claims_have_one_winner, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_three_processes_migrate_one_empty_database, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_the_password_never_appears_in_an_error, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_a_broken_connection_is_reset, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(pg_changes_commit_or_roll_back_with_the_callers_transaction,
+                                        setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(pg_reclaim_skips_a_run_whose_transaction_is_alive, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_authentication_does_not_wait_for_a_locked_row, setup_pg,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pg_many_changes_are_written_in_batches, setup_pg, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("postgres", pg_tests, NULL, NULL);
 }
