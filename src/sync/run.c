@@ -39,7 +39,9 @@
 
 #define LOG_ITEMS 50
 #define LOG_SECTION_MAX (64 * 1024)
-#define CHANGE_BATCH 256
+/* Change rows per store call: a PostgreSQL store sends each call as one COPY, so fewer, larger
+ * calls cost far less per row (a million created records write a million change rows). */
+#define CHANGE_BATCH 4096
 #define NO_STRING SIZE_MAX
 #define QUEUE_ITEMS 65536
 #define QUEUE_BYTES (16 * 1024 * 1024)
@@ -47,8 +49,8 @@
 /* Change rows waiting to be written: strings live in one arena, referred to by offset until
  * the flush, since the arena may move as it grows. */
 typedef struct {
-    ferry_change items[CHANGE_BATCH];
-    size_t key[CHANGE_BATCH], reason[CHANGE_BATCH], diff[CHANGE_BATCH];
+    ferry_change *items; /* CHANGE_BATCH of each */
+    size_t *key, *reason, *diff;
     size_t n;
     ferry_buf arena;
 } change_batch;
@@ -786,6 +788,10 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
     /* Per batch: at most CHANGE_BATCH reasons and diffs of bounded size. */
     ferry_buf_init(&c.batch.arena, 256 * 1024 * 1024);
+    c.batch.items = calloc(CHANGE_BATCH, sizeof(*c.batch.items));
+    c.batch.key = calloc(CHANGE_BATCH, sizeof(*c.batch.key));
+    c.batch.reason = calloc(CHANGE_BATCH, sizeof(*c.batch.reason));
+    c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
     ferry_buf_init(&c.queue.arena, 2 * QUEUE_BYTES);
     const ferry_run *claimed = opt->claimed;
@@ -811,7 +817,9 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.started_mono = ferry_time_mono_ms();
     c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
-    if (c.run.sync == NULL || c.run.trigger == NULL || (tenant != NULL && c.run.tenant == NULL)) {
+    if (c.run.sync == NULL || c.run.trigger == NULL || (tenant != NULL && c.run.tenant == NULL) ||
+        c.batch.items == NULL || c.batch.key == NULL || c.batch.reason == NULL ||
+        c.batch.diff == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
@@ -848,6 +856,10 @@ out:
     ferry_buf_done(&c.batch.arena);
     ferry_buf_done(&c.queue.arena);
     free(c.queue.items);
+    free(c.batch.items);
+    free(c.batch.key);
+    free(c.batch.reason);
+    free(c.batch.diff);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {
         ferry_run_done(&c.run);

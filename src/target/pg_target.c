@@ -2,9 +2,10 @@
  *
  * It gives exactly the SQLite target's outcomes, diffs and reasons for the same input
  * (sqlite_target.c is the specification), but never touches one record at a time. The whole
- * run is one transaction on the store's connection; the table is locked against other
- * writers (SHARE ROW EXCLUSIVE: readers go on seeing the old rows until COMMIT), like SQLite's
- * BEGIN IMMEDIATE.
+ * run is one transaction on the store's connection: readers go on seeing the old rows until
+ * COMMIT. The table takes no lock beyond its statements' own (a stronger one would queue
+ * behind autovacuum, which a freshly loaded table attracts): runs of other tenants may write
+ * the table at the same time, their keys differing by the tenant column.
  *
  * Two modes, chosen at begin() by the empty-table probe (scoped to the run's tenant, as in
  * SQLite):
@@ -63,9 +64,13 @@
 #define DIRECT_ROWS 65536
 #define DIRECT_BYTES (32u * 1024 * 1024)
 #define STAGED_ROWS (1 << 20)
+#define CHUNK_ROWS 65536
+#define ONE_BY_ONE 16 /* a failed range this small is merged record by record */
+#define CHUNK_BYTES (16u * 1024 * 1024)
 #define SEND_CHUNK (64 * 1024)
 #define FETCH_ROWS 4096
-#define BLOOM_WORDS ((size_t)1 << 19) /* 2^25 bits, 4 MiB */
+#define BLOOM_WORDS ((size_t)1 << 20) /* 2^26 bits, 8 MiB */
+#define BLOOM_HASHES 6
 #define SQL_MAX (4u * 1024 * 1024)
 
 typedef enum { STEP_CLASSIFY, STEP_INSERT, STEP_UPDATE } merge_step;
@@ -89,10 +94,14 @@ typedef struct {
     bool in_txn;
     bool was_empty;
     bool staged_ready; /* ferry_stage exists */
-    bool ord_index;    /* ferry_stage has its index on ord */
     bool copying;      /* a COPY is in progress */
-    int hash_joins;    /* -1 unknown, 0 nested loops, 1 hash joins */
-    double table_rows; /* estimate, to choose join methods */
+    bool staged_keeps; /* keeps were staged since the last merge */
+    bool fallback;     /* ferry_stage has the indexes that finding failing records needs */
+    bool inflight;     /* a merge runs on the server, sent without waiting */
+    bool in_failed, in_fatal, in_dups;
+    int64_t in_lo, in_hi, in_block;
+    int64_t chunk_first; /* staged: apply number of the chunk being staged */
+    int64_t chunk_block; /* staged: first block of ferry_stage its rows may be in */
     int64_t next_apply;
     int64_t batch_first; /* apply number of the batch's first apply */
     size_t nbatch;       /* applies in the batch */
@@ -342,7 +351,7 @@ static bool bloom_check_add(pg_target *t, const char *key)
     for (const unsigned char *p = (const unsigned char *)(key != NULL ? key : ""); *p; p++)
         h1 = (h1 ^ *p) * 1099511628211ULL;
     h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL | 1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < BLOOM_HASHES; i++) {
         uint64_t bit = (h1 + (uint64_t)i * h2) & (BLOOM_WORDS * 64 - 1);
         uint64_t mask = (uint64_t)1 << (bit & 63);
         if ((t->bloom[bit >> 6] & mask) == 0) {
@@ -554,7 +563,9 @@ static ferry_rc create_work_tables(pg_target *t, bool stage, ferry_err *err)
                                   " keep boolean, chk boolean, key text");
         for (size_t i = 0; i < sync->nfields; i++)
             ferry_buf_printf_trunc(b, ", f%zu %s", i, stage_type(t, i));
-        ferry_buf_printf_trunc(b, ", ok boolean NOT NULL DEFAULT true) ON COMMIT DROP");
+        ferry_buf_printf_trunc(b,
+                               ", ok boolean NOT NULL DEFAULT true) ON COMMIT DROP;"
+                               " CREATE TEMP TABLE ferry_cand (LIKE ferry_stage) ON COMMIT DROP");
         if ((rc = sql_ready(t, err)) != FERRY_OK ||
             (rc = exec(t, ferry_buf_str(b), err, "creating the staging table")) != FERRY_OK)
             return rc;
@@ -563,7 +574,7 @@ static ferry_rc create_work_tables(pg_target *t, bool stage, ferry_err *err)
     }
     ferry_buf_reset(b);
     ferry_buf_printf_trunc(b, "CREATE TEMP TABLE ferry_out (ord bigint, \"row\" bigint,"
-                              " what \"char\", key text");
+                              " what \"char\", key text, tid tid, reason text");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, ", o%zu text", i);
     ferry_buf_printf_trunc(b, ", om text");
@@ -607,37 +618,27 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if (oid == NULL) {
         rc = create_table(t, err);
     } else {
-        ferry_buf_reset(&t->sql);
-        ferry_buf_printf_trunc(&t->sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", t->table);
-        rc = exec(t, ferry_buf_str(&t->sql), err, "locking the table");
-        if (rc == FERRY_OK)
-            rc = check_table(t, oid, err);
+        rc = check_table(t, oid, err);
     }
     free(oid);
     if (rc != FERRY_OK)
         return rc;
 
+    /* Empty for the run's tenant: rows of other tenants do not count (as in SQLite). */
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf_trunc(&t->sql,
-                           "SELECT (SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples"
-                           " ELSE pg_relation_size(c.oid) / 100 END FROM pg_class c"
-                           " WHERE c.oid = to_regclass($1)), EXISTS (SELECT 1 FROM %s",
-                           t->table);
+    ferry_buf_printf_trunc(&t->sql, "SELECT EXISTS (SELECT 1 FROM %s", t->table);
     if (t->tenant != NULL)
-        ferry_buf_printf_trunc(&t->sql, " WHERE %s = $2", t->col[sync->tenant_field].name);
+        ferry_buf_printf_trunc(&t->sql, " WHERE %s = $1", t->col[sync->tenant_field].name);
     ferry_buf_printf_trunc(&t->sql, ")");
-    {
-        const char *p2[2] = {t->table, t->tenant};
-        res = PQexecParams(t->conn, ferry_buf_str(&t->sql), t->tenant != NULL ? 2 : 1, NULL, p2,
-                           NULL, NULL, 0);
-    }
+    params[0] = t->tenant;
+    res = PQexecParams(t->conn, ferry_buf_str(&t->sql), t->tenant != NULL ? 1 : 0, NULL, params,
+                       NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_error(t, res, err, "reading the table");
         PQclear(res);
         return rc;
     }
-    t->table_rows = PQgetisnull(res, 0, 0) ? 0 : strtod(PQgetvalue(res, 0, 0), NULL);
-    t->was_empty = PQgetvalue(res, 0, 1)[0] != 't';
+    t->was_empty = PQgetvalue(res, 0, 0)[0] != 't';
     PQclear(res);
     if ((rc = create_work_tables(t, false, err)) != FERRY_OK)
         return rc;
@@ -647,13 +648,14 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
         if ((rc = create_work_tables(t, true, err)) != FERRY_OK)
             return rc;
     }
-    t->hash_joins = -1;
-    t->batch_first = t->next_apply = 0;
+    t->batch_first = t->next_apply = t->chunk_first = t->chunk_block = 0;
     return FERRY_OK;
 }
 
 /* ---- apply and keep ----------------------------------------------------------------- */
 
+/* Starts the COPY of a batch: straight into the table (direct, in a savepoint), or into the
+ * staging table, sending what was buffered while a merge ran. */
 static ferry_rc start_batch(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -674,9 +676,44 @@ static ferry_rc start_batch(pg_target *t, ferry_err *err)
             ferry_buf_printf_trunc(b, ", f%zu", i);
         ferry_buf_printf_trunc(b, ") FROM STDIN");
     }
-    if ((rc = sql_ready(t, err)) != FERRY_OK)
+    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+        (rc = start_copy(t, ferry_buf_str(b), err)) != FERRY_OK)
         return rc;
-    return start_copy(t, ferry_buf_str(b), err);
+    return send_data(t, err);
+}
+
+static ferry_rc finish_copy(pg_target *t, ferry_err *err)
+{
+    PGresult *res = end_copy(t, NULL);
+    ferry_rc rc = FERRY_OK;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = db_error(t, res, err, "staging records");
+    PQclear(res);
+    return rc;
+}
+
+static ferry_rc merge_collect(pg_target *t, bool wait, bool *ret_done, ferry_err *err);
+static ferry_rc end_chunk(pg_target *t, ferry_err *err);
+
+/* Staged mode: sends or buffers what apply() and keep() wrote to t->send. While a merge runs,
+ * records wait in t->send (at most a chunk); once it is done, the COPY resumes. */
+static ferry_rc stage_flow(pg_target *t, ferry_err *err)
+{
+    bool done = true;
+    ferry_rc rc;
+
+    if (t->inflight) {
+        if ((rc = merge_collect(t, t->send.len >= CHUNK_BYTES, &done, err)) != FERRY_OK)
+            return rc;
+        if (!done)
+            return FERRY_OK;
+    }
+    if (!t->copying)
+        return start_batch(t, err);
+    if (t->send.len >= SEND_CHUNK)
+        return send_data(t, err);
+    return FERRY_OK;
 }
 
 static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
@@ -687,14 +724,15 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     ferry_rc rc = FERRY_OK;
 
     memset(res, 0, sizeof(*res));
-    if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
-        return rc;
     if (t->was_empty) {
         size_t start = t->send.len;
+        if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
+            return rc;
         if (t->nbatch == 0) {
             ferry_buf_reset(&t->lines);
             ferry_buf_reset(&t->keys);
         }
+        start = t->send.len;
         t->rows[t->nbatch] = rec->row;
         t->keyoff[t->nbatch] = t->keys.len;
         if ((rc = put_fields(t, &t->send, rec, false, false)) != FERRY_OK ||
@@ -705,20 +743,27 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
             (rc = ferry_buf_append(&t->keys, rec->key != NULL ? rec->key : "",
                                    (rec->key != NULL ? strlen(rec->key) : 0) + 1)) != FERRY_OK)
             return ferry_err_set(err, rc, "table %s: holding a batch", t->sync->target.table);
+        if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
+            return rc;
     } else {
         bool chk = bloom_check_add(t, rec->key);
         t->nchk += chk;
         if ((rc = put_prefix(&t->send, 2 * a, rec->row, false, chk, rec->key)) != FERRY_OK ||
             (rc = put_fields(t, &t->send, rec, false, true)) != FERRY_OK)
             return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
+        if ((rc = stage_flow(t, err)) != FERRY_OK)
+            return rc;
     }
-    if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
-        return rc;
     t->next_apply++;
     t->nbatch++;
     res->pending = true;
-    res->drain = t->was_empty ? t->nbatch >= DIRECT_ROWS || t->lines.len >= DIRECT_BYTES
-                              : t->nbatch >= STAGED_ROWS;
+    if (t->was_empty) {
+        res->drain = t->nbatch >= DIRECT_ROWS || t->lines.len >= DIRECT_BYTES;
+        return FERRY_OK;
+    }
+    res->drain = t->nbatch >= STAGED_ROWS;
+    if (!res->drain && t->next_apply - t->chunk_first >= CHUNK_ROWS)
+        return end_chunk(t, err);
     return FERRY_OK;
 }
 
@@ -736,37 +781,28 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
         if (rec->value[t->key_field[k]] == NULL)
             return FERRY_OK;
     }
-    if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
-        return rc;
     chk = bloom_check_add(t, rec->key);
     t->nchk += chk;
     if ((rc = put_prefix(&t->send, 2 * t->next_apply - 1, rec->row, true, chk, rec->key)) !=
             FERRY_OK ||
         (rc = put_fields(t, &t->send, rec, true, true)) != FERRY_OK)
         return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
-    if (t->send.len >= SEND_CHUNK)
-        return send_data(t, err);
-    return FERRY_OK;
+    t->staged_keeps = true;
+    return stage_flow(t, err);
 }
 
 /* ---- merging ------------------------------------------------------------------------ */
 
-/* Chooses hash joins when outer rows are many compared with the table, else index nested
- * loops: the staging table has no statistics for the planner to decide from. */
-static ferry_rc set_joins(pg_target *t, double outer, ferry_err *err)
-{
-    int hash = outer * 20 > t->table_rows;
-
-    if (hash == t->hash_joins)
-        return FERRY_OK;
-    t->hash_joins = hash;
-    return exec(t,
-                hash ? "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off;"
-                       " SET LOCAL enable_hashjoin = on"
-                     : "SET LOCAL enable_nestloop = on; SET LOCAL enable_mergejoin = off;"
-                       " SET LOCAL enable_hashjoin = off",
-                err, "choosing join methods");
-}
+/* Join methods: index (or TID) nested loops to look records up in the table, hash joins to
+ * match sets. The staging tables have no statistics for the planner to choose from; on a
+ * million rows, a hash join of the staging table with the table (both wide) costs more than
+ * a million index probes. */
+#define HASH_JOINS                                                                                 \
+    "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off;"                           \
+    " SET LOCAL enable_hashjoin = on; "
+#define LOOP_JOINS                                                                                 \
+    "SET LOCAL enable_nestloop = on; SET LOCAL enable_mergejoin = off;"                            \
+    " SET LOCAL enable_hashjoin = off; "
 
 /* Appends "t.k = s.fK<cast> AND ..." joining the table (alias ta) with staging rows (sa). */
 static void key_join(pg_target *t, const char *ta, const char *sa)
@@ -778,52 +814,68 @@ static void key_join(pg_target *t, const char *ta, const char *sa)
     }
 }
 
-/* Fills ferry_dups with the applies of [lo, hi) whose key an earlier staged record holds. */
-static ferry_rc find_duplicates(pg_target *t, int64_t lo, int64_t hi, bool *ret_failed,
-                                ferry_err *err)
+/* Appends the condition selecting the staged applies [lo, hi), found from block on. */
+static void stage_range(pg_target *t, int64_t lo, int64_t hi, int64_t block)
 {
-    ferry_buf *b = &t->sql;
-    ferry_rc rc;
-
-    ferry_buf_reset(b);
-    ferry_buf_printf_trunc(b, "TRUNCATE ferry_dups; INSERT INTO ferry_dups SELECT DISTINCT s.ord"
-                              " FROM ferry_stage s JOIN ferry_stage p ON ");
-    for (size_t k = 0; k < t->sync->target.nkey; k++)
-        ferry_buf_printf_trunc(b, "p.f%zu = s.f%zu AND ", t->key_field[k], t->key_field[k]);
-    ferry_buf_printf_trunc(b,
-                           "p.ord < s.ord AND p.ok WHERE NOT s.keep AND s.ord >= %lld"
-                           " AND s.ord < %lld",
+    ferry_buf_printf_trunc(&t->sql, "NOT s.keep AND s.ord >= %lld AND s.ord < %lld",
                            (long long)(2 * lo), (long long)(2 * hi));
-    if (t->was_empty) {
-        /* The staging table holds the replayed batch only; found rows are duplicates anyway. */
-        ferry_buf_printf_trunc(b, " AND NOT p.keep");
-    } else {
-        ferry_buf_printf_trunc(b, " AND s.chk AND (NOT p.keep OR EXISTS (SELECT 1 FROM %s t WHERE ",
-                               t->table);
-        key_join(t, "t", "s");
-        ferry_buf_printf_trunc(b, "))");
-    }
-    if ((rc = sql_ready(t, err)) != FERRY_OK)
-        return rc;
-    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "finding duplicate keys");
+    if (block > 0)
+        ferry_buf_printf_trunc(&t->sql, " AND s.ctid >= '(%lld,0)'::tid", (long long)block);
 }
 
-/* Writes the records of [lo, hi) that are not unchanged into ferry_out; *ret_n is how many. */
-static ferry_rc classify(pg_target *t, int64_t lo, int64_t hi, bool dups, int64_t *ret_n,
-                         bool *ret_failed, ferry_err *err)
+/* Appends the statements filling ferry_dups with the applies of [lo, hi) whose key an earlier
+ * staged record holds. The candidates (chk, or every apply of a replayed batch) are few: they
+ * are collected first, so the join hashes them and scans the staging table once. */
+static void append_duplicates(pg_target *t, int64_t lo, int64_t hi, int64_t block)
+{
+    ferry_buf *b = &t->sql;
+
+    /* While failing records are searched for, ranges are small and the staging table has an
+     * index on the key: look earlier records up instead of scanning for them. */
+    ferry_buf_printf_trunc(b,
+                           "%sTRUNCATE ferry_dups, ferry_cand;"
+                           " INSERT INTO ferry_cand SELECT * FROM ferry_stage s WHERE ",
+                           t->fallback ? LOOP_JOINS : HASH_JOINS);
+    stage_range(t, lo, hi, block);
+    ferry_buf_printf_trunc(b,
+                           "%s; INSERT INTO ferry_dups SELECT DISTINCT s.ord FROM ferry_cand s"
+                           " JOIN ferry_stage p ON ",
+                           t->was_empty ? "" : " AND s.chk");
+    for (size_t k = 0; k < t->sync->target.nkey; k++)
+        ferry_buf_printf_trunc(b, "p.f%zu = s.f%zu AND ", t->key_field[k], t->key_field[k]);
+    ferry_buf_printf_trunc(b, "p.ord < s.ord AND p.ok");
+    if (t->was_empty) {
+        /* The staging table holds the replayed batch only; found rows are duplicates anyway. */
+        ferry_buf_printf_trunc(b, " WHERE NOT p.keep; ");
+    } else {
+        ferry_buf_printf_trunc(b, " WHERE NOT p.keep OR EXISTS (SELECT 1 FROM %s t WHERE ",
+                               t->table);
+        key_join(t, "t", "s");
+        ferry_buf_printf_trunc(b, "); ");
+    }
+}
+
+/* Appends the statement writing the applies of [lo, hi) that are not unchanged to ferry_out,
+ * with the old values, by index probes into the table. */
+static void append_classify(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups)
 {
     const ferry_sync_spec *sync = t->sync;
     ferry_buf *b = &t->sql;
-    ferry_rc rc;
 
-    ferry_buf_reset(b);
-    ferry_buf_printf_trunc(b, "INSERT INTO ferry_out SELECT s.ord, s.\"row\", CASE");
+    ferry_buf_printf_trunc(b, LOOP_JOINS "INSERT INTO ferry_out (ord, \"row\", what, key, tid");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", o%zu", i);
+    ferry_buf_printf_trunc(b, ", om");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", n%zu", i);
+    ferry_buf_printf_trunc(b, ") SELECT s.ord, s.\"row\", CASE");
     if (dups)
         ferry_buf_printf_trunc(b, " WHEN s.ord IN (SELECT ord FROM ferry_dups) THEN 'd'");
     if (t->was_empty)
-        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NOT NULL THEN 'd' ELSE 'c' END, s.key");
+        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NOT NULL THEN 'd' ELSE 'c' END");
     else
-        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NULL THEN 'c' ELSE 'u' END, s.key");
+        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NULL THEN 'c' ELSE 'u' END");
+    ferry_buf_printf_trunc(b, ", s.key, t.ctid");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, ", t.%s::text", t->col[i].name);
     ferry_buf_printf_trunc(b, t->flag_mode ? ", t." MISSING_COLUMN "::text" : ", NULL");
@@ -831,8 +883,8 @@ static ferry_rc classify(pg_target *t, int64_t lo, int64_t hi, bool dups, int64_
         ferry_buf_printf_trunc(b, ", s.f%zu::text", i);
     ferry_buf_printf_trunc(b, " FROM ferry_stage s LEFT JOIN %s t ON ", t->table);
     key_join(t, "t", "s");
-    ferry_buf_printf_trunc(b, " WHERE NOT s.keep AND s.ord >= %lld AND s.ord < %lld",
-                           (long long)(2 * lo), (long long)(2 * hi));
+    ferry_buf_printf_trunc(b, " WHERE ");
+    stage_range(t, lo, hi, block);
     if (!t->was_empty) {
         ferry_buf_printf_trunc(b, " AND (t.ctid IS NULL OR ROW(");
         for (size_t i = 0; i < sync->nfields; i++)
@@ -848,18 +900,15 @@ static ferry_rc classify(pg_target *t, int64_t lo, int64_t hi, bool dups, int64_
             ferry_buf_printf_trunc(b, " OR s.ord IN (SELECT ord FROM ferry_dups)");
         ferry_buf_printf_trunc(b, ")");
     }
-    if ((rc = sql_ready(t, err)) != FERRY_OK)
-        return rc;
-    return exec_merge(t, ferry_buf_str(b), ret_n, ret_failed, err, "comparing records");
+    ferry_buf_printf_trunc(b, "; ");
 }
 
-static ferry_rc insert_created(pg_target *t, bool *ret_failed, ferry_err *err)
+/* Appends the INSERT of the created records of [lo, hi), in source order. */
+static void append_insert(pg_target *t, int64_t lo, int64_t hi)
 {
     const ferry_sync_spec *sync = t->sync;
     ferry_buf *b = &t->sql;
-    ferry_rc rc;
 
-    ferry_buf_reset(b);
     ferry_buf_printf_trunc(b, "INSERT INTO %s (", t->table);
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
@@ -867,34 +916,279 @@ static ferry_rc insert_created(pg_target *t, bool *ret_failed, ferry_err *err)
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%sn%zu%s%s", i ? ", " : "", i, t->col[i].out,
                                t->col[i].out[0] ? t->col[i].type : "");
-    ferry_buf_printf_trunc(b, " FROM ferry_out WHERE what = 'c' ORDER BY ord");
-    if ((rc = sql_ready(t, err)) != FERRY_OK)
-        return rc;
-    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "inserting rows");
+    ferry_buf_printf_trunc(b,
+                           " FROM ferry_out WHERE what = 'c' AND ord >= %lld AND ord < %lld"
+                           " ORDER BY ord; ",
+                           (long long)(2 * lo), (long long)(2 * hi));
 }
 
-static ferry_rc update_changed(pg_target *t, bool *ret_failed, ferry_err *err)
+/* Appends the UPDATE of the changed records of [lo, hi), found by their row's ctid. */
+static void append_update(pg_target *t, int64_t lo, int64_t hi)
 {
     const ferry_sync_spec *sync = t->sync;
     ferry_buf *b = &t->sql;
-    ferry_rc rc;
 
-    ferry_buf_reset(b);
     ferry_buf_printf_trunc(b, "UPDATE %s t SET ", t->table);
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%s%s = o.n%zu%s%s", i ? ", " : "", t->col[i].name, i,
                                t->col[i].out, t->col[i].out[0] ? t->col[i].type : "");
     if (t->flag_mode)
         ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " = NULL");
-    ferry_buf_printf_trunc(b, " FROM ferry_out o WHERE o.what = 'u'");
-    for (size_t k = 0; k < sync->target.nkey; k++) {
-        const column *c = &t->col[t->key_field[k]];
-        ferry_buf_printf_trunc(b, " AND t.%s = o.n%zu%s%s", c->name, t->key_field[k], c->out,
-                               c->out[0] ? c->type : "");
-    }
+    ferry_buf_printf_trunc(b,
+                           " FROM ferry_out o WHERE o.what = 'u' AND o.ord >= %lld"
+                           " AND o.ord < %lld AND t.ctid = o.tid; ",
+                           (long long)(2 * lo), (long long)(2 * hi));
+}
+
+/* Builds the whole merge of [lo, hi) in one savepoint. */
+static ferry_rc build_merge(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups,
+                            ferry_err *err)
+{
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "SAVEPOINT ferry_range; ");
+    if (dups)
+        append_duplicates(t, lo, hi, block);
+    append_classify(t, lo, hi, block, dups);
+    append_insert(t, lo, hi);
+    if (!t->was_empty)
+        append_update(t, lo, hi);
+    ferry_buf_printf_trunc(&t->sql, "RELEASE SAVEPOINT ferry_range");
+    return sql_ready(t, err);
+}
+
+/* An apply that failed on its own: it fails with PostgreSQL's reason (in t->reason), written to
+ * ferry_out for delivery. A failed insert leaves its key unseen (ok = false), as in SQLite. */
+static ferry_rc fail_one(pg_target *t, int64_t a, merge_step step, ferry_err *err)
+{
+    char reason[512], *lit;
+    ferry_rc rc;
+
+    snprintf(reason, sizeof(reason), "rejected by the target table: %.440s", t->reason);
+    if ((lit = PQescapeLiteral(t->conn, reason, strlen(reason))) == NULL)
+        return db_error(t, NULL, err, "recording a failed record");
+    ferry_buf_reset(&t->sql);
+    if (step != STEP_UPDATE)
+        ferry_buf_printf_trunc(&t->sql, "UPDATE ferry_stage SET ok = false WHERE ord = %lld; ",
+                               (long long)(2 * a));
+    ferry_buf_printf_trunc(&t->sql,
+                           "INSERT INTO ferry_out (ord, \"row\", what, key, reason)"
+                           " SELECT ord, \"row\", 'f', key, %s FROM ferry_stage WHERE ord = %lld",
+                           lit, (long long)(2 * a));
+    PQfreemem(lit);
     if ((rc = sql_ready(t, err)) != FERRY_OK)
         return rc;
-    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "updating rows");
+    return exec(t, ferry_buf_str(&t->sql), err, "recording a failed record");
+}
+
+/* Merges a single apply statement by statement, to know which step failed. */
+static ferry_rc merge_one(pg_target *t, int64_t a, bool dups, ferry_err *err)
+{
+    merge_step step = STEP_CLASSIFY;
+    bool failed = false;
+    ferry_rc rc;
+
+    if ((rc = exec(t, "SAVEPOINT ferry_range", err, "merging")) != FERRY_OK)
+        return rc;
+    ferry_buf_reset(&t->sql);
+    if (dups)
+        append_duplicates(t, a, a + 1, 0);
+    append_classify(t, a, a + 1, 0, dups);
+    if ((rc = exec_merge(t, ferry_buf_str(&t->sql), NULL, &failed, err, "comparing records")) !=
+        FERRY_OK)
+        return rc;
+    if (!failed) {
+        step = STEP_INSERT;
+        ferry_buf_reset(&t->sql);
+        append_insert(t, a, a + 1);
+        if ((rc = exec_merge(t, ferry_buf_str(&t->sql), NULL, &failed, err, "inserting rows")) !=
+            FERRY_OK)
+            return rc;
+    }
+    if (!failed && !t->was_empty) {
+        step = STEP_UPDATE;
+        ferry_buf_reset(&t->sql);
+        append_update(t, a, a + 1);
+        if ((rc = exec_merge(t, ferry_buf_str(&t->sql), NULL, &failed, err, "updating rows")) !=
+            FERRY_OK)
+            return rc;
+    }
+    if (!failed)
+        return exec(t, "RELEASE SAVEPOINT ferry_range", err, "merging");
+    if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_range; RELEASE SAVEPOINT ferry_range", err,
+                   "merging")) != FERRY_OK)
+        return rc;
+    return fail_one(t, a, step, err);
+}
+
+static ferry_rc merge_range(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups,
+                            ferry_err *err);
+
+/* Indexes the staging table by ord and by key, and ferry_out by ord, so the small ranges of a
+ * search for failing records read only their own rows. Made once, at the first failure. */
+static ferry_rc ensure_fallback(pg_target *t, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if (t->fallback)
+        return FERRY_OK;
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "CREATE INDEX ON ferry_out (ord); CREATE INDEX ON"
+                                    " ferry_stage (ord); CREATE INDEX ON ferry_stage (");
+    for (size_t k = 0; k < t->sync->target.nkey; k++)
+        ferry_buf_printf_trunc(&t->sql, "%sf%zu", k ? ", " : "", t->key_field[k]);
+    ferry_buf_printf_trunc(&t->sql, ")");
+    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+        (rc = exec(t, ferry_buf_str(&t->sql), err, "indexing the staging table")) != FERRY_OK)
+        return rc;
+    t->fallback = true;
+    return FERRY_OK;
+}
+
+/* After a merge of [lo, hi) failed on a record: undoes it and merges the halves (a few
+ * records one by one). */
+static ferry_rc merge_split(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups,
+                            ferry_err *err)
+{
+    int64_t mid = lo + (hi - lo) / 2;
+    ferry_rc rc;
+
+    if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_range; RELEASE SAVEPOINT ferry_range", err,
+                   "merging")) != FERRY_OK ||
+        (rc = ensure_fallback(t, err)) != FERRY_OK)
+        return rc;
+    if (hi - lo <= ONE_BY_ONE) {
+        for (int64_t a = lo; a < hi && rc == FERRY_OK; a++)
+            rc = merge_one(t, a, dups, err);
+        return rc;
+    }
+    if ((rc = merge_range(t, lo, mid, block, dups, err)) != FERRY_OK)
+        return rc;
+    return merge_range(t, mid, hi, block, dups, err);
+}
+
+/* Merges applies [lo, hi) set-wise; when a statement fails on a record, splits the range
+ * until the failing records stand alone. */
+static ferry_rc merge_range(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups,
+                            ferry_err *err)
+{
+    PGresult *res;
+    ferry_rc rc;
+
+    if (hi <= lo)
+        return FERRY_OK;
+    if (hi - lo == 1)
+        return merge_one(t, lo, dups, err);
+    if ((rc = build_merge(t, lo, hi, block, dups, err)) != FERRY_OK)
+        return rc;
+    res = PQexec(t->conn, ferry_buf_str(&t->sql));
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        return FERRY_OK;
+    }
+    if (!record_error(res)) {
+        rc = db_error(t, res, err, "merging records");
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    return merge_split(t, lo, hi, block, dups, err);
+}
+
+/* Staged mode: sends the merge of the chunk just staged without waiting for it; the client
+ * goes on reading the source meanwhile. */
+static ferry_rc merge_send(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups,
+                           ferry_err *err)
+{
+    ferry_rc rc;
+
+    if ((rc = build_merge(t, lo, hi, block, dups, err)) != FERRY_OK)
+        return rc;
+    if (PQsendQuery(t->conn, ferry_buf_str(&t->sql)) != 1)
+        return db_error(t, NULL, err, "merging records");
+    t->inflight = true;
+    t->in_failed = false;
+    t->in_fatal = false;
+    t->in_lo = lo;
+    t->in_hi = hi;
+    t->in_block = block;
+    t->in_dups = dups;
+    return FERRY_OK;
+}
+
+/* Reads the results of the merge in flight; without wait, only those already there
+ * (*ret_done says whether it ended). A merge that failed on a record is undone and merged
+ * again in halves. */
+static ferry_rc merge_collect(pg_target *t, bool wait, bool *ret_done, ferry_err *err)
+{
+    PGresult *res;
+
+    *ret_done = false;
+    if (!t->inflight) {
+        *ret_done = true;
+        return FERRY_OK;
+    }
+    if (!wait && PQconsumeInput(t->conn) != 1)
+        return db_error(t, NULL, err, "merging records");
+    for (;;) {
+        if (!wait && PQisBusy(t->conn))
+            return FERRY_OK;
+        if ((res = PQgetResult(t->conn)) == NULL)
+            break;
+        if (PQresultStatus(res) == PGRES_FATAL_ERROR && !t->in_failed && !t->in_fatal) {
+            if (record_error(res)) {
+                t->in_failed = true;
+            } else {
+                t->in_fatal = true;
+                db_error(t, res, err, "merging records");
+            }
+        }
+        PQclear(res);
+    }
+    t->inflight = false;
+    *ret_done = true;
+    if (t->in_fatal)
+        return FERRY_EDB;
+    if (t->in_failed)
+        return merge_split(t, t->in_lo, t->in_hi, t->in_block, t->in_dups, err);
+    return FERRY_OK;
+}
+
+/* The first block of the staging table that rows staged from now on may land in. */
+static ferry_rc stage_end_block(pg_target *t, int64_t *ret_block, ferry_err *err)
+{
+    PGresult *res =
+        query(t, "SELECT pg_relation_size('ferry_stage') / 8192", err, "reading the staging table");
+
+    if (res == NULL)
+        return FERRY_EDB;
+    *ret_block = strtoll(PQgetvalue(res, 0, 0), NULL, 10) - 1;
+    if (*ret_block < 0)
+        *ret_block = 0;
+    PQclear(res);
+    return FERRY_OK;
+}
+
+/* Staged mode: the chunk is complete. Ends its COPY and sends its merge. */
+static ferry_rc end_chunk(pg_target *t, ferry_err *err)
+{
+    int64_t lo = t->chunk_first, block = t->chunk_block;
+    bool done;
+    ferry_rc rc;
+
+    if (t->inflight) {
+        if ((rc = merge_collect(t, true, &done, err)) != FERRY_OK ||
+            (rc = start_batch(t, err)) != FERRY_OK)
+            return rc;
+    }
+    if (t->copying && (rc = finish_copy(t, err)) != FERRY_OK)
+        return rc;
+    if ((rc = stage_end_block(t, &t->chunk_block, err)) != FERRY_OK)
+        return rc;
+    t->chunk_first = t->next_apply;
+    t->staged_keeps = false;
+    rc = merge_send(t, lo, t->next_apply, block, t->nchk > 0, err);
+    t->nchk = 0;
+    return rc;
 }
 
 static ferry_rc result_unchanged(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
@@ -923,18 +1217,19 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
     out.key = PQgetisnull(res, r, 3) ? NULL : PQgetvalue(res, r, 3);
     if (what[0] == 'c') {
         out.outcome = FERRY_OUTCOME_CREATED;
+    } else if (what[0] == 'f') {
+        out.outcome = FERRY_OUTCOME_FAILED;
+        out.reason = PQgetvalue(res, r, 5);
     } else if (what[0] == 'd') {
         ferry_target_reason_duplicate(sync, out.key, t->reason, sizeof(t->reason));
         out.outcome = FERRY_OUTCOME_FAILED;
         out.reason = t->reason;
     } else {
         ferry_target_diff_reset(&t->diff);
-        for (size_t i = 0; i <= n; i++) {
-            int oc = 4 + (int)i, nc = 5 + (int)n + (int)i;
+        for (size_t i = 0; i < n + (t->flag_mode ? 1 : 0); i++) {
+            int oc = 6 + (int)i, nc = 7 + (int)n + (int)i;
             const char *old = PQgetisnull(res, r, oc) ? NULL : PQgetvalue(res, r, oc);
             const char *new = i < n && !PQgetisnull(res, r, nc) ? PQgetvalue(res, r, nc) : NULL;
-            if (i == n && !t->flag_mode)
-                break;
             rc = ferry_target_diff_add(&t->diff, i < n ? sync->fields[i].name : MISSING_COLUMN, old,
                                        new, err);
             if (rc != FERRY_OK)
@@ -954,27 +1249,21 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
     return cb(ctx, &out, err);
 }
 
-/* Delivers the outcomes of applies [lo, hi): ferry_out's rows, and unchanged in the gaps. */
-static ferry_rc deliver(pg_target *t, int64_t lo, int64_t hi, int64_t nout,
-                        ferry_target_result_cb cb, void *ctx, ferry_err *err)
+/* Delivers the outcomes of applies [lo, hi): ferry_out's rows, read in chunks, and unchanged
+ * in the gaps. Empties ferry_out. */
+static ferry_rc deliver(pg_target *t, int64_t lo, int64_t hi, ferry_target_result_cb cb, void *ctx,
+                        ferry_err *err)
 {
-    static const char *const select_out = "SELECT * FROM ferry_out ORDER BY ord";
     int64_t next = lo;
-    bool cursor = nout > FETCH_ROWS;
-    ferry_rc rc = FERRY_OK;
+    ferry_rc rc;
 
-    if (nout > 0 && cursor &&
-        (rc = exec(
-             t, "DECLARE ferry_results NO SCROLL CURSOR FOR SELECT * FROM ferry_out ORDER BY ord",
-             err, "reading the outcomes")) != FERRY_OK)
+    if ((rc = exec(t,
+                   "DECLARE ferry_results NO SCROLL CURSOR FOR"
+                   " SELECT * FROM ferry_out ORDER BY ord",
+                   err, "reading the outcomes")) != FERRY_OK)
         return rc;
-    while (nout > 0) {
-        PGresult *res = query(t,
-                              cursor ? "FETCH "
-                                       "4096"
-                                       " FROM ferry_results"
-                                     : select_out,
-                              err, "reading the outcomes");
+    for (;;) {
+        PGresult *res = query(t, "FETCH 4096 FROM ferry_results", err, "reading the outcomes");
         int rows;
         if (res == NULL)
             return FERRY_EDB;
@@ -992,115 +1281,21 @@ static ferry_rc deliver(pg_target *t, int64_t lo, int64_t hi, int64_t nout,
         PQclear(res);
         if (rc != FERRY_OK)
             return rc;
-        if (!cursor || rows < FETCH_ROWS)
+        if (rows < FETCH_ROWS)
             break;
     }
-    if (nout > 0 && cursor &&
-        (rc = exec(t, "CLOSE ferry_results", err, "reading the outcomes")) != FERRY_OK)
-        return rc;
     while (next < hi && rc == FERRY_OK) {
         rc = result_unchanged(t, cb, ctx, err);
         next++;
     }
     if (rc != FERRY_OK)
         return rc;
-    return nout > 0 ? exec(t, "TRUNCATE ferry_out", err, "reading the outcomes") : FERRY_OK;
-}
-
-static ferry_rc ensure_ord_index(pg_target *t, ferry_err *err)
-{
-    ferry_rc rc;
-
-    if (t->ord_index)
-        return FERRY_OK;
-    rc = exec(t, "CREATE INDEX ON ferry_stage (ord)", err, "indexing the staging table");
-    t->ord_index = rc == FERRY_OK;
-    return rc;
-}
-
-/* Apply a failed on its own: it fails with PostgreSQL's reason. A failed insert leaves its
- * key unseen (ok = false), as in SQLite. */
-static ferry_rc fail_one(pg_target *t, int64_t a, merge_step step, ferry_target_result_cb cb,
-                         void *ctx, ferry_err *err)
-{
-    char reason[512], sql[160];
-    ferry_apply_result out;
-    PGresult *res;
-    ferry_rc rc;
-
-    snprintf(reason, sizeof(reason), "rejected by the target table: %.440s", t->reason);
-    if (step != STEP_UPDATE) {
-        snprintf(sql, sizeof(sql), "UPDATE ferry_stage SET ok = false WHERE ord = %lld",
-                 (long long)(2 * a));
-        if ((rc = exec(t, sql, err, "recording a failed record")) != FERRY_OK)
-            return rc;
-    }
-    snprintf(sql, sizeof(sql), "SELECT \"row\", key FROM ferry_stage WHERE ord = %lld",
-             (long long)(2 * a));
-    if ((res = query(t, sql, err, "reading a failed record")) == NULL)
-        return FERRY_EDB;
-    memset(&out, 0, sizeof(out));
-    out.outcome = FERRY_OUTCOME_FAILED;
-    out.reason = reason;
-    if (PQntuples(res) == 1) {
-        out.row = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-        out.key = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-    }
-    rc = cb(ctx, &out, err);
-    PQclear(res);
-    return rc;
-}
-
-/* Merges applies [lo, hi) set-wise; when a statement fails on a record, splits the range
- * until the failing records stand alone. */
-static ferry_rc merge_range(pg_target *t, int64_t lo, int64_t hi, bool dups,
-                            ferry_target_result_cb cb, void *ctx, ferry_err *err)
-{
-    merge_step step = STEP_CLASSIFY;
-    bool failed = false;
-    int64_t nout = 0, mid;
-    ferry_rc rc;
-
-    if ((rc = exec(t, "SAVEPOINT ferry_range", err, "merging")) != FERRY_OK ||
-        (rc = set_joins(t, (double)(hi - lo), err)) != FERRY_OK)
-        return rc;
-    if (dups && (rc = find_duplicates(t, lo, hi, &failed, err)) != FERRY_OK)
-        return rc;
-    if (!failed && (rc = classify(t, lo, hi, dups, &nout, &failed, err)) != FERRY_OK)
-        return rc;
-    if (!failed && nout > 0) {
-        step = STEP_INSERT;
-        if ((rc = insert_created(t, &failed, err)) != FERRY_OK)
-            return rc;
-        if (!failed && !t->was_empty) {
-            step = STEP_UPDATE;
-            if ((rc = set_joins(t, (double)nout, err)) != FERRY_OK ||
-                (rc = update_changed(t, &failed, err)) != FERRY_OK)
-                return rc;
-        }
-    }
-    if (!failed) {
-        if ((rc = exec(t, "RELEASE SAVEPOINT ferry_range", err, "merging")) != FERRY_OK)
-            return rc;
-        return deliver(t, lo, hi, nout, cb, ctx, err);
-    }
-    if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_range; RELEASE SAVEPOINT ferry_range", err,
-                   "merging")) != FERRY_OK)
-        return rc;
-    t->hash_joins = -1; /* the rollback undid the settings too */
-    if ((rc = ensure_ord_index(t, err)) != FERRY_OK)
-        return rc;
-    if (hi - lo == 1)
-        return fail_one(t, lo, step, cb, ctx, err);
-    mid = lo + (hi - lo) / 2;
-    if ((rc = merge_range(t, lo, mid, dups, cb, ctx, err)) != FERRY_OK)
-        return rc;
-    return merge_range(t, mid, hi, dups, cb, ctx, err);
+    return exec(t, "CLOSE ferry_results; TRUNCATE ferry_out", err, "reading the outcomes");
 }
 
 /* Direct mode: the COPY into the table failed on a record; replays the batch through the
  * staging table. */
-static ferry_rc replay_batch(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+static ferry_rc replay_batch(pg_target *t, ferry_err *err)
 {
     PGresult *res;
     ferry_rc rc;
@@ -1111,7 +1306,6 @@ static ferry_rc replay_batch(pg_target *t, ferry_target_result_cb cb, void *ctx,
     } else if ((rc = exec(t, "TRUNCATE ferry_stage", err, "replaying a batch")) != FERRY_OK) {
         return rc;
     }
-    t->ord_index = false;
     ferry_buf_reset(&t->sql);
     ferry_buf_printf_trunc(&t->sql, "COPY ferry_stage (ord, \"row\", keep, chk, key");
     for (size_t i = 0; i < t->sync->nfields; i++)
@@ -1131,7 +1325,7 @@ static ferry_rc replay_batch(pg_target *t, ferry_target_result_cb cb, void *ctx,
         return rc;
     }
     PQclear(res);
-    return merge_range(t, t->batch_first, t->next_apply, true, cb, ctx, err);
+    return merge_range(t, t->batch_first, t->next_apply, 0, true, err);
 }
 
 static ferry_rc drain_direct(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
@@ -1148,9 +1342,10 @@ static ferry_rc drain_direct(pg_target *t, ferry_target_result_cb cb, void *ctx,
         PQclear(res);
         if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_batch", err, "replaying a batch")) !=
                 FERRY_OK ||
-            (rc = replay_batch(t, cb, ctx, err)) != FERRY_OK)
+            (rc = replay_batch(t, err)) != FERRY_OK ||
+            (rc = exec(t, "RELEASE SAVEPOINT ferry_batch", err, "replaying a batch")) != FERRY_OK)
             return rc;
-        return exec(t, "RELEASE SAVEPOINT ferry_batch", err, "replaying a batch");
+        return deliver(t, t->batch_first, t->next_apply, cb, ctx, err);
     }
     PQclear(res);
     if ((rc = exec(t, "RELEASE SAVEPOINT ferry_batch", err, "copying rows")) != FERRY_OK)
@@ -1167,28 +1362,37 @@ static ferry_rc drain_direct(pg_target *t, ferry_target_result_cb cb, void *ctx,
     return FERRY_OK;
 }
 
+static ferry_rc drain_staged(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    int64_t lo = t->chunk_first;
+    bool done;
+    ferry_rc rc;
+
+    if (t->inflight && (rc = merge_collect(t, true, &done, err)) != FERRY_OK)
+        return rc;
+    if (!t->copying && t->send.len > 0 && (rc = start_batch(t, err)) != FERRY_OK)
+        return rc;
+    if (t->copying && (rc = finish_copy(t, err)) != FERRY_OK)
+        return rc;
+    t->staged_keeps = false;
+    if (t->nbatch == 0)
+        return FERRY_OK;
+    if ((rc = merge_range(t, lo, t->next_apply, t->chunk_block, t->nchk > 0, err)) != FERRY_OK ||
+        (rc = stage_end_block(t, &t->chunk_block, err)) != FERRY_OK)
+        return rc;
+    t->chunk_first = t->next_apply;
+    return deliver(t, t->batch_first, t->next_apply, cb, ctx, err);
+}
+
 static ferry_rc tg_drain(ferry_target *base, ferry_target_result_cb cb, void *ctx, ferry_err *err)
 {
     pg_target *t = (pg_target *)base;
-    ferry_rc rc = FERRY_OK;
-    PGresult *res;
+    ferry_rc rc;
 
-    if (!t->copying && t->nbatch == 0)
+    if (!t->copying && t->nbatch == 0 && !t->inflight && t->send.len == 0)
         return FERRY_OK;
-    if (t->was_empty) {
-        rc = drain_direct(t, cb, ctx, err);
-    } else {
-        res = end_copy(t, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = db_error(t, res, err, "staging records");
-        PQclear(res);
-        /* Earlier batches are in the staging table too: find this one by index. */
-        if (rc == FERRY_OK && t->nbatch > 0 && t->batch_first > 0)
-            rc = ensure_ord_index(t, err);
-        if (rc == FERRY_OK && t->nbatch > 0)
-            rc = merge_range(t, t->batch_first, t->next_apply, t->nchk > 0, cb, ctx, err);
-    }
-    t->batch_first = t->next_apply;
+    rc = t->was_empty ? drain_direct(t, cb, ctx, err) : drain_staged(t, cb, ctx, err);
+    t->batch_first = t->chunk_first = t->next_apply;
     t->nbatch = 0;
     t->nchk = 0;
     return rc;
@@ -1212,10 +1416,10 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
      * run: nothing is missing. */
     if (sync->target.on_missing == FERRY_ON_MISSING_KEEP || t->was_empty)
         return FERRY_OK;
-    if (t->copying || t->nbatch > 0)
+    if (t->copying || t->nbatch > 0 || t->inflight)
         return ferry_err_set(err, FERRY_EINVAL, "table %s: finish before drain",
                              sync->target.table);
-    if ((rc = set_joins(t, 1e18, err)) != FERRY_OK)
+    if ((rc = exec(t, HASH_JOINS, err, "choosing join methods")) != FERRY_OK)
         return rc;
     ferry_buf_reset(b);
     ferry_buf_printf_trunc(b,
@@ -1320,7 +1524,7 @@ static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
     pg_target *t = (pg_target *)base;
     ferry_rc rc;
 
-    if (t->copying || t->nbatch > 0) {
+    if (t->copying || t->nbatch > 0 || t->inflight) {
         /* Outcomes nobody read: not a state to commit. */
         base->ops->rollback(base);
         return ferry_err_set(err, FERRY_EINVAL, "table %s: commit before drain",
@@ -1337,6 +1541,12 @@ static void tg_rollback(ferry_target *base)
 {
     pg_target *t = (pg_target *)base;
 
+    if (t->inflight) {
+        PGresult *res;
+        while ((res = PQgetResult(t->conn)) != NULL)
+            PQclear(res);
+        t->inflight = false;
+    }
     if (t->copying)
         PQclear(end_copy(t, "the run stopped"));
     reset_batch(t);

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Ferry's PostgreSQL benchmark: initial load and second version against plain SQL.
+
+Starts a throwaway PostgreSQL server (tests/pg/pgtmp.sh, in a temporary folder), generates
+the roster CSV of bench_sync.py (9 columns, N rows) and a second version of it (about 5% of
+rows changed, 1% invalid, 1% removed, 1% new), then, in the same run:
+
+  copy      psql: COPY roster FROM STDIN (FORMAT csv, HEADER) of the first file into an
+            empty table with employee_id TEXT PRIMARY KEY (the same key as Ferry's table)
+  upsert    psql, on the result of `copy`: in one transaction, COPY the second file into a
+            temporary table, then one INSERT ... ON CONFLICT (employee_id) DO UPDATE SET ...
+            WHERE (row) IS DISTINCT FROM (excluded row)
+  initial   ferry sync into an empty database (its store in the same database)
+  second    ferry sync of the second version into the result of `initial`
+
+Each is repeated --repeat times on fresh databases; the medians are reported as rows/s, with
+Ferry's ratios (initial to copy, second to upsert) and its peak RSS (/usr/bin/time -v).
+Ferry's runs also write a change row per created, updated or failed record, which plain SQL
+does not. The sync uses on_missing: keep, as the upsert deletes nothing.
+
+Prints figures only; it asserts nothing, since these machines are shared and noisy.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_sync  # noqa: E402  (the roster rows and the timing helper)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PGTMP = os.path.join(HERE, "..", "tests", "pg", "pgtmp.sh")
+COLUMNS = ["employee_id", "name", "email", "phone", "employment", "location", "start_date",
+           "active", "hourly_rate"]
+SCHEMA = ("CREATE TABLE roster (employee_id TEXT PRIMARY KEY, %s);" %
+          ", ".join("%s TEXT" % c for c in COLUMNS[1:]))
+
+
+def generate(dirpath, n):
+    rng = random.Random(42)
+    first = [bench_sync.row_for(i, rng) for i in range(1, n + 1)]
+    v1 = os.path.join(dirpath, "roster-v1.csv")
+    bench_sync.write_csv(v1, first)
+    rng2 = random.Random(7)
+    second = []
+    for r in first:
+        r = list(r)
+        x = rng2.random()
+        if x < 0.05:
+            r[3] = "+62 813 %04d %04d" % (rng2.randrange(10000), rng2.randrange(10000))
+        elif x < 0.06:
+            r[2] = "not-an-email"
+        elif x < 0.07:
+            continue  # removed
+        second.append(r)
+    for i in range(n + 1, n + 1 + n // 100):
+        second.append(bench_sync.row_for(i, rng2))
+    v2 = os.path.join(dirpath, "roster-v2.csv")
+    bench_sync.write_csv(v2, second)
+    return v1, v2, len(first), len(second)
+
+
+def psql(url, *args, stdin=None):
+    return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url] + list(args),
+                          check=True, stdin=stdin, stdout=subprocess.DEVNULL)
+
+
+def create_db(admin_url, name):
+    psql(admin_url, "-c", "DROP DATABASE IF EXISTS %s" % name, "-c", "CREATE DATABASE %s" % name)
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def plain_copy(admin_url, name, csv):
+    url = create_db(admin_url, name)
+    psql(url, "-c", SCHEMA)
+    with open(csv) as f:
+        t, _ = bench_sync.timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c",
+                                 "COPY roster FROM STDIN (FORMAT csv, HEADER)"], stdin=f)
+    return url, t
+
+
+def plain_upsert(url, csv, workdir):
+    sets = ", ".join("%s = excluded.%s" % (c, c) for c in COLUMNS[1:])
+    old = ", ".join("roster.%s" % c for c in COLUMNS[1:])
+    new = ", ".join("excluded.%s" % c for c in COLUMNS[1:])
+    script = os.path.join(workdir, "upsert.sql")
+    with open(script, "w") as f:
+        f.write("BEGIN;\n"
+                "CREATE TEMP TABLE stage (LIKE roster) ON COMMIT DROP;\n"
+                "\\copy stage FROM '%s' (FORMAT csv, HEADER)\n"
+                "INSERT INTO roster SELECT * FROM stage ON CONFLICT (employee_id) DO UPDATE"
+                " SET %s WHERE (%s) IS DISTINCT FROM (%s);\n"
+                "COMMIT;\n" % (csv, sets, old, new))
+    t, _ = bench_sync.timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-f", script])
+    return t
+
+
+def ferry_run(ferry, workdir, url, csv):
+    with open(os.path.join(workdir, "ferry.yaml"), "w") as f:
+        f.write(bench_sync.CONFIG.format(csv=csv).replace("sqlite:ferry.db", url))
+    return bench_sync.timed([ferry, "sync", "roster", "--config",
+                             os.path.join(workdir, "ferry.yaml")], cwd=workdir)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ferry", required=True)
+    ap.add_argument("--rows", type=int, default=1000000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    ferry = os.path.abspath(args.ferry)
+    base = tempfile.mkdtemp(prefix="ferry-bench-pg-")
+    # As root the server runs as `postgres`, which must reach the cluster's folder.
+    os.chmod(base, 0o755)
+    cluster = os.path.join(base, "cluster")
+    admin = subprocess.run([PGTMP, "start", cluster], check=True, stdout=subprocess.PIPE,
+                           text=True).stdout.strip()
+    try:
+        v1, v2, n1, n2 = generate(base, args.rows)
+        os.chmod(v1, 0o644)
+        os.chmod(v2, 0o644)
+        copies, upserts, initials, seconds, rss = [], [], [], [], []
+        for k in range(args.repeat):
+            url, t = plain_copy(admin, "plain_%d" % k, v1)
+            copies.append(t)
+            upserts.append(plain_upsert(url, v2, base))
+            url = create_db(admin, "ferry_%d" % k)
+            d = os.path.join(base, "ferry-%d" % k)
+            os.makedirs(d)
+            t, r = ferry_run(ferry, d, url, v1)
+            initials.append(t)
+            rss.append(r)
+            t, r = ferry_run(ferry, d, url, v2)
+            seconds.append(t)
+            rss.append(r)
+            shutil.rmtree(d)
+    finally:
+        subprocess.run([PGTMP, "stop", cluster], stdout=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+
+    def rate(rows, secs):
+        return rows / secs if secs > 0 else 0.0
+
+    copy_r = rate(n1, statistics.median(copies))
+    upsert_r = rate(n2, statistics.median(upserts))
+    ini_r = rate(n1, statistics.median(initials))
+    sec_r = rate(n2, statistics.median(seconds))
+    print("Ferry PostgreSQL benchmark: %d rows, 9 columns, median of %d runs" %
+          (n1, args.repeat))
+    print("  %-38s %10.0f rows/s  (%.2f s)" % ("plain COPY (keyed, empty table)", copy_r,
+                                               statistics.median(copies)))
+    print("  %-38s %10.0f rows/s  (%.2f s)" % ("plain COPY + INSERT ON CONFLICT (%d rows)" % n2,
+                                               upsert_r, statistics.median(upserts)))
+    print("  %-38s %10.0f rows/s  (%.2f s)  %.2fx plain COPY" %
+          ("ferry initial load", ini_r, statistics.median(initials), ini_r / copy_r))
+    print("  %-38s %10.0f rows/s  (%.2f s)  %.2fx INSERT ON CONFLICT" %
+          ("ferry second version (%d rows)" % n2, sec_r, statistics.median(seconds),
+           sec_r / upsert_r))
+    print("  %-38s %10.1f MiB" % ("ferry peak RSS", max(rss) / 1024))
+    print("  all runs (s): copy %s, upsert %s, initial %s, second %s" %
+          tuple(" ".join("%.2f" % x for x in xs) for xs in (copies, upserts, initials, seconds)))
+
+
+if __name__ == "__main__":
+    main()
