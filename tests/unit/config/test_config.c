@@ -216,7 +216,7 @@ static void load_errors_name_the_path_as_given(void **state)
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
     snprintf(expected, sizeof(expected),
-             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, "
+             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)",
              path);
@@ -350,12 +350,13 @@ static void unknown_type_names_file_line_and_key(void **state)
 static void unknown_top_level_key_lists_the_known_ones(void **state)
 {
     (void)state;
-    expect_error("database: sqlite:x.db\n"
-                 "listen: 127.0.0.1:8080\n"
-                 "wokers: 4\n",
-                 "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, "
-                 "session_idle, session_max, metrics_token, max_connections, "
-                 "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
+    expect_error(
+        "database: sqlite:x.db\n"
+        "listen: 127.0.0.1:8080\n"
+        "wokers: 4\n",
+        "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
+        "session_idle, session_max, metrics_token, max_connections, "
+        "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -369,7 +370,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      table: therapists\n"
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
-                 "table, key, on_missing)");
+                 "table, database, key, on_missing)");
     expect_error(
         MINI_SYNC "    sourcce: { url: x }\n",
         "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
