@@ -1502,6 +1502,34 @@ static void server_keys_have_defaults_and_load(void **state)
     ferry_config_free(cfg);
 }
 
+static void lease_and_target_database_load_and_are_checked(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("workers: 2\n");
+    assert_int_equal(cfg->lease_ms, 5L * 60 * 1000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("lease: 30s\n"
+                   "syncs:\n"
+                   "  t:\n"
+                   "    source: { url: t.csv }\n"
+                   "    target: { table: t, key: id, database: 'postgres://app@db/app' }\n"
+                   "    fields: { id: {} }\n");
+    assert_int_equal(cfg->lease_ms, 30000);
+    assert_string_equal(cfg->syncs[0].target.database, "postgres://app@db/app");
+    ferry_config_free(cfg);
+    expect_error("lease: 5s\n", "ferry.yaml:1: lease: expected a duration from 10s to 1d");
+    /* The value is not echoed: it may hold a password. */
+    expect_error("syncs:\n"
+                 "  t:\n"
+                 "    source: { url: t.csv }\n"
+                 "    target: { table: t, key: id, database: 'mysql://u:hunter2@db/x' }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.t.target.database: expected sqlite:PATH or a postgres:// or "
+                 "postgresql:// URL");
+}
+
 static void metrics_token_from_the_environment(void **state)
 {
     ferry_config *cfg;
@@ -1628,6 +1656,7 @@ int main(void)
         cmocka_unit_test(error_in_a_late_sync_frees_the_earlier_ones),
         cmocka_unit_test(server_keys_have_defaults_and_load),
         cmocka_unit_test(metrics_token_from_the_environment),
+        cmocka_unit_test(lease_and_target_database_load_and_are_checked),
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
     };
