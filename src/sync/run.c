@@ -12,7 +12,18 @@
  *
  * on_missing is not applied when the source had no records (allow_empty), nor when records
  * failed before their key could be read: such a row might be one the source still has, and
- * deleting it would lose data. The log message says so. */
+ * deleting it would lose data. The log message says so.
+ *
+ * Deferred outcomes: a set-wise target (PostgreSQL) answers apply() with "pending" and tells
+ * the outcomes later, in apply order, from drain() (target/target.h). Outcomes are counted,
+ * logged and recorded strictly in source row order whatever the target: a record the mapper
+ * skipped or failed, or any final outcome, that comes after a pending one waits in a queue
+ * and is emitted between the drained outcomes, where it belongs. So counts, messages (with
+ * the order of their items) and change rows (seq order) are the same on every backend. The
+ * queue holds at most QUEUE_ITEMS entries (QUEUE_BYTES of text): when full, the run drains
+ * the target early. The run also drains before it uses the store's connection itself (a
+ * heartbeat, change rows emitted outside a drain), since a target may hold it busy with a
+ * COPY, and before finish(). */
 #include "sync/run.h"
 
 #include <stdio.h>
@@ -30,6 +41,8 @@
 #define LOG_SECTION_MAX (64 * 1024)
 #define CHANGE_BATCH 256
 #define NO_STRING SIZE_MAX
+#define QUEUE_ITEMS 65536
+#define QUEUE_BYTES (16 * 1024 * 1024)
 
 /* Change rows waiting to be written: strings live in one arena, referred to by offset until
  * the flush, since the arena may move as it grows. */
@@ -39,6 +52,20 @@ typedef struct {
     size_t n;
     ferry_buf arena;
 } change_batch;
+
+/* A final outcome waiting for pending ones before it: strings in the arena by offset. */
+typedef struct {
+    int64_t after; /* how many pending applies came before it */
+    ferry_outcome outcome;
+    long row;
+    size_t key, reason, diff_text, diff_json;
+} queued_outcome;
+
+typedef struct {
+    queued_outcome *items;
+    size_t n, head, cap;
+    ferry_buf arena;
+} outcome_queue;
 
 typedef struct {
     const ferry_run_options *opt;
@@ -52,8 +79,14 @@ typedef struct {
     int retries_done; /* transient failures retried so far */
     int fetch_share;  /* percent the prefetch accounts for (0 or 50) */
     int64_t last_heartbeat_mono;
-    bool lease_lost;                        /* another process took the run over */
-    int64_t keyless_failures;               /* failed records whose key could not be read */
+    bool lease_lost;          /* another process took the run over */
+    int64_t keyless_failures; /* failed records whose key could not be read */
+    int64_t pending;          /* applies whose outcome the target still owes */
+    int64_t pending_total;    /* applies ever answered pending */
+    int64_t settled_total;    /* pending applies whose outcome came */
+    bool target_dirty;        /* the target may hold work (and its connection) */
+    bool draining;            /* inside the target's drain() */
+    outcome_queue queue;
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
     int64_t started_mono;
@@ -102,7 +135,8 @@ static void report_progress(run_ctx *c, bool force)
     uint64_t done = 0, total = 0;
     ferry_run_progress p;
 
-    if (c->run.id > 0 && c->run.status == FERRY_RUN_RUNNING && !c->lease_lost &&
+    /* The heartbeat uses the store's connection, which a target may hold busy until drained. */
+    if (c->run.id > 0 && c->run.status == FERRY_RUN_RUNNING && !c->lease_lost && !c->target_dirty &&
         now - c->last_heartbeat_mono >= FERRY_HEARTBEAT_MS) {
         ferry_err hb;
         c->last_heartbeat_mono = now;
@@ -217,48 +251,184 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
     return add_change(c, FERRY_OUTCOME_DELETED, key, 0, why, NULL, err);
 }
 
+/* Counts, logs and records one final outcome. reason: SKIPPED and FAILED (with its "row N: "
+ * prefix); diff_text and diff_json: UPDATED. */
+static ferry_rc emit(run_ctx *c, ferry_outcome outcome, const char *key, long row,
+                     const char *reason, const char *diff_text, const char *diff_json,
+                     ferry_err *err)
+{
+    c->run.counts[outcome]++;
+    switch (outcome) {
+    case FERRY_OUTCOME_CREATED:
+        log_item(c, FERRY_OUTCOME_CREATED, key, NULL);
+        return add_change(c, FERRY_OUTCOME_CREATED, key, row, NULL, NULL, err);
+    case FERRY_OUTCOME_UPDATED:
+        log_item(c, FERRY_OUTCOME_UPDATED, key, diff_text);
+        return add_change(c, FERRY_OUTCOME_UPDATED, key, row, NULL, diff_json, err);
+    case FERRY_OUTCOME_SKIPPED:
+    case FERRY_OUTCOME_FAILED:
+        log_item(c, outcome, reason, NULL);
+        return add_change(c, outcome, key, row, reason, NULL, err);
+    default:
+        return FERRY_OK;
+    }
+}
+
+/* Emits the queued outcomes that came before pending apply number upto (all: INT64_MAX). */
+static ferry_rc emit_queued(run_ctx *c, int64_t upto, ferry_err *err)
+{
+    outcome_queue *q = &c->queue;
+    ferry_rc rc;
+
+    while (q->head < q->n && q->items[q->head].after <= upto) {
+        const queued_outcome *o = &q->items[q->head++];
+        const char *a = q->arena.data;
+        rc = emit(c, o->outcome, o->key == NO_STRING ? NULL : a + o->key, o->row,
+                  o->reason == NO_STRING ? NULL : a + o->reason,
+                  o->diff_text == NO_STRING ? NULL : a + o->diff_text,
+                  o->diff_json == NO_STRING ? NULL : a + o->diff_json, err);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    if (q->head == q->n) {
+        q->head = q->n = 0;
+        ferry_buf_reset(&q->arena);
+    }
+    return FERRY_OK;
+}
+
+/* Receives one deferred outcome from the target's drain(). */
+static ferry_rc on_result(void *ctx, const ferry_apply_result *res, ferry_err *err)
+{
+    run_ctx *c = ctx;
+    char reason[768];
+    ferry_rc rc;
+
+    if (c->pending <= 0)
+        return ferry_err_set(err, FERRY_EINVAL, "the target reported more outcomes than records");
+    if ((rc = emit_queued(c, c->settled_total, err)) != FERRY_OK)
+        return rc;
+    c->pending--;
+    c->settled_total++;
+    if (res->outcome == FERRY_OUTCOME_FAILED) {
+        snprintf(reason, sizeof(reason), "%s %ld: %s",
+                 c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", res->row,
+                 res->reason);
+        return emit(c, res->outcome, res->key, res->row, reason, NULL, NULL, err);
+    }
+    return emit(c, res->outcome, res->key, res->row, NULL, res->diff_text, res->diff_json, err);
+}
+
+/* Settles everything the target holds: every pending outcome and what waited behind them.
+ * Afterwards the store's connection is free. */
+static ferry_rc drain_target(run_ctx *c, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if (c->target == NULL || c->target->ops->drain == NULL || !c->target_dirty || c->draining)
+        return FERRY_OK;
+    c->draining = true;
+    rc = c->target->ops->drain(c->target, on_result, c, err);
+    c->draining = false;
+    if (rc != FERRY_OK)
+        return rc;
+    c->target_dirty = false;
+    if (c->pending != 0)
+        return ferry_err_set(err, FERRY_EINVAL, "the target left %lld records without an outcome",
+                             (long long)c->pending);
+    return emit_queued(c, INT64_MAX, err);
+}
+
+/* Copies s into the queue's arena; returns its offset, or NO_STRING for NULL. */
+static size_t queue_stash(outcome_queue *q, const char *s, bool *ok)
+{
+    size_t off = q->arena.len;
+
+    if (s == NULL)
+        return NO_STRING;
+    if (ferry_buf_append(&q->arena, s, strlen(s) + 1) != FERRY_OK)
+        *ok = false;
+    return off;
+}
+
+/* Emits a final outcome now, or queues it behind pending ones (draining when the queue is
+ * full). */
+static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long row,
+                       const char *reason, const char *diff_text, const char *diff_json,
+                       ferry_err *err)
+{
+    outcome_queue *q = &c->queue;
+    queued_outcome *o;
+    bool ok = true;
+    ferry_rc rc;
+
+    if (c->pending == 0) {
+        /* Change rows go through the store's connection: free it first. */
+        if ((rc = drain_target(c, err)) != FERRY_OK)
+            return rc;
+        return emit(c, outcome, key, row, reason, diff_text, diff_json, err);
+    }
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        queued_outcome *grown = realloc(q->items, cap * sizeof(*grown));
+        if (grown == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "queueing an outcome");
+        q->items = grown;
+        q->cap = cap;
+    }
+    o = &q->items[q->n];
+    o->after = c->pending_total;
+    o->outcome = outcome;
+    o->row = row;
+    o->key = queue_stash(q, key, &ok);
+    o->reason = queue_stash(q, reason, &ok);
+    o->diff_text = queue_stash(q, diff_text, &ok);
+    o->diff_json = queue_stash(q, diff_json, &ok);
+    if (!ok)
+        return ferry_err_set(err, FERRY_ENOMEM, "queueing an outcome");
+    q->n++;
+    if (q->n - q->head >= QUEUE_ITEMS || q->arena.len >= QUEUE_BYTES)
+        return drain_target(c, err);
+    return FERRY_OK;
+}
+
 /* Handles one mapped record: skipped, failed, or applied to the target. */
 static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_mapped_record *m,
                                ferry_err *err)
 {
     ferry_apply_result res;
+    char reason[768];
     ferry_rc rc;
 
-    if (result == FERRY_MAP_SKIPPED) {
-        c->run.counts[FERRY_OUTCOME_SKIPPED]++;
-        log_item(c, FERRY_OUTCOME_SKIPPED, m->reason, NULL);
-        return add_change(c, FERRY_OUTCOME_SKIPPED, m->key, m->row, m->reason, NULL, err);
-    }
+    if (result == FERRY_MAP_SKIPPED)
+        return settle(c, FERRY_OUTCOME_SKIPPED, m->key, m->row, m->reason, NULL, NULL, err);
     if (result == FERRY_MAP_FAILED) {
-        c->run.counts[FERRY_OUTCOME_FAILED]++;
-        log_item(c, FERRY_OUTCOME_FAILED, m->reason, NULL);
-        if (m->key == NULL)
+        if (m->key == NULL) {
             c->keyless_failures++;
-        else if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
-            return rc;
-        return add_change(c, FERRY_OUTCOME_FAILED, m->key, m->row, m->reason, NULL, err);
+        } else {
+            c->target_dirty = c->target->ops->drain != NULL;
+            if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
+                return rc;
+        }
+        return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, m->reason, NULL, NULL, err);
     }
+    memset(&res, 0, sizeof(res));
+    if (c->target->ops->drain != NULL)
+        c->target_dirty = true;
     rc = c->target->ops->apply(c->target, m, &res, err);
     if (rc != FERRY_OK)
         return rc;
-    c->run.counts[res.outcome]++;
-    switch (res.outcome) {
-    case FERRY_OUTCOME_CREATED:
-        log_item(c, FERRY_OUTCOME_CREATED, m->key, NULL);
-        return add_change(c, FERRY_OUTCOME_CREATED, m->key, m->row, NULL, NULL, err);
-    case FERRY_OUTCOME_UPDATED:
-        log_item(c, FERRY_OUTCOME_UPDATED, m->key, res.diff_text);
-        return add_change(c, FERRY_OUTCOME_UPDATED, m->key, m->row, NULL, res.diff_json, err);
-    case FERRY_OUTCOME_FAILED: {
-        char reason[768];
+    if (res.pending) {
+        c->pending++;
+        c->pending_total++;
+        return res.drain ? drain_target(c, err) : FERRY_OK;
+    }
+    if (res.outcome == FERRY_OUTCOME_FAILED) {
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, res.reason);
-        log_item(c, FERRY_OUTCOME_FAILED, reason, NULL);
-        return add_change(c, FERRY_OUTCOME_FAILED, m->key, m->row, reason, NULL, err);
+        return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, reason, NULL, NULL, err);
     }
-    default:
-        return FERRY_OK;
-    }
+    return settle(c, res.outcome, m->key, m->row, NULL, res.diff_text, res.diff_json, err);
 }
 
 static bool cancelled(const run_ctx *c)
@@ -304,11 +474,16 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
                 return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
             if ((rc = check_timeout(c, err)) != FERRY_OK || (rc = check_lease(c, err)) != FERRY_OK)
                 return rc;
+            /* A heartbeat is due: free the store's connection for it. */
+            if (c->target_dirty &&
+                ferry_time_mono_ms() - c->last_heartbeat_mono >= FERRY_HEARTBEAT_MS &&
+                (rc = drain_target(c, err)) != FERRY_OK)
+                return rc;
             report_progress(c, false);
         }
         rc = ferry_source_next(c->source, &rec, err);
         if (rc == FERRY_DONE)
-            return FERRY_OK;
+            return drain_target(c, err);
         if (rc != FERRY_OK)
             return rc;
         rc = ferry_mapper_map(c->mapper, &rec, &result, &m, err);
@@ -508,6 +683,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     report_progress(c, true);
     if (c->source != NULL && (rc = process_all(c, err)) != FERRY_OK)
         return rc;
+    if ((rc = drain_target(c, err)) != FERRY_OK)
+        return rc;
     if (cancelled(c)) /* before any other verdict: the user asked to stop */
         return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
     if (c->run.processed == 0 && !sync->allow_empty)
@@ -584,6 +761,10 @@ static void reset_for_retry(run_ctx *c)
     c->run.processed = 0;
     c->seq = 0;
     c->keyless_failures = 0;
+    c->pending = c->pending_total = c->settled_total = 0;
+    c->target_dirty = c->draining = false;
+    c->queue.n = c->queue.head = 0;
+    ferry_buf_reset(&c->queue.arena);
     c->batch.n = 0;
     ferry_buf_reset(&c->batch.arena);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++) {
@@ -605,6 +786,8 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
     /* Per batch: at most CHANGE_BATCH reasons and diffs of bounded size. */
     ferry_buf_init(&c.batch.arena, 256 * 1024 * 1024);
+    /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
+    ferry_buf_init(&c.queue.arena, 2 * QUEUE_BYTES);
     const ferry_run *claimed = opt->claimed;
     const char *trigger = claimed != NULL ? claimed->trigger : opt->trigger;
     const char *user = claimed != NULL ? claimed->user : opt->user;
@@ -663,6 +846,8 @@ out:
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_done(&c.section[o]);
     ferry_buf_done(&c.batch.arena);
+    ferry_buf_done(&c.queue.arena);
+    free(c.queue.items);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {
         ferry_run_done(&c.run);

@@ -1,12 +1,1434 @@
-/* pg_target.c - the PostgreSQL target. Not built yet: creating one fails. */
+/* pg_target.c - the PostgreSQL target: COPY into staging, set-wise merges, deferred outcomes.
+ *
+ * It gives exactly the SQLite target's outcomes, diffs and reasons for the same input
+ * (sqlite_target.c is the specification), but never touches one record at a time. The whole
+ * run is one transaction on the store's connection; the table is locked against other
+ * writers (SHARE ROW EXCLUSIVE: readers go on seeing the old rows until COMMIT), like SQLite's
+ * BEGIN IMMEDIATE.
+ *
+ * Two modes, chosen at begin() by the empty-table probe (scoped to the run's tenant, as in
+ * SQLite):
+ *
+ * - direct (the table had none of the tenant's rows): apply() streams each record with COPY
+ *   straight into the table, inside a savepoint per batch. When the COPY succeeds every record
+ *   of the batch was created. When it fails on a record (a duplicate key, a constraint, a value
+ *   the column rejects), the batch is rolled back to its savepoint and replayed through the
+ *   staging table below, which finds the offending records. The batch's rows, keys and source
+ *   rows are held for that (at most DIRECT_ROWS records, DIRECT_BYTES of text).
+ *
+ * - staged (the table has rows): apply() and keep() stream records with COPY into a temporary
+ *   table, ferry_stage (temporary tables are not WAL-logged), which keeps every record of the
+ *   run. drain() then merges the batch with a few statements: one classifies every record of
+ *   the batch by joining it with the table, writing only the records that are not unchanged
+ *   (with their old values) to ferry_out; one INSERT creates the new ones; one UPDATE writes
+ *   the changed ones. Unchanged records cost one join probe and nothing else, and are counted
+ *   from the gaps between the rows of ferry_out. Diffs are computed here from the old and new
+ *   text with the SQLite target's code (diff.c), so they are byte-identical.
+ *
+ * Records are numbered in apply order; a keep() between applies a-1 and a gets ord 2a-1 and
+ * apply a gets ord 2a, so ord is the source order of everything staged. SQLite's rule for a
+ * duplicate (a key whose row this run already touched) becomes: apply s is a duplicate when an
+ * earlier staged record p has its key, p did not fail to insert (ok), and p was an apply or the
+ * key's row exists. A Bloom filter of the keys staged so far marks the records whose key may
+ * have been seen (chk); only those are checked against the staging table, so a run without
+ * duplicates never pays for the check. on_missing is one anti-join of the table with the
+ * staging table, reported in key order (as SQLite does).
+ *
+ * When a merge statement fails on a record (SQLSTATE classes 22 and 23), its savepoint is
+ * rolled back and the range is split in two and merged again, down to single records, which
+ * then fail with "rejected by the target table: <PostgreSQL's message>" (a failed insert does
+ * not count as seen, a failed update does, as in SQLite). Rows of other classes fail the run.
+ *
+ * Outcomes come from drain() (target.h), in apply order, through the caller's callback, which
+ * is only called while the connection is idle (results are read in chunks with FETCH), so it
+ * may write change rows through the store. Memory: one batch in direct mode; in staged mode a
+ * fixed Bloom filter and one FETCH chunk, the records living on the server.
+ *
+ * Column types of a created table: bigint for integer and boolean fields, text otherwise, so
+ * values read back as the same text as in SQLite (decimals keep their canonical digits). An
+ * existing table's other column types are accepted: values are cast on the way in and
+ * compared by their text form, as SQLite compares them. */
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/diff.h"
 #include "target/target.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+#define MISSING_COLUMN "ferry_missing_since"
+#define DIRECT_ROWS 65536
+#define DIRECT_BYTES (32u * 1024 * 1024)
+#define STAGED_ROWS (1 << 20)
+#define SEND_CHUNK (64 * 1024)
+#define FETCH_ROWS 4096
+#define BLOOM_WORDS ((size_t)1 << 19) /* 2^25 bits, 4 MiB */
+#define SQL_MAX (4u * 1024 * 1024)
+
+typedef enum { STEP_CLASSIFY, STEP_INSERT, STEP_UPDATE } merge_step;
+
+typedef struct {
+    char *name;      /* quoted */
+    char *type;      /* the column's type as PostgreSQL names it */
+    const char *out; /* cast from text into the column ("" for text) */
+    bool native;     /* the staging column has the column's type: compare without casts */
+} column;
+
+typedef struct {
+    ferry_target base;
+    PGconn *conn;
+    const ferry_sync_spec *sync;
+    char *tenant;
+    size_t *key_field;
+    char *table; /* quoted */
+    column *col; /* per field */
+    bool flag_mode;
+    bool in_txn;
+    bool was_empty;
+    bool staged_ready; /* ferry_stage exists */
+    bool ord_index;    /* ferry_stage has its index on ord */
+    bool copying;      /* a COPY is in progress */
+    int hash_joins;    /* -1 unknown, 0 nested loops, 1 hash joins */
+    double table_rows; /* estimate, to choose join methods */
+    int64_t next_apply;
+    int64_t batch_first; /* apply number of the batch's first apply */
+    size_t nbatch;       /* applies in the batch */
+    size_t nchk;         /* records in the batch whose key may have been seen */
+    uint64_t *bloom;
+    ferry_buf send;  /* COPY data not sent yet */
+    ferry_buf lines; /* direct: the batch in staging form, for a replay */
+    ferry_buf keys;  /* direct: the batch's keys, NUL-terminated */
+    long *rows;      /* direct: per apply of the batch */
+    size_t *keyoff;
+    ferry_buf sql;
+    ferry_target_diff diff;
+    char reason[768];
+} pg_target;
+
+/* ---- statements ---------------------------------------------------------------------- */
+
+static void copy_primary(PGresult *res, PGconn *conn, char *out, size_t outlen)
+{
+    const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    size_t n;
+
+    if (msg == NULL)
+        msg = PQerrorMessage(conn);
+    snprintf(out, outlen, "%s", msg != NULL && msg[0] != '\0' ? msg : "unknown error");
+    n = strlen(out);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+}
+
+static ferry_rc db_error(pg_target *t, PGresult *res, ferry_err *err, const char *what)
+{
+    char msg[512];
+    ferry_rc rc;
+
+    copy_primary(res, t->conn, msg, sizeof(msg));
+    rc = ferry_err_set(err, FERRY_EDB, "table %s: %s: %s", t->sync->target.table, what, msg);
+    if (err != NULL && PQstatus(t->conn) != CONNECTION_OK)
+        err->transient = true;
+    return rc;
+}
+
+/* True when res failed because of one record's values: a data exception (22) or an integrity
+ * constraint (23). */
+static bool record_error(PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+}
+
+/* Runs sql; returns the result when it succeeded (caller clears), else NULL with err set. */
+static PGresult *query(pg_target *t, const char *sql, ferry_err *err, const char *what)
+{
+    PGresult *res = PQexec(t->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    db_error(t, res, err, what);
+    PQclear(res);
+    return NULL;
+}
+
+static ferry_rc exec(pg_target *t, const char *sql, ferry_err *err, const char *what)
+{
+    PGresult *res = query(t, sql, err, what);
+
+    if (res == NULL)
+        return FERRY_EDB;
+    PQclear(res);
+    return FERRY_OK;
+}
+
+/* Like exec() for the statements of a merge: a record-level failure sets *ret_failed and the
+ * message, instead of an error. */
+static ferry_rc exec_merge(pg_target *t, const char *sql, int64_t *ret_count, bool *ret_failed,
+                           ferry_err *err, const char *what)
+{
+    PGresult *res = PQexec(t->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (ret_count != NULL)
+            *ret_count = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        return FERRY_OK;
+    }
+    if (record_error(res)) {
+        copy_primary(res, t->conn, t->reason, sizeof(t->reason));
+        *ret_failed = true;
+        PQclear(res);
+        return FERRY_OK;
+    }
+    db_error(t, res, err, what);
+    PQclear(res);
+    return FERRY_EDB;
+}
+
+static ferry_rc sql_ready(pg_target *t, ferry_err *err)
+{
+    if (t->sql.truncated)
+        return ferry_err_set(err, FERRY_ELIMIT, "table %s: a statement is too long",
+                             t->sync->target.table);
+    return FERRY_OK;
+}
+
+/* ---- COPY data --------------------------------------------------------------------- */
+
+/* Appends v in COPY's text format: backslash escapes for the characters the format gives a
+ * meaning to, \N for NULL. */
+static ferry_rc put_value(ferry_buf *b, const char *v, size_t len)
+{
+    size_t start = 0;
+    ferry_rc rc;
+
+    if (v == NULL)
+        return ferry_buf_append(b, "\\N", 2);
+    for (size_t i = 0; i < len; i++) {
+        const char *esc;
+        switch (v[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            continue;
+        }
+        if ((rc = ferry_buf_append(b, v + start, i - start)) != FERRY_OK ||
+            (rc = ferry_buf_append(b, esc, 2)) != FERRY_OK)
+            return rc;
+        start = i + 1;
+    }
+    return ferry_buf_append(b, v + start, len - start);
+}
+
+static ferry_rc put_int(ferry_buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        tmp[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        tmp[--n] = '-';
+    return ferry_buf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+/* Appends the staging prefix: ord, row, keep, chk, key. */
+static ferry_rc put_prefix(ferry_buf *b, int64_t ord, long row, bool keep, bool chk,
+                           const char *key)
+{
+    ferry_rc rc;
+
+    if ((rc = put_int(b, ord)) != FERRY_OK || (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
+        (rc = put_int(b, row)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, keep ? "\tt" : "\tf", 2)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, chk ? "\tt\t" : "\tf\t", 3)) != FERRY_OK)
+        return rc;
+    return put_value(b, key, key != NULL ? strlen(key) : 0);
+}
+
+/* Appends the fields, tab-separated, and the newline. keys_only: NULL for other fields. */
+static ferry_rc put_fields(pg_target *t, ferry_buf *b, const ferry_mapped_record *rec,
+                           bool keys_only, bool leading_tab)
+{
+    ferry_rc rc = FERRY_OK;
+
+    for (size_t i = 0; i < t->sync->nfields && rc == FERRY_OK; i++) {
+        bool is_key = false;
+        if (keys_only) {
+            for (size_t k = 0; k < t->sync->target.nkey; k++)
+                is_key = is_key || t->key_field[k] == i;
+        }
+        if ((i > 0 || leading_tab) && (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK)
+            break;
+        if (keys_only && !is_key)
+            rc = ferry_buf_append(b, "\\N", 2);
+        else
+            rc = put_value(b, rec->value[i], rec->len[i]);
+    }
+    if (rc == FERRY_OK)
+        rc = ferry_buf_append(b, "\n", 1);
+    return rc;
+}
+
+static ferry_rc send_data(pg_target *t, ferry_err *err)
+{
+    if (t->send.len == 0)
+        return FERRY_OK;
+    if (PQputCopyData(t->conn, t->send.data, (int)t->send.len) != 1)
+        return db_error(t, NULL, err, "sending rows");
+    ferry_buf_reset(&t->send);
+    return FERRY_OK;
+}
+
+static ferry_rc start_copy(pg_target *t, const char *sql, ferry_err *err)
+{
+    PGresult *res = PQexec(t->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        ferry_rc rc = db_error(t, res, err, "starting COPY");
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    t->copying = true;
+    return FERRY_OK;
+}
+
+/* Ends the COPY in progress; returns its result (caller clears). */
+static PGresult *end_copy(pg_target *t, const char *abort_msg)
+{
+    PGresult *res, *next;
+
+    if (abort_msg == NULL && t->send.len > 0 &&
+        PQputCopyData(t->conn, t->send.data, (int)t->send.len) != 1)
+        abort_msg = "sending rows failed";
+    ferry_buf_reset(&t->send);
+    t->copying = false;
+    PQputCopyEnd(t->conn, abort_msg);
+    res = PQgetResult(t->conn);
+    while ((next = PQgetResult(t->conn)) != NULL)
+        PQclear(next);
+    return res;
+}
+
+/* ---- the Bloom filter of staged keys ------------------------------------------------- */
+
+/* Adds key; true when it may have been added before. */
+static bool bloom_check_add(pg_target *t, const char *key)
+{
+    uint64_t h1 = 1469598103934665603ULL, h2;
+    bool seen = true;
+
+    for (const unsigned char *p = (const unsigned char *)(key != NULL ? key : ""); *p; p++)
+        h1 = (h1 ^ *p) * 1099511628211ULL;
+    h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL | 1;
+    for (int i = 0; i < 4; i++) {
+        uint64_t bit = (h1 + (uint64_t)i * h2) & (BLOOM_WORDS * 64 - 1);
+        uint64_t mask = (uint64_t)1 << (bit & 63);
+        if ((t->bloom[bit >> 6] & mask) == 0) {
+            seen = false;
+            t->bloom[bit >> 6] |= mask;
+        }
+    }
+    return seen;
+}
+
+/* ---- begin: the table -------------------------------------------------------------- */
+
+static ferry_rc quote(pg_target *t, const char *name, char **ret, ferry_err *err)
+{
+    char *q = PQescapeIdentifier(t->conn, name, strlen(name));
+
+    if (q == NULL)
+        return db_error(t, NULL, err, "quoting a name");
+    *ret = strdup(q);
+    PQfreemem(q);
+    if (*ret == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    return FERRY_OK;
+}
+
+static ferry_rc set_type(pg_target *t, size_t i, const char *type, ferry_err *err)
+{
+    column *c = &t->col[i];
+    ferry_field_type ft = t->sync->fields[i].type;
+
+    free(c->type);
+    if ((c->type = strdup(type)) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    c->native =
+        strcmp(type, "text") == 0 ||
+        (strcmp(type, "bigint") == 0 && (ft == FERRY_TYPE_INTEGER || ft == FERRY_TYPE_BOOLEAN));
+    c->out = strcmp(type, "text") == 0 ? "" : "::";
+    return FERRY_OK;
+}
+
+/* The type of the staging column of field i. */
+static const char *stage_type(const pg_target *t, size_t i)
+{
+    return t->col[i].native ? t->col[i].type : "text";
+}
+
+static ferry_rc create_table(pg_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "CREATE TABLE %s (", t->table);
+    for (size_t i = 0; i < sync->nfields; i++) {
+        const ferry_field_spec *f = &sync->fields[i];
+        const char *type =
+            f->type == FERRY_TYPE_INTEGER || f->type == FERRY_TYPE_BOOLEAN ? "bigint" : "text";
+        if ((rc = set_type(t, i, type, err)) != FERRY_OK)
+            return rc;
+        ferry_buf_printf_trunc(b, "%s%s %s%s", i ? ", " : "", t->col[i].name, type,
+                               f->required ? " NOT NULL" : "");
+    }
+    if (t->flag_mode)
+        ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " text");
+    ferry_buf_printf_trunc(b, ", PRIMARY KEY (");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(b, "%s%s", k ? ", " : "", t->col[t->key_field[k]].name);
+    ferry_buf_printf_trunc(b, "))");
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec(t, ferry_buf_str(b), err, "creating the table");
+}
+
+/* True when the index's key columns (indkey, the first nkeyatts of them) are exactly the
+ * sync's key. attnum/attname map column numbers to names. */
+static bool index_is_key(pg_target *t, const char *indkey, int nkeyatts, PGresult *cols)
+{
+    const ferry_target_spec *tg = &t->sync->target;
+    size_t matched = 0;
+    const char *p = indkey;
+
+    if (nkeyatts != (int)tg->nkey)
+        return false;
+    for (int n = 0; n < nkeyatts; n++) {
+        char *end;
+        long attnum = strtol(p, &end, 10);
+        const char *name = NULL;
+        if (end == p)
+            return false;
+        p = end;
+        for (int r = 0; r < PQntuples(cols); r++) {
+            if (strtol(PQgetvalue(cols, r, 0), NULL, 10) == attnum)
+                name = PQgetvalue(cols, r, 1);
+        }
+        for (size_t k = 0; name != NULL && k < tg->nkey; k++) {
+            if (strcmp(name, tg->key[k]) == 0) {
+                matched++;
+                break;
+            }
+        }
+    }
+    return matched == tg->nkey;
+}
+
+static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    const char *table = sync->target.table;
+    const char *params[1] = {oid};
+    bool has_missing_col = false, has_key_index = false;
+    bool *present = NULL;
+    PGresult *cols = NULL, *idx = NULL;
+    ferry_rc rc = FERRY_OK;
+
+    cols = PQexecParams(t->conn,
+                        "SELECT a.attnum, a.attname, a.attnotnull,"
+                        " a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',"
+                        " format_type(a.atttypid, a.atttypmod)"
+                        " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
+                        " AND NOT a.attisdropped ORDER BY a.attnum",
+                        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(cols) != PGRES_TUPLES_OK) {
+        rc = db_error(t, cols, err, "reading the table's columns");
+        goto out;
+    }
+    if ((present = calloc(sync->nfields, sizeof(*present))) == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(cols); r++) {
+        const char *name = PQgetvalue(cols, r, 1);
+        bool notnull = PQgetvalue(cols, r, 2)[0] == 't';
+        bool has_default = PQgetvalue(cols, r, 3)[0] == 't';
+        long f = ferry_sync_field_index(sync, name);
+        if (strcmp(name, MISSING_COLUMN) == 0) {
+            has_missing_col = true;
+            continue;
+        }
+        if (f >= 0) {
+            present[f] = true;
+            if ((rc = set_type(t, (size_t)f, PQgetvalue(cols, r, 4), err)) != FERRY_OK)
+                goto out;
+        } else if (notnull && !has_default) {
+            rc = ferry_err_set(err, FERRY_ESCHEMA,
+                               "table %s has a NOT NULL column '%s' without a default that no "
+                               "field fills: map it or give it a default",
+                               table, name);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < sync->nfields; i++) {
+        if (!present[i]) {
+            rc = ferry_err_set(err, FERRY_ESCHEMA,
+                               "table %s exists but has no column '%s' for field '%s': add the "
+                               "column or rename the field",
+                               table, sync->fields[i].name, sync->fields[i].name);
+            goto out;
+        }
+    }
+    /* Unique, immediate, not partial, on columns only: a key the merge can rely on. */
+    idx = PQexecParams(t->conn,
+                       "SELECT i.indkey::text, i.indnkeyatts FROM pg_index i"
+                       " WHERE i.indrelid = $1::oid AND i.indisunique AND i.indimmediate"
+                       " AND i.indpred IS NULL AND i.indexprs IS NULL",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(idx) != PGRES_TUPLES_OK) {
+        rc = db_error(t, idx, err, "reading the table's indexes");
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(idx) && !has_key_index; r++)
+        has_key_index = index_is_key(t, PQgetvalue(idx, r, 0),
+                                     (int)strtol(PQgetvalue(idx, r, 1), NULL, 10), cols);
+    if (!has_key_index) {
+        ferry_buf keys;
+        ferry_buf_init(&keys, 1024);
+        for (size_t k = 0; k < sync->target.nkey; k++)
+            ferry_buf_printf_trunc(&keys, "%s%s", k ? ", " : "", sync->target.key[k]);
+        rc = ferry_err_set(err, FERRY_ESCHEMA,
+                           "table %s has no primary key or unique index on (%s), the sync's "
+                           "key: create one so each key is one row",
+                           table, ferry_buf_str(&keys));
+        ferry_buf_done(&keys);
+        goto out;
+    }
+    if (t->flag_mode && !has_missing_col) {
+        ferry_buf_reset(&t->sql);
+        ferry_buf_printf_trunc(&t->sql, "ALTER TABLE %s ADD COLUMN " MISSING_COLUMN " text",
+                               t->table);
+        rc = exec(t, ferry_buf_str(&t->sql), err, "adding the " MISSING_COLUMN " column");
+    }
+out:
+    free(present);
+    PQclear(cols);
+    PQclear(idx);
+    return rc;
+}
+
+/* Creates the temporary tables a merge uses (dropped at the end of the transaction). */
+static ferry_rc create_work_tables(pg_target *t, bool stage, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    if (stage) {
+        ferry_buf_reset(b);
+        ferry_buf_printf_trunc(b, "CREATE TEMP TABLE ferry_stage (ord bigint, \"row\" bigint,"
+                                  " keep boolean, chk boolean, key text");
+        for (size_t i = 0; i < sync->nfields; i++)
+            ferry_buf_printf_trunc(b, ", f%zu %s", i, stage_type(t, i));
+        ferry_buf_printf_trunc(b, ", ok boolean NOT NULL DEFAULT true) ON COMMIT DROP");
+        if ((rc = sql_ready(t, err)) != FERRY_OK ||
+            (rc = exec(t, ferry_buf_str(b), err, "creating the staging table")) != FERRY_OK)
+            return rc;
+        t->staged_ready = true;
+        return FERRY_OK;
+    }
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "CREATE TEMP TABLE ferry_out (ord bigint, \"row\" bigint,"
+                              " what \"char\", key text");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", o%zu text", i);
+    ferry_buf_printf_trunc(b, ", om text");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", n%zu text", i);
+    ferry_buf_printf_trunc(b, ") ON COMMIT DROP;"
+                              " CREATE TEMP TABLE ferry_dups (ord bigint) ON COMMIT DROP");
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec(t, ferry_buf_str(b), err, "creating the work tables");
+}
+
+static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    const ferry_sync_spec *sync = t->sync;
+    const char *params[1];
+    PGresult *res;
+    char *oid = NULL;
+    ferry_rc rc;
+
+    if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
+        return rc;
+    t->in_txn = true;
+    /* Compiling the merge statements would cost more than running them. */
+    if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
+                   "setting up the transaction")) != FERRY_OK)
+        return rc;
+    params[0] = t->table;
+    res = PQexecParams(t->conn, "SELECT to_regclass($1)::oid", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(t, res, err, "looking the table up");
+        PQclear(res);
+        return rc;
+    }
+    if (!PQgetisnull(res, 0, 0) && (oid = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+        PQclear(res);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    }
+    PQclear(res);
+    if (oid == NULL) {
+        rc = create_table(t, err);
+    } else {
+        ferry_buf_reset(&t->sql);
+        ferry_buf_printf_trunc(&t->sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", t->table);
+        rc = exec(t, ferry_buf_str(&t->sql), err, "locking the table");
+        if (rc == FERRY_OK)
+            rc = check_table(t, oid, err);
+    }
+    free(oid);
+    if (rc != FERRY_OK)
+        return rc;
+
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql,
+                           "SELECT (SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples"
+                           " ELSE pg_relation_size(c.oid) / 100 END FROM pg_class c"
+                           " WHERE c.oid = to_regclass($1)), EXISTS (SELECT 1 FROM %s",
+                           t->table);
+    if (t->tenant != NULL)
+        ferry_buf_printf_trunc(&t->sql, " WHERE %s = $2", t->col[sync->tenant_field].name);
+    ferry_buf_printf_trunc(&t->sql, ")");
+    {
+        const char *p2[2] = {t->table, t->tenant};
+        res = PQexecParams(t->conn, ferry_buf_str(&t->sql), t->tenant != NULL ? 2 : 1, NULL, p2,
+                           NULL, NULL, 0);
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(t, res, err, "reading the table");
+        PQclear(res);
+        return rc;
+    }
+    t->table_rows = PQgetisnull(res, 0, 0) ? 0 : strtod(PQgetvalue(res, 0, 0), NULL);
+    t->was_empty = PQgetvalue(res, 0, 1)[0] != 't';
+    PQclear(res);
+    if ((rc = create_work_tables(t, false, err)) != FERRY_OK)
+        return rc;
+    if (!t->was_empty) {
+        if ((t->bloom = calloc(BLOOM_WORDS, sizeof(*t->bloom))) == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+        if ((rc = create_work_tables(t, true, err)) != FERRY_OK)
+            return rc;
+    }
+    t->hash_joins = -1;
+    t->batch_first = t->next_apply = 0;
+    return FERRY_OK;
+}
+
+/* ---- apply and keep ----------------------------------------------------------------- */
+
+static ferry_rc start_batch(pg_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    if (t->was_empty) {
+        if ((rc = exec(t, "SAVEPOINT ferry_batch", err, "starting a batch")) != FERRY_OK)
+            return rc;
+        ferry_buf_printf_trunc(b, "COPY %s (", t->table);
+        for (size_t i = 0; i < sync->nfields; i++)
+            ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
+        ferry_buf_printf_trunc(b, ") FROM STDIN");
+    } else {
+        ferry_buf_printf_trunc(b, "COPY ferry_stage (ord, \"row\", keep, chk, key");
+        for (size_t i = 0; i < sync->nfields; i++)
+            ferry_buf_printf_trunc(b, ", f%zu", i);
+        ferry_buf_printf_trunc(b, ") FROM STDIN");
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return start_copy(t, ferry_buf_str(b), err);
+}
+
+static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
+                         ferry_apply_result *res, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    int64_t a = t->next_apply;
+    ferry_rc rc = FERRY_OK;
+
+    memset(res, 0, sizeof(*res));
+    if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
+        return rc;
+    if (t->was_empty) {
+        size_t start = t->send.len;
+        if (t->nbatch == 0) {
+            ferry_buf_reset(&t->lines);
+            ferry_buf_reset(&t->keys);
+        }
+        t->rows[t->nbatch] = rec->row;
+        t->keyoff[t->nbatch] = t->keys.len;
+        if ((rc = put_fields(t, &t->send, rec, false, false)) != FERRY_OK ||
+            (rc = put_prefix(&t->lines, 2 * a, rec->row, false, true, rec->key)) != FERRY_OK ||
+            (rc = ferry_buf_append(&t->lines, "\t", 1)) != FERRY_OK ||
+            (rc = ferry_buf_append(&t->lines, t->send.data + start, t->send.len - start)) !=
+                FERRY_OK ||
+            (rc = ferry_buf_append(&t->keys, rec->key != NULL ? rec->key : "",
+                                   (rec->key != NULL ? strlen(rec->key) : 0) + 1)) != FERRY_OK)
+            return ferry_err_set(err, rc, "table %s: holding a batch", t->sync->target.table);
+    } else {
+        bool chk = bloom_check_add(t, rec->key);
+        t->nchk += chk;
+        if ((rc = put_prefix(&t->send, 2 * a, rec->row, false, chk, rec->key)) != FERRY_OK ||
+            (rc = put_fields(t, &t->send, rec, false, true)) != FERRY_OK)
+            return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
+    }
+    if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
+        return rc;
+    t->next_apply++;
+    t->nbatch++;
+    res->pending = true;
+    res->drain = t->was_empty ? t->nbatch >= DIRECT_ROWS || t->lines.len >= DIRECT_BYTES
+                              : t->nbatch >= STAGED_ROWS;
+    return FERRY_OK;
+}
+
+static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    ferry_rc rc;
+    bool chk;
+
+    /* A table without the tenant's rows has nothing to protect: every row of the tenant at
+     * the end was created by this run. */
+    if (t->was_empty)
+        return FERRY_OK;
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        if (rec->value[t->key_field[k]] == NULL)
+            return FERRY_OK;
+    }
+    if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
+        return rc;
+    chk = bloom_check_add(t, rec->key);
+    t->nchk += chk;
+    if ((rc = put_prefix(&t->send, 2 * t->next_apply - 1, rec->row, true, chk, rec->key)) !=
+            FERRY_OK ||
+        (rc = put_fields(t, &t->send, rec, true, true)) != FERRY_OK)
+        return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
+    if (t->send.len >= SEND_CHUNK)
+        return send_data(t, err);
+    return FERRY_OK;
+}
+
+/* ---- merging ------------------------------------------------------------------------ */
+
+/* Chooses hash joins when outer rows are many compared with the table, else index nested
+ * loops: the staging table has no statistics for the planner to decide from. */
+static ferry_rc set_joins(pg_target *t, double outer, ferry_err *err)
+{
+    int hash = outer * 20 > t->table_rows;
+
+    if (hash == t->hash_joins)
+        return FERRY_OK;
+    t->hash_joins = hash;
+    return exec(t,
+                hash ? "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off;"
+                       " SET LOCAL enable_hashjoin = on"
+                     : "SET LOCAL enable_nestloop = on; SET LOCAL enable_mergejoin = off;"
+                       " SET LOCAL enable_hashjoin = off",
+                err, "choosing join methods");
+}
+
+/* Appends "t.k = s.fK<cast> AND ..." joining the table (alias ta) with staging rows (sa). */
+static void key_join(pg_target *t, const char *ta, const char *sa)
+{
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        const column *c = &t->col[t->key_field[k]];
+        ferry_buf_printf_trunc(&t->sql, "%s%s.%s = %s.f%zu%s%s", k ? " AND " : "", ta, c->name, sa,
+                               t->key_field[k], c->native ? "" : "::", c->native ? "" : c->type);
+    }
+}
+
+/* Fills ferry_dups with the applies of [lo, hi) whose key an earlier staged record holds. */
+static ferry_rc find_duplicates(pg_target *t, int64_t lo, int64_t hi, bool *ret_failed,
+                                ferry_err *err)
+{
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "TRUNCATE ferry_dups; INSERT INTO ferry_dups SELECT DISTINCT s.ord"
+                              " FROM ferry_stage s JOIN ferry_stage p ON ");
+    for (size_t k = 0; k < t->sync->target.nkey; k++)
+        ferry_buf_printf_trunc(b, "p.f%zu = s.f%zu AND ", t->key_field[k], t->key_field[k]);
+    ferry_buf_printf_trunc(b,
+                           "p.ord < s.ord AND p.ok WHERE NOT s.keep AND s.ord >= %lld"
+                           " AND s.ord < %lld",
+                           (long long)(2 * lo), (long long)(2 * hi));
+    if (t->was_empty) {
+        /* The staging table holds the replayed batch only; found rows are duplicates anyway. */
+        ferry_buf_printf_trunc(b, " AND NOT p.keep");
+    } else {
+        ferry_buf_printf_trunc(b, " AND s.chk AND (NOT p.keep OR EXISTS (SELECT 1 FROM %s t WHERE ",
+                               t->table);
+        key_join(t, "t", "s");
+        ferry_buf_printf_trunc(b, "))");
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "finding duplicate keys");
+}
+
+/* Writes the records of [lo, hi) that are not unchanged into ferry_out; *ret_n is how many. */
+static ferry_rc classify(pg_target *t, int64_t lo, int64_t hi, bool dups, int64_t *ret_n,
+                         bool *ret_failed, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "INSERT INTO ferry_out SELECT s.ord, s.\"row\", CASE");
+    if (dups)
+        ferry_buf_printf_trunc(b, " WHEN s.ord IN (SELECT ord FROM ferry_dups) THEN 'd'");
+    if (t->was_empty)
+        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NOT NULL THEN 'd' ELSE 'c' END, s.key");
+    else
+        ferry_buf_printf_trunc(b, " WHEN t.ctid IS NULL THEN 'c' ELSE 'u' END, s.key");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", t.%s::text", t->col[i].name);
+    ferry_buf_printf_trunc(b, t->flag_mode ? ", t." MISSING_COLUMN "::text" : ", NULL");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, ", s.f%zu::text", i);
+    ferry_buf_printf_trunc(b, " FROM ferry_stage s LEFT JOIN %s t ON ", t->table);
+    key_join(t, "t", "s");
+    ferry_buf_printf_trunc(b, " WHERE NOT s.keep AND s.ord >= %lld AND s.ord < %lld",
+                           (long long)(2 * lo), (long long)(2 * hi));
+    if (!t->was_empty) {
+        ferry_buf_printf_trunc(b, " AND (t.ctid IS NULL OR ROW(");
+        for (size_t i = 0; i < sync->nfields; i++)
+            ferry_buf_printf_trunc(b, "%st.%s%s", i ? ", " : "", t->col[i].name,
+                                   t->col[i].native ? "" : "::text");
+        ferry_buf_printf_trunc(b, ") IS DISTINCT FROM ROW(");
+        for (size_t i = 0; i < sync->nfields; i++)
+            ferry_buf_printf_trunc(b, "%ss.f%zu", i ? ", " : "", i);
+        ferry_buf_printf_trunc(b, ")");
+        if (t->flag_mode)
+            ferry_buf_printf_trunc(b, " OR t." MISSING_COLUMN " IS NOT NULL");
+        if (dups)
+            ferry_buf_printf_trunc(b, " OR s.ord IN (SELECT ord FROM ferry_dups)");
+        ferry_buf_printf_trunc(b, ")");
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec_merge(t, ferry_buf_str(b), ret_n, ret_failed, err, "comparing records");
+}
+
+static ferry_rc insert_created(pg_target *t, bool *ret_failed, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "INSERT INTO %s (", t->table);
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
+    ferry_buf_printf_trunc(b, ") SELECT ");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, "%sn%zu%s%s", i ? ", " : "", i, t->col[i].out,
+                               t->col[i].out[0] ? t->col[i].type : "");
+    ferry_buf_printf_trunc(b, " FROM ferry_out WHERE what = 'c' ORDER BY ord");
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "inserting rows");
+}
+
+static ferry_rc update_changed(pg_target *t, bool *ret_failed, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_rc rc;
+
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "UPDATE %s t SET ", t->table);
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(b, "%s%s = o.n%zu%s%s", i ? ", " : "", t->col[i].name, i,
+                               t->col[i].out, t->col[i].out[0] ? t->col[i].type : "");
+    if (t->flag_mode)
+        ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " = NULL");
+    ferry_buf_printf_trunc(b, " FROM ferry_out o WHERE o.what = 'u'");
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        const column *c = &t->col[t->key_field[k]];
+        ferry_buf_printf_trunc(b, " AND t.%s = o.n%zu%s%s", c->name, t->key_field[k], c->out,
+                               c->out[0] ? c->type : "");
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec_merge(t, ferry_buf_str(b), NULL, ret_failed, err, "updating rows");
+}
+
+static ferry_rc result_unchanged(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    ferry_apply_result r;
+
+    (void)t;
+    memset(&r, 0, sizeof(r));
+    r.outcome = FERRY_OUTCOME_UNCHANGED;
+    return cb(ctx, &r, err);
+}
+
+/* Delivers the outcome of one row of ferry_out. */
+static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_result_cb cb, void *ctx,
+                           ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    size_t n = sync->nfields;
+    const char *what = PQgetvalue(res, r, 2);
+    ferry_apply_result out;
+    bool changed = false;
+    ferry_rc rc;
+
+    memset(&out, 0, sizeof(out));
+    out.row = strtol(PQgetvalue(res, r, 1), NULL, 10);
+    out.key = PQgetisnull(res, r, 3) ? NULL : PQgetvalue(res, r, 3);
+    if (what[0] == 'c') {
+        out.outcome = FERRY_OUTCOME_CREATED;
+    } else if (what[0] == 'd') {
+        ferry_target_reason_duplicate(sync, out.key, t->reason, sizeof(t->reason));
+        out.outcome = FERRY_OUTCOME_FAILED;
+        out.reason = t->reason;
+    } else {
+        ferry_target_diff_reset(&t->diff);
+        for (size_t i = 0; i <= n; i++) {
+            int oc = 4 + (int)i, nc = 5 + (int)n + (int)i;
+            const char *old = PQgetisnull(res, r, oc) ? NULL : PQgetvalue(res, r, oc);
+            const char *new = i < n && !PQgetisnull(res, r, nc) ? PQgetvalue(res, r, nc) : NULL;
+            if (i == n && !t->flag_mode)
+                break;
+            rc = ferry_target_diff_add(&t->diff, i < n ? sync->fields[i].name : MISSING_COLUMN, old,
+                                       new, err);
+            if (rc != FERRY_OK)
+                return rc;
+        }
+        if ((rc = ferry_target_diff_finish(&t->diff, &changed, err)) != FERRY_OK)
+            return rc;
+        out.outcome = changed ? FERRY_OUTCOME_UPDATED : FERRY_OUTCOME_UNCHANGED;
+        if (changed) {
+            out.diff_json = ferry_target_diff_json(&t->diff);
+            out.diff_text = ferry_target_diff_text(&t->diff);
+        } else {
+            out.key = NULL;
+            out.row = 0;
+        }
+    }
+    return cb(ctx, &out, err);
+}
+
+/* Delivers the outcomes of applies [lo, hi): ferry_out's rows, and unchanged in the gaps. */
+static ferry_rc deliver(pg_target *t, int64_t lo, int64_t hi, int64_t nout,
+                        ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    static const char *const select_out = "SELECT * FROM ferry_out ORDER BY ord";
+    int64_t next = lo;
+    bool cursor = nout > FETCH_ROWS;
+    ferry_rc rc = FERRY_OK;
+
+    if (nout > 0 && cursor &&
+        (rc = exec(
+             t, "DECLARE ferry_results NO SCROLL CURSOR FOR SELECT * FROM ferry_out ORDER BY ord",
+             err, "reading the outcomes")) != FERRY_OK)
+        return rc;
+    while (nout > 0) {
+        PGresult *res = query(t,
+                              cursor ? "FETCH "
+                                       "4096"
+                                       " FROM ferry_results"
+                                     : select_out,
+                              err, "reading the outcomes");
+        int rows;
+        if (res == NULL)
+            return FERRY_EDB;
+        rows = PQntuples(res);
+        for (int r = 0; r < rows && rc == FERRY_OK; r++) {
+            int64_t a = strtoll(PQgetvalue(res, r, 0), NULL, 10) / 2;
+            while (next < a && rc == FERRY_OK) {
+                rc = result_unchanged(t, cb, ctx, err);
+                next++;
+            }
+            if (rc == FERRY_OK)
+                rc = result_row(t, res, r, cb, ctx, err);
+            next = a + 1;
+        }
+        PQclear(res);
+        if (rc != FERRY_OK)
+            return rc;
+        if (!cursor || rows < FETCH_ROWS)
+            break;
+    }
+    if (nout > 0 && cursor &&
+        (rc = exec(t, "CLOSE ferry_results", err, "reading the outcomes")) != FERRY_OK)
+        return rc;
+    while (next < hi && rc == FERRY_OK) {
+        rc = result_unchanged(t, cb, ctx, err);
+        next++;
+    }
+    if (rc != FERRY_OK)
+        return rc;
+    return nout > 0 ? exec(t, "TRUNCATE ferry_out", err, "reading the outcomes") : FERRY_OK;
+}
+
+static ferry_rc ensure_ord_index(pg_target *t, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if (t->ord_index)
+        return FERRY_OK;
+    rc = exec(t, "CREATE INDEX ON ferry_stage (ord)", err, "indexing the staging table");
+    t->ord_index = rc == FERRY_OK;
+    return rc;
+}
+
+/* Apply a failed on its own: it fails with PostgreSQL's reason. A failed insert leaves its
+ * key unseen (ok = false), as in SQLite. */
+static ferry_rc fail_one(pg_target *t, int64_t a, merge_step step, ferry_target_result_cb cb,
+                         void *ctx, ferry_err *err)
+{
+    char reason[512], sql[160];
+    ferry_apply_result out;
+    PGresult *res;
+    ferry_rc rc;
+
+    snprintf(reason, sizeof(reason), "rejected by the target table: %.440s", t->reason);
+    if (step != STEP_UPDATE) {
+        snprintf(sql, sizeof(sql), "UPDATE ferry_stage SET ok = false WHERE ord = %lld",
+                 (long long)(2 * a));
+        if ((rc = exec(t, sql, err, "recording a failed record")) != FERRY_OK)
+            return rc;
+    }
+    snprintf(sql, sizeof(sql), "SELECT \"row\", key FROM ferry_stage WHERE ord = %lld",
+             (long long)(2 * a));
+    if ((res = query(t, sql, err, "reading a failed record")) == NULL)
+        return FERRY_EDB;
+    memset(&out, 0, sizeof(out));
+    out.outcome = FERRY_OUTCOME_FAILED;
+    out.reason = reason;
+    if (PQntuples(res) == 1) {
+        out.row = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        out.key = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+    }
+    rc = cb(ctx, &out, err);
+    PQclear(res);
+    return rc;
+}
+
+/* Merges applies [lo, hi) set-wise; when a statement fails on a record, splits the range
+ * until the failing records stand alone. */
+static ferry_rc merge_range(pg_target *t, int64_t lo, int64_t hi, bool dups,
+                            ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    merge_step step = STEP_CLASSIFY;
+    bool failed = false;
+    int64_t nout = 0, mid;
+    ferry_rc rc;
+
+    if ((rc = exec(t, "SAVEPOINT ferry_range", err, "merging")) != FERRY_OK ||
+        (rc = set_joins(t, (double)(hi - lo), err)) != FERRY_OK)
+        return rc;
+    if (dups && (rc = find_duplicates(t, lo, hi, &failed, err)) != FERRY_OK)
+        return rc;
+    if (!failed && (rc = classify(t, lo, hi, dups, &nout, &failed, err)) != FERRY_OK)
+        return rc;
+    if (!failed && nout > 0) {
+        step = STEP_INSERT;
+        if ((rc = insert_created(t, &failed, err)) != FERRY_OK)
+            return rc;
+        if (!failed && !t->was_empty) {
+            step = STEP_UPDATE;
+            if ((rc = set_joins(t, (double)nout, err)) != FERRY_OK ||
+                (rc = update_changed(t, &failed, err)) != FERRY_OK)
+                return rc;
+        }
+    }
+    if (!failed) {
+        if ((rc = exec(t, "RELEASE SAVEPOINT ferry_range", err, "merging")) != FERRY_OK)
+            return rc;
+        return deliver(t, lo, hi, nout, cb, ctx, err);
+    }
+    if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_range; RELEASE SAVEPOINT ferry_range", err,
+                   "merging")) != FERRY_OK)
+        return rc;
+    t->hash_joins = -1; /* the rollback undid the settings too */
+    if ((rc = ensure_ord_index(t, err)) != FERRY_OK)
+        return rc;
+    if (hi - lo == 1)
+        return fail_one(t, lo, step, cb, ctx, err);
+    mid = lo + (hi - lo) / 2;
+    if ((rc = merge_range(t, lo, mid, dups, cb, ctx, err)) != FERRY_OK)
+        return rc;
+    return merge_range(t, mid, hi, dups, cb, ctx, err);
+}
+
+/* Direct mode: the COPY into the table failed on a record; replays the batch through the
+ * staging table. */
+static ferry_rc replay_batch(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    PGresult *res;
+    ferry_rc rc;
+
+    if (!t->staged_ready) {
+        if ((rc = create_work_tables(t, true, err)) != FERRY_OK)
+            return rc;
+    } else if ((rc = exec(t, "TRUNCATE ferry_stage", err, "replaying a batch")) != FERRY_OK) {
+        return rc;
+    }
+    t->ord_index = false;
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "COPY ferry_stage (ord, \"row\", keep, chk, key");
+    for (size_t i = 0; i < t->sync->nfields; i++)
+        ferry_buf_printf_trunc(&t->sql, ", f%zu", i);
+    ferry_buf_printf_trunc(&t->sql, ") FROM STDIN");
+    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+        (rc = start_copy(t, ferry_buf_str(&t->sql), err)) != FERRY_OK)
+        return rc;
+    if (PQputCopyData(t->conn, t->lines.data, (int)t->lines.len) != 1) {
+        PQclear(end_copy(t, "sending rows failed"));
+        return db_error(t, NULL, err, "replaying a batch");
+    }
+    res = end_copy(t, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = db_error(t, res, err, "replaying a batch");
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    return merge_range(t, t->batch_first, t->next_apply, true, cb, ctx, err);
+}
+
+static ferry_rc drain_direct(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    PGresult *res = end_copy(t, NULL);
+    ferry_rc rc;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (!record_error(res)) {
+            rc = db_error(t, res, err, "copying rows");
+            PQclear(res);
+            return rc;
+        }
+        PQclear(res);
+        if ((rc = exec(t, "ROLLBACK TO SAVEPOINT ferry_batch", err, "replaying a batch")) !=
+                FERRY_OK ||
+            (rc = replay_batch(t, cb, ctx, err)) != FERRY_OK)
+            return rc;
+        return exec(t, "RELEASE SAVEPOINT ferry_batch", err, "replaying a batch");
+    }
+    PQclear(res);
+    if ((rc = exec(t, "RELEASE SAVEPOINT ferry_batch", err, "copying rows")) != FERRY_OK)
+        return rc;
+    for (size_t i = 0; i < t->nbatch; i++) {
+        ferry_apply_result out;
+        memset(&out, 0, sizeof(out));
+        out.outcome = FERRY_OUTCOME_CREATED;
+        out.row = t->rows[i];
+        out.key = t->keys.data + t->keyoff[i];
+        if ((rc = cb(ctx, &out, err)) != FERRY_OK)
+            return rc;
+    }
+    return FERRY_OK;
+}
+
+static ferry_rc tg_drain(ferry_target *base, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    ferry_rc rc = FERRY_OK;
+    PGresult *res;
+
+    if (!t->copying && t->nbatch == 0)
+        return FERRY_OK;
+    if (t->was_empty) {
+        rc = drain_direct(t, cb, ctx, err);
+    } else {
+        res = end_copy(t, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = db_error(t, res, err, "staging records");
+        PQclear(res);
+        /* Earlier batches are in the staging table too: find this one by index. */
+        if (rc == FERRY_OK && t->nbatch > 0 && t->batch_first > 0)
+            rc = ensure_ord_index(t, err);
+        if (rc == FERRY_OK && t->nbatch > 0)
+            rc = merge_range(t, t->batch_first, t->next_apply, t->nchk > 0, cb, ctx, err);
+    }
+    t->batch_first = t->next_apply;
+    t->nbatch = 0;
+    t->nchk = 0;
+    return rc;
+}
+
+/* ---- on_missing, commit, rollback ----------------------------------------------------- */
+
+static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf *b = &t->sql;
+    ferry_buf key;
+    char *lit = NULL;
+    char now[FERRY_ISO_TIME_MAX];
+    int64_t n = 0;
+    bool failed = false;
+    ferry_rc rc;
+
+    /* Without the tenant's rows at the start, every row of the tenant now was created by this
+     * run: nothing is missing. */
+    if (sync->target.on_missing == FERRY_ON_MISSING_KEEP || t->was_empty)
+        return FERRY_OK;
+    if (t->copying || t->nbatch > 0)
+        return ferry_err_set(err, FERRY_EINVAL, "table %s: finish before drain",
+                             sync->target.table);
+    if ((rc = set_joins(t, 1e18, err)) != FERRY_OK)
+        return rc;
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b,
+                           "CREATE TEMP TABLE ferry_gone ON COMMIT DROP AS SELECT t.ctid AS tid");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(b, ", t.%s AS k%zu", t->col[t->key_field[k]].name, k);
+    ferry_buf_printf_trunc(b, " FROM %s t WHERE NOT EXISTS (SELECT 1 FROM ferry_stage s WHERE ",
+                           t->table);
+    key_join(t, "t", "s");
+    ferry_buf_printf_trunc(b, " AND s.ok)");
+    if (t->flag_mode)
+        ferry_buf_printf_trunc(b, " AND t." MISSING_COLUMN " IS NULL");
+    if (t->tenant != NULL) { /* on_missing touches the run's tenant's rows only */
+        lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant));
+        if (lit == NULL)
+            return db_error(t, NULL, err, "quoting the tenant");
+        ferry_buf_printf_trunc(b, " AND t.%s = %s", t->col[sync->tenant_field].name, lit);
+        PQfreemem(lit);
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+        (rc = exec_merge(t, ferry_buf_str(b), &n, &failed, err, "finding missing rows")) !=
+            FERRY_OK)
+        return rc;
+    if (failed)
+        return ferry_err_set(err, FERRY_EDB, "table %s: finding missing rows: %s",
+                             sync->target.table, t->reason);
+    if (n == 0)
+        return FERRY_OK;
+    /* Key order, as the SQLite target reports them (text in byte order). */
+    ferry_buf_reset(b);
+    ferry_buf_printf_trunc(b, "DECLARE ferry_gone_keys NO SCROLL CURSOR FOR SELECT");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(b, "%s k%zu::text", k ? "," : "", k);
+    ferry_buf_printf_trunc(b, " FROM ferry_gone ORDER BY");
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        const column *c = &t->col[t->key_field[k]];
+        bool numeric = strcmp(c->type, "bigint") == 0 || strcmp(c->type, "integer") == 0 ||
+                       strcmp(c->type, "smallint") == 0 || strncmp(c->type, "numeric", 7) == 0;
+        ferry_buf_printf_trunc(b, "%s k%zu%s", k ? "," : "", k,
+                               numeric ? "" : "::text COLLATE \"C\"");
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+        (rc = exec(t, ferry_buf_str(b), err, "reading missing rows")) != FERRY_OK)
+        return rc;
+    ferry_buf_init(&key, 4096);
+    for (;;) {
+        PGresult *res = query(t, "FETCH 4096 FROM ferry_gone_keys", err, "reading missing rows");
+        int rows;
+        if (res == NULL) {
+            rc = FERRY_EDB;
+            break;
+        }
+        rows = PQntuples(res);
+        for (int r = 0; r < rows && rc == FERRY_OK; r++) {
+            ferry_buf_reset(&key);
+            for (size_t k = 0; k < sync->target.nkey; k++) {
+                const char *v = PQgetisnull(res, r, (int)k) ? "" : PQgetvalue(res, r, (int)k);
+                if (sync->target.nkey == 1)
+                    ferry_buf_printf_trunc(&key, "%s", v);
+                else
+                    ferry_buf_printf_trunc(&key, "%s%s=%s", k ? ", " : "", sync->target.key[k], v);
+            }
+            rc = cb(ctx, ferry_buf_str(&key), err);
+        }
+        PQclear(res);
+        if (rc != FERRY_OK || rows < 4096)
+            break;
+    }
+    ferry_buf_done(&key);
+    if (rc == FERRY_OK)
+        rc = exec(t, "CLOSE ferry_gone_keys", err, "reading missing rows");
+    if (rc != FERRY_OK)
+        return rc;
+    ferry_buf_reset(b);
+    if (t->flag_mode) {
+        ferry_time_format_iso(ferry_time_now_ms(), now);
+        ferry_buf_printf_trunc(b,
+                               "UPDATE %s SET " MISSING_COLUMN " = '%s'"
+                               " WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))",
+                               t->table, now);
+    } else {
+        ferry_buf_printf_trunc(
+            b, "DELETE FROM %s WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))", t->table);
+    }
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    return exec(t, ferry_buf_str(b), err,
+                t->flag_mode ? "flagging missing rows" : "deleting missing rows");
+}
+
+static void reset_batch(pg_target *t)
+{
+    t->nbatch = 0;
+    t->nchk = 0;
+    ferry_buf_reset(&t->send);
+    ferry_buf_reset(&t->lines);
+    ferry_buf_reset(&t->keys);
+}
+
+static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    ferry_rc rc;
+
+    if (t->copying || t->nbatch > 0) {
+        /* Outcomes nobody read: not a state to commit. */
+        base->ops->rollback(base);
+        return ferry_err_set(err, FERRY_EINVAL, "table %s: commit before drain",
+                             t->sync->target.table);
+    }
+    rc = exec(t, "COMMIT", err, "committing");
+    if (rc != FERRY_OK && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(t->conn, "ROLLBACK"));
+    t->in_txn = false;
+    return rc;
+}
+
+static void tg_rollback(ferry_target *base)
+{
+    pg_target *t = (pg_target *)base;
+
+    if (t->copying)
+        PQclear(end_copy(t, "the run stopped"));
+    reset_batch(t);
+    if (t->in_txn && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(t->conn, "ROLLBACK"));
+    t->in_txn = false;
+}
+
+static void tg_free(ferry_target *base)
+{
+    pg_target *t = (pg_target *)base;
+
+    if (t == NULL)
+        return;
+    tg_rollback(base);
+    if (t->col != NULL) {
+        for (size_t i = 0; i < t->sync->nfields; i++) {
+            free(t->col[i].name);
+            free(t->col[i].type);
+        }
+    }
+    free(t->col);
+    free(t->table);
+    free(t->bloom);
+    free(t->rows);
+    free(t->keyoff);
+    ferry_buf_done(&t->send);
+    ferry_buf_done(&t->lines);
+    ferry_buf_done(&t->keys);
+    ferry_buf_done(&t->sql);
+    ferry_target_diff_done(&t->diff);
+    free(t->key_field);
+    free(t->tenant);
+    free(t);
+}
+
+static const ferry_target_ops pg_target_ops = {
+    .begin = tg_begin,
+    .apply = tg_apply,
+    .keep = tg_keep,
+    .drain = tg_drain,
+    .finish = tg_finish,
+    .commit = tg_commit,
+    .rollback = tg_rollback,
+    .free = tg_free,
+};
 
 ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, const char *tenant,
                              ferry_target **ret_target, ferry_err *err)
 {
-    (void)conn;
-    (void)sync;
-    (void)tenant;
-    (void)ret_target;
-    return ferry_err_set(err, FERRY_ECONFIG, "PostgreSQL targets are not supported yet");
+    pg_target *t;
+    ferry_rc rc;
+
+    if (conn == NULL)
+        return ferry_err_set(err, FERRY_EINVAL, "no PostgreSQL connection for the target");
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    t->base.ops = &pg_target_ops;
+    t->conn = conn;
+    t->sync = sync;
+    t->flag_mode = sync->target.on_missing == FERRY_ON_MISSING_FLAG;
+    ferry_buf_init(&t->send, 2 * SEND_CHUNK + DIRECT_BYTES);
+    ferry_buf_init(&t->lines, 2 * DIRECT_BYTES);
+    ferry_buf_init(&t->keys, 2 * DIRECT_BYTES);
+    ferry_buf_init(&t->sql, SQL_MAX);
+    ferry_target_diff_init(&t->diff);
+    if ((sync->tenant_field >= 0 && tenant != NULL && (t->tenant = strdup(tenant)) == NULL) ||
+        (t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field))) == NULL ||
+        (t->col = calloc(sync->nfields, sizeof(*t->col))) == NULL ||
+        (t->rows = calloc(DIRECT_ROWS, sizeof(*t->rows))) == NULL ||
+        (t->keyoff = calloc(DIRECT_ROWS, sizeof(*t->keyoff))) == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+        goto out_free;
+    }
+    if ((rc = quote(t, sync->target.table, &t->table, err)) != FERRY_OK)
+        goto out_free;
+    for (size_t i = 0; i < sync->nfields; i++) {
+        if ((rc = quote(t, sync->fields[i].name, &t->col[i].name, err)) != FERRY_OK)
+            goto out_free;
+    }
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[k]);
+        if (f < 0) {
+            rc = ferry_err_set(err, FERRY_ECONFIG, "key '%s' is not a field", sync->target.key[k]);
+            goto out_free;
+        }
+        t->key_field[k] = (size_t)f;
+    }
+    *ret_target = &t->base;
+    return FERRY_OK;
+
+out_free:
+    tg_free(&t->base);
+    return rc;
 }

@@ -17,12 +17,12 @@
  * must have every field's column, a unique index or primary key on exactly the key columns,
  * and no NOT NULL column without a default that Ferry does not fill. on_missing: flag adds a
  * ferry_missing_since column when it is absent. */
-#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "target/diff.h"
 #include "target/target.h"
 #include "util/buf.h"
 #include "util/rowset.h"
@@ -44,8 +44,7 @@ typedef struct {
     sqlite3_stmt *update; /* fields..., rowid */
     ferry_rowset seen;
     ferry_buf sql;
-    ferry_buf diff_text;
-    char *diff_json;
+    ferry_target_diff diff;
     char reason[512];
 } sqlite_target;
 
@@ -330,13 +329,7 @@ static ferry_rc mark_seen(sqlite_target *t, int64_t rowid, ferry_err *err)
 
 static void set_duplicate(sqlite_target *t, const ferry_mapped_record *rec, ferry_apply_result *res)
 {
-    const ferry_target_spec *tg = &t->sync->target;
-
-    /* "duplicate key id 'E001'", or "duplicate key 'a=1, b=2'" (the key names its fields). */
-    snprintf(t->reason, sizeof(t->reason),
-             "duplicate key %s%s'%s': an earlier row of this source has the same key",
-             tg->nkey == 1 ? tg->key[0] : "", tg->nkey == 1 ? " " : "",
-             rec->key != NULL ? rec->key : "");
+    ferry_target_reason_duplicate(t->sync, rec->key, t->reason, sizeof(t->reason));
     res->outcome = FERRY_OUTCOME_FAILED;
     res->reason = t->reason;
 }
@@ -369,60 +362,23 @@ static ferry_rc do_insert(sqlite_target *t, const ferry_mapped_record *rec, ferr
     return FERRY_OK;
 }
 
-/* Quotes a value for the log message, NULL as (empty). */
-static void show(ferry_buf *b, const char *v)
-{
-    if (v == NULL)
-        ferry_buf_printf_trunc(b, "(empty)");
-    else if (strlen(v) > 60) {
-        size_t cut = 57;
-        while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
-            cut--; /* do not split a UTF-8 sequence */
-        ferry_buf_printf_trunc(b, "'%.*s...'", (int)cut, v);
-    } else
-        ferry_buf_printf_trunc(b, "'%s'", v);
-}
-
-static bool same(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
 /* Compares the row the select statement is on with rec; builds the diff when they differ. */
 static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *ret_changed,
                         ferry_err *err)
 {
     sqlite3_stmt *st = t->select_key;
     const ferry_sync_spec *sync = t->sync;
-    json_t *diff = NULL;
+    ferry_rc rc;
 
-    ferry_buf_reset(&t->diff_text);
+    ferry_target_diff_reset(&t->diff);
     for (size_t i = 0; i < sync->nfields + (t->flag_mode ? 1 : 0); i++) {
         const char *old = (const char *)sqlite3_column_text(st, (int)i + 1);
         const char *new = i < sync->nfields ? rec->value[i] : NULL;
         const char *name = i < sync->nfields ? sync->fields[i].name : MISSING_COLUMN;
-        if (same(old, new))
-            continue;
-        if (diff == NULL && (diff = json_object()) == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
-        json_object_set_new(diff, name, json_pack("[s?s?]", old, new));
-        ferry_buf_printf_trunc(&t->diff_text, "%s%s: ", t->diff_text.len ? ", " : "", name);
-        show(&t->diff_text, old);
-        ferry_buf_printf_trunc(&t->diff_text, " -> ");
-        show(&t->diff_text, new);
+        if ((rc = ferry_target_diff_add(&t->diff, name, old, new, err)) != FERRY_OK)
+            return rc;
     }
-    free(t->diff_json);
-    t->diff_json = NULL;
-    *ret_changed = diff != NULL;
-    if (diff != NULL) {
-        t->diff_json = json_dumps(diff, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(diff);
-        if (t->diff_json == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
-    }
-    return FERRY_OK;
+    return ferry_target_diff_finish(&t->diff, ret_changed, err);
 }
 
 static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
@@ -484,8 +440,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     if (rc != SQLITE_DONE)
         return db_error(t, err, "updating a row");
     res->outcome = FERRY_OUTCOME_UPDATED;
-    res->diff_json = t->diff_json;
-    res->diff_text = ferry_buf_str(&t->diff_text);
+    res->diff_json = ferry_target_diff_json(&t->diff);
+    res->diff_text = ferry_target_diff_text(&t->diff);
     return FERRY_OK;
 }
 
@@ -536,6 +492,9 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
         ferry_buf_printf(b, " AND \"" MISSING_COLUMN "\" IS NULL");
     if (t->tenant != NULL) /* on_missing touches the run's tenant's rows only */
         ferry_buf_printf(b, " AND \"%s\" = ?1", sync->fields[sync->tenant_field].name);
+    /* Key order, so the missing rows are reported in the same order on every backend. */
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, "%s\"%s\"", k ? ", " : " ORDER BY ", sync->target.key[k]);
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1, &remember,
                            NULL) != SQLITE_OK) {
@@ -635,8 +594,7 @@ static void tg_free(ferry_target *base)
     tg_rollback(base);
     ferry_rowset_done(&t->seen);
     ferry_buf_done(&t->sql);
-    ferry_buf_done(&t->diff_text);
-    free(t->diff_json);
+    ferry_target_diff_done(&t->diff);
     free(t->key_field);
     free(t->tenant);
     free(t);
@@ -669,7 +627,7 @@ ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync
     t->flag_mode = sync->target.on_missing == FERRY_ON_MISSING_FLAG;
     ferry_rowset_init(&t->seen);
     ferry_buf_init(&t->sql, 1024 * 1024);
-    ferry_buf_init(&t->diff_text, 8192);
+    ferry_target_diff_init(&t->diff);
     t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field));
     if (t->key_field == NULL) {
         tg_free(&t->base);

@@ -6,6 +6,18 @@
  * to the rows the run did not see, then commits, or rolls back so the table is exactly as it
  * was. Implementations live one per file (sqlite_target.c, pg_target.c) behind ferry_target_ops.
  *
+ * Outcomes may be deferred. A target that works set-wise (PostgreSQL: COPY into a staging
+ * table, then a few statements per batch) cannot know a record's outcome when apply() sees it:
+ * apply() answers "pending", and drain() later delivers the outcome of every pending record,
+ * in apply order, through a callback. apply() says when its batch is full (res->drain); the
+ * caller may also drain whenever it likes (before finish() it must). A target that answers at
+ * once (SQLite) never answers pending and has no drain().
+ *
+ * The connection: apply() and keep() may leave it busy (a COPY in progress) while anything is
+ * pending or staged. The caller must drain() before using the same connection for anything
+ * else (the store's change rows, heartbeats); drain() leaves it idle, and calls its callback
+ * only while it is idle, so the callback may write through the store.
+ *
  * A target belongs to the thread running the run. */
 #ifndef FERRY_TARGET_TARGET_H
 #define FERRY_TARGET_TARGET_H
@@ -22,7 +34,18 @@ typedef struct {
     const char *diff_json; /* UPDATED: {"field": ["old", "new"], ...}; borrowed until next */
     const char *diff_text; /* UPDATED: "email: 'a@x.io' -> 'b@x.io'"; borrowed until next */
     const char *reason;    /* FAILED: why, without the "row N: " prefix; borrowed */
+    bool pending;          /* apply(): the outcome comes later, from drain(); the fields
+                              above are unset */
+    bool drain;            /* apply(): the target's batch is full: call drain() now */
+    const char *key;       /* drain(): the record's key as the mapper wrote it (NULL for
+                              UNCHANGED); borrowed until the callback returns */
+    long row;              /* drain(): the record's source row (0 for UNCHANGED) */
 } ferry_apply_result;
+
+/* Receives one deferred outcome (res borrowed until it returns). Returning an error stops
+ * drain(), which returns that error. */
+typedef ferry_rc (*ferry_target_result_cb)(void *ctx, const ferry_apply_result *res,
+                                           ferry_err *err);
 
 /* Called for each row on_missing deleted or flagged; key is borrowed. Returning an error
  * stops the pass and fails the run. */
@@ -34,13 +57,21 @@ typedef struct {
     /* Begins the transaction; creates the table when it does not exist, else checks it
      * matches the fields. */
     ferry_rc (*begin)(ferry_target *t, ferry_err *err);
-    /* Upserts one mapped record. Record-level problems are results, not errors. */
+    /* Upserts one mapped record (rec borrowed for the call only: a target that defers copies
+     * what it needs). Record-level problems are results, not errors. The result is either
+     * final or pending (res->pending). */
     ferry_rc (*apply)(ferry_target *t, const ferry_mapped_record *rec, ferry_apply_result *res,
                       ferry_err *err);
     /* Marks the row with rec's key (if any) as seen without changing it, so on_missing leaves
-     * it alone (used for records that failed validation but whose key is known). */
+     * it alone (used for records that failed validation but whose key is known). It takes
+     * effect in order with apply(): a later record with that key is a duplicate. */
     ferry_rc (*keep)(ferry_target *t, const ferry_mapped_record *rec, ferry_err *err);
-    /* Applies on_missing to every row not seen in this run, calling cb for each. */
+    /* Settles everything applied and kept so far and calls cb once per pending apply, in
+     * apply order, with its outcome (and key and row). Leaves the connection idle. NULL for a
+     * target that never answers pending. */
+    ferry_rc (*drain)(ferry_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err);
+    /* Applies on_missing to every row not seen in this run, calling cb for each in key order.
+     * Called after drain(). */
     ferry_rc (*finish)(ferry_target *t, ferry_target_missing_cb cb, void *ctx, ferry_err *err);
     ferry_rc (*commit)(ferry_target *t, ferry_err *err);
     void (*rollback)(ferry_target *t);
@@ -57,7 +88,8 @@ struct ferry_target {
 ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync,
                                  const char *tenant, ferry_target **ret_target, ferry_err *err);
 
-/* A PostgreSQL target on conn (borrowed: the store's connection, as for SQLite). */
+/* A PostgreSQL target on conn (borrowed: the store's connection, as for SQLite; autocommit
+ * when begin() is called). Its outcomes are deferred (drain()); tenant as for SQLite. */
 ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, const char *tenant,
                              ferry_target **ret_target, ferry_err *err);
 

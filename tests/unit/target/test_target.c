@@ -1,0 +1,1436 @@
+/* test_target.c - the targets (src/target/sqlite_target.c and pg_target.c), case by case.
+ *
+ * Every case runs twice, in a cmocka group per backend: on SQLite (a store in a fresh
+ * temporary database, so Ferry's own tables exist next to the synced one, as in a real run)
+ * and on PostgreSQL (a fresh database on the test run's throwaway server, through a
+ * connection of the test's own). The same expectations hold on both, except where a backend
+ * names things its own way (column types, constraint messages). Records are built with the
+ * real mapper from raw values and driven through begin/apply/keep/drain/finish/commit/
+ * rollback. apply() here settles each record at once (draining a deferring target after every
+ * apply); the batch cases apply many records and drain once, as a run does.
+ *
+ * It covers the table created from the fields, created/updated/unchanged with their diffs,
+ * duplicates within a run on the first-load path and the lookup path, the checks on an
+ * existing table, constraints of the table failing single records, on_missing delete and
+ * flag, rollback, integer/boolean columns comparing equal on a re-sync, and values COPY must
+ * escape. SQLite's own table probes stay SQLite-only. */
+#include "config/config.h"
+#include "store/store.h"
+#include "sync/map.h"
+#include "target/target.h"
+#include "testutil.h"
+#include "util/buf.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka.h needs these first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+/* clang-format on */
+
+/* Fields, in order: id 0, name 1, email 2, age 3, active 4, salary 5. */
+#define STAFF_YAML(on_missing)                                                                     \
+    "syncs:\n"                                                                                     \
+    "  staff:\n"                                                                                   \
+    "    source: { url: staff.csv }\n"                                                             \
+    "    target: { table: staff, key: id, on_missing: " on_missing " }\n"                          \
+    "    fields:\n"                                                                                \
+    "      id: {}\n"                                                                               \
+    "      name: { required: true }\n"                                                             \
+    "      email: { type: email }\n"                                                               \
+    "      age: { type: integer }\n"                                                               \
+    "      active: { type: boolean }\n"                                                            \
+    "      salary: { type: decimal }\n"
+
+#define NFIELDS 6
+
+/* The staff table as a person might create it, for tests that create it themselves (on
+ * PostgreSQL, INTEGER is not the bigint Ferry creates: values go through casts). */
+#define STAFF_COLUMNS "id TEXT, name TEXT, email TEXT, age INTEGER, active INTEGER, salary TEXT"
+
+typedef enum { BACKEND_SQLITE, BACKEND_PG } backend;
+
+static const backend on_sqlite = BACKEND_SQLITE, on_pg = BACKEND_PG;
+
+#define MAX_RESULTS 4096
+
+typedef struct {
+    backend be;
+    char *dir;
+    ferry_store *store;
+    sqlite3 *db;
+    PGconn *pg;
+    ferry_config *cfg;
+    const ferry_sync_spec *sync;
+    ferry_mapper *mapper;
+    ferry_target *target;
+    ferry_apply_result res;
+    ferry_mapped_record rec;
+    ferry_buf missing; /* keys reported by finish(), comma-separated */
+    /* Outcomes delivered by drain(), copied (the target's strings are borrowed). */
+    ferry_apply_result got[MAX_RESULTS];
+    size_t ngot;
+} fixture;
+
+/* Picks the expectation of the fixture's backend. */
+#define BY_BACKEND(fx, on_sqlite_, on_pg_) ((fx)->be == BACKEND_SQLITE ? (on_sqlite_) : (on_pg_))
+
+static void open_fx(fixture *fx, void **state, const char *yaml)
+{
+    char path[4200];
+    ferry_err err;
+
+    memset(fx, 0, sizeof(*fx));
+    fx->be = *(const backend *)*state;
+    fx->dir = tu_tempdir();
+    assert_non_null(fx->dir);
+    ferry_err_clear(&err);
+    if (fx->be == BACKEND_SQLITE) {
+        snprintf(path, sizeof(path), "%s/ferry.db", fx->dir);
+        if (ferry_sqlite_store_open(path, &fx->store, &err) != FERRY_OK)
+            fail_msg("store: %s", err.msg);
+        fx->db = ferry_sqlite_store_db(fx->store);
+    } else {
+        char *url = tu_pg_database();
+        if (url == NULL)
+            fail_msg("no PostgreSQL server for the tests");
+        fx->pg = PQconnectdb(url);
+        free(url);
+        if (PQstatus(fx->pg) != CONNECTION_OK)
+            fail_msg("connecting: %s", PQerrorMessage(fx->pg));
+        PQclear(PQexec(fx->pg, "SET client_min_messages = warning"));
+    }
+    if (ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", fx->dir, &fx->cfg, &err) != FERRY_OK)
+        fail_msg("config: %s", err.msg);
+    fx->sync = &fx->cfg->syncs[0];
+    assert_int_equal(ferry_mapper_new(fx->sync, NULL, &fx->mapper, &err), FERRY_OK);
+    ferry_buf_init(&fx->missing, 4096);
+}
+
+static void clear_got(fixture *fx)
+{
+    for (size_t i = 0; i < fx->ngot; i++) {
+        free((char *)fx->got[i].diff_json);
+        free((char *)fx->got[i].diff_text);
+        free((char *)fx->got[i].reason);
+        free((char *)fx->got[i].key);
+    }
+    fx->ngot = 0;
+}
+
+static void close_fx(fixture *fx)
+{
+    ferry_target_free(fx->target);
+    clear_got(fx);
+    ferry_mapper_free(fx->mapper);
+    ferry_config_free(fx->cfg);
+    ferry_store_free(fx->store);
+    if (fx->pg != NULL)
+        PQfinish(fx->pg);
+    ferry_buf_done(&fx->missing);
+    tu_rmtree(fx->dir);
+    free(fx->dir);
+}
+
+static void exec_sql(fixture *fx, const char *sql)
+{
+    char *msg = NULL;
+
+    if (fx->be == BACKEND_SQLITE) {
+        if (sqlite3_exec(fx->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            fprintf(stderr, "%s: %s\n", sql, msg);
+            sqlite3_free(msg);
+            fail();
+        }
+    } else {
+        PGresult *res = PQexec(fx->pg, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(fx->pg));
+            PQclear(res);
+            fail();
+        }
+        PQclear(res);
+    }
+}
+
+/* Every row of sql as "a|b|c\n" (NULL as "NULL"); the caller frees. */
+static char *dump(fixture *fx, const char *sql)
+{
+    sqlite3_stmt *st;
+    ferry_buf b;
+
+    ferry_buf_init(&b, 1 << 20);
+    if (fx->be == BACKEND_PG) {
+        PGresult *res = PQexec(fx->pg, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            fail_msg("%s: %s", sql, PQerrorMessage(fx->pg));
+        for (int r = 0; r < PQntuples(res); r++) {
+            for (int i = 0; i < PQnfields(res); i++)
+                ferry_buf_printf(&b, "%s%s", i ? "|" : "",
+                                 PQgetisnull(res, r, i) ? "NULL" : PQgetvalue(res, r, i));
+            ferry_buf_printf(&b, "\n");
+        }
+        PQclear(res);
+        return ferry_buf_take(&b);
+    }
+    if (sqlite3_prepare_v2(fx->db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+            ferry_buf_printf(&b, "%s%s", i ? "|" : "", v != NULL ? v : "NULL");
+        }
+        ferry_buf_printf(&b, "\n");
+    }
+    sqlite3_finalize(st);
+    return ferry_buf_take(&b);
+}
+
+static void expect_dump(fixture *fx, const char *sql, const char *want)
+{
+    char *got = dump(fx, sql);
+
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "%s\ngot:\n%swant:\n%s", sql, got, want);
+        free(got);
+        fail();
+    }
+    free(got);
+}
+
+/* A table's columns as "name|type|notnull|pk position" lines. */
+static char *columns(fixture *fx, const char *table)
+{
+    char sql[1024];
+
+    if (fx->be == BACKEND_SQLITE)
+        snprintf(sql, sizeof(sql),
+                 "SELECT name, type, \"notnull\", pk FROM pragma_table_info('%s')", table);
+    else
+        snprintf(sql, sizeof(sql),
+                 "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
+                 " CASE WHEN a.attnotnull THEN 1 ELSE 0 END,"
+                 " COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) + 1 FROM pg_index i"
+                 " WHERE i.indrelid = a.attrelid AND i.indisprimary), 0)"
+                 " FROM pg_attribute a WHERE a.attrelid = '%s'::regclass AND a.attnum > 0"
+                 " AND NOT a.attisdropped ORDER BY a.attnum",
+                 table);
+    return dump(fx, sql);
+}
+
+static void expect_columns(fixture *fx, const char *table, const char *want)
+{
+    char *got = columns(fx, table);
+
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "columns of %s\ngot:\n%swant:\n%s", table, got, want);
+        free(got);
+        fail();
+    }
+    free(got);
+}
+
+static bool table_exists(fixture *fx, const char *name)
+{
+    sqlite3_stmt *st;
+    bool found;
+
+    if (fx->be == BACKEND_PG) {
+        const char *params[1] = {name};
+        PGresult *res = PQexecParams(fx->pg, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, params,
+                                     NULL, NULL, 0);
+        found = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        return found;
+    }
+    assert_int_equal(
+        sqlite3_prepare_v2(fx->db, "SELECT 1 FROM sqlite_master WHERE name = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Creates the target and begins; returns begin's code. */
+static ferry_rc try_begin(fixture *fx, ferry_err *err)
+{
+    ferry_err_clear(err);
+    ferry_target_free(fx->target);
+    fx->target = NULL;
+    if (fx->be == BACKEND_SQLITE)
+        assert_int_equal(ferry_sqlite_target_new(fx->db, fx->sync, NULL, &fx->target, err),
+                         FERRY_OK);
+    else
+        assert_int_equal(ferry_pg_target_new(fx->pg, fx->sync, NULL, &fx->target, err), FERRY_OK);
+    return fx->target->ops->begin(fx->target, err);
+}
+
+static void begin(fixture *fx)
+{
+    ferry_err err;
+
+    if (try_begin(fx, &err) != FERRY_OK)
+        fail_msg("begin: %s", err.msg);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static ferry_rc collect_result(void *ctx, const ferry_apply_result *res, ferry_err *err)
+{
+    fixture *fx = ctx;
+    ferry_apply_result *g;
+
+    (void)err;
+    assert_true(fx->ngot < MAX_RESULTS);
+    g = &fx->got[fx->ngot++];
+    *g = *res;
+    g->diff_json = dup_or_null(res->diff_json);
+    g->diff_text = dup_or_null(res->diff_text);
+    g->reason = dup_or_null(res->reason);
+    g->key = dup_or_null(res->key);
+    return FERRY_OK;
+}
+
+/* Drains a deferring target into fx->got (after clearing it). */
+static void drain(fixture *fx)
+{
+    ferry_err err;
+
+    clear_got(fx);
+    if (fx->target->ops->drain == NULL)
+        return;
+    ferry_err_clear(&err);
+    if (fx->target->ops->drain(fx->target, collect_result, fx, &err) != FERRY_OK)
+        fail_msg("drain: %s", err.msg);
+}
+
+/* Maps raw values at row into fx->rec; returns the mapper's result. */
+static ferry_map_result map(fixture *fx, long row, const char *const *raw)
+{
+    size_t len[NFIELDS + 4];
+    ferry_source_record in;
+    ferry_map_result result;
+    ferry_err err;
+
+    for (size_t i = 0; i < fx->sync->nfields; i++)
+        len[i] = raw[i] != NULL ? strlen(raw[i]) : 0;
+    memset(&in, 0, sizeof(in));
+    in.nvalues = fx->sync->nfields;
+    in.value = raw;
+    in.len = len;
+    in.row = row;
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_mapper_map(fx->mapper, &in, &result, &fx->rec, &err), FERRY_OK);
+    return result;
+}
+
+/* Maps and applies one record without settling it; returns whether its outcome is pending
+ * (fx->res has an immediate one). */
+static bool apply_only(fixture *fx, long row, const char *const *raw)
+{
+    ferry_err err;
+
+    if (map(fx, row, raw) != FERRY_MAP_OK)
+        fail_msg("row %ld did not map: %s", row, fx->rec.reason);
+    ferry_err_clear(&err);
+    if (fx->target->ops->apply(fx->target, &fx->rec, &fx->res, &err) != FERRY_OK)
+        fail_msg("apply row %ld: %s", row, err.msg);
+    return fx->res.pending;
+}
+
+/* Maps, applies and settles one record; returns its outcome (fx->res has the rest). */
+static ferry_outcome apply(fixture *fx, long row, const char *const *raw)
+{
+    if (apply_only(fx, row, raw)) {
+        drain(fx);
+        assert_int_equal(fx->ngot, 1);
+        fx->res = fx->got[0];
+        if (fx->res.outcome != FERRY_OUTCOME_UNCHANGED) {
+            assert_int_equal(fx->res.row, row);
+            assert_non_null(fx->res.key);
+        }
+    }
+    return fx->res.outcome;
+}
+
+/* Applies n records (rows 2, 3, ...) and settles them together, as a run does; out[i] gets
+ * each outcome and fx->got the details (immediate outcomes included). */
+static void apply_batch(fixture *fx, const char *const *const *raws, size_t n, ferry_outcome *out)
+{
+    size_t pending = 0;
+    ferry_apply_result immediate[64];
+    bool was_pending[64];
+
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) {
+        was_pending[i] = apply_only(fx, (long)i + 2, raws[i]);
+        immediate[i] = fx->res;
+        immediate[i].diff_json = dup_or_null(fx->res.diff_json);
+        immediate[i].diff_text = dup_or_null(fx->res.diff_text);
+        immediate[i].reason = dup_or_null(fx->res.reason);
+        immediate[i].key = dup_or_null(fx->rec.key);
+        immediate[i].row = (long)i + 2;
+        pending += was_pending[i];
+    }
+    drain(fx);
+    assert_int_equal(fx->ngot, pending);
+    /* Merge into one list in apply order. */
+    {
+        ferry_apply_result drained[64];
+        size_t d = 0;
+        memcpy(drained, fx->got, fx->ngot * sizeof(drained[0]));
+        fx->ngot = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (was_pending[i]) {
+                fx->got[fx->ngot++] = drained[d++];
+            } else {
+                fx->got[fx->ngot++] = immediate[i];
+                continue;
+            }
+            free((char *)immediate[i].diff_json);
+            free((char *)immediate[i].diff_text);
+            free((char *)immediate[i].reason);
+            free((char *)immediate[i].key);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = fx->got[i].outcome;
+}
+
+static void keep(fixture *fx, long row, const char *const *raw)
+{
+    ferry_err err;
+
+    map(fx, row, raw);
+    ferry_err_clear(&err);
+    assert_int_equal(fx->target->ops->keep(fx->target, &fx->rec, &err), FERRY_OK);
+}
+
+static void commit(fixture *fx)
+{
+    ferry_err err;
+
+    drain(fx);
+    ferry_err_clear(&err);
+    if (fx->target->ops->commit(fx->target, &err) != FERRY_OK)
+        fail_msg("commit: %s", err.msg);
+    ferry_target_free(fx->target);
+    fx->target = NULL;
+}
+
+static void rollback(fixture *fx)
+{
+    fx->target->ops->rollback(fx->target);
+    ferry_target_free(fx->target);
+    fx->target = NULL;
+}
+
+static ferry_rc collect_missing(void *ctx, const char *key, ferry_err *err)
+{
+    fixture *fx = ctx;
+
+    (void)err;
+    ferry_buf_printf(&fx->missing, "%s%s", fx->missing.len ? "," : "", key);
+    return FERRY_OK;
+}
+
+static void finish(fixture *fx)
+{
+    ferry_err err;
+
+    drain(fx);
+    ferry_err_clear(&err);
+    ferry_buf_reset(&fx->missing);
+    if (fx->target->ops->finish(fx->target, collect_missing, fx, &err) != FERRY_OK)
+        fail_msg("finish: %s", err.msg);
+}
+
+static const char *const ayu[NFIELDS] = {"E001", "Ayu", "ayu@example.com", "30", "yes", "1.50"};
+static const char *const budi[NFIELDS] = {"E002", "Budi", NULL, "41", "no", NULL};
+static const char *const citra[NFIELDS] = {"E003", "Citra", "citra@example.com", NULL, NULL, "12"};
+
+/* A first run that creates ayu, budi and citra. */
+static void load_three(fixture *fx)
+{
+    begin(fx);
+    assert_int_equal(apply(fx, 2, ayu), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(fx, 3, budi), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(fx, 4, citra), FERRY_OUTCOME_CREATED);
+    commit(fx);
+}
+
+#define STAFF_ROWS "SELECT id, name, email, age, active, salary FROM staff ORDER BY id"
+#define THREE_ROWS                                                                                 \
+    "E001|Ayu|ayu@example.com|30|1|1.5\n"                                                          \
+    "E002|Budi|NULL|41|0|NULL\n"                                                                   \
+    "E003|Citra|citra@example.com|NULL|NULL|12\n"
+
+static void table_is_created_with_column_types_and_primary_key(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    assert_false(table_exists(&fx, "staff"));
+    begin(&fx);
+    commit(&fx);
+    expect_columns(&fx, "staff",
+                   BY_BACKEND(&fx,
+                              "id|TEXT|1|1\n"
+                              "name|TEXT|1|0\n"
+                              "email|TEXT|0|0\n"
+                              "age|INTEGER|0|0\n"
+                              "active|INTEGER|0|0\n"
+                              "salary|TEXT|0|0\n",
+                              "id|text|1|1\n"
+                              "name|text|1|0\n"
+                              "email|text|0|0\n"
+                              "age|bigint|0|0\n"
+                              "active|bigint|0|0\n"
+                              "salary|text|0|0\n"));
+    close_fx(&fx);
+}
+
+static void composite_key_becomes_a_composite_primary_key(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state,
+            "syncs:\n"
+            "  shifts:\n"
+            "    source: { url: s.csv }\n"
+            "    target: { table: shifts, key: [day, room] }\n"
+            "    fields: { day: { type: date }, room: { type: integer }, who: {} }\n");
+    begin(&fx);
+    commit(&fx);
+    expect_columns(&fx, "shifts",
+                   BY_BACKEND(&fx,
+                              "day|TEXT|1|1\n"
+                              "room|INTEGER|1|2\n"
+                              "who|TEXT|0|0\n",
+                              "day|text|1|1\n"
+                              "room|bigint|1|2\n"
+                              "who|text|0|0\n"));
+    close_fx(&fx);
+}
+
+static void flag_mode_table_gets_a_missing_since_column(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    begin(&fx);
+    commit(&fx);
+    {
+        char *cols = columns(&fx, "staff");
+        const char *last = strstr(cols, "salary|");
+        assert_non_null(last);
+        assert_string_equal(
+            strchr(last, '\n') + 1,
+            BY_BACKEND(&fx, "ferry_missing_since|TEXT|0|0\n", "ferry_missing_since|text|0|0\n"));
+        free(cols);
+    }
+    close_fx(&fx);
+}
+
+static void first_records_are_created_with_typed_values(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    if (fx.be == BACKEND_SQLITE)
+        expect_dump(&fx,
+                    "SELECT typeof(age), typeof(active), typeof(salary) FROM staff WHERE id = "
+                    "'E001'",
+                    "integer|integer|text\n");
+    else
+        expect_dump(&fx,
+                    "SELECT pg_typeof(age), pg_typeof(active), pg_typeof(salary) FROM staff"
+                    " WHERE id = 'E001'",
+                    "bigint|bigint|text\n");
+    close_fx(&fx);
+}
+
+static void same_record_again_is_unchanged(void **state)
+{
+    /* Other spellings of the same canonical values. */
+    const char *const ayu_again[NFIELDS] = {"E001", " Ayu ", "ayu@EXAMPLE.com",
+                                            "030",  "Y",     "1.5000"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_again), FERRY_OUTCOME_UNCHANGED);
+    assert_null(fx.res.diff_json);
+    assert_null(fx.res.diff_text);
+    assert_null(fx.res.reason);
+    assert_int_equal(apply(&fx, 3, budi), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 4, citra), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    close_fx(&fx);
+}
+
+static void integer_and_boolean_columns_compare_equal_on_resync(void **state)
+{
+    const char *const extremes[NFIELDS] = {"E9", "Max", NULL, "9223372036854775807", "TRUE", "0"};
+    const char *const lows[NFIELDS] = {"E8", "Min", NULL, "-9223372036854775808", "off", "-0.0"};
+    const char *const zeros[NFIELDS] = {"E7", "Zero", NULL, "-0", "0", ".50"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, extremes), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, lows), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 4, zeros), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    for (int run = 0; run < 2; run++) {
+        begin(&fx);
+        assert_int_equal(apply(&fx, 2, extremes), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply(&fx, 3, lows), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply(&fx, 4, zeros), FERRY_OUTCOME_UNCHANGED);
+        commit(&fx);
+    }
+    expect_dump(&fx,
+                BY_BACKEND(&fx,
+                           "SELECT id, age, typeof(age), active, salary FROM staff ORDER BY id",
+                           "SELECT id, age, pg_typeof(age), active, salary FROM staff ORDER BY id"),
+                BY_BACKEND(&fx,
+                           "E7|0|integer|0|0.5\n"
+                           "E8|-9223372036854775808|integer|0|0\n"
+                           "E9|9223372036854775807|integer|1|0\n",
+                           "E7|0|bigint|0|0.5\n"
+                           "E8|-9223372036854775808|bigint|0|0\n"
+                           "E9|9223372036854775807|bigint|1|0\n"));
+    close_fx(&fx);
+}
+
+static void changed_fields_are_updated_with_json_and_text_diff(void **state)
+{
+    const char *const ayu_new[NFIELDS] = {"E001", "Ayu Lestari", "ayu@example.com",
+                                          "31",   "yes",         "1.50"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_json, "{\"name\":[\"Ayu\",\"Ayu Lestari\"],\"age\":[\"30\","
+                                          "\"31\"]}");
+    assert_string_equal(fx.res.diff_text, "name: 'Ayu' -> 'Ayu Lestari', age: '30' -> '31'");
+    commit(&fx);
+    expect_dump(&fx, "SELECT name, age FROM staff WHERE id = 'E001'", "Ayu Lestari|31\n");
+    close_fx(&fx);
+}
+
+static void emptied_and_filled_fields_diff_against_null(void **state)
+{
+    const char *const ayu_new[NFIELDS] = {"E001", "Ayu", "", "30", "yes", "1.50"};
+    const char *const budi_new[NFIELDS] = {"E002", "Budi", "budi@example.com", "41", "no", NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_json, "{\"email\":[\"ayu@example.com\",null]}");
+    assert_string_equal(fx.res.diff_text, "email: 'ayu@example.com' -> (empty)");
+    assert_int_equal(apply(&fx, 3, budi_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_json, "{\"email\":[null,\"budi@example.com\"]}");
+    assert_string_equal(fx.res.diff_text, "email: (empty) -> 'budi@example.com'");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, email FROM staff WHERE id < 'E003' ORDER BY id",
+                "E001|NULL\nE002|budi@example.com\n");
+    close_fx(&fx);
+}
+
+static void diff_text_cuts_long_values_on_a_character_boundary(void **state)
+{
+    char longname[128];
+    const char *const ayu_new[NFIELDS] = {"E001", longname, "ayu@example.com", "30", "yes", "1.50"};
+    char want[256];
+    fixture fx;
+
+    /* 56 ASCII bytes, then a 2-byte 'é' straddling byte 57. */
+    memset(longname, 'n', 56);
+    snprintf(longname + 56, sizeof(longname) - 56, "\xC3\xA9 and then some more text");
+    snprintf(want, sizeof(want), "name: 'Ayu' -> '%.56s...'", longname);
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text, want);
+    commit(&fx);
+    close_fx(&fx);
+}
+
+static void duplicate_key_in_one_run_fails_second_record_when_table_started_empty(void **state)
+{
+    const char *const ayu_twin[NFIELDS] = {"E001", "Other Ayu", NULL, NULL, NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, ayu_twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        "duplicate key id 'E001': an earlier row of this source has the same key");
+    assert_int_equal(apply(&fx, 4, budi), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id", "E001|Ayu\nE002|Budi\n");
+    close_fx(&fx);
+}
+
+static void duplicate_key_in_one_run_fails_second_record_when_table_had_rows(void **state)
+{
+    const char *const ayu_twin[NFIELDS] = {"E001", "Other Ayu", NULL, NULL, NULL, NULL};
+    const char *const dewi[NFIELDS] = {"E004", "Dewi", NULL, NULL, NULL, NULL};
+    const char *const dewi_twin[NFIELDS] = {"E004", "Other Dewi", NULL, NULL, NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    /* An existing key seen twice. */
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 3, ayu_twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        "duplicate key id 'E001': an earlier row of this source has the same key");
+    /* A new key seen twice. */
+    assert_int_equal(apply(&fx, 4, dewi), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 5, dewi_twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        "duplicate key id 'E004': an earlier row of this source has the same key");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff WHERE id IN ('E001', 'E004') ORDER BY id",
+                "E001|Ayu\nE004|Dewi\n");
+    close_fx(&fx);
+}
+
+#define SHIFTS_YAML                                                                                \
+    "syncs:\n"                                                                                     \
+    "  shifts:\n"                                                                                  \
+    "    source: { url: s.csv }\n"                                                                 \
+    "    target: { table: shifts, key: [room, no] }\n"                                             \
+    "    fields: { room: {}, no: { type: integer }, who: {} }\n"
+
+static void duplicate_composite_key_names_every_key_field(void **state)
+{
+    const char *const first[3] = {"A", "7", "Ayu"};
+    const char *const twin[3] = {"A", "007", "Budi"}; /* the same canonical key */
+    const char *const other[3] = {"B", "7", "Citra"};
+    fixture fx;
+
+    open_fx(&fx, state, SHIFTS_YAML);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, first), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason, "duplicate key 'room=A, no=7': an earlier row of this "
+                                       "source has the same key");
+    assert_int_equal(apply(&fx, 4, other), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT room, no, who FROM shifts ORDER BY room", "A|7|Ayu\nB|7|Citra\n");
+    close_fx(&fx);
+}
+
+static void existing_table_missing_a_column_is_a_schema_error(void **state)
+{
+    fixture fx;
+    ferry_err err;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (id TEXT PRIMARY KEY, name TEXT, age INTEGER, active "
+                  "INTEGER, salary TEXT)");
+    assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
+    assert_string_equal(err.msg, "table staff exists but has no column 'email' for field 'email': "
+                                 "add the column or rename the field");
+    rollback(&fx);
+    close_fx(&fx);
+}
+
+static void existing_table_without_a_unique_index_on_the_key_is_a_schema_error(void **state)
+{
+    fixture fx;
+    ferry_err err;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ");"
+                  "CREATE INDEX staff_by_id ON staff (id);"
+                  "CREATE UNIQUE INDEX staff_by_name ON staff (name)");
+    assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
+    assert_string_equal(err.msg, "table staff has no primary key or unique index on (id), the "
+                                 "sync's key: create one so each key is one row");
+    rollback(&fx);
+    close_fx(&fx);
+}
+
+static void
+existing_table_whose_primary_key_only_starts_with_the_key_is_a_schema_error(void **state)
+{
+    fixture fx;
+    ferry_err err;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    /* (id, name) is unique, id alone is not: two rows may share an id. */
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id, name))");
+    assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
+    assert_string_equal(err.msg, "table staff has no primary key or unique index on (id), the "
+                                 "sync's key: create one so each key is one row");
+    rollback(&fx);
+    close_fx(&fx);
+}
+
+static void existing_table_with_a_unique_index_on_the_key_is_used(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ");"
+                  "CREATE UNIQUE INDEX staff_by_id ON staff (id)");
+    load_three(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    close_fx(&fx);
+}
+
+static void existing_integer_primary_key_table_is_used(void **state)
+{
+    const char *const r101[2] = {"101", "Melati"};
+    const char *const r101b[2] = {"0101", "Mawar"};
+    fixture fx;
+
+    open_fx(&fx, state,
+            "syncs:\n"
+            "  rooms:\n"
+            "    source: { url: r.csv }\n"
+            "    target: { table: rooms, key: room_no }\n"
+            "    fields: { room_no: { type: integer }, name: {} }\n");
+    exec_sql(&fx, "CREATE TABLE rooms (room_no INTEGER PRIMARY KEY, name TEXT);"
+                  "INSERT INTO rooms VALUES (5, 'Anggrek')");
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, r101), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, r101b), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_json, "{\"name\":[\"Melati\",\"Mawar\"]}");
+    commit(&fx);
+    if (fx.be == BACKEND_SQLITE) /* the INTEGER PRIMARY KEY is the rowid */
+        expect_dump(&fx, "SELECT rowid, room_no, name FROM rooms ORDER BY room_no",
+                    "5|5|Anggrek\n101|101|Mawar\n");
+    else
+        expect_dump(&fx, "SELECT room_no, name FROM rooms ORDER BY room_no",
+                    "5|Anggrek\n101|Mawar\n");
+    close_fx(&fx);
+}
+
+static void existing_table_with_extra_nullable_columns_is_fine(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (notes TEXT, " STAFF_COLUMNS
+                  ", added TEXT NOT NULL DEFAULT 'sync', PRIMARY KEY (id))");
+    load_three(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    expect_dump(&fx, "SELECT DISTINCT notes, added FROM staff", "NULL|sync\n");
+    /* Re-syncing does not touch the extra columns and sees no change. */
+    exec_sql(&fx, "UPDATE staff SET notes = 'kept' WHERE id = 'E001'");
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT notes FROM staff WHERE id = 'E001'", "kept\n");
+    close_fx(&fx);
+}
+
+static void existing_table_with_a_not_null_column_without_default_is_a_schema_error(void **state)
+{
+    fixture fx;
+    ferry_err err;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", owner TEXT NOT NULL, PRIMARY KEY (id))");
+    assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
+    assert_string_equal(err.msg, "table staff has a NOT NULL column 'owner' without a default that "
+                                 "no field fills: map it or give it a default");
+    rollback(&fx);
+    close_fx(&fx);
+}
+
+static void constraint_of_the_target_table_fails_only_that_record(void **state)
+{
+    const char *const young[NFIELDS] = {"E005", "Kid", NULL, "-1", NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id), CHECK (age >= 0))");
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, young), FERRY_OUTCOME_FAILED);
+    assert_non_null(strstr(fx.res.reason,
+                           BY_BACKEND(&fx, "rejected by the target table: CHECK constraint failed",
+                                      "rejected by the target table: new row for relation "
+                                      "\"staff\" violates check constraint")));
+    assert_int_equal(apply(&fx, 4, budi), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT id FROM staff ORDER BY id", "E001\nE002\n");
+    close_fx(&fx);
+}
+
+static void on_missing_delete_removes_unseen_rows_and_reports_their_keys(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 3, citra), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E002");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id FROM staff ORDER BY id", "E001\nE003\n");
+    close_fx(&fx);
+}
+
+static void on_missing_delete_spares_rows_created_in_the_run(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, budi), FERRY_OUTCOME_CREATED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id FROM staff ORDER BY id", "E001\nE002\n");
+    close_fx(&fx);
+}
+
+static void on_missing_delete_reports_composite_keys_by_name(void **state)
+{
+    const char *const a7[3] = {"A", "7", "Ayu"};
+    const char *const b8[3] = {"B", "8", "Budi"};
+    fixture fx;
+
+    open_fx(&fx, state,
+            "syncs:\n"
+            "  shifts:\n"
+            "    source: { url: s.csv }\n"
+            "    target: { table: shifts, key: [room, no], on_missing: delete }\n"
+            "    fields: { room: {}, no: { type: integer }, who: {} }\n");
+    begin(&fx);
+    apply(&fx, 2, a7);
+    apply(&fx, 3, b8);
+    commit(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, a7), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "room=B, no=8");
+    commit(&fx);
+    close_fx(&fx);
+}
+
+static void on_missing_flag_marks_unseen_rows_once(void **state)
+{
+    char *first;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, citra);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E002");
+    commit(&fx);
+    expect_dump(&fx,
+                "SELECT id, CASE WHEN ferry_missing_since IS NOT NULL THEN 1 ELSE 0 END"
+                " FROM staff ORDER BY id",
+                "E001|0\nE002|1\nE003|0\n");
+    first = dump(&fx, "SELECT ferry_missing_since FROM staff WHERE id = 'E002'");
+    assert_int_equal(strlen(first), strlen("2026-11-24T06:05:44.123Z\n"));
+    assert_string_equal(first + strlen(first) - 2, "Z\n");
+
+    /* Still missing next run: not reported again, and the first time is kept. */
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, citra);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    commit(&fx);
+    expect_dump(&fx, "SELECT ferry_missing_since FROM staff WHERE id = 'E002'", first);
+    free(first);
+    expect_dump(&fx, "SELECT count(*) FROM staff", "3\n");
+    close_fx(&fx);
+}
+
+static void flagged_row_that_returns_is_updated_and_unflagged(void **state)
+{
+    fixture fx;
+    char *when, want[200];
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, citra);
+    finish(&fx);
+    commit(&fx);
+    when = dump(&fx, "SELECT ferry_missing_since FROM staff WHERE id = 'E002'");
+    when[strlen(when) - 1] = '\0';
+
+    begin(&fx);
+    assert_int_equal(apply(&fx, 3, budi), FERRY_OUTCOME_UPDATED);
+    snprintf(want, sizeof(want), "{\"ferry_missing_since\":[\"%s\",null]}", when);
+    assert_string_equal(fx.res.diff_json, want);
+    snprintf(want, sizeof(want), "ferry_missing_since: '%s' -> (empty)", when);
+    assert_string_equal(fx.res.diff_text, want);
+    commit(&fx);
+    expect_dump(&fx, "SELECT ferry_missing_since FROM staff WHERE id = 'E002'", "NULL\n");
+    free(when);
+    close_fx(&fx);
+}
+
+static void flag_mode_adds_the_missing_column_to_an_existing_table(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id))");
+    load_three(&fx);
+    {
+        char *cols = columns(&fx, "staff");
+        assert_non_null(strstr(cols, "\nferry_missing_since|"));
+        free(cols);
+    }
+    close_fx(&fx);
+}
+
+static void keep_protects_a_row_from_on_missing(void **state)
+{
+    /* Budi failed validation this run, but his key was read: his row must stay. */
+    const char *const budi_bad[NFIELDS] = {"E002", "Budi", "budi@", "41", "no", NULL};
+    ferry_err err;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    assert_int_equal(map(&fx, 3, budi_bad), FERRY_MAP_FAILED);
+    assert_string_equal(fx.rec.key, "E002");
+    ferry_err_clear(&err);
+    assert_int_equal(fx.target->ops->keep(fx.target, &fx.rec, &err), FERRY_OK);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E003");
+    commit(&fx);
+    expect_dump(&fx, STAFF_ROWS,
+                "E001|Ayu|ayu@example.com|30|1|1.5\n"
+                "E002|Budi|NULL|41|0|NULL\n");
+    close_fx(&fx);
+}
+
+static void keep_of_an_unknown_key_changes_nothing(void **state)
+{
+    const char *const nobody[NFIELDS] = {"E999", "Nobody", NULL, NULL, NULL, NULL};
+    ferry_err err;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(map(&fx, 2, nobody), FERRY_MAP_OK);
+    ferry_err_clear(&err);
+    assert_int_equal(fx.target->ops->keep(fx.target, &fx.rec, &err), FERRY_OK);
+    apply(&fx, 3, ayu);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E002,E003");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id FROM staff", "E001\n");
+    close_fx(&fx);
+}
+
+static void on_missing_keep_leaves_unseen_rows_alone(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    commit(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    close_fx(&fx);
+}
+
+static void rollback_leaves_the_table_exactly_as_before(void **state)
+{
+    const char *const ayu_new[NFIELDS] = {"E001", "Ayu L", NULL, "99", "no", "0"};
+    const char *const dewi[NFIELDS] = {"E004", "Dewi", NULL, NULL, NULL, NULL};
+    char *before, *schema;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    before = dump(&fx, BY_BACKEND(&fx, "SELECT rowid, * FROM staff ORDER BY rowid",
+                                  "SELECT ctid, * FROM staff ORDER BY ctid"));
+    schema = BY_BACKEND(&fx, dump(&fx, "SELECT sql FROM sqlite_master ORDER BY name"),
+                        columns(&fx, "staff"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_new), FERRY_OUTCOME_UPDATED);
+    assert_int_equal(apply(&fx, 3, dewi), FERRY_OUTCOME_CREATED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E002,E003");
+    rollback(&fx);
+    expect_dump(&fx,
+                BY_BACKEND(&fx, "SELECT rowid, * FROM staff ORDER BY rowid",
+                           "SELECT ctid, * FROM staff ORDER BY ctid"),
+                before);
+    if (fx.be == BACKEND_SQLITE)
+        expect_dump(&fx, "SELECT sql FROM sqlite_master ORDER BY name", schema);
+    else
+        expect_columns(&fx, "staff", schema);
+    free(before);
+    free(schema);
+    close_fx(&fx);
+}
+
+static void rollback_of_a_first_run_leaves_no_table(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_CREATED);
+    rollback(&fx);
+    assert_false(table_exists(&fx, "staff"));
+    /* Ferry's own tables are not affected. */
+    if (fx.be == BACKEND_SQLITE)
+        assert_true(table_exists(&fx, "ferry_runs"));
+    close_fx(&fx);
+}
+
+static void rollback_undoes_the_added_missing_column(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id))");
+    begin(&fx);
+    rollback(&fx);
+    {
+        char *cols = columns(&fx, "staff");
+        assert_null(strstr(cols, "ferry_missing_since"));
+        free(cols);
+    }
+    close_fx(&fx);
+}
+
+static void freeing_an_uncommitted_target_rolls_back(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, (const char *const[NFIELDS]){"E001", "Changed", NULL, NULL, NULL, NULL});
+    ferry_target_free(fx.target);
+    fx.target = NULL;
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    if (fx.be == BACKEND_SQLITE)
+        assert_int_equal(sqlite3_get_autocommit(fx.db), 1);
+    else
+        assert_int_equal(PQtransactionStatus(fx.pg), PQTRANS_IDLE);
+    close_fx(&fx);
+}
+
+/* Values COPY's text format gives a meaning to, and others that must come back byte for byte:
+ * created, then unchanged on a re-sync, then updated with exact diffs. */
+static void values_with_tabs_newlines_backslashes_and_unicode_round_trip(void **state)
+{
+    static const char *const names[] = {
+        "tab\there",
+        "new\nline",
+        "cr\rlf\r\n",
+        "back\\slash",
+        "\\N",
+        "\\\\N",
+        "N\\",
+        "ends with backslash\\",
+        "\\t not a tab",
+        "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x9A\xA2",
+        "quote ' and \" and ,",
+        "NULL",
+    };
+    const size_t n = sizeof(names) / sizeof(names[0]);
+    char ids[16][8];
+    const char *raws[16][NFIELDS];
+    const char *const *rows[16];
+    ferry_outcome out[16];
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "V%02zu", i);
+        raws[i][0] = ids[i];
+        raws[i][1] = names[i];
+        raws[i][2] = NULL;
+        raws[i][3] = i % 2 ? "" : "7";
+        raws[i][4] = NULL;
+        raws[i][5] = i % 3 ? NULL : "";
+        rows[i] = raws[i];
+    }
+    for (int run = 0; run < 2; run++) {
+        begin(&fx);
+        apply_batch(&fx, rows, n, out);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(out[i], run == 0 ? FERRY_OUTCOME_CREATED : FERRY_OUTCOME_UNCHANGED);
+        commit(&fx);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char sql[128], *got;
+        snprintf(sql, sizeof(sql), "SELECT name, age, salary FROM staff WHERE id = 'V%02zu'", i);
+        got = dump(&fx, sql);
+        {
+            char want[256];
+            /* The mapper trims names; an empty value is NULL (not an empty string). */
+            const char *trimmed = names[i];
+            snprintf(want, sizeof(want), "%s|%s|NULL\n", trimmed, i % 2 ? "NULL" : "7");
+            if (strcmp(names[i], "cr\rlf\r\n") == 0)
+                snprintf(want, sizeof(want), "cr\rlf|%s|NULL\n", i % 2 ? "NULL" : "7");
+            assert_string_equal(got, want);
+        }
+        free(got);
+    }
+    /* A changed value with a tab and a backslash diffs exactly. */
+    {
+        const char *const changed[NFIELDS] = {"V00", "tab\there\\too", NULL, "7", NULL, NULL};
+        begin(&fx);
+        assert_int_equal(apply(&fx, 2, changed), FERRY_OUTCOME_UPDATED);
+        assert_string_equal(fx.res.diff_json, "{\"name\":[\"tab\\there\",\"tab\\there\\\\too\"]}");
+        assert_string_equal(fx.res.diff_text, "name: 'tab\there' -> 'tab\there\\too'");
+        commit(&fx);
+    }
+    close_fx(&fx);
+}
+
+/* Many records settled together, as a run does, on a table that started empty: duplicates of
+ * a new key fail, in apply order, with their keys and rows. */
+static void batch_with_duplicates_on_an_empty_table(void **state)
+{
+    const char *const a[NFIELDS] = {"E001", "Ayu", NULL, NULL, NULL, NULL};
+    const char *const b[NFIELDS] = {"E002", "Budi", NULL, NULL, NULL, NULL};
+    const char *const a2[NFIELDS] = {"E001", "Ayu Two", NULL, NULL, NULL, NULL};
+    const char *const c[NFIELDS] = {"E003", "Citra", NULL, NULL, NULL, NULL};
+    const char *const a3[NFIELDS] = {"E001", "Ayu Three", NULL, NULL, NULL, NULL};
+    const char *const *rows[] = {a, b, a2, c, a3};
+    ferry_outcome out[5];
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    begin(&fx);
+    apply_batch(&fx, rows, 5, out);
+    assert_int_equal(out[0], FERRY_OUTCOME_CREATED);
+    assert_int_equal(out[1], FERRY_OUTCOME_CREATED);
+    assert_int_equal(out[2], FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.got[2].reason,
+                        "duplicate key id 'E001': an earlier row of this source has the same key");
+    assert_int_equal(fx.got[2].row, 4);
+    assert_string_equal(fx.got[2].key, "E001");
+    assert_int_equal(out[3], FERRY_OUTCOME_CREATED);
+    assert_string_equal(fx.got[3].key, "E003");
+    assert_int_equal(fx.got[3].row, 5);
+    assert_int_equal(out[4], FERRY_OUTCOME_FAILED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id", "E001|Ayu\nE002|Budi\nE003|Citra\n");
+    close_fx(&fx);
+}
+
+/* The same on a table with rows, with keep() in between: a kept key's later record is a
+ * duplicate, a record after a keep of an unknown key is created. */
+static void batch_with_keeps_duplicates_and_updates_on_a_table_with_rows(void **state)
+{
+    const char *const budi_bad[NFIELDS] = {"E002", "Budi", "budi@", "41", "no", NULL};
+    const char *const budi_again[NFIELDS] = {"E002", "Budi Again", NULL, NULL, NULL, NULL};
+    const char *const dewi_bad[NFIELDS] = {"E004", "Dewi", "dewi@", NULL, NULL, NULL};
+    const char *const dewi[NFIELDS] = {"E004", "Dewi", NULL, NULL, NULL, NULL};
+    const char *const ayu_new[NFIELDS] = {"E001", "Ayu L", "ayu@example.com", "30", "yes", "1.50"};
+    const char *const ayu_twin[NFIELDS] = {"E001", "Ayu T", NULL, NULL, NULL, NULL};
+    ferry_err err;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    keep(&fx, 2, budi_bad);
+    keep(&fx, 3, dewi_bad);
+    (void)err;
+    {
+        const char *const *rows[] = {budi_again, dewi, ayu_new, ayu_twin};
+        ferry_outcome out[4];
+        apply_batch(&fx, rows, 4, out);
+        assert_int_equal(out[0], FERRY_OUTCOME_FAILED);
+        assert_string_equal(fx.got[0].reason, "duplicate key id 'E002': an earlier row of this "
+                                              "source has the same key");
+        assert_int_equal(out[1], FERRY_OUTCOME_CREATED);
+        assert_int_equal(out[2], FERRY_OUTCOME_UPDATED);
+        assert_string_equal(fx.got[2].diff_text, "name: 'Ayu' -> 'Ayu L'");
+        assert_int_equal(out[3], FERRY_OUTCOME_FAILED);
+    }
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E003");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id",
+                "E001|Ayu L\nE002|Budi\nE004|Dewi\n");
+    close_fx(&fx);
+}
+
+/* A constraint of the table fails exactly the records that break it, in a batch of many, on
+ * both paths (an empty table, then one with rows); the others are applied. */
+static void batch_with_constraint_failures_fails_only_those_records(void **state)
+{
+    char ids[40][8], ages[40][8];
+    const char *raws[40][NFIELDS];
+    const char *const *rows[40];
+    ferry_outcome out[40];
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id), CHECK (age >= 0))");
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < 40; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "E%03d", i);
+            /* Rows 5, 17 and 30 break the CHECK; the second run changes every age. */
+            snprintf(ages[i], sizeof(ages[i]), "%d",
+                     i == 5 || i == 17 || i == 30 ? -1 : i + run * 100);
+            raws[i][0] = ids[i];
+            raws[i][1] = "Someone";
+            raws[i][2] = NULL;
+            raws[i][3] = ages[i];
+            raws[i][4] = NULL;
+            raws[i][5] = NULL;
+            rows[i] = raws[i];
+        }
+        begin(&fx);
+        apply_batch(&fx, rows, 40, out);
+        for (int i = 0; i < 40; i++) {
+            if (i == 5 || i == 17 || i == 30) {
+                assert_int_equal(out[i], FERRY_OUTCOME_FAILED);
+                assert_non_null(strstr(fx.got[i].reason, "rejected by the target table: "));
+                assert_int_equal(fx.got[i].row, i + 2);
+            } else {
+                assert_int_equal(out[i], run == 0 ? FERRY_OUTCOME_CREATED : FERRY_OUTCOME_UPDATED);
+            }
+        }
+        commit(&fx);
+    }
+    expect_dump(&fx, "SELECT count(*), min(age), max(age) FROM staff", "37|100|139\n");
+    close_fx(&fx);
+}
+
+#define SQLITE(f) cmocka_unit_test_prestate(f, (void *)&on_sqlite)
+#define PG(f) cmocka_unit_test_prestate(f, (void *)&on_pg)
+
+int main(void)
+{
+    const struct CMUnitTest sqlite_tests[] = {
+        SQLITE(table_is_created_with_column_types_and_primary_key),
+        SQLITE(composite_key_becomes_a_composite_primary_key),
+        SQLITE(flag_mode_table_gets_a_missing_since_column),
+        SQLITE(first_records_are_created_with_typed_values),
+        SQLITE(same_record_again_is_unchanged),
+        SQLITE(integer_and_boolean_columns_compare_equal_on_resync),
+        SQLITE(changed_fields_are_updated_with_json_and_text_diff),
+        SQLITE(emptied_and_filled_fields_diff_against_null),
+        SQLITE(diff_text_cuts_long_values_on_a_character_boundary),
+        SQLITE(duplicate_key_in_one_run_fails_second_record_when_table_started_empty),
+        SQLITE(duplicate_key_in_one_run_fails_second_record_when_table_had_rows),
+        SQLITE(duplicate_composite_key_names_every_key_field),
+        SQLITE(existing_table_missing_a_column_is_a_schema_error),
+        SQLITE(existing_table_without_a_unique_index_on_the_key_is_a_schema_error),
+        SQLITE(existing_table_whose_primary_key_only_starts_with_the_key_is_a_schema_error),
+        SQLITE(existing_table_with_a_unique_index_on_the_key_is_used),
+        SQLITE(existing_integer_primary_key_table_is_used),
+        SQLITE(existing_table_with_extra_nullable_columns_is_fine),
+        SQLITE(existing_table_with_a_not_null_column_without_default_is_a_schema_error),
+        SQLITE(constraint_of_the_target_table_fails_only_that_record),
+        SQLITE(on_missing_delete_removes_unseen_rows_and_reports_their_keys),
+        SQLITE(on_missing_delete_spares_rows_created_in_the_run),
+        SQLITE(on_missing_delete_reports_composite_keys_by_name),
+        SQLITE(on_missing_flag_marks_unseen_rows_once),
+        SQLITE(flagged_row_that_returns_is_updated_and_unflagged),
+        SQLITE(flag_mode_adds_the_missing_column_to_an_existing_table),
+        SQLITE(keep_protects_a_row_from_on_missing),
+        SQLITE(keep_of_an_unknown_key_changes_nothing),
+        SQLITE(on_missing_keep_leaves_unseen_rows_alone),
+        SQLITE(rollback_leaves_the_table_exactly_as_before),
+        SQLITE(rollback_of_a_first_run_leaves_no_table),
+        SQLITE(rollback_undoes_the_added_missing_column),
+        SQLITE(freeing_an_uncommitted_target_rolls_back),
+        SQLITE(values_with_tabs_newlines_backslashes_and_unicode_round_trip),
+        SQLITE(batch_with_duplicates_on_an_empty_table),
+        SQLITE(batch_with_keeps_duplicates_and_updates_on_a_table_with_rows),
+        SQLITE(batch_with_constraint_failures_fails_only_those_records),
+    };
+    const struct CMUnitTest pg_tests[] = {
+        PG(table_is_created_with_column_types_and_primary_key),
+        PG(composite_key_becomes_a_composite_primary_key),
+        PG(flag_mode_table_gets_a_missing_since_column),
+        PG(first_records_are_created_with_typed_values),
+        PG(same_record_again_is_unchanged),
+        PG(integer_and_boolean_columns_compare_equal_on_resync),
+        PG(changed_fields_are_updated_with_json_and_text_diff),
+        PG(emptied_and_filled_fields_diff_against_null),
+        PG(diff_text_cuts_long_values_on_a_character_boundary),
+        PG(duplicate_key_in_one_run_fails_second_record_when_table_started_empty),
+        PG(duplicate_key_in_one_run_fails_second_record_when_table_had_rows),
+        PG(duplicate_composite_key_names_every_key_field),
+        PG(existing_table_missing_a_column_is_a_schema_error),
+        PG(existing_table_without_a_unique_index_on_the_key_is_a_schema_error),
+        PG(existing_table_whose_primary_key_only_starts_with_the_key_is_a_schema_error),
+        PG(existing_table_with_a_unique_index_on_the_key_is_used),
+        PG(existing_integer_primary_key_table_is_used),
+        PG(existing_table_with_extra_nullable_columns_is_fine),
+        PG(existing_table_with_a_not_null_column_without_default_is_a_schema_error),
+        PG(constraint_of_the_target_table_fails_only_that_record),
+        PG(on_missing_delete_removes_unseen_rows_and_reports_their_keys),
+        PG(on_missing_delete_spares_rows_created_in_the_run),
+        PG(on_missing_delete_reports_composite_keys_by_name),
+        PG(on_missing_flag_marks_unseen_rows_once),
+        PG(flagged_row_that_returns_is_updated_and_unflagged),
+        PG(flag_mode_adds_the_missing_column_to_an_existing_table),
+        PG(keep_protects_a_row_from_on_missing),
+        PG(keep_of_an_unknown_key_changes_nothing),
+        PG(on_missing_keep_leaves_unseen_rows_alone),
+        PG(rollback_leaves_the_table_exactly_as_before),
+        PG(rollback_of_a_first_run_leaves_no_table),
+        PG(rollback_undoes_the_added_missing_column),
+        PG(freeing_an_uncommitted_target_rolls_back),
+        PG(values_with_tabs_newlines_backslashes_and_unicode_round_trip),
+        PG(batch_with_duplicates_on_an_empty_table),
+        PG(batch_with_keeps_duplicates_and_updates_on_a_table_with_rows),
+        PG(batch_with_constraint_failures_fails_only_those_records),
+    };
+    int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
+
+    return failed + cmocka_run_group_tests_name("postgres", pg_tests, NULL, NULL);
+}
