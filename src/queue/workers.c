@@ -43,6 +43,7 @@ struct ferry_workers {
     unsigned wakeups;
     worker *workers;
     int n;
+    char node[300]; /* this process's node id: where its runs execute */
 };
 
 static void publish_run(ferry_workers *pool, const char *type, const ferry_run *run,
@@ -66,6 +67,8 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         return; /* the end is published as run.finished */
     if (!ferry_run_copy(&copy, p->run))
         return;
+    if (copy.node == NULL) /* the run executes here */
+        copy.node = strdup(w->pool->node);
     pthread_mutex_lock(&w->lock);
     ferry_run_done(&w->run);
     if (!ferry_run_copy(&w->run, &copy))
@@ -231,6 +234,7 @@ ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_work
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the workers");
     }
     pool->cfg = cfg;
+    ferry_node_self(pool->node, sizeof(pool->node));
     pool->hub = hub;
     pool->n = n;
     pthread_mutex_init(&pool->lock, NULL);

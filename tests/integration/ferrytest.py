@@ -754,6 +754,12 @@ class FerryTestCase(unittest.TestCase):
         if ON_POSTGRES and name.endswith((".yaml", ".yml")):
             if isinstance(content, bytes):
                 content = content.decode("utf-8")
+            if "database" not in content:  # the default, sqlite:ferry.db
+                if content.lstrip().startswith("{"):
+                    content = json.dumps(dict(json.loads(content), database=self.database))
+                else:
+                    # At the end, so the lines errors name stay where they were.
+                    content = "%s\ndatabase: %s\n" % (content.rstrip("\n"), self.database)
             content = content.replace("sqlite:ferry.db", self.database)
         p = self.path(name)
         os.makedirs(os.path.dirname(p), exist_ok=True)
@@ -968,14 +974,23 @@ class FerryTestCase(unittest.TestCase):
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                                (table,)))
 
-    def table_rows(self, table, order_by=None):
-        """Every row of table, as tuples, in a stable order (all columns)."""
+    def columns(self, table):
+        """The names of table's columns, in order."""
         if ON_POSTGRES:
-            cols = [r[0] for r in self.query(
+            return [r[0] for r in self.query(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
                 " ORDER BY ordinal_position", (table,))]
-        else:
-            cols = [r[1] for r in self.query('SELECT * FROM pragma_table_info(?)', (table,))]
+        return [r[1] for r in self.query('SELECT * FROM pragma_table_info(?)', (table,))]
+
+    def copy_example(self, name):
+        """Copies examples/NAME into the test's directory (a config through write_file(), so
+        it names the test's database)."""
+        with open(os.path.join(SOURCE_ROOT, "examples", name), "rb") as f:
+            return self.write_file(name, f.read())
+
+    def table_rows(self, table, order_by=None):
+        """Every row of table, as tuples, in a stable order (all columns)."""
+        cols = self.columns(table)
         order = order_by or ", ".join('"%s"' % c for c in cols)
         return self.query('SELECT * FROM "%s" ORDER BY %s' % (table, order))
 

@@ -6,7 +6,6 @@ runs the real binary there.
 
 import json
 import os
-import shutil
 
 import ferrytest
 from ferrytest import SOURCE_ROOT
@@ -41,7 +40,7 @@ class DemoTestCase(ferrytest.FerryTestCase):
     def setUp(self):
         super().setUp()
         for name in ("ferry.yaml", "therapists.csv"):
-            shutil.copy(os.path.join(SOURCE_ROOT, "examples", name), self.path(name))
+            self.copy_example(name)
 
     def therapists(self):
         return {r[0]: tuple(r[1:]) for r in
@@ -72,8 +71,12 @@ class FirstSyncTest(DemoTestCase):
         self.assertEqual(self.therapists(), EXPECTED_ROWS)
         # Booleans are stored as integers, dates as text, the enum in the config's spelling
         # (the CSV has 'karyawan' for T011).
-        types = dict(self.query("SELECT employee_id, typeof(active) FROM therapists"))
-        self.assertEqual(set(types.values()), {"integer"})
+        if ferrytest.ON_POSTGRES:
+            types = dict(self.query("SELECT employee_id, pg_typeof(active)::text FROM therapists"))
+            self.assertEqual(set(types.values()), {"bigint"})
+        else:
+            types = dict(self.query("SELECT employee_id, typeof(active) FROM therapists"))
+            self.assertEqual(set(types.values()), {"integer"})
         self.assertEqual(self.query("SELECT employment FROM therapists WHERE employee_id='T011'"),
                          [("Karyawan",)])
 
@@ -165,6 +168,7 @@ class LaterSyncTest(DemoTestCase):
         self.assertEqual((run["status"], run["dry_run"], run["created"], run["failed"]),
                          ("succeeded", 1, 8, 4))
 
+    @ferrytest.sqlite_only("where the database file lands")
     def test_config_and_database_resolve_against_the_config_directory(self):
         elsewhere = self.path("elsewhere")
         os.mkdir(elsewhere)

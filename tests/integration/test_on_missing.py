@@ -134,7 +134,7 @@ class CompositeKeyTest(OnMissingTestCase):
 class FlagTest(OnMissingTestCase):
     def test_flag_marks_missing_rows_and_clears_the_mark_when_they_return(self):
         self.setup_sync("flag")
-        cols = [r[1] for r in self.query("SELECT * FROM pragma_table_info('people')")]
+        cols = self.columns("people")
         self.assertEqual(cols, ["id", "name", "email", "ferry_missing_since"])
         self.assertEqual(self.query("SELECT count(*) FROM people WHERE ferry_missing_since "
                                     "IS NOT NULL"), [(0,)])

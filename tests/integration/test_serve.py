@@ -679,7 +679,7 @@ class LifecycleTest(ServeTestCase):
             self.assertIn("queued again", srv.stderr_text())
         self.assertEqual(self.query("SELECT id, status, attempt FROM ferry_runs"),
                          [(run_id, "succeeded", 2)])
-        self.assertEqual(self.query("SELECT count(*), count(DISTINCT id) FROM people"),
+        self.assertEqual(self.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM people"),
                          [(SLOW_ROWS, SLOW_ROWS)])
         self.assertEqual(self.table_rows("people"), [tuple(r) for r in rows])
 

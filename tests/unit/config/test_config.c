@@ -216,7 +216,7 @@ static void load_errors_name_the_path_as_given(void **state)
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
     snprintf(expected, sizeof(expected),
-             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, "
+             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)",
              path);
@@ -350,12 +350,13 @@ static void unknown_type_names_file_line_and_key(void **state)
 static void unknown_top_level_key_lists_the_known_ones(void **state)
 {
     (void)state;
-    expect_error("database: sqlite:x.db\n"
-                 "listen: 127.0.0.1:8080\n"
-                 "wokers: 4\n",
-                 "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, "
-                 "session_idle, session_max, metrics_token, max_connections, "
-                 "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
+    expect_error(
+        "database: sqlite:x.db\n"
+        "listen: 127.0.0.1:8080\n"
+        "wokers: 4\n",
+        "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
+        "session_idle, session_max, metrics_token, max_connections, "
+        "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -369,7 +370,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      table: therapists\n"
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
-                 "table, key, on_missing)");
+                 "table, database, key, on_missing)");
     expect_error(
         MINI_SYNC "    sourcce: { url: x }\n",
         "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
@@ -1501,6 +1502,34 @@ static void server_keys_have_defaults_and_load(void **state)
     ferry_config_free(cfg);
 }
 
+static void lease_and_target_database_load_and_are_checked(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("workers: 2\n");
+    assert_int_equal(cfg->lease_ms, 5L * 60 * 1000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("lease: 30s\n"
+                   "syncs:\n"
+                   "  t:\n"
+                   "    source: { url: t.csv }\n"
+                   "    target: { table: t, key: id, database: 'postgres://app@db/app' }\n"
+                   "    fields: { id: {} }\n");
+    assert_int_equal(cfg->lease_ms, 30000);
+    assert_string_equal(cfg->syncs[0].target.database, "postgres://app@db/app");
+    ferry_config_free(cfg);
+    expect_error("lease: 5s\n", "ferry.yaml:1: lease: expected a duration from 10s to 1d");
+    /* The value is not echoed: it may hold a password. */
+    expect_error("syncs:\n"
+                 "  t:\n"
+                 "    source: { url: t.csv }\n"
+                 "    target: { table: t, key: id, database: 'mysql://u:hunter2@db/x' }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:4: syncs.t.target.database: expected sqlite:PATH or a postgres:// or "
+                 "postgresql:// URL");
+}
+
 static void metrics_token_from_the_environment(void **state)
 {
     ferry_config *cfg;
@@ -1627,6 +1656,7 @@ int main(void)
         cmocka_unit_test(error_in_a_late_sync_frees_the_earlier_ones),
         cmocka_unit_test(server_keys_have_defaults_and_load),
         cmocka_unit_test(metrics_token_from_the_environment),
+        cmocka_unit_test(lease_and_target_database_load_and_are_checked),
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
     };
