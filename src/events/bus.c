@@ -195,7 +195,7 @@ static void relay_ref(ferry_bus *bus, const char *type, const char *sync, const 
 
 static void on_notification(ferry_bus *bus, char *payload)
 {
-    char *f[5];
+    char *f[5] = {NULL};
     size_t n = split_tabs(payload, f, 5);
 
     if (n < 2 || strcmp(f[0], bus->node) == 0)
