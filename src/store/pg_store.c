@@ -50,6 +50,7 @@
  * every message is scrubbed of the connection's password before it is stored. Tokens and
  * sessions are stored only as SHA-256 hashes, which never appear in a message. */
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1888,6 +1889,34 @@ static void pg_free(ferry_store *base)
     free(s);
 }
 
+static ferry_rc tx_command(pg_store *s, const char *sql, const char *what, ferry_err *err)
+{
+    PGresult *res = run_sql(s, NO_RESET, what, sql, NULL, err);
+
+    if (res == NULL)
+        return err->code;
+    PQclear(res);
+    return FERRY_OK;
+}
+
+static ferry_rc pg_tx_begin(ferry_store *base, ferry_err *err)
+{
+    return tx_command((pg_store *)base, "BEGIN", "beginning the run's transaction", err);
+}
+
+static ferry_rc pg_tx_commit(ferry_store *base, ferry_err *err)
+{
+    return tx_command((pg_store *)base, "COMMIT", "committing the run's record", err);
+}
+
+static void pg_tx_rollback(ferry_store *base)
+{
+    pg_store *s = (pg_store *)base;
+
+    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
 static const ferry_store_ops pg_ops = {
     .run_start = pg_run_start,
     .run_finish = pg_run_finish,
@@ -1926,6 +1955,9 @@ static const ferry_store_ops pg_ops = {
     .schedule_claim = pg_schedule_claim,
     .run_request_cancel = pg_run_request_cancel,
     .run_cancel_requested = pg_run_cancel_requested,
+    .tx_begin = pg_tx_begin,
+    .tx_commit = pg_tx_commit,
+    .tx_rollback = pg_tx_rollback,
     .free = pg_free,
 };
 
@@ -1983,12 +2015,46 @@ static void quiet_notices(void *arg, const char *message)
     (void)message;
 }
 
-ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err *err)
+/* Never shows the password: neither the URL's, nor one the server's words repeat. */
+static void scrub_url_password(const char *url, PGconn *conn, ferry_err *err)
+{
+    char raw_password[256];
+
+    if (err == NULL)
+        return;
+    url_password(url, raw_password, sizeof(raw_password));
+    scrub(err->msg, sizeof(err->msg), raw_password);
+    if (conn != NULL)
+        scrub(err->msg, sizeof(err->msg), PQpass(conn));
+    sodium_memzero(raw_password, sizeof(raw_password));
+}
+
+ferry_rc ferry_pg_connect(const char *url, struct pg_conn **ret_conn, ferry_err *err)
 {
     /* The URL comes last, so what it says overrides these defaults. */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *values[] = {"10", "ferry", url, NULL};
-    char text[700], raw_password[256];
+    char text[700], where[512];
+    PGconn *conn;
+
+    url_for_messages(url, where, sizeof(where));
+    conn = PQconnectdbParams(keys, values, 1);
+    if (conn == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "database %s: allocating the connection", where);
+    PQsetNoticeProcessor(conn, quiet_notices, NULL);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        clean_message(conn, PQerrorMessage(conn), text, sizeof(text));
+        ferry_err_set(err, FERRY_EDB, "database %s: cannot connect: %s", where, text);
+        scrub_url_password(url, conn, err);
+        PQfinish(conn);
+        return FERRY_EDB;
+    }
+    *ret_conn = conn;
+    return FERRY_OK;
+}
+
+ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err *err)
+{
     pg_store *s;
     ferry_rc rc;
 
@@ -1997,33 +2063,18 @@ ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the store");
     s->base.ops = &pg_ops;
     url_for_messages(url, s->where, sizeof(s->where));
-    s->conn = PQconnectdbParams(keys, values, 1);
-    if (s->conn == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "database %s: allocating the connection", s->where);
+    if ((rc = ferry_pg_connect(url, &s->conn, err)) != FERRY_OK)
         goto out_free;
-    }
-    PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
-    if (PQstatus(s->conn) != CONNECTION_OK) {
-        clean_message(s->conn, PQerrorMessage(s->conn), text, sizeof(text));
-        rc = ferry_err_set(err, FERRY_EDB, "database %s: cannot connect: %s", s->where, text);
-        goto out_free;
-    }
     rc = migrate(s, err);
     if (rc != FERRY_OK) {
         ferry_err_prefix(err, "database %s", s->where);
+        scrub_url_password(url, s->conn, err);
         goto out_free;
     }
     *ret_store = &s->base;
     return FERRY_OK;
 
 out_free:
-    /* The database's name or the server's words may repeat the password: never show it. */
-    if (err != NULL) {
-        url_password(url, raw_password, sizeof(raw_password));
-        scrub(err->msg, sizeof(err->msg), raw_password);
-        if (s->conn != NULL)
-            scrub(err->msg, sizeof(err->msg), PQpass(s->conn));
-    }
     pg_free(&s->base);
     return rc;
 }

@@ -2006,6 +2006,32 @@ static ferry_rc st_target_new(ferry_store *base, const ferry_sync_spec *sync, co
     return ferry_sqlite_target_new(ferry_sqlite_store_db(base), sync, tenant, ret_target, err);
 }
 
+static ferry_rc st_tx_begin(ferry_store *base, ferry_err *err)
+{
+    sqlite3 *db = ferry_sqlite_store_db(base);
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(db, err, "beginning the run's transaction");
+    return FERRY_OK;
+}
+
+static ferry_rc st_tx_commit(ferry_store *base, ferry_err *err)
+{
+    sqlite3 *db = ferry_sqlite_store_db(base);
+
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(db, err, "committing the run's record");
+    return FERRY_OK;
+}
+
+static void st_tx_rollback(ferry_store *base)
+{
+    sqlite3 *db = ferry_sqlite_store_db(base);
+
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static const ferry_store_ops sqlite_ops = {
     .run_start = st_run_start,
     .run_finish = st_run_finish,
@@ -2044,6 +2070,9 @@ static const ferry_store_ops sqlite_ops = {
     .schedule_claim = st_schedule_claim,
     .run_request_cancel = st_run_request_cancel,
     .run_cancel_requested = st_run_cancel_requested,
+    .tx_begin = st_tx_begin,
+    .tx_commit = st_tx_commit,
+    .tx_rollback = st_tx_rollback,
     .free = st_free,
 };
 
@@ -2058,33 +2087,43 @@ static void sqlite_init_once(void)
     sqlite3_initialize();
 }
 
+ferry_rc ferry_sqlite_connect(const char *path, struct sqlite3 **ret_db, ferry_err *err)
+{
+    sqlite3 *db = NULL;
+
+    pthread_once(&sqlite_once, sqlite_init_once);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        ferry_err_set(err, FERRY_EDB, "cannot open the database %s: %s", path,
+                      db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return FERRY_EDB;
+    }
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(db, 0);
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                     " PRAGMA foreign_keys = ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        ferry_err_set(err, FERRY_EDB, "cannot use the database %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return FERRY_EDB;
+    }
+    *ret_db = db;
+    return FERRY_OK;
+}
+
 ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err)
 {
     sqlite_store *s;
     ferry_rc rc;
 
-    pthread_once(&sqlite_once, sqlite_init_once);
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the store");
     s->base.ops = &sqlite_ops;
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        rc = ferry_err_set(err, FERRY_EDB, "cannot open the database %s: %s", path,
-                           s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+    if ((rc = ferry_sqlite_connect(path, &s->db, err)) != FERRY_OK)
         goto out_free;
-    }
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(s->db, 0);
-    if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                     " PRAGMA foreign_keys = ON;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        rc = ferry_err_set(err, FERRY_EDB, "cannot use the database %s: %s", path,
-                           sqlite3_errmsg(s->db));
-        goto out_free;
-    }
     rc = migrate(s, err);
     if (rc != FERRY_OK) {
         ferry_err_prefix(err, "database %s", path);

@@ -12,19 +12,30 @@
 #include "store/store.h"
 #include "util/buf.h"
 
+ferry_rc ferry_database_sqlite_path(const char *database, const char *base_dir, char *out,
+                                    size_t outlen, ferry_err *err)
+{
+    const char *p = database + 7; /* after "sqlite:" */
+
+    if (p[0] == '\0')
+        return ferry_err_set(err, FERRY_ECONFIG, "database: 'sqlite:' needs a file path");
+    if (p[0] == '/' || base_dir == NULL || strcmp(p, ":memory:") == 0)
+        snprintf(out, outlen, "%s", p);
+    else
+        snprintf(out, outlen, "%s/%s", base_dir, p);
+    return FERRY_OK;
+}
+
 ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
                           ferry_err *err)
 {
     char path[4096];
+    ferry_rc rc;
 
     if (strncmp(database, "sqlite:", 7) == 0) {
-        const char *p = database + 7;
-        if (p[0] == '\0')
-            return ferry_err_set(err, FERRY_ECONFIG, "database: 'sqlite:' needs a file path");
-        if (p[0] == '/' || base_dir == NULL || strcmp(p, ":memory:") == 0)
-            snprintf(path, sizeof(path), "%s", p);
-        else
-            snprintf(path, sizeof(path), "%s/%s", base_dir, p);
+        rc = ferry_database_sqlite_path(database, base_dir, path, sizeof(path), err);
+        if (rc != FERRY_OK)
+            return rc;
         return ferry_sqlite_store_open(path, ret_store, err);
     }
     if (strncmp(database, "postgres://", 11) == 0 || strncmp(database, "postgresql://", 13) == 0)

@@ -343,6 +343,12 @@ typedef struct {
      * owned by the caller, NULL when unknown; ret_user may be NULL). */
     ferry_rc (*run_cancel_requested)(ferry_store *st, int64_t id, bool *ret_requested,
                                      char **ret_user, ferry_err *err);
+    /* A transaction of the store's own, for a run whose table is in another database
+     * (target.database): its change rows and final record then commit together, once the
+     * target has committed. tx_rollback does nothing when no transaction is open. */
+    ferry_rc (*tx_begin)(ferry_store *st, ferry_err *err);
+    ferry_rc (*tx_commit)(ferry_store *st, ferry_err *err);
+    void (*tx_rollback)(ferry_store *st);
     void (*free)(ferry_store *st);
 } ferry_store_ops;
 
@@ -369,6 +375,18 @@ struct sqlite3 *ferry_sqlite_store_db(ferry_store *st);
  * SKIP LOCKED, schema migrations take an advisory lock. */
 ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err *err);
 struct pg_conn *ferry_pg_store_conn(ferry_store *st);
+
+/* Plain connections, for a target whose table lives in another database than the store's
+ * (target.database, target/target.h's ferry_target_open()): set up as the stores set up
+ * theirs (SQLite: WAL and a busy timeout; PostgreSQL: a connect timeout, errors without the
+ * password), without Ferry's tables. Owned by the caller (sqlite3_close(), PQfinish()). */
+ferry_rc ferry_sqlite_connect(const char *path, struct sqlite3 **ret_db, ferry_err *err);
+ferry_rc ferry_pg_connect(const char *url, struct pg_conn **ret_conn, ferry_err *err);
+
+/* The file of a "sqlite:PATH" database setting: PATH, relative to base_dir unless absolute
+ * (or base_dir is NULL). FERRY_ECONFIG when PATH is empty. */
+ferry_rc ferry_database_sqlite_path(const char *database, const char *base_dir, char *out,
+                                    size_t outlen, ferry_err *err);
 
 /* Frees the run and change arrays returned by run_list/change_list. */
 void ferry_runs_free(ferry_run *runs, size_t n);

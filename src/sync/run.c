@@ -82,6 +82,7 @@ typedef struct {
     int fetch_share;  /* percent the prefetch accounts for (0 or 50) */
     int64_t last_heartbeat_mono;
     bool lease_lost;          /* another process took the run over */
+    bool store_txn;           /* the store's own transaction is open (target.database) */
     int64_t keyless_failures; /* failed records whose key could not be read */
     int64_t pending;          /* applies whose outcome the target still owes */
     int64_t pending_total;    /* applies ever answered pending */
@@ -631,6 +632,15 @@ static int64_t last_count(run_ctx *c)
     return count;
 }
 
+/* Commits the store's own transaction, when the run opened one (target.database). */
+static ferry_rc commit_store(run_ctx *c, ferry_err *err)
+{
+    if (!c->store_txn)
+        return FERRY_OK;
+    c->store_txn = false;
+    return c->opt->store->ops->tx_commit(c->opt->store, err);
+}
+
 static ferry_rc execute(run_ctx *c, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
@@ -676,11 +686,21 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     }
     if ((rc = ferry_mapper_new(sync, c->run.tenant, &c->mapper, err)) != FERRY_OK)
         return rc;
-    rc = opt->store->ops->target_new(opt->store, sync, c->run.tenant, &c->target, err);
+    if (sync->target.database != NULL) /* the table lives in a database of its own */
+        rc = ferry_target_open(sync->target.database, opt->config->dir, sync, c->run.tenant,
+                               &c->target, err);
+    else
+        rc = opt->store->ops->target_new(opt->store, sync, c->run.tenant, &c->target, err);
     if (rc != FERRY_OK)
         return rc;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
         return rc;
+    if (sync->target.database != NULL) {
+        /* The change rows and the run's record then commit together, after the target. */
+        if ((rc = opt->store->ops->tx_begin(opt->store, err)) != FERRY_OK)
+            return rc;
+        c->store_txn = true;
+    }
     set_phase(c, "applying");
     report_progress(c, true);
     if (c->source != NULL && (rc = process_all(c, err)) != FERRY_OK)
@@ -721,11 +741,17 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
     if (c->run.dry_run) {
         c->target->ops->rollback(c->target);
-        return opt->store->ops->run_finish(opt->store, &c->run, err);
+        if ((rc = opt->store->ops->run_finish(opt->store, &c->run, err)) != FERRY_OK)
+            return rc;
+        return commit_store(c, err);
     }
     if ((rc = opt->store->ops->run_finish(opt->store, &c->run, err)) != FERRY_OK)
         return rc;
-    return c->target->ops->commit(c->target, err);
+    if ((rc = c->target->ops->commit(c->target, err)) != FERRY_OK)
+        return rc;
+    /* With target.database, the data is in by now; should this commit fail, the run is
+     * recorded as failed although its rows landed, and the next run finds them unchanged. */
+    return commit_store(c, err);
 }
 
 /* Waits before retry number n: 0.5 s doubling up to 30 s, with up to 25% random jitter so
@@ -836,6 +862,10 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             break;
         if (c.target != NULL)
             c.target->ops->rollback(c.target);
+        if (c.store_txn) {
+            opt->store->ops->tx_rollback(opt->store);
+            c.store_txn = false;
+        }
         if (!cause.transient || tries >= c.sync->retries || cancelled(&c) ||
             !backoff(&c, tries + 1))
             break;

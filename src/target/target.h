@@ -93,6 +93,13 @@ ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync
 ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, const char *tenant,
                              ferry_target **ret_target, ferry_err *err);
 
+/* A target in a database of its own (a sync's target.database: "sqlite:PATH", relative to
+ * base_dir, or a postgres:// URL), on a connection it opens and closes when freed. Its
+ * transaction is separate from the store's: ferry_sync_run() commits it first, then the
+ * run's record. */
+ferry_rc ferry_target_open(const char *database, const char *base_dir, const ferry_sync_spec *sync,
+                           const char *tenant, ferry_target **ret_target, ferry_err *err);
+
 void ferry_target_free(ferry_target *t);
 
 #endif

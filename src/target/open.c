@@ -1,0 +1,125 @@
+/* open.c - a target in a database of its own (target.database; see target.h).
+ *
+ * Usually a run's target shares the store's connection, so the synced rows, the change rows
+ * and the run record commit in one transaction. A sync may land its data in another database
+ * than the one holding Ferry's own tables: then the target gets a connection of its own,
+ * opened here and closed when the target is freed. The wrapper passes every call to the
+ * real target (sqlite_target.c or pg_target.c) and only adds the connection's lifetime. The
+ * other database gets no ferry_* tables. */
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target/target.h"
+
+typedef struct {
+    ferry_target base;
+    ferry_target *inner;
+    sqlite3 *db;  /* owned, or NULL */
+    PGconn *conn; /* owned, or NULL */
+} owning_target;
+
+static ferry_target *inner(ferry_target *t)
+{
+    return ((owning_target *)t)->inner;
+}
+
+static ferry_rc ot_begin(ferry_target *t, ferry_err *err)
+{
+    return inner(t)->ops->begin(inner(t), err);
+}
+
+static ferry_rc ot_apply(ferry_target *t, const ferry_mapped_record *rec, ferry_apply_result *res,
+                         ferry_err *err)
+{
+    return inner(t)->ops->apply(inner(t), rec, res, err);
+}
+
+static ferry_rc ot_keep(ferry_target *t, const ferry_mapped_record *rec, ferry_err *err)
+{
+    return inner(t)->ops->keep(inner(t), rec, err);
+}
+
+static ferry_rc ot_drain(ferry_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
+{
+    return inner(t)->ops->drain(inner(t), cb, ctx, err);
+}
+
+static ferry_rc ot_finish(ferry_target *t, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+{
+    return inner(t)->ops->finish(inner(t), cb, ctx, err);
+}
+
+static ferry_rc ot_commit(ferry_target *t, ferry_err *err)
+{
+    return inner(t)->ops->commit(inner(t), err);
+}
+
+static void ot_rollback(ferry_target *t)
+{
+    inner(t)->ops->rollback(inner(t));
+}
+
+static void ot_free(ferry_target *t)
+{
+    owning_target *o = (owning_target *)t;
+
+    ferry_target_free(o->inner);
+    sqlite3_close(o->db);
+    PQfinish(o->conn);
+    free(o);
+}
+
+static const ferry_target_ops owning_ops_drain = {
+    .begin = ot_begin,
+    .apply = ot_apply,
+    .keep = ot_keep,
+    .drain = ot_drain,
+    .finish = ot_finish,
+    .commit = ot_commit,
+    .rollback = ot_rollback,
+    .free = ot_free,
+};
+
+/* For an inner target that never defers (drain is NULL there, and must stay NULL here). */
+static const ferry_target_ops owning_ops = {
+    .begin = ot_begin,
+    .apply = ot_apply,
+    .keep = ot_keep,
+    .drain = NULL,
+    .finish = ot_finish,
+    .commit = ot_commit,
+    .rollback = ot_rollback,
+    .free = ot_free,
+};
+
+ferry_rc ferry_target_open(const char *database, const char *base_dir, const ferry_sync_spec *sync,
+                           const char *tenant, ferry_target **ret_target, ferry_err *err)
+{
+    owning_target *o = calloc(1, sizeof(*o));
+    char path[4096];
+    ferry_rc rc;
+
+    if (o == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+    if (strncmp(database, "sqlite:", 7) == 0) {
+        rc = ferry_database_sqlite_path(database, base_dir, path, sizeof(path), err);
+        if (rc == FERRY_OK)
+            rc = ferry_sqlite_connect(path, &o->db, err);
+        if (rc == FERRY_OK)
+            rc = ferry_sqlite_target_new(o->db, sync, tenant, &o->inner, err);
+    } else {
+        rc = ferry_pg_connect(database, &o->conn, err);
+        if (rc == FERRY_OK)
+            rc = ferry_pg_target_new(o->conn, sync, tenant, &o->inner, err);
+    }
+    if (rc != FERRY_OK) {
+        ferry_err_prefix(err, "target.database");
+        ot_free(&o->base);
+        return rc;
+    }
+    o->base.ops = o->inner->ops->drain != NULL ? &owning_ops_drain : &owning_ops;
+    *ret_target = &o->base;
+    return FERRY_OK;
+}
