@@ -249,6 +249,16 @@ class UsageTest(DemoTestCase):
         self.assertIn("(the config has: therapists, locations, patients)", err)
         self.assertFalse(self.table_exists("therapists"))
 
+    def test_migrate_creates_ferry_s_tables_once_and_takes_no_arguments(self):
+        self.assertFalse(self.table_exists("ferry_runs"))
+        for _ in range(2):  # the second time there is nothing to do
+            code, out, err = self.run_ferry("migrate")
+            self.assertEqual((code, out, err), (0, "Ferry's tables are up to date.\n", ""))
+        for table in ("ferry_runs", "ferry_changes", "ferry_users", "ferry_nodes"):
+            self.assertTrue(self.table_exists(table), table)
+        self.assertFalse(self.table_exists("therapists"))
+        self.assertEqual(self.run_ferry("migrate", "extra")[0], 2)
+
     def test_sync_needs_exactly_one_name(self):
         self.assertEqual(self.run_ferry("sync")[0], 2)
         self.assertEqual(self.run_ferry("sync", "a", "b")[0], 2)
