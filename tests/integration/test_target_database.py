@@ -8,6 +8,7 @@ and a run that fails half-way leaves both databases as they were, without change
 """
 
 import json
+import re
 import signal
 import sqlite3
 import time
@@ -96,6 +97,22 @@ class TargetDatabaseTest(ferrytest.FerryTestCase):
         run = self.last_run()
         self.assertEqual(run["status"], "failed")
         self.assertNotIn("hunter2secret", (run["error"] or "") + (run["log_message"] or ""))
+
+
+class PgEnvironmentTest(ferrytest.FerryTestCase):
+    def test_a_bare_postgres_url_takes_the_rest_from_pg_variables(self):
+        url = ferrytest.pg_new_database()
+        m = re.match(r"postgres://(\w+)@([\d.]+):(\d+)/(\w+)$", url)
+        self.assertIsNotNone(m, url)
+        self.write_file("people.csv", csv_text(HEADER, people_rows(2)))
+        self.write_file("ferry.yaml", json.dumps(
+            {"database": "postgresql://", "syncs": {"t": sync_config("people.csv")}}))
+        env = {"PGUSER": m.group(1), "PGHOST": m.group(2), "PGPORT": m.group(3),
+               "PGDATABASE": m.group(4)}
+        code, out, err = self.run_ferry("sync", "t", env=env)
+        self.assertEqual(code, 0, err)
+        rows = ferrytest.pg_query_dicts(url, "SELECT id FROM people ORDER BY id")
+        self.assertEqual([r["id"] for r in rows], ["P0000000", "P0000001"])
 
 
 if __name__ == "__main__":
