@@ -193,6 +193,14 @@ static json_t *node_run_json(struct ferry_server *srv, const ferry_run *run)
     return j;
 }
 
+static bool node_listed(const ferry_node *nodes, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(nodes[i].id, id) == 0)
+            return true;
+    return false;
+}
+
 enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
 {
     ferry_run_filter filter = {.status = "running", .limit = NODE_RUNS_MAX};
@@ -215,6 +223,19 @@ enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
     }
     list = json_array();
     orphans = json_array();
+    if (!node_listed(nodes, nnodes, self)) {
+        /* This node is alive (it answers), even when its last beat was skipped: on SQLite a
+         * beat does not wait for a run's write lock. */
+        ferry_node *more = realloc(nodes, (nnodes + 1) * sizeof(*nodes));
+        if (more != NULL) {
+            nodes = more;
+            memset(&nodes[nnodes], 0, sizeof(nodes[nnodes]));
+            nodes[nnodes].id = strdup(self);
+            nodes[nnodes].workers = srv->opt.config->workers;
+            if (nodes[nnodes].id != NULL)
+                nnodes++;
+        }
+    }
     for (size_t i = 0; i < nnodes; i++) {
         json_t *node_runs = json_array();
         for (size_t k = 0; k < nruns; k++)
@@ -231,10 +252,7 @@ enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
     }
     /* Runs whose node stopped beating: another node takes them once their lease expires. */
     for (size_t k = 0; k < nruns; k++) {
-        bool owned = false;
-        for (size_t i = 0; i < nnodes && !owned; i++)
-            owned = runs[k].node != NULL && strcmp(runs[k].node, nodes[i].id) == 0;
-        if (!owned) {
+        if (runs[k].node == NULL || !node_listed(nodes, nnodes, runs[k].node)) {
             json_t *j = node_run_json(srv, &runs[k]);
             json_object_set_new(j, "node",
                                 runs[k].node != NULL ? json_string(runs[k].node) : json_null());

@@ -1802,8 +1802,14 @@ static ferry_rc st_node_beat(ferry_store *base, const char *address, int workers
     bind_text_or_null(st, 2, address);
     sqlite3_bind_int(st, 3, workers);
     bind_time(st, 4, now);
+    /* A beat does not wait for a run's write lock: it is skipped, and the next one (5 s
+     * later) may find the database free. */
+    sqlite3_busy_timeout(s->db, 0);
     rc = sqlite3_step(st);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     sqlite3_finalize(st);
+    if (rc == SQLITE_BUSY)
+        return FERRY_OK;
     if (rc != SQLITE_DONE)
         return db_error(s->db, err, "recording this node");
     if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_nodes WHERE heartbeat_at < ?1", -1, &st,

@@ -193,6 +193,24 @@ class RunTest(ServeTestCase):
             self.assertEqual((done["status"], done["percent"], done["processed"]),
                              ("succeeded", 100, SLOW_ROWS))
 
+    def test_nodes_lists_this_server_and_the_run_it_executes(self):
+        self.write_config({"t": sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS)))})
+        with self.serve() as srv:
+            run_id = srv.start_run("t")["id"]
+            live = self.wait_applying(srv, run_id)
+            self.assertTrue(live["node"].endswith(":%d" % srv.proc.pid), live)
+            nodes = srv.get_json("/api/nodes")
+            self.assertEqual(nodes["self"], live["node"])
+            self.assertEqual([n["id"] for n in nodes["nodes"]], [live["node"]])
+            me = nodes["nodes"][0]
+            self.assertTrue(me["self"])
+            self.assertEqual((me["workers"], me["busy"]), (4, 1))
+            self.assertEqual([r["id"] for r in me["runs"]], [run_id])
+            self.assertEqual(nodes["runs_without_live_node"], [])
+            done = srv.wait_run(run_id)
+            self.assertIsNone(done["node"])
+            self.assertEqual(srv.get_json("/api/nodes")["nodes"][0]["busy"], 0)
+
     def test_a_slow_source_does_not_make_other_clicks_wait(self):
         self.write_config({"t": sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS))),
                            "u": sync_config(self.fast_route("/fast.csv", people_rows(3)),
