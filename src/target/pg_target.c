@@ -18,13 +18,18 @@
  *   rows are held for that (at most DIRECT_ROWS records, DIRECT_BYTES of text).
  *
  * - staged (the table has rows): apply() and keep() stream records with COPY into a temporary
- *   table, ferry_stage (temporary tables are not WAL-logged), which keeps every record of the
- *   run. drain() then merges the batch with a few statements: one classifies every record of
- *   the batch by joining it with the table, writing only the records that are not unchanged
- *   (with their old values) to ferry_out; one INSERT creates the new ones; one UPDATE writes
- *   the changed ones. Unchanged records cost one join probe and nothing else, and are counted
- *   from the gaps between the rows of ferry_out. Diffs are computed here from the old and new
- *   text with the SQLite target's code (diff.c), so they are byte-identical.
+ *   table, ferry_stage (temporary tables are not WAL-logged; the session's temporary buffers
+ *   are raised to TEMP_BUFFERS before the first one, so the staged records stay in memory
+ *   instead of being written out and read back), which keeps every record of the run. Every
+ *   CHUNK_ROWS applies the COPY ends and the chunk's merge is sent without waiting, while the
+ *   client goes on reading the source (buffering records, and looking for the merge's end
+ *   once per SEND_CHUNK of them, not per record). A merge is a few statements: one classifies
+ *   every record of the chunk by joining it with the table (an index probe per record),
+ *   writing only the records that are not unchanged (with their old values) to ferry_out; one
+ *   INSERT creates the new ones; one UPDATE writes the changed ones. Unchanged records cost
+ *   one join probe and nothing else, and are counted from the gaps between the rows of
+ *   ferry_out. Diffs are computed here from the old and new text with the SQLite target's
+ *   code (diff.c), so they are byte-identical.
  *
  * Records are numbered in apply order; a keep() between applies a-1 and a gets ord 2a-1 and
  * apply a gets ord 2a, so ord is the source order of everything staged. SQLite's rule for a
@@ -32,8 +37,8 @@
  * earlier staged record p has its key, p did not fail to insert (ok), and p was an apply or the
  * key's row exists. A Bloom filter of the keys staged so far marks the records whose key may
  * have been seen (chk); only those are checked against the staging table, so a run without
- * duplicates never pays for the check. on_missing is one anti-join of the table with the
- * staging table, reported in key order (as SQLite does).
+ * duplicates never pays for the check. A key's bits lie in one cache line of the filter. on_missing
+ * is one anti-join of the table with the staging table, reported in key order (as SQLite does).
  *
  * When a merge statement fails on a record (SQLSTATE classes 22 and 23), its savepoint is
  * rolled back and the range is split in two and merged again, down to single records, which
