@@ -18,13 +18,18 @@
  *   rows are held for that (at most DIRECT_ROWS records, DIRECT_BYTES of text).
  *
  * - staged (the table has rows): apply() and keep() stream records with COPY into a temporary
- *   table, ferry_stage (temporary tables are not WAL-logged), which keeps every record of the
- *   run. drain() then merges the batch with a few statements: one classifies every record of
- *   the batch by joining it with the table, writing only the records that are not unchanged
- *   (with their old values) to ferry_out; one INSERT creates the new ones; one UPDATE writes
- *   the changed ones. Unchanged records cost one join probe and nothing else, and are counted
- *   from the gaps between the rows of ferry_out. Diffs are computed here from the old and new
- *   text with the SQLite target's code (diff.c), so they are byte-identical.
+ *   table, ferry_stage (temporary tables are not WAL-logged; the session's temporary buffers
+ *   are raised to TEMP_BUFFERS before the first one, so the staged records stay in memory
+ *   instead of being written out and read back), which keeps every record of the run. Every
+ *   CHUNK_ROWS applies the COPY ends and the chunk's merge is sent without waiting, while the
+ *   client goes on reading the source (buffering records, and looking for the merge's end
+ *   once per SEND_CHUNK of them, not per record). A merge is a few statements: one classifies
+ *   every record of the chunk by joining it with the table (an index probe per record),
+ *   writing only the records that are not unchanged (with their old values) to ferry_out; one
+ *   INSERT creates the new ones; one UPDATE writes the changed ones. Unchanged records cost
+ *   one join probe and nothing else, and are counted from the gaps between the rows of
+ *   ferry_out. Diffs are computed here from the old and new text with the SQLite target's
+ *   code (diff.c), so they are byte-identical.
  *
  * Records are numbered in apply order; a keep() between applies a-1 and a gets ord 2a-1 and
  * apply a gets ord 2a, so ord is the source order of everything staged. SQLite's rule for a
@@ -32,8 +37,8 @@
  * earlier staged record p has its key, p did not fail to insert (ok), and p was an apply or the
  * key's row exists. A Bloom filter of the keys staged so far marks the records whose key may
  * have been seen (chk); only those are checked against the staging table, so a run without
- * duplicates never pays for the check. on_missing is one anti-join of the table with the
- * staging table, reported in key order (as SQLite does).
+ * duplicates never pays for the check. A key's bits lie in one cache line of the filter. on_missing
+ * is one anti-join of the table with the staging table, reported in key order (as SQLite does).
  *
  * When a merge statement fails on a record (SQLSTATE classes 22 and 23), its savepoint is
  * rolled back and the range is split in two and merged again, down to single records, which
@@ -71,7 +76,9 @@
 #define FETCH_ROWS 4096
 #define BLOOM_WORDS ((size_t)1 << 20) /* 2^26 bits, 8 MiB */
 #define BLOOM_HASHES 6
+#define BLOOM_BLOCK 8 /* words: 512 bits, a cache line */
 #define SQL_MAX (4u * 1024 * 1024)
+#define TEMP_BUFFERS "256MB" /* the server's buffers for the staging table, allocated as used */
 
 typedef enum { STEP_CLASSIFY, STEP_INSERT, STEP_UPDATE } merge_step;
 
@@ -98,6 +105,7 @@ typedef struct {
     bool staged_keeps; /* keeps were staged since the last merge */
     bool fallback;     /* ferry_stage has the indexes that finding failing records needs */
     bool inflight;     /* a merge runs on the server, sent without waiting */
+    size_t next_poll;  /* while a merge runs: t->send's length at which to look for its end */
     bool in_failed, in_fatal, in_dups;
     int64_t in_lo, in_hi, in_block;
     int64_t chunk_first; /* staged: apply number of the chunk being staged */
@@ -342,21 +350,24 @@ static PGresult *end_copy(pg_target *t, const char *abort_msg)
 
 /* ---- the Bloom filter of staged keys ------------------------------------------------- */
 
-/* Adds key; true when it may have been added before. */
+/* Adds key; true when it may have been added before. The key's bits all lie in one 64-byte
+ * block (one cache line), so a key costs one memory access, not one per hash. */
 static bool bloom_check_add(pg_target *t, const char *key)
 {
     uint64_t h1 = 1469598103934665603ULL, h2;
+    uint64_t *block;
     bool seen = true;
 
     for (const unsigned char *p = (const unsigned char *)(key != NULL ? key : ""); *p; p++)
         h1 = (h1 ^ *p) * 1099511628211ULL;
-    h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL | 1;
+    h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL;
+    block = &t->bloom[(h1 % (BLOOM_WORDS / BLOOM_BLOCK)) * BLOOM_BLOCK];
     for (int i = 0; i < BLOOM_HASHES; i++) {
-        uint64_t bit = (h1 + (uint64_t)i * h2) & (BLOOM_WORDS * 64 - 1);
+        unsigned bit = (unsigned)(h2 >> (9 * i)) & (BLOOM_BLOCK * 64 - 1);
         uint64_t mask = (uint64_t)1 << (bit & 63);
-        if ((t->bloom[bit >> 6] & mask) == 0) {
+        if ((block[bit >> 6] & mask) == 0) {
             seen = false;
-            t->bloom[bit >> 6] |= mask;
+            block[bit >> 6] |= mask;
         }
     }
     return seen;
@@ -603,6 +614,19 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
                    "setting up the transaction")) != FERRY_OK)
         return rc;
+    /* The staging table lives in the session's buffers for temporary tables (8 MB by
+     * default, smaller than one chunk: each chunk would be written out and read back). The
+     * size can only be set before the session's first temporary table; a session that had
+     * one keeps what it has. */
+    res = PQexec(t->conn, "SAVEPOINT ferry_setup; SET LOCAL temp_buffers = '" TEMP_BUFFERS
+                          "'; RELEASE SAVEPOINT ferry_setup");
+    rc = PQresultStatus(res) == PGRES_COMMAND_OK
+             ? FERRY_OK
+             : exec(t, "ROLLBACK TO SAVEPOINT ferry_setup; RELEASE SAVEPOINT ferry_setup", err,
+                    "setting up the transaction");
+    PQclear(res);
+    if (rc != FERRY_OK)
+        return rc;
     params[0] = t->table;
     res = PQexecParams(t->conn, "SELECT to_regclass($1)::oid", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -704,10 +728,15 @@ static ferry_rc stage_flow(pg_target *t, ferry_err *err)
     ferry_rc rc;
 
     if (t->inflight) {
+        /* Looking costs a system call: look once per SEND_CHUNK of records, not per record. */
+        if (t->send.len < t->next_poll && t->send.len < CHUNK_BYTES)
+            return FERRY_OK;
         if ((rc = merge_collect(t, t->send.len >= CHUNK_BYTES, &done, err)) != FERRY_OK)
             return rc;
-        if (!done)
+        if (!done) {
+            t->next_poll = t->send.len + SEND_CHUNK;
             return FERRY_OK;
+        }
     }
     if (!t->copying)
         return start_batch(t, err);
@@ -1106,6 +1135,7 @@ static ferry_rc merge_send(pg_target *t, int64_t lo, int64_t hi, int64_t block, 
     if (PQsendQuery(t->conn, ferry_buf_str(&t->sql)) != 1)
         return db_error(t, NULL, err, "merging records");
     t->inflight = true;
+    t->next_poll = t->send.len + SEND_CHUNK;
     t->in_failed = false;
     t->in_fatal = false;
     t->in_lo = lo;
