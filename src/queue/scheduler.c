@@ -113,6 +113,16 @@ static int64_t slot_start(int64_t t, int64_t period)
     return t - t % period;
 }
 
+/* The due time after a run queued at t: the next multiple of the period, or the one after
+ * when the next is less than half a period away (a run queued late in its period, such as
+ * the first one at start, is not followed by another a moment later). */
+static int64_t next_slot(int64_t t, int64_t period)
+{
+    int64_t due = slot_start(t, period) + period;
+
+    return due - t < period / 2 ? due + period : due;
+}
+
 static void *scheduler_main(void *arg)
 {
     ferry_scheduler *s = arg;
@@ -153,15 +163,14 @@ static void *scheduler_main(void *arg)
                 if (sync->has_cron) /* a missed time since the last run is caught up now */
                     due = ferry_cron_next(&sync->cron, last > 0 ? last : now);
                 else
-                    due = last > 0 ? slot_start(last, period) + period : slot_start(now, period);
+                    due = last > 0 ? next_slot(last, period) : slot_start(now, period);
                 if (due == 0)
                     due = INT64_MAX; /* a cron date that never comes */
             }
             if (now >= due) {
                 fire(s, st, sync, due, now);
                 /* One catch-up run, however many periods passed. */
-                due = sync->has_cron ? ferry_cron_next(&sync->cron, now)
-                                     : slot_start(now, period) + period;
+                due = sync->has_cron ? ferry_cron_next(&sync->cron, now) : next_slot(now, period);
                 if (due == 0)
                     due = INT64_MAX;
             }

@@ -2,8 +2,9 @@
  *
  * One thread looks at the clock every second. An 'every' sync fires at whole multiples of its
  * period since the epoch (UTC): its next run is due at the first such time after its last
- * scheduled run (found in the store at start, so a restart keeps the rhythm); one that never
- * ran on schedule is due at once. A cron sync's next run is due at the first
+ * scheduled run, or the second when the first is less than half a period after it (found in
+ * the store at start, so a restart keeps the rhythm); one that never ran on schedule is due at
+ * once. A cron sync's next run is due at the first
  * matching minute after its last scheduled run (or after now, when there was none). After the
  * server was down for several periods it queues one catch-up run, not one per period, and a run
  * still queued or running is never stacked: the store's de-duplication answers with it. Scheduled
