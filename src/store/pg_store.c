@@ -711,40 +711,10 @@ static ferry_rc pg_run_list(ferry_store *base, const ferry_run_filter *filter, f
     return rc;
 }
 
-/* Appends s to b in COPY's text format: backslash, newline, carriage return and tab escaped,
- * NULL as \N. */
+/* Appends s (NULL allowed) to b as a COPY text field. */
 static ferry_rc copy_field(ferry_buf *b, const char *s)
 {
-    const char *run = s;
-    ferry_rc rc = FERRY_OK;
-
-    if (s == NULL)
-        return ferry_buf_append(b, "\\N", 2);
-    for (const char *p = s; *p != '\0' && rc == FERRY_OK; p++) {
-        const char *esc = NULL;
-        switch (*p) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            continue;
-        }
-        if ((rc = ferry_buf_append(b, run, (size_t)(p - run))) == FERRY_OK)
-            rc = ferry_buf_append(b, esc, 2);
-        run = p + 1;
-    }
-    if (rc == FERRY_OK)
-        rc = ferry_buf_append(b, run, strlen(run));
-    return rc;
+    return ferry_buf_append_copy_text(b, s, s != NULL ? strlen(s) : 0);
 }
 
 static ferry_rc copy_change(ferry_buf *b, const ferry_change *c)

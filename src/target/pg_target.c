@@ -219,39 +219,10 @@ static ferry_rc sql_ready(pg_target *t, ferry_err *err)
 
 /* ---- COPY data --------------------------------------------------------------------- */
 
-/* Appends v in COPY's text format: backslash escapes for the characters the format gives a
- * meaning to, \N for NULL. */
+/* Appends v (len bytes; NULL for NULL) as a COPY text field. */
 static ferry_rc put_value(ferry_buf *b, const char *v, size_t len)
 {
-    size_t start = 0;
-    ferry_rc rc;
-
-    if (v == NULL)
-        return ferry_buf_append(b, "\\N", 2);
-    for (size_t i = 0; i < len; i++) {
-        const char *esc;
-        switch (v[i]) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            continue;
-        }
-        if ((rc = ferry_buf_append(b, v + start, i - start)) != FERRY_OK ||
-            (rc = ferry_buf_append(b, esc, 2)) != FERRY_OK)
-            return rc;
-        start = i + 1;
-    }
-    return ferry_buf_append(b, v + start, len - start);
+    return ferry_buf_append_copy_text(b, v, len);
 }
 
 static ferry_rc put_int(ferry_buf *b, int64_t v)

@@ -131,3 +131,36 @@ char *ferry_buf_take(ferry_buf *b)
     b->truncated = false;
     return s;
 }
+
+ferry_rc ferry_buf_append_copy_text(ferry_buf *b, const char *v, size_t len)
+{
+    size_t start = 0;
+    ferry_rc rc;
+
+    if (v == NULL)
+        return ferry_buf_append(b, "\\N", 2);
+    for (size_t i = 0; i < len; i++) {
+        const char *esc;
+        switch (v[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            continue;
+        }
+        if ((rc = ferry_buf_append(b, v + start, i - start)) != FERRY_OK ||
+            (rc = ferry_buf_append(b, esc, 2)) != FERRY_OK)
+            return rc;
+        start = i + 1;
+    }
+    return ferry_buf_append(b, v + start, len - start);
+}

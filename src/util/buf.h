@@ -38,6 +38,10 @@ ferry_rc ferry_buf_printf(ferry_buf *b, const char *fmt, ...) __attribute__((for
 void ferry_buf_printf_trunc(ferry_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Appends len bytes of v as one field of PostgreSQL's COPY text format: backslash, newline,
+ * carriage return and tab escaped with a backslash; NULL (v == NULL) as \N. */
+ferry_rc ferry_buf_append_copy_text(ferry_buf *b, const char *v, size_t len);
+
 /* The contents as a C string ("" when empty); borrowed. */
 const char *ferry_buf_str(const ferry_buf *b);
 

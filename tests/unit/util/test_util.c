@@ -94,6 +94,26 @@ static void buf_str_of_an_unused_buffer_is_empty(void **state)
     ferry_buf_done(&b);
 }
 
+static void buf_copy_text_escapes_what_copy_gives_a_meaning(void **state)
+{
+    static const char value[] = "a\\b\tc\nd\re \\N f\0g";
+    ferry_buf b;
+
+    (void)state;
+    ferry_buf_init(&b, 1024);
+    assert_int_equal(ferry_buf_append_copy_text(&b, value, sizeof(value) - 3), FERRY_OK);
+    assert_string_equal(ferry_buf_str(&b), "a\\\\b\\tc\\nd\\re \\\\N f");
+    ferry_buf_reset(&b);
+    assert_int_equal(ferry_buf_append_copy_text(&b, NULL, 0), FERRY_OK);
+    assert_int_equal(ferry_buf_append_copy_text(&b, "", 0), FERRY_OK);
+    assert_string_equal(ferry_buf_str(&b), "\\N");
+    ferry_buf_done(&b);
+    /* Past the maximum it fails like any append. */
+    ferry_buf_init(&b, 3);
+    assert_int_equal(ferry_buf_append_copy_text(&b, "a\tb", 3), FERRY_ELIMIT);
+    ferry_buf_done(&b);
+}
+
 static void buf_reset_empties_and_clears_truncated(void **state)
 {
     ferry_buf b;
@@ -503,6 +523,7 @@ int main(void)
         cmocka_unit_test(buf_printf_trunc_cuts_at_max_and_marks_truncated),
         cmocka_unit_test(buf_str_of_an_unused_buffer_is_empty),
         cmocka_unit_test(buf_reset_empties_and_clears_truncated),
+        cmocka_unit_test(buf_copy_text_escapes_what_copy_gives_a_meaning),
         cmocka_unit_test(buf_grows_well_past_its_first_allocation),
         cmocka_unit_test(buf_take_moves_contents_out_and_empties),
         cmocka_unit_test(buf_take_of_an_unused_buffer_is_an_empty_string),
