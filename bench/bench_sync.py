@@ -76,7 +76,9 @@ def write_csv(path, rows):
             f.write(",".join('"%s"' % c if "," in c else c for c in r) + "\r\n")
 
 
-def generate(dirpath, n):
+def generate(dirpath, n, removed=0.0):
+    """The first version (n rows) and the second: about 5% changed, 1% invalid, removed (a
+    share, after those) left out, 1% new. Deterministic."""
     rng = random.Random(42)
     first = [row_for(i, rng) for i in range(1, n + 1)]
     v1 = os.path.join(dirpath, "roster-v1.csv")
@@ -90,6 +92,8 @@ def generate(dirpath, n):
             r[3] = "+62 813 %04d %04d" % (rng2.randrange(10000), rng2.randrange(10000))
         elif x < 0.06:
             r[2] = "not-an-email"
+        elif x < 0.06 + removed:
+            continue
         second.append(r)
     for i in range(n + 1, n + 1 + n // 100):
         second.append(row_for(i, rng2))
