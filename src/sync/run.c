@@ -365,6 +365,11 @@ static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long 
     bool ok = true;
     ferry_rc rc;
 
+    if (outcome == FERRY_OUTCOME_UNCHANGED) {
+        /* Only counted (no change row, no log item): its place in the order changes nothing,
+         * so it neither waits in the queue nor needs the connection. */
+        return emit(c, outcome, key, row, reason, diff_text, diff_json, err);
+    }
     if (c->pending == 0) {
         /* Change rows go through the store's connection: free it first. */
         if ((rc = drain_target(c, err)) != FERRY_OK)

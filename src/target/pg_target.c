@@ -55,6 +55,7 @@
  * existing table's other column types are accepted: values are cast on the way in and
  * compared by their text form, as SQLite compares them. */
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,22 @@
 #define BLOOM_HASHES 6
 #define BLOOM_BLOCK 8 /* words: 512 bits, a cache line */
 #define SQL_MAX (4u * 1024 * 1024)
+#define FP_BYTES 16                   /* a digest of a key or a row: SHA-256, cut */
+#define FP_MAX_ROWS ((size_t)1 << 25) /* more rows than this: no prints */
 #define TEMP_BUFFERS "256MB" /* the server's buffers for the staging table, allocated as used */
+
+/* What the run did with a printed row's key so far. */
+enum { FP_UNSEEN, FP_FAST, FP_STAGED };
+
+/* The print of a row of the run's tenant, as the table had it at begin(). */
+typedef struct {
+    uint8_t kd[FP_BYTES]; /* the key's digest */
+    uint8_t rd[FP_BYTES]; /* the mapped values' digest */
+    uint32_t block;       /* the row's ctid */
+    uint16_t offset;
+    uint8_t state; /* FP_UNSEEN; FP_FAST: an apply found it unchanged here; FP_STAGED: a
+                      record with its key was staged */
+} fp_entry;
 
 typedef enum { STEP_CLASSIFY, STEP_INSERT, STEP_UPDATE } merge_step;
 
@@ -123,6 +139,11 @@ typedef struct {
     ferry_buf sql;
     ferry_target_diff diff;
     char reason[768];
+    fp_entry *fp;       /* staged: the prints of the tenant's rows, NULL without */
+    size_t nfp, fp_cap; /* prints held, and room for */
+    uint32_t *fp_slots; /* open addressing by key digest: print index + 1, 0 when free */
+    size_t fp_nslots;   /* a power of two, at least twice nfp */
+    size_t nfast;       /* prints in state FP_FAST */
 } pg_target;
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -342,6 +363,301 @@ static bool bloom_check_add(pg_target *t, const char *key)
         }
     }
     return seen;
+}
+
+/* ---- the prints of the tenant's rows ------------------------------------------------- */
+
+/* A key and a row are each digested (BLAKE2b, FP_BYTES long) from the text of their columns,
+ * per column in field order: 'N' for NULL, else "<bytes>:<text>". The table's rows are read as
+ * text (load_prints) and the records' canonical values are digested the same way, on the
+ * client, so equal row digests mean every column's text equals the record's value: exactly
+ * when the merge would call the record unchanged. */
+static void fp_digest_add(crypto_generichash_state *st, const char *v, size_t len)
+{
+    char num[24];
+    size_t rest = len;
+    int n;
+
+    if (v == NULL) {
+        crypto_generichash_update(st, (const unsigned char *)"N", 1);
+        return;
+    }
+    n = (int)sizeof(num);
+    num[--n] = ':';
+    do {
+        num[--n] = (char)('0' + rest % 10);
+        rest /= 10;
+    } while (rest > 0);
+    crypto_generichash_update(st, (const unsigned char *)num + n,
+                              (unsigned long long)(sizeof(num) - (size_t)n));
+    crypto_generichash_update(st, (const unsigned char *)v, len);
+}
+
+/* The record's key digest. False when a key value is NULL (no row can match). */
+static bool fp_key(const pg_target *t, const ferry_mapped_record *rec, uint8_t kd[FP_BYTES])
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, FP_BYTES);
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        size_t f = t->key_field[k];
+        if (rec->value[f] == NULL)
+            return false;
+        fp_digest_add(&st, rec->value[f], rec->len[f]);
+    }
+    crypto_generichash_final(&st, kd, FP_BYTES);
+    return true;
+}
+
+/* The digest of the record's mapped values. */
+static void fp_row(const pg_target *t, const ferry_mapped_record *rec, uint8_t rd[FP_BYTES])
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, FP_BYTES);
+    for (size_t i = 0; i < t->sync->nfields; i++)
+        fp_digest_add(&st, rec->value[i], rec->len[i]);
+    crypto_generichash_final(&st, rd, FP_BYTES);
+}
+
+static uint64_t fp_hash(const uint8_t kd[FP_BYTES])
+{
+    uint64_t h;
+
+    memcpy(&h, kd, sizeof(h));
+    return h;
+}
+
+/* The print with key digest kd, or NULL. */
+static fp_entry *fp_find(pg_target *t, const uint8_t kd[FP_BYTES])
+{
+    size_t mask = t->fp_nslots - 1;
+
+    if (t->fp_slots == NULL)
+        return NULL;
+    for (size_t s = (size_t)fp_hash(kd) & mask;; s = (s + 1) & mask) {
+        uint32_t i = t->fp_slots[s];
+        if (i == 0)
+            return NULL;
+        if (memcmp(t->fp[i - 1].kd, kd, FP_BYTES) == 0)
+            return &t->fp[i - 1];
+    }
+}
+
+/* Decodes one field of a COPY text line (the escapes COPY TO writes) into out; *ret_null says
+ * it was \N. */
+static ferry_rc copy_field(const char *p, size_t len, ferry_buf *out, bool *ret_null)
+{
+    size_t start = 0;
+    ferry_rc rc;
+
+    ferry_buf_reset(out);
+    *ret_null = len == 2 && p[0] == '\\' && p[1] == 'N';
+    if (*ret_null)
+        return FERRY_OK;
+    for (size_t i = 0; i + 1 < len; i++) {
+        char c;
+        if (p[i] != '\\')
+            continue;
+        switch (p[i + 1]) {
+        case 'b':
+            c = '\b';
+            break;
+        case 'f':
+            c = '\f';
+            break;
+        case 'n':
+            c = '\n';
+            break;
+        case 'r':
+            c = '\r';
+            break;
+        case 't':
+            c = '\t';
+            break;
+        case 'v':
+            c = '\v';
+            break;
+        default:
+            c = p[i + 1];
+            break;
+        }
+        if ((rc = ferry_buf_append(out, p + start, i - start)) != FERRY_OK ||
+            (rc = ferry_buf_append(out, &c, 1)) != FERRY_OK)
+            return rc;
+        start = i + 2;
+        i++;
+    }
+    return ferry_buf_append(out, p + start, len - start);
+}
+
+/* Parses one line of the prints' COPY (the mapped columns' text, then the ctid) into e. */
+static bool fp_parse(pg_target *t, const char *line, size_t len, ferry_buf *scratch, fp_entry *e)
+{
+    const ferry_sync_spec *sync = t->sync;
+    const char *p = line, *end = line + len, *tab;
+    crypto_generichash_state row, key;
+    unsigned long block, off;
+    char num[32], *stop;
+    size_t n, k = 0;
+    bool null;
+
+    while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    crypto_generichash_init(&row, NULL, 0, FP_BYTES);
+    crypto_generichash_init(&key, NULL, 0, FP_BYTES);
+    for (size_t i = 0; i < sync->nfields; i++) {
+        const char *v;
+        if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
+            return false;
+        n = (size_t)(tab - p);
+        if (memchr(p, '\\', n) == NULL) {
+            v = p;
+            null = false;
+        } else {
+            if (copy_field(p, n, scratch, &null) != FERRY_OK)
+                return false;
+            v = null ? NULL : scratch->data != NULL ? scratch->data : "";
+            n = scratch->len;
+        }
+        fp_digest_add(&row, v, n);
+        /* Key columns in key order: key_field is ordered by key, fields by number. */
+        for (size_t j = 0; j < sync->target.nkey; j++) {
+            if (t->key_field[j] == i && j == k) {
+                fp_digest_add(&key, v, n);
+                k++;
+            }
+        }
+        p = tab + 1;
+    }
+    if (k != sync->target.nkey)
+        return false;
+    crypto_generichash_final(&row, e->rd, FP_BYTES);
+    crypto_generichash_final(&key, e->kd, FP_BYTES);
+    n = (size_t)(end - p);
+    if (n < 5 || n >= sizeof(num) || p[0] != '(')
+        return false;
+    memcpy(num, p + 1, n - 1);
+    num[n - 1] = '\0';
+    block = strtoul(num, &stop, 10);
+    if (*stop != ',')
+        return false;
+    off = strtoul(stop + 1, &stop, 10);
+    if (*stop != ')' || block > UINT32_MAX || off > UINT16_MAX)
+        return false;
+    e->block = (uint32_t)block;
+    e->offset = (uint16_t)off;
+    e->state = FP_UNSEEN;
+    return true;
+}
+
+static void fp_drop(pg_target *t)
+{
+    free(t->fp);
+    free(t->fp_slots);
+    t->fp = NULL;
+    t->fp_slots = NULL;
+    t->nfp = t->fp_cap = t->fp_nslots = t->nfast = 0;
+}
+
+/* True when the prints can be looked up by a record's values and stand for its key: the key
+ * columns' text order is the key's order (the key fields in field order), and a record's key
+ * matches a row's exactly when their texts are equal (every key column is text, or bigint for
+ * an integer or boolean field, whose canonical values are the text bigint prints). */
+static bool fp_usable(const pg_target *t)
+{
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        if (!t->col[t->key_field[k]].native || (k > 0 && t->key_field[k] <= t->key_field[k - 1]))
+            return false;
+    }
+    return true;
+}
+
+/* Staged mode: reads the text of the mapped columns and the place (ctid) of every row of the
+ * run's tenant and keeps their prints. Rows flagged missing are left out: a record of theirs
+ * clears the flag, so it is never unchanged. Past FP_MAX_ROWS, or short of memory, the run
+ * goes without prints (every record is staged, as without them). */
+static ferry_rc load_prints(pg_target *t, ferry_err *err)
+{
+    const ferry_sync_spec *sync = t->sync;
+    ferry_buf scratch;
+    PGresult *res;
+    char *line = NULL, *lit = NULL;
+    bool ok = true;
+    ferry_rc rc = FERRY_OK;
+    int n;
+
+    fp_drop(t);
+    if (!fp_usable(t))
+        return FERRY_OK;
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "COPY (SELECT ");
+    for (size_t i = 0; i < sync->nfields; i++)
+        ferry_buf_printf_trunc(&t->sql, "t.%s::text, ", t->col[i].name);
+    ferry_buf_printf_trunc(&t->sql, "t.ctid FROM %s t WHERE true", t->table);
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
+    if (t->flag_mode)
+        ferry_buf_printf_trunc(&t->sql, " AND t." MISSING_COLUMN " IS NULL");
+    if (t->tenant != NULL) {
+        if ((lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant))) == NULL)
+            return db_error(t, NULL, err, "quoting the tenant");
+        ferry_buf_printf_trunc(&t->sql, " AND t.%s = %s", t->col[sync->tenant_field].name, lit);
+        PQfreemem(lit);
+    }
+    ferry_buf_printf_trunc(&t->sql, ") TO STDOUT");
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    res = PQexec(t->conn, ferry_buf_str(&t->sql));
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        rc = db_error(t, res, err, "reading the table's rows");
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    ferry_buf_init(&scratch, SQL_MAX);
+    while ((n = PQgetCopyData(t->conn, &line, 0)) > 0) {
+        if (ok && t->nfp == t->fp_cap) {
+            size_t cap = t->fp_cap ? t->fp_cap * 2 : 65536;
+            fp_entry *grown = cap <= FP_MAX_ROWS ? realloc(t->fp, cap * sizeof(*grown)) : NULL;
+            if (grown == NULL) {
+                ok = false;
+            } else {
+                t->fp = grown;
+                t->fp_cap = cap;
+            }
+        }
+        if (ok && !fp_parse(t, line, (size_t)n, &scratch, &t->fp[t->nfp]))
+            ok = false;
+        else if (ok)
+            t->nfp++;
+        PQfreemem(line);
+    }
+    ferry_buf_done(&scratch);
+    res = PQgetResult(t->conn);
+    if (n != -1 || PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = db_error(t, res, err, "reading the table's rows");
+    PQclear(res);
+    while ((res = PQgetResult(t->conn)) != NULL)
+        PQclear(res);
+    if (rc != FERRY_OK || !ok) {
+        fp_drop(t);
+        return rc;
+    }
+    t->fp_nslots = 1024;
+    while (t->fp_nslots < 2 * t->nfp)
+        t->fp_nslots *= 2;
+    if ((t->fp_slots = calloc(t->fp_nslots, sizeof(*t->fp_slots))) == NULL) {
+        fp_drop(t);
+        return FERRY_OK;
+    }
+    for (size_t i = 0; i < t->nfp; i++) {
+        size_t mask = t->fp_nslots - 1, s = (size_t)fp_hash(t->fp[i].kd) & mask;
+        while (t->fp_slots[s] != 0)
+            s = (s + 1) & mask;
+        t->fp_slots[s] = (uint32_t)(i + 1);
+    }
+    return FERRY_OK;
 }
 
 /* ---- begin: the table -------------------------------------------------------------- */
@@ -640,7 +956,8 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if (!t->was_empty) {
         if ((t->bloom = calloc(BLOOM_WORDS, sizeof(*t->bloom))) == NULL)
             return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
-        if ((rc = create_work_tables(t, true, err)) != FERRY_OK)
+        if ((rc = create_work_tables(t, true, err)) != FERRY_OK ||
+            (rc = load_prints(t, err)) != FERRY_OK)
             return rc;
     }
     t->batch_first = t->next_apply = t->chunk_first = t->chunk_block = 0;
@@ -724,6 +1041,29 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     ferry_rc rc = FERRY_OK;
 
     memset(res, 0, sizeof(*res));
+    if (t->fp != NULL) {
+        uint8_t kd[FP_BYTES], rd[FP_BYTES];
+        fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
+        if (e != NULL && e->state == FP_FAST) {
+            /* Its row was touched by an apply that never reached the staging table. */
+            ferry_target_reason_duplicate(t->sync, rec->key, t->reason, sizeof(t->reason));
+            res->outcome = FERRY_OUTCOME_FAILED;
+            res->reason = t->reason;
+            return FERRY_OK;
+        }
+        if (e != NULL && e->state == FP_UNSEEN) {
+            fp_row(t, rec, rd);
+            if (memcmp(e->rd, rd, FP_BYTES) == 0) {
+                e->state = FP_FAST;
+                t->nfast++;
+                res->outcome = FERRY_OUTCOME_UNCHANGED;
+                return FERRY_OK;
+            }
+        }
+        /* From here on the staging table decides for this key, as without prints. */
+        if (e != NULL)
+            e->state = FP_STAGED;
+    }
     if (t->was_empty) {
         size_t start = t->send.len;
         if (!t->copying && (rc = start_batch(t, err)) != FERRY_OK)
@@ -780,6 +1120,16 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
     for (size_t k = 0; k < t->sync->target.nkey; k++) {
         if (rec->value[t->key_field[k]] == NULL)
             return FERRY_OK;
+    }
+    if (t->fp != NULL) {
+        uint8_t kd[FP_BYTES];
+        fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
+        /* A row an apply found unchanged is seen already, and its later applies are
+         * answered as duplicates before they are staged. */
+        if (e != NULL && e->state == FP_FAST)
+            return FERRY_OK;
+        if (e != NULL)
+            e->state = FP_STAGED;
     }
     chk = bloom_check_add(t, rec->key);
     t->nchk += chk;
@@ -1401,6 +1751,38 @@ static ferry_rc tg_drain(ferry_target *base, ferry_target_result_cb cb, void *ct
 
 /* ---- on_missing, commit, rollback ----------------------------------------------------- */
 
+/* Sends the places of the rows applies found unchanged by their prints (never staged) to
+ * ferry_fast, for on_missing to leave alone. */
+static ferry_rc send_fast(pg_target *t, ferry_err *err)
+{
+    PGresult *res;
+    ferry_rc rc;
+
+    if (t->nfast == 0)
+        return FERRY_OK;
+    if ((rc = exec(t, "CREATE TEMP TABLE ferry_fast (tid tid) ON COMMIT DROP", err,
+                   "listing seen rows")) != FERRY_OK ||
+        (rc = start_copy(t, "COPY ferry_fast FROM STDIN", err)) != FERRY_OK)
+        return rc;
+    for (size_t i = 0; i < t->nfp && rc == FERRY_OK; i++) {
+        if (t->fp[i].state != FP_FAST)
+            continue;
+        if ((rc = ferry_buf_append(&t->send, "(", 1)) != FERRY_OK ||
+            (rc = put_int(&t->send, t->fp[i].block)) != FERRY_OK ||
+            (rc = ferry_buf_append(&t->send, ",", 1)) != FERRY_OK ||
+            (rc = put_int(&t->send, t->fp[i].offset)) != FERRY_OK ||
+            (rc = ferry_buf_append(&t->send, ")\n", 2)) != FERRY_OK)
+            rc = ferry_err_set(err, rc, "table %s: listing seen rows", t->sync->target.table);
+        else if (t->send.len >= SEND_CHUNK)
+            rc = send_data(t, err);
+    }
+    res = end_copy(t, rc == FERRY_OK ? NULL : "listing seen rows failed");
+    if (rc == FERRY_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = db_error(t, res, err, "listing seen rows");
+    PQclear(res);
+    return rc;
+}
+
 static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
 {
     pg_target *t = (pg_target *)base;
@@ -1420,7 +1802,8 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
     if (t->copying || t->nbatch > 0 || t->inflight)
         return ferry_err_set(err, FERRY_EINVAL, "table %s: finish before drain",
                              sync->target.table);
-    if ((rc = exec(t, HASH_JOINS, err, "choosing join methods")) != FERRY_OK)
+    if ((rc = exec(t, HASH_JOINS, err, "choosing join methods")) != FERRY_OK ||
+        (rc = send_fast(t, err)) != FERRY_OK)
         return rc;
     ferry_buf_reset(b);
     ferry_buf_printf_trunc(b,
@@ -1431,6 +1814,9 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
                            t->table);
     key_join(t, "t", "s");
     ferry_buf_printf_trunc(b, " AND s.ok)");
+    if (t->nfast > 0)
+        ferry_buf_printf_trunc(b,
+                               " AND NOT EXISTS (SELECT 1 FROM ferry_fast f WHERE f.tid = t.ctid)");
     if (t->flag_mode)
         ferry_buf_printf_trunc(b, " AND t." MISSING_COLUMN " IS NULL");
     if (t->tenant != NULL) { /* on_missing touches the run's tenant's rows only */
@@ -1572,6 +1958,7 @@ static void tg_free(ferry_target *base)
     free(t->col);
     free(t->table);
     free(t->bloom);
+    fp_drop(t);
     free(t->rows);
     free(t->keyoff);
     ferry_buf_done(&t->send);

@@ -74,7 +74,8 @@ typedef struct {
     ferry_target *target;
     ferry_apply_result res;
     ferry_mapped_record rec;
-    ferry_buf missing; /* keys reported by finish(), comma-separated */
+    const char *tenant; /* the run's tenant (NULL without tenants) */
+    ferry_buf missing;  /* keys reported by finish(), comma-separated */
     /* Outcomes delivered by drain(), copied (the target's strings are borrowed). */
     ferry_apply_result got[MAX_RESULTS];
     size_t ngot;
@@ -268,10 +269,11 @@ static ferry_rc try_begin(fixture *fx, ferry_err *err)
     ferry_target_free(fx->target);
     fx->target = NULL;
     if (fx->be == BACKEND_SQLITE)
-        assert_int_equal(ferry_sqlite_target_new(fx->db, fx->sync, NULL, &fx->target, err),
+        assert_int_equal(ferry_sqlite_target_new(fx->db, fx->sync, fx->tenant, &fx->target, err),
                          FERRY_OK);
     else
-        assert_int_equal(ferry_pg_target_new(fx->pg, fx->sync, NULL, &fx->target, err), FERRY_OK);
+        assert_int_equal(ferry_pg_target_new(fx->pg, fx->sync, fx->tenant, &fx->target, err),
+                         FERRY_OK);
     return fx->target->ops->begin(fx->target, err);
 }
 
@@ -1347,6 +1349,239 @@ static void batch_with_constraint_failures_fails_only_those_records(void **state
     close_fx(&fx);
 }
 
+/* ---- the PostgreSQL target's prints of the table's rows ---------------------------------- */
+
+/* Maps and applies one record that must be answered at once on every backend (on PostgreSQL:
+ * by the prints of the table's rows, without staging it); returns its outcome. */
+static ferry_outcome apply_at_once(fixture *fx, long row, const char *const *raw)
+{
+    if (apply_only(fx, row, raw))
+        fail_msg("row %ld was not answered at once", row);
+    return fx->res.outcome;
+}
+
+/* Applies one record that must be staged on PostgreSQL (answered by drain()). */
+static ferry_outcome apply_staged(fixture *fx, long row, const char *const *raw)
+{
+    if (fx->be == BACKEND_PG) {
+        if (!apply_only(fx, row, raw))
+            fail_msg("row %ld was answered at once", row);
+        drain(fx);
+        assert_int_equal(fx->ngot, 1);
+        fx->res = fx->got[0];
+        return fx->res.outcome;
+    }
+    return apply(fx, row, raw);
+}
+
+static void unchanged_rows_are_answered_at_once(void **state)
+{
+    const char *const ayu_new[NFIELDS] = {"E001", "Ayu L", "ayu@example.com", "30", "yes", "1.50"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    /* NULLs in text (email, salary) and in bigint columns (age, active) print as NULL. */
+    assert_int_equal(apply_at_once(&fx, 2, budi), FERRY_OUTCOME_UNCHANGED);
+    assert_null(fx.res.reason);
+    assert_int_equal(apply_at_once(&fx, 3, citra), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_staged(&fx, 4, ayu_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text, "name: 'Ayu' -> 'Ayu L'");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id",
+                "E001|Ayu L\nE002|Budi\nE003|Citra\n");
+    close_fx(&fx);
+}
+
+static void duplicate_of_a_row_found_unchanged_fails_at_once(void **state)
+{
+    const char *const ayu_twin[NFIELDS] = {"E001", "Other Ayu", NULL, NULL, NULL, NULL};
+    const char *const want =
+        "duplicate key id 'E001': an earlier row of this source has the same key";
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_at_once(&fx, 3, ayu_twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason, want);
+    /* The same values again are a duplicate too, not unchanged. */
+    assert_int_equal(apply_at_once(&fx, 4, ayu), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason, want);
+    assert_int_equal(apply_at_once(&fx, 5, budi), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    close_fx(&fx);
+}
+
+static void keep_of_a_row_found_unchanged_then_a_duplicate(void **state)
+{
+    const char *const ayu_bad[NFIELDS] = {"E001", "Ayu", "ayu@", "30", "yes", "1.50"};
+    const char *const ayu_twin[NFIELDS] = {"E001", "Other Ayu", NULL, NULL, NULL, NULL};
+    const char *const budi_bad[NFIELDS] = {"E002", "Budi", "budi@", "41", "no", NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(map(&fx, 3, ayu_bad), FERRY_MAP_FAILED);
+    keep(&fx, 3, ayu_bad);
+    assert_int_equal(apply_at_once(&fx, 4, ayu_twin), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        "duplicate key id 'E001': an earlier row of this source has the same key");
+    /* A key kept before any apply: the staging table decides its duplicate. */
+    keep(&fx, 5, budi_bad);
+    assert_int_equal(apply_staged(&fx, 6, budi), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        "duplicate key id 'E002': an earlier row of this source has the same key");
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E003");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id", "E001|Ayu\nE002|Budi\n");
+    close_fx(&fx);
+}
+
+static void empty_text_in_the_table_is_not_a_null_value(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    /* Someone else wrote '' where the record has no value: not the same text. */
+    exec_sql(&fx, "UPDATE staff SET email = '' WHERE id = 'E002'");
+    begin(&fx);
+    assert_int_equal(apply_staged(&fx, 2, budi), FERRY_OUTCOME_UPDATED);
+    assert_int_equal(apply_at_once(&fx, 3, ayu), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, email IS NULL FROM staff WHERE id = 'E002'",
+                BY_BACKEND(&fx, "E002|1\n", "E002|t\n"));
+    close_fx(&fx);
+}
+
+static void integer_and_boolean_values_are_answered_at_once(void **state)
+{
+    const char *const extremes[NFIELDS] = {"E9", "Max", NULL, "9223372036854775807", "TRUE", "0"};
+    const char *const zeros[NFIELDS] = {"E7", "Zero", NULL, "-0", "0", ".50"};
+    const char *const zeros_on[NFIELDS] = {"E7", "Zero", NULL, "-0", "1", ".50"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, extremes), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, zeros), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, extremes), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_staged(&fx, 3, zeros_on), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text, "active: '0' -> '1'");
+    commit(&fx);
+    close_fx(&fx);
+}
+
+static void existing_table_with_other_column_types_is_answered_at_once(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id))");
+    load_three(&fx);
+    begin(&fx);
+    /* age and active are INTEGER: compared by their text, as the merge compares them. */
+    assert_int_equal(apply_at_once(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_at_once(&fx, 3, budi), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    close_fx(&fx);
+}
+
+#define TENANT_YAML                                                                                \
+    "syncs:\n"                                                                                     \
+    "  staff:\n"                                                                                   \
+    "    source: { url: \"staff-{org}.csv\" }\n"                                                   \
+    "    tenant: { variable: org, column: org_id }\n"                                              \
+    "    target: { table: staff, key: id, on_missing: delete }\n"                                  \
+    "    fields:\n"                                                                                \
+    "      id: {}\n"                                                                               \
+    "      name: { required: true }\n"
+
+static void use_tenant(fixture *fx, const char *tenant)
+{
+    ferry_err err;
+
+    ferry_mapper_free(fx->mapper);
+    fx->mapper = NULL;
+    fx->tenant = tenant;
+    ferry_err_clear(&err);
+    if (ferry_mapper_new(fx->sync, tenant, &fx->mapper, &err) != FERRY_OK)
+        fail_msg("mapper: %s", err.msg);
+}
+
+static void prints_hold_the_run_tenant_rows_only(void **state)
+{
+    const char *const a1[3] = {"E1", "Ayu", NULL};
+    const char *const a2[3] = {"E2", "Budi", NULL};
+    const char *const b1[3] = {"E1", "Citra", NULL};
+    fixture fx;
+
+    open_fx(&fx, state, TENANT_YAML);
+    use_tenant(&fx, "acme");
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, a1), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(&fx, 3, a2), FERRY_OUTCOME_CREATED);
+    commit(&fx);
+    use_tenant(&fx, "bolt");
+    begin(&fx);
+    /* The same key in another tenant is a new row, staged. */
+    assert_int_equal(apply_staged(&fx, 2, b1), FERRY_OUTCOME_CREATED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    commit(&fx);
+    use_tenant(&fx, "acme");
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, a1), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "id=E2, org_id=acme");
+    commit(&fx);
+    expect_dump(&fx, "SELECT org_id, id, name FROM staff ORDER BY org_id, id",
+                "acme|E1|Ayu\nbolt|E1|Citra\n");
+    close_fx(&fx);
+}
+
+static void on_missing_with_rows_found_unchanged_and_staged(void **state)
+{
+    const char *const ids[8] = {"E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008"};
+    const char *raws[8][NFIELDS];
+    const char *const budi_new[NFIELDS] = {"E002", "Budi B", NULL, NULL, NULL, NULL};
+    const char *const bad[NFIELDS] = {"E005", "Someone", "x@", NULL, NULL, NULL};
+    const char *const dewi[NFIELDS] = {"E009", "Dewi", NULL, NULL, NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    begin(&fx);
+    for (int i = 0; i < 8; i++) {
+        raws[i][0] = ids[i];
+        raws[i][1] = "Someone";
+        for (int f = 2; f < NFIELDS; f++)
+            raws[i][f] = NULL;
+        assert_int_equal(apply(&fx, i + 2, raws[i]), FERRY_OUTCOME_CREATED);
+    }
+    commit(&fx);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, raws[0]), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_staged(&fx, 3, budi_new), FERRY_OUTCOME_UPDATED);
+    assert_int_equal(apply_at_once(&fx, 4, raws[3]), FERRY_OUTCOME_UNCHANGED);
+    keep(&fx, 5, bad);
+    assert_int_equal(apply_staged(&fx, 6, dewi), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply_at_once(&fx, 7, raws[7]), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E003,E006,E007");
+    commit(&fx);
+    expect_dump(&fx, "SELECT id FROM staff ORDER BY id", "E001\nE002\nE004\nE005\nE008\nE009\n");
+    close_fx(&fx);
+}
+
 #define SQLITE(f) cmocka_unit_test_prestate(f, (void *)&on_sqlite)
 #define PG(f) cmocka_unit_test_prestate(f, (void *)&on_pg)
 
@@ -1390,6 +1625,14 @@ int main(void)
         SQLITE(batch_with_duplicates_on_an_empty_table),
         SQLITE(batch_with_keeps_duplicates_and_updates_on_a_table_with_rows),
         SQLITE(batch_with_constraint_failures_fails_only_those_records),
+        SQLITE(unchanged_rows_are_answered_at_once),
+        SQLITE(duplicate_of_a_row_found_unchanged_fails_at_once),
+        SQLITE(keep_of_a_row_found_unchanged_then_a_duplicate),
+        SQLITE(empty_text_in_the_table_is_not_a_null_value),
+        SQLITE(integer_and_boolean_values_are_answered_at_once),
+        SQLITE(existing_table_with_other_column_types_is_answered_at_once),
+        SQLITE(prints_hold_the_run_tenant_rows_only),
+        SQLITE(on_missing_with_rows_found_unchanged_and_staged),
     };
     const struct CMUnitTest pg_tests[] = {
         PG(table_is_created_with_column_types_and_primary_key),
@@ -1429,6 +1672,14 @@ int main(void)
         PG(batch_with_duplicates_on_an_empty_table),
         PG(batch_with_keeps_duplicates_and_updates_on_a_table_with_rows),
         PG(batch_with_constraint_failures_fails_only_those_records),
+        PG(unchanged_rows_are_answered_at_once),
+        PG(duplicate_of_a_row_found_unchanged_fails_at_once),
+        PG(keep_of_a_row_found_unchanged_then_a_duplicate),
+        PG(empty_text_in_the_table_is_not_a_null_value),
+        PG(integer_and_boolean_values_are_answered_at_once),
+        PG(existing_table_with_other_column_types_is_answered_at_once),
+        PG(prints_hold_the_run_tenant_rows_only),
+        PG(on_missing_with_rows_found_unchanged_and_staged),
     };
     int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
 
