@@ -31,6 +31,29 @@
  *   ferry_out. Diffs are computed here from the old and new text with the SQLite target's
  *   code (diff.c), so they are byte-identical.
  *
+ * - prints (staged mode, when every key column is text, or bigint for an integer or boolean
+ *   field, so equal keys have equal text): begin() starts a COPY of the text of the mapped
+ *   columns and the ctid of every row of the run's tenant (rows flagged missing left out) and
+ *   keeps, per row, a 16-byte BLAKE2b digest of its key columns and one of all its mapped
+ *   columns ('N' for NULL, else "<bytes>:<text>" per column, in field order), indexed by key
+ *   digest. The records' canonical values are digested the same way, so equal digests mean the
+ *   texts are equal: exactly when the merge would call the record unchanged. A table under
+ *   PRINTS_AT_ONCE is read in begin(); a larger one while the first records are read (a share
+ *   of TAKE_LINES rows every TAKE_EVERY records; the connection is the COPY's meanwhile, so
+ *   staged records wait in t->send, and their key digests are noted in t->early). Then, per
+ *   apply: a key whose print no record touched yet (FP_UNSEEN) and whose values digest the
+ *   same is unchanged at once and never staged (FP_FAST); a later apply of an FP_FAST key is a
+ *   duplicate at once, and a keep() of it changes nothing. Any other record is staged as
+ *   without prints, and its key's print (FP_STAGED) is the staging table's from then on, so the
+ *   staging table's duplicate rules see every record of such keys. on_missing copies the
+ *   ctids of the FP_FAST rows into ferry_fast once and leaves them out of its anti-join (they
+ *   are not updated in the run, so their ctids hold). Records answered from the prints count
+ *   towards CHUNK_ROWS, so chunks stay small and their merges overlap the reading. Memory:
+ *   40 bytes per print (two digests, the ctid, the state) in an array grown by doubling, plus
+ *   a slot index of 4 bytes times a power of two at least twice the rows: about 48 to 96
+ *   bytes per row of the tenant (1,000,000 rows: 48 MiB); past FP_MAX_ROWS rows, or short of
+ *   memory, the run goes without prints.
+ *
  * Records are numbered in apply order; a keep() between applies a-1 and a gets ord 2a-1 and
  * apply a gets ord 2a, so ord is the source order of everything staged. SQLite's rule for a
  * duplicate (a key whose row this run already touched) becomes: apply s is a duplicate when an
@@ -48,7 +71,7 @@
  * Outcomes come from drain() (target.h), in apply order, through the caller's callback, which
  * is only called while the connection is idle (results are read in chunks with FETCH), so it
  * may write change rows through the store. Memory: one batch in direct mode; in staged mode a
- * fixed Bloom filter and one FETCH chunk, the records living on the server.
+ * fixed Bloom filter, one FETCH chunk and the prints, the records living on the server.
  *
  * Column types of a created table: bigint for integer and boolean fields, text otherwise, so
  * values read back as the same text as in SQLite (decimals keep their canonical digits). An
@@ -79,8 +102,12 @@
 #define BLOOM_HASHES 6
 #define BLOOM_BLOCK 8 /* words: 512 bits, a cache line */
 #define SQL_MAX (4u * 1024 * 1024)
-#define FP_BYTES 16                   /* a digest of a key or a row: SHA-256, cut */
-#define FP_MAX_ROWS ((size_t)1 << 25) /* more rows than this: no prints */
+#define FP_BYTES 16     /* a digest of a key or a row (BLAKE2b) */
+#define TAKE_EVERY 64   /* while the prints arrive: records between looks at them */
+#define TAKE_LINES 2048 /* rows of prints taken per look */
+#define PRINTS_AT_ONCE (8 * 1024 * 1024) /* a table smaller than this is read in begin() */
+#define EARLY_BYTES (64u * 1024 * 1024)  /* key digests of records staged while loading */
+#define FP_MAX_ROWS ((size_t)1 << 25)    /* more rows than this: no prints */
 #define TEMP_BUFFERS "256MB" /* the server's buffers for the staging table, allocated as used */
 
 /* What the run did with a printed row's key so far. */
@@ -139,11 +166,17 @@ typedef struct {
     ferry_buf sql;
     ferry_target_diff diff;
     char reason[768];
-    fp_entry *fp;       /* staged: the prints of the tenant's rows, NULL without */
-    size_t nfp, fp_cap; /* prints held, and room for */
-    uint32_t *fp_slots; /* open addressing by key digest: print index + 1, 0 when free */
-    size_t fp_nslots;   /* a power of two, at least twice nfp */
-    size_t nfast;       /* prints in state FP_FAST */
+    fp_entry *fp;         /* staged: the prints of the tenant's rows, NULL without */
+    size_t nfp, fp_cap;   /* prints held, and room for */
+    uint32_t *fp_slots;   /* open addressing by key digest: print index + 1, 0 when free */
+    size_t fp_nslots;     /* a power of two, at least twice nfp */
+    size_t nfast;         /* prints in state FP_FAST */
+    size_t chunk_fast;    /* records answered from the prints since the chunk began */
+    bool loading;         /* the prints' COPY is running (the connection is busy with it) */
+    bool fp_ok;           /* the prints read so far are all kept */
+    size_t nloading;      /* applies and keeps while loading, to look at the COPY now and then */
+    ferry_buf fp_scratch; /* one decoded field */
+    ferry_buf early;      /* key digests of the records staged while loading */
 } pg_target;
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -573,23 +606,36 @@ static bool fp_usable(const pg_target *t)
     return true;
 }
 
-/* Staged mode: reads the text of the mapped columns and the place (ctid) of every row of the
- * run's tenant and keeps their prints. Rows flagged missing are left out: a record of theirs
- * clears the flag, so it is never unchanged. Past FP_MAX_ROWS, or short of memory, the run
- * goes without prints (every record is staged, as without them). */
-static ferry_rc load_prints(pg_target *t, ferry_err *err)
+/* Staged mode: starts reading the text of the mapped columns and the place (ctid) of every
+ * row of the run's tenant, to keep their prints (the rows arrive while the first records are
+ * read: take_prints()). Rows flagged missing are left out: a record of theirs clears the
+ * flag, so it is never unchanged. */
+static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err);
+
+static ferry_rc start_prints(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
-    ferry_buf scratch;
     PGresult *res;
-    char *line = NULL, *lit = NULL;
-    bool ok = true;
-    ferry_rc rc = FERRY_OK;
-    int n;
+    char *lit = NULL;
+    bool small;
+    ferry_rc rc;
 
     fp_drop(t);
     if (!fp_usable(t))
         return FERRY_OK;
+    /* A small table is read at once; a large one while the first records are read. */
+    if ((lit = PQescapeLiteral(t->conn, t->table, strlen(t->table))) == NULL)
+        return db_error(t, NULL, err, "quoting the table");
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "SELECT pg_relation_size(%s::regclass)", lit);
+    PQfreemem(lit);
+    lit = NULL;
+    if ((rc = sql_ready(t, err)) != FERRY_OK)
+        return rc;
+    if ((res = query(t, ferry_buf_str(&t->sql), err, "reading the table's size")) == NULL)
+        return FERRY_EDB;
+    small = strtoll(PQgetvalue(res, 0, 0), NULL, 10) < PRINTS_AT_ONCE;
+    PQclear(res);
     ferry_buf_reset(&t->sql);
     ferry_buf_printf_trunc(&t->sql, "COPY (SELECT ");
     for (size_t i = 0; i < sync->nfields; i++)
@@ -615,41 +661,72 @@ static ferry_rc load_prints(pg_target *t, ferry_err *err)
         return rc;
     }
     PQclear(res);
-    ferry_buf_init(&scratch, SQL_MAX);
-    while ((n = PQgetCopyData(t->conn, &line, 0)) > 0) {
-        if (ok && t->nfp == t->fp_cap) {
+    ferry_buf_done(&t->early);
+    ferry_buf_init(&t->early, EARLY_BYTES);
+    t->fp_ok = true;
+    t->loading = true;
+    t->nloading = 0;
+    return small ? take_prints(t, true, err) : FERRY_OK;
+}
+
+/* Takes the rows of the prints' COPY that arrived (all of them with wait). When the COPY
+ * ends, indexes the prints and hands the keys staged meanwhile to the staging table. Past
+ * FP_MAX_ROWS, or short of memory, the run goes on without prints (every record staged). */
+static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err)
+{
+    PGresult *res;
+    char *line = NULL;
+    ferry_rc rc = FERRY_OK;
+    int n;
+
+    if (!t->loading)
+        return FERRY_OK;
+    for (size_t taken = 0;; taken++) {
+        /* Without wait, take a share and let the caller go on reading the source. */
+        if (!wait && taken >= TAKE_LINES)
+            return FERRY_OK;
+        n = PQgetCopyData(t->conn, &line, wait ? 0 : 1);
+        if (n == 0) {
+            if (PQconsumeInput(t->conn) != 1)
+                return db_error(t, NULL, err, "reading the table's rows");
+            if ((n = PQgetCopyData(t->conn, &line, 1)) == 0)
+                return FERRY_OK;
+        }
+        if (n < 0)
+            break;
+        if (t->fp_ok && t->nfp == t->fp_cap) {
             size_t cap = t->fp_cap ? t->fp_cap * 2 : 65536;
             fp_entry *grown = cap <= FP_MAX_ROWS ? realloc(t->fp, cap * sizeof(*grown)) : NULL;
             if (grown == NULL) {
-                ok = false;
+                t->fp_ok = false;
             } else {
                 t->fp = grown;
                 t->fp_cap = cap;
             }
         }
-        if (ok && !fp_parse(t, line, (size_t)n, &scratch, &t->fp[t->nfp]))
-            ok = false;
-        else if (ok)
+        if (t->fp_ok && !fp_parse(t, line, (size_t)n, &t->fp_scratch, &t->fp[t->nfp]))
+            t->fp_ok = false;
+        else if (t->fp_ok)
             t->nfp++;
         PQfreemem(line);
     }
-    ferry_buf_done(&scratch);
+    t->loading = false;
     res = PQgetResult(t->conn);
     if (n != -1 || PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = db_error(t, res, err, "reading the table's rows");
     PQclear(res);
     while ((res = PQgetResult(t->conn)) != NULL)
         PQclear(res);
-    if (rc != FERRY_OK || !ok) {
-        fp_drop(t);
-        return rc;
+    if (rc == FERRY_OK && t->fp_ok) {
+        t->fp_nslots = 1024;
+        while (t->fp_nslots < 2 * t->nfp)
+            t->fp_nslots *= 2;
+        t->fp_slots = calloc(t->fp_nslots, sizeof(*t->fp_slots));
     }
-    t->fp_nslots = 1024;
-    while (t->fp_nslots < 2 * t->nfp)
-        t->fp_nslots *= 2;
-    if ((t->fp_slots = calloc(t->fp_nslots, sizeof(*t->fp_slots))) == NULL) {
+    if (rc != FERRY_OK || !t->fp_ok || t->fp_slots == NULL) {
         fp_drop(t);
-        return FERRY_OK;
+        ferry_buf_done(&t->early);
+        return rc;
     }
     for (size_t i = 0; i < t->nfp; i++) {
         size_t mask = t->fp_nslots - 1, s = (size_t)fp_hash(t->fp[i].kd) & mask;
@@ -657,6 +734,27 @@ static ferry_rc load_prints(pg_target *t, ferry_err *err)
             s = (s + 1) & mask;
         t->fp_slots[s] = (uint32_t)(i + 1);
     }
+    /* Records staged before the prints were complete: the staging table decides their keys. */
+    for (size_t off = 0; off + FP_BYTES <= t->early.len; off += FP_BYTES) {
+        fp_entry *e = fp_find(t, (const uint8_t *)t->early.data + off);
+        if (e != NULL)
+            e->state = FP_STAGED;
+    }
+    ferry_buf_done(&t->early);
+    return FERRY_OK;
+}
+
+/* While the prints arrive: notes the key of a record being staged. */
+static ferry_rc note_early(pg_target *t, const ferry_mapped_record *rec, ferry_err *err)
+{
+    uint8_t kd[FP_BYTES];
+
+    if (!fp_key(t, rec, kd))
+        return FERRY_OK;
+    if (ferry_buf_append(&t->early, (const char *)kd, FP_BYTES) != FERRY_OK)
+        return ferry_err_set(err, FERRY_ELIMIT,
+                             "table %s: too many records before the table was read",
+                             t->sync->target.table);
     return FERRY_OK;
 }
 
@@ -957,7 +1055,7 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
         if ((t->bloom = calloc(BLOOM_WORDS, sizeof(*t->bloom))) == NULL)
             return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
         if ((rc = create_work_tables(t, true, err)) != FERRY_OK ||
-            (rc = load_prints(t, err)) != FERRY_OK)
+            (rc = start_prints(t, err)) != FERRY_OK)
             return rc;
     }
     t->batch_first = t->next_apply = t->chunk_first = t->chunk_block = 0;
@@ -1015,6 +1113,13 @@ static ferry_rc stage_flow(pg_target *t, ferry_err *err)
     bool done = true;
     ferry_rc rc;
 
+    /* While the prints arrive the connection is theirs: records wait in t->send. */
+    if (t->loading) {
+        if (t->send.len < CHUNK_BYTES)
+            return FERRY_OK;
+        if ((rc = take_prints(t, true, err)) != FERRY_OK)
+            return rc;
+    }
     if (t->inflight) {
         /* Looking costs a system call: look once per SEND_CHUNK of records, not per record. */
         if (t->send.len < t->next_poll && t->send.len < CHUNK_BYTES)
@@ -1041,7 +1146,13 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     ferry_rc rc = FERRY_OK;
 
     memset(res, 0, sizeof(*res));
-    if (t->fp != NULL) {
+    if (t->loading && (++t->nloading % TAKE_EVERY) == 0 &&
+        (rc = take_prints(t, false, err)) != FERRY_OK)
+        return rc;
+    if (t->loading) {
+        if ((rc = note_early(t, rec, err)) != FERRY_OK)
+            return rc;
+    } else if (t->fp != NULL) {
         uint8_t kd[FP_BYTES], rd[FP_BYTES];
         fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
         if (e != NULL && e->state == FP_FAST) {
@@ -1056,6 +1167,7 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
             if (memcmp(e->rd, rd, FP_BYTES) == 0) {
                 e->state = FP_FAST;
                 t->nfast++;
+                t->chunk_fast++;
                 res->outcome = FERRY_OUTCOME_UNCHANGED;
                 return FERRY_OK;
             }
@@ -1102,7 +1214,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
         return FERRY_OK;
     }
     res->drain = t->nbatch >= STAGED_ROWS;
-    if (!res->drain && t->next_apply - t->chunk_first >= CHUNK_ROWS)
+    /* Records answered from the prints count too, so merges overlap the reading. */
+    if (!res->drain && t->next_apply - t->chunk_first + t->chunk_fast >= CHUNK_ROWS)
         return end_chunk(t, err);
     return FERRY_OK;
 }
@@ -1121,7 +1234,13 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
         if (rec->value[t->key_field[k]] == NULL)
             return FERRY_OK;
     }
-    if (t->fp != NULL) {
+    if (t->loading && (++t->nloading % TAKE_EVERY) == 0 &&
+        (rc = take_prints(t, false, err)) != FERRY_OK)
+        return rc;
+    if (t->loading) {
+        if ((rc = note_early(t, rec, err)) != FERRY_OK)
+            return rc;
+    } else if (t->fp != NULL) {
         uint8_t kd[FP_BYTES];
         fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
         /* A row an apply found unchanged is seen already, and its later applies are
@@ -1526,6 +1645,8 @@ static ferry_rc end_chunk(pg_target *t, ferry_err *err)
     bool done;
     ferry_rc rc;
 
+    if ((rc = take_prints(t, true, err)) != FERRY_OK)
+        return rc;
     if (t->inflight) {
         if ((rc = merge_collect(t, true, &done, err)) != FERRY_OK ||
             (rc = start_batch(t, err)) != FERRY_OK)
@@ -1536,6 +1657,7 @@ static ferry_rc end_chunk(pg_target *t, ferry_err *err)
     if ((rc = stage_end_block(t, &t->chunk_block, err)) != FERRY_OK)
         return rc;
     t->chunk_first = t->next_apply;
+    t->chunk_fast = 0;
     t->staged_keeps = false;
     rc = merge_send(t, lo, t->next_apply, block, t->nchk > 0, err);
     t->nchk = 0;
@@ -1740,10 +1862,13 @@ static ferry_rc tg_drain(ferry_target *base, ferry_target_result_cb cb, void *ct
     pg_target *t = (pg_target *)base;
     ferry_rc rc;
 
+    if ((rc = take_prints(t, true, err)) != FERRY_OK)
+        return rc;
     if (!t->copying && t->nbatch == 0 && !t->inflight && t->send.len == 0)
         return FERRY_OK;
     rc = t->was_empty ? drain_direct(t, cb, ctx, err) : drain_staged(t, cb, ctx, err);
     t->batch_first = t->chunk_first = t->next_apply;
+    t->chunk_fast = 0;
     t->nbatch = 0;
     t->nchk = 0;
     return rc;
@@ -1799,7 +1924,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
      * run: nothing is missing. */
     if (sync->target.on_missing == FERRY_ON_MISSING_KEEP || t->was_empty)
         return FERRY_OK;
-    if (t->copying || t->nbatch > 0 || t->inflight)
+    if (t->copying || t->nbatch > 0 || t->inflight || t->loading)
         return ferry_err_set(err, FERRY_EINVAL, "table %s: finish before drain",
                              sync->target.table);
     if ((rc = exec(t, HASH_JOINS, err, "choosing join methods")) != FERRY_OK ||
@@ -1911,6 +2036,10 @@ static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
     pg_target *t = (pg_target *)base;
     ferry_rc rc;
 
+    if ((rc = take_prints(t, true, err)) != FERRY_OK) {
+        base->ops->rollback(base);
+        return rc;
+    }
     if (t->copying || t->nbatch > 0 || t->inflight) {
         /* Outcomes nobody read: not a state to commit. */
         base->ops->rollback(base);
@@ -1933,6 +2062,15 @@ static void tg_rollback(ferry_target *base)
         while ((res = PQgetResult(t->conn)) != NULL)
             PQclear(res);
         t->inflight = false;
+    }
+    if (t->loading) {
+        PGresult *res;
+        char *line = NULL;
+        while (PQgetCopyData(t->conn, &line, 0) > 0)
+            PQfreemem(line);
+        while ((res = PQgetResult(t->conn)) != NULL)
+            PQclear(res);
+        t->loading = false;
     }
     if (t->copying)
         PQclear(end_copy(t, "the run stopped"));
@@ -1959,6 +2097,8 @@ static void tg_free(ferry_target *base)
     free(t->table);
     free(t->bloom);
     fp_drop(t);
+    ferry_buf_done(&t->fp_scratch);
+    ferry_buf_done(&t->early);
     free(t->rows);
     free(t->keyoff);
     ferry_buf_done(&t->send);
@@ -2000,6 +2140,8 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     ferry_buf_init(&t->lines, 2 * DIRECT_BYTES);
     ferry_buf_init(&t->keys, 2 * DIRECT_BYTES);
     ferry_buf_init(&t->sql, SQL_MAX);
+    ferry_buf_init(&t->fp_scratch, SQL_MAX);
+    ferry_buf_init(&t->early, EARLY_BYTES);
     ferry_target_diff_init(&t->diff);
     if ((sync->tenant_field >= 0 && tenant != NULL && (t->tenant = strdup(tenant)) == NULL) ||
         (t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field))) == NULL ||

@@ -1582,6 +1582,68 @@ static void on_missing_with_rows_found_unchanged_and_staged(void **state)
     close_fx(&fx);
 }
 
+/* A table large enough that its prints arrive while the first records are applied: those are
+ * staged (their keys handed to the staging table once the prints are in), the later ones
+ * answered at once, and duplicates are found across both. */
+static void records_applied_while_the_prints_arrive_keep_the_same_rules(void **state)
+{
+    enum { ROWS = 3000, DUPS = 3 };
+    static char ids[ROWS][8];
+    static const char *raws[ROWS + DUPS][NFIELDS];
+    static bool was_pending[ROWS + DUPS];
+    static ferry_outcome at_once[ROWS + DUPS];
+    static const char *const dup_ids[DUPS] = {"F1", "F2000", "F5"};
+    char name[301], sql[512];
+    const char *const bad[NFIELDS] = {"F5", name, "x@", NULL, NULL, NULL};
+    size_t pending = 0, n = 0;
+    fixture fx;
+
+    memset(name, 'x', 300);
+    name[300] = '\0';
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_three(&fx);
+    /* About 10 MB: read while records are applied, not at once. */
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 30000)"
+             " INSERT INTO staff (id, name) SELECT 'F' || n, '%s' FROM g",
+             name);
+    exec_sql(&fx, sql);
+    begin(&fx);
+    keep(&fx, 2, bad);
+    for (int i = 1; i <= ROWS + DUPS; i++) {
+        if (i <= ROWS) {
+            /* F5 was kept: F3001 stands in for it. */
+            snprintf(ids[n], sizeof(ids[n]), "F%d", i == 5 ? 30001 : i);
+            raws[n][0] = ids[n];
+        } else {
+            raws[n][0] = dup_ids[i - ROWS - 1];
+        }
+        raws[n][1] = name;
+        for (int f = 2; f < NFIELDS; f++)
+            raws[n][f] = NULL;
+        was_pending[n] = apply_only(&fx, i + 2, raws[n]);
+        at_once[n] = fx.res.outcome;
+        pending += was_pending[n];
+        n++;
+    }
+    /* The first records are staged while the prints arrive. */
+    if (fx.be == BACKEND_PG)
+        assert_true(was_pending[0]);
+    drain(&fx);
+    assert_int_equal(fx.ngot, pending);
+    for (size_t i = 0, d = 0; i < n; i++) {
+        ferry_outcome o = was_pending[i] ? fx.got[d++].outcome : at_once[i];
+        ferry_outcome want = i >= ROWS ? FERRY_OUTCOME_FAILED
+                             : i == 4  ? FERRY_OUTCOME_CREATED
+                                       : FERRY_OUTCOME_UNCHANGED;
+        if (o != want)
+            fail_msg("record %zu (%s): outcome %d, want %d", i, raws[i][0], (int)o, (int)want);
+    }
+    commit(&fx);
+    expect_dump(&fx, "SELECT count(*) FROM staff", "30004\n");
+    close_fx(&fx);
+}
+
 #define SQLITE(f) cmocka_unit_test_prestate(f, (void *)&on_sqlite)
 #define PG(f) cmocka_unit_test_prestate(f, (void *)&on_pg)
 
@@ -1633,6 +1695,7 @@ int main(void)
         SQLITE(existing_table_with_other_column_types_is_answered_at_once),
         SQLITE(prints_hold_the_run_tenant_rows_only),
         SQLITE(on_missing_with_rows_found_unchanged_and_staged),
+        SQLITE(records_applied_while_the_prints_arrive_keep_the_same_rules),
     };
     const struct CMUnitTest pg_tests[] = {
         PG(table_is_created_with_column_types_and_primary_key),
@@ -1680,6 +1743,7 @@ int main(void)
         PG(existing_table_with_other_column_types_is_answered_at_once),
         PG(prints_hold_the_run_tenant_rows_only),
         PG(on_missing_with_rows_found_unchanged_and_staged),
+        PG(records_applied_while_the_prints_arrive_keep_the_same_rules),
     };
     int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
 
