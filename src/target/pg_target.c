@@ -32,27 +32,30 @@
  *   code (diff.c), so they are byte-identical.
  *
  * - prints (staged mode, when every key column is text, or bigint for an integer or boolean
- *   field, so equal keys have equal text): begin() starts a COPY of the text of the mapped
- *   columns and the ctid of every row of the run's tenant (rows flagged missing left out) and
- *   keeps, per row, a 16-byte BLAKE2b digest of its key columns and one of all its mapped
- *   columns ('N' for NULL, else "<bytes>:<text>" per column, in field order), indexed by key
- *   digest. The records' canonical values are digested the same way, so equal digests mean the
- *   texts are equal: exactly when the merge would call the record unchanged. A table under
+ *   field, so equal keys have equal text): begin() starts a COPY of the ctid, the key columns'
+ *   text and the mapped columns' text of every row of the run's tenant (rows flagged missing
+ *   left out) and keeps, per row, a 16-byte digest of its key columns' COPY text and one of
+ *   all its mapped columns' COPY text, indexed by key digest (see fp_digest for why equal
+ *   digests mean equal values). A record's canonical values are written as COPY text the same
+ *   way, so equal digests mean exactly what the merge calls unchanged. A table under
  *   PRINTS_AT_ONCE is read in begin(); a larger one while the first records are read (a share
- *   of TAKE_LINES rows every TAKE_EVERY records; the connection is the COPY's meanwhile, so
- *   staged records wait in t->send, and their key digests are noted in t->early). Then, per
- *   apply: a key whose print no record touched yet (FP_UNSEEN) and whose values digest the
- *   same is unchanged at once and never staged (FP_FAST); a later apply of an FP_FAST key is a
- *   duplicate at once, and a keep() of it changes nothing. Any other record is staged as
- *   without prints, and its key's print (FP_STAGED) is the staging table's from then on, so the
- *   staging table's duplicate rules see every record of such keys. on_missing copies the
- *   ctids of the FP_FAST rows into ferry_fast once and leaves them out of its anti-join (they
- *   are not updated in the run, so their ctids hold). Records answered from the prints count
- *   towards CHUNK_ROWS, so chunks stay small and their merges overlap the reading. Memory:
- *   40 bytes per print (two digests, the ctid, the state) in an array grown by doubling, plus
- *   a slot index of 4 bytes times a power of two at least twice the rows: about 48 to 96
- *   bytes per row of the tenant (1,000,000 rows: 48 MiB); past FP_MAX_ROWS rows, or short of
- *   memory, the run goes without prints.
+ *   of TAKE_LINES rows every TAKE_EVERY records). Meanwhile the connection is the COPY's, so
+ *   applies and keeps are held in t->held, staging line and digests written (at most
+ *   HELD_BYTES; past that the client waits for the prints), and release_held() decides them
+ *   in order once the prints are in, by the same rules as below (a key held more than once,
+ *   or kept, is left to the staging table). Then, per apply: a key whose print no record
+ *   touched yet (FP_UNSEEN) and whose values digest the same is unchanged at once and never
+ *   staged (FP_FAST); a later apply of an FP_FAST key is a duplicate at once, and a keep() of
+ *   it changes nothing. Any other record is staged as without prints, and its key's print
+ *   (FP_STAGED) is the staging table's from then on, so the staging table's duplicate rules
+ *   see every record of such keys. on_missing copies the ctids of the FP_FAST rows into
+ *   ferry_fast once and leaves them out of its anti-join (they are not updated in the run, so
+ *   their ctids hold). Records answered from the prints count towards CHUNK_ROWS, so chunks
+ *   stay small and their merges overlap the reading. Memory: 40 bytes per print (two
+ *   digests, the ctid, the state) in an array grown by doubling, plus a slot index of 4 bytes
+ *   times a power of two at least twice the rows: about 48 to 96 bytes per row of the tenant
+ *   (1,000,000 rows: 48 MiB), and up to HELD_BYTES of held records while the prints arrive;
+ *   past FP_MAX_ROWS rows, or short of memory, the run goes without prints.
  *
  * Records are numbered in apply order; a keep() between applies a-1 and a gets ord 2a-1 and
  * apply a gets ord 2a, so ord is the source order of everything staged. SQLite's rule for a
@@ -106,12 +109,26 @@
 #define TAKE_EVERY 64   /* while the prints arrive: records between looks at them */
 #define TAKE_LINES 2048 /* rows of prints taken per look */
 #define PRINTS_AT_ONCE (8 * 1024 * 1024) /* a table smaller than this is read in begin() */
-#define EARLY_BYTES (64u * 1024 * 1024)  /* key digests of records staged while loading */
+#define HELD_BYTES (32u * 1024 * 1024)   /* records held while the prints arrive */
 #define FP_MAX_ROWS ((size_t)1 << 25)    /* more rows than this: no prints */
 #define TEMP_BUFFERS "256MB" /* the server's buffers for the staging table, allocated as used */
 
 /* What the run did with a printed row's key so far. */
-enum { FP_UNSEEN, FP_FAST, FP_STAGED };
+enum { FP_UNSEEN, FP_FAST, FP_STAGED, FP_HELD };
+
+/* A record applied or kept while the prints arrive (in t->held, followed by its staging line
+ * and padding to 8 bytes), held until they are all in. */
+typedef struct {
+    uint8_t kd[FP_BYTES]; /* its key's digest, when HELD_KEY */
+    uint8_t rd[FP_BYTES]; /* an apply's values' digest */
+    uint64_t bloom;       /* bloom_hash() of its key */
+    uint32_t len;         /* bytes of its staging line */
+    uint32_t chk_at;      /* where the line's chk flag is */
+    uint32_t flags;
+} held_rec;
+
+#define HELD_KEY 1u  /* no key value is NULL: kd is set */
+#define HELD_KEEP 2u /* a keep() */
 
 /* The print of a row of the run's tenant, as the table had it at begin(). */
 typedef struct {
@@ -166,17 +183,19 @@ typedef struct {
     ferry_buf sql;
     ferry_target_diff diff;
     char reason[768];
-    fp_entry *fp;         /* staged: the prints of the tenant's rows, NULL without */
-    size_t nfp, fp_cap;   /* prints held, and room for */
-    uint32_t *fp_slots;   /* open addressing by key digest: print index + 1, 0 when free */
-    size_t fp_nslots;     /* a power of two, at least twice nfp */
-    size_t nfast;         /* prints in state FP_FAST */
-    size_t chunk_fast;    /* records answered from the prints since the chunk began */
-    bool loading;         /* the prints' COPY is running (the connection is busy with it) */
-    bool fp_ok;           /* the prints read so far are all kept */
-    size_t nloading;      /* applies and keeps while loading, to look at the COPY now and then */
-    ferry_buf fp_scratch; /* one decoded field */
-    ferry_buf early;      /* key digests of the records staged while loading */
+    fp_entry *fp;       /* staged: the prints of the tenant's rows, NULL without */
+    size_t nfp, fp_cap; /* prints held, and room for */
+    uint32_t *fp_slots; /* open addressing by key digest: print index + 1, 0 when free */
+    size_t fp_nslots;   /* a power of two, at least twice nfp */
+    size_t nfast;       /* prints in state FP_FAST */
+    size_t chunk_fast;  /* records answered from the prints since the chunk began */
+    bool loading;       /* the prints' COPY is running (the connection is busy with it) */
+    bool fp_ok;         /* the prints read so far are all kept */
+    size_t nloading;    /* applies and keeps while loading, to look at the COPY now and then */
+    ferry_buf fp_line;  /* a record's key, or all its values, as COPY text */
+    size_t fp_next;     /* the print after the last one found */
+    unsigned char fp_secret[crypto_shorthash_siphashx24_KEYBYTES]; /* the digests' key */
+    ferry_buf held; /* held_rec: records applied or kept while the prints arrive */
 } pg_target;
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -296,14 +315,17 @@ static ferry_rc put_int(ferry_buf *b, int64_t v)
 
 /* Appends the staging prefix: ord, row, keep, chk, key. */
 static ferry_rc put_prefix(ferry_buf *b, int64_t ord, long row, bool keep, bool chk,
-                           const char *key)
+                           const char *key, size_t *ret_chk_at)
 {
     ferry_rc rc;
 
     if ((rc = put_int(b, ord)) != FERRY_OK || (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = put_int(b, row)) != FERRY_OK ||
-        (rc = ferry_buf_append(b, keep ? "\tt" : "\tf", 2)) != FERRY_OK ||
-        (rc = ferry_buf_append(b, chk ? "\tt\t" : "\tf\t", 3)) != FERRY_OK)
+        (rc = ferry_buf_append(b, keep ? "\tt" : "\tf", 2)) != FERRY_OK)
+        return rc;
+    if (ret_chk_at != NULL)
+        *ret_chk_at = b->len + 1;
+    if ((rc = ferry_buf_append(b, chk ? "\tt\t" : "\tf\t", 3)) != FERRY_OK)
         return rc;
     return put_value(b, key, key != NULL ? strlen(key) : 0);
 }
@@ -375,17 +397,25 @@ static PGresult *end_copy(pg_target *t, const char *abort_msg)
 
 /* ---- the Bloom filter of staged keys ------------------------------------------------- */
 
-/* Adds key; true when it may have been added before. The key's bits all lie in one 64-byte
- * block (one cache line), so a key costs one memory access, not one per hash. */
-static bool bloom_check_add(pg_target *t, const char *key)
+/* The filter's hash of a key (FNV-1a). */
+static uint64_t bloom_hash(const char *key)
 {
-    uint64_t h1 = 1469598103934665603ULL, h2;
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const unsigned char *p = (const unsigned char *)(key != NULL ? key : ""); *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds the key whose bloom_hash() is h1; true when it may have been added before. The key's
+ * bits all lie in one 64-byte block (one cache line), so a key costs one memory access, not
+ * one per hash. */
+static bool bloom_check_add_hash(pg_target *t, uint64_t h1)
+{
+    uint64_t h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL;
     uint64_t *block;
     bool seen = true;
 
-    for (const unsigned char *p = (const unsigned char *)(key != NULL ? key : ""); *p; p++)
-        h1 = (h1 ^ *p) * 1099511628211ULL;
-    h2 = (h1 >> 29 | h1 << 35) * 0x9E3779B97F4A7C15ULL;
     block = &t->bloom[(h1 % (BLOOM_WORDS / BLOOM_BLOCK)) * BLOOM_BLOCK];
     for (int i = 0; i < BLOOM_HASHES; i++) {
         unsigned bit = (unsigned)(h2 >> (9 * i)) & (BLOOM_BLOCK * 64 - 1);
@@ -398,59 +428,60 @@ static bool bloom_check_add(pg_target *t, const char *key)
     return seen;
 }
 
-/* ---- the prints of the tenant's rows ------------------------------------------------- */
-
-/* A key and a row are each digested (BLAKE2b, FP_BYTES long) from the text of their columns,
- * per column in field order: 'N' for NULL, else "<bytes>:<text>". The table's rows are read as
- * text (load_prints) and the records' canonical values are digested the same way, on the
- * client, so equal row digests mean every column's text equals the record's value: exactly
- * when the merge would call the record unchanged. */
-static void fp_digest_add(crypto_generichash_state *st, const char *v, size_t len)
+/* Adds key; true when it may have been added before. */
+static bool bloom_check_add(pg_target *t, const char *key)
 {
-    char num[24];
-    size_t rest = len;
-    int n;
-
-    if (v == NULL) {
-        crypto_generichash_update(st, (const unsigned char *)"N", 1);
-        return;
-    }
-    n = (int)sizeof(num);
-    num[--n] = ':';
-    do {
-        num[--n] = (char)('0' + rest % 10);
-        rest /= 10;
-    } while (rest > 0);
-    crypto_generichash_update(st, (const unsigned char *)num + n,
-                              (unsigned long long)(sizeof(num) - (size_t)n));
-    crypto_generichash_update(st, (const unsigned char *)v, len);
+    return bloom_check_add_hash(t, bloom_hash(key));
 }
 
-/* The record's key digest. False when a key value is NULL (no row can match). */
-static bool fp_key(const pg_target *t, const ferry_mapped_record *rec, uint8_t kd[FP_BYTES])
-{
-    crypto_generichash_state st;
+/* ---- the prints of the tenant's rows ------------------------------------------------- */
 
-    crypto_generichash_init(&st, NULL, 0, FP_BYTES);
+/* A key and a row are each digested from their COPY text form: the key columns' text, then
+ * all the mapped columns' text, tab-separated, as COPY TO writes them (\N for NULL). The
+ * table's rows are read in that form (start_prints) and digested as they arrive, with no
+ * decoding; a record's canonical values are written the same way (put_value, which writes
+ * COPY's own escapes). Both are COPY text, which decodes to exactly one list of values, so
+ * equal texts mean equal values: exactly when the merge would call the record unchanged. (A
+ * value COPY TO escapes another way would only differ in text, and be staged.) The digest is
+ * SipHash-2-4 with 128-bit output, keyed with a random key per run, so two different texts
+ * have the same digest with a chance of 2^-128 that nobody can steer without the key. */
+static void fp_digest(const pg_target *t, const char *text, size_t len, uint8_t out[FP_BYTES])
+{
+    crypto_shorthash_siphashx24((unsigned char *)out, (const unsigned char *)text,
+                                (unsigned long long)len, t->fp_secret);
+}
+
+/* The record's key digest, from the COPY text of its key values written to t->fp_line. False
+ * when a key value is NULL (no row can match). */
+static bool fp_key(pg_target *t, const ferry_mapped_record *rec, uint8_t kd[FP_BYTES])
+{
+    ferry_buf *b = &t->fp_line;
+
+    ferry_buf_reset(b);
     for (size_t k = 0; k < t->sync->target.nkey; k++) {
         size_t f = t->key_field[k];
         if (rec->value[f] == NULL)
             return false;
-        fp_digest_add(&st, rec->value[f], rec->len[f]);
+        if ((k > 0 && ferry_buf_append(b, "\t", 1) != FERRY_OK) ||
+            put_value(b, rec->value[f], rec->len[f]) != FERRY_OK)
+            return false;
     }
-    crypto_generichash_final(&st, kd, FP_BYTES);
+    fp_digest(t, b->data != NULL ? b->data : "", b->len, kd);
     return true;
 }
 
-/* The digest of the record's mapped values. */
-static void fp_row(const pg_target *t, const ferry_mapped_record *rec, uint8_t rd[FP_BYTES])
+/* The digest of the record's mapped values. Leaves their COPY text, with a leading tab and
+ * the newline, in t->fp_line, to be staged from there if the record is not unchanged. */
+static ferry_rc fp_row(pg_target *t, const ferry_mapped_record *rec, uint8_t rd[FP_BYTES])
 {
-    crypto_generichash_state st;
+    ferry_buf *b = &t->fp_line;
+    ferry_rc rc;
 
-    crypto_generichash_init(&st, NULL, 0, FP_BYTES);
-    for (size_t i = 0; i < t->sync->nfields; i++)
-        fp_digest_add(&st, rec->value[i], rec->len[i]);
-    crypto_generichash_final(&st, rd, FP_BYTES);
+    ferry_buf_reset(b);
+    if ((rc = put_fields(t, b, rec, false, true)) != FERRY_OK)
+        return rc;
+    fp_digest(t, b->data + 1, b->len - 2, rd);
+    return FERRY_OK;
 }
 
 static uint64_t fp_hash(const uint8_t kd[FP_BYTES])
@@ -461,113 +492,42 @@ static uint64_t fp_hash(const uint8_t kd[FP_BYTES])
     return h;
 }
 
-/* The print with key digest kd, or NULL. */
+/* The print with key digest kd, or NULL. Records tend to come in the order the table holds
+ * their rows (a table loaded from the same source), so the print after the last one found is
+ * tried first: then the lookup reads memory in order instead of a random slot. */
 static fp_entry *fp_find(pg_target *t, const uint8_t kd[FP_BYTES])
 {
     size_t mask = t->fp_nslots - 1;
 
     if (t->fp_slots == NULL)
         return NULL;
+    if (t->fp_next < t->nfp && memcmp(t->fp[t->fp_next].kd, kd, FP_BYTES) == 0)
+        return &t->fp[t->fp_next++];
     for (size_t s = (size_t)fp_hash(kd) & mask;; s = (s + 1) & mask) {
         uint32_t i = t->fp_slots[s];
         if (i == 0)
             return NULL;
-        if (memcmp(t->fp[i - 1].kd, kd, FP_BYTES) == 0)
+        if (memcmp(t->fp[i - 1].kd, kd, FP_BYTES) == 0) {
+            t->fp_next = i;
             return &t->fp[i - 1];
-    }
-}
-
-/* Decodes one field of a COPY text line (the escapes COPY TO writes) into out; *ret_null says
- * it was \N. */
-static ferry_rc copy_field(const char *p, size_t len, ferry_buf *out, bool *ret_null)
-{
-    size_t start = 0;
-    ferry_rc rc;
-
-    ferry_buf_reset(out);
-    *ret_null = len == 2 && p[0] == '\\' && p[1] == 'N';
-    if (*ret_null)
-        return FERRY_OK;
-    for (size_t i = 0; i + 1 < len; i++) {
-        char c;
-        if (p[i] != '\\')
-            continue;
-        switch (p[i + 1]) {
-        case 'b':
-            c = '\b';
-            break;
-        case 'f':
-            c = '\f';
-            break;
-        case 'n':
-            c = '\n';
-            break;
-        case 'r':
-            c = '\r';
-            break;
-        case 't':
-            c = '\t';
-            break;
-        case 'v':
-            c = '\v';
-            break;
-        default:
-            c = p[i + 1];
-            break;
         }
-        if ((rc = ferry_buf_append(out, p + start, i - start)) != FERRY_OK ||
-            (rc = ferry_buf_append(out, &c, 1)) != FERRY_OK)
-            return rc;
-        start = i + 2;
-        i++;
     }
-    return ferry_buf_append(out, p + start, len - start);
 }
 
-/* Parses one line of the prints' COPY (the mapped columns' text, then the ctid) into e. */
-static bool fp_parse(pg_target *t, const char *line, size_t len, ferry_buf *scratch, fp_entry *e)
+/* Parses one line of the prints' COPY (the ctid, the key columns' text, then the mapped
+ * columns' text) into e. */
+static bool fp_parse(pg_target *t, const char *line, size_t len, fp_entry *e)
 {
-    const ferry_sync_spec *sync = t->sync;
-    const char *p = line, *end = line + len, *tab;
-    crypto_generichash_state row, key;
+    const char *p = line, *end = line + len, *key, *tab;
     unsigned long block, off;
     char num[32], *stop;
-    size_t n, k = 0;
-    bool null;
+    size_t n;
 
     while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
         end--;
-    crypto_generichash_init(&row, NULL, 0, FP_BYTES);
-    crypto_generichash_init(&key, NULL, 0, FP_BYTES);
-    for (size_t i = 0; i < sync->nfields; i++) {
-        const char *v;
-        if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
-            return false;
-        n = (size_t)(tab - p);
-        if (memchr(p, '\\', n) == NULL) {
-            v = p;
-            null = false;
-        } else {
-            if (copy_field(p, n, scratch, &null) != FERRY_OK)
-                return false;
-            v = null ? NULL : scratch->data != NULL ? scratch->data : "";
-            n = scratch->len;
-        }
-        fp_digest_add(&row, v, n);
-        /* Key columns in key order: key_field is ordered by key, fields by number. */
-        for (size_t j = 0; j < sync->target.nkey; j++) {
-            if (t->key_field[j] == i && j == k) {
-                fp_digest_add(&key, v, n);
-                k++;
-            }
-        }
-        p = tab + 1;
-    }
-    if (k != sync->target.nkey)
+    if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
         return false;
-    crypto_generichash_final(&row, e->rd, FP_BYTES);
-    crypto_generichash_final(&key, e->kd, FP_BYTES);
-    n = (size_t)(end - p);
+    n = (size_t)(tab - p);
     if (n < 5 || n >= sizeof(num) || p[0] != '(')
         return false;
     memcpy(num, p + 1, n - 1);
@@ -578,6 +538,14 @@ static bool fp_parse(pg_target *t, const char *line, size_t len, ferry_buf *scra
     off = strtoul(stop + 1, &stop, 10);
     if (*stop != ')' || block > UINT32_MAX || off > UINT16_MAX)
         return false;
+    key = p = tab + 1;
+    for (size_t k = 0; k < t->sync->target.nkey; k++) {
+        if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
+            return false;
+        p = tab + 1;
+    }
+    fp_digest(t, key, (size_t)(tab - key), e->kd);
+    fp_digest(t, p, (size_t)(end - p), e->rd);
     e->block = (uint32_t)block;
     e->offset = (uint16_t)off;
     e->state = FP_UNSEEN;
@@ -590,7 +558,7 @@ static void fp_drop(pg_target *t)
     free(t->fp_slots);
     t->fp = NULL;
     t->fp_slots = NULL;
-    t->nfp = t->fp_cap = t->fp_nslots = t->nfast = 0;
+    t->nfp = t->fp_cap = t->fp_nslots = t->nfast = t->fp_next = 0;
 }
 
 /* True when the prints can be looked up by a record's values and stand for its key: the key
@@ -611,6 +579,7 @@ static bool fp_usable(const pg_target *t)
  * read: take_prints()). Rows flagged missing are left out: a record of theirs clears the
  * flag, so it is never unchanged. */
 static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err);
+static ferry_rc release_held(pg_target *t, ferry_err *err);
 
 static ferry_rc start_prints(pg_target *t, ferry_err *err)
 {
@@ -621,8 +590,9 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     ferry_rc rc;
 
     fp_drop(t);
-    if (!fp_usable(t))
+    if (!fp_usable(t) || sodium_init() < 0)
         return FERRY_OK;
+    randombytes_buf(t->fp_secret, sizeof(t->fp_secret));
     /* A small table is read at once; a large one while the first records are read. */
     if ((lit = PQescapeLiteral(t->conn, t->table, strlen(t->table))) == NULL)
         return db_error(t, NULL, err, "quoting the table");
@@ -637,10 +607,12 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     small = strtoll(PQgetvalue(res, 0, 0), NULL, 10) < PRINTS_AT_ONCE;
     PQclear(res);
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf_trunc(&t->sql, "COPY (SELECT ");
+    ferry_buf_printf_trunc(&t->sql, "COPY (SELECT t.ctid");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(&t->sql, ", t.%s::text", t->col[t->key_field[k]].name);
     for (size_t i = 0; i < sync->nfields; i++)
-        ferry_buf_printf_trunc(&t->sql, "t.%s::text, ", t->col[i].name);
-    ferry_buf_printf_trunc(&t->sql, "t.ctid FROM %s t WHERE true", t->table);
+        ferry_buf_printf_trunc(&t->sql, ", t.%s::text", t->col[i].name);
+    ferry_buf_printf_trunc(&t->sql, " FROM %s t WHERE true", t->table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
     if (t->flag_mode)
@@ -661,8 +633,7 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
         return rc;
     }
     PQclear(res);
-    ferry_buf_done(&t->early);
-    ferry_buf_init(&t->early, EARLY_BYTES);
+    ferry_buf_reset(&t->held);
     t->fp_ok = true;
     t->loading = true;
     t->nloading = 0;
@@ -704,7 +675,7 @@ static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err)
                 t->fp_cap = cap;
             }
         }
-        if (t->fp_ok && !fp_parse(t, line, (size_t)n, &t->fp_scratch, &t->fp[t->nfp]))
+        if (t->fp_ok && !fp_parse(t, line, (size_t)n, &t->fp[t->nfp]))
             t->fp_ok = false;
         else if (t->fp_ok)
             t->nfp++;
@@ -723,38 +694,104 @@ static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err)
             t->fp_nslots *= 2;
         t->fp_slots = calloc(t->fp_nslots, sizeof(*t->fp_slots));
     }
-    if (rc != FERRY_OK || !t->fp_ok || t->fp_slots == NULL) {
-        fp_drop(t);
-        ferry_buf_done(&t->early);
+    if (rc != FERRY_OK)
         return rc;
+    if (!t->fp_ok || t->fp_slots == NULL) {
+        fp_drop(t);
+    } else {
+        for (size_t i = 0; i < t->nfp; i++) {
+            size_t mask = t->fp_nslots - 1, s = (size_t)fp_hash(t->fp[i].kd) & mask;
+            while (t->fp_slots[s] != 0)
+                s = (s + 1) & mask;
+            t->fp_slots[s] = (uint32_t)(i + 1);
+        }
     }
-    for (size_t i = 0; i < t->nfp; i++) {
-        size_t mask = t->fp_nslots - 1, s = (size_t)fp_hash(t->fp[i].kd) & mask;
-        while (t->fp_slots[s] != 0)
-            s = (s + 1) & mask;
-        t->fp_slots[s] = (uint32_t)(i + 1);
-    }
-    /* Records staged before the prints were complete: the staging table decides their keys. */
-    for (size_t off = 0; off + FP_BYTES <= t->early.len; off += FP_BYTES) {
-        fp_entry *e = fp_find(t, (const uint8_t *)t->early.data + off);
-        if (e != NULL)
-            e->state = FP_STAGED;
-    }
-    ferry_buf_done(&t->early);
-    return FERRY_OK;
+    return release_held(t, err);
 }
 
-/* While the prints arrive: notes the key of a record being staged. */
-static ferry_rc note_early(pg_target *t, const ferry_mapped_record *rec, ferry_err *err)
+/* While the prints arrive: holds an apply (ord even) or a keep, its staging line written with
+ * its digests. Past HELD_BYTES, waits for the rest of the prints. */
+static ferry_rc hold(pg_target *t, const ferry_mapped_record *rec, int64_t ord, bool keep,
+                     ferry_err *err)
 {
-    uint8_t kd[FP_BYTES];
+    ferry_buf *b = &t->held;
+    size_t at = b->len, start, chk_at, fields;
+    held_rec h;
+    ferry_rc rc;
 
-    if (!fp_key(t, rec, kd))
-        return FERRY_OK;
-    if (ferry_buf_append(&t->early, (const char *)kd, FP_BYTES) != FERRY_OK)
-        return ferry_err_set(err, FERRY_ELIMIT,
-                             "table %s: too many records before the table was read",
-                             t->sync->target.table);
+    memset(&h, 0, sizeof(h));
+    if (fp_key(t, rec, h.kd))
+        h.flags |= HELD_KEY;
+    if (keep)
+        h.flags |= HELD_KEEP;
+    h.bloom = bloom_hash(rec->key);
+    if ((rc = ferry_buf_append(b, (const char *)&h, sizeof(h))) != FERRY_OK)
+        goto fail;
+    start = b->len;
+    if ((rc = put_prefix(b, ord, rec->row, keep, false, rec->key, &chk_at)) != FERRY_OK)
+        goto fail;
+    fields = b->len;
+    if ((rc = put_fields(t, b, rec, keep, true)) != FERRY_OK)
+        goto fail;
+    if (!keep)
+        fp_digest(t, b->data + fields + 1, b->len - fields - 2, h.rd);
+    h.len = (uint32_t)(b->len - start);
+    h.chk_at = (uint32_t)(chk_at - start);
+    memcpy(b->data + at, &h, sizeof(h));
+    while (b->len % 8 != 0) {
+        if ((rc = ferry_buf_append(b, "", 1)) != FERRY_OK)
+            goto fail;
+    }
+    return b->len >= HELD_BYTES ? take_prints(t, true, err) : FERRY_OK;
+fail:
+    return ferry_err_set(err, rc, "table %s: holding a record", t->sync->target.table);
+}
+
+static ferry_rc start_batch(pg_target *t, ferry_err *err);
+
+/* The prints are all in (or given up): decides the held records in their order. A key held
+ * once by an apply, and never kept or staged before, whose values digest as its print's, is
+ * unchanged and never staged (its apply number is a gap in ferry_out, which drain() reports
+ * as unchanged). Every other held record is staged, with its chk flag set now, in order. */
+static ferry_rc release_held(pg_target *t, ferry_err *err)
+{
+    ferry_buf *b = &t->held;
+    held_rec h;
+    fp_entry *e;
+    ferry_rc rc;
+
+    /* First: which keys were held once by an apply alone. */
+    for (size_t off = 0; t->fp != NULL && off < b->len;) {
+        memcpy(&h, b->data + off, sizeof(h));
+        if ((h.flags & HELD_KEY) && (e = fp_find(t, h.kd)) != NULL)
+            e->state = (e->state == FP_UNSEEN && !(h.flags & HELD_KEEP)) ? FP_HELD : FP_STAGED;
+        off += (sizeof(h) + h.len + 7) & ~(size_t)7;
+    }
+    for (size_t off = 0; off < b->len; off += (sizeof(h) + h.len + 7) & ~(size_t)7) {
+        char *line = b->data + off + sizeof(h);
+        memcpy(&h, b->data + off, sizeof(h));
+        e = t->fp != NULL && (h.flags & HELD_KEY) ? fp_find(t, h.kd) : NULL;
+        if (e != NULL && e->state == FP_HELD) {
+            if (memcmp(e->rd, h.rd, FP_BYTES) == 0) {
+                e->state = FP_FAST;
+                t->nfast++;
+                continue;
+            }
+            e->state = FP_STAGED;
+        }
+        if (bloom_check_add_hash(t, h.bloom)) {
+            line[h.chk_at] = 't';
+            t->nchk++;
+        }
+        if (h.flags & HELD_KEEP)
+            t->staged_keeps = true;
+        if ((rc = ferry_buf_append(&t->send, line, h.len)) != FERRY_OK)
+            return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
+        if (t->send.len >= SEND_CHUNK &&
+            (rc = t->copying ? send_data(t, err) : start_batch(t, err)) != FERRY_OK)
+            return rc;
+    }
+    ferry_buf_done(b);
     return FERRY_OK;
 }
 
@@ -1144,14 +1181,17 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     pg_target *t = (pg_target *)base;
     int64_t a = t->next_apply;
     ferry_rc rc = FERRY_OK;
+    bool encoded = false; /* t->fp_line holds the record's fields as staged */
+    bool held = false;    /* held until the prints are in */
 
     memset(res, 0, sizeof(*res));
     if (t->loading && (++t->nloading % TAKE_EVERY) == 0 &&
         (rc = take_prints(t, false, err)) != FERRY_OK)
         return rc;
     if (t->loading) {
-        if ((rc = note_early(t, rec, err)) != FERRY_OK)
+        if ((rc = hold(t, rec, 2 * a, false, err)) != FERRY_OK)
             return rc;
+        held = true;
     } else if (t->fp != NULL) {
         uint8_t kd[FP_BYTES], rd[FP_BYTES];
         fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
@@ -1163,8 +1203,9 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
             return FERRY_OK;
         }
         if (e != NULL && e->state == FP_UNSEEN) {
-            fp_row(t, rec, rd);
-            if (memcmp(e->rd, rd, FP_BYTES) == 0) {
+            /* Short of room, the record is staged the usual way, which says why. */
+            encoded = fp_row(t, rec, rd) == FERRY_OK;
+            if (encoded && memcmp(e->rd, rd, FP_BYTES) == 0) {
                 e->state = FP_FAST;
                 t->nfast++;
                 t->chunk_fast++;
@@ -1188,7 +1229,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
         t->rows[t->nbatch] = rec->row;
         t->keyoff[t->nbatch] = t->keys.len;
         if ((rc = put_fields(t, &t->send, rec, false, false)) != FERRY_OK ||
-            (rc = put_prefix(&t->lines, 2 * a, rec->row, false, true, rec->key)) != FERRY_OK ||
+            (rc = put_prefix(&t->lines, 2 * a, rec->row, false, true, rec->key, NULL)) !=
+                FERRY_OK ||
             (rc = ferry_buf_append(&t->lines, "\t", 1)) != FERRY_OK ||
             (rc = ferry_buf_append(&t->lines, t->send.data + start, t->send.len - start)) !=
                 FERRY_OK ||
@@ -1197,11 +1239,12 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
             return ferry_err_set(err, rc, "table %s: holding a batch", t->sync->target.table);
         if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
             return rc;
-    } else {
+    } else if (!held) {
         bool chk = bloom_check_add(t, rec->key);
         t->nchk += chk;
-        if ((rc = put_prefix(&t->send, 2 * a, rec->row, false, chk, rec->key)) != FERRY_OK ||
-            (rc = put_fields(t, &t->send, rec, false, true)) != FERRY_OK)
+        if ((rc = put_prefix(&t->send, 2 * a, rec->row, false, chk, rec->key, NULL)) != FERRY_OK ||
+            (rc = encoded ? ferry_buf_append(&t->send, t->fp_line.data, t->fp_line.len)
+                          : put_fields(t, &t->send, rec, false, true)) != FERRY_OK)
             return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
         if ((rc = stage_flow(t, err)) != FERRY_OK)
             return rc;
@@ -1237,10 +1280,9 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
     if (t->loading && (++t->nloading % TAKE_EVERY) == 0 &&
         (rc = take_prints(t, false, err)) != FERRY_OK)
         return rc;
-    if (t->loading) {
-        if ((rc = note_early(t, rec, err)) != FERRY_OK)
-            return rc;
-    } else if (t->fp != NULL) {
+    if (t->loading)
+        return hold(t, rec, 2 * t->next_apply - 1, true, err);
+    if (t->fp != NULL) {
         uint8_t kd[FP_BYTES];
         fp_entry *e = fp_key(t, rec, kd) ? fp_find(t, kd) : NULL;
         /* A row an apply found unchanged is seen already, and its later applies are
@@ -1252,7 +1294,7 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
     }
     chk = bloom_check_add(t, rec->key);
     t->nchk += chk;
-    if ((rc = put_prefix(&t->send, 2 * t->next_apply - 1, rec->row, true, chk, rec->key)) !=
+    if ((rc = put_prefix(&t->send, 2 * t->next_apply - 1, rec->row, true, chk, rec->key, NULL)) !=
             FERRY_OK ||
         (rc = put_fields(t, &t->send, rec, true, true)) != FERRY_OK)
         return ferry_err_set(err, rc, "table %s: staging a record", t->sync->target.table);
@@ -1638,23 +1680,33 @@ static ferry_rc stage_end_block(pg_target *t, int64_t *ret_block, ferry_err *err
     return FERRY_OK;
 }
 
-/* Staged mode: the chunk is complete. Ends its COPY and sends its merge. */
-static ferry_rc end_chunk(pg_target *t, ferry_err *err)
+/* Brings ferry_stage up to date with everything staged so far: the prints are read to the
+ * end, a merge in flight is collected, records waiting in t->send (while either ran) are sent,
+ * and the COPY is ended. */
+static ferry_rc stage_settle(pg_target *t, ferry_err *err)
 {
-    int64_t lo = t->chunk_first, block = t->chunk_block;
     bool done;
     ferry_rc rc;
 
     if ((rc = take_prints(t, true, err)) != FERRY_OK)
         return rc;
-    if (t->inflight) {
-        if ((rc = merge_collect(t, true, &done, err)) != FERRY_OK ||
-            (rc = start_batch(t, err)) != FERRY_OK)
-            return rc;
-    }
+    if (t->inflight && (rc = merge_collect(t, true, &done, err)) != FERRY_OK)
+        return rc;
+    if (!t->copying && t->send.len > 0 && (rc = start_batch(t, err)) != FERRY_OK)
+        return rc;
     if (t->copying && (rc = finish_copy(t, err)) != FERRY_OK)
         return rc;
-    if ((rc = stage_end_block(t, &t->chunk_block, err)) != FERRY_OK)
+    return FERRY_OK;
+}
+
+/* Staged mode: the chunk is complete. Ends its COPY and sends its merge. */
+static ferry_rc end_chunk(pg_target *t, ferry_err *err)
+{
+    int64_t lo = t->chunk_first, block = t->chunk_block;
+    ferry_rc rc;
+
+    if ((rc = stage_settle(t, err)) != FERRY_OK ||
+        (rc = stage_end_block(t, &t->chunk_block, err)) != FERRY_OK)
         return rc;
     t->chunk_first = t->next_apply;
     t->chunk_fast = 0;
@@ -1838,14 +1890,9 @@ static ferry_rc drain_direct(pg_target *t, ferry_target_result_cb cb, void *ctx,
 static ferry_rc drain_staged(pg_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err)
 {
     int64_t lo = t->chunk_first;
-    bool done;
     ferry_rc rc;
 
-    if (t->inflight && (rc = merge_collect(t, true, &done, err)) != FERRY_OK)
-        return rc;
-    if (!t->copying && t->send.len > 0 && (rc = start_batch(t, err)) != FERRY_OK)
-        return rc;
-    if (t->copying && (rc = finish_copy(t, err)) != FERRY_OK)
+    if ((rc = stage_settle(t, err)) != FERRY_OK)
         return rc;
     t->staged_keeps = false;
     if (t->nbatch == 0)
@@ -2097,8 +2144,8 @@ static void tg_free(ferry_target *base)
     free(t->table);
     free(t->bloom);
     fp_drop(t);
-    ferry_buf_done(&t->fp_scratch);
-    ferry_buf_done(&t->early);
+    ferry_buf_done(&t->fp_line);
+    ferry_buf_done(&t->held);
     free(t->rows);
     free(t->keyoff);
     ferry_buf_done(&t->send);
@@ -2140,8 +2187,8 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     ferry_buf_init(&t->lines, 2 * DIRECT_BYTES);
     ferry_buf_init(&t->keys, 2 * DIRECT_BYTES);
     ferry_buf_init(&t->sql, SQL_MAX);
-    ferry_buf_init(&t->fp_scratch, SQL_MAX);
-    ferry_buf_init(&t->early, EARLY_BYTES);
+    ferry_buf_init(&t->fp_line, 2 * SEND_CHUNK + DIRECT_BYTES);
+    ferry_buf_init(&t->held, HELD_BYTES + 2 * SEND_CHUNK + DIRECT_BYTES);
     ferry_target_diff_init(&t->diff);
     if ((sync->tenant_field >= 0 && tenant != NULL && (t->tenant = strdup(tenant)) == NULL) ||
         (t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field))) == NULL ||

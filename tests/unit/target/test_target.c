@@ -1582,6 +1582,22 @@ static void on_missing_with_rows_found_unchanged_and_staged(void **state)
     close_fx(&fx);
 }
 
+/* The three rows and F1..F30000 named name (300 x's): about 10 MB, so the prints are read
+ * while records are applied, not at once. */
+static void load_large(fixture *fx, char name[301])
+{
+    char sql[512];
+
+    memset(name, 'x', 300);
+    name[300] = '\0';
+    load_three(fx);
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 30000)"
+             " INSERT INTO staff (id, name) SELECT 'F' || n, '%s' FROM g",
+             name);
+    exec_sql(fx, sql);
+}
+
 /* A table large enough that its prints arrive while the first records are applied: those are
  * staged (their keys handed to the staging table once the prints are in), the later ones
  * answered at once, and duplicates are found across both. */
@@ -1593,21 +1609,13 @@ static void records_applied_while_the_prints_arrive_keep_the_same_rules(void **s
     static bool was_pending[ROWS + DUPS];
     static ferry_outcome at_once[ROWS + DUPS];
     static const char *const dup_ids[DUPS] = {"F1", "F2000", "F5"};
-    char name[301], sql[512];
+    char name[301];
     const char *const bad[NFIELDS] = {"F5", name, "x@", NULL, NULL, NULL};
     size_t pending = 0, n = 0;
     fixture fx;
 
-    memset(name, 'x', 300);
-    name[300] = '\0';
     open_fx(&fx, state, STAFF_YAML("keep"));
-    load_three(&fx);
-    /* About 10 MB: read while records are applied, not at once. */
-    snprintf(sql, sizeof(sql),
-             "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 30000)"
-             " INSERT INTO staff (id, name) SELECT 'F' || n, '%s' FROM g",
-             name);
-    exec_sql(&fx, sql);
+    load_large(&fx, name);
     begin(&fx);
     keep(&fx, 2, bad);
     for (int i = 1; i <= ROWS + DUPS; i++) {
@@ -1641,6 +1649,101 @@ static void records_applied_while_the_prints_arrive_keep_the_same_rules(void **s
     }
     commit(&fx);
     expect_dump(&fx, "SELECT count(*) FROM staff", "30004\n");
+    close_fx(&fx);
+}
+
+/* A run that ends before the prints of a large table are all read: its records, staged
+ * while they arrived, still reach the table. */
+static void records_of_a_run_shorter_than_the_prints_are_written(void **state)
+{
+    enum { ROWS = 10 };
+    static char ids[ROWS][8];
+    const char *raw[NFIELDS] = {NULL};
+    char name[301];
+    size_t pending = 0;
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_large(&fx, name);
+    begin(&fx);
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "F%d", 1 + i * 1000);
+        raw[0] = ids[i];
+        raw[1] = "changed";
+        if (apply_only(&fx, i + 2, raw))
+            pending++;
+        else
+            assert_int_equal(fx.res.outcome, FERRY_OUTCOME_UPDATED);
+    }
+    if (fx.be == BACKEND_PG)
+        assert_int_equal(pending, ROWS);
+    drain(&fx);
+    assert_int_equal(fx.ngot, pending);
+    for (size_t i = 0; i < fx.ngot; i++)
+        assert_int_equal(fx.got[i].outcome, FERRY_OUTCOME_UPDATED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT count(*) FROM staff WHERE name = 'changed'", "10\n");
+    close_fx(&fx);
+}
+
+/* Records held while the prints arrive follow the same rules as any: a key applied twice is a
+ * duplicate, a kept key's apply too, a keep after an apply changes nothing. */
+static void records_held_while_the_prints_arrive_keep_the_same_rules(void **state)
+{
+    enum { N = 9 };
+    char name[301];
+#define DUP_REASON "duplicate key id '%s': an earlier row of this source has the same key"
+    const char *const ids[N] = {"F1", "F1", "F2", "F3", "F3", "F4", "F4", "F5", "F5"};
+    const bool keeps[N] = {false, false, false, true, false, false, true, false, false};
+    const char *const names[N] = {name, name, "two", name, name, name, name, "five", "five"};
+    const ferry_outcome want[N] = {FERRY_OUTCOME_UNCHANGED,
+                                   FERRY_OUTCOME_FAILED,
+                                   FERRY_OUTCOME_UPDATED,
+                                   0,
+                                   FERRY_OUTCOME_FAILED,
+                                   FERRY_OUTCOME_UNCHANGED,
+                                   0,
+                                   FERRY_OUTCOME_UPDATED,
+                                   FERRY_OUTCOME_FAILED};
+    ferry_apply_result got[N];
+    bool was_pending[N] = {false};
+    char reason[N][128];
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    load_large(&fx, name);
+    begin(&fx);
+    for (size_t i = 0; i < N; i++) {
+        const char *raw[NFIELDS] = {ids[i], names[i], NULL, NULL, NULL, NULL};
+        if (keeps[i]) {
+            keep(&fx, (long)i + 2, raw);
+            continue;
+        }
+        was_pending[i] = apply_only(&fx, (long)i + 2, raw);
+        got[i] = fx.res;
+        snprintf(reason[i], sizeof(reason[i]), "%s", fx.res.reason ? fx.res.reason : "");
+        if (fx.be == BACKEND_PG)
+            assert_true(was_pending[i]);
+    }
+    drain(&fx);
+    for (size_t i = 0, d = 0; i < N; i++) {
+        char want_reason[128];
+        if (keeps[i])
+            continue;
+        if (was_pending[i]) {
+            got[i] = fx.got[d++];
+            snprintf(reason[i], sizeof(reason[i]), "%s", got[i].reason ? got[i].reason : "");
+        }
+        if (got[i].outcome != want[i])
+            fail_msg("record %zu (%s): outcome %d, want %d", i, ids[i], (int)got[i].outcome,
+                     (int)want[i]);
+        snprintf(want_reason, sizeof(want_reason), DUP_REASON, ids[i]);
+        if (want[i] == FERRY_OUTCOME_FAILED)
+            assert_string_equal(reason[i], want_reason);
+    }
+    commit(&fx);
+    expect_dump(&fx, "SELECT id, name FROM staff WHERE name NOT LIKE 'x%' ORDER BY id",
+                "E001|Ayu\nE002|Budi\nE003|Citra\nF2|two\nF5|five\n");
     close_fx(&fx);
 }
 
@@ -1696,6 +1799,8 @@ int main(void)
         SQLITE(prints_hold_the_run_tenant_rows_only),
         SQLITE(on_missing_with_rows_found_unchanged_and_staged),
         SQLITE(records_applied_while_the_prints_arrive_keep_the_same_rules),
+        SQLITE(records_of_a_run_shorter_than_the_prints_are_written),
+        SQLITE(records_held_while_the_prints_arrive_keep_the_same_rules),
     };
     const struct CMUnitTest pg_tests[] = {
         PG(table_is_created_with_column_types_and_primary_key),
@@ -1744,6 +1849,8 @@ int main(void)
         PG(prints_hold_the_run_tenant_rows_only),
         PG(on_missing_with_rows_found_unchanged_and_staged),
         PG(records_applied_while_the_prints_arrive_keep_the_same_rules),
+        PG(records_of_a_run_shorter_than_the_prints_are_written),
+        PG(records_held_while_the_prints_arrive_keep_the_same_rules),
     };
     int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
 
