@@ -194,6 +194,8 @@ typedef struct {
     size_t nloading;    /* applies and keeps while loading, to look at the COPY now and then */
     ferry_buf fp_line;  /* a record's key, or all its values, as COPY text */
     size_t fp_next;     /* the print after the last one found */
+    bool fp_tids;       /* the prints carry ctids (on_missing needs them) */
+    bool fp_keys_lead;  /* the key fields are the first fields: read once */
     unsigned char fp_secret[crypto_shorthash_siphashx24_KEYBYTES]; /* the digests' key */
     ferry_buf held; /* held_rec: records applied or kept while the prints arrive */
 } pg_target;
@@ -514,37 +516,41 @@ static fp_entry *fp_find(pg_target *t, const uint8_t kd[FP_BYTES])
     }
 }
 
-/* Parses one line of the prints' COPY (the ctid, the key columns' text, then the mapped
- * columns' text) into e. */
+/* Parses one line of the prints' COPY (see start_prints) into e. */
 static bool fp_parse(pg_target *t, const char *line, size_t len, fp_entry *e)
 {
-    const char *p = line, *end = line + len, *key, *tab;
-    unsigned long block, off;
+    const char *p = line, *end = line + len, *key, *tab = NULL;
+    unsigned long block = 0, off = 0;
     char num[32], *stop;
     size_t n;
 
     while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
         end--;
-    if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
-        return false;
-    n = (size_t)(tab - p);
-    if (n < 5 || n >= sizeof(num) || p[0] != '(')
-        return false;
-    memcpy(num, p + 1, n - 1);
-    num[n - 1] = '\0';
-    block = strtoul(num, &stop, 10);
-    if (*stop != ',')
-        return false;
-    off = strtoul(stop + 1, &stop, 10);
-    if (*stop != ')' || block > UINT32_MAX || off > UINT16_MAX)
-        return false;
-    key = p = tab + 1;
+    if (t->fp_tids) {
+        if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
+            return false;
+        n = (size_t)(tab - p);
+        if (n < 5 || n >= sizeof(num) || p[0] != '(')
+            return false;
+        memcpy(num, p + 1, n - 1);
+        num[n - 1] = '\0';
+        block = strtoul(num, &stop, 10);
+        if (*stop != ',')
+            return false;
+        off = strtoul(stop + 1, &stop, 10);
+        if (*stop != ')' || block > UINT32_MAX || off > UINT16_MAX)
+            return false;
+        p = tab + 1;
+    }
+    key = p;
     for (size_t k = 0; k < t->sync->target.nkey; k++) {
         if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
             return false;
         p = tab + 1;
     }
     fp_digest(t, key, (size_t)(tab - key), e->kd);
+    if (t->fp_keys_lead)
+        p = key;
     fp_digest(t, p, (size_t)(end - p), e->rd);
     e->block = (uint32_t)block;
     e->offset = (uint16_t)off;
@@ -607,11 +613,17 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     small = strtoll(PQgetvalue(res, 0, 0), NULL, 10) < PRINTS_AT_ONCE;
     PQclear(res);
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf_trunc(&t->sql, "COPY (SELECT t.ctid");
+    /* Each row's ctid (when on_missing needs it), its key columns (unless they are the first
+     * fields, then read once) and its mapped columns, as text. */
+    t->fp_tids = sync->target.on_missing != FERRY_ON_MISSING_KEEP;
+    t->fp_keys_lead = true;
     for (size_t k = 0; k < sync->target.nkey; k++)
-        ferry_buf_printf_trunc(&t->sql, ", t.%s::text", t->col[t->key_field[k]].name);
+        t->fp_keys_lead = t->fp_keys_lead && t->key_field[k] == k;
+    ferry_buf_printf_trunc(&t->sql, "COPY (SELECT %s", t->fp_tids ? "t.ctid, " : "");
+    for (size_t k = 0; !t->fp_keys_lead && k < sync->target.nkey; k++)
+        ferry_buf_printf_trunc(&t->sql, "t.%s::text, ", t->col[t->key_field[k]].name);
     for (size_t i = 0; i < sync->nfields; i++)
-        ferry_buf_printf_trunc(&t->sql, ", t.%s::text", t->col[i].name);
+        ferry_buf_printf_trunc(&t->sql, "%st.%s::text", i ? ", " : "", t->col[i].name);
     ferry_buf_printf_trunc(&t->sql, " FROM %s t WHERE true", t->table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
@@ -1013,7 +1025,8 @@ static ferry_rc create_work_tables(pg_target *t, bool stage, ferry_err *err)
     ferry_buf_printf_trunc(b, ", om text");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, ", n%zu text", i);
-    ferry_buf_printf_trunc(b, ") ON COMMIT DROP;"
+    /* Read by ord: a chunk's rows by the merge's statements, all in order by drain(). */
+    ferry_buf_printf_trunc(b, ") ON COMMIT DROP; CREATE INDEX ON ferry_out (ord);"
                               " CREATE TEMP TABLE ferry_dups (ord bigint) ON COMMIT DROP");
     if ((rc = sql_ready(t, err)) != FERRY_OK)
         return rc;
