@@ -41,7 +41,7 @@
 #define LOG_SECTION_MAX (64 * 1024)
 /* Change rows per store call: a PostgreSQL store sends each call as one COPY, so fewer, larger
  * calls cost far less per row (a million created records write a million change rows). */
-#define CHANGE_BATCH 4096
+#define CHANGE_BATCH 16384
 #define NO_STRING SIZE_MAX
 #define QUEUE_ITEMS 65536
 #define QUEUE_BYTES (16 * 1024 * 1024)
