@@ -18,7 +18,8 @@ Ferry's ratios (initial to copy, second to upsert) and its peak RSS (/usr/bin/ti
 Ferry's runs also write a change row per created, updated or failed record, which plain SQL
 does not. The sync uses on_missing: keep, as the upsert deletes nothing.
 
-Prints figures only; it asserts nothing, since these machines are shared and noisy.
+Prints figures and asserts no speed, since these machines are shared and noisy; it does
+check that every Ferry run reports the outcomes the files call for, and stops if not.
 """
 import argparse
 import os
@@ -40,8 +41,9 @@ SCHEMA = ("CREATE TABLE roster (employee_id TEXT PRIMARY KEY, %s);" %
 
 
 def generate(dirpath, n):
-    """bench_sync.py's files, with 1% of the rows also removed in the second version."""
-    return bench_sync.generate(dirpath, n, removed=0.01)
+    """bench_sync.py's files, with 1% of the rows also removed in the second version, and the
+    second version's outcomes."""
+    return bench_sync.generate_with_outcomes(dirpath, n, removed=0.01)
 
 
 def psql(url, *args, stdin=None):
@@ -79,11 +81,11 @@ def plain_upsert(url, csv, workdir):
     return t
 
 
-def ferry_run(ferry, workdir, url, csv):
+def ferry_run(ferry, workdir, url, csv, want):
     with open(os.path.join(workdir, "ferry.yaml"), "w") as f:
         f.write(bench_sync.CONFIG.format(csv=csv).replace("sqlite:ferry.db", url))
     return bench_sync.timed([ferry, "sync", "roster", "--config",
-                             os.path.join(workdir, "ferry.yaml")], cwd=workdir)
+                             os.path.join(workdir, "ferry.yaml")], cwd=workdir, want=want)
 
 
 def main():
@@ -100,7 +102,8 @@ def main():
     admin = subprocess.run([PGTMP, "start", cluster], check=True, stdout=subprocess.PIPE,
                            text=True).stdout.strip()
     try:
-        v1, v2, n1, n2 = generate(base, args.rows)
+        v1, v2, n1, n2, second = generate(base, args.rows)
+        first = {"created": n1, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
         os.chmod(v1, 0o644)
         os.chmod(v2, 0o644)
         copies, upserts, initials, seconds, rss = [], [], [], [], []
@@ -111,10 +114,10 @@ def main():
             url = create_db(admin, "ferry_%d" % k)
             d = os.path.join(base, "ferry-%d" % k)
             os.makedirs(d)
-            t, r = ferry_run(ferry, d, url, v1)
+            t, r = ferry_run(ferry, d, url, v1, first)
             initials.append(t)
             rss.append(r)
-            t, r = ferry_run(ferry, d, url, v2)
+            t, r = ferry_run(ferry, d, url, v2, second)
             seconds.append(t)
             rss.append(r)
             shutil.rmtree(d)

@@ -13,7 +13,8 @@ Each is repeated --repeat times on fresh copies; the medians are reported as row
 ratio to the baseline and Ferry's peak RSS (from /usr/bin/time -v). A smaller run (--small
 rows, default 100k) measures peak RSS again, to show memory does not grow with the input.
 
-Prints figures only; it asserts nothing, since these machines are shared and noisy.
+Prints figures and asserts no speed, since these machines are shared and noisy; it does
+check that every Ferry run reports the outcomes the files call for, and stops if not.
 """
 import argparse
 import os
@@ -78,15 +79,22 @@ def write_csv(path, rows):
 
 def generate(dirpath, n, removed=0.0):
     """The first version (n rows) and the second: about 5% changed, 1% invalid, removed (a
-    share, after those) left out, 1% new. Deterministic."""
+    share, after those) left out, 1% new. Deterministic. Returns both paths and row counts."""
+    return generate_with_outcomes(dirpath, n, removed)[:4]
+
+
+def generate_with_outcomes(dirpath, n, removed=0.0):
+    """generate(), and the outcomes a sync of the second version onto the first must report
+    (on_missing: keep), as a dict: created, updated, unchanged, skipped, failed."""
     rng = random.Random(42)
     first = [row_for(i, rng) for i in range(1, n + 1)]
     v1 = os.path.join(dirpath, "roster-v1.csv")
     write_csv(v1, first)
     rng2 = random.Random(7)
     second = []
+    outcomes = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     for r in first:
-        r = list(r)
+        old, r = r, list(r)
         x = rng2.random()
         if x < 0.05:
             r[3] = "+62 813 %04d %04d" % (rng2.randrange(10000), rng2.randrange(10000))
@@ -95,15 +103,30 @@ def generate(dirpath, n, removed=0.0):
         elif x < 0.06 + removed:
             continue
         second.append(r)
+        outcomes["failed" if r[2] == "not-an-email" else
+                 "unchanged" if r == old else "updated"] += 1
     for i in range(n + 1, n + 1 + n // 100):
         second.append(row_for(i, rng2))
+        outcomes["created"] += 1
     v2 = os.path.join(dirpath, "roster-v2.csv")
     write_csv(v2, second)
-    return v1, v2, len(first), len(second)
+    return v1, v2, len(first), len(second), outcomes
 
 
-def timed(cmd, cwd=None, stdin=None):
-    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in KiB)."""
+def check_outcomes(output, want):
+    """Exits when the sync's summary line (on its output) does not report want's counts: a
+    benchmark of a wrong result measures nothing."""
+    m = re.search(r"Processed \d+ \w+: (\d+) created, (\d+) updated, (\d+) unchanged, "
+                  r"(\d+) skipped, (\d+) failed", output)
+    got = dict(zip(("created", "updated", "unchanged", "skipped", "failed"),
+                   (int(x) for x in m.groups()))) if m else None
+    if got != want:
+        raise SystemExit("ferry reported %s, the files call for %s" % (got, want))
+
+
+def timed(cmd, cwd=None, stdin=None, want=None):
+    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in KiB). With want, the
+    command is a sync, whose reported outcomes are checked against it (check_outcomes)."""
     start = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-v"] + cmd, cwd=cwd, stdin=stdin,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -111,6 +134,8 @@ def timed(cmd, cwd=None, stdin=None):
     if p.returncode != 0:
         sys.stderr.write(p.stdout + p.stderr)
         raise SystemExit("command failed: %s" % " ".join(cmd))
+    if want is not None:
+        check_outcomes(p.stdout, want)
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     return elapsed, int(m.group(1)) if m else 0
 
@@ -130,9 +155,9 @@ def sqlite_import(workdir, csv):
         return timed(["sqlite3", db], stdin=f)[0]
 
 
-def ferry_sync(ferry, workdir):
+def ferry_sync(ferry, workdir, want):
     return timed([ferry, "sync", "roster", "--config", os.path.join(workdir, "ferry.yaml")],
-                 cwd=workdir)
+                 cwd=workdir, want=want)
 
 
 def setup_ferry_dir(base, name, csv):
@@ -146,17 +171,18 @@ def setup_ferry_dir(base, name, csv):
 
 
 def measure(ferry, base, n_rows, repeat):
-    v1, v2, n1, n2 = generate(base, n_rows)
+    v1, v2, n1, n2, second = generate_with_outcomes(base, n_rows)
+    first = {"created": n1, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     imports, initials, seconds, rss = [], [], [], []
     for k in range(repeat):
         imports.append(sqlite_import(base, v1))
         d = setup_ferry_dir(base, "ferry-%d" % k, v1)
-        t, r = ferry_sync(ferry, d)
+        t, r = ferry_sync(ferry, d, first)
         initials.append(t)
         rss.append(r)
         with open(os.path.join(d, "ferry.yaml"), "w") as f:
             f.write(CONFIG.format(csv=v2))
-        t, r = ferry_sync(ferry, d)
+        t, r = ferry_sync(ferry, d, second)
         seconds.append(t)
         rss.append(r)
         shutil.rmtree(d)
