@@ -105,7 +105,7 @@
 #define BLOOM_HASHES 6
 #define BLOOM_BLOCK 8 /* words: 512 bits, a cache line */
 #define SQL_MAX (4u * 1024 * 1024)
-#define FP_BYTES 16     /* a digest of a key or a row (BLAKE2b) */
+#define FP_BYTES 16     /* a digest of a key or a row (SipHash-2-4, 128 bits) */
 #define TAKE_EVERY 64   /* while the prints arrive: records between looks at them */
 #define TAKE_LINES 2048 /* rows of prints taken per look */
 #define PRINTS_AT_ONCE (8 * 1024 * 1024) /* a table smaller than this is read in begin() */
