@@ -472,18 +472,26 @@ static bool fp_key(pg_target *t, const ferry_mapped_record *rec, uint8_t kd[FP_B
     return true;
 }
 
-/* The digest of the record's mapped values. Leaves their COPY text, with a leading tab and
- * the newline, in t->fp_line, to be staged from there if the record is not unchanged. */
-static ferry_rc fp_row(pg_target *t, const ferry_mapped_record *rec, uint8_t rd[FP_BYTES])
+/* Appends the record's mapped values to b as staged (a leading tab, COPY text, the newline)
+ * and digests them into rd. */
+static ferry_rc fp_row_append(pg_target *t, ferry_buf *b, const ferry_mapped_record *rec,
+                              uint8_t rd[FP_BYTES])
 {
-    ferry_buf *b = &t->fp_line;
+    size_t start = b->len;
     ferry_rc rc;
 
-    ferry_buf_reset(b);
     if ((rc = put_fields(t, b, rec, false, true)) != FERRY_OK)
         return rc;
-    fp_digest(t, b->data + 1, b->len - 2, rd);
+    fp_digest(t, b->data + start + 1, b->len - start - 2, rd);
     return FERRY_OK;
+}
+
+/* The digest of the record's mapped values. Leaves them, as staged, in t->fp_line, to be
+ * staged from there if the record is not unchanged. */
+static ferry_rc fp_row(pg_target *t, const ferry_mapped_record *rec, uint8_t rd[FP_BYTES])
+{
+    ferry_buf_reset(&t->fp_line);
+    return fp_row_append(t, &t->fp_line, rec, rd);
 }
 
 static uint64_t fp_hash(const uint8_t kd[FP_BYTES])
@@ -727,7 +735,7 @@ static ferry_rc hold(pg_target *t, const ferry_mapped_record *rec, int64_t ord, 
                      ferry_err *err)
 {
     ferry_buf *b = &t->held;
-    size_t at = b->len, start, chk_at, fields;
+    size_t at = b->len, start, chk_at;
     held_rec h;
     ferry_rc rc;
 
@@ -742,11 +750,9 @@ static ferry_rc hold(pg_target *t, const ferry_mapped_record *rec, int64_t ord, 
     start = b->len;
     if ((rc = put_prefix(b, ord, rec->row, keep, false, rec->key, &chk_at)) != FERRY_OK)
         goto fail;
-    fields = b->len;
-    if ((rc = put_fields(t, b, rec, keep, true)) != FERRY_OK)
+    if ((rc = keep ? put_fields(t, b, rec, true, true) : fp_row_append(t, b, rec, h.rd)) !=
+        FERRY_OK)
         goto fail;
-    if (!keep)
-        fp_digest(t, b->data + fields + 1, b->len - fields - 2, h.rd);
     h.len = (uint32_t)(b->len - start);
     h.chk_at = (uint32_t)(chk_at - start);
     memcpy(b->data + at, &h, sizeof(h));
