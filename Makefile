@@ -29,7 +29,7 @@ BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-bench deps-browser install-packages build build-tsan build-asan test unit \
+.PHONY: all deps deps-bench deps-browser install-packages build build-tsan build-asan test test-sanitize unit \
         browser demo bench format format-check clean
 
 all: build
@@ -88,16 +88,19 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 # Every test: unit, fuzz replays, integration and browser tests on the development build, and
 # the integration tests again with Ferry's store and targets on PostgreSQL (a throwaway server
-# each ctest run starts and stops: tests/pg/fixture.sh); then all but that PostgreSQL rerun
-# under AddressSanitizer and UndefinedBehaviorSanitizer; then the threaded parts (event hub,
-# server, workers) under ThreadSanitizer.
-test: deps-browser build build-asan build-tsan format-check
+# each ctest run starts and stops: tests/pg/fixture.sh); then `make test-sanitize`.
+test: deps-browser build format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-sanitize
+
+# The sanitizer builds: all but the PostgreSQL rerun and the chaos test under
+# AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event hub and bus,
+# the server, the queue and its workers) under ThreadSanitizer.
+test-sanitize: deps-browser build-asan build-tsan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -j $(JOBS) -LE pgsuite
+	    ctest --output-on-failure -j $(JOBS) -LE 'pgsuite|chaos'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \
 	    ctest --output-on-failure -j $(JOBS) -L 'events|serve'
-
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
