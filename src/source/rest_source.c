@@ -62,8 +62,9 @@ typedef struct {
     const ferry_source_spec *spec;
     ferry_source_options opt;
     ferry_http_client *http;
-    char origin[512]; /* scheme://host:port of the first URL */
-    char host[300];   /* host:port, the rate limit's key */
+    ferry_net_policy policy; /* where requests may connect (borrows the sync's spec) */
+    char origin[512];        /* scheme://host:port of the first URL */
+    char host[300];          /* host:port, the rate limit's key */
     /* The request: headers hold the credentials (wiped at free). */
     char **headers; /* "Name: value", NULL-terminated */
     size_t nheaders;
@@ -560,6 +561,7 @@ static ferry_http_request make_request(const rest_source *s, const char *url)
         .low_speed_time_s = (spec->stall_timeout_ms + 999) / 1000,
         .max_bytes = spec->max_page_bytes,
         .cancel = s->opt.cancel,
+        .policy = &s->policy,
     };
     return req;
 }
@@ -1360,6 +1362,7 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     s->base.kind = "rest";
     s->sync = sync;
     s->spec = &sync->source;
+    s->policy = ferry_source_net_policy(s->spec);
     s->opt = *opt;
     s->total = -1;
     s->field_path = calloc(sync->nfields, sizeof(*s->field_path));

@@ -89,6 +89,7 @@ def rest_yaml(url, source="", fields=FIELDS, target="{ table: patients, key: [id
     if "retry_backoff" not in source:
         source = textwrap.dedent(source).strip("\n") + "\nretry_backoff: 100ms\n"
     return ("database: sqlite:ferry.db\n"
+            "allow_private: true\n"  # the fake upstream is on loopback
             "syncs:\n"
             "  %s:\n" % name
             + block(sync_extra, 4)
@@ -626,6 +627,7 @@ class TenantTest(RestTestCase):
         self.up.set_tenant("org-1", make_records(4))
         self.write_config(textwrap.dedent("""\
             database: sqlite:ferry.db
+            allow_private: true
             syncs:
               patients:
                 tenant: { variable: org_id, column: organization_id, values: [org-1] }
