@@ -8,7 +8,10 @@
  * before it), so a small compressed body cannot expand past max_bytes; the transfer stops as
  * soon as one more chunk would pass it. Redirects: curl follows at most MAX_REDIRECTS, with the
  * protocols net_policy allows (https stays https), and every connection of every hop passes
- * the guard's open-socket check. */
+ * the guard's open-socket check.
+ *
+ * A Google Sheets URL naming a tab (gid=) that does not exist is answered with HTTP 400 and an
+ * HTML page; the gid is kept from the URL so that answer says which tab was not found. */
 #include "util/http_stream.h"
 
 #include <curl/curl.h>
@@ -34,6 +37,7 @@ struct ferry_http_stream {
     uint64_t max_bytes;        /* 0: no limit */
     uint64_t received;         /* body bytes accepted, after decoding */
     bool over_limit;           /* the body passed max_bytes */
+    char sheet_gid[24];        /* a Google Sheets URL's gid=, or "" */
     ferry_buf pending;         /* received, not yet read */
     size_t pending_pos;
     bool paused;
@@ -89,6 +93,28 @@ void ferry_size_format(uint64_t n, char *out, size_t outlen)
     snprintf(out, outlen, "%llu bytes", (unsigned long long)n);
 }
 
+/* The gid= of a Google Sheets URL (a path with /spreadsheets/) into out, digits only; "" when
+ * there is none. */
+static void sheet_gid(const char *url, char *out, size_t outlen)
+{
+    const char *q = strchr(url, '?'), *g;
+    size_t n;
+
+    out[0] = '\0';
+    if (q == NULL || strstr(url, "/spreadsheets/") == NULL || strstr(url, "/spreadsheets/") > q)
+        return;
+    for (g = q; (g = strstr(g, "gid=")) != NULL; g += 4) {
+        if (g[-1] == '?' || g[-1] == '&')
+            break;
+    }
+    if (g == NULL)
+        return;
+    g += 4;
+    n = strspn(g, "0123456789");
+    if (n > 0 && n < outlen)
+        snprintf(out, outlen, "%.*s", (int)n, g);
+}
+
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     ferry_http_stream *s = userdata;
@@ -127,6 +153,7 @@ ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options
     s->https = strncasecmp(url, "https://", 8) == 0;
     s->content_length = -1;
     ferry_url_redact(url, s->redacted, sizeof(s->redacted));
+    sheet_gid(url, s->sheet_gid, sizeof(s->sheet_gid));
     s->multi = curl_multi_init();
     s->easy = curl_easy_init();
     if (s->multi == NULL || s->easy == NULL) {
@@ -185,8 +212,16 @@ static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
         else if (s->status == 404)
             hint = " (not found: check the URL)";
         bool first = err != NULL && err->code == FERRY_OK;
-        ferry_rc rc =
-            ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status, hint);
+        ferry_rc rc;
+        if (s->status == 400 && s->sheet_gid[0] != '\0')
+            rc = ferry_err_set(err, FERRY_EHTTP,
+                               "the tab (gid %s) was not found: %s answered HTTP 400; check the "
+                               "gid= in the URL (the number after #gid= in the browser's address "
+                               "bar while the tab is open)",
+                               s->sheet_gid, s->redacted);
+        else
+            rc = ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status,
+                               hint);
         /* Server errors and throttling may pass; client errors will not. */
         if (first && (s->status >= 500 || s->status == 429))
             err->transient = true;

@@ -6,7 +6,8 @@ with a message that names the host and says how to allow it (allow_private: true
 allow_hosts:, on the source or at the top of the config). Redirects are followed at most 5
 times, and each hop meets the same check. Local files must resolve inside files_dir (by default
 the config's directory), symbolic links and ".." included. A download larger than max_bytes
-(counted after decompression) stops as soon as it passes the limit.
+(counted after decompression) stops as soon as it passes the limit. A Google Sheets tab that
+does not exist (a bad gid) is named as such.
 
 Every server here is the test's own loopback server; refused connections never reach it, which
 the tests check by its request log.
@@ -249,6 +250,17 @@ class MaxBytesTest(OutboundTestCase):
         code, out, err = self.run_ferry("sync", "t")
         self.assertNotEqual(code, 0)
         self.assertIn("source.max_bytes", out + err)
+
+
+class GoogleSheetsTest(OutboundTestCase):
+    def test_bad_gid_says_the_tab_was_not_found(self):
+        page = (b"<!DOCTYPE html><html><head><title>Error 400 (Bad Request)</title></head>"
+                b"<body><p>400. That's an error.</p></body></html>")
+        url = self.server.route("/spreadsheets/d/SHEETID/export", status=400, body=page,
+                                headers={"Content-Type": "text/html; charset=utf-8"})
+        self.use(url + "?format=csv&gid=123456", allow_private=True)
+        out, run = self.assert_failed("the tab (gid 123456) was not found")
+        self.assertNotIn("That's an error", out)
 
 
 if __name__ == "__main__":
