@@ -325,18 +325,24 @@ void ferry_net_guard_apply(ferry_net_guard *g, CURL *easy, const ferry_net_polic
 
 ferry_rc ferry_net_guard_error(const ferry_net_guard *g, const char *what, ferry_err *err)
 {
+    const char *host = g->refused_host[0] != '\0' ? g->refused_host : g->refused_addr;
     bool first = err != NULL && err->code == FERRY_OK;
+    char where[sizeof(g->refused_addr) + 64];
     ferry_rc rc;
 
     if (!g->refused)
         return FERRY_OK;
+    /* "localhost (127.0.0.1, a loopback address)", or "127.0.0.1 (a loopback address)". */
+    if (strcmp(host, g->refused_addr) == 0)
+        snprintf(where, sizeof(where), "%s", ferry_net_addr_class_name(g->refused_class));
+    else
+        snprintf(where, sizeof(where), "%s, %s", g->refused_addr,
+                 ferry_net_addr_class_name(g->refused_class));
     rc = ferry_err_set(err, FERRY_EHTTP,
-                       "%s: refused to connect to %s (%s, %s): Ferry connects only to public "
+                       "%s: refused to connect to %s (%s): Ferry connects only to public "
                        "addresses unless allowed; to allow it set allow_private: true, or list "
                        "'%s' under allow_hosts:, on the source or at the top of the config",
-                       what, g->refused_host[0] ? g->refused_host : g->refused_addr,
-                       g->refused_addr, ferry_net_addr_class_name(g->refused_class),
-                       g->refused_host[0] ? g->refused_host : g->refused_addr);
+                       what, host, where, host);
     if (first)
         err->transient = false;
     return rc;
