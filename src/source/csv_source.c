@@ -209,12 +209,15 @@ static void csv_free(ferry_source *base)
     free(s);
 }
 
+static bool header_has_mapped(const csv_source *s);
+
 /* The check: every row is counted (the file is the first page), and the header's columns
  * that no field maps are listed. */
 static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err *err)
 {
     csv_source *s = (csv_source *)base;
     ferry_source_check c = {.total = -1};
+    bool mapped = header_has_mapped(s);
     ferry_source_record rec;
     ferry_rc rc;
 
@@ -226,7 +229,8 @@ static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err
     c.missing = calloc(s->nmissing + 1, sizeof(*c.missing));
     if (c.unmapped == NULL || c.missing == NULL)
         goto oom;
-    for (size_t i = 0; i < s->nheader; i++) {
+    /* A first row with none of the mapped columns may be any file: nothing of it is listed. */
+    for (size_t i = 0; i < s->nheader && mapped; i++) {
         bool used = s->header[i][0] == '\0';
         for (size_t f = 0; f < s->sync->nfields && !used; f++)
             used = s->col[f] == i;

@@ -214,6 +214,13 @@ class LocalFilesTest(OutboundTestCase):
             self.assertNotIn("root:x", text)
             self.assertNotIn("/bin/bash", text)
 
+    def test_check_does_not_list_an_unexpected_first_line(self):
+        self.write_file("people.csv", "root:x:0:0:root:/root:/bin/bash\n")
+        self.use("people.csv")
+        code, out, err = self.run_ferry("check", "t")
+        self.assertNotIn("root:x", out + err)
+        self.assertIn("id", out)
+
     def test_header_error_of_the_expected_csv_lists_its_columns(self):
         self.write_file("people.csv", csv_text(["id", "name", "mail"], [["1", "a", "b"]]))
         self.use("people.csv")
