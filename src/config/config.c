@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define DEFAULT_DATABASE "sqlite:ferry.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -578,10 +579,21 @@ static bool listen_ok(const char *s)
  * Returns 1 when valid, 0 when not a size, -1 when out of range. */
 int parse_size(const char *s, size_t *ret)
 {
+    return parse_size_max(s, MAX_FIELD_BYTES_LIMIT, ret);
+}
+
+/* Like parse_size() up to max, and GiB and TiB are units too. */
+
+int parse_size_max(const char *s, unsigned long long max, size_t *ret)
+{
     static const struct {
         const char *suffix;
         unsigned long long mult;
-    } units[] = {{"", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}};
+    } units[] = {{"", 1},
+                 {"KiB", 1024},
+                 {"MiB", 1024 * 1024},
+                 {"GiB", 1024ULL * 1024 * 1024},
+                 {"TiB", 1024ULL * 1024 * 1024 * 1024}};
     unsigned long long n;
     char *end;
     size_t i;
@@ -593,7 +605,7 @@ int parse_size(const char *s, size_t *ret)
     for (i = 0; i < NRULES(units); i++) {
         if (strcmp(end, units[i].suffix) != 0)
             continue;
-        if (errno != 0 || n == 0 || n > MAX_FIELD_BYTES_LIMIT / units[i].mult)
+        if (errno != 0 || n == 0 || n > max / units[i].mult)
             return -1;
         *ret = (size_t)(n * units[i].mult);
         return 1;
@@ -1575,6 +1587,60 @@ static ferry_rc on_syncs(struct walk *w, const struct val *v, void *obj)
     return walk_entries(w, v, on_sync, cfg);
 }
 
+static ferry_rc on_top_allow_private(struct walk *w, const struct val *v, void *obj)
+{
+    return get_bool(w, v, &((ferry_config *)obj)->allow_private);
+}
+
+static ferry_rc on_top_allow_hosts(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+
+    return set_allow_hosts(w, v, &cfg->allow_hosts, &cfg->nallow_hosts);
+}
+
+/* files_dir: a directory (relative to the config's), which must exist. */
+static ferry_rc on_files_dir(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL, *path;
+    struct stat st;
+    ferry_rc rc = get_string(w, v, &s);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (s[0] == '/') {
+        path = s;
+    } else {
+        size_t n = strlen(cfg->dir) + strlen(s) + 2;
+        if ((path = malloc(n)) == NULL) {
+            free(s);
+            return oom(w);
+        }
+        snprintf(path, n, "%s/%s", cfg->dir, s);
+        free(s);
+    }
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = fail(w, v->line, "'%.*s' is not a directory", show_len(strlen(path)), path);
+        free(path);
+        return rc;
+    }
+    free(cfg->files_dir);
+    cfg->files_dir = path;
+    return FERRY_OK;
+}
+
+/* Every source inherits the top level's allow_private, allow_hosts and files_dir, whichever
+ * order the keys came in. */
+static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
+{
+    ferry_rc rc = FERRY_OK;
+
+    for (size_t i = 0; i < cfg->nsyncs && rc == FERRY_OK; i++)
+        rc = ferry_config_source_inherit(w, &cfg->syncs[i].source, cfg);
+    return rc;
+}
+
 static const struct key_rule top_rules[] = {
     {"database", false, on_database},
     {"listen", false, on_listen},
@@ -1588,6 +1654,9 @@ static const struct key_rule top_rules[] = {
     {"idle_timeout", false, on_idle_timeout},
     {"max_body", false, on_max_body},
     {"cors_origins", false, on_cors_origins},
+    {"allow_private", false, on_top_allow_private},
+    {"allow_hosts", false, on_top_allow_hosts},
+    {"files_dir", false, on_files_dir},
     {"syncs", false, on_syncs},
 };
 
@@ -1772,6 +1841,8 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
 
         rc = walk_mapping(&w, &v, top_rules, NRULES(top_rules), cfg);
     }
+    if (rc == FERRY_OK)
+        rc = inherit_top_level(&w, cfg);
 out:
     yaml_close(&y);
     if (rc != FERRY_OK) {
@@ -1907,6 +1978,8 @@ void ferry_config_free(ferry_config *cfg)
         ferry_password_wipe(cfg->metrics_token, strlen(cfg->metrics_token));
     free(cfg->metrics_token);
     free_strv(cfg->cors_origins, cfg->ncors_origins);
+    free_strv(cfg->allow_hosts, cfg->nallow_hosts);
+    free(cfg->files_dir);
     free(cfg);
 }
 

@@ -151,6 +151,13 @@ typedef struct {
     int page_retries;      /* default 4 */
     long retry_backoff_ms; /* default 1 s */
     long max_wait_ms;      /* default 15 min */
+    /* Where the source may read from (docs/security.md). After loading, each source holds
+     * its own settings merged with the top level's. */
+    bool allow_private; /* private and loopback addresses allowed; default false */
+    char **allow_hosts; /* hosts (lower case) or addresses that may resolve anywhere */
+    size_t nallow_hosts;
+    char *files_dir;  /* a local file must resolve inside it: the top level's files_dir */
+    size_t max_bytes; /* csv: a download larger than this (decoded) fails; default 1 GiB */
 } ferry_source_spec;
 
 typedef struct {
@@ -208,6 +215,11 @@ typedef struct {
     long max_body_bytes;         /* a larger request body is refused (413); default 1 MiB */
     char **cors_origins;         /* origins whose pages may call the API ("https://a.example") */
     size_t ncors_origins;
+    /* Outbound requests and local files (docs/security.md); every source inherits them. */
+    bool allow_private; /* default false: sources reach public addresses only */
+    char **allow_hosts; /* hosts (or addresses) that may resolve anywhere, or NULL */
+    size_t nallow_hosts;
+    char *files_dir; /* local sources are confined to it; default: the config's directory */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

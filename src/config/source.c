@@ -27,6 +27,9 @@
 #define DEFAULT_PAGE_RETRIES 4
 #define DEFAULT_BACKOFF_MS 1000L
 #define DEFAULT_MAX_WAIT_MS (15L * 60 * 1000)
+#define DEFAULT_MAX_BYTES (1024UL * 1024 * 1024)
+#define MAX_BYTES_LIMIT (1024ULL * 1024 * 1024 * 1024)
+#define MAX_SIZE_LIMIT (256ULL * 1024 * 1024) /* the other sizes' */
 #define DEFAULT_PAGE_SIZE 100
 #define DEFAULT_MAX_PAGES 100000
 #define PAIRS_MAX 64
@@ -102,10 +105,81 @@ static ferry_rc on_timeout(struct walk *w, const struct val *v, void *obj)
     return get_duration(w, v, &st->src->timeout_ms);
 }
 
+/* ---- where a source may read from (docs/security.md) ---- */
+
+ferry_rc set_allow_hosts(struct walk *w, const struct val *v, char ***dst, size_t *dst_n)
+{
+    char **hosts = NULL;
+    size_t n = 0;
+    ferry_rc rc = get_string_list(w, v, true, true, &hosts, &n);
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char *h = hosts[i];
+        size_t len = strlen(h);
+        bool bracketed = len > 2 && h[0] == '[' && h[len - 1] == ']';
+        if (strpbrk(h, "/@?# \t") != NULL ||
+            (strchr(h, ':') != NULL && !bracketed && strchr(strchr(h, ':') + 1, ':') == NULL)) {
+            rc = fail(w, v->line,
+                      "'%.*s' is not a host: allow_hosts lists host names or addresses "
+                      "(such as api.internal or 10.0.0.5), without scheme, port or path",
+                      show_len(len), h);
+            free_strv(hosts, n);
+            return rc;
+        }
+        for (char *p = h; *p != '\0'; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    }
+    free_strv(*dst, *dst_n);
+    *dst = hosts;
+    *dst_n = n;
+    return FERRY_OK;
+}
+
+static ferry_rc on_allow_private(struct walk *w, const struct val *v, void *obj)
+{
+    struct source_state *st = obj;
+
+    return get_bool(w, v, &st->src->allow_private);
+}
+
+static ferry_rc on_allow_hosts(struct walk *w, const struct val *v, void *obj)
+{
+    struct source_state *st = obj;
+
+    return set_allow_hosts(w, v, &st->src->allow_hosts, &st->src->nallow_hosts);
+}
+
+ferry_rc ferry_config_source_inherit(struct walk *w, ferry_source_spec *src,
+                                     const ferry_config *cfg)
+{
+    size_t n = src->nallow_hosts + cfg->nallow_hosts;
+    char **hosts;
+
+    src->allow_private = src->allow_private || cfg->allow_private;
+    if ((src->files_dir = strdup(cfg->files_dir != NULL ? cfg->files_dir : cfg->dir)) == NULL)
+        return oom(w);
+    if (cfg->nallow_hosts == 0)
+        return FERRY_OK;
+    if ((hosts = realloc(src->allow_hosts, n * sizeof(*hosts))) == NULL)
+        return oom(w);
+    src->allow_hosts = hosts;
+    for (size_t i = 0; i < cfg->nallow_hosts; i++) {
+        if ((hosts[src->nallow_hosts] = strdup(cfg->allow_hosts[i])) == NULL)
+            return oom(w);
+        src->nallow_hosts++;
+    }
+    return FERRY_OK;
+}
+
 /* ---- CSV keys ---- */
 
-/* A size (bytes, or a number followed by KiB or MiB, up to 256MiB) into *ret. */
-static ferry_rc get_size(struct walk *w, const struct val *v, size_t *ret)
+/* A size (bytes, or a number followed by a unit) from 1 byte to max (written max_text) into
+ * *ret. */
+static ferry_rc get_size_max(struct walk *w, const struct val *v, unsigned long long max,
+                             const char *max_text, size_t *ret)
 {
     char *s = NULL;
     int ok;
@@ -113,26 +187,45 @@ static ferry_rc get_size(struct walk *w, const struct val *v, size_t *ret)
 
     if (rc != FERRY_OK)
         return rc;
-    ok = parse_size(s, ret);
+    ok = parse_size_max(s, max, ret);
     if (ok == 0)
         rc = fail(w, v->line, "expected a size such as 1048576, 512KiB or 1MiB, not '%.*s'",
                   show_len(strlen(s)), s);
     else if (ok < 0)
-        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to 256MiB)", show_len(strlen(s)), s);
+        rc = fail(w, v->line, "'%.*s' is out of range (1 byte to %s)", show_len(strlen(s)), s,
+                  max_text);
     free(s);
     return rc;
+}
+
+/* A size up to 256MiB into *ret. */
+static ferry_rc get_size(struct walk *w, const struct val *v, size_t *ret)
+{
+    return get_size_max(w, v, MAX_SIZE_LIMIT, "256MiB", ret);
+}
+
+static void note_csv(struct source_state *st, const struct val *v, const char *key)
+{
+    if (st->csv_key == NULL) {
+        st->csv_key = key;
+        st->csv_line = v->line;
+    }
 }
 
 static ferry_rc on_max_field_bytes(struct walk *w, const struct val *v, void *obj)
 {
     struct source_state *st = obj;
-    ferry_rc rc = get_size(w, v, &st->src->max_field_bytes);
 
-    if (rc == FERRY_OK && st->csv_key == NULL) {
-        st->csv_key = "max_field_bytes";
-        st->csv_line = v->line;
-    }
-    return rc;
+    note_csv(st, v, "max_field_bytes");
+    return get_size(w, v, &st->src->max_field_bytes);
+}
+
+static ferry_rc on_max_bytes(struct walk *w, const struct val *v, void *obj)
+{
+    struct source_state *st = obj;
+
+    note_csv(st, v, "max_bytes");
+    return get_size_max(w, v, MAX_BYTES_LIMIT, "1TiB", &st->src->max_bytes);
 }
 
 static ferry_rc on_delimiter(struct walk *w, const struct val *v, void *obj)
@@ -717,6 +810,9 @@ static const struct key_rule source_rules[] = {
     {"retries", false, on_retries},
     {"retry_backoff", false, on_retry_backoff},
     {"max_wait", false, on_max_wait},
+    {"allow_private", false, on_allow_private},
+    {"allow_hosts", false, on_allow_hosts},
+    {"max_bytes", false, on_max_bytes},
 };
 
 void ferry_config_source_defaults(ferry_source_spec *src)
@@ -730,6 +826,7 @@ void ferry_config_source_defaults(ferry_source_spec *src)
     src->page_retries = DEFAULT_PAGE_RETRIES;
     src->retry_backoff_ms = DEFAULT_BACKOFF_MS;
     src->max_wait_ms = DEFAULT_MAX_WAIT_MS;
+    src->max_bytes = DEFAULT_MAX_BYTES;
 }
 
 ferry_rc ferry_config_source_walk(struct walk *w, const struct val *v, struct source_state *st)
@@ -923,4 +1020,6 @@ void ferry_config_source_done(ferry_source_spec *src)
     free(p->page_param);
     free(p->size_param);
     free(src->rate_limit);
+    free_strv(src->allow_hosts, src->nallow_hosts);
+    free(src->files_dir);
 }

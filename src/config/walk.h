@@ -76,6 +76,10 @@ bool is_digit(char c);
 bool is_identifier(const char *s);
 ferry_rc check_identifier(struct walk *w, int line, const char *s, const char *what);
 int parse_size(const char *s, size_t *ret);
+int parse_size_max(const char *s, unsigned long long max, size_t *ret);
+/* allow_hosts: a list of host names or literal addresses (no scheme, port or path), stored in
+ * lower case in *dst (what it held before is freed) (source.c). */
+ferry_rc set_allow_hosts(struct walk *w, const struct val *v, char ***dst, size_t *dst_n);
 const char *url_problem(const char *url, char *buf, size_t bufsize);
 ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms);
 
@@ -105,6 +109,11 @@ ferry_rc ferry_config_source_walk(struct walk *w, const struct val *v, struct so
  * defaults that depend on the kind; the walk's path is the sync's. */
 ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
                                    const struct source_state *st);
+
+/* Gives src the top level's allow_private, allow_hosts and files_dir (cfg's), merged with its
+ * own. Fails only when memory runs out. */
+ferry_rc ferry_config_source_inherit(struct walk *w, ferry_source_spec *src,
+                                     const ferry_config *cfg);
 
 /* Frees what a source spec holds (not the spec itself). */
 void ferry_config_source_done(ferry_source_spec *src);

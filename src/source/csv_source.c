@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ typedef struct {
     const atomic_bool *cancel; /* may be NULL */
     int fd;                    /* file input, or -1 */
     ferry_http_stream *http;   /* http input, or NULL */
+    ferry_net_policy policy;   /* where http input may connect (borrows the sync's spec) */
     uint64_t file_size;
     uint64_t stream_bytes; /* body bytes handed to the reader straight from the stream */
     bool first_chunk_checked;
@@ -207,12 +209,15 @@ static void csv_free(ferry_source *base)
     free(s);
 }
 
+static bool header_has_mapped(const csv_source *s);
+
 /* The check: every row is counted (the file is the first page), and the header's columns
  * that no field maps are listed. */
 static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err *err)
 {
     csv_source *s = (csv_source *)base;
     ferry_source_check c = {.total = -1};
+    bool mapped = header_has_mapped(s);
     ferry_source_record rec;
     ferry_rc rc;
 
@@ -224,7 +229,8 @@ static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err
     c.missing = calloc(s->nmissing + 1, sizeof(*c.missing));
     if (c.unmapped == NULL || c.missing == NULL)
         goto oom;
-    for (size_t i = 0; i < s->nheader; i++) {
+    /* A first row with none of the mapped columns may be any file: nothing of it is listed. */
+    for (size_t i = 0; i < s->nheader && mapped; i++) {
         bool used = s->header[i][0] == '\0';
         for (size_t f = 0; f < s->sync->nfields && !used; f++)
             used = s->col[f] == i;
@@ -309,17 +315,124 @@ static const ferry_source_ops csv_ops = {
     .free = csv_free,
 };
 
-/* Opens the input named by url: an http(s) URL, a file:// URL, or a path (relative ones
- * resolve against base_dir). */
-static ferry_rc open_input(csv_source *s, const char *url, long timeout_ms, const char *base_dir,
-                           const atomic_bool *cancel, ferry_err *err)
+/* path made absolute (against the working directory) with ".", ".." and repeated slashes
+ * removed, as text only: for a path that does not exist, where realpath() cannot help. */
+static void lexical_normalise(const char *path, char *out, size_t outlen)
+{
+    char joined[PATH_MAX * 2], cwd[PATH_MAX];
+    size_t len = 0;
+    const char *p;
+
+    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
+        snprintf(joined, sizeof(joined), "%s/%s", cwd, path);
+    else
+        snprintf(joined, sizeof(joined), "%s", path);
+    out[0] = '\0';
+    for (p = joined; *p != '\0';) {
+        size_t n;
+        while (*p == '/')
+            p++;
+        n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;
+        } else if (len + n + 2 < outlen) {
+            out[len++] = '/';
+            memcpy(out + len, p, n);
+            len += n;
+        }
+        out[len] = '\0';
+        p += n;
+    }
+    if (len == 0)
+        snprintf(out, outlen, "/");
+}
+
+/* Whether path (absolute, normalised) is root or lies under it. */
+static bool is_inside(const char *root, const char *path)
+{
+    size_t n = strlen(root);
+
+    if (n == 1 && root[0] == '/')
+        return true;
+    return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static ferry_rc outside_error(const char *shown, const char *root, ferry_err *err)
+{
+    return ferry_err_set(err, FERRY_ESOURCE,
+                         "the source file %s is outside files_dir (%s): Ferry reads local files "
+                         "only inside files_dir; move the file there or set files_dir: at the "
+                         "top of the config",
+                         shown, root);
+}
+
+/* Opens path for reading if it resolves (symbolic links and ".." followed) inside files_dir,
+ * into s->fd. Nothing outside is opened, not even to say it does not exist. */
+static ferry_rc open_confined(csv_source *s, const char *path, const char *files_dir,
+                              const atomic_bool *cancel, ferry_err *err)
+{
+    char root[PATH_MAX], real[PATH_MAX], opened[PATH_MAX], link[64];
+    ssize_t n;
+
+    if (realpath(files_dir != NULL ? files_dir : ".", root) == NULL)
+        return ferry_err_set_errno(err, FERRY_ESOURCE, "files_dir %s cannot be used",
+                                   files_dir != NULL ? files_dir : ".");
+    if (realpath(path, real) == NULL) {
+        int saved = errno;
+        lexical_normalise(path, real, sizeof(real));
+        if (!is_inside(root, real))
+            return outside_error(path, root, err);
+        errno = saved;
+        return ferry_err_set_errno(err, FERRY_ESOURCE, "cannot open the source file %s", path);
+    }
+    if (!is_inside(root, real))
+        return outside_error(path, root, err);
+    do {
+        s->fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    } while (s->fd < 0 && errno == EINTR && !is_cancelled(cancel));
+    if (s->fd < 0 && errno == EINTR)
+        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+    if (s->fd < 0)
+        return ferry_err_set_errno(err, FERRY_ESOURCE, "cannot open the source file %s", path);
+    /* A directory on the way may have been swapped for a link between the check and the
+     * open: what was opened must still be inside (when /proc can say). */
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", s->fd);
+    n = readlink(link, opened, sizeof(opened) - 1);
+    if (n > 0) {
+        opened[n] = '\0';
+        if (!is_inside(root, opened)) {
+            close(s->fd);
+            s->fd = -1;
+            return outside_error(path, root, err);
+        }
+    }
+    return FERRY_OK;
+}
+
+/* Opens the input named by url: an http(s) URL, or a file:// URL or a path (relative ones
+ * resolve against base_dir) that must lie inside the source's files_dir. */
+static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_spec *spec,
+                           const char *base_dir, const atomic_bool *cancel, ferry_err *err)
 {
     char path[4096];
     struct stat st;
+    ferry_rc rc;
 
     if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        ferry_http_stream_options opt = {
+            .timeout_ms = spec->timeout_ms,
+            .cancel = cancel,
+            .max_bytes = spec->max_bytes,
+            .policy = &s->policy,
+        };
+        s->policy = ferry_source_net_policy(spec);
         ferry_url_redact(url, s->where, sizeof(s->where));
-        return ferry_http_stream_open(url, timeout_ms, cancel, &s->http, err);
+        return ferry_http_stream_open(url, &opt, &s->http, err);
     }
     if (strncasecmp(url, "file://", 7) == 0) {
         CURLU *u = curl_url();
@@ -340,13 +453,9 @@ static ferry_rc open_input(csv_source *s, const char *url, long timeout_ms, cons
         snprintf(path, sizeof(path), "%s/%s", base_dir, url);
     }
     snprintf(s->where, sizeof(s->where), "%s", path);
-    do {
-        s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    } while (s->fd < 0 && errno == EINTR && !is_cancelled(cancel));
-    if (s->fd < 0 && errno == EINTR)
-        return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
-    if (s->fd < 0)
-        return ferry_err_set_errno(err, FERRY_ESOURCE, "cannot open the source file %s", path);
+    rc = open_confined(s, path, spec->files_dir != NULL ? spec->files_dir : base_dir, cancel, err);
+    if (rc != FERRY_OK)
+        return rc;
     if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
         s->file_size = (uint64_t)st.st_size;
     else if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode))
@@ -365,12 +474,24 @@ static char *trimmed_copy(const char *p, size_t n)
     return strndup(p, n);
 }
 
+/* Whether the header has at least one column a field maps: then it is the expected CSV, and
+ * messages may quote its column names. */
+static bool header_has_mapped(const csv_source *s)
+{
+    for (size_t f = 0; f < s->sync->nfields; f++)
+        for (size_t i = 0; i < s->nheader && !s->sync->fields[f].is_tenant; i++)
+            if (strcmp(s->header[i], s->sync->fields[f].column) == 0)
+                return true;
+    return false;
+}
+
 /* Reads the header, checks it and computes the column of each field. */
 static ferry_rc read_header(csv_source *s, ferry_err *err)
 {
     const ferry_sync_spec *sync = s->sync;
     ferry_csv_record rec;
     ferry_buf missing;
+    bool mapped; /* the header has a mapped column */
     ferry_rc rc;
 
     rc = ferry_csv_reader_next(s->reader, &rec, err);
@@ -391,7 +512,9 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
             return ferry_err_set(err, FERRY_ENOMEM, "allocating the header");
         s->nheader++;
     }
-    for (size_t i = 0; i < s->nheader; i++) {
+    /* A file with none of the mapped columns gets the message below that quotes nothing. */
+    mapped = header_has_mapped(s);
+    for (size_t i = 0; i < s->nheader && mapped; i++) {
         if (s->header[i][0] == '\0')
             continue;
         for (size_t j = 0; j < i; j++) {
@@ -433,7 +556,14 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
         }
         s->col[f] = i == s->nheader ? SIZE_MAX : i;
     }
-    if (missing.len > 0) {
+    if (missing.len > 0 && !mapped) {
+        /* Not one mapped column: this may be any file at all, so nothing of its first line is
+         * quoted (run errors are shown to every viewer). */
+        rc = ferry_err_set(err, FERRY_EHEADER,
+                           "the source %s has none of the mapped columns (%s) in its first row: "
+                           "is it the right file, and is its first row the header?",
+                           s->where, ferry_buf_str(&missing));
+    } else if (missing.len > 0) {
         ferry_buf found;
         ferry_buf_init(&found, 1024);
         for (size_t i = 0; i < s->nheader; i++)
@@ -471,8 +601,7 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
                              strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
     if (rc == FERRY_OK)
-        rc =
-            open_input(s, ferry_buf_str(&url), sync->source.timeout_ms, opt->base_dir, cancel, err);
+        rc = open_input(s, ferry_buf_str(&url), &sync->source, opt->base_dir, cancel, err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)
         goto out_free;

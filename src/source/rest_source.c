@@ -15,11 +15,12 @@
  * Every request goes through fetch(): the host's rate limit (util/ratelimit.c, shared with
  * every other run against that host), then the request, then the status: 2xx is a page;
  * 401/403 fail at once ("credentials rejected"); 429 waits for Retry-After or
- * X-RateLimit-Reset (pausing the whole host) and tries again; 5xx and transport failures
- * (timeouts, resets, stalls) are retried `retries` times with doubling backoff and jitter;
- * 3xx and other 4xx fail. Failure messages name the page number and the URL without user,
- * password or query string. Credentials live only in the request's headers and are wiped
- * when the source is freed.
+ * X-RateLimit-Reset (pausing the whole host), or as for a retry when it names no time, and
+ * tries again; 5xx and transport failures (timeouts, resets, stalls) are retried with doubling
+ * backoff and jitter; 3xx and other 4xx fail. One budget bounds them all: a page is tried
+ * again at most `retries` times, whatever the reasons. Failure messages name the page number and
+ * the URL without user, password or query string. Credentials live only in the request's headers
+ * and are wiped when the source is freed.
  *
  * Pagination guards: a next link must stay on the first URL's scheme, host and port (or the
  * credentials would go elsewhere); a URL or cursor seen before, or a page identical to the
@@ -48,7 +49,6 @@
 #define URL_MAX (16 * 1024)
 #define SECRET_MAX (16 * 1024)
 #define BODY_MAX (1024 * 1024)
-#define RATE_LIMIT_WAITS_MAX 20 /* 429s in a row for one page before the run gives up */
 #define BACKOFF_CAP_MS 60000
 
 typedef struct {
@@ -62,8 +62,9 @@ typedef struct {
     const ferry_source_spec *spec;
     ferry_source_options opt;
     ferry_http_client *http;
-    char origin[512]; /* scheme://host:port of the first URL */
-    char host[300];   /* host:port, the rate limit's key */
+    ferry_net_policy policy; /* where requests may connect (borrows the sync's spec) */
+    char origin[512];        /* scheme://host:port of the first URL */
+    char host[300];          /* host:port, the rate limit's key */
     /* The request: headers hold the credentials (wiped at free). */
     char **headers; /* "Name: value", NULL-terminated */
     size_t nheaders;
@@ -560,6 +561,7 @@ static ferry_http_request make_request(const rest_source *s, const char *url)
         .low_speed_time_s = (spec->stall_timeout_ms + 999) / 1000,
         .max_bytes = spec->max_page_bytes,
         .cancel = s->opt.cancel,
+        .policy = &s->policy,
     };
     return req;
 }
@@ -590,7 +592,7 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
     const ferry_source_spec *spec = s->spec;
     ferry_http_request req = make_request(s, url);
     long page = s->page_no + 1;
-    int retries = 0, waits = 0;
+    int retries = 0; /* one budget, spec->page_retries, for every reason to try again */
     ferry_rc rc;
 
     ferry_url_redact(url, s->where, sizeof(s->where));
@@ -622,12 +624,12 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                                      "(check the source's auth: and its secret)",
                                      s->where, st, page);
             }
-            if (st == 429 && waits < RATE_LIMIT_WAITS_MAX) {
+            if (st == 429 && retries < spec->page_retries) {
                 int64_t until = retry_at(resp), now = ferry_time_now_ms();
                 ferry_http_response_done(resp);
-                waits++;
+                retries++;
                 if (until == 0) {
-                    if ((rc = backoff(s, waits, err)) != FERRY_OK)
+                    if ((rc = backoff(s, retries, err)) != FERRY_OK)
                         return rc;
                     continue;
                 }
@@ -652,8 +654,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
             if (st == 429)
                 return ferry_err_set(err, FERRY_EHTTP,
                                      "%s is still rate limiting (HTTP 429 on page %ld) after %d "
-                                     "waits",
-                                     s->where, page, waits);
+                                     "retries (the source's retries:)",
+                                     s->where, page, retries);
             ferry_rc code = ferry_err_set(
                 err, FERRY_EHTTP, "%s answered HTTP %ld on page %ld%s%s", s->where, st, page,
                 st >= 300 && st < 400 ? " (a redirect: Ferry does not follow redirects of an API, "
@@ -1360,6 +1362,7 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     s->base.kind = "rest";
     s->sync = sync;
     s->spec = &sync->source;
+    s->policy = ferry_source_net_policy(s->spec);
     s->opt = *opt;
     s->total = -1;
     s->field_path = calloc(sync->nfields, sizeof(*s->field_path));

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/net_policy.h"
 
 typedef struct {
     size_t nvalues;           /* the sync's field count */
@@ -110,6 +111,13 @@ void ferry_source_free(ferry_source *src);
  * the tenant's variable; URL-encoded when encode. Appends to out. */
 ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,
                              bool encode, ferry_buf *out, ferry_err *err);
+
+/* The destination policy of spec (a view of it: borrowed from spec). */
+static inline ferry_net_policy ferry_source_net_policy(const ferry_source_spec *spec)
+{
+    ferry_net_policy p = {spec->allow_private, spec->allow_hosts, spec->nallow_hosts};
+    return p;
+}
 
 /* Implementations (csv_source.c, rest_source.c). */
 ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,

@@ -59,6 +59,7 @@ struct ferry_http_client {
     CURLM *multi; /* owns the connection cache */
     CURL *easy;
     char curl_error[CURL_ERROR_SIZE];
+    ferry_net_guard guard; /* the destination policy's check of the request in flight */
     /* The request in flight between ferry_http_client_start() and _finish(). */
     bool active;
     fetch_state st;
@@ -279,7 +280,7 @@ static void set_options(ferry_http_client *c, const ferry_http_request *req, boo
     CURL *e = c->easy;
 
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    ferry_net_guard_apply(&c->guard, e, req->policy, req->url);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -316,17 +317,6 @@ static void set_options(ferry_http_client *c, const ferry_http_request *req, boo
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, st);
 }
 
-/* "64 MiB", "512 KiB" or "1000 bytes". */
-static void format_size(size_t n, char *out, size_t outlen)
-{
-    if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
-        snprintf(out, outlen, "%zu MiB", n / (1024 * 1024));
-    else if (n >= 1024 && n % 1024 == 0)
-        snprintf(out, outlen, "%zu KiB", n / 1024);
-    else
-        snprintf(out, outlen, "%zu bytes", n);
-}
-
 static ferry_rc transfer_error(const ferry_http_client *c, CURLcode result, const fetch_state *st,
                                const char *redacted, ferry_err *err)
 {
@@ -337,12 +327,15 @@ static ferry_rc transfer_error(const ferry_http_client *c, CURLcode result, cons
     char size[32];
     ferry_rc rc;
 
+    /* Every address the host had was refused (curl found nothing to connect to). */
+    if (c->guard.refused && result == CURLE_COULDNT_CONNECT)
+        return ferry_net_guard_error(&c->guard, redacted, err);
     switch (result) {
     case CURLE_WRITE_ERROR:
         if (st->nomem)
             return ferry_err_set(err, FERRY_ENOMEM, "storing the response from %s", redacted);
         if (st->over_limit) {
-            format_size(st->body.max, size, sizeof(size));
+            ferry_size_format(st->body.max, size, sizeof(size));
             return ferry_err_set(err, FERRY_ELIMIT, "the response from %s is larger than %s",
                                  redacted, size);
         }

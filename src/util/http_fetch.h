@@ -10,7 +10,9 @@
  * (ferry_url_redact()); request headers and credentials never appear in messages.
  *
  * Redirects are not followed: a page URL that redirects is answered as it is (3xx) and the
- * caller decides, so credentials are never sent to a host the config did not name.
+ * caller decides, so credentials are never sent to a host the config did not name. Every
+ * connection passes the request's destination policy (util/net_policy.h): a refused address
+ * is an error that says how to allow it, never transient.
  *
  * The response keeps the headers of the final response only (not those of a 1xx), at most 100
  * header lines and 64 KiB of them; later ones are ignored. Nothing of one request (headers,
@@ -26,19 +28,21 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/net_policy.h"
 
 typedef struct {
-    const char *method;         /* "GET" when NULL, or "POST"; others are FERRY_EINVAL */
-    const char *url;            /* http:// or https:// */
-    const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
-    const char *body;           /* request body (POST only), or NULL */
-    const char *user;           /* HTTP basic authentication when not NULL */
-    const char *password;       /* with user; NULL means empty */
-    long timeout_ms;            /* whole request; 0 for none */
-    long connect_timeout_ms;    /* 0 for 30 s */
-    long low_speed_time_s;      /* slower than 1 byte/s for this long fails; 0 for 60 s */
-    size_t max_bytes;           /* a larger body fails with FERRY_ELIMIT; 0 for 64 MiB */
-    const atomic_bool *cancel;  /* may be NULL; checked at least every 100 ms */
+    const char *method;             /* "GET" when NULL, or "POST"; others are FERRY_EINVAL */
+    const char *url;                /* http:// or https:// */
+    const char *const *headers;     /* "Name: value" strings, NULL-terminated; may be NULL */
+    const char *body;               /* request body (POST only), or NULL */
+    const char *user;               /* HTTP basic authentication when not NULL */
+    const char *password;           /* with user; NULL means empty */
+    long timeout_ms;                /* whole request; 0 for none */
+    long connect_timeout_ms;        /* 0 for 30 s */
+    long low_speed_time_s;          /* slower than 1 byte/s for this long fails; 0 for 60 s */
+    size_t max_bytes;               /* a larger body fails with FERRY_ELIMIT; 0 for 64 MiB */
+    const atomic_bool *cancel;      /* may be NULL; checked at least every 100 ms */
+    const ferry_net_policy *policy; /* where it may connect; NULL: public addresses only */
 } ferry_http_request;
 
 typedef struct ferry_http_header ferry_http_header;

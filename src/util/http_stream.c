@@ -2,7 +2,16 @@
  *
  * The write callback appends to a pending buffer; once that holds more than PAUSE_AT bytes it
  * returns CURL_WRITEFUNC_PAUSE, and the reader unpauses the transfer when it has drained the
- * buffer. curl_global_init() runs once per process through pthread_once. */
+ * buffer. curl_global_init() runs once per process through pthread_once.
+ *
+ * Limits: the write callback counts the body after decoding (curl inflates gzip and deflate
+ * before it), so a small compressed body cannot expand past max_bytes; the transfer stops as
+ * soon as one more chunk would pass it. Redirects: curl follows at most MAX_REDIRECTS, with the
+ * protocols net_policy allows (https stays https), and every connection of every hop passes
+ * the guard's open-socket check.
+ *
+ * A Google Sheets URL naming a tab (gid=) that does not exist is answered with HTTP 400 and an
+ * HTML page; the gid is kept from the URL so that answer says which tab was not found. */
 #include "util/http_stream.h"
 
 #include <curl/curl.h>
@@ -11,16 +20,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/buf.h"
 
 #define PAUSE_AT (256 * 1024)
 #define PENDING_MAX (64 * 1024 * 1024)
+#define MAX_REDIRECTS 5L
 
 struct ferry_http_stream {
     CURLM *multi;
     CURL *easy;
     const atomic_bool *cancel; /* may be NULL */
+    ferry_net_guard guard;     /* the destination policy's check, filled by curl's callback */
+    bool https;                /* the URL was https: a redirect to http is refused */
+    uint64_t max_bytes;        /* 0: no limit */
+    uint64_t received;         /* body bytes accepted, after decoding */
+    bool over_limit;           /* the body passed max_bytes */
+    char sheet_gid[24];        /* a Google Sheets URL's gid=, or "" */
     ferry_buf pending;         /* received, not yet read */
     size_t pending_pos;
     bool paused;
@@ -62,6 +79,42 @@ void ferry_url_redact(const char *url, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s%.*s", (int)n, url, (int)(q - host), host);
 }
 
+void ferry_size_format(uint64_t n, char *out, size_t outlen)
+{
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        uint64_t unit = 1ULL << (10 * (4 - i));
+        if (n >= unit && n % unit == 0) {
+            snprintf(out, outlen, "%llu %s", (unsigned long long)(n / unit), units[i]);
+            return;
+        }
+    }
+    snprintf(out, outlen, "%llu bytes", (unsigned long long)n);
+}
+
+/* The gid= of a Google Sheets URL (a path with /spreadsheets/) into out, digits only; "" when
+ * there is none. */
+static void sheet_gid(const char *url, char *out, size_t outlen)
+{
+    const char *q = strchr(url, '?'), *g;
+    size_t n;
+
+    out[0] = '\0';
+    if (q == NULL || strstr(url, "/spreadsheets/") == NULL || strstr(url, "/spreadsheets/") > q)
+        return;
+    for (g = q; (g = strstr(g, "gid=")) != NULL; g += 4) {
+        if (g[-1] == '?' || g[-1] == '&')
+            break;
+    }
+    if (g == NULL)
+        return;
+    g += 4;
+    n = strspn(g, "0123456789");
+    if (n > 0 && n < outlen)
+        snprintf(out, outlen, "%.*s", (int)n, g);
+}
+
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     ferry_http_stream *s = userdata;
@@ -71,16 +124,21 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         s->paused = true;
         return CURL_WRITEFUNC_PAUSE;
     }
+    if (s->max_bytes > 0 && (uint64_t)n > s->max_bytes - s->received) {
+        s->over_limit = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
     if (s->pending_pos > 0 && s->pending_pos == s->pending.len) {
         ferry_buf_reset(&s->pending);
         s->pending_pos = 0;
     }
     if (ferry_buf_append(&s->pending, ptr, n) != FERRY_OK)
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    s->received += n;
     return n;
 }
 
-ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_bool *cancel,
+ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options *opt,
                                 ferry_http_stream **ret_stream, ferry_err *err)
 {
     ferry_http_stream *s;
@@ -90,9 +148,12 @@ ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_b
     if (s == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating an HTTP stream");
     ferry_buf_init(&s->pending, PENDING_MAX);
-    s->cancel = cancel;
+    s->cancel = opt->cancel;
+    s->max_bytes = opt->max_bytes;
+    s->https = strncasecmp(url, "https://", 8) == 0;
     s->content_length = -1;
     ferry_url_redact(url, s->redacted, sizeof(s->redacted));
+    sheet_gid(url, s->sheet_gid, sizeof(s->sheet_gid));
     s->multi = curl_multi_init();
     s->easy = curl_easy_init();
     if (s->multi == NULL || s->easy == NULL) {
@@ -100,16 +161,15 @@ ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_b
         return ferry_err_set(err, FERRY_ENOMEM, "initialising libcurl");
     }
     curl_easy_setopt(s->easy, CURLOPT_URL, url);
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(s->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    ferry_net_guard_apply(&s->guard, s->easy, opt->policy, url);
     curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-    if (timeout_ms > 0)
-        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (opt->timeout_ms > 0)
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, opt->timeout_ms);
     /* A transfer slower than 1 byte/s for 60 s has stalled. */
     curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 60L);
@@ -152,8 +212,16 @@ static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
         else if (s->status == 404)
             hint = " (not found: check the URL)";
         bool first = err != NULL && err->code == FERRY_OK;
-        ferry_rc rc =
-            ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status, hint);
+        ferry_rc rc;
+        if (s->status == 400 && s->sheet_gid[0] != '\0')
+            rc = ferry_err_set(err, FERRY_EHTTP,
+                               "the tab (gid %s) was not found: %s answered HTTP 400; check the "
+                               "gid= in the URL (the number after #gid= in the browser's address "
+                               "bar while the tab is open)",
+                               s->sheet_gid, s->redacted);
+        else
+            rc = ferry_err_set(err, FERRY_EHTTP, "%s answered HTTP %ld%s", s->redacted, s->status,
+                               hint);
         /* Server errors and throttling may pass; client errors will not. */
         if (first && (s->status >= 500 || s->status == 429))
             err->transient = true;
@@ -167,9 +235,34 @@ static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
     const char *what = s->curl_error[0] ? s->curl_error : curl_easy_strerror(s->result);
     bool first = err != NULL && err->code == FERRY_OK;
     bool transient = true;
+    char size[32];
     ferry_rc rc;
 
+    /* Every address the host had was refused (curl found nothing to connect to). */
+    if (s->guard.refused && s->result == CURLE_COULDNT_CONNECT)
+        return ferry_net_guard_error(&s->guard, s->redacted, err);
     switch (s->result) {
+    case CURLE_WRITE_ERROR:
+        if (!s->over_limit) {
+            rc = ferry_err_set(err, FERRY_ENOMEM, "storing the download of %s", s->redacted);
+            break;
+        }
+        ferry_size_format(s->max_bytes, size, sizeof(size));
+        rc = ferry_err_set(err, FERRY_ELIMIT,
+                           "the download of %s is larger than max_bytes (%s, counted after "
+                           "decompression): raise the source's max_bytes if the file is really "
+                           "that large",
+                           s->redacted, size);
+        transient = false;
+        break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        rc = ferry_err_set(err, FERRY_EHTTP,
+                           s->https ? "%s redirected to a URL that is not https: Ferry does not "
+                                      "follow a redirect from https to plain http"
+                                    : "%s redirected to a URL that is not http or https",
+                           s->redacted);
+        transient = false;
+        break;
     case CURLE_OPERATION_TIMEDOUT:
         rc = ferry_err_set(err, FERRY_EHTTP, "%s timed out: %s", s->redacted, what);
         break;
@@ -180,7 +273,8 @@ static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
         rc = ferry_err_set(err, FERRY_EHTTP, "%s is unreachable: %s", s->redacted, what);
         break;
     case CURLE_TOO_MANY_REDIRECTS:
-        rc = ferry_err_set(err, FERRY_EHTTP, "%s redirected too many times", s->redacted);
+        rc = ferry_err_set(err, FERRY_EHTTP, "%s redirected more than %ld times", s->redacted,
+                           MAX_REDIRECTS);
         transient = false;
         break;
     default:

@@ -2,11 +2,15 @@
  *
  * The caller reads with ferry_http_stream_read() as it needs bytes; libcurl is driven only
  * from inside that call, and pauses the transfer while more than 256 KiB wait unread, so
- * memory stays bounded however large the body. Redirects are followed (Google Sheets export
- * URLs answer with one). Statuses of 400 and above end the stream with FERRY_EHTTP and a
- * message naming the status and the URL without credentials or query string. A stream given a
- * cancel flag checks it while it waits for the server (at least once a second), so a cancel
- * does not wait for a slow or stalled server to answer or time out.
+ * memory stays bounded however large the body. The body is counted after decoding as it
+ * arrives, and a body past max_bytes ends the stream with FERRY_ELIMIT at once, whatever the
+ * Content-Length said. Every connection, redirects included, passes the destination policy
+ * (util/net_policy.h). Redirects are followed (Google Sheets export URLs answer with one), at
+ * most 5, over http or https, never from https down to plain http. Statuses of 400 and above
+ * end the stream with FERRY_EHTTP and a message naming the status and the URL without
+ * credentials or query string. A stream given a cancel flag checks it while it waits for the
+ * server (at least once a second), so a cancel does not wait for a slow or stalled server to
+ * answer or time out.
  *
  * One stream belongs to one thread. */
 #ifndef FERRY_UTIL_HTTP_STREAM_H
@@ -17,14 +21,22 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/net_policy.h"
 
 typedef struct ferry_http_stream ferry_http_stream;
 
-/* Starts a GET of url with a whole-transfer timeout (0 for none). cancel (borrowed, may be
- * NULL): once set, reads fail with FERRY_ECANCELLED. On success *ret_stream is owned by the
- * caller (ferry_http_stream_free()). Connection errors are reported by the first read, not
- * here. */
-ferry_rc ferry_http_stream_open(const char *url, long timeout_ms, const atomic_bool *cancel,
+/* How a stream runs. Pointers are borrowed for the stream's life. */
+typedef struct {
+    long timeout_ms;                /* the whole transfer; 0 for none */
+    const atomic_bool *cancel;      /* may be NULL: once set, reads fail with FERRY_ECANCELLED */
+    uint64_t max_bytes;             /* a larger (decoded) body fails with FERRY_ELIMIT; 0: none */
+    const ferry_net_policy *policy; /* where it may connect; NULL: public addresses only */
+} ferry_http_stream_options;
+
+/* Starts a GET of url (opt borrowed; copied where needed, policy kept). On success
+ * *ret_stream is owned by the caller (ferry_http_stream_free()). Connection errors, refusals
+ * by the policy included, are reported by the first read, not here. */
+ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options *opt,
                                 ferry_http_stream **ret_stream, ferry_err *err);
 
 /* Reads up to cap bytes into buf; *ret_n == 0 at the end of the body. */
@@ -43,6 +55,9 @@ const char *ferry_http_stream_content_type(const ferry_http_stream *s);
 
 /* Frees the stream; NULL is allowed. */
 void ferry_http_stream_free(ferry_http_stream *s);
+
+/* Writes n bytes as "64 MiB", "1 GiB", "512 KiB" or "1000 bytes" into out. */
+void ferry_size_format(uint64_t n, char *out, size_t outlen);
 
 /* Writes url without user, password and query string into out ("https://host/path"). */
 void ferry_url_redact(const char *url, char *out, size_t outlen);

@@ -433,7 +433,8 @@ export class Env {
     /** Writes ferry.yaml: syncs (name -> syncConfig()) and any other top-level keys. JSON is
      * YAML, one key per line. */
     writeConfig(syncs, top = {}) {
-        this.write('ferry.yaml', JSON.stringify({ database: 'sqlite:ferry.db', ...top, syncs }, null, 2) + '\n');
+        // The tests' sources are fake servers on loopback, which Ferry refuses by default.
+        this.write('ferry.yaml', JSON.stringify({ database: 'sqlite:ferry.db', allow_private: true, ...top, syncs }, null, 2) + '\n');
         return this.configPath;
     }
 

@@ -166,10 +166,15 @@ def sync_config(url, table="people", key="id", fields=None, title=None, noun=Non
     return sync
 
 
-def config_text(syncs, database="sqlite:ferry.db"):
+def config_text(syncs, database="sqlite:ferry.db", allow_private=True):
     """A ferry.yaml for syncs (name -> dict). JSON is YAML, so the dicts are dumped as JSON
-    (one key per line, so a YAML error would still point at a line)."""
-    return json.dumps({"database": database, "syncs": syncs}, indent=2) + "\n"
+    (one key per line, so a YAML error would still point at a line). The sources of tests are
+    fake servers on loopback, which Ferry refuses by default: allow_private opens them."""
+    cfg = {"database": database}
+    if allow_private:
+        cfg["allow_private"] = True
+    cfg["syncs"] = syncs
+    return json.dumps(cfg, indent=2) + "\n"
 
 
 def csv_text(header, rows, newline="\n"):
@@ -770,9 +775,10 @@ class FerryTestCase(unittest.TestCase):
     def write_csv(self, name, header, rows, newline="\n"):
         return self.write_file(name, csv_text(header, rows, newline))
 
-    def write_config(self, syncs_or_text, database="sqlite:ferry.db"):
-        """Writes ferry.yaml from raw text or a dict of syncs."""
-        text = syncs_or_text if isinstance(syncs_or_text, str) else config_text(syncs_or_text, database)
+    def write_config(self, syncs_or_text, database="sqlite:ferry.db", allow_private=True):
+        """Writes ferry.yaml from raw text or a dict of syncs (allow_private: config_text())."""
+        text = (syncs_or_text if isinstance(syncs_or_text, str)
+                else config_text(syncs_or_text, database, allow_private))
         self.write_file("ferry.yaml", text)
         return self.config_path
 

@@ -140,7 +140,7 @@ class HttpFailureTest(HttpTestCase):
 
     def test_redirect_loop_fails(self):
         self.use_url(self.server.route("/loop", redirect="/loop"))
-        self.assert_failed("redirected too many times")
+        self.assert_failed("redirected more than 5 times")
 
 
 class HttpSecretsTest(HttpTestCase):

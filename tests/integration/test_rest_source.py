@@ -89,6 +89,7 @@ def rest_yaml(url, source="", fields=FIELDS, target="{ table: patients, key: [id
     if "retry_backoff" not in source:
         source = textwrap.dedent(source).strip("\n") + "\nretry_backoff: 100ms\n"
     return ("database: sqlite:ferry.db\n"
+            "allow_private: true\n"  # the fake upstream is on loopback
             "syncs:\n"
             "  %s:\n" % name
             + block(sync_extra, 4)
@@ -433,6 +434,27 @@ class RetryTest(RestTestCase):
         self.assertEqual(self.up.count(PATIENTS), 1)
         self.assertLess(elapsed, 20, "a 3600 s Retry-After over max_wait 2s was waited for")
 
+    def test_429_without_retry_after_obeys_retries(self):
+        self.up.fault("429", path=PATIENTS, page=2, times=None, retry_after=None)
+        self.use_style("next_link", "retries: 2\n")
+        _, _, run, _ = self.assert_failed("429", "page 2", "after 2 retries")
+        self.assertEqual([r["status"] for r in self.page_requests(PATIENTS, 2)], [429] * 3,
+                         "expected 1 try + 2 retries")
+
+    def test_429_and_500_share_one_retry_budget(self):
+        self.up.fault("429", path=PATIENTS, page=2, times=1, retry_after=None)
+        self.up.fault("status", path=PATIENTS, page=2, on=2, times=None, status=500)
+        self.use_style("next_link", "retries: 2\n")
+        self.assert_failed("page 2", "500")
+        self.assertEqual([r["status"] for r in self.page_requests(PATIENTS, 2)],
+                         [429, 500, 500], "expected 1 try + 2 retries in all")
+
+    def test_429_with_retry_after_counts_against_retries(self):
+        self.up.fault("429", path=PATIENTS, page=1, times=None, retry_after=0)
+        self.use_style("next_link", "retries: 1\n")
+        self.assert_failed("429", "page 1")
+        self.assertEqual(self.up.count(PATIENTS), 2, "expected 1 try + 1 retry")
+
     def test_500_once_is_retried_and_the_run_succeeds(self):
         self.up.fault("status", path=PATIENTS, page=2, status=500)
         self.use_style("next_link", "retries: 2\n")
@@ -626,6 +648,7 @@ class TenantTest(RestTestCase):
         self.up.set_tenant("org-1", make_records(4))
         self.write_config(textwrap.dedent("""\
             database: sqlite:ferry.db
+            allow_private: true
             syncs:
               patients:
                 tenant: { variable: org_id, column: organization_id, values: [org-1] }

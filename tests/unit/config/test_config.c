@@ -218,7 +218,8 @@ static void load_errors_name_the_path_as_given(void **state)
     snprintf(expected, sizeof(expected),
              "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
              "session_idle, session_max, metrics_token, max_connections, "
-             "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)",
+             "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
+             "allow_hosts, files_dir, syncs)",
              path);
     assert_string_equal(err.msg, expected);
     free(path);
@@ -330,6 +331,88 @@ static void top_level_keys_are_read(void **state)
     ferry_config_free(cfg);
 }
 
+/* allow_private, allow_hosts and files_dir of the top level reach every source, whichever
+ * order the keys come in; a source's own allow_hosts come first. */
+static void outbound_keys_merge_into_every_source(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs:\n"
+                                 "  a:\n"
+                                 "    source: { url: a.csv, allow_hosts: [10.0.0.5], "
+                                 "max_bytes: 2GiB }\n"
+                                 "    target: { table: a, key: id }\n"
+                                 "    fields: { id: {} }\n"
+                                 "  b:\n"
+                                 "    source: { url: 'https://x.example/b.csv' }\n"
+                                 "    target: { table: b, key: id }\n"
+                                 "    fields: { id: {} }\n"
+                                 "allow_hosts: [API.Internal, '[fd00::1]']\n"
+                                 "allow_private: true\n");
+    const ferry_source_spec *a = &cfg->syncs[0].source, *b = &cfg->syncs[1].source;
+
+    (void)state;
+    assert_true(cfg->allow_private);
+    assert_int_equal(cfg->nallow_hosts, 2);
+    assert_true(a->allow_private);
+    assert_true(b->allow_private);
+    assert_int_equal(a->nallow_hosts, 3);
+    assert_string_equal(a->allow_hosts[0], "10.0.0.5");
+    assert_string_equal(a->allow_hosts[1], "api.internal");
+    assert_string_equal(a->allow_hosts[2], "[fd00::1]");
+    assert_int_equal(b->nallow_hosts, 2);
+    assert_string_equal(a->files_dir, ".");
+    assert_int_equal(a->max_bytes, 2ULL * 1024 * 1024 * 1024);
+    assert_int_equal(b->max_bytes, 1024ULL * 1024 * 1024);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC);
+    assert_false(cfg->syncs[0].source.allow_private);
+    assert_int_equal(cfg->syncs[0].source.nallow_hosts, 0);
+    assert_null(cfg->syncs[0].source.allow_hosts);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("files_dir: /\n" MINI_SYNC);
+    assert_string_equal(cfg->files_dir, "/");
+    assert_string_equal(cfg->syncs[0].source.files_dir, "/");
+    ferry_config_free(cfg);
+}
+
+static void outbound_keys_are_validated(void **state)
+{
+    (void)state;
+    expect_error("allow_hosts: ['http://a.example']\n",
+                 "ferry.yaml:1: allow_hosts: 'http://a.example' is not a host: allow_hosts "
+                 "lists host names or addresses (such as api.internal or 10.0.0.5), without "
+                 "scheme, port or path");
+    expect_error("allow_hosts: [a.example:8080]\n",
+                 "ferry.yaml:1: allow_hosts: 'a.example:8080' is not a host: allow_hosts "
+                 "lists host names or addresses (such as api.internal or 10.0.0.5), without "
+                 "scheme, port or path");
+    expect_error("allow_private: maybe\n",
+                 "ferry.yaml:1: allow_private: expected a boolean (true or false), not 'maybe'");
+    expect_error("files_dir: /nonexistent-ferry-dir\n",
+                 "ferry.yaml:1: files_dir: '/nonexistent-ferry-dir' is not a directory");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: a.csv, max_bytes: lots }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.people.source.max_bytes: expected a size such as "
+                 "1048576, 512KiB or 1MiB, not 'lots'");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: a.csv, max_bytes: 2TiB }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.people.source.max_bytes: '2TiB' is out of range (1 byte "
+                 "to 1TiB)");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { kind: rest, url: 'https://a.example/x', max_bytes: 1MiB }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.people.source: 'max_bytes' is for CSV sources");
+}
+
 /* ---- error messages ---- */
 
 static void unknown_type_names_file_line_and_key(void **state)
@@ -356,7 +439,8 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "wokers: 4\n",
         "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
         "session_idle, session_max, metrics_token, max_connections, "
-        "max_connections_per_ip, idle_timeout, max_body, cors_origins, syncs)");
+        "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
+        "files_dir, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -393,7 +477,7 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "ferry.yaml:5: syncs.people.source.timout: unknown key (expected one of: kind, "
                  "url, timeout, max_field_bytes, delimiter, vars, method, headers, query, body, "
                  "auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, retries, "
-                 "retry_backoff, max_wait)");
+                 "retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -720,7 +804,7 @@ static void error_quoting_a_line_break_stays_one_line(void **state)
                  "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
                  "kind, url, timeout, max_field_bytes, delimiter, vars, method, headers, query, "
                  "body, auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, "
-                 "retries, retry_backoff, max_wait)");
+                 "retries, retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -1600,6 +1684,8 @@ int main(void)
         cmocka_unit_test(empty_file_is_valid_with_defaults_and_no_syncs),
         cmocka_unit_test(comment_only_or_bare_document_is_valid_with_defaults),
         cmocka_unit_test(top_level_keys_are_read),
+        cmocka_unit_test(outbound_keys_merge_into_every_source),
+        cmocka_unit_test(outbound_keys_are_validated),
         cmocka_unit_test(unknown_type_names_file_line_and_key),
         cmocka_unit_test(unknown_top_level_key_lists_the_known_ones),
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),

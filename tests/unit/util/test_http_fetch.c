@@ -46,6 +46,9 @@ static const unsigned char gzipped[] = {
     0xd7, 0x51, 0x48, 0xce, 0xcf, 0x2d, 0x28, 0x4a, 0x2d, 0x2e, 0x4e, 0x4d, 0x51, 0x28, 0xcf,
     0x2f, 0xca, 0x49, 0x01, 0x00, 0x08, 0x9e, 0x34, 0x35, 0x17, 0x00, 0x00, 0x00};
 
+/* The test server listens on loopback, which the default policy refuses. */
+static const ferry_net_policy loopback_ok = {.allow_private = true};
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -297,7 +300,7 @@ static void assert_empty_response(const ferry_http_response *resp)
 
 static void get_returns_status_body_and_content_type(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -316,7 +319,7 @@ static void get_returns_status_body_and_content_type(void **state)
 static void custom_request_headers_arrive(void **state)
 {
     const char *headers[] = {"X-One: first", "X-Two: second value", NULL};
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -332,7 +335,7 @@ static void custom_request_headers_arrive(void **state)
 
 static void basic_auth_arrives(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -355,7 +358,7 @@ static void basic_auth_arrives(void **state)
 static void post_body_arrives(void **state)
 {
     const char *headers[] = {"Content-Type: application/json", NULL};
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -373,7 +376,7 @@ static void post_body_arrives(void **state)
 
 static void not_found_is_a_response_not_an_error(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -389,7 +392,7 @@ static void not_found_is_a_response_not_an_error(void **state)
 
 static void redirect_is_returned_not_followed(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -405,7 +408,7 @@ static void redirect_is_returned_not_followed(void **state)
 
 static void response_headers_read_case_insensitively_and_repeats_join(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -424,7 +427,7 @@ static void response_headers_read_case_insensitively_and_repeats_join(void **sta
 
 static void headers_past_the_limit_are_ignored(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -443,7 +446,7 @@ static void headers_past_the_limit_are_ignored(void **state)
 
 static void compressed_body_is_decoded(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -457,7 +460,7 @@ static void compressed_body_is_decoded(void **state)
 
 static void body_over_max_bytes_is_elimit(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -481,7 +484,7 @@ static void body_over_max_bytes_is_elimit(void **state)
 
 static void chunked_body_over_max_bytes_is_elimit(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -496,7 +499,7 @@ static void chunked_body_over_max_bytes_is_elimit(void **state)
 
 static void slow_response_past_timeout_is_transient(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -515,7 +518,7 @@ static void slow_response_past_timeout_is_transient(void **state)
 
 static void stalled_transfer_fails_on_the_low_speed_limit(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -533,7 +536,7 @@ static void stalled_transfer_fails_on_the_low_speed_limit(void **state)
 
 static void refused_connection_is_transient(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -555,7 +558,7 @@ static void *cancel_later(void *arg)
 
 static void cancel_from_another_thread_stops_a_slow_fetch(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     atomic_bool cancel = false;
     pthread_t t;
@@ -579,7 +582,7 @@ static void sequential_fetches_reuse_the_connection(void **state)
 {
     server *srv = *state;
     ferry_http_client *c = NULL;
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -601,7 +604,7 @@ static void options_do_not_carry_over_to_the_next_fetch(void **state)
 {
     const char *headers[] = {"X-One: first", NULL};
     ferry_http_client *c = NULL;
-    ferry_http_request req = {0}, plain = {0};
+    ferry_http_request req = {.policy = &loopback_ok}, plain = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[128];
@@ -639,7 +642,7 @@ static void assert_no_secrets(const char *msg)
 static void messages_never_show_query_or_credentials(void **state)
 {
     const char *headers[] = {"Authorization: Bearer bearer-xyz", NULL};
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
     char url[160];
@@ -668,7 +671,7 @@ static void messages_never_show_query_or_credentials(void **state)
 
 static void unsupported_scheme_and_method_are_refused(void **state)
 {
-    ferry_http_request req = {0};
+    ferry_http_request req = {.policy = &loopback_ok};
     ferry_http_response resp;
     ferry_err err;
 
@@ -684,10 +687,30 @@ static void unsupported_scheme_and_method_are_refused(void **state)
 
 #define SERVER_TEST(f) cmocka_unit_test_setup_teardown(f, server_start, server_stop)
 
+static void loopback_is_refused_without_allow_private(void **state)
+{
+    char url[256];
+    ferry_http_request req = {0};
+    ferry_http_response resp;
+    ferry_err err;
+
+    url_for(*state, "/hello", url, sizeof(url));
+    req.url = url;
+    ferry_err_clear(&err);
+    assert_int_equal(fetch_once(&req, &resp, &err), FERRY_EHTTP);
+    assert_false(err.transient);
+    assert_non_null(strstr(err.msg, "127.0.0.1"));
+    assert_non_null(strstr(err.msg, "a loopback address"));
+    assert_non_null(strstr(err.msg, "allow_private: true"));
+    assert_non_null(strstr(err.msg, "allow_hosts:"));
+    assert_empty_response(&resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         SERVER_TEST(get_returns_status_body_and_content_type),
+        SERVER_TEST(loopback_is_refused_without_allow_private),
         SERVER_TEST(custom_request_headers_arrive),
         SERVER_TEST(basic_auth_arrives),
         SERVER_TEST(post_body_arrives),
