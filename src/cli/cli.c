@@ -52,8 +52,10 @@ static const char usage_text[] =
     "Usage: ferry COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  sync NAME [--tenant T] [--dry-run]\n"
-    "                               run one sync now, in the foreground\n"
+    "  sync NAME [--tenant T] [--dry-run] [--allow-missing]\n"
+    "                               run one sync now, in the foreground; --allow-missing\n"
+    "                               lets this run delete or flag more rows than the\n"
+    "                               sync's guard.max_missing allows\n"
     "  runs [--sync NAME] [--limit N]\n"
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
@@ -81,6 +83,7 @@ typedef struct {
     const char *sync;
     int limit;
     bool dry_run;
+    bool allow_missing; /* sync --allow-missing */
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
@@ -94,12 +97,19 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},
+        {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"allow-missing", no_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -127,6 +137,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         }
         case 'd':
             o->dry_run = true;
+            break;
+        case 'M':
+            o->allow_missing = true;
             break;
         case 'l':
             o->listen = optarg;
@@ -319,6 +332,7 @@ static int cmd_sync(const cli_opts *o)
     opt.user = getenv("USER");
     opt.tenant = o->tenant;
     opt.dry_run = o->dry_run;
+    opt.allow_missing = o->allow_missing;
     opt.cancel = &cancel_requested;
     opt.on_progress = on_progress;
     opt.progress_ctx = &ps;

@@ -1334,6 +1334,75 @@ static ferry_rc on_sync_retries(struct walk *w, const struct val *v, void *obj)
     return rc;
 }
 
+/* ---- syncs.NAME.guard ---- */
+
+#define GUARD_COUNT_MAX 1000000000000LL
+
+/* A limit of the guard: "10%" (0% to 100%, at most two decimals) or a count ("50"). */
+static ferry_rc get_guard_limit(struct walk *w, const struct val *v, ferry_guard_limit *ret)
+{
+    const char *s = NULL, *p;
+    size_t len = 0, i = 0;
+    int64_t whole = 0, hundredths = 0;
+    int decimals = 0;
+    ferry_rc rc = get_scalar(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    p = s;
+    while (i < len && is_digit(p[i]) && whole <= GUARD_COUNT_MAX)
+        whole = whole * 10 + (p[i++] - '0');
+    if (i == 0 || whole > GUARD_COUNT_MAX)
+        goto bad;
+    if (i == len) {
+        *ret = (ferry_guard_limit){.set = true, .percent = false, .value = whole};
+        return FERRY_OK;
+    }
+    if (p[i] == '.') {
+        for (i++; i < len && is_digit(p[i]) && decimals < 2; decimals++)
+            hundredths = hundredths * 10 + (p[i++] - '0');
+        if (decimals == 0)
+            goto bad;
+        if (decimals == 1)
+            hundredths *= 10;
+    }
+    if (i + 1 != len || p[i] != '%' || whole > 100 || (whole == 100 && hundredths > 0))
+        goto bad;
+    *ret = (ferry_guard_limit){.set = true, .percent = true, .value = whole * 100 + hundredths};
+    return FERRY_OK;
+bad:
+    return fail(w, v->line,
+                "'%.*s' is not a limit: write a share of the rows such as 10%% (0%% to 100%%, "
+                "at most two decimals) or a number of rows such as 50",
+                show_len(len), s);
+}
+
+static ferry_rc on_guard_max_missing(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_guard_spec *guard = obj;
+
+    return get_guard_limit(w, v, &guard->max_missing);
+}
+
+static ferry_rc on_guard_max_failed(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_guard_spec *guard = obj;
+
+    return get_guard_limit(w, v, &guard->max_failed);
+}
+
+static const struct key_rule guard_rules[] = {
+    {"max_missing", false, on_guard_max_missing}, /* default: 10% */
+    {"max_failed", false, on_guard_max_failed},   /* default: none */
+};
+
+static ferry_rc on_sync_guard(struct walk *w, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+
+    return walk_mapping(w, v, guard_rules, NRULES(guard_rules), &st->sync->guard);
+}
+
 /* ---- syncs.NAME.tenant ---- */
 
 static ferry_rc on_sync_tenant(struct walk *w, const struct val *v, void *obj)
@@ -1488,6 +1557,7 @@ static const struct key_rule sync_rules[] = {
     {"cooldown", false, on_sync_cooldown},       /* default: none */
     {"retries", false, on_sync_retries},         /* 0 to 10, default 0 */
     {"tenant", false, on_sync_tenant},           /* applied after the fields */
+    {"guard", false, on_sync_guard},             /* guard_rules */
 };
 
 /* Every name in target.key must be a field; key fields become required. */
@@ -1546,6 +1616,7 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     sync->tenant_field = -1;
     ferry_config_source_defaults(&sync->source);
     sync->target.on_missing = FERRY_ON_MISSING_KEEP;
+    sync->guard.max_missing = (ferry_guard_limit){.set = true, .percent = true, .value = 1000};
     sync->name = strdup(name);
     if (sync->name == NULL)
         return oom(w);

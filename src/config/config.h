@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/cron.h"
 #include "util/err.h"
@@ -169,6 +170,19 @@ typedef struct {
     ferry_on_missing on_missing;
 } ferry_target_spec;
 
+/* One limit of a sync's guard: a share of the rows (or records) or a count of them. */
+typedef struct {
+    bool set;      /* false: no limit */
+    bool percent;  /* value is a share, in hundredths of a percent (1000 is 10%) */
+    int64_t value; /* hundredths of a percent, or a count */
+} ferry_guard_limit;
+
+/* A sync's guard (docs/config.md, "guard"): what a run may do before it is refused. */
+typedef struct {
+    ferry_guard_limit max_missing; /* rows on_missing deletes or flags; default 10% */
+    ferry_guard_limit max_failed;  /* records that fail; default none */
+} ferry_guard_spec;
+
 typedef struct ferry_sync_spec {
     char *name;  /* the key under syncs: */
     char *title; /* defaults to name */
@@ -188,6 +202,7 @@ typedef struct ferry_sync_spec {
     long timeout_ms;  /* a run taking longer fails; 0 (default) for no limit */
     long cooldown_ms; /* a new run is refused this long after the last one finished */
     int retries;      /* transient source errors retried this many times; default 0 */
+    ferry_guard_spec guard;
     /* Tenants (docs/sources.md): NULL variable when the sync has none. The tenant column is
      * the last field (is_tenant) and the last key column. */
     char *tenant_variable;

@@ -141,7 +141,7 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     ferry_run want, got;
     char tenant_buf[80];
     const char *tenant = NULL, *why;
-    bool created = false;
+    bool created = false, allow_missing = false;
     ferry_store *st;
     ferry_err err;
     json_t *body;
@@ -171,6 +171,14 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
         if (t != NULL && json_is_string(t))
             snprintf(tenant_buf, sizeof(tenant_buf), "%s", json_string_value(t));
         tenant = t != NULL && json_is_string(t) ? tenant_buf : NULL;
+        /* This run may delete or flag more rows than the sync's guard allows. */
+        json_t *am = json_object_get(doc, "allow_missing");
+        if (am != NULL && !json_is_boolean(am)) {
+            json_decref(doc);
+            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                               "allow_missing must be true or false");
+        }
+        allow_missing = am != NULL && json_is_true(am);
         json_decref(doc);
     }
     if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
@@ -191,6 +199,7 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     want.trigger = (char *)"api";
     want.user = req->who.user;
     want.token = req->who.token_label;
+    want.allow_missing = allow_missing;
     want.queued_at_ms = ferry_time_now_ms();
     if (st->ops->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);

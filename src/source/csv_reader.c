@@ -11,6 +11,19 @@
  * and the oversized one is reported with its row and line. Memory is at most the 64 KiB input
  * buffer plus the largest record within the limits.
  *
+ * Strictness: a closing quote must be followed by the delimiter or a line end; other text
+ * after it ("d"junk) fails the record rather than being glued on, since it means the
+ * quoting is not what the exporter meant. Errors about one byte (a NUL, invalid UTF-8) give
+ * its offset in the input: each field remembers where its text starts in the input and
+ * whether it was quoted, and the only bytes a field stores differently from the input are
+ * doubled quotes (one stored, two read), so the offset is the field's start plus the stored
+ * offset plus the quotes before it.
+ *
+ * Encoding: the input must be UTF-8. An input that starts as UTF-16 (a UTF-16 byte order
+ * mark, or a NUL after or before each of the first two characters) is refused as a whole
+ * with a message naming the encoding, instead of failing every record with "contains a NUL
+ * byte".
+ *
  * Why not a library: Debian has libcsv, but it is callback-driven, cannot report the physical
  * line of a record, and has no per-field limit; these are the three things Ferry needs to fail
  * one record with a precise reason and go on. */
@@ -48,6 +61,8 @@ struct ferry_csv_reader {
     size_t reclen, reccap;
     size_t *starts; /* field start offsets into rec */
     size_t *lens;
+    uint64_t *in_starts; /* where each field's text starts in the input */
+    bool *quoted;        /* each field was quoted */
     char **ptrs;
     size_t nfields, fieldcap;
 
@@ -56,6 +71,7 @@ struct ferry_csv_reader {
 
     /* The record being read. */
     size_t field_start;
+    uint64_t field_in_start; /* the input offset of the field's first byte of text */
     size_t field_len;
     bool field_quoted;
     bool field_truncated;
@@ -63,6 +79,8 @@ struct ferry_csv_reader {
     char errbuf[256];
     bool has_error;
     long error_field;
+    int64_t error_offset;
+    char fatal[160]; /* set: the input is refused as a whole (UTF-16) */
 
     unsigned char cls[256];
 };
@@ -117,6 +135,8 @@ void ferry_csv_reader_free(ferry_csv_reader *reader)
     free(reader->rec);
     free(reader->starts);
     free(reader->lens);
+    free(reader->in_starts);
+    free(reader->quoted);
     free(reader->ptrs);
     free(reader);
 }
@@ -151,6 +171,7 @@ static void set_error(ferry_csv_reader *r, long field, const char *msg)
         return;
     r->has_error = true;
     r->error_field = field;
+    r->error_offset = -1;
     snprintf(r->errbuf, sizeof(r->errbuf), "%s", msg);
 }
 
@@ -225,6 +246,14 @@ static ferry_rc end_field(ferry_csv_reader *r, ferry_err *err)
         if (s == NULL)
             return ferry_err_set(err, FERRY_ENOMEM, "allocating CSV fields");
         r->lens = s;
+        uint64_t *in = realloc(r->in_starts, cap * sizeof(*in));
+        if (in == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "allocating CSV fields");
+        r->in_starts = in;
+        bool *q = realloc(r->quoted, cap * sizeof(*q));
+        if (q == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "allocating CSV fields");
+        r->quoted = q;
         r->fieldcap = cap;
     }
     if (!rec_reserve(r, 1))
@@ -232,6 +261,8 @@ static ferry_rc end_field(ferry_csv_reader *r, ferry_err *err)
     r->rec[r->reclen++] = '\0';
     r->starts[r->nfields] = r->field_start;
     r->lens[r->nfields] = r->field_len;
+    r->in_starts[r->nfields] = r->field_in_start;
+    r->quoted[r->nfields] = r->field_quoted;
     r->nfields++;
 next:
     r->field_start = r->reclen;
@@ -252,14 +283,31 @@ static void record_reset(ferry_csv_reader *r)
     r->record_dropping = false;
     r->has_error = false;
     r->error_field = -1;
+    r->error_offset = -1;
 }
 
-/* Checks the finished record for NUL bytes and invalid UTF-8 and fills out. */
-static ferry_rc record_finish(ferry_csv_reader *r, long start_line, ferry_csv_record *out,
-                              ferry_err *err)
+/* The input offset of byte pos of stored field i: a quoted field stores one quote for the
+ * two it reads. */
+static int64_t input_offset(const ferry_csv_reader *r, size_t i, size_t pos)
+{
+    uint64_t off = r->in_starts[i] + pos;
+
+    if (r->quoted[i]) {
+        const char *f = r->rec + r->starts[i];
+        for (size_t k = 0; k < pos; k++)
+            off += f[k] == '"';
+    }
+    return (int64_t)off;
+}
+
+/* Checks the finished record for NUL bytes and invalid UTF-8 and fills out. unterminated:
+ * the input ended inside the record (quote_open: inside a quoted field). */
+static ferry_rc record_finish(ferry_csv_reader *r, long start_line, bool unterminated,
+                              bool quote_open, ferry_csv_record *out, ferry_err *err)
 {
     char msg[96];
-    size_t i;
+    const char *nul;
+    size_t i, valid;
 
     if (r->nfields > 0) {
         char **p = realloc(r->ptrs, r->nfields * sizeof(*p));
@@ -271,12 +319,14 @@ static ferry_rc record_finish(ferry_csv_reader *r, long start_line, ferry_csv_re
         r->ptrs[i] = r->rec + r->starts[i];
         if (r->has_error)
             continue;
-        if (memchr(r->ptrs[i], '\0', r->lens[i]) != NULL) {
+        if ((nul = memchr(r->ptrs[i], '\0', r->lens[i])) != NULL) {
             snprintf(msg, sizeof(msg), "field %zu contains a NUL byte", i + 1);
             set_error(r, (long)i, msg);
-        } else if (!ferry_utf8_is_valid(r->ptrs[i], r->lens[i])) {
+            r->error_offset = input_offset(r, i, (size_t)(nul - r->ptrs[i]));
+        } else if ((valid = ferry_utf8_valid_prefix(r->ptrs[i], r->lens[i])) < r->lens[i]) {
             snprintf(msg, sizeof(msg), "field %zu is not valid UTF-8", i + 1);
             set_error(r, (long)i, msg);
+            r->error_offset = input_offset(r, i, valid);
         }
     }
     out->nfields = r->nfields;
@@ -286,17 +336,37 @@ static ferry_rc record_finish(ferry_csv_reader *r, long start_line, ferry_csv_re
     out->line = start_line;
     out->error = r->has_error ? r->errbuf : NULL;
     out->error_field = r->has_error ? r->error_field : -1;
+    out->error_offset = r->has_error ? r->error_offset : -1;
+    out->unterminated = unterminated;
+    out->quote_open = quote_open;
     return FERRY_OK;
 }
 
-/* Drops a UTF-8 BOM at the very start of the input. */
+/* The name of the UTF-16 form the first n bytes at p are in, or NULL. Without a byte order
+ * mark, two characters each with a NUL byte beside it are taken as UTF-16 (text in UTF-8
+ * never holds NUL bytes). */
+static const char *utf16_form(const unsigned char *p, size_t n)
+{
+    if (n >= 2 && p[0] == 0xFF && p[1] == 0xFE)
+        return "UTF-16 LE with a byte order mark";
+    if (n >= 2 && p[0] == 0xFE && p[1] == 0xFF)
+        return "UTF-16 BE with a byte order mark";
+    if (n >= 4 && p[0] != 0 && p[1] == 0 && p[2] != 0 && p[3] == 0)
+        return "UTF-16 LE without a byte order mark";
+    if (n >= 4 && p[0] == 0 && p[1] != 0 && p[2] == 0 && p[3] != 0)
+        return "UTF-16 BE without a byte order mark";
+    return NULL;
+}
+
+/* Drops a UTF-8 BOM at the very start of the input, and refuses UTF-16. */
 static ferry_rc skip_bom(ferry_csv_reader *r, ferry_err *err)
 {
+    const char *form;
     ferry_rc rc;
 
     r->started = true;
-    /* Make sure at least three bytes are buffered unless the input is shorter. */
-    while (r->inlen - r->inpos < 3 && !r->eof) {
+    /* Make sure at least four bytes are buffered unless the input is shorter. */
+    while (r->inlen - r->inpos < 4 && !r->eof) {
         size_t have = r->inlen - r->inpos, n = 0;
         memmove(r->inbuf, r->inbuf + r->inpos, have);
         r->inpos = 0;
@@ -312,6 +382,10 @@ static ferry_rc skip_bom(ferry_csv_reader *r, ferry_err *err)
         r->inpos += 3;
         r->consumed += 3;
     }
+    form = utf16_form((const unsigned char *)r->inbuf + r->inpos, r->inlen - r->inpos);
+    if (form != NULL)
+        snprintf(r->fatal, sizeof(r->fatal),
+                 "the input is %s, not UTF-8: export or save it as CSV in UTF-8", form);
     return FERRY_OK;
 }
 
@@ -324,6 +398,8 @@ ferry_rc ferry_csv_reader_next(ferry_csv_reader *r, ferry_csv_record *ret_rec, f
 
     if (!r->started && (rc = skip_bom(r, err)) != FERRY_OK)
         return rc;
+    if (r->fatal[0] != '\0')
+        return ferry_err_set(err, FERRY_ECSV, "%s", r->fatal);
 
 again:
     record_reset(r);
@@ -370,6 +446,8 @@ again:
         }
         r->inpos++;
         r->consumed++;
+        if (st == ST_FIELD_START) /* the field's text starts here, or after its quote */
+            r->field_in_start = r->consumed - (c == '"' ? 0 : 1);
         switch (st) {
         case ST_QUOTED:
             /* Only a quote reaches here (the run copy takes everything else). */
@@ -382,8 +460,14 @@ again:
                 st = ST_QUOTED;
                 break;
             }
-            /* A closing quote: what follows is handled as in an unquoted field, so text
-             * after it ("ab"c) is kept, as most readers do. */
+            /* A closing quote: only the delimiter or a line end may follow. Other text ("d"junk)
+             * fails the record; it is scanned as an unquoted field to the next delimiter. */
+            if (c != r->limits.delimiter && c != '\r' && c != '\n') {
+                char msg[96];
+                snprintf(msg, sizeof(msg), "field %zu has text after its closing quote",
+                         r->nfields + 1);
+                set_error(r, (long)r->nfields, msg);
+            }
             /* fall through */
         case ST_FIELD_START:
             if (st == ST_FIELD_START && c == '"') {
@@ -418,7 +502,7 @@ again:
             goto again; /* a blank line is not a record */
         if ((rc = end_field(r, err)) != FERRY_OK)
             return rc;
-        return record_finish(r, start_line, ret_rec, err);
+        return record_finish(r, start_line, false, false, ret_rec, err);
     }
 
     /* End of input. */
@@ -433,12 +517,18 @@ again:
     r->row++;
     if ((rc = end_field(r, err)) != FERRY_OK)
         return rc;
-    return record_finish(r, start_line, ret_rec, err);
+    return record_finish(r, start_line, true, st == ST_QUOTED, ret_rec, err);
 }
 
 bool ferry_utf8_is_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    return ferry_utf8_valid_prefix(s, len) == len;
+}
+
+size_t ferry_utf8_valid_prefix(const char *s, size_t len)
+{
+    const unsigned char *start = (const unsigned char *)s;
+    const unsigned char *p = start;
     const unsigned char *end = p + len;
 
     while (p < end) {
@@ -449,28 +539,28 @@ bool ferry_utf8_is_valid(const char *s, size_t len)
         }
         if (c >= 0xC2 && c <= 0xDF) {
             if (end - p < 2 || (p[1] & 0xC0) != 0x80)
-                return false;
+                return (size_t)(p - start);
             p += 2;
         } else if (c >= 0xE0 && c <= 0xEF) {
             if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-                return false;
+                return (size_t)(p - start);
             if (c == 0xE0 && p[1] < 0xA0) /* overlong */
-                return false;
+                return (size_t)(p - start);
             if (c == 0xED && p[1] > 0x9F) /* surrogates */
-                return false;
+                return (size_t)(p - start);
             p += 3;
         } else if (c >= 0xF0 && c <= 0xF4) {
             if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
                 (p[3] & 0xC0) != 0x80)
-                return false;
+                return (size_t)(p - start);
             if (c == 0xF0 && p[1] < 0x90) /* overlong */
-                return false;
+                return (size_t)(p - start);
             if (c == 0xF4 && p[1] > 0x8F) /* past U+10FFFF */
-                return false;
+                return (size_t)(p - start);
             p += 4;
         } else {
-            return false;
+            return (size_t)(p - start);
         }
     }
-    return true;
+    return len;
 }

@@ -7,9 +7,16 @@
  * Blank lines are not records (trailing ones included).
  *
  * A record that cannot be used (a field over the size limit, too many fields, a NUL byte,
- * invalid UTF-8, a quote left open at the end of the input) is still returned, with error set,
- * so the caller can fail that record and go on; the reader always resynchronises at the next
- * record boundary. Only the read callback failing ends the stream with an error.
+ * invalid UTF-8, text after a closing quote, a quote left open at the end of the input) is
+ * still returned, with error set, so the caller can fail that record and go on; the reader
+ * always resynchronises at the next record boundary. A record the input ended inside (no line
+ * end after it) says so (unterminated), so the caller can tell a cut-off input from a final
+ * line without a newline.
+ *
+ * Only two things end the stream with an error: the read callback failing, and an input that
+ * starts as UTF-16 (a UTF-16 byte order mark, or ASCII text with a NUL after or before every
+ * character), which is refused at the first call with FERRY_ECSV and a message naming the
+ * encoding.
  *
  * Not thread-safe; one reader belongs to one thread. */
 #ifndef FERRY_SOURCE_CSV_READER_H
@@ -34,13 +41,17 @@ typedef struct {
 
 typedef struct {
     size_t nfields;
-    char **field;      /* field[i] is NUL-terminated (it may hold NULs only when error is
-                          set); borrowed until the next call */
-    size_t *len;       /* len[i] is field[i]'s length in bytes */
-    long row;          /* the record's number, counting the header as 1 and blank lines */
-    long line;         /* the physical line the record starts on, 1-based */
-    const char *error; /* NULL, or why this record cannot be used (borrowed) */
-    long error_field;  /* the 0-based field the error is about, or -1 */
+    char **field;         /* field[i] is NUL-terminated (it may hold NULs only when error is
+                             set); borrowed until the next call */
+    size_t *len;          /* len[i] is field[i]'s length in bytes */
+    long row;             /* the record's number, counting the header as 1 and blank lines */
+    long line;            /* the physical line the record starts on, 1-based */
+    const char *error;    /* NULL, or why this record cannot be used (borrowed) */
+    long error_field;     /* the 0-based field the error is about, or -1 */
+    int64_t error_offset; /* the byte the error is about (a NUL, invalid UTF-8), counted from
+                             0 at the start of the input (a BOM included), or -1 */
+    bool unterminated;    /* the input ended inside this record: no line end followed it */
+    bool quote_open;      /* the input ended inside a quoted field of this record */
 } ferry_csv_record;
 
 typedef struct ferry_csv_reader ferry_csv_reader;
@@ -67,5 +78,9 @@ void ferry_csv_reader_free(ferry_csv_reader *reader);
 /* True when the len bytes at s are valid UTF-8 (no overlongs, surrogates or values past
  * U+10FFFF). */
 bool ferry_utf8_is_valid(const char *s, size_t len);
+
+/* The length of the longest prefix of the len bytes at s that is valid UTF-8: len when all
+ * of it is, else the offset of the first byte of the first invalid sequence. */
+size_t ferry_utf8_valid_prefix(const char *s, size_t len);
 
 #endif

@@ -3,7 +3,15 @@
  * Opening reads the header and checks it: every mapped column must be present (the error
  * names all that are missing), and no column name may repeat. Each later record is projected
  * onto the sync's fields through a column index computed once. Parse errors and ragged rows
- * become record errors (the run fails that record and goes on); only I/O errors end the run.
+ * become record errors (the run fails that record and goes on); I/O errors, an input in
+ * UTF-16 and a cut-off input end the run.
+ *
+ * Cut-off input: a download or an export that stops early usually stops inside a record. So
+ * when the input ends inside a record (no line end after it) that has fewer fields than the
+ * header, or inside a quoted field, the input is taken as cut off and the run fails (before
+ * on_missing could delete what the missing part holds). A last record with all its fields
+ * and no final line end is normal and read as usual. An input cut exactly at a line end
+ * cannot be told from a shorter file: the sync's guard (max_missing) catches that.
  *
  * A cancel (a signal) interrupts a blocking open or read of a file that is slow to give bytes
  * (a named pipe, a stalled network mount) and ends the run as cancelled, not as an I/O error.
@@ -142,27 +150,58 @@ static const char *column_name(const csv_source *s, long i)
     return NULL;
 }
 
+/* Fails the run: the input ended inside rec, which is short of fields or inside a quote. */
+static ferry_rc cut_off_error(const csv_source *s, const ferry_csv_record *rec, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if (rec->quote_open)
+        rc = ferry_err_set(err, FERRY_ECSV,
+                           "the source %s looks cut off: it ends inside a quoted field of its "
+                           "last record (row %ld, line %ld), with no line end; download or "
+                           "export it again",
+                           s->where, rec->row, rec->line);
+    else
+        rc = ferry_err_set(err, FERRY_ECSV,
+                           "the source %s looks cut off: its last record (row %ld, line %ld) "
+                           "has %zu of the header's %zu fields and no line end; download or "
+                           "export it again",
+                           s->where, rec->row, rec->line, rec->nfields, s->nheader);
+    /* A transfer that stopped early may well be complete the next time. */
+    if (err != NULL && s->http != NULL)
+        err->transient = true;
+    return rc;
+}
+
 static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry_err *err)
 {
     csv_source *s = (csv_source *)base;
     ferry_csv_record rec;
+    char where[96];
     ferry_rc rc;
 
     rc = ferry_csv_reader_next(s->reader, &rec, err);
     if (rc != FERRY_OK)
         return rc;
+    if (rec.unterminated && (rec.quote_open || rec.nfields < s->nheader))
+        return cut_off_error(s, &rec, err);
     memset(ret_rec, 0, sizeof(*ret_rec));
     ret_rec->nvalues = s->sync->nfields;
     ret_rec->row = rec.row;
     if (rec.error != NULL) {
         const char *name = column_name(s, rec.error_field);
+        if (rec.error_offset >= 0)
+            snprintf(where, sizeof(where), "line %ld, byte offset %lld", rec.line,
+                     (long long)rec.error_offset);
+        else
+            snprintf(where, sizeof(where), "line %ld", rec.line);
         if (name != NULL && strncmp(rec.error, "field ", 6) == 0) {
             /* "field 3 is ..." reads better as "column 'Email' is ...". */
             const char *rest = strchr(rec.error + 6, ' ');
-            snprintf(s->errbuf, sizeof(s->errbuf), "column '%s'%s (line %ld)", name,
-                     rest != NULL ? rest : "", rec.line);
+            snprintf(s->errbuf, sizeof(s->errbuf), "column '%s'%s (%s)", name,
+                     rest != NULL ? rest : "", where);
         } else {
-            snprintf(s->errbuf, sizeof(s->errbuf), "%s (line %ld)", rec.error, rec.line);
+            snprintf(s->errbuf, sizeof(s->errbuf), "%s (%s)", rec.error, where);
         }
         ret_rec->error = s->errbuf;
         return FERRY_OK;
@@ -498,6 +537,8 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
     if (rc == FERRY_DONE)
         return ferry_err_set(err, FERRY_EEMPTY, "the source %s is empty (not even a header row)",
                              s->where);
+    if (rc == FERRY_ECSV) /* UTF-16 */
+        ferry_err_prefix(err, "the source %s: ", s->where);
     if (rc != FERRY_OK)
         return rc;
     if (rec.error != NULL)

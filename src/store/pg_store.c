@@ -62,7 +62,7 @@
 #include "util/timeutil.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -202,6 +202,11 @@ static const char *const schema_v1 =
     ");"
     "CREATE INDEX IF NOT EXISTS ferry_schedule_fires_by_time"
     "  ON ferry_schedule_fires (claimed_at);";
+
+/* Version 2: a run started with --allow-missing (or "allow_missing": true) may delete or
+ * flag more rows than the sync's guard allows. */
+static const char *const schema_v2 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS allow_missing boolean NOT NULL DEFAULT false;";
 
 /* Parameters of one statement, as text (NULL is SQL NULL). */
 #define MAX_PARAMS 24
@@ -416,7 +421,7 @@ static void tx_rollback(pg_store *s, bool own)
 static ferry_rc migrate(pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2};
     PGresult *res;
     ferry_rc rc;
     bool own;
@@ -469,7 +474,7 @@ out_fail:
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
-                       " CASE WHEN status = 'running' THEN lease_owner END"
+                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -499,6 +504,7 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->token = col_str(r, i, 26);
     run->cancelled_by = col_str(r, i, 27);
     run->node = col_str(r, i, 28);
+    run->allow_missing = col_bool(r, i, 29);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -550,8 +556,9 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     pg_store *s = (pg_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
-        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13)"
+        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
+        " allow_missing)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14)"
         " ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued', 'running')"
         " DO NOTHING RETURNING id";
     char owner[300];
@@ -577,6 +584,7 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         p_int(&p, run->attempt > 0 ? run->attempt : 1);
         p_text(&p, owner);
         p_text(&p, run->token);
+        p_bool(&p, run->allow_missing);
         res = run_sql(s, MAY_RESET, "recording the run", sql, &p, err);
         if (res == NULL)
             return FERRY_EDB;
@@ -863,8 +871,9 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run,
     static const char *const what = "queueing the run";
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label) VALUES ($1, $2, $3, $4, 'queued', 'queued', $5, $6,"
-        " 1, $7) ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued',"
+        " queued_at, attempt, token_label, allow_missing) VALUES ($1, $2, $3, $4, 'queued',"
+        " 'queued', $5, $6, 1, $7, $8) ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN "
+        "('queued',"
         " 'running') DO NOTHING RETURNING " RUN_COLUMNS;
     ferry_rc rc;
     bool own;
@@ -881,6 +890,7 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run,
         p_bool(&p, run->dry_run);
         p_time(&p, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         p_text(&p, run->token);
+        p_bool(&p, run->allow_missing);
         /* The INSERT and on_queued share one transaction: no claim (another connection)
          * sees the run before on_queued has announced it. Concurrent enqueues of the same
          * (sync, tenant) wait on the index for this transaction, then insert nothing. */

@@ -29,7 +29,7 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* How long a statement waits for another connection's write lock. */
 #define BUSY_TIMEOUT_MS 10000
@@ -172,6 +172,11 @@ static const char *const schema_v5 = "ALTER TABLE ferry_runs ADD COLUMN cancel_r
                                      "  claimed_at TEXT NOT NULL,"
                                      "  PRIMARY KEY (sync, tenant, due_ms)"
                                      ") WITHOUT ROWID;";
+
+/* Version 6: a run started with --allow-missing (or "allow_missing": true) may delete or
+ * flag more rows than the sync's guard allows. */
+static const char *const schema_v6 =
+    "ALTER TABLE ferry_runs ADD COLUMN allow_missing INTEGER NOT NULL DEFAULT 0;";
 
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
@@ -323,8 +328,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                   schema_v5};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                   schema_v4, schema_v5, schema_v6};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -392,8 +397,9 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     sqlite_store *s = (sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
-        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)";
+        " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
+        " allow_missing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13,"
+        " ?14)";
     char owner[300];
     sqlite3_stmt *st;
     bool active;
@@ -417,6 +423,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         sqlite3_bind_int(st, 11, run->attempt > 0 ? run->attempt : 1);
         sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
         bind_text_or_null(st, 13, run->token);
+        sqlite3_bind_int(st, 14, run->allow_missing);
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
@@ -490,7 +497,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created,"     \
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
-    " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END"
+    " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
+    " allow_missing"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -520,6 +528,7 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->token = col_strdup(st, 26);
     run->cancelled_by = col_strdup(st, 27);
     run->node = col_strdup(st, 28);
+    run->allow_missing = sqlite3_column_int(st, 29) != 0;
 }
 
 static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -762,8 +771,8 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
     sqlite_store *s = (sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label) VALUES (?1, ?2, ?3, ?4, 'queued', 'queued', ?5, ?6,"
-        " 1, ?7)";
+        " queued_at, attempt, token_label, allow_missing) VALUES (?1, ?2, ?3, ?4, 'queued',"
+        " 'queued', ?5, ?6, 1, ?7, ?8)";
     sqlite3_stmt *st;
     ferry_rc frc;
     int rc;
@@ -799,6 +808,7 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
         sqlite3_bind_int(st, 5, run->dry_run);
         bind_time(st, 6, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         bind_text_or_null(st, 7, run->token);
+        sqlite3_bind_int(st, 8, run->allow_missing);
         rc = sqlite3_step(st);
         bool active =
             rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;

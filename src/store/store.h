@@ -68,6 +68,7 @@ typedef struct {
     char *error;
     char *error_code;
     bool dry_run;
+    bool allow_missing; /* started with --allow-missing: on_missing may go past the guard */
     int64_t queued_at_ms, started_at_ms, finished_at_ms; /* 0 when not yet */
     int64_t duration_ms;
     int attempt;

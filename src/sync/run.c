@@ -14,6 +14,13 @@
  * failed before their key could be read: such a row might be one the source still has, and
  * deleting it would lose data. The log message says so.
  *
+ * The guard (sync/guard.h): after the last outcome, a run in which more records failed than
+ * guard.max_failed allows fails; then on_missing's target tells how many rows it would delete
+ * or flag, before it touches any, and a run over guard.max_missing fails (unless the run
+ * allows it: --allow-missing). The scope of max_missing is the rows before the run: those
+ * on_missing's scan covers minus the ones this run created. Either way the run rolls back,
+ * so the target is left exactly as it was.
+ *
  * Deferred outcomes: a set-wise target (PostgreSQL) answers apply() with "pending" and tells
  * the outcomes later, in apply order, from drain() (target/target.h). Outcomes are counted,
  * logged and recorded strictly in source row order whatever the target: a record the mapper
@@ -32,6 +39,7 @@
 #include <time.h>
 
 #include "source/source.h"
+#include "sync/guard.h"
 #include "sync/map.h"
 #include "target/target.h"
 #include "util/buf.h"
@@ -96,6 +104,7 @@ typedef struct {
     int64_t last_progress_mono;
     const char *resume_phase; /* the phase a wait interrupted */
     char phase[64];
+    char first_failure[512]; /* the reason of the first failed record, for the guard */
 } run_ctx;
 
 void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[], char *out,
@@ -242,6 +251,17 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, l
     return FERRY_OK;
 }
 
+/* The guard's max_missing, before on_missing touches a row. */
+static ferry_rc on_missing_check_cb(void *ctx, int64_t missing, int64_t in_scope, ferry_err *err)
+{
+    run_ctx *c = ctx;
+
+    if (c->run.allow_missing)
+        return FERRY_OK;
+    return ferry_guard_check_missing(c->sync, c->run.tenant, missing,
+                                     in_scope - c->run.counts[FERRY_OUTCOME_CREATED], err);
+}
+
 static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 {
     run_ctx *c = ctx;
@@ -270,6 +290,8 @@ static ferry_rc emit(run_ctx *c, ferry_outcome outcome, const char *key, long ro
         return add_change(c, FERRY_OUTCOME_UPDATED, key, row, NULL, diff_json, err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
+        if (outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' && reason != NULL)
+            snprintf(c->first_failure, sizeof(c->first_failure), "%s", reason);
         log_item(c, outcome, reason, NULL);
         return add_change(c, outcome, key, row, reason, NULL, err);
     default:
@@ -719,13 +741,18 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
                              "the source has a header but no rows; if that can be right, set "
                              "allow_empty: true on the sync (on_missing is never applied to an "
                              "empty source)");
+    if ((rc = ferry_guard_check_failed(sync, c->run.counts[FERRY_OUTCOME_FAILED], c->run.processed,
+                                       c->first_failure[0] != '\0' ? c->first_failure : NULL,
+                                       err)) != FERRY_OK)
+        return rc;
     if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
         if (c->run.processed == 0)
             note = "on_missing was not applied: the source is empty.";
         else if (c->keyless_failures > 0)
             note = "on_missing was not applied: some records failed before their key could be "
                    "read, and their rows must not be removed.";
-        else if ((rc = c->target->ops->finish(c->target, on_missing_cb, c, err)) != FERRY_OK)
+        else if ((rc = c->target->ops->finish(c->target, on_missing_check_cb, on_missing_cb, c,
+                                              err)) != FERRY_OK)
             return rc;
     }
     if ((rc = flush_changes(c, err)) != FERRY_OK)
@@ -794,6 +821,7 @@ static void reset_for_retry(run_ctx *c)
     c->run.processed = 0;
     c->seq = 0;
     c->keyless_failures = 0;
+    c->first_failure[0] = '\0';
     c->pending = c->pending_total = c->settled_total = 0;
     c->target_dirty = c->draining = false;
     c->queue.n = c->queue.head = 0;
@@ -837,6 +865,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
     c.run.dry_run = claimed != NULL ? claimed->dry_run : opt->dry_run;
+    c.run.allow_missing = claimed != NULL ? claimed->allow_missing : opt->allow_missing;
     c.run.attempt = claimed != NULL && claimed->attempt > 0 ? claimed->attempt : 1;
     c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
     if (claimed != NULL) {

@@ -45,6 +45,8 @@ typedef struct {
     const char *user;         /* who started it, or NULL */
     const char *tenant;       /* the tenant (new runs; a claimed run has its own), or NULL */
     bool dry_run;             /* do everything, then roll back */
+    bool allow_missing;       /* (new runs) on_missing may delete or flag any number of rows
+                                 this once, whatever guard.max_missing says */
     atomic_bool *cancel;      /* may be NULL */
     ferry_run_progress_cb on_progress;
     void *progress_ctx;

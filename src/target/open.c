@@ -46,9 +46,10 @@ static ferry_rc ot_drain(ferry_target *t, ferry_target_result_cb cb, void *ctx, 
     return inner(t)->ops->drain(inner(t), cb, ctx, err);
 }
 
-static ferry_rc ot_finish(ferry_target *t, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+static ferry_rc ot_finish(ferry_target *t, ferry_target_missing_check_cb check,
+                          ferry_target_missing_cb cb, void *ctx, ferry_err *err)
 {
-    return inner(t)->ops->finish(inner(t), cb, ctx, err);
+    return inner(t)->ops->finish(inner(t), check, cb, ctx, err);
 }
 
 static ferry_rc ot_commit(ferry_target *t, ferry_err *err)

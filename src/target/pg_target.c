@@ -1974,13 +1974,50 @@ static ferry_rc send_fast(pg_target *t, ferry_err *err)
     return rc;
 }
 
-static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+/* Appends to t->sql the conditions on the table's rows (alias t) that on_missing's scope
+ * adds: not already flagged as missing, and the run's tenant's (on_missing touches the run's
+ * tenant's rows only). */
+static ferry_rc append_scope(pg_target *t, ferry_err *err)
+{
+    char *lit;
+
+    if (t->flag_mode)
+        ferry_buf_printf_trunc(&t->sql, " AND t." MISSING_COLUMN " IS NULL");
+    if (t->tenant != NULL) {
+        lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant));
+        if (lit == NULL)
+            return db_error(t, NULL, err, "quoting the tenant");
+        ferry_buf_printf_trunc(&t->sql, " AND t.%s = %s", t->col[t->sync->tenant_field].name, lit);
+        PQfreemem(lit);
+    }
+    return sql_ready(t, err);
+}
+
+/* The rows on_missing's scan covers (see append_scope()). */
+static ferry_rc count_scope(pg_target *t, int64_t *ret_scope, ferry_err *err)
+{
+    PGresult *res;
+    ferry_rc rc;
+
+    ferry_buf_reset(&t->sql);
+    ferry_buf_printf_trunc(&t->sql, "SELECT count(*) FROM %s t WHERE true", t->table);
+    if ((rc = append_scope(t, err)) != FERRY_OK)
+        return rc;
+    res = query(t, ferry_buf_str(&t->sql), err, "counting the rows");
+    if (res == NULL)
+        return FERRY_EDB;
+    *ret_scope = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return FERRY_OK;
+}
+
+static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb check,
+                          ferry_target_missing_cb cb, void *ctx, ferry_err *err)
 {
     pg_target *t = (pg_target *)base;
     const ferry_sync_spec *sync = t->sync;
     ferry_buf *b = &t->sql;
     ferry_buf key;
-    char *lit = NULL;
     char now[FERRY_ISO_TIME_MAX];
     int64_t n = 0;
     bool failed = false;
@@ -2008,16 +2045,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
     if (t->nfast > 0)
         ferry_buf_printf_trunc(b,
                                " AND NOT EXISTS (SELECT 1 FROM ferry_fast f WHERE f.tid = t.ctid)");
-    if (t->flag_mode)
-        ferry_buf_printf_trunc(b, " AND t." MISSING_COLUMN " IS NULL");
-    if (t->tenant != NULL) { /* on_missing touches the run's tenant's rows only */
-        lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant));
-        if (lit == NULL)
-            return db_error(t, NULL, err, "quoting the tenant");
-        ferry_buf_printf_trunc(b, " AND t.%s = %s", t->col[sync->tenant_field].name, lit);
-        PQfreemem(lit);
-    }
-    if ((rc = sql_ready(t, err)) != FERRY_OK ||
+    if ((rc = append_scope(t, err)) != FERRY_OK ||
         (rc = exec_merge(t, ferry_buf_str(b), &n, &failed, err, "finding missing rows")) !=
             FERRY_OK)
         return rc;
@@ -2026,6 +2054,12 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
                              sync->target.table, t->reason);
     if (n == 0)
         return FERRY_OK;
+    if (check != NULL) {
+        int64_t scope = 0;
+        if ((rc = count_scope(t, &scope, err)) != FERRY_OK ||
+            (rc = check(ctx, n, scope, err)) != FERRY_OK)
+            return rc;
+    }
     /* Key order, as the SQLite target reports them (text in byte order). */
     ferry_buf_reset(b);
     ferry_buf_printf_trunc(b, "DECLARE ferry_gone_keys NO SCROLL CURSOR FOR SELECT");

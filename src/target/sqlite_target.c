@@ -464,18 +464,33 @@ static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferr
     return frc;
 }
 
-static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+/* The key of the row scan is on (its key columns from column first on), as the run
+ * reports it: the value alone for a one-column key, else "k1=v1, k2=v2". */
+static void format_key(const ferry_sync_spec *sync, sqlite3_stmt *st, int first, ferry_buf *key)
 {
-    sqlite_target *t = (sqlite_target *)base;
+    ferry_buf_reset(key);
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        const char *v = (const char *)sqlite3_column_text(st, (int)k + first);
+        if (sync->target.nkey == 1)
+            ferry_buf_printf_trunc(key, "%s", v != NULL ? v : "");
+        else
+            ferry_buf_printf_trunc(key, "%s%s=%s", k ? ", " : "", sync->target.key[k],
+                                   v != NULL ? v : "");
+    }
+}
+
+/* Collects the rowids of the rows in on_missing's scope the run did not see into
+ * temp.ferry_missing, counting the rows in scope and the missing ones. */
+static ferry_rc collect_missing(sqlite_target *t, int64_t *ret_scope, int64_t *ret_missing,
+                                ferry_err *err)
+{
     const ferry_sync_spec *sync = t->sync;
     sqlite3_stmt *scan = NULL, *remember = NULL;
     ferry_buf *b = &t->sql;
+    int64_t scope = 0, missing = 0;
     ferry_rc frc = FERRY_OK;
-    char now[FERRY_ISO_TIME_MAX];
     int rc;
 
-    if (sync->target.on_missing == FERRY_ON_MISSING_KEEP)
-        return FERRY_OK;
     /* Rows cannot be deleted safely while a SELECT on the same table is stepping, so the
      * missing rowids are collected in a temporary table first. */
     if (sqlite3_exec(t->db,
@@ -484,17 +499,11 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
                      NULL, NULL, NULL) != SQLITE_OK)
         return db_error(t, err, "preparing on_missing");
     ferry_buf_reset(b);
-    ferry_buf_printf(b, "SELECT rowid");
-    for (size_t k = 0; k < sync->target.nkey; k++)
-        ferry_buf_printf(b, ", \"%s\"", sync->target.key[k]);
-    ferry_buf_printf(b, " FROM \"%s\" WHERE 1", sync->target.table);
+    ferry_buf_printf(b, "SELECT rowid FROM \"%s\" WHERE 1", sync->target.table);
     if (t->flag_mode)
         ferry_buf_printf(b, " AND \"" MISSING_COLUMN "\" IS NULL");
     if (t->tenant != NULL) /* on_missing touches the run's tenant's rows only */
         ferry_buf_printf(b, " AND \"%s\" = ?1", sync->fields[sync->tenant_field].name);
-    /* Key order, so the missing rows are reported in the same order on every backend. */
-    for (size_t k = 0; k < sync->target.nkey; k++)
-        ferry_buf_printf(b, "%s\"%s\"", k ? ", " : " ORDER BY ", sync->target.key[k]);
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1, &remember,
                            NULL) != SQLITE_OK) {
@@ -503,36 +512,74 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
     }
     if (t->tenant != NULL)
         sqlite3_bind_text(scan, 1, t->tenant, -1, SQLITE_STATIC);
-    ferry_buf key;
-    ferry_buf_init(&key, 4096);
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
         int64_t rowid = sqlite3_column_int64(scan, 0);
+        scope++;
         if (ferry_rowset_has(&t->seen, rowid))
             continue;
-        ferry_buf_reset(&key);
-        for (size_t k = 0; k < sync->target.nkey; k++) {
-            const char *v = (const char *)sqlite3_column_text(scan, (int)k + 1);
-            if (sync->target.nkey == 1)
-                ferry_buf_printf_trunc(&key, "%s", v != NULL ? v : "");
-            else
-                ferry_buf_printf_trunc(&key, "%s%s=%s", k ? ", " : "", sync->target.key[k],
-                                       v != NULL ? v : "");
-        }
+        missing++;
         sqlite3_bind_int64(remember, 1, rowid);
         rc = sqlite3_step(remember);
         sqlite3_reset(remember);
         if (rc != SQLITE_DONE) {
             frc = db_error(t, err, "remembering a missing row");
-            break;
+            goto out;
         }
+    }
+    if (rc != SQLITE_DONE)
+        frc = db_error(t, err, "scanning for missing rows");
+    *ret_scope = scope;
+    *ret_missing = missing;
+out:
+    sqlite3_finalize(scan);
+    sqlite3_finalize(remember);
+    return frc;
+}
+
+static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb check,
+                          ferry_target_missing_cb cb, void *ctx, ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    const ferry_sync_spec *sync = t->sync;
+    sqlite3_stmt *keys = NULL;
+    ferry_buf *b = &t->sql;
+    ferry_buf key;
+    ferry_rc frc;
+    char now[FERRY_ISO_TIME_MAX];
+    int64_t scope = 0, missing = 0;
+    int rc;
+
+    if (sync->target.on_missing == FERRY_ON_MISSING_KEEP)
+        return FERRY_OK;
+    if ((frc = collect_missing(t, &scope, &missing, err)) != FERRY_OK)
+        return frc;
+    if (missing == 0)
+        return FERRY_OK;
+    if (check != NULL && (frc = check(ctx, missing, scope, err)) != FERRY_OK)
+        return frc;
+    /* Key order, so the missing rows are reported in the same order on every backend. */
+    ferry_buf_reset(b);
+    ferry_buf_printf(b, "SELECT rowid");
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, ", \"%s\"", sync->target.key[k]);
+    ferry_buf_printf(b, " FROM \"%s\" WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
+                     sync->target.table);
+    for (size_t k = 0; k < sync->target.nkey; k++)
+        ferry_buf_printf(b, "%s\"%s\"", k ? ", " : " ORDER BY ", sync->target.key[k]);
+    if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &keys, NULL) != SQLITE_OK)
+        return db_error(t, err, "reading missing rows");
+    ferry_buf_init(&key, 4096);
+    while ((rc = sqlite3_step(keys)) == SQLITE_ROW) {
+        format_key(sync, keys, 1, &key);
         if ((frc = cb(ctx, ferry_buf_str(&key), err)) != FERRY_OK)
             break;
     }
     ferry_buf_done(&key);
     if (frc == FERRY_OK && rc != SQLITE_DONE)
-        frc = db_error(t, err, "scanning for missing rows");
+        frc = db_error(t, err, "reading missing rows");
+    sqlite3_finalize(keys);
     if (frc != FERRY_OK)
-        goto out;
+        return frc;
     ferry_buf_reset(b);
     if (t->flag_mode) {
         ferry_time_format_iso(ferry_time_now_ms(), now);
@@ -545,11 +592,8 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_cb cb, void *
                          sync->target.table);
     }
     if (sqlite3_exec(t->db, ferry_buf_str(b), NULL, NULL, NULL) != SQLITE_OK)
-        frc = db_error(t, err, t->flag_mode ? "flagging missing rows" : "deleting missing rows");
-out:
-    sqlite3_finalize(scan);
-    sqlite3_finalize(remember);
-    return frc;
+        return db_error(t, err, t->flag_mode ? "flagging missing rows" : "deleting missing rows");
+    return FERRY_OK;
 }
 
 static void finalize_statements(sqlite_target *t)

@@ -23,6 +23,7 @@
 #define FERRY_TARGET_TARGET_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "store/store.h"
@@ -51,6 +52,13 @@ typedef ferry_rc (*ferry_target_result_cb)(void *ctx, const ferry_apply_result *
  * stops the pass and fails the run. */
 typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, ferry_err *err);
 
+/* Called once by finish() when rows are missing, before any of them is deleted, flagged or
+ * reported: missing rows out of in_scope, the rows the on_missing scan covers (the run's
+ * tenant's, not already flagged as missing; those the run created included). Returning an
+ * error stops finish(), which returns that error having changed nothing more. */
+typedef ferry_rc (*ferry_target_missing_check_cb)(void *ctx, int64_t missing, int64_t in_scope,
+                                                  ferry_err *err);
+
 typedef struct ferry_target ferry_target;
 
 typedef struct {
@@ -70,9 +78,10 @@ typedef struct {
      * apply order, with its outcome (and key and row). Leaves the connection idle. NULL for a
      * target that never answers pending. */
     ferry_rc (*drain)(ferry_target *t, ferry_target_result_cb cb, void *ctx, ferry_err *err);
-    /* Applies on_missing to every row not seen in this run, calling cb for each in key order.
-     * Called after drain(). */
-    ferry_rc (*finish)(ferry_target *t, ferry_target_missing_cb cb, void *ctx, ferry_err *err);
+    /* Applies on_missing to every row not seen in this run: first calls check (may be NULL)
+     * with their count, then cb for each in key order. Called after drain(). */
+    ferry_rc (*finish)(ferry_target *t, ferry_target_missing_check_cb check,
+                       ferry_target_missing_cb cb, void *ctx, ferry_err *err);
     ferry_rc (*commit)(ferry_target *t, ferry_err *err);
     void (*rollback)(ferry_target *t);
     void (*free)(ferry_target *t);

@@ -7,7 +7,10 @@
  *
  * Invariants checked (a violation aborts):
  * - the reader never fails (the read callback never does) and ends with FERRY_DONE, again
- *   on a further call;
+ *   on a further call; except that an input starting as UTF-16 is refused with FERRY_ECSV at
+ *   the first call, and again on a further one;
+ * - only the last record may be unterminated (the input ended inside it), and only an
+ *   unterminated one may have its quote open; an error's byte offset lies inside the input;
  * - the bytes consumed equal the input size at the end;
  * - a record without an error has 1 to max_fields fields, each NUL-terminated at len, with
  *   strlen == len (no NUL inside), valid UTF-8 and at most max_field_bytes;
@@ -65,6 +68,7 @@ static void read_all(const uint8_t *data, size_t size, const ferry_csv_limits *l
     ferry_csv_reader *r = NULL;
     ferry_csv_record rec;
     long last_row = 0, last_line = 0;
+    bool saw_unterminated = false;
     size_t records = 0, field_bytes = 0;
     ferry_err err;
     ferry_rc rc;
@@ -72,6 +76,11 @@ static void read_all(const uint8_t *data, size_t size, const ferry_csv_limits *l
     ferry_err_clear(&err);
     CHECK(ferry_csv_reader_new(limits, chunked_read, &in, &r, &err) == FERRY_OK);
     while ((rc = ferry_csv_reader_next(r, &rec, &err)) == FERRY_OK) {
+        CHECK(!saw_unterminated);
+        saw_unterminated = rec.unterminated;
+        CHECK(!rec.quote_open || rec.unterminated);
+        CHECK(rec.error_offset >= -1 && rec.error_offset < (int64_t)size);
+        CHECK(rec.error != NULL || rec.error_offset == -1);
         records++;
         CHECK(records <= size + 1);
         CHECK(rec.row > last_row);
@@ -97,6 +106,13 @@ static void read_all(const uint8_t *data, size_t size, const ferry_csv_limits *l
             CHECK(rec.len[i] <= max_field);
             CHECK(ferry_utf8_is_valid(rec.field[i], rec.len[i]));
         }
+    }
+    if (rc == FERRY_ECSV) { /* UTF-16, refused at once */
+        CHECK(records == 0);
+        CHECK(strstr(err.msg, "UTF-16") != NULL);
+        CHECK(ferry_csv_reader_next(r, &rec, &err) == FERRY_ECSV);
+        ferry_csv_reader_free(r);
+        return;
     }
     CHECK(rc == FERRY_DONE);
     CHECK(err.code == FERRY_OK);

@@ -149,21 +149,45 @@ class BadRecordTest(ferrytest.FerryTestCase):
         self.assertIn("2 created", out)
         self.assertIn("2 failed", out)
         self.assertEqual([c["reason"] for c in failed], [
-            "row 3: column 'name' is not valid UTF-8 (line 3)",
-            "row 4: column 'name' contains a NUL byte (line 4)",
+            "row 3: column 'name' is not valid UTF-8 (line 3, byte offset 41)",
+            "row 4: column 'name' contains a NUL byte (line 4, byte offset 64)",
         ])
         # Valid multi-byte UTF-8 is stored as it is.
         self.assertEqual(self.query("SELECT name FROM people WHERE id='P4'"), [("D\u00e9d\u00e9",)])
         self.assertEqual(self.query("SELECT count(*) FROM people WHERE id IN ('P2','P3')"),
                          [(0,)])
 
-    def test_unterminated_quote_fails_the_last_record(self):
+    def test_quote_open_at_the_end_fails_the_run_as_cut_off(self):
+        # The input ends inside a quoted field: it was cut, so nothing is applied.
+        self.write_config({"t": sync_config("people.csv")})
+        self.write_file("people.csv",
+                        'id,name,email\nP1,Ann,ann@example.com\nP2,"Bob,bob@example.com\n')
+        out, _ = self.sync("t", expect=1)
+        self.assertIn("looks cut off: it ends inside a quoted field of its last record "
+                      "(row 3, line 3)", out)
+        self.assertIn("Nothing was changed.", out)
+        self.assertFalse(self.table_exists("people"))
+        self.assertEqual(self.last_run()["status"], "failed")
+
+    def test_text_after_a_closing_quote_fails_that_record(self):
         out, run, failed = self.sync_file(
-            'id,name,email\nP1,Ann,ann@example.com\nP2,"Bob,bob@example.com\n')
+            'id,name,email\nP1,Ann,ann@example.com\n4,"d"junk,x@example.com\n')
         self.assertIn("1 created", out)
-        self.assertIn("1 failed", out)
-        self.assertEqual(len(failed), 1)
-        self.assertIn("line 3", failed[0]["reason"])
+        self.assertEqual([c["reason"] for c in failed],
+                         ["row 3: column 'name' has text after its closing quote (line 3)"])
+        self.assertEqual([r[0] for r in self.table_rows("people")], ["P1"])
+
+    def test_utf16_file_fails_the_run_naming_the_encoding(self):
+        self.write_config({"t": sync_config("people.csv")})
+        text = "id,name,email\r\nP1,Ann,ann@example.com\r\n"
+        for data, form in [(b"\xff\xfe" + text.encode("utf-16-le"),
+                            "UTF-16 LE with a byte order mark"),
+                           (text.encode("utf-16-be"), "UTF-16 BE without a byte order mark")]:
+            self.write_file("people.csv", data)
+            out, _ = self.sync("t", expect=1)
+            self.assertIn("is %s, not UTF-8: export or save it as CSV in UTF-8" % form, out)
+            self.assertNotIn("NUL", out)
+            self.assertFalse(self.table_exists("people"))
 
 
 class GoodInputTest(ferrytest.FerryTestCase):

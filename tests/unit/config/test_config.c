@@ -455,10 +455,10 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, database, key, on_missing)");
-    expect_error(
-        MINI_SYNC "    sourcce: { url: x }\n",
-        "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
-        "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, tenant)");
+    expect_error(MINI_SYNC "    sourcce: { url: x }\n",
+                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
+                 "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
+                 "tenant, guard)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty)");
@@ -1534,6 +1534,51 @@ static void run_timeout_cooldown_and_retries_load(void **state)
     assert_non_null(strstr(err.msg, "ferry.yaml:6: syncs.people.retries"));
 }
 
+static void guard_limits_have_defaults_load_and_are_checked(void **state)
+{
+    ferry_config *cfg;
+    const ferry_guard_spec *g;
+
+    (void)state;
+    cfg = parse_ok(MINI_SYNC);
+    g = &cfg->syncs[0].guard;
+    assert_true(g->max_missing.set && g->max_missing.percent);
+    assert_int_equal(g->max_missing.value, 1000); /* 10% */
+    assert_false(g->max_failed.set);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC "    guard: { max_missing: 2.5%, max_failed: 50 }\n");
+    g = &cfg->syncs[0].guard;
+    assert_true(g->max_missing.percent);
+    assert_int_equal(g->max_missing.value, 250);
+    assert_true(g->max_failed.set);
+    assert_false(g->max_failed.percent);
+    assert_int_equal(g->max_failed.value, 50);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC "    guard:\n      max_missing: 100%\n      max_failed: 0.05%\n");
+    g = &cfg->syncs[0].guard;
+    assert_int_equal(g->max_missing.value, 10000);
+    assert_true(g->max_failed.percent);
+    assert_int_equal(g->max_failed.value, 5);
+    ferry_config_free(cfg);
+
+    static const char *const bad[] = {"101%", "10.001%", "-1", "ten", "10 %", "%", "1.%", "5.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[512], want[512];
+        snprintf(yaml, sizeof(yaml), MINI_SYNC "    guard: { max_failed: \"%s\" }\n", bad[i]);
+        snprintf(want, sizeof(want),
+                 "ferry.yaml:6: syncs.people.guard.max_failed: '%s' is not a limit: write a "
+                 "share of the rows such as 10%% (0%% to 100%%, at most two decimals) or a "
+                 "number of rows such as 50",
+                 bad[i]);
+        expect_error(yaml, want);
+    }
+    expect_error(MINI_SYNC "    guard: { max_deleted: 5 }\n",
+                 "ferry.yaml:6: syncs.people.guard.max_deleted: unknown key (expected one of: "
+                 "max_missing, max_failed)");
+}
+
 static void cron_schedules_load_and_bad_ones_say_why(void **state)
 {
     static const char good[] = MINI_SYNC "    schedule: cron \"0 */2 * * 1-5\"\n";
@@ -1689,6 +1734,7 @@ int main(void)
         cmocka_unit_test(unknown_type_names_file_line_and_key),
         cmocka_unit_test(unknown_top_level_key_lists_the_known_ones),
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
+        cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
         cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
         cmocka_unit_test(missing_url_is_reported_at_the_source_mapping),
         cmocka_unit_test(missing_sections_of_a_sync_are_errors),

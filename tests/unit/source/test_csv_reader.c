@@ -166,7 +166,126 @@ static void empty_input_has_no_records(void **state)
 static void stray_quotes_are_kept(void **state)
 {
     (void)state;
-    expect_rows("a,b\n5\" pipe,\"ab\"c\n", "[[\"a\",\"b\"],[\"5\\\" pipe\",\"abc\"]]");
+    expect_rows("a,b\n5\" pipe,x\"y\"\n", "[[\"a\",\"b\"],[\"5\\\" pipe\",\"x\\\"y\\\"\"]]");
+}
+
+static void text_after_closing_quote_fails_the_record(void **state)
+{
+    (void)state;
+    expect_rows("id,name,x\n4,\"d\"junk,x\n5,\"e\",y\n",
+                "[[\"id\",\"name\",\"x\"],{\"error\":\"field 2 has text after its closing "
+                "quote\",\"row\":2,\"line\":2,\"field\":1},[\"5\",\"e\",\"y\"]]");
+    /* A closing quote followed by a space is text too; by a delimiter or line end, fine. */
+    expect_rows("a,b\n\"x\" ,1\n\"y\",\"z\"\r\n",
+                "[[\"a\",\"b\"],{\"error\":\"field 1 has text after its closing quote\","
+                "\"row\":2,\"line\":2,\"field\":0},[\"y\",\"z\"]]");
+}
+
+/* Reads data in chunks of chunk bytes and returns the first record after the header, or
+ * fails the test; *r must be freed by the caller. */
+static void second_record(const char *data, size_t len, size_t chunk, mem_input *in,
+                          ferry_csv_reader **r, ferry_csv_record *rec)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    *in = (mem_input){data, len, 0, chunk};
+    assert_int_equal(ferry_csv_reader_new(NULL, mem_read, in, r, &err), FERRY_OK);
+    assert_int_equal(ferry_csv_reader_next(*r, rec, &err), FERRY_OK);
+    assert_false(rec->unterminated);
+    assert_int_equal(ferry_csv_reader_next(*r, rec, &err), FERRY_OK);
+}
+
+static void record_cut_by_the_end_of_input_is_unterminated(void **state)
+{
+    static const char *cases[] = {"a,b,c\n1,2,3", "a,b,c\n1,2", "a,b,c\n1,\"tw",
+                                  "a,b,c\n1,2,\"3\""};
+    static const bool quote_open[] = {false, false, true, false};
+    static const size_t nfields[] = {3, 2, 2, 3};
+    mem_input in;
+    ferry_csv_reader *r;
+    ferry_csv_record rec;
+    ferry_err err;
+
+    (void)state;
+    ferry_err_clear(&err);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t chunk = 1; chunk <= 64; chunk *= 4) {
+            second_record(cases[i], strlen(cases[i]), chunk, &in, &r, &rec);
+            assert_true(rec.unterminated);
+            assert_int_equal(rec.quote_open, quote_open[i]);
+            assert_int_equal(rec.nfields, nfields[i]);
+            assert_int_equal(ferry_csv_reader_next(r, &rec, &err), FERRY_DONE);
+            ferry_csv_reader_free(r);
+        }
+    }
+    /* With a line end (LF, CRLF or CR) the last record is whole. */
+    second_record("a,b\n1\r\n", 8, 1, &in, &r, &rec);
+    assert_false(rec.unterminated);
+    ferry_csv_reader_free(r);
+    second_record("a,b\n1,\"2\"\r", 10, 3, &in, &r, &rec);
+    assert_false(rec.unterminated);
+    ferry_csv_reader_free(r);
+}
+
+static void utf16_input_is_refused_naming_the_encoding(void **state)
+{
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *form;
+    } cases[] = {
+        {"\xFF\xFEi\0d\0\n\0", 8, "UTF-16 LE with a byte order mark"},
+        {"\xFE\xFF\0i\0d\0\n", 8, "UTF-16 BE with a byte order mark"},
+        {"i\0d\0,\0n\0\n\0", 10, "UTF-16 LE without a byte order mark"},
+        {"\0i\0d\0,\0n\0\n", 10, "UTF-16 BE without a byte order mark"},
+    };
+    ferry_csv_reader *r;
+    ferry_csv_record rec;
+    ferry_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t chunk = 1; chunk <= 1024; chunk *= 32) {
+            mem_input in = {cases[i].data, cases[i].len, 0, chunk};
+            char want[160];
+            ferry_err_clear(&err);
+            assert_int_equal(ferry_csv_reader_new(NULL, mem_read, &in, &r, &err), FERRY_OK);
+            assert_int_equal(ferry_csv_reader_next(r, &rec, &err), FERRY_ECSV);
+            snprintf(want, sizeof(want),
+                     "the input is %s, not UTF-8: export or save it as CSV in UTF-8",
+                     cases[i].form);
+            assert_string_equal(err.msg, want);
+            ferry_csv_reader_free(r);
+        }
+    }
+    /* One NUL further on is a record's problem, not an encoding. */
+    expect_rows("a\n1\n", "[[\"a\"],[\"1\"]]");
+}
+
+static void byte_errors_give_their_input_offset(void **state)
+{
+    /* offsets:   a , b \n 1 , " x " " c a f \xE9 " \n */
+    static const char bad_utf8[] = "a,b\n1,\"x\"\"caf\xE9\"\n";
+    static const char bom_nul[] = "\xEF\xBB\xBF"
+                                  "a,b\n22,x\0y\n";
+    mem_input in;
+    ferry_csv_reader *r;
+    ferry_csv_record rec;
+
+    (void)state;
+    for (size_t chunk = 1; chunk <= 64; chunk *= 4) {
+        second_record(bad_utf8, sizeof(bad_utf8) - 1, chunk, &in, &r, &rec);
+        assert_string_equal(rec.error, "field 2 is not valid UTF-8");
+        assert_int_equal(rec.error_offset, 13);
+        assert_int_equal((unsigned char)bad_utf8[13], 0xE9);
+        ferry_csv_reader_free(r);
+        second_record(bom_nul, sizeof(bom_nul) - 1, chunk, &in, &r, &rec);
+        assert_string_equal(rec.error, "field 2 contains a NUL byte");
+        assert_int_equal(rec.error_offset, 11);
+        assert_int_equal(bom_nul[11], '\0');
+        ferry_csv_reader_free(r);
+    }
 }
 
 static void unclosed_quote_fails_the_record_with_its_line(void **state)
@@ -390,6 +509,10 @@ int main(void)
         cmocka_unit_test(no_final_newline),
         cmocka_unit_test(empty_input_has_no_records),
         cmocka_unit_test(stray_quotes_are_kept),
+        cmocka_unit_test(text_after_closing_quote_fails_the_record),
+        cmocka_unit_test(record_cut_by_the_end_of_input_is_unterminated),
+        cmocka_unit_test(utf16_input_is_refused_naming_the_encoding),
+        cmocka_unit_test(byte_errors_give_their_input_offset),
         cmocka_unit_test(unclosed_quote_fails_the_record_with_its_line),
         cmocka_unit_test(nul_byte_fails_only_its_record),
         cmocka_unit_test(invalid_utf8_fails_only_its_record),

@@ -828,7 +828,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 5)",
+             "Ferry knows up to 6)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -850,7 +850,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 5);
+    assert_int_equal(sqlite3_column_int(st, 0), 6);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -924,13 +924,14 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_err err;
     int64_t id = start(fx->store, &run);
 
-    /* Make it a version 1 database: nothing of versions 2 to 5. */
+    /* Make it a version 1 database: nothing of versions 2 to 6. */
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE ferry_audit; DROP TABLE ferry_sessions;"
                                   " DROP TABLE ferry_api_tokens; DROP TABLE ferry_users;"
                                   " DROP TABLE ferry_nodes; DROP TABLE ferry_schedule_fires;"
                                   " ALTER TABLE ferry_runs DROP COLUMN token_label;"
                                   " ALTER TABLE ferry_runs DROP COLUMN cancel_requested_by;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN allow_missing;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -943,8 +944,9 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_run_done(&got);
     assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again),
                                   "SELECT count(*) FROM ferry_users; SELECT count(*) FROM"
-                                  " ferry_sessions; SELECT token_label, cancel_requested_by FROM"
-                                  " ferry_runs; SELECT count(*) FROM ferry_nodes",
+                                  " ferry_sessions; SELECT token_label, cancel_requested_by,"
+                                  " allow_missing FROM ferry_runs; SELECT count(*) FROM"
+                                  " ferry_nodes",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
 }
@@ -1095,7 +1097,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 6);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -1848,7 +1850,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 1);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 2);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -1878,7 +1880,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 1)",
+             "Ferry knows up to 2)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2103,7 +2105,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        1);
+        2);
     for (int i = 0; i < 3; i++)
         ferry_store_free(w[i].store);
     free(empty.url);

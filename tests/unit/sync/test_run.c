@@ -31,6 +31,7 @@ typedef struct {
     char *csv_path;
     ferry_config *cfg;
     ferry_store *store;
+    bool allow_missing; /* runs are started with --allow-missing */
 } fixture;
 
 /* The sync: title Staff, records called "people", key ID, skip non-Karyawan. */
@@ -121,6 +122,7 @@ static ferry_run run_sync(fixture *fx, bool dry_run, atomic_bool *cancel, progre
     opt.trigger = "api";
     opt.user = "tester";
     opt.dry_run = dry_run;
+    opt.allow_missing = fx->allow_missing;
     opt.cancel = cancel;
     opt.on_progress = log != NULL ? on_progress : NULL;
     opt.progress_ctx = log;
@@ -718,6 +720,120 @@ static void on_missing_flag_marks_rows_and_says_so(void **state)
     teardown_fx(&fx);
 }
 
+/* A CSV of rows from..to-1 (E0000...); the rows from bad on fail validation (their email). */
+static void write_staff(fixture *fx, int from, int to, int bad)
+{
+    char *csv = malloc(64 * (size_t)(to - from + 1) + sizeof(HEADER));
+    size_t len;
+
+    assert_non_null(csv);
+    len = (size_t)sprintf(csv, HEADER);
+    for (int i = from; i < to; i++)
+        len += (size_t)sprintf(csv + len, "E%04d,P%d,%s%d@example.com,Karyawan,30\n", i, i,
+                               i >= bad ? "@" : "p", i);
+    write_csv(fx, csv);
+    free(csv);
+}
+
+static void missing_past_the_guard_fails_the_run_and_changes_nothing(const char *on_missing)
+{
+    const char *verb = strcmp(on_missing, "flag") == 0 ? "flag as missing" : "delete";
+    char *before, want[256];
+    fixture fx;
+    ferry_run run, got;
+    ferry_err err;
+
+    setup_fx(&fx, on_missing, NULL);
+    write_staff(&fx, 0, 100, 100);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    ferry_run_done(&run);
+    before = dump(&fx, "SELECT * FROM staff ORDER BY id");
+    /* 89 of the rows, one of them changed, and ten new ones: 11 of 100 would go. */
+    write_staff(&fx, 11, 110, 200);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_FAILED);
+    assert_string_equal(run.error_code, "limit");
+    snprintf(want, sizeof(want),
+             "the run would %s 11 of the 100 rows of staff (11.0%%), more than "
+             "guard.max_missing allows (10%%), so it was stopped before writing anything",
+             verb);
+    assert_non_null(strstr(run.error, want));
+    assert_non_null(strstr(run.ui_message, "ferry sync staff --allow-missing. Nothing was "
+                                           "changed."));
+    expect_dump(&fx, "SELECT * FROM staff ORDER BY id", before);
+    expect_changes(&fx, run.id, "");
+    ferry_run_done(&run);
+
+    /* Ten may go: a share spares ten rows. */
+    write_staff(&fx, 10, 100, 200);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_int_equal(run.counts[FERRY_OUTCOME_DELETED], 10);
+    ferry_run_done(&run);
+    free(before);
+
+    /* With --allow-missing the run goes ahead, and the run says it was allowed. */
+    write_staff(&fx, 50, 100, 200);
+    fx.allow_missing = true;
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_int_equal(run.counts[FERRY_OUTCOME_DELETED], 40);
+    ferry_err_clear(&err);
+    assert_int_equal(fx.store->ops->run_get(fx.store, run.id, &got, &err), FERRY_OK);
+    assert_true(got.allow_missing);
+    ferry_run_done(&got);
+    ferry_run_done(&run);
+    teardown_fx(&fx);
+}
+
+static void missing_past_the_guard_fails_a_delete_run(void **state)
+{
+    (void)state;
+    missing_past_the_guard_fails_the_run_and_changes_nothing("delete");
+}
+
+static void missing_past_the_guard_fails_a_flag_run(void **state)
+{
+    (void)state;
+    missing_past_the_guard_fails_the_run_and_changes_nothing("flag");
+}
+
+static void guard_in_the_config_allows_or_limits_more(void **state)
+{
+    fixture fx;
+    ferry_run run;
+
+    (void)state;
+    setup_fx(&fx, "delete", "    guard: { max_missing: 100%, max_failed: 5 }\n");
+    write_staff(&fx, 0, 100, 100);
+    run = run_sync(&fx, false, NULL, NULL);
+    ferry_run_done(&run);
+    write_staff(&fx, 60, 100, 200);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_int_equal(run.counts[FERRY_OUTCOME_DELETED], 60);
+    ferry_run_done(&run);
+    /* Six records of 40 fail: more than max_failed's 5, so nothing is written at all. */
+    write_staff(&fx, 60, 100, 94);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_FAILED);
+    assert_string_equal(run.error_code, "limit");
+    assert_string_equal(run.error,
+                        "6 of the 40 records failed (15.0%), more than guard.max_failed allows "
+                        "(5), so the run was stopped before writing anything (the first: row "
+                        "36: email '@94@example.com' is not an email address); fix the source, "
+                        "or raise guard.max_failed on the sync");
+    expect_changes(&fx, run.id, "");
+    ferry_run_done(&run);
+    write_staff(&fx, 60, 100, 95);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_int_equal(run.counts[FERRY_OUTCOME_FAILED], 5);
+    ferry_run_done(&run);
+    teardown_fx(&fx);
+}
+
 static void failed_record_with_a_known_key_keeps_its_row_from_on_missing(void **state)
 {
     fixture fx;
@@ -930,6 +1046,9 @@ int main(void)
         cmocka_unit_test(run_while_another_is_active_is_refused),
         cmocka_unit_test(progress_percent_never_decreases_and_ends_at_100),
         cmocka_unit_test(on_missing_delete_removes_rows_and_records_them),
+        cmocka_unit_test(missing_past_the_guard_fails_a_delete_run),
+        cmocka_unit_test(missing_past_the_guard_fails_a_flag_run),
+        cmocka_unit_test(guard_in_the_config_allows_or_limits_more),
         cmocka_unit_test(on_missing_flag_marks_rows_and_says_so),
         cmocka_unit_test(failed_record_with_a_known_key_keeps_its_row_from_on_missing),
         cmocka_unit_test(failure_without_a_key_stops_on_missing_and_notes_why),

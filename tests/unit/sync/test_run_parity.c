@@ -36,6 +36,7 @@
     "    source: { url: \"staff-{org}.csv\" }\n"                                                   \
     "    tenant: { variable: org, column: org_id }\n"                                              \
     "    target: { table: staff, key: id, on_missing: %s }\n"                                      \
+    "    guard: { max_missing: 100%% }\n"                                                          \
     "    fields:\n"                                                                                \
     "      id: { column: ID }\n"                                                                   \
     "      name: { column: Name, required: true }\n"                                               \

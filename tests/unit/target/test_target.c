@@ -74,8 +74,11 @@ typedef struct {
     ferry_target *target;
     ferry_apply_result res;
     ferry_mapped_record rec;
-    const char *tenant; /* the run's tenant (NULL without tenants) */
-    ferry_buf missing;  /* keys reported by finish(), comma-separated */
+    const char *tenant;                 /* the run's tenant (NULL without tenants) */
+    ferry_buf missing;                  /* keys reported by finish(), comma-separated */
+    int checks;                         /* calls of finish()'s check */
+    int64_t check_missing, check_scope; /* what the last check was told */
+    bool refuse;                        /* the check fails finish() (as the guard does) */
     /* Outcomes delivered by drain(), copied (the target's strings are borrowed). */
     ferry_apply_result got[MAX_RESULTS];
     size_t ngot;
@@ -449,15 +452,38 @@ static ferry_rc collect_missing(void *ctx, const char *key, ferry_err *err)
     return FERRY_OK;
 }
 
-static void finish(fixture *fx)
+static ferry_rc check_missing(void *ctx, int64_t missing, int64_t in_scope, ferry_err *err)
+{
+    fixture *fx = ctx;
+
+    fx->checks++;
+    fx->check_missing = missing;
+    fx->check_scope = in_scope;
+    if (fx->refuse)
+        return ferry_err_set(err, FERRY_ELIMIT, "refused %lld of %lld", (long long)missing,
+                             (long long)in_scope);
+    return FERRY_OK;
+}
+
+/* finish() with the check; returns its code (an error only when the check refused). */
+static ferry_rc finish_checked(fixture *fx)
 {
     ferry_err err;
+    ferry_rc rc;
 
     drain(fx);
     ferry_err_clear(&err);
     ferry_buf_reset(&fx->missing);
-    if (fx->target->ops->finish(fx->target, collect_missing, fx, &err) != FERRY_OK)
+    fx->checks = 0;
+    rc = fx->target->ops->finish(fx->target, check_missing, collect_missing, fx, &err);
+    if (rc != FERRY_OK && !(fx->refuse && rc == FERRY_ELIMIT))
         fail_msg("finish: %s", err.msg);
+    return rc;
+}
+
+static void finish(fixture *fx)
+{
+    assert_int_equal(finish_checked(fx), FERRY_OK);
 }
 
 static const char *const ayu[NFIELDS] = {"E001", "Ayu", "ayu@example.com", "30", "yes", "1.50"};
@@ -943,6 +969,78 @@ static void on_missing_delete_reports_composite_keys_by_name(void **state)
     assert_int_equal(apply(&fx, 2, a7), FERRY_OUTCOME_UNCHANGED);
     finish(&fx);
     assert_string_equal(ferry_buf_str(&fx.missing), "room=B, no=8");
+    commit(&fx);
+    close_fx(&fx);
+}
+
+/* The check hears of the missing rows, and of the rows in scope, before any is touched; a
+ * check that refuses leaves the rows alone and unreported. */
+static void missing_rows_are_counted_before_they_go(void **state, const char *yaml)
+{
+    const char *const dewi[NFIELDS] = {"E004", "Dewi", NULL, NULL, NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, yaml);
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 3, dewi), FERRY_OUTCOME_CREATED);
+    fx.refuse = true;
+    assert_int_equal(finish_checked(&fx), FERRY_ELIMIT);
+    assert_int_equal(fx.checks, 1);
+    assert_int_equal(fx.check_missing, 2);
+    assert_int_equal(fx.check_scope, 4); /* the three rows and the one created */
+    assert_string_equal(ferry_buf_str(&fx.missing), "");
+    rollback(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+
+    /* Allowed, the same run goes ahead; with nothing missing the check is not called. */
+    fx.refuse = false;
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, dewi);
+    finish(&fx);
+    assert_int_equal(fx.checks, 1);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E002,E003");
+    commit(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, dewi);
+    finish(&fx);
+    assert_int_equal(fx.checks, 0);
+    commit(&fx);
+    close_fx(&fx);
+}
+
+static void missing_rows_to_delete_are_counted_before_they_go(void **state)
+{
+    missing_rows_are_counted_before_they_go(state, STAFF_YAML("delete"));
+}
+
+static void missing_rows_to_flag_are_counted_before_they_go(void **state)
+{
+    missing_rows_are_counted_before_they_go(state, STAFF_YAML("flag"));
+}
+
+/* In flag mode, rows already flagged are out of scope: they are not missing again. */
+static void rows_flagged_before_are_not_in_scope(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("flag"));
+    load_three(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    apply(&fx, 3, citra);
+    finish(&fx);
+    commit(&fx);
+    begin(&fx);
+    apply(&fx, 2, ayu);
+    finish(&fx);
+    assert_int_equal(fx.checks, 1);
+    assert_int_equal(fx.check_missing, 1); /* citra; budi was flagged before */
+    assert_int_equal(fx.check_scope, 2);
+    assert_string_equal(ferry_buf_str(&fx.missing), "E003");
     commit(&fx);
     close_fx(&fx);
 }
@@ -1549,6 +1647,37 @@ static void prints_hold_the_run_tenant_rows_only(void **state)
     close_fx(&fx);
 }
 
+/* The scope of a tenant's run is that tenant's rows. */
+static void missing_rows_are_counted_in_the_run_tenant_only(void **state)
+{
+    const char *const a1[3] = {"E1", "Ayu", NULL};
+    const char *const a2[3] = {"E2", "Budi", NULL};
+    const char *const a3[3] = {"E3", "Citra", NULL};
+    fixture fx;
+
+    open_fx(&fx, state, TENANT_YAML);
+    use_tenant(&fx, "bolt");
+    begin(&fx);
+    apply(&fx, 2, a1);
+    apply(&fx, 3, a2);
+    apply(&fx, 4, a3);
+    commit(&fx);
+    use_tenant(&fx, "acme");
+    begin(&fx);
+    apply(&fx, 2, a1);
+    apply(&fx, 3, a2);
+    commit(&fx);
+    begin(&fx);
+    apply(&fx, 2, a1);
+    fx.refuse = true;
+    assert_int_equal(finish_checked(&fx), FERRY_ELIMIT);
+    assert_int_equal(fx.check_missing, 1);
+    assert_int_equal(fx.check_scope, 2);
+    rollback(&fx);
+    expect_dump(&fx, "SELECT count(*) FROM staff", "5\n");
+    close_fx(&fx);
+}
+
 static void on_missing_with_rows_found_unchanged_and_staged(void **state)
 {
     const char *const ids[8] = {"E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008"};
@@ -1777,6 +1906,10 @@ int main(void)
         SQLITE(on_missing_delete_spares_rows_created_in_the_run),
         SQLITE(on_missing_delete_reports_composite_keys_by_name),
         SQLITE(on_missing_flag_marks_unseen_rows_once),
+        SQLITE(missing_rows_to_delete_are_counted_before_they_go),
+        SQLITE(missing_rows_to_flag_are_counted_before_they_go),
+        SQLITE(rows_flagged_before_are_not_in_scope),
+        SQLITE(missing_rows_are_counted_in_the_run_tenant_only),
         SQLITE(flagged_row_that_returns_is_updated_and_unflagged),
         SQLITE(flag_mode_adds_the_missing_column_to_an_existing_table),
         SQLITE(keep_protects_a_row_from_on_missing),
@@ -1827,6 +1960,10 @@ int main(void)
         PG(on_missing_delete_spares_rows_created_in_the_run),
         PG(on_missing_delete_reports_composite_keys_by_name),
         PG(on_missing_flag_marks_unseen_rows_once),
+        PG(missing_rows_to_delete_are_counted_before_they_go),
+        PG(missing_rows_to_flag_are_counted_before_they_go),
+        PG(rows_flagged_before_are_not_in_scope),
+        PG(missing_rows_are_counted_in_the_run_tenant_only),
         PG(flagged_row_that_returns_is_updated_and_unflagged),
         PG(flag_mode_adds_the_missing_column_to_an_existing_table),
         PG(keep_protects_a_row_from_on_missing),
