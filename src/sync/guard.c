@@ -47,8 +47,8 @@ static void format_share(int64_t count, int64_t of, char *out, size_t outlen)
         snprintf(out, outlen, "%" PRId64 ".%" PRId64 "%%", tenths / 10, tenths % 10);
 }
 
-ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant,
-                                   int64_t missing, int64_t scope, ferry_err *err)
+ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant, int64_t missing,
+                                   int64_t scope, ferry_err *err)
 {
     char limit[32], share[32];
 
@@ -77,13 +77,12 @@ ferry_rc ferry_guard_check_failed(const ferry_sync_spec *sync, int64_t failed, i
         return FERRY_OK;
     ferry_guard_limit_format(&sync->guard.max_failed, limit, sizeof(limit));
     format_share(failed, processed, share, sizeof(share));
-    return ferry_err_set(err, FERRY_ELIMIT,
-                         "%" PRId64 " of the %" PRId64 " records failed (%s), more than "
-                         "guard.max_failed allows (%s), so the run was stopped before writing "
-                         "anything%s%.300s%s; fix the source, or raise guard.max_failed on the "
-                         "sync",
-                         failed, processed, share, limit,
-                         first_failure != NULL ? " (the first: " : "",
-                         first_failure != NULL ? first_failure : "",
-                         first_failure != NULL ? ")" : "");
+    return ferry_err_set(
+        err, FERRY_ELIMIT,
+        "%" PRId64 " of the %" PRId64 " records failed (%s), more than "
+        "guard.max_failed allows (%s), so the run was stopped before writing "
+        "anything%s%.300s%s; fix the source, or raise guard.max_failed on the "
+        "sync",
+        failed, processed, share, limit, first_failure != NULL ? " (the first: " : "",
+        first_failure != NULL ? first_failure : "", first_failure != NULL ? ")" : "");
 }

@@ -30,8 +30,8 @@ void ferry_guard_limit_format(const ferry_guard_limit *limit, char *out, size_t 
 /* Checks the rows on_missing would delete or flag (missing) against guard.max_missing, out of
  * scope: the rows of the table (of tenant, when not NULL) before the run. FERRY_ELIMIT with a
  * message that gives the count and the two ways to allow it when over. */
-ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant,
-                                   int64_t missing, int64_t scope, ferry_err *err);
+ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant, int64_t missing,
+                                   int64_t scope, ferry_err *err);
 
 /* Checks the records that failed against guard.max_failed, out of the records the run
  * processed. first_failure (may be NULL) is the reason of the first one, quoted in the

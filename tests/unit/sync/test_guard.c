@@ -118,8 +118,9 @@ static void failed_message_quotes_the_first_failure(void **state)
     assert_int_equal(ferry_guard_check_failed(&sync, 900, 1000, NULL, &err), FERRY_OK);
     sync.guard.max_failed = (ferry_guard_limit){.set = true, .percent = true, .value = 500};
     assert_int_equal(ferry_guard_check_failed(&sync, 50, 1000, "row 2: x", &err), FERRY_OK);
-    assert_int_equal(ferry_guard_check_failed(&sync, 51, 1000, "row 7: email 'bob@' is not an "
-                                                                "email address",
+    assert_int_equal(ferry_guard_check_failed(&sync, 51, 1000,
+                                              "row 7: email 'bob@' is not an "
+                                              "email address",
                                               &err),
                      FERRY_ELIMIT);
     assert_string_equal(err.msg, "51 of the 1000 records failed (5.1%), more than "
