@@ -73,6 +73,14 @@ class DestinationPolicyTest(OutboundTestCase):
                 self.assert_failed("refused to connect to", "a loopback address", *ALLOW_HINTS)
         self.assertEqual(self.server.requests, [], "a refused source was connected to")
 
+    def test_a_name_that_resolves_to_loopback_is_refused(self):
+        # The check is on the address the name resolved to, not on the URL's text.
+        self.server.route("/people.csv", body=CSV)
+        self.use("http://localhost:%d/people.csv" % self.server.port)
+        self.assert_failed("refused to connect to localhost (", "a loopback address",
+                           "'localhost' under allow_hosts:")
+        self.assertEqual(self.server.requests, [])
+
     def test_cloud_metadata_and_private_addresses_are_refused(self):
         for url, kind in (("http://169.254.169.254/latest/meta-data/", "a link-local address"),
                           ("http://10.0.0.1/x.csv", "a private address"),
