@@ -15,6 +15,7 @@
 
 #include "util/cron.h"
 #include "util/err.h"
+#include "util/ipnet.h"
 
 typedef enum {
     FERRY_TYPE_TEXT = 0,
@@ -208,6 +209,8 @@ typedef struct {
     long max_body_bytes;         /* a larger request body is refused (413); default 1 MiB */
     char **cors_origins;         /* origins whose pages may call the API ("https://a.example") */
     size_t ncors_origins;
+    ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
+    size_t ntrusted_proxies;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;
