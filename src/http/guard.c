@@ -59,11 +59,11 @@ struct ferry_http_guard {
     pthread_mutex_t lock; /* protects everything below and every watch in the list */
     pthread_cond_t wake;  /* signalled to stop the sweep */
     struct ferry_http_watch *head;
-    size_t open;       /* watches not closing */
-    size_t max_open;   /* max_connections */
-    uint64_t evicted;  /* closed to make room, since the last log line */
-    uint64_t overdue;  /* closed at their deadline, since the last log line */
-    uint64_t refused;  /* closed on arrival (no room), since the last log line */
+    size_t open;      /* watches not closing */
+    size_t max_open;  /* max_connections */
+    uint64_t evicted; /* closed to make room, since the last log line */
+    uint64_t overdue; /* closed at their deadline, since the last log line */
+    uint64_t refused; /* closed on arrival (no room), since the last log line */
     bool stop;
     bool joined; /* the sweep thread has ended (not under the lock: the stopping thread's) */
     pthread_t thread;
@@ -100,15 +100,22 @@ static int64_t watch_deadline(const struct ferry_http_watch *w)
     }
 }
 
+/* Logs what was closed since the last line, if anything (lock held on entry and return; it
+ * is released while the line is written). */
 static void log_counts(ferry_http_guard *g)
 {
-    if (g->overdue + g->evicted + g->refused == 0)
+    uint64_t overdue = g->overdue, evicted = g->evicted, refused = g->refused;
+    size_t open = g->open;
+
+    if (overdue + evicted + refused == 0)
         return;
+    g->overdue = g->evicted = g->refused = 0;
+    pthread_mutex_unlock(&g->lock);
     ferry_log(FERRY_LOG_WARN,
               "msg=\"connections closed\" too_slow=%llu to_make_room=%llu no_room=%llu open=%zu",
-              (unsigned long long)g->overdue, (unsigned long long)g->evicted,
-              (unsigned long long)g->refused, g->open);
-    g->overdue = g->evicted = g->refused = 0;
+              (unsigned long long)overdue, (unsigned long long)evicted, (unsigned long long)refused,
+              open);
+    pthread_mutex_lock(&g->lock);
 }
 
 static void *sweep_main(void *arg)

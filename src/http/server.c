@@ -534,7 +534,7 @@ static enum MHD_Result refuse_body_now(struct ferry_server *srv, struct MHD_Conn
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    char body[160], head[512];
+    char body[160], head[1024];
     int blen, hlen;
 
     blen = snprintf(body, sizeof(body),
@@ -547,7 +547,10 @@ static enum MHD_Result refuse_body_now(struct ferry_server *srv, struct MHD_Conn
                     "Content-Length: %d\r\n\r\n",
                     req->cors_origin != NULL ? "Access-Control-Allow-Origin: " : "",
                     req->cors_origin != NULL ? req->cors_origin : "",
-                    req->cors_origin != NULL ? "\r\nVary: Origin\r\n" : "", blen);
+                    req->cors_origin != NULL
+                        ? "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"
+                        : "",
+                    blen);
     ferry_http_set_status(MHD_HTTP_CONTENT_TOO_LARGE);
     if (info == NULL || hlen < 0 || (size_t)hlen >= sizeof(head) || blen < 0 ||
         (size_t)blen >= sizeof(body))

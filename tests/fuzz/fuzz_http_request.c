@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_http_request: invariant failed: %s (line %d)\n", #cond,        \
+            fprintf(stderr, "fuzz_http_request: invariant failed: %s (line %d)\n", #cond,          \
                     __LINE__);                                                                     \
             abort();                                                                               \
         }                                                                                          \
@@ -154,8 +154,8 @@ static void check_cookie(const char *cookie)
 
 static void check_body(const char *body, size_t len)
 {
-    static const char *const members[] = {"user",     "password",     "name",
-                                          "role",     "current_password", "new_password"};
+    static const char *const members[] = {"user", "password",         "name",
+                                          "role", "current_password", "new_password"};
     char why[256];
     json_t *doc = ferry_http_body_parse(body, len, len % 2 == 0, why, sizeof(why));
 

@@ -46,10 +46,21 @@ static void networks_parse_and_contain_their_addresses(void **state)
 
 static void malformed_networks_are_refused(void **state)
 {
-    static const char *const bad[] = {"",           "/8",          "10.0.0.0/",    "10.0.0.0/33",
-                                      "10.1.0.0/8", "10.0.0.0/-1", "10.0.0.0/8x",  "::1/129",
-                                      "10.0.0",     "127.1",       "0x7f.0.0.1",   "host.example",
-                                      "10.0.0.0/0008", "[::1]",    "10.0.0.1 "};
+    static const char *const bad[] = {"",
+                                      "/8",
+                                      "10.0.0.0/",
+                                      "10.0.0.0/33",
+                                      "10.1.0.0/8",
+                                      "10.0.0.0/-1",
+                                      "10.0.0.0/8x",
+                                      "::1/129",
+                                      "10.0.0",
+                                      "127.1",
+                                      "0x7f.0.0.1",
+                                      "host.example",
+                                      "10.0.0.0/0008",
+                                      "[::1]",
+                                      "10.0.0.1 "};
     ferry_ipnet n;
 
     (void)state;
@@ -66,8 +77,8 @@ static void client(const char *peer, const char *xff, const ferry_ipnet *nets, s
 
     ferry_ipnet_client(peer, xff, nets, n, out);
     if (strcmp(out, want) != 0)
-        fail_msg("peer %s, X-Forwarded-For '%s': got %s, want %s", peer, xff ? xff : "(none)",
-                 out, want);
+        fail_msg("peer %s, X-Forwarded-For '%s': got %s, want %s", peer, xff ? xff : "(none)", out,
+                 want);
 }
 
 static void forwarded_for_is_read_only_from_trusted_proxies(void **state)
