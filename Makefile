@@ -20,6 +20,13 @@ MAKEFLAGS += --no-print-directory
 # Only `make bench` needs these.
 BENCH_PACKAGES = wrk nginx-light
 
+# Only `make fuzz` needs these: clang, with libFuzzer (Debian's clang recommends its runtime
+# package, which apt installs with it).
+FUZZ_PACKAGES = clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+
 # The browser tests (tests/browser) drive Debian's chromium with playwright-core, an npm
 # package installed with `npm ci` from the committed lockfile (it downloads no browser). Node
 # and npm come from Debian's packages only when the machine has none.
@@ -30,7 +37,7 @@ BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps deps-bench deps-browser install-packages build build-tsan build-asan test test-sanitize unit \
-        browser demo bench format format-check clean
+        browser demo bench fuzz format format-check clean
 
 all: build
 
@@ -79,6 +86,11 @@ build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
 
 $(BENCH_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF
+
+$(FUZZ_BUILD)/CMakeCache.txt: | deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(FUZZ_PACKAGES)"
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_LIBFUZZER=ON \
+	    -DFERRY_WERROR=OFF
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -142,6 +154,27 @@ bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	/usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
 	/usr/bin/python3 bench/bench_rest.py --ferry $(BENCH_BUILD)/ferry
 	/usr/bin/python3 bench/bench_serve.py --ferry $(BENCH_BUILD)/ferry
+
+# Every fuzz target under libFuzzer (with AddressSanitizer and UndefinedBehaviorSanitizer) for
+# FUZZ_SECONDS each, starting from its committed corpus; new inputs go to
+# $(FUZZ_BUILD)/work/TARGET, crashes to $(FUZZ_BUILD)/crash/ (tests/fuzz/README.md). Stops at
+# the first target that finds something.
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@mkdir -p $(FUZZ_BUILD)/crash
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/work/$$t; \
+	    case $$t in \
+	        fuzz_config) extra="-detect_leaks=0";; \
+	        fuzz_csv_reader) extra=""; spectrum=../shared/testdata/csv-spectrum/csvs; \
+	            [ -d $$spectrum ] && extra=$$spectrum;; \
+	        *) extra="";; \
+	    esac; \
+	    echo "== $$t: $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/tests/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=16384 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash/$$t- \
+	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t $$extra || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')

@@ -2,7 +2,8 @@
  *
  * A flat array searched linearly: capacity is a few thousand keys at most and a login costs
  * an Argon2id hash (tens of milliseconds), so a scan of the array is noise beside it and needs
- * no hashing code. Keys are truncated to KEY_MAX bytes; user names and addresses fit. */
+ * no hashing code. Keys are truncated to KEY_MAX bytes; an address and a user name together
+ * fit. */
 #include "auth/throttle.h"
 
 #include <pthread.h>
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 96
+#define KEY_MAX 128 /* "a:" ADDRESS "|u:" USER: 2 + 45 + 3 + 64 + 1 */
 
 typedef struct {
     char key[KEY_MAX];
@@ -70,33 +71,45 @@ static entry *find(ferry_throttle *t, const char *key, int64_t now_ms)
     return NULL;
 }
 
+/* How long the entry e (may be NULL) is still locked at now_ms; 0 when it is not. */
+static int64_t locked_for(const entry *e, int64_t now_ms)
+{
+    return e != NULL && e->locked_until_ms > now_ms ? e->locked_until_ms - now_ms : 0;
+}
+
 int64_t ferry_throttle_wait_ms(ferry_throttle *t, const char *key, int64_t now_ms)
 {
-    int64_t wait = 0;
-    entry *e;
+    int64_t wait;
 
     pthread_mutex_lock(&t->lock);
-    e = find(t, key, now_ms);
-    if (e != NULL && e->locked_until_ms > now_ms)
-        wait = e->locked_until_ms - now_ms;
+    wait = locked_for(find(t, key, now_ms), now_ms);
     pthread_mutex_unlock(&t->lock);
     return wait;
 }
 
-int64_t ferry_throttle_fail(ferry_throttle *t, const char *key, int64_t now_ms)
+/* Whether a is a better entry to forget than b at now_ms: an unlocked one before a locked
+ * one; among unlocked ones the one idle longest, among locked ones the one that ends first. */
+static bool forget_before(const entry *a, const entry *b, int64_t now_ms)
+{
+    bool a_locked = a->locked_until_ms > now_ms, b_locked = b->locked_until_ms > now_ms;
+
+    if (a_locked != b_locked)
+        return !a_locked;
+    return a_locked ? a->locked_until_ms < b->locked_until_ms : a->last_ms < b->last_ms;
+}
+
+/* Counts a failure of key (found or made) at now_ms; returns the lock it sets (0: none). */
+static int64_t record_failure(ferry_throttle *t, entry *e, const char *key, int64_t now_ms)
 {
     int64_t wait = 0;
-    entry *e;
 
-    pthread_mutex_lock(&t->lock);
-    e = find(t, key, now_ms);
     if (e == NULL) {
         if (t->n == t->policy.capacity) {
-            size_t oldest = 0;
+            size_t victim = 0;
             for (size_t i = 1; i < t->n; i++)
-                if (t->entries[i].last_ms < t->entries[oldest].last_ms)
-                    oldest = i;
-            t->entries[oldest] = t->entries[--t->n];
+                if (forget_before(&t->entries[i], &t->entries[victim], now_ms))
+                    victim = i;
+            t->entries[victim] = t->entries[--t->n];
         }
         e = &t->entries[t->n++];
         memset(e, 0, sizeof(*e));
@@ -113,8 +126,46 @@ int64_t ferry_throttle_fail(ferry_throttle *t, const char *key, int64_t now_ms)
             wait = t->policy.max_ms;
         e->locked_until_ms = now_ms + wait;
     }
+    return wait;
+}
+
+int64_t ferry_throttle_fail(ferry_throttle *t, const char *key, int64_t now_ms)
+{
+    int64_t wait;
+
+    pthread_mutex_lock(&t->lock);
+    wait = record_failure(t, find(t, key, now_ms), key, now_ms);
     pthread_mutex_unlock(&t->lock);
     return wait;
+}
+
+int64_t ferry_throttle_take(ferry_throttle *t, const char *key, int64_t now_ms)
+{
+    int64_t wait;
+    entry *e;
+
+    pthread_mutex_lock(&t->lock);
+    e = find(t, key, now_ms);
+    if ((wait = locked_for(e, now_ms)) == 0)
+        record_failure(t, e, key, now_ms);
+    pthread_mutex_unlock(&t->lock);
+    return wait;
+}
+
+void ferry_throttle_refund(ferry_throttle *t, const char *key)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n; i++) {
+        entry *e = &t->entries[i];
+        if (strncmp(e->key, key, KEY_MAX - 1) != 0)
+            continue;
+        if (e->failures > 0)
+            e->failures--;
+        if (e->failures <= t->policy.free_failures)
+            e->locked_until_ms = 0;
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void ferry_throttle_reset(ferry_throttle *t, const char *key)

@@ -859,6 +859,40 @@ static ferry_rc on_cors_origins(struct walk *w, const struct val *v, void *obj)
     return FERRY_OK;
 }
 
+/* trusted_proxies: [ADDRESS or CIDR, ...], the reverse proxies in front of Ferry; only a
+ * request from one of them has its client address read from X-Forwarded-For. */
+static ferry_rc on_trusted_proxies(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char **texts = NULL;
+    size_t n = 0;
+    ferry_ipnet *nets;
+    ferry_rc rc = get_string_list(w, v, true, false, &texts, &n);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if ((nets = calloc(n > 0 ? n : 1, sizeof(*nets))) == NULL) {
+        free_strv(texts, n);
+        return oom(w);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ferry_ipnet_parse(texts[i], &nets[i])) {
+            rc = fail(w, v->line,
+                      "'%.*s' is not an address or a network: expected an IPv4 or IPv6 address "
+                      "(10.0.0.5) or a CIDR block (10.0.0.0/8), with no bits set past the prefix",
+                      show_len(strlen(texts[i])), texts[i]);
+            free(nets);
+            free_strv(texts, n);
+            return rc;
+        }
+    }
+    free_strv(texts, n);
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = nets;
+    cfg->ntrusted_proxies = n;
+    return FERRY_OK;
+}
+
 /* ---- syncs.NAME ---- */
 
 /* What walking one sync keeps for the checks that need the whole sync. */
@@ -1728,6 +1762,7 @@ static const struct key_rule top_rules[] = {
     {"allow_private", false, on_top_allow_private},
     {"allow_hosts", false, on_top_allow_hosts},
     {"files_dir", false, on_files_dir},
+    {"trusted_proxies", false, on_trusted_proxies},
     {"syncs", false, on_syncs},
 };
 
@@ -2051,6 +2086,7 @@ void ferry_config_free(ferry_config *cfg)
     free_strv(cfg->cors_origins, cfg->ncors_origins);
     free_strv(cfg->allow_hosts, cfg->nallow_hosts);
     free(cfg->files_dir);
+    free(cfg->trusted_proxies);
     free(cfg);
 }
 

@@ -16,6 +16,7 @@
 
 #include "util/cron.h"
 #include "util/err.h"
+#include "util/ipnet.h"
 
 typedef enum {
     FERRY_TYPE_TEXT = 0,
@@ -235,6 +236,8 @@ typedef struct {
     char **allow_hosts; /* hosts (or addresses) that may resolve anywhere, or NULL */
     size_t nallow_hosts;
     char *files_dir; /* local sources are confined to it; default: the config's directory */
+    ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
+    size_t ntrusted_proxies;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

@@ -1,8 +1,9 @@
 /* api_auth.c - logging in and out, who am I, and the admin routes for users, tokens and the
  * audit log (docs/api.md, "Users and sessions").
  *
- * Logging in: the throttle is asked first (429 while a user name or an address is locked
- * out), then the user is looked up and the password verified on the hashing pool with the
+ * Logging in: the throttle is asked first (429 while the user name from this address, the user
+ * name, or the address is locked out; the attempt counts as a failure from then on, until it
+ * succeeds), then the user is looked up and the password verified on the hashing pool with the
  * connection suspended. A user who does not exist or is disabled is verified against a dummy
  * hash, so every failure costs the same and reads the same: "wrong user name or password".
  * Success rotates the session: a new id is made, the one the browser presented is deleted.
@@ -126,22 +127,69 @@ static enum MHD_Result reply_throttled(struct MHD_Connection *conn, int64_t wait
                              "Retry-After", retry);
 }
 
-/* How long a login for user from req's address must wait (the longer of the two). */
-static int64_t login_wait(struct ferry_server *srv, const request *req, const char *user_key)
-{
-    int64_t now = ferry_time_now_ms();
-    int64_t a = ferry_throttle_wait_ms(srv->throttle_user, user_key, now);
-    int64_t b = ferry_throttle_wait_ms(srv->throttle_address, req->client, now);
+/* The throttle keys of a login attempt (see server.c for their policies): the user name
+ * (lower case) from the request's address, the user name from anywhere, and the address. */
+typedef struct {
+    char pair[FERRY_IPNET_ADDR_MAX + FERRY_USER_NAME_MAX + 8];
+    char user[FERRY_USER_NAME_MAX + 8];
+} login_keys;
 
-    return a > b ? a : b;
+static void login_keys_init(login_keys *k, const request *req, const char *user)
+{
+    char prefix[FERRY_IPNET_ADDR_MAX + 8];
+
+    lower_key("user:", user, k->user, sizeof(k->user));
+    snprintf(prefix, sizeof(prefix), "%s|user:", req->client);
+    lower_key(prefix, user, k->pair, sizeof(k->pair));
 }
 
-static void login_failed(struct ferry_server *srv, const request *req, const char *user_key)
+/* Starts a login attempt: 0 when it may go on (it is counted as a failure until it
+ * succeeds: login_succeeded()), else how long the longest lock of its keys still lasts.
+ * Counting before the password check means a burst of attempts sent at once meets the lock
+ * after the free ones, instead of all passing before the first failure is recorded. */
+static int64_t login_start(struct ferry_server *srv, const request *req, const login_keys *k)
 {
-    int64_t now = ferry_time_now_ms();
+    int64_t now = ferry_time_now_ms(), wait;
 
-    ferry_throttle_fail(srv->throttle_user, user_key, now);
-    ferry_throttle_fail(srv->throttle_address, req->client, now);
+    if ((wait = ferry_throttle_take(srv->throttle_pair, k->pair, now)) > 0)
+        goto locked;
+    if ((wait = ferry_throttle_take(srv->throttle_user, k->user, now)) > 0) {
+        ferry_throttle_refund(srv->throttle_pair, k->pair);
+        goto locked;
+    }
+    if ((wait = ferry_throttle_take(srv->throttle_address, req->client, now)) > 0) {
+        ferry_throttle_refund(srv->throttle_pair, k->pair);
+        ferry_throttle_refund(srv->throttle_user, k->user);
+        goto locked;
+    }
+    return 0;
+
+locked : {
+    int64_t a = ferry_throttle_wait_ms(srv->throttle_pair, k->pair, now);
+    int64_t b = ferry_throttle_wait_ms(srv->throttle_user, k->user, now);
+    int64_t c = ferry_throttle_wait_ms(srv->throttle_address, req->client, now);
+    wait = wait > a ? wait : a;
+    wait = wait > b ? wait : b;
+    return wait > c ? wait : c;
+}
+}
+
+/* An attempt started by login_start() that was not a failure after all (the password was
+ * never checked: the pool was full, the store failed). */
+static void login_not_tried(struct ferry_server *srv, const request *req, const login_keys *k)
+{
+    ferry_throttle_refund(srv->throttle_pair, k->pair);
+    ferry_throttle_refund(srv->throttle_user, k->user);
+    ferry_throttle_refund(srv->throttle_address, req->client);
+}
+
+/* The password was right: this address's count for the name starts over; the name's and the
+ * address's counts lose this attempt only (what others did from elsewhere still counts). */
+static void login_succeeded(struct ferry_server *srv, const request *req, const login_keys *k)
+{
+    ferry_throttle_reset(srv->throttle_pair, k->pair);
+    ferry_throttle_refund(srv->throttle_user, k->user);
+    ferry_throttle_refund(srv->throttle_address, req->client);
 }
 
 /* Starts verifying password against user's hash (or the dummy hash when there is no such
@@ -190,8 +238,9 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
 {
     const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     const char *user = NULL, *password = NULL;
-    char user_key[FERRY_USER_NAME_MAX + 8], cookie[256], csrf[FERRY_CSRF_MAX];
+    char cookie[256], csrf[FERRY_CSRF_MAX];
     enum MHD_Result ret = MHD_NO;
+    login_keys keys;
     ferry_user u;
     ferry_store *st;
     ferry_err err;
@@ -213,25 +262,28 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "user (1 to %d characters) and password (1 to %d) are required",
                            FERRY_USER_NAME_MAX, FERRY_PASSWORD_MAX);
-    lower_key("user:", user, user_key, sizeof(user_key));
+    login_keys_init(&keys, req, user);
     if (req->task == NULL) {
-        if ((wait = login_wait(srv, req, user_key)) > 0) {
+        if ((wait = login_start(srv, req, &keys)) > 0) {
             ferry_log(FERRY_LOG_WARN, "msg=\"login throttled\" client=%s", req->client);
             return reply_throttled(conn, wait);
         }
-        start_verify(srv, conn, req, PW_VERIFY, user, password, NULL, &ret);
+        if (!start_verify(srv, conn, req, PW_VERIFY, user, password, NULL, &ret))
+            login_not_tried(srv, req, &keys);
         return ret;
     }
-    if (req->task->refused)
+    if (req->task->refused) {
+        login_not_tried(srv, req, &keys);
         return reply_busy(conn);
+    }
     if (!req->task->verified || !req->task->user_ok) {
-        login_failed(srv, req, user_key);
+        /* Counted as a failure when it started. */
         ferry_log(FERRY_LOG_WARN, "msg=\"login failed\" client=%s", req->client);
         audit(srv, req, "login.failed", user, "wrong user name or password");
         return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
                            "wrong user name or password");
     }
-    ferry_throttle_reset(srv->throttle_user, user_key);
+    login_succeeded(srv, req, &keys);
     ferry_err_clear(&err);
     memset(&u, 0, sizeof(u));
     if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, user, &u, &err) ||
@@ -301,8 +353,9 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
                                  request *req)
 {
     const char *current = NULL, *next = NULL;
-    char user_key[FERRY_USER_NAME_MAX + 8], cookie[256], csrf[FERRY_CSRF_MAX];
+    char cookie[256], csrf[FERRY_CSRF_MAX];
     enum MHD_Result ret = MHD_NO;
+    login_keys keys;
     ferry_store *st;
     ferry_err err;
     int64_t wait;
@@ -319,21 +372,24 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "a new password has %d to %d characters", FERRY_PASSWORD_MIN,
                            FERRY_PASSWORD_MAX);
-    lower_key("user:", req->who.user, user_key, sizeof(user_key));
+    login_keys_init(&keys, req, req->who.user);
     if (req->task == NULL) {
-        if ((wait = login_wait(srv, req, user_key)) > 0)
+        if ((wait = login_start(srv, req, &keys)) > 0)
             return reply_throttled(conn, wait);
-        start_verify(srv, conn, req, PW_VERIFY_THEN_HASH, req->who.user, current, next, &ret);
+        if (!start_verify(srv, conn, req, PW_VERIFY_THEN_HASH, req->who.user, current, next, &ret))
+            login_not_tried(srv, req, &keys);
         return ret;
     }
-    if (req->task->refused)
+    if (req->task->refused) {
+        login_not_tried(srv, req, &keys);
         return reply_busy(conn);
+    }
     if (!req->task->verified) {
-        login_failed(srv, req, user_key);
         audit(srv, req, "user.passwd.failed", req->who.user, "the current password was wrong");
         return reply_error(conn, MHD_HTTP_FORBIDDEN, "wrong_password",
                            "the current password is wrong");
     }
+    login_succeeded(srv, req, &keys);
     if (req->task->err.code != FERRY_OK)
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
     ferry_err_clear(&err);

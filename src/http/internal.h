@@ -1,7 +1,8 @@
 /* internal.h - what the files of the HTTP server share (not for use outside src/http).
  *
  * server.c owns the daemon, the request life cycle, the route table and the gate every
- * request passes (authentication, CSRF, role); reply.c the JSON answers and query parsing;
+ * request passes (authentication, CSRF, role); guard.c the deadlines of requests and the cap
+ * on connections; reply.c the JSON answers and query parsing;
  * api_runs.c, api_events.c, api_status.c and api_auth.c the handlers. A handler is called
  * once the gate has let the request through, with req->who naming the user (for public
  * routes req->authed is false). */
@@ -20,6 +21,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/ipnet.h"
 #include "util/taskpool.h"
 
 /* Routes, counted for /metrics. */
@@ -55,14 +57,39 @@ extern const char *const ferry_route_names[R_COUNT];
 extern const unsigned ferry_counted_status[];
 #define NSTATUS 14
 
+/* ---- guard.c: request deadlines and the connection cap ---- */
+
+typedef struct ferry_http_guard ferry_http_guard;
+
+/* Starts the guard's sweep thread; at most max_connections connections are kept open. On
+ * success *ret_guard is owned by the caller (ferry_http_guard_free()). */
+ferry_rc ferry_http_guard_start(size_t max_connections, ferry_http_guard **ret_guard,
+                                ferry_err *err);
+/* Stops the sweep thread (the daemon may still be running; its callbacks stay safe). */
+void ferry_http_guard_stop(ferry_http_guard *g);
+/* Stops the guard if need be and frees it, once the daemon has stopped. NULL is allowed. */
+void ferry_http_guard_free(ferry_http_guard *g);
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
+void ferry_http_guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                enum MHD_ConnectionNotificationCode toe);
+/* What a request of conn has reached, from libmicrohttpd's threads: its headers are in (the
+ * body's deadline starts), n more body bytes arrived, the handler has it (no deadline), it
+ * ended (the next request's head deadline starts). */
+void ferry_http_guard_head_done(ferry_http_guard *g, struct MHD_Connection *conn);
+void ferry_http_guard_body_read(ferry_http_guard *g, struct MHD_Connection *conn, size_t n);
+void ferry_http_guard_answering(ferry_http_guard *g, struct MHD_Connection *conn);
+void ferry_http_guard_request_done(ferry_http_guard *g, struct MHD_Connection *conn);
+
 struct ferry_server {
     ferry_server_options opt;
     struct MHD_Daemon *daemon;
+    ferry_http_guard *guard; /* request deadlines, the connection cap */
     uint16_t port;
     pthread_key_t store_key;
     atomic_uint_fast64_t heartbeat_gen;       /* bumped by each heartbeat */
     atomic_uint_fast64_t auth_gen;            /* bumped when a session or user changes here */
     atomic_bool stopping;                     /* event streams end at their next read */
+    ferry_throttle *throttle_pair;            /* login failures per (address, user name) */
     ferry_throttle *throttle_user;            /* login failures per user name */
     ferry_throttle *throttle_address;         /* login failures per client address */
     ferry_taskpool *hashing;                  /* password hashing, a few at a time */
@@ -91,7 +118,6 @@ typedef struct {
 /* One request, from its first byte to its completion. */
 typedef struct {
     ferry_buf body;
-    bool too_large;
     struct ferry_server *server;
     enum route route;
     const struct route_def *def; /* the matched route, or NULL */
@@ -106,7 +132,7 @@ typedef struct {
     bool by_cookie;
     char session_id[FERRY_SESSION_ID_MAX]; /* when by_cookie */
     char cred_hash[FERRY_TOKEN_HASH_HEX];  /* the stored form of the session or token */
-    char client[64];                       /* the client's address */
+    char client[FERRY_IPNET_ADDR_MAX];     /* the client's address (behind trusted_proxies) */
     const char *cors_origin;               /* its Origin, when cors_origins allows it */
     /* Set by a handler that suspended the connection for password work. */
     pw_task *task;
@@ -115,6 +141,29 @@ typedef struct {
 } request;
 
 struct route_def;
+
+/* ---- the request path's parsers, free of libmicrohttpd (also fuzzed: tests/fuzz) ---- */
+
+/* The route of method and url (server.c's table); fills req->arg and req->id from the path.
+ * R_OTHER when none matches: then allow holds the methods the path takes (405), or "" when
+ * no route has that path (404). */
+enum route ferry_http_route_match(const char *method, const char *url, request *req, char *allow,
+                                  size_t allowlen);
+/* The token of an Authorization header value ("Bearer TOKEN", any case, blanks after it), a
+ * pointer into it; NULL when the value is not of that form. */
+const char *ferry_http_bearer_token(const char *authorization);
+/* A whole decimal number within [min, max]; false when s is not one. */
+bool ferry_http_param_int(const char *s, int64_t min, int64_t max, int64_t *value);
+/* A date (midnight, UTC) or a date-time (UTC unless it has an offset) as ms since the epoch;
+ * false when s is neither. */
+bool ferry_http_param_time(const char *s, int64_t *ret_ms);
+/* A request body as a JSON object (an empty body is {} when empty_ok): returned owned
+ * (json_decref), or NULL with why (a one-line reason) filled. */
+json_t *ferry_http_body_parse(const char *data, size_t len, bool empty_ok, char *why,
+                              size_t whylen);
+/* The string member name of doc (borrowed from doc) in *value: 0 when it is one, or absent or
+ * null and not required (*value NULL); -1 when required and absent; -2 when not a string. */
+int ferry_http_body_string(json_t *doc, const char *name, bool required, const char **value);
 
 /* ---- reply.c ---- */
 

@@ -152,35 +152,39 @@ bool parse_id(const char *s, size_t len, int64_t *ret)
     return true;
 }
 
+bool ferry_http_param_int(const char *s, int64_t min, int64_t max, int64_t *value)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *value = v;
+    return true;
+}
+
 /* Reads an integer query parameter within [min, max]; false (with a 400 queued) when bad. */
 bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
                int64_t *value, enum MHD_Result *ret)
 {
     const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-    char *end;
-    long long v;
 
     if (s == NULL)
         return true;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+    if (!ferry_http_param_int(s, min, max, value)) {
         *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                            "%s must be a whole number from %lld to %lld", name, (long long)min,
                            (long long)max);
         return false;
     }
-    *value = v;
     return true;
 }
 
-/* Reads a time parameter (a date or a date-time, UTC unless it has an offset) into ms;
- * false (with a 400 queued) when it is not one. A date means its midnight, UTC. */
-bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
-                enum MHD_Result *ret)
+bool ferry_http_param_time(const char *s, int64_t *ret_ms)
 {
-    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-    ferry_field_spec field = {.name = (char *)name, .type = FERRY_TYPE_DATETIME};
+    ferry_field_spec field = {.name = (char *)"time", .type = FERRY_TYPE_DATETIME};
     int64_t ms = 0, scale = 100;
     struct tm tm;
     ferry_buf canon;
@@ -201,36 +205,76 @@ bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
          *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
         ms += (*p - '0') * scale;
     ferry_buf_done(&canon);
-    if (!ok) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "%s must be a date (2026-11-23) or a date-time "
-                           "(2026-11-23T06:00:00Z)",
-                           name);
+    if (!ok)
         return false;
-    }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     *ret_ms = (int64_t)timegm(&tm) * 1000 + ms;
     return true;
 }
 
-bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret)
+/* Reads a time parameter (a date or a date-time, UTC unless it has an offset) into ms;
+ * false (with a 400 queued) when it is not one. A date means its midnight, UTC. */
+bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
+                enum MHD_Result *ret)
+{
+    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+
+    if (s == NULL || s[0] == '\0')
+        return true;
+    if (!ferry_http_param_time(s, ret_ms)) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                           "%s must be a date (2026-11-23) or a date-time "
+                           "(2026-11-23T06:00:00Z)",
+                           name);
+        return false;
+    }
+    return true;
+}
+
+json_t *ferry_http_body_parse(const char *data, size_t len, bool empty_ok, char *why, size_t whylen)
 {
     json_error_t jerr;
+    json_t *doc;
+
+    if (len == 0 && empty_ok)
+        return json_object();
+    /* A body with a NUL inside is refused (JSON_ALLOW_NUL is not given), so every string
+     * member read from it is a C string of its whole value. */
+    doc = json_loadb(data, len, 0, &jerr);
+    if (doc == NULL || !json_is_object(doc)) {
+        snprintf(why, whylen, "the body must be a JSON object%s%s", doc == NULL ? ": " : "",
+                 doc == NULL ? jerr.text : "");
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+int ferry_http_body_string(json_t *doc, const char *name, bool required, const char **value)
+{
+    json_t *v = json_object_get(doc, name);
+
+    *value = NULL;
+    if ((v == NULL || json_is_null(v)) && !required)
+        return 0;
+    if (v == NULL)
+        return -1;
+    if (!json_is_string(v))
+        return -2;
+    *value = json_string_value(v);
+    return 0;
+}
+
+bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret)
+{
+    char why[256];
 
     if (req->doc != NULL)
         return true; /* parsed before the connection was suspended */
-    if (req->body.len == 0 && empty_ok) {
-        req->doc = json_object();
-        return true;
-    }
-    req->doc = json_loadb(req->body.data, req->body.len, 0, &jerr);
-    if (req->doc == NULL || !json_is_object(req->doc)) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json",
-                           "the body must be a JSON object%s%s", req->doc == NULL ? ": " : "",
-                           req->doc == NULL ? jerr.text : "");
-        json_decref(req->doc);
-        req->doc = NULL;
+    req->doc = ferry_http_body_parse(req->body.data, req->body.len, empty_ok, why, sizeof(why));
+    if (req->doc == NULL) {
+        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", why);
         return false;
     }
     return true;
@@ -239,17 +283,13 @@ bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum 
 bool body_string(struct MHD_Connection *conn, request *req, const char *name, bool required,
                  const char **value, enum MHD_Result *ret)
 {
-    json_t *v = json_object_get(req->doc, name);
+    int rc = ferry_http_body_string(req->doc, name, required, value);
 
-    *value = NULL;
-    if ((v == NULL || json_is_null(v)) && !required)
-        return true;
-    if (v == NULL || !json_is_string(v)) {
+    if (rc != 0) {
         *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           v == NULL ? "\"%s\" is required" : "\"%s\" must be a string", name);
+                           rc == -1 ? "\"%s\" is required" : "\"%s\" must be a string", name);
         return false;
     }
-    *value = json_string_value(v);
     return true;
 }
 

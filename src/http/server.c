@@ -5,9 +5,11 @@
  * (a Bearer token, or a session cookie; 401 without one), whether a cookie-authenticated
  * change carries its CSRF token (403), and whether the user's role allows the route (403,
  * logged and audited). A refused request is answered before its body is read, so an
- * unauthenticated client cannot make the server buffer anything. Then the body is appended
- * to a buffer bounded by max_body_bytes (past it the answer is 413), and a last call
- * dispatches to the route's handler. A handler that needs a password hashed suspends the
+ * unauthenticated client cannot make the server buffer anything. A URL or header holding a
+ * bare CR is refused (400) before that. Then the body is appended to a buffer bounded by
+ * max_body_bytes as it arrives: the piece that passes the limit is answered 413 at once and
+ * the connection closed (a chunked body announces no length), and a last call dispatches to
+ * the route's handler. A handler that needs a password hashed suspends the
  * connection and hands the work to a small pool (ferry_http_run_task); it is called again
  * when the work is done.
  *
@@ -21,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "http/internal.h"
+#include "util/ipnet.h"
 #include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
@@ -170,6 +174,24 @@ static const struct route_def *route_find(const char *method, const char *url, r
     return NULL;
 }
 
+enum route ferry_http_route_match(const char *method, const char *url, request *req, char *allow,
+                                  size_t allowlen)
+{
+    const struct route_def *def = route_find(method, url, req, allow, allowlen);
+
+    return def != NULL ? def->route : R_OTHER;
+}
+
+const char *ferry_http_bearer_token(const char *authorization)
+{
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    authorization += 7;
+    while (*authorization == ' ')
+        authorization++;
+    return authorization;
+}
+
 /* ---- the gate ---- */
 
 static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn, const char *msg)
@@ -227,14 +249,11 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
     }
     ferry_err_clear(&err);
     if (auth != NULL) {
-        const char *token = auth;
-        if (strncasecmp(token, "Bearer ", 7) != 0) {
+        const char *token = ferry_http_bearer_token(auth);
+        if (token == NULL) {
             *ret = reply_unauthorized(conn, "the Authorization header must be 'Bearer TOKEN'");
             return false;
         }
-        token += 7;
-        while (*token == ' ')
-            token++;
         if (req->def->access == ACCESS_METRICS && cfg->metrics_token != NULL &&
             secret_equal(token, cfg->metrics_token)) {
             *metrics_ok = true;
@@ -417,15 +436,45 @@ static void store_destructor(void *p)
     ferry_store_free(p);
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+/* Appends each X-Forwarded-For value to the ferry_buf cls, separated by commas. */
+static enum MHD_Result join_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    ferry_buf *b = cls;
+
+    (void)kind;
+    if (value != NULL && strcasecmp(key, "X-Forwarded-For") == 0)
+        ferry_buf_printf(b, "%s%s", b->len > 0 ? "," : "", value);
+    return MHD_YES;
+}
+
+/* The client's address: the connection's peer, or, when the peer is one of trusted_proxies,
+ * the right-most address of X-Forwarded-For that is not a trusted proxy (util/ipnet.h). Every
+ * X-Forwarded-For header counts, in order, as RFC 9110 section 5.3 joins repeated fields. */
+static void client_address(struct ferry_server *srv, struct MHD_Connection *conn, char *out)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const ferry_config *cfg = srv->opt.config;
+    char peer[FERRY_IPNET_ADDR_MAX] = "";
+    ferry_buf xff;
 
-    out[0] = '\0';
     if (info != NULL && info->client_addr != NULL && info->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, out,
-                  (socklen_t)outlen);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, peer,
+                  sizeof(peer));
+    else if (info != NULL && info->client_addr != NULL && info->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)info->client_addr)->sin6_addr, peer,
+                  sizeof(peer));
+    if (cfg->ntrusted_proxies == 0 ||
+        !ferry_ipnet_contains(cfg->trusted_proxies, cfg->ntrusted_proxies, peer)) {
+        snprintf(out, FERRY_IPNET_ADDR_MAX, "%s", peer);
+        return;
+    }
+    ferry_buf_init(&xff, HEADER_MEMORY);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, join_forwarded_for, &xff);
+    ferry_ipnet_client(peer, xff.len > 0 ? ferry_buf_str(&xff) : NULL, cfg->trusted_proxies,
+                       cfg->ntrusted_proxies, out);
+    ferry_buf_done(&xff);
 }
 
 /* Answers a CORS preflight (OPTIONS with Access-Control-Request-Method) from an origin that
@@ -448,6 +497,70 @@ static enum MHD_Result reply_preflight(struct MHD_Connection *conn, const reques
     return ferry_http_queue(conn, MHD_HTTP_NO_CONTENT, resp);
 }
 
+static enum MHD_Result find_bare_cr(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    bool *found = cls;
+
+    (void)kind;
+    if (strchr(key, '\r') != NULL || (value != NULL && strchr(value, '\r') != NULL)) {
+        *found = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* True when the URL or a header of the request holds a carriage return that does not end a
+ * line. libmicrohttpd keeps such a CR inside the value ("a\rX-Injected: b"), where a proxy in
+ * front may have read two headers: RFC 9112 section 2.2 lets a recipient refuse it, and Ferry
+ * does, so the two never disagree about what was asked. */
+static bool has_bare_cr(struct MHD_Connection *conn, const char *url)
+{
+    bool found = strchr(url, '\r') != NULL;
+
+    if (!found)
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, find_bare_cr, &found);
+    return found;
+}
+
+/* Answers 413 while the body is still arriving (a chunked body past max_body_bytes) and
+ * returns MHD_NO, which closes the connection. libmicrohttpd 0.9 queues no response until
+ * the whole body is read (MHD_queue_response fails in that state), and reading the rest is
+ * what must not happen, so the answer is written to the socket here: a few hundred bytes,
+ * which an idle connection's send buffer always takes. The write side is shut first, so the
+ * client reads the answer before the reset that closing an unread socket sends. */
+static enum MHD_Result refuse_body_now(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       const request *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char body[160], head[1024];
+    int blen, hlen;
+
+    blen = snprintf(body, sizeof(body),
+                    "{\"error\":{\"code\":\"too_large\",\"message\":\"the request body is "
+                    "larger than %zu bytes\"}}",
+                    srv->opt.max_body_bytes);
+    hlen = snprintf(head, sizeof(head),
+                    "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+                    "Content-Type: application/json\r\nCache-Control: no-store\r\n%s%s%s"
+                    "Content-Length: %d\r\n\r\n",
+                    req->cors_origin != NULL ? "Access-Control-Allow-Origin: " : "",
+                    req->cors_origin != NULL ? req->cors_origin : "",
+                    req->cors_origin != NULL
+                        ? "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"
+                        : "",
+                    blen);
+    ferry_http_set_status(MHD_HTTP_CONTENT_TOO_LARGE);
+    if (info == NULL || hlen < 0 || (size_t)hlen >= sizeof(head) || blen < 0 ||
+        (size_t)blen >= sizeof(body))
+        return MHD_NO;
+    if (send(info->connect_fd, head, (size_t)hlen, MSG_NOSIGNAL) == hlen &&
+        send(info->connect_fd, body, (size_t)blen, MSG_NOSIGNAL) == blen)
+        shutdown(info->connect_fd, SHUT_WR);
+    return MHD_NO;
+}
+
 /* The first call of a request: route, gate, and the announced body size. Returns MHD_YES
  * with nothing queued to go on reading the body. */
 static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connection *conn,
@@ -460,6 +573,12 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
     char allow[64];
 
     req->route = R_OTHER;
+    if (has_bare_cr(conn, url))
+        return reply_json_header(conn, MHD_HTTP_BAD_REQUEST,
+                                 error_body("bad_request",
+                                            "a header or the URL holds a carriage return (CR) that "
+                                            "does not end a line"),
+                                 "Connection", "close");
     for (size_t i = 0; origin != NULL && i < cfg->ncors_origins; i++) {
         if (strcmp(origin, cfg->cors_origins[i]) == 0)
             req->cors_origin = cfg->cors_origins[i];
@@ -481,7 +600,7 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no route for %s %.200s", method,
                            url);
     req->route = req->def->route;
-    client_address(conn, req->client, sizeof(req->client));
+    client_address(srv, conn, req->client);
     if (!gate(srv, conn, method, req, &ret))
         return ret;
     req->gate_passed = true;
@@ -510,21 +629,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->server = srv;
         ferry_buf_init(&req->body, srv->opt.max_body_bytes);
         *con_cls = req;
+        ferry_http_guard_head_done(srv->guard, conn);
         ret = on_headers(srv, conn, url, method, req);
     } else if (*upload_data_size > 0) {
-        if (!req->too_large &&
-            ferry_buf_append(&req->body, upload_data, *upload_data_size) != FERRY_OK)
-            req->too_large = true;
-        *upload_data_size = 0;
-        return MHD_YES;
-    } else if (req->too_large) {
-        ret = reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                          "the request body is larger than %zu bytes", srv->opt.max_body_bytes);
+        ferry_http_guard_body_read(srv->guard, conn, *upload_data_size);
+        /* Counted as it arrives: a body that did not announce its length (chunked) is
+         * refused the moment it passes the limit, not once it has all been read. */
+        if (ferry_buf_append(&req->body, upload_data, *upload_data_size) != FERRY_OK) {
+            *upload_data_size = 0;
+            ret = refuse_body_now(srv, conn, req);
+        } else {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
     } else {
+        ferry_http_guard_answering(srv->guard, conn);
         ret = dispatch(srv, conn, req);
     }
     if (ferry_http_last_status() == 0)
         return ret; /* nothing answered yet: reading the body, or suspended */
+    ferry_http_guard_answering(srv->guard, conn); /* an answer, sent at its reader's pace */
     for (size_t i = 0; i < NSTATUS; i++) {
         if (ferry_counted_status[i] == ferry_http_last_status())
             col = i;
@@ -536,11 +660,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct ferry_server *srv = cls;
     request *req = *con_cls;
 
-    (void)cls;
-    (void)conn;
     (void)toe;
+    ferry_http_guard_request_done(srv->guard, conn);
     if (req == NULL)
         return;
     if (req->body.data != NULL)
@@ -581,23 +705,33 @@ static ferry_rc parse_listen(const char *listen, struct sockaddr_in *addr, ferry
     return FERRY_OK;
 }
 
-/* Login throttling: a user name gets 5 free failures, an address 20 (a shared office), then
- * waits 2 s, 4 s, 8 s... up to 15 minutes. */
-static const ferry_throttle_policy user_policy = {.free_failures = 5,
+/* Login throttling (api_auth.c), so that a guesser slows only itself: a user name from one
+ * address gets 5 free failures, then waits 2 s, 4 s, 8 s... up to 15 minutes; a user name from
+ * every address together 20, then up to 5 minutes (a guesser spread over many addresses); an
+ * address, whatever the names (a flood of made-up ones), 20, then up to 30 s only: the lock of
+ * an address is what a guesser can impose on everyone behind the same proxy or NAT. */
+static const ferry_throttle_policy pair_policy = {.free_failures = 5,
                                                   .base_ms = 2000,
                                                   .max_ms = 15 * 60 * 1000,
+                                                  .forget_ms = 15 * 60 * 1000,
+                                                  .capacity = 8192};
+static const ferry_throttle_policy user_policy = {.free_failures = 20,
+                                                  .base_ms = 2000,
+                                                  .max_ms = 5 * 60 * 1000,
                                                   .forget_ms = 15 * 60 * 1000,
                                                   .capacity = 4096};
 static const ferry_throttle_policy address_policy = {.free_failures = 20,
                                                      .base_ms = 2000,
-                                                     .max_ms = 15 * 60 * 1000,
+                                                     .max_ms = 30 * 1000,
                                                      .forget_ms = 15 * 60 * 1000,
                                                      .capacity = 4096};
 
 static void server_free(struct ferry_server *srv)
 {
+    ferry_http_guard_free(srv->guard);
     ferry_taskpool_free(srv->hashing);
     ferry_taskpool_free(srv->checking);
+    ferry_throttle_free(srv->throttle_pair);
     ferry_throttle_free(srv->throttle_user);
     ferry_throttle_free(srv->throttle_address);
     free(srv);
@@ -637,9 +771,10 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
         free(srv);
         return rc;
     }
+    srv->throttle_pair = ferry_throttle_new(&pair_policy);
     srv->throttle_user = ferry_throttle_new(&user_policy);
     srv->throttle_address = ferry_throttle_new(&address_policy);
-    if (srv->throttle_user == NULL || srv->throttle_address == NULL) {
+    if (srv->throttle_pair == NULL || srv->throttle_user == NULL || srv->throttle_address == NULL) {
         server_free(srv);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the login throttle");
     }
@@ -648,16 +783,24 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
         server_free(srv);
         return rc;
     }
+    if ((rc = ferry_http_guard_start(srv->opt.max_connections, &srv->guard, err)) != FERRY_OK) {
+        server_free(srv);
+        return rc;
+    }
     pthread_key_create(&srv->store_key, store_destructor);
+    /* The guard keeps max_connections (guard.c); libmicrohttpd's own limit, which it divides
+     * among its threads, is twice that, so a new connection reaches the guard, which makes
+     * room for it by closing a slow one. */
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opt.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)srv->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)srv->opt.max_connections * 2, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)((cfg->idle_timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, ferry_http_guard_notify_cb, srv->guard, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         pthread_key_delete(srv->store_key);
         server_free(srv);
@@ -697,6 +840,7 @@ void ferry_server_stop(ferry_server *server)
     ferry_hub_notify_all(server->opt.hub);
     ferry_taskpool_stop(server->hashing);
     ferry_taskpool_stop(server->checking); /* checks in flight see stopping and give up */
+    ferry_http_guard_stop(server->guard);
     MHD_stop_daemon(server->daemon);
     pthread_key_delete(server->store_key);
     server_free(server);

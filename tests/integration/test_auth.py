@@ -684,23 +684,38 @@ class ThrottleTest(AuthTestCase):
 
     def test_logins_beyond_what_the_hashing_pool_takes_are_answered_503_busy(self):
         # Two passwords are checked at once and 32 wait: of 80 logins sent at once, some
-        # find the queue full. None of them is a failure, so nothing is throttled. The 34
-        # accepted ones are hashed two at a time, which on a busy machine takes longer than a
-        # request's usual 10 s: the clients wait as long as that takes (bounded).
+        # find the queue full. An attempt counts as a failure until its password is found
+        # right, so the 80 come from four users on four loopback addresses, five for each
+        # (user, address): within every key's free attempts, so nothing is throttled, and a
+        # 503 gives its attempt back. The 34 accepted ones are hashed two at a time, which on a
+        # busy machine takes longer than a request's usual 10 s: the clients wait as long as
+        # that takes (bounded).
+        import http.client
         import threading
         self.write_auth_config()
-        pw = self.make_user("ana", "operator")
+        users = ["ana", "bob", "cy", "dee"]
+        pws = {u: self.make_user(u, "operator") for u in users}
         n = 80
         with self.serve() as srv:
             answers, barrier = [], threading.Barrier(n)
 
-            def login():
+            def login(user, source):
                 barrier.wait(timeout=10)
+                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120,
+                                                  source_address=(source, 0))
                 try:
-                    answers.append(self.login(srv, "ana", pw, timeout=120))
+                    conn.request("POST", "/api/login",
+                                 json.dumps({"user": user, "password": pws[user]}),
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    answers.append(ferrytest.ApiResponse(r.status, r.getheaders(), r.read()))
                 except OSError as e:
                     answers.append(e)
-            threads = [threading.Thread(target=login) for _ in range(n)]
+                finally:
+                    conn.close()
+            threads = [threading.Thread(target=login,
+                                        args=(users[i % 4], "127.0.0.%d" % (2 + i // 4 % 4)))
+                       for i in range(n)]
             for t in threads:
                 t.start()
             for t in threads:
@@ -714,7 +729,7 @@ class ThrottleTest(AuthTestCase):
                     self.assert_error(r, 503, "busy")
                     self.assertEqual(r.header("Retry-After"), "1")
                     self.assertIsNone(r.header("Set-Cookie"))
-            self.assert_ok(self.login(srv, "ana", pw))
+            self.assert_ok(self.login(srv, "ana", pws["ana"]))
 
     def test_a_wrong_current_password_counts_as_a_failed_login(self):
         self.write_auth_config()

@@ -86,6 +86,62 @@ static void test_full_table_forgets_the_oldest(void **state)
     ferry_throttle_free(t);
 }
 
+static void test_a_burst_of_takes_meets_the_lock_without_doubling_it(void **state)
+{
+    ferry_throttle *t = ferry_throttle_new(&policy);
+    int64_t now = 5000;
+
+    (void)state;
+    /* Attempts counted when they start: three free, the fourth goes ahead but locks the key;
+     * the rest of the burst is refused and counted for nothing, so the lock stays 1 s. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ferry_throttle_take(t, "a|user:ana", now), 0);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(ferry_throttle_take(t, "a|user:ana", now), 1000);
+    assert_int_equal(ferry_throttle_take(t, "a|user:ana", now + 1000), 0); /* then 2 s */
+    assert_int_equal(ferry_throttle_wait_ms(t, "a|user:ana", now + 1000), 2000);
+    ferry_throttle_free(t);
+}
+
+static void test_refund_gives_back_an_attempt_and_the_lock_it_set(void **state)
+{
+    ferry_throttle *t = ferry_throttle_new(&policy);
+
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ferry_throttle_take(t, "10.0.0.1", 100), 0);
+    assert_true(ferry_throttle_wait_ms(t, "10.0.0.1", 100) > 0);
+    ferry_throttle_refund(t, "10.0.0.1"); /* the fourth was the right password */
+    assert_int_equal(ferry_throttle_wait_ms(t, "10.0.0.1", 100), 0);
+    assert_int_equal(ferry_throttle_take(t, "10.0.0.1", 100), 0); /* the fourth again */
+    assert_int_equal(ferry_throttle_take(t, "10.0.0.1", 100), 1000);
+    ferry_throttle_refund(t, "nobody"); /* unknown keys: nothing happens */
+    assert_int_equal(ferry_throttle_size(t), 1);
+    ferry_throttle_free(t);
+}
+
+static void test_full_table_forgets_unlocked_keys_before_locks(void **state)
+{
+    ferry_throttle *t = ferry_throttle_new(&policy);
+
+    (void)state;
+    /* k0 is locked (its failures are the oldest); k1..k3 failed once each, later. A flood of
+     * new keys must not lift k0's lock by pushing it out. */
+    for (int i = 0; i < 4; i++)
+        ferry_throttle_fail(t, "k0", 100);
+    ferry_throttle_fail(t, "k1", 200);
+    ferry_throttle_fail(t, "k2", 300);
+    ferry_throttle_fail(t, "k3", 400);
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "flood%d", i);
+        ferry_throttle_fail(t, key, 500 + i);
+    }
+    assert_int_equal(ferry_throttle_size(t), 4);
+    assert_true(ferry_throttle_wait_ms(t, "k0", 600) > 0);
+    ferry_throttle_free(t);
+}
+
 static void test_long_keys_are_truncated_consistently(void **state)
 {
     ferry_throttle *t = ferry_throttle_new(&policy);
@@ -156,6 +212,9 @@ int main(void)
         cmocka_unit_test(test_free_failures_then_doubling_delays),
         cmocka_unit_test(test_reset_and_forget),
         cmocka_unit_test(test_full_table_forgets_the_oldest),
+        cmocka_unit_test(test_a_burst_of_takes_meets_the_lock_without_doubling_it),
+        cmocka_unit_test(test_refund_gives_back_an_attempt_and_the_lock_it_set),
+        cmocka_unit_test(test_full_table_forgets_unlocked_keys_before_locks),
         cmocka_unit_test(test_long_keys_are_truncated_consistently),
         cmocka_unit_test(test_session_ids),
         cmocka_unit_test(test_csrf_is_bound_to_its_session),

@@ -219,7 +219,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
-             "allow_hosts, files_dir, syncs)",
+             "allow_hosts, files_dir, trusted_proxies, syncs)",
              path);
     assert_string_equal(err.msg, expected);
     free(path);
@@ -440,7 +440,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
-        "files_dir, syncs)");
+        "files_dir, trusted_proxies, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -1698,6 +1698,39 @@ static void cors_origins_are_origins(void **state)
                  "scheme://host[:port] such as https://admin.example.com, with no path");
 }
 
+static void trusted_proxies_are_addresses_or_networks(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("trusted_proxies: [10.0.0.5, 192.168.0.0/16, '::1', 'fd00::/8']\n");
+    assert_int_equal(cfg->ntrusted_proxies, 4);
+    assert_true(ferry_ipnet_contains(cfg->trusted_proxies, 4, "10.0.0.5"));
+    assert_false(ferry_ipnet_contains(cfg->trusted_proxies, 4, "10.0.0.6"));
+    assert_true(ferry_ipnet_contains(cfg->trusted_proxies, 4, "192.168.7.1"));
+    assert_true(ferry_ipnet_contains(cfg->trusted_proxies, 4, "::1"));
+    assert_true(ferry_ipnet_contains(cfg->trusted_proxies, 4, "fd12::1"));
+    ferry_config_free(cfg);
+    cfg = parse_ok("trusted_proxies: 127.0.0.1\n"); /* one, without brackets */
+    assert_int_equal(cfg->ntrusted_proxies, 1);
+    ferry_config_free(cfg);
+    cfg = parse_ok("listen: 127.0.0.1:8080\n");
+    assert_int_equal(cfg->ntrusted_proxies, 0); /* none by default: X-Forwarded-For ignored */
+    ferry_config_free(cfg);
+    expect_error("trusted_proxies: [10.0.0.5, proxy.example]\n",
+                 "ferry.yaml:1: trusted_proxies: 'proxy.example' is not an address or a network: "
+                 "expected an IPv4 or IPv6 address (10.0.0.5) or a CIDR block (10.0.0.0/8), with "
+                 "no bits set past the prefix");
+    expect_error("trusted_proxies:\n  - 10.1.0.0/8\n",
+                 "ferry.yaml:2: trusted_proxies: '10.1.0.0/8' is not an address or a network: "
+                 "expected an IPv4 or IPv6 address (10.0.0.5) or a CIDR block (10.0.0.0/8), with "
+                 "no bits set past the prefix");
+    expect_error("trusted_proxies: [10.0.0.0/33]\n",
+                 "ferry.yaml:1: trusted_proxies: '10.0.0.0/33' is not an address or a network: "
+                 "expected an IPv4 or IPv6 address (10.0.0.5) or a CIDR block (10.0.0.0/8), with "
+                 "no bits set past the prefix");
+}
+
 static void server_keys_out_of_range(void **state)
 {
     (void)state;
@@ -1791,6 +1824,7 @@ int main(void)
         cmocka_unit_test(lease_and_target_database_load_and_are_checked),
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
+        cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
