@@ -246,6 +246,17 @@ class MaxBytesTest(OutboundTestCase):
                  allow_private=True, max_bytes="4MiB")
         self.assert_failed("larger than max_bytes (4 MiB", "counted after decompression")
 
+    def test_stacked_encodings_stop_at_max_bytes_and_never_end_the_file_early(self):
+        # gzip inside gzip inflates in bursts larger than what Ferry buffers before it pauses
+        # the transfer; the limit met while libcurl delivers what it held back must still
+        # fail the run, not end the download early as if the file stopped there.
+        body = csv_text(HEADER, people_rows(20000)).encode()
+        wire = gzip.compress(gzip.compress(body, compresslevel=9), compresslevel=9)
+        self.use(self.server.route("/people.csv", body=wire,
+                                   headers={"Content-Encoding": "gzip, gzip"}),
+                 allow_private=True, max_bytes="700000")
+        self.assert_failed("larger than max_bytes (700000 bytes", "counted after decompression")
+
     def test_body_within_max_bytes_is_read(self):
         self.use(self.server.route("/people.csv", body=gzip.compress(CSV.encode()),
                                    headers={"Content-Encoding": "gzip"}),
