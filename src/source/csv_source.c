@@ -538,7 +538,7 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
         return ferry_err_set(err, FERRY_EEMPTY, "the source %s is empty (not even a header row)",
                              s->where);
     if (rc == FERRY_ECSV) /* UTF-16 */
-        ferry_err_prefix(err, "the source %s: ", s->where);
+        ferry_err_prefix(err, "the source %s", s->where);
     if (rc != FERRY_OK)
         return rc;
     if (rec.error != NULL)
