@@ -185,6 +185,23 @@ class LocalFilesTest(OutboundTestCase):
         out, _ = self.assert_failed("outside files_dir")
         self.assertNotIn("No such file", out)
 
+    def test_dangling_link_out_of_files_dir_says_outside_not_missing(self):
+        # A link inside files_dir to a file elsewhere that does not exist, or through a linked
+        # directory that does not exist, gets the message of one that does: the error must
+        # not tell which files exist outside.
+        os.symlink("/nonexistent-ferry-dir/people.csv", self.path("people.csv"))
+        self.use("people.csv")
+        out, _ = self.assert_failed("outside files_dir")
+        self.assertNotIn("No such file", out)
+        os.symlink("/nonexistent-ferry-dir", self.path("data"))
+        self.use("data/people.csv")
+        out, _ = self.assert_failed("outside files_dir")
+        self.assertNotIn("No such file", out)
+        # A link to a missing file inside files_dir is just missing.
+        os.symlink("absent.csv", self.path("inside.csv"))
+        self.use("inside.csv")
+        self.assert_failed("No such file")
+
     def test_files_beside_the_config_and_inside_files_dir_are_read(self):
         self.write_file("people.csv", CSV)
         self.use("people.csv")
