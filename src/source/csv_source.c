@@ -391,6 +391,53 @@ static void lexical_normalise(const char *path, char *out, size_t outlen)
         snprintf(out, outlen, "/");
 }
 
+/* Where path leads, absolute and normalised, when realpath() cannot say because something on
+ * the way does not exist: the symbolic links that do exist on the way are followed, dangling
+ * ones too, and only the part that does not exist is taken as written. So a link to a missing
+ * file elsewhere is placed where it points, not where it lies. False when links loop. */
+static bool resolve_missing(const char *path, char *out, size_t outlen, int depth)
+{
+    char real[PATH_MAX], next[PATH_MAX * 2], target[PATH_MAX], last[NAME_MAX + 1];
+    const char *slash;
+    struct stat st;
+    ssize_t n;
+    size_t len;
+
+    if (depth > 40)
+        return false;
+    if (realpath(path, real) != NULL) {
+        snprintf(out, outlen, "%s", real);
+        return true;
+    }
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if ((n = readlink(path, target, sizeof(target) - 1)) < 0)
+            return false;
+        target[n] = '\0';
+        slash = strrchr(path, '/');
+        if (target[0] == '/' || slash == NULL)
+            snprintf(next, sizeof(next), "%s", target);
+        else
+            snprintf(next, sizeof(next), "%.*s/%s", (int)(slash - path), path, target);
+        return resolve_missing(next, out, outlen, depth + 1);
+    }
+    /* path does not exist: where its directory leads, then its last part as written. */
+    len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    snprintf(next, sizeof(next), "%.*s", (int)len, path);
+    if ((slash = strrchr(next, '/')) == NULL)
+        return false; /* a name alone that is not a link: taken as written */
+    snprintf(last, sizeof(last), "%s", slash + 1);
+    next[slash - next] = '\0';
+    if (slash == next)
+        snprintf(real, sizeof(real), "/");
+    else if (!resolve_missing(next, real, sizeof(real), depth + 1))
+        return false;
+    snprintf(next, sizeof(next), "%s/%s", real, last);
+    lexical_normalise(next, out, outlen);
+    return true;
+}
+
 /* Whether path (absolute, normalised) is root or lies under it. */
 static bool is_inside(const char *root, const char *path)
 {
@@ -423,7 +470,8 @@ static ferry_rc open_confined(csv_source *s, const char *path, const char *files
                                    files_dir != NULL ? files_dir : ".");
     if (realpath(path, real) == NULL) {
         int saved = errno;
-        lexical_normalise(path, real, sizeof(real));
+        if (!resolve_missing(path, real, sizeof(real), 0))
+            lexical_normalise(path, real, sizeof(real));
         if (!is_inside(root, real))
             return outside_error(path, root, err);
         errno = saved;
@@ -538,7 +586,7 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
         return ferry_err_set(err, FERRY_EEMPTY, "the source %s is empty (not even a header row)",
                              s->where);
     if (rc == FERRY_ECSV) /* UTF-16 */
-        ferry_err_prefix(err, "the source %s: ", s->where);
+        ferry_err_prefix(err, "the source %s", s->where);
     if (rc != FERRY_OK)
         return rc;
     if (rec.error != NULL)

@@ -160,6 +160,7 @@ typedef struct {
     bool flag_mode;
     bool in_txn;
     bool was_empty;
+    int64_t revived;   /* rows flagged as missing before the run that the run brought back */
     bool staged_ready; /* ferry_stage exists */
     bool copying;      /* a COPY is in progress */
     bool staged_keeps; /* keeps were staged since the last merge */
@@ -1781,6 +1782,8 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
         }
         if ((rc = ferry_target_diff_finish(&t->diff, &changed, err)) != FERRY_OK)
             return rc;
+        if (changed && t->flag_mode && !PQgetisnull(res, r, 6 + (int)n))
+            t->revived++;
         out.outcome = changed ? FERRY_OUTCOME_UPDATED : FERRY_OUTCOME_UNCHANGED;
         if (changed) {
             out.diff_json = ferry_target_diff_json(&t->diff);
@@ -1993,7 +1996,8 @@ static ferry_rc append_scope(pg_target *t, ferry_err *err)
     return sql_ready(t, err);
 }
 
-/* The rows on_missing's scan covers (see append_scope()). */
+/* The rows on_missing's scan covers (see append_scope()), less those the run brought back
+ * from flagged: they were not in the scope when the run began. */
 static ferry_rc count_scope(pg_target *t, int64_t *ret_scope, ferry_err *err)
 {
     PGresult *res;
@@ -2006,7 +2010,7 @@ static ferry_rc count_scope(pg_target *t, int64_t *ret_scope, ferry_err *err)
     res = query(t, ferry_buf_str(&t->sql), err, "counting the rows");
     if (res == NULL)
         return FERRY_EDB;
-    *ret_scope = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *ret_scope = strtoll(PQgetvalue(res, 0, 0), NULL, 10) - t->revived;
     PQclear(res);
     return FERRY_OK;
 }

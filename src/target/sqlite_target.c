@@ -39,6 +39,7 @@ typedef struct {
     bool in_txn;
     bool was_empty; /* the table had no rows when the run began */
     bool flag_mode;
+    int64_t revived;          /* rows flagged as missing before the run that the run brought back */
     sqlite3_stmt *select_key; /* rowid, fields..., [missing] by key */
     sqlite3_stmt *insert;
     sqlite3_stmt *update; /* fields..., rowid */
@@ -386,7 +387,7 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
 {
     sqlite_target *t = (sqlite_target *)base;
     sqlite3_stmt *sel = t->select_key;
-    bool changed = false;
+    bool changed = false, was_flagged;
     int64_t rowid;
     ferry_rc frc;
     int rc;
@@ -423,6 +424,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
         sqlite3_reset(sel);
         return frc;
     }
+    was_flagged =
+        t->flag_mode && sqlite3_column_type(sel, (int)t->sync->nfields + 1) != SQLITE_NULL;
     sqlite3_reset(sel);
     if (!changed) {
         res->outcome = FERRY_OUTCOME_UNCHANGED;
@@ -439,6 +442,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     }
     if (rc != SQLITE_DONE)
         return db_error(t, err, "updating a row");
+    if (was_flagged)
+        t->revived++;
     res->outcome = FERRY_OUTCOME_UPDATED;
     res->diff_json = ferry_target_diff_json(&t->diff);
     res->diff_text = ferry_target_diff_text(&t->diff);
@@ -480,7 +485,8 @@ static void format_key(const ferry_sync_spec *sync, sqlite3_stmt *st, int first,
 }
 
 /* Collects the rowids of the rows in on_missing's scope the run did not see into
- * temp.ferry_missing, counting the rows in scope and the missing ones. */
+ * temp.ferry_missing, counting the rows in scope and the missing ones. The scope leaves out
+ * the rows the run brought back from flagged: they were not in it when the run began. */
 static ferry_rc collect_missing(sqlite_target *t, int64_t *ret_scope, int64_t *ret_missing,
                                 ferry_err *err)
 {
@@ -528,7 +534,7 @@ static ferry_rc collect_missing(sqlite_target *t, int64_t *ret_scope, int64_t *r
     }
     if (rc != SQLITE_DONE)
         frc = db_error(t, err, "scanning for missing rows");
-    *ret_scope = scope;
+    *ret_scope = scope - t->revived;
     *ret_missing = missing;
 out:
     sqlite3_finalize(scan);

@@ -54,8 +54,8 @@ typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, ferry_er
 
 /* Called once by finish() when rows are missing, before any of them is deleted, flagged or
  * reported: missing rows out of in_scope, the rows the on_missing scan covers (the run's
- * tenant's, not already flagged as missing; those the run created included). Returning an
- * error stops finish(), which returns that error having changed nothing more. */
+ * tenant's, not flagged as missing when the run began; those the run created included).
+ * Returning an error stops finish(), which returns that error having changed nothing more. */
 typedef ferry_rc (*ferry_target_missing_check_cb)(void *ctx, int64_t missing, int64_t in_scope,
                                                   ferry_err *err);
 

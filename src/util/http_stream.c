@@ -6,9 +6,10 @@
  *
  * Limits: the write callback counts the body after decoding (curl inflates gzip and deflate
  * before it), so a small compressed body cannot expand past max_bytes; the transfer stops as
- * soon as one more chunk would pass it. Redirects: curl follows at most MAX_REDIRECTS, with the
- * protocols net_policy allows (https stays https), and every connection of every hop passes
- * the guard's open-socket check.
+ * soon as one more chunk would pass it, and fails even when curl ends it as if the body ended
+ * there (it does so for data it held back during a pause, with stacked encodings). Redirects: curl
+ * follows at most MAX_REDIRECTS, with the protocols net_policy allows (https stays https), and
+ * every connection of every hop passes the guard's open-socket check.
  *
  * A Google Sheets URL naming a tab (gid=) that does not exist is answered with HTTP 400 and an
  * HTML page; the gid is kept from the URL so that answer says which tab was not found. */
@@ -241,7 +242,9 @@ static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
     /* Every address the host had was refused (curl found nothing to connect to). */
     if (s->guard.refused && s->result == CURLE_COULDNT_CONNECT)
         return ferry_net_guard_error(&s->guard, s->redacted, err);
-    switch (s->result) {
+    /* Past max_bytes, whatever curl made of the refusal (it may end the transfer as if the
+     * body ended there: never a shorter file). */
+    switch (s->over_limit ? CURLE_WRITE_ERROR : s->result) {
     case CURLE_WRITE_ERROR:
         if (!s->over_limit) {
             rc = ferry_err_set(err, FERRY_ENOMEM, "storing the download of %s", s->redacted);
@@ -305,7 +308,7 @@ ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, siz
             return FERRY_OK;
         }
         if (s->done) {
-            if (s->result != CURLE_OK)
+            if (s->result != CURLE_OK || s->over_limit)
                 return transfer_error(s, err);
             if ((rc = check_status(s, err)) != FERRY_OK)
                 return rc;
@@ -316,8 +319,16 @@ ferry_rc ferry_http_stream_read(ferry_http_stream *s, char *buf, size_t cap, siz
         if (s->cancel != NULL && atomic_load(s->cancel))
             return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
         if (s->paused) {
+            CURLcode pc;
             s->paused = false;
-            curl_easy_pause(s->easy, CURLPAUSE_CONT);
+            /* curl hands what it held back to the write callback here; when that refuses it
+             * (max_bytes), the transfer is over, whatever curl_multi_perform() says later. */
+            if ((pc = curl_easy_pause(s->easy, CURLPAUSE_CONT)) != CURLE_OK) {
+                s->result = pc;
+                s->done = true;
+                fetch_info(s);
+                continue;
+            }
         }
         int running = 0, numfds = 0;
         if (curl_multi_perform(s->multi, &running) != CURLM_OK)

@@ -185,7 +185,8 @@ class BadRecordTest(ferrytest.FerryTestCase):
                            (text.encode("utf-16-be"), "UTF-16 BE without a byte order mark")]:
             self.write_file("people.csv", data)
             out, _ = self.sync("t", expect=1)
-            self.assertIn("is %s, not UTF-8: export or save it as CSV in UTF-8" % form, out)
+            self.assertIn("people.csv: the input is %s, not UTF-8: export or save it as CSV "
+                          "in UTF-8" % form, out)
             self.assertNotIn("NUL", out)
             self.assertFalse(self.table_exists("people"))
 

@@ -74,6 +74,25 @@ class MaxMissingTest(GuardTestCase):
         out, _ = self.sync("t", expect=1)
         self.assert_guarded(out, "flag as missing", 1000, "50.0%")
 
+    def test_flag_mode_scope_is_the_rows_not_flagged_before_the_run(self):
+        # 1,900 rows flagged by an allowed run, 100 current. The wrong tab (the 1,900 old
+        # rows) comes back: all 100 current rows would be flagged. Rows the run itself brings
+        # back from flagged were not in its scope, so they cannot dilute the share.
+        self.load(on_missing="flag")
+        self.serve_body(csv_text(HEADER, ROWS[1900:]).encode())
+        out, _ = self.sync("t", "--allow-missing")
+        self.assertIn("1900 flagged as missing", out)
+        before = self.table_rows("people")
+        self.serve_body(csv_text(HEADER, ROWS[:1900]).encode())
+        out, _ = self.sync("t", expect=1)
+        self.assertIn("the run would flag as missing 100 of the 100 rows of people (100.0%), "
+                      "more than guard.max_missing allows (10%)", out)
+        self.assertEqual(self.table_rows("people"), before)
+        # One row back, 99 of the 100 rows go: still the share of the 100.
+        self.serve_body(csv_text(HEADER, ROWS[:1901]).encode())
+        out, _ = self.sync("t", expect=1)
+        self.assertIn("the run would flag as missing 99 of the 100 rows of people (99.0%)", out)
+
     def test_up_to_the_limit_goes_through(self):
         self.load()
         self.serve_body(csv_text(HEADER, ROWS[200:]).encode())

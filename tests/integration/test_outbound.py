@@ -193,6 +193,23 @@ class LocalFilesTest(OutboundTestCase):
         out, _ = self.assert_failed("outside files_dir")
         self.assertNotIn("No such file", out)
 
+    def test_dangling_link_out_of_files_dir_says_outside_not_missing(self):
+        # A link inside files_dir to a file elsewhere that does not exist, or through a linked
+        # directory that does not exist, gets the message of one that does: the error must
+        # not tell which files exist outside.
+        os.symlink("/nonexistent-ferry-dir/people.csv", self.path("people.csv"))
+        self.use("people.csv")
+        out, _ = self.assert_failed("outside files_dir")
+        self.assertNotIn("No such file", out)
+        os.symlink("/nonexistent-ferry-dir", self.path("data"))
+        self.use("data/people.csv")
+        out, _ = self.assert_failed("outside files_dir")
+        self.assertNotIn("No such file", out)
+        # A link to a missing file inside files_dir is just missing.
+        os.symlink("absent.csv", self.path("inside.csv"))
+        self.use("inside.csv")
+        self.assert_failed("No such file")
+
     def test_files_beside_the_config_and_inside_files_dir_are_read(self):
         self.write_file("people.csv", CSV)
         self.use("people.csv")
@@ -253,6 +270,17 @@ class MaxBytesTest(OutboundTestCase):
         self.use(self.server.route("/bomb.csv", body=bomb, headers={"Content-Encoding": "gzip"}),
                  allow_private=True, max_bytes="4MiB")
         self.assert_failed("larger than max_bytes (4 MiB", "counted after decompression")
+
+    def test_stacked_encodings_stop_at_max_bytes_and_never_end_the_file_early(self):
+        # gzip inside gzip inflates in bursts larger than what Ferry buffers before it pauses
+        # the transfer; the limit met while libcurl delivers what it held back must still
+        # fail the run, not end the download early as if the file stopped there.
+        body = csv_text(HEADER, people_rows(20000)).encode()
+        wire = gzip.compress(gzip.compress(body, compresslevel=9), compresslevel=9)
+        self.use(self.server.route("/people.csv", body=wire,
+                                   headers={"Content-Encoding": "gzip, gzip"}),
+                 allow_private=True, max_bytes="700000")
+        self.assert_failed("larger than max_bytes (700000 bytes", "counted after decompression")
 
     def test_body_within_max_bytes_is_read(self):
         self.use(self.server.route("/people.csv", body=gzip.compress(CSV.encode()),
