@@ -9,6 +9,8 @@ clients than the well-behaved one on 127.0.0.1. Every wait is a poll with a boun
 nothing asserts how long anything took.
 """
 
+# pgsuite: no (the HTTP server and its login throttle keep nothing in the database)
+
 import http.client
 import json
 import secrets

@@ -13,6 +13,8 @@ Every server here is the test's own loopback server; refused connections never r
 the tests check by its request log.
 """
 
+# pgsuite: no (what a source may reach is decided before the store or a target is touched)
+
 import gzip
 import json
 import os
