@@ -327,8 +327,9 @@ static ferry_rc transfer_error(const ferry_http_client *c, CURLcode result, cons
     char size[32];
     ferry_rc rc;
 
-    /* Every address the host had was refused (curl found nothing to connect to). */
-    if (c->guard.refused && result == CURLE_COULDNT_CONNECT)
+    /* A redirect from https down to http, or every address the host had refused (curl
+     * found nothing to connect to). */
+    if (c->guard.downgraded || (c->guard.refused && result == CURLE_COULDNT_CONNECT))
         return ferry_net_guard_error(&c->guard, redacted, err);
     switch (result) {
     case CURLE_WRITE_ERROR:

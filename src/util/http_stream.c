@@ -239,8 +239,9 @@ static ferry_rc transfer_error(ferry_http_stream *s, ferry_err *err)
     char size[32];
     ferry_rc rc;
 
-    /* Every address the host had was refused (curl found nothing to connect to). */
-    if (s->guard.refused && s->result == CURLE_COULDNT_CONNECT)
+    /* A redirect from https down to http, or every address the host had refused (curl
+     * found nothing to connect to). */
+    if (s->guard.downgraded || (s->guard.refused && s->result == CURLE_COULDNT_CONNECT))
         return ferry_net_guard_error(&s->guard, s->redacted, err);
     /* Past max_bytes, whatever curl made of the refusal (it may end the transfer as if the
      * body ended there: never a shorter file). */

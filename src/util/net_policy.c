@@ -309,6 +309,35 @@ static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose,
     return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+bool ferry_net_guard_hop(ferry_net_guard *g, const char *url)
+{
+    bool https = url != NULL && strncasecmp(url, "https://", 8) == 0;
+
+    if (!https && g->seen_https) {
+        g->downgraded = true;
+        return false;
+    }
+    g->seen_https = g->seen_https || https;
+    return true;
+}
+
+/* Runs before each request is sent, on a new connection or a reused one: the place where every
+ * hop's own scheme is known (CURLOPT_REDIR_PROTOCOLS_STR is decided once, from the first URL). */
+static int prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
+{
+    ferry_net_guard *g = clientp;
+    char *url = NULL;
+
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    if (curl_easy_getinfo(g->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
+        url = NULL;
+    return ferry_net_guard_hop(g, url) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
 void ferry_net_guard_apply(ferry_net_guard *g, CURL *easy, const ferry_net_policy *policy,
                            const char *url)
 {
@@ -317,6 +346,8 @@ void ferry_net_guard_apply(ferry_net_guard *g, CURL *easy, const ferry_net_polic
     g->easy = easy;
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, g);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, g);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, ferry_net_redirect_protocols(url));
     /* "" turns off the proxies of http_proxy, https_proxy and ALL_PROXY. */
@@ -330,6 +361,15 @@ ferry_rc ferry_net_guard_error(const ferry_net_guard *g, const char *what, ferry
     char where[sizeof(g->refused_addr) + 64];
     ferry_rc rc;
 
+    if (g->downgraded) {
+        rc = ferry_err_set(err, FERRY_EHTTP,
+                           "%s: refused a redirect from https to plain http: Ferry follows "
+                           "redirects from https only to https",
+                           what);
+        if (first)
+            err->transient = false;
+        return rc;
+    }
     if (!g->refused)
         return FERRY_OK;
     /* "localhost (127.0.0.1, a loopback address)", or "127.0.0.1 (a loopback address)". */

@@ -74,7 +74,14 @@ typedef struct {
     ferry_addr_class refused_class;
     char refused_addr[64]; /* the refused address, as text */
     char refused_host[256];
+    bool seen_https; /* a request of this transfer went over https */
+    bool downgraded; /* a redirect after an https request led to plain http: refused */
 } ferry_net_guard;
+
+/* Called with the URL of each request of a transfer, the first and every redirect's, in
+ * order: records an https one and refuses (returns false, and marks g downgraded) a plain
+ * http one after it, so a chain http -> https -> http stops where it leaves https. */
+bool ferry_net_guard_hop(ferry_net_guard *g, const char *url);
 
 /* Prepares g for easy (both borrowed, for as long as the transfer runs) and sets the
  * transfer's options: the connect-time check, http and https only (redirects: see
@@ -82,8 +89,8 @@ typedef struct {
 void ferry_net_guard_apply(ferry_net_guard *g, CURL *easy, const ferry_net_policy *policy,
                            const char *url);
 
-/* When g refused a connection: records in err why, naming the host, the address and how to
- * allow it (what names the request, already redacted), and returns FERRY_EHTTP (not
+/* When g refused a connection or a downgrade: records in err why, naming the host, the address and
+ * how to allow it (what names the request, already redacted), and returns FERRY_EHTTP (not
  * transient). Otherwise returns FERRY_OK and leaves err alone. */
 ferry_rc ferry_net_guard_error(const ferry_net_guard *g, const char *what, ferry_err *err);
 

@@ -180,6 +180,29 @@ static void redirects_from_https_stay_on_https(void **state)
     assert_string_equal(ferry_net_redirect_protocols("http://example.com/a.csv"), "http,https");
 }
 
+static void a_chain_that_leaves_https_for_http_stops_there(void **state)
+{
+    ferry_net_guard g = {0};
+    ferry_err err = {0};
+
+    (void)state;
+    /* http -> https -> http: the first hop may be plain, the way back down may not. */
+    assert_true(ferry_net_guard_hop(&g, "http://example.com/a.csv"));
+    assert_true(ferry_net_guard_hop(&g, "https://example.com/a.csv"));
+    assert_true(ferry_net_guard_hop(&g, "HTTPS://cdn.example.com/a.csv"));
+    assert_false(ferry_net_guard_hop(&g, "http://cdn.example.com/a.csv"));
+    assert_true(g.downgraded);
+    assert_int_equal(ferry_net_guard_error(&g, "https://example.com/a.csv", &err), FERRY_EHTTP);
+    assert_non_null(strstr(err.msg, "refused a redirect from https to plain http"));
+    assert_false(err.transient);
+
+    /* Plain http all the way is a matter for the config's URL, not a downgrade. */
+    memset(&g, 0, sizeof(g));
+    assert_true(ferry_net_guard_hop(&g, "http://example.com/a.csv"));
+    assert_true(ferry_net_guard_hop(&g, "http://example.com/b.csv"));
+    assert_false(g.downgraded);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +212,7 @@ int main(void)
         cmocka_unit_test(names_are_not_addresses),
         cmocka_unit_test(allow_private_and_allow_hosts_open_the_way),
         cmocka_unit_test(redirects_from_https_stay_on_https),
+        cmocka_unit_test(a_chain_that_leaves_https_for_http_stops_there),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
