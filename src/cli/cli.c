@@ -812,6 +812,28 @@ static void node_tick(ferry_store *store, const char *address, int nworkers, fer
     }
 }
 
+/* A server that cannot write its database can record nothing: it says so and stops before
+ * it listens, rather than answer as if healthy. The write is this node's heartbeat row (a
+ * busy SQLite database counts as writable). */
+static int check_writable(const ferry_config *cfg, ferry_store *store)
+{
+    char path[4096];
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (store->ops->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
+        return 0;
+    if (strncmp(cfg->database, "sqlite:", 7) != 0 ||
+        ferry_database_sqlite_path(cfg->database, cfg->dir, path, sizeof(path), NULL) != FERRY_OK)
+        snprintf(path, sizeof(path), "on PostgreSQL");
+    fprintf(stderr,
+            "ferry: cannot write to the database %s (%s); Ferry records every run there, so it "
+            "does not start: check that the database and its folder are writable by this user, "
+            "that the disk has space and that the file system is not mounted read-only\n",
+            path, err.msg);
+    return EXIT_RUN_FAILED;
+}
+
 static int cmd_serve(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -844,6 +866,8 @@ static int cmd_serve(const cli_opts *o)
         ferry_log(FERRY_LOG_WARN,
                   "msg=\"queued again runs left running by a process that died\" runs=%d",
                   recovered);
+    if ((status = check_writable(cfg, store)) != 0)
+        goto out;
     {
         ferry_user *users = NULL;
         size_t n = 0;

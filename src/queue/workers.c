@@ -20,6 +20,9 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* After failed claims a worker waits 1, 2, 4, ... seconds, at most this long. */
+#define CLAIM_WAIT_MAX_S 30
+
 typedef struct {
     ferry_workers *pool;
     pthread_t thread;
@@ -188,9 +191,11 @@ static void *worker_main(void *arg)
                   w->index, err.msg);
         return NULL;
     }
+    int failures = 0; /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
         ferry_rc rc;
+        int wait_s = 1;
 
         pthread_mutex_lock(&pool->lock);
         bool stopping = pool->stopping;
@@ -200,19 +205,32 @@ static void *worker_main(void *arg)
         ferry_err_clear(&err);
         rc = store->ops->run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
+            failures = 0;
             execute(w, store, &claimed);
             ferry_run_done(&claimed);
             continue;
         }
-        if (rc != FERRY_DONE)
-            ferry_log(FERRY_LOG_ERROR, "msg=\"claiming a run failed\" worker=%d error=\"%s\"",
-                      w->index, err.msg);
+        if (rc != FERRY_DONE) {
+            /* A database that refuses writes refuses every claim: the wait doubles up to
+             * CLAIM_WAIT_MAX_S and the failure is logged when it starts and then at each
+             * longest wait, not once a second per worker. */
+            failures++;
+            wait_s = failures < 6 ? 1 << (failures - 1) : CLAIM_WAIT_MAX_S;
+            if (wait_s > CLAIM_WAIT_MAX_S)
+                wait_s = CLAIM_WAIT_MAX_S;
+            if (failures == 1 || wait_s == CLAIM_WAIT_MAX_S)
+                ferry_log(FERRY_LOG_ERROR,
+                          "msg=\"claiming a run failed\" worker=%d failures=%d error=\"%s\"",
+                          w->index, failures, err.msg);
+        } else {
+            failures = 0;
+        }
         /* Nothing queued: sleep until woken, or a second (runs queued elsewhere). */
         pthread_mutex_lock(&pool->lock);
         if (!pool->stopping && pool->wakeups == 0) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
+            until.tv_sec += wait_s;
             pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
         }
         if (pool->wakeups > 0)
