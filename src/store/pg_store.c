@@ -603,13 +603,15 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18 WHERE id = $1 AND"
-        " (lease_owner IS NULL OR lease_owner = $19)";
+        " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300];
     params p = {0};
     int64_t n;
 
     /* Conditioned on the lease: a process whose run was taken over cannot record it, and
-     * since this write is part of the run's transaction, cannot commit it either. */
+     * since this write is part of the run's transaction, cannot commit it either. And on
+     * the run still running: a failure recorded after a COMMIT whose answer was lost (the
+     * connection broke) never overwrites what that COMMIT stored. */
     ferry_node_self(owner, sizeof(owner));
     p_int(&p, run->id);
     p_text(&p, ferry_run_status_name(run->status));
@@ -1002,9 +1004,11 @@ static ferry_rc pg_run_set_cancelled_by(ferry_store *base, int64_t id, const cha
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+/* Runs sql ($1 the run's id, $2 this process) on a running run this process holds:
+ * FERRY_ENOTFOUND when it changed nothing (the lease was lost, or the run ended). */
+static ferry_rc update_held_run(pg_store *s, reset_policy policy, const char *what, const char *sql,
+                                int64_t id, ferry_err *err)
 {
-    pg_store *s = (pg_store *)base;
     char owner[300];
     params p = {0};
     int64_t n;
@@ -1012,11 +1016,7 @@ static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
     ferry_node_self(owner, sizeof(owner));
     p_int(&p, id);
     p_text(&p, owner);
-    /* Called inside the run's transaction too: never on a new connection. */
-    n = run_count(s, NO_RESET, "renewing the run's lease",
-                  "UPDATE ferry_runs SET heartbeat_at = " CLOCK " WHERE id = $1 AND status ="
-                  " 'running' AND lease_owner = $2",
-                  &p, err);
+    n = run_count(s, policy, what, sql, &p, err);
     if (n < 0)
         return FERRY_EDB;
     if (n == 0)
@@ -1025,10 +1025,29 @@ static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
     return FERRY_OK;
 }
 
+static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+{
+    /* Called inside the run's transaction too: never on a new connection. */
+    return update_held_run((pg_store *)base, NO_RESET, "renewing the run's lease",
+                           "UPDATE ferry_runs SET heartbeat_at = " CLOCK " WHERE id = $1 AND"
+                           " status = 'running' AND lease_owner = $2",
+                           id, err);
+}
+
 /* Queues a running run again as a new attempt (lease_owner cleared). */
 #define REQUEUE                                                                                    \
     "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"       \
     " attempt = attempt + 1, lease_owner = NULL, started_at = NULL"
+
+static ferry_rc pg_run_requeue(ferry_store *base, int64_t id, ferry_err *err)
+{
+    /* After the run's rollback: its own transaction, and may reconnect. */
+    return update_held_run((pg_store *)base, MAY_RESET, "queueing the run again",
+                           "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent ="
+                           " 0, processed = 0, lease_owner = NULL, started_at = NULL WHERE id ="
+                           " $1 AND status = 'running' AND lease_owner = $2",
+                           id, err);
+}
 
 static ferry_rc pg_run_reclaim_expired(ferry_store *base, int64_t lease_ms, int *ret_n,
                                        ferry_err *err)
@@ -1890,6 +1909,7 @@ static void pg_tx_rollback(ferry_store *base)
 static const ferry_store_ops pg_ops = {
     .run_start = pg_run_start,
     .run_finish = pg_run_finish,
+    .run_requeue = pg_run_requeue,
     .run_get = pg_run_get,
     .run_list = pg_run_list,
     .run_enqueue = pg_run_enqueue,

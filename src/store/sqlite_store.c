@@ -447,14 +447,15 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1 AND"
-        " (lease_owner IS NULL OR lease_owner = ?19)";
+        " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300];
     sqlite3_stmt *st;
     int rc;
 
     /* Conditioned on the lease: a process whose run was taken over (recovered as a new
      * attempt elsewhere) cannot record it, and since this write is part of the run's
-     * transaction, cannot commit it either. */
+     * transaction, cannot commit it either. And on the run still running: a failure
+     * recorded after a COMMIT whose answer was lost never overwrites what it committed. */
     ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "recording the run's result");
@@ -908,29 +909,45 @@ static ferry_rc st_run_set_cancelled_by(ferry_store *base, int64_t id, const cha
     return FERRY_OK;
 }
 
-static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+/* Runs sql (?1 the run's id, ?2 this process) on a running run this process holds:
+ * FERRY_ENOTFOUND when it changed nothing (the lease was lost, or the run ended). */
+static ferry_rc update_held_run(sqlite_store *s, const char *what, const char *sql, int64_t id,
+                                ferry_err *err)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    static const char *const sql =
-        "UPDATE ferry_runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-        " WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
     char owner[300];
     sqlite3_stmt *st;
     int rc;
 
     ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(s->db, err, "renewing the run's lease");
+        return db_error(s->db, err, what);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "renewing the run's lease");
+        return db_error(s->db, err, what);
     if (sqlite3_changes(s->db) == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is no longer held by this process",
                              (long long)id);
     return FERRY_OK;
+}
+
+static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+{
+    return update_held_run((sqlite_store *)base, "renewing the run's lease",
+                           "UPDATE ferry_runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ',"
+                           " 'now') WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                           id, err);
+}
+
+static ferry_rc st_run_requeue(ferry_store *base, int64_t id, ferry_err *err)
+{
+    return update_held_run((sqlite_store *)base, "queueing the run again",
+                           "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent ="
+                           " 0, processed = 0, lease_owner = NULL, started_at = NULL WHERE id ="
+                           " ?1 AND status = 'running' AND lease_owner = ?2",
+                           id, err);
 }
 
 static ferry_rc st_run_reclaim_expired(ferry_store *base, int64_t lease_ms, int *ret_n,
@@ -2041,6 +2058,7 @@ static void st_tx_rollback(ferry_store *base)
 static const ferry_store_ops sqlite_ops = {
     .run_start = st_run_start,
     .run_finish = st_run_finish,
+    .run_requeue = st_run_requeue,
     .run_get = st_run_get,
     .run_list = st_run_list,
     .run_enqueue = st_run_enqueue,

@@ -249,8 +249,14 @@ typedef struct {
     /* Queues again, as a new attempt, every run whose lease was not renewed for lease_ms,
      * whatever process or host held it (hung, or gone). *ret_n is how many. */
     ferry_rc (*run_reclaim_expired)(ferry_store *st, int64_t lease_ms, int *ret_n, ferry_err *err);
-    /* Stores the final state of a run: status, counts, messages, error, times. */
+    /* Stores the final state of a run: status, counts, messages, error, times. Only a
+     * running run this process holds (or one without a lease) is written: FERRY_ENOTFOUND
+     * otherwise (taken over by another process, or already ended). */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
+    /* Gives running run id, held by this process and rolled back, back to the queue: status
+     * queued, the same attempt, no lease. A stopping server hands its runs to the next one
+     * this way. FERRY_ENOTFOUND when this process does not hold it running. */
+    ferry_rc (*run_requeue)(ferry_store *st, int64_t id, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */
     ferry_rc (*run_get)(ferry_store *st, int64_t id, ferry_run *ret_run, ferry_err *err);
     /* Lists runs matching filter, newest first; *ret_runs is owned by the caller (free each

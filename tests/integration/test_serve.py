@@ -164,8 +164,9 @@ class RunTest(ServeTestCase):
             self.assertLess(slowest, 1.0, "a click waited for the running run")
             self.assertEqual(self.query("SELECT id, status FROM ferry_runs"),
                              [(run_id, "running")])
-        # Stopping cancelled it; no click left a second run queued behind it.
-        self.assertEqual(self.query("SELECT id, status FROM ferry_runs"), [(run_id, "cancelled")])
+        # Stopping (SIGINT) rolled it back and queued it again for the next server; no click
+        # left a second run queued behind it.
+        self.assertEqual(self.query("SELECT id, status FROM ferry_runs"), [(run_id, "queued")])
 
     def test_get_run_while_running_shows_the_workers_live_progress(self):
         self.write_config({"t": sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS)))})
@@ -701,7 +702,7 @@ class LifecycleTest(ServeTestCase):
                          [(SLOW_ROWS, SLOW_ROWS)])
         self.assertEqual(self.table_rows("people"), [tuple(r) for r in rows])
 
-    def test_sigint_during_a_run_cancels_it_rolls_back_and_exits_0(self):
+    def test_sigint_during_a_run_rolls_it_back_queues_it_again_and_exits_0(self):
         self.write_config({"t": sync_config(self.fast_route("/people.csv", people_rows(4)))})
         with self.serve() as srv:
             srv.run_to_end("t")
@@ -715,12 +716,14 @@ class LifecycleTest(ServeTestCase):
             self.assertLess(elapsed, 10)
             for stream in streams:
                 self.assertTrue(stream.wait_ended(timeout=2), "an event stream was left open")
-            self.assertRegex(srv.stderr_text(), r'msg="stopping" active_runs=1')
+            self.assertRegex(srv.stderr_text(), r'msg="stopping" signal=SIGINT active_runs=1')
+        # Stopping is not cancelling: the run is rolled back and queued again for the next
+        # server (test_shutdown.py has the rest).
         run = self.last_run()
-        self.assertEqual((run["id"], run["status"], run["error_code"]),
-                         (run_id, "cancelled", "cancelled"))
-        self.assertEqual(run["ui_message"], "Sync of t was cancelled. Nothing was changed.")
-        self.assertIsNotNone(run["finished_at"])
+        self.assertEqual((run["id"], run["status"], run["error_code"], run["attempt"]),
+                         (run_id, "queued", None, 1))
+        self.assertIsNone(run["ui_message"])
+        self.assertIsNone(run["finished_at"])
         self.assertEqual(self.table_rows("people"), before)
         self.assertEqual(self.changes(run_id), [])
 

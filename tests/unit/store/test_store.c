@@ -669,6 +669,60 @@ static void a_run_whose_lease_was_taken_cannot_be_finished(void **state)
     assert_non_null(strstr(err.msg, "not held by this process"));
 }
 
+static void a_failure_never_overwrites_a_run_that_already_ended(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_err err;
+
+    /* A COMMIT stored the run as succeeded, but its answer was lost: the failure the run
+     * then tries to record must not replace it. */
+    run.id = start(st, &run);
+    finish(st, run.id, FERRY_RUN_SUCCEEDED);
+    run.status = FERRY_RUN_FAILED;
+    run.error = (char *)"database: the connection was lost";
+    run.finished_at_ms = 1795500346000;
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
+    assert_null(got.error);
+    ferry_run_done(&got);
+}
+
+static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), a, got;
+    bool created = false;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    ferry_run_done(&got);
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_QUEUED);
+    assert_string_equal(got.phase, "queued");
+    assert_int_equal(got.attempt, 1);
+    assert_int_equal(got.started_at_ms, 0);
+    assert_null(got.node);
+    ferry_run_done(&got);
+    /* Not running any more: nothing to give back. */
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    /* The next claim takes it again. */
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    assert_int_equal(got.id, a.id);
+    ferry_run_done(&got);
+    /* A run another process holds is not this one's to give back. */
+    fx_exec(fx, "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'");
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    ferry_run_done(&a);
+}
+
 static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state)
 {
     fixture *fx = *state;
@@ -2422,7 +2476,11 @@ static void pg_many_changes_are_written_in_batches(void **state)
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(nodes_beat_list_and_leave, setup, teardown),               \
         cmocka_unit_test_setup_teardown(a_schedule_firing_is_claimed_once, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown)
+        cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown),    \
+        cmocka_unit_test_setup_teardown(a_failure_never_overwrites_a_run_that_already_ended,       \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(a_held_run_is_queued_again_as_the_same_attempt, setup,     \
+                                        teardown)
 
 int main(void)
 {
