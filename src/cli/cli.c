@@ -921,14 +921,16 @@ static int cmd_serve(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_recover(store, &recovered, &err) != FERRY_OK) {
+    /* Runs of processes of this host that died: interrupted, and started again while their
+     * sync's retries allow (nobody is subscribed to events yet). */
+    ferry_recovery rec = {ferry_scheduler_retries, NULL, cfg};
+    if (store->ops->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
     }
     if (recovered > 0)
-        ferry_log(FERRY_LOG_WARN,
-                  "msg=\"queued again runs left running by a process that died\" runs=%d",
+        ferry_log(FERRY_LOG_WARN, "msg=\"ended runs left running by a process that died\" runs=%d",
                   recovered);
     if ((status = check_writable(cfg, store)) != 0)
         goto out;

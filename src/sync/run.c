@@ -885,6 +885,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
     if (claimed != NULL) {
         c.run.id = claimed->id;
+        c.run.retry_of = claimed->retry_of;
         c.run.queued_at_ms = claimed->queued_at_ms;
         if (claimed->started_at_ms > 0)
             c.run.started_at_ms = claimed->started_at_ms;

@@ -679,7 +679,9 @@ class ScheduleTest(ServeTestCase):
 class LifecycleTest(ServeTestCase):
     def test_restart_after_kill_9_runs_the_interrupted_run_again_as_attempt_2(self):
         rows = people_rows(SLOW_ROWS)
-        self.write_config({"t": sync_config(self.slow_route("/people.csv", rows))})
+        sync = sync_config(self.slow_route("/people.csv", rows))
+        sync["retries"] = 1  # a run whose process died is started again once
+        self.write_config({"t": sync})
         with self.serve() as srv:
             run_id = srv.start_run("t")["id"]
             self.wait_applying(srv, run_id)
@@ -691,13 +693,18 @@ class LifecycleTest(ServeTestCase):
 
         self.fast_route("/people.csv", rows)
         with self.serve() as srv:
-            run = srv.wait_run(run_id)
+            # Attempt 1 ends as interrupted; attempt 2 is a new run that names it.
+            first = srv.get_json("/api/runs/%d" % run_id)
+            self.assertEqual((first["status"], first["error_code"]), ("interrupted", "interrupted"))
+            second = srv.get_json("/api/runs")["runs"][0]
+            self.assertEqual(second["retry_of"], run_id, second)
+            run = srv.wait_run(second["id"])
             self.assertEqual((run["status"], run["attempt"], run["trigger"]),
                              ("succeeded", 2, "api"), run)
             self.assertEqual(run["ui_message"], summary(SLOW_ROWS, created=SLOW_ROWS))
-            self.assertIn("queued again", srv.stderr_text())
-        self.assertEqual(self.query("SELECT id, status, attempt FROM ferry_runs"),
-                         [(run_id, "succeeded", 2)])
+            self.assertIn("ended runs left running by a process that died", srv.stderr_text())
+        self.assertEqual(self.query("SELECT id, status, attempt, retry_of FROM ferry_runs"),
+                         [(run_id, "interrupted", 1, None), (second["id"], "succeeded", 2, run_id)])
         self.assertEqual(self.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM people"),
                          [(SLOW_ROWS, SLOW_ROWS)])
         self.assertEqual(self.table_rows("people"), [tuple(r) for r in rows])

@@ -9,11 +9,10 @@ how fast the machine is: every wait polls a condition with a deadline.
 """
 
 import signal
-import threading
 import time
 
 import ferrytest
-from ferrytest import csv_text, people_rows, sync_config
+from ferrytest import people_rows, sync_config
 
 HEADER = ["id", "name", "email"]
 ROWS = 500
@@ -22,20 +21,8 @@ ROWS = 500
 class ShutdownTest(ferrytest.FerryTestCase):
     def setUp(self):
         super().setUp()
-        self.gate = threading.Event()
-        self.addCleanup(self.gate.set)
-        rows = people_rows(ROWS)
-        head = csv_text(HEADER, rows[:50]).encode()
-        tail = csv_text(HEADER, rows[50:]).encode().split(b"\n", 1)[1]
-        stopping = self.server.stopping
-
-        def gated():
-            yield head
-            while not self.gate.wait(0.05):
-                if stopping.is_set():
-                    return
-            yield tail
-        self.url = self.server.route("/people.csv", body=gated)
+        self.url, self.gate = self.gated_csv_route("/people.csv", HEADER, people_rows(ROWS),
+                                                   held_after=50)
 
     def write(self, grace=None):
         text = ferrytest.config_text({"people": sync_config(self.url)})

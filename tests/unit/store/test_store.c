@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* cmocka.h needs these first. */
 /* clang-format off */
@@ -766,30 +768,119 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_run_done(&a);
 }
 
+/* ferry_recovery.retries for the tests: the number in ctx. */
+static int retries_from_ctx(void *ctx, const char *sync)
+{
+    (void)sync;
+    return *(const int *)ctx;
+}
+
 static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    ferry_run run = new_run("therapists", 1795500344000), got;
-    int n = -1;
+    ferry_run run = new_run("therapists", 1795500344000), got, next;
+    int retries = 1, n = -1;
+    ferry_recovery rec = {retries_from_ctx, NULL, &retries};
+    ferry_audit_entry *audit = NULL;
+    ferry_audit_filter af = {.action = "run.interrupted"};
+    size_t naudit = 0;
     ferry_err err;
 
     run.id = start(st, &run);
     ferry_err_clear(&err);
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
     /* A fresh lease is not reclaimed. */
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
-    /* A lease last renewed long ago is: the run is queued again as attempt 2. */
+    /* A lease last renewed long ago is: attempt 1 ends as interrupted, and attempt 2 is a
+     * new queued run that names it (retries: 1). */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
-    assert_int_equal(got.status, FERRY_RUN_QUEUED);
-    assert_int_equal(got.attempt, 2);
+    assert_int_equal(got.status, FERRY_RUN_INTERRUPTED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "sent no heartbeat for 60s"));
+    assert_non_null(strstr(got.error, "queued again as run"));
+    assert_non_null(strstr(got.error, "(attempt 2 of 2)"));
+    assert_true(got.finished_at_ms > 0);
     ferry_run_done(&got);
-    /* The old holder has lost it: its heartbeat says so. */
+    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_OK);
+    assert_true(next.id != run.id);
+    assert_int_equal(next.attempt, 2);
+    assert_int_equal(next.retry_of, run.id);
+    assert_string_equal(next.sync, "therapists");
+    assert_string_equal(next.trigger, run.trigger);
+    /* The old holder has lost it: its heartbeat and its end say so. */
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_ENOTFOUND);
+    /* Attempt 2 expires too: past the retries, it ends as failed, with no attempt 3. */
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->run_get(st, next.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "it is not started again (attempt 2, retries: 1)"));
+    assert_non_null(strstr(got.ui_message, "Sync of therapists failed: the process running it"));
+    ferry_run_done(&got);
+    ferry_run_done(&next);
+    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_DONE);
+    /* Both interruptions are in the audit trail, newest first. */
+    assert_int_equal(st->ops->audit_list(st, &af, &audit, &naudit, &err), FERRY_OK);
+    assert_int_equal(naudit, 2);
+    assert_non_null(strstr(audit[0].detail, "failed"));
+    assert_non_null(strstr(audit[1].detail, "was interrupted"));
+    assert_null(audit[0].actor);
+    ferry_audit_free(audit, naudit);
+}
+
+static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_recovery rec = {NULL, NULL, NULL}; /* retries: 0 */
+    char dead[300];
+    int n = -1;
+    ferry_err err;
+    pid_t pid = fork();
+
+    /* A pid of this host that no longer exists: a child that has been reaped. */
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    ferry_node_self(dead, sizeof(dead));
+    snprintf(strrchr(dead, ':') + 1, sizeof(dead) - (size_t)(strrchr(dead, ':') + 1 - dead), "%ld",
+             (long)pid);
+    run.id = start(st, &run);
+    if (fx->kind == BACKEND_SQLITE) {
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(ferry_sqlite_store_db(st),
+                                            "UPDATE ferry_runs SET lease_owner = ?1", -1, &q, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(q, 1, dead, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+        sqlite3_finalize(q);
+    } else {
+        char sql[512];
+        snprintf(sql, sizeof(sql), "UPDATE ferry_runs SET lease_owner = '%s'", dead);
+        fx_exec(fx, sql);
+    }
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "ended before the run finished"));
+    assert_non_null(strstr(got.error, "it is not started again (attempt 1, retries: 0)"));
+    ferry_run_done(&got);
+    /* Nothing queued, and recovering again finds nothing. */
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_DONE);
+    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
 }
 
 static void a_batch_of_many_changes_is_stored_in_order(void **state)
@@ -882,7 +973,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 5)",
+             "Ferry knows up to 6)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -904,7 +995,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 5);
+    assert_int_equal(sqlite3_column_int(st, 0), 6);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -985,6 +1076,7 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " DROP TABLE ferry_nodes; DROP TABLE ferry_schedule_fires;"
                                   " ALTER TABLE ferry_runs DROP COLUMN token_label;"
                                   " ALTER TABLE ferry_runs DROP COLUMN cancel_requested_by;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN retry_of;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1149,7 +1241,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 6);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -1902,7 +1994,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 1);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 2);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -1932,7 +2024,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 1)",
+             "Ferry knows up to 2)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2157,7 +2249,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        1);
+        2);
     for (int i = 0; i < 3; i++)
         ferry_store_free(w[i].store);
     free(empty.url);
@@ -2313,15 +2405,15 @@ static void pg_reclaim_skips_a_run_whose_transaction_is_alive(void **state)
     ferry_err_clear(&err);
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
     t0 = ferry_time_mono_ms();
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     assert_true(ferry_time_mono_ms() - t0 < 5000);
     fx_exec(fx, "COMMIT");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     /* Without a live transaction, an old heartbeat is an expired lease. */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     ferry_store_free(other);
 }
@@ -2480,7 +2572,9 @@ static void pg_many_changes_are_written_in_batches(void **state)
         cmocka_unit_test_setup_teardown(a_failure_never_overwrites_a_run_that_already_ended,       \
                                         setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_held_run_is_queued_again_as_the_same_attempt, setup,     \
-                                        teardown)
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(                                                           \
+            a_run_whose_process_died_is_interrupted_and_without_retries_fails, setup, teardown)
 
 int main(void)
 {
