@@ -9,7 +9,9 @@
  * from the old one), and calls NTH to NTH + COUNT - 1 fail with ERRNO (a number: 28 ENOSPC,
  * 5 EIO, 30 EROFS) without touching the file; COUNT 0 means every call from NTH on. Removing
  * the control file ends the faults. Writes through a memory map (SQLite's -shm) are not
- * seen, which is what a full disk does too.
+ * seen, which is what a full disk does too. When FERRY_FAULT_TALLY names a file, the number
+ * of calls counted since the line last changed is written to it after each one, so a test
+ * can learn how many writes and syncs a clean run makes (with an NTH it never reaches).
  *
  * The control file is read on every counted call: the tests' runs are small, and a test can
  * change the fault while the process runs. Not for production, and not thread-safe beyond
@@ -50,6 +52,27 @@ static int watched(int fd)
     return strncmp(path, prefix, strlen(prefix)) == 0;
 }
 
+/* Writes seq to the FERRY_FAULT_TALLY file, when there is one. */
+static void tally(long seq)
+{
+    const char *path = getenv("FERRY_FAULT_TALLY");
+    char text[32];
+    int fd, n;
+
+    if (path == NULL)
+        return;
+    n = snprintf(text, sizeof(text), "%ld\n", seq);
+    inside = 1;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, (size_t)n) != n) {
+            /* a tally is best effort */
+        }
+        close(fd);
+    }
+    inside = 0;
+}
+
 /* The errno the call on fd must fail with, or 0 when it goes through. */
 static int fault_for(int fd)
 {
@@ -79,6 +102,7 @@ static int fault_for(int fd)
     }
     pthread_mutex_unlock(&lock);
     seq = atomic_fetch_add(&counted, 1) + 1;
+    tally(seq);
     if (seq >= nth && (count == 0 || seq < nth + count))
         return (int)no;
     return 0;

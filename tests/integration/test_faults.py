@@ -126,5 +126,89 @@ class UnwritableStoreTest(FaultTestCase):
         self.assertEqual(self.integrity(), [("ok",)])
 
 
+def round_rows(n, k):
+    """n people whose names carry k: each round's run updates every row."""
+    return [[i, "%s r%d" % (name, k), email] for i, name, email in people_rows(n)]
+
+
+class DiskFullTest(FaultTestCase):
+    def test_a_full_disk_fails_the_run_cleanly_and_serving_goes_on(self):
+        self.use_shim()
+        url, gate = self.gated_csv_route("/people.csv", HEADER, round_rows(400, 1))
+        self.write_csv("people.csv", HEADER, people_rows(400))
+        self.write_config({"people": sync_config("people.csv"),
+                           "slow": sync_config(url)})
+        with self.serve() as srv:
+            srv.run_to_end("people")
+            run_id = srv.start_run("slow")["id"]
+            srv.wait_run(run_id, lambda r: r["status"] == "running" and r["phase"] == "fetching",
+                         timeout=15, what="to fetch")
+            self.fault(1, 0, errno.ENOSPC)  # the disk is full from now on
+            gate.set()
+            r = self.wait_health(srv, 503)
+            self.assertEqual(r.json["database"], "unwritable", r)
+            # A click answers with an error, and the server goes on answering.
+            click = srv.post("/api/syncs/people/runs")
+            self.assertGreaterEqual(click.status, 500, click)
+            self.assertEqual(srv.get("/healthz").status, 503)
+            self.no_fault()  # space again: the run's end is written, and announced
+            run = srv.wait_run(run_id, timeout=30)
+            self.assertEqual(run["status"], "failed", run)
+            self.assertIn("full", run["error"])
+            self.wait_health(srv, 200)
+            self.assertEqual(srv.run_to_end("people")["counts"]["unchanged"], 400)
+        self.assertEqual(self.integrity(), [("ok",)])
+        self.assertEqual(self.table_rows("people"), [tuple(r) for r in people_rows(400)])
+        self.assertEqual(self.query("SELECT count(*) FROM ferry_runs WHERE status IN"
+                                    " ('running', 'queued')"), [(0,)])
+
+
+class WriteFaultSweepTest(FaultTestCase):
+    ROWS = 30
+    MAX_ROUNDS = 24
+
+    def test_a_failing_write_or_sync_anywhere_in_a_run_leaves_a_sound_database(self):
+        self.use_shim()
+        tally = self.path("fault-tally")
+        self.fault_env["FERRY_FAULT_TALLY"] = tally
+        self.write_csv("people.csv", HEADER, round_rows(self.ROWS, 0))
+        self.write_config({"people": sync_config("people.csv")})
+        with self.serve() as srv:
+            srv.run_to_end("people")
+            # How many writes and syncs of the database a run that updates every row makes
+            # (with a fault it never reaches), the requests around it included.
+            self.write_csv("people.csv", HEADER, round_rows(self.ROWS, 1))
+            self.fault(10 ** 9)
+            srv.run_to_end("people")
+            with open(tally) as f:
+                total = int(f.read())
+            self.no_fault()
+            self.assertGreater(total, 2)
+            step = max(1, total // self.MAX_ROUNDS)
+            print("\n%d counted writes and syncs in a run; sweeping N over 1..%d, step %d"
+                  % (total, total, step))
+            for k, nth in enumerate(range(1, total + 1, step), start=2):
+                err = errno.EIO if k % 2 else errno.ENOSPC
+                with self.subTest(nth=nth, errno=errno.errorcode[err]):
+                    self.write_csv("people.csv", HEADER, round_rows(self.ROWS, k))
+                    self.fault(nth, 1, err)
+                    click = srv.post("/api/syncs/people/runs")
+                    if click.status >= 500:  # the fault hit the click's own write
+                        click = srv.post("/api/syncs/people/runs")
+                    self.assertIn(click.status, (200, 202), click)
+                    run = srv.wait_run(click.json["id"], timeout=30)
+                    self.assertIn(run["status"], ("succeeded", "failed"), run)
+                    self.wait_health(srv, 200)  # one fault, then the store takes writes again
+                    self.no_fault()
+                    again = srv.run_to_end("people")
+                    self.assertEqual(again["counts"]["failed"], 0, again)
+                    self.assertEqual(self.integrity(), [("ok",)])
+                    self.assertEqual(self.table_rows("people"),
+                                     [tuple(r) for r in round_rows(self.ROWS, k)])
+                    self.assertEqual(self.query("SELECT count(*) FROM ferry_runs WHERE status IN"
+                                                " ('running', 'queued')"), [(0,)])
+        self.assertEqual(self.integrity(), [("ok",)])
+
+
 if __name__ == "__main__":
     ferrytest.main()
