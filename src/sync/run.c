@@ -160,7 +160,8 @@ static void report_progress(run_ctx *c, bool force)
         if (pct > c->run.percent)
             c->run.percent = pct;
     }
-    if (opt->on_progress == NULL)
+    /* A run whose lease was taken over is another process's to report: it says nothing more. */
+    if (opt->on_progress == NULL || c->lease_lost)
         return;
     memset(&p, 0, sizeof(p));
     p.run = &c->run;

@@ -15,6 +15,7 @@ watched, cancelled or killed; every wait is bounded.
 
 import concurrent.futures
 import contextlib
+import signal
 import time
 import unittest
 
@@ -122,6 +123,46 @@ class ClusterTest(ferrytest.FerryTestCase):
         self.assertEqual(changes, [{"n": 0}], "the killed attempt's change rows were rolled back")
         changes = self.pg("SELECT count(*) AS n FROM ferry_changes WHERE run_id = ?", (next_id,))
         self.assertEqual(changes, [{"n": ROWS}])
+
+    def test_a_node_paused_past_its_lease_announces_only_what_the_store_holds(self):
+        self.write_cluster_config(lease="10s", retries=1)
+        with self.cluster() as nodes:
+            run_id = nodes[0].start_run("people")["id"]
+            runner = self.node_of(nodes, run_id)
+            others = [n for n in nodes if n is not runner]
+            streams = [n.events() for n in others]
+            runner.wait_run(run_id, lambda r: r["percent"] > 0, timeout=30,
+                            what="to receive part of the CSV")
+            runner.proc.send_signal(signal.SIGSTOP)
+            try:
+                # Past the lease, another node ends attempt 1 and runs attempt 2 to the end.
+                deadline = time.monotonic() + 60
+                nxt = []
+                while not nxt and time.monotonic() < deadline:
+                    nxt = self.pg("SELECT id FROM ferry_runs WHERE retry_of = ?", (run_id,))
+                    time.sleep(0.2)
+                self.assertEqual(len(nxt), 1, "no second attempt of run %d" % run_id)
+                done = others[0].wait_run(nxt[0]["id"], timeout=60)
+                self.assertEqual(done["status"], "succeeded", done)
+            finally:
+                runner.proc.send_signal(signal.SIGCONT)
+            # The paused node wakes, finds its lease gone and stops; it records nothing and
+            # announces only what the store holds for run 1: interrupted.
+            deadline = time.monotonic() + 30
+            while "run's end not recorded by this process" not in runner.stderr_text():
+                self.assertLess(time.monotonic(), deadline, runner.stderr_text())
+                time.sleep(0.1)
+            stored = self.pg("SELECT status FROM ferry_runs WHERE id = ?", (run_id,))
+            self.assertEqual(stored, [{"status": "interrupted"}])
+            for stream in streams:
+                events = stream.events_until(lambda e: False, timeout=3)
+                said = [(e["event"], e["data"]["status"]) for e in events
+                        if isinstance(e["data"], dict) and e["data"].get("id") == run_id]
+                self.assertNotIn(("run.finished", "failed"), said)
+                # Once it was announced ended, nothing says it runs again.
+                ended = said.index(("run.finished", "interrupted"))
+                self.assertNotIn("running", [status for _, status in said[ended:]], said)
+        self.assert_target_matches_source()
 
     def test_progress_of_a_run_on_one_node_streams_from_another(self):
         self.write_cluster_config()
