@@ -70,6 +70,18 @@ class ClusterTest(ferrytest.FerryTestCase):
             time.sleep(0.05)
         self.fail("run %d was not seen running on a node" % run_id)
 
+    def next_attempt(self, run_id, timeout=60):
+        """The id of the run queued as the next attempt of run_id (retry_of), once there is
+        one: a lease expires and a node's reclaim (every 10 s) queues it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            nxt = self.pg("SELECT id FROM ferry_runs WHERE retry_of = ?", (run_id,))
+            if nxt:
+                self.assertEqual(len(nxt), 1, nxt)
+                return nxt[0]["id"]
+            time.sleep(0.2)
+        self.fail("no next attempt of run %d was queued within %ss" % (run_id, timeout))
+
     def assert_target_matches_source(self):
         rows = self.pg('SELECT id, name, email FROM people ORDER BY id')
         self.assertEqual([[r["id"], r["name"], r["email"]] for r in rows], self.rows)
@@ -102,13 +114,7 @@ class ClusterTest(ferrytest.FerryTestCase):
             survivors = [n for n in nodes if n is not victim]
             # The lease (10 s) expires, a node's reclaim (every 10 s) ends attempt 1 as
             # interrupted and queues attempt 2, which a survivor runs from the start.
-            deadline = time.monotonic() + 60
-            nxt = []
-            while not nxt and time.monotonic() < deadline:
-                nxt = self.pg("SELECT id FROM ferry_runs WHERE retry_of = ?", (run_id,))
-                time.sleep(0.2)
-            self.assertEqual(len(nxt), 1, "no second attempt of run %d was queued" % run_id)
-            next_id = nxt[0]["id"]
+            next_id = self.next_attempt(run_id)
             run = survivors[0].wait_run(next_id, timeout=60)
             self.assertEqual((run["status"], run["attempt"], run["retry_of"]),
                              ("succeeded", 2, run_id), run)
@@ -136,13 +142,7 @@ class ClusterTest(ferrytest.FerryTestCase):
             runner.proc.send_signal(signal.SIGSTOP)
             try:
                 # Past the lease, another node ends attempt 1 and runs attempt 2 to the end.
-                deadline = time.monotonic() + 60
-                nxt = []
-                while not nxt and time.monotonic() < deadline:
-                    nxt = self.pg("SELECT id FROM ferry_runs WHERE retry_of = ?", (run_id,))
-                    time.sleep(0.2)
-                self.assertEqual(len(nxt), 1, "no second attempt of run %d" % run_id)
-                done = others[0].wait_run(nxt[0]["id"], timeout=60)
+                done = others[0].wait_run(self.next_attempt(run_id), timeout=60)
                 self.assertEqual(done["status"], "succeeded", done)
             finally:
                 runner.proc.send_signal(signal.SIGCONT)
