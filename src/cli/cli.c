@@ -857,21 +857,21 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
  * published, before the HTTP server (and with it the event streams, which send what was
  * published first) stops. The API keeps answering meanwhile. */
 static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const char *address,
-                            ferry_server *server, ferry_scheduler **scheduler,
-                            ferry_workers **workers, int ticks)
+                            ferry_server *server, ferry_scheduler *scheduler,
+                            ferry_workers *workers, int ticks)
 {
     bool sigterm = atomic_load(&serve_sigterm);
     int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
     int64_t deadline = ferry_time_mono_ms() + grace_ms;
     int busy;
 
-    ferry_scheduler_stop(*scheduler);
-    *scheduler = NULL;
-    ferry_workers_drain(*workers);
-    busy = ferry_workers_busy(*workers);
+    /* Halted, not freed: the HTTP server, still answering, reads both until it stops. */
+    ferry_scheduler_halt(scheduler);
+    ferry_workers_drain(workers);
+    busy = ferry_workers_busy(workers);
     ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" signal=%s active_runs=%d grace_ms=%lld",
               sigterm ? "SIGTERM" : "SIGINT", busy, (long long)(busy > 0 ? grace_ms : 0));
-    while ((busy = ferry_workers_busy(*workers)) > 0) {
+    while ((busy = ferry_workers_busy(workers)) > 0) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         if (atomic_load(&serve_signals) > 1) {
             ferry_log(FERRY_LOG_INFO,
@@ -887,15 +887,14 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
-            node_tick(store, address, cfg->workers, *workers, ticks / 2);
+            node_tick(store, address, cfg->workers, workers, ticks / 2);
     }
     if (busy > 0)
         ferry_log(FERRY_LOG_INFO,
                   "msg=\"rolling back the runs still going and queueing them again\" "
                   "active_runs=%d",
                   busy);
-    ferry_workers_stop(*workers);
-    *workers = NULL;
+    ferry_workers_halt(workers);
 }
 
 static int cmd_serve(const cli_opts *o)
@@ -997,7 +996,7 @@ static int cmd_serve(const cli_opts *o)
             ferry_server_heartbeat(server);
         node_tick(store, address, cfg->workers, workers, ticks);
     }
-    stop_gracefully(cfg, store, address, server, &scheduler, &workers, ticks);
+    stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
     ferry_server_stop(server);

@@ -26,6 +26,7 @@ struct ferry_scheduler {
     pthread_cond_t wake;
     int64_t *next; /* per sync: when the next run is due, 0 when not known yet */
     bool stopping;
+    bool joined; /* the thread has ended (the owner's thread only) */
 };
 
 /* The time the last scheduled run of sync was queued, or 0. */
@@ -269,15 +270,23 @@ int64_t ferry_scheduler_next_ms(ferry_scheduler *s, const char *sync)
     return due;
 }
 
-void ferry_scheduler_stop(ferry_scheduler *s)
+void ferry_scheduler_halt(ferry_scheduler *s)
 {
-    if (s == NULL)
+    if (s->joined)
         return;
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
+    s->joined = true;
+}
+
+void ferry_scheduler_stop(ferry_scheduler *s)
+{
+    if (s == NULL)
+        return;
+    ferry_scheduler_halt(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s->next);

@@ -46,7 +46,8 @@ struct ferry_workers {
     pthread_mutex_t lock; /* protects stopping, halting and wakeups */
     pthread_cond_t wake;
     bool stopping; /* no more claims (ferry_workers_drain() or _stop()) */
-    bool halting;  /* ferry_workers_stop(): runs are being stopped, writes are not retried */
+    bool halting;  /* ferry_workers_halt(): runs are being stopped, writes are not retried */
+    bool joined;   /* the threads have ended (the owner's thread only) */
     unsigned wakeups;
     worker *workers;
     int n;
@@ -450,9 +451,9 @@ void ferry_workers_drain(ferry_workers *pool)
     pthread_mutex_unlock(&pool->lock);
 }
 
-void ferry_workers_stop(ferry_workers *pool)
+void ferry_workers_halt(ferry_workers *pool)
 {
-    if (pool == NULL)
+    if (pool->joined)
         return;
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
@@ -469,9 +470,19 @@ void ferry_workers_stop(ferry_workers *pool)
         pthread_mutex_unlock(&w->lock);
     }
     for (int i = 0; i < pool->n; i++) {
+        if (pool->workers[i].started)
+            pthread_join(pool->workers[i].thread, NULL);
+    }
+    pool->joined = true;
+}
+
+void ferry_workers_stop(ferry_workers *pool)
+{
+    if (pool == NULL)
+        return;
+    ferry_workers_halt(pool);
+    for (int i = 0; i < pool->n; i++) {
         worker *w = &pool->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
         ferry_run_done(&w->run);
         free(w->cancelled_by);
         pthread_mutex_destroy(&w->lock);

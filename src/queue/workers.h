@@ -51,7 +51,12 @@ void ferry_workers_drain(ferry_workers *w);
 
 /* Stops every active run: each rolls back and goes back to the queue as it was (a run a
  * user cancelled is recorded cancelled), and its stored state is published (run.queued).
- * Waits for the threads to end and frees the pool. NULL is allowed. */
+ * Waits for the threads to end. The pool stays readable (ferry_workers_busy(),
+ * _snapshot(): nothing runs) until ferry_workers_stop(), so the HTTP server may still be
+ * answering. Called by the pool's owner only, once or more. */
+void ferry_workers_halt(ferry_workers *w);
+
+/* Halts the pool (when ferry_workers_halt() has not) and frees it. NULL is allowed. */
 void ferry_workers_stop(ferry_workers *w);
 
 #endif
