@@ -40,12 +40,29 @@ static atomic_bool cancel_requested;
 
 static void on_sigint(int sig)
 {
+    static const char last_word[] = "ferry: a second signal: stopping now; the run's "
+                                    "transaction is rolled back\n";
+
     (void)sig;
-    /* A second signal ends the process at once; any transaction in flight is rolled back by
-     * SQLite, and its run is recovered by the next start. */
-    if (atomic_load(&cancel_requested))
+    /* A second signal ends the process at once (saying so); any transaction in flight is
+     * rolled back by the database, and its run is recovered by the next start. */
+    if (atomic_load(&cancel_requested)) {
+        ssize_t n = write(STDERR_FILENO, last_word, sizeof(last_word) - 1);
+        (void)n;
         _exit(EXIT_CANCELLED);
+    }
     atomic_store(&cancel_requested, true);
+}
+
+/* ferry serve: the signals received, and whether the first was SIGTERM (which has a grace
+ * period; SIGINT, a person at a terminal, stops at once). */
+static atomic_int serve_signals;
+static atomic_bool serve_sigterm;
+
+static void on_serve_signal(int sig)
+{
+    if (atomic_fetch_add(&serve_signals, 1) == 0)
+        atomic_store(&serve_sigterm, sig == SIGTERM);
 }
 
 static const char usage_text[] =
@@ -826,6 +843,74 @@ static void node_tick(ferry_store *store, const char *address, int nworkers, fer
     }
 }
 
+/* A server that cannot write its database can record nothing: it says so and stops before
+ * it listens, rather than answer as if healthy. The write is this node's heartbeat row (a
+ * busy SQLite database counts as writable). */
+static int check_writable(const ferry_config *cfg, ferry_store *store)
+{
+    char path[4096];
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (store->ops->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
+        return 0;
+    if (strncmp(cfg->database, "sqlite:", 7) != 0 ||
+        ferry_database_sqlite_path(cfg->database, cfg->dir, path, sizeof(path), NULL) != FERRY_OK)
+        snprintf(path, sizeof(path), "on PostgreSQL");
+    fprintf(stderr,
+            "ferry: cannot write to the database %s (%s); Ferry records every run there, so it "
+            "does not start: check that the database and its folder are writable by this user, "
+            "that the disk has space and that the file system is not mounted read-only\n",
+            path, err.msg);
+    return EXIT_RUN_FAILED;
+}
+
+/* The first SIGTERM or SIGINT: no more scheduled runs and no more claims; running runs may
+ * finish for shutdown_grace (SIGTERM; none for SIGINT), a second signal ending the wait at
+ * once; then every run still running is rolled back and queued again, and its stored state
+ * published, before the HTTP server (and with it the event streams, which send what was
+ * published first) stops. The API keeps answering meanwhile. */
+static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const char *address,
+                            ferry_server *server, ferry_scheduler *scheduler,
+                            ferry_workers *workers, int ticks)
+{
+    bool sigterm = atomic_load(&serve_sigterm);
+    int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
+    int64_t deadline = ferry_time_mono_ms() + grace_ms;
+    int busy;
+
+    /* Halted, not freed: the HTTP server, still answering, reads both until it stops. */
+    ferry_scheduler_halt(scheduler);
+    ferry_workers_drain(workers);
+    busy = ferry_workers_busy(workers);
+    ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" signal=%s active_runs=%d grace_ms=%lld",
+              sigterm ? "SIGTERM" : "SIGINT", busy, (long long)(busy > 0 ? grace_ms : 0));
+    while ((busy = ferry_workers_busy(workers)) > 0) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        if (atomic_load(&serve_signals) > 1) {
+            ferry_log(FERRY_LOG_INFO,
+                      "msg=\"second signal: the grace period ends now\" active_runs=%d", busy);
+            break;
+        }
+        if (ferry_time_mono_ms() >= deadline) {
+            if (grace_ms > 0)
+                ferry_log(FERRY_LOG_INFO, "msg=\"grace period over\" active_runs=%d", busy);
+            break;
+        }
+        nanosleep(&ts, NULL);
+        if (++ticks % 150 == 0) /* every 15 s */
+            ferry_server_heartbeat(server);
+        if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
+            node_tick(store, address, cfg->workers, workers, ticks / 2);
+    }
+    if (busy > 0)
+        ferry_log(FERRY_LOG_INFO,
+                  "msg=\"rolling back the runs still going and queueing them again\" "
+                  "active_runs=%d",
+                  busy);
+    ferry_workers_halt(workers);
+}
+
 static int cmd_serve(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -849,15 +934,19 @@ static int cmd_serve(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_recover(store, &recovered, &err) != FERRY_OK) {
+    /* Runs of processes of this host that died: interrupted, and started again while their
+     * sync's retries allow (nobody is subscribed to events yet). */
+    ferry_recovery rec = {ferry_scheduler_retries, NULL, cfg};
+    if (store->ops->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
     }
     if (recovered > 0)
-        ferry_log(FERRY_LOG_WARN,
-                  "msg=\"queued again runs left running by a process that died\" runs=%d",
+        ferry_log(FERRY_LOG_WARN, "msg=\"ended runs left running by a process that died\" runs=%d",
                   recovered);
+    if ((status = check_writable(cfg, store)) != 0)
+        goto out;
     {
         ferry_user *users = NULL;
         size_t n = 0;
@@ -869,7 +958,7 @@ static int cmd_serve(const cli_opts *o)
     }
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_serve_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -914,14 +1003,14 @@ static int cmd_serve(const cli_opts *o)
         fflush(stdout);
     }
     node_tick(store, address, cfg->workers, workers, 0);
-    while (!atomic_load(&cancel_requested)) {
+    while (atomic_load(&serve_signals) == 0) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         node_tick(store, address, cfg->workers, workers, ticks);
     }
-    ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" active_runs=%d", ferry_workers_busy(workers));
+    stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
     ferry_server_stop(server);

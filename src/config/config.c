@@ -48,6 +48,7 @@
 #define WORKERS_MAX 64
 #define DEFAULT_SESSION_IDLE_MS (30L * 60 * 1000)
 #define DEFAULT_LEASE_MS (5L * 60 * 1000)
+#define DEFAULT_SHUTDOWN_GRACE_MS (30L * 1000)
 #define DEFAULT_SESSION_MAX_MS (12L * 3600 * 1000)
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_CONNECTIONS_PER_IP 256
@@ -743,6 +744,25 @@ static ferry_rc on_lease(struct walk *w, const struct val *v, void *obj)
     ferry_config *cfg = obj;
 
     return get_duration_within(w, v, 10L * 1000, 86400000L, &cfg->lease_ms);
+}
+
+/* How long running runs may go on after SIGTERM: 0 (or 0s) stops them at once. */
+static ferry_rc on_shutdown_grace(struct walk *w, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    char *s = NULL;
+    ferry_rc rc = dup_scalar(w, v, &s);
+    bool none;
+
+    if (rc != FERRY_OK)
+        return rc;
+    none = strcmp(s, "0") == 0 || strcmp(s, "0s") == 0;
+    free(s);
+    if (none) {
+        cfg->shutdown_grace_ms = 0;
+        return FERRY_OK;
+    }
+    return get_duration_within(w, v, 0, 86400000L, &cfg->shutdown_grace_ms);
 }
 
 static ferry_rc on_session_max(struct walk *w, const struct val *v, void *obj)
@@ -1751,6 +1771,7 @@ static const struct key_rule top_rules[] = {
     {"listen", false, on_listen},
     {"workers", false, on_workers},
     {"lease", false, on_lease},
+    {"shutdown_grace", false, on_shutdown_grace},
     {"session_idle", false, on_session_idle},
     {"session_max", false, on_session_max},
     {"metrics_token", false, on_metrics_token},
@@ -1903,6 +1924,7 @@ static ferry_config *config_new(const char *path, const char *dir)
     cfg->workers = DEFAULT_WORKERS;
     cfg->session_idle_ms = DEFAULT_SESSION_IDLE_MS;
     cfg->lease_ms = DEFAULT_LEASE_MS;
+    cfg->shutdown_grace_ms = DEFAULT_SHUTDOWN_GRACE_MS;
     cfg->session_max_ms = DEFAULT_SESSION_MAX_MS;
     cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
     cfg->max_connections_per_ip = DEFAULT_CONNECTIONS_PER_IP;

@@ -214,13 +214,15 @@ typedef struct ferry_sync_spec {
 } ferry_sync_spec;
 
 typedef struct {
-    char *path;     /* the file it was loaded from */
-    char *dir;      /* its directory: relative paths in the config are relative to it */
-    char *database; /* as written; default "sqlite:ferry.db" */
-    char *listen;   /* default "127.0.0.1:8080" */
-    int workers;    /* default 4 */
-    long lease_ms;  /* a running run whose heartbeat stops this long is run again elsewhere;
-                       default 5 min */
+    char *path;             /* the file it was loaded from */
+    char *dir;              /* its directory: relative paths in the config are relative to it */
+    char *database;         /* as written; default "sqlite:ferry.db" */
+    char *listen;           /* default "127.0.0.1:8080" */
+    int workers;            /* default 4 */
+    long lease_ms;          /* a running run whose heartbeat stops this long is run again elsewhere;
+                               default 5 min */
+    long shutdown_grace_ms; /* on SIGTERM, running runs may finish for this long before they
+                               are rolled back and queued again; default 30 s */
     /* Sessions and the HTTP server's limits (docs/config.md, "Users and limits"). */
     long session_idle_ms;        /* a session unused this long ends; default 30 min */
     long session_max_ms;         /* a session ends this long after login; default 12 h */

@@ -338,6 +338,10 @@ static void *bus_main(void *arg)
             while (read(bus->wake[0], drain, sizeof(drain)) > 0) {
             }
     }
+    /* What was published before the stop still reaches the other nodes: a stopping
+     * server's last word on its runs. */
+    if (connected)
+        send_queued(bus);
     return NULL;
 }
 

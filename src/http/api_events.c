@@ -56,8 +56,8 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n;
 
     (void)pos;
-    if (atomic_load(&s->server->stopping))
-        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* A stopping server sends what was published before it stopped (the last state of each
+     * run), then ends the stream (below, when nothing is left). */
     if (s->out_pos == s->out.len) {
         uint64_t auth = atomic_load(&s->server->auth_gen);
         gen = atomic_load(&s->server->heartbeat_gen);

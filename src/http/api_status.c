@@ -1,11 +1,18 @@
 /* api_status.c - figures: GET /api/stats (per sync), GET /metrics (Prometheus text) and
- * GET /healthz (the database answers). */
+ * GET /healthz (the database answers and can be written).
+ *
+ * /healthz is public and may be polled often, so its write (this node's heartbeat row, the
+ * write the server makes every 5 s anyway) is made at most once a second; the requests in
+ * between answer with that check's result. A write that finds the database busy (a run holds
+ * SQLite's write lock) counts as writable: someone is writing. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "events/run_json.h"
 #include "http/internal.h"
+#include "util/timeutil.h"
 
 /* ---- /api/stats and /metrics ---- */
 
@@ -149,12 +156,45 @@ fail:
     return reply_ferry_error(conn, &err);
 }
 
+/* Protects the health_* fields of every server (one check at a time). */
+static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The write check is made at most this often. */
+#define HEALTH_WRITE_EVERY_MS 1000
+
+/* Whether the store takes a write (this node's heartbeat); the reason in why when not. */
+static bool store_writable(struct ferry_server *srv, ferry_store *st, char *why, size_t whylen)
+{
+    int64_t now = ferry_time_mono_ms();
+    char host[256], address[300];
+    const char *listen = srv->opt.listen != NULL ? srv->opt.listen : "";
+    const char *colon = strrchr(listen, ':');
+    ferry_err err;
+    bool ok;
+
+    pthread_mutex_lock(&health_lock);
+    if (srv->health_checked_ms == 0 || now - srv->health_checked_ms >= HEALTH_WRITE_EVERY_MS) {
+        snprintf(host, sizeof(host), "%.*s", colon != NULL ? (int)(colon - listen) : 0, listen);
+        snprintf(address, sizeof(address), "%s:%u", host, (unsigned)srv->port);
+        ferry_err_clear(&err);
+        srv->health_writable =
+            st->ops->node_beat(st, address, srv->opt.config->workers, &err) == FERRY_OK;
+        snprintf(srv->health_error, sizeof(srv->health_error), "%s", err.msg);
+        srv->health_checked_ms = now;
+    }
+    ok = srv->health_writable;
+    snprintf(why, whylen, "%s", srv->health_error);
+    pthread_mutex_unlock(&health_lock);
+    return ok;
+}
+
 enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn)
 {
     ferry_run_filter filter = {.limit = 1};
     ferry_run *runs = NULL;
     size_t n = 0;
     ferry_store *st;
+    char why[FERRY_ERR_MSG_MAX];
     ferry_err err;
 
     ferry_err_clear(&err);
@@ -164,6 +204,10 @@ enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn
                           json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
                                     "unreachable", "error", err.msg));
     ferry_runs_free(runs, n);
+    if (!store_writable(srv, st, why, sizeof(why)))
+        return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
+                                    "unwritable", "error", why));
     return reply_json(conn, MHD_HTTP_OK,
                       json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok", "version",
                                 FERRY_VERSION, "busy_workers",

@@ -96,6 +96,11 @@ struct ferry_server {
     ferry_taskpool *checking;                 /* connection checks (api_check.c) */
     char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
     atomic_uint_fast64_t requests[R_COUNT][NSTATUS + 1]; /* the last column: other statuses */
+    /* GET /healthz's write check (api_status.c), at most one a second; protected by that
+     * file's lock. */
+    int64_t health_checked_ms; /* monotonic; 0: never */
+    bool health_writable;
+    char health_error[FERRY_ERR_MSG_MAX];
 };
 
 /* Password work handed to the hashing pool while the connection is suspended. */

@@ -26,6 +26,7 @@ struct ferry_scheduler {
     pthread_cond_t wake;
     int64_t *next; /* per sync: when the next run is due, 0 when not known yet */
     bool stopping;
+    bool joined; /* the thread has ended (the owner's thread only) */
 };
 
 /* The time the last scheduled run of sync was queued, or 0. */
@@ -123,13 +124,51 @@ static int64_t next_slot(int64_t t, int64_t period)
     return due - t < period / 2 ? due + period : due;
 }
 
+int ferry_scheduler_retries(void *cfg, const char *sync)
+{
+    const ferry_sync_spec *spec = ferry_config_sync_get(cfg, sync);
+
+    return spec != NULL ? spec->retries : 0;
+}
+
+/* ferry_recovery.retries with the scheduler as its context. */
+static int retries_of(void *ctx, const char *sync)
+{
+    ferry_scheduler *s = ctx;
+
+    return ferry_scheduler_retries((void *)s->cfg, sync);
+}
+
+/* A run whose process stopped was ended (interrupted or failed) and maybe queued again: both
+ * announced as the store now holds them, and an idle worker woken for the new attempt. */
+static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *next)
+{
+    ferry_scheduler *s = ctx;
+    char *json = ferry_run_json_dumps(ended, NULL);
+
+    if (json != NULL)
+        ferry_hub_publish(s->hub, "run.finished", ended->sync, json);
+    free(json);
+    ferry_log(FERRY_LOG_WARN,
+              "msg=\"run interrupted: its process stopped\" run=%lld sync=\"%s\" "
+              "status=%s next_run=%lld",
+              (long long)ended->id, ended->sync, ferry_run_status_name(ended->status),
+              (long long)(next != NULL ? next->id : 0));
+    if (next == NULL)
+        return;
+    publish_queued(s, next);
+    ferry_workers_wake(s->workers);
+}
+
 static void *scheduler_main(void *arg)
 {
     ferry_scheduler *s = arg;
     const ferry_config *cfg = s->cfg;
     ferry_store *st = NULL;
+    ferry_recovery rec = {retries_of, on_interrupted, NULL};
     ferry_err err;
 
+    rec.ctx = s;
     ferry_err_clear(&err);
     if (ferry_store_open(cfg->database, cfg->dir, &st, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
@@ -141,14 +180,12 @@ static void *scheduler_main(void *arg)
         int reclaimed = 0;
 
         /* Every 10 s: runs whose lease was not renewed (a hung or vanished worker, on this
-         * host or another) are queued again as a new attempt. */
+         * host or another) end as interrupted, and go again as a new attempt while the sync's
+         * retries allow (on_interrupted announces both). */
         if (tick % 10 == 0 &&
-            st->ops->run_reclaim_expired(st, cfg->lease_ms, &reclaimed, &err) == FERRY_OK &&
-            reclaimed > 0) {
-            ferry_log(FERRY_LOG_WARN, "msg=\"queued again runs whose lease expired\" runs=%d",
-                      reclaimed);
-            ferry_workers_wake(s->workers);
-        }
+            st->ops->run_reclaim_expired(st, cfg->lease_ms, &rec, &reclaimed, &err) == FERRY_OK &&
+            reclaimed > 0)
+            ferry_log(FERRY_LOG_WARN, "msg=\"ended runs whose lease expired\" runs=%d", reclaimed);
 
         for (size_t i = 0; i < cfg->nsyncs; i++) {
             const ferry_sync_spec *sync = &cfg->syncs[i];
@@ -233,15 +270,23 @@ int64_t ferry_scheduler_next_ms(ferry_scheduler *s, const char *sync)
     return due;
 }
 
-void ferry_scheduler_stop(ferry_scheduler *s)
+void ferry_scheduler_halt(ferry_scheduler *s)
 {
-    if (s == NULL)
+    if (s->joined)
         return;
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
+    s->joined = true;
+}
+
+void ferry_scheduler_stop(ferry_scheduler *s)
+{
+    if (s == NULL)
+        return;
+    ferry_scheduler_halt(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s->next);

@@ -33,7 +33,16 @@ ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_wo
  * schedule or the scheduler has not looked yet. Thread-safe. */
 int64_t ferry_scheduler_next_ms(ferry_scheduler *sched, const char *sync);
 
-/* Stops the thread and frees the scheduler; NULL is allowed. */
+/* The retries: of the sync named sync in cfg (a const ferry_config *), 0 when the config
+ * has no such sync: for ferry_recovery.retries (store.h). */
+int ferry_scheduler_retries(void *cfg, const char *sync);
+
+/* Stops the thread: nothing more is scheduled or reclaimed. ferry_scheduler_next_ms() still
+ * answers until ferry_scheduler_stop(). Called by the owner only, once or more. */
+void ferry_scheduler_halt(ferry_scheduler *sched);
+
+/* Stops the thread (when ferry_scheduler_halt() has not) and frees the scheduler; NULL is
+ * allowed. */
 void ferry_scheduler_stop(ferry_scheduler *sched);
 
 #endif

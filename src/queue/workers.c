@@ -20,26 +20,34 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* After failed claims a worker waits 1, 2, 4, ... seconds, at most this long. */
+#define CLAIM_WAIT_MAX_S 30
+
 typedef struct {
     ferry_workers *pool;
     pthread_t thread;
     bool started;
     int index;
-    pthread_mutex_t lock; /* protects active, run_id, run, live, cancelled_by */
+    pthread_mutex_t lock; /* protects active, run_id, run, live, cancelled_by,
+                             record_failed_ms */
     bool active;
     int64_t run_id;
     ferry_run run;
     ferry_run_live live;
     char *cancelled_by;
+    int64_t record_failed_ms; /* monotonic: when writing the run's end first failed, or 0 */
     atomic_bool cancel;
+    atomic_bool requeue; /* with cancel: the pool is stopping, the run goes back to the queue */
 } worker;
 
 struct ferry_workers {
     const ferry_config *cfg;
     ferry_hub *hub;
-    pthread_mutex_t lock; /* protects stopping and wakeups */
+    pthread_mutex_t lock; /* protects stopping, halting and wakeups */
     pthread_cond_t wake;
-    bool stopping;
+    bool stopping; /* no more claims (ferry_workers_drain() or _stop()) */
+    bool halting;  /* ferry_workers_halt(): runs are being stopped, writes are not retried */
+    bool joined;   /* the threads have ended (the owner's thread only) */
     unsigned wakeups;
     worker *workers;
     int n;
@@ -79,8 +87,64 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
     ferry_run_done(&copy);
 }
 
+/* Between tries to record a run's end (the database failed: a lost connection, a full
+ * disk): waits 1 s, 2 s, 4 s, then 5 s between tries, woken early when the pool halts, and
+ * gives up when it halts or when the lease has run out (the lease path then recovers the run
+ * on this node or another). So a run's end is in the store within 5 s of the database taking
+ * writes again. */
+static bool record_retry(void *ctx, int tries)
+{
+    worker *w = ctx;
+    ferry_workers *pool = w->pool;
+    int wait_s = tries < 3 ? 1 << (tries - 1) : (tries == 3 ? 4 : 5);
+    struct timespec until;
+    bool go_on;
+
+    pthread_mutex_lock(&w->lock);
+    int64_t run_id = w->run_id;
+    int64_t since = w->record_failed_ms;
+    if (since == 0)
+        w->record_failed_ms = since = ferry_time_mono_ms();
+    pthread_mutex_unlock(&w->lock);
+    if (tries == 1)
+        ferry_log(FERRY_LOG_WARN,
+                  "msg=\"recording the run's end failed; trying again until the database takes "
+                  "it\" run=%lld",
+                  (long long)run_id);
+    pthread_mutex_lock(&pool->lock);
+    if (!pool->halting) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += wait_s;
+        pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
+    }
+    go_on = !pool->halting && ferry_time_mono_ms() - since < pool->cfg->lease_ms;
+    pthread_mutex_unlock(&pool->lock);
+    return go_on;
+}
+
+/* Publishes run id as the store holds it, after a run whose end this worker could not write
+ * (or was not its to write): run.finished when the store says it ended, nothing while it
+ * is queued or running (whoever holds it announces it). Events say only what is stored. */
+static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
+{
+    ferry_run run;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN,
+                  "msg=\"the run's stored state is unknown; nothing announced\" run=%lld "
+                  "error=\"%s\"",
+                  (long long)id, err.msg);
+        return;
+    }
+    if (run.status != FERRY_RUN_QUEUED && run.status != FERRY_RUN_RUNNING)
+        publish_run(pool, "run.finished", &run, NULL);
+    ferry_run_done(&run);
+}
+
 /* Records a claimed run whose sync is no longer in the config as failed. */
-static void fail_unknown_sync(ferry_store *store, ferry_run *run)
+static bool fail_unknown_sync(ferry_store *store, ferry_run *run)
 {
     char msg[512];
     ferry_err err;
@@ -98,9 +162,24 @@ static void fail_unknown_sync(ferry_store *store, ferry_run *run)
     free(run->phase);
     run->phase = strdup("done");
     ferry_err_clear(&err);
-    if (store->ops->run_finish(store, run, &err) != FERRY_OK)
+    if (store->ops->run_finish(store, run, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"recording a run failed\" run=%lld error=\"%s\"",
                   (long long)run->id, err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* The worker's run has ended: its slot is free again. */
+static void worker_idle(worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->active = false;
+    w->run_id = 0;
+    ferry_run_done(&w->run);
+    free(w->cancelled_by);
+    w->cancelled_by = NULL;
+    pthread_mutex_unlock(&w->lock);
 }
 
 static void execute(worker *w, ferry_store *store, ferry_run *claimed)
@@ -112,8 +191,10 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     ferry_err err;
 
     if (sync == NULL) {
-        fail_unknown_sync(store, claimed);
-        publish_run(pool, "run.finished", claimed, NULL);
+        if (fail_unknown_sync(store, claimed))
+            publish_run(pool, "run.finished", claimed, NULL);
+        else
+            publish_stored(pool, store, claimed->id);
         return;
     }
     pthread_mutex_lock(&w->lock);
@@ -123,11 +204,15 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     if (!ferry_run_copy(&w->run, claimed))
         memset(&w->run, 0, sizeof(w->run));
     w->live = (ferry_run_live){0, -1};
+    w->record_failed_ms = 0;
     atomic_store(&w->cancel, false);
+    atomic_store(&w->requeue, false);
     pthread_mutex_unlock(&w->lock);
     pthread_mutex_lock(&pool->lock);
-    if (pool->stopping)
-        atomic_store(&w->cancel, true); /* claimed while the server was stopping */
+    if (pool->stopping) { /* claimed while the server was stopping: back to the queue */
+        atomic_store(&w->requeue, true);
+        atomic_store(&w->cancel, true);
+    }
     pthread_mutex_unlock(&pool->lock);
     publish_run(pool, "run.started", claimed, NULL);
     ferry_log(FERRY_LOG_INFO, "msg=\"run started\" run=%lld sync=\"%s\" worker=%d",
@@ -139,39 +224,57 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     opt.store = store;
     opt.claimed = claimed;
     opt.cancel = &w->cancel;
+    opt.requeue = &w->requeue;
+    opt.record_retry = record_retry;
+    opt.record_retry_ctx = w;
     opt.on_progress = on_progress;
     opt.progress_ctx = w;
     opt.progress_interval_ms = 250;
     ferry_err_clear(&err);
     if (ferry_sync_run(&opt, &result, &err) != FERRY_OK) {
-        ferry_log(FERRY_LOG_ERROR, "msg=\"run could not be recorded\" run=%lld error=\"%s\"",
-                  (long long)claimed->id, err.msg);
-        memset(&result, 0, sizeof(result));
-        ferry_run_copy(&result, claimed);
-        result.status = FERRY_RUN_FAILED;
+        /* Its end is not recorded here: the store holds the truth (ended by a COMMIT whose
+         * answer was lost, taken over by another node, or still running until the lease
+         * path recovers it). */
+        ferry_log(FERRY_LOG_ERROR,
+                  "msg=\"run's end not recorded by this process\" run=%lld "
+                  "sync=\"%s\" error=\"%s\"",
+                  (long long)claimed->id, claimed->sync, err.msg);
+        worker_idle(w);
+        publish_stored(pool, store, claimed->id);
+        return;
     }
-    ferry_log(FERRY_LOG_INFO,
-              "msg=\"run finished\" run=%lld sync=\"%s\" status=%s duration_ms=%lld",
-              (long long)result.id, claimed->sync, ferry_run_status_name(result.status),
-              (long long)result.duration_ms);
+    if (result.status == FERRY_RUN_QUEUED)
+        ferry_log(FERRY_LOG_INFO, "msg=\"run rolled back and queued again\" run=%lld sync=\"%s\"",
+                  (long long)result.id, claimed->sync);
+    else
+        ferry_log(FERRY_LOG_INFO,
+                  "msg=\"run finished\" run=%lld sync=\"%s\" status=%s duration_ms=%lld",
+                  (long long)result.id, claimed->sync, ferry_run_status_name(result.status),
+                  (long long)result.duration_ms);
     pthread_mutex_lock(&w->lock);
-    w->active = false;
-    w->run_id = 0;
-    ferry_run_done(&w->run);
     if (result.status == FERRY_RUN_CANCELLED && w->cancelled_by != NULL) {
         free(result.cancelled_by);
         result.cancelled_by = w->cancelled_by; /* moved */
         w->cancelled_by = NULL;
     }
-    free(w->cancelled_by);
-    w->cancelled_by = NULL;
     pthread_mutex_unlock(&w->lock);
+    worker_idle(w);
     /* Who cancelled is known here, not to the run: recorded once the run has stopped. */
     if (result.cancelled_by != NULL &&
         store->ops->run_set_cancelled_by(store, result.id, result.cancelled_by, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_ERROR, "msg=\"who cancelled was not recorded\" run=%lld error=\"%s\"",
                   (long long)result.id, err.msg);
-    publish_run(pool, "run.finished", &result, NULL);
+    if (result.status == FERRY_RUN_QUEUED) {
+        /* Handed back to the queue by a stopping server: announced as the store holds it. */
+        ferry_run stored;
+        ferry_err_clear(&err);
+        if (store->ops->run_get(store, result.id, &stored, &err) == FERRY_OK) {
+            publish_run(pool, "run.queued", &stored, NULL);
+            ferry_run_done(&stored);
+        }
+    } else {
+        publish_run(pool, "run.finished", &result, NULL);
+    }
     ferry_run_done(&result);
 }
 
@@ -188,9 +291,11 @@ static void *worker_main(void *arg)
                   w->index, err.msg);
         return NULL;
     }
+    int failures = 0; /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
         ferry_rc rc;
+        int wait_s = 1;
 
         pthread_mutex_lock(&pool->lock);
         bool stopping = pool->stopping;
@@ -200,19 +305,32 @@ static void *worker_main(void *arg)
         ferry_err_clear(&err);
         rc = store->ops->run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
+            failures = 0;
             execute(w, store, &claimed);
             ferry_run_done(&claimed);
             continue;
         }
-        if (rc != FERRY_DONE)
-            ferry_log(FERRY_LOG_ERROR, "msg=\"claiming a run failed\" worker=%d error=\"%s\"",
-                      w->index, err.msg);
+        if (rc != FERRY_DONE) {
+            /* A database that refuses writes refuses every claim: the wait doubles up to
+             * CLAIM_WAIT_MAX_S and the failure is logged when it starts and then at each
+             * longest wait, not once a second per worker. */
+            failures++;
+            wait_s = failures < 6 ? 1 << (failures - 1) : CLAIM_WAIT_MAX_S;
+            if (wait_s > CLAIM_WAIT_MAX_S)
+                wait_s = CLAIM_WAIT_MAX_S;
+            if (failures == 1 || wait_s == CLAIM_WAIT_MAX_S)
+                ferry_log(FERRY_LOG_ERROR,
+                          "msg=\"claiming a run failed\" worker=%d failures=%d error=\"%s\"",
+                          w->index, failures, err.msg);
+        } else {
+            failures = 0;
+        }
         /* Nothing queued: sleep until woken, or a second (runs queued elsewhere). */
         pthread_mutex_lock(&pool->lock);
         if (!pool->stopping && pool->wakeups == 0) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
+            until.tv_sec += wait_s;
             pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
         }
         if (pool->wakeups > 0)
@@ -325,20 +443,46 @@ int ferry_workers_busy(ferry_workers *pool)
     return busy;
 }
 
-void ferry_workers_stop(ferry_workers *pool)
+void ferry_workers_drain(ferry_workers *pool)
 {
-    if (pool == NULL)
-        return;
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
-    for (int i = 0; i < pool->n; i++)
-        atomic_store(&pool->workers[i].cancel, true);
+}
+
+void ferry_workers_halt(ferry_workers *pool)
+{
+    if (pool->joined)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = true;
+    pool->halting = true;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    /* A run a user cancelled stays cancelled; every other one goes back to the queue. */
     for (int i = 0; i < pool->n; i++) {
         worker *w = &pool->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
+        pthread_mutex_lock(&w->lock);
+        if (!atomic_load(&w->cancel))
+            atomic_store(&w->requeue, true);
+        atomic_store(&w->cancel, true);
+        pthread_mutex_unlock(&w->lock);
+    }
+    for (int i = 0; i < pool->n; i++) {
+        if (pool->workers[i].started)
+            pthread_join(pool->workers[i].thread, NULL);
+    }
+    pool->joined = true;
+}
+
+void ferry_workers_stop(ferry_workers *pool)
+{
+    if (pool == NULL)
+        return;
+    ferry_workers_halt(pool);
+    for (int i = 0; i < pool->n; i++) {
+        worker *w = &pool->workers[i];
         ferry_run_done(&w->run);
         free(w->cancelled_by);
         pthread_mutex_destroy(&w->lock);

@@ -45,8 +45,18 @@ size_t ferry_workers_active(ferry_workers *w, int64_t *ids, size_t max);
 /* The number of runs executing now. */
 int ferry_workers_busy(ferry_workers *w);
 
-/* Cancels every active run (each rolls back and is recorded as cancelled), waits for the
- * threads to end and frees the pool. NULL is allowed. */
+/* Stops claiming: idle workers end, busy ones end once their run has (ferry_workers_busy()
+ * counts them). A stopping server calls it first, then waits out its grace. */
+void ferry_workers_drain(ferry_workers *w);
+
+/* Stops every active run: each rolls back and goes back to the queue as it was (a run a
+ * user cancelled is recorded cancelled), and its stored state is published (run.queued).
+ * Waits for the threads to end. The pool stays readable (ferry_workers_busy(),
+ * _snapshot(): nothing runs) until ferry_workers_stop(), so the HTTP server may still be
+ * answering. Called by the pool's owner only, once or more. */
+void ferry_workers_halt(ferry_workers *w);
+
+/* Halts the pool (when ferry_workers_halt() has not) and frees it. NULL is allowed. */
 void ferry_workers_stop(ferry_workers *w);
 
 #endif

@@ -16,6 +16,29 @@
  * checked this way (that is what the heartbeat is for). */
 bool ferry_store_owner_is_dead(const char *owner, long *ret_pid);
 
+/* The error of a run whose process stopped: cause ("the process running it (HOST:PID)
+ * ended before the run finished"), then what follows: queued again as run next_id (attempt
+ * attempt + 1 of retries + 1), or, when next_id is 0, not started again. */
+void ferry_store_interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
+                                   char *out, size_t outlen);
+
+/* The cause of a run's interruption, naming its owner (may be NULL): with lease_ms 0 its
+ * process ended; else it sent no heartbeat for lease_ms. */
+void ferry_store_interruption_cause(const char *owner, int64_t lease_ms, char *out, size_t outlen);
+
+/* Calls rec->on_interrupted (when there is one) with runs id and next_id (0: none) as st
+ * now holds them. */
+void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec, int64_t id,
+                                      int64_t next_id);
+
+/* Writes the audit entry of run id's interruption (detail: what happened and what follows),
+ * through st's own audit_add. */
+ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *detail,
+                                       ferry_err *err);
+
+/* The sync's retries by rec (0 without one). */
+int ferry_store_retries(const ferry_recovery *rec, const char *sync);
+
 /* Counts failure reasons with "row N: " and quoted values left out, keeping the first 64
  * distinct ones. Zero-initialise; ferry_store_tally_take() empties it. */
 #define FERRY_STORE_TALLY_MAX 64

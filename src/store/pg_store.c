@@ -62,7 +62,7 @@
 #include "util/timeutil.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -207,6 +207,10 @@ static const char *const schema_v1 =
  * flag more rows than the sync's guard allows. */
 static const char *const schema_v2 =
     "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS allow_missing boolean NOT NULL DEFAULT false;";
+
+/* Version 3: the interrupted run a run is the next attempt of. */
+static const char *const schema_v3 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS retry_of bigint;";
 
 /* Parameters of one statement, as text (NULL is SQL NULL). */
 #define MAX_PARAMS 24
@@ -421,7 +425,7 @@ static void tx_rollback(pg_store *s, bool own)
 static ferry_rc migrate(pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3};
     PGresult *res;
     ferry_rc rc;
     bool own;
@@ -474,7 +478,8 @@ out_fail:
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
-                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing"
+                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"  \
+                       " retry_of"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -505,6 +510,7 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->cancelled_by = col_str(r, i, 27);
     run->node = col_str(r, i, 28);
     run->allow_missing = col_bool(r, i, 29);
+    run->retry_of = col_int(r, i, 30);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -547,7 +553,14 @@ static bool reap_stale(pg_store *s, const ferry_run *run)
     p_int(&p, id);
     p_text(&p, why);
     p_text(&p, ui);
-    return run_count(s, MAY_RESET, "interrupting the run", mark, &p, NULL) == 1;
+    if (run_count(s, MAY_RESET, "interrupting the run", mark, &p, NULL) != 1)
+        return false;
+    {
+        ferry_err ignored;
+        ferry_err_clear(&ignored);
+        ferry_store_audit_interrupted(&s->base, id, ui, &ignored);
+    }
+    return true;
 }
 
 static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *ret_id,
@@ -611,13 +624,15 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18 WHERE id = $1 AND"
-        " (lease_owner IS NULL OR lease_owner = $19)";
+        " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300];
     params p = {0};
     int64_t n;
 
     /* Conditioned on the lease: a process whose run was taken over cannot record it, and
-     * since this write is part of the run's transaction, cannot commit it either. */
+     * since this write is part of the run's transaction, cannot commit it either. And on
+     * the run still running: a failure recorded after a COMMIT whose answer was lost (the
+     * connection broke) never overwrites what that COMMIT stored. */
     ferry_node_self(owner, sizeof(owner));
     p_int(&p, run->id);
     p_text(&p, ferry_run_status_name(run->status));
@@ -1012,9 +1027,11 @@ static ferry_rc pg_run_set_cancelled_by(ferry_store *base, int64_t id, const cha
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+/* Runs sql ($1 the run's id, $2 this process) on a running run this process holds:
+ * FERRY_ENOTFOUND when it changed nothing (the lease was lost, or the run ended). */
+static ferry_rc update_held_run(pg_store *s, reset_policy policy, const char *what, const char *sql,
+                                int64_t id, ferry_err *err)
 {
-    pg_store *s = (pg_store *)base;
     char owner[300];
     params p = {0};
     int64_t n;
@@ -1022,11 +1039,7 @@ static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
     ferry_node_self(owner, sizeof(owner));
     p_int(&p, id);
     p_text(&p, owner);
-    /* Called inside the run's transaction too: never on a new connection. */
-    n = run_count(s, NO_RESET, "renewing the run's lease",
-                  "UPDATE ferry_runs SET heartbeat_at = " CLOCK " WHERE id = $1 AND status ="
-                  " 'running' AND lease_owner = $2",
-                  &p, err);
+    n = run_count(s, policy, what, sql, &p, err);
     if (n < 0)
         return FERRY_EDB;
     if (n == 0)
@@ -1035,61 +1048,201 @@ static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
     return FERRY_OK;
 }
 
-/* Queues a running run again as a new attempt (lease_owner cleared). */
-#define REQUEUE                                                                                    \
-    "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"       \
-    " attempt = attempt + 1, lease_owner = NULL, started_at = NULL"
-
-static ferry_rc pg_run_reclaim_expired(ferry_store *base, int64_t lease_ms, int *ret_n,
-                                       ferry_err *err)
+static ferry_rc pg_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
 {
-    pg_store *s = (pg_store *)base;
-    /* The database's clock decides, the same one heartbeats are written with. A row locked
-     * by an open transaction is a live run's (its heartbeat is in that transaction). */
-    static const char *const sql =
-        REQUEUE " WHERE id IN (SELECT id FROM ferry_runs WHERE status = 'running' AND"
-                " heartbeat_at < clock_timestamp() - $1::bigint * interval '1 millisecond'"
-                " FOR UPDATE SKIP LOCKED) AND status = 'running'";
-    params p = {0};
-    int64_t n;
+    /* Called inside the run's transaction too: never on a new connection. */
+    return update_held_run((pg_store *)base, NO_RESET, "renewing the run's lease",
+                           "UPDATE ferry_runs SET heartbeat_at = " CLOCK " WHERE id = $1 AND"
+                           " status = 'running' AND lease_owner = $2",
+                           id, err);
+}
 
-    p_int(&p, lease_ms);
-    n = run_count(s, MAY_RESET, "reclaiming expired runs", sql, &p, err);
-    if (n < 0)
+static ferry_rc pg_run_requeue(ferry_store *base, int64_t id, ferry_err *err)
+{
+    /* After the run's rollback: its own transaction, and may reconnect. */
+    return update_held_run((pg_store *)base, MAY_RESET, "queueing the run again",
+                           "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent ="
+                           " 0, processed = 0, lease_owner = NULL, started_at = NULL WHERE id ="
+                           " $1 AND status = 'running' AND lease_owner = $2",
+                           id, err);
+}
+
+/* Runs sql (inside the caller's transaction: never on a new connection) for its effect;
+ * its result, or NULL with err set. */
+static PGresult *run_in_tx(pg_store *s, const char *sql, const params *p, ferry_err *err)
+{
+    return run_sql(s, NO_RESET, "recording an interrupted run", sql, p, err);
+}
+
+/* Records that run (running, locked by the open transaction) will not finish because its
+ * process stopped (cause says how), as rec says (store.h, ferry_recovery): the run ends as
+ * interrupted with its next attempt queued, or as failed; the audit trail gets the story.
+ * *ret_next is the queued run's id, or 0. */
+static ferry_rc interrupt_held(pg_store *s, const ferry_run *run, const char *cause,
+                               const ferry_recovery *rec, int64_t *ret_next, ferry_err *err)
+{
+    int retries = ferry_store_retries(rec, run->sync);
+    bool again = run->attempt <= retries;
+    char why[800], ui[1000], target[64];
+    int64_t next = 0;
+    PGresult *res;
+    params p = {0};
+
+    /* Ended first: the one-active-run index then takes the next attempt. */
+    p_int(&p, run->id);
+    p_text(&p, again ? "interrupted" : "failed");
+    if ((res = run_in_tx(s,
+                         "UPDATE ferry_runs SET status = $2, phase = 'done', finished_at = " CLOCK
+                         ", error_code = 'interrupted', percent = 0, processed = 0 WHERE id = $1",
+                         &p, err)) == NULL)
         return FERRY_EDB;
-    *ret_n = (int)n;
+    PQclear(res);
+    if (again) {
+        p = (params){0};
+        p_int(&p, run->id);
+        res = run_in_tx(s,
+                        "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
+                        " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
+                        " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run, "
+                        CLOCK ", attempt + 1, token_label, allow_missing, id FROM ferry_runs"
+                        " WHERE id = $1 RETURNING id",
+                        &p, err);
+        if (res == NULL)
+            return FERRY_EDB;
+        next = PQntuples(res) == 1 ? col_int(res, 0, 0) : 0;
+        PQclear(res);
+    }
+    ferry_store_interruption_text(cause, run->attempt, retries, next, why, sizeof(why));
+    snprintf(ui, sizeof(ui), "Sync of %s %s: %s.", run->sync, again ? "was interrupted" : "failed",
+             why);
+    snprintf(target, sizeof(target), "run %lld", (long long)run->id);
+    p = (params){0};
+    p_int(&p, run->id);
+    p_text(&p, why);
+    p_text(&p, ui);
+    p_text(&p, target);
+    if ((res = run_in_tx(s,
+                         "WITH u AS (UPDATE ferry_runs SET error = $2, ui_message = $3,"
+                         " log_message = $3 WHERE id = $1) INSERT INTO ferry_audit (at, action,"
+                         " target, detail) VALUES (" CLOCK ", 'run.interrupted', $4, $3)",
+                         &p, err)) == NULL)
+        return FERRY_EDB;
+    PQclear(res);
+    *ret_next = next;
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
+/* Ends running run id as interrupt_held() says, in a transaction of its own, then calls
+ * rec->on_interrupted; only while owner still holds it, its heartbeat is over lease_ms old
+ * and no transaction holds its row (a live run's), the checks that chose it, made again on
+ * the locked row. Returns 1 when it ended the run, 0 when it did not (any more), -1 with err
+ * set on failure. */
+static int interrupt_run(pg_store *s, int64_t id, const char *owner, int64_t lease_ms,
+                         const char *cause, const ferry_recovery *rec, ferry_err *err)
 {
-    pg_store *s = (pg_store *)base;
-    static const char *const requeue =
-        REQUEUE " WHERE id = (SELECT id FROM ferry_runs WHERE id = $1 AND status = 'running'"
-                " FOR UPDATE SKIP LOCKED)";
+    ferry_run run, ended, next;
+    int64_t next_id = 0;
     PGresult *res;
-    int n = 0;
+    params p = {0};
+    bool own;
+    ferry_rc rc;
 
-    res = run_sql(s, MAY_RESET, "recovering runs",
-                  "SELECT id, lease_owner FROM ferry_runs WHERE status = 'running'", NULL, err);
+    if (tx_begin(s, "recording an interrupted run", &own, err) != FERRY_OK)
+        return -1;
+    p_int(&p, id);
+    p_text(&p, owner);
+    p_int(&p, lease_ms);
+    res = run_in_tx(s,
+                    "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = $1 AND status = 'running'"
+                    " AND lease_owner IS NOT DISTINCT FROM $2 AND heartbeat_at <="
+                    " clock_timestamp() - $3::bigint * interval '1 millisecond'"
+                    " FOR UPDATE SKIP LOCKED",
+                    &p, err);
+    if (res == NULL || PQntuples(res) == 0) {
+        PQclear(res);
+        tx_rollback(s, own);
+        return res == NULL ? -1 : 0;
+    }
+    run_from_row(res, 0, &run);
+    PQclear(res);
+    rc = interrupt_held(s, &run, cause, rec, &next_id, err);
+    ferry_run_done(&run);
+    if (rc != FERRY_OK || tx_commit(s, own, "recording an interrupted run", err) != FERRY_OK) {
+        tx_rollback(s, own);
+        return -1;
+    }
+    if (rec != NULL && rec->on_interrupted != NULL &&
+        pg_run_get(&s->base, id, &ended, err) == FERRY_OK) {
+        bool have_next = next_id > 0 && pg_run_get(&s->base, next_id, &next, err) == FERRY_OK;
+        rec->on_interrupted(rec->ctx, &ended, have_next ? &next : NULL);
+        ferry_run_done(&ended);
+        if (have_next)
+            ferry_run_done(&next);
+    }
+    return 1;
+}
+
+/* Ends, with interrupt_run(), the running runs (id, lease owner) sql selects ($1 =
+ * lease_ms): all of them, or with dead_only those whose owner is a dead process of this
+ * host. */
+static ferry_rc interrupt_where(pg_store *s, const char *sql, int64_t lease_ms, bool dead_only,
+                                const ferry_recovery *rec, int *ret_n, ferry_err *err)
+{
+    PGresult *res;
+    params p = {0};
+    int ended = 0;
+
+    p_int(&p, lease_ms);
+    res = run_sql(s, MAY_RESET, "recovering runs", sql, &p, err);
     if (res == NULL)
         return FERRY_EDB;
     for (int i = 0; i < PQntuples(res); i++) {
-        params p = {0};
-        int64_t changed;
-        if (!ferry_store_owner_is_dead(PQgetvalue(res, i, 1), NULL))
+        const char *owner = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
+        char cause[400];
+        int done;
+        if (dead_only && !ferry_store_owner_is_dead(owner, NULL))
             continue;
-        p_int(&p, col_int(res, i, 0));
-        changed = run_count(s, MAY_RESET, "recovering runs", requeue, &p, err);
-        if (changed < 0) {
+        if (dead_only)
+            snprintf(cause, sizeof(cause),
+                     "the process running it (%s) ended before the run finished",
+                     owner != NULL ? owner : "unknown");
+        else
+            snprintf(cause, sizeof(cause),
+                     "the process running it (%s) sent no heartbeat for %llds, its lease",
+                     owner != NULL ? owner : "unknown", (long long)(lease_ms / 1000));
+        done =
+            interrupt_run(s, col_int(res, i, 0), owner, dead_only ? 0 : lease_ms, cause, rec, err);
+        if (done < 0) {
             PQclear(res);
             return FERRY_EDB;
         }
-        n += (int)changed;
+        ended += done;
     }
     PQclear(res);
-    *ret_n = n;
+    *ret_n = ended;
     return FERRY_OK;
+}
+
+static ferry_rc pg_run_reclaim_expired(ferry_store *base, int64_t lease_ms,
+                                       const ferry_recovery *rec, int *ret_n, ferry_err *err)
+{
+    /* The database's clock decides, the same one heartbeats are written with. A row locked
+     * by an open transaction is a live run's (its heartbeat is in that transaction):
+     * interrupt_run skips it. */
+    return interrupt_where((pg_store *)base,
+                           "SELECT id, lease_owner FROM ferry_runs WHERE status = 'running' AND"
+                           " heartbeat_at < clock_timestamp() - $1::bigint * interval"
+                           " '1 millisecond' ORDER BY id LIMIT 256",
+                           lease_ms, false, rec, ret_n, err);
+}
+
+static ferry_rc pg_run_recover(ferry_store *base, const ferry_recovery *rec, int *ret_n,
+                               ferry_err *err)
+{
+    return interrupt_where((pg_store *)base,
+                           "SELECT id, lease_owner FROM ferry_runs WHERE status = 'running' AND"
+                           " $1::bigint >= 0 ORDER BY id LIMIT 256",
+                           0, true, rec, ret_n, err);
 }
 
 static ferry_rc pg_sync_stats(ferry_store *base, const char *sync, ferry_sync_stats *out,
@@ -1900,6 +2053,7 @@ static void pg_tx_rollback(ferry_store *base)
 static const ferry_store_ops pg_ops = {
     .run_start = pg_run_start,
     .run_finish = pg_run_finish,
+    .run_requeue = pg_run_requeue,
     .run_get = pg_run_get,
     .run_list = pg_run_list,
     .run_enqueue = pg_run_enqueue,

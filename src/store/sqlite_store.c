@@ -29,7 +29,7 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* How long a statement waits for another connection's write lock. */
 #define BUSY_TIMEOUT_MS 10000
@@ -177,6 +177,9 @@ static const char *const schema_v5 = "ALTER TABLE ferry_runs ADD COLUMN cancel_r
  * flag more rows than the sync's guard allows. */
 static const char *const schema_v6 =
     "ALTER TABLE ferry_runs ADD COLUMN allow_missing INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 7: the interrupted run a run is the next attempt of. */
+static const char *const schema_v7 = "ALTER TABLE ferry_runs ADD COLUMN retry_of INTEGER;";
 
 static const char *const status_names[] = {"queued", "running",   "succeeded",
                                            "failed", "cancelled", "interrupted"};
@@ -329,7 +332,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
         const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                                   schema_v4, schema_v5, schema_v6};
+                                                   schema_v4, schema_v5, schema_v6,
+                                                   schema_v7};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -344,6 +348,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     return FERRY_OK;
 }
+
+static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err);
 
 /* When the active run of (sync, tenant) belongs to a process on this host that no longer
  * exists (killed, or crashed), marks it interrupted so a new run can start. Returns true when
@@ -388,6 +394,11 @@ static bool reap_stale(sqlite_store *s, const ferry_run *run)
     sqlite3_bind_text(st, 4, ui, -1, SQLITE_STATIC);
     dead = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1;
     sqlite3_finalize(st);
+    if (dead) {
+        ferry_err ignored;
+        ferry_err_clear(&ignored);
+        ferry_store_audit_interrupted(&s->base, id, ui, &ignored);
+    }
     return dead;
 }
 
@@ -454,14 +465,15 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1 AND"
-        " (lease_owner IS NULL OR lease_owner = ?19)";
+        " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300];
     sqlite3_stmt *st;
     int rc;
 
     /* Conditioned on the lease: a process whose run was taken over (recovered as a new
      * attempt elsewhere) cannot record it, and since this write is part of the run's
-     * transaction, cannot commit it either. */
+     * transaction, cannot commit it either. And on the run still running: a failure
+     * recorded after a COMMIT whose answer was lost never overwrites what it committed. */
     ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(s->db, err, "recording the run's result");
@@ -498,7 +510,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing"
+    " allow_missing, retry_of"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -529,6 +541,7 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->cancelled_by = col_strdup(st, 27);
     run->node = col_strdup(st, 28);
     run->allow_missing = sqlite3_column_int(st, 29) != 0;
+    run->retry_of = sqlite3_column_int64(st, 30);
 }
 
 static ferry_rc st_run_get(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -918,86 +931,220 @@ static ferry_rc st_run_set_cancelled_by(ferry_store *base, int64_t id, const cha
     return FERRY_OK;
 }
 
-static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
+/* Runs sql (?1 the run's id, ?2 this process) on a running run this process holds:
+ * FERRY_ENOTFOUND when it changed nothing (the lease was lost, or the run ended). */
+static ferry_rc update_held_run(sqlite_store *s, const char *what, const char *sql, int64_t id,
+                                ferry_err *err)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    static const char *const sql =
-        "UPDATE ferry_runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-        " WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
     char owner[300];
     sqlite3_stmt *st;
     int rc;
 
     ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(s->db, err, "renewing the run's lease");
+        return db_error(s->db, err, what);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "renewing the run's lease");
+        return db_error(s->db, err, what);
     if (sqlite3_changes(s->db) == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is no longer held by this process",
                              (long long)id);
     return FERRY_OK;
 }
 
-static ferry_rc st_run_reclaim_expired(ferry_store *base, int64_t lease_ms, int *ret_n,
-                                       ferry_err *err)
+static ferry_rc st_run_heartbeat(ferry_store *base, int64_t id, ferry_err *err)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    /* The database's clock decides, the same one heartbeats are written with. */
-    static const char *const sql =
-        "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"
-        " attempt = attempt + 1, lease_owner = NULL, started_at = NULL WHERE status = 'running'"
-        " AND (julianday('now') - julianday(heartbeat_at)) * 86400000.0 > ?1";
+    return update_held_run((sqlite_store *)base, "renewing the run's lease",
+                           "UPDATE ferry_runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ',"
+                           " 'now') WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                           id, err);
+}
+
+static ferry_rc st_run_requeue(ferry_store *base, int64_t id, ferry_err *err)
+{
+    return update_held_run((sqlite_store *)base, "queueing the run again",
+                           "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent ="
+                           " 0, processed = 0, lease_owner = NULL, started_at = NULL WHERE id ="
+                           " ?1 AND status = 'running' AND lease_owner = ?2",
+                           id, err);
+}
+
+/* Runs sql with ?1 = id and ?2, ?3 = a, b (text, or NULL) for its effect. */
+static ferry_rc exec_run_sql(sqlite_store *s, const char *what, const char *sql, int64_t id,
+                             const char *a, const char *b, ferry_err *err)
+{
     sqlite3_stmt *st;
     int rc;
 
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(s->db, err, "reclaiming expired runs");
-    sqlite3_bind_int64(st, 1, lease_ms);
+        return db_error(s->db, err, what);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text_or_null(st, 2, a);
+    bind_text_or_null(st, 3, b);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "reclaiming expired runs");
-    *ret_n = sqlite3_changes(s->db);
+    return rc == SQLITE_DONE ? FERRY_OK : db_error(s->db, err, what);
+}
+
+/* Records that run (running, read inside the open transaction) will not finish because its
+ * process stopped (cause says how), as rec says (store.h, ferry_recovery): the run ends as
+ * interrupted with its next attempt queued, or as failed; the audit trail gets the story.
+ * *ret_next is the queued run's id, or 0. Inside the caller's transaction. */
+static ferry_rc interrupt_held(sqlite_store *s, const ferry_run *run, const char *cause,
+                               const ferry_recovery *rec, int64_t *ret_next, ferry_err *err)
+{
+    static const char *const what = "recording an interrupted run";
+    int retries = ferry_store_retries(rec, run->sync);
+    bool again = run->attempt <= retries;
+    char iso[FERRY_ISO_TIME_MAX], why[800], ui[1000];
+    int64_t next = 0;
+    ferry_rc rc;
+
+    ferry_time_format_iso(ferry_time_now_ms(), iso);
+    /* Ended first: the one-active-run index then takes the next attempt. */
+    rc = exec_run_sql(s, what,
+                      "UPDATE ferry_runs SET status = ?2, phase = 'done', finished_at = ?3,"
+                      " heartbeat_at = ?3, error_code = 'interrupted', percent = 0, processed = 0"
+                      " WHERE id = ?1",
+                      run->id, again ? "interrupted" : "failed", iso, err);
+    if (rc == FERRY_OK && again) {
+        rc = exec_run_sql(s, what,
+                          "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
+                          " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
+                          " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run,"
+                          " ?2, attempt + 1, token_label, allow_missing, id FROM ferry_runs"
+                          " WHERE id = ?1",
+                          run->id, iso, NULL, err);
+        next = sqlite3_last_insert_rowid(s->db);
+    }
+    if (rc != FERRY_OK)
+        return rc;
+    ferry_store_interruption_text(cause, run->attempt, retries, next, why, sizeof(why));
+    snprintf(ui, sizeof(ui), "Sync of %s %s: %s.", run->sync, again ? "was interrupted" : "failed",
+             why);
+    rc = exec_run_sql(s, what,
+                      "UPDATE ferry_runs SET error = ?2, ui_message = ?3, log_message = ?3"
+                      " WHERE id = ?1",
+                      run->id, why, ui, err);
+    if (rc != FERRY_OK)
+        return rc;
+    rc = ferry_store_audit_interrupted(&s->base, run->id, ui, err);
+    if (rc == FERRY_OK)
+        *ret_next = next;
+    return rc;
+}
+
+/* Ends running run id as interrupt_held() says, in a transaction of its own, then calls
+ * rec->on_interrupted; only while owner still holds it and its heartbeat is over lease_ms
+ * old (the checks that chose it, made again under the write lock). Returns 1 when it ended the run,
+ * 0 when the run was not running any more (someone else ended it), -1 with err set on failure. */
+static int interrupt_run(sqlite_store *s, int64_t id, const char *owner, int64_t lease_ms,
+                         const char *cause, const ferry_recovery *rec, ferry_err *err)
+{
+    ferry_run run;
+    int64_t next_id = 0;
+    sqlite3_stmt *st;
+    ferry_rc rc;
+    int step;
+
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_error(s->db, err, "recording an interrupted run");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE id = ?1 AND status ="
+                           " 'running' AND lease_owner IS ?2 AND (julianday('now') -"
+                           " julianday(heartbeat_at)) * 86400000.0 >= ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(s->db, err, "recording an interrupted run");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    bind_text_or_null(st, 2, owner);
+    sqlite3_bind_int64(st, 3, lease_ms);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        run_from_row(st, &run);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (step == SQLITE_DONE)
+            return 0;
+        db_error(s->db, err, "recording an interrupted run");
+        return -1;
+    }
+    rc = interrupt_held(s, &run, cause, rec, &next_id, err);
+    ferry_run_done(&run);
+    if (rc != FERRY_OK || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (rc == FERRY_OK)
+            db_error(s->db, err, "recording an interrupted run");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    ferry_store_announce_interrupted(&s->base, rec, id, next_id);
+    return 1;
+}
+
+/* Ends, with interrupt_run(), the running runs (id, lease owner) sql selects (?1 =
+ * lease_ms): all of them, or with dead_only those whose owner is a dead process of this
+ * host. At most 256 a call; the rest are found by the next. */
+static ferry_rc interrupt_where(sqlite_store *s, const char *sql, int64_t lease_ms, bool dead_only,
+                                const ferry_recovery *rec, int *ret_n, ferry_err *err)
+{
+    int64_t ids[256];
+    char owners[256][300], causes[256][400];
+    size_t n = 0;
+    sqlite3_stmt *st;
+    int rc, ended = 0;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(s->db, err, "recovering runs");
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int64(st, 1, lease_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256) {
+        const char *owner = (const char *)sqlite3_column_text(st, 1);
+        if (dead_only && !ferry_store_owner_is_dead(owner, NULL))
+            continue;
+        ids[n] = sqlite3_column_int64(st, 0);
+        snprintf(owners[n], sizeof(owners[n]), "%s", owner != NULL ? owner : "");
+        ferry_store_interruption_cause(owner, dead_only ? 0 : lease_ms, causes[n],
+                                       sizeof(causes[n]));
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(s->db, err, "recovering runs");
+    for (size_t i = 0; i < n; i++) {
+        int done = interrupt_run(s, ids[i], owners[i][0] != '\0' ? owners[i] : NULL, lease_ms,
+                                 causes[i], rec, err);
+        if (done < 0)
+            return err->code;
+        ended += done;
+    }
+    *ret_n = ended;
     return FERRY_OK;
 }
 
-static ferry_rc st_run_recover(ferry_store *base, int *ret_n, ferry_err *err)
+static ferry_rc st_run_reclaim_expired(ferry_store *base, int64_t lease_ms,
+                                       const ferry_recovery *rec, int *ret_n, ferry_err *err)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    static const char *const requeue =
-        "UPDATE ferry_runs SET status = 'queued', phase = 'queued', percent = 0, processed = 0,"
-        " attempt = attempt + 1, lease_owner = NULL, started_at = NULL WHERE id = ?1 AND"
-        " status = 'running'";
-    sqlite3_stmt *st, *up;
-    int n = 0, rc;
+    /* The database's clock decides, the same one heartbeats are written with. */
+    return interrupt_where((sqlite_store *)base,
+                           "SELECT id, lease_owner FROM ferry_runs WHERE status = 'running' AND"
+                           " (julianday('now') - julianday(heartbeat_at)) * 86400000.0 > ?1",
+                           lease_ms, false, rec, ret_n, err);
+}
 
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, lease_owner FROM ferry_runs WHERE status ="
-                           " 'running'",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, requeue, -1, &up, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return db_error(s->db, err, "recovering runs");
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!ferry_store_owner_is_dead((const char *)sqlite3_column_text(st, 1), NULL))
-            continue;
-        sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
-        if (sqlite3_step(up) == SQLITE_DONE)
-            n += sqlite3_changes(s->db);
-        sqlite3_reset(up);
-    }
-    sqlite3_finalize(st);
-    sqlite3_finalize(up);
-    if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "recovering runs");
-    *ret_n = n;
-    return FERRY_OK;
+static ferry_rc st_run_recover(ferry_store *base, const ferry_recovery *rec, int *ret_n,
+                               ferry_err *err)
+{
+    return interrupt_where((sqlite_store *)base,
+                           "SELECT id, lease_owner FROM ferry_runs WHERE status = 'running'", 0,
+                           true, rec, ret_n, err);
 }
 
 const int64_t ferry_stats_bucket_ms[FERRY_STATS_BUCKETS] = {100,   500,    1000,   5000,
@@ -2051,6 +2198,7 @@ static void st_tx_rollback(ferry_store *base)
 static const ferry_store_ops sqlite_ops = {
     .run_start = st_run_start,
     .run_finish = st_run_finish,
+    .run_requeue = st_run_requeue,
     .run_get = st_run_get,
     .run_list = st_run_list,
     .run_enqueue = st_run_enqueue,

@@ -70,6 +70,72 @@ bool ferry_store_owner_is_dead(const char *owner, long *ret_pid)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+void ferry_store_interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
+                                   char *out, size_t outlen)
+{
+    if (next_id > 0)
+        snprintf(out, outlen,
+                 "%s; its transaction was rolled back, so nothing was changed; queued again as "
+                 "run %lld (attempt %d of %d)",
+                 cause, (long long)next_id, attempt + 1, retries + 1);
+    else
+        snprintf(out, outlen,
+                 "%s; its transaction was rolled back, so nothing was changed; it is not started "
+                 "again (attempt %d, retries: %d)",
+                 cause, attempt, retries);
+}
+
+void ferry_store_interruption_cause(const char *owner, int64_t lease_ms, char *out, size_t outlen)
+{
+    if (owner == NULL)
+        owner = "unknown";
+    if (lease_ms == 0)
+        snprintf(out, outlen, "the process running it (%s) ended before the run finished", owner);
+    else
+        snprintf(out, outlen, "the process running it (%s) sent no heartbeat for %llds, its lease",
+                 owner, (long long)(lease_ms / 1000));
+}
+
+void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec, int64_t id,
+                                      int64_t next_id)
+{
+    ferry_run ended, next;
+    bool have_next;
+    ferry_err err;
+
+    if (rec == NULL || rec->on_interrupted == NULL)
+        return;
+    ferry_err_clear(&err);
+    if (st->ops->run_get(st, id, &ended, &err) != FERRY_OK)
+        return;
+    have_next = next_id > 0 && st->ops->run_get(st, next_id, &next, &err) == FERRY_OK;
+    rec->on_interrupted(rec->ctx, &ended, have_next ? &next : NULL);
+    ferry_run_done(&ended);
+    if (have_next)
+        ferry_run_done(&next);
+}
+
+ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *detail,
+                                       ferry_err *err)
+{
+    ferry_audit_entry audit = {.action = (char *)"run.interrupted", .detail = (char *)detail};
+    char target[64];
+
+    snprintf(target, sizeof(target), "run %lld", (long long)id);
+    audit.target = target;
+    return st->ops->audit_add(st, &audit, err);
+}
+
+int ferry_store_retries(const ferry_recovery *rec, const char *sync)
+{
+    int n;
+
+    if (rec == NULL || rec->retries == NULL)
+        return 0;
+    n = rec->retries(rec->ctx, sync);
+    return n > 0 ? n : 0;
+}
+
 /* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
 static void normalize_reason(const char *reason, ferry_buf *out)
 {

@@ -72,6 +72,7 @@ typedef struct {
     int64_t queued_at_ms, started_at_ms, finished_at_ms; /* 0 when not yet */
     int64_t duration_ms;
     int attempt;
+    int64_t retry_of; /* the interrupted run this one is the next attempt of, or 0 */
     char *node; /* while running: the lease owner, the Ferry process executing it ("HOST:PID");
                    else NULL */
 } ferry_run;
@@ -159,7 +160,7 @@ typedef struct {
     char *actor;  /* the user name, "cli" (the command line), or NULL (not logged in) */
     char *action; /* "login", "login.failed", "logout", "user.add", "user.passwd", "user.role",
                      "user.disable", "user.enable", "token.create", "token.revoke",
-                     "user.passwd.failed", "refused" */
+                     "user.passwd.failed", "refused", "run.interrupted" */
     char *target; /* what it acted on: a user name, "token N", a route; or NULL */
     char *detail; /* a sentence for people, or NULL */
     char *client; /* the client's address, or NULL */
@@ -222,6 +223,18 @@ typedef struct ferry_store ferry_store;
 /* Called by run_enqueue with a new queued run before any run_claim can see it. */
 typedef void (*ferry_run_queued_cb)(void *ctx, const ferry_run *run);
 
+/* What run_recover and run_reclaim_expired do with a run whose process stopped (any member
+ * may be NULL). retries gives the sync's retries: (0 for a sync not in the config): the
+ * run's attempt N ends as interrupted and attempt N + 1 is queued as a new run (retry_of
+ * naming it) while N <= retries; otherwise the run ends as failed, saying its process
+ * stopped. Either way the interruption is written to the audit trail. on_interrupted is
+ * called after each commit with the ended run and the queued one (NULL when none). */
+typedef struct {
+    int (*retries)(void *ctx, const char *sync);
+    void (*on_interrupted)(void *ctx, const ferry_run *ended, const ferry_run *next);
+    void *ctx;
+} ferry_recovery;
+
 typedef struct {
     /* Creates a run with status running (started now) and returns its id. Fails with
      * FERRY_EINVAL and a message when a run of the same sync and tenant is already queued
@@ -240,18 +253,25 @@ typedef struct {
     /* Marks a queued run cancelled (by user, may be NULL). FERRY_ENOTFOUND when the run is
      * not queued (any more). */
     ferry_rc (*run_cancel_queued)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
-    /* Queues again, as a new attempt (attempt + 1), every run left running by a process of
-     * this host that no longer exists (killed or crashed: its transaction was rolled back).
-     * Called when a server starts. *ret_n is how many were queued again. */
-    ferry_rc (*run_recover)(ferry_store *st, int *ret_n, ferry_err *err);
+    /* Ends every run left running by a process of this host that no longer exists (killed
+     * or crashed: its transaction was rolled back) as rec says: interrupted with a new
+     * attempt queued, or failed. Called when a server starts. *ret_n is how many it ended. */
+    ferry_rc (*run_recover)(ferry_store *st, const ferry_recovery *rec, int *ret_n, ferry_err *err);
     /* Renews this process's lease on running run id (heartbeat_at = now, by the database's
      * clock). FERRY_ENOTFOUND when the lease was lost (the run was taken over). */
     ferry_rc (*run_heartbeat)(ferry_store *st, int64_t id, ferry_err *err);
-    /* Queues again, as a new attempt, every run whose lease was not renewed for lease_ms,
-     * whatever process or host held it (hung, or gone). *ret_n is how many. */
-    ferry_rc (*run_reclaim_expired)(ferry_store *st, int64_t lease_ms, int *ret_n, ferry_err *err);
-    /* Stores the final state of a run: status, counts, messages, error, times. */
+    /* Ends, as run_recover does, every run whose lease was not renewed for lease_ms, whatever
+     * process or host held it (hung, or gone). *ret_n is how many. */
+    ferry_rc (*run_reclaim_expired)(ferry_store *st, int64_t lease_ms, const ferry_recovery *rec,
+                                    int *ret_n, ferry_err *err);
+    /* Stores the final state of a run: status, counts, messages, error, times. Only a
+     * running run this process holds (or one without a lease) is written: FERRY_ENOTFOUND
+     * otherwise (taken over by another process, or already ended). */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
+    /* Gives running run id, held by this process and rolled back, back to the queue: status
+     * queued, the same attempt, no lease. A stopping server hands its runs to the next one
+     * this way. FERRY_ENOTFOUND when this process does not hold it running. */
+    ferry_rc (*run_requeue)(ferry_store *st, int64_t id, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */
     ferry_rc (*run_get)(ferry_store *st, int64_t id, ferry_run *ret_run, ferry_err *err);
     /* Lists runs matching filter, newest first; *ret_runs is owned by the caller (free each

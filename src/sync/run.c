@@ -169,7 +169,8 @@ static void report_progress(run_ctx *c, bool force)
         if (pct > c->run.percent)
             c->run.percent = pct;
     }
-    if (opt->on_progress == NULL)
+    /* A run whose lease was taken over is another process's to report: it says nothing more. */
+    if (opt->on_progress == NULL || c->lease_lost)
         return;
     memset(&p, 0, sizeof(p));
     p.run = &c->run;
@@ -834,6 +835,50 @@ static void reset_for_retry(run_ctx *c)
     }
 }
 
+/* Writes the run's end with write(), trying again while the database fails and
+ * opt->record_retry allows (see run.h). */
+static ferry_rc record_with_retry(run_ctx *c, ferry_rc (*write)(run_ctx *c, ferry_err *err),
+                                  ferry_err *err)
+{
+    const ferry_run_options *opt = c->opt;
+    ferry_rc rc;
+
+    for (int tries = 1;; tries++) {
+        rc = write(c, err);
+        if (rc != FERRY_EDB || opt->record_retry == NULL ||
+            !opt->record_retry(opt->record_retry_ctx, tries))
+            return rc;
+        ferry_err_clear(err);
+    }
+}
+
+static ferry_rc write_end(run_ctx *c, ferry_err *err)
+{
+    return c->opt->store->ops->run_finish(c->opt->store, &c->run, err);
+}
+
+static ferry_rc write_requeue(run_ctx *c, ferry_err *err)
+{
+    return c->opt->store->ops->run_requeue(c->opt->store, c->run.id, err);
+}
+
+/* Gives a cancelled run back to the queue (opt->requeue): it rolled back, and the next
+ * server to claim it starts it from the beginning, as the same attempt. */
+static ferry_rc requeue(run_ctx *c, ferry_err *err)
+{
+    ferry_rc rc = record_with_retry(c, write_requeue, err);
+
+    if (rc != FERRY_OK)
+        return rc;
+    c->run.status = FERRY_RUN_QUEUED;
+    c->run.started_at_ms = c->run.finished_at_ms = c->run.duration_ms = 0;
+    c->run.percent = 0;
+    c->run.processed = 0;
+    memset(c->run.counts, 0, sizeof(c->run.counts));
+    set_phase(c, "queued");
+    return FERRY_OK;
+}
+
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err)
 {
     run_ctx c;
@@ -870,6 +915,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
     if (claimed != NULL) {
         c.run.id = claimed->id;
+        c.run.retry_of = claimed->retry_of;
         c.run.queued_at_ms = claimed->queued_at_ms;
         if (claimed->started_at_ms > 0)
             c.run.started_at_ms = claimed->started_at_ms;
@@ -905,9 +951,12 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             break;
         reset_for_retry(&c);
     }
-    if (rc != FERRY_OK) {
+    if (rc != FERRY_OK && cause.code == FERRY_ECANCELLED && opt->requeue != NULL &&
+        atomic_load(opt->requeue)) {
+        rc = requeue(&c, err);
+    } else if (rc != FERRY_OK) {
         fill_failure(&c, &cause);
-        rc = opt->store->ops->run_finish(opt->store, &c.run, err);
+        rc = record_with_retry(&c, write_end, err);
     }
     report_progress(&c, true);
 
@@ -929,7 +978,7 @@ out:
         ferry_run_done(&c.run);
         return rc;
     }
-    c.run.phase = strdup("done");
+    c.run.phase = strdup(c.run.status == FERRY_RUN_QUEUED ? "queued" : "done");
     *ret_run = c.run;
     return FERRY_OK;
 }

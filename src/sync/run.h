@@ -48,6 +48,14 @@ typedef struct {
     bool allow_missing;       /* (new runs) on_missing may delete or flag any number of rows
                                  this once, whatever guard.max_missing says */
     atomic_bool *cancel;      /* may be NULL */
+    atomic_bool *requeue;     /* may be NULL; when set and the run is cancelled, it is rolled
+                                 back and queued again (store run_requeue) instead of being
+                                 recorded as cancelled: a stopping server hands it on */
+    /* Called when writing the run's end to the store failed on the database (FERRY_EDB: a
+     * lost connection, a full disk), before each new try, with the tries so far: it waits
+     * as long as it sees fit and returns false to give up. NULL: one try. */
+    bool (*record_retry)(void *ctx, int tries);
+    void *record_retry_ctx;
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
     int progress_interval_ms; /* default 250 */
@@ -55,8 +63,11 @@ typedef struct {
 
 /* Executes one run. Returns FERRY_OK when the run was executed and recorded, whatever its
  * outcome: *ret_run (owned by the caller, ferry_run_done()) says succeeded, failed or
- * cancelled. Returns an error only when the run could not be recorded at all (the store
- * failed, or a run of the sync is already queued or running). */
+ * cancelled, or queued when opt->requeue handed it back to the queue. Returns an error only
+ * when the run could not be recorded at all (the store failed, or a run of the sync is
+ * already queued or running) or its end was not this process's to record (FERRY_ENOTFOUND:
+ * its lease was taken over, or a COMMIT whose answer was lost had stored it already): the
+ * store then holds the truth, and nothing may be announced but what it holds. */
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err);
 
 /* Formats the one-line summary of a run's counts into out:

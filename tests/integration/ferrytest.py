@@ -1014,6 +1014,25 @@ class FerryTestCase(unittest.TestCase):
 
     # -- HTTP --
 
+    def gated_csv_route(self, path, header, rows, held_after=20):
+        """A route of the loopback server that sends header and the first held_after rows,
+        then holds the rest back until the returned gate (a threading.Event) is set (or the
+        server stops): a run of it stays running, fetching, for as long as a test needs,
+        however fast the machine. Returns (url, gate); the gate is set at cleanup."""
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        head = csv_text(header, rows[:held_after]).encode()
+        tail = csv_text(header, rows[held_after:]).encode().split(b"\n", 1)[1]
+        stopping = self.server.stopping
+
+        def gated():
+            yield head
+            while not gate.wait(0.05):
+                if stopping.is_set():
+                    return
+            yield tail
+        return self.server.route(path, body=gated), gate
+
     @property
     def server(self):
         """The test's loopback HTTP server, started on first use and stopped at cleanup."""

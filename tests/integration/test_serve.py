@@ -164,8 +164,9 @@ class RunTest(ServeTestCase):
             self.assertLess(slowest, 1.0, "a click waited for the running run")
             self.assertEqual(self.query("SELECT id, status FROM ferry_runs"),
                              [(run_id, "running")])
-        # Stopping cancelled it; no click left a second run queued behind it.
-        self.assertEqual(self.query("SELECT id, status FROM ferry_runs"), [(run_id, "cancelled")])
+        # Stopping (SIGINT) rolled it back and queued it again for the next server; no click
+        # left a second run queued behind it.
+        self.assertEqual(self.query("SELECT id, status FROM ferry_runs"), [(run_id, "queued")])
 
     def test_get_run_while_running_shows_the_workers_live_progress(self):
         self.write_config({"t": sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS)))})
@@ -678,7 +679,9 @@ class ScheduleTest(ServeTestCase):
 class LifecycleTest(ServeTestCase):
     def test_restart_after_kill_9_runs_the_interrupted_run_again_as_attempt_2(self):
         rows = people_rows(SLOW_ROWS)
-        self.write_config({"t": sync_config(self.slow_route("/people.csv", rows))})
+        sync = sync_config(self.slow_route("/people.csv", rows))
+        sync["retries"] = 1  # a run whose process died is started again once
+        self.write_config({"t": sync})
         with self.serve() as srv:
             run_id = srv.start_run("t")["id"]
             self.wait_applying(srv, run_id)
@@ -690,18 +693,23 @@ class LifecycleTest(ServeTestCase):
 
         self.fast_route("/people.csv", rows)
         with self.serve() as srv:
-            run = srv.wait_run(run_id)
+            # Attempt 1 ends as interrupted; attempt 2 is a new run that names it.
+            first = srv.get_json("/api/runs/%d" % run_id)
+            self.assertEqual((first["status"], first["error_code"]), ("interrupted", "interrupted"))
+            second = srv.get_json("/api/runs")["runs"][0]
+            self.assertEqual(second["retry_of"], run_id, second)
+            run = srv.wait_run(second["id"])
             self.assertEqual((run["status"], run["attempt"], run["trigger"]),
                              ("succeeded", 2, "api"), run)
             self.assertEqual(run["ui_message"], summary(SLOW_ROWS, created=SLOW_ROWS))
-            self.assertIn("queued again", srv.stderr_text())
-        self.assertEqual(self.query("SELECT id, status, attempt FROM ferry_runs"),
-                         [(run_id, "succeeded", 2)])
+            self.assertIn("ended runs left running by a process that died", srv.stderr_text())
+        self.assertEqual(self.query("SELECT id, status, attempt, retry_of FROM ferry_runs"),
+                         [(run_id, "interrupted", 1, None), (second["id"], "succeeded", 2, run_id)])
         self.assertEqual(self.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM people"),
                          [(SLOW_ROWS, SLOW_ROWS)])
         self.assertEqual(self.table_rows("people"), [tuple(r) for r in rows])
 
-    def test_sigint_during_a_run_cancels_it_rolls_back_and_exits_0(self):
+    def test_sigint_during_a_run_rolls_it_back_queues_it_again_and_exits_0(self):
         self.write_config({"t": sync_config(self.fast_route("/people.csv", people_rows(4)))})
         with self.serve() as srv:
             srv.run_to_end("t")
@@ -715,12 +723,14 @@ class LifecycleTest(ServeTestCase):
             self.assertLess(elapsed, 10)
             for stream in streams:
                 self.assertTrue(stream.wait_ended(timeout=2), "an event stream was left open")
-            self.assertRegex(srv.stderr_text(), r'msg="stopping" active_runs=1')
+            self.assertRegex(srv.stderr_text(), r'msg="stopping" signal=SIGINT active_runs=1')
+        # Stopping is not cancelling: the run is rolled back and queued again for the next
+        # server (test_shutdown.py has the rest).
         run = self.last_run()
-        self.assertEqual((run["id"], run["status"], run["error_code"]),
-                         (run_id, "cancelled", "cancelled"))
-        self.assertEqual(run["ui_message"], "Sync of t was cancelled. Nothing was changed.")
-        self.assertIsNotNone(run["finished_at"])
+        self.assertEqual((run["id"], run["status"], run["error_code"], run["attempt"]),
+                         (run_id, "queued", None, 1))
+        self.assertIsNone(run["ui_message"])
+        self.assertIsNone(run["finished_at"])
         self.assertEqual(self.table_rows("people"), before)
         self.assertEqual(self.changes(run_id), [])
 

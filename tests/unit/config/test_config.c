@@ -217,6 +217,7 @@ static void load_errors_name_the_path_as_given(void **state)
     assert_null(cfg);
     snprintf(expected, sizeof(expected),
              "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
+             "shutdown_grace, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
              "allow_hosts, files_dir, trusted_proxies, syncs)",
@@ -438,6 +439,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "listen: 127.0.0.1:8080\n"
         "wokers: 4\n",
         "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
+        "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
         "files_dir, trusted_proxies, syncs)");
@@ -1659,6 +1661,27 @@ static void lease_and_target_database_load_and_are_checked(void **state)
                  "postgresql:// URL");
 }
 
+static void shutdown_grace_loads_and_is_checked(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("workers: 2\n");
+    assert_int_equal(cfg->shutdown_grace_ms, 30000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("shutdown_grace: 2m\n");
+    assert_int_equal(cfg->shutdown_grace_ms, 120000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("shutdown_grace: 0s\n");
+    assert_int_equal(cfg->shutdown_grace_ms, 0);
+    ferry_config_free(cfg);
+    expect_error("workers: 2\nshutdown_grace: 2d\n",
+                 "ferry.yaml:2: shutdown_grace: expected a duration from 0s to 1d");
+    expect_error("shutdown_grace: soon\n",
+                 "ferry.yaml:1: shutdown_grace: expected a duration such as 500ms, 90s, 15m, 1h or "
+                 "2d, not 'soon'");
+}
+
 static void metrics_token_from_the_environment(void **state)
 {
     ferry_config *cfg;
@@ -1822,6 +1845,7 @@ int main(void)
         cmocka_unit_test(server_keys_have_defaults_and_load),
         cmocka_unit_test(metrics_token_from_the_environment),
         cmocka_unit_test(lease_and_target_database_load_and_are_checked),
+        cmocka_unit_test(shutdown_grace_loads_and_is_checked),
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),

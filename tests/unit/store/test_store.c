@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* cmocka.h needs these first. */
 /* clang-format off */
@@ -669,6 +671,60 @@ static void a_run_whose_lease_was_taken_cannot_be_finished(void **state)
     assert_non_null(strstr(err.msg, "not held by this process"));
 }
 
+static void a_failure_never_overwrites_a_run_that_already_ended(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_err err;
+
+    /* A COMMIT stored the run as succeeded, but its answer was lost: the failure the run
+     * then tries to record must not replace it. */
+    run.id = start(st, &run);
+    finish(st, run.id, FERRY_RUN_SUCCEEDED);
+    run.status = FERRY_RUN_FAILED;
+    run.error = (char *)"database: the connection was lost";
+    run.finished_at_ms = 1795500346000;
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
+    assert_null(got.error);
+    ferry_run_done(&got);
+}
+
+static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run want = new_run("therapists", 1795500344000), a, got;
+    bool created = false;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    ferry_run_done(&got);
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_QUEUED);
+    assert_string_equal(got.phase, "queued");
+    assert_int_equal(got.attempt, 1);
+    assert_int_equal(got.started_at_ms, 0);
+    assert_null(got.node);
+    ferry_run_done(&got);
+    /* Not running any more: nothing to give back. */
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    /* The next claim takes it again. */
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    assert_int_equal(got.id, a.id);
+    ferry_run_done(&got);
+    /* A run another process holds is not this one's to give back. */
+    fx_exec(fx, "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'");
+    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    ferry_run_done(&a);
+}
+
 static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state)
 {
     fixture *fx = *state;
@@ -712,30 +768,119 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_run_done(&a);
 }
 
+/* ferry_recovery.retries for the tests: the number in ctx. */
+static int retries_from_ctx(void *ctx, const char *sync)
+{
+    (void)sync;
+    return *(const int *)ctx;
+}
+
 static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    ferry_run run = new_run("therapists", 1795500344000), got;
-    int n = -1;
+    ferry_run run = new_run("therapists", 1795500344000), got, next;
+    int retries = 1, n = -1;
+    ferry_recovery rec = {retries_from_ctx, NULL, &retries};
+    ferry_audit_entry *audit = NULL;
+    ferry_audit_filter af = {.action = "run.interrupted"};
+    size_t naudit = 0;
     ferry_err err;
 
     run.id = start(st, &run);
     ferry_err_clear(&err);
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
     /* A fresh lease is not reclaimed. */
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
-    /* A lease last renewed long ago is: the run is queued again as attempt 2. */
+    /* A lease last renewed long ago is: attempt 1 ends as interrupted, and attempt 2 is a
+     * new queued run that names it (retries: 1). */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
-    assert_int_equal(got.status, FERRY_RUN_QUEUED);
-    assert_int_equal(got.attempt, 2);
+    assert_int_equal(got.status, FERRY_RUN_INTERRUPTED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "sent no heartbeat for 60s"));
+    assert_non_null(strstr(got.error, "queued again as run"));
+    assert_non_null(strstr(got.error, "(attempt 2 of 2)"));
+    assert_true(got.finished_at_ms > 0);
     ferry_run_done(&got);
-    /* The old holder has lost it: its heartbeat says so. */
+    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_OK);
+    assert_true(next.id != run.id);
+    assert_int_equal(next.attempt, 2);
+    assert_int_equal(next.retry_of, run.id);
+    assert_string_equal(next.sync, "therapists");
+    assert_string_equal(next.trigger, run.trigger);
+    /* The old holder has lost it: its heartbeat and its end say so. */
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_ENOTFOUND);
+    /* Attempt 2 expires too: past the retries, it ends as failed, with no attempt 3. */
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->run_get(st, next.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "it is not started again (attempt 2, retries: 1)"));
+    assert_non_null(strstr(got.ui_message, "Sync of therapists failed: the process running it"));
+    ferry_run_done(&got);
+    ferry_run_done(&next);
+    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_DONE);
+    /* Both interruptions are in the audit trail, newest first. */
+    assert_int_equal(st->ops->audit_list(st, &af, &audit, &naudit, &err), FERRY_OK);
+    assert_int_equal(naudit, 2);
+    assert_non_null(strstr(audit[0].detail, "failed"));
+    assert_non_null(strstr(audit[1].detail, "was interrupted"));
+    assert_null(audit[0].actor);
+    ferry_audit_free(audit, naudit);
+}
+
+static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got;
+    ferry_recovery rec = {NULL, NULL, NULL}; /* retries: 0 */
+    char dead[300];
+    int n = -1;
+    ferry_err err;
+    pid_t pid = fork();
+
+    /* A pid of this host that no longer exists: a child that has been reaped. */
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    ferry_node_self(dead, sizeof(dead));
+    snprintf(strrchr(dead, ':') + 1, sizeof(dead) - (size_t)(strrchr(dead, ':') + 1 - dead), "%ld",
+             (long)pid);
+    run.id = start(st, &run);
+    if (fx->kind == BACKEND_SQLITE) {
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(ferry_sqlite_store_db(st),
+                                            "UPDATE ferry_runs SET lease_owner = ?1", -1, &q, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(q, 1, dead, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+        sqlite3_finalize(q);
+    } else {
+        char sql[512];
+        snprintf(sql, sizeof(sql), "UPDATE ferry_runs SET lease_owner = '%s'", dead);
+        fx_exec(fx, sql);
+    }
+    ferry_err_clear(&err);
+    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    assert_string_equal(got.error_code, "interrupted");
+    assert_non_null(strstr(got.error, "ended before the run finished"));
+    assert_non_null(strstr(got.error, "it is not started again (attempt 1, retries: 0)"));
+    ferry_run_done(&got);
+    /* Nothing queued, and recovering again finds nothing. */
+    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_DONE);
+    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 0);
 }
 
 static void a_batch_of_many_changes_is_stored_in_order(void **state)
@@ -850,7 +995,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 6);
+    assert_int_equal(sqlite3_column_int(st, 0), 7);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -932,6 +1077,7 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN token_label;"
                                   " ALTER TABLE ferry_runs DROP COLUMN cancel_requested_by;"
                                   " ALTER TABLE ferry_runs DROP COLUMN allow_missing;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN retry_of;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1097,7 +1243,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 6);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 7);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -1850,7 +1996,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 2);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 3);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2105,7 +2251,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        2);
+        3);
     for (int i = 0; i < 3; i++)
         ferry_store_free(w[i].store);
     free(empty.url);
@@ -2261,15 +2407,15 @@ static void pg_reclaim_skips_a_run_whose_transaction_is_alive(void **state)
     ferry_err_clear(&err);
     assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
     t0 = ferry_time_mono_ms();
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     assert_true(ferry_time_mono_ms() - t0 < 5000);
     fx_exec(fx, "COMMIT");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     /* Without a live transaction, an old heartbeat is an expired lease. */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, &n, &err), FERRY_OK);
+    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     ferry_store_free(other);
 }
@@ -2424,7 +2570,13 @@ static void pg_many_changes_are_written_in_batches(void **state)
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(nodes_beat_list_and_leave, setup, teardown),               \
         cmocka_unit_test_setup_teardown(a_schedule_firing_is_claimed_once, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown)
+        cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown),    \
+        cmocka_unit_test_setup_teardown(a_failure_never_overwrites_a_run_that_already_ended,       \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(a_held_run_is_queued_again_as_the_same_attempt, setup,     \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(                                                           \
+            a_run_whose_process_died_is_interrupted_and_without_retries_fails, setup, teardown)
 
 int main(void)
 {
