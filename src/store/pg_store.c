@@ -478,7 +478,7 @@ out_fail:
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
-                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"  \
+                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
                        " retry_of"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
@@ -1100,13 +1100,14 @@ static ferry_rc interrupt_held(pg_store *s, const ferry_run *run, const char *ca
     if (again) {
         p = (params){0};
         p_int(&p, run->id);
-        res = run_in_tx(s,
-                        "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
-                        " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
-                        " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run, "
-                        CLOCK ", attempt + 1, token_label, allow_missing, id FROM ferry_runs"
-                        " WHERE id = $1 RETURNING id",
-                        &p, err);
+        res = run_in_tx(
+            s,
+            "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
+            " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
+            " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run, " CLOCK
+            ", attempt + 1, token_label, allow_missing, id FROM ferry_runs"
+            " WHERE id = $1 RETURNING id",
+            &p, err);
         if (res == NULL)
             return FERRY_EDB;
         next = PQntuples(res) == 1 ? col_int(res, 0, 0) : 0;

@@ -331,9 +331,8 @@ static ferry_rc migrate(sqlite_store *s, ferry_err *err)
         return db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                                   schema_v4, schema_v5, schema_v6,
-                                                   schema_v7};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                   schema_v5, schema_v6, schema_v7};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
