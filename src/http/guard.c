@@ -22,17 +22,21 @@
  * connection's own.
  *
  * The cap: libmicrohttpd's connection limit is set above max_connections, and the guard
- * counts open connections itself. A connection that would pass max_connections makes room by
- * closing the connection that has been in its head phase longest (a slow client, or an idle
- * keep-alive one), or, when none is, is closed itself. So clients that hold connections
- * without finishing a request cannot keep a well-behaved one out: it takes the place of the
- * oldest of them. max_connections_per_ip stays libmicrohttpd's.
+ * counts open connections itself, in total and per address (a small hash table of peers). A
+ * connection that would pass max_connections makes room by closing a connection still in its
+ * head phase (a slow client, or an idle keep-alive one): one of the address that holds the
+ * most connections, the one waiting longest; when no connection is in its head phase, the new
+ * one is closed itself. So clients that hold connections without finishing a request cannot
+ * keep a well-behaved one out, and a flood from some addresses closes its own connections
+ * first, never the one of a client with fewer. max_connections_per_ip stays libmicrohttpd's.
  *
  * Threads: the callbacks run on libmicrohttpd's threads, the sweep on its own; `lock` guards
  * the list and every watch in it. No lock is held across a callback into libmicrohttpd. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -43,11 +47,21 @@
 #define BODY_GRACE_MS 10000    /* a body's first seconds, free */
 #define BODY_MIN_RATE 1024     /* then at least this many bytes a second, on average */
 #define SWEEP_MS 500
+#define PEER_BUCKETS 1024 /* hash buckets of the per-address counts */
 
 enum watch_phase { PHASE_HEAD, PHASE_BODY, PHASE_ANSWER };
 
+/* One client address and its connections. */
+struct peer {
+    struct peer *next; /* in its bucket */
+    uint8_t addr[16];  /* IPv4 in the first 4 bytes, or IPv6 */
+    size_t open;       /* connections open (not closing) */
+    size_t refs;       /* watches pointing here */
+};
+
 struct ferry_http_watch {
     struct ferry_http_watch *prev, *next;
+    struct peer *peer; /* NULL when the address could not be read */
     int fd;
     enum watch_phase phase;
     int64_t since_ms;    /* when the phase began (monotonic) */
@@ -59,6 +73,7 @@ struct ferry_http_guard {
     pthread_mutex_t lock; /* protects everything below and every watch in the list */
     pthread_cond_t wake;  /* signalled to stop the sweep */
     struct ferry_http_watch *head;
+    struct peer *peers[PEER_BUCKETS];
     size_t open;      /* watches not closing */
     size_t max_open;  /* max_connections */
     uint64_t evicted; /* closed to make room, since the last log line */
@@ -77,6 +92,49 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The bucket of addr in the peers' table. */
+static size_t peer_bucket(const uint8_t addr[16])
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (int i = 0; i < 16; i++)
+        h = (h ^ addr[i]) * 16777619u;
+    return h % PEER_BUCKETS;
+}
+
+/* The peer of addr, made when missing (lock held); NULL when out of memory. */
+static struct peer *peer_get(ferry_http_guard *g, const uint8_t addr[16])
+{
+    size_t b = peer_bucket(addr);
+    struct peer *p;
+
+    for (p = g->peers[b]; p != NULL; p = p->next) {
+        if (memcmp(p->addr, addr, 16) == 0)
+            return p;
+    }
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return NULL;
+    memcpy(p->addr, addr, 16);
+    p->next = g->peers[b];
+    g->peers[b] = p;
+    return p;
+}
+
+/* Drops a watch's reference to p, freeing it with the last (lock held). */
+static void peer_put(ferry_http_guard *g, struct peer *p)
+{
+    if (p == NULL || --p->refs > 0)
+        return;
+    for (struct peer **link = &g->peers[peer_bucket(p->addr)]; *link != NULL;
+         link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            free(p);
+            return;
+        }
+    }
+}
+
 /* Closes w's connection (lock held). */
 static void watch_close(ferry_http_guard *g, struct ferry_http_watch *w)
 {
@@ -85,6 +143,26 @@ static void watch_close(ferry_http_guard *g, struct ferry_http_watch *w)
     shutdown(w->fd, SHUT_RDWR);
     w->closing = true;
     g->open--;
+    if (w->peer != NULL)
+        w->peer->open--;
+}
+
+/* The connection to close to make room for w (lock held): in its head phase, of the address
+ * with the most open connections, waiting longest; NULL when none is in its head phase. */
+static struct ferry_http_watch *eviction_victim(ferry_http_guard *g,
+                                                const struct ferry_http_watch *w)
+{
+    struct ferry_http_watch *best = NULL;
+
+    for (struct ferry_http_watch *o = g->head; o != NULL; o = o->next) {
+        size_t n = o->peer != NULL ? o->peer->open : 1;
+        size_t bn = best != NULL && best->peer != NULL ? best->peer->open : 1;
+        if (o == w || o->closing || o->phase != PHASE_HEAD)
+            continue;
+        if (best == NULL || n > bn || (n == bn && o->since_ms < best->since_ms))
+            best = o;
+    }
+    return best;
 }
 
 /* The moment w's phase ends, or INT64_MAX when it has no deadline. */
@@ -187,6 +265,13 @@ void ferry_http_guard_free(ferry_http_guard *g)
         g->head = w->next;
         free(w);
     }
+    for (size_t b = 0; b < PEER_BUCKETS; b++) {
+        while (g->peers[b] != NULL) {
+            struct peer *p = g->peers[b];
+            g->peers[b] = p->next;
+            free(p);
+        }
+    }
     pthread_cond_destroy(&g->wake);
     pthread_mutex_destroy(&g->lock);
     free(g);
@@ -202,8 +287,12 @@ void ferry_http_guard_notify_cb(void *cls, struct MHD_Connection *conn, void **s
         if (w == NULL)
             return;
         pthread_mutex_lock(&g->lock);
-        if (!w->closing)
+        if (!w->closing) {
             g->open--;
+            if (w->peer != NULL)
+                w->peer->open--;
+        }
+        peer_put(g, w->peer);
         if (w->prev != NULL)
             w->prev->next = w->next;
         else
@@ -217,26 +306,38 @@ void ferry_http_guard_notify_cb(void *cls, struct MHD_Connection *conn, void **s
     }
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *client =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    uint8_t addr[16] = {0};
+    bool has_addr = false;
     if (info == NULL || (w = calloc(1, sizeof(*w))) == NULL)
         return; /* not watched: libmicrohttpd's own limits still hold */
+    if (client != NULL && client->client_addr != NULL &&
+        client->client_addr->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)client->client_addr)->sin_addr, 4);
+        has_addr = true;
+    } else if (client != NULL && client->client_addr != NULL &&
+               client->client_addr->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)client->client_addr)->sin6_addr, 16);
+        has_addr = true;
+    }
     w->fd = info->connect_fd;
     w->phase = PHASE_HEAD;
     w->since_ms = mono_ms();
     pthread_mutex_lock(&g->lock);
+    if (has_addr && (w->peer = peer_get(g, addr)) != NULL) {
+        w->peer->refs++;
+        w->peer->open++;
+    }
     w->next = g->head;
     if (g->head != NULL)
         g->head->prev = w;
     g->head = w;
     g->open++;
     if (g->open > g->max_open) {
-        struct ferry_http_watch *oldest = NULL;
-        for (struct ferry_http_watch *o = w->next; o != NULL; o = o->next) {
-            if (!o->closing && o->phase == PHASE_HEAD &&
-                (oldest == NULL || o->since_ms < oldest->since_ms))
-                oldest = o;
-        }
-        if (oldest != NULL) {
-            watch_close(g, oldest);
+        struct ferry_http_watch *victim = eviction_victim(g, w);
+        if (victim != NULL) {
+            watch_close(g, victim);
             g->evicted++;
         } else {
             watch_close(g, w);

@@ -789,18 +789,19 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
     }
     pthread_key_create(&srv->store_key, store_destructor);
     /* The guard keeps max_connections (guard.c); libmicrohttpd's own limit, which it divides
-     * among its threads, is twice that, so a new connection reaches the guard, which makes
-     * room for it by closing a slow one. */
+     * among its threads, lets each thread hold that many and connections being closed, so a
+     * new connection reaches the guard, which makes room for it by closing a slow one. */
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opt.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)srv->opt.max_connections * 2, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)((cfg->idle_timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, ferry_http_guard_notify_cb, srv->guard, MHD_OPTION_END);
+        ((unsigned)srv->opt.max_connections + 64) * (unsigned)srv->opt.threads,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->idle_timeout_ms + 999) / 1000),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, ferry_http_guard_notify_cb, srv->guard,
+        MHD_OPTION_END);
     if (srv->daemon == NULL) {
         pthread_key_delete(srv->store_key);
         server_free(srv);

@@ -233,14 +233,17 @@ class BodyAndHeaderTest(AttackTestCase):
                 s.sendall(("POST /api/syncs/t/runs HTTP/1.1\r\nHost: x\r\n%s"
                            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                            % auth).encode())
-                # A body without end, 1 KiB a chunk: the answer must come once about 4 KiB
-                # are in, while the client is still sending (it gives up at 1 MiB), and the
-                # server must close the connection.
+                # A body without end, in 64 KiB chunks. The server must answer once about
+                # 4 KiB are in and close the connection, so the client's sends fail once the
+                # socket buffers between them (a few MiB at most) are full. A server that
+                # read on would take all 128 MiB.
+                piece = b"10000\r\n" + b" " * 65536 + b"\r\n"
                 sent, answer, closed = 0, b"", False
-                while sent <= 1024 * 1024 and not closed:
+                while sent < 128 * 1024 * 1024 and not closed:
+                    s.settimeout(10)
                     try:
-                        s.sendall(b"400\r\n" + b" " * 1024 + b"\r\n")
-                        sent += 1024
+                        s.sendall(piece)
+                        sent += 65536
                     except OSError:
                         break  # closed by the server
                     s.settimeout(0)
@@ -257,7 +260,7 @@ class BodyAndHeaderTest(AttackTestCase):
                 answer += more
             finally:
                 s.close()
-            self.assertLess(sent, 1024 * 1024, "the server read %d bytes past max_body" % sent)
+            self.assertLess(sent, 64 * 1024 * 1024, "the server read on past max_body")
             r = parse(answer)
             self.assert_error(r, 413, "too_large")
             self.assertIn("4096 bytes", r.json["error"]["message"])
