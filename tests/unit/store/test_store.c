@@ -973,7 +973,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 6)",
+             "Ferry knows up to 7)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -2026,7 +2026,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 2)",
+             "Ferry knows up to 3)",
              where);
     assert_string_equal(err.msg, want);
 }
