@@ -386,6 +386,17 @@ class ApiResponse:
     def __repr__(self):
         return "<HTTP %d %r>" % (self.status, self.body[:400])
 
+    @classmethod
+    def parse(cls, data):
+        """An ApiResponse from raw answer bytes, as read off a socket (a Content-Length body)."""
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]
+                   if ":" in line]
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"), None)
+        return cls(status, headers, rest if length is None else rest[:length])
+
 
 class SseStream:
     """An event stream (text/event-stream) read from a raw socket. The constructor sends the

@@ -183,14 +183,6 @@ def raw_exchange(port, data, timeout=5):
     return got, closed, time.monotonic() - t0
 
 
-def parse_answer(data):
-    """An ApiResponse from raw HTTP answer bytes (Content-Length bodies)."""
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
-    headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
-    length = next((int(v) for k, v in headers if k.lower() == "content-length"), None)
-    return ferrytest.ApiResponse(status, headers, rest if length is None else rest[:length])
 
 
 # ---- the test case base ----
@@ -202,7 +194,7 @@ class AuthTestCase(ferrytest.FerryTestCase):
         if syncs is None:
             self.write_csv("people.csv", HEADER, people_rows(3))
             syncs = {"t": sync_config("people.csv")}
-        cfg = {"database": "sqlite:ferry.db"}
+        cfg = {"database": "sqlite:ferry.db", "allow_private": True}  # the loopback sources
         cfg.update(top)
         cfg["syncs"] = syncs
         self.write_config(json.dumps(cfg, indent=2) + "\n")
@@ -1338,14 +1330,14 @@ class LimitsTest(AuthTestCase):
                 data, _, took = raw_exchange(srv.port, self.head(
                     srv, "POST %s HTTP/1.1" % path, "Content-Type: application/json",
                     "Content-Length: 4097", auth=auth) + b'{"a": ', timeout=5)
-                r = parse_answer(data)
+                r = ferrytest.ApiResponse.parse(data)
                 self.assert_error(r, 413, "too_large")
                 self.assertLess(took, 3, "the 413 waited for the body")
             # Without credentials the gate refuses first, also before the body.
             data, _, took = raw_exchange(srv.port, self.head(
                 srv, "POST /api/syncs/t/runs HTTP/1.1", "Content-Length: 100000000",
                 auth=False), timeout=5)
-            self.assert_error(parse_answer(data), 401, "unauthorized")
+            self.assert_error(ferrytest.ApiResponse.parse(data), 401, "unauthorized")
             self.assertLess(took, 3)
             # So are the gate's other refusals: 404, 405, 403 (a viewer adding a user).
             viewer = self.make_token("vera", "dash")
@@ -1358,7 +1350,7 @@ class LimitsTest(AuthTestCase):
                 data, _, took = raw_exchange(srv.port, self.head(
                     srv, request_line, "Content-Type: application/json",
                     "Content-Length: 100000000", *extra, auth=False), timeout=5)
-                self.assert_error(parse_answer(data), status, code)
+                self.assert_error(ferrytest.ApiResponse.parse(data), status, code)
                 self.assertLess(took, 3)
             # max_body itself is fine: an empty object padded with blanks to 4096 bytes.
             body = "{" + " " * 4094 + "}"
@@ -1376,7 +1368,7 @@ class LimitsTest(AuthTestCase):
             data, _, _ = raw_exchange(srv.port, self.head(
                 srv, "GET /api/me HTTP/1.1", "X-Big: " + "a" * (30 * 1024),
                 "Connection: close"))
-            self.assertEqual(parse_answer(data).status, 200, data[:200])
+            self.assertEqual(ferrytest.ApiResponse.parse(data).status, 200, data[:200])
             for size in (33 * 1024, 64 * 1024, 1024 * 1024):
                 data, closed, took = raw_exchange(srv.port, self.head(
                     srv, "GET /api/me HTTP/1.1", "X-Big: " + "a" * size))
@@ -1402,7 +1394,7 @@ class LimitsTest(AuthTestCase):
         with self.serve() as srv:
             data, _, _ = raw_exchange(srv.port, self.head(
                 srv, "GET /api/me HTTP/1.1", "X-Big: " + "a" * (40 * 1024)))
-            r = parse_answer(data)
+            r = ferrytest.ApiResponse.parse(data)
             self.assertEqual(r.status, 431)
             self.assertNotEqual(r.header("Content-Type"), "application/json", data[:300])
 

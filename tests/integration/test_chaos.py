@@ -18,6 +18,8 @@ data lands. The test stops starting rounds after about 45 s. SQLite only: the ki
 about the store and the target sharing one file's transactions.
 """
 
+# pgsuite: no (the kills are about SQLite's shared transactions)
+
 import os
 import random
 import time

@@ -14,6 +14,8 @@ integrity_check says ok.
 SQLite only: the faults are in the SQLite file's writes.
 """
 
+# pgsuite: no (the faults are in the SQLite file's writes)
+
 import errno
 import os
 import shutil

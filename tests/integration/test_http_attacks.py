@@ -51,14 +51,6 @@ def read_answer(s, deadline):
     return got, False
 
 
-def parse(data):
-    """An ApiResponse from raw answer bytes (a Content-Length body)."""
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
-    headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
-    length = next((int(v) for k, v in headers if k.lower() == "content-length"), None)
-    return ferrytest.ApiResponse(status, headers, rest if length is None else rest[:length])
 
 
 def exchange(port, data, source="127.0.0.1", timeout=10):
@@ -69,7 +61,7 @@ def exchange(port, data, source="127.0.0.1", timeout=10):
         got, _ = read_answer(s, time.monotonic() + timeout)
     finally:
         s.close()
-    return parse(got)
+    return ferrytest.ApiResponse.parse(got)
 
 
 class AttackTestCase(ferrytest.FerryTestCase):
@@ -261,7 +253,7 @@ class BodyAndHeaderTest(AttackTestCase):
             finally:
                 s.close()
             self.assertLess(sent, 64 * 1024 * 1024, "the server read on past max_body")
-            r = parse(answer)
+            r = ferrytest.ApiResponse.parse(answer)
             self.assert_error(r, 413, "too_large")
             self.assertIn("4096 bytes", r.json["error"]["message"])
             self.assertTrue(closed or closed_after, "the connection stayed open after the 413")

@@ -9,6 +9,8 @@ not leave the run `running` until its lease (5 minutes) runs out. Then the strea
 word on the run and the store agree.
 """
 
+# pgsuite: no (it starts a PostgreSQL server of its own)
+
 import glob
 import os
 import shutil
