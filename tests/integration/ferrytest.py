@@ -576,6 +576,18 @@ class FerryServer:
     def stderr_text(self):
         return "".join(self._stderr)
 
+    def wait_log(self, text, timeout=15):
+        """Waits until the server's log holds text (what a client sees, a closed connection
+        say, can come before the line about it is written and read), and fails the test
+        after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.stderr_text():
+                return
+            time.sleep(0.02)
+        self.test.fail("no %r in the log within %ss; stderr:\n%s"
+                       % (text, timeout, self.stderr_text()))
+
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 

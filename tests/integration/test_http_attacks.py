@@ -161,7 +161,7 @@ class SlowClientTest(AttackTestCase):
             finally:
                 s.close()
             self.assertEqual(srv.get("/healthz").status, 200)
-            self.assertIn('msg="connections closed" too_slow=', srv.stderr_text())
+            srv.wait_log('msg="connections closed" too_slow=')
 
     def test_a_body_slower_than_the_minimum_rate_is_cut_off(self):
         self.write_serve_config()

@@ -68,13 +68,6 @@ class PgRestartTest(ferrytest.FerryTestCase):
                     "-h 127.0.0.1 -p %s -k %s -c fsync=off -c synchronous_commit=off"
                     % (self.port, self.pgdir), "start")
 
-    def wait_log(self, srv, text, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in srv.stderr_text():
-                return
-            time.sleep(0.05)
-        self.fail("no %r in the log within %ss; stderr:\n%s" % (text, timeout, srv.stderr_text()))
 
     def test_a_run_whose_end_cannot_be_written_is_announced_only_once_stored(self):
         with self.serve() as srv:
@@ -84,8 +77,8 @@ class PgRestartTest(ferrytest.FerryTestCase):
                          timeout=15, what="to fetch")
             self.stop_pg()
             self.gate.set()  # the run goes on, and fails on the lost connection
-            self.wait_log(srv, 'msg="recording the run\'s end failed; trying again until the '
-                               'database takes it" run=%d' % run_id)
+            srv.wait_log('msg="recording the run\'s end failed; trying again until the '
+                         'database takes it" run=%d' % run_id, timeout=30)
             # Nothing was announced: the store cannot say the run ended.
             early = stream.events_until(lambda e: e["event"] == "run.finished", timeout=1)
             self.assertEqual([e for e in early if e["event"] == "run.finished"], [], early)

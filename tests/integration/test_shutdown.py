@@ -36,13 +36,6 @@ class ShutdownTest(ferrytest.FerryTestCase):
                      timeout=15, what="to fetch")
         return run_id
 
-    def wait_log(self, srv, text, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in srv.stderr_text():
-                return
-            time.sleep(0.02)
-        self.fail("no %r in the log within %ss; stderr:\n%s" % (text, timeout, srv.stderr_text()))
 
     def wait_exit(self, srv, timeout=20):
         code = srv.proc.wait(timeout=timeout)
@@ -68,7 +61,7 @@ class ShutdownTest(ferrytest.FerryTestCase):
             stream = srv.events()
             run_id = self.start_held_run(srv)
             srv.proc.send_signal(signal.SIGTERM)
-            self.wait_log(srv, 'msg="stopping" signal=SIGTERM active_runs=1 grace_ms=60000')
+            srv.wait_log('msg="stopping" signal=SIGTERM active_runs=1 grace_ms=60000')
             # The API still answers; nothing new is claimed.
             self.assertEqual(srv.get("/healthz").status, 200)
             self.gate.set()
@@ -87,7 +80,7 @@ class ShutdownTest(ferrytest.FerryTestCase):
             stream = srv.events()
             run_id = self.start_held_run(srv)
             srv.proc.send_signal(signal.SIGTERM)
-            self.wait_log(srv, 'msg="stopping" signal=SIGTERM')
+            srv.wait_log('msg="stopping" signal=SIGTERM')
             srv.proc.send_signal(signal.SIGTERM)
             self.wait_exit(srv)
             self.assertIn('msg="second signal: the grace period ends now" active_runs=1',
