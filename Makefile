@@ -157,13 +157,13 @@ bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 
 # Every fuzz target under libFuzzer (with AddressSanitizer and UndefinedBehaviorSanitizer) for
 # FUZZ_SECONDS each, starting from its committed corpus; new inputs go to
-# $(FUZZ_BUILD)/work/TARGET, crashes to $(FUZZ_BUILD)/crash/ (tests/fuzz/README.md). Stops at
+# $(FUZZ_BUILD)/inputs/TARGET, crashes to $(FUZZ_BUILD)/crash/ (tests/fuzz/README.md). Stops at
 # the first target that finds something.
 fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@mkdir -p $(FUZZ_BUILD)/crash
 	@for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_BUILD)/work/$$t; \
+	    mkdir -p $(FUZZ_BUILD)/inputs/$$t; \
 	    case $$t in \
 	        fuzz_config) extra="-detect_leaks=0";; \
 	        fuzz_csv_reader) extra=""; spectrum=../shared/testdata/csv-spectrum/csvs; \
@@ -173,7 +173,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	    echo "== $$t: $(FUZZ_SECONDS) s"; \
 	    $(FUZZ_BUILD)/tests/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=16384 \
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash/$$t- \
-	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/work/$$t tests/fuzz/corpus/$$t $$extra || exit 1; \
+	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/inputs/$$t tests/fuzz/corpus/$$t $$extra || exit 1; \
 	done
 
 format:
