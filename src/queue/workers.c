@@ -87,6 +87,20 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
     ferry_run_done(&copy);
 }
 
+/* Who cancelled the worker's run (ferry_workers_cancel), handed to the run to record with
+ * its end. */
+static char *who_cancelled(void *ctx)
+{
+    worker *w = ctx;
+    char *user;
+
+    pthread_mutex_lock(&w->lock);
+    user = w->cancelled_by; /* moved */
+    w->cancelled_by = NULL;
+    pthread_mutex_unlock(&w->lock);
+    return user;
+}
+
 /* Between tries to record a run's end (the database failed: a lost connection, a full
  * disk): waits 1 s, 2 s, 4 s, then 5 s between tries, woken early when the pool halts, and
  * gives up when it halts or when the lease has run out (the lease path then recovers the run
@@ -227,6 +241,8 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     opt.requeue = &w->requeue;
     opt.record_retry = record_retry;
     opt.record_retry_ctx = w;
+    opt.who_cancelled = who_cancelled;
+    opt.who_cancelled_ctx = w;
     opt.on_progress = on_progress;
     opt.progress_ctx = w;
     opt.progress_interval_ms = 250;
@@ -251,19 +267,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
                   "msg=\"run finished\" run=%lld sync=\"%s\" status=%s duration_ms=%lld",
                   (long long)result.id, claimed->sync, ferry_run_status_name(result.status),
                   (long long)result.duration_ms);
-    pthread_mutex_lock(&w->lock);
-    if (result.status == FERRY_RUN_CANCELLED && w->cancelled_by != NULL) {
-        free(result.cancelled_by);
-        result.cancelled_by = w->cancelled_by; /* moved */
-        w->cancelled_by = NULL;
-    }
-    pthread_mutex_unlock(&w->lock);
     worker_idle(w);
-    /* Who cancelled is known here, not to the run: recorded once the run has stopped. */
-    if (result.cancelled_by != NULL &&
-        store->ops->run_set_cancelled_by(store, result.id, result.cancelled_by, &err) != FERRY_OK)
-        ferry_log(FERRY_LOG_ERROR, "msg=\"who cancelled was not recorded\" run=%lld error=\"%s\"",
-                  (long long)result.id, err.msg);
     if (result.status == FERRY_RUN_QUEUED) {
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
         ferry_run stored;

@@ -623,7 +623,8 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         "UPDATE ferry_runs SET status = $2, phase = $3, percent = $4, processed = $5,"
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
-        " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18 WHERE id = $1 AND"
+        " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
+        " cancelled_by = COALESCE($20, cancelled_by) WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300];
     params p = {0};
@@ -652,6 +653,7 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     p_time(&p, run->finished_at_ms);
     p_int(&p, run->duration_ms);
     p_text(&p, owner);
+    p_text(&p, run->cancelled_by);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
     n = run_count(s, run->status == FERRY_RUN_SUCCEEDED ? NO_RESET : MAY_RESET,
@@ -1005,25 +1007,6 @@ static ferry_rc pg_run_cancel_queued(ferry_store *base, int64_t id, const char *
         return FERRY_EDB;
     if (n == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
-    return FERRY_OK;
-}
-
-static ferry_rc pg_run_set_cancelled_by(ferry_store *base, int64_t id, const char *user,
-                                        ferry_err *err)
-{
-    pg_store *s = (pg_store *)base;
-    params p = {0};
-    int64_t n;
-
-    p_int(&p, id);
-    p_text(&p, user);
-    n = run_count(s, MAY_RESET, "recording who cancelled the run",
-                  "UPDATE ferry_runs SET cancelled_by = $2 WHERE id = $1 AND status = 'cancelled'",
-                  &p, err);
-    if (n < 0)
-        return FERRY_EDB;
-    if (n == 0)
-        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no cancelled run %lld", (long long)id);
     return FERRY_OK;
 }
 
@@ -2077,7 +2060,6 @@ static const ferry_store_ops pg_ops = {
     .session_auth = pg_session_auth,
     .session_delete = pg_session_delete,
     .session_purge = pg_session_purge,
-    .run_set_cancelled_by = pg_run_set_cancelled_by,
     .audit_add = pg_audit_add,
     .audit_list = pg_audit_list,
     .sync_stats = pg_sync_stats,

@@ -463,7 +463,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         "UPDATE ferry_runs SET status = ?2, phase = ?3, percent = ?4, processed = ?5,"
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
-        " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18 WHERE id = ?1 AND"
+        " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
+        " cancelled_by = COALESCE(?20, cancelled_by) WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300];
     sqlite3_stmt *st;
@@ -492,6 +493,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     bind_text_or_null(st, 16, run->error_code);
     bind_time(st, 17, run->finished_at_ms);
     sqlite3_bind_int64(st, 18, run->duration_ms);
+    bind_text_or_null(st, 20, run->cancelled_by);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -904,29 +906,6 @@ static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *
         return db_error(s->db, err, "cancelling the run");
     if (sqlite3_changes(s->db) == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
-    return FERRY_OK;
-}
-
-static ferry_rc st_run_set_cancelled_by(ferry_store *base, int64_t id, const char *user,
-                                        ferry_err *err)
-{
-    sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st;
-    int rc;
-
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE ferry_runs SET cancelled_by = ?2 WHERE id = ?1 AND"
-                           " status = 'cancelled'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(s->db, err, "recording who cancelled the run");
-    sqlite3_bind_int64(st, 1, id);
-    bind_text_or_null(st, 2, user);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_error(s->db, err, "recording who cancelled the run");
-    if (sqlite3_changes(s->db) == 0)
-        return ferry_err_set(err, FERRY_ENOTFOUND, "there is no cancelled run %lld", (long long)id);
     return FERRY_OK;
 }
 
@@ -2220,7 +2199,6 @@ static const ferry_store_ops sqlite_ops = {
     .session_auth = st_session_auth,
     .session_delete = st_session_delete,
     .session_purge = st_session_purge,
-    .run_set_cancelled_by = st_run_set_cancelled_by,
     .audit_add = st_audit_add,
     .audit_list = st_audit_list,
     .sync_stats = st_sync_stats,

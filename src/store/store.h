@@ -264,7 +264,9 @@ typedef struct {
      * process or host held it (hung, or gone). *ret_n is how many. */
     ferry_rc (*run_reclaim_expired)(ferry_store *st, int64_t lease_ms, const ferry_recovery *rec,
                                     int *ret_n, ferry_err *err);
-    /* Stores the final state of a run: status, counts, messages, error, times. Only a
+    /* Stores the final state of a run: status, counts, messages, error, times, and who
+     * cancelled it when run->cancelled_by is set (one write: a reader never sees a cancelled
+     * run without its canceller). Only a
      * running run this process holds (or one without a lease) is written: FERRY_ENOTFOUND
      * otherwise (taken over by another process, or already ended). */
     ferry_rc (*run_finish)(ferry_store *st, const ferry_run *run, ferry_err *err);
@@ -329,9 +331,6 @@ typedef struct {
     ferry_rc (*session_delete)(ferry_store *st, const char *session_hash, ferry_err *err);
     /* Deletes every session idle for more than idle_ms or older than max_ms. */
     ferry_rc (*session_purge)(ferry_store *st, int64_t idle_ms, int64_t max_ms, ferry_err *err);
-    /* Records who cancelled a run that has already finished as cancelled (a running run's
-     * cancel is recorded by its worker once it stops). */
-    ferry_rc (*run_set_cancelled_by)(ferry_store *st, int64_t id, const char *user, ferry_err *err);
     /* The audit log: audit_add stores e (its id and at_ms are ignored: the store sets them);
      * audit_list lists entries newest first, owned by the caller (ferry_audit_free()). */
     ferry_rc (*audit_add)(ferry_store *st, const ferry_audit_entry *e, ferry_err *err);

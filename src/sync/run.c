@@ -573,6 +573,8 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     char ui[FERRY_ERR_MSG_MAX + 256];
 
     fill_end(c, was_cancel ? FERRY_RUN_CANCELLED : FERRY_RUN_FAILED);
+    if (was_cancel && c->opt->who_cancelled != NULL && c->run.cancelled_by == NULL)
+        c->run.cancelled_by = c->opt->who_cancelled(c->opt->who_cancelled_ctx);
     if (was_cancel)
         snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.", c->sync->title);
     else if (c->retries_done > 0)

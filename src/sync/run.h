@@ -56,6 +56,11 @@ typedef struct {
      * as long as it sees fit and returns false to give up. NULL: one try. */
     bool (*record_retry)(void *ctx, int tries);
     void *record_retry_ctx;
+    /* Called once when the run ends cancelled: who cancelled it (malloc'd, the run owns it),
+     * or NULL. It is recorded in the same write as the run's end, so no reader ever sees a
+     * cancelled run whose canceller is still to come. NULL: nobody is named. */
+    char *(*who_cancelled)(void *ctx);
+    void *who_cancelled_ctx;
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
     int progress_interval_ms; /* default 250 */
