@@ -19,7 +19,7 @@ state=${2:-}
 stop() {
     if [ -f "$state.dir" ]; then
         dir=$(cat "$state.dir")
-        "$here/pgtmp.sh" stop "$dir/cluster" >/dev/null 2>&1 || true
+        "$here/pgtmp.sh" stop "$dir/cluster" || true
         rm -rf "$dir"
     fi
     rm -f "$state" "$state.dir"

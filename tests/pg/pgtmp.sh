@@ -4,7 +4,8 @@
 #   pgtmp.sh start DIR   initialises a cluster in DIR (which must not exist), starts it on a
 #                        free loopback port with its socket in DIR, and prints its URL:
 #                        postgres://ferry@127.0.0.1:PORT/ferry
-#   pgtmp.sh stop DIR    stops the server (immediate shutdown) and removes DIR.
+#   pgtmp.sh stop DIR    stops the server (immediate shutdown) and removes DIR (in the
+#                        background, after renaming it).
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user
 # that Debian's package creates; otherwise to the caller. Trust authentication on loopback
@@ -53,9 +54,18 @@ stop)
     if [ -d "$dir/data" ]; then
         # Immediate: the folder is removed next, so the shutdown checkpoint (writing out every
         # test database's dirty pages, about a minute after a whole suite) is work thrown away.
+        t0=$(date +%s)
         as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+        echo "pgtmp: server stopped in $(( $(date +%s) - t0 )) s" >&2
     fi
-    rm -rf "$dir"
+    # The folder holds every database the tests made (gigabytes after a whole suite): it is
+    # renamed at once and removed in the background, so a busy disk does not hold up the end
+    # of the run. A removal cut short leaves a folder named ferry-pg-removing.* behind.
+    if [ -e "$dir" ]; then
+        gone=$(mktemp -u "${TMPDIR:-/tmp}/ferry-pg-removing.XXXXXX")
+        mv "$dir" "$gone"
+        setsid rm -rf "$gone" </dev/null >/dev/null 2>&1 &
+    fi
     ;;
 *)
     echo "usage: pgtmp.sh start|stop DIR" >&2
