@@ -5,32 +5,29 @@
  * write lock is held.
  *
  * The announcement fence keeps run.queued ahead of run.started within this process: a request
- * takes a ticket before it asks the store, notes its run's id once the store has answered,
- * and drops the ticket once run.queued is published. A claim that returns run X waits while
- * a ticket taken before it holds X, and while one taken before it has no id yet (it may be
- * X's, between its commit and its answer) for at most ANNOUNCE_WAIT_MS: a request still in
- * the store then is waiting for the database, not X's. Tickets live on the requesters'
- * stacks; announce_lock protects the list and next_ticket and is never held across the store
- * or the hub. */
+ * takes a ticket (naming its sync) before it asks the store, notes its run's id once the store
+ * has answered, and drops the ticket once run.queued is published. A claim that returns run X
+ * of sync S waits while a ticket taken before it holds X, and while one of S taken before it
+ * has no id yet (it may be X's, between its commit and its answer). No clock is involved: a
+ * request of S still in the store ends when the database answers it (with X, or with the run
+ * of S already there), so the wait is bounded by the store's own limits. Tickets live on the
+ * requesters' stacks; announce_lock protects the list and next_ticket and is never held
+ * across the store or the hub. */
 #include "queue/queue.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "queue/workers.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* How long a claim waits for requests whose run it may be (see above). */
-#define ANNOUNCE_WAIT_MS 200
-
 typedef struct ticket {
     uint64_t n;
-    int64_t run_id; /* 0 while the request is in the store */
+    const char *sync; /* the requested sync's name (borrowed from the request) */
+    int64_t run_id;   /* 0 while the request is in the store */
     struct ticket *next;
 } ticket;
 
@@ -40,10 +37,11 @@ static pthread_cond_t announced = PTHREAD_COND_INITIALIZER;
 static ticket *announcing;
 static uint64_t next_ticket = 1;
 
-static void ticket_take(ticket *t)
+static void ticket_take(ticket *t, const char *sync)
 {
     pthread_mutex_lock(&announce_lock);
     t->n = next_ticket++;
+    t->sync = sync;
     t->run_id = 0;
     t->next = announcing;
     announcing = t;
@@ -71,31 +69,24 @@ static void ticket_drop(ticket *t)
     pthread_mutex_unlock(&announce_lock);
 }
 
-/* Waits until run_id's run.queued, if a request of this process is announcing it, is out. */
-static void await_announcement(int64_t run_id)
+/* Waits until run_id's run.queued (a run of sync), if a request of this process is
+ * announcing it, is out. */
+static void await_announcement(int64_t run_id, const char *sync)
 {
-    struct timespec deadline;
     uint64_t before;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += (long)ANNOUNCE_WAIT_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&announce_lock);
     before = next_ticket;
     for (;;) {
-        bool ours = false, unknown = false;
-        for (ticket *t = announcing; t != NULL; t = t->next) {
+        bool wait = false;
+        for (ticket *t = announcing; t != NULL && !wait; t = t->next) {
             if (t->n >= before)
                 continue; /* taken after the claim: not this run's */
-            ours |= t->run_id == run_id;
-            unknown |= t->run_id == 0;
+            wait = t->run_id == run_id || (t->run_id == 0 && strcmp(t->sync, sync) == 0);
         }
-        if (ours)
-            pthread_cond_wait(&announced, &announce_lock);
-        else if (!unknown ||
-                 pthread_cond_timedwait(&announced, &announce_lock, &deadline) == ETIMEDOUT)
+        if (!wait)
             break;
+        pthread_cond_wait(&announced, &announce_lock);
     }
     pthread_mutex_unlock(&announce_lock);
 }
@@ -169,7 +160,7 @@ ferry_rc ferry_queue_run_request(const ferry_queue *q, ferry_store *st,
         }
     }
     want = wanted(req);
-    ticket_take(&t);
+    ticket_take(&t, req->sync->name);
     rc = st->ops->run_enqueue(st, &want, &got, &created, err);
     if (rc == FERRY_OK && created) {
         ferry_run shown = got; /* a shallow copy: only ui_message differs */
@@ -212,7 +203,7 @@ ferry_rc ferry_queue_run_claim(ferry_store *st, ferry_run *ret_run, ferry_err *e
     ferry_rc rc = st->ops->run_claim(st, ret_run, err);
 
     if (rc == FERRY_OK)
-        await_announcement(ret_run->id);
+        await_announcement(ret_run->id, ret_run->sync);
     return rc;
 }
 
