@@ -24,6 +24,7 @@
 #include "events/bus.h"
 #include "events/hub.h"
 #include "http/server.h"
+#include "queue/queue.h"
 #include "queue/workers.h"
 #include "store/store.h"
 #include "sync/check.h"
@@ -304,9 +305,11 @@ static int cmd_sync(const cli_opts *o)
     const ferry_sync_spec *sync;
     progress_state ps = {0};
     const char *why;
+    ferry_queue_request rq = {0};
     ferry_run_options opt;
     struct sigaction sa;
-    ferry_run run;
+    ferry_run started, run;
+    ferry_rc rc;
     ferry_err err;
     char dur[32];
     int status;
@@ -341,21 +344,31 @@ static int cmd_sync(const cli_opts *o)
     }
 
     ps.tty = isatty(STDERR_FILENO);
+    rq.sync = sync;
+    rq.tenant = o->tenant;
+    rq.trigger = "cli";
+    rq.user = getenv("USER");
+    rq.dry_run = o->dry_run;
+    rq.allow_missing = o->allow_missing;
+    ferry_err_clear(&err);
+    if (ferry_queue_run_start(store, &rq, &started, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
     memset(&opt, 0, sizeof(opt));
     opt.config = cfg;
     opt.sync = sync;
     opt.store = store;
-    opt.trigger = "cli";
-    opt.user = getenv("USER");
-    opt.tenant = o->tenant;
-    opt.dry_run = o->dry_run;
-    opt.allow_missing = o->allow_missing;
+    opt.run = &started;
     opt.cancel = &cancel_requested;
+    opt.renew_lease = ferry_queue_lease_renew;
     opt.on_progress = on_progress;
     opt.progress_ctx = &ps;
     opt.progress_interval_ms = ps.tty ? 200 : 1000;
-    ferry_err_clear(&err);
-    if (ferry_sync_run(&opt, &run, &err) != FERRY_OK) {
+    rc = ferry_sync_run(&opt, &run, &err);
+    ferry_run_done(&started);
+    if (rc != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -815,34 +828,6 @@ static void on_bus_cancel(void *ctx, int64_t run_id, const char *user)
     ferry_workers_cancel(ctx, run_id, user);
 }
 
-/* Called every 200 ms by the serving loop (tick 0 at start): every 5 s records this node's
- * heartbeat (GET /api/nodes); every 2 s looks for cancels asked on another node for the runs
- * executing here, in case the bus missed one. */
-static void node_tick(ferry_store *store, const char *address, int nworkers, ferry_workers *workers,
-                      int tick)
-{
-    int64_t ids[256];
-    size_t n;
-    ferry_err err;
-
-    ferry_err_clear(&err);
-    if (tick % 25 == 0 && store->ops->node_beat(store, address, nworkers, &err) != FERRY_OK)
-        ferry_log(FERRY_LOG_WARN, "msg=\"recording the node's heartbeat failed\" error=\"%s\"",
-                  err.msg);
-    if (tick % 10 != 0)
-        return;
-    n = ferry_workers_active(workers, ids, sizeof(ids) / sizeof(ids[0]));
-    for (size_t i = 0; i < n; i++) {
-        bool requested = false;
-        char *user = NULL;
-        ferry_err_clear(&err);
-        if (store->ops->run_cancel_requested(store, ids[i], &requested, &user, &err) == FERRY_OK &&
-            requested)
-            ferry_workers_cancel(workers, ids[i], user);
-        free(user);
-    }
-}
-
 /* A server that cannot write its database can record nothing: it says so and stops before
  * it listens, rather than answer as if healthy. The write is this node's heartbeat row (a
  * busy SQLite database counts as writable). */
@@ -877,6 +862,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
     bool sigterm = atomic_load(&serve_sigterm);
     int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
     int64_t deadline = ferry_time_mono_ms() + grace_ms;
+    ferry_queue queue = {NULL, workers, NULL}; /* for the node's ticks */
     int busy;
 
     /* Halted, not freed: the HTTP server, still answering, reads both until it stops. */
@@ -901,7 +887,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
-            node_tick(store, address, cfg->workers, workers, ticks / 2);
+            ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks / 2);
     }
     if (busy > 0)
         ferry_log(FERRY_LOG_INFO,
@@ -921,6 +907,7 @@ static int cmd_serve(const cli_opts *o)
     ferry_bus *bus = NULL;
     ferry_server *server = NULL;
     ferry_server_options sopt;
+    ferry_queue queue;
     char address[300];
     struct sigaction sa;
     ferry_err err;
@@ -979,6 +966,7 @@ static int cmd_serve(const cli_opts *o)
         status = EXIT_RUN_FAILED;
         goto out;
     }
+    queue = (ferry_queue){hub, workers, bus};
     memset(&sopt, 0, sizeof(sopt));
     sopt.config = cfg;
     sopt.hub = hub;
@@ -1002,13 +990,13 @@ static int cmd_serve(const cli_opts *o)
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
-    node_tick(store, address, cfg->workers, workers, 0);
+    ferry_queue_node_tick(&queue, store, address, cfg->workers, 0);
     while (atomic_load(&serve_signals) == 0) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
-        node_tick(store, address, cfg->workers, workers, ticks);
+        ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks);
     }
     stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
     status = 0;

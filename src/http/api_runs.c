@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events/bus.h"
 #include "events/run_json.h"
 #include "http/internal.h"
+#include "queue/queue.h"
 #include "util/timeutil.h"
 
 /* ---- /api/syncs ---- */
@@ -89,25 +89,6 @@ enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn)
     return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
 }
 
-/* How long until a new run of sync may start, when its cooldown has not passed since the last
- * run finished; 0 when it may start now (or one is active: the caller answers with it). */
-static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync, const char *tenant)
-{
-    ferry_run_filter filter = {.sync = sync->name, .tenant = tenant, .limit = 1};
-    ferry_run *runs = NULL;
-    int64_t left = 0;
-    size_t n = 0;
-    ferry_err err;
-
-    ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
-        runs[0].status != FERRY_RUN_QUEUED && runs[0].status != FERRY_RUN_RUNNING &&
-        runs[0].finished_at_ms > 0)
-        left = runs[0].finished_at_ms + sync->cooldown_ms - ferry_time_now_ms();
-    ferry_runs_free(runs, n);
-    return left > 0 ? left : 0;
-}
-
 static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_sync_spec *sync,
                                       int64_t wait_ms)
 {
@@ -119,29 +100,18 @@ static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_s
                              "Retry-After", retry);
 }
 
-/* Publishes run.queued for a run just queued (before a worker can claim it). */
-static void publish_queued(void *ctx, const ferry_run *run)
-{
-    struct ferry_server *srv = ctx;
-    ferry_run shown = *run; /* a shallow copy: only ui_message differs */
-    char *json;
-
-    shown.ui_message = (char *)"Sync started...";
-    json = ferry_run_json_dumps(&shown, NULL);
-    if (json != NULL)
-        ferry_hub_publish(srv->opt.hub, "run.queued", run->sync, json);
-    free(json);
-}
-
 enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
                          size_t namelen, request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     const ferry_sync_spec *sync = NULL;
-    ferry_run want, got;
+    ferry_queue q = {srv->opt.hub, srv->opt.workers, srv->opt.bus};
+    ferry_queue_request rq = {0};
+    ferry_run got;
     char tenant_buf[80];
     const char *tenant = NULL, *why;
     bool created = false, allow_missing = false;
+    int64_t wait_ms = 0;
     ferry_store *st;
     ferry_err err;
     json_t *body;
@@ -188,27 +158,19 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return reply_ferry_error(conn, &err);
-    if (sync->cooldown_ms > 0) {
-        int64_t wait_ms = cooldown_left(st, sync, tenant);
-        if (wait_ms > 0)
-            return reply_cooldown(conn, sync, wait_ms);
-    }
-    memset(&want, 0, sizeof(want));
-    want.sync = (char *)sync->name;
-    want.tenant = (char *)tenant;
-    want.trigger = (char *)"api";
-    want.user = req->who.user;
-    want.token = req->who.token_label;
-    want.allow_missing = allow_missing;
-    want.queued_at_ms = ferry_time_now_ms();
-    if (st->ops->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+    rq.sync = sync;
+    rq.tenant = tenant;
+    rq.trigger = "api";
+    rq.user = req->who.user;
+    rq.token = req->who.token_label;
+    rq.allow_missing = allow_missing;
+    rq.queued_message = "Sync started...";
+    if (ferry_queue_run_request(&q, st, &rq, &got, &created, &wait_ms, &err) != FERRY_OK)
+        return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : reply_ferry_error(conn, &err);
     free(got.ui_message);
     got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
     body = ferry_run_to_json(&got, NULL);
     json_object_set_new(body, "message", json_string(got.ui_message));
-    if (created)
-        ferry_workers_wake(srv->opt.workers);
     ferry_run_done(&got);
     return reply_json(conn, created ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
 }
@@ -534,45 +496,29 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
 enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
                             request *req)
 {
+    ferry_queue q = {srv->opt.hub, srv->opt.workers, srv->opt.bus};
+    ferry_queue_cancel_result result;
     ferry_store *st;
     ferry_run run;
     ferry_err err;
     json_t *body;
 
-    if (ferry_workers_cancel(srv->opt.workers, id, req->who.user)) {
-        body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
-                         "Cancelling...");
-        return reply_json(conn, MHD_HTTP_ACCEPTED, body);
-    }
     ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL)
-        return reply_ferry_error(conn, &err);
-    if (st->ops->run_cancel_queued(st, id, req->who.user, &err) == FERRY_OK) {
-        if (st->ops->run_get(st, id, &run, &err) == FERRY_OK) {
-            char *json = ferry_run_json_dumps(&run, NULL);
-            if (json != NULL)
-                ferry_hub_publish(srv->opt.hub, "run.finished", run.sync, json);
-            free(json);
+    if (!ferry_queue_run_cancel_here(&q, id, req->who.user)) {
+        if ((st = ferry_http_store(srv, &err)) == NULL ||
+            ferry_queue_run_cancel(&q, st, id, req->who.user, &result, &run, &err) != FERRY_OK)
+            return reply_ferry_error(conn, &err);
+        if (result == FERRY_QUEUE_CANCELLED) {
             body = ferry_run_to_json(&run, NULL);
             ferry_run_done(&run);
             return reply_json(conn, MHD_HTTP_OK, body);
         }
-        return reply_ferry_error(conn, &err);
+        if (result == FERRY_QUEUE_NOT_ACTIVE)
+            return reply_json(conn, MHD_HTTP_CONFLICT,
+                              json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
+                                        "the run has already finished"));
     }
-    ferry_err_clear(&err);
-    /* Running on another node (or another process on this database): ask it through the
-     * store, which the executing node checks every few seconds, and through the bus at once. */
-    if (st->ops->run_request_cancel(st, id, req->who.user, &err) == FERRY_OK) {
-        ferry_bus_send_cancel(srv->opt.bus, id, req->who.user);
-        body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
-                         "Cancelling...");
-        return reply_json(conn, MHD_HTTP_ACCEPTED, body);
-    }
-    ferry_err_clear(&err);
-    if (st->ops->run_get(st, id, &run, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
-    body = json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
-                     "the run has already finished");
-    ferry_run_done(&run);
-    return reply_json(conn, MHD_HTTP_CONFLICT, body);
+    body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
+                     "Cancelling...");
+    return reply_json(conn, MHD_HTTP_ACCEPTED, body);
 }

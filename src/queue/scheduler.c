@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "events/run_json.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
 #include "util/log.h"
@@ -19,8 +19,7 @@
 
 struct ferry_scheduler {
     const ferry_config *cfg;
-    ferry_hub *hub;
-    ferry_workers *workers;
+    ferry_queue queue; /* the hub and the workers; no bus */
     pthread_t thread;
     pthread_mutex_t lock; /* protects next and stopping */
     pthread_cond_t wake;
@@ -45,24 +44,14 @@ static int64_t last_scheduled(ferry_store *st, const char *sync)
     return at;
 }
 
-/* Publishes run.queued inside the enqueue, before any worker can claim the run. */
-static void publish_queued(void *ctx, const ferry_run *run)
-{
-    ferry_scheduler *s = ctx;
-    char *json = ferry_run_json_dumps(run, NULL);
-
-    if (json != NULL)
-        ferry_hub_publish(s->hub, "run.queued", run->sync, json);
-    free(json);
-}
-
 /* Queues a scheduled run of sync for tenant (NULL without tenants) for the firing due at
  * due: only when this process wins the firing, so a schedule fires once across every node
  * sharing the store. */
 static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync,
                      const char *tenant, int64_t due, int64_t now)
 {
-    ferry_run want, got;
+    ferry_queue_request rq = {0};
+    ferry_run got;
     bool created = false, won = false;
     ferry_err err;
 
@@ -75,23 +64,20 @@ static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec 
     }
     if (!won)
         return; /* another node fired it */
-    memset(&want, 0, sizeof(want));
-    want.sync = sync->name;
-    want.tenant = (char *)tenant;
-    want.trigger = (char *)"schedule";
-    want.user = (char *)"scheduler";
-    want.queued_at_ms = now;
-    if (st->ops->run_enqueue(st, &want, publish_queued, s, &got, &created, &err) != FERRY_OK) {
+    rq.sync = sync;
+    rq.tenant = tenant;
+    rq.trigger = "schedule";
+    rq.user = "scheduler";
+    rq.queued_at_ms = now;
+    if (ferry_queue_run_request(&s->queue, st, &rq, &got, &created, NULL, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR,
                   "msg=\"scheduling a run failed\" sync=\"%s\" tenant=\"%s\" error=\"%s\"",
                   sync->name, tenant != NULL ? tenant : "", err.msg);
         return;
     }
-    if (created) {
-        ferry_workers_wake(s->workers);
+    if (created)
         ferry_log(FERRY_LOG_INFO, "msg=\"scheduled run queued\" run=%lld sync=\"%s\"",
                   (long long)got.id, sync->name);
-    }
     ferry_run_done(&got);
 }
 
@@ -144,11 +130,8 @@ static int retries_of(void *ctx, const char *sync)
 static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *next)
 {
     ferry_scheduler *s = ctx;
-    char *json = ferry_run_json_dumps(ended, NULL);
 
-    if (json != NULL)
-        ferry_hub_publish(s->hub, "run.finished", ended->sync, json);
-    free(json);
+    ferry_queue_publish(&s->queue, "run.finished", ended, NULL);
     ferry_log(FERRY_LOG_WARN,
               "msg=\"run interrupted: its process stopped\" run=%lld sync=\"%s\" "
               "status=%s next_run=%lld",
@@ -156,8 +139,8 @@ static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *n
               (long long)(next != NULL ? next->id : 0));
     if (next == NULL)
         return;
-    publish_queued(s, next);
-    ferry_workers_wake(s->workers);
+    ferry_queue_publish(&s->queue, "run.queued", next, NULL);
+    ferry_workers_wake(s->queue.workers);
 }
 
 static void *scheduler_main(void *arg)
@@ -239,8 +222,8 @@ ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_wo
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the scheduler");
     }
     s->cfg = cfg;
-    s->hub = hub;
-    s->workers = workers;
+    s->queue.hub = hub;
+    s->queue.workers = workers;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "queue/queue.h"
 #include "sync/run.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -42,7 +43,7 @@ typedef struct {
 
 struct ferry_workers {
     const ferry_config *cfg;
-    ferry_hub *hub;
+    ferry_queue queue;    /* the hub its runs are published to (no bus: cancels are local) */
     pthread_mutex_t lock; /* protects stopping, halting and wakeups */
     pthread_cond_t wake;
     bool stopping; /* no more claims (ferry_workers_drain() or _stop()) */
@@ -53,17 +54,6 @@ struct ferry_workers {
     int n;
     char node[300]; /* this process's node id: where its runs execute */
 };
-
-static void publish_run(ferry_workers *pool, const char *type, const ferry_run *run,
-                        const ferry_run_live *live)
-{
-    char *json = ferry_run_json_dumps(run, live);
-
-    if (json == NULL)
-        return;
-    ferry_hub_publish(pool->hub, type, run->sync, json);
-    free(json);
-}
 
 static void on_progress(void *ctx, const ferry_run_progress *p)
 {
@@ -83,7 +73,7 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         memset(&w->run, 0, sizeof(w->run));
     w->live = live;
     pthread_mutex_unlock(&w->lock);
-    publish_run(w->pool, "run.progress", &copy, &live);
+    ferry_queue_publish(&w->pool->queue, "run.progress", &copy, &live);
     ferry_run_done(&copy);
 }
 
@@ -153,7 +143,7 @@ static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
         return;
     }
     if (run.status != FERRY_RUN_QUEUED && run.status != FERRY_RUN_RUNNING)
-        publish_run(pool, "run.finished", &run, NULL);
+        ferry_queue_publish(&pool->queue, "run.finished", &run, NULL);
     ferry_run_done(&run);
 }
 
@@ -206,7 +196,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
 
     if (sync == NULL) {
         if (fail_unknown_sync(store, claimed))
-            publish_run(pool, "run.finished", claimed, NULL);
+            ferry_queue_publish(&pool->queue, "run.finished", claimed, NULL);
         else
             publish_stored(pool, store, claimed->id);
         return;
@@ -228,7 +218,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         atomic_store(&w->cancel, true);
     }
     pthread_mutex_unlock(&pool->lock);
-    publish_run(pool, "run.started", claimed, NULL);
+    ferry_queue_publish(&pool->queue, "run.started", claimed, NULL);
     ferry_log(FERRY_LOG_INFO, "msg=\"run started\" run=%lld sync=\"%s\" worker=%d",
               (long long)claimed->id, claimed->sync, w->index);
 
@@ -236,7 +226,8 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     opt.config = pool->cfg;
     opt.sync = sync;
     opt.store = store;
-    opt.claimed = claimed;
+    opt.run = claimed;
+    opt.renew_lease = ferry_queue_lease_renew;
     opt.cancel = &w->cancel;
     opt.requeue = &w->requeue;
     opt.record_retry = record_retry;
@@ -273,11 +264,11 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         ferry_run stored;
         ferry_err_clear(&err);
         if (store->ops->run_get(store, result.id, &stored, &err) == FERRY_OK) {
-            publish_run(pool, "run.queued", &stored, NULL);
+            ferry_queue_publish(&pool->queue, "run.queued", &stored, NULL);
             ferry_run_done(&stored);
         }
     } else {
-        publish_run(pool, "run.finished", &result, NULL);
+        ferry_queue_publish(&pool->queue, "run.finished", &result, NULL);
     }
     ferry_run_done(&result);
 }
@@ -307,7 +298,7 @@ static void *worker_main(void *arg)
         if (stopping)
             break;
         ferry_err_clear(&err);
-        rc = store->ops->run_claim(store, &claimed, &err);
+        rc = ferry_queue_run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
             failures = 0;
             execute(w, store, &claimed);
@@ -357,7 +348,8 @@ ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_work
     }
     pool->cfg = cfg;
     ferry_node_self(pool->node, sizeof(pool->node));
-    pool->hub = hub;
+    pool->queue.hub = hub;
+    pool->queue.workers = pool;
     pool->n = n;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);

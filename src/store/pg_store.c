@@ -19,11 +19,10 @@
  * partial unique index; run_start and run_enqueue insert with ON CONFLICT DO NOTHING, so a
  * second run is refused (or the active one returned) without an error aborting anything, and
  * concurrent enqueues wait on the index for the first one's transaction and then find its run.
- * run_enqueue calls on_queued inside its inserting transaction, before COMMIT, so no claim can
- * see a run before it was announced. run_claim takes the oldest queued run with FOR UPDATE
- * SKIP LOCKED: claimers on other connections skip a row another one is taking, and a run is
- * handed to exactly one of them. Leases use the database's clock (clock_timestamp(), not
- * now(), which is the start of the transaction), never the hosts' clocks.
+ * run_claim takes the oldest queued run with FOR UPDATE SKIP LOCKED: claimers on other
+ * connections skip a row another one is taking, and a run is handed to exactly one of them.
+ * Leases use the database's clock (clock_timestamp(), not now(), which is the start of the
+ * transaction), never the hosts' clocks.
  *
  * Transactions. A run's target shares this connection (ferry_pg_store_conn()): its change rows
  * (changes_add) and its final record (run_finish) are written inside the target's open
@@ -880,8 +879,7 @@ static ferry_rc active_run(pg_store *s, const char *sync, const char *tenant, fe
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run,
-                               ferry_run_queued_cb on_queued, void *ctx, ferry_run *ret_run,
+static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run, ferry_run *ret_run,
                                bool *ret_created, ferry_err *err)
 {
     pg_store *s = (pg_store *)base;
@@ -908,9 +906,8 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run,
         p_time(&p, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         p_text(&p, run->token);
         p_bool(&p, run->allow_missing);
-        /* The INSERT and on_queued share one transaction: no claim (another connection)
-         * sees the run before on_queued has announced it. Concurrent enqueues of the same
-         * (sync, tenant) wait on the index for this transaction, then insert nothing. */
+        /* Concurrent enqueues of the same (sync, tenant) wait on the index for this
+         * transaction, then insert nothing. */
         if ((rc = tx_begin(s, what, &own, err)) != FERRY_OK)
             return rc;
         res = run_sql(s, NO_RESET, what, sql, &p, err);
@@ -926,8 +923,6 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run,
                 tx_rollback(s, own);
                 return ferry_err_set(err, FERRY_ENOMEM, "%s", what);
             }
-            if (on_queued != NULL)
-                on_queued(ctx, ret_run);
             if ((rc = tx_commit(s, own, what, err)) != FERRY_OK) {
                 ferry_run_done(ret_run);
                 tx_rollback(s, own);

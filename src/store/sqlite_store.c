@@ -778,8 +778,7 @@ static ferry_rc active_run(sqlite_store *s, const char *sync, const char *tenant
     return db_error(s->db, err, "reading the active run");
 }
 
-static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
-                               ferry_run_queued_cb on_queued, void *ctx, ferry_run *ret_run,
+static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_run *ret_run,
                                bool *ret_created, ferry_err *err)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -806,8 +805,6 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
     }
     ferry_err_clear(err);
     for (int attempt = 0;; attempt++) {
-        /* The INSERT and on_queued share one transaction: no claim (another connection) sees
-         * the run before on_queued has announced it. */
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return db_error(s->db, err, "queueing the run");
         if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -830,8 +827,6 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run,
         if (rc == SQLITE_DONE) {
             frc = st_run_get(base, sqlite3_last_insert_rowid(s->db), ret_run, err);
             if (frc == FERRY_OK) {
-                if (on_queued != NULL)
-                    on_queued(ctx, ret_run);
                 if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
                     *ret_created = true;
                     return FERRY_OK;

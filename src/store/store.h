@@ -220,9 +220,6 @@ void ferry_node_self(char *out, size_t outlen);
 
 typedef struct ferry_store ferry_store;
 
-/* Called by run_enqueue with a new queued run before any run_claim can see it. */
-typedef void (*ferry_run_queued_cb)(void *ctx, const ferry_run *run);
-
 /* What run_recover and run_reclaim_expired do with a run whose process stopped (any member
  * may be NULL). retries gives the sync's retries: (0 for a sync not in the config): the
  * run's attempt N ends as interrupted and attempt N + 1 is queued as a new run (retry_of
@@ -242,11 +239,10 @@ typedef struct {
     ferry_rc (*run_start)(ferry_store *st, const ferry_run *run, int64_t *ret_id, ferry_err *err);
     /* Creates a queued run of (run->sync, run->tenant) for a worker to claim. When one is
      * already queued or running, loads that one instead and sets *ret_created to false: a
-     * double click never starts two runs. A new run is passed to on_queued (may be NULL)
-     * before it can be claimed, so its run.queued event precedes its run.started. *ret_run
-     * is owned by the caller. */
-    ferry_rc (*run_enqueue)(ferry_store *st, const ferry_run *run, ferry_run_queued_cb on_queued,
-                            void *ctx, ferry_run *ret_run, bool *ret_created, ferry_err *err);
+     * double click never starts two runs. Announcing a new run is the caller's, after this
+     * returns (queue/queue.h). *ret_run is owned by the caller. */
+    ferry_rc (*run_enqueue)(ferry_store *st, const ferry_run *run, ferry_run *ret_run,
+                            bool *ret_created, ferry_err *err);
     /* Claims the oldest queued run for this process: status running, started now, lease
      * owner set. FERRY_DONE when nothing is queued. *ret_run is owned by the caller. */
     ferry_rc (*run_claim)(ferry_store *st, ferry_run *ret_run, ferry_err *err);

@@ -1,7 +1,8 @@
 /* run.c - one run of a sync, start to finish (see run.h).
  *
- * Design: the run record is created (status running) in its own autocommit write, so it is
- * visible while the run works. Everything the run changes afterwards, the target rows, the
+ * Design: the run record exists (status running) before the run starts, written in its own
+ * autocommit write by whoever claimed or recorded it (queue/queue.h), so it is visible while
+ * the run works. Everything the run changes afterwards, the target rows, the
  * change rows and the final run record, is written in the target's single transaction, so a
  * run that commits has its audit trail and a run that rolls back leaves nothing but a
  * failed/cancelled run record (written after the rollback).
@@ -29,7 +30,7 @@
  * the order of their items) and change rows (seq order) are the same on every backend. The
  * queue holds at most QUEUE_ITEMS entries (QUEUE_BYTES of text): when full, the run drains
  * the target early. The run also drains before it uses the store's connection itself (a
- * heartbeat, change rows emitted outside a drain), since a target may hold it busy with a
+ * lease renewal, change rows emitted outside a drain), since a target may hold it busy with a
  * COPY, and before finish(). */
 #include "sync/run.h"
 
@@ -139,6 +140,24 @@ static void set_phase(run_ctx *c, const char *phase)
     c->run.phase = c->phase;
 }
 
+/* Renews the run's lease (opt->renew_lease) every FERRY_HEARTBEAT_MS while it runs; a lease
+ * found lost stops the run at its next check_lease(). */
+static void renew_lease(run_ctx *c)
+{
+    const ferry_run_options *opt = c->opt;
+    int64_t now = ferry_time_mono_ms();
+    ferry_err hb;
+
+    /* The renewal uses the store's connection, which a target may hold busy until drained. */
+    if (opt->renew_lease == NULL || c->run.status != FERRY_RUN_RUNNING || c->lease_lost ||
+        c->target_dirty || now - c->last_heartbeat_mono < FERRY_HEARTBEAT_MS)
+        return;
+    c->last_heartbeat_mono = now;
+    ferry_err_clear(&hb);
+    if (opt->renew_lease(opt->renew_lease_ctx, opt->store, c->run.id, &hb) == FERRY_ENOTFOUND)
+        c->lease_lost = true;
+}
+
 static void report_progress(run_ctx *c, bool force)
 {
     const ferry_run_options *opt = c->opt;
@@ -147,15 +166,6 @@ static void report_progress(run_ctx *c, bool force)
     uint64_t done = 0, total = 0;
     ferry_run_progress p;
 
-    /* The heartbeat uses the store's connection, which a target may hold busy until drained. */
-    if (c->run.id > 0 && c->run.status == FERRY_RUN_RUNNING && !c->lease_lost && !c->target_dirty &&
-        now - c->last_heartbeat_mono >= FERRY_HEARTBEAT_MS) {
-        ferry_err hb;
-        c->last_heartbeat_mono = now;
-        ferry_err_clear(&hb);
-        if (opt->store->ops->run_heartbeat(opt->store, c->run.id, &hb) == FERRY_ENOTFOUND)
-            c->lease_lost = true;
-    }
     if (!force && now - c->last_progress_mono < interval)
         return;
     c->last_progress_mono = now;
@@ -183,6 +193,13 @@ static void report_progress(run_ctx *c, bool force)
     if (c->run.status != FERRY_RUN_RUNNING)
         p.eta_ms = 0;
     opt->on_progress(opt->progress_ctx, &p);
+}
+
+/* The run's duties at a safe point of its work: its lease, then its progress. */
+static void checkpoint(run_ctx *c, bool force)
+{
+    renew_lease(c);
+    report_progress(c, force);
 }
 
 /* Adds one entry ("text" or "text (detail)") to the log detail of an outcome, within
@@ -505,12 +522,12 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
                 return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
             if ((rc = check_timeout(c, err)) != FERRY_OK || (rc = check_lease(c, err)) != FERRY_OK)
                 return rc;
-            /* A heartbeat is due: free the store's connection for it. */
-            if (c->target_dirty &&
+            /* A lease renewal is due: free the store's connection for it. */
+            if (c->target_dirty && c->opt->renew_lease != NULL &&
                 ferry_time_mono_ms() - c->last_heartbeat_mono >= FERRY_HEARTBEAT_MS &&
                 (rc = drain_target(c, err)) != FERRY_OK)
                 return rc;
-            report_progress(c, false);
+            checkpoint(c, false);
         }
         rc = ferry_source_next(c->source, &rec, err);
         if (rc == FERRY_DONE)
@@ -617,7 +634,7 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
         c->run.total = t;
         c->run.total_estimated = c->source->total_estimated;
     }
-    report_progress(c, news);
+    checkpoint(c, news);
     ferry_err_clear(&probe);
     return check_timeout(c, &probe) == FERRY_OK && !c->lease_lost;
 }
@@ -632,7 +649,7 @@ static void on_source_wait(void *ctx, int64_t until_ms, const char *what)
         if (c->resume_phase != NULL)
             set_phase(c, c->resume_phase);
         c->resume_phase = NULL;
-        report_progress(c, true);
+        checkpoint(c, true);
         return;
     }
     if (c->resume_phase == NULL)
@@ -642,7 +659,7 @@ static void on_source_wait(void *ctx, int64_t until_ms, const char *what)
     snprintf(c->phase, sizeof(c->phase), "%s until %.8s UTC", what,
              strlen(at) >= 19 ? at + 11 : at);
     c->run.phase = c->phase;
-    report_progress(c, true);
+    checkpoint(c, true);
 }
 
 /* The record count of the last successful run of the sync and tenant, or -1. */
@@ -688,7 +705,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     ferry_rc rc;
 
     set_phase(c, "connecting");
-    report_progress(c, true);
+    checkpoint(c, true);
     rc = ferry_source_open(sync, &so, &c->source, err);
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
         ferry_err_clear(err);
@@ -700,7 +717,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         /* Everything remote is fetched before the target's write lock is taken, so other
          * clicks and runs never wait on a slow server. */
         set_phase(c, "fetching");
-        report_progress(c, true);
+        checkpoint(c, true);
         rc = c->source->ops->prefetch(c->source, on_fetch_progress, c, err);
         if (rc == FERRY_ECANCELLED && !cancelled(c)) {
             /* Stopped by on_fetch_progress: say why. */
@@ -732,7 +749,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         c->store_txn = true;
     }
     set_phase(c, "applying");
-    report_progress(c, true);
+    checkpoint(c, true);
     if (c->source != NULL && (rc = process_all(c, err)) != FERRY_OK)
         return rc;
     if ((rc = drain_target(c, err)) != FERRY_OK)
@@ -761,7 +778,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     if ((rc = flush_changes(c, err)) != FERRY_OK)
         return rc;
     set_phase(c, "committing");
-    report_progress(c, true);
+    checkpoint(c, true);
     fill_end(c, FERRY_RUN_SUCCEEDED);
     ferry_run_format_summary(sync, c->run.counts, summary, sizeof(summary));
     if (c->run.dry_run) {
@@ -800,7 +817,7 @@ static bool backoff(run_ctx *c, int n)
         wait = 30000;
     wait += (int64_t)(rand_r(&seed) % (unsigned)(wait / 4 + 1));
     set_phase(c, "retrying");
-    report_progress(c, true);
+    checkpoint(c, true);
     for (int64_t slept = 0; slept < wait; slept += 100) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         if (cancelled(c))
@@ -900,43 +917,30 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
     ferry_buf_init(&c.queue.arena, 2 * QUEUE_BYTES);
-    const ferry_run *claimed = opt->claimed;
-    const char *trigger = claimed != NULL ? claimed->trigger : opt->trigger;
-    const char *user = claimed != NULL ? claimed->user : opt->user;
+    const ferry_run *run = opt->run;
+    c.run.id = run->id;
     c.run.sync = strdup(opt->sync->name);
-    c.run.trigger = strdup(trigger != NULL ? trigger : "cli");
-    c.run.user = user != NULL ? strdup(user) : NULL;
-    const char *tenant = claimed != NULL ? claimed->tenant : opt->tenant;
-    c.run.tenant = tenant != NULL ? strdup(tenant) : NULL;
-    c.run.token = claimed != NULL && claimed->token != NULL ? strdup(claimed->token) : NULL;
+    c.run.trigger = strdup(run->trigger != NULL ? run->trigger : "cli");
+    c.run.user = run->user != NULL ? strdup(run->user) : NULL;
+    c.run.tenant = run->tenant != NULL ? strdup(run->tenant) : NULL;
+    c.run.token = run->token != NULL ? strdup(run->token) : NULL;
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
-    c.run.dry_run = claimed != NULL ? claimed->dry_run : opt->dry_run;
-    c.run.allow_missing = claimed != NULL ? claimed->allow_missing : opt->allow_missing;
-    c.run.attempt = claimed != NULL && claimed->attempt > 0 ? claimed->attempt : 1;
-    c.run.queued_at_ms = c.run.started_at_ms = ferry_time_now_ms();
-    if (claimed != NULL) {
-        c.run.id = claimed->id;
-        c.run.retry_of = claimed->retry_of;
-        c.run.queued_at_ms = claimed->queued_at_ms;
-        if (claimed->started_at_ms > 0)
-            c.run.started_at_ms = claimed->started_at_ms;
-    }
+    c.run.dry_run = run->dry_run;
+    c.run.allow_missing = run->allow_missing;
+    c.run.attempt = run->attempt > 0 ? run->attempt : 1;
+    c.run.retry_of = run->retry_of;
+    c.run.queued_at_ms = run->queued_at_ms;
+    c.run.started_at_ms = run->started_at_ms > 0 ? run->started_at_ms : ferry_time_now_ms();
     c.started_mono = ferry_time_mono_ms();
     c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
-    if (c.run.sync == NULL || c.run.trigger == NULL || (tenant != NULL && c.run.tenant == NULL) ||
-        c.batch.items == NULL || c.batch.key == NULL || c.batch.reason == NULL ||
-        c.batch.diff == NULL) {
+    if (c.run.sync == NULL || c.run.trigger == NULL ||
+        (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
+        c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
-    if (claimed == NULL) {
-        rc = opt->store->ops->run_start(opt->store, &c.run, &c.run.id, err);
-        if (rc != FERRY_OK)
-            goto out;
-    }
-
     for (int tries = 0;; tries++) {
         ferry_err_clear(&cause);
         rc = execute(&c, &cause);

@@ -1,6 +1,7 @@
 /* run.h - executing one run of a sync: source -> map -> target -> recorder, in one transaction.
  *
- * ferry_sync_run() records the run in the store as running, opens the source (header checks
+ * ferry_sync_run() executes a run already recorded in the store as running (claimed by a
+ * worker, or recorded by the command line: queue/queue.h), opens the source (header checks
  * happen before the target is touched), begins the target's transaction, streams every record
  * through the mapper and the target, records a change row for every record that was not
  * unchanged, applies on_missing, writes the final run record and commits, all or nothing. A
@@ -19,8 +20,8 @@
 #include "store/store.h"
 #include "util/err.h"
 
-/* A running run renews its lease this often (from its progress reports); a lease not
- * renewed for FERRY_LEASE_MS is taken over (ferry serve checks every few seconds). */
+/* A running run renews its lease this often (opt->renew_lease); a lease not renewed for
+ * FERRY_LEASE_MS is taken over (ferry serve checks every few seconds). */
 #define FERRY_HEARTBEAT_MS 5000
 #define FERRY_LEASE_MS (5 * 60 * 1000)
 
@@ -38,19 +39,16 @@ typedef void (*ferry_run_progress_cb)(void *ctx, const ferry_run_progress *progr
 typedef struct {
     const ferry_config *config;
     const ferry_sync_spec *sync;
-    ferry_store *store;       /* borrowed; its connection is used for the target too */
-    const ferry_run *claimed; /* a queued run a worker claimed (borrowed), or NULL to record
-                                 a new run; its id, trigger, user and attempt are kept */
-    const char *trigger;      /* "cli", "api", "schedule" (new runs) */
-    const char *user;         /* who started it, or NULL */
-    const char *tenant;       /* the tenant (new runs; a claimed run has its own), or NULL */
-    bool dry_run;             /* do everything, then roll back */
-    bool allow_missing;       /* (new runs) on_missing may delete or flag any number of rows
-                                 this once, whatever guard.max_missing says */
-    atomic_bool *cancel;      /* may be NULL */
-    atomic_bool *requeue;     /* may be NULL; when set and the run is cancelled, it is rolled
-                                 back and queued again (store run_requeue) instead of being
-                                 recorded as cancelled: a stopping server hands it on */
+    ferry_store *store;   /* borrowed; its connection is used for the target too */
+    const ferry_run *run; /* the run to execute (borrowed), recorded as running and held by
+                             this process (ferry_queue_run_claim(), ferry_queue_run_start());
+                             its id, tenant, trigger, user, token, attempt, dry_run (do
+                             everything, then roll back) and allow_missing (on_missing may
+                             delete or flag any number of rows this once) are kept */
+    atomic_bool *cancel;  /* may be NULL */
+    atomic_bool *requeue; /* may be NULL; when set and the run is cancelled, it is rolled
+                             back and queued again (store run_requeue) instead of being
+                             recorded as cancelled: a stopping server hands it on */
     /* Called when writing the run's end to the store failed on the database (FERRY_EDB: a
      * lost connection, a full disk), before each new try, with the tries so far: it waits
      * as long as it sees fit and returns false to give up. NULL: one try. */
@@ -61,6 +59,12 @@ typedef struct {
      * cancelled run whose canceller is still to come. NULL: nobody is named. */
     char *(*who_cancelled)(void *ctx);
     void *who_cancelled_ctx;
+    /* Called every FERRY_HEARTBEAT_MS while the run executes, on its thread, at a point where
+     * the store's connection is free: renews the run's lease (ferry_queue_lease_renew()) and
+     * returns FERRY_ENOTFOUND when it was lost, which stops the run without recording it.
+     * NULL: the lease is not renewed. */
+    ferry_rc (*renew_lease)(void *ctx, ferry_store *store, int64_t run_id, ferry_err *err);
+    void *renew_lease_ctx;
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
     int progress_interval_ms; /* default 250 */
@@ -69,10 +73,10 @@ typedef struct {
 /* Executes one run. Returns FERRY_OK when the run was executed and recorded, whatever its
  * outcome: *ret_run (owned by the caller, ferry_run_done()) says succeeded, failed or
  * cancelled, or queued when opt->requeue handed it back to the queue. Returns an error only
- * when the run could not be recorded at all (the store failed, or a run of the sync is
- * already queued or running) or its end was not this process's to record (FERRY_ENOTFOUND:
- * its lease was taken over, or a COMMIT whose answer was lost had stored it already): the
- * store then holds the truth, and nothing may be announced but what it holds. */
+ * when the run's end could not be recorded (the store failed) or was not this process's to
+ * record (FERRY_ENOTFOUND: its lease was taken over, or a COMMIT whose answer was lost had
+ * stored it already): the store then holds the truth, and nothing may be announced but what
+ * it holds. */
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err);
 
 /* Formats the one-line summary of a run's counts into out:

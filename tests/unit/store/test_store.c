@@ -702,7 +702,7 @@ static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
     assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
     ferry_run_done(&got);
     assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_OK);
@@ -734,10 +734,10 @@ static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
     assert_true(created);
     assert_int_equal(a.status, FERRY_RUN_QUEUED);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &b, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &b, &created, &err), FERRY_OK);
     assert_false(created);
     assert_int_equal(b.id, a.id);
     assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_OK);
@@ -759,7 +759,7 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
     assert_int_equal(st->ops->run_cancel_queued(st, a.id, "ana", &err), FERRY_OK);
     assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_CANCELLED);
@@ -1321,7 +1321,7 @@ static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
     /* A queued run: its token from run_enqueue, its canceller from run_cancel_queued. */
     run.token = (char *)"cron job";
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &run, NULL, NULL, &queued, &created, &err), FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &run, &queued, &created, &err), FERRY_OK);
     assert_true(created);
     assert_string_equal(queued.token, "cron job");
     assert_int_equal(st->ops->run_cancel_queued(st, queued.id, "ana", &err), FERRY_OK);
@@ -1851,8 +1851,7 @@ static void a_running_run_names_its_node_and_others_do_not(void **state)
 
     ferry_node_self(self, sizeof(self));
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &queued, &created, &err),
-                     FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
     assert_null(queued.node);
     assert_int_equal(st->ops->run_claim(st, &claimed, &err), FERRY_OK);
     assert_string_equal(claimed.node, self);
@@ -1960,8 +1959,7 @@ static void a_running_run_can_be_asked_to_cancel(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &queued, &created, &err),
-                     FERRY_OK);
+    assert_int_equal(st->ops->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
     /* Only a running run: a queued one is cancelled with run_cancel_queued. */
     assert_int_equal(st->ops->run_request_cancel(st, queued.id, "ana", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "run 1 is not running");
@@ -2113,8 +2111,7 @@ static void pg_concurrent_claims_hand_each_run_to_one_claimer(void **state)
         snprintf(sync, sizeof(sync), "s%d", i);
         want = new_run(sync, 1795500344000);
         ferry_err_clear(&err);
-        assert_int_equal(st->ops->run_enqueue(st, &want, NULL, NULL, &got, &created, &err),
-                         FERRY_OK);
+        assert_int_equal(st->ops->run_enqueue(st, &want, &got, &created, &err), FERRY_OK);
         assert_true(created);
         assert_true(got.id >= 1 && got.id <= 40);
         ferry_run_done(&got);
@@ -2135,18 +2132,6 @@ static void pg_concurrent_claims_hand_each_run_to_one_claimer(void **state)
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_runs WHERE status = 'running'"), 40);
 }
 
-static int queued_calls;
-static pthread_mutex_t queued_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queued_calls */
-
-static void count_queued(void *ctx, const ferry_run *run)
-{
-    (void)ctx;
-    (void)run;
-    pthread_mutex_lock(&queued_lock);
-    queued_calls++;
-    pthread_mutex_unlock(&queued_lock);
-}
-
 static void *enqueue_one(void *arg)
 {
     worker *w = arg;
@@ -2156,8 +2141,7 @@ static void *enqueue_one(void *arg)
     want.tenant = (char *)"acme";
     pthread_barrier_wait(w->barrier);
     ferry_err_clear(&err);
-    w->rc =
-        w->store->ops->run_enqueue(w->store, &want, count_queued, NULL, &got, &w->created, &err);
+    w->rc = w->store->ops->run_enqueue(w->store, &want, &got, &w->created, &err);
     if (w->rc == FERRY_OK) {
         w->ids[w->n++] = got.id;
         ferry_run_done(&got);
@@ -2172,7 +2156,6 @@ static void pg_concurrent_enqueues_create_one_run(void **state)
     worker w[20];
     int created = 0;
 
-    queued_calls = 0;
     run_workers(fx, w, 20, enqueue_one);
     for (int i = 0; i < 20; i++) {
         if (w[i].rc != FERRY_OK)
@@ -2182,7 +2165,6 @@ static void pg_concurrent_enqueues_create_one_run(void **state)
         assert_int_equal(w[i].ids[0], w[0].ids[0]);
     }
     assert_int_equal(created, 1);
-    assert_int_equal(queued_calls, 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_runs"), 1);
 }
 

@@ -6,6 +6,7 @@
  * messages, the counts, the change rows, dry runs, empty sources, header errors, cancelling,
  * the progress callback, on_missing, and ferry_run_format_summary() on its own. */
 #include "config/config.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
 #include "testutil.h"
@@ -111,18 +112,24 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
 /* Runs the sync; the run must be recorded. */
 static ferry_run run_sync(fixture *fx, bool dry_run, atomic_bool *cancel, progress_log *log)
 {
+    ferry_queue_request rq = {0};
     ferry_run_options opt;
-    ferry_run run;
+    ferry_run started, run;
     ferry_err err;
 
+    rq.sync = &fx->cfg->syncs[0];
+    rq.trigger = "api";
+    rq.user = "tester";
+    rq.dry_run = dry_run;
+    rq.allow_missing = fx->allow_missing;
+    ferry_err_clear(&err);
+    if (ferry_queue_run_start(fx->store, &rq, &started, &err) != FERRY_OK)
+        fail_msg("ferry_queue_run_start: %s", err.msg);
     memset(&opt, 0, sizeof(opt));
     opt.config = fx->cfg;
     opt.sync = &fx->cfg->syncs[0];
     opt.store = fx->store;
-    opt.trigger = "api";
-    opt.user = "tester";
-    opt.dry_run = dry_run;
-    opt.allow_missing = fx->allow_missing;
+    opt.run = &started;
     opt.cancel = cancel;
     opt.on_progress = log != NULL ? on_progress : NULL;
     opt.progress_ctx = log;
@@ -130,6 +137,7 @@ static ferry_run run_sync(fixture *fx, bool dry_run, atomic_bool *cancel, progre
     ferry_err_clear(&err);
     if (ferry_sync_run(&opt, &run, &err) != FERRY_OK)
         fail_msg("ferry_sync_run: %s", err.msg);
+    ferry_run_done(&started);
     return run;
 }
 
@@ -609,7 +617,7 @@ static void finished_run_lets_the_next_one_start(void **state)
 
 static void run_while_another_is_active_is_refused(void **state)
 {
-    ferry_run_options opt;
+    ferry_queue_request rq = {0};
     ferry_run other, run;
     int64_t id = 0;
     ferry_err err;
@@ -625,12 +633,9 @@ static void run_while_another_is_active_is_refused(void **state)
     other.queued_at_ms = other.started_at_ms = 1795500344000;
     ferry_err_clear(&err);
     assert_int_equal(fx.store->ops->run_start(fx.store, &other, &id, &err), FERRY_OK);
-    memset(&opt, 0, sizeof(opt));
-    opt.config = fx.cfg;
-    opt.sync = &fx.cfg->syncs[0];
-    opt.store = fx.store;
+    rq.sync = &fx.cfg->syncs[0];
     memset(&run, 0, sizeof(run));
-    assert_int_equal(ferry_sync_run(&opt, &run, &err), FERRY_EINVAL);
+    assert_int_equal(ferry_queue_run_start(fx.store, &rq, &run, &err), FERRY_EINVAL);
     assert_string_equal(err.msg, "a run of 'staff' is already queued or running");
     assert_null(run.sync);
     assert_false(staff_table_exists(&fx));

@@ -8,6 +8,7 @@
  * the summary, the log message (with the order of its items), every change row (seq, key,
  * outcome, row, reason, diff) and the synced table afterwards, must be byte-identical. */
 #include "config/config.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
 #include "testutil.h"
@@ -108,22 +109,28 @@ static void write_source(world *w, const char *tenant, const char *csv)
 /* Runs the sync for tenant and appends everything observable to the transcript. */
 static void run_and_record(world *w, const char *tenant)
 {
+    ferry_queue_request rq = {0};
     ferry_run_options opt;
     ferry_change_filter f = {.outcome = -1};
     ferry_change *changes = NULL;
     size_t n = 0;
-    ferry_run run;
+    ferry_run started, run;
     ferry_err err;
 
+    rq.sync = &w->cfg->syncs[0];
+    rq.trigger = "api";
+    rq.tenant = tenant;
+    ferry_err_clear(&err);
+    if (ferry_queue_run_start(w->store, &rq, &started, &err) != FERRY_OK)
+        fail_msg("ferry_queue_run_start: %s", err.msg);
     memset(&opt, 0, sizeof(opt));
     opt.config = w->cfg;
     opt.sync = &w->cfg->syncs[0];
     opt.store = w->store;
-    opt.trigger = "api";
-    opt.tenant = tenant;
-    ferry_err_clear(&err);
+    opt.run = &started;
     if (ferry_sync_run(&opt, &run, &err) != FERRY_OK)
         fail_msg("ferry_sync_run: %s", err.msg);
+    ferry_run_done(&started);
     ferry_buf_printf(&w->log, "== run %lld tenant %s: %s\n", (long long)run.id, tenant,
                      ferry_run_status_name(run.status));
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
