@@ -27,8 +27,8 @@
 #include "config/config.h"
 #include "config/walk.h"
 
-#include "source/csv_reader.h" /* ferry_utf8_is_valid() */
-#include "util/password.h"     /* ferry_password_wipe() */
+#include "util/password.h" /* ferry_password_wipe() */
+#include "util/utf8.h"     /* ferry_utf8_is_valid() */
 
 #include <errno.h>
 #include <libfyaml.h>
