@@ -1,8 +1,14 @@
-/* walk.h - the schema walker config.c is built on, shared by the files of config/.
+/* walk.h - the schema walker the files of config/ are built on (internal to config/).
  *
- * Internal to config/: config.c walks the document and the top-level and sync keys;
- * rest.c adds the keys of REST sources (docs/sources.md). Every message reads
- * "FILE:LINE: dotted.key.path: message" (see config.c's opening comment). */
+ * struct walk carries the file name, the error record and the dotted path of the node being
+ * checked, so that every message reads "FILE:LINE: dotted.key.path: message" (no path at the
+ * top level). List items add "[i]" (0-based) to the path. The functions below read one value
+ * of the document each (a scalar, a bool, a number, a list of strings...) and fail with the
+ * message the config tests expect; keys.h builds the key tables on them.
+ *
+ * Lines. libfyaml 0.7 exposes source marks for tokens but not for nodes, so a scalar's line is
+ * its token's, a collection's is its first entry's, and a value with neither (an empty value,
+ * {} or []) takes the line of the key that introduced it. */
 #ifndef FERRY_CONFIG_WALK_H
 #define FERRY_CONFIG_WALK_H
 
@@ -16,6 +22,8 @@
 #define SHOW_MAX 60 /* at most this much of an offending value is quoted back */
 #define IDENT_MAX 63
 #define PATH_BUF 512
+
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The state of one walk over the document. */
 struct walk {
@@ -31,91 +39,101 @@ struct val {
     int line;             /* 1-based */
 };
 
-typedef ferry_rc (*key_handler)(struct walk *w, const struct val *v, void *obj);
-
-/* One row of a fixed-key mapping's schema. */
-struct key_rule {
-    const char *name;
-    bool required;
-    key_handler fn;
-};
-
 /* Called for each entry of a mapping whose keys are names; name is NUL-terminated and
  * borrowed, line is the key's. */
 typedef ferry_rc (*entry_handler)(struct walk *w, const char *name, int line, const struct val *v,
                                   void *obj);
 
-#define NRULES(rules) (sizeof(rules) / sizeof((rules)[0]))
+/* ---- the path and messages ---- */
 
-size_t path_push(struct walk *w, const char *key, size_t keylen);
-size_t path_push_index(struct walk *w, size_t index);
-void path_pop(struct walk *w, size_t old);
-ferry_rc fail(struct walk *w, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Appends ".key" (or "key" at the top) to the path; returns what ferry_config_path_pop()
+ * takes to undo it. */
+size_t ferry_config_path_push(struct walk *w, const char *key, size_t keylen);
+size_t ferry_config_path_push_index(struct walk *w, size_t index);
+void ferry_config_path_pop(struct walk *w, size_t old);
 
-ferry_rc oom(struct walk *w);
-int show_len(size_t len);
-struct val val_of(struct fy_node *n, int fallback_line);
-bool is_null(struct fy_node *n);
-ferry_rc get_scalar(struct walk *w, const struct val *v, const char **ret, size_t *ret_len);
-ferry_rc dup_scalar(struct walk *w, const struct val *v, char **ret);
-ferry_rc get_string(struct walk *w, const struct val *v, char **ret);
-ferry_rc set_string(struct walk *w, const struct val *v, char **dst);
-ferry_rc get_bool(struct walk *w, const struct val *v, bool *ret);
-bool parse_long(const char *s, long *ret);
-ferry_rc get_long(struct walk *w, const struct val *v, long min, long max, long *ret);
-void free_strv(char **v, size_t n);
-ferry_rc get_string_list(struct walk *w, const struct val *v, bool scalar_ok, bool nocase,
-                         char ***ret, size_t *ret_n);
-struct val list_item(const struct val *list, size_t index);
-ferry_rc walk_mapping(struct walk *w, const struct val *map, const struct key_rule *rules,
-                      size_t nrules, void *obj);
-ferry_rc mapping_count(struct walk *w, const struct val *map, size_t *ret);
-ferry_rc walk_entries(struct walk *w, const struct val *map, entry_handler fn, void *obj);
-bool is_alpha(char c);
-bool is_digit(char c);
-bool is_identifier(const char *s);
-ferry_rc check_identifier(struct walk *w, int line, const char *s, const char *what);
-int parse_size(const char *s, size_t *ret);
-int parse_size_max(const char *s, unsigned long long max, size_t *ret);
-/* allow_hosts: a list of host names or literal addresses (no scheme, port or path), stored in
- * lower case in *dst (what it held before is freed) (source.c). */
-ferry_rc set_allow_hosts(struct walk *w, const struct val *v, char ***dst, size_t *dst_n);
-const char *url_problem(const char *url, char *buf, size_t bufsize);
-ferry_rc get_duration(struct walk *w, const struct val *v, long *ret_ms);
+/* Records "FILE:LINE: PATH: message" (no PATH at the top level); returns FERRY_ECONFIG. */
+ferry_rc ferry_config_fail(struct walk *w, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+ferry_rc ferry_config_oom(struct walk *w);
+
+/* For quoting a value back: "'%.*s'", ferry_config_show_len(len), s. */
+int ferry_config_show_len(size_t len);
+
+/* ---- nodes ---- */
+
+/* The 1-based line of a node, or 0 when it has no position of its own. */
+int ferry_config_node_line(struct fy_node *n);
+struct val ferry_config_val_of(struct fy_node *n, int fallback_line);
+
+/* A YAML null: no node, an empty plain scalar, or plain ~ / null. */
+bool ferry_config_is_null(struct fy_node *n);
+
+/* The text of a mapping key (borrowed, not NUL-terminated) and its line. */
+ferry_rc ferry_config_key_text_get(struct walk *w, struct fy_node *key, int fallback_line,
+                                   const char **ret, size_t *ret_len, int *ret_line);
+
+/* ---- values ---- */
+
+/* The text of a scalar value (not NUL-terminated; borrowed from the document). */
+ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
+                                 size_t *ret_len);
+
+/* A malloc'ed NUL-terminated copy of a scalar value (may be empty). */
+ferry_rc ferry_config_scalar_load(struct walk *w, const struct val *v, char **ret);
+
+/* Like ferry_config_scalar_load() but an empty string is an error. */
+ferry_rc ferry_config_string_load(struct walk *w, const struct val *v, char **ret);
+
+/* Replaces *dst with the string value (the old value is freed only on success). */
+ferry_rc ferry_config_string_set(struct walk *w, const struct val *v, char **dst);
+
+ferry_rc ferry_config_bool_get(struct walk *w, const struct val *v, bool *ret);
+
+/* A decimal integer: optional '-', then digits only, within long. */
+bool ferry_config_long_parse(const char *s, long *ret);
+ferry_rc ferry_config_long_get(struct walk *w, const struct val *v, long min, long max, long *ret);
+
+/* A duration into *ret_ms; bad durations name the key. */
+ferry_rc ferry_config_duration_get(struct walk *w, const struct val *v, long *ret_ms);
 
 /* A duration within [min_ms, max_ms]. */
-ferry_rc get_duration_within(struct walk *w, const struct val *v, long min_ms, long max_ms,
-                             long *ret_ms);
+ferry_rc ferry_config_duration_get_within(struct walk *w, const struct val *v, long min_ms,
+                                          long max_ms, long *ret_ms);
 
-/* ---- syncs.NAME.source (source.c) ---- */
+/* A size: bytes, or a number followed by KiB, MiB, GiB or TiB, from 1 to max. Returns 1
+ * when valid, 0 when not a size, -1 when out of range. */
+int ferry_config_size_parse(const char *s, unsigned long long max, size_t *ret);
 
-/* What walking a source keeps for the checks that need the whole sync. */
-struct source_state {
-    ferry_source_spec *src;
-    const char *rest_key; /* the first key given that only REST sources take, or NULL */
-    int rest_line;
-    const char *csv_key; /* the first key given that only CSV sources take, or NULL */
-    int csv_line;
-    int line; /* the source: mapping's */
-};
+void ferry_config_strv_free(char **v, size_t n);
 
-/* Sets a source's defaults (kind csv). */
-void ferry_config_source_defaults(ferry_source_spec *src);
+/* A non-empty list of non-empty strings without repeats (compared case-insensitively when
+ * nocase). With scalar_ok a single scalar is taken as a list of one. */
+ferry_rc ferry_config_strings_load(struct walk *w, const struct val *v, bool scalar_ok, bool nocase,
+                                   char ***ret, size_t *ret_n);
 
-/* Walks syncs.NAME.source into st->src. */
-ferry_rc ferry_config_source_walk(struct walk *w, const struct val *v, struct source_state *st);
+/* The value node of a sequence item for messages about item i (the list itself when the
+ * value is a scalar taken as a list of one). */
+struct val ferry_config_list_item(const struct val *list, size_t index);
 
-/* The checks that need the whole sync (its kind, fields and tenant variable), and the
- * defaults that depend on the kind; the walk's path is the sync's. */
-ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
-                                   const struct source_state *st);
+/* ---- mappings ---- */
 
-/* Gives src the top level's allow_private, allow_hosts and files_dir (cfg's), merged with its
- * own. Fails only when memory runs out. */
-ferry_rc ferry_config_source_inherit(struct walk *w, ferry_source_spec *src,
-                                     const ferry_config *cfg);
+/* The number of entries of a mapping value. */
+ferry_rc ferry_config_mapping_count(struct walk *w, const struct val *map, size_t *ret);
 
-/* Frees what a source spec holds (not the spec itself). */
-void ferry_config_source_done(ferry_source_spec *src);
+/* Walks a mapping whose keys are names, in document order. */
+ferry_rc ferry_config_entries_walk(struct walk *w, const struct val *map, entry_handler fn,
+                                   void *obj);
+
+/* ---- names ---- */
+
+bool ferry_config_is_alpha(char c);
+bool ferry_config_is_digit(char c);
+
+/* [A-Za-z_][A-Za-z0-9_]*, at most IDENT_MAX characters. */
+bool ferry_config_is_identifier(const char *s);
+
+/* Checks a table, field or column name; what is "table", "field" or "column". */
+ferry_rc ferry_config_identifier_check(struct walk *w, int line, const char *s, const char *what);
 
 #endif

@@ -1,0 +1,735 @@
+/* sync_section.c - one entry of syncs: (docs/config.md): its target, fields, skip rules,
+ * schedule, guard and tenants; its source: goes to source_section.c.
+ *
+ * Checks that span keys (target.key and skip name fields, noun defaults to the table) run
+ * once a sync's mapping has been walked, from the nodes kept on the way, so the order of the
+ * keys in the file does not matter. */
+#include "config/sync_section.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/keys.h"
+#include "config/source_section.h"
+
+#define SCHEDULE_MIN_MS 10000L
+#define SYNC_NAME_MAX 64
+
+#define SYNC(member) offsetof(ferry_sync_spec, member)
+#define TARGET(member) offsetof(ferry_target_spec, member)
+#define FIELD(member) offsetof(ferry_field_spec, member)
+#define GUARD(member) offsetof(ferry_guard_spec, member)
+
+/* What walking one sync keeps for the checks that need the whole sync. */
+struct sync_state {
+    ferry_sync_spec *sync;
+    struct val key;  /* target.key */
+    struct val skip; /* skip:, parsed once the fields are known */
+    bool has_skip;
+    struct val tenant; /* tenant:, applied once the fields are known */
+    bool has_tenant;
+    struct source_state source;
+};
+
+/* [a-z0-9_-]{1,SYNC_NAME_MAX} */
+static bool is_sync_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || ferry_config_is_digit(s[i]) || s[i] == '_' ||
+              s[i] == '-'))
+            return false;
+    return i >= 1 && i <= SYNC_NAME_MAX;
+}
+
+/* ---- syncs.NAME.target ---- */
+
+static const char *const on_missing_names[] = {
+    [FERRY_ON_MISSING_KEEP] = "keep",
+    [FERRY_ON_MISSING_DELETE] = "delete",
+    [FERRY_ON_MISSING_FLAG] = "flag",
+};
+
+/* target.key: kept for check_key(), which runs once the fields are known. */
+static ferry_rc note_key(struct walk *w, const struct val *v, const struct key_rule *rule,
+                         void *obj, void *data)
+{
+    struct sync_state *st = obj;
+
+    (void)w;
+    (void)rule;
+    (void)data;
+    st->key = *v;
+    return FERRY_OK;
+}
+
+static const struct key_rule target_rules[] = {
+    {"table", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TARGET(table),
+     .what = "table", .fn = ferry_config_identifier_key_check},
+    /* the synced table lives in another database than Ferry's own tables */
+    {"database", FERRY_KEY_STRING, .offset = TARGET(database), .fn = ferry_config_database_check},
+    {"key", FERRY_KEY_STRINGS, .flags = FERRY_KEY_REQUIRED | FERRY_KEY_ONE_OK,
+     .offset = TARGET(key), .count_offset = TARGET(nkey), .fn = note_key},
+    {"on_missing", FERRY_KEY_ENUM, .offset = TARGET(on_missing), .what = "value",
+     .names = on_missing_names, .nnames = NITEMS(on_missing_names), .def = FERRY_ON_MISSING_KEEP},
+};
+
+/* ---- syncs.NAME.fields.FIELD ---- */
+
+static const char *const type_names[] = {
+    [FERRY_TYPE_TEXT] = "text",       [FERRY_TYPE_INTEGER] = "integer",
+    [FERRY_TYPE_DECIMAL] = "decimal", [FERRY_TYPE_BOOLEAN] = "boolean",
+    [FERRY_TYPE_DATE] = "date",       [FERRY_TYPE_DATETIME] = "datetime",
+    [FERRY_TYPE_EMAIL] = "email",     [FERRY_TYPE_ENUM] = "enum",
+};
+
+const char *ferry_field_type_name(ferry_field_type type)
+{
+    if ((unsigned)type < NITEMS(type_names))
+        return type_names[type];
+    return "unknown";
+}
+
+static const struct key_rule field_rules[] = {
+    {"column", FERRY_KEY_STRING, .offset = FIELD(column)}, /* default: the field's name */
+    {"type", FERRY_KEY_ENUM, .flags = FERRY_KEY_UNLISTED, .offset = FIELD(type), .what = "type",
+     .names = type_names, .nnames = NITEMS(type_names)}, /* default: text */
+    {"required", FERRY_KEY_BOOL,
+     .offset = FIELD(required)}, /* default: false; true for key fields */
+    {"trim", FERRY_KEY_BOOL, .offset = FIELD(trim), .def = true},
+    {"values", FERRY_KEY_STRINGS, .offset = FIELD(values),
+     .count_offset = FIELD(nvalues)}, /* enum only, and required */
+    {"pointer", FERRY_KEY_TEXT, .flags = FERRY_KEY_REST,
+     .offset = FIELD(pointer)}, /* rest: default "/name" */
+    {"join", FERRY_KEY_TEXT, .flags = FERRY_KEY_REST,
+     .offset = FIELD(join)}, /* rest: default ", " */
+};
+
+/* One entry of fields:; the path ends in the field's name. */
+static ferry_rc on_field(struct walk *w, const char *name, int line, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_sync_spec *sync = st->sync;
+    struct key_seen seen = {0};
+    const struct val *column, *values;
+    ferry_field_spec *f;
+    long rest;
+    size_t i, old;
+    ferry_rc rc = ferry_config_identifier_check(w, line, name, "field");
+
+    if (rc != FERRY_OK)
+        return rc;
+    for (i = 0; i < sync->nfields; i++)
+        if (strcasecmp(sync->fields[i].name, name) == 0)
+            return ferry_config_fail(w, line,
+                                     "field '%s' repeats field '%s' (column names ignore case)",
+                                     name, sync->fields[i].name);
+    f = &sync->fields[sync->nfields++];
+    f->line = line;
+    f->name = strdup(name);
+    if (f->name == NULL)
+        return ferry_config_oom(w);
+    (void)ferry_config_table_defaults(field_rules, NITEMS(field_rules), f); /* no strings */
+    if (!ferry_config_is_null(v->node)) { /* "phone:" alone means all defaults */
+        rc = ferry_config_table_walk(w, v, field_rules, NITEMS(field_rules), st, f, &seen);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    column = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "column");
+    values = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "values");
+    rest = ferry_config_seen_first(&seen, field_rules, FERRY_KEY_REST);
+    f->column_line = column != NULL ? column->line : 0;
+    f->pointer_line = rest >= 0 ? seen.vals[rest].line : 0;
+    if (f->column == NULL) {
+        f->column = strdup(name);
+        if (f->column == NULL)
+            return ferry_config_oom(w);
+    }
+    if (f->type == FERRY_TYPE_ENUM && values == NULL)
+        return ferry_config_fail(w, v->line,
+                                 "missing required key 'values' (type enum needs the list of "
+                                 "allowed values)");
+    if (f->type != FERRY_TYPE_ENUM && values != NULL) {
+        old = ferry_config_path_push(w, "values", 6);
+        rc = ferry_config_fail(w, values->line,
+                               "'values' is only allowed with type enum (this field is "
+                               "%s)",
+                               ferry_field_type_name(f->type));
+        ferry_config_path_pop(w, old);
+        return rc;
+    }
+    for (i = 0; i + 1 < sync->nfields; i++) {
+        if (strcmp(sync->fields[i].column, f->column) != 0)
+            continue;
+        old = column != NULL ? ferry_config_path_push(w, "column", 6) : w->pathlen;
+        rc = ferry_config_fail(w, column != NULL ? column->line : line,
+                               "column '%s' is already mapped by field '%s'", f->column,
+                               sync->fields[i].name);
+        ferry_config_path_pop(w, old);
+        return rc;
+    }
+    return FERRY_OK;
+}
+
+/* ---- syncs.NAME.skip.FIELD ---- */
+
+struct skip_state {
+    ferry_skip_rule *rule;
+    int nkinds; /* how many of in, not_in and empty were given */
+};
+
+/* in:, not_in: or empty: (the row's def is its ferry_skip_kind). */
+static ferry_rc on_skip_kind(struct walk *w, const struct val *v, const struct key_rule *rule,
+                             void *obj, void *data)
+{
+    struct skip_state *ss = obj;
+    ferry_skip_kind kind = (ferry_skip_kind)rule->def;
+
+    (void)data;
+    if (ss->nkinds++ > 0)
+        return ferry_config_fail(w, v->line, "a rule takes exactly one of in, not_in or empty");
+    ss->rule->kind = kind;
+    if (kind == FERRY_SKIP_EMPTY) {
+        bool empty = false;
+        ferry_rc rc = ferry_config_bool_get(w, v, &empty);
+
+        if (rc != FERRY_OK)
+            return rc;
+        return empty ? FERRY_OK : ferry_config_fail(w, v->line, "only 'empty: true' is meaningful");
+    }
+    return ferry_config_strings_load(w, v, false, true, &ss->rule->values, &ss->rule->nvalues);
+}
+
+static const struct key_rule skip_rules[] = {
+    {"in", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_IN, .fn = on_skip_kind},
+    {"not_in", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_NOT_IN, .fn = on_skip_kind},
+    {"empty", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_EMPTY, .fn = on_skip_kind},
+};
+
+static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct val *v, void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_sync_spec *sync = st->sync;
+    struct skip_state ss = {0};
+    long index = ferry_sync_field_index(sync, name);
+    ferry_rc rc;
+
+    if (index < 0)
+        return ferry_config_fail(w, line, "no field named '%s'", name);
+    ss.rule = &sync->skips[sync->nskips++];
+    ss.rule->field = (size_t)index;
+    rc = ferry_config_table_walk(w, v, skip_rules, NITEMS(skip_rules), &ss, ss.rule, NULL);
+    if (rc == FERRY_OK && ss.nkinds == 0)
+        rc = ferry_config_fail(w, v->line, "a rule takes exactly one of in, not_in or empty");
+    return rc;
+}
+
+/* ---- syncs.NAME keys ---- */
+
+static ferry_rc on_sync_source(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    struct sync_state *st = obj;
+
+    (void)rule;
+    (void)data;
+    st->source.src = &st->sync->source;
+    return ferry_config_source_walk(w, v, &st->source);
+}
+
+static ferry_rc on_sync_fields(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    size_t count = 0;
+    ferry_rc rc = ferry_config_mapping_count(w, v, &count);
+
+    (void)rule;
+    (void)data;
+    if (rc != FERRY_OK)
+        return rc;
+    if (count == 0)
+        return ferry_config_fail(w, v->line, "define at least one field");
+    if (st->sync->fields != NULL)
+        return ferry_config_fail(w, v->line, "fields are given twice");
+    st->sync->fields = calloc(count, sizeof(*st->sync->fields));
+    if (st->sync->fields == NULL)
+        return ferry_config_oom(w);
+    return ferry_config_entries_walk(w, v, on_field, st);
+}
+
+/* skip: kept, and parsed once the fields are known. */
+static ferry_rc on_sync_skip(struct walk *w, const struct val *v, const struct key_rule *rule,
+                             void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    size_t count = 0;
+    ferry_rc rc = ferry_config_mapping_count(w, v, &count);
+
+    (void)rule;
+    (void)data;
+    if (rc == FERRY_OK) {
+        st->skip = *v;
+        st->has_skip = true;
+    }
+    return rc;
+}
+
+/* 'cron "0 * * * *"' (quotes optional): fills sync->cron; false with a reason otherwise. */
+static bool parse_cron_schedule(const char *s, ferry_sync_spec *sync, const char **ret_why)
+{
+    char expr[256];
+    size_t n;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    n = strlen(s);
+    if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+        s++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(expr)) {
+        *ret_why = "needs five fields: minute hour day-of-month month day-of-week";
+        return false;
+    }
+    memcpy(expr, s, n);
+    expr[n] = '\0';
+    *ret_why = ferry_cron_parse(expr, &sync->cron);
+    sync->has_cron = *ret_why == NULL;
+    return sync->has_cron;
+}
+
+static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                 void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    const char *p, *why = NULL;
+    long ms = 0;
+    char *s = NULL;
+    ferry_rc rc = ferry_config_string_load(w, v, &s);
+
+    (void)rule;
+    (void)data;
+    if (rc != FERRY_OK)
+        return rc;
+    if (strncasecmp(s, "cron", 4) == 0 && (s[4] == ' ' || s[4] == '\t')) {
+        if (parse_cron_schedule(s + 4, st->sync, &why)) {
+            free(st->sync->schedule);
+            st->sync->schedule = s;
+            st->sync->schedule_every_s = 0;
+            return FERRY_OK;
+        }
+        rc = ferry_config_fail(w, v->line, "the cron expression %s", why);
+        free(s);
+        return rc;
+    }
+    p = s;
+    if (strncasecmp(p, "every", 5) == 0 && (p[5] == ' ' || p[5] == '\t')) {
+        p += 5;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    } else {
+        p = NULL;
+    }
+    if (p == NULL || !ferry_duration_parse(p, &ms)) {
+        rc = ferry_config_fail(
+            w, v->line, "expected 'every <duration>' such as 'every 1h', or 'cron \"0 * * * *\"'");
+    } else if (ms < SCHEDULE_MIN_MS) {
+        rc = ferry_config_fail(w, v->line, "the period must be at least 10s");
+    } else if (ms % 1000 != 0) {
+        rc = ferry_config_fail(w, v->line, "the period must be a whole number of seconds");
+    } else {
+        free(st->sync->schedule);
+        st->sync->schedule = s;
+        st->sync->schedule_every_s = ms / 1000;
+        st->sync->has_cron = false;
+        return FERRY_OK;
+    }
+    free(s);
+    return rc;
+}
+
+/* ---- syncs.NAME.guard ---- */
+
+#define GUARD_COUNT_MAX 1000000000000LL
+
+/* A limit of the guard: "10%" (0% to 100%, at most two decimals) or a count ("50"). */
+static ferry_rc get_guard_limit(struct walk *w, const struct val *v, ferry_guard_limit *ret)
+{
+    const char *s = NULL, *p;
+    size_t len = 0, i = 0;
+    int64_t whole = 0, hundredths = 0;
+    int decimals = 0;
+    ferry_rc rc = ferry_config_scalar_get(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    p = s;
+    while (i < len && ferry_config_is_digit(p[i]) && whole <= GUARD_COUNT_MAX)
+        whole = whole * 10 + (p[i++] - '0');
+    if (i == 0 || whole > GUARD_COUNT_MAX)
+        goto bad;
+    if (i == len) {
+        *ret = (ferry_guard_limit){.set = true, .percent = false, .value = whole};
+        return FERRY_OK;
+    }
+    if (p[i] == '.') {
+        for (i++; i < len && ferry_config_is_digit(p[i]) && decimals < 2; decimals++)
+            hundredths = hundredths * 10 + (p[i++] - '0');
+        if (decimals == 0)
+            goto bad;
+        if (decimals == 1)
+            hundredths *= 10;
+    }
+    if (i + 1 != len || p[i] != '%' || whole > 100 || (whole == 100 && hundredths > 0))
+        goto bad;
+    *ret = (ferry_guard_limit){.set = true, .percent = true, .value = whole * 100 + hundredths};
+    return FERRY_OK;
+bad:
+    return ferry_config_fail(
+        w, v->line,
+        "'%.*s' is not a limit: write a share of the rows such as 10%% (0%% to 100%%, "
+        "at most two decimals) or a number of rows such as 50",
+        ferry_config_show_len(len), s);
+}
+
+static ferry_rc on_guard_limit(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    (void)obj;
+    return get_guard_limit(w, v, FERRY_KEY_MEMBER(ferry_guard_limit, data, rule->offset));
+}
+
+static const struct key_rule guard_rules[] = {
+    {"max_missing", FERRY_KEY_CUSTOM, .offset = GUARD(max_missing), .fn = on_guard_limit}, /* 10% */
+    {"max_failed", FERRY_KEY_CUSTOM, .offset = GUARD(max_failed), .fn = on_guard_limit}, /* none */
+};
+
+/* ---- syncs.NAME.tenant ---- */
+
+/* tenant: kept, and applied once the fields are known. */
+static ferry_rc on_sync_tenant(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    struct sync_state *st = obj;
+
+    (void)rule;
+    (void)data;
+    if (v->node == NULL || !fy_node_is_mapping(v->node))
+        return ferry_config_fail(w, v->line,
+                                 "expected a mapping such as {variable: org_id, column: org_id}");
+    st->tenant = *v;
+    st->has_tenant = true;
+    return FERRY_OK;
+}
+
+struct tenant_state {
+    char *variable;
+    char *column;
+    char **values;
+    size_t nvalues;
+    int column_line;
+};
+
+static ferry_rc check_tenant_variable(struct walk *w, const struct val *v,
+                                      const struct key_rule *rule, void *obj, void *data)
+{
+    struct tenant_state *ts = data;
+
+    (void)rule;
+    (void)obj;
+    if (!ferry_config_is_identifier(ts->variable))
+        return ferry_config_fail(w, v->line,
+                                 "a variable name is letters, digits and '_', not starting with a "
+                                 "digit");
+    return FERRY_OK;
+}
+
+static ferry_rc check_tenant_column(struct walk *w, const struct val *v,
+                                    const struct key_rule *rule, void *obj, void *data)
+{
+    struct tenant_state *ts = data;
+
+    ts->column_line = v->line;
+    return ferry_config_identifier_key_check(w, v, rule, obj, data);
+}
+
+static ferry_rc check_tenant_values(struct walk *w, const struct val *v,
+                                    const struct key_rule *rule, void *obj, void *data)
+{
+    struct tenant_state *ts = data;
+    ferry_rc rc = FERRY_OK;
+
+    (void)rule;
+    (void)obj;
+    for (size_t i = 0; rc == FERRY_OK && i < ts->nvalues; i++) {
+        const char *why = ferry_sync_tenant_problem(NULL, ts->values[i]);
+        if (why != NULL)
+            rc =
+                ferry_config_fail(w, v->line, "'%.*s': %s",
+                                  ferry_config_show_len(strlen(ts->values[i])), ts->values[i], why);
+    }
+    return rc;
+}
+
+#define TENANT(member) offsetof(struct tenant_state, member)
+
+static const struct key_rule tenant_rules[] = {
+    {"variable", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TENANT(variable),
+     .fn = check_tenant_variable},
+    {"column", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TENANT(column),
+     .what = "column", .fn = check_tenant_column},
+    {"values", FERRY_KEY_STRINGS, .flags = FERRY_KEY_ONE_OK, .offset = TENANT(values),
+     .count_offset = TENANT(nvalues), .fn = check_tenant_values},
+};
+
+/* Adds the tenant's column as the last field and the last key column. */
+static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
+{
+    ferry_sync_spec *sync = st->sync;
+    struct tenant_state ts = {0};
+    size_t old = ferry_config_path_push(w, "tenant", 6);
+    ferry_field_spec *fields;
+    char **key;
+    ferry_rc rc =
+        ferry_config_table_walk(w, &st->tenant, tenant_rules, NITEMS(tenant_rules), st, &ts, NULL);
+
+    if (rc == FERRY_OK && ferry_sync_field_index(sync, ts.column) >= 0)
+        rc = ferry_config_fail(
+            w, ts.column_line,
+            "column '%s' is also a field: the tenant's column is filled by Ferry", ts.column);
+    if (rc != FERRY_OK)
+        goto out;
+    fields = realloc(sync->fields, (sync->nfields + 1) * sizeof(*fields));
+    if (fields == NULL) {
+        rc = ferry_config_oom(w);
+        goto out;
+    }
+    sync->fields = fields;
+    key = realloc(sync->target.key, (sync->target.nkey + 1) * sizeof(*key));
+    if (key == NULL) {
+        rc = ferry_config_oom(w);
+        goto out;
+    }
+    sync->target.key = key;
+    key[sync->target.nkey] = strdup(ts.column);
+    if (key[sync->target.nkey] == NULL) {
+        rc = ferry_config_oom(w);
+        goto out;
+    }
+    sync->target.nkey++;
+    memset(&fields[sync->nfields], 0, sizeof(fields[0]));
+    fields[sync->nfields].name = ts.column;
+    fields[sync->nfields].column = strdup(ts.column);
+    fields[sync->nfields].required = true;
+    fields[sync->nfields].is_tenant = true;
+    fields[sync->nfields].line = st->tenant.line;
+    ts.column = NULL;
+    sync->tenant_field = (long)sync->nfields++;
+    if (fields[sync->tenant_field].column == NULL) {
+        rc = ferry_config_oom(w);
+        goto out;
+    }
+    sync->tenant_variable = ts.variable;
+    sync->tenant_values = ts.values;
+    sync->ntenant_values = ts.nvalues;
+    ts.variable = NULL;
+    ts.values = NULL;
+out:
+    free(ts.variable);
+    free(ts.column);
+    ferry_config_strv_free(ts.values, ts.nvalues);
+    ferry_config_path_pop(w, old);
+    return rc;
+}
+
+const char *ferry_sync_tenant_problem(const ferry_sync_spec *sync, const char *tenant)
+{
+    size_t i;
+
+    if (sync != NULL && sync->tenant_variable == NULL)
+        return tenant == NULL ? NULL : "this sync has no tenants";
+    if (tenant == NULL || tenant[0] == '\0')
+        return "this sync runs per tenant: name the tenant";
+    for (i = 0; tenant[i] != '\0'; i++)
+        if (!ferry_config_is_alpha(tenant[i]) && !ferry_config_is_digit(tenant[i]) &&
+            strchr("._-", tenant[i]) == NULL)
+            return "a tenant is letters, digits, '.', '_' and '-'";
+    if (i > 64)
+        return "a tenant is at most 64 characters";
+    if (sync == NULL || sync->tenant_values == NULL)
+        return NULL;
+    for (i = 0; i < sync->ntenant_values; i++)
+        if (strcmp(sync->tenant_values[i], tenant) == 0)
+            return NULL;
+    return "not one of the sync's tenants (tenant.values)";
+}
+
+static const struct key_rule sync_rules[] = {
+    {"title", FERRY_KEY_STRING, .offset = SYNC(title)}, /* default: the sync's name */
+    {"noun", FERRY_KEY_STRING, .offset = SYNC(noun)},   /* default: the target table */
+    {"source", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REQUIRED,
+     .fn = on_sync_source}, /* source_section.c */
+    {"target", FERRY_KEY_TABLE, .flags = FERRY_KEY_REQUIRED, .offset = SYNC(target),
+     .sub = target_rules, .nsub = NITEMS(target_rules)},
+    {"fields", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REQUIRED,
+     .fn = on_sync_fields},                         /* name -> field_rules */
+    {"skip", FERRY_KEY_CUSTOM, .fn = on_sync_skip}, /* field -> skip_rules, after the fields */
+    {"schedule", FERRY_KEY_CUSTOM, .fn = on_sync_schedule}, /* "every <duration>", cron */
+    {"allow_empty", FERRY_KEY_BOOL, .offset = SYNC(allow_empty)},
+    {"timeout", FERRY_KEY_DURATION, .offset = SYNC(timeout_ms)},   /* default: none */
+    {"cooldown", FERRY_KEY_DURATION, .offset = SYNC(cooldown_ms)}, /* default: none */
+    {"retries", FERRY_KEY_INT, .offset = SYNC(retries), .min = 0, .max = 10},
+    {"tenant", FERRY_KEY_CUSTOM, .fn = on_sync_tenant}, /* applied after the fields */
+    {"guard", FERRY_KEY_TABLE, .offset = SYNC(guard), .sub = guard_rules,
+     .nsub = NITEMS(guard_rules)},
+};
+
+/* Every name in target.key must be a field; key fields become required. */
+static ferry_rc check_key(struct walk *w, struct sync_state *st)
+{
+    ferry_sync_spec *sync = st->sync;
+    size_t i, old = ferry_config_path_push(w, "target", 6);
+    ferry_rc rc = FERRY_OK;
+
+    ferry_config_path_push(w, "key", 3);
+    for (i = 0; i < sync->target.nkey && rc == FERRY_OK; i++) {
+        long index = ferry_sync_field_index(sync, sync->target.key[i]);
+
+        if (index >= 0) {
+            sync->fields[index].required = true;
+        } else {
+            struct val item = ferry_config_list_item(&st->key, i);
+            size_t before =
+                item.node != st->key.node ? ferry_config_path_push_index(w, i) : w->pathlen;
+
+            rc = ferry_config_fail(w, item.line, "no field named '%s'", sync->target.key[i]);
+            ferry_config_path_pop(w, before);
+        }
+    }
+    ferry_config_path_pop(w, old);
+    return rc;
+}
+
+static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
+{
+    size_t count = 0, old;
+    ferry_rc rc = ferry_config_mapping_count(w, &st->skip, &count);
+
+    if (rc != FERRY_OK || count == 0)
+        return rc;
+    st->sync->skips = calloc(count, sizeof(*st->sync->skips));
+    if (st->sync->skips == NULL)
+        return ferry_config_oom(w);
+    old = ferry_config_path_push(w, "skip", 4);
+    rc = ferry_config_entries_walk(w, &st->skip, on_skip, st);
+    ferry_config_path_pop(w, old);
+    return rc;
+}
+
+static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct val *v, void *obj)
+{
+    ferry_config *cfg = obj;
+    struct sync_state st = {0};
+    ferry_sync_spec *sync;
+    ferry_rc rc;
+
+    if (!is_sync_name(name))
+        return ferry_config_fail(
+            w, line, "invalid sync name (use 1 to %d of a-z, 0-9, '_' and '-')", SYNC_NAME_MAX);
+    sync = &cfg->syncs[cfg->nsyncs++];
+    sync->line = line;
+    sync->tenant_field = -1;
+    (void)ferry_config_table_defaults(sync_rules, NITEMS(sync_rules), sync); /* no strings */
+    ferry_config_source_defaults(&sync->source);
+    sync->guard.max_missing = (ferry_guard_limit){.set = true, .percent = true, .value = 1000};
+    sync->name = strdup(name);
+    if (sync->name == NULL)
+        return ferry_config_oom(w);
+    st.sync = sync;
+    rc = ferry_config_table_walk(w, v, sync_rules, NITEMS(sync_rules), &st, sync, NULL);
+    if (rc == FERRY_OK)
+        rc = check_key(w, &st);
+    if (rc == FERRY_OK && st.has_skip)
+        rc = parse_skips(w, &st);
+    if (rc == FERRY_OK && st.has_tenant)
+        rc = apply_tenant(w, &st);
+    if (rc == FERRY_OK)
+        rc = ferry_config_source_check(w, sync, &st.source);
+    if (rc == FERRY_OK && sync->tenant_variable != NULL && sync->schedule != NULL &&
+        sync->tenant_values == NULL)
+        rc =
+            ferry_config_fail(w, line,
+                              "a scheduled sync with tenants needs tenant.values: the tenants each "
+                              "scheduled time runs");
+    if (rc != FERRY_OK)
+        return rc;
+    if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
+        return ferry_config_oom(w);
+    if (sync->noun == NULL && (sync->noun = strdup(sync->target.table)) == NULL)
+        return ferry_config_oom(w);
+    return FERRY_OK;
+}
+
+ferry_rc ferry_config_syncs_walk(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                 void *obj, void *data)
+{
+    ferry_config *cfg = data;
+    size_t count = 0;
+    ferry_rc rc = ferry_config_mapping_count(w, v, &count);
+
+    (void)rule;
+    (void)obj;
+    if (rc != FERRY_OK || count == 0)
+        return rc;
+    cfg->syncs = calloc(count, sizeof(*cfg->syncs));
+    if (cfg->syncs == NULL)
+        return ferry_config_oom(w);
+    return ferry_config_entries_walk(w, v, on_sync, cfg);
+}
+
+long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
+{
+    size_t i;
+
+    if (sync == NULL || name == NULL)
+        return -1;
+    for (i = 0; i < sync->nfields; i++)
+        if (sync->fields[i].name != NULL && strcmp(sync->fields[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void field_free(ferry_field_spec *f)
+{
+    free(f->name);
+    free(f->column);
+    free(f->pointer);
+    free(f->join);
+    ferry_config_strv_free(f->values, f->nvalues);
+}
+
+void ferry_config_sync_done(ferry_sync_spec *s)
+{
+    size_t i;
+
+    free(s->name);
+    free(s->title);
+    free(s->noun);
+    ferry_config_source_done(&s->source);
+    free(s->tenant_variable);
+    ferry_config_strv_free(s->tenant_values, s->ntenant_values);
+    free(s->target.table);
+    free(s->target.database);
+    ferry_config_strv_free(s->target.key, s->target.nkey);
+    for (i = 0; i < s->nfields; i++)
+        field_free(&s->fields[i]);
+    free(s->fields);
+    for (i = 0; i < s->nskips; i++)
+        ferry_config_strv_free(s->skips[i].values, s->skips[i].nvalues);
+    free(s->skips);
+    free(s->schedule);
+}
