@@ -112,7 +112,7 @@ test-sanitize: deps-browser build-asan build-tsan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS) -LE 'pgsuite|chaos'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -L 'events|serve'
+	    ctest --output-on-failure -j $(JOBS) -L 'events|serve|queue'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
