@@ -38,13 +38,13 @@
 #include "source/source.h"
 #include "util/http_fetch.h"
 #include "util/http_headers.h"
-#include "util/http_stream.h"
 #include "util/json_path.h"
 #include "util/json_scan.h"
 #include "util/password.h"
 #include "util/ratelimit.h"
 #include "util/template.h"
 #include "util/timeutil.h"
+#include "util/url.h"
 
 #define URL_MAX (16 * 1024)
 #define SECRET_MAX (16 * 1024)
