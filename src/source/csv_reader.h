@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/utf8.h" /* the reader's UTF-8 check, for code that includes it from here */
 
 /* Fills buf with up to cap bytes and sets *ret_n; *ret_n == 0 means the end of the input. */
 typedef ferry_rc (*ferry_csv_read_cb)(void *ctx, char *buf, size_t cap, size_t *ret_n,
@@ -74,13 +75,5 @@ uint64_t ferry_csv_reader_bytes_consumed(const ferry_csv_reader *reader);
 
 /* Frees the reader; NULL is allowed. */
 void ferry_csv_reader_free(ferry_csv_reader *reader);
-
-/* True when the len bytes at s are valid UTF-8 (no overlongs, surrogates or values past
- * U+10FFFF). */
-bool ferry_utf8_is_valid(const char *s, size_t len);
-
-/* The length of the longest prefix of the len bytes at s that is valid UTF-8: len when all
- * of it is, else the offset of the first byte of the first invalid sequence. */
-size_t ferry_utf8_valid_prefix(const char *s, size_t len);
 
 #endif
