@@ -50,7 +50,13 @@ def main(argv):
         sys.stderr.write("usage: exported_names.py NM LIBRARY\n")
         return 2
     nm, library = argv[1], argv[2]
-    bad = [(m, s) for m, s in defined_globals(nm, [library])
+    syms = defined_globals(nm, [library])
+    if not any(s.startswith("ferry_") for _, s in syms):
+        # An LTO build's objects hold no symbols nm can see without the compiler's plugin.
+        print(f"{nm} sees no ferry_ symbol in {library}: is it the library, and can {nm} read "
+              "its objects?")
+        return 2
+    bad = [(m, s) for m, s in syms
            if not s.startswith("ferry_") and not s.startswith(("__", "."))]
     if not bad:
         print(f"every symbol {os.path.basename(library)} exports starts with ferry_")

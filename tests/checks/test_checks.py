@@ -2,7 +2,8 @@
 # Usage: test_checks.py NM CC AR - runs the checks of this folder on small made-up trees and libraries.
 """The checks must pass on a tree that keeps their rules and name exactly what breaks them:
 include_cycles.py on a made-up src/ with and without a cycle, exported_names.py on a library
-built here from two files (one exporting a helper without the prefix)."""
+built here from small files (one exporting a helper without the prefix), and one with no
+ferry_ symbol at all, which is refused as not the library or not readable."""
 
 import os
 import subprocess
@@ -62,10 +63,14 @@ def unprefixed_exports_are_listed_by_file(tmp, nm, cc, ar):
                          "int ferry_a_get(void) { return helper(); }\n")
     write(tmp, "bad.c", "int ferry_a_set(int x);\nint oom(void);\nint counter;\n"
                         "int oom(void) { return counter; }\nint ferry_a_set(int x) { return x; }\n")
+    write(tmp, "empty.c", "static int helper(void) { return 1; }\n")
     lib = os.path.join(tmp, "libdemo.a")
-    for name in ("good", "bad"):
+    for name in ("empty", "good", "bad"):
         subprocess.run([cc, "-c", "-o", os.path.join(objdir, name + ".c.o"),
                         os.path.join(tmp, name + ".c")], check=True)
+    subprocess.run([ar, "qc", lib, os.path.join(objdir, "empty.c.o")], check=True)
+    rc, out = run("exported_names.py", nm, lib)
+    expect("a library nm shows nothing of", rc, 2)
     subprocess.run([ar, "qc", lib, os.path.join(objdir, "good.c.o")], check=True)
     rc, out = run("exported_names.py", nm, lib)
     expect("prefixed library", (rc, out),
