@@ -1,9 +1,9 @@
 /* backoff.h - how long to wait before trying again.
  *
- * Every retry loop in Ferry (a REST page, a run, the event bus's reconnect) waits a delay that
- * doubles with each failed try up to a cap; those many callers could fail together (a database
- * restarting, an API answering 503 to every run) add a random jitter so they do not all come
- * back at the same moment. */
+ * Every retry loop in Ferry (a REST page, a run, the event bus's reconnect) and the login
+ * throttle wait a delay that doubles with each failure up to a cap; those whose callers could
+ * fail together (a database restarting, an API answering 503 to every run) add a random jitter
+ * so they do not all come back at the same moment. */
 #ifndef FERRY_UTIL_BACKOFF_H
 #define FERRY_UTIL_BACKOFF_H
 
