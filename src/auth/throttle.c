@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/backoff.h"
+
 #define KEY_MAX 128 /* "a:" ADDRESS "|u:" USER: 2 + 45 + 3 + 64 + 1 */
 
 typedef struct {
@@ -118,12 +120,8 @@ static int64_t record_failure(ferry_throttle *t, entry *e, const char *key, int6
     e->failures++;
     e->last_ms = now_ms;
     if (e->failures > t->policy.free_failures) {
-        int doublings = e->failures - t->policy.free_failures - 1;
-        wait = t->policy.base_ms;
-        while (doublings-- > 0 && wait < t->policy.max_ms)
-            wait *= 2;
-        if (wait > t->policy.max_ms)
-            wait = t->policy.max_ms;
+        wait = ferry_backoff_ms(t->policy.base_ms, t->policy.max_ms,
+                                e->failures - t->policy.free_failures, NULL);
         e->locked_until_ms = now_ms + wait;
     }
     return wait;

@@ -28,6 +28,7 @@
 
 #include "events/run_json.h"
 #include "store/store.h"
+#include "util/backoff.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -301,7 +302,7 @@ static bool stopping(ferry_bus *bus)
 static void *bus_main(void *arg)
 {
     ferry_bus *bus = arg;
-    int64_t backoff = RECONNECT_MIN_MS;
+    int failures = 0;      /* reconnects failed in a row */
     bool connected = true; /* ferry_bus_start connected */
 
     while (!stopping(bus)) {
@@ -314,11 +315,11 @@ static void *bus_main(void *arg)
             ferry_err_clear(&err);
             if (connect_and_listen(bus, &err)) {
                 connected = true;
-                backoff = RECONNECT_MIN_MS;
+                failures = 0;
                 ferry_log(FERRY_LOG_INFO, "msg=\"event bus reconnected\"");
             } else {
-                timeout = (int)backoff;
-                backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : backoff * 2;
+                failures++;
+                timeout = (int)ferry_backoff_ms(RECONNECT_MIN_MS, RECONNECT_MAX_MS, failures, NULL);
             }
         }
         if (connected && (!send_queued(bus) || !receive(bus))) {

@@ -38,6 +38,7 @@
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/http_stream.h"
+#include "util/url.h"
 
 typedef struct {
     ferry_source base;

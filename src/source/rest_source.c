@@ -36,15 +36,16 @@
 #include <unistd.h>
 
 #include "source/source.h"
+#include "util/backoff.h"
 #include "util/http_fetch.h"
 #include "util/http_headers.h"
-#include "util/http_stream.h"
 #include "util/json_path.h"
 #include "util/json_scan.h"
 #include "util/password.h"
 #include "util/ratelimit.h"
 #include "util/template.h"
 #include "util/timeutil.h"
+#include "util/url.h"
 
 #define URL_MAX (16 * 1024)
 #define SECRET_MAX (16 * 1024)
@@ -516,14 +517,9 @@ static void on_rate_wait(void *ctx, int64_t until_ms)
 static ferry_rc backoff(rest_source *s, int n, ferry_err *err)
 {
     unsigned seed = (unsigned)(ferry_time_mono_ms() ^ ((int64_t)s->page_no << 16));
-    int64_t wait = s->spec->retry_backoff_ms;
+    int64_t wait = ferry_backoff_ms(s->spec->retry_backoff_ms, BACKOFF_CAP_MS, n, &seed);
     ferry_rc rc;
 
-    for (int i = 1; i < n && wait < BACKOFF_CAP_MS; i++)
-        wait *= 2;
-    if (wait > BACKOFF_CAP_MS)
-        wait = BACKOFF_CAP_MS;
-    wait += (int64_t)(rand_r(&seed) % (unsigned)(wait / 4 + 1));
     if (wait > 1000)
         tell_wait(s, ferry_time_now_ms() + wait, "retrying");
     rc = sleep_until(s, ferry_time_mono_ms() + wait, err);

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "util/http_stream.h"
+#include "util/url.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000L
 #define DEFAULT_LOW_SPEED_TIME_S 60L

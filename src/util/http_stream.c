@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/url.h"
 
 #define PAUSE_AT (256 * 1024)
 #define PENDING_MAX (64 * 1024 * 1024)
@@ -57,27 +58,6 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void ferry_url_redact(const char *url, char *out, size_t outlen)
-{
-    const char *scheme_end = strstr(url, "://");
-    const char *host, *at, *slash, *q;
-    size_t n;
-
-    if (scheme_end == NULL) {
-        snprintf(out, outlen, "%s", url);
-        return;
-    }
-    host = scheme_end + 3;
-    slash = host + strcspn(host, "/?#");
-    /* The last '@' ends the userinfo, so a password holding an unencoded '@' is all hidden. */
-    at = memrchr(host, '@', (size_t)(slash - host));
-    if (at != NULL)
-        host = at + 1;
-    q = slash + strcspn(slash, "?#");
-    n = (size_t)(scheme_end + 3 - url);
-    snprintf(out, outlen, "%.*s%.*s", (int)n, url, (int)(q - host), host);
 }
 
 void ferry_size_format(uint64_t n, char *out, size_t outlen)

@@ -59,7 +59,4 @@ void ferry_http_stream_free(ferry_http_stream *s);
 /* Writes n bytes as "64 MiB", "1 GiB", "512 KiB" or "1000 bytes" into out. */
 void ferry_size_format(uint64_t n, char *out, size_t outlen);
 
-/* Writes url without user, password and query string into out ("https://host/path"). */
-void ferry_url_redact(const char *url, char *out, size_t outlen);
-
 #endif

@@ -1,4 +1,4 @@
-/* utf8.c - checking that bytes are valid UTF-8 (see utf8.h). */
+/* utf8.c - UTF-8 validation (see utf8.h). */
 #include "util/utf8.h"
 
 bool ferry_utf8_is_valid(const char *s, size_t len)

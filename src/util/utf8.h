@@ -1,4 +1,8 @@
-/* utf8.h - checking that bytes are valid UTF-8 (the CSV reader's fields, the config file). */
+/* utf8.h - is this text UTF-8? The CSV reader checks every field with it, the config loader
+ * the YAML text.
+ *
+ * Valid means what RFC 3629 allows: no overlong forms, no surrogates (U+D800..U+DFFF), nothing
+ * past U+10FFFF, no sequence cut short. */
 #ifndef FERRY_UTIL_UTF8_H
 #define FERRY_UTIL_UTF8_H
 

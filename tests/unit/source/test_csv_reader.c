@@ -392,19 +392,6 @@ static void semicolon_delimiter(void **state)
     json_decref(want);
 }
 
-static void utf8_validator_rejects_overlongs_and_surrogates(void **state)
-{
-    (void)state;
-    assert_true(ferry_utf8_is_valid("plain", 5));
-    assert_true(ferry_utf8_is_valid("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9));
-    assert_false(ferry_utf8_is_valid("\xC0\xAF", 2));
-    assert_false(ferry_utf8_is_valid("\xE0\x80\xAF", 3));
-    assert_false(ferry_utf8_is_valid("\xED\xA0\x80", 3));
-    assert_false(ferry_utf8_is_valid("\xF4\x90\x80\x80", 4));
-    assert_false(ferry_utf8_is_valid("\xE2\x82", 2));
-    assert_false(ferry_utf8_is_valid("\xFF", 1));
-}
-
 /* Known errors in csv-spectrum's expected data (upstream max-mapper/csv-spectrum issue #20):
  * location_coordinates.json expects the phone number 1234567890 where the CSV holds
  * 2095257564, and is one object rather than an array of one. A correct parser must return
@@ -520,7 +507,6 @@ int main(void)
         cmocka_unit_test(too_many_fields_fails_the_record),
         cmocka_unit_test(rows_and_lines_are_counted_across_quoted_newlines),
         cmocka_unit_test(semicolon_delimiter),
-        cmocka_unit_test(utf8_validator_rejects_overlongs_and_surrogates),
         cmocka_unit_test(csv_spectrum_cases_parse_exactly),
     };
 

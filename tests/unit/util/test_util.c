@@ -4,9 +4,9 @@
  * ferry_url_redact (credentials and query strings never shown). */
 #include "util/buf.h"
 #include "util/err.h"
-#include "util/http_stream.h"
 #include "util/rowset.h"
 #include "util/timeutil.h"
+#include "util/url.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -505,6 +505,24 @@ static void redact_leaves_a_path_without_scheme(void **state)
     assert_string_equal(out, "data/rooms.csv");
 }
 
+static void redact_shows_a_database_url_without_credentials_or_options(void **state)
+{
+    char out[256];
+
+    (void)state;
+    ferry_url_redact("postgres://ana:pw@db:5432/app?sslmode=require&password=x", out, sizeof(out));
+    assert_string_equal(out, "postgres://db:5432/app");
+}
+
+static void redact_keeps_an_at_sign_in_the_path(void **state)
+{
+    char out[256];
+
+    (void)state;
+    ferry_url_redact("https://host/users/ana@example.com.csv?k=1", out, sizeof(out));
+    assert_string_equal(out, "https://host/users/ana@example.com.csv");
+}
+
 static void redact_truncates_to_the_output_size(void **state)
 {
     char out[12];
@@ -550,6 +568,8 @@ int main(void)
         cmocka_unit_test(redact_keeps_a_plain_url_as_is),
         cmocka_unit_test(redact_hides_a_password_holding_an_at_sign),
         cmocka_unit_test(redact_leaves_a_path_without_scheme),
+        cmocka_unit_test(redact_shows_a_database_url_without_credentials_or_options),
+        cmocka_unit_test(redact_keeps_an_at_sign_in_the_path),
         cmocka_unit_test(redact_truncates_to_the_output_size),
     };
 
