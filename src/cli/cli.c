@@ -231,7 +231,7 @@ static int cmd_migrate(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     printf("Ferry's tables are up to date.\n");
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return 0;
 }
@@ -378,7 +378,7 @@ static int cmd_sync(const cli_opts *o)
                                                  : EXIT_RUN_FAILED;
     ferry_run_done(&run);
 out:
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -416,7 +416,7 @@ static int cmd_runs(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
+    if (store->runs->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -437,7 +437,7 @@ static int cmd_runs(const cli_opts *o)
         printf("(no runs yet)\n");
 out:
     ferry_runs_free(runs, n);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -466,7 +466,7 @@ static int cmd_show(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+    if (store->runs->run_load(store, id, &run, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = err.code == FERRY_ENOTFOUND ? EXIT_USAGE : EXIT_RUN_FAILED;
         goto out;
@@ -492,9 +492,9 @@ static int cmd_show(const cli_opts *o)
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
                run.log_message);
-    if (store->ops->change_list(store, run.id,
-                                &(ferry_change_filter){.outcome = -1, .limit = o->limit}, &changes,
-                                &n, &err) == FERRY_OK) {
+    if (store->runs->change_list(store, run.id,
+                                 &(ferry_change_filter){.outcome = -1, .limit = o->limit}, &changes,
+                                 &n, &err) == FERRY_OK) {
         if (n > 0)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {
@@ -509,7 +509,7 @@ static int cmd_show(const cli_opts *o)
     ferry_run_done(&run);
 out:
     ferry_changes_free(changes, n);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -629,7 +629,7 @@ static void cli_audit(ferry_store *store, const char *action, const char *target
     e.target = (char *)target;
     e.detail = text;
     ferry_err_clear(&err);
-    if (store->ops->audit_add(store, &e, &err) != FERRY_OK)
+    if (store->people->audit_add(store, &e, &err) != FERRY_OK)
         fprintf(stderr, "ferry: warning: the audit log was not written: %s\n", err.msg);
 }
 
@@ -673,7 +673,7 @@ static int cmd_user(const cli_opts *o)
     if (list) {
         ferry_user *users = NULL;
         size_t n = 0;
-        if ((rc = store->ops->user_list(store, &users, &n, &err)) == FERRY_OK) {
+        if ((rc = store->people->user_list(store, &users, &n, &err)) == FERRY_OK) {
             printf("%-24s %-9s %-9s %s\n", "NAME", "ROLE", "STATE", "PASSWORD CHANGED (UTC)");
             for (size_t i = 0; i < n; i++) {
                 printf("%-24s %-9s %-9s ", users[i].name, ferry_role_name(users[i].role),
@@ -689,7 +689,7 @@ static int cmd_user(const cli_opts *o)
         bool add = strcmp(sub, "add") == 0;
         ferry_user existing;
         /* Ask for the password only when the name makes sense. */
-        rc = store->ops->user_get(store, name, &existing, &err);
+        rc = store->people->user_load(store, name, &existing, &err);
         if (rc == FERRY_OK)
             ferry_user_done(&existing);
         if (add && rc == FERRY_OK) {
@@ -698,8 +698,8 @@ static int cmd_user(const cli_opts *o)
             ferry_err_clear(&err);
             if ((status = new_password_hash(o, hash)) != 0)
                 goto out;
-            rc = add ? store->ops->user_add(store, name, role, hash, &err)
-                     : store->ops->user_set_password(store, name, hash, &err);
+            rc = add ? store->people->user_add(store, name, role, hash, &err)
+                     : store->people->user_set_password(store, name, hash, &err);
             ferry_password_wipe(hash, sizeof(hash));
             if (rc == FERRY_OK) {
                 char detail[64];
@@ -712,7 +712,7 @@ static int cmd_user(const cli_opts *o)
         }
     } else {
         bool disable = strcmp(sub, "disable") == 0;
-        rc = store->ops->user_set_disabled(store, name, disable, &err);
+        rc = store->people->user_set_disabled(store, name, disable, &err);
         if (rc == FERRY_OK) {
             cli_audit(store, disable ? "user.disable" : "user.enable", name, NULL);
             printf("User %s %s.\n", name, disable ? "disabled" : "enabled");
@@ -723,7 +723,7 @@ static int cmd_user(const cli_opts *o)
         status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
     }
 out:
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -767,7 +767,8 @@ static int cmd_token(const cli_opts *o)
                                "a token name has 1 to 64 characters, none of them control "
                                "characters");
         else if ((rc = ferry_token_new(token, hash, &err)) == FERRY_OK &&
-                 (rc = store->ops->token_add(store, o->user, label, hash, &id, &err)) == FERRY_OK) {
+                 (rc = store->people->token_add(store, o->user, label, hash, &id, &err)) ==
+                     FERRY_OK) {
             char target[32], detail[160];
             snprintf(target, sizeof(target), "token %lld", (long long)id);
             snprintf(detail, sizeof(detail), "for %s (%s)", o->user, label);
@@ -779,7 +780,7 @@ static int cmd_token(const cli_opts *o)
     } else if (strcmp(sub, "list") == 0) {
         ferry_token *tokens = NULL;
         size_t n = 0;
-        if ((rc = store->ops->token_list(store, &tokens, &n, &err)) == FERRY_OK) {
+        if ((rc = store->people->token_list(store, &tokens, &n, &err)) == FERRY_OK) {
             printf("%-5s %-20s %-20s %-9s %s\n", "ID", "USER", "NAME", "STATE", "CREATED (UTC)");
             for (size_t i = 0; i < n; i++) {
                 printf("%-5lld %-20s %-20s %-9s ", (long long)tokens[i].id, tokens[i].user,
@@ -791,7 +792,7 @@ static int cmd_token(const cli_opts *o)
                 printf("(no tokens yet)\n");
         }
         ferry_tokens_free(tokens, n);
-    } else if ((rc = store->ops->token_revoke(store, id, &err)) == FERRY_OK) {
+    } else if ((rc = store->people->token_revoke(store, id, &err)) == FERRY_OK) {
         char target[32];
         snprintf(target, sizeof(target), "token %lld", (long long)id);
         cli_audit(store, "token.revoke", target, NULL);
@@ -801,7 +802,7 @@ static int cmd_token(const cli_opts *o)
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
     }
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -826,7 +827,7 @@ static void node_tick(ferry_store *store, const char *address, int nworkers, fer
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (tick % 25 == 0 && store->ops->node_beat(store, address, nworkers, &err) != FERRY_OK)
+    if (tick % 25 == 0 && store->cluster->node_beat(store, address, nworkers, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "msg=\"recording the node's heartbeat failed\" error=\"%s\"",
                   err.msg);
     if (tick % 10 != 0)
@@ -836,7 +837,8 @@ static void node_tick(ferry_store *store, const char *address, int nworkers, fer
         bool requested = false;
         char *user = NULL;
         ferry_err_clear(&err);
-        if (store->ops->run_cancel_requested(store, ids[i], &requested, &user, &err) == FERRY_OK &&
+        if (store->cluster->run_cancel_requested(store, ids[i], &requested, &user, &err) ==
+                FERRY_OK &&
             requested)
             ferry_workers_cancel(workers, ids[i], user);
         free(user);
@@ -852,7 +854,7 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (store->ops->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
+    if (store->cluster->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
         return 0;
     if (strncmp(cfg->database, "sqlite:", 7) != 0 ||
         ferry_database_sqlite_path(cfg->database, cfg->dir, path, sizeof(path), NULL) != FERRY_OK)
@@ -937,7 +939,7 @@ static int cmd_serve(const cli_opts *o)
     /* Runs of processes of this host that died: interrupted, and started again while their
      * sync's retries allow (nobody is subscribed to events yet). */
     ferry_recovery rec = {ferry_scheduler_retries, NULL, cfg};
-    if (store->ops->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
+    if (store->runs->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -950,7 +952,7 @@ static int cmd_serve(const cli_opts *o)
     {
         ferry_user *users = NULL;
         size_t n = 0;
-        if (store->ops->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
+        if (store->people->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
             fprintf(stderr, "ferry: no users yet: every API route answers 401 until one is added "
                             "(ferry user add NAME --role admin)\n");
         ferry_users_free(users, n);
@@ -1019,10 +1021,10 @@ out:
     ferry_workers_stop(workers);
     if (store != NULL && server != NULL) {
         ferry_err_clear(&err);
-        store->ops->node_leave(store, &err);
+        store->cluster->node_leave(store, &err);
     }
     ferry_hub_free(hub);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }

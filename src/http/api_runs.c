@@ -22,7 +22,7 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
+    if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
         for (size_t i = 0; i < n; i++) {
             bool live = runs[i].status == FERRY_RUN_QUEUED || runs[i].status == FERRY_RUN_RUNNING;
             if (live && json_is_null(active)) {
@@ -100,7 +100,7 @@ static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync, const
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
+    if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
         runs[0].status != FERRY_RUN_QUEUED && runs[0].status != FERRY_RUN_RUNNING &&
         runs[0].finished_at_ms > 0)
         left = runs[0].finished_at_ms + sync->cooldown_ms - ferry_time_now_ms();
@@ -201,7 +201,7 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     want.token = req->who.token_label;
     want.allow_missing = allow_missing;
     want.queued_at_ms = ferry_time_now_ms();
-    if (st->ops->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
+    if (st->runs->run_enqueue(st, &want, publish_queued, srv, &got, &created, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     free(got.ui_message);
     got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
@@ -263,7 +263,7 @@ enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, i
     }
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);
@@ -289,7 +289,7 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
@@ -388,7 +388,7 @@ static void export_fill(export_stream *x)
     filter.before_id = x->cursor;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(x->server, &err)) == NULL ||
-        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
+        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
         /* The status line is sent: an error can only end the stream early. */
         if (!x->csv)
             ferry_buf_printf(&x->out, "]\n");
@@ -503,7 +503,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
                            "failed, deleted");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_run_done(&run);
     ferry_change_filter filter = {
@@ -511,7 +511,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
         .after_seq = cursor,
         .limit = (int)limit + 1, /* one more tells whether there is a next page */
     };
-    if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
+    if (st->runs->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
@@ -547,8 +547,8 @@ enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *con
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return reply_ferry_error(conn, &err);
-    if (st->ops->run_cancel_queued(st, id, req->who.user, &err) == FERRY_OK) {
-        if (st->ops->run_get(st, id, &run, &err) == FERRY_OK) {
+    if (st->runs->run_cancel_queued(st, id, req->who.user, &err) == FERRY_OK) {
+        if (st->runs->run_load(st, id, &run, &err) == FERRY_OK) {
             char *json = ferry_run_json_dumps(&run, NULL);
             if (json != NULL)
                 ferry_hub_publish(srv->opt.hub, "run.finished", run.sync, json);
@@ -562,14 +562,14 @@ enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *con
     ferry_err_clear(&err);
     /* Running on another node (or another process on this database): ask it through the
      * store, which the executing node checks every few seconds, and through the bus at once. */
-    if (st->ops->run_request_cancel(st, id, req->who.user, &err) == FERRY_OK) {
+    if (st->cluster->run_request_cancel(st, id, req->who.user, &err) == FERRY_OK) {
         ferry_bus_send_cancel(srv->opt.bus, id, req->who.user);
         body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
                          "Cancelling...");
         return reply_json(conn, MHD_HTTP_ACCEPTED, body);
     }
     ferry_err_clear(&err);
-    if (st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+    if (st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     body = json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
                      "the run has already finished");

@@ -145,7 +145,7 @@ static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+    if (store->runs->run_load(store, id, &run, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN,
                   "msg=\"the run's stored state is unknown; nothing announced\" run=%lld "
                   "error=\"%s\"",
@@ -176,7 +176,7 @@ static bool fail_unknown_sync(ferry_store *store, ferry_run *run)
     free(run->phase);
     run->phase = strdup("done");
     ferry_err_clear(&err);
-    if (store->ops->run_finish(store, run, &err) != FERRY_OK) {
+    if (store->runs->run_finish(store, run, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"recording a run failed\" run=%lld error=\"%s\"",
                   (long long)run->id, err.msg);
         return false;
@@ -272,7 +272,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
         ferry_run stored;
         ferry_err_clear(&err);
-        if (store->ops->run_get(store, result.id, &stored, &err) == FERRY_OK) {
+        if (store->runs->run_load(store, result.id, &stored, &err) == FERRY_OK) {
             publish_run(pool, "run.queued", &stored, NULL);
             ferry_run_done(&stored);
         }
@@ -307,7 +307,7 @@ static void *worker_main(void *arg)
         if (stopping)
             break;
         ferry_err_clear(&err);
-        rc = store->ops->run_claim(store, &claimed, &err);
+        rc = store->runs->run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
             failures = 0;
             execute(w, store, &claimed);
@@ -341,7 +341,7 @@ static void *worker_main(void *arg)
             pool->wakeups--;
         pthread_mutex_unlock(&pool->lock);
     }
-    ferry_store_free(store);
+    ferry_store_close(store);
     return NULL;
 }
 

@@ -1,6 +1,7 @@
-/* store.c - opens the store implementation named by the database setting, and the parts of
- * the store the implementations share (store/internal.h): this process's node id, which lease
- * owners are dead processes of this host, and the tally of failure reasons. */
+/* store.c - opens the store implementation named by the database setting and closes it, and
+ * the parts of the store the implementations share (store/internal.h): this process's node
+ * id, which lease owners are dead processes of this host, the rule and the messages for a run
+ * whose process stopped, and the tally of failure reasons. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,9 +107,9 @@ void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec
     if (rec == NULL || rec->on_interrupted == NULL)
         return;
     ferry_err_clear(&err);
-    if (st->ops->run_get(st, id, &ended, &err) != FERRY_OK)
+    if (st->runs->run_load(st, id, &ended, &err) != FERRY_OK)
         return;
-    have_next = next_id > 0 && st->ops->run_get(st, next_id, &next, &err) == FERRY_OK;
+    have_next = next_id > 0 && st->runs->run_load(st, next_id, &next, &err) == FERRY_OK;
     rec->on_interrupted(rec->ctx, &ended, have_next ? &next : NULL);
     ferry_run_done(&ended);
     if (have_next)
@@ -123,7 +124,7 @@ ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *
 
     snprintf(target, sizeof(target), "run %lld", (long long)id);
     audit.target = target;
-    return st->ops->audit_add(st, &audit, err);
+    return st->people->audit_add(st, &audit, err);
 }
 
 int ferry_store_retries(const ferry_recovery *rec, const char *sync)
@@ -193,24 +194,8 @@ void ferry_store_tally_take(ferry_store_tally *t, ferry_sync_stats *out)
     memset(t, 0, sizeof(*t));
 }
 
-void ferry_node_done(ferry_node *node)
-{
-    if (node == NULL)
-        return;
-    free(node->id);
-    free(node->address);
-    memset(node, 0, sizeof(*node));
-}
-
-void ferry_nodes_free(ferry_node *nodes, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ferry_node_done(&nodes[i]);
-    free(nodes);
-}
-
-void ferry_store_free(ferry_store *st)
+void ferry_store_close(ferry_store *st)
 {
     if (st != NULL)
-        st->ops->free(st);
+        st->close(st);
 }
