@@ -93,11 +93,7 @@ static bool reap_stale(ferry_pg_store *s, const ferry_run *run)
     PQclear(res);
     if (!dead)
         return false;
-    snprintf(why, sizeof(why),
-             "the process running it (pid %ld) ended before the run finished; its transaction "
-             "was rolled back, so nothing was changed",
-             pid);
-    snprintf(ui, sizeof(ui), "Sync of %s was interrupted: %s.", run->sync, why);
+    ferry_store_stale_messages(run->sync, pid, why, sizeof(why), ui, sizeof(ui));
     p = (ferry_pg_params){0};
     ferry_pg_param_int(&p, id);
     ferry_pg_param_text(&p, why);
@@ -617,23 +613,23 @@ static PGresult *run_in_tx(ferry_pg_store *s, const char *sql, const ferry_pg_pa
 static ferry_rc interrupt_held(ferry_pg_store *s, const ferry_run *run, const char *cause,
                                const ferry_recovery *rec, int64_t *ret_next, ferry_err *err)
 {
-    int retries = ferry_store_retries(rec, run->sync);
-    bool again = run->attempt <= retries;
+    ferry_store_interruption in;
     char why[800], ui[1000], target[64];
     int64_t next = 0;
     PGresult *res;
     ferry_pg_params p = {0};
 
+    ferry_store_interruption_decide(rec, run, &in);
     /* Ended first: the one-active-run index then takes the next attempt. */
     ferry_pg_param_int(&p, run->id);
-    ferry_pg_param_text(&p, again ? "interrupted" : "failed");
+    ferry_pg_param_text(&p, ferry_store_interruption_status(&in));
     if ((res = run_in_tx(s,
                          "UPDATE ferry_runs SET status = $2, phase = 'done', finished_at = " CLOCK
                          ", error_code = 'interrupted', percent = 0, processed = 0 WHERE id = $1",
                          &p, err)) == NULL)
         return FERRY_EDB;
     PQclear(res);
-    if (again) {
+    if (in.again) {
         p = (ferry_pg_params){0};
         ferry_pg_param_int(&p, run->id);
         res = run_in_tx(
@@ -649,9 +645,7 @@ static ferry_rc interrupt_held(ferry_pg_store *s, const ferry_run *run, const ch
         next = PQntuples(res) == 1 ? ferry_pg_col_int(res, 0, 0) : 0;
         PQclear(res);
     }
-    ferry_store_interruption_text(cause, run->attempt, retries, next, why, sizeof(why));
-    snprintf(ui, sizeof(ui), "Sync of %s %s: %s.", run->sync, again ? "was interrupted" : "failed",
-             why);
+    ferry_store_interruption_messages(&in, run, cause, next, why, sizeof(why), ui, sizeof(ui));
     snprintf(target, sizeof(target), "run %lld", (long long)run->id);
     p = (ferry_pg_params){0};
     ferry_pg_param_int(&p, run->id);

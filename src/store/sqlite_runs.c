@@ -51,11 +51,7 @@ static bool reap_stale(ferry_sqlite_store *s, const ferry_run *run)
     if (!dead)
         return false;
     ferry_time_format_iso(ferry_time_now_ms(), iso);
-    snprintf(why, sizeof(why),
-             "the process running it (pid %ld) ended before the run finished; its transaction "
-             "was rolled back, so nothing was changed",
-             pid);
-    snprintf(ui, sizeof(ui), "Sync of %s was interrupted: %s.", run->sync, why);
+    ferry_store_stale_messages(run->sync, pid, why, sizeof(why), ui, sizeof(ui));
     if (sqlite3_prepare_v2(s->db, mark, -1, &st, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_int64(st, 1, id);
@@ -647,20 +643,20 @@ static ferry_rc interrupt_held(ferry_sqlite_store *s, const ferry_run *run, cons
                                const ferry_recovery *rec, int64_t *ret_next, ferry_err *err)
 {
     static const char *const what = "recording an interrupted run";
-    int retries = ferry_store_retries(rec, run->sync);
-    bool again = run->attempt <= retries;
+    ferry_store_interruption in;
     char iso[FERRY_ISO_TIME_MAX], why[800], ui[1000];
     int64_t next = 0;
     ferry_rc rc;
 
+    ferry_store_interruption_decide(rec, run, &in);
     ferry_time_format_iso(ferry_time_now_ms(), iso);
     /* Ended first: the one-active-run index then takes the next attempt. */
     rc = exec_run_sql(s, what,
                       "UPDATE ferry_runs SET status = ?2, phase = 'done', finished_at = ?3,"
                       " heartbeat_at = ?3, error_code = 'interrupted', percent = 0, processed = 0"
                       " WHERE id = ?1",
-                      run->id, again ? "interrupted" : "failed", iso, err);
-    if (rc == FERRY_OK && again) {
+                      run->id, ferry_store_interruption_status(&in), iso, err);
+    if (rc == FERRY_OK && in.again) {
         rc = exec_run_sql(s, what,
                           "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
                           " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
@@ -672,9 +668,7 @@ static ferry_rc interrupt_held(ferry_sqlite_store *s, const ferry_run *run, cons
     }
     if (rc != FERRY_OK)
         return rc;
-    ferry_store_interruption_text(cause, run->attempt, retries, next, why, sizeof(why));
-    snprintf(ui, sizeof(ui), "Sync of %s %s: %s.", run->sync, again ? "was interrupted" : "failed",
-             why);
+    ferry_store_interruption_messages(&in, run, cause, next, why, sizeof(why), ui, sizeof(ui));
     rc = exec_run_sql(s, what,
                       "UPDATE ferry_runs SET error = ?2, ui_message = ?3, log_message = ?3"
                       " WHERE id = ?1",

@@ -71,8 +71,8 @@ bool ferry_store_owner_is_dead(const char *owner, long *ret_pid)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-void ferry_store_interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
-                                   char *out, size_t outlen)
+static void interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
+                              char *out, size_t outlen)
 {
     if (next_id > 0)
         snprintf(out, outlen,
@@ -84,6 +84,48 @@ void ferry_store_interruption_text(const char *cause, int attempt, int retries, 
                  "%s; its transaction was rolled back, so nothing was changed; it is not started "
                  "again (attempt %d, retries: %d)",
                  cause, attempt, retries);
+}
+
+/* The sync's retries by rec (0 without one). */
+static int retries_of(const ferry_recovery *rec, const char *sync)
+{
+    int n;
+
+    if (rec == NULL || rec->retries == NULL)
+        return 0;
+    n = rec->retries(rec->ctx, sync);
+    return n > 0 ? n : 0;
+}
+
+void ferry_store_interruption_decide(const ferry_recovery *rec, const ferry_run *run,
+                                     ferry_store_interruption *ret)
+{
+    ret->retries = retries_of(rec, run->sync);
+    ret->again = run->attempt <= ret->retries;
+}
+
+const char *ferry_store_interruption_status(const ferry_store_interruption *in)
+{
+    return in->again ? "interrupted" : "failed";
+}
+
+void ferry_store_interruption_messages(const ferry_store_interruption *in, const ferry_run *run,
+                                       const char *cause, int64_t next_id, char *why, size_t whylen,
+                                       char *ui, size_t uilen)
+{
+    interruption_text(cause, run->attempt, in->retries, next_id, why, whylen);
+    snprintf(ui, uilen, "Sync of %s %s: %s.", run->sync, in->again ? "was interrupted" : "failed",
+             why);
+}
+
+void ferry_store_stale_messages(const char *sync, long pid, char *why, size_t whylen, char *ui,
+                                size_t uilen)
+{
+    snprintf(why, whylen,
+             "the process running it (pid %ld) ended before the run finished; its transaction "
+             "was rolled back, so nothing was changed",
+             pid);
+    snprintf(ui, uilen, "Sync of %s was interrupted: %s.", sync, why);
 }
 
 void ferry_store_interruption_cause(const char *owner, int64_t lease_ms, char *out, size_t outlen)
@@ -125,16 +167,6 @@ ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *
     snprintf(target, sizeof(target), "run %lld", (long long)id);
     audit.target = target;
     return st->people->audit_add(st, &audit, err);
-}
-
-int ferry_store_retries(const ferry_recovery *rec, const char *sync)
-{
-    int n;
-
-    if (rec == NULL || rec->retries == NULL)
-        return 0;
-    n = rec->retries(rec->ctx, sync);
-    return n > 0 ? n : 0;
 }
 
 /* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
