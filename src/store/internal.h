@@ -2,8 +2,8 @@
  *
  * store.c holds the parts of the store that do not depend on the database: which lease
  * owners are dead processes of this host, the rule and the words for a run whose process
- * stopped, and the tally of failure reasons behind sync_stats. sqlite_store.c and pg_store.c both
- * use them, so the two stores answer alike. */
+ * stopped, and the tally of failure reasons behind sync_stats. The SQLite and PostgreSQL
+ * files both use them, so the two stores answer alike. */
 #ifndef FERRY_STORE_INTERNAL_H
 #define FERRY_STORE_INTERNAL_H
 

@@ -1,5 +1,5 @@
-/* test_store.c - Ferry's own tables on SQLite (src/store/sqlite_store.c) and PostgreSQL
- * (src/store/pg_store.c).
+/* test_store.c - Ferry's own tables on SQLite (src/store/sqlite_*.c) and PostgreSQL
+ * (src/store/pg_*.c).
  *
  * The same scenarios run against both stores, in two groups: every test opens a fresh store
  * (a database file in a temporary directory, or a new database on the test run's PostgreSQL
