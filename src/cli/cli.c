@@ -232,7 +232,7 @@ static int cmd_migrate(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     printf("Ferry's tables are up to date.\n");
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return 0;
 }
@@ -391,7 +391,7 @@ static int cmd_sync(const cli_opts *o)
                                                  : EXIT_RUN_FAILED;
     ferry_run_done(&run);
 out:
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -429,7 +429,7 @@ static int cmd_runs(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
+    if (store->runs->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -450,7 +450,7 @@ static int cmd_runs(const cli_opts *o)
         printf("(no runs yet)\n");
 out:
     ferry_runs_free(runs, n);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -479,7 +479,7 @@ static int cmd_show(const cli_opts *o)
     if ((status = load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
-    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+    if (store->runs->run_load(store, id, &run, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = err.code == FERRY_ENOTFOUND ? EXIT_USAGE : EXIT_RUN_FAILED;
         goto out;
@@ -505,9 +505,9 @@ static int cmd_show(const cli_opts *o)
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
                run.log_message);
-    if (store->ops->change_list(store, run.id,
-                                &(ferry_change_filter){.outcome = -1, .limit = o->limit}, &changes,
-                                &n, &err) == FERRY_OK) {
+    if (store->runs->change_list(store, run.id,
+                                 &(ferry_change_filter){.outcome = -1, .limit = o->limit}, &changes,
+                                 &n, &err) == FERRY_OK) {
         if (n > 0)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {
@@ -522,7 +522,7 @@ static int cmd_show(const cli_opts *o)
     ferry_run_done(&run);
 out:
     ferry_changes_free(changes, n);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -642,7 +642,7 @@ static void cli_audit(ferry_store *store, const char *action, const char *target
     e.target = (char *)target;
     e.detail = text;
     ferry_err_clear(&err);
-    if (store->ops->audit_add(store, &e, &err) != FERRY_OK)
+    if (store->people->audit_add(store, &e, &err) != FERRY_OK)
         fprintf(stderr, "ferry: warning: the audit log was not written: %s\n", err.msg);
 }
 
@@ -686,7 +686,7 @@ static int cmd_user(const cli_opts *o)
     if (list) {
         ferry_user *users = NULL;
         size_t n = 0;
-        if ((rc = store->ops->user_list(store, &users, &n, &err)) == FERRY_OK) {
+        if ((rc = store->people->user_list(store, &users, &n, &err)) == FERRY_OK) {
             printf("%-24s %-9s %-9s %s\n", "NAME", "ROLE", "STATE", "PASSWORD CHANGED (UTC)");
             for (size_t i = 0; i < n; i++) {
                 printf("%-24s %-9s %-9s ", users[i].name, ferry_role_name(users[i].role),
@@ -702,7 +702,7 @@ static int cmd_user(const cli_opts *o)
         bool add = strcmp(sub, "add") == 0;
         ferry_user existing;
         /* Ask for the password only when the name makes sense. */
-        rc = store->ops->user_get(store, name, &existing, &err);
+        rc = store->people->user_load(store, name, &existing, &err);
         if (rc == FERRY_OK)
             ferry_user_done(&existing);
         if (add && rc == FERRY_OK) {
@@ -711,8 +711,8 @@ static int cmd_user(const cli_opts *o)
             ferry_err_clear(&err);
             if ((status = new_password_hash(o, hash)) != 0)
                 goto out;
-            rc = add ? store->ops->user_add(store, name, role, hash, &err)
-                     : store->ops->user_set_password(store, name, hash, &err);
+            rc = add ? store->people->user_add(store, name, role, hash, &err)
+                     : store->people->user_set_password(store, name, hash, &err);
             ferry_password_wipe(hash, sizeof(hash));
             if (rc == FERRY_OK) {
                 char detail[64];
@@ -725,7 +725,7 @@ static int cmd_user(const cli_opts *o)
         }
     } else {
         bool disable = strcmp(sub, "disable") == 0;
-        rc = store->ops->user_set_disabled(store, name, disable, &err);
+        rc = store->people->user_set_disabled(store, name, disable, &err);
         if (rc == FERRY_OK) {
             cli_audit(store, disable ? "user.disable" : "user.enable", name, NULL);
             printf("User %s %s.\n", name, disable ? "disabled" : "enabled");
@@ -736,7 +736,7 @@ static int cmd_user(const cli_opts *o)
         status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
     }
 out:
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -780,7 +780,8 @@ static int cmd_token(const cli_opts *o)
                                "a token name has 1 to 64 characters, none of them control "
                                "characters");
         else if ((rc = ferry_token_new(token, hash, &err)) == FERRY_OK &&
-                 (rc = store->ops->token_add(store, o->user, label, hash, &id, &err)) == FERRY_OK) {
+                 (rc = store->people->token_add(store, o->user, label, hash, &id, &err)) ==
+                     FERRY_OK) {
             char target[32], detail[160];
             snprintf(target, sizeof(target), "token %lld", (long long)id);
             snprintf(detail, sizeof(detail), "for %s (%s)", o->user, label);
@@ -792,7 +793,7 @@ static int cmd_token(const cli_opts *o)
     } else if (strcmp(sub, "list") == 0) {
         ferry_token *tokens = NULL;
         size_t n = 0;
-        if ((rc = store->ops->token_list(store, &tokens, &n, &err)) == FERRY_OK) {
+        if ((rc = store->people->token_list(store, &tokens, &n, &err)) == FERRY_OK) {
             printf("%-5s %-20s %-20s %-9s %s\n", "ID", "USER", "NAME", "STATE", "CREATED (UTC)");
             for (size_t i = 0; i < n; i++) {
                 printf("%-5lld %-20s %-20s %-9s ", (long long)tokens[i].id, tokens[i].user,
@@ -804,7 +805,7 @@ static int cmd_token(const cli_opts *o)
                 printf("(no tokens yet)\n");
         }
         ferry_tokens_free(tokens, n);
-    } else if ((rc = store->ops->token_revoke(store, id, &err)) == FERRY_OK) {
+    } else if ((rc = store->people->token_revoke(store, id, &err)) == FERRY_OK) {
         char target[32];
         snprintf(target, sizeof(target), "token %lld", (long long)id);
         cli_audit(store, "token.revoke", target, NULL);
@@ -814,7 +815,7 @@ static int cmd_token(const cli_opts *o)
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = rc == FERRY_EDB ? EXIT_RUN_FAILED : EXIT_USAGE;
     }
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }
@@ -837,7 +838,7 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (store->ops->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
+    if (store->cluster->node_beat(store, NULL, cfg->workers, &err) == FERRY_OK)
         return 0;
     if (strncmp(cfg->database, "sqlite:", 7) != 0 ||
         ferry_database_sqlite_path(cfg->database, cfg->dir, path, sizeof(path), NULL) != FERRY_OK)
@@ -924,7 +925,7 @@ static int cmd_serve(const cli_opts *o)
     /* Runs of processes of this host that died: interrupted, and started again while their
      * sync's retries allow (nobody is subscribed to events yet). */
     ferry_recovery rec = {ferry_scheduler_retries, NULL, cfg};
-    if (store->ops->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
+    if (store->runs->run_recover(store, &rec, &recovered, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
@@ -937,7 +938,7 @@ static int cmd_serve(const cli_opts *o)
     {
         ferry_user *users = NULL;
         size_t n = 0;
-        if (store->ops->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
+        if (store->people->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
             fprintf(stderr, "ferry: no users yet: every API route answers 401 until one is added "
                             "(ferry user add NAME --role admin)\n");
         ferry_users_free(users, n);
@@ -1007,10 +1008,10 @@ out:
     ferry_workers_stop(workers);
     if (store != NULL && server != NULL) {
         ferry_err_clear(&err);
-        store->ops->node_leave(store, &err);
+        store->cluster->node_leave(store, &err);
     }
     ferry_hub_free(hub);
-    ferry_store_free(store);
+    ferry_store_close(store);
     ferry_config_free(cfg);
     return status;
 }

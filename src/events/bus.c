@@ -186,7 +186,7 @@ static void relay_ref(ferry_bus *bus, const char *type, const char *sync, const 
         ferry_log(FERRY_LOG_WARN, "msg=\"bus cannot open the store\" error=\"%s\"", err.msg);
         return;
     }
-    if (bus->store->ops->run_get(bus->store, id, &run, &err) != FERRY_OK)
+    if (bus->store->runs->run_load(bus->store, id, &run, &err) != FERRY_OK)
         return;
     if ((json = ferry_run_json_dumps(&run, NULL)) != NULL)
         ferry_hub_publish_relayed(bus->hub, type, sync, json);
@@ -412,7 +412,7 @@ void ferry_bus_stop(ferry_bus *bus)
                   "msg=\"event bus dropped events while the database was slow\" "
                   "events=%llu",
                   (unsigned long long)bus->dropped);
-    ferry_store_free(bus->store);
+    ferry_store_close(bus->store);
     PQfinish(bus->conn);
     close(bus->wake[0]);
     close(bus->wake[1]);

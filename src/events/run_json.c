@@ -83,26 +83,3 @@ char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
     json_decref(o);
     return s;
 }
-
-static bool dup(char **dst, const char *src)
-{
-    *dst = NULL;
-    if (src == NULL)
-        return true;
-    *dst = strdup(src);
-    return *dst != NULL;
-}
-
-bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
-{
-    *dst = *src;
-    if (dup(&dst->sync, src->sync) & dup(&dst->tenant, src->tenant) &
-        dup(&dst->trigger, src->trigger) & dup(&dst->user, src->user) &
-        dup(&dst->token, src->token) & dup(&dst->cancelled_by, src->cancelled_by) &
-        dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
-        dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
-        dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node))
-        return true;
-    ferry_run_done(dst);
-    return false;
-}

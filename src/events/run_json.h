@@ -23,10 +23,6 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live);
 /* The same as one line of compact JSON (caller frees), or NULL when out of memory. */
 char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live);
 
-/* Deep-copies src into dst (strings duplicated). Returns false when out of memory (dst is
- * then emptied). */
-bool ferry_run_copy(ferry_run *dst, const ferry_run *src);
-
 /* ms (wall clock) as an ISO 8601 UTC JSON string, or JSON null when ms <= 0. */
 json_t *ferry_json_time(int64_t ms);
 

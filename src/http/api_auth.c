@@ -82,14 +82,14 @@ static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *c
 
     if (old != NULL && ferry_session_id_ok(old)) {
         ferry_token_hash(old, hash);
-        st->ops->session_delete(st, hash, err);
+        st->people->session_delete(st, hash, err);
         ferry_err_clear(err);
     }
-    st->ops->session_purge(st, srv->opt.config->session_idle_ms, srv->opt.config->session_max_ms,
-                           err);
+    st->people->session_purge(st, srv->opt.config->session_idle_ms, srv->opt.config->session_max_ms,
+                              err);
     ferry_err_clear(err);
     if ((rc = ferry_session_new(id, hash, err)) != FERRY_OK ||
-        (rc = st->ops->session_add(st, user, hash, err)) != FERRY_OK) {
+        (rc = st->people->session_add(st, user, hash, err)) != FERRY_OK) {
         ferry_password_wipe(id, sizeof(id));
         return rc;
     }
@@ -219,7 +219,7 @@ static bool start_verify(struct ferry_server *srv, struct MHD_Connection *conn, 
         *ret = reply_ferry_error(conn, &err);
         return false;
     }
-    if (st->ops->user_get(st, user, &u, &err) == FERRY_OK && !u.disabled) {
+    if (st->people->user_load(st, user, &u, &err) == FERRY_OK && !u.disabled) {
         snprintf(t->hash, sizeof(t->hash), "%s", u.password_hash);
         t->user_ok = true;
     } else if (err.code != FERRY_OK && err.code != FERRY_ENOTFOUND) {
@@ -286,7 +286,7 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
     login_succeeded(srv, req, &keys);
     ferry_err_clear(&err);
     memset(&u, 0, sizeof(u));
-    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, user, &u, &err) ||
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->people->user_load(st, user, &u, &err) ||
         session_start(srv, conn, st, u.name, cookie, sizeof(cookie), csrf, &err) != FERRY_OK) {
         ferry_user_done(&u);
         if (err.code == FERRY_ENOTFOUND) /* disabled or removed a moment ago */
@@ -320,7 +320,7 @@ enum MHD_Result post_logout(struct ferry_server *srv, struct MHD_Connection *con
                            "/api/tokens/ID");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->session_delete(st, req->cred_hash, &err) != FERRY_OK)
+        st->people->session_delete(st, req->cred_hash, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_http_auth_changed(srv);
     audit(srv, req, "logout", req->who.user, NULL);
@@ -396,7 +396,7 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
     /* Setting the password ends every session of the user, this one too: this browser gets
      * a new one. */
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->user_set_password(st, req->who.user, req->task->new_hash, &err) != FERRY_OK ||
+        st->people->user_set_password(st, req->who.user, req->task->new_hash, &err) != FERRY_OK ||
         session_start(srv, conn, st, req->who.user, cookie, sizeof(cookie), csrf, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_http_auth_changed(srv);
@@ -422,7 +422,7 @@ enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn)
 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->user_list(st, &users, &n, &err) != FERRY_OK)
+        st->people->user_list(st, &users, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     list = json_array();
     for (size_t i = 0; i < n; i++)
@@ -468,7 +468,7 @@ static enum MHD_Result reply_user(struct ferry_server *srv, struct MHD_Connectio
     json_t *body;
 
     ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, name, &u, &err))
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->people->user_load(st, name, &u, &err))
         return reply_ferry_error(conn, &err);
     body = user_json(&u);
     ferry_user_done(&u);
@@ -504,7 +504,7 @@ enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn,
     if (req->task->err.code != FERRY_OK)
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->user_add(st, name, role, req->task->new_hash, &err) != FERRY_OK) {
+        st->people->user_add(st, name, role, req->task->new_hash, &err) != FERRY_OK) {
         if (err.code == FERRY_EINVAL)
             return reply_error(conn, MHD_HTTP_CONFLICT, "exists", "%s", err.msg);
         return reply_ferry_error(conn, &err);
@@ -543,7 +543,7 @@ enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn
     if (password != NULL && !password_length_ok(conn, password, &ret))
         return ret;
     ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->user_get(st, name, &u, &err))
+    if ((st = ferry_http_store(srv, &err)) == NULL || st->people->user_load(st, name, &u, &err))
         return reply_ferry_error(conn, &err);
     self = strcasecmp(u.name, req->who.user) == 0;
     ferry_user_done(&u);
@@ -558,17 +558,17 @@ enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn
     if (req->task != NULL && req->task->err.code != FERRY_OK)
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
     if (role_name != NULL) {
-        if (st->ops->user_set_role(st, name, role, &err) != FERRY_OK)
+        if (st->people->user_set_role(st, name, role, &err) != FERRY_OK)
             return reply_ferry_error(conn, &err);
         audit(srv, req, "user.role", name, "role %s", role_name);
     }
     if (disabled != NULL) {
-        if (st->ops->user_set_disabled(st, name, json_is_true(disabled), &err) != FERRY_OK)
+        if (st->people->user_set_disabled(st, name, json_is_true(disabled), &err) != FERRY_OK)
             return reply_ferry_error(conn, &err);
         audit(srv, req, json_is_true(disabled) ? "user.disable" : "user.enable", name, NULL);
     }
     if (password != NULL) {
-        if (st->ops->user_set_password(st, name, req->task->new_hash, &err) != FERRY_OK)
+        if (st->people->user_set_password(st, name, req->task->new_hash, &err) != FERRY_OK)
             return reply_ferry_error(conn, &err);
         audit(srv, req, "user.passwd", name, "password set by an admin");
     }
@@ -588,7 +588,7 @@ enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn
 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->token_list(st, &tokens, &n, &err) != FERRY_OK)
+        st->people->token_list(st, &tokens, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     list = json_array();
     for (size_t i = 0; i < n; i++)
@@ -618,7 +618,7 @@ enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn
                            "characters");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL || ferry_token_new(token, hash, &err) ||
-        st->ops->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
+        st->people->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     snprintf(target, sizeof(target), "token %lld", (long long)id);
     audit(srv, req, "token.create", target, "for %s (%s)", user, label);
@@ -639,7 +639,7 @@ enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *co
 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->token_revoke(st, id, &err) != FERRY_OK)
+        st->people->token_revoke(st, id, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_http_auth_changed(srv);
     snprintf(target, sizeof(target), "token %lld", (long long)id);
@@ -671,7 +671,7 @@ enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
     filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->audit_list(st, &filter, &entries, &n, &err) != FERRY_OK)
+        st->people->audit_list(st, &filter, &entries, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();

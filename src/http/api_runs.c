@@ -22,7 +22,7 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
+    if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
         for (size_t i = 0; i < n; i++) {
             bool live = runs[i].status == FERRY_RUN_QUEUED || runs[i].status == FERRY_RUN_RUNNING;
             if (live && json_is_null(active)) {
@@ -225,7 +225,7 @@ enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, i
     }
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);
@@ -251,7 +251,7 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
@@ -350,7 +350,7 @@ static void export_fill(export_stream *x)
     filter.before_id = x->cursor;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(x->server, &err)) == NULL ||
-        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
+        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK || n == 0) {
         /* The status line is sent: an error can only end the stream early. */
         if (!x->csv)
             ferry_buf_printf(&x->out, "]\n");
@@ -465,7 +465,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
                            "failed, deleted");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_get(st, id, &run, &err) != FERRY_OK)
+        st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     ferry_run_done(&run);
     ferry_change_filter filter = {
@@ -473,7 +473,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
         .after_seq = cursor,
         .limit = (int)limit + 1, /* one more tells whether there is a next page */
     };
-    if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
+    if (st->runs->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
         return reply_ferry_error(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();

@@ -54,7 +54,7 @@ enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
         return reply_ferry_error(conn, &err);
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
+        if (store->runs->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
             json_decref(syncs);
             return reply_ferry_error(conn, &err);
         }
@@ -80,7 +80,7 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
     if ((store = ferry_http_store(srv, &err)) == NULL)
         goto fail;
     for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if (store->ops->sync_stats(store, cfg->syncs[i].name, &st[i], &err) != FERRY_OK)
+        if (store->runs->sync_stats(store, cfg->syncs[i].name, &st[i], &err) != FERRY_OK)
             goto fail;
         queued += st[i].by_status[FERRY_RUN_QUEUED];
     }
@@ -178,7 +178,7 @@ static bool store_writable(struct ferry_server *srv, ferry_store *st, char *why,
         snprintf(address, sizeof(address), "%s:%u", host, (unsigned)srv->port);
         ferry_err_clear(&err);
         srv->health_writable =
-            st->ops->node_beat(st, address, srv->opt.config->workers, &err) == FERRY_OK;
+            st->cluster->node_beat(st, address, srv->opt.config->workers, &err) == FERRY_OK;
         snprintf(srv->health_error, sizeof(srv->health_error), "%s", err.msg);
         srv->health_checked_ms = now;
     }
@@ -199,7 +199,7 @@ enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn
 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
         return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                           json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
                                     "unreachable", "error", err.msg));
@@ -260,8 +260,8 @@ enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_node_self(self, sizeof(self));
     if ((store = ferry_http_store(srv, &err)) == NULL)
         return reply_ferry_error(conn, &err);
-    if (store->ops->node_list(store, NODE_LIVE_MS, &nodes, &nnodes, &err) != FERRY_OK ||
-        store->ops->run_list(store, &filter, &runs, &nruns, &err) != FERRY_OK) {
+    if (store->cluster->node_list(store, NODE_LIVE_MS, &nodes, &nnodes, &err) != FERRY_OK ||
+        store->runs->run_list(store, &filter, &runs, &nruns, &err) != FERRY_OK) {
         ferry_nodes_free(nodes, nnodes);
         return reply_ferry_error(conn, &err);
     }

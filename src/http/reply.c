@@ -315,7 +315,8 @@ void audit(struct ferry_server *srv, const request *req, const char *action, con
     e.detail = detail[0] != '\0' ? detail : NULL;
     e.client = req->client[0] != '\0' ? (char *)req->client : NULL;
     ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL || st->ops->audit_add(st, &e, &err) != FERRY_OK)
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->people->audit_add(st, &e, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_ERROR, "msg=\"audit entry not recorded\" action=%s error=\"%s\"",
                   action, err.msg);
 }

@@ -220,9 +220,9 @@ bool ferry_http_credential_valid(struct ferry_server *srv, bool by_cookie, const
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return true; /* the database is away: the next check decides */
     memset(&who, 0, sizeof(who));
-    rc = by_cookie ? st->ops->session_auth(st, secret_hash, cfg->session_idle_ms,
-                                           cfg->session_max_ms, &who, &err)
-                   : st->ops->token_auth(st, secret_hash, &who, &err);
+    rc = by_cookie ? st->people->session_auth(st, secret_hash, cfg->session_idle_ms,
+                                              cfg->session_max_ms, &who, &err)
+                   : st->people->token_auth(st, secret_hash, &who, &err);
     ferry_principal_done(&who);
     return rc == FERRY_OK || rc != FERRY_ENOTFOUND;
 }
@@ -262,7 +262,7 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
         ferry_token_hash(token, req->cred_hash);
         if ((st = ferry_http_store(srv, &err)) == NULL)
             goto store_failed;
-        rc = st->ops->token_auth(st, req->cred_hash, &req->who, &err);
+        rc = st->people->token_auth(st, req->cred_hash, &req->who, &err);
         if (rc == FERRY_ENOTFOUND) {
             *ret = reply_unauthorized(conn, "the API token is not valid: unknown, revoked, or its "
                                             "user is disabled");
@@ -278,8 +278,8 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
         ferry_token_hash(cookie, req->cred_hash);
         if ((st = ferry_http_store(srv, &err)) == NULL)
             goto store_failed;
-        rc = st->ops->session_auth(st, req->cred_hash, cfg->session_idle_ms, cfg->session_max_ms,
-                                   &req->who, &err);
+        rc = st->people->session_auth(st, req->cred_hash, cfg->session_idle_ms, cfg->session_max_ms,
+                                      &req->who, &err);
         if (rc == FERRY_ENOTFOUND) {
             *ret = reply_unauthorized(conn, "your session has ended; log in again");
             return false;
@@ -433,7 +433,7 @@ static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection 
 
 static void store_destructor(void *p)
 {
-    ferry_store_free(p);
+    ferry_store_close(p);
 }
 
 /* Appends each X-Forwarded-For value to the ferry_buf cls, separated by commas. */

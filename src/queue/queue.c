@@ -116,7 +116,7 @@ static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync, const
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
+    if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n == 1 &&
         runs[0].status != FERRY_RUN_QUEUED && runs[0].status != FERRY_RUN_RUNNING &&
         runs[0].finished_at_ms > 0)
         left = runs[0].finished_at_ms + sync->cooldown_ms - ferry_time_now_ms();
@@ -161,7 +161,7 @@ ferry_rc ferry_queue_run_request(const ferry_queue *q, ferry_store *st,
     }
     want = wanted(req);
     ticket_take(&t, req->sync->name);
-    rc = st->ops->run_enqueue(st, &want, &got, &created, err);
+    rc = st->runs->run_enqueue(st, &want, &got, &created, err);
     if (rc == FERRY_OK && created) {
         ferry_run shown = got; /* a shallow copy: only ui_message differs */
         ticket_set_run(&t, got.id);
@@ -190,7 +190,7 @@ ferry_rc ferry_queue_run_start(ferry_store *st, const ferry_queue_request *req, 
     want.total = -1;
     want.attempt = 1;
     want.started_at_ms = want.queued_at_ms;
-    if ((rc = st->ops->run_start(st, &want, &want.id, err)) != FERRY_OK)
+    if ((rc = st->runs->run_start(st, &want, &want.id, err)) != FERRY_OK)
         return rc;
     if (!ferry_run_copy(&run, &want))
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
@@ -200,7 +200,7 @@ ferry_rc ferry_queue_run_start(ferry_store *st, const ferry_queue_request *req, 
 
 ferry_rc ferry_queue_run_claim(ferry_store *st, ferry_run *ret_run, ferry_err *err)
 {
-    ferry_rc rc = st->ops->run_claim(st, ret_run, err);
+    ferry_rc rc = st->runs->run_claim(st, ret_run, err);
 
     if (rc == FERRY_OK)
         await_announcement(ret_run->id, ret_run->sync);
@@ -210,7 +210,7 @@ ferry_rc ferry_queue_run_claim(ferry_store *st, ferry_run *ret_run, ferry_err *e
 ferry_rc ferry_queue_lease_renew(void *ctx, ferry_store *st, int64_t run_id, ferry_err *err)
 {
     (void)ctx;
-    return st->ops->run_heartbeat(st, run_id, err);
+    return st->runs->run_heartbeat(st, run_id, err);
 }
 
 bool ferry_queue_run_cancel_here(const ferry_queue *q, int64_t run_id, const char *user)
@@ -225,8 +225,8 @@ ferry_rc ferry_queue_run_cancel(const ferry_queue *q, ferry_store *st, int64_t r
     ferry_run run;
     ferry_rc rc;
 
-    if (st->ops->run_cancel_queued(st, run_id, user, err) == FERRY_OK) {
-        if ((rc = st->ops->run_get(st, run_id, &run, err)) != FERRY_OK)
+    if (st->runs->run_cancel_queued(st, run_id, user, err) == FERRY_OK) {
+        if ((rc = st->runs->run_load(st, run_id, &run, err)) != FERRY_OK)
             return rc;
         ferry_queue_publish(q, "run.finished", &run, NULL);
         *ret_run = run;
@@ -236,14 +236,14 @@ ferry_rc ferry_queue_run_cancel(const ferry_queue *q, ferry_store *st, int64_t r
     ferry_err_clear(err);
     /* Running on another node (or another process on this database): ask it through the
      * store, which the executing node checks every few seconds, and through the bus at once. */
-    if (st->ops->run_request_cancel(st, run_id, user, err) == FERRY_OK) {
+    if (st->cluster->run_request_cancel(st, run_id, user, err) == FERRY_OK) {
         if (q != NULL && q->bus != NULL)
             ferry_bus_send_cancel(q->bus, run_id, user);
         *ret_result = FERRY_QUEUE_CANCELLING;
         return FERRY_OK;
     }
     ferry_err_clear(err);
-    if ((rc = st->ops->run_get(st, run_id, &run, err)) != FERRY_OK)
+    if ((rc = st->runs->run_load(st, run_id, &run, err)) != FERRY_OK)
         return rc;
     ferry_run_done(&run);
     *ret_result = FERRY_QUEUE_NOT_ACTIVE;
@@ -258,7 +258,7 @@ void ferry_queue_node_tick(const ferry_queue *q, ferry_store *st, const char *ad
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (tick % 25 == 0 && st->ops->node_beat(st, address, nworkers, &err) != FERRY_OK)
+    if (tick % 25 == 0 && st->cluster->node_beat(st, address, nworkers, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "msg=\"recording the node's heartbeat failed\" error=\"%s\"",
                   err.msg);
     if (tick % 10 != 0 || q == NULL || q->workers == NULL)
@@ -268,7 +268,7 @@ void ferry_queue_node_tick(const ferry_queue *q, ferry_store *st, const char *ad
         bool requested = false;
         char *user = NULL;
         ferry_err_clear(&err);
-        if (st->ops->run_cancel_requested(st, ids[i], &requested, &user, &err) == FERRY_OK &&
+        if (st->cluster->run_cancel_requested(st, ids[i], &requested, &user, &err) == FERRY_OK &&
             requested)
             ferry_workers_cancel(q->workers, ids[i], user);
         free(user);

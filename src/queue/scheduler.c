@@ -38,7 +38,7 @@ static int64_t last_scheduled(ferry_store *st, const char *sync)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n > 0)
+    if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK && n > 0)
         at = runs[0].queued_at_ms;
     ferry_runs_free(runs, n);
     return at;
@@ -56,7 +56,7 @@ static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec 
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->schedule_claim(st, sync->name, tenant, due, &won, &err) != FERRY_OK) {
+    if (st->cluster->schedule_claim(st, sync->name, tenant, due, &won, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR,
                   "msg=\"claiming a scheduled run failed\" sync=\"%s\" tenant=\"%s\" error=\"%s\"",
                   sync->name, tenant != NULL ? tenant : "", err.msg);
@@ -166,7 +166,7 @@ static void *scheduler_main(void *arg)
          * host or another) end as interrupted, and go again as a new attempt while the sync's
          * retries allow (on_interrupted announces both). */
         if (tick % 10 == 0 &&
-            st->ops->run_reclaim_expired(st, cfg->lease_ms, &rec, &reclaimed, &err) == FERRY_OK &&
+            st->runs->run_reclaim_expired(st, cfg->lease_ms, &rec, &reclaimed, &err) == FERRY_OK &&
             reclaimed > 0)
             ferry_log(FERRY_LOG_WARN, "msg=\"ended runs whose lease expired\" runs=%d", reclaimed);
 
@@ -208,7 +208,7 @@ static void *scheduler_main(void *arg)
         if (stop)
             break;
     }
-    ferry_store_free(st);
+    ferry_store_close(st);
     return NULL;
 }
 

@@ -135,7 +135,7 @@ static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (store->ops->run_get(store, id, &run, &err) != FERRY_OK) {
+    if (store->runs->run_load(store, id, &run, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_WARN,
                   "msg=\"the run's stored state is unknown; nothing announced\" run=%lld "
                   "error=\"%s\"",
@@ -166,7 +166,7 @@ static bool fail_unknown_sync(ferry_store *store, ferry_run *run)
     free(run->phase);
     run->phase = strdup("done");
     ferry_err_clear(&err);
-    if (store->ops->run_finish(store, run, &err) != FERRY_OK) {
+    if (store->runs->run_finish(store, run, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"recording a run failed\" run=%lld error=\"%s\"",
                   (long long)run->id, err.msg);
         return false;
@@ -263,7 +263,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
         ferry_run stored;
         ferry_err_clear(&err);
-        if (store->ops->run_get(store, result.id, &stored, &err) == FERRY_OK) {
+        if (store->runs->run_load(store, result.id, &stored, &err) == FERRY_OK) {
             ferry_queue_publish(&pool->queue, "run.queued", &stored, NULL);
             ferry_run_done(&stored);
         }
@@ -332,7 +332,7 @@ static void *worker_main(void *arg)
             pool->wakeups--;
         pthread_mutex_unlock(&pool->lock);
     }
-    ferry_store_free(store);
+    ferry_store_close(store);
     return NULL;
 }
 

@@ -1,8 +1,9 @@
 /* internal.h - what the store implementations share (not for use outside src/store).
  *
  * store.c holds the parts of the store that do not depend on the database: which lease
- * owners are dead processes of this host, and the tally of failure reasons behind
- * sync_stats. sqlite_store.c and pg_store.c both use them, so the two stores answer alike. */
+ * owners are dead processes of this host, the rule and the words for a run whose process
+ * stopped, and the tally of failure reasons behind sync_stats. The SQLite and PostgreSQL
+ * files both use them, so the two stores answer alike. */
 #ifndef FERRY_STORE_INTERNAL_H
 #define FERRY_STORE_INTERNAL_H
 
@@ -16,11 +17,32 @@
  * checked this way (that is what the heartbeat is for). */
 bool ferry_store_owner_is_dead(const char *owner, long *ret_pid);
 
-/* The error of a run whose process stopped: cause ("the process running it (HOST:PID)
- * ended before the run finished"), then what follows: queued again as run next_id (attempt
- * attempt + 1 of retries + 1), or, when next_id is 0, not started again. */
-void ferry_store_interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
-                                   char *out, size_t outlen);
+/* The rule for a run whose process stopped (store.h, ferry_recovery), written once for both
+ * backends: attempt N is followed by attempt N + 1 while N <= the sync's retries, else the
+ * run ends as failed. */
+typedef struct {
+    int retries; /* the sync's retries (0 without rec) */
+    bool again;  /* a next attempt is queued: the run ends as "interrupted", else "failed" */
+} ferry_store_interruption;
+
+/* Decides, by rec (may be NULL), what becomes of run, whose process stopped. */
+void ferry_store_interruption_decide(const ferry_recovery *rec, const ferry_run *run,
+                                     ferry_store_interruption *ret);
+
+/* The status run ends with: "interrupted" or "failed". */
+const char *ferry_store_interruption_status(const ferry_store_interruption *in);
+
+/* The run's error (why: cause, "its transaction was rolled back...", then what follows:
+ * queued again as run next_id, or, when next_id is 0, not started again) and its message
+ * for people (ui: "Sync of S was interrupted: why." or "Sync of S failed: why."). */
+void ferry_store_interruption_messages(const ferry_store_interruption *in, const ferry_run *run,
+                                       const char *cause, int64_t next_id, char *why, size_t whylen,
+                                       char *ui, size_t uilen);
+
+/* The error and the message for people of the active run of sync that run_start found
+ * left by process pid of this host, which no longer exists. */
+void ferry_store_stale_messages(const char *sync, long pid, char *why, size_t whylen, char *ui,
+                                size_t uilen);
 
 /* The cause of a run's interruption, naming its owner (may be NULL): with lease_ms 0 its
  * process ended; else it sent no heartbeat for lease_ms. */
@@ -35,9 +57,6 @@ void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec
  * through st's own audit_add. */
 ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *detail,
                                        ferry_err *err);
-
-/* The sync's retries by rec (0 without one). */
-int ferry_store_retries(const ferry_recovery *rec, const char *sync);
 
 /* Counts failure reasons with "row N: " and quoted values left out, keeping the first 64
  * distinct ones. Zero-initialise; ferry_store_tally_take() empties it. */

@@ -1,6 +1,7 @@
-/* store.c - opens the store implementation named by the database setting, and the parts of
- * the store the implementations share (store/internal.h): this process's node id, which lease
- * owners are dead processes of this host, and the tally of failure reasons. */
+/* store.c - opens the store implementation named by the database setting and closes it, and
+ * the parts of the store the implementations share (store/internal.h): this process's node
+ * id, which lease owners are dead processes of this host, the rule and the messages for a run
+ * whose process stopped, and the tally of failure reasons. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,8 +71,8 @@ bool ferry_store_owner_is_dead(const char *owner, long *ret_pid)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-void ferry_store_interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
-                                   char *out, size_t outlen)
+static void interruption_text(const char *cause, int attempt, int retries, int64_t next_id,
+                              char *out, size_t outlen)
 {
     if (next_id > 0)
         snprintf(out, outlen,
@@ -83,6 +84,48 @@ void ferry_store_interruption_text(const char *cause, int attempt, int retries, 
                  "%s; its transaction was rolled back, so nothing was changed; it is not started "
                  "again (attempt %d, retries: %d)",
                  cause, attempt, retries);
+}
+
+/* The sync's retries by rec (0 without one). */
+static int retries_of(const ferry_recovery *rec, const char *sync)
+{
+    int n;
+
+    if (rec == NULL || rec->retries == NULL)
+        return 0;
+    n = rec->retries(rec->ctx, sync);
+    return n > 0 ? n : 0;
+}
+
+void ferry_store_interruption_decide(const ferry_recovery *rec, const ferry_run *run,
+                                     ferry_store_interruption *ret)
+{
+    ret->retries = retries_of(rec, run->sync);
+    ret->again = run->attempt <= ret->retries;
+}
+
+const char *ferry_store_interruption_status(const ferry_store_interruption *in)
+{
+    return in->again ? "interrupted" : "failed";
+}
+
+void ferry_store_interruption_messages(const ferry_store_interruption *in, const ferry_run *run,
+                                       const char *cause, int64_t next_id, char *why, size_t whylen,
+                                       char *ui, size_t uilen)
+{
+    interruption_text(cause, run->attempt, in->retries, next_id, why, whylen);
+    snprintf(ui, uilen, "Sync of %s %s: %s.", run->sync, in->again ? "was interrupted" : "failed",
+             why);
+}
+
+void ferry_store_stale_messages(const char *sync, long pid, char *why, size_t whylen, char *ui,
+                                size_t uilen)
+{
+    snprintf(why, whylen,
+             "the process running it (pid %ld) ended before the run finished; its transaction "
+             "was rolled back, so nothing was changed",
+             pid);
+    snprintf(ui, uilen, "Sync of %s was interrupted: %s.", sync, why);
 }
 
 void ferry_store_interruption_cause(const char *owner, int64_t lease_ms, char *out, size_t outlen)
@@ -106,9 +149,9 @@ void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec
     if (rec == NULL || rec->on_interrupted == NULL)
         return;
     ferry_err_clear(&err);
-    if (st->ops->run_get(st, id, &ended, &err) != FERRY_OK)
+    if (st->runs->run_load(st, id, &ended, &err) != FERRY_OK)
         return;
-    have_next = next_id > 0 && st->ops->run_get(st, next_id, &next, &err) == FERRY_OK;
+    have_next = next_id > 0 && st->runs->run_load(st, next_id, &next, &err) == FERRY_OK;
     rec->on_interrupted(rec->ctx, &ended, have_next ? &next : NULL);
     ferry_run_done(&ended);
     if (have_next)
@@ -123,17 +166,7 @@ ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *
 
     snprintf(target, sizeof(target), "run %lld", (long long)id);
     audit.target = target;
-    return st->ops->audit_add(st, &audit, err);
-}
-
-int ferry_store_retries(const ferry_recovery *rec, const char *sync)
-{
-    int n;
-
-    if (rec == NULL || rec->retries == NULL)
-        return 0;
-    n = rec->retries(rec->ctx, sync);
-    return n > 0 ? n : 0;
+    return st->people->audit_add(st, &audit, err);
 }
 
 /* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
@@ -193,24 +226,8 @@ void ferry_store_tally_take(ferry_store_tally *t, ferry_sync_stats *out)
     memset(t, 0, sizeof(*t));
 }
 
-void ferry_node_done(ferry_node *node)
-{
-    if (node == NULL)
-        return;
-    free(node->id);
-    free(node->address);
-    memset(node, 0, sizeof(*node));
-}
-
-void ferry_nodes_free(ferry_node *nodes, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ferry_node_done(&nodes[i]);
-    free(nodes);
-}
-
-void ferry_store_free(ferry_store *st)
+void ferry_store_close(ferry_store *st)
 {
     if (st != NULL)
-        st->ops->free(st);
+        st->close(st);
 }

@@ -1,9 +1,15 @@
 /* store.h - Ferry's own data: runs and their changes.
  *
  * The store keeps the audit record of every run (who or what started it, status, phase,
- * counts, messages, times) and a change row for every record that was not unchanged. The
- * interface is a struct of function pointers with one implementation per file
- * (sqlite_store.c, pg_store.c); callers never know which one they hold.
+ * counts, messages, times) and a change row for every record that was not unchanged, and
+ * the people who may use Ferry (users, tokens, sessions, the audit log) and the processes
+ * sharing it (nodes). An open store is one connection behind three small interfaces, each a
+ * struct of function pointers: runs (runs, changes, stats, the store's transaction), people
+ * (users, tokens, sessions, audit) and cluster (nodes, schedule claims, cancel requests).
+ * Each backend implements each interface in a file of its own (sqlite_runs.c,
+ * sqlite_people.c, sqlite_cluster.c over sqlite_conn.c; the same with pg_); callers never
+ * know which backend they hold. The model (the structs below and their _done/_free, the
+ * names of statuses, outcomes and roles) is model.c, shared by both.
  *
  * Tables are prefixed ferry_ so they can share a database with the synced tables. At most one
  * queued-or-running run per (sync, tenant) is enforced by the database (a partial unique
@@ -18,9 +24,6 @@
 #include <stdint.h>
 
 #include "util/err.h"
-
-struct ferry_sync_spec; /* config/config.h */
-struct ferry_target;    /* target/target.h */
 
 typedef enum {
     FERRY_RUN_QUEUED = 0,
@@ -78,6 +81,10 @@ typedef struct {
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
+
+/* Deep-copies src into dst (strings duplicated). Returns false when out of memory (dst is
+ * then emptied). */
+bool ferry_run_copy(ferry_run *dst, const ferry_run *src);
 
 /* One change row. */
 typedef struct {
@@ -232,6 +239,8 @@ typedef struct {
     void *ctx;
 } ferry_recovery;
 
+/* Runs and their changes: a run's life from queued to ended, its change rows, the figures
+ * over a sync's runs, and the store's own transaction. */
 typedef struct {
     /* Creates a run with status running (started now) and returns its id. Fails with
      * FERRY_EINVAL and a message when a run of the same sync and tenant is already queued
@@ -271,7 +280,7 @@ typedef struct {
      * this way. FERRY_ENOTFOUND when this process does not hold it running. */
     ferry_rc (*run_requeue)(ferry_store *st, int64_t id, ferry_err *err);
     /* Loads a run; FERRY_ENOTFOUND when there is none with that id. */
-    ferry_rc (*run_get)(ferry_store *st, int64_t id, ferry_run *ret_run, ferry_err *err);
+    ferry_rc (*run_load)(ferry_store *st, int64_t id, ferry_run *ret_run, ferry_err *err);
     /* Lists runs matching filter, newest first; *ret_runs is owned by the caller (free each
      * with ferry_run_done(), then the array). */
     ferry_rc (*run_list)(ferry_store *st, const ferry_run_filter *filter, ferry_run **ret_runs,
@@ -287,11 +296,21 @@ typedef struct {
      * records). *ret_stats is owned by the caller (ferry_sync_stats_done()). */
     ferry_rc (*sync_stats)(ferry_store *st, const char *sync, ferry_sync_stats *ret_stats,
                            ferry_err *err);
+    /* A transaction of the store's own, for a run whose table is in another database
+     * (target.database): its change rows and final record then commit together, once the
+     * target has committed. tx_rollback does nothing when no transaction is open. */
+    ferry_rc (*tx_begin)(ferry_store *st, ferry_err *err);
+    ferry_rc (*tx_commit)(ferry_store *st, ferry_err *err);
+    void (*tx_rollback)(ferry_store *st);
+} ferry_store_runs_ops;
+
+/* People: users, API tokens, login sessions and the audit log of administrative actions. */
+typedef struct {
     /* Users. Names are unique regardless of case. user_add fails with FERRY_EINVAL when the
      * name is taken; the others with FERRY_ENOTFOUND when there is no such user. */
     ferry_rc (*user_add)(ferry_store *st, const char *name, ferry_role role,
                          const char *password_hash, ferry_err *err);
-    ferry_rc (*user_get)(ferry_store *st, const char *name, ferry_user *ret_user, ferry_err *err);
+    ferry_rc (*user_load)(ferry_store *st, const char *name, ferry_user *ret_user, ferry_err *err);
     ferry_rc (*user_list)(ferry_store *st, ferry_user **ret_users, size_t *ret_n, ferry_err *err);
     ferry_rc (*user_set_password)(ferry_store *st, const char *name, const char *password_hash,
                                   ferry_err *err);
@@ -332,12 +351,11 @@ typedef struct {
     ferry_rc (*audit_add)(ferry_store *st, const ferry_audit_entry *e, ferry_err *err);
     ferry_rc (*audit_list)(ferry_store *st, const ferry_audit_filter *filter,
                            ferry_audit_entry **ret, size_t *ret_n, ferry_err *err);
-    /* A target for sync's table in the store's own database, on the store's connection, so
-     * the change rows and the final run record commit in the target's transaction
-     * (target/target.h; tenant as for ferry_sqlite_target_new()). Owned by the caller
-     * (ferry_target_free()); the store must outlive it. */
-    ferry_rc (*target_new)(ferry_store *st, const struct ferry_sync_spec *sync, const char *tenant,
-                           struct ferry_target **ret_target, ferry_err *err);
+} ferry_store_people_ops;
+
+/* The cluster: the Ferry processes sharing the store, the claims that make a schedule fire
+ * once across them, and cancel requests passed to the process executing a run. */
+typedef struct {
     /* Nodes: node_beat records that this process serves (address may be NULL), with its
      * heartbeat now by the database's clock; a server calls it every few seconds. node_list
      * lists the nodes whose heartbeat is at most live_ms old, oldest start first (owned by
@@ -359,17 +377,21 @@ typedef struct {
      * owned by the caller, NULL when unknown; ret_user may be NULL). */
     ferry_rc (*run_cancel_requested)(ferry_store *st, int64_t id, bool *ret_requested,
                                      char **ret_user, ferry_err *err);
-    /* A transaction of the store's own, for a run whose table is in another database
-     * (target.database): its change rows and final record then commit together, once the
-     * target has committed. tx_rollback does nothing when no transaction is open. */
-    ferry_rc (*tx_begin)(ferry_store *st, ferry_err *err);
-    ferry_rc (*tx_commit)(ferry_store *st, ferry_err *err);
-    void (*tx_rollback)(ferry_store *st);
-    void (*free)(ferry_store *st);
-} ferry_store_ops;
+} ferry_store_cluster_ops;
 
+typedef enum {
+    FERRY_STORE_SQLITE = 0,
+    FERRY_STORE_PG,
+} ferry_store_kind;
+
+/* An open store: one connection (which kind says), and the three interfaces over it. Every
+ * operation takes the store itself as its first argument: st->runs->run_load(st, ...). */
 struct ferry_store {
-    const ferry_store_ops *ops;
+    const ferry_store_runs_ops *runs;
+    const ferry_store_people_ops *people;
+    const ferry_store_cluster_ops *cluster;
+    ferry_store_kind kind;
+    void (*close)(ferry_store *st); /* the implementation's ferry_store_close() */
 };
 
 /* Opens the store named by database ("sqlite:PATH", relative paths resolving against
@@ -379,16 +401,19 @@ struct ferry_store {
 ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
                           ferry_err *err);
 
-void ferry_store_free(ferry_store *st);
+/* Closes the store and its connection; NULL is allowed. */
+void ferry_store_close(ferry_store *st);
 
 /* The SQLite implementation, and its connection (borrowed: targets in the same database
- * share it so the run's data and its change rows commit together). */
+ * share it so the run's data and its change rows commit together; NULL when st is not a
+ * SQLite store). */
 ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferry_err *err);
 struct sqlite3 *ferry_sqlite_store_db(ferry_store *st);
 
 /* The PostgreSQL implementation (url: a libpq connection URL), and its connection (borrowed,
- * as for SQLite). Several processes may share one database: runs are claimed with FOR UPDATE
- * SKIP LOCKED, schema migrations take an advisory lock. */
+ * as for SQLite; NULL when st is not a PostgreSQL store). Several processes may share one
+ * database: runs are claimed with FOR UPDATE SKIP LOCKED, schema migrations take an advisory
+ * lock. */
 ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err *err);
 struct pg_conn *ferry_pg_store_conn(ferry_store *st);
 

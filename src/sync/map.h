@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "source/source.h"
+#include "target/record.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -24,16 +25,7 @@ typedef enum {
     FERRY_MAP_FAILED,
 } ferry_map_result;
 
-typedef struct {
-    size_t nvalues;
-    const char *const *value; /* canonical text per field, NULL for empty; borrowed */
-    const size_t *len;
-    const char *key; /* the record key for messages ("E001", or "a=1, b=2"); NULL when
-                        a key field could not be read */
-    long row;
-    const char *reason; /* skipped/failed: "row 9: employment 'Freelance' not in
-                           [Karyawan]"; NULL when mapped */
-} ferry_mapped_record;
+/* ferry_mapped_record, the mapper's output, is target/record.h's: what a target takes. */
 
 typedef struct ferry_mapper ferry_mapper;
 

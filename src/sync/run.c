@@ -241,7 +241,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].reason = b->reason[i] == NO_STRING ? NULL : b->arena.data + b->reason[i];
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
     }
-    rc = c->opt->store->ops->changes_add(c->opt->store, b->items, b->n, err);
+    rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
     ferry_buf_reset(&b->arena);
     return rc;
@@ -673,7 +673,7 @@ static int64_t last_count(run_ctx *c)
     int64_t count = -1;
 
     ferry_err_clear(&err);
-    if (c->opt->store->ops->run_list(c->opt->store, &f, &runs, &n, &err) == FERRY_OK && n > 0)
+    if (c->opt->store->runs->run_list(c->opt->store, &f, &runs, &n, &err) == FERRY_OK && n > 0)
         count = runs[0].processed;
     ferry_runs_free(runs, n);
     return count;
@@ -685,7 +685,7 @@ static ferry_rc commit_store(run_ctx *c, ferry_err *err)
     if (!c->store_txn)
         return FERRY_OK;
     c->store_txn = false;
-    return c->opt->store->ops->tx_commit(c->opt->store, err);
+    return c->opt->store->runs->tx_commit(c->opt->store, err);
 }
 
 static ferry_rc execute(run_ctx *c, ferry_err *err)
@@ -737,14 +737,14 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         rc = ferry_target_open(sync->target.database, opt->config->dir, sync, c->run.tenant,
                                &c->target, err);
     else
-        rc = opt->store->ops->target_new(opt->store, sync, c->run.tenant, &c->target, err);
+        rc = ferry_target_new_for_store(opt->store, sync, c->run.tenant, &c->target, err);
     if (rc != FERRY_OK)
         return rc;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
         return rc;
     if (sync->target.database != NULL) {
         /* The change rows and the run's record then commit together, after the target. */
-        if ((rc = opt->store->ops->tx_begin(opt->store, err)) != FERRY_OK)
+        if ((rc = opt->store->runs->tx_begin(opt->store, err)) != FERRY_OK)
             return rc;
         c->store_txn = true;
     }
@@ -793,11 +793,11 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
     if (c->run.dry_run) {
         c->target->ops->rollback(c->target);
-        if ((rc = opt->store->ops->run_finish(opt->store, &c->run, err)) != FERRY_OK)
+        if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
             return rc;
         return commit_store(c, err);
     }
-    if ((rc = opt->store->ops->run_finish(opt->store, &c->run, err)) != FERRY_OK)
+    if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
         return rc;
     if ((rc = c->target->ops->commit(c->target, err)) != FERRY_OK)
         return rc;
@@ -873,12 +873,12 @@ static ferry_rc record_with_retry(run_ctx *c, ferry_rc (*write)(run_ctx *c, ferr
 
 static ferry_rc write_end(run_ctx *c, ferry_err *err)
 {
-    return c->opt->store->ops->run_finish(c->opt->store, &c->run, err);
+    return c->opt->store->runs->run_finish(c->opt->store, &c->run, err);
 }
 
 static ferry_rc write_requeue(run_ctx *c, ferry_err *err)
 {
-    return c->opt->store->ops->run_requeue(c->opt->store, c->run.id, err);
+    return c->opt->store->runs->run_requeue(c->opt->store, c->run.id, err);
 }
 
 /* Gives a cancelled run back to the queue (opt->requeue): it rolled back, and the next
@@ -949,7 +949,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         if (c.target != NULL)
             c.target->ops->rollback(c.target);
         if (c.store_txn) {
-            opt->store->ops->tx_rollback(opt->store);
+            opt->store->runs->tx_rollback(opt->store);
             c.store_txn = false;
         }
         if (!cause.transient || tries >= c.sync->retries || cancelled(&c) ||

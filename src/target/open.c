@@ -1,4 +1,5 @@
-/* open.c - a target in a database of its own (target.database; see target.h).
+/* open.c - a target on the store's connection, or in a database of its own (target.database;
+ * see target.h).
  *
  * Usually a run's target shares the store's connection, so the synced rows, the change rows
  * and the run record commit in one transaction. A sync may land its data in another database
@@ -123,4 +124,12 @@ ferry_rc ferry_target_open(const char *database, const char *base_dir, const fer
     o->base.ops = o->inner->ops->drain != NULL ? &owning_ops_drain : &owning_ops;
     *ret_target = &o->base;
     return FERRY_OK;
+}
+
+ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync,
+                                    const char *tenant, ferry_target **ret_target, ferry_err *err)
+{
+    if (st->kind == FERRY_STORE_SQLITE)
+        return ferry_sqlite_target_new(ferry_sqlite_store_db(st), sync, tenant, ret_target, err);
+    return ferry_pg_target_new(ferry_pg_store_conn(st), sync, tenant, ret_target, err);
 }

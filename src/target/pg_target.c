@@ -88,11 +88,12 @@
 #include <string.h>
 
 #include "target/diff.h"
+#include "target/shape.h"
 #include "target/target.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-#define MISSING_COLUMN "ferry_missing_since"
+#define MISSING_COLUMN FERRY_TARGET_MISSING_COLUMN
 #define DIRECT_ROWS 65536
 #define DIRECT_BYTES (32u * 1024 * 1024)
 #define STAGED_ROWS (1 << 20)
@@ -912,13 +913,14 @@ static bool index_is_key(pg_target *t, const char *indkey, int nkeyatts, PGresul
 static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
-    const char *table = sync->target.table;
     const char *params[1] = {oid};
-    bool has_missing_col = false, has_key_index = false;
-    bool *present = NULL;
+    bool has_key_index = false;
+    ferry_target_shape shape;
     PGresult *cols = NULL, *idx = NULL;
-    ferry_rc rc = FERRY_OK;
+    ferry_rc rc;
 
+    if ((rc = ferry_target_shape_init(&shape, sync, err)) != FERRY_OK)
+        return rc;
     cols = PQexecParams(t->conn,
                         "SELECT a.attnum, a.attname, a.attnotnull,"
                         " a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',"
@@ -930,40 +932,18 @@ static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
         rc = db_error(t, cols, err, "reading the table's columns");
         goto out;
     }
-    if ((present = calloc(sync->nfields, sizeof(*present))) == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
-        goto out;
-    }
     for (int r = 0; r < PQntuples(cols); r++) {
-        const char *name = PQgetvalue(cols, r, 1);
-        bool notnull = PQgetvalue(cols, r, 2)[0] == 't';
-        bool has_default = PQgetvalue(cols, r, 3)[0] == 't';
-        long f = ferry_sync_field_index(sync, name);
-        if (strcmp(name, MISSING_COLUMN) == 0) {
-            has_missing_col = true;
-            continue;
-        }
-        if (f >= 0) {
-            present[f] = true;
-            if ((rc = set_type(t, (size_t)f, PQgetvalue(cols, r, 4), err)) != FERRY_OK)
-                goto out;
-        } else if (notnull && !has_default) {
-            rc = ferry_err_set(err, FERRY_ESCHEMA,
-                               "table %s has a NOT NULL column '%s' without a default that no "
-                               "field fills: map it or give it a default",
-                               table, name);
+        long f;
+        rc = ferry_target_shape_column(&shape, PQgetvalue(cols, r, 1),
+                                       PQgetvalue(cols, r, 2)[0] == 't',
+                                       PQgetvalue(cols, r, 3)[0] == 't', &f, err);
+        if (rc == FERRY_OK && f >= 0)
+            rc = set_type(t, (size_t)f, PQgetvalue(cols, r, 4), err);
+        if (rc != FERRY_OK)
             goto out;
-        }
     }
-    for (size_t i = 0; i < sync->nfields; i++) {
-        if (!present[i]) {
-            rc = ferry_err_set(err, FERRY_ESCHEMA,
-                               "table %s exists but has no column '%s' for field '%s': add the "
-                               "column or rename the field",
-                               table, sync->fields[i].name, sync->fields[i].name);
-            goto out;
-        }
-    }
+    if ((rc = ferry_target_shape_check_fields(&shape, err)) != FERRY_OK)
+        goto out;
     /* Unique, immediate, not partial, on columns only: a key the merge can rely on. */
     idx = PQexecParams(t->conn,
                        "SELECT i.indkey::text, i.indnkeyatts FROM pg_index i"
@@ -977,26 +957,16 @@ static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
     for (int r = 0; r < PQntuples(idx) && !has_key_index; r++)
         has_key_index = index_is_key(t, PQgetvalue(idx, r, 0),
                                      (int)strtol(PQgetvalue(idx, r, 1), NULL, 10), cols);
-    if (!has_key_index) {
-        ferry_buf keys;
-        ferry_buf_init(&keys, 1024);
-        for (size_t k = 0; k < sync->target.nkey; k++)
-            ferry_buf_printf_trunc(&keys, "%s%s", k ? ", " : "", sync->target.key[k]);
-        rc = ferry_err_set(err, FERRY_ESCHEMA,
-                           "table %s has no primary key or unique index on (%s), the sync's "
-                           "key: create one so each key is one row",
-                           table, ferry_buf_str(&keys));
-        ferry_buf_done(&keys);
+    if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
         goto out;
-    }
-    if (t->flag_mode && !has_missing_col) {
+    if (t->flag_mode && !shape.has_missing_col) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf_trunc(&t->sql, "ALTER TABLE %s ADD COLUMN " MISSING_COLUMN " text",
                                t->table);
         rc = exec(t, ferry_buf_str(&t->sql), err, "adding the " MISSING_COLUMN " column");
     }
 out:
-    free(present);
+    ferry_target_shape_done(&shape);
     PQclear(cols);
     PQclear(idx);
     return rc;

@@ -23,12 +23,13 @@
 #include <string.h>
 
 #include "target/diff.h"
+#include "target/shape.h"
 #include "target/target.h"
 #include "util/buf.h"
 #include "util/rowset.h"
 #include "util/timeutil.h"
 
-#define MISSING_COLUMN "ferry_missing_since"
+#define MISSING_COLUMN FERRY_TARGET_MISSING_COLUMN
 
 typedef struct {
     ferry_target base;
@@ -125,56 +126,33 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
     const char *table = sync->target.table;
-    bool has_missing_col = false, has_key_index = false;
+    bool has_key_index = false;
+    ferry_target_shape shape;
     sqlite3_stmt *st;
-    size_t found = 0;
+    ferry_rc rc;
+    long f;
 
+    if ((rc = ferry_target_shape_init(&shape, sync, err)) != FERRY_OK)
+        return rc;
     if (sqlite3_prepare_v2(t->db,
                            "SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(t, err, "reading the table's columns");
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_error(t, err, "reading the table's columns");
+        goto out;
+    }
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        bool notnull = sqlite3_column_int(st, 1) != 0;
-        bool has_default = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        if (strcmp(name, MISSING_COLUMN) == 0) {
-            has_missing_col = true;
-            continue;
-        }
-        if (ferry_sync_field_index(sync, name) >= 0) {
-            found++;
-        } else if (notnull && !has_default) {
-            ferry_rc rc = ferry_err_set(err, FERRY_ESCHEMA,
-                                        "table %s has a NOT NULL column '%s' without a default "
-                                        "that no field fills: map it or give it a default",
-                                        table, name);
-            sqlite3_finalize(st);
-            return rc;
-        }
-    }
+    while (rc == FERRY_OK && sqlite3_step(st) == SQLITE_ROW)
+        rc = ferry_target_shape_column(&shape, (const char *)sqlite3_column_text(st, 0),
+                                       sqlite3_column_int(st, 1) != 0,
+                                       sqlite3_column_type(st, 2) != SQLITE_NULL, &f, err);
     sqlite3_finalize(st);
-    if (found < sync->nfields) {
-        for (size_t i = 0; i < sync->nfields; i++) {
-            sqlite3_stmt *c;
-            bool present = false;
-            if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
-                                   &c, NULL) != SQLITE_OK)
-                return db_error(t, err, "reading the table's columns");
-            sqlite3_bind_text(c, 1, table, -1, SQLITE_STATIC);
-            sqlite3_bind_text(c, 2, sync->fields[i].name, -1, SQLITE_STATIC);
-            present = sqlite3_step(c) == SQLITE_ROW;
-            sqlite3_finalize(c);
-            if (!present)
-                return ferry_err_set(err, FERRY_ESCHEMA,
-                                     "table %s exists but has no column '%s' for field '%s': "
-                                     "add the column or rename the field",
-                                     table, sync->fields[i].name, sync->fields[i].name);
-        }
-    }
+    if (rc != FERRY_OK || (rc = ferry_target_shape_check_fields(&shape, err)) != FERRY_OK)
+        goto out;
     if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1", -1,
-                           &st, NULL) != SQLITE_OK)
-        return db_error(t, err, "reading the table's indexes");
+                           &st, NULL) != SQLITE_OK) {
+        rc = db_error(t, err, "reading the table's indexes");
+        goto out;
+    }
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     while (!has_key_index && sqlite3_step(st) == SQLITE_ROW)
         has_key_index = index_is_key(t, (const char *)sqlite3_column_text(st, 0));
@@ -195,26 +173,18 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
             sqlite3_finalize(st);
         }
     }
-    if (!has_key_index) {
-        ferry_buf keys;
-        ferry_buf_init(&keys, 1024);
-        for (size_t k = 0; k < sync->target.nkey; k++)
-            ferry_buf_printf_trunc(&keys, "%s%s", k ? ", " : "", sync->target.key[k]);
-        ferry_rc rc = ferry_err_set(err, FERRY_ESCHEMA,
-                                    "table %s has no primary key or unique index on (%s), the "
-                                    "sync's key: create one so each key is one row",
-                                    table, ferry_buf_str(&keys));
-        ferry_buf_done(&keys);
-        return rc;
-    }
-    if (t->flag_mode && !has_missing_col) {
+    if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
+        goto out;
+    if (t->flag_mode && !shape.has_missing_col) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf(&t->sql, "ALTER TABLE \"%s\" ADD COLUMN \"" MISSING_COLUMN "\" TEXT",
                          table);
         if (sqlite3_exec(t->db, ferry_buf_str(&t->sql), NULL, NULL, NULL) != SQLITE_OK)
-            return db_error(t, err, "adding the " MISSING_COLUMN " column");
+            rc = db_error(t, err, "adding the " MISSING_COLUMN " column");
     }
-    return FERRY_OK;
+out:
+    ferry_target_shape_done(&shape);
+    return rc;
 }
 
 static ferry_rc prepare(sqlite_target *t, sqlite3_stmt **st, ferry_err *err)

@@ -27,7 +27,7 @@
 
 #include "config/config.h"
 #include "store/store.h"
-#include "sync/map.h"
+#include "target/record.h"
 #include "util/err.h"
 
 typedef struct {
@@ -108,6 +108,13 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
  * run's record. */
 ferry_rc ferry_target_open(const char *database, const char *base_dir, const ferry_sync_spec *sync,
                            const char *tenant, ferry_target **ret_target, ferry_err *err);
+
+/* A target for sync's table in the store's own database, on the store's connection (borrowed
+ * through ferry_sqlite_store_db() or ferry_pg_store_conn()), so the change rows and the final
+ * run record commit in the target's transaction; tenant as for ferry_sqlite_target_new().
+ * Owned by the caller (ferry_target_free()); the store must outlive it. */
+ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync,
+                                    const char *tenant, ferry_target **ret_target, ferry_err *err);
 
 void ferry_target_free(ferry_target *t);
 

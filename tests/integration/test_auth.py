@@ -10,7 +10,7 @@ Authorization header. Programs are played by Bearer (Authorization: Bearer TOKEN
 never reach a failure message: mask() hides tokens and session ids.
 
 Sessions are aged by editing ferry_sessions (last_seen_at, created_at: ISO-8601 UTC text with
-milliseconds, as src/store/sqlite_store.c writes them) in the test's database.
+milliseconds, as src/store/sqlite_conn.c writes them) in the test's database.
 """
 
 import csv

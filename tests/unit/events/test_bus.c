@@ -176,9 +176,9 @@ static void an_event_too_long_for_a_notification_is_rebuilt_from_the_store(void 
     run.trigger = "api";
     run.status = FERRY_RUN_RUNNING;
     run.queued_at_ms = run.started_at_ms = 1795000000000;
-    if (st->ops->run_start(st, &run, &id, &err) != FERRY_OK)
+    if (st->runs->run_start(st, &run, &id, &err) != FERRY_OK)
         fail_msg("%s", err.msg);
-    ferry_store_free(st);
+    ferry_store_close(st);
 
     /* 20 KB of log: over PostgreSQL's 8000-byte payload limit. */
     ferry_buf_init(&data, 1 << 20);

@@ -66,7 +66,7 @@ static int teardown(void **state)
     ferry_hub_unsubscribe(fx->hub, fx->sub);
     ferry_hub_free(fx->hub);
     sqlite3_close(fx->reader);
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     tu_rmtree(fx->dir);
     free(fx->dir);
     free(fx);

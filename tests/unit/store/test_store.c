@@ -92,7 +92,7 @@ static int teardown(void **state)
 {
     fixture *fx = *state;
 
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     tu_rmtree(fx->dir);
     free(fx->dir);
     free(fx->url);
@@ -229,7 +229,7 @@ static int64_t start(ferry_store *st, const ferry_run *run)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->run_start(st, run, &id, &err) != FERRY_OK)
+    if (st->runs->run_start(st, run, &id, &err) != FERRY_OK)
         fail_msg("run_start: %s", err.msg);
     assert_true(id > 0);
     return id;
@@ -245,7 +245,7 @@ static void finish(ferry_store *st, int64_t id, ferry_run_status status)
     run.phase = (char *)"done";
     run.finished_at_ms = ferry_time_now_ms();
     ferry_err_clear(&err);
-    if (st->ops->run_finish(st, &run, &err) != FERRY_OK)
+    if (st->runs->run_finish(st, &run, &err) != FERRY_OK)
         fail_msg("run_finish: %s", err.msg);
 }
 
@@ -264,7 +264,7 @@ static void add_change(ferry_store *st, int64_t run_id, int64_t seq, const char 
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->changes_add(st, &c, 1, &err) != FERRY_OK)
+    if (st->runs->changes_add(st, &c, 1, &err) != FERRY_OK)
         fail_msg("changes_add: %s", err.msg);
 }
 
@@ -288,7 +288,7 @@ static void run_round_trip_keeps_every_field(void **state)
 
     /* Right after the start, the stored run is running. */
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_RUNNING);
     assert_string_equal(got.phase, "connecting");
     assert_int_equal(got.total, -1);
@@ -310,9 +310,9 @@ static void run_round_trip_keeps_every_field(void **state)
     run.error_code = (char *)"ok";
     run.finished_at_ms = 1795500349999;
     run.duration_ms = 5876;
-    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
 
-    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
     assert_int_equal(got.id, id);
     assert_string_equal(got.sync, "therapists");
     assert_string_equal(got.tenant, "acme");
@@ -350,7 +350,7 @@ static void run_without_optional_fields_reads_back_as_null(void **state)
     id = start(st, &run);
     finish(st, id, FERRY_RUN_FAILED);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
     assert_null(got.tenant);
     assert_null(got.user);
     assert_null(got.ui_message);
@@ -368,7 +368,7 @@ static void run_get_of_an_unknown_id_is_not_found(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(fx->store->ops->run_get(fx->store, 42, &got, &err), FERRY_ENOTFOUND);
+    assert_int_equal(fx->store->runs->run_load(fx->store, 42, &got, &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no run 42");
 }
 
@@ -385,10 +385,10 @@ static void second_run_start_while_one_is_running_is_einval(void **state)
 
     start(st, &run);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_start(st, &run, &id, &err), FERRY_EINVAL);
+    assert_int_equal(st->runs->run_start(st, &run, &id, &err), FERRY_EINVAL);
     assert_string_equal(err.msg, "a run of 'therapists' is already queued or running");
     /* The refused run left no record. */
-    assert_int_equal(st->ops->run_list(st, &all, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &all, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     ferry_runs_free(runs, n);
 }
@@ -405,7 +405,7 @@ static void queued_run_also_blocks_a_second_one(void **state)
     start(st, &run);
     run.status = FERRY_RUN_RUNNING;
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_start(st, &run, &id, &err), FERRY_EINVAL);
+    assert_int_equal(st->runs->run_start(st, &run, &id, &err), FERRY_EINVAL);
 }
 
 static void active_runs_are_per_sync_and_tenant(void **state)
@@ -423,7 +423,7 @@ static void active_runs_are_per_sync_and_tenant(void **state)
     run.tenant = (char *)"acme";
     start(st, &run);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_start(st, &run, &id, &err), FERRY_EINVAL);
+    assert_int_equal(st->runs->run_start(st, &run, &id, &err), FERRY_EINVAL);
     assert_string_equal(err.msg,
                         "a run of 'therapists' for tenant acme is already queued or running");
 }
@@ -455,7 +455,7 @@ static void run_start_failing_for_another_reason_is_not_called_a_duplicate(void 
     ferry_rc rc;
 
     ferry_err_clear(&err);
-    rc = st->ops->run_start(st, &run, &id, &err);
+    rc = st->runs->run_start(st, &run, &id, &err);
     assert_int_equal(rc, FERRY_EDB);
     assert_null(strstr(err.msg, "already queued or running"));
 }
@@ -476,14 +476,14 @@ static void run_list_is_newest_first_filtered_and_limited(void **state)
         finish(st, ids[i], FERRY_RUN_SUCCEEDED);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 6);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(runs[i].id, ids[5 - i]);
     ferry_runs_free(runs, n);
 
     filter.sync = "therapists";
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 3);
     assert_int_equal(runs[0].id, ids[4]);
     assert_int_equal(runs[1].id, ids[2]);
@@ -493,13 +493,13 @@ static void run_list_is_newest_first_filtered_and_limited(void **state)
     ferry_runs_free(runs, n);
 
     filter.limit = 2;
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(runs[0].id, ids[4]);
     ferry_runs_free(runs, n);
 
     filter.sync = "nothing";
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     ferry_runs_free(runs, n);
 }
@@ -518,7 +518,7 @@ static void run_list_without_a_limit_gives_20(void **state)
         finish(st, start(st, &run), FERRY_RUN_SUCCEEDED);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 20);
     ferry_runs_free(runs, n);
 }
@@ -540,8 +540,8 @@ static void changes_list_in_sequence_order_with_every_field(void **state)
     add_change(st, id, 4, "T009", FERRY_OUTCOME_DELETED, 0, "no longer in the source: deleted",
                NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 0},
-                                          &ch, &n, &err),
+    assert_int_equal(st->runs->change_list(
+                         st, id, &(ferry_change_filter){.outcome = -1, .limit = 0}, &ch, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) {
@@ -582,9 +582,9 @@ static void changes_filter_by_outcome_and_limit(void **state)
     }
     ferry_err_clear(&err);
     assert_int_equal(
-        st->ops->change_list(st, id,
-                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_FAILED, .limit = 0},
-                             &ch, &n, &err),
+        st->runs->change_list(st, id,
+                              &(ferry_change_filter){.outcome = FERRY_OUTCOME_FAILED, .limit = 0},
+                              &ch, &n, &err),
         FERRY_OK);
     assert_int_equal(n, 3);
     assert_string_equal(ch[0].record_key, "T003");
@@ -593,25 +593,25 @@ static void changes_filter_by_outcome_and_limit(void **state)
     ferry_changes_free(ch, n);
 
     assert_int_equal(
-        st->ops->change_list(st, id,
-                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_CREATED, .limit = 4},
-                             &ch, &n, &err),
+        st->runs->change_list(st, id,
+                              &(ferry_change_filter){.outcome = FERRY_OUTCOME_CREATED, .limit = 4},
+                              &ch, &n, &err),
         FERRY_OK);
     assert_int_equal(n, 4);
     assert_string_equal(ch[0].record_key, "T001");
     assert_string_equal(ch[3].record_key, "T005");
     ferry_changes_free(ch, n);
 
-    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 5},
-                                          &ch, &n, &err),
+    assert_int_equal(st->runs->change_list(
+                         st, id, &(ferry_change_filter){.outcome = -1, .limit = 5}, &ch, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 5);
     ferry_changes_free(ch, n);
 
     assert_int_equal(
-        st->ops->change_list(st, id,
-                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_DELETED, .limit = 0},
-                             &ch, &n, &err),
+        st->runs->change_list(st, id,
+                              &(ferry_change_filter){.outcome = FERRY_OUTCOME_DELETED, .limit = 0},
+                              &ch, &n, &err),
         FERRY_OK);
     assert_int_equal(n, 0);
     ferry_changes_free(ch, n);
@@ -631,7 +631,7 @@ static void changes_belong_to_their_run(void **state)
     add_change(st, idb, 1, "B1", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
     add_change(st, idb, 2, "B2", FERRY_OUTCOME_CREATED, 3, NULL, NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->change_list(
+    assert_int_equal(st->runs->change_list(
                          st, ida, &(ferry_change_filter){.outcome = -1, .limit = 0}, &ch, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 1);
@@ -650,7 +650,7 @@ static void repeated_change_seq_is_a_database_error(void **state)
     c.run_id = start(st, &run);
     add_change(st, c.run_id, 1, "T1", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->changes_add(st, &c, 1, &err), FERRY_EDB);
+    assert_int_equal(st->runs->changes_add(st, &c, 1, &err), FERRY_EDB);
     /* The statement is reusable after the failure. */
     add_change(st, c.run_id, 2, "T2", FERRY_OUTCOME_CREATED, 3, NULL, NULL);
 }
@@ -667,7 +667,7 @@ static void a_run_whose_lease_was_taken_cannot_be_finished(void **state)
     run.status = FERRY_RUN_SUCCEEDED;
     run.finished_at_ms = 1795500345000;
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_ENOTFOUND);
     assert_non_null(strstr(err.msg, "not held by this process"));
 }
 
@@ -686,8 +686,8 @@ static void a_failure_never_overwrites_a_run_that_already_ended(void **state)
     run.error = (char *)"database: the connection was lost";
     run.finished_at_ms = 1795500346000;
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_finish(st, &run, &err), FERRY_ENOTFOUND);
-    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
     assert_null(got.error);
     ferry_run_done(&got);
@@ -702,11 +702,11 @@ static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
-    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &got, &err), FERRY_OK);
     ferry_run_done(&got);
-    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_OK);
-    assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_requeue(st, a.id, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, a.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_QUEUED);
     assert_string_equal(got.phase, "queued");
     assert_int_equal(got.attempt, 1);
@@ -714,14 +714,14 @@ static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
     assert_null(got.node);
     ferry_run_done(&got);
     /* Not running any more: nothing to give back. */
-    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
     /* The next claim takes it again. */
-    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &got, &err), FERRY_OK);
     assert_int_equal(got.id, a.id);
     ferry_run_done(&got);
     /* A run another process holds is not this one's to give back. */
     fx_exec(fx, "UPDATE ferry_runs SET lease_owner = 'elsewhere:1'");
-    assert_int_equal(st->ops->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_requeue(st, a.id, &err), FERRY_ENOTFOUND);
     ferry_run_done(&a);
 }
 
@@ -734,18 +734,18 @@ static void enqueue_twice_returns_the_queued_run_and_claim_takes_it(void **state
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
     assert_true(created);
     assert_int_equal(a.status, FERRY_RUN_QUEUED);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &b, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &b, &created, &err), FERRY_OK);
     assert_false(created);
     assert_int_equal(b.id, a.id);
-    assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &c, &err), FERRY_OK);
     assert_int_equal(c.id, a.id);
     assert_int_equal(c.status, FERRY_RUN_RUNNING);
     ferry_run_done(&c);
-    assert_int_equal(st->ops->run_claim(st, &c, &err), FERRY_DONE);
-    assert_int_equal(st->ops->run_cancel_queued(st, a.id, NULL, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_claim(st, &c, &err), FERRY_DONE);
+    assert_int_equal(st->runs->run_cancel_queued(st, a.id, NULL, &err), FERRY_ENOTFOUND);
     ferry_run_done(&a);
     ferry_run_done(&b);
 }
@@ -759,12 +759,12 @@ static void a_queued_run_can_be_cancelled(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
-    assert_int_equal(st->ops->run_cancel_queued(st, a.id, "ana", &err), FERRY_OK);
-    assert_int_equal(st->ops->run_get(st, a.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &a, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_cancel_queued(st, a.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, a.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_CANCELLED);
     ferry_run_done(&got);
-    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_DONE);
+    assert_int_equal(st->runs->run_claim(st, &got, &err), FERRY_DONE);
     ferry_run_done(&a);
 }
 
@@ -789,16 +789,16 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
 
     run.id = start(st, &run);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_heartbeat(st, run.id, &err), FERRY_OK);
     /* A fresh lease is not reclaimed. */
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     /* A lease last renewed long ago is: attempt 1 ends as interrupted, and attempt 2 is a
      * new queued run that names it (retries: 1). */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_INTERRUPTED);
     assert_string_equal(got.error_code, "interrupted");
     assert_non_null(strstr(got.error, "sent no heartbeat for 60s"));
@@ -806,28 +806,28 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
     assert_non_null(strstr(got.error, "(attempt 2 of 2)"));
     assert_true(got.finished_at_ms > 0);
     ferry_run_done(&got);
-    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &next, &err), FERRY_OK);
     assert_true(next.id != run.id);
     assert_int_equal(next.attempt, 2);
     assert_int_equal(next.retry_of, run.id);
     assert_string_equal(next.sync, "therapists");
     assert_string_equal(next.trigger, run.trigger);
     /* The old holder has lost it: its heartbeat and its end say so. */
-    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->run_heartbeat(st, run.id, &err), FERRY_ENOTFOUND);
     /* Attempt 2 expires too: past the retries, it ends as failed, with no attempt 3. */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(st->ops->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(st->ops->run_get(st, next.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, next.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_FAILED);
     assert_string_equal(got.error_code, "interrupted");
     assert_non_null(strstr(got.error, "it is not started again (attempt 2, retries: 1)"));
     assert_non_null(strstr(got.ui_message, "Sync of therapists failed: the process running it"));
     ferry_run_done(&got);
     ferry_run_done(&next);
-    assert_int_equal(st->ops->run_claim(st, &next, &err), FERRY_DONE);
+    assert_int_equal(st->runs->run_claim(st, &next, &err), FERRY_DONE);
     /* Both interruptions are in the audit trail, newest first. */
-    assert_int_equal(st->ops->audit_list(st, &af, &audit, &naudit, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &af, &audit, &naudit, &err), FERRY_OK);
     assert_int_equal(naudit, 2);
     assert_non_null(strstr(audit[0].detail, "failed"));
     assert_non_null(strstr(audit[1].detail, "was interrupted"));
@@ -869,17 +869,17 @@ static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(vo
         fx_exec(fx, sql);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_recover(st, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(st->ops->run_get(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_FAILED);
     assert_string_equal(got.error_code, "interrupted");
     assert_non_null(strstr(got.error, "ended before the run finished"));
     assert_non_null(strstr(got.error, "it is not started again (attempt 1, retries: 0)"));
     ferry_run_done(&got);
     /* Nothing queued, and recovering again finds nothing. */
-    assert_int_equal(st->ops->run_claim(st, &got, &err), FERRY_DONE);
-    assert_int_equal(st->ops->run_recover(st, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &got, &err), FERRY_DONE);
+    assert_int_equal(st->runs->run_recover(st, &rec, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
 }
 
@@ -905,9 +905,9 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
                                   .row = i + 2};
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->changes_add(st, batch, 300, &err), FERRY_OK);
-    assert_int_equal(st->ops->change_list(st, id, &(ferry_change_filter){.outcome = -1, .limit = 0},
-                                          &ch, &n, &err),
+    assert_int_equal(st->runs->changes_add(st, batch, 300, &err), FERRY_OK);
+    assert_int_equal(st->runs->change_list(
+                         st, id, &(ferry_change_filter){.outcome = -1, .limit = 0}, &ch, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 300);
     for (size_t i = 0; i < n; i++) {
@@ -917,9 +917,9 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
     }
     ferry_changes_free(ch, n);
     assert_int_equal(
-        st->ops->change_list(st, id,
-                             &(ferry_change_filter){.outcome = FERRY_OUTCOME_UPDATED, .limit = 0},
-                             &ch, &n, &err),
+        st->runs->change_list(st, id,
+                              &(ferry_change_filter){.outcome = FERRY_OUTCOME_UPDATED, .limit = 0},
+                              &ch, &n, &err),
         FERRY_OK);
     assert_int_equal(n, 150);
     ferry_changes_free(ch, n);
@@ -937,18 +937,18 @@ static void reopening_the_database_keeps_runs_and_changes(void **state)
 
     add_change(fx->store, id, 1, "T001", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
     finish(fx->store, id, FERRY_RUN_SUCCEEDED);
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     fx->store = NULL;
 
     ferry_err_clear(&err);
     assert_int_equal(fx_open(fx, &fx->store, &err), FERRY_OK);
-    assert_int_equal(fx->store->ops->run_get(fx->store, id, &got, &err), FERRY_OK);
+    assert_int_equal(fx->store->runs->run_load(fx->store, id, &got, &err), FERRY_OK);
     assert_string_equal(got.sync, "therapists");
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
     ferry_run_done(&got);
-    assert_int_equal(fx->store->ops->change_list(fx->store, id,
-                                                 &(ferry_change_filter){.outcome = -1, .limit = 0},
-                                                 &ch, &n, &err),
+    assert_int_equal(fx->store->runs->change_list(fx->store, id,
+                                                  &(ferry_change_filter){.outcome = -1, .limit = 0},
+                                                  &ch, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(ch[0].record_key, "T001");
@@ -966,7 +966,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     ferry_err err;
 
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     fx->store = NULL;
     ferry_err_clear(&err);
     assert_int_equal(ferry_sqlite_store_open(fx->path, &again, &err), FERRY_EDB);
@@ -1011,7 +1011,7 @@ static void store_open_resolves_sqlite_paths_against_the_config_dir(void **state
 
     ferry_err_clear(&err);
     assert_int_equal(ferry_store_open("sqlite:other.db", fx->dir, &st, &err), FERRY_OK);
-    ferry_store_free(st);
+    ferry_store_close(st);
     snprintf(path, sizeof(path), "%s/other.db", fx->dir);
     f = fopen(path, "rb");
     assert_non_null(f);
@@ -1081,12 +1081,12 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     fx->store = NULL;
     ferry_err_clear(&err);
     assert_int_equal(ferry_sqlite_store_open(fx->path, &again, &err), FERRY_OK);
     fx->store = again;
-    assert_int_equal(again->ops->run_get(again, id, &got, &err), FERRY_OK);
+    assert_int_equal(again->runs->run_load(again, id, &got, &err), FERRY_OK);
     ferry_run_done(&got);
     assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again),
                                   "SELECT count(*) FROM ferry_users; SELECT count(*) FROM"
@@ -1106,26 +1106,26 @@ static void users_are_added_listed_changed_and_disabled(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_add(st, "ana", FERRY_ROLE_ADMIN, "$hash-a", &err), FERRY_OK);
-    assert_int_equal(st->ops->user_add(st, "bo", FERRY_ROLE_VIEWER, "$hash-b", &err), FERRY_OK);
-    assert_int_equal(st->ops->user_add(st, "ANA", FERRY_ROLE_VIEWER, "$x", &err), FERRY_EINVAL);
+    assert_int_equal(st->people->user_add(st, "ana", FERRY_ROLE_ADMIN, "$hash-a", &err), FERRY_OK);
+    assert_int_equal(st->people->user_add(st, "bo", FERRY_ROLE_VIEWER, "$hash-b", &err), FERRY_OK);
+    assert_int_equal(st->people->user_add(st, "ANA", FERRY_ROLE_VIEWER, "$x", &err), FERRY_EINVAL);
     assert_string_equal(err.msg, "a user named 'ANA' already exists");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_list(st, &users, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->user_list(st, &users, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_string_equal(users[0].name, "ana");
     assert_int_equal(users[0].role, FERRY_ROLE_ADMIN);
     assert_false(users[0].disabled);
     ferry_users_free(users, n);
-    assert_int_equal(st->ops->user_set_password(st, "bo", "$hash-c", &err), FERRY_OK);
-    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
-    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_password(st, "bo", "$hash-c", &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(st->people->user_load(st, "bo", &u, &err), FERRY_OK);
     assert_string_equal(u.password_hash, "$hash-c");
     assert_true(u.disabled);
     ferry_user_done(&u);
-    assert_int_equal(st->ops->user_get(st, "nobody", &u, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->user_load(st, "nobody", &u, &err), FERRY_ENOTFOUND);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_disabled(st, "nobody", true, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->user_set_disabled(st, "nobody", true, &err), FERRY_ENOTFOUND);
 }
 
 static void add_user(ferry_store *st, const char *name, ferry_role role)
@@ -1133,7 +1133,7 @@ static void add_user(ferry_store *st, const char *name, ferry_role role)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->user_add(st, name, role, "$argon2id$placeholder", &err) != FERRY_OK)
+    if (st->people->user_add(st, name, role, "$argon2id$placeholder", &err) != FERRY_OK)
         fail_msg("user_add: %s", err.msg);
 }
 
@@ -1143,7 +1143,7 @@ static int64_t add_token(ferry_store *st, const char *user, const char *label, c
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
+    if (st->people->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
         fail_msg("token_add: %s", err.msg);
     return id;
 }
@@ -1153,7 +1153,7 @@ static void add_session(ferry_store *st, const char *user, const char *hash)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->session_add(st, user, hash, &err) != FERRY_OK)
+    if (st->people->session_add(st, user, hash, &err) != FERRY_OK)
         fail_msg("session_add: %s", err.msg);
 }
 
@@ -1167,7 +1167,7 @@ static ferry_rc auth_session(ferry_store *st, const char *hash, ferry_err *err)
     ferry_rc rc;
 
     ferry_err_clear(err);
-    rc = st->ops->session_auth(st, hash, IDLE_MS, MAX_MS, &p, err);
+    rc = st->people->session_auth(st, hash, IDLE_MS, MAX_MS, &p, err);
     if (rc == FERRY_OK)
         ferry_principal_done(&p);
     return rc;
@@ -1179,7 +1179,7 @@ static ferry_rc auth_token(ferry_store *st, const char *hash, ferry_err *err)
     ferry_rc rc;
 
     ferry_err_clear(err);
-    rc = st->ops->token_auth(st, hash, &p, err);
+    rc = st->people->token_auth(st, hash, &p, err);
     if (rc == FERRY_OK)
         ferry_principal_done(&p);
     return rc;
@@ -1248,18 +1248,18 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
     /* The user, the token and the run are all still there. */
-    assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
+    assert_int_equal(st->people->user_load(st, "ana", &u, &err), FERRY_OK);
     assert_int_equal(u.role, FERRY_ROLE_ADMIN);
     assert_string_equal(u.password_hash, "$argon2id$ana");
     ferry_user_done(&u);
-    assert_int_equal(st->ops->token_list(st, &tokens, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->token_list(st, &tokens, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(tokens[0].label, "app backend");
     ferry_tokens_free(tokens, n);
-    assert_int_equal(st->ops->token_auth(st, "v3-token-hash", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "v3-token-hash", &p, &err), FERRY_OK);
     assert_string_equal(p.user, "ana");
     ferry_principal_done(&p);
-    assert_int_equal(st->ops->run_get(st, 1, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, 1, &run, &err), FERRY_OK);
     assert_string_equal(run.user, "ana");
     assert_null(run.token);
     assert_string_equal(run.cancelled_by, "ana");
@@ -1268,9 +1268,9 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     add_session(st, "ana", "s1");
     assert_int_equal(auth_session(st, "s1", &err), FERRY_OK);
     assert_int_equal(
-        st->ops->audit_add(st, &(ferry_audit_entry){.actor = "ana", .action = "login"}, &err),
+        st->people->audit_add(st, &(ferry_audit_entry){.actor = "ana", .action = "login"}, &err),
         FERRY_OK);
-    ferry_store_free(st);
+    ferry_store_close(st);
 }
 
 static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
@@ -1289,7 +1289,7 @@ static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
     run.token = (char *)"app backend";
     id = start(st, &run);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
     assert_string_equal(got.token, "app backend");
     assert_null(got.cancelled_by);
     ferry_run_done(&got);
@@ -1303,10 +1303,10 @@ static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
         end.finished_at_ms = ferry_time_now_ms();
         end.cancelled_by = (char *)"bo";
         ferry_err_clear(&err);
-        assert_int_equal(st->ops->run_finish(st, &end, &err), FERRY_OK);
+        assert_int_equal(st->runs->run_finish(st, &end, &err), FERRY_OK);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_get(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_CANCELLED);
     assert_string_equal(got.cancelled_by, "bo");
     assert_string_equal(got.token, "app backend");
@@ -1321,11 +1321,11 @@ static void a_run_keeps_its_token_and_who_cancelled_it(void **state)
     /* A queued run: its token from run_enqueue, its canceller from run_cancel_queued. */
     run.token = (char *)"cron job";
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &run, &queued, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &run, &queued, &created, &err), FERRY_OK);
     assert_true(created);
     assert_string_equal(queued.token, "cron job");
-    assert_int_equal(st->ops->run_cancel_queued(st, queued.id, "ana", &err), FERRY_OK);
-    assert_int_equal(st->ops->run_list(st, &all, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_cancel_queued(st, queued.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &all, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(runs[0].id, queued.id);
     assert_string_equal(runs[0].token, "cron job");
@@ -1353,17 +1353,17 @@ static void run_list_filters_by_exactly_one_user(void **state)
         finish(st, ids[i], FERRY_RUN_SUCCEEDED);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(runs[0].id, ids[3]);
     assert_int_equal(runs[1].id, ids[0]);
     ferry_runs_free(runs, n);
     filter.user = "nobody";
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     ferry_runs_free(runs, n);
     filter.user = NULL;
-    assert_int_equal(st->ops->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_list(st, &filter, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 6);
     ferry_runs_free(runs, n);
 }
@@ -1380,7 +1380,7 @@ static void a_valid_token_names_its_user_and_records_its_use(void **state)
     add_user(st, "bo", FERRY_ROLE_OPERATOR);
     id = add_token(st, "bo", "app backend", "hash-bo");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
     assert_int_equal(p.token_id, id);
     assert_string_equal(p.token_label, "app backend");
     assert_string_equal(p.user, "bo");
@@ -1395,7 +1395,7 @@ static void a_valid_token_names_its_user_and_records_its_use(void **state)
     /* Used 30 s ago: not written again. */
     old = ferry_time_now_ms() - 30000;
     set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
-    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
     assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", old));
@@ -1403,7 +1403,7 @@ static void a_valid_token_names_its_user_and_records_its_use(void **state)
     /* Used two minutes ago: written again. */
     old = ferry_time_now_ms() - 120000;
     set_time(fx, "UPDATE ferry_api_tokens SET last_used_at = ?1", old);
-    assert_int_equal(st->ops->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-bo", &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > old + 60000);
     assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
     ferry_principal_done(&p);
@@ -1421,7 +1421,7 @@ static void unknown_revoked_or_disabled_tokens_are_refused(void **state)
     revoked = add_token(st, "ana", "old", "hash-revoked");
     add_token(st, "bo", "bo's", "hash-bo");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->token_revoke(st, revoked, &err), FERRY_OK);
+    assert_int_equal(st->people->token_revoke(st, revoked, &err), FERRY_OK);
 
     assert_int_equal(auth_token(st, "hash-unknown", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "no such API token");
@@ -1431,10 +1431,10 @@ static void unknown_revoked_or_disabled_tokens_are_refused(void **state)
 
     /* A disabled user's token stops working, and works again once the user is enabled. */
     assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_OK);
-    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_disabled(st, "bo", true, &err), FERRY_OK);
     assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "user 'bo' is disabled");
-    assert_int_equal(st->ops->user_set_disabled(st, "bo", false, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_disabled(st, "bo", false, &err), FERRY_OK);
     assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_OK);
 }
 
@@ -1457,10 +1457,10 @@ static void authentication_does_not_wait_for_a_busy_database(void **state)
     assert_int_equal(sqlite3_exec(writer, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     t0 = ferry_time_mono_ms();
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-a", &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
-    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
     /* The busy timeout is 10 s: well under it means neither waited. */
@@ -1468,7 +1468,7 @@ static void authentication_does_not_wait_for_a_busy_database(void **state)
     assert_int_equal(sqlite3_exec(writer, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(writer);
     /* Once the database is free, the use is recorded. */
-    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-a", &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > old);
     assert_true(query_is_time(fx, "SELECT last_used_at FROM ferry_api_tokens", p.last_seen_at_ms));
     ferry_principal_done(&p);
@@ -1485,7 +1485,7 @@ static void a_session_names_its_user_until_it_is_deleted(void **state)
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     add_session(st, "ana", "sess-a");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_string_equal(p.user, "ana");
     assert_int_equal(p.user_id, query_int(fx, "SELECT id FROM ferry_users WHERE name = 'ana'"));
     assert_int_equal(p.role, FERRY_ROLE_ADMIN);
@@ -1498,23 +1498,23 @@ static void a_session_names_its_user_until_it_is_deleted(void **state)
     /* Seen 10 s ago: not written; two minutes ago: written. */
     seen = ferry_time_now_ms() - 10000;
     set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
-    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, seen);
     ferry_principal_done(&p);
     assert_true(query_is_time(fx, "SELECT last_seen_at FROM ferry_sessions", seen));
     seen = ferry_time_now_ms() - 120000;
     set_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1", seen);
-    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > seen + 60000);
     assert_true(query_is_time(fx, "SELECT last_seen_at FROM ferry_sessions", p.last_seen_at_ms));
     ferry_principal_done(&p);
 
     /* Logging out deletes it; logging out twice is fine. */
-    assert_int_equal(st->ops->session_delete(st, "sess-a", &err), FERRY_OK);
+    assert_int_equal(st->people->session_delete(st, "sess-a", &err), FERRY_OK);
     assert_int_equal(auth_session(st, "sess-a", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "no such session");
-    assert_int_equal(st->ops->session_delete(st, "sess-a", &err), FERRY_OK);
-    assert_int_equal(st->ops->session_delete(st, "never-was", &err), FERRY_OK);
+    assert_int_equal(st->people->session_delete(st, "sess-a", &err), FERRY_OK);
+    assert_int_equal(st->people->session_delete(st, "never-was", &err), FERRY_OK);
 }
 
 static void a_session_can_only_be_added_for_an_enabled_user(void **state)
@@ -1525,11 +1525,11 @@ static void a_session_can_only_be_added_for_an_enabled_user(void **state)
 
     add_user(st, "ana", FERRY_ROLE_ADMIN);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_disabled(st, "ana", true, &err), FERRY_OK);
-    assert_int_equal(st->ops->session_add(st, "ana", "sess-a", &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->user_set_disabled(st, "ana", true, &err), FERRY_OK);
+    assert_int_equal(st->people->session_add(st, "ana", "sess-a", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "user 'ana' is disabled");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->session_add(st, "nobody", "sess-n", &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->session_add(st, "nobody", "sess-n", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no user named 'nobody'");
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
@@ -1583,13 +1583,13 @@ static void purge_deletes_idle_and_old_sessions_only(void **state)
     set_time(fx, "UPDATE ferry_sessions SET created_at = ?1 WHERE session_hash = 'old'",
              ferry_time_now_ms() - 13 * 3600 * 1000);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->session_purge(st, IDLE_MS, MAX_MS, &err), FERRY_OK);
+    assert_int_equal(st->people->session_purge(st, IDLE_MS, MAX_MS, &err), FERRY_OK);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 1);
     assert_int_equal(auth_session(st, "fresh", &err), FERRY_OK);
     /* With no time allowed at all, a session a few ms old goes too. */
     set_time(fx, "UPDATE ferry_sessions SET created_at = ?1, last_seen_at = ?1",
              ferry_time_now_ms() - 5);
-    assert_int_equal(st->ops->session_purge(st, 0, 0, &err), FERRY_OK);
+    assert_int_equal(st->people->session_purge(st, 0, 0, &err), FERRY_OK);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 0);
 }
 
@@ -1606,12 +1606,12 @@ static void a_new_password_logs_out_every_session_of_the_user(void **state)
     add_session(st, "ana", "ana-2");
     add_session(st, "bo", "bo-1");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_password(st, "ANA", "$argon2id$new", &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_password(st, "ANA", "$argon2id$new", &err), FERRY_OK);
     assert_int_equal(auth_session(st, "ana-1", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_session(st, "ana-2", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_session(st, "bo-1", &err), FERRY_OK);
     /* An unknown user changes nothing and leaves no transaction open. */
-    assert_int_equal(st->ops->user_set_password(st, "nobody", "$x", &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->user_set_password(st, "nobody", "$x", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no user named 'nobody'");
     assert_true(!fx_in_transaction(fx));
 
@@ -1627,9 +1627,9 @@ static void a_new_password_logs_out_every_session_of_the_user(void **state)
                     " EXECUTE FUNCTION keep_sessions()");
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_password(st, "ana", "$argon2id$newer", &err), FERRY_EDB);
+    assert_int_equal(st->people->user_set_password(st, "ana", "$argon2id$newer", &err), FERRY_EDB);
     assert_true(!fx_in_transaction(fx));
-    assert_int_equal(st->ops->user_get(st, "ana", &u, &err), FERRY_OK);
+    assert_int_equal(st->people->user_load(st, "ana", &u, &err), FERRY_OK);
     assert_string_equal(u.password_hash, "$argon2id$new");
     ferry_user_done(&u);
     assert_int_equal(auth_session(st, "ana-3", &err), FERRY_OK);
@@ -1647,13 +1647,13 @@ static void disabling_a_user_logs_out_its_sessions_and_stops_its_tokens(void **s
     add_session(st, "bo", "bo-1");
     add_session(st, "ana", "ana-1");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_disabled(st, "bo", true, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_disabled(st, "bo", true, &err), FERRY_OK);
     assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_token(st, "hash-bo", &err), FERRY_ENOTFOUND);
     assert_int_equal(auth_session(st, "ana-1", &err), FERRY_OK);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 1);
     /* Enabling the user again does not bring the sessions back. */
-    assert_int_equal(st->ops->user_set_disabled(st, "bo", false, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_disabled(st, "bo", false, &err), FERRY_OK);
     assert_int_equal(auth_session(st, "bo-1", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "no such session");
     assert_true(!fx_in_transaction(fx));
@@ -1685,19 +1685,20 @@ static void a_users_role_can_be_changed(void **state)
     add_user(st, "bo", FERRY_ROLE_VIEWER);
     add_session(st, "bo", "bo-1");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_role(st, "bo", FERRY_ROLE_OPERATOR, &err), FERRY_OK);
-    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_role(st, "bo", FERRY_ROLE_OPERATOR, &err), FERRY_OK);
+    assert_int_equal(st->people->user_load(st, "bo", &u, &err), FERRY_OK);
     assert_int_equal(u.role, FERRY_ROLE_OPERATOR);
     ferry_user_done(&u);
     /* A live session acts with the new role at once. */
-    assert_int_equal(st->ops->session_auth(st, "bo-1", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "bo-1", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_int_equal(p.role, FERRY_ROLE_OPERATOR);
     ferry_principal_done(&p);
-    assert_int_equal(st->ops->user_set_role(st, "nobody", FERRY_ROLE_ADMIN, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->people->user_set_role(st, "nobody", FERRY_ROLE_ADMIN, &err),
+                     FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no user named 'nobody'");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->user_set_role(st, "bo", (ferry_role)7, &err), FERRY_EINVAL);
-    assert_int_equal(st->ops->user_get(st, "bo", &u, &err), FERRY_OK);
+    assert_int_equal(st->people->user_set_role(st, "bo", (ferry_role)7, &err), FERRY_EINVAL);
+    assert_int_equal(st->people->user_load(st, "bo", &u, &err), FERRY_OK);
     assert_int_equal(u.role, FERRY_ROLE_OPERATOR);
     ferry_user_done(&u);
 }
@@ -1709,7 +1710,7 @@ static void audit(ferry_store *st, const char *actor, const char *action, const 
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->audit_add(st, &e, &err) != FERRY_OK)
+    if (st->people->audit_add(st, &e, &err) != FERRY_OK)
         fail_msg("audit_add: %s", err.msg);
 }
 
@@ -1731,8 +1732,8 @@ static void audit_entries_list_newest_first_with_every_field(void **state)
 
     audit(st, NULL, "login.failed", "ana");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->audit_add(st, &e, &err), FERRY_OK);
-    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
+    assert_int_equal(st->people->audit_add(st, &e, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 2);
     /* The store sets the id and the time. */
@@ -1752,7 +1753,7 @@ static void audit_entries_list_newest_first_with_every_field(void **state)
 
     /* Every entry needs an action. */
     e.action = NULL;
-    assert_int_equal(st->ops->audit_add(st, &e, &err), FERRY_EINVAL);
+    assert_int_equal(st->people->audit_add(st, &e, &err), FERRY_EINVAL);
     assert_string_equal(err.msg, "an audit entry needs an action");
 }
 
@@ -1772,7 +1773,7 @@ static void audit_list_filters_by_actor_and_action_and_pages_by_id(void **state)
     audit(st, "ana", "token.create", "t1"); /* 5 */
     audit(st, "ana", "login", NULL);        /* 6 */
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 4);
     assert_int_equal(got[0].id, 6);
     assert_int_equal(got[1].id, 5);
@@ -1781,14 +1782,14 @@ static void audit_list_filters_by_actor_and_action_and_pages_by_id(void **state)
     ferry_audit_free(got, n);
 
     filter = (ferry_audit_filter){.action = "user.add"};
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_string_equal(got[0].target, "dan");
     assert_string_equal(got[1].target, "carla");
     ferry_audit_free(got, n);
 
     filter = (ferry_audit_filter){.actor = "ana", .action = "login"};
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(got[0].id, 6);
     assert_int_equal(got[1].id, 1);
@@ -1796,24 +1797,24 @@ static void audit_list_filters_by_actor_and_action_and_pages_by_id(void **state)
 
     /* Pages of two, each starting below the last id of the page before. */
     filter = (ferry_audit_filter){.limit = 2};
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(got[1].id, 5);
     filter.before_id = got[1].id;
     ferry_audit_free(got, n);
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(got[0].id, 4);
     assert_int_equal(got[1].id, 3);
     ferry_audit_free(got, n);
     filter = (ferry_audit_filter){.actor = "ana", .before_id = 3};
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_int_equal(got[0].id, 1);
     ferry_audit_free(got, n);
 
     filter = (ferry_audit_filter){.actor = "nobody"};
-    assert_int_equal(st->ops->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_list(st, &filter, &got, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     ferry_audit_free(got, n);
 }
@@ -1829,12 +1830,12 @@ static void audit_list_without_a_limit_gives_100(void **state)
     for (int i = 0; i < 105; i++)
         audit(st, "cli", "user.add", NULL);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
+    assert_int_equal(st->people->audit_list(st, &(ferry_audit_filter){.limit = 0}, &got, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 100);
     assert_int_equal(got[0].id, 105);
     ferry_audit_free(got, n);
-    assert_int_equal(st->ops->audit_list(st, &(ferry_audit_filter){.limit = -3}, &got, &n, &err),
+    assert_int_equal(st->people->audit_list(st, &(ferry_audit_filter){.limit = -3}, &got, &n, &err),
                      FERRY_OK);
     assert_int_equal(n, 100);
     ferry_audit_free(got, n);
@@ -1851,15 +1852,15 @@ static void a_running_run_names_its_node_and_others_do_not(void **state)
 
     ferry_node_self(self, sizeof(self));
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
     assert_null(queued.node);
-    assert_int_equal(st->ops->run_claim(st, &claimed, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_claim(st, &claimed, &err), FERRY_OK);
     assert_string_equal(claimed.node, self);
-    assert_int_equal(st->ops->run_get(st, claimed.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, claimed.id, &got, &err), FERRY_OK);
     assert_string_equal(got.node, self);
     ferry_run_done(&got);
     finish(st, claimed.id, FERRY_RUN_SUCCEEDED);
-    assert_int_equal(st->ops->run_get(st, claimed.id, &got, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, claimed.id, &got, &err), FERRY_OK);
     assert_null(got.node);
     ferry_run_done(&got);
     ferry_run_done(&claimed);
@@ -1878,8 +1879,8 @@ static void nodes_beat_list_and_leave(void **state)
 
     ferry_node_self(self, sizeof(self));
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->node_beat(st, "127.0.0.1:8080", 4, &err), FERRY_OK);
-    assert_int_equal(st->ops->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_beat(st, "127.0.0.1:8080", 4, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(nodes[0].id, self);
     assert_string_equal(nodes[0].address, "127.0.0.1:8080");
@@ -1899,12 +1900,12 @@ static void nodes_beat_list_and_leave(void **state)
              "INSERT INTO ferry_nodes (id, address, workers, started_at, heartbeat_at) VALUES"
              " ('gone:1', NULL, 2, ?1, ?1)",
              ferry_time_now_ms() - 2 * 24 * 3600 * 1000LL);
-    assert_int_equal(st->ops->node_list(st, 10000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_list(st, 10000, &nodes, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
     ferry_nodes_free(nodes, n);
-    assert_int_equal(st->ops->node_beat(st, NULL, 8, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_beat(st, NULL, 8, &err), FERRY_OK);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_nodes"), 2);
-    assert_int_equal(st->ops->node_list(st, 3600000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_list(st, 3600000, &nodes, &n, &err), FERRY_OK);
     assert_int_equal(n, 2);
     /* Oldest start first. */
     assert_string_equal(nodes[0].id, "quiet:1");
@@ -1914,8 +1915,8 @@ static void nodes_beat_list_and_leave(void **state)
     assert_int_equal(nodes[1].started_at_ms, started);
     ferry_nodes_free(nodes, n);
 
-    assert_int_equal(st->ops->node_leave(st, &err), FERRY_OK);
-    assert_int_equal(st->ops->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_leave(st, &err), FERRY_OK);
+    assert_int_equal(st->cluster->node_list(st, 60000, &nodes, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     ferry_nodes_free(nodes, n);
 }
@@ -1928,23 +1929,23 @@ static void a_schedule_firing_is_claimed_once(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
+    assert_int_equal(st->cluster->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
                      FERRY_OK);
     assert_true(won);
-    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
+    assert_int_equal(st->cluster->schedule_claim(st, "therapists", NULL, 1795500000000, &won, &err),
                      FERRY_OK);
     assert_false(won);
     /* Another period, tenant or sync is another firing. */
-    assert_int_equal(st->ops->schedule_claim(st, "therapists", NULL, 1795500060000, &won, &err),
+    assert_int_equal(st->cluster->schedule_claim(st, "therapists", NULL, 1795500060000, &won, &err),
                      FERRY_OK);
     assert_true(won);
-    assert_int_equal(st->ops->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->cluster->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err), FERRY_OK);
     assert_true(won);
-    assert_int_equal(st->ops->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err),
-                     FERRY_OK);
+    assert_int_equal(
+        st->cluster->schedule_claim(st, "therapists", "acme", 1795500000000, &won, &err), FERRY_OK);
     assert_false(won);
-    assert_int_equal(st->ops->schedule_claim(st, "rooms", NULL, 1795500000000, &won, &err),
+    assert_int_equal(st->cluster->schedule_claim(st, "rooms", NULL, 1795500000000, &won, &err),
                      FERRY_OK);
     assert_true(won);
 }
@@ -1959,35 +1960,35 @@ static void a_running_run_can_be_asked_to_cancel(void **state)
     ferry_err err;
 
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_enqueue(st, &want, &queued, &created, &err), FERRY_OK);
     /* Only a running run: a queued one is cancelled with run_cancel_queued. */
-    assert_int_equal(st->ops->run_request_cancel(st, queued.id, "ana", &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->cluster->run_request_cancel(st, queued.id, "ana", &err), FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "run 1 is not running");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_cancel_requested(st, queued.id, &requested, &user, &err),
+    assert_int_equal(st->cluster->run_cancel_requested(st, queued.id, &requested, &user, &err),
                      FERRY_OK);
     assert_false(requested);
     assert_null(user);
-    assert_int_equal(st->ops->run_claim(st, &claimed, &err), FERRY_OK);
-    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, "ana", &err), FERRY_OK);
-    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, &user, &err),
+    assert_int_equal(st->runs->run_claim(st, &claimed, &err), FERRY_OK);
+    assert_int_equal(st->cluster->run_request_cancel(st, claimed.id, "ana", &err), FERRY_OK);
+    assert_int_equal(st->cluster->run_cancel_requested(st, claimed.id, &requested, &user, &err),
                      FERRY_OK);
     assert_true(requested);
     assert_string_equal(user, "ana");
     free(user);
     /* Asked again by someone else: the last one is recorded; ret_user may be NULL. */
-    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, NULL, &err), FERRY_OK);
+    assert_int_equal(st->cluster->run_request_cancel(st, claimed.id, NULL, &err), FERRY_OK);
     requested = false;
-    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, &user, &err),
+    assert_int_equal(st->cluster->run_cancel_requested(st, claimed.id, &requested, &user, &err),
                      FERRY_OK);
     assert_true(requested);
     assert_null(user);
-    assert_int_equal(st->ops->run_cancel_requested(st, claimed.id, &requested, NULL, &err),
+    assert_int_equal(st->cluster->run_cancel_requested(st, claimed.id, &requested, NULL, &err),
                      FERRY_OK);
     finish(st, claimed.id, FERRY_RUN_CANCELLED);
-    assert_int_equal(st->ops->run_request_cancel(st, claimed.id, "ana", &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->cluster->run_request_cancel(st, claimed.id, "ana", &err), FERRY_ENOTFOUND);
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_cancel_requested(st, 999, &requested, &user, &err),
+    assert_int_equal(st->cluster->run_cancel_requested(st, 999, &requested, &user, &err),
                      FERRY_ENOTFOUND);
     assert_string_equal(err.msg, "there is no run 999");
     ferry_run_done(&claimed);
@@ -2012,7 +2013,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
     ferry_store *again = NULL;
     ferry_err err;
     assert_int_equal(fx_open(fx, &again, &err), FERRY_OK);
-    ferry_store_free(again);
+    ferry_store_close(again);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
 }
 
@@ -2058,7 +2059,7 @@ static void *claim_all(void *arg)
     pthread_barrier_wait(w->barrier);
     for (;;) {
         ferry_err_clear(&err);
-        w->rc = w->store->ops->run_claim(w->store, &run, &err);
+        w->rc = w->store->runs->run_claim(w->store, &run, &err);
         if (w->rc != FERRY_OK)
             break;
         if (w->n < 64)
@@ -2090,7 +2091,7 @@ static void run_workers(fixture *fx, worker *w, int n, void *(*fn)(void *))
         assert_int_equal(pthread_create(&threads[i], NULL, fn, &w[i]), 0);
     for (int i = 0; i < n; i++) {
         pthread_join(threads[i], NULL);
-        ferry_store_free(w[i].store);
+        ferry_store_close(w[i].store);
         w[i].store = NULL;
     }
     pthread_barrier_destroy(&barrier);
@@ -2111,7 +2112,7 @@ static void pg_concurrent_claims_hand_each_run_to_one_claimer(void **state)
         snprintf(sync, sizeof(sync), "s%d", i);
         want = new_run(sync, 1795500344000);
         ferry_err_clear(&err);
-        assert_int_equal(st->ops->run_enqueue(st, &want, &got, &created, &err), FERRY_OK);
+        assert_int_equal(st->runs->run_enqueue(st, &want, &got, &created, &err), FERRY_OK);
         assert_true(created);
         assert_true(got.id >= 1 && got.id <= 40);
         ferry_run_done(&got);
@@ -2141,7 +2142,7 @@ static void *enqueue_one(void *arg)
     want.tenant = (char *)"acme";
     pthread_barrier_wait(w->barrier);
     ferry_err_clear(&err);
-    w->rc = w->store->ops->run_enqueue(w->store, &want, &got, &w->created, &err);
+    w->rc = w->store->runs->run_enqueue(w->store, &want, &got, &w->created, &err);
     if (w->rc == FERRY_OK) {
         w->ids[w->n++] = got.id;
         ferry_run_done(&got);
@@ -2175,8 +2176,8 @@ static void *claim_schedule(void *arg)
 
     pthread_barrier_wait(w->barrier);
     ferry_err_clear(&err);
-    w->rc =
-        w->store->ops->schedule_claim(w->store, "therapists", "acme", 1795500000000, &w->won, &err);
+    w->rc = w->store->cluster->schedule_claim(w->store, "therapists", "acme", 1795500000000,
+                                              &w->won, &err);
     snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
     return NULL;
 }
@@ -2241,7 +2242,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
         3);
     for (int i = 0; i < 3; i++)
-        ferry_store_free(w[i].store);
+        ferry_store_close(w[i].store);
     free(empty.url);
     (void)fx;
 }
@@ -2297,7 +2298,7 @@ static void pg_a_broken_connection_is_reset(void **state)
              PQbackendPID(ferry_pg_store_conn(st)));
     assert_int_equal(pg_query_int(killer, sql) >= 0, 1);
     ferry_err_clear(&err);
-    if (st->ops->run_get(st, run.id, &got, &err) != FERRY_OK)
+    if (st->runs->run_load(st, run.id, &got, &err) != FERRY_OK)
         fail_msg("run_get after the connection ended: %s", err.msg);
     ferry_run_done(&got);
     /* changes_add belongs to a run's transaction: it does not reconnect, it fails. */
@@ -2306,11 +2307,11 @@ static void pg_a_broken_connection_is_reset(void **state)
     pg_query_int(killer, sql);
     c.run_id = run.id;
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->changes_add(st, &c, 1, &err), FERRY_EDB);
+    assert_int_equal(st->runs->changes_add(st, &c, 1, &err), FERRY_EDB);
     assert_int_equal(strncmp(err.msg, "database: ", 10), 0);
     /* The next call outside a run reconnects. */
     ferry_err_clear(&err);
-    if (st->ops->run_get(st, run.id, &got, &err) != FERRY_OK)
+    if (st->runs->run_load(st, run.id, &got, &err) != FERRY_OK)
         fail_msg("run_get after a failed changes_add: %s", err.msg);
     ferry_run_done(&got);
     PQfinish(killer);
@@ -2323,7 +2324,7 @@ static size_t count_changes(ferry_store *st, int64_t run_id)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->ops->change_list(st, run_id, &(ferry_change_filter){.outcome = -1}, &ch, &n, &err) !=
+    if (st->runs->change_list(st, run_id, &(ferry_change_filter){.outcome = -1}, &ch, &n, &err) !=
         FERRY_OK)
         fail_msg("change_list: %s", err.msg);
     ferry_changes_free(ch, n);
@@ -2348,12 +2349,12 @@ static void pg_changes_commit_or_roll_back_with_the_callers_transaction(void **s
     assert_true(fx_in_transaction(fx));
     assert_int_equal(count_changes(other, run.id), 0);
     ferry_err_clear(&err);
-    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_load(other, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_RUNNING);
     ferry_run_done(&got);
     fx_exec(fx, "ROLLBACK");
     assert_int_equal(count_changes(other, run.id), 0);
-    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_load(other, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_RUNNING);
     ferry_run_done(&got);
 
@@ -2366,16 +2367,16 @@ static void pg_changes_commit_or_roll_back_with_the_callers_transaction(void **s
     assert_int_equal(count_changes(other, run.id), 2);
     ferry_change *ch = NULL;
     size_t n = 0;
-    assert_int_equal(other->ops->change_list(other, run.id, &(ferry_change_filter){.outcome = -1},
-                                             &ch, &n, &err),
+    assert_int_equal(other->runs->change_list(other, run.id, &(ferry_change_filter){.outcome = -1},
+                                              &ch, &n, &err),
                      FERRY_OK);
     assert_string_equal(ch[1].record_key, "T2\tkey\nwith\\escapes");
     assert_string_equal(ch[1].reason, "row 3: a\ttab and a\nnewline");
     ferry_changes_free(ch, n);
-    assert_int_equal(other->ops->run_get(other, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_load(other, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
     ferry_run_done(&got);
-    ferry_store_free(other);
+    ferry_store_close(other);
 }
 
 static void pg_reclaim_skips_a_run_whose_transaction_is_alive(void **state)
@@ -2393,19 +2394,19 @@ static void pg_reclaim_skips_a_run_whose_transaction_is_alive(void **state)
     /* The run's transaction renews the lease: the row is locked until it ends. */
     fx_exec(fx, "BEGIN");
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->run_heartbeat(st, run.id, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_heartbeat(st, run.id, &err), FERRY_OK);
     t0 = ferry_time_mono_ms();
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     assert_true(ferry_time_mono_ms() - t0 < 5000);
     fx_exec(fx, "COMMIT");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 0);
     /* Without a live transaction, an old heartbeat is an expired lease. */
     fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
-    assert_int_equal(other->ops->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
+    assert_int_equal(other->runs->run_reclaim_expired(other, 60000, NULL, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
-    ferry_store_free(other);
+    ferry_store_close(other);
 }
 
 static void pg_authentication_does_not_wait_for_a_locked_row(void **state)
@@ -2431,16 +2432,16 @@ static void pg_authentication_does_not_wait_for_a_locked_row(void **state)
     PQclear(res);
     t0 = ferry_time_mono_ms();
     ferry_err_clear(&err);
-    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-a", &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
-    assert_int_equal(st->ops->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
+    assert_int_equal(st->people->session_auth(st, "sess-a", IDLE_MS, MAX_MS, &p, &err), FERRY_OK);
     assert_int_equal(p.last_seen_at_ms, old);
     ferry_principal_done(&p);
     assert_true(ferry_time_mono_ms() - t0 < 5000);
     PQclear(PQexec(locker, "ROLLBACK"));
     PQfinish(locker);
-    assert_int_equal(st->ops->token_auth(st, "hash-a", &p, &err), FERRY_OK);
+    assert_int_equal(st->people->token_auth(st, "hash-a", &p, &err), FERRY_OK);
     assert_true(p.last_seen_at_ms > old);
     ferry_principal_done(&p);
 }
@@ -2478,7 +2479,7 @@ static void pg_many_changes_are_written_in_batches(void **state)
                                                           "\"b@x.io\"]}"};
         }
         ferry_err_clear(&err);
-        if (st->ops->changes_add(st, batch, (size_t)n, &err) != FERRY_OK)
+        if (st->runs->changes_add(st, batch, (size_t)n, &err) != FERRY_OK)
             fail_msg("changes_add: %s", err.msg);
         done += n;
     }

@@ -73,7 +73,7 @@ static void setup_fx(fixture *fx, const char *on_missing, const char *extra)
 
 static void teardown_fx(fixture *fx)
 {
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     ferry_config_free(fx->cfg);
     tu_rmtree(fx->dir);
     free(fx->csv_path);
@@ -355,7 +355,7 @@ static void stored_run_matches_the_returned_run(void **state)
     write_csv(&fx, FIRST_CSV);
     run = run_sync(&fx, false, NULL, NULL);
     ferry_err_clear(&err);
-    assert_int_equal(fx.store->ops->run_get(fx.store, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(fx.store->runs->run_load(fx.store, run.id, &got, &err), FERRY_OK);
     assert_string_equal(got.sync, "staff");
     assert_string_equal(got.trigger, "api");
     assert_string_equal(got.user, "tester");
@@ -397,7 +397,7 @@ static void dry_run_leaves_target_and_changes_untouched_but_records_the_run(void
     expect_dump(&fx, STAFF_ROWS, FIRST_ROWS);
     expect_changes(&fx, run.id, "");
     ferry_err_clear(&err);
-    assert_int_equal(fx.store->ops->run_get(fx.store, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(fx.store->runs->run_load(fx.store, run.id, &got, &err), FERRY_OK);
     assert_true(got.dry_run);
     assert_int_equal(got.status, FERRY_RUN_SUCCEEDED);
     assert_string_equal(got.ui_message, run.ui_message);
@@ -569,7 +569,7 @@ static void cancel_before_the_run_is_cancelled_and_leaves_the_table_untouched(vo
     expect_dump(&fx, STAFF_ROWS, FIRST_ROWS);
     expect_changes(&fx, run.id, "");
     ferry_err_clear(&err);
-    assert_int_equal(fx.store->ops->run_get(fx.store, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(fx.store->runs->run_load(fx.store, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_CANCELLED);
     ferry_run_done(&got);
     ferry_run_done(&run);
@@ -632,7 +632,7 @@ static void run_while_another_is_active_is_refused(void **state)
     other.total = -1;
     other.queued_at_ms = other.started_at_ms = 1795500344000;
     ferry_err_clear(&err);
-    assert_int_equal(fx.store->ops->run_start(fx.store, &other, &id, &err), FERRY_OK);
+    assert_int_equal(fx.store->runs->run_start(fx.store, &other, &id, &err), FERRY_OK);
     rq.sync = &fx.cfg->syncs[0];
     memset(&run, 0, sizeof(run));
     assert_int_equal(ferry_queue_run_start(fx.store, &rq, &run, &err), FERRY_EINVAL);
@@ -785,7 +785,7 @@ static void missing_past_the_guard_fails_the_run_and_changes_nothing(const char 
     assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
     assert_int_equal(run.counts[FERRY_OUTCOME_DELETED], 40);
     ferry_err_clear(&err);
-    assert_int_equal(fx.store->ops->run_get(fx.store, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(fx.store->runs->run_load(fx.store, run.id, &got, &err), FERRY_OK);
     assert_true(got.allow_missing);
     ferry_run_done(&got);
     ferry_run_done(&run);

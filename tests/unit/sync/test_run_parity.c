@@ -87,7 +87,7 @@ static void open_world(world *w, bool pg, const char *on_missing)
 
 static void close_world(world *w)
 {
-    ferry_store_free(w->store);
+    ferry_store_close(w->store);
     ferry_config_free(w->cfg);
     tu_rmtree(w->dir);
     free(w->dir);
@@ -140,7 +140,7 @@ static void run_and_record(world *w, const char *tenant)
                      (long long)run.processed, run.ui_message, run.log_message,
                      run.error != NULL ? run.error : "-");
     ferry_err_clear(&err);
-    if (w->store->ops->change_list(w->store, run.id, &f, &changes, &n, &err) != FERRY_OK)
+    if (w->store->runs->change_list(w->store, run.id, &f, &changes, &n, &err) != FERRY_OK)
         fail_msg("change_list: %s", err.msg);
     for (size_t i = 0; i < n; i++)
         ferry_buf_printf(&w->log, "  #%lld %s key=%s row=%ld reason=%s diff=%s\n",

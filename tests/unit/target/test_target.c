@@ -136,7 +136,7 @@ static void close_fx(fixture *fx)
     clear_got(fx);
     ferry_mapper_free(fx->mapper);
     ferry_config_free(fx->cfg);
-    ferry_store_free(fx->store);
+    ferry_store_close(fx->store);
     if (fx->pg != NULL)
         PQfinish(fx->pg);
     ferry_buf_done(&fx->missing);

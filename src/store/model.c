@@ -1,0 +1,217 @@
+/* model.c - the store's model, the same whichever database holds it (store.h): the names of
+ * run statuses, outcomes and roles and their parsing, and the _done/_free/_copy of the
+ * structs the store returns. Both backends and their callers use these, so a run, a user or
+ * an audit entry reads and frees alike from SQLite and PostgreSQL. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+static const char *const status_names[] = {"queued", "running",   "succeeded",
+                                           "failed", "cancelled", "interrupted"};
+static const char *const outcome_names[] = {"created", "updated", "unchanged",
+                                            "skipped", "failed",  "deleted"};
+
+const char *ferry_run_status_name(ferry_run_status status)
+{
+    return (unsigned)status < 6 ? status_names[status] : "unknown";
+}
+
+const char *ferry_outcome_name(ferry_outcome outcome)
+{
+    return (unsigned)outcome < FERRY_OUTCOME_COUNT ? outcome_names[outcome] : "unknown";
+}
+
+bool ferry_run_status_parse(const char *name, ferry_run_status *ret)
+{
+    for (int i = 0; i < 6; i++) {
+        if (name != NULL && strcmp(name, status_names[i]) == 0) {
+            *ret = (ferry_run_status)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ferry_outcome_parse(const char *name, ferry_outcome *ret)
+{
+    for (int i = 0; i < FERRY_OUTCOME_COUNT; i++) {
+        if (name != NULL && strcmp(name, outcome_names[i]) == 0) {
+            *ret = (ferry_outcome)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void ferry_run_done(ferry_run *run)
+{
+    if (run == NULL)
+        return;
+    free(run->sync);
+    free(run->tenant);
+    free(run->trigger);
+    free(run->user);
+    free(run->token);
+    free(run->cancelled_by);
+    free(run->node);
+    free(run->phase);
+    free(run->ui_message);
+    free(run->log_message);
+    free(run->error);
+    free(run->error_code);
+    memset(run, 0, sizeof(*run));
+}
+
+void ferry_change_done(ferry_change *change)
+{
+    if (change == NULL)
+        return;
+    free(change->record_key);
+    free(change->reason);
+    free(change->diff);
+    memset(change, 0, sizeof(*change));
+}
+
+void ferry_runs_free(ferry_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n && runs != NULL; i++)
+        ferry_run_done(&runs[i]);
+    free(runs);
+}
+
+void ferry_changes_free(ferry_change *changes, size_t n)
+{
+    for (size_t i = 0; i < n && changes != NULL; i++)
+        ferry_change_done(&changes[i]);
+    free(changes);
+}
+
+static bool dup(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return true;
+    *dst = strdup(src);
+    return *dst != NULL;
+}
+
+bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
+{
+    *dst = *src;
+    if (dup(&dst->sync, src->sync) & dup(&dst->tenant, src->tenant) &
+        dup(&dst->trigger, src->trigger) & dup(&dst->user, src->user) &
+        dup(&dst->token, src->token) & dup(&dst->cancelled_by, src->cancelled_by) &
+        dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
+        dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
+        dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node))
+        return true;
+    ferry_run_done(dst);
+    return false;
+}
+
+const int64_t ferry_stats_bucket_ms[FERRY_STATS_BUCKETS] = {100,   500,    1000,   5000,
+                                                            30000, 120000, 600000, 3600000};
+
+void ferry_sync_stats_done(ferry_sync_stats *stats)
+{
+    for (size_t i = 0; i < stats->nreasons; i++)
+        free(stats->reason[i]);
+    memset(stats, 0, sizeof(*stats));
+}
+
+static const char *const role_names[] = {"viewer", "operator", "admin"};
+
+const char *ferry_role_name(ferry_role role)
+{
+    return (unsigned)role < 3 ? role_names[role] : "unknown";
+}
+
+bool ferry_role_parse(const char *name, ferry_role *ret)
+{
+    for (int i = 0; i < 3; i++) {
+        if (name != NULL && strcmp(name, role_names[i]) == 0) {
+            *ret = (ferry_role)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void ferry_user_done(ferry_user *user)
+{
+    if (user == NULL)
+        return;
+    free(user->name);
+    if (user->password_hash != NULL)
+        memset(user->password_hash, 0, strlen(user->password_hash));
+    free(user->password_hash);
+    memset(user, 0, sizeof(*user));
+}
+
+void ferry_users_free(ferry_user *users, size_t n)
+{
+    for (size_t i = 0; i < n && users != NULL; i++)
+        ferry_user_done(&users[i]);
+    free(users);
+}
+
+void ferry_token_done(ferry_token *token)
+{
+    if (token == NULL)
+        return;
+    free(token->user);
+    free(token->label);
+    memset(token, 0, sizeof(*token));
+}
+
+void ferry_tokens_free(ferry_token *tokens, size_t n)
+{
+    for (size_t i = 0; i < n && tokens != NULL; i++)
+        ferry_token_done(&tokens[i]);
+    free(tokens);
+}
+
+void ferry_principal_done(ferry_principal *p)
+{
+    if (p == NULL)
+        return;
+    free(p->user);
+    free(p->token_label);
+    memset(p, 0, sizeof(*p));
+}
+
+void ferry_audit_done(ferry_audit_entry *e)
+{
+    if (e == NULL)
+        return;
+    free(e->actor);
+    free(e->action);
+    free(e->target);
+    free(e->detail);
+    free(e->client);
+    memset(e, 0, sizeof(*e));
+}
+
+void ferry_audit_free(ferry_audit_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n && entries != NULL; i++)
+        ferry_audit_done(&entries[i]);
+    free(entries);
+}
+
+void ferry_node_done(ferry_node *node)
+{
+    if (node == NULL)
+        return;
+    free(node->id);
+    free(node->address);
+    memset(node, 0, sizeof(*node));
+}
+
+void ferry_nodes_free(ferry_node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ferry_node_done(&nodes[i]);
+    free(nodes);
+}

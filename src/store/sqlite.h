@@ -1,0 +1,44 @@
+/* sqlite.h - what the SQLite store's files share (not for use outside src/store).
+ *
+ * The store object holds the one connection and the statements prepared once on it;
+ * sqlite_conn.c opens, migrates and closes it and holds the helpers that bind and read
+ * values, which sqlite_runs.c, sqlite_people.c and sqlite_cluster.c (one interface of store.h
+ * each) all use. */
+#ifndef FERRY_STORE_SQLITE_H
+#define FERRY_STORE_SQLITE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* How long a statement waits for another connection's write lock. */
+#define BUSY_TIMEOUT_MS 10000
+
+typedef struct {
+    ferry_store base;
+    sqlite3 *db;
+    sqlite3_stmt *change_insert;      /* one row */
+    sqlite3_stmt *change_insert_many; /* CHANGE_ROWS rows */
+    sqlite3_stmt *run_select;         /* one run by id */
+    sqlite3_stmt *token_select;       /* a token and its user, by hash (every API request) */
+    sqlite3_stmt *session_select;     /* a session and its user, by hash (every page request) */
+    int64_t fires_purged_ms;          /* when schedule_claim last deleted old firings */
+} ferry_sqlite_store;
+
+ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what);
+
+void ferry_sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+
+void ferry_sqlite_bind_time(sqlite3_stmt *st, int i, int64_t ms);
+
+char *ferry_sqlite_col_strdup(sqlite3_stmt *st, int i);
+
+int64_t ferry_sqlite_col_time(sqlite3_stmt *st, int i);
+
+/* The three interfaces (sqlite_runs.c, sqlite_people.c, sqlite_cluster.c). */
+extern const ferry_store_runs_ops ferry_sqlite_runs_ops;
+extern const ferry_store_people_ops ferry_sqlite_people_ops;
+extern const ferry_store_cluster_ops ferry_sqlite_cluster_ops;
+
+#endif
