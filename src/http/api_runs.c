@@ -11,6 +11,12 @@
 #include "http/internal.h"
 #include "util/timeutil.h"
 
+/* The handlers that start and cancel runs call the reply helpers (http/internal.h) by these
+ * shorter names. */
+#define reply_error ferry_http_reply_error
+#define reply_ferry_error ferry_http_reply_err
+#define reply_json ferry_http_reply_json
+
 /* ---- /api/syncs ---- */
 
 static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_sync_spec *sync)
@@ -72,21 +78,23 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     return o;
 }
 
-enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_syncs(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     json_t *list = json_array();
     ferry_store *st;
     ferry_err err;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL) {
         json_decref(list);
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     }
     for (size_t i = 0; i < cfg->nsyncs; i++)
         json_array_append_new(list, sync_json(srv, st, &cfg->syncs[i]));
-    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
 }
 
 /* How long until a new run of sync may start, when its cooldown has not passed since the last
@@ -115,8 +123,9 @@ static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_s
 
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     snprintf(msg, sizeof(msg), "%s was synced moments ago; try again in %s s", sync->title, retry);
-    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("cooldown", msg),
-                             "Retry-After", retry);
+    return ferry_http_reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                                        ferry_http_error_body("cooldown", msg), "Retry-After",
+                                        retry);
 }
 
 /* Publishes run.queued for a run just queued (before a worker can claim it). */
@@ -133,8 +142,8 @@ static void publish_queued(void *ctx, const ferry_run *run)
     free(json);
 }
 
-enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
-                         size_t namelen, request *req)
+enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connection *conn,
+                                    const char *name, size_t namelen, request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     const ferry_sync_spec *sync = NULL;
@@ -223,8 +232,8 @@ static bool run_filter_from_query(struct MHD_Connection *conn, ferry_run_filter 
 {
     ferry_run_status status;
 
-    if (!query_time(conn, "since", &filter->since_ms, ret) ||
-        !query_time(conn, "until", &filter->until_ms, ret))
+    if (!ferry_http_query_time(conn, "since", &filter->since_ms, ret) ||
+        !ferry_http_query_time(conn, "until", &filter->until_ms, ret))
         return false;
     filter->sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     filter->status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
@@ -240,16 +249,18 @@ static bool run_filter_from_query(struct MHD_Connection *conn, ferry_run_filter 
     if (filter->user != NULL && filter->user[0] == '\0')
         filter->user = NULL;
     if (filter->status != NULL && !ferry_run_status_parse(filter->status, &status)) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "status must be one of queued, running, succeeded, failed, "
-                           "cancelled, interrupted");
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "status must be one of queued, running, succeeded, failed, "
+                                      "cancelled, interrupted");
         return false;
     }
     return true;
 }
 
-enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connection *conn,
+                                   request *req)
 {
+    int64_t id = req->id;
     ferry_run run;
     ferry_run_live live;
     ferry_store *st;
@@ -259,18 +270,19 @@ enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, i
     if (ferry_workers_snapshot(srv->opt.workers, id, &run, &live)) {
         body = ferry_run_to_json(&run, &live);
         ferry_run_done(&run);
-        return reply_json(conn, MHD_HTTP_OK, body);
+        return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
     }
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->ops->run_get(st, id, &run, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);
-    return reply_json(conn, MHD_HTTP_OK, body);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }
 
-enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connection *conn,
+                                    request *req)
 {
     ferry_run_filter filter = {0};
     int64_t limit = 50, cursor = 0;
@@ -281,8 +293,9 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_err err;
     size_t n = 0;
 
-    if (!query_int(conn, "limit", 1, 500, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
+    (void)req;
+    if (!ferry_http_query_int(conn, "limit", 1, 500, &limit, &ret) ||
+        !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
         !run_filter_from_query(conn, &filter, &ret))
         return ret;
     filter.before_id = cursor;
@@ -290,15 +303,15 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->ops->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
     for (size_t i = 0; i < n && (int64_t)i < limit; i++)
         json_array_append_new(list, ferry_run_to_json(&runs[i], NULL));
     json_t *next = more ? json_sprintf("%lld", (long long)runs[limit - 1].id) : json_null();
     ferry_runs_free(runs, n);
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK,
+                                 json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
 }
 
 /* ---- /api/runs/export ---- */
@@ -441,7 +454,8 @@ static void export_free(void *cls)
     free(x);
 }
 
-enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_export(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
     ferry_run_filter filter = {0};
@@ -449,9 +463,10 @@ enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn
     enum MHD_Result ret = MHD_NO;
     export_stream *x;
 
+    (void)req;
     if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "format must be csv or json");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "format must be csv or json");
     if (!run_filter_from_query(conn, &filter, &ret))
         return ret;
     x = calloc(1, sizeof(*x));
@@ -481,8 +496,10 @@ enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn
     return ferry_http_queue(conn, MHD_HTTP_OK, resp);
 }
 
-enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
 {
+    int64_t id = req->id;
     const char *outcome_name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
     int64_t limit = 100, cursor = 0;
     enum MHD_Result ret = MHD_NO;
@@ -494,17 +511,18 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
     size_t n = 0;
     json_t *list;
 
-    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+    if (!ferry_http_query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
         return ret;
     if (outcome_name != NULL && !ferry_outcome_parse(outcome_name, &outcome))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "outcome must be one of created, updated, unchanged, skipped, "
-                           "failed, deleted");
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+            "outcome must be one of created, updated, unchanged, skipped, "
+            "failed, deleted");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->ops->run_get(st, id, &run, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     ferry_run_done(&run);
     ferry_change_filter filter = {
         .outcome = outcome_name != NULL ? (int)outcome : -1,
@@ -512,7 +530,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
         .limit = (int)limit + 1, /* one more tells whether there is a next page */
     };
     if (st->ops->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
     for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
@@ -526,13 +544,13 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
     }
     json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);
-    return reply_json(
+    return ferry_http_reply_json(
         conn, MHD_HTTP_OK,
         json_pack("{s:I, s:o, s:o}", "run", (json_int_t)id, "changes", list, "next_cursor", next));
 }
 
-enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
-                            request *req)
+enum MHD_Result ferry_http_post_cancel(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       int64_t id, request *req)
 {
     ferry_store *st;
     ferry_run run;
