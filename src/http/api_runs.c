@@ -1,7 +1,7 @@
 /* api_runs.c - syncs and runs: list syncs, start, read, list, export and cancel runs, and a
- * run's changes (docs/api.md). Starting and cancelling need an operator; the gate in
- * server.c has checked that before these are called, and req->who names the user recorded
- * on the run. */
+ * run's changes (docs/api.md). Starting and cancelling need an operator; the gate (gate.c)
+ * has checked that before these are called, and req->who names the user recorded on the
+ * run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
