@@ -45,9 +45,10 @@ const ferry_asset *ferry_asset_find(const char *path)
     return NULL;
 }
 
-enum MHD_Result get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
-                          const ferry_asset *a)
+enum MHD_Result ferry_http_get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
+    const ferry_asset *a = req->asset;
     const char *match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
     size_t index = (size_t)(a - ferry_assets);
     bool html = strncmp(a->type, "text/html", 9) == 0;

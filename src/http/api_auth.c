@@ -110,10 +110,11 @@ static void lower_key(const char *prefix, const char *s, char *out, size_t outle
 
 static enum MHD_Result reply_busy(struct MHD_Connection *conn)
 {
-    return reply_json_header(
+    return ferry_http_reply_json_header(
         conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-        error_body("busy", "too many passwords are being checked right now; try again in a "
-                           "second"),
+        ferry_http_error_body("busy",
+                              "too many passwords are being checked right now; try again in a "
+                              "second"),
         "Retry-After", "1");
 }
 
@@ -123,8 +124,9 @@ static enum MHD_Result reply_throttled(struct MHD_Connection *conn, int64_t wait
 
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     snprintf(msg, sizeof(msg), "too many failed logins; try again in %s s", retry);
-    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("throttled", msg),
-                             "Retry-After", retry);
+    return ferry_http_reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                                        ferry_http_error_body("throttled", msg), "Retry-After",
+                                        retry);
 }
 
 /* The throttle keys of a login attempt (see server.c for their policies): the user name
@@ -216,7 +218,7 @@ static bool start_verify(struct ferry_server *srv, struct MHD_Connection *conn, 
     memset(&u, 0, sizeof(u));
     if ((st = ferry_http_store(srv, &err)) == NULL) {
         free(t);
-        *ret = reply_ferry_error(conn, &err);
+        *ret = ferry_http_reply_err(conn, &err);
         return false;
     }
     if (st->people->user_load(st, user, &u, &err) == FERRY_OK && !u.disabled) {
@@ -225,7 +227,7 @@ static bool start_verify(struct ferry_server *srv, struct MHD_Connection *conn, 
     } else if (err.code != FERRY_OK && err.code != FERRY_ENOTFOUND) {
         ferry_user_done(&u);
         free(t);
-        *ret = reply_ferry_error(conn, &err);
+        *ret = ferry_http_reply_err(conn, &err);
         return false;
     }
     ferry_user_done(&u);
@@ -234,7 +236,8 @@ static bool start_verify(struct ferry_server *srv, struct MHD_Connection *conn, 
     return true;
 }
 
-enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_post_login(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     const char *user = NULL, *password = NULL;
@@ -250,18 +253,20 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
         /* A JSON body cannot be sent cross-site without the browser asking first (CORS), so
          * a third-party page cannot log a browser in to an account of its choosing. */
         if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0)
-            return reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                               "send the login as Content-Type: application/json");
+            return ferry_http_reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                          "unsupported_media_type",
+                                          "send the login as Content-Type: application/json");
     }
-    if (!body_object(conn, req, false, &ret) ||
-        !body_string(conn, req, "user", true, &user, &ret) ||
-        !body_string(conn, req, "password", true, &password, &ret))
+    if (!ferry_http_request_body(conn, req, false, &ret) ||
+        !ferry_http_request_string(conn, req, "user", true, &user, &ret) ||
+        !ferry_http_request_string(conn, req, "password", true, &password, &ret))
         return ret;
     if (user[0] == '\0' || strlen(user) > FERRY_USER_NAME_MAX || password[0] == '\0' ||
         strlen(password) > FERRY_PASSWORD_MAX)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "user (1 to %d characters) and password (1 to %d) are required",
-                           FERRY_USER_NAME_MAX, FERRY_PASSWORD_MAX);
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+            "user (1 to %d characters) and password (1 to %d) are required", FERRY_USER_NAME_MAX,
+            FERRY_PASSWORD_MAX);
     login_keys_init(&keys, req, user);
     if (req->task == NULL) {
         if ((wait = login_start(srv, req, &keys)) > 0) {
@@ -279,9 +284,9 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
     if (!req->task->verified || !req->task->user_ok) {
         /* Counted as a failure when it started. */
         ferry_log(FERRY_LOG_WARN, "msg=\"login failed\" client=%s", req->client);
-        audit(srv, req, "login.failed", user, "wrong user name or password");
-        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
-                           "wrong user name or password");
+        ferry_http_audit(srv, req, "login.failed", user, "wrong user name or password");
+        return ferry_http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
+                                      "wrong user name or password");
     }
     login_succeeded(srv, req, &keys);
     ferry_err_clear(&err);
@@ -290,46 +295,50 @@ enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn
         session_start(srv, conn, st, u.name, cookie, sizeof(cookie), csrf, &err) != FERRY_OK) {
         ferry_user_done(&u);
         if (err.code == FERRY_ENOTFOUND) /* disabled or removed a moment ago */
-            return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
-                               "wrong user name or password");
-        return reply_ferry_error(conn, &err);
+            return ferry_http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "login_failed",
+                                          "wrong user name or password");
+        return ferry_http_reply_err(conn, &err);
     }
     req->authed = true;
     req->who.user = strdup(u.name);
     req->who.role = u.role;
-    audit(srv, req, "login", u.name, NULL);
+    ferry_http_audit(srv, req, "login", u.name, NULL);
     ferry_log(FERRY_LOG_INFO, "msg=\"login\" user=\"%s\" client=%s", u.name, req->client);
-    ret = reply_json_header(conn, MHD_HTTP_OK,
-                            json_pack("{s:{s:s, s:s}, s:s}", "user", "name", u.name, "role",
-                                      ferry_role_name(u.role), "csrf_token", csrf),
-                            "Set-Cookie", cookie);
+    ret =
+        ferry_http_reply_json_header(conn, MHD_HTTP_OK,
+                                     json_pack("{s:{s:s, s:s}, s:s}", "user", "name", u.name,
+                                               "role", ferry_role_name(u.role), "csrf_token", csrf),
+                                     "Set-Cookie", cookie);
     ferry_user_done(&u);
     ferry_password_wipe(cookie, sizeof(cookie));
     return ret;
 }
 
-enum MHD_Result post_logout(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_post_logout(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
 {
     char cookie[256];
     ferry_store *st;
     ferry_err err;
 
     if (!req->by_cookie)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
-                           "an API token is not a session: an admin revokes it with DELETE "
-                           "/api/tokens/ID");
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
+            "an API token is not a session: an admin revokes it with DELETE "
+            "/api/tokens/ID");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->session_delete(st, req->cred_hash, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     ferry_http_auth_changed(srv);
-    audit(srv, req, "logout", req->who.user, NULL);
+    ferry_http_audit(srv, req, "logout", req->who.user, NULL);
     session_cookie(srv, conn, NULL, cookie, sizeof(cookie));
-    return reply_json_header(conn, MHD_HTTP_OK, json_pack("{s:s}", "message", "Logged out."),
-                             "Set-Cookie", cookie);
+    return ferry_http_reply_json_header(
+        conn, MHD_HTTP_OK, json_pack("{s:s}", "message", "Logged out."), "Set-Cookie", cookie);
 }
 
-enum MHD_Result get_me(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_get_me(struct ferry_server *srv, struct MHD_Connection *conn,
+                                  request *req)
 {
     json_t *body =
         json_pack("{s:{s:s, s:s}, s:s}", "user", "name", req->who.user, "role",
@@ -346,11 +355,11 @@ enum MHD_Result get_me(struct ferry_server *srv, struct MHD_Connection *conn, re
                             json_pack("{s:I, s:s}", "id", (json_int_t)req->who.token_id, "name",
                                       req->who.token_label));
     }
-    return reply_json(conn, MHD_HTTP_OK, body);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }
 
-enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection *conn,
-                                 request *req)
+enum MHD_Result ferry_http_post_me_password(struct ferry_server *srv, struct MHD_Connection *conn,
+                                            request *req)
 {
     const char *current = NULL, *next = NULL;
     char cookie[256], csrf[FERRY_CSRF_MAX];
@@ -361,17 +370,17 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
     int64_t wait;
 
     if (!req->by_cookie)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
-                           "change a password from a login session, or ask an admin");
-    if (!body_object(conn, req, false, &ret) ||
-        !body_string(conn, req, "current_password", true, &current, &ret) ||
-        !body_string(conn, req, "new_password", true, &next, &ret))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "not_a_session",
+                                      "change a password from a login session, or ask an admin");
+    if (!ferry_http_request_body(conn, req, false, &ret) ||
+        !ferry_http_request_string(conn, req, "current_password", true, &current, &ret) ||
+        !ferry_http_request_string(conn, req, "new_password", true, &next, &ret))
         return ret;
     if (strlen(current) > FERRY_PASSWORD_MAX || strlen(next) > FERRY_PASSWORD_MAX ||
         strlen(next) < FERRY_PASSWORD_MIN)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "a new password has %d to %d characters", FERRY_PASSWORD_MIN,
-                           FERRY_PASSWORD_MAX);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "a new password has %d to %d characters", FERRY_PASSWORD_MIN,
+                                      FERRY_PASSWORD_MAX);
     login_keys_init(&keys, req, req->who.user);
     if (req->task == NULL) {
         if ((wait = login_start(srv, req, &keys)) > 0)
@@ -385,34 +394,37 @@ enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection
         return reply_busy(conn);
     }
     if (!req->task->verified) {
-        audit(srv, req, "user.passwd.failed", req->who.user, "the current password was wrong");
-        return reply_error(conn, MHD_HTTP_FORBIDDEN, "wrong_password",
-                           "the current password is wrong");
+        ferry_http_audit(srv, req, "user.passwd.failed", req->who.user,
+                         "the current password was wrong");
+        return ferry_http_reply_error(conn, MHD_HTTP_FORBIDDEN, "wrong_password",
+                                      "the current password is wrong");
     }
     login_succeeded(srv, req, &keys);
     if (req->task->err.code != FERRY_OK)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s",
+                                      req->task->err.msg);
     ferry_err_clear(&err);
     /* Setting the password ends every session of the user, this one too: this browser gets
      * a new one. */
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->user_set_password(st, req->who.user, req->task->new_hash, &err) != FERRY_OK ||
         session_start(srv, conn, st, req->who.user, cookie, sizeof(cookie), csrf, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     ferry_http_auth_changed(srv);
-    audit(srv, req, "user.passwd", req->who.user, "changed their own password");
-    ret = reply_json_header(conn, MHD_HTTP_OK,
-                            json_pack("{s:s, s:s}", "message",
-                                      "Password changed. Other sessions were logged out.",
-                                      "csrf_token", csrf),
-                            "Set-Cookie", cookie);
+    ferry_http_audit(srv, req, "user.passwd", req->who.user, "changed their own password");
+    ret = ferry_http_reply_json_header(
+        conn, MHD_HTTP_OK,
+        json_pack("{s:s, s:s}", "message", "Password changed. Other sessions were logged out.",
+                  "csrf_token", csrf),
+        "Set-Cookie", cookie);
     ferry_password_wipe(cookie, sizeof(cookie));
     return ret;
 }
 
 /* ---- /api/users ---- */
 
-enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_users(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     ferry_user *users = NULL;
     ferry_store *st;
@@ -420,15 +432,16 @@ enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn)
     size_t n = 0;
     json_t *list;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->user_list(st, &users, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     list = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(list, user_json(&users[i]));
     ferry_users_free(users, n);
-    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "users", list));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "users", list));
 }
 
 /* False (with a 400 queued) when password is shorter or longer than a password may be. */
@@ -439,9 +452,9 @@ static bool password_length_ok(struct MHD_Connection *conn, const char *password
 
     if (n >= FERRY_PASSWORD_MIN && n <= FERRY_PASSWORD_MAX)
         return true;
-    *ret =
-        reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                    "a password has %d to %d characters", FERRY_PASSWORD_MIN, FERRY_PASSWORD_MAX);
+    *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                  "a password has %d to %d characters", FERRY_PASSWORD_MIN,
+                                  FERRY_PASSWORD_MAX);
     return false;
 }
 
@@ -469,13 +482,14 @@ static enum MHD_Result reply_user(struct ferry_server *srv, struct MHD_Connectio
 
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL || st->people->user_load(st, name, &u, &err))
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     body = user_json(&u);
     ferry_user_done(&u);
-    return reply_json(conn, status, body);
+    return ferry_http_reply_json(conn, status, body);
 }
 
-enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_post_user(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     const char *name = NULL, *role_name = NULL, *password = NULL;
     enum MHD_Result ret = MHD_NO;
@@ -483,17 +497,18 @@ enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn,
     ferry_store *st;
     ferry_err err;
 
-    if (!body_object(conn, req, false, &ret) ||
-        !body_string(conn, req, "name", true, &name, &ret) ||
-        !body_string(conn, req, "role", true, &role_name, &ret) ||
-        !body_string(conn, req, "password", true, &password, &ret))
+    if (!ferry_http_request_body(conn, req, false, &ret) ||
+        !ferry_http_request_string(conn, req, "name", true, &name, &ret) ||
+        !ferry_http_request_string(conn, req, "role", true, &role_name, &ret) ||
+        !ferry_http_request_string(conn, req, "password", true, &password, &ret))
         return ret;
     if (!ferry_user_name_ok(name))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "a user name has 1 to 64 letters, digits, '.', '_', '@' or '-'");
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+            "a user name has 1 to 64 letters, digits, '.', '_', '@' or '-'");
     if (!ferry_role_parse(role_name, &role))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "role must be viewer, operator or admin");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "role must be viewer, operator or admin");
     if (!password_length_ok(conn, password, &ret))
         return ret;
     if (req->task == NULL)
@@ -502,20 +517,22 @@ enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn,
         return reply_busy(conn);
     ferry_err_clear(&err);
     if (req->task->err.code != FERRY_OK)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s",
+                                      req->task->err.msg);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->user_add(st, name, role, req->task->new_hash, &err) != FERRY_OK) {
         if (err.code == FERRY_EINVAL)
-            return reply_error(conn, MHD_HTTP_CONFLICT, "exists", "%s", err.msg);
-        return reply_ferry_error(conn, &err);
+            return ferry_http_reply_error(conn, MHD_HTTP_CONFLICT, "exists", "%s", err.msg);
+        return ferry_http_reply_err(conn, &err);
     }
-    audit(srv, req, "user.add", name, "role %s", role_name);
+    ferry_http_audit(srv, req, "user.add", name, "role %s", role_name);
     return reply_user(srv, conn, MHD_HTTP_CREATED, name);
 }
 
-enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
-                           size_t namelen, request *req)
+enum MHD_Result ferry_http_patch_user(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
+    const char *name = req->arg;
     const char *role_name = NULL, *password = NULL;
     enum MHD_Result ret = MHD_NO;
     json_t *disabled;
@@ -525,52 +542,53 @@ enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn
     ferry_err err;
     bool self;
 
-    (void)namelen;
-    if (!body_object(conn, req, false, &ret) ||
-        !body_string(conn, req, "role", false, &role_name, &ret) ||
-        !body_string(conn, req, "password", false, &password, &ret))
+    if (!ferry_http_request_body(conn, req, false, &ret) ||
+        !ferry_http_request_string(conn, req, "role", false, &role_name, &ret) ||
+        !ferry_http_request_string(conn, req, "password", false, &password, &ret))
         return ret;
     disabled = json_object_get(req->doc, "disabled");
     if (disabled != NULL && !json_is_boolean(disabled))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "\"disabled\" must be true or false");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "\"disabled\" must be true or false");
     if (role_name == NULL && password == NULL && disabled == NULL)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "give at least one of role, disabled and password");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "give at least one of role, disabled and password");
     if (role_name != NULL && !ferry_role_parse(role_name, &role))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "role must be viewer, operator or admin");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "role must be viewer, operator or admin");
     if (password != NULL && !password_length_ok(conn, password, &ret))
         return ret;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL || st->people->user_load(st, name, &u, &err))
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     self = strcasecmp(u.name, req->who.user) == 0;
     ferry_user_done(&u);
     /* An admin cannot lock themselves out; another admin can. */
     if (self && ((role_name != NULL && role != FERRY_ROLE_ADMIN) || json_is_true(disabled)))
-        return reply_error(conn, MHD_HTTP_CONFLICT, "self",
-                           "you cannot disable yourself or give up your own admin role");
+        return ferry_http_reply_error(conn, MHD_HTTP_CONFLICT, "self",
+                                      "you cannot disable yourself or give up your own admin role");
     if (password != NULL && req->task == NULL)
         return start_hash(srv, conn, req, password);
     if (req->task != NULL && req->task->refused)
         return reply_busy(conn);
     if (req->task != NULL && req->task->err.code != FERRY_OK)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", req->task->err.msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s",
+                                      req->task->err.msg);
     if (role_name != NULL) {
         if (st->people->user_set_role(st, name, role, &err) != FERRY_OK)
-            return reply_ferry_error(conn, &err);
-        audit(srv, req, "user.role", name, "role %s", role_name);
+            return ferry_http_reply_err(conn, &err);
+        ferry_http_audit(srv, req, "user.role", name, "role %s", role_name);
     }
     if (disabled != NULL) {
         if (st->people->user_set_disabled(st, name, json_is_true(disabled), &err) != FERRY_OK)
-            return reply_ferry_error(conn, &err);
-        audit(srv, req, json_is_true(disabled) ? "user.disable" : "user.enable", name, NULL);
+            return ferry_http_reply_err(conn, &err);
+        ferry_http_audit(srv, req, json_is_true(disabled) ? "user.disable" : "user.enable", name,
+                         NULL);
     }
     if (password != NULL) {
         if (st->people->user_set_password(st, name, req->task->new_hash, &err) != FERRY_OK)
-            return reply_ferry_error(conn, &err);
-        audit(srv, req, "user.passwd", name, "password set by an admin");
+            return ferry_http_reply_err(conn, &err);
+        ferry_http_audit(srv, req, "user.passwd", name, "password set by an admin");
     }
     ferry_http_auth_changed(srv); /* sessions may have ended: event streams check */
     return reply_user(srv, conn, MHD_HTTP_OK, name);
@@ -578,7 +596,8 @@ enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn
 
 /* ---- /api/tokens ---- */
 
-enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_tokens(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     ferry_token *tokens = NULL;
     ferry_store *st;
@@ -586,18 +605,20 @@ enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn
     size_t n = 0;
     json_t *list;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->token_list(st, &tokens, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     list = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(list, token_json(&tokens[i]));
     ferry_tokens_free(tokens, n);
-    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "tokens", list));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "tokens", list));
 }
 
-enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_post_token(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     const char *user = NULL, *label = NULL;
     char token[FERRY_TOKEN_MAX], hash[FERRY_TOKEN_HASH_HEX], target[32];
@@ -606,33 +627,34 @@ enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn
     ferry_err err;
     int64_t id = 0;
 
-    if (!body_object(conn, req, false, &ret) ||
-        !body_string(conn, req, "user", true, &user, &ret) ||
-        !body_string(conn, req, "name", false, &label, &ret))
+    if (!ferry_http_request_body(conn, req, false, &ret) ||
+        !ferry_http_request_string(conn, req, "user", true, &user, &ret) ||
+        !ferry_http_request_string(conn, req, "name", false, &label, &ret))
         return ret;
     if (label == NULL)
         label = "api";
     if (!ferry_token_label_ok(label))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "a token name has 1 to 64 characters, none of them control "
-                           "characters");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "a token name has 1 to 64 characters, none of them control "
+                                      "characters");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL || ferry_token_new(token, hash, &err) ||
         st->people->token_add(st, user, label, hash, &id, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     snprintf(target, sizeof(target), "token %lld", (long long)id);
-    audit(srv, req, "token.create", target, "for %s (%s)", user, label);
-    ret = reply_json(conn, MHD_HTTP_CREATED,
-                     json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)id, "user", user,
-                               "name", label, "token", token, "message",
-                               "The token is shown this once; keep it secret."));
+    ferry_http_audit(srv, req, "token.create", target, "for %s (%s)", user, label);
+    ret = ferry_http_reply_json(conn, MHD_HTTP_CREATED,
+                                json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)id, "user",
+                                          user, "name", label, "token", token, "message",
+                                          "The token is shown this once; keep it secret."));
     ferry_password_wipe(token, sizeof(token));
     return ret;
 }
 
-enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
-                             request *req)
+enum MHD_Result ferry_http_delete_token(struct ferry_server *srv, struct MHD_Connection *conn,
+                                        request *req)
 {
+    int64_t id = req->id;
     char target[32];
     ferry_store *st;
     ferry_err err;
@@ -640,18 +662,19 @@ enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *co
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->token_revoke(st, id, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     ferry_http_auth_changed(srv);
     snprintf(target, sizeof(target), "token %lld", (long long)id);
-    audit(srv, req, "token.revoke", target, NULL);
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:I, s:b, s:s}", "id", (json_int_t)id, "revoked", 1, "message",
-                                "Token revoked."));
+    ferry_http_audit(srv, req, "token.revoke", target, NULL);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK,
+                                 json_pack("{s:I, s:b, s:s}", "id", (json_int_t)id, "revoked", 1,
+                                           "message", "Token revoked."));
 }
 
 /* ---- /api/audit ---- */
 
-enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_audit(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     ferry_audit_filter filter = {0};
     ferry_audit_entry *entries = NULL;
@@ -662,8 +685,9 @@ enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
     size_t n = 0;
     json_t *list;
 
-    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+    (void)req;
+    if (!ferry_http_query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
         return ret;
     filter.actor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "actor");
     filter.action = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "action");
@@ -672,13 +696,13 @@ enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->people->audit_list(st, &filter, &entries, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
     for (size_t i = 0; i < n && (int64_t)i < limit; i++)
         json_array_append_new(list, audit_json(&entries[i]));
     json_t *next = more ? json_sprintf("%lld", (long long)entries[limit - 1].id) : json_null();
     ferry_audit_free(entries, n);
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:o, s:o}", "entries", list, "next_cursor", next));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK,
+                                 json_pack("{s:o, s:o}", "entries", list, "next_cursor", next));
 }

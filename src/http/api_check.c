@@ -58,10 +58,10 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
     json_t *o;
 
     if (t->refused)
-        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-                           "too many connection checks at once: try again in a moment");
+        return ferry_http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                                      "too many connection checks at once: try again in a moment");
     if (t->rc != FERRY_OK)
-        return reply_error(
+        return ferry_http_reply_error(
             conn, t->rc == FERRY_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
             t->rc == FERRY_EINVAL ? "bad_parameter" : "internal", "%s", t->err.msg);
     o = json_object();
@@ -80,32 +80,30 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
     json_object_set_new(o, "unmapped", strings(r->found.unmapped, r->found.nunmapped));
     json_object_set_new(o, "missing", strings(r->found.missing, r->found.nmissing));
     json_object_set_new(o, "error", r->error != NULL ? json_string(r->error) : json_null());
-    return reply_json(conn, MHD_HTTP_OK, o);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, o);
 }
 
-enum MHD_Result get_check(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_get_check(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
-    const ferry_config *cfg = srv->opt.config;
-    const ferry_sync_spec *sync = NULL;
+    const ferry_sync_spec *sync;
     const char *tenant, *why;
+    enum MHD_Result ret = MHD_NO;
     struct check_task *t;
 
     if (req->check != NULL)
         return answer(conn, req->check);
-    for (size_t i = 0; i < cfg->nsyncs; i++)
-        if (strcmp(cfg->syncs[i].name, req->arg) == 0)
-            sync = &cfg->syncs[i];
-    if (sync == NULL)
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "there is no sync named '%.64s'",
-                           req->arg);
+    if ((sync = ferry_http_request_sync(srv, conn, req, &ret)) == NULL)
+        return ret;
     tenant = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tenant");
     if (tenant != NULL && tenant[0] == '\0')
         tenant = NULL;
     if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s': %s", sync->name,
-                           why);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s': %s",
+                                      sync->name, why);
     if ((t = calloc(1, sizeof(*t))) == NULL)
-        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+        return ferry_http_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                                      "out of memory");
     t->conn = conn;
     t->srv = srv;
     t->sync = sync;

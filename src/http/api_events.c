@@ -66,7 +66,7 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
          * have). */
         if (auth != s->auth_seen || gen != s->heartbeat_seen) {
             s->auth_seen = auth;
-            if (!ferry_http_credential_valid(s->server, s->by_cookie, s->cred_hash))
+            if (!ferry_http_gate_credential_is_valid(s->server, s->by_cookie, s->cred_hash))
                 return MHD_CONTENT_READER_END_OF_STREAM;
         }
         ferry_buf_reset(&s->out);
@@ -115,7 +115,8 @@ static void sse_free(void *cls)
     free(s);
 }
 
-enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
+enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
@@ -150,7 +151,7 @@ enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn
         ferry_buf_done(&s->out);
         free(s->sync);
         free(s);
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     }
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, s, sse_free);
     if (resp == NULL) {

@@ -1,7 +1,7 @@
 /* api_runs.c - syncs and runs: list syncs, start, read, list, export and cancel runs, and a
- * run's changes (docs/api.md). Starting and cancelling need an operator; the gate in
- * server.c has checked that before these are called, and req->who names the user recorded
- * on the run. */
+ * run's changes (docs/api.md). Starting and cancelling need an operator; the gate (gate.c)
+ * has checked that before these are called, and req->who names the user recorded on the
+ * run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,21 +72,23 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     return o;
 }
 
-enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_syncs(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     json_t *list = json_array();
     ferry_store *st;
     ferry_err err;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL) {
         json_decref(list);
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     }
     for (size_t i = 0; i < cfg->nsyncs; i++)
         json_array_append_new(list, sync_json(srv, st, &cfg->syncs[i]));
-    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
 }
 
 static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_sync_spec *sync,
@@ -96,15 +98,15 @@ static enum MHD_Result reply_cooldown(struct MHD_Connection *conn, const ferry_s
 
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     snprintf(msg, sizeof(msg), "%s was synced moments ago; try again in %s s", sync->title, retry);
-    return reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS, error_body("cooldown", msg),
-                             "Retry-After", retry);
+    return ferry_http_reply_json_header(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                                        ferry_http_error_body("cooldown", msg), "Retry-After",
+                                        retry);
 }
 
-enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
-                         size_t namelen, request *req)
+enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connection *conn,
+                                    request *req)
 {
-    const ferry_config *cfg = srv->opt.config;
-    const ferry_sync_spec *sync = NULL;
+    const ferry_sync_spec *sync;
     ferry_queue q = {srv->opt.hub, srv->opt.workers, srv->opt.bus};
     ferry_queue_request rq = {0};
     ferry_run got;
@@ -112,52 +114,36 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     const char *tenant = NULL, *why;
     bool created = false, allow_missing = false;
     int64_t wait_ms = 0;
+    enum MHD_Result ret;
     ferry_store *st;
     ferry_err err;
-    json_t *body;
+    json_t *body, *t, *am;
 
-    for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if (strlen(cfg->syncs[i].name) == namelen && memcmp(cfg->syncs[i].name, name, namelen) == 0)
-            sync = &cfg->syncs[i];
+    if ((sync = ferry_http_request_sync(srv, conn, req, &ret)) == NULL ||
+        !ferry_http_request_body(conn, req, true, &ret))
+        return ret;
+    /* Its own message, not ferry_http_request_string's: "tenant must be a string". */
+    t = json_object_get(req->doc, "tenant");
+    if (t != NULL && !json_is_null(t) && !json_is_string(t))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "tenant must be a string");
+    if (t != NULL && json_is_string(t)) {
+        snprintf(tenant_buf, sizeof(tenant_buf), "%s", json_string_value(t));
+        tenant = tenant_buf;
     }
-    if (sync == NULL)
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "there is no sync named '%.*s'",
-                           (int)(namelen > 64 ? 64 : namelen), name);
-    if (req->body.len > 0) {
-        json_error_t jerr;
-        json_t *doc = json_loadb(req->body.data, req->body.len, 0, &jerr);
-        if (doc == NULL || !json_is_object(doc)) {
-            json_decref(doc);
-            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json",
-                               "the body must be a JSON object%s%s", doc == NULL ? ": " : "",
-                               doc == NULL ? jerr.text : "");
-        }
-        json_t *t = json_object_get(doc, "tenant");
-        if (t != NULL && !json_is_null(t) && !json_is_string(t)) {
-            json_decref(doc);
-            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                               "tenant must be a string");
-        }
-        if (t != NULL && json_is_string(t))
-            snprintf(tenant_buf, sizeof(tenant_buf), "%s", json_string_value(t));
-        tenant = t != NULL && json_is_string(t) ? tenant_buf : NULL;
-        /* This run may delete or flag more rows than the sync's guard allows. */
-        json_t *am = json_object_get(doc, "allow_missing");
-        if (am != NULL && !json_is_boolean(am)) {
-            json_decref(doc);
-            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                               "allow_missing must be true or false");
-        }
-        allow_missing = am != NULL && json_is_true(am);
-        json_decref(doc);
-    }
+    /* This run may delete or flag more rows than the sync's guard allows. */
+    am = json_object_get(req->doc, "allow_missing");
+    if (am != NULL && !json_is_boolean(am))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "allow_missing must be true or false");
+    allow_missing = am != NULL && json_is_true(am);
     if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s",
-                           sync->name, tenant != NULL ? ", tenant " : "",
-                           tenant != NULL ? tenant : "", why);
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s", sync->name,
+            tenant != NULL ? ", tenant " : "", tenant != NULL ? tenant : "", why);
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     rq.sync = sync;
     rq.tenant = tenant;
     rq.trigger = "api";
@@ -166,13 +152,13 @@ enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, 
     rq.allow_missing = allow_missing;
     rq.queued_message = "Sync started...";
     if (ferry_queue_run_request(&q, st, &rq, &got, &created, &wait_ms, &err) != FERRY_OK)
-        return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : reply_ferry_error(conn, &err);
+        return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : ferry_http_reply_err(conn, &err);
     free(got.ui_message);
     got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
     body = ferry_run_to_json(&got, NULL);
     json_object_set_new(body, "message", json_string(got.ui_message));
     ferry_run_done(&got);
-    return reply_json(conn, created ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
+    return ferry_http_reply_json(conn, created ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
 }
 
 /* ---- /api/runs ---- */
@@ -185,8 +171,8 @@ static bool run_filter_from_query(struct MHD_Connection *conn, ferry_run_filter 
 {
     ferry_run_status status;
 
-    if (!query_time(conn, "since", &filter->since_ms, ret) ||
-        !query_time(conn, "until", &filter->until_ms, ret))
+    if (!ferry_http_query_time(conn, "since", &filter->since_ms, ret) ||
+        !ferry_http_query_time(conn, "until", &filter->until_ms, ret))
         return false;
     filter->sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     filter->status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
@@ -202,16 +188,18 @@ static bool run_filter_from_query(struct MHD_Connection *conn, ferry_run_filter 
     if (filter->user != NULL && filter->user[0] == '\0')
         filter->user = NULL;
     if (filter->status != NULL && !ferry_run_status_parse(filter->status, &status)) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "status must be one of queued, running, succeeded, failed, "
-                           "cancelled, interrupted");
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "status must be one of queued, running, succeeded, failed, "
+                                      "cancelled, interrupted");
         return false;
     }
     return true;
 }
 
-enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connection *conn,
+                                   request *req)
 {
+    int64_t id = req->id;
     ferry_run run;
     ferry_run_live live;
     ferry_store *st;
@@ -221,18 +209,19 @@ enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, i
     if (ferry_workers_snapshot(srv->opt.workers, id, &run, &live)) {
         body = ferry_run_to_json(&run, &live);
         ferry_run_done(&run);
-        return reply_json(conn, MHD_HTTP_OK, body);
+        return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
     }
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_load(st, id, &run, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);
-    return reply_json(conn, MHD_HTTP_OK, body);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }
 
-enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connection *conn,
+                                    request *req)
 {
     ferry_run_filter filter = {0};
     int64_t limit = 50, cursor = 0;
@@ -243,8 +232,9 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_err err;
     size_t n = 0;
 
-    if (!query_int(conn, "limit", 1, 500, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
+    (void)req;
+    if (!ferry_http_query_int(conn, "limit", 1, 500, &limit, &ret) ||
+        !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
         !run_filter_from_query(conn, &filter, &ret))
         return ret;
     filter.before_id = cursor;
@@ -252,15 +242,15 @@ enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
     for (size_t i = 0; i < n && (int64_t)i < limit; i++)
         json_array_append_new(list, ferry_run_to_json(&runs[i], NULL));
     json_t *next = more ? json_sprintf("%lld", (long long)runs[limit - 1].id) : json_null();
     ferry_runs_free(runs, n);
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK,
+                                 json_pack("{s:o, s:o}", "runs", list, "next_cursor", next));
 }
 
 /* ---- /api/runs/export ---- */
@@ -403,7 +393,8 @@ static void export_free(void *cls)
     free(x);
 }
 
-enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_export(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
     ferry_run_filter filter = {0};
@@ -411,9 +402,10 @@ enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn
     enum MHD_Result ret = MHD_NO;
     export_stream *x;
 
+    (void)req;
     if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "format must be csv or json");
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "format must be csv or json");
     if (!run_filter_from_query(conn, &filter, &ret))
         return ret;
     x = calloc(1, sizeof(*x));
@@ -443,8 +435,10 @@ enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn
     return ferry_http_queue(conn, MHD_HTTP_OK, resp);
 }
 
-enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id)
+enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
 {
+    int64_t id = req->id;
     const char *outcome_name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
     int64_t limit = 100, cursor = 0;
     enum MHD_Result ret = MHD_NO;
@@ -456,17 +450,18 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
     size_t n = 0;
     json_t *list;
 
-    if (!query_int(conn, "limit", 1, 1000, &limit, &ret) ||
-        !query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
+    if (!ferry_http_query_int(conn, "limit", 1, 1000, &limit, &ret) ||
+        !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret))
         return ret;
     if (outcome_name != NULL && !ferry_outcome_parse(outcome_name, &outcome))
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "outcome must be one of created, updated, unchanged, skipped, "
-                           "failed, deleted");
+        return ferry_http_reply_error(
+            conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+            "outcome must be one of created, updated, unchanged, skipped, "
+            "failed, deleted");
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_load(st, id, &run, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     ferry_run_done(&run);
     ferry_change_filter filter = {
         .outcome = outcome_name != NULL ? (int)outcome : -1,
@@ -474,7 +469,7 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
         .limit = (int)limit + 1, /* one more tells whether there is a next page */
     };
     if (st->runs->change_list(st, id, &filter, &changes, &n, &err) != FERRY_OK)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
     for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
@@ -488,14 +483,15 @@ enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *con
     }
     json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);
-    return reply_json(
+    return ferry_http_reply_json(
         conn, MHD_HTTP_OK,
         json_pack("{s:I, s:o, s:o}", "run", (json_int_t)id, "changes", list, "next_cursor", next));
 }
 
-enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
-                            request *req)
+enum MHD_Result ferry_http_post_cancel(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
 {
+    int64_t id = req->id;
     ferry_queue q = {srv->opt.hub, srv->opt.workers, srv->opt.bus};
     ferry_queue_cancel_result result;
     ferry_store *st;
@@ -507,18 +503,18 @@ enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *con
     if (!ferry_queue_run_cancel_here(&q, id, req->who.user)) {
         if ((st = ferry_http_store(srv, &err)) == NULL ||
             ferry_queue_run_cancel(&q, st, id, req->who.user, &result, &run, &err) != FERRY_OK)
-            return reply_ferry_error(conn, &err);
+            return ferry_http_reply_err(conn, &err);
         if (result == FERRY_QUEUE_CANCELLED) {
             body = ferry_run_to_json(&run, NULL);
             ferry_run_done(&run);
-            return reply_json(conn, MHD_HTTP_OK, body);
+            return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
         }
         if (result == FERRY_QUEUE_NOT_ACTIVE)
-            return reply_json(conn, MHD_HTTP_CONFLICT,
-                              json_pack("{s:{s:s, s:s}}", "error", "code", "not_active", "message",
-                                        "the run has already finished"));
+            return ferry_http_reply_json(conn, MHD_HTTP_CONFLICT,
+                                         json_pack("{s:{s:s, s:s}}", "error", "code", "not_active",
+                                                   "message", "the run has already finished"));
     }
     body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
                      "Cancelling...");
-    return reply_json(conn, MHD_HTTP_ACCEPTED, body);
+    return ferry_http_reply_json(conn, MHD_HTTP_ACCEPTED, body);
 }

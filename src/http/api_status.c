@@ -40,7 +40,8 @@ static json_t *stats_json(const ferry_sync_stats *st)
         records, "top_failure_reasons", reasons);
 }
 
-enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_stats(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     json_t *syncs = json_object();
@@ -48,23 +49,25 @@ enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_store *store;
     ferry_err err;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((store = ferry_http_store(srv, &err)) == NULL) {
         json_decref(syncs);
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         if (store->runs->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
             json_decref(syncs);
-            return reply_ferry_error(conn, &err);
+            return ferry_http_reply_err(conn, &err);
         }
         json_object_set_new(syncs, cfg->syncs[i].name, stats_json(&st));
         ferry_sync_stats_done(&st);
     }
-    return reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", syncs));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", syncs));
 }
 
-enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
 {
     const ferry_config *cfg = srv->opt.config;
     ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
@@ -74,6 +77,7 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
     ferry_buf b;
     int64_t queued = 0;
 
+    (void)req;
     ferry_err_clear(&err);
     if (st == NULL)
         return MHD_NO;
@@ -125,7 +129,7 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
                      "# TYPE ferry_http_requests counter\n",
                      (long long)queued, ferry_workers_busy(srv->opt.workers),
                      ferry_hub_subscribers(srv->opt.hub));
-    for (int r = 0; r < R_COUNT; r++) {
+    for (size_t r = 0; r < FERRY_HTTP_COUNTERS; r++) {
         for (size_t k = 0; k <= NSTATUS; k++) {
             uint64_t v = atomic_load(&srv->requests[r][k]);
             char code[16] = "other";
@@ -134,7 +138,7 @@ enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *con
             if (k < NSTATUS)
                 snprintf(code, sizeof(code), "%u", ferry_counted_status[k]);
             ferry_buf_printf(&b, "ferry_http_requests{route=\"%s\",code=\"%s\"} %llu\n",
-                             ferry_route_names[r], code, (unsigned long long)v);
+                             ferry_http_counter_label(r), code, (unsigned long long)v);
         }
     }
     for (size_t i = 0; i < cfg->nsyncs; i++)
@@ -153,7 +157,7 @@ fail:
     for (size_t i = 0; i < cfg->nsyncs; i++)
         ferry_sync_stats_done(&st[i]);
     free(st);
-    return reply_ferry_error(conn, &err);
+    return ferry_http_reply_err(conn, &err);
 }
 
 /* Protects the health_* fields of every server (one check at a time). */
@@ -188,7 +192,8 @@ static bool store_writable(struct ferry_server *srv, ferry_store *st, char *why,
     return ok;
 }
 
-enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_health(struct ferry_server *srv, struct MHD_Connection *conn,
+                                      request *req)
 {
     ferry_run_filter filter = {.limit = 1};
     ferry_run *runs = NULL;
@@ -197,21 +202,22 @@ enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn
     char why[FERRY_ERR_MSG_MAX];
     ferry_err err;
 
+    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
-        return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
-                                    "unreachable", "error", err.msg));
+        return ferry_http_reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                     json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
+                                               "unreachable", "error", err.msg));
     ferry_runs_free(runs, n);
     if (!store_writable(srv, st, why, sizeof(why)))
-        return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
-                                    "unwritable", "error", why));
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok", "version",
-                                FERRY_VERSION, "busy_workers",
-                                ferry_workers_busy(srv->opt.workers)));
+        return ferry_http_reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                     json_pack("{s:s, s:s, s:s}", "status", "unhealthy", "database",
+                                               "unwritable", "error", why));
+    return ferry_http_reply_json(conn, MHD_HTTP_OK,
+                                 json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok",
+                                           "version", FERRY_VERSION, "busy_workers",
+                                           ferry_workers_busy(srv->opt.workers)));
 }
 
 /* ---- /api/nodes ---- */
@@ -245,7 +251,8 @@ static bool node_listed(const ferry_node *nodes, size_t n, const char *id)
     return false;
 }
 
-enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
+enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
 {
     ferry_run_filter filter = {.status = "running", .limit = NODE_RUNS_MAX};
     ferry_node *nodes = NULL;
@@ -256,14 +263,15 @@ enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
     ferry_store *store;
     ferry_err err;
 
+    (void)req;
     ferry_err_clear(&err);
     ferry_node_self(self, sizeof(self));
     if ((store = ferry_http_store(srv, &err)) == NULL)
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     if (store->cluster->node_list(store, NODE_LIVE_MS, &nodes, &nnodes, &err) != FERRY_OK ||
         store->runs->run_list(store, &filter, &runs, &nruns, &err) != FERRY_OK) {
         ferry_nodes_free(nodes, nnodes);
-        return reply_ferry_error(conn, &err);
+        return ferry_http_reply_err(conn, &err);
     }
     list = json_array();
     orphans = json_array();
@@ -308,5 +316,5 @@ enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn)
                      "nodes", list, "runs_without_live_node", orphans);
     ferry_nodes_free(nodes, nnodes);
     ferry_runs_free(runs, nruns);
-    return reply_json(conn, MHD_HTTP_OK, body);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }

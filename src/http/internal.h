@@ -1,11 +1,11 @@
 /* internal.h - what the files of the HTTP server share (not for use outside src/http).
  *
- * server.c owns the daemon, the request life cycle, the route table and the gate every
- * request passes (authentication, CSRF, role); guard.c the deadlines of requests and the cap
- * on connections; reply.c the JSON answers and query parsing;
- * api_runs.c, api_events.c, api_status.c and api_auth.c the handlers. A handler is called
- * once the gate has let the request through, with req->who naming the user (for public
- * routes req->authed is false). */
+ * server.c owns the daemon and the life of each request; guard.c the deadlines of requests
+ * and the cap on connections; routes.c the route table and the router; gate.c the checks
+ * every matched request passes (authentication, CSRF, role); reply.c the JSON answers and
+ * the reading of queries, bodies and syncs; api_*.c the handlers. A handler is called once
+ * the gate has let the request through, with req->who naming the user (for public routes
+ * req->authed is false). */
 #ifndef FERRY_HTTP_INTERNAL_H
 #define FERRY_HTTP_INTERNAL_H
 
@@ -24,35 +24,12 @@
 #include "util/ipnet.h"
 #include "util/taskpool.h"
 
-/* Routes, counted for /metrics. */
-enum route {
-    R_HEALTHZ,
-    R_METRICS,
-    R_SYNCS,
-    R_RUN_START,
-    R_CHECK,
-    R_RUNS,
-    R_RUN,
-    R_CHANGES,
-    R_CANCEL,
-    R_EVENTS,
-    R_STATS,
-    R_EXPORT,
-    R_LOGIN,
-    R_LOGOUT,
-    R_ME,
-    R_ME_PASSWORD,
-    R_USERS,
-    R_USER,
-    R_TOKENS,
-    R_TOKEN,
-    R_AUDIT,
-    R_NODES,
-    R_ASSET,
-    R_OTHER,
-    R_COUNT
-};
-extern const char *const ferry_route_names[R_COUNT];
+/* The routes' counters of answers for /metrics: one a row of the route table (the rows of a
+ * path count in its first row's), the page, and everything else. */
+#define FERRY_HTTP_ROUTES_MAX 32
+#define FERRY_HTTP_COUNTER_PAGE FERRY_HTTP_ROUTES_MAX
+#define FERRY_HTTP_COUNTER_OTHER (FERRY_HTTP_ROUTES_MAX + 1)
+#define FERRY_HTTP_COUNTERS (FERRY_HTTP_ROUTES_MAX + 2)
 
 extern const unsigned ferry_counted_status[];
 #define NSTATUS 14
@@ -95,7 +72,8 @@ struct ferry_server {
     ferry_taskpool *hashing;                  /* password hashing, a few at a time */
     ferry_taskpool *checking;                 /* connection checks (api_check.c) */
     char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
-    atomic_uint_fast64_t requests[R_COUNT][NSTATUS + 1]; /* the last column: other statuses */
+    atomic_uint_fast64_t requests[FERRY_HTTP_COUNTERS]
+                                 [NSTATUS + 1]; /* last column: other statuses */
     /* GET /healthz's write check (api_status.c), at most one a second; protected by that
      * file's lock. */
     int64_t health_checked_ms; /* monotonic; 0: never */
@@ -124,10 +102,12 @@ typedef struct {
 typedef struct {
     ferry_buf body;
     struct ferry_server *server;
-    enum route route;
-    const struct route_def *def; /* the matched route, or NULL */
-    const ferry_asset *asset;    /* R_ASSET: the file */
-    char arg[128];               /* the {name} of the path, when it has one */
+    const struct ferry_http_route *route;   /* the matched route, or NULL */
+    const struct ferry_http_route *counted; /* what /metrics counts the answer under: the
+                                               matched route, or one of the path's (405);
+                                               NULL: other */
+    const ferry_asset *asset;               /* the page route: the file */
+    char arg[128];                          /* the {name} of the path, when it has one */
     size_t arglen;
     int64_t id; /* the {id} of the path, when it has one */
     /* Set by the gate. */
@@ -145,15 +125,66 @@ typedef struct {
     json_t *doc;              /* the parsed body, kept across the suspension */
 } request;
 
-struct route_def;
+/* ---- routes.c: the route table and the router ---- */
+
+/* Who may call a route. */
+typedef enum {
+    FERRY_HTTP_ACCESS_PUBLIC,  /* anyone */
+    FERRY_HTTP_ACCESS_METRICS, /* anyone, unless metrics_token is set: then that token or a user */
+    FERRY_HTTP_ACCESS_USER,    /* a user with at least the route's role */
+} ferry_http_access;
+
+/* A route's handler: called once the gate has let req through (with its whole body), and
+ * again after a suspension it asked for (ferry_http_run_task, the check pool). It queues the
+ * answer and returns libmicrohttpd's result. */
+typedef enum MHD_Result ferry_http_handler(struct ferry_server *srv, struct MHD_Connection *conn,
+                                           request *req);
+
+/* A row of the route table. */
+typedef struct ferry_http_route {
+    const char *method;
+    const char *path; /* segments: literal, {name} (req->arg) or {id} (req->id) */
+    ferry_http_access access;
+    ferry_role role;             /* FERRY_HTTP_ACCESS_USER: the least role */
+    const char *what;            /* the action, for a refusal: "starting runs" */
+    ferry_http_handler *handler; /* answers the request */
+} ferry_http_route;
+
+extern const ferry_http_route ferry_http_routes[];
+extern const size_t ferry_http_nroutes;
+/* Any GET of a file of the admin page (web/, embedded); public. */
+extern const ferry_http_route ferry_http_page_route;
+
+/* The route of method and url, or NULL with an answer queued in *ret: 404, or 405 with the
+ * methods the path takes. Fills req->arg, req->id, req->asset and req->counted. Borrowed
+ * from the table. */
+const ferry_http_route *ferry_http_route_find(struct MHD_Connection *conn, const char *method,
+                                              const char *url, request *req, enum MHD_Result *ret);
+/* The counter of srv->requests an answer of route r counts in (NULL: other). */
+size_t ferry_http_route_counter(const ferry_http_route *r);
+/* The route label of a counter for /metrics ("/api/runs/{id}", "the page", "other"); NULL
+ * past the last. */
+const char *ferry_http_counter_label(size_t counter);
+
+/* ---- gate.c: authentication, CSRF and roles ---- */
+
+/* Lets req (its route matched, req->client set) through, with req->who naming the caller
+ * when the route is not public; or queues its refusal (401, 403, 500) in *ret and returns
+ * false. */
+bool ferry_http_gate_pass(struct ferry_server *srv, struct MHD_Connection *conn, const char *method,
+                          request *req, enum MHD_Result *ret);
+/* Checks, again, that the credential an event stream was opened with (a session when
+ * by_cookie, else a token; its stored form) is still valid. True when the store cannot say. */
+bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, bool by_cookie,
+                                         const char *secret_hash);
 
 /* ---- the request path's parsers, free of libmicrohttpd (also fuzzed: tests/fuzz) ---- */
 
-/* The route of method and url (server.c's table); fills req->arg and req->id from the path.
- * R_OTHER when none matches: then allow holds the methods the path takes (405), or "" when
- * no route has that path (404). */
-enum route ferry_http_route_match(const char *method, const char *url, request *req, char *allow,
-                                  size_t allowlen);
+/* The route of method and url in the table, or NULL; fills req->arg and req->id from the
+ * path. When NULL, allow holds the methods the path takes (405), or "" when no route has
+ * that path (404), and req->counted one of the path's routes. */
+const ferry_http_route *ferry_http_route_match(const char *method, const char *url, request *req,
+                                               char *allow, size_t allowlen);
 /* The token of an Authorization header value ("Bearer TOKEN", any case, blanks after it), a
  * pointer into it; NULL when the value is not of that form. */
 const char *ferry_http_bearer_token(const char *authorization);
@@ -170,8 +201,9 @@ json_t *ferry_http_body_parse(const char *data, size_t len, bool empty_ok, char 
  * null and not required (*value NULL); -1 when required and absent; -2 when not a string. */
 int ferry_http_body_string(json_t *doc, const char *name, bool required, const char **value);
 
-/* ---- reply.c ---- */
+/* ---- reply.c: answers, and reading queries, bodies and syncs ---- */
 
+/* This thread's store connection, opened on first use (borrowed); NULL with err set. */
 ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err);
 /* Queues resp (consumed) with status: records the status for /metrics and adds the CORS
  * headers when the request's origin is allowed. Every answer goes through it. */
@@ -181,69 +213,81 @@ enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
 void ferry_http_set_cors(const char *origin);
 void ferry_http_set_status(unsigned status);
 unsigned ferry_http_last_status(void);
-enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
-                                  const char *name, const char *value);
-enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body);
-json_t *error_body(const char *code, const char *msg);
-enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *code,
-                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-enum MHD_Result reply_ferry_error(struct MHD_Connection *conn, const ferry_err *err);
-enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char *allow);
-bool parse_id(const char *s, size_t len, int64_t *ret);
-bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
-               int64_t *value, enum MHD_Result *ret);
-bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
-                enum MHD_Result *ret);
-/* Parses the request body as a JSON object into req->doc; false (with a 400 queued) when it
- * is not one. An empty body is an empty object when empty_ok. */
-bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret);
-/* A string member of req->doc: NULL when absent; false (with a 400 queued) when present but
- * not a string, or required and absent. */
-bool body_string(struct MHD_Connection *conn, request *req, const char *name, bool required,
-                 const char **value, enum MHD_Result *ret);
+/* Queues body (consumed) as a JSON answer, with one extra header when name is not NULL. */
+enum MHD_Result ferry_http_reply_json_header(struct MHD_Connection *conn, unsigned status,
+                                             json_t *body, const char *name, const char *value);
+enum MHD_Result ferry_http_reply_json(struct MHD_Connection *conn, unsigned status, json_t *body);
+/* {"error": {"code": code, "message": msg}}, returned owned. */
+json_t *ferry_http_error_body(const char *code, const char *msg);
+enum MHD_Result ferry_http_reply_error(struct MHD_Connection *conn, unsigned status,
+                                       const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Answers a Ferry error with its status: the one place that maps codes to statuses. */
+enum MHD_Result ferry_http_reply_err(struct MHD_Connection *conn, const ferry_err *err);
+enum MHD_Result ferry_http_reply_method_not_allowed(struct MHD_Connection *conn, const char *allow);
+/* A positive decimal id of a path segment (s, len bytes); false when it is not one. */
+bool ferry_http_param_id(const char *s, size_t len, int64_t *ret);
+/* Reads an integer query parameter within [min, max] into *value (left alone when absent);
+ * false (with a 400 queued in *ret) when it is bad. */
+bool ferry_http_query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
+                          int64_t *value, enum MHD_Result *ret);
+/* Reads a time query parameter (ferry_http_param_time) into *ret_ms (left alone when absent
+ * or empty); false (with a 400 queued in *ret) when it is bad. */
+bool ferry_http_query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
+                           enum MHD_Result *ret);
+/* Parses the request body as a JSON object into req->doc (kept across a suspension); false
+ * (with a 400 queued) when it is not one. An empty body is an empty object when empty_ok. */
+bool ferry_http_request_body(struct MHD_Connection *conn, request *req, bool empty_ok,
+                             enum MHD_Result *ret);
+/* A string member of req->doc, borrowed from it: NULL when absent; false (with a 400 queued)
+ * when present but not a string, or required and absent. */
+bool ferry_http_request_string(struct MHD_Connection *conn, request *req, const char *name,
+                               bool required, const char **value, enum MHD_Result *ret);
+/* The sync the path's {name} names (borrowed from the config), or NULL with a 404 queued. */
+const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
+                                               struct MHD_Connection *conn, const request *req,
+                                               enum MHD_Result *ret);
 /* Records an administrative action in the audit log (failures are logged, not fatal). */
-void audit(struct ferry_server *srv, const request *req, const char *action, const char *target,
-           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void ferry_http_audit(struct ferry_server *srv, const request *req, const char *action,
+                      const char *target, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-/* ---- the handlers ---- */
+/* ---- the handlers, called through the route table (routes.c) ---- */
 
-enum MHD_Result get_health(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_metrics(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_stats(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_nodes(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_syncs(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result post_run(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
-                         size_t namelen, request *req);
-enum MHD_Result get_check(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
+/* api_status.c */
+ferry_http_handler ferry_http_get_health;
+ferry_http_handler ferry_http_get_metrics;
+ferry_http_handler ferry_http_get_stats;
+ferry_http_handler ferry_http_get_nodes;
+/* api_runs.c */
+ferry_http_handler ferry_http_get_syncs;
+ferry_http_handler ferry_http_post_run;
+ferry_http_handler ferry_http_get_runs;
+ferry_http_handler ferry_http_get_run;
+ferry_http_handler ferry_http_get_export;
+ferry_http_handler ferry_http_get_changes;
+ferry_http_handler ferry_http_post_cancel;
+/* api_check.c */
+ferry_http_handler ferry_http_get_check;
 void ferry_http_check_task_free(struct check_task *t);
-enum MHD_Result get_run(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id);
-enum MHD_Result list_runs(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_export(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_changes(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id);
-enum MHD_Result post_cancel(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
-                            request *req);
-enum MHD_Result get_events(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result post_login(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result post_logout(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result get_me(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result post_me_password(struct ferry_server *srv, struct MHD_Connection *conn,
-                                 request *req);
-enum MHD_Result get_users(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result post_user(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result patch_user(struct ferry_server *srv, struct MHD_Connection *conn, const char *name,
-                           size_t namelen, request *req);
-enum MHD_Result get_tokens(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result post_token(struct ferry_server *srv, struct MHD_Connection *conn, request *req);
-enum MHD_Result delete_token(struct ferry_server *srv, struct MHD_Connection *conn, int64_t id,
-                             request *req);
-enum MHD_Result get_audit(struct ferry_server *srv, struct MHD_Connection *conn);
-enum MHD_Result get_asset(struct ferry_server *srv, struct MHD_Connection *conn,
-                          const ferry_asset *a);
+/* api_events.c */
+ferry_http_handler ferry_http_get_events;
+/* api_auth.c */
+ferry_http_handler ferry_http_post_login;
+ferry_http_handler ferry_http_post_logout;
+ferry_http_handler ferry_http_get_me;
+ferry_http_handler ferry_http_post_me_password;
+ferry_http_handler ferry_http_get_users;
+ferry_http_handler ferry_http_post_user;
+ferry_http_handler ferry_http_patch_user;
+ferry_http_handler ferry_http_get_tokens;
+ferry_http_handler ferry_http_post_token;
+ferry_http_handler ferry_http_delete_token;
+ferry_http_handler ferry_http_get_audit;
+/* api_assets.c: the file in req->asset */
+ferry_http_handler ferry_http_get_asset;
 
-/* ---- auth (server.c) ---- */
-
-/* Checks, again, that the credential an event stream was opened with is still valid. */
-bool ferry_http_credential_valid(struct ferry_server *srv, bool by_cookie, const char *secret_hash);
+/* ---- server.c ---- */
 
 /* Suspends conn and queues t on the hashing pool; the handler is called again when t is
  * done (or refused: t->refused). */

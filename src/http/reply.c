@@ -1,7 +1,7 @@
 /* reply.c - the HTTP server's answers, query and body parsing, and the audit helper.
  *
  * Every answer is JSON; every error is {"error": {"code", "message"}} with its status mapped
- * from a Ferry error in one place (reply_ferry_error). The status of the answer a thread
+ * from a Ferry error in one place (ferry_http_reply_err). The status of the answer a thread
  * queued last is kept for /metrics.
  *
  * Store connections: one per libmicrohttpd thread, opened on first use and closed by a
@@ -68,8 +68,8 @@ ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err)
 }
 
 /* Queues body (consumed) as the answer, with one extra header when name is not NULL. */
-enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
-                                  const char *name, const char *value)
+enum MHD_Result ferry_http_reply_json_header(struct MHD_Connection *conn, unsigned status,
+                                             json_t *body, const char *name, const char *value)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     struct MHD_Response *resp;
@@ -89,18 +89,18 @@ enum MHD_Result reply_json_header(struct MHD_Connection *conn, unsigned status, 
     return ferry_http_queue(conn, status, resp);
 }
 
-enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+enum MHD_Result ferry_http_reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
 {
-    return reply_json_header(conn, status, body, NULL, NULL);
+    return ferry_http_reply_json_header(conn, status, body, NULL, NULL);
 }
 
-json_t *error_body(const char *code, const char *msg)
+json_t *ferry_http_error_body(const char *code, const char *msg)
 {
     return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
-enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *code,
-                            const char *fmt, ...)
+enum MHD_Result ferry_http_reply_error(struct MHD_Connection *conn, unsigned status,
+                                       const char *code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -108,34 +108,36 @@ enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return reply_json(conn, status, error_body(code, msg));
+    return ferry_http_reply_json(conn, status, ferry_http_error_body(code, msg));
 }
 
 /* Maps a Ferry error to its HTTP status: the one place that does. */
-enum MHD_Result reply_ferry_error(struct MHD_Connection *conn, const ferry_err *err)
+enum MHD_Result ferry_http_reply_err(struct MHD_Connection *conn, const ferry_err *err)
 {
     switch (err->code) {
     case FERRY_ENOTFOUND:
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "%s", err->msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "%s", err->msg);
     case FERRY_EINVAL:
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", err->msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", err->msg);
     case FERRY_ELIMIT:
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "%s", err->msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "%s",
+                                      err->msg);
     default:
-        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ferry_rc_name(err->code), "%s",
-                           err->msg);
+        return ferry_http_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                      ferry_rc_name(err->code), "%s", err->msg);
     }
 }
 
-enum MHD_Result reply_method_not_allowed(struct MHD_Connection *conn, const char *allow)
+enum MHD_Result ferry_http_reply_method_not_allowed(struct MHD_Connection *conn, const char *allow)
 {
-    return reply_json_header(
+    return ferry_http_reply_json_header(
         conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-        error_body("method_not_allowed", "this route does not take that method"), "Allow", allow);
+        ferry_http_error_body("method_not_allowed", "this route does not take that method"),
+        "Allow", allow);
 }
 
 /* Parses a positive decimal id of a path segment; false when it is not one. */
-bool parse_id(const char *s, size_t len, int64_t *ret)
+bool ferry_http_param_id(const char *s, size_t len, int64_t *ret)
 {
     int64_t v = 0;
 
@@ -166,17 +168,17 @@ bool ferry_http_param_int(const char *s, int64_t min, int64_t max, int64_t *valu
 }
 
 /* Reads an integer query parameter within [min, max]; false (with a 400 queued) when bad. */
-bool query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
-               int64_t *value, enum MHD_Result *ret)
+bool ferry_http_query_int(struct MHD_Connection *conn, const char *name, int64_t min, int64_t max,
+                          int64_t *value, enum MHD_Result *ret)
 {
     const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 
     if (s == NULL)
         return true;
     if (!ferry_http_param_int(s, min, max, value)) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "%s must be a whole number from %lld to %lld", name, (long long)min,
-                           (long long)max);
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "%s must be a whole number from %lld to %lld", name,
+                                      (long long)min, (long long)max);
         return false;
     }
     return true;
@@ -215,18 +217,18 @@ bool ferry_http_param_time(const char *s, int64_t *ret_ms)
 
 /* Reads a time parameter (a date or a date-time, UTC unless it has an offset) into ms;
  * false (with a 400 queued) when it is not one. A date means its midnight, UTC. */
-bool query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
-                enum MHD_Result *ret)
+bool ferry_http_query_time(struct MHD_Connection *conn, const char *name, int64_t *ret_ms,
+                           enum MHD_Result *ret)
 {
     const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 
     if (s == NULL || s[0] == '\0')
         return true;
     if (!ferry_http_param_time(s, ret_ms)) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           "%s must be a date (2026-11-23) or a date-time "
-                           "(2026-11-23T06:00:00Z)",
-                           name);
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "%s must be a date (2026-11-23) or a date-time "
+                                      "(2026-11-23T06:00:00Z)",
+                                      name);
         return false;
     }
     return true;
@@ -266,7 +268,8 @@ int ferry_http_body_string(json_t *doc, const char *name, bool required, const c
     return 0;
 }
 
-bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum MHD_Result *ret)
+bool ferry_http_request_body(struct MHD_Connection *conn, request *req, bool empty_ok,
+                             enum MHD_Result *ret)
 {
     char why[256];
 
@@ -274,27 +277,43 @@ bool body_object(struct MHD_Connection *conn, request *req, bool empty_ok, enum 
         return true; /* parsed before the connection was suspended */
     req->doc = ferry_http_body_parse(req->body.data, req->body.len, empty_ok, why, sizeof(why));
     if (req->doc == NULL) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", why);
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", why);
         return false;
     }
     return true;
 }
 
-bool body_string(struct MHD_Connection *conn, request *req, const char *name, bool required,
-                 const char **value, enum MHD_Result *ret)
+bool ferry_http_request_string(struct MHD_Connection *conn, request *req, const char *name,
+                               bool required, const char **value, enum MHD_Result *ret)
 {
     int rc = ferry_http_body_string(req->doc, name, required, value);
 
     if (rc != 0) {
-        *ret = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                           rc == -1 ? "\"%s\" is required" : "\"%s\" must be a string", name);
+        *ret = ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      rc == -1 ? "\"%s\" is required" : "\"%s\" must be a string",
+                                      name);
         return false;
     }
     return true;
 }
 
-void audit(struct ferry_server *srv, const request *req, const char *action, const char *target,
-           const char *fmt, ...)
+const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
+                                               struct MHD_Connection *conn, const request *req,
+                                               enum MHD_Result *ret)
+{
+    const ferry_config *cfg = srv->opt.config;
+
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (strcmp(cfg->syncs[i].name, req->arg) == 0)
+            return &cfg->syncs[i];
+    }
+    *ret = ferry_http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
+                                  "there is no sync named '%.64s'", req->arg);
+    return NULL;
+}
+
+void ferry_http_audit(struct ferry_server *srv, const request *req, const char *action,
+                      const char *target, const char *fmt, ...)
 {
     ferry_audit_entry e;
     char detail[512];

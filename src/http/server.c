@@ -1,17 +1,16 @@
-/* server.c - the HTTP server's life cycle, route table and gate (see server.h, internal.h).
+/* server.c - the HTTP server's daemon: its life cycle and the life of each request (see
+ * server.h, internal.h).
  *
- * Request life: libmicrohttpd calls the access handler first with the headers only. That
- * first call matches the route (404, or 405 with Allow) and passes the gate: who is asking
- * (a Bearer token, or a session cookie; 401 without one), whether a cookie-authenticated
- * change carries its CSRF token (403), and whether the user's role allows the route (403,
- * logged and audited). A refused request is answered before its body is read, so an
- * unauthenticated client cannot make the server buffer anything. A URL or header holding a
- * bare CR is refused (400) before that. Then the body is appended to a buffer bounded by
- * max_body_bytes as it arrives: the piece that passes the limit is answered 413 at once and
- * the connection closed (a chunked body announces no length), and a last call dispatches to
- * the route's handler. A handler that needs a password hashed suspends the
- * connection and hands the work to a small pool (ferry_http_run_task); it is called again
- * when the work is done.
+ * Request life: libmicrohttpd calls the access handler first with the headers only. A URL or
+ * header holding a bare CR is refused (400), a CORS preflight answered; then the router
+ * (routes.c) finds the route (404, or 405 with Allow) and the gate (gate.c) decides whether
+ * the caller may use it (401, 403). A refused request is answered before its body is read,
+ * so an unauthenticated client cannot make the server buffer anything. Then the body is
+ * appended to a buffer bounded by max_body_bytes as it arrives: the piece that passes the
+ * limit is answered 413 at once and the connection closed (a chunked body announces no
+ * length), and a last call calls the route's handler. A handler that needs a password hashed
+ * suspends the connection and hands the work to a small pool (ferry_http_run_task); it is
+ * called again when the work is done. Every answer is counted for /metrics under its route.
  *
  * Store connections: one per libmicrohttpd thread, opened on first use and closed by a
  * thread-specific destructor when the thread ends. */
@@ -27,7 +26,6 @@
 
 #include "http/internal.h"
 #include "util/ipnet.h"
-#include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
 
@@ -37,308 +35,8 @@
 #define CHECK_QUEUE 8             /* more waiting checks are answered 503 */
 #define HEADER_MEMORY (32 * 1024) /* per connection: larger request headers are refused (431) */
 
-const char *const ferry_route_names[R_COUNT] = {
-    "/healthz",
-    "/metrics",
-    "/api/syncs",
-    "/api/syncs/{name}/runs",
-    "/api/syncs/{name}/check",
-    "/api/runs",
-    "/api/runs/{id}",
-    "/api/runs/{id}/changes",
-    "/api/runs/{id}/cancel",
-    "/api/events",
-    "/api/stats",
-    "/api/runs/export",
-    "/api/login",
-    "/api/logout",
-    "/api/me",
-    "/api/me/password",
-    "/api/users",
-    "/api/users/{name}",
-    "/api/tokens",
-    "/api/tokens/{id}",
-    "/api/audit",
-    "/api/nodes",
-    "the page",
-    "other",
-};
 const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401,
                                                 403, 404, 405, 409, 413, 429, 500};
-
-/* Who may call a route. */
-typedef enum {
-    ACCESS_PUBLIC,  /* anyone */
-    ACCESS_METRICS, /* anyone, unless metrics_token is set: then that token or a user */
-    ACCESS_USER,    /* a user with at least the route's role */
-} access_kind;
-
-/* A route: its method, its path with {name} ("*") and {id} ("#") segments, and who may call
- * it. Paths are matched segment by segment; the first route whose path and method match
- * wins, so /api/runs/export is listed before /api/runs/#. */
-struct route_def {
-    const char *method;
-    const char *path;
-    enum route route;
-    access_kind access;
-    ferry_role role;
-    const char *what; /* the action, for a refusal: "starting runs" */
-};
-
-static const struct route_def routes[] = {
-    {"GET", "/healthz", R_HEALTHZ, ACCESS_PUBLIC, 0, NULL},
-    {"GET", "/metrics", R_METRICS, ACCESS_METRICS, FERRY_ROLE_VIEWER, "reading metrics"},
-    {"POST", "/api/login", R_LOGIN, ACCESS_PUBLIC, 0, NULL},
-    {"POST", "/api/logout", R_LOGOUT, ACCESS_USER, FERRY_ROLE_VIEWER, "logging out"},
-    {"GET", "/api/me", R_ME, ACCESS_USER, FERRY_ROLE_VIEWER, "reading who you are"},
-    {"POST", "/api/me/password", R_ME_PASSWORD, ACCESS_USER, FERRY_ROLE_VIEWER,
-     "changing your password"},
-    {"GET", "/api/syncs", R_SYNCS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading syncs"},
-    {"POST", "/api/syncs/*/runs", R_RUN_START, ACCESS_USER, FERRY_ROLE_OPERATOR, "starting runs"},
-    {"GET", "/api/syncs/*/check", R_CHECK, ACCESS_USER, FERRY_ROLE_OPERATOR,
-     "checking connections"},
-    {"GET", "/api/runs", R_RUNS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading runs"},
-    {"GET", "/api/runs/export", R_EXPORT, ACCESS_USER, FERRY_ROLE_VIEWER, "exporting runs"},
-    {"GET", "/api/runs/#", R_RUN, ACCESS_USER, FERRY_ROLE_VIEWER, "reading runs"},
-    {"GET", "/api/runs/#/changes", R_CHANGES, ACCESS_USER, FERRY_ROLE_VIEWER, "reading runs"},
-    {"POST", "/api/runs/#/cancel", R_CANCEL, ACCESS_USER, FERRY_ROLE_OPERATOR, "cancelling runs"},
-    {"GET", "/api/events", R_EVENTS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading events"},
-    {"GET", "/api/stats", R_STATS, ACCESS_USER, FERRY_ROLE_VIEWER, "reading figures"},
-    {"GET", "/api/users", R_USERS, ACCESS_USER, FERRY_ROLE_ADMIN, "managing users"},
-    {"POST", "/api/users", R_USERS, ACCESS_USER, FERRY_ROLE_ADMIN, "managing users"},
-    {"PATCH", "/api/users/*", R_USER, ACCESS_USER, FERRY_ROLE_ADMIN, "managing users"},
-    {"GET", "/api/tokens", R_TOKENS, ACCESS_USER, FERRY_ROLE_ADMIN, "managing tokens"},
-    {"POST", "/api/tokens", R_TOKENS, ACCESS_USER, FERRY_ROLE_ADMIN, "managing tokens"},
-    {"DELETE", "/api/tokens/#", R_TOKEN, ACCESS_USER, FERRY_ROLE_ADMIN, "managing tokens"},
-    {"GET", "/api/audit", R_AUDIT, ACCESS_USER, FERRY_ROLE_ADMIN, "reading the audit log"},
-    {"GET", "/api/nodes", R_NODES, ACCESS_USER, FERRY_ROLE_VIEWER, "reading nodes"},
-};
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
-
-/* Any GET of a file of the admin page (web/, embedded). */
-static const struct route_def asset_route = {"GET", NULL, R_ASSET, ACCESS_PUBLIC, 0, NULL};
-
-/* ---- matching ---- */
-
-/* Matches url against a route's path; on a match, fills req's arg and id. */
-static bool path_match(const char *pattern, const char *url, request *req)
-{
-    const char *p = pattern, *u = url;
-
-    while (*p == '/' && *u == '/') {
-        const char *ps = ++p, *us = ++u;
-        size_t plen, ulen;
-        while (*p != '\0' && *p != '/')
-            p++;
-        while (*u != '\0' && *u != '/')
-            u++;
-        plen = (size_t)(p - ps);
-        ulen = (size_t)(u - us);
-        if (plen == 1 && *ps == '*') {
-            if (ulen == 0 || ulen >= sizeof(req->arg))
-                return false;
-            memcpy(req->arg, us, ulen);
-            req->arg[ulen] = '\0';
-            req->arglen = ulen;
-        } else if (plen == 1 && *ps == '#') {
-            if (!parse_id(us, ulen, &req->id))
-                return false;
-        } else if (plen != ulen || memcmp(ps, us, plen) != 0) {
-            return false;
-        }
-    }
-    if (*p == '\0' && u[0] == '/' && u[1] == '\0')
-        return true; /* a trailing slash */
-    return *p == '\0' && *u == '\0';
-}
-
-/* Finds the route of method and url. NULL with *allow set to the methods the path takes
- * (405), or to "" when no route has that path (404). */
-static const struct route_def *route_find(const char *method, const char *url, request *req,
-                                          char *allow, size_t allowlen)
-{
-    bool head = strcmp(method, "HEAD") == 0;
-
-    allow[0] = '\0';
-    for (size_t i = 0; i < NROUTES; i++) {
-        if (!path_match(routes[i].path, url, req))
-            continue;
-        if (strcmp(routes[i].method, method) == 0 || (head && strcmp(routes[i].method, "GET") == 0))
-            return &routes[i];
-        req->route = routes[i].route;
-        if (strstr(allow, routes[i].method) == NULL) {
-            size_t n = strlen(allow);
-            snprintf(allow + n, allowlen - n, "%s%s", n > 0 ? ", " : "", routes[i].method);
-        }
-    }
-    return NULL;
-}
-
-enum route ferry_http_route_match(const char *method, const char *url, request *req, char *allow,
-                                  size_t allowlen)
-{
-    const struct route_def *def = route_find(method, url, req, allow, allowlen);
-
-    return def != NULL ? def->route : R_OTHER;
-}
-
-const char *ferry_http_bearer_token(const char *authorization)
-{
-    if (strncasecmp(authorization, "Bearer ", 7) != 0)
-        return NULL;
-    authorization += 7;
-    while (*authorization == ' ')
-        authorization++;
-    return authorization;
-}
-
-/* ---- the gate ---- */
-
-static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn, const char *msg)
-{
-    return reply_json_header(conn, MHD_HTTP_UNAUTHORIZED, error_body("unauthorized", msg),
-                             "WWW-Authenticate", "Bearer realm=\"ferry\"");
-}
-
-/* Constant-time equality of two strings (their lengths are not secret). */
-static bool secret_equal(const char *a, const char *b)
-{
-    size_t n = strlen(a);
-
-    return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
-}
-
-bool ferry_http_credential_valid(struct ferry_server *srv, bool by_cookie, const char *secret_hash)
-{
-    const ferry_config *cfg = srv->opt.config;
-    ferry_principal who;
-    ferry_store *st;
-    ferry_err err;
-    ferry_rc rc;
-
-    ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL)
-        return true; /* the database is away: the next check decides */
-    memset(&who, 0, sizeof(who));
-    rc = by_cookie ? st->people->session_auth(st, secret_hash, cfg->session_idle_ms,
-                                              cfg->session_max_ms, &who, &err)
-                   : st->people->token_auth(st, secret_hash, &who, &err);
-    ferry_principal_done(&who);
-    return rc == FERRY_OK || rc != FERRY_ENOTFOUND;
-}
-
-/* Finds who is asking: a Bearer token, else a session cookie. False (with a 401 or 500
- * queued) when neither is valid. *metrics_ok is set when the token is metrics_token. */
-static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
-                         bool *metrics_ok, enum MHD_Result *ret)
-{
-    const ferry_config *cfg = srv->opt.config;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    const char *cookie;
-    ferry_store *st;
-    ferry_err err;
-    ferry_rc rc;
-
-    *metrics_ok = false;
-    if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "access_token") != NULL ||
-        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token") != NULL) {
-        *ret = reply_unauthorized(conn, "credentials are not accepted in the URL (it is logged "
-                                        "and kept in histories); send Authorization: Bearer "
-                                        "TOKEN");
-        return false;
-    }
-    ferry_err_clear(&err);
-    if (auth != NULL) {
-        const char *token = ferry_http_bearer_token(auth);
-        if (token == NULL) {
-            *ret = reply_unauthorized(conn, "the Authorization header must be 'Bearer TOKEN'");
-            return false;
-        }
-        if (req->def->access == ACCESS_METRICS && cfg->metrics_token != NULL &&
-            secret_equal(token, cfg->metrics_token)) {
-            *metrics_ok = true;
-            return true;
-        }
-        ferry_token_hash(token, req->cred_hash);
-        if ((st = ferry_http_store(srv, &err)) == NULL)
-            goto store_failed;
-        rc = st->people->token_auth(st, req->cred_hash, &req->who, &err);
-        if (rc == FERRY_ENOTFOUND) {
-            *ret = reply_unauthorized(conn, "the API token is not valid: unknown, revoked, or its "
-                                            "user is disabled");
-            return false;
-        }
-        if (rc != FERRY_OK)
-            goto store_failed;
-        req->authed = true;
-        return true;
-    }
-    cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, FERRY_SESSION_COOKIE);
-    if (cookie != NULL && ferry_session_id_ok(cookie)) {
-        ferry_token_hash(cookie, req->cred_hash);
-        if ((st = ferry_http_store(srv, &err)) == NULL)
-            goto store_failed;
-        rc = st->people->session_auth(st, req->cred_hash, cfg->session_idle_ms, cfg->session_max_ms,
-                                      &req->who, &err);
-        if (rc == FERRY_ENOTFOUND) {
-            *ret = reply_unauthorized(conn, "your session has ended; log in again");
-            return false;
-        }
-        if (rc != FERRY_OK)
-            goto store_failed;
-        req->authed = true;
-        req->by_cookie = true;
-        memcpy(req->session_id, cookie, strlen(cookie) + 1);
-        return true;
-    }
-    *ret = reply_unauthorized(conn, "log in first (POST /api/login), or send Authorization: "
-                                    "Bearer TOKEN");
-    return false;
-
-store_failed:
-    *ret = reply_ferry_error(conn, &err);
-    return false;
-}
-
-/* Lets the request through, or queues its refusal and returns false. */
-static bool gate(struct ferry_server *srv, struct MHD_Connection *conn, const char *method,
-                 request *req, enum MHD_Result *ret)
-{
-    const struct route_def *def = req->def;
-    bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool metrics_ok = false;
-
-    if (def->access == ACCESS_PUBLIC ||
-        (def->access == ACCESS_METRICS && srv->opt.config->metrics_token == NULL))
-        return true;
-    if (!authenticate(srv, conn, req, &metrics_ok, ret))
-        return false;
-    if (metrics_ok)
-        return true;
-    if (req->by_cookie && !safe &&
-        !ferry_session_csrf_ok(
-            req->session_id, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token"))) {
-        *ret = reply_error(conn, MHD_HTTP_FORBIDDEN, "csrf",
-                           "this request needs the X-CSRF-Token header given at login (or by "
-                           "GET /api/me)");
-        return false;
-    }
-    if (req->who.role < def->role) {
-        char target[160];
-        snprintf(target, sizeof(target), "%s %s", method, ferry_route_names[def->route]);
-        ferry_log(FERRY_LOG_WARN, "msg=\"refused\" user=\"%s\" role=%s route=\"%s\"", req->who.user,
-                  ferry_role_name(req->who.role), target);
-        audit(srv, req, "refused", target, "%s is %s %s; %s needs the %s role", req->who.user,
-              req->who.role == FERRY_ROLE_ADMIN ? "an" : "a", ferry_role_name(req->who.role),
-              def->what, ferry_role_name(def->role));
-        *ret = reply_error(
-            conn, MHD_HTTP_FORBIDDEN, "forbidden", "%s needs the %s role; %s is %s %s", def->what,
-            ferry_role_name(def->role), req->who.user,
-            req->who.role == FERRY_ROLE_ADMIN ? "an" : "a", ferry_role_name(req->who.role));
-        return false;
-    }
-    return true;
-}
 
 /* ---- password work ---- */
 
@@ -372,62 +70,6 @@ void ferry_http_run_task(struct ferry_server *srv, struct MHD_Connection *conn, 
         t->refused = true;
         atomic_store(&t->done, true);
         MHD_resume_connection(conn);
-    }
-}
-
-/* ---- dispatch ---- */
-
-static enum MHD_Result dispatch(struct ferry_server *srv, struct MHD_Connection *conn, request *req)
-{
-    switch (req->def->route) {
-    case R_HEALTHZ:
-        return get_health(srv, conn);
-    case R_METRICS:
-        return get_metrics(srv, conn);
-    case R_LOGIN:
-        return post_login(srv, conn, req);
-    case R_LOGOUT:
-        return post_logout(srv, conn, req);
-    case R_ME:
-        return get_me(srv, conn, req);
-    case R_ME_PASSWORD:
-        return post_me_password(srv, conn, req);
-    case R_SYNCS:
-        return get_syncs(srv, conn);
-    case R_RUN_START:
-        return post_run(srv, conn, req->arg, req->arglen, req);
-    case R_CHECK:
-        return get_check(srv, conn, req);
-    case R_RUNS:
-        return list_runs(srv, conn);
-    case R_EXPORT:
-        return get_export(srv, conn);
-    case R_RUN:
-        return get_run(srv, conn, req->id);
-    case R_CHANGES:
-        return get_changes(srv, conn, req->id);
-    case R_CANCEL:
-        return post_cancel(srv, conn, req->id, req);
-    case R_EVENTS:
-        return get_events(srv, conn, req);
-    case R_STATS:
-        return get_stats(srv, conn);
-    case R_USERS:
-        return req->def->method[0] == 'G' ? get_users(srv, conn) : post_user(srv, conn, req);
-    case R_USER:
-        return patch_user(srv, conn, req->arg, req->arglen, req);
-    case R_TOKENS:
-        return req->def->method[0] == 'G' ? get_tokens(srv, conn) : post_token(srv, conn, req);
-    case R_TOKEN:
-        return delete_token(srv, conn, req->id, req);
-    case R_AUDIT:
-        return get_audit(srv, conn);
-    case R_NODES:
-        return get_nodes(srv, conn);
-    case R_ASSET:
-        return get_asset(srv, conn, req->asset);
-    default:
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
     }
 }
 
@@ -485,8 +127,8 @@ static enum MHD_Result reply_preflight(struct MHD_Connection *conn, const reques
     struct MHD_Response *resp;
 
     if (req->cors_origin == NULL)
-        return reply_error(conn, MHD_HTTP_FORBIDDEN, "cors",
-                           "the origin %.200s is not in cors_origins", origin);
+        return ferry_http_reply_error(conn, MHD_HTTP_FORBIDDEN, "cors",
+                                      "the origin %.200s is not in cors_origins", origin);
     resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
@@ -570,15 +212,14 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     const ferry_config *cfg = srv->opt.config;
     enum MHD_Result ret = MHD_YES;
-    char allow[64];
 
-    req->route = R_OTHER;
     if (has_bare_cr(conn, url))
-        return reply_json_header(conn, MHD_HTTP_BAD_REQUEST,
-                                 error_body("bad_request",
-                                            "a header or the URL holds a carriage return (CR) that "
-                                            "does not end a line"),
-                                 "Connection", "close");
+        return ferry_http_reply_json_header(
+            conn, MHD_HTTP_BAD_REQUEST,
+            ferry_http_error_body("bad_request",
+                                  "a header or the URL holds a carriage return (CR) that "
+                                  "does not end a line"),
+            "Connection", "close");
     for (size_t i = 0; origin != NULL && i < cfg->ncors_origins; i++) {
         if (strcmp(origin, cfg->cors_origins[i]) == 0)
             req->cors_origin = cfg->cors_origins[i];
@@ -587,26 +228,16 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
     if (origin != NULL && strcmp(method, "OPTIONS") == 0 &&
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method") != NULL)
         return reply_preflight(conn, req, origin);
-    req->def = route_find(method, url, req, allow, sizeof(allow));
-    if (req->def == NULL && allow[0] == '\0' && strncmp(url, "/api/", 5) != 0 &&
-        (req->asset = ferry_asset_find(url)) != NULL) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return reply_method_not_allowed(conn, "GET");
-        req->def = &asset_route;
-    }
-    if (req->def == NULL && allow[0] != '\0')
-        return reply_method_not_allowed(conn, allow);
-    if (req->def == NULL)
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no route for %s %.200s", method,
-                           url);
-    req->route = req->def->route;
+    if ((req->route = ferry_http_route_find(conn, method, url, req, &ret)) == NULL)
+        return ret;
     client_address(srv, conn, req->client);
-    if (!gate(srv, conn, method, req, &ret))
+    if (!ferry_http_gate_pass(srv, conn, method, req, &ret))
         return ret;
     req->gate_passed = true;
     if (length != NULL && strtoull(length, NULL, 10) > srv->opt.max_body_bytes)
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the request body is larger than %zu bytes", srv->opt.max_body_bytes);
+        return ferry_http_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                      "the request body is larger than %zu bytes",
+                                      srv->opt.max_body_bytes);
     return MHD_YES;
 }
 
@@ -644,7 +275,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
     } else {
         ferry_http_guard_answering(srv->guard, conn);
-        ret = dispatch(srv, conn, req);
+        ret = req->route->handler(srv, conn, req);
     }
     if (ferry_http_last_status() == 0)
         return ret; /* nothing answered yet: reading the body, or suspended */
@@ -653,7 +284,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (ferry_counted_status[i] == ferry_http_last_status())
             col = i;
     }
-    atomic_fetch_add(&srv->requests[req->route][col], 1);
+    atomic_fetch_add(&srv->requests[ferry_http_route_counter(req->counted)][col], 1);
     return ret;
 }
 
