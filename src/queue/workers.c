@@ -18,6 +18,7 @@
 
 #include "queue/queue.h"
 #include "sync/run.h"
+#include "util/backoff.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -100,7 +101,7 @@ static bool record_retry(void *ctx, int tries)
 {
     worker *w = ctx;
     ferry_workers *pool = w->pool;
-    int wait_s = tries < 3 ? 1 << (tries - 1) : (tries == 3 ? 4 : 5);
+    int wait_s = (int)(ferry_backoff_ms(1000, 5000, tries, NULL) / 1000);
     struct timespec until;
     bool go_on;
 
@@ -310,9 +311,7 @@ static void *worker_main(void *arg)
              * CLAIM_WAIT_MAX_S and the failure is logged when it starts and then at each
              * longest wait, not once a second per worker. */
             failures++;
-            wait_s = failures < 6 ? 1 << (failures - 1) : CLAIM_WAIT_MAX_S;
-            if (wait_s > CLAIM_WAIT_MAX_S)
-                wait_s = CLAIM_WAIT_MAX_S;
+            wait_s = (int)ferry_backoff_ms(1, CLAIM_WAIT_MAX_S, failures, NULL);
             if (failures == 1 || wait_s == CLAIM_WAIT_MAX_S)
                 ferry_log(FERRY_LOG_ERROR,
                           "msg=\"claiming a run failed\" worker=%d failures=%d error=\"%s\"",

@@ -28,6 +28,7 @@
  * line of a record, and has no per-field limit; these are the three things Ferry needs to fail
  * one record with a precise reason and go on. */
 #include "source/csv_reader.h"
+#include "util/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,7 +27,6 @@
 #include <stdint.h>
 
 #include "util/err.h"
-#include "util/utf8.h" /* the reader checks its fields with it */
 
 /* Fills buf with up to cap bytes and sets *ret_n; *ret_n == 0 means the end of the input. */
 typedef ferry_rc (*ferry_csv_read_cb)(void *ctx, char *buf, size_t cap, size_t *ret_n,

@@ -58,6 +58,7 @@
 #include "store/pg.h"
 #include "store/store.h"
 #include "util/timeutil.h"
+#include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
 #define SCHEMA_VERSION 3
@@ -441,26 +442,10 @@ static void pg_close(ferry_store *base)
  * "postgres://ana:pw@db:5432/app?sslmode=require" -> "postgres://db:5432/app". */
 static void url_for_messages(const char *url, char *out, size_t outlen)
 {
-    const char *auth = strstr(url, "://"), *end, *at;
-    size_t scheme;
-
-    if (auth == NULL) {
+    if (strstr(url, "://") == NULL)
         snprintf(out, outlen, "(the database URL)");
-        return;
-    }
-    auth += 3;
-    scheme = (size_t)(auth - url);
-    end = auth + strcspn(auth, "/?#");
-    /* The last '@' before the path ends the user information (a password may hold '@'). */
-    at = NULL;
-    for (const char *p = auth; p < end; p++) {
-        if (*p == '@')
-            at = p;
-    }
-    if (at != NULL)
-        auth = at + 1;
-    end = auth + strcspn(auth, "?#");
-    snprintf(out, outlen, "%.*s%.*s", (int)scheme, url, (int)(end - auth), auth);
+    else
+        ferry_url_redact(url, out, outlen);
 }
 
 /* The password in url's user information, as written (percent-encoded), into out ("" when

@@ -43,6 +43,7 @@
 #include "sync/guard.h"
 #include "sync/map.h"
 #include "target/target.h"
+#include "util/backoff.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -811,11 +812,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
 static bool backoff(run_ctx *c, int n)
 {
     unsigned seed = (unsigned)(ferry_time_mono_ms() ^ (c->run.id << 8));
-    int64_t wait = 500LL << (n - 1 < 6 ? n - 1 : 6);
+    int64_t wait = ferry_backoff_ms(500, 30000, n, &seed);
 
-    if (wait > 30000)
-        wait = 30000;
-    wait += (int64_t)(rand_r(&seed) % (unsigned)(wait / 4 + 1));
     set_phase(c, "retrying");
     checkpoint(c, true);
     for (int64_t slept = 0; slept < wait; slept += 100) {

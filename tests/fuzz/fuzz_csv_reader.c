@@ -17,6 +17,7 @@
  * - rows increase, lines never decrease, error_field is -1 or a field index;
  * - the fields of all records together hold no more bytes than the input. */
 #include "source/csv_reader.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
