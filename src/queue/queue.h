@@ -9,7 +9,8 @@
  *
  * Ordering: a run's run.queued precedes its run.started in this process's hub. A request
  * publishes run.queued right after its commit; a claim of that run by a worker of the same
- * process waits (briefly) for the announcement before it returns, so run.started follows it.
+ * process waits for the announcement before it returns (no clock: see queue.c), so
+ * run.started follows it.
  *
  * All functions may be called from any thread, each with its own store connection. */
 #ifndef FERRY_QUEUE_QUEUE_H

@@ -227,14 +227,14 @@ static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry
     return FERRY_OK;
 }
 
-static void csv_free(ferry_source *base)
+static void csv_close(ferry_source *base)
 {
     csv_source *s = (csv_source *)base;
 
     if (s == NULL)
         return;
     ferry_csv_reader_free(s->reader);
-    ferry_http_stream_free(s->http);
+    ferry_http_stream_close(s->http);
     if (s->fd >= 0)
         close(s->fd);
     for (size_t i = 0; i < s->nheader; i++)
@@ -352,7 +352,7 @@ static const ferry_source_ops csv_ops = {
     .progress = csv_progress,
     .prefetch = csv_prefetch,
     .check = csv_check,
-    .free = csv_free,
+    .close = csv_close,
 };
 
 /* path made absolute (against the working directory) with ".", ".." and repeated slashes
@@ -708,6 +708,6 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     return FERRY_OK;
 
 out_free:
-    csv_free(&s->base);
+    csv_close(&s->base);
     return rc;
 }

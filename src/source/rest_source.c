@@ -1287,7 +1287,7 @@ oom:
 
 /* ---- life cycle ---- */
 
-static void rest_free(ferry_source *base)
+static void rest_close(ferry_source *base)
 {
     rest_source *s = (rest_source *)base;
 
@@ -1334,7 +1334,7 @@ static const ferry_source_ops rest_ops = {
     .progress = rest_progress,
     .prefetch = rest_prefetch,
     .check = rest_check,
-    .free = rest_free,
+    .close = rest_close,
 };
 
 static ferry_rc compile(const char *text, ferry_json_path **ret, ferry_err *err)
@@ -1410,6 +1410,6 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     return FERRY_OK;
 
 out_free:
-    rest_free(&s->base);
+    rest_close(&s->base);
     return rc;
 }

@@ -64,8 +64,8 @@ void ferry_source_check_done(ferry_source_check *check)
     memset(check, 0, sizeof(*check));
 }
 
-void ferry_source_free(ferry_source *src)
+void ferry_source_close(ferry_source *src)
 {
     if (src != NULL)
-        src->ops->free(src);
+        src->ops->close(src);
 }

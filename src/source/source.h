@@ -77,7 +77,7 @@ typedef struct {
      * at most the first page. */
     ferry_rc (*check)(ferry_source *src, ferry_source_check *ret_check, ferry_err *err);
     /* Frees the source. */
-    void (*free)(ferry_source *src);
+    void (*close)(ferry_source *src);
 } ferry_source_ops;
 
 struct ferry_source {
@@ -89,7 +89,7 @@ struct ferry_source {
 /* Opens the source of sync. A CSV source reads and checks its header (missing or repeated
  * columns fail here, before the target is touched); a REST source fetches its first page
  * (so unreachable servers and rejected credentials fail here). On success *ret_src is owned
- * by the caller (ferry_source_free()). */
+ * by the caller (ferry_source_close()). */
 ferry_rc ferry_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
                            ferry_source **ret_src, ferry_err *err);
 
@@ -105,7 +105,7 @@ static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, 
 }
 
 /* Frees a source; NULL is allowed. */
-void ferry_source_free(ferry_source *src);
+void ferry_source_close(ferry_source *src);
 
 /* Expands the {variables} of a source string (url, header, query value, body): vars: and
  * the tenant's variable; URL-encoded when encode. Appends to out. */

@@ -42,12 +42,12 @@ ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, 
                    why_not.code != FERRY_EHTTP);
     if (rc != FERRY_OK) {
         if (rc == FERRY_ENOMEM) {
-            ferry_source_free(src);
+            ferry_source_close(src);
             ferry_check_report_done(&r);
             return ferry_err_set(err, rc, "%s", why_not.msg);
         }
         if ((r.error = strdup(why_not.msg)) == NULL) {
-            ferry_source_free(src);
+            ferry_source_close(src);
             ferry_check_report_done(&r);
             return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
         }
@@ -55,7 +55,7 @@ ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, 
             r.reachable = true;
     }
     r.ok = rc == FERRY_OK && r.reachable && r.auth_accepted && r.found.nmissing == 0;
-    ferry_source_free(src);
+    ferry_source_close(src);
     *ret = r;
     return FERRY_OK;
 }

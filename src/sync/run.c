@@ -831,7 +831,7 @@ static void reset_for_retry(run_ctx *c)
 {
     ferry_target_free(c->target);
     ferry_mapper_free(c->mapper);
-    ferry_source_free(c->source);
+    ferry_source_close(c->source);
     c->target = NULL;
     c->mapper = NULL;
     c->source = NULL;
@@ -967,7 +967,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
 out:
     ferry_target_free(c.target);
     ferry_mapper_free(c.mapper);
-    ferry_source_free(c.source);
+    ferry_source_close(c.source);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_done(&c.section[o]);
     ferry_buf_done(&c.batch.arena);

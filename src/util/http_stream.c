@@ -138,7 +138,7 @@ ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options
     s->multi = curl_multi_init();
     s->easy = curl_easy_init();
     if (s->multi == NULL || s->easy == NULL) {
-        ferry_http_stream_free(s);
+        ferry_http_stream_close(s);
         return ferry_err_set(err, FERRY_ENOMEM, "initialising libcurl");
     }
     curl_easy_setopt(s->easy, CURLOPT_URL, url);
@@ -158,7 +158,7 @@ ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_error);
     if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
-        ferry_http_stream_free(s);
+        ferry_http_stream_close(s);
         return ferry_err_set(err, FERRY_EHTTP, "starting the request to %s", s->redacted);
     }
     *ret_stream = s;
@@ -350,7 +350,7 @@ const char *ferry_http_stream_content_type(const ferry_http_stream *s)
     return s->content_type;
 }
 
-void ferry_http_stream_free(ferry_http_stream *s)
+void ferry_http_stream_close(ferry_http_stream *s)
 {
     if (s == NULL)
         return;

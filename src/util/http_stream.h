@@ -34,7 +34,7 @@ typedef struct {
 } ferry_http_stream_options;
 
 /* Starts a GET of url (opt borrowed; copied where needed, policy kept). On success
- * *ret_stream is owned by the caller (ferry_http_stream_free()). Connection errors, refusals
+ * *ret_stream is owned by the caller (ferry_http_stream_close()). Connection errors, refusals
  * by the policy included, are reported by the first read, not here. */
 ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options *opt,
                                 ferry_http_stream **ret_stream, ferry_err *err);
@@ -54,7 +54,7 @@ int64_t ferry_http_stream_bytes_received(const ferry_http_stream *s);
 const char *ferry_http_stream_content_type(const ferry_http_stream *s);
 
 /* Frees the stream; NULL is allowed. */
-void ferry_http_stream_free(ferry_http_stream *s);
+void ferry_http_stream_close(ferry_http_stream *s);
 
 /* Writes n bytes as "64 MiB", "1 GiB", "512 KiB" or "1000 bytes" into out. */
 void ferry_size_format(uint64_t n, char *out, size_t outlen);
