@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Usage: exported_names.py NM LIBRARY - fails, listing them by file, when LIBRARY exports a symbol not named ferry_*.
-"""Every function or variable another file may use is named ferry_<module>_... (docs/STYLE:
-Names); a helper used in one file is static, so it is not in the library's symbol table at
+"""Every function or variable another file may use is named ferry_<module>_... (docs/architecture.md,
+"Checks"); a helper used in one file is static, so it is not in the library's symbol table at
 all. This check runs `NM -g --defined-only` on the core library (libferrycore.a) and lists
 every defined global symbol whose name does not start with ferry_, grouped by the source file
 that defines it. Names the compiler itself adds (starting with "__" or ".") are not Ferry's and
