@@ -83,7 +83,7 @@ def plain_upsert(url, csv, workdir):
 
 def ferry_run(ferry, workdir, url, csv, want):
     with open(os.path.join(workdir, "ferry.yaml"), "w") as f:
-        f.write(bench_sync.CONFIG.format(csv=csv).replace("sqlite:ferry.db", url))
+        f.write(bench_sync.config(csv).replace("sqlite:ferry.db", url))
     return bench_sync.timed([ferry, "sync", "roster", "--config",
                              os.path.join(workdir, "ferry.yaml")], cwd=workdir, want=want)
 

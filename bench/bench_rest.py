@@ -44,6 +44,7 @@ FIELDS = """\
 """
 
 CSV_CONFIG = """database: sqlite:ferry.db
+allow_private: true  # the API is a server on loopback
 syncs:
   patients:
     title: Patients
@@ -52,6 +53,7 @@ syncs:
 """
 
 REST_CONFIG = """database: sqlite:ferry.db
+allow_private: true  # the API is a server on loopback
 syncs:
   patients:
     title: Patients

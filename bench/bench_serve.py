@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_sync  # noqa: E402  (the roster generator)
 
 CONFIG = """database: sqlite:ferry.db
+files_dir: {base}
 workers: 4
 # The event-stream figure opens 1,000 streams from one address.
 max_connections: 4096
@@ -258,7 +259,7 @@ def main():
                 dst.write(line)
         config = os.path.join(base, "ferry.yaml")
         with open(config, "w") as f:
-            f.write(CONFIG.format(a=a, b=b, small=small))
+            f.write(CONFIG.format(a=a, b=b, small=small, base=base))
         AUTH["Authorization"] = "Bearer " + make_token(os.path.abspath(args.ferry), config)
         ferry = subprocess.Popen([os.path.abspath(args.ferry), "serve", "--config",
                                   config, "--listen", "127.0.0.1:0"],

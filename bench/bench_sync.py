@@ -35,6 +35,7 @@ FIRST = ["Ayu", "Budi", "Citra", "Dian", "Eka", "Fajar", "Gita", "Hadi", "Indah"
 LAST = ["Lestari", "Santoso", "Dewi", "Pratama", "Putri", "Nugroho", "Maharani", "Wijaya"]
 
 CONFIG = """database: sqlite:ferry.db
+files_dir: {csvdir}
 syncs:
   roster:
     title: Roster
@@ -52,6 +53,11 @@ syncs:
       active:      {{ column: Active, type: boolean }}
       hourly_rate: {{ column: Hourly Rate, type: decimal }}
 """
+
+
+def config(csv):
+    """The benchmark's ferry.yaml for csv (local files are read only inside files_dir)."""
+    return CONFIG.format(csv=csv, csvdir=os.path.dirname(os.path.abspath(csv)))
 
 
 def row_for(i, rng):
@@ -166,7 +172,7 @@ def setup_ferry_dir(base, name, csv):
         shutil.rmtree(d)
     os.makedirs(d)
     with open(os.path.join(d, "ferry.yaml"), "w") as f:
-        f.write(CONFIG.format(csv=csv))
+        f.write(config(csv))
     return d
 
 
@@ -181,7 +187,7 @@ def measure(ferry, base, n_rows, repeat):
         initials.append(t)
         rss.append(r)
         with open(os.path.join(d, "ferry.yaml"), "w") as f:
-            f.write(CONFIG.format(csv=v2))
+            f.write(config(v2))
         t, r = ferry_sync(ferry, d, second)
         seconds.append(t)
         rss.append(r)
