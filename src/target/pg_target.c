@@ -870,11 +870,13 @@ static const char *shape_type(ferry_field_type type, bool timestamp)
     return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "BIGINT" : "TEXT";
 }
 
-/* The run's time as the timestamp column of type (format_type's name) takes it. */
-static void timestamp_literal(const char *type, char out[FERRY_TARGET_TIME_MAX])
+/* Makes lit, the run's time in UTC, say so when the timestamp column of type (format_type's
+ * name) would read it in the session's time zone: a timestamptz. */
+static void timestamp_zone(const char *type, char lit[FERRY_TARGET_TIME_MAX])
 {
-    ferry_target_time_now(strncmp(type, "timestamp", 9) == 0 && strstr(type, " with time zone"),
-                          out);
+    if (strncmp(type, "timestamp", 9) == 0 && strstr(type, " with time zone") != NULL &&
+        strchr(lit, '+') == NULL)
+        strcat(lit, "+00");
 }
 
 static ferry_rc create_table(pg_target *t, ferry_err *err)
@@ -899,8 +901,8 @@ static ferry_rc create_table(pg_target *t, ferry_err *err)
     if (t->created_col != NULL) {
         ferry_buf_printf_trunc(b, ", %s timestamptz NOT NULL, %s timestamptz NOT NULL",
                                t->created_col, t->updated_col);
-        timestamp_literal("timestamp with time zone", t->created_at);
-        timestamp_literal("timestamp with time zone", t->updated_at);
+        timestamp_zone("timestamp with time zone", t->created_at);
+        timestamp_zone("timestamp with time zone", t->updated_at);
     }
     ferry_buf_printf_trunc(b, ", PRIMARY KEY (");
     for (size_t k = 0; k < sync->target.nkey; k++)
@@ -970,9 +972,9 @@ static ferry_rc read_shape(pg_target *t, const char *oid, ferry_target_shape *sh
         long f;
         shape->owned = PQgetvalue(cols, r, 5)[0] == 't';
         if (tg->created_column != NULL && strcmp(name, tg->created_column) == 0)
-            timestamp_literal(type, t->created_at);
+            timestamp_zone(type, t->created_at);
         if (tg->updated_column != NULL && strcmp(name, tg->updated_column) == 0)
-            timestamp_literal(type, t->updated_at);
+            timestamp_zone(type, t->updated_at);
         rc = ferry_target_shape_column(shape, name, PQgetvalue(cols, r, 2)[0] == 't',
                                        PQgetvalue(cols, r, 3)[0] == 't', &f, err);
         if (rc == FERRY_OK && f >= 0)
@@ -1073,6 +1075,9 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
         return rc;
     t->in_txn = true;
+    /* One time for the whole run; each timestamp column's literal is made from it. */
+    ferry_target_time_now(false, t->created_at);
+    memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
     /* Compiling the merge statements would cost more than running them. */
     if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
                    "setting up the transaction")) != FERRY_OK)

@@ -86,7 +86,8 @@ ferry_rc ferry_target_shape_migration(const ferry_target_shape *shape, ferry_buf
 
 /* Writes the time now in UTC as the frameworks write their timestamps,
  * "2026-03-01 09:00:00.123456", into out; with offset, followed by "+00" (for a PostgreSQL
- * timestamptz column, which would otherwise read it in the session's time zone). */
+ * timestamptz column, which would otherwise read it in the session's time zone). Room is
+ * left after it for "+00". */
 void ferry_target_time_now(bool offset, char out[FERRY_TARGET_TIME_MAX]);
 
 #endif
