@@ -29,6 +29,7 @@
 #include "store/store.h"
 #include "sync/check.h"
 #include "sync/run.h"
+#include "target/target.h"
 #include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
@@ -80,8 +81,10 @@ static const char usage_text[] =
     "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
     "                               source's first page and report what it holds\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
-    "  migrate                      create or upgrade Ferry's own tables in the database\n"
-    "                               (serve and every other command also do it on start)\n"
+    "  migrate [--targets]          create or upgrade Ferry's own tables in the database\n"
+    "                               (serve and every other command also do it on start);\n"
+    "                               --targets also adds the columns new fields need to\n"
+    "                               the synced tables Ferry created\n"
     "  user add NAME --role viewer|operator|admin [--password-stdin]\n"
     "  user list | user passwd NAME [--password-stdin] | user disable NAME | user enable NAME\n"
     "                               manage the people who may use the server\n"
@@ -102,6 +105,7 @@ typedef struct {
     int limit;
     bool dry_run;
     bool allow_missing; /* sync --allow-missing */
+    bool targets;       /* migrate --targets */
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
@@ -115,19 +119,13 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},
-        {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'},
-        {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},
-        {"tenant", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {"allow-missing", no_argument, NULL, 'M'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},           {"allow-missing", no_argument, NULL, 'M'},
+        {"targets", no_argument, NULL, 'T'},        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -158,6 +156,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'M':
             o->allow_missing = true;
+            break;
+        case 'T':
+            o->targets = true;
             break;
         case 'l':
             o->listen = optarg;
@@ -216,9 +217,43 @@ static int load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
 
 /* ---- ferry migrate ---- */
 
+/* The database sync's table lives in. */
+static const char *target_database(const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    return sync->target.database != NULL ? sync->target.database : cfg->database;
+}
+
+/* migrate --targets: adds the columns each sync's table lacks, when Ferry created the table,
+ * and says what it did. Returns the exit status. */
+static int migrate_targets(const ferry_config *cfg)
+{
+    ferry_buf done;
+    ferry_err err;
+    int status = 0;
+
+    ferry_buf_init(&done, 64 * 1024);
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        const ferry_sync_spec *sync = &cfg->syncs[i];
+        ferry_buf_reset(&done);
+        ferry_err_clear(&err);
+        if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, true, &done, &err) !=
+            FERRY_OK) {
+            fprintf(stderr, "ferry: sync %s: %s\n", sync->name, err.msg);
+            status = EXIT_RUN_FAILED;
+        } else if (done.len == 0) {
+            printf("sync %s: table %s is up to date\n", sync->name, sync->target.table);
+        } else {
+            printf("sync %s: table %s: %s\n", sync->name, sync->target.table, ferry_buf_str(&done));
+        }
+    }
+    ferry_buf_done(&done);
+    return status;
+}
+
 /* Opening the store creates or migrates its tables (under a lock, so several nodes starting
  * at once do it once); this command does only that, for deployments that migrate before
- * starting the servers. */
+ * starting the servers. With --targets it also adds missing columns to the synced tables
+ * Ferry created (never to others: those it names, with the statements to run). */
 static int cmd_migrate(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -233,8 +268,10 @@ static int cmd_migrate(const cli_opts *o)
         return status;
     printf("Ferry's tables are up to date.\n");
     ferry_store_close(store);
+    if (o->targets)
+        status = migrate_targets(cfg);
     ferry_config_free(cfg);
-    return 0;
+    return status;
 }
 
 /* ---- ferry sync ---- */
@@ -537,6 +574,26 @@ static void print_list(const char *title, char **items, size_t n)
     printf("\n");
 }
 
+/* Checks sync's table, when it exists, as a run's start would (changing nothing): 0, or
+ * EXIT_USAGE having said why a run would refuse it. A database that cannot be reached is
+ * only a warning: the config may be checked where the database is not. */
+static int check_target(const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, false, NULL, &err) ==
+        FERRY_OK)
+        return 0;
+    if (err.code == FERRY_ESCHEMA) {
+        fprintf(stderr, "ferry: sync %s: %s\n", sync->name, err.msg);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,
+            sync->target.table, err.msg);
+    return 0;
+}
+
 /* ferry check NAME: the source's first page, as a person setting the sync up wants it. */
 static int check_sync(const cli_opts *o, const ferry_config *cfg)
 {
@@ -550,6 +607,8 @@ static int check_sync(const cli_opts *o, const ferry_config *cfg)
         fprintf(stderr, "ferry: %s: no sync named '%s'\n", cfg->path, o->args[0]);
         return EXIT_USAGE;
     }
+    if ((status = check_target(cfg, sync)) != 0)
+        return status;
     ferry_err_clear(&err);
     if (ferry_sync_check(cfg, sync, o->tenant, &cancel_requested, &r, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: sync %s: %s%s\n", sync->name, err.msg,
@@ -596,6 +655,12 @@ static int cmd_check(const cli_opts *o)
         status = check_sync(o, cfg);
         ferry_config_free(cfg);
         return status;
+    }
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if ((status = check_target(cfg, &cfg->syncs[i])) != 0) {
+            ferry_config_free(cfg);
+            return status;
+        }
     }
     printf("%s: OK, %zu sync%s", cfg->path, cfg->nsyncs, cfg->nsyncs == 1 ? "" : "s");
     for (size_t i = 0; i < cfg->nsyncs; i++)

@@ -169,6 +169,10 @@ typedef struct {
     char **key;     /* field names forming the key, at least one */
     size_t nkey;
     ferry_on_missing on_missing;
+    /* target.timestamps: the columns Ferry fills with the time a row was created and last
+       changed (created_at, updated_at for "true"), or NULL when timestamps are off */
+    char *created_column;
+    char *updated_column;
 } ferry_target_spec;
 
 /* One limit of a sync's guard: a share of the rows (or records) or a count of them. */

@@ -66,6 +66,50 @@ static ferry_rc note_key(struct walk *w, const struct val *v, const struct key_r
     return FERRY_OK;
 }
 
+#define TS_CREATED "created_at"
+#define TS_UPDATED "updated_at"
+
+static const struct key_rule timestamp_rules[] = {
+    {"created", FERRY_KEY_STRING, .offset = TARGET(created_column), .what = "column",
+     .fn = ferry_config_identifier_key_check}, /* default: created_at */
+    {"updated", FERRY_KEY_STRING, .offset = TARGET(updated_column), .what = "column",
+     .fn = ferry_config_identifier_key_check}, /* default: updated_at */
+};
+
+/* target.timestamps: true (created_at and updated_at), false, or {created: C, updated: U}
+ * naming other columns (a column left out keeps its default name). */
+static ferry_rc on_timestamps(struct walk *w, const struct val *v, const struct key_rule *rule,
+                              void *obj, void *data)
+{
+    ferry_target_spec *tg = data;
+    bool on = false;
+    ferry_rc rc;
+
+    (void)rule;
+    if (v->node != NULL && fy_node_is_mapping(v->node)) {
+        rc = ferry_config_table_walk(w, v, timestamp_rules, NITEMS(timestamp_rules), obj, tg, NULL);
+        if (rc != FERRY_OK)
+            return rc;
+        on = true;
+    } else if (v->node == NULL || !fy_node_is_scalar(v->node)) {
+        return ferry_config_fail(w, v->line,
+                                 "expected true, false or a mapping such as {created: "
+                                 "inserted_at, updated: modified_at}");
+    } else if ((rc = ferry_config_bool_get(w, v, &on)) != FERRY_OK) {
+        return rc;
+    }
+    if (!on)
+        return FERRY_OK;
+    if (tg->created_column == NULL && (tg->created_column = strdup(TS_CREATED)) == NULL)
+        return ferry_config_oom(w);
+    if (tg->updated_column == NULL && (tg->updated_column = strdup(TS_UPDATED)) == NULL)
+        return ferry_config_oom(w);
+    if (strcmp(tg->created_column, tg->updated_column) == 0)
+        return ferry_config_fail(w, v->line, "created and updated name the same column '%s'",
+                                 tg->created_column);
+    return FERRY_OK;
+}
+
 static const struct key_rule target_rules[] = {
     {"table", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TARGET(table),
      .what = "table", .fn = ferry_config_identifier_key_check},
@@ -75,6 +119,8 @@ static const struct key_rule target_rules[] = {
      .offset = TARGET(key), .count_offset = TARGET(nkey), .fn = note_key},
     {"on_missing", FERRY_KEY_ENUM, .offset = TARGET(on_missing), .what = "value",
      .names = on_missing_names, .nnames = NITEMS(on_missing_names), .def = FERRY_ON_MISSING_KEEP},
+    /* created_at/updated_at filled by Ferry (docs/app-tables.md) */
+    {"timestamps", FERRY_KEY_CUSTOM, .fn = on_timestamps},
 };
 
 /* ---- syncs.NAME.fields.FIELD ---- */
@@ -588,6 +634,30 @@ static const struct key_rule sync_rules[] = {
      .nsub = NITEMS(guard_rules)},
 };
 
+/* A column Ferry fills with a time is no field's: a field of that name would be written
+ * twice. */
+static ferry_rc check_timestamps(struct walk *w, struct sync_state *st)
+{
+    const ferry_target_spec *tg = &st->sync->target;
+    const char *cols[2] = {tg->created_column, tg->updated_column};
+    ferry_rc rc = FERRY_OK;
+    size_t old;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (cols[i] == NULL || ferry_sync_field_index(st->sync, cols[i]) < 0)
+            continue;
+        old = ferry_config_path_push(w, "target", 6);
+        ferry_config_path_push(w, "timestamps", 10);
+        rc = ferry_config_fail(w, st->sync->line,
+                               "field '%s' is also the %s timestamp column: remove the field "
+                               "(Ferry fills the column) or name another column",
+                               cols[i], i == 0 ? "created" : "updated");
+        ferry_config_path_pop(w, old);
+        break;
+    }
+    return rc;
+}
+
 /* Every name in target.key must be a field; key fields become required. */
 static ferry_rc check_key(struct walk *w, struct sync_state *st)
 {
@@ -611,6 +681,8 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
         }
     }
     ferry_config_path_pop(w, old);
+    if (rc == FERRY_OK)
+        rc = check_timestamps(w, st);
     return rc;
 }
 
@@ -725,6 +797,8 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     free(s->target.table);
     free(s->target.database);
     ferry_config_strv_free(s->target.key, s->target.nkey);
+    free(s->target.created_column);
+    free(s->target.updated_column);
     for (i = 0; i < s->nfields; i++)
         field_free(&s->fields[i]);
     free(s->fields);

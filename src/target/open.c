@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "target/target.h"
 
@@ -132,4 +133,27 @@ ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync
     if (st->kind == FERRY_STORE_SQLITE)
         return ferry_sqlite_target_new(ferry_sqlite_store_db(st), sync, tenant, ret_target, err);
     return ferry_pg_target_new(ferry_pg_store_conn(st), sync, tenant, ret_target, err);
+}
+
+ferry_rc ferry_target_check(const char *database, const char *base_dir, const ferry_sync_spec *sync,
+                            bool migrate, ferry_buf *done, ferry_err *err)
+{
+    sqlite3 *db = NULL;
+    PGconn *conn = NULL;
+    char path[4096];
+    ferry_rc rc;
+
+    if (strncmp(database, "sqlite:", 7) == 0) {
+        rc = ferry_database_sqlite_path(database, base_dir, path, sizeof(path), err);
+        if (rc != FERRY_OK || access(path, F_OK) != 0)
+            return rc; /* no file, no tables: nothing to check or add */
+        if ((rc = ferry_sqlite_connect(path, &db, err)) == FERRY_OK)
+            rc = ferry_sqlite_target_check(db, sync, migrate, done, err);
+        sqlite3_close(db);
+        return rc;
+    }
+    if ((rc = ferry_pg_connect(database, &conn, err)) == FERRY_OK)
+        rc = ferry_pg_target_check(conn, sync, migrate, done, err);
+    PQfinish(conn);
+    return rc;
 }

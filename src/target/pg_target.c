@@ -79,7 +79,14 @@
  * Column types of a created table: bigint for integer and boolean fields, text otherwise, so
  * values read back as the same text as in SQLite (decimals keep their canonical digits). An
  * existing table's other column types are accepted: values are cast on the way in and
- * compared by their text form, as SQLite compares them. */
+ * compared by their text form, as SQLite compares them. A generated id (serial, bigserial,
+ * GENERATED ... AS IDENTITY, a nextval default) that no field fills is the database's to fill.
+ *
+ * Timestamps (target.timestamps) are the run's time, taken once at begin(), written as a
+ * UTC literal: into a timestamp column as UTC whatever the session's TimeZone, into a
+ * timestamptz column with "+00". The created column is written by the direct COPY and the
+ * merge's INSERT, the updated column also by its UPDATE and by flagging; an unchanged row
+ * keeps both. A table Ferry creates gets FERRY_TARGET_OWNED_MARK as its comment. */
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -199,7 +206,11 @@ typedef struct {
     bool fp_tids;       /* the prints carry ctids (on_missing needs them) */
     bool fp_keys_lead;  /* the key fields are the first fields: read once */
     unsigned char fp_secret[crypto_shorthash_siphashx24_KEYBYTES]; /* the digests' key */
-    ferry_buf held; /* held_rec: records applied or kept while the prints arrive */
+    ferry_buf held;                  /* held_rec: records applied or kept while the prints arrive */
+    bool checking;                   /* ferry_pg_target_check(): read the table, change nothing */
+    char *created_col, *updated_col; /* quoted timestamp columns, or NULL */
+    char created_at[FERRY_TARGET_TIME_MAX]; /* the run's time, as each column takes it */
+    char updated_at[FERRY_TARGET_TIME_MAX];
 } pg_target;
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -851,6 +862,23 @@ static const char *stage_type(const pg_target *t, size_t i)
     return t->col[i].native ? t->col[i].type : "text";
 }
 
+/* The type of a column Ferry adds (shape.h). */
+static const char *shape_type(ferry_field_type type, bool timestamp)
+{
+    if (timestamp)
+        return "TIMESTAMPTZ";
+    return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "BIGINT" : "TEXT";
+}
+
+/* Makes lit, the run's time in UTC, say so when the timestamp column of type (format_type's
+ * name) would read it in the session's time zone: a timestamptz. */
+static void timestamp_zone(const char *type, char lit[FERRY_TARGET_TIME_MAX])
+{
+    if (strncmp(type, "timestamp", 9) == 0 && strstr(type, " with time zone") != NULL &&
+        strchr(lit, '+') == NULL)
+        strcat(lit, "+00");
+}
+
 static ferry_rc create_table(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -870,10 +898,16 @@ static ferry_rc create_table(pg_target *t, ferry_err *err)
     }
     if (t->flag_mode)
         ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " text");
+    if (t->created_col != NULL) {
+        ferry_buf_printf_trunc(b, ", %s timestamptz NOT NULL, %s timestamptz NOT NULL",
+                               t->created_col, t->updated_col);
+        timestamp_zone("timestamp with time zone", t->created_at);
+        timestamp_zone("timestamp with time zone", t->updated_at);
+    }
     ferry_buf_printf_trunc(b, ", PRIMARY KEY (");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(b, "%s%s", k ? ", " : "", t->col[t->key_field[k]].name);
-    ferry_buf_printf_trunc(b, "))");
+    ferry_buf_printf_trunc(b, ")); COMMENT ON TABLE %s IS '" FERRY_TARGET_OWNED_MARK "'", t->table);
     if ((rc = sql_ready(t, err)) != FERRY_OK)
         return rc;
     return exec(t, ferry_buf_str(b), err, "creating the table");
@@ -910,6 +944,45 @@ static bool index_is_key(pg_target *t, const char *indkey, int nkeyatts, PGresul
     return matched == tg->nkey;
 }
 
+/* Reads the table's columns (attnum, attname, ... in *ret_cols, caller clears) into shape
+ * (initialised by the caller), the types of the mapped columns and the timestamps' literals,
+ * and whether Ferry created the table. A serial, identity or generated column has a default. */
+static ferry_rc read_shape(pg_target *t, const char *oid, ferry_target_shape *shape,
+                           PGresult **ret_cols, ferry_err *err)
+{
+    const ferry_target_spec *tg = &t->sync->target;
+    const char *params[1] = {oid};
+    PGresult *cols;
+    ferry_rc rc = FERRY_OK;
+
+    cols = PQexecParams(t->conn,
+                        "SELECT a.attnum, a.attname, a.attnotnull,"
+                        " a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',"
+                        " format_type(a.atttypid, a.atttypmod),"
+                        " coalesce(obj_description($1::oid, 'pg_class') = '" FERRY_TARGET_OWNED_MARK
+                        "', false)"
+                        " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
+                        " AND NOT a.attisdropped ORDER BY a.attnum",
+                        1, NULL, params, NULL, NULL, 0);
+    *ret_cols = cols;
+    if (PQresultStatus(cols) != PGRES_TUPLES_OK)
+        return db_error(t, cols, err, "reading the table's columns");
+    for (int r = 0; r < PQntuples(cols) && rc == FERRY_OK; r++) {
+        const char *name = PQgetvalue(cols, r, 1), *type = PQgetvalue(cols, r, 4);
+        long f;
+        shape->owned = PQgetvalue(cols, r, 5)[0] == 't';
+        if (tg->created_column != NULL && strcmp(name, tg->created_column) == 0)
+            timestamp_zone(type, t->created_at);
+        if (tg->updated_column != NULL && strcmp(name, tg->updated_column) == 0)
+            timestamp_zone(type, t->updated_at);
+        rc = ferry_target_shape_column(shape, name, PQgetvalue(cols, r, 2)[0] == 't',
+                                       PQgetvalue(cols, r, 3)[0] == 't', &f, err);
+        if (rc == FERRY_OK && f >= 0)
+            rc = set_type(t, (size_t)f, type, err);
+    }
+    return rc;
+}
+
 static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -919,30 +992,10 @@ static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
     PGresult *cols = NULL, *idx = NULL;
     ferry_rc rc;
 
-    if ((rc = ferry_target_shape_init(&shape, sync, err)) != FERRY_OK)
+    if ((rc = ferry_target_shape_init(&shape, sync, shape_type, err)) != FERRY_OK)
         return rc;
-    cols = PQexecParams(t->conn,
-                        "SELECT a.attnum, a.attname, a.attnotnull,"
-                        " a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',"
-                        " format_type(a.atttypid, a.atttypmod)"
-                        " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
-                        " AND NOT a.attisdropped ORDER BY a.attnum",
-                        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(cols) != PGRES_TUPLES_OK) {
-        rc = db_error(t, cols, err, "reading the table's columns");
-        goto out;
-    }
-    for (int r = 0; r < PQntuples(cols); r++) {
-        long f;
-        rc = ferry_target_shape_column(&shape, PQgetvalue(cols, r, 1),
-                                       PQgetvalue(cols, r, 2)[0] == 't',
-                                       PQgetvalue(cols, r, 3)[0] == 't', &f, err);
-        if (rc == FERRY_OK && f >= 0)
-            rc = set_type(t, (size_t)f, PQgetvalue(cols, r, 4), err);
-        if (rc != FERRY_OK)
-            goto out;
-    }
-    if ((rc = ferry_target_shape_check_fields(&shape, err)) != FERRY_OK)
+    if ((rc = read_shape(t, oid, &shape, &cols, err)) != FERRY_OK ||
+        (rc = ferry_target_shape_check_columns(&shape, err)) != FERRY_OK)
         goto out;
     /* Unique, immediate, not partial, on columns only: a key the merge can rely on. */
     idx = PQexecParams(t->conn,
@@ -959,7 +1012,7 @@ static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
                                      (int)strtol(PQgetvalue(idx, r, 1), NULL, 10), cols);
     if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
         goto out;
-    if (t->flag_mode && !shape.has_missing_col) {
+    if (t->flag_mode && !shape.has_missing_col && !t->checking) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf_trunc(&t->sql, "ALTER TABLE %s ADD COLUMN " MISSING_COLUMN " text",
                                t->table);
@@ -1022,6 +1075,9 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
         return rc;
     t->in_txn = true;
+    /* One time for the whole run; each timestamp column's literal is made from it. */
+    ferry_target_time_now(false, t->created_at);
+    memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
     /* Compiling the merge statements would cost more than running them. */
     if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
                    "setting up the transaction")) != FERRY_OK)
@@ -1106,6 +1162,8 @@ static ferry_rc start_batch(pg_target *t, ferry_err *err)
         ferry_buf_printf_trunc(b, "COPY %s (", t->table);
         for (size_t i = 0; i < sync->nfields; i++)
             ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
+        if (t->created_col != NULL)
+            ferry_buf_printf_trunc(b, ", %s, %s", t->created_col, t->updated_col);
         ferry_buf_printf_trunc(b, ") FROM STDIN");
     } else {
         ferry_buf_printf_trunc(b, "COPY ferry_stage (ord, \"row\", keep, chk, key");
@@ -1163,6 +1221,23 @@ static ferry_rc stage_flow(pg_target *t, ferry_err *err)
     if (t->send.len >= SEND_CHUNK)
         return send_data(t, err);
     return FERRY_OK;
+}
+
+/* Direct mode: ends the line just put in t->send (and copied for a replay, which the
+ * merge's INSERT stamps) with the timestamp columns. */
+static ferry_rc put_timestamps(pg_target *t)
+{
+    ferry_rc rc;
+
+    if (t->created_col == NULL)
+        return FERRY_OK;
+    t->send.len--; /* the newline */
+    if ((rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
+        (rc = put_value(&t->send, t->created_at, strlen(t->created_at))) != FERRY_OK ||
+        (rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
+        (rc = put_value(&t->send, t->updated_at, strlen(t->updated_at))) != FERRY_OK)
+        return rc;
+    return ferry_buf_append(&t->send, "\n", 1);
 }
 
 static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
@@ -1225,7 +1300,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
             (rc = ferry_buf_append(&t->lines, t->send.data + start, t->send.len - start)) !=
                 FERRY_OK ||
             (rc = ferry_buf_append(&t->keys, rec->key != NULL ? rec->key : "",
-                                   (rec->key != NULL ? strlen(rec->key) : 0) + 1)) != FERRY_OK)
+                                   (rec->key != NULL ? strlen(rec->key) : 0) + 1)) != FERRY_OK ||
+            (rc = put_timestamps(t)) != FERRY_OK)
             return ferry_err_set(err, rc, "table %s: holding a batch", t->sync->target.table);
         if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
             return rc;
@@ -1413,10 +1489,14 @@ static void append_insert(pg_target *t, int64_t lo, int64_t hi)
     ferry_buf_printf_trunc(b, "INSERT INTO %s (", t->table);
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
+    if (t->created_col != NULL)
+        ferry_buf_printf_trunc(b, ", %s, %s", t->created_col, t->updated_col);
     ferry_buf_printf_trunc(b, ") SELECT ");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%sn%zu%s%s", i ? ", " : "", i, t->col[i].out,
                                t->col[i].out[0] ? t->col[i].type : "");
+    if (t->created_col != NULL)
+        ferry_buf_printf_trunc(b, ", '%s', '%s'", t->created_at, t->updated_at);
     ferry_buf_printf_trunc(b,
                            " FROM ferry_out WHERE what = 'c' AND ord >= %lld AND ord < %lld"
                            " ORDER BY ord; ",
@@ -1435,6 +1515,8 @@ static void append_update(pg_target *t, int64_t lo, int64_t hi)
                                t->col[i].out, t->col[i].out[0] ? t->col[i].type : "");
     if (t->flag_mode)
         ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " = NULL");
+    if (t->updated_col != NULL)
+        ferry_buf_printf_trunc(b, ", %s = '%s'", t->updated_col, t->updated_at);
     ferry_buf_printf_trunc(b,
                            " FROM ferry_out o WHERE o.what = 'u' AND o.ord >= %lld"
                            " AND o.ord < %lld AND t.ctid = o.tid; ",
@@ -2082,10 +2164,10 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_reset(b);
     if (t->flag_mode) {
         ferry_time_format_iso(ferry_time_now_ms(), now);
-        ferry_buf_printf_trunc(b,
-                               "UPDATE %s SET " MISSING_COLUMN " = '%s'"
-                               " WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))",
-                               t->table, now);
+        ferry_buf_printf_trunc(b, "UPDATE %s SET " MISSING_COLUMN " = '%s'", t->table, now);
+        if (t->updated_col != NULL)
+            ferry_buf_printf_trunc(b, ", %s = '%s'", t->updated_col, t->updated_at);
+        ferry_buf_printf_trunc(b, " WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))");
     } else {
         ferry_buf_printf_trunc(
             b, "DELETE FROM %s WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))", t->table);
@@ -2169,6 +2251,8 @@ static void tg_free(ferry_target *base)
     }
     free(t->col);
     free(t->table);
+    free(t->created_col);
+    free(t->updated_col);
     free(t->bloom);
     fp_drop(t);
     ferry_buf_done(&t->fp_line);
@@ -2227,6 +2311,10 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     }
     if ((rc = quote(t, sync->target.table, &t->table, err)) != FERRY_OK)
         goto out_free;
+    if (sync->target.created_column != NULL &&
+        ((rc = quote(t, sync->target.created_column, &t->created_col, err)) != FERRY_OK ||
+         (rc = quote(t, sync->target.updated_column, &t->updated_col, err)) != FERRY_OK))
+        goto out_free;
     for (size_t i = 0; i < sync->nfields; i++) {
         if ((rc = quote(t, sync->fields[i].name, &t->col[i].name, err)) != FERRY_OK)
             goto out_free;
@@ -2244,5 +2332,61 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
 
 out_free:
     tg_free(&t->base);
+    return rc;
+}
+
+ferry_rc ferry_pg_target_check(struct pg_conn *conn, const ferry_sync_spec *sync, bool migrate,
+                               ferry_buf *done, ferry_err *err)
+{
+    ferry_target *base = NULL;
+    pg_target *t;
+    ferry_target_shape shape = {0};
+    const char *params[1];
+    PGresult *res = NULL, *cols = NULL;
+    char *oid = NULL;
+    ferry_buf add;
+    ferry_rc rc;
+
+    if ((rc = ferry_pg_target_new(conn, sync, NULL, &base, err)) != FERRY_OK)
+        return rc;
+    t = (pg_target *)base;
+    t->checking = true;
+    ferry_buf_init(&add, 64 * 1024);
+    if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
+        goto out;
+    t->in_txn = true;
+    params[0] = t->table;
+    res = PQexecParams(conn, "SELECT to_regclass($1)::oid", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(t, res, err, "looking the table up");
+        goto out;
+    }
+    if (PQgetisnull(res, 0, 0))
+        goto out; /* the first run creates it */
+    if ((oid = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
+        goto out;
+    }
+    if (!migrate) {
+        rc = check_table(t, oid, err);
+        goto out;
+    }
+    if ((rc = ferry_target_shape_init(&shape, sync, shape_type, err)) != FERRY_OK ||
+        (rc = read_shape(t, oid, &shape, &cols, err)) != FERRY_OK)
+        goto out;
+    if ((rc = ferry_target_shape_migration(&shape, &add, err)) != FERRY_OK || add.len == 0)
+        goto out;
+    if ((rc = exec(t, ferry_buf_str(&add), err, "adding columns")) != FERRY_OK ||
+        (rc = exec(t, "COMMIT", err, "committing")) != FERRY_OK)
+        goto out;
+    t->in_txn = false;
+    ferry_buf_printf_trunc(done, "%s", ferry_buf_str(&add));
+out:
+    PQclear(res);
+    PQclear(cols);
+    free(oid);
+    ferry_target_shape_done(&shape);
+    ferry_buf_done(&add);
+    tg_free(base); /* rolls back what is left open */
     return rc;
 }

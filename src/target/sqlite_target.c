@@ -15,8 +15,16 @@
  * Table shape: created from the fields (INTEGER for integer and boolean, TEXT otherwise, so
  * decimals keep their exact digits) with a primary key on the key fields; an existing table
  * must have every field's column, a unique index or primary key on exactly the key columns,
- * and no NOT NULL column without a default that Ferry does not fill. on_missing: flag adds a
- * ferry_missing_since column when it is absent. */
+ * and no NOT NULL column without a default that Ferry does not fill (an INTEGER PRIMARY KEY,
+ * with or without AUTOINCREMENT and NOT NULL, is the rowid: SQLite fills it). on_missing: flag
+ * adds a ferry_missing_since column when it is absent.
+ *
+ * Timestamps (target.timestamps): the run's time, taken once at begin() and written as Rails
+ * writes it on SQLite ("2026-03-01 09:00:00.123456", UTC), goes into the created column of
+ * every row the run inserts and into the updated column of every row it inserts, changes or
+ * flags; an unchanged row keeps both. A table Ferry creates is marked as its own by a comment
+ * in its CREATE TABLE statement (kept in sqlite_master), so `ferry migrate --targets` may add
+ * columns to it. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +48,8 @@ typedef struct {
     bool in_txn;
     bool was_empty; /* the table had no rows when the run began */
     bool flag_mode;
+    bool checking; /* ferry_sqlite_target_check(): read the table, change nothing */
+    char now[FERRY_TARGET_TIME_MAX]; /* the run's time, for the timestamp columns */
     int64_t revived;          /* rows flagged as missing before the run that the run brought back */
     sqlite3_stmt *select_key; /* rowid, fields..., [missing] by key */
     sqlite3_stmt *insert;
@@ -59,6 +69,11 @@ static ferry_rc db_error(sqlite_target *t, ferry_err *err, const char *what)
 static const char *column_type(ferry_field_type type)
 {
     return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "INTEGER" : "TEXT";
+}
+
+static const char *shape_type(ferry_field_type type, bool timestamp)
+{
+    return timestamp ? "TEXT" : column_type(type);
 }
 
 static bool table_exists(sqlite_target *t)
@@ -81,7 +96,8 @@ static ferry_rc create_table(sqlite_target *t, ferry_err *err)
     ferry_buf *b = &t->sql;
 
     ferry_buf_reset(b);
-    ferry_buf_printf(b, "CREATE TABLE \"%s\" (", sync->target.table);
+    ferry_buf_printf(b, "CREATE TABLE \"%s\" /* " FERRY_TARGET_OWNED_MARK " */ (",
+                     sync->target.table);
     for (size_t i = 0; i < sync->nfields; i++) {
         const ferry_field_spec *f = &sync->fields[i];
         ferry_buf_printf(b, "%s\"%s\" %s%s", i ? ", " : "", f->name, column_type(f->type),
@@ -89,6 +105,9 @@ static ferry_rc create_table(sqlite_target *t, ferry_err *err)
     }
     if (t->flag_mode)
         ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" TEXT");
+    if (sync->target.created_column != NULL)
+        ferry_buf_printf(b, ", \"%s\" TEXT NOT NULL, \"%s\" TEXT NOT NULL",
+                         sync->target.created_column, sync->target.updated_column);
     ferry_buf_printf(b, ", PRIMARY KEY (");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf(b, "%s\"%s\"", k ? ", " : "", sync->target.key[k]);
@@ -122,6 +141,37 @@ static bool index_is_key(sqlite_target *t, const char *index)
     return n == sync->target.nkey && matched == n;
 }
 
+/* Reads the table's columns into shape (initialised by the caller), and whether Ferry
+ * created the table. The rowid alias (the one primary key column, declared INTEGER) counts
+ * as having a default: SQLite fills it when no field does. */
+static ferry_rc read_shape(sqlite_target *t, ferry_target_shape *shape, ferry_err *err)
+{
+    const char *table = t->sync->target.table;
+    ferry_rc rc = FERRY_OK;
+    sqlite3_stmt *st;
+    long f;
+
+    if (sqlite3_prepare_v2(t->db,
+                           "SELECT name, \"notnull\", dflt_value, pk,"
+                           " pk = 1 AND upper(type) = 'INTEGER'"
+                           " AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1,"
+                           " (SELECT instr(sql, '/* " FERRY_TARGET_OWNED_MARK " */') > 0"
+                           "  FROM sqlite_master WHERE type = 'table' AND name = ?1)"
+                           " FROM pragma_table_info(?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(t, err, "reading the table's columns");
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (rc == FERRY_OK && sqlite3_step(st) == SQLITE_ROW) {
+        bool rowid_alias = sqlite3_column_int(st, 4) != 0;
+        shape->owned = sqlite3_column_int(st, 5) != 0;
+        rc = ferry_target_shape_column(
+            shape, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0,
+            sqlite3_column_type(st, 2) != SQLITE_NULL || rowid_alias, &f, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static ferry_rc check_table(sqlite_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -130,23 +180,11 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
     ferry_target_shape shape;
     sqlite3_stmt *st;
     ferry_rc rc;
-    long f;
 
-    if ((rc = ferry_target_shape_init(&shape, sync, err)) != FERRY_OK)
+    if ((rc = ferry_target_shape_init(&shape, sync, shape_type, err)) != FERRY_OK)
         return rc;
-    if (sqlite3_prepare_v2(t->db,
-                           "SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = db_error(t, err, "reading the table's columns");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    while (rc == FERRY_OK && sqlite3_step(st) == SQLITE_ROW)
-        rc = ferry_target_shape_column(&shape, (const char *)sqlite3_column_text(st, 0),
-                                       sqlite3_column_int(st, 1) != 0,
-                                       sqlite3_column_type(st, 2) != SQLITE_NULL, &f, err);
-    sqlite3_finalize(st);
-    if (rc != FERRY_OK || (rc = ferry_target_shape_check_fields(&shape, err)) != FERRY_OK)
+    if ((rc = read_shape(t, &shape, err)) != FERRY_OK ||
+        (rc = ferry_target_shape_check_columns(&shape, err)) != FERRY_OK)
         goto out;
     if (sqlite3_prepare_v2(t->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1", -1,
                            &st, NULL) != SQLITE_OK) {
@@ -175,7 +213,7 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
     }
     if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
         goto out;
-    if (t->flag_mode && !shape.has_missing_col) {
+    if (t->flag_mode && !shape.has_missing_col && !t->checking) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf(&t->sql, "ALTER TABLE \"%s\" ADD COLUMN \"" MISSING_COLUMN "\" TEXT",
                          table);
@@ -217,12 +255,20 @@ static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
     ferry_buf_printf(b, "INSERT INTO \"%s\" (", sync->target.table);
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf(b, "%s\"%s\"", i ? ", " : "", sync->fields[i].name);
+    if (sync->target.created_column != NULL)
+        ferry_buf_printf(b, ", \"%s\", \"%s\"", sync->target.created_column,
+                         sync->target.updated_column);
     ferry_buf_printf(b, ") VALUES (");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf(b, "%s?%zu", i ? ", " : "", i + 1);
+    if (sync->target.created_column != NULL)
+        ferry_buf_printf(b, ", ?%zu, ?%zu", sync->nfields + 1, sync->nfields + 1);
     ferry_buf_printf(b, ")");
     if ((rc = prepare(t, &t->insert, err)) != FERRY_OK)
         return rc;
+    /* Bindings outlive sqlite3_reset(): the run's time is bound once. */
+    if (sync->target.created_column != NULL)
+        sqlite3_bind_text(t->insert, (int)sync->nfields + 1, t->now, -1, SQLITE_STATIC);
 
     ferry_buf_reset(b);
     ferry_buf_printf(b, "UPDATE \"%s\" SET ", sync->target.table);
@@ -230,8 +276,14 @@ static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
         ferry_buf_printf(b, "%s\"%s\" = ?%zu", i ? ", " : "", sync->fields[i].name, i + 1);
     if (t->flag_mode)
         ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" = NULL");
+    if (sync->target.updated_column != NULL)
+        ferry_buf_printf(b, ", \"%s\" = ?%zu", sync->target.updated_column, sync->nfields + 2);
     ferry_buf_printf(b, " WHERE rowid = ?%zu", sync->nfields + 1);
-    return prepare(t, &t->update, err);
+    if ((rc = prepare(t, &t->update, err)) != FERRY_OK)
+        return rc;
+    if (sync->target.updated_column != NULL)
+        sqlite3_bind_text(t->update, (int)sync->nfields + 2, t->now, -1, SQLITE_STATIC);
+    return FERRY_OK;
 }
 
 static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
@@ -243,6 +295,7 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(t, err, "beginning the transaction");
     t->in_txn = true;
+    ferry_target_time_now(false, t->now);
     if (!table_exists(t))
         rc = create_table(t, err);
     else
@@ -559,10 +612,11 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_reset(b);
     if (t->flag_mode) {
         ferry_time_format_iso(ferry_time_now_ms(), now);
-        ferry_buf_printf(b,
-                         "UPDATE \"%s\" SET \"" MISSING_COLUMN "\" = '%s'"
-                         " WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
-                         sync->target.table, now);
+        ferry_buf_printf(b, "UPDATE \"%s\" SET \"" MISSING_COLUMN "\" = '%s'", sync->target.table,
+                         now);
+        if (sync->target.updated_column != NULL)
+            ferry_buf_printf(b, ", \"%s\" = '%s'", sync->target.updated_column, t->now);
+        ferry_buf_printf(b, " WHERE rowid IN (SELECT id FROM temp.ferry_missing)");
     } else {
         ferry_buf_printf(b, "DELETE FROM \"%s\" WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
                          sync->target.table);
@@ -664,6 +718,53 @@ ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync
     }
     *ret_target = &t->base;
     return FERRY_OK;
+}
+
+ferry_rc ferry_sqlite_target_check(struct sqlite3 *db, const ferry_sync_spec *sync, bool migrate,
+                                   ferry_buf *done, ferry_err *err)
+{
+    ferry_target *base = NULL;
+    sqlite_target *t;
+    ferry_target_shape shape = {0};
+    ferry_buf add;
+    ferry_rc rc;
+
+    if ((rc = ferry_sqlite_target_new(db, sync, NULL, &base, err)) != FERRY_OK)
+        return rc;
+    t = (sqlite_target *)base;
+    t->checking = true;
+    ferry_buf_init(&add, 64 * 1024);
+    if (sqlite3_exec(db, migrate ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(t, err, "beginning the transaction");
+        goto out;
+    }
+    t->in_txn = true;
+    if (!table_exists(t))
+        goto out; /* the first run creates it */
+    if (!migrate) {
+        rc = check_table(t, err);
+        goto out;
+    }
+    if ((rc = ferry_target_shape_init(&shape, sync, shape_type, err)) != FERRY_OK ||
+        (rc = read_shape(t, &shape, err)) != FERRY_OK)
+        goto out;
+    if ((rc = ferry_target_shape_migration(&shape, &add, err)) != FERRY_OK || add.len == 0)
+        goto out;
+    if (sqlite3_exec(db, ferry_buf_str(&add), NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(t, err, "adding columns");
+        goto out;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(t, err, "committing");
+        goto out;
+    }
+    t->in_txn = false;
+    ferry_buf_printf_trunc(done, "%s", ferry_buf_str(&add));
+out:
+    ferry_target_shape_done(&shape);
+    ferry_buf_done(&add);
+    tg_free(base); /* rolls back what is left open */
+    return rc;
 }
 
 void ferry_target_free(ferry_target *t)

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "store/store.h"
 #include "target/record.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 typedef struct {
@@ -117,5 +118,21 @@ ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync
                                     const char *tenant, ferry_target **ret_target, ferry_err *err);
 
 void ferry_target_free(ferry_target *t);
+
+/* Checks sync's existing table in db (borrowed) as a run's begin() would, changing nothing
+ * (a table that does not exist yet passes: the first run creates it); FERRY_ESCHEMA with
+ * the fix when it would refuse. With migrate, instead adds the columns the table lacks (the
+ * fields', the timestamps') when Ferry created it, appending the statements it ran to done
+ * (each followed by ';'), or fails with FERRY_ESCHEMA naming them when Ferry did not. */
+ferry_rc ferry_sqlite_target_check(struct sqlite3 *db, const ferry_sync_spec *sync, bool migrate,
+                                   ferry_buf *done, ferry_err *err);
+ferry_rc ferry_pg_target_check(struct pg_conn *conn, const ferry_sync_spec *sync, bool migrate,
+                               ferry_buf *done, ferry_err *err);
+
+/* The same on the database sync's table lives in: database (a URL: sync->target.database, or
+ * the config's database:), relative to base_dir, on a connection of its own. A SQLite file
+ * that does not exist has no tables: nothing is created. */
+ferry_rc ferry_target_check(const char *database, const char *base_dir, const ferry_sync_spec *sync,
+                            bool migrate, ferry_buf *done, ferry_err *err);
 
 #endif

@@ -540,7 +540,8 @@ static void schema_mismatch_fails_the_run_and_names_the_column(void **state)
     assert_int_equal(run.status, FERRY_RUN_FAILED);
     assert_string_equal(run.error_code, "schema");
     assert_string_equal(run.error, "table staff exists but has no column 'employment' for field "
-                                   "'employment': add the column or rename the field");
+                                   "'employment': add the column or rename the field: ALTER TABLE "
+                                   "\"staff\" ADD COLUMN \"employment\" TEXT");
     expect_dump(&fx, "SELECT count(*) FROM staff", "0\n");
     ferry_run_done(&run);
     teardown_fx(&fx);

@@ -786,7 +786,8 @@ static void existing_table_missing_a_column_is_a_schema_error(void **state)
                   "INTEGER, salary TEXT)");
     assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
     assert_string_equal(err.msg, "table staff exists but has no column 'email' for field 'email': "
-                                 "add the column or rename the field");
+                                 "add the column or rename the field: ALTER TABLE \"staff\" ADD "
+                                 "COLUMN \"email\" TEXT");
     rollback(&fx);
     close_fx(&fx);
 }
@@ -802,7 +803,8 @@ static void existing_table_without_a_unique_index_on_the_key_is_a_schema_error(v
                   "CREATE UNIQUE INDEX staff_by_name ON staff (name)");
     assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
     assert_string_equal(err.msg, "table staff has no primary key or unique index on (id), the "
-                                 "sync's key: create one so each key is one row");
+                                 "sync's key: create one so each key is one row: CREATE UNIQUE "
+                                 "INDEX \"staff_id_key\" ON \"staff\" (\"id\")");
     rollback(&fx);
     close_fx(&fx);
 }
@@ -818,7 +820,8 @@ existing_table_whose_primary_key_only_starts_with_the_key_is_a_schema_error(void
     exec_sql(&fx, "CREATE TABLE staff (" STAFF_COLUMNS ", PRIMARY KEY (id, name))");
     assert_int_equal(try_begin(&fx, &err), FERRY_ESCHEMA);
     assert_string_equal(err.msg, "table staff has no primary key or unique index on (id), the "
-                                 "sync's key: create one so each key is one row");
+                                 "sync's key: create one so each key is one row: CREATE UNIQUE "
+                                 "INDEX \"staff_id_key\" ON \"staff\" (\"id\")");
     rollback(&fx);
     close_fx(&fx);
 }
