@@ -5,8 +5,9 @@
  * and a record's canonical value. Numbers lose their sign on zero, leading and trailing zeros;
  * instants become the mapper's "YYYY-MM-DDTHH:MM:SS[.fff]Z" in UTC (an input without an
  * offset is UTC, which is what a timestamp without time zone holds); uuids their hyphens,
- * braces and case; JSON is re-encoded compactly with sorted keys. A value that does not parse
- * is left as it is, so it compares as text. */
+ * braces and case (PostgreSQL's lower-case form); JSON is re-encoded compactly with sorted
+ * keys. A diff shows these forms, so it reads the same on every backend. A value that does not
+ * parse is left as it is, so it compares as text. */
 #define _DEFAULT_SOURCE /* timegm() */
 #include "target/value.h"
 
@@ -143,6 +144,11 @@ void ferry_column_type_parse(const char *decl, bool sqlite, ferry_column_type *r
         ret->kind = FERRY_COLUMN_INTEGER;
         ret->min = INT64_MIN;
         ret->max = INT64_MAX;
+        if (has(decl, "smallint") || has(decl, "int2")) {
+            /* SQLite stores any integer; the application's schema says smallint. */
+            ret->min = -32768;
+            ret->max = 32767;
+        }
     } else if (has(decl, "char") || has(decl, "clob") || has(decl, "text")) {
         ret->kind = FERRY_COLUMN_TEXT;
         if (type_args(decl, &p, &s))
@@ -171,8 +177,8 @@ bool ferry_column_type_needs_check(const ferry_column_type *ct, ferry_field_type
     case FERRY_COLUMN_CITEXT:
         return false;
     case FERRY_COLUMN_INTEGER:
-        return ct->strict &&
-               !(ct->min == INT64_MIN && (ft == FERRY_TYPE_INTEGER || ft == FERRY_TYPE_BOOLEAN));
+        return ct->min != INT64_MIN ||
+               (ct->strict && ft != FERRY_TYPE_INTEGER && ft != FERRY_TYPE_BOOLEAN);
     case FERRY_COLUMN_NUMERIC:
         return ct->precision > 0 ||
                (ct->strict && ft != FERRY_TYPE_INTEGER && ft != FERRY_TYPE_DECIMAL);
@@ -414,6 +420,7 @@ static bool uuid_digits(const char *v, size_t n, char hex[33])
     return k == 32;
 }
 
+/* The uuid in PostgreSQL's form: lower case, hyphens after digits 8, 12, 16 and 20. */
 static const char *norm_uuid(const char *v, ferry_buf *out)
 {
     char hex[33];
@@ -421,7 +428,9 @@ static const char *norm_uuid(const char *v, ferry_buf *out)
     if (!uuid_digits(v, strlen(v), hex))
         return v;
     ferry_buf_reset(out);
-    return ferry_buf_append(out, hex, 32) == FERRY_OK ? ferry_buf_str(out) : v;
+    ferry_buf_printf_trunc(out, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+                           hex + 20);
+    return out->truncated ? v : ferry_buf_str(out);
 }
 
 static const char *norm_json(const char *v, ferry_buf *out)
@@ -496,15 +505,11 @@ const char *ferry_column_value_show(const ferry_column_type *ct, const char *v, 
         if (strcmp(norm, "1") == 0)
             return "true";
         return strcmp(norm, "0") == 0 ? "false" : v;
-    case FERRY_COLUMN_INTEGER:
-    case FERRY_COLUMN_NUMERIC:
-    case FERRY_COLUMN_FLOAT:
-    case FERRY_COLUMN_TIMESTAMP:
-    case FERRY_COLUMN_TIMESTAMPTZ:
-    case FERRY_COLUMN_TIME:
-        return norm;
-    default:
+    case FERRY_COLUMN_TEXT:
+    case FERRY_COLUMN_CITEXT:
         return v;
+    default:
+        return norm;
     }
 }
 
@@ -542,10 +547,9 @@ static const char *misfit(const ferry_column_type *ct, const char *v, size_t len
                    ? "it is not a boolean (true/false, yes/no or 1/0)"
                    : NULL;
     case FERRY_COLUMN_INTEGER:
-        if (!ct->strict)
-            return NULL;
+        /* SQLite keeps text that is not an integer as text: only the range is checked. */
         if (!split_decimal(v, len, &neg, &ip, &in, &fp, &fn) || fn > 0)
-            return "it is not an integer";
+            return ct->strict ? "it is not an integer" : NULL;
         errno = 0;
         {
             long long x = strtoll(v, &end, 10);

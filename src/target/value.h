@@ -8,10 +8,12 @@
  *   reason naming the column instead of the database failing the statement;
  * - compares the stored value with the record's by value, from their text forms: both are
  *   put in one comparison form per kind of column (numbers without redundant zeros, booleans
- *   as 1/0, instants in UTC, uuids in lower case without hyphens, JSON with sorted keys), so
+ *   as 1/0, instants in UTC, uuids in PostgreSQL's lower-case form, JSON compact with sorted
+ *   keys), so
  *   92 and 92.00, t and 1, the same instant at another offset are equal;
- * - shows a changed value in a diff as a person writes it (booleans of a boolean column as
- *   true/false, dates as YYYY-MM-DD, instants as the mapper's UTC form).
+ * - shows a changed value in a diff in that form, the same on every backend, as a person
+ *   writes it (booleans of a boolean column as true/false, dates as YYYY-MM-DD, instants as
+ *   the mapper's UTC form, text as written).
  *
  * A column of a type it does not know is a text column: written as text and compared as text,
  * as Ferry always did. Pure functions; any thread. */
@@ -87,9 +89,8 @@ bool ferry_column_record_fits(const ferry_sync_spec *sync, const ferry_column_ty
 const char *ferry_column_value_norm(const ferry_column_type *ct, const char *v, ferry_buf *out);
 
 /* How a diff shows a value of the column, given its raw text v and its comparison form norm:
- * true/false for a boolean column, the comparison form for numbers, dates and times, v for
- * the others (text as written, a uuid or JSON as given). Borrowed from the arguments or
- * static. */
+ * true/false for a boolean column, v for a text or citext column, norm for the others.
+ * Borrowed from the arguments or static. */
 const char *ferry_column_value_show(const ferry_column_type *ct, const char *v, const char *norm);
 
 /* Writes the "YYYY-MM-DD HH:MM:SS[.fff]" text (UTC, no zone) of an instant given in any form

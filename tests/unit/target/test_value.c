@@ -102,6 +102,7 @@ static void sqlite_declared_types_follow_affinity_words(void **state)
     assert_int_equal(lite("TEXT").kind, FERRY_COLUMN_TEXT);
     assert_int_equal(lite("").kind, FERRY_COLUMN_TEXT);
     assert_false(lite("INTEGER").strict);
+    assert_int_equal(lite("SMALLINT").max, 32767);
 }
 
 static void numbers_compare_without_redundant_zeros(void **state)
@@ -249,16 +250,21 @@ static void typed_diff_shows_values_as_a_person_writes_them(void **state)
     assert_int_equal(ferry_target_diff_add_typed(&d, "meta", &j, "{\"a\": 1, \"b\": 2}",
                                                  "{\"b\":2,\"a\":1}", NULL),
                      FERRY_OK);
+    assert_int_equal(ferry_target_diff_add_typed(&d, "tags", &j, "{\"b\": 2, \"a\": 1}",
+                                                 "{\"a\":1,\"b\":3}", NULL),
+                     FERRY_OK);
     assert_int_equal(ferry_target_diff_add_typed(&d, "at", &tz, "2024-03-01 09:00:00+00",
                                                  "2024-03-02T09:00:00Z", NULL),
                      FERRY_OK);
     assert_int_equal(ferry_target_diff_finish(&d, &changed, NULL), FERRY_OK);
     assert_true(changed);
     assert_string_equal(ferry_target_diff_text(&d),
-                        "active: 'false' -> 'true', at: '2024-03-01T09:00:00Z' -> "
+                        "active: 'false' -> 'true', tags: '{\"a\":1,\"b\":2}' -> "
+                        "'{\"a\":1,\"b\":3}', at: '2024-03-01T09:00:00Z' -> "
                         "'2024-03-02T09:00:00Z'");
     assert_string_equal(ferry_target_diff_json(&d),
                         "{\"active\":[\"false\",\"true\"],"
+                        "\"tags\":[\"{\\\"a\\\":1,\\\"b\\\":2}\",\"{\\\"a\\\":1,\\\"b\\\":3}\"],"
                         "\"at\":[\"2024-03-01T09:00:00Z\",\"2024-03-02T09:00:00Z\"]}");
     ferry_target_diff_done(&d);
 }
