@@ -187,6 +187,25 @@ class NativeTypesTest(ferrytest.FerryTestCase):
                          ["G1", "G2", "G3", "G6"])
         self.assertEqual(self.query("SELECT code FROM gear WHERE id = 'G1'"), [("ABD",)])
 
+    def test_citext_compares_without_case_where_installed(self):
+        if not ON_POSTGRES:
+            self.skipTest("citext is a PostgreSQL extension")
+        made = subprocess.run(["psql", self.database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                               "CREATE EXTENSION IF NOT EXISTS citext", "-c",
+                               "CREATE TABLE people (id text PRIMARY KEY, name citext)"],
+                              capture_output=True, timeout=60)
+        if made.returncode != 0:
+            self.skipTest("the citext extension is not installed")
+        self.write_config({"t": sync_config("people.csv", fields={"id": {}, "name": {}})})
+        self.write_file("people.csv", csv_text(["id", "name"], [["P1", "Bob"]]))
+        self.expect(self.sync_far(), created=1)
+        self.write_file("people.csv", csv_text(["id", "name"], [["P1", "BOB"]]))
+        self.expect(self.sync_far(), unchanged=1)
+        self.write_file("people.csv", csv_text(["id", "name"], [["P1", "Rob"]]))
+        run = self.sync_far()
+        self.expect(run, updated=1)
+        self.assertEqual(json.loads(self.changes(run["id"])[0]["diff"]), {"name": ["Bob", "Rob"]})
+
 
 if __name__ == "__main__":
     ferrytest.main()
