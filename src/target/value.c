@@ -76,6 +76,8 @@ static void parse_pg(const char *decl, ferry_column_type *ret)
     };
     long p = 0, s = 0;
 
+    if (strchr(decl, '[') != NULL)
+        return; /* an array: compared as text */
     /* timestamp(6) without time zone, timestamp(3) with time zone */
     if (strncmp(decl, "timestamp", 9) == 0) {
         ret->kind = strstr(decl, "with time zone") != NULL && strstr(decl, "without") == NULL

@@ -85,6 +85,8 @@ static void postgres_type_names_are_read_exactly(void **state)
     /* Not an integer for containing "int". */
     assert_int_equal(pg("interval").kind, FERRY_COLUMN_TEXT);
     assert_int_equal(pg("point").kind, FERRY_COLUMN_TEXT);
+    assert_int_equal(pg("character varying(10)[]").maxlen, 0);
+    assert_int_equal(pg("integer[]").kind, FERRY_COLUMN_TEXT);
 }
 
 static void sqlite_declared_types_follow_affinity_words(void **state)
