@@ -26,6 +26,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/text.h"
+
 #define REASON_MAX 1024
 #define SHOWN_VALUE_MAX 60
 
@@ -187,16 +189,11 @@ static const char *conv_decimal(const char *s, size_t n, ferry_buf *out)
 
 static const char *conv_boolean(const char *s, size_t n, ferry_buf *out)
 {
-    static const char *const yes[] = {"true", "yes", "y", "t", "on", "1"};
-    static const char *const no[] = {"false", "no", "n", "f", "off", "0"};
+    int b = ferry_text_boolean_parse(s, n);
 
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strlen(yes[i]) == n && strncasecmp(s, yes[i], n) == 0)
-            return put(out, "1", 1) == FERRY_OK ? NULL : "is too long";
-        if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0)
-            return put(out, "0", 1) == FERRY_OK ? NULL : "is too long";
-    }
-    return "is not a boolean (expected true/false, yes/no or 1/0)";
+    if (b < 0)
+        return "is not a boolean (expected true/false, yes/no or 1/0)";
+    return put(out, b ? "1" : "0", 1) == FERRY_OK ? NULL : "is too long";
 }
 
 static bool is_leap(int y)
@@ -211,38 +208,20 @@ static int days_in_month(int y, int m)
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-/* Reads exactly width digits at s[*i]. */
-static bool digits(const char *s, size_t n, size_t *i, int width, int *ret)
-{
-    int v = 0;
-
-    if (*i + (size_t)width > n)
-        return false;
-    for (int k = 0; k < width; k++) {
-        char c = s[*i + (size_t)k];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (c - '0');
-    }
-    *i += (size_t)width;
-    *ret = v;
-    return true;
-}
-
 static bool parse_date(const char *s, size_t n, size_t *i, int *y, int *mo, int *d)
 {
     char sep;
 
-    if (!digits(s, n, i, 4, y) || *i >= n)
+    if (!ferry_text_digits_read(s, n, i, 4, y) || *i >= n)
         return false;
     sep = s[*i];
     if (sep != '-' && sep != '/')
         return false;
     (*i)++;
-    if (!digits(s, n, i, 2, mo) || *i >= n || s[*i] != sep)
+    if (!ferry_text_digits_read(s, n, i, 2, mo) || *i >= n || s[*i] != sep)
         return false;
     (*i)++;
-    if (!digits(s, n, i, 2, d))
+    if (!ferry_text_digits_read(s, n, i, 2, d))
         return false;
     return *y >= 1 && *mo >= 1 && *mo <= 12 && *d >= 1 && *d <= days_in_month(*y, *mo);
 }
@@ -305,14 +284,14 @@ static const char *conv_datetime(const char *s, size_t n, ferry_buf *out)
         return bad;
     if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
         i++;
-        if (!digits(s, n, &i, 2, &h) || i >= n || s[i] != ':')
+        if (!ferry_text_digits_read(s, n, &i, 2, &h) || i >= n || s[i] != ':')
             return bad;
         i++;
-        if (!digits(s, n, &i, 2, &mi))
+        if (!ferry_text_digits_read(s, n, &i, 2, &mi))
             return bad;
         if (i < n && s[i] == ':') {
             i++;
-            if (!digits(s, n, &i, 2, &sec))
+            if (!ferry_text_digits_read(s, n, &i, 2, &sec))
                 return bad;
             if (i < n && s[i] == '.') {
                 frac_start = ++i;
@@ -332,11 +311,11 @@ static const char *conv_datetime(const char *s, size_t n, ferry_buf *out)
         i++;
     } else if (i < n && (s[i] == '+' || s[i] == '-')) {
         sign = s[i++] == '+' ? 1 : -1;
-        if (!digits(s, n, &i, 2, &oh))
+        if (!ferry_text_digits_read(s, n, &i, 2, &oh))
             return bad;
         if (i < n && s[i] == ':')
             i++;
-        if (i < n && !digits(s, n, &i, 2, &om))
+        if (i < n && !ferry_text_digits_read(s, n, &i, 2, &om))
             return bad;
         if (oh > 23 || om > 59)
             return bad;

@@ -1,7 +1,8 @@
 /* diff.c - field diffs and duplicate reasons shared by the targets (see diff.h).
  *
- * Values are compared as text: the target reads the old value in its text form and the new
- * one is the mapper's canonical text, so a diff never depends on how a backend stores a type.
+ * Values are compared from text: the target reads the old value in its text form and the new
+ * one is the mapper's canonical text. For a typed column both are first put in the column's
+ * comparison form (value.c), so a diff never depends on how a backend stores a type.
  * Long values are cut at 60 bytes for the text form, on a UTF-8 character boundary. */
 #include "target/diff.h"
 
@@ -16,6 +17,8 @@ void ferry_target_diff_init(ferry_target_diff *d)
 {
     memset(d, 0, sizeof(*d));
     ferry_buf_init(&d->text, DIFF_TEXT_MAX);
+    ferry_buf_init(&d->old_form, DIFF_TEXT_MAX * 128);
+    ferry_buf_init(&d->new_form, DIFF_TEXT_MAX * 128);
 }
 
 void ferry_target_diff_reset(ferry_target_diff *d)
@@ -33,6 +36,8 @@ void ferry_target_diff_done(ferry_target_diff *d)
         return;
     ferry_target_diff_reset(d);
     ferry_buf_done(&d->text);
+    ferry_buf_done(&d->old_form);
+    ferry_buf_done(&d->new_form);
 }
 
 /* Quotes a value for the text form, NULL as (empty). */
@@ -56,11 +61,10 @@ static bool same(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-ferry_rc ferry_target_diff_add(ferry_target_diff *d, const char *name, const char *old,
-                               const char *new, ferry_err *err)
+/* Records one changed field, with old and new as shown. */
+static ferry_rc record(ferry_target_diff *d, const char *name, const char *old, const char *new,
+                       ferry_err *err)
 {
-    if (same(old, new))
-        return FERRY_OK;
     if (d->fields == NULL && (d->fields = json_object()) == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "building a diff");
     json_object_set_new(d->fields, name, json_pack("[s?s?]", old, new));
@@ -69,6 +73,32 @@ ferry_rc ferry_target_diff_add(ferry_target_diff *d, const char *name, const cha
     ferry_buf_printf_trunc(&d->text, " -> ");
     show(&d->text, new);
     return FERRY_OK;
+}
+
+ferry_rc ferry_target_diff_add(ferry_target_diff *d, const char *name, const char *old,
+                               const char *new, ferry_err *err)
+{
+    if (same(old, new))
+        return FERRY_OK;
+    return record(d, name, old, new, err);
+}
+
+ferry_rc ferry_target_diff_add_typed(ferry_target_diff *d, const char *name,
+                                     const ferry_column_type *ct, const char *old, const char *new,
+                                     ferry_err *err)
+{
+    const char *old_form, *new_form;
+
+    if (same(old, new))
+        return FERRY_OK;
+    if (!ferry_column_type_has_norm(ct))
+        return record(d, name, old, new, err);
+    old_form = ferry_column_value_norm(ct, old, &d->old_form);
+    new_form = ferry_column_value_norm(ct, new, &d->new_form);
+    if (same(old_form, new_form))
+        return FERRY_OK;
+    return record(d, name, ferry_column_value_show(ct, old, old_form),
+                  ferry_column_value_show(ct, new, new_form), err);
 }
 
 ferry_rc ferry_target_diff_finish(ferry_target_diff *d, bool *ret_changed, ferry_err *err)

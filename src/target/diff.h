@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "target/value.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -21,6 +22,7 @@ typedef struct {
     ferry_buf text;
     char *json;
     void *fields; /* the JSON object being built (json_t *), NULL until the first change */
+    ferry_buf old_form, new_form; /* scratch for ferry_target_diff_add_typed() */
 } ferry_target_diff;
 
 void ferry_target_diff_init(ferry_target_diff *d);
@@ -33,6 +35,13 @@ void ferry_target_diff_reset(ferry_target_diff *d);
  * differ. name and the values are borrowed. */
 ferry_rc ferry_target_diff_add(ferry_target_diff *d, const char *name, const char *old,
                                const char *new, ferry_err *err);
+
+/* Like ferry_target_diff_add() for a column of type ct (borrowed): the values are compared by
+ * value (ferry_column_value_norm()) and a change is shown as ferry_column_value_show() says.
+ * A text column compares and shows exactly as ferry_target_diff_add(). */
+ferry_rc ferry_target_diff_add_typed(ferry_target_diff *d, const char *name,
+                                     const ferry_column_type *ct, const char *old, const char *new,
+                                     ferry_err *err);
 
 /* Ends the diff: *ret_changed says whether any field differed; when it did, the JSON and the
  * text are ready (ferry_target_diff_json(), ferry_target_diff_text()). */

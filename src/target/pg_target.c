@@ -78,9 +78,19 @@
  *
  * Column types of a created table: bigint for integer and boolean fields, text otherwise, so
  * values read back as the same text as in SQLite (decimals keep their canonical digits). An
- * existing table's other column types are accepted: values are cast on the way in and
- * compared by their text form, as SQLite compares them. A generated id (serial, bigserial,
- * GENERATED ... AS IDENTITY, a nextval default) that no field fills is the database's to fill.
+ * existing table's other column types are accepted: values are cast on the way in. Columns of
+ * the types value.h knows (boolean, the integers, numeric, real, double precision, date,
+ * timestamp, timestamptz, time, uuid, json, jsonb, citext, varchar(n)) are compared by value:
+ * the merge compares t.col with the staged text cast to the column's type (json as jsonb),
+ * the prints read such a column in the mapper's canonical form (print_expr), and the diff
+ * compares the old and new text in the column's comparison form (diff.c). A value the column
+ * cannot hold fails its record in apply(), before anything is staged, with a reason naming the
+ * column; its row counts as seen (as keep()). An instant written into a timestamp or
+ * timestamptz column is staged in the mapper's UTC form, so a timestamp without time zone
+ * holds UTC whatever the session's time zone.
+ *
+ * A generated id (serial, bigserial, GENERATED ... AS IDENTITY, a nextval default) that no
+ * field fills is the database's to fill.
  *
  * Timestamps (target.timestamps) are the run's time, taken once at begin(), written as a
  * UTC literal: into a timestamp column as UTC whatever the session's TimeZone, into a
@@ -97,6 +107,7 @@
 #include "target/diff.h"
 #include "target/shape.h"
 #include "target/target.h"
+#include "target/value.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -155,6 +166,7 @@ typedef struct {
     char *type;      /* the column's type as PostgreSQL names it */
     const char *out; /* cast from text into the column ("" for text) */
     bool native;     /* the staging column has the column's type: compare without casts */
+    bool to_utc;     /* values are staged in the UTC form of an instant */
 } column;
 
 typedef struct {
@@ -211,6 +223,11 @@ typedef struct {
     char *created_col, *updated_col; /* quoted timestamp columns, or NULL */
     char created_at[FERRY_TARGET_TIME_MAX]; /* the run's time, as each column takes it */
     char updated_at[FERRY_TARGET_TIME_MAX];
+    ferry_column_type *ctype; /* per field: what its column holds, how values compare */
+    bool *check;              /* per field: values are checked against ctype before staging */
+    bool any_check;           /* some field's values are checked */
+    bool any_to_utc;          /* some column's values are staged as UTC instants (column.to_utc) */
+    ferry_buf form;           /* a value in its UTC form, for put_fields */
 } pg_target;
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -359,10 +376,14 @@ static ferry_rc put_fields(pg_target *t, ferry_buf *b, const ferry_mapped_record
         }
         if ((i > 0 || leading_tab) && (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK)
             break;
-        if (keys_only && !is_key)
+        if (keys_only && !is_key) {
             rc = ferry_buf_append(b, "\\N", 2);
-        else
+        } else if (t->any_to_utc && t->col[i].to_utc && rec->value[i] != NULL) {
+            const char *v = ferry_column_value_norm(&t->ctype[i], rec->value[i], &t->form);
+            rc = put_value(b, v, strlen(v));
+        } else {
             rc = put_value(b, rec->value[i], rec->len[i]);
+        }
     }
     if (rc == FERRY_OK)
         rc = ferry_buf_append(b, "\n", 1);
@@ -608,6 +629,39 @@ static bool fp_usable(const pg_target *t)
 static ferry_rc take_prints(pg_target *t, bool wait, ferry_err *err);
 static ferry_rc release_held(pg_target *t, ferry_err *err);
 
+/* Appends the text of column i for its print: the mapper's canonical form of the value where
+ * the field's type has one and SQL can write it, so an unchanged value of a typed column is
+ * answered from the prints; its ::text otherwise (a differing text is merely staged). Equal
+ * texts must mean equal values: BC dates and times keep a mark of their own. */
+static void print_expr(pg_target *t, size_t i)
+{
+    const column *c = &t->col[i];
+    ferry_field_type ft = t->sync->fields[i].type;
+    const char *n = c->name;
+    ferry_buf *b = &t->sql;
+
+    if (t->ctype[i].kind == FERRY_COLUMN_BOOLEAN && ft == FERRY_TYPE_BOOLEAN)
+        ferry_buf_printf_trunc(b, "t.%s::int::text", n);
+    else if (t->ctype[i].kind == FERRY_COLUMN_NUMERIC && ft == FERRY_TYPE_DECIMAL &&
+             PQserverVersion(t->conn) >= 130000)
+        ferry_buf_printf_trunc(b, "trim_scale(t.%s)::text", n);
+    else if ((t->ctype[i].kind == FERRY_COLUMN_TIMESTAMP ||
+              t->ctype[i].kind == FERRY_COLUMN_TIMESTAMPTZ) &&
+             ft == FERRY_TYPE_DATETIME)
+        ferry_buf_printf_trunc(
+            b,
+            "rtrim(rtrim(to_char(t.%s%s, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '0'),"
+            " '.') || CASE WHEN t.%s < '0001-01-01' THEN ' BC' ELSE 'Z' END",
+            n, t->ctype[i].kind == FERRY_COLUMN_TIMESTAMPTZ ? " AT TIME ZONE 'UTC'" : "", n);
+    else if (t->ctype[i].kind == FERRY_COLUMN_DATE && ft == FERRY_TYPE_DATE)
+        ferry_buf_printf_trunc(b,
+                               "to_char(t.%s, 'YYYY-MM-DD') ||"
+                               " CASE WHEN t.%s < '0001-01-01' THEN ' BC' ELSE '' END",
+                               n, n);
+    else
+        ferry_buf_printf_trunc(b, "t.%s::text", n);
+}
+
 static ferry_rc start_prints(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -643,8 +697,10 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     ferry_buf_printf_trunc(&t->sql, "COPY (SELECT %s", t->fp_tids ? "t.ctid, " : "");
     for (size_t k = 0; !t->fp_keys_lead && k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, "t.%s::text, ", t->col[t->key_field[k]].name);
-    for (size_t i = 0; i < sync->nfields; i++)
-        ferry_buf_printf_trunc(&t->sql, "%st.%s::text", i ? ", " : "", t->col[i].name);
+    for (size_t i = 0; i < sync->nfields; i++) {
+        ferry_buf_printf_trunc(&t->sql, "%s", i ? ", " : "");
+        print_expr(t, i);
+    }
     ferry_buf_printf_trunc(&t->sql, " FROM %s t WHERE true", t->table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
@@ -853,6 +909,13 @@ static ferry_rc set_type(pg_target *t, size_t i, const char *type, ferry_err *er
         strcmp(type, "text") == 0 ||
         (strcmp(type, "bigint") == 0 && (ft == FERRY_TYPE_INTEGER || ft == FERRY_TYPE_BOOLEAN));
     c->out = strcmp(type, "text") == 0 ? "" : "::";
+    ferry_column_type_parse(type, false, &t->ctype[i]);
+    t->check[i] = ferry_column_type_needs_check(&t->ctype[i], ft);
+    c->to_utc = (t->ctype[i].kind == FERRY_COLUMN_TIMESTAMP ||
+                 t->ctype[i].kind == FERRY_COLUMN_TIMESTAMPTZ) &&
+                ft != FERRY_TYPE_DATETIME;
+    t->any_check = t->any_check || t->check[i];
+    t->any_to_utc = t->any_to_utc || c->to_utc;
     return FERRY_OK;
 }
 
@@ -1240,6 +1303,20 @@ static ferry_rc put_timestamps(pg_target *t)
     return ferry_buf_append(&t->send, "\n", 1);
 }
 
+static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferry_err *err);
+
+/* When a value of rec does not fit its column: the record fails at once with the reason, and
+ * its row (if any) counts as seen, as for a record that failed validation. */
+static ferry_rc check_values(pg_target *t, const ferry_mapped_record *rec, ferry_apply_result *res,
+                             ferry_err *err)
+{
+    if (ferry_column_record_fits(t->sync, t->ctype, t->check, rec, t->reason, sizeof(t->reason)))
+        return FERRY_OK;
+    res->outcome = FERRY_OUTCOME_FAILED;
+    res->reason = t->reason;
+    return tg_keep(&t->base, rec, err);
+}
+
 static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
                          ferry_apply_result *res, ferry_err *err)
 {
@@ -1250,6 +1327,9 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     bool held = false;    /* held until the prints are in */
 
     memset(res, 0, sizeof(*res));
+    if (t->any_check &&
+        ((rc = check_values(t, rec, res, err)) != FERRY_OK || res->outcome == FERRY_OUTCOME_FAILED))
+        return rc;
     if (t->loading && (++t->nloading % TAKE_EVERY) == 0 &&
         (rc = take_prints(t, false, err)) != FERRY_OK)
         return rc;
@@ -1432,6 +1512,13 @@ static void append_duplicates(pg_target *t, int64_t lo, int64_t hi, int64_t bloc
     }
 }
 
+/* True when the merge compares column c's values by value, casting the staged text to its type
+ * (json as jsonb: json has no equality). */
+static bool by_value(const pg_target *t, size_t i)
+{
+    return !t->col[i].native && t->ctype[i].kind != FERRY_COLUMN_TEXT;
+}
+
 /* Appends the statement writing the applies of [lo, hi) that are not unchanged to ferry_out,
  * with the old values, by index probes into the table. */
 static void append_classify(pg_target *t, int64_t lo, int64_t hi, int64_t block, bool dups)
@@ -1466,10 +1553,19 @@ static void append_classify(pg_target *t, int64_t lo, int64_t hi, int64_t block,
         ferry_buf_printf_trunc(b, " AND (t.ctid IS NULL OR ROW(");
         for (size_t i = 0; i < sync->nfields; i++)
             ferry_buf_printf_trunc(b, "%st.%s%s", i ? ", " : "", t->col[i].name,
-                                   t->col[i].native ? "" : "::text");
+                                   by_value(t, i)
+                                       ? (t->ctype[i].kind == FERRY_COLUMN_JSON ? "::jsonb" : "")
+                                   : t->col[i].native ? ""
+                                                      : "::text");
         ferry_buf_printf_trunc(b, ") IS DISTINCT FROM ROW(");
-        for (size_t i = 0; i < sync->nfields; i++)
-            ferry_buf_printf_trunc(b, "%ss.f%zu", i ? ", " : "", i);
+        for (size_t i = 0; i < sync->nfields; i++) {
+            const column *c = &t->col[i];
+            if (by_value(t, i))
+                ferry_buf_printf_trunc(b, "%ss.f%zu::%s", i ? ", " : "", i,
+                                       t->ctype[i].kind == FERRY_COLUMN_JSON ? "jsonb" : c->type);
+            else
+                ferry_buf_printf_trunc(b, "%ss.f%zu", i ? ", " : "", i);
+        }
         ferry_buf_printf_trunc(b, ")");
         if (t->flag_mode)
             ferry_buf_printf_trunc(b, " OR t." MISSING_COLUMN " IS NOT NULL");
@@ -1827,8 +1923,11 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
             int oc = 6 + (int)i, nc = 7 + (int)n + (int)i;
             const char *old = PQgetisnull(res, r, oc) ? NULL : PQgetvalue(res, r, oc);
             const char *new = i < n && !PQgetisnull(res, r, nc) ? PQgetvalue(res, r, nc) : NULL;
-            rc = ferry_target_diff_add(&t->diff, i < n ? sync->fields[i].name : MISSING_COLUMN, old,
-                                       new, err);
+            if (i < n)
+                rc = ferry_target_diff_add_typed(&t->diff, sync->fields[i].name, &t->ctype[i], old,
+                                                 new, err);
+            else
+                rc = ferry_target_diff_add(&t->diff, MISSING_COLUMN, old, new, err);
             if (rc != FERRY_OK)
                 return rc;
         }
@@ -2250,6 +2349,8 @@ static void tg_free(ferry_target *base)
         }
     }
     free(t->col);
+    free(t->ctype);
+    free(t->check);
     free(t->table);
     free(t->created_col);
     free(t->updated_col);
@@ -2264,6 +2365,7 @@ static void tg_free(ferry_target *base)
     ferry_buf_done(&t->keys);
     ferry_buf_done(&t->sql);
     ferry_target_diff_done(&t->diff);
+    ferry_buf_done(&t->form);
     free(t->key_field);
     free(t->tenant);
     free(t);
@@ -2301,9 +2403,12 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     ferry_buf_init(&t->fp_line, 2 * SEND_CHUNK + DIRECT_BYTES);
     ferry_buf_init(&t->held, HELD_BYTES + 2 * SEND_CHUNK + DIRECT_BYTES);
     ferry_target_diff_init(&t->diff);
+    ferry_buf_init(&t->form, 256);
     if ((sync->tenant_field >= 0 && tenant != NULL && (t->tenant = strdup(tenant)) == NULL) ||
         (t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field))) == NULL ||
         (t->col = calloc(sync->nfields, sizeof(*t->col))) == NULL ||
+        (t->ctype = calloc(sync->nfields, sizeof(*t->ctype))) == NULL ||
+        (t->check = calloc(sync->nfields, sizeof(*t->check))) == NULL ||
         (t->rows = calloc(DIRECT_ROWS, sizeof(*t->rows))) == NULL ||
         (t->keyoff = calloc(DIRECT_ROWS, sizeof(*t->keyoff))) == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the target");

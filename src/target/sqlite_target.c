@@ -12,6 +12,14 @@
  * start, the lookup is skipped and the INSERT's unique-key conflict detects duplicates: this
  * makes a first load one insert per record.
  *
+ * Column types (value.h): each mapped column's declared type is read once. A record whose
+ * value the column cannot hold (longer than VARCHAR(n), not 0/1 for BOOLEAN, past
+ * DECIMAL(p,s)) fails with a reason naming the column, and its row counts as seen, as for a
+ * record that failed validation. Values are written in the column's form (BOOLEAN as 0/1,
+ * DATETIME and TIMESTAMP as "YYYY-MM-DD HH:MM:SS" in UTC, other text as the canonical text,
+ * which SQLite's affinity turns into a number where the column wants one) and compared by
+ * value, so a re-sync of identical data is unchanged whatever the application wrote.
+ *
  * Table shape: created from the fields (INTEGER for integer and boolean, TEXT otherwise, so
  * decimals keep their exact digits) with a primary key on the key fields; an existing table
  * must have every field's column, a unique index or primary key on exactly the key columns,
@@ -33,6 +41,7 @@
 #include "target/diff.h"
 #include "target/shape.h"
 #include "target/target.h"
+#include "target/value.h"
 #include "util/buf.h"
 #include "util/rowset.h"
 #include "util/timeutil.h"
@@ -43,8 +52,11 @@ typedef struct {
     ferry_target base;
     sqlite3 *db;
     const ferry_sync_spec *sync;
-    char *tenant;      /* the run's tenant: rows of other tenants are not the run's */
-    size_t *key_field; /* field index of each key column */
+    char *tenant;             /* the run's tenant: rows of other tenants are not the run's */
+    size_t *key_field;        /* field index of each key column */
+    ferry_column_type *ctype; /* per field: its column's type */
+    bool *check;              /* per field: values are checked against the column type */
+    bool any_check;
     bool in_txn;
     bool was_empty; /* the table had no rows when the run began */
     bool flag_mode;
@@ -90,6 +102,14 @@ static bool table_exists(sqlite_target *t)
     return found;
 }
 
+/* Field i's column has the declared type decl. */
+static void set_type(sqlite_target *t, size_t i, const char *decl)
+{
+    ferry_column_type_parse(decl, true, &t->ctype[i]);
+    t->check[i] = ferry_column_type_needs_check(&t->ctype[i], t->sync->fields[i].type);
+    t->any_check = t->any_check || t->check[i];
+}
+
 static ferry_rc create_table(sqlite_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -102,6 +122,7 @@ static ferry_rc create_table(sqlite_target *t, ferry_err *err)
         const ferry_field_spec *f = &sync->fields[i];
         ferry_buf_printf(b, "%s\"%s\" %s%s", i ? ", " : "", f->name, column_type(f->type),
                          f->required ? " NOT NULL" : "");
+        set_type(t, i, column_type(f->type));
     }
     if (t->flag_mode)
         ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" TEXT");
@@ -156,7 +177,7 @@ static ferry_rc read_shape(sqlite_target *t, ferry_target_shape *shape, ferry_er
                            " pk = 1 AND upper(type) = 'INTEGER'"
                            " AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1,"
                            " (SELECT instr(sql, '/* " FERRY_TARGET_OWNED_MARK " */') > 0"
-                           "  FROM sqlite_master WHERE type = 'table' AND name = ?1)"
+                           "  FROM sqlite_master WHERE type = 'table' AND name = ?1), type"
                            " FROM pragma_table_info(?1)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(t, err, "reading the table's columns");
@@ -167,6 +188,8 @@ static ferry_rc read_shape(sqlite_target *t, ferry_target_shape *shape, ferry_er
         rc = ferry_target_shape_column(
             shape, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0,
             sqlite3_column_type(st, 2) != SQLITE_NULL || rowid_alias, &f, err);
+        if (rc == FERRY_OK && f >= 0)
+            set_type(t, (size_t)f, (const char *)sqlite3_column_text(st, 6));
     }
     sqlite3_finalize(st);
     return rc;
@@ -324,11 +347,18 @@ static void bind_value(sqlite_target *t, sqlite3_stmt *st, int idx, size_t field
 {
     const char *v = rec->value[field];
     ferry_field_type type = t->sync->fields[field].type;
+    const ferry_column_type *ct = &t->ctype[field];
+    char plain[64];
 
     if (v == NULL)
         sqlite3_bind_null(st, idx);
     else if (type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN)
         sqlite3_bind_int64(st, idx, strtoll(v, NULL, 10));
+    else if (ct->kind == FERRY_COLUMN_BOOLEAN)
+        sqlite3_bind_int64(st, idx, strcmp(ferry_column_value_norm(ct, v, NULL), "1") == 0);
+    else if (ct->kind == FERRY_COLUMN_TIMESTAMP &&
+             ferry_column_datetime_plain(v, plain, sizeof(plain)))
+        sqlite3_bind_text(st, idx, plain, -1, SQLITE_TRANSIENT);
     else
         sqlite3_bind_text(st, idx, v, (int)rec->len[field], SQLITE_STATIC);
 }
@@ -398,11 +428,30 @@ static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *
     for (size_t i = 0; i < sync->nfields + (t->flag_mode ? 1 : 0); i++) {
         const char *old = (const char *)sqlite3_column_text(st, (int)i + 1);
         const char *new = i < sync->nfields ? rec->value[i] : NULL;
-        const char *name = i < sync->nfields ? sync->fields[i].name : MISSING_COLUMN;
-        if ((rc = ferry_target_diff_add(&t->diff, name, old, new, err)) != FERRY_OK)
+        if (i < sync->nfields)
+            rc = ferry_target_diff_add_typed(&t->diff, sync->fields[i].name, &t->ctype[i], old, new,
+                                             err);
+        else
+            rc = ferry_target_diff_add(&t->diff, MISSING_COLUMN, old, new, err);
+        if (rc != FERRY_OK)
             return rc;
     }
     return ferry_target_diff_finish(&t->diff, ret_changed, err);
+}
+
+static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferry_err *err);
+
+/* When a value of rec does not fit its column: the record fails at once with the reason, and
+ * its row (if any) counts as seen, as for a record that failed validation. */
+static ferry_rc check_values(sqlite_target *t, const ferry_mapped_record *rec,
+                             ferry_apply_result *res, ferry_err *err)
+{
+    if (!t->any_check ||
+        ferry_column_record_fits(t->sync, t->ctype, t->check, rec, t->reason, sizeof(t->reason)))
+        return FERRY_OK;
+    res->outcome = FERRY_OUTCOME_FAILED;
+    res->reason = t->reason;
+    return tg_keep(&t->base, rec, err);
 }
 
 static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
@@ -416,6 +465,8 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
     int rc;
 
     memset(res, 0, sizeof(*res));
+    if ((frc = check_values(t, rec, res, err)) != FERRY_OK || res->outcome == FERRY_OUTCOME_FAILED)
+        return frc;
     if (t->was_empty) {
         /* First load: insert straight away; a conflict means a duplicate in this run. */
         frc = do_insert(t, rec, res, err);
@@ -670,6 +721,8 @@ static void tg_free(ferry_target *base)
     ferry_buf_done(&t->sql);
     ferry_target_diff_done(&t->diff);
     free(t->key_field);
+    free(t->ctype);
+    free(t->check);
     free(t->tenant);
     free(t);
 }
@@ -703,7 +756,9 @@ ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync
     ferry_buf_init(&t->sql, 1024 * 1024);
     ferry_target_diff_init(&t->diff);
     t->key_field = calloc(sync->target.nkey, sizeof(*t->key_field));
-    if (t->key_field == NULL) {
+    t->ctype = calloc(sync->nfields > 0 ? sync->nfields : 1, sizeof(*t->ctype));
+    t->check = calloc(sync->nfields > 0 ? sync->nfields : 1, sizeof(*t->check));
+    if (t->key_field == NULL || t->ctype == NULL || t->check == NULL) {
         tg_free(&t->base);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the target");
     }

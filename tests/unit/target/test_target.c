@@ -1597,6 +1597,73 @@ static void existing_table_with_other_column_types_is_answered_at_once(void **st
     close_fx(&fx);
 }
 
+/* The staff table as an application would declare it: the same SQL on both backends. */
+#define STAFF_TYPED                                                                                \
+    "CREATE TABLE staff (id VARCHAR(10) PRIMARY KEY, name VARCHAR(5), email TEXT, age SMALLINT,"   \
+    " active BOOLEAN, salary NUMERIC(8,2))"
+
+static void typed_columns_are_compared_by_value(void **state)
+{
+    const char *const ayu_off[NFIELDS] = {"E001", "Ayu", "ayu@example.com", "30", "no", "1.5"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, STAFF_TYPED);
+    load_three(&fx);
+    expect_dump(&fx, "SELECT active, salary FROM staff WHERE id = 'E001'",
+                BY_BACKEND(&fx, "1|1.5\n", "t|1.50\n"));
+    for (int run = 0; run < 2; run++) {
+        begin(&fx);
+        assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply(&fx, 3, budi), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply(&fx, 4, citra), FERRY_OUTCOME_UNCHANGED);
+        commit(&fx);
+    }
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu_off), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text, "active: 'true' -> 'false'");
+    assert_string_equal(fx.res.diff_json, "{\"active\":[\"true\",\"false\"]}");
+    commit(&fx);
+    close_fx(&fx);
+}
+
+static void value_a_typed_column_cannot_hold_fails_only_that_record(void **state)
+{
+    const char *const long_name[NFIELDS] = {"E001", "Ayu Lestari", NULL, "30", "yes", "1.5"};
+    const char *const old[NFIELDS] = {"E004", "Dewi", NULL, "40000", NULL, NULL};
+    const char *const rich[NFIELDS] = {"E005", "Eko", NULL, NULL, NULL, "1000000"};
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    exec_sql(&fx, STAFF_TYPED);
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, long_name), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        BY_BACKEND(&fx,
+                                   "column 'name' (VARCHAR(5)) cannot hold 'Ayu Lestari': it is "
+                                   "longer than 5 characters",
+                                   "column 'name' (character varying(5)) cannot hold 'Ayu "
+                                   "Lestari': it is longer than 5 characters"));
+    assert_int_equal(apply(&fx, 3, budi), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 4, old), FERRY_OUTCOME_FAILED);
+    assert_string_equal(fx.res.reason,
+                        BY_BACKEND(&fx,
+                                   "column 'age' (SMALLINT) cannot hold '40000': it is out of "
+                                   "range (-32768 to 32767)",
+                                   "column 'age' (smallint) cannot hold '40000': it is out of "
+                                   "range (-32768 to 32767)"));
+    assert_int_equal(apply(&fx, 5, rich), FERRY_OUTCOME_FAILED);
+    assert_non_null(strstr(fx.res.reason, "cannot hold '1000000': it is out of range (at most 6 "
+                                          "digits before the point)"));
+    assert_int_equal(apply(&fx, 6, citra), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    commit(&fx);
+    /* E001 failed but is kept (seen); nothing was written for the others. */
+    expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id", "E001|Ayu\nE002|Budi\nE003|Citra\n");
+    close_fx(&fx);
+}
+
 #define TENANT_YAML                                                                                \
     "syncs:\n"                                                                                     \
     "  staff:\n"                                                                                   \
@@ -1932,6 +1999,8 @@ int main(void)
         SQLITE(empty_text_in_the_table_is_not_a_null_value),
         SQLITE(integer_and_boolean_values_are_answered_at_once),
         SQLITE(existing_table_with_other_column_types_is_answered_at_once),
+        SQLITE(typed_columns_are_compared_by_value),
+        SQLITE(value_a_typed_column_cannot_hold_fails_only_that_record),
         SQLITE(prints_hold_the_run_tenant_rows_only),
         SQLITE(on_missing_with_rows_found_unchanged_and_staged),
         SQLITE(records_applied_while_the_prints_arrive_keep_the_same_rules),
@@ -1986,6 +2055,8 @@ int main(void)
         PG(empty_text_in_the_table_is_not_a_null_value),
         PG(integer_and_boolean_values_are_answered_at_once),
         PG(existing_table_with_other_column_types_is_answered_at_once),
+        PG(typed_columns_are_compared_by_value),
+        PG(value_a_typed_column_cannot_hold_fails_only_that_record),
         PG(prints_hold_the_run_tenant_rows_only),
         PG(on_missing_with_rows_found_unchanged_and_staged),
         PG(records_applied_while_the_prints_arrive_keep_the_same_rules),

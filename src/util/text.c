@@ -1,0 +1,36 @@
+/* text.c - small readers of values written as text (see text.h). */
+#include "util/text.h"
+
+#include <string.h>
+#include <strings.h>
+
+bool ferry_text_digits_read(const char *s, size_t n, size_t *i, int width, int *ret)
+{
+    int v = 0;
+
+    if (*i + (size_t)width > n)
+        return false;
+    for (int k = 0; k < width; k++) {
+        char c = s[*i + (size_t)k];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)width;
+    *ret = v;
+    return true;
+}
+
+int ferry_text_boolean_parse(const char *s, size_t n)
+{
+    static const char *const yes[] = {"true", "yes", "y", "t", "on", "1"};
+    static const char *const no[] = {"false", "no", "n", "f", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strlen(yes[i]) == n && strncasecmp(s, yes[i], n) == 0)
+            return 1;
+        if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0)
+            return 0;
+    }
+    return -1;
+}

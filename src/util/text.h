@@ -1,0 +1,18 @@
+/* text.h - small readers of values written as text, shared by the mapper (which makes a
+ * field's canonical text) and the targets (which read stored values back as text). Pure
+ * functions; any thread. */
+#ifndef FERRY_UTIL_TEXT_H
+#define FERRY_UTIL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads exactly width decimal digits at s[*i] (s has n bytes) into *ret and moves *i past
+ * them; false (nothing moved) when there are fewer. */
+bool ferry_text_digits_read(const char *s, size_t n, size_t *i, int width, int *ret);
+
+/* 1 for a word meaning true (true, yes, y, t, on, 1), 0 for one meaning false (false, no, n,
+ * f, off, 0), in any case; -1 for anything else. */
+int ferry_text_boolean_parse(const char *s, size_t n);
+
+#endif
