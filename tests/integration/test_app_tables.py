@@ -106,6 +106,11 @@ class AppTablesTest(ferrytest.FerryTestCase):
     def check_framework(self, framework):
         self.load_ddl(framework)
         rows = [list(r) for r in ROWS]
+        if framework == "django" and not ON_POSTGRES:
+            # Django keeps a UUIDField in char(32) on SQLite: 32 hex digits, no hyphens (a
+            # 36-character uuid would fail its record: too long for the column).
+            for r in rows:
+                r[HEADER.index("external_id")] = r[HEADER.index("external_id")].replace("-", "")
         self.write_sync(rows)
         self.sync("therapists")
         self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
