@@ -456,7 +456,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      table: therapists\n"
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
-                 "table, database, key, on_missing, timestamps)");
+                 "table, database, key, on_missing, timestamps, flag)");
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
                  "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
                  "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
