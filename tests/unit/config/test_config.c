@@ -466,6 +466,53 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "not_in, empty)");
 }
 
+static void flag_names_the_apps_column(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { url: people.csv }\n"
+                   "    target: { table: people, key: id, on_missing: flag,\n"
+                   "              flag: { column: active, value: false } }\n"
+                   "    fields: { id: {} }\n");
+    assert_string_equal(cfg->syncs[0].target.flag_column, "active");
+    assert_true(cfg->syncs[0].target.flag_bool);
+    assert_false(cfg->syncs[0].target.flag_value);
+    ferry_config_free(cfg);
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { url: people.csv }\n"
+                   "    target: { table: people, key: id, on_missing: flag,\n"
+                   "              flag: { column: deleted_at } }\n"
+                   "    fields: { id: {} }\n");
+    assert_string_equal(cfg->syncs[0].target.flag_column, "deleted_at");
+    assert_false(cfg->syncs[0].target.flag_bool);
+    ferry_config_free(cfg);
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target:\n"
+                 "      table: people\n"
+                 "      key: id\n"
+                 "      flag: { column: deleted_at }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.flag: flag needs on_missing: flag (it names "
+                 "the column that marks the rows the source no longer has)");
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { url: people.csv }\n"
+                 "    target:\n"
+                 "      table: people\n"
+                 "      key: id\n"
+                 "      on_missing: flag\n"
+                 "      flag: { column: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:8: syncs.people.target.flag: column 'id' is already written by a "
+                 "field or target.timestamps: name another column for flag");
+}
+
 static void unknown_keys_in_source_and_field_are_errors(void **state)
 {
     (void)state;
@@ -1849,6 +1896,7 @@ int main(void)
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
+        cmocka_unit_test(flag_names_the_apps_column),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
