@@ -466,6 +466,15 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "not_in, empty)");
 }
 
+/* A sync whose target's keys go on, one a line, from line 7. */
+#define FLAG_SYNC                                                                                  \
+    "syncs:\n"                                                                                     \
+    "  people:\n"                                                                                  \
+    "    source: { url: people.csv }\n"                                                            \
+    "    target:\n"                                                                                \
+    "      table: people\n"                                                                        \
+    "      key: id\n"
+
 static void flag_names_the_apps_column(void **state)
 {
     ferry_config *cfg;
@@ -490,25 +499,13 @@ static void flag_names_the_apps_column(void **state)
     assert_string_equal(cfg->syncs[0].target.flag_column, "deleted_at");
     assert_false(cfg->syncs[0].target.flag_bool);
     ferry_config_free(cfg);
-    expect_error("syncs:\n"
-                 "  people:\n"
-                 "    source: { url: people.csv }\n"
-                 "    target:\n"
-                 "      table: people\n"
-                 "      key: id\n"
-                 "      flag: { column: deleted_at }\n"
-                 "    fields: { id: {} }\n",
+    expect_error(FLAG_SYNC "      flag: { column: deleted_at }\n"
+                           "    fields: { id: {} }\n",
                  "ferry.yaml:7: syncs.people.target.flag: flag needs on_missing: flag (it names "
                  "the column that marks the rows the source no longer has)");
-    expect_error("syncs:\n"
-                 "  people:\n"
-                 "    source: { url: people.csv }\n"
-                 "    target:\n"
-                 "      table: people\n"
-                 "      key: id\n"
-                 "      on_missing: flag\n"
-                 "      flag: { column: id }\n"
-                 "    fields: { id: {} }\n",
+    expect_error(FLAG_SYNC "      on_missing: flag\n"
+                           "      flag: { column: id }\n"
+                           "    fields: { id: {} }\n",
                  "ferry.yaml:8: syncs.people.target.flag: column 'id' is already written by a "
                  "field or target.timestamps: name another column for flag");
 }
