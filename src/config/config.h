@@ -173,6 +173,14 @@ typedef struct {
        changed (created_at, updated_at for "true"), or NULL when timestamps are off */
     char *created_column;
     char *updated_column;
+    /* target.flag (on_missing: flag only): the application's column that marks a missing row,
+       or NULL for Ferry's own ferry_missing_since. With flag_bool the column takes flag_value
+       on missing rows and !flag_value when the record returns; without, the run's time, and
+       NULL when the record returns. */
+    char *flag_column;
+    bool flag_bool;
+    bool flag_value;
+    int flag_line; /* where flag: was written, or 0 */
 } ferry_target_spec;
 
 /* One limit of a sync's guard: a share of the rows (or records) or a count of them. */

@@ -110,6 +110,33 @@ static ferry_rc on_timestamps(struct walk *w, const struct val *v, const struct 
     return FERRY_OK;
 }
 
+static const struct key_rule flag_rules[] = {
+    {"column", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TARGET(flag_column),
+     .what = "column", .fn = ferry_config_identifier_key_check},
+    {"value", FERRY_KEY_BOOL, .offset = TARGET(flag_value)}, /* a boolean column's value */
+};
+
+/* target.flag: {column: deleted_at} or {column: active, value: false}. */
+static ferry_rc on_flag(struct walk *w, const struct val *v, const struct key_rule *rule, void *obj,
+                        void *data)
+{
+    ferry_target_spec *tg = data;
+    struct key_seen seen = {0};
+    ferry_rc rc;
+
+    (void)rule;
+    if (v->node == NULL || !fy_node_is_mapping(v->node))
+        return ferry_config_fail(w, v->line,
+                                 "expected a mapping such as {column: deleted_at} or {column: "
+                                 "active, value: false}");
+    rc = ferry_config_table_walk(w, v, flag_rules, NITEMS(flag_rules), obj, tg, &seen);
+    if (rc != FERRY_OK)
+        return rc;
+    tg->flag_bool = ferry_config_seen_get(&seen, flag_rules, NITEMS(flag_rules), "value") != NULL;
+    tg->flag_line = v->line;
+    return FERRY_OK;
+}
+
 static const struct key_rule target_rules[] = {
     {"table", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TARGET(table),
      .what = "table", .fn = ferry_config_identifier_key_check},
@@ -121,6 +148,8 @@ static const struct key_rule target_rules[] = {
      .names = on_missing_names, .nnames = NITEMS(on_missing_names), .def = FERRY_ON_MISSING_KEEP},
     /* created_at/updated_at filled by Ferry (docs/app-tables.md) */
     {"timestamps", FERRY_KEY_CUSTOM, .fn = on_timestamps},
+    /* the application's soft-delete column for on_missing: flag (docs/app-tables.md) */
+    {"flag", FERRY_KEY_CUSTOM, .fn = on_flag},
 };
 
 /* ---- syncs.NAME.fields.FIELD ---- */
@@ -658,6 +687,32 @@ static ferry_rc check_timestamps(struct walk *w, struct sync_state *st)
     return rc;
 }
 
+/* target.flag belongs to on_missing: flag, and names no field's column. */
+static ferry_rc check_flag(struct walk *w, struct sync_state *st)
+{
+    const ferry_target_spec *tg = &st->sync->target;
+    ferry_rc rc = FERRY_OK;
+    size_t old;
+
+    if (tg->flag_column == NULL)
+        return FERRY_OK;
+    old = ferry_config_path_push(w, "target", 6);
+    ferry_config_path_push(w, "flag", 4);
+    if (tg->on_missing != FERRY_ON_MISSING_FLAG)
+        rc = ferry_config_fail(w, tg->flag_line,
+                               "flag needs on_missing: flag (it names the column that marks "
+                               "the rows the source no longer has)");
+    else if (ferry_sync_field_index(st->sync, tg->flag_column) >= 0 ||
+             (tg->updated_column != NULL && strcmp(tg->flag_column, tg->updated_column) == 0) ||
+             (tg->created_column != NULL && strcmp(tg->flag_column, tg->created_column) == 0))
+        rc = ferry_config_fail(w, tg->flag_line,
+                               "column '%s' is already written by a field or target.timestamps: "
+                               "name another column for flag",
+                               tg->flag_column);
+    ferry_config_path_pop(w, old);
+    return rc;
+}
+
 /* Every name in target.key must be a field; key fields become required. */
 static ferry_rc check_key(struct walk *w, struct sync_state *st)
 {
@@ -683,6 +738,8 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
     ferry_config_path_pop(w, old);
     if (rc == FERRY_OK)
         rc = check_timestamps(w, st);
+    if (rc == FERRY_OK)
+        rc = check_flag(w, st);
     return rc;
 }
 
@@ -799,6 +856,7 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     ferry_config_strv_free(s->target.key, s->target.nkey);
     free(s->target.created_column);
     free(s->target.updated_column);
+    free(s->target.flag_column);
     for (i = 0; i < s->nfields; i++)
         field_free(&s->fields[i]);
     free(s->fields);

@@ -92,6 +92,11 @@
  * A generated id (serial, bigserial, GENERATED ... AS IDENTITY, a nextval default) that no
  * field fills is the database's to fill.
  *
+ * on_missing: flag marks missing rows in ferry_missing_since (added when absent), or in the
+ * column target.flag names: a time column gets the run's time (as the timestamps are written)
+ * and NULL when the record returns; a boolean one gets flag.value and the opposite when the
+ * record returns.
+ *
  * Timestamps (target.timestamps) are the run's time, taken once at begin(), written as a
  * UTC literal: into a timestamp column as UTC whatever the session's TimeZone, into a
  * timestamptz column with "+00". The created column is written by the direct COPY and the
@@ -221,6 +226,8 @@ typedef struct {
     ferry_buf held;                  /* held_rec: records applied or kept while the prints arrive */
     bool checking;                   /* ferry_pg_target_check(): read the table, change nothing */
     char *created_col, *updated_col; /* quoted timestamp columns, or NULL */
+    char *flag_col;                  /* quoted flag column (on_missing: flag), or NULL */
+    char flag_at[FERRY_TARGET_TIME_MAX];    /* the run's time as target.flag's column takes it */
     char created_at[FERRY_TARGET_TIME_MAX]; /* the run's time, as each column takes it */
     char updated_at[FERRY_TARGET_TIME_MAX];
     ferry_column_type *ctype; /* per field: what its column holds, how values compare */
@@ -662,6 +669,19 @@ static void print_expr(pg_target *t, size_t i)
         ferry_buf_printf_trunc(b, "t.%s::text", n);
 }
 
+/* Appends the condition that the row (alias a) is flagged as missing: with a boolean flag
+ * column, it holds flag.value; else it holds a time. */
+static void append_flagged(pg_target *t, ferry_buf *b, const char *a, bool flagged)
+{
+    const ferry_target_spec *tg = &t->sync->target;
+
+    if (tg->flag_bool)
+        ferry_buf_printf_trunc(b, "%s.%s IS %sDISTINCT FROM %s", a, t->flag_col,
+                               flagged ? "NOT " : "", tg->flag_value ? "true" : "false");
+    else
+        ferry_buf_printf_trunc(b, "%s.%s IS %sNULL", a, t->flag_col, flagged ? "NOT " : "");
+}
+
 static ferry_rc start_prints(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -704,8 +724,10 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     ferry_buf_printf_trunc(&t->sql, " FROM %s t WHERE true", t->table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
-    if (t->flag_mode)
-        ferry_buf_printf_trunc(&t->sql, " AND t." MISSING_COLUMN " IS NULL");
+    if (t->flag_mode) {
+        ferry_buf_printf_trunc(&t->sql, " AND ");
+        append_flagged(t, &t->sql, "t", false);
+    }
     if (t->tenant != NULL) {
         if ((lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant))) == NULL)
             return db_error(t, NULL, err, "quoting the tenant");
@@ -959,8 +981,13 @@ static ferry_rc create_table(pg_target *t, ferry_err *err)
         ferry_buf_printf_trunc(b, "%s%s %s%s", i ? ", " : "", t->col[i].name, type,
                                f->required ? " NOT NULL" : "");
     }
-    if (t->flag_mode)
+    if (t->flag_mode && sync->target.flag_column == NULL)
         ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " text");
+    else if (t->flag_mode) {
+        ferry_buf_printf_trunc(b, ", %s %s", t->flag_col,
+                               sync->target.flag_bool ? "boolean" : "timestamptz");
+        timestamp_zone("timestamp with time zone", t->flag_at);
+    }
     if (t->created_col != NULL) {
         ferry_buf_printf_trunc(b, ", %s timestamptz NOT NULL, %s timestamptz NOT NULL",
                                t->created_col, t->updated_col);
@@ -1038,6 +1065,8 @@ static ferry_rc read_shape(pg_target *t, const char *oid, ferry_target_shape *sh
             timestamp_zone(type, t->created_at);
         if (tg->updated_column != NULL && strcmp(name, tg->updated_column) == 0)
             timestamp_zone(type, t->updated_at);
+        if (tg->flag_column != NULL && strcmp(name, tg->flag_column) == 0)
+            timestamp_zone(type, t->flag_at);
         rc = ferry_target_shape_column(shape, name, PQgetvalue(cols, r, 2)[0] == 't',
                                        PQgetvalue(cols, r, 3)[0] == 't', &f, err);
         if (rc == FERRY_OK && f >= 0)
@@ -1075,7 +1104,8 @@ static ferry_rc check_table(pg_target *t, const char *oid, ferry_err *err)
                                      (int)strtol(PQgetvalue(idx, r, 1), NULL, 10), cols);
     if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
         goto out;
-    if (t->flag_mode && !shape.has_missing_col && !t->checking) {
+    if (t->flag_mode && t->sync->target.flag_column == NULL && !shape.has_missing_col &&
+        !t->checking) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf_trunc(&t->sql, "ALTER TABLE %s ADD COLUMN " MISSING_COLUMN " text",
                                t->table);
@@ -1141,6 +1171,7 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     /* One time for the whole run; each timestamp column's literal is made from it. */
     ferry_target_time_now(false, t->created_at);
     memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
+    memcpy(t->flag_at, t->created_at, sizeof(t->flag_at));
     /* Compiling the merge statements would cost more than running them. */
     if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
                    "setting up the transaction")) != FERRY_OK)
@@ -1542,7 +1573,15 @@ static void append_classify(pg_target *t, int64_t lo, int64_t hi, int64_t block,
     ferry_buf_printf_trunc(b, ", s.key, t.ctid");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, ", t.%s::text", t->col[i].name);
-    ferry_buf_printf_trunc(b, t->flag_mode ? ", t." MISSING_COLUMN "::text" : ", NULL");
+    if (t->flag_mode && t->sync->target.flag_bool) { /* "true" when flagged, else NULL */
+        ferry_buf_printf_trunc(b, ", CASE WHEN ");
+        append_flagged(t, b, "t", true);
+        ferry_buf_printf_trunc(b, " THEN 'true' END");
+    } else if (t->flag_mode) {
+        ferry_buf_printf_trunc(b, ", t.%s::text", t->flag_col);
+    } else {
+        ferry_buf_printf_trunc(b, ", NULL");
+    }
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, ", s.f%zu::text", i);
     ferry_buf_printf_trunc(b, " FROM ferry_stage s LEFT JOIN %s t ON ", t->table);
@@ -1567,8 +1606,10 @@ static void append_classify(pg_target *t, int64_t lo, int64_t hi, int64_t block,
                 ferry_buf_printf_trunc(b, "%ss.f%zu", i ? ", " : "", i);
         }
         ferry_buf_printf_trunc(b, ")");
-        if (t->flag_mode)
-            ferry_buf_printf_trunc(b, " OR t." MISSING_COLUMN " IS NOT NULL");
+        if (t->flag_mode) {
+            ferry_buf_printf_trunc(b, " OR ");
+            append_flagged(t, b, "t", true);
+        }
         if (dups)
             ferry_buf_printf_trunc(b, " OR s.ord IN (SELECT ord FROM ferry_dups)");
         ferry_buf_printf_trunc(b, ")");
@@ -1609,8 +1650,14 @@ static void append_update(pg_target *t, int64_t lo, int64_t hi)
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%s%s = o.n%zu%s%s", i ? ", " : "", t->col[i].name, i,
                                t->col[i].out, t->col[i].out[0] ? t->col[i].type : "");
-    if (t->flag_mode)
-        ferry_buf_printf_trunc(b, ", " MISSING_COLUMN " = NULL");
+    if (t->flag_mode && sync->target.flag_bool) { /* a row not flagged keeps its value */
+        ferry_buf_printf_trunc(b, ", %s = CASE WHEN ", t->flag_col);
+        append_flagged(t, b, "t", true);
+        ferry_buf_printf_trunc(b, " THEN %s ELSE t.%s END",
+                               sync->target.flag_value ? "false" : "true", t->flag_col);
+    } else if (t->flag_mode) {
+        ferry_buf_printf_trunc(b, ", %s = NULL", t->flag_col);
+    }
     if (t->updated_col != NULL)
         ferry_buf_printf_trunc(b, ", %s = '%s'", t->updated_col, t->updated_at);
     ferry_buf_printf_trunc(b,
@@ -1926,8 +1973,15 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
             if (i < n)
                 rc = ferry_target_diff_add_typed(&t->diff, sync->fields[i].name, &t->ctype[i], old,
                                                  new, err);
+            else if (sync->target.flag_bool) /* the returning record's flag flips */
+                rc = old != NULL
+                         ? ferry_target_diff_add(&t->diff, sync->target.flag_column,
+                                                 sync->target.flag_value ? "true" : "false",
+                                                 sync->target.flag_value ? "false" : "true", err)
+                         : FERRY_OK;
             else
-                rc = ferry_target_diff_add(&t->diff, MISSING_COLUMN, old, new, err);
+                rc = ferry_target_diff_add(&t->diff, ferry_target_flag_column(&sync->target), old,
+                                           new, err);
             if (rc != FERRY_OK)
                 return rc;
         }
@@ -2135,8 +2189,10 @@ static ferry_rc append_scope(pg_target *t, ferry_err *err)
 {
     char *lit;
 
-    if (t->flag_mode)
-        ferry_buf_printf_trunc(&t->sql, " AND t." MISSING_COLUMN " IS NULL");
+    if (t->flag_mode) {
+        ferry_buf_printf_trunc(&t->sql, " AND ");
+        append_flagged(t, &t->sql, "t", false);
+    }
     if (t->tenant != NULL) {
         lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant));
         if (lit == NULL)
@@ -2263,7 +2319,12 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_reset(b);
     if (t->flag_mode) {
         ferry_time_format_iso(ferry_time_now_ms(), now);
-        ferry_buf_printf_trunc(b, "UPDATE %s SET " MISSING_COLUMN " = '%s'", t->table, now);
+        if (t->sync->target.flag_bool)
+            ferry_buf_printf_trunc(b, "UPDATE %s SET %s = %s", t->table, t->flag_col,
+                                   t->sync->target.flag_value ? "true" : "false");
+        else /* the app's own column takes the time as its timestamps are written */
+            ferry_buf_printf_trunc(b, "UPDATE %s SET %s = '%s'", t->table, t->flag_col,
+                                   t->sync->target.flag_column != NULL ? t->flag_at : now);
         if (t->updated_col != NULL)
             ferry_buf_printf_trunc(b, ", %s = '%s'", t->updated_col, t->updated_at);
         ferry_buf_printf_trunc(b, " WHERE ctid = ANY (ARRAY (SELECT tid FROM ferry_gone))");
@@ -2354,6 +2415,7 @@ static void tg_free(ferry_target *base)
     free(t->table);
     free(t->created_col);
     free(t->updated_col);
+    free(t->flag_col);
     free(t->bloom);
     fp_drop(t);
     ferry_buf_done(&t->fp_line);
@@ -2419,6 +2481,9 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     if (sync->target.created_column != NULL &&
         ((rc = quote(t, sync->target.created_column, &t->created_col, err)) != FERRY_OK ||
          (rc = quote(t, sync->target.updated_column, &t->updated_col, err)) != FERRY_OK))
+        goto out_free;
+    if (t->flag_mode &&
+        (rc = quote(t, ferry_target_flag_column(&sync->target), &t->flag_col, err)) != FERRY_OK)
         goto out_free;
     for (size_t i = 0; i < sync->nfields; i++) {
         if ((rc = quote(t, sync->fields[i].name, &t->col[i].name, err)) != FERRY_OK)

@@ -42,7 +42,7 @@ ferry_rc ferry_target_shape_column(ferry_target_shape *shape, const char *name, 
     long f;
 
     *ret_field = -1;
-    if (strcmp(name, FERRY_TARGET_MISSING_COLUMN) == 0) {
+    if (strcmp(name, ferry_target_flag_column(tg)) == 0) {
         shape->has_missing_col = true;
         return FERRY_OK;
     }
@@ -159,6 +159,11 @@ static ferry_rc missing_timestamp(const ferry_target_shape *shape, const char *c
     return rc;
 }
 
+const char *ferry_target_flag_column(const ferry_target_spec *tg)
+{
+    return tg->flag_column != NULL ? tg->flag_column : FERRY_TARGET_MISSING_COLUMN;
+}
+
 ferry_rc ferry_target_shape_check_columns(const ferry_target_shape *shape, ferry_err *err)
 {
     const ferry_sync_spec *sync = shape->sync;
@@ -180,6 +185,12 @@ ferry_rc ferry_target_shape_check_columns(const ferry_target_shape *shape, ferry
         return missing_timestamp(shape, sync->target.created_column, "created", err);
     if (sync->target.updated_column != NULL && !shape->has_updated)
         return missing_timestamp(shape, sync->target.updated_column, "updated", err);
+    if (sync->target.on_missing == FERRY_ON_MISSING_FLAG && sync->target.flag_column != NULL &&
+        !shape->has_missing_col)
+        return ferry_err_set(err, FERRY_ESCHEMA,
+                             "table %s has no column '%s' for target.flag: add it or name the "
+                             "table's column in flag: {column: COLUMN}",
+                             sync->target.table, sync->target.flag_column);
     return FERRY_OK;
 }
 

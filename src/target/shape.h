@@ -26,6 +26,10 @@
 /* The column on_missing: flag writes the time a row went missing into. */
 #define FERRY_TARGET_MISSING_COLUMN "ferry_missing_since"
 
+/* The column on_missing: flag marks missing rows in: target.flag's column, or
+ * FERRY_TARGET_MISSING_COLUMN when flag: names none (borrowed from tg). */
+const char *ferry_target_flag_column(const ferry_target_spec *tg);
+
 /* How a table Ferry created says so. */
 #define FERRY_TARGET_OWNED_MARK "created by Ferry"
 
@@ -38,7 +42,7 @@ typedef struct {
     ferry_target_column_type_fn column_type;
     bool owned;           /* the table carries FERRY_TARGET_OWNED_MARK (the target sets it) */
     bool *present;        /* per field: its column was seen */
-    bool has_missing_col; /* FERRY_TARGET_MISSING_COLUMN was seen */
+    bool has_missing_col; /* the flag column (ferry_target_flag_column()) was seen */
     bool has_created;     /* target.timestamps' created column was seen */
     bool has_updated;     /* and its updated column */
     ferry_buf unfilled;   /* "'a', 'b'": NOT NULL columns without a default no field fills */
@@ -65,7 +69,7 @@ ferry_rc ferry_target_shape_column(ferry_target_shape *shape, const char *name, 
 /* After every column, FERRY_ESCHEMA when: NOT NULL columns without a default would be left
  * empty (named all at once); fields have no column (each with the ALTER TABLE statement that
  * adds it; for a table Ferry created, also `ferry migrate --targets`); a timestamp column is
- * missing. */
+ * missing; the column target.flag names is missing. */
 ferry_rc ferry_target_shape_check_columns(const ferry_target_shape *shape, ferry_err *err);
 
 /* After the indexes: FERRY_ESCHEMA when none (has_key_index false) is on exactly the key,

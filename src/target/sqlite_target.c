@@ -25,7 +25,9 @@
  * must have every field's column, a unique index or primary key on exactly the key columns,
  * and no NOT NULL column without a default that Ferry does not fill (an INTEGER PRIMARY KEY,
  * with or without AUTOINCREMENT and NOT NULL, is the rowid: SQLite fills it). on_missing: flag
- * adds a ferry_missing_since column when it is absent.
+ * adds a ferry_missing_since column when it is absent, unless target.flag names the table's own
+ * column: a time column gets the run's time (as the timestamps are written) and NULL when the
+ * record returns; a boolean one gets flag.value (0/1) and the opposite when the record returns.
  *
  * Timestamps (target.timestamps): the run's time, taken once at begin() and written as Rails
  * writes it on SQLite ("2026-03-01 09:00:00.123456", UTC), goes into the created column of
@@ -47,6 +49,7 @@
 #include "util/timeutil.h"
 
 #define MISSING_COLUMN FERRY_TARGET_MISSING_COLUMN
+#define FLAG_COLUMN(t) ferry_target_flag_column(&(t)->sync->target)
 
 typedef struct {
     ferry_target base;
@@ -125,7 +128,8 @@ static ferry_rc create_table(sqlite_target *t, ferry_err *err)
         set_type(t, i, column_type(f->type));
     }
     if (t->flag_mode)
-        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" TEXT");
+        ferry_buf_printf(b, ", \"%s\" %s", FLAG_COLUMN(t),
+                         sync->target.flag_bool ? "BOOLEAN" : "TEXT");
     if (sync->target.created_column != NULL)
         ferry_buf_printf(b, ", \"%s\" TEXT NOT NULL, \"%s\" TEXT NOT NULL",
                          sync->target.created_column, sync->target.updated_column);
@@ -236,7 +240,8 @@ static ferry_rc check_table(sqlite_target *t, ferry_err *err)
     }
     if ((rc = ferry_target_shape_check_key(&shape, has_key_index, err)) != FERRY_OK)
         goto out;
-    if (t->flag_mode && !shape.has_missing_col && !t->checking) {
+    if (t->flag_mode && sync->target.flag_column == NULL && !shape.has_missing_col &&
+        !t->checking) {
         ferry_buf_reset(&t->sql);
         ferry_buf_printf(&t->sql, "ALTER TABLE \"%s\" ADD COLUMN \"" MISSING_COLUMN "\" TEXT",
                          table);
@@ -267,7 +272,7 @@ static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf(b, ", \"%s\"", sync->fields[i].name);
     if (t->flag_mode)
-        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\"");
+        ferry_buf_printf(b, ", \"%s\"", FLAG_COLUMN(t));
     ferry_buf_printf(b, " FROM \"%s\" WHERE ", sync->target.table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf(b, "%s\"%s\" = ?%zu", k ? " AND " : "", sync->target.key[k], k + 1);
@@ -297,8 +302,12 @@ static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
     ferry_buf_printf(b, "UPDATE \"%s\" SET ", sync->target.table);
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf(b, "%s\"%s\" = ?%zu", i ? ", " : "", sync->fields[i].name, i + 1);
-    if (t->flag_mode)
-        ferry_buf_printf(b, ", \"" MISSING_COLUMN "\" = NULL");
+    if (t->flag_mode && sync->target.flag_bool) /* a row not flagged keeps its value */
+        ferry_buf_printf(b, ", \"%s\" = CASE WHEN \"%s\" IS %d THEN %d ELSE \"%s\" END",
+                         FLAG_COLUMN(t), FLAG_COLUMN(t), sync->target.flag_value,
+                         !sync->target.flag_value, FLAG_COLUMN(t));
+    else if (t->flag_mode)
+        ferry_buf_printf(b, ", \"%s\" = NULL", FLAG_COLUMN(t));
     if (sync->target.updated_column != NULL)
         ferry_buf_printf(b, ", \"%s\" = ?%zu", sync->target.updated_column, sync->nfields + 2);
     ferry_buf_printf(b, " WHERE rowid = ?%zu", sync->nfields + 1);
@@ -417,8 +426,8 @@ static ferry_rc do_insert(sqlite_target *t, const ferry_mapped_record *rec, ferr
 }
 
 /* Compares the row the select statement is on with rec; builds the diff when they differ. */
-static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *ret_changed,
-                        ferry_err *err)
+static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool was_flagged,
+                        bool *ret_changed, ferry_err *err)
 {
     sqlite3_stmt *st = t->select_key;
     const ferry_sync_spec *sync = t->sync;
@@ -431,12 +440,29 @@ static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool *
         if (i < sync->nfields)
             rc = ferry_target_diff_add_typed(&t->diff, sync->fields[i].name, &t->ctype[i], old, new,
                                              err);
+        else if (sync->target.flag_bool) /* the returning record's flag flips */
+            rc = was_flagged
+                     ? ferry_target_diff_add(&t->diff, FLAG_COLUMN(t),
+                                             sync->target.flag_value ? "true" : "false",
+                                             sync->target.flag_value ? "false" : "true", err)
+                     : FERRY_OK;
         else
-            rc = ferry_target_diff_add(&t->diff, MISSING_COLUMN, old, new, err);
+            rc = ferry_target_diff_add(&t->diff, FLAG_COLUMN(t), old, new, err);
         if (rc != FERRY_OK)
             return rc;
     }
     return ferry_target_diff_finish(&t->diff, ret_changed, err);
+}
+
+/* The row the select statement is on is flagged as missing. */
+static bool row_flagged(sqlite_target *t)
+{
+    int col = (int)t->sync->nfields + 1;
+
+    if (!t->flag_mode || sqlite3_column_type(t->select_key, col) == SQLITE_NULL)
+        return false;
+    return !t->sync->target.flag_bool ||
+           (sqlite3_column_int(t->select_key, col) != 0) == t->sync->target.flag_value;
 }
 
 static ferry_rc tg_keep(ferry_target *base, const ferry_mapped_record *rec, ferry_err *err);
@@ -493,13 +519,12 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
         set_duplicate(t, rec, res);
         return FERRY_OK;
     }
+    was_flagged = row_flagged(t);
     if ((frc = mark_seen(t, rowid, err)) != FERRY_OK ||
-        (frc = compare(t, rec, &changed, err)) != FERRY_OK) {
+        (frc = compare(t, rec, was_flagged, &changed, err)) != FERRY_OK) {
         sqlite3_reset(sel);
         return frc;
     }
-    was_flagged =
-        t->flag_mode && sqlite3_column_type(sel, (int)t->sync->nfields + 1) != SQLITE_NULL;
     sqlite3_reset(sel);
     if (!changed) {
         res->outcome = FERRY_OUTCOME_UNCHANGED;
@@ -580,8 +605,10 @@ static ferry_rc collect_missing(sqlite_target *t, int64_t *ret_scope, int64_t *r
         return db_error(t, err, "preparing on_missing");
     ferry_buf_reset(b);
     ferry_buf_printf(b, "SELECT rowid FROM \"%s\" WHERE 1", sync->target.table);
-    if (t->flag_mode)
-        ferry_buf_printf(b, " AND \"" MISSING_COLUMN "\" IS NULL");
+    if (t->flag_mode && sync->target.flag_bool)
+        ferry_buf_printf(b, " AND \"%s\" IS NOT %d", FLAG_COLUMN(t), sync->target.flag_value);
+    else if (t->flag_mode)
+        ferry_buf_printf(b, " AND \"%s\" IS NULL", FLAG_COLUMN(t));
     if (t->tenant != NULL) /* on_missing touches the run's tenant's rows only */
         ferry_buf_printf(b, " AND \"%s\" = ?1", sync->fields[sync->tenant_field].name);
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
@@ -663,8 +690,12 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_reset(b);
     if (t->flag_mode) {
         ferry_time_format_iso(ferry_time_now_ms(), now);
-        ferry_buf_printf(b, "UPDATE \"%s\" SET \"" MISSING_COLUMN "\" = '%s'", sync->target.table,
-                         now);
+        if (sync->target.flag_bool)
+            ferry_buf_printf(b, "UPDATE \"%s\" SET \"%s\" = %d", sync->target.table, FLAG_COLUMN(t),
+                             sync->target.flag_value);
+        else /* the app's own column takes the time as its timestamps are written */
+            ferry_buf_printf(b, "UPDATE \"%s\" SET \"%s\" = '%s'", sync->target.table,
+                             FLAG_COLUMN(t), sync->target.flag_column != NULL ? t->now : now);
         if (sync->target.updated_column != NULL)
             ferry_buf_printf(b, ", \"%s\" = '%s'", sync->target.updated_column, t->now);
         ferry_buf_printf(b, " WHERE rowid IN (SELECT id FROM temp.ferry_missing)");

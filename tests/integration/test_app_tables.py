@@ -198,6 +198,90 @@ class AppTablesTest(ferrytest.FerryTestCase):
         for email in ("ayu@clinic.example", "budi@clinic.example"):
             self.assertEqual(after[email], first[email])
 
+    def check_flag_column(self, flag, without, flagged_rows, cleared_rows, diff):
+        """Removes Citra, then brings her back, with target.flag naming the app's column."""
+        target = {"on_missing": "flag", "flag": flag}
+        self.write_sync(ROWS, target, without=without)
+        self.sync("therapists")
+        first = self.stamps()
+        self.write_sync(ROWS[:2], target, without=without)
+        time.sleep(1.1)
+        out, _ = self.sync("therapists", "--allow-missing")
+        self.assertIn("0 created, 0 updated, 2 unchanged, 0 skipped, 0 failed, "
+                      "1 flagged as missing.", out)
+        self.assertNotIn("ferry_missing_since", self.columns("therapists"))
+        column = flag["column"]
+        self.assertEqual(self.query(flagged_rows), [("citra@clinic.example",)])
+        after = self.stamps()
+        self.assertEqual(after["citra@clinic.example"][0], first["citra@clinic.example"][0])
+        self.assertGreater(after["citra@clinic.example"][1], first["citra@clinic.example"][1])
+        for email in ("ayu@clinic.example", "budi@clinic.example"):
+            self.assertEqual(after[email], first[email])
+        run = self.last_run()
+        self.assertEqual(run["deleted"], 1)
+        self.assertEqual([(c["outcome"], c["record_key"], c["reason"])
+                          for c in self.changes(run["id"])],
+                         [("deleted", "citra@clinic.example",
+                           "no longer in the source: flagged as missing")])
+        if column == "deleted_at":  # the run's time, as updated_at is written
+            self.assertEqual(self.query("SELECT count(*) FROM therapists"
+                                        " WHERE deleted_at = updated_at"), [(1,)])
+
+        # Still missing: nothing changes.
+        flagged_table = self.therapists()
+        out, _ = self.sync("therapists", "--allow-missing")
+        self.assertIn("0 flagged as missing.", out)
+        self.assertEqual(self.therapists(), flagged_table)
+
+        # Citra comes back: the flag is cleared, an update with the flag column in its diff.
+        self.write_sync(ROWS, target, without=without)
+        time.sleep(1.1)
+        out, _ = self.sync("therapists")
+        self.assertIn("0 created, 1 updated, 2 unchanged, 0 skipped, 0 failed, "
+                      "0 flagged as missing.", out)
+        self.assertEqual(self.query(flagged_rows), [])
+        self.assertEqual(self.query(cleared_rows), [(3,)])
+        changes = self.changes(self.last_run()["id"])
+        self.assertEqual([(c["outcome"], c["record_key"]) for c in changes],
+                         [("updated", "citra@clinic.example")])
+        self.assertEqual(diff(json.loads(changes[0]["diff"])), True)
+        back = self.stamps()
+        self.assertGreater(back["citra@clinic.example"][1], after["citra@clinic.example"][1])
+        for email in ("ayu@clinic.example", "budi@clinic.example"):
+            self.assertEqual(back[email], first[email])
+
+    def test_flag_sets_the_apps_deleted_at(self):
+        self.load_ddl("rails")
+        self.exec_script("ALTER TABLE therapists ADD COLUMN deleted_at %s;"
+                         % ("timestamp(6)" if ON_POSTGRES else "datetime(6)"))
+        self.check_flag_column(
+            {"column": "deleted_at"}, (),
+            "SELECT email FROM therapists WHERE deleted_at IS NOT NULL",
+            "SELECT count(*) FROM therapists WHERE deleted_at IS NULL",
+            lambda d: list(d) == ["deleted_at"] and d["deleted_at"][0] is not None
+            and d["deleted_at"][1] is None)
+
+    def test_flag_sets_the_apps_boolean_to_the_value_given(self):
+        self.load_ddl("rails")
+        self.check_flag_column(
+            {"column": "active", "value": False}, ("active",),
+            "SELECT email FROM therapists WHERE NOT active",
+            "SELECT count(*) FROM therapists WHERE active",
+            lambda d: d == {"active": ["false", "true"]})
+
+    def test_flag_column_missing_from_the_table_is_refused(self):
+        self.load_ddl("rails")
+        self.write_sync(ROWS, {"on_missing": "flag", "flag": {"column": "deleted_at"}})
+        self.assert_refused("table therapists has no column 'deleted_at' for target.flag")
+        self.assertNotIn("ferry_missing_since", self.columns("therapists"))
+
+    def test_flag_without_on_missing_flag_is_a_config_error(self):
+        self.load_ddl("rails")
+        self.write_sync(ROWS, {"on_missing": "delete", "flag": {"column": "deleted_at"}})
+        code, out, err = self.run_ferry("check")
+        self.assertNotEqual(code, 0, out + err)
+        self.assertIn("flag needs on_missing: flag", err)
+
     # -- refusals: each names the table, the column and the fix, and changes nothing --
 
     def assert_refused(self, *expected):

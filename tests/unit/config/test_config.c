@@ -456,7 +456,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      table: therapists\n"
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
-                 "table, database, key, on_missing, timestamps)");
+                 "table, database, key, on_missing, timestamps, flag)");
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
                  "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
                  "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
@@ -464,6 +464,50 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty)");
+}
+
+/* A sync whose target's keys go on, one a line, from line 7. */
+#define FLAG_SYNC                                                                                  \
+    "syncs:\n"                                                                                     \
+    "  people:\n"                                                                                  \
+    "    source: { url: people.csv }\n"                                                            \
+    "    target:\n"                                                                                \
+    "      table: people\n"                                                                        \
+    "      key: id\n"
+
+static void flag_names_the_apps_column(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { url: people.csv }\n"
+                   "    target: { table: people, key: id, on_missing: flag,\n"
+                   "              flag: { column: active, value: false } }\n"
+                   "    fields: { id: {} }\n");
+    assert_string_equal(cfg->syncs[0].target.flag_column, "active");
+    assert_true(cfg->syncs[0].target.flag_bool);
+    assert_false(cfg->syncs[0].target.flag_value);
+    ferry_config_free(cfg);
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { url: people.csv }\n"
+                   "    target: { table: people, key: id, on_missing: flag,\n"
+                   "              flag: { column: deleted_at } }\n"
+                   "    fields: { id: {} }\n");
+    assert_string_equal(cfg->syncs[0].target.flag_column, "deleted_at");
+    assert_false(cfg->syncs[0].target.flag_bool);
+    ferry_config_free(cfg);
+    expect_error(FLAG_SYNC "      flag: { column: deleted_at }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.flag: flag needs on_missing: flag (it names "
+                 "the column that marks the rows the source no longer has)");
+    expect_error(FLAG_SYNC "      on_missing: flag\n"
+                           "      flag: { column: id }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:8: syncs.people.target.flag: column 'id' is already written by a "
+                 "field or target.timestamps: name another column for flag");
 }
 
 static void unknown_keys_in_source_and_field_are_errors(void **state)
@@ -1849,6 +1893,7 @@ int main(void)
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
+        cmocka_unit_test(flag_names_the_apps_column),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
