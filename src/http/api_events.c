@@ -109,6 +109,7 @@ static void sse_free(void *cls)
     s->closed = true;
     pthread_mutex_unlock(&s->lock);
     ferry_hub_unsubscribe(s->server->opt.hub, s->sub);
+    atomic_fetch_sub(&s->server->streams, 1);
     ferry_buf_done(&s->out);
     free(s->sync);
     pthread_mutex_destroy(&s->lock);
@@ -153,6 +154,7 @@ enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Conne
         free(s);
         return ferry_http_reply_err(conn, &err);
     }
+    atomic_fetch_add(&srv->streams, 1); /* sse_free takes it back */
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, s, sse_free);
     if (resp == NULL) {
         sse_free(s);

@@ -66,6 +66,7 @@ struct ferry_server {
     atomic_uint_fast64_t heartbeat_gen;       /* bumped by each heartbeat */
     atomic_uint_fast64_t auth_gen;            /* bumped when a session or user changes here */
     atomic_bool stopping;                     /* event streams end at their next read */
+    atomic_int streams;                       /* event streams whose response is not freed */
     ferry_throttle *throttle_pair;            /* login failures per (address, user name) */
     ferry_throttle *throttle_user;            /* login failures per user name */
     ferry_throttle *throttle_address;         /* login failures per client address */

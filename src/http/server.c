@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "http/internal.h"
 #include "util/ipnet.h"
@@ -34,6 +35,7 @@
 #define CHECK_THREADS 2           /* connection checks at once (each waits on a server) */
 #define CHECK_QUEUE 8             /* more waiting checks are answered 503 */
 #define HEADER_MEMORY (32 * 1024) /* per connection: larger request headers are refused (431) */
+#define STREAM_DRAIN_MS 2000      /* a stop waits this long at most for event streams to end */
 
 const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401,
                                                 403, 404, 405, 409, 413, 429, 500};
@@ -462,6 +464,20 @@ void ferry_http_auth_changed(struct ferry_server *srv)
     ferry_hub_notify_all(srv->opt.hub);
 }
 
+/* MHD_stop_daemon() closes connections without sending what they hold, so the streams first
+ * send what was published before the stop (a stopping server's last word on its runs) and
+ * end: a resumed stream needs its thread to run once more. A client that reads nothing
+ * does not hold the stop for more than STREAM_DRAIN_MS. */
+static void wait_for_streams(ferry_server *server)
+{
+    int64_t deadline = ferry_time_mono_ms() + STREAM_DRAIN_MS;
+
+    while (atomic_load(&server->streams) > 0 && ferry_time_mono_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void ferry_server_stop(ferry_server *server)
 {
     if (server == NULL)
@@ -472,6 +488,7 @@ void ferry_server_stop(ferry_server *server)
     ferry_hub_notify_all(server->opt.hub);
     ferry_taskpool_stop(server->hashing);
     ferry_taskpool_stop(server->checking); /* checks in flight see stopping and give up */
+    wait_for_streams(server);
     ferry_http_guard_stop(server->guard);
     MHD_stop_daemon(server->daemon);
     pthread_key_delete(server->store_key);
