@@ -228,6 +228,7 @@ typedef struct {
     char *created_col, *updated_col; /* quoted timestamp columns, or NULL */
     char *flag_col;                  /* quoted flag column (on_missing: flag), or NULL */
     char flag_at[FERRY_TARGET_TIME_MAX];    /* the run's time as target.flag's column takes it */
+    ferry_column_type flag_type;            /* target.flag's timestamp column, for diffs */
     char created_at[FERRY_TARGET_TIME_MAX]; /* the run's time, as each column takes it */
     char updated_at[FERRY_TARGET_TIME_MAX];
     ferry_column_type *ctype; /* per field: what its column holds, how values compare */
@@ -1065,8 +1066,10 @@ static ferry_rc read_shape(pg_target *t, const char *oid, ferry_target_shape *sh
             timestamp_zone(type, t->created_at);
         if (tg->updated_column != NULL && strcmp(name, tg->updated_column) == 0)
             timestamp_zone(type, t->updated_at);
-        if (tg->flag_column != NULL && strcmp(name, tg->flag_column) == 0)
+        if (tg->flag_column != NULL && strcmp(name, tg->flag_column) == 0) {
             timestamp_zone(type, t->flag_at);
+            ferry_column_type_parse(type, false, &t->flag_type);
+        }
         rc = ferry_target_shape_column(shape, name, PQgetvalue(cols, r, 2)[0] == 't',
                                        PQgetvalue(cols, r, 3)[0] == 't', &f, err);
         if (rc == FERRY_OK && f >= 0)
@@ -1628,12 +1631,17 @@ static void append_insert(pg_target *t, int64_t lo, int64_t hi)
         ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
     if (t->created_col != NULL)
         ferry_buf_printf_trunc(b, ", %s, %s", t->created_col, t->updated_col);
+    /* A new row is not flagged; an app's boolean column may be NOT NULL without a default. */
+    if (t->flag_mode && sync->target.flag_bool)
+        ferry_buf_printf_trunc(b, ", %s", t->flag_col);
     ferry_buf_printf_trunc(b, ") SELECT ");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf_trunc(b, "%sn%zu%s%s", i ? ", " : "", i, t->col[i].out,
                                t->col[i].out[0] ? t->col[i].type : "");
     if (t->created_col != NULL)
         ferry_buf_printf_trunc(b, ", '%s', '%s'", t->created_at, t->updated_at);
+    if (t->flag_mode && sync->target.flag_bool)
+        ferry_buf_printf_trunc(b, ", %s", sync->target.flag_value ? "false" : "true");
     ferry_buf_printf_trunc(b,
                            " FROM ferry_out WHERE what = 'c' AND ord >= %lld AND ord < %lld"
                            " ORDER BY ord; ",
@@ -1979,6 +1987,9 @@ static ferry_rc result_row(pg_target *t, PGresult *res, int r, ferry_target_resu
                                                  sync->target.flag_value ? "true" : "false",
                                                  sync->target.flag_value ? "false" : "true", err)
                          : FERRY_OK;
+            else if (sync->target.flag_column != NULL) /* the app's column: an instant */
+                rc = ferry_target_diff_add_typed(&t->diff, sync->target.flag_column, &t->flag_type,
+                                                 old, new, err);
             else
                 rc = ferry_target_diff_add(&t->diff, ferry_target_flag_column(&sync->target), old,
                                            new, err);
@@ -2458,6 +2469,7 @@ ferry_rc ferry_pg_target_new(struct pg_conn *conn, const ferry_sync_spec *sync, 
     t->conn = conn;
     t->sync = sync;
     t->flag_mode = sync->target.on_missing == FERRY_ON_MISSING_FLAG;
+    ferry_column_type_parse("timestamp with time zone", false, &t->flag_type); /* as created */
     ferry_buf_init(&t->send, 2 * SEND_CHUNK + DIRECT_BYTES);
     ferry_buf_init(&t->lines, 2 * DIRECT_BYTES);
     ferry_buf_init(&t->keys, 2 * DIRECT_BYTES);

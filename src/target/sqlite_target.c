@@ -27,7 +27,9 @@
  * with or without AUTOINCREMENT and NOT NULL, is the rowid: SQLite fills it). on_missing: flag
  * adds a ferry_missing_since column when it is absent, unless target.flag names the table's own
  * column: a time column gets the run's time (as the timestamps are written) and NULL when the
- * record returns; a boolean one gets flag.value (0/1) and the opposite when the record returns.
+ * record returns; a boolean one gets flag.value (0/1) and the opposite when the record returns
+ * or is inserted (an app's boolean may be NOT NULL without a default). A time flag's diff shows
+ * the instant as a DATETIME column's does; ferry_missing_since's shows its text.
  *
  * Timestamps (target.timestamps): the run's time, taken once at begin() and written as Rails
  * writes it on SQLite ("2026-03-01 09:00:00.123456", UTC), goes into the created column of
@@ -55,10 +57,11 @@ typedef struct {
     ferry_target base;
     sqlite3 *db;
     const ferry_sync_spec *sync;
-    char *tenant;             /* the run's tenant: rows of other tenants are not the run's */
-    size_t *key_field;        /* field index of each key column */
-    ferry_column_type *ctype; /* per field: its column's type */
-    bool *check;              /* per field: values are checked against the column type */
+    char *tenant;                /* the run's tenant: rows of other tenants are not the run's */
+    size_t *key_field;           /* field index of each key column */
+    ferry_column_type *ctype;    /* per field: its column's type */
+    ferry_column_type flag_type; /* target.flag's timestamp column, for diffs: DATETIME */
+    bool *check;                 /* per field: values are checked against the column type */
     bool any_check;
     bool in_txn;
     bool was_empty; /* the table had no rows when the run began */
@@ -286,11 +289,16 @@ static ferry_rc prepare_statements(sqlite_target *t, ferry_err *err)
     if (sync->target.created_column != NULL)
         ferry_buf_printf(b, ", \"%s\", \"%s\"", sync->target.created_column,
                          sync->target.updated_column);
+    /* A new row is not flagged; an app's boolean column may be NOT NULL without a default. */
+    if (t->flag_mode && sync->target.flag_bool)
+        ferry_buf_printf(b, ", \"%s\"", FLAG_COLUMN(t));
     ferry_buf_printf(b, ") VALUES (");
     for (size_t i = 0; i < sync->nfields; i++)
         ferry_buf_printf(b, "%s?%zu", i ? ", " : "", i + 1);
     if (sync->target.created_column != NULL)
         ferry_buf_printf(b, ", ?%zu, ?%zu", sync->nfields + 1, sync->nfields + 1);
+    if (t->flag_mode && sync->target.flag_bool)
+        ferry_buf_printf(b, ", %d", !sync->target.flag_value);
     ferry_buf_printf(b, ")");
     if ((rc = prepare(t, &t->insert, err)) != FERRY_OK)
         return rc;
@@ -446,6 +454,9 @@ static ferry_rc compare(sqlite_target *t, const ferry_mapped_record *rec, bool w
                                              sync->target.flag_value ? "true" : "false",
                                              sync->target.flag_value ? "false" : "true", err)
                      : FERRY_OK;
+        else if (sync->target.flag_column != NULL) /* the app's column: shown as an instant */
+            rc =
+                ferry_target_diff_add_typed(&t->diff, FLAG_COLUMN(t), &t->flag_type, old, new, err);
         else
             rc = ferry_target_diff_add(&t->diff, FLAG_COLUMN(t), old, new, err);
         if (rc != FERRY_OK)
@@ -783,6 +794,7 @@ ferry_rc ferry_sqlite_target_new(struct sqlite3 *db, const ferry_sync_spec *sync
     t->db = db;
     t->sync = sync;
     t->flag_mode = sync->target.on_missing == FERRY_ON_MISSING_FLAG;
+    ferry_column_type_parse("DATETIME", true, &t->flag_type);
     ferry_rowset_init(&t->seen);
     ferry_buf_init(&t->sql, 1024 * 1024);
     ferry_target_diff_init(&t->diff);

@@ -123,8 +123,9 @@ void ferry_column_type_parse(const char *decl, bool sqlite, ferry_column_type *r
         return;
     }
     /* SQLite: words inside the declared type, as its affinity rules read them; "timestamp"
-     * before "time", "bool" and "uuid" before "int". */
-    if (has(decl, "bool")) {
+     * before "time", "bool" and "uuid" before "int". tinyint(1) is MySQL's boolean, which
+     * Laravel's boolean() declares on SQLite too. */
+    if (has(decl, "bool") || strcasecmp(decl, "tinyint(1)") == 0) {
         ret->kind = FERRY_COLUMN_BOOLEAN;
     } else if (has(decl, "uuid")) {
         ret->kind = FERRY_COLUMN_UUID;

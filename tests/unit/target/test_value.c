@@ -98,6 +98,8 @@ static void sqlite_declared_types_follow_affinity_words(void **state)
     assert_int_equal(lite("NUMERIC").kind, FERRY_COLUMN_NUMERIC);
     assert_int_equal(lite("DECIMAL(10,2)").scale, 2);
     assert_int_equal(lite("BOOLEAN").kind, FERRY_COLUMN_BOOLEAN);
+    assert_int_equal(lite("tinyint(1)").kind, FERRY_COLUMN_BOOLEAN);
+    assert_int_equal(lite("tinyint").kind, FERRY_COLUMN_INTEGER);
     assert_int_equal(lite("DATE").kind, FERRY_COLUMN_DATE);
     assert_int_equal(lite("DATETIME").kind, FERRY_COLUMN_TIMESTAMP);
     assert_int_equal(lite("VARCHAR(255)").maxlen, 255);
