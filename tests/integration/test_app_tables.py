@@ -2,19 +2,33 @@
 
 Each framework's DDL (fixtures/apptables/, on SQLite here and on PostgreSQL in the pgsuite
 rerun) is loaded into the test's database, then a CSV of therapists is synced into it with
-target.timestamps on: the id comes from the database, records match on the unique email, a
-first run creates, two identical re-runs find everything unchanged and leave created_at and
-updated_at alone, and a run with one change updates exactly that row (exact diff) and bumps
-its updated_at only. Every refusal (no unique index on the key, NOT NULL columns nothing
-fills, a missing timestamp column, a field without a column) names the table, the column and
-the fix, exits non-zero and changes nothing; ferry check says the same. ferry migrate
---targets adds missing columns to the tables Ferry created and to no others.
+target.timestamps on: the id comes from the database and records match on the unique email.
 
-Identical re-syncs on PostgreSQL: the boolean column is left out of the mapping there (and
-Django's, NOT NULL without a default, is given one), as boolean values are still compared
-as text (true against 1) until native types are compared by value; the decimals have two
-fraction digits for the same reason (numeric(10,2) reads 120.50 where Ferry wrote 120.5).
-Every other column (numeric, date, uuid, jsonb, timestamps) is synced on both backends.
+The cases are a table: every scenario runs on every fixture of the backend (the test_<framework>_
+<scenario> methods made below the class).
+- lifecycle: a first run creates; two identical re-runs find everything unchanged and leave
+  every row, created_at and updated_at included, as it was; then one run per column changes
+  that column of one row: exactly that diff, that row's updated_at moved, its created_at and
+  every other row's timestamps kept.
+- flag_soft_delete / flag_boolean: on_missing: flag into the framework's soft-delete column
+  (target.flag: {column: discarded_at / deleted_at}) and into its active boolean ({column:
+  active, value: false}): the missing row is flagged and its updated_at bumped, a re-run
+  changes nothing, the returning record clears the flag (NULL / true) as an update.
+- delete_under_guard: on_missing: delete with guard.max_missing: 0 stops the run and changes
+  nothing; with --allow-missing the row goes and the others are untouched.
+A table Ferry creates (no fixture) gets the named flag column and the same behaviour.
+
+Where docs/app-tables.md has a worked example for a fixture and backend, the lifecycle case
+syncs with the ferry.yaml shown there, verbatim but for its database line (the
+DOC_EXAMPLES table; test_docs_worked_examples_are_the_tested_ones keeps the two in step).
+
+Timestamps are checked without waiting: before each run the rows' created_at and updated_at
+are set to a moment in 2020, so a moved one is newer and a kept one is that moment.
+
+Every refusal (no unique index on the key, NOT NULL columns nothing fills, a missing
+timestamp column, a field without a column) names the table, the column and the fix, exits
+non-zero and changes nothing; ferry check says the same. ferry migrate --targets adds missing
+columns to the tables Ferry created and to no others.
 """
 
 import datetime
@@ -23,25 +37,49 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
 
 import ferrytest
 from ferrytest import ON_POSTGRES
 
 FIXTURES = os.path.join(ferrytest.HERE, "fixtures", "apptables")
+GUIDE = os.path.join(ferrytest.SOURCE_ROOT, "docs", "app-tables.md")
 BACKEND_NAME = "postgres" if ON_POSTGRES else "sqlite"
+
+FRAMEWORKS = ("rails", "django", "laravel")
+# Each framework's soft-delete column in its fixture (fixtures/apptables/README.md).
+SOFT_DELETE = {"rails": "discarded_at", "django": "deleted_at", "laravel": "deleted_at"}
+# The worked examples of docs/app-tables.md, by (framework, backend): their ferry.yaml is
+# the one the lifecycle case of that fixture uses.
+DOC_EXAMPLES = {
+    ("rails", "sqlite"): "Rails on SQLite",
+    ("rails", "postgres"): "Rails on PostgreSQL",
+    ("django", "postgres"): "Django on PostgreSQL",
+    ("laravel", "sqlite"): "Laravel on SQLite",
+}
 
 HEADER = ["email", "name", "location_id", "active", "hourly_rate", "started_on",
           "external_id", "profile"]
 ROWS = [
-    ["ayu@clinic.example", "Ayu", "1", "true", "120.75", "2024-03-01",
+    ["ayu@clinic.example", "Ayu", "1", "true", "120.5", "2024-03-01",
      "6f1c2b1e-1d5e-4c1a-9f3e-0a1b2c3d4e5f", '{"langs": ["id", "en"]}'],
     ["budi@clinic.example", "Budi", "2", "false", "95.25", "2023-11-15",
      "0b7f7f2a-6a47-4a52-8c1e-2f3a4b5c6d7e", '{"langs": ["id"]}'],
-    ["citra@clinic.example", "Citra", "1", "true", "150.25", "2022-01-10",
+    ["citra@clinic.example", "Citra", "1", "true", "150", "2022-01-10",
      "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", '{"langs": ["en"]}'],
 ]
+# The lifecycle's changes to Budi, one run each: (column, new value).
+CHANGES = [
+    ("name", "Budi Santoso"),
+    ("location_id", "1"),
+    ("active", "true"),
+    ("hourly_rate", "99.5"),
+    ("started_on", "2023-12-01"),
+    ("external_id", "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5"),
+    ("profile", '{"langs": ["id", "en"], "since": 2023}'),
+]
 UTC_MICROS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+UTC_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+BEFORE = "2020-01-01 00:00:00"  # where the rows' timestamps are set before each run
 
 
 def fields(without=()):
@@ -55,9 +93,43 @@ def fields(without=()):
         "external_id": {},
         "profile": {},
     }
-    if ON_POSTGRES:
-        without = tuple(without) + ("active",)
     return {k: v for k, v in f.items() if k not in without}
+
+
+def has_json_column(framework):
+    """Whether the fixture's profile column is a JSON type (compared and shown as JSON)
+    rather than text: Django and Laravel keep JSON in text on SQLite."""
+    return ON_POSTGRES or framework == "rails"
+
+
+def rows_for(framework):
+    """ROWS as the framework's app would hold them: Django keeps a UUIDField in char(32) on
+    SQLite, 32 hex digits without hyphens (a 36-character uuid would fail its record)."""
+    rows = [list(r) for r in ROWS]
+    if framework == "django" and not ON_POSTGRES:
+        for r in rows:
+            r[HEADER.index("external_id")] = r[HEADER.index("external_id")].replace("-", "")
+    return rows
+
+
+def doc_config(title):
+    """The ferry.yaml of the guide's worked example title: the first yaml block of its
+    section, with its database line made the test's (write_file() maps sqlite:ferry.db to
+    the test's PostgreSQL database)."""
+    with open(GUIDE) as f:
+        text = f.read()
+    m = re.search(r"^## A worked example: %s\n(.*?)(?=^## )" % re.escape(title), text,
+                  re.M | re.S)
+    if m is None:
+        raise AssertionError("docs/app-tables.md has no section 'A worked example: %s'" % title)
+    block = re.search(r"^```yaml\n(.*?)^```", m.group(1), re.M | re.S)
+    if block is None:
+        raise AssertionError("the worked example %s has no yaml block" % title)
+    config, n = re.subn(r"^database: .*$", "database: sqlite:ferry.db", block.group(1),
+                        flags=re.M)
+    if n != 1:
+        raise AssertionError("the worked example %s's config has %d database lines" % (title, n))
+    return config
 
 
 class AppTablesTest(ferrytest.FerryTestCase):
@@ -65,8 +137,6 @@ class AppTablesTest(ferrytest.FerryTestCase):
         with open(os.path.join(FIXTURES, "%s_%s.sql" % (framework, BACKEND_NAME))) as f:
             ddl = f.read()
         self.exec_script(ddl)
-        if ON_POSTGRES and framework == "django":  # see the module's docstring
-            self.exec_script("ALTER TABLE therapists ALTER COLUMN active SET DEFAULT true;")
         self.exec_script("INSERT INTO locations (name, created_at, updated_at) VALUES"
                          " ('Jakarta', '2024-01-01 00:00:00', '2024-01-01 00:00:00'),"
                          " ('Bandung', '2024-01-01 00:00:00', '2024-01-01 00:00:00');")
@@ -84,79 +154,233 @@ class AppTablesTest(ferrytest.FerryTestCase):
         finally:
             con.close()
 
-    def write_sync(self, rows, target=None, without=()):
+    def write_rows(self, rows, without=()):
         cols = [c for c in HEADER if c in fields(without)]
         self.write_csv("therapists.csv", cols, [[r[HEADER.index(c)] for c in cols] for r in rows])
+
+    def write_sync(self, rows, target=None, without=(), guard=None):
+        self.write_rows(rows, without)
         t = {"table": "therapists", "key": "email", "timestamps": True}
         t.update(target or {})
-        self.write_config({"therapists": {
-            "source": {"url": "therapists.csv"}, "target": t, "fields": fields(without)}})
+        sync = {"source": {"url": "therapists.csv"}, "target": t, "fields": fields(without)}
+        if guard is not None:
+            sync["guard"] = guard
+        self.write_config({"therapists": sync})
 
     def stamps(self):
         return {r[0]: (str(r[1]), str(r[2])) for r in self.query(
             "SELECT email, created_at, updated_at FROM therapists ORDER BY email")}
 
-    def therapists(self):
-        return self.query("SELECT * FROM therapists ORDER BY id")
+    def set_stamps_back(self):
+        """Sets every row's created_at and updated_at to BEFORE; returns stamps()."""
+        self.db_exec("UPDATE therapists SET created_at = ?, updated_at = ?", (BEFORE, BEFORE))
+        return self.stamps()
+
+    def assert_stamps_moved_only(self, before, moved):
+        """Only moved's updated_at differs from before (and is newer); every created_at and
+        every other updated_at is as it was."""
+        after = self.stamps()
+        self.assertEqual(sorted(after), sorted(before))
+        for email, (created, updated) in after.items():
+            self.assertEqual(created, before[email][0], email)
+            if email in moved:
+                self.assertGreater(updated, before[email][1], email)
+            else:
+                self.assertEqual(updated, before[email][1], email)
+
+    def therapists(self, but=None):
+        """Every row of therapists (all columns), by email; but: without that email's row."""
+        return self.query("SELECT * FROM therapists WHERE email IS DISTINCT FROM ?"
+                          " ORDER BY email", (but,)) if ON_POSTGRES else self.query(
+            "SELECT * FROM therapists WHERE email IS NOT ? ORDER BY email", (but,))
 
     def counts(self):
         run = self.last_run()
         return run["status"], run["created"], run["updated"], run["unchanged"]
 
-    def check_framework(self, framework):
+    def diffs(self):
+        return [(c["outcome"], c["record_key"], json.loads(c["diff"]) if c["diff"] else None)
+                for c in self.changes(self.last_run()["id"])]
+
+    # -- the table of cases: each scenario on each framework's fixture --
+
+    def check_lifecycle(self, framework):
         self.load_ddl(framework)
-        rows = [list(r) for r in ROWS]
-        if framework == "django" and not ON_POSTGRES:
-            # Django keeps a UUIDField in char(32) on SQLite: 32 hex digits, no hyphens (a
-            # 36-character uuid would fail its record: too long for the column).
-            for r in rows:
-                r[HEADER.index("external_id")] = r[HEADER.index("external_id")].replace("-", "")
-        self.write_sync(rows)
-        self.sync("therapists")
-        self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
+        rows = rows_for(framework)
+        self.write_rows(rows)
+        title = DOC_EXAMPLES.get((framework, BACKEND_NAME))
+        if title is not None:
+            self.write_config(doc_config(title))
+        else:
+            self.write_sync(rows)
+        out, _ = self.sync("therapists")
+        self.assertIn("Processed 3 therapists: 3 created, 0 updated, 0 unchanged, 0 skipped, "
+                      "0 failed.", out)
         # The database gave the ids; the key matched nothing, so each row is new.
         self.assertEqual(self.query("SELECT id, email FROM therapists ORDER BY id"),
                          [(1, "ayu@clinic.example"), (2, "budi@clinic.example"),
                           (3, "citra@clinic.example")])
-        first = self.stamps()
-        for created, updated in first.values():
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        for created, updated in self.stamps().values():
             self.assertEqual(created, updated)
             if not ON_POSTGRES:
                 self.assertRegex(created, UTC_MICROS)
-        table = self.therapists()
+            stamp = datetime.datetime.strptime(created[:19].replace("T", " "),
+                                               "%Y-%m-%d %H:%M:%S")
+            self.assertLess(abs((stamp - now).total_seconds()), 120, created)
 
+        before = self.set_stamps_back()
+        table = self.therapists()
         for _ in range(2):
-            time.sleep(1.1)  # a bumped updated_at would differ even at whole seconds
-            self.sync("therapists")
-            self.assertEqual(self.counts(), ("succeeded", 0, 0, 3))
-            self.assertEqual(self.changes(self.last_run()["id"]), [])
-            self.assertEqual(self.stamps(), first)
+            out, _ = self.sync("therapists")
+            self.assertIn("Processed 3 therapists: 0 created, 0 updated, 3 unchanged, "
+                          "0 skipped, 0 failed.", out)
+            self.assertEqual(self.diffs(), [])
             self.assertEqual(self.therapists(), table)
 
-        rows[1][1] = "Budi Santoso"
-        self.write_sync(rows)
-        time.sleep(1.1)
+        for column, new in CHANGES:
+            i = HEADER.index(column)
+            if column == "external_id" and framework == "django" and not ON_POSTGRES:
+                new = new.replace("-", "")
+            old, rows[1][i] = rows[1][i], new
+            if column == "profile" and has_json_column(framework):  # compact, sorted keys
+                old, new = (json.dumps(json.loads(v), separators=(",", ":"), sort_keys=True)
+                            for v in (old, new))
+            self.write_rows(rows)
+            before = self.set_stamps_back()
+            others = self.therapists(but="budi@clinic.example")
+            self.sync("therapists")
+            self.assertEqual(self.counts(), ("succeeded", 0, 1, 2), column)
+            self.assertEqual(self.diffs(), [("updated", "budi@clinic.example", {column: [old, new]})])
+            self.assert_stamps_moved_only(before, {"budi@clinic.example"})
+            self.assertEqual(self.therapists(but="budi@clinic.example"), others, column)
+        # Every column now holds its change: a re-run finds all three unchanged.
         self.sync("therapists")
-        self.assertEqual(self.counts(), ("succeeded", 0, 1, 2))
-        self.assertEqual([json.loads(c["diff"]) for c in self.changes(self.last_run()["id"])],
-                         [{"name": ["Budi", "Budi Santoso"]}])
-        after = self.stamps()
-        self.assertEqual(after["ayu@clinic.example"], first["ayu@clinic.example"])
-        self.assertEqual(after["citra@clinic.example"], first["citra@clinic.example"])
-        created, updated = after["budi@clinic.example"]
-        self.assertEqual(created, first["budi@clinic.example"][0])
-        self.assertGreater(updated, first["budi@clinic.example"][1])
-        self.assertEqual(self.query("SELECT id FROM therapists WHERE name = 'Budi Santoso'"),
-                         [(2,)])
+        self.assertEqual(self.counts(), ("succeeded", 0, 0, 3))
 
-    def test_rails(self):
-        self.check_framework("rails")
+    def check_flag(self, framework, flag):
+        """Removes Citra, then brings her back, with target.flag naming the app's column
+        (framework None: a table Ferry creates)."""
+        boolean = "value" in flag
+        column = flag["column"]
+        without = ("active",) if boolean else ()
+        target = {"on_missing": "flag", "flag": flag}
+        rows = rows_for(framework)
+        if framework is not None:
+            self.load_ddl(framework)
+        if boolean:  # a row not flagged holds true (or NULL in a table Ferry created)
+            flagged_sql = "SELECT email FROM therapists WHERE %s = %s" % (column, "false")
+            cleared_sql = "SELECT count(*) FROM therapists WHERE %s IS NOT %s" % (column, "false")
+        else:
+            flagged_sql = "SELECT email FROM therapists WHERE %s IS NOT NULL" % column
+            cleared_sql = "SELECT count(*) FROM therapists WHERE %s IS NULL" % column
+        if boolean and not ON_POSTGRES:  # SQLite's booleans are 0 and 1
+            flagged_sql = flagged_sql.replace("false", "0")
+            cleared_sql = cleared_sql.replace("false", "0")
+        self.write_sync(rows, target, without)
+        self.sync("therapists")
+        self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
+        self.assertIn(column, self.columns("therapists"))
+        self.assertNotIn("ferry_missing_since", self.columns("therapists"))
+        self.assertEqual(self.query(flagged_sql), [])
 
-    def test_django(self):
-        self.check_framework("django")
+        self.write_sync(rows[:2], target, without)
+        before = self.set_stamps_back()
+        out, _ = self.sync("therapists")
+        self.assertIn("Processed 2 therapists: 0 created, 0 updated, 2 unchanged, 0 skipped, "
+                      "0 failed, 1 flagged as missing.", out)
+        self.assertNotIn("ferry_missing_since", self.columns("therapists"))
+        self.assertEqual(self.query(flagged_sql), [("citra@clinic.example",)])
+        self.assert_stamps_moved_only(before, {"citra@clinic.example"})
+        self.assertEqual(self.last_run()["deleted"], 1)
+        self.assertEqual([(c["outcome"], c["record_key"], c["reason"])
+                          for c in self.changes(self.last_run()["id"])],
+                         [("deleted", "citra@clinic.example",
+                           "no longer in the source: flagged as missing")])
+        if not boolean:  # the run's time, as updated_at is written
+            self.assertEqual(self.query("SELECT email FROM therapists WHERE %s = updated_at"
+                                        % column), [("citra@clinic.example",)])
 
-    def test_laravel(self):
-        self.check_framework("laravel")
+        # Still missing: nothing changes.
+        flagged_table = self.therapists()
+        out, _ = self.sync("therapists")
+        self.assertIn("0 flagged as missing.", out)
+        self.assertEqual(self.therapists(), flagged_table)
+
+        # Citra comes back: the flag is cleared, an update with the flag column in its diff.
+        self.write_sync(rows, target, without)
+        before = self.set_stamps_back()
+        out, _ = self.sync("therapists")
+        self.assertIn("Processed 3 therapists: 0 created, 1 updated, 2 unchanged, 0 skipped, "
+                      "0 failed, 0 flagged as missing.", out)
+        self.assertEqual(self.query(flagged_sql), [])
+        self.assertEqual(self.query(cleared_sql), [(3,)])
+        (outcome, key, diff), = self.diffs()
+        self.assertEqual((outcome, key), ("updated", "citra@clinic.example"))
+        if boolean:
+            self.assertEqual(diff, {column: ["false", "true"]})
+            self.assertEqual(self.query("SELECT %s FROM therapists WHERE email = ?" % column,
+                                        ("citra@clinic.example",)),
+                             [(True if ON_POSTGRES else 1,)])
+        else:
+            self.assertEqual(list(diff), [column])
+            self.assertRegex(diff[column][0], UTC_INSTANT)
+            self.assertIsNone(diff[column][1])
+        self.assert_stamps_moved_only(before, {"citra@clinic.example"})
+
+        # Back and unchanged: nothing moves.
+        table = self.therapists()
+        self.sync("therapists")
+        self.assertEqual(self.counts(), ("succeeded", 0, 0, 3))
+        self.assertEqual(self.therapists(), table)
+
+    def check_flag_soft_delete(self, framework):
+        self.check_flag(framework, {"column": SOFT_DELETE[framework]})
+
+    def check_flag_boolean(self, framework):
+        self.check_flag(framework, {"column": "active", "value": False})
+
+    def check_delete_under_guard(self, framework):
+        self.load_ddl(framework)
+        rows = rows_for(framework)
+        target = {"on_missing": "delete"}
+        self.write_sync(rows, target, guard={"max_missing": 0})
+        self.sync("therapists")
+        self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
+
+        self.write_sync(rows[:2], target, guard={"max_missing": 0})
+        before = self.set_stamps_back()
+        table = self.therapists()
+        remaining = self.therapists(but="citra@clinic.example")
+        out, err = self.sync("therapists", expect=1)
+        self.assertIn("the run would delete 1 of the 3 rows of therapists (33.3%), more than "
+                      "guard.max_missing allows (0), so it was stopped before writing anything",
+                      out + err)
+        self.assertEqual(self.last_run()["status"], "failed")
+        self.assertEqual(self.therapists(), table)
+
+        out, _ = self.sync("therapists", "--allow-missing")
+        self.assertIn("Processed 2 therapists: 0 created, 0 updated, 2 unchanged, 0 skipped, "
+                      "0 failed, 1 deleted.", out)
+        self.assertEqual([(c["outcome"], c["record_key"], c["reason"])
+                          for c in self.changes(self.last_run()["id"])],
+                         [("deleted", "citra@clinic.example", "no longer in the source: deleted")])
+        self.assertEqual(self.therapists(), remaining)
+        del before["citra@clinic.example"]
+        self.assert_stamps_moved_only(before, set())
+
+    def test_created_table_flags_into_its_named_timestamp_column(self):
+        self.check_flag(None, {"column": "removed_at"})
+
+    def test_created_table_flags_into_its_named_boolean_column(self):
+        self.check_flag(None, {"column": "listed", "value": False})
+
+    def test_docs_worked_examples_are_the_tested_ones(self):
+        with open(GUIDE) as f:
+            titles = re.findall(r"^## A worked example: (.*)$", f.read(), re.M)
+        self.assertEqual(sorted(titles), sorted(DOC_EXAMPLES.values()))
+        for title in DOC_EXAMPLES.values():
+            self.assertIn("database: sqlite:ferry.db", doc_config(title))
 
     def test_timestamps_are_utc_whatever_the_time_zone(self):
         self.load_ddl("rails")
@@ -180,94 +404,6 @@ class AppTablesTest(ferrytest.FerryTestCase):
         self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
         self.assertEqual(self.query("SELECT count(*) FROM therapists"
                                     " WHERE inserted_at = modified_at"), [(3,)])
-
-    def test_flagging_a_missing_row_bumps_its_updated_at(self):
-        self.load_ddl("rails")
-        self.write_sync(ROWS, {"on_missing": "flag"})
-        self.sync("therapists")
-        first = self.stamps()
-        self.write_sync(ROWS[:2], {"on_missing": "flag"})
-        time.sleep(1.1)
-        self.sync("therapists", "--allow-missing")
-        after = self.stamps()
-        self.assertEqual(self.query("SELECT email FROM therapists"
-                                    " WHERE ferry_missing_since IS NOT NULL"),
-                         [("citra@clinic.example",)])
-        self.assertEqual(after["citra@clinic.example"][0], first["citra@clinic.example"][0])
-        self.assertGreater(after["citra@clinic.example"][1], first["citra@clinic.example"][1])
-        for email in ("ayu@clinic.example", "budi@clinic.example"):
-            self.assertEqual(after[email], first[email])
-
-    def check_flag_column(self, flag, without, flagged_rows, cleared_rows, diff):
-        """Removes Citra, then brings her back, with target.flag naming the app's column."""
-        target = {"on_missing": "flag", "flag": flag}
-        self.write_sync(ROWS, target, without=without)
-        self.sync("therapists")
-        first = self.stamps()
-        self.write_sync(ROWS[:2], target, without=without)
-        time.sleep(1.1)
-        out, _ = self.sync("therapists", "--allow-missing")
-        self.assertIn("0 created, 0 updated, 2 unchanged, 0 skipped, 0 failed, "
-                      "1 flagged as missing.", out)
-        self.assertNotIn("ferry_missing_since", self.columns("therapists"))
-        column = flag["column"]
-        self.assertEqual(self.query(flagged_rows), [("citra@clinic.example",)])
-        after = self.stamps()
-        self.assertEqual(after["citra@clinic.example"][0], first["citra@clinic.example"][0])
-        self.assertGreater(after["citra@clinic.example"][1], first["citra@clinic.example"][1])
-        for email in ("ayu@clinic.example", "budi@clinic.example"):
-            self.assertEqual(after[email], first[email])
-        run = self.last_run()
-        self.assertEqual(run["deleted"], 1)
-        self.assertEqual([(c["outcome"], c["record_key"], c["reason"])
-                          for c in self.changes(run["id"])],
-                         [("deleted", "citra@clinic.example",
-                           "no longer in the source: flagged as missing")])
-        if column == "deleted_at":  # the run's time, as updated_at is written
-            self.assertEqual(self.query("SELECT count(*) FROM therapists"
-                                        " WHERE deleted_at = updated_at"), [(1,)])
-
-        # Still missing: nothing changes.
-        flagged_table = self.therapists()
-        out, _ = self.sync("therapists", "--allow-missing")
-        self.assertIn("0 flagged as missing.", out)
-        self.assertEqual(self.therapists(), flagged_table)
-
-        # Citra comes back: the flag is cleared, an update with the flag column in its diff.
-        self.write_sync(ROWS, target, without=without)
-        time.sleep(1.1)
-        out, _ = self.sync("therapists")
-        self.assertIn("0 created, 1 updated, 2 unchanged, 0 skipped, 0 failed, "
-                      "0 flagged as missing.", out)
-        self.assertEqual(self.query(flagged_rows), [])
-        self.assertEqual(self.query(cleared_rows), [(3,)])
-        changes = self.changes(self.last_run()["id"])
-        self.assertEqual([(c["outcome"], c["record_key"]) for c in changes],
-                         [("updated", "citra@clinic.example")])
-        self.assertEqual(diff(json.loads(changes[0]["diff"])), True)
-        back = self.stamps()
-        self.assertGreater(back["citra@clinic.example"][1], after["citra@clinic.example"][1])
-        for email in ("ayu@clinic.example", "budi@clinic.example"):
-            self.assertEqual(back[email], first[email])
-
-    def test_flag_sets_the_apps_deleted_at(self):
-        self.load_ddl("rails")
-        self.exec_script("ALTER TABLE therapists ADD COLUMN deleted_at %s;"
-                         % ("timestamp(6)" if ON_POSTGRES else "datetime(6)"))
-        self.check_flag_column(
-            {"column": "deleted_at"}, (),
-            "SELECT email FROM therapists WHERE deleted_at IS NOT NULL",
-            "SELECT count(*) FROM therapists WHERE deleted_at IS NULL",
-            lambda d: list(d) == ["deleted_at"] and d["deleted_at"][0] is not None
-            and d["deleted_at"][1] is None)
-
-    def test_flag_sets_the_apps_boolean_to_the_value_given(self):
-        self.load_ddl("rails")
-        self.check_flag_column(
-            {"column": "active", "value": False}, ("active",),
-            "SELECT email FROM therapists WHERE NOT active",
-            "SELECT count(*) FROM therapists WHERE active",
-            lambda d: d == {"active": ["false", "true"]})
 
     def test_flag_column_missing_from_the_table_is_refused(self):
         self.load_ddl("rails")
@@ -371,6 +507,19 @@ class AppTablesTest(ferrytest.FerryTestCase):
         self.assertEqual(self.counts(), ("succeeded", 0, 2, 0))
         self.assertEqual(self.query("SELECT id, phone FROM people ORDER BY id"),
                          [("P1", "0811"), ("P2", "0812")])
+
+
+
+def add_framework_cases():
+    """Adds test_<framework>_<scenario> to AppTablesTest for each fixture and scenario."""
+    for framework in FRAMEWORKS:
+        for scenario in ("lifecycle", "flag_soft_delete", "flag_boolean", "delete_under_guard"):
+            check = getattr(AppTablesTest, "check_" + scenario)
+            setattr(AppTablesTest, "test_%s_%s" % (framework, scenario),
+                    lambda self, check=check, framework=framework: check(self, framework))
+
+
+add_framework_cases()
 
 
 if __name__ == "__main__":
