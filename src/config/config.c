@@ -326,6 +326,8 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
     }
     if (rc == FERRY_OK)
         rc = inherit_top_level(&w, cfg);
+    if (rc == FERRY_OK)
+        rc = ferry_config_shared_tables_check(&w, cfg);
 out:
     ferry_config_yaml_close(&y);
     if (rc != FERRY_OK) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/cron.h"
 #include "util/err.h"
 #include "util/ipnet.h"
@@ -41,6 +42,9 @@ typedef struct {
     char *pointer;         /* rest sources: JSON pointer into the record; default "/name" */
     char *join;            /* rest sources: joins array elements; default ", " */
     bool is_tenant;        /* the tenant column a sync with tenants adds (tenant.column) */
+    char *scope_value;     /* a target.scope column: the value Ferry writes on every row */
+    bool filled;           /* Ferry fills it (the tenant's or a scope column): no source
+                              column or pointer is read for it */
     char **values;         /* enum: the allowed values, as written */
     size_t nvalues;
     int line;         /* line in the config file, for messages */
@@ -181,6 +185,9 @@ typedef struct {
     bool flag_bool;
     bool flag_value;
     int flag_line; /* where flag: was written, or 0 */
+    /* target.scope: how many of the fields are scope columns (filled with scope_value, and
+       key columns after those of target.key) */
+    size_t nscope;
 } ferry_target_spec;
 
 /* One limit of a sync's guard: a share of the rows (or records) or a count of them. */
@@ -273,6 +280,15 @@ const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char
 
 /* The index of the field named name in sync, or -1. */
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name);
+
+/* Appends key column k's value (v, len bytes) to the key text out (reset for each key) as
+ * the run reports a record's key: the value alone for a one-column key, else "k1=v1, k2=v2".
+ * Scope columns (target.scope: the same on every row) are left out. False when out is full. */
+bool ferry_sync_key_append(const ferry_sync_spec *sync, size_t k, const char *v, size_t len,
+                           ferry_buf *out);
+
+/* How many key columns a key text shows (target.key and the tenant's; not the scope's). */
+size_t ferry_sync_key_shown(const ferry_sync_spec *sync);
 
 /* NULL when tenant is acceptable for sync (a sync without tenants takes only NULL), else a
  * static message saying why not. */

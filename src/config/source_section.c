@@ -571,7 +571,7 @@ static ferry_rc check_rest_fields(struct walk *w, ferry_sync_spec *sync)
         size_t old;
         ferry_rc rc;
 
-        if (f->is_tenant)
+        if (f->filled)
             continue;
         old = ferry_config_path_push(w, "fields", 6);
         ferry_config_path_push(w, f->name, strlen(f->name));

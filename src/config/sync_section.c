@@ -30,6 +30,8 @@ struct sync_state {
     bool has_skip;
     struct val tenant; /* tenant:, applied once the fields are known */
     bool has_tenant;
+    struct val scope; /* target.scope, applied once the fields are known */
+    bool has_scope;
     struct source_state source;
 };
 
@@ -137,6 +139,31 @@ static ferry_rc on_flag(struct walk *w, const struct val *v, const struct key_ru
     return FERRY_OK;
 }
 
+/* target.scope: {column: value, ...}, applied by apply_scope() once the fields are known. */
+static ferry_rc note_scope(struct walk *w, const struct val *v, const struct key_rule *rule,
+                           void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    size_t count = 0;
+    ferry_rc rc;
+
+    (void)rule;
+    (void)data;
+    if (v->node == NULL || !fy_node_is_mapping(v->node))
+        return ferry_config_fail(w, v->line,
+                                 "expected a mapping of columns to values such as "
+                                 "{source_system: jira}");
+    if ((rc = ferry_config_mapping_count(w, v, &count)) != FERRY_OK)
+        return rc;
+    if (count == 0)
+        return ferry_config_fail(w, v->line,
+                                 "a scope names at least one column and its value, such as "
+                                 "{source_system: jira}");
+    st->scope = *v;
+    st->has_scope = true;
+    return FERRY_OK;
+}
+
 static const struct key_rule target_rules[] = {
     {"table", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TARGET(table),
      .what = "table", .fn = ferry_config_identifier_key_check},
@@ -150,6 +177,8 @@ static const struct key_rule target_rules[] = {
     {"timestamps", FERRY_KEY_CUSTOM, .fn = on_timestamps},
     /* the application's soft-delete column for on_missing: flag (docs/app-tables.md) */
     {"flag", FERRY_KEY_CUSTOM, .fn = on_flag},
+    /* constant columns that keep this sync's rows apart from other syncs' (app-tables.md) */
+    {"scope", FERRY_KEY_CUSTOM, .fn = note_scope},
 };
 
 /* ---- syncs.NAME.fields.FIELD ---- */
@@ -561,14 +590,41 @@ static const struct key_rule tenant_rules[] = {
      .count_offset = TENANT(nvalues), .fn = check_tenant_values},
 };
 
+/* Appends a copy of name to sync's key columns. */
+static ferry_rc key_append(struct walk *w, ferry_sync_spec *sync, const char *name)
+{
+    char **key = realloc(sync->target.key, (sync->target.nkey + 1) * sizeof(*key));
+
+    if (key == NULL)
+        return ferry_config_oom(w);
+    sync->target.key = key;
+    if ((key[sync->target.nkey] = strdup(name)) == NULL)
+        return ferry_config_oom(w);
+    sync->target.nkey++;
+    return FERRY_OK;
+}
+
+/* Makes room for one more field at the end of sync's fields, zeroed. */
+static ferry_field_spec *field_append(struct walk *w, ferry_sync_spec *sync)
+{
+    ferry_field_spec *fields = realloc(sync->fields, (sync->nfields + 1) * sizeof(*fields));
+
+    if (fields == NULL) {
+        ferry_config_oom(w);
+        return NULL;
+    }
+    sync->fields = fields;
+    memset(&fields[sync->nfields], 0, sizeof(fields[0]));
+    return &fields[sync->nfields++];
+}
+
 /* Adds the tenant's column as the last field and the last key column. */
 static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
 {
     ferry_sync_spec *sync = st->sync;
     struct tenant_state ts = {0};
     size_t old = ferry_config_path_push(w, "tenant", 6);
-    ferry_field_spec *fields;
-    char **key;
+    ferry_field_spec *f;
     ferry_rc rc =
         ferry_config_table_walk(w, &st->tenant, tenant_rules, NITEMS(tenant_rules), st, &ts, NULL);
 
@@ -578,33 +634,21 @@ static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
             "column '%s' is also a field: the tenant's column is filled by Ferry", ts.column);
     if (rc != FERRY_OK)
         goto out;
-    fields = realloc(sync->fields, (sync->nfields + 1) * sizeof(*fields));
-    if (fields == NULL) {
-        rc = ferry_config_oom(w);
+    if ((rc = key_append(w, sync, ts.column)) != FERRY_OK)
+        goto out;
+    if ((f = field_append(w, sync)) == NULL) {
+        rc = FERRY_ENOMEM;
         goto out;
     }
-    sync->fields = fields;
-    key = realloc(sync->target.key, (sync->target.nkey + 1) * sizeof(*key));
-    if (key == NULL) {
-        rc = ferry_config_oom(w);
-        goto out;
-    }
-    sync->target.key = key;
-    key[sync->target.nkey] = strdup(ts.column);
-    if (key[sync->target.nkey] == NULL) {
-        rc = ferry_config_oom(w);
-        goto out;
-    }
-    sync->target.nkey++;
-    memset(&fields[sync->nfields], 0, sizeof(fields[0]));
-    fields[sync->nfields].name = ts.column;
-    fields[sync->nfields].column = strdup(ts.column);
-    fields[sync->nfields].required = true;
-    fields[sync->nfields].is_tenant = true;
-    fields[sync->nfields].line = st->tenant.line;
+    f->name = ts.column;
+    f->column = strdup(ts.column);
+    f->required = true;
+    f->is_tenant = true;
+    f->filled = true;
+    f->line = st->tenant.line;
     ts.column = NULL;
-    sync->tenant_field = (long)sync->nfields++;
-    if (fields[sync->tenant_field].column == NULL) {
+    sync->tenant_field = (long)sync->nfields - 1;
+    if (f->column == NULL) {
         rc = ferry_config_oom(w);
         goto out;
     }
@@ -743,6 +787,67 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
     return rc;
 }
 
+/* One column of target.scope: a field Ferry fills with value on every row, and a key
+ * column, so that matching and on_missing see only the rows holding that value. */
+static ferry_rc on_scope_entry(struct walk *w, const char *name, int line, const struct val *v,
+                               void *obj)
+{
+    struct sync_state *st = obj;
+    ferry_sync_spec *sync = st->sync;
+    const ferry_target_spec *tg = &sync->target;
+    ferry_field_spec *f;
+    char *value = NULL;
+    ferry_rc rc = ferry_config_identifier_check(w, line, name, "column");
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (ferry_sync_field_index(sync, name) >= 0)
+        return ferry_config_fail(w, line,
+                                 "column '%s' is also a field: a scope column is filled by Ferry "
+                                 "with the scope's value",
+                                 name);
+    if ((tg->created_column != NULL && strcmp(name, tg->created_column) == 0) ||
+        (tg->updated_column != NULL && strcmp(name, tg->updated_column) == 0) ||
+        (tg->flag_column != NULL && strcmp(name, tg->flag_column) == 0))
+        return ferry_config_fail(w, line,
+                                 "column '%s' is already written by target.timestamps or "
+                                 "target.flag: name another column for the scope",
+                                 name);
+    if (v->node == NULL || !fy_node_is_scalar(v->node))
+        return ferry_config_fail(w, v->line, "expected the value every row of this sync holds");
+    if ((rc = ferry_config_scalar_load(w, v, &value)) != FERRY_OK)
+        return rc;
+    if (value[0] == '\0') {
+        free(value);
+        return ferry_config_fail(w, v->line, "a scope value cannot be empty");
+    }
+    if ((f = field_append(w, sync)) == NULL) {
+        free(value);
+        return FERRY_ENOMEM;
+    }
+    f->name = strdup(name);
+    f->column = strdup(name);
+    f->scope_value = value;
+    f->filled = true;
+    f->required = true;
+    f->line = line;
+    if (f->name == NULL || f->column == NULL)
+        return ferry_config_oom(w);
+    sync->target.nscope++;
+    return key_append(w, sync, name);
+}
+
+static ferry_rc apply_scope(struct walk *w, struct sync_state *st)
+{
+    size_t old = ferry_config_path_push(w, "target", 6);
+    ferry_rc rc;
+
+    ferry_config_path_push(w, "scope", 5);
+    rc = ferry_config_entries_walk(w, &st->scope, on_scope_entry, st);
+    ferry_config_path_pop(w, old);
+    return rc;
+}
+
 static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
 {
     size_t count = 0, old;
@@ -784,6 +889,8 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
         rc = check_key(w, &st);
     if (rc == FERRY_OK && st.has_skip)
         rc = parse_skips(w, &st);
+    if (rc == FERRY_OK && st.has_scope)
+        rc = apply_scope(w, &st);
     if (rc == FERRY_OK && st.has_tenant)
         rc = apply_tenant(w, &st);
     if (rc == FERRY_OK)
@@ -820,6 +927,76 @@ ferry_rc ferry_config_syncs_walk(struct walk *w, const struct val *v, const stru
     return ferry_config_entries_walk(w, v, on_sync, cfg);
 }
 
+/* Whether a and b name the same table: the same database (the config's, or one URL) and a
+ * table name that differs at most in case. */
+static bool same_table(const ferry_sync_spec *a, const ferry_sync_spec *b)
+{
+    const char *da = a->target.database, *db = b->target.database;
+
+    if ((da == NULL) != (db == NULL) || (da != NULL && strcmp(da, db) != 0))
+        return false;
+    return strcasecmp(a->target.table, b->target.table) == 0;
+}
+
+/* Whether some scope column of a holds another value in b's scope: then no row is both's. */
+static bool scopes_apart(const ferry_sync_spec *a, const ferry_sync_spec *b)
+{
+    for (size_t i = 0; i < a->nfields; i++) {
+        long j;
+        if (a->fields[i].scope_value == NULL)
+            continue;
+        j = ferry_sync_field_index(b, a->fields[i].name);
+        if (j >= 0 && b->fields[j].scope_value != NULL &&
+            strcmp(a->fields[i].scope_value, b->fields[j].scope_value) != 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *removes_rows(const ferry_sync_spec *s)
+{
+    switch (s->target.on_missing) {
+    case FERRY_ON_MISSING_DELETE:
+        return "deletes";
+    case FERRY_ON_MISSING_FLAG:
+        return "flags";
+    default:
+        return NULL;
+    }
+}
+
+ferry_rc ferry_config_shared_tables_check(struct walk *w, const ferry_config *cfg)
+{
+    for (size_t j = 1; j < cfg->nsyncs; j++) {
+        const ferry_sync_spec *b = &cfg->syncs[j];
+        for (size_t i = 0; i < j; i++) {
+            const ferry_sync_spec *a = &cfg->syncs[i];
+            const ferry_sync_spec *r = removes_rows(a) != NULL ? a : b;
+            size_t old;
+            ferry_rc rc;
+
+            if (!same_table(a, b) || (removes_rows(a) == NULL && removes_rows(b) == NULL) ||
+                scopes_apart(a, b))
+                continue;
+            old = ferry_config_path_push(w, "syncs", 5);
+            ferry_config_path_push(w, b->name, strlen(b->name));
+            ferry_config_path_push(w, "target", 6);
+            rc = ferry_config_fail(
+                w, b->line,
+                "syncs '%s' and '%s' both write table %s, and '%s' %s the rows its source no "
+                "longer has (on_missing: %s), so each run would take the other's rows for "
+                "missing ones: give both a target.scope with a column whose values differ, such "
+                "as scope: {source_system: %s} and scope: {source_system: %s}",
+                a->name, b->name, a->target.table, r->name, removes_rows(r),
+                r->target.on_missing == FERRY_ON_MISSING_DELETE ? "delete" : "flag", a->name,
+                b->name);
+            ferry_config_path_pop(w, old);
+            return rc;
+        }
+    }
+    return FERRY_OK;
+}
+
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
 {
     size_t i;
@@ -832,12 +1009,34 @@ long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
     return -1;
 }
 
+size_t ferry_sync_key_shown(const ferry_sync_spec *sync)
+{
+    return sync->target.nkey - sync->target.nscope;
+}
+
+bool ferry_sync_key_append(const ferry_sync_spec *sync, size_t k, const char *v, size_t len,
+                           ferry_buf *out)
+{
+    const ferry_target_spec *tg = &sync->target;
+    size_t nuser = tg->nkey - tg->nscope - (sync->tenant_field >= 0 ? 1 : 0);
+    const char *name = tg->key[k];
+
+    if (k >= nuser && k < nuser + tg->nscope)
+        return true; /* a scope column */
+    if (ferry_sync_key_shown(sync) == 1)
+        return ferry_buf_append(out, v, len) == FERRY_OK;
+    return (out->len == 0 || ferry_buf_append(out, ", ", 2) == FERRY_OK) &&
+           ferry_buf_append(out, name, strlen(name)) == FERRY_OK &&
+           ferry_buf_append(out, "=", 1) == FERRY_OK && ferry_buf_append(out, v, len) == FERRY_OK;
+}
+
 static void field_free(ferry_field_spec *f)
 {
     free(f->name);
     free(f->column);
     free(f->pointer);
     free(f->join);
+    free(f->scope_value);
     ferry_config_strv_free(f->values, f->nvalues);
 }
 

@@ -567,7 +567,7 @@ static char *trimmed_copy(const char *p, size_t n)
 static bool header_has_mapped(const csv_source *s)
 {
     for (size_t f = 0; f < s->sync->nfields; f++)
-        for (size_t i = 0; i < s->nheader && !s->sync->fields[f].is_tenant; i++)
+        for (size_t i = 0; i < s->nheader && !s->sync->fields[f].filled; i++)
             if (strcmp(s->header[i], s->sync->fields[f].column) == 0)
                 return true;
     return false;
@@ -625,7 +625,7 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
     for (size_t f = 0; f < sync->nfields; f++) {
         size_t i;
-        if (sync->fields[f].is_tenant) {
+        if (sync->fields[f].filled) {
             s->col[f] = SIZE_MAX; /* filled by the mapper */
             continue;
         }

@@ -1379,7 +1379,7 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     if (rc == FERRY_OK)
         rc = compile(p->total, &s->total_path, err);
     for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++)
-        if (!sync->fields[f].is_tenant)
+        if (!sync->fields[f].filled)
             rc = compile(sync->fields[f].pointer, &s->field_path[f], err);
     /* The fields whose paths have no "*" are read by one scan over each record. */
     s->fast = calloc(sync->nfields + 1, sizeof(*s->fast));

@@ -467,8 +467,8 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
     size_t n = s != NULL ? in->len[i] : 0;
     const char *why;
 
-    if (f->is_tenant) { /* filled here, whatever the source had */
-        s = m->tenant;
+    if (f->filled) { /* the tenant's or a scope column: filled here, whatever the source had */
+        s = f->is_tenant ? m->tenant : f->scope_value;
         n = s != NULL ? strlen(s) : 0;
     }
     if (s != NULL && f->trim)
@@ -550,18 +550,11 @@ static void build_key(ferry_mapper *m)
     for (size_t k = 0; k < sync->target.nkey; k++) {
         size_t f = m->key_field[k];
         const char *v = m->value[f];
-        bool ok = true;
         if (v == NULL) {
             ferry_buf_reset(&m->key);
             return;
         }
-        if (sync->target.nkey > 1) {
-            const char *name = sync->target.key[k];
-            ok = (k == 0 || ferry_buf_append(&m->key, ", ", 2) == FERRY_OK) &&
-                 ferry_buf_append(&m->key, name, strlen(name)) == FERRY_OK &&
-                 ferry_buf_append(&m->key, "=", 1) == FERRY_OK;
-        }
-        if (!ok || ferry_buf_append(&m->key, v, m->len[f]) != FERRY_OK) {
+        if (!ferry_sync_key_append(sync, k, v, m->len[f], &m->key)) {
             m->key.truncated = true;
             return;
         }

@@ -129,9 +129,9 @@ const char *ferry_target_diff_text(const ferry_target_diff *d)
 void ferry_target_reason_duplicate(const ferry_sync_spec *sync, const char *key, char *out,
                                    size_t outlen)
 {
-    const ferry_target_spec *tg = &sync->target;
+    bool one = ferry_sync_key_shown(sync) == 1;
 
     /* "duplicate key id 'E001'", or "duplicate key 'a=1, b=2'" (the key names its fields). */
     snprintf(out, outlen, "duplicate key %s%s'%s': an earlier row of this source has the same key",
-             tg->nkey == 1 ? tg->key[0] : "", tg->nkey == 1 ? " " : "", key != NULL ? key : "");
+             one ? sync->target.key[0] : "", one ? " " : "", key != NULL ? key : "");
 }

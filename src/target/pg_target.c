@@ -683,6 +683,40 @@ static void append_flagged(pg_target *t, ferry_buf *b, const char *a, bool flagg
         ferry_buf_printf_trunc(b, "%s.%s IS %sNULL", a, t->flag_col, flagged ? "NOT " : "");
 }
 
+/* ---- the run's rows ------------------------------------------------------------------ */
+
+/* Appends to t->sql the conditions that keep a statement to the run's rows (alias t): the
+ * run's tenant in the tenant's column, each scope's value in its column (target.scope).
+ * Rows of other tenants and scopes are not the run's. */
+static ferry_rc append_own_rows(pg_target *t, ferry_err *err)
+{
+    for (size_t f = 0; f < t->sync->nfields; f++) {
+        const ferry_field_spec *fs = &t->sync->fields[f];
+        const char *v = fs->is_tenant ? t->tenant : fs->scope_value;
+        char *lit;
+
+        if (v == NULL)
+            continue;
+        if ((lit = PQescapeLiteral(t->conn, v, strlen(v))) == NULL)
+            return db_error(t, NULL, err, "quoting the tenant or scope");
+        ferry_buf_printf_trunc(&t->sql, " AND t.%s = %s", t->col[f].name, lit);
+        PQfreemem(lit);
+    }
+    return sql_ready(t, err);
+}
+
+/* Appends to t->sql the conditions on the table's rows (alias t) that on_missing's scope
+ * adds: not already flagged as missing, and the run's own (on_missing touches the run's
+ * tenant's and scope's rows only). */
+static ferry_rc append_missing_scope(pg_target *t, ferry_err *err)
+{
+    if (t->flag_mode) {
+        ferry_buf_printf_trunc(&t->sql, " AND ");
+        append_flagged(t, &t->sql, "t", false);
+    }
+    return append_own_rows(t, err);
+}
+
 static ferry_rc start_prints(pg_target *t, ferry_err *err)
 {
     const ferry_sync_spec *sync = t->sync;
@@ -725,16 +759,8 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     ferry_buf_printf_trunc(&t->sql, " FROM %s t WHERE true", t->table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(&t->sql, " AND t.%s IS NOT NULL", t->col[t->key_field[k]].name);
-    if (t->flag_mode) {
-        ferry_buf_printf_trunc(&t->sql, " AND ");
-        append_flagged(t, &t->sql, "t", false);
-    }
-    if (t->tenant != NULL) {
-        if ((lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant))) == NULL)
-            return db_error(t, NULL, err, "quoting the tenant");
-        ferry_buf_printf_trunc(&t->sql, " AND t.%s = %s", t->col[sync->tenant_field].name, lit);
-        PQfreemem(lit);
-    }
+    if ((rc = append_missing_scope(t, err)) != FERRY_OK)
+        return rc;
     ferry_buf_printf_trunc(&t->sql, ") TO STDOUT");
     if ((rc = sql_ready(t, err)) != FERRY_OK)
         return rc;
@@ -1162,7 +1188,6 @@ static ferry_rc create_work_tables(pg_target *t, bool stage, ferry_err *err)
 static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
 {
     pg_target *t = (pg_target *)base;
-    const ferry_sync_spec *sync = t->sync;
     const char *params[1];
     PGresult *res;
     char *oid = NULL;
@@ -1213,15 +1238,13 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if (rc != FERRY_OK)
         return rc;
 
-    /* Empty for the run's tenant: rows of other tenants do not count (as in SQLite). */
+    /* Empty for the run's tenant and scope: other rows do not count (as in SQLite). */
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf_trunc(&t->sql, "SELECT EXISTS (SELECT 1 FROM %s", t->table);
-    if (t->tenant != NULL)
-        ferry_buf_printf_trunc(&t->sql, " WHERE %s = $1", t->col[sync->tenant_field].name);
+    ferry_buf_printf_trunc(&t->sql, "SELECT EXISTS (SELECT 1 FROM %s t WHERE true", t->table);
+    if ((rc = append_own_rows(t, err)) != FERRY_OK)
+        return rc;
     ferry_buf_printf_trunc(&t->sql, ")");
-    params[0] = t->tenant;
-    res = PQexecParams(t->conn, ferry_buf_str(&t->sql), t->tenant != NULL ? 1 : 0, NULL, params,
-                       NULL, NULL, 0);
+    res = PQexec(t->conn, ferry_buf_str(&t->sql));
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_error(t, res, err, "reading the table");
         PQclear(res);
@@ -2193,28 +2216,7 @@ static ferry_rc send_fast(pg_target *t, ferry_err *err)
     return rc;
 }
 
-/* Appends to t->sql the conditions on the table's rows (alias t) that on_missing's scope
- * adds: not already flagged as missing, and the run's tenant's (on_missing touches the run's
- * tenant's rows only). */
-static ferry_rc append_scope(pg_target *t, ferry_err *err)
-{
-    char *lit;
-
-    if (t->flag_mode) {
-        ferry_buf_printf_trunc(&t->sql, " AND ");
-        append_flagged(t, &t->sql, "t", false);
-    }
-    if (t->tenant != NULL) {
-        lit = PQescapeLiteral(t->conn, t->tenant, strlen(t->tenant));
-        if (lit == NULL)
-            return db_error(t, NULL, err, "quoting the tenant");
-        ferry_buf_printf_trunc(&t->sql, " AND t.%s = %s", t->col[t->sync->tenant_field].name, lit);
-        PQfreemem(lit);
-    }
-    return sql_ready(t, err);
-}
-
-/* The rows on_missing's scan covers (see append_scope()), less those the run brought back
+/* The rows on_missing's scan covers (see append_missing_scope()), less those the run brought back
  * from flagged: they were not in the scope when the run began. */
 static ferry_rc count_scope(pg_target *t, int64_t *ret_scope, ferry_err *err)
 {
@@ -2223,7 +2225,7 @@ static ferry_rc count_scope(pg_target *t, int64_t *ret_scope, ferry_err *err)
 
     ferry_buf_reset(&t->sql);
     ferry_buf_printf_trunc(&t->sql, "SELECT count(*) FROM %s t WHERE true", t->table);
-    if ((rc = append_scope(t, err)) != FERRY_OK)
+    if ((rc = append_missing_scope(t, err)) != FERRY_OK)
         return rc;
     res = query(t, ferry_buf_str(&t->sql), err, "counting the rows");
     if (res == NULL)
@@ -2267,7 +2269,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     if (t->nfast > 0)
         ferry_buf_printf_trunc(b,
                                " AND NOT EXISTS (SELECT 1 FROM ferry_fast f WHERE f.tid = t.ctid)");
-    if ((rc = append_scope(t, err)) != FERRY_OK ||
+    if ((rc = append_missing_scope(t, err)) != FERRY_OK ||
         (rc = exec_merge(t, ferry_buf_str(b), &n, &failed, err, "finding missing rows")) !=
             FERRY_OK)
         return rc;
@@ -2311,10 +2313,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
             ferry_buf_reset(&key);
             for (size_t k = 0; k < sync->target.nkey; k++) {
                 const char *v = PQgetisnull(res, r, (int)k) ? "" : PQgetvalue(res, r, (int)k);
-                if (sync->target.nkey == 1)
-                    ferry_buf_printf_trunc(&key, "%s", v);
-                else
-                    ferry_buf_printf_trunc(&key, "%s%s=%s", k ? ", " : "", sync->target.key[k], v);
+                ferry_sync_key_append(sync, k, v, strlen(v), &key);
             }
             rc = cb(ctx, ferry_buf_str(&key), err);
         }

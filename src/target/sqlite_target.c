@@ -84,6 +84,35 @@ static ferry_rc db_error(sqlite_target *t, ferry_err *err, const char *what)
                          sqlite3_errmsg(t->db));
 }
 
+/* The value that keeps field f to the run's rows, or NULL: the run's tenant in the tenant's
+ * column, a scope's value in its column (target.scope). */
+static const char *own_value(const sqlite_target *t, size_t f)
+{
+    const ferry_field_spec *fs = &t->sync->fields[f];
+
+    return fs->is_tenant ? t->tenant : fs->scope_value;
+}
+
+/* Appends the conditions that keep a statement to the run's rows (" AND "col" = ?N", from
+ * ?1 on), bound by bind_own(). Rows of other tenants and scopes are not the run's. */
+static void own_rows_sql(const sqlite_target *t, ferry_buf *b)
+{
+    int n = 0;
+
+    for (size_t f = 0; f < t->sync->nfields; f++)
+        if (own_value(t, f) != NULL)
+            ferry_buf_printf(b, " AND \"%s\" = ?%d", t->sync->fields[f].name, ++n);
+}
+
+static void bind_own(const sqlite_target *t, sqlite3_stmt *st)
+{
+    int n = 0;
+
+    for (size_t f = 0; f < t->sync->nfields; f++)
+        if (own_value(t, f) != NULL)
+            sqlite3_bind_text(st, ++n, own_value(t, f), -1, SQLITE_STATIC);
+}
+
 static const char *column_type(ferry_field_type type)
 {
     return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "INTEGER" : "TEXT";
@@ -345,15 +374,12 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     if ((rc = prepare_statements(t, err)) != FERRY_OK)
         return rc;
     ferry_buf_reset(&t->sql);
-    ferry_buf_printf(&t->sql, "SELECT 1 FROM \"%s\"", t->sync->target.table);
-    if (t->tenant != NULL)
-        ferry_buf_printf(&t->sql, " WHERE \"%s\" = ?1",
-                         t->sync->fields[t->sync->tenant_field].name);
+    ferry_buf_printf(&t->sql, "SELECT 1 FROM \"%s\" WHERE 1", t->sync->target.table);
+    own_rows_sql(t, &t->sql);
     ferry_buf_printf(&t->sql, " LIMIT 1");
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(&t->sql), -1, &st, NULL) != SQLITE_OK)
         return db_error(t, err, "reading the table");
-    if (t->tenant != NULL)
-        sqlite3_bind_text(st, 1, t->tenant, -1, SQLITE_STATIC);
+    bind_own(t, st);
     t->was_empty = sqlite3_step(st) != SQLITE_ROW;
     sqlite3_finalize(st);
     return FERRY_OK;
@@ -586,11 +612,7 @@ static void format_key(const ferry_sync_spec *sync, sqlite3_stmt *st, int first,
     ferry_buf_reset(key);
     for (size_t k = 0; k < sync->target.nkey; k++) {
         const char *v = (const char *)sqlite3_column_text(st, (int)k + first);
-        if (sync->target.nkey == 1)
-            ferry_buf_printf_trunc(key, "%s", v != NULL ? v : "");
-        else
-            ferry_buf_printf_trunc(key, "%s%s=%s", k ? ", " : "", sync->target.key[k],
-                                   v != NULL ? v : "");
+        ferry_sync_key_append(sync, k, v != NULL ? v : "", v != NULL ? strlen(v) : 0, key);
     }
 }
 
@@ -620,16 +642,14 @@ static ferry_rc collect_missing(sqlite_target *t, int64_t *ret_scope, int64_t *r
         ferry_buf_printf(b, " AND \"%s\" IS NOT %d", FLAG_COLUMN(t), sync->target.flag_value);
     else if (t->flag_mode)
         ferry_buf_printf(b, " AND \"%s\" IS NULL", FLAG_COLUMN(t));
-    if (t->tenant != NULL) /* on_missing touches the run's tenant's rows only */
-        ferry_buf_printf(b, " AND \"%s\" = ?1", sync->fields[sync->tenant_field].name);
+    own_rows_sql(t, b); /* on_missing touches the run's tenant's and scope's rows only */
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &scan, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(t->db, "INSERT INTO temp.ferry_missing (id) VALUES (?1)", -1, &remember,
                            NULL) != SQLITE_OK) {
         frc = db_error(t, err, "scanning for missing rows");
         goto out;
     }
-    if (t->tenant != NULL)
-        sqlite3_bind_text(scan, 1, t->tenant, -1, SQLITE_STATIC);
+    bind_own(t, scan);
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
         int64_t rowid = sqlite3_column_int64(scan, 0);
         scope++;

@@ -976,6 +976,20 @@ class FerryTestCase(unittest.TestCase):
         finally:
             con.close()
 
+    def exec_script(self, sql):
+        """Runs a script of statements (DDL, say) on the test's database, committed."""
+        if ON_POSTGRES:
+            r = subprocess.run(["psql", self.database, "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                               input=sql, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return
+        con = sqlite3.connect(self.db_path)
+        try:
+            con.executescript(sql)
+            con.commit()
+        finally:
+            con.close()
+
     def db_exec(self, sql, params=()):
         """Runs a change (UPDATE, INSERT, DELETE) on the test's database and commits it;
         returns the number of rows changed."""

@@ -35,8 +35,6 @@ import datetime
 import json
 import os
 import re
-import sqlite3
-import subprocess
 
 import ferrytest
 from ferrytest import ON_POSTGRES
@@ -140,19 +138,6 @@ class AppTablesTest(ferrytest.FerryTestCase):
         self.exec_script("INSERT INTO locations (name, created_at, updated_at) VALUES"
                          " ('Jakarta', '2024-01-01 00:00:00', '2024-01-01 00:00:00'),"
                          " ('Bandung', '2024-01-01 00:00:00', '2024-01-01 00:00:00');")
-
-    def exec_script(self, sql):
-        if ON_POSTGRES:
-            r = subprocess.run(["psql", self.database, "-X", "-q", "-v", "ON_ERROR_STOP=1"],
-                               input=sql, capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            return
-        con = sqlite3.connect(self.db_path)
-        try:
-            con.executescript(sql)
-            con.commit()
-        finally:
-            con.close()
 
     def write_rows(self, rows, without=()):
         cols = [c for c in HEADER if c in fields(without)]

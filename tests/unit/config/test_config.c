@@ -456,7 +456,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      table: therapists\n"
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
-                 "table, database, key, on_missing, timestamps, flag)");
+                 "table, database, key, on_missing, timestamps, flag, scope)");
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
                  "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
                  "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
@@ -508,6 +508,127 @@ static void flag_names_the_apps_column(void **state)
                            "    fields: { id: {} }\n",
                  "ferry.yaml:8: syncs.people.target.flag: column 'id' is already written by a "
                  "field or target.timestamps: name another column for flag");
+}
+
+static void scope_adds_constant_key_columns(void **state)
+{
+    const ferry_sync_spec *s;
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok(FLAG_SYNC "      scope: { source_system: jira, kind: 3 }\n"
+                             "    fields: { id: {}, name: {} }\n");
+    s = &cfg->syncs[0];
+    assert_int_equal(s->nfields, 4);
+    assert_int_equal(s->target.nscope, 2);
+    assert_int_equal(s->target.nkey, 3);
+    assert_string_equal(s->target.key[0], "id");
+    assert_string_equal(s->target.key[1], "source_system");
+    assert_string_equal(s->target.key[2], "kind");
+    assert_string_equal(s->fields[2].name, "source_system");
+    assert_string_equal(s->fields[2].scope_value, "jira");
+    assert_true(s->fields[2].filled && s->fields[2].required && !s->fields[2].is_tenant);
+    assert_string_equal(s->fields[3].scope_value, "3");
+    assert_null(s->fields[0].scope_value);
+    assert_false(s->fields[0].filled);
+    /* A record's key text leaves the scope out: "E001", as without a scope. */
+    assert_int_equal(ferry_sync_key_shown(s), 1);
+    ferry_buf key;
+    ferry_buf_init(&key, 64);
+    for (size_t k = 0; k < s->target.nkey; k++)
+        assert_true(ferry_sync_key_append(s, k, k == 0 ? "E001" : "x", k == 0 ? 4 : 1, &key));
+    assert_string_equal(ferry_buf_str(&key), "E001");
+    ferry_buf_done(&key);
+    ferry_config_free(cfg);
+
+    expect_error(FLAG_SYNC "      scope: jira\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope: expected a mapping of columns to "
+                 "values such as {source_system: jira}");
+    expect_error(FLAG_SYNC "      scope: {}\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope: a scope names at least one column "
+                 "and its value, such as {source_system: jira}");
+    expect_error(FLAG_SYNC "      scope: { source_system: '' }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope.source_system: a scope value cannot "
+                 "be empty");
+    expect_error(FLAG_SYNC "      scope: { source_system: [a, b] }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope.source_system: expected the value "
+                 "every row of this sync holds");
+    expect_error(FLAG_SYNC "      scope: { id: jira }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope.id: column 'id' is also a field: a "
+                 "scope column is filled by Ferry with the scope's value");
+    expect_error(FLAG_SYNC "      timestamps: true\n"
+                           "      scope: { updated_at: jira }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:8: syncs.people.target.scope.updated_at: column 'updated_at' is "
+                 "already written by target.timestamps or target.flag: name another column for "
+                 "the scope");
+    expect_error(FLAG_SYNC "      scope: { \"bad name\": jira }\n"
+                           "    fields: { id: {} }\n",
+                 "ferry.yaml:7: syncs.people.target.scope.bad name: invalid column name 'bad "
+                 "name' (use letters, digits and '_', not starting with a digit, at most 63 "
+                 "characters)");
+}
+
+/* Two syncs a and b (b from line 7) on tables ta and tb with on_missing ma and mb and target
+ * keys xa and xb added after them. */
+static void expect_pair(const char *ta, const char *ma, const char *xa, const char *tb,
+                        const char *mb, const char *xb, const char *error)
+{
+    char yaml[2048];
+
+    snprintf(yaml, sizeof(yaml),
+             "syncs:\n"
+             "  a:\n"
+             "    source: { url: a.csv }\n"
+             "    target: { table: %s, key: id, on_missing: %s%s }\n"
+             "    fields: { id: {} }\n"
+             "\n"
+             "  b:\n"
+             "    source: { url: b.csv }\n"
+             "    target: { table: %s, key: id, on_missing: %s%s }\n"
+             "    fields: { id: {} }\n",
+             ta, ma, xa, tb, mb, xb);
+    if (error != NULL) {
+        expect_error(yaml, error);
+    } else {
+        ferry_config *cfg = parse_ok(yaml);
+        ferry_config_free(cfg);
+    }
+}
+
+static void two_syncs_on_one_table_need_scopes_that_keep_them_apart(void **state)
+{
+    static const char both_delete[] =
+        "ferry.yaml:7: syncs.b.target: syncs 'a' and 'b' both write table t, and 'a' deletes "
+        "the rows its source no longer has (on_missing: delete), so each run would take the "
+        "other's rows for missing ones: give both a target.scope with a column whose values "
+        "differ, such as scope: {source_system: a} and scope: {source_system: b}";
+
+    (void)state;
+    expect_pair("t", "delete", "", "t", "delete", "", both_delete);
+    expect_pair("t", "delete", "", "T", "keep", "", both_delete); /* names ignore case */
+    expect_pair("t", "keep", "", "t", "flag", "",
+                "ferry.yaml:7: syncs.b.target: syncs 'a' and 'b' both write table t, and 'b' "
+                "flags the rows its source no longer has (on_missing: flag), so each run would "
+                "take the other's rows for missing ones: give both a target.scope with a column "
+                "whose values differ, such as scope: {source_system: a} and scope: "
+                "{source_system: b}");
+    /* Only one scoped, the same value, or different columns: not apart. */
+    expect_pair("t", "delete", ", scope: {s: a}", "t", "delete", "", both_delete);
+    expect_pair("t", "delete", ", scope: {s: a}", "t", "delete", ", scope: {s: a}", both_delete);
+    expect_pair("t", "delete", ", scope: {s: a}", "t", "delete", ", scope: {u: b}", both_delete);
+    /* Apart: a shared scope column with different values (other columns may be anything). */
+    expect_pair("t", "delete", ", scope: {s: a}", "t", "delete", ", scope: {s: b}", NULL);
+    expect_pair("t", "delete", ", scope: {s: a, u: x}", "t", "flag", ", scope: {u: y}", NULL);
+    /* Neither removes rows; other tables; the same name in another database. */
+    expect_pair("t", "keep", "", "t", "keep", "", NULL);
+    expect_pair("t", "delete", "", "u", "delete", "", NULL);
+    expect_pair("t", "delete", "", "t", "delete", ", database: 'sqlite:other.db'", NULL);
 }
 
 static void unknown_keys_in_source_and_field_are_errors(void **state)
@@ -1894,6 +2015,8 @@ int main(void)
         cmocka_unit_test(cors_origins_are_origins),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
         cmocka_unit_test(flag_names_the_apps_column),
+        cmocka_unit_test(scope_adds_constant_key_columns),
+        cmocka_unit_test(two_syncs_on_one_table_need_scopes_that_keep_them_apart),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
