@@ -127,9 +127,10 @@ static bool record_retry(void *ctx, int tries)
     return go_on;
 }
 
-/* Publishes run id as the store holds it, after a run whose end this worker could not write
- * (or was not its to write): run.finished when the store says it ended, nothing while it
- * is queued or running (whoever holds it announces it). Events say only what is stored. */
+/* Publishes run id as the store holds it, after a run handed back to the queue or whose end
+ * this worker could not write (or was not its to write): run.queued when the store says it
+ * is queued, run.finished when it ended, nothing while it is running (whoever holds it
+ * announces it). Events say only what is stored. */
 static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
 {
     ferry_run run;
@@ -143,7 +144,9 @@ static void publish_stored(ferry_workers *pool, ferry_store *store, int64_t id)
                   (long long)id, err.msg);
         return;
     }
-    if (run.status != FERRY_RUN_QUEUED && run.status != FERRY_RUN_RUNNING)
+    if (run.status == FERRY_RUN_QUEUED) /* handed back to the queue */
+        ferry_queue_publish(&pool->queue, "run.queued", &run, NULL);
+    else if (run.status != FERRY_RUN_RUNNING)
         ferry_queue_publish(&pool->queue, "run.finished", &run, NULL);
     ferry_run_done(&run);
 }
@@ -262,12 +265,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     worker_idle(w);
     if (result.status == FERRY_RUN_QUEUED) {
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
-        ferry_run stored;
-        ferry_err_clear(&err);
-        if (store->runs->run_load(store, result.id, &stored, &err) == FERRY_OK) {
-            ferry_queue_publish(&pool->queue, "run.queued", &stored, NULL);
-            ferry_run_done(&stored);
-        }
+        publish_stored(pool, store, result.id);
     } else {
         ferry_queue_publish(&pool->queue, "run.finished", &result, NULL);
     }

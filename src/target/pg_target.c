@@ -1267,6 +1267,13 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
 
 /* ---- apply and keep ----------------------------------------------------------------- */
 
+/* Whether a new row gets target.flag's boolean column (the not-flagged value): an app's
+ * boolean may be NOT NULL without a default. */
+static bool inserts_flag(const pg_target *t)
+{
+    return t->flag_mode && t->sync->target.flag_bool;
+}
+
 /* Starts the COPY of a batch: straight into the table (direct, in a savepoint), or into the
  * staging table, sending what was buffered while a merge ran. */
 static ferry_rc start_batch(pg_target *t, ferry_err *err)
@@ -1284,6 +1291,8 @@ static ferry_rc start_batch(pg_target *t, ferry_err *err)
             ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
         if (t->created_col != NULL)
             ferry_buf_printf_trunc(b, ", %s, %s", t->created_col, t->updated_col);
+        if (inserts_flag(t))
+            ferry_buf_printf_trunc(b, ", %s", t->flag_col);
         ferry_buf_printf_trunc(b, ") FROM STDIN");
     } else {
         ferry_buf_printf_trunc(b, "COPY ferry_stage (ord, \"row\", keep, chk, key");
@@ -1344,18 +1353,24 @@ static ferry_rc stage_flow(pg_target *t, ferry_err *err)
 }
 
 /* Direct mode: ends the line just put in t->send (and copied for a replay, which the
- * merge's INSERT stamps) with the timestamp columns. */
-static ferry_rc put_timestamps(pg_target *t)
+ * merge's INSERT stamps) with the columns Ferry fills: the timestamps, and a boolean flag's
+ * not-flagged value. */
+static ferry_rc put_ferry_columns(pg_target *t)
 {
-    ferry_rc rc;
+    const char *unflagged = t->sync->target.flag_value ? "f" : "t";
+    ferry_rc rc = FERRY_OK;
 
-    if (t->created_col == NULL)
+    if (t->created_col == NULL && !inserts_flag(t))
         return FERRY_OK;
     t->send.len--; /* the newline */
-    if ((rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
-        (rc = put_value(&t->send, t->created_at, strlen(t->created_at))) != FERRY_OK ||
-        (rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
-        (rc = put_value(&t->send, t->updated_at, strlen(t->updated_at))) != FERRY_OK)
+    if (t->created_col != NULL &&
+        ((rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
+         (rc = put_value(&t->send, t->created_at, strlen(t->created_at))) != FERRY_OK ||
+         (rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
+         (rc = put_value(&t->send, t->updated_at, strlen(t->updated_at))) != FERRY_OK))
+        return rc;
+    if (inserts_flag(t) && ((rc = ferry_buf_append(&t->send, "\t", 1)) != FERRY_OK ||
+                            (rc = ferry_buf_append(&t->send, unflagged, 1)) != FERRY_OK))
         return rc;
     return ferry_buf_append(&t->send, "\n", 1);
 }
@@ -1438,7 +1453,7 @@ static ferry_rc tg_apply(ferry_target *base, const ferry_mapped_record *rec,
                 FERRY_OK ||
             (rc = ferry_buf_append(&t->keys, rec->key != NULL ? rec->key : "",
                                    (rec->key != NULL ? strlen(rec->key) : 0) + 1)) != FERRY_OK ||
-            (rc = put_timestamps(t)) != FERRY_OK)
+            (rc = put_ferry_columns(t)) != FERRY_OK)
             return ferry_err_set(err, rc, "table %s: holding a batch", t->sync->target.table);
         if (t->send.len >= SEND_CHUNK && (rc = send_data(t, err)) != FERRY_OK)
             return rc;
@@ -1654,8 +1669,7 @@ static void append_insert(pg_target *t, int64_t lo, int64_t hi)
         ferry_buf_printf_trunc(b, "%s%s", i ? ", " : "", t->col[i].name);
     if (t->created_col != NULL)
         ferry_buf_printf_trunc(b, ", %s, %s", t->created_col, t->updated_col);
-    /* A new row is not flagged; an app's boolean column may be NOT NULL without a default. */
-    if (t->flag_mode && sync->target.flag_bool)
+    if (inserts_flag(t)) /* a new row is not flagged */
         ferry_buf_printf_trunc(b, ", %s", t->flag_col);
     ferry_buf_printf_trunc(b, ") SELECT ");
     for (size_t i = 0; i < sync->nfields; i++)
@@ -1663,7 +1677,7 @@ static void append_insert(pg_target *t, int64_t lo, int64_t hi)
                                t->col[i].out[0] ? t->col[i].type : "");
     if (t->created_col != NULL)
         ferry_buf_printf_trunc(b, ", '%s', '%s'", t->created_at, t->updated_at);
-    if (t->flag_mode && sync->target.flag_bool)
+    if (inserts_flag(t))
         ferry_buf_printf_trunc(b, ", %s", sync->target.flag_value ? "false" : "true");
     ferry_buf_printf_trunc(b,
                            " FROM ferry_out WHERE what = 'c' AND ord >= %lld AND ord < %lld"

@@ -253,21 +253,22 @@ class AppTablesTest(ferrytest.FerryTestCase):
         rows = rows_for(framework)
         if framework is not None:
             self.load_ddl(framework)
-        if boolean:  # a row not flagged holds true (or NULL in a table Ferry created)
+        if boolean:  # a row not flagged holds true, new rows included
             flagged_sql = "SELECT email FROM therapists WHERE %s = %s" % (column, "false")
-            cleared_sql = "SELECT count(*) FROM therapists WHERE %s IS NOT %s" % (column, "false")
+            cleared_sql = "SELECT count(*) FROM therapists WHERE %s = %s" % (column, "true")
         else:
             flagged_sql = "SELECT email FROM therapists WHERE %s IS NOT NULL" % column
             cleared_sql = "SELECT count(*) FROM therapists WHERE %s IS NULL" % column
         if boolean and not ON_POSTGRES:  # SQLite's booleans are 0 and 1
             flagged_sql = flagged_sql.replace("false", "0")
-            cleared_sql = cleared_sql.replace("false", "0")
+            cleared_sql = cleared_sql.replace("true", "1")
         self.write_sync(rows, target, without)
         self.sync("therapists")
         self.assertEqual(self.counts(), ("succeeded", 3, 0, 0))
         self.assertIn(column, self.columns("therapists"))
         self.assertNotIn("ferry_missing_since", self.columns("therapists"))
         self.assertEqual(self.query(flagged_sql), [])
+        self.assertEqual(self.query(cleared_sql), [(3,)])
 
         self.write_sync(rows[:2], target, without)
         before = self.set_stamps_back()
