@@ -31,10 +31,12 @@
  *   ferry_out. Diffs are computed here from the old and new text with the SQLite target's
  *   code (diff.c), so they are byte-identical.
  *
- * - prints (staged mode, when every key column is text, or bigint for an integer or boolean
- *   field, so equal keys have equal text): begin() starts a COPY of the ctid, the key columns'
- *   text and the mapped columns' text of every row of the run's tenant (rows flagged missing
- *   left out) and keeps, per row, a 16-byte digest of its key columns' COPY text and one of
+ * - prints (staged mode, when every key column prints its values as the mapper's canonical
+ *   text, so equal keys have equal text: text; bigint for an integer or boolean field; the
+ *   boolean, date and numeric columns Ferry creates for boolean, date and decimal fields;
+ *   prints_canonical): begin() starts a COPY of the ctid, the key columns' text and the
+ *   mapped columns' text of every row of the run's tenant (rows flagged missing left out)
+ *   and keeps, per row, a 16-byte digest of its key columns' COPY text and one of
  *   all its mapped columns' COPY text, indexed by key digest (see fp_digest for why equal
  *   digests mean equal values). A record's canonical values are written as COPY text the same
  *   way, so equal digests mean exactly what the merge calls unchanged. A table under
@@ -76,8 +78,10 @@
  * may write change rows through the store. Memory: one batch in direct mode; in staged mode a
  * fixed Bloom filter, one FETCH chunk and the prints, the records living on the server.
  *
- * Column types of a created table: bigint for integer and boolean fields, text otherwise, so
- * values read back as the same text as in SQLite (decimals keep their canonical digits). An
+ * Column types of a created table: the field type's native type (created_type: bigint,
+ * numeric, boolean, date, timestamptz; text for text, email and enum fields), read back and
+ * handled like any existing table's typed columns below. Tables created by earlier versions,
+ * with bigint for integer and boolean fields and text otherwise, are used as they are. An
  * existing table's other column types are accepted: values are cast on the way in. Columns of
  * the types value.h knows (boolean, the integers, numeric, real, double precision, date,
  * timestamp, timestamptz, time, uuid, json, jsonb, citext, varchar(n)) are compared by value:
@@ -617,14 +621,38 @@ static void fp_drop(pg_target *t)
     t->nfp = t->fp_cap = t->fp_nslots = t->nfast = t->fp_next = 0;
 }
 
+/* True when column i prints (print_expr) a value as exactly the mapper's canonical text of the
+ * equal record value, and no other value so: a text column; bigint for an integer or boolean
+ * field; boolean for a boolean field (1/0); date for a date field; numeric without a precision
+ * for a decimal field (trim_scale, PostgreSQL 13 on: it holds every canonical decimal as it
+ * is, where numeric(p,s) would round one to a value another record may spell). */
+static bool prints_canonical(const pg_target *t, size_t i)
+{
+    ferry_field_type ft = t->sync->fields[i].type;
+    const ferry_column_type *ct = &t->ctype[i];
+
+    if (t->col[i].native)
+        return true;
+    switch (ct->kind) {
+    case FERRY_COLUMN_BOOLEAN:
+        return ft == FERRY_TYPE_BOOLEAN;
+    case FERRY_COLUMN_DATE:
+        return ft == FERRY_TYPE_DATE;
+    case FERRY_COLUMN_NUMERIC:
+        return ft == FERRY_TYPE_DECIMAL && ct->precision == 0 && PQserverVersion(t->conn) >= 130000;
+    default:
+        return false;
+    }
+}
+
 /* True when the prints can be looked up by a record's values and stand for its key: the key
  * columns' text order is the key's order (the key fields in field order), and a record's key
- * matches a row's exactly when their texts are equal (every key column is text, or bigint for
- * an integer or boolean field, whose canonical values are the text bigint prints). */
+ * matches a row's exactly when their texts are equal (every key column prints canonically). */
 static bool fp_usable(const pg_target *t)
 {
     for (size_t k = 0; k < t->sync->target.nkey; k++) {
-        if (!t->col[t->key_field[k]].native || (k > 0 && t->key_field[k] <= t->key_field[k - 1]))
+        if (!prints_canonical(t, t->key_field[k]) ||
+            (k > 0 && t->key_field[k] <= t->key_field[k - 1]))
             return false;
     }
     return true;
@@ -750,8 +778,10 @@ static ferry_rc start_prints(pg_target *t, ferry_err *err)
     for (size_t k = 0; k < sync->target.nkey; k++)
         t->fp_keys_lead = t->fp_keys_lead && t->key_field[k] == k;
     ferry_buf_printf_trunc(&t->sql, "COPY (SELECT %s", t->fp_tids ? "t.ctid, " : "");
-    for (size_t k = 0; !t->fp_keys_lead && k < sync->target.nkey; k++)
-        ferry_buf_printf_trunc(&t->sql, "t.%s::text, ", t->col[t->key_field[k]].name);
+    for (size_t k = 0; !t->fp_keys_lead && k < sync->target.nkey; k++) {
+        print_expr(t, t->key_field[k]);
+        ferry_buf_printf_trunc(&t->sql, ", ");
+    }
     for (size_t i = 0; i < sync->nfields; i++) {
         ferry_buf_printf_trunc(&t->sql, "%s", i ? ", " : "");
         print_expr(t, i);
@@ -974,12 +1004,24 @@ static const char *stage_type(const pg_target *t, size_t i)
     return t->col[i].native ? t->col[i].type : "text";
 }
 
+/* The native type of the column Ferry creates for a field of type: [0] as format_type()
+ * names it (what read_shape() reads back from a table Ferry created), [1] as the ALTER TABLE
+ * statements of shape.h write it. */
+static const char *const created_type[][2] = {
+    [FERRY_TYPE_TEXT] = {"text", "TEXT"},
+    [FERRY_TYPE_INTEGER] = {"bigint", "BIGINT"},
+    [FERRY_TYPE_DECIMAL] = {"numeric", "NUMERIC"},
+    [FERRY_TYPE_BOOLEAN] = {"boolean", "BOOLEAN"},
+    [FERRY_TYPE_DATE] = {"date", "DATE"},
+    [FERRY_TYPE_DATETIME] = {"timestamp with time zone", "TIMESTAMPTZ"},
+    [FERRY_TYPE_EMAIL] = {"text", "TEXT"},
+    [FERRY_TYPE_ENUM] = {"text", "TEXT"},
+};
+
 /* The type of a column Ferry adds (shape.h). */
 static const char *shape_type(ferry_field_type type, bool timestamp)
 {
-    if (timestamp)
-        return "TIMESTAMPTZ";
-    return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "BIGINT" : "TEXT";
+    return created_type[timestamp ? FERRY_TYPE_DATETIME : type][1];
 }
 
 /* Makes lit, the run's time in UTC, say so when the timestamp column of type (format_type's
@@ -1001,8 +1043,7 @@ static ferry_rc create_table(pg_target *t, ferry_err *err)
     ferry_buf_printf_trunc(b, "CREATE TABLE %s (", t->table);
     for (size_t i = 0; i < sync->nfields; i++) {
         const ferry_field_spec *f = &sync->fields[i];
-        const char *type =
-            f->type == FERRY_TYPE_INTEGER || f->type == FERRY_TYPE_BOOLEAN ? "bigint" : "text";
+        const char *type = created_type[f->type][0];
         if ((rc = set_type(t, i, type, err)) != FERRY_OK)
             return rc;
         ferry_buf_printf_trunc(b, "%s%s %s%s", i ? ", " : "", t->col[i].name, type,

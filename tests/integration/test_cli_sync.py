@@ -69,11 +69,13 @@ class FirstSyncTest(DemoTestCase):
     def test_target_table_holds_exactly_the_valid_rows_in_canonical_form(self):
         self.sync("therapists")
         self.assertEqual(self.therapists(), EXPECTED_ROWS)
-        # Booleans are stored as integers, dates as text, the enum in the config's spelling
-        # (the CSV has 'karyawan' for T011).
+        # On PostgreSQL booleans and dates have their native types; on SQLite booleans are
+        # stored as integers, dates as text. The enum is in the config's spelling (the CSV
+        # has 'karyawan' for T011).
         if ferrytest.ON_POSTGRES:
-            types = dict(self.query("SELECT employee_id, pg_typeof(active)::text FROM therapists"))
-            self.assertEqual(set(types.values()), {"bigint"})
+            types = set(self.query("SELECT pg_typeof(active)::text AS a,"
+                                   " pg_typeof(started_on)::text AS s FROM therapists"))
+            self.assertEqual(types, {("boolean", "date")})
         else:
             types = dict(self.query("SELECT employee_id, typeof(active) FROM therapists"))
             self.assertEqual(set(types.values()), {"integer"})

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "store/store.h"
 #include "sync/map.h"
+#include "target/shape.h"
 #include "target/target.h"
 #include "testutil.h"
 #include "util/buf.h"
@@ -500,7 +501,9 @@ static void load_three(fixture *fx)
     commit(fx);
 }
 
-#define STAFF_ROWS "SELECT id, name, email, age, active, salary FROM staff ORDER BY id"
+/* active as 1/0 on both backends (a boolean column on PostgreSQL prints t/f). */
+#define STAFF_ROWS                                                                                 \
+    "SELECT id, name, email, age, CAST(active AS INTEGER), salary FROM staff ORDER BY id"
 #define THREE_ROWS                                                                                 \
     "E001|Ayu|ayu@example.com|30|1|1.5\n"                                                          \
     "E002|Budi|NULL|41|0|NULL\n"                                                                   \
@@ -526,8 +529,8 @@ static void table_is_created_with_column_types_and_primary_key(void **state)
                               "name|text|1|0\n"
                               "email|text|0|0\n"
                               "age|bigint|0|0\n"
-                              "active|bigint|0|0\n"
-                              "salary|text|0|0\n"));
+                              "active|boolean|0|0\n"
+                              "salary|numeric|0|0\n"));
     close_fx(&fx);
 }
 
@@ -548,7 +551,7 @@ static void composite_key_becomes_a_composite_primary_key(void **state)
                               "day|TEXT|1|1\n"
                               "room|INTEGER|1|2\n"
                               "who|TEXT|0|0\n",
-                              "day|text|1|1\n"
+                              "day|date|1|1\n"
                               "room|bigint|1|2\n"
                               "who|text|0|0\n"));
     close_fx(&fx);
@@ -589,7 +592,7 @@ static void first_records_are_created_with_typed_values(void **state)
         expect_dump(&fx,
                     "SELECT pg_typeof(age), pg_typeof(active), pg_typeof(salary) FROM staff"
                     " WHERE id = 'E001'",
-                    "bigint|bigint|text\n");
+                    "bigint|boolean|numeric\n");
     close_fx(&fx);
 }
 
@@ -637,14 +640,15 @@ static void integer_and_boolean_columns_compare_equal_on_resync(void **state)
     expect_dump(&fx,
                 BY_BACKEND(&fx,
                            "SELECT id, age, typeof(age), active, salary FROM staff ORDER BY id",
-                           "SELECT id, age, pg_typeof(age), active, salary FROM staff ORDER BY id"),
+                           "SELECT id, age, pg_typeof(age), active, pg_typeof(active), salary,"
+                           " pg_typeof(salary) FROM staff ORDER BY id"),
                 BY_BACKEND(&fx,
                            "E7|0|integer|0|0.5\n"
                            "E8|-9223372036854775808|integer|0|0\n"
                            "E9|9223372036854775807|integer|1|0\n",
-                           "E7|0|bigint|0|0.5\n"
-                           "E8|-9223372036854775808|bigint|0|0\n"
-                           "E9|9223372036854775807|bigint|1|0\n"));
+                           "E7|0|bigint|f|boolean|0.5|numeric\n"
+                           "E8|-9223372036854775808|bigint|f|boolean|0|numeric\n"
+                           "E9|9223372036854775807|bigint|t|boolean|0|numeric\n"));
     close_fx(&fx);
 }
 
@@ -1483,7 +1487,8 @@ static void unchanged_rows_are_answered_at_once(void **state)
     open_fx(&fx, state, STAFF_YAML("keep"));
     load_three(&fx);
     begin(&fx);
-    /* NULLs in text (email, salary) and in bigint columns (age, active) print as NULL. */
+    /* NULLs print as NULL in every column type (on PostgreSQL: text email, numeric salary,
+     * bigint age, boolean active). */
     assert_int_equal(apply_at_once(&fx, 2, budi), FERRY_OUTCOME_UNCHANGED);
     assert_null(fx.res.reason);
     assert_int_equal(apply_at_once(&fx, 3, citra), FERRY_OUTCOME_UNCHANGED);
@@ -1577,7 +1582,8 @@ static void integer_and_boolean_values_are_answered_at_once(void **state)
     begin(&fx);
     assert_int_equal(apply_at_once(&fx, 2, extremes), FERRY_OUTCOME_UNCHANGED);
     assert_int_equal(apply_staged(&fx, 3, zeros_on), FERRY_OUTCOME_UPDATED);
-    assert_string_equal(fx.res.diff_text, "active: '0' -> '1'");
+    assert_string_equal(fx.res.diff_text,
+                        BY_BACKEND(&fx, "active: '0' -> '1'", "active: 'false' -> 'true'"));
     commit(&fx);
     close_fx(&fx);
 }
@@ -1661,6 +1667,236 @@ static void value_a_typed_column_cannot_hold_fails_only_that_record(void **state
     commit(&fx);
     /* E001 failed but is kept (seen); nothing was written for the others. */
     expect_dump(&fx, "SELECT id, name FROM staff ORDER BY id", "E001|Ayu\nE002|Budi\nE003|Citra\n");
+    close_fx(&fx);
+}
+
+/* Every field type. Fields, in order: day 0, amount 1, note 2, qty 3, paid 4, at 5, mail 6,
+ * kind 7; key is the target's key. */
+#define LEDGER_YAML(key)                                                                           \
+    "syncs:\n"                                                                                     \
+    "  ledger:\n"                                                                                  \
+    "    source: { url: ledger.csv }\n"                                                            \
+    "    target: { table: ledger, key: " key " }\n"                                                \
+    "    fields:\n"                                                                                \
+    "      day: { type: date }\n"                                                                  \
+    "      amount: { type: decimal }\n"                                                            \
+    "      note: {}\n"                                                                             \
+    "      qty: { type: integer }\n"                                                               \
+    "      paid: { type: boolean }\n"                                                              \
+    "      at: { type: datetime }\n"                                                               \
+    "      mail: { type: email }\n"                                                                \
+    "      kind: { type: enum, values: [cash, card] }\n"
+
+#define LEDGER_FIELDS 8
+#define LEDGER_ROWS                                                                                \
+    "SELECT day, amount, note, qty, CAST(paid AS INTEGER), at, mail, kind FROM ledger"             \
+    " ORDER BY note"
+
+static const char *const lunch[LEDGER_FIELDS] = {
+    "2024-03-01",      "12.50", "Lunch", "2", "yes", "2024-03-01T12:30+07:00",
+    "Ayu@Example.COM", "Cash"};
+static const char *const taxi[LEDGER_FIELDS] = {
+    "2024-03-01", "7", "Taxi", "-1", "no", "2024-03-01T05:30:00.250Z", NULL, "card"};
+static const char *const hotel[LEDGER_FIELDS] = {
+    "2024-02-29", "1000000000000000000000.000001", "Hotel", NULL, NULL, NULL, NULL, NULL};
+
+/* The three ledger records as the table holds them (instants in UTC on PostgreSQL). */
+static void expect_ledger(fixture *fx)
+{
+    if (fx->be == BACKEND_PG)
+        exec_sql(fx, "SET TimeZone = 'UTC'");
+    expect_dump(fx, LEDGER_ROWS,
+                BY_BACKEND(fx,
+                           "2024-02-29|1000000000000000000000.000001|Hotel|NULL|NULL|NULL|NULL|"
+                           "NULL\n"
+                           "2024-03-01|12.5|Lunch|2|1|2024-03-01T05:30:00Z|Ayu@example.com|cash\n"
+                           "2024-03-01|7|Taxi|-1|0|2024-03-01T05:30:00.25Z|NULL|card\n",
+                           "2024-02-29|1000000000000000000000.000001|Hotel|NULL|NULL|NULL|NULL|"
+                           "NULL\n"
+                           "2024-03-01|12.5|Lunch|2|1|2024-03-01 05:30:00+00|Ayu@example.com|"
+                           "cash\n"
+                           "2024-03-01|7|Taxi|-1|0|2024-03-01 05:30:00.25+00|NULL|card\n"));
+}
+
+static void load_ledger(fixture *fx)
+{
+    begin(fx);
+    assert_int_equal(apply(fx, 2, lunch), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(fx, 3, taxi), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply(fx, 4, hotel), FERRY_OUTCOME_CREATED);
+    commit(fx);
+    expect_ledger(fx);
+}
+
+static void created_table_has_the_native_type_of_every_field_type(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, LEDGER_YAML("[day, amount]"));
+    begin(&fx);
+    commit(&fx);
+    expect_columns(&fx, "ledger",
+                   BY_BACKEND(&fx,
+                              "day|TEXT|1|1\n"
+                              "amount|TEXT|1|2\n"
+                              "note|TEXT|0|0\n"
+                              "qty|INTEGER|0|0\n"
+                              "paid|INTEGER|0|0\n"
+                              "at|TEXT|0|0\n"
+                              "mail|TEXT|0|0\n"
+                              "kind|TEXT|0|0\n",
+                              "day|date|1|1\n"
+                              "amount|numeric|1|2\n"
+                              "note|text|0|0\n"
+                              "qty|bigint|0|0\n"
+                              "paid|boolean|0|0\n"
+                              "at|timestamp with time zone|0|0\n"
+                              "mail|text|0|0\n"
+                              "kind|text|0|0\n"));
+    if (fx.be == BACKEND_PG)
+        expect_dump(&fx,
+                    "SELECT column_name, data_type FROM information_schema.columns"
+                    " WHERE table_name = 'ledger' ORDER BY ordinal_position",
+                    "day|date\namount|numeric\nnote|text\nqty|bigint\npaid|boolean\n"
+                    "at|timestamp with time zone\nmail|text\nkind|text\n");
+    close_fx(&fx);
+}
+
+static void identical_resync_into_a_created_table_is_all_unchanged(void **state)
+{
+    /* The same values spelled otherwise: the mapper's canonical forms are what is stored. */
+    const char *const lunch_again[LEDGER_FIELDS] = {
+        "2024/03/01",      "012.5000", "Lunch", "+2", "TRUE", "2024-03-01T05:30:00.000Z",
+        "Ayu@EXAMPLE.com", "CASH"};
+    fixture fx;
+
+    open_fx(&fx, state, LEDGER_YAML("[day, amount]"));
+    load_ledger(&fx);
+    for (int run = 0; run < 2; run++) {
+        /* On PostgreSQL, answered by the prints: the date and numeric keys print as the
+         * records' canonical text. */
+        begin(&fx);
+        assert_int_equal(apply_at_once(&fx, 2, lunch_again), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply_at_once(&fx, 3, taxi), FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply_at_once(&fx, 4, hotel), FERRY_OUTCOME_UNCHANGED);
+        commit(&fx);
+    }
+    expect_ledger(&fx);
+    close_fx(&fx);
+}
+
+static void date_and_decimal_keys_find_their_rows_on_resync(void **state)
+{
+    const char *const cab[LEDGER_FIELDS] = {
+        "2024-03-01", "7.0", "Cab", "-1", "no", "2024-03-01T05:30:00.250Z", NULL, "card"};
+    const char *const hotel_more[LEDGER_FIELDS] = {
+        "2024-02-29", "1000000000000000000000.000002", "Hotel", NULL, NULL, NULL, NULL, NULL};
+    const char *const lunch_twin[LEDGER_FIELDS] = {"2024-03-01", "12.5", "Other lunch", NULL,
+                                                   NULL,         NULL,   NULL,          NULL};
+    fixture fx;
+
+    open_fx(&fx, state, LEDGER_YAML("[day, amount]"));
+    load_ledger(&fx);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, lunch), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_staged(&fx, 3, cab), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text, "note: 'Taxi' -> 'Cab'");
+    /* Differs from the stored key in its last digit: another row. */
+    assert_int_equal(apply_staged(&fx, 4, hotel_more), FERRY_OUTCOME_CREATED);
+    assert_int_equal(apply_at_once(&fx, 5, lunch_twin), FERRY_OUTCOME_FAILED);
+    assert_non_null(strstr(fx.res.reason, "duplicate key"));
+    commit(&fx);
+    expect_dump(&fx, "SELECT note FROM ledger ORDER BY note", "Cab\nHotel\nHotel\nLunch\n");
+    close_fx(&fx);
+}
+
+static void changed_typed_values_show_in_diffs_as_written(void **state)
+{
+    const char *const lunch_new[LEDGER_FIELDS] = {
+        "2024-03-02",      "12.75", "Lunch", "2", "no", "2024-03-01T13:00+07:00",
+        "Ayu@Example.COM", "card"};
+    const char *const taxi_new[LEDGER_FIELDS] = {
+        "2024-03-01", "7", "Taxi", "-1", "yes", "2024-03-01T05:30:00.250Z", NULL, "card"};
+    fixture fx;
+
+    open_fx(&fx, state, LEDGER_YAML("note"));
+    load_ledger(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, lunch_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text,
+                        BY_BACKEND(&fx,
+                                   "day: '2024-03-01' -> '2024-03-02', amount: '12.5' -> '12.75', "
+                                   "paid: '1' -> '0', at: '2024-03-01T05:30:00Z' -> "
+                                   "'2024-03-01T06:00:00Z', kind: 'cash' -> 'card'",
+                                   "day: '2024-03-01' -> '2024-03-02', amount: '12.5' -> '12.75', "
+                                   "paid: 'true' -> 'false', at: '2024-03-01T05:30:00Z' -> "
+                                   "'2024-03-01T06:00:00Z', kind: 'cash' -> 'card'"));
+    assert_int_equal(apply(&fx, 3, taxi_new), FERRY_OUTCOME_UPDATED);
+    assert_string_equal(fx.res.diff_text,
+                        BY_BACKEND(&fx, "paid: '0' -> '1'", "paid: 'false' -> 'true'"));
+    assert_string_equal(fx.res.diff_json, BY_BACKEND(&fx, "{\"paid\":[\"0\",\"1\"]}",
+                                                     "{\"paid\":[\"false\",\"true\"]}"));
+    assert_int_equal(apply(&fx, 4, hotel), FERRY_OUTCOME_UNCHANGED);
+    commit(&fx);
+    expect_dump(&fx, "SELECT day, amount, CAST(paid AS INTEGER) FROM ledger ORDER BY note",
+                "2024-02-29|1000000000000000000000.000001|NULL\n"
+                "2024-03-02|12.75|0\n"
+                "2024-03-01|7|1\n");
+    close_fx(&fx);
+}
+
+/* PostgreSQL only: SQLite keeps any text in a TEXT column. */
+static void instant_the_created_column_cannot_hold_fails_only_that_record(void **state)
+{
+    /* One o'clock on 1 January of year 1 at +01:00 is in year 0 in UTC, before the first
+     * instant a timestamptz holds. */
+    const char *const early[LEDGER_FIELDS] = {
+        "2024-03-03", "1", "Early", NULL, NULL, "0001-01-01T00:30+01:00", NULL, NULL};
+    fixture fx;
+
+    open_fx(&fx, state, LEDGER_YAML("[day, amount]"));
+    for (int run = 0; run < 2; run++) {
+        /* The first run COPYs into the empty table; the second stages its records. */
+        begin(&fx);
+        assert_int_equal(apply(&fx, 2, lunch),
+                         run == 0 ? FERRY_OUTCOME_CREATED : FERRY_OUTCOME_UNCHANGED);
+        assert_int_equal(apply(&fx, 3, early), FERRY_OUTCOME_FAILED);
+        assert_non_null(strstr(fx.res.reason, "rejected by the target table: "));
+        assert_int_equal(apply(&fx, 4, taxi),
+                         run == 0 ? FERRY_OUTCOME_CREATED : FERRY_OUTCOME_UNCHANGED);
+        commit(&fx);
+    }
+    expect_dump(&fx, "SELECT note FROM ledger ORDER BY note", "Lunch\nTaxi\n");
+    close_fx(&fx);
+}
+
+/* PostgreSQL only: the staff table as Ferry created it before it gave columns native types. */
+static void table_created_by_an_earlier_version_keeps_its_text_columns(void **state)
+{
+    const char *const budi_on[NFIELDS] = {"E002", "Budi", NULL, "41", "yes", NULL};
+    const char *const legacy = "id|text|1|1\n"
+                               "name|text|1|0\n"
+                               "email|text|0|0\n"
+                               "age|bigint|0|0\n"
+                               "active|bigint|0|0\n"
+                               "salary|text|0|0\n";
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("keep"));
+    exec_sql(&fx, "CREATE TABLE staff (id text NOT NULL, name text NOT NULL, email text,"
+                  " age bigint, active bigint, salary text, PRIMARY KEY (id));"
+                  " COMMENT ON TABLE staff IS '" FERRY_TARGET_OWNED_MARK "'");
+    load_three(&fx);
+    expect_dump(&fx, STAFF_ROWS, THREE_ROWS);
+    begin(&fx);
+    assert_int_equal(apply_at_once(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_at_once(&fx, 3, citra), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply_staged(&fx, 4, budi_on), FERRY_OUTCOME_UPDATED);
+    /* Compared as before: the bigint column's text. */
+    assert_string_equal(fx.res.diff_text, "active: '0' -> '1'");
+    commit(&fx);
+    expect_columns(&fx, "staff", legacy);
+    expect_dump(&fx, "SELECT active, salary FROM staff WHERE id = 'E002'", "1|NULL\n");
     close_fx(&fx);
 }
 
@@ -2001,6 +2237,10 @@ int main(void)
         SQLITE(existing_table_with_other_column_types_is_answered_at_once),
         SQLITE(typed_columns_are_compared_by_value),
         SQLITE(value_a_typed_column_cannot_hold_fails_only_that_record),
+        SQLITE(created_table_has_the_native_type_of_every_field_type),
+        SQLITE(identical_resync_into_a_created_table_is_all_unchanged),
+        SQLITE(date_and_decimal_keys_find_their_rows_on_resync),
+        SQLITE(changed_typed_values_show_in_diffs_as_written),
         SQLITE(prints_hold_the_run_tenant_rows_only),
         SQLITE(on_missing_with_rows_found_unchanged_and_staged),
         SQLITE(records_applied_while_the_prints_arrive_keep_the_same_rules),
@@ -2057,6 +2297,12 @@ int main(void)
         PG(existing_table_with_other_column_types_is_answered_at_once),
         PG(typed_columns_are_compared_by_value),
         PG(value_a_typed_column_cannot_hold_fails_only_that_record),
+        PG(created_table_has_the_native_type_of_every_field_type),
+        PG(identical_resync_into_a_created_table_is_all_unchanged),
+        PG(date_and_decimal_keys_find_their_rows_on_resync),
+        PG(changed_typed_values_show_in_diffs_as_written),
+        PG(instant_the_created_column_cannot_hold_fails_only_that_record),
+        PG(table_created_by_an_earlier_version_keeps_its_text_columns),
         PG(prints_hold_the_run_tenant_rows_only),
         PG(on_missing_with_rows_found_unchanged_and_staged),
         PG(records_applied_while_the_prints_arrive_keep_the_same_rules),
