@@ -18,6 +18,29 @@ Ferry's ratios (initial to copy, second to upsert) and its peak RSS (/usr/bin/ti
 Ferry's runs also write a change row per created, updated or failed record, which plain SQL
 does not. The sync uses on_missing: keep, as the upsert deletes nothing.
 
+With --app-table, the runs target the app-shaped table of bench_sync.py --app-table (its
+6-column roster, the sync's target.timestamps on, fields typed boolean, decimal and date), as
+a Rails migration makes it on PostgreSQL:
+
+  CREATE TABLE roster (id bigserial PRIMARY KEY, employee_id varchar NOT NULL,
+    name varchar, email varchar, active boolean, salary numeric(10,2), started_on date,
+    created_at timestamp(6) NOT NULL, updated_at timestamp(6) NOT NULL);
+  CREATE UNIQUE INDEX index_roster_on_employee_id ON roster (employee_id);
+
+created before each run and not timed. The baselines into that table shape:
+
+  copy      COPY roster (employee_id, name, email, active, salary, started_on) FROM STDIN
+            (FORMAT csv, HEADER), the table's timestamps defaulting to
+            (now() AT TIME ZONE 'UTC') for this run only
+  upsert    in one transaction: COPY the second file into a temporary table of the same
+            six columns and types, then one INSERT INTO roster (..., created_at,
+            updated_at) SELECT *, now, now FROM it ON CONFLICT (employee_id) DO UPDATE SET
+            (the five other columns and updated_at) WHERE (the five) IS DISTINCT FROM
+            (excluded's five)
+
+After each Ferry run the table is checked as in bench_sync.py --app-table (row count,
+timestamps, a sample of values), and after the upsert its row count.
+
 Prints figures and asserts no speed, since these machines are shared and noisy; it does
 check that every Ferry run reports the outcomes the files call for, and stops if not.
 """
