@@ -104,9 +104,9 @@ def plain_upsert(url, csv, workdir):
     return t
 
 
-def ferry_run(ferry, workdir, url, csv, want):
+def ferry_run(ferry, workdir, url, csv, want, make_config=bench_sync.config):
     with open(os.path.join(workdir, "ferry.yaml"), "w") as f:
-        f.write(bench_sync.config(csv).replace("sqlite:ferry.db", url))
+        f.write(make_config(csv).replace("sqlite:ferry.db", url))
     return bench_sync.timed([ferry, "sync", "roster", "--config",
                              os.path.join(workdir, "ferry.yaml")], cwd=workdir, want=want)
 
@@ -171,13 +171,6 @@ def check_app_pg(url, expect, total, created, updated):
                                updated)
 
 
-def ferry_app_run(ferry, workdir, url, csv, want):
-    with open(os.path.join(workdir, "ferry.yaml"), "w") as f:
-        f.write(bench_sync.app_config(csv).replace("sqlite:ferry.db", url))
-    return bench_sync.timed([ferry, "sync", "roster", "--config",
-                             os.path.join(workdir, "ferry.yaml")], cwd=workdir, want=want)
-
-
 def measure_app(ferry, admin, base, rows, repeat):
     """The app-shaped scenario's runs: the COPY and the merge into the app-shaped table, and
     Ferry's two syncs into it, each checked. Returns the row counts and the lists of times."""
@@ -198,11 +191,11 @@ def measure_app(ferry, admin, base, rows, repeat):
         psql(url, "-c", app_schema(False))
         d = os.path.join(base, "ferry-%d" % k)
         os.makedirs(d)
-        t, r = ferry_app_run(ferry, d, url, g["v1"], first)
+        t, r = ferry_run(ferry, d, url, g["v1"], first, bench_sync.app_config)
         initials.append(t)
         rss.append(r)
         check_app_pg(url, g["expect1"], n1, n1, 0)
-        t, r = ferry_app_run(ferry, d, url, g["v2"], second)
+        t, r = ferry_run(ferry, d, url, g["v2"], second, bench_sync.app_config)
         seconds.append(t)
         rss.append(r)
         check_app_pg(url, g["expect2"], n1 + second["created"], second["created"],
