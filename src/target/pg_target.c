@@ -623,7 +623,8 @@ static void fp_drop(pg_target *t)
 
 /* True when column i prints (print_expr) a value as exactly the mapper's canonical text of the
  * equal record value, and no other value so: a text column; bigint for an integer or boolean
- * field; boolean for a boolean field (1/0); date for a date field; numeric without a precision
+ * field; varchar(n) for any field; boolean for a boolean field (1/0); date for a date field;
+ * numeric without a precision
  * for a decimal field (trim_scale, PostgreSQL 13 on: it holds every canonical decimal as it
  * is, where numeric(p,s) would round one to a value another record may spell). */
 static bool prints_canonical(const pg_target *t, size_t i)
@@ -634,6 +635,8 @@ static bool prints_canonical(const pg_target *t, size_t i)
     if (t->col[i].native)
         return true;
     switch (ct->kind) {
+    case FERRY_COLUMN_TEXT: /* varchar(n) holds the text as written; char(n) pads it */
+        return strncmp(t->col[i].type, "character varying", 17) == 0;
     case FERRY_COLUMN_BOOLEAN:
         return ft == FERRY_TYPE_BOOLEAN;
     case FERRY_COLUMN_DATE:

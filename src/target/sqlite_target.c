@@ -20,16 +20,16 @@
  * which SQLite's affinity turns into a number where the column wants one) and compared by
  * value, so a re-sync of identical data is unchanged whatever the application wrote.
  *
- * Table shape: created from the fields (INTEGER for integer and boolean, TEXT otherwise, so
- * decimals keep their exact digits) with a primary key on the key fields; an existing table
- * must have every field's column, a unique index or primary key on exactly the key columns,
- * and no NOT NULL column without a default that Ferry does not fill (an INTEGER PRIMARY KEY,
- * with or without AUTOINCREMENT and NOT NULL, is the rowid: SQLite fills it). on_missing: flag
- * adds a ferry_missing_since column when it is absent, unless target.flag names the table's own
- * column: a time column gets the run's time (as the timestamps are written) and NULL when the
- * record returns; a boolean one gets flag.value (0/1) and the opposite when the record returns
- * or is inserted (an app's boolean may be NOT NULL without a default). A time flag's diff shows
- * the instant as a DATETIME column's does; ferry_missing_since's shows its text.
+ * Table shape: created from the fields (INTEGER for integer, BOOLEAN for boolean, TEXT otherwise,
+ * so decimals keep their exact digits) with a primary key on the key fields; an existing table must
+ * have every field's column, a unique index or primary key on exactly the key columns, and no NOT
+ * NULL column without a default that Ferry does not fill (an INTEGER PRIMARY KEY, with or without
+ * AUTOINCREMENT and NOT NULL, is the rowid: SQLite fills it). on_missing: flag adds a
+ * ferry_missing_since column when it is absent, unless target.flag names the table's own column: a
+ * time column gets the run's time (as the timestamps are written) and NULL when the record returns;
+ * a boolean one gets flag.value (0/1) and the opposite when the record returns or is inserted (an
+ * app's boolean may be NOT NULL without a default). A time flag's diff shows the instant as a
+ * DATETIME column's does; ferry_missing_since's shows its text.
  *
  * Timestamps (target.timestamps): the run's time, taken once at begin() and written as Rails
  * writes it on SQLite ("2026-03-01 09:00:00.123456", UTC), goes into the created column of
@@ -113,9 +113,13 @@ static void bind_own(const sqlite_target *t, sqlite3_stmt *st)
             sqlite3_bind_text(st, ++n, own_value(t, f), -1, SQLITE_STATIC);
 }
 
+/* A created column's declared type: BOOLEAN (0/1, shown false/true in diffs, as the
+ * frameworks declare it) for a boolean field, INTEGER for an integer one, else TEXT. */
 static const char *column_type(ferry_field_type type)
 {
-    return type == FERRY_TYPE_INTEGER || type == FERRY_TYPE_BOOLEAN ? "INTEGER" : "TEXT";
+    if (type == FERRY_TYPE_BOOLEAN)
+        return "BOOLEAN";
+    return type == FERRY_TYPE_INTEGER ? "INTEGER" : "TEXT";
 }
 
 static const char *shape_type(ferry_field_type type, bool timestamp)
