@@ -73,4 +73,19 @@ void ferry_store_tally_add(ferry_store_tally *t, const char *reason);
 /* Moves the most common reasons (at most FERRY_STATS_REASONS) into out and frees the rest. */
 void ferry_store_tally_take(ferry_store_tally *t, ferry_sync_stats *out);
 
+/* The rules for a credential, written once for both stores. A token is refused when it is
+ * revoked or its user disabled (FERRY_ENOTFOUND, err set), else FERRY_OK with *ret_touch true
+ * when its last use is worth recording now (at most once a minute). */
+ferry_rc ferry_store_token_check(const ferry_principal *p, bool revoked, bool disabled, int64_t now,
+                                 bool *ret_touch, ferry_err *err);
+
+/* A session is over when its user is disabled, it had no request for more than idle_ms or is
+ * older than max_ms (FERRY_ENOTFOUND, err set: the caller ends it), else FERRY_OK with
+ * *ret_touch true when its last request is worth recording now (at most once a minute, and
+ * at least four times per idle period, so a request restarts the idle clock to within a
+ * quarter of it however short it is). */
+ferry_rc ferry_store_session_check(const ferry_principal *p, bool disabled, int64_t now,
+                                   int64_t idle_ms, int64_t max_ms, bool *ret_touch,
+                                   ferry_err *err);
+
 #endif

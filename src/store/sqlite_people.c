@@ -19,7 +19,6 @@
 #include "util/timeutil.h"
 
 /* A token's last use and a session's last request are written at most this often. */
-#define TOUCH_EVERY_MS 60000
 
 /* audit_list's page size when the filter gives none, and its largest. */
 #define AUDIT_LIST_DEFAULT 100
@@ -345,7 +344,7 @@ static ferry_rc st_token_auth(ferry_store *base, const char *token_hash, ferry_p
         " t.revoked_at IS NOT NULL FROM ferry_api_tokens t JOIN ferry_users u ON u.id ="
         " t.user_id WHERE t.token_hash = ?1";
     int64_t now = ferry_time_now_ms();
-    bool disabled, revoked;
+    bool disabled, revoked, due;
     ferry_principal p;
     sqlite3_stmt *st;
     ferry_rc frc;
@@ -380,18 +379,10 @@ static ferry_rc st_token_auth(ferry_store *base, const char *token_hash, ferry_p
         frc = ferry_err_set(err, FERRY_ENOMEM, "checking the API token");
         goto out_done;
     }
-    if (revoked) {
-        frc =
-            ferry_err_set(err, FERRY_ENOTFOUND, "API token %lld is revoked", (long long)p.token_id);
+    if ((frc = ferry_store_token_check(&p, revoked, disabled, now, &due, err)) != FERRY_OK)
         goto out_done;
-    }
-    if (disabled) {
-        frc = ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p.user);
-        goto out_done;
-    }
-    if ((p.last_seen_at_ms == 0 || now - p.last_seen_at_ms > TOUCH_EVERY_MS) &&
-        write_if_free(s, "UPDATE ferry_api_tokens SET last_used_at = ?2 WHERE id = ?1", NULL,
-                      p.token_id, now))
+    if (due && write_if_free(s, "UPDATE ferry_api_tokens SET last_used_at = ?2 WHERE id = ?1", NULL,
+                             p.token_id, now))
         p.last_seen_at_ms = now;
     *ret = p;
     return FERRY_OK;
@@ -448,10 +439,9 @@ static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int
         " ferry_sessions s JOIN ferry_users u ON u.id = s.user_id WHERE s.session_hash = ?1";
     static const char *const end = "DELETE FROM ferry_sessions WHERE session_hash = ?1";
     int64_t now = ferry_time_now_ms();
-    char limit[64];
     ferry_principal p;
     sqlite3_stmt *st;
-    bool disabled;
+    bool disabled, due;
     ferry_rc frc;
     int rc;
 
@@ -482,28 +472,12 @@ static ferry_rc st_session_auth(ferry_store *base, const char *session_hash, int
     }
     /* A dead session is deleted on the way out (when the database is free; session_purge
      * gets the others), so it cannot come back when the user is enabled again. */
-    if (disabled) {
+    if ((frc = ferry_store_session_check(&p, disabled, now, idle_ms, max_ms, &due, err)) !=
+        FERRY_OK) {
         write_if_free(s, end, session_hash, 0, now);
-        frc = ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p.user);
         goto out_done;
     }
-    if (now - p.last_seen_at_ms > idle_ms) {
-        write_if_free(s, end, session_hash, 0, now);
-        ferry_time_format_duration(idle_ms, limit, sizeof(limit));
-        frc = ferry_err_set(err, FERRY_ENOTFOUND,
-                            "the session expired (no request for more than %s)", limit);
-        goto out_done;
-    }
-    if (now - p.created_at_ms > max_ms) {
-        write_if_free(s, end, session_hash, 0, now);
-        ferry_time_format_duration(max_ms, limit, sizeof(limit));
-        frc = ferry_err_set(err, FERRY_ENOTFOUND, "the session expired (older than %s)", limit);
-        goto out_done;
-    }
-    /* Recorded at most once a minute, and at least four times per idle period, so a request
-     * restarts the idle clock to within a quarter of it however short it is. */
-    int64_t touch_every = idle_ms / 4 < TOUCH_EVERY_MS ? idle_ms / 4 : TOUCH_EVERY_MS;
-    if (now - p.last_seen_at_ms > touch_every &&
+    if (due &&
         write_if_free(s, "UPDATE ferry_sessions SET last_seen_at = ?2 WHERE session_hash = ?1",
                       session_hash, 0, now))
         p.last_seen_at_ms = now;

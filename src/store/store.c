@@ -12,6 +12,7 @@
 #include "store/internal.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/timeutil.h"
 
 ferry_rc ferry_database_sqlite_path(const char *database, const char *base_dir, char *out,
                                     size_t outlen, ferry_err *err)
@@ -230,4 +231,41 @@ void ferry_store_close(ferry_store *st)
 {
     if (st != NULL)
         st->close(st);
+}
+
+#define TOUCH_EVERY_MS 60000
+
+ferry_rc ferry_store_token_check(const ferry_principal *p, bool revoked, bool disabled, int64_t now,
+                                 bool *ret_touch, ferry_err *err)
+{
+    *ret_touch = false;
+    if (revoked)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "API token %lld is revoked",
+                             (long long)p->token_id);
+    if (disabled)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p->user);
+    *ret_touch = p->last_seen_at_ms == 0 || now - p->last_seen_at_ms > TOUCH_EVERY_MS;
+    return FERRY_OK;
+}
+
+ferry_rc ferry_store_session_check(const ferry_principal *p, bool disabled, int64_t now,
+                                   int64_t idle_ms, int64_t max_ms, bool *ret_touch, ferry_err *err)
+{
+    int64_t touch_every = idle_ms / 4 < TOUCH_EVERY_MS ? idle_ms / 4 : TOUCH_EVERY_MS;
+    char limit[64];
+
+    *ret_touch = false;
+    if (disabled)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "user '%s' is disabled", p->user);
+    if (now - p->last_seen_at_ms > idle_ms) {
+        ferry_time_format_duration(idle_ms, limit, sizeof(limit));
+        return ferry_err_set(err, FERRY_ENOTFOUND,
+                             "the session expired (no request for more than %s)", limit);
+    }
+    if (now - p->created_at_ms > max_ms) {
+        ferry_time_format_duration(max_ms, limit, sizeof(limit));
+        return ferry_err_set(err, FERRY_ENOTFOUND, "the session expired (older than %s)", limit);
+    }
+    *ret_touch = now - p->last_seen_at_ms > touch_every;
+    return FERRY_OK;
 }
