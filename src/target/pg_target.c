@@ -692,11 +692,6 @@ static void print_expr(pg_target *t, size_t i)
             "rtrim(rtrim(to_char(t.%s%s, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '0'),"
             " '.') || CASE WHEN t.%s < '0001-01-01' THEN ' BC' ELSE 'Z' END",
             n, t->ctype[i].kind == FERRY_COLUMN_TIMESTAMPTZ ? " AT TIME ZONE 'UTC'" : "", n);
-    else if (t->ctype[i].kind == FERRY_COLUMN_DATE && ft == FERRY_TYPE_DATE)
-        ferry_buf_printf_trunc(b,
-                               "to_char(t.%s, 'YYYY-MM-DD') ||"
-                               " CASE WHEN t.%s < '0001-01-01' THEN ' BC' ELSE '' END",
-                               n, n);
     else
         ferry_buf_printf_trunc(b, "t.%s::text", n);
 }
@@ -1244,9 +1239,12 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     ferry_target_time_now(false, t->created_at);
     memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
     memcpy(t->flag_at, t->created_at, sizeof(t->flag_at));
-    /* Compiling the merge statements would cost more than running them. */
-    if ((rc = exec(t, "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8'", err,
-                   "setting up the transaction")) != FERRY_OK)
+    /* Compiling the merge statements would cost more than running them. A date prints as
+     * YYYY-MM-DD (and " BC") in the ISO style, whatever the server's default (print_expr). */
+    if ((rc = exec(t,
+                   "SET LOCAL jit = off; SET LOCAL client_encoding = 'UTF8';"
+                   " SET LOCAL DateStyle = 'ISO'",
+                   err, "setting up the transaction")) != FERRY_OK)
         return rc;
     /* The staging table lives in the session's buffers for temporary tables (8 MB by
      * default, smaller than one chunk: each chunk would be written out and read back). The
