@@ -107,12 +107,12 @@ test: deps-browser build format-check
 
 # The sanitizer builds: all but the PostgreSQL rerun and the chaos test under
 # AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event hub and bus,
-# the server, the queue and its workers) under ThreadSanitizer.
+# the server, the queue and its workers, a run's reader thread) under ThreadSanitizer.
 test-sanitize: deps-browser build-asan build-tsan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS) -LE 'pgsuite|chaos'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -L 'events|serve|queue'
+	    ctest --output-on-failure -j $(JOBS) -L 'events|serve|queue|sync'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit

@@ -13,8 +13,10 @@
  * and no final line end is normal and read as usual. An input cut exactly at a line end
  * cannot be told from a shorter file: the sync's guard (max_missing) catches that.
  *
- * A cancel (a signal) interrupts a blocking open or read of a file that is slow to give bytes
- * (a named pipe, a stalled network mount) and ends the run as cancelled, not as an I/O error.
+ * A cancel ends the wait for an input that is slow to give bytes (a named pipe) and ends the run
+ * as cancelled, not as an I/O error: a signal interrupts a blocking open, and a read of anything
+ * but a regular file first waits in poll(), looking at the cancel and stop flags every 100 ms
+ * (the read may happen on the run's reader thread, which no signal reaches: sync/feed.h).
  *
  * The first bytes are inspected: a body that is an HTML page (what Google Sheets answers,
  * with status 200, for a sheet that is not shared) ends the run with an error that says so.
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +47,9 @@ typedef struct {
     ferry_source base;
     const ferry_sync_spec *sync;
     const atomic_bool *cancel; /* may be NULL */
+    const atomic_bool *stop;   /* may be NULL */
     int fd;                    /* file input, or -1 */
+    bool slow_fd;              /* fd is not a regular file (a pipe): reads wait in poll() */
     ferry_http_stream *http;   /* http input, or NULL */
     ferry_net_policy policy;   /* where http input may connect (borrows the sync's spec) */
     uint64_t file_size;
@@ -94,6 +99,23 @@ static bool is_cancelled(const atomic_bool *cancel)
     return cancel != NULL && atomic_load(cancel);
 }
 
+/* Waits until a slow input (a pipe) has bytes or ended, looking at the cancel and stop flags
+ * every 100 ms: the read may be on a thread no signal reaches (sync/feed.h). */
+static ferry_rc wait_readable(csv_source *s, ferry_err *err)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+    for (;;) {
+        if (is_cancelled(s->cancel) || is_cancelled(s->stop))
+            return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
+        int n = poll(&p, 1, 100);
+        if (n > 0)
+            return FERRY_OK; /* bytes, the end or an error: read() tells */
+        if (n < 0 && errno != EINTR)
+            return ferry_err_set_errno(err, FERRY_EIO, "waiting for %s", s->where);
+    }
+}
+
 static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferry_err *err)
 {
     csv_source *s = ctx;
@@ -106,6 +128,8 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
         s->stream_bytes += *ret_n;
     } else {
         ssize_t n;
+        if (s->slow_fd && (rc = wait_readable(s, err)) != FERRY_OK)
+            return rc;
         do {
             n = read(s->fd, buf, cap);
         } while (n < 0 && errno == EINTR && !is_cancelled(s->cancel));
@@ -548,6 +572,8 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
         s->file_size = (uint64_t)st.st_size;
     else if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode))
         return ferry_err_set(err, FERRY_ESOURCE, "the source %s is a directory", path);
+    else
+        s->slow_fd = true;
     return FERRY_OK;
 }
 
@@ -685,6 +711,7 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->base.kind = "csv";
     s->sync = sync;
     s->cancel = cancel;
+    s->stop = opt->stop;
     s->fd = -1;
     s->check = opt->check;
     ferry_buf_init(&url, 8192);

@@ -50,6 +50,8 @@ typedef struct {
     const char *tenant;        /* the run's tenant, for {variable} in the source, or NULL */
     const atomic_bool *cancel; /* may be NULL: once set, a source waiting for input (a slow
                                   server, a pipe, a rate limit) gives up with FERRY_ECANCELLED */
+    const atomic_bool *stop;   /* may be NULL: as cancel, set when the run wants no more
+                                  records (it read them on another thread: sync/feed.h) */
     int64_t estimate;          /* records of the last successful run, or -1: the progress
                                   estimate when the source states no total */
     /* Told when the source starts waiting (until_ms: wall clock; what: "rate limited",

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "source/source.h"
+#include "sync/feed.h"
 #include "sync/guard.h"
 #include "sync/map.h"
 #include "target/target.h"
@@ -85,6 +86,8 @@ typedef struct {
     ferry_run run;
     ferry_source *source;
     ferry_mapper *mapper;
+    ferry_feed *feed;         /* the records, read and mapped ahead while applying */
+    atomic_bool stop_reading; /* the source's stop flag (sync/feed.h) */
     ferry_target *target;
     int64_t seq; /* change row sequence */
     change_batch batch;
@@ -171,7 +174,9 @@ static void report_progress(run_ctx *c, bool force)
         return;
     c->last_progress_mono = now;
     /* While fetching, on_fetch_progress sets the percent from the download. */
-    if (c->source != NULL && strcmp(c->phase, "applying") == 0)
+    if (c->feed != NULL)
+        ferry_feed_progress(c->feed, &done, &total);
+    else if (c->source != NULL && strcmp(c->phase, "applying") == 0)
         ferry_source_progress(c->source, &done, &total);
     if (total > 0) {
         int pct = c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total);
@@ -509,10 +514,9 @@ static ferry_rc check_timeout(const run_ctx *c, ferry_err *err)
                          limit);
 }
 
-/* Streams every record through map and target. */
-static ferry_rc process_all(run_ctx *c, ferry_err *err)
+/* Streams every record of the feed through the target. */
+static ferry_rc process_feed(run_ctx *c, ferry_err *err)
 {
-    ferry_source_record rec;
     ferry_mapped_record m;
     ferry_map_result result;
     ferry_rc rc;
@@ -530,12 +534,9 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
                 return rc;
             checkpoint(c, false);
         }
-        rc = ferry_source_next(c->source, &rec, err);
+        rc = ferry_feed_next(c->feed, &result, &m, err);
         if (rc == FERRY_DONE)
             return drain_target(c, err);
-        if (rc != FERRY_OK)
-            return rc;
-        rc = ferry_mapper_map(c->mapper, &rec, &result, &m, err);
         if (rc != FERRY_OK)
             return rc;
         rc = process_record(c, result, &m, err);
@@ -543,6 +544,24 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
             return rc;
         c->run.processed++;
     }
+}
+
+/* Streams every record through map and target. A CSV source is read and mapped on a thread
+ * of its own, ahead of the apply; a REST source's reading calls back into the run (waits,
+ * progress), so it stays on the run's thread. */
+static ferry_rc process_all(run_ctx *c, ferry_err *err)
+{
+    bool threaded = c->sync->source.kind == FERRY_SOURCE_CSV;
+    ferry_rc rc;
+
+    rc = ferry_feed_start(c->source, c->mapper, c->sync->nfields, threaded, &c->stop_reading,
+                          &c->feed, err);
+    if (rc != FERRY_OK)
+        return rc;
+    rc = process_feed(c, err);
+    ferry_feed_free(c->feed);
+    c->feed = NULL;
+    return rc;
 }
 
 static const char *const section_titles[FERRY_OUTCOME_COUNT] = {
@@ -699,6 +718,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         .base_dir = opt->config->dir,
         .tenant = c->run.tenant,
         .cancel = opt->cancel,
+        .stop = &c->stop_reading,
         .estimate = sync->source.kind == FERRY_SOURCE_REST ? last_count(c) : -1,
         .on_wait = on_source_wait,
         .ctx = c,
@@ -903,6 +923,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     ferry_rc rc;
 
     memset(&c, 0, sizeof(c));
+    atomic_init(&c.stop_reading, false);
     c.opt = opt;
     c.sync = opt->sync;
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
