@@ -586,7 +586,7 @@ static int check_target(const ferry_config *cfg, const ferry_sync_spec *sync)
         FERRY_OK)
         return 0;
     if (err.code == FERRY_ESCHEMA) {
-        fprintf(stderr, "ferry: sync %s: %s\n", sync->name, err.msg);
+        fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
         return EXIT_USAGE;
     }
     fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,

@@ -33,6 +33,31 @@ typedef enum {
 /* The YAML name of a type ("text", "integer"...). */
 const char *ferry_field_type_name(ferry_field_type type);
 
+/* A name and a value (headers, query parameters, variables), in config order. */
+typedef struct {
+    char *name;
+    char *value;
+} ferry_pair;
+
+/* The most match columns a look-up takes. */
+#define FERRY_LOOKUP_MATCH_MAX 8
+
+/* A field's look-up (fields.NAME.lookup, docs/config.md): the value written is the value column
+ * of the row of table whose match columns hold the record's values. */
+typedef struct {
+    char *table;  /* NULL: the field has no look-up */
+    char **match; /* match[0] holds the field's own value; match[i > 0], the value of the
+                     record's field of that name */
+    size_t nmatch;
+    size_t *match_field; /* the field giving each match column's value (match_field[0]: this) */
+    char *value;         /* the column written; default "id" */
+    ferry_pair *scope;   /* only rows whose column holds the value ({variable}s of the run's
+                            tenant expanded) are looked at */
+    size_t nscope;
+    bool optional; /* no row found writes NULL instead of failing the record */
+    int line;
+} ferry_lookup_spec;
+
 typedef struct {
     char *name;            /* the target column, the key under fields: */
     char *column;          /* the source column header; defaults to name */
@@ -47,9 +72,10 @@ typedef struct {
                               column or pointer is read for it */
     char **values;         /* enum: the allowed values, as written */
     size_t nvalues;
-    int line;         /* line in the config file, for messages */
-    int column_line;  /* line of column:, or 0 when not given */
-    int pointer_line; /* line of pointer: or join:, or 0 when not given */
+    ferry_lookup_spec lookup; /* lookup.table NULL when the field has none */
+    int line;                 /* line in the config file, for messages */
+    int column_line;          /* line of column:, or 0 when not given */
+    int pointer_line;         /* line of pointer: or join:, or 0 when not given */
 } ferry_field_spec;
 
 typedef enum {
@@ -75,12 +101,6 @@ typedef enum {
     FERRY_SOURCE_CSV = 0,
     FERRY_SOURCE_REST,
 } ferry_source_kind;
-
-/* A name and a value (headers, query parameters, variables), in config order. */
-typedef struct {
-    char *name;
-    char *value;
-} ferry_pair;
 
 /* Where a secret (or a user name) comes from; read when a run starts, never stored here. */
 typedef struct {

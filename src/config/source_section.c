@@ -150,7 +150,7 @@ static ferry_rc on_method(struct walk *w, const struct val *v, const struct key_
 struct pairs {
     ferry_pair *items;
     size_t n;
-    const char *what; /* "header", "query parameter", "variable" */
+    const char *what; /* "header", "query parameter", "variable", "column" */
 };
 
 static bool is_header_name(const char *s)
@@ -172,9 +172,10 @@ static ferry_rc on_pair(struct walk *w, const char *name, int line, const struct
     ferry_pair *pair = &p->items[p->n];
     ferry_rc rc;
 
-    if (strcmp(p->what, "variable") == 0 && !ferry_config_is_identifier(name))
+    if ((strcmp(p->what, "variable") == 0 || strcmp(p->what, "column") == 0) &&
+        !ferry_config_is_identifier(name))
         return ferry_config_fail(
-            w, line, "a variable name is letters, digits and '_', not starting with a digit");
+            w, line, "a %s name is letters, digits and '_', not starting with a digit", p->what);
     if (strcmp(p->what, "header") == 0) {
         if (!is_header_name(name))
             return ferry_config_fail(w, line, "'%.*s' is not a header name",
@@ -197,8 +198,8 @@ static ferry_rc on_pair(struct walk *w, const char *name, int line, const struct
     return FERRY_OK;
 }
 
-static ferry_rc get_pairs(struct walk *w, const struct val *v, const char *what, ferry_pair **items,
-                          size_t *n)
+ferry_rc ferry_config_pairs_get(struct walk *w, const struct val *v, const char *what,
+                                ferry_pair **items, size_t *n)
 {
     struct pairs p = {NULL, 0, what};
     size_t count = 0;
@@ -224,8 +225,9 @@ static ferry_rc on_pairs(struct walk *w, const struct val *v, const struct key_r
                          void *obj, void *data)
 {
     (void)obj;
-    return get_pairs(w, v, rule->what, FERRY_KEY_MEMBER(ferry_pair *, data, rule->offset),
-                     FERRY_KEY_MEMBER(size_t, data, rule->count_offset));
+    return ferry_config_pairs_get(w, v, rule->what,
+                                  FERRY_KEY_MEMBER(ferry_pair *, data, rule->offset),
+                                  FERRY_KEY_MEMBER(size_t, data, rule->count_offset));
 }
 
 static ferry_rc on_rate_limit(struct walk *w, const struct val *v, const struct key_rule *rule,
@@ -678,7 +680,7 @@ out:
     return rc;
 }
 
-static void pairs_free(ferry_pair *p, size_t n)
+void ferry_config_pairs_free(ferry_pair *p, size_t n)
 {
     if (p == NULL)
         return;
@@ -702,9 +704,9 @@ void ferry_config_source_done(ferry_source_spec *src)
 
     free(src->url);
     free(src->method);
-    pairs_free(src->headers, src->nheaders);
-    pairs_free(src->query, src->nquery);
-    pairs_free(src->vars, src->nvars);
+    ferry_config_pairs_free(src->headers, src->nheaders);
+    ferry_config_pairs_free(src->query, src->nquery);
+    ferry_config_pairs_free(src->vars, src->nvars);
     free(src->body);
     secret_ref_done(&src->auth.user);
     secret_ref_done(&src->auth.secret);

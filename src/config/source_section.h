@@ -32,4 +32,11 @@ ferry_rc ferry_config_source_inherit(struct walk *w, ferry_source_spec *src,
 /* Frees what a source spec holds (not the spec itself). */
 void ferry_config_source_done(ferry_source_spec *src);
 
+/* A mapping of names to scalar values into *items (freed with ferry_config_pairs_free(), also
+ * when this fails) and *n; what ("header", "query parameter", "variable", "column") says
+ * which names are allowed and names them in messages. */
+ferry_rc ferry_config_pairs_get(struct walk *w, const struct val *v, const char *what,
+                                ferry_pair **items, size_t *n);
+void ferry_config_pairs_free(ferry_pair *p, size_t n);
+
 #endif

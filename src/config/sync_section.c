@@ -21,6 +21,7 @@
 #define TARGET(member) offsetof(ferry_target_spec, member)
 #define FIELD(member) offsetof(ferry_field_spec, member)
 #define GUARD(member) offsetof(ferry_guard_spec, member)
+#define LOOKUP(member) offsetof(ferry_lookup_spec, member)
 
 /* What walking one sync keeps for the checks that need the whole sync. */
 struct sync_state {
@@ -197,6 +198,49 @@ const char *ferry_field_type_name(ferry_field_type type)
     return "unknown";
 }
 
+/* fields.NAME.lookup.scope: {column: value, ...} */
+static ferry_rc on_lookup_scope(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    ferry_lookup_spec *lk = data;
+
+    (void)rule;
+    (void)obj;
+    return ferry_config_pairs_get(w, v, "column", &lk->scope, &lk->nscope);
+}
+
+/* Each match column is a column name. */
+static ferry_rc on_lookup_match(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    ferry_lookup_spec *lk = data;
+
+    (void)rule;
+    (void)obj;
+    if (lk->nmatch > FERRY_LOOKUP_MATCH_MAX)
+        return ferry_config_fail(w, v->line, "at most %d match columns", FERRY_LOOKUP_MATCH_MAX);
+    for (size_t i = 0; i < lk->nmatch; i++)
+        if (!ferry_config_is_identifier(lk->match[i]))
+            return ferry_config_fail(w, v->line,
+                                     "'%s' is not a column name (letters, digits and '_', not "
+                                     "starting with a digit)",
+                                     lk->match[i]);
+    lk->line = v->line;
+    return FERRY_OK;
+}
+
+/* fields.NAME.lookup (docs/config.md): the value written is found in another table. */
+static const struct key_rule lookup_rules[] = {
+    {"table", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = LOOKUP(table),
+     .what = "table", .fn = ferry_config_identifier_key_check},
+    {"match", FERRY_KEY_STRINGS, .flags = FERRY_KEY_REQUIRED | FERRY_KEY_ONE_OK,
+     .offset = LOOKUP(match), .count_offset = LOOKUP(nmatch), .fn = on_lookup_match},
+    {"value", FERRY_KEY_STRING, .offset = LOOKUP(value), .what = "column",
+     .fn = ferry_config_identifier_key_check}, /* default: id */
+    {"scope", FERRY_KEY_CUSTOM, .fn = on_lookup_scope},
+    {"optional", FERRY_KEY_BOOL, .offset = LOOKUP(optional)}, /* default: false */
+};
+
 static const struct key_rule field_rules[] = {
     {"column", FERRY_KEY_STRING, .offset = FIELD(column)}, /* default: the field's name */
     {"type", FERRY_KEY_ENUM, .flags = FERRY_KEY_UNLISTED, .offset = FIELD(type), .what = "type",
@@ -210,6 +254,8 @@ static const struct key_rule field_rules[] = {
      .offset = FIELD(pointer)}, /* rest: default "/name" */
     {"join", FERRY_KEY_TEXT, .flags = FERRY_KEY_REST,
      .offset = FIELD(join)}, /* rest: default ", " */
+    {"lookup", FERRY_KEY_TABLE, .offset = FIELD(lookup), .sub = lookup_rules,
+     .nsub = NITEMS(lookup_rules)},
 };
 
 /* One entry of fields:; the path ends in the field's name. */
@@ -787,6 +833,44 @@ static ferry_rc check_key(struct walk *w, struct sync_state *st)
     return rc;
 }
 
+/* Each look-up's further match columns name fields of the sync (their values are matched);
+ * value defaults to id. */
+static ferry_rc check_lookups(struct walk *w, ferry_sync_spec *sync)
+{
+    for (size_t i = 0; i < sync->nfields; i++) {
+        ferry_lookup_spec *lk = &sync->fields[i].lookup;
+        ferry_rc rc = FERRY_OK;
+
+        if (lk->table == NULL)
+            continue;
+        if (lk->value == NULL && (lk->value = strdup("id")) == NULL)
+            return ferry_config_oom(w);
+        if ((lk->match_field = calloc(lk->nmatch, sizeof(*lk->match_field))) == NULL)
+            return ferry_config_oom(w);
+        lk->match_field[0] = i;
+        for (size_t k = 1; k < lk->nmatch && rc == FERRY_OK; k++) {
+            long j = ferry_sync_field_index(sync, lk->match[k]);
+            if (j >= 0 && j != (long)i) {
+                lk->match_field[k] = (size_t)j;
+                continue;
+            }
+            size_t old = ferry_config_path_push(w, "fields", 6);
+            ferry_config_path_push(w, sync->fields[i].name, strlen(sync->fields[i].name));
+            ferry_config_path_push(w, "lookup", 6);
+            ferry_config_path_push(w, "match", 5);
+            rc = ferry_config_fail(w, lk->line,
+                                   "'%s': after the first, each match column takes the value "
+                                   "of the record's field of the same name, and this sync has "
+                                   "no other field named '%s'",
+                                   lk->match[k], lk->match[k]);
+            ferry_config_path_pop(w, old);
+        }
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    return FERRY_OK;
+}
+
 /* One column of target.scope: a field Ferry fills with value on every row, and a key
  * column, so that matching and on_missing see only the rows holding that value. */
 static ferry_rc on_scope_entry(struct walk *w, const char *name, int line, const struct val *v,
@@ -887,6 +971,8 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     rc = ferry_config_table_walk(w, v, sync_rules, NITEMS(sync_rules), &st, sync, NULL);
     if (rc == FERRY_OK)
         rc = check_key(w, &st);
+    if (rc == FERRY_OK)
+        rc = check_lookups(w, sync);
     if (rc == FERRY_OK && st.has_skip)
         rc = parse_skips(w, &st);
     if (rc == FERRY_OK && st.has_scope)
@@ -1038,6 +1124,11 @@ static void field_free(ferry_field_spec *f)
     free(f->join);
     free(f->scope_value);
     ferry_config_strv_free(f->values, f->nvalues);
+    free(f->lookup.table);
+    ferry_config_strv_free(f->lookup.match, f->lookup.nmatch);
+    free(f->lookup.match_field);
+    free(f->lookup.value);
+    ferry_config_pairs_free(f->lookup.scope, f->lookup.nscope);
 }
 
 void ferry_config_sync_done(ferry_sync_spec *s)

@@ -282,6 +282,9 @@ ferry_rc ferry_sqlite_connect(const char *path, struct sqlite3 **ret_db, ferry_e
     }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 0);
+    /* A double-quoted name that is no column must be an error, not the string 'name' (what
+     * SQLite takes it for by default): Ferry quotes the column names a config gives. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                      " PRAGMA foreign_keys = ON; PRAGMA cache_size = -" CACHE_KIB ";",

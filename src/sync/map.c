@@ -481,7 +481,13 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
                                f->name);
         return false;
     }
-    why = ferry_map_convert(f, s, n, &m->tmp);
+    /* A look-up's value is matched as text; the found value takes the type (sync/lookup.h). */
+    if (f->lookup.table != NULL) {
+        ferry_buf_reset(&m->tmp);
+        why = put(&m->tmp, s, n) == FERRY_OK ? NULL : "is too long";
+    } else {
+        why = ferry_map_convert(f, s, n, &m->tmp);
+    }
     if (why != NULL) {
         ferry_buf_printf_trunc(&m->reason, "%s %ld: %s ", m->word, in->row, f->name);
         show_value(&m->reason, s, n);

@@ -42,6 +42,7 @@
 #include "source/source.h"
 #include "sync/feed.h"
 #include "sync/guard.h"
+#include "sync/lookup.h"
 #include "sync/map.h"
 #include "target/target.h"
 #include "util/backoff.h"
@@ -87,6 +88,8 @@ typedef struct {
     ferry_source *source;
     ferry_mapper *mapper;
     ferry_feed *feed;         /* the records, read and mapped ahead while applying */
+    ferry_lookups *lookups;   /* the look-up fields' tables, or NULL */
+    bool key_has_lookup;      /* a key field's value is looked up */
     atomic_bool stop_reading; /* the source's stop flag (sync/feed.h) */
     ferry_target *target;
     int64_t seq; /* change row sequence */
@@ -446,26 +449,49 @@ static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long 
     return FERRY_OK;
 }
 
+static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, ferry_err *err);
+
 /* Handles one mapped record: skipped, failed, or applied to the target. */
 static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_mapped_record *m,
                                ferry_err *err)
 {
-    ferry_apply_result res;
+    ferry_mapped_record found;
+    const char *why = NULL;
     char reason[768];
     ferry_rc rc;
 
     if (result == FERRY_MAP_SKIPPED)
         return settle(c, FERRY_OUTCOME_SKIPPED, m->key, m->row, m->reason, NULL, NULL, err);
-    if (result == FERRY_MAP_FAILED) {
-        if (m->key == NULL) {
-            c->keyless_failures++;
-        } else {
-            c->target_dirty = c->target->ops->drain != NULL;
-            if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
-                return rc;
-        }
-        return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, m->reason, NULL, NULL, err);
+    if (result == FERRY_MAP_OK && c->lookups != NULL) {
+        if ((rc = ferry_lookups_resolve(c->lookups, m, &found, &why, err)) != FERRY_OK)
+            return rc;
+        if (why == NULL)
+            return apply_record(c, &found, err);
+        snprintf(reason, sizeof(reason), "%s %ld: %s",
+                 c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, why);
     }
+    if (result == FERRY_MAP_OK && why == NULL)
+        return apply_record(c, m, err);
+    /* Failed: its row is kept, never deleted. A key holding a look-up's value names the row
+     * only once looked up, so such a record counts as one whose key could not be read. */
+    if (m->key == NULL || c->key_has_lookup) {
+        c->keyless_failures++;
+    } else {
+        c->target_dirty = c->target->ops->drain != NULL;
+        if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
+            return rc;
+    }
+    return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, why != NULL ? reason : m->reason, NULL,
+                  NULL, err);
+}
+
+/* Hands one record to the target and settles what it answers. */
+static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, ferry_err *err)
+{
+    ferry_apply_result res;
+    char reason[768];
+    ferry_rc rc;
+
     memset(&res, 0, sizeof(res));
     if (c->target->ops->drain != NULL)
         c->target_dirty = true;
@@ -763,6 +789,13 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         return rc;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
         return rc;
+    if ((rc = ferry_lookups_load(sync, c->run.tenant, c->target, &c->lookups, err)) != FERRY_OK)
+        return rc;
+    for (size_t k = 0; k < sync->target.nkey; k++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[k]);
+        if (f >= 0 && sync->fields[f].lookup.table != NULL)
+            c->key_has_lookup = true;
+    }
     if (sync->target.database != NULL) {
         /* The change rows and the run's record then commit together, after the target. */
         if ((rc = opt->store->runs->tx_begin(opt->store, err)) != FERRY_OK)
@@ -850,6 +883,8 @@ static bool backoff(run_ctx *c, int n)
 static void reset_for_retry(run_ctx *c)
 {
     ferry_target_free(c->target);
+    ferry_lookups_free(c->lookups);
+    c->lookups = NULL;
     ferry_mapper_free(c->mapper);
     ferry_source_close(c->source);
     c->target = NULL;

@@ -2499,12 +2499,59 @@ static void tg_free(ferry_target *base)
     free(t);
 }
 
+/* Rows come one at a time (single-row mode), so a large table is never held whole. */
+static ferry_rc tg_lookup_rows(ferry_target *base, const ferry_lookup_spec *lk,
+                               const char *const *scope_values, ferry_target_row_cb cb, void *ctx,
+                               ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    const char *match[FERRY_LOOKUP_MATCH_MAX];
+    size_t match_len[FERRY_LOOKUP_MATCH_MAX];
+    ferry_rc rc = FERRY_OK;
+    PGresult *res;
+
+    if (lk->nmatch > FERRY_LOOKUP_MATCH_MAX)
+        return ferry_err_set(err, FERRY_EINVAL, "a look-up matches at most %d columns",
+                             FERRY_LOOKUP_MATCH_MAX);
+    if (ferry_target_lookup_sql(lk, true, cb == NULL, &t->sql) != FERRY_OK)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the look-up's query");
+    if (!PQsendQueryParams(t->conn, ferry_buf_str(&t->sql), (int)lk->nscope, NULL, scope_values,
+                           NULL, NULL, 0) ||
+        !PQsetSingleRowMode(t->conn))
+        return ferry_err_set(err, FERRY_EDB, "cannot read the look-up table %s: %s", lk->table,
+                             PQerrorMessage(t->conn));
+    while ((res = PQgetResult(t->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        int n = (int)lk->nmatch;
+
+        if (rc == FERRY_OK && st == PGRES_SINGLE_TUPLE) {
+            for (int k = 0; k < n; k++) {
+                match[k] = PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k);
+                match_len[k] = (size_t)PQgetlength(res, 0, k);
+            }
+            rc = cb(ctx, match, match_len, PQgetisnull(res, 0, n) ? NULL : PQgetvalue(res, 0, n),
+                    (size_t)PQgetlength(res, 0, n), err);
+        } else if (rc == FERRY_OK && st != PGRES_TUPLES_OK) {
+            const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            /* 42P01: no such table; 42703: no such column */
+            bool schema =
+                code != NULL && (strcmp(code, "42P01") == 0 || strcmp(code, "42703") == 0);
+            rc = ferry_err_set(err, schema ? FERRY_ESCHEMA : FERRY_EDB,
+                               "cannot read the look-up table %s: %s", lk->table,
+                               PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        }
+        PQclear(res); /* every result is read, so the connection is idle after */
+    }
+    return rc;
+}
+
 static const ferry_target_ops pg_target_ops = {
     .begin = tg_begin,
     .apply = tg_apply,
     .keep = tg_keep,
     .drain = tg_drain,
     .finish = tg_finish,
+    .lookup_rows = tg_lookup_rows,
     .commit = tg_commit,
     .rollback = tg_rollback,
     .free = tg_free,
@@ -2592,6 +2639,8 @@ ferry_rc ferry_pg_target_check(struct pg_conn *conn, const ferry_sync_spec *sync
     if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
         goto out;
     t->in_txn = true;
+    if ((rc = ferry_target_probe_lookups(base, sync, err)) != FERRY_OK)
+        goto out;
     params[0] = t->table;
     res = PQexecParams(conn, "SELECT to_regclass($1)::oid", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

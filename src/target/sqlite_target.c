@@ -793,11 +793,48 @@ static void tg_free(ferry_target *base)
     free(t);
 }
 
+static ferry_rc tg_lookup_rows(ferry_target *base, const ferry_lookup_spec *lk,
+                               const char *const *scope_values, ferry_target_row_cb cb, void *ctx,
+                               ferry_err *err)
+{
+    sqlite_target *t = (sqlite_target *)base;
+    const char *match[FERRY_LOOKUP_MATCH_MAX];
+    size_t match_len[FERRY_LOOKUP_MATCH_MAX];
+    sqlite3_stmt *st;
+    ferry_rc rc = FERRY_OK;
+    int step = SQLITE_DONE;
+
+    if (lk->nmatch > FERRY_LOOKUP_MATCH_MAX)
+        return ferry_err_set(err, FERRY_EINVAL, "a look-up matches at most %d columns",
+                             FERRY_LOOKUP_MATCH_MAX);
+    if (ferry_target_lookup_sql(lk, false, cb == NULL, &t->sql) != FERRY_OK)
+        return ferry_err_set(err, FERRY_ENOMEM, "building the look-up's query");
+    if (sqlite3_prepare_v2(t->db, ferry_buf_str(&t->sql), -1, &st, NULL) != SQLITE_OK)
+        return ferry_err_set(err, FERRY_ESCHEMA, "cannot read the look-up table %s: %s", lk->table,
+                             sqlite3_errmsg(t->db));
+    for (size_t s = 0; s < lk->nscope; s++)
+        sqlite3_bind_text(st, (int)s + 1, scope_values[s], -1, SQLITE_STATIC);
+    while (rc == FERRY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        int n = (int)lk->nmatch;
+        for (int k = 0; k < n; k++) {
+            match[k] = (const char *)sqlite3_column_text(st, k);
+            match_len[k] = (size_t)sqlite3_column_bytes(st, k);
+        }
+        rc = cb(ctx, match, match_len, (const char *)sqlite3_column_text(st, n),
+                (size_t)sqlite3_column_bytes(st, n), err);
+    }
+    if (rc == FERRY_OK && step != SQLITE_DONE)
+        rc = db_error(t, err, "reading a look-up table");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const ferry_target_ops sqlite_target_ops = {
     .begin = tg_begin,
     .apply = tg_apply,
     .keep = tg_keep,
     .finish = tg_finish,
+    .lookup_rows = tg_lookup_rows,
     .commit = tg_commit,
     .rollback = tg_rollback,
     .free = tg_free,
@@ -861,6 +898,8 @@ ferry_rc ferry_sqlite_target_check(struct sqlite3 *db, const ferry_sync_spec *sy
         goto out;
     }
     t->in_txn = true;
+    if ((rc = ferry_target_probe_lookups(base, sync, err)) != FERRY_OK)
+        goto out;
     if (!table_exists(t))
         goto out; /* the first run creates it */
     if (!migrate) {

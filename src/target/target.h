@@ -60,6 +60,12 @@ typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, ferry_er
 typedef ferry_rc (*ferry_target_missing_check_cb)(void *ctx, int64_t missing, int64_t in_scope,
                                                   ferry_err *err);
 
+/* Receives one row of a look-up's table (lookup_rows()): its match columns' values and its
+ * value column's, as text (NULL for SQL NULL), all borrowed until it returns. */
+typedef ferry_rc (*ferry_target_row_cb)(void *ctx, const char *const *match,
+                                        const size_t *match_len, const char *value,
+                                        size_t value_len, ferry_err *err);
+
 typedef struct ferry_target ferry_target;
 
 typedef struct {
@@ -83,6 +89,14 @@ typedef struct {
      * with their count, then cb for each in key order. Called after drain(). */
     ferry_rc (*finish)(ferry_target *t, ferry_target_missing_check_cb check,
                        ferry_target_missing_cb cb, void *ctx, ferry_err *err);
+    /* Reads a look-up's table (sync/lookup.h) in the run's transaction, so rows written
+     * earlier in it are seen: calls cb for each row whose scope columns hold scope_values
+     * (one per lk->scope entry), in no particular order. Only while nothing is pending.
+     * FERRY_ESCHEMA when the table or a column does not exist. With cb NULL, only checks
+     * that they do (reads no row). */
+    ferry_rc (*lookup_rows)(ferry_target *t, const ferry_lookup_spec *lk,
+                            const char *const *scope_values, ferry_target_row_cb cb, void *ctx,
+                            ferry_err *err);
     ferry_rc (*commit)(ferry_target *t, ferry_err *err);
     void (*rollback)(ferry_target *t);
     void (*free)(ferry_target *t);
@@ -118,6 +132,17 @@ ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync
                                     const char *tenant, ferry_target **ret_target, ferry_err *err);
 
 void ferry_target_free(ferry_target *t);
+
+/* The statement lookup_rows() runs: SELECT the match columns and the value column FROM the
+ * table WHERE each scope column = a parameter (?N, or $N when dollar), into out (reset);
+ * probe adds LIMIT 0. */
+ferry_rc ferry_target_lookup_sql(const ferry_lookup_spec *lk, bool dollar, bool probe,
+                                 ferry_buf *out);
+
+/* Checks, for a target's check function, that the table and columns of each of sync's
+ * look-ups exist (lookup_rows() with no callback): FERRY_ESCHEMA naming the config's line and
+ * key when one does not. */
+ferry_rc ferry_target_probe_lookups(ferry_target *t, const ferry_sync_spec *sync, ferry_err *err);
 
 /* Checks sync's existing table in db (borrowed) as a run's begin() would, changing nothing
  * (a table that does not exist yet passes: the first run creates it); FERRY_ESCHEMA with
