@@ -223,29 +223,44 @@ static const char *target_database(const ferry_config *cfg, const ferry_sync_spe
     return sync->target.database != NULL ? sync->target.database : cfg->database;
 }
 
+/* migrate --targets for one table: step's (sync itself when it has no steps). Returns the
+ * exit status. */
+static int migrate_target(const ferry_config *cfg, const ferry_sync_spec *sync,
+                          const ferry_sync_spec *step, ferry_buf *done)
+{
+    ferry_err err;
+    char who[160];
+
+    if (step == sync)
+        snprintf(who, sizeof(who), "sync %s", sync->name);
+    else
+        snprintf(who, sizeof(who), "sync %s, step %s", sync->name, step->name);
+    ferry_buf_reset(done);
+    ferry_err_clear(&err);
+    if (ferry_target_check(target_database(cfg, step), cfg->dir, step, true, done, &err) !=
+        FERRY_OK) {
+        fprintf(stderr, "ferry: %s: %s\n", who, err.msg);
+        return EXIT_RUN_FAILED;
+    }
+    if (done->len == 0)
+        printf("%s: table %s is up to date\n", who, step->target.table);
+    else
+        printf("%s: table %s: %s\n", who, step->target.table, ferry_buf_str(done));
+    return 0;
+}
+
 /* migrate --targets: adds the columns each sync's table lacks, when Ferry created the table,
  * and says what it did. Returns the exit status. */
 static int migrate_targets(const ferry_config *cfg)
 {
     ferry_buf done;
-    ferry_err err;
     int status = 0;
 
     ferry_buf_init(&done, 64 * 1024);
-    for (size_t i = 0; i < cfg->nsyncs; i++) {
-        const ferry_sync_spec *sync = &cfg->syncs[i];
-        ferry_buf_reset(&done);
-        ferry_err_clear(&err);
-        if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, true, &done, &err) !=
-            FERRY_OK) {
-            fprintf(stderr, "ferry: sync %s: %s\n", sync->name, err.msg);
-            status = EXIT_RUN_FAILED;
-        } else if (done.len == 0) {
-            printf("sync %s: table %s is up to date\n", sync->name, sync->target.table);
-        } else {
-            printf("sync %s: table %s: %s\n", sync->name, sync->target.table, ferry_buf_str(&done));
-        }
-    }
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (size_t k = 0; k < ferry_sync_step_count(&cfg->syncs[i]); k++)
+            if (migrate_target(cfg, &cfg->syncs[i], ferry_sync_step(&cfg->syncs[i], k), &done) != 0)
+                status = EXIT_RUN_FAILED;
     ferry_buf_done(&done);
     return status;
 }
@@ -581,16 +596,19 @@ static int check_target(const ferry_config *cfg, const ferry_sync_spec *sync)
 {
     ferry_err err;
 
-    ferry_err_clear(&err);
-    if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, false, NULL, &err) ==
-        FERRY_OK)
-        return 0;
-    if (err.code == FERRY_ESCHEMA) {
-        fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
-        return EXIT_USAGE;
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++) {
+        const ferry_sync_spec *step = ferry_sync_step(sync, k);
+        ferry_err_clear(&err);
+        if (ferry_target_check(target_database(cfg, step), cfg->dir, step, false, NULL, &err) ==
+            FERRY_OK)
+            continue;
+        if (err.code == FERRY_ESCHEMA) {
+            fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
+            return EXIT_USAGE;
+        }
+        fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,
+                step->target.table, err.msg);
     }
-    fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,
-            sync->target.table, err.msg);
     return 0;
 }
 

@@ -54,7 +54,9 @@ typedef struct {
     ferry_pair *scope;   /* only rows whose column holds the value ({variable}s of the run's
                             tenant expanded) are looked at */
     size_t nscope;
-    bool optional; /* no row found writes NULL instead of failing the record */
+    bool optional;  /* no row found writes NULL instead of failing the record */
+    bool from_step; /* an earlier step of the run writes the table (it may not exist before
+                       the run: ferry check does not read it) */
     int line;
 } ferry_lookup_spec;
 
@@ -223,11 +225,23 @@ typedef struct {
     ferry_guard_limit max_failed;  /* records that fail; default none */
 } ferry_guard_spec;
 
+/* The most steps a sync has. */
+#define FERRY_STEPS_MAX 16
+
 typedef struct ferry_sync_spec {
-    char *name;  /* the key under syncs: */
+    char *name;  /* the key under syncs: (a step's: its key under steps:) */
     char *title; /* defaults to name */
     char *noun;  /* what a record is called in messages ("therapists");
                     defaults to the target table */
+    /* A sync with steps: (docs/sync.md, "Steps") has no source, target, fields or skip of its
+     * own: each step is a ferry_sync_spec of the form of a sync without steps, run in order
+     * in one run. Use ferry_sync_step_count() and ferry_sync_step(), which treat a sync
+     * without steps as its own single step. */
+    struct ferry_sync_spec *steps;
+    size_t nsteps;
+    const struct ferry_sync_spec *parent; /* a step's sync (borrowed), or NULL */
+    long source_step; /* a step that reads the rows of an earlier step's source (source:
+                         NAME): that step's index; -1 otherwise */
     ferry_source_spec source;
     ferry_target_spec target;
     ferry_field_spec *fields;
@@ -297,6 +311,13 @@ void ferry_config_free(ferry_config *cfg);
 
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);
+
+/* How many steps a run of sync executes: its steps', or 1 for a sync without steps. */
+size_t ferry_sync_step_count(const ferry_sync_spec *sync);
+
+/* Step i (0-based, below ferry_sync_step_count()) of sync, borrowed: sync itself when it has
+ * no steps. */
+const ferry_sync_spec *ferry_sync_step(const ferry_sync_spec *sync, size_t i);
 
 /* The index of the field named name in sync, or -1. */
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name);

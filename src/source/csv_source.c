@@ -66,6 +66,8 @@ typedef struct {
     char **missing; /* check: the mapped columns the header lacks */
     size_t nmissing;
     char errbuf[512];
+    bool keep_head; /* shared: the stream's bytes read before prefetch() are kept in head */
+    ferry_buf head;
 } csv_source;
 
 static bool looks_like_html(const char *p, size_t n)
@@ -126,6 +128,8 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
         if (rc != FERRY_OK)
             return rc;
         s->stream_bytes += *ret_n;
+        if (s->keep_head && ferry_buf_append(&s->head, buf, *ret_n) != FERRY_OK)
+            return ferry_err_set(err, FERRY_ELIMIT, "the header of %s is too large", s->where);
     } else {
         ssize_t n;
         if (s->slow_fd && (rc = wait_readable(s, err)) != FERRY_OK)
@@ -270,7 +274,30 @@ static void csv_close(ferry_source *base)
     for (size_t i = 0; i < s->nmissing; i++)
         free(s->missing[i]);
     free(s->missing);
+    ferry_buf_done(&s->head);
     free(s);
+}
+
+/* Opens s on the bytes the source src (of an earlier step) fetched: its file or its download,
+ * read again from the start. */
+static ferry_rc open_rows_of(csv_source *s, const ferry_source *src, ferry_err *err)
+{
+    const csv_source *from = (const csv_source *)src;
+    struct stat st;
+
+    snprintf(s->where, sizeof(s->where), "%s", from->where);
+    if (strcmp(src->kind, "csv") != 0 || from->fd < 0)
+        return ferry_err_set(err, FERRY_EINVAL, "%s was not fetched to be read again", s->where);
+    if ((s->fd = dup(from->fd)) < 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "reading %s again", s->where);
+    /* The earlier step read to the end, so the offset the two share is free to move. */
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode) || lseek(s->fd, 0, SEEK_SET) != 0)
+        return ferry_err_set(err, FERRY_EIO,
+                             "%s cannot be read a second time (not a regular file): give the "
+                             "step a source of its own",
+                             s->where);
+    s->file_size = (uint64_t)st.st_size;
+    return FERRY_OK;
 }
 
 static bool header_has_mapped(const csv_source *s);
@@ -338,7 +365,17 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
         return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for %s", s->where);
     }
     unlink(path);
-    do {
+    /* A shared source's file holds the whole body: the part the reader already has first. */
+    for (size_t off = 0; s->keep_head && off < s->head.len && rc == FERRY_OK;) {
+        ssize_t w = write(fd, s->head.data + off, s->head.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = ferry_err_set_errno(err, FERRY_EIO, "saving the download of %s", s->where);
+        else
+            off += (size_t)w;
+    }
+    while (rc == FERRY_OK) {
         if ((rc = ferry_http_stream_read(s->http, buf, cap, &n, err)) != FERRY_OK)
             break;
         for (size_t off = 0; off < n;) {
@@ -358,9 +395,12 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
                           cl > 0 ? (uint64_t)cl : 0))
                 rc = ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
         }
-    } while (rc == FERRY_OK && n > 0);
+        if (n == 0)
+            break;
+    }
     free(buf);
-    if (rc == FERRY_OK && lseek(fd, 0, SEEK_SET) != 0)
+    off_t resume = s->keep_head ? (off_t)s->head.len : 0;
+    if (rc == FERRY_OK && lseek(fd, resume, SEEK_SET) != resume)
         rc = ferry_err_set_errno(err, FERRY_EIO, "reading back the download of %s", s->where);
     if (rc != FERRY_OK) {
         close(fd);
@@ -714,10 +754,15 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->stop = opt->stop;
     s->fd = -1;
     s->check = opt->check;
+    s->keep_head = opt->shared;
+    ferry_buf_init(&s->head, 64 * 1024 * 1024);
     ferry_buf_init(&url, 8192);
-    rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
-                             strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
-    if (rc == FERRY_OK)
+    if (opt->rows_of != NULL)
+        rc = open_rows_of(s, opt->rows_of, err);
+    else
+        rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
+                                 strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
+    if (rc == FERRY_OK && opt->rows_of == NULL)
         rc = open_input(s, ferry_buf_str(&url), &sync->source, opt->base_dir, cancel, err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)

@@ -60,6 +60,7 @@ void ferry_run_done(ferry_run *run)
     free(run->log_message);
     free(run->error);
     free(run->error_code);
+    free(run->steps);
     memset(run, 0, sizeof(*run));
 }
 
@@ -70,6 +71,7 @@ void ferry_change_done(ferry_change *change)
     free(change->record_key);
     free(change->reason);
     free(change->diff);
+    free(change->step);
     memset(change, 0, sizeof(*change));
 }
 
@@ -104,7 +106,8 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->token, src->token) & dup(&dst->cancelled_by, src->cancelled_by) &
         dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
-        dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node))
+        dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
+        dup(&dst->steps, src->steps))
         return true;
     ferry_run_done(dst);
     return false;

@@ -458,9 +458,9 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, database, key, on_missing, timestamps, flag, scope)");
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
-                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
-                 "source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
-                 "tenant, guard)");
+                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, source, "
+                 "target, fields, skip, title, steps, schedule, allow_empty, timeout, cooldown, "
+                 "retries, tenant, guard)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty)");
