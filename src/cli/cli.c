@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -507,6 +508,32 @@ out:
     return status;
 }
 
+/* The counts of each step of a run of a sync with steps (run->steps: store.h). */
+static void print_steps(const ferry_run *run)
+{
+    json_t *steps = run->steps != NULL ? json_loads(run->steps, 0, NULL) : NULL;
+    size_t k;
+    json_t *step;
+
+    json_array_foreach(steps, k, step)
+    {
+        json_t *n = json_object_get(step, "counts");
+        const char *name = json_string_value(json_object_get(step, "name"));
+        const char *status = json_string_value(json_object_get(step, "status"));
+        printf("  step %zu:    %s: %lld created, %lld updated, %lld unchanged, %lld skipped, %lld "
+               "failed, %lld deleted (%s)\n",
+               k + 1, name != NULL ? name : "?",
+               (long long)json_integer_value(json_object_get(n, "created")),
+               (long long)json_integer_value(json_object_get(n, "updated")),
+               (long long)json_integer_value(json_object_get(n, "unchanged")),
+               (long long)json_integer_value(json_object_get(n, "skipped")),
+               (long long)json_integer_value(json_object_get(n, "failed")),
+               (long long)json_integer_value(json_object_get(n, "deleted")),
+               status != NULL ? status : "?");
+    }
+    json_decref(steps);
+}
+
 static int cmd_show(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -551,6 +578,7 @@ static int cmd_show(const cli_opts *o)
            "%lld deleted\n",
            (long long)run.counts[0], (long long)run.counts[1], (long long)run.counts[2],
            (long long)run.counts[3], (long long)run.counts[4], (long long)run.counts[5]);
+    print_steps(&run);
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
@@ -564,8 +592,11 @@ static int cmd_show(const cli_opts *o)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {
             const ferry_change *c = &changes[i];
-            printf("  %-8s %-20s %s\n", ferry_outcome_name(c->outcome),
-                   c->record_key != NULL ? c->record_key : "-",
+            if (c->step != NULL)
+                printf("  %-8s %-12s", ferry_outcome_name(c->outcome), c->step);
+            else
+                printf("  %-8s", ferry_outcome_name(c->outcome));
+            printf(" %-20s %s\n", c->record_key != NULL ? c->record_key : "-",
                    c->diff != NULL     ? c->diff
                    : c->reason != NULL ? c->reason
                                        : "");

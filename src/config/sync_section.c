@@ -987,12 +987,20 @@ static ferry_rc check_section_keys(struct walk *w, const struct val *map,
     static const char *const required[] = {"source", "target", "fields"};
 
     if (has_steps) {
-        for (size_t i = 0; i < seen->n; i++)
-            if (seen->order[i] < STEP_RULES)
-                return ferry_config_fail(
-                    w, seen->vals[seen->order[i]].line,
-                    "'%s' goes in each step of a sync with steps (steps.NAME.%s), not beside them",
-                    sync_rules[seen->order[i]].name, sync_rules[seen->order[i]].name);
+        for (size_t i = 0; i < seen->n; i++) {
+            const char *name = sync_rules[seen->order[i]].name;
+            size_t old;
+            ferry_rc rc;
+            if (seen->order[i] >= STEP_RULES)
+                continue;
+            old = ferry_config_path_push(w, name, strlen(name));
+            rc = ferry_config_fail(
+                w, seen->vals[seen->order[i]].line,
+                "'%s' goes in each step of a sync with steps (steps.NAME.%s), not beside them",
+                name, name);
+            ferry_config_path_pop(w, old);
+            return rc;
+        }
         return FERRY_OK;
     }
     for (size_t i = 0; i < NITEMS(required); i++)
@@ -1128,6 +1136,16 @@ static ferry_rc on_step(struct walk *w, const char *name, int line, const struct
     rc = ferry_config_table_walk(w, v, sync_rules, STEP_RULES, st, step, &seen);
     if (rc == FERRY_OK)
         rc = check_section_keys(w, v, &seen, false);
+    if (rc == FERRY_OK && step->target.database != NULL) {
+        /* One transaction holds every step: on one connection, the store's. */
+        size_t old = ferry_config_path_push(w, "target", 6);
+        ferry_config_path_push(w, "database", 8);
+        rc = ferry_config_fail(w,
+                               ferry_config_seen_get(&seen, sync_rules, STEP_RULES, "target")->line,
+                               "the steps of a sync write into the config's database, in one "
+                               "transaction: target.database is not for a step");
+        ferry_config_path_pop(w, old);
+    }
     if (rc == FERRY_OK && st->shared[0] != '\0')
         rc = share_source(w, ss, i);
     if (rc == FERRY_OK)

@@ -42,8 +42,16 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     }
     json_object_set_new(o, "name", json_string(sync->name));
     json_object_set_new(o, "title", json_string(sync->title));
+    const ferry_sync_spec *first = ferry_sync_step(sync, 0);
     json_object_set_new(o, "source_kind",
-                        json_string(sync->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+                        json_string(first->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+    if (sync->nsteps > 0) {
+        json_t *steps = json_array();
+        for (size_t k = 0; k < sync->nsteps; k++)
+            json_array_append_new(steps, json_pack("{s:s, s:s}", "name", sync->steps[k].name,
+                                                   "noun", sync->steps[k].noun));
+        json_object_set_new(o, "steps", steps);
+    }
     if (sync->tenant_variable != NULL) {
         json_t *values = json_null();
         if (sync->tenant_values != NULL) {
@@ -53,7 +61,7 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
         }
         json_object_set_new(o, "tenant",
                             json_pack("{s:s, s:s, s:o}", "variable", sync->tenant_variable,
-                                      "column", sync->fields[sync->tenant_field].name, "values",
+                                      "column", first->fields[first->tenant_field].name, "values",
                                       values));
     } else {
         json_object_set_new(o, "tenant", json_null());
@@ -313,7 +321,8 @@ static void export_csv_row(ferry_buf *b, const ferry_run *r)
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         csv_cell(b, num[2 + o], false);
     csv_cell(b, r->ui_message, false);
-    csv_cell(b, r->error, true);
+    csv_cell(b, r->error, false);
+    csv_cell(b, r->steps, true); /* the steps' JSON (store.h), empty without steps */
 }
 
 /* Fills the stream's buffer with the next page of runs, or the end. */
@@ -333,7 +342,7 @@ static void export_fill(export_stream *x)
             ferry_buf_printf(
                 &x->out, "id,sync,tenant,status,trigger,user,token,cancelled_by,dry_run,queued_at,"
                          "started_at,finished_at,duration_ms,created,updated,"
-                         "unchanged,skipped,failed,deleted,ui_message,error\r\n");
+                         "unchanged,skipped,failed,deleted,ui_message,error,steps\r\n");
         else
             ferry_buf_printf(&x->out, "[");
     }

@@ -1,12 +1,14 @@
 /* check.c - a sync's connection check (see check.h). */
 #include "sync/check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/timeutil.h"
 
-ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, const char *tenant,
+/* The check of one step's source (the sync's own without steps). */
+static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, const char *tenant,
                           const atomic_bool *cancel, ferry_check_report *ret, ferry_err *err)
 {
     const char *why = ferry_sync_tenant_problem(sync, tenant);
@@ -58,6 +60,37 @@ ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, 
     ferry_source_close(src);
     *ret = r;
     return FERRY_OK;
+}
+
+ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, const char *tenant,
+                          const atomic_bool *cancel, ferry_check_report *ret, ferry_err *err)
+{
+    ferry_check_report r;
+    ferry_rc rc;
+
+    /* Each step's source in turn; the first that is not right is the report (its error
+     * naming the step), else the last step's. */
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++) {
+        const ferry_sync_spec *step = ferry_sync_step(sync, k);
+        if ((rc = check_one(cfg, step, tenant, cancel, &r, err)) != FERRY_OK)
+            return rc;
+        if (step != sync && r.error != NULL) {
+            char *named = malloc(strlen(r.error) + strlen(step->name) + 8);
+            if (named == NULL) {
+                ferry_check_report_done(&r);
+                return ferry_err_set(err, FERRY_ENOMEM, "allocating the check's report");
+            }
+            sprintf(named, "step %s: %s", step->name, r.error);
+            free(r.error);
+            r.error = named;
+        }
+        if (!r.ok || k + 1 == ferry_sync_step_count(sync)) {
+            *ret = r;
+            return FERRY_OK;
+        }
+        ferry_check_report_done(&r);
+    }
+    return ferry_err_set(err, FERRY_EINVAL, "the sync has no steps");
 }
 
 void ferry_check_report_done(ferry_check_report *r)
