@@ -652,7 +652,8 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "    fields:\n"
                  "      id: { requird: true }\n",
                  "ferry.yaml:6: syncs.people.fields.id.requird: unknown key (expected one of: "
-                 "column, type, required, trim, values, pointer, join, lookup)");
+                 "column, type, required, trim, values, pointer, join, lookup, value, template, "
+                 "default, map, otherwise, case, format)");
 }
 
 static void missing_url_is_reported_at_the_source_mapping(void **state)
