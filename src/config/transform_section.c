@@ -230,7 +230,8 @@ static ferry_rc format_check(struct walk *w, ferry_field_spec *f, const struct v
         break;
     case FERRY_TYPE_DECIMAL:
     case FERRY_TYPE_INTEGER:
-        ok = ferry_notation_number_parse(tf->format, &tf->number, why, sizeof(why));
+        ok = ferry_notation_number_parse(tf->format, f->type == FERRY_TYPE_INTEGER, &tf->number,
+                                         why, sizeof(why));
         if (ok && f->type == FERRY_TYPE_DECIMAL && tf->number.decimal == 0) {
             snprintf(why, sizeof(why),
                      "'%s' shows no decimal mark: add the decimal part, such as %s,50", tf->format,

@@ -338,8 +338,8 @@ static size_t separator_at(const char *s, size_t n, size_t i, char *ret)
     return 0;
 }
 
-bool ferry_notation_number_parse(const char *sample, ferry_number_notation *ret, char *why,
-                                 size_t size)
+bool ferry_notation_number_parse(const char *sample, bool whole, ferry_number_notation *ret,
+                                 char *why, size_t size)
 {
     static const char *const hint =
         "write a sample number such as 1.234,50 ('.' groups thousands, ',' marks decimals) or "
@@ -375,8 +375,9 @@ bool ferry_notation_number_parse(const char *sample, ferry_number_notation *ret,
     size_t ngroup = nsep;
     for (k = 0; k + 1 < nsep; k++)
         mixed = mixed || sep[k] != last;
-    if (mixed || (nsep == 1 && (last == '.' || last == ','))) {
-        if (nsep == 1 && run[1] == 3 && run[0] <= 3) {
+    bool grouped = nsep == 1 && run[1] == 3 && run[0] <= 3; /* "1.234" */
+    if (mixed || (nsep == 1 && (last == '.' || last == ',') && !(grouped && whole))) {
+        if (grouped && !mixed) {
             snprintf(why, size, "'%s' is ambiguous: '%c' may group thousands or mark decimals; %s",
                      sample, last, hint);
             return false;

@@ -49,9 +49,10 @@ ferry_notation_result ferry_notation_date_read(const char *format, bool datetime
 
 /* Reads a sample number such as "1.234,50", "1,234.50", "1 234,50" or "1234,5" into *ret.
  * False with a reason in why when it is not one, or when it is ambiguous ("1.234": does '.'
- * group thousands or mark decimals?). */
-bool ferry_notation_number_parse(const char *sample, ferry_number_notation *ret, char *why,
-                                 size_t size);
+ * group thousands or mark decimals?). For whole numbers (whole true) a lone '.' or ',' before
+ * three digits groups thousands: an integer has no decimals to mark. */
+bool ferry_notation_number_parse(const char *sample, bool whole, ferry_number_notation *ret,
+                                 char *why, size_t size);
 
 /* Reads s (n bytes) written in notation nn and appends it to out as [-]digits[.digits], a
  * fraction of zeros left out. Groups must be whole: after the first (one to three digits),
