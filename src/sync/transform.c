@@ -43,13 +43,15 @@ static void trim(const char **s, size_t *n)
 
 /* ---- template ---- */
 
-/* Builds f's template from the values of in into out. Empty when every value it names is
- * empty, so that "{First} {Last}" of two empty cells is an empty value, not a space. */
+/* Builds f's template from the values of in into out. An empty value takes one space beside
+ * it along, so "{First} {Middle} {Last}" without a middle name has one space, not two; and
+ * the whole is empty when every value it names is, so that "{First} {Last}" of two empty
+ * cells is an empty value, not a space. */
 static ferry_rc build_template(const ferry_field_spec *f, const ferry_source_record *in,
                                ferry_buf *out)
 {
     const ferry_transform_spec *tf = &f->tf;
-    bool any = false;
+    bool any = false, drop_space = false;
     ferry_rc rc = FERRY_OK;
 
     ferry_buf_reset(out);
@@ -59,7 +61,9 @@ static ferry_rc build_template(const ferry_field_spec *f, const ferry_source_rec
         size_t n = 0;
 
         if (!part->ref) {
-            rc = ferry_buf_append(out, part->text, part->len);
+            size_t skip = drop_space && part->text[0] == ' ' ? 1 : 0;
+            rc = ferry_buf_append(out, part->text + skip, part->len - skip);
+            drop_space = false;
             continue;
         }
         if (in->value != NULL && part->input < in->nvalues && in->value[part->input] != NULL) {
@@ -69,6 +73,7 @@ static ferry_rc build_template(const ferry_field_spec *f, const ferry_source_rec
         if (v != NULL && f->trim)
             trim(&v, &n);
         any = any || n > 0;
+        drop_space = n == 0 && (out->len == 0 || out->data[out->len - 1] == ' ');
         rc = ferry_buf_append(out, v, n);
     }
     if (!any)

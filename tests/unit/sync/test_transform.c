@@ -148,6 +148,24 @@ static void template_puts_columns_together_and_trims_each(void **state)
     unload(&fx);
 }
 
+static void an_empty_value_in_a_template_takes_one_space_along(void **state)
+{
+    fixture fx;
+
+    (void)state;
+    load(&fx, "      name: { template: '{First} {Middle} {Last} ({ID})' }\n");
+    const char *rec[5] = {"7", NULL, "Ayu", "", "Putri"};
+    assert_int_equal(map(&fx, rec), FERRY_MAP_OK);
+    assert_string_equal(value_of(&fx, 1), "Ayu Putri (7)");
+    const char *first_only[5] = {"8", NULL, "Budi", NULL, NULL};
+    assert_int_equal(map(&fx, first_only), FERRY_MAP_OK);
+    assert_string_equal(value_of(&fx, 1), "Budi (8)");
+    const char *last_only[5] = {"9", NULL, "", " ", "Citra"};
+    assert_int_equal(map(&fx, last_only), FERRY_MAP_OK);
+    assert_string_equal(value_of(&fx, 1), "Citra (9)");
+    unload(&fx);
+}
+
 static void template_of_empty_columns_is_an_empty_value(void **state)
 {
     fixture fx;
@@ -474,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(value_is_a_constant_that_reads_no_column),
         cmocka_unit_test(template_puts_columns_together_and_trims_each),
+        cmocka_unit_test(an_empty_value_in_a_template_takes_one_space_along),
         cmocka_unit_test(template_of_empty_columns_is_an_empty_value),
         cmocka_unit_test(template_shares_a_column_a_field_reads),
         cmocka_unit_test(default_fills_an_empty_or_blank_cell),
