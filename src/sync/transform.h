@@ -29,9 +29,9 @@ typedef struct {
 /* What ferry_transform_apply() made of a value. */
 typedef enum {
     FERRY_TRANSFORM_OK = 0,
-    FERRY_TRANSFORM_NOT_IN_MAP,   /* map: without the value, and otherwise: fail */
-    FERRY_TRANSFORM_NO_MATCH,     /* format: the value has another shape */
-    FERRY_TRANSFORM_NOT_A_DATE,   /* format: the shape fits, the day does not exist */
+    FERRY_TRANSFORM_NOT_IN_MAP, /* map: without the value, and otherwise: fail */
+    FERRY_TRANSFORM_NO_MATCH,   /* format: the value has another shape */
+    FERRY_TRANSFORM_NOT_A_DATE, /* format: the shape fits, the day does not exist */
 } ferry_transform_result;
 
 /* The value to type, and the value as the source wrote it (after map and case, before

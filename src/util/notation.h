@@ -44,8 +44,8 @@ bool ferry_notation_date_check(const char *format, bool datetime, char *why, siz
 /* Reads s (n bytes) written in format (a checked one) and appends it to out as YYYY-MM-DD or,
  * for a date-time, YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM] (no zone when the format has no
  * %z). */
-ferry_notation_result ferry_notation_date_read(const char *format, bool datetime, const char *s, size_t n,
-                                     ferry_buf *out);
+ferry_notation_result ferry_notation_date_read(const char *format, bool datetime, const char *s,
+                                               size_t n, ferry_buf *out);
 
 /* Reads a sample number such as "1.234,50", "1,234.50", "1 234,50" or "1234,5" into *ret.
  * False with a reason in why when it is not one, or when it is ambiguous ("1.234": does '.'
@@ -58,7 +58,7 @@ bool ferry_notation_number_parse(const char *sample, bool whole, ferry_number_no
  * fraction of zeros left out. Groups must be whole: after the first (one to three digits),
  * three digits each, so "1.5" does not pass for 15 under "1.234,50". The decimal part is
  * optional ("450.000" is 450000 there). Never FERRY_NOTATION_NOT_A_DATE. */
-ferry_notation_result ferry_notation_number_read(const ferry_number_notation *nn, const char *s, size_t n,
-                                       ferry_buf *out);
+ferry_notation_result ferry_notation_number_read(const ferry_number_notation *nn, const char *s,
+                                                 size_t n, ferry_buf *out);
 
 #endif

@@ -10,7 +10,7 @@ the look-up). The table holds exactly the transformed values, the records a rule
 with reasons naming the row, the field and the rule, and a second run of the same sheet
 changes nothing. A template naming a column the sheet lacks is refused by `ferry check`, with
 the file, line and key, and by a run, before anything is written. A REST source's template
-reads JSON pointers.
+reads JSON pointers, which `ferry check NAME` counts as mapped, or lists as missing.
 """
 
 import json
@@ -191,11 +191,18 @@ class TransformsTest(ferrytest.FerryTestCase):
             "      code: {}\n"
             "      name: { template: '{/name/first} {/name/last} ({code})', case: title }\n"
             "      status: { map: { A: active }, otherwise: inactive }\n"
+            "      alias: { template: '{/alias}' }\n"
             % up.url("/people"))
         self.sync("people")
         self.assertEqual([tuple(r) for r in self.query(
-            "SELECT code, name, status FROM people ORDER BY code")],
-            [("P1", "Ayu Putri (P1)", "active"), ("P2", "Budi (P2)", "inactive")])
+            "SELECT code, name, status, alias FROM people ORDER BY code")],
+            [("P1", "Ayu Putri (P1)", "active", None), ("P2", "Budi (P2)", "inactive", None)])
+        # ferry check NAME: the members templates read count as mapped; one no record has is
+        # missing.
+        code, out, err = self.run_ferry("check", "people")
+        self.assertEqual(code, 1, out + err)
+        self.assertNotIn("not mapped", out)
+        self.assertIn("missing: alias (template /alias)", out)
 
 
 if __name__ == "__main__":
