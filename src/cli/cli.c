@@ -643,6 +643,19 @@ static int check_target(const ferry_config *cfg, const ferry_sync_spec *sync)
     return 0;
 }
 
+/* Checks the header of sync's source when it is a local CSV file (the columns its fields and
+ * templates read): 0, or EXIT_USAGE having said what a run would refuse. */
+static int check_header(const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_sync_check_header(cfg, sync, &err) == FERRY_OK)
+        return 0;
+    fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
+    return EXIT_USAGE;
+}
+
 /* ferry check NAME: the source's first page, as a person setting the sync up wants it. */
 static int check_sync(const cli_opts *o, const ferry_config *cfg)
 {
@@ -706,7 +719,8 @@ static int cmd_check(const cli_opts *o)
         return status;
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if ((status = check_target(cfg, &cfg->syncs[i])) != 0) {
+        if ((status = check_target(cfg, &cfg->syncs[i])) != 0 ||
+            (status = check_header(cfg, &cfg->syncs[i])) != 0) {
             ferry_config_free(cfg);
             return status;
         }

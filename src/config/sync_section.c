@@ -13,6 +13,7 @@
 
 #include "config/keys.h"
 #include "config/source_section.h"
+#include "config/transform_section.h"
 
 #define SCHEDULE_MIN_MS 10000L
 #define SYNC_NAME_MAX 64
@@ -246,6 +247,13 @@ static const struct key_rule lookup_rules[] = {
     {"optional", FERRY_KEY_BOOL, .offset = LOOKUP(optional)}, /* default: false */
 };
 
+static const char *const case_names[] = {
+    [FERRY_CASE_KEEP] = "keep",
+    [FERRY_CASE_LOWER] = "lower",
+    [FERRY_CASE_UPPER] = "upper",
+    [FERRY_CASE_TITLE] = "title",
+};
+
 static const struct key_rule field_rules[] = {
     {"column", FERRY_KEY_STRING, .offset = FIELD(column)}, /* default: the field's name */
     {"type", FERRY_KEY_ENUM, .flags = FERRY_KEY_UNLISTED, .offset = FIELD(type), .what = "type",
@@ -261,6 +269,18 @@ static const struct key_rule field_rules[] = {
      .offset = FIELD(join)}, /* rest: default ", " */
     {"lookup", FERRY_KEY_TABLE, .offset = FIELD(lookup), .sub = lookup_rules,
      .nsub = NITEMS(lookup_rules)},
+    /* transforms, applied before typing (transform_section.c, docs/config.md) */
+    {"value", FERRY_KEY_STRING, .offset = FIELD(tf.value)}, /* a constant */
+    {"template", FERRY_KEY_STRING, .offset = FIELD(tf.template),
+     .fn = ferry_config_template_parse},                    /* "{First Name} {Last Name}" */
+    {"default", FERRY_KEY_STRING, .offset = FIELD(tf.def)}, /* for an empty value */
+    {"map", FERRY_KEY_CUSTOM, .fn = ferry_config_map_walk}, /* source value: value */
+    {"otherwise", FERRY_KEY_STRING, .offset = FIELD(tf.otherwise_value),
+     .fn = ferry_config_otherwise_parse}, /* keep (default), fail, or a value */
+    {"case", FERRY_KEY_ENUM, .offset = FIELD(tf.letter_case), .what = "case", .min = 1,
+     .names = case_names, .nnames = NITEMS(case_names)}, /* default: as written */
+    {"format", FERRY_KEY_STRING, .offset = FIELD(tf.format),
+     .fn = ferry_config_format_note}, /* "%d/%m/%Y", "1.234,50" */
 };
 
 /* One entry of fields:; the path ends in the field's name. */
@@ -293,6 +313,9 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
         if (rc != FERRY_OK)
             return rc;
     }
+    rc = ferry_config_field_transforms_check(w, f, &seen, field_rules, NITEMS(field_rules));
+    if (rc != FERRY_OK)
+        return rc;
     column = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "column");
     values = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "values");
     rest = ferry_config_seen_first(&seen, field_rules, FERRY_KEY_REST);
@@ -316,8 +339,8 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
         ferry_config_path_pop(w, old);
         return rc;
     }
-    for (i = 0; i + 1 < sync->nfields; i++) {
-        if (strcmp(sync->fields[i].column, f->column) != 0)
+    for (i = 0; i + 1 < sync->nfields && !f->filled; i++) {
+        if (sync->fields[i].filled || strcmp(sync->fields[i].column, f->column) != 0)
             continue;
         old = column != NULL ? ferry_config_path_push(w, "column", 6) : w->pathlen;
         rc = ferry_config_fail(w, column != NULL ? column->line : line,
@@ -1027,6 +1050,8 @@ static ferry_rc finish_section(struct walk *w, struct sync_state *st, const stru
     }
     if (rc == FERRY_OK)
         rc = ferry_config_source_check(w, sync, &st->source);
+    if (rc == FERRY_OK)
+        rc = ferry_config_templates_resolve(w, sync);
     if (rc != FERRY_OK)
         return rc;
     if (sync->noun == NULL && (sync->noun = strdup(sync->target.table)) == NULL)
@@ -1403,6 +1428,25 @@ long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
     return -1;
 }
 
+size_t ferry_sync_input_count(const ferry_sync_spec *sync)
+{
+    return sync->nfields + sync->ninputs;
+}
+
+const char *ferry_sync_input_column(const ferry_sync_spec *sync, size_t i)
+{
+    if (i < sync->nfields)
+        return sync->fields[i].filled ? NULL : sync->fields[i].column;
+    return sync->inputs[i - sync->nfields].column;
+}
+
+const char *ferry_sync_input_pointer(const ferry_sync_spec *sync, size_t i)
+{
+    if (i < sync->nfields)
+        return sync->fields[i].filled ? NULL : sync->fields[i].pointer;
+    return sync->inputs[i - sync->nfields].pointer;
+}
+
 size_t ferry_sync_key_shown(const ferry_sync_spec *sync)
 {
     return sync->target.nkey - sync->target.nscope;
@@ -1437,6 +1481,7 @@ static void field_free(ferry_field_spec *f)
     free(f->lookup.match_field);
     free(f->lookup.value);
     ferry_config_pairs_free(f->lookup.scope, f->lookup.nscope);
+    ferry_config_transform_done(&f->tf);
 }
 
 void ferry_config_sync_done(ferry_sync_spec *s)
@@ -1461,6 +1506,11 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     for (i = 0; i < s->nskips; i++)
         ferry_config_strv_free(s->skips[i].values, s->skips[i].nvalues);
     free(s->skips);
+    for (i = 0; i < s->ninputs; i++) {
+        free(s->inputs[i].column);
+        free(s->inputs[i].pointer);
+    }
+    free(s->inputs);
     free(s->schedule);
     for (i = 0; i < s->nsteps; i++)
         ferry_config_sync_done(&s->steps[i]);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/timeutil.h"
 
@@ -100,4 +101,36 @@ void ferry_check_report_done(ferry_check_report *r)
     ferry_source_check_done(&r->found);
     free(r->error);
     memset(r, 0, sizeof(*r));
+}
+
+/* The header check of one step's source (the sync's own without steps). */
+static ferry_rc check_header_one(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                 ferry_err *err)
+{
+    const char *url = sync->source.url;
+    ferry_source_options so = {.base_dir = cfg->dir, .estimate = -1};
+    ferry_source *src = NULL;
+    ferry_err why;
+    ferry_rc rc;
+
+    if (sync->source.kind != FERRY_SOURCE_CSV || strchr(url, '{') != NULL ||
+        strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
+        return FERRY_OK;
+    ferry_err_clear(&why);
+    rc = ferry_source_open(sync, &so, &src, &why);
+    ferry_source_close(src);
+    if (rc == FERRY_EHEADER || rc == FERRY_ENOMEM)
+        return ferry_err_set(err, rc, "%s", why.msg);
+    return FERRY_OK;
+}
+
+ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                 ferry_err *err)
+{
+    ferry_rc rc;
+
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++)
+        if ((rc = check_header_one(cfg, ferry_sync_step(sync, k), err)) != FERRY_OK)
+            return rc;
+    return FERRY_OK;
 }
