@@ -11,6 +11,8 @@ and key.
 """
 
 import json
+import os
+import re
 
 import ferrytest
 from ferrytest import ON_POSTGRES
@@ -221,6 +223,70 @@ class StepsTest(ferrytest.FerryTestCase):
                 self.assertEqual(code, 2, out + err)
                 self.assertIn(message, err)
                 self.assertRegex(err, r"ferry\.yaml:\d+: ")
+
+
+PG_CATALOG = """
+    CREATE TABLE brands (
+      id bigserial PRIMARY KEY,
+      code character varying NOT NULL,
+      name character varying NOT NULL,
+      active boolean DEFAULT true NOT NULL,
+      created_at timestamp(6) without time zone NOT NULL,
+      updated_at timestamp(6) without time zone NOT NULL);
+    CREATE UNIQUE INDEX index_brands_on_code ON brands USING btree (code);
+    CREATE TABLE packages (
+      id bigserial PRIMARY KEY,
+      code character varying NOT NULL,
+      name character varying NOT NULL,
+      brand_id bigint NOT NULL REFERENCES brands (id),
+      price numeric(10,2),
+      sessions integer DEFAULT 1 NOT NULL,
+      created_at timestamp(6) without time zone NOT NULL,
+      updated_at timestamp(6) without time zone NOT NULL);
+    CREATE UNIQUE INDEX index_packages_on_code ON packages USING btree (code);
+"""
+
+
+class ExamplesTest(ferrytest.FerryTestCase):
+    """The examples with steps, run as shipped (their config naming this test's database)."""
+
+    def copy_example(self, config, files):
+        with open(os.path.join(ferrytest.SOURCE_ROOT, "examples", config)) as f:
+            text = f.read()
+        database = re.search(r"^database: (\S+)$", text, re.M).group(1)
+        self.write_file("ferry.yaml", text.replace(database, "sqlite:ferry.db"))
+        for name in files:
+            with open(os.path.join(ferrytest.SOURCE_ROOT, "examples", name), "rb") as f:
+                self.write_file(name, f.read())
+
+    def test_brands_and_packages(self):
+        self.copy_example("brands-and-packages.yaml", ["brands.csv", "packages.csv"])
+        if ON_POSTGRES:
+            self.exec_script(PG_CATALOG)
+        else:
+            with open(os.path.join(ferrytest.SOURCE_ROOT, "examples",
+                                   "brands-and-packages.sql")) as f:
+                self.exec_script(f.read())
+        code, out, err = self.run_ferry("sync", "catalog")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("Processed 3 brands: 3 created, 0 updated, 0 unchanged, 0 skipped,"
+                      " 0 failed. Processed 5 packages: 5 created, 0 updated, 0 unchanged,"
+                      " 0 skipped, 0 failed, 0 deleted.", out)
+        rows = self.query(
+            "SELECT p.code AS package, b.code AS brand, p.price AS price, p.sessions AS n,"
+            " b.active AS active FROM packages p JOIN brands b ON b.id = p.brand_id"
+            " ORDER BY p.code")
+        self.assertEqual([(r[0], r[1], float(r[2]), int(r[3]), bool(r[4])) for r in rows],
+                         [("PK-101", "BR-1", 450000.0, 1, True),
+                          ("PK-102", "BR-1", 2000000.0, 5, True),
+                          ("PK-201", "BR-2", 375500.5, 1, True),
+                          ("PK-202", "BR-2", 1250000.0, 10, True),
+                          ("PK-301", "BR-3", 99000.0, 1, False)])
+        code, out, err = self.run_ferry("sync", "catalog")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("Processed 3 brands: 0 created, 0 updated, 3 unchanged, 0 skipped,"
+                      " 0 failed. Processed 5 packages: 0 created, 0 updated, 5 unchanged,"
+                      " 0 skipped, 0 failed, 0 deleted.", out)
 
 
 if __name__ == "__main__":
