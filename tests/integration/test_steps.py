@@ -289,5 +289,27 @@ class ExamplesTest(ferrytest.FerryTestCase):
                       " 0 skipped, 0 failed, 0 deleted.", out)
 
 
+    def test_therapists_and_schedules(self):
+        self.copy_example("therapists-and-schedules.yaml", ["therapists-and-schedules.csv"])
+        code, out, err = self.run_ferry("sync", "staff")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("Processed 7 therapists: 4 created, 0 updated, 0 unchanged, 2 skipped,"
+                      " 1 failed, 0 flagged as missing. Processed 7 schedules: 5 created,"
+                      " 0 updated, 0 unchanged, 2 skipped, 0 failed, 0 deleted.", out)
+        self.assertEqual(self.query("SELECT employee_id, name, employment FROM therapists"
+                                    " ORDER BY employee_id"),
+                         [("T001", "Ayu Lestari", "Karyawan"), ("T002", "Budi Santoso", "Freelance"),
+                          ("T006", "Fajar Nugroho", "Part Time"),
+                          ("T007", "Gita Maharani", "Karyawan")])
+        self.assertEqual(self.query("SELECT employee_id, days, starts_at FROM schedules"
+                                    " ORDER BY employee_id"),
+                         [("T001", "Mon-Fri", "08:00"), ("T002", "Sat-Sun", "09:00"),
+                          ("T003", "Mon-Wed", "10:00"), ("T005", "Tue-Thu", "07:30"),
+                          ("T006", "Mon-Fri", "12:00")])
+        run = self.last_run()
+        failed = [c for c in self.changes(run["id"]) if c["outcome"] == "failed"]
+        self.assertEqual([(c["step"], c["record_key"]) for c in failed], [("therapists", "T005")])
+
+
 if __name__ == "__main__":
     ferrytest.main()
