@@ -350,6 +350,7 @@ export class FerrySync extends HTMLElement {
       this._onRun(status === 200 ? 'run.progress' : 'run.queued', run, false);
       if (status === 200 && isActive(this._run) && this._run.id === run.id) {
         this._say('running', data.message || 'Sync already in progress...');
+        this._renderSteps(this._run);
       }
       return run;
     } catch (e) {
