@@ -12,7 +12,8 @@
 //
 // Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
 // Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
-// dismiss.
+// dismiss; for a sync with steps, steps (under the message) holding step-progress ("step 2 of
+// 2: packages, 40%" while a step runs) and step-list, one step per step with its counts.
 
 const SCRIPT_BASE = new URL('./', import.meta.url).href.replace(/\/$/, '');
 
@@ -76,6 +77,15 @@ button[part~="dismiss"] {
   background: transparent; border: 0; border-radius: 4px; cursor: pointer;
 }
 button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
+[part~="steps"] {
+  max-width: var(--ferry-message-width, 520px); padding: 0 12px;
+  font-size: 0.9em; overflow-wrap: anywhere; font-variant-numeric: tabular-nums;
+}
+[part~="steps"][hidden], [part~="step-progress"][hidden] { display: none; }
+[part~="step-progress"] { margin: 0 0 2px; font-weight: 600; }
+[part~="step-list"] { list-style: none; margin: 0; padding: 0; }
+[part~="step"] .name { font-weight: 600; }
+[part~="step"][data-status="pending"] { opacity: 0.7; }
 `;
 
 let sheet = null; // one constructed stylesheet shared by every instance
@@ -105,6 +115,27 @@ function el(tag, attrs, ...children) {
 
 function isActive(run) {
   return !!run && (run.status === 'queued' || run.status === 'running');
+}
+
+function percentOf(step) {
+  return Math.max(0, Math.min(100, Math.round(step.percent || 0)));
+}
+
+/** A step's line after its name, as the run's message counts it: "0 created, 0 updated, 10
+ *  unchanged, 0 skipped, 0 failed" (labelled skips after skipped, deleted when some were), its
+ *  status after the counts unless done ("(rolled back)"), or "pending" before it begins. */
+function stepText(step) {
+  const status = step.status || 'pending';
+  if (status === 'pending') return 'pending';
+  const c = step.counts || {};
+  const parts = [];
+  for (const o of ['created', 'updated', 'unchanged', 'skipped', 'failed']) {
+    parts.push(`${c[o] || 0} ${o}`);
+    if (o !== 'skipped') continue;
+    for (const [label, n] of Object.entries(step.skipped_by_label || {})) parts.push(`${n || 0} ${label} skipped`);
+  }
+  if (c.deleted) parts.push(`${c.deleted} deleted`);
+  return parts.join(', ') + (status === 'done' ? '' : ` (${status})`);
 }
 
 function sleep(ms, signal) {
@@ -141,7 +172,14 @@ export class FerrySync extends HTMLElement {
     this._text = el('span', {part: 'message-text'});
     this._dismiss = el('button', {part: 'dismiss', type: 'button', 'aria-label': 'Dismiss', title: 'Dismiss'}, '×');
     this._message = el('div', {part: 'message', role: 'status', class: 'empty'}, this._text, this._dismiss);
-    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._message));
+    // A sync with steps: the run's per-step lines, outside the status region so that counts
+    // moving while it runs are not read out at every event.
+    this._stepNow = el('p', {part: 'step-progress', 'data-testid': 'step-progress'});
+    this._stepList = el('ol', {part: 'step-list', 'data-testid': 'steps', 'aria-label': 'Steps'});
+    this._steps = el('div', {part: 'steps'}, this._stepNow, this._stepList);
+    this._steps.hidden = true;
+    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._message,
+      this._steps));
     this._button.addEventListener('click', () => this.start());
     this._dismiss.addEventListener('click', () => this._clearMessage(true));
     this._run = null; // the run shown (active, or the last one finished)
@@ -312,6 +350,7 @@ export class FerrySync extends HTMLElement {
       this._onRun(status === 200 ? 'run.progress' : 'run.queued', run, false);
       if (status === 200 && isActive(this._run) && this._run.id === run.id) {
         this._say('running', data.message || 'Sync already in progress...');
+        this._renderSteps(this._run);
       }
       return run;
     } catch (e) {
@@ -465,7 +504,23 @@ export class FerrySync extends HTMLElement {
         run.ui_message || run.error || (ok ? 'Sync finished.' : `Sync ${run.status}.`));
       this._emit('ferry:finished', run);
     }
+    this._renderSteps(run);
     this._renderButton();
+  }
+
+  /** The run's per-step lines ("brands: 0 created, 0 updated, 10 unchanged, 0 skipped, 0
+   *  failed") and, while a step executes, "step 2 of 2: packages, 40%"; hidden for a run
+   *  without steps or when run is null. */
+  _renderSteps(run) {
+    const steps = run && Array.isArray(run.steps) && run.steps.length ? run.steps : null;
+    this._steps.hidden = !steps;
+    const i = steps && isActive(run) ? steps.findIndex(st => st.status === 'running') : -1;
+    const now = i < 0 ? '' : `step ${i + 1} of ${steps.length}: ${steps[i].name}, ${percentOf(steps[i])}%`;
+    if (this._stepNow.textContent !== now) this._stepNow.textContent = now;
+    this._stepNow.hidden = !now;
+    this._stepList.replaceChildren(...(steps || []).map(st => el('li',
+      {part: 'step', 'data-testid': 'step', 'data-step': st.name, 'data-status': st.status || 'pending'},
+      el('span', {class: 'name'}, st.name), `: ${stepText(st)}`)));
   }
 
   _emit(type, run) {
@@ -482,6 +537,7 @@ export class FerrySync extends HTMLElement {
   }
 
   _say(state, text) {
+    this._renderSteps(null); // _onRun shows a run's steps again after its message
     this._message.classList.remove('empty');
     this._message.setAttribute('data-state', state);
     // While running only the percent changes: keep the status region from chattering.
@@ -495,6 +551,7 @@ export class FerrySync extends HTMLElement {
   }
 
   _clearMessage(byUser) {
+    this._renderSteps(null);
     this._message.classList.add('empty');
     this._message.removeAttribute('data-state');
     this._text.textContent = '';

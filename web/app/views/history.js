@@ -4,6 +4,7 @@ import {h, replace, setText, errorBox} from '../dom.js';
 import {api, query} from '../api.js';
 import {STATUSES, isActive, statusLabel, fmtTimeShort, fmtTime, fmtDuration, fmtWho,
   fmtCounts, localDayStart, localDayEnd} from '../format.js';
+import {stepsList} from '../steps.js';
 
 const PAGE = 25;
 const FILTERS = ['sync', 'status', 'user', 'tenant', 'from', 'to'];
@@ -228,6 +229,9 @@ export function mountHistory(root, app, params) {
       if (window.getSelection && String(window.getSelection())) return; // selecting text
       open();
     });
+    // A run with steps: each step's counts under the run's.
+    const steps = stepsList(run, `Steps of run #${run.id}`);
+    if (steps) tr.querySelector('td.counts').append(steps);
     return tr;
   }
 

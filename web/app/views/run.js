@@ -5,6 +5,7 @@ import {api} from '../api.js';
 import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOMES,
   CHANGE_OUTCOMES, capitalize} from '../format.js';
 import {progressView} from '../progress.js';
+import {runSteps, stepsView, changeStep} from '../steps.js';
 import {cancelRun} from '../actions.js';
 
 const PAGE = 100;
@@ -38,6 +39,7 @@ export function mountRun(root, app, params, id) {
 
   // Parts updated in place while the run is live.
   let statusPill, messageBox, countsBox, factsBox, actionsBox, changesBox, msg;
+  let steps, stepsBox; // the per-step lines, in a panel shown for a run with steps
 
   function render() {
     body.removeAttribute('aria-busy');
@@ -50,12 +52,16 @@ export function mountRun(root, app, params, id) {
     actionsBox = h('div', {class: 'run-actions'});
     msg = h('p', {class: 'card-msg', role: 'status'});
     changesBox = h('section', {class: 'changes', 'aria-labelledby': 'changes-h'});
+    steps = stepsView('Steps of this run');
+    stepsBox = h('section', {class: 'panel', 'aria-labelledby': 'steps-h', 'data-testid': 'run-steps'},
+      h('h2', {id: 'steps-h', class: 'panel-title'}, 'Steps'), steps.el);
     progress = null;
     replace(body,
       h('div', {class: 'run-top'}, statusPill, actionsBox),
       messageBox, msg,
       h('section', {class: 'panel', 'aria-labelledby': 'counts-h'},
         h('h2', {id: 'counts-h', class: 'panel-title'}, 'Records'), countsBox),
+      stepsBox,
       h('section', {class: 'panel', 'aria-labelledby': 'facts-h'},
         h('h2', {id: 'facts-h', class: 'panel-title'}, 'Details'), factsBox),
       logSection(),
@@ -78,6 +84,8 @@ export function mountRun(root, app, params, id) {
     const state = runState(run);
     statusPill.className = `pill pill--${run.status} pill--large`;
     setText(statusPill, statusLabel(run.status));
+    steps.update(run); // a queued run has no steps yet: the panel shows once it starts
+    stepsBox.hidden = !runSteps(run);
     messageBox.className = `run-message run-message--${state}`;
     if (isActive(run)) {
       if (!progress) {
@@ -244,6 +252,7 @@ export function mountRun(root, app, params, id) {
     ];
     const li = h('li', {class: `change change--${c.outcome}`, 'data-testid': 'change-row', tabindex: '-1'},
       h('div', {class: 'change-head'}, ...parts));
+    li.firstChild.prepend(...changeStep(c)); // "packages · P1"
     if (c.reason) li.append(h('p', {class: 'change-reason'}, c.reason));
     if (c.diff && typeof c.diff === 'object') {
       const dl = h('dl', {class: 'diff'});

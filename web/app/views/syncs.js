@@ -3,6 +3,7 @@
 import {h, replace, setText, setAttr} from '../dom.js';
 import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho} from '../format.js';
 import {progressView} from '../progress.js';
+import {stepsList} from '../steps.js';
 import {startSync, cancelRun, tenantInfo} from '../actions.js';
 
 export function mountSyncs(root, app) {
@@ -64,6 +65,7 @@ function createCard(app, sync) {
   const title = h('h2', {class: 'card-title'});
   const kind = h('span', {class: 'tag'});
   const schedule = h('p', {class: 'card-schedule', 'data-testid': 'schedule'});
+  const stepNames = h('p', {class: 'card-steps', 'data-testid': 'sync-steps'});
   const last = h('div', {class: 'last', 'data-testid': 'last-result'});
   const message = h('p', {class: 'card-msg', 'data-testid': 'card-message', role: 'status'});
   const progressSlot = h('div', {class: 'progress-slot'});
@@ -87,7 +89,7 @@ function createCard(app, sync) {
 
   const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
     h('header', {class: 'card-head'}, title, kind),
-    schedule, last, progressSlot, actions, message);
+    schedule, stepNames, last, progressSlot, actions, message);
 
   function say(text, kindOf = 'info') {
     setText(message, text || '');
@@ -158,6 +160,7 @@ function createCard(app, sync) {
         h('span', {class: `pill pill--${run.status}`}, statusLabel(run.status)),
         h('span', {class: 'last-label'}, 'Last run')),
       h('p', {class: 'last-message'}, run.ui_message || run.error || statusLabel(run.status)),
+      stepsList(run, 'Steps of the last run'),
       h('p', {class: 'last-meta'}, ...meta, ' · ',
         h('a', {href: `#/runs/${run.id}`}, `Run #${run.id}`)));
   }
@@ -195,18 +198,26 @@ function createCard(app, sync) {
     }
   }
 
+  /** "Steps: brands → packages" for a sync with steps (GET /api/syncs lists them). */
+  function renderStepNames(s) {
+    const names = Array.isArray(s.steps) ? s.steps.map(st => st.name) : [];
+    stepNames.hidden = !names.length;
+    setText(stepNames, names.length ? `Steps: ${names.join(' → ')}` : '');
+  }
+
   function update(s) {
     current = s;
     setText(title, s.title || s.name);
     setText(kind, s.source_kind || '');
     renderSchedule(s);
+    renderStepNames(s);
     renderLast(s.latest_run);
     renderTenant(s);
     const run = s.active_run && isActive(s.active_run) ? s.active_run : null;
     el.classList.toggle('is-active', !!run);
     if (run) {
       if (!progress) {
-        progress = progressView(`${s.title || s.name} sync progress`);
+        progress = progressView(`${s.title || s.name} sync progress`, {steps: true});
         progressSlot.append(progress.el);
       }
       progress.update(run);
