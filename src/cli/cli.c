@@ -532,10 +532,13 @@ static int cmd_show(const cli_opts *o)
     if (run.cancelled_by != NULL)
         printf("  cancelled: by %s\n", run.cancelled_by);
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
-    printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, %lld failed, "
-           "%lld deleted\n",
+    printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, ",
            (long long)run.counts[0], (long long)run.counts[1], (long long)run.counts[2],
-           (long long)run.counts[3], (long long)run.counts[4], (long long)run.counts[5]);
+           (long long)run.counts[3]);
+    for (size_t i = 0; i < run.skipped_by_label.n; i++)
+        printf("%lld %s skipped, ", (long long)run.skipped_by_label.items[i].count,
+               run.skipped_by_label.items[i].label);
+    printf("%lld failed, %lld deleted\n", (long long)run.counts[4], (long long)run.counts[5]);
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
@@ -549,11 +552,11 @@ static int cmd_show(const cli_opts *o)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {
             const ferry_change *c = &changes[i];
-            printf("  %-8s %-20s %s\n", ferry_outcome_name(c->outcome),
-                   c->record_key != NULL ? c->record_key : "-",
-                   c->diff != NULL     ? c->diff
-                   : c->reason != NULL ? c->reason
-                                       : "");
+            const char *detail = c->diff != NULL ? c->diff : c->reason;
+            /* The record's name first when the sync names records (label:). */
+            printf("  %-8s %-20s %s%s%s\n", ferry_outcome_name(c->outcome),
+                   c->record_key != NULL ? c->record_key : "-", c->label != NULL ? c->label : "",
+                   c->label != NULL && detail != NULL ? " - " : "", detail != NULL ? detail : "");
         }
     }
     ferry_run_done(&run);
