@@ -154,6 +154,7 @@ bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	/usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
 	/usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
 	/usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
+	/usr/bin/python3 bench/bench_lookup.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
 	/usr/bin/python3 bench/bench_rest.py --ferry $(BENCH_BUILD)/ferry
 	/usr/bin/python3 bench/bench_serve.py --ferry $(BENCH_BUILD)/ferry
 

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -223,29 +224,44 @@ static const char *target_database(const ferry_config *cfg, const ferry_sync_spe
     return sync->target.database != NULL ? sync->target.database : cfg->database;
 }
 
+/* migrate --targets for one table: step's (sync itself when it has no steps). Returns the
+ * exit status. */
+static int migrate_target(const ferry_config *cfg, const ferry_sync_spec *sync,
+                          const ferry_sync_spec *step, ferry_buf *done)
+{
+    ferry_err err;
+    char who[160];
+
+    if (step == sync)
+        snprintf(who, sizeof(who), "sync %s", sync->name);
+    else
+        snprintf(who, sizeof(who), "sync %s, step %s", sync->name, step->name);
+    ferry_buf_reset(done);
+    ferry_err_clear(&err);
+    if (ferry_target_check(target_database(cfg, step), cfg->dir, step, true, done, &err) !=
+        FERRY_OK) {
+        fprintf(stderr, "ferry: %s: %s\n", who, err.msg);
+        return EXIT_RUN_FAILED;
+    }
+    if (done->len == 0)
+        printf("%s: table %s is up to date\n", who, step->target.table);
+    else
+        printf("%s: table %s: %s\n", who, step->target.table, ferry_buf_str(done));
+    return 0;
+}
+
 /* migrate --targets: adds the columns each sync's table lacks, when Ferry created the table,
  * and says what it did. Returns the exit status. */
 static int migrate_targets(const ferry_config *cfg)
 {
     ferry_buf done;
-    ferry_err err;
     int status = 0;
 
     ferry_buf_init(&done, 64 * 1024);
-    for (size_t i = 0; i < cfg->nsyncs; i++) {
-        const ferry_sync_spec *sync = &cfg->syncs[i];
-        ferry_buf_reset(&done);
-        ferry_err_clear(&err);
-        if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, true, &done, &err) !=
-            FERRY_OK) {
-            fprintf(stderr, "ferry: sync %s: %s\n", sync->name, err.msg);
-            status = EXIT_RUN_FAILED;
-        } else if (done.len == 0) {
-            printf("sync %s: table %s is up to date\n", sync->name, sync->target.table);
-        } else {
-            printf("sync %s: table %s: %s\n", sync->name, sync->target.table, ferry_buf_str(&done));
-        }
-    }
+    for (size_t i = 0; i < cfg->nsyncs; i++)
+        for (size_t k = 0; k < ferry_sync_step_count(&cfg->syncs[i]); k++)
+            if (migrate_target(cfg, &cfg->syncs[i], ferry_sync_step(&cfg->syncs[i], k), &done) != 0)
+                status = EXIT_RUN_FAILED;
     ferry_buf_done(&done);
     return status;
 }
@@ -492,6 +508,38 @@ out:
     return status;
 }
 
+/* The counts of each step of a run of a sync with steps (run->steps: store.h). */
+static void print_steps(const ferry_run *run)
+{
+    json_t *steps = run->steps != NULL ? json_loads(run->steps, 0, NULL) : NULL;
+    size_t k;
+    json_t *step;
+
+    json_array_foreach(steps, k, step)
+    {
+        json_t *n = json_object_get(step, "counts");
+        const char *name = json_string_value(json_object_get(step, "name"));
+        const char *status = json_string_value(json_object_get(step, "status"));
+        json_t *labels = json_object_get(step, "skipped_by_label"), *count;
+        const char *label;
+        printf("  step %zu:    %s: %lld created, %lld updated, %lld unchanged, %lld skipped, ",
+               k + 1, name != NULL ? name : "?",
+               (long long)json_integer_value(json_object_get(n, "created")),
+               (long long)json_integer_value(json_object_get(n, "updated")),
+               (long long)json_integer_value(json_object_get(n, "unchanged")),
+               (long long)json_integer_value(json_object_get(n, "skipped")));
+        json_object_foreach(labels, label, count)
+        {
+            printf("%lld %s skipped, ", (long long)json_integer_value(count), label);
+        }
+        printf("%lld failed, %lld deleted (%s)\n",
+               (long long)json_integer_value(json_object_get(n, "failed")),
+               (long long)json_integer_value(json_object_get(n, "deleted")),
+               status != NULL ? status : "?");
+    }
+    json_decref(steps);
+}
+
 static int cmd_show(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -539,6 +587,7 @@ static int cmd_show(const cli_opts *o)
         printf("%lld %s skipped, ", (long long)run.skipped_by_label.items[i].count,
                run.skipped_by_label.items[i].label);
     printf("%lld failed, %lld deleted\n", (long long)run.counts[4], (long long)run.counts[5]);
+    print_steps(&run);
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
@@ -553,9 +602,13 @@ static int cmd_show(const cli_opts *o)
         for (size_t i = 0; i < n; i++) {
             const ferry_change *c = &changes[i];
             const char *detail = c->diff != NULL ? c->diff : c->reason;
+            if (c->step != NULL)
+                printf("  %-8s %-12s", ferry_outcome_name(c->outcome), c->step);
+            else
+                printf("  %-8s", ferry_outcome_name(c->outcome));
             /* The record's name first when the sync names records (label:). */
-            printf("  %-8s %-20s %s%s%s\n", ferry_outcome_name(c->outcome),
-                   c->record_key != NULL ? c->record_key : "-", c->label != NULL ? c->label : "",
+            printf(" %-20s %s%s%s\n", c->record_key != NULL ? c->record_key : "-",
+                   c->label != NULL ? c->label : "",
                    c->label != NULL && detail != NULL ? " - " : "", detail != NULL ? detail : "");
         }
     }
@@ -584,17 +637,33 @@ static int check_target(const ferry_config *cfg, const ferry_sync_spec *sync)
 {
     ferry_err err;
 
-    ferry_err_clear(&err);
-    if (ferry_target_check(target_database(cfg, sync), cfg->dir, sync, false, NULL, &err) ==
-        FERRY_OK)
-        return 0;
-    if (err.code == FERRY_ESCHEMA) {
-        fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
-        return EXIT_USAGE;
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++) {
+        const ferry_sync_spec *step = ferry_sync_step(sync, k);
+        ferry_err_clear(&err);
+        if (ferry_target_check(target_database(cfg, step), cfg->dir, step, false, NULL, &err) ==
+            FERRY_OK)
+            continue;
+        if (err.code == FERRY_ESCHEMA) {
+            fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
+            return EXIT_USAGE;
+        }
+        fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,
+                step->target.table, err.msg);
     }
-    fprintf(stderr, "ferry: warning: sync %s: table %s not checked: %s\n", sync->name,
-            sync->target.table, err.msg);
     return 0;
+}
+
+/* Checks the header of sync's source when it is a local CSV file (the columns its fields and
+ * templates read): 0, or EXIT_USAGE having said what a run would refuse. */
+static int check_header(const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_sync_check_header(cfg, sync, &err) == FERRY_OK)
+        return 0;
+    fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
+    return EXIT_USAGE;
 }
 
 /* ferry check NAME: the source's first page, as a person setting the sync up wants it. */
@@ -660,7 +729,8 @@ static int cmd_check(const cli_opts *o)
         return status;
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if ((status = check_target(cfg, &cfg->syncs[i])) != 0) {
+        if ((status = check_target(cfg, &cfg->syncs[i])) != 0 ||
+            (status = check_header(cfg, &cfg->syncs[i])) != 0) {
             ferry_config_free(cfg);
             return status;
         }

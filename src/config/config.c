@@ -238,8 +238,13 @@ static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
 {
     ferry_rc rc = FERRY_OK;
 
-    for (size_t i = 0; i < cfg->nsyncs && rc == FERRY_OK; i++)
-        rc = ferry_config_source_inherit(w, &cfg->syncs[i].source, cfg);
+    for (size_t i = 0; i < cfg->nsyncs && rc == FERRY_OK; i++) {
+        ferry_sync_spec *s = &cfg->syncs[i];
+        if (s->nsteps == 0)
+            rc = ferry_config_source_inherit(w, &s->source, cfg);
+        for (size_t k = 0; k < s->nsteps && rc == FERRY_OK; k++)
+            rc = ferry_config_source_inherit(w, &s->steps[k].source, cfg);
+    }
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "util/cron.h"
 #include "util/err.h"
 #include "util/ipnet.h"
+#include "util/notation.h"
 
 typedef enum {
     FERRY_TYPE_TEXT = 0,
@@ -54,9 +55,59 @@ typedef struct {
     ferry_pair *scope;   /* only rows whose column holds the value ({variable}s of the run's
                             tenant expanded) are looked at */
     size_t nscope;
-    bool optional; /* no row found writes NULL instead of failing the record */
+    bool optional;  /* no row found writes NULL instead of failing the record */
+    bool from_step; /* an earlier step of the run writes the table (it may not exist before
+                       the run: ferry check does not read it) */
     int line;
 } ferry_lookup_spec;
+
+/* A piece of a field's template: literal text, or a source value it reads. */
+typedef struct {
+    char *text;   /* the literal text, or the reference as written ("First Name", "/a/b") */
+    size_t len;   /* of text */
+    bool ref;     /* {text}: a source value */
+    size_t input; /* ref: the index of its value in a source record (fields', then inputs) */
+} ferry_template_part;
+
+/* A source value that only templates read: a CSV column or a REST record's JSON pointer. A
+ * source record's value[nfields + i] is inputs[i]'s (ferry_sync_input_count()). */
+typedef struct {
+    char *column;  /* CSV: the header; REST: NULL */
+    char *pointer; /* REST: the pointer ("{name}" reads "/name"); CSV: NULL */
+    size_t field;  /* the first field whose template reads it, for messages */
+} ferry_source_input;
+
+typedef enum {
+    FERRY_CASE_KEEP = 0, /* default */
+    FERRY_CASE_LOWER,
+    FERRY_CASE_UPPER,
+    FERRY_CASE_TITLE,
+} ferry_letter_case;
+
+typedef enum {
+    FERRY_OTHERWISE_KEEP = 0, /* a value not in map is kept (default) */
+    FERRY_OTHERWISE_FAIL,     /* ... fails its record */
+    FERRY_OTHERWISE_VALUE,    /* ... becomes otherwise_value */
+} ferry_otherwise;
+
+/* A field's transforms (docs/config.md, "Transforms"), applied before typing in this order:
+ * value or template (the raw value), trim, default, map and otherwise, case, format. */
+typedef struct {
+    char *value;    /* value: a constant (the field reads no source value), or NULL */
+    char *template; /* template: as written, or NULL */
+    ferry_template_part *parts;
+    size_t nparts;
+    int template_line;
+    char *def;       /* default: the value of an empty cell, or NULL */
+    ferry_pair *map; /* map: source value (name) -> value, sorted by name; exact matches */
+    size_t nmap;
+    ferry_otherwise otherwise;
+    char *otherwise_value; /* otherwise: as written */
+    ferry_letter_case letter_case;
+    char *format; /* format: as written, or NULL */
+    int format_line;
+    ferry_number_notation number; /* format: of a decimal or integer field */
+} ferry_transform_spec;
 
 typedef struct {
     char *name;            /* the target column, the key under fields: */
@@ -68,11 +119,13 @@ typedef struct {
     char *join;            /* rest sources: joins array elements; default ", " */
     bool is_tenant;        /* the tenant column a sync with tenants adds (tenant.column) */
     char *scope_value;     /* a target.scope column: the value Ferry writes on every row */
-    bool filled;           /* Ferry fills it (the tenant's or a scope column): no source
-                              column or pointer is read for it */
+    bool filled;           /* Ferry fills it (the tenant's or a scope column, or a field with
+                              value: or template:): no source column or pointer of its own is
+                              read for it */
     char **values;         /* enum: the allowed values, as written */
     size_t nvalues;
     ferry_lookup_spec lookup; /* lookup.table NULL when the field has none */
+    ferry_transform_spec tf;  /* value, template, default, map, case, format */
     int line;                 /* line in the config file, for messages */
     int column_line;          /* line of column:, or 0 when not given */
     int pointer_line;         /* line of pointer: or join:, or 0 when not given */
@@ -246,11 +299,23 @@ typedef struct {
     ferry_guard_limit max_failed;  /* records that fail; default none */
 } ferry_guard_spec;
 
+/* The most steps a sync has. */
+#define FERRY_STEPS_MAX 16
+
 typedef struct ferry_sync_spec {
-    char *name;  /* the key under syncs: */
+    char *name;  /* the key under syncs: (a step's: its key under steps:) */
     char *title; /* defaults to name */
     char *noun;  /* what a record is called in messages ("therapists");
                     defaults to the target table */
+    /* A sync with steps: (docs/sync.md, "Steps") has no source, target, fields or skip of its
+     * own: each step is a ferry_sync_spec of the form of a sync without steps, run in order
+     * in one run. Use ferry_sync_step_count() and ferry_sync_step(), which treat a sync
+     * without steps as its own single step. */
+    struct ferry_sync_spec *steps;
+    size_t nsteps;
+    const struct ferry_sync_spec *parent; /* a step's sync (borrowed), or NULL */
+    long source_step; /* a step that reads the rows of an earlier step's source (source:
+                         NAME): that step's index; -1 otherwise */
     ferry_source_spec source;
     ferry_target_spec target;
     ferry_field_spec *fields;
@@ -259,10 +324,12 @@ typedef struct ferry_sync_spec {
     size_t nskips;
     char **skip_labels; /* the skip rules' labels, each once, in config order */
     size_t nskip_labels;
-    ferry_record_label label; /* how records are named; label.text NULL: by their key */
-    char *schedule;           /* as written ("every 1h"), or NULL */
-    long schedule_every_s;    /* the period in seconds, or 0 without an 'every' schedule */
-    bool has_cron;            /* schedule is 'cron "EXPR"' */
+    ferry_record_label label;   /* how records are named; label.text NULL: by their key */
+    ferry_source_input *inputs; /* what templates read that no field does */
+    size_t ninputs;
+    char *schedule;        /* as written ("every 1h"), or NULL */
+    long schedule_every_s; /* the period in seconds, or 0 without an 'every' schedule */
+    bool has_cron;         /* schedule is 'cron "EXPR"' */
     ferry_cron cron;
     bool allow_empty; /* an empty source is not an error; default false */
     long timeout_ms;  /* a run taking longer fails; 0 (default) for no limit */
@@ -324,8 +391,24 @@ void ferry_config_free(ferry_config *cfg);
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);
 
+/* How many steps a run of sync executes: its steps', or 1 for a sync without steps. */
+size_t ferry_sync_step_count(const ferry_sync_spec *sync);
+
+/* Step i (0-based, below ferry_sync_step_count()) of sync, borrowed: sync itself when it has
+ * no steps. */
+const ferry_sync_spec *ferry_sync_step(const ferry_sync_spec *sync, size_t i);
+
 /* The index of the field named name in sync, or -1. */
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name);
+
+/* How many values a source record of sync holds: one per field (NULL for a field it does
+ * not read), then one per input of the templates (ferry_sync_spec.inputs). */
+size_t ferry_sync_input_count(const ferry_sync_spec *sync);
+
+/* The CSV header (or, for a REST source, the JSON pointer) a source reads for value i of a
+ * record; NULL when it reads none (a field Ferry fills). Borrowed from sync. */
+const char *ferry_sync_input_column(const ferry_sync_spec *sync, size_t i);
+const char *ferry_sync_input_pointer(const ferry_sync_spec *sync, size_t i);
 
 /* Appends key column k's value (v, len bytes) to the key text out (reset for each key) as
  * the run reports a record's key: the value alone for a one-column key, else "k1=v1, k2=v2".

@@ -13,6 +13,7 @@
 
 #include "config/keys.h"
 #include "config/source_section.h"
+#include "config/transform_section.h"
 #include "util/template.h"
 
 #define SCHEDULE_MIN_MS 10000L
@@ -36,6 +37,11 @@ struct sync_state {
     bool has_scope;
     struct val label; /* label:, parsed once the fields are known */
     bool has_label;
+    struct val steps; /* steps:, walked once the sync's own keys are known */
+    bool has_steps;
+    char shared[SYNC_NAME_MAX + 1]; /* a step's source: NAME, or "" */
+    int shared_line;
+    struct val source_val; /* source:, for a later step sharing it */
     struct source_state source;
 };
 
@@ -244,6 +250,13 @@ static const struct key_rule lookup_rules[] = {
     {"optional", FERRY_KEY_BOOL, .offset = LOOKUP(optional)}, /* default: false */
 };
 
+static const char *const case_names[] = {
+    [FERRY_CASE_KEEP] = "keep",
+    [FERRY_CASE_LOWER] = "lower",
+    [FERRY_CASE_UPPER] = "upper",
+    [FERRY_CASE_TITLE] = "title",
+};
+
 static const struct key_rule field_rules[] = {
     {"column", FERRY_KEY_STRING, .offset = FIELD(column)}, /* default: the field's name */
     {"type", FERRY_KEY_ENUM, .flags = FERRY_KEY_UNLISTED, .offset = FIELD(type), .what = "type",
@@ -259,6 +272,18 @@ static const struct key_rule field_rules[] = {
      .offset = FIELD(join)}, /* rest: default ", " */
     {"lookup", FERRY_KEY_TABLE, .offset = FIELD(lookup), .sub = lookup_rules,
      .nsub = NITEMS(lookup_rules)},
+    /* transforms, applied before typing (transform_section.c, docs/config.md) */
+    {"value", FERRY_KEY_STRING, .offset = FIELD(tf.value)}, /* a constant */
+    {"template", FERRY_KEY_STRING, .offset = FIELD(tf.template),
+     .fn = ferry_config_template_parse},                    /* "{First Name} {Last Name}" */
+    {"default", FERRY_KEY_STRING, .offset = FIELD(tf.def)}, /* for an empty value */
+    {"map", FERRY_KEY_CUSTOM, .fn = ferry_config_map_walk}, /* source value: value */
+    {"otherwise", FERRY_KEY_STRING, .offset = FIELD(tf.otherwise_value),
+     .fn = ferry_config_otherwise_parse}, /* keep (default), fail, or a value */
+    {"case", FERRY_KEY_ENUM, .offset = FIELD(tf.letter_case), .what = "case", .min = 1,
+     .names = case_names, .nnames = NITEMS(case_names)}, /* default: as written */
+    {"format", FERRY_KEY_STRING, .offset = FIELD(tf.format),
+     .fn = ferry_config_format_note}, /* "%d/%m/%Y", "1.234,50" */
 };
 
 /* One entry of fields:; the path ends in the field's name. */
@@ -291,6 +316,9 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
         if (rc != FERRY_OK)
             return rc;
     }
+    rc = ferry_config_field_transforms_check(w, f, &seen, field_rules, NITEMS(field_rules));
+    if (rc != FERRY_OK)
+        return rc;
     column = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "column");
     values = ferry_config_seen_get(&seen, field_rules, NITEMS(field_rules), "values");
     rest = ferry_config_seen_first(&seen, field_rules, FERRY_KEY_REST);
@@ -314,8 +342,8 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
         ferry_config_path_pop(w, old);
         return rc;
     }
-    for (i = 0; i + 1 < sync->nfields; i++) {
-        if (strcmp(sync->fields[i].column, f->column) != 0)
+    for (i = 0; i + 1 < sync->nfields && !f->filled; i++) {
+        if (sync->fields[i].filled || strcmp(sync->fields[i].column, f->column) != 0)
             continue;
         old = column != NULL ? ferry_config_path_push(w, "column", 6) : w->pathlen;
         rc = ferry_config_fail(w, column != NULL ? column->line : line,
@@ -452,6 +480,21 @@ static ferry_rc on_sync_source(struct walk *w, const struct val *v, const struct
 
     (void)rule;
     (void)data;
+    if (v->node != NULL && fy_node_is_scalar(v->node)) {
+        /* source: NAME, a step reading the rows of an earlier step's source: resolved once
+         * every step is known (resolve_shared_sources()). */
+        size_t len = 0;
+        const char *text = fy_node_get_scalar(v->node, &len);
+        if (text == NULL || len == 0 || len > SYNC_NAME_MAX)
+            return ferry_config_fail(w, v->line,
+                                     "expected a mapping such as {url: ...}, or the name of an "
+                                     "earlier step whose rows this step reads");
+        memcpy(st->shared, text, len);
+        st->shared[len] = '\0';
+        st->shared_line = v->line;
+        return FERRY_OK;
+    }
+    st->source_val = *v;
     st->source.src = &st->sync->source;
     return ferry_config_source_walk(w, v, &st->source);
 }
@@ -816,8 +859,9 @@ static ferry_field_spec *field_append(struct walk *w, ferry_sync_spec *sync)
     return &fields[sync->nfields++];
 }
 
-/* Adds the tenant's column as the last field and the last key column. */
-static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
+/* Adds the tenant's column as the last field and the last key column (add_field false: only
+ * the variable and values, for a sync whose steps hold the fields). */
+static ferry_rc apply_tenant(struct walk *w, struct sync_state *st, bool add_field)
 {
     ferry_sync_spec *sync = st->sync;
     struct tenant_state ts = {0};
@@ -830,8 +874,8 @@ static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
         rc = ferry_config_fail(
             w, ts.column_line,
             "column '%s' is also a field: the tenant's column is filled by Ferry", ts.column);
-    if (rc != FERRY_OK)
-        goto out;
+    if (rc != FERRY_OK || !add_field)
+        goto vars;
     if ((rc = key_append(w, sync, ts.column)) != FERRY_OK)
         goto out;
     if ((f = field_append(w, sync)) == NULL) {
@@ -850,6 +894,9 @@ static ferry_rc apply_tenant(struct walk *w, struct sync_state *st)
         rc = ferry_config_oom(w);
         goto out;
     }
+vars:
+    if (rc != FERRY_OK)
+        goto out;
     sync->tenant_variable = ts.variable;
     sync->tenant_values = ts.values;
     sync->ntenant_values = ts.nvalues;
@@ -885,17 +932,24 @@ const char *ferry_sync_tenant_problem(const ferry_sync_spec *sync, const char *t
     return "not one of the sync's tenants (tenant.values)";
 }
 
+static ferry_rc on_sync_steps(struct walk *w, const struct val *v, const struct key_rule *rule,
+                              void *obj, void *data);
+
+/* The rows before STEP_RULES are a step's (steps.NAME): the form of a sync without steps.
+ * source, target and fields are required in a step and in a sync without steps, and refused
+ * beside steps: (check_section_keys()). */
+#define STEP_RULES 6
 static const struct key_rule sync_rules[] = {
-    {"title", FERRY_KEY_STRING, .offset = SYNC(title)}, /* default: the sync's name */
     {"noun", FERRY_KEY_STRING, .offset = SYNC(noun)},   /* default: the target table */
     {"label", FERRY_KEY_CUSTOM, .fn = note_label},      /* "{name} ({email})", after the fields */
-    {"source", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REQUIRED,
-     .fn = on_sync_source}, /* source_section.c */
-    {"target", FERRY_KEY_TABLE, .flags = FERRY_KEY_REQUIRED, .offset = SYNC(target),
-     .sub = target_rules, .nsub = NITEMS(target_rules)},
-    {"fields", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REQUIRED,
-     .fn = on_sync_fields},                         /* name -> field_rules */
-    {"skip", FERRY_KEY_CUSTOM, .fn = on_sync_skip}, /* field -> skip_rules, after the fields */
+    {"source", FERRY_KEY_CUSTOM, .fn = on_sync_source}, /* source_section.c, or a step's name */
+    {"target", FERRY_KEY_TABLE, .offset = SYNC(target), .sub = target_rules,
+     .nsub = NITEMS(target_rules)},
+    {"fields", FERRY_KEY_CUSTOM, .fn = on_sync_fields}, /* name -> field_rules */
+    {"skip", FERRY_KEY_CUSTOM, .fn = on_sync_skip},     /* field -> skip_rules, after the fields */
+    /* STEP_RULES: the sync's own from here */
+    {"title", FERRY_KEY_STRING, .offset = SYNC(title)},     /* default: the sync's name */
+    {"steps", FERRY_KEY_CUSTOM, .fn = on_sync_steps},       /* name -> the rows above */
     {"schedule", FERRY_KEY_CUSTOM, .fn = on_sync_schedule}, /* "every <duration>", cron */
     {"allow_empty", FERRY_KEY_BOOL, .offset = SYNC(allow_empty)},
     {"timeout", FERRY_KEY_DURATION, .offset = SYNC(timeout_ms)},   /* default: none */
@@ -1101,10 +1155,280 @@ static ferry_rc parse_skips(struct walk *w, struct sync_state *st)
     return rc;
 }
 
+/* The keys a section must have, or may not: source, target and fields in a step and in a
+ * sync without steps; none of a step's keys beside steps:. */
+static ferry_rc check_section_keys(struct walk *w, const struct val *map,
+                                   const struct key_seen *seen, bool has_steps)
+{
+    static const char *const required[] = {"source", "target", "fields"};
+
+    if (has_steps) {
+        for (size_t i = 0; i < seen->n; i++) {
+            const char *name = sync_rules[seen->order[i]].name;
+            size_t old;
+            ferry_rc rc;
+            if (seen->order[i] >= STEP_RULES)
+                continue;
+            old = ferry_config_path_push(w, name, strlen(name));
+            rc = ferry_config_fail(
+                w, seen->vals[seen->order[i]].line,
+                "'%s' goes in each step of a sync with steps (steps.NAME.%s), not beside them",
+                name, name);
+            ferry_config_path_pop(w, old);
+            return rc;
+        }
+        return FERRY_OK;
+    }
+    for (size_t i = 0; i < NITEMS(required); i++)
+        if (ferry_config_seen_get(seen, sync_rules, STEP_RULES, required[i]) == NULL)
+            return ferry_config_fail(w, map->line, "missing required key '%s'", required[i]);
+    return FERRY_OK;
+}
+
+/* The checks of a section (a sync without steps, or one step) that need all its keys. */
+static ferry_rc finish_section(struct walk *w, struct sync_state *st, const struct val *tenant)
+{
+    ferry_sync_spec *sync = st->sync;
+    ferry_rc rc = check_key(w, st);
+
+    if (rc == FERRY_OK)
+        rc = check_lookups(w, sync);
+    if (rc == FERRY_OK && st->has_skip)
+        rc = parse_skips(w, st);
+    if (rc == FERRY_OK && st->has_scope)
+        rc = apply_scope(w, st);
+    if (rc == FERRY_OK && tenant != NULL) {
+        st->tenant = *tenant;
+        rc = apply_tenant(w, st, true);
+    }
+    if (rc == FERRY_OK && st->has_label)
+        rc = apply_label(w, st);
+    if (rc == FERRY_OK)
+        rc = ferry_config_source_check(w, sync, &st->source);
+    if (rc == FERRY_OK)
+        rc = ferry_config_templates_resolve(w, sync);
+    if (rc != FERRY_OK)
+        return rc;
+    if (sync->noun == NULL && (sync->noun = strdup(sync->target.table)) == NULL)
+        return ferry_config_oom(w);
+    return FERRY_OK;
+}
+
+/* steps: kept, and walked once the sync's own keys are known. */
+static ferry_rc on_sync_steps(struct walk *w, const struct val *v, const struct key_rule *rule,
+                              void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    size_t count = 0;
+    ferry_rc rc = ferry_config_mapping_count(w, v, &count);
+
+    (void)rule;
+    (void)data;
+    if (rc != FERRY_OK)
+        return rc;
+    if (count == 0)
+        return ferry_config_fail(w, v->line, "define at least one step");
+    if (count > FERRY_STEPS_MAX)
+        return ferry_config_fail(w, v->line, "a sync has at most %d steps", FERRY_STEPS_MAX);
+    st->steps = *v;
+    st->has_steps = true;
+    return FERRY_OK;
+}
+
+/* What walking a sync's steps keeps: each step's state, and the sync's. */
+struct steps_state {
+    struct sync_state *parent;
+    struct sync_state states[FERRY_STEPS_MAX];
+};
+
+/* The index of the step named name among the first n of sync's, or -1. */
+static long step_index(const ferry_sync_spec *sync, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sync->steps[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* source: NAME: the step reads the rows of the named earlier step's source, walked again
+ * into its own source so every later check and default holds for it as for the first. */
+static ferry_rc share_source(struct walk *w, struct steps_state *ss, size_t i)
+{
+    ferry_sync_spec *sync = ss->parent->sync, *step = &sync->steps[i];
+    struct sync_state *st = &ss->states[i];
+    long j = step_index(sync, i, st->shared);
+    size_t old;
+    ferry_rc rc;
+
+    old = ferry_config_path_push(w, "source", 6);
+    if (j < 0)
+        rc = ferry_config_fail(w, st->shared_line,
+                               "'%s' is not an earlier step of this sync: a step shares the "
+                               "source of a step above it",
+                               st->shared);
+    else if (sync->steps[j].source.kind != FERRY_SOURCE_CSV)
+        rc = ferry_config_fail(w, st->shared_line,
+                               "step '%s' reads a REST source: only a CSV source's rows can be "
+                               "shared by steps",
+                               st->shared);
+    else
+        rc = FERRY_OK;
+    ferry_config_path_pop(w, old);
+    if (rc != FERRY_OK)
+        return rc;
+    if (sync->steps[j].source_step >= 0)
+        j = sync->steps[j].source_step;
+    step->source_step = j;
+    st->source.src = &step->source;
+    return ferry_config_source_walk(w, &ss->states[j].source_val, &st->source);
+}
+
+static ferry_rc on_step(struct walk *w, const char *name, int line, const struct val *v, void *obj)
+{
+    struct steps_state *ss = obj;
+    ferry_sync_spec *sync = ss->parent->sync;
+    size_t i = sync->nsteps;
+    ferry_sync_spec *step = &sync->steps[i];
+    struct sync_state *st = &ss->states[i];
+    struct key_seen seen;
+    ferry_rc rc;
+
+    if (!is_sync_name(name))
+        return ferry_config_fail(
+            w, line, "invalid step name (use 1 to %d of a-z, 0-9, '_' and '-')", SYNC_NAME_MAX);
+    if (step_index(sync, i, name) >= 0)
+        return ferry_config_fail(w, line, "step '%s' is given twice", name);
+    sync->nsteps++;
+    step->line = line;
+    step->parent = sync;
+    step->tenant_field = -1;
+    step->source_step = -1;
+    (void)ferry_config_table_defaults(sync_rules, STEP_RULES, step); /* no strings */
+    ferry_config_source_defaults(&step->source);
+    step->name = strdup(name);
+    step->title = strdup(name);
+    if (step->name == NULL || step->title == NULL)
+        return ferry_config_oom(w);
+    /* What every step's run needs of the sync's own keys. */
+    step->allow_empty = sync->allow_empty;
+    step->guard = sync->guard;
+    st->sync = step;
+    rc = ferry_config_table_walk(w, v, sync_rules, STEP_RULES, st, step, &seen);
+    if (rc == FERRY_OK)
+        rc = check_section_keys(w, v, &seen, false);
+    if (rc == FERRY_OK && step->target.database != NULL) {
+        /* One transaction holds every step: on one connection, the store's. */
+        size_t old = ferry_config_path_push(w, "target", 6);
+        ferry_config_path_push(w, "database", 8);
+        rc = ferry_config_fail(w,
+                               ferry_config_seen_get(&seen, sync_rules, STEP_RULES, "target")->line,
+                               "the steps of a sync write into the config's database, in one "
+                               "transaction: target.database is not for a step");
+        ferry_config_path_pop(w, old);
+    }
+    if (rc == FERRY_OK && st->shared[0] != '\0')
+        rc = share_source(w, ss, i);
+    if (rc == FERRY_OK)
+        rc = finish_section(w, st, ss->parent->has_tenant ? &ss->parent->tenant : NULL);
+    return rc;
+}
+
+/* Whether a and b name the same table: the same database (the config's, or one URL) and a
+ * table name that differs at most in case. */
+static bool same_table_name(const char *da, const char *ta, const char *db, const char *tb)
+{
+    if ((da == NULL) != (db == NULL) || (da != NULL && strcmp(da, db) != 0))
+        return false;
+    return strcasecmp(ta, tb) == 0;
+}
+
+static bool same_table(const ferry_sync_spec *a, const ferry_sync_spec *b)
+{
+    return same_table_name(a->target.database, a->target.table, b->target.database,
+                           b->target.table);
+}
+
+/* Two steps never write one table, and a step's look-up never reads a table a later step
+ * writes (it would see the table as it was before the run: the order is wrong). */
+static ferry_rc check_steps(struct walk *w, ferry_sync_spec *sync)
+{
+    for (size_t i = 0; i < sync->nsteps; i++) {
+        ferry_sync_spec *a = &sync->steps[i];
+        for (size_t f = 0; f < a->nfields; f++) {
+            ferry_lookup_spec *lk = &a->fields[f].lookup;
+            for (size_t j = 0; lk->table != NULL && j < i; j++)
+                if (same_table_name(a->target.database, lk->table, sync->steps[j].target.database,
+                                    sync->steps[j].target.table))
+                    lk->from_step = true;
+        }
+        for (size_t j = i + 1; j < sync->nsteps; j++) {
+            const ferry_sync_spec *b = &sync->steps[j];
+            size_t old;
+            ferry_rc rc;
+
+            if (same_table(a, b)) {
+                old = ferry_config_path_push(w, b->name, strlen(b->name));
+                ferry_config_path_push(w, "target", 6);
+                rc = ferry_config_fail(w, b->line,
+                                       "steps '%s' and '%s' both write table %s: one step per "
+                                       "table",
+                                       a->name, b->name, b->target.table);
+                ferry_config_path_pop(w, old);
+                return rc;
+            }
+            for (size_t f = 0; f < a->nfields; f++) {
+                const ferry_lookup_spec *lk = &a->fields[f].lookup;
+                if (lk->table == NULL || !same_table_name(a->target.database, lk->table,
+                                                          b->target.database, b->target.table))
+                    continue;
+                old = ferry_config_path_push(w, a->name, strlen(a->name));
+                ferry_config_path_push(w, "fields", 6);
+                ferry_config_path_push(w, a->fields[f].name, strlen(a->fields[f].name));
+                ferry_config_path_push(w, "lookup", 6);
+                rc = ferry_config_fail(w, lk->line,
+                                       "looks up table %s, which the later step '%s' writes: "
+                                       "put step '%s' before step '%s'",
+                                       lk->table, b->name, b->name, a->name);
+                ferry_config_path_pop(w, old);
+                return rc;
+            }
+        }
+    }
+    return FERRY_OK;
+}
+
+static ferry_rc apply_steps(struct walk *w, struct sync_state *parent)
+{
+    ferry_sync_spec *sync = parent->sync;
+    struct steps_state *ss = calloc(1, sizeof(*ss));
+    size_t count = 0, old;
+    ferry_rc rc;
+
+    if (ss == NULL)
+        return ferry_config_oom(w);
+    ss->parent = parent;
+    (void)ferry_config_mapping_count(w, &parent->steps, &count);
+    sync->steps = calloc(count, sizeof(*sync->steps));
+    if (sync->steps == NULL) {
+        free(ss);
+        return ferry_config_oom(w);
+    }
+    old = ferry_config_path_push(w, "steps", 5);
+    rc = ferry_config_entries_walk(w, &parent->steps, on_step, ss);
+    if (rc == FERRY_OK)
+        rc = check_steps(w, sync);
+    ferry_config_path_pop(w, old);
+    free(ss);
+    if (rc == FERRY_OK && parent->has_tenant)
+        rc = apply_tenant(w, parent, false);
+    return rc;
+}
+
 static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct val *v, void *obj)
 {
     ferry_config *cfg = obj;
     struct sync_state st = {0};
+    struct key_seen seen;
     ferry_sync_spec *sync;
     ferry_rc rc;
 
@@ -1114,6 +1438,7 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     sync = &cfg->syncs[cfg->nsyncs++];
     sync->line = line;
     sync->tenant_field = -1;
+    sync->source_step = -1;
     (void)ferry_config_table_defaults(sync_rules, NITEMS(sync_rules), sync); /* no strings */
     ferry_config_source_defaults(&sync->source);
     sync->guard.max_missing = (ferry_guard_limit){.set = true, .percent = true, .value = 1000};
@@ -1121,21 +1446,12 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     if (sync->name == NULL)
         return ferry_config_oom(w);
     st.sync = sync;
-    rc = ferry_config_table_walk(w, v, sync_rules, NITEMS(sync_rules), &st, sync, NULL);
+    rc = ferry_config_table_walk(w, v, sync_rules, NITEMS(sync_rules), &st, sync, &seen);
     if (rc == FERRY_OK)
-        rc = check_key(w, &st);
+        rc = check_section_keys(w, v, &seen, st.has_steps);
     if (rc == FERRY_OK)
-        rc = check_lookups(w, sync);
-    if (rc == FERRY_OK && st.has_skip)
-        rc = parse_skips(w, &st);
-    if (rc == FERRY_OK && st.has_scope)
-        rc = apply_scope(w, &st);
-    if (rc == FERRY_OK && st.has_tenant)
-        rc = apply_tenant(w, &st);
-    if (rc == FERRY_OK && st.has_label)
-        rc = apply_label(w, &st);
-    if (rc == FERRY_OK)
-        rc = ferry_config_source_check(w, sync, &st.source);
+        rc = st.has_steps ? apply_steps(w, &st)
+                          : finish_section(w, &st, st.has_tenant ? &st.tenant : NULL);
     if (rc == FERRY_OK && sync->tenant_variable != NULL && sync->schedule != NULL &&
         sync->tenant_values == NULL)
         rc =
@@ -1145,8 +1461,6 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     if (rc != FERRY_OK)
         return rc;
     if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
-        return ferry_config_oom(w);
-    if (sync->noun == NULL && (sync->noun = strdup(sync->target.table)) == NULL)
         return ferry_config_oom(w);
     return FERRY_OK;
 }
@@ -1166,17 +1480,6 @@ ferry_rc ferry_config_syncs_walk(struct walk *w, const struct val *v, const stru
     if (cfg->syncs == NULL)
         return ferry_config_oom(w);
     return ferry_config_entries_walk(w, v, on_sync, cfg);
-}
-
-/* Whether a and b name the same table: the same database (the config's, or one URL) and a
- * table name that differs at most in case. */
-static bool same_table(const ferry_sync_spec *a, const ferry_sync_spec *b)
-{
-    const char *da = a->target.database, *db = b->target.database;
-
-    if ((da == NULL) != (db == NULL) || (da != NULL && strcmp(da, db) != 0))
-        return false;
-    return strcasecmp(a->target.table, b->target.table) == 0;
 }
 
 /* Whether some scope column of a holds another value in b's scope: then no row is both's. */
@@ -1206,36 +1509,66 @@ static const char *removes_rows(const ferry_sync_spec *s)
     }
 }
 
+/* The path and line of a section in messages: syncs.NAME, or syncs.NAME.steps.STEP. */
+static size_t section_path_push(struct walk *w, const ferry_sync_spec *sync,
+                                const ferry_sync_spec *step)
+{
+    size_t old = ferry_config_path_push(w, "syncs", 5);
+
+    ferry_config_path_push(w, sync->name, strlen(sync->name));
+    if (step != sync) {
+        ferry_config_path_push(w, "steps", 5);
+        ferry_config_path_push(w, step->name, strlen(step->name));
+    }
+    return old;
+}
+
 ferry_rc ferry_config_shared_tables_check(struct walk *w, const ferry_config *cfg)
 {
+    /* Every pair of sections of different syncs (a sync's steps are checked apart). */
     for (size_t j = 1; j < cfg->nsyncs; j++) {
-        const ferry_sync_spec *b = &cfg->syncs[j];
-        for (size_t i = 0; i < j; i++) {
-            const ferry_sync_spec *a = &cfg->syncs[i];
-            const ferry_sync_spec *r = removes_rows(a) != NULL ? a : b;
-            size_t old;
-            ferry_rc rc;
+        for (size_t jj = 0; jj < ferry_sync_step_count(&cfg->syncs[j]); jj++) {
+            const ferry_sync_spec *b = ferry_sync_step(&cfg->syncs[j], jj);
+            for (size_t i = 0; i < j; i++) {
+                for (size_t ii = 0; ii < ferry_sync_step_count(&cfg->syncs[i]); ii++) {
+                    const ferry_sync_spec *a = ferry_sync_step(&cfg->syncs[i], ii);
+                    const ferry_sync_spec *r = removes_rows(a) != NULL ? a : b;
+                    size_t old;
+                    ferry_rc rc;
 
-            if (!same_table(a, b) || (removes_rows(a) == NULL && removes_rows(b) == NULL) ||
-                scopes_apart(a, b))
-                continue;
-            old = ferry_config_path_push(w, "syncs", 5);
-            ferry_config_path_push(w, b->name, strlen(b->name));
-            ferry_config_path_push(w, "target", 6);
-            rc = ferry_config_fail(
-                w, b->line,
-                "syncs '%s' and '%s' both write table %s, and '%s' %s the rows its source no "
-                "longer has (on_missing: %s), so each run would take the other's rows for "
-                "missing ones: give both a target.scope with a column whose values differ, such "
-                "as scope: {source_system: %s} and scope: {source_system: %s}",
-                a->name, b->name, a->target.table, r->name, removes_rows(r),
-                r->target.on_missing == FERRY_ON_MISSING_DELETE ? "delete" : "flag", a->name,
-                b->name);
-            ferry_config_path_pop(w, old);
-            return rc;
+                    if (!same_table(a, b) || (removes_rows(a) == NULL && removes_rows(b) == NULL) ||
+                        scopes_apart(a, b))
+                        continue;
+                    old = section_path_push(w, &cfg->syncs[j], b);
+                    ferry_config_path_push(w, "target", 6);
+                    rc = ferry_config_fail(
+                        w, b->line,
+                        "syncs '%s' and '%s' both write table %s, and '%s' %s the rows its source "
+                        "no longer has (on_missing: %s), so each run would take the other's rows "
+                        "for missing ones: give both a target.scope with a column whose values "
+                        "differ, such as scope: {source_system: %s} and scope: {source_system: "
+                        "%s}",
+                        cfg->syncs[i].name, cfg->syncs[j].name, a->target.table,
+                        r == a ? cfg->syncs[i].name : cfg->syncs[j].name, removes_rows(r),
+                        r->target.on_missing == FERRY_ON_MISSING_DELETE ? "delete" : "flag",
+                        cfg->syncs[i].name, cfg->syncs[j].name);
+                    ferry_config_path_pop(w, old);
+                    return rc;
+                }
+            }
         }
     }
     return FERRY_OK;
+}
+
+size_t ferry_sync_step_count(const ferry_sync_spec *sync)
+{
+    return sync->nsteps > 0 ? sync->nsteps : 1;
+}
+
+const ferry_sync_spec *ferry_sync_step(const ferry_sync_spec *sync, size_t i)
+{
+    return sync->nsteps > 0 ? &sync->steps[i] : sync;
 }
 
 long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
@@ -1248,6 +1581,25 @@ long ferry_sync_field_index(const ferry_sync_spec *sync, const char *name)
         if (sync->fields[i].name != NULL && strcmp(sync->fields[i].name, name) == 0)
             return (long)i;
     return -1;
+}
+
+size_t ferry_sync_input_count(const ferry_sync_spec *sync)
+{
+    return sync->nfields + sync->ninputs;
+}
+
+const char *ferry_sync_input_column(const ferry_sync_spec *sync, size_t i)
+{
+    if (i < sync->nfields)
+        return sync->fields[i].filled ? NULL : sync->fields[i].column;
+    return sync->inputs[i - sync->nfields].column;
+}
+
+const char *ferry_sync_input_pointer(const ferry_sync_spec *sync, size_t i)
+{
+    if (i < sync->nfields)
+        return sync->fields[i].filled ? NULL : sync->fields[i].pointer;
+    return sync->inputs[i - sync->nfields].pointer;
 }
 
 size_t ferry_sync_key_shown(const ferry_sync_spec *sync)
@@ -1284,6 +1636,7 @@ static void field_free(ferry_field_spec *f)
     free(f->lookup.match_field);
     free(f->lookup.value);
     ferry_config_pairs_free(f->lookup.scope, f->lookup.nscope);
+    ferry_config_transform_done(&f->tf);
 }
 
 void ferry_config_sync_done(ferry_sync_spec *s)
@@ -1313,5 +1666,13 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     for (i = 0; i < s->label.nparts; i++)
         free(s->label.parts[i].text);
     free(s->label.parts);
+    for (i = 0; i < s->ninputs; i++) {
+        free(s->inputs[i].column);
+        free(s->inputs[i].pointer);
+    }
+    free(s->inputs);
     free(s->schedule);
+    for (i = 0; i < s->nsteps; i++)
+        ferry_config_sync_done(&s->steps[i]);
+    free(s->steps);
 }

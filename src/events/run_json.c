@@ -74,6 +74,15 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "finished_at", ferry_json_time(run->finished_at_ms));
     json_object_set_new(o, "duration_ms",
                         run->finished_at_ms > 0 ? json_integer(run->duration_ms) : json_null());
+    if (run->steps != NULL) {
+        /* Written by the run (sync/run.c) as JSON; a text that does not parse is left out
+         * rather than sent broken. */
+        json_t *steps = json_loads(run->steps, 0, NULL);
+        if (json_is_array(steps))
+            json_object_set_new(o, "steps", steps);
+        else
+            json_decref(steps);
+    }
     return o;
 }
 

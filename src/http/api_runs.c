@@ -42,8 +42,16 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     }
     json_object_set_new(o, "name", json_string(sync->name));
     json_object_set_new(o, "title", json_string(sync->title));
+    const ferry_sync_spec *first = ferry_sync_step(sync, 0);
     json_object_set_new(o, "source_kind",
-                        json_string(sync->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+                        json_string(first->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+    if (sync->nsteps > 0) {
+        json_t *steps = json_array();
+        for (size_t k = 0; k < sync->nsteps; k++)
+            json_array_append_new(steps, json_pack("{s:s, s:s}", "name", sync->steps[k].name,
+                                                   "noun", sync->steps[k].noun));
+        json_object_set_new(o, "steps", steps);
+    }
     if (sync->tenant_variable != NULL) {
         json_t *values = json_null();
         if (sync->tenant_values != NULL) {
@@ -53,7 +61,7 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
         }
         json_object_set_new(o, "tenant",
                             json_pack("{s:s, s:s, s:o}", "variable", sync->tenant_variable,
-                                      "column", sync->fields[sync->tenant_field].name, "values",
+                                      "column", first->fields[first->tenant_field].name, "values",
                                       values));
     } else {
         json_object_set_new(o, "tenant", json_null());
@@ -315,6 +323,7 @@ static void export_csv_row(ferry_buf *b, const ferry_run *r)
         csv_cell(b, num[2 + o], false);
     csv_cell(b, r->ui_message, false);
     csv_cell(b, r->error, false);
+    csv_cell(b, r->steps, false); /* the steps' JSON (store.h), empty without steps */
     /* {"FLAT":3}, as the run's JSON has it; empty without labels */
     labels = ferry_label_counts_format(&r->skipped_by_label, &oom);
     csv_cell(b, labels, true);
@@ -338,7 +347,8 @@ static void export_fill(export_stream *x)
             ferry_buf_printf(
                 &x->out, "id,sync,tenant,status,trigger,user,token,cancelled_by,dry_run,queued_at,"
                          "started_at,finished_at,duration_ms,created,updated,"
-                         "unchanged,skipped,failed,deleted,ui_message,error,skipped_by_label\r\n");
+                         "unchanged,skipped,failed,deleted,ui_message,error,steps,"
+                         "skipped_by_label\r\n");
         else
             ferry_buf_printf(&x->out, "[");
     }
@@ -480,12 +490,12 @@ enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Conn
     for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
         const ferry_change *c = &changes[i];
         json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
-        json_array_append_new(list,
-                              json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o}", "seq",
-                                        (json_int_t)c->seq, "key", c->record_key, "label", c->label,
-                                        "outcome", ferry_outcome_name(c->outcome), "row",
-                                        c->row > 0 ? json_integer(c->row) : json_null(), "reason",
-                                        c->reason, "diff", diff != NULL ? diff : json_null()));
+        json_array_append_new(
+            list, json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?}", "seq",
+                            (json_int_t)c->seq, "key", c->record_key, "label", c->label, "outcome",
+                            ferry_outcome_name(c->outcome), "row",
+                            c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
+                            "diff", diff != NULL ? diff : json_null(), "step", c->step));
     }
     json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);

@@ -59,13 +59,16 @@ typedef struct {
     ferry_csv_reader *reader;
     char **header; /* header names, trimmed */
     size_t nheader;
-    size_t *col; /* col[i]: the header index of field i */
+    size_t nin;  /* values per record: the fields', then the templates' inputs */
+    size_t *col; /* col[i]: the header index of value i (field i, then input i - nfields) */
     const char **values;
     size_t *lens;
     bool check;     /* opened for a check: missing columns are kept, not fatal */
     char **missing; /* check: the mapped columns the header lacks */
     size_t nmissing;
     char errbuf[512];
+    bool keep_head; /* shared: the stream's bytes read before prefetch() are kept in head */
+    ferry_buf head;
 } csv_source;
 
 static bool looks_like_html(const char *p, size_t n)
@@ -126,6 +129,8 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
         if (rc != FERRY_OK)
             return rc;
         s->stream_bytes += *ret_n;
+        if (s->keep_head && ferry_buf_append(&s->head, buf, *ret_n) != FERRY_OK)
+            return ferry_err_set(err, FERRY_ELIMIT, "the header of %s is too large", s->where);
     } else {
         ssize_t n;
         if (s->slow_fd && (rc = wait_readable(s, err)) != FERRY_OK)
@@ -211,7 +216,7 @@ static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry
     if (rec.unterminated && (rec.quote_open || rec.nfields < s->nheader))
         return cut_off_error(s, &rec, err);
     memset(ret_rec, 0, sizeof(*ret_rec));
-    ret_rec->nvalues = s->sync->nfields;
+    ret_rec->nvalues = s->nin;
     ret_rec->row = rec.row;
     if (rec.error != NULL) {
         const char *name = column_name(s, rec.error_field);
@@ -237,8 +242,8 @@ static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry
         ret_rec->error = s->errbuf;
         return FERRY_OK;
     }
-    for (size_t i = 0; i < s->sync->nfields; i++) {
-        if (s->col[i] >= s->nheader) { /* the tenant's column, or missing in a check */
+    for (size_t i = 0; i < s->nin; i++) {
+        if (s->col[i] >= s->nheader) { /* a field Ferry fills, or missing in a check */
             s->values[i] = NULL;
             s->lens[i] = 0;
             continue;
@@ -270,7 +275,30 @@ static void csv_close(ferry_source *base)
     for (size_t i = 0; i < s->nmissing; i++)
         free(s->missing[i]);
     free(s->missing);
+    ferry_buf_done(&s->head);
     free(s);
+}
+
+/* Opens s on the bytes the source src (of an earlier step) fetched: its file or its download,
+ * read again from the start. */
+static ferry_rc open_rows_of(csv_source *s, const ferry_source *src, ferry_err *err)
+{
+    const csv_source *from = (const csv_source *)src;
+    struct stat st;
+
+    snprintf(s->where, sizeof(s->where), "%s", from->where);
+    if (strcmp(src->kind, "csv") != 0 || from->fd < 0)
+        return ferry_err_set(err, FERRY_EINVAL, "%s was not fetched to be read again", s->where);
+    if ((s->fd = dup(from->fd)) < 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "reading %s again", s->where);
+    /* The earlier step read to the end, so the offset the two share is free to move. */
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode) || lseek(s->fd, 0, SEEK_SET) != 0)
+        return ferry_err_set(err, FERRY_EIO,
+                             "%s cannot be read a second time (not a regular file): give the "
+                             "step a source of its own",
+                             s->where);
+    s->file_size = (uint64_t)st.st_size;
+    return FERRY_OK;
 }
 
 static bool header_has_mapped(const csv_source *s);
@@ -296,7 +324,7 @@ static ferry_rc csv_check(ferry_source *base, ferry_source_check *ret, ferry_err
     /* A first row with none of the mapped columns may be any file: nothing of it is listed. */
     for (size_t i = 0; i < s->nheader && mapped; i++) {
         bool used = s->header[i][0] == '\0';
-        for (size_t f = 0; f < s->sync->nfields && !used; f++)
+        for (size_t f = 0; f < s->nin && !used; f++)
             used = s->col[f] == i;
         if (!used && (c.unmapped[c.nunmapped++] = strdup(s->header[i])) == NULL)
             goto oom;
@@ -338,7 +366,17 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
         return ferry_err_set_errno(err, FERRY_EIO, "creating a temporary file for %s", s->where);
     }
     unlink(path);
-    do {
+    /* A shared source's file holds the whole body: the part the reader already has first. */
+    for (size_t off = 0; s->keep_head && off < s->head.len && rc == FERRY_OK;) {
+        ssize_t w = write(fd, s->head.data + off, s->head.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = ferry_err_set_errno(err, FERRY_EIO, "saving the download of %s", s->where);
+        else
+            off += (size_t)w;
+    }
+    while (rc == FERRY_OK) {
         if ((rc = ferry_http_stream_read(s->http, buf, cap, &n, err)) != FERRY_OK)
             break;
         for (size_t off = 0; off < n;) {
@@ -358,9 +396,12 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
                           cl > 0 ? (uint64_t)cl : 0))
                 rc = ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
         }
-    } while (rc == FERRY_OK && n > 0);
+        if (n == 0)
+            break;
+    }
     free(buf);
-    if (rc == FERRY_OK && lseek(fd, 0, SEEK_SET) != 0)
+    off_t resume = s->keep_head ? (off_t)s->head.len : 0;
+    if (rc == FERRY_OK && lseek(fd, resume, SEEK_SET) != resume)
         rc = ferry_err_set_errno(err, FERRY_EIO, "reading back the download of %s", s->where);
     if (rc != FERRY_OK) {
         close(fd);
@@ -592,11 +633,53 @@ static char *trimmed_copy(const char *p, size_t n)
  * messages may quote its column names. */
 static bool header_has_mapped(const csv_source *s)
 {
-    for (size_t f = 0; f < s->sync->nfields; f++)
-        for (size_t i = 0; i < s->nheader && !s->sync->fields[f].filled; i++)
-            if (strcmp(s->header[i], s->sync->fields[f].column) == 0)
+    for (size_t f = 0; f < ferry_sync_input_count(s->sync); f++) {
+        const char *column = ferry_sync_input_column(s->sync, f);
+        for (size_t i = 0; i < s->nheader && column != NULL; i++)
+            if (strcmp(s->header[i], column) == 0)
                 return true;
+    }
     return false;
+}
+
+/* The header index of column, or s->nheader. */
+static size_t header_index(const csv_source *s, const char *column)
+{
+    size_t i;
+
+    for (i = 0; i < s->nheader; i++)
+        if (strcmp(s->header[i], column) == 0)
+            break;
+    return i;
+}
+
+/* Notes a column the header lacks: for a check, the text of its entry in the report; for a
+ * run, in missing (the fields' columns) or, for a template's, the run's error unless one is
+ * set already. */
+static ferry_rc note_missing(csv_source *s, size_t v, ferry_buf *missing, ferry_buf *tmpl_missing)
+{
+    const ferry_sync_spec *sync = s->sync;
+    const ferry_field_spec *f =
+        &sync->fields[v < sync->nfields ? v : sync->inputs[v - sync->nfields].field];
+    const char *column = ferry_sync_input_column(sync, v);
+    char text[300];
+
+    if (s->check) {
+        if (v < sync->nfields)
+            snprintf(text, sizeof(text), "%s (column '%s')", f->name, column);
+        else
+            snprintf(text, sizeof(text), "%s (template column '%s')", f->name, column);
+        if ((s->missing[s->nmissing] = strdup(text)) == NULL)
+            return FERRY_ENOMEM;
+        s->nmissing++;
+    } else if (v < sync->nfields) {
+        ferry_buf_printf_trunc(missing, "%s'%s'", missing->len ? ", " : "", column);
+    } else if (tmpl_missing->len == 0) {
+        ferry_buf_printf_trunc(tmpl_missing,
+                               "line %d: syncs.%s.fields.%s.template: {%s} names a column",
+                               f->tf.template_line, sync->name, f->name, column);
+    }
+    return FERRY_OK;
 }
 
 /* Reads the header, checks it and computes the column of each field. */
@@ -604,7 +687,7 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
 {
     const ferry_sync_spec *sync = s->sync;
     ferry_csv_record rec;
-    ferry_buf missing;
+    ferry_buf missing, tmpl_missing, found;
     bool mapped; /* the header has a mapped column */
     ferry_rc rc;
 
@@ -641,57 +724,52 @@ static ferry_rc read_header(csv_source *s, ferry_err *err)
                                      s->where, s->header[i], j + 1, i + 1);
         }
     }
-    s->col = calloc(sync->nfields, sizeof(*s->col));
-    s->values = calloc(sync->nfields, sizeof(*s->values));
-    s->lens = calloc(sync->nfields, sizeof(*s->lens));
+    s->nin = ferry_sync_input_count(sync);
+    s->col = calloc(s->nin, sizeof(*s->col));
+    s->values = calloc(s->nin, sizeof(*s->values));
+    s->lens = calloc(s->nin, sizeof(*s->lens));
     if (s->col == NULL || s->values == NULL || s->lens == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
-    ferry_buf_init(&missing, 4096);
-    if (s->check && (s->missing = calloc(sync->nfields, sizeof(*s->missing))) == NULL)
+    if (s->check && (s->missing = calloc(s->nin, sizeof(*s->missing))) == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
-    for (size_t f = 0; f < sync->nfields; f++) {
-        size_t i;
-        if (sync->fields[f].filled) {
-            s->col[f] = SIZE_MAX; /* filled by the mapper */
-            continue;
+    ferry_buf_init(&missing, 4096);
+    ferry_buf_init(&tmpl_missing, 1024);
+    for (size_t v = 0; v < s->nin && rc == FERRY_OK; v++) {
+        const char *column = ferry_sync_input_column(sync, v);
+        s->col[v] = column != NULL ? header_index(s, column) : SIZE_MAX; /* NULL: Ferry fills it */
+        if (s->col[v] == s->nheader) {
+            s->col[v] = SIZE_MAX;
+            if (note_missing(s, v, &missing, &tmpl_missing) != FERRY_OK)
+                rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
         }
-        for (i = 0; i < s->nheader; i++) {
-            if (strcmp(s->header[i], sync->fields[f].column) == 0)
-                break;
-        }
-        if (i == s->nheader && s->check) {
-            char text[300];
-            snprintf(text, sizeof(text), "%s (column '%s')", sync->fields[f].name,
-                     sync->fields[f].column);
-            if ((s->missing[s->nmissing] = strdup(text)) == NULL)
-                return ferry_err_set(err, FERRY_ENOMEM, "allocating the column map");
-            s->nmissing++;
-        } else if (i == s->nheader) {
-            ferry_buf_printf_trunc(&missing, "%s'%s'", missing.len ? ", " : "",
-                                   sync->fields[f].column);
-        }
-        s->col[f] = i == s->nheader ? SIZE_MAX : i;
     }
-    if (missing.len > 0 && !mapped) {
-        /* Not one mapped column: this may be any file at all, so nothing of its first line is
-         * quoted (run errors are shown to every viewer). */
+    /* Without one mapped column this may be any file at all, so nothing of its first line is
+     * quoted (run errors are shown to every viewer). */
+    ferry_buf_init(&found, 1024);
+    for (size_t i = 0; i < s->nheader && mapped; i++)
+        ferry_buf_printf_trunc(&found, "%s'%s'", i ? ", " : "", s->header[i]);
+    if (found.truncated)
+        ferry_buf_printf_trunc(&found, "...");
+    if (rc != FERRY_OK) {
+        /* out of memory, said already */
+    } else if (missing.len > 0 && !mapped) {
         rc = ferry_err_set(err, FERRY_EHEADER,
                            "the source %s has none of the mapped columns (%s) in its first row: "
                            "is it the right file, and is its first row the header?",
                            s->where, ferry_buf_str(&missing));
     } else if (missing.len > 0) {
-        ferry_buf found;
-        ferry_buf_init(&found, 1024);
-        for (size_t i = 0; i < s->nheader; i++)
-            ferry_buf_printf_trunc(&found, "%s'%s'", i ? ", " : "", s->header[i]);
-        if (found.truncated)
-            ferry_buf_printf_trunc(&found, "...");
         rc = ferry_err_set(err, FERRY_EHEADER,
                            "the source %s is missing required columns: %s (its header has %s)",
                            s->where, ferry_buf_str(&missing), ferry_buf_str(&found));
-        ferry_buf_done(&found);
+    } else if (tmpl_missing.len > 0) {
+        rc =
+            ferry_err_set(err, FERRY_EHEADER, "%s the source %s does not have%s%s%s",
+                          ferry_buf_str(&tmpl_missing), s->where, mapped ? " (its header has " : "",
+                          ferry_buf_str(&found), mapped ? ")" : "");
     }
+    ferry_buf_done(&found);
     ferry_buf_done(&missing);
+    ferry_buf_done(&tmpl_missing);
     return rc;
 }
 
@@ -714,10 +792,15 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->stop = opt->stop;
     s->fd = -1;
     s->check = opt->check;
+    s->keep_head = opt->shared;
+    ferry_buf_init(&s->head, 64 * 1024 * 1024);
     ferry_buf_init(&url, 8192);
-    rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
-                             strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
-    if (rc == FERRY_OK)
+    if (opt->rows_of != NULL)
+        rc = open_rows_of(s, opt->rows_of, err);
+    else
+        rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
+                                 strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
+    if (rc == FERRY_OK && opt->rows_of == NULL)
         rc = open_input(s, ferry_buf_str(&url), &sync->source, opt->base_dir, cancel, err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)

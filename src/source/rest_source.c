@@ -83,7 +83,8 @@ typedef struct {
     uint64_t last_body_hash;
     /* Paths. */
     ferry_json_path *records_path, *next_path, *total_path, *cursor_path;
-    ferry_json_path **field_path; /* per field; NULL for the tenant's */
+    size_t nin;                   /* values per record: the fields', then the templates' inputs */
+    ferry_json_path **field_path; /* per value; NULL for a field Ferry fills */
     const ferry_json_path **fast; /* fields read by scanning (no "*"): paths, in field order */
     size_t *fast_field;           /* the field of each fast path */
     size_t nfast;
@@ -898,8 +899,9 @@ out:
  * fit. */
 static bool tree_text(rest_source *s, size_t f, json_t *rec, bool *found)
 {
-    return ferry_json_path_text(s->field_path[f], rec, s->sync->fields[f].join, &s->vals[f],
-                                found) == FERRY_OK;
+    const char *join = f < s->sync->nfields ? s->sync->fields[f].join : NULL;
+
+    return ferry_json_path_text(s->field_path[f], rec, join, &s->vals[f], found) == FERRY_OK;
 }
 
 /* Projects the record at span onto the fields (values in s->vals). Scalars at plain paths
@@ -914,7 +916,7 @@ static void project(rest_source *s, ferry_json_span span, ferry_source_record *o
     size_t k = 0;
 
     memset(out, 0, sizeof(*out));
-    out->nvalues = sync->nfields;
+    out->nvalues = s->nin;
     out->row = (long)(s->returned + 1);
     if (ferry_json_scan_kind(text, span) != FERRY_JSON_OBJECT) {
         snprintf(s->errbuf, sizeof(s->errbuf), "is %s, not a JSON object",
@@ -923,7 +925,7 @@ static void project(rest_source *s, ferry_json_span span, ferry_source_record *o
         return;
     }
     ferry_json_scan_find_many(text, span, s->fast, s->nfast, s->fast_span, s->fast_found);
-    for (size_t f = 0; f < sync->nfields; f++) {
+    for (size_t f = 0; f < s->nin; f++) {
         bool found = false, ok = true, scanned = false;
 
         ferry_buf_reset(&s->vals[f]);
@@ -953,7 +955,8 @@ static void project(rest_source *s, ferry_json_span span, ferry_source_record *o
         }
         if (!ok) {
             snprintf(s->errbuf, sizeof(s->errbuf), "%s is longer than %zu bytes",
-                     sync->fields[f].name, sync->source.max_field_bytes);
+                     f < sync->nfields ? sync->fields[f].name : ferry_sync_input_pointer(sync, f),
+                     sync->source.max_field_bytes);
             out->error = s->errbuf;
             json_decref(tree);
             return;
@@ -1033,7 +1036,7 @@ static ferry_rc spool_get(rest_source *s, ferry_source_record *out, ferry_err *e
     uint32_t len;
 
     memset(out, 0, sizeof(*out));
-    out->nvalues = s->sync->nfields;
+    out->nvalues = s->nin;
     if (fread(&row, sizeof(row), 1, s->spool) != 1)
         return feof(s->spool) ? FERRY_DONE
                               : ferry_err_set(err, FERRY_EIO, "reading back the fetched pages");
@@ -1049,7 +1052,7 @@ static ferry_rc spool_get(rest_source *s, ferry_source_record *out, ferry_err *e
         out->error = s->errbuf;
         return FERRY_OK;
     }
-    for (size_t f = 0; f < s->sync->nfields; f++) {
+    for (size_t f = 0; f < s->nin; f++) {
         if (fread(&len, sizeof(len), 1, s->spool) != 1)
             goto broken;
         s->values[f] = NULL;
@@ -1196,8 +1199,8 @@ static ferry_rc collect_unmapped(rest_source *s, json_t *v, char *prefix, size_t
         return FERRY_OK;
     }
     /* A leaf (or an array): used when a field's pointer is it, inside it or above it. */
-    for (size_t f = 0; f < s->sync->nfields; f++) {
-        const char *fp = s->sync->fields[f].pointer;
+    for (size_t f = 0; f < s->nin; f++) {
+        const char *fp = ferry_sync_input_pointer(s->sync, f);
         size_t fl;
         if (fp == NULL)
             continue;
@@ -1239,7 +1242,7 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
     c.status = s->last_status;
     c.records = (int64_t)n;
     c.unmapped = calloc(cap, sizeof(*c.unmapped));
-    c.missing = calloc(sync->nfields + 1, sizeof(*c.missing));
+    c.missing = calloc(s->nin + 1, sizeof(*c.missing));
     if (c.unmapped == NULL || c.missing == NULL)
         goto oom;
     for (size_t i = 0; i < n && rc == FERRY_OK; i++) {
@@ -1248,7 +1251,7 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
     }
     if (rc != FERRY_OK)
         goto oom;
-    for (size_t f = 0; f < sync->nfields && n > 0; f++) {
+    for (size_t f = 0; f < s->nin && n > 0; f++) {
         bool seen = false;
         ferry_buf scratch;
         if (s->field_path[f] == NULL)
@@ -1270,7 +1273,13 @@ static ferry_rc rest_check(ferry_source *base, ferry_source_check *ret, ferry_er
         ferry_buf_done(&scratch);
         if (!seen) {
             char text[600];
-            snprintf(text, sizeof(text), "%s (%s)", sync->fields[f].name, sync->fields[f].pointer);
+            if (f < sync->nfields)
+                snprintf(text, sizeof(text), "%s (%s)", sync->fields[f].name,
+                         sync->fields[f].pointer);
+            else
+                snprintf(text, sizeof(text), "%s (template %s)",
+                         sync->fields[sync->inputs[f - sync->nfields].field].name,
+                         ferry_sync_input_pointer(sync, f));
             if ((c.missing[c.nmissing] = strdup(text)) == NULL)
                 goto oom;
             c.nmissing++;
@@ -1309,7 +1318,7 @@ static void rest_close(ferry_source *base)
     ferry_json_path_free(s->total_path);
     ferry_json_path_free(s->cursor_path);
     if (s->field_path != NULL)
-        for (size_t f = 0; f < s->sync->nfields; f++)
+        for (size_t f = 0; f < s->nin; f++)
             ferry_json_path_free(s->field_path[f]);
     free(s->field_path);
     ferry_buf_done(&s->page);
@@ -1321,7 +1330,7 @@ static void rest_close(ferry_source *base)
     if (s->spool != NULL)
         fclose(s->spool);
     if (s->vals != NULL)
-        for (size_t f = 0; f < s->sync->nfields; f++)
+        for (size_t f = 0; f < s->nin; f++)
             ferry_buf_done(&s->vals[f]);
     free(s->vals);
     free(s->values);
@@ -1361,15 +1370,16 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     s->policy = ferry_source_net_policy(s->spec);
     s->opt = *opt;
     s->total = -1;
-    s->field_path = calloc(sync->nfields, sizeof(*s->field_path));
-    s->vals = calloc(sync->nfields, sizeof(*s->vals));
-    s->values = calloc(sync->nfields, sizeof(*s->values));
-    s->lens = calloc(sync->nfields, sizeof(*s->lens));
+    s->nin = ferry_sync_input_count(sync);
+    s->field_path = calloc(s->nin, sizeof(*s->field_path));
+    s->vals = calloc(s->nin, sizeof(*s->vals));
+    s->values = calloc(s->nin, sizeof(*s->values));
+    s->lens = calloc(s->nin, sizeof(*s->lens));
     if (s->field_path == NULL || s->vals == NULL || s->values == NULL || s->lens == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the REST source");
         goto out_free;
     }
-    for (size_t f = 0; f < sync->nfields; f++)
+    for (size_t f = 0; f < s->nin; f++)
         ferry_buf_init(&s->vals[f], sync->source.max_field_bytes);
     rc = compile(s->spec->records, &s->records_path, err);
     if (rc == FERRY_OK && p->style == FERRY_PAGE_NEXT_LINK)
@@ -1378,18 +1388,18 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
         rc = compile(p->cursor, &s->cursor_path, err);
     if (rc == FERRY_OK)
         rc = compile(p->total, &s->total_path, err);
-    for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++)
-        if (!sync->fields[f].filled)
-            rc = compile(sync->fields[f].pointer, &s->field_path[f], err);
+    for (size_t f = 0; f < s->nin && rc == FERRY_OK; f++)
+        if (ferry_sync_input_pointer(sync, f) != NULL)
+            rc = compile(ferry_sync_input_pointer(sync, f), &s->field_path[f], err);
     /* The fields whose paths have no "*" are read by one scan over each record. */
-    s->fast = calloc(sync->nfields + 1, sizeof(*s->fast));
-    s->fast_field = calloc(sync->nfields + 1, sizeof(*s->fast_field));
-    s->fast_span = calloc(sync->nfields + 1, sizeof(*s->fast_span));
-    s->fast_found = calloc(sync->nfields + 1, sizeof(*s->fast_found));
+    s->fast = calloc(s->nin + 1, sizeof(*s->fast));
+    s->fast_field = calloc(s->nin + 1, sizeof(*s->fast_field));
+    s->fast_span = calloc(s->nin + 1, sizeof(*s->fast_span));
+    s->fast_found = calloc(s->nin + 1, sizeof(*s->fast_found));
     if (rc == FERRY_OK &&
         (s->fast == NULL || s->fast_field == NULL || s->fast_span == NULL || s->fast_found == NULL))
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the REST source");
-    for (size_t f = 0; f < sync->nfields && rc == FERRY_OK; f++) {
+    for (size_t f = 0; f < s->nin && rc == FERRY_OK; f++) {
         if (s->field_path[f] == NULL || ferry_json_path_has_wildcard(s->field_path[f]))
             continue;
         s->fast[s->nfast] = s->field_path[f];

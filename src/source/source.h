@@ -58,7 +58,13 @@ typedef struct {
      * "retrying") and when the wait is over (until_ms 0, what NULL). May be NULL. */
     void (*on_wait)(void *ctx, int64_t until_ms, const char *what);
     void *ctx;
-    bool check;       /* opened for a check: a missing column is reported, not an error */
+    bool check;  /* opened for a check: a missing column is reported, not an error */
+    bool shared; /* a later step reads the same rows (rows_of): the source keeps every byte
+                    it fetches, so they are fetched once (CSV sources) */
+    /* Read the rows of this source of an earlier step (opened with shared, read to its end),
+     * from the bytes it fetched, instead of opening the sync's own: a CSV source. NULL: the
+     * sync's own. */
+    const struct ferry_source *rows_of;
     long *ret_status; /* may be NULL: set to each HTTP status received (a check reports the
                          last one even when the open fails) */
 } ferry_source_options;

@@ -169,6 +169,7 @@ void ferry_run_done(ferry_run *run)
     free(run->log_message);
     free(run->error);
     free(run->error_code);
+    free(run->steps);
     memset(run, 0, sizeof(*run));
 }
 
@@ -180,6 +181,7 @@ void ferry_change_done(ferry_change *change)
     free(change->reason);
     free(change->diff);
     free(change->label);
+    free(change->step);
     memset(change, 0, sizeof(*change));
 }
 
@@ -215,6 +217,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
+        dup(&dst->steps, src->steps) &
         ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);

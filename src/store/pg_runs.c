@@ -28,7 +28,7 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, skipped_by_label"
+                       " retry_of, steps, skipped_by_label"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -60,7 +60,8 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->node = ferry_pg_col_str(r, i, 28);
     run->allow_missing = ferry_pg_col_bool(r, i, 29);
     run->retry_of = ferry_pg_col_int(r, i, 30);
-    (void)ferry_label_counts_parse(PQgetisnull(r, i, 31) ? NULL : PQgetvalue(r, i, 31),
+    run->steps = ferry_pg_col_str(r, i, 31);
+    (void)ferry_label_counts_parse(PQgetisnull(r, i, 32) ? NULL : PQgetvalue(r, i, 32),
                                    &run->skipped_by_label);
 }
 
@@ -171,7 +172,8 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
-        " cancelled_by = COALESCE($20, cancelled_by), skipped_by_label = $21 WHERE id = $1 AND"
+        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22"
+        " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300], *labels;
     ferry_pg_params p = {0};
@@ -202,6 +204,7 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     ferry_pg_param_int(&p, run->duration_ms);
     ferry_pg_param_text(&p, owner);
     ferry_pg_param_text(&p, run->cancelled_by);
+    ferry_pg_param_text(&p, run->steps);
     labels = ferry_label_counts_format(&run->skipped_by_label, &oom);
     if (oom)
         return ferry_err_set(err, FERRY_ENOMEM, "recording the run's result");
@@ -314,6 +317,8 @@ static ferry_rc copy_change(ferry_buf *b, const ferry_change *c)
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = copy_field(b, c->diff)) != FERRY_OK ||
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
+        (rc = copy_field(b, c->step)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = copy_field(b, c->label)) != FERRY_OK)
         return rc;
     return ferry_buf_append(b, "\n", 1);
@@ -334,7 +339,7 @@ static ferry_rc pg_changes_add(ferry_store *base, const ferry_change *c, size_t 
     if (PQstatus(s->conn) == CONNECTION_BAD)
         return ferry_pg_db_error(s, NULL, what, err);
     res = PQexec(s->conn, "COPY ferry_changes (run_id, seq, record_key, outcome, \"row\","
-                          " reason, diff, label) FROM STDIN");
+                          " reason, diff, step, label) FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = ferry_pg_db_error(s, res, what, err);
         PQclear(res);
@@ -386,7 +391,8 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
     ferry_pg_param_int(&p, filter->after_seq);
     res = ferry_pg_run_sql(
         s, FERRY_PG_MAY_RESET, "listing changes",
-        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, label FROM ferry_changes"
+        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label FROM"
+        " ferry_changes"
         " WHERE run_id = $1 AND ($2::text IS NULL OR outcome = $2) AND seq > $4"
         " ORDER BY seq LIMIT $3",
         &p, err);
@@ -406,7 +412,8 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->row = (long)ferry_pg_col_int(res, (int)i, 4);
         c->reason = ferry_pg_col_str(res, (int)i, 5);
         c->diff = ferry_pg_col_str(res, (int)i, 6);
-        c->label = ferry_pg_col_str(res, (int)i, 7);
+        c->step = ferry_pg_col_str(res, (int)i, 7);
+        c->label = ferry_pg_col_str(res, (int)i, 8);
     }
     PQclear(res);
     *ret_changes = changes;

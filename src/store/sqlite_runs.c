@@ -19,7 +19,7 @@
 /* Rows per multi-row INSERT of changes, CHANGE_PARAMS parameters each: well under SQLite's
  * limit. */
 #define CHANGE_ROWS 128
-#define CHANGE_PARAMS 8
+#define CHANGE_PARAMS 9 /* bind_change()'s */
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err);
 
@@ -133,7 +133,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
-        " cancelled_by = COALESCE(?20, cancelled_by), skipped_by_label = ?21 WHERE id = ?1 AND"
+        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22"
+        " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300], *labels;
     sqlite3_stmt *st;
@@ -153,7 +154,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         return ferry_sqlite_db_error(s->db, err, "recording the run's result");
     }
     sqlite3_bind_text(st, 19, owner, -1, SQLITE_STATIC);
-    ferry_sqlite_bind_text_or_null(st, 21, labels);
+    ferry_sqlite_bind_text_or_null(st, 22, labels);
     free(labels);
     sqlite3_bind_int64(st, 1, run->id);
     sqlite3_bind_text(st, 2, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
@@ -171,6 +172,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     ferry_sqlite_bind_time(st, 17, run->finished_at_ms);
     sqlite3_bind_int64(st, 18, run->duration_ms);
     ferry_sqlite_bind_text_or_null(st, 20, run->cancelled_by);
+    ferry_sqlite_bind_text_or_null(st, 21, run->steps);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -188,7 +190,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing, retry_of, skipped_by_label"
+    " allow_missing, retry_of, steps, skipped_by_label"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -220,7 +222,8 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->node = ferry_sqlite_col_strdup(st, 28);
     run->allow_missing = sqlite3_column_int(st, 29) != 0;
     run->retry_of = sqlite3_column_int64(st, 30);
-    (void)ferry_label_counts_parse((const char *)sqlite3_column_text(st, 31),
+    run->steps = ferry_sqlite_col_strdup(st, 31);
+    (void)ferry_label_counts_parse((const char *)sqlite3_column_text(st, 32),
                                    &run->skipped_by_label);
 }
 
@@ -320,10 +323,14 @@ static void bind_change(sqlite3_stmt *st, int base, const ferry_change *c)
         sqlite3_bind_text(st, base + 7, c->diff, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, base + 7);
-    if (c->label != NULL)
-        sqlite3_bind_text(st, base + 8, c->label, -1, SQLITE_STATIC);
+    if (c->step != NULL)
+        sqlite3_bind_text(st, base + 8, c->step, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, base + 8);
+    if (c->label != NULL)
+        sqlite3_bind_text(st, base + 9, c->label, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, base + 9);
 }
 
 static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite3_stmt **ret,
@@ -334,9 +341,9 @@ static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite
 
     ferry_buf_init(&sql, 64 * 1024);
     ferry_buf_printf(&sql, "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
-                           " reason, diff, label) VALUES ");
+                           " reason, diff, step, label) VALUES ");
     for (size_t i = 0; i < rows; i++)
-        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
     if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) !=
         SQLITE_OK)
         rc = ferry_sqlite_db_error(s->db, err, "recording changes");
@@ -392,7 +399,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
 
     if (sqlite3_prepare_v2(
             s->db,
-            "SELECT run_id, seq, record_key, outcome, row, reason, diff, label"
+            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label"
             " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND seq > ?4"
             " ORDER BY seq LIMIT ?3",
             -1, &st, NULL) != SQLITE_OK)
@@ -424,7 +431,8 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->row = (long)sqlite3_column_int64(st, 4);
         c->reason = ferry_sqlite_col_strdup(st, 5);
         c->diff = ferry_sqlite_col_strdup(st, 6);
-        c->label = ferry_sqlite_col_strdup(st, 7);
+        c->step = ferry_sqlite_col_strdup(st, 7);
+        c->label = ferry_sqlite_col_strdup(st, 8);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -115,6 +115,10 @@ typedef struct {
     int64_t retry_of; /* the interrupted run this one is the next attempt of, or 0 */
     char *node; /* while running: the lease owner, the Ferry process executing it ("HOST:PID");
                    else NULL */
+    /* A run of a sync with steps: a JSON array with one object per step, in order: name,
+     * noun, status (pending, running, done), percent, processed, counts (as the run's) and,
+     * once the step is done, its message (docs/api.md). NULL for a sync without steps. */
+    char *steps;
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -134,6 +138,7 @@ typedef struct {
     char *diff;   /* updated: JSON {"field": ["old", "new"], ...} */
     char *label;  /* the record's name (label: on the sync, "John Doe (john@example.com)"), or
                      NULL */
+    char *step;   /* the step of a sync with steps that made it, or NULL */
 } ferry_change;
 
 void ferry_change_done(ferry_change *change);

@@ -33,4 +33,13 @@ ferry_rc ferry_sync_check(const ferry_config *cfg, const ferry_sync_spec *sync, 
 
 void ferry_check_report_done(ferry_check_report *r);
 
+/* Reads only the header of sync's source, as a run's start would, when that is cheap: a local
+ * CSV file (a path or file:// URL without {variables}). FERRY_EHEADER with the run's message
+ * when a column a field or a template reads is missing (or the header is otherwise refused);
+ * FERRY_OK when the header fits, and also when it was not read (a URL, a REST source, a path
+ * with variables, a file that cannot be opened now: a run reports those). Runs on the calling
+ * thread; reads nothing past the header. */
+ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                 ferry_err *err);
+
 #endif

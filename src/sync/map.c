@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sync/transform.h"
 #include "util/text.h"
 
 #define REASON_MAX 1024
@@ -39,7 +40,8 @@ struct ferry_mapper {
     ferry_buf tmp;
     ferry_buf key;
     ferry_buf reason;
-    size_t *off; /* offset of each value in the arena, or SIZE_MAX for NULL */
+    ferry_transform_bufs tx; /* the fields' transforms build values here */
+    size_t *off;             /* offset of each value in the arena, or SIZE_MAX for NULL */
     const char **value;
     size_t *len;
     bool *in_skip;     /* the field is used by a skip rule */
@@ -66,6 +68,7 @@ ferry_rc ferry_mapper_new(const ferry_sync_spec *sync, const char *tenant,
     ferry_buf_init(&m->tmp, SIZE_MAX / 2);
     ferry_buf_init(&m->key, 4096);
     ferry_buf_init(&m->reason, REASON_MAX);
+    ferry_transform_bufs_init(&m->tx, SIZE_MAX / 2);
     m->off = calloc(sync->nfields, sizeof(*m->off));
     m->value = calloc(sync->nfields, sizeof(*m->value));
     m->len = calloc(sync->nfields, sizeof(*m->len));
@@ -102,6 +105,7 @@ void ferry_mapper_free(ferry_mapper *m)
     ferry_buf_done(&m->tmp);
     ferry_buf_done(&m->key);
     ferry_buf_done(&m->reason);
+    ferry_transform_bufs_done(&m->tx);
     free(m->tenant);
     free(m->off);
     free(m->value);
@@ -198,18 +202,6 @@ static const char *conv_boolean(const char *s, size_t n, ferry_buf *out)
     return put(out, b ? "1" : "0", 1) == FERRY_OK ? NULL : "is too long";
 }
 
-static bool is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
 static bool parse_date(const char *s, size_t n, size_t *i, int *y, int *mo, int *d)
 {
     char sep;
@@ -225,7 +217,7 @@ static bool parse_date(const char *s, size_t n, size_t *i, int *y, int *mo, int 
     (*i)++;
     if (!ferry_text_digits_read(s, n, i, 2, d))
         return false;
-    return *y >= 1 && *mo >= 1 && *mo <= 12 && *d >= 1 && *d <= days_in_month(*y, *mo);
+    return *y >= 1 && *mo >= 1 && *mo <= 12 && *d >= 1 && *d <= ferry_text_days_in_month(*y, *mo);
 }
 
 static const char *conv_date(const char *s, size_t n, ferry_buf *out)
@@ -448,16 +440,6 @@ static void show_list(ferry_buf *b, char *const *values, size_t n)
     ferry_buf_printf_trunc(b, "]");
 }
 
-static void trim(const char **s, size_t *n)
-{
-    while (*n > 0 && isspace((unsigned char)**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && isspace((unsigned char)(*s)[*n - 1]))
-        (*n)--;
-}
-
 /* Converts field i into the arena. Returns false with m->reason set when it fails. An empty
  * value is a failure only when check_required and the field is required: skip rules see empty
  * values first (`empty: true` on a required field must skip, not fail). */
@@ -467,15 +449,26 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
     const ferry_field_spec *f = &m->sync->fields[i];
     const char *s = in->value != NULL ? in->value[i] : NULL;
     size_t n = s != NULL ? in->len[i] : 0;
+    ferry_transform_result result;
+    ferry_transformed t;
     const char *why;
 
-    if (f->filled) { /* the tenant's or a scope column: filled here, whatever the source had */
+    if (f->is_tenant || f->scope_value != NULL) { /* filled here, whatever the source had */
         s = f->is_tenant ? m->tenant : f->scope_value;
         n = s != NULL ? strlen(s) : 0;
     }
-    if (s != NULL && f->trim)
-        trim(&s, &n);
-    if (s == NULL || n == 0) {
+    if ((*rc = ferry_transform_apply(&m->tx, f, in, s, n, &result, &t)) != FERRY_OK)
+        return false;
+    if (result != FERRY_TRANSFORM_OK) {
+        ferry_buf_printf_trunc(&m->reason, "%s %ld: %s ", m->word, in->row, f->name);
+        show_value(&m->reason, t.shown, t.shown_n);
+        ferry_buf_printf_trunc(&m->reason, " ");
+        ferry_transform_reason_append(f, result, &m->reason);
+        return false;
+    }
+    s = t.s;
+    n = t.n;
+    if (s == NULL) {
         m->off[i] = SIZE_MAX;
         if (!f->required || !check_required)
             return true;
@@ -490,9 +483,9 @@ static bool map_field(ferry_mapper *m, const ferry_source_record *in, size_t i, 
     } else {
         why = ferry_map_convert(f, s, n, &m->tmp);
     }
-    if (why != NULL) {
+    if (why != NULL) { /* quoted as the source wrote it, before format: */
         ferry_buf_printf_trunc(&m->reason, "%s %ld: %s ", m->word, in->row, f->name);
-        show_value(&m->reason, s, n);
+        show_value(&m->reason, t.shown, t.shown_n);
         ferry_buf_printf_trunc(&m->reason, " %s", why);
         if (f->type == FERRY_TYPE_ENUM) {
             ferry_buf_printf_trunc(&m->reason, " ");

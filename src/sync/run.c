@@ -34,6 +34,7 @@
  * COPY, and before finish(). */
 #include "sync/run.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,18 +106,38 @@ typedef struct {
     ferry_buf arena;
 } name_fifo;
 
+/* A step's summary: "Processed 10 brands: ...", labelled skips included. */
+#define STEP_SUMMARY_MAX 1024
+
+/* What a run keeps of each step (a sync without steps is its own single step). */
+typedef struct {
+    int64_t counts[FERRY_OUTCOME_COUNT];
+    ferry_label_counts skipped_by_label; /* the step's labelled skips, its labels in order */
+    int64_t processed;
+    int percent;
+    const char *status;             /* pending, running, done, failed, rolled back */
+    char summary[STEP_SUMMARY_MAX]; /* "Processed 10 brands: ...", once done */
+} step_state;
+
 typedef struct {
     const ferry_run_options *opt;
-    const ferry_sync_spec *sync;
+    const ferry_sync_spec *whole; /* the sync (opt->sync) */
+    const ferry_sync_spec *sync;  /* the step executing (the sync itself without steps) */
+    size_t nsteps, step;          /* the run's steps, and the one executing */
+    step_state steps[FERRY_STEPS_MAX];
+    ferry_source *sources[FERRY_STEPS_MAX];   /* each step's, opened before any target begins */
+    ferry_target *targets[FERRY_STEPS_MAX];   /* each begun step's: all commit at the end */
+    int64_t base_counts[FERRY_OUTCOME_COUNT]; /* the run's counts when the step began */
+    int64_t base_processed;
     ferry_run run;
-    ferry_source *source;
+    ferry_source *source; /* the step's (sources[step]) */
     ferry_mapper *mapper;
     ferry_feed *feed;         /* the records, read and mapped ahead while applying */
     ferry_lookups *lookups;   /* the look-up fields' tables, or NULL */
     bool key_has_lookup;      /* a key field's value is looked up */
     atomic_bool stop_reading; /* the source's stop flag (sync/feed.h) */
-    ferry_target *target;
-    int64_t seq; /* change row sequence */
+    ferry_target *target;     /* the step's (targets[step]) */
+    int64_t seq;              /* change row sequence */
     change_batch batch;
     int retries_done; /* transient failures retried so far */
     int fetch_share;  /* percent the prefetch accounts for (0 or 50) */
@@ -198,6 +219,72 @@ static void renew_lease(run_ctx *c)
         c->lease_lost = true;
 }
 
+/* The current step's count of an outcome (the run's counts are the steps' sums). */
+static int64_t step_count(const run_ctx *c, ferry_outcome o)
+{
+    return c->run.counts[o] - c->base_counts[o];
+}
+
+/* Sets the step's percent and the run's: the steps weigh the same. Never goes back. */
+static void set_percent(run_ctx *c, int pct)
+{
+    step_state *st = &c->steps[c->step];
+    int whole;
+
+    if (pct > 99 && c->run.status == FERRY_RUN_RUNNING)
+        pct = 99; /* 100 means finished */
+    if (pct > st->percent)
+        st->percent = pct;
+    whole = (int)(((int64_t)c->step * 100 + st->percent) / (int64_t)c->nsteps);
+    if (whole > 99 && c->run.status == FERRY_RUN_RUNNING)
+        whole = 99;
+    if (whole > c->run.percent)
+        c->run.percent = whole;
+}
+
+/* Writes the steps' state into run.steps (a run of a sync with steps: store.h). Out of
+ * memory, the last state stays. */
+static void refresh_steps(run_ctx *c)
+{
+    json_t *list;
+    char *text;
+
+    if (c->whole->nsteps == 0)
+        return;
+    if ((list = json_array()) == NULL)
+        return;
+    for (size_t k = 0; k < c->nsteps; k++) {
+        const ferry_sync_spec *sp = &c->whole->steps[k];
+        step_state *st = &c->steps[k];
+        json_t *counts = json_object();
+        if (k == c->step && strcmp(st->status, "running") == 0) {
+            for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+                st->counts[o] = step_count(c, (ferry_outcome)o);
+            st->processed = c->run.processed - c->base_processed;
+        }
+        json_t *labels = json_object();
+        for (int o = 0; counts != NULL && o < FERRY_OUTCOME_COUNT; o++)
+            json_object_set_new(counts, ferry_outcome_name((ferry_outcome)o),
+                                json_integer(st->counts[o]));
+        for (size_t i = 0; labels != NULL && i < st->skipped_by_label.n; i++)
+            json_object_set_new(labels, st->skipped_by_label.items[i].label,
+                                json_integer(st->skipped_by_label.items[i].count));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:s?}", "name",
+                                        sp->name, "noun", sp->noun, "status", st->status, "percent",
+                                        st->percent, "processed", (json_int_t)st->processed,
+                                        "counts", counts != NULL ? counts : json_null(),
+                                        "skipped_by_label", labels != NULL ? labels : json_null(),
+                                        "message", st->summary[0] != '\0' ? st->summary : NULL));
+    }
+    text = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(list);
+    if (text == NULL)
+        return;
+    free(c->run.steps);
+    c->run.steps = text;
+}
+
 static void report_progress(run_ctx *c, bool force)
 {
     const ferry_run_options *opt = c->opt;
@@ -214,13 +301,9 @@ static void report_progress(run_ctx *c, bool force)
         ferry_feed_progress(c->feed, &done, &total);
     else if (c->source != NULL && strcmp(c->phase, "applying") == 0)
         ferry_source_progress(c->source, &done, &total);
-    if (total > 0) {
-        int pct = c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total);
-        if (pct > 99 && c->run.status == FERRY_RUN_RUNNING)
-            pct = 99; /* 100 means finished */
-        if (pct > c->run.percent)
-            c->run.percent = pct;
-    }
+    if (total > 0)
+        set_percent(c, c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total));
+    refresh_steps(c);
     /* A run whose lease was taken over is another process's to report: it says nothing more. */
     if (opt->on_progress == NULL || c->lease_lost)
         return;
@@ -339,6 +422,7 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, c
     b->items[i].seq = ++c->seq;
     b->items[i].outcome = outcome;
     b->items[i].row = row;
+    b->items[i].step = c->whole->nsteps > 0 ? c->sync->name : NULL;
     b->key[i] = stash(b, key, &ok);
     b->reason[i] = stash(b, reason, &ok);
     b->diff[i] = stash(b, diff, &ok);
@@ -358,7 +442,7 @@ static ferry_rc on_missing_check_cb(void *ctx, int64_t missing, int64_t in_scope
     if (c->run.allow_missing)
         return FERRY_OK;
     return ferry_guard_check_missing(c->sync, c->run.tenant, missing,
-                                     in_scope - c->run.counts[FERRY_OUTCOME_CREATED], err);
+                                     in_scope - step_count(c, FERRY_OUTCOME_CREATED), err);
 }
 
 static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
@@ -375,17 +459,26 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 
 /* Counts one final outcome: a record a labelled rule skipped under its label, the rest by
  * outcome. */
+/* Adds one to label's count in lc; false when lc has no such label. */
+static bool label_count_add(ferry_label_counts *lc, const char *label)
+{
+    for (size_t i = 0; i < lc->n; i++) {
+        if (strcmp(lc->items[i].label, label) == 0) {
+            lc->items[i].count++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Counts one final outcome: a record a labelled rule skipped under its label, the step's and
+ * the run's; the rest by outcome (a step's counts are the run's since the step began). */
 static void count(run_ctx *c, const outcome_item *it)
 {
-    ferry_label_counts *lc = &c->run.skipped_by_label;
-
-    if (it->outcome == FERRY_OUTCOME_SKIPPED && it->skip_label != NULL) {
-        for (size_t i = 0; i < lc->n; i++) {
-            if (strcmp(lc->items[i].label, it->skip_label) == 0) {
-                lc->items[i].count++;
-                return;
-            }
-        }
+    if (it->outcome == FERRY_OUTCOME_SKIPPED && it->skip_label != NULL &&
+        label_count_add(&c->steps[c->step].skipped_by_label, it->skip_label)) {
+        (void)label_count_add(&c->run.skipped_by_label, it->skip_label);
+        return;
     }
     c->run.counts[it->outcome]++;
 }
@@ -695,10 +788,10 @@ static ferry_rc check_timeout(const run_ctx *c, ferry_err *err)
 {
     char limit[32];
 
-    if (c->sync->timeout_ms <= 0 ||
-        ferry_time_mono_ms() - c->started_mono <= (int64_t)c->sync->timeout_ms)
+    if (c->whole->timeout_ms <= 0 ||
+        ferry_time_mono_ms() - c->started_mono <= (int64_t)c->whole->timeout_ms)
         return FERRY_OK;
-    ferry_time_format_duration(c->sync->timeout_ms, limit, sizeof(limit));
+    ferry_time_format_duration(c->whole->timeout_ms, limit, sizeof(limit));
     return ferry_err_set(err, FERRY_ELIMIT,
                          "the run took longer than its timeout of %s (raise timeout: on the sync "
                          "if the source is just slow)",
@@ -752,6 +845,7 @@ static ferry_rc process_all(run_ctx *c, ferry_err *err)
     rc = process_feed(c, err);
     ferry_feed_free(c->feed);
     c->feed = NULL;
+    atomic_store(&c->stop_reading, false); /* the next step's source reads on */
     return rc;
 }
 
@@ -780,11 +874,47 @@ static char *build_log_message(run_ctx *c, const char *summary, const char *note
 }
 
 /* Sets every count to 0, each label's too. */
+/* Sets every count to 0, each label's too (the run's and the steps'). */
 static void zero_counts(run_ctx *c)
 {
     memset(c->run.counts, 0, sizeof(c->run.counts));
     for (size_t i = 0; i < c->run.skipped_by_label.n; i++)
         c->run.skipped_by_label.items[i].count = 0;
+    for (size_t k = 0; k < c->nsteps; k++)
+        for (size_t i = 0; i < c->steps[k].skipped_by_label.n; i++)
+            c->steps[k].skipped_by_label.items[i].count = 0;
+}
+
+/* Sets up the labels each step counts (its skip rules') and the run's: every step's, each
+ * once, in step order. False when out of memory. */
+static bool init_labels(run_ctx *c)
+{
+    char **labels;
+    size_t n = 0, all = 0;
+    bool ok;
+
+    for (size_t k = 0; k < c->nsteps; k++)
+        all += ferry_sync_step(c->whole, k)->nskip_labels;
+    if ((labels = calloc(all > 0 ? all : 1, sizeof(*labels))) == NULL)
+        return false;
+    for (size_t k = 0; k < c->nsteps; k++) {
+        const ferry_sync_spec *sp = ferry_sync_step(c->whole, k);
+        if (!ferry_label_counts_init(&c->steps[k].skipped_by_label, sp->skip_labels,
+                                     sp->nskip_labels)) {
+            free(labels);
+            return false;
+        }
+        for (size_t i = 0; i < sp->nskip_labels; i++) {
+            size_t j = 0;
+            while (j < n && strcmp(labels[j], sp->skip_labels[i]) != 0)
+                j++;
+            if (j == n)
+                labels[n++] = sp->skip_labels[i];
+        }
+    }
+    ok = ferry_label_counts_init(&c->run.skipped_by_label, labels, n);
+    free(labels);
+    return ok;
 }
 
 static void fill_end(run_ctx *c, ferry_run_status status)
@@ -812,13 +942,13 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     if (was_cancel && c->opt->who_cancelled != NULL && c->run.cancelled_by == NULL)
         c->run.cancelled_by = c->opt->who_cancelled(c->opt->who_cancelled_ctx);
     if (was_cancel)
-        snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.", c->sync->title);
+        snprintf(ui, sizeof(ui), "Sync of %s was cancelled. Nothing was changed.", c->whole->title);
     else if (c->retries_done > 0)
         snprintf(ui, sizeof(ui), "Sync of %s failed after %d retr%s: %s%s Nothing was changed.",
-                 c->sync->title, c->retries_done, c->retries_done == 1 ? "y" : "ies", cause->msg,
+                 c->whole->title, c->retries_done, c->retries_done == 1 ? "y" : "ies", cause->msg,
                  stop);
     else
-        snprintf(ui, sizeof(ui), "Sync of %s failed: %s%s Nothing was changed.", c->sync->title,
+        snprintf(ui, sizeof(ui), "Sync of %s failed: %s%s Nothing was changed.", c->whole->title,
                  cause->msg, stop);
     free(c->run.ui_message);
     c->run.ui_message = strdup(ui);
@@ -829,6 +959,18 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     free(c->run.log_message);
     c->run.log_message = strdup(ui);
     zero_counts(c); /* nothing was applied */
+    for (size_t k = 0; k < c->nsteps; k++) {
+        step_state *st = &c->steps[k];
+        if (strcmp(st->status, "done") == 0)
+            st->status = "rolled back";
+        else if (strcmp(st->status, "running") == 0)
+            st->status = was_cancel ? "cancelled" : "failed";
+        memset(st->counts, 0, sizeof(st->counts));
+        st->processed = 0;
+        st->summary[0] = '\0';
+    }
+    c->step = 0;
+    refresh_steps(c);
 }
 
 /* Progress of the prefetch: the first half of the run's percent. Stops the download when the
@@ -885,7 +1027,7 @@ static void on_source_wait(void *ctx, int64_t until_ms, const char *what)
 static int64_t last_count(run_ctx *c)
 {
     ferry_run_filter f = {
-        .sync = c->sync->name, .tenant = c->run.tenant, .status = "succeeded", .limit = 1};
+        .sync = c->whole->name, .tenant = c->run.tenant, .status = "succeeded", .limit = 1};
     ferry_run *runs = NULL;
     size_t n = 0;
     ferry_err err;
@@ -907,26 +1049,49 @@ static ferry_rc commit_store(run_ctx *c, ferry_err *err)
     return c->opt->store->runs->tx_commit(c->opt->store, err);
 }
 
-static ferry_rc execute(run_ctx *c, ferry_err *err)
+/* Whether a later step of sync reads the rows of step k's source. */
+static bool source_shared(const ferry_sync_spec *sync, size_t k)
+{
+    for (size_t j = k + 1; j < sync->nsteps; j++)
+        if (sync->steps[j].source_step == (long)k)
+            return true;
+    return false;
+}
+
+/* A step's error names the step, and marks it failed (a sync without steps: as it is). */
+static ferry_rc step_error(run_ctx *c, ferry_rc rc, ferry_err *err)
+{
+    if (c->whole->nsteps == 0 || rc == FERRY_ECANCELLED)
+        return rc;
+    c->steps[c->step].status = "failed";
+    ferry_err_prefix(err, "step %s", c->sync->name);
+    return rc;
+}
+
+/* Opens step k's source and fetches what is remote. A step reading the rows of an earlier
+ * step's source opens the same bytes again when its turn comes (begin_step()). */
+static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
-    const ferry_sync_spec *sync = c->sync;
-    const char *note = NULL;
-    char summary[2048];
+    const ferry_sync_spec *sync = ferry_sync_step(c->whole, k);
     ferry_source_options so = {
         .base_dir = opt->config->dir,
         .tenant = c->run.tenant,
         .cancel = opt->cancel,
         .stop = &c->stop_reading,
         .estimate = sync->source.kind == FERRY_SOURCE_REST ? last_count(c) : -1,
+        .shared = sync != c->whole && source_shared(c->whole, k),
         .on_wait = on_source_wait,
         .ctx = c,
     };
     ferry_rc rc;
 
-    set_phase(c, "connecting");
-    checkpoint(c, true);
-    rc = ferry_source_open(sync, &so, &c->source, err);
+    c->step = k;
+    c->sync = sync;
+    if (sync->source_step >= 0)
+        return FERRY_OK;
+    rc = ferry_source_open(sync, &so, &c->sources[k], err);
+    c->source = c->sources[k];
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
         ferry_err_clear(err);
         rc = FERRY_OK;
@@ -947,33 +1112,85 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         }
         if (rc != FERRY_OK)
             return rc;
-        c->fetch_share = 50;
-        if (c->run.percent < 50)
-            c->run.percent = 50;
+        c->fetch_share = c->nsteps == 1 ? 50 : 0;
     }
-    if ((rc = ferry_mapper_new(sync, c->run.tenant, &c->mapper, err)) != FERRY_OK)
-        return rc;
+    return FERRY_OK;
+}
+
+/* Opens step k's target: its transaction, or the one the first step's target began on the
+ * same connection (the store's: steps have no target.database). */
+static ferry_rc begin_target(run_ctx *c, size_t k, ferry_err *err)
+{
+    const ferry_run_options *opt = c->opt;
+    const ferry_sync_spec *sync = c->sync;
+    ferry_rc rc;
+
     if (sync->target.database != NULL) /* the table lives in a database of its own */
         rc = ferry_target_open(sync->target.database, opt->config->dir, sync, c->run.tenant,
-                               &c->target, err);
+                               &c->targets[k], err);
     else
-        rc = ferry_target_new_for_store(opt->store, sync, c->run.tenant, &c->target, err);
+        rc = ferry_target_new_for_store(opt->store, sync, c->run.tenant, &c->targets[k], err);
     if (rc != FERRY_OK)
         return rc;
+    c->target = c->targets[k];
+    c->target->joined = k > 0;
     if ((rc = c->target->ops->begin(c->target, err)) != FERRY_OK)
         return rc;
-    if ((rc = ferry_lookups_load(sync, c->run.tenant, c->target, &c->lookups, err)) != FERRY_OK)
-        return rc;
-    for (size_t k = 0; k < sync->target.nkey; k++) {
-        long f = ferry_sync_field_index(sync, sync->target.key[k]);
-        if (f >= 0 && sync->fields[f].lookup.table != NULL)
-            c->key_has_lookup = true;
-    }
     if (sync->target.database != NULL) {
         /* The change rows and the run's record then commit together, after the target. */
         if ((rc = opt->store->runs->tx_begin(opt->store, err)) != FERRY_OK)
             return rc;
         c->store_txn = true;
+    }
+    return FERRY_OK;
+}
+
+/* Executes step k (the whole sync without steps) up to its last change row: its writes wait
+ * in the transaction for the other steps. */
+static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_err *err)
+{
+    const ferry_sync_spec *sync = ferry_sync_step(c->whole, k);
+    step_state *st = &c->steps[k];
+    ferry_rc rc;
+
+    c->step = k;
+    c->sync = sync;
+    st->status = "running";
+    memcpy(c->base_counts, c->run.counts, sizeof(c->base_counts));
+    c->base_processed = c->run.processed;
+    c->keyless_failures = 0;
+    c->key_has_lookup = false;
+    c->first_failure[0] = '\0';
+    if (sync->source_step >= 0) {
+        /* The rows of an earlier step's source, read again from what was fetched once. */
+        ferry_source_options so = {.base_dir = c->opt->config->dir,
+                                   .tenant = c->run.tenant,
+                                   .cancel = c->opt->cancel,
+                                   .stop = &c->stop_reading,
+                                   .rows_of = c->sources[sync->source_step]};
+        rc = ferry_source_open(sync, &so, &c->sources[k], err);
+        if (rc == FERRY_EEMPTY && sync->allow_empty) {
+            ferry_err_clear(err);
+            rc = FERRY_OK;
+        }
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    c->source = c->sources[k];
+    ferry_mapper_free(c->mapper);
+    c->mapper = NULL;
+    if ((rc = ferry_mapper_new(sync, c->run.tenant, &c->mapper, err)) != FERRY_OK)
+        return rc;
+    if ((rc = begin_target(c, k, err)) != FERRY_OK)
+        return rc;
+    ferry_lookups_free(c->lookups);
+    c->lookups = NULL;
+    if ((rc = ferry_lookups_load(sync, c->run.tenant, c->target, &c->lookups, err)) != FERRY_OK)
+        return rc;
+    for (size_t i = 0; i < sync->target.nkey; i++) {
+        long f = ferry_sync_field_index(sync, sync->target.key[i]);
+        if (f >= 0 && sync->fields[f].lookup.table != NULL)
+            c->key_has_lookup = true;
     }
     set_phase(c, "applying");
     checkpoint(c, true);
@@ -983,32 +1200,87 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         return rc;
     if (cancelled(c)) /* before any other verdict: the user asked to stop */
         return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
-    if (c->run.processed == 0 && !sync->allow_empty)
+    int64_t processed = c->run.processed - c->base_processed;
+    if (processed == 0 && !sync->allow_empty)
         return ferry_err_set(err, FERRY_EEMPTY,
                              "the source has a header but no rows; if that can be right, set "
                              "allow_empty: true on the sync (on_missing is never applied to an "
                              "empty source)");
-    if ((rc = ferry_guard_check_failed(sync, c->run.counts[FERRY_OUTCOME_FAILED], c->run.processed,
+    if ((rc = ferry_guard_check_failed(sync, step_count(c, FERRY_OUTCOME_FAILED), processed,
                                        c->first_failure[0] != '\0' ? c->first_failure : NULL,
                                        err)) != FERRY_OK)
         return rc;
     if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
-        if (c->run.processed == 0)
-            note = "on_missing was not applied: the source is empty.";
+        if (processed == 0)
+            *ret_note = "on_missing was not applied: the source is empty.";
         else if (c->keyless_failures > 0)
-            note = "on_missing was not applied: some records failed before their key could be "
-                   "read, and their rows must not be removed.";
+            *ret_note = "on_missing was not applied: some records failed before their key could "
+                        "be read, and their rows must not be removed.";
         else if ((rc = c->target->ops->finish(c->target, on_missing_check_cb, on_missing_cb, c,
                                               err)) != FERRY_OK)
             return rc;
     }
     if ((rc = flush_changes(c, err)) != FERRY_OK)
         return rc;
+    if (c->nsteps > 1 && (rc = c->target->ops->release(c->target, err)) != FERRY_OK)
+        return rc;
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        st->counts[o] = step_count(c, (ferry_outcome)o);
+    st->processed = processed;
+    st->percent = 100;
+    st->status = "done";
+    ferry_run_format_summary(sync, st->counts, &st->skipped_by_label, st->summary,
+                             sizeof(st->summary));
+    set_percent(c, 100);
+    return FERRY_OK;
+}
+
+/* Commits every step's target: the later ones let go of their statements, then the first
+ * commits the transaction they share. */
+static ferry_rc commit_targets(run_ctx *c, ferry_err *err)
+{
+    ferry_rc rc;
+
+    for (size_t k = c->nsteps; k-- > 0;)
+        if (c->targets[k] != NULL &&
+            (rc = c->targets[k]->ops->commit(c->targets[k], err)) != FERRY_OK)
+            return rc;
+    return FERRY_OK;
+}
+
+/* Rolls every begun target back, the later ones first (see commit_targets()). */
+static void rollback_targets(run_ctx *c)
+{
+    for (size_t k = c->nsteps; k-- > 0;)
+        if (c->targets[k] != NULL)
+            c->targets[k]->ops->rollback(c->targets[k]);
+}
+
+static ferry_rc execute(run_ctx *c, ferry_err *err)
+{
+    const ferry_run_options *opt = c->opt;
+    const char *note = NULL;
+    char summary[FERRY_STEPS_MAX * (STEP_SUMMARY_MAX + 1)];
+    ferry_rc rc;
+
+    set_phase(c, "connecting");
+    checkpoint(c, true);
+    for (size_t k = 0; k < c->nsteps; k++)
+        if ((rc = open_source(c, k, err)) != FERRY_OK)
+            return step_error(c, rc, err);
+    if (c->fetch_share > 0 && c->run.percent < 50)
+        set_percent(c, 50);
+    for (size_t k = 0; k < c->nsteps; k++)
+        if ((rc = execute_step(c, k, &note, err)) != FERRY_OK)
+            return step_error(c, rc, err);
     set_phase(c, "committing");
     checkpoint(c, true);
     fill_end(c, FERRY_RUN_SUCCEEDED);
-    ferry_run_format_summary(sync, c->run.counts, &c->run.skipped_by_label, summary,
-                             sizeof(summary));
+    summary[0] = '\0';
+    for (size_t k = 0; k < c->nsteps; k++) /* one sentence per step, joined by a space */
+        snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary), "%s%s", k ? " " : "",
+                 c->steps[k].summary);
+    refresh_steps(c);
     if (c->run.dry_run) {
         char dry[sizeof(summary) + 64];
         snprintf(dry, sizeof(dry), "Dry run, nothing was changed. %s", summary);
@@ -1020,14 +1292,14 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     if (c->run.ui_message == NULL || c->run.log_message == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
     if (c->run.dry_run) {
-        c->target->ops->rollback(c->target);
+        rollback_targets(c);
         if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
             return rc;
         return commit_store(c, err);
     }
     if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
         return rc;
-    if ((rc = c->target->ops->commit(c->target, err)) != FERRY_OK)
+    if ((rc = commit_targets(c, err)) != FERRY_OK)
         return rc;
     /* With target.database, the data is in by now; should this commit fail, the run is
      * recorded as failed although its rows landed, and the next run finds them unchanged. */
@@ -1054,16 +1326,34 @@ static bool backoff(run_ctx *c, int n)
 }
 
 /* Forgets everything a failed attempt did, so the run can start over. */
-static void reset_for_retry(run_ctx *c)
+static void free_steps(run_ctx *c)
 {
-    ferry_target_free(c->target);
+    for (size_t k = c->nsteps; k-- > 0;) {
+        ferry_target_free(c->targets[k]);
+        ferry_source_close(c->sources[k]);
+        c->targets[k] = NULL;
+        c->sources[k] = NULL;
+    }
     ferry_lookups_free(c->lookups);
-    c->lookups = NULL;
     ferry_mapper_free(c->mapper);
-    ferry_source_close(c->source);
+    c->lookups = NULL;
     c->target = NULL;
     c->mapper = NULL;
     c->source = NULL;
+}
+
+static void reset_for_retry(run_ctx *c)
+{
+    free_steps(c);
+    for (size_t k = 0; k < c->nsteps; k++) {
+        ferry_label_counts labels = c->steps[k].skipped_by_label; /* kept: zeroed below */
+        memset(&c->steps[k], 0, sizeof(c->steps[k]));
+        c->steps[k].skipped_by_label = labels;
+        c->steps[k].status = "pending";
+    }
+    c->step = 0;
+    c->sync = ferry_sync_step(c->whole, 0);
+    c->fetch_share = 0;
     zero_counts(c);
     c->run.processed = 0;
     c->seq = 0;
@@ -1123,6 +1413,8 @@ static ferry_rc requeue(run_ctx *c, ferry_err *err)
     c->run.percent = 0;
     c->run.processed = 0;
     zero_counts(c);
+    free(c->run.steps); /* a queued run has not begun any step */
+    c->run.steps = NULL;
     set_phase(c, "queued");
     return FERRY_OK;
 }
@@ -1136,7 +1428,10 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     memset(&c, 0, sizeof(c));
     atomic_init(&c.stop_reading, false);
     c.opt = opt;
-    c.sync = opt->sync;
+    c.whole = c.sync = opt->sync;
+    c.nsteps = ferry_sync_step_count(opt->sync);
+    for (size_t k = 0; k < c.nsteps; k++)
+        c.steps[k].status = "pending";
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_init(&c.section[o], LOG_SECTION_MAX);
     /* Per batch: at most CHANGE_BATCH reasons and diffs of bounded size. */
@@ -1169,9 +1464,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.started_mono = ferry_time_mono_ms();
     c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
-    if (c.run.sync == NULL || c.run.trigger == NULL ||
-        !ferry_label_counts_init(&c.run.skipped_by_label, opt->sync->skip_labels,
-                                 opt->sync->nskip_labels) ||
+    if (c.run.sync == NULL || c.run.trigger == NULL || !init_labels(&c) ||
         (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
         c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL ||
         c.batch.label == NULL) {
@@ -1183,13 +1476,12 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         rc = execute(&c, &cause);
         if (rc == FERRY_OK)
             break;
-        if (c.target != NULL)
-            c.target->ops->rollback(c.target);
+        rollback_targets(&c);
         if (c.store_txn) {
             opt->store->runs->tx_rollback(opt->store);
             c.store_txn = false;
         }
-        if (!cause.transient || tries >= c.sync->retries || cancelled(&c) ||
+        if (!cause.transient || tries >= c.whole->retries || cancelled(&c) ||
             !backoff(&c, tries + 1))
             break;
         reset_for_retry(&c);
@@ -1204,9 +1496,9 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     report_progress(&c, true);
 
 out:
-    ferry_target_free(c.target);
-    ferry_mapper_free(c.mapper);
-    ferry_source_close(c.source);
+    free_steps(&c);
+    for (size_t k = 0; k < c.nsteps; k++)
+        ferry_label_counts_done(&c.steps[k].skipped_by_label);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_done(&c.section[o]);
     ferry_buf_done(&c.batch.arena);

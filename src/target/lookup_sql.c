@@ -27,12 +27,15 @@ ferry_rc ferry_target_probe_lookups(ferry_target *t, const ferry_sync_spec *sync
         const char *scope[64]; /* a mapping in the config holds at most 64 pairs */
         ferry_rc rc;
 
-        if (lk->table == NULL)
+        if (lk->table == NULL || lk->from_step)
             continue;
         /* The values do not matter to a query that reads no row: the scope as written. */
         for (size_t s = 0; s < lk->nscope && s < sizeof(scope) / sizeof(scope[0]); s++)
             scope[s] = lk->scope[s].value;
         rc = t->ops->lookup_rows(t, lk, scope, NULL, NULL, err);
+        if (rc != FERRY_OK && sync->parent != NULL)
+            return ferry_err_prefix(err, "line %d: syncs.%s.steps.%s.fields.%s.lookup", lk->line,
+                                    sync->parent->name, sync->name, sync->fields[i].name);
         if (rc != FERRY_OK)
             return ferry_err_prefix(err, "line %d: syncs.%s.fields.%s.lookup", lk->line, sync->name,
                                     sync->fields[i].name);

@@ -1232,9 +1232,11 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     char *oid = NULL;
     ferry_rc rc;
 
-    if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
-        return rc;
-    t->in_txn = true;
+    if (!base->joined) {
+        if ((rc = exec(t, "BEGIN", err, "beginning the transaction")) != FERRY_OK)
+            return rc;
+        t->in_txn = true;
+    }
     /* One time for the whole run; each timestamp column's literal is made from it. */
     ferry_target_time_now(false, t->created_at);
     memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
@@ -2413,21 +2415,46 @@ static void reset_batch(pg_target *t)
     ferry_buf_reset(&t->keys);
 }
 
+/* Settles the connection (the prints still coming, nothing pending) for commit() or for the
+ * next step's target. */
+static ferry_rc settle_connection(pg_target *t, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if ((rc = take_prints(t, true, err)) != FERRY_OK)
+        return rc;
+    if (t->copying || t->nbatch > 0 || t->inflight) /* outcomes nobody read */
+        return ferry_err_set(err, FERRY_EINVAL, "table %s: commit before drain",
+                             t->sync->target.table);
+    return FERRY_OK;
+}
+
+/* The work tables would be in the way of the next step's, which have the same names. */
+static ferry_rc tg_release(ferry_target *base, ferry_err *err)
+{
+    pg_target *t = (pg_target *)base;
+    ferry_rc rc = settle_connection(t, err);
+
+    if (rc != FERRY_OK)
+        return rc;
+    t->staged_ready = false;
+    return exec(t,
+                "DROP TABLE IF EXISTS ferry_stage, ferry_cand, ferry_out, ferry_dups, ferry_fast,"
+                " ferry_gone",
+                err, "dropping the step's work tables");
+}
+
 static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
 {
     pg_target *t = (pg_target *)base;
     ferry_rc rc;
 
-    if ((rc = take_prints(t, true, err)) != FERRY_OK) {
+    if ((rc = settle_connection(t, err)) != FERRY_OK) {
         base->ops->rollback(base);
         return rc;
     }
-    if (t->copying || t->nbatch > 0 || t->inflight) {
-        /* Outcomes nobody read: not a state to commit. */
-        base->ops->rollback(base);
-        return ferry_err_set(err, FERRY_EINVAL, "table %s: commit before drain",
-                             t->sync->target.table);
-    }
+    if (base->joined)
+        return FERRY_OK;
     rc = exec(t, "COMMIT", err, "committing");
     if (rc != FERRY_OK && PQtransactionStatus(t->conn) != PQTRANS_IDLE)
         PQclear(PQexec(t->conn, "ROLLBACK"));
@@ -2552,6 +2579,7 @@ static const ferry_target_ops pg_target_ops = {
     .drain = tg_drain,
     .finish = tg_finish,
     .lookup_rows = tg_lookup_rows,
+    .release = tg_release,
     .commit = tg_commit,
     .rollback = tg_rollback,
     .free = tg_free,

@@ -365,9 +365,11 @@ static ferry_rc tg_begin(ferry_target *base, ferry_err *err)
     sqlite3_stmt *st;
     ferry_rc rc;
 
-    if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_error(t, err, "beginning the transaction");
-    t->in_txn = true;
+    if (!base->joined) {
+        if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return db_error(t, err, "beginning the transaction");
+        t->in_txn = true;
+    }
     ferry_target_time_now(false, t->now);
     if (!table_exists(t))
         rc = create_table(t, err);
@@ -751,11 +753,21 @@ static void finalize_statements(sqlite_target *t)
     t->select_key = t->insert = t->update = NULL;
 }
 
+/* The statements are the target's only own state; ferry_missing is emptied by each use. */
+static ferry_rc tg_release(ferry_target *base, ferry_err *err)
+{
+    (void)err;
+    finalize_statements((sqlite_target *)base);
+    return FERRY_OK;
+}
+
 static ferry_rc tg_commit(ferry_target *base, ferry_err *err)
 {
     sqlite_target *t = (sqlite_target *)base;
 
     finalize_statements(t);
+    if (base->joined)
+        return FERRY_OK;
     if (sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         ferry_rc rc = db_error(t, err, "committing");
         sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
@@ -835,6 +847,7 @@ static const ferry_target_ops sqlite_target_ops = {
     .keep = tg_keep,
     .finish = tg_finish,
     .lookup_rows = tg_lookup_rows,
+    .release = tg_release,
     .commit = tg_commit,
     .rollback = tg_rollback,
     .free = tg_free,

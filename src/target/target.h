@@ -97,13 +97,25 @@ typedef struct {
     ferry_rc (*lookup_rows)(ferry_target *t, const ferry_lookup_spec *lk,
                             const char *const *scope_values, ferry_target_row_cb cb, void *ctx,
                             ferry_err *err);
+    /* The run is done with this target but not with its transaction: a later step's target
+     * begins on the same connection. Settles what is still on the connection and drops the
+     * target's own work tables, keeping its writes. Called after finish() (or the last
+     * drain()); only commit() or rollback() may follow. */
+    ferry_rc (*release)(ferry_target *t, ferry_err *err);
+    /* Commits the transaction; a joined target only lets go of its statements. */
     ferry_rc (*commit)(ferry_target *t, ferry_err *err);
+    /* Rolls the transaction back (a joined target: leaves the connection clean for its
+     * owner's rollback). */
     void (*rollback)(ferry_target *t);
     void (*free)(ferry_target *t);
 } ferry_target_ops;
 
 struct ferry_target {
     const ferry_target_ops *ops;
+    /* Set by the caller before begin(): the connection's transaction is already open, begun
+     * by the target of an earlier step of the same run (released by then), which commits or
+     * rolls it back. begin() then joins it, and commit() and rollback() leave it open. */
+    bool joined;
 };
 
 /* A SQLite target on db (borrowed: the store's connection, so change rows written through

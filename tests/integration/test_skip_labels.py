@@ -6,7 +6,8 @@ pgsuite/test_skip_labels, on PostgreSQL: the run's message word for word, with e
 count after the plain skipped one; the run JSON's counts.skipped (labelled skips left out) and
 skipped_by_label (in the config's order), from a run of the command line and one of a worker;
 the change rows' label beside their key, through the API; ferry show; the audit export's last
-column; a labelled skip's reason ending with its label.
+column; a labelled skip's reason ending with its label; a sync with steps, each step with its
+own labels and names, counted per step and summed in the run.
 """
 
 import csv
@@ -26,6 +27,12 @@ TABLES = {
           phone varchar,
           type varchar);
         CREATE UNIQUE INDEX index_therapists_on_employee_id ON therapists (employee_id);
+        CREATE TABLE rooms (
+          id integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+          code varchar NOT NULL,
+          name varchar NOT NULL,
+          status varchar);
+        CREATE UNIQUE INDEX index_rooms_on_code ON rooms (code);
     """,
     "postgres": """
         CREATE TABLE therapists (
@@ -37,6 +44,12 @@ TABLES = {
           type character varying);
         CREATE UNIQUE INDEX index_therapists_on_employee_id ON therapists USING btree
           (employee_id);
+        CREATE TABLE rooms (
+          id bigserial PRIMARY KEY,
+          code character varying NOT NULL,
+          name character varying NOT NULL,
+          status character varying);
+        CREATE UNIQUE INDEX index_rooms_on_code ON rooms USING btree (code);
     """,
 }
 
@@ -142,7 +155,7 @@ class SkipLabelsTest(ferrytest.FerryTestCase):
 
             exported = srv.get("/api/runs/export?sync=therapists").body.decode()
             rows = list(csv.reader(io.StringIO(exported)))
-            self.assertEqual(rows[0][-3:], ["ui_message", "error", "skipped_by_label"])
+            self.assertEqual(rows[0][-4:], ["ui_message", "error", "steps", "skipped_by_label"])
             self.assertEqual(rows[0][16], "skipped")
             self.assertEqual([(r[0], r[16], r[-1]) for r in rows[1:]],
                              [(str(run["id"]), "0", '{"FLAT":1,"TEST":0}'),
@@ -182,6 +195,65 @@ class SkipLabelsTest(ferrytest.FerryTestCase):
             self.assertIn("\nCreated: T001; T002.\n", got["log_message"])
             changes = srv.get_json("/api/runs/%d/changes" % run["id"])["changes"]
             self.assertIsNone(changes[0]["label"])
+
+    def test_each_step_counts_its_own_labels_and_names_its_own_records(self):
+        therapists = {k: v for k, v in SYNC.items() if k != "title"}
+        therapists = dict(therapists, label="{name}", skip={"type": {"in": ["Flat"],
+                                                                      "label": "FLAT"}})
+        rooms = {"source": {"url": "rooms.csv"},
+                 "target": {"table": "rooms", "key": "code"},
+                 "label": "Room {name}",
+                 "fields": {"code": {"column": "Code"}, "name": {"column": "Name"},
+                            "status": {"column": "Status"}},
+                 "skip": {"status": {"in": ["closed"], "label": "CLOSED"}}}
+        self.write_config({"clinic": {"title": "Clinic",
+                                      "steps": {"therapists": therapists, "rooms": rooms}}})
+        self.write_csv("therapists.csv", HEADER, FIRST[:3])
+        self.write_csv("rooms.csv", ["Code", "Name", "Status"],
+                       [["R1", "Lotus", "open"], ["R2", "Jasmine", "closed"],
+                        ["R3", "Orchid", "Closed"]])
+        out, _ = self.sync("clinic")
+        summary = ("Processed 3 therapists: 2 created, 0 updated, 0 unchanged, 0 skipped,"
+                   " 1 FLAT skipped, 0 failed. Processed 3 rooms: 1 created, 0 updated,"
+                   " 0 unchanged, 0 skipped, 2 CLOSED skipped, 0 failed.")
+        self.assertIn(summary + "\n", out)
+        run = self.last_run()
+        self.assertEqual(json.loads(run["skipped_by_label"]), {"FLAT": 1, "CLOSED": 2})
+        steps = json.loads(run["steps"])
+        self.assertEqual([list(st["skipped_by_label"].items()) for st in steps],
+                         [[("FLAT", 1)], [("CLOSED", 2)]])
+        self.assertEqual([(st["counts"]["skipped"], st["processed"]) for st in steps],
+                         [(0, 3), (0, 3)])
+        self.assertEqual([(c["step"], c["outcome"], c["record_key"], c["label"])
+                          for c in self.changes(run["id"])],
+                         [("therapists", "created", "T001", "John Doe"),
+                          ("therapists", "created", "T002", "Mike Johnson"),
+                          ("therapists", "skipped", "T003", "Sari"),
+                          ("rooms", "created", "R1", "Room Lotus"),
+                          ("rooms", "skipped", "R2", "Room Jasmine"),
+                          ("rooms", "skipped", "R3", "Room Orchid")])
+        with self.serve() as srv:
+            got = srv.get_json("/api/runs/%d" % run["id"])
+            self.assertEqual(got["ui_message"], summary)
+            self.assertEqual(list(got["skipped_by_label"].items()), [("FLAT", 1), ("CLOSED", 2)])
+            self.assertIn("\nSkipped: Sari (type 'Flat' in [Flat] (FLAT)); Room Jasmine (status"
+                          " 'closed' in [closed] (CLOSED)); Room Orchid (status 'Closed' in"
+                          " [closed] (CLOSED)).\n", got["log_message"] + "\n")
+        code, out, err = self.run_ferry("show", str(run["id"]))
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("  step 1:    therapists: 2 created, 0 updated, 0 unchanged, 0 skipped,"
+                      " 1 FLAT skipped, 0 failed, 0 deleted (done)\n", out)
+        self.assertIn("  step 2:    rooms: 1 created, 0 updated, 0 unchanged, 0 skipped,"
+                      " 2 CLOSED skipped, 0 failed, 0 deleted (done)\n", out)
+        self.assertRegex(out, r"skipped\s+rooms\s+R2\s+Room Jasmine - row 3: status 'closed'")
+
+        # A label goes in each step, not beside them.
+        self.write_config({"clinic": {"label": "{name}",
+                                      "steps": {"therapists": therapists, "rooms": rooms}}})
+        code, out, err = self.run_ferry("check")
+        self.assertEqual(code, 2, out + err)
+        self.assertRegex(err, r"ferry\.yaml:\d+: syncs\.clinic\.label: 'label' goes in each step"
+                              r" of a sync with steps \(steps\.NAME\.label\), not beside them")
 
     def test_check_refuses_a_label_naming_no_field(self):
         self.write_config({"therapists": dict(SYNC, label="{name} ({emial})")})

@@ -457,11 +457,10 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, database, key, on_missing, timestamps, flag, scope)");
-    expect_error(
-        MINI_SYNC "    sourcce: { url: x }\n",
-        "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: title, noun, "
-        "label, source, target, fields, skip, schedule, allow_empty, timeout, cooldown, retries, "
-        "tenant, guard)");
+    expect_error(MINI_SYNC "    sourcce: { url: x }\n",
+                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
+                 "source, target, fields, skip, title, steps, schedule, allow_empty, timeout, "
+                 "cooldown, retries, tenant, guard)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty, label)");
@@ -653,7 +652,214 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "    fields:\n"
                  "      id: { requird: true }\n",
                  "ferry.yaml:6: syncs.people.fields.id.requird: unknown key (expected one of: "
-                 "column, type, required, trim, values, pointer, join, lookup)");
+                 "column, type, required, trim, values, pointer, join, lookup, value, template, "
+                 "default, map, otherwise, case, format)");
+}
+
+/* A sync of people.csv whose field on line 7 is field (the key id is on line 6). */
+#define FIELD_AT_LINE_7(field)                                                                     \
+    "syncs:\n"                                                                                     \
+    "  people:\n"                                                                                  \
+    "    source: { url: people.csv }\n"                                                            \
+    "    target: { table: people, key: id }\n"                                                     \
+    "    fields:\n"                                                                                \
+    "      id: {}\n"                                                                               \
+    "      " field "\n"
+
+static void transform_keys_load_into_the_field(void **state)
+{
+    ferry_config *cfg;
+    const ferry_field_spec *f;
+
+    (void)state;
+    cfg = parse_ok(FIELD_AT_LINE_7(
+        "t: { column: Type, default: Full Time, map: { Part Time: Freelance, Full Time: "
+        "Karyawan }, otherwise: fail, case: upper }\n"
+        "      name: { template: '{First} {{x}} {Last}' }\n"
+        "      country: { value: ID }\n"
+        "      hired: { type: date, format: '%d/%m/%Y' }\n"
+        "      price: { type: decimal, format: '1.234,50' }"));
+    f = &cfg->syncs[0].fields[1];
+    assert_string_equal(f->tf.def, "Full Time");
+    assert_int_equal(f->tf.nmap, 2);
+    assert_string_equal(f->tf.map[0].name, "Full Time"); /* sorted */
+    assert_string_equal(f->tf.map[0].value, "Karyawan");
+    assert_int_equal(f->tf.otherwise, FERRY_OTHERWISE_FAIL);
+    assert_int_equal(f->tf.letter_case, FERRY_CASE_UPPER);
+    assert_false(f->filled);
+    f = &cfg->syncs[0].fields[2];
+    assert_true(f->filled);
+    assert_int_equal(f->tf.nparts, 3);
+    assert_true(f->tf.parts[0].ref);
+    assert_string_equal(f->tf.parts[1].text, " {x} ");
+    assert_false(f->tf.parts[1].ref);
+    assert_int_equal(f->tf.parts[2].input, cfg->syncs[0].nfields + 1);
+    assert_int_equal(cfg->syncs[0].ninputs, 2);
+    assert_string_equal(cfg->syncs[0].inputs[0].column, "First");
+    assert_true(cfg->syncs[0].fields[3].filled);
+    assert_string_equal(cfg->syncs[0].fields[3].tf.value, "ID");
+    assert_int_equal(cfg->syncs[0].fields[5].tf.number.group, '.');
+    assert_int_equal(cfg->syncs[0].fields[5].tf.number.decimal, ',');
+    /* otherwise: VALUE */
+    ferry_config_free(cfg);
+    cfg = parse_ok(FIELD_AT_LINE_7("t: { map: { a: b }, otherwise: unknown }"));
+    assert_int_equal(cfg->syncs[0].fields[1].tf.otherwise, FERRY_OTHERWISE_VALUE);
+    assert_string_equal(cfg->syncs[0].fields[1].tf.otherwise_value, "unknown");
+    ferry_config_free(cfg);
+}
+
+static void transform_keys_that_do_not_go_together_are_refused(void **state)
+{
+    (void)state;
+    expect_error(FIELD_AT_LINE_7("name: { value: x, column: Name }"),
+                 "ferry.yaml:7: syncs.people.fields.name.column: a field with value: reads no "
+                 "column of its own: remove column:");
+    expect_error(FIELD_AT_LINE_7("name: { template: '{A}', column: Name }"),
+                 "ferry.yaml:7: syncs.people.fields.name.column: a field with template: reads no "
+                 "column of its own: remove column:");
+    expect_error(FIELD_AT_LINE_7("name: { value: x, template: '{A}' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: value: and template: both "
+                 "give the field's value: keep one");
+    expect_error(FIELD_AT_LINE_7("name: { value: x, default: y }"),
+                 "ferry.yaml:7: syncs.people.fields.name.default: default: never applies to a "
+                 "field with value: (its value is never empty)");
+    expect_error(FIELD_AT_LINE_7("name: { otherwise: fail }"),
+                 "ferry.yaml:7: syncs.people.fields.name.otherwise: otherwise: says what a value "
+                 "the map does not have becomes, and this field has no map:");
+    expect_error(FIELD_AT_LINE_7("name: { value: '' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.value: must not be empty");
+    expect_error(FIELD_AT_LINE_7("name: { case: camel }"),
+                 "ferry.yaml:7: syncs.people.fields.name.case: unknown case 'camel' (expected "
+                 "lower, upper or title)");
+    /* A REST field's pointer: */
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { kind: rest, url: 'https://api.example.com/people' }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      name: { template: '{first}', pointer: /name }\n",
+                 "ferry.yaml:7: syncs.people.fields.name.pointer: a field with template: reads "
+                 "no pointer of its own (a template names its values: {name} or {/a/b})");
+}
+
+static void templates_that_cannot_be_read_are_refused(void **state)
+{
+    (void)state;
+    expect_error(FIELD_AT_LINE_7("name: { template: '{First Name' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: the '{' at character 1 is not "
+                 "closed (write {{ for a brace)");
+    expect_error(FIELD_AT_LINE_7("name: { template: 'a {b {c}' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: the '{' at character 3 is not "
+                 "closed (write {{ for a brace)");
+    expect_error(FIELD_AT_LINE_7("name: { template: 'x {}' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: '{}' at character 3 names no "
+                 "column: write {Column Name}");
+    expect_error(FIELD_AT_LINE_7("name: { template: '{a} b}' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: a '}' without its '{' at "
+                 "character 6 (write }} for a brace)");
+    expect_error(FIELD_AT_LINE_7("name: { template: 'just {{text}}' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.template: the template names no column "
+                 "({Column Name}): for a constant, write value:");
+    /* A REST template reads JSON pointers: {name} is /name, {/a/b} is itself. */
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    source: { kind: rest, url: 'https://api.example.com/people' }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields:\n"
+                 "      id: {}\n"
+                 "      name: { template: '{first} {/a/~2}' }\n",
+                 "ferry.yaml:7: syncs.people.fields.name.template: '/a/~2' is not a JSON "
+                 "pointer: JSON path '/a/~2' has a bad escape '~2'");
+}
+
+static void rest_templates_read_pointers(void **state)
+{
+    ferry_config *cfg;
+    const ferry_sync_spec *sync;
+
+    (void)state;
+    cfg = parse_ok("syncs:\n"
+                   "  people:\n"
+                   "    source: { kind: rest, url: 'https://api.example.com/people' }\n"
+                   "    target: { table: people, key: id }\n"
+                   "    fields:\n"
+                   "      id: {}\n"
+                   "      name: { template: '{first} {/name/last} ({id})' }\n");
+    sync = &cfg->syncs[0];
+    assert_int_equal(sync->ninputs, 2);
+    assert_string_equal(sync->inputs[0].pointer, "/first");
+    assert_null(sync->inputs[0].column);
+    assert_string_equal(sync->inputs[1].pointer, "/name/last");
+    assert_int_equal(sync->fields[1].tf.parts[4].input, 0); /* the id field's own value */
+    assert_null(ferry_sync_input_pointer(sync, 1));
+    ferry_config_free(cfg);
+}
+
+static void maps_with_repeated_or_empty_keys_are_refused(void **state)
+{
+    (void)state;
+    /* The YAML reader refuses a key given twice, also as two spellings of one text. */
+    expect_error(FIELD_AT_LINE_7("t: { map: { a: x, a: y } }"),
+                 "ferry.yaml:7: YAML syntax error: duplicate key (column 25)");
+    expect_error(FIELD_AT_LINE_7("t: { map: { '1': x, 1: y } }"),
+                 "ferry.yaml:7: YAML syntax error: duplicate key (column 27)");
+    expect_error(FIELD_AT_LINE_7("t: { map: { '': x } }"),
+                 "ferry.yaml:7: syncs.people.fields.t.map.: an empty key: an empty cell takes the "
+                 "field's default: instead");
+    expect_error(FIELD_AT_LINE_7("t: { map: { a: } }"),
+                 "ferry.yaml:7: syncs.people.fields.t.map.a: expected a value (\"\" for an empty "
+                 "one)");
+    expect_error(FIELD_AT_LINE_7("t: { map: {} }"),
+                 "ferry.yaml:7: syncs.people.fields.t.map: a map has at least one entry: source "
+                 "value: value");
+    expect_error(FIELD_AT_LINE_7("t: { map: [a, b] }"),
+                 "ferry.yaml:7: syncs.people.fields.t.map: expected a mapping");
+}
+
+static void formats_that_cannot_be_read_are_refused(void **state)
+{
+    (void)state;
+    expect_error(FIELD_AT_LINE_7("name: { format: '%d/%m/%Y' }"),
+                 "ferry.yaml:7: syncs.people.fields.name.format: format: is for date, datetime, "
+                 "decimal and integer fields (this field is text)");
+    expect_error(FIELD_AT_LINE_7("d: { format: '%d/%m/%Q', type: date }"),
+                 "ferry.yaml:7: syncs.people.fields.d.format: unknown directive %Q (known: %d %e "
+                 "%m %b %B %Y %y %H %I %p %M %S %f %z %%)");
+    expect_error(FIELD_AT_LINE_7("d: { type: datetime, format: '%H:%M' }"),
+                 "ferry.yaml:7: syncs.people.fields.d.format: a date format needs a day (%d), a "
+                 "month (%m or %b) and a year (%Y or %y)");
+    expect_error(FIELD_AT_LINE_7("p: { type: decimal, format: '1.234' }"),
+                 "ferry.yaml:7: syncs.people.fields.p.format: '1.234' is ambiguous: '.' may group "
+                 "thousands or mark decimals; write a sample number such as 1.234,50 ('.' groups "
+                 "thousands, ',' marks decimals) or 1,234.50");
+    expect_error(FIELD_AT_LINE_7("p: { type: decimal, format: 'Rp 1.234' }"),
+                 "ferry.yaml:7: syncs.people.fields.p.format: 'Rp 1.234' is not a number "
+                 "notation: write a sample number such as 1.234,50 ('.' groups thousands, ',' "
+                 "marks decimals) or 1,234.50");
+    expect_error(FIELD_AT_LINE_7("p: { type: decimal, format: '1 234' }"),
+                 "ferry.yaml:7: syncs.people.fields.p.format: '1 234' shows no decimal mark: add "
+                 "the decimal part, such as 1 234,50");
+    /* An integer has no decimals: a lone group of three groups thousands. */
+    ferry_config_free(parse_ok(FIELD_AT_LINE_7("n: { type: integer, format: '1.234' }")));
+}
+
+static void two_template_fields_may_read_one_column(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    /* Fields with value: or template: read no column of their own, so no column is "already
+     * mapped" by them, and two templates share the one input they both name. */
+    cfg = parse_ok(FIELD_AT_LINE_7("a: { template: '{Name}!' }\n"
+                                   "      b: { template: '{Name}?' }\n"
+                                   "      c: { value: x }\n"
+                                   "      d: { value: y }\n"
+                                   "      e: { column: c }"));
+    assert_int_equal(cfg->syncs[0].ninputs, 1);
+    assert_int_equal(cfg->syncs[0].fields[1].tf.parts[0].input,
+                     cfg->syncs[0].fields[2].tf.parts[0].input);
+    ferry_config_free(cfg);
 }
 
 static void missing_url_is_reported_at_the_source_mapping(void **state)
@@ -2051,6 +2257,13 @@ int main(void)
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
         cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
         cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
+        cmocka_unit_test(transform_keys_load_into_the_field),
+        cmocka_unit_test(transform_keys_that_do_not_go_together_are_refused),
+        cmocka_unit_test(templates_that_cannot_be_read_are_refused),
+        cmocka_unit_test(rest_templates_read_pointers),
+        cmocka_unit_test(maps_with_repeated_or_empty_keys_are_refused),
+        cmocka_unit_test(formats_that_cannot_be_read_are_refused),
+        cmocka_unit_test(two_template_fields_may_read_one_column),
         cmocka_unit_test(missing_url_is_reported_at_the_source_mapping),
         cmocka_unit_test(missing_sections_of_a_sync_are_errors),
         cmocka_unit_test(wrong_node_kinds_are_errors),

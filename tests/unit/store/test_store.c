@@ -1065,7 +1065,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 8)",
+             "Ferry knows up to 9)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1087,7 +1087,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 8);
+    assert_int_equal(sqlite3_column_int(st, 0), 9);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1161,7 +1161,7 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_err err;
     int64_t id = start(fx->store, &run);
 
-    /* Make it a version 1 database: nothing of versions 2 to 8. */
+    /* Make it a version 1 database: nothing of versions 2 to 9. */
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE ferry_audit; DROP TABLE ferry_sessions;"
                                   " DROP TABLE ferry_api_tokens; DROP TABLE ferry_users;"
@@ -1170,6 +1170,8 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN cancel_requested_by;"
                                   " ALTER TABLE ferry_runs DROP COLUMN allow_missing;"
                                   " ALTER TABLE ferry_runs DROP COLUMN retry_of;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN steps;"
+                                  " ALTER TABLE ferry_changes DROP COLUMN step;"
                                   " ALTER TABLE ferry_runs DROP COLUMN skipped_by_label;"
                                   " ALTER TABLE ferry_changes DROP COLUMN label;"
                                   " PRAGMA user_version = 1",
@@ -1337,7 +1339,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 8);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 9);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2095,7 +2097,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 4);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 5);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2125,7 +2127,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 4)",
+             "Ferry knows up to 5)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2334,7 +2336,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        4);
+        5);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
