@@ -520,13 +520,19 @@ static void print_steps(const ferry_run *run)
         json_t *n = json_object_get(step, "counts");
         const char *name = json_string_value(json_object_get(step, "name"));
         const char *status = json_string_value(json_object_get(step, "status"));
-        printf("  step %zu:    %s: %lld created, %lld updated, %lld unchanged, %lld skipped, %lld "
-               "failed, %lld deleted (%s)\n",
+        json_t *labels = json_object_get(step, "skipped_by_label"), *count;
+        const char *label;
+        printf("  step %zu:    %s: %lld created, %lld updated, %lld unchanged, %lld skipped, ",
                k + 1, name != NULL ? name : "?",
                (long long)json_integer_value(json_object_get(n, "created")),
                (long long)json_integer_value(json_object_get(n, "updated")),
                (long long)json_integer_value(json_object_get(n, "unchanged")),
-               (long long)json_integer_value(json_object_get(n, "skipped")),
+               (long long)json_integer_value(json_object_get(n, "skipped")));
+        json_object_foreach(labels, label, count)
+        {
+            printf("%lld %s skipped, ", (long long)json_integer_value(count), label);
+        }
+        printf("%lld failed, %lld deleted (%s)\n",
                (long long)json_integer_value(json_object_get(n, "failed")),
                (long long)json_integer_value(json_object_get(n, "deleted")),
                status != NULL ? status : "?");
@@ -574,10 +580,13 @@ static int cmd_show(const cli_opts *o)
     if (run.cancelled_by != NULL)
         printf("  cancelled: by %s\n", run.cancelled_by);
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
-    printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, %lld failed, "
-           "%lld deleted\n",
+    printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, ",
            (long long)run.counts[0], (long long)run.counts[1], (long long)run.counts[2],
-           (long long)run.counts[3], (long long)run.counts[4], (long long)run.counts[5]);
+           (long long)run.counts[3]);
+    for (size_t i = 0; i < run.skipped_by_label.n; i++)
+        printf("%lld %s skipped, ", (long long)run.skipped_by_label.items[i].count,
+               run.skipped_by_label.items[i].label);
+    printf("%lld failed, %lld deleted\n", (long long)run.counts[4], (long long)run.counts[5]);
     print_steps(&run);
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
@@ -592,14 +601,15 @@ static int cmd_show(const cli_opts *o)
             printf("\nChanges (first %zu):\n", n);
         for (size_t i = 0; i < n; i++) {
             const ferry_change *c = &changes[i];
+            const char *detail = c->diff != NULL ? c->diff : c->reason;
             if (c->step != NULL)
                 printf("  %-8s %-12s", ferry_outcome_name(c->outcome), c->step);
             else
                 printf("  %-8s", ferry_outcome_name(c->outcome));
-            printf(" %-20s %s\n", c->record_key != NULL ? c->record_key : "-",
-                   c->diff != NULL     ? c->diff
-                   : c->reason != NULL ? c->reason
-                                       : "");
+            /* The record's name first when the sync names records (label:). */
+            printf(" %-20s %s%s%s\n", c->record_key != NULL ? c->record_key : "-",
+                   c->label != NULL ? c->label : "",
+                   c->label != NULL && detail != NULL ? " - " : "", detail != NULL ? detail : "");
         }
     }
     ferry_run_done(&run);

@@ -137,12 +137,35 @@ typedef enum {
     FERRY_SKIP_EMPTY,  /* skip when the value is empty */
 } ferry_skip_kind;
 
+/* The longest label of a skip rule, in bytes. */
+#define FERRY_SKIP_LABEL_MAX 64
+
 typedef struct {
     size_t field; /* index into ferry_sync_spec.fields */
     ferry_skip_kind kind;
     char **values; /* in / not_in: compared case-insensitively */
     size_t nvalues;
+    long label; /* label: the records it skips are counted apart, under
+                   ferry_sync_spec.skip_labels[label]; -1 without a label */
 } ferry_skip_rule;
+
+/* The longest record name (label: on a sync) a run writes, in bytes; longer ones are cut. */
+#define FERRY_RECORD_LABEL_MAX 256
+
+/* One piece of a record name: literal text, then a field's value. */
+typedef struct {
+    char *text; /* the literal text before the field's value ("" when none) */
+    long field; /* index into ferry_sync_spec.fields, or -1 for the text after the last field */
+} ferry_label_part;
+
+/* label: on a sync ("{name} ({email})", docs/config.md): how messages and change rows name a
+ * record, from its mapped field values. */
+typedef struct {
+    char *text; /* as written; NULL: records are named by their key alone */
+    ferry_label_part *parts;
+    size_t nparts;
+    int line;
+} ferry_record_label;
 
 typedef enum {
     FERRY_ON_MISSING_KEEP = 0, /* rows the source no longer has stay as they are */
@@ -299,6 +322,9 @@ typedef struct ferry_sync_spec {
     size_t nfields;
     ferry_skip_rule *skips;
     size_t nskips;
+    char **skip_labels; /* the skip rules' labels, each once, in config order */
+    size_t nskip_labels;
+    ferry_record_label label;   /* how records are named; label.text NULL: by their key */
     ferry_source_input *inputs; /* what templates read that no field does */
     size_t ninputs;
     char *schedule;        /* as written ("every 1h"), or NULL */

@@ -14,6 +14,7 @@
 #include "config/keys.h"
 #include "config/source_section.h"
 #include "config/transform_section.h"
+#include "util/template.h"
 
 #define SCHEDULE_MIN_MS 10000L
 #define SYNC_NAME_MAX 64
@@ -34,6 +35,8 @@ struct sync_state {
     bool has_tenant;
     struct val scope; /* target.scope, applied once the fields are known */
     bool has_scope;
+    struct val label; /* label:, parsed once the fields are known */
+    bool has_label;
     struct val steps; /* steps:, walked once the sync's own keys are known */
     bool has_steps;
     char shared[SYNC_NAME_MAX + 1]; /* a step's source: NAME, or "" */
@@ -355,6 +358,7 @@ static ferry_rc on_field(struct walk *w, const char *name, int line, const struc
 /* ---- syncs.NAME.skip.FIELD ---- */
 
 struct skip_state {
+    ferry_sync_spec *sync;
     ferry_skip_rule *rule;
     int nkinds; /* how many of in, not_in and empty were given */
 };
@@ -381,10 +385,70 @@ static ferry_rc on_skip_kind(struct walk *w, const struct val *v, const struct k
     return ferry_config_strings_load(w, v, false, true, &ss->rule->values, &ss->rule->nvalues);
 }
 
+/* Whether label may name a kind of skip in messages ("3 FLAT skipped"): 1 to
+ * FERRY_SKIP_LABEL_MAX bytes of letters, digits, spaces, '-' and '_' (any UTF-8 letter),
+ * neither starting nor ending with a space. */
+static bool is_skip_label(const char *label)
+{
+    size_t n = strlen(label);
+
+    if (n == 0 || n > FERRY_SKIP_LABEL_MAX || label[0] == ' ' || label[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)label[i];
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              ferry_config_is_digit((char)c) || c == ' ' || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* label: the records the rule skips are counted apart under it; rules sharing a label share
+ * its count. The sync's skip_labels keeps each label once, in config order. */
+static ferry_rc on_skip_label(struct walk *w, const struct val *v, const struct key_rule *rule,
+                              void *obj, void *data)
+{
+    struct skip_state *ss = obj;
+    ferry_sync_spec *sync = ss->sync;
+    char *label = NULL, **grown;
+    ferry_rc rc = ferry_config_string_load(w, v, &label);
+    size_t i;
+
+    (void)rule;
+    (void)data;
+    if (rc != FERRY_OK)
+        return rc;
+    if (!is_skip_label(label)) {
+        rc = ferry_config_fail(w, v->line,
+                               "'%.*s' is not a label: use 1 to %d letters, digits, spaces, '-' "
+                               "and '_', such as FLAT (messages say \"3 FLAT skipped\")",
+                               ferry_config_show_len(strlen(label)), label, FERRY_SKIP_LABEL_MAX);
+        free(label);
+        return rc;
+    }
+    for (i = 0; i < sync->nskip_labels && strcmp(sync->skip_labels[i], label) != 0; i++)
+        ;
+    if (i == sync->nskip_labels) {
+        grown = realloc(sync->skip_labels, (i + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            free(label);
+            return ferry_config_oom(w);
+        }
+        sync->skip_labels = grown;
+        sync->skip_labels[sync->nskip_labels++] = label;
+    } else {
+        free(label);
+    }
+    ss->rule->label = (long)i;
+    return FERRY_OK;
+}
+
 static const struct key_rule skip_rules[] = {
     {"in", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_IN, .fn = on_skip_kind},
     {"not_in", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_NOT_IN, .fn = on_skip_kind},
     {"empty", FERRY_KEY_CUSTOM, .def = FERRY_SKIP_EMPTY, .fn = on_skip_kind},
+    /* the records this rule skips are counted apart under the label ("3 FLAT skipped") */
+    {"label", FERRY_KEY_CUSTOM, .fn = on_skip_label},
 };
 
 static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct val *v, void *obj)
@@ -397,8 +461,10 @@ static ferry_rc on_skip(struct walk *w, const char *name, int line, const struct
 
     if (index < 0)
         return ferry_config_fail(w, line, "no field named '%s'", name);
+    ss.sync = sync;
     ss.rule = &sync->skips[sync->nskips++];
     ss.rule->field = (size_t)index;
+    ss.rule->label = -1;
     rc = ferry_config_table_walk(w, v, skip_rules, NITEMS(skip_rules), &ss, ss.rule, NULL);
     if (rc == FERRY_OK && ss.nkinds == 0)
         rc = ferry_config_fail(w, v->line, "a rule takes exactly one of in, not_in or empty");
@@ -542,6 +608,92 @@ static ferry_rc on_sync_schedule(struct walk *w, const struct val *v, const stru
         return FERRY_OK;
     }
     free(s);
+    return rc;
+}
+
+/* ---- syncs.NAME.label ---- */
+
+#define LABEL_TEXT_MAX 256
+
+/* label: kept, and parsed once the fields are known. */
+static ferry_rc note_label(struct walk *w, const struct val *v, const struct key_rule *rule,
+                           void *obj, void *data)
+{
+    struct sync_state *st = obj;
+    const char *s = NULL;
+    size_t len = 0;
+    ferry_rc rc = ferry_config_scalar_get(w, v, &s, &len);
+
+    (void)rule;
+    (void)data;
+    if (rc != FERRY_OK)
+        return rc;
+    st->label = *v;
+    st->has_label = true;
+    return FERRY_OK;
+}
+
+/* Appends one part (literal text of len bytes, then field, or -1) to the label. */
+static ferry_rc label_part_add(struct walk *w, ferry_record_label *lb, const char *text, size_t len,
+                               long field)
+{
+    ferry_label_part *grown = realloc(lb->parts, (lb->nparts + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return ferry_config_oom(w);
+    lb->parts = grown;
+    grown[lb->nparts].field = field;
+    if ((grown[lb->nparts].text = strndup(text, len)) == NULL)
+        return ferry_config_oom(w);
+    lb->nparts++;
+    return FERRY_OK;
+}
+
+/* label: "{name} ({email})": literal text and {field} placeholders, each naming a field of
+ * the sync (at least one). */
+static ferry_rc apply_label(struct walk *w, struct sync_state *st)
+{
+    ferry_record_label *lb = &st->sync->label;
+    size_t old = ferry_config_path_push(w, "label", 5), pos = 0, from = 0, len;
+    const char *name;
+    char *text = NULL;
+    ferry_rc rc = ferry_config_string_load(w, &st->label, &text);
+
+    if (rc != FERRY_OK)
+        goto out;
+    lb->text = text;
+    lb->line = st->label.line;
+    if (strlen(text) > LABEL_TEXT_MAX) {
+        rc = ferry_config_fail(w, lb->line, "a label is at most %d characters", LABEL_TEXT_MAX);
+        goto out;
+    }
+    while (ferry_template_next(text, &pos, &name, &len)) {
+        char field[LABEL_TEXT_MAX + 1];
+        long index;
+
+        snprintf(field, sizeof(field), "%.*s", (int)len, name);
+        if ((index = ferry_sync_field_index(st->sync, field)) < 0) {
+            rc = ferry_config_fail(w, lb->line,
+                                   "no field named '%s' (a label names records by their fields' "
+                                   "values, such as \"{name} ({email})\")",
+                                   field);
+            goto out;
+        }
+        /* The literal text runs up to the placeholder's '{'. */
+        if ((rc = label_part_add(w, lb, text + from, (size_t)(name - 1 - (text + from)), index)) !=
+            FERRY_OK)
+            goto out;
+        from = pos;
+    }
+    if (lb->nparts == 0) {
+        rc = ferry_config_fail(w, lb->line,
+                               "a label names at least one field in braces, such as \"{name} "
+                               "({email})\"");
+        goto out;
+    }
+    rc = label_part_add(w, lb, text + from, strlen(text + from), -1);
+out:
+    ferry_config_path_pop(w, old);
     return rc;
 }
 
@@ -786,9 +938,10 @@ static ferry_rc on_sync_steps(struct walk *w, const struct val *v, const struct 
 /* The rows before STEP_RULES are a step's (steps.NAME): the form of a sync without steps.
  * source, target and fields are required in a step and in a sync without steps, and refused
  * beside steps: (check_section_keys()). */
-#define STEP_RULES 5
+#define STEP_RULES 6
 static const struct key_rule sync_rules[] = {
     {"noun", FERRY_KEY_STRING, .offset = SYNC(noun)},   /* default: the target table */
+    {"label", FERRY_KEY_CUSTOM, .fn = note_label},      /* "{name} ({email})", after the fields */
     {"source", FERRY_KEY_CUSTOM, .fn = on_sync_source}, /* source_section.c, or a step's name */
     {"target", FERRY_KEY_TABLE, .offset = SYNC(target), .sub = target_rules,
      .nsub = NITEMS(target_rules)},
@@ -1048,6 +1201,8 @@ static ferry_rc finish_section(struct walk *w, struct sync_state *st, const stru
         st->tenant = *tenant;
         rc = apply_tenant(w, st, true);
     }
+    if (rc == FERRY_OK && st->has_label)
+        rc = apply_label(w, st);
     if (rc == FERRY_OK)
         rc = ferry_config_source_check(w, sync, &st->source);
     if (rc == FERRY_OK)
@@ -1506,6 +1661,11 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     for (i = 0; i < s->nskips; i++)
         ferry_config_strv_free(s->skips[i].values, s->skips[i].nvalues);
     free(s->skips);
+    ferry_config_strv_free(s->skip_labels, s->nskip_labels);
+    free(s->label.text);
+    for (i = 0; i < s->label.nparts; i++)
+        free(s->label.parts[i].text);
+    free(s->label.parts);
     for (i = 0; i < s->ninputs; i++) {
         free(s->inputs[i].column);
         free(s->inputs[i].pointer);

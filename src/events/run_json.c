@@ -23,16 +23,20 @@ static json_t *string_or_null(const char *s)
 
 json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
 {
-    json_t *o = json_object(), *counts = json_object();
+    json_t *o = json_object(), *counts = json_object(), *labels = json_object();
 
-    if (o == NULL || counts == NULL) {
+    if (o == NULL || counts == NULL || labels == NULL) {
         json_decref(o);
         json_decref(counts);
+        json_decref(labels);
         return NULL;
     }
     for (int i = 0; i < FERRY_OUTCOME_COUNT; i++)
         json_object_set_new(counts, ferry_outcome_name((ferry_outcome)i),
                             json_integer(run->counts[i]));
+    for (size_t i = 0; i < run->skipped_by_label.n; i++)
+        json_object_set_new(labels, run->skipped_by_label.items[i].label,
+                            json_integer(run->skipped_by_label.items[i].count));
     json_object_set_new(o, "id", json_integer(run->id));
     json_object_set_new(o, "sync", string_or_null(run->sync));
     json_object_set_new(o, "tenant", string_or_null(run->tenant));
@@ -44,6 +48,7 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "total_estimated",
                         json_boolean(run->total >= 0 && run->total_estimated));
     json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "skipped_by_label", labels);
     json_object_set_new(o, "rows_per_second",
                         live != NULL ? json_integer((json_int_t)live->rows_per_s) : json_null());
     json_object_set_new(o, "eta_seconds",

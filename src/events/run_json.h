@@ -15,9 +15,10 @@ typedef struct {
 
 /* Returns a new JSON object for run (live may be NULL), or NULL when out of memory:
  * {"id", "sync", "tenant", "status", "phase", "percent", "processed", "total", "counts":
- * {"created", ...}, "rows_per_second", "eta_seconds", "message", "ui_message",
- * "log_message", "error", "error_code", "trigger", "user", "dry_run", "attempt",
- * "queued_at", "started_at", "finished_at", "duration_ms"}. */
+ * {"created", ..., "skipped" (unlabelled skips), ...}, "skipped_by_label": {"FLAT": 3, ...} (in
+ * the config's order of the labels; {} without labels), "rows_per_second", "eta_seconds",
+ * "message", "ui_message", "log_message", "error", "error_code", "trigger", "user", "dry_run",
+ * "attempt", "queued_at", "started_at", "finished_at", "duration_ms"}. */
 json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live);
 
 /* The same as one line of compact JSON (caller frees), or NULL when out of memory. */

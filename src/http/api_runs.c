@@ -292,8 +292,9 @@ static void csv_cell(ferry_buf *b, const char *v, bool last)
 
 static void export_csv_row(ferry_buf *b, const ferry_run *r)
 {
-    char num[8][32], t[3][FERRY_ISO_TIME_MAX];
+    char num[8][32], t[3][FERRY_ISO_TIME_MAX], *labels;
     const int64_t times[3] = {r->queued_at_ms, r->started_at_ms, r->finished_at_ms};
+    bool oom;
 
     for (int i = 0; i < 3; i++) {
         if (times[i] > 0)
@@ -322,7 +323,11 @@ static void export_csv_row(ferry_buf *b, const ferry_run *r)
         csv_cell(b, num[2 + o], false);
     csv_cell(b, r->ui_message, false);
     csv_cell(b, r->error, false);
-    csv_cell(b, r->steps, true); /* the steps' JSON (store.h), empty without steps */
+    csv_cell(b, r->steps, false); /* the steps' JSON (store.h), empty without steps */
+    /* {"FLAT":3}, as the run's JSON has it; empty without labels */
+    labels = ferry_label_counts_format(&r->skipped_by_label, &oom);
+    csv_cell(b, labels, true);
+    free(labels);
 }
 
 /* Fills the stream's buffer with the next page of runs, or the end. */
@@ -342,7 +347,8 @@ static void export_fill(export_stream *x)
             ferry_buf_printf(
                 &x->out, "id,sync,tenant,status,trigger,user,token,cancelled_by,dry_run,queued_at,"
                          "started_at,finished_at,duration_ms,created,updated,"
-                         "unchanged,skipped,failed,deleted,ui_message,error,steps\r\n");
+                         "unchanged,skipped,failed,deleted,ui_message,error,steps,"
+                         "skipped_by_label\r\n");
         else
             ferry_buf_printf(&x->out, "[");
     }
@@ -485,8 +491,9 @@ enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Conn
         const ferry_change *c = &changes[i];
         json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
         json_array_append_new(
-            list, json_pack("{s:I, s:s?, s:s, s:o, s:s?, s:o, s:s?}", "seq", (json_int_t)c->seq,
-                            "key", c->record_key, "outcome", ferry_outcome_name(c->outcome), "row",
+            list, json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?}", "seq",
+                            (json_int_t)c->seq, "key", c->record_key, "label", c->label, "outcome",
+                            ferry_outcome_name(c->outcome), "row",
                             c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
                             "diff", diff != NULL ? diff : json_null(), "step", c->step));
     }

@@ -2,6 +2,7 @@
  * run statuses, outcomes and roles and their parsing, and the _done/_free/_copy of the
  * structs the store returns. Both backends and their callers use these, so a run, a user or
  * an audit entry reads and frees alike from SQLite and PostgreSQL. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,118 @@ bool ferry_outcome_parse(const char *name, ferry_outcome *ret)
     return false;
 }
 
+void ferry_label_counts_done(ferry_label_counts *lc)
+{
+    if (lc == NULL)
+        return;
+    for (size_t i = 0; i < lc->n; i++)
+        free(lc->items[i].label);
+    free(lc->items);
+    lc->items = NULL;
+    lc->n = 0;
+}
+
+/* Appends label (copied) with count; false when out of memory. */
+static bool label_count_add(ferry_label_counts *lc, const char *label, int64_t count)
+{
+    ferry_label_count *grown = realloc(lc->items, (lc->n + 1) * sizeof(*grown));
+    char *copy = strdup(label);
+
+    if (grown != NULL)
+        lc->items = grown;
+    if (grown == NULL || copy == NULL) {
+        free(copy);
+        return false;
+    }
+    lc->items[lc->n].label = copy;
+    lc->items[lc->n].count = count;
+    lc->n++;
+    return true;
+}
+
+bool ferry_label_counts_init(ferry_label_counts *lc, char *const *labels, size_t n)
+{
+    ferry_label_counts_done(lc);
+    for (size_t i = 0; i < n; i++) {
+        if (!label_count_add(lc, labels[i], 0)) {
+            ferry_label_counts_done(lc);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ferry_label_counts_copy(ferry_label_counts *dst, const ferry_label_counts *src)
+{
+    dst->items = NULL;
+    dst->n = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        if (!label_count_add(dst, src->items[i].label, src->items[i].count)) {
+            ferry_label_counts_done(dst);
+            return false;
+        }
+    }
+    return true;
+}
+
+int64_t ferry_label_counts_total(const ferry_label_counts *lc)
+{
+    int64_t total = 0;
+
+    for (size_t i = 0; i < lc->n; i++)
+        total += lc->items[i].count;
+    return total;
+}
+
+char *ferry_label_counts_format(const ferry_label_counts *lc, bool *ret_oom)
+{
+    json_t *o;
+    char *text = NULL;
+
+    *ret_oom = false;
+    if (lc->n == 0)
+        return NULL;
+    if ((o = json_object()) != NULL) {
+        bool ok = true;
+        for (size_t i = 0; i < lc->n && ok; i++)
+            ok = json_object_set_new(o, lc->items[i].label, json_integer(lc->items[i].count)) == 0;
+        if (ok)
+            text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+    }
+    *ret_oom = text == NULL;
+    return text;
+}
+
+bool ferry_label_counts_parse(const char *json, ferry_label_counts *ret)
+{
+    json_t *o, *v;
+    const char *label;
+
+    ret->items = NULL;
+    ret->n = 0;
+    if (json == NULL || (o = json_loads(json, 0, NULL)) == NULL)
+        return true;
+    /* jansson keeps an object's members in the order the text gives them. */
+    json_object_foreach(o, label, v)
+    {
+        if (!json_is_integer(v))
+            continue;
+        if (!label_count_add(ret, label, (int64_t)json_integer_value(v))) {
+            json_decref(o);
+            ferry_label_counts_done(ret);
+            return false;
+        }
+    }
+    json_decref(o);
+    return true;
+}
+
 void ferry_run_done(ferry_run *run)
 {
     if (run == NULL)
         return;
+    ferry_label_counts_done(&run->skipped_by_label);
     free(run->sync);
     free(run->tenant);
     free(run->trigger);
@@ -71,6 +180,7 @@ void ferry_change_done(ferry_change *change)
     free(change->record_key);
     free(change->reason);
     free(change->diff);
+    free(change->label);
     free(change->step);
     memset(change, 0, sizeof(*change));
 }
@@ -107,7 +217,8 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->phase, src->phase) & dup(&dst->ui_message, src->ui_message) &
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
-        dup(&dst->steps, src->steps))
+        dup(&dst->steps, src->steps) &
+        ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);
     return false;

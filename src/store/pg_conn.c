@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -187,6 +187,12 @@ static const char *const schema_v3 =
 static const char *const schema_v4 =
     "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS steps text;"
     "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS step text;";
+
+/* Version 5: the records labelled skip rules skipped, per label (a JSON object, NULL without
+ * labels), and each change row's record name (a sync's label:). */
+static const char *const schema_v5 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS skipped_by_label text;"
+    "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS label text;";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -385,7 +391,8 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                               schema_v5};
     PGresult *res;
     ferry_rc rc;
     bool own;

@@ -28,7 +28,7 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps"
+                       " retry_of, steps, skipped_by_label"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -61,6 +61,8 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->allow_missing = ferry_pg_col_bool(r, i, 29);
     run->retry_of = ferry_pg_col_int(r, i, 30);
     run->steps = ferry_pg_col_str(r, i, 31);
+    (void)ferry_label_counts_parse(PQgetisnull(r, i, 32) ? NULL : PQgetvalue(r, i, 32),
+                                   &run->skipped_by_label);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -170,10 +172,12 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
-        " cancelled_by = COALESCE($20, cancelled_by), steps = $21 WHERE id = $1 AND"
+        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22"
+        " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
-    char owner[300];
+    char owner[300], *labels;
     ferry_pg_params p = {0};
+    bool oom;
     int64_t n;
 
     /* Conditioned on the lease: a process whose run was taken over cannot record it, and
@@ -201,11 +205,16 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     ferry_pg_param_text(&p, owner);
     ferry_pg_param_text(&p, run->cancelled_by);
     ferry_pg_param_text(&p, run->steps);
+    labels = ferry_label_counts_format(&run->skipped_by_label, &oom);
+    if (oom)
+        return ferry_err_set(err, FERRY_ENOMEM, "recording the run's result");
+    ferry_pg_param_text(&p, labels);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
     n = ferry_pg_run_count(
         s, run->status == FERRY_RUN_SUCCEEDED ? FERRY_PG_NO_RESET : FERRY_PG_MAY_RESET,
         "recording the run's result", sql, &p, err);
+    free(labels);
     if (n < 0)
         return FERRY_EDB;
     if (n == 0)
@@ -308,7 +317,9 @@ static ferry_rc copy_change(ferry_buf *b, const ferry_change *c)
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = copy_field(b, c->diff)) != FERRY_OK ||
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
-        (rc = copy_field(b, c->step)) != FERRY_OK)
+        (rc = copy_field(b, c->step)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
+        (rc = copy_field(b, c->label)) != FERRY_OK)
         return rc;
     return ferry_buf_append(b, "\n", 1);
 }
@@ -328,7 +339,7 @@ static ferry_rc pg_changes_add(ferry_store *base, const ferry_change *c, size_t 
     if (PQstatus(s->conn) == CONNECTION_BAD)
         return ferry_pg_db_error(s, NULL, what, err);
     res = PQexec(s->conn, "COPY ferry_changes (run_id, seq, record_key, outcome, \"row\","
-                          " reason, diff, step) FROM STDIN");
+                          " reason, diff, step, label) FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = ferry_pg_db_error(s, res, what, err);
         PQclear(res);
@@ -380,7 +391,8 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
     ferry_pg_param_int(&p, filter->after_seq);
     res = ferry_pg_run_sql(
         s, FERRY_PG_MAY_RESET, "listing changes",
-        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step FROM ferry_changes"
+        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label FROM"
+        " ferry_changes"
         " WHERE run_id = $1 AND ($2::text IS NULL OR outcome = $2) AND seq > $4"
         " ORDER BY seq LIMIT $3",
         &p, err);
@@ -401,6 +413,7 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->reason = ferry_pg_col_str(res, (int)i, 5);
         c->diff = ferry_pg_col_str(res, (int)i, 6);
         c->step = ferry_pg_col_str(res, (int)i, 7);
+        c->label = ferry_pg_col_str(res, (int)i, 8);
     }
     PQclear(res);
     *ret_changes = changes;
@@ -785,7 +798,9 @@ static ferry_rc pg_sync_stats(ferry_store *base, const char *sync, ferry_sync_st
     ferry_pg_store *s = (ferry_pg_store *)base;
     static const char *const what = "computing run statistics";
     static const char *const by_status =
-        "SELECT status, count(*), sum(created), sum(updated), sum(unchanged), sum(skipped),"
+        "SELECT status, count(*), sum(created), sum(updated), sum(unchanged),"
+        " sum(skipped + coalesce((SELECT sum(value::bigint) FROM"
+        " jsonb_each_text(skipped_by_label::jsonb)), 0)),"
         " sum(failed), sum(deleted) FROM ferry_runs WHERE sync = $1 GROUP BY status";
     static const char *const durations =
         "SELECT count(*), coalesce(avg(duration_ms), 0)::float8,"

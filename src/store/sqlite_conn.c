@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -153,6 +153,11 @@ static const char *const schema_v7 = "ALTER TABLE ferry_runs ADD COLUMN retry_of
 static const char *const schema_v8 = "ALTER TABLE ferry_runs ADD COLUMN steps TEXT;"
                                      "ALTER TABLE ferry_changes ADD COLUMN step TEXT;";
 
+/* Version 9: the records labelled skip rules skipped, per label (a JSON object, NULL without
+ * labels), and each change row's record name (a sync's label:). */
+static const char *const schema_v9 = "ALTER TABLE ferry_runs ADD COLUMN skipped_by_label TEXT;"
+                                     "ALTER TABLE ferry_changes ADD COLUMN label TEXT;";
+
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
     return ferry_err_set(err, FERRY_EDB, "%s: %s", what, sqlite3_errmsg(db));
@@ -223,8 +228,9 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                   schema_v5, schema_v6, schema_v7, schema_v8};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                                   schema_v4, schema_v5, schema_v6,
+                                                   schema_v7, schema_v8, schema_v9};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

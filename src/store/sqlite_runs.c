@@ -16,9 +16,10 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
-/* Rows per multi-row INSERT of changes: 7 parameters each, well under SQLite's limit. */
+/* Rows per multi-row INSERT of changes, CHANGE_PARAMS parameters each: well under SQLite's
+ * limit. */
 #define CHANGE_ROWS 128
-#define CHANGE_PARAMS 8 /* bind_change()'s */
+#define CHANGE_PARAMS 9 /* bind_change()'s */
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err);
 
@@ -132,10 +133,12 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
-        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21 WHERE id = ?1 AND"
+        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22"
+        " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
-    char owner[300];
+    char owner[300], *labels;
     sqlite3_stmt *st;
+    bool oom;
     int rc;
 
     /* Conditioned on the lease: a process whose run was taken over (recovered as a new
@@ -143,9 +146,16 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
      * transaction, cannot commit it either. And on the run still running: a failure
      * recorded after a COMMIT whose answer was lost never overwrites what it committed. */
     ferry_node_self(owner, sizeof(owner));
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    labels = ferry_label_counts_format(&run->skipped_by_label, &oom);
+    if (oom)
+        return ferry_err_set(err, FERRY_ENOMEM, "recording the run's result");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        free(labels);
         return ferry_sqlite_db_error(s->db, err, "recording the run's result");
+    }
     sqlite3_bind_text(st, 19, owner, -1, SQLITE_STATIC);
+    ferry_sqlite_bind_text_or_null(st, 22, labels);
+    free(labels);
     sqlite3_bind_int64(st, 1, run->id);
     sqlite3_bind_text(st, 2, ferry_run_status_name(run->status), -1, SQLITE_STATIC);
     ferry_sqlite_bind_text_or_null(st, 3, run->phase != NULL ? run->phase : "done");
@@ -180,7 +190,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing, retry_of, steps"
+    " allow_missing, retry_of, steps, skipped_by_label"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -213,6 +223,8 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->allow_missing = sqlite3_column_int(st, 29) != 0;
     run->retry_of = sqlite3_column_int64(st, 30);
     run->steps = ferry_sqlite_col_strdup(st, 31);
+    (void)ferry_label_counts_parse((const char *)sqlite3_column_text(st, 32),
+                                   &run->skipped_by_label);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -315,6 +327,10 @@ static void bind_change(sqlite3_stmt *st, int base, const ferry_change *c)
         sqlite3_bind_text(st, base + 8, c->step, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, base + 8);
+    if (c->label != NULL)
+        sqlite3_bind_text(st, base + 9, c->label, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, base + 9);
 }
 
 static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite3_stmt **ret,
@@ -325,9 +341,9 @@ static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite
 
     ferry_buf_init(&sql, 64 * 1024);
     ferry_buf_printf(&sql, "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
-                           " reason, diff, step) VALUES ");
+                           " reason, diff, step, label) VALUES ");
     for (size_t i = 0; i < rows; i++)
-        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
     if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) !=
         SQLITE_OK)
         rc = ferry_sqlite_db_error(s->db, err, "recording changes");
@@ -383,7 +399,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
 
     if (sqlite3_prepare_v2(
             s->db,
-            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step"
+            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label"
             " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND seq > ?4"
             " ORDER BY seq LIMIT ?3",
             -1, &st, NULL) != SQLITE_OK)
@@ -416,6 +432,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->reason = ferry_sqlite_col_strdup(st, 5);
         c->diff = ferry_sqlite_col_strdup(st, 6);
         c->step = ferry_sqlite_col_strdup(st, 7);
+        c->label = ferry_sqlite_col_strdup(st, 8);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -824,7 +841,8 @@ static ferry_rc st_sync_stats(ferry_store *base, const char *sync, ferry_sync_st
 {
     ferry_sqlite_store *s = (ferry_sqlite_store *)base;
     static const char *const by_status =
-        "SELECT status, count(*), sum(created), sum(updated), sum(unchanged), sum(skipped),"
+        "SELECT status, count(*), sum(created), sum(updated), sum(unchanged),"
+        " sum(skipped + ifnull((SELECT sum(value) FROM json_each(skipped_by_label)), 0)),"
         " sum(failed), sum(deleted) FROM ferry_runs WHERE sync = ?1 GROUP BY status";
     static const char *const durations =
         "SELECT count(*), avg(duration_ms), sum(duration_ms) FROM ferry_runs WHERE sync = ?1"

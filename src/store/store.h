@@ -50,6 +50,41 @@ const char *ferry_outcome_name(ferry_outcome outcome);
 bool ferry_run_status_parse(const char *name, ferry_run_status *ret);
 bool ferry_outcome_parse(const char *name, ferry_outcome *ret);
 
+/* Records counted under one label (a skip rule's label:, docs/config.md). */
+typedef struct {
+    char *label;
+    int64_t count;
+} ferry_label_count;
+
+/* Records counted apart by label, in the config's order of the labels; every label the
+ * config names is there, with 0 when it counted nothing. What one part of a run counts (the
+ * sync's records; a step's own, as its counts), so a struct of its own. Owned: strings and
+ * items are freed by ferry_label_counts_done(). */
+typedef struct {
+    ferry_label_count *items;
+    size_t n;
+} ferry_label_counts;
+
+void ferry_label_counts_done(ferry_label_counts *lc);
+
+/* Deep-copies src into dst. False when out of memory (dst is then empty). */
+bool ferry_label_counts_copy(ferry_label_counts *dst, const ferry_label_counts *src);
+
+/* Sets lc to labels[0..n) with counts of 0 (lc emptied first). False when out of memory. */
+bool ferry_label_counts_init(ferry_label_counts *lc, char *const *labels, size_t n);
+
+/* The sum of the counts. */
+int64_t ferry_label_counts_total(const ferry_label_counts *lc);
+
+/* The counts as a JSON object in their order, {"FLAT":3}, as the stores keep it: returned
+ * malloc'd (the caller frees it), or NULL when lc is empty or memory ran out (*ret_oom). */
+char *ferry_label_counts_format(const ferry_label_counts *lc, bool *ret_oom);
+
+/* Reads a JSON object of counts (ferry_label_counts_format()'s) into *ret, in the object's
+ * order. NULL text, or text that is not such an object, gives no counts. False when out of
+ * memory. */
+bool ferry_label_counts_parse(const char *json, ferry_label_counts *ret);
+
 /* One run as stored. Strings are owned by the struct (ferry_run_done() frees them). */
 typedef struct {
     int64_t id;
@@ -65,7 +100,9 @@ typedef struct {
     int64_t processed;
     int64_t total;        /* -1 when unknown */
     bool total_estimated; /* total is the last run's count, not stated by the source */
-    int64_t counts[FERRY_OUTCOME_COUNT];
+    int64_t counts[FERRY_OUTCOME_COUNT]; /* counts[skipped]: records no labelled skip rule
+                                            skipped (the plain "N skipped") */
+    ferry_label_counts skipped_by_label; /* records labelled skip rules skipped, per label */
     char *ui_message;
     char *log_message;
     char *error;
@@ -99,6 +136,8 @@ typedef struct {
     long row;     /* source row, 0 for deleted records */
     char *reason; /* skipped/failed/deleted: why */
     char *diff;   /* updated: JSON {"field": ["old", "new"], ...} */
+    char *label;  /* the record's name (label: on the sync, "John Doe (john@example.com)"), or
+                     NULL */
     char *step;   /* the step of a sync with steps that made it, or NULL */
 } ferry_change;
 

@@ -5,7 +5,8 @@
  * run takes the oldest full slot and hands it back when it asks for the record after its last.
  * So the reader may be up to FEED_SLOTS - 1 batches ahead. A batch copies each mapped record
  * (values, key, reason) into its arena, since the mapper's output is borrowed until its next
- * call; the last batch carries the end (FERRY_DONE or the error) after its records. */
+ * call (the skip label is the config's, so only its pointer is kept); the last batch carries
+ * the end (FERRY_DONE or the error) after its records. */
 #include "sync/feed.h"
 
 #include <pthread.h>
@@ -26,8 +27,9 @@ typedef struct {
     size_t n;
     ferry_map_result *result; /* FEED_BATCH of each */
     long *row;
-    size_t *key, *reason; /* offsets into arena, or NO_STRING */
-    size_t *value, *len;  /* FEED_BATCH * nvalues; value as offsets, or NO_STRING */
+    size_t *key, *reason;    /* offsets into arena, or NO_STRING */
+    const char **skip_label; /* borrowed from the config */
+    size_t *value, *len;     /* FEED_BATCH * nvalues; value as offsets, or NO_STRING */
     ferry_buf arena;
     uint64_t done, total; /* the source's progress after the last record */
     ferry_rc end;         /* FERRY_OK: more batches follow; else the end, after the records */
@@ -68,10 +70,11 @@ static bool batch_init(feed_batch *b, size_t nvalues)
     b->row = malloc(FEED_BATCH * sizeof(*b->row));
     b->key = malloc(FEED_BATCH * sizeof(*b->key));
     b->reason = malloc(FEED_BATCH * sizeof(*b->reason));
+    b->skip_label = malloc(FEED_BATCH * sizeof(*b->skip_label));
     b->value = malloc(FEED_BATCH * nv * sizeof(*b->value));
     b->len = malloc(FEED_BATCH * nv * sizeof(*b->len));
     return b->result != NULL && b->row != NULL && b->key != NULL && b->reason != NULL &&
-           b->value != NULL && b->len != NULL;
+           b->skip_label != NULL && b->value != NULL && b->len != NULL;
 }
 
 static void batch_done(feed_batch *b)
@@ -80,6 +83,7 @@ static void batch_done(feed_batch *b)
     free(b->row);
     free(b->key);
     free(b->reason);
+    free(b->skip_label);
     free(b->value);
     free(b->len);
     ferry_buf_done(&b->arena);
@@ -130,6 +134,7 @@ static void fill(ferry_feed *f, feed_batch *b)
         }
         b->result[i] = result;
         b->row[i] = m.row;
+        b->skip_label[i] = m.skip_label;
         b->n++;
     }
     b->end = rc;
@@ -260,6 +265,7 @@ static ferry_rc next_threaded(ferry_feed *f, ferry_map_result *ret_result,
     ret_rec->key = b->key[i] == NO_STRING ? NULL : a + b->key[i];
     ret_rec->row = b->row[i];
     ret_rec->reason = b->reason[i] == NO_STRING ? NULL : a + b->reason[i];
+    ret_rec->skip_label = b->skip_label[i];
     return FERRY_OK;
 }
 

@@ -13,8 +13,10 @@
  *
  * Order per record: a source error fails it; then fields used by skip rules are converted and
  * the rules applied (a skipped record is not validated further); then every other field. The
- * first problem is the reason. Values are copied into one arena per record; pointers into it
- * are fixed up once the record is complete, since the arena may move while it grows. */
+ * first problem is the reason. A record skipped or failed still has its key fields and its
+ * name's (label:) fields read where they can be, for its change row. Values are copied into one
+ * arena per record; pointers into it are fixed up once the record is complete, since the arena may
+ * move while it grows. */
 #include "sync/map.h"
 
 #include <ctype.h>
@@ -509,8 +511,8 @@ static bool in_list(char *const *values, size_t n, const char *s, size_t len)
     return false;
 }
 
-/* Applies the skip rules; true (with the reason set) when the record is skipped. */
-static bool skip_matches(ferry_mapper *m, long row)
+/* The first skip rule that matches the record (the reason set), or NULL. */
+static const ferry_skip_rule *find_skip(ferry_mapper *m, long row)
 {
     for (size_t r = 0; r < m->sync->nskips; r++) {
         const ferry_skip_rule *rule = &m->sync->skips[r];
@@ -523,7 +525,7 @@ static bool skip_matches(ferry_mapper *m, long row)
             if (v != NULL)
                 continue;
             ferry_buf_printf_trunc(&m->reason, "%s %ld: %s is empty", m->word, row, name);
-            return true;
+            return rule;
         }
         bool listed = v != NULL && in_list(rule->values, rule->nvalues, v, len);
         if (listed != (rule->kind == FERRY_SKIP_IN))
@@ -535,9 +537,20 @@ static bool skip_matches(ferry_mapper *m, long row)
             ferry_buf_printf_trunc(&m->reason, "(empty)");
         ferry_buf_printf_trunc(&m->reason, rule->kind == FERRY_SKIP_IN ? " in " : " not in ");
         show_list(&m->reason, rule->values, rule->nvalues);
-        return true;
+        return rule;
     }
-    return false;
+    return NULL;
+}
+
+/* Applies the skip rules: the rule that skips the record (with the reason set; a labelled
+ * rule's label ends it, "... in [Flat] (FLAT)"), or NULL. */
+static const ferry_skip_rule *skip_matches(ferry_mapper *m, long row)
+{
+    const ferry_skip_rule *rule = find_skip(m, row);
+
+    if (rule != NULL && rule->label >= 0)
+        ferry_buf_printf_trunc(&m->reason, " (%s)", m->sync->skip_labels[rule->label]);
+    return rule;
 }
 
 static void build_key(ferry_mapper *m)
@@ -566,6 +579,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
 {
     const ferry_sync_spec *sync = m->sync;
     ferry_map_result result = FERRY_MAP_OK;
+    const ferry_skip_rule *skip = NULL;
     ferry_rc rc = FERRY_OK;
     size_t i;
 
@@ -584,7 +598,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
             goto out;
         }
     }
-    if (sync->nskips > 0 && skip_matches(m, in->row)) {
+    if (sync->nskips > 0 && (skip = skip_matches(m, in->row)) != NULL) {
         result = FERRY_MAP_SKIPPED;
         goto out;
     }
@@ -609,6 +623,12 @@ out:
             if (m->off[m->key_field[k]] == SIZE_MAX)
                 map_field(m, in, m->key_field[k], true, &rc);
         }
+        /* Its name (label:) too, from whichever of its fields can be read. */
+        for (size_t p = 0; p < sync->label.nparts; p++) {
+            long f = sync->label.parts[p].field;
+            if (f >= 0 && m->off[f] == SIZE_MAX)
+                map_field(m, in, (size_t)f, false, &rc);
+        }
         m->reason.len = keep;
         m->reason.data[keep] = '\0';
         if (rc != FERRY_OK)
@@ -630,6 +650,7 @@ out:
     ret_out->key = m->key.len > 0 ? ferry_buf_str(&m->key) : NULL;
     ret_out->row = in->row;
     ret_out->reason = result != FERRY_MAP_OK ? ferry_buf_str(&m->reason) : NULL;
+    ret_out->skip_label = skip != NULL && skip->label >= 0 ? sync->skip_labels[skip->label] : NULL;
     *ret_result = result;
     return FERRY_OK;
 }

@@ -43,6 +43,7 @@
 #include "source/source.h"
 #include "sync/feed.h"
 #include "sync/guard.h"
+#include "sync/label.h"
 #include "sync/lookup.h"
 #include "sync/map.h"
 #include "target/target.h"
@@ -58,22 +59,37 @@
 #define NO_STRING SIZE_MAX
 #define QUEUE_ITEMS 65536
 #define QUEUE_BYTES (16 * 1024 * 1024)
+#define NAMES_BYTES (256 * 1024 * 1024)
 
 /* Change rows waiting to be written: strings live in one arena, referred to by offset until
  * the flush, since the arena may move as it grows. */
 typedef struct {
     ferry_change *items; /* CHANGE_BATCH of each */
-    size_t *key, *reason, *diff;
+    size_t *key, *reason, *diff, *label;
     size_t n;
     ferry_buf arena;
 } change_batch;
+
+/* One final outcome of a record, as the recorder counts, logs and records it; strings
+ * borrowed. */
+typedef struct {
+    ferry_outcome outcome;
+    const char *key;
+    const char *name; /* the record's name (the sync's label:), or NULL */
+    long row;
+    const char *reason;     /* skipped and failed: why, with its "row N: " */
+    const char *diff_text;  /* updated */
+    const char *diff_json;  /* updated */
+    const char *skip_label; /* skipped by a labelled rule: its label (the config's) */
+} outcome_item;
 
 /* A final outcome waiting for pending ones before it: strings in the arena by offset. */
 typedef struct {
     int64_t after; /* how many pending applies came before it */
     ferry_outcome outcome;
     long row;
-    size_t key, reason, diff_text, diff_json;
+    size_t key, name, reason, diff_text, diff_json;
+    const char *skip_label;
 } queued_outcome;
 
 typedef struct {
@@ -82,13 +98,25 @@ typedef struct {
     ferry_buf arena;
 } outcome_queue;
 
+/* The names of the records whose outcome the target still owes, in apply order (the order
+ * drain() tells them): strings in the arena by offset. Used only when the sync names records. */
+typedef struct {
+    size_t *off; /* a name's offset, or NO_STRING */
+    size_t n, head, cap;
+    ferry_buf arena;
+} name_fifo;
+
+/* A step's summary: "Processed 10 brands: ...", labelled skips included. */
+#define STEP_SUMMARY_MAX 1024
+
 /* What a run keeps of each step (a sync without steps is its own single step). */
 typedef struct {
     int64_t counts[FERRY_OUTCOME_COUNT];
+    ferry_label_counts skipped_by_label; /* the step's labelled skips, its labels in order */
     int64_t processed;
     int percent;
-    const char *status; /* pending, running, done, failed, rolled back */
-    char summary[512];  /* "Processed 10 brands: ...", once done */
+    const char *status;             /* pending, running, done, failed, rolled back */
+    char summary[STEP_SUMMARY_MAX]; /* "Processed 10 brands: ...", once done */
 } step_state;
 
 typedef struct {
@@ -123,6 +151,8 @@ typedef struct {
     bool target_dirty;        /* the target may hold work (and its connection) */
     bool draining;            /* inside the target's drain() */
     outcome_queue queue;
+    name_fifo names;                        /* the names of pending applies */
+    ferry_buf name;                         /* the current record's name (label:) */
     ferry_buf section[FERRY_OUTCOME_COUNT]; /* log detail per outcome */
     int64_t shown[FERRY_OUTCOME_COUNT];
     int64_t started_mono;
@@ -132,20 +162,27 @@ typedef struct {
     char first_failure[512]; /* the reason of the first failed record, for the guard */
 } run_ctx;
 
-void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[], char *out,
-                              size_t outlen)
+void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[],
+                              const ferry_label_counts *skipped_by_label, char *out, size_t outlen)
 {
     int64_t processed = c[FERRY_OUTCOME_CREATED] + c[FERRY_OUTCOME_UPDATED] +
                         c[FERRY_OUTCOME_UNCHANGED] + c[FERRY_OUTCOME_SKIPPED] +
-                        c[FERRY_OUTCOME_FAILED];
+                        c[FERRY_OUTCOME_FAILED] + ferry_label_counts_total(skipped_by_label);
     int n;
 
     n = snprintf(out, outlen,
-                 "Processed %lld %s: %lld created, %lld updated, %lld unchanged, %lld skipped, "
-                 "%lld failed",
+                 "Processed %lld %s: %lld created, %lld updated, %lld unchanged, %lld skipped",
                  (long long)processed, sync->noun, (long long)c[FERRY_OUTCOME_CREATED],
                  (long long)c[FERRY_OUTCOME_UPDATED], (long long)c[FERRY_OUTCOME_UNCHANGED],
-                 (long long)c[FERRY_OUTCOME_SKIPPED], (long long)c[FERRY_OUTCOME_FAILED]);
+                 (long long)c[FERRY_OUTCOME_SKIPPED]);
+    /* "5 skipped, 3 FLAT skipped": each label's count after the plain one, in config order. */
+    for (size_t i = 0; i < skipped_by_label->n && n >= 0 && (size_t)n < outlen; i++)
+        n +=
+            snprintf(out + n, outlen - (size_t)n, ", %lld %s skipped",
+                     (long long)skipped_by_label->items[i].count, skipped_by_label->items[i].label);
+    if (n >= 0 && (size_t)n < outlen)
+        n += snprintf(out + n, outlen - (size_t)n, ", %lld failed",
+                      (long long)c[FERRY_OUTCOME_FAILED]);
     if (n < 0 || (size_t)n >= outlen)
         return;
     if (sync->target.on_missing == FERRY_ON_MISSING_DELETE)
@@ -225,15 +262,20 @@ static void refresh_steps(run_ctx *c)
                 st->counts[o] = step_count(c, (ferry_outcome)o);
             st->processed = c->run.processed - c->base_processed;
         }
+        json_t *labels = json_object();
         for (int o = 0; counts != NULL && o < FERRY_OUTCOME_COUNT; o++)
             json_object_set_new(counts, ferry_outcome_name((ferry_outcome)o),
                                 json_integer(st->counts[o]));
+        for (size_t i = 0; labels != NULL && i < st->skipped_by_label.n; i++)
+            json_object_set_new(labels, st->skipped_by_label.items[i].label,
+                                json_integer(st->skipped_by_label.items[i].count));
         json_array_append_new(list,
-                              json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:s?}", "name", sp->name,
-                                        "noun", sp->noun, "status", st->status, "percent",
+                              json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:s?}", "name",
+                                        sp->name, "noun", sp->noun, "status", st->status, "percent",
                                         st->percent, "processed", (json_int_t)st->processed,
-                                        "counts", counts != NULL ? counts : json_null(), "message",
-                                        st->summary[0] != '\0' ? st->summary : NULL));
+                                        "counts", counts != NULL ? counts : json_null(),
+                                        "skipped_by_label", labels != NULL ? labels : json_null(),
+                                        "message", st->summary[0] != '\0' ? st->summary : NULL));
     }
     text = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(list);
@@ -300,6 +342,43 @@ static void log_item(run_ctx *c, ferry_outcome outcome, const char *text, const 
         ferry_buf_printf_trunc(s, " (%s)", detail);
 }
 
+/* A reason without its "row N: " (or "record N: ") prefix: beside a record's name, the
+ * reason says what, the name says which. */
+static const char *without_row(const char *reason)
+{
+    const char *p = reason;
+
+    if (strncmp(p, "row ", 4) == 0)
+        p += 4;
+    else if (strncmp(p, "record ", 7) == 0)
+        p += 7;
+    else
+        return reason;
+    if (*p < '0' || *p > '9')
+        return reason;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return strncmp(p, ": ", 2) == 0 ? p + 2 : reason;
+}
+
+/* Adds a final outcome's entry to the log: "KEY", "KEY (diff)" or "REASON"; a record with a
+ * name shows it instead of its key, with the reason (without its row) in brackets: "John Doe
+ * (john@example.com)", "Mike Johnson (phone: ... -> ...)", "Bob Wilson (email 'bob@' is not
+ * an email address)". */
+static void log_outcome(run_ctx *c, const outcome_item *it)
+{
+    const char *detail = it->outcome == FERRY_OUTCOME_UPDATED ? it->diff_text : NULL;
+
+    if (it->outcome == FERRY_OUTCOME_SKIPPED || it->outcome == FERRY_OUTCOME_FAILED) {
+        if (it->name == NULL) {
+            log_item(c, it->outcome, it->reason, NULL);
+            return;
+        }
+        detail = it->reason != NULL ? without_row(it->reason) : NULL;
+    }
+    log_item(c, it->outcome, it->name != NULL ? it->name : it->key, detail);
+}
+
 /* Copies s into the batch arena; returns its offset, or NO_STRING for NULL. */
 static size_t stash(change_batch *b, const char *s, bool *ok)
 {
@@ -323,6 +402,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].record_key = b->key[i] == NO_STRING ? NULL : b->arena.data + b->key[i];
         b->items[i].reason = b->reason[i] == NO_STRING ? NULL : b->arena.data + b->reason[i];
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
+        b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
@@ -330,8 +410,8 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
     return rc;
 }
 
-static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, long row,
-                           const char *reason, const char *diff, ferry_err *err)
+static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, const char *name,
+                           long row, const char *reason, const char *diff, ferry_err *err)
 {
     change_batch *b = &c->batch;
     size_t i = b->n;
@@ -346,6 +426,7 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, l
     b->key[i] = stash(b, key, &ok);
     b->reason[i] = stash(b, reason, &ok);
     b->diff[i] = stash(b, diff, &ok);
+    b->label[i] = stash(b, name, &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_ENOMEM, "recording a change");
     if (++b->n == CHANGE_BATCH)
@@ -373,29 +454,53 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 
     c->run.counts[FERRY_OUTCOME_DELETED]++;
     log_item(c, FERRY_OUTCOME_DELETED, key, NULL);
-    return add_change(c, FERRY_OUTCOME_DELETED, key, 0, why, NULL, err);
+    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, err);
 }
 
-/* Counts, logs and records one final outcome. reason: SKIPPED and FAILED (with its "row N: "
- * prefix); diff_text and diff_json: UPDATED. */
-static ferry_rc emit(run_ctx *c, ferry_outcome outcome, const char *key, long row,
-                     const char *reason, const char *diff_text, const char *diff_json,
-                     ferry_err *err)
+/* Counts one final outcome: a record a labelled rule skipped under its label, the rest by
+ * outcome. */
+/* Adds one to label's count in lc; false when lc has no such label. */
+static bool label_count_add(ferry_label_counts *lc, const char *label)
 {
-    c->run.counts[outcome]++;
-    switch (outcome) {
+    for (size_t i = 0; i < lc->n; i++) {
+        if (strcmp(lc->items[i].label, label) == 0) {
+            lc->items[i].count++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Counts one final outcome: a record a labelled rule skipped under its label, the step's and
+ * the run's; the rest by outcome (a step's counts are the run's since the step began). */
+static void count(run_ctx *c, const outcome_item *it)
+{
+    if (it->outcome == FERRY_OUTCOME_SKIPPED && it->skip_label != NULL &&
+        label_count_add(&c->steps[c->step].skipped_by_label, it->skip_label)) {
+        (void)label_count_add(&c->run.skipped_by_label, it->skip_label);
+        return;
+    }
+    c->run.counts[it->outcome]++;
+}
+
+/* Counts, logs and records one final outcome. */
+static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
+{
+    count(c, it);
+    switch (it->outcome) {
     case FERRY_OUTCOME_CREATED:
-        log_item(c, FERRY_OUTCOME_CREATED, key, NULL);
-        return add_change(c, FERRY_OUTCOME_CREATED, key, row, NULL, NULL, err);
+        log_outcome(c, it);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, err);
     case FERRY_OUTCOME_UPDATED:
-        log_item(c, FERRY_OUTCOME_UPDATED, key, diff_text);
-        return add_change(c, FERRY_OUTCOME_UPDATED, key, row, NULL, diff_json, err);
+        log_outcome(c, it);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
-        if (outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' && reason != NULL)
-            snprintf(c->first_failure, sizeof(c->first_failure), "%s", reason);
-        log_item(c, outcome, reason, NULL);
-        return add_change(c, outcome, key, row, reason, NULL, err);
+        if (it->outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' &&
+            it->reason != NULL)
+            snprintf(c->first_failure, sizeof(c->first_failure), "%s", it->reason);
+        log_outcome(c, it);
+        return add_change(c, it->outcome, it->key, it->name, it->row, it->reason, NULL, err);
     default:
         return FERRY_OK;
     }
@@ -410,11 +515,17 @@ static ferry_rc emit_queued(run_ctx *c, int64_t upto, ferry_err *err)
     while (q->head < q->n && q->items[q->head].after <= upto) {
         const queued_outcome *o = &q->items[q->head++];
         const char *a = q->arena.data;
-        rc = emit(c, o->outcome, o->key == NO_STRING ? NULL : a + o->key, o->row,
-                  o->reason == NO_STRING ? NULL : a + o->reason,
-                  o->diff_text == NO_STRING ? NULL : a + o->diff_text,
-                  o->diff_json == NO_STRING ? NULL : a + o->diff_json, err);
-        if (rc != FERRY_OK)
+        outcome_item it = {
+            .outcome = o->outcome,
+            .key = o->key == NO_STRING ? NULL : a + o->key,
+            .name = o->name == NO_STRING ? NULL : a + o->name,
+            .row = o->row,
+            .reason = o->reason == NO_STRING ? NULL : a + o->reason,
+            .diff_text = o->diff_text == NO_STRING ? NULL : a + o->diff_text,
+            .diff_json = o->diff_json == NO_STRING ? NULL : a + o->diff_json,
+            .skip_label = o->skip_label,
+        };
+        if ((rc = emit(c, &it, err)) != FERRY_OK)
             return rc;
     }
     if (q->head == q->n) {
@@ -422,6 +533,43 @@ static ferry_rc emit_queued(run_ctx *c, int64_t upto, ferry_err *err)
         ferry_buf_reset(&q->arena);
     }
     return FERRY_OK;
+}
+
+/* Notes the name of a record whose outcome the target owes (when the sync names records). */
+static ferry_rc names_push(run_ctx *c, const char *name, ferry_err *err)
+{
+    name_fifo *f = &c->names;
+
+    if (c->sync->label.nparts == 0)
+        return FERRY_OK;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 1024;
+        size_t *grown = realloc(f->off, cap * sizeof(*grown));
+        if (grown == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "holding the names of pending records");
+        f->off = grown;
+        f->cap = cap;
+    }
+    f->off[f->n] = NO_STRING;
+    if (name != NULL) {
+        f->off[f->n] = f->arena.len;
+        if (ferry_buf_append(&f->arena, name, strlen(name) + 1) != FERRY_OK)
+            return ferry_err_set(err, FERRY_ENOMEM, "holding the names of pending records");
+    }
+    f->n++;
+    return FERRY_OK;
+}
+
+/* The name of the oldest record whose outcome the target owes, or NULL; borrowed until the
+ * fifo is emptied (drain_target()). */
+static const char *names_pop(run_ctx *c)
+{
+    name_fifo *f = &c->names;
+
+    if (f->head >= f->n)
+        return NULL;
+    size_t off = f->off[f->head++];
+    return off == NO_STRING ? NULL : f->arena.data + off;
 }
 
 /* Receives one deferred outcome from the target's drain(). */
@@ -437,13 +585,20 @@ static ferry_rc on_result(void *ctx, const ferry_apply_result *res, ferry_err *e
         return rc;
     c->pending--;
     c->settled_total++;
+    outcome_item it = {.outcome = res->outcome,
+                       .key = res->key,
+                       .name = names_pop(c),
+                       .row = res->row,
+                       .diff_text = res->diff_text,
+                       .diff_json = res->diff_json};
     if (res->outcome == FERRY_OUTCOME_FAILED) {
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", res->row,
                  res->reason);
-        return emit(c, res->outcome, res->key, res->row, reason, NULL, NULL, err);
+        it.reason = reason;
+        it.diff_text = it.diff_json = NULL;
     }
-    return emit(c, res->outcome, res->key, res->row, NULL, res->diff_text, res->diff_json, err);
+    return emit(c, &it, err);
 }
 
 /* Settles everything the target holds: every pending outcome and what waited behind them.
@@ -463,6 +618,8 @@ static ferry_rc drain_target(run_ctx *c, ferry_err *err)
     if (c->pending != 0)
         return ferry_err_set(err, FERRY_EINVAL, "the target left %lld records without an outcome",
                              (long long)c->pending);
+    c->names.n = c->names.head = 0;
+    ferry_buf_reset(&c->names.arena);
     return emit_queued(c, INT64_MAX, err);
 }
 
@@ -480,25 +637,23 @@ static size_t queue_stash(outcome_queue *q, const char *s, bool *ok)
 
 /* Emits a final outcome now, or queues it behind pending ones (draining when the queue is
  * full). */
-static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long row,
-                       const char *reason, const char *diff_text, const char *diff_json,
-                       ferry_err *err)
+static ferry_rc settle(run_ctx *c, const outcome_item *it, ferry_err *err)
 {
     outcome_queue *q = &c->queue;
     queued_outcome *o;
     bool ok = true;
     ferry_rc rc;
 
-    if (outcome == FERRY_OUTCOME_UNCHANGED) {
+    if (it->outcome == FERRY_OUTCOME_UNCHANGED) {
         /* Only counted (no change row, no log item): its place in the order changes nothing,
          * so it neither waits in the queue nor needs the connection. */
-        return emit(c, outcome, key, row, reason, diff_text, diff_json, err);
+        return emit(c, it, err);
     }
     if (c->pending == 0) {
         /* Change rows go through the store's connection: free it first. */
         if ((rc = drain_target(c, err)) != FERRY_OK)
             return rc;
-        return emit(c, outcome, key, row, reason, diff_text, diff_json, err);
+        return emit(c, it, err);
     }
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 256;
@@ -510,12 +665,14 @@ static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long 
     }
     o = &q->items[q->n];
     o->after = c->pending_total;
-    o->outcome = outcome;
-    o->row = row;
-    o->key = queue_stash(q, key, &ok);
-    o->reason = queue_stash(q, reason, &ok);
-    o->diff_text = queue_stash(q, diff_text, &ok);
-    o->diff_json = queue_stash(q, diff_json, &ok);
+    o->outcome = it->outcome;
+    o->row = it->row;
+    o->skip_label = it->skip_label;
+    o->key = queue_stash(q, it->key, &ok);
+    o->name = queue_stash(q, it->name, &ok);
+    o->reason = queue_stash(q, it->reason, &ok);
+    o->diff_text = queue_stash(q, it->diff_text, &ok);
+    o->diff_json = queue_stash(q, it->diff_json, &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_ENOMEM, "queueing an outcome");
     q->n++;
@@ -524,29 +681,40 @@ static ferry_rc settle(run_ctx *c, ferry_outcome outcome, const char *key, long 
     return FERRY_OK;
 }
 
-static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, ferry_err *err);
+static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, const char *name,
+                             ferry_err *err);
 
 /* Handles one mapped record: skipped, failed, or applied to the target. */
 static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_mapped_record *m,
                                ferry_err *err)
 {
     ferry_mapped_record found;
-    const char *why = NULL;
+    const char *why = NULL, *name = NULL;
     char reason[768];
     ferry_rc rc;
 
+    /* Named from the values as mapped: a look-up's field shows the source's value. */
+    if (c->sync->label.nparts > 0 && ferry_record_label_render(&c->sync->label, m, &c->name))
+        name = ferry_buf_str(&c->name);
     if (result == FERRY_MAP_SKIPPED)
-        return settle(c, FERRY_OUTCOME_SKIPPED, m->key, m->row, m->reason, NULL, NULL, err);
+        return settle(c,
+                      &(outcome_item){.outcome = FERRY_OUTCOME_SKIPPED,
+                                      .key = m->key,
+                                      .name = name,
+                                      .row = m->row,
+                                      .reason = m->reason,
+                                      .skip_label = m->skip_label},
+                      err);
     if (result == FERRY_MAP_OK && c->lookups != NULL) {
         if ((rc = ferry_lookups_resolve(c->lookups, m, &found, &why, err)) != FERRY_OK)
             return rc;
         if (why == NULL)
-            return apply_record(c, &found, err);
+            return apply_record(c, &found, name, err);
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, why);
     }
     if (result == FERRY_MAP_OK && why == NULL)
-        return apply_record(c, m, err);
+        return apply_record(c, m, name, err);
     /* Failed: its row is kept, never deleted. A key holding a look-up's value names the row
      * only once looked up, so such a record counts as one whose key could not be read. */
     if (m->key == NULL || c->key_has_lookup) {
@@ -556,12 +724,18 @@ static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_
         if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
             return rc;
     }
-    return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, why != NULL ? reason : m->reason, NULL,
-                  NULL, err);
+    return settle(c,
+                  &(outcome_item){.outcome = FERRY_OUTCOME_FAILED,
+                                  .key = m->key,
+                                  .name = name,
+                                  .row = m->row,
+                                  .reason = why != NULL ? reason : m->reason},
+                  err);
 }
 
-/* Hands one record to the target and settles what it answers. */
-static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, ferry_err *err)
+/* Hands one record (named name, or NULL) to the target and settles what it answers. */
+static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, const char *name,
+                             ferry_err *err)
 {
     ferry_apply_result res;
     char reason[768];
@@ -576,14 +750,23 @@ static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, ferry_err
     if (res.pending) {
         c->pending++;
         c->pending_total++;
+        if ((rc = names_push(c, name, err)) != FERRY_OK)
+            return rc;
         return res.drain ? drain_target(c, err) : FERRY_OK;
     }
+    outcome_item it = {.outcome = res.outcome,
+                       .key = m->key,
+                       .name = name,
+                       .row = m->row,
+                       .diff_text = res.diff_text,
+                       .diff_json = res.diff_json};
     if (res.outcome == FERRY_OUTCOME_FAILED) {
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, res.reason);
-        return settle(c, FERRY_OUTCOME_FAILED, m->key, m->row, reason, NULL, NULL, err);
+        it.reason = reason;
+        it.diff_text = it.diff_json = NULL;
     }
-    return settle(c, res.outcome, m->key, m->row, NULL, res.diff_text, res.diff_json, err);
+    return settle(c, &it, err);
 }
 
 static bool cancelled(const run_ctx *c)
@@ -690,6 +873,50 @@ static char *build_log_message(run_ctx *c, const char *summary, const char *note
     return ferry_buf_take(&b);
 }
 
+/* Sets every count to 0, each label's too. */
+/* Sets every count to 0, each label's too (the run's and the steps'). */
+static void zero_counts(run_ctx *c)
+{
+    memset(c->run.counts, 0, sizeof(c->run.counts));
+    for (size_t i = 0; i < c->run.skipped_by_label.n; i++)
+        c->run.skipped_by_label.items[i].count = 0;
+    for (size_t k = 0; k < c->nsteps; k++)
+        for (size_t i = 0; i < c->steps[k].skipped_by_label.n; i++)
+            c->steps[k].skipped_by_label.items[i].count = 0;
+}
+
+/* Sets up the labels each step counts (its skip rules') and the run's: every step's, each
+ * once, in step order. False when out of memory. */
+static bool init_labels(run_ctx *c)
+{
+    char **labels;
+    size_t n = 0, all = 0;
+    bool ok;
+
+    for (size_t k = 0; k < c->nsteps; k++)
+        all += ferry_sync_step(c->whole, k)->nskip_labels;
+    if ((labels = calloc(all > 0 ? all : 1, sizeof(*labels))) == NULL)
+        return false;
+    for (size_t k = 0; k < c->nsteps; k++) {
+        const ferry_sync_spec *sp = ferry_sync_step(c->whole, k);
+        if (!ferry_label_counts_init(&c->steps[k].skipped_by_label, sp->skip_labels,
+                                     sp->nskip_labels)) {
+            free(labels);
+            return false;
+        }
+        for (size_t i = 0; i < sp->nskip_labels; i++) {
+            size_t j = 0;
+            while (j < n && strcmp(labels[j], sp->skip_labels[i]) != 0)
+                j++;
+            if (j == n)
+                labels[n++] = sp->skip_labels[i];
+        }
+    }
+    ok = ferry_label_counts_init(&c->run.skipped_by_label, labels, n);
+    free(labels);
+    return ok;
+}
+
 static void fill_end(run_ctx *c, ferry_run_status status)
 {
     int64_t now = ferry_time_now_ms();
@@ -731,7 +958,7 @@ static void fill_failure(run_ctx *c, const ferry_err *cause)
     c->run.error_code = strdup(ferry_rc_name(cause->code));
     free(c->run.log_message);
     c->run.log_message = strdup(ui);
-    memset(c->run.counts, 0, sizeof(c->run.counts)); /* nothing was applied */
+    zero_counts(c); /* nothing was applied */
     for (size_t k = 0; k < c->nsteps; k++) {
         step_state *st = &c->steps[k];
         if (strcmp(st->status, "done") == 0)
@@ -1002,7 +1229,8 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
     st->processed = processed;
     st->percent = 100;
     st->status = "done";
-    ferry_run_format_summary(sync, st->counts, st->summary, sizeof(st->summary));
+    ferry_run_format_summary(sync, st->counts, &st->skipped_by_label, st->summary,
+                             sizeof(st->summary));
     set_percent(c, 100);
     return FERRY_OK;
 }
@@ -1032,7 +1260,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
     const char *note = NULL;
-    char summary[FERRY_STEPS_MAX * 520];
+    char summary[FERRY_STEPS_MAX * (STEP_SUMMARY_MAX + 1)];
     ferry_rc rc;
 
     set_phase(c, "connecting");
@@ -1118,13 +1346,15 @@ static void reset_for_retry(run_ctx *c)
 {
     free_steps(c);
     for (size_t k = 0; k < c->nsteps; k++) {
+        ferry_label_counts labels = c->steps[k].skipped_by_label; /* kept: zeroed below */
         memset(&c->steps[k], 0, sizeof(c->steps[k]));
+        c->steps[k].skipped_by_label = labels;
         c->steps[k].status = "pending";
     }
     c->step = 0;
     c->sync = ferry_sync_step(c->whole, 0);
     c->fetch_share = 0;
-    memset(c->run.counts, 0, sizeof(c->run.counts));
+    zero_counts(c);
     c->run.processed = 0;
     c->seq = 0;
     c->keyless_failures = 0;
@@ -1133,6 +1363,8 @@ static void reset_for_retry(run_ctx *c)
     c->target_dirty = c->draining = false;
     c->queue.n = c->queue.head = 0;
     ferry_buf_reset(&c->queue.arena);
+    c->names.n = c->names.head = 0;
+    ferry_buf_reset(&c->names.arena);
     c->batch.n = 0;
     ferry_buf_reset(&c->batch.arena);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++) {
@@ -1180,7 +1412,7 @@ static ferry_rc requeue(run_ctx *c, ferry_err *err)
     c->run.started_at_ms = c->run.finished_at_ms = c->run.duration_ms = 0;
     c->run.percent = 0;
     c->run.processed = 0;
-    memset(c->run.counts, 0, sizeof(c->run.counts));
+    zero_counts(c);
     free(c->run.steps); /* a queued run has not begun any step */
     c->run.steps = NULL;
     set_phase(c, "queued");
@@ -1208,8 +1440,12 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.batch.key = calloc(CHANGE_BATCH, sizeof(*c.batch.key));
     c.batch.reason = calloc(CHANGE_BATCH, sizeof(*c.batch.reason));
     c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
+    c.batch.label = calloc(CHANGE_BATCH, sizeof(*c.batch.label));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
     ferry_buf_init(&c.queue.arena, 2 * QUEUE_BYTES);
+    /* The names of the records a target holds between drains (a batch of the target's). */
+    ferry_buf_init(&c.names.arena, NAMES_BYTES);
+    ferry_buf_init(&c.name, FERRY_RECORD_LABEL_MAX + 1);
     const ferry_run *run = opt->run;
     c.run.id = run->id;
     c.run.sync = strdup(opt->sync->name);
@@ -1228,9 +1464,10 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.started_mono = ferry_time_mono_ms();
     c.last_heartbeat_mono = c.started_mono;
     set_phase(&c, "queued");
-    if (c.run.sync == NULL || c.run.trigger == NULL ||
+    if (c.run.sync == NULL || c.run.trigger == NULL || !init_labels(&c) ||
         (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
-        c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL) {
+        c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL ||
+        c.batch.label == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
@@ -1260,15 +1497,21 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
 
 out:
     free_steps(&c);
+    for (size_t k = 0; k < c.nsteps; k++)
+        ferry_label_counts_done(&c.steps[k].skipped_by_label);
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_done(&c.section[o]);
     ferry_buf_done(&c.batch.arena);
     ferry_buf_done(&c.queue.arena);
+    ferry_buf_done(&c.names.arena);
+    ferry_buf_done(&c.name);
+    free(c.names.off);
     free(c.queue.items);
     free(c.batch.items);
     free(c.batch.key);
     free(c.batch.reason);
     free(c.batch.diff);
+    free(c.batch.label);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {
         ferry_run_done(&c.run);

@@ -79,9 +79,11 @@ typedef struct {
  * it holds. */
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err);
 
-/* Formats the one-line summary of a run's counts into out:
- * "Processed 151 therapists: 2 created, 5 updated, 140 unchanged, 2 skipped, 2 failed." */
-void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t counts[], char *out,
-                              size_t outlen);
+/* Formats the one-line summary of the counts of sync's records into out:
+ * "Processed 151 therapists: 2 created, 5 updated, 140 unchanged, 2 skipped, 2 failed.", with
+ * each label's count after the plain skipped one ("5 skipped, 3 FLAT skipped"; counts[skipped]
+ * excludes them), and ", N deleted" or ", N flagged as missing" by the sync's on_missing. */
+void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t counts[],
+                              const ferry_label_counts *skipped_by_label, char *out, size_t outlen);
 
 #endif

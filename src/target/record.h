@@ -14,8 +14,10 @@ typedef struct {
     const char *key; /* the record key for messages ("E001", or "a=1, b=2"); NULL when
                         a key field could not be read */
     long row;
-    const char *reason; /* skipped/failed: "row 9: employment 'Freelance' not in
-                           [Karyawan]"; NULL when mapped */
+    const char *reason;     /* skipped/failed: "row 9: employment 'Freelance' not in
+                               [Karyawan]"; NULL when mapped */
+    const char *skip_label; /* skipped by a rule with a label: the label (borrowed from the
+                               config, one of the sync's skip_labels); else NULL */
 } ferry_mapped_record;
 
 #endif

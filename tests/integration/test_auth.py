@@ -1049,7 +1049,8 @@ class AuditTest(AuthTestCase):
             self.assertEqual(text.split("\r\n", 1)[0],
                              "id,sync,tenant,status,trigger,user,token,cancelled_by,dry_run,"
                              "queued_at,started_at,finished_at,duration_ms,created,updated,"
-                             "unchanged,skipped,failed,deleted,ui_message,error,steps")
+                             "unchanged,skipped,failed,deleted,ui_message,error,steps,"
+                             "skipped_by_label")
             rows = {int(row["id"]): row for row in csv.DictReader(io.StringIO(text))}
             self.assertEqual((rows[by_token["id"]]["user"], rows[by_token["id"]]["token"]),
                              ("otto", "backend"))

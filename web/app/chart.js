@@ -2,7 +2,7 @@
 // outcome (stacked) below, oldest run on the left. Colours come from CSS classes (style.css),
 // so the chart follows the page's theme and needs no inline styles.
 import {s, h} from './dom.js';
-import {OUTCOMES, fmtDuration, fmtNumber, fmtCounts, fmtTime, statusLabel} from './format.js';
+import {OUTCOMES, fmtDuration, fmtNumber, fmtCounts, fmtTime, statusLabel, skippedTotal} from './format.js';
 
 const HEIGHT = 230;
 const M = {left: 52, right: 10, top: 22};
@@ -23,7 +23,9 @@ export function runsChart(runs, width, title) {
 
   const durations = data.map(r => r.duration_ms || 0);
   const maxDur = Math.max(1, ...durations);
-  const totals = data.map(r => OUTCOMES.reduce((n, o) => n + ((r.counts && r.counts[o]) || 0), 0));
+  // A run's records by outcome; skipped counts every skipped record, labelled ones too.
+  const count = (r, o) => (o === 'skipped' ? skippedTotal(r) : (r.counts && r.counts[o]) || 0);
+  const totals = data.map(r => OUTCOMES.reduce((n, o) => n + count(r, o), 0));
   const maxRec = Math.max(1, ...totals);
 
   const avg = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 0;
@@ -70,10 +72,10 @@ export function runsChart(runs, width, title) {
       s('rect', {x: cx, y: durBottom - hDur, width: barW, height: hDur, rx: 1.5,
         class: `bar-dur bar-dur--${r.status}`})));
     const g = s('g', {class: 'chart-run'},
-      s('title', null, `Run #${r.id}: ${fmtCounts(r.counts)}`));
+      s('title', null, `Run #${r.id}: ${fmtCounts(r.counts, {labels: r.skipped_by_label})}`));
     let y = recBottom;
     for (const o of OUTCOMES) {
-      const n = (r.counts && r.counts[o]) || 0;
+      const n = count(r, o);
       if (!n) continue;
       const hh = (n / maxRec) * PANEL;
       y -= hh;

@@ -110,13 +110,30 @@ export function fmtEta(seconds) {
   return fmtDuration(seconds * 1000);
 }
 
-/** "8 created, 5 updated, 2 failed" (zeros left out), or "no records". */
-export function fmtCounts(counts, {zeros = false} = {}) {
+/** A run's labelled skips, [[label, count], ...] in the config's order (skipped_by_label). */
+export function labelledSkips(run) {
+  return Object.entries((run && run.skipped_by_label) || {});
+}
+
+/** Every record a run skipped: the plain count (counts.skipped leaves labelled skips out)
+ * and each label's. */
+export function skippedTotal(run) {
+  const plain = (run && run.counts && run.counts.skipped) || 0;
+  return labelledSkips(run).reduce((n, [, c]) => n + (c || 0), plain);
+}
+
+/** "8 created, 5 updated, 2 skipped, 3 FLAT skipped, 2 failed" (zeros left out), or "no
+ * records". labels: the run's skipped_by_label, each written after the plain skipped. */
+export function fmtCounts(counts, {zeros = false, labels = null} = {}) {
   if (!counts) return '';
   const parts = [];
   for (const o of OUTCOMES) {
     const n = counts[o] || 0;
     if (n || zeros) parts.push(`${fmtNumber(n)} ${o}`);
+    if (o !== 'skipped') continue;
+    for (const [label, c] of Object.entries(labels || {})) {
+      if (c || zeros) parts.push(`${fmtNumber(c)} ${label} skipped`);
+    }
   }
   return parts.length ? parts.join(', ') : 'no records';
 }
@@ -145,7 +162,9 @@ export function progressLine(run) {
 export function rateLine(run) {
   const parts = [];
   const c = run.counts;
-  if (c && OUTCOMES.some(o => c[o])) parts.push(fmtCounts(c));
+  if (c && (OUTCOMES.some(o => c[o]) || skippedTotal(run))) {
+    parts.push(fmtCounts(c, {labels: run.skipped_by_label}));
+  }
   if (run.rows_per_second) parts.push(`${fmtNumber(run.rows_per_second)} rows/s`);
   const eta = fmtEta(run.eta_seconds);
   if (eta && isActive(run) && run.status === 'running') parts.push(`${eta} left`);

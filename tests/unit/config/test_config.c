@@ -458,12 +458,12 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, database, key, on_missing, timestamps, flag, scope)");
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
-                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, source, "
-                 "target, fields, skip, title, steps, schedule, allow_empty, timeout, cooldown, "
-                 "retries, tenant, guard)");
+                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
+                 "source, target, fields, skip, title, steps, schedule, allow_empty, timeout, "
+                 "cooldown, retries, tenant, guard)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
-                 "not_in, empty)");
+                 "not_in, empty, label)");
 }
 
 /* A sync whose target's keys go on, one a line, from line 7. */
@@ -1699,6 +1699,99 @@ static void skip_rule_takes_exactly_one_condition(void **state)
                  "ferry.yaml:6: syncs.people.skip.kind.in[1]: 'A' is listed twice");
 }
 
+static void skip_labels_are_kept_once_each_in_config_order(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC "    skip:\n"
+                                           "      kind: { in: [Flat, Studio], label: FLAT }\n"
+                                           "      name: { empty: true }\n"
+                                           "      id: { in: [x], label: FLAT }\n");
+    const ferry_sync_spec *s = &cfg->syncs[0];
+
+    (void)state;
+    assert_int_equal(s->nskips, 3);
+    assert_int_equal(s->skips[0].label, 0);
+    assert_int_equal(s->skips[1].label, -1);
+    assert_int_equal(s->skips[2].label, 0);
+    assert_int_equal(s->nskip_labels, 1);
+    assert_string_equal(s->skip_labels[0], "FLAT");
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC "    skip:\n"
+                             "      kind: { in: [Flat], label: no kind }\n"
+                             "      name: { empty: true, label: Tanpa_nama-2 }\n");
+    s = &cfg->syncs[0];
+    assert_int_equal(s->nskip_labels, 2);
+    assert_string_equal(s->skip_labels[0], "no kind");
+    assert_string_equal(s->skip_labels[1], "Tanpa_nama-2");
+    assert_int_equal(s->skips[1].label, 1);
+    ferry_config_free(cfg);
+}
+
+static void skip_label_must_be_a_word_for_messages(void **state)
+{
+    (void)state;
+    expect_error(MINI_SYNC "    skip: { kind: { in: [a], label: \"FLAT!\" } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind.label: 'FLAT!' is not a label: use 1 to 64 "
+                 "letters, digits, spaces, '-' and '_', such as FLAT (messages say \"3 FLAT "
+                 "skipped\")");
+    expect_error_prefix(MINI_SYNC "    skip: { kind: { in: [a], label: \" FLAT\" } }\n",
+                        "ferry.yaml:6: syncs.people.skip.kind.label: ' FLAT' is not a label");
+    expect_error(MINI_SYNC "    skip: { kind: { in: [a], label: \"\" } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind.label: must not be empty");
+    expect_error(MINI_SYNC "    skip: { kind: { label: FLAT } }\n",
+                 "ferry.yaml:6: syncs.people.skip.kind: a rule takes exactly one of in, not_in "
+                 "or empty");
+}
+
+/* ---- label: record names ---- */
+
+static void record_label_is_split_into_text_and_fields(void **state)
+{
+    ferry_config *cfg = parse_ok(MINI_SYNC "    label: \"{name} ({id}) {kind}!\"\n");
+    const ferry_record_label *lb = &cfg->syncs[0].label;
+
+    (void)state;
+    assert_string_equal(lb->text, "{name} ({id}) {kind}!");
+    assert_int_equal(lb->line, 6);
+    assert_int_equal(lb->nparts, 4);
+    assert_string_equal(lb->parts[0].text, "");
+    assert_int_equal(lb->parts[0].field, 1);
+    assert_string_equal(lb->parts[1].text, " (");
+    assert_int_equal(lb->parts[1].field, 0);
+    assert_string_equal(lb->parts[2].text, ") ");
+    assert_int_equal(lb->parts[2].field, 2);
+    assert_string_equal(lb->parts[3].text, "!");
+    assert_int_equal(lb->parts[3].field, -1);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(MINI_SYNC);
+    assert_null(cfg->syncs[0].label.text);
+    assert_int_equal(cfg->syncs[0].label.nparts, 0);
+    ferry_config_free(cfg);
+}
+
+static void record_label_naming_no_field_is_refused(void **state)
+{
+    (void)state;
+    expect_error(MINI_SYNC "    label: \"{name} ({emial})\"\n",
+                 "ferry.yaml:6: syncs.people.label: no field named 'emial' (a label names "
+                 "records by their fields' values, such as \"{name} ({email})\")");
+    expect_error(MINI_SYNC "    label: Someone\n",
+                 "ferry.yaml:6: syncs.people.label: a label names at least one field in braces, "
+                 "such as \"{name} ({email})\"");
+    expect_error(MINI_SYNC "    label: [name]\n",
+                 "ferry.yaml:6: syncs.people.label: expected a scalar");
+    /* The order of keys does not matter: fields come after label. */
+    expect_error("syncs:\n"
+                 "  people:\n"
+                 "    label: \"{nama}\"\n"
+                 "    source: { url: people.csv }\n"
+                 "    target: { table: people, key: id }\n"
+                 "    fields: { id: {}, name: {} }\n",
+                 "ferry.yaml:3: syncs.people.label: no field named 'nama' (a label names records "
+                 "by their fields' values, such as \"{name} ({email})\")");
+}
+
 /* ---- schedule ---- */
 
 static void schedule_every_duration_is_read(void **state)
@@ -2209,6 +2302,10 @@ int main(void)
         cmocka_unit_test(delimiter_is_one_character_but_not_quote_or_newline),
         cmocka_unit_test(on_missing_takes_keep_delete_or_flag),
         cmocka_unit_test(skip_rules_in_not_in_and_empty_are_read),
+        cmocka_unit_test(skip_labels_are_kept_once_each_in_config_order),
+        cmocka_unit_test(skip_label_must_be_a_word_for_messages),
+        cmocka_unit_test(record_label_is_split_into_text_and_fields),
+        cmocka_unit_test(record_label_naming_no_field_is_refused),
         cmocka_unit_test(skip_on_an_unknown_field_is_an_error),
         cmocka_unit_test(skip_rule_takes_exactly_one_condition),
         cmocka_unit_test(schedule_every_duration_is_read),

@@ -925,6 +925,98 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
     ferry_changes_free(ch, n);
 }
 
+static void labelled_skip_counts_are_kept_in_their_order(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got, *runs = NULL;
+    ferry_label_count items[3] = {
+        {(char *)"FLAT", 3}, {(char *)"no email", 0}, {(char *)"Über", 2}};
+    ferry_sync_stats stats;
+    size_t n = 0;
+    ferry_err err;
+    int64_t id = start(st, &run), plain;
+
+    run.id = id;
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.phase = (char *)"done";
+    run.counts[FERRY_OUTCOME_SKIPPED] = 5;
+    run.skipped_by_label = (ferry_label_counts){items, 3};
+    run.finished_at_ms = 1795500349999;
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(got.counts[FERRY_OUTCOME_SKIPPED], 5);
+    assert_int_equal(got.skipped_by_label.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(got.skipped_by_label.items[i].label, items[i].label);
+        assert_int_equal(got.skipped_by_label.items[i].count, items[i].count);
+    }
+    ferry_run_done(&got);
+    assert_int_equal(
+        st->runs->run_list(st, &(ferry_run_filter){.sync = "therapists"}, &runs, &n, &err),
+        FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(runs[0].skipped_by_label.n, 3);
+    assert_string_equal(runs[0].skipped_by_label.items[2].label, "Über");
+    ferry_runs_free(runs, n);
+
+    /* A run of a sync without labels has none; the statistics count every skipped record. */
+    run = new_run("therapists", 1795500350000);
+    plain = start(st, &run);
+    run.id = plain;
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.phase = (char *)"done";
+    run.counts[FERRY_OUTCOME_SKIPPED] = 4;
+    run.finished_at_ms = 1795500359999;
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, plain, &got, &err), FERRY_OK);
+    assert_int_equal(got.skipped_by_label.n, 0);
+    assert_null(got.skipped_by_label.items);
+    ferry_run_done(&got);
+    assert_int_equal(st->runs->sync_stats(st, "therapists", &stats, &err), FERRY_OK);
+    assert_int_equal(stats.records[FERRY_OUTCOME_SKIPPED], 5 + 3 + 2 + 4);
+    ferry_sync_stats_done(&stats);
+}
+
+static void a_change_keeps_the_records_name(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000);
+    ferry_change batch[130];
+    char names[130][32];
+    ferry_change *ch = NULL;
+    size_t n = 0;
+    ferry_err err;
+    int64_t id = start(st, &run);
+
+    /* 130: a multi-row statement of 128 and two single rows on SQLite; one COPY on PostgreSQL,
+     * whose text format escapes the backslash and the tab. */
+    for (int i = 0; i < 130; i++) {
+        snprintf(names[i], sizeof(names[i]), "Ayu %d (a\\%d@x.io)\t", i, i);
+        batch[i] = (ferry_change){.run_id = id,
+                                  .seq = i + 1,
+                                  .record_key = (char *)"K",
+                                  .outcome = FERRY_OUTCOME_CREATED,
+                                  .row = i + 2,
+                                  .label = i == 7 ? NULL : names[i]};
+    }
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->changes_add(st, batch, 130, &err), FERRY_OK);
+    assert_int_equal(st->runs->change_list(
+                         st, id, &(ferry_change_filter){.outcome = -1, .limit = 0}, &ch, &n, &err),
+                     FERRY_OK);
+    assert_int_equal(n, 130);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 7)
+            assert_null(ch[i].label);
+        else
+            assert_string_equal(ch[i].label, names[i]);
+    }
+    ferry_changes_free(ch, n);
+}
+
 static void reopening_the_database_keeps_runs_and_changes(void **state)
 {
     fixture *fx = *state;
@@ -973,7 +1065,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 8)",
+             "Ferry knows up to 9)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -995,7 +1087,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 8);
+    assert_int_equal(sqlite3_column_int(st, 0), 9);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1069,7 +1161,7 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     ferry_err err;
     int64_t id = start(fx->store, &run);
 
-    /* Make it a version 1 database: nothing of versions 2 to 6. */
+    /* Make it a version 1 database: nothing of versions 2 to 9. */
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE ferry_audit; DROP TABLE ferry_sessions;"
                                   " DROP TABLE ferry_api_tokens; DROP TABLE ferry_users;"
@@ -1080,6 +1172,8 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN retry_of;"
                                   " ALTER TABLE ferry_runs DROP COLUMN steps;"
                                   " ALTER TABLE ferry_changes DROP COLUMN step;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN skipped_by_label;"
+                                  " ALTER TABLE ferry_changes DROP COLUMN label;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1093,8 +1187,8 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
     assert_int_equal(sqlite3_exec(ferry_sqlite_store_db(again),
                                   "SELECT count(*) FROM ferry_users; SELECT count(*) FROM"
                                   " ferry_sessions; SELECT token_label, cancel_requested_by,"
-                                  " allow_missing FROM ferry_runs; SELECT count(*) FROM"
-                                  " ferry_nodes",
+                                  " allow_missing, skipped_by_label FROM ferry_runs; SELECT"
+                                  " label FROM ferry_changes; SELECT count(*) FROM ferry_nodes",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
 }
@@ -1245,7 +1339,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 8);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 9);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2003,7 +2097,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 4);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 5);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2033,7 +2127,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 4)",
+             "Ferry knows up to 5)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2242,7 +2336,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        4);
+        5);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2523,6 +2617,9 @@ static void pg_many_changes_are_written_in_batches(void **state)
         cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),           \
         cmocka_unit_test_setup_teardown(                                                           \
             heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(labelled_skip_counts_are_kept_in_their_order, setup,       \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_change_keeps_the_records_name, setup, teardown),         \
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,         \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(reopening_the_database_keeps_runs_and_changes, setup,      \

@@ -49,7 +49,7 @@ static void setup_fx(fixture *fx)
                                "      name: { column: Name, required: true }\n"
                                "      note: { column: Note }\n"
                                "      kind: { column: Kind, type: enum, values: [a, b] }\n"
-                               "    skip: { kind: { in: [b] } }\n";
+                               "    skip: { kind: { in: [b], label: B } }\n";
     ferry_err err;
 
     memset(fx, 0, sizeof(*fx));
@@ -129,8 +129,14 @@ static void transcript(fixture *fx, bool threaded, ferry_buf *out)
                      FERRY_OK);
     while ((rc = ferry_feed_next(feed, &result, &m, &err)) == FERRY_OK) {
         assert_int_equal(m.nvalues, fx->cfg->syncs[0].nfields);
-        ferry_buf_printf(out, "%d row=%ld key=%s reason=%s |", (int)result, m.row,
-                         m.key ? m.key : "-", m.reason ? m.reason : "-");
+        /* The sync's one skip rule has a label: every skipped record carries it. */
+        if (result == FERRY_MAP_SKIPPED)
+            assert_string_equal(m.skip_label, "B");
+        else
+            assert_null(m.skip_label);
+        ferry_buf_printf(out, "%d row=%ld key=%s reason=%s skip_label=%s |", (int)result, m.row,
+                         m.key ? m.key : "-", m.reason ? m.reason : "-",
+                         m.skip_label ? m.skip_label : "-");
         for (size_t i = 0; i < m.nvalues; i++) {
             if (m.value[i] == NULL) {
                 ferry_buf_printf(out, " NULL");

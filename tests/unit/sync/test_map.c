@@ -842,6 +842,68 @@ static void skipped_record_reports_its_key(void **state)
     unload(&fx);
 }
 
+static void a_labelled_rule_names_its_label_in_the_reason_and_the_record(void **state)
+{
+    const char *freelancer[NFIELDS] = {"E009", "Dian", NULL, "Freelance", NULL, NULL};
+    const char *no_email[NFIELDS] = {"E010", "Eka", NULL, "Karyawan", NULL, NULL};
+    const char *ok[NFIELDS] = {"E011", "Fika", "f@example.com", "Karyawan", NULL, NULL};
+    fixture fx;
+
+    (void)state;
+    load(&fx, STAFF_YAML "    skip:\n"
+                         "      employment: { not_in: [Karyawan], label: FLAT }\n"
+                         "      email: { empty: true }\n");
+    assert_int_equal(map_values(&fx, 9, freelancer), FERRY_MAP_SKIPPED);
+    assert_string_equal(fx.out.reason, "row 9: employment 'Freelance' not in [Karyawan] (FLAT)");
+    /* The config's own string, so the run can count it without copying it. */
+    assert_ptr_equal(fx.out.skip_label, fx.sync->skip_labels[0]);
+    assert_int_equal(map_values(&fx, 10, no_email), FERRY_MAP_SKIPPED);
+    assert_string_equal(fx.out.reason, "row 10: email is empty");
+    assert_null(fx.out.skip_label);
+    assert_int_equal(map_values(&fx, 11, ok), FERRY_MAP_OK);
+    assert_null(fx.out.skip_label);
+    unload(&fx);
+}
+
+static void a_failed_or_skipped_record_still_has_its_names_fields(void **state)
+{
+    /* email fails before name and age are read; employment skips before any is. */
+    const char *bad_email[NFIELDS] = {"E001", "Ayu", "ayu@", "Karyawan", NULL, "30"};
+    const char *skipped[NFIELDS] = {"E002", "Budi", "b@example.com", "Freelance", "n", "x"};
+    fixture fx;
+
+    (void)state;
+    load(&fx, "syncs:\n"
+              "  staff:\n"
+              "    source: { url: staff.csv }\n"
+              "    target: { table: staff, key: id }\n"
+              "    label: \"{name} ({email}, {age})\"\n"
+              "    fields:\n"
+              "      id: {}\n"
+              "      email: { type: email }\n"
+              "      employment: { type: enum, values: [Karyawan, Freelance] }\n"
+              "      note: {}\n"
+              "      age: { type: integer }\n"
+              "      name: { required: true }\n"
+              "    skip: { employment: { not_in: [Karyawan] } }\n");
+    const char *r1[NFIELDS] = {bad_email[F_ID],   bad_email[F_EMAIL], bad_email[F_EMPLOYMENT],
+                               bad_email[F_NOTE], bad_email[F_AGE],   bad_email[F_NAME]};
+    assert_int_equal(map_values(&fx, 2, r1), FERRY_MAP_FAILED);
+    assert_string_equal(fx.out.reason, "row 2: email 'ayu@' is not an email address");
+    assert_string_equal(fx.out.value[5], "Ayu");
+    assert_string_equal(fx.out.value[4], "30");
+    assert_null(fx.out.value[1]); /* the failing value stays unread */
+    const char *r2[NFIELDS] = {skipped[F_ID],   skipped[F_EMAIL], skipped[F_EMPLOYMENT],
+                               skipped[F_NOTE], skipped[F_AGE],   skipped[F_NAME]};
+    assert_int_equal(map_values(&fx, 3, r2), FERRY_MAP_SKIPPED);
+    assert_string_equal(fx.out.reason, "row 3: employment 'Freelance' not in [Karyawan]");
+    assert_string_equal(fx.out.value[5], "Budi");
+    assert_string_equal(fx.out.value[1], "b@example.com");
+    assert_null(fx.out.value[4]); /* 'x' is no integer: empty in the name */
+    assert_null(fx.out.value[3]); /* not in the name: not read */
+    unload(&fx);
+}
+
 static void failed_record_still_reports_its_key(void **state)
 {
     const char *row[NFIELDS] = {"E001", "Ayu", "bob@", NULL, NULL, NULL};
@@ -1067,6 +1129,8 @@ int main(void)
         cmocka_unit_test(enum_reason_lists_the_allowed_values),
         cmocka_unit_test(first_invalid_field_in_field_order_is_the_reason),
         cmocka_unit_test(skip_not_in_reason_names_field_value_and_list),
+        cmocka_unit_test(a_labelled_rule_names_its_label_in_the_reason_and_the_record),
+        cmocka_unit_test(a_failed_or_skipped_record_still_has_its_names_fields),
         cmocka_unit_test(skip_not_in_lets_listed_values_through_in_any_case),
         cmocka_unit_test(skip_not_in_skips_an_empty_value),
         cmocka_unit_test(skip_in_matches_case_insensitively),

@@ -35,8 +35,8 @@ typedef struct {
     bool allow_missing; /* runs are started with --allow-missing */
 } fixture;
 
-/* The sync: title Staff, records called "people", key ID, skip non-Karyawan. */
-static void setup_fx(fixture *fx, const char *on_missing, const char *extra)
+/* The sync: title Staff, records called "people", key ID, skip (the rules' YAML mapping). */
+static void setup_fx_skip(fixture *fx, const char *on_missing, const char *skip, const char *extra)
 {
     char yaml[2048];
     ferry_err err;
@@ -60,15 +60,21 @@ static void setup_fx(fixture *fx, const char *on_missing, const char *extra)
                  "      employment: { column: Employment, type: enum, values: [Karyawan, "
                  "Freelance] }\n"
                  "      age: { column: Age, type: integer }\n"
-                 "    skip: { employment: { not_in: [Karyawan] } }\n"
+                 "    skip: %s\n"
                  "%s",
-                 on_missing, extra != NULL ? extra : "");
+                 on_missing, skip, extra != NULL ? extra : "");
     assert_true(n > 0 && (size_t)n < sizeof(yaml));
     ferry_err_clear(&err);
     if (ferry_config_parse(yaml, (size_t)n, "ferry.yaml", fx->dir, &fx->cfg, &err) != FERRY_OK)
         fail_msg("config: %s", err.msg);
     if (ferry_store_open(fx->cfg->database, fx->cfg->dir, &fx->store, &err) != FERRY_OK)
         fail_msg("store: %s", err.msg);
+}
+
+/* The sync of setup_fx_skip(), skipping every record that is not Karyawan. */
+static void setup_fx(fixture *fx, const char *on_missing, const char *extra)
+{
+    setup_fx_skip(fx, on_missing, "{ employment: { not_in: [Karyawan] } }", extra);
 }
 
 static void teardown_fx(fixture *fx)
@@ -317,6 +323,86 @@ static void log_message_details_each_outcome(void **state)
                                        "Updated: E001 (name: 'Ayu' -> 'Ayu Lestari').\n"
                                        "Skipped: row 4: employment 'Freelance' not in [Karyawan].\n"
                                        "Failed: row 5: email 'eko@' is not an email address.");
+    ferry_run_done(&run);
+    teardown_fx(&fx);
+}
+
+/* Freelancers are skipped under a label, records without an age without one; records are
+ * named "{name} ({email})". */
+#define LABELLED_SKIP                                                                              \
+    "{ employment: { not_in: [Karyawan], label: FREELANCE }, age: { empty: true } }"
+#define LABELLED_EXTRA "    label: \"{name} ({email})\"\n"
+#define LABELLED_SUMMARY                                                                           \
+    "Processed 6 people: 1 created, 1 updated, 1 unchanged, 1 skipped, 1 FREELANCE skipped, 1 "    \
+    "failed."
+
+static void labelled_skips_are_counted_apart_and_records_named(void **state)
+{
+    fixture fx;
+    ferry_run run, stored;
+    ferry_err err;
+
+    (void)state;
+    setup_fx_skip(&fx, "keep", LABELLED_SKIP, LABELLED_EXTRA);
+    write_csv(&fx, FIRST_CSV);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_string_equal(run.ui_message, "Processed 3 people: 3 created, 0 updated, 0 unchanged, 0 "
+                                        "skipped, 0 FREELANCE skipped, 0 failed.");
+    assert_string_equal(run.log_message,
+                        "Processed 3 people: 3 created, 0 updated, 0 unchanged, 0 skipped, 0 "
+                        "FREELANCE skipped, 0 failed.\nCreated: Ayu (ayu@example.com); Budi "
+                        "(budi@example.com); Citra (citra@example.com).");
+    ferry_run_done(&run);
+    write_csv(&fx, SECOND_CSV "E007,Gita,gita@example.com,Karyawan,\n");
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_string_equal(run.ui_message, LABELLED_SUMMARY);
+    assert_string_equal(run.log_message, LABELLED_SUMMARY
+                        "\n"
+                        "Created: Fajar (fajar@example.com).\n"
+                        "Updated: Ayu Lestari (ayu@example.com) (name: 'Ayu' -> 'Ayu Lestari').\n"
+                        "Skipped: Dewi (dewi@example.com) (employment 'Freelance' not in "
+                        "[Karyawan] (FREELANCE)); Gita (gita@example.com) (age is empty).\n"
+                        "Failed: Eko (email 'eko@' is not an email address).");
+    assert_int_equal(run.processed, 6);
+    assert_int_equal(run.counts[FERRY_OUTCOME_SKIPPED], 1);
+    assert_int_equal(run.skipped_by_label.n, 1);
+    assert_string_equal(run.skipped_by_label.items[0].label, "FREELANCE");
+    assert_int_equal(run.skipped_by_label.items[0].count, 1);
+    /* The change rows keep the key, the reason (with the label) and the name. */
+    expect_dump(&fx,
+                "SELECT seq, outcome, record_key, row, reason, label FROM ferry_changes WHERE"
+                " run_id = 2 ORDER BY seq",
+                "1|updated|E001|2|NULL|Ayu Lestari (ayu@example.com)\n"
+                "2|skipped|E004|4|row 4: employment 'Freelance' not in [Karyawan] "
+                "(FREELANCE)|Dewi (dewi@example.com)\n"
+                "3|failed|E005|5|row 5: email 'eko@' is not an email address|Eko\n"
+                "4|created|E006|6|NULL|Fajar (fajar@example.com)\n"
+                "5|skipped|E007|7|row 7: age is empty|Gita (gita@example.com)\n");
+    /* Stored as counted. */
+    ferry_err_clear(&err);
+    assert_int_equal(fx.store->runs->run_load(fx.store, run.id, &stored, &err), FERRY_OK);
+    assert_int_equal(stored.counts[FERRY_OUTCOME_SKIPPED], 1);
+    assert_int_equal(stored.skipped_by_label.n, 1);
+    assert_string_equal(stored.skipped_by_label.items[0].label, "FREELANCE");
+    assert_int_equal(stored.skipped_by_label.items[0].count, 1);
+    ferry_run_done(&stored);
+    ferry_run_done(&run);
+    teardown_fx(&fx);
+}
+
+static void a_failed_run_counts_no_labelled_skips(void **state)
+{
+    fixture fx;
+    ferry_run run;
+
+    (void)state;
+    setup_fx_skip(&fx, "keep", LABELLED_SKIP, "    guard: { max_failed: 0 }\n");
+    write_csv(&fx, SECOND_CSV);
+    run = run_sync(&fx, false, NULL, NULL);
+    assert_int_equal(run.status, FERRY_RUN_FAILED);
+    assert_int_equal(run.skipped_by_label.n, 1);
+    assert_int_equal(run.skipped_by_label.items[0].count, 0);
     ferry_run_done(&run);
     teardown_fx(&fx);
 }
@@ -950,6 +1036,7 @@ static void html_page_instead_of_csv_fails_the_run(void **state)
 /* ---- ferry_run_format_summary ---- */
 
 static const int64_t sample_counts[FERRY_OUTCOME_COUNT] = {2, 5, 140, 2, 2, 3};
+static const ferry_label_counts no_labels = {NULL, 0};
 #define SAMPLE_SUMMARY                                                                             \
     "Processed 151 therapists: 2 created, 5 updated, 140 unchanged, 2 skipped, 2 failed"
 
@@ -969,7 +1056,7 @@ static void summary_with_on_missing_keep_has_no_suffix(void **state)
     char out[256];
 
     (void)state;
-    ferry_run_format_summary(&sync, sample_counts, out, sizeof(out));
+    ferry_run_format_summary(&sync, sample_counts, &no_labels, out, sizeof(out));
     assert_string_equal(out, SAMPLE_SUMMARY ".");
 }
 
@@ -979,7 +1066,7 @@ static void summary_with_on_missing_delete_counts_deleted(void **state)
     char out[256];
 
     (void)state;
-    ferry_run_format_summary(&sync, sample_counts, out, sizeof(out));
+    ferry_run_format_summary(&sync, sample_counts, &no_labels, out, sizeof(out));
     assert_string_equal(out, SAMPLE_SUMMARY ", 3 deleted.");
 }
 
@@ -989,8 +1076,22 @@ static void summary_with_on_missing_flag_counts_flagged(void **state)
     char out[256];
 
     (void)state;
-    ferry_run_format_summary(&sync, sample_counts, out, sizeof(out));
+    ferry_run_format_summary(&sync, sample_counts, &no_labels, out, sizeof(out));
     assert_string_equal(out, SAMPLE_SUMMARY ", 3 flagged as missing.");
+}
+
+static void summary_puts_each_labels_count_after_the_plain_skipped(void **state)
+{
+    ferry_sync_spec sync = summary_sync(FERRY_ON_MISSING_KEEP);
+    ferry_label_count items[2] = {{(char *)"FLAT", 3}, {(char *)"no email", 0}};
+    ferry_label_counts labels = {items, 2};
+    char out[256];
+
+    (void)state;
+    /* 151 records, 3 of them skipped by the FLAT rule and none by the other. */
+    ferry_run_format_summary(&sync, sample_counts, &labels, out, sizeof(out));
+    assert_string_equal(out, "Processed 154 therapists: 2 created, 5 updated, 140 unchanged, 2 "
+                             "skipped, 3 FLAT skipped, 0 no email skipped, 2 failed.");
 }
 
 static void summary_is_cut_to_the_buffer(void **state)
@@ -1001,9 +1102,9 @@ static void summary_is_cut_to_the_buffer(void **state)
 
     (void)state;
     /* Room for the counts and 4 bytes of the suffix. */
-    ferry_run_format_summary(&sync, sample_counts, out, sizeof(out));
+    ferry_run_format_summary(&sync, sample_counts, &no_labels, out, sizeof(out));
     assert_string_equal(out, SAMPLE_SUMMARY ", 3 ");
-    ferry_run_format_summary(&sync, sample_counts, tiny, sizeof(tiny));
+    ferry_run_format_summary(&sync, sample_counts, &no_labels, tiny, sizeof(tiny));
     assert_string_equal(tiny, "Processed");
 }
 
@@ -1065,6 +1166,9 @@ int main(void)
         cmocka_unit_test(summary_with_on_missing_delete_counts_deleted),
         cmocka_unit_test(summary_with_on_missing_flag_counts_flagged),
         cmocka_unit_test(summary_is_cut_to_the_buffer),
+        cmocka_unit_test(summary_puts_each_labels_count_after_the_plain_skipped),
+        cmocka_unit_test(labelled_skips_are_counted_apart_and_records_named),
+        cmocka_unit_test(a_failed_run_counts_no_labelled_skips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,9 +6,10 @@
  * SQLite store and once on a PostgreSQL store (a fresh database on the test run's throwaway
  * server). For every run, the transcript of what a person or a program can see, the counts,
  * the summary, the log message (with the order of its items), every change row (seq, key,
- * outcome, row, reason, diff) and the synced table afterwards, must be byte-identical, once
- * what each backend says its own way is set aside (constraint messages; a boolean field's
- * diffs, true/false from PostgreSQL's boolean column, 1/0 from SQLite's INTEGER one). */
+ * outcome, row, reason, diff, the record's name) and the synced table afterwards, must be
+ * byte-identical, once what each backend says its own way is set aside (constraint messages; a
+ * boolean field's diffs, true/false from PostgreSQL's boolean column, 1/0 from SQLite's INTEGER
+ * one). */
 #include "config/config.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -48,7 +49,8 @@
     "      age: { column: Age, type: integer }\n"                                                  \
     "      active: { column: Active, type: boolean }\n"                                            \
     "      rate: { column: Rate, type: decimal }\n"                                                \
-    "    skip: { employment: { not_in: [Karyawan] } }\n"
+    "    skip: { employment: { not_in: [Karyawan], label: FREELANCE } }\n"                         \
+    "    label: \"{name} ({email})\"\n"
 
 #define HEADER "ID,Name,Email,Employment,Age,Active,Rate\n"
 
@@ -138,6 +140,9 @@ static void run_and_record(world *w, const char *tenant)
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
         ferry_buf_printf(&w->log, "%s=%lld ", ferry_outcome_name((ferry_outcome)o),
                          (long long)run.counts[o]);
+    for (size_t i = 0; i < run.skipped_by_label.n; i++)
+        ferry_buf_printf(&w->log, "%s skipped=%lld ", run.skipped_by_label.items[i].label,
+                         (long long)run.skipped_by_label.items[i].count);
     ferry_buf_printf(&w->log, "processed=%lld\nui: %s\nlog: %s\nerror: %s\n",
                      (long long)run.processed, run.ui_message, run.log_message,
                      run.error != NULL ? run.error : "-");
@@ -145,11 +150,12 @@ static void run_and_record(world *w, const char *tenant)
     if (w->store->runs->change_list(w->store, run.id, &f, &changes, &n, &err) != FERRY_OK)
         fail_msg("change_list: %s", err.msg);
     for (size_t i = 0; i < n; i++)
-        ferry_buf_printf(&w->log, "  #%lld %s key=%s row=%ld reason=%s diff=%s\n",
+        ferry_buf_printf(&w->log, "  #%lld %s key=%s row=%ld reason=%s diff=%s label=%s\n",
                          (long long)changes[i].seq, ferry_outcome_name(changes[i].outcome),
                          changes[i].record_key != NULL ? changes[i].record_key : "NULL",
                          changes[i].row, changes[i].reason != NULL ? changes[i].reason : "NULL",
-                         changes[i].diff != NULL ? changes[i].diff : "NULL");
+                         changes[i].diff != NULL ? changes[i].diff : "NULL",
+                         changes[i].label != NULL ? changes[i].label : "NULL");
     ferry_changes_free(changes, n);
     ferry_run_done(&run);
 }

@@ -222,7 +222,7 @@ export function mountHistory(root, app, params) {
         ? h('time', {datetime: when, title: fmtTime(when)}, fmtTimeShort(when)) : '–'),
       h('td', {'data-label': 'Duration', class: 'num'}, fmtDuration(run.duration_ms)),
       h('td', {'data-label': 'By'}, fmtWho(run)),
-      h('td', {'data-label': 'Counts', class: 'counts'}, fmtCounts(run.counts)),
+      h('td', {'data-label': 'Counts', class: 'counts'}, fmtCounts(run.counts, {labels: run.skipped_by_label})),
       h('td', {'data-label': 'Message', class: 'msg-cell'}, run.ui_message || run.error || ''));
     tr.addEventListener('click', e => {
       if (e.target.closest('a, button')) return;

@@ -3,7 +3,7 @@
 import {h, replace, setText, errorBox} from '../dom.js';
 import {api} from '../api.js';
 import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOMES,
-  CHANGE_OUTCOMES, capitalize} from '../format.js';
+  CHANGE_OUTCOMES, capitalize, labelledSkips, skippedTotal} from '../format.js';
 import {progressView} from '../progress.js';
 import {runSteps, stepsView, changeStep} from '../steps.js';
 import {cancelRun} from '../actions.js';
@@ -99,9 +99,14 @@ export function mountRun(root, app, params, id) {
       progress = null;
       replace(messageBox, h('p', {'data-testid': 'ui-message'}, run.ui_message || statusLabel(run.status)));
     }
+    // Labelled skips ("3 FLAT skipped") follow the plain skipped count, which leaves them out.
     replace(countsBox, ...OUTCOMES.flatMap(o => [
-      h('div', {class: `count count--${o}`},
+      h('div', {class: `count count--${o}`, 'data-outcome': o},
         h('dt', null, capitalize(o)), h('dd', null, fmtNumber(run.counts ? run.counts[o] : 0))),
+      ...(o === 'skipped' ? labelledSkips(run).map(([label, n]) =>
+        h('div', {class: 'count count--skipped count--label', 'data-testid': 'label-count',
+          'data-label': label},
+        h('dt', null, `${label} skipped`), h('dd', null, fmtNumber(n)))) : []),
     ]));
     const fact = (k, v) => h('div', {class: 'fact'}, h('dt', null, k), h('dd', null, v));
     replace(factsBox,
@@ -151,7 +156,8 @@ export function mountRun(root, app, params, id) {
         h('p', {class: 'muted'}, 'The changes are listed when the run finishes.'));
       return;
     }
-    const counts = run.counts || {};
+    // The Skipped tab lists every skipped record, labelled ones too.
+    const counts = {...(run.counts || {}), skipped: skippedTotal(run)};
     if (!CHANGE_OUTCOMES.includes(outcome)) {
       outcome = ['failed', 'updated', 'created', 'skipped', 'deleted'].find(o => counts[o] > 0) || 'created';
     }
@@ -246,8 +252,10 @@ export function mountRun(root, app, params, id) {
   }
 
   function changeRow(c) {
+    // A sync with label: names its records ("John Doe (john@example.com)"); the key follows.
     const parts = [
-      h('span', {class: 'change-key'}, c.key || '(no key)'),
+      c.label ? h('span', {class: 'change-label', 'data-testid': 'change-label'}, c.label) : null,
+      h('span', {class: c.label ? 'change-key change-key--aside' : 'change-key'}, c.key || '(no key)'),
       c.row !== null && c.row !== undefined ? h('span', {class: 'change-row-no'}, `row ${c.row}`) : null,
     ];
     const li = h('li', {class: `change change--${c.outcome}`, 'data-testid': 'change-row', tabindex: '-1'},
