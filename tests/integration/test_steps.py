@@ -293,9 +293,9 @@ class ExamplesTest(ferrytest.FerryTestCase):
         self.copy_example("therapists-and-schedules.yaml", ["therapists-and-schedules.csv"])
         code, out, err = self.run_ferry("sync", "staff")
         self.assertEqual(code, 0, out + err)
-        self.assertIn("Processed 7 therapists: 4 created, 0 updated, 0 unchanged, 2 skipped,"
-                      " 1 failed, 0 flagged as missing. Processed 7 schedules: 5 created,"
-                      " 0 updated, 0 unchanged, 2 skipped, 0 failed, 0 deleted.", out)
+        self.assertIn("Processed 7 therapists: 4 created, 0 updated, 0 unchanged, 1 skipped,"
+                      " 1 FLAT skipped, 1 failed, 0 flagged as missing. Processed 7 schedules:"
+                      " 5 created, 0 updated, 0 unchanged, 2 skipped, 0 failed, 0 deleted.", out)
         self.assertEqual(self.query("SELECT employee_id, name, employment FROM therapists"
                                     " ORDER BY employee_id"),
                          [("T001", "Ayu Lestari", "Karyawan"), ("T002", "Budi Santoso", "Freelance"),
@@ -307,8 +307,16 @@ class ExamplesTest(ferrytest.FerryTestCase):
                           ("T003", "Mon-Wed", "10:00"), ("T005", "Tue-Thu", "07:30"),
                           ("T006", "Mon-Fri", "12:00")])
         run = self.last_run()
-        failed = [c for c in self.changes(run["id"]) if c["outcome"] == "failed"]
-        self.assertEqual([(c["step"], c["record_key"]) for c in failed], [("therapists", "T005")])
+        self.assertEqual(json.loads(run["skipped_by_label"]), {"FLAT": 1})
+        changes = [c for c in self.changes(run["id"]) if c["step"] == "therapists"]
+        self.assertEqual([(c["outcome"], c["record_key"], c["label"]) for c in changes],
+                         [("created", "T001", "Ayu Lestari (ayu.lestari@example.com)"),
+                          ("created", "T002", "Budi Santoso (budi.santoso@example.com)"),
+                          ("skipped", "T003", "Citra Dewi (citra.dewi@example.com)"),
+                          ("skipped", "T004", "Dian Pratama (dian.pratama@example.com)"),
+                          ("failed", "T005", "Eka Putri"),
+                          ("created", "T006", "Fajar Nugroho (fajar.nugroho@example.com)"),
+                          ("created", "T007", "Gita Maharani (gita.maharani@example.com)")])
 
 
 if __name__ == "__main__":
