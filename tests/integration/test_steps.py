@@ -246,6 +246,32 @@ PG_CATALOG = """
     CREATE UNIQUE INDEX index_packages_on_code ON packages USING btree (code);
 """
 
+PG_STAFF = """
+    CREATE TABLE therapists (
+      id bigserial PRIMARY KEY,
+      employee_id character varying NOT NULL,
+      name character varying NOT NULL,
+      email character varying NOT NULL,
+      phone character varying,
+      employment character varying,
+      status character varying,
+      discarded_at timestamp(6) without time zone,
+      created_at timestamp(6) without time zone NOT NULL,
+      updated_at timestamp(6) without time zone NOT NULL);
+    CREATE UNIQUE INDEX index_therapists_on_employee_id ON therapists USING btree (employee_id);
+    CREATE TABLE schedules (
+      id bigserial PRIMARY KEY,
+      employee_id character varying NOT NULL,
+      therapist_id bigint NOT NULL REFERENCES therapists (id),
+      location character varying,
+      days character varying,
+      starts_at character varying,
+      ends_at character varying,
+      created_at timestamp(6) without time zone NOT NULL,
+      updated_at timestamp(6) without time zone NOT NULL);
+    CREATE UNIQUE INDEX index_schedules_on_employee_id ON schedules USING btree (employee_id);
+"""
+
 
 class ExamplesTest(ferrytest.FerryTestCase):
     """The examples with steps, run as shipped (their config naming this test's database)."""
@@ -261,12 +287,7 @@ class ExamplesTest(ferrytest.FerryTestCase):
 
     def test_brands_and_packages(self):
         self.copy_example("brands-and-packages.yaml", ["brands.csv", "packages.csv"])
-        if ON_POSTGRES:
-            self.exec_script(PG_CATALOG)
-        else:
-            with open(os.path.join(ferrytest.SOURCE_ROOT, "examples",
-                                   "brands-and-packages.sql")) as f:
-                self.exec_script(f.read())
+        self.create_tables("brands-and-packages.sql", PG_CATALOG)
         code, out, err = self.run_ferry("sync", "catalog")
         self.assertEqual(code, 0, out + err)
         self.assertIn("Processed 3 brands: 3 created, 0 updated, 0 unchanged, 0 skipped,"
@@ -291,25 +312,27 @@ class ExamplesTest(ferrytest.FerryTestCase):
 
     def test_therapists_and_schedules(self):
         self.copy_example("therapists-and-schedules.yaml", ["therapists-and-schedules.csv"])
+        self.create_tables("therapists-and-schedules.sql", PG_STAFF)
         code, out, err = self.run_ferry("sync", "staff")
         self.assertEqual(code, 0, out + err)
         self.assertIn("Processed 7 therapists: 4 created, 0 updated, 0 unchanged, 1 skipped,"
                       " 1 FLAT skipped, 1 failed, 0 flagged as missing. Processed 7 schedules:"
-                      " 5 created, 0 updated, 0 unchanged, 2 skipped, 0 failed, 0 deleted.", out)
+                      " 3 created, 0 updated, 0 unchanged, 2 skipped, 2 failed, 0 deleted.", out)
         self.assertEqual(self.query("SELECT employee_id, name, employment FROM therapists"
                                     " ORDER BY employee_id"),
                          [("T001", "Ayu Lestari", "Karyawan"), ("T002", "Budi Santoso", "Freelance"),
                           ("T006", "Fajar Nugroho", "Part Time"),
                           ("T007", "Gita Maharani", "Karyawan")])
-        self.assertEqual(self.query("SELECT employee_id, days, starts_at FROM schedules"
-                                    " ORDER BY employee_id"),
-                         [("T001", "Mon-Fri", "08:00"), ("T002", "Sat-Sun", "09:00"),
-                          ("T003", "Mon-Wed", "10:00"), ("T005", "Tue-Thu", "07:30"),
-                          ("T006", "Mon-Fri", "12:00")])
+        self.assertEqual(self.query("SELECT s.employee_id AS e, t.name AS n, s.days AS d"
+                                    " FROM schedules s JOIN therapists t ON t.id = s.therapist_id"
+                                    " ORDER BY s.employee_id"),
+                         [("T001", "Ayu Lestari", "Mon-Fri"), ("T002", "Budi Santoso", "Sat-Sun"),
+                          ("T006", "Fajar Nugroho", "Mon-Fri")])
         run = self.last_run()
         self.assertEqual(json.loads(run["skipped_by_label"]), {"FLAT": 1})
-        changes = [c for c in self.changes(run["id"]) if c["step"] == "therapists"]
-        self.assertEqual([(c["outcome"], c["record_key"], c["label"]) for c in changes],
+        changes = self.changes(run["id"])
+        self.assertEqual([(c["outcome"], c["record_key"], c["label"]) for c in changes
+                          if c["step"] == "therapists"],
                          [("created", "T001", "Ayu Lestari (ayu.lestari@example.com)"),
                           ("created", "T002", "Budi Santoso (budi.santoso@example.com)"),
                           ("skipped", "T003", "Citra Dewi (citra.dewi@example.com)"),
@@ -317,7 +340,33 @@ class ExamplesTest(ferrytest.FerryTestCase):
                           ("failed", "T005", "Eka Putri"),
                           ("created", "T006", "Fajar Nugroho (fajar.nugroho@example.com)"),
                           ("created", "T007", "Gita Maharani (gita.maharani@example.com)")])
+        self.assertEqual([(c["record_key"], c["reason"]) for c in changes
+                          if c["step"] == "schedules" and c["outcome"] == "failed"],
+                         [("T003", "row 4: therapist_id 'T003' not found in"
+                                   " therapists.employee_id"),
+                          ("T005", "row 6: therapist_id 'T005' not found in"
+                                   " therapists.employee_id")])
 
+        # Budi leaves the sheet: his row is flagged in the app's column, his schedule deleted.
+        with open(self.path("therapists-and-schedules.csv")) as f:
+            lines = [l for l in f if not l.startswith("T002,")]
+        self.write_file("therapists-and-schedules.csv", "".join(lines))
+        code, out, err = self.run_ferry("sync", "staff")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("Processed 6 therapists: 0 created, 0 updated, 3 unchanged, 1 skipped,"
+                      " 1 FLAT skipped, 1 failed, 1 flagged as missing. Processed 6 schedules:"
+                      " 0 created, 0 updated, 2 unchanged, 2 skipped, 2 failed, 1 deleted.", out)
+        self.assertEqual(self.query("SELECT employee_id FROM therapists"
+                                    " WHERE discarded_at IS NOT NULL"), [("T002",)])
+        self.assertEqual(self.query("SELECT employee_id FROM schedules ORDER BY employee_id"),
+                         [("T001",), ("T006",)])
+
+    def create_tables(self, sql_file, pg_ddl):
+        if ON_POSTGRES:
+            self.exec_script(pg_ddl)
+            return
+        with open(os.path.join(ferrytest.SOURCE_ROOT, "examples", sql_file)) as f:
+            self.exec_script(f.read())
 
 if __name__ == "__main__":
     ferrytest.main()
