@@ -1,5 +1,10 @@
 /* hub.c - run events with a replay ring (see hub.h).
  *
+ * A run announced ended stays ended: the hub remembers the ids of the last ENDED_MAX runs it
+ * published run.finished for, and drops a relayed run.started or run.progress of one of them.
+ * Such an event is stale: another node queued it before it was paused or cut off, and sent it
+ * once it woke, after the run's end (recorded by the node that took it over) was announced.
+ *
  * The ring holds the last replay_max events; event i lives in slot i % replay_max. The
  * subscriber list is an array; notifying takes a snapshot of it under the lock and calls the
  * callbacks after releasing it. Unsubscribe waits until no notify pass is running
@@ -7,9 +12,12 @@
  * ferry_hub_unsubscribe() returns. */
 #include "events/hub.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ENDED_MAX 256
 
 typedef struct {
     uint64_t id;
@@ -34,6 +42,8 @@ struct ferry_hub {
     int notifying; /* notify passes in flight */
     ferry_hub_forward_cb forward;
     void *forward_ctx;
+    int64_t ended[ENDED_MAX]; /* ids of runs announced finished, newest at ended_next - 1 */
+    size_t ended_next;
 };
 
 ferry_rc ferry_hub_new(size_t replay_max, ferry_hub **ret_hub, ferry_err *err)
@@ -94,6 +104,28 @@ static void notify_subscribers(ferry_hub *hub)
     pthread_mutex_unlock(&hub->lock);
 }
 
+/* The run id of a run event's data ({"id": N, ...}), or 0. */
+static int64_t run_id_of(const char *type, const char *data)
+{
+    json_t *o;
+    int64_t id;
+
+    if (strncmp(type, "run.", 4) != 0)
+        return 0;
+    o = json_loads(data, 0, NULL);
+    id = (int64_t)json_integer_value(json_object_get(o, "id"));
+    json_decref(o);
+    return id;
+}
+
+static bool has_ended(const ferry_hub *hub, int64_t run)
+{
+    for (size_t i = 0; i < ENDED_MAX; i++)
+        if (hub->ended[i] == run)
+            return true;
+    return false;
+}
+
 static uint64_t publish(ferry_hub *hub, const char *type, const char *sync, const char *data,
                         bool relayed)
 {
@@ -101,6 +133,10 @@ static uint64_t publish(ferry_hub *hub, const char *type, const char *sync, cons
     void *forward_ctx = NULL;
     event e = {0};
     uint64_t id;
+    bool finished = strcmp(type, "run.finished") == 0;
+    bool stale_if_ended =
+        relayed && (strcmp(type, "run.started") == 0 || strcmp(type, "run.progress") == 0);
+    int64_t run = finished || stale_if_ended ? run_id_of(type, data) : 0;
 
     e.type = strdup(type);
     e.sync = strdup(sync != NULL ? sync : "");
@@ -110,6 +146,13 @@ static uint64_t publish(ferry_hub *hub, const char *type, const char *sync, cons
         return 0;
     }
     pthread_mutex_lock(&hub->lock);
+    if (stale_if_ended && run > 0 && has_ended(hub, run)) {
+        pthread_mutex_unlock(&hub->lock);
+        event_clear(&e);
+        return 0;
+    }
+    if (finished && run > 0 && !has_ended(hub, run))
+        hub->ended[hub->ended_next++ % ENDED_MAX] = run;
     id = e.id = ++hub->last_id;
     event_clear(&hub->ring[id % hub->replay_max]);
     hub->ring[id % hub->replay_max] = e;

@@ -70,7 +70,9 @@ typedef void (*ferry_hub_forward_cb)(void *ctx, const char *type, const char *sy
 void ferry_hub_set_forward(ferry_hub *hub, ferry_hub_forward_cb forward, void *ctx);
 
 /* Publishes an event that came from another node: as ferry_hub_publish(), but not passed to
- * the forward callback (it would echo back). */
+ * the forward callback (it would echo back). A run.started or run.progress of a run this hub
+ * already published run.finished for is stale (its node was paused, and sent it on waking):
+ * it is dropped, and 0 returned. */
 uint64_t ferry_hub_publish_relayed(ferry_hub *hub, const char *type, const char *sync,
                                    const char *data);
 

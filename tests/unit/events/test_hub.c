@@ -178,6 +178,26 @@ static void local_events_are_forwarded_and_relayed_ones_are_not(void **state)
     ferry_hub_free(hub);
 }
 
+/* A node paused under a run sends, on waking, what it queued before: a run.progress that says
+ * the run is running, after another node announced it ended. */
+static void a_relayed_progress_of_a_run_announced_ended_is_dropped(void **state)
+{
+    ferry_hub *hub = new_hub(8);
+
+    (void)state;
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.progress", "a", "{\"id\":7}"), 1);
+    assert_int_equal(ferry_hub_publish(hub, "run.finished", "a", "{\"id\":7}"), 2);
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.progress", "a", "{\"id\":7}"), 0);
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.started", "a", "{\"id\":7}"), 0);
+    assert_int_equal(ferry_hub_last_id(hub), 2);
+    /* Other runs, and a relayed end, go through; a relayed end is remembered too. */
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.progress", "a", "{\"id\":8}"), 3);
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.finished", "a", "{\"id\":8}"), 4);
+    assert_int_equal(ferry_hub_publish_relayed(hub, "run.progress", "a", "{\"id\":8}"), 0);
+    assert_int_equal(ferry_hub_publish(hub, "run.queued", "a", "{\"id\":9}"), 5);
+    ferry_hub_free(hub);
+}
+
 static void *publish_many(void *arg)
 {
     ferry_hub *hub = arg;
@@ -218,6 +238,7 @@ int main(void)
         cmocka_unit_test(subscribers_are_notified_until_they_unsubscribe),
         cmocka_unit_test(concurrent_publishers_get_distinct_ids),
         cmocka_unit_test(local_events_are_forwarded_and_relayed_ones_are_not),
+        cmocka_unit_test(a_relayed_progress_of_a_run_announced_ended_is_dropped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
