@@ -161,7 +161,7 @@ static const char *const schema_v9 = "ALTER TABLE ferry_runs ADD COLUMN skipped_
 /* Version 10: the outbox. A delivery a run's end owes an endpoint (webhook, records batch,
  * e-mail), and every attempt at it. No body, URL or secret is stored. */
 static const char *const schema_v10 =
-    "CREATE TABLE ferry_deliveries ("
+    "CREATE TABLE IF NOT EXISTS ferry_deliveries ("
     "  id TEXT PRIMARY KEY,"
     "  run_id INTEGER NOT NULL,"
     "  endpoint INTEGER NOT NULL,"
@@ -179,9 +179,10 @@ static const char *const schema_v10 =
     "  lease_owner TEXT,"
     "  lease_until TEXT"
     ");"
-    "CREATE UNIQUE INDEX ferry_deliveries_one ON ferry_deliveries (run_id, endpoint, kind, seq);"
-    "CREATE INDEX ferry_deliveries_due ON ferry_deliveries (status, next_attempt_at);"
-    "CREATE TABLE ferry_delivery_attempts ("
+    "CREATE UNIQUE INDEX IF NOT EXISTS ferry_deliveries_one ON ferry_deliveries (run_id, endpoint, "
+    "kind, seq);"
+    "CREATE INDEX IF NOT EXISTS ferry_deliveries_due ON ferry_deliveries (status, next_attempt_at);"
+    "CREATE TABLE IF NOT EXISTS ferry_delivery_attempts ("
     "  delivery_id TEXT NOT NULL,"
     "  n INTEGER NOT NULL,"
     "  at TEXT NOT NULL,"
