@@ -311,7 +311,6 @@ static const struct key_rule top_rules[] = {
     /* the first retry of a failed delivery; documented as a knob for tests */
     {"notify_retry_base", FERRY_KEY_DURATION, .offset = TOP(notify_retry_base_ms), .min = 100,
      .max = 3600L * 1000, .def = DEFAULT_NOTIFY_RETRY_BASE_MS},
-    {"smtp", FERRY_KEY_CUSTOM, .fn = ferry_config_smtp_walk},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -430,7 +429,6 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->trusted_proxies);
     ferry_config_notify_list_done(&cfg->notify);
     free(cfg->public_url);
-    ferry_config_smtp_done(&cfg->smtp);
     free(cfg);
 }
 

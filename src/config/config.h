@@ -344,16 +344,6 @@ typedef struct {
     bool set;
 } ferry_notify_list;
 
-/* smtp: the server e-mail endpoints go through. user and password are read from the
- * environment when the config loads and are never shown. */
-typedef struct {
-    char *url; /* smtps://host:465 or smtp://host:587 (STARTTLS); NULL: no smtp: */
-    char *user;
-    char *password;
-    char *from;
-    long timeout_ms; /* default 30 s */
-} ferry_smtp_spec;
-
 /* The most steps a sync has. */
 #define FERRY_STEPS_MAX 16
 
@@ -432,7 +422,6 @@ typedef struct {
     ferry_notify_list notify;  /* for every sync without a notify: of its own */
     char *public_url;          /* the page's address in links; default http://LISTEN */
     long notify_retry_base_ms; /* the first retry's wait; doubled per failure; default 20 s */
-    ferry_smtp_spec smtp;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

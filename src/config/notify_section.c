@@ -1,5 +1,4 @@
-/* notify_section.c - notify: (top level and per sync) and smtp: (docs/config.md,
- * "Notifications").
+/* notify_section.c - notify: (top level and per sync; docs/config.md, "Notifications").
  *
  * notify: is one mapping or a list of mappings; each mapping may hold a webhook:, an email:
  * and a pg_channel:, each becoming one endpoint, in the order written. The endpoints' order
@@ -21,11 +20,9 @@
 #include "util/password.h" /* ferry_password_wipe() */
 
 #define DEFAULT_BATCH 500
-#define DEFAULT_SMTP_TIMEOUT_MS (30L * 1000)
 #define SECRET_MAX 4096
 
 #define SPEC(member) offsetof(ferry_notify_spec, member)
-#define SMTP(member) offsetof(ferry_smtp_spec, member)
 
 static const char *const event_names[] = {"finished", "succeeded", "failed", "cancelled"};
 static const unsigned event_bits[] = {FERRY_NOTIFY_ON_FINISHED, FERRY_NOTIFY_ON_SUCCEEDED,
@@ -265,75 +262,6 @@ ferry_rc ferry_config_notify_walk(struct walk *w, const struct val *v, const str
     return rc;
 }
 
-static ferry_rc on_smtp_user(struct walk *w, const struct val *v, const struct key_rule *rule,
-                             void *obj, void *data)
-{
-    (void)rule;
-    (void)obj;
-    return env_secret(w, v, &((ferry_smtp_spec *)data)->user);
-}
-
-static ferry_rc on_smtp_password(struct walk *w, const struct val *v, const struct key_rule *rule,
-                                 void *obj, void *data)
-{
-    (void)rule;
-    (void)obj;
-    return env_secret(w, v, &((ferry_smtp_spec *)data)->password);
-}
-
-static ferry_rc check_smtp_url(struct walk *w, const struct val *v, const struct key_rule *rule,
-                               void *obj, void *data)
-{
-    const char *url = ((ferry_smtp_spec *)data)->url;
-    const char *host = strncmp(url, "smtps://", 8) == 0  ? url + 8
-                       : strncmp(url, "smtp://", 7) == 0 ? url + 7
-                                                         : NULL;
-
-    (void)rule;
-    (void)obj;
-    if (host == NULL || host[0] == '\0' || strchr(host, '@') != NULL)
-        return ferry_config_fail(w, v->line,
-                                 "expected smtps://HOST:465 or smtp://HOST:587 (STARTTLS), "
-                                 "without a user or password (user_env, password_env)");
-    return FERRY_OK;
-}
-
-static ferry_rc check_from(struct walk *w, const struct val *v, const struct key_rule *rule,
-                           void *obj, void *data)
-{
-    const char *from = ((ferry_smtp_spec *)data)->from;
-
-    (void)rule;
-    (void)obj;
-    if (strchr(from, '@') == NULL || strpbrk(from, "\r\n") != NULL)
-        return ferry_config_fail(w, v->line,
-                                 "expected an e-mail address, such as "
-                                 "ferry@clinic.example");
-    return FERRY_OK;
-}
-
-static const struct key_rule smtp_rules[] = {
-    {"url", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = SMTP(url),
-     .fn = check_smtp_url},
-    {"user_env", FERRY_KEY_CUSTOM, .fn = on_smtp_user},
-    {"password_env", FERRY_KEY_CUSTOM, .fn = on_smtp_password},
-    {"from", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = SMTP(from), .fn = check_from},
-    {"timeout", FERRY_KEY_DURATION, .offset = SMTP(timeout_ms), .min = 1000, .max = 600000,
-     .def = DEFAULT_SMTP_TIMEOUT_MS},
-};
-
-ferry_rc ferry_config_smtp_walk(struct walk *w, const struct val *v, const struct key_rule *rule,
-                                void *obj, void *data)
-{
-    ferry_smtp_spec *smtp = &((ferry_config *)data)->smtp;
-
-    (void)rule;
-    ferry_config_smtp_done(smtp);
-    if (!ferry_config_table_defaults(smtp_rules, NITEMS(smtp_rules), smtp))
-        return ferry_config_oom(w);
-    return ferry_config_table_walk(w, v, smtp_rules, NITEMS(smtp_rules), obj, smtp, NULL);
-}
-
 /* Fails at the key path where spec's secret_file was written. */
 static ferry_rc secret_file_fail(struct walk *w, const ferry_notify_spec *spec, const char *why)
 {
@@ -429,17 +357,4 @@ void ferry_config_notify_list_done(ferry_notify_list *list)
     }
     free(list->items);
     memset(list, 0, sizeof(*list));
-}
-
-void ferry_config_smtp_done(ferry_smtp_spec *smtp)
-{
-    free(smtp->url);
-    if (smtp->user != NULL)
-        ferry_password_wipe(smtp->user, strlen(smtp->user));
-    free(smtp->user);
-    if (smtp->password != NULL)
-        ferry_password_wipe(smtp->password, strlen(smtp->password));
-    free(smtp->password);
-    free(smtp->from);
-    memset(smtp, 0, sizeof(*smtp));
 }

@@ -1,4 +1,4 @@
-/* notify_section.h - notify: and smtp: (internal to config/; docs/config.md, "Notifications"). */
+/* notify_section.h - notify: (internal to config/; docs/config.md, "Notifications"). */
 #ifndef FERRY_CONFIG_NOTIFY_SECTION_H
 #define FERRY_CONFIG_NOTIFY_SECTION_H
 
@@ -11,10 +11,6 @@
 ferry_rc ferry_config_notify_walk(struct walk *w, const struct val *v, const struct key_rule *rule,
                                   void *obj, void *data);
 
-/* The handler of the top level's smtp: row (data: the ferry_config). */
-ferry_rc ferry_config_smtp_walk(struct walk *w, const struct val *v, const struct key_rule *rule,
-                                void *obj, void *data);
-
 /* The checks that need the whole config, once it is walked: secret files read (relative to
  * the config's directory), e-mail endpoints need smtp:, pg_channel needs a PostgreSQL
  * database, public_url defaults to http://LISTEN. */
@@ -22,8 +18,5 @@ ferry_rc ferry_config_notify_finish(struct walk *w, ferry_config *cfg);
 
 /* Frees what a list holds, wiping the secrets (not the list itself). */
 void ferry_config_notify_list_done(ferry_notify_list *list);
-
-/* Frees what smtp holds, wiping the password. */
-void ferry_config_smtp_done(ferry_smtp_spec *smtp);
 
 #endif
