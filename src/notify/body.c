@@ -77,11 +77,10 @@ static ferry_on_missing on_missing_of(const ferry_sync_spec *sync, const char *s
 
 static json_t *record_json(const ferry_sync_spec *sync, const ferry_change *c)
 {
-    const char *outcome = c->outcome == FERRY_OUTCOME_CREATED   ? "created"
-                          : c->outcome == FERRY_OUTCOME_UPDATED ? "updated"
-                          : on_missing_of(sync, c->step) == FERRY_ON_MISSING_FLAG
-                              ? "flagged"
-                              : "deleted";
+    const char *outcome = c->outcome == FERRY_OUTCOME_CREATED                     ? "created"
+                          : c->outcome == FERRY_OUTCOME_UPDATED                   ? "updated"
+                          : on_missing_of(sync, c->step) == FERRY_ON_MISSING_FLAG ? "flagged"
+                                                                                  : "deleted";
     json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
 
     return json_pack("{s:o s:o s:s s:o}", "step", c->step ? json_string(c->step) : json_null(),
@@ -96,8 +95,8 @@ static bool feeds(const ferry_change *c)
 }
 
 ferry_rc ferry_notify_records_body(ferry_store *st, const ferry_sync_spec *sync,
-                                   const ferry_delivery *d, long batch, char **ret,
-                                   bool *ret_last, int64_t *ret_end, ferry_err *err)
+                                   const ferry_delivery *d, long batch, char **ret, bool *ret_last,
+                                   int64_t *ret_end, ferry_err *err)
 {
     ferry_change_filter f = {-1, d->from_seq, PAGE};
     json_t *records = json_array(), *o;

@@ -22,8 +22,8 @@ ferry_rc ferry_notify_run_body(ferry_store *st, const ferry_config *cfg, const f
  * deleted, flagged) after change d->from_seq, in source order. *ret_last says whether it is
  * the last batch, *ret_end the seq of its last change (where the next batch starts). */
 ferry_rc ferry_notify_records_body(ferry_store *st, const ferry_sync_spec *sync,
-                                   const ferry_delivery *d, long batch, char **ret,
-                                   bool *ret_last, int64_t *ret_end, ferry_err *err);
+                                   const ferry_delivery *d, long batch, char **ret, bool *ret_last,
+                                   int64_t *ret_end, ferry_err *err);
 
 /* An e-mail's subject and plain-text body for run: the summary line, the failed records'
  * reasons (the first 20) and the run's link. Both malloc'd (the caller frees them). */

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "notify/body.h"
 #include "util/backoff.h"
@@ -69,10 +70,10 @@ void ferry_notify_sign(const char *secret, int64_t t, const char *body, size_t l
 
 /* What one attempt came to. */
 typedef struct {
-    int status;      /* HTTP status or SMTP code, 0 when none */
-    char error[600]; /* empty when delivered */
-    bool more;       /* records: another batch follows */
-    int64_t end;     /* records: the seq where the next batch starts */
+    int status;                    /* HTTP status or SMTP code, 0 when none */
+    char error[FERRY_ERR_MSG_MAX]; /* empty when delivered */
+    bool more;                     /* records: another batch follows */
+    int64_t end;                   /* records: the seq where the next batch starts */
 } outcome;
 
 /* POSTs body to the webhook e, signed. */
@@ -126,14 +127,24 @@ static void mail(ferry_notify *n, ferry_store *st, const ferry_notify_spec *e,
                  const ferry_sync_spec *sync, const ferry_run *run, outcome *out)
 {
     const ferry_smtp_spec *s = &n->cfg->smtp;
-    ferry_smtp_server srv = {s->url, s->user, s->password, s->from, s->timeout_ms};
+    ferry_smtp_server srv = {s->url, NULL, NULL, s->from, s->ca_file, !s->starttls, TIMEOUT_MS * 3};
     char *subject = NULL, *text = NULL;
     ferry_err err;
 
     ferry_err_clear(&err);
+    /* The login is read from the environment now: the config holds no secret. */
+    if (s->user_env != NULL && s->password_env != NULL) {
+        srv.user = getenv(s->user_env);
+        srv.password = getenv(s->password_env);
+        if (srv.user == NULL || srv.password == NULL) {
+            snprintf(out->error, sizeof(out->error),
+                     "the environment variables %s and %s must hold the SMTP login", s->user_env,
+                     s->password_env);
+            return;
+        }
+    }
     if (ferry_notify_email_text(st, n->cfg, sync, run, &subject, &text, &err) != FERRY_OK ||
-        ferry_smtp_send(&srv, (const char *const *)e->to, e->nto, subject, text, &err) !=
-            FERRY_OK)
+        ferry_smtp_send(&srv, (const char *const *)e->to, e->nto, subject, text, &err) != FERRY_OK)
         snprintf(out->error, sizeof(out->error), "%s", err.msg);
     free(subject);
     free(text);
@@ -164,16 +175,16 @@ static void attempt(ferry_notify *n, ferry_store *st, ferry_http_client *http,
     if (e == NULL || (strcmp(d->kind, "email") == 0) != (e->kind == FERRY_NOTIFY_EMAIL) ||
         e->kind == FERRY_NOTIFY_PG_CHANNEL) {
         snprintf(out->error, sizeof(out->error),
-                 "endpoint %d of the sync's notify: is no longer a%s %s in the config",
-                 d->endpoint, strcmp(d->kind, "email") == 0 ? "n" : "",
+                 "endpoint %d of the sync's notify: is no longer a%s %s in the config", d->endpoint,
+                 strcmp(d->kind, "email") == 0 ? "n" : "",
                  strcmp(d->kind, "email") == 0 ? "email" : "webhook");
     } else if (strcmp(d->kind, "email") == 0) {
         mail(n, st, e, sync, &run, out);
     } else {
-        ferry_rc rc = strcmp(d->kind, "records") == 0
-                          ? ferry_notify_records_body(st, sync, d, e->batch, &body, &last,
-                                                      &out->end, &err)
-                          : ferry_notify_run_body(st, cfg, d, &run, &body, &err);
+        ferry_rc rc =
+            strcmp(d->kind, "records") == 0
+                ? ferry_notify_records_body(st, sync, d, e->batch, &body, &last, &out->end, &err)
+                : ferry_notify_run_body(st, cfg, d, &run, &body, &err);
         if (rc != FERRY_OK)
             snprintf(out->error, sizeof(out->error), "%s", err.msg);
         else
@@ -218,9 +229,9 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
         r.next = FERRY_DELIVERY_PENDING;
         r.next_at_ms = ferry_time_now_ms();
     } else {
-        r.next_at_ms = ferry_time_now_ms() + ferry_backoff_ms(n->cfg->notify_retry_base_ms,
-                                                              RETRY_CAP_MS, d.attempts + 1,
-                                                              &n->seed);
+        r.next_at_ms =
+            ferry_time_now_ms() +
+            ferry_backoff_ms(n->cfg->notify_retry_base_ms, RETRY_CAP_MS, d.attempts + 1, &n->seed);
         r.next = r.next_at_ms > d.give_up_at_ms ? FERRY_DELIVERY_FAILED : FERRY_DELIVERY_PENDING;
     }
     if (r.error != NULL)
@@ -230,8 +241,8 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
                   d.id, (long long)d.run_id, d.kind, d.attempts + 1, r.status, r.error,
                   r.next == FERRY_DELIVERY_FAILED ? "gave_up" : "retry");
     else
-        ferry_log(FERRY_LOG_INFO, "msg=\"delivered\" delivery=%s run=%lld kind=%s seq=%lld",
-                  d.id, (long long)d.run_id, d.kind, (long long)d.seq);
+        ferry_log(FERRY_LOG_INFO, "msg=\"delivered\" delivery=%s run=%lld kind=%s seq=%lld", d.id,
+                  (long long)d.run_id, d.kind, (long long)d.seq);
     ferry_err_clear(&err);
     if (st->outbox->delivery_record(st, &d, &r, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "msg=\"recording a delivery failed\" delivery=%s error=\"%s\"",
@@ -287,7 +298,7 @@ ferry_rc ferry_notify_start(const ferry_config *cfg, ferry_notify **ret, ferry_e
     if (n == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "starting the sender");
     n->cfg = cfg;
-    n->seed = (unsigned)ferry_time_mono_ms() ^ (unsigned)getpid_seed();
+    n->seed = (unsigned)ferry_time_mono_ms() ^ ((unsigned)getpid() << 16);
     atomic_init(&n->stop, false);
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->wake, NULL);
