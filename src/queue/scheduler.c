@@ -16,6 +16,7 @@
 #include "sync/run.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "notify/notify.h"
 
 struct ferry_scheduler {
     const ferry_config *cfg;
@@ -157,6 +158,7 @@ static void *scheduler_main(void *arg)
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
         return NULL;
     }
+    ferry_notify_attach(st, cfg); /* a run reclaimed as failed owes its deliveries */
     for (int tick = 0;; tick++) {
         int64_t now = ferry_time_now_ms();
         struct timespec until;

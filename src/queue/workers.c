@@ -21,6 +21,7 @@
 #include "util/backoff.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "notify/notify.h"
 
 /* After failed claims a worker waits 1, 2, 4, ... seconds, at most this long. */
 #define CLAIM_WAIT_MAX_S 30
@@ -285,6 +286,7 @@ static void *worker_main(void *arg)
                   w->index, err.msg);
         return NULL;
     }
+    ferry_notify_attach(store, pool->cfg); /* a run's end enqueues its deliveries */
     int failures = 0; /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
