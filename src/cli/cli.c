@@ -25,6 +25,7 @@
 #include "events/bus.h"
 #include "events/hub.h"
 #include "http/server.h"
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "queue/workers.h"
 #include "store/store.h"
@@ -34,7 +35,6 @@
 #include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
-#include "notify/notify.h"
 
 #define EXIT_RUN_FAILED 1
 #define EXIT_USAGE 2

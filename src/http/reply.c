@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "http/internal.h"
+#include "notify/notify.h"
 #include "sync/map.h"
 #include "util/log.h"
-#include "notify/notify.h"
 
 /* The status of the answer queued by this thread's current request. */
 static _Thread_local unsigned last_status;

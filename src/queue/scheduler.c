@@ -11,12 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-#include "notify/notify.h"
 
 struct ferry_scheduler {
     const ferry_config *cfg;

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "sync/run.h"
 #include "util/backoff.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-#include "notify/notify.h"
 
 /* After failed claims a worker waits 1, 2, 4, ... seconds, at most this long. */
 #define CLAIM_WAIT_MAX_S 30
@@ -287,7 +287,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     ferry_notify_attach(store, pool->cfg); /* a run's end enqueues its deliveries */
-    int failures = 0; /* claims failed in a row */
+    int failures = 0;                      /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
         ferry_rc rc;
