@@ -347,5 +347,46 @@ class WebhookTests(ferrytest.FerryTestCase):
                       '"{"run_id":%d,"sync":"t"}"' % run["id"], out)
 
 
+@unittest.skipIf(ferrytest.ON_POSTGRES, "runs once, in the integration suite (PostgreSQL-only)")
+class TwoNodeTests(ferrytest.FerryTestCase):
+    def test_two_nodes_deliver_each_delivery_exactly_once(self):
+        url = ferrytest.pg_new_database()
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        self.write_csv("people.csv", ["id", "name", "email"], people_rows(6))
+        sync = sync_config("people.csv")
+        sync["notify"] = {"webhook": {"url": rx.url(), "secret_env": "FERRY_TEST_WEBHOOK_SECRET",
+                                      "records": True, "batch": 2}}
+        cfg = json.loads(ferrytest.config_text({"t": sync}, database=url))
+        cfg["workers"] = 1
+        self.write_file("ferry.yaml", json.dumps(cfg, indent=2) + "\n")
+        runs = []
+        with self.serve() as a, self.serve() as b:
+            for i in range(6):
+                node = (a, b)[i % 2]
+                rows = people_rows(6)
+                rows[i][1] = "Changed %d" % i
+                self.write_csv("people.csv", ["id", "name", "email"], rows)
+                runs.append(node.run_to_end("t")["id"])
+            # the first run creates 6 (3 batches); each later one changes 1 or 2 (1 batch)
+            def complete(posts):
+                ended = {b["run"]["id"] for _, b in posts if b["type"] == "run.finished"}
+                last = {b["run_id"] for _, b in posts if b["type"] == "run.records" and b["last"]}
+                return set(runs) <= ended and set(runs) <= last
+            rx.wait(complete, "every run and its feed", timeout=60)
+            delivered = ferrytest.pg_query_dicts(
+                url, "SELECT count(*) AS n FROM ferry_deliveries WHERE status = 'delivered'")
+            total = ferrytest.pg_query_dicts(url, "SELECT count(*) AS n FROM ferry_deliveries")
+        ids = [h["Ferry-Delivery"] for h, _ in rx.bodies()]
+        self.assertEqual(len(ids), len(set(ids)), "a delivery was sent twice")
+        self.assertEqual(int(delivered[0]["n"]), len(ids))
+        self.assertEqual(int(total[0]["n"]), len(ids))
+        feeds = {}
+        for _, b in rx.bodies():
+            if b["type"] == "run.records":
+                feeds.setdefault(b["run_id"], []).append(b["seq"])
+        self.assertEqual(sorted(feeds[runs[0]]), [1, 2, 3])
+
+
 if __name__ == "__main__":
     unittest.main()
