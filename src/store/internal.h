@@ -96,6 +96,14 @@ size_t ferry_store_plan(ferry_store *st, const ferry_run *run, ferry_delivery_pl
 #define FERRY_DELIVERY_ID_SIZE 29
 void ferry_store_delivery_id(char out[FERRY_DELIVERY_ID_SIZE]);
 
+/* Counts n deliveries of status (a status name) into sum. */
+void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n);
+
+/* A new attempt, zeroed, at the end of the tries of the delivery of d[0..n) whose id is id:
+ * NULL when there is none (*ret_oom false) or memory ran out (*ret_oom true). */
+ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, const char *id,
+                                                bool *ret_oom);
+
 /* The JSON payload of a pg_channel notification for run: {"run_id":N,"sync":"NAME"}. */
 void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen);
 

@@ -343,6 +343,15 @@ const char *ferry_delivery_status_name(ferry_delivery_status status)
     return "pending";
 }
 
+ferry_delivery_status ferry_delivery_status_parse(const char *name)
+{
+    if (name != NULL && strcmp(name, "delivered") == 0)
+        return FERRY_DELIVERY_DELIVERED;
+    if (name != NULL && strcmp(name, "failed") == 0)
+        return FERRY_DELIVERY_FAILED;
+    return FERRY_DELIVERY_PENDING;
+}
+
 void ferry_delivery_done(ferry_delivery *d)
 {
     if (d == NULL)

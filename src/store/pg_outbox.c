@@ -23,8 +23,6 @@
 
 static void delivery_from_row(const PGresult *res, int row, ferry_delivery *d)
 {
-    const char *status = PQgetvalue(res, row, 6);
-
     memset(d, 0, sizeof(*d));
     d->id = ferry_pg_col_str(res, row, 0);
     d->run_id = ferry_pg_col_int(res, row, 1);
@@ -32,9 +30,7 @@ static void delivery_from_row(const PGresult *res, int row, ferry_delivery *d)
     d->kind = ferry_pg_col_str(res, row, 3);
     d->seq = ferry_pg_col_int(res, row, 4);
     d->from_seq = ferry_pg_col_int(res, row, 5);
-    d->status = strcmp(status, "delivered") == 0 ? FERRY_DELIVERY_DELIVERED
-                : strcmp(status, "failed") == 0  ? FERRY_DELIVERY_FAILED
-                                                 : FERRY_DELIVERY_PENDING;
+    d->status = ferry_delivery_status_parse(PQgetvalue(res, row, 6));
     d->attempts = (int)ferry_pg_col_int(res, row, 7);
     d->last_status = (int)ferry_pg_col_int(res, row, 8);
     d->last_error = ferry_pg_col_str(res, row, 9);
@@ -238,26 +234,20 @@ static ferry_rc pg_delivery_list(ferry_store *base, int64_t run_id, ferry_delive
         return FERRY_EDB;
     }
     for (int row = 0; row < PQntuples(res); row++) {
-        const char *id = PQgetvalue(res, row, 0);
-        ferry_delivery_attempt *tries;
-        ferry_delivery *owner = NULL;
-        for (size_t i = 0; i < n && owner == NULL; i++)
-            if (strcmp(d[i].id, id) == 0)
-                owner = &d[i];
-        if (owner == NULL)
-            continue;
-        if ((tries = realloc(owner->tries, (owner->ntries + 1) * sizeof(*tries))) == NULL) {
+        bool oom;
+        ferry_delivery_attempt *a = ferry_store_attempt_add(d, n, PQgetvalue(res, row, 0), &oom);
+        if (oom) {
             PQclear(res);
             ferry_deliveries_free(d, n);
             return ferry_err_set(err, FERRY_ENOMEM, "reading the deliveries");
         }
-        owner->tries = tries;
-        tries[owner->ntries].n = (int)ferry_pg_col_int(res, row, 1);
-        tries[owner->ntries].at_ms = ferry_pg_col_int(res, row, 2);
-        tries[owner->ntries].status = (int)ferry_pg_col_int(res, row, 3);
-        tries[owner->ntries].error = ferry_pg_col_str(res, row, 4);
-        tries[owner->ntries].duration_ms = ferry_pg_col_int(res, row, 5);
-        owner->ntries++;
+        if (a == NULL)
+            continue;
+        a->n = (int)ferry_pg_col_int(res, row, 1);
+        a->at_ms = ferry_pg_col_int(res, row, 2);
+        a->status = (int)ferry_pg_col_int(res, row, 3);
+        a->error = ferry_pg_col_str(res, row, 4);
+        a->duration_ms = ferry_pg_col_int(res, row, 5);
     }
     PQclear(res);
     *ret = d;
@@ -323,17 +313,8 @@ static ferry_rc pg_delivery_summary(ferry_store *base, int64_t run_id, ferry_del
                            &p, err);
     if (res == NULL)
         return FERRY_EDB;
-    for (int row = 0; row < PQntuples(res); row++) {
-        const char *status = PQgetvalue(res, row, 0);
-        int64_t count = ferry_pg_col_int(res, row, 1);
-        ret->total += count;
-        if (strcmp(status, "delivered") == 0)
-            ret->delivered += count;
-        else if (strcmp(status, "failed") == 0)
-            ret->failed += count;
-        else
-            ret->pending += count;
-    }
+    for (int row = 0; row < PQntuples(res); row++)
+        ferry_store_summary_count(ret, PQgetvalue(res, row, 0), ferry_pg_col_int(res, row, 1));
     PQclear(res);
     return FERRY_OK;
 }

@@ -28,8 +28,6 @@
 
 static void delivery_from_row(sqlite3_stmt *st, int col, ferry_delivery *d)
 {
-    const char *status = (const char *)sqlite3_column_text(st, col + 6);
-
     memset(d, 0, sizeof(*d));
     d->id = ferry_sqlite_col_strdup(st, col);
     d->run_id = sqlite3_column_int64(st, col + 1);
@@ -37,10 +35,7 @@ static void delivery_from_row(sqlite3_stmt *st, int col, ferry_delivery *d)
     d->kind = ferry_sqlite_col_strdup(st, col + 3);
     d->seq = sqlite3_column_int64(st, col + 4);
     d->from_seq = sqlite3_column_int64(st, col + 5);
-    d->status = status == NULL                     ? FERRY_DELIVERY_PENDING
-                : strcmp(status, "delivered") == 0 ? FERRY_DELIVERY_DELIVERED
-                : strcmp(status, "failed") == 0    ? FERRY_DELIVERY_FAILED
-                                                   : FERRY_DELIVERY_PENDING;
+    d->status = ferry_delivery_status_parse((const char *)sqlite3_column_text(st, col + 6));
     d->attempts = sqlite3_column_int(st, col + 7);
     d->last_status = sqlite3_column_int(st, col + 8);
     d->last_error = ferry_sqlite_col_strdup(st, col + 9);
@@ -240,26 +235,20 @@ static ferry_rc list_attempts(ferry_sqlite_store *s, int64_t run_id, ferry_deliv
         return ferry_sqlite_db_error(s->db, err, "reading the deliveries");
     sqlite3_bind_int64(st, 1, run_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        ferry_delivery *owner = NULL;
-        ferry_delivery_attempt *tries;
-        for (size_t i = 0; i < n && owner == NULL; i++)
-            if (id != NULL && strcmp(d[i].id, id) == 0)
-                owner = &d[i];
-        if (owner == NULL)
-            continue;
-        tries = realloc(owner->tries, (owner->ntries + 1) * sizeof(*tries));
-        if (tries == NULL) {
+        bool oom;
+        ferry_delivery_attempt *a =
+            ferry_store_attempt_add(d, n, (const char *)sqlite3_column_text(st, 0), &oom);
+        if (oom) {
             sqlite3_finalize(st);
             return ferry_err_set(err, FERRY_ENOMEM, "reading the deliveries");
         }
-        owner->tries = tries;
-        tries[owner->ntries].n = sqlite3_column_int(st, 1);
-        tries[owner->ntries].at_ms = ferry_sqlite_col_time(st, 2);
-        tries[owner->ntries].status = sqlite3_column_int(st, 3);
-        tries[owner->ntries].error = ferry_sqlite_col_strdup(st, 4);
-        tries[owner->ntries].duration_ms = sqlite3_column_int64(st, 5);
-        owner->ntries++;
+        if (a == NULL)
+            continue;
+        a->n = sqlite3_column_int(st, 1);
+        a->at_ms = ferry_sqlite_col_time(st, 2);
+        a->status = sqlite3_column_int(st, 3);
+        a->error = ferry_sqlite_col_strdup(st, 4);
+        a->duration_ms = sqlite3_column_int64(st, 5);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -371,17 +360,9 @@ static ferry_rc st_delivery_summary(ferry_store *base, int64_t run_id, ferry_del
                            -1, &st, NULL) != SQLITE_OK)
         return ferry_sqlite_db_error(s->db, err, "reading the deliveries");
     sqlite3_bind_int64(st, 1, run_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *status = (const char *)sqlite3_column_text(st, 0);
-        int64_t count = sqlite3_column_int64(st, 1);
-        ret->total += count;
-        if (status != NULL && strcmp(status, "delivered") == 0)
-            ret->delivered += count;
-        else if (status != NULL && strcmp(status, "failed") == 0)
-            ret->failed += count;
-        else
-            ret->pending += count;
-    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ferry_store_summary_count(ret, (const char *)sqlite3_column_text(st, 0),
+                                  sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return ferry_sqlite_db_error(s->db, err, "reading the deliveries");

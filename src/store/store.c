@@ -311,3 +311,39 @@ void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen)
     }
     snprintf(out + n, outlen - n, "\"}");
 }
+
+void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n)
+{
+    sum->total += n;
+    switch (ferry_delivery_status_parse(status)) {
+    case FERRY_DELIVERY_DELIVERED:
+        sum->delivered += n;
+        break;
+    case FERRY_DELIVERY_FAILED:
+        sum->failed += n;
+        break;
+    case FERRY_DELIVERY_PENDING:
+        sum->pending += n;
+        break;
+    }
+}
+
+ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, const char *id,
+                                                bool *ret_oom)
+{
+    ferry_delivery_attempt *tries;
+
+    *ret_oom = false;
+    for (size_t i = 0; i < n && id != NULL; i++) {
+        if (strcmp(d[i].id, id) != 0)
+            continue;
+        if ((tries = realloc(d[i].tries, (d[i].ntries + 1) * sizeof(*tries))) == NULL) {
+            *ret_oom = true;
+            return NULL;
+        }
+        d[i].tries = tries;
+        memset(&tries[d[i].ntries], 0, sizeof(*tries));
+        return &tries[d[i].ntries++];
+    }
+    return NULL;
+}

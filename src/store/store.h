@@ -432,6 +432,8 @@ typedef enum {
 } ferry_delivery_status;
 
 const char *ferry_delivery_status_name(ferry_delivery_status status);
+/* The status named name; an unknown name is pending. */
+ferry_delivery_status ferry_delivery_status_parse(const char *name);
 
 /* One attempt at a delivery. Strings are owned by the delivery holding it. */
 typedef struct {
