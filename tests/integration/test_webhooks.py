@@ -371,12 +371,12 @@ class WebhookTests(ferrytest.FerryTestCase):
     @unittest.skipUnless(ferrytest.ON_POSTGRES, "pg_channel needs PostgreSQL")
     def test_pg_channel_is_notified_when_a_run_commits(self):
         self.config({"pg_channel": "app_sync"})
-        psql = subprocess.Popen(["psql", "-X", "-q", self.database], stdin=subprocess.PIPE,
+        psql = subprocess.Popen(["psql", "-X", "-q", "-At", self.database], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.addCleanup(psql.kill)
         psql.stdin.write("LISTEN app_sync;\nSELECT 'listening';\n")
         psql.stdin.flush()
-        self.assertIn("listening", psql.stdout.readline() + psql.stdout.readline())
+        self.assertEqual(psql.stdout.readline().strip(), "listening")
         with self.serve() as server:
             run = server.run_to_end("t")
         out, _ = psql.communicate("SELECT 'done';\n", timeout=30)
