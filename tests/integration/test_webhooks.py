@@ -368,6 +368,28 @@ class WebhookTests(ferrytest.FerryTestCase):
                 self.assertIn("https://admin.clinic.example/ferry/#/runs/%d" % run["id"],
                               m.body)
 
+    def test_an_smtp_login_refused_is_a_failed_attempt_with_the_servers_answer(self):
+        cert, key = fake_smtp.make_certificate(self.dir)
+        os.environ["FERRY_TEST_SMTP_USER"] = "ferry"
+        os.environ["FERRY_TEST_SMTP_PASSWORD"] = "wrong-password-x1"
+        with fake_smtp.FakeSmtp(cert, key, user="ferry", password="right") as smtp:
+            self.write_csv("people.csv", ["id", "name", "email"], people_rows(2))
+            sync = sync_config("people.csv")
+            sync["notify"] = {"email": {"to": ["ops@clinic.example"], "on": ["finished"]}}
+            cfg = json.loads(ferrytest.config_text({"t": sync}, self.database))
+            cfg["smtp"] = {"url": smtp.url, "from": "ferry@clinic.example", "ca_file": cert,
+                           "user_env": "FERRY_TEST_SMTP_USER",
+                           "password_env": "FERRY_TEST_SMTP_PASSWORD"}
+            self.write_config(json.dumps(cfg, indent=2) + "\n")
+            with self.serve() as server:
+                run = server.run_to_end("t")
+                d = self.wait_deliveries(server, run["id"],
+                                         lambda d: d and d[0]["attempts"] >= 1, "tried")
+                self.assertEqual(d[0]["status"], "pending")
+                self.assertIn("535", d[0]["last_error"])
+                self.assertNotIn("wrong-password-x1", json.dumps(d) + server.stderr_text())
+                self.assertEqual(smtp.received(), [])
+
     @unittest.skipUnless(ferrytest.ON_POSTGRES, "pg_channel needs PostgreSQL")
     def test_pg_channel_is_notified_when_a_run_commits(self):
         self.config({"pg_channel": "app_sync"})
