@@ -320,12 +320,13 @@ typedef enum {
  * is never shown, and is wiped when the config is freed. */
 typedef struct {
     ferry_notify_kind kind;
-    unsigned on;  /* FERRY_NOTIFY_ON_... */
-    char *url;    /* webhook: http(s) URL */
-    char *secret; /* webhook: the HMAC-SHA256 key */
-    bool records; /* webhook: also the run's record changes, in batches */
-    long batch;   /* webhook: records per request; default 500 */
-    char **to;    /* email: the recipients */
+    unsigned on;           /* FERRY_NOTIFY_ON_... */
+    char *url;             /* webhook: http(s) URL */
+    char *secret;          /* webhook: the HMAC-SHA256 key */
+    char *previous_secret; /* webhook: while rotating, the key before it (also signs), or NULL */
+    bool records;          /* webhook: also the run's record changes, in batches */
+    long batch;            /* webhook: records per request; default 500 */
+    char **to;             /* email: the recipients */
     size_t nto;
     char *channel; /* pg_channel: the channel (a PostgreSQL identifier) */
     /* secret_file: the file as written, resolved and read once the config's directory is

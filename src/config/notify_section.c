@@ -96,6 +96,14 @@ static ferry_rc on_secret_env(struct walk *w, const struct val *v, const struct 
     return env_secret(w, v, &spec->secret);
 }
 
+static ferry_rc on_previous_secret_env(struct walk *w, const struct val *v,
+                                       const struct key_rule *rule, void *obj, void *data)
+{
+    (void)rule;
+    (void)obj;
+    return env_secret(w, v, &((ferry_notify_spec *)data)->previous_secret);
+}
+
 static ferry_rc on_secret_file(struct walk *w, const struct val *v, const struct key_rule *rule,
                                void *obj, void *data)
 {
@@ -132,6 +140,8 @@ static const struct key_rule webhook_rules[] = {
     {"url", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = SPEC(url), .fn = check_url},
     {"secret_env", FERRY_KEY_CUSTOM, .fn = on_secret_env},
     {"secret_file", FERRY_KEY_CUSTOM, .fn = on_secret_file},
+    /* while rotating: deliveries carry a signature with each */
+    {"previous_secret_env", FERRY_KEY_CUSTOM, .fn = on_previous_secret_env},
     {"on", FERRY_KEY_CUSTOM, .offset = SPEC(on), .fn = on_events}, /* default: finished */
     {"records", FERRY_KEY_BOOL, .offset = SPEC(records)},
     {"batch", FERRY_KEY_LONG, .offset = SPEC(batch), .min = 1, .max = FERRY_NOTIFY_BATCH_MAX,
@@ -351,6 +361,9 @@ void ferry_config_notify_list_done(ferry_notify_list *list)
         if (s->secret != NULL)
             ferry_password_wipe(s->secret, strlen(s->secret));
         free(s->secret);
+        if (s->previous_secret != NULL)
+            ferry_password_wipe(s->previous_secret, strlen(s->previous_secret));
+        free(s->previous_secret);
         free(s->secret_file);
         ferry_config_strv_free(s->to, s->nto);
         free(s->channel);

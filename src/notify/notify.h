@@ -25,10 +25,12 @@ void ferry_notify_attach(ferry_store *st, const ferry_config *cfg);
 size_t ferry_notify_plan(void *ctx, const ferry_run *run, ferry_delivery_plan *out, size_t max);
 
 /* The signature header's value for body (len bytes) sent at t (Unix seconds) with secret:
- * "t=T,v1=HEX", HEX the lower-case hex HMAC-SHA256 of "T.BODY". out holds at least
+ * "t=T,v1=HEX", HEX the lower-case hex HMAC-SHA256 of "T.BODY"; with previous (may be NULL,
+ * a secret being rotated out) a second ",v1=HEX" made with it. out holds at least
  * FERRY_NOTIFY_SIGNATURE_MAX bytes. */
-#define FERRY_NOTIFY_SIGNATURE_MAX 96
-void ferry_notify_sign(const char *secret, int64_t t, const char *body, size_t len, char *out);
+#define FERRY_NOTIFY_SIGNATURE_MAX 176
+void ferry_notify_sign(const char *secret, const char *previous, int64_t t, const char *body,
+                       size_t len, char *out);
 
 typedef struct ferry_notify ferry_notify;
 

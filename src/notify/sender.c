@@ -52,20 +52,32 @@ struct ferry_notify {
     unsigned seed;
 };
 
-void ferry_notify_sign(const char *secret, int64_t t, const char *body, size_t len, char *out)
+/* The lower-case hex HMAC-SHA256 of "T.BODY" with secret, into hex (65 bytes). */
+static void hmac_hex(const char *secret, int64_t t, const char *body, size_t len, char *hex)
 {
     crypto_auth_hmacsha256_state st;
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    char ts[32], hex[2 * crypto_auth_hmacsha256_BYTES + 1];
+    char ts[32];
 
     snprintf(ts, sizeof(ts), "%lld.", (long long)t);
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
     crypto_auth_hmacsha256_final(&st, mac);
-    sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-    snprintf(out, FERRY_NOTIFY_SIGNATURE_MAX, "t=%lld,v1=%s", (long long)t, hex);
+    sodium_bin2hex(hex, 2 * crypto_auth_hmacsha256_BYTES + 1, mac, sizeof(mac));
     sodium_memzero(&st, sizeof(st));
+}
+
+void ferry_notify_sign(const char *secret, const char *previous, int64_t t, const char *body,
+                       size_t len, char *out)
+{
+    char hex[2 * crypto_auth_hmacsha256_BYTES + 1], old[sizeof(hex)] = "";
+
+    hmac_hex(secret, t, body, len, hex);
+    if (previous != NULL)
+        hmac_hex(previous, t, body, len, old);
+    snprintf(out, FERRY_NOTIFY_SIGNATURE_MAX, "t=%lld,v1=%s%s%s", (long long)t, hex,
+             previous != NULL ? ",v1=" : "", old);
 }
 
 /* What one attempt came to. */
@@ -90,7 +102,8 @@ static void post(ferry_notify *n, ferry_http_client *http, const ferry_notify_sp
     ferry_http_response resp;
     ferry_err err;
 
-    ferry_notify_sign(e->secret, ferry_time_now_ms() / 1000, body, strlen(body), sig);
+    ferry_notify_sign(e->secret, e->previous_secret, ferry_time_now_ms() / 1000, body, strlen(body),
+                      sig);
     snprintf(h_sig, sizeof(h_sig), "Ferry-Signature: %s", sig);
     snprintf(h_id, sizeof(h_id), "Ferry-Delivery: %s", d->id);
     memset(&req, 0, sizeof(req));

@@ -97,11 +97,11 @@ class Receiver:
 def verify(headers, raw, secret=SECRET):
     """Checks Ferry-Signature the way a receiver would: t within 5 minutes, v1 an HMAC-SHA256
     of "t.body", compared in constant time."""
-    parts = dict(p.split("=", 1) for p in headers["Ferry-Signature"].split(","))
-    t = int(parts["t"])
+    parts = [p.split("=", 1) for p in headers["Ferry-Signature"].split(",")]
+    t = int(dict(parts)["t"])
     assert abs(time.time() - t) < 300, "stale timestamp"
     want = hmac.new(secret.encode(), b"%d." % t + raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(want, parts["v1"])
+    return any(k == "v1" and hmac.compare_digest(want, v) for k, v in parts)
 
 
 class WebhookTests(ferrytest.FerryTestCase):
@@ -180,6 +180,21 @@ class WebhookTests(ferrytest.FerryTestCase):
                              {"total": 1, "delivered": 1, "pending": 0, "failed": 0})
             self.assertNotIn(SECRET, json.dumps(d) + json.dumps(one))
             self.assert_no_secret(server)
+
+    def test_a_rotated_secret_signs_beside_the_new_one(self):
+        os.environ["FERRY_TEST_OLD_SECRET"] = "whsec-old-0b8d"
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        self.config(self.webhook(rx.url(), previous_secret_env="FERRY_TEST_OLD_SECRET"))
+        with self.serve() as server:
+            server.run_to_end("t")
+            headers, _ = rx.wait(lambda p: len(p) >= 1, "the run")[0]
+            raw = rx.posts[0][1]
+            self.assertEqual(headers["Ferry-Signature"].count("v1="), 2)
+            self.assertTrue(verify(headers, raw))
+            self.assertTrue(verify(headers, raw, "whsec-old-0b8d"))
+            self.assertFalse(verify(headers, raw, "whsec-other"))
+            self.assertNotIn("whsec-old-0b8d", server.stderr_text())
 
     def test_failures_are_recorded_and_retried_with_the_same_id(self):
         rx = Receiver(answers=[500, 302])

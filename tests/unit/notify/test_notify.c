@@ -99,9 +99,14 @@ static void signature_is_hmac_sha256_of_time_dot_body(void **state)
     char sig[FERRY_NOTIFY_SIGNATURE_MAX];
 
     (void)state;
-    ferry_notify_sign("whsec", 1700000000, "{}", 2, sig);
+    ferry_notify_sign("whsec", NULL, 1700000000, "{}", 2, sig);
     assert_string_equal(sig, "t=1700000000,v1="
                              "7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af");
+    /* rotating: the old secret's signature follows */
+    ferry_notify_sign("whsec", "old", 1700000000, "{}", 2, sig);
+    assert_string_equal(sig, "t=1700000000,v1="
+                             "7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af,v1="
+                             "2b5e6fc3cac3432cb8a3476c75510114966afb97256d20b9198872431b7ceca6");
 }
 
 int main(void)
