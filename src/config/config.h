@@ -345,6 +345,19 @@ typedef struct ferry_sync_spec {
     int line;
 } ferry_sync_spec;
 
+/* embed: tokens a host application mints for the person using its page (HS256 JWTs). */
+typedef struct {
+    char *secret_env; /* the environment variable holding the secret; NULL: embed tokens off */
+    long max_age_ms;  /* a token living longer (exp - iat) is refused; default 10 min */
+} ferry_embed_spec;
+
+/* auth: a reverse proxy names the signed-in user in a header. */
+typedef struct {
+    char *trusted_header;         /* "X-Forwarded-User", or NULL: off */
+    ferry_ipnet *trusted_proxies; /* the only peers whose header is believed */
+    size_t ntrusted_proxies;
+} ferry_proxy_auth_spec;
+
 typedef struct {
     char *path;             /* the file it was loaded from */
     char *dir;              /* its directory: relative paths in the config are relative to it */
@@ -372,6 +385,10 @@ typedef struct {
     char *files_dir; /* local sources are confined to it; default: the config's directory */
     ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
     size_t ntrusted_proxies;
+    /* Sign-in from the host application (docs/embedding.md, docs/security.md). */
+    ferry_embed_spec embed;
+    ferry_proxy_auth_spec auth;
+    char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;
