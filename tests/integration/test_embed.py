@@ -12,6 +12,7 @@ with Python's own hmac and base64 (an implementation independent of Ferry's):
 - the syncs and tenants claims limit what the token may start, read, cancel and list (the sync
   list, the run list, a run, its changes, the event stream), each refusal a 403 that is
   audited under the embed user's name;
+- an event stream opened with an embed token ends once the token has expired;
 - without embed in the config a JWT is refused with 401 saying so; with embed.secret_env
   unset, ferry serve refuses to start.
 """
@@ -210,6 +211,27 @@ class EmbedTokens(ferrytest.FerryTestCase):
                                 403, "tenant org-2")
             syncs = self.as_token(srv, "GET", "/api/syncs", token).json["syncs"]
             self.assertEqual(syncs[0]["latest_run"]["id"], mine["id"])
+
+    def test_event_stream_ends_when_its_token_expires(self):
+        # A token 25 s past its exp is still inside the 30 s leeway: the stream opens. Once
+        # the leeway has passed too, the next credential check (a heartbeat, or here a user
+        # changed on this server) ends it.
+        self.make_user("someone", "viewer")
+        with self.serve() as srv:
+            late = claims(ttl=60)
+            late["iat"] -= 85
+            late["exp"] -= 85
+            stream = SseStream(srv.port, "/api/events", token=mint(late))
+            srv.streams.append(stream)
+            self.assertEqual(stream.status, 200)
+            deadline = time.monotonic() + 20
+            while time.time() < late["exp"] + 31 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(srv.request("PATCH", "/api/users/someone",
+                                         body={"disabled": True}).status, 200)
+            self.assertTrue(stream.wait_ended(timeout=10), "the stream outlived its token")
+            self.assert_refused(self.as_token(srv, "GET", "/api/me", mint(late)), 401,
+                                "expired")
 
     def test_without_embed_config_a_jwt_is_refused(self):
         self.write_config(self.config())
