@@ -190,6 +190,7 @@ export class FerrySync extends HTMLElement {
     this._abort = null;
     this._csrf = null;
     this._lastEventId = null;
+    this._live = false; // an event stream is open
     this._renderButton();
   }
 
@@ -347,11 +348,17 @@ export class FerrySync extends HTMLElement {
       const run = {...data};
       delete run.message;
       this._pending = false;
+      // The answer may come after the stream's run.finished (a run of a few rows): _onRun
+      // then keeps the finished run, and the button must still leave "Syncing...".
       this._onRun(status === 200 ? 'run.progress' : 'run.queued', run, false);
+      this._renderButton();
       if (status === 200 && isActive(this._run) && this._run.id === run.id) {
         this._say('running', data.message || 'Sync already in progress...');
         this._renderSteps(this._run);
       }
+      // Without a live stream the run's events may be lost (it ended before the stream
+      // connected): read the run once it connects, or now.
+      if (!this._live && isActive(this._run) && this._run.id === run.id) this._resync();
       return run;
     } catch (e) {
       this._pending = false;
@@ -367,7 +374,6 @@ export class FerrySync extends HTMLElement {
     const url = `${this._base}/api/events?sync=${encodeURIComponent(this._sync)}`;
     let retry = 2000;
     let failures = 0;
-    let connectedBefore = false;
     while (!signal.aborted) {
       try {
         const headers = {Accept: 'text/event-stream'};
@@ -390,11 +396,15 @@ export class FerrySync extends HTMLElement {
         }
         if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
         failures = 0;
-        if (connectedBefore) this._resync();
-        connectedBefore = true;
+        // A new stream carries only what happens from now on (after a reconnect, what the
+        // server still holds after Last-Event-ID): the run shown may have ended unseen.
+        this._live = true;
+        this._resync();
         retry = await this._read(resp.body, signal, retry);
       } catch (e) {
         if (signal.aborted) return;
+      } finally {
+        this._live = false;
       }
       failures++;
       await sleep(Math.min(30000, retry * 2 ** Math.min(Math.max(failures - 1, 0), 4)), signal);
@@ -455,7 +465,8 @@ export class FerrySync extends HTMLElement {
     this._onRun(type, run, true);
   }
 
-  /** After a reconnect: the run we showed may have finished meanwhile. */
+  /** After the stream (re)connects, or a click's answer while it is down: the run shown may
+   *  have finished meanwhile. */
   async _resync() {
     const run = this._run;
     if (!isActive(run)) return;
