@@ -8,7 +8,8 @@
 // Attributes: sync (required), base-url (default: where this script was loaded from),
 // token (an API token, sent as Authorization: Bearer; without it the Ferry session cookie is
 // used, with credentials: "include", and the CSRF token read from GET /api/me), label (the
-// button's text, default "Sync now").
+// button's text, default "Sync now"), autodismiss (seconds after which a success message goes
+// by itself; off by default; errors stay until dismissed).
 //
 // Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
 // Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
@@ -191,6 +192,7 @@ export class FerrySync extends HTMLElement {
     this._csrf = null;
     this._lastEventId = null;
     this._live = false; // an event stream is open
+    this._dismissTimer = null; // autodismiss of a success message
     this._renderButton();
   }
 
@@ -200,6 +202,8 @@ export class FerrySync extends HTMLElement {
 
   disconnectedCallback() {
     this._stop();
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
   }
 
   attributeChangedCallback(name, oldValue, value) {
@@ -224,6 +228,13 @@ export class FerrySync extends HTMLElement {
 
   get _token() {
     return (this.getAttribute('token') || '').trim();
+  }
+
+  /** autodismiss="5": seconds a success message stays; 0 (the default, or not a number): until
+   *  dismissed. */
+  get _autodismissMs() {
+    const v = Number((this.getAttribute('autodismiss') || '').trim());
+    return Number.isFinite(v) && v > 0 ? Math.min(v, 86400) * 1000 : 0;
   }
 
   // ---- requests ----
@@ -549,6 +560,7 @@ export class FerrySync extends HTMLElement {
 
   _say(state, text) {
     this._renderSteps(null); // _onRun shows a run's steps again after its message
+    this._armDismiss(state);
     this._message.classList.remove('empty');
     this._message.setAttribute('data-state', state);
     // While running only the percent changes: keep the status region from chattering.
@@ -561,7 +573,28 @@ export class FerrySync extends HTMLElement {
     if (this._text.textContent !== text) this._text.textContent = text;
   }
 
+  /** With autodismiss, a success message goes after its seconds (later while the pointer is
+   *  on it or focus is in it, so it never vanishes under the user); other states stay. */
+  _armDismiss(state) {
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
+    const ms = this._autodismissMs;
+    if (state !== 'success' || !ms) return;
+    const fire = () => {
+      const root = this.shadowRoot;
+      if (this._message.matches(':hover') || this._message.contains(root.activeElement)) {
+        this._dismissTimer = setTimeout(fire, 1000);
+        return;
+      }
+      this._dismissTimer = null;
+      this._clearMessage(false);
+    };
+    this._dismissTimer = setTimeout(fire, ms);
+  }
+
   _clearMessage(byUser) {
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
     this._renderSteps(null);
     this._message.classList.add('empty');
     this._message.removeAttribute('data-state');

@@ -5,6 +5,7 @@ import {api, setCsrf, setUnauthorizedHandler} from './api.js';
 import {connectEvents} from './events.js';
 import {State} from './state.js';
 import {Notifications} from './notifications.js';
+import {Prefs, prefsControl} from './prefs.js';
 import {isActive, refreshTimes} from './format.js';
 import {mountLogin} from './views/login.js';
 import {mountSyncs} from './views/syncs.js';
@@ -107,6 +108,7 @@ async function start(user) {
     'aria-live': 'polite', 'aria-label': 'Notifications'});
   const live = h('span', {class: 'live live--connecting', 'data-testid': 'live-status', role: 'status'},
     h('span', {class: 'live-dot', 'aria-hidden': 'true'}), h('span', {class: 'live-text'}, 'Connecting...'));
+  const prefs = new Prefs(user.name);
   const navLink = (name, label) => h('a', {href: `#/${name}`, 'data-testid': `nav-${name}`, class: 'nav-link'}, label);
   const nav = h('nav', {class: 'nav', 'aria-label': 'Main'},
     navLink('syncs', 'Syncs'), navLink('history', 'History'), navLink('insights', 'Insights'));
@@ -119,12 +121,15 @@ async function start(user) {
         h('span', {class: 'whoami', 'data-testid': 'whoami'},
           h('span', {class: 'whoami-name'}, user.name), ' · ',
           h('span', {class: `role role--${user.role}`}, user.role)),
+        prefsControl(prefs),
         h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
           'Log out'))));
   replace(root, header, h('div', {class: 'content'}, noteBox, main));
 
   const state = new State(user);
   const notes = new Notifications(noteBox, state, id => api.get(`/api/runs/${id}`));
+  notes.setAutodismiss(prefs.autodismiss);
+  prefs.addEventListener('change', () => notes.setAutodismiss(prefs.autodismiss));
   const a = app = {state, notes, main, nav, view: null, route: null, events: null, syncsTimer: null};
 
   const ingest = (type, run) => {
