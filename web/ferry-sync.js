@@ -9,7 +9,10 @@
 // token (an API token, sent as Authorization: Bearer; without it the Ferry session cookie is
 // used, with credentials: "include", and the CSRF token read from GET /api/me), label (the
 // button's text, default "Sync now"), autodismiss (seconds after which a success message goes
-// by itself; off by default; errors stay until dismissed).
+// by itself; off by default; errors stay until dismissed), tenant (runs of that tenant only:
+// the click's POST names it, other tenants' runs are ignored), variant="compact" (a small
+// badge: the percent while running, a check or a cross when done; the message is read out
+// but not shown).
 //
 // Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
 // Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
@@ -87,6 +90,21 @@ button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
 [part~="step-list"] { list-style: none; margin: 0; padding: 0; }
 [part~="step"] .name { font-weight: 600; }
 [part~="step"][data-status="pending"] { opacity: 0.7; }
+:host([variant="compact"]) .wrap { flex-direction: row; align-items: center; gap: 4px; }
+:host([variant="compact"]) button[part~="button"] {
+  justify-content: center; min-width: 3.4em; min-height: 26px; padding: 2px 9px;
+  border-radius: 999px; font-size: 0.85em; font-variant-numeric: tabular-nums; line-height: 1.2;
+}
+:host([variant="compact"]) button[part~="button"]:disabled { opacity: 0.9; }
+:host([variant="compact"]) button[part~="button"][data-state="success"] { background: #15803d; border-color: #15803d; color: #fff; }
+:host([variant="compact"]) button[part~="button"][data-state="failure"] { background: #c62828; border-color: #c62828; color: #fff; }
+:host([variant="compact"]) .spinner,
+:host([variant="compact"]) [part~="progress"],
+:host([variant="compact"]) [part~="steps"] { display: none; }
+:host([variant="compact"]) [part~="message"] {
+  position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap;
+}
 `;
 
 let sheet = null; // one constructed stylesheet shared by every instance
@@ -156,7 +174,7 @@ class FerryError extends Error {
 
 export class FerrySync extends HTMLElement {
   static get observedAttributes() {
-    return ['sync', 'base-url', 'token', 'label'];
+    return ['sync', 'base-url', 'token', 'label', 'variant', 'tenant'];
   }
 
   constructor() {
@@ -193,6 +211,7 @@ export class FerrySync extends HTMLElement {
     this._lastEventId = null;
     this._live = false; // an event stream is open
     this._dismissTimer = null; // autodismiss of a success message
+    this._roleTitle = ''; // why a viewer's button is disabled
     this._renderButton();
   }
 
@@ -208,7 +227,7 @@ export class FerrySync extends HTMLElement {
 
   attributeChangedCallback(name, oldValue, value) {
     if (oldValue === value) return;
-    if (name === 'label') this._renderButton();
+    if (name === 'label' || name === 'variant') this._renderButton();
     else if (this.isConnected) this._restart();
   }
 
@@ -230,6 +249,15 @@ export class FerrySync extends HTMLElement {
     return (this.getAttribute('token') || '').trim();
   }
 
+  /** tenant="clinic-a": the tenant whose runs this button starts and shows ('' for any). */
+  get _tenant() {
+    return (this.getAttribute('tenant') || '').trim();
+  }
+
+  get _compact() {
+    return (this.getAttribute('variant') || '').trim().toLowerCase() === 'compact';
+  }
+
   /** autodismiss="5": seconds a success message stays; 0 (the default, or not a number): until
    *  dismissed. */
   get _autodismissMs() {
@@ -239,9 +267,13 @@ export class FerrySync extends HTMLElement {
 
   // ---- requests ----
 
-  async _request(method, path, retried = false) {
+  async _request(method, path, body = undefined, retried = false) {
     const headers = {Accept: 'application/json'};
     const init = {method, headers, cache: 'no-store', mode: 'cors'};
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
     if (this._token) {
       headers.Authorization = `Bearer ${this._token}`;
       init.credentials = 'omit';
@@ -265,7 +297,7 @@ export class FerrySync extends HTMLElement {
     const err = data && data.error ? data.error : {};
     if (resp.status === 403 && err.code === 'csrf' && !this._token && !retried) {
       await this._whoami();
-      return this._request(method, path, true);
+      return this._request(method, path, body, true);
     }
     throw new FerryError(resp.status, err.code || '', err.message || `Ferry answered ${resp.status}.`);
   }
@@ -290,6 +322,7 @@ export class FerrySync extends HTMLElement {
     this._lastEventId = null;
     this._csrf = null;
     this._canRun = true;
+    this._roleTitle = '';
     this._button.removeAttribute('title');
     this._progress.hidden = true;
     this._clearMessage(false);
@@ -315,7 +348,8 @@ export class FerrySync extends HTMLElement {
         const role = me.user && me.user.role;
         this._canRun = role === 'operator' || role === 'admin';
         if (!this._canRun) {
-          this._button.title = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
+          this._roleTitle = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
+          this._button.title = this._roleTitle;
         }
         const {data} = await this._request('GET', '/api/syncs');
         if (signal.aborted) return;
@@ -326,9 +360,29 @@ export class FerrySync extends HTMLElement {
           this._say('failure', `Ferry has no sync named "${this._sync}".`);
           return;
         }
+        const tenant = this._tenant;
+        const problem = tenant && !s.tenant ? `The sync "${this._sync}" has no tenants.`
+          : !tenant && s.tenant ? `The sync "${this._sync}" runs per tenant: set the tenant attribute.`
+          : tenant && Array.isArray(s.tenant.values) && !s.tenant.values.includes(tenant)
+            ? `The sync "${this._sync}" has no tenant "${tenant}".` : '';
+        if (problem) {
+          this._canRun = false;
+          this._renderButton();
+          this._say('failure', problem);
+          return;
+        }
         if (this._message.getAttribute('data-state') === 'failure' && !this._run) this._clearMessage(false);
         this._renderButton();
-        if (isActive(s.active_run)) this._onRun('run.progress', s.active_run, false);
+        // With a tenant, the sync's active run may be another tenant's: that tenant's newest
+        // run is its active one, if it has one (at most one per sync and tenant).
+        let active = s.active_run;
+        if (tenant) {
+          const q = `sync=${encodeURIComponent(this._sync)}&tenant=${encodeURIComponent(tenant)}&limit=1`;
+          const {data: runs} = await this._request('GET', `/api/runs?${q}`);
+          if (signal.aborted) return;
+          active = runs && Array.isArray(runs.runs) ? runs.runs[0] : null;
+        }
+        if (isActive(active)) this._onRun('run.progress', active, false);
         break;
       } catch (e) {
         if (signal.aborted) return;
@@ -355,7 +409,9 @@ export class FerrySync extends HTMLElement {
     this._say('running', 'Sync started...');
     try {
       if (!this._token && !this._csrf) await this._whoami();
-      const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`);
+      const tenant = this._tenant;
+      const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`,
+        tenant ? {tenant} : undefined);
       const run = {...data};
       delete run.message;
       this._pending = false;
@@ -473,6 +529,7 @@ export class FerrySync extends HTMLElement {
       return;
     }
     if (run.sync !== this._sync) return;
+    if (this._tenant && run.tenant !== this._tenant) return; // another tenant's run
     this._onRun(type, run, true);
   }
 
@@ -556,6 +613,46 @@ export class FerrySync extends HTMLElement {
     this._button.disabled = busy || !this._canRun;
     if (busy) this._button.setAttribute('aria-busy', 'true');
     else this._button.removeAttribute('aria-busy');
+    this._renderBadge();
+  }
+
+  /** variant="compact": the button is the badge. Its text is the percent while a run is on
+   *  its way, a check or a cross for the message shown after it, a sync sign otherwise; its
+   *  aria-label and title say it in words ("Syncing... 45%", "Sync now. Processed 3 people:
+   *  ..."). The message, visually hidden, stays the status region. */
+  _renderBadge() {
+    if (!this._button) return;
+    if (!this._compact) {
+      if (this._button.hasAttribute('data-state')) {
+        this._button.removeAttribute('data-state');
+        this._button.removeAttribute('aria-label');
+        if (this._roleTitle) this._button.title = this._roleTitle;
+        else this._button.removeAttribute('title');
+      }
+      return;
+    }
+    const label = this.getAttribute('label') || 'Sync now';
+    const said = this._message.classList.contains('empty') ? '' : this._text.textContent;
+    const shown = this._message.getAttribute('data-state');
+    let state, glyph, name;
+    if (this._pending || isActive(this._run)) {
+      const pct = isActive(this._run) ? Math.max(0, Math.min(100, Math.round(this._run.percent || 0))) : 0;
+      state = 'running';
+      glyph = `${pct}%`;
+      name = `Syncing... ${pct}%`;
+    } else if (shown === 'success' || shown === 'failure') {
+      state = shown;
+      glyph = shown === 'success' ? '\u2713' : '\u2715';
+      name = said ? `${label}. ${said}` : label;
+    } else {
+      state = 'idle';
+      glyph = '\u21bb';
+      name = label;
+    }
+    this._button.setAttribute('data-state', state);
+    if (this._label.textContent !== glyph) this._label.textContent = glyph;
+    this._button.setAttribute('aria-label', name);
+    this._button.title = [name, this._roleTitle].filter(Boolean).join(' ');
   }
 
   _say(state, text) {
@@ -571,6 +668,7 @@ export class FerrySync extends HTMLElement {
       this._message.removeAttribute('aria-live');
     }
     if (this._text.textContent !== text) this._text.textContent = text;
+    this._renderBadge();
   }
 
   /** With autodismiss, a success message goes after its seconds (later while the pointer is
@@ -599,6 +697,7 @@ export class FerrySync extends HTMLElement {
     this._message.classList.add('empty');
     this._message.removeAttribute('data-state');
     this._text.textContent = '';
+    this._renderBadge();
     if (byUser && this._button && !this._button.disabled) this._button.focus();
   }
 }
