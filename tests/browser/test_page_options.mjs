@@ -74,3 +74,55 @@ browserTest('Settings: success notifications hide after the chosen seconds; fail
     await waitCount(notification(page, second), 0);
     await waitAttr(notification(page, red), 'data-state', 'failure');
 });
+
+browserTest('a sync with tenants: a row per tenant with its own result, progress and Sync now', async (env) => {
+    const src = await env.loopback();
+    src.slowCsv('/clinic-a.csv', PEOPLE_HEADER, peopleRows(3000), 4); // clinic-b.csv: 404
+    env.writeConfig({
+        people: syncConfig(src.url('/{clinic}.csv'), {
+            title: 'People',
+            extra: { tenant: { variable: 'clinic', column: 'clinic_id', values: ['clinic-a', 'clinic-b'] } },
+        }),
+    });
+    const ana = await env.user('ana', 'operator');
+    const ferry = await env.serve();
+    const page = await env.loggedIn(ferry, ana);
+    const c = card(page, 'people');
+    const row = (t) => c.locator(`[data-testid="tenant-card"][data-tenant="${t}"]`);
+    await waitCount(c.locator('[data-testid="tenant-card"]'), 2);
+    assert.deepEqual(await c.locator('[data-testid="tenant-card"]').evaluateAll((els) => els.map((e) => e.dataset.tenant)),
+                     ['clinic-a', 'clinic-b'], 'the tenants in the config\'s order');
+    for (const t of ['clinic-a', 'clinic-b']) await waitText(row(t).locator('[data-testid="tenant-last"]'), 'Never run');
+    assert.equal(await c.locator('[data-testid="last-result"]').isVisible(), false, 'no one result for all tenants');
+
+    // clinic-a syncs; clinic-b, started meanwhile, fails: each row shows its own.
+    await row('clinic-a').locator('[data-testid="tenant-sync-now"]').click();
+    await waitText(row('clinic-a').locator('[data-testid="tenant-sync-now"]'), /^Syncing\.\.\./);
+    await row('clinic-a').locator('[data-testid="progress"]').waitFor({ state: 'visible' });
+    const bButton = row('clinic-b').locator('[data-testid="tenant-sync-now"]');
+    await waitText(bButton, /^Sync now$/);
+    assert.ok(!(await bButton.isDisabled()), 'clinic-b can sync while clinic-a does');
+    await bButton.click();
+    await waitAttr(row('clinic-b'), 'data-state', 'failure', { timeout: RUN_WAIT });
+    await waitText(row('clinic-b').locator('[data-testid="tenant-last"]'), /Failed.*404/);
+    const aRuns = (await ferry.getJson('/api/runs?sync=people&tenant=clinic-a')).runs;
+    assert.equal(aRuns.length, 1);
+    if (['queued', 'running'].includes((await ferry.run(aRuns[0].id)).status)) {
+        assert.equal(await row('clinic-a').getAttribute('data-state'), null, 'clinic-a shows no failure while it syncs');
+        assert.doesNotMatch(await row('clinic-a').innerText(), /404|Failed/);
+    }
+    await env.shot(page, 'syncs-tenant-rows');
+    await waitAttr(row('clinic-a'), 'data-state', 'success', { timeout: RUN_WAIT });
+    await waitText(row('clinic-a').locator('[data-testid="tenant-last"]'), summary(3000, { created: 3000 }));
+    await waitText(row('clinic-a').locator('[data-testid="tenant-sync-now"]'), /^Sync now$/);
+    assert.equal(await row('clinic-a').locator('[data-testid="progress"]').count(), 0);
+    assert.equal(await row('clinic-b').getAttribute('data-state'), 'failure', 'clinic-b keeps its failure');
+    const bRun = (await ferry.getJson('/api/runs?sync=people&tenant=clinic-b')).runs[0];
+    assert.equal(await row('clinic-b').locator('[data-testid="tenant-last"] a').getAttribute('href'), `#/runs/${bRun.id}`);
+
+    // After a refresh the rows come from the runs' list.
+    await page.reload();
+    await waitAttr(row('clinic-a'), 'data-state', 'success');
+    await waitAttr(row('clinic-b'), 'data-state', 'failure');
+    await waitText(row('clinic-a').locator('[data-testid="tenant-last"]'), summary(3000, { created: 3000 }));
+});
