@@ -4,28 +4,9 @@
 // from Ferry and drives it with a token, as an application's admin page would.
 
 import {
-    assert, browserTest, never, PEOPLE_HEADER, peopleRows, RUN_WAIT, summary, syncConfig, until,
+    assert, browserTest, componentHostPage, never, PEOPLE_HEADER, peopleRows, RUN_WAIT, summary, syncConfig, until,
     waitAttr, waitText,
 } from './harness.mjs';
-
-/** The host page: the component's script and body (HTML with the elements). */
-function hostPage(ferry, body) {
-    return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Host app</title></head>
-<body>
-  <script>
-    window.ferryEvents = [];
-    for (const type of ['ferry:started', 'ferry:progress', 'ferry:finished'])
-      document.addEventListener(type, (e) => window.ferryEvents.push(
-        {type, target: e.target.id, id: e.detail.id, tenant: e.detail.tenant, status: e.detail.status}));
-  </script>
-  <script type="module" src="${ferry.url('/ferry-sync.js')}"></script>
-  ${body}
-</body>
-</html>
-`;
-}
 
 /** syncs (name -> config) allowed from the host page's origin, an operator ana with a token,
  * ferry, and page: the host page with body (a function of the token) opened in a browser. */
@@ -35,7 +16,7 @@ async function fixture(env, syncs, body) {
     const ana = await env.user('ana', 'operator');
     const token = await env.token('ana', 'host-app');
     const ferry = await env.serve();
-    host.route('/', { type: 'text/html; charset=utf-8', body: hostPage(ferry, body(token)) });
+    host.route('/', { type: 'text/html; charset=utf-8', body: componentHostPage(ferry, body(token)) });
     const page = await env.newPage({ ferry });
     await page.goto(host.url('/'));
     return { ferry, page, ana };

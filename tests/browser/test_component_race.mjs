@@ -10,26 +10,9 @@
 // the POST has answered, so the stream never carries the run's events.
 
 import {
-    assert, browserTest, card, PEOPLE_HEADER, peopleRows, RUN_WAIT, summary, syncConfig, until,
+    assert, browserTest, card, componentHostPage, PEOPLE_HEADER, peopleRows, RUN_WAIT, summary, syncConfig, until,
     waitText, WAIT,
 } from './harness.mjs';
-
-function hostPage(ferry, token) {
-    return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Host app</title></head>
-<body>
-  <script>
-    window.ferryEvents = [];
-    for (const type of ['ferry:started', 'ferry:progress', 'ferry:finished'])
-      document.addEventListener(type, (e) => window.ferryEvents.push({type, id: e.detail.id, status: e.detail.status}));
-  </script>
-  <script type="module" src="${ferry.url('/ferry-sync.js')}"></script>
-  <ferry-sync id="quick" sync="quick" token="${token}"></ferry-sync>
-</body>
-</html>
-`;
-}
 
 /** A sync "quick" of 3 rows from a loopback server, an operator ana with a token, ferry, and a
  * host page on another origin with <ferry-sync sync="quick">. */
@@ -41,7 +24,8 @@ async function fixture(env) {
     const ana = await env.user('ana', 'operator');
     const token = await env.token('ana', 'host-app');
     const ferry = await env.serve();
-    host.route('/', { type: 'text/html; charset=utf-8', body: hostPage(ferry, token) });
+    host.route('/', { type: 'text/html; charset=utf-8', body: componentHostPage(ferry,
+        `<ferry-sync id="quick" sync="quick" token="${token}"></ferry-sync>`) });
     return { ferry, host, ana };
 }
 

@@ -82,6 +82,21 @@ export function mountSyncs(root, app) {
   };
 }
 
+/** Keeps the progress view in slot in step with run: made (label, options as progressView's)
+ *  while run is active, removed when run is null. Returns the view, or null. */
+function keepProgress(slot, view, run, label, options) {
+  if (!run) {
+    if (view) view.el.remove();
+    return null;
+  }
+  if (!view) {
+    view = progressView(label, options);
+    slot.append(view.el);
+  }
+  view.update(run);
+  return view;
+}
+
 function createCard(app, sync) {
   const canOperate = app.state.canOperate;
   const title = h('h2', {class: 'card-title'});
@@ -283,16 +298,7 @@ function createCard(app, sync) {
     if (!perTenant) renderLast(s.latest_run);
     const run = !perTenant && s.active_run && isActive(s.active_run) ? s.active_run : null;
     el.classList.toggle('is-active', !!run);
-    if (run) {
-      if (!progress) {
-        progress = progressView(`${s.title || s.name} sync progress`, {steps: true});
-        progressSlot.append(progress.el);
-      }
-      progress.update(run);
-    } else if (progress) {
-      progress.el.remove();
-      progress = null;
-    }
+    progress = keepProgress(progressSlot, progress, run, `${s.title || s.name} sync progress`, {steps: true});
     if (syncBtn) {
       const busy = pending || !!run;
       if (busy) {
@@ -412,16 +418,7 @@ function tenantRow(app, sync, tenant) {
       lastEl.className = 'tenant-last tenant-last--none';
     }
     el.classList.toggle('is-active', !!active);
-    if (active) {
-      if (!progress) {
-        progress = progressView(`${sync.title || sync.name} · ${tenant} sync progress`);
-        slot.append(progress.el);
-      }
-      progress.update(active);
-    } else if (progress) {
-      progress.el.remove();
-      progress = null;
-    }
+    progress = keepProgress(slot, progress, active, `${sync.title || sync.name} · ${tenant} sync progress`);
     if (syncBtn) {
       const busy = pending || !!active;
       const text = busy ? 'Syncing...' : 'Sync now';
