@@ -672,7 +672,8 @@ export class FerrySync extends HTMLElement {
   }
 
   /** With autodismiss, a success message goes after its seconds (later while the pointer is
-   *  on it or focus is in it, so it never vanishes under the user); other states stay. */
+   *  on it, or on the compact badge, or focus is in it, so it never vanishes under the user);
+   *  other states stay. */
   _armDismiss(state) {
     clearTimeout(this._dismissTimer);
     this._dismissTimer = null;
@@ -680,7 +681,8 @@ export class FerrySync extends HTMLElement {
     if (state !== 'success' || !ms) return;
     const fire = () => {
       const root = this.shadowRoot;
-      if (this._message.matches(':hover') || this._message.contains(root.activeElement)) {
+      const held = this._compact ? this._button : this._message; // what the user reads
+      if (held.matches(':hover') || this._message.contains(root.activeElement)) {
         this._dismissTimer = setTimeout(fire, 1000);
         return;
       }
