@@ -210,6 +210,7 @@ export class FerrySync extends HTMLElement {
     this._csrf = null;
     this._lastEventId = null;
     this._live = false; // an event stream is open
+    this._opened = 0; // how many times one opened
     this._dismissTimer = null; // autodismiss of a success message
     this._roleTitle = ''; // why a viewer's button is disabled
     this._renderButton();
@@ -410,6 +411,7 @@ export class FerrySync extends HTMLElement {
     try {
       if (!this._token && !this._csrf) await this._whoami();
       const tenant = this._tenant;
+      const live = this._live, opened = this._opened;
       const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`,
         tenant ? {tenant} : undefined);
       const run = {...data};
@@ -423,9 +425,9 @@ export class FerrySync extends HTMLElement {
         this._say('running', data.message || 'Sync already in progress...');
         this._renderSteps(this._run);
       }
-      // Without a live stream the run's events may be lost (it ended before the stream
-      // connected): read the run once it connects, or now.
-      if (!this._live && isActive(this._run) && this._run.id === run.id) this._resync();
+      // A stream that was not open all along may have missed the run's events (it ended
+      // before the stream connected): read the run.
+      if ((!live || this._opened !== opened) && isActive(this._run) && this._run.id === run.id) this._resync();
       return run;
     } catch (e) {
       this._pending = false;
@@ -466,6 +468,7 @@ export class FerrySync extends HTMLElement {
         // A new stream carries only what happens from now on (after a reconnect, what the
         // server still holds after Last-Event-ID): the run shown may have ended unseen.
         this._live = true;
+        this._opened++;
         this._resync();
         retry = await this._read(resp.body, signal, retry);
       } catch (e) {

@@ -11,7 +11,7 @@
 
 import {
     assert, browserTest, card, componentHostPage, PEOPLE_HEADER, peopleRows, RUN_WAIT, summary, syncConfig, until,
-    waitText, WAIT,
+    waitAttr, waitText, WAIT,
 } from './harness.mjs';
 
 /** A sync "quick" of 3 rows from a loopback server, an operator ana with a token, ferry, and a
@@ -146,4 +146,33 @@ browserTest('the sync card: a run that finished before the POST answered is show
     const n = page.locator(`[data-testid="notification"][data-run="${run.id}"]`);
     await waitText(n, summary(3, { created: 3 }));
     assert.equal(await n.getAttribute('data-state'), 'success');
+});
+
+browserTest('the sync card: a run that ended before the event stream connected is shown finished', async (env) => {
+    const { ferry, ana } = await fixture(env);
+    const page = await env.newPage({ ferry });
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    await page.route(/\/api\/events(\?|$)/, async (route) => {
+        await released;
+        await route.continue();
+    });
+    await env.login(page, ferry, ana);
+    const c = card(page, 'quick');
+    await waitText(c.locator('[data-testid="sync-now"]'), /^Sync now$/);
+    assert.notEqual(await page.locator('[data-testid="live-status"]').innerText(), 'Live');
+    await c.locator('[data-testid="sync-now"]').click();
+    const runId = await until('the POST to be answered', async () => {
+        const runs = (await ferry.getJson('/api/runs?sync=quick')).runs;
+        return runs.length === 1 ? runs[0].id : null;
+    });
+    await ferry.waitRun(runId);
+    await page.locator(`[data-testid="notification"][data-run="${runId}"]`).waitFor({ state: 'visible' });
+    release(); // the stream starts now: it carries nothing of the run, which has ended
+    await waitText(page.locator('[data-testid="live-status"]'), 'Live');
+    const n = page.locator(`[data-testid="notification"][data-run="${runId}"]`);
+    await waitAttr(n, 'data-state', 'success', { timeout: RUN_WAIT });
+    await waitText(c.locator('[data-testid="sync-now"]'), /^Sync now$/);
+    assert.equal(await c.locator('[data-testid="progress"]').count(), 0, 'no progress once the run ended');
+    await waitText(c.locator('[data-testid="last-result"]'), summary(3, { created: 3 }));
 });

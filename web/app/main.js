@@ -130,7 +130,10 @@ async function start(user) {
   const notes = new Notifications(noteBox, state, id => api.get(`/api/runs/${id}`));
   notes.setAutodismiss(prefs.autodismiss);
   prefs.addEventListener('change', () => notes.setAutodismiss(prefs.autodismiss));
-  const a = app = {state, notes, main, nav, view: null, route: null, events: null, syncsTimer: null};
+  // live: the event stream is open; opened: how many times it opened (actions.js compares
+  // them around a request to know whether the stream could have missed the run's events).
+  const a = app = {state, notes, main, nav, view: null, route: null, events: null, syncsTimer: null,
+    live: false, opened: 0};
 
   const ingest = (type, run) => {
     if (app !== a) return;
@@ -141,6 +144,7 @@ async function start(user) {
     if (type === 'run.finished') refreshSyncsSoon();
   };
   a.ingest = ingest;
+  a.checkRun = id => checkRun(id);
 
   async function refreshSyncs() {
     try {
@@ -173,6 +177,12 @@ async function start(user) {
       live.className = `live live--${s}`;
       setText(live.lastChild, s === 'live' ? 'Live' : s === 'connecting' ? 'Reconnecting...' : 'Offline');
       live.title = s === 'live' ? 'Updates arrive as they happen' : 'Live updates are paused; retrying';
+      a.live = s === 'live';
+      if (a.live && ++a.opened === 1) {
+        // The first stream carries only what happens from its start: a run that ended while
+        // it connected (a click's run of a few rows) would stay active here.
+        for (const run of state.runs.values()) if (isActive(run)) checkRun(run.id);
+      }
     },
     onResync: () => {
       refreshSyncs();
