@@ -427,6 +427,7 @@ function tenantRow(app, sync, tenant) {
       }
       syncBtn.disabled = busy;
       setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
+      setAttr(syncBtn, 'aria-label', busy ? `Syncing ${tenant}...` : `Sync now for ${tenant}`);
       if (active) {
         if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
         cancelBtn.disabled = cancelling === active.id;
