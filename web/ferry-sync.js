@@ -268,6 +268,13 @@ export class FerrySync extends HTMLElement {
 
   // ---- requests ----
 
+  /** What a 401 means to the person: with a token, Ferry's own reason (an embed token that
+   * expired says so); without one, that they need to log in. */
+  _refusedText(reason, withoutToken) {
+    if (!this._token) return withoutToken;
+    return reason ? `Ferry refused the token: ${reason}` : 'Ferry refused the token.';
+  }
+
   async _request(method, path, body = undefined, retried = false) {
     const headers = {Accept: 'application/json'};
     const init = {method, headers, cache: 'no-store', mode: 'cors'};
@@ -391,7 +398,7 @@ export class FerrySync extends HTMLElement {
         this._renderButton();
         if (e.status === 401 || e.status === 403) {
           this._say('failure', e.status === 401
-            ? (this._token ? 'Ferry refused the API token.' : 'Log in to Ferry to sync from here.')
+            ? this._refusedText(e.message, 'Log in to Ferry to sync from here.')
             : e.message);
           return;
         }
@@ -456,10 +463,17 @@ export class FerrySync extends HTMLElement {
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
         const resp = await fetch(url, init);
         if (resp.status === 401 || resp.status === 403) {
+          let reason = '';
+          try {
+            const data = await resp.json();
+            reason = data && data.error && data.error.message ? data.error.message : '';
+          } catch (e) {
+            reason = '';
+          }
           this._canRun = false;
           this._renderButton();
           this._say('failure', resp.status === 401
-            ? (this._token ? 'Ferry refused the API token.' : 'Your Ferry session has ended. Log in to Ferry again.')
+            ? this._refusedText(reason, 'Your Ferry session has ended. Log in to Ferry again.')
             : 'Ferry refused the live updates.');
           return;
         }

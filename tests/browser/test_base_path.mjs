@@ -87,3 +87,22 @@ browserTest('<ferry-sync> from /ferry/ferry-sync.js signs in with an embed token
     assert.equal(runs[0].token, null);
     assert.ok(!ferry.stderr().includes(SECRET), 'the secret is not in the log');
 });
+
+browserTest('<ferry-sync> with an expired embed token says it expired', async (env) => {
+    const { ferry, host } = await fixture(env);
+    const now = Math.floor(Date.now() / 1000);
+    const token = mint({ sub: 'u-17', email: 'olga@clinic.example', role: 'operator',
+                         iat: now - 600, exp: now - 60 });
+    host.route('/', { type: 'text/html; charset=utf-8', body: `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Host app</title></head>
+<body>
+  <script type="module" src="${ferry.url('/ferry/ferry-sync.js')}"></script>
+  <ferry-sync id="roster" sync="roster" token="${token}"></ferry-sync>
+</body></html>
+` });
+    const page = await env.newPage({ ferry });
+    await page.goto(host.url('/'));
+    const message = page.locator('ferry-sync#roster [part="message"]');
+    await waitText(message, /Ferry refused the token: .*expired/);
+    assert.ok(!(await message.textContent()).includes(token), 'the token is not shown');
+});
