@@ -24,12 +24,12 @@ function mint(claims) {
     return `${head}.${body}.${b64url(sig)}`;
 }
 
-async function fixture(env) {
+async function fixture(env, extra = {}) {
     const host = await env.loopback();
     const src = await env.loopback();
     env.writeConfig({ roster: syncConfig(src.csv('/roster.csv', PEOPLE_HEADER, peopleRows(5)), { title: 'Roster' }) },
                     { base_path: '/ferry', cors_origins: [host.url('/').replace(/\/$/, '')],
-                      embed: { secret_env: 'FERRY_TEST_EMBED_SECRET', max_age: '10m' } });
+                      embed: { secret_env: 'FERRY_TEST_EMBED_SECRET', max_age: '10m' }, ...extra });
     const ana = await env.user('ana', 'operator');
     const ferry = await env.serve();
     return { ferry, host, ana };
@@ -105,4 +105,19 @@ browserTest('<ferry-sync> with an expired embed token says it expired', async (e
     const message = page.locator('ferry-sync#roster [part="message"]');
     await waitText(message, /Ferry refused the token: .*expired/);
     assert.ok(!(await message.textContent()).includes(token), 'the token is not shown');
+});
+
+browserTest('the page signed in by a trusted proxy header offers no Log out and records the user', async (env) => {
+    const { ferry } = await fixture(env, {
+        auth: { trusted_header: 'X-Forwarded-User', trusted_proxies: ['127.0.0.1/32'] } });
+    const page = await env.newPage({ ferry });
+    await page.setExtraHTTPHeaders({ 'X-Forwarded-User': 'ana' });
+    await page.goto(ferry.url('/ferry/'));
+    await waitText(page.locator('[data-testid="whoami"]'), 'ana');
+    assert.equal(await page.locator('[data-testid="logout"]').count(), 0, 'signing out is the proxy\'s');
+    const c = card(page, 'roster');
+    await c.locator('[data-testid="sync-now"]').click();
+    await waitText(c.locator('[data-testid="last-result"]'), /Processed 5/, { timeout: RUN_WAIT });
+    const runs = await ferry.getJson('/ferry/api/runs');
+    assert.equal(runs.runs[0].user, 'ana');
 });

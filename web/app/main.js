@@ -51,7 +51,7 @@ async function boot() {
   try {
     const me = await api.get('/api/me');
     setCsrf(me.csrf_token);
-    start(me.user);
+    start(me.user, me.auth);
   } catch (e) {
     if (e.status === 401) showLogin();
     else showFatal(e);
@@ -101,7 +101,9 @@ function stop() {
 
 // ---- the logged-in page ----
 
-async function start(user) {
+/** Shows the page for user, signed in by auth ("session", or "header" when a proxy in front
+ * of Ferry named the user: signing out is then the proxy's, and the page offers no Log out). */
+async function start(user, auth = 'session') {
   stop();
   const main = h('main', {id: 'main', class: 'main', tabindex: '-1'});
   const noteBox = h('section', {class: 'notifications is-empty', 'data-testid': 'notifications',
@@ -122,8 +124,9 @@ async function start(user) {
           h('span', {class: 'whoami-name'}, user.name), ' · ',
           h('span', {class: `role role--${user.role}`}, user.role)),
         prefsControl(prefs),
-        h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
-          'Log out'))));
+        auth === 'header' ? null
+          : h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
+            'Log out'))));
   replace(root, header, h('div', {class: 'content'}, noteBox, main));
 
   const state = new State(user);
