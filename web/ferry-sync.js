@@ -8,7 +8,11 @@
 // Attributes: sync (required), base-url (default: where this script was loaded from),
 // token (an API token, sent as Authorization: Bearer; without it the Ferry session cookie is
 // used, with credentials: "include", and the CSRF token read from GET /api/me), label (the
-// button's text, default "Sync now").
+// button's text, default "Sync now"), autodismiss (seconds after which a success message goes
+// by itself; off by default; errors stay until dismissed), tenant (runs of that tenant only:
+// the click's POST names it, other tenants' runs are ignored), variant="compact" (a small
+// badge: the percent while running, a check or a cross when done; the message is read out
+// but not shown).
 //
 // Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
 // Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
@@ -86,6 +90,21 @@ button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
 [part~="step-list"] { list-style: none; margin: 0; padding: 0; }
 [part~="step"] .name { font-weight: 600; }
 [part~="step"][data-status="pending"] { opacity: 0.7; }
+:host([variant="compact"]) .wrap { flex-direction: row; align-items: center; gap: 4px; }
+:host([variant="compact"]) button[part~="button"] {
+  justify-content: center; min-width: 3.4em; min-height: 26px; padding: 2px 9px;
+  border-radius: 999px; font-size: 0.85em; font-variant-numeric: tabular-nums; line-height: 1.2;
+}
+:host([variant="compact"]) button[part~="button"]:disabled { opacity: 0.9; }
+:host([variant="compact"]) button[part~="button"][data-state="success"] { background: #15803d; border-color: #15803d; color: #fff; }
+:host([variant="compact"]) button[part~="button"][data-state="failure"] { background: #c62828; border-color: #c62828; color: #fff; }
+:host([variant="compact"]) .spinner,
+:host([variant="compact"]) [part~="progress"],
+:host([variant="compact"]) [part~="steps"] { display: none; }
+:host([variant="compact"]) [part~="message"] {
+  position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap;
+}
 `;
 
 let sheet = null; // one constructed stylesheet shared by every instance
@@ -155,7 +174,7 @@ class FerryError extends Error {
 
 export class FerrySync extends HTMLElement {
   static get observedAttributes() {
-    return ['sync', 'base-url', 'token', 'label'];
+    return ['sync', 'base-url', 'token', 'label', 'variant', 'tenant'];
   }
 
   constructor() {
@@ -190,6 +209,10 @@ export class FerrySync extends HTMLElement {
     this._abort = null;
     this._csrf = null;
     this._lastEventId = null;
+    this._live = false; // an event stream is open
+    this._opened = 0; // how many times one opened
+    this._dismissTimer = null; // autodismiss of a success message
+    this._roleTitle = ''; // why a viewer's button is disabled
     this._renderButton();
   }
 
@@ -199,11 +222,13 @@ export class FerrySync extends HTMLElement {
 
   disconnectedCallback() {
     this._stop();
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
   }
 
   attributeChangedCallback(name, oldValue, value) {
     if (oldValue === value) return;
-    if (name === 'label') this._renderButton();
+    if (name === 'label' || name === 'variant') this._renderButton();
     else if (this.isConnected) this._restart();
   }
 
@@ -225,11 +250,38 @@ export class FerrySync extends HTMLElement {
     return (this.getAttribute('token') || '').trim();
   }
 
+  /** tenant="clinic-a": the tenant whose runs this button starts and shows ('' for any). */
+  get _tenant() {
+    return (this.getAttribute('tenant') || '').trim();
+  }
+
+  get _compact() {
+    return (this.getAttribute('variant') || '').trim().toLowerCase() === 'compact';
+  }
+
+  /** autodismiss="5": seconds a success message stays; 0 (the default, or not a number): until
+   *  dismissed. */
+  get _autodismissMs() {
+    const v = Number((this.getAttribute('autodismiss') || '').trim());
+    return Number.isFinite(v) && v > 0 ? Math.min(v, 86400) * 1000 : 0;
+  }
+
   // ---- requests ----
 
-  async _request(method, path, retried = false) {
+  /** What a 401 means to the person: with a token, Ferry's own reason (an embed token that
+   * expired says so); without one, that they need to log in. */
+  _refusedText(reason, withoutToken) {
+    if (!this._token) return withoutToken;
+    return reason ? `Ferry refused the token: ${reason}` : 'Ferry refused the token.';
+  }
+
+  async _request(method, path, body = undefined, retried = false) {
     const headers = {Accept: 'application/json'};
     const init = {method, headers, cache: 'no-store', mode: 'cors'};
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
     if (this._token) {
       headers.Authorization = `Bearer ${this._token}`;
       init.credentials = 'omit';
@@ -253,7 +305,7 @@ export class FerrySync extends HTMLElement {
     const err = data && data.error ? data.error : {};
     if (resp.status === 403 && err.code === 'csrf' && !this._token && !retried) {
       await this._whoami();
-      return this._request(method, path, true);
+      return this._request(method, path, body, true);
     }
     throw new FerryError(resp.status, err.code || '', err.message || `Ferry answered ${resp.status}.`);
   }
@@ -278,6 +330,7 @@ export class FerrySync extends HTMLElement {
     this._lastEventId = null;
     this._csrf = null;
     this._canRun = true;
+    this._roleTitle = '';
     this._button.removeAttribute('title');
     this._progress.hidden = true;
     this._clearMessage(false);
@@ -303,7 +356,8 @@ export class FerrySync extends HTMLElement {
         const role = me.user && me.user.role;
         this._canRun = role === 'operator' || role === 'admin';
         if (!this._canRun) {
-          this._button.title = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
+          this._roleTitle = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
+          this._button.title = this._roleTitle;
         }
         const {data} = await this._request('GET', '/api/syncs');
         if (signal.aborted) return;
@@ -314,9 +368,29 @@ export class FerrySync extends HTMLElement {
           this._say('failure', `Ferry has no sync named "${this._sync}".`);
           return;
         }
+        const tenant = this._tenant;
+        const problem = tenant && !s.tenant ? `The sync "${this._sync}" has no tenants.`
+          : !tenant && s.tenant ? `The sync "${this._sync}" runs per tenant: set the tenant attribute.`
+          : tenant && Array.isArray(s.tenant.values) && !s.tenant.values.includes(tenant)
+            ? `The sync "${this._sync}" has no tenant "${tenant}".` : '';
+        if (problem) {
+          this._canRun = false;
+          this._renderButton();
+          this._say('failure', problem);
+          return;
+        }
         if (this._message.getAttribute('data-state') === 'failure' && !this._run) this._clearMessage(false);
         this._renderButton();
-        if (isActive(s.active_run)) this._onRun('run.progress', s.active_run, false);
+        // With a tenant, the sync's active run may be another tenant's: that tenant's newest
+        // run is its active one, if it has one (at most one per sync and tenant).
+        let active = s.active_run;
+        if (tenant) {
+          const q = `sync=${encodeURIComponent(this._sync)}&tenant=${encodeURIComponent(tenant)}&limit=1`;
+          const {data: runs} = await this._request('GET', `/api/runs?${q}`);
+          if (signal.aborted) return;
+          active = runs && Array.isArray(runs.runs) ? runs.runs[0] : null;
+        }
+        if (isActive(active)) this._onRun('run.progress', active, false);
         break;
       } catch (e) {
         if (signal.aborted) return;
@@ -324,7 +398,7 @@ export class FerrySync extends HTMLElement {
         this._renderButton();
         if (e.status === 401 || e.status === 403) {
           this._say('failure', e.status === 401
-            ? (this._token ? 'Ferry refused the API token.' : 'Log in to Ferry to sync from here.')
+            ? this._refusedText(e.message, 'Log in to Ferry to sync from here.')
             : e.message);
           return;
         }
@@ -343,15 +417,24 @@ export class FerrySync extends HTMLElement {
     this._say('running', 'Sync started...');
     try {
       if (!this._token && !this._csrf) await this._whoami();
-      const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`);
+      const tenant = this._tenant;
+      const live = this._live, opened = this._opened;
+      const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`,
+        tenant ? {tenant} : undefined);
       const run = {...data};
       delete run.message;
       this._pending = false;
+      // The answer may come after the stream's run.finished (a run of a few rows): _onRun
+      // then keeps the finished run, and the button must still leave "Syncing...".
       this._onRun(status === 200 ? 'run.progress' : 'run.queued', run, false);
+      this._renderButton();
       if (status === 200 && isActive(this._run) && this._run.id === run.id) {
         this._say('running', data.message || 'Sync already in progress...');
         this._renderSteps(this._run);
       }
+      // A stream that was not open all along may have missed the run's events (it ended
+      // before the stream connected): read the run.
+      if ((!live || this._opened !== opened) && isActive(this._run) && this._run.id === run.id) this._resync();
       return run;
     } catch (e) {
       this._pending = false;
@@ -367,7 +450,6 @@ export class FerrySync extends HTMLElement {
     const url = `${this._base}/api/events?sync=${encodeURIComponent(this._sync)}`;
     let retry = 2000;
     let failures = 0;
-    let connectedBefore = false;
     while (!signal.aborted) {
       try {
         const headers = {Accept: 'text/event-stream'};
@@ -381,20 +463,32 @@ export class FerrySync extends HTMLElement {
         if (this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
         const resp = await fetch(url, init);
         if (resp.status === 401 || resp.status === 403) {
+          let reason = '';
+          try {
+            const data = await resp.json();
+            reason = data && data.error && data.error.message ? data.error.message : '';
+          } catch (e) {
+            reason = '';
+          }
           this._canRun = false;
           this._renderButton();
           this._say('failure', resp.status === 401
-            ? (this._token ? 'Ferry refused the API token.' : 'Your Ferry session has ended. Log in to Ferry again.')
+            ? this._refusedText(reason, 'Your Ferry session has ended. Log in to Ferry again.')
             : 'Ferry refused the live updates.');
           return;
         }
         if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
         failures = 0;
-        if (connectedBefore) this._resync();
-        connectedBefore = true;
+        // A new stream carries only what happens from now on (after a reconnect, what the
+        // server still holds after Last-Event-ID): the run shown may have ended unseen.
+        this._live = true;
+        this._opened++;
+        this._resync();
         retry = await this._read(resp.body, signal, retry);
       } catch (e) {
         if (signal.aborted) return;
+      } finally {
+        this._live = false;
       }
       failures++;
       await sleep(Math.min(30000, retry * 2 ** Math.min(Math.max(failures - 1, 0), 4)), signal);
@@ -452,10 +546,12 @@ export class FerrySync extends HTMLElement {
       return;
     }
     if (run.sync !== this._sync) return;
+    if (this._tenant && run.tenant !== this._tenant) return; // another tenant's run
     this._onRun(type, run, true);
   }
 
-  /** After a reconnect: the run we showed may have finished meanwhile. */
+  /** After the stream (re)connects, or a click's answer while it is down: the run shown may
+   *  have finished meanwhile. */
   async _resync() {
     const run = this._run;
     if (!isActive(run)) return;
@@ -534,10 +630,51 @@ export class FerrySync extends HTMLElement {
     this._button.disabled = busy || !this._canRun;
     if (busy) this._button.setAttribute('aria-busy', 'true');
     else this._button.removeAttribute('aria-busy');
+    this._renderBadge();
+  }
+
+  /** variant="compact": the button is the badge. Its text is the percent while a run is on
+   *  its way, a check or a cross for the message shown after it, a sync sign otherwise; its
+   *  aria-label and title say it in words ("Syncing... 45%", "Sync now. Processed 3 people:
+   *  ..."). The message, visually hidden, stays the status region. */
+  _renderBadge() {
+    if (!this._button) return;
+    if (!this._compact) {
+      if (this._button.hasAttribute('data-state')) {
+        this._button.removeAttribute('data-state');
+        this._button.removeAttribute('aria-label');
+        if (this._roleTitle) this._button.title = this._roleTitle;
+        else this._button.removeAttribute('title');
+      }
+      return;
+    }
+    const label = this.getAttribute('label') || 'Sync now';
+    const said = this._message.classList.contains('empty') ? '' : this._text.textContent;
+    const shown = this._message.getAttribute('data-state');
+    let state, glyph, name;
+    if (this._pending || isActive(this._run)) {
+      const pct = isActive(this._run) ? Math.max(0, Math.min(100, Math.round(this._run.percent || 0))) : 0;
+      state = 'running';
+      glyph = `${pct}%`;
+      name = `Syncing... ${pct}%`;
+    } else if (shown === 'success' || shown === 'failure') {
+      state = shown;
+      glyph = shown === 'success' ? '\u2713' : '\u2715';
+      name = said ? `${label}. ${said}` : label;
+    } else {
+      state = 'idle';
+      glyph = '\u21bb';
+      name = label;
+    }
+    this._button.setAttribute('data-state', state);
+    if (this._label.textContent !== glyph) this._label.textContent = glyph;
+    this._button.setAttribute('aria-label', name);
+    this._button.title = [name, this._roleTitle].filter(Boolean).join(' ');
   }
 
   _say(state, text) {
     this._renderSteps(null); // _onRun shows a run's steps again after its message
+    this._armDismiss(state);
     this._message.classList.remove('empty');
     this._message.setAttribute('data-state', state);
     // While running only the percent changes: keep the status region from chattering.
@@ -548,13 +685,38 @@ export class FerrySync extends HTMLElement {
       this._message.removeAttribute('aria-live');
     }
     if (this._text.textContent !== text) this._text.textContent = text;
+    this._renderBadge();
+  }
+
+  /** With autodismiss, a success message goes after its seconds (later while the pointer is
+   *  on it, or on the compact badge, or focus is in it, so it never vanishes under the user);
+   *  other states stay. */
+  _armDismiss(state) {
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
+    const ms = this._autodismissMs;
+    if (state !== 'success' || !ms) return;
+    const fire = () => {
+      const root = this.shadowRoot;
+      const held = this._compact ? this._button : this._message; // what the user reads
+      if (held.matches(':hover') || this._message.contains(root.activeElement)) {
+        this._dismissTimer = setTimeout(fire, 1000);
+        return;
+      }
+      this._dismissTimer = null;
+      this._clearMessage(false);
+    };
+    this._dismissTimer = setTimeout(fire, ms);
   }
 
   _clearMessage(byUser) {
+    clearTimeout(this._dismissTimer);
+    this._dismissTimer = null;
     this._renderSteps(null);
     this._message.classList.add('empty');
     this._message.removeAttribute('data-state');
     this._text.textContent = '';
+    this._renderBadge();
     if (byUser && this._button && !this._button.disabled) this._button.focus();
   }
 }

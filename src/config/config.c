@@ -41,6 +41,7 @@
 #define DEFAULT_IDLE_TIMEOUT_MS (60L * 1000)
 #define DEFAULT_MAX_BODY (1024L * 1024)
 #define DEFAULT_NOTIFY_RETRY_BASE_MS (20L * 1000)
+#define DEFAULT_EMBED_MAX_AGE_MS (10L * 60 * 1000)
 #define METRICS_TOKEN_MIN 16
 #define MAX_BODY_LIMIT (64L * 1024 * 1024)
 #define MAX_FIELD_BYTES_LIMIT (256UL * 1024 * 1024)
@@ -162,18 +163,19 @@ static ferry_rc check_cors_origins(struct walk *w, const struct val *v, const st
     return FERRY_OK;
 }
 
-/* trusted_proxies: [ADDRESS or CIDR, ...], the reverse proxies in front of Ferry; only a
- * request from one of them has its client address read from X-Forwarded-For. */
+/* trusted_proxies: [ADDRESS or CIDR, ...], the reverse proxies in front of Ferry (at the top
+ * level: only a request from one of them has its client address read from X-Forwarded-For;
+ * auth.trusted_proxies: only one from them may name the user in auth.trusted_header). Into
+ * the ferry_ipnet array at the row's offset and its length at count_offset. */
 static ferry_rc on_trusted_proxies(struct walk *w, const struct val *v, const struct key_rule *rule,
                                    void *obj, void *data)
 {
-    ferry_config *cfg = data;
+    ferry_ipnet **member = FERRY_KEY_MEMBER(ferry_ipnet *, data, rule->offset);
     char **texts = NULL;
     size_t n = 0;
     ferry_ipnet *nets;
     ferry_rc rc = ferry_config_strings_load(w, v, true, false, &texts, &n);
 
-    (void)rule;
     (void)obj;
     if (rc != FERRY_OK)
         return rc;
@@ -194,16 +196,75 @@ static ferry_rc on_trusted_proxies(struct walk *w, const struct val *v, const st
         }
     }
     ferry_config_strv_free(texts, n);
-    free(cfg->trusted_proxies);
-    free(cfg->smtp.url);
-    free(cfg->smtp.user_env);
-    free(cfg->smtp.password_env);
-    free(cfg->smtp.from);
-    free(cfg->smtp.ca_file);
-    cfg->trusted_proxies = nets;
-    cfg->ntrusted_proxies = n;
+    free(*member);
+    *member = nets;
+    *FERRY_KEY_MEMBER(size_t, data, rule->count_offset) = n;
     return FERRY_OK;
 }
+
+/* auth: a trusted_header needs the proxies it is believed from, and is a header's name. */
+static ferry_rc check_auth(struct walk *w, const struct val *v, const struct key_rule *rule,
+                           void *obj, void *data)
+{
+    ferry_config *cfg = data;
+    const char *h = cfg->auth.trusted_header;
+
+    (void)rule;
+    (void)obj;
+    if (h == NULL)
+        return cfg->auth.ntrusted_proxies == 0
+                   ? FERRY_OK
+                   : ferry_config_fail(w, v->line,
+                                       "trusted_proxies is given without trusted_header");
+    if (strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            strlen(h) ||
+        strlen(h) > 64)
+        return ferry_config_fail(w, v->line,
+                                 "trusted_header must be a header's name such as X-Forwarded-User "
+                                 "(letters, digits, - and _), not '%.*s'",
+                                 ferry_config_show_len(strlen(h)), h);
+    if (cfg->auth.ntrusted_proxies == 0)
+        return ferry_config_fail(w, v->line,
+                                 "trusted_header needs trusted_proxies: the addresses of the "
+                                 "proxies allowed to name the user (such as [10.0.0.5/32])");
+    return FERRY_OK;
+}
+
+/* base_path: "/ferry" (a trailing slash is dropped): segments of letters, digits and . _ ~ -. */
+static ferry_rc check_base_path(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    ferry_config *cfg = data;
+    char *p = cfg->base_path;
+    size_t n = strlen(p);
+
+    (void)rule;
+    (void)obj;
+    if (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    if (p[0] != '/' || n < 2 || n > 100 || strstr(p, "//") != NULL || strstr(p, "/.") != NULL ||
+        strspn(p, "/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") != n)
+        return ferry_config_fail(w, v->line,
+                                 "expected a path such as /ferry (segments of letters, digits and "
+                                 ". _ ~ -), not '%.*s'",
+                                 ferry_config_show_len(n), p);
+    return FERRY_OK;
+}
+
+#define EMBED(member) offsetof(ferry_embed_spec, member)
+#define PROXY_AUTH(member) offsetof(ferry_proxy_auth_spec, member)
+
+static const struct key_rule embed_rules[] = {
+    {"secret_env", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = EMBED(secret_env)},
+    {"max_age", FERRY_KEY_DURATION, .offset = EMBED(max_age_ms), .min = 10L * 1000,
+     .max = 86400000L, .def = DEFAULT_EMBED_MAX_AGE_MS},
+};
+
+static const struct key_rule auth_rules[] = {
+    {"trusted_header", FERRY_KEY_STRING, .offset = PROXY_AUTH(trusted_header)},
+    {"trusted_proxies", FERRY_KEY_CUSTOM, .offset = PROXY_AUTH(trusted_proxies),
+     .count_offset = PROXY_AUTH(ntrusted_proxies), .fn = on_trusted_proxies},
+};
 
 /* path as written in the file, resolved against the config's directory: a new string, or NULL
  * when out of memory. */
@@ -401,7 +462,13 @@ static const struct key_rule top_rules[] = {
     {"allow_hosts", FERRY_KEY_STRINGS, .flags = FERRY_KEY_ONE_OK | FERRY_KEY_NOCASE,
      .offset = TOP(allow_hosts), .count_offset = TOP(nallow_hosts), .fn = ferry_config_hosts_check},
     {"files_dir", FERRY_KEY_CUSTOM, .fn = on_files_dir},
-    {"trusted_proxies", FERRY_KEY_CUSTOM, .fn = on_trusted_proxies},
+    {"trusted_proxies", FERRY_KEY_CUSTOM, .offset = TOP(trusted_proxies),
+     .count_offset = TOP(ntrusted_proxies), .fn = on_trusted_proxies},
+    {"embed", FERRY_KEY_TABLE, .offset = TOP(embed), .sub = embed_rules,
+     .nsub = NITEMS(embed_rules)},
+    {"auth", FERRY_KEY_TABLE, .offset = TOP(auth), .sub = auth_rules, .nsub = NITEMS(auth_rules),
+     .fn = check_auth},
+    {"base_path", FERRY_KEY_STRING, .offset = TOP(base_path), .fn = check_base_path},
     {"notify", FERRY_KEY_CUSTOM, .offset = TOP(notify), .fn = ferry_config_notify_walk},
     {"public_url", FERRY_KEY_STRING, .offset = TOP(public_url), .fn = check_public_url},
     /* the first retry of a failed delivery; documented as a knob for tests */
@@ -528,6 +595,15 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->trusted_proxies);
     ferry_config_notify_list_done(&cfg->notify);
     free(cfg->public_url);
+    free(cfg->embed.secret_env);
+    free(cfg->auth.trusted_header);
+    free(cfg->auth.trusted_proxies);
+    free(cfg->base_path);
+    free(cfg->smtp.url);
+    free(cfg->smtp.user_env);
+    free(cfg->smtp.password_env);
+    free(cfg->smtp.from);
+    free(cfg->smtp.ca_file);
     free(cfg);
 }
 

@@ -402,6 +402,18 @@ typedef struct {
     char *ca_file;      /* CA certificates to verify the server with; NULL: the system's */
     bool starttls;      /* smtp:// only: STARTTLS required before anything is sent; default true */
 } ferry_smtp_spec;
+/* embed: tokens a host application mints for the person using its page (HS256 JWTs). */
+typedef struct {
+    char *secret_env; /* the environment variable holding the secret; NULL: embed tokens off */
+    long max_age_ms;  /* a token living longer (exp - iat) is refused; default 10 min */
+} ferry_embed_spec;
+
+/* auth: a reverse proxy names the signed-in user in a header. */
+typedef struct {
+    char *trusted_header;         /* "X-Forwarded-User", or NULL: off */
+    ferry_ipnet *trusted_proxies; /* the only peers whose header is believed */
+    size_t ntrusted_proxies;
+} ferry_proxy_auth_spec;
 
 typedef struct {
     char *path;             /* the file it was loaded from */
@@ -435,6 +447,10 @@ typedef struct {
     char *public_url;          /* the page's address in links; default http://LISTEN */
     long notify_retry_base_ms; /* the first retry's wait; doubled per failure; default 20 s */
     ferry_smtp_spec smtp;
+    /* Sign-in from the host application (docs/embedding.md, docs/security.md). */
+    ferry_embed_spec embed;
+    ferry_proxy_auth_spec auth;
+    char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

@@ -345,10 +345,11 @@ ferry_rc ferry_config_notify_finish(struct walk *w, ferry_config *cfg)
     w->path[0] = '\0';
     w->pathlen = 0;
     if (rc == FERRY_OK && cfg->public_url == NULL) {
-        size_t n = strlen(cfg->listen) + 8;
+        const char *prefix = cfg->base_path != NULL ? cfg->base_path : "";
+        size_t n = strlen(cfg->listen) + strlen(prefix) + 8;
         if ((cfg->public_url = malloc(n)) == NULL)
             return ferry_config_oom(w);
-        snprintf(cfg->public_url, n, "http://%s", cfg->listen);
+        snprintf(cfg->public_url, n, "http://%s%s", cfg->listen, prefix);
     }
     return rc;
 }

@@ -13,7 +13,7 @@ ferry_rc ferry_config_notify_walk(struct walk *w, const struct val *v, const str
 
 /* The checks that need the whole config, once it is walked: secret files read (relative to
  * the config's directory), e-mail endpoints need smtp:, pg_channel needs a PostgreSQL
- * database, public_url defaults to http://LISTEN. */
+ * database, public_url defaults to http://LISTEN and base_path. */
 ferry_rc ferry_config_notify_finish(struct walk *w, ferry_config *cfg);
 
 /* Frees what a list holds, wiping the secrets (not the list itself). */

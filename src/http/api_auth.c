@@ -65,8 +65,12 @@ static void session_cookie(struct ferry_server *srv, struct MHD_Connection *conn
     const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
     bool secure = proto != NULL && strcasecmp(proto, "https") == 0;
 
-    snprintf(out, outlen, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
-             FERRY_SESSION_COOKIE, id != NULL ? id : "",
+    const char *base = srv->opt.config->base_path;
+
+    /* Under base_path the cookie stays there: the host application's own pages on the same
+     * host never receive it. */
+    snprintf(out, outlen, "%s=%s; Path=%s/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
+             FERRY_SESSION_COOKIE, id != NULL ? id : "", base != NULL ? base : "",
              id != NULL ? srv->opt.config->session_max_ms / 1000 : 0L, secure ? "; Secure" : "");
 }
 
@@ -340,12 +344,32 @@ enum MHD_Result ferry_http_post_logout(struct ferry_server *srv, struct MHD_Conn
 enum MHD_Result ferry_http_get_me(struct ferry_server *srv, struct MHD_Connection *conn,
                                   request *req)
 {
-    json_t *body =
-        json_pack("{s:{s:s, s:s}, s:s}", "user", "name", req->who.user, "role",
-                  ferry_role_name(req->who.role), "auth", req->by_cookie ? "session" : "token");
+    static const char *const kinds[] = {"token", "session", "embed", "header"};
+    json_t *body = json_pack("{s:{s:s, s:s}, s:s}", "user", "name", req->who.user, "role",
+                             ferry_role_name(req->who.role), "auth", kinds[req->auth_kind]);
 
     (void)srv;
-    if (req->by_cookie) {
+    if (req->auth_kind == FERRY_HTTP_AUTH_EMBED) {
+        json_t *limits = json_object();
+        json_t *syncs = json_array(), *tenants = json_array();
+        for (size_t i = 0; i < req->embed->nsyncs; i++)
+            json_array_append_new(syncs, json_string(req->embed->syncs[i]));
+        for (size_t i = 0; i < req->embed->ntenants; i++)
+            json_array_append_new(tenants, json_string(req->embed->tenants[i]));
+        json_object_set_new(limits, "syncs", req->embed->limit_syncs ? syncs : json_null());
+        json_object_set_new(limits, "tenants", req->embed->limit_tenants ? tenants : json_null());
+        if (!req->embed->limit_syncs)
+            json_decref(syncs);
+        if (!req->embed->limit_tenants)
+            json_decref(tenants);
+        json_object_set_new(body, "token", json_null());
+        json_object_set_new(body, "embed", limits);
+        json_object_set_new(body, "expires_at", ferry_json_time(req->embed->exp * 1000));
+    } else if (req->auth_kind == FERRY_HTTP_AUTH_HEADER) {
+        /* Any value will do: what proves the page is Ferry's is that it could add a header. */
+        json_object_set_new(body, "csrf_token", json_string("proxy"));
+        json_object_set_new(body, "token", json_null());
+    } else if (req->by_cookie) {
         char csrf[FERRY_CSRF_MAX];
         ferry_session_csrf(req->session_id, csrf);
         json_object_set_new(body, "csrf_token", json_string(csrf));

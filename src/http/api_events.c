@@ -29,10 +29,13 @@ typedef struct {
     uint64_t last_id;
     uint64_t heartbeat_seen;
     uint64_t auth_seen;                   /* srv->auth_gen at the last credential check */
-    bool by_cookie;                       /* the credential is a session (else a token) */
-    char cred_hash[FERRY_TOKEN_HASH_HEX]; /* its stored form */
+    ferry_http_auth_kind kind;            /* how the credential was given */
+    char cred_hash[FERRY_TOKEN_HASH_HEX]; /* a session's or token's stored form */
+    char *user;                           /* FERRY_HTTP_AUTH_HEADER: the user */
+    ferry_embed_claims *embed;            /* FERRY_HTTP_AUTH_EMBED: its claims (owned) */
     char *sync;                           /* ?sync= filter, or NULL */
     ferry_buf out;                        /* formatted, not yet sent */
+    ferry_buf unfiltered;                 /* a limited embed token's events before its filter */
     size_t out_pos;
 } sse_stream;
 
@@ -47,6 +50,33 @@ static void sse_notify(void *ctx)
         MHD_resume_connection(s->conn);
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Appends to out the events of in (text/event-stream blocks, each with one data line of a
+ * run's JSON) that the embed token's syncs and tenants claims allow. */
+static void events_filter(const ferry_embed_claims *c, const ferry_buf *in, ferry_buf *out)
+{
+    const char *p = in->data, *end = in->data + in->len;
+
+    while (p < end) {
+        const char *stop = memmem(p, (size_t)(end - p), "\n\n", 2);
+        const char *data = memmem(p, (size_t)((stop != NULL ? stop : end) - p), "data: ", 6);
+        const char *line_end;
+        json_t *run;
+
+        stop = stop != NULL ? stop + 2 : end;
+        if (data != NULL) {
+            data += 6;
+            line_end = memchr(data, '\n', (size_t)(stop - data));
+            run = json_loadb(data, (size_t)((line_end != NULL ? line_end : stop) - data), 0, NULL);
+            if (run != NULL &&
+                ferry_embed_claims_allow(c, json_string_value(json_object_get(run, "sync")),
+                                         json_string_value(json_object_get(run, "tenant"))))
+                ferry_buf_append(out, p, (size_t)(stop - p));
+            json_decref(run);
+        }
+        p = stop;
+    }
 }
 
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -66,7 +96,8 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
          * have). */
         if (auth != s->auth_seen || gen != s->heartbeat_seen) {
             s->auth_seen = auth;
-            if (!ferry_http_gate_credential_is_valid(s->server, s->by_cookie, s->cred_hash))
+            if (!ferry_http_gate_credential_is_valid(s->server, s->kind, s->cred_hash, s->user,
+                                                     s->embed != NULL ? s->embed->exp : 0))
                 return MHD_CONTENT_READER_END_OF_STREAM;
         }
         ferry_buf_reset(&s->out);
@@ -74,7 +105,15 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_lock(&s->lock);
         s->pending = false;
         pthread_mutex_unlock(&s->lock);
-        ferry_hub_read(s->server->opt.hub, s->last_id, s->sync, SSE_BATCH, &s->out, &s->last_id);
+        if (s->embed != NULL && (s->embed->limit_syncs || s->embed->limit_tenants)) {
+            ferry_buf_reset(&s->unfiltered);
+            ferry_hub_read(s->server->opt.hub, s->last_id, s->sync, SSE_BATCH, &s->unfiltered,
+                           &s->last_id);
+            events_filter(s->embed, &s->unfiltered, &s->out);
+        } else {
+            ferry_hub_read(s->server->opt.hub, s->last_id, s->sync, SSE_BATCH, &s->out,
+                           &s->last_id);
+        }
         if (s->out.len == 0 && gen != s->heartbeat_seen)
             ferry_buf_printf(&s->out, ": heartbeat\n\n");
         s->heartbeat_seen = gen;
@@ -101,6 +140,19 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* Frees a stream's memory: all of a stream that never subscribed; sse_free's last step. */
+static void sse_free_early(sse_stream *s)
+{
+    ferry_buf_done(&s->out);
+    ferry_buf_done(&s->unfiltered);
+    free(s->sync);
+    free(s->user);
+    ferry_embed_claims_done(s->embed);
+    free(s->embed);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
 static void sse_free(void *cls)
 {
     sse_stream *s = cls;
@@ -110,10 +162,7 @@ static void sse_free(void *cls)
     pthread_mutex_unlock(&s->lock);
     ferry_hub_unsubscribe(s->server->opt.hub, s->sub);
     atomic_fetch_sub(&s->server->streams, 1);
-    ferry_buf_done(&s->out);
-    free(s->sync);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    sse_free_early(s);
 }
 
 enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Connection *conn,
@@ -122,9 +171,12 @@ enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Conne
     const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     const char *sync = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sync");
     struct MHD_Response *resp;
+    enum MHD_Result ret;
     sse_stream *s;
     ferry_err err;
 
+    if (sync != NULL && !ferry_http_request_may_touch(srv, conn, req, sync, NULL, false, &ret))
+        return ret;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return MHD_NO;
@@ -144,14 +196,19 @@ enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Conne
     }
     s->heartbeat_seen = atomic_load(&srv->heartbeat_gen);
     s->auth_seen = atomic_load(&srv->auth_gen);
-    s->by_cookie = req->by_cookie;
+    s->kind = req->auth_kind;
     memcpy(s->cred_hash, req->cred_hash, sizeof(s->cred_hash));
+    s->embed = req->embed; /* the stream outlives the request: the claims move to it */
+    req->embed = NULL;
+    ferry_buf_init(&s->unfiltered, 4 * 1024 * 1024);
+    if (s->kind == FERRY_HTTP_AUTH_HEADER && (s->user = strdup(req->who.user)) == NULL) {
+        sse_free_early(s);
+        return MHD_NO;
+    }
     ferry_buf_printf(&s->out, "retry: 2000\n\n");
     ferry_err_clear(&err);
     if (ferry_hub_subscribe(srv->opt.hub, sse_notify, s, &s->sub, &err) != FERRY_OK) {
-        ferry_buf_done(&s->out);
-        free(s->sync);
-        free(s);
+        sse_free_early(s);
         return ferry_http_reply_err(conn, &err);
     }
     atomic_fetch_add(&srv->streams, 1); /* sse_free takes it back */

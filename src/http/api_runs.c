@@ -13,7 +13,8 @@
 
 /* ---- /api/syncs ---- */
 
-static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_sync_spec *sync)
+static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_store *st,
+                         const ferry_sync_spec *sync)
 {
     ferry_run_filter filter = {.sync = sync->name, .limit = 10};
     json_t *o = json_object(), *latest = json_null(), *active = json_null();
@@ -25,6 +26,8 @@ static json_t *sync_json(struct ferry_server *srv, ferry_store *st, const ferry_
     if (st->runs->run_list(st, &filter, &runs, &n, &err) == FERRY_OK) {
         for (size_t i = 0; i < n; i++) {
             bool live = runs[i].status == FERRY_RUN_QUEUED || runs[i].status == FERRY_RUN_RUNNING;
+            if (!ferry_http_request_sees(req, runs[i].sync, runs[i].tenant))
+                continue; /* another organisation's run */
             if (live && json_is_null(active)) {
                 ferry_run snap;
                 ferry_run_live lv;
@@ -88,14 +91,15 @@ enum MHD_Result ferry_http_get_syncs(struct ferry_server *srv, struct MHD_Connec
     ferry_store *st;
     ferry_err err;
 
-    (void)req;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL) {
         json_decref(list);
         return ferry_http_reply_err(conn, &err);
     }
-    for (size_t i = 0; i < cfg->nsyncs; i++)
-        json_array_append_new(list, sync_json(srv, st, &cfg->syncs[i]));
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (req->embed == NULL || ferry_embed_claims_allow_sync(req->embed, cfg->syncs[i].name))
+            json_array_append_new(list, sync_json(srv, req, st, &cfg->syncs[i]));
+    }
     return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", list));
 }
 
@@ -149,6 +153,8 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
         return ferry_http_reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s", sync->name,
             tenant != NULL ? ", tenant " : "", tenant != NULL ? tenant : "", why);
+    if (!ferry_http_request_may_touch(srv, conn, req, sync->name, tenant, true, &ret))
+        return ret;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return ferry_http_reply_err(conn, &err);
@@ -214,20 +220,63 @@ enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connecti
     ferry_err err;
     json_t *body;
 
-    if (ferry_workers_snapshot(srv->opt.workers, id, &run, &live)) {
-        body = ferry_run_to_json(&run, &live);
-        ferry_run_done(&run);
-        return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
-    }
+    bool snap = ferry_workers_snapshot(srv->opt.workers, id, &run, &live);
+    enum MHD_Result ret;
+
     ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->runs->run_load(st, id, &run, &err) != FERRY_OK)
+    if (!snap && ((st = ferry_http_store(srv, &err)) == NULL ||
+                  st->runs->run_load(st, id, &run, &err) != FERRY_OK))
         return ferry_http_reply_err(conn, &err);
-    body = ferry_run_to_json(&run, NULL);
+    if (!ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret)) {
+        ferry_run_done(&run);
+        return ret;
+    }
+    body = ferry_run_to_json(&run, snap ? &live : NULL);
     ferry_run_done(&run);
     if (body != NULL)
         ferry_http_run_deliveries_add(st, body, id);
     return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
+}
+
+/* run_list() for req's caller: an embed token limited by its syncs or tenants claims sees
+ * only theirs, so pages are read until filter->limit visible runs are found or none are
+ * left. The runs are owned by the caller, as run_list's. */
+static ferry_rc runs_visible(ferry_store *st, const request *req, const ferry_run_filter *filter,
+                             ferry_run **ret_runs, size_t *ret_n, ferry_err *err)
+{
+    ferry_run_filter page = *filter;
+    ferry_run *all = NULL, *got = NULL, *more;
+    size_t n = 0, ngot = 0;
+    ferry_rc rc;
+
+    if (req->embed == NULL || (!req->embed->limit_syncs && !req->embed->limit_tenants))
+        return st->runs->run_list(st, filter, ret_runs, ret_n, err);
+    page.limit = 200;
+    for (;;) {
+        if ((rc = st->runs->run_list(st, &page, &got, &ngot, err)) != FERRY_OK) {
+            ferry_runs_free(all, n);
+            return rc;
+        }
+        if ((more = realloc(all, (n + ngot + 1) * sizeof(*all))) == NULL) {
+            ferry_runs_free(got, ngot);
+            ferry_runs_free(all, n);
+            return ferry_err_set(err, FERRY_ENOMEM, "listing runs");
+        }
+        all = more;
+        for (size_t i = 0; i < ngot; i++) {
+            if ((int)n < filter->limit && ferry_http_request_sees(req, got[i].sync, got[i].tenant))
+                all[n++] = got[i];
+            else
+                ferry_run_done(&got[i]);
+        }
+        page.before_id = ngot > 0 ? got[ngot - 1].id : 0;
+        free(got);
+        if ((int)n >= filter->limit || ngot < (size_t)page.limit)
+            break;
+    }
+    *ret_runs = all;
+    *ret_n = n;
+    return FERRY_OK;
 }
 
 enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connection *conn,
@@ -242,7 +291,6 @@ enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connect
     ferry_err err;
     size_t n = 0;
 
-    (void)req;
     if (!ferry_http_query_int(conn, "limit", 1, 500, &limit, &ret) ||
         !ferry_http_query_int(conn, "cursor", 1, INT64_MAX, &cursor, &ret) ||
         !run_filter_from_query(conn, &filter, &ret))
@@ -251,7 +299,7 @@ enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connect
     filter.limit = (int)limit + 1; /* one more tells whether there is a next page */
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->runs->run_list(st, &filter, &runs, &n, &err) != FERRY_OK)
+        runs_visible(st, req, &filter, &runs, &n, &err) != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
@@ -267,10 +315,12 @@ enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connect
 
 typedef struct {
     struct ferry_server *server;
+    ferry_embed_claims *embed; /* the caller's limits (owned: moved from the request), or NULL */
     bool csv;
     ferry_run_filter filter; /* its strings owned (strdup'ed): the stream outlives the call */
     int64_t cursor;          /* the smallest id sent so far; 0 before the first page */
     bool started, done;
+    size_t written; /* JSON: the runs written so far */
     ferry_buf out;
     size_t out_pos;
 } export_stream;
@@ -366,12 +416,16 @@ static void export_fill(export_stream *x)
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        if (x->embed != NULL && !ferry_embed_claims_allow(x->embed, runs[i].sync, runs[i].tenant))
+            continue;
         if (x->csv) {
             export_csv_row(&x->out, &runs[i]);
         } else {
             char *json = ferry_run_json_dumps(&runs[i], NULL);
-            if (json != NULL)
-                ferry_buf_printf(&x->out, "%s%s", x->cursor == 0 && i == 0 ? "\n" : ",\n", json);
+            if (json != NULL) {
+                ferry_buf_printf(&x->out, "%s%s", x->written == 0 ? "\n" : ",\n", json);
+                x->written++;
+            }
             free(json);
         }
     }
@@ -403,6 +457,8 @@ static void export_free(void *cls)
     export_stream *x = cls;
 
     ferry_buf_done(&x->out);
+    ferry_embed_claims_done(x->embed);
+    free(x->embed);
     free((char *)x->filter.sync);
     free((char *)x->filter.status);
     free((char *)x->filter.tenant);
@@ -419,7 +475,6 @@ enum MHD_Result ferry_http_get_export(struct ferry_server *srv, struct MHD_Conne
     enum MHD_Result ret = MHD_NO;
     export_stream *x;
 
-    (void)req;
     if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
         return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                       "format must be csv or json");
@@ -429,6 +484,8 @@ enum MHD_Result ferry_http_get_export(struct ferry_server *srv, struct MHD_Conne
     if (x == NULL)
         return MHD_NO;
     x->server = srv;
+    x->embed = req->embed; /* the stream outlives the request */
+    req->embed = NULL;
     x->csv = format == NULL || strcmp(format, "csv") == 0;
     x->filter.sync = filter.sync != NULL ? strdup(filter.sync) : NULL;
     x->filter.status = filter.status != NULL ? strdup(filter.status) : NULL;
@@ -479,7 +536,10 @@ enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Conn
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_load(st, id, &run, &err) != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
+    bool allowed = ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret);
     ferry_run_done(&run);
+    if (!allowed)
+        return ret;
     ferry_change_filter filter = {
         .outcome = outcome_name != NULL ? (int)outcome : -1,
         .after_seq = cursor,
@@ -518,6 +578,17 @@ enum MHD_Result ferry_http_post_cancel(struct ferry_server *srv, struct MHD_Conn
     json_t *body;
 
     ferry_err_clear(&err);
+    if (req->embed != NULL && (req->embed->limit_syncs || req->embed->limit_tenants)) {
+        enum MHD_Result ret;
+        bool allowed;
+        if ((st = ferry_http_store(srv, &err)) == NULL ||
+            st->runs->run_load(st, id, &run, &err) != FERRY_OK)
+            return ferry_http_reply_err(conn, &err);
+        allowed = ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret);
+        ferry_run_done(&run);
+        if (!allowed)
+            return ret;
+    }
     if (!ferry_queue_run_cancel_here(&q, id, req->who.user)) {
         if ((st = ferry_http_store(srv, &err)) == NULL ||
             ferry_queue_run_cancel(&q, st, id, req->who.user, &result, &run, &err) != FERRY_OK)

@@ -49,13 +49,14 @@ enum MHD_Result ferry_http_get_stats(struct ferry_server *srv, struct MHD_Connec
     ferry_store *store;
     ferry_err err;
 
-    (void)req;
     ferry_err_clear(&err);
     if ((store = ferry_http_store(srv, &err)) == NULL) {
         json_decref(syncs);
         return ferry_http_reply_err(conn, &err);
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
+        if (req->embed != NULL && !ferry_embed_claims_allow_sync(req->embed, cfg->syncs[i].name))
+            continue;
         if (store->runs->sync_stats(store, cfg->syncs[i].name, &st, &err) != FERRY_OK) {
             json_decref(syncs);
             return ferry_http_reply_err(conn, &err);
@@ -263,7 +264,6 @@ enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connec
     ferry_store *store;
     ferry_err err;
 
-    (void)req;
     ferry_err_clear(&err);
     ferry_node_self(self, sizeof(self));
     if ((store = ferry_http_store(srv, &err)) == NULL)
@@ -291,7 +291,8 @@ enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connec
     for (size_t i = 0; i < nnodes; i++) {
         json_t *node_runs = json_array();
         for (size_t k = 0; k < nruns; k++)
-            if (runs[k].node != NULL && strcmp(runs[k].node, nodes[i].id) == 0)
+            if (runs[k].node != NULL && strcmp(runs[k].node, nodes[i].id) == 0 &&
+                ferry_http_request_sees(req, runs[k].sync, runs[k].tenant))
                 json_array_append_new(node_runs, node_run_json(srv, &runs[k]));
         json_array_append_new(
             list,
@@ -304,7 +305,8 @@ enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connec
     }
     /* Runs whose node stopped beating: another node takes them once their lease expires. */
     for (size_t k = 0; k < nruns; k++) {
-        if (runs[k].node == NULL || !node_listed(nodes, nnodes, runs[k].node)) {
+        if ((runs[k].node == NULL || !node_listed(nodes, nnodes, runs[k].node)) &&
+            ferry_http_request_sees(req, runs[k].sync, runs[k].tenant)) {
             json_t *j = node_run_json(srv, &runs[k]);
             json_object_set_new(j, "node",
                                 runs[k].node != NULL ? json_string(runs[k].node) : json_null());

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/names.h"
 #include "http/internal.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 const char *ferry_http_bearer_token(const char *authorization)
 {
@@ -43,24 +45,153 @@ static bool secret_equal(const char *a, const char *b)
     return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
 }
 
-bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, bool by_cookie,
-                                         const char *secret_hash)
+bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, ferry_http_auth_kind kind,
+                                         const char *secret_hash, const char *user, int64_t exp_s)
 {
     const ferry_config *cfg = srv->opt.config;
     ferry_principal who;
+    ferry_user u;
     ferry_store *st;
     ferry_err err;
     ferry_rc rc;
 
+    if (kind == FERRY_HTTP_AUTH_EMBED)
+        return ferry_time_now_ms() / 1000 < exp_s + FERRY_EMBED_LEEWAY_S;
     ferry_err_clear(&err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return true; /* the database is away: the next check decides */
+    if (kind == FERRY_HTTP_AUTH_HEADER) {
+        memset(&u, 0, sizeof(u));
+        rc = st->people->user_load(st, user, &u, &err);
+        rc = rc == FERRY_OK && u.disabled ? FERRY_ENOTFOUND : rc;
+        ferry_user_done(&u);
+        return rc != FERRY_ENOTFOUND;
+    }
     memset(&who, 0, sizeof(who));
-    rc = by_cookie ? st->people->session_auth(st, secret_hash, cfg->session_idle_ms,
-                                              cfg->session_max_ms, &who, &err)
-                   : st->people->token_auth(st, secret_hash, &who, &err);
+    rc = kind == FERRY_HTTP_AUTH_SESSION
+             ? st->people->session_auth(st, secret_hash, cfg->session_idle_ms, cfg->session_max_ms,
+                                        &who, &err)
+             : st->people->token_auth(st, secret_hash, &who, &err);
     ferry_principal_done(&who);
     return rc == FERRY_OK || rc != FERRY_ENOTFOUND;
+}
+
+bool ferry_http_request_sees(const request *req, const char *sync, const char *tenant)
+{
+    return req->embed == NULL || ferry_embed_claims_allow(req->embed, sync, tenant);
+}
+
+bool ferry_http_request_may_touch(struct ferry_server *srv, struct MHD_Connection *conn,
+                                  const request *req, const char *sync, const char *tenant,
+                                  bool tenant_too, enum MHD_Result *ret)
+{
+    char target[200];
+
+    if (req->embed == NULL || (tenant_too ? ferry_embed_claims_allow(req->embed, sync, tenant)
+                                          : ferry_embed_claims_allow_sync(req->embed, sync)))
+        return true;
+    snprintf(target, sizeof(target), "sync %.64s%s%.64s", sync, tenant != NULL ? ", tenant " : "",
+             tenant != NULL ? tenant : "");
+    ferry_log(FERRY_LOG_WARN, "msg=\"refused\" user=\"%s\" what=\"%s\"", req->who.user, target);
+    ferry_http_audit(srv, req, "refused", target, "%s's embed token does not list %s",
+                     req->who.user, target);
+    *ret = ferry_http_reply_error(conn, MHD_HTTP_FORBIDDEN, "forbidden",
+                                  "this embed token does not allow %s (its syncs and tenants "
+                                  "claims list what it may touch)",
+                                  target);
+    return false;
+}
+
+/* An embed token: verified with embed.secret_env's secret; its holder becomes "EMAIL via
+ * embed" (or SUB), a viewer or an operator, never an admin. */
+static bool authenticate_embed(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
+                               const char *token, enum MHD_Result *ret)
+{
+    ferry_embed_claims *c = calloc(1, sizeof(*c));
+    char name[FERRY_EMBED_CLAIM_MAX + 16];
+    ferry_err err;
+
+    if (c == NULL) {
+        *ret = MHD_NO;
+        return false;
+    }
+    ferry_err_clear(&err);
+    if (ferry_embed_token_verify(token, srv->embed_secret, srv->embed_secret_len,
+                                 ferry_time_now_ms() / 1000,
+                                 srv->opt.config->embed.max_age_ms / 1000, c, &err) != FERRY_OK) {
+        free(c);
+        ferry_log(FERRY_LOG_INFO, "msg=\"embed token refused\" client=%s why=\"%s\"", req->client,
+                  err.msg);
+        *ret = reply_unauthorized(conn, err.msg);
+        return false;
+    }
+    snprintf(name, sizeof(name), "%s via embed", c->email != NULL ? c->email : c->sub);
+    req->who.user = strdup(name);
+    req->who.role = c->is_operator ? FERRY_ROLE_OPERATOR : FERRY_ROLE_VIEWER;
+    if (req->who.user == NULL) {
+        ferry_embed_claims_done(c);
+        free(c);
+        *ret = MHD_NO;
+        return false;
+    }
+    req->embed = c;
+    req->auth_kind = FERRY_HTTP_AUTH_EMBED;
+    req->authed = true;
+    return true;
+}
+
+/* auth.trusted_header from one of auth.trusted_proxies: the user it names, who must exist
+ * and be enabled, with their role. */
+static bool authenticate_header(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
+                                const char *name, enum MHD_Result *ret)
+{
+    const char *header = srv->opt.config->auth.trusted_header;
+    ferry_store *st;
+    ferry_user u;
+    ferry_err err;
+    ferry_rc rc;
+
+    ferry_err_clear(&err);
+    memset(&u, 0, sizeof(u));
+    if ((st = ferry_http_store(srv, &err)) == NULL) {
+        *ret = ferry_http_reply_err(conn, &err);
+        return false;
+    }
+    rc = ferry_user_name_ok(name) ? st->people->user_load(st, name, &u, &err) : FERRY_ENOTFOUND;
+    if (rc == FERRY_ENOTFOUND || (rc == FERRY_OK && u.disabled)) {
+        ferry_log(FERRY_LOG_WARN, "msg=\"unknown user from the proxy\" header=%s client=%s", header,
+                  req->client);
+        *ret = reply_unauthorized(conn, rc == FERRY_OK
+                                            ? "the user your proxy signed in is disabled in Ferry"
+                                            : "the user your proxy signed in is not a Ferry user "
+                                              "(an admin adds them: ferry user add NAME --role "
+                                              "viewer)");
+        ferry_user_done(&u);
+        return false;
+    }
+    if (rc != FERRY_OK) {
+        *ret = ferry_http_reply_err(conn, &err);
+        return false;
+    }
+    req->who.user = strdup(u.name);
+    req->who.user_id = u.id;
+    req->who.role = u.role;
+    ferry_user_done(&u);
+    if (req->who.user == NULL) {
+        *ret = MHD_NO;
+        return false;
+    }
+    req->auth_kind = FERRY_HTTP_AUTH_HEADER;
+    req->authed = true;
+    return true;
+}
+
+/* True when token has the shape of a JSON Web Token (three segments); API tokens have none. */
+static bool looks_like_jwt(const char *token)
+{
+    const char *dot = strchr(token, '.');
+
+    return dot != NULL && strchr(dot + 1, '.') != NULL;
 }
 
 /* Finds who is asking: a Bearer token, else a session cookie. False (with a 401 or 500
@@ -70,7 +201,7 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
 {
     const ferry_config *cfg = srv->opt.config;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    const char *cookie;
+    const char *cookie, *named;
     ferry_store *st;
     ferry_err err;
     ferry_rc rc;
@@ -84,11 +215,25 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
         return false;
     }
     ferry_err_clear(&err);
+    if (cfg->auth.trusted_header != NULL && auth == NULL &&
+        (named = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, cfg->auth.trusted_header)) !=
+            NULL &&
+        ferry_ipnet_contains(cfg->auth.trusted_proxies, cfg->auth.ntrusted_proxies, req->peer))
+        return authenticate_header(srv, conn, req, named, ret);
+    /* From any other address the header is ignored: whoever sent it proves nothing. */
     if (auth != NULL) {
         const char *token = ferry_http_bearer_token(auth);
         if (token == NULL) {
             *ret = reply_unauthorized(conn, "the Authorization header must be 'Bearer TOKEN'");
             return false;
+        }
+        if (looks_like_jwt(token)) {
+            if (srv->embed_secret == NULL) {
+                *ret = reply_unauthorized(conn, "embed tokens are not enabled on this Ferry "
+                                                "(embed.secret_env in its config)");
+                return false;
+            }
+            return authenticate_embed(srv, conn, req, token, ret);
         }
         if (req->route->access == FERRY_HTTP_ACCESS_METRICS && cfg->metrics_token != NULL &&
             secret_equal(token, cfg->metrics_token)) {
@@ -123,6 +268,7 @@ static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, 
         if (rc != FERRY_OK)
             goto store_failed;
         req->authed = true;
+        req->auth_kind = FERRY_HTTP_AUTH_SESSION;
         req->by_cookie = true;
         memcpy(req->session_id, cookie, strlen(cookie) + 1);
         return true;
@@ -142,6 +288,7 @@ bool ferry_http_gate_pass(struct ferry_server *srv, struct MHD_Connection *conn,
     const ferry_http_route *route = req->route;
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool metrics_ok = false;
+    const char *csrf;
 
     if (route->access == FERRY_HTTP_ACCESS_PUBLIC ||
         (route->access == FERRY_HTTP_ACCESS_METRICS && srv->opt.config->metrics_token == NULL))
@@ -150,6 +297,17 @@ bool ferry_http_gate_pass(struct ferry_server *srv, struct MHD_Connection *conn,
         return false;
     if (metrics_ok)
         return true;
+    /* A proxy adds its header to every request the browser sends it, a page of another
+     * site's too; such a page cannot add a header of its own without a CORS preflight, which
+     * Ferry refuses unless cors_origins lists the site. So a change signed in by the trusted
+     * header must carry X-CSRF-Token, whatever its value (GET /api/me gives one). */
+    csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token");
+    if (req->auth_kind == FERRY_HTTP_AUTH_HEADER && !safe && (csrf == NULL || csrf[0] == '\0')) {
+        *ret = ferry_http_reply_error(
+            conn, MHD_HTTP_FORBIDDEN, "csrf",
+            "this request needs the X-CSRF-Token header given by GET /api/me");
+        return false;
+    }
     if (req->by_cookie && !safe &&
         !ferry_session_csrf_ok(
             req->session_id, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token"))) {

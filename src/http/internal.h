@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "auth/embed_token.h"
 #include "auth/session.h"
 #include "auth/throttle.h"
 #include "http/assets.h"
@@ -63,15 +64,17 @@ struct ferry_server {
     ferry_http_guard *guard; /* request deadlines, the connection cap */
     uint16_t port;
     pthread_key_t store_key;
-    atomic_uint_fast64_t heartbeat_gen;       /* bumped by each heartbeat */
-    atomic_uint_fast64_t auth_gen;            /* bumped when a session or user changes here */
-    atomic_bool stopping;                     /* event streams end at their next read */
-    atomic_int streams;                       /* event streams whose response is not freed */
-    ferry_throttle *throttle_pair;            /* login failures per (address, user name) */
-    ferry_throttle *throttle_user;            /* login failures per user name */
-    ferry_throttle *throttle_address;         /* login failures per client address */
-    ferry_taskpool *hashing;                  /* password hashing, a few at a time */
-    ferry_taskpool *checking;                 /* connection checks (api_check.c) */
+    atomic_uint_fast64_t heartbeat_gen; /* bumped by each heartbeat */
+    atomic_uint_fast64_t auth_gen;      /* bumped when a session or user changes here */
+    atomic_bool stopping;               /* event streams end at their next read */
+    atomic_int streams;                 /* event streams whose response is not freed */
+    ferry_throttle *throttle_pair;      /* login failures per (address, user name) */
+    ferry_throttle *throttle_user;      /* login failures per user name */
+    ferry_throttle *throttle_address;   /* login failures per client address */
+    ferry_taskpool *hashing;            /* password hashing, a few at a time */
+    ferry_taskpool *checking;           /* connection checks (api_check.c) */
+    unsigned char *embed_secret;        /* embed.secret_env's value, or NULL: off */
+    size_t embed_secret_len;
     char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
     atomic_uint_fast64_t requests[FERRY_HTTP_COUNTERS]
                                  [NSTATUS + 1]; /* last column: other statuses */
@@ -99,6 +102,14 @@ typedef struct {
     atomic_bool done;
 } pw_task;
 
+/* How the caller of a request proved who they are (the gate). */
+typedef enum {
+    FERRY_HTTP_AUTH_TOKEN,   /* an API token (Bearer) */
+    FERRY_HTTP_AUTH_SESSION, /* a session cookie */
+    FERRY_HTTP_AUTH_EMBED,   /* an embed token (Bearer JWT) minted by the host application */
+    FERRY_HTTP_AUTH_HEADER,  /* auth.trusted_header, from one of auth.trusted_proxies */
+} ferry_http_auth_kind;
+
 /* One request, from its first byte to its completion. */
 typedef struct {
     ferry_buf body;
@@ -115,10 +126,13 @@ typedef struct {
     bool gate_passed;
     bool authed;
     ferry_principal who;
+    ferry_http_auth_kind auth_kind;
+    ferry_embed_claims *embed; /* FERRY_HTTP_AUTH_EMBED: the token's claims (owned) */
     bool by_cookie;
     char session_id[FERRY_SESSION_ID_MAX]; /* when by_cookie */
     char cred_hash[FERRY_TOKEN_HASH_HEX];  /* the stored form of the session or token */
     char client[FERRY_IPNET_ADDR_MAX];     /* the client's address (behind trusted_proxies) */
+    char peer[FERRY_IPNET_ADDR_MAX];       /* the connection's own peer address */
     const char *cors_origin;               /* its Origin, when cors_origins allows it */
     /* Set by a handler that suspended the connection for password work. */
     pw_task *task;
@@ -174,10 +188,20 @@ const char *ferry_http_counter_label(size_t counter);
  * false. */
 bool ferry_http_gate_pass(struct ferry_server *srv, struct MHD_Connection *conn, const char *method,
                           request *req, enum MHD_Result *ret);
-/* Checks, again, that the credential an event stream was opened with (a session when
- * by_cookie, else a token; its stored form) is still valid. True when the store cannot say. */
-bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, bool by_cookie,
-                                         const char *secret_hash);
+/* Checks, again, that the credential an event stream was opened with is still valid: a
+ * session's or token's stored form (secret_hash), an embed token's expiry (exp_s), a trusted
+ * header's user (user: not removed or disabled). True when the store cannot say. */
+bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, ferry_http_auth_kind kind,
+                                         const char *secret_hash, const char *user, int64_t exp_s);
+/* True when req's caller may see or act on runs of sync for tenant (NULL: none): always, but
+ * for an embed token limited by its syncs or tenants claims. */
+bool ferry_http_request_sees(const request *req, const char *sync, const char *tenant);
+/* Like ferry_http_request_sees(); when false, queues a 403 naming what the embed token may
+ * not touch in *ret (logged and audited). tenant_too: the run's tenant counts (else only its
+ * sync). */
+bool ferry_http_request_may_touch(struct ferry_server *srv, struct MHD_Connection *conn,
+                                  const request *req, const char *sync, const char *tenant,
+                                  bool tenant_too, enum MHD_Result *ret);
 
 /* ---- the request path's parsers, free of libmicrohttpd (also fuzzed: tests/fuzz) ---- */
 
@@ -244,7 +268,8 @@ bool ferry_http_request_body(struct MHD_Connection *conn, request *req, bool emp
  * when present but not a string, or required and absent. */
 bool ferry_http_request_string(struct MHD_Connection *conn, request *req, const char *name,
                                bool required, const char **value, enum MHD_Result *ret);
-/* The sync the path's {name} names (borrowed from the config), or NULL with a 404 queued. */
+/* The sync the path's {name} names (borrowed from the config), or NULL with a 404 queued (a
+ * 403 when the caller's embed token does not list it). */
 const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
                                                struct MHD_Connection *conn, const request *req,
                                                enum MHD_Result *ret);

@@ -307,7 +307,9 @@ const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
 
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         if (strcmp(cfg->syncs[i].name, req->arg) == 0)
-            return &cfg->syncs[i];
+            return ferry_http_request_may_touch(srv, conn, req, req->arg, NULL, false, ret)
+                       ? &cfg->syncs[i]
+                       : NULL;
     }
     *ret = ferry_http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
                                   "there is no sync named '%.64s'", req->arg);

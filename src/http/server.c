@@ -36,6 +36,7 @@
 #define CHECK_QUEUE 8             /* more waiting checks are answered 503 */
 #define HEADER_MEMORY (32 * 1024) /* per connection: larger request headers are refused (431) */
 #define STREAM_DRAIN_MS 2000      /* a stop waits this long at most for event streams to end */
+#define EMBED_SECRET_MIN 32       /* bytes of embed.secret_env's secret: HS256's key size */
 
 const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401,
                                                 403, 404, 405, 409, 413, 429, 500};
@@ -95,20 +96,21 @@ static enum MHD_Result join_forwarded_for(void *cls, enum MHD_ValueKind kind, co
 /* The client's address: the connection's peer, or, when the peer is one of trusted_proxies,
  * the right-most address of X-Forwarded-For that is not a trusted proxy (util/ipnet.h). Every
  * X-Forwarded-For header counts, in order, as RFC 9110 section 5.3 joins repeated fields. */
-static void client_address(struct ferry_server *srv, struct MHD_Connection *conn, char *out)
+static void client_address(struct ferry_server *srv, struct MHD_Connection *conn, char *peer,
+                           char *out)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const ferry_config *cfg = srv->opt.config;
-    char peer[FERRY_IPNET_ADDR_MAX] = "";
     ferry_buf xff;
 
+    peer[0] = '\0';
     if (info != NULL && info->client_addr != NULL && info->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, peer,
-                  sizeof(peer));
+                  FERRY_IPNET_ADDR_MAX);
     else if (info != NULL && info->client_addr != NULL && info->client_addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)info->client_addr)->sin6_addr, peer,
-                  sizeof(peer));
+                  FERRY_IPNET_ADDR_MAX);
     if (cfg->ntrusted_proxies == 0 ||
         !ferry_ipnet_contains(cfg->trusted_proxies, cfg->ntrusted_proxies, peer)) {
         snprintf(out, FERRY_IPNET_ADDR_MAX, "%s", peer);
@@ -205,6 +207,33 @@ static enum MHD_Result refuse_body_now(struct ferry_server *srv, struct MHD_Conn
     return MHD_NO;
 }
 
+/* base_path: the part of url under it (a pointer into url), or NULL with an answer queued in
+ * *ret: the prefix itself is sent to the prefix with a slash, so the page's relative URLs
+ * resolve under it (308); anything outside it is 404. /healthz answers outside it too, for
+ * probes that reach the port itself. */
+static const char *under_base_path(struct MHD_Connection *conn, const char *base, const char *url,
+                                   enum MHD_Result *ret)
+{
+    size_t n = strlen(base);
+    char location[128];
+
+    if (strncmp(url, base, n) == 0 && url[n] == '/')
+        return url + n;
+    if (strcmp(url, "/healthz") == 0)
+        return url;
+    if (strncmp(url, base, n) == 0 && url[n] == '\0') {
+        snprintf(location, sizeof(location), "%s/", base);
+        *ret = ferry_http_reply_json_header(
+            conn, MHD_HTTP_PERMANENT_REDIRECT,
+            ferry_http_error_body("moved", "Ferry's page is at its base_path with a slash"),
+            "Location", location);
+        return NULL;
+    }
+    *ret = ferry_http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
+                                  "no route for %.200s: Ferry is served under %s/", url, base);
+    return NULL;
+}
+
 /* The first call of a request: route, gate, and the announced body size. Returns MHD_YES
  * with nothing queued to go on reading the body. */
 static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connection *conn,
@@ -230,9 +259,11 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
     if (origin != NULL && strcmp(method, "OPTIONS") == 0 &&
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method") != NULL)
         return reply_preflight(conn, req, origin);
+    if (cfg->base_path != NULL && (url = under_base_path(conn, cfg->base_path, url, &ret)) == NULL)
+        return ret;
     if ((req->route = ferry_http_route_find(conn, method, url, req, &ret)) == NULL)
         return ret;
-    client_address(srv, conn, req->client);
+    client_address(srv, conn, req->peer, req->client);
     if (!ferry_http_gate_pass(srv, conn, method, req, &ret))
         return ret;
     req->gate_passed = true;
@@ -304,6 +335,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ferry_password_wipe(req->body.data, req->body.len); /* a body may hold a password */
     ferry_buf_done(&req->body);
     ferry_principal_done(&req->who);
+    ferry_embed_claims_done(req->embed);
+    free(req->embed);
     ferry_password_wipe(req->session_id, sizeof(req->session_id));
     if (req->task != NULL) {
         ferry_password_wipe(req->task, sizeof(*req->task));
@@ -359,8 +392,37 @@ static const ferry_throttle_policy address_policy = {.free_failures = 20,
                                                      .forget_ms = 15 * 60 * 1000,
                                                      .capacity = 4096};
 
+/* embed.secret_env's secret, read once at start: a server without it refuses to start rather
+ * than refuse every embed token later. It is kept only here and wiped when the server
+ * stops; messages name the variable, never its value. */
+static ferry_rc embed_secret_load(struct ferry_server *srv, ferry_err *err)
+{
+    const char *name = srv->opt.config->embed.secret_env;
+    const char *value;
+
+    if (name == NULL)
+        return FERRY_OK;
+    value = getenv(name);
+    if (value == NULL || value[0] == '\0')
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "embed.secret_env: the environment variable %s is not set", name);
+    if (strlen(value) < EMBED_SECRET_MIN)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "embed.secret_env: the secret in %s is shorter than %d bytes (use "
+                             "32 random bytes, such as the output of openssl rand -hex 32)",
+                             name, EMBED_SECRET_MIN);
+    srv->embed_secret_len = strlen(value);
+    if ((srv->embed_secret = malloc(srv->embed_secret_len)) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the embed secret");
+    memcpy(srv->embed_secret, value, srv->embed_secret_len);
+    return FERRY_OK;
+}
+
 static void server_free(struct ferry_server *srv)
 {
+    if (srv->embed_secret != NULL)
+        sodium_memzero(srv->embed_secret, srv->embed_secret_len);
+    free(srv->embed_secret);
     ferry_http_guard_free(srv->guard);
     ferry_taskpool_free(srv->hashing);
     ferry_taskpool_free(srv->checking);
@@ -390,8 +452,9 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
         srv->opt.max_body_bytes = (size_t)cfg->max_body_bytes;
     if (srv->opt.max_connections == 0)
         srv->opt.max_connections = (unsigned)cfg->max_connections;
-    if ((rc = parse_listen(opt->listen, &addr, err)) != FERRY_OK) {
-        free(srv);
+    if ((rc = parse_listen(opt->listen, &addr, err)) != FERRY_OK ||
+        (rc = embed_secret_load(srv, err)) != FERRY_OK) {
+        server_free(srv);
         return rc;
     }
     /* A login for a user who does not exist verifies against this hash of a random password,
@@ -401,7 +464,7 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
     rc = ferry_password_hash(dummy, srv->dummy_hash, err);
     ferry_password_wipe(dummy, sizeof(dummy));
     if (rc != FERRY_OK) {
-        free(srv);
+        server_free(srv);
         return rc;
     }
     srv->throttle_pair = ferry_throttle_new(&pair_policy);

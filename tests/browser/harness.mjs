@@ -633,6 +633,29 @@ export function browserTest(name, opts, fn) {
     });
 }
 
+// ---- host pages of <ferry-sync> ----
+
+/** A host application's page on another origin: loads Ferry's component and holds body (the
+ * elements). window.ferryEvents collects the components' events as {type, target (the
+ * element's id), id, tenant, status} (of the run in detail). */
+export function componentHostPage(ferry, body) {
+    return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Host app</title></head>
+<body>
+  <script>
+    window.ferryEvents = [];
+    for (const type of ['ferry:started', 'ferry:progress', 'ferry:finished'])
+      document.addEventListener(type, (e) => window.ferryEvents.push(
+        {type, target: e.target.id, id: e.detail.id, tenant: e.detail.tenant, status: e.detail.status}));
+  </script>
+  <script type="module" src="${ferry.url('/ferry-sync.js')}"></script>
+  ${body}
+</body>
+</html>
+`;
+}
+
 // ---- the page's contract (docs/ui.md) ----
 
 /** Polls fn() for ms milliseconds and fails if it is ever truthy (for "X does not come

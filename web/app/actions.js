@@ -1,5 +1,6 @@
 // actions.js - the two things a user can do to a sync: start a run, cancel one.
 import {api} from './api.js';
+import {isActive} from './format.js';
 
 /**
  * Starts a run of sync (optionally for a tenant). Resolves to
@@ -8,12 +9,16 @@ import {api} from './api.js';
 export async function startSync(app, syncName, tenant) {
   try {
     const body = tenant ? {tenant} : undefined;
+    const {live, opened} = app;
     const {status, data} = await api.post(`/api/syncs/${encodeURIComponent(syncName)}/runs`, body);
     const message = data.message;
     const run = {...data};
     delete run.message;
     app.state.applyRun(run);
     app.notes.show(app.state.latest(run));
+    // A stream that was not open all along may have missed the run's events (a run of a few
+    // rows ends at once): read the run.
+    if ((!live || app.opened !== opened) && isActive(app.state.latest(run)) && app.checkRun) app.checkRun(run.id);
     return {run, message, already: status === 200};
   } catch (error) {
     return {error};

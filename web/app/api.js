@@ -1,5 +1,8 @@
 // api.js - the page's calls to Ferry's JSON API: same-origin fetch with the session cookie,
 // the CSRF token on every change, one place that notices an ended session (401).
+//
+// Paths are written from Ferry's root ('/api/runs') and requested relative to the page, so
+// the page works where base_path puts it ('/ferry/' asks '/ferry/api/runs').
 
 let csrfToken = null;
 let onUnauthorized = () => {};
@@ -13,6 +16,11 @@ export class ApiError extends Error {
     this.retryAfter = retryAfter;
     this.body = body;
   }
+}
+
+/** The URL of a path from Ferry's root ('/api/x'), relative to the page ('api/x'). */
+export function local(path) {
+  return path.replace(/^\/+/, '');
 }
 
 export function setCsrf(token) {
@@ -44,7 +52,7 @@ async function send(method, path, {params, body, retried = false} = {}) {
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let resp;
   try {
-    resp = await fetch(path + query(params), init);
+    resp = await fetch(local(path) + query(params), init);
   } catch (e) {
     throw new ApiError(0, 'network', 'Ferry cannot be reached. Check your connection and try again.');
   }

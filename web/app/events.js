@@ -1,4 +1,5 @@
-// events.js - the live feed: one EventSource on /api/events (the session cookie goes along).
+// events.js - the live feed: one EventSource on api/events, relative to the page (the session
+// cookie goes along).
 //
 // The browser reconnects an EventSource by itself after a network error and sends
 // Last-Event-ID, so nothing is missed. When the server refuses the stream (401 after the
@@ -25,7 +26,7 @@ export function connectEvents(handlers) {
   function open() {
     if (closed) return;
     status(everOpen ? 'connecting' : 'connecting');
-    es = new EventSource('/api/events');
+    es = new EventSource('api/events'); // relative: under base_path too
     es.onopen = () => {
       failures = 0;
       status('live');

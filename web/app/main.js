@@ -5,6 +5,7 @@ import {api, setCsrf, setUnauthorizedHandler} from './api.js';
 import {connectEvents} from './events.js';
 import {State} from './state.js';
 import {Notifications} from './notifications.js';
+import {Prefs, prefsControl} from './prefs.js';
 import {isActive, refreshTimes} from './format.js';
 import {mountLogin} from './views/login.js';
 import {mountSyncs} from './views/syncs.js';
@@ -50,7 +51,7 @@ async function boot() {
   try {
     const me = await api.get('/api/me');
     setCsrf(me.csrf_token);
-    start(me.user);
+    start(me.user, me.auth);
   } catch (e) {
     if (e.status === 401) showLogin();
     else showFatal(e);
@@ -100,13 +101,16 @@ function stop() {
 
 // ---- the logged-in page ----
 
-async function start(user) {
+/** Shows the page for user, signed in by auth ("session", or "header" when a proxy in front
+ * of Ferry named the user: signing out is then the proxy's, and the page offers no Log out). */
+async function start(user, auth = 'session') {
   stop();
   const main = h('main', {id: 'main', class: 'main', tabindex: '-1'});
   const noteBox = h('section', {class: 'notifications is-empty', 'data-testid': 'notifications',
     'aria-live': 'polite', 'aria-label': 'Notifications'});
   const live = h('span', {class: 'live live--connecting', 'data-testid': 'live-status', role: 'status'},
     h('span', {class: 'live-dot', 'aria-hidden': 'true'}), h('span', {class: 'live-text'}, 'Connecting...'));
+  const prefs = new Prefs(user.name);
   const navLink = (name, label) => h('a', {href: `#/${name}`, 'data-testid': `nav-${name}`, class: 'nav-link'}, label);
   const nav = h('nav', {class: 'nav', 'aria-label': 'Main'},
     navLink('syncs', 'Syncs'), navLink('history', 'History'), navLink('insights', 'Insights'));
@@ -119,13 +123,20 @@ async function start(user) {
         h('span', {class: 'whoami', 'data-testid': 'whoami'},
           h('span', {class: 'whoami-name'}, user.name), ' · ',
           h('span', {class: `role role--${user.role}`}, user.role)),
-        h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
-          'Log out'))));
+        prefsControl(prefs),
+        auth === 'header' ? null
+          : h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
+            'Log out'))));
   replace(root, header, h('div', {class: 'content'}, noteBox, main));
 
   const state = new State(user);
   const notes = new Notifications(noteBox, state, id => api.get(`/api/runs/${id}`));
-  const a = app = {state, notes, main, nav, view: null, route: null, events: null, syncsTimer: null};
+  notes.setAutodismiss(prefs.autodismiss);
+  prefs.addEventListener('change', () => notes.setAutodismiss(prefs.autodismiss));
+  // live: the event stream is open; opened: how many times it opened (actions.js compares
+  // them around a request to know whether the stream could have missed the run's events).
+  const a = app = {state, notes, main, nav, view: null, route: null, events: null, syncsTimer: null,
+    live: false, opened: 0};
 
   const ingest = (type, run) => {
     if (app !== a) return;
@@ -136,6 +147,7 @@ async function start(user) {
     if (type === 'run.finished') refreshSyncsSoon();
   };
   a.ingest = ingest;
+  a.checkRun = id => checkRun(id);
 
   async function refreshSyncs() {
     try {
@@ -168,6 +180,12 @@ async function start(user) {
       live.className = `live live--${s}`;
       setText(live.lastChild, s === 'live' ? 'Live' : s === 'connecting' ? 'Reconnecting...' : 'Offline');
       live.title = s === 'live' ? 'Updates arrive as they happen' : 'Live updates are paused; retrying';
+      a.live = s === 'live';
+      if (a.live && ++a.opened === 1) {
+        // The first stream carries only what happens from its start: a run that ended while
+        // it connected (a click's run of a few rows) would stay active here.
+        for (const run of state.runs.values()) if (isActive(run)) checkRun(run.id);
+      }
     },
     onResync: () => {
       refreshSyncs();

@@ -1,5 +1,7 @@
 // notifications.js - one notification per run: blue while it runs, green when it succeeded,
-// red when it failed, was cancelled or interrupted. They stay until dismissed.
+// red when it failed, was cancelled or interrupted. They stay until dismissed; with the
+// autodismiss preference (prefs.js) a green one goes by itself after its seconds, as if
+// dismissed (not while the pointer is on it or focus is in it). Red ones always stay.
 //
 // localStorage "ferry.notifications.USER" = {"notified": [run ids], "dismissed": [run ids]}:
 // after a refresh the page shows again the active runs and the finished runs it notified
@@ -25,7 +27,30 @@ export class Notifications {
     }, 'Dismiss all');
     container.replaceChildren(this.list, this.clearAll);
     this.saved = this.load();
+    this.autodismiss = 0; // seconds a success stays; 0: until dismissed
     this.updateClearAll();
+  }
+
+  /** Sets the seconds a success notification stays (0: until dismissed), for those shown too. */
+  setAutodismiss(seconds) {
+    this.autodismiss = seconds > 0 ? seconds : 0;
+    for (const [id, item] of this.items) this.armDismiss(id, item);
+  }
+
+  /** Starts (or stops) the timer that dismisses item once it shows a success. */
+  armDismiss(id, item) {
+    clearTimeout(item.timer);
+    item.timer = null;
+    if (!this.autodismiss || item.el.getAttribute('data-state') !== 'success') return;
+    const fire = () => {
+      if (!this.items.has(id)) return;
+      if (item.el.matches(':hover') || item.el.contains(document.activeElement)) {
+        item.timer = setTimeout(fire, 1000);
+        return;
+      }
+      this.dismiss(id);
+    };
+    item.timer = setTimeout(fire, this.autodismiss * 1000);
   }
 
   load() {
@@ -88,7 +113,9 @@ export class Notifications {
       }
       this.updateClearAll();
     }
+    const was = item.el.getAttribute('data-state');
     this.update(item, run);
+    if (item.el.getAttribute('data-state') !== was) this.armDismiss(run.id, item);
   }
 
   create(run) {
@@ -146,6 +173,7 @@ export class Notifications {
   dismiss(id) {
     const item = this.items.get(id);
     if (item) {
+      clearTimeout(item.timer);
       // Keep keyboard focus in the region: move it to the next notification's button.
       const next = item.el.nextElementSibling || item.el.previousElementSibling;
       const hadFocus = item.el.contains(document.activeElement);

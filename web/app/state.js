@@ -4,6 +4,10 @@
 // the run already finished; a list fetched before an event may land after it), so every run
 // update goes through accept(): a run never goes back from finished to active, nor from a
 // later progress figure to an earlier one.
+//
+// A sync with tenants runs per tenant, several at once: besides the sync's active_run and
+// latest_run (any tenant's), sync.tenant_runs (a Map, tenant -> {active, latest}) keeps each
+// tenant's own, from events, answers and the run list the syncs view loads (setTenantRuns).
 import {isActive} from './format.js';
 
 function rank(run) {
@@ -58,6 +62,7 @@ export class State extends EventTarget {
     if (!this.accept(run)) return false;
     const sync = this.byName.get(run.sync);
     if (sync) {
+      this.noteTenantRun(sync, run);
       if (isActive(run)) {
         if (!sync.active_run || sync.active_run.id <= run.id) sync.active_run = run;
       } else {
@@ -69,6 +74,34 @@ export class State extends EventTarget {
     return true;
   }
 
+  /** Files run (the freshest known) under its tenant in sync.tenant_runs. */
+  noteTenantRun(sync, run) {
+    if (!sync.tenant || run.tenant === null || run.tenant === undefined) return;
+    if (!sync.tenant_runs) sync.tenant_runs = new Map();
+    let t = sync.tenant_runs.get(run.tenant);
+    if (!t) {
+      t = {active: null, latest: null};
+      sync.tenant_runs.set(run.tenant, t);
+    }
+    if (isActive(run)) {
+      if (!t.active || t.active.id <= run.id) t.active = run;
+    } else {
+      if (t.active && t.active.id === run.id) t.active = null;
+      if (!t.latest || t.latest.id <= run.id) t.latest = run;
+    }
+  }
+
+  /** Takes GET /api/runs?sync=NAME (newest first) for a sync with tenants; emits "sync". */
+  setTenantRuns(name, runs) {
+    const sync = this.byName.get(name);
+    if (!sync) return;
+    for (const run of [...runs].reverse()) {
+      this.accept(run);
+      this.noteTenantRun(sync, this.latest(run));
+    }
+    this.emit('sync', {name});
+  }
+
   /**
    * Takes a fresh GET /api/syncs answer. Returns the ids of active runs kept from earlier
    * knowledge that the answer does not show (the caller checks them with GET /api/runs/ID).
@@ -77,6 +110,7 @@ export class State extends EventTarget {
     const toCheck = [];
     for (const s of list) {
       const old = this.byName.get(s.name);
+      if (old && old.tenant_runs) s.tenant_runs = old.tenant_runs;
       if (s.latest_run) {
         this.accept(s.latest_run);
         s.latest_run = this.latest(s.latest_run);
@@ -97,6 +131,7 @@ export class State extends EventTarget {
           toCheck.push(kept.id);
         }
       }
+      for (const run of [s.latest_run, s.active_run]) if (run) this.noteTenantRun(s, this.latest(run));
     }
     this.syncs = list;
     this.byName = new Map(list.map(s => [s.name, s]));

@@ -216,15 +216,15 @@ static void load_errors_name_the_path_as_given(void **state)
     ferry_err_clear(&err);
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
-    snprintf(
-        expected, sizeof(expected),
-        "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
-        "shutdown_grace, "
-        "session_idle, session_max, metrics_token, max_connections, "
-        "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
-        "allow_hosts, files_dir, trusted_proxies, notify, public_url, notify_retry_base, smtp, "
-        "syncs)",
-        path);
+    snprintf(expected, sizeof(expected),
+             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
+             "shutdown_grace, "
+             "session_idle, session_max, metrics_token, max_connections, "
+             "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
+             "allow_hosts, files_dir, trusted_proxies, embed, auth, base_path, notify, public_url, "
+             "notify_retry_base, smtp, "
+             "syncs)",
+             path);
     assert_string_equal(err.msg, expected);
     free(path);
     tu_rmtree(dir);
@@ -445,7 +445,8 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
-        "files_dir, trusted_proxies, notify, public_url, notify_retry_base, smtp, syncs)");
+        "files_dir, trusted_proxies, embed, auth, base_path, notify, public_url, "
+        "notify_retry_base, smtp, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -2221,6 +2222,10 @@ static void notify_webhook_reads_its_secret_and_defaults(void **state)
     assert_int_equal(cfg->notify_retry_base_ms, 20000);
     assert_ptr_equal(ferry_config_notify_get(cfg, &cfg->syncs[0]), &cfg->notify);
     ferry_config_free(cfg);
+    /* behind a prefix: the links too */
+    cfg = parse_ok("listen: 127.0.0.1:9000\nbase_path: /ferry\n");
+    assert_string_equal(cfg->public_url, "http://127.0.0.1:9000/ferry");
+    ferry_config_free(cfg);
 }
 
 static void notify_of_a_sync_replaces_the_top_levels(void **state)
@@ -2373,6 +2378,52 @@ static void trusted_proxies_are_addresses_or_networks(void **state)
                  "ferry.yaml:1: trusted_proxies: '10.0.0.0/33' is not an address or a network: "
                  "expected an IPv4 or IPv6 address (10.0.0.5) or a CIDR block (10.0.0.0/8), with "
                  "no bits set past the prefix");
+}
+
+static void embed_auth_and_base_path_keys(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("listen: 127.0.0.1:8080\n");
+    assert_null(cfg->embed.secret_env); /* embed tokens off by default */
+    assert_null(cfg->auth.trusted_header);
+    assert_null(cfg->base_path);
+    ferry_config_free(cfg);
+    cfg = parse_ok("embed: {secret_env: FERRY_EMBED_SECRET}\n"
+                   "auth:\n  trusted_header: X-Forwarded-User\n  trusted_proxies: [10.0.0.5]\n"
+                   "base_path: /ferry/\n");
+    assert_string_equal(cfg->embed.secret_env, "FERRY_EMBED_SECRET");
+    assert_int_equal(cfg->embed.max_age_ms, 10L * 60 * 1000);
+    assert_string_equal(cfg->auth.trusted_header, "X-Forwarded-User");
+    assert_int_equal(cfg->auth.ntrusted_proxies, 1);
+    assert_true(ferry_ipnet_contains(cfg->auth.trusted_proxies, 1, "10.0.0.5"));
+    assert_int_equal(cfg->ntrusted_proxies, 0); /* the top level's are another list */
+    assert_string_equal(cfg->base_path, "/ferry");
+    ferry_config_free(cfg);
+    cfg = parse_ok("embed: {secret_env: S, max_age: 2m}\n");
+    assert_int_equal(cfg->embed.max_age_ms, 2L * 60 * 1000);
+    ferry_config_free(cfg);
+    expect_error("embed: {max_age: 5m}\n",
+                 "ferry.yaml:1: embed: missing required key 'secret_env'");
+    expect_error("embed: {secret_env: S, secret: abc}\n",
+                 "ferry.yaml:1: embed.secret: unknown key (expected one of: secret_env, max_age)");
+    expect_error("embed: {secret_env: S, max_age: 2s}\n",
+                 "ferry.yaml:1: embed.max_age: expected a duration from 10s to 1d");
+    expect_error("auth:\n  trusted_header: X-Forwarded-User\n",
+                 "ferry.yaml:2: auth: trusted_header needs trusted_proxies: the addresses of the "
+                 "proxies allowed to name the user (such as [10.0.0.5/32])");
+    expect_error("auth: {trusted_header: 'X User', trusted_proxies: [10.0.0.5]}\n",
+                 "ferry.yaml:1: auth: trusted_header must be a header's name such as "
+                 "X-Forwarded-User (letters, digits, - and _), not 'X User'");
+    expect_error("auth: {trusted_proxies: [10.0.0.5]}\n",
+                 "ferry.yaml:1: auth: trusted_proxies is given without trusted_header");
+    expect_error("base_path: ferry\n",
+                 "ferry.yaml:1: base_path: expected a path such as /ferry (segments of letters, "
+                 "digits and . _ ~ -), not 'ferry'");
+    expect_error("base_path: /a/../b\n",
+                 "ferry.yaml:1: base_path: expected a path such as /ferry (segments of letters, "
+                 "digits and . _ ~ -), not '/a/../b'");
 }
 
 static void server_keys_out_of_range(void **state)
@@ -2538,6 +2589,7 @@ int main(void)
         cmocka_unit_test(notify_rejects_bad_endpoints),
         cmocka_unit_test(notify_email_endpoint),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
+        cmocka_unit_test(embed_auth_and_base_path_keys),
         cmocka_unit_test(flag_names_the_apps_column),
         cmocka_unit_test(scope_adds_constant_key_columns),
         cmocka_unit_test(two_syncs_on_one_table_need_scopes_that_keep_them_apart),

@@ -27,7 +27,7 @@ export function apiFilters(f) {
 
 export function exportHref(format, f) {
   const q = query(apiFilters(f)).slice(1);
-  return `/api/runs/export?format=${format}${q ? '&' + q : ''}`;
+  return `api/runs/export?format=${format}${q ? '&' + q : ''}`; // relative: under base_path too
 }
 
 export function mountHistory(root, app, params) {

@@ -1,6 +1,9 @@
 // views/syncs.js - #/syncs: one card per sync with its schedule, last result, Sync now and the
-// live progress of its active run.
+// live progress of its active run. A sync with tenants has, instead of one last result and
+// one progress, a row per tenant (tenantRow) with that tenant's own, so one organisation's
+// failure is not shown while another syncs.
 import {h, replace, setText, setAttr} from '../dom.js';
+import {api} from '../api.js';
 import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho} from '../format.js';
 import {progressView} from '../progress.js';
 import {stepsList} from '../steps.js';
@@ -44,20 +47,54 @@ export function mountSyncs(root, app) {
     }
   }
 
+  // A sync with tenants: its recent runs, filed per tenant (state.setTenantRuns). Again after
+  // each fresh list of syncs (after a run ended, a reconnect): a tenant's run may have ended
+  // unseen.
+  async function loadTenantRuns() {
+    for (const sync of app.state.syncs) {
+      if (!tenantInfo(sync)) continue;
+      try {
+        const data = await api.get(`/api/runs?sync=${encodeURIComponent(sync.name)}&limit=100`);
+        app.state.setTenantRuns(sync.name, data.runs || []);
+      } catch (e) {
+        // the rows keep what they have; a 401 is handled by api.js
+      }
+    }
+  }
+  const onSyncs = () => {
+    renderAll();
+    loadTenantRuns();
+  };
+
   const onSync = ev => {
     const card = cards.get(ev.detail.name);
     const sync = app.state.byName.get(ev.detail.name);
     if (card && sync) card.update(sync);
   };
   app.state.addEventListener('sync', onSync);
-  app.state.addEventListener('syncs', renderAll);
-  renderAll();
+  app.state.addEventListener('syncs', onSyncs);
+  onSyncs();
   return {
     unmount() {
       app.state.removeEventListener('sync', onSync);
-      app.state.removeEventListener('syncs', renderAll);
+      app.state.removeEventListener('syncs', onSyncs);
     },
   };
+}
+
+/** Keeps the progress view in slot in step with run: made (label, options as progressView's)
+ *  while run is active, removed when run is null. Returns the view, or null. */
+function keepProgress(slot, view, run, label, options) {
+  if (!run) {
+    if (view) view.el.remove();
+    return null;
+  }
+  if (!view) {
+    view = progressView(label, options);
+    slot.append(view.el);
+  }
+  view.update(run);
+  return view;
 }
 
 function createCard(app, sync) {
@@ -69,6 +106,8 @@ function createCard(app, sync) {
   const last = h('div', {class: 'last', 'data-testid': 'last-result'});
   const message = h('p', {class: 'card-msg', 'data-testid': 'card-message', role: 'status'});
   const progressSlot = h('div', {class: 'progress-slot'});
+  const tenantList = h('ul', {class: 'tenant-cards', 'data-testid': 'tenant-cards', 'aria-label': 'Tenants'});
+  const tenantRows = new Map(); // tenant -> row
   const actions = h('div', {class: 'card-actions'});
   const historyLink = h('a', {class: 'btn btn--ghost', href: `#/history?sync=${encodeURIComponent(sync.name)}`},
     'History');
@@ -89,7 +128,7 @@ function createCard(app, sync) {
 
   const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
     h('header', {class: 'card-head'}, title, kind),
-    schedule, stepNames, last, progressSlot, actions, message);
+    schedule, stepNames, last, tenantList, progressSlot, actions, message);
 
   function say(text, kindOf = 'info') {
     setText(message, text || '');
@@ -114,7 +153,7 @@ function createCard(app, sync) {
     if (r.error) {
       say(r.error.message, 'error');
     } else if (r.already) {
-      say(r.message || 'Sync already in progress...');
+      say(r.message ? (tenant ? `${tenant}: ${r.message}` : r.message) : 'Sync already in progress...');
     } else {
       say('');
     }
@@ -205,26 +244,61 @@ function createCard(app, sync) {
     setText(stepNames, names.length ? `Steps: ${names.join(' → ')}` : '');
   }
 
+  /** The rows of a sync with tenants: the tenants of `tenant.values`, in that order, then the
+   *  others seen in recent runs, newest first (at most 20 of those). */
+  function renderTenantRows(s) {
+    const info = tenantInfo(s);
+    tenantList.hidden = !info;
+    if (!info) {
+      tenantList.replaceChildren();
+      tenantRows.clear();
+      return;
+    }
+    const known = s.tenant_runs || new Map();
+    const newest = t => {
+      const r = known.get(t);
+      return r ? Math.max(r.active ? r.active.id : 0, r.latest ? r.latest.id : 0) : 0;
+    };
+    const listed = Array.isArray(s.tenant && s.tenant.values) ? s.tenant.values.map(String) : [];
+    const others = [...known.keys()].filter(t => !listed.includes(t)).sort((a, b) => newest(b) - newest(a));
+    const tenants = [...listed, ...others.slice(0, 20)];
+    for (const [t, row] of tenantRows) {
+      if (!tenants.includes(t)) {
+        row.el.remove();
+        tenantRows.delete(t);
+      }
+    }
+    let prev = null;
+    for (const t of tenants) {
+      let row = tenantRows.get(t);
+      if (!row) {
+        row = tenantRow(app, s, t);
+        tenantRows.set(t, row);
+      }
+      if (prev ? prev.nextSibling !== row.el : tenantList.firstChild !== row.el) {
+        if (prev) prev.after(row.el); else tenantList.prepend(row.el);
+      }
+      const r = known.get(t);
+      row.update(s, r && r.active ? app.state.latest(r.active) : null, r ? r.latest : null);
+      prev = row.el;
+    }
+  }
+
   function update(s) {
     current = s;
     setText(title, s.title || s.name);
     setText(kind, s.source_kind || '');
     renderSchedule(s);
     renderStepNames(s);
-    renderLast(s.latest_run);
     renderTenant(s);
-    const run = s.active_run && isActive(s.active_run) ? s.active_run : null;
+    renderTenantRows(s);
+    // With tenants the rows show each tenant's result and progress; the card shows neither.
+    const perTenant = !!tenantInfo(s);
+    last.hidden = perTenant;
+    if (!perTenant) renderLast(s.latest_run);
+    const run = !perTenant && s.active_run && isActive(s.active_run) ? s.active_run : null;
     el.classList.toggle('is-active', !!run);
-    if (run) {
-      if (!progress) {
-        progress = progressView(`${s.title || s.name} sync progress`, {steps: true});
-        progressSlot.append(progress.el);
-      }
-      progress.update(run);
-    } else if (progress) {
-      progress.el.remove();
-      progress = null;
-    }
+    progress = keepProgress(progressSlot, progress, run, `${s.title || s.name} sync progress`, {steps: true});
     if (syncBtn) {
       const busy = pending || !!run;
       if (busy) {
@@ -259,4 +333,126 @@ function createCard(app, sync) {
   }
 
   return {el, update};
+}
+
+/** One tenant's row in the card of a sync with tenants: its name, its latest finished run (a
+ *  pill, the message, a link), its active run's progress, and for operators its own Sync now
+ *  and Cancel. */
+function tenantRow(app, sync, tenant) {
+  const canOperate = app.state.canOperate;
+  const name = h('span', {class: 'tenant-name'}, tenant);
+  const pill = h('span', {class: 'pill'});
+  const lastMsg = h('span', {class: 'tenant-last-message'});
+  const lastLink = h('a', {class: 'tenant-last-link'});
+  const lastEl = h('p', {class: 'tenant-last', 'data-testid': 'tenant-last'}, pill, ' ', lastMsg, ' ', lastLink);
+  const msg = h('p', {class: 'card-msg', 'data-testid': 'tenant-message', role: 'status'});
+  const slot = h('div', {class: 'progress-slot'});
+  const buttons = h('div', {class: 'tenant-actions'});
+  let syncBtn = null, cancelBtn = null;
+  let progress = null;
+  let pending = false;
+  let cancelling = null;
+  let active = null;
+  let syncName = sync.name;
+  if (canOperate) {
+    syncBtn = h('button', {type: 'button', class: 'btn btn--primary btn--small', 'data-testid': 'tenant-sync-now',
+      'aria-label': `Sync now for ${tenant}`});
+    cancelBtn = h('button', {type: 'button', class: 'btn btn--danger-ghost btn--small', 'data-testid': 'tenant-cancel',
+      'aria-label': `Cancel the run for ${tenant}`}, 'Cancel');
+    syncBtn.addEventListener('click', onSyncNow);
+    cancelBtn.addEventListener('click', onCancel);
+    buttons.append(syncBtn);
+  }
+  const el = h('li', {class: 'tenant-card', 'data-testid': 'tenant-card', 'data-tenant': tenant},
+    h('div', {class: 'tenant-head'}, name, buttons), lastEl, slot, msg);
+
+  function say(text, kind = 'info') {
+    setText(msg, text || '');
+    msg.className = `card-msg card-msg--${kind}`;
+    msg.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  }
+
+  async function onSyncNow() {
+    if (pending || active) return;
+    pending = true;
+    say('');
+    render();
+    const r = await startSync(app, syncName, tenant);
+    pending = false;
+    if (r.error) say(r.error.message, 'error');
+    else if (r.already) say(r.message || 'Sync already in progress...');
+    render();
+  }
+
+  async function onCancel() {
+    if (!active) return;
+    cancelling = active.id;
+    say('Cancelling...');
+    render();
+    const r = await cancelRun(app, cancelling);
+    if (r.error) {
+      cancelling = null;
+      say(r.error.message, 'error');
+    }
+    render();
+  }
+
+  let latest = null;
+  function render() {
+    if (latest) {
+      const state = runState(latest);
+      el.setAttribute('data-state', state);
+      pill.className = `pill pill--${latest.status}`;
+      setText(pill, statusLabel(latest.status));
+      setText(lastMsg, latest.ui_message || latest.error || statusLabel(latest.status));
+      setText(lastLink, `Run #${latest.id}`);
+      lastLink.setAttribute('href', `#/runs/${latest.id}`);
+      lastEl.className = `tenant-last tenant-last--${state}`;
+    } else {
+      el.removeAttribute('data-state');
+      pill.className = 'pill';
+      setText(pill, '');
+      setText(lastMsg, 'Never run');
+      setText(lastLink, '');
+      lastLink.removeAttribute('href');
+      lastEl.className = 'tenant-last tenant-last--none';
+    }
+    el.classList.toggle('is-active', !!active);
+    progress = keepProgress(slot, progress, active, `${sync.title || sync.name} · ${tenant} sync progress`);
+    if (syncBtn) {
+      const busy = pending || !!active;
+      const text = busy ? 'Syncing...' : 'Sync now';
+      if (syncBtn.textContent !== text) {
+        replace(syncBtn, busy ? h('span', {class: 'spinner', 'aria-hidden': 'true'}) : null, text);
+      }
+      syncBtn.disabled = busy;
+      setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
+      setAttr(syncBtn, 'aria-label', busy ? `Syncing ${tenant}...` : `Sync now for ${tenant}`);
+      if (active) {
+        if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
+        cancelBtn.disabled = cancelling === active.id;
+      } else {
+        if (cancelBtn.isConnected) {
+          const hadFocus = document.activeElement === cancelBtn;
+          cancelBtn.remove();
+          if (hadFocus) syncBtn.focus();
+        }
+        if (cancelling !== null) {
+          cancelling = null;
+          if (msg.textContent === 'Cancelling...') say('');
+        }
+      }
+    }
+  }
+
+  return {
+    el,
+    update(s, activeRun, latestRun) {
+      syncName = s.name;
+      active = activeRun && isActive(activeRun) ? activeRun : null;
+      latest = latestRun;
+      if (!active && msg.textContent === 'Sync already in progress...') say('');
+      render();
+    },
+  };
 }
