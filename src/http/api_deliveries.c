@@ -35,6 +35,7 @@ enum MHD_Result ferry_http_get_deliveries(struct ferry_server *srv, struct MHD_C
                                           request *req)
 {
     ferry_delivery *d = NULL;
+    enum MHD_Result ret;
     ferry_run run;
     ferry_store *st;
     ferry_err err;
@@ -45,6 +46,10 @@ enum MHD_Result ferry_http_get_deliveries(struct ferry_server *srv, struct MHD_C
     if ((st = ferry_http_store(srv, &err)) == NULL ||
         st->runs->run_load(st, req->id, &run, &err) != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
+    if (!ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret)) {
+        ferry_run_done(&run);
+        return ret;
+    }
     if (st->outbox->delivery_list(st, req->id, &d, &n, &err) != FERRY_OK) {
         ferry_run_done(&run);
         return ferry_http_reply_err(conn, &err);
@@ -64,14 +69,31 @@ enum MHD_Result ferry_http_post_redeliver(struct ferry_server *srv, struct MHD_C
                                           request *req)
 {
     ferry_delivery d;
+    enum MHD_Result ret;
+    ferry_run run;
     ferry_store *st;
     ferry_err err;
     json_t *body;
+    bool may;
 
     ferry_err_clear(&err);
     memset(&d, 0, sizeof(d));
+    /* Loaded first: an embed token limited to some syncs or tenants redelivers only theirs. */
     if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->outbox->delivery_redeliver(st, req->arg, &err) != FERRY_OK ||
+        st->outbox->delivery_load(st, req->arg, &d, &err) != FERRY_OK)
+        return ferry_http_reply_err(conn, &err);
+    if (st->runs->run_load(st, d.run_id, &run, &err) != FERRY_OK) {
+        ferry_delivery_done(&d);
+        return ferry_http_reply_err(conn, &err);
+    }
+    may = ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret);
+    ferry_run_done(&run);
+    if (!may) {
+        ferry_delivery_done(&d);
+        return ret;
+    }
+    ferry_delivery_done(&d);
+    if (st->outbox->delivery_redeliver(st, req->arg, &err) != FERRY_OK ||
         st->outbox->delivery_load(st, req->arg, &d, &err) != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
     ferry_http_audit(srv, req, "delivery.redeliver", d.id, "run %lld, %s", (long long)d.run_id,

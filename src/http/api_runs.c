@@ -233,7 +233,7 @@ enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connecti
     }
     body = ferry_run_to_json(&run, snap ? &live : NULL);
     ferry_run_done(&run);
-    if (body != NULL)
+    if (body != NULL && !snap) /* a live run has not ended: it owes nothing yet */
         ferry_http_run_deliveries_add(st, body, id);
     return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }
