@@ -135,6 +135,21 @@ static ferry_rc st_delivery_claim(ferry_store *base, int64_t lease_ms, ferry_del
     sqlite3_stmt *st;
     int rc;
 
+    /* A read first: an UPDATE takes the write lock even when it changes nothing, and a run
+     * holds that lock for its whole transaction; an idle sender must not queue behind it. */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM ferry_deliveries WHERE status = 'pending' AND"
+                           " next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)"
+                           " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "claiming a delivery");
+    ferry_sqlite_bind_time(st, 1, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return FERRY_DONE;
+    if (rc != SQLITE_ROW)
+        return ferry_sqlite_db_error(s->db, err, "claiming a delivery");
     ferry_node_self(owner, sizeof(owner));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return ferry_sqlite_db_error(s->db, err, "claiming a delivery");
