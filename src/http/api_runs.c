@@ -303,8 +303,12 @@ enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connect
         return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
     list = json_array();
-    for (size_t i = 0; i < n && (int64_t)i < limit; i++)
-        json_array_append_new(list, ferry_run_to_json(&runs[i], NULL));
+    for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
+        json_t *r = ferry_run_to_json(&runs[i], NULL);
+        if (r != NULL && runs[i].status != FERRY_RUN_QUEUED && runs[i].status != FERRY_RUN_RUNNING)
+            ferry_http_run_deliveries_add(st, r, runs[i].id);
+        json_array_append_new(list, r);
+    }
     json_t *next = more ? json_sprintf("%lld", (long long)runs[limit - 1].id) : json_null();
     ferry_runs_free(runs, n);
     return ferry_http_reply_json(conn, MHD_HTTP_OK,

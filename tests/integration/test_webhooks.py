@@ -178,6 +178,8 @@ class WebhookTests(ferrytest.FerryTestCase):
             one = server.get_json("/api/runs/%d" % run["id"])
             self.assertEqual(one["deliveries"],
                              {"total": 1, "delivered": 1, "pending": 0, "failed": 0})
+            listed = server.get_json("/api/runs")["runs"][0]
+            self.assertEqual(listed["deliveries"], one["deliveries"])
             self.assertNotIn(SECRET, json.dumps(d) + json.dumps(one))
             self.assert_no_secret(server)
 
