@@ -268,6 +268,17 @@ class ReceiverChecks:
         # none of these used up the delivery id
         self.assertAccepted(self.receiver.deliver(event))
 
+    def test_failing_handler_answers_500_and_the_retry_runs_it_again(self):
+        event = run_event(new_delivery_id())
+        # the handlers' storage fails: the log file's place is taken by a directory
+        os.mkdir(self.receiver.log_path)
+        self.assertRefused(self.receiver.deliver(event), 500, "handler failed")
+        os.rmdir(self.receiver.log_path)
+        # Ferry's retry of the same delivery is not a duplicate: the handlers run
+        self.assertAccepted(self.receiver.deliver(event))
+        self.assertEqual([e["delivery_id"] for e in self.receiver.entries()],
+                         [event["delivery_id"]])
+
     def test_unknown_type_is_acknowledged_and_ignored(self):
         self.assertAccepted(self.receiver.deliver({"type": "run.something_new",
                                                    "delivery_id": new_delivery_id()}))

@@ -73,6 +73,8 @@ def read_request(client)
   length = Integer(headers.fetch("content-length", "0"), 10)
   return [method, path, headers, :too_large] if length > MAX_BODY
 
+  # a client that asks (curl does for larger bodies) waits for this before sending the body
+  client.write("HTTP/1.1 100 Continue\r\n\r\n") if headers["expect"]&.casecmp?("100-continue")
   body = length.positive? ? client.read(length) : +""
   [method, path, headers, body.to_s]
 rescue ArgumentError
