@@ -57,27 +57,25 @@ deps:
 deps-bench: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 
+# Debian's nodejs and npm, named only when the machine has no node or npm.
+NODE_PACKAGES = $$(command -v node >/dev/null 2>&1 || echo nodejs) \
+                $$(command -v npm >/dev/null 2>&1 || echo npm)
+
 # chromium, node and npm (when missing), then tests/browser/node_modules.
 deps-browser: deps
-	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) \
-	    $$(command -v node >/dev/null 2>&1 || echo nodejs) $$(command -v npm >/dev/null 2>&1 || echo npm)"
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(BROWSER_STAMP)
 
-# npm ci only when node_modules is missing or older than the lockfile (npm ci removes
-# node_modules first, so the stamp goes with it).
-$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
-	npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund
-	@touch $@
-
-# node and npm (when missing), python3-django and ruby, then the Express receiver's
-# node_modules.
+# python3-django, ruby, node and npm (when missing), then the Express receiver's node_modules.
 deps-receivers: deps
-	@$(MAKE) --no-print-directory install-packages PACKAGES="$(RECEIVER_PACKAGES) \
-	    $$(command -v node >/dev/null 2>&1 || echo nodejs) $$(command -v npm >/dev/null 2>&1 || echo npm)"
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(RECEIVER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(RECEIVER_STAMP)
 
-$(RECEIVER_STAMP): $(RECEIVER_DIR)/package-lock.json $(RECEIVER_DIR)/package.json
-	npm ci --prefix $(RECEIVER_DIR) --no-audit --no-fund
+# DIR/node_modules/.installed (BROWSER_STAMP, RECEIVER_STAMP): npm ci in DIR only when
+# node_modules is missing or older than the lockfile (npm ci removes node_modules first, so
+# the stamp goes with it).
+%/node_modules/.installed: %/package-lock.json %/package.json
+	npm ci --prefix $* --no-audit --no-fund
 	@touch $@
 
 install-packages:
