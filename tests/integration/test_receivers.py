@@ -310,33 +310,43 @@ class ReceiverChecks:
             for run in (run1, run2):
                 changes = ferry.get_json("/api/runs/%d/changes?limit=1000" % run["id"])
                 expected[run["id"]] = [
-                    (c["key"], c["outcome"], c["diff"]) for c in changes["changes"]
+                    (c["step"], c["key"], c["outcome"], c["diff"]) for c in changes["changes"]
                     if c["outcome"] in ("created", "updated", "deleted", "flagged")]
             got = self.wait_for_runs([run1["id"], run2["id"]])
 
-        self.assertEqual(expected[run1["id"]], [("P1", "created", None), ("P2", "created", None),
-                                                ("P3", "created", None)])
-        self.assertEqual(sorted(expected[run2["id"]]), sorted([
-            ("P4", "created", None), ("P1", "updated", {"name": ["Ann", "Anna"]}),
-            ("P5", "created", None), ("P2", "deleted", None)]))
+        # the run's changes as the API lists them: source order, then the deletions
+        self.assertEqual(expected[run1["id"]], [(None, "P1", "created", None),
+                                                (None, "P2", "created", None),
+                                                (None, "P3", "created", None)])
+        self.assertEqual(expected[run2["id"]], [(None, "P4", "created", None),
+                                                (None, "P1", "updated", {"name": ["Ann", "Anna"]}),
+                                                (None, "P5", "created", None),
+                                                (None, "P2", "deleted", None)])
         for run in (run1, run2):
-            entries = [e for e in got if e["run_id"] == run["id"]]
-            runs = [e for e in entries if e["event"] == "run"]
-            self.assertEqual(len(runs), 1, entries)
-            self.assertEqual(runs[0]["status"], "succeeded")
-            self.assertEqual(runs[0]["sync"], "people")
-            self.assertTrue(runs[0]["url"], runs[0])
-            # numbered batches of at most 2 records, the last one marked
-            batches = [e for e in entries if e["event"] == "batch"]
-            self.assertEqual([b["seq"] for b in batches],
-                             list(range(batches[0]["seq"], batches[0]["seq"] + len(batches))))
-            self.assertEqual([b["last"] for b in batches], [False] * (len(batches) - 1) + [True])
-            self.assertTrue(all(1 <= b["count"] <= 2 for b in batches), batches)
-            # every record once, in the run's order
-            records = [(e["key"], e["outcome"], e["diff"]) for e in entries
-                       if e["event"] == "record"]
-            self.assertEqual(records, expected[run["id"]])
-            self.assertEqual(sum(b["count"] for b in batches), len(records))
+            self.check_received(got, run, expected[run["id"]])
+
+    def check_received(self, got, run, expected):
+        """got (the receiver's entries) holds run's run.finished once, and its record changes
+        expected ([(step, key, outcome, diff)]) each once, in order, in numbered batches of
+        at most 2 records, the last one marked."""
+        entries = [e for e in got if e["run_id"] == run["id"]]
+        runs = [e for e in entries if e["event"] == "run"]
+        self.assertEqual(len(runs), 1, entries)
+        self.assertEqual(runs[0]["status"], "succeeded")
+        self.assertEqual(runs[0]["sync"], "people")
+        self.assertEqual(runs[0]["user"], run["user"])
+        self.assertIn(str(run["id"]), runs[0]["url"] or "", runs[0])
+        # numbered batches of at most 2 records, the last one marked
+        batches = [e for e in entries if e["event"] == "batch"]
+        self.assertEqual([b["seq"] for b in batches],
+                         list(range(batches[0]["seq"], batches[0]["seq"] + len(batches))))
+        self.assertEqual([b["last"] for b in batches], [False] * (len(batches) - 1) + [True])
+        self.assertTrue(all(1 <= b["count"] <= 2 for b in batches), batches)
+        # every record once, in the run's order
+        records = [(e["step"], e["key"], e["outcome"], e["diff"]) for e in entries
+                   if e["event"] == "record"]
+        self.assertEqual(records, expected)
+        self.assertEqual(sum(b["count"] for b in batches), len(records))
 
     def wait_for_runs(self, run_ids):
         """The receiver's entries once it has each run's run.finished and last batch (in the
