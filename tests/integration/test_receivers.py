@@ -89,8 +89,11 @@ class Receiver:
         self.log_path = log_path
         env = dict(os.environ, PORT="0", FERRY_WEBHOOK_SECRET=SECRET,
                    FERRY_WEBHOOK_SECRET_OLD=OLD_SECRET, FERRY_RECEIVER_LOG=log_path)
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # stderr to a file: a pipe nobody reads could fill and stall the receiver
+        self.stderr_path = log_path + ".stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=err)
         test.addCleanup(self.stop)
         line, seen, _ = ferrytest.read_line_until(
             self.proc.stdout, lambda s: s.startswith("listening on http://127.0.0.1:"),
@@ -102,9 +105,8 @@ class Receiver:
         self.url = line.strip()[len("listening on "):].rstrip("/") + "/ferry/webhooks"
 
     def stderr(self):
-        if self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stderr.read().decode("utf-8", "replace")
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -114,8 +116,7 @@ class Receiver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
+        self.proc.stdout.close()
 
     def post(self, body, headers):
         """POSTs body (bytes) with headers; returns (status, parsed JSON answer or None)."""
