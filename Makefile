@@ -12,7 +12,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                libmicrohttpd-dev libsodium-dev \
-               sqlite3 python3 time \
+               sqlite3 python3 time openssl \
                postgresql libpq-dev
 
 MAKEFLAGS += --no-print-directory

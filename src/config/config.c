@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/keys.h"
 #include "config/source_section.h"
@@ -192,9 +193,28 @@ static ferry_rc on_trusted_proxies(struct walk *w, const struct val *v, const st
     }
     ferry_config_strv_free(texts, n);
     free(cfg->trusted_proxies);
+    free(cfg->smtp.url);
+    free(cfg->smtp.user_env);
+    free(cfg->smtp.password_env);
+    free(cfg->smtp.from);
+    free(cfg->smtp.ca_file);
     cfg->trusted_proxies = nets;
     cfg->ntrusted_proxies = n;
     return FERRY_OK;
+}
+
+/* path as written in the file, resolved against the config's directory: a new string, or NULL
+ * when out of memory. */
+static char *relative_to_config(const ferry_config *cfg, const char *path)
+{
+    size_t n = strlen(cfg->dir) + strlen(path) + 2;
+    char *full;
+
+    if (path[0] == '/')
+        return strdup(path);
+    if ((full = malloc(n)) != NULL)
+        snprintf(full, n, "%s/%s", cfg->dir, path);
+    return full;
 }
 
 /* files_dir: a directory (relative to the config's), which must exist. */
@@ -210,17 +230,10 @@ static ferry_rc on_files_dir(struct walk *w, const struct val *v, const struct k
     (void)obj;
     if (rc != FERRY_OK)
         return rc;
-    if (s[0] == '/') {
-        path = s;
-    } else {
-        size_t n = strlen(cfg->dir) + strlen(s) + 2;
-        if ((path = malloc(n)) == NULL) {
-            free(s);
-            return ferry_config_oom(w);
-        }
-        snprintf(path, n, "%s/%s", cfg->dir, s);
-        free(s);
-    }
+    path = relative_to_config(cfg, s);
+    free(s);
+    if (path == NULL)
+        return ferry_config_oom(w);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         rc = ferry_config_fail(w, v->line, "'%.*s' is not a directory",
                                ferry_config_show_len(strlen(path)), path);
@@ -246,6 +259,89 @@ static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
             rc = ferry_config_source_inherit(w, &s->steps[k].source, cfg);
     }
     return rc;
+}
+
+#define SMTP(member) offsetof(ferry_smtp_spec, member)
+
+/* The smtp: URL: smtp:// or smtps://, with a host. */
+static ferry_rc check_smtp_url(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    const ferry_smtp_spec *smtp = data;
+    const char *u = smtp->url, *host;
+
+    (void)rule;
+    (void)obj;
+    host = strncmp(u, "smtp://", 7) == 0 ? u + 7 : strncmp(u, "smtps://", 8) == 0 ? u + 8 : NULL;
+    if (host == NULL || host[0] == '\0' || host[0] == '/' || host[0] == ':')
+        return ferry_config_fail(w, v->line,
+                                 "expected smtps://HOST:465 (TLS) or smtp://HOST:587 (STARTTLS)");
+    if (strpbrk(host, "@?#") != NULL)
+        return ferry_config_fail(w, v->line,
+                                 "the URL names only the server: put the login in user_env and "
+                                 "password_env");
+    return FERRY_OK;
+}
+
+static ferry_rc check_smtp_from(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    const ferry_smtp_spec *smtp = data;
+    const char *at = strchr(smtp->from, '@');
+
+    (void)rule;
+    (void)obj;
+    if (at == NULL || at == smtp->from || at[1] == '\0' || strpbrk(smtp->from, " <>\r\n,") != NULL)
+        return ferry_config_fail(w, v->line,
+                                 "expected an e-mail address such as ferry@clinic.example");
+    return FERRY_OK;
+}
+
+/* ca_file: resolved against the config's directory; it must be readable. */
+static ferry_rc check_smtp_ca_file(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                   void *obj, void *data)
+{
+    ferry_smtp_spec *smtp = data;
+    const ferry_config *cfg = obj;
+    char *path = relative_to_config(cfg, smtp->ca_file);
+
+    (void)rule;
+    if (path == NULL)
+        return ferry_config_oom(w);
+    free(smtp->ca_file);
+    smtp->ca_file = path;
+    if (access(smtp->ca_file, R_OK) != 0)
+        return ferry_config_fail(w, v->line, "cannot read '%.*s'",
+                                 ferry_config_show_len(strlen(smtp->ca_file)), smtp->ca_file);
+    return FERRY_OK;
+}
+
+static const struct key_rule smtp_rules[] = {
+    {"url", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = SMTP(url),
+     .fn = check_smtp_url},
+    {"user_env", FERRY_KEY_STRING, .offset = SMTP(user_env)},
+    {"password_env", FERRY_KEY_STRING, .offset = SMTP(password_env)},
+    {"from", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = SMTP(from),
+     .fn = check_smtp_from},
+    {"ca_file", FERRY_KEY_STRING, .offset = SMTP(ca_file), .fn = check_smtp_ca_file},
+    {"starttls", FERRY_KEY_BOOL, .offset = SMTP(starttls), .def = true},
+};
+
+/* The smtp: section as a whole: a login is both names or neither, and never sent in clear. */
+static ferry_rc check_smtp(struct walk *w, const struct val *v, const struct key_rule *rule,
+                           void *obj, void *data)
+{
+    const ferry_smtp_spec *smtp = &((ferry_config *)data)->smtp;
+
+    (void)rule;
+    (void)obj;
+    if ((smtp->user_env == NULL) != (smtp->password_env == NULL))
+        return ferry_config_fail(w, v->line, "a login needs both user_env and password_env");
+    if (smtp->password_env != NULL && !smtp->starttls && strncmp(smtp->url, "smtps://", 8) != 0)
+        return ferry_config_fail(w, v->line,
+                                 "starttls: false would send the password in clear: use "
+                                 "smtps:// or leave starttls on");
+    return FERRY_OK;
 }
 
 static const struct key_rule top_rules[] = {
@@ -281,6 +377,8 @@ static const struct key_rule top_rules[] = {
      .offset = TOP(allow_hosts), .count_offset = TOP(nallow_hosts), .fn = ferry_config_hosts_check},
     {"files_dir", FERRY_KEY_CUSTOM, .fn = on_files_dir},
     {"trusted_proxies", FERRY_KEY_CUSTOM, .fn = on_trusted_proxies},
+    {"smtp", FERRY_KEY_TABLE, .offset = TOP(smtp), .sub = smtp_rules, .nsub = NITEMS(smtp_rules),
+     .fn = check_smtp},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -293,8 +391,9 @@ static ferry_config *config_new(const char *path, const char *dir)
     cfg->max_body_bytes = DEFAULT_MAX_BODY;
     cfg->path = strdup(path);
     cfg->dir = strdup(dir);
-    if (!ferry_config_table_defaults(top_rules, NITEMS(top_rules), cfg) || cfg->path == NULL ||
-        cfg->dir == NULL) {
+    if (!ferry_config_table_defaults(top_rules, NITEMS(top_rules), cfg) ||
+        !ferry_config_table_defaults(smtp_rules, NITEMS(smtp_rules), &cfg->smtp) ||
+        cfg->path == NULL || cfg->dir == NULL) {
         ferry_config_free(cfg);
         return NULL;
     }

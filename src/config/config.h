@@ -345,6 +345,17 @@ typedef struct ferry_sync_spec {
     int line;
 } ferry_sync_spec;
 
+/* smtp: the server e-mail notifications go through (docs/config.md, "E-mail"). The login
+ * is read from the environment when a message is sent, so the file holds no secret. */
+typedef struct {
+    char *url;          /* smtps://host:465 or smtp://host:587; NULL: no smtp: section */
+    char *user_env;     /* the variable holding the login's user name, or NULL */
+    char *password_env; /* ... and its password (both or neither) */
+    char *from;         /* the sender's address */
+    char *ca_file;      /* CA certificates to verify the server with; NULL: the system's */
+    bool starttls;      /* smtp:// only: STARTTLS required before anything is sent; default true */
+} ferry_smtp_spec;
+
 typedef struct {
     char *path;             /* the file it was loaded from */
     char *dir;              /* its directory: relative paths in the config are relative to it */
@@ -372,6 +383,7 @@ typedef struct {
     char *files_dir; /* local sources are confined to it; default: the config's directory */
     ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
     size_t ntrusted_proxies;
+    ferry_smtp_spec smtp;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

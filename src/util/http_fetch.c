@@ -15,18 +15,18 @@
  * are kept: a status line (after a 1xx or a proxy's CONNECT answer) empties the list. Repeated
  * names are joined with ", " as they arrive, so lookups return a stored string.
  *
- * curl_global_init() runs once per process through pthread_once. A client belongs to one
+ * curl_global_init() runs once per process (ferry_curl_init()). A client belongs to one
  * thread; different clients may run on different threads. */
 #include "util/http_fetch.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "util/curl_init.h"
 #include "util/http_stream.h"
 #include "util/url.h"
 
@@ -67,13 +67,6 @@ struct ferry_http_client {
     struct curl_slist *headers;
     char redacted[REDACTED_MAX];
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void headers_free(ferry_http_header *headers, size_t n)
 {
@@ -231,7 +224,7 @@ ferry_rc ferry_http_client_new(ferry_http_client **ret_client, ferry_err *err)
 {
     ferry_http_client *c;
 
-    pthread_once(&curl_once, curl_init_once);
+    ferry_curl_init();
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating an HTTP client");

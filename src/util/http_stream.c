@@ -2,7 +2,7 @@
  *
  * The write callback appends to a pending buffer; once that holds more than PAUSE_AT bytes it
  * returns CURL_WRITEFUNC_PAUSE, and the reader unpauses the transfer when it has drained the
- * buffer. curl_global_init() runs once per process through pthread_once.
+ * buffer. curl_global_init() runs once per process (ferry_curl_init()).
  *
  * Limits: the write callback counts the body after decoding (curl inflates gzip and deflate
  * before it), so a small compressed body cannot expand past max_bytes; the transfer stops as
@@ -16,7 +16,6 @@
 #include "util/http_stream.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/curl_init.h"
 #include "util/url.h"
 
 #define PAUSE_AT (256 * 1024)
@@ -52,13 +52,6 @@ struct ferry_http_stream {
     char redacted[512];
     char curl_error[CURL_ERROR_SIZE];
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void ferry_size_format(uint64_t n, char *out, size_t outlen)
 {
@@ -124,7 +117,7 @@ ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options
 {
     ferry_http_stream *s;
 
-    pthread_once(&curl_once, curl_init_once);
+    ferry_curl_init();
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating an HTTP stream");

@@ -220,7 +220,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "shutdown_grace, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
-             "allow_hosts, files_dir, trusted_proxies, syncs)",
+             "allow_hosts, files_dir, trusted_proxies, smtp, syncs)",
              path);
     assert_string_equal(err.msg, expected);
     free(path);
@@ -442,7 +442,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
-        "files_dir, trusted_proxies, syncs)");
+        "files_dir, trusted_proxies, smtp, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -2238,6 +2238,54 @@ static void server_keys_out_of_range(void **state)
                  "65536");
 }
 
+/* ---- smtp: ---- */
+
+static void smtp_section_loads(void **state)
+{
+    ferry_config *cfg = parse_ok("smtp:\n"
+                                 "  url: smtp://mail.clinic.example:587\n"
+                                 "  user_env: SMTP_USER\n"
+                                 "  password_env: SMTP_PASSWORD\n"
+                                 "  from: ferry@clinic.example\n" MINI_SYNC);
+
+    (void)state;
+    assert_string_equal(cfg->smtp.url, "smtp://mail.clinic.example:587");
+    assert_string_equal(cfg->smtp.user_env, "SMTP_USER");
+    assert_string_equal(cfg->smtp.password_env, "SMTP_PASSWORD");
+    assert_string_equal(cfg->smtp.from, "ferry@clinic.example");
+    assert_null(cfg->smtp.ca_file);
+    assert_true(cfg->smtp.starttls);
+    ferry_config_free(cfg);
+    cfg = parse_ok(MINI_SYNC);
+    assert_null(cfg->smtp.url);
+    ferry_config_free(cfg);
+}
+
+static void smtp_section_errors(void **state)
+{
+    (void)state;
+    expect_error("smtp: { url: https://mail.example, from: f@x.example }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp.url: expected smtps://HOST:465 (TLS) or smtp://HOST:587 "
+                 "(STARTTLS)");
+    expect_error("smtp: { url: 'smtps://u:pw@mail.example', from: f@x.example }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp.url: the URL names only the server: put the login in "
+                 "user_env and password_env");
+    expect_error("smtp: { url: smtps://mail.example, from: ferry }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp.from: expected an e-mail address such as "
+                 "ferry@clinic.example");
+    expect_error("smtp: { url: smtps://mail.example }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp: missing required key 'from'");
+    expect_error("smtp: { url: smtps://mail.example, from: f@x.example, user_env: U }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp: a login needs both user_env and password_env");
+    expect_error("smtp: { url: smtp://mail.example, from: f@x.example, user_env: U, "
+                 "password_env: P, starttls: false }\n" MINI_SYNC,
+                 "ferry.yaml:1: smtp: starttls: false would send the password in clear: use "
+                 "smtps:// or leave starttls on");
+    expect_error_prefix("smtp: { url: smtps://mail.example, from: f@x.example, ca_file: "
+                        "/nonexistent/ca.pem }\n" MINI_SYNC,
+                        "ferry.yaml:1: smtp.ca_file: cannot read '/nonexistent/ca.pem'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2254,6 +2302,8 @@ int main(void)
         cmocka_unit_test(outbound_keys_are_validated),
         cmocka_unit_test(unknown_type_names_file_line_and_key),
         cmocka_unit_test(unknown_top_level_key_lists_the_known_ones),
+        cmocka_unit_test(smtp_section_loads),
+        cmocka_unit_test(smtp_section_errors),
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
         cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
         cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
