@@ -25,6 +25,7 @@
 #include "events/bus.h"
 #include "events/hub.h"
 #include "http/server.h"
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "queue/workers.h"
 #include "store/store.h"
@@ -213,6 +214,8 @@ static int load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
         *cfg = NULL;
         return EXIT_USAGE;
     }
+    /* ferry sync enqueues the deliveries of its run; a ferry serve on the store sends them */
+    ferry_notify_attach(*store, *cfg);
     return 0;
 }
 
@@ -1044,6 +1047,7 @@ static int cmd_serve(const cli_opts *o)
     ferry_workers *workers = NULL;
     ferry_scheduler *scheduler = NULL;
     ferry_bus *bus = NULL;
+    ferry_notify *sender = NULL;
     ferry_server *server = NULL;
     ferry_server_options sopt;
     ferry_queue queue;
@@ -1099,6 +1103,7 @@ static int cmd_serve(const cli_opts *o)
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
         ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
         ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK ||
+        ferry_notify_start(cfg, &sender, &err) != FERRY_OK ||
         (ferry_bus_wanted(cfg->database) && ferry_bus_start(cfg->database, NULL, hub, on_bus_cancel,
                                                             workers, &bus, &err) != FERRY_OK)) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -1140,6 +1145,7 @@ static int cmd_serve(const cli_opts *o)
     stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
+    ferry_notify_stop(sender); /* a delivery in flight is recorded, to be sent again */
     ferry_server_stop(server);
     ferry_scheduler_stop(scheduler);
     ferry_bus_stop(bus);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/keys.h"
+#include "config/notify_section.h"
 #include "config/source_section.h"
 #include "config/sync_section.h"
 #include "config/walk.h"
@@ -39,6 +40,7 @@
 #define DEFAULT_CONNECTIONS_PER_IP 256
 #define DEFAULT_IDLE_TIMEOUT_MS (60L * 1000)
 #define DEFAULT_MAX_BODY (1024L * 1024)
+#define DEFAULT_NOTIFY_RETRY_BASE_MS (20L * 1000)
 #define METRICS_TOKEN_MIN 16
 #define MAX_BODY_LIMIT (64L * 1024 * 1024)
 #define MAX_FIELD_BYTES_LIMIT (256UL * 1024 * 1024)
@@ -261,6 +263,29 @@ static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
     return rc;
 }
 
+/* public_url: http(s)://HOST[:PORT][/PATH], the page's address in the links Ferry sends; a
+ * trailing slash is dropped. */
+static ferry_rc check_public_url(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                 void *obj, void *data)
+{
+    ferry_config *cfg = data;
+    char *u = cfg->public_url;
+    const char *host = strncmp(u, "https://", 8) == 0  ? u + 8
+                       : strncmp(u, "http://", 7) == 0 ? u + 7
+                                                       : NULL;
+    size_t len = strlen(u);
+
+    (void)rule;
+    (void)obj;
+    if (host == NULL || host[0] == '\0' || host[0] == '/' || strpbrk(u, " ?#\t\r\n") != NULL)
+        return ferry_config_fail(w, v->line,
+                                 "expected the address people open Ferry's page at, such as "
+                                 "https://admin.example.com/ferry");
+    while (len > 0 && u[len - 1] == '/')
+        u[--len] = '\0';
+    return FERRY_OK;
+}
+
 #define SMTP(member) offsetof(ferry_smtp_spec, member)
 
 /* The smtp: URL: smtp:// or smtps://, with a host. */
@@ -377,6 +402,11 @@ static const struct key_rule top_rules[] = {
      .offset = TOP(allow_hosts), .count_offset = TOP(nallow_hosts), .fn = ferry_config_hosts_check},
     {"files_dir", FERRY_KEY_CUSTOM, .fn = on_files_dir},
     {"trusted_proxies", FERRY_KEY_CUSTOM, .fn = on_trusted_proxies},
+    {"notify", FERRY_KEY_CUSTOM, .offset = TOP(notify), .fn = ferry_config_notify_walk},
+    {"public_url", FERRY_KEY_STRING, .offset = TOP(public_url), .fn = check_public_url},
+    /* the first retry of a failed delivery; documented as a knob for tests */
+    {"notify_retry_base", FERRY_KEY_DURATION, .offset = TOP(notify_retry_base_ms), .min = 100,
+     .max = 3600L * 1000, .def = DEFAULT_NOTIFY_RETRY_BASE_MS},
     {"smtp", FERRY_KEY_TABLE, .offset = TOP(smtp), .sub = smtp_rules, .nsub = NITEMS(smtp_rules),
      .fn = check_smtp},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
@@ -432,6 +462,8 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
         rc = inherit_top_level(&w, cfg);
     if (rc == FERRY_OK)
         rc = ferry_config_shared_tables_check(&w, cfg);
+    if (rc == FERRY_OK)
+        rc = ferry_config_notify_finish(&w, cfg);
 out:
     ferry_config_yaml_close(&y);
     if (rc != FERRY_OK) {
@@ -494,7 +526,17 @@ void ferry_config_free(ferry_config *cfg)
     ferry_config_strv_free(cfg->allow_hosts, cfg->nallow_hosts);
     free(cfg->files_dir);
     free(cfg->trusted_proxies);
+    ferry_config_notify_list_done(&cfg->notify);
+    free(cfg->public_url);
     free(cfg);
+}
+
+const ferry_notify_list *ferry_config_notify_get(const ferry_config *cfg,
+                                                 const ferry_sync_spec *sync)
+{
+    if (sync != NULL && sync->notify.set)
+        return &sync->notify;
+    return &cfg->notify;
 }
 
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name)

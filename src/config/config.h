@@ -299,6 +299,51 @@ typedef struct {
     ferry_guard_limit max_failed;  /* records that fail; default none */
 } ferry_guard_spec;
 
+/* Where a finished run is told (notify:, docs/config.md "Notifications"). */
+typedef enum {
+    FERRY_NOTIFY_WEBHOOK = 0, /* a signed POST of the run (and, with records, its changes) */
+    FERRY_NOTIFY_EMAIL,       /* a plain-text message through smtp: */
+    FERRY_NOTIFY_PG_CHANNEL,  /* NOTIFY channel, run id, when a run commits (PostgreSQL) */
+} ferry_notify_kind;
+
+/* Which ends of a run an endpoint hears of (on:); finished is all three. */
+#define FERRY_NOTIFY_ON_SUCCEEDED 0x1u
+#define FERRY_NOTIFY_ON_FAILED 0x2u
+#define FERRY_NOTIFY_ON_CANCELLED 0x4u
+#define FERRY_NOTIFY_ON_FINISHED 0x7u
+
+/* The most endpoints one notify: lists, and the most records in one change-feed request. */
+#define FERRY_NOTIFY_MAX 16
+#define FERRY_NOTIFY_BATCH_MAX 10000
+
+/* One endpoint. The secret is read when the config loads (from secret_env or secret_file),
+ * is never shown, and is wiped when the config is freed. */
+typedef struct {
+    ferry_notify_kind kind;
+    unsigned on;  /* FERRY_NOTIFY_ON_... */
+    char *url;    /* webhook: http(s) URL */
+    char *secret; /* webhook: the HMAC-SHA256 key */
+    bool records; /* webhook: also the run's record changes, in batches */
+    long batch;   /* webhook: records per request; default 500 */
+    char **to;    /* email: the recipients */
+    size_t nto;
+    char *channel; /* pg_channel: the channel (a PostgreSQL identifier) */
+    /* secret_file: the file as written, resolved and read once the config's directory is
+     * known, and where it was written (for messages) */
+    char *secret_file;
+    int secret_line;
+    char secret_path[256];
+    int line;
+} ferry_notify_spec;
+
+/* A notify: setting: its endpoints in config order. set: the key was given (a sync's notify:
+ * replaces the top level's, even when empty). */
+typedef struct {
+    ferry_notify_spec *items;
+    size_t n;
+    bool set;
+} ferry_notify_list;
+
 /* The most steps a sync has. */
 #define FERRY_STEPS_MAX 16
 
@@ -341,7 +386,8 @@ typedef struct ferry_sync_spec {
     char *tenant_variable;
     char **tenant_values; /* the allowed tenants, or NULL for any */
     size_t ntenant_values;
-    long tenant_field; /* index of the tenant field, or -1 */
+    long tenant_field;        /* index of the tenant field, or -1 */
+    ferry_notify_list notify; /* set: replaces the top level's notify: */
     int line;
 } ferry_sync_spec;
 
@@ -383,6 +429,10 @@ typedef struct {
     char *files_dir; /* local sources are confined to it; default: the config's directory */
     ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
     size_t ntrusted_proxies;
+    /* Telling the application (docs/config.md, "Notifications"). */
+    ferry_notify_list notify;  /* for every sync without a notify: of its own */
+    char *public_url;          /* the page's address in links; default http://LISTEN */
+    long notify_retry_base_ms; /* the first retry's wait; doubled per failure; default 20 s */
     ferry_smtp_spec smtp;
     ferry_sync_spec *syncs;
     size_t nsyncs;
@@ -402,6 +452,11 @@ void ferry_config_free(ferry_config *cfg);
 
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);
+
+/* The endpoints told of sync's runs: the sync's own notify: when it has one, else the top
+ * level's (borrowed from cfg; n is 0 when there are none). */
+const ferry_notify_list *ferry_config_notify_get(const ferry_config *cfg,
+                                                 const ferry_sync_spec *sync);
 
 /* How many steps a run of sync executes: its steps', or 1 for a sync without steps. */
 size_t ferry_sync_step_count(const ferry_sync_spec *sync);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "config/keys.h"
+#include "config/notify_section.h"
 #include "config/source_section.h"
 #include "config/transform_section.h"
 #include "util/template.h"
@@ -958,6 +959,7 @@ static const struct key_rule sync_rules[] = {
     {"tenant", FERRY_KEY_CUSTOM, .fn = on_sync_tenant}, /* applied after the fields */
     {"guard", FERRY_KEY_TABLE, .offset = SYNC(guard), .sub = guard_rules,
      .nsub = NITEMS(guard_rules)},
+    {"notify", FERRY_KEY_CUSTOM, .offset = SYNC(notify), .fn = ferry_config_notify_walk},
 };
 
 /* A column Ferry fills with a time is no field's: a field of that name would be written
@@ -1655,6 +1657,7 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     free(s->target.created_column);
     free(s->target.updated_column);
     free(s->target.flag_column);
+    ferry_config_notify_list_done(&s->notify);
     for (i = 0; i < s->nfields; i++)
         field_free(&s->fields[i]);
     free(s->fields);

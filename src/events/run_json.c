@@ -97,3 +97,51 @@ char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
     json_decref(o);
     return s;
 }
+
+json_t *ferry_delivery_summary_to_json(const ferry_delivery_summary *sum)
+{
+    return json_pack("{sI sI sI sI}", "total", (json_int_t)sum->total, "delivered",
+                     (json_int_t)sum->delivered, "pending", (json_int_t)sum->pending, "failed",
+                     (json_int_t)sum->failed);
+}
+
+json_t *ferry_delivery_to_json(const ferry_delivery *d, const char *endpoint)
+{
+    json_t *o = json_object(), *tries = json_array();
+
+    if (o == NULL || tries == NULL) {
+        json_decref(o);
+        json_decref(tries);
+        return NULL;
+    }
+    for (size_t i = 0; i < d->ntries; i++) {
+        const ferry_delivery_attempt *a = &d->tries[i];
+        json_t *t = json_object();
+        if (t == NULL)
+            continue;
+        json_object_set_new(t, "n", json_integer(a->n));
+        json_object_set_new(t, "at", ferry_json_time(a->at_ms));
+        json_object_set_new(t, "status", a->status > 0 ? json_integer(a->status) : json_null());
+        json_object_set_new(t, "error", string_or_null(a->error));
+        json_object_set_new(t, "duration_ms", json_integer(a->duration_ms));
+        json_array_append_new(tries, t);
+    }
+    json_object_set_new(o, "id", string_or_null(d->id));
+    json_object_set_new(o, "run_id", json_integer(d->run_id));
+    json_object_set_new(o, "kind", string_or_null(d->kind));
+    json_object_set_new(o, "endpoint", string_or_null(endpoint));
+    json_object_set_new(o, "seq", json_integer(d->seq));
+    json_object_set_new(o, "status", json_string(ferry_delivery_status_name(d->status)));
+    json_object_set_new(o, "attempts", json_integer(d->attempts));
+    json_object_set_new(o, "last_status",
+                        d->last_status > 0 ? json_integer(d->last_status) : json_null());
+    json_object_set_new(o, "last_error", string_or_null(d->last_error));
+    json_object_set_new(o, "created_at", ferry_json_time(d->created_at_ms));
+    json_object_set_new(o, "next_attempt_at",
+                        d->status == FERRY_DELIVERY_PENDING ? ferry_json_time(d->next_attempt_at_ms)
+                                                            : json_null());
+    json_object_set_new(o, "delivered_at", ferry_json_time(d->delivered_at_ms));
+    json_object_set_new(o, "give_up_at", ferry_json_time(d->give_up_at_ms));
+    json_object_set_new(o, "tries", tries);
+    return o;
+}

@@ -24,6 +24,17 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live);
 /* The same as one line of compact JSON (caller frees), or NULL when out of memory. */
 char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live);
 
+/* A run's deliveries by status: {"total", "delivered", "pending", "failed"}; NULL when out of
+ * memory. */
+json_t *ferry_delivery_summary_to_json(const ferry_delivery_summary *sum);
+
+/* One delivery as the API lists it: {"id", "run_id", "kind", "endpoint" (endpoint, a text
+ * naming it: a redacted URL or the recipients; may be NULL), "seq", "status", "attempts",
+ * "last_status", "last_error", "created_at", "next_attempt_at" (null unless pending),
+ * "delivered_at", "give_up_at", "tries": [{"n", "at", "status", "error", "duration_ms"}]};
+ * NULL when out of memory. */
+json_t *ferry_delivery_to_json(const ferry_delivery *d, const char *endpoint);
+
 /* ms (wall clock) as an ISO 8601 UTC JSON string, or JSON null when ms <= 0. */
 json_t *ferry_json_time(int64_t ms);
 

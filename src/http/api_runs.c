@@ -225,6 +225,8 @@ enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connecti
         return ferry_http_reply_err(conn, &err);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);
+    if (body != NULL)
+        ferry_http_run_deliveries_add(st, body, id);
     return ferry_http_reply_json(conn, MHD_HTTP_OK, body);
 }
 

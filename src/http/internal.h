@@ -267,6 +267,12 @@ ferry_http_handler ferry_http_get_runs;
 ferry_http_handler ferry_http_get_run;
 ferry_http_handler ferry_http_get_export;
 ferry_http_handler ferry_http_get_changes;
+ferry_http_handler ferry_http_get_deliveries; /* api_deliveries.c */
+ferry_http_handler ferry_http_post_redeliver;
+
+/* Adds "deliveries" (the run's deliveries by status) to run_json, the run id's JSON; left
+ * out when the store cannot say. */
+void ferry_http_run_deliveries_add(ferry_store *st, json_t *run_json, int64_t id);
 ferry_http_handler ferry_http_post_cancel;
 /* api_check.c */
 ferry_http_handler ferry_http_get_check;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "http/internal.h"
+#include "notify/notify.h"
 #include "sync/map.h"
 #include "util/log.h"
 
@@ -63,6 +64,7 @@ ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err)
         return st;
     if (ferry_store_open(srv->opt.config->database, srv->opt.config->dir, &st, err) != FERRY_OK)
         return NULL;
+    ferry_notify_attach(st, srv->opt.config); /* a queued run cancelled owes its deliveries */
     pthread_setspecific(srv->store_key, st);
     return st;
 }

@@ -36,6 +36,7 @@ const ferry_http_route ferry_http_routes[] = {
     {"GET", "/api/runs/{id}", USER, VIEWER, "reading runs", ferry_http_get_run},
     {"GET", "/api/runs/{id}/changes", USER, VIEWER, "reading runs", ferry_http_get_changes},
     {"POST", "/api/runs/{id}/cancel", USER, OPERATOR, "cancelling runs", ferry_http_post_cancel},
+    {"GET", "/api/runs/{id}/deliveries", USER, VIEWER, "reading runs", ferry_http_get_deliveries},
     {"GET", "/api/events", USER, VIEWER, "reading events", ferry_http_get_events},
     {"GET", "/api/stats", USER, VIEWER, "reading figures", ferry_http_get_stats},
     {"GET", "/api/runs/export", USER, VIEWER, "exporting runs", ferry_http_get_export},
@@ -52,6 +53,8 @@ const ferry_http_route ferry_http_routes[] = {
     {"DELETE", "/api/tokens/{id}", USER, ADMIN, "managing tokens", ferry_http_delete_token},
     {"GET", "/api/audit", USER, ADMIN, "reading the audit log", ferry_http_get_audit},
     {"GET", "/api/nodes", USER, VIEWER, "reading nodes", ferry_http_get_nodes},
+    {"POST", "/api/deliveries/{name}/redeliver", USER, OPERATOR, "redelivering",
+     ferry_http_post_redeliver},
 };
 const size_t ferry_http_nroutes = sizeof(ferry_http_routes) / sizeof(ferry_http_routes[0]);
 _Static_assert(sizeof(ferry_http_routes) / sizeof(ferry_http_routes[0]) <= FERRY_HTTP_ROUTES_MAX,

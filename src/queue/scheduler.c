@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
@@ -157,6 +158,7 @@ static void *scheduler_main(void *arg)
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
         return NULL;
     }
+    ferry_notify_attach(st, cfg); /* a run reclaimed as failed owes its deliveries */
     for (int tick = 0;; tick++) {
         int64_t now = ferry_time_now_ms();
         struct timespec until;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "queue/queue.h"
 #include "sync/run.h"
 #include "util/backoff.h"
@@ -285,7 +286,8 @@ static void *worker_main(void *arg)
                   w->index, err.msg);
         return NULL;
     }
-    int failures = 0; /* claims failed in a row */
+    ferry_notify_attach(store, pool->cfg); /* a run's end enqueues its deliveries */
+    int failures = 0;                      /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
         ferry_rc rc;

@@ -88,4 +88,23 @@ ferry_rc ferry_store_session_check(const ferry_principal *p, bool disabled, int6
                                    int64_t idle_ms, int64_t max_ms, bool *ret_touch,
                                    ferry_err *err);
 
+/* The deliveries st's planner (ferry_store_planner_set()) owes run as it ends, into out
+ * (FERRY_DELIVERY_PLAN_MAX items); 0 without a planner. */
+size_t ferry_store_plan(ferry_store *st, const ferry_run *run, ferry_delivery_plan *out);
+
+/* A new delivery id, "dlv_" and 24 random hex digits, NUL-terminated. */
+#define FERRY_DELIVERY_ID_SIZE 29
+void ferry_store_delivery_id(char out[FERRY_DELIVERY_ID_SIZE]);
+
+/* Counts n deliveries of status (a status name) into sum. */
+void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n);
+
+/* A new attempt, zeroed, at the end of the tries of the delivery of d[0..n) whose id is id:
+ * NULL when there is none (*ret_oom false) or memory ran out (*ret_oom true). */
+ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, const char *id,
+                                                bool *ret_oom);
+
+/* The JSON payload of a pg_channel notification for run: {"run_id":N,"sync":"NAME"}. */
+void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen);
+
 #endif

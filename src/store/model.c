@@ -329,3 +329,45 @@ void ferry_nodes_free(ferry_node *nodes, size_t n)
         ferry_node_done(&nodes[i]);
     free(nodes);
 }
+
+const char *ferry_delivery_status_name(ferry_delivery_status status)
+{
+    switch (status) {
+    case FERRY_DELIVERY_PENDING:
+        return "pending";
+    case FERRY_DELIVERY_DELIVERED:
+        return "delivered";
+    case FERRY_DELIVERY_FAILED:
+        return "failed";
+    }
+    return "pending";
+}
+
+ferry_delivery_status ferry_delivery_status_parse(const char *name)
+{
+    if (name != NULL && strcmp(name, "delivered") == 0)
+        return FERRY_DELIVERY_DELIVERED;
+    if (name != NULL && strcmp(name, "failed") == 0)
+        return FERRY_DELIVERY_FAILED;
+    return FERRY_DELIVERY_PENDING;
+}
+
+void ferry_delivery_done(ferry_delivery *d)
+{
+    if (d == NULL)
+        return;
+    free(d->id);
+    free(d->kind);
+    free(d->last_error);
+    for (size_t i = 0; i < d->ntries; i++)
+        free(d->tries[i].error);
+    free(d->tries);
+    memset(d, 0, sizeof(*d));
+}
+
+void ferry_deliveries_free(ferry_delivery *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ferry_delivery_done(&d[i]);
+    free(d);
+}

@@ -75,9 +75,25 @@ ferry_rc ferry_pg_tx_commit(ferry_pg_store *s, bool own, const char *what, ferry
 
 void ferry_pg_tx_rollback(ferry_pg_store *s, bool own);
 
-/* The three interfaces (pg_runs.c, pg_people.c, pg_cluster.c). */
+/* Writes a run's end (run_finish's UPDATE, a queued run's cancel) on s; arg is the writer's. */
+typedef ferry_rc (*ferry_pg_end_write)(ferry_pg_store *s, const ferry_run *run, void *arg,
+                                       ferry_err *err);
+
+/* Calls write for run, whose final status is set, and enqueues the deliveries (and sends the
+ * pg_channel notifications) the store's planner owes it in the same transaction: the run's
+ * own when one is open, else one begun here. */
+ferry_rc ferry_pg_finish_with_deliveries(ferry_pg_store *s, const ferry_run *run,
+                                         ferry_pg_end_write write, void *arg, ferry_err *err);
+
+/* Inserts the deliveries plan[0..n) of run and sends its pg_channel notifications (inside the
+ * caller's transaction). */
+ferry_rc ferry_pg_outbox_enqueue(ferry_pg_store *s, const ferry_run *run,
+                                 const ferry_delivery_plan *plan, size_t n, ferry_err *err);
+
+/* The interfaces (pg_runs.c, pg_people.c, pg_cluster.c, pg_outbox.c). */
 extern const ferry_store_runs_ops ferry_pg_runs_ops;
 extern const ferry_store_people_ops ferry_pg_people_ops;
 extern const ferry_store_cluster_ops ferry_pg_cluster_ops;
+extern const ferry_store_outbox_ops ferry_pg_outbox_ops;
 
 #endif

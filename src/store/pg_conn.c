@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -193,6 +193,40 @@ static const char *const schema_v4 =
 static const char *const schema_v5 =
     "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS skipped_by_label text;"
     "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS label text;";
+
+/* Version 6: the outbox (sqlite_conn.c's version 10). */
+static const char *const schema_v6 =
+    "CREATE TABLE IF NOT EXISTS ferry_deliveries ("
+    "  id text PRIMARY KEY,"
+    "  run_id bigint NOT NULL,"
+    "  endpoint integer NOT NULL,"
+    "  kind text NOT NULL,"
+    "  seq bigint NOT NULL DEFAULT 0,"
+    "  from_seq bigint NOT NULL DEFAULT 0,"
+    "  status text NOT NULL,"
+    "  attempts integer NOT NULL DEFAULT 0,"
+    "  last_status integer,"
+    "  last_error text,"
+    "  created_at timestamptz NOT NULL,"
+    "  next_attempt_at timestamptz,"
+    "  delivered_at timestamptz,"
+    "  give_up_at timestamptz NOT NULL,"
+    "  lease_owner text,"
+    "  lease_until timestamptz"
+    ");"
+    "CREATE UNIQUE INDEX IF NOT EXISTS ferry_deliveries_one"
+    "  ON ferry_deliveries (run_id, endpoint, kind, seq);"
+    "CREATE INDEX IF NOT EXISTS ferry_deliveries_due ON ferry_deliveries (next_attempt_at)"
+    "  WHERE status = 'pending';"
+    "CREATE TABLE IF NOT EXISTS ferry_delivery_attempts ("
+    "  delivery_id text NOT NULL,"
+    "  n integer NOT NULL,"
+    "  at timestamptz NOT NULL,"
+    "  status integer,"
+    "  error text,"
+    "  duration_ms bigint,"
+    "  PRIMARY KEY (delivery_id, n)"
+    ");";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -391,8 +425,8 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                               schema_v5};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                               schema_v4, schema_v5, schema_v6};
     PGresult *res;
     ferry_rc rc;
     bool own;
@@ -537,6 +571,7 @@ ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err
     s->base.runs = &ferry_pg_runs_ops;
     s->base.people = &ferry_pg_people_ops;
     s->base.cluster = &ferry_pg_cluster_ops;
+    s->base.outbox = &ferry_pg_outbox_ops;
     s->base.kind = FERRY_STORE_PG;
     s->base.close = pg_close;
     url_for_messages(url, s->where, sizeof(s->where));

@@ -164,9 +164,8 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err *err)
+static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg, ferry_err *err)
 {
-    ferry_pg_store *s = (ferry_pg_store *)base;
     static const char *const sql =
         "UPDATE ferry_runs SET status = $2, phase = $3, percent = $4, processed = $5,"
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
@@ -223,6 +222,12 @@ static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err
                              "taken over, or the run does not exist)",
                              (long long)run->id);
     return FERRY_OK;
+}
+
+/* The run's end and the deliveries it owes, in one transaction (pg_outbox.c). */
+static ferry_rc pg_run_finish(ferry_store *base, const ferry_run *run, ferry_err *err)
+{
+    return ferry_pg_finish_with_deliveries((ferry_pg_store *)base, run, finish_write, NULL, err);
 }
 
 static ferry_rc pg_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -546,10 +551,10 @@ static ferry_rc pg_run_claim(ferry_store *base, ferry_run *ret_run, ferry_err *e
     return FERRY_OK;
 }
 
-static ferry_rc pg_run_cancel_queued(ferry_store *base, int64_t id, const char *user,
-                                     ferry_err *err)
+static ferry_rc cancel_write(ferry_pg_store *s, const ferry_run *run, void *arg, ferry_err *err)
 {
-    ferry_pg_store *s = (ferry_pg_store *)base;
+    const char *user = arg;
+    int64_t id = run->id;
     static const char *const sql =
         "WITH c AS (UPDATE ferry_runs SET status = 'cancelled', phase = 'done', finished_at ="
         " $2, cancelled_by = $3, duration_ms = 0, error_code = 'cancelled', ui_message = 'Sync"
@@ -570,6 +575,24 @@ static ferry_rc pg_run_cancel_queued(ferry_store *base, int64_t id, const char *
     if (n == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
     return FERRY_OK;
+}
+
+static ferry_rc pg_run_cancel_queued(ferry_store *base, int64_t id, const char *user,
+                                     ferry_err *err)
+{
+    ferry_run run;
+    ferry_rc rc;
+
+    /* Loaded first for the planner: the sync, and the end it is given. */
+    if ((rc = pg_run_load(base, id, &run, err)) != FERRY_OK)
+        return rc == FERRY_ENOTFOUND
+                   ? ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id)
+                   : rc;
+    run.status = FERRY_RUN_CANCELLED;
+    rc = ferry_pg_finish_with_deliveries((ferry_pg_store *)base, &run, cancel_write, (void *)user,
+                                         err);
+    ferry_run_done(&run);
+    return rc;
 }
 
 /* Runs sql ($1 the run's id, $2 this process) on a running run this process holds:
@@ -658,6 +681,15 @@ static ferry_rc interrupt_held(ferry_pg_store *s, const ferry_run *run, const ch
             return FERRY_EDB;
         next = PQntuples(res) == 1 ? ferry_pg_col_int(res, 0, 0) : 0;
         PQclear(res);
+    } else { /* ended as failed: the deliveries a failure owes */
+        ferry_delivery_plan plan[FERRY_DELIVERY_PLAN_MAX];
+        ferry_run ended = *run; /* a shallow copy, read only */
+        size_t n;
+        ferry_rc rc;
+        ended.status = FERRY_RUN_FAILED;
+        n = ferry_store_plan(&s->base, &ended, plan);
+        if ((rc = ferry_pg_outbox_enqueue(s, &ended, plan, n, err)) != FERRY_OK)
+            return rc;
     }
     ferry_store_interruption_messages(&in, run, cause, next, why, sizeof(why), ui, sizeof(ui));
     snprintf(target, sizeof(target), "run %lld", (long long)run->id);

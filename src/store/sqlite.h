@@ -36,9 +36,25 @@ char *ferry_sqlite_col_strdup(sqlite3_stmt *st, int i);
 
 int64_t ferry_sqlite_col_time(sqlite3_stmt *st, int i);
 
-/* The three interfaces (sqlite_runs.c, sqlite_people.c, sqlite_cluster.c). */
+/* Writes a run's end (run_finish's UPDATE, a queued run's cancel) on s; arg is the writer's. */
+typedef ferry_rc (*ferry_sqlite_end_write)(ferry_sqlite_store *s, const ferry_run *run, void *arg,
+                                           ferry_err *err);
+
+/* Calls write for run, whose final status is set, and enqueues the deliveries the store's
+ * planner owes it in the same transaction (a savepoint: nested in the run's transaction when
+ * one is open, else its own): both are written, or neither. */
+ferry_rc ferry_sqlite_finish_with_deliveries(ferry_sqlite_store *s, const ferry_run *run,
+                                             ferry_sqlite_end_write write, void *arg,
+                                             ferry_err *err);
+
+/* Inserts the deliveries plan[0..n) of run (inside the caller's transaction). */
+ferry_rc ferry_sqlite_outbox_enqueue(ferry_sqlite_store *s, const ferry_run *run,
+                                     const ferry_delivery_plan *plan, size_t n, ferry_err *err);
+
+/* The interfaces (sqlite_runs.c, sqlite_people.c, sqlite_cluster.c, sqlite_outbox.c). */
 extern const ferry_store_runs_ops ferry_sqlite_runs_ops;
 extern const ferry_store_people_ops ferry_sqlite_people_ops;
 extern const ferry_store_cluster_ops ferry_sqlite_cluster_ops;
+extern const ferry_store_outbox_ops ferry_sqlite_outbox_ops;
 
 #endif

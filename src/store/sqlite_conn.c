@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -158,6 +158,40 @@ static const char *const schema_v8 = "ALTER TABLE ferry_runs ADD COLUMN steps TE
 static const char *const schema_v9 = "ALTER TABLE ferry_runs ADD COLUMN skipped_by_label TEXT;"
                                      "ALTER TABLE ferry_changes ADD COLUMN label TEXT;";
 
+/* Version 10: the outbox. A delivery a run's end owes an endpoint (webhook, records batch,
+ * e-mail), and every attempt at it. No body, URL or secret is stored. */
+static const char *const schema_v10 =
+    "CREATE TABLE IF NOT EXISTS ferry_deliveries ("
+    "  id TEXT PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL,"
+    "  endpoint INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL DEFAULT 0,"
+    "  from_seq INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_status INTEGER,"
+    "  last_error TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  next_attempt_at TEXT,"
+    "  delivered_at TEXT,"
+    "  give_up_at TEXT NOT NULL,"
+    "  lease_owner TEXT,"
+    "  lease_until TEXT"
+    ");"
+    "CREATE UNIQUE INDEX IF NOT EXISTS ferry_deliveries_one ON ferry_deliveries (run_id, endpoint, "
+    "kind, seq);"
+    "CREATE INDEX IF NOT EXISTS ferry_deliveries_due ON ferry_deliveries (status, next_attempt_at);"
+    "CREATE TABLE IF NOT EXISTS ferry_delivery_attempts ("
+    "  delivery_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  at TEXT NOT NULL,"
+    "  status INTEGER,"
+    "  error TEXT,"
+    "  duration_ms INTEGER,"
+    "  PRIMARY KEY (delivery_id, n)"
+    ") WITHOUT ROWID;";
+
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
     return ferry_err_set(err, FERRY_EDB, "%s: %s", what, sqlite3_errmsg(db));
@@ -228,9 +262,9 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                                   schema_v4, schema_v5, schema_v6,
-                                                   schema_v7, schema_v8, schema_v9};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                                   schema_v5, schema_v6, schema_v7, schema_v8,
+                                                   schema_v9, schema_v10};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -318,6 +352,7 @@ ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferr
     s->base.runs = &ferry_sqlite_runs_ops;
     s->base.people = &ferry_sqlite_people_ops;
     s->base.cluster = &ferry_sqlite_cluster_ops;
+    s->base.outbox = &ferry_sqlite_outbox_ops;
     s->base.kind = FERRY_STORE_SQLITE;
     s->base.close = sqlite_close;
     if ((rc = ferry_sqlite_connect(path, &s->db, err)) != FERRY_OK)

@@ -125,9 +125,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     return FERRY_OK;
 }
 
-static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err *err)
+static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *arg, ferry_err *err)
 {
-    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
     static const char *const sql =
         "UPDATE ferry_runs SET status = ?2, phase = ?3, percent = ?4, processed = ?5,"
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
@@ -141,6 +140,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     bool oom;
     int rc;
 
+    (void)arg;
     /* Conditioned on the lease: a process whose run was taken over (recovered as a new
      * attempt elsewhere) cannot record it, and since this write is part of the run's
      * transaction, cannot commit it either. And on the run still running: a failure
@@ -183,6 +183,13 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
                              "taken over, or the run does not exist)",
                              (long long)run->id);
     return FERRY_OK;
+}
+
+/* The run's end and the deliveries it owes, in one write (sqlite_outbox.c). */
+static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err *err)
+{
+    return ferry_sqlite_finish_with_deliveries((ferry_sqlite_store *)base, run, finish_write, NULL,
+                                               err);
 }
 
 #define RUN_COLUMNS                                                                                \
@@ -571,10 +578,10 @@ static ferry_rc st_run_claim(ferry_store *base, ferry_run *ret_run, ferry_err *e
     return st_run_load(base, id, ret_run, err);
 }
 
-static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *user,
-                                     ferry_err *err)
+static ferry_rc cancel_write(ferry_sqlite_store *s, const ferry_run *run, void *arg, ferry_err *err)
 {
-    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    const char *user = arg;
+    int64_t id = run->id;
     static const char *const sql =
         "UPDATE ferry_runs SET status = 'cancelled', phase = 'done', finished_at = ?2,"
         " cancel_requested = 1, cancelled_by = ?3, duration_ms = 0, error_code = 'cancelled',"
@@ -595,6 +602,24 @@ static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *
     if (sqlite3_changes(s->db) == 0)
         return ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id);
     return FERRY_OK;
+}
+
+static ferry_rc st_run_cancel_queued(ferry_store *base, int64_t id, const char *user,
+                                     ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    ferry_run run;
+    ferry_rc rc;
+
+    /* Loaded first for the planner: the sync, and the end it is given. */
+    if ((rc = st_run_load(base, id, &run, err)) != FERRY_OK)
+        return rc == FERRY_ENOTFOUND
+                   ? ferry_err_set(err, FERRY_ENOTFOUND, "run %lld is not queued", (long long)id)
+                   : rc;
+    run.status = FERRY_RUN_CANCELLED;
+    rc = ferry_sqlite_finish_with_deliveries(s, &run, cancel_write, (void *)user, err);
+    ferry_run_done(&run);
+    return rc;
 }
 
 /* Runs sql (?1 the run's id, ?2 this process) on a running run this process holds:
@@ -685,6 +710,14 @@ static ferry_rc interrupt_held(ferry_sqlite_store *s, const ferry_run *run, cons
                           " WHERE id = ?1",
                           run->id, iso, NULL, err);
         next = sqlite3_last_insert_rowid(s->db);
+    }
+    if (rc == FERRY_OK && !in.again) { /* ended as failed: the deliveries a failure owes */
+        ferry_delivery_plan plan[FERRY_DELIVERY_PLAN_MAX];
+        ferry_run ended = *run; /* a shallow copy, read only */
+        size_t n;
+        ended.status = FERRY_RUN_FAILED;
+        n = ferry_store_plan(&s->base, &ended, plan);
+        rc = ferry_sqlite_outbox_enqueue(s, &ended, plan, n, err);
     }
     if (rc != FERRY_OK)
         return rc;

@@ -4,6 +4,7 @@
  * whose process stopped, and the tally of failure reasons. */
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,4 +269,81 @@ ferry_rc ferry_store_session_check(const ferry_principal *p, bool disabled, int6
     }
     *ret_touch = now - p->last_seen_at_ms > touch_every;
     return FERRY_OK;
+}
+
+void ferry_store_planner_set(ferry_store *st, const ferry_outbox_planner *planner)
+{
+    if (planner != NULL)
+        st->planner = *planner;
+    else
+        memset(&st->planner, 0, sizeof(st->planner));
+}
+
+size_t ferry_store_plan(ferry_store *st, const ferry_run *run, ferry_delivery_plan *out)
+{
+    if (st->planner.plan == NULL)
+        return 0;
+    return st->planner.plan(st->planner.ctx, run, out, FERRY_DELIVERY_PLAN_MAX);
+}
+
+void ferry_store_delivery_id(char out[FERRY_DELIVERY_ID_SIZE])
+{
+    unsigned char raw[12];
+
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(out, "dlv_", 4);
+    sodium_bin2hex(out + 4, FERRY_DELIVERY_ID_SIZE - 4, raw, sizeof(raw));
+}
+
+void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "{\"run_id\":%lld,\"sync\":\"", (long long)run->id);
+
+    /* Sync names are identifiers, but escape what JSON needs anyway. */
+    for (const char *p = run->sync; p != NULL && *p != '\0' && n + 8 < outlen; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\')
+            n += (size_t)snprintf(out + n, outlen - n, "\\%c", c);
+        else if (c < 0x20)
+            n += (size_t)snprintf(out + n, outlen - n, "\\u%04x", c);
+        else
+            out[n++] = (char)c;
+    }
+    snprintf(out + n, outlen - n, "\"}");
+}
+
+void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n)
+{
+    sum->total += n;
+    switch (ferry_delivery_status_parse(status)) {
+    case FERRY_DELIVERY_DELIVERED:
+        sum->delivered += n;
+        break;
+    case FERRY_DELIVERY_FAILED:
+        sum->failed += n;
+        break;
+    case FERRY_DELIVERY_PENDING:
+        sum->pending += n;
+        break;
+    }
+}
+
+ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, const char *id,
+                                                bool *ret_oom)
+{
+    ferry_delivery_attempt *tries;
+
+    *ret_oom = false;
+    for (size_t i = 0; i < n && id != NULL; i++) {
+        if (strcmp(d[i].id, id) != 0)
+            continue;
+        if ((tries = realloc(d[i].tries, (d[i].ntries + 1) * sizeof(*tries))) == NULL) {
+            *ret_oom = true;
+            return NULL;
+        }
+        d[i].tries = tries;
+        memset(&tries[d[i].ntries], 0, sizeof(*tries));
+        return &tries[d[i].ntries++];
+    }
+    return NULL;
 }

@@ -423,6 +423,111 @@ typedef struct {
                                      char **ret_user, ferry_err *err);
 } ferry_store_cluster_ops;
 
+/* ---- the outbox: what a run's end owes the application (docs/api.md, "Deliveries") ---- */
+
+typedef enum {
+    FERRY_DELIVERY_PENDING = 0, /* to be sent (again) at next_attempt_at */
+    FERRY_DELIVERY_DELIVERED,   /* the endpoint took it */
+    FERRY_DELIVERY_FAILED,      /* given up: every attempt failed until give_up_at */
+} ferry_delivery_status;
+
+const char *ferry_delivery_status_name(ferry_delivery_status status);
+/* The status named name; an unknown name is pending. */
+ferry_delivery_status ferry_delivery_status_parse(const char *name);
+
+/* One attempt at a delivery. Strings are owned by the delivery holding it. */
+typedef struct {
+    int n;         /* 1 for the first */
+    int64_t at_ms; /* when it started */
+    int status;    /* the HTTP status or SMTP code, 0 when none came */
+    char *error;   /* why it failed, or NULL when it did not */
+    int64_t duration_ms;
+} ferry_delivery_attempt;
+
+/* One delivery of the outbox. Holds no copy of the data and no secret: the body is built from
+ * the store and the config when it is sent. Strings are owned (ferry_delivery_done()). */
+typedef struct {
+    char *id; /* "dlv_" and 24 hex digits; the same on every attempt */
+    int64_t run_id;
+    int endpoint;     /* the index of its endpoint in the sync's notify: list */
+    char *kind;       /* "webhook" (the run), "records" (a batch of its changes), "email" */
+    int64_t seq;      /* records: the batch's number, from 1; else 0 */
+    int64_t from_seq; /* records: the batch holds the changes after this change seq */
+    ferry_delivery_status status;
+    int attempts;
+    int last_status; /* of the last attempt (0: none, or no answer) */
+    char *last_error;
+    int64_t created_at_ms, next_attempt_at_ms, delivered_at_ms, give_up_at_ms;
+    ferry_delivery_attempt *tries; /* delivery_list only: every attempt, in order */
+    size_t ntries;
+} ferry_delivery;
+
+void ferry_delivery_done(ferry_delivery *d);
+void ferry_deliveries_free(ferry_delivery *d, size_t n);
+
+/* A delivery to enqueue as a run ends, as the config says (ferry_outbox_planner). */
+typedef struct {
+    int endpoint;
+    const char *kind;    /* "webhook", "records", "email"; or "pg_channel": no row, a NOTIFY */
+    const char *channel; /* pg_channel: the channel (borrowed) */
+} ferry_delivery_plan;
+
+#define FERRY_DELIVERY_PLAN_MAX 64
+
+/* Says what a run's end owes the application; the store does not know the config. plan fills
+ * out[0..max) for run (its final status set) and returns how many; it is called by the store
+ * inside the write that records the run's end, so the deliveries commit with it (or not at
+ * all). ctx is borrowed. */
+typedef struct {
+    size_t (*plan)(void *ctx, const ferry_run *run, ferry_delivery_plan *out, size_t max);
+    void *ctx;
+} ferry_outbox_planner;
+
+/* How one attempt went, for delivery_record. */
+typedef struct {
+    int64_t at_ms;
+    int status;        /* HTTP status or SMTP code, 0 when none came */
+    const char *error; /* NULL when delivered */
+    int64_t duration_ms;
+    ferry_delivery_status next; /* delivered; pending (again at next_at_ms); failed (given up) */
+    int64_t next_at_ms;
+    bool more;             /* records, delivered: another batch follows */
+    int64_t next_from_seq; /* ... holding the changes after this seq */
+} ferry_delivery_result;
+
+typedef struct {
+    int64_t total, delivered, pending, failed;
+} ferry_delivery_summary;
+
+/* The outbox: deliveries of finished runs to the application's endpoints, claimed like runs
+ * (a lease, SKIP LOCKED on PostgreSQL) so each is sent by one process at a time. */
+typedef struct {
+    /* Claims the delivery due first (pending, next_attempt_at passed, no live lease) for this
+     * process for lease_ms. FERRY_DONE when none is due. *ret owned by the caller. */
+    ferry_rc (*delivery_claim)(ferry_store *st, int64_t lease_ms, ferry_delivery *ret,
+                               ferry_err *err);
+    /* Records an attempt at claimed delivery d and its next state, in one transaction; with
+     * r->more, enqueues the next records batch (seq + 1) with it. FERRY_ENOTFOUND when this
+     * process no longer holds d's lease (nothing written). */
+    ferry_rc (*delivery_record)(ferry_store *st, const ferry_delivery *d,
+                                const ferry_delivery_result *r, ferry_err *err);
+    /* The deliveries of run_id with their attempts, in the order they were made; owned by the
+     * caller (ferry_deliveries_free()). */
+    ferry_rc (*delivery_list)(ferry_store *st, int64_t run_id, ferry_delivery **ret, size_t *ret_n,
+                              ferry_err *err);
+    /* Loads one delivery (without its attempts). FERRY_ENOTFOUND when there is none. */
+    ferry_rc (*delivery_load)(ferry_store *st, const char *id, ferry_delivery *ret, ferry_err *err);
+    /* Sends delivery id again, as soon as a sender is free: pending, due now, 24 h more to
+     * try, the same id. FERRY_ENOTFOUND when there is none. */
+    ferry_rc (*delivery_redeliver)(ferry_store *st, const char *id, ferry_err *err);
+    /* How many deliveries run_id has, by status. */
+    ferry_rc (*delivery_summary)(ferry_store *st, int64_t run_id, ferry_delivery_summary *ret,
+                                 ferry_err *err);
+} ferry_store_outbox_ops;
+
+/* How long a delivery is tried before it is given up. */
+#define FERRY_DELIVERY_TRY_MS (24LL * 3600 * 1000)
+
 typedef enum {
     FERRY_STORE_SQLITE = 0,
     FERRY_STORE_PG,
@@ -434,6 +539,8 @@ struct ferry_store {
     const ferry_store_runs_ops *runs;
     const ferry_store_people_ops *people;
     const ferry_store_cluster_ops *cluster;
+    const ferry_store_outbox_ops *outbox;
+    ferry_outbox_planner planner; /* set by ferry_store_planner_set(); none by default */
     ferry_store_kind kind;
     void (*close)(ferry_store *st); /* the implementation's ferry_store_close() */
 };
@@ -444,6 +551,11 @@ struct ferry_store {
  * caller. Errors never show the URL's password. */
 ferry_rc ferry_store_open(const char *database, const char *base_dir, ferry_store **ret_store,
                           ferry_err *err);
+
+/* Has st enqueue deliveries as planner (copied; its ctx borrowed) says whenever it records a
+ * run's end: run_finish, run_cancel_queued, and a run ended as failed by run_recover or
+ * run_reclaim_expired. Without a planner nothing is enqueued. */
+void ferry_store_planner_set(ferry_store *st, const ferry_outbox_planner *planner);
 
 /* Closes the store and its connection; NULL is allowed. */
 void ferry_store_close(ferry_store *st);

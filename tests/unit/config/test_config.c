@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka.h needs these first. */
 /* clang-format off */
@@ -215,13 +216,15 @@ static void load_errors_name_the_path_as_given(void **state)
     ferry_err_clear(&err);
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
-    snprintf(expected, sizeof(expected),
-             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
-             "shutdown_grace, "
-             "session_idle, session_max, metrics_token, max_connections, "
-             "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
-             "allow_hosts, files_dir, trusted_proxies, smtp, syncs)",
-             path);
+    snprintf(
+        expected, sizeof(expected),
+        "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
+        "shutdown_grace, "
+        "session_idle, session_max, metrics_token, max_connections, "
+        "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
+        "allow_hosts, files_dir, trusted_proxies, notify, public_url, notify_retry_base, smtp, "
+        "syncs)",
+        path);
     assert_string_equal(err.msg, expected);
     free(path);
     tu_rmtree(dir);
@@ -442,7 +445,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
-        "files_dir, trusted_proxies, smtp, syncs)");
+        "files_dir, trusted_proxies, notify, public_url, notify_retry_base, smtp, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -460,7 +463,7 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
                  "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
                  "source, target, fields, skip, title, steps, schedule, allow_empty, timeout, "
-                 "cooldown, retries, tenant, guard)");
+                 "cooldown, retries, tenant, guard, notify)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty, label)");
@@ -2186,6 +2189,159 @@ static void cors_origins_are_origins(void **state)
                  "scheme://host[:port] such as https://admin.example.com, with no path");
 }
 
+/* ---- notify: and smtp: ---- */
+
+#define NOTIFY_SYNC                                                                                \
+    "syncs:\n"                                                                                     \
+    "  t:\n"                                                                                       \
+    "    source: {url: t.csv}\n"                                                                   \
+    "    target: {table: t, key: [id]}\n"                                                          \
+    "    fields: {id: {type: integer}}\n"
+
+static void notify_webhook_reads_its_secret_and_defaults(void **state)
+{
+    ferry_config *cfg;
+    const ferry_notify_spec *s;
+
+    (void)state;
+    setenv("FERRY_TEST_HOOK_SECRET", "s3cret-value", 1);
+    cfg = parse_ok(
+        "notify:\n"
+        "  webhook: {url: 'https://app.example/hook', secret_env: FERRY_TEST_HOOK_SECRET}\n"
+        "listen: 127.0.0.1:9000\n" NOTIFY_SYNC);
+    assert_true(cfg->notify.set);
+    assert_int_equal(cfg->notify.n, 1);
+    s = &cfg->notify.items[0];
+    assert_int_equal(s->kind, FERRY_NOTIFY_WEBHOOK);
+    assert_string_equal(s->secret, "s3cret-value");
+    assert_int_equal(s->on, FERRY_NOTIFY_ON_FINISHED);
+    assert_false(s->records);
+    assert_int_equal(s->batch, 500);
+    assert_string_equal(cfg->public_url, "http://127.0.0.1:9000");
+    assert_int_equal(cfg->notify_retry_base_ms, 20000);
+    assert_ptr_equal(ferry_config_notify_get(cfg, &cfg->syncs[0]), &cfg->notify);
+    ferry_config_free(cfg);
+}
+
+static void notify_of_a_sync_replaces_the_top_levels(void **state)
+{
+    ferry_config *cfg;
+    const ferry_notify_list *l;
+
+    (void)state;
+    setenv("FERRY_TEST_HOOK_SECRET", "x", 1);
+    cfg =
+        parse_ok("notify: {webhook: {url: 'http://a.example/h', secret_env: "
+                 "FERRY_TEST_HOOK_SECRET}}\n"
+                 "public_url: https://admin.example/ferry/\n" NOTIFY_SYNC "    notify:\n"
+                 "      - webhook: {url: 'http://b.example/h', secret_env: FERRY_TEST_HOOK_SECRET,"
+                 " on: [failed, cancelled], records: true, batch: 100}\n"
+                 "      - webhook: {url: 'http://c.example/h', secret_env: FERRY_TEST_HOOK_SECRET,"
+                 " on: succeeded}\n");
+    l = ferry_config_notify_get(cfg, &cfg->syncs[0]);
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->items[0].url, "http://b.example/h");
+    assert_int_equal(l->items[0].on, FERRY_NOTIFY_ON_FAILED | FERRY_NOTIFY_ON_CANCELLED);
+    assert_true(l->items[0].records);
+    assert_int_equal(l->items[0].batch, 100);
+    assert_int_equal(l->items[1].on, FERRY_NOTIFY_ON_SUCCEEDED);
+    assert_string_equal(cfg->public_url, "https://admin.example/ferry");
+    ferry_config_free(cfg);
+}
+
+static void notify_secret_env_missing_names_the_variable(void **state)
+{
+    (void)state;
+    unsetenv("FERRY_TEST_NO_SUCH_SECRET");
+    expect_error("notify:\n"
+                 "  webhook:\n"
+                 "    url: https://app.example/hook\n"
+                 "    secret_env: FERRY_TEST_NO_SUCH_SECRET\n",
+                 "ferry.yaml:4: notify.webhook.secret_env: the environment variable "
+                 "FERRY_TEST_NO_SUCH_SECRET is not set");
+}
+
+static void notify_webhook_without_secret_is_refused(void **state)
+{
+    (void)state;
+    expect_error("notify: {webhook: {url: 'https://app.example/hook'}}\n",
+                 "ferry.yaml:1: notify.webhook: a webhook needs a secret to sign its deliveries: "
+                 "secret_env (an environment variable) or secret_file");
+}
+
+static void notify_secret_file_is_read_relative_to_the_config(void **state)
+{
+    char dir[] = "/tmp/ferry-notify-XXXXXX", path[256], yaml[512];
+    ferry_config *cfg = NULL;
+    ferry_err err;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/hook.secret", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("from-a-file\n", f);
+    fclose(f);
+    snprintf(yaml, sizeof(yaml),
+             "notify: {webhook: {url: 'https://a.example/h', secret_file: hook.secret}}\n");
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", dir, &cfg, &err),
+                     FERRY_OK);
+    assert_string_equal(cfg->notify.items[0].secret, "from-a-file");
+    ferry_config_free(cfg);
+    unlink(path);
+    snprintf(yaml, sizeof(yaml),
+             "notify: {webhook: {url: 'https://a.example/h', secret_file: hook.secret}}\n");
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_config_parse(yaml, strlen(yaml), "ferry.yaml", dir, &cfg, &err),
+                     FERRY_ECONFIG);
+    assert_string_equal(err.msg, "ferry.yaml:1: notify.webhook.secret_file: cannot read the "
+                                 "secret file 'hook.secret': no such file, or not readable");
+    rmdir(dir);
+}
+
+static void notify_rejects_bad_endpoints(void **state)
+{
+    (void)state;
+    setenv("FERRY_TEST_HOOK_SECRET", "x", 1);
+    expect_error(
+        "notify: {webhook: {url: 'ftp://a.example/h', secret_env: FERRY_TEST_HOOK_SECRET}}\n",
+        "ferry.yaml:1: notify.webhook.url: expected an http:// or https:// URL, such as "
+        "https://app.example.com/ferry/webhook");
+    expect_error("notify: {webhook: {url: 'http://a.example/h', secret_env: FERRY_TEST_HOOK_SECRET,"
+                 " on: [done]}}\n",
+                 "ferry.yaml:1: notify.webhook.on: unknown event 'done' (expected finished, "
+                 "succeeded, failed or cancelled)");
+    expect_error("notify: {webhook: {url: 'http://a.example/h', secret_env: FERRY_TEST_HOOK_SECRET,"
+                 " batch: 20000}}\n",
+                 "ferry.yaml:1: notify.webhook.batch: expected a whole number from 1 to 10000, not "
+                 "'20000'");
+    expect_error("notify: {pg_channel: 'bad name'}\n",
+                 "ferry.yaml:1: notify.pg_channel: 'bad name' is not a channel name: letters, "
+                 "digits and _, not starting with a digit, at most 63");
+    expect_error("notify: {pg_channel: app_sync}\n",
+                 "ferry.yaml:1: notify: pg_channel needs a PostgreSQL database (database: "
+                 "postgres://...)");
+    expect_error("notify: {email: {to: [ops@clinic.example]}}\n",
+                 "ferry.yaml:1: notify: an email endpoint needs the top level's smtp: (url, from)");
+    expect_error("notify: {email: {to: [ops]}}\n",
+                 "ferry.yaml:1: notify.email: 'ops' is not an e-mail address");
+}
+
+static void notify_email_endpoint(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok("smtp: {url: 'smtp://mail.example:587', from: ferry@clinic.example}\n"
+                   "notify: {email: {to: [ops@clinic.example, a@clinic.example]}}\n");
+    assert_int_equal(cfg->notify.items[0].kind, FERRY_NOTIFY_EMAIL);
+    assert_int_equal(cfg->notify.items[0].nto, 2);
+    assert_int_equal(cfg->notify.items[0].on, FERRY_NOTIFY_ON_FAILED);
+    ferry_config_free(cfg);
+}
+
 static void trusted_proxies_are_addresses_or_networks(void **state)
 {
     ferry_config *cfg;
@@ -2374,6 +2530,13 @@ int main(void)
         cmocka_unit_test(shutdown_grace_loads_and_is_checked),
         cmocka_unit_test(server_keys_out_of_range),
         cmocka_unit_test(cors_origins_are_origins),
+        cmocka_unit_test(notify_webhook_reads_its_secret_and_defaults),
+        cmocka_unit_test(notify_of_a_sync_replaces_the_top_levels),
+        cmocka_unit_test(notify_secret_env_missing_names_the_variable),
+        cmocka_unit_test(notify_webhook_without_secret_is_refused),
+        cmocka_unit_test(notify_secret_file_is_read_relative_to_the_config),
+        cmocka_unit_test(notify_rejects_bad_endpoints),
+        cmocka_unit_test(notify_email_endpoint),
         cmocka_unit_test(trusted_proxies_are_addresses_or_networks),
         cmocka_unit_test(flag_names_the_apps_column),
         cmocka_unit_test(scope_adds_constant_key_columns),

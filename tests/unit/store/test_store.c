@@ -1065,7 +1065,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 9)",
+             "Ferry knows up to 10)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1087,7 +1087,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 9);
+    assert_int_equal(sqlite3_column_int(st, 0), 10);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1339,7 +1339,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 9);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 10);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2097,7 +2097,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 5);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 6);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2127,7 +2127,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 5)",
+             "Ferry knows up to 6)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2336,7 +2336,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        5);
+        6);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2588,9 +2588,149 @@ static void pg_many_changes_are_written_in_batches(void **state)
     assert_int_equal(query_int(fx, sql), total);
 }
 
+/* ---- the outbox ---- */
+
+/* A planner for the tests: a run delivery for endpoint 0 on every end, and the first records
+ * batch for endpoint 0 when the run succeeded. */
+static size_t test_plan(void *ctx, const ferry_run *run, ferry_delivery_plan *out, size_t max)
+{
+    size_t n = 0;
+
+    (void)ctx;
+    assert_true(max >= 2);
+    out[n++] = (ferry_delivery_plan){0, "webhook", NULL};
+    if (run->status == FERRY_RUN_SUCCEEDED)
+        out[n++] = (ferry_delivery_plan){0, "records", NULL};
+    return n;
+}
+
+static void a_runs_end_enqueues_its_deliveries_in_the_same_write(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_outbox_planner planner = {test_plan, NULL};
+    ferry_run run = new_run("x", ferry_time_now_ms());
+    ferry_delivery_summary sum;
+    ferry_err err;
+
+    ferry_store_planner_set(st, &planner);
+    run.id = start(st, &run);
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.phase = (char *)"done";
+    run.finished_at_ms = ferry_time_now_ms();
+    ferry_err_clear(&err);
+    /* Inside the run's transaction: rolled back with it. */
+    assert_int_equal(st->runs->tx_begin(st, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    st->runs->tx_rollback(st);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_deliveries"), 0);
+    /* On its own: the end and both deliveries. */
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->outbox->delivery_summary(st, run.id, &sum, &err), FERRY_OK);
+    assert_int_equal(sum.total, 2);
+    assert_int_equal(sum.pending, 2);
+    /* A queued run cancelled: one delivery, no records. */
+    {
+        ferry_run q = new_run("y", ferry_time_now_ms());
+        ferry_run got;
+        bool created = false;
+        q.status = FERRY_RUN_QUEUED;
+        assert_int_equal(st->runs->run_enqueue(st, &q, &got, &created, &err), FERRY_OK);
+        assert_int_equal(st->runs->run_cancel_queued(st, got.id, "ana", &err), FERRY_OK);
+        assert_int_equal(st->outbox->delivery_summary(st, got.id, &sum, &err), FERRY_OK);
+        assert_int_equal(sum.total, 1);
+        ferry_run_done(&got);
+    }
+    ferry_store_planner_set(st, NULL);
+}
+
+static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_outbox_planner planner = {test_plan, NULL};
+    ferry_run run = new_run("x", ferry_time_now_ms());
+    ferry_delivery a, b, c, *list = NULL;
+    ferry_delivery_result r;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_store_planner_set(st, &planner);
+    run.id = start(st, &run);
+    finish(st, run.id, FERRY_RUN_SUCCEEDED);
+    ferry_err_clear(&err);
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(st->outbox->delivery_claim(st, 60000, &a, &err), FERRY_OK);
+    assert_int_equal(st->outbox->delivery_claim(st, 60000, &b, &err), FERRY_OK);
+    assert_string_not_equal(a.id, b.id);
+    assert_int_equal(strncmp(a.id, "dlv_", 4), 0);
+    assert_int_equal(strlen(a.id), 28);
+    /* Both are leased: nothing more is due. */
+    assert_int_equal(st->outbox->delivery_claim(st, 60000, &c, &err), FERRY_DONE);
+    if (strcmp(a.kind, "records") != 0) { /* a: the records batch */
+        ferry_delivery t = a;
+        a = b;
+        b = t;
+    }
+    assert_string_equal(a.kind, "records");
+    assert_int_equal(a.seq, 1);
+    /* b failed: pending again, due at once (for the test), and claimable again. */
+    r = (ferry_delivery_result){.at_ms = ferry_time_now_ms(),
+                                .status = 500,
+                                .error = "the endpoint answered 500",
+                                .duration_ms = 3,
+                                .next = FERRY_DELIVERY_PENDING,
+                                .next_at_ms = 1000};
+    assert_int_equal(st->outbox->delivery_record(st, &b, &r, &err), FERRY_OK);
+    /* recorded twice: the lease is gone */
+    assert_int_equal(st->outbox->delivery_record(st, &b, &r, &err), FERRY_ENOTFOUND);
+    /* a delivered, another batch after change 500 */
+    r = (ferry_delivery_result){.at_ms = ferry_time_now_ms(),
+                                .status = 200,
+                                .duration_ms = 2,
+                                .next = FERRY_DELIVERY_DELIVERED,
+                                .more = true,
+                                .next_from_seq = 500};
+    assert_int_equal(st->outbox->delivery_record(st, &a, &r, &err), FERRY_OK);
+    assert_int_equal(st->outbox->delivery_list(st, run.id, &list, &n, &err), FERRY_OK);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].id, b.id) == 0) {
+            assert_int_equal(list[i].status, FERRY_DELIVERY_PENDING);
+            assert_int_equal(list[i].attempts, 1);
+            assert_int_equal(list[i].last_status, 500);
+            assert_int_equal(list[i].ntries, 1);
+            assert_string_equal(list[i].tries[0].error, "the endpoint answered 500");
+        } else if (strcmp(list[i].id, a.id) == 0) {
+            assert_int_equal(list[i].status, FERRY_DELIVERY_DELIVERED);
+            assert_true(list[i].delivered_at_ms > 0);
+        } else {
+            assert_string_equal(list[i].kind, "records");
+            assert_int_equal(list[i].seq, 2);
+            assert_int_equal(list[i].from_seq, 500);
+        }
+    }
+    ferry_deliveries_free(list, n);
+    /* Redelivering the delivered one: pending again, the same id. */
+    assert_int_equal(st->outbox->delivery_redeliver(st, a.id, &err), FERRY_OK);
+    assert_int_equal(st->outbox->delivery_load(st, a.id, &c, &err), FERRY_OK);
+    assert_int_equal(c.status, FERRY_DELIVERY_PENDING);
+    ferry_delivery_done(&c);
+    assert_int_equal(st->outbox->delivery_redeliver(st, "dlv_none", &err), FERRY_ENOTFOUND);
+    ferry_delivery_done(&a);
+    ferry_delivery_done(&b);
+    ferry_store_planner_set(st, NULL);
+}
+
 /* The scenarios both stores must pass, for a group's setup. */
 #define BOTH_STORES(setup)                                                                         \
     cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),            \
+        cmocka_unit_test_setup_teardown(a_runs_end_enqueues_its_deliveries_in_the_same_write,      \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(                                                           \
+            deliveries_are_claimed_once_recorded_and_batches_follow_in_order, setup, teardown),    \
         cmocka_unit_test_setup_teardown(run_without_optional_fields_reads_back_as_null, setup,     \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(run_get_of_an_unknown_id_is_not_found, setup, teardown),   \

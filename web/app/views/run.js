@@ -65,9 +65,62 @@ export function mountRun(root, app, params, id) {
       h('section', {class: 'panel', 'aria-labelledby': 'facts-h'},
         h('h2', {id: 'facts-h', class: 'panel-title'}, 'Details'), factsBox),
       logSection(),
+      deliveriesBox = h('section', {class: 'panel', 'aria-labelledby': 'deliveries-h',
+        'data-testid': 'run-deliveries', hidden: true}),
       changesBox);
     update();
     renderChanges();
+    loadDeliveries();
+  }
+
+  // ---- what the run's end told the application (webhooks, the change feed, e-mail) ----
+  let deliveriesBox;
+  async function loadDeliveries() {
+    if (isActive(run) || !deliveriesBox) return;
+    let list;
+    try {
+      list = (await api.get(`/api/runs/${run.id}/deliveries`)).deliveries;
+    } catch (e) {
+      return; // the rest of the page stands without them
+    }
+    if (!alive || !list.length) return;
+    const row = d => {
+      const cells = [
+        h('td', null, d.kind === 'records' ? `records, batch ${d.seq}` : d.kind),
+        h('td', {class: 'mono'}, d.endpoint || '–'),
+        h('td', null, h('span', {class: `pill pill--${d.status === 'delivered' ? 'succeeded'
+          : d.status === 'failed' ? 'failed' : 'queued'}`, 'data-testid': 'delivery-status'},
+          capitalize(d.status))),
+        h('td', null, String(d.attempts)),
+        h('td', null, d.last_error || (d.last_status ? String(d.last_status) : '–')),
+        h('td', null, d.next_attempt_at ? fmtTime(d.next_attempt_at) : '–'),
+      ];
+      if (app.state.canOperate) {
+        const btn = h('button', {type: 'button', class: 'btn btn--ghost btn--small',
+          'data-testid': 'redeliver'}, 'Redeliver');
+        btn.addEventListener('click', async () => {
+          btn.disabled = true;
+          try {
+            await api.post(`/api/deliveries/${encodeURIComponent(d.id)}/redeliver`);
+            setText(msg, 'Sent again shortly.');
+            setTimeout(loadDeliveries, 1500);
+          } catch (e) {
+            btn.disabled = false;
+            msg.className = 'card-msg card-msg--error';
+            setText(msg, e.message);
+          }
+        });
+        cells.push(h('td', null, btn));
+      }
+      return h('tr', {'data-delivery': d.id}, ...cells);
+    };
+    deliveriesBox.hidden = false;
+    replace(deliveriesBox, h('h2', {id: 'deliveries-h', class: 'panel-title'}, 'Deliveries'),
+      h('table', {class: 'table'},
+        h('thead', null, h('tr', null, ...['Kind', 'Endpoint', 'Status', 'Attempts', 'Last answer',
+          'Next attempt'].map(t => h('th', {scope: 'col'}, t)),
+          app.state.canOperate ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
+        h('tbody', null, ...list.map(row))));
   }
 
   function logSection() {
