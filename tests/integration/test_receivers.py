@@ -13,7 +13,9 @@ they received as JSON lines. Then:
   secret;
 - real deliveries: `ferry serve` with a webhook on the receiver (`records: true, batch: 2`)
   runs a sync that creates, updates and deletes records, and the receiver reports the
-  run.finished and every record change, in the run's order, in numbered batches.
+  run.finished and every record change, in the run's order, in numbered batches; Ferry
+  records each delivery answered 200, and an operator's redelivery of one is acknowledged
+  without the handlers running again.
 
 The Rails controller itself is checked for syntax only (`ruby -c`), as Rails is not on the
 machine; the verification it calls is FerryWebhook, run here for real. Django is imported by
@@ -314,6 +316,19 @@ class ReceiverChecks:
                     (c["step"], c["key"], c["outcome"], c["diff"]) for c in changes["changes"]
                     if c["outcome"] in ("created", "updated", "deleted", "flagged")]
             got = self.wait_for_runs([run1["id"], run2["id"]])
+            # Ferry recorded each delivery as answered 200
+            deliveries = ferry.get_json("/api/runs/%d/deliveries" % run1["id"])["deliveries"]
+            self.assertEqual(sorted((d["kind"], d["status"], d["last_status"])
+                                    for d in deliveries),
+                             [("records", "delivered", 200)] * 2 +
+                             [("webhook", "delivered", 200)])
+            # an operator's redelivery reaches the receiver, which acknowledges it as a
+            # duplicate: Ferry records it delivered, the app's handlers do not run again
+            webhook = next(d for d in deliveries if d["kind"] == "webhook")
+            r = ferry.post("/api/deliveries/%s/redeliver" % webhook["id"])
+            self.assertEqual(r.status, 202, r)
+            self.wait_delivery(ferry, run1["id"], webhook["id"], webhook["attempts"] + 1)
+            self.assertEqual(len(self.receiver.entries()), len(got))
 
         # the run's changes as the API lists them: source order, then the deletions
         self.assertEqual(expected[run1["id"]], [(None, "P1", "created", None),
@@ -348,6 +363,20 @@ class ReceiverChecks:
                    if e["event"] == "record"]
         self.assertEqual(records, expected)
         self.assertEqual(sum(b["count"] for b in batches), len(records))
+
+    def wait_delivery(self, ferry, run_id, delivery_id, attempts):
+        """Waits until the delivery has made attempts attempts, the last one delivered."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        while True:
+            d = next(d for d in ferry.get_json("/api/runs/%d/deliveries" % run_id)["deliveries"]
+                     if d["id"] == delivery_id)
+            if d["attempts"] >= attempts and d["status"] == "delivered":
+                self.assertEqual(d["last_status"], 200, d)
+                return d
+            if time.monotonic() > deadline:
+                self.fail("delivery %s was not sent again within %d s: %r"
+                          % (delivery_id, DELIVERY_TIMEOUT, d))
+            time.sleep(0.2)
 
     def wait_for_runs(self, run_ids):
         """The receiver's entries once it has each run's run.finished and last batch (in the
