@@ -8,6 +8,7 @@
 # The checks live in FerryWebhook (lib/ferry_webhook.rb, plain Ruby); this controller hands it
 # the raw body and the two headers, and says what each delivery means to the app.
 
+require "digest"
 require "ferry_webhook"
 
 class FerryWebhooksController < ActionController::API
