@@ -36,9 +36,9 @@ BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
 
 # The webhook receivers of examples/receivers, run by tests/integration/test_receivers.py:
 # Express (node, npm and the example's own npm packages, `npm ci` from its committed lockfile),
-# Django (Debian's python3-django, for Debian's /usr/bin/python3) and plain Ruby (Rails itself
-# is not installed: its controller is checked for syntax only).
-RECEIVER_PACKAGES = python3-django ruby
+# Django (Debian's python3-django, for Debian's /usr/bin/python3) and Rails (the controller on
+# Debian's ActionPack, without the rest of Rails).
+RECEIVER_PACKAGES = python3-django ruby ruby-actionpack
 RECEIVER_DIR      = examples/receivers/express
 RECEIVER_STAMP    = $(RECEIVER_DIR)/node_modules/.installed
 
@@ -66,7 +66,8 @@ deps-browser: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(BROWSER_STAMP)
 
-# python3-django, ruby, node and npm (when missing), then the Express receiver's node_modules.
+# python3-django, ruby, ActionPack, node and npm (when missing), then the Express receiver's
+# node_modules.
 deps-receivers: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(RECEIVER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(RECEIVER_STAMP)

@@ -1,8 +1,8 @@
 """test_receivers.py - the webhook receivers of examples/receivers, run as an app would run them.
 
-Each receiver (Express on node, Django on Debian's python3-django, and the plain-Ruby
-FerryWebhook behind a small TCPServer, as Rails is not installed) is started on a loopback
-port the OS picks, with the secret in FERRY_WEBHOOK_SECRET, the previous one in
+Each receiver (Express on node; Django on Debian's python3-django; the Rails controller on
+Debian's ActionPack, and the plain-Ruby FerryWebhook it calls on its own) is started on a
+loopback port the OS picks, with the secret in FERRY_WEBHOOK_SECRET, the previous one in
 FERRY_WEBHOOK_SECRET_OLD, and FERRY_RECEIVER_LOG naming a file where its handlers write what
 they received as JSON lines. Then:
 
@@ -17,12 +17,13 @@ they received as JSON lines. Then:
   records each delivery answered 200, and an operator's redelivery of one is acknowledged
   without the handlers running again.
 
-The Rails controller itself is checked for syntax only (`ruby -c`), as Rails is not on the
-machine; the verification it calls is FerryWebhook, run here for real. Django is imported by
-the Debian interpreter, /usr/bin/python3: a python3 earlier on PATH (pyenv) may not see
-Debian's dist-packages. `make deps-receivers` (a part of `make test`) installs node, ruby,
-python3-django and the Express example's npm packages; a receiver whose runtime is missing
-fails its tests with that advice rather than skipping them.
+The Rails controller runs behind ActionPack's router without a whole Rails app (railties):
+server.rb --rails stands in for Rails.cache (an ActiveSupport MemoryStore) and Rails.logger,
+and replaces the controller's example handlers (a mailer, a job) with the demo's. Django is
+imported by the Debian interpreter, /usr/bin/python3: a python3 earlier on PATH (pyenv) may
+not see Debian's dist-packages. `make deps-receivers` (a part of `make test`) installs node,
+ruby, ruby-actionpack, python3-django and the Express example's npm packages; a receiver
+whose runtime is missing fails its tests with that advice rather than skipping them.
 """
 
 # pgsuite: no (the subject is the receivers' code; Ferry's outbox on PostgreSQL has tests of its own)
@@ -439,8 +440,23 @@ class DjangoReceiverTest(ReceiverChecks, ferrytest.FerryTestCase):
 
 
 class RailsReceiverTest(ReceiverChecks, ferrytest.FerryTestCase):
-    """examples/receivers/rails: the plain-Ruby FerryWebhook the controller calls, behind
-    server.rb (Rails itself is not installed)."""
+    """examples/receivers/rails: FerryWebhooksController behind ActionPack's router (Debian's
+    ruby-actionpack; Rails.cache and Rails.logger stood in for by server.rb --rails), its
+    example handlers replaced by the demo's JSON lines."""
+
+    receiver_dir = "rails"
+
+    def receiver_argv(self):
+        ruby = need("ruby")
+        r = subprocess.run([ruby, "-e", 'require "action_controller"'], capture_output=True)
+        if r.returncode != 0:
+            self.fail("ruby cannot load ActionPack: run `make deps-receivers` (ruby-actionpack)")
+        return [ruby, "server.rb", "--rails"]
+
+
+class PlainRubyReceiverTest(ReceiverChecks, ferrytest.FerryTestCase):
+    """examples/receivers/rails: the plain-Ruby FerryWebhook alone, behind server.rb, as an
+    app without Rails (Sinatra, Hanami, Roda) would use it."""
 
     receiver_dir = "rails"
 
@@ -448,10 +464,10 @@ class RailsReceiverTest(ReceiverChecks, ferrytest.FerryTestCase):
         return [need("ruby"), "server.rb"]
 
 
-class RailsControllerSyntaxTest(unittest.TestCase):
-    """The Rails controller needs Rails to run: only its syntax is checked."""
+class RubyWarningsTest(unittest.TestCase):
+    """The Ruby files compile without warnings (ruby -wc)."""
 
-    def test_controller_is_valid_ruby(self):
+    def test_ruby_files_have_no_warnings(self):
         ruby = need("ruby")
         for name in ("ferry_webhooks_controller.rb", "ferry_webhook.rb", "server.rb"):
             r = subprocess.run([ruby, "-wc", name], cwd=os.path.join(RECEIVERS, "rails"),
@@ -480,9 +496,9 @@ class ReceiverFilesTest(unittest.TestCase):
         "django/ferry_webhooks/urls.py": "DjangoReceiverTest",
         "django/ferry_webhooks/views.py": "DjangoReceiverTest",
         "rails/README.md": "read by people",
-        "rails/ferry_webhook.rb": "RailsReceiverTest",
-        "rails/server.rb": "RailsReceiverTest",
-        "rails/ferry_webhooks_controller.rb": "RailsControllerSyntaxTest (ruby -c)",
+        "rails/ferry_webhook.rb": "RailsReceiverTest, PlainRubyReceiverTest",
+        "rails/server.rb": "RailsReceiverTest, PlainRubyReceiverTest",
+        "rails/ferry_webhooks_controller.rb": "RailsReceiverTest",
     }
 
     def test_every_file_is_exercised(self):
