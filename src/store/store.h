@@ -211,7 +211,7 @@ typedef struct {
     char *actor;  /* the user name, "cli" (the command line), or NULL (not logged in) */
     char *action; /* "login", "login.failed", "logout", "user.add", "user.passwd", "user.role",
                      "user.disable", "user.enable", "token.create", "token.revoke",
-                     "user.passwd.failed", "refused", "run.interrupted" */
+                     "user.passwd.failed", "refused", "run.interrupted", "delivery.redeliver" */
     char *target; /* what it acted on: a user name, "token N", a route; or NULL */
     char *detail; /* a sentence for people, or NULL */
     char *client; /* the client's address, or NULL */

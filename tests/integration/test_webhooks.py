@@ -12,7 +12,7 @@ import hmac
 import http.server
 import json
 import os
-import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -31,7 +31,7 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that records POSTs. answers: statuses to give the next
     POSTs in turn (302 is sent as a redirect); once used up, 200."""
 
-    def __init__(self, port=0, answers=()):
+    def __init__(self, port=0, answers=(), tls=None):
         self.posts = []
         self.answers = list(answers)
         self.lock = threading.Lock()
@@ -47,22 +47,33 @@ class Receiver:
                 with outer.lock:
                     outer.posts.append((dict(self.headers.items()), body))
                     status = outer.answers.pop(0) if outer.answers else 200
-                self.send_response(status)
-                if status == 302:
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                if status == "slow":  # past Ferry's 10 s: it gives up first
+                    time.sleep(12)
+                    status = 200
+                try:
+                    self.send_response(status)
+                    if status == 302:
+                        self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # Ferry gave up waiting (the slow answer)
 
         http.server.ThreadingHTTPServer.allow_reuse_address = True
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s?token=not-for-logs" % (self.port, path)
+        return "%s://127.0.0.1:%d%s?token=not-for-logs" % (self.scheme, self.port, path)
 
     def stop(self):
         self.server.shutdown()
@@ -203,6 +214,32 @@ class WebhookTests(ferrytest.FerryTestCase):
             self.assertTrue(d[0]["last_error"])
             self.assertIsNotNone(d[0]["next_attempt_at"])
 
+    def test_a_timeout_is_a_failed_attempt_then_retried(self):
+        rx = Receiver(answers=["slow"])
+        self.addCleanup(rx.stop)
+        self.config(self.webhook(rx.url()))
+        with self.serve() as server:
+            run = server.run_to_end("t")
+            d = self.wait_deliveries(server, run["id"],
+                                     lambda d: d and d[0]["status"] == "delivered", "delivered",
+                                     timeout=60)
+            self.assertEqual(d[0]["attempts"], 2)
+            self.assertIsNone(d[0]["tries"][0]["status"])
+            self.assertRegex(d[0]["tries"][0]["error"], "(?i)time")
+
+    def test_an_untrusted_certificate_is_a_failed_attempt(self):
+        cert = fake_smtp.make_certificate(self.dir)
+        rx = Receiver(tls=cert)
+        self.addCleanup(rx.stop)
+        self.config(self.webhook(rx.url()))
+        with self.serve() as server:
+            run = server.run_to_end("t")
+            d = self.wait_deliveries(server, run["id"],
+                                     lambda d: d and d[0]["attempts"] >= 1, "tried")
+            self.assertEqual(d[0]["status"], "pending")
+            self.assertRegex(d[0]["last_error"], "(?i)certificate|ssl|tls")
+            self.assertEqual(rx.posts, [])
+
     def test_a_private_endpoint_needs_allow_private(self):
         rx = Receiver()
         self.addCleanup(rx.stop)
@@ -334,12 +371,12 @@ class WebhookTests(ferrytest.FerryTestCase):
     @unittest.skipUnless(ferrytest.ON_POSTGRES, "pg_channel needs PostgreSQL")
     def test_pg_channel_is_notified_when_a_run_commits(self):
         self.config({"pg_channel": "app_sync"})
-        psql = subprocess.Popen(["psql", "-X", "-q", self.database], stdin=subprocess.PIPE,
+        psql = subprocess.Popen(["psql", "-X", "-q", "-At", self.database], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.addCleanup(psql.kill)
         psql.stdin.write("LISTEN app_sync;\nSELECT 'listening';\n")
         psql.stdin.flush()
-        self.assertIn("listening", psql.stdout.readline() + psql.stdout.readline())
+        self.assertEqual(psql.stdout.readline().strip(), "listening")
         with self.serve() as server:
             run = server.run_to_end("t")
         out, _ = psql.communicate("SELECT 'done';\n", timeout=30)

@@ -268,6 +268,20 @@ static void add_change(ferry_store *st, int64_t run_id, int64_t seq, const char 
         fail_msg("changes_add: %s", err.msg);
 }
 
+/* A planner for the tests: a run delivery for endpoint 0 on every end, and the first records
+ * batch for endpoint 0 when the run succeeded. */
+static size_t test_plan(void *ctx, const ferry_run *run, ferry_delivery_plan *out, size_t max)
+{
+    size_t n = 0;
+
+    (void)ctx;
+    assert_true(max >= 2);
+    out[n++] = (ferry_delivery_plan){0, "webhook", NULL};
+    if (run->status == FERRY_RUN_SUCCEEDED)
+        out[n++] = (ferry_delivery_plan){0, "records", NULL};
+    return n;
+}
+
 static void run_round_trip_keeps_every_field(void **state)
 {
     fixture *fx = *state;
@@ -869,7 +883,16 @@ static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(vo
         fx_exec(fx, sql);
     }
     ferry_err_clear(&err);
-    assert_int_equal(st->runs->run_recover(st, &rec, &n, &err), FERRY_OK);
+    {
+        /* Ended as failed: the deliveries a failure owes, in the same transaction. */
+        ferry_outbox_planner planner = {test_plan, NULL};
+        ferry_delivery_summary sum;
+        ferry_store_planner_set(st, &planner);
+        assert_int_equal(st->runs->run_recover(st, &rec, &n, &err), FERRY_OK);
+        ferry_store_planner_set(st, NULL);
+        assert_int_equal(st->outbox->delivery_summary(st, run.id, &sum, &err), FERRY_OK);
+        assert_int_equal(sum.total, 1);
+    }
     assert_int_equal(n, 1);
     assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
     assert_int_equal(got.status, FERRY_RUN_FAILED);
@@ -2589,20 +2612,6 @@ static void pg_many_changes_are_written_in_batches(void **state)
 }
 
 /* ---- the outbox ---- */
-
-/* A planner for the tests: a run delivery for endpoint 0 on every end, and the first records
- * batch for endpoint 0 when the run succeeded. */
-static size_t test_plan(void *ctx, const ferry_run *run, ferry_delivery_plan *out, size_t max)
-{
-    size_t n = 0;
-
-    (void)ctx;
-    assert_true(max >= 2);
-    out[n++] = (ferry_delivery_plan){0, "webhook", NULL};
-    if (run->status == FERRY_RUN_SUCCEEDED)
-        out[n++] = (ferry_delivery_plan){0, "records", NULL};
-    return n;
-}
 
 static void a_runs_end_enqueues_its_deliveries_in_the_same_write(void **state)
 {

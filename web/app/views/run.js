@@ -68,13 +68,13 @@ export function mountRun(root, app, params, id) {
       deliveriesBox = h('section', {class: 'panel', 'aria-labelledby': 'deliveries-h',
         'data-testid': 'run-deliveries', hidden: true}),
       changesBox);
+    deliveriesAsked = false;
     update();
     renderChanges();
-    loadDeliveries();
   }
 
   // ---- what the run's end told the application (webhooks, the change feed, e-mail) ----
-  let deliveriesBox;
+  let deliveriesBox, deliveriesAsked = false;
   async function loadDeliveries() {
     if (isActive(run) || !deliveriesBox) return;
     let list;
@@ -199,6 +199,11 @@ export function mountRun(root, app, params, id) {
       }
     } else {
       replace(actionsBox);
+    }
+    // Once the run has ended (also when it ends while shown), what it owes the application.
+    if (!isActive(run) && !deliveriesAsked) {
+      deliveriesAsked = true;
+      loadDeliveries();
     }
   }
 
