@@ -34,9 +34,17 @@ BROWSER_PACKAGES = chromium
 BROWSER_DIR      = tests/browser
 BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
 
+# The webhook receivers of examples/receivers, run by tests/integration/test_receivers.py:
+# Express (node, npm and the example's own npm packages, `npm ci` from its committed lockfile),
+# Django (Debian's python3-django, for Debian's /usr/bin/python3) and Rails (the controller on
+# Debian's ActionPack, without the rest of Rails).
+RECEIVER_PACKAGES = python3-django ruby ruby-actionpack
+RECEIVER_DIR      = examples/receivers/express
+RECEIVER_STAMP    = $(RECEIVER_DIR)/node_modules/.installed
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-bench deps-browser install-packages build build-tsan build-asan test test-sanitize unit \
+.PHONY: all deps deps-bench deps-browser deps-receivers install-packages build build-tsan build-asan test test-sanitize unit \
         browser demo bench fuzz format format-check clean
 
 all: build
@@ -49,16 +57,26 @@ deps:
 deps-bench: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_PACKAGES)"
 
+# Debian's nodejs and npm, named only when the machine has no node or npm.
+NODE_PACKAGES = $$(command -v node >/dev/null 2>&1 || echo nodejs) \
+                $$(command -v npm >/dev/null 2>&1 || echo npm)
+
 # chromium, node and npm (when missing), then tests/browser/node_modules.
 deps-browser: deps
-	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) \
-	    $$(command -v node >/dev/null 2>&1 || echo nodejs) $$(command -v npm >/dev/null 2>&1 || echo npm)"
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(BROWSER_STAMP)
 
-# npm ci only when node_modules is missing or older than the lockfile (npm ci removes
-# node_modules first, so the stamp goes with it).
-$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
-	npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund
+# python3-django, ruby, ActionPack, node and npm (when missing), then the Express receiver's
+# node_modules.
+deps-receivers: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(RECEIVER_PACKAGES) $(NODE_PACKAGES)"
+	@$(MAKE) --no-print-directory $(RECEIVER_STAMP)
+
+# DIR/node_modules/.installed (BROWSER_STAMP, RECEIVER_STAMP): npm ci in DIR only when
+# node_modules is missing or older than the lockfile (npm ci removes node_modules first, so
+# the stamp goes with it).
+%/node_modules/.installed: %/package-lock.json %/package.json
+	npm ci --prefix $* --no-audit --no-fund
 	@touch $@
 
 install-packages:
@@ -101,14 +119,14 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # Every test: unit, fuzz replays, integration and browser tests on the development build, and
 # the integration tests again with Ferry's store and targets on PostgreSQL (a throwaway server
 # each ctest run starts and stops: tests/pg/fixture.sh); then `make test-sanitize`.
-test: deps-browser build format-check
+test: deps-browser deps-receivers build format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
 
 # The sanitizer builds: all but the PostgreSQL rerun and the chaos test under
 # AddressSanitizer and UndefinedBehaviorSanitizer, then the threaded parts (event hub and bus,
 # the server, the queue and its workers, a run's reader thread) under ThreadSanitizer.
-test-sanitize: deps-browser build-asan build-tsan
+test-sanitize: deps-browser deps-receivers build-asan build-tsan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest --output-on-failure -j $(JOBS) -LE 'pgsuite|chaos'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 \

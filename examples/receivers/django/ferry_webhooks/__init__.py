@@ -1,0 +1,1 @@
+"""Ferry's signed webhooks in a Django project: see views.py."""
