@@ -231,6 +231,21 @@ class WebhookTests(ferrytest.FerryTestCase):
             self.assertTrue(d[0]["last_error"])
             self.assertIsNotNone(d[0]["next_attempt_at"])
 
+    def test_a_delivery_past_its_24_hours_is_given_up(self):
+        self.config(self.webhook("http://127.0.0.1:%d/hook" % closed_port()))
+        with self.serve() as server:
+            run = server.run_to_end("t")
+            self.wait_deliveries(server, run["id"], lambda d: d and d[0]["attempts"] >= 1,
+                                 "tried")
+            # as if a day had gone by since it was made
+            self.exec_script("UPDATE ferry_deliveries SET give_up_at = %s;"
+                             % ("'2000-01-01T00:00:00Z'" if ferrytest.ON_POSTGRES
+                                else "'2000-01-01T00:00:00.000Z'"))
+            d = self.wait_deliveries(server, run["id"], lambda d: d[0]["status"] == "failed",
+                                     "given up")
+            self.assertIsNone(d[0]["next_attempt_at"])
+            self.assertIn("gave_up", server.stderr_text())
+
     def test_a_timeout_is_a_failed_attempt_then_retried(self):
         rx = Receiver(answers=["slow"])
         self.addCleanup(rx.stop)
