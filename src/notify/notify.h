@@ -2,8 +2,8 @@
  * that delivers it (docs/api.md "Deliveries", docs/config.md "Notifications").
  *
  * A run's end enqueues deliveries in the store's outbox in the same write that records it
- * (the store calls the planner this module gives it: ferry_notify_attach()). A sender thread
- * in `ferry serve` claims due deliveries, builds each body from the store (the run as the
+ * (the store calls the planner this module gives it: ferry_notify_attach()). Two sender
+ * threads in `ferry serve` claim due deliveries, builds each body from the store (the run as the
  * API shows it, or a batch of its changes), signs it with the endpoint's secret and POSTs it;
  * failures are recorded and retried with backoff for 24 hours. A delivery never delays or
  * fails the run it reports. */
@@ -34,12 +34,12 @@ void ferry_notify_sign(const char *secret, const char *previous, int64_t t, cons
 
 typedef struct ferry_notify ferry_notify;
 
-/* Starts the sender thread, with a store connection of its own. cfg is borrowed and must
- * outlive it. */
+/* Starts the sender threads, each with a store connection of its own. cfg is borrowed and
+ * must outlive them. */
 ferry_rc ferry_notify_start(const ferry_config *cfg, ferry_notify **ret, ferry_err *err);
 
-/* Stops the thread (a delivery in flight is cut short and recorded as an attempt to try again
- * at once) and frees it; NULL is allowed. */
+/* Stops the threads (a delivery in flight is cut short and recorded as an attempt to try
+ * again at once) and frees them; NULL is allowed. */
 void ferry_notify_stop(ferry_notify *n);
 
 #endif

@@ -1,6 +1,8 @@
-/* sender.c - the thread of `ferry serve` that delivers the outbox.
+/* sender.c - the threads of `ferry serve` that deliver the outbox.
  *
- * One thread, with a store connection and an HTTP client of its own. It claims the delivery
+ * SENDERS threads, each with a store connection and an HTTP client of its own (claims are
+ * atomic, so they never send one delivery twice; a change feed's next batch exists only once
+ * the one before it was delivered, so batches stay in order). It claims the delivery
  * due first (a lease of LEASE_MS: another process takes it over only if this one died), finds
  * its endpoint in the config (the run's sync's notify:, or the top level's, by index), builds
  * the body from the store, signs it and sends it; then records the attempt and the next state
@@ -16,13 +18,15 @@
  * after notify_retry_base doubled per failure (at most an hour, with up to a quarter of
  * jitter) until 24 h after the delivery was made, when it is given up (failed).
  *
- * Threads: the sender's state is its own; ferry_notify_stop() sets the stop flag (atomic)
- * and signals the condition, under the lock that protects it. */
+ * Threads: each sender's state is its own (its store, client and jitter seed); they share
+ * the config (read only) and the stop flag (atomic), which ferry_notify_stop() sets and
+ * signals under the lock of the condition they wait on. */
 #include "notify/notify.h"
 
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +46,15 @@
 #define RETRY_CAP_MS (3600L * 1000)
 #define IDLE_WAIT_MS 500
 #define ANSWER_MAX (64 * 1024)
+#define SENDERS 2 /* threads: an endpoint that times out does not hold up every other one */
 
 struct ferry_notify {
     const ferry_config *cfg;
-    pthread_t thread;
+    pthread_t threads[SENDERS];
+    int nthreads;
     pthread_mutex_t lock; /* protects wake */
     pthread_cond_t wake;
     atomic_bool stop;
-    unsigned seed;
 };
 
 /* The lower-case hex HMAC-SHA256 of "T.BODY" with secret, into hex (65 bytes). */
@@ -209,7 +214,7 @@ static void attempt(ferry_notify *n, ferry_store *st, ferry_http_client *http,
 }
 
 /* Claims and delivers one due delivery. False when none was due (or the store failed). */
-static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *http)
+static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *http, unsigned *seed)
 {
     ferry_delivery d;
     ferry_delivery_result r;
@@ -242,9 +247,8 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
         r.next = FERRY_DELIVERY_PENDING;
         r.next_at_ms = ferry_time_now_ms();
     } else {
-        r.next_at_ms =
-            ferry_time_now_ms() +
-            ferry_backoff_ms(n->cfg->notify_retry_base_ms, RETRY_CAP_MS, d.attempts + 1, &n->seed);
+        r.next_at_ms = ferry_time_now_ms() + ferry_backoff_ms(n->cfg->notify_retry_base_ms,
+                                                              RETRY_CAP_MS, d.attempts + 1, seed);
         r.next = r.next_at_ms > d.give_up_at_ms ? FERRY_DELIVERY_FAILED : FERRY_DELIVERY_PENDING;
     }
     if (r.error != NULL)
@@ -283,6 +287,8 @@ static void *sender_main(void *arg)
     ferry_notify *n = arg;
     ferry_store *st = NULL;
     ferry_http_client *http = NULL;
+    unsigned seed = (unsigned)ferry_time_mono_ms() ^ ((unsigned)getpid() << 16) ^
+                    (unsigned)(uintptr_t)&seed; /* the jitter's, this thread's own */
     ferry_err err;
 
     ferry_err_clear(&err);
@@ -296,7 +302,7 @@ static void *sender_main(void *arg)
     if (st != NULL && ferry_http_client_new(&http, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_ERROR, "msg=\"the sender has no HTTP client\" error=\"%s\"", err.msg);
     while (http != NULL && !atomic_load(&n->stop)) {
-        if (!deliver_one(n, st, http))
+        if (!deliver_one(n, st, http, &seed))
             idle(n, IDLE_WAIT_MS);
     }
     ferry_http_client_free(http);
@@ -311,15 +317,19 @@ ferry_rc ferry_notify_start(const ferry_config *cfg, ferry_notify **ret, ferry_e
     if (n == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "starting the sender");
     n->cfg = cfg;
-    n->seed = (unsigned)ferry_time_mono_ms() ^ ((unsigned)getpid() << 16);
     atomic_init(&n->stop, false);
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->wake, NULL);
-    if (sodium_init() < 0 || pthread_create(&n->thread, NULL, sender_main, n) != 0) {
-        pthread_cond_destroy(&n->wake);
-        pthread_mutex_destroy(&n->lock);
-        free(n);
-        return ferry_err_set(err, FERRY_ENOMEM, "starting the sender thread");
+    if (sodium_init() < 0) {
+        ferry_notify_stop(n);
+        return ferry_err_set(err, FERRY_ENOMEM, "starting the senders: libsodium failed");
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        if (pthread_create(&n->threads[i], NULL, sender_main, n) != 0) {
+            ferry_notify_stop(n); /* joins those started */
+            return ferry_err_set(err, FERRY_ENOMEM, "starting the sender threads");
+        }
+        n->nthreads++;
     }
     *ret = n;
     return FERRY_OK;
@@ -333,7 +343,8 @@ void ferry_notify_stop(ferry_notify *n)
     atomic_store(&n->stop, true);
     pthread_cond_broadcast(&n->wake);
     pthread_mutex_unlock(&n->lock);
-    pthread_join(n->thread, NULL);
+    for (int i = 0; i < n->nthreads; i++)
+        pthread_join(n->threads[i], NULL);
     pthread_cond_destroy(&n->wake);
     pthread_mutex_destroy(&n->lock);
     free(n);

@@ -231,6 +231,21 @@ class WebhookTests(ferrytest.FerryTestCase):
             self.assertTrue(d[0]["last_error"])
             self.assertIsNotNone(d[0]["next_attempt_at"])
 
+    def test_a_delivery_past_its_24_hours_is_given_up(self):
+        self.config(self.webhook("http://127.0.0.1:%d/hook" % closed_port()))
+        with self.serve() as server:
+            run = server.run_to_end("t")
+            self.wait_deliveries(server, run["id"], lambda d: d and d[0]["attempts"] >= 1,
+                                 "tried")
+            # as if a day had gone by since it was made
+            self.exec_script("UPDATE ferry_deliveries SET give_up_at = %s;"
+                             % ("'2000-01-01T00:00:00Z'" if ferrytest.ON_POSTGRES
+                                else "'2000-01-01T00:00:00.000Z'"))
+            d = self.wait_deliveries(server, run["id"], lambda d: d[0]["status"] == "failed",
+                                     "given up")
+            self.assertIsNone(d[0]["next_attempt_at"])
+            self.assertIn("gave_up", server.stderr_text())
+
     def test_a_timeout_is_a_failed_attempt_then_retried(self):
         rx = Receiver(answers=["slow"])
         self.addCleanup(rx.stop)
@@ -406,6 +421,39 @@ class WebhookTests(ferrytest.FerryTestCase):
                 self.assertIn("535", d[0]["last_error"])
                 self.assertNotIn("wrong-password-x1", json.dumps(d) + server.stderr_text())
                 self.assertEqual(smtp.received(), [])
+
+    def test_an_embed_token_sees_and_redelivers_only_its_syncs(self):
+        from test_embed import claims, mint
+        os.environ["FERRY_TEST_EMBED_SECRET"] = "embed-secret-for-tests-0123456789abcdef"
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        self.config(self.webhook(rx.url()),
+                    top={"embed": {"secret_env": "FERRY_TEST_EMBED_SECRET", "max_age": "10m"}})
+        with self.serve() as server:
+            mine = mint(claims(syncs=["t"]), secret="embed-secret-for-tests-0123456789abcdef")
+            other = mint(claims(syncs=["elsewhere"]),
+                         secret="embed-secret-for-tests-0123456789abcdef")
+            r = server.request("POST", "/api/syncs/t/runs", headers=ferrytest.auth_headers(mine))
+            self.assertEqual(r.status, 202, r)
+            run = server.wait_run(r.json["id"])
+            got = rx.wait(lambda p: len(p) >= 1, "the run")
+            # who started it, as the run records it
+            self.assertEqual(got[0][1]["run"]["user"], "olga@clinic.example via embed")
+            path = "/api/runs/%d/deliveries" % run["id"]
+            d = server.request("GET", path, headers=ferrytest.auth_headers(mine))
+            self.assertEqual(d.status, 200, d)
+            dlv = d.json["deliveries"][0]["id"]
+            self.assertEqual(server.request("GET", path, headers=ferrytest.auth_headers(other))
+                             .status, 403)
+            redo = "/api/deliveries/%s/redeliver" % dlv
+            self.assertEqual(server.request("POST", redo, headers=ferrytest.auth_headers(other))
+                             .status, 403)
+            self.assertEqual(server.request("POST", redo, headers=ferrytest.auth_headers(mine))
+                             .status, 202)
+            viewer = mint(claims(role="viewer", syncs=["t"]),
+                          secret="embed-secret-for-tests-0123456789abcdef")
+            self.assertEqual(server.request("POST", redo, headers=ferrytest.auth_headers(viewer))
+                             .status, 403)
 
     @unittest.skipUnless(ferrytest.ON_POSTGRES, "pg_channel needs PostgreSQL")
     def test_pg_channel_is_notified_when_a_run_commits(self):
