@@ -316,7 +316,7 @@ class ReceiverChecks:
                 expected[run["id"]] = [
                     (c["step"], c["key"], c["outcome"], c["diff"]) for c in changes["changes"]
                     if c["outcome"] in ("created", "updated", "deleted", "flagged")]
-            got = self.wait_for_runs([run1["id"], run2["id"]])
+            got = self.wait_for_runs(ferry, [run1["id"], run2["id"]])
             # Ferry recorded each delivery as answered 200
             deliveries = ferry.get_json("/api/runs/%d/deliveries" % run1["id"])["deliveries"]
             self.assertEqual(sorted((d["kind"], d["status"], d["last_status"])
@@ -329,7 +329,11 @@ class ReceiverChecks:
             r = ferry.post("/api/deliveries/%s/redeliver" % webhook["id"])
             self.assertEqual(r.status, 202, r)
             self.wait_delivery(ferry, run1["id"], webhook["id"], webhook["attempts"] + 1)
-            self.assertEqual(len(self.receiver.entries()), len(got))
+            after = self.receiver.entries()
+            self.assertEqual(len(after), len(got),
+                             "entries after the redelivery:\n%s\nbefore:\n%s"
+                             % ("\n".join(json.dumps(e) for e in after),
+                                "\n".join(json.dumps(e) for e in got)))
 
         # the run's changes as the API lists them: source order, then the deletions
         self.assertEqual(expected[run1["id"]], [(None, "P1", "created", None),
@@ -379,15 +383,22 @@ class ReceiverChecks:
                           % (delivery_id, DELIVERY_TIMEOUT, d))
             time.sleep(0.2)
 
-    def wait_for_runs(self, run_ids):
-        """The receiver's entries once it has each run's run.finished and last batch (in the
-        order of the batches' seq, as deliveries may arrive in any order)."""
+    def wait_for_runs(self, ferry, run_ids):
+        """The receiver's entries once it has each run's run.finished and last batch, and
+        Ferry has recorded every delivery of those runs as delivered (in the order of the
+        batches' seq, as deliveries may arrive in any order). The receiver writes a batch's
+        entry before its records' and answers once all are written, so only Ferry's record
+        of the answer says a batch's records are all in the log."""
         deadline = time.monotonic() + DELIVERY_TIMEOUT
         while True:
             entries = self.receiver.entries()
             done = all(any(e["event"] == "run" and e["run_id"] == r for e in entries) and
                        self.batches_complete(entries, r) for r in run_ids)
+            done = done and all(
+                d["status"] == "delivered" for r in run_ids
+                for d in ferry.get_json("/api/runs/%d/deliveries" % r)["deliveries"])
             if done:
+                entries = self.receiver.entries()
                 return sorted(entries, key=lambda e: (e["run_id"], e["event"] == "run",
                                                       e.get("seq") or 0))
             if time.monotonic() > deadline:

@@ -70,14 +70,14 @@ def rails_handler
   require "action_controller"
   require "active_support/cache"
   $LOAD_PATH.unshift(__dir__) # the controller's require "ferry_webhook", as from lib/
+  # Made before the first request, as Rails makes them at boot: made lazily (@cache ||= ...),
+  # two deliveries arriving together on two threads could each make a store of their own and
+  # one of them forget the other's delivery id.
+  cache = ActiveSupport::Cache::MemoryStore.new
+  logger = Logger.new($stderr)
   rails = Module.new do
-    def self.cache
-      @cache ||= ActiveSupport::Cache::MemoryStore.new
-    end
-
-    def self.logger
-      @logger ||= Logger.new($stderr)
-    end
+    define_singleton_method(:cache) { cache }
+    define_singleton_method(:logger) { logger }
   end
   Object.const_set(:Rails, rails)
   require_relative "ferry_webhooks_controller"
