@@ -158,7 +158,7 @@ static void csv_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_t
     csv_source *s = (csv_source *)base;
 
     *ret_done = ferry_csv_reader_bytes_consumed(s->reader);
-    if (s->http != NULL) {
+    if (s->http != NULL && s->fd < 0) {
         /* Content-Length counts the bytes as sent, compressed or not, so progress compares
          * it with the bytes received, which run ahead of parsing by at most the stream's
          * pause threshold. */
@@ -166,6 +166,7 @@ static void csv_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_t
         *ret_total = cl > 0 ? (uint64_t)cl : 0;
         *ret_done = (uint64_t)ferry_http_stream_bytes_received(s->http);
     } else {
+        /* A file, or a download saved whole by prefetch: the bytes parsed of its size. */
         *ret_total = s->file_size;
     }
     if (*ret_total > 0 && *ret_done > *ret_total)

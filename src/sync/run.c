@@ -980,12 +980,9 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
     run_ctx *c = ctx;
     ferry_err probe;
 
-    if (total > 0) {
-        int pct = (int)(done * 50 / total);
-        if (pct > 49)
-            pct = 49;
-        if (pct > c->run.percent)
-            c->run.percent = pct;
+    if (total > 0 && c->fetch_share > 0) {
+        int pct = (int)(done * (uint64_t)c->fetch_share / total);
+        set_percent(c, pct < c->fetch_share ? pct : c->fetch_share - 1);
     }
     /* A REST source counts records: its total is the run's (stated, or estimated). */
     bool news = false; /* a total learnt now is shown at once */
@@ -1102,6 +1099,7 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
         /* Everything remote is fetched before the target's write lock is taken, so other
          * clicks and runs never wait on a slow server. */
         set_phase(c, "fetching");
+        c->fetch_share = c->nsteps == 1 ? 50 : 0;
         checkpoint(c, true);
         rc = c->source->ops->prefetch(c->source, on_fetch_progress, c, err);
         if (rc == FERRY_ECANCELLED && !cancelled(c)) {
@@ -1112,7 +1110,6 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
         }
         if (rc != FERRY_OK)
             return rc;
-        c->fetch_share = c->nsteps == 1 ? 50 : 0;
     }
     return FERRY_OK;
 }

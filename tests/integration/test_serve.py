@@ -19,6 +19,8 @@ from ferrytest import csv_text, people_rows, sync_config
 HEADER = ["id", "name", "email"]
 SLOW_ROWS = 3000
 SLOW_SECONDS = 4.0
+# Rows whose apply takes well over the 250 ms between progress reports, on any machine.
+APPLY_ROWS = 300000
 
 
 def summary(n, created=0, updated=0, unchanged=0, skipped=0, failed=0, noun="people"):
@@ -193,6 +195,30 @@ class RunTest(ServeTestCase):
             done = srv.wait_run(run_id)
             self.assertEqual((done["status"], done["percent"], done["processed"]),
                              ("succeeded", 100, SLOW_ROWS))
+
+    def test_a_remote_csv_moves_through_the_download_then_the_apply(self):
+        """The percent rises in both phases: the download is the first half (bytes of the
+        stated length), the apply the second (bytes of the saved download parsed). Once it
+        showed 0% while downloading and 99% for the whole apply: progress still compared the
+        bytes received with the Content-Length after the download had been saved."""
+        rows = people_rows(APPLY_ROWS)
+        self.write_config({"t": sync_config(self.slow_route("/big.csv", rows, seconds=3.0))})
+        with self.serve() as srv:
+            stream = srv.events("?sync=t")
+            run_id = srv.start_run("t")["id"]
+            events = stream.events_until(
+                lambda e: e["event"] == "run.finished" and e["data"]["id"] == run_id,
+                timeout=180)
+            self.assertEqual(events[-1]["event"], "run.finished", [e["event"] for e in events])
+            seen = [(e["data"]["phase"], e["data"]["percent"]) for e in events
+                    if e["event"] == "run.progress" and e["data"]["id"] == run_id]
+            fetching = [p for phase, p in seen if phase == "fetching"]
+            applying = [p for phase, p in seen if phase == "applying"]
+            self.assertTrue(any(0 < p < 50 for p in fetching), seen)
+            self.assertTrue(any(50 <= p < 95 for p in applying), seen)
+            percents = [p for _, p in seen]
+            self.assertEqual(percents, sorted(percents), "the percent never goes back")
+            self.assertEqual(events[-1]["data"]["percent"], 100)
 
     def test_nodes_lists_this_server_and_the_run_it_executes(self):
         self.write_config({"t": sync_config(self.slow_route("/slow.csv", people_rows(SLOW_ROWS)))})
