@@ -474,7 +474,7 @@ static ferry_rc first_url(rest_source *s, ferry_err *err)
         if (rc == FERRY_OK)
             rc = ferry_buf_append(&url, "=", 1);
         if (rc == FERRY_OK)
-            rc = ferry_source_expand(s->sync, s->opt.tenant, spec->query[i].value, true, &url, err);
+            rc = ferry_source_expand_query(s->sync, s->opt.tenant, spec->query[i].value, &url, err);
     }
     if (rc != FERRY_OK) {
         ferry_buf_done(&url);

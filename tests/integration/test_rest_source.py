@@ -240,6 +240,22 @@ class PaginationTest(RestTestCase):
         # The tokens hold '=': they must come back intact (percent-encoded in the query).
         self.assertEqual(tokens[1:], [encode_cursor(100), encode_cursor(200)])
 
+    def test_query_values_with_spaces_and_quotes_are_percent_encoded(self):
+        jql = 'project = "OPS" AND updated >= -1d & x+y'
+        self.write_config(rest_yaml(self.up.url("/cursor/search"), """\
+            query: { jql: '%s', maxResults: 100 }
+            records: /issues
+            pagination: { style: cursor, cursor: /nextPageToken, cursor_param: nextPageToken }
+            """ % jql.replace("'", "''")))
+        out, _ = self.sync("patients")
+        self.assert_synced(out)
+        reqs = self.up.requests_for("/cursor/search")
+        self.assertEqual(len(reqs), 3)
+        for r in reqs:
+            self.assertIn("jql=project%20%3D%20%22OPS%22%20AND%20updated%20%3E%3D%20-1d%20%26"
+                          "%20x%2By&", r["path"])
+            self.assertEqual(r["query"].get("jql"), jql)
+
     def test_page_number_pages_are_all_synced(self):
         path = self.use_style("page")
         out, _ = self.sync("patients")
