@@ -163,5 +163,68 @@ class JiraExampleTest(ExampleTestCase):
         self.assertNotIn("wrong", out)
 
 
+class FreshserviceExampleTest(ExampleTestCase):
+    """examples/freshservice.yaml: /api/v2/tickets with the API key as the basic-auth user
+    (the password ignored, as Freshservice does; 401 without the key), per_page and
+    updated_since in the query, a Link header with rel="next" on all but the last page, and a
+    429 with Retry-After once, on page 2."""
+
+    N = 250
+
+    def answer(self, handler, route, query):
+        auth = handler.headers.get("Authorization") or ""
+        user = ""
+        if auth.startswith("Basic "):
+            user = base64.b64decode(auth[6:]).decode().split(":", 1)[0]
+        if user != API_KEY:
+            return 401, [], {"code": "access_denied", "message": "You are not authorized"}
+        if route != "/api/v2/tickets":
+            return 404, [], {"message": "not found"}
+        page, size = int(query.get("page", "1")), int(query.get("per_page", "30"))
+        with self.lock:
+            if page == 2 and not self.limited:
+                self.limited = True
+                return 429, [("Retry-After", "1")], {"message": "rate limit exceeded"}
+        start = (page - 1) * size
+        headers = []
+        if start + size < self.N:
+            headers.append(("Link", '<%s/api/v2/tickets?per_page=%d&page=%d&updated_since=%s>;'
+                            ' rel="next"' % (self.fake.base_url, size, page + 1,
+                                             query.get("updated_since", ""))))
+        return 200, headers, {"tickets": [ticket(i) for i in
+                                          range(start + 1, min(start + size, self.N) + 1)]}
+
+    def setUp(self):
+        super().setUp()
+        self.lock = threading.Lock()
+        self.limited = False
+        self.fake = self.start(self.answer)
+        self.use_example("freshservice.yaml", r"https://\{domain\}\.freshservice\.com",
+                         self.fake)
+
+    def test_tickets_page_by_link_header_through_a_429(self):
+        code, out, err = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": API_KEY})
+        self.assertEqual(code, 0, "stdout:\n%s\nstderr:\n%s" % (out, err))
+        self.assertEqual(self.last_run()["status"], "succeeded")
+        rows = self.query("SELECT id, subject, status, priority, requester_id, type"
+                          " FROM tickets ORDER BY id")
+        self.assertEqual(len(rows), self.N)
+        self.assertEqual(rows[0], (1, "Ticket 1", 2, 1, 901, "Incident"))
+        reqs = self.fake.requests
+        self.assertEqual([r["query"].get("page") for r in reqs], [None, "2", "2", "3"])
+        self.assertEqual([r["query"].get("per_page") for r in reqs], ["100"] * 4)
+        self.assertEqual(reqs[0]["query"]["updated_since"], "2020-01-01T00:00:00Z")
+        self.assertIn("updated_since=2020-01-01T00%3A00%3A00Z", reqs[0]["path"])
+        self.assertTrue(self.limited, "the fake never answered 429")
+        self.assertNotIn(API_KEY, out + err)
+
+    def test_without_the_key_fails_as_credentials_rejected(self):
+        code, out, _ = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": "nope"})
+        self.assertEqual(code, 1, out)
+        self.assertIn("credentials rejected", self.last_run()["error"])
+        self.assertEqual(len(self.fake.requests), 1, "a 401 was retried")
+        self.assertFalse(self.table_exists("tickets"))
+
+
 if __name__ == "__main__":
     ferrytest.main()
