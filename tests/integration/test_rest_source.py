@@ -720,6 +720,25 @@ class CheckTest(RestTestCase):
         self.assertEqual(self.up.count(), 1, "check fetches the first page only")
         self.assertFalse(self.table_exists("patients"), "check wrote the target")
 
+    def test_check_names_a_missing_credentials_file(self):
+        self.use_style("next_link", fields=self.CHECK_FIELDS,
+                       extra="auth: { type: basic, user: ana, password_file: secrets/pw.txt }\n")
+        out = self.check(expect=1)
+        self.assertRegex(out, r"(?m)^patients: credentials not read, source not tried \(\d+ ms\)$")
+        self.assertNotIn("not reachable", out)
+        self.assertRegex(out, r"(?m)^error: the password is read from .*secrets/pw\.txt, which "
+                              r"cannot be opened: No such file or directory$")
+        self.assertEqual(self.up.count(), 0, "the source was contacted without credentials")
+
+    def test_check_names_an_unreadable_credentials_file(self):
+        self.use_style("next_link", fields=self.CHECK_FIELDS,
+                       extra="auth: { type: bearer, token_file: token.txt }\n")
+        self.write_file("token.txt", "")
+        out = self.check(expect=1)
+        self.assertIn("patients: credentials not read, source not tried", out)
+        self.assertRegex(out, r"(?m)^error: the token file .*token\.txt is empty or not text$")
+        self.assertEqual(self.up.count(), 0)
+
     def test_check_reports_a_mapped_field_no_record_has(self):
         self.use_style("next_link", fields=self.CHECK_FIELDS + "  phone: { pointer: /phone }\n")
         out = self.check(expect=1)
@@ -780,12 +799,13 @@ class ServeTest(RestTestCase):
         self.use_style("next_link", fields=CheckTest.CHECK_FIELDS)
         with self.serve() as srv:
             j = srv.get_json("/api/syncs/patients/check")
-        documented = {"sync", "tenant", "ok", "reachable", "auth_accepted", "status",
-                      "duration_ms", "records", "total", "unmapped", "missing", "error"}
+        documented = {"sync", "tenant", "ok", "reachable", "auth_accepted", "credentials_read",
+                      "status", "duration_ms", "records", "total", "unmapped", "missing", "error"}
         self.assertLessEqual(documented, set(j), "keys missing from the answer: %r" % j)
         self.assertEqual((j["sync"], j["tenant"], j["ok"], j["reachable"], j["auth_accepted"],
                           j["status"], j["records"], j["total"], j["missing"], j["error"]),
                          ("patients", None, True, True, True, 200, 100, N, [], None), j)
+        self.assertIs(j["credentials_read"], True)
         self.assertIsInstance(j["duration_ms"], int)
         self.assertEqual(sorted(j["unmapped"]), ["/archived_at", "/created_at"])
         self.assertEqual(self.up.count(), 1)
