@@ -691,10 +691,13 @@ static int check_sync(const cli_opts *o, const ferry_config *cfg)
         return EXIT_USAGE;
     }
     ferry_time_format_duration(r.duration_ms, dur, sizeof(dur));
-    printf("%s: %s, %s", sync->name, r.reachable ? "reachable" : "not reachable",
-           !r.reachable      ? "credentials not tried"
-           : r.auth_accepted ? "credentials accepted"
-                             : "credentials rejected");
+    if (!r.credentials_read)
+        printf("%s: credentials not read, source not tried", sync->name);
+    else
+        printf("%s: %s, %s", sync->name, r.reachable ? "reachable" : "not reachable",
+               !r.reachable      ? "credentials not tried"
+               : r.auth_accepted ? "credentials accepted"
+                                 : "credentials rejected");
     if (r.found.status > 0)
         printf(" (HTTP %ld, %s)\n", r.found.status, dur);
     else

@@ -70,6 +70,7 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
     json_object_set_new(o, "ok", json_boolean(r->ok));
     json_object_set_new(o, "reachable", json_boolean(r->reachable));
     json_object_set_new(o, "auth_accepted", json_boolean(r->auth_accepted));
+    json_object_set_new(o, "credentials_read", json_boolean(r->credentials_read));
     json_object_set_new(o, "status",
                         r->found.status > 0 ? json_integer(r->found.status) : json_null());
     json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));

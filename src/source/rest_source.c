@@ -236,7 +236,7 @@ static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const c
     if (ref->env != NULL) {
         const char *v = getenv(name);
         if (v == NULL || v[0] == '\0')
-            return ferry_err_set(err, FERRY_ESOURCE,
+            return ferry_err_set(err, FERRY_ECREDENTIAL,
                                  "the %s is read from the environment variable %s, which is not "
                                  "set",
                                  what, name);
@@ -253,7 +253,7 @@ static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const c
         snprintf(path, sizeof(path), "%s/%s", s->opt.base_dir, name);
     f = fopen(path, "re");
     if (f == NULL)
-        return ferry_err_set_errno(err, FERRY_ESOURCE,
+        return ferry_err_set_errno(err, FERRY_ECREDENTIAL,
                                    "the %s is read from %s, which cannot be "
                                    "opened",
                                    what, path);
@@ -267,13 +267,14 @@ static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const c
     if (n > SECRET_MAX) {
         ferry_password_wipe(buf, SECRET_MAX + 1);
         free(buf);
-        return ferry_err_set(err, FERRY_ESOURCE, "the %s file %s is too large", what, path);
+        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is too large", what, path);
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     if (n == 0 || memchr(buf, '\0', n) != NULL) {
         free(buf);
-        return ferry_err_set(err, FERRY_ESOURCE, "the %s file %s is empty or not text", what, path);
+        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is empty or not text", what,
+                             path);
     }
     *ret = buf;
     return FERRY_OK;
@@ -474,7 +475,7 @@ static ferry_rc first_url(rest_source *s, ferry_err *err)
         if (rc == FERRY_OK)
             rc = ferry_buf_append(&url, "=", 1);
         if (rc == FERRY_OK)
-            rc = ferry_source_expand(s->sync, s->opt.tenant, spec->query[i].value, true, &url, err);
+            rc = ferry_source_expand_query(s->sync, s->opt.tenant, spec->query[i].value, &url, err);
     }
     if (rc != FERRY_OK) {
         ferry_buf_done(&url);

@@ -51,6 +51,14 @@ ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, co
     return ferry_template_expand(text, lookup, &sc, encode, out, err);
 }
 
+ferry_rc ferry_source_expand_query(const ferry_sync_spec *sync, const char *tenant,
+                                   const char *text, ferry_buf *out, ferry_err *err)
+{
+    struct scope sc = {sync, tenant};
+
+    return ferry_template_expand_query(text, lookup, &sc, out, err);
+}
+
 void ferry_source_check_done(ferry_source_check *check)
 {
     if (check == NULL)

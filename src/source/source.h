@@ -115,6 +115,11 @@ static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, 
 /* Frees a source; NULL is allowed. */
 void ferry_source_close(ferry_source *src);
 
+/* Expands the {variables} of a query value and percent-encodes the whole of it (spaces,
+ * quotes, '&', '=', '+' and non-ASCII bytes included). Appends to out. */
+ferry_rc ferry_source_expand_query(const ferry_sync_spec *sync, const char *tenant,
+                                   const char *text, ferry_buf *out, ferry_err *err);
+
 /* Expands the {variables} of a source string (url, header, query value, body): vars: and
  * the tenant's variable; URL-encoded when encode. Appends to out. */
 ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,

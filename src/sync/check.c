@@ -39,6 +39,7 @@ static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, 
     r.duration_ms = ferry_time_mono_ms() - start;
     r.found.status = status;
     r.auth_accepted = status != 401 && status != 403;
+    r.credentials_read = rc == FERRY_OK || why_not.code != FERRY_ECREDENTIAL;
     /* A server that answered, whatever it said, was reached; a file that opened, too. */
     r.reachable = status > 0 || (rc == FERRY_OK) ||
                   (sync->source.kind == FERRY_SOURCE_CSV && why_not.code != FERRY_ESOURCE &&

@@ -17,9 +17,11 @@
 #include "source/source.h"
 
 typedef struct {
-    bool ok;            /* reachable, accepted, read, and every mapped field found */
-    bool reachable;     /* the source answered (a file: could be opened) */
-    bool auth_accepted; /* it did not answer 401 or 403 */
+    bool ok;               /* reachable, accepted, read, and every mapped field found */
+    bool reachable;        /* the source answered (a file: could be opened) */
+    bool auth_accepted;    /* it did not answer 401 or 403 */
+    bool credentials_read; /* false: a credential's variable or file could not be read, so the
+                              source was not tried (error says which) */
     int64_t duration_ms;
     ferry_source_check found; /* status, records, total, unmapped, missing */
     char *error;              /* why the source could not be read, or NULL */

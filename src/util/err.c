@@ -101,6 +101,7 @@ const char *ferry_rc_name(ferry_rc rc)
         [FERRY_ESCHEMA] = "schema",
         [FERRY_EHEADER] = "header",
         [FERRY_DONE] = "done",
+        [FERRY_ECREDENTIAL] = "credentials",
     };
 
     if ((unsigned)rc < sizeof(names) / sizeof(names[0]) && names[rc] != NULL)

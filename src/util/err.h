@@ -14,21 +14,22 @@
 
 typedef enum {
     FERRY_OK = 0,
-    FERRY_ENOMEM,     /* an allocation failed */
-    FERRY_EINVAL,     /* a caller passed something invalid (usage errors) */
-    FERRY_EIO,        /* reading or writing a file or socket failed */
-    FERRY_ECONFIG,    /* the configuration is invalid */
-    FERRY_ESOURCE,    /* the source could not be read or is not what was expected */
-    FERRY_EHTTP,      /* an HTTP transfer failed or answered with an error status */
-    FERRY_ECSV,       /* the CSV input is malformed beyond one record */
-    FERRY_EDB,        /* a database call failed */
-    FERRY_ECANCELLED, /* the run was cancelled */
-    FERRY_ELIMIT,     /* a configured size or count limit was exceeded */
-    FERRY_EEMPTY,     /* the source had no records and the sync does not allow that */
-    FERRY_ENOTFOUND,  /* a named thing (sync, run, file) does not exist */
-    FERRY_ESCHEMA,    /* the target table exists but does not match the field definitions */
-    FERRY_EHEADER,    /* the source's header is missing columns or repeats one */
-    FERRY_DONE,       /* not an error: an iterator has no more items */
+    FERRY_ENOMEM,      /* an allocation failed */
+    FERRY_EINVAL,      /* a caller passed something invalid (usage errors) */
+    FERRY_EIO,         /* reading or writing a file or socket failed */
+    FERRY_ECONFIG,     /* the configuration is invalid */
+    FERRY_ESOURCE,     /* the source could not be read or is not what was expected */
+    FERRY_EHTTP,       /* an HTTP transfer failed or answered with an error status */
+    FERRY_ECSV,        /* the CSV input is malformed beyond one record */
+    FERRY_EDB,         /* a database call failed */
+    FERRY_ECANCELLED,  /* the run was cancelled */
+    FERRY_ELIMIT,      /* a configured size or count limit was exceeded */
+    FERRY_EEMPTY,      /* the source had no records and the sync does not allow that */
+    FERRY_ENOTFOUND,   /* a named thing (sync, run, file) does not exist */
+    FERRY_ESCHEMA,     /* the target table exists but does not match the field definitions */
+    FERRY_EHEADER,     /* the source's header is missing columns or repeats one */
+    FERRY_DONE,        /* not an error: an iterator has no more items */
+    FERRY_ECREDENTIAL, /* a credential's variable is unset or its file cannot be read */
 } ferry_rc;
 
 #define FERRY_ERR_MSG_MAX 1024

@@ -80,3 +80,17 @@ ferry_rc ferry_template_expand(const char *tmpl, ferry_template_lookup_cb lookup
         return ferry_err_set(err, FERRY_ELIMIT, "expanding '%.60s': too long", tmpl);
     return FERRY_OK;
 }
+
+ferry_rc ferry_template_expand_query(const char *tmpl, ferry_template_lookup_cb lookup, void *ctx,
+                                     ferry_buf *out, ferry_err *err)
+{
+    ferry_buf plain;
+    ferry_rc rc;
+
+    ferry_buf_init(&plain, out->max);
+    rc = ferry_template_expand(tmpl, lookup, ctx, false, &plain, err);
+    if (rc == FERRY_OK && ferry_url_encode(ferry_buf_str(&plain), plain.len, out) != FERRY_OK)
+        rc = ferry_err_set(err, FERRY_ELIMIT, "expanding '%.60s': too long", tmpl);
+    ferry_buf_done(&plain);
+    return rc;
+}

@@ -24,6 +24,12 @@ typedef const char *(*ferry_template_lookup_cb)(void *ctx, const char *name, siz
 ferry_rc ferry_template_expand(const char *tmpl, ferry_template_lookup_cb lookup, void *ctx,
                                bool encode, ferry_buf *out, ferry_err *err);
 
+/* Appends tmpl to out as one query value: the placeholders replaced, then the whole text
+ * (literal and values alike) percent-encoded, so `project = "OPS"` becomes
+ * `project%20%3D%20%22OPS%22`. Fails as ferry_template_expand() does. */
+ferry_rc ferry_template_expand_query(const char *tmpl, ferry_template_lookup_cb lookup, void *ctx,
+                                     ferry_buf *out, ferry_err *err);
+
 /* Appends s to out percent-encoded (unreserved characters kept). */
 ferry_rc ferry_url_encode(const char *s, size_t len, ferry_buf *out);
 

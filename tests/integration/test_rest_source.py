@@ -240,6 +240,22 @@ class PaginationTest(RestTestCase):
         # The tokens hold '=': they must come back intact (percent-encoded in the query).
         self.assertEqual(tokens[1:], [encode_cursor(100), encode_cursor(200)])
 
+    def test_query_values_with_spaces_and_quotes_are_percent_encoded(self):
+        jql = 'project = "OPS" AND updated >= -1d & x+y'
+        self.write_config(rest_yaml(self.up.url("/cursor/search"), """\
+            query: { jql: '%s', maxResults: 100 }
+            records: /issues
+            pagination: { style: cursor, cursor: /nextPageToken, cursor_param: nextPageToken }
+            """ % jql.replace("'", "''")))
+        out, _ = self.sync("patients")
+        self.assert_synced(out)
+        reqs = self.up.requests_for("/cursor/search")
+        self.assertEqual(len(reqs), 3)
+        for r in reqs:
+            self.assertIn("jql=project%20%3D%20%22OPS%22%20AND%20updated%20%3E%3D%20-1d%20%26"
+                          "%20x%2By&", r["path"])
+            self.assertEqual(r["query"].get("jql"), jql)
+
     def test_page_number_pages_are_all_synced(self):
         path = self.use_style("page")
         out, _ = self.sync("patients")
@@ -704,6 +720,25 @@ class CheckTest(RestTestCase):
         self.assertEqual(self.up.count(), 1, "check fetches the first page only")
         self.assertFalse(self.table_exists("patients"), "check wrote the target")
 
+    def test_check_names_a_missing_credentials_file(self):
+        self.use_style("next_link", fields=self.CHECK_FIELDS,
+                       extra="auth: { type: basic, user: ana, password_file: secrets/pw.txt }\n")
+        out = self.check(expect=1)
+        self.assertRegex(out, r"(?m)^patients: credentials not read, source not tried \(\d+ ms\)$")
+        self.assertNotIn("not reachable", out)
+        self.assertRegex(out, r"(?m)^error: the password is read from .*secrets/pw\.txt, which "
+                              r"cannot be opened: No such file or directory$")
+        self.assertEqual(self.up.count(), 0, "the source was contacted without credentials")
+
+    def test_check_names_an_unreadable_credentials_file(self):
+        self.use_style("next_link", fields=self.CHECK_FIELDS,
+                       extra="auth: { type: bearer, token_file: token.txt }\n")
+        self.write_file("token.txt", "")
+        out = self.check(expect=1)
+        self.assertIn("patients: credentials not read, source not tried", out)
+        self.assertRegex(out, r"(?m)^error: the token file .*token\.txt is empty or not text$")
+        self.assertEqual(self.up.count(), 0)
+
     def test_check_reports_a_mapped_field_no_record_has(self):
         self.use_style("next_link", fields=self.CHECK_FIELDS + "  phone: { pointer: /phone }\n")
         out = self.check(expect=1)
@@ -764,12 +799,13 @@ class ServeTest(RestTestCase):
         self.use_style("next_link", fields=CheckTest.CHECK_FIELDS)
         with self.serve() as srv:
             j = srv.get_json("/api/syncs/patients/check")
-        documented = {"sync", "tenant", "ok", "reachable", "auth_accepted", "status",
-                      "duration_ms", "records", "total", "unmapped", "missing", "error"}
+        documented = {"sync", "tenant", "ok", "reachable", "auth_accepted", "credentials_read",
+                      "status", "duration_ms", "records", "total", "unmapped", "missing", "error"}
         self.assertLessEqual(documented, set(j), "keys missing from the answer: %r" % j)
         self.assertEqual((j["sync"], j["tenant"], j["ok"], j["reachable"], j["auth_accepted"],
                           j["status"], j["records"], j["total"], j["missing"], j["error"]),
                          ("patients", None, True, True, True, 200, 100, N, [], None), j)
+        self.assertIs(j["credentials_read"], True)
         self.assertIsInstance(j["duration_ms"], int)
         self.assertEqual(sorted(j["unmapped"]), ["/archived_at", "/created_at"])
         self.assertEqual(self.up.count(), 1)

@@ -42,6 +42,26 @@ static void placeholders_are_replaced(void **state)
     ferry_buf_done(&out);
 }
 
+static void query_value_is_encoded_whole(void **state)
+{
+    ferry_buf out;
+    ferry_err err;
+
+    (void)state;
+    ferry_buf_init(&out, 1024);
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_template_expand_query("project = \"OPS\" AND updated >= -1d", lookup,
+                                                 NULL, &out, &err),
+                     FERRY_OK);
+    assert_string_equal(ferry_buf_str(&out),
+                        "project%20%3D%20%22OPS%22%20AND%20updated%20%3E%3D%20-1d");
+    ferry_buf_reset(&out);
+    assert_int_equal(ferry_template_expand_query("a&b=c+d 'é' {org}", lookup, NULL, &out, &err),
+                     FERRY_OK);
+    assert_string_equal(ferry_buf_str(&out), "a%26b%3Dc%2Bd%20%27%C3%A9%27%20a%20b%2Fc");
+    ferry_buf_done(&out);
+}
+
 static void braces_that_are_not_names_stay(void **state)
 {
     ferry_buf out;
@@ -87,6 +107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(placeholders_are_replaced),
+        cmocka_unit_test(query_value_is_encoded_whole),
         cmocka_unit_test(braces_that_are_not_names_stay),
         cmocka_unit_test(unknown_name_is_an_error),
         cmocka_unit_test(next_walks_every_placeholder),
