@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "source/google_auth.h"
 #include "source/source.h"
 #include "util/backoff.h"
 #include "util/http_fetch.h"
@@ -70,6 +71,7 @@ typedef struct {
     char **headers; /* "Name: value", NULL-terminated */
     size_t nheaders;
     char *user, *password; /* basic authentication, or NULL */
+    char *sa_email;        /* google_service_account: the account's e-mail, or NULL */
     char *body;            /* expanded request body, or NULL */
     char *base_url;        /* expanded url with the expanded query, without paging parameters */
     /* Paging. */
@@ -299,6 +301,28 @@ static ferry_rc add_header(rest_source *s, const char *name, const char *value, 
     return FERRY_OK;
 }
 
+/* google_service_account: the key read, traded for a token (cached process-wide), sent as
+ * the bearer. */
+static ferry_rc add_google_token(rest_source *s, ferry_err *err)
+{
+    const ferry_secret_ref *ref = &s->spec->auth.secret;
+    char *key = NULL, *header = NULL, what[600];
+    ferry_rc rc;
+
+    rc = read_secret(s, ref, "service-account key", &key, err);
+    if (rc != FERRY_OK)
+        return rc;
+    snprintf(what, sizeof(what), "%s %s", ref->file != NULL ? "the key file" : "the variable",
+             ref->file != NULL ? ref->file : ref->env);
+    rc = ferry_google_auth_header(key, strlen(key), what, s->spec->auth.scope, &s->policy,
+                                  s->opt.cancel, &header, &s->sa_email, err);
+    wipe_free(key);
+    if (rc != FERRY_OK)
+        return rc;
+    s->headers[s->nheaders++] = header;
+    return FERRY_OK;
+}
+
 /* Builds the request headers and credentials. */
 static ferry_rc build_request(rest_source *s, ferry_err *err)
 {
@@ -362,6 +386,8 @@ static ferry_rc build_request(rest_source *s, ferry_err *err)
         }
         wipe_free(secret);
         return rc;
+    case FERRY_AUTH_GOOGLE_SA:
+        return add_google_token(s, err);
     default:
         return FERRY_OK;
     }
@@ -614,6 +640,13 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                 *s->opt.ret_status = st;
             if (st >= 200 && st < 300)
                 return FERRY_OK;
+            if (s->sa_email != NULL && (st == 403 || st == 404)) {
+                ferry_http_response_done(resp);
+                return ferry_err_set(err, FERRY_EHTTP,
+                                     "%s answered HTTP %ld on page %ld to the service account "
+                                     "%s: share it with %s (Share, as a viewer)",
+                                     s->where, st, page, s->sa_email, s->sa_email);
+            }
             if (st == 401 || st == 403) {
                 ferry_http_response_done(resp);
                 return ferry_err_set(err, FERRY_EHTTP,
@@ -1308,6 +1341,7 @@ static void rest_close(ferry_source *base)
     free(s->headers);
     wipe_free(s->user);
     wipe_free(s->password);
+    free(s->sa_email);
     free(s->body);
     free(s->base_url);
     free(s->url);
