@@ -535,7 +535,7 @@ static const struct key_rule source_rules[] = {
     {"query", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .offset = SRC(query),
      .count_offset = SRC(nquery), .what = "query parameter", .fn = on_pairs},
     {"body", FERRY_KEY_TEXT, .flags = FERRY_KEY_REST, .offset = SRC(body)},
-    {"auth", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_auth},
+    {"auth", FERRY_KEY_CUSTOM, .fn = on_auth},
     {"records", FERRY_KEY_POINTER, .flags = FERRY_KEY_REST, .offset = SRC(records)},
     {"pagination", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_pagination},
     {"rate_limit", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_rate_limit},
@@ -685,6 +685,19 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
     }
     if ((rc = check_placeholders(w, st->line, "url", src->url, &vs)) != FERRY_OK)
         goto out;
+    if (src->kind == FERRY_SOURCE_CSV && src->auth.type != FERRY_AUTH_NONE &&
+        src->auth.type != FERRY_AUTH_GOOGLE_SA) {
+        rc = ferry_config_fail(w, st->line,
+                               "auth: a CSV source takes only google_service_account (other "
+                               "kinds of auth are for REST sources, kind: rest)");
+        goto out;
+    }
+    if (src->kind == FERRY_SOURCE_CSV && src->auth.type == FERRY_AUTH_GOOGLE_SA &&
+        strncasecmp(src->url, "http://", 7) != 0 && strncasecmp(src->url, "https://", 8) != 0) {
+        rc = ferry_config_fail(w, st->line,
+                               "auth: google_service_account needs an http:// or https:// url");
+        goto out;
+    }
     if (src->kind == FERRY_SOURCE_CSV) {
         ferry_config_path_pop(w, old);
         return check_csv_fields(w, sync);

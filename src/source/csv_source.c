@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include "source/csv_reader.h"
+#include "source/google_auth.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/http_stream.h"
@@ -567,11 +569,35 @@ static ferry_rc open_confined(csv_source *s, const char *path, const char *files
     return FERRY_OK;
 }
 
+/* google_service_account: the key read and traded for "Authorization: Bearer ..." (cached
+ * process-wide); *ret_header (a secret) and *ret_email are the caller's. */
+static ferry_rc google_token(csv_source *s, const ferry_source_spec *spec,
+                             const ferry_source_options *sopt, char **ret_header, char **ret_email,
+                             ferry_err *err)
+{
+    const ferry_secret_ref *ref = &spec->auth.secret;
+    char *key = NULL, what[600];
+    ferry_rc rc;
+
+    rc = ferry_source_secret_read(s->sync, sopt, ref, "service-account key", &key, err);
+    if (rc != FERRY_OK)
+        return rc;
+    snprintf(what, sizeof(what), "%s %s", ref->file != NULL ? "the key file" : "the variable",
+             ref->file != NULL ? ref->file : ref->env);
+    rc = ferry_google_auth_header(key, strlen(key), what, spec->auth.scope, &s->policy,
+                                  sopt->cancel, ret_header, ret_email, err);
+    sodium_memzero(key, strlen(key));
+    free(key);
+    return rc;
+}
+
 /* Opens the input named by url: an http(s) URL, or a file:// URL or a path (relative ones
  * resolve against base_dir) that must lie inside the source's files_dir. */
 static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_spec *spec,
-                           const char *base_dir, const atomic_bool *cancel, ferry_err *err)
+                           const ferry_source_options *sopt, ferry_err *err)
 {
+    const char *base_dir = sopt->base_dir;
+    const atomic_bool *cancel = sopt->cancel;
     char path[4096];
     struct stat st;
     ferry_rc rc;
@@ -583,9 +609,22 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
             .max_bytes = spec->max_bytes,
             .policy = &s->policy,
         };
+        char *header = NULL, *email = NULL;
         s->policy = ferry_source_net_policy(spec);
         ferry_url_redact(url, s->where, sizeof(s->where));
-        return ferry_http_stream_open(url, &opt, &s->http, err);
+        if (spec->auth.type == FERRY_AUTH_GOOGLE_SA) {
+            rc = google_token(s, spec, sopt, &header, &email, err);
+            if (rc != FERRY_OK)
+                return rc;
+            opt.auth_header = header;
+            opt.share_with = email;
+        }
+        rc = ferry_http_stream_open(url, &opt, &s->http, err);
+        if (header != NULL)
+            sodium_memzero(header, strlen(header));
+        free(header);
+        free(email);
+        return rc;
     }
     if (strncasecmp(url, "file://", 7) == 0) {
         CURLU *u = curl_url();
@@ -801,7 +840,7 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
         rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
                                  strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
     if (rc == FERRY_OK && opt->rows_of == NULL)
-        rc = open_input(s, ferry_buf_str(&url), &sync->source, opt->base_dir, cancel, err);
+        rc = open_input(s, ferry_buf_str(&url), &sync->source, opt, err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)
         goto out_free;

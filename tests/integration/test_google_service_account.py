@@ -83,6 +83,8 @@ class FakeGoogle:
                     return self.reply(403, json.dumps({"error": "forbidden"}))
                 if fake.api_status != 200:
                     return self.reply(fake.api_status, json.dumps({"error": "no"}))
+                if self.path.startswith("/spreadsheets/d/abc/export"):
+                    return self.reply(200, "id,name\n1,Ana\n2,Bo\n", "text/csv")
                 self.reply(200, json.dumps({"rows": [{"id": 1, "name": "Ana"},
                                                      {"id": 2, "name": "Bo"}]}))
 
@@ -149,6 +151,21 @@ class GoogleServiceAccountTest(ferrytest.FerryTestCase):
                "token_uri": "http://127.0.0.1:%d/token" % self.google.port}
         key.update(changes)
         return json.dumps(key)
+
+    def use_sheet(self, auth):
+        self.write_config(
+            "database: sqlite:ferry.db\n"
+            "allow_private: true\n"
+            "syncs:\n"
+            "  people:\n"
+            "    source:\n"
+            '      url: "http://127.0.0.1:%d/spreadsheets/d/abc/export?format=csv"\n'
+            % self.google.port
+            + "      auth: %s\n" % auth
+            + "    target: { table: people, key: [id] }\n"
+            "    fields:\n"
+            "      id: { type: integer }\n"
+            "      name:\n")
 
     def use(self, auth):
         self.write_config(
@@ -238,6 +255,30 @@ class GoogleServiceAccountTest(ferrytest.FerryTestCase):
         out = self.sync_people(1)
         self.assertIn("share it with " + EMAIL, out)
         self.assert_secrets_absent(out)
+
+    def test_a_private_sheet_export_is_read_with_the_bearer(self):
+        self.write_file("secrets/sa.json", self.key_json())
+        self.use_sheet("{ google_service_account: { key_file: secrets/sa.json } }")
+        out = self.sync_people(0)
+        self.assertEqual(self.google.api_auth, ["Bearer " + TOKEN])
+        self.assertEqual(self.query("SELECT id, name FROM people ORDER BY id"),
+                         [(1, "Ana"), (2, "Bo")])
+        self.assert_secrets_absent(out)
+
+    def test_a_sheet_not_shared_with_the_account_names_its_email(self):
+        self.google.api_status = 403
+        self.write_file("secrets/sa.json", self.key_json())
+        self.use_sheet("{ google_service_account: { key_file: secrets/sa.json } }")
+        out = self.sync_people(1)
+        self.assertIn("HTTP 403 to the service account %s: share it with %s" % (EMAIL, EMAIL),
+                      out)
+        self.assert_secrets_absent(out)
+
+    def test_a_csv_source_takes_no_other_auth(self):
+        self.use_sheet("{ type: bearer, token_env: T }")
+        code, out, err = self.run_ferry("check")
+        self.assertNotEqual(code, 0)
+        self.assertIn("auth: a CSV source takes only google_service_account", out + err)
 
 
 if __name__ == "__main__":
