@@ -569,28 +569,6 @@ static ferry_rc open_confined(csv_source *s, const char *path, const char *files
     return FERRY_OK;
 }
 
-/* google_service_account: the key read and traded for "Authorization: Bearer ..." (cached
- * process-wide); *ret_header (a secret) and *ret_email are the caller's. */
-static ferry_rc google_token(csv_source *s, const ferry_source_spec *spec,
-                             const ferry_source_options *sopt, char **ret_header, char **ret_email,
-                             ferry_err *err)
-{
-    const ferry_secret_ref *ref = &spec->auth.secret;
-    char *key = NULL, what[600];
-    ferry_rc rc;
-
-    rc = ferry_source_secret_read(s->sync, sopt, ref, "service-account key", &key, err);
-    if (rc != FERRY_OK)
-        return rc;
-    snprintf(what, sizeof(what), "%s %s", ref->file != NULL ? "the key file" : "the variable",
-             ref->file != NULL ? ref->file : ref->env);
-    rc = ferry_google_auth_header(key, strlen(key), what, spec->auth.scope, &s->policy,
-                                  sopt->cancel, ret_header, ret_email, err);
-    sodium_memzero(key, strlen(key));
-    free(key);
-    return rc;
-}
-
 /* Opens the input named by url: an http(s) URL, or a file:// URL or a path (relative ones
  * resolve against base_dir) that must lie inside the source's files_dir. */
 static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_spec *spec,
@@ -613,7 +591,7 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
         s->policy = ferry_source_net_policy(spec);
         ferry_url_redact(url, s->where, sizeof(s->where));
         if (spec->auth.type == FERRY_AUTH_GOOGLE_SA) {
-            rc = google_token(s, spec, sopt, &header, &email, err);
+            rc = ferry_source_google_header(s->sync, sopt, &s->policy, &header, &email, err);
             if (rc != FERRY_OK)
                 return rc;
             opt.auth_header = header;

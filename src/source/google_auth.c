@@ -218,3 +218,23 @@ out_done_key:
     ferry_google_sa_key_done(&key);
     return rc;
 }
+
+ferry_rc ferry_source_google_header(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                    const ferry_net_policy *policy, char **ret_header,
+                                    char **ret_email, ferry_err *err)
+{
+    const ferry_secret_ref *ref = &sync->source.auth.secret;
+    char *key = NULL, what[600];
+    ferry_rc rc;
+
+    rc = ferry_source_secret_read(sync, opt, ref, "service-account key", &key, err);
+    if (rc != FERRY_OK)
+        return rc;
+    snprintf(what, sizeof(what), "%s %s", ref->file != NULL ? "the key file" : "the variable",
+             ref->file != NULL ? ref->file : ref->env);
+    rc = ferry_google_auth_header(key, strlen(key), what, sync->source.auth.scope, policy,
+                                  opt->cancel, ret_header, ret_email, err);
+    sodium_memzero(key, strlen(key));
+    free(key);
+    return rc;
+}

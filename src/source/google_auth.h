@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "config/config.h"
+#include "source/source.h"
 #include "util/err.h"
 #include "util/net_policy.h"
 
@@ -20,6 +22,13 @@ ferry_rc ferry_google_auth_header(const char *key_json, size_t key_len, const ch
                                   const char *scope, const ferry_net_policy *policy,
                                   const atomic_bool *cancel, char **ret_header, char **ret_email,
                                   ferry_err *err);
+
+/* ferry_google_auth_header() for sync's source (auth: google_service_account): its key read
+ * from its key_file or key_env (opt: the tenant, the config's directory, cancel), the token
+ * request under policy (borrowed). Ownership as there. Any thread. */
+ferry_rc ferry_source_google_header(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                    const ferry_net_policy *policy, char **ret_header,
+                                    char **ret_email, ferry_err *err);
 
 /* Forgets every cached token (tests; a key rotated by hand). Any thread. */
 void ferry_google_auth_cache_clear(void);

@@ -226,22 +226,14 @@ static ferry_rc add_header(rest_source *s, const char *name, const char *value, 
     return FERRY_OK;
 }
 
-/* google_service_account: the key read, traded for a token (cached process-wide), sent as
- * the bearer. */
+/* google_service_account: the key traded for a token (cached process-wide), sent as the
+ * bearer. */
 static ferry_rc add_google_token(rest_source *s, ferry_err *err)
 {
-    const ferry_secret_ref *ref = &s->spec->auth.secret;
-    char *key = NULL, *header = NULL, what[600];
+    char *header = NULL;
     ferry_rc rc;
 
-    rc = ferry_source_secret_read(s->sync, &s->opt, ref, "service-account key", &key, err);
-    if (rc != FERRY_OK)
-        return rc;
-    snprintf(what, sizeof(what), "%s %s", ref->file != NULL ? "the key file" : "the variable",
-             ref->file != NULL ? ref->file : ref->env);
-    rc = ferry_google_auth_header(key, strlen(key), what, s->spec->auth.scope, &s->policy,
-                                  s->opt.cancel, &header, &s->sa_email, err);
-    wipe_free(key);
+    rc = ferry_source_google_header(s->sync, &s->opt, &s->policy, &header, &s->sa_email, err);
     if (rc != FERRY_OK)
         return rc;
     s->headers[s->nheaders++] = header;

@@ -152,37 +152,28 @@ class GoogleServiceAccountTest(ferrytest.FerryTestCase):
         key.update(changes)
         return json.dumps(key)
 
-    def use_sheet(self, auth):
+    def write_sync(self, source, auth):
+        """ferry.yaml with one sync, people, whose source holds source's lines and auth."""
         self.write_config(
             "database: sqlite:ferry.db\n"
             "allow_private: true\n"
             "syncs:\n"
             "  people:\n"
             "    source:\n"
-            '      url: "http://127.0.0.1:%d/spreadsheets/d/abc/export?format=csv"\n'
-            % self.google.port
+            + "".join("      %s\n" % line for line in source)
             + "      auth: %s\n" % auth
             + "    target: { table: people, key: [id] }\n"
             "    fields:\n"
             "      id: { type: integer }\n"
             "      name:\n")
 
+    def use_sheet(self, auth):
+        self.write_sync(['url: "http://127.0.0.1:%d/spreadsheets/d/abc/export?format=csv"'
+                         % self.google.port], auth)
+
     def use(self, auth):
-        self.write_config(
-            "database: sqlite:ferry.db\n"
-            "allow_private: true\n"
-            "syncs:\n"
-            "  people:\n"
-            "    source:\n"
-            "      kind: rest\n"
-            '      url: "http://127.0.0.1:%d/rows"\n' % self.google.port
-            + "      records: /rows\n"
-            "      retry_backoff: 100ms\n"
-            "      auth: %s\n" % auth
-            + "    target: { table: people, key: [id] }\n"
-            "    fields:\n"
-            "      id: { type: integer }\n"
-            "      name:\n")
+        self.write_sync(["kind: rest", 'url: "http://127.0.0.1:%d/rows"' % self.google.port,
+                         "records: /rows", "retry_backoff: 100ms"], auth)
 
     def sync_people(self, expect, env=None):
         code, out, err = self.run_ferry("sync", "people", env=env)
