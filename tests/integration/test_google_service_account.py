@@ -271,6 +271,15 @@ class GoogleServiceAccountTest(ferrytest.FerryTestCase):
         self.assertNotEqual(code, 0)
         self.assertIn("auth: a CSV source takes only google_service_account", out + err)
 
+    def test_runs_of_one_server_share_the_token(self):
+        self.write_file("secrets/sa.json", self.key_json())
+        self.use_sheet("{ google_service_account: { key_file: secrets/sa.json } }")
+        with self.serve() as srv:
+            srv.run_to_end("people")
+            srv.run_to_end("people")
+        self.assertEqual(self.google.token_requests, 1)
+        self.assertEqual(self.google.api_auth, ["Bearer " + TOKEN] * 2)
+
 
 if __name__ == "__main__":
     unittest.main()
