@@ -228,7 +228,7 @@ class GoogleServiceAccountTest(ferrytest.FerryTestCase):
         self.assertIn(EMAIL, out)
         self.assertIn("invalid_grant: Invalid JWT Signature.", out)
         self.assertEqual(self.google.api_auth, [])
-        self.assertEqual(self.query("SELECT name FROM sqlite_master WHERE name = 'people'"), [])
+        self.assertFalse(self.table_exists("people"))
         self.assert_secrets_absent(out)
 
     def test_a_token_endpoint_answering_html_is_an_error(self):
