@@ -190,13 +190,16 @@ typedef enum {
     FERRY_AUTH_BASIC,
     FERRY_AUTH_BEARER,
     FERRY_AUTH_HEADER,
+    FERRY_AUTH_GOOGLE_SA, /* google_service_account: a key traded for bearer tokens */
 } ferry_auth_type;
 
 typedef struct {
     ferry_auth_type type;
     ferry_secret_ref user;   /* basic */
-    ferry_secret_ref secret; /* basic: the password; bearer: the token; header: the key */
+    ferry_secret_ref secret; /* basic: the password; bearer: the token; header: the key;
+                                google_service_account: the key file's JSON */
     char *header;            /* header: the header's name */
+    char *scope;             /* google_service_account: the scopes asked for, or NULL */
 } ferry_auth_spec;
 
 typedef enum {

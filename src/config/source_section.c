@@ -286,6 +286,35 @@ static ferry_rc on_auth_literal_secret(struct walk *w, const struct val *v,
                              "token_file, key_file) that holds it");
 }
 
+static const struct key_rule google_sa_rules[] = {
+    {"key_env", FERRY_KEY_CUSTOM, .offset = AUTH(secret.env), .fn = on_auth_secret},
+    {"key_file", FERRY_KEY_CUSTOM, .offset = AUTH(secret.file), .fn = on_auth_secret},
+    {"scope", FERRY_KEY_STRING, .offset = AUTH(scope)},
+    {"key", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
+};
+
+/* google_service_account: { key_file | key_env, scope }: instead of type:. */
+static ferry_rc on_google_sa(struct walk *w, const struct val *v, const struct key_rule *rule,
+                             void *obj, void *data)
+{
+    ferry_auth_spec *a = data;
+    ferry_rc rc;
+
+    (void)rule;
+    if (a->type != FERRY_AUTH_NONE)
+        return ferry_config_fail(w, v->line, "google_service_account does not go with type %s",
+                                 auth_types[a->type]);
+    rc = ferry_config_table_walk(w, v, google_sa_rules, NITEMS(google_sa_rules), obj, a, NULL);
+    if (rc != FERRY_OK)
+        return rc;
+    if (a->secret.env == NULL && a->secret.file == NULL)
+        return ferry_config_fail(w, v->line,
+                                 "google_service_account needs key_file or key_env (the "
+                                 "service account's JSON key)");
+    a->type = FERRY_AUTH_GOOGLE_SA;
+    return FERRY_OK;
+}
+
 static ferry_rc check_header_name(struct walk *w, const struct val *v, const struct key_rule *rule,
                                   void *obj, void *data)
 {
@@ -300,8 +329,8 @@ static ferry_rc check_header_name(struct walk *w, const struct val *v, const str
 }
 
 static const struct key_rule auth_rules[] = {
-    {"type", FERRY_KEY_ENUM, .flags = FERRY_KEY_REQUIRED, .offset = AUTH(type), .min = 1,
-     .what = "auth type", .names = auth_types, .nnames = NITEMS(auth_types)},
+    {"type", FERRY_KEY_ENUM, .offset = AUTH(type), .min = 1, .what = "auth type",
+     .names = auth_types, .nnames = NITEMS(auth_types)},
     {"user", FERRY_KEY_STRING, .offset = AUTH(user.literal)},
     {"user_env", FERRY_KEY_STRING, .offset = AUTH(user.env)},
     {"user_file", FERRY_KEY_STRING, .offset = AUTH(user.file)},
@@ -315,6 +344,7 @@ static const struct key_rule auth_rules[] = {
     {"password", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
     {"token", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
     {"key", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
+    {"google_service_account", FERRY_KEY_CUSTOM, .fn = on_google_sa},
 };
 
 /* Which keys each type takes: the secret's prefix, and the other keys allowed. */
@@ -326,6 +356,9 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
                          : a->type == FERRY_AUTH_BEARER ? "token_"
                                                         : "key_";
 
+    if (a->type == FERRY_AUTH_NONE)
+        return ferry_config_fail(
+            w, v->line, "auth needs type: (basic, bearer, header) or google_service_account:");
     while ((pair = fy_node_mapping_iterate(v->node, &it)) != NULL) {
         struct fy_node *k = fy_node_pair_key(pair);
         size_t len = 0;
@@ -336,12 +369,20 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
 
         if (len == 4 && strncmp(name, "type", 4) == 0)
             continue;
+        if (a->type == FERRY_AUTH_GOOGLE_SA) {
+            if (len == 22 && strncmp(name, "google_service_account", 22) == 0)
+                continue;
+            return ferry_config_fail(w, kv.line, "'%.*s' does not go with google_service_account",
+                                     ferry_config_show_len(len), name);
+        }
         if ((user && a->type != FERRY_AUTH_BASIC) ||
             (secret && strncmp(name, prefix, strlen(prefix)) != 0) ||
             (len == 6 && strncmp(name, "header", 6) == 0 && a->type != FERRY_AUTH_HEADER))
             return ferry_config_fail(w, kv.line, "'%.*s' does not go with type %s",
                                      ferry_config_show_len(len), name, auth_types[a->type]);
     }
+    if (a->type == FERRY_AUTH_GOOGLE_SA)
+        return FERRY_OK;
     if (a->type == FERRY_AUTH_BASIC) {
         int users = (a->user.literal != NULL) + (a->user.env != NULL) + (a->user.file != NULL);
         if (users != 1)
@@ -494,7 +535,7 @@ static const struct key_rule source_rules[] = {
     {"query", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .offset = SRC(query),
      .count_offset = SRC(nquery), .what = "query parameter", .fn = on_pairs},
     {"body", FERRY_KEY_TEXT, .flags = FERRY_KEY_REST, .offset = SRC(body)},
-    {"auth", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_auth},
+    {"auth", FERRY_KEY_CUSTOM, .fn = on_auth},
     {"records", FERRY_KEY_POINTER, .flags = FERRY_KEY_REST, .offset = SRC(records)},
     {"pagination", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_pagination},
     {"rate_limit", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_rate_limit},
@@ -644,6 +685,19 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
     }
     if ((rc = check_placeholders(w, st->line, "url", src->url, &vs)) != FERRY_OK)
         goto out;
+    if (src->kind == FERRY_SOURCE_CSV && src->auth.type != FERRY_AUTH_NONE &&
+        src->auth.type != FERRY_AUTH_GOOGLE_SA) {
+        rc = ferry_config_fail(w, st->line,
+                               "auth: a CSV source takes only google_service_account (other "
+                               "kinds of auth are for REST sources, kind: rest)");
+        goto out;
+    }
+    if (src->kind == FERRY_SOURCE_CSV && src->auth.type == FERRY_AUTH_GOOGLE_SA &&
+        strncasecmp(src->url, "http://", 7) != 0 && strncasecmp(src->url, "https://", 8) != 0) {
+        rc = ferry_config_fail(w, st->line,
+                               "auth: google_service_account needs an http:// or https:// url");
+        goto out;
+    }
     if (src->kind == FERRY_SOURCE_CSV) {
         ferry_config_path_pop(w, old);
         return check_csv_fields(w, sync);
@@ -711,6 +765,7 @@ void ferry_config_source_done(ferry_source_spec *src)
     secret_ref_done(&src->auth.user);
     secret_ref_done(&src->auth.secret);
     free(src->auth.header);
+    free(src->auth.scope);
     free(src->records);
     free(p->next);
     free(p->total);

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include "source/csv_reader.h"
+#include "source/google_auth.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/http_stream.h"
@@ -571,8 +573,10 @@ static ferry_rc open_confined(csv_source *s, const char *path, const char *files
 /* Opens the input named by url: an http(s) URL, or a file:// URL or a path (relative ones
  * resolve against base_dir) that must lie inside the source's files_dir. */
 static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_spec *spec,
-                           const char *base_dir, const atomic_bool *cancel, ferry_err *err)
+                           const ferry_source_options *sopt, ferry_err *err)
 {
+    const char *base_dir = sopt->base_dir;
+    const atomic_bool *cancel = sopt->cancel;
     char path[4096];
     struct stat st;
     ferry_rc rc;
@@ -584,9 +588,22 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
             .max_bytes = spec->max_bytes,
             .policy = &s->policy,
         };
+        char *header = NULL, *email = NULL;
         s->policy = ferry_source_net_policy(spec);
         ferry_url_redact(url, s->where, sizeof(s->where));
-        return ferry_http_stream_open(url, &opt, &s->http, err);
+        if (spec->auth.type == FERRY_AUTH_GOOGLE_SA) {
+            rc = ferry_source_google_header(s->sync, sopt, &s->policy, &header, &email, err);
+            if (rc != FERRY_OK)
+                return rc;
+            opt.auth_header = header;
+            opt.share_with = email;
+        }
+        rc = ferry_http_stream_open(url, &opt, &s->http, err);
+        if (header != NULL)
+            sodium_memzero(header, strlen(header));
+        free(header);
+        free(email);
+        return rc;
     }
     if (strncasecmp(url, "file://", 7) == 0) {
         CURLU *u = curl_url();
@@ -802,7 +819,7 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
         rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
                                  strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
     if (rc == FERRY_OK && opt->rows_of == NULL)
-        rc = open_input(s, ferry_buf_str(&url), &sync->source, opt->base_dir, cancel, err);
+        rc = open_input(s, ferry_buf_str(&url), &sync->source, opt, err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)
         goto out_free;

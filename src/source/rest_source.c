@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "source/google_auth.h"
 #include "source/source.h"
 #include "util/backoff.h"
 #include "util/http_fetch.h"
@@ -48,7 +49,6 @@
 #include "util/url.h"
 
 #define URL_MAX (16 * 1024)
-#define SECRET_MAX (16 * 1024)
 #define BODY_MAX (1024 * 1024)
 #define BACKOFF_CAP_MS 60000
 
@@ -70,6 +70,7 @@ typedef struct {
     char **headers; /* "Name: value", NULL-terminated */
     size_t nheaders;
     char *user, *password; /* basic authentication, or NULL */
+    char *sa_email;        /* google_service_account: the account's e-mail, or NULL */
     char *body;            /* expanded request body, or NULL */
     char *base_url;        /* expanded url with the expanded query, without paging parameters */
     /* Paging. */
@@ -205,81 +206,6 @@ static void tell_wait(rest_source *s, int64_t until_ms, const char *what)
         s->opt.on_wait(s->opt.ctx, until_ms, what);
 }
 
-/* Reads a secret from the environment or a file; *ret is owned (wiped and freed by the
- * caller). Messages name the variable or the file, never the value. */
-static ferry_rc read_secret(rest_source *s, const ferry_secret_ref *ref, const char *what,
-                            char **ret, ferry_err *err)
-{
-    char path[4096], name[512];
-    ferry_buf expanded;
-    char *buf;
-    size_t n = 0;
-    FILE *f;
-
-    /* The variable's and the file's names may hold {variables}: one key per tenant. */
-    if (ref->env != NULL || ref->file != NULL) {
-        ferry_rc rc;
-        ferry_buf_init(&expanded, sizeof(name) - 1);
-        rc = ferry_source_expand(s->sync, s->opt.tenant, ref->env != NULL ? ref->env : ref->file,
-                                 false, &expanded, err);
-        if (rc == FERRY_OK)
-            snprintf(name, sizeof(name), "%s", ferry_buf_str(&expanded));
-        ferry_buf_done(&expanded);
-        if (rc != FERRY_OK)
-            return rc;
-    }
-
-    if (ref->literal != NULL) {
-        *ret = strdup(ref->literal);
-        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
-    }
-    if (ref->env != NULL) {
-        const char *v = getenv(name);
-        if (v == NULL || v[0] == '\0')
-            return ferry_err_set(err, FERRY_ECREDENTIAL,
-                                 "the %s is read from the environment variable %s, which is not "
-                                 "set",
-                                 what, name);
-        *ret = strdup(v);
-        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
-    }
-    if (ref->file == NULL) {
-        *ret = strdup("");
-        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
-    }
-    if (name[0] == '/' || s->opt.base_dir == NULL)
-        snprintf(path, sizeof(path), "%s", name);
-    else
-        snprintf(path, sizeof(path), "%s/%s", s->opt.base_dir, name);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return ferry_err_set_errno(err, FERRY_ECREDENTIAL,
-                                   "the %s is read from %s, which cannot be "
-                                   "opened",
-                                   what, path);
-    buf = calloc(1, SECRET_MAX + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
-    }
-    n = fread(buf, 1, SECRET_MAX + 1, f);
-    fclose(f);
-    if (n > SECRET_MAX) {
-        ferry_password_wipe(buf, SECRET_MAX + 1);
-        free(buf);
-        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is too large", what, path);
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (n == 0 || memchr(buf, '\0', n) != NULL) {
-        free(buf);
-        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is empty or not text", what,
-                             path);
-    }
-    *ret = buf;
-    return FERRY_OK;
-}
-
 static void wipe_free(char *p)
 {
     if (p != NULL) {
@@ -297,6 +223,20 @@ static ferry_rc add_header(rest_source *s, const char *name, const char *value, 
         return ferry_err_set(err, FERRY_ENOMEM, "building the request");
     snprintf(line, n, "%s: %s", name, value);
     s->headers[s->nheaders++] = line;
+    return FERRY_OK;
+}
+
+/* google_service_account: the key traded for a token (cached process-wide), sent as the
+ * bearer. */
+static ferry_rc add_google_token(rest_source *s, ferry_err *err)
+{
+    char *header = NULL;
+    ferry_rc rc;
+
+    rc = ferry_source_google_header(s->sync, &s->opt, &s->policy, &header, &s->sa_email, err);
+    if (rc != FERRY_OK)
+        return rc;
+    s->headers[s->nheaders++] = header;
     return FERRY_OK;
 }
 
@@ -335,13 +275,16 @@ static ferry_rc build_request(rest_source *s, ferry_err *err)
         return rc;
     switch (auth->type) {
     case FERRY_AUTH_BASIC:
-        if ((rc = read_secret(s, &auth->user, "user name", &s->user, err)) == FERRY_OK)
-            rc = read_secret(s, &auth->secret, "password", &s->password, err);
+        if ((rc = ferry_source_secret_read(s->sync, &s->opt, &auth->user, "user name", &s->user,
+                                           err)) == FERRY_OK)
+            rc = ferry_source_secret_read(s->sync, &s->opt, &auth->secret, "password", &s->password,
+                                          err);
         return rc;
     case FERRY_AUTH_BEARER:
     case FERRY_AUTH_HEADER:
-        rc = read_secret(s, &auth->secret, auth->type == FERRY_AUTH_BEARER ? "token" : "API key",
-                         &secret, err);
+        rc = ferry_source_secret_read(s->sync, &s->opt, &auth->secret,
+                                      auth->type == FERRY_AUTH_BEARER ? "token" : "API key",
+                                      &secret, err);
         if (rc != FERRY_OK)
             return rc;
         if (strpbrk(secret, "\r\n") != NULL) {
@@ -363,6 +306,8 @@ static ferry_rc build_request(rest_source *s, ferry_err *err)
         }
         wipe_free(secret);
         return rc;
+    case FERRY_AUTH_GOOGLE_SA:
+        return add_google_token(s, err);
     default:
         return FERRY_OK;
     }
@@ -615,6 +560,13 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                 *s->opt.ret_status = st;
             if (st >= 200 && st < 300)
                 return FERRY_OK;
+            if (s->sa_email != NULL && (st == 403 || st == 404)) {
+                ferry_http_response_done(resp);
+                return ferry_err_set(err, FERRY_EHTTP,
+                                     "%s answered HTTP %ld on page %ld to the service account "
+                                     "%s: share it with %s (Share, as a viewer)",
+                                     s->where, st, page, s->sa_email, s->sa_email);
+            }
             if (st == 401 || st == 403) {
                 ferry_http_response_done(resp);
                 return ferry_err_set(err, FERRY_EHTTP,
@@ -1309,6 +1261,7 @@ static void rest_close(ferry_source *base)
     free(s->headers);
     wipe_free(s->user);
     wipe_free(s->password);
+    free(s->sa_email);
     free(s->body);
     free(s->base_url);
     free(s->url);

@@ -2,10 +2,15 @@
  * shares: {variable} expansion and the connection check's result. */
 #include "source/source.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/password.h"
 #include "util/template.h"
+
+/* The most a secret (a token, a password, a service-account key file) may hold. */
+#define SECRET_MAX (16 * 1024)
 
 ferry_rc ferry_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
                            ferry_source **ret_src, ferry_err *err)
@@ -76,4 +81,78 @@ void ferry_source_close(ferry_source *src)
 {
     if (src != NULL)
         src->ops->close(src);
+}
+
+ferry_rc ferry_source_secret_read(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                  const ferry_secret_ref *ref, const char *what, char **ret,
+                                  ferry_err *err)
+{
+    char path[4096], name[512];
+    ferry_buf expanded;
+    char *buf;
+    size_t n = 0;
+    FILE *f;
+
+    /* The variable's and the file's names may hold {variables}: one key per tenant. */
+    if (ref->env != NULL || ref->file != NULL) {
+        ferry_rc rc;
+        ferry_buf_init(&expanded, sizeof(name) - 1);
+        rc = ferry_source_expand(sync, opt->tenant, ref->env != NULL ? ref->env : ref->file, false,
+                                 &expanded, err);
+        if (rc == FERRY_OK)
+            snprintf(name, sizeof(name), "%s", ferry_buf_str(&expanded));
+        ferry_buf_done(&expanded);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+
+    if (ref->literal != NULL) {
+        *ret = strdup(ref->literal);
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (ref->env != NULL) {
+        const char *v = getenv(name);
+        if (v == NULL || v[0] == '\0')
+            return ferry_err_set(err, FERRY_ECREDENTIAL,
+                                 "the %s is read from the environment variable %s, which is not "
+                                 "set",
+                                 what, name);
+        *ret = strdup(v);
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (ref->file == NULL) {
+        *ret = strdup("");
+        return *ret != NULL ? FERRY_OK : ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    if (name[0] == '/' || opt->base_dir == NULL)
+        snprintf(path, sizeof(path), "%s", name);
+    else
+        snprintf(path, sizeof(path), "%s/%s", opt->base_dir, name);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return ferry_err_set_errno(err, FERRY_ECREDENTIAL,
+                                   "the %s is read from %s, which cannot be "
+                                   "opened",
+                                   what, path);
+    buf = calloc(1, SECRET_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return ferry_err_set(err, FERRY_ENOMEM, "reading %s", what);
+    }
+    n = fread(buf, 1, SECRET_MAX + 1, f);
+    fclose(f);
+    if (n > SECRET_MAX) {
+        ferry_password_wipe(buf, SECRET_MAX + 1);
+        free(buf);
+        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is too large", what, path);
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n == 0 || memchr(buf, '\0', n) != NULL) {
+        free(buf);
+        return ferry_err_set(err, FERRY_ECREDENTIAL, "the %s file %s is empty or not text", what,
+                             path);
+    }
+    *ret = buf;
+    return FERRY_OK;
 }

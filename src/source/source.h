@@ -125,6 +125,14 @@ ferry_rc ferry_source_expand_query(const ferry_sync_spec *sync, const char *tena
 ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,
                              bool encode, ferry_buf *out, ferry_err *err);
 
+/* Reads the secret ref names (its variable's or file's name may hold {variables}; a
+ * relative file resolves against opt->base_dir) for sync; what names it in errors ("token").
+ * On success *ret is owned by the caller (wipe it, then free()). Messages name the variable
+ * or the file, never the value. Any thread. */
+ferry_rc ferry_source_secret_read(const ferry_sync_spec *sync, const ferry_source_options *opt,
+                                  const ferry_secret_ref *ref, const char *what, char **ret,
+                                  ferry_err *err);
+
 /* The destination policy of spec (a view of it: borrowed from spec). */
 static inline ferry_net_policy ferry_source_net_policy(const ferry_source_spec *spec)
 {

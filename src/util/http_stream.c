@@ -16,6 +16,7 @@
 #include "util/http_stream.h"
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ struct ferry_http_stream {
     int64_t content_length;
     char redacted[512];
     char curl_error[CURL_ERROR_SIZE];
+    struct curl_slist *headers; /* the auth header, or NULL; wiped at close */
+    char share_with[320];       /* a service account's e-mail, or "" */
 };
 
 void ferry_size_format(uint64_t n, char *out, size_t outlen)
@@ -150,6 +153,16 @@ ferry_rc ferry_http_stream_open(const char *url, const ferry_http_stream_options
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_error);
+    if (opt->share_with != NULL)
+        snprintf(s->share_with, sizeof(s->share_with), "%s", opt->share_with);
+    if (opt->auth_header != NULL) {
+        s->headers = curl_slist_append(NULL, opt->auth_header);
+        if (s->headers == NULL) {
+            ferry_http_stream_close(s);
+            return ferry_err_set(err, FERRY_ENOMEM, "building the request to %s", s->redacted);
+        }
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+    }
     if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
         ferry_http_stream_close(s);
         return ferry_err_set(err, FERRY_EHTTP, "starting the request to %s", s->redacted);
@@ -187,7 +200,12 @@ static ferry_rc check_status(ferry_http_stream *s, ferry_err *err)
             hint = " (not found: check the URL)";
         bool first = err != NULL && err->code == FERRY_OK;
         ferry_rc rc;
-        if (s->status == 400 && s->sheet_gid[0] != '\0')
+        if (s->share_with[0] != '\0' && (s->status == 401 || s->status == 403 || s->status == 404))
+            rc = ferry_err_set(err, FERRY_EHTTP,
+                               "%s answered HTTP %ld to the service account %s: share it with %s "
+                               "(Share, as a viewer)",
+                               s->redacted, s->status, s->share_with, s->share_with);
+        else if (s->status == 400 && s->sheet_gid[0] != '\0')
             rc = ferry_err_set(err, FERRY_EHTTP,
                                "the tab (gid %s) was not found: %s answered HTTP 400; check the "
                                "gid= in the URL (the number after #gid= in the browser's address "
@@ -353,6 +371,9 @@ void ferry_http_stream_close(ferry_http_stream *s)
         curl_easy_cleanup(s->easy);
     if (s->multi != NULL)
         curl_multi_cleanup(s->multi);
+    for (struct curl_slist *h = s->headers; h != NULL; h = h->next)
+        sodium_memzero(h->data, strlen(h->data));
+    curl_slist_free_all(s->headers);
     ferry_buf_done(&s->pending);
     free(s->content_type);
     free(s);

@@ -31,6 +31,11 @@ typedef struct {
     const atomic_bool *cancel;      /* may be NULL: once set, reads fail with FERRY_ECANCELLED */
     uint64_t max_bytes;             /* a larger (decoded) body fails with FERRY_ELIMIT; 0: none */
     const ferry_net_policy *policy; /* where it may connect; NULL: public addresses only */
+    const char *auth_header;        /* "Authorization: Bearer ..." sent with the GET, or NULL
+                                       (copied, wiped at close; curl drops it on a redirect to
+                                       another host) */
+    const char *share_with;         /* a service account's e-mail: a 401/403/404 says to share
+                                       the sheet with it; or NULL */
 } ferry_http_stream_options;
 
 /* Starts a GET of url (opt borrowed; copied where needed, policy kept). On success

@@ -119,6 +119,57 @@ static void auth_keys_must_match_the_type(void **state)
                       "exactly one of user, user_env, user_file");
 }
 
+static void a_google_service_account_needs_its_key_and_no_type(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok(REST_SYNC("      auth: { google_service_account: { key_file: sa.json, scope: "
+                             "\"https://x/a\" } }\n",
+                             "      id: {}\n"));
+    assert_int_equal(cfg->syncs[0].source.auth.type, FERRY_AUTH_GOOGLE_SA);
+    assert_non_null(strstr(cfg->syncs[0].source.auth.secret.file, "sa.json"));
+    assert_string_equal(cfg->syncs[0].source.auth.scope, "https://x/a");
+    ferry_config_free(cfg);
+    expect_error_with(
+        REST_SYNC("      auth: { google_service_account: { scope: s } }\n", "      id: {}\n"),
+        "google_service_account needs key_file or key_env");
+    expect_error_with(REST_SYNC("      auth: { type: bearer, google_service_account: { key_env: "
+                                "K } }\n",
+                                "      id: {}\n"),
+                      "google_service_account does not go with type bearer");
+    expect_error_with(REST_SYNC("      auth: { google_service_account: { key_env: K }, header: "
+                                "X-A }\n",
+                                "      id: {}\n"),
+                      "'header' does not go with google_service_account");
+    expect_error_with(
+        REST_SYNC("      auth: { google_service_account: { key: K } }\n", "      id: {}\n"),
+        "secrets are not written in the config");
+    expect_error_with(REST_SYNC("      auth: { token_env: K }\n", "      id: {}\n"),
+                      "auth needs type: (basic, bearer, header) or google_service_account:");
+}
+
+#define CSV_SYNC(url, auth)                                                                        \
+    "syncs:\n  p:\n    source: { url: \"" url "\", auth: " auth " }\n"                             \
+    "    target: { table: p, key: [id] }\n    fields:\n      id: {}\n"
+
+static void a_csv_url_takes_a_google_service_account_and_no_other_auth(void **state)
+{
+    ferry_config *cfg;
+
+    (void)state;
+    cfg = parse_ok(CSV_SYNC("https://docs.google.com/spreadsheets/d/x/export?format=csv",
+                            "{ google_service_account: { key_env: SA } }"));
+    assert_int_equal(cfg->syncs[0].source.kind, FERRY_SOURCE_CSV);
+    assert_int_equal(cfg->syncs[0].source.auth.type, FERRY_AUTH_GOOGLE_SA);
+    assert_string_equal(cfg->syncs[0].source.auth.secret.env, "SA");
+    ferry_config_free(cfg);
+    expect_error_with(CSV_SYNC("https://h/x.csv", "{ type: bearer, token_env: T }"),
+                      "auth: a CSV source takes only google_service_account");
+    expect_error_with(CSV_SYNC("people.csv", "{ google_service_account: { key_env: SA } }"),
+                      "auth: google_service_account needs an http:// or https:// url");
+}
+
 static void keys_of_the_other_kind_are_errors(void **state)
 {
     (void)state;
@@ -253,6 +304,8 @@ int main(void)
         cmocka_unit_test(every_pagination_style_gets_its_defaults),
         cmocka_unit_test(literal_secrets_are_refused),
         cmocka_unit_test(auth_keys_must_match_the_type),
+        cmocka_unit_test(a_google_service_account_needs_its_key_and_no_type),
+        cmocka_unit_test(a_csv_url_takes_a_google_service_account_and_no_other_auth),
         cmocka_unit_test(keys_of_the_other_kind_are_errors),
         cmocka_unit_test(placeholders_must_name_a_variable),
         cmocka_unit_test(bad_pointers_and_styles_are_errors),
