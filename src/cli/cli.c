@@ -32,6 +32,7 @@
 #include "sync/check.h"
 #include "sync/run.h"
 #include "target/target.h"
+#include "target/tenants.h"
 #include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
@@ -398,6 +399,14 @@ static int cmd_sync(const cli_opts *o)
         status = EXIT_USAGE;
         goto out;
     }
+    ferry_err_clear(&err);
+    if (sync->tenants.query != NULL &&
+        ferry_tenants_allow(cfg, sync, o->tenant, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: sync %s, tenant %s: %s\n", sync->name, o->tenant,
+                err.code == FERRY_EINVAL ? err.msg + strlen("tenant: ") : err.msg);
+        status = err.code == FERRY_EINVAL ? EXIT_USAGE : EXIT_RUN_FAILED;
+        goto out;
+    }
 
     ps.tty = isatty(STDERR_FILENO);
     rq.sync = sync;
@@ -669,13 +678,14 @@ static int check_header(const ferry_config *cfg, const ferry_sync_spec *sync)
     return EXIT_USAGE;
 }
 
+static int check_tenants(const cli_opts *o, const ferry_config *cfg, const ferry_sync_spec *sync);
+static int check_source(const cli_opts *o, const ferry_config *cfg, const ferry_sync_spec *sync,
+                        const char *tenant);
+
 /* ferry check NAME: the source's first page, as a person setting the sync up wants it. */
 static int check_sync(const cli_opts *o, const ferry_config *cfg)
 {
     const ferry_sync_spec *sync = ferry_config_sync_get(cfg, o->args[0]);
-    ferry_check_report r;
-    ferry_err err;
-    char dur[32];
     int status;
 
     if (sync == NULL) {
@@ -684,10 +694,61 @@ static int check_sync(const cli_opts *o, const ferry_config *cfg)
     }
     if ((status = check_target(cfg, sync)) != 0)
         return status;
+    if (sync->tenants.query != NULL)
+        return check_tenants(o, cfg, sync);
+    return check_source(o, cfg, sync, o->tenant);
+}
+
+/* ferry check NAME for a sync with tenants.query: the tenants it names now, then the source
+ * of the tenant --tenant names (which must be one of them), else of the first. */
+static int check_tenants(const cli_opts *o, const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    ferry_tenant_list l;
+    const char *tenant = o->tenant;
+    bool named = false;
+    ferry_err err;
+    int status;
+
     ferry_err_clear(&err);
-    if (ferry_sync_check(cfg, sync, o->tenant, &cancel_requested, &r, &err) != FERRY_OK) {
+    if (ferry_tenants_read(cfg, sync, &l, &err) != FERRY_OK) {
+        printf("%s: tenants not read: %s\n", sync->name, err.msg);
+        return EXIT_RUN_FAILED;
+    }
+    printf("%s: tenants.query names %zu tenant%s", sync->name, l.n, l.n == 1 ? "" : "s");
+    for (size_t i = 0; i < l.n && i < 10; i++)
+        printf("%s%s", i ? ", " : ": ", l.values[i]);
+    printf("%s\n", l.n > 10 ? ", ..." : "");
+    for (size_t i = 0; i < l.nrefused; i++)
+        printf("left out: %s\n", l.refused[i]);
+    for (size_t i = 0; tenant != NULL && i < l.n; i++)
+        named = named || strcmp(l.values[i], tenant) == 0;
+    if (tenant != NULL && !named) {
+        fprintf(stderr, "ferry: sync %s, tenant %s: not one of the tenants tenants.query names\n",
+                sync->name, tenant);
+        status = EXIT_USAGE;
+    } else if (l.n == 0) {
+        printf("no tenant to check the source with\n");
+        status = EXIT_RUN_FAILED;
+    } else {
+        status = check_source(o, cfg, sync, tenant != NULL ? tenant : l.values[0]);
+    }
+    ferry_tenant_list_done(&l);
+    return status;
+}
+
+/* The source part of ferry check NAME, for tenant (NULL without tenants). */
+static int check_source(const cli_opts *o, const ferry_config *cfg, const ferry_sync_spec *sync,
+                        const char *tenant)
+{
+    ferry_check_report r;
+    ferry_err err;
+    char dur[32];
+    int status;
+
+    ferry_err_clear(&err);
+    if (ferry_sync_check(cfg, sync, tenant, &cancel_requested, &r, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: sync %s: %s%s\n", sync->name, err.msg,
-                sync->tenant_variable != NULL && o->tenant == NULL ? " (--tenant)" : "");
+                sync->tenant_variable != NULL && tenant == NULL ? " (--tenant)" : "");
         return EXIT_USAGE;
     }
     ferry_time_format_duration(r.duration_ms, dur, sizeof(dur));

@@ -302,6 +302,13 @@ typedef struct {
     ferry_guard_limit max_failed;  /* records that fail; default none */
 } ferry_guard_spec;
 
+/* syncs.NAME.tenants (docs/sources.md, "Tenants"). */
+typedef struct {
+    char *query;    /* one SELECT; NULL without tenants: */
+    char *database; /* NULL: the sync's target database */
+    int line;
+} ferry_tenants_spec;
+
 /* Where a finished run is told (notify:, docs/config.md "Notifications"). */
 typedef enum {
     FERRY_NOTIFY_WEBHOOK = 0, /* a signed POST of the run (and, with records, its changes) */
@@ -390,7 +397,11 @@ typedef struct ferry_sync_spec {
     char *tenant_variable;
     char **tenant_values; /* the allowed tenants, or NULL for any */
     size_t ntenant_values;
-    long tenant_field;        /* index of the tenant field, or -1 */
+    long tenant_field; /* index of the tenant field, or -1 */
+    /* tenants: { query, database }: the tenants are what query's first column holds in
+     * database (a URL as for database:; NULL for the sync's target database), read when a
+     * schedule fires, by ferry check and when a run is asked for (target/tenants.h). */
+    ferry_tenants_spec tenants;
     ferry_notify_list notify; /* set: replaces the top level's notify: */
     int line;
 } ferry_sync_spec;

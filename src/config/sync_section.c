@@ -936,6 +936,51 @@ const char *ferry_sync_tenant_problem(const ferry_sync_spec *sync, const char *t
 static ferry_rc on_sync_steps(struct walk *w, const struct val *v, const struct key_rule *rule,
                               void *obj, void *data);
 
+/* ---- syncs.NAME.tenants ---- */
+
+/* tenants.query: one SELECT (or WITH) statement, whose first column names the tenants. */
+static ferry_rc check_tenants_query(struct walk *w, const struct val *v,
+                                    const struct key_rule *rule, void *obj, void *data)
+{
+    const ferry_tenants_spec *ts = data;
+    const char *q = ts->query;
+    size_t n;
+
+    (void)rule;
+    (void)obj;
+    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+        q++;
+    n = strcspn(q, " \t\r\n(");
+    if (!((n == 6 && strncasecmp(q, "select", 6) == 0) ||
+          (n == 4 && strncasecmp(q, "with", 4) == 0)))
+        return ferry_config_fail(w, v->line,
+                                 "expected one SELECT statement whose first column names the "
+                                 "tenants, such as \"SELECT slug FROM organisations WHERE "
+                                 "sync_enabled\"");
+    return FERRY_OK;
+}
+
+#define TENANTS(member) offsetof(ferry_tenants_spec, member)
+
+static const struct key_rule tenants_rules[] = {
+    {"query", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = TENANTS(query),
+     .fn = check_tenants_query},
+    {"database", FERRY_KEY_STRING, .offset = TENANTS(database), .fn = ferry_config_database_check},
+};
+
+/* tenants: walked by its rows; this notes its line for the checks made after the walk. */
+static ferry_rc on_sync_tenants(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    ferry_sync_spec *sync = data;
+
+    (void)w;
+    (void)rule;
+    (void)obj;
+    sync->tenants.line = v->line;
+    return FERRY_OK;
+}
+
 /* The rows before STEP_RULES are a step's (steps.NAME): the form of a sync without steps.
  * source, target and fields are required in a step and in a sync without steps, and refused
  * beside steps: (check_section_keys()). */
@@ -957,6 +1002,8 @@ static const struct key_rule sync_rules[] = {
     {"cooldown", FERRY_KEY_DURATION, .offset = SYNC(cooldown_ms)}, /* default: none */
     {"retries", FERRY_KEY_INT, .offset = SYNC(retries), .min = 0, .max = 10},
     {"tenant", FERRY_KEY_CUSTOM, .fn = on_sync_tenant}, /* applied after the fields */
+    {"tenants", FERRY_KEY_TABLE, .offset = SYNC(tenants), .sub = tenants_rules,
+     .nsub = NITEMS(tenants_rules), .fn = on_sync_tenants},
     {"guard", FERRY_KEY_TABLE, .offset = SYNC(guard), .sub = guard_rules,
      .nsub = NITEMS(guard_rules)},
     {"notify", FERRY_KEY_CUSTOM, .offset = SYNC(notify), .fn = ferry_config_notify_walk},
@@ -1454,12 +1501,18 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     if (rc == FERRY_OK)
         rc = st.has_steps ? apply_steps(w, &st)
                           : finish_section(w, &st, st.has_tenant ? &st.tenant : NULL);
+    if (rc == FERRY_OK && sync->tenants.query != NULL && sync->tenant_variable == NULL)
+        rc = ferry_config_fail(w, sync->tenants.line,
+                               "tenants: needs tenant: { variable, column } beside it (the "
+                               "query names the tenants, tenant: says where they go)");
+    if (rc == FERRY_OK && sync->tenants.query != NULL && sync->tenant_values != NULL)
+        rc = ferry_config_fail(w, sync->tenants.line,
+                               "tenants: and tenant.values both name the tenants: keep one");
     if (rc == FERRY_OK && sync->tenant_variable != NULL && sync->schedule != NULL &&
-        sync->tenant_values == NULL)
-        rc =
-            ferry_config_fail(w, line,
-                              "a scheduled sync with tenants needs tenant.values: the tenants each "
-                              "scheduled time runs");
+        sync->tenant_values == NULL && sync->tenants.query == NULL)
+        rc = ferry_config_fail(w, line,
+                               "a scheduled sync with tenants needs tenant.values or "
+                               "tenants.query: the tenants each scheduled time runs");
     if (rc != FERRY_OK)
         return rc;
     if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
@@ -1651,6 +1704,8 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     ferry_config_source_done(&s->source);
     free(s->tenant_variable);
     ferry_config_strv_free(s->tenant_values, s->ntenant_values);
+    free(s->tenants.query);
+    free(s->tenants.database);
     free(s->target.table);
     free(s->target.database);
     ferry_config_strv_free(s->target.key, s->target.nkey);

@@ -9,6 +9,7 @@
 #include "events/run_json.h"
 #include "http/internal.h"
 #include "queue/queue.h"
+#include "target/tenants.h"
 #include "util/timeutil.h"
 
 /* ---- /api/syncs ---- */
@@ -56,16 +57,29 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
         json_object_set_new(o, "steps", steps);
     }
     if (sync->tenant_variable != NULL) {
-        json_t *values = json_null();
+        json_t *values = json_null(), *query_error = json_null();
         if (sync->tenant_values != NULL) {
             values = json_array();
             for (size_t i = 0; i < sync->ntenant_values; i++)
                 json_array_append_new(values, json_string(sync->tenant_values[i]));
+        } else if (sync->tenants.query != NULL) {
+            /* Read now, as a run request would: the page's rows are the query's tenants. */
+            ferry_tenant_list l;
+            ferry_err_clear(&err);
+            if (ferry_tenants_read(srv->opt.config, sync, &l, &err) == FERRY_OK) {
+                values = json_array();
+                for (size_t i = 0; i < l.n; i++)
+                    json_array_append_new(values, json_string(l.values[i]));
+                ferry_tenant_list_done(&l);
+            } else {
+                query_error = json_string(err.msg);
+            }
         }
-        json_object_set_new(o, "tenant",
-                            json_pack("{s:s, s:s, s:o}", "variable", sync->tenant_variable,
-                                      "column", first->fields[first->tenant_field].name, "values",
-                                      values));
+        json_object_set_new(
+            o, "tenant",
+            json_pack("{s:s, s:s, s:o, s:b, s:o}", "variable", sync->tenant_variable, "column",
+                      first->fields[first->tenant_field].name, "values", values, "query",
+                      sync->tenants.query != NULL, "query_error", query_error));
     } else {
         json_object_set_new(o, "tenant", json_null());
     }
@@ -156,6 +170,13 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     if (!ferry_http_request_may_touch(srv, conn, req, sync->name, tenant, true, &ret))
         return ret;
     ferry_err_clear(&err);
+    if (sync->tenants.query != NULL &&
+        ferry_tenants_allow(srv->opt.config, sync, tenant, &err) != FERRY_OK)
+        return err.code == FERRY_EINVAL
+                   ? ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                            "sync '%s', tenant %.64s: %s", sync->name, tenant,
+                                            err.msg + strlen("tenant: "))
+                   : ferry_http_reply_err(conn, &err);
     if ((st = ferry_http_store(srv, &err)) == NULL)
         return ferry_http_reply_err(conn, &err);
     rq.sync = sync;

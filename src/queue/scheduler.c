@@ -15,6 +15,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "sync/run.h"
+#include "target/tenants.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -82,16 +83,39 @@ static void fire_one(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec 
     ferry_run_done(&got);
 }
 
-/* A sync with tenants runs once for each of tenant.values (the config requires them). */
+/* A sync with tenants runs once for each of tenant.values, or for each tenant its
+ * tenants.query names at this firing (the config requires one of them). */
 static void fire(ferry_scheduler *s, ferry_store *st, const ferry_sync_spec *sync, int64_t due,
                  int64_t now)
 {
+    ferry_tenant_list l;
+    ferry_err err;
+
     if (sync->tenant_variable == NULL) {
         fire_one(s, st, sync, NULL, due, now);
         return;
     }
-    for (size_t i = 0; i < sync->ntenant_values; i++)
-        fire_one(s, st, sync, sync->tenant_values[i], due, now);
+    if (sync->tenants.query == NULL) {
+        for (size_t i = 0; i < sync->ntenant_values; i++)
+            fire_one(s, st, sync, sync->tenant_values[i], due, now);
+        return;
+    }
+    ferry_err_clear(&err);
+    if (ferry_tenants_read(s->cfg, sync, &l, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR,
+                  "msg=\"reading the tenants failed: no scheduled run\" sync=\"%s\" "
+                  "error=\"%s\"",
+                  sync->name, err.msg);
+        return;
+    }
+    for (size_t i = 0; i < l.nrefused; i++)
+        ferry_log(FERRY_LOG_WARN,
+                  "msg=\"tenants.query: a value is no tenant, left out\" "
+                  "sync=\"%s\" value=\"%s\"",
+                  sync->name, l.refused[i]);
+    for (size_t i = 0; i < l.n; i++)
+        fire_one(s, st, sync, l.values[i], due, now);
+    ferry_tenant_list_done(&l);
 }
 
 /* 'every' schedules fire at whole multiples of their period (since the epoch, UTC), so every

@@ -13,6 +13,7 @@ file takes well under a minute.
 
 import base64
 import json
+import os
 import re
 import secrets
 import textwrap
@@ -679,6 +680,88 @@ class TenantTest(RestTestCase):
         self.assertIn(summary(4, created=4), out)
         self.assertEqual(self.query("SELECT organization_id, id, city FROM patients ORDER BY id"),
                          [("org-1", i, "City%d" % i) for i in range(1, 5)])
+
+
+    # -- tenants: { query } --
+
+    def use_tenant_query(self, query="SELECT slug FROM organisations WHERE cliniko_enabled "
+                                     "ORDER BY slug", extra_sync=""):
+        """use_tenants(), with the tenants named by a query on an app-made organisations
+        table in the test's database (org-1 and org-2 enabled, org-3 not)."""
+        self.exec_script("CREATE TABLE organisations (id INTEGER PRIMARY KEY, slug TEXT, "
+                         "cliniko_enabled BOOLEAN NOT NULL);"
+                         "INSERT INTO organisations (id, slug, cliniko_enabled) VALUES "
+                         "(1, 'org-2', TRUE), (2, 'org-1', TRUE), (3, 'org-3', FALSE);")
+        self.up.set_tenant("org-3", make_records(1))
+        self.use_tenants()
+        with open(os.path.join(self.dir, "ferry.yaml")) as f:
+            text = f.read()
+        text = text.replace(TENANT, "tenant: { variable: org_id, column: organization_id }\n"
+                            "    tenants: { query: %s }\n%s" % (json.dumps(query), extra_sync))
+        self.write_config(text)
+
+    def test_tenants_named_by_a_query_on_the_apps_database(self):
+        self.use_tenant_query()
+        code, out, err = self.run_ferry("check", "patients")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("patients: tenants.query names 2 tenants: org-1, org-2", out)
+        self.assertEqual(self.up.count("/t/org-1" + PATIENTS), 1)  # checked the first
+        out, _ = self.sync("patients", "--tenant", "org-2")
+        self.assertIn(summary(2, created=2), out)
+        code, out, err = self.run_ferry("sync", "patients", "--tenant", "org-3")
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("org-3: not one of the tenants tenants.query names", err)
+        self.assertEqual(self.up.count("/t/org-3" + PATIENTS), 0)
+        # The query is read at each request: enabling org-3 in the app lets it run.
+        self.db_exec("UPDATE organisations SET cliniko_enabled = TRUE WHERE slug = 'org-3'")
+        out, _ = self.sync("patients", "--tenant", "org-3")
+        self.assertIn(summary(1, created=1), out)
+        code, out, _ = self.run_ferry("check", "patients", "--tenant", "org-3")
+        self.assertIn("names 3 tenants: org-1, org-2, org-3", out)
+
+    def test_a_schedule_runs_each_tenant_the_query_names_at_its_firing(self):
+        self.use_tenant_query(extra_sync="    schedule: every 1h\n")
+        with self.serve() as srv:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                runs = [r for r in self.runs() if r["status"] == "succeeded"]
+                if len(runs) >= 2:
+                    break
+                time.sleep(0.1)
+            syncs = srv.get_json("/api/syncs")["syncs"]
+        self.assertEqual(sorted((r["tenant"], r["trigger"]) for r in self.runs()),
+                         [("org-1", "schedule"), ("org-2", "schedule")])
+        tenant = [s for s in syncs if s["name"] == "patients"][0]["tenant"]
+        self.assertEqual((tenant["values"], tenant["query"]), (["org-1", "org-2"], True))
+        self.assertEqual(self.up.count("/t/org-3" + PATIENTS), 0)
+
+    def test_a_run_asked_over_the_api_for_a_tenant_the_query_does_not_name_is_refused(self):
+        self.use_tenant_query()
+        with self.serve() as srv:
+            r = srv.post("/api/syncs/patients/runs", {"tenant": "org-3"})
+            self.assertEqual(r.status, 400, r.body)
+            self.assertIn("not one of the tenants tenants.query names", r.json["error"]["message"])
+            r = srv.post("/api/syncs/patients/runs", {"tenant": "org-1"})
+            self.assertEqual(r.status, 202, r.body)
+            srv.wait_run(r.json["id"])
+
+    def test_a_broken_tenants_query_is_named_and_odd_values_are_left_out(self):
+        self.use_tenant_query(query="SELECT slug FROM organisatons")
+        code, out, err = self.run_ferry("check", "patients")
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("patients: tenants not read: tenants.query: ", out)
+        self.assertIn("organisatons", out)
+        self.assertEqual(self.up.count(), 0)
+        self.db_exec("UPDATE organisations SET slug = 'Org 3', cliniko_enabled = TRUE "
+                     "WHERE id = 3")
+        with open(os.path.join(self.dir, "ferry.yaml")) as f:
+            text = f.read()
+        self.write_config(text.replace("FROM organisatons", "FROM organisations WHERE "
+                                       "cliniko_enabled ORDER BY slug"))
+        code, out, err = self.run_ferry("check", "patients")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("names 2 tenants: org-1, org-2", out)
+        self.assertIn("left out: 'Org 3': a tenant is letters, digits, '.', '_' and '-'", out)
 
 
 class CheckTest(RestTestCase):

@@ -464,10 +464,51 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
     expect_error(MINI_SYNC "    sourcce: { url: x }\n",
                  "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
                  "source, target, fields, skip, title, steps, schedule, allow_empty, timeout, "
-                 "cooldown, retries, tenant, guard, notify)");
+                 "cooldown, retries, tenant, tenants, guard, notify)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty, label)");
+}
+
+static void tenants_query_is_read_and_checked(void **state)
+{
+    ferry_config *cfg;
+    const ferry_sync_spec *s;
+
+    (void)state;
+    cfg = parse_ok(MINI_SYNC "    tenant: { variable: org, column: org_id }\n"
+                             "    schedule: every 1h\n"
+                             "    tenants: { query: \"SELECT slug FROM orgs\", database: "
+                             "\"sqlite:app.db\" }\n");
+    s = ferry_config_sync_get(cfg, "people");
+    assert_string_equal(s->tenants.query, "SELECT slug FROM orgs");
+    assert_string_equal(s->tenants.database, "sqlite:app.db");
+    assert_null(s->tenant_values);
+    ferry_config_free(cfg);
+    cfg = parse_ok(MINI_SYNC "    tenant: { variable: org, column: org_id }\n"
+                             "    tenants: { query: \" with o as (select 1) select * from o\" }\n");
+    assert_null(ferry_config_sync_get(cfg, "people")->tenants.database);
+    ferry_config_free(cfg);
+    expect_error(MINI_SYNC "    tenants: { query: \"SELECT slug FROM orgs\" }\n",
+                 "ferry.yaml:6: syncs.people: tenants: needs tenant: { variable, column } beside "
+                 "it (the query names the tenants, tenant: says where they go)");
+    expect_error(MINI_SYNC "    tenant: { variable: org, column: org_id, values: [a] }\n"
+                           "    tenants: { query: \"SELECT slug FROM orgs\" }\n",
+                 "ferry.yaml:7: syncs.people: tenants: and tenant.values both name the tenants: "
+                 "keep one");
+    expect_error(MINI_SYNC "    tenant: { variable: org, column: org_id }\n"
+                           "    tenants: { query: \"DELETE FROM orgs\" }\n",
+                 "ferry.yaml:7: syncs.people.tenants.query: expected one SELECT statement whose "
+                 "first column names the tenants, such as \"SELECT slug FROM organisations WHERE "
+                 "sync_enabled\"");
+    expect_error(MINI_SYNC "    tenant: { variable: org, column: org_id }\n"
+                           "    tenants: { query: \"SELECT 1\", database: \"mysql://x\" }\n",
+                 "ferry.yaml:7: syncs.people.tenants.database: expected sqlite:PATH or a "
+                 "postgres:// or postgresql:// URL");
+    expect_error(MINI_SYNC "    tenant: { variable: org, column: org_id }\n"
+                           "    schedule: every 1h\n",
+                 "ferry.yaml:2: syncs.people: a scheduled sync with tenants needs tenant.values "
+                 "or tenants.query: the tenants each scheduled time runs");
 }
 
 /* A sync whose target's keys go on, one a line, from line 7. */
@@ -2512,6 +2553,7 @@ int main(void)
         cmocka_unit_test(smtp_section_loads),
         cmocka_unit_test(smtp_section_errors),
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
+        cmocka_unit_test(tenants_query_is_read_and_checked),
         cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
         cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
         cmocka_unit_test(transform_keys_load_into_the_field),
