@@ -622,6 +622,8 @@ static int cmd_show(const cli_opts *o)
             printf(" %-20s %s%s%s\n", c->record_key != NULL ? c->record_key : "-",
                    c->label != NULL ? c->label : "",
                    c->label != NULL && detail != NULL ? " - " : "", detail != NULL ? detail : "");
+            if (c->link != NULL) /* where to fix it: the Google Sheet's cell */
+                printf("           fix it at %s\n", c->link);
         }
     }
     ferry_run_done(&run);

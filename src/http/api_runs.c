@@ -578,11 +578,12 @@ enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Conn
         const ferry_change *c = &changes[i];
         json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
         json_array_append_new(
-            list, json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?}", "seq",
+            list, json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?, s:s?}", "seq",
                             (json_int_t)c->seq, "key", c->record_key, "label", c->label, "outcome",
                             ferry_outcome_name(c->outcome), "row",
                             c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
-                            "diff", diff != NULL ? diff : json_null(), "step", c->step));
+                            "diff", diff != NULL ? diff : json_null(), "step", c->step, "link",
+                            c->link));
     }
     json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);

@@ -40,6 +40,7 @@
 
 #include "source/csv_reader.h"
 #include "source/google_auth.h"
+#include "source/sheet_link.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/http_stream.h"
@@ -71,6 +72,7 @@ typedef struct {
     char errbuf[512];
     bool keep_head; /* shared: the stream's bytes read before prefetch() are kept in head */
     ferry_buf head;
+    char *sheet_url; /* a Google Sheet's export: base.sheet_url (sheet_link.h), or NULL */
 } csv_source;
 
 static bool looks_like_html(const char *p, size_t n)
@@ -279,6 +281,7 @@ static void csv_close(ferry_source *base)
         free(s->missing[i]);
     free(s->missing);
     ferry_buf_done(&s->head);
+    free(s->sheet_url);
     free(s);
 }
 
@@ -301,7 +304,22 @@ static ferry_rc open_rows_of(csv_source *s, const ferry_source *src, ferry_err *
                              "step a source of its own",
                              s->where);
     s->file_size = (uint64_t)st.st_size;
+    if (from->sheet_url != NULL && (s->sheet_url = strdup(from->sheet_url)) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the CSV source");
     return FERRY_OK;
+}
+
+/* Notes the Google Sheet an http(s) export URL reads, if it does. */
+static ferry_rc note_sheet(csv_source *s, const char *url, ferry_err *err)
+{
+    ferry_buf b;
+    ferry_rc rc = FERRY_OK;
+
+    ferry_buf_init(&b, 8192);
+    if (ferry_sheet_edit_url(url, &b) && (s->sheet_url = strdup(ferry_buf_str(&b))) == NULL)
+        rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the CSV source");
+    ferry_buf_done(&b);
+    return rc;
 }
 
 static bool header_has_mapped(const csv_source *s);
@@ -820,6 +838,8 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
                                  strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
     if (rc == FERRY_OK && opt->rows_of == NULL)
         rc = open_input(s, ferry_buf_str(&url), &sync->source, opt, err);
+    if (rc == FERRY_OK && opt->rows_of == NULL && s->http != NULL)
+        rc = note_sheet(s, ferry_buf_str(&url), err);
     ferry_buf_done(&url);
     if (rc != FERRY_OK)
         goto out_free;
@@ -832,6 +852,10 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     rc = read_header(s, err);
     if (rc != FERRY_OK)
         goto out_free;
+    if (s->sheet_url != NULL) {
+        s->base.sheet_url = s->sheet_url;
+        s->base.field_column = s->col;
+    }
     *ret_src = &s->base;
     return FERRY_OK;
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "source/sheet_link.h"
 #include "util/password.h"
 #include "util/template.h"
 
@@ -155,4 +156,15 @@ ferry_rc ferry_source_secret_read(const ferry_sync_spec *sync, const ferry_sourc
     }
     *ret = buf;
     return FERRY_OK;
+}
+
+bool ferry_source_cell_link(const ferry_source *src, long field, long row, ferry_buf *out)
+{
+    if (src == NULL || src->sheet_url == NULL || row <= 0)
+        return false;
+    ferry_buf_reset(out);
+    if (ferry_buf_append(out, src->sheet_url, strlen(src->sheet_url)) != FERRY_OK)
+        return false;
+    ferry_sheet_range_append(field >= 0 ? src->field_column[field] : SIZE_MAX, row, out);
+    return true;
 }

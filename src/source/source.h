@@ -92,6 +92,11 @@ struct ferry_source {
     const ferry_source_ops *ops;
     const char *kind;     /* "csv", "rest" */
     bool total_estimated; /* progress's total is the last run's count, not a stated one */
+    /* A Google Sheet's export (source/sheet_link.h): the tab's edit address, and per field of
+     * the sync its column in the sheet (0 is A; SIZE_MAX: none). NULL otherwise. Set when
+     * opened and not changed after, so any thread may read them. */
+    const char *sheet_url;
+    const size_t *field_column;
 };
 
 /* Opens the source of sync. A CSV source reads and checks its header (missing or repeated
@@ -114,6 +119,11 @@ static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, 
 
 /* Frees a source; NULL is allowed. */
 void ferry_source_close(ferry_source *src);
+
+/* Sets out (reset first) to the link to the cell of field (an index of the sync's fields, or
+ * -1 for the row's first cell) in the source's row (the header is row 1) and returns true,
+ * when the source is a Google Sheet; false otherwise. */
+bool ferry_source_cell_link(const ferry_source *src, long field, long row, ferry_buf *out);
 
 /* Expands the {variables} of a query value and percent-encodes the whole of it (spaces,
  * quotes, '&', '=', '+' and non-ASCII bytes included). Appends to out. */

@@ -182,6 +182,7 @@ void ferry_change_done(ferry_change *change)
     free(change->diff);
     free(change->label);
     free(change->step);
+    free(change->link);
     memset(change, 0, sizeof(*change));
 }
 

@@ -324,7 +324,9 @@ static ferry_rc copy_change(ferry_buf *b, const ferry_change *c)
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = copy_field(b, c->step)) != FERRY_OK ||
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
-        (rc = copy_field(b, c->label)) != FERRY_OK)
+        (rc = copy_field(b, c->label)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
+        (rc = copy_field(b, c->link)) != FERRY_OK)
         return rc;
     return ferry_buf_append(b, "\n", 1);
 }
@@ -344,7 +346,7 @@ static ferry_rc pg_changes_add(ferry_store *base, const ferry_change *c, size_t 
     if (PQstatus(s->conn) == CONNECTION_BAD)
         return ferry_pg_db_error(s, NULL, what, err);
     res = PQexec(s->conn, "COPY ferry_changes (run_id, seq, record_key, outcome, \"row\","
-                          " reason, diff, step, label) FROM STDIN");
+                          " reason, diff, step, label, link) FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = ferry_pg_db_error(s, res, what, err);
         PQclear(res);
@@ -396,7 +398,7 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
     ferry_pg_param_int(&p, filter->after_seq);
     res = ferry_pg_run_sql(
         s, FERRY_PG_MAY_RESET, "listing changes",
-        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label FROM"
+        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label, link FROM"
         " ferry_changes"
         " WHERE run_id = $1 AND ($2::text IS NULL OR outcome = $2) AND seq > $4"
         " ORDER BY seq LIMIT $3",
@@ -419,6 +421,7 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->diff = ferry_pg_col_str(res, (int)i, 6);
         c->step = ferry_pg_col_str(res, (int)i, 7);
         c->label = ferry_pg_col_str(res, (int)i, 8);
+        c->link = ferry_pg_col_str(res, (int)i, 9);
     }
     PQclear(res);
     *ret_changes = changes;

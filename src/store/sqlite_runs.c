@@ -19,7 +19,7 @@
 /* Rows per multi-row INSERT of changes, CHANGE_PARAMS parameters each: well under SQLite's
  * limit. */
 #define CHANGE_ROWS 128
-#define CHANGE_PARAMS 9 /* bind_change()'s */
+#define CHANGE_PARAMS 10 /* bind_change()'s */
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err);
 
@@ -338,6 +338,10 @@ static void bind_change(sqlite3_stmt *st, int base, const ferry_change *c)
         sqlite3_bind_text(st, base + 9, c->label, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, base + 9);
+    if (c->link != NULL)
+        sqlite3_bind_text(st, base + 10, c->link, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, base + 10);
 }
 
 static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite3_stmt **ret,
@@ -348,9 +352,9 @@ static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite
 
     ferry_buf_init(&sql, 64 * 1024);
     ferry_buf_printf(&sql, "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
-                           " reason, diff, step, label) VALUES ");
+                           " reason, diff, step, label, link) VALUES ");
     for (size_t i = 0; i < rows; i++)
-        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
     if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) !=
         SQLITE_OK)
         rc = ferry_sqlite_db_error(s->db, err, "recording changes");
@@ -406,7 +410,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
 
     if (sqlite3_prepare_v2(
             s->db,
-            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label"
+            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label, link"
             " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND seq > ?4"
             " ORDER BY seq LIMIT ?3",
             -1, &st, NULL) != SQLITE_OK)
@@ -440,6 +444,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->diff = ferry_sqlite_col_strdup(st, 6);
         c->step = ferry_sqlite_col_strdup(st, 7);
         c->label = ferry_sqlite_col_strdup(st, 8);
+        c->link = ferry_sqlite_col_strdup(st, 9);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -139,6 +139,8 @@ typedef struct {
     char *label;  /* the record's name (label: on the sync, "John Doe (john@example.com)"), or
                      NULL */
     char *step;   /* the step of a sync with steps that made it, or NULL */
+    char *link;   /* skipped/failed: where the record can be fixed (its cell in a Google
+                     Sheet: ".../edit#gid=0&range=C17"), or NULL */
 } ferry_change;
 
 void ferry_change_done(ferry_change *change);

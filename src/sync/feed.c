@@ -27,6 +27,7 @@ typedef struct {
     size_t n;
     ferry_map_result *result; /* FEED_BATCH of each */
     long *row;
+    long *field;             /* the mapped record's field (skipped/failed) */
     size_t *key, *reason;    /* offsets into arena, or NO_STRING */
     const char **skip_label; /* borrowed from the config */
     size_t *value, *len;     /* FEED_BATCH * nvalues; value as offsets, or NO_STRING */
@@ -68,19 +69,21 @@ static bool batch_init(feed_batch *b, size_t nvalues)
     ferry_buf_init(&b->arena, FEED_ARENA_MAX);
     b->result = malloc(FEED_BATCH * sizeof(*b->result));
     b->row = malloc(FEED_BATCH * sizeof(*b->row));
+    b->field = malloc(FEED_BATCH * sizeof(*b->field));
     b->key = malloc(FEED_BATCH * sizeof(*b->key));
     b->reason = malloc(FEED_BATCH * sizeof(*b->reason));
     b->skip_label = malloc(FEED_BATCH * sizeof(*b->skip_label));
     b->value = malloc(FEED_BATCH * nv * sizeof(*b->value));
     b->len = malloc(FEED_BATCH * nv * sizeof(*b->len));
-    return b->result != NULL && b->row != NULL && b->key != NULL && b->reason != NULL &&
-           b->skip_label != NULL && b->value != NULL && b->len != NULL;
+    return b->result != NULL && b->row != NULL && b->field != NULL && b->key != NULL &&
+           b->reason != NULL && b->skip_label != NULL && b->value != NULL && b->len != NULL;
 }
 
 static void batch_done(feed_batch *b)
 {
     free(b->result);
     free(b->row);
+    free(b->field);
     free(b->key);
     free(b->reason);
     free(b->skip_label);
@@ -134,6 +137,7 @@ static void fill(ferry_feed *f, feed_batch *b)
         }
         b->result[i] = result;
         b->row[i] = m.row;
+        b->field[i] = m.field;
         b->skip_label[i] = m.skip_label;
         b->n++;
     }
@@ -264,6 +268,7 @@ static ferry_rc next_threaded(ferry_feed *f, ferry_map_result *ret_result,
     ret_rec->len = b->len + i * f->nvalues;
     ret_rec->key = b->key[i] == NO_STRING ? NULL : a + b->key[i];
     ret_rec->row = b->row[i];
+    ret_rec->field = b->field[i];
     ret_rec->reason = b->reason[i] == NO_STRING ? NULL : a + b->reason[i];
     ret_rec->skip_label = b->skip_label[i];
     return FERRY_OK;

@@ -41,7 +41,8 @@ struct ferry_lookups {
     ferry_buf key, reason, values, canon;
     const char **value; /* the resolved record's values */
     size_t *len;
-    size_t *off; /* per field: offset into values of a found value, or SIZE_MAX */
+    size_t *off;       /* per field: offset into values of a found value, or SIZE_MAX */
+    long failed_field; /* the field of the last look-up that failed */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -341,6 +342,7 @@ ferry_rc ferry_lookups_resolve(ferry_lookups *l, const ferry_mapped_record *rec,
             return rc;
         if (failed) {
             *ret_reason = ferry_buf_str(&l->reason);
+            l->failed_field = (long)l->tables[i].field;
             return FERRY_OK;
         }
     }
@@ -379,4 +381,9 @@ void ferry_lookups_free(ferry_lookups *l)
     free(l->len);
     free(l->off);
     free(l);
+}
+
+long ferry_lookups_failed_field(const ferry_lookups *l)
+{
+    return l->failed_field;
 }

@@ -49,4 +49,7 @@ ferry_rc ferry_lookups_resolve(ferry_lookups *l, const ferry_mapped_record *rec,
 /* NULL is allowed. */
 void ferry_lookups_free(ferry_lookups *l);
 
+/* The field whose look-up failed, after ferry_lookups_resolve() gave a reason. */
+long ferry_lookups_failed_field(const ferry_lookups *l);
+
 #endif

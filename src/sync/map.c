@@ -581,6 +581,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
     ferry_map_result result = FERRY_MAP_OK;
     const ferry_skip_rule *skip = NULL;
     ferry_rc rc = FERRY_OK;
+    long field = -1; /* the field that made it skipped or failed */
     size_t i;
 
     ferry_buf_reset(&m->arena);
@@ -595,11 +596,13 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
     for (i = 0; i < sync->nfields; i++) {
         if (m->in_skip[i] && !map_field(m, in, i, false, &rc)) {
             result = FERRY_MAP_FAILED;
+            field = (long)i;
             goto out;
         }
     }
     if (sync->nskips > 0 && (skip = skip_matches(m, in->row)) != NULL) {
         result = FERRY_MAP_SKIPPED;
+        field = (long)skip->field;
         goto out;
     }
     for (i = 0; i < sync->nfields; i++) {
@@ -607,6 +610,7 @@ ferry_rc ferry_mapper_map(ferry_mapper *m, const ferry_source_record *in,
         bool ok = (m->in_skip[i] && m->off[i] != SIZE_MAX) || map_field(m, in, i, true, &rc);
         if (!ok) {
             result = FERRY_MAP_FAILED;
+            field = (long)i;
             goto out;
         }
     }
@@ -650,6 +654,7 @@ out:
     ret_out->key = m->key.len > 0 ? ferry_buf_str(&m->key) : NULL;
     ret_out->row = in->row;
     ret_out->reason = result != FERRY_MAP_OK ? ferry_buf_str(&m->reason) : NULL;
+    ret_out->field = result != FERRY_MAP_OK ? field : -1;
     ret_out->skip_label = skip != NULL && skip->label >= 0 ? sync->skip_labels[skip->label] : NULL;
     *ret_result = result;
     return FERRY_OK;

@@ -65,9 +65,10 @@
  * the flush, since the arena may move as it grows. */
 typedef struct {
     ferry_change *items; /* CHANGE_BATCH of each */
-    size_t *key, *reason, *diff, *label;
+    size_t *key, *reason, *diff, *label, *link;
     size_t n;
     ferry_buf arena;
+    ferry_buf cell; /* a skipped or failed record's cell link, as it is made */
 } change_batch;
 
 /* One final outcome of a record, as the recorder counts, logs and records it; strings
@@ -81,6 +82,7 @@ typedef struct {
     const char *diff_text;  /* updated */
     const char *diff_json;  /* updated */
     const char *skip_label; /* skipped by a labelled rule: its label (the config's) */
+    long field;             /* skipped and failed: the field behind it, or -1 */
 } outcome_item;
 
 /* A final outcome waiting for pending ones before it: strings in the arena by offset. */
@@ -90,6 +92,7 @@ typedef struct {
     long row;
     size_t key, name, reason, diff_text, diff_json;
     const char *skip_label;
+    long field;
 } queued_outcome;
 
 typedef struct {
@@ -145,6 +148,7 @@ typedef struct {
     bool lease_lost;          /* another process took the run over */
     bool store_txn;           /* the store's own transaction is open (target.database) */
     int64_t keyless_failures; /* failed records whose key could not be read */
+    long key_field;           /* the step's first key field: what a target's refusal points at */
     int64_t pending;          /* applies whose outcome the target still owes */
     int64_t pending_total;    /* applies ever answered pending */
     int64_t settled_total;    /* pending applies whose outcome came */
@@ -403,6 +407,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].reason = b->reason[i] == NO_STRING ? NULL : b->arena.data + b->reason[i];
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
         b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
+        b->items[i].link = b->link[i] == NO_STRING ? NULL : b->arena.data + b->link[i];
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
@@ -410,8 +415,11 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
     return rc;
 }
 
+/* Records one change row; field: for a skipped or failed record, the field behind it (-1:
+ * the record), which a Google Sheet's cell link points at. */
 static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, const char *name,
-                           long row, const char *reason, const char *diff, ferry_err *err)
+                           long row, const char *reason, const char *diff, long field,
+                           ferry_err *err)
 {
     change_batch *b = &c->batch;
     size_t i = b->n;
@@ -427,6 +435,10 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, c
     b->reason[i] = stash(b, reason, &ok);
     b->diff[i] = stash(b, diff, &ok);
     b->label[i] = stash(b, name, &ok);
+    b->link[i] = NO_STRING;
+    if ((outcome == FERRY_OUTCOME_SKIPPED || outcome == FERRY_OUTCOME_FAILED) &&
+        ferry_source_cell_link(c->source, field, row, &b->cell))
+        b->link[i] = stash(b, ferry_buf_str(&b->cell), &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_ENOMEM, "recording a change");
     if (++b->n == CHANGE_BATCH)
@@ -454,7 +466,7 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 
     c->run.counts[FERRY_OUTCOME_DELETED]++;
     log_item(c, FERRY_OUTCOME_DELETED, key, NULL);
-    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, err);
+    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, -1, err);
 }
 
 /* Counts one final outcome: a record a labelled rule skipped under its label, the rest by
@@ -490,17 +502,18 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
     switch (it->outcome) {
     case FERRY_OUTCOME_CREATED:
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, err);
     case FERRY_OUTCOME_UPDATED:
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
         if (it->outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' &&
             it->reason != NULL)
             snprintf(c->first_failure, sizeof(c->first_failure), "%s", it->reason);
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, it->reason, NULL, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, it->reason, NULL, it->field,
+                          err);
     default:
         return FERRY_OK;
     }
@@ -524,6 +537,7 @@ static ferry_rc emit_queued(run_ctx *c, int64_t upto, ferry_err *err)
             .diff_text = o->diff_text == NO_STRING ? NULL : a + o->diff_text,
             .diff_json = o->diff_json == NO_STRING ? NULL : a + o->diff_json,
             .skip_label = o->skip_label,
+            .field = o->field,
         };
         if ((rc = emit(c, &it, err)) != FERRY_OK)
             return rc;
@@ -590,7 +604,8 @@ static ferry_rc on_result(void *ctx, const ferry_apply_result *res, ferry_err *e
                        .name = names_pop(c),
                        .row = res->row,
                        .diff_text = res->diff_text,
-                       .diff_json = res->diff_json};
+                       .diff_json = res->diff_json,
+                       .field = c->key_field};
     if (res->outcome == FERRY_OUTCOME_FAILED) {
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", res->row,
@@ -668,6 +683,7 @@ static ferry_rc settle(run_ctx *c, const outcome_item *it, ferry_err *err)
     o->outcome = it->outcome;
     o->row = it->row;
     o->skip_label = it->skip_label;
+    o->field = it->field;
     o->key = queue_stash(q, it->key, &ok);
     o->name = queue_stash(q, it->name, &ok);
     o->reason = queue_stash(q, it->reason, &ok);
@@ -703,7 +719,8 @@ static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_
                                       .name = name,
                                       .row = m->row,
                                       .reason = m->reason,
-                                      .skip_label = m->skip_label},
+                                      .skip_label = m->skip_label,
+                                      .field = m->field},
                       err);
     if (result == FERRY_MAP_OK && c->lookups != NULL) {
         if ((rc = ferry_lookups_resolve(c->lookups, m, &found, &why, err)) != FERRY_OK)
@@ -724,13 +741,15 @@ static ferry_rc process_record(run_ctx *c, ferry_map_result result, const ferry_
         if ((rc = c->target->ops->keep(c->target, m, err)) != FERRY_OK)
             return rc;
     }
-    return settle(c,
-                  &(outcome_item){.outcome = FERRY_OUTCOME_FAILED,
-                                  .key = m->key,
-                                  .name = name,
-                                  .row = m->row,
-                                  .reason = why != NULL ? reason : m->reason},
-                  err);
+    return settle(
+        c,
+        &(outcome_item){.outcome = FERRY_OUTCOME_FAILED,
+                        .key = m->key,
+                        .name = name,
+                        .row = m->row,
+                        .reason = why != NULL ? reason : m->reason,
+                        .field = why != NULL ? ferry_lookups_failed_field(c->lookups) : m->field},
+        err);
 }
 
 /* Hands one record (named name, or NULL) to the target and settles what it answers. */
@@ -759,7 +778,8 @@ static ferry_rc apply_record(run_ctx *c, const ferry_mapped_record *m, const cha
                        .name = name,
                        .row = m->row,
                        .diff_text = res.diff_text,
-                       .diff_json = res.diff_json};
+                       .diff_json = res.diff_json,
+                       .field = c->key_field};
     if (res.outcome == FERRY_OUTCOME_FAILED) {
         snprintf(reason, sizeof(reason), "%s %ld: %s",
                  c->sync->source.kind == FERRY_SOURCE_REST ? "record" : "row", m->row, res.reason);
@@ -1157,6 +1177,7 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
     c->base_processed = c->run.processed;
     c->keyless_failures = 0;
     c->key_has_lookup = false;
+    c->key_field = sync->target.nkey > 0 ? ferry_sync_field_index(sync, sync->target.key[0]) : -1;
     c->first_failure[0] = '\0';
     if (sync->source_step >= 0) {
         /* The rows of an earlier step's source, read again from what was fetched once. */
@@ -1437,6 +1458,8 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.batch.key = calloc(CHANGE_BATCH, sizeof(*c.batch.key));
     c.batch.reason = calloc(CHANGE_BATCH, sizeof(*c.batch.reason));
     c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
+    c.batch.link = calloc(CHANGE_BATCH, sizeof(*c.batch.link));
+    ferry_buf_init(&c.batch.cell, 64 * 1024);
     c.batch.label = calloc(CHANGE_BATCH, sizeof(*c.batch.label));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
     ferry_buf_init(&c.queue.arena, 2 * QUEUE_BYTES);
@@ -1464,7 +1487,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     if (c.run.sync == NULL || c.run.trigger == NULL || !init_labels(&c) ||
         (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
         c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL ||
-        c.batch.label == NULL) {
+        c.batch.link == NULL || c.batch.label == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
@@ -1508,6 +1531,8 @@ out:
     free(c.batch.key);
     free(c.batch.reason);
     free(c.batch.diff);
+    free(c.batch.link);
+    ferry_buf_done(&c.batch.cell);
     free(c.batch.label);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {

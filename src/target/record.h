@@ -18,6 +18,8 @@ typedef struct {
                                [Karyawan]"; NULL when mapped */
     const char *skip_label; /* skipped by a rule with a label: the label (borrowed from the
                                config, one of the sync's skip_labels); else NULL */
+    long field;             /* skipped/failed: the index of the field whose value made it so,
+                               or -1 (the record as a whole) */
 } ferry_mapped_record;
 
 #endif

@@ -1088,7 +1088,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 10)",
+             "Ferry knows up to 11)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1110,7 +1110,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 10);
+    assert_int_equal(sqlite3_column_int(st, 0), 11);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1197,6 +1197,7 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_changes DROP COLUMN step;"
                                   " ALTER TABLE ferry_runs DROP COLUMN skipped_by_label;"
                                   " ALTER TABLE ferry_changes DROP COLUMN label;"
+                                  " ALTER TABLE ferry_changes DROP COLUMN link;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1362,7 +1363,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 10);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 11);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2120,7 +2121,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 6);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 7);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2150,7 +2151,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 6)",
+             "Ferry knows up to 7)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2359,7 +2360,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        6);
+        7);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);

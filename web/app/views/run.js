@@ -320,6 +320,12 @@ export function mountRun(root, app, params, id) {
       h('div', {class: 'change-head'}, ...parts));
     li.firstChild.prepend(...changeStep(c)); // "packages · P1"
     if (c.reason) li.append(h('p', {class: 'change-reason'}, c.reason));
+    // A Google Sheet's record links to the cell to fix ("...#gid=0&range=C17").
+    if (c.link && /^https?:\/\//.test(c.link)) {
+      const cell = (/[#&]range=([A-Z]+[0-9]+)$/.exec(c.link) || [])[1];
+      li.append(h('a', {class: 'change-fix', href: c.link, target: '_blank', rel: 'noopener noreferrer',
+        'data-testid': 'change-fix'}, cell ? `Fix cell ${cell} in the sheet ↗` : 'Fix it in the sheet ↗'));
+    }
     if (c.diff && typeof c.diff === 'object') {
       const dl = h('dl', {class: 'diff'});
       for (const [field, pair] of Object.entries(c.diff)) {
