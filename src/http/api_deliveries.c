@@ -105,10 +105,21 @@ enum MHD_Result ferry_http_post_redeliver(struct ferry_server *srv, struct MHD_C
 
 void ferry_http_run_deliveries_add(ferry_store *st, json_t *run_json, int64_t id)
 {
-    ferry_delivery_summary sum;
+    ferry_http_runs_deliveries_add(st, &run_json, &id, 1);
+}
+
+void ferry_http_runs_deliveries_add(ferry_store *st, json_t *const *run_json, const int64_t *ids,
+                                    size_t n)
+{
+    ferry_delivery_summary *sums = calloc(n > 0 ? n : 1, sizeof(*sums));
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (st->outbox->delivery_summary(st, id, &sum, &err) == FERRY_OK)
-        json_object_set_new(run_json, "deliveries", ferry_delivery_summary_to_json(&sum));
+    if (sums != NULL && st->outbox->delivery_summary(st, ids, n, sums, &err) == FERRY_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (run_json[i] != NULL)
+                json_object_set_new(run_json[i], "deliveries",
+                                    ferry_delivery_summary_to_json(&sums[i]));
+    }
+    free(sums);
 }

@@ -323,13 +323,30 @@ enum MHD_Result ferry_http_get_runs(struct ferry_server *srv, struct MHD_Connect
         runs_visible(st, req, &filter, &runs, &n, &err) != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
     bool more = (int64_t)n > limit;
+    size_t shown = more ? (size_t)limit : n, ended = 0;
+    json_t **objs = calloc(shown > 0 ? shown : 1, sizeof(*objs));
+    int64_t *ids = calloc(shown > 0 ? shown : 1, sizeof(*ids));
+    if (objs == NULL || ids == NULL) {
+        free(objs);
+        free(ids);
+        ferry_runs_free(runs, n);
+        ferry_err_set(&err, FERRY_ENOMEM, "listing runs");
+        return ferry_http_reply_err(conn, &err);
+    }
     list = json_array();
-    for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
+    for (size_t i = 0; i < shown; i++) {
         json_t *r = ferry_run_to_json(&runs[i], NULL);
-        if (r != NULL && runs[i].status != FERRY_RUN_QUEUED && runs[i].status != FERRY_RUN_RUNNING)
-            ferry_http_run_deliveries_add(st, r, runs[i].id);
+        /* A finished run's deliveries, for the whole page in one query below. */
+        if (r != NULL && runs[i].status != FERRY_RUN_QUEUED &&
+            runs[i].status != FERRY_RUN_RUNNING) {
+            objs[ended] = r;
+            ids[ended++] = runs[i].id;
+        }
         json_array_append_new(list, r);
     }
+    ferry_http_runs_deliveries_add(st, objs, ids, ended);
+    free(objs);
+    free(ids);
     json_t *next = more ? json_sprintf("%lld", (long long)runs[limit - 1].id) : json_null();
     ferry_runs_free(runs, n);
     return ferry_http_reply_json(conn, MHD_HTTP_OK,
@@ -577,13 +594,13 @@ enum MHD_Result ferry_http_get_changes(struct ferry_server *srv, struct MHD_Conn
     for (size_t i = 0; i < n && (int64_t)i < limit; i++) {
         const ferry_change *c = &changes[i];
         json_t *diff = c->diff != NULL ? json_loads(c->diff, 0, NULL) : NULL;
-        json_array_append_new(
-            list, json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?, s:s?}", "seq",
-                            (json_int_t)c->seq, "key", c->record_key, "label", c->label, "outcome",
-                            ferry_outcome_name(c->outcome), "row",
-                            c->row > 0 ? json_integer(c->row) : json_null(), "reason", c->reason,
-                            "diff", diff != NULL ? diff : json_null(), "step", c->step, "link",
-                            c->link));
+        json_array_append_new(list,
+                              json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?, s:o, s:s?, s:s?}", "seq",
+                                        (json_int_t)c->seq, "key", c->record_key, "label", c->label,
+                                        "outcome", ferry_outcome_name(c->outcome), "row",
+                                        c->row > 0 ? json_integer(c->row) : json_null(), "reason",
+                                        c->reason, "diff", diff != NULL ? diff : json_null(),
+                                        "step", c->step, "link", c->link));
     }
     json_t *next = more ? json_sprintf("%lld", (long long)changes[limit - 1].seq) : json_null();
     ferry_changes_free(changes, n);

@@ -298,6 +298,11 @@ ferry_http_handler ferry_http_post_redeliver;
 /* Adds "deliveries" (the run's deliveries by status) to run_json, the run id's JSON; left
  * out when the store cannot say. */
 void ferry_http_run_deliveries_add(ferry_store *st, json_t *run_json, int64_t id);
+
+/* The same for n runs at once (run_json[i] for ids[i]; NULL ones are left alone), in one
+ * query of the store. */
+void ferry_http_runs_deliveries_add(ferry_store *st, json_t *const *run_json, const int64_t *ids,
+                                    size_t n);
 ferry_http_handler ferry_http_post_cancel;
 /* api_check.c */
 ferry_http_handler ferry_http_get_check;

@@ -45,7 +45,7 @@ ferry_rc ferry_notify_run_body(ferry_store *st, const ferry_config *cfg, const f
     json_t *o, *r;
     ferry_rc rc;
 
-    if ((rc = st->outbox->delivery_summary(st, run->id, &sum, err)) != FERRY_OK)
+    if ((rc = st->outbox->delivery_summary(st, &run->id, 1, &sum, err)) != FERRY_OK)
         return rc;
     ferry_notify_run_url(cfg, run->id, url, sizeof(url));
     if ((r = ferry_run_to_json(run, NULL)) == NULL)

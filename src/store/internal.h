@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "util/buf.h"
 
 /* True when owner ("HOST:PID", a run's lease owner) names a process of this host that no
  * longer exists; *ret_pid (may be NULL) gets its pid. A lease of another host cannot be
@@ -96,8 +97,15 @@ size_t ferry_store_plan(ferry_store *st, const ferry_run *run, ferry_delivery_pl
 #define FERRY_DELIVERY_ID_SIZE 29
 void ferry_store_delivery_id(char out[FERRY_DELIVERY_ID_SIZE]);
 
-/* Counts n deliveries of status (a status name) into sum. */
-void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n);
+/* Counts count deliveries of status (a status name) of run run_id into sums[i], where
+ * run_ids[i] is run_id (a run not among run_ids[0..n) is left out). */
+void ferry_store_summary_add(const int64_t *run_ids, size_t n, ferry_delivery_summary *sums,
+                             int64_t run_id, const char *status, int64_t count);
+
+/* Sets *ret (initialised here; the caller's, ferry_buf_done()) to the n ids as an array
+ * literal: "[1,2,3]" with open '[' (SQLite's json_each), "{1,2,3}" with '{' (PostgreSQL). */
+ferry_rc ferry_store_id_array(const int64_t *ids, size_t n, char open, char close, ferry_buf *ret,
+                              ferry_err *err);
 
 /* A new attempt, zeroed, at the end of the tries of the delivery of d[0..n) whose id is id:
  * NULL when there is none (*ret_oom false) or memory ran out (*ret_oom true). */

@@ -298,23 +298,31 @@ static ferry_rc pg_delivery_redeliver(ferry_store *base, const char *id, ferry_e
     return FERRY_OK;
 }
 
-static ferry_rc pg_delivery_summary(ferry_store *base, int64_t run_id, ferry_delivery_summary *ret,
-                                    ferry_err *err)
+static ferry_rc pg_delivery_summary(ferry_store *base, const int64_t *run_ids, size_t n,
+                                    ferry_delivery_summary *ret, ferry_err *err)
 {
     ferry_pg_store *s = (ferry_pg_store *)base;
     ferry_pg_params p = {0};
     PGresult *res;
+    ferry_buf ids;
+    ferry_rc rc;
 
-    memset(ret, 0, sizeof(*ret));
-    ferry_pg_param_int(&p, run_id);
+    memset(ret, 0, n * sizeof(*ret));
+    if (n == 0)
+        return FERRY_OK;
+    if ((rc = ferry_store_id_array(run_ids, n, '{', '}', &ids, err)) != FERRY_OK)
+        return rc;
+    ferry_pg_param_text(&p, ferry_buf_str(&ids));
     res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "reading the deliveries",
-                           "SELECT status, count(*) FROM ferry_deliveries WHERE run_id = $1"
-                           " GROUP BY status",
+                           "SELECT run_id, status, count(*) FROM ferry_deliveries"
+                           " WHERE run_id = ANY($1::bigint[]) GROUP BY run_id, status",
                            &p, err);
+    ferry_buf_done(&ids);
     if (res == NULL)
         return FERRY_EDB;
     for (int row = 0; row < PQntuples(res); row++)
-        ferry_store_summary_count(ret, PQgetvalue(res, row, 0), ferry_pg_col_int(res, row, 1));
+        ferry_store_summary_add(run_ids, n, ret, ferry_pg_col_int(res, row, 0),
+                                PQgetvalue(res, row, 1), ferry_pg_col_int(res, row, 2));
     PQclear(res);
     return FERRY_OK;
 }

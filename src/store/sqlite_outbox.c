@@ -361,24 +361,34 @@ static ferry_rc st_delivery_redeliver(ferry_store *base, const char *id, ferry_e
     return FERRY_OK;
 }
 
-static ferry_rc st_delivery_summary(ferry_store *base, int64_t run_id, ferry_delivery_summary *ret,
-                                    ferry_err *err)
+static ferry_rc st_delivery_summary(ferry_store *base, const int64_t *run_ids, size_t n,
+                                    ferry_delivery_summary *ret, ferry_err *err)
 {
     ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    ferry_buf ids;
     sqlite3_stmt *st;
+    ferry_rc frc;
     int rc;
 
-    memset(ret, 0, sizeof(*ret));
+    memset(ret, 0, n * sizeof(*ret));
+    if (n == 0)
+        return FERRY_OK;
+    if ((frc = ferry_store_id_array(run_ids, n, '[', ']', &ids, err)) != FERRY_OK)
+        return frc;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT status, count(*) FROM ferry_deliveries WHERE run_id = ?1"
-                           " GROUP BY status",
-                           -1, &st, NULL) != SQLITE_OK)
+                           "SELECT run_id, status, count(*) FROM ferry_deliveries WHERE run_id IN"
+                           " (SELECT value FROM json_each(?1)) GROUP BY run_id, status",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ferry_buf_done(&ids);
         return ferry_sqlite_db_error(s->db, err, "reading the deliveries");
-    sqlite3_bind_int64(st, 1, run_id);
+    }
+    sqlite3_bind_text(st, 1, ferry_buf_str(&ids), -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ferry_store_summary_count(ret, (const char *)sqlite3_column_text(st, 0),
-                                  sqlite3_column_int64(st, 1));
+        ferry_store_summary_add(run_ids, n, ret, sqlite3_column_int64(st, 0),
+                                (const char *)sqlite3_column_text(st, 1),
+                                sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
+    ferry_buf_done(&ids);
     if (rc != SQLITE_DONE)
         return ferry_sqlite_db_error(s->db, err, "reading the deliveries");
     return FERRY_OK;

@@ -312,7 +312,8 @@ void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen)
     snprintf(out + n, outlen - n, "\"}");
 }
 
-void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, int64_t n)
+/* Counts n deliveries of status (a status name) into sum. */
+static void summary_count(ferry_delivery_summary *sum, const char *status, int64_t n)
 {
     sum->total += n;
     switch (ferry_delivery_status_parse(status)) {
@@ -326,6 +327,32 @@ void ferry_store_summary_count(ferry_delivery_summary *sum, const char *status, 
         sum->pending += n;
         break;
     }
+}
+
+void ferry_store_summary_add(const int64_t *run_ids, size_t n, ferry_delivery_summary *sums,
+                             int64_t run_id, const char *status, int64_t count)
+{
+    for (size_t i = 0; i < n; i++)
+        if (run_ids[i] == run_id)
+            summary_count(&sums[i], status, count);
+}
+
+ferry_rc ferry_store_id_array(const int64_t *ids, size_t n, char open, char close, ferry_buf *ret,
+                              ferry_err *err)
+{
+    ferry_rc rc;
+
+    ferry_buf_init(ret, 64 + n * 21);
+    rc = ferry_buf_append(ret, &open, 1);
+    for (size_t i = 0; i < n && rc == FERRY_OK; i++)
+        rc = ferry_buf_printf(ret, "%s%lld", i ? "," : "", (long long)ids[i]);
+    if (rc == FERRY_OK)
+        rc = ferry_buf_append(ret, &close, 1);
+    if (rc != FERRY_OK) {
+        ferry_buf_done(ret);
+        return ferry_err_set(err, FERRY_ENOMEM, "listing run ids");
+    }
+    return FERRY_OK;
 }
 
 ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, const char *id,

@@ -522,9 +522,10 @@ typedef struct {
     /* Sends delivery id again, as soon as a sender is free: pending, due now, 24 h more to
      * try, the same id. FERRY_ENOTFOUND when there is none. */
     ferry_rc (*delivery_redeliver)(ferry_store *st, const char *id, ferry_err *err);
-    /* How many deliveries run_id has, by status. */
-    ferry_rc (*delivery_summary)(ferry_store *st, int64_t run_id, ferry_delivery_summary *ret,
-                                 ferry_err *err);
+    /* How many deliveries each of the n runs run_ids names has, by status, into ret[0..n)
+     * (ret[i] for run_ids[i]), in one query: a page of runs costs one round trip. */
+    ferry_rc (*delivery_summary)(ferry_store *st, const int64_t *run_ids, size_t n,
+                                 ferry_delivery_summary *ret, ferry_err *err);
 } ferry_store_outbox_ops;
 
 /* How long a delivery is tried before it is given up. */

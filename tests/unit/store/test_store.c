@@ -890,7 +890,7 @@ static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(vo
         ferry_store_planner_set(st, &planner);
         assert_int_equal(st->runs->run_recover(st, &rec, &n, &err), FERRY_OK);
         ferry_store_planner_set(st, NULL);
-        assert_int_equal(st->outbox->delivery_summary(st, run.id, &sum, &err), FERRY_OK);
+        assert_int_equal(st->outbox->delivery_summary(st, &run.id, 1, &sum, &err), FERRY_OK);
         assert_int_equal(sum.total, 1);
     }
     assert_int_equal(n, 1);
@@ -2636,7 +2636,7 @@ static void a_runs_end_enqueues_its_deliveries_in_the_same_write(void **state)
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_deliveries"), 0);
     /* On its own: the end and both deliveries. */
     assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
-    assert_int_equal(st->outbox->delivery_summary(st, run.id, &sum, &err), FERRY_OK);
+    assert_int_equal(st->outbox->delivery_summary(st, &run.id, 1, &sum, &err), FERRY_OK);
     assert_int_equal(sum.total, 2);
     assert_int_equal(sum.pending, 2);
     /* A queued run cancelled: one delivery, no records. */
@@ -2647,8 +2647,20 @@ static void a_runs_end_enqueues_its_deliveries_in_the_same_write(void **state)
         q.status = FERRY_RUN_QUEUED;
         assert_int_equal(st->runs->run_enqueue(st, &q, &got, &created, &err), FERRY_OK);
         assert_int_equal(st->runs->run_cancel_queued(st, got.id, "ana", &err), FERRY_OK);
-        assert_int_equal(st->outbox->delivery_summary(st, got.id, &sum, &err), FERRY_OK);
+        assert_int_equal(st->outbox->delivery_summary(st, &got.id, 1, &sum, &err), FERRY_OK);
         assert_int_equal(sum.total, 1);
+        /* Several runs in one call, each its own; a run without deliveries counts none. */
+        {
+            int64_t ids[4] = {got.id, 999999, run.id, got.id};
+            ferry_delivery_summary sums[4];
+            assert_int_equal(st->outbox->delivery_summary(st, ids, 4, sums, &err), FERRY_OK);
+            assert_int_equal(sums[0].total, 1);
+            assert_int_equal(sums[1].total, 0);
+            assert_int_equal(sums[2].total, 2);
+            assert_int_equal(sums[2].pending, 2);
+            assert_int_equal(sums[3].total, 1);
+            assert_int_equal(st->outbox->delivery_summary(st, ids, 0, sums, &err), FERRY_OK);
+        }
         ferry_run_done(&got);
     }
     ferry_store_planner_set(st, NULL);
