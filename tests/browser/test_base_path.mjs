@@ -62,18 +62,24 @@ browserTest('the page under base_path logs in, lists the syncs and starts a run'
     assert.ok(asked.includes('/ferry/api/events'), `the event stream under the prefix: ${asked.join(' ')}`);
 });
 
-browserTest('<ferry-sync> from /ferry/ferry-sync.js signs in with an embed token', async (env) => {
-    const { ferry, host } = await fixture(env);
-    const now = Math.floor(Date.now() / 1000);
-    const token = mint({ sub: 'u-17', name: 'Olga', email: 'olga@clinic.example', role: 'operator',
-                         iat: now, exp: now + 300, syncs: ['roster'] });
-    host.route('/', { type: 'text/html; charset=utf-8', body: `<!doctype html>
+/** A host application's page with <ferry-sync> for roster, loaded from under /ferry/ and
+ * signed in with token. */
+function rosterHostPage(ferry, token) {
+    return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Host app</title></head>
 <body>
   <script type="module" src="${ferry.url('/ferry/ferry-sync.js')}"></script>
   <ferry-sync id="roster" sync="roster" token="${token}"></ferry-sync>
 </body></html>
-` });
+`;
+}
+
+browserTest('<ferry-sync> from /ferry/ferry-sync.js signs in with an embed token', async (env) => {
+    const { ferry, host } = await fixture(env);
+    const now = Math.floor(Date.now() / 1000);
+    const token = mint({ sub: 'u-17', name: 'Olga', email: 'olga@clinic.example', role: 'operator',
+                         iat: now, exp: now + 300, syncs: ['roster'] });
+    host.route('/', { type: 'text/html; charset=utf-8', body: rosterHostPage(ferry, token) });
     const page = await env.newPage({ ferry });
     await page.goto(host.url('/'));
     const button = page.locator('ferry-sync#roster [data-testid="sync-now"]');
@@ -93,13 +99,7 @@ browserTest('<ferry-sync> with an expired embed token says it expired', async (e
     const now = Math.floor(Date.now() / 1000);
     const token = mint({ sub: 'u-17', email: 'olga@clinic.example', role: 'operator',
                          iat: now - 600, exp: now - 60 });
-    host.route('/', { type: 'text/html; charset=utf-8', body: `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Host app</title></head>
-<body>
-  <script type="module" src="${ferry.url('/ferry/ferry-sync.js')}"></script>
-  <ferry-sync id="roster" sync="roster" token="${token}"></ferry-sync>
-</body></html>
-` });
+    host.route('/', { type: 'text/html; charset=utf-8', body: rosterHostPage(ferry, token) });
     const page = await env.newPage({ ferry });
     await page.goto(host.url('/'));
     const message = page.locator('ferry-sync#roster [part="message"]');
