@@ -11,6 +11,7 @@
 
 #include "http/internal.h"
 #include "sync/check.h"
+#include "target/tenants.h"
 
 struct check_task {
     struct MHD_Connection *conn;
@@ -29,8 +30,14 @@ static void check_run(void *ctx)
     struct check_task *t = ctx;
 
     ferry_err_clear(&t->err);
-    t->rc = ferry_sync_check(t->srv->opt.config, t->sync, t->has_tenant ? t->tenant : NULL,
-                             &t->srv->stopping, &t->report, &t->err);
+    /* A tenant the sync's tenants.query does not name is refused, as a run of it would be. */
+    if (t->sync->tenants.query != NULL && t->has_tenant)
+        t->rc = ferry_tenants_allow(t->srv->opt.config, t->sync, t->tenant, &t->err);
+    else
+        t->rc = FERRY_OK;
+    if (t->rc == FERRY_OK)
+        t->rc = ferry_sync_check(t->srv->opt.config, t->sync, t->has_tenant ? t->tenant : NULL,
+                                 &t->srv->stopping, &t->report, &t->err);
     MHD_resume_connection(t->conn);
 }
 

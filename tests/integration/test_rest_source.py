@@ -744,6 +744,11 @@ class TenantTest(RestTestCase):
             r = srv.post("/api/syncs/patients/runs", {"tenant": "org-1"})
             self.assertEqual(r.status, 202, r.body)
             srv.wait_run(r.json["id"])
+            r = srv.get("/api/syncs/patients/check?tenant=org-3")
+            self.assertEqual(r.status, 400, r.body)
+            self.assertIn("not one of the tenants tenants.query names", r.json["error"]["message"])
+            self.assertTrue(srv.get_json("/api/syncs/patients/check?tenant=org-2")["ok"])
+            self.assertEqual(self.up.count("/t/org-3" + PATIENTS), 0)
 
     def test_a_broken_tenants_query_is_named_and_odd_values_are_left_out(self):
         self.use_tenant_query(query="SELECT slug FROM organisatons")
