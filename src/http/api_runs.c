@@ -129,7 +129,7 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     enum MHD_Result ret;
     ferry_store *st;
     ferry_err err;
-    json_t *body, *t, *am;
+    json_t *body, *t, *am, *full;
 
     if ((sync = ferry_http_request_sync(srv, conn, req, &ret)) == NULL ||
         !ferry_http_request_body(conn, req, true, &ret))
@@ -149,6 +149,11 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
         return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                       "allow_missing must be true or false");
     allow_missing = am != NULL && json_is_true(am);
+    /* An incremental sync fetches everything this once. */
+    full = json_object_get(req->doc, "full");
+    if (full != NULL && !json_is_boolean(full))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "full must be true or false");
     if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
         return ferry_http_reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s", sync->name,
@@ -164,6 +169,7 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     rq.user = req->who.user;
     rq.token = req->who.token_label;
     rq.allow_missing = allow_missing;
+    rq.full = full != NULL && json_is_true(full);
     rq.queued_message = "Sync started...";
     if (ferry_queue_run_request(&q, st, &rq, &got, &created, &wait_ms, &err) != FERRY_OK)
         return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : ferry_http_reply_err(conn, &err);
