@@ -648,7 +648,7 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "ferry.yaml:5: syncs.people.source.timout: unknown key (expected one of: kind, "
                  "url, timeout, max_field_bytes, delimiter, vars, method, headers, query, body, "
                  "auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, retries, "
-                 "retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
+                 "retry_backoff, max_wait, incremental, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -1182,7 +1182,7 @@ static void error_quoting_a_line_break_stays_one_line(void **state)
                  "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
                  "kind, url, timeout, max_field_bytes, delimiter, vars, method, headers, query, "
                  "body, auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, "
-                 "retries, retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
+                 "retries, retry_backoff, max_wait, incremental, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
