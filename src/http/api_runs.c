@@ -48,6 +48,13 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
     const ferry_sync_spec *first = ferry_sync_step(sync, 0);
     json_object_set_new(o, "source_kind",
                         json_string(first->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+    {
+        bool incremental = false;
+        for (size_t k = 0; k < ferry_sync_step_count(sync); k++)
+            incremental =
+                incremental || ferry_sync_step(sync, k)->source.incremental.cursor != NULL;
+        json_object_set_new(o, "incremental", json_boolean(incremental));
+    }
     if (sync->nsteps > 0) {
         json_t *steps = json_array();
         for (size_t k = 0; k < sync->nsteps; k++)

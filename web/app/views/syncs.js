@@ -116,15 +116,20 @@ function createCard(app, sync) {
   let cancelling = null; // the run id being cancelled
   let current = sync;
 
-  let syncBtn = null, cancelBtn = null, tenantInput = null, tenantWrap = null;
+  let syncBtn = null, cancelBtn = null, fullBtn = null, tenantInput = null, tenantWrap = null;
   if (canOperate) {
     syncBtn = h('button', {type: 'button', class: 'btn btn--primary', 'data-testid': 'sync-now'});
-    syncBtn.addEventListener('click', onSyncNow);
+    syncBtn.addEventListener('click', () => onSyncNow(false));
+    // An incremental sync fetches only what changed; this fetches everything once.
+    fullBtn = h('button', {type: 'button', class: 'btn btn--ghost', 'data-testid': 'full-sync',
+      title: 'Fetch every record, not only those changed since the last run', hidden: true},
+    'Full sync');
+    fullBtn.addEventListener('click', () => onSyncNow(true));
     cancelBtn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'cancel'},
       'Cancel');
     cancelBtn.addEventListener('click', onCancel);
   }
-  actions.append(...[syncBtn, historyLink].filter(Boolean));
+  actions.append(...[syncBtn, fullBtn, historyLink].filter(Boolean));
 
   const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
     h('header', {class: 'card-head'}, title, kind),
@@ -136,7 +141,7 @@ function createCard(app, sync) {
     message.setAttribute('role', kindOf === 'error' ? 'alert' : 'status');
   }
 
-  async function onSyncNow() {
+  async function onSyncNow(full) {
     if (pending || isActive(current.active_run)) return;
     const tenant = tenantInput ? tenantInput.value.trim() : '';
     const info = tenantInfo(current);
@@ -148,7 +153,7 @@ function createCard(app, sync) {
     pending = true;
     say('');
     update(current);
-    const r = await startSync(app, current.name, tenant);
+    const r = await startSync(app, current.name, tenant, {full});
     pending = false;
     if (r.error) {
       say(r.error.message, 'error');
@@ -311,6 +316,10 @@ function createCard(app, sync) {
       }
       syncBtn.disabled = busy;
       setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
+    }
+    if (fullBtn) {
+      fullBtn.hidden = !s.incremental;
+      fullBtn.disabled = pending || !!run;
     }
     if (cancelBtn) {
       if (run) {
