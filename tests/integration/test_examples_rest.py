@@ -166,8 +166,9 @@ class JiraExampleTest(ExampleTestCase):
 class FreshserviceExampleTest(ExampleTestCase):
     """examples/freshservice.yaml: /api/v2/tickets with the API key as the basic-auth user
     (the password ignored, as Freshservice does; 401 without the key), per_page and
-    updated_since in the query, a Link header with rel="next" on all but the last page, and a
-    429 with Retry-After once, on page 2."""
+    updated_since in the query (the epoch's start on the first, full run; the newest
+    updated_at minus 5 minutes on the next, incremental one), a Link header with rel="next" on
+    all but the last page, and a 429 with Retry-After once, on page 2."""
 
     N = 250
 
@@ -213,10 +214,19 @@ class FreshserviceExampleTest(ExampleTestCase):
         reqs = self.fake.requests
         self.assertEqual([r["query"].get("page") for r in reqs], [None, "2", "2", "3"])
         self.assertEqual([r["query"].get("per_page") for r in reqs], ["100"] * 4)
-        self.assertEqual(reqs[0]["query"]["updated_since"], "2020-01-01T00:00:00Z")
-        self.assertIn("updated_since=2020-01-01T00%3A00%3A00Z", reqs[0]["path"])
+        self.assertEqual({r["query"]["updated_since"] for r in reqs}, {"1970-01-01T00:00:00Z"})
+        self.assertIn("updated_since=1970-01-01T00%3A00%3A00Z", reqs[0]["path"])
         self.assertTrue(self.limited, "the fake never answered 429")
         self.assertNotIn(API_KEY, out + err)
+        self.assertEqual(self.last_run()["run_mode"], "full")
+
+        # The next run is incremental: every page asks for what changed since then.
+        del reqs[:]
+        code, out, err = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": API_KEY})
+        self.assertEqual(code, 0, "stdout:\n%s\nstderr:\n%s" % (out, err))
+        self.assertEqual(self.last_run()["run_mode"], "incremental")
+        self.assertEqual(len(reqs), 3)
+        self.assertEqual({r["query"]["updated_since"] for r in reqs}, {"2026-12-01T08:55:00Z"})
 
     def test_without_the_key_fails_as_credentials_rejected(self):
         code, out, _ = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": "nope"})
