@@ -971,6 +971,21 @@ static void st_tx_rollback(ferry_store *base)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Prepares sql with a watermark's key bound to ?1 (sync), ?2 (tenant, '' for none) and ?3
+ * (step). */
+static int prepare_watermark(sqlite3 *db, const char *sql, const char *sync, const char *tenant,
+                             int step, sqlite3_stmt **ret)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(*ret, 1, sync, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*ret, 2, tenant != NULL ? tenant : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(*ret, 3, step);
+    return SQLITE_OK;
+}
+
 static ferry_rc st_watermark_get(ferry_store *base, const char *sync, const char *tenant, int step,
                                  ferry_watermark *ret_wm, ferry_err *err)
 {
@@ -978,14 +993,11 @@ static ferry_rc st_watermark_get(ferry_store *base, const char *sync, const char
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT cursor_ms, full_at, run_id FROM ferry_watermarks"
-                           " WHERE sync = ?1 AND tenant = ?2 AND step = ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (prepare_watermark(db,
+                          "SELECT cursor_ms, full_at, run_id FROM ferry_watermarks"
+                          " WHERE sync = ?1 AND tenant = ?2 AND step = ?3",
+                          sync, tenant, step, &st) != SQLITE_OK)
         return ferry_sqlite_db_error(db, err, "reading the watermark");
-    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant != NULL ? tenant : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, step);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         ret_wm->cursor_ms = sqlite3_column_int64(st, 0);
@@ -1007,18 +1019,15 @@ static ferry_rc st_watermark_put(ferry_store *base, const char *sync, const char
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(
+    if (prepare_watermark(
             db,
             "INSERT INTO ferry_watermarks (sync, tenant, step, cursor_ms, full_at, run_id,"
             " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sync, tenant, step)"
             " DO UPDATE SET cursor_ms = excluded.cursor_ms, full_at ="
             " COALESCE(excluded.full_at, ferry_watermarks.full_at), run_id = excluded.run_id,"
             " updated_at = excluded.updated_at",
-            -1, &st, NULL) != SQLITE_OK)
+            sync, tenant, step, &st) != SQLITE_OK)
         return ferry_sqlite_db_error(db, err, "recording the watermark");
-    sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant != NULL ? tenant : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, step);
     sqlite3_bind_int64(st, 4, wm->cursor_ms);
     ferry_sqlite_bind_time(st, 5, wm->full_at_ms);
     sqlite3_bind_int64(st, 6, wm->run_id);

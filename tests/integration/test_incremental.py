@@ -13,12 +13,10 @@ anything is written.
 """
 
 import datetime
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import ferrytest
+from fake_json_api import Fake
 
 T0 = datetime.datetime(2026, 12, 6, 9, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -44,37 +42,13 @@ class IncrementalApi:
         self.sent = []
         self.fail_page = None
         self.lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                q = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                status, headers, body = api.answer(parts.path, q)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.fake = Fake(lambda handler, path, q: self.answer(path, q))
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.fake.close()
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return self.fake.base_url + path
 
     def put(self, i, updated, **extra):
         rec = {"id": i, "subject": "Ticket %d" % i, "updated_at": updated}
@@ -87,7 +61,7 @@ class IncrementalApi:
         with self.lock:
             self.sent.append((page, since))
             if self.fail_page == page:
-                return 500, {}, {"error": "down"}
+                return 500, [], {"error": "down"}
             rows = sorted(self.tickets.values(), key=lambda r: r["id"])
         if since is not None:
             cut = parse_since(since)
@@ -96,13 +70,13 @@ class IncrementalApi:
                     or parse_since(r["updated_at"][:19] + "Z") >= cut]
         per = int(q.get("per_page", "2"))
         chunk = rows[(page - 1) * per: page * per]
-        headers = {}
+        headers = []
         if page * per < len(rows):
             # /tickets: the link keeps per_page but not the filter (Ferry adds updated_since
             # again); /epoch/tickets keeps since, as most APIs do.
             keep = "&since=%s" % since if path != "/tickets" and since is not None else ""
-            headers["Link"] = '<%s?per_page=%d&page=%d%s>; rel="next"' % (
-                self.url(path), per, page + 1, keep)
+            headers.append(("Link", '<%s?per_page=%d&page=%d%s>; rel="next"' % (
+                self.url(path), per, page + 1, keep)))
         return 200, headers, {"tickets": chunk}
 
     def take_sent(self):
