@@ -77,3 +77,43 @@ browserTest('the Full sync action of an incremental sync fetches everything once
     await page.goto(ferry.url(`/#/runs/${second.id}`));
     await waitText(page.locator('.fact', { hasText: 'Mode' }), /Incremental since/);
 });
+
+browserTest("a tenant's Full sync fetches everything for that tenant only", async (env) => {
+    const api = await env.loopback();
+    api.route('/tickets', { type: 'application/json', body: JSON.stringify({ tickets: TICKETS }) });
+    env.writeConfig({
+        tickets: {
+            title: 'Tickets',
+            tenant: { variable: 'org', column: 'org', values: ['org-1', 'org-2'] },
+            source: {
+                kind: 'rest', url: api.url('/tickets?org={org}'), records: '/tickets',
+                incremental: { cursor: '/updated_at', param: 'updated_since' },
+            },
+            target: { table: 'tickets', key: ['id'] },
+            fields: { id: { type: 'integer' }, subject: {} },
+        },
+    });
+    const ana = await env.user('ana', 'operator');
+    const ferry = await env.serve();
+    for (const org of ['org-1', 'org-2']) {
+        for (let i = 0; i < 2; i++) {
+            const { status, json: data } = await ferry.api('POST', '/api/syncs/tickets/runs', { body: { tenant: org } });
+            assert.equal(status, 202);
+            await ferry.waitRun(data.id);
+        }
+    }
+    const page = await env.loggedIn(ferry, ana);
+    const row = card(page, 'tickets').locator('[data-testid="tenant-card"][data-tenant="org-2"]');
+    const before = api.requests.length;
+    await row.locator('[data-testid="tenant-full-sync"]').click();
+    await until('the full run of org-2', async () => api.requests.length > before);
+    const sent = api.requests.slice(before);
+    assert.ok(sent.every((r) => r.path.includes('org=org-2') && sinceOf(r) === null), JSON.stringify(sent));
+    let run = null;
+    await until('the run to end', async () => {
+        const { runs } = await ferry.getJson('/api/runs?sync=tickets&tenant=org-2');
+        run = runs[0];
+        return run && run.status === 'succeeded' && run.full;
+    }, { timeout: RUN_WAIT });
+    assert.equal(run.mode, 'full');
+});

@@ -260,6 +260,58 @@ class RunsTest(IncrementalTestCase):
         self.assertEqual(self.watermark()["cursor_ms"], int(newest.timestamp()) * 1000)
 
 
+class ScopeTest(IncrementalTestCase):
+    def test_each_tenant_has_its_own_watermark(self):
+        self.write_config(config(self.api.url("/tickets?org={org_id}"),
+                                 "{ cursor: /updated_at, param: updated_since }",
+                                 extra="    tenant: { variable: org_id, column: org,"
+                                       " values: [org-1, org-2] }\n"))
+        self.sync("tickets", "--tenant", "org-1")
+        self.sync("tickets", "--tenant", "org-2")
+        self.assertEqual([r["run_mode"] for r in self.query_dicts(
+            "SELECT run_mode FROM ferry_runs ORDER BY id")], ["full", "full"])
+        self.api.take_sent()
+        self.sync("tickets", "--tenant", "org-1")
+        self.assertEqual(self.last_run()["run_mode"], "incremental")
+        self.assertTrue(all(s is not None for _, s in self.api.take_sent()))
+        self.assertEqual(self.query("SELECT tenant FROM ferry_watermarks ORDER BY tenant"),
+                         [("org-1",), ("org-2",)])
+
+    def test_each_step_has_its_own_watermark(self):
+        self.api.put(9, iso(T0 + datetime.timedelta(days=9)))
+        self.write_config("""\
+database: sqlite:ferry.db
+allow_private: true
+syncs:
+  helpdesk:
+    steps:
+      tickets:
+        source:
+          kind: rest
+          url: "%s"
+          records: /tickets
+          incremental: { cursor: /updated_at, param: updated_since }
+        target: { table: tickets, key: id }
+        fields: { id: { type: integer }, subject: }
+      agents:
+        source:
+          kind: rest
+          url: "%s"
+          records: /tickets
+          incremental: { cursor: /updated_at, format: epoch }
+        target: { table: agents, key: id }
+        fields: { id: { type: integer }, subject: }
+""" % (self.api.url("/tickets?per_page=50"), self.api.url("/epoch/tickets?per_page=50&since={since}")))
+        self.sync("helpdesk")
+        self.assertEqual(self.api.take_sent(), [(1, None), (1, "0")])
+        self.sync("helpdesk")
+        newest = T0 + datetime.timedelta(days=9)
+        self.assertEqual(self.api.take_sent(),
+                         [(1, iso(newest)), (1, str(int(newest.timestamp())))])
+        self.assertEqual(self.query("SELECT step, run_id FROM ferry_watermarks"
+                                    " WHERE sync = 'helpdesk' ORDER BY step"), [(0, 2), (1, 2)])
+
+
 class BadInputTest(IncrementalTestCase):
     def test_records_without_the_cursor_still_sync_and_the_others_set_the_watermark(self):
         self.api.tickets[2].pop("updated_at")
