@@ -74,10 +74,11 @@ static const char usage_text[] =
     "Usage: ferry COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  sync NAME [--tenant T] [--dry-run] [--allow-missing]\n"
+    "  sync NAME [--tenant T] [--dry-run] [--allow-missing] [--full]\n"
     "                               run one sync now, in the foreground; --allow-missing\n"
     "                               lets this run delete or flag more rows than the\n"
-    "                               sync's guard.max_missing allows\n"
+    "                               sync's guard.max_missing allows; --full makes an\n"
+    "                               incremental sync fetch everything this once\n"
     "  runs [--sync NAME] [--limit N]\n"
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
@@ -108,6 +109,7 @@ typedef struct {
     int limit;
     bool dry_run;
     bool allow_missing; /* sync --allow-missing */
+    bool full;          /* sync --full */
     bool targets;       /* migrate --targets */
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
@@ -122,13 +124,21 @@ typedef struct {
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {"allow-missing", no_argument, NULL, 'M'},
-        {"targets", no_argument, NULL, 'T'},        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},
+        {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"allow-missing", no_argument, NULL, 'M'},
+        {"targets", no_argument, NULL, 'T'},
+        {"full", no_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -159,6 +169,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'M':
             o->allow_missing = true;
+            break;
+        case 'F':
+            o->full = true;
             break;
         case 'T':
             o->targets = true;
@@ -415,6 +428,7 @@ static int cmd_sync(const cli_opts *o)
     rq.user = getenv("USER");
     rq.dry_run = o->dry_run;
     rq.allow_missing = o->allow_missing;
+    rq.full = o->full;
     ferry_err_clear(&err);
     if (ferry_queue_run_start(store, &rq, &started, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -592,6 +606,10 @@ static int cmd_show(const cli_opts *o)
     if (run.cancelled_by != NULL)
         printf("  cancelled: by %s\n", run.cancelled_by);
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
+    if (run.mode != NULL && strcmp(run.mode, "incremental") == 0 && run.since != NULL)
+        printf("  mode:      incremental since %.10s %.8s UTC\n", run.since, run.since + 11);
+    else if (run.mode != NULL)
+        printf("  mode:      %s\n", run.mode);
     printf("  counts:    %lld created, %lld updated, %lld unchanged, %lld skipped, ",
            (long long)run.counts[0], (long long)run.counts[1], (long long)run.counts[2],
            (long long)run.counts[3]);

@@ -230,6 +230,25 @@ typedef struct {
     long max_pages;     /* default 100000 */
 } ferry_pagination_spec;
 
+/* How a since value is written (incremental.format). */
+typedef enum {
+    FERRY_SINCE_ISO = 0, /* 2026-12-06T09:00:00Z */
+    FERRY_SINCE_EPOCH,   /* seconds since the Unix epoch */
+} ferry_since_format;
+
+/* incremental: on a REST source (docs/sources.md, "Incremental syncs"): each run after the
+ * first asks only for the records changed since the last successful run's highest cursor. */
+typedef struct {
+    char *cursor;       /* JSON pointer into each record to an instant; NULL: not incremental */
+    char *param;        /* the query parameter the since value goes in, or NULL when the url or
+                           a query value holds {since} */
+    long overlap_ms;    /* subtracted from the watermark; default 0 */
+    long full_every_ms; /* a full run when the last one is this old; 0: only the first and on
+                           demand */
+    ferry_since_format format;
+    int line;
+} ferry_incremental_spec;
+
 typedef struct {
     ferry_source_kind kind;
     char *url;              /* as written: a path, a file:// URL or an http(s) URL; may hold
@@ -256,6 +275,7 @@ typedef struct {
     int page_retries;      /* default 4 */
     long retry_backoff_ms; /* default 1 s */
     long max_wait_ms;      /* default 15 min */
+    ferry_incremental_spec incremental;
     /* Where the source may read from (docs/security.md). After loading, each source holds
      * its own settings merged with the top level's. */
     bool allow_private; /* private and loopback addresses allowed; default false */

@@ -37,6 +37,7 @@
 #define SRC(member) offsetof(ferry_source_spec, member)
 #define AUTH(member) offsetof(ferry_auth_spec, member)
 #define PAGE(member) offsetof(ferry_pagination_spec, member)
+#define INCR(member) offsetof(ferry_incremental_spec, member)
 
 static const char *const kind_names[] = {
     [FERRY_SOURCE_CSV] = "csv",
@@ -517,6 +518,37 @@ static ferry_rc pagination_defaults(struct walk *w, ferry_pagination_spec *p)
     return rc;
 }
 
+/* ---- source.incremental ---- */
+
+static const char *const since_formats[] = {
+    [FERRY_SINCE_ISO] = "iso",
+    [FERRY_SINCE_EPOCH] = "epoch",
+};
+
+static const struct key_rule incremental_rules[] = {
+    {"cursor", FERRY_KEY_POINTER, .flags = FERRY_KEY_REQUIRED, .offset = INCR(cursor)},
+    {"param", FERRY_KEY_STRING, .offset = INCR(param)},
+    {"overlap", FERRY_KEY_DURATION, .flags = FERRY_KEY_ZERO_OK, .offset = INCR(overlap_ms),
+     .min = 1000, .max = 30L * 86400 * 1000},
+    {"full_every", FERRY_KEY_DURATION, .flags = FERRY_KEY_ZERO_OK, .offset = INCR(full_every_ms),
+     .min = 60L * 1000, .max = 3650L * 86400 * 1000},
+    {"format", FERRY_KEY_ENUM, .offset = INCR(format), .what = "format", .names = since_formats,
+     .nnames = NITEMS(since_formats)},
+};
+
+/* incremental: { cursor, param, overlap, full_every, format }; whether the since value has
+ * somewhere to go is checked with the url and the query (ferry_config_source_check()). */
+static ferry_rc on_incremental(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    ferry_incremental_spec *inc = &((ferry_source_spec *)data)->incremental;
+
+    (void)rule;
+    inc->line = v->line;
+    return ferry_config_table_walk(w, v, incremental_rules, NITEMS(incremental_rules), obj, inc,
+                                   NULL);
+}
+
 /* ---- the table ---- */
 
 static const struct key_rule source_rules[] = {
@@ -549,6 +581,7 @@ static const struct key_rule source_rules[] = {
      .min = 1, .max = 60L * 1000, .def = DEFAULT_BACKOFF_MS},
     {"max_wait", FERRY_KEY_DURATION, .flags = FERRY_KEY_REST, .offset = SRC(max_wait_ms),
      .min = 1000, .max = 86400L * 1000, .def = DEFAULT_MAX_WAIT_MS},
+    {"incremental", FERRY_KEY_CUSTOM, .flags = FERRY_KEY_REST, .fn = on_incremental},
     {"allow_private", FERRY_KEY_BOOL, .offset = SRC(allow_private)},
     {"allow_hosts", FERRY_KEY_STRINGS, .flags = FERRY_KEY_ONE_OK | FERRY_KEY_NOCASE,
      .offset = SRC(allow_hosts), .count_offset = SRC(nallow_hosts), .fn = ferry_config_hosts_check},
@@ -574,12 +607,15 @@ ferry_rc ferry_config_source_walk(struct walk *w, const struct val *v, struct so
 struct var_scope {
     const ferry_source_spec *src;
     const char *tenant; /* the tenant variable, or NULL */
+    bool since;         /* {since} names the since value (incremental:) */
 };
 
 static const char *lookup_var(void *ctx, const char *name, size_t len)
 {
     const struct var_scope *vs = ctx;
 
+    if (vs->since && len == 5 && memcmp(name, "since", 5) == 0)
+        return "since";
     if (vs->tenant != NULL && strlen(vs->tenant) == len && memcmp(vs->tenant, name, len) == 0)
         return "tenant";
     for (size_t i = 0; i < vs->src->nvars; i++)
@@ -600,11 +636,45 @@ static ferry_rc check_placeholders(struct walk *w, int line, const char *key, co
             continue;
         return ferry_config_fail(
             w, line, "%s: {%.*s} names no variable (%s)", key, ferry_config_show_len(len), name,
-            vs->tenant != NULL ? "define it under source.vars, or use the tenant's "
-                                 "variable"
-                               : "define it under source.vars");
+            len == 5 && memcmp(name, "since", 5) == 0
+                ? "{since} is for incremental sources: add incremental: with a cursor"
+            : vs->tenant != NULL ? "define it under source.vars, or use the tenant's "
+                                   "variable"
+                                 : "define it under source.vars");
     }
     return FERRY_OK;
+}
+
+/* Whether text holds the placeholder {since}. */
+static bool has_since(const char *text)
+{
+    size_t pos = 0, len = 0;
+    const char *name = NULL;
+
+    while (text != NULL && ferry_template_next(text, &pos, &name, &len))
+        if (len == 5 && memcmp(name, "since", 5) == 0)
+            return true;
+    return false;
+}
+
+/* incremental: needs somewhere to send the since value: param, or {since} in the url or a
+ * query value. */
+static ferry_rc check_incremental(struct walk *w, const ferry_source_spec *src)
+{
+    bool placed = has_since(src->url);
+    size_t old;
+    ferry_rc rc;
+
+    for (size_t i = 0; i < src->nquery && !placed; i++)
+        placed = has_since(src->query[i].value);
+    if (src->incremental.param != NULL || placed)
+        return FERRY_OK;
+    old = ferry_config_path_push(w, "incremental", 11);
+    rc = ferry_config_fail(w, src->incremental.line,
+                           "needs param: (the query parameter the since value goes in, such as "
+                           "updated_since) or {since} in the url or a query value");
+    ferry_config_path_pop(w, old);
+    return rc;
 }
 
 static ferry_rc check_rest_fields(struct walk *w, ferry_sync_spec *sync)
@@ -667,7 +737,7 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
                                    const struct source_state *st)
 {
     ferry_source_spec *src = &sync->source;
-    struct var_scope vs = {src, sync->tenant_variable};
+    struct var_scope vs = {src, sync->tenant_variable, src->incremental.cursor != NULL};
     size_t old = ferry_config_path_push(w, "source", 6);
     long rest = ferry_config_seen_first(&st->seen, source_rules, FERRY_KEY_REST);
     long csv = ferry_config_seen_first(&st->seen, source_rules, FERRY_KEY_CSV);
@@ -719,6 +789,8 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
             if (names[i] != NULL)
                 rc = check_placeholders(w, st->line, "auth", names[i], &vs);
     }
+    if (rc == FERRY_OK && src->incremental.cursor != NULL)
+        rc = check_incremental(w, src);
     if (rc == FERRY_OK && src->method == NULL)
         rc = default_string(w, &src->method, "GET");
     if (rc == FERRY_OK && src->records == NULL)
@@ -776,6 +848,8 @@ void ferry_config_source_done(ferry_source_spec *src)
     free(p->page_param);
     free(p->size_param);
     free(src->rate_limit);
+    free(src->incremental.cursor);
+    free(src->incremental.param);
     ferry_config_strv_free(src->allow_hosts, src->nallow_hosts);
     free(src->files_dir);
 }

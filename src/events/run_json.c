@@ -65,6 +65,9 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "cancelled_by", string_or_null(run->cancelled_by));
     json_object_set_new(o, "dry_run", json_boolean(run->dry_run));
     json_object_set_new(o, "allow_missing", json_boolean(run->allow_missing));
+    json_object_set_new(o, "full", json_boolean(run->full));
+    json_object_set_new(o, "mode", string_or_null(run->mode));
+    json_object_set_new(o, "since", string_or_null(run->since));
     json_object_set_new(o, "attempt", json_integer(run->attempt));
     json_object_set_new(o, "retry_of",
                         run->retry_of > 0 ? json_integer((json_int_t)run->retry_of) : json_null());

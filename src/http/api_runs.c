@@ -49,6 +49,13 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
     const ferry_sync_spec *first = ferry_sync_step(sync, 0);
     json_object_set_new(o, "source_kind",
                         json_string(first->source.kind == FERRY_SOURCE_REST ? "rest" : "csv"));
+    {
+        bool incremental = false;
+        for (size_t k = 0; k < ferry_sync_step_count(sync); k++)
+            incremental =
+                incremental || ferry_sync_step(sync, k)->source.incremental.cursor != NULL;
+        json_object_set_new(o, "incremental", json_boolean(incremental));
+    }
     if (sync->nsteps > 0) {
         json_t *steps = json_array();
         for (size_t k = 0; k < sync->nsteps; k++)
@@ -143,7 +150,7 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     enum MHD_Result ret;
     ferry_store *st;
     ferry_err err;
-    json_t *body, *t, *am;
+    json_t *body, *t, *am, *full;
 
     if ((sync = ferry_http_request_sync(srv, conn, req, &ret)) == NULL ||
         !ferry_http_request_body(conn, req, true, &ret))
@@ -163,6 +170,11 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
         return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                       "allow_missing must be true or false");
     allow_missing = am != NULL && json_is_true(am);
+    /* An incremental sync fetches everything this once. */
+    full = json_object_get(req->doc, "full");
+    if (full != NULL && !json_is_boolean(full))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "full must be true or false");
     if ((why = ferry_sync_tenant_problem(sync, tenant)) != NULL)
         return ferry_http_reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_parameter", "sync '%s'%s%.64s: %s", sync->name,
@@ -185,6 +197,7 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     rq.user = req->who.user;
     rq.token = req->who.token_label;
     rq.allow_missing = allow_missing;
+    rq.full = full != NULL && json_is_true(full);
     rq.queued_message = "Sync started...";
     if (ferry_queue_run_request(&q, st, &rq, &got, &created, &wait_ms, &err) != FERRY_OK)
         return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : ferry_http_reply_err(conn, &err);

@@ -137,6 +137,7 @@ static ferry_run wanted(const ferry_queue_request *req)
     want.token = (char *)req->token;
     want.dry_run = req->dry_run;
     want.allow_missing = req->allow_missing;
+    want.full = req->full;
     want.queued_at_ms = req->queued_at_ms > 0 ? req->queued_at_ms : ferry_time_now_ms();
     return want;
 }

@@ -45,6 +45,7 @@ typedef struct {
     const char *token;   /* the label of the API token it was asked with, or NULL */
     bool dry_run;
     bool allow_missing;         /* on_missing may go past the guard this once */
+    bool full;                  /* an incremental sync fetches everything this once */
     int64_t queued_at_ms;       /* when it was asked for (the scheduler's due tick), 0: now */
     const char *queued_message; /* the ui_message run.queued shows ("Sync started..."), or
                                    NULL for the stored one */

@@ -40,6 +40,7 @@
 #include "util/backoff.h"
 #include "util/http_fetch.h"
 #include "util/http_headers.h"
+#include "util/instant.h"
 #include "util/json_path.h"
 #include "util/json_scan.h"
 #include "util/password.h"
@@ -112,6 +113,10 @@ typedef struct {
     size_t *lens;
     char errbuf[512];
     char where[600]; /* the redacted URL of the page being read, for messages */
+    /* Incremental: the cursor's path, and what {since} stands for (the since value, or the
+     * epoch's start on a full run). */
+    ferry_json_path *since_path;
+    char since[FERRY_INSTANT_TEXT_MAX];
 } rest_source;
 
 /* ---- small helpers ---- */
@@ -401,6 +406,75 @@ static ferry_rc url_with(rest_source *s, const char *n1, const char *v1, const c
     return FERRY_OK;
 }
 
+/* Appends name=value (both encoded) to the URL in b, after '?' or '&'. */
+static ferry_rc append_param(ferry_buf *b, const char *name, const char *value)
+{
+    const char *sep = strchr(ferry_buf_str(b), '?') != NULL ? "&" : "?";
+    ferry_rc rc = ferry_buf_append(b, sep, 1);
+
+    if (rc == FERRY_OK)
+        rc = ferry_url_encode(name, strlen(name), b);
+    if (rc == FERRY_OK)
+        rc = ferry_buf_append(b, "=", 1);
+    if (rc == FERRY_OK)
+        rc = ferry_url_encode(value, strlen(value), b);
+    return rc;
+}
+
+/* Whether the query of url has a parameter named name (encoded as url_with() writes it). */
+static bool has_param(const char *url, const char *name)
+{
+    const char *q = strchr(url, '?');
+    ferry_buf enc;
+    bool found = false;
+
+    if (q == NULL)
+        return false;
+    ferry_buf_init(&enc, 1024);
+    if (ferry_url_encode(name, strlen(name), &enc) == FERRY_OK) {
+        for (const char *p = q + 1; *p != '\0' && *p != '#' && !found;) {
+            size_t n = strcspn(p, "&#");
+            found = (n > enc.len && strncmp(p, ferry_buf_str(&enc), enc.len) == 0 &&
+                     p[enc.len] == '=') ||
+                    (n == enc.len && strncmp(p, ferry_buf_str(&enc), enc.len) == 0);
+            p += n;
+            if (*p == '&')
+                p++;
+        }
+    }
+    ferry_buf_done(&enc);
+    return found;
+}
+
+/* A next link an API wrote itself (next_link, link_header) that dropped the since
+ * parameter gets it again: every page of an incremental run asks for the same window. */
+static ferry_rc keep_since(rest_source *s, char **url, ferry_err *err)
+{
+    const char *param = s->spec->incremental.param;
+    ferry_buf b;
+    ferry_rc rc;
+
+    if (*url == NULL || s->opt.since == NULL || param == NULL || has_param(*url, param))
+        return FERRY_OK;
+    ferry_buf_init(&b, URL_MAX);
+    rc = ferry_buf_append(&b, *url, strlen(*url));
+    if (rc == FERRY_OK)
+        rc = append_param(&b, param, s->opt.since);
+    if (rc == FERRY_OK) {
+        char *with = ferry_buf_take(&b);
+        if (with == NULL)
+            rc = FERRY_ENOMEM;
+        else {
+            free(*url);
+            *url = with;
+        }
+    }
+    ferry_buf_done(&b);
+    return rc == FERRY_OK
+               ? FERRY_OK
+               : ferry_err_set(err, FERRY_ELIMIT, "building the URL of the next page: too long");
+}
+
 /* The URL of the first page: the expanded url, the query, and the first paging parameters. */
 static ferry_rc first_url(rest_source *s, ferry_err *err)
 {
@@ -411,7 +485,7 @@ static ferry_rc first_url(rest_source *s, ferry_err *err)
     ferry_rc rc;
 
     ferry_buf_init(&url, URL_MAX);
-    rc = ferry_source_expand(s->sync, s->opt.tenant, spec->url, true, &url, err);
+    rc = ferry_source_expand_since(s->sync, s->opt.tenant, s->since, spec->url, false, &url, err);
     for (size_t i = 0; i < spec->nquery && rc == FERRY_OK; i++) {
         const char *sep = strchr(ferry_buf_str(&url), '?') != NULL ? "&" : "?";
         rc = ferry_buf_append(&url, sep, 1);
@@ -420,8 +494,11 @@ static ferry_rc first_url(rest_source *s, ferry_err *err)
         if (rc == FERRY_OK)
             rc = ferry_buf_append(&url, "=", 1);
         if (rc == FERRY_OK)
-            rc = ferry_source_expand_query(s->sync, s->opt.tenant, spec->query[i].value, &url, err);
+            rc = ferry_source_expand_since(s->sync, s->opt.tenant, s->since, spec->query[i].value,
+                                           true, &url, err);
     }
+    if (rc == FERRY_OK && s->opt.since != NULL && spec->incremental.param != NULL)
+        rc = append_param(&url, spec->incremental.param, s->opt.since);
     if (rc != FERRY_OK) {
         ferry_buf_done(&url);
         return ferry_err_set(err, FERRY_ELIMIT, "building the source URL");
@@ -695,9 +772,11 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
         return FERRY_OK;
     case FERRY_PAGE_NEXT_LINK:
         text = page_text(s, s->next_path, &kind);
-        if (kind == FERRY_JSON_STRING && text != NULL && text[0] != '\0')
+        if (kind == FERRY_JSON_STRING && text != NULL && text[0] != '\0') {
             rc = accept_next(s, text, &next, err);
-        else if (kind != FERRY_JSON_NULL && kind != FERRY_JSON_STRING)
+            if (rc == FERRY_OK)
+                rc = keep_since(s, &next, err);
+        } else if (kind != FERRY_JSON_NULL && kind != FERRY_JSON_STRING)
             rc = ferry_err_set(err, FERRY_ESOURCE, "page %ld of %s: the next link at %s is %s",
                                s->page_no, s->where, p->next, kind_name(kind));
         break;
@@ -709,6 +788,8 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
                 rc = accept_next(s, target, &next, err);
             free(target);
         }
+        if (rc == FERRY_OK)
+            rc = keep_since(s, &next, err);
         break;
     case FERRY_PAGE_OFFSET:
         s->offset += (int64_t)records;
@@ -1061,6 +1142,41 @@ static void rest_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_
         *ret_total = *ret_done;
 }
 
+/* Reads the cursor of the record at span (record number row) into the source's highest
+ * cursor. A record without one is left out of the watermark; one that is not an instant
+ * fails the run. */
+static ferry_rc note_cursor(rest_source *s, ferry_json_span span, long row, ferry_err *err)
+{
+    const char *text = s->page.data;
+    ferry_json_span at;
+    bool found = false;
+    int64_t ms;
+
+    if (ferry_json_scan_kind(text, span) != FERRY_JSON_OBJECT ||
+        !ferry_json_scan_find(text, span, s->since_path, &at))
+        return FERRY_OK;
+    if (ferry_json_scan_kind(text, at) == FERRY_JSON_NULL)
+        return FERRY_OK;
+    ferry_buf_reset(&s->scratch);
+    if (ferry_json_scan_kind(text, at) == FERRY_JSON_STRING ||
+        ferry_json_scan_kind(text, at) == FERRY_JSON_NUMBER) {
+        if (ferry_json_scan_text(text, at, &s->scratch, &found) != FERRY_OK)
+            found = false;
+    }
+    if (!found || !ferry_instant_parse(ferry_buf_str(&s->scratch), s->scratch.len, &ms)) {
+        size_t n = at.end - at.start;
+        return ferry_err_set(err, FERRY_ESOURCE,
+                             "record %ld: the cursor %s (incremental.cursor) is '%.*s', not a "
+                             "date, a date-time or a number of seconds",
+                             row, s->spec->incremental.cursor, n > 80 ? 80 : (int)n,
+                             text + at.start);
+    }
+    if (s->base.cursor_count == 0 || ms > s->base.cursor_max_ms)
+        s->base.cursor_max_ms = ms;
+    s->base.cursor_count++;
+    return FERRY_OK;
+}
+
 static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint64_t, uint64_t),
                               void *ctx, ferry_err *err)
 {
@@ -1101,6 +1217,8 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
             start_next(s);
         project(s, item, &rec);
         rec.row = (long)(s->spooled_count + 1);
+        if (s->since_path != NULL && (rc = note_cursor(s, item, rec.row, err)) != FERRY_OK)
+            return rc;
         if (!spool_put(s->spool, &rec))
             return ferry_err_set_errno(err, FERRY_EIO, "saving the fetched pages");
         s->spooled_count++;
@@ -1111,6 +1229,12 @@ static ferry_rc rest_prefetch(ferry_source *base, bool (*progress)(void *, uint6
                 return ferry_err_set(err, FERRY_ECANCELLED, "the download was stopped");
         }
     }
+    if (s->since_path != NULL && s->spooled_count > 0 && s->base.cursor_count == 0)
+        return ferry_err_set(err, FERRY_ESOURCE,
+                             "none of the %lld records of %s has the cursor %s "
+                             "(incremental.cursor), so the next run could not ask for what "
+                             "changed since this one",
+                             (long long)s->spooled_count, s->where, s->spec->incremental.cursor);
     if (fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0)
         return ferry_err_set_errno(err, FERRY_EIO, "reading back the fetched pages");
     ferry_buf_done(&s->page);
@@ -1271,6 +1395,7 @@ static void rest_close(ferry_source *base)
     ferry_json_path_free(s->next_path);
     ferry_json_path_free(s->total_path);
     ferry_json_path_free(s->cursor_path);
+    ferry_json_path_free(s->since_path);
     if (s->field_path != NULL)
         for (size_t f = 0; f < s->nin; f++)
             ferry_json_path_free(s->field_path[f]);
@@ -1342,6 +1467,12 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
         rc = compile(p->cursor, &s->cursor_path, err);
     if (rc == FERRY_OK)
         rc = compile(p->total, &s->total_path, err);
+    if (rc == FERRY_OK)
+        rc = compile(sync->source.incremental.cursor, &s->since_path, err);
+    if (opt->since != NULL)
+        snprintf(s->since, sizeof(s->since), "%s", opt->since);
+    else
+        ferry_instant_format(0, sync->source.incremental.format == FERRY_SINCE_EPOCH, s->since);
     for (size_t f = 0; f < s->nin && rc == FERRY_OK; f++)
         if (ferry_sync_input_pointer(sync, f) != NULL)
             rc = compile(ferry_sync_input_pointer(sync, f), &s->field_path[f], err);

@@ -33,6 +33,7 @@ ferry_rc ferry_source_open(const ferry_sync_spec *sync, const ferry_source_optio
 struct scope {
     const ferry_sync_spec *sync;
     const char *tenant;
+    const char *since; /* {since}, or NULL when it names nothing */
 };
 
 static const char *lookup(void *ctx, const char *name, size_t len)
@@ -41,6 +42,8 @@ static const char *lookup(void *ctx, const char *name, size_t len)
     const ferry_source_spec *src = &sc->sync->source;
     const char *tv = sc->sync->tenant_variable;
 
+    if (sc->since != NULL && len == 5 && memcmp(name, "since", 5) == 0)
+        return sc->since;
     if (tv != NULL && sc->tenant != NULL && strlen(tv) == len && memcmp(tv, name, len) == 0)
         return sc->tenant;
     for (size_t i = 0; i < src->nvars; i++)
@@ -52,15 +55,25 @@ static const char *lookup(void *ctx, const char *name, size_t len)
 ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,
                              bool encode, ferry_buf *out, ferry_err *err)
 {
-    struct scope sc = {sync, tenant};
+    struct scope sc = {sync, tenant, NULL};
 
     return ferry_template_expand(text, lookup, &sc, encode, out, err);
+}
+
+ferry_rc ferry_source_expand_since(const ferry_sync_spec *sync, const char *tenant,
+                                   const char *since, const char *text, bool query, ferry_buf *out,
+                                   ferry_err *err)
+{
+    struct scope sc = {sync, tenant, since};
+
+    return query ? ferry_template_expand_query(text, lookup, &sc, out, err)
+                 : ferry_template_expand(text, lookup, &sc, true, out, err);
 }
 
 ferry_rc ferry_source_expand_query(const ferry_sync_spec *sync, const char *tenant,
                                    const char *text, ferry_buf *out, ferry_err *err)
 {
-    struct scope sc = {sync, tenant};
+    struct scope sc = {sync, tenant, NULL};
 
     return ferry_template_expand_query(text, lookup, &sc, out, err);
 }

@@ -67,6 +67,10 @@ typedef struct {
     const struct ferry_source *rows_of;
     long *ret_status; /* may be NULL: set to each HTTP status received (a check reports the
                          last one even when the open fails) */
+    /* An incremental REST source (incremental:): the since value, already written in the
+     * source's format, sent as incremental.param on every page and as {since}; NULL for a
+     * full run (no param; {since} is the epoch's start). */
+    const char *since;
 } ferry_source_options;
 
 typedef struct {
@@ -97,6 +101,10 @@ struct ferry_source {
      * opened and not changed after, so any thread may read them. */
     const char *sheet_url;
     const size_t *field_column;
+    /* An incremental source, once prefetched: the highest cursor of its records (ms since
+     * the epoch) and how many records had one (0: no watermark to keep). */
+    int64_t cursor_max_ms;
+    int64_t cursor_count;
 };
 
 /* Opens the source of sync. A CSV source reads and checks its header (missing or repeated
@@ -134,6 +142,12 @@ ferry_rc ferry_source_expand_query(const ferry_sync_spec *sync, const char *tena
  * the tenant's variable; URL-encoded when encode. Appends to out. */
 ferry_rc ferry_source_expand(const ferry_sync_spec *sync, const char *tenant, const char *text,
                              bool encode, ferry_buf *out, ferry_err *err);
+
+/* As ferry_source_expand() (query: as ferry_source_expand_query()), with {since} standing
+ * for since (an incremental source's url and query values). */
+ferry_rc ferry_source_expand_since(const ferry_sync_spec *sync, const char *tenant,
+                                   const char *since, const char *text, bool query, ferry_buf *out,
+                                   ferry_err *err);
 
 /* Reads the secret ref names (its variable's or file's name may hold {variables}; a
  * relative file resolves against opt->base_dir) for sync; what names it in errors ("token").

@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -231,6 +231,21 @@ static const char *const schema_v6 =
 /* Version 7: a change's link (sqlite_conn.c's version 11). */
 static const char *const schema_v7 =
     "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS link text;";
+/* Version 8: incremental syncs (sqlite_conn.c's version 12). */
+static const char *const schema_v8 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS full_requested boolean NOT NULL DEFAULT false;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS run_mode text;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS since text;"
+    "CREATE TABLE IF NOT EXISTS ferry_watermarks ("
+    "  sync text NOT NULL,"
+    "  tenant text NOT NULL DEFAULT '',"
+    "  step integer NOT NULL DEFAULT 0,"
+    "  cursor_ms bigint NOT NULL,"
+    "  full_at timestamptz,"
+    "  run_id bigint,"
+    "  updated_at timestamptz NOT NULL,"
+    "  PRIMARY KEY (sync, tenant, step)"
+    ");";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -430,7 +445,7 @@ static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
     const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                               schema_v5, schema_v6, schema_v7};
+                                               schema_v5, schema_v6, schema_v7, schema_v8};
     PGresult *res;
     ferry_rc rc;
     bool own;

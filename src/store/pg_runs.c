@@ -28,7 +28,7 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps, skipped_by_label"
+                       " retry_of, steps, skipped_by_label, full_requested, run_mode, since"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -63,6 +63,9 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->steps = ferry_pg_col_str(r, i, 31);
     (void)ferry_label_counts_parse(PQgetisnull(r, i, 32) ? NULL : PQgetvalue(r, i, 32),
                                    &run->skipped_by_label);
+    run->full = ferry_pg_col_bool(r, i, 33);
+    run->mode = ferry_pg_col_str(r, i, 34);
+    run->since = ferry_pg_col_str(r, i, 35);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -118,8 +121,8 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14)"
+        " allow_missing, full_requested)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14, $15)"
         " ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued', 'running')"
         " DO NOTHING RETURNING id";
     char owner[300];
@@ -146,6 +149,7 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         ferry_pg_param_text(&p, owner);
         ferry_pg_param_text(&p, run->token);
         p_bool(&p, run->allow_missing);
+        p_bool(&p, run->full);
         res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "recording the run", sql, &p, err);
         if (res == NULL)
             return FERRY_EDB;
@@ -171,7 +175,8 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
-        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22"
+        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22,"
+        " run_mode = $23, since = $24"
         " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300], *labels;
@@ -208,6 +213,8 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
     if (oom)
         return ferry_err_set(err, FERRY_ENOMEM, "recording the run's result");
     ferry_pg_param_text(&p, labels);
+    ferry_pg_param_text(&p, run->mode);
+    ferry_pg_param_text(&p, run->since);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
     n = ferry_pg_run_count(
@@ -461,8 +468,9 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
     static const char *const what = "queueing the run";
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label, allow_missing) VALUES ($1, $2, $3, $4, 'queued',"
-        " 'queued', $5, $6, 1, $7, $8) ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN "
+        " queued_at, attempt, token_label, allow_missing, full_requested) VALUES ($1, $2, $3, $4,"
+        " 'queued', 'queued', $5, $6, 1, $7, $8, $9) ON CONFLICT (sync, (coalesce(tenant, ''))) "
+        "WHERE status IN "
         "('queued',"
         " 'running') DO NOTHING RETURNING " RUN_COLUMNS;
     ferry_rc rc;
@@ -481,6 +489,7 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         ferry_pg_param_time(&p, run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         ferry_pg_param_text(&p, run->token);
         p_bool(&p, run->allow_missing);
+        p_bool(&p, run->full);
         /* Concurrent enqueues of the same (sync, tenant) wait on the index for this
          * transaction, then insert nothing. */
         if ((rc = ferry_pg_tx_begin(s, what, &own, err)) != FERRY_OK)
@@ -675,9 +684,9 @@ static ferry_rc interrupt_held(ferry_pg_store *s, const ferry_run *run, const ch
         res = run_in_tx(
             s,
             "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
-            " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
+            " dry_run, queued_at, attempt, token_label, allow_missing, retry_of, full_requested)"
             " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run, " CLOCK
-            ", attempt + 1, token_label, allow_missing, id FROM ferry_runs"
+            ", attempt + 1, token_label, allow_missing, id, full_requested FROM ferry_runs"
             " WHERE id = $1 RETURNING id",
             &p, err);
         if (res == NULL)
@@ -936,6 +945,60 @@ static void pg_tx_rollback(ferry_store *base)
         PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
+static ferry_rc pg_watermark_get(ferry_store *base, const char *sync, const char *tenant, int step,
+                                 ferry_watermark *ret_wm, ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    ferry_pg_params p = {0};
+    PGresult *res;
+    bool found;
+
+    ferry_pg_param_text(&p, sync);
+    ferry_pg_param_text(&p, tenant != NULL ? tenant : "");
+    ferry_pg_param_int(&p, step);
+    res = ferry_pg_run_sql(
+        s, FERRY_PG_MAY_RESET, "reading the watermark",
+        "SELECT cursor_ms, coalesce(" MS(
+            "full_at") ", 0), run_id"
+                       " FROM ferry_watermarks WHERE sync = $1 AND tenant = $2 AND step = $3",
+        &p, err);
+    if (res == NULL)
+        return FERRY_EDB;
+    found = PQntuples(res) == 1;
+    if (found) {
+        ret_wm->cursor_ms = ferry_pg_col_int(res, 0, 0);
+        ret_wm->full_at_ms = ferry_pg_col_int(res, 0, 1);
+        ret_wm->run_id = ferry_pg_col_int(res, 0, 2);
+    }
+    PQclear(res);
+    return found ? FERRY_OK : ferry_err_set(err, FERRY_ENOTFOUND, "no watermark for '%s'", sync);
+}
+
+static ferry_rc pg_watermark_put(ferry_store *base, const char *sync, const char *tenant, int step,
+                                 const ferry_watermark *wm, ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    ferry_pg_params p = {0};
+
+    ferry_pg_param_text(&p, sync);
+    ferry_pg_param_text(&p, tenant != NULL ? tenant : "");
+    ferry_pg_param_int(&p, step);
+    ferry_pg_param_int(&p, wm->cursor_ms);
+    ferry_pg_param_time(&p, wm->full_at_ms);
+    ferry_pg_param_int(&p, wm->run_id);
+    /* Inside the run's transaction: never on a new connection. */
+    return ferry_pg_run_count(
+               s, FERRY_PG_NO_RESET, "recording the watermark",
+               "INSERT INTO ferry_watermarks (sync, tenant, step, cursor_ms, full_at, run_id,"
+               " updated_at) VALUES ($1, $2, $3, $4, $5, $6, " CLOCK ")"
+               " ON CONFLICT (sync, tenant, step) DO UPDATE SET cursor_ms = excluded.cursor_ms,"
+               " full_at = coalesce(excluded.full_at, ferry_watermarks.full_at),"
+               " run_id = excluded.run_id, updated_at = excluded.updated_at",
+               &p, err) < 0
+               ? FERRY_EDB
+               : FERRY_OK;
+}
+
 const ferry_store_runs_ops ferry_pg_runs_ops = {
     .run_start = pg_run_start,
     .run_enqueue = pg_run_enqueue,
@@ -954,4 +1017,6 @@ const ferry_store_runs_ops ferry_pg_runs_ops = {
     .tx_begin = pg_tx_begin,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
+    .watermark_get = pg_watermark_get,
+    .watermark_put = pg_watermark_put,
 };

@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -194,6 +194,23 @@ static const char *const schema_v10 =
 
 /* Version 11: where a skipped or failed record can be fixed (a Google Sheet's cell). */
 static const char *const schema_v11 = "ALTER TABLE ferry_changes ADD COLUMN link TEXT;";
+/* Version 12: incremental syncs. A run asked to fetch everything (--full), what it was
+ * (incremental or full) and the since value it sent; and the watermark of each sync, tenant
+ * ('' for none) and step, written by its last successful run. */
+static const char *const schema_v12 =
+    "ALTER TABLE ferry_runs ADD COLUMN full_requested INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE ferry_runs ADD COLUMN run_mode TEXT;"
+    "ALTER TABLE ferry_runs ADD COLUMN since TEXT;"
+    "CREATE TABLE IF NOT EXISTS ferry_watermarks ("
+    "  sync TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL DEFAULT '',"
+    "  step INTEGER NOT NULL DEFAULT 0,"
+    "  cursor_ms INTEGER NOT NULL,"
+    "  full_at TEXT,"
+    "  run_id INTEGER,"
+    "  updated_at TEXT NOT NULL,"
+    "  PRIMARY KEY (sync, tenant, step)"
+    ") WITHOUT ROWID;";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -265,9 +282,9 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3, schema_v4,
-                                                   schema_v5, schema_v6,  schema_v7, schema_v8,
-                                                   schema_v9, schema_v10, schema_v11};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
+                                                   schema_v5, schema_v6,  schema_v7,  schema_v8,
+                                                   schema_v9, schema_v10, schema_v11, schema_v12};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

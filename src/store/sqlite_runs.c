@@ -77,8 +77,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13,"
-        " ?14)";
+        " allow_missing, full_requested) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11,"
+        " ?12, ?13, ?14, ?15)";
     char owner[300];
     sqlite3_stmt *st;
     bool active;
@@ -103,6 +103,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
         ferry_sqlite_bind_text_or_null(st, 13, run->token);
         sqlite3_bind_int(st, 14, run->allow_missing);
+        sqlite3_bind_int(st, 15, run->full);
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
@@ -132,7 +133,8 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
-        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22"
+        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22,"
+        " run_mode = ?23, since = ?24"
         " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300], *labels;
@@ -173,6 +175,8 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
     sqlite3_bind_int64(st, 18, run->duration_ms);
     ferry_sqlite_bind_text_or_null(st, 20, run->cancelled_by);
     ferry_sqlite_bind_text_or_null(st, 21, run->steps);
+    ferry_sqlite_bind_text_or_null(st, 23, run->mode);
+    ferry_sqlite_bind_text_or_null(st, 24, run->since);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -197,7 +201,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing, retry_of, steps, skipped_by_label"
+    " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -232,6 +236,9 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->steps = ferry_sqlite_col_strdup(st, 31);
     (void)ferry_label_counts_parse((const char *)sqlite3_column_text(st, 32),
                                    &run->skipped_by_label);
+    run->full = sqlite3_column_int(st, 33) != 0;
+    run->mode = ferry_sqlite_col_strdup(st, 34);
+    run->since = ferry_sqlite_col_strdup(st, 35);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -488,8 +495,8 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
     ferry_sqlite_store *s = (ferry_sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label, allow_missing) VALUES (?1, ?2, ?3, ?4, 'queued',"
-        " 'queued', ?5, ?6, 1, ?7, ?8)";
+        " queued_at, attempt, token_label, allow_missing, full_requested) VALUES (?1, ?2, ?3, ?4,"
+        " 'queued', 'queued', ?5, ?6, 1, ?7, ?8, ?9)";
     sqlite3_stmt *st;
     ferry_rc frc;
     int rc;
@@ -525,6 +532,7 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
                                run->queued_at_ms > 0 ? run->queued_at_ms : ferry_time_now_ms());
         ferry_sqlite_bind_text_or_null(st, 7, run->token);
         sqlite3_bind_int(st, 8, run->allow_missing);
+        sqlite3_bind_int(st, 9, run->full);
         rc = sqlite3_step(st);
         bool active =
             rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
@@ -709,9 +717,11 @@ static ferry_rc interrupt_held(ferry_sqlite_store *s, const ferry_run *run, cons
     if (rc == FERRY_OK && in.again) {
         rc = exec_run_sql(s, what,
                           "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase,"
-                          " dry_run, queued_at, attempt, token_label, allow_missing, retry_of)"
+                          " dry_run, queued_at, attempt, token_label, allow_missing, retry_of,"
+                          " full_requested)"
                           " SELECT sync, tenant, trigger, user_name, 'queued', 'queued', dry_run,"
-                          " ?2, attempt + 1, token_label, allow_missing, id FROM ferry_runs"
+                          " ?2, attempt + 1, token_label, allow_missing, id, full_requested"
+                          " FROM ferry_runs"
                           " WHERE id = ?1",
                           run->id, iso, NULL, err);
         next = sqlite3_last_insert_rowid(s->db);
@@ -966,6 +976,72 @@ static void st_tx_rollback(ferry_store *base)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Prepares sql with a watermark's key bound to ?1 (sync), ?2 (tenant, '' for none) and ?3
+ * (step). */
+static int prepare_watermark(sqlite3 *db, const char *sql, const char *sync, const char *tenant,
+                             int step, sqlite3_stmt **ret)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(*ret, 1, sync, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*ret, 2, tenant != NULL ? tenant : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(*ret, 3, step);
+    return SQLITE_OK;
+}
+
+static ferry_rc st_watermark_get(ferry_store *base, const char *sync, const char *tenant, int step,
+                                 ferry_watermark *ret_wm, ferry_err *err)
+{
+    sqlite3 *db = ferry_sqlite_store_db(base);
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prepare_watermark(db,
+                          "SELECT cursor_ms, full_at, run_id FROM ferry_watermarks"
+                          " WHERE sync = ?1 AND tenant = ?2 AND step = ?3",
+                          sync, tenant, step, &st) != SQLITE_OK)
+        return ferry_sqlite_db_error(db, err, "reading the watermark");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ret_wm->cursor_ms = sqlite3_column_int64(st, 0);
+        ret_wm->full_at_ms = ferry_sqlite_col_time(st, 1);
+        ret_wm->run_id = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return FERRY_OK;
+    if (rc != SQLITE_DONE)
+        return ferry_sqlite_db_error(db, err, "reading the watermark");
+    return ferry_err_set(err, FERRY_ENOTFOUND, "no watermark for '%s'", sync);
+}
+
+static ferry_rc st_watermark_put(ferry_store *base, const char *sync, const char *tenant, int step,
+                                 const ferry_watermark *wm, ferry_err *err)
+{
+    sqlite3 *db = ferry_sqlite_store_db(base);
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prepare_watermark(
+            db,
+            "INSERT INTO ferry_watermarks (sync, tenant, step, cursor_ms, full_at, run_id,"
+            " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sync, tenant, step)"
+            " DO UPDATE SET cursor_ms = excluded.cursor_ms, full_at ="
+            " COALESCE(excluded.full_at, ferry_watermarks.full_at), run_id = excluded.run_id,"
+            " updated_at = excluded.updated_at",
+            sync, tenant, step, &st) != SQLITE_OK)
+        return ferry_sqlite_db_error(db, err, "recording the watermark");
+    sqlite3_bind_int64(st, 4, wm->cursor_ms);
+    ferry_sqlite_bind_time(st, 5, wm->full_at_ms);
+    sqlite3_bind_int64(st, 6, wm->run_id);
+    ferry_sqlite_bind_time(st, 7, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FERRY_OK : ferry_sqlite_db_error(db, err, "recording the watermark");
+}
+
 const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .run_start = st_run_start,
     .run_enqueue = st_run_enqueue,
@@ -984,4 +1060,6 @@ const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .tx_begin = st_tx_begin,
     .tx_commit = st_tx_commit,
     .tx_rollback = st_tx_rollback,
+    .watermark_get = st_watermark_get,
+    .watermark_put = st_watermark_put,
 };

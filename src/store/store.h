@@ -85,6 +85,14 @@ char *ferry_label_counts_format(const ferry_label_counts *lc, bool *ret_oom);
  * memory. */
 bool ferry_label_counts_parse(const char *json, ferry_label_counts *ret);
 
+/* Where an incremental sync's next run starts (ferry_watermarks, one row per sync, tenant
+ * and step), written only by a successful run. */
+typedef struct {
+    int64_t cursor_ms;  /* the highest cursor value of the records it fetched */
+    int64_t full_at_ms; /* when the last full run started */
+    int64_t run_id;     /* the run that wrote it */
+} ferry_watermark;
+
 /* One run as stored. Strings are owned by the struct (ferry_run_done() frees them). */
 typedef struct {
     int64_t id;
@@ -119,6 +127,10 @@ typedef struct {
      * noun, status (pending, running, done), percent, processed, counts (as the run's) and,
      * once the step is done, its message (docs/api.md). NULL for a sync without steps. */
     char *steps;
+    /* Incremental syncs (incremental: on a REST source). */
+    bool full;   /* started with --full ("full": true): fetch everything this once */
+    char *mode;  /* once it ran: "incremental" or "full"; NULL for other syncs */
+    char *since; /* an incremental run: the since value it sent (ISO 8601 UTC), else NULL */
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -348,6 +360,14 @@ typedef struct {
     ferry_rc (*tx_begin)(ferry_store *st, ferry_err *err);
     ferry_rc (*tx_commit)(ferry_store *st, ferry_err *err);
     void (*tx_rollback)(ferry_store *st);
+    /* The watermark of step (0 for a sync without steps) of sync for tenant (NULL: none):
+     * FERRY_ENOTFOUND when no successful run has set one. */
+    ferry_rc (*watermark_get)(ferry_store *st, const char *sync, const char *tenant, int step,
+                              ferry_watermark *ret_wm, ferry_err *err);
+    /* Sets it (full_at_ms 0 keeps the stored one). Called inside the run's transaction,
+     * before run_finish, so it commits with the run or not at all. */
+    ferry_rc (*watermark_put)(ferry_store *st, const char *sync, const char *tenant, int step,
+                              const ferry_watermark *wm, ferry_err *err);
 } ferry_store_runs_ops;
 
 /* People: users, API tokens, login sessions and the audit log of administrative actions. */

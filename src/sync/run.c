@@ -49,6 +49,7 @@
 #include "target/target.h"
 #include "util/backoff.h"
 #include "util/buf.h"
+#include "util/instant.h"
 #include "util/timeutil.h"
 
 #define LOG_ITEMS 50
@@ -122,12 +123,22 @@ typedef struct {
     char summary[STEP_SUMMARY_MAX]; /* "Processed 10 brands: ...", once done */
 } step_state;
 
+/* What a run does with a step whose REST source is incremental (incremental:). */
+typedef struct {
+    bool on;                            /* the step's source is incremental */
+    bool full;                          /* this run fetches everything */
+    bool had;                           /* a watermark was stored (wm) */
+    ferry_watermark wm;                 /* the last successful run's */
+    char since[FERRY_INSTANT_TEXT_MAX]; /* sent on an incremental run, in the source's format */
+} incr_plan;
+
 typedef struct {
     const ferry_run_options *opt;
     const ferry_sync_spec *whole; /* the sync (opt->sync) */
     const ferry_sync_spec *sync;  /* the step executing (the sync itself without steps) */
     size_t nsteps, step;          /* the run's steps, and the one executing */
     step_state steps[FERRY_STEPS_MAX];
+    incr_plan incr[FERRY_STEPS_MAX];
     ferry_source *sources[FERRY_STEPS_MAX];   /* each step's, opened before any target begins */
     ferry_target *targets[FERRY_STEPS_MAX];   /* each begun step's: all commit at the end */
     int64_t base_counts[FERRY_OUTCOME_COUNT]; /* the run's counts when the step began */
@@ -1085,6 +1096,102 @@ static ferry_rc step_error(run_ctx *c, ferry_rc rc, ferry_err *err)
     return rc;
 }
 
+/* Whether step k of the run fetches only what changed since the watermark. */
+static bool is_incremental(const run_ctx *c, size_t k)
+{
+    return c->incr[k].on && !c->incr[k].full;
+}
+
+static bool set_text(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s != NULL ? strdup(s) : NULL;
+    return s == NULL || *dst != NULL;
+}
+
+/* Decides whether step k's incremental source fetches everything (no watermark yet, --full,
+ * or full_every since the last full run) or what changed since the watermark minus the
+ * overlap; the run's mode and since say which. */
+static ferry_rc plan_incremental(run_ctx *c, size_t k, ferry_err *err)
+{
+    const ferry_sync_spec *sync = ferry_sync_step(c->whole, k);
+    const ferry_incremental_spec *inc = &sync->source.incremental;
+    ferry_store *store = c->opt->store;
+    incr_plan *p = &c->incr[k];
+    char iso[FERRY_INSTANT_TEXT_MAX];
+    bool any = false;
+    ferry_rc rc;
+
+    memset(p, 0, sizeof(*p));
+    if (sync->source.kind != FERRY_SOURCE_REST || inc->cursor == NULL || sync->source_step >= 0)
+        return FERRY_OK;
+    p->on = true;
+    rc = store->runs->watermark_get(store, c->whole->name, c->run.tenant, (int)k, &p->wm, err);
+    if (rc == FERRY_ENOTFOUND)
+        ferry_err_clear(err);
+    else if (rc != FERRY_OK)
+        return rc;
+    p->had = rc == FERRY_OK;
+    p->full =
+        !p->had || c->run.full ||
+        (inc->full_every_ms > 0 && ferry_time_now_ms() - p->wm.full_at_ms >= inc->full_every_ms);
+    if (!p->full) {
+        int64_t since_ms = p->wm.cursor_ms - inc->overlap_ms;
+        ferry_instant_format(since_ms, inc->format == FERRY_SINCE_EPOCH, p->since);
+        ferry_instant_format(since_ms, false, iso);
+        if (c->run.since == NULL && !set_text(&c->run.since, iso))
+            return ferry_err_set(err, FERRY_ENOMEM, "planning the run");
+    }
+    for (size_t j = 0; j <= k; j++)
+        any = any || is_incremental(c, j);
+    if (!set_text(&c->run.mode, any ? "incremental" : "full"))
+        return ferry_err_set(err, FERRY_ENOMEM, "planning the run");
+    return FERRY_OK;
+}
+
+/* Writes the watermark of each incremental step, inside the run's transaction, just before
+ * the run's record: the highest cursor fetched (an incremental run never moves it back). A
+ * step that fetched no record with a cursor keeps what it had. */
+static ferry_rc keep_watermarks(run_ctx *c, ferry_err *err)
+{
+    ferry_store *store = c->opt->store;
+
+    for (size_t k = 0; k < c->nsteps; k++) {
+        const incr_plan *p = &c->incr[k];
+        const ferry_source *src = c->sources[k];
+        ferry_watermark wm = {0};
+        ferry_rc rc;
+
+        if (!p->on || src == NULL || src->cursor_count == 0)
+            continue;
+        wm.cursor_ms = src->cursor_max_ms;
+        if (!p->full && p->had && p->wm.cursor_ms > wm.cursor_ms)
+            wm.cursor_ms = p->wm.cursor_ms;
+        wm.full_at_ms = p->full ? c->run.started_at_ms : 0;
+        wm.run_id = c->run.id;
+        rc = store->runs->watermark_put(store, c->whole->name, c->run.tenant, (int)k, &wm, err);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    return FERRY_OK;
+}
+
+/* The sentence saying what an incremental sync's run fetched: "Incremental since 2026-12-06
+ * 09:00 UTC." or "Full run."; empty for other syncs. */
+static void mode_sentence(const run_ctx *c, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (c->run.mode == NULL)
+        return;
+    if (strcmp(c->run.mode, "full") == 0 || c->run.since == NULL) {
+        snprintf(out, outlen, "Full run.");
+        return;
+    }
+    /* 2026-12-06T09:00:00Z -> 2026-12-06 09:00 (the seconds only when they are not 0) */
+    snprintf(out, outlen, "Incremental since %.10s %.*s UTC.", c->run.since,
+             strncmp(c->run.since + 16, ":00", 3) == 0 ? 5 : 8, c->run.since + 11);
+}
+
 /* Opens step k's source and fetches what is remote. A step reading the rows of an earlier
  * step's source opens the same bytes again when its turn comes (begin_step()). */
 static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
@@ -1107,6 +1214,9 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
     c->sync = sync;
     if (sync->source_step >= 0)
         return FERRY_OK;
+    if ((rc = plan_incremental(c, k, err)) != FERRY_OK)
+        return rc;
+    so.since = is_incremental(c, k) ? c->incr[k].since : NULL;
     rc = ferry_source_open(sync, &so, &c->sources[k], err);
     c->source = c->sources[k];
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
@@ -1219,7 +1329,7 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
     if (cancelled(c)) /* before any other verdict: the user asked to stop */
         return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
     int64_t processed = c->run.processed - c->base_processed;
-    if (processed == 0 && !sync->allow_empty)
+    if (processed == 0 && !sync->allow_empty && !is_incremental(c, k))
         return ferry_err_set(err, FERRY_EEMPTY,
                              "the source has a header but no rows; if that can be right, set "
                              "allow_empty: true on the sync (on_missing is never applied to an "
@@ -1229,7 +1339,10 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
                                        err)) != FERRY_OK)
         return rc;
     if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
-        if (processed == 0)
+        if (is_incremental(c, k))
+            *ret_note = "on_missing was not applied: an incremental run fetches only the records "
+                        "that changed.";
+        else if (processed == 0)
             *ret_note = "on_missing was not applied: the source is empty.";
         else if (c->keyless_failures > 0)
             *ret_note = "on_missing was not applied: some records failed before their key could "
@@ -1278,7 +1391,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
     const char *note = NULL;
-    char summary[FERRY_STEPS_MAX * (STEP_SUMMARY_MAX + 1)];
+    char summary[FERRY_STEPS_MAX * (STEP_SUMMARY_MAX + 1) + 64], mode[64];
     ferry_rc rc;
 
     set_phase(c, "connecting");
@@ -1298,6 +1411,9 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     for (size_t k = 0; k < c->nsteps; k++) /* one sentence per step, joined by a space */
         snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary), "%s%s", k ? " " : "",
                  c->steps[k].summary);
+    mode_sentence(c, mode, sizeof(mode));
+    if (mode[0] != '\0')
+        snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary), " %s", mode);
     refresh_steps(c);
     if (c->run.dry_run) {
         char dry[sizeof(summary) + 64];
@@ -1315,6 +1431,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
             return rc;
         return commit_store(c, err);
     }
+    if ((rc = keep_watermarks(c, err)) != FERRY_OK)
+        return rc;
     if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
         return rc;
     if ((rc = commit_targets(c, err)) != FERRY_OK)
@@ -1477,6 +1595,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.total = -1;
     c.run.dry_run = run->dry_run;
     c.run.allow_missing = run->allow_missing;
+    c.run.full = run->full;
     c.run.attempt = run->attempt > 0 ? run->attempt : 1;
     c.run.retry_of = run->retry_of;
     c.run.queued_at_ms = run->queued_at_ms;

@@ -8,14 +8,12 @@ requests the fake received (query values as sent, credentials) and the run's out
 """
 
 import base64
-import json
 import os
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import ferrytest
+from fake_json_api import Fake
 
 EMAIL, TOKEN = "ana@acme.example", "jira-token-1"
 API_KEY = "fs-key-1"
@@ -36,47 +34,6 @@ def ticket(i):
 
 def basic(user, password):
     return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-
-
-class Fake:
-    """A loopback HTTP server whose answer() (method, path, query dict, headers) returns
-    (status, headers, JSON body); every request is kept in requests."""
-
-    def __init__(self, answer):
-        self.requests = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                with fake.lock:
-                    fake.requests.append({"path": self.path, "route": parts.path,
-                                          "query": query, "headers": dict(self.headers.items())})
-                status, headers, body = answer(self, parts.path, query)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class ExampleTestCase(ferrytest.FerryTestCase):
@@ -166,8 +123,9 @@ class JiraExampleTest(ExampleTestCase):
 class FreshserviceExampleTest(ExampleTestCase):
     """examples/freshservice.yaml: /api/v2/tickets with the API key as the basic-auth user
     (the password ignored, as Freshservice does; 401 without the key), per_page and
-    updated_since in the query, a Link header with rel="next" on all but the last page, and a
-    429 with Retry-After once, on page 2."""
+    updated_since in the query (the epoch's start on the first, full run; the newest
+    updated_at minus 5 minutes on the next, incremental one), a Link header with rel="next" on
+    all but the last page, and a 429 with Retry-After once, on page 2."""
 
     N = 250
 
@@ -213,10 +171,19 @@ class FreshserviceExampleTest(ExampleTestCase):
         reqs = self.fake.requests
         self.assertEqual([r["query"].get("page") for r in reqs], [None, "2", "2", "3"])
         self.assertEqual([r["query"].get("per_page") for r in reqs], ["100"] * 4)
-        self.assertEqual(reqs[0]["query"]["updated_since"], "2020-01-01T00:00:00Z")
-        self.assertIn("updated_since=2020-01-01T00%3A00%3A00Z", reqs[0]["path"])
+        self.assertEqual({r["query"]["updated_since"] for r in reqs}, {"1970-01-01T00:00:00Z"})
+        self.assertIn("updated_since=1970-01-01T00%3A00%3A00Z", reqs[0]["path"])
         self.assertTrue(self.limited, "the fake never answered 429")
         self.assertNotIn(API_KEY, out + err)
+        self.assertEqual(self.last_run()["run_mode"], "full")
+
+        # The next run is incremental: every page asks for what changed since then.
+        del reqs[:]
+        code, out, err = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": API_KEY})
+        self.assertEqual(code, 0, "stdout:\n%s\nstderr:\n%s" % (out, err))
+        self.assertEqual(self.last_run()["run_mode"], "incremental")
+        self.assertEqual(len(reqs), 3)
+        self.assertEqual({r["query"]["updated_since"] for r in reqs}, {"2026-12-01T08:55:00Z"})
 
     def test_without_the_key_fails_as_credentials_rejected(self):
         code, out, _ = self.run_ferry("sync", "tickets", env={"FRESHSERVICE_API_KEY": "nope"})

@@ -3,12 +3,13 @@ import {api} from './api.js';
 import {isActive} from './format.js';
 
 /**
- * Starts a run of sync (optionally for a tenant). Resolves to
- * {run, message, already} on 202/200, or {error} (an ApiError: 429 cooldown, 403...).
+ * Starts a run of sync (optionally for a tenant; full: an incremental sync fetches everything
+ * this once). Resolves to {run, message, already} on 202/200, or {error} (an ApiError: 429
+ * cooldown, 403...).
  */
-export async function startSync(app, syncName, tenant) {
+export async function startSync(app, syncName, tenant, {full = false} = {}) {
   try {
-    const body = tenant ? {tenant} : undefined;
+    const body = tenant || full ? {...(tenant ? {tenant} : {}), ...(full ? {full: true} : {})} : undefined;
     const {live, opened} = app;
     const {status, data} = await api.post(`/api/syncs/${encodeURIComponent(syncName)}/runs`, body);
     const message = data.message;

@@ -689,7 +689,7 @@ static void unknown_keys_in_source_and_field_are_errors(void **state)
                  "ferry.yaml:5: syncs.people.source.timout: unknown key (expected one of: kind, "
                  "url, timeout, max_field_bytes, delimiter, vars, method, headers, query, body, "
                  "auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, retries, "
-                 "retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
+                 "retry_backoff, max_wait, incremental, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -839,6 +839,72 @@ static void rest_templates_read_pointers(void **state)
     assert_int_equal(sync->fields[1].tf.parts[4].input, 0); /* the id field's own value */
     assert_null(ferry_sync_input_pointer(sync, 1));
     ferry_config_free(cfg);
+}
+
+static void incremental_rest_source_reads_its_keys_and_checks_where_since_goes(void **state)
+{
+    ferry_config *cfg;
+    const ferry_incremental_spec *inc;
+
+    (void)state;
+    cfg = parse_ok("syncs:\n"
+                   "  tickets:\n"
+                   "    source:\n"
+                   "      kind: rest\n"
+                   "      url: 'https://api.example.com/tickets'\n"
+                   "      incremental: { cursor: /meta/updated, param: updated_since, overlap: 5m,"
+                   " full_every: 7d, format: epoch }\n"
+                   "    target: { table: tickets, key: id }\n"
+                   "    fields: { id: {} }\n");
+    inc = &cfg->syncs[0].source.incremental;
+    assert_string_equal(inc->cursor, "/meta/updated");
+    assert_string_equal(inc->param, "updated_since");
+    assert_int_equal(inc->overlap_ms, 5 * 60 * 1000);
+    assert_int_equal(inc->full_every_ms, 7L * 86400 * 1000);
+    assert_int_equal(inc->format, FERRY_SINCE_EPOCH);
+    assert_int_equal(inc->line, 6);
+    ferry_config_free(cfg);
+    /* {since} in a query value instead of param. */
+    cfg = parse_ok("syncs:\n"
+                   "  tickets:\n"
+                   "    source:\n"
+                   "      kind: rest\n"
+                   "      url: 'https://api.example.com/tickets'\n"
+                   "      query: { q: 'updated >= \"{since}\"' }\n"
+                   "      incremental: { cursor: /updated_at }\n"
+                   "    target: { table: tickets, key: id }\n"
+                   "    fields: { id: {} }\n");
+    assert_null(cfg->syncs[0].source.incremental.param);
+    assert_int_equal(cfg->syncs[0].source.incremental.format, FERRY_SINCE_ISO);
+    assert_int_equal(cfg->syncs[0].source.incremental.overlap_ms, 0);
+    ferry_config_free(cfg);
+    expect_error("syncs:\n"
+                 "  tickets:\n"
+                 "    source:\n"
+                 "      kind: rest\n"
+                 "      url: 'https://api.example.com/tickets'\n"
+                 "      incremental: { cursor: /updated_at }\n"
+                 "    target: { table: tickets, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:6: syncs.tickets.source.incremental: needs param: (the query "
+                 "parameter the since value goes in, such as updated_since) or {since} in the "
+                 "url or a query value");
+    expect_error_prefix("syncs:\n"
+                        "  tickets:\n"
+                        "    source:\n"
+                        "      kind: rest\n"
+                        "      url: 'https://api.example.com/tickets'\n"
+                        "      incremental: { cursor: /updated_at, param: x, overlap: soon }\n"
+                        "    target: { table: tickets, key: id }\n"
+                        "    fields: { id: {} }\n",
+                        "ferry.yaml:6: syncs.tickets.source.incremental.overlap: ");
+    expect_error("syncs:\n"
+                 "  tickets:\n"
+                 "    source: { url: t.csv, incremental: { cursor: /u, param: x } }\n"
+                 "    target: { table: tickets, key: id }\n"
+                 "    fields: { id: {} }\n",
+                 "ferry.yaml:3: syncs.tickets.source: 'incremental' is for REST sources (kind: "
+                 "rest)");
 }
 
 static void maps_with_repeated_or_empty_keys_are_refused(void **state)
@@ -1217,13 +1283,14 @@ static void invalid_utf8_is_an_error_naming_its_line(void **state)
 static void error_quoting_a_line_break_stays_one_line(void **state)
 {
     (void)state;
-    expect_error("syncs:\n"
-                 "  people:\n"
-                 "    source: { url: people.csv, \"time\\nout\": 1s }\n",
-                 "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
-                 "kind, url, timeout, max_field_bytes, delimiter, vars, method, headers, query, "
-                 "body, auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, "
-                 "retries, retry_backoff, max_wait, allow_private, allow_hosts, max_bytes)");
+    expect_error(
+        "syncs:\n"
+        "  people:\n"
+        "    source: { url: people.csv, \"time\\nout\": 1s }\n",
+        "ferry.yaml:3: syncs.people.source.time?out: unknown key (expected one of: "
+        "kind, url, timeout, max_field_bytes, delimiter, vars, method, headers, query, "
+        "body, auth, records, pagination, rate_limit, stall_timeout, max_page_bytes, "
+        "retries, retry_backoff, max_wait, incremental, allow_private, allow_hosts, max_bytes)");
     expect_error("syncs:\n"
                  "  people:\n"
                  "    source: { url: people.csv }\n"
@@ -2560,6 +2627,7 @@ int main(void)
         cmocka_unit_test(transform_keys_that_do_not_go_together_are_refused),
         cmocka_unit_test(templates_that_cannot_be_read_are_refused),
         cmocka_unit_test(rest_templates_read_pointers),
+        cmocka_unit_test(incremental_rest_source_reads_its_keys_and_checks_where_since_goes),
         cmocka_unit_test(maps_with_repeated_or_empty_keys_are_refused),
         cmocka_unit_test(formats_that_cannot_be_read_are_refused),
         cmocka_unit_test(two_template_fields_may_read_one_column),

@@ -707,6 +707,58 @@ static void a_failure_never_overwrites_a_run_that_already_ended(void **state)
     ferry_run_done(&got);
 }
 
+/* Incremental syncs: the watermark of each (sync, tenant, step), kept only when the run's
+ * transaction commits, full_at kept when a later run passes 0; the run's full, mode, since. */
+static void watermarks_commit_with_the_run_and_runs_keep_their_mode(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("tickets", 1795500344123), got;
+    ferry_watermark wm = {1796547600000, 1796500000000, 7}, back;
+    ferry_err err;
+    int64_t id;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->watermark_get(st, "tickets", NULL, 0, &back, &err), FERRY_ENOTFOUND);
+    /* Rolled back with its transaction. */
+    assert_int_equal(st->runs->tx_begin(st, &err), FERRY_OK);
+    assert_int_equal(st->runs->watermark_put(st, "tickets", NULL, 0, &wm, &err), FERRY_OK);
+    st->runs->tx_rollback(st);
+    assert_int_equal(st->runs->watermark_get(st, "tickets", NULL, 0, &back, &err), FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->tx_begin(st, &err), FERRY_OK);
+    assert_int_equal(st->runs->watermark_put(st, "tickets", NULL, 0, &wm, &err), FERRY_OK);
+    assert_int_equal(st->runs->tx_commit(st, &err), FERRY_OK);
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->watermark_get(st, "tickets", NULL, 0, &back, &err), FERRY_OK);
+    assert_int_equal(back.cursor_ms, wm.cursor_ms);
+    assert_int_equal(back.full_at_ms, wm.full_at_ms);
+    assert_int_equal(back.run_id, 7);
+    /* An incremental run's (full_at 0) keeps the last full run's time. */
+    wm = (ferry_watermark){1796547700000, 0, 8};
+    assert_int_equal(st->runs->watermark_put(st, "tickets", NULL, 0, &wm, &err), FERRY_OK);
+    assert_int_equal(st->runs->watermark_get(st, "tickets", NULL, 0, &back, &err), FERRY_OK);
+    assert_int_equal(back.cursor_ms, 1796547700000);
+    assert_int_equal(back.full_at_ms, 1796500000000);
+    /* Other tenants and steps have their own. */
+    assert_int_equal(st->runs->watermark_get(st, "tickets", "acme", 0, &back, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(st->runs->watermark_get(st, "tickets", NULL, 1, &back, &err), FERRY_ENOTFOUND);
+
+    run.full = true;
+    id = start(st, &run);
+    run.id = id;
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.mode = (char *)"incremental";
+    run.since = (char *)"2026-12-06T08:55:00Z";
+    run.finished_at_ms = 1795500349999;
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
+    assert_true(got.full);
+    assert_string_equal(got.mode, "incremental");
+    assert_string_equal(got.since, "2026-12-06T08:55:00Z");
+    ferry_run_done(&got);
+}
+
 static void a_held_run_is_queued_again_as_the_same_attempt(void **state)
 {
     fixture *fx = *state;
@@ -1088,7 +1140,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 11)",
+             "Ferry knows up to 12)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1110,7 +1162,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 11);
+    assert_int_equal(sqlite3_column_int(st, 0), 12);
     assert_int_equal(sqlite3_column_int(st, 1), 8);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1198,6 +1250,10 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN skipped_by_label;"
                                   " ALTER TABLE ferry_changes DROP COLUMN label;"
                                   " ALTER TABLE ferry_changes DROP COLUMN link;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN full_requested;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN run_mode;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN since;"
+                                  " DROP TABLE ferry_watermarks;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1363,7 +1419,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 11);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 12);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2121,7 +2177,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 7);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 8);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2151,7 +2207,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 7)",
+             "Ferry knows up to 8)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2360,7 +2416,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        7);
+        8);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2749,6 +2805,8 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
 /* The scenarios both stores must pass, for a group's setup. */
 #define BOTH_STORES(setup)                                                                         \
     cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),            \
+        cmocka_unit_test_setup_teardown(watermarks_commit_with_the_run_and_runs_keep_their_mode,   \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_runs_end_enqueues_its_deliveries_in_the_same_write,      \
                                         setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(                                                           \

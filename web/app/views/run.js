@@ -175,6 +175,8 @@ export function mountRun(root, app, params, id) {
       fact('Finished', fmtTime(run.finished_at)),
       fact('Duration', fmtDuration(run.duration_ms)),
       fact('Attempt', String(run.attempt ?? 1)),
+      run.mode ? fact('Mode', run.mode === 'incremental' && run.since
+        ? `Incremental since ${fmtTime(run.since)}` : (run.full ? 'Full (asked for)' : 'Full')) : null,
       run.dry_run ? fact('Dry run', 'yes: nothing was written') : null);
     // Cancel while active (operators and admins).
     if (isActive(run) && app.state.canOperate) {

@@ -116,15 +116,20 @@ function createCard(app, sync) {
   let cancelling = null; // the run id being cancelled
   let current = sync;
 
-  let syncBtn = null, cancelBtn = null, tenantInput = null, tenantWrap = null;
+  let syncBtn = null, cancelBtn = null, fullBtn = null, tenantInput = null, tenantWrap = null;
   if (canOperate) {
     syncBtn = h('button', {type: 'button', class: 'btn btn--primary', 'data-testid': 'sync-now'});
-    syncBtn.addEventListener('click', onSyncNow);
+    syncBtn.addEventListener('click', () => onSyncNow(false));
+    // An incremental sync fetches only what changed; this fetches everything once.
+    fullBtn = h('button', {type: 'button', class: 'btn btn--ghost', 'data-testid': 'full-sync',
+      title: 'Fetch every record, not only those changed since the last run', hidden: true},
+    'Full sync');
+    fullBtn.addEventListener('click', () => onSyncNow(true));
     cancelBtn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'cancel'},
       'Cancel');
     cancelBtn.addEventListener('click', onCancel);
   }
-  actions.append(...[syncBtn, historyLink].filter(Boolean));
+  actions.append(...[syncBtn, fullBtn, historyLink].filter(Boolean));
 
   const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
     h('header', {class: 'card-head'}, title, kind),
@@ -136,7 +141,7 @@ function createCard(app, sync) {
     message.setAttribute('role', kindOf === 'error' ? 'alert' : 'status');
   }
 
-  async function onSyncNow() {
+  async function onSyncNow(full) {
     if (pending || isActive(current.active_run)) return;
     const tenant = tenantInput ? tenantInput.value.trim() : '';
     const info = tenantInfo(current);
@@ -148,7 +153,7 @@ function createCard(app, sync) {
     pending = true;
     say('');
     update(current);
-    const r = await startSync(app, current.name, tenant);
+    const r = await startSync(app, current.name, tenant, {full});
     pending = false;
     if (r.error) {
       say(r.error.message, 'error');
@@ -312,6 +317,10 @@ function createCard(app, sync) {
       syncBtn.disabled = busy;
       setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
     }
+    if (fullBtn) {
+      fullBtn.hidden = !s.incremental;
+      fullBtn.disabled = pending || !!run;
+    }
     if (cancelBtn) {
       if (run) {
         if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
@@ -348,20 +357,24 @@ function tenantRow(app, sync, tenant) {
   const msg = h('p', {class: 'card-msg', 'data-testid': 'tenant-message', role: 'status'});
   const slot = h('div', {class: 'progress-slot'});
   const buttons = h('div', {class: 'tenant-actions'});
-  let syncBtn = null, cancelBtn = null;
+  let syncBtn = null, cancelBtn = null, fullBtn = null;
   let progress = null;
   let pending = false;
   let cancelling = null;
   let active = null;
   let syncName = sync.name;
+  let incremental = !!sync.incremental;
   if (canOperate) {
     syncBtn = h('button', {type: 'button', class: 'btn btn--primary btn--small', 'data-testid': 'tenant-sync-now',
       'aria-label': `Sync now for ${tenant}`});
     cancelBtn = h('button', {type: 'button', class: 'btn btn--danger-ghost btn--small', 'data-testid': 'tenant-cancel',
       'aria-label': `Cancel the run for ${tenant}`}, 'Cancel');
-    syncBtn.addEventListener('click', onSyncNow);
+    fullBtn = h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'tenant-full-sync',
+      'aria-label': `Full sync for ${tenant}`, hidden: true}, 'Full sync');
+    syncBtn.addEventListener('click', () => onSyncNow(false));
+    fullBtn.addEventListener('click', () => onSyncNow(true));
     cancelBtn.addEventListener('click', onCancel);
-    buttons.append(syncBtn);
+    buttons.append(syncBtn, fullBtn);
   }
   const el = h('li', {class: 'tenant-card', 'data-testid': 'tenant-card', 'data-tenant': tenant},
     h('div', {class: 'tenant-head'}, name, buttons), lastEl, slot, msg);
@@ -372,12 +385,12 @@ function tenantRow(app, sync, tenant) {
     msg.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   }
 
-  async function onSyncNow() {
+  async function onSyncNow(full) {
     if (pending || active) return;
     pending = true;
     say('');
     render();
-    const r = await startSync(app, syncName, tenant);
+    const r = await startSync(app, syncName, tenant, {full});
     pending = false;
     if (r.error) say(r.error.message, 'error');
     else if (r.already) say(r.message || 'Sync already in progress...');
@@ -428,6 +441,8 @@ function tenantRow(app, sync, tenant) {
       syncBtn.disabled = busy;
       setAttr(syncBtn, 'aria-busy', busy ? 'true' : null);
       setAttr(syncBtn, 'aria-label', busy ? `Syncing ${tenant}...` : `Sync now for ${tenant}`);
+      fullBtn.hidden = !incremental;
+      fullBtn.disabled = busy;
       if (active) {
         if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
         cancelBtn.disabled = cancelling === active.id;
@@ -449,6 +464,7 @@ function tenantRow(app, sync, tenant) {
     el,
     update(s, activeRun, latestRun) {
       syncName = s.name;
+      incremental = !!s.incremental;
       active = activeRun && isActive(activeRun) ? activeRun : null;
       latest = latestRun;
       if (!active && msg.textContent === 'Sync already in progress...') say('');
