@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -192,6 +192,14 @@ static const char *const schema_v10 =
     "  PRIMARY KEY (delivery_id, n)"
     ") WITHOUT ROWID;";
 
+/* Version 11: secrets Ferry keeps for itself (a rotated OAuth2 refresh token), encrypted
+ * before they get here (util/sealed.h). */
+static const char *const schema_v11 = "CREATE TABLE IF NOT EXISTS ferry_secrets ("
+                                      "  name TEXT PRIMARY KEY,"
+                                      "  sealed TEXT NOT NULL,"
+                                      "  updated_at TEXT NOT NULL"
+                                      ");";
+
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
     return ferry_err_set(err, FERRY_EDB, "%s: %s", what, sqlite3_errmsg(db));
@@ -262,9 +270,9 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                   schema_v5, schema_v6, schema_v7, schema_v8,
-                                                   schema_v9, schema_v10};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3, schema_v4,
+                                                   schema_v5, schema_v6,  schema_v7, schema_v8,
+                                                   schema_v9, schema_v10, schema_v11};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

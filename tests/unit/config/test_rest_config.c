@@ -145,8 +145,9 @@ static void a_google_service_account_needs_its_key_and_no_type(void **state)
     expect_error_with(
         REST_SYNC("      auth: { google_service_account: { key: K } }\n", "      id: {}\n"),
         "secrets are not written in the config");
-    expect_error_with(REST_SYNC("      auth: { token_env: K }\n", "      id: {}\n"),
-                      "auth needs type: (basic, bearer, header) or google_service_account:");
+    expect_error_with(
+        REST_SYNC("      auth: { token_env: K }\n", "      id: {}\n"),
+        "auth needs type: (basic, bearer, header), google_service_account: or oauth2:");
 }
 
 #define CSV_SYNC(url, auth)                                                                        \
