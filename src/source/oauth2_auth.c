@@ -10,7 +10,8 @@
  * Rotation: a server may answer a refresh with a new refresh token and revoke the old one.
  * The new one is kept in the vault (Ferry's store, encrypted: sync/vault.c) under a name per
  * sync, tenant, token URL and client ID, and a kept one is used before the one the config
- * names, so a restart does not fall back to a revoked token. A refresh_token grant therefore
+ * names, so a restart does not fall back to a revoked token, until the configured one changes
+ * (Ferry was authorized again: read_refresh()). A refresh_token grant therefore
  * needs the vault ready (the store key set) before it asks, or a rotation could be lost.
  *
  * Secrets (the client secret, the refresh token, the form, the tokens) are wiped when freed
@@ -32,6 +33,8 @@
 
 #define DEFAULT_EXPIRES_S 3600
 #define FORM_MAX (32 * 1024)
+#define ORIGIN_BYTES 16
+#define ORIGIN_HEX (2 * ORIGIN_BYTES)
 
 static void wipe_buf(ferry_buf *b)
 {
@@ -79,6 +82,7 @@ struct client {
     char *token_url, *client_id; /* expanded */
     char *secret;                /* the client secret, or NULL */
     char *refresh;               /* refresh_token grant: the refresh token in use */
+    char origin[ORIGIN_HEX + 1]; /* refresh_token grant: the configured token's fingerprint */
     char vault_name[FERRY_TOKEN_CACHE_KEY_MAX];
     char who[300];
 };
@@ -91,11 +95,16 @@ static void client_done(struct client *c)
     ferry_password_free(c->refresh);
 }
 
-/* The refresh token to use: the one a rotation kept, else the configured one. */
+/* The refresh token to use. A kept one is stored as "ORIGIN\nTOKEN", ORIGIN the fingerprint
+ * of the configured token it descends from: while the configured token is the same, the kept
+ * one is newer and used; once a person puts a new one in the variable or file (Ferry was
+ * authorized again), the configured one is. */
 static ferry_rc read_refresh(const ferry_sync_spec *sync, const ferry_source_options *opt,
                              struct client *c, ferry_err *err)
 {
     const ferry_token_vault *v = opt->vault;
+    unsigned char digest[ORIGIN_BYTES];
+    char *configured = NULL, *kept = NULL;
     ferry_rc rc;
 
     if (v == NULL)
@@ -104,12 +113,44 @@ static ferry_rc read_refresh(const ferry_sync_spec *sync, const ferry_source_opt
                              "refresh tokens the server rotates, and none is open here");
     if ((rc = v->ready(v->ctx, err)) != FERRY_OK)
         return ferry_err_prefix(err, "oauth2 grant refresh_token");
-    if ((rc = v->get(v->ctx, c->vault_name, &c->refresh, err)) != FERRY_OK)
+    rc = ferry_source_secret_read(sync, opt, &sync->source.auth.oauth2.refresh, "refresh token",
+                                  &configured, err);
+    if (rc != FERRY_OK)
         return rc;
-    if (c->refresh != NULL)
-        return FERRY_OK;
-    return ferry_source_secret_read(sync, opt, &sync->source.auth.oauth2.refresh, "refresh token",
-                                    &c->refresh, err);
+    crypto_generichash(digest, sizeof(digest), (const unsigned char *)configured,
+                       strlen(configured), NULL, 0);
+    sodium_bin2hex(c->origin, sizeof(c->origin), digest, sizeof(digest));
+    if ((rc = v->get(v->ctx, c->vault_name, &kept, err)) != FERRY_OK) {
+        ferry_password_free(configured);
+        return rc;
+    }
+    if (kept != NULL && strlen(kept) > ORIGIN_HEX + 1 && memcmp(kept, c->origin, ORIGIN_HEX) == 0 &&
+        kept[ORIGIN_HEX] == '\n') {
+        c->refresh = strdup(kept + ORIGIN_HEX + 1);
+        ferry_password_free(configured);
+        ferry_password_free(kept);
+        return c->refresh != NULL ? FERRY_OK
+                                  : ferry_err_set(err, FERRY_ENOMEM, "reading the refresh token");
+    }
+    ferry_password_free(kept);
+    c->refresh = configured;
+    return FERRY_OK;
+}
+
+/* Keeps refresh, the token a rotation gave, with the fingerprint of its origin. */
+static ferry_rc keep_refresh(const ferry_source_options *opt, const struct client *c,
+                             const char *refresh, ferry_err *err)
+{
+    size_t n = ORIGIN_HEX + 2 + strlen(refresh);
+    char *text = malloc(n);
+    ferry_rc rc;
+
+    if (text == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "keeping the refresh token");
+    snprintf(text, n, "%s\n%s", c->origin, refresh);
+    rc = opt->vault->put(opt->vault->ctx, c->vault_name, text, err);
+    ferry_password_free(text);
+    return rc;
 }
 
 static ferry_rc build_form(const ferry_auth_spec *auth, const struct client *c, ferry_buf *form)
@@ -165,7 +206,7 @@ static ferry_rc ask(const ferry_sync_spec *sync, const ferry_source_options *opt
         goto out_wipe;
     if (answer.refresh_token != NULL && auth->oauth2.grant == FERRY_OAUTH2_REFRESH_TOKEN &&
         strcmp(answer.refresh_token, c->refresh) != 0) {
-        rc = opt->vault->put(opt->vault->ctx, c->vault_name, answer.refresh_token, err);
+        rc = keep_refresh(opt, c, answer.refresh_token, err);
         if (rc != FERRY_OK) {
             char where[512];
             ferry_url_redact(c->token_url, where, sizeof(where));

@@ -318,6 +318,23 @@ class OAuth2Test(ferrytest.FerryTestCase):
         self.sync_people(0)
         self.assertEqual(self.oauth.refresh_sent()[2], self.oauth.issued[2])
 
+    def test_a_new_configured_refresh_token_wins_over_the_kept_one(self):
+        self.use_refresh()
+        self.sync_people(0)
+        kept = self.oauth.issued[0]
+        # The kept token is revoked elsewhere; a person authorizes Ferry again and puts the
+        # new refresh token in the variable.
+        self.oauth.refresh = {"rt-reauthorized"}
+        out = self.sync_people(1)
+        self.assertIn("invalid_grant", out)
+        self.assertEqual(self.oauth.refresh_sent()[-1], kept)
+        self.sync_people(0, env={"FERRY_TEST_REFRESH": "rt-reauthorized"})
+        self.assertEqual(self.oauth.refresh_sent()[-1], "rt-reauthorized")
+        rotated = self.oauth.issued[-2]
+        # From then on the token rotated from the new one is used.
+        self.sync_people(0, env={"FERRY_TEST_REFRESH": "rt-reauthorized"})
+        self.assertEqual(self.oauth.refresh_sent()[-1], rotated)
+
     def test_an_expired_refresh_token_says_so(self):
         self.use_refresh()
         out = self.sync_people(1, env={"FERRY_TEST_REFRESH": "rt-expired"})

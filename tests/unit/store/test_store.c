@@ -2143,14 +2143,14 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 6);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 7);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
                                    " 'ferry_api_tokens', 'ferry_sessions', 'ferry_audit',"
                                    " 'ferry_nodes', 'ferry_schedule_fires',"
-                                   " 'ferry_cancel_requests')"),
-                     9);
+                                   " 'ferry_cancel_requests', 'ferry_secrets')"),
+                     10);
     /* Opening again migrates nothing. */
     ferry_store *again = NULL;
     ferry_err err;
@@ -2382,7 +2382,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        6);
+        7);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
