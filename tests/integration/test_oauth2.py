@@ -154,13 +154,13 @@ class OAuth2Test(ferrytest.FerryTestCase):
             self.addCleanup(lambda n=name, o=old: os.environ.pop(n) if o is None
                             else os.environ.__setitem__(n, o))
 
-    def use(self, oauth2, top=""):
+    def use(self, oauth2, top="", tenant=""):
         self.write_config(
             top +
             "database: sqlite:ferry.db\n"
             "allow_private: true\n"
             "syncs:\n"
-            "  people:\n"
+            "  people:\n" + tenant +
             "    source:\n"
             "      kind: rest\n"
             '      url: "http://127.0.0.1:%d/api/records"\n' % self.oauth.port +
@@ -334,6 +334,23 @@ class OAuth2Test(ferrytest.FerryTestCase):
         # From then on the token rotated from the new one is used.
         self.sync_people(0, env={"FERRY_TEST_REFRESH": "rt-reauthorized"})
         self.assertEqual(self.oauth.refresh_sent()[-1], rotated)
+
+    def test_each_tenant_has_its_own_refresh_token(self):
+        self.use(["grant: refresh_token", "refresh_token_env: FERRY_TEST_REFRESH_{org}",
+                  "client_secret_env: FERRY_TEST_CLIENT_SECRET"],
+                 tenant="    tenant: { variable: org, column: org_id, values: [a, b] }\n")
+        self.oauth.refresh = {"rt-a", "rt-b"}
+        env = {"FERRY_TEST_REFRESH_a": "rt-a", "FERRY_TEST_REFRESH_b": "rt-b"}
+        for tenant in ("a", "b", "a", "b"):
+            code, out, err = self.run_ferry("sync", "people", "--tenant", tenant, env=env)
+            self.assertEqual(code, 0, out + err)
+        sent = self.oauth.refresh_sent()
+        self.assertEqual(sent[:2], ["rt-a", "rt-b"])
+        # Each tenant's second run used the token rotated from its own.
+        self.assertEqual(sent[2:], [self.oauth.issued[0], self.oauth.issued[2]])
+        self.assertEqual(len(self.query("SELECT name FROM ferry_secrets")), 2)
+        self.assertEqual(self.query("SELECT org_id, count(*) FROM people GROUP BY org_id "
+                                    "ORDER BY org_id"), [("a", 2), ("b", 2)])
 
     def test_an_expired_refresh_token_says_so(self):
         self.use_refresh()
