@@ -14,13 +14,14 @@
  *
  * Every request goes through fetch(): the host's rate limit (util/ratelimit.c, shared with
  * every other run against that host), then the request, then the status: 2xx is a page;
- * 401/403 fail at once ("credentials rejected"); 429 waits for Retry-After or
- * X-RateLimit-Reset (pausing the whole host), or as for a retry when it names no time, and
- * tries again; 5xx and transport failures (timeouts, resets, stalls) are retried with doubling
- * backoff and jitter; 3xx and other 4xx fail. One budget bounds them all: a page is tried
- * again at most `retries` times, whatever the reasons. Failure messages name the page number and
- * the URL without user, password or query string. Credentials live only in the request's headers
- * and are wiped when the source is freed.
+ * 401/403 fail at once ("credentials rejected"), except that with auth: oauth2 a 401 gets one
+ * new access token and the request one more try (source/oauth2_auth.c); 429 waits for Retry-After
+ * or X-RateLimit-Reset (pausing the whole host), or as for a retry when it names no time, and tries
+ * again; 5xx and transport failures (timeouts, resets, stalls) are retried with doubling backoff
+ * and jitter; 3xx and other 4xx fail. One budget bounds them all: a page is tried again at most
+ * `retries` times, whatever the reasons. Failure messages name the page number and the URL without
+ * user, password or query string. Credentials live only in the request's headers and are wiped when
+ * the source is freed.
  *
  * Pagination guards: a next link must stay on the first URL's scheme, host and port (or the
  * credentials would go elsewhere); a URL or cursor seen before, or a page identical to the

@@ -19,7 +19,7 @@
 typedef struct {
     bool ok;               /* reachable, accepted, read, and every mapped field found */
     bool reachable;        /* the source answered (a file: could be opened) */
-    bool auth_accepted;    /* it did not answer 401 or 403 */
+    bool auth_accepted;    /* it did not answer 401 or 403, nor a token endpoint refuse */
     bool credentials_read; /* false: a credential's variable or file could not be read, so the
                               source was not tried (error says which) */
     int64_t duration_ms;

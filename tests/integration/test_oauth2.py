@@ -274,6 +274,14 @@ class OAuth2Test(ferrytest.FerryTestCase):
         self.assertIn("people: reachable, credentials rejected", out)
         self.assertIn("invalid_client", out)
         self.assertNotIn("wrong-secret-value", out + err)
+        os.environ["FERRY_TEST_CLIENT_SECRET"] = "wrong-secret-value"
+        with self.serve() as srv:
+            check = srv.get_json("/api/syncs/people/check")
+            self.assertEqual((check["reachable"], check["auth_accepted"], check["status"],
+                              check["credentials_read"], check["ok"]),
+                             (True, False, None, True, False))
+            self.assertIn("invalid_client: Client authentication failed", check["error"])
+            self.assertNotIn("wrong-secret-value", json.dumps(check) + srv.stderr_text())
 
     def test_check_fetches_a_token(self):
         self.use_client_credentials()
