@@ -326,6 +326,16 @@ class OAuth2Test(ferrytest.FerryTestCase):
         self.sync_people(0)
         self.assertEqual(self.oauth.refresh_sent()[2], self.oauth.issued[2])
 
+    def test_a_check_keeps_the_token_it_rotated(self):
+        self.use_refresh()
+        code, out, err = self.run_ferry("check", "people")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("credentials accepted", out)
+        self.assertNotIn("rt-0", self.oauth.refresh)
+        self.sync_people(0)
+        self.assertEqual(self.oauth.refresh_sent(), ["rt-0", self.oauth.issued[0]])
+        self.assert_secrets_absent(out + err + self.store_text())
+
     def test_a_new_configured_refresh_token_wins_over_the_kept_one(self):
         self.use_refresh()
         self.sync_people(0)
