@@ -140,3 +140,20 @@ ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec 
             return rc;
     return FERRY_OK;
 }
+
+ferry_rc ferry_sync_check_store_key(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                    ferry_err *err)
+{
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++) {
+        const ferry_auth_spec *a = &ferry_sync_step(sync, k)->source.auth;
+        ferry_sync_vault vault;
+        ferry_rc rc;
+
+        if (a->type != FERRY_AUTH_OAUTH2 || a->oauth2.grant != FERRY_OAUTH2_REFRESH_TOKEN)
+            continue;
+        ferry_sync_vault_init(&vault, cfg, NULL);
+        if ((rc = vault.vault.ready(vault.vault.ctx, err)) != FERRY_OK)
+            return ferry_err_prefix(err, "oauth2 grant refresh_token");
+    }
+    return FERRY_OK;
+}

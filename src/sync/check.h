@@ -44,4 +44,10 @@ void ferry_check_report_done(ferry_check_report *r);
 ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec *sync,
                                  ferry_err *err);
 
+/* Whether the secrets sync's source would keep can be kept: a step with auth: oauth2 and
+ * grant refresh_token needs the store key (store_key_env:) set and well-formed. FERRY_OK, or
+ * FERRY_ECREDENTIAL naming the variable (never its value). Reads only the environment. */
+ferry_rc ferry_sync_check_store_key(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                    ferry_err *err);
+
 #endif

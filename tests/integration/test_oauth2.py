@@ -385,6 +385,13 @@ class OAuth2Test(ferrytest.FerryTestCase):
         code, out, err = self.run_ferry("check", "people", env={"FERRY_STORE_KEY": None})
         self.assertNotEqual(code, 0)
         self.assertIn("FERRY_STORE_KEY, which is not set", out + err)
+        # The config's own check says so too, before any server is asked.
+        code, out, err = self.run_ferry("check", env={"FERRY_STORE_KEY": None})
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("sync people: oauth2 grant refresh_token: the store key is read from the "
+                      "environment variable FERRY_STORE_KEY, which is not set", err)
+        code, out, err = self.run_ferry("check")
+        self.assertEqual(code, 0, out + err)
         out = self.sync_people(1, env={"FERRY_STORE_KEY": "abc123"})
         self.assertIn("the environment variable FERRY_STORE_KEY does not hold a store key", out)
         self.assertNotIn("abc123", out)
