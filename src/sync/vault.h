@@ -15,7 +15,9 @@ typedef struct {
 } ferry_sync_vault;
 
 /* Sets v up over store (borrowed, may be NULL) for cfg (borrowed); both must outlive the
- * sources v is handed to. The calls run on the thread that owns store. */
+ * sources v is handed to. The calls run on the thread that owns store, and must not come
+ * while store is inside a transaction (a kept secret would be rolled back with it): a run's
+ * sources are opened and fetched before its transaction begins. */
 void ferry_sync_vault_init(ferry_sync_vault *v, const ferry_config *cfg, ferry_store *store);
 
 #endif
