@@ -233,6 +233,7 @@ ferry_rc ferry_source_oauth2_header(const ferry_sync_spec *sync, const ferry_sou
 {
     const ferry_auth_spec *auth = &sync->source.auth;
     const char *tenant = opt->tenant != NULL ? opt->tenant : "";
+    const char *owner = sync->parent != NULL ? sync->parent->name : sync->name;
     char cache_key[FERRY_TOKEN_CACHE_KEY_MAX], token[FERRY_TOKEN_CACHE_TOKEN_MAX];
     struct client c = {0};
     time_t until = 0;
@@ -245,10 +246,11 @@ ferry_rc ferry_source_oauth2_header(const ferry_sync_spec *sync, const ferry_sou
     if (rc != FERRY_OK)
         goto out_done;
     snprintf(c.who, sizeof(c.who), "the client ID %.200s", c.client_id);
-    snprintf(c.vault_name, sizeof(c.vault_name), "oauth2 refresh_token\n%s\n%s\n%s\n%s", sync->name,
+    /* The steps of one sync share its client: one authorization, one token. */
+    snprintf(c.vault_name, sizeof(c.vault_name), "oauth2 refresh_token\n%s\n%s\n%s\n%s", owner,
              tenant, c.token_url, c.client_id);
-    snprintf(cache_key, sizeof(cache_key), "oauth2\n%s\n%s\n%s\n%s\n%s", sync->name, tenant,
-             c.token_url, c.client_id, auth->scope != NULL ? auth->scope : "");
+    snprintf(cache_key, sizeof(cache_key), "oauth2\n%s\n%s\n%s\n%s\n%s", owner, tenant, c.token_url,
+             c.client_id, auth->scope != NULL ? auth->scope : "");
     if (renew)
         ferry_token_cache_drop(cache_key);
     if (!ferry_token_cache_get(cache_key, time(NULL), token)) {

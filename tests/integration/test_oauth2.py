@@ -359,6 +359,37 @@ class OAuth2Test(ferrytest.FerryTestCase):
         self.assertEqual(self.query("SELECT org_id, count(*) FROM people GROUP BY org_id "
                                     "ORDER BY org_id"), [("a", 2), ("b", 2)])
 
+    def test_the_steps_of_a_sync_share_one_authorization(self):
+        step = """\
+      %(name)s:
+        source:
+          kind: rest
+          url: "http://127.0.0.1:%(port)d/api/records"
+          records: /records
+          auth:
+            oauth2:
+              token_url: "http://127.0.0.1:%(port)d/token"
+              client_id: ferry-app
+              client_secret_env: FERRY_TEST_CLIENT_SECRET
+              grant: refresh_token
+              refresh_token_env: FERRY_TEST_REFRESH
+        target: { table: %(name)s, key: [id] }
+        fields:
+          id: { type: integer }
+          name:
+"""
+        self.write_config("database: sqlite:ferry.db\nallow_private: true\nsyncs:\n"
+                          "  both:\n    steps:\n" +
+                          "".join(step % {"name": n, "port": self.oauth.port}
+                                  for n in ("people", "others")))
+        for _ in range(2):
+            code, out, err = self.run_ferry("sync", "both")
+            self.assertEqual(code, 0, out + err)
+        # One refresh per run, the second with the token the first rotated.
+        self.assertEqual(self.oauth.refresh_sent(), ["rt-0", self.oauth.issued[0]])
+        self.assertEqual(len(self.query("SELECT name FROM ferry_secrets")), 1)
+        self.assertEqual(self.query("SELECT count(*) FROM others"), [(2,)])
+
     def test_an_expired_refresh_token_says_so(self):
         self.use_refresh()
         out = self.sync_people(1, env={"FERRY_TEST_REFRESH": "rt-expired"})
