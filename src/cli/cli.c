@@ -799,6 +799,18 @@ static int check_source(const cli_opts *o, const ferry_config *cfg, const ferry_
     return status;
 }
 
+/* A sync whose source keeps secrets needs the store key: 0, or EXIT_USAGE having said so. */
+static int check_store_key(const ferry_config *cfg, const ferry_sync_spec *sync)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_sync_check_store_key(cfg, sync, &err) == FERRY_OK)
+        return 0;
+    fprintf(stderr, "ferry: %s: sync %s: %s\n", cfg->path, sync->name, err.msg);
+    return EXIT_USAGE;
+}
+
 static int cmd_check(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -817,7 +829,8 @@ static int cmd_check(const cli_opts *o)
     }
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         if ((status = check_target(cfg, &cfg->syncs[i])) != 0 ||
-            (status = check_header(cfg, &cfg->syncs[i])) != 0) {
+            (status = check_header(cfg, &cfg->syncs[i])) != 0 ||
+            (status = check_store_key(cfg, &cfg->syncs[i])) != 0) {
             ferry_config_free(cfg);
             return status;
         }

@@ -433,6 +433,8 @@ static ferry_rc check_smtp(struct walk *w, const struct val *v, const struct key
 static const struct key_rule top_rules[] = {
     {"database", FERRY_KEY_STRING, .offset = TOP(database), .def_text = DEFAULT_DATABASE,
      .fn = ferry_config_database_check},
+    {"store_key_env", FERRY_KEY_STRING, .offset = TOP(store_key_env),
+     .def_text = "FERRY_STORE_KEY"},
     {"listen", FERRY_KEY_STRING, .offset = TOP(listen), .def_text = DEFAULT_LISTEN,
      .fn = check_listen},
     {"workers", FERRY_KEY_INT, .offset = TOP(workers), .min = 1, .max = WORKERS_MAX,
@@ -585,6 +587,7 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->path);
     free(cfg->dir);
     free(cfg->database);
+    free(cfg->store_key_env);
     free(cfg->listen);
     if (cfg->metrics_token != NULL)
         ferry_password_wipe(cfg->metrics_token, strlen(cfg->metrics_token));

@@ -191,7 +191,28 @@ typedef enum {
     FERRY_AUTH_BEARER,
     FERRY_AUTH_HEADER,
     FERRY_AUTH_GOOGLE_SA, /* google_service_account: a key traded for bearer tokens */
+    FERRY_AUTH_OAUTH2,    /* oauth2: a client's credentials or a refresh token traded for them */
 } ferry_auth_type;
+
+typedef enum {
+    FERRY_OAUTH2_CLIENT_CREDENTIALS = 0,
+    FERRY_OAUTH2_REFRESH_TOKEN,
+} ferry_oauth2_grant;
+
+typedef enum {
+    FERRY_OAUTH2_AUTH_BASIC = 0, /* client id and secret in an Authorization: Basic header */
+    FERRY_OAUTH2_AUTH_BODY,      /* as client_id and client_secret in the form */
+} ferry_oauth2_client_auth;
+
+/* auth: { oauth2: ... } (docs/sources.md); its client secret is the auth's secret and its
+ * scope the auth's scope. */
+typedef struct {
+    char *token_url; /* may hold {variables} */
+    char *client_id; /* may hold {variables} */
+    ferry_oauth2_grant grant;
+    ferry_oauth2_client_auth client_auth;
+    ferry_secret_ref refresh; /* refresh_token grant: refresh_token_env or refresh_token_file */
+} ferry_oauth2_spec;
 
 typedef struct {
     ferry_auth_type type;
@@ -199,7 +220,8 @@ typedef struct {
     ferry_secret_ref secret; /* basic: the password; bearer: the token; header: the key;
                                 google_service_account: the key file's JSON */
     char *header;            /* header: the header's name */
-    char *scope;             /* google_service_account: the scopes asked for, or NULL */
+    char *scope;             /* google_service_account, oauth2: the scopes asked for, or NULL */
+    ferry_oauth2_spec oauth2;
 } ferry_auth_spec;
 
 typedef enum {
@@ -453,6 +475,8 @@ typedef struct {
     char *path;             /* the file it was loaded from */
     char *dir;              /* its directory: relative paths in the config are relative to it */
     char *database;         /* as written; default "sqlite:ferry.db" */
+    char *store_key_env;    /* the variable holding the key of secrets kept in the store;
+                               default FERRY_STORE_KEY */
     char *listen;           /* default "127.0.0.1:8080" */
     int workers;            /* default 4 */
     long lease_ms;          /* a running run whose heartbeat stops this long is run again elsewhere;

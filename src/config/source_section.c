@@ -275,17 +275,23 @@ static ferry_rc on_auth_secret(struct walk *w, const struct val *v, const struct
     return ferry_config_string_set(w, v, FERRY_KEY_MEMBER(char *, data, rule->offset));
 }
 
+/* A secret written in the config. rule->what names the keys to use instead (NULL: those of
+ * type:). */
 static ferry_rc on_auth_literal_secret(struct walk *w, const struct val *v,
                                        const struct key_rule *rule, void *obj, void *data)
 {
-    (void)rule;
     (void)obj;
     (void)data;
-    return ferry_config_fail(w, v->line,
-                             "secrets are not written in the config: name an environment variable "
-                             "(password_env, token_env, key_env) or a file (password_file, "
-                             "token_file, key_file) that holds it");
+    return ferry_config_fail(w, v->line, "secrets are not written in the config: name %s",
+                             rule->what != NULL
+                                 ? rule->what
+                                 : "an environment variable (password_env, token_env, key_env) "
+                                   "or a file (password_file, token_file, key_file) that holds it");
 }
+
+#define OAUTH2_SECRET_KEYS                                                                         \
+    "an environment variable (client_secret_env, refresh_token_env) or a file "                    \
+    "(client_secret_file, refresh_token_file) that holds it"
 
 static const struct key_rule google_sa_rules[] = {
     {"key_env", FERRY_KEY_CUSTOM, .offset = AUTH(secret.env), .fn = on_auth_secret},
@@ -313,6 +319,84 @@ static ferry_rc on_google_sa(struct walk *w, const struct val *v, const struct k
                                  "google_service_account needs key_file or key_env (the "
                                  "service account's JSON key)");
     a->type = FERRY_AUTH_GOOGLE_SA;
+    return FERRY_OK;
+}
+
+static const char *const oauth2_grants[] = {
+    [FERRY_OAUTH2_CLIENT_CREDENTIALS] = "client_credentials",
+    [FERRY_OAUTH2_REFRESH_TOKEN] = "refresh_token",
+};
+
+static const char *const oauth2_client_auths[] = {
+    [FERRY_OAUTH2_AUTH_BASIC] = "basic",
+    [FERRY_OAUTH2_AUTH_BODY] = "body",
+};
+
+static ferry_rc on_oauth2_refresh(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                  void *obj, void *data)
+{
+    ferry_auth_spec *a = data;
+
+    (void)obj;
+    if (a->oauth2.refresh.env != NULL || a->oauth2.refresh.file != NULL)
+        return ferry_config_fail(w, v->line, "the refresh token is given twice");
+    return ferry_config_string_set(w, v, FERRY_KEY_MEMBER(char *, data, rule->offset));
+}
+
+static const struct key_rule oauth2_rules[] = {
+    {"token_url", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = AUTH(oauth2.token_url)},
+    {"client_id", FERRY_KEY_STRING, .flags = FERRY_KEY_REQUIRED, .offset = AUTH(oauth2.client_id)},
+    {"client_secret_env", FERRY_KEY_CUSTOM, .offset = AUTH(secret.env), .fn = on_auth_secret},
+    {"client_secret_file", FERRY_KEY_CUSTOM, .offset = AUTH(secret.file), .fn = on_auth_secret},
+    {"scope", FERRY_KEY_STRING, .offset = AUTH(scope)},
+    {"grant", FERRY_KEY_ENUM, .offset = AUTH(oauth2.grant), .what = "grant", .names = oauth2_grants,
+     .nnames = NITEMS(oauth2_grants)},
+    {"client_auth", FERRY_KEY_ENUM, .offset = AUTH(oauth2.client_auth), .what = "client_auth",
+     .names = oauth2_client_auths, .nnames = NITEMS(oauth2_client_auths)},
+    {"refresh_token_env", FERRY_KEY_CUSTOM, .offset = AUTH(oauth2.refresh.env),
+     .fn = on_oauth2_refresh},
+    {"refresh_token_file", FERRY_KEY_CUSTOM, .offset = AUTH(oauth2.refresh.file),
+     .fn = on_oauth2_refresh},
+    {"client_secret", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret, .what = OAUTH2_SECRET_KEYS},
+    {"refresh_token", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret, .what = OAUTH2_SECRET_KEYS},
+};
+
+/* oauth2: { token_url, client_id, client_secret_env | client_secret_file, scope, grant,
+ * client_auth, refresh_token_env | refresh_token_file }: instead of type:. */
+static ferry_rc on_oauth2(struct walk *w, const struct val *v, const struct key_rule *rule,
+                          void *obj, void *data)
+{
+    ferry_auth_spec *a = data;
+    const ferry_oauth2_spec *o = &a->oauth2;
+    bool refresh;
+    ferry_rc rc;
+
+    (void)rule;
+    if (a->type != FERRY_AUTH_NONE)
+        return ferry_config_fail(w, v->line, "oauth2 does not go with %s",
+                                 a->type == FERRY_AUTH_GOOGLE_SA ? "google_service_account"
+                                                                 : auth_types[a->type]);
+    rc = ferry_config_table_walk(w, v, oauth2_rules, NITEMS(oauth2_rules), obj, a, NULL);
+    if (rc != FERRY_OK)
+        return rc;
+    if (strncasecmp(o->token_url, "http://", 7) != 0 &&
+        strncasecmp(o->token_url, "https://", 8) != 0)
+        return ferry_config_fail(w, v->line, "oauth2: token_url needs an http:// or https:// URL");
+    refresh = o->refresh.env != NULL || o->refresh.file != NULL;
+    if (o->grant == FERRY_OAUTH2_REFRESH_TOKEN && !refresh)
+        return ferry_config_fail(w, v->line,
+                                 "oauth2: grant refresh_token needs refresh_token_env or "
+                                 "refresh_token_file (the refresh token the API gave when Ferry "
+                                 "was authorized)");
+    if (o->grant == FERRY_OAUTH2_CLIENT_CREDENTIALS && refresh)
+        return ferry_config_fail(w, v->line,
+                                 "oauth2: a refresh token goes with grant: refresh_token");
+    if (o->grant == FERRY_OAUTH2_CLIENT_CREDENTIALS && a->secret.env == NULL &&
+        a->secret.file == NULL)
+        return ferry_config_fail(w, v->line,
+                                 "oauth2: grant client_credentials needs client_secret_env or "
+                                 "client_secret_file");
+    a->type = FERRY_AUTH_OAUTH2;
     return FERRY_OK;
 }
 
@@ -346,6 +430,7 @@ static const struct key_rule auth_rules[] = {
     {"token", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
     {"key", FERRY_KEY_CUSTOM, .fn = on_auth_literal_secret},
     {"google_service_account", FERRY_KEY_CUSTOM, .fn = on_google_sa},
+    {"oauth2", FERRY_KEY_CUSTOM, .fn = on_oauth2},
 };
 
 /* Which keys each type takes: the secret's prefix, and the other keys allowed. */
@@ -359,7 +444,8 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
 
     if (a->type == FERRY_AUTH_NONE)
         return ferry_config_fail(
-            w, v->line, "auth needs type: (basic, bearer, header) or google_service_account:");
+            w, v->line,
+            "auth needs type: (basic, bearer, header), google_service_account: or oauth2:");
     while ((pair = fy_node_mapping_iterate(v->node, &it)) != NULL) {
         struct fy_node *k = fy_node_pair_key(pair);
         size_t len = 0;
@@ -370,11 +456,13 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
 
         if (len == 4 && strncmp(name, "type", 4) == 0)
             continue;
-        if (a->type == FERRY_AUTH_GOOGLE_SA) {
-            if (len == 22 && strncmp(name, "google_service_account", 22) == 0)
+        if (a->type == FERRY_AUTH_GOOGLE_SA || a->type == FERRY_AUTH_OAUTH2) {
+            const char *only =
+                a->type == FERRY_AUTH_GOOGLE_SA ? "google_service_account" : "oauth2";
+            if (len == strlen(only) && strncmp(name, only, len) == 0)
                 continue;
-            return ferry_config_fail(w, kv.line, "'%.*s' does not go with google_service_account",
-                                     ferry_config_show_len(len), name);
+            return ferry_config_fail(w, kv.line, "'%.*s' does not go with %s",
+                                     ferry_config_show_len(len), name, only);
         }
         if ((user && a->type != FERRY_AUTH_BASIC) ||
             (secret && strncmp(name, prefix, strlen(prefix)) != 0) ||
@@ -382,7 +470,7 @@ static ferry_rc check_auth(struct walk *w, const struct val *v, ferry_auth_spec 
             return ferry_config_fail(w, kv.line, "'%.*s' does not go with type %s",
                                      ferry_config_show_len(len), name, auth_types[a->type]);
     }
-    if (a->type == FERRY_AUTH_GOOGLE_SA)
+    if (a->type == FERRY_AUTH_GOOGLE_SA || a->type == FERRY_AUTH_OAUTH2)
         return FERRY_OK;
     if (a->type == FERRY_AUTH_BASIC) {
         int users = (a->user.literal != NULL) + (a->user.env != NULL) + (a->user.file != NULL);
@@ -783,8 +871,10 @@ ferry_rc ferry_config_source_check(struct walk *w, ferry_sync_spec *sync,
     if (rc == FERRY_OK && src->body != NULL)
         rc = check_placeholders(w, st->line, "body", src->body, &vs);
     {
-        const char *names[] = {src->auth.user.env, src->auth.user.file, src->auth.secret.env,
-                               src->auth.secret.file};
+        const ferry_oauth2_spec *o = &src->auth.oauth2;
+        const char *names[] = {src->auth.user.env,    src->auth.user.file, src->auth.secret.env,
+                               src->auth.secret.file, o->token_url,        o->client_id,
+                               o->refresh.env,        o->refresh.file};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && rc == FERRY_OK; i++)
             if (names[i] != NULL)
                 rc = check_placeholders(w, st->line, "auth", names[i], &vs);
@@ -838,6 +928,9 @@ void ferry_config_source_done(ferry_source_spec *src)
     secret_ref_done(&src->auth.secret);
     free(src->auth.header);
     free(src->auth.scope);
+    free(src->auth.oauth2.token_url);
+    free(src->auth.oauth2.client_id);
+    secret_ref_done(&src->auth.oauth2.refresh);
     free(src->records);
     free(p->next);
     free(p->total);

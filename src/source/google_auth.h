@@ -30,7 +30,4 @@ ferry_rc ferry_source_google_header(const ferry_sync_spec *sync, const ferry_sou
                                     const ferry_net_policy *policy, char **ret_header,
                                     char **ret_email, ferry_err *err);
 
-/* Forgets every cached token (tests; a key rotated by hand). Any thread. */
-void ferry_google_auth_cache_clear(void);
-
 #endif

@@ -14,13 +14,14 @@
  *
  * Every request goes through fetch(): the host's rate limit (util/ratelimit.c, shared with
  * every other run against that host), then the request, then the status: 2xx is a page;
- * 401/403 fail at once ("credentials rejected"); 429 waits for Retry-After or
- * X-RateLimit-Reset (pausing the whole host), or as for a retry when it names no time, and
- * tries again; 5xx and transport failures (timeouts, resets, stalls) are retried with doubling
- * backoff and jitter; 3xx and other 4xx fail. One budget bounds them all: a page is tried
- * again at most `retries` times, whatever the reasons. Failure messages name the page number and
- * the URL without user, password or query string. Credentials live only in the request's headers
- * and are wiped when the source is freed.
+ * 401/403 fail at once ("credentials rejected"), except that with auth: oauth2 a 401 gets one
+ * new access token and the request one more try (source/oauth2_auth.c); 429 waits for Retry-After
+ * or X-RateLimit-Reset (pausing the whole host), or as for a retry when it names no time, and tries
+ * again; 5xx and transport failures (timeouts, resets, stalls) are retried with doubling backoff
+ * and jitter; 3xx and other 4xx fail. One budget bounds them all: a page is tried again at most
+ * `retries` times, whatever the reasons. Failure messages name the page number and the URL without
+ * user, password or query string. Credentials live only in the request's headers and are wiped when
+ * the source is freed.
  *
  * Pagination guards: a next link must stay on the first URL's scheme, host and port (or the
  * credentials would go elsewhere); a URL or cursor seen before, or a page identical to the
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "source/google_auth.h"
+#include "source/oauth2_auth.h"
 #include "source/source.h"
 #include "util/backoff.h"
 #include "util/http_fetch.h"
@@ -72,6 +74,7 @@ typedef struct {
     size_t nheaders;
     char *user, *password; /* basic authentication, or NULL */
     char *sa_email;        /* google_service_account: the account's e-mail, or NULL */
+    size_t oauth2_header;  /* oauth2: the bearer's index in headers */
     char *body;            /* expanded request body, or NULL */
     char *base_url;        /* expanded url with the expanded query, without paging parameters */
     /* Paging. */
@@ -211,14 +214,6 @@ static void tell_wait(rest_source *s, int64_t until_ms, const char *what)
         s->opt.on_wait(s->opt.ctx, until_ms, what);
 }
 
-static void wipe_free(char *p)
-{
-    if (p != NULL) {
-        ferry_password_wipe(p, strlen(p));
-        free(p);
-    }
-}
-
 static ferry_rc add_header(rest_source *s, const char *name, const char *value, ferry_err *err)
 {
     size_t n = strlen(name) + strlen(value) + 3;
@@ -242,6 +237,25 @@ static ferry_rc add_google_token(rest_source *s, ferry_err *err)
     if (rc != FERRY_OK)
         return rc;
     s->headers[s->nheaders++] = header;
+    return FERRY_OK;
+}
+
+/* oauth2: the client's access token (cached process-wide; a new one when renew), sent as the
+ * bearer. */
+static ferry_rc set_oauth2_token(rest_source *s, bool renew, ferry_err *err)
+{
+    char *header = NULL;
+    ferry_rc rc;
+
+    rc = ferry_source_oauth2_header(s->sync, &s->opt, &s->policy, renew, &header, err);
+    if (rc != FERRY_OK)
+        return rc;
+    if (renew) {
+        ferry_password_free(s->headers[s->oauth2_header]);
+    } else {
+        s->oauth2_header = s->nheaders++;
+    }
+    s->headers[s->oauth2_header] = header;
     return FERRY_OK;
 }
 
@@ -293,26 +307,28 @@ static ferry_rc build_request(rest_source *s, ferry_err *err)
         if (rc != FERRY_OK)
             return rc;
         if (strpbrk(secret, "\r\n") != NULL) {
-            wipe_free(secret);
+            ferry_password_free(secret);
             return ferry_err_set(err, FERRY_ESOURCE, "the credential holds a line break");
         }
         if (auth->type == FERRY_AUTH_BEARER) {
             size_t n = strlen(secret) + 8;
             char *v = malloc(n);
             if (v == NULL) {
-                wipe_free(secret);
+                ferry_password_free(secret);
                 return ferry_err_set(err, FERRY_ENOMEM, "building the request");
             }
             snprintf(v, n, "Bearer %s", secret);
             rc = add_header(s, "Authorization", v, err);
-            wipe_free(v);
+            ferry_password_free(v);
         } else {
             rc = add_header(s, auth->header, secret, err);
         }
-        wipe_free(secret);
+        ferry_password_free(secret);
         return rc;
     case FERRY_AUTH_GOOGLE_SA:
         return add_google_token(s, err);
+    case FERRY_AUTH_OAUTH2:
+        return set_oauth2_token(s, false, err);
     default:
         return FERRY_OK;
     }
@@ -612,7 +628,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
     const ferry_source_spec *spec = s->spec;
     ferry_http_request req = make_request(s, url);
     long page = s->page_no + 1;
-    int retries = 0; /* one budget, spec->page_retries, for every reason to try again */
+    int retries = 0;      /* one budget, spec->page_retries, for every reason to try again */
+    bool renewed = false; /* oauth2: a 401 gets one new token, and the request one more try */
     ferry_rc rc;
 
     ferry_url_redact(url, s->where, sizeof(s->where));
@@ -643,6 +660,22 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                                      "%s answered HTTP %ld on page %ld to the service account "
                                      "%s: share it with %s (Share, as a viewer)",
                                      s->where, st, page, s->sa_email, s->sa_email);
+            }
+            if (st == 401 && spec->auth.type == FERRY_AUTH_OAUTH2 && !renewed) {
+                /* The token expired early or was revoked: forget it and ask once more. */
+                ferry_http_response_done(resp);
+                renewed = true;
+                if ((rc = set_oauth2_token(s, true, err)) != FERRY_OK)
+                    return rc;
+                continue;
+            }
+            if (st == 401 && renewed) {
+                ferry_http_response_done(resp);
+                return ferry_err_set(err, FERRY_EHTTP,
+                                     "credentials rejected: %s answered HTTP 401 on page %ld to "
+                                     "a new access token too (check the client's scope and its "
+                                     "access to this API)",
+                                     s->where, page);
             }
             if (st == 401 || st == 403) {
                 ferry_http_response_done(resp);
@@ -1381,10 +1414,10 @@ static void rest_close(ferry_source *base)
         return;
     ferry_http_client_free(s->http);
     for (size_t i = 0; i < s->nheaders; i++)
-        wipe_free(s->headers[i]);
+        ferry_password_free(s->headers[i]);
     free(s->headers);
-    wipe_free(s->user);
-    wipe_free(s->password);
+    ferry_password_free(s->user);
+    ferry_password_free(s->password);
     free(s->sa_email);
     free(s->body);
     free(s->base_url);

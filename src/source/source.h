@@ -44,6 +44,20 @@ typedef struct {
 
 void ferry_source_check_done(ferry_source_check *check);
 
+/* Where a source keeps a secret between runs and processes (a rotated OAuth2 refresh token):
+ * Ferry's store, encrypted with the store key (sync/vault.h). Names are not secrets; values
+ * are, in clear on this side. Called on the thread that opened the source. */
+typedef struct {
+    /* FERRY_OK when secrets can be kept (the store key is set and well-formed), else why,
+     * naming the key's variable. */
+    ferry_rc (*ready)(void *ctx, ferry_err *err);
+    /* The secret kept under name into *ret (owned: wipe, then free()), or NULL when none. */
+    ferry_rc (*get)(void *ctx, const char *name, char **ret, ferry_err *err);
+    /* Keeps secret (borrowed) under name, replacing what it held. */
+    ferry_rc (*put)(void *ctx, const char *name, const char *secret, ferry_err *err);
+    void *ctx;
+} ferry_token_vault;
+
 /* How a source is opened. Strings and the flag are borrowed for the source's life. */
 typedef struct {
     const char *base_dir;      /* relative paths resolve against it (the config's directory) */
@@ -71,6 +85,8 @@ typedef struct {
      * source's format, sent as incremental.param on every page and as {since}; NULL for a
      * full run (no param; {since} is the epoch's start). */
     const char *since;
+    const ferry_token_vault *vault; /* may be NULL: nothing can be kept (an OAuth2 refresh_token
+                                       grant then fails, saying why) */
 } ferry_source_options;
 
 typedef struct {

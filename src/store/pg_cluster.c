@@ -197,6 +197,42 @@ static ferry_rc pg_run_cancel_requested(ferry_store *base, int64_t id, bool *ret
     return FERRY_OK;
 }
 
+static ferry_rc pg_secret_get(ferry_store *base, const char *name, char **ret_text, ferry_err *err)
+{
+    ferry_pg_params p = {0};
+    char *text = NULL;
+    PGresult *res;
+
+    ferry_pg_param_text(&p, name);
+    res = ferry_pg_run_sql((ferry_pg_store *)base, FERRY_PG_MAY_RESET, "reading a stored secret",
+                           "SELECT sealed FROM ferry_secrets WHERE name = $1", &p, err);
+    if (res == NULL)
+        return FERRY_EDB;
+    if (PQntuples(res) > 0 && (text = ferry_pg_col_str(res, 0, 0)) == NULL) {
+        PQclear(res);
+        return ferry_err_set(err, FERRY_ENOMEM, "reading a stored secret");
+    }
+    PQclear(res);
+    *ret_text = text;
+    return FERRY_OK;
+}
+
+static ferry_rc pg_secret_put(ferry_store *base, const char *name, const char *text, ferry_err *err)
+{
+    ferry_pg_params p = {0};
+
+    ferry_pg_param_text(&p, name);
+    ferry_pg_param_text(&p, text);
+    if (ferry_pg_run_count(
+            (ferry_pg_store *)base, FERRY_PG_MAY_RESET, "storing a secret",
+            "INSERT INTO ferry_secrets (name, sealed, updated_at) VALUES ($1, $2, " CLOCK
+            ") ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed,"
+            " updated_at = excluded.updated_at",
+            &p, err) < 0)
+        return FERRY_EDB;
+    return FERRY_OK;
+}
+
 const ferry_store_cluster_ops ferry_pg_cluster_ops = {
     .node_beat = pg_node_beat,
     .node_list = pg_node_list,
@@ -204,4 +240,6 @@ const ferry_store_cluster_ops ferry_pg_cluster_ops = {
     .schedule_claim = pg_schedule_claim,
     .run_request_cancel = pg_run_request_cancel,
     .run_cancel_requested = pg_run_cancel_requested,
+    .secret_get = pg_secret_get,
+    .secret_put = pg_secret_put,
 };

@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -246,6 +246,12 @@ static const char *const schema_v8 =
     "  updated_at timestamptz NOT NULL,"
     "  PRIMARY KEY (sync, tenant, step)"
     ");";
+/* Version 9: secrets Ferry keeps for itself (sqlite_conn.c's version 13). */
+static const char *const schema_v9 = "CREATE TABLE IF NOT EXISTS ferry_secrets ("
+                                     "  name text PRIMARY KEY,"
+                                     "  sealed text NOT NULL,"
+                                     "  updated_at timestamptz NOT NULL"
+                                     ");";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -444,8 +450,9 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                               schema_v5, schema_v6, schema_v7, schema_v8};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
+                                               schema_v4, schema_v5, schema_v6,
+                                               schema_v7, schema_v8, schema_v9};
     PGresult *res;
     ferry_rc rc;
     bool own;

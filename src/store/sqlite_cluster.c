@@ -228,6 +228,52 @@ static ferry_rc st_run_cancel_requested(ferry_store *base, int64_t id, bool *ret
     return FERRY_OK;
 }
 
+static ferry_rc st_secret_get(ferry_store *base, const char *name, char **ret_text, ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    char *text = NULL;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT sealed FROM ferry_secrets WHERE name = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "reading a stored secret");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && (text = ferry_sqlite_col_strdup(st, 0)) == NULL) {
+        sqlite3_finalize(st);
+        return ferry_err_set(err, FERRY_ENOMEM, "reading a stored secret");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ferry_sqlite_db_error(s->db, err, "reading a stored secret");
+    *ret_text = text;
+    return FERRY_OK;
+}
+
+static ferry_rc st_secret_put(ferry_store *base, const char *name, const char *text, ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(
+            s->db,
+            "INSERT INTO ferry_secrets (name, sealed, updated_at) VALUES (?1, ?2, ?3)"
+            " ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed,"
+            " updated_at = excluded.updated_at",
+            -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "storing a secret");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    ferry_sqlite_bind_time(st, 3, ferry_time_now_ms());
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ferry_sqlite_db_error(s->db, err, "storing a secret");
+    return FERRY_OK;
+}
+
 const ferry_store_cluster_ops ferry_sqlite_cluster_ops = {
     .node_beat = st_node_beat,
     .node_list = st_node_list,
@@ -235,4 +281,6 @@ const ferry_store_cluster_ops ferry_sqlite_cluster_ops = {
     .schedule_claim = st_schedule_claim,
     .run_request_cancel = st_run_request_cancel,
     .run_cancel_requested = st_run_cancel_requested,
+    .secret_get = st_secret_get,
+    .secret_put = st_secret_put,
 };

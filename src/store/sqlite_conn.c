@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 12
+#define SCHEMA_VERSION 13
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -211,6 +211,13 @@ static const char *const schema_v12 =
     "  updated_at TEXT NOT NULL,"
     "  PRIMARY KEY (sync, tenant, step)"
     ") WITHOUT ROWID;";
+/* Version 13: secrets Ferry keeps for itself (a rotated OAuth2 refresh token), encrypted
+ * before they get here (util/sealed.h). */
+static const char *const schema_v13 = "CREATE TABLE IF NOT EXISTS ferry_secrets ("
+                                      "  name TEXT PRIMARY KEY,"
+                                      "  sealed TEXT NOT NULL,"
+                                      "  updated_at TEXT NOT NULL"
+                                      ");";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -282,9 +289,9 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
-                                                   schema_v5, schema_v6,  schema_v7,  schema_v8,
-                                                   schema_v9, schema_v10, schema_v11, schema_v12};
+        const char *const steps[SCHEMA_VERSION] = {
+            schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6, schema_v7,
+            schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

@@ -443,6 +443,12 @@ typedef struct {
      * owned by the caller, NULL when unknown; ret_user may be NULL). */
     ferry_rc (*run_cancel_requested)(ferry_store *st, int64_t id, bool *ret_requested,
                                      char **ret_user, ferry_err *err);
+    /* Secrets Ferry keeps for itself (a rotated OAuth2 refresh token), already encrypted by
+     * the caller (util/sealed.h): secret_put stores text under name (neither a secret in
+     * clear), replacing what name held; secret_get returns it in *ret_text (owned by the
+     * caller, free()), or NULL when name holds nothing. */
+    ferry_rc (*secret_get)(ferry_store *st, const char *name, char **ret_text, ferry_err *err);
+    ferry_rc (*secret_put)(ferry_store *st, const char *name, const char *text, ferry_err *err);
 } ferry_store_cluster_ops;
 
 /* ---- the outbox: what a run's end owes the application (docs/api.md, "Deliveries") ---- */

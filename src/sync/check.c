@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sync/vault.h"
 #include "util/timeutil.h"
 
 /* The check of one step's source (the sync's own without steps). */
@@ -16,6 +17,7 @@ static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, 
     ferry_check_report r;
     ferry_source *src = NULL;
     long status = 0;
+    ferry_sync_vault vault;
     ferry_source_options so = {
         .base_dir = cfg->dir,
         .tenant = tenant,
@@ -23,6 +25,7 @@ static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, 
         .estimate = -1,
         .check = true,
         .ret_status = &status,
+        .vault = &vault.vault,
     };
     int64_t start = ferry_time_mono_ms();
     ferry_err why_not;
@@ -30,6 +33,7 @@ static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, 
 
     if (why != NULL)
         return ferry_err_set(err, FERRY_EINVAL, "tenant: %s", why);
+    ferry_sync_vault_init(&vault, cfg, NULL);
     memset(&r, 0, sizeof(r));
     r.found.total = -1;
     ferry_err_clear(&why_not);
@@ -38,10 +42,11 @@ static ferry_rc check_one(const ferry_config *cfg, const ferry_sync_spec *sync, 
         rc = src->ops->check(src, &r.found, &why_not);
     r.duration_ms = ferry_time_mono_ms() - start;
     r.found.status = status;
-    r.auth_accepted = status != 401 && status != 403;
+    /* A token endpoint's refusal is the credentials' too, and means it was reached. */
+    r.auth_accepted = status != 401 && status != 403 && why_not.code != FERRY_EREFUSED;
     r.credentials_read = rc == FERRY_OK || why_not.code != FERRY_ECREDENTIAL;
     /* A server that answered, whatever it said, was reached; a file that opened, too. */
-    r.reachable = status > 0 || (rc == FERRY_OK) ||
+    r.reachable = status > 0 || (rc == FERRY_OK) || why_not.code == FERRY_EREFUSED ||
                   (sync->source.kind == FERRY_SOURCE_CSV && why_not.code != FERRY_ESOURCE &&
                    why_not.code != FERRY_EHTTP);
     if (rc != FERRY_OK) {
@@ -133,5 +138,22 @@ ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec 
     for (size_t k = 0; k < ferry_sync_step_count(sync); k++)
         if ((rc = check_header_one(cfg, ferry_sync_step(sync, k), err)) != FERRY_OK)
             return rc;
+    return FERRY_OK;
+}
+
+ferry_rc ferry_sync_check_store_key(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                    ferry_err *err)
+{
+    for (size_t k = 0; k < ferry_sync_step_count(sync); k++) {
+        const ferry_auth_spec *a = &ferry_sync_step(sync, k)->source.auth;
+        ferry_sync_vault vault;
+        ferry_rc rc;
+
+        if (a->type != FERRY_AUTH_OAUTH2 || a->oauth2.grant != FERRY_OAUTH2_REFRESH_TOKEN)
+            continue;
+        ferry_sync_vault_init(&vault, cfg, NULL);
+        if ((rc = vault.vault.ready(vault.vault.ctx, err)) != FERRY_OK)
+            return ferry_err_prefix(err, "oauth2 grant refresh_token");
+    }
     return FERRY_OK;
 }

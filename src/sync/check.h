@@ -19,7 +19,7 @@
 typedef struct {
     bool ok;               /* reachable, accepted, read, and every mapped field found */
     bool reachable;        /* the source answered (a file: could be opened) */
-    bool auth_accepted;    /* it did not answer 401 or 403 */
+    bool auth_accepted;    /* it did not answer 401 or 403, nor a token endpoint refuse */
     bool credentials_read; /* false: a credential's variable or file could not be read, so the
                               source was not tried (error says which) */
     int64_t duration_ms;
@@ -43,5 +43,11 @@ void ferry_check_report_done(ferry_check_report *r);
  * thread; reads nothing past the header. */
 ferry_rc ferry_sync_check_header(const ferry_config *cfg, const ferry_sync_spec *sync,
                                  ferry_err *err);
+
+/* Whether the secrets sync's source would keep can be kept: a step with auth: oauth2 and
+ * grant refresh_token needs the store key (store_key_env:) set and well-formed. FERRY_OK, or
+ * FERRY_ECREDENTIAL naming the variable (never its value). Reads only the environment. */
+ferry_rc ferry_sync_check_store_key(const ferry_config *cfg, const ferry_sync_spec *sync,
+                                    ferry_err *err);
 
 #endif

@@ -46,6 +46,7 @@
 #include "sync/label.h"
 #include "sync/lookup.h"
 #include "sync/map.h"
+#include "sync/vault.h"
 #include "target/target.h"
 #include "util/backoff.h"
 #include "util/buf.h"
@@ -150,6 +151,7 @@ typedef struct {
     ferry_lookups *lookups;   /* the look-up fields' tables, or NULL */
     bool key_has_lookup;      /* a key field's value is looked up */
     atomic_bool stop_reading; /* the source's stop flag (sync/feed.h) */
+    ferry_sync_vault vault;   /* the sources' kept secrets, on the run's store */
     ferry_target *target;     /* the step's (targets[step]) */
     int64_t seq;              /* change row sequence */
     change_batch batch;
@@ -1207,6 +1209,7 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
         .shared = sync != c->whole && source_shared(c->whole, k),
         .on_wait = on_source_wait,
         .ctx = c,
+        .vault = &c->vault.vault,
     };
     ferry_rc rc;
 
@@ -1565,6 +1568,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     atomic_init(&c.stop_reading, false);
     c.opt = opt;
     c.whole = c.sync = opt->sync;
+    ferry_sync_vault_init(&c.vault, opt->config, opt->store);
     c.nsteps = ferry_sync_step_count(opt->sync);
     for (size_t k = 0; k < c.nsteps; k++)
         c.steps[k].status = "pending";

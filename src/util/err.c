@@ -102,6 +102,7 @@ const char *ferry_rc_name(ferry_rc rc)
         [FERRY_EHEADER] = "header",
         [FERRY_DONE] = "done",
         [FERRY_ECREDENTIAL] = "credentials",
+        [FERRY_EREFUSED] = "refused",
     };
 
     if ((unsigned)rc < sizeof(names) / sizeof(names[0]) && names[rc] != NULL)

@@ -30,6 +30,7 @@ typedef enum {
     FERRY_EHEADER,     /* the source's header is missing columns or repeats one */
     FERRY_DONE,        /* not an error: an iterator has no more items */
     FERRY_ECREDENTIAL, /* a credential's variable is unset or its file cannot be read */
+    FERRY_EREFUSED,    /* a server (a token endpoint) refused the credentials */
 } ferry_rc;
 
 #define FERRY_ERR_MSG_MAX 1024

@@ -15,13 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void wipe_free(char *s)
-{
-    if (s == NULL)
-        return;
-    sodium_memzero(s, strlen(s));
-    free(s);
-}
+#include "util/password.h"
 
 void ferry_google_sa_key_done(ferry_google_sa_key *key)
 {
@@ -29,7 +23,7 @@ void ferry_google_sa_key_done(ferry_google_sa_key *key)
         return;
     free(key->client_email);
     free(key->token_uri);
-    wipe_free(key->private_key);
+    ferry_password_free(key->private_key);
     memset(key, 0, sizeof(*key));
 }
 

@@ -64,6 +64,14 @@ void ferry_password_wipe(void *p, size_t len)
     sodium_memzero(p, len);
 }
 
+void ferry_password_free(char *s)
+{
+    if (s == NULL)
+        return;
+    sodium_memzero(s, strlen(s));
+    free(s);
+}
+
 /* Reads one line into out without its newline. */
 static ferry_rc read_line(FILE *in, char *out, ferry_err *err)
 {

@@ -43,4 +43,8 @@ void ferry_token_hash(const char *token, char hash_hex[FERRY_TOKEN_HASH_HEX]);
 /* Overwrites len bytes of a secret so it does not linger in memory. */
 void ferry_password_wipe(void *p, size_t len);
 
+/* Wipes the NUL-terminated secret s (a token, a key, a form holding one) and frees it; NULL is
+ * allowed. */
+void ferry_password_free(char *s);
+
 #endif

@@ -225,6 +225,21 @@ class Route:
         self.drip_pause = drip_pause
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A fake service's request handler: logs nothing, answers with reply()."""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 

@@ -217,7 +217,8 @@ static void load_errors_name_the_path_as_given(void **state)
     assert_int_equal(ferry_config_load(path, &cfg, &err), FERRY_ECONFIG);
     assert_null(cfg);
     snprintf(expected, sizeof(expected),
-             "%s:2: wrokers: unknown key (expected one of: database, listen, workers, lease, "
+             "%s:2: wrokers: unknown key (expected one of: database, store_key_env, listen, "
+             "workers, lease, "
              "shutdown_grace, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
@@ -441,7 +442,9 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "database: sqlite:x.db\n"
         "listen: 127.0.0.1:8080\n"
         "wokers: 4\n",
-        "ferry.yaml:3: wokers: unknown key (expected one of: database, listen, workers, lease, "
+        "ferry.yaml:3: wokers: unknown key (expected one of: database, store_key_env, listen, "
+        "workers, "
+        "lease, "
         "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "

@@ -145,8 +145,77 @@ static void a_google_service_account_needs_its_key_and_no_type(void **state)
     expect_error_with(
         REST_SYNC("      auth: { google_service_account: { key: K } }\n", "      id: {}\n"),
         "secrets are not written in the config");
-    expect_error_with(REST_SYNC("      auth: { token_env: K }\n", "      id: {}\n"),
-                      "auth needs type: (basic, bearer, header) or google_service_account:");
+    expect_error_with(
+        REST_SYNC("      auth: { token_env: K }\n", "      id: {}\n"),
+        "auth needs type: (basic, bearer, header), google_service_account: or oauth2:");
+}
+
+#define OAUTH2(keys)                                                                               \
+    REST_SYNC("      auth:\n        oauth2:\n          token_url: https://id.example/token\n"      \
+              "          client_id: app\n" keys,                                                   \
+              "      id: {}\n")
+
+static void oauth2_takes_a_client_and_one_grant(void **state)
+{
+    ferry_config *cfg;
+    const ferry_auth_spec *a;
+
+    (void)state;
+    cfg = parse_ok(OAUTH2("          client_secret_env: CS\n          scope: read\n"));
+    a = &cfg->syncs[0].source.auth;
+    assert_int_equal(a->type, FERRY_AUTH_OAUTH2);
+    assert_int_equal(a->oauth2.grant, FERRY_OAUTH2_CLIENT_CREDENTIALS);
+    assert_int_equal(a->oauth2.client_auth, FERRY_OAUTH2_AUTH_BASIC);
+    assert_string_equal(a->oauth2.token_url, "https://id.example/token");
+    assert_string_equal(a->oauth2.client_id, "app");
+    assert_string_equal(a->secret.env, "CS");
+    assert_string_equal(a->scope, "read");
+    assert_null(a->oauth2.refresh.env);
+    ferry_config_free(cfg);
+    cfg = parse_ok(OAUTH2("          grant: refresh_token\n          client_auth: body\n"
+                          "          refresh_token_file: rt.txt\n"));
+    a = &cfg->syncs[0].source.auth;
+    assert_int_equal(a->oauth2.grant, FERRY_OAUTH2_REFRESH_TOKEN);
+    assert_int_equal(a->oauth2.client_auth, FERRY_OAUTH2_AUTH_BODY);
+    assert_string_equal(a->oauth2.refresh.file, "rt.txt");
+    assert_null(a->secret.env);
+    ferry_config_free(cfg);
+
+    expect_error_with(OAUTH2("          grant: refresh_token\n"),
+                      "oauth2: grant refresh_token needs refresh_token_env or refresh_token_file");
+    expect_error_with(OAUTH2(""), "oauth2: grant client_credentials needs client_secret_env or "
+                                  "client_secret_file");
+    expect_error_with(OAUTH2("          client_secret_env: CS\n          refresh_token_env: R\n"),
+                      "oauth2: a refresh token goes with grant: refresh_token");
+    expect_error_with(OAUTH2("          grant: refresh_token\n          refresh_token_env: R\n"
+                             "          refresh_token_file: r.txt\n"),
+                      "the refresh token is given twice");
+    expect_error_with(OAUTH2("          client_secret: abc\n"),
+                      "secrets are not written in the config: name an environment variable "
+                      "(client_secret_env, refresh_token_env)");
+    expect_error_with(OAUTH2("          grant: password\n          client_secret_env: CS\n"),
+                      "unknown grant 'password' (expected client_credentials or refresh_token)");
+    expect_error_with(OAUTH2("          client_secret_env: CS\n          client_id_env: X\n"),
+                      "client_id_env: unknown key");
+    expect_error_with(REST_SYNC("      auth: { oauth2: { client_id: a, client_secret_env: C } }\n",
+                                "      id: {}\n"),
+                      "missing required key 'token_url'");
+    expect_error_with(REST_SYNC("      auth: { oauth2: { token_url: ftp://x/t, client_id: a, "
+                                "client_secret_env: C } }\n",
+                                "      id: {}\n"),
+                      "oauth2: token_url needs an http:// or https:// URL");
+    expect_error_with(REST_SYNC("      auth: { type: bearer, token_env: T, oauth2: { token_url: "
+                                "https://x/t, client_id: a, client_secret_env: C } }\n",
+                                "      id: {}\n"),
+                      "oauth2 does not go with bearer");
+    expect_error_with(REST_SYNC("      auth: { oauth2: { token_url: https://x/t, client_id: a, "
+                                "client_secret_env: C }, header: X-A }\n",
+                                "      id: {}\n"),
+                      "'header' does not go with oauth2");
+    expect_error_with(REST_SYNC("      auth: { oauth2: { token_url: \"https://x/{nope}\", "
+                                "client_id: a, client_secret_env: C } }\n",
+                                "      id: {}\n"),
+                      "nope");
 }
 
 #define CSV_SYNC(url, auth)                                                                        \
@@ -305,6 +374,7 @@ int main(void)
         cmocka_unit_test(literal_secrets_are_refused),
         cmocka_unit_test(auth_keys_must_match_the_type),
         cmocka_unit_test(a_google_service_account_needs_its_key_and_no_type),
+        cmocka_unit_test(oauth2_takes_a_client_and_one_grant),
         cmocka_unit_test(a_csv_url_takes_a_google_service_account_and_no_other_auth),
         cmocka_unit_test(keys_of_the_other_kind_are_errors),
         cmocka_unit_test(placeholders_must_name_a_variable),

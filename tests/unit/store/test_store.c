@@ -1140,7 +1140,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 12)",
+             "Ferry knows up to 13)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1157,13 +1157,13 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            " (SELECT count(*) FROM sqlite_master WHERE name IN"
                            " ('ferry_runs', 'ferry_changes', 'ferry_users', 'ferry_api_tokens',"
                            " 'ferry_sessions', 'ferry_audit', 'ferry_nodes',"
-                           " 'ferry_schedule_fires')),"
+                           " 'ferry_schedule_fires', 'ferry_secrets')),"
                            " (SELECT journal_mode FROM pragma_journal_mode)",
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 12);
-    assert_int_equal(sqlite3_column_int(st, 1), 8);
+    assert_int_equal(sqlite3_column_int(st, 0), 13);
+    assert_int_equal(sqlite3_column_int(st, 1), 9);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
 }
@@ -1419,7 +1419,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 12);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 13);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2126,6 +2126,29 @@ static void a_schedule_firing_is_claimed_once(void **state)
     assert_true(won);
 }
 
+static void a_secret_is_kept_replaced_and_read_by_another_connection(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store, *other = NULL;
+    char *text = (char *)"x";
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->cluster->secret_get(st, "oauth2 a", &text, &err), FERRY_OK);
+    assert_null(text);
+    assert_int_equal(st->cluster->secret_put(st, "oauth2 a", "v1.first", &err), FERRY_OK);
+    assert_int_equal(st->cluster->secret_put(st, "oauth2 b", "v1.other", &err), FERRY_OK);
+    assert_int_equal(st->cluster->secret_put(st, "oauth2 a", "v1.second", &err), FERRY_OK);
+    assert_int_equal(fx_open(fx, &other, &err), FERRY_OK);
+    assert_int_equal(other->cluster->secret_get(other, "oauth2 a", &text, &err), FERRY_OK);
+    assert_string_equal(text, "v1.second");
+    free(text);
+    assert_int_equal(other->cluster->secret_get(other, "oauth2 b", &text, &err), FERRY_OK);
+    assert_string_equal(text, "v1.other");
+    free(text);
+    ferry_store_close(other);
+}
+
 static void a_running_run_can_be_asked_to_cancel(void **state)
 {
     fixture *fx = *state;
@@ -2177,14 +2200,14 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 8);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 9);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
                                    " 'ferry_api_tokens', 'ferry_sessions', 'ferry_audit',"
                                    " 'ferry_nodes', 'ferry_schedule_fires',"
-                                   " 'ferry_cancel_requests')"),
-                     9);
+                                   " 'ferry_cancel_requests', 'ferry_secrets')"),
+                     10);
     /* Opening again migrates nothing. */
     ferry_store *again = NULL;
     ferry_err err;
@@ -2207,7 +2230,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 8)",
+             "Ferry knows up to 9)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2416,7 +2439,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        8);
+        9);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2879,6 +2902,8 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
         cmocka_unit_test_setup_teardown(nodes_beat_list_and_leave, setup, teardown),               \
         cmocka_unit_test_setup_teardown(a_schedule_firing_is_claimed_once, setup, teardown),       \
         cmocka_unit_test_setup_teardown(a_running_run_can_be_asked_to_cancel, setup, teardown),    \
+        cmocka_unit_test_setup_teardown(a_secret_is_kept_replaced_and_read_by_another_connection,  \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_failure_never_overwrites_a_run_that_already_ended,       \
                                         setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_held_run_is_queued_again_as_the_same_attempt, setup,     \
