@@ -511,6 +511,28 @@ out:
     return status;
 }
 
+/* The run's activity log (run->activity: store.h), one entry a line: "  12:04:05  page  page 2:
+ * 100 records, 18211 bytes". */
+static void print_activity(const ferry_run *run)
+{
+    json_t *list = run->activity != NULL ? json_loads(run->activity, 0, NULL) : NULL;
+    json_t *e;
+    size_t k;
+
+    if (json_is_array(list) && json_array_size(list) > 0)
+        printf("\nActivity:\n");
+    json_array_foreach(list, k, e)
+    {
+        const char *at = json_string_value(json_object_get(e, "at"));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *text = json_string_value(json_object_get(e, "text"));
+        /* "2026-12-07T18:44:58.123Z" -> "18:44:58" */
+        printf("  %.8s  %-9s  %s\n", at != NULL && strlen(at) >= 19 ? at + 11 : "-",
+               kind != NULL ? kind : "", text != NULL ? text : "");
+    }
+    json_decref(list);
+}
+
 /* The counts of each step of a run of a sync with steps (run->steps: store.h). */
 static void print_steps(const ferry_run *run)
 {
@@ -591,9 +613,16 @@ static int cmd_show(const cli_opts *o)
                run.skipped_by_label.items[i].label);
     printf("%lld failed, %lld deleted\n", (long long)run.counts[4], (long long)run.counts[5]);
     print_steps(&run);
+    if (run.source_bytes > 0) {
+        printf("  source:    %lld bytes", (long long)run.source_bytes);
+        if (run.source_records >= 0)
+            printf(", %lld records", (long long)run.source_records);
+        printf("\n");
+    }
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
+    print_activity(&run);
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
                run.log_message);

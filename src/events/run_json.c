@@ -47,6 +47,12 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "total", run->total >= 0 ? json_integer(run->total) : json_null());
     json_object_set_new(o, "total_estimated",
                         json_boolean(run->total >= 0 && run->total_estimated));
+    json_object_set_new(o, "fetched", json_integer(run->fetched));
+    json_object_set_new(o, "source_bytes",
+                        run->source_bytes > 0 ? json_integer(run->source_bytes) : json_null());
+    json_object_set_new(o, "source_records", run->source_bytes > 0 && run->source_records >= 0
+                                                 ? json_integer(run->source_records)
+                                                 : json_null());
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "skipped_by_label", labels);
     json_object_set_new(o, "rows_per_second",
@@ -83,7 +89,29 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
         else
             json_decref(steps);
     }
+    if (run->activity != NULL) { /* sync/activity.c's JSON, checked as steps are */
+        json_t *activity = json_loads(run->activity, 0, NULL);
+        if (json_is_array(activity))
+            json_object_set_new(o, "activity", activity);
+        else
+            json_decref(activity);
+    }
     return o;
+}
+
+char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_ms,
+                                    const char *kind, const char *text)
+{
+    json_t *o = json_pack("{s:I, s:s?, s:s?, s:I, s:o, s:s, s:s}", "id", (json_int_t)run->id,
+                          "sync", run->sync, "tenant", run->tenant, "n", (json_int_t)n, "at",
+                          ferry_json_time(at_ms), "kind", kind, "text", text);
+    char *s;
+
+    if (o == NULL)
+        return NULL;
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
 }
 
 char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)

@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -227,6 +227,13 @@ static const char *const schema_v6 =
     "  duration_ms bigint,"
     "  PRIMARY KEY (delivery_id, n)"
     ");";
+
+/* Version 7: what a run read of its source (bytes, records) and its activity log
+ * (sqlite_conn.c's version 11). */
+static const char *const schema_v7 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS source_bytes bigint;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS source_records bigint;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS activity text;";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -426,7 +433,8 @@ static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
     const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                               schema_v4, schema_v5, schema_v6};
+                                               schema_v4, schema_v5, schema_v6,
+                                               schema_v7};
     PGresult *res;
     ferry_rc rc;
     bool own;

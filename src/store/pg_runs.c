@@ -28,7 +28,8 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps, skipped_by_label"
+                       " retry_of, steps, skipped_by_label, source_bytes,"        \
+                       " source_records, activity"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -63,6 +64,10 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->steps = ferry_pg_col_str(r, i, 31);
     (void)ferry_label_counts_parse(PQgetisnull(r, i, 32) ? NULL : PQgetvalue(r, i, 32),
                                    &run->skipped_by_label);
+    run->source_bytes = ferry_pg_col_int(r, i, 33);
+    run->source_records = PQgetisnull(r, i, 34) ? -1 : ferry_pg_col_int(r, i, 34);
+    run->fetched = run->source_records > 0 ? run->source_records : 0;
+    run->activity = ferry_pg_col_str(r, i, 35);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -171,7 +176,8 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
         " total = $6, created = $7, updated = $8, unchanged = $9, skipped = $10, failed = $11,"
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
-        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22"
+        " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22,"
+        " source_bytes = $23, source_records = $24, activity = $25"
         " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300], *labels;
@@ -208,6 +214,15 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
     if (oom)
         return ferry_err_set(err, FERRY_ENOMEM, "recording the run's result");
     ferry_pg_param_text(&p, labels);
+    if (run->source_bytes > 0)
+        ferry_pg_param_int(&p, run->source_bytes);
+    else
+        ferry_pg_param_text(&p, NULL);
+    if (run->source_bytes > 0 && run->source_records >= 0)
+        ferry_pg_param_int(&p, run->source_records);
+    else
+        ferry_pg_param_text(&p, NULL);
+    ferry_pg_param_text(&p, run->activity);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
     n = ferry_pg_run_count(

@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -192,6 +192,12 @@ static const char *const schema_v10 =
     "  PRIMARY KEY (delivery_id, n)"
     ") WITHOUT ROWID;";
 
+/* Version 11: what a run read of its source (bytes, records) and its activity log (a JSON
+ * array, sync/activity.h). */
+static const char *const schema_v11 = "ALTER TABLE ferry_runs ADD COLUMN source_bytes INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN source_records INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN activity TEXT;";
+
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
     return ferry_err_set(err, FERRY_EDB, "%s: %s", what, sqlite3_errmsg(db));
@@ -264,7 +270,7 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
     for (int v = version; v < SCHEMA_VERSION; v++) {
         const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
                                                    schema_v5, schema_v6, schema_v7, schema_v8,
-                                                   schema_v9, schema_v10};
+                                                   schema_v9, schema_v10, schema_v11};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

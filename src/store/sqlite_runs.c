@@ -132,7 +132,8 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
         " total = ?6, created = ?7, updated = ?8, unchanged = ?9, skipped = ?10, failed = ?11,"
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
-        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22"
+        " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22,"
+        " source_bytes = ?23, source_records = ?24, activity = ?25"
         " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300], *labels;
@@ -173,6 +174,11 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
     sqlite3_bind_int64(st, 18, run->duration_ms);
     ferry_sqlite_bind_text_or_null(st, 20, run->cancelled_by);
     ferry_sqlite_bind_text_or_null(st, 21, run->steps);
+    if (run->source_bytes > 0)
+        sqlite3_bind_int64(st, 23, run->source_bytes);
+    if (run->source_bytes > 0 && run->source_records >= 0)
+        sqlite3_bind_int64(st, 24, run->source_records);
+    ferry_sqlite_bind_text_or_null(st, 25, run->activity);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -197,7 +203,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing, retry_of, steps, skipped_by_label"
+    " allow_missing, retry_of, steps, skipped_by_label, source_bytes, source_records, activity"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -232,6 +238,11 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->steps = ferry_sqlite_col_strdup(st, 31);
     (void)ferry_label_counts_parse((const char *)sqlite3_column_text(st, 32),
                                    &run->skipped_by_label);
+    run->source_bytes = sqlite3_column_int64(st, 33);
+    run->source_records =
+        sqlite3_column_type(st, 34) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 34);
+    run->fetched = run->source_records > 0 ? run->source_records : 0;
+    run->activity = ferry_sqlite_col_strdup(st, 35);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)

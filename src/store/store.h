@@ -119,6 +119,17 @@ typedef struct {
      * noun, status (pending, running, done), percent, processed, counts (as the run's) and,
      * once the step is done, its message (docs/api.md). NULL for a sync without steps. */
     char *steps;
+    /* What the run read of its source (each step's own source summed): bytes (a file's or a
+     * download's, or a REST source's page bodies, as received) and records. fetched counts
+     * the records read so far while the run executes (a REST source's, page by page while
+     * fetching); a stored run's is its source_records. source_bytes is 0 until a byte was
+     * read; source_records is -1 until the source was read to its end. */
+    int64_t fetched;
+    int64_t source_bytes;
+    int64_t source_records;
+    /* The run's activity log: a JSON array of {"at", "kind", "text"} entries, oldest first,
+     * bounded (sync/activity.h), or NULL. */
+    char *activity;
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
