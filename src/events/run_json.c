@@ -50,9 +50,10 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "fetched", json_integer(run->fetched));
     json_object_set_new(o, "source_bytes",
                         run->source_bytes > 0 ? json_integer(run->source_bytes) : json_null());
-    json_object_set_new(o, "source_records", run->source_bytes > 0 && run->source_records >= 0
-                                                 ? json_integer(run->source_records)
-                                                 : json_null());
+    json_object_set_new(o, "source_records",
+                        run->source_bytes > 0 && run->source_records >= 0
+                            ? json_integer(run->source_records)
+                            : json_null());
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "skipped_by_label", labels);
     json_object_set_new(o, "rows_per_second",

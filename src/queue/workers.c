@@ -82,8 +82,8 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
     ferry_run_done(&copy);
 }
 
-static void on_activity(void *ctx, const ferry_run *run, int64_t n, int64_t at_ms,
-                        const char *kind, const char *text)
+static void on_activity(void *ctx, const ferry_run *run, int64_t n, int64_t at_ms, const char *kind,
+                        const char *text)
 {
     worker *w = ctx;
 

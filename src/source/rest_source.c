@@ -607,8 +607,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                 int64_t until = retry_at(resp), now = ferry_time_now_ms();
                 ferry_http_response_done(resp);
                 retries++;
-                tell(s, "retry", "page %ld: HTTP 429 (rate limited), retry %d of %d", page,
-                     retries, spec->page_retries);
+                tell(s, "retry", "page %ld: HTTP 429 (rate limited), retry %d of %d", page, retries,
+                     spec->page_retries);
                 if (until == 0) {
                     if ((rc = backoff(s, retries, err)) != FERRY_OK)
                         return rc;

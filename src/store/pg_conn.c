@@ -432,9 +432,8 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                               schema_v4, schema_v5, schema_v6,
-                                               schema_v7};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                               schema_v5, schema_v6, schema_v7};
     PGresult *res;
     ferry_rc rc;
     bool own;

@@ -28,7 +28,7 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps, skipped_by_label, source_bytes,"        \
+                       " retry_of, steps, skipped_by_label, source_bytes,"                         \
                        " source_records, activity"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)

@@ -268,8 +268,8 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                                   schema_v5, schema_v6, schema_v7, schema_v8,
+        const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3, schema_v4,
+                                                   schema_v5, schema_v6,  schema_v7, schema_v8,
                                                    schema_v9, schema_v10, schema_v11};
         const char *step = steps[v];
         char bump[64];

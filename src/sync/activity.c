@@ -43,8 +43,8 @@ static bool append(json_t *list, int64_t at_ms, const char *kind, const char *te
     char iso[FERRY_ISO_TIME_MAX];
 
     ferry_time_format_iso(at_ms, iso);
-    return json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "at", iso, "kind", kind,
-                                                 "text", text)) == 0;
+    return json_array_append_new(
+               list, json_pack("{s:s, s:s, s:s}", "at", iso, "kind", kind, "text", text)) == 0;
 }
 
 char *ferry_activity_log_format(const ferry_activity_log *log)

@@ -160,12 +160,12 @@ typedef struct {
     int64_t last_progress_mono;
     const char *resume_phase; /* the phase a wait interrupted */
     char phase[64];
-    char logged_phase[64];          /* the last phase the activity log told (not waits) */
-    int64_t phase_started_mono;     /* when logged_phase began: the ETA is the phase's */
+    char logged_phase[64];            /* the last phase the activity log told (not waits) */
+    int64_t phase_started_mono;       /* when logged_phase began: the ETA is the phase's */
     uint64_t fetch_done, fetch_total; /* the prefetch's last progress (bytes, or records) */
-    ferry_activity_log *activity;   /* NULL when out of memory: the run goes on without */
-    bool activity_dirty;            /* entries not yet in run.activity */
-    char first_failure[512]; /* the reason of the first failed record, for the guard */
+    ferry_activity_log *activity;     /* NULL when out of memory: the run goes on without */
+    bool activity_dirty;              /* entries not yet in run.activity */
+    char first_failure[512];          /* the reason of the first failed record, for the guard */
 } run_ctx;
 
 void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[],
