@@ -1077,8 +1077,6 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
     ferry_err probe;
 
     bool rest = c->source != NULL && strcmp(c->source->kind, "rest") == 0;
-    /* A REST source's count moves once per page: each page is shown ("X of Y"). */
-    bool page_in = rest && done != c->fetch_done;
     c->fetch_done = done;
     c->fetch_total = total;
     if (total > 0 && c->fetch_share > 0) {
@@ -1086,10 +1084,10 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
         set_percent(c, pct < c->fetch_share ? pct : c->fetch_share - 1);
     }
     /* A REST source counts records: its total is the run's (stated, or estimated). */
-    bool news = page_in; /* a total learnt now is shown at once */
+    bool news = false; /* a total learnt now is shown at once */
     if (rest) {
         int64_t t = total > 0 ? (int64_t)total : -1;
-        news = news || t != c->run.total || c->run.total_estimated != c->source->total_estimated;
+        news = t != c->run.total || c->run.total_estimated != c->source->total_estimated;
         c->run.total = t;
         c->run.total_estimated = c->source->total_estimated;
     }
