@@ -16,8 +16,8 @@ query or defaults to 100):
                                               "links": {"self": URL, "next": URL}}; no next
                                               on the last page (Cliniko)
     /link_header/tickets?page=K&per_page=S   a bare array; Link: <URL>; rel="next" except on
-                                              the last page, and <URL>; rel="last" (Freshdesk,
-                                              GitHub)
+                                              the last page, and with link_last set
+                                              <URL>; rel="last" (Freshdesk, GitHub)
     /offset/search?startAt=X&maxResults=S    {"startAt", "maxResults", "total", "issues"}
                                               (JIRA's classic search)
     /cursor/search?nextPageToken=T&maxResults=S
@@ -283,6 +283,7 @@ class FakeUpstream:
         self.lock = threading.RLock()
         self.datasets = {None: Dataset(records)}
         self.per_page = per_page
+        self.link_last = False  # link_header pages also link the last page (rel="last")
         self.faults = []
         # None, ("basic", user, password), ("bearer", token) or ("header", name, value)
         self.auth = None
@@ -497,9 +498,11 @@ class FakeUpstream:
                     links.append('<%s>; rel="next"' % self._page_url(
                         link_base, tenant, style, {"page": next_page, "per_page": size}))
                 last_page = max(1, (n + size - 1) // size)
-                links.append('<%s>; rel="last"' % self._page_url(
-                    link_base, tenant, style, {"page": last_page, "per_page": size}))
-                headers.append(("Link", ", ".join(links)))
+                if self.link_last:
+                    links.append('<%s>; rel="last"' % self._page_url(
+                        link_base, tenant, style, {"page": last_page, "per_page": size}))
+                if links:
+                    headers.append(("Link", ", ".join(links)))
         elif style == "offset":
             doc = {"startAt": start, "maxResults": size, "total": n, "issues": items}
         elif style == "cursor":

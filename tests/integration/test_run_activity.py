@@ -176,6 +176,7 @@ class LiveFetchTest(ActivityTestCase):
     def test_a_link_header_last_page_gives_an_estimate(self):
         release = threading.Event()
         self.addCleanup(release.set)
+        self.up.link_last = True
         self.up.fault("hold", path="/link_header/tickets", page=2, until=release)
         self.use_style("link_header")
         with self.serve() as srv:
