@@ -14,7 +14,7 @@ import time
 
 import ferrytest
 from fake_upstream import FakeUpstream
-from test_rest_source import PATIENTS, STYLES, rest_yaml
+from test_rest_source import PATIENTS, STYLES, RestTestCase, rest_yaml
 
 N = 250  # 3 pages of 100
 
@@ -187,6 +187,26 @@ class LiveFetchTest(ActivityTestCase):
             release.set()
             done = srv.wait_run(run_id)
             self.assertEqual(done["status"], "succeeded")
+
+
+class TenantRowsTest(RestTestCase):
+    def test_the_sync_list_counts_each_tenants_rows(self):
+        self.use_tenants()  # org-1 has 3 records, org-2 2
+        with self.serve() as srv:
+            sync = srv.get_json("/api/syncs")["syncs"][0]
+            self.assertEqual(sync["tenant_rows"], {})  # no table yet
+        self.sync("patients", "--tenant", "org-1")
+        self.sync("patients", "--tenant", "org-2")
+        self.up.delete_record(2, tenant="org-1")
+        self.sync("patients", "--tenant", "org-1")  # on_missing: delete
+        with self.serve() as srv:
+            sync = srv.get_json("/api/syncs")["syncs"][0]
+            self.assertEqual(sync["tenant_rows"], {"org-1": 2, "org-2": 2})
+
+    def test_a_sync_without_tenants_has_no_tenant_rows(self):
+        self.use_style("next_link")
+        with self.serve() as srv:
+            self.assertNotIn("tenant_rows", srv.get_json("/api/syncs")["syncs"][0])
 
 
 if __name__ == "__main__":
