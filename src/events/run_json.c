@@ -100,12 +100,10 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     return o;
 }
 
-char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_ms,
-                                    const char *kind, const char *text)
+/* o as one line of compact JSON (caller frees), consuming o; NULL for a NULL o or out of
+ * memory. */
+static char *dumps_taking(json_t *o)
 {
-    json_t *o = json_pack("{s:I, s:s?, s:s?, s:I, s:o, s:s, s:s}", "id", (json_int_t)run->id,
-                          "sync", run->sync, "tenant", run->tenant, "n", (json_int_t)n, "at",
-                          ferry_json_time(at_ms), "kind", kind, "text", text);
     char *s;
 
     if (o == NULL)
@@ -115,16 +113,18 @@ char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_
     return s;
 }
 
+char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_ms,
+                                    const char *kind, const char *text)
+{
+    return dumps_taking(json_pack("{s:I, s:s?, s:s?, s:I, s:o, s:s, s:s}", "id",
+                                  (json_int_t)run->id, "sync", run->sync, "tenant", run->tenant,
+                                  "n", (json_int_t)n, "at", ferry_json_time(at_ms), "kind", kind,
+                                  "text", text));
+}
+
 char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
 {
-    json_t *o = ferry_run_to_json(run, live);
-    char *s;
-
-    if (o == NULL)
-        return NULL;
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
+    return dumps_taking(ferry_run_to_json(run, live));
 }
 
 json_t *ferry_delivery_summary_to_json(const ferry_delivery_summary *sum)
