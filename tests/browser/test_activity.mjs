@@ -118,3 +118,48 @@ browserTest('each tenant\'s row counts the rows the table holds for it', async (
     await waitText(row('clinic-a').locator('[data-testid="tenant-last"]'), summary(3, { created: 3 }));
     await env.shot(page, 'tenant-rows');
 });
+
+browserTest('while a REST source\'s pages arrive the card and <ferry-sync> read "Fetched 200 of 250"', async (env) => {
+    const api = await env.loopback();
+    const item = (i) => ({ id: i, name: `Name ${i}`, email: `user${i}@example.com` });
+    const page = (k, n, next) => JSON.stringify({
+        total: 250, items: Array.from({ length: n }, (_, i) => item(k * 100 + i + 1)),
+        next: next ? api.url(next) : null,
+    });
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    const json = 'application/json';
+    api.route('/p1', { type: json, body: page(0, 100, '/p2') });
+    api.route('/p2', { type: json, body: page(1, 100, '/p3') });
+    api.route('/p3', { type: json, body: page(2, 50, null), hold: held });
+    const host = await env.loopback();
+    env.writeConfig({
+        people: {
+            title: 'People',
+            source: { kind: 'rest', url: api.url('/p1'), records: '/items',
+                      pagination: { style: 'next_link', next: '/next', total: '/total' } },
+            target: { table: 'people', key: ['id'] },
+            fields: { id: { type: 'integer' }, name: {}, email: { type: 'email' } },
+        },
+    }, { cors_origins: [host.url('/').replace(/\/$/, '')], allow_private: true });
+    const ana = await env.user('ana', 'operator');
+    const token = await env.token('ana', 'host-app');
+    const ferry = await env.serve();
+    host.route('/', { type: 'text/html; charset=utf-8',
+                      body: componentHostPage(ferry, `<ferry-sync id="p" sync="people" token="${token}"></ferry-sync>`) });
+    const admin = await env.loggedIn(ferry, ana);
+    const other = await env.newPage({ ferry });
+    await other.goto(host.url('/'));
+    const c = card(admin, 'people');
+    try {
+        await c.locator('[data-testid="sync-now"]').click();
+        await waitText(c.locator('[data-testid="progress-text"]'), /· fetching · Fetched 200 of 250/);
+        await waitText(other.locator('ferry-sync#p [part~="progress-text"]'), /^Fetched 200 of 250$/);
+        await env.shot(admin, 'fetched-card');
+    } finally {
+        release();
+    }
+    await waitText(c.locator('[data-testid="last-result"]'), summary(250, { created: 250 }), { timeout: RUN_WAIT });
+    assert.equal(await other.locator('ferry-sync#p [part~="progress-text"]').isVisible(), false,
+                 'no fetch count once the run ended');
+});
