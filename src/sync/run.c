@@ -255,7 +255,7 @@ static void count_source(run_ctx *c, bool whole)
         if (c->feed != NULL && k == c->step && strcmp(c->sources[k]->kind, "rest") != 0) {
             uint64_t done = 0, total = 0;
             ferry_feed_progress(c->feed, &done, &total);
-            bytes += c->sources[k]->bytes > (int64_t)done ? c->sources[k]->bytes : (int64_t)done;
+            bytes += (int64_t)done; /* not the source's own count: the reader writes it */
             records += c->run.processed - c->base_processed;
             continue;
         }
