@@ -336,8 +336,21 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '-';
         bar[30] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s %s rows  %s rows/s%s", bar, run->percent,
-                run->phase, rows, rate, eta);
+        if (strcmp(run->phase, "fetching") == 0 && run->fetched > 0) {
+            /* A REST source's pages: "fetched 1,200 of 5,000" before any row is applied. */
+            char got[32], of[48] = "";
+            format_count(run->fetched, got, sizeof(got));
+            if (run->total >= 0) {
+                char t[32];
+                format_count(run->total, t, sizeof(t));
+                snprintf(of, sizeof(of), " of %s%s", run->total_estimated ? "about " : "", t);
+            }
+            fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s fetched %s%s%s", bar, run->percent,
+                    run->phase, got, of, eta);
+        } else {
+            fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s %s rows  %s rows/s%s", bar, run->percent,
+                    run->phase, rows, rate, eta);
+        }
         ps->drew = true;
         if (run->status != FERRY_RUN_RUNNING) {
             fputc('\n', stderr);
@@ -347,9 +360,10 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         if (run->status == FERRY_RUN_RUNNING && now - ps->last_line_ms < 2000)
             return;
         ps->last_line_ms = now;
-        fprintf(stderr, "progress run=%lld phase=%s percent=%d rows=%lld rate=%.0f/s\n",
+        fprintf(stderr,
+                "progress run=%lld phase=%s percent=%d rows=%lld fetched=%lld rate=%.0f/s\n",
                 (long long)run->id, run->phase, run->percent, (long long)run->processed,
-                p->rows_per_s);
+                (long long)run->fetched, p->rows_per_s);
     }
     fflush(stderr);
 }

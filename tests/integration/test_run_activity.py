@@ -55,7 +55,8 @@ class RestActivityTest(ActivityTestCase):
         self.up.fault("429", path=PATIENTS, page=2, retry_after=2)
         self.up.fault("status", path=PATIENTS, page=3, status=500)
         self.use_style("next_link", "retries: 3\n")
-        self.sync("patients")
+        _, err = self.sync("patients")
+        self.assertRegex(err, r"progress run=1 phase=done percent=100 rows=250 fetched=250 ")
         run = self.last_run()
         got = kinds_and_texts(self.stored_activity(run["id"]))
         host = "127.0.0.1:%d" % self.up.port
