@@ -90,14 +90,21 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
         else
             json_decref(steps);
     }
-    if (run->activity != NULL) { /* sync/activity.c's JSON, checked as steps are */
-        json_t *activity = json_loads(run->activity, 0, NULL);
-        if (json_is_array(activity))
-            json_object_set_new(o, "activity", activity);
-        else
-            json_decref(activity);
-    }
     return o;
+}
+
+void ferry_run_json_add_activity(json_t *o, const ferry_run *run)
+{
+    json_t *activity;
+
+    if (o == NULL || run->activity == NULL)
+        return;
+    /* sync/activity.c's JSON; a text that does not parse is left out, as steps are. */
+    activity = json_loads(run->activity, 0, NULL);
+    if (json_is_array(activity))
+        json_object_set_new(o, "activity", activity);
+    else
+        json_decref(activity);
 }
 
 /* o as one line of compact JSON (caller frees), consuming o; NULL for a NULL o or out of
@@ -124,7 +131,10 @@ char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_
 
 char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
 {
-    return dumps_taking(ferry_run_to_json(run, live));
+    json_t *o = ferry_run_to_json(run, live);
+
+    ferry_run_json_add_activity(o, run);
+    return dumps_taking(o);
 }
 
 json_t *ferry_delivery_summary_to_json(const ferry_delivery_summary *sum)

@@ -258,6 +258,7 @@ enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connecti
         return ret;
     }
     body = ferry_run_to_json(&run, snap ? &live : NULL);
+    ferry_run_json_add_activity(body, &run);
     ferry_run_done(&run);
     if (body != NULL && !snap) /* a live run has not ended: it owes nothing yet */
         ferry_http_run_deliveries_add(st, body, id);
