@@ -148,6 +148,8 @@ class LiveFetchTest(ActivityTestCase):
             self.assertEqual(held["phase"], "fetching")
             self.assertEqual((held["total"], held["total_estimated"]), (N, False))
             self.assertEqual(held["processed"], 0)
+            # The ETA is the running phase's: the fetch's, from 200 of 250 records.
+            self.assertIsNotNone(held["eta_seconds"])
             self.assertLess(held["percent"], 50)
             self.assertIsNone(held["source_records"])
             self.assertGreater(held["source_bytes"], 0)
