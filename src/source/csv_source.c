@@ -406,7 +406,7 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
             off += (size_t)w;
         }
         total += n;
-        s->base.bytes = (int64_t)total;
+        s->base.bytes = (int64_t)ferry_http_stream_bytes_received(s->http);
         if (progress != NULL) {
             int64_t cl = ferry_http_stream_content_length(s->http);
             if (!progress(ctx, (uint64_t)ferry_http_stream_bytes_received(s->http),
@@ -426,8 +426,8 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
     }
     s->fd = fd;
     s->file_size = total;
-    char said[64];
-    snprintf(said, sizeof(said), "downloaded %llu bytes", (unsigned long long)total);
+    char said[64]; /* the whole body: the header's bytes came before the prefetch */
+    snprintf(said, sizeof(said), "downloaded %lld bytes", (long long)s->base.bytes);
     tell(s, "page", said);
     return FERRY_OK;
 }

@@ -132,6 +132,23 @@ class CsvSourceSizeTest(ActivityTestCase):
         self.assertEqual(got, [("phase", "connecting"), ("phase", "fetching"), ("phase", "applying"),
                                ("phase", "committing"), ("phase", "done: succeeded")])
 
+    def test_a_remote_csv_logs_its_host_and_download_without_the_query(self):
+        body = ferrytest.csv_text(["id", "first_name"], [[i, "First%d" % i] for i in range(1, 51)])
+        url = self.server.route("/export/people.csv", body=body) + "?token=" + QUERY_SECRET
+        self.write_config("database: sqlite:ferry.db\nallow_private: true\nsyncs:\n  patients:\n"
+                          "    source: { url: \"%s\" }\n"
+                          "    target: { table: patients, key: [id] }\n"
+                          "    fields:\n      id: { type: integer }\n      first_name:\n" % url)
+        self.sync("patients")
+        run = self.last_run()
+        got = kinds_and_texts(self.stored_activity(run["id"]))
+        where = url.split("?")[0]
+        size = len(body.encode("utf-8"))
+        self.assertEqual(got[:4], [("phase", "connecting"), ("connected", "connected to " + where),
+                                   ("phase", "fetching"), ("page", "downloaded %d bytes" % size)])
+        self.assertNotIn(QUERY_SECRET, json.dumps(got))
+        self.assertEqual((run["source_bytes"], run["source_records"]), (size, 50))
+
 
 class LiveFetchTest(ActivityTestCase):
     def test_fetched_rises_page_by_page_and_activity_streams_live(self):
