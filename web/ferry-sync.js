@@ -17,7 +17,11 @@
 // Events (bubbling, composed; detail: the run): ferry:started, ferry:progress, ferry:finished.
 // Parts: container, button, spinner, label, progress, progress-bar, message, message-text,
 // dismiss; for a sync with steps, steps (under the message) holding step-progress ("step 2 of
-// 2: packages, 40%" while a step runs) and step-list, one step per step with its counts.
+// 2: packages, 40%" while a step runs) and step-list, one step per step with its counts;
+// progress-text ("Fetched 1,200 of 5,000" while a source's records are fetched); activity (a
+// collapsible <details>, shown once the run has a log) holding activity-summary and
+// activity-list, one activity-entry per entry (its time, then its text; data-kind), growing
+// live from run.activity events.
 
 const SCRIPT_BASE = new URL('./', import.meta.url).href.replace(/\/$/, '');
 
@@ -90,6 +94,15 @@ button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
 [part~="step-list"] { list-style: none; margin: 0; padding: 0; }
 [part~="step"] .name { font-weight: 600; }
 [part~="step"][data-status="pending"] { opacity: 0.7; }
+[part~="progress-text"] { margin: 0; font-size: 0.9em; font-variant-numeric: tabular-nums; }
+[part~="progress-text"][hidden], [part~="activity"][hidden] { display: none; }
+[part~="activity"] { max-width: var(--ferry-message-width, 520px); font-size: 0.85em; }
+[part~="activity"] summary { cursor: pointer; }
+[part~="activity-list"] {
+  list-style: none; margin: 4px 0 0; padding: 0 0 0 4px; max-height: 220px; overflow-y: auto;
+  overflow-wrap: anywhere;
+}
+[part~="activity-entry"] time { opacity: 0.75; margin-right: 6px; font-variant-numeric: tabular-nums; }
 :host([variant="compact"]) .wrap { flex-direction: row; align-items: center; gap: 4px; }
 :host([variant="compact"]) button[part~="button"] {
   justify-content: center; min-width: 3.4em; min-height: 26px; padding: 2px 9px;
@@ -100,7 +113,9 @@ button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
 :host([variant="compact"]) button[part~="button"][data-state="failure"] { background: #c62828; border-color: #c62828; color: #fff; }
 :host([variant="compact"]) .spinner,
 :host([variant="compact"]) [part~="progress"],
-:host([variant="compact"]) [part~="steps"] { display: none; }
+:host([variant="compact"]) [part~="steps"],
+:host([variant="compact"]) [part~="progress-text"],
+:host([variant="compact"]) [part~="activity"] { display: none; }
 :host([variant="compact"]) [part~="message"] {
   position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap;
@@ -157,6 +172,30 @@ function stepText(step) {
   return parts.join(', ') + (status === 'done' ? '' : ` (${status})`);
 }
 
+function fmtNumber(n) {
+  return Number(n || 0).toLocaleString();
+}
+
+/** "Fetched 1,200 of 5,000" ("of about 5,000" for an estimate) while a source's records are
+ *  fetched; "" otherwise. */
+function fetchedText(run) {
+  if (!isActive(run) || run.phase !== 'fetching' || !run.fetched) return '';
+  const of = run.total === null || run.total === undefined ? ''
+    : ` of ${run.total_estimated ? 'about ' : ''}${fmtNumber(run.total)}`;
+  return `Fetched ${fmtNumber(run.fetched)}${of}`;
+}
+
+/** How many entries a loaded activity log stands for (a "dropped" entry counts those it
+ *  left out), so a run.activity event already in it (by its n) is not added twice. */
+function entriesIn(list) {
+  let n = 0;
+  for (const e of list) {
+    const m = e.kind === 'dropped' ? /^(\d+)/.exec(e.text || '') : null;
+    n += m ? Number(m[1]) : 1;
+  }
+  return n;
+}
+
 function sleep(ms, signal) {
   return new Promise(resolve => {
     const t = setTimeout(resolve, ms);
@@ -197,8 +236,18 @@ export class FerrySync extends HTMLElement {
     this._stepList = el('ol', {part: 'step-list', 'data-testid': 'steps', 'aria-label': 'Steps'});
     this._steps = el('div', {part: 'steps'}, this._stepNow, this._stepList);
     this._steps.hidden = true;
-    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._message,
-      this._steps));
+    // "Fetched 1,200 of 5,000" while fetching, outside the status region (it moves per page).
+    this._detail = el('p', {part: 'progress-text', 'data-testid': 'progress-text'});
+    this._detail.hidden = true;
+    // The run's activity log (connected, pages, waits, retries, phases), collapsed at first.
+    this._activityList = el('ol', {part: 'activity-list', 'data-testid': 'activity-list'});
+    this._activity = el('details', {part: 'activity', 'data-testid': 'activity'},
+      el('summary', {part: 'activity-summary'}, 'Activity'), this._activityList);
+    this._activity.hidden = true;
+    this._activityRun = 0; // the run whose log is shown
+    this._activitySeen = 0; // its entries shown or counted: the last n known
+    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._detail,
+      this._message, this._steps, this._activity));
     this._button.addEventListener('click', () => this.start());
     this._dismiss.addEventListener('click', () => this._clearMessage(true));
     this._run = null; // the run shown (active, or the last one finished)
@@ -547,7 +596,37 @@ export class FerrySync extends HTMLElement {
     }
     if (run.sync !== this._sync) return;
     if (this._tenant && run.tenant !== this._tenant) return; // another tenant's run
+    if (type === 'run.activity') {
+      this._addActivity(run); // one entry of a run's log, not a run
+      return;
+    }
     this._onRun(type, run, true);
+  }
+
+  /** Shows the log of the run shown: its stored (or so far) entries. */
+  _resetActivity(run) {
+    const list = Array.isArray(run.activity) ? run.activity : [];
+    this._activityRun = run.id;
+    this._activitySeen = entriesIn(list);
+    this._activityList.replaceChildren(...list.map(e => this._activityItem(e)));
+    this._activity.hidden = list.length === 0;
+  }
+
+  /** A run.activity event: added to the log shown when it is that run's and new. */
+  _addActivity(entry) {
+    if (!this._run || entry.id !== this._run.id) return;
+    if (this._activityRun !== entry.id) this._resetActivity({id: entry.id});
+    if (entry.n <= this._activitySeen) return;
+    this._activitySeen = entry.n;
+    this._activityList.append(this._activityItem(entry));
+    this._activity.hidden = false;
+  }
+
+  _activityItem(e) {
+    const d = new Date(e.at);
+    const at = Number.isNaN(d.getTime()) ? (e.at || '') : d.toLocaleTimeString();
+    return el('li', {part: 'activity-entry', 'data-kind': e.kind || ''},
+      el('time', {datetime: e.at || ''}, at), e.text || '');
   }
 
   /** After the stream (re)connects, or a click's answer while it is down: the run shown may
@@ -579,6 +658,11 @@ export class FerrySync extends HTMLElement {
       if (!this._started.has(run.id) && !live) return; // nothing we followed
     }
     this._run = run;
+    // A run's JSON from the API or its run.finished has its whole log; progress events none.
+    if (Array.isArray(run.activity) || this._activityRun !== run.id) this._resetActivity(run);
+    const fetched = fetchedText(run);
+    if (this._detail.textContent !== fetched) this._detail.textContent = fetched;
+    this._detail.hidden = !fetched;
     if (!this._started.has(run.id)) {
       this._started.add(run.id);
       this._emit('ferry:started', run);
@@ -713,6 +797,7 @@ export class FerrySync extends HTMLElement {
     clearTimeout(this._dismissTimer);
     this._dismissTimer = null;
     this._renderSteps(null);
+    this._activity.hidden = true;
     this._message.classList.add('empty');
     this._message.removeAttribute('data-state');
     this._text.textContent = '';

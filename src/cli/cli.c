@@ -350,8 +350,21 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '-';
         bar[30] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s %s rows  %s rows/s%s", bar, run->percent,
-                run->phase, rows, rate, eta);
+        if (strcmp(run->phase, "fetching") == 0 && run->fetched > 0) {
+            /* A REST source's pages: "fetched 1,200 of 5,000" before any row is applied. */
+            char got[32], of[48] = "";
+            format_count(run->fetched, got, sizeof(got));
+            if (run->total >= 0) {
+                char t[32];
+                format_count(run->total, t, sizeof(t));
+                snprintf(of, sizeof(of), " of %s%s", run->total_estimated ? "about " : "", t);
+            }
+            fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s fetched %s%s%s", bar, run->percent,
+                    run->phase, got, of, eta);
+        } else {
+            fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s %s rows  %s rows/s%s", bar, run->percent,
+                    run->phase, rows, rate, eta);
+        }
         ps->drew = true;
         if (run->status != FERRY_RUN_RUNNING) {
             fputc('\n', stderr);
@@ -361,9 +374,10 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         if (run->status == FERRY_RUN_RUNNING && now - ps->last_line_ms < 2000)
             return;
         ps->last_line_ms = now;
-        fprintf(stderr, "progress run=%lld phase=%s percent=%d rows=%lld rate=%.0f/s\n",
+        fprintf(stderr,
+                "progress run=%lld phase=%s percent=%d rows=%lld fetched=%lld rate=%.0f/s\n",
                 (long long)run->id, run->phase, run->percent, (long long)run->processed,
-                p->rows_per_s);
+                (long long)run->fetched, p->rows_per_s);
     }
     fflush(stderr);
 }
@@ -534,6 +548,28 @@ out:
     return status;
 }
 
+/* The run's activity log (run->activity: store.h), one entry a line: "  12:04:05  page  page 2:
+ * 100 records, 18211 bytes". */
+static void print_activity(const ferry_run *run)
+{
+    json_t *list = run->activity != NULL ? json_loads(run->activity, 0, NULL) : NULL;
+    json_t *e;
+    size_t k;
+
+    if (json_is_array(list) && json_array_size(list) > 0)
+        printf("\nActivity:\n");
+    json_array_foreach(list, k, e)
+    {
+        const char *at = json_string_value(json_object_get(e, "at"));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *text = json_string_value(json_object_get(e, "text"));
+        /* "2026-12-07T18:44:58.123Z" -> "18:44:58" */
+        printf("  %.8s  %-9s  %s\n", at != NULL && strlen(at) >= 19 ? at + 11 : "-",
+               kind != NULL ? kind : "", text != NULL ? text : "");
+    }
+    json_decref(list);
+}
+
 /* The counts of each step of a run of a sync with steps (run->steps: store.h). */
 static void print_steps(const ferry_run *run)
 {
@@ -618,9 +654,16 @@ static int cmd_show(const cli_opts *o)
                run.skipped_by_label.items[i].label);
     printf("%lld failed, %lld deleted\n", (long long)run.counts[4], (long long)run.counts[5]);
     print_steps(&run);
+    if (run.source_bytes > 0) {
+        printf("  source:    %lld bytes", (long long)run.source_bytes);
+        if (run.source_records >= 0)
+            printf(", %lld records", (long long)run.source_records);
+        printf("\n");
+    }
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
+    print_activity(&run);
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
                run.log_message);

@@ -135,7 +135,8 @@ static uint64_t publish(ferry_hub *hub, const char *type, const char *sync, cons
     uint64_t id;
     bool finished = strcmp(type, "run.finished") == 0;
     bool stale_if_ended =
-        relayed && (strcmp(type, "run.started") == 0 || strcmp(type, "run.progress") == 0);
+        relayed && (strcmp(type, "run.started") == 0 || strcmp(type, "run.progress") == 0 ||
+                    strcmp(type, "run.activity") == 0);
     int64_t run = finished || stale_if_ended ? run_id_of(type, data) : 0;
 
     e.type = strdup(type);

@@ -47,6 +47,13 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "total", run->total >= 0 ? json_integer(run->total) : json_null());
     json_object_set_new(o, "total_estimated",
                         json_boolean(run->total >= 0 && run->total_estimated));
+    json_object_set_new(o, "fetched", json_integer(run->fetched));
+    json_object_set_new(o, "source_bytes",
+                        run->source_bytes > 0 ? json_integer(run->source_bytes) : json_null());
+    json_object_set_new(o, "source_records",
+                        run->source_bytes > 0 && run->source_records >= 0
+                            ? json_integer(run->source_records)
+                            : json_null());
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "skipped_by_label", labels);
     json_object_set_new(o, "rows_per_second",
@@ -89,9 +96,24 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     return o;
 }
 
-char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
+void ferry_run_json_add_activity(json_t *o, const ferry_run *run)
 {
-    json_t *o = ferry_run_to_json(run, live);
+    json_t *activity;
+
+    if (o == NULL || run->activity == NULL)
+        return;
+    /* sync/activity.c's JSON; a text that does not parse is left out, as steps are. */
+    activity = json_loads(run->activity, 0, NULL);
+    if (json_is_array(activity))
+        json_object_set_new(o, "activity", activity);
+    else
+        json_decref(activity);
+}
+
+/* o as one line of compact JSON (caller frees), consuming o; NULL for a NULL o or out of
+ * memory. */
+static char *dumps_taking(json_t *o)
+{
     char *s;
 
     if (o == NULL)
@@ -99,6 +121,23 @@ char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
+}
+
+char *ferry_run_activity_json_dumps(const ferry_run *run, int64_t n, int64_t at_ms,
+                                    const char *kind, const char *text)
+{
+    return dumps_taking(json_pack("{s:I, s:s?, s:s?, s:I, s:o, s:s, s:s}", "id",
+                                  (json_int_t)run->id, "sync", run->sync, "tenant", run->tenant,
+                                  "n", (json_int_t)n, "at", ferry_json_time(at_ms), "kind", kind,
+                                  "text", text));
+}
+
+char *ferry_run_json_dumps(const ferry_run *run, const ferry_run_live *live)
+{
+    json_t *o = ferry_run_to_json(run, live);
+
+    ferry_run_json_add_activity(o, run);
+    return dumps_taking(o);
 }
 
 json_t *ferry_delivery_summary_to_json(const ferry_delivery_summary *sum)

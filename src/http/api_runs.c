@@ -9,10 +9,35 @@
 #include "events/run_json.h"
 #include "http/internal.h"
 #include "queue/queue.h"
+#include "target/target.h"
 #include "target/tenants.h"
 #include "util/timeutil.h"
 
 /* ---- /api/syncs ---- */
+
+/* A sync with tenants: how many rows its table holds for each tenant (one grouped query,
+ * at most this many tenants), only those the caller may see. */
+#define TENANT_ROWS_MAX 1000
+
+static json_t *tenant_rows_json(const request *req, ferry_store *st, const ferry_sync_spec *sync)
+{
+    ferry_tenant_count *counts = NULL;
+    json_t *o;
+    size_t n = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_target_tenant_counts(st, sync, TENANT_ROWS_MAX, &counts, &n, &err) != FERRY_OK ||
+        (o = json_object()) == NULL) {
+        ferry_tenant_counts_free(counts, n);
+        return json_null();
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ferry_http_request_sees(req, sync->name, counts[i].tenant))
+            json_object_set_new(o, counts[i].tenant, json_integer(counts[i].rows));
+    ferry_tenant_counts_free(counts, n);
+    return o;
+}
 
 static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_store *st,
                          const ferry_sync_spec *sync)
@@ -87,6 +112,7 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
             json_pack("{s:s, s:s, s:o, s:b, s:o}", "variable", sync->tenant_variable, "column",
                       first->fields[first->tenant_field].name, "values", values, "query",
                       sync->tenants.query != NULL, "query_error", query_error));
+        json_object_set_new(o, "tenant_rows", tenant_rows_json(req, st, sync));
     } else {
         json_object_set_new(o, "tenant", json_null());
     }
@@ -266,6 +292,7 @@ enum MHD_Result ferry_http_get_run(struct ferry_server *srv, struct MHD_Connecti
         return ret;
     }
     body = ferry_run_to_json(&run, snap ? &live : NULL);
+    ferry_run_json_add_activity(body, &run);
     ferry_run_done(&run);
     if (body != NULL && !snap) /* a live run has not ended: it owes nothing yet */
         ferry_http_run_deliveries_add(st, body, id);

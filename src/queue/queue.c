@@ -105,6 +105,20 @@ void ferry_queue_publish(const ferry_queue *q, const char *type, const ferry_run
     free(json);
 }
 
+void ferry_queue_publish_activity(const ferry_queue *q, const ferry_run *run, int64_t n,
+                                  int64_t at_ms, const char *kind, const char *text)
+{
+    char *json;
+
+    if (q == NULL || q->hub == NULL)
+        return;
+    json = ferry_run_activity_json_dumps(run, n, at_ms, kind, text);
+    if (json == NULL)
+        return;
+    ferry_hub_publish(q->hub, "run.activity", run->sync, json);
+    free(json);
+}
+
 /* How long until a new run of sync may start, when its cooldown has not passed since the last
  * run finished; 0 when it may start now (or one is active: the request answers with it). */
 static int64_t cooldown_left(ferry_store *st, const ferry_sync_spec *sync, const char *tenant)

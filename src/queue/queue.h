@@ -102,6 +102,11 @@ ferry_rc ferry_queue_run_cancel(const ferry_queue *q, ferry_store *st, int64_t r
 void ferry_queue_publish(const ferry_queue *q, const char *type, const ferry_run *run,
                          const ferry_run_live *live);
 
+/* Publishes one entry of run's activity log as a run.activity event (events/run_json.h):
+ * live only, like run.progress; the run stores its log with its end. Everything borrowed. */
+void ferry_queue_publish_activity(const ferry_queue *q, const ferry_run *run, int64_t n,
+                                  int64_t at_ms, const char *kind, const char *text);
+
 /* The serving loop's tick, every 200 ms (tick 0 at start): every 5 s records this node's
  * heartbeat (address may be NULL, nworkers its worker threads); every 2 s asks the workers to
  * cancel the runs a cancel was requested for on another node, in case the bus missed it. */

@@ -75,8 +75,19 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         memset(&w->run, 0, sizeof(w->run));
     w->live = live;
     pthread_mutex_unlock(&w->lock);
+    /* The log travels entry by entry as run.activity; the slot (GET /api/runs/{id}) has it. */
+    free(copy.activity);
+    copy.activity = NULL;
     ferry_queue_publish(&w->pool->queue, "run.progress", &copy, &live);
     ferry_run_done(&copy);
+}
+
+static void on_activity(void *ctx, const ferry_run *run, int64_t n, int64_t at_ms, const char *kind,
+                        const char *text)
+{
+    worker *w = ctx;
+
+    ferry_queue_publish_activity(&w->pool->queue, run, n, at_ms, kind, text);
 }
 
 /* Who cancelled the worker's run (ferry_workers_cancel), handed to the run to record with
@@ -242,6 +253,8 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     opt.on_progress = on_progress;
     opt.progress_ctx = w;
     opt.progress_interval_ms = 250;
+    opt.on_activity = on_activity;
+    opt.activity_ctx = w;
     ferry_err_clear(&err);
     if (ferry_sync_run(&opt, &result, &err) != FERRY_OK) {
         /* Its end is not recorded here: the store holds the truth (ended by a COMMIT whose

@@ -73,7 +73,16 @@ typedef struct {
     bool keep_head; /* shared: the stream's bytes read before prefetch() are kept in head */
     ferry_buf head;
     char *sheet_url; /* a Google Sheet's export: base.sheet_url (sheet_link.h), or NULL */
+    void (*on_activity)(void *ctx, const char *kind, const char *text); /* may be NULL */
+    void *ctx;
 } csv_source;
+
+/* Tells the run's activity log (source.h) what happened. */
+static void tell(const csv_source *s, const char *kind, const char *text)
+{
+    if (s->on_activity != NULL)
+        s->on_activity(s->ctx, kind, text);
+}
 
 static bool looks_like_html(const char *p, size_t n)
 {
@@ -216,8 +225,12 @@ static ferry_rc csv_next(ferry_source *base, ferry_source_record *ret_rec, ferry
     ferry_rc rc;
 
     rc = ferry_csv_reader_next(s->reader, &rec, err);
+    int64_t consumed = (int64_t)ferry_csv_reader_bytes_consumed(s->reader);
+    if (consumed > s->base.bytes) /* a download counted them already (prefetch) */
+        s->base.bytes = consumed;
     if (rc != FERRY_OK)
         return rc;
+    s->base.records++;
     if (rec.unterminated && (rec.quote_open || rec.nfields < s->nheader))
         return cut_off_error(s, &rec, err);
     memset(ret_rec, 0, sizeof(*ret_rec));
@@ -411,6 +424,7 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
             off += (size_t)w;
         }
         total += n;
+        s->base.bytes = (int64_t)ferry_http_stream_bytes_received(s->http);
         if (progress != NULL) {
             int64_t cl = ferry_http_stream_content_length(s->http);
             if (!progress(ctx, (uint64_t)ferry_http_stream_bytes_received(s->http),
@@ -430,6 +444,9 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
     }
     s->fd = fd;
     s->file_size = total;
+    char said[64]; /* the whole body: the header's bytes came before the prefetch */
+    snprintf(said, sizeof(said), "downloaded %lld bytes", (long long)s->base.bytes);
+    tell(s, "page", said);
     return FERRY_OK;
 }
 
@@ -617,6 +634,11 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
             opt.share_with = email;
         }
         rc = ferry_http_stream_open(url, &opt, &s->http, err);
+        if (rc == FERRY_OK) {
+            char said[sizeof(s->where) + 32];
+            snprintf(said, sizeof(said), "connected to %s", s->where);
+            tell(s, "connected", said);
+        }
         if (header != NULL)
             sodium_memzero(header, strlen(header));
         free(header);
@@ -829,6 +851,8 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->fd = -1;
     s->check = opt->check;
     s->keep_head = opt->shared;
+    s->on_activity = opt->on_activity;
+    s->ctx = opt->ctx;
     ferry_buf_init(&s->head, 64 * 1024 * 1024);
     ferry_buf_init(&url, 8192);
     if (opt->rows_of != NULL)

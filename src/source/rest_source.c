@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,8 @@ typedef struct {
     int64_t fetched;  /* records in the pages fetched so far */
     int64_t total;    /* stated by a page, or -1 */
     int64_t returned; /* records handed out by next() */
+    int64_t estimate; /* pages a Link header's "last" names times the first page's records, or
+                         -1: the estimate when no total is stated */
     long last_status;
     /* The spool. */
     FILE *spool;
@@ -208,8 +211,31 @@ static ferry_rc sleep_until(rest_source *s, int64_t end_mono, ferry_err *err)
     }
 }
 
+/* Tells the run's activity log (source.h) what happened: printf-style text. */
+static void tell(rest_source *s, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tell(rest_source *s, const char *kind, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+
+    if (s->opt.on_activity == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    s->opt.on_activity(s->opt.ctx, kind, text);
+}
+
 static void tell_wait(rest_source *s, int64_t until_ms, const char *what)
 {
+    if (until_ms > 0) {
+        char at[FERRY_ISO_TIME_MAX];
+        ferry_time_format_iso(until_ms, at);
+        /* "2026-11-23T12:04:05.000Z" -> "12:04:05 UTC" */
+        tell(s, "wait", "%s: waiting until %.8s UTC", what, strlen(at) >= 19 ? at + 11 : at);
+    }
     if (s->opt.on_wait != NULL)
         s->opt.on_wait(s->opt.ctx, until_ms, what);
 }
@@ -652,8 +678,11 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
             s->last_status = st;
             if (s->opt.ret_status != NULL)
                 *s->opt.ret_status = st;
-            if (st >= 200 && st < 300)
+            if (st >= 200 && st < 300) {
+                if (s->page_no == 0 && retries == 0)
+                    tell(s, "connected", "connected to %s (HTTP %ld)", s->host, st);
                 return FERRY_OK;
+            }
             if (s->sa_email != NULL && (st == 403 || st == 404)) {
                 ferry_http_response_done(resp);
                 return ferry_err_set(err, FERRY_EHTTP,
@@ -688,6 +717,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
                 int64_t until = retry_at(resp), now = ferry_time_now_ms();
                 ferry_http_response_done(resp);
                 retries++;
+                tell(s, "retry", "page %ld: HTTP 429 (rate limited), retry %d of %d", page, retries,
+                     spec->page_retries);
                 if (until == 0) {
                     if ((rc = backoff(s, retries, err)) != FERRY_OK)
                         return rc;
@@ -706,6 +737,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
             }
             if (st >= 500 && st < 600 && retries < spec->page_retries) {
                 ferry_http_response_done(resp);
+                tell(s, "retry", "page %ld: HTTP %ld, retry %d of %d", page, st, retries + 1,
+                     spec->page_retries);
                 if ((rc = backoff(s, ++retries, err)) != FERRY_OK)
                     return rc;
                 continue;
@@ -730,6 +763,8 @@ static ferry_rc fetch(rest_source *s, const char *url, ferry_http_response *resp
         if (rc == FERRY_ECANCELLED)
             return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
         if (attempt.transient && retries < spec->page_retries) {
+            tell(s, "retry", "page %ld: %s, retry %d of %d", page, attempt.msg, retries + 1,
+                 spec->page_retries);
             if ((rc = backoff(s, ++retries, err)) != FERRY_OK)
                 return rc;
             continue;
@@ -877,6 +912,42 @@ static ferry_rc find_next(rest_source *s, const ferry_http_response *resp, size_
     return FERRY_OK;
 }
 
+/* The number a page link gives its page parameter (name=N in its query), or -1. */
+static long page_number(const char *url, const char *name)
+{
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+
+    for (q = q != NULL ? q + 1 : NULL; q != NULL && *q != '\0' && *q != '#';) {
+        if (strncmp(q, name, n) == 0 && q[n] == '=') {
+            char *end;
+            long v = strtol(q + n + 1, &end, 10);
+            return end != q + n + 1 && v > 0 ? v : -1;
+        }
+        q = strchr(q, '&');
+        q = q != NULL ? q + 1 : NULL;
+    }
+    return -1;
+}
+
+/* A first page that states no total but links its last page (Link: <...?page=50>;
+ * rel="last"): about that many pages of the first page's size. */
+static void estimate_from_last(rest_source *s, const ferry_http_response *resp)
+{
+    const ferry_pagination_spec *p = &s->spec->pagination;
+    const char *link = ferry_http_response_header(resp, "Link");
+    char *last;
+    long pages;
+
+    if (p->style != FERRY_PAGE_LINK_HEADER || s->page_no != 1 || s->total >= 0 || link == NULL ||
+        s->rec_count == 0 || (last = ferry_link_rel(link, "last", s->url)) == NULL)
+        return;
+    pages = page_number(last, p->page_param != NULL ? p->page_param : "page");
+    free(last);
+    if (pages > 0)
+        s->estimate = (int64_t)pages * (int64_t)s->rec_count;
+}
+
 /* Fetches and parses the page at s->next_url; s->records holds its records. */
 static ferry_rc fetch_page(rest_source *s, ferry_err *err)
 {
@@ -954,6 +1025,11 @@ static ferry_rc fetch_page(rest_source *s, ferry_err *err)
             s->total = t;
     }
     s->fetched += (int64_t)s->rec_count;
+    s->base.records = s->fetched;
+    s->base.bytes += (int64_t)s->page.len;
+    estimate_from_last(s, &resp);
+    tell(s, "page", "page %ld: %zu record%s, %zu bytes", s->page_no, s->rec_count,
+         s->rec_count == 1 ? "" : "s", s->page.len);
     rc = find_next(s, &resp, s->rec_count, err);
 out:
     ferry_http_response_done(&resp);
@@ -1167,6 +1243,9 @@ static void rest_progress(ferry_source *base, uint64_t *ret_done, uint64_t *ret_
     s->base.total_estimated = false;
     if (s->total >= 0) {
         *ret_total = (uint64_t)s->total;
+    } else if (s->estimate > 0) {
+        *ret_total = (uint64_t)s->estimate;
+        s->base.total_estimated = true;
     } else if (s->opt.estimate > 0) {
         *ret_total = (uint64_t)s->opt.estimate;
         s->base.total_estimated = true;
@@ -1482,6 +1561,7 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
     s->policy = ferry_source_net_policy(s->spec);
     s->opt = *opt;
     s->total = -1;
+    s->estimate = -1;
     s->nin = ferry_sync_input_count(sync);
     s->field_path = calloc(s->nin, sizeof(*s->field_path));
     s->vals = calloc(s->nin, sizeof(*s->vals));

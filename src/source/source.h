@@ -71,6 +71,10 @@ typedef struct {
     /* Told when the source starts waiting (until_ms: wall clock; what: "rate limited",
      * "retrying") and when the wait is over (until_ms 0, what NULL). May be NULL. */
     void (*on_wait)(void *ctx, int64_t until_ms, const char *what);
+    /* Told what the source did, for the run's activity log (sync/activity.h): kind
+     * ("connected", "page", "wait", "retry") and a short text naming hosts and paths, never
+     * a URL's credentials or query. May be NULL. */
+    void (*on_activity)(void *ctx, const char *kind, const char *text);
     void *ctx;
     bool check;  /* opened for a check: a missing column is reported, not an error */
     bool shared; /* a later step reads the same rows (rows_of): the source keeps every byte
@@ -121,6 +125,10 @@ struct ferry_source {
      * the epoch) and how many records had one (0: no watermark to keep). */
     int64_t cursor_max_ms;
     int64_t cursor_count;
+    /* What was read so far, kept by the implementation: bytes (a file's, a download's as
+     * decoded, a REST source's page bodies) and records (a REST source's fetched). */
+    int64_t bytes;
+    int64_t records;
 };
 
 /* Opens the source of sync. A CSV source reads and checks its header (missing or repeated

@@ -172,6 +172,7 @@ void ferry_run_done(ferry_run *run)
     free(run->steps);
     free(run->mode);
     free(run->since);
+    free(run->activity);
     memset(run, 0, sizeof(*run));
 }
 
@@ -221,6 +222,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
         dup(&dst->steps, src->steps) & dup(&dst->mode, src->mode) & dup(&dst->since, src->since) &
+        dup(&dst->activity, src->activity) &
         ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);

@@ -28,7 +28,7 @@ typedef struct {
 } ferry_pg_store;
 
 /* Parameters of one statement, as text (NULL is SQL NULL). */
-#define MAX_PARAMS 24
+#define MAX_PARAMS 32
 
 typedef struct {
     int n;

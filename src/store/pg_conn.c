@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -252,6 +252,12 @@ static const char *const schema_v9 = "CREATE TABLE IF NOT EXISTS ferry_secrets (
                                      "  sealed text NOT NULL,"
                                      "  updated_at timestamptz NOT NULL"
                                      ");";
+/* Version 10: what a run read of its source (bytes, records) and its activity log
+ * (sqlite_conn.c's version 14). */
+static const char *const schema_v10 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS source_bytes bigint;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS source_records bigint;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS activity text;";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -450,9 +456,9 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3,
-                                               schema_v4, schema_v5, schema_v6,
-                                               schema_v7, schema_v8, schema_v9};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                               schema_v5, schema_v6, schema_v7, schema_v8,
+                                               schema_v9, schema_v10};
     PGresult *res;
     ferry_rc rc;
     bool own;

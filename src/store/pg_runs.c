@@ -28,7 +28,8 @@ static void p_bool(ferry_pg_params *p, bool b)
     " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps, skipped_by_label, full_requested, run_mode, since"
+                       " retry_of, steps, skipped_by_label, full_requested, run_mode, since,"      \
+                       " source_bytes, source_records, activity"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -66,6 +67,10 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->full = ferry_pg_col_bool(r, i, 33);
     run->mode = ferry_pg_col_str(r, i, 34);
     run->since = ferry_pg_col_str(r, i, 35);
+    run->source_bytes = ferry_pg_col_int(r, i, 36);
+    run->source_records = PQgetisnull(r, i, 37) ? -1 : ferry_pg_col_int(r, i, 37);
+    run->fetched = run->source_records > 0 ? run->source_records : 0;
+    run->activity = ferry_pg_col_str(r, i, 38);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -176,7 +181,7 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
         " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22,"
-        " run_mode = $23, since = $24"
+        " run_mode = $23, since = $24, source_bytes = $25, source_records = $26, activity = $27"
         " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300], *labels;
@@ -215,6 +220,15 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
     ferry_pg_param_text(&p, labels);
     ferry_pg_param_text(&p, run->mode);
     ferry_pg_param_text(&p, run->since);
+    if (run->source_bytes > 0)
+        ferry_pg_param_int(&p, run->source_bytes);
+    else
+        ferry_pg_param_text(&p, NULL);
+    if (run->source_bytes > 0 && run->source_records >= 0)
+        ferry_pg_param_int(&p, run->source_records);
+    else
+        ferry_pg_param_text(&p, NULL);
+    ferry_pg_param_text(&p, run->activity);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
     n = ferry_pg_run_count(

@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 13
+#define SCHEMA_VERSION 14
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -218,6 +218,11 @@ static const char *const schema_v13 = "CREATE TABLE IF NOT EXISTS ferry_secrets 
                                       "  sealed TEXT NOT NULL,"
                                       "  updated_at TEXT NOT NULL"
                                       ");";
+/* Version 14: what a run read of its source (bytes, records) and its activity log (a JSON
+ * array, sync/activity.h). */
+static const char *const schema_v14 = "ALTER TABLE ferry_runs ADD COLUMN source_bytes INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN source_records INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN activity TEXT;";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -290,8 +295,8 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
         const char *const steps[SCHEMA_VERSION] = {
-            schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6, schema_v7,
-            schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13};
+            schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6,  schema_v7,
+            schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13, schema_v14};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

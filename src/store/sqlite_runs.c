@@ -134,7 +134,7 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
         " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22,"
-        " run_mode = ?23, since = ?24"
+        " run_mode = ?23, since = ?24, source_bytes = ?25, source_records = ?26, activity = ?27"
         " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300], *labels;
@@ -177,6 +177,11 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
     ferry_sqlite_bind_text_or_null(st, 21, run->steps);
     ferry_sqlite_bind_text_or_null(st, 23, run->mode);
     ferry_sqlite_bind_text_or_null(st, 24, run->since);
+    if (run->source_bytes > 0)
+        sqlite3_bind_int64(st, 25, run->source_bytes);
+    if (run->source_bytes > 0 && run->source_records >= 0)
+        sqlite3_bind_int64(st, 26, run->source_records);
+    ferry_sqlite_bind_text_or_null(st, 27, run->activity);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -201,7 +206,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
-    " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since"
+    " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since,"          \
+    " source_bytes, source_records, activity"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -239,6 +245,11 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->full = sqlite3_column_int(st, 33) != 0;
     run->mode = ferry_sqlite_col_strdup(st, 34);
     run->since = ferry_sqlite_col_strdup(st, 35);
+    run->source_bytes = sqlite3_column_int64(st, 36);
+    run->source_records =
+        sqlite3_column_type(st, 37) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 37);
+    run->fetched = run->source_records > 0 ? run->source_records : 0;
+    run->activity = ferry_sqlite_col_strdup(st, 38);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)

@@ -131,6 +131,17 @@ typedef struct {
     bool full;   /* started with --full ("full": true): fetch everything this once */
     char *mode;  /* once it ran: "incremental" or "full"; NULL for other syncs */
     char *since; /* an incremental run: the since value it sent (ISO 8601 UTC), else NULL */
+    /* What the run read of its source (each step's own source summed): bytes (a file's or a
+     * download's, or a REST source's page bodies, as received) and records. fetched counts
+     * the records read so far while the run executes (a REST source's, page by page while
+     * fetching); a stored run's is its source_records. source_bytes is 0 until a byte was
+     * read; source_records is -1 until the source was read to its end. */
+    int64_t fetched;
+    int64_t source_bytes;
+    int64_t source_records;
+    /* The run's activity log: a JSON array of {"at", "kind", "text"} entries, oldest first,
+     * bounded (sync/activity.h), or NULL. */
+    char *activity;
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "source/source.h"
+#include "sync/activity.h"
 #include "sync/feed.h"
 #include "sync/guard.h"
 #include "sync/label.h"
@@ -176,7 +177,12 @@ typedef struct {
     int64_t last_progress_mono;
     const char *resume_phase; /* the phase a wait interrupted */
     char phase[64];
-    char first_failure[512]; /* the reason of the first failed record, for the guard */
+    char logged_phase[64];            /* the last phase the activity log told (not waits) */
+    int64_t phase_started_mono;       /* when logged_phase began: the ETA is the phase's */
+    uint64_t fetch_done, fetch_total; /* the prefetch's last progress (bytes, or records) */
+    ferry_activity_log *activity;     /* NULL when out of memory: the run goes on without */
+    bool activity_dirty;              /* entries not yet in run.activity */
+    char first_failure[512];          /* the reason of the first failed record, for the guard */
 } run_ctx;
 
 void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[],
@@ -212,10 +218,86 @@ void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[],
         snprintf(out + n, outlen - (size_t)n, ".");
 }
 
+/* Adds an entry to the run's activity log and tells opt->on_activity (run.activity). */
+static void note(run_ctx *c, const char *kind, const char *text)
+{
+    const ferry_run_options *opt = c->opt;
+    int64_t now = ferry_time_now_ms(), n;
+
+    if (c->activity == NULL)
+        return;
+    n = ferry_activity_log_add(c->activity, now, kind, text);
+    c->activity_dirty = true;
+    if (opt->on_activity != NULL && !c->lease_lost)
+        opt->on_activity(opt->activity_ctx, &c->run, n, now, kind, text);
+}
+
+/* A source's report for the activity log (ferry_source_options.on_activity). */
+static void on_source_activity(void *ctx, const char *kind, const char *text)
+{
+    note(ctx, kind, text);
+}
+
+/* Writes the activity log into run.activity when it changed. Out of memory, the last
+ * state stays. */
+static void refresh_activity(run_ctx *c)
+{
+    char *text;
+
+    if (c->activity == NULL || !c->activity_dirty)
+        return;
+    if ((text = ferry_activity_log_format(c->activity)) == NULL)
+        return;
+    free(c->run.activity);
+    c->run.activity = text;
+    c->activity_dirty = false;
+}
+
+/* Whether step k reads a source of its own (not the rows of an earlier step's). */
+static bool own_source(const run_ctx *c, size_t k)
+{
+    return c->sources[k] != NULL && ferry_sync_step(c->whole, k)->source_step < 0;
+}
+
+/* The run's fetched, source_bytes and source_records from its sources' counts. A CSV source
+ * counts on the feed's reader thread: it is looked at only when no feed runs (while one
+ * does, the feed's progress gives the bytes). whole: every source was read to its end. */
+static void count_source(run_ctx *c, bool whole)
+{
+    int64_t bytes = 0, records = 0;
+
+    for (size_t k = 0; k < c->nsteps; k++) {
+        if (!own_source(c, k))
+            continue;
+        if (c->feed != NULL && k == c->step && strcmp(c->sources[k]->kind, "rest") != 0) {
+            uint64_t done = 0, total = 0;
+            ferry_feed_progress(c->feed, &done, &total);
+            bytes += (int64_t)done; /* not the source's own count: the reader writes it */
+            records += c->run.processed - c->base_processed;
+            continue;
+        }
+        bytes += c->sources[k]->bytes;
+        records += c->sources[k]->records;
+    }
+    if (bytes > c->run.source_bytes)
+        c->run.source_bytes = bytes;
+    if (records > c->run.fetched)
+        c->run.fetched = records;
+    if (whole)
+        c->run.source_records = c->run.fetched;
+}
+
 static void set_phase(run_ctx *c, const char *phase)
 {
     snprintf(c->phase, sizeof(c->phase), "%s", phase);
     c->run.phase = c->phase;
+    /* A wait's phase ("rate limited until ...") is told by the source; "done" by fill_end(). */
+    if (strcmp(phase, c->logged_phase) == 0 || strcmp(phase, "queued") == 0 ||
+        strcmp(phase, "done") == 0)
+        return;
+    snprintf(c->logged_phase, sizeof(c->logged_phase), "%s", phase);
+    c->phase_started_mono = ferry_time_mono_ms();
+    note(c, "phase", phase);
 }
 
 /* Renews the run's lease (opt->renew_lease) every FERRY_HEARTBEAT_MS while it runs; a lease
@@ -320,7 +402,14 @@ static void report_progress(run_ctx *c, bool force)
         ferry_source_progress(c->source, &done, &total);
     if (total > 0)
         set_percent(c, c->fetch_share + (int)(done * (uint64_t)(100 - c->fetch_share) / total));
+    if (strcmp(c->logged_phase, "fetching") == 0) { /* the ETA is the fetch's */
+        done = c->fetch_done;
+        total = c->fetch_total;
+    }
+    if (c->run.status == FERRY_RUN_RUNNING)
+        count_source(c, false);
     refresh_steps(c);
+    refresh_activity(c);
     /* A run whose lease was taken over is another process's to report: it says nothing more. */
     if (opt->on_progress == NULL || c->lease_lost)
         return;
@@ -330,8 +419,10 @@ static void report_progress(run_ctx *c, bool force)
     p.rows_per_s =
         p.elapsed_ms > 0 ? (double)c->run.processed * 1000.0 / (double)p.elapsed_ms : 0.0;
     p.eta_ms = -1;
-    if (total > 0 && done > 0 && c->run.status == FERRY_RUN_RUNNING)
-        p.eta_ms = (int64_t)((double)p.elapsed_ms * (double)(total - done) / (double)done);
+    /* From the phase running: the fetch's pace says nothing of the apply's. */
+    if (total > 0 && done > 0 && done <= total && c->run.status == FERRY_RUN_RUNNING)
+        p.eta_ms = (int64_t)((double)(now - c->phase_started_mono) * (double)(total - done) /
+                             (double)done);
     if (c->run.status != FERRY_RUN_RUNNING)
         p.eta_ms = 0;
     opt->on_progress(opt->progress_ctx, &p);
@@ -960,6 +1051,11 @@ static void fill_end(run_ctx *c, ferry_run_status status)
     set_phase(c, "done");
     if (status == FERRY_RUN_SUCCEEDED)
         c->run.percent = 100;
+    count_source(c, status == FERRY_RUN_SUCCEEDED);
+    char said[64];
+    snprintf(said, sizeof(said), "done: %s", ferry_run_status_name(status));
+    note(c, "phase", said);
+    refresh_activity(c);
 }
 
 /* Records a failed or cancelled run (after the rollback). */
@@ -1013,13 +1109,16 @@ static bool on_fetch_progress(void *ctx, uint64_t done, uint64_t total)
     run_ctx *c = ctx;
     ferry_err probe;
 
+    bool rest = c->source != NULL && strcmp(c->source->kind, "rest") == 0;
+    c->fetch_done = done;
+    c->fetch_total = total;
     if (total > 0 && c->fetch_share > 0) {
         int pct = (int)(done * (uint64_t)c->fetch_share / total);
         set_percent(c, pct < c->fetch_share ? pct : c->fetch_share - 1);
     }
     /* A REST source counts records: its total is the run's (stated, or estimated). */
     bool news = false; /* a total learnt now is shown at once */
-    if (c->source != NULL && strcmp(c->source->kind, "rest") == 0) {
+    if (rest) {
         int64_t t = total > 0 ? (int64_t)total : -1;
         news = t != c->run.total || c->run.total_estimated != c->source->total_estimated;
         c->run.total = t;
@@ -1208,6 +1307,7 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
         .estimate = sync->source.kind == FERRY_SOURCE_REST ? last_count(c) : -1,
         .shared = sync != c->whole && source_shared(c->whole, k),
         .on_wait = on_source_wait,
+        .on_activity = on_source_activity,
         .ctx = c,
         .vault = &c->vault.vault,
     };
@@ -1402,6 +1502,12 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     for (size_t k = 0; k < c->nsteps; k++)
         if ((rc = open_source(c, k, err)) != FERRY_OK)
             return step_error(c, rc, err);
+    /* Every REST source was fetched whole: its record count is known before the apply. */
+    bool fetched_whole = true;
+    for (size_t k = 0; k < c->nsteps; k++)
+        if (own_source(c, k) && strcmp(c->sources[k]->kind, "rest") != 0)
+            fetched_whole = false;
+    count_source(c, fetched_whole);
     if (c->fetch_share > 0 && c->run.percent < 50)
         set_percent(c, 50);
     for (size_t k = 0; k < c->nsteps; k++)
@@ -1495,6 +1601,9 @@ static void reset_for_retry(run_ctx *c)
     c->fetch_share = 0;
     zero_counts(c);
     c->run.processed = 0;
+    c->run.fetched = c->run.source_bytes = 0; /* the next attempt reads the source again */
+    c->run.source_records = -1;
+    c->fetch_done = c->fetch_total = 0;
     c->seq = 0;
     c->keyless_failures = 0;
     c->first_failure[0] = '\0';
@@ -1597,6 +1706,10 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.run.token = run->token != NULL ? strdup(run->token) : NULL;
     c.run.status = FERRY_RUN_RUNNING;
     c.run.total = -1;
+    c.run.source_records = -1;
+    c.activity = malloc(sizeof(*c.activity));
+    if (c.activity != NULL)
+        ferry_activity_log_init(c.activity);
     c.run.dry_run = run->dry_run;
     c.run.allow_missing = run->allow_missing;
     c.run.full = run->full;
@@ -1624,8 +1737,12 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             opt->store->runs->tx_rollback(opt->store);
             c.store_txn = false;
         }
-        if (!cause.transient || tries >= c.whole->retries || cancelled(&c) ||
-            !backoff(&c, tries + 1))
+        if (!cause.transient || tries >= c.whole->retries || cancelled(&c))
+            break;
+        char why[FERRY_ERR_MSG_MAX + 32];
+        snprintf(why, sizeof(why), "attempt %d failed: %s", tries + 1, cause.msg);
+        note(&c, "retry", why);
+        if (!backoff(&c, tries + 1))
             break;
         reset_for_retry(&c);
     }
@@ -1657,6 +1774,7 @@ out:
     free(c.batch.link);
     ferry_buf_done(&c.batch.cell);
     free(c.batch.label);
+    free(c.activity);
     c.run.phase = NULL; /* points into c.phase */
     if (rc != FERRY_OK) {
         ferry_run_done(&c.run);

@@ -67,6 +67,13 @@ typedef struct {
     void *renew_lease_ctx;
     ferry_run_progress_cb on_progress;
     void *progress_ctx;
+    /* Called, on the run's thread, for each entry of the run's activity log as it is added
+     * (sync/activity.h: connected, each page, each wait and retry, each phase): run (its id,
+     * sync, tenant; borrowed for the call), the entry's number from 1, its time (wall clock),
+     * kind and text (borrowed). The run keeps the log itself (run.activity). May be NULL. */
+    void (*on_activity)(void *ctx, const ferry_run *run, int64_t n, int64_t at_ms, const char *kind,
+                        const char *text);
+    void *activity_ctx;
     int progress_interval_ms; /* default 250 */
 } ferry_run_options;
 

@@ -157,3 +157,91 @@ ferry_rc ferry_target_check(const char *database, const char *base_dir, const fe
     PQfinish(conn);
     return rc;
 }
+
+void ferry_tenant_counts_free(ferry_tenant_count *counts, size_t n)
+{
+    for (size_t i = 0; i < n && counts != NULL; i++)
+        free(counts[i].tenant);
+    free(counts);
+}
+
+/* "name" with its double quotes doubled: an identifier both databases read. */
+static ferry_rc quote_name(ferry_buf *b, const char *name)
+{
+    ferry_rc rc = ferry_buf_append(b, "\"", 1);
+
+    for (const char *p = name; rc == FERRY_OK && *p != '\0'; p++)
+        rc = ferry_buf_append(b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+    return rc == FERRY_OK ? ferry_buf_append(b, "\"", 1) : rc;
+}
+
+/* Adds (tenant, rows) to the list; false when out of memory. */
+static bool counts_add(ferry_tenant_count **list, size_t *n, const char *tenant, int64_t rows)
+{
+    ferry_tenant_count *grown = realloc(*list, (*n + 1) * sizeof(**list));
+
+    if (grown == NULL)
+        return false;
+    *list = grown;
+    if ((grown[*n].tenant = strdup(tenant)) == NULL)
+        return false;
+    grown[(*n)++].rows = rows;
+    return true;
+}
+
+ferry_rc ferry_target_tenant_counts(ferry_store *st, const ferry_sync_spec *sync, size_t max,
+                                    ferry_tenant_count **ret, size_t *ret_n, ferry_err *err)
+{
+    const ferry_sync_spec *first = ferry_sync_step(sync, 0);
+    ferry_tenant_count *list = NULL;
+    size_t n = 0;
+    ferry_buf sql;
+    ferry_rc rc = FERRY_OK;
+    bool oom = false;
+
+    *ret = NULL;
+    *ret_n = 0;
+    if (first->tenant_field < 0 || first->target.database != NULL)
+        return FERRY_OK; /* no tenant column, or a table on a connection of its own */
+    ferry_buf_init(&sql, 4096);
+    if (ferry_buf_printf(&sql, "SELECT ") != FERRY_OK ||
+        quote_name(&sql, first->fields[first->tenant_field].name) != FERRY_OK ||
+        ferry_buf_printf(&sql, ", COUNT(*) FROM ") != FERRY_OK ||
+        quote_name(&sql, first->target.table) != FERRY_OK ||
+        ferry_buf_printf(&sql, " GROUP BY 1 ORDER BY 1 LIMIT %zu", max) != FERRY_OK) {
+        ferry_buf_done(&sql);
+        return ferry_err_set(err, FERRY_ENOMEM, "counting the rows of each tenant");
+    }
+    if (st->kind == FERRY_STORE_SQLITE) {
+        sqlite3 *db = ferry_sqlite_store_db(st);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, ferry_buf_str(&sql), -1, &q, NULL) != SQLITE_OK) {
+            ferry_buf_done(&sql);
+            return FERRY_OK; /* the table is not there yet (its first run creates it) */
+        }
+        while (!oom && sqlite3_step(q) == SQLITE_ROW)
+            if (sqlite3_column_type(q, 0) != SQLITE_NULL)
+                oom = !counts_add(&list, &n, (const char *)sqlite3_column_text(q, 0),
+                                  sqlite3_column_int64(q, 1));
+        sqlite3_finalize(q);
+    } else {
+        PGresult *res = PQexec(ferry_pg_store_conn(st), ferry_buf_str(&sql));
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            for (int i = 0; !oom && i < PQntuples(res); i++)
+                if (!PQgetisnull(res, i, 0))
+                    oom = !counts_add(&list, &n, PQgetvalue(res, i, 0),
+                                      strtoll(PQgetvalue(res, i, 1), NULL, 10));
+        }
+        /* A missing table (its first run creates it) counts nothing; the statement ran on
+         * its own, outside any transaction, so nothing is left aborted. */
+        PQclear(res);
+    }
+    ferry_buf_done(&sql);
+    if (oom) {
+        ferry_tenant_counts_free(list, n);
+        return ferry_err_set(err, FERRY_ENOMEM, "counting the rows of each tenant");
+    }
+    *ret = list;
+    *ret_n = n;
+    return rc;
+}

@@ -143,6 +143,22 @@ ferry_rc ferry_target_open(const char *database, const char *base_dir, const fer
 ferry_rc ferry_target_new_for_store(ferry_store *st, const ferry_sync_spec *sync,
                                     const char *tenant, ferry_target **ret_target, ferry_err *err);
 
+/* The rows a sync's table holds for one tenant (a GET /api/syncs answer's tenant_rows). */
+typedef struct {
+    char *tenant;
+    int64_t rows;
+} ferry_tenant_count;
+
+void ferry_tenant_counts_free(ferry_tenant_count *counts, size_t n);
+
+/* Counts the rows of sync's table per tenant (its tenant column) in one grouped query on the
+ * store's connection, in tenant order, at most max tenants. A sync without tenants, a table
+ * in a database of its own (target.database) or a table not created yet: none (FERRY_OK,
+ * *ret_n 0). On success *ret is owned by the caller (ferry_tenant_counts_free()). Runs outside
+ * any transaction; the store's thread. */
+ferry_rc ferry_target_tenant_counts(ferry_store *st, const ferry_sync_spec *sync, size_t max,
+                                    ferry_tenant_count **ret, size_t *ret_n, ferry_err *err);
+
 void ferry_target_free(ferry_target *t);
 
 /* The statement lookup_rows() runs: SELECT the match columns and the value column FROM the

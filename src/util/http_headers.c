@@ -45,17 +45,20 @@ static bool is_tchar(char c)
     return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* Tracks whether a rel value lists "next" among its space-separated types, fed one unescaped
- * character at a time (a type longer than "next" can never match, so a few bytes suffice). */
+/* Tracks whether a rel value lists the wanted type ("next", "last") among its space-separated
+ * types, fed one unescaped character at a time (a type longer than any wanted one can never
+ * match, so a few bytes suffice). */
 typedef struct {
+    const char *want;
     char word[8];
-    size_t len; /* may pass sizeof(word): the word is then too long to be "next" */
-    bool next;
+    size_t len; /* may pass sizeof(word): the word is then too long to be wanted */
+    bool next;  /* the wanted type was listed */
 } rel_scan;
 
 static void rel_end_word(rel_scan *r)
 {
-    if (r->len == 4 && strncasecmp(r->word, "next", 4) == 0)
+    size_t n = strlen(r->want);
+    if (r->len == n && strncasecmp(r->word, r->want, n) == 0)
         r->next = true;
     r->len = 0;
 }
@@ -130,6 +133,11 @@ out_free_ref:
 
 char *ferry_link_next(const char *link_value, const char *base_url)
 {
+    return ferry_link_rel(link_value, "next", base_url);
+}
+
+char *ferry_link_rel(const char *link_value, const char *want, const char *base_url)
+{
     const char *p = link_value;
 
     if (p == NULL)
@@ -137,7 +145,7 @@ char *ferry_link_next(const char *link_value, const char *base_url)
     for (;;) {
         const char *target, *target_end;
         bool seen_rel = false;
-        rel_scan rel = {.len = 0, .next = false};
+        rel_scan rel = {.want = want, .len = 0, .next = false};
 
         /* Empty list elements are allowed (RFC 9110 section 5.6.1). */
         while (is_ows(*p) || *p == ',')

@@ -15,6 +15,10 @@
  * resolve to an http or https URL counts as malformed). */
 char *ferry_link_next(const char *link_value, const char *base_url);
 
+/* As ferry_link_next(), for the link of relation want (at most 7 characters: "last",
+ * "prev"). */
+char *ferry_link_rel(const char *link_value, const char *want, const char *base_url);
+
 /* Retry-After: delta-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT").
  * Sets *ret_until_ms (wall clock, ms since the epoch) and returns true; a date in the past
  * gives now_ms. False when the value cannot be read. */

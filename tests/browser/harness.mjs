@@ -228,6 +228,8 @@ export class Loopback {
 
     url(p = '/') { return `http://127.0.0.1:${this.port}${p}`; }
 
+    /** spec: status, type, body, headers, dripBytes and dripPause, hold (a promise the
+     *  answer waits for). */
     route(p, spec) {
         this.routes.set(p, { status: 200, type: 'text/csv; charset=utf-8', ...spec });
         return this.url(p);
@@ -252,6 +254,7 @@ export class Loopback {
             res.end('no such route\n');
             return;
         }
+        if (r.hold) await r.hold; // a promise the test resolves: the answer waits for it
         const body = Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body || '');
         res.writeHead(r.status, { 'Content-Type': r.type, 'Content-Length': body.length,
                                   'Cache-Control': 'no-store', ...(r.headers || {}) });

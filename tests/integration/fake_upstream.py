@@ -16,7 +16,8 @@ query or defaults to 100):
                                               "links": {"self": URL, "next": URL}}; no next
                                               on the last page (Cliniko)
     /link_header/tickets?page=K&per_page=S   a bare array; Link: <URL>; rel="next" except on
-                                              the last page (Freshdesk, GitHub)
+                                              the last page, and with link_last set
+                                              <URL>; rel="last" (Freshdesk, GitHub)
     /offset/search?startAt=X&maxResults=S    {"startAt", "maxResults", "total", "issues"}
                                               (JIRA's classic search)
     /cursor/search?nextPageToken=T&maxResults=S
@@ -47,6 +48,8 @@ times (None: every time). Kinds and their parameters:
     429         retry_after=1: 429 with Retry-After (seconds; a string is sent as written)
     429_reset   reset_in=1: 429 with X-RateLimit-Reset, epoch seconds at least reset_in away
     slow        delay=30: wait delay seconds before answering
+    hold        until (a threading.Event): answer only once the test sets it (or the server
+                stops), so a test can look at a run while it waits for this page
     truncate    keep=0.5: the page cut short (a fraction, or a byte count when > 1), with
                 a Content-Length that matches what is sent
     html        an HTML error page with status 200 and Content-Type text/html
@@ -133,7 +136,7 @@ STYLE_PATHS = {
 }
 ROUTE_STYLE = {path: style for style, (path, _) in STYLE_PATHS.items()}
 
-FAULT_KINDS = ("status", "429", "429_reset", "slow", "truncate", "html", "big", "stall",
+FAULT_KINDS = ("status", "429", "429_reset", "slow", "hold", "truncate", "html", "big", "stall",
                "no_records", "loop", "offhost", "reset")
 
 HTML_ERROR_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head>"
@@ -280,6 +283,7 @@ class FakeUpstream:
         self.lock = threading.RLock()
         self.datasets = {None: Dataset(records)}
         self.per_page = per_page
+        self.link_last = False  # link_header pages also link the last page (rel="last")
         self.faults = []
         # None, ("basic", user, password), ("bearer", token) or ("header", name, value)
         self.auth = None
@@ -489,9 +493,16 @@ class FakeUpstream:
                                                           {"page": next_page, "per_page": size})
             else:
                 doc = items
+                links = []
                 if has_next or mode == "loop":
-                    headers.append(("Link", '<%s>; rel="next"' % self._page_url(
-                        link_base, tenant, style, {"page": next_page, "per_page": size})))
+                    links.append('<%s>; rel="next"' % self._page_url(
+                        link_base, tenant, style, {"page": next_page, "per_page": size}))
+                last_page = max(1, (n + size - 1) // size)
+                if self.link_last:
+                    links.append('<%s>; rel="last"' % self._page_url(
+                        link_base, tenant, style, {"page": last_page, "per_page": size}))
+                if links:
+                    headers.append(("Link", ", ".join(links)))
         elif style == "offset":
             doc = {"startAt": start, "maxResults": size, "total": n, "issues": items}
         elif style == "cursor":
@@ -692,6 +703,12 @@ class FakeUpstream:
         if kind == "reset":
             handler.reset()
             return
+        if kind == "hold":
+            gate = p["until"]
+            while not gate.wait(0.05):
+                if self.stopping.is_set():
+                    handler.close_connection = True
+                    return
         if kind == "slow":
             if self.stopping.wait(float(p.get("delay", 30))):
                 handler.close_connection = True

@@ -304,7 +304,9 @@ class EventsTest(ServeTestCase):
         # before run.started (whichever of the workers claims it, and whenever).
         types = [e["event"] for e in events]
         self.assertEqual(types[:2], ["run.queued", "run.started"], types)
-        self.assertEqual(set(types[2:-1]) - {"run.progress"}, set(), types)
+        # Between them: progress, and the run's activity log entry by entry.
+        self.assertEqual(set(types[2:-1]) - {"run.progress", "run.activity"}, set(), types)
+        self.assertIn("run.activity", types)
         self.assertEqual(types[-1], "run.finished")
         ids = [e["id"] for e in events]
         self.assertEqual(ids, sorted(set(ids)), "ids must increase: %r" % ids)
@@ -312,6 +314,9 @@ class EventsTest(ServeTestCase):
             self.assertEqual((e["data"]["id"], e["data"]["sync"]), (run_id, sync), e)
         want = {"run.queued": "queued", "run.started": "running", "run.progress": "running"}
         for e in events[:-1]:
+            if e["event"] == "run.activity":  # an entry of the run's log, not the run
+                self.assertEqual(set(e["data"]), {"id", "sync", "tenant", "n", "at", "kind", "text"})
+                continue
             self.assertEqual(e["data"]["status"], want[e["event"]], e)
         finished = events[-1]["data"]
         self.assertEqual((finished["status"], finished["ui_message"]), ("succeeded", ui_message))

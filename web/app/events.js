@@ -10,7 +10,7 @@
 const TYPES = ['run.queued', 'run.started', 'run.progress', 'run.finished'];
 
 /**
- * connectEvents({onRun(type, run), onStatus('live'|'connecting'|'offline'), onResync(), checkSession()})
+ * connectEvents({onRun(type, run), onActivity(entry), onStatus('live'|'connecting'|'offline'), onResync(), checkSession()})
  * returns {close()}.
  */
 export function connectEvents(handlers) {
@@ -45,6 +45,16 @@ export function connectEvents(handlers) {
         status('connecting'); // the browser retries itself, with Last-Event-ID
       }
     };
+    // One entry of a run's activity log: {id (the run's), sync, tenant, n, at, kind, text}.
+    es.addEventListener('run.activity', ev => {
+      let entry;
+      try {
+        entry = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      if (handlers.onActivity) handlers.onActivity(entry);
+    });
     for (const type of TYPES) {
       es.addEventListener(type, ev => {
         let run;

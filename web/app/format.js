@@ -3,6 +3,7 @@ import {h} from './dom.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'medium'});
 const timeOnly = new Intl.DateTimeFormat(undefined, {timeStyle: 'short'});
+const clock = new Intl.DateTimeFormat(undefined, {timeStyle: 'medium'});
 const dateShort = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
 
 export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
@@ -32,6 +33,35 @@ export function fmtNumber(n) {
   return n === null || n === undefined ? '–' : Number(n).toLocaleString();
 }
 
+/** A size in bytes: "812 bytes", "14.2 kB", "2.4 MB" (powers of 1,000, as file managers say). */
+export function fmtBytes(n) {
+  if (n === null || n === undefined) return '–';
+  if (n < 1000) return `${n} byte${n === 1 ? '' : 's'}`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000, i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** Records fetched while a source is read: "Fetched 1,200 of 5,000", "Fetched 1,200 of about
+ *  5,000" (an estimate), "Fetched 1,200". */
+export function fetchedLine(run) {
+  const of = run.total !== null && run.total !== undefined
+    ? ` of ${run.total_estimated ? 'about ' : ''}${fmtNumber(run.total)}` : '';
+  return `Fetched ${fmtNumber(run.fetched || 0)}${of}`;
+}
+
+/** What a run read of its source: "2.4 MB, 12,345 records"; null before anything was read. */
+export function sourceLine(run) {
+  if (!run || !run.source_bytes) return null;
+  const records = run.source_records === null || run.source_records === undefined ? null
+    : `${fmtNumber(run.source_records)} record${run.source_records === 1 ? '' : 's'}`;
+  return [fmtBytes(run.source_bytes), records].filter(Boolean).join(', ');
+}
+
 /** 850 ms, 1.2 s, 42 s, 3 min 4 s, 2 h 5 min. */
 export function fmtDuration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '–';
@@ -52,6 +82,13 @@ export function fmtTime(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+/** The time of day with seconds ("14:03:27"), for entries of one run's activity log. */
+export function fmtClock(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : clock.format(d);
 }
 
 export function fmtTimeShort(iso) {
@@ -149,7 +186,9 @@ export function progressLine(run) {
   const parts = [`${run.percent ?? 0}%`, run.phase || run.status];
   if (run.tenant) parts.splice(1, 0, `tenant ${run.tenant}`);
   const about = run.total_estimated ? '~' : ''; // the last run's count, not a stated total
-  if (run.total !== null && run.total !== undefined && run.phase === 'fetching') {
+  if (run.phase === 'fetching' && run.fetched) {
+    parts.push(fetchedLine(run));
+  } else if (run.total !== null && run.total !== undefined && run.phase === 'fetching') {
     parts.push(`${about}${fmtNumber(run.total)} records in all`);
   } else if (run.total !== null && run.total !== undefined) {
     parts.push(`${fmtNumber(run.processed)} of ${about}${fmtNumber(run.total)} rows`);

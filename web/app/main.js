@@ -176,6 +176,9 @@ async function start(user, auth = 'session') {
   // The stream first, so nothing that happens while the lists load is missed.
   a.events = connectEvents({
     onRun: ingest,
+    onActivity: entry => {
+      if (app === a && a.view && a.view.onActivity) a.view.onActivity(entry);
+    },
     onStatus: s => {
       live.className = `live live--${s}`;
       setText(live.lastChild, s === 'live' ? 'Live' : s === 'connecting' ? 'Reconnecting...' : 'Offline');

@@ -1000,6 +1000,48 @@ static void a_batch_of_many_changes_is_stored_in_order(void **state)
     ferry_changes_free(ch, n);
 }
 
+static void a_run_keeps_what_it_read_and_its_activity(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("tickets", 1795500344000), got;
+    const char *log = "[{\"at\":\"2026-11-22T10:05:44.000Z\",\"kind\":\"page\",\"text\":"
+                      "\"page 1: 100 records, 18634 bytes\"}]";
+    ferry_err err;
+    int64_t id = start(st, &run), quiet;
+
+    run.id = id;
+    run.status = FERRY_RUN_SUCCEEDED;
+    run.phase = (char *)"done";
+    run.source_bytes = 2400000;
+    run.source_records = 12345;
+    run.activity = (char *)log;
+    run.finished_at_ms = 1795500349999;
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
+    assert_int_equal(got.source_bytes, 2400000);
+    assert_int_equal(got.source_records, 12345);
+    assert_int_equal(got.fetched, 12345);
+    assert_string_equal(got.activity, log);
+    ferry_run_done(&got);
+
+    /* A run that read nothing (it failed connecting) has neither, and no log. */
+    run = new_run("tickets", 1795500350000);
+    quiet = start(st, &run);
+    run.id = quiet;
+    run.status = FERRY_RUN_FAILED;
+    run.phase = (char *)"done";
+    run.source_records = -1;
+    run.finished_at_ms = 1795500359999;
+    assert_int_equal(st->runs->run_finish(st, &run, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, quiet, &got, &err), FERRY_OK);
+    assert_int_equal(got.source_bytes, 0);
+    assert_int_equal(got.source_records, -1);
+    assert_null(got.activity);
+    ferry_run_done(&got);
+}
+
 static void labelled_skip_counts_are_kept_in_their_order(void **state)
 {
     fixture *fx = *state;
@@ -1140,7 +1182,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 13)",
+             "Ferry knows up to 14)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1162,7 +1204,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 13);
+    assert_int_equal(sqlite3_column_int(st, 0), 14);
     assert_int_equal(sqlite3_column_int(st, 1), 9);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1254,6 +1296,9 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN run_mode;"
                                   " ALTER TABLE ferry_runs DROP COLUMN since;"
                                   " DROP TABLE ferry_watermarks;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN source_bytes;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN source_records;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN activity;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1419,7 +1464,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 13);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 14);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2200,7 +2245,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 9);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 10);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2230,7 +2275,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 9)",
+             "Ferry knows up to 10)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2439,7 +2484,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        9);
+        10);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2861,6 +2906,8 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
         cmocka_unit_test_setup_teardown(                                                           \
             heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),      \
         cmocka_unit_test_setup_teardown(labelled_skip_counts_are_kept_in_their_order, setup,       \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_run_keeps_what_it_read_and_its_activity, setup,          \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(a_change_keeps_the_records_name, setup, teardown),         \
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,         \

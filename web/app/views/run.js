@@ -3,7 +3,8 @@
 import {h, replace, setText, errorBox} from '../dom.js';
 import {api} from '../api.js';
 import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOMES,
-  CHANGE_OUTCOMES, capitalize, labelledSkips, skippedTotal} from '../format.js';
+  CHANGE_OUTCOMES, capitalize, labelledSkips, skippedTotal, sourceLine} from '../format.js';
+import {activityView} from '../activity.js';
 import {progressView} from '../progress.js';
 import {runSteps, stepsView, changeStep} from '../steps.js';
 import {cancelRun} from '../actions.js';
@@ -40,6 +41,7 @@ export function mountRun(root, app, params, id) {
   // Parts updated in place while the run is live.
   let statusPill, messageBox, countsBox, factsBox, actionsBox, changesBox, msg;
   let steps, stepsBox; // the per-step lines, in a panel shown for a run with steps
+  let activity; // the activity log: loaded with the run, then grown by run.activity events
 
   function render() {
     body.removeAttribute('aria-busy');
@@ -56,6 +58,8 @@ export function mountRun(root, app, params, id) {
     stepsBox = h('section', {class: 'panel', 'aria-labelledby': 'steps-h', 'data-testid': 'run-steps'},
       h('h2', {id: 'steps-h', class: 'panel-title'}, 'Steps'), steps.el);
     progress = null;
+    activity = activityView();
+    activity.reset(run.activity);
     replace(body,
       h('div', {class: 'run-top'}, statusPill, actionsBox),
       messageBox, msg,
@@ -64,6 +68,7 @@ export function mountRun(root, app, params, id) {
       stepsBox,
       h('section', {class: 'panel', 'aria-labelledby': 'facts-h'},
         h('h2', {id: 'facts-h', class: 'panel-title'}, 'Details'), factsBox),
+      activity.el,
       logSection(),
       deliveriesBox = h('section', {class: 'panel', 'aria-labelledby': 'deliveries-h',
         'data-testid': 'run-deliveries', hidden: true}),
@@ -177,6 +182,8 @@ export function mountRun(root, app, params, id) {
       fact('Attempt', String(run.attempt ?? 1)),
       run.mode ? fact('Mode', run.mode === 'incremental' && run.since
         ? `Incremental since ${fmtTime(run.since)}` : (run.full ? 'Full (asked for)' : 'Full')) : null,
+      sourceLine(run) ? fact('Source read', h('span', {'data-testid': 'source-size'}, sourceLine(run)))
+        : null,
       run.dry_run ? fact('Dry run', 'yes: nothing was written') : null);
     // Cancel while active (operators and admins).
     if (isActive(run) && app.state.canOperate) {
@@ -362,6 +369,9 @@ export function mountRun(root, app, params, id) {
       } else {
         update();
       }
+    },
+    onActivity(entry) {
+      if (run && activity && entry.id === run.id) activity.add(entry);
     },
     unmount() {
       alive = false;

@@ -4,7 +4,7 @@
 // failure is not shown while another syncs.
 import {h, replace, setText, setAttr} from '../dom.js';
 import {api} from '../api.js';
-import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho} from '../format.js';
+import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho, fmtNumber} from '../format.js';
 import {progressView} from '../progress.js';
 import {stepsList} from '../steps.js';
 import {startSync, cancelRun, tenantInfo} from '../actions.js';
@@ -350,6 +350,8 @@ function createCard(app, sync) {
 function tenantRow(app, sync, tenant) {
   const canOperate = app.state.canOperate;
   const name = h('span', {class: 'tenant-name'}, tenant);
+  // The rows the sync's table holds for this tenant (the sync list's tenant_rows).
+  const rowsEl = h('span', {class: 'tenant-rows muted', 'data-testid': 'tenant-rows'});
   const pill = h('span', {class: 'pill'});
   const lastMsg = h('span', {class: 'tenant-last-message'});
   const lastLink = h('a', {class: 'tenant-last-link'});
@@ -377,7 +379,7 @@ function tenantRow(app, sync, tenant) {
     buttons.append(syncBtn, fullBtn);
   }
   const el = h('li', {class: 'tenant-card', 'data-testid': 'tenant-card', 'data-tenant': tenant},
-    h('div', {class: 'tenant-head'}, name, buttons), lastEl, slot, msg);
+    h('div', {class: 'tenant-head'}, name, rowsEl, buttons), lastEl, slot, msg);
 
   function say(text, kind = 'info') {
     setText(msg, text || '');
@@ -465,6 +467,9 @@ function tenantRow(app, sync, tenant) {
     update(s, activeRun, latestRun) {
       syncName = s.name;
       incremental = !!s.incremental;
+      const rows = s.tenant_rows ? s.tenant_rows[tenant] : undefined;
+      setText(rowsEl, rows === undefined || rows === null ? (s.tenant_rows ? 'no rows yet' : '')
+        : `${fmtNumber(rows)} row${rows === 1 ? '' : 's'}`);
       active = activeRun && isActive(activeRun) ? activeRun : null;
       latest = latestRun;
       if (!active && msg.textContent === 'Sync already in progress...') say('');
