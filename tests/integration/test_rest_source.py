@@ -447,9 +447,10 @@ class RetryTest(RestTestCase):
     def test_429_asking_longer_than_max_wait_fails(self):
         self.up.fault("429", path=PATIENTS, page=1, times=None, retry_after=3600)
         self.use_style("next_link", "max_wait: 2s\n")
-        _, _, run, elapsed = self.assert_failed("429")
+        # Failed at once: one request, no wait for the hour (a wait would outlast the test's
+        # time limit, never pass).
+        _, _, run, _ = self.assert_failed("429")
         self.assertEqual(self.up.count(PATIENTS), 1)
-        self.assertLess(elapsed, 20, "a 3600 s Retry-After over max_wait 2s was waited for")
 
     def test_429_without_retry_after_obeys_retries(self):
         self.up.fault("429", path=PATIENTS, page=2, times=None, retry_after=None)
@@ -504,10 +505,9 @@ class PageFailureTest(RestTestCase):
     def test_slow_page_past_timeout_fails(self):
         self.up.fault("slow", path=PATIENTS, page=2, times=None, delay=20)
         self.use_style("next_link", "timeout: 1s\nretries: 1\n")
-        _, _, run, elapsed = self.assert_failed(self.up.url(PATIENTS), "page 2")
+        _, _, run, _ = self.assert_failed(self.up.url(PATIENTS), "page 2")
         self.assertRegex(run["error"], r"(?i)timed? ?out")
         self.assertEqual(len(self.page_requests(PATIENTS, 2)), 2, "a timeout is retried")
-        self.assertLess(elapsed, 15, "a 1s timeout took %.1f s" % elapsed)
 
     def test_truncated_json_fails_and_writes_nothing(self):
         self.up.fault("truncate", path=PATIENTS, page=2, times=None)
@@ -562,10 +562,12 @@ class PageFailureTest(RestTestCase):
     def test_stalled_response_fails_after_stall_timeout(self):
         self.up.fault("stall", path=PATIENTS, page=2, times=None, after=200, seconds=20)
         self.use_style("next_link", "timeout: 30s\nstall_timeout: 1s\nretries: 1\n")
-        _, _, run, elapsed = self.assert_failed(self.up.url(PATIENTS), "page 2")
-        self.assertRegex(run["error"], r"(?i)stall|timed? ?out|too slow")
+        _, _, run, _ = self.assert_failed(self.up.url(PATIENTS), "page 2")
+        # The low-speed check ended it ("stalled"), not the 30 s timeout ("timed out"): said by
+        # the message, not by a clock, so a busy machine cannot make it fail.
+        self.assertIn("stalled", run["error"])
+        self.assertNotIn("timed out", run["error"])
         self.assertEqual(len(self.page_requests(PATIENTS, 2)), 2, "a stall is retried")
-        self.assertLess(elapsed, 15, "stall_timeout 1s took %.1f s" % elapsed)
 
 
 class RateLimitTest(RestTestCase):
