@@ -1277,19 +1277,19 @@ static ferry_rc keep_watermarks(run_ctx *c, ferry_err *err)
     return FERRY_OK;
 }
 
-/* The sentence saying what an incremental sync's run fetched: "Incremental since 2026-12-06
- * 09:00 UTC." or "Full run."; empty for other syncs. */
+/* The sentence saying what an incremental sync's run fetched: "Mode: incremental since
+ * 2026-12-06 09:00 UTC." or "Mode: full."; empty for other syncs. */
 static void mode_sentence(const run_ctx *c, char *out, size_t outlen)
 {
     out[0] = '\0';
     if (c->run.mode == NULL)
         return;
     if (strcmp(c->run.mode, "full") == 0 || c->run.since == NULL) {
-        snprintf(out, outlen, "Full run.");
+        snprintf(out, outlen, "Mode: full.");
         return;
     }
     /* 2026-12-06T09:00:00Z -> 2026-12-06 09:00 (the seconds only when they are not 0) */
-    snprintf(out, outlen, "Incremental since %.10s %.*s UTC.", c->run.since,
+    snprintf(out, outlen, "Mode: incremental since %.10s %.*s UTC.", c->run.since,
              strncmp(c->run.since + 16, ":00", 3) == 0 ? 5 : 8, c->run.since + 11);
 }
 

@@ -140,7 +140,7 @@ class RunsTest(IncrementalTestCase):
         run = self.last_run()
         self.assertEqual((run["status"], run["run_mode"], run["since"]),
                          ("succeeded", "full", None))
-        self.assertIn("Full run.", run["ui_message"])
+        self.assertIn("Mode: full.", run["ui_message"])
         newest = T0 + datetime.timedelta(hours=5)
         self.assertEqual(self.watermark()["cursor_ms"], int(newest.timestamp()) * 1000)
 
@@ -153,7 +153,7 @@ class RunsTest(IncrementalTestCase):
         self.assertEqual(sent, [(1, since), (2, since)])  # 4, 5, 6 in two pages
         run = self.last_run()
         self.assertEqual((run["run_mode"], run["since"]), ("incremental", since))
-        self.assertIn("Incremental since 2026-12-06 13:55 UTC.", run["ui_message"])
+        self.assertIn("Mode: incremental since 2026-12-06 13:55 UTC.", run["ui_message"])
         self.assertIn("Processed 3 tickets: 1 created, 1 updated, 1 unchanged", run["ui_message"])
         self.assertEqual(self.table()[3], (4, "Four"))
         self.assertEqual(len(self.table()), 6)
