@@ -21,6 +21,11 @@
  * The first bytes are inspected: a body that is an HTML page (what Google Sheets answers,
  * with status 200, for a sheet that is not shared) ends the run with an error that says so.
  *
+ * Snapshots (source.h): what a run read is its input's bytes, so a download keeps the bytes
+ * read before prefetch() (the header's) and writes them first: the downloaded file is then the
+ * whole body, and a snapshot copies it. Opened with replay, the snapshot is the input, checked
+ * and mapped as the real one would be (its messages and cell links name the real one).
+ *
  * Memory: the reader's 64 KiB buffer, the largest record, and the HTTP stream's bounded
  * pending buffer; nothing grows with the file. */
 #include <ctype.h>
@@ -70,7 +75,11 @@ typedef struct {
     char **missing; /* check: the mapped columns the header lacks */
     size_t nmissing;
     char errbuf[512];
-    bool keep_head; /* shared: the stream's bytes read before prefetch() are kept in head */
+    bool keep_head; /* the stream's bytes read before prefetch() are kept in head, so the
+                       download holds the whole body (a snapshot's bytes) */
+    bool must_keep; /* shared: keep_head may not be given up (a later step reads the body) */
+    bool whole;     /* fd holds the whole input from offset 0 (a regular file, a download
+                       with its head): it can be snapshotted */
     ferry_buf head;
     char *sheet_url; /* a Google Sheet's export: base.sheet_url (sheet_link.h), or NULL */
     void (*on_activity)(void *ctx, const char *kind, const char *text); /* may be NULL */
@@ -142,8 +151,13 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
         if (rc != FERRY_OK)
             return rc;
         s->stream_bytes += *ret_n;
-        if (s->keep_head && ferry_buf_append(&s->head, buf, *ret_n) != FERRY_OK)
-            return ferry_err_set(err, FERRY_ELIMIT, "the header of %s is too large", s->where);
+        if (s->keep_head && ferry_buf_append(&s->head, buf, *ret_n) != FERRY_OK) {
+            if (s->must_keep)
+                return ferry_err_set(err, FERRY_ELIMIT, "the header of %s is too large", s->where);
+            /* Only a snapshot needed it: a stream read far without a prefetch (a check). */
+            s->keep_head = false;
+            ferry_buf_done(&s->head);
+        }
     } else {
         ssize_t n;
         if (s->slow_fd && (rc = wait_readable(s, err)) != FERRY_OK)
@@ -317,6 +331,7 @@ static ferry_rc open_rows_of(csv_source *s, const ferry_source *src, ferry_err *
                              "step a source of its own",
                              s->where);
     s->file_size = (uint64_t)st.st_size;
+    s->whole = from->whole;
     if (from->sheet_url != NULL && (s->sheet_url = strdup(from->sheet_url)) == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the CSV source");
     return FERRY_OK;
@@ -443,10 +458,32 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
         return rc;
     }
     s->fd = fd;
-    s->file_size = total;
+    /* The reader counts from the body's first byte, which may have come before the prefetch. */
+    s->file_size = s->stream_bytes + total;
+    s->whole = s->keep_head;
+    ferry_buf_done(&s->head);
     char said[64]; /* the whole body: the header's bytes came before the prefetch */
     snprintf(said, sizeof(said), "downloaded %lld bytes", (long long)s->base.bytes);
     tell(s, "page", said);
+    return FERRY_OK;
+}
+
+/* The snapshot is the input itself: the file, or the download with its head. */
+static ferry_rc csv_snapshot(ferry_source *base, ferry_source_snapshot_parts *ret, ferry_err *err)
+{
+    csv_source *s = (csv_source *)base;
+    struct stat st;
+
+    if (s->fd < 0 || !s->whole)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "%s was not downloaded whole, so what was read of it cannot be "
+                             "saved",
+                             s->where);
+    if (fstat(s->fd, &st) != 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "reading %s for a snapshot", s->where);
+    memset(ret, 0, sizeof(*ret));
+    ret->fd = s->fd;
+    ret->len = (int64_t)st.st_size;
     return FERRY_OK;
 }
 
@@ -455,8 +492,32 @@ static const ferry_source_ops csv_ops = {
     .progress = csv_progress,
     .prefetch = csv_prefetch,
     .check = csv_check,
+    .snapshot = csv_snapshot,
     .close = csv_close,
 };
+
+/* Opens s on the snapshot path, as the input url was: messages name url (redacted) and a
+ * Google Sheet's export keeps its cell links. files_dir does not apply: Ferry wrote the file. */
+static ferry_rc open_replay(csv_source *s, const char *path, const char *url, ferry_err *err)
+{
+    struct stat st;
+    ferry_rc rc;
+
+    if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        ferry_url_redact(url, s->where, sizeof(s->where));
+        if ((rc = note_sheet(s, url, err)) != FERRY_OK)
+            return rc;
+    } else {
+        snprintf(s->where, sizeof(s->where), "%s", url);
+    }
+    if ((rc = ferry_source_replay_open(path, &s->fd, err)) != FERRY_OK)
+        return rc;
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return ferry_err_set(err, FERRY_EIO, "the snapshot %s is not a file", path);
+    s->file_size = (uint64_t)st.st_size;
+    s->whole = true;
+    return FERRY_OK;
+}
 
 /* path made absolute (against the working directory) with ".", ".." and repeated slashes
  * removed, as text only: for a path that does not exist, where realpath() cannot help. */
@@ -667,9 +728,10 @@ static ferry_rc open_input(csv_source *s, const char *url, const ferry_source_sp
     rc = open_confined(s, path, spec->files_dir != NULL ? spec->files_dir : base_dir, cancel, err);
     if (rc != FERRY_OK)
         return rc;
-    if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+    if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode)) {
         s->file_size = (uint64_t)st.st_size;
-    else if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode))
+        s->whole = true;
+    } else if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode))
         return ferry_err_set(err, FERRY_ESOURCE, "the source %s is a directory", path);
     else
         s->slow_fd = true;
@@ -850,7 +912,8 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->stop = opt->stop;
     s->fd = -1;
     s->check = opt->check;
-    s->keep_head = opt->shared;
+    s->keep_head = opt->shared || !opt->check; /* a check streams the body and is not saved */
+    s->must_keep = opt->shared;
     s->on_activity = opt->on_activity;
     s->ctx = opt->ctx;
     ferry_buf_init(&s->head, 64 * 1024 * 1024);
@@ -860,7 +923,9 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     else
         rc = ferry_source_expand(sync, opt->tenant, sync->source.url,
                                  strncasecmp(sync->source.url, "http", 4) == 0, &url, err);
-    if (rc == FERRY_OK && opt->rows_of == NULL)
+    if (rc == FERRY_OK && opt->rows_of == NULL && opt->replay != NULL)
+        rc = open_replay(s, opt->replay, ferry_buf_str(&url), err);
+    else if (rc == FERRY_OK && opt->rows_of == NULL)
         rc = open_input(s, ferry_buf_str(&url), &sync->source, opt, err);
     if (rc == FERRY_OK && opt->rows_of == NULL && s->http != NULL)
         rc = note_sheet(s, ferry_buf_str(&url), err);

@@ -23,6 +23,10 @@
  * user, password or query string. Credentials live only in the request's headers and are wiped when
  * the source is freed.
  *
+ * Snapshots (source.h): a prefetched source saves a header of its state (counts, bytes,
+ * cursor watermark, total) and its spool. Opened with replay, it reads the header back and
+ * next() reads the spool as after a prefetch: no client, no credentials, no page.
+ *
  * Pagination guards: a next link must stay on the first URL's scheme, host and port (or the
  * credentials would go elsewhere); a URL or cursor seen before, or a page identical to the
  * one before it, is a loop; max_pages bounds the rest. */
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +60,17 @@
 #define URL_MAX (16 * 1024)
 #define BODY_MAX (1024 * 1024)
 #define BACKOFF_CAP_MS 60000
+
+/* A snapshot (ferry_source_snapshot()): this header, then the spool as prefetch() wrote it.
+ * The header: the magic, the version (uint32), the values per record (uint32), then int64s:
+ * the spool's bytes, its records, then the source's bytes, records, cursor_max_ms,
+ * cursor_count, stated total and pages. Native byte order: the file is read again by the
+ * Ferry that wrote it. */
+#define SNAP_MAGIC "FERRYRS\n"
+#define SNAP_MAGIC_LEN 8
+#define SNAP_VERSION 1
+#define SNAP_NINT 8
+#define SNAP_HEAD_LEN (SNAP_MAGIC_LEN + 2 * sizeof(uint32_t) + SNAP_NINT * sizeof(int64_t))
 
 typedef struct {
     uint64_t *slots; /* 0 = empty; hashes are never 0 */
@@ -113,6 +129,8 @@ typedef struct {
     FILE *spool;
     bool spooled;
     int64_t spooled_count;
+    int64_t spool_start; /* where the records start in the spool: after a replayed header */
+    unsigned char snap_head[SNAP_HEAD_LEN]; /* a snapshot's header, as last written */
     /* The record handed out. */
     ferry_buf *vals;
     const char **values;
@@ -1529,11 +1547,118 @@ static void rest_close(ferry_source *base)
     free(s);
 }
 
+/* ---- snapshots ---- */
+
+/* The snapshot header's integers, in their order (see SNAP_HEAD_LEN). */
+static void snap_ints(rest_source *s, int64_t spool_bytes, int64_t *v[SNAP_NINT],
+                      int64_t *spool_len)
+{
+    *spool_len = spool_bytes;
+    v[0] = spool_len;
+    v[1] = &s->spooled_count;
+    v[2] = &s->base.bytes;
+    v[3] = &s->base.records;
+    v[4] = &s->base.cursor_max_ms;
+    v[5] = &s->base.cursor_count;
+    v[6] = &s->total;
+    v[7] = &s->fetched;
+}
+
+static ferry_rc rest_snapshot(ferry_source *base, ferry_source_snapshot_parts *ret, ferry_err *err)
+{
+    rest_source *s = (rest_source *)base;
+    uint32_t version = SNAP_VERSION, nvalues = (uint32_t)s->nin;
+    int64_t *v[SNAP_NINT], spool_len;
+    unsigned char *p = s->snap_head;
+    struct stat st;
+
+    if (!s->spooled)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "%s was not fetched up front, so what was read of it cannot be saved",
+                             s->where);
+    /* prefetch() flushed the spool before reading it back; nothing is written to it since. */
+    if (fstat(fileno(s->spool), &st) != 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "reading the fetched pages for a snapshot");
+    snap_ints(s, (int64_t)st.st_size - s->spool_start, v, &spool_len);
+    memcpy(p, SNAP_MAGIC, SNAP_MAGIC_LEN);
+    p += SNAP_MAGIC_LEN;
+    memcpy(p, &version, sizeof(version));
+    p += sizeof(version);
+    memcpy(p, &nvalues, sizeof(nvalues));
+    p += sizeof(nvalues);
+    for (size_t i = 0; i < SNAP_NINT; i++, p += sizeof(int64_t))
+        memcpy(p, v[i], sizeof(int64_t));
+    memset(ret, 0, sizeof(*ret));
+    ret->head = s->snap_head;
+    ret->head_len = sizeof(s->snap_head);
+    ret->fd = fileno(s->spool);
+    ret->offset = s->spool_start;
+    ret->len = spool_len;
+    return FERRY_OK;
+}
+
+/* Opens the snapshot path instead of the API: its header restores the state a prefetch left,
+ * and next() reads its spool. */
+static ferry_rc open_replay(rest_source *s, const char *path, ferry_err *err)
+{
+    unsigned char head[SNAP_HEAD_LEN];
+    const unsigned char *p = head;
+    uint32_t version, nvalues;
+    int64_t *v[SNAP_NINT], spool_len;
+    struct stat st;
+    ferry_rc rc;
+    int fd;
+
+    ferry_url_redact(s->spec->url, s->where, sizeof(s->where));
+    if ((rc = ferry_source_replay_open(path, &fd, err)) != FERRY_OK)
+        return rc;
+    if ((s->spool = fdopen(fd, "rb")) == NULL) {
+        close(fd);
+        return ferry_err_set_errno(err, FERRY_EIO, "cannot open the snapshot %s", path);
+    }
+    setvbuf(s->spool, NULL, _IOFBF, 256 * 1024);
+    if (fread(head, 1, sizeof(head), s->spool) != sizeof(head) ||
+        memcmp(p, SNAP_MAGIC, SNAP_MAGIC_LEN) != 0)
+        return ferry_err_set(err, FERRY_EIO,
+                             "the snapshot %s is damaged: it does not start with a REST "
+                             "source's header",
+                             path);
+    p += SNAP_MAGIC_LEN;
+    memcpy(&version, p, sizeof(version));
+    p += sizeof(version);
+    memcpy(&nvalues, p, sizeof(nvalues));
+    p += sizeof(nvalues);
+    if (version != SNAP_VERSION)
+        return ferry_err_set(err, FERRY_EIO,
+                             "the snapshot %s is damaged: its version is %u, not %u", path, version,
+                             SNAP_VERSION);
+    if (nvalues != s->nin)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "the snapshot %s holds %u values per record, but the sync now "
+                             "reads %zu: the config changed since it was saved",
+                             path, nvalues, s->nin);
+    snap_ints(s, 0, v, &spool_len);
+    for (size_t i = 0; i < SNAP_NINT; i++, p += sizeof(int64_t))
+        memcpy(v[i], p, sizeof(int64_t));
+    if (fstat(fd, &st) != 0 || spool_len < 0 || s->spooled_count < 0 ||
+        (int64_t)st.st_size - (int64_t)sizeof(head) != spool_len)
+        return ferry_err_set(err, FERRY_EIO,
+                             "the snapshot %s is damaged: it holds %lld bytes of records, not "
+                             "the %lld its header says",
+                             path, (long long)st.st_size - (long long)sizeof(head),
+                             (long long)spool_len);
+    s->spool_start = (int64_t)sizeof(head);
+    s->spooled = true;
+    s->base.total_estimated = false;
+    return FERRY_OK;
+}
+
 static const ferry_source_ops rest_ops = {
     .next = rest_next,
     .progress = rest_progress,
     .prefetch = rest_prefetch,
     .check = rest_check,
+    .snapshot = rest_snapshot,
     .close = rest_close,
 };
 
@@ -1604,6 +1729,13 @@ ferry_rc ferry_rest_source_open(const ferry_sync_spec *sync, const ferry_source_
         s->fast_field[s->nfast++] = f;
     }
     ferry_buf_init(&s->scratch, URL_MAX);
+    if (rc == FERRY_OK && opt->replay != NULL) {
+        /* No client, no credentials, no page: the snapshot is the source. */
+        if ((rc = open_replay(s, opt->replay, err)) != FERRY_OK)
+            goto out_free;
+        *ret_src = &s->base;
+        return FERRY_OK;
+    }
     if (rc == FERRY_OK)
         rc = ferry_http_client_new(&s->http, err);
     if (rc == FERRY_OK)

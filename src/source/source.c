@@ -1,10 +1,18 @@
 /* source.c - picks the source implementation for a sync's source kind, and what every kind
- * shares: {variable} expansion and the connection check's result. */
+ * shares: {variable} expansion, the connection check's result, and snapshots.
+ *
+ * A snapshot is what a run read, saved so that a later run (a held run, once approved)
+ * applies exactly those records however the source changed since: the implementation names
+ * the bytes (ferry_source_snapshot_parts), this file writes them to a file of their own,
+ * exclusively and durably, and leaves nothing behind when it fails. */
 #include "source/source.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source/sheet_link.h"
 #include "util/password.h"
@@ -180,4 +188,100 @@ bool ferry_source_cell_link(const ferry_source *src, long field, long row, ferry
         return false;
     ferry_sheet_range_append(field >= 0 ? src->field_column[field] : SIZE_MAX, row, out);
     return true;
+}
+
+/* Writes n bytes of p to fd. */
+static ferry_rc write_all(int fd, const void *p, size_t n, const char *path, ferry_err *err)
+{
+    const char *b = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return ferry_err_set_errno(err, FERRY_EIO, "writing the snapshot %s", path);
+        b += w;
+        n -= (size_t)w;
+    }
+    return FERRY_OK;
+}
+
+/* Copies len bytes of from (at offset, with pread: from's read position does not move) to to. */
+static ferry_rc copy_range(int from, int64_t offset, int64_t len, int to, const char *path,
+                           ferry_err *err)
+{
+    char buf[64 * 1024];
+    ferry_rc rc = FERRY_OK;
+
+    while (len > 0 && rc == FERRY_OK) {
+        size_t want = len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf);
+        ssize_t n = pread(from, buf, want, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ferry_err_set_errno(err, FERRY_EIO, "reading the source for the snapshot %s",
+                                       path);
+        if (n == 0)
+            return ferry_err_set(err, FERRY_EIO,
+                                 "the source's bytes ended %lld bytes early while saving the "
+                                 "snapshot %s",
+                                 (long long)len, path);
+        rc = write_all(to, buf, (size_t)n, path, err);
+        offset += n;
+        len -= n;
+    }
+    return rc;
+}
+
+ferry_rc ferry_source_snapshot(ferry_source *src, const char *path, int64_t max_bytes,
+                               ferry_err *err)
+{
+    ferry_source_snapshot_parts parts = {.fd = -1};
+    int64_t size;
+    ferry_rc rc;
+    int fd;
+
+    if (src->ops->snapshot == NULL)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "a %s source cannot save what it read for a later run", src->kind);
+    rc = src->ops->snapshot(src, &parts, err);
+    if (rc != FERRY_OK)
+        return rc;
+    size = (int64_t)parts.head_len + parts.len;
+    if (max_bytes > 0 && size > max_bytes)
+        return ferry_err_set(err, FERRY_ELIMIT,
+                             "what the source read (%lld bytes) is more than the %lld bytes a "
+                             "snapshot may hold",
+                             (long long)size, (long long)max_bytes);
+    do {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "creating the snapshot %s", path);
+    rc = write_all(fd, parts.head, parts.head_len, path, err);
+    if (rc == FERRY_OK && parts.len > 0)
+        rc = copy_range(parts.fd, parts.offset, parts.len, fd, path, err);
+    if (rc == FERRY_OK && fsync(fd) != 0)
+        rc = ferry_err_set_errno(err, FERRY_EIO, "saving the snapshot %s", path);
+    if (close(fd) != 0 && rc == FERRY_OK)
+        rc = ferry_err_set_errno(err, FERRY_EIO, "saving the snapshot %s", path);
+    if (rc != FERRY_OK)
+        unlink(path);
+    return rc;
+}
+
+ferry_rc ferry_source_replay_open(const char *path, int *ret_fd, ferry_err *err)
+{
+    int fd;
+
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == ENOENT)
+        return ferry_err_set(err, FERRY_ENOTFOUND, "the snapshot %s does not exist", path);
+    if (fd < 0)
+        return ferry_err_set_errno(err, FERRY_EIO, "cannot open the snapshot %s", path);
+    *ret_fd = fd;
+    return FERRY_OK;
 }

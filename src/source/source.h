@@ -91,7 +91,20 @@ typedef struct {
     const char *since;
     const ferry_token_vault *vault; /* may be NULL: nothing can be kept (an OAuth2 refresh_token
                                        grant then fails, saying why) */
+    /* A snapshot ferry_source_snapshot() wrote, to read instead of the real input: no network
+     * and no credentials; prefetch() has nothing left to do. NULL: the real input. */
+    const char *replay;
 } ferry_source_options;
+
+/* What a source read, as ferry_source_snapshot() writes it: head_len bytes of head (borrowed
+ * from the source), then len bytes of fd (the source's, not to be closed) from offset. */
+typedef struct {
+    const void *head;
+    size_t head_len;
+    int fd;
+    int64_t offset;
+    int64_t len;
+} ferry_source_snapshot_parts;
 
 typedef struct {
     /* Reads the next record. FERRY_OK, FERRY_DONE at the end, or an error that ends the run. */
@@ -108,6 +121,9 @@ typedef struct {
     /* Reads what a connection check reports (the source was opened with check set); reads
      * at most the first page. */
     ferry_rc (*check)(ferry_source *src, ferry_source_check *ret_check, ferry_err *err);
+    /* Says what ferry_source_snapshot() saves of a source read to its end: views of the
+     * source's own bytes, valid until the next call on it. NULL for a kind that cannot. */
+    ferry_rc (*snapshot)(ferry_source *src, ferry_source_snapshot_parts *ret_parts, ferry_err *err);
     /* Frees the source. */
     void (*close)(ferry_source *src);
 } ferry_source_ops;
@@ -152,6 +168,15 @@ static inline void ferry_source_progress(ferry_source *src, uint64_t *ret_done, 
 /* Frees a source; NULL is allowed. */
 void ferry_source_close(ferry_source *src);
 
+/* Saves what src read (it was read to its end: every record through next()) to a new file at
+ * path (created exclusively, mode 0600, written whole, then fsync'd), so a later open with
+ * options.replay reads the same records: a CSV source's input bytes, a REST source's spooled
+ * records (it must have been prefetched) after a header of its state. More than max_bytes
+ * (0: no bound) is FERRY_ELIMIT. On any failure no file is left at path. FERRY_EINVAL for a
+ * source that cannot be saved. Called on the thread that opened src. */
+ferry_rc ferry_source_snapshot(ferry_source *src, const char *path, int64_t max_bytes,
+                               ferry_err *err);
+
 /* Sets out (reset first) to the link to the cell of field (an index of the sync's fields, or
  * -1 for the row's first cell) in the source's row (the header is row 1) and returns true,
  * when the source is a Google Sheet; false otherwise. */
@@ -187,6 +212,10 @@ static inline ferry_net_policy ferry_source_net_policy(const ferry_source_spec *
     ferry_net_policy p = {spec->allow_private, spec->allow_hosts, spec->nallow_hosts};
     return p;
 }
+
+/* Opens the snapshot path (options.replay) for reading into *ret_fd (owned: close()). A
+ * missing one is FERRY_ENOTFOUND, naming path. For the implementations. */
+ferry_rc ferry_source_replay_open(const char *path, int *ret_fd, ferry_err *err);
 
 /* Implementations (csv_source.c, rest_source.c). */
 ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_options *opt,
