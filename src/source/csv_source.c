@@ -80,6 +80,8 @@ typedef struct {
     bool must_keep; /* shared: keep_head may not be given up (a later step reads the body) */
     bool whole;     /* fd holds the whole input from offset 0 (a regular file, a download
                        with its head): it can be snapshotted */
+    int64_t end_at; /* where fd's input ended when the reader reached it, or -1: what was read
+                       of a file that may since have grown */
     ferry_buf head;
     char *sheet_url; /* a Google Sheet's export: base.sheet_url (sheet_link.h), or NULL */
     void (*on_activity)(void *ctx, const char *kind, const char *text); /* may be NULL */
@@ -169,6 +171,8 @@ static ferry_rc read_input(void *ctx, char *buf, size_t cap, size_t *ret_n, ferr
             return ferry_err_set(err, FERRY_ECANCELLED, "the run was cancelled");
         if (n < 0)
             return ferry_err_set_errno(err, FERRY_EIO, "reading %s", s->where);
+        if (n == 0 && s->whole)
+            s->end_at = (int64_t)lseek(s->fd, 0, SEEK_CUR);
         *ret_n = (size_t)n;
     }
     if (!s->first_chunk_checked && *ret_n > 0) {
@@ -472,18 +476,19 @@ static ferry_rc csv_prefetch(ferry_source *base, bool (*progress)(void *, uint64
 static ferry_rc csv_snapshot(ferry_source *base, ferry_source_snapshot_parts *ret, ferry_err *err)
 {
     csv_source *s = (csv_source *)base;
-    struct stat st;
 
     if (s->fd < 0 || !s->whole)
         return ferry_err_set(err, FERRY_EINVAL,
                              "%s was not downloaded whole, so what was read of it cannot be "
                              "saved",
                              s->where);
-    if (fstat(s->fd, &st) != 0)
-        return ferry_err_set_errno(err, FERRY_EIO, "reading %s for a snapshot", s->where);
+    if (s->end_at < 0)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "%s was not read to its end, so what was read of it cannot be saved",
+                             s->where);
     memset(ret, 0, sizeof(*ret));
     ret->fd = s->fd;
-    ret->len = (int64_t)st.st_size;
+    ret->len = s->end_at;
     return FERRY_OK;
 }
 
@@ -911,6 +916,7 @@ ferry_rc ferry_csv_source_open(const ferry_sync_spec *sync, const ferry_source_o
     s->cancel = cancel;
     s->stop = opt->stop;
     s->fd = -1;
+    s->end_at = -1;
     s->check = opt->check;
     s->keep_head = opt->shared || !opt->check; /* a check streams the body and is not saved */
     s->must_keep = opt->shared;

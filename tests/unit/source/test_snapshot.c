@@ -41,6 +41,7 @@ typedef struct {
     atomic_int requests;
     char *csv; /* the export's body */
     size_t csv_len;
+    char *csv_path; /* the local copy, once written */
     char *dir;
     ferry_config *cfg;
 } fixture;
@@ -148,6 +149,7 @@ static int teardown(void **state)
     tu_rmtree(fx->dir);
     free(fx->dir);
     free(fx->csv);
+    free(fx->csv_path);
     free(fx);
     return 0;
 }
@@ -323,10 +325,9 @@ static void expect_same_replay(fixture *fx, const char *name, ferry_buf *first)
 
 static void write_local_csv(fixture *fx)
 {
-    char *p = tu_write_file(fx->dir, "people.csv", fx->csv, fx->csv_len);
-
-    assert_non_null(p);
-    free(p);
+    free(fx->csv_path);
+    fx->csv_path = tu_write_file(fx->dir, "people.csv", fx->csv, fx->csv_len);
+    assert_non_null(fx->csv_path);
 }
 
 static void local_csv_replays_the_same_records(void **state)
@@ -359,6 +360,55 @@ static void local_csv_replay_ignores_later_changes(void **state)
     free(tu_write_file(fx->dir, "people.csv", "Note,ID,Name\nx,99,Zed\n", 22));
     expect_replay_gives(fx, path, &first);
     ferry_buf_done(&first);
+    free(path);
+}
+
+/* Rows appended to the file after the run read it are not what it read: not saved. */
+static void local_csv_saves_what_was_read_not_what_came_later(void **state)
+{
+    fixture *fx = *state;
+    char *path = snapshot_path(fx, "grown.snap");
+    ferry_source *src;
+    ferry_buf first;
+    ferry_err err;
+    FILE *f;
+
+    write_local_csv(fx);
+    use_source(fx, "      url: people.csv\n", csv_fields);
+    ferry_buf_init(&first, 64 << 20);
+    src = open_ok(fx, NULL);
+    transcript(src, &first);
+    f = fopen(fx->csv_path, "ab");
+    assert_non_null(f);
+    fputs("late,99999,Zed\n", f);
+    fclose(f);
+    ferry_err_clear(&err);
+    if (ferry_source_snapshot(src, path, 0, &err) != FERRY_OK)
+        fail_msg("snapshot: %s", err.msg);
+    ferry_source_close(src);
+    expect_replay_gives(fx, path, &first);
+    ferry_buf_done(&first);
+    free(path);
+}
+
+/* A source not read to its end has not read what a snapshot would hold. */
+static void csv_not_read_to_its_end_cannot_be_saved(void **state)
+{
+    fixture *fx = *state;
+    char *path = snapshot_path(fx, "early.snap");
+    ferry_source_record rec;
+    ferry_source *src;
+    ferry_err err;
+
+    write_local_csv(fx);
+    use_source(fx, "      url: people.csv\n", csv_fields);
+    src = open_ok(fx, NULL);
+    ferry_err_clear(&err);
+    assert_int_equal(ferry_source_next(src, &rec, &err), FERRY_OK);
+    assert_int_equal(ferry_source_snapshot(src, path, 0, &err), FERRY_EINVAL);
+    assert_non_null(strstr(err.msg, "not read to its end"));
+    assert_false(exists(path));
+    ferry_source_close(src);
     free(path);
 }
 
@@ -589,6 +639,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(local_csv_replays_the_same_records, setup, teardown),
         cmocka_unit_test_setup_teardown(local_csv_replay_ignores_later_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(local_csv_saves_what_was_read_not_what_came_later, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(csv_not_read_to_its_end_cannot_be_saved, setup, teardown),
         cmocka_unit_test_setup_teardown(sheet_export_over_http_replays_without_a_request, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(rest_source_replays_without_a_request, setup, teardown),
