@@ -8,6 +8,7 @@
  * Progress goes to stderr: a redrawn bar on a terminal, otherwise a plain line every two
  * seconds, so logs stay readable. Results go to stdout. */
 #include "cli/cli.h"
+#include "cli/internal.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -36,10 +37,6 @@
 #include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
-
-#define EXIT_RUN_FAILED 1
-#define EXIT_USAGE 2
-#define EXIT_CANCELLED 130
 
 static atomic_bool cancel_requested;
 
@@ -74,8 +71,9 @@ static const char usage_text[] =
     "Usage: ferry COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  sync NAME [--tenant T] [--dry-run] [--allow-missing] [--full]\n"
-    "                               run one sync now, in the foreground; --allow-missing\n"
+    "  sync NAME [--tenant T] [--dry-run] [--preview] [--allow-missing] [--full]\n"
+    "                               run one sync now, in the foreground; --preview holds\n"
+    "                               it for review (ferry approve applies it); --allow-missing\n"
     "                               lets this run delete or flag more rows than the\n"
     "                               sync's guard.max_missing allows; --full makes an\n"
     "                               incremental sync fetch everything this once\n"
@@ -94,32 +92,19 @@ static const char usage_text[] =
     "                               manage the people who may use the server\n"
     "  token create --user NAME [--name LABEL] | token list | token revoke ID\n"
     "                               API tokens for programs (shown once, stored hashed)\n"
+    "  approve RUN_ID [--comment TEXT]\n"
+    "                               apply a held run's changes, as reviewed (in the\n"
+    "                               foreground; held again if the target changed since)\n"
+    "  reject RUN_ID [--comment TEXT]\n"
+    "                               drop a held run's changes; nothing is applied\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
     "  -h, --help                   show this help\n"
     "  -V, --version                show the version\n"
     "\n"
-    "Exit status: 0 success, 1 the run failed, 2 usage or config error, 130 cancelled.\n";
-
-typedef struct {
-    const char *config_path;
-    bool config_explicit; /* --config was given */
-    const char *sync;
-    int limit;
-    bool dry_run;
-    bool allow_missing; /* sync --allow-missing */
-    bool full;          /* sync --full */
-    bool targets;       /* migrate --targets */
-    const char *listen; /* serve --listen */
-    const char *role;   /* user add --role */
-    bool password_stdin;
-    const char *user;   /* token create --user */
-    const char *label;  /* token create --name */
-    const char *tenant; /* sync, check --tenant */
-    int nargs;
-    char **args;
-} cli_opts;
+    "Exit status: 0 success, 1 the run failed, 2 usage or config error, 3 the run is held for\n"
+    "review, 130 cancelled.\n";
 
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
@@ -138,6 +123,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         {"allow-missing", no_argument, NULL, 'M'},
         {"targets", no_argument, NULL, 'T'},
         {"full", no_argument, NULL, 'F'},
+        {"comment", required_argument, NULL, 'C'},
+        {"preview", no_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -194,6 +181,12 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         case 't':
             o->tenant = optarg;
             break;
+        case 'C':
+            o->comment = optarg;
+            break;
+        case 'p':
+            o->preview = true;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return -1;
@@ -211,7 +204,7 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
     return 0;
 }
 
-static int load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
+int ferry_cli_load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
 {
     ferry_err err;
 
@@ -297,7 +290,7 @@ static int cmd_migrate(const cli_opts *o)
         fprintf(stderr, "ferry: migrate takes no arguments (try 'ferry --help')\n");
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     printf("Ferry's tables are up to date.\n");
     ferry_store_close(store);
@@ -382,27 +375,80 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
     fflush(stderr);
 }
 
+int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *store,
+                      const ferry_sync_spec *sync, const ferry_run *started)
+{
+    progress_state ps = {0};
+    ferry_run_options opt;
+    struct sigaction sa;
+    ferry_run run;
+    ferry_err err;
+    char dur[32];
+    int status;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ps.tty = isatty(STDERR_FILENO);
+    memset(&opt, 0, sizeof(opt));
+    opt.config = cfg;
+    opt.sync = sync;
+    opt.store = store;
+    opt.run = started;
+    opt.cancel = &cancel_requested;
+    opt.renew_lease = ferry_queue_lease_renew;
+    opt.on_progress = on_progress;
+    opt.progress_ctx = &ps;
+    opt.progress_interval_ms = ps.tty ? 200 : 1000;
+    ferry_err_clear(&err);
+    if (ferry_sync_run(&opt, &run, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        return EXIT_RUN_FAILED;
+    }
+    ferry_time_format_duration(run.duration_ms, dur, sizeof(dur));
+    printf("Run %lld %s in %s.\n", (long long)run.id, ferry_run_status_name(run.status), dur);
+    if (run.dry_run && run.status == FERRY_RUN_SUCCEEDED)
+        printf("%s\n", run.log_message);
+    else
+        printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
+    /* A dry run keeps no change rows, so 'ferry show' could not say why: its log message,
+     * printed above, lists the failures instead. */
+    if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0 && !run.dry_run)
+        printf("See 'ferry show %lld%s%s' for why %lld record%s failed.\n", (long long)run.id,
+               o->config_explicit ? " --config " : "", o->config_explicit ? o->config_path : "",
+               (long long)run.counts[FERRY_OUTCOME_FAILED],
+               run.counts[FERRY_OUTCOME_FAILED] == 1 ? "" : "s");
+    if (run.status == FERRY_RUN_HELD)
+        printf("Held: %s\nSee its changes with 'ferry show %lld', then 'ferry approve %lld' or "
+               "'ferry reject %lld' (--comment TEXT says why).\n",
+               run.held_reason != NULL ? run.held_reason : "", (long long)run.id, (long long)run.id,
+               (long long)run.id);
+    status = run.status == FERRY_RUN_SUCCEEDED   ? 0
+             : run.status == FERRY_RUN_HELD      ? EXIT_HELD
+             : run.status == FERRY_RUN_CANCELLED ? EXIT_CANCELLED
+                                                 : EXIT_RUN_FAILED;
+    ferry_run_done(&run);
+    return status;
+}
+
 static int cmd_sync(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
     ferry_store *store = NULL;
     const ferry_sync_spec *sync;
-    progress_state ps = {0};
     const char *why;
     ferry_queue_request rq = {0};
-    ferry_run_options opt;
-    struct sigaction sa;
-    ferry_run started, run;
-    ferry_rc rc;
+    ferry_run started;
     ferry_err err;
-    char dur[32];
     int status;
 
     if (o->nargs != 1) {
         fprintf(stderr, "ferry: sync takes one sync name (try 'ferry --help')\n");
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     sync = ferry_config_sync_get(cfg, o->args[0]);
     if (sync == NULL) {
@@ -413,12 +459,6 @@ static int cmd_sync(const cli_opts *o)
         status = EXIT_USAGE;
         goto out;
     }
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if ((why = ferry_sync_tenant_problem(sync, o->tenant)) != NULL) {
         fprintf(stderr, "ferry: sync %s%s%s: %s%s\n", sync->name,
                 o->tenant != NULL ? ", tenant " : "", o->tenant != NULL ? o->tenant : "", why,
@@ -435,7 +475,6 @@ static int cmd_sync(const cli_opts *o)
         goto out;
     }
 
-    ps.tty = isatty(STDERR_FILENO);
     rq.sync = sync;
     rq.tenant = o->tenant;
     rq.trigger = "cli";
@@ -443,46 +482,15 @@ static int cmd_sync(const cli_opts *o)
     rq.dry_run = o->dry_run;
     rq.allow_missing = o->allow_missing;
     rq.full = o->full;
+    rq.preview = o->preview;
     ferry_err_clear(&err);
     if (ferry_queue_run_start(store, &rq, &started, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
     }
-    memset(&opt, 0, sizeof(opt));
-    opt.config = cfg;
-    opt.sync = sync;
-    opt.store = store;
-    opt.run = &started;
-    opt.cancel = &cancel_requested;
-    opt.renew_lease = ferry_queue_lease_renew;
-    opt.on_progress = on_progress;
-    opt.progress_ctx = &ps;
-    opt.progress_interval_ms = ps.tty ? 200 : 1000;
-    rc = ferry_sync_run(&opt, &run, &err);
+    status = ferry_cli_execute(o, cfg, store, sync, &started);
     ferry_run_done(&started);
-    if (rc != FERRY_OK) {
-        fprintf(stderr, "ferry: %s\n", err.msg);
-        status = EXIT_RUN_FAILED;
-        goto out;
-    }
-    ferry_time_format_duration(run.duration_ms, dur, sizeof(dur));
-    printf("Run %lld %s in %s.\n", (long long)run.id, ferry_run_status_name(run.status), dur);
-    if (run.dry_run && run.status == FERRY_RUN_SUCCEEDED)
-        printf("%s\n", run.log_message);
-    else
-        printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
-    /* A dry run keeps no change rows, so 'ferry show' could not say why: its log message,
-     * printed above, lists the failures instead. */
-    if (run.status == FERRY_RUN_SUCCEEDED && run.counts[FERRY_OUTCOME_FAILED] > 0 && !run.dry_run)
-        printf("See 'ferry show %lld%s%s' for why %lld record%s failed.\n", (long long)run.id,
-               o->config_explicit ? " --config " : "", o->config_explicit ? o->config_path : "",
-               (long long)run.counts[FERRY_OUTCOME_FAILED],
-               run.counts[FERRY_OUTCOME_FAILED] == 1 ? "" : "s");
-    status = run.status == FERRY_RUN_SUCCEEDED   ? 0
-             : run.status == FERRY_RUN_CANCELLED ? EXIT_CANCELLED
-                                                 : EXIT_RUN_FAILED;
-    ferry_run_done(&run);
 out:
     ferry_store_close(store);
     ferry_config_free(cfg);
@@ -519,7 +527,7 @@ static int cmd_runs(const cli_opts *o)
         fprintf(stderr, "ferry: runs takes no arguments (try 'ferry --help')\n");
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
     if (store->runs->run_list(store, &filter, &runs, &n, &err) != FERRY_OK) {
@@ -623,7 +631,7 @@ static int cmd_show(const cli_opts *o)
         fprintf(stderr, "ferry: '%s' is not a run id\n", o->args[0]);
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
     if (store->runs->run_load(store, id, &run, &err) != FERRY_OK) {
@@ -863,7 +871,7 @@ static int cmd_check(const cli_opts *o)
         fprintf(stderr, "ferry: check takes at most one sync name (try 'ferry --help')\n");
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, NULL)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, NULL)) != 0)
         return status;
     if (o->nargs == 1) {
         status = check_sync(o, cfg);
@@ -961,7 +969,7 @@ static int cmd_user(const cli_opts *o)
         fprintf(stderr, "ferry: user add needs --role viewer, operator or admin\n");
         return EXIT_USAGE;
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
     if (list) {
@@ -1051,7 +1059,7 @@ static int cmd_token(const cli_opts *o)
             return EXIT_USAGE;
         }
     }
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
     if (strcmp(sub, "create") == 0) {
@@ -1201,7 +1209,7 @@ static int cmd_serve(const cli_opts *o)
         return EXIT_USAGE;
     }
     /* Opening the store once here creates or migrates the schema before any thread runs. */
-    if ((status = load(o, &cfg, &store)) != 0)
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
         return status;
     ferry_err_clear(&err);
     /* Runs of processes of this host that died: interrupted, and started again while their
@@ -1306,8 +1314,10 @@ int ferry_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(const cli_opts *o);
     } commands[] = {
-        {"sync", cmd_sync},   {"runs", cmd_runs}, {"show", cmd_show},   {"check", cmd_check},
-        {"serve", cmd_serve}, {"user", cmd_user}, {"token", cmd_token}, {"migrate", cmd_migrate},
+        {"sync", cmd_sync},           {"runs", cmd_runs},       {"show", cmd_show},
+        {"check", cmd_check},         {"serve", cmd_serve},     {"user", cmd_user},
+        {"token", cmd_token},         {"migrate", cmd_migrate}, {"approve", ferry_cli_approve},
+        {"reject", ferry_cli_reject},
     };
     cli_opts o;
     int rc;

@@ -280,31 +280,32 @@ static char *relative_to_config(const ferry_config *cfg, const char *path)
     return full;
 }
 
-/* files_dir: a directory (relative to the config's), which must exist. */
-static ferry_rc on_files_dir(struct walk *w, const struct val *v, const struct key_rule *rule,
-                             void *obj, void *data)
+/* A directory key (files_dir, data_dir): its path relative to the config's, into the member
+ * at rule->offset; must_exist: it must be a directory already. */
+static ferry_rc on_dir(struct walk *w, const struct val *v, const struct key_rule *rule, void *obj,
+                       void *data)
 {
-    ferry_config *cfg = data;
+    char **member = FERRY_KEY_MEMBER(char *, data, rule->offset);
+    bool must_exist = rule->def != 0;
     char *s = NULL, *path;
     struct stat st;
     ferry_rc rc = ferry_config_string_load(w, v, &s);
 
-    (void)rule;
     (void)obj;
     if (rc != FERRY_OK)
         return rc;
-    path = relative_to_config(cfg, s);
+    path = relative_to_config(data, s);
     free(s);
     if (path == NULL)
         return ferry_config_oom(w);
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (must_exist && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
         rc = ferry_config_fail(w, v->line, "'%.*s' is not a directory",
                                ferry_config_show_len(strlen(path)), path);
         free(path);
         return rc;
     }
-    free(cfg->files_dir);
-    cfg->files_dir = path;
+    free(*member);
+    *member = path;
     return FERRY_OK;
 }
 
@@ -463,7 +464,11 @@ static const struct key_rule top_rules[] = {
     {"allow_private", FERRY_KEY_BOOL, .offset = TOP(allow_private)},
     {"allow_hosts", FERRY_KEY_STRINGS, .flags = FERRY_KEY_ONE_OK | FERRY_KEY_NOCASE,
      .offset = TOP(allow_hosts), .count_offset = TOP(nallow_hosts), .fn = ferry_config_hosts_check},
-    {"files_dir", FERRY_KEY_CUSTOM, .fn = on_files_dir},
+    /* files_dir must exist; data_dir is made when first needed */
+    {"files_dir", FERRY_KEY_CUSTOM, .offset = TOP(files_dir), .def = 1, .fn = on_dir},
+    {"data_dir", FERRY_KEY_CUSTOM, .offset = TOP(data_dir), .fn = on_dir},
+    {"held_max_bytes", FERRY_KEY_SIZE, .offset = TOP(held_max_bytes),
+     .max = 1024L * 1024 * 1024 * 1024, .what = "1TiB", .def = 1024L * 1024 * 1024},
     {"trusted_proxies", FERRY_KEY_CUSTOM, .offset = TOP(trusted_proxies),
      .count_offset = TOP(ntrusted_proxies), .fn = on_trusted_proxies},
     {"embed", FERRY_KEY_TABLE, .offset = TOP(embed), .sub = embed_rules,
@@ -533,6 +538,9 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
         rc = ferry_config_shared_tables_check(&w, cfg);
     if (rc == FERRY_OK)
         rc = ferry_config_notify_finish(&w, cfg);
+    if (rc == FERRY_OK && cfg->data_dir == NULL &&
+        (cfg->data_dir = relative_to_config(cfg, "ferry-data")) == NULL)
+        rc = ferry_config_oom(&w);
 out:
     ferry_config_yaml_close(&y);
     if (rc != FERRY_OK) {
@@ -595,6 +603,7 @@ void ferry_config_free(ferry_config *cfg)
     ferry_config_strv_free(cfg->cors_origins, cfg->ncors_origins);
     ferry_config_strv_free(cfg->allow_hosts, cfg->nallow_hosts);
     free(cfg->files_dir);
+    free(cfg->data_dir);
     free(cfg->trusted_proxies);
     ferry_config_notify_list_done(&cfg->notify);
     free(cfg->public_url);

@@ -338,10 +338,18 @@ typedef struct {
     int64_t value; /* hundredths of a percent, or a count */
 } ferry_guard_limit;
 
-/* A sync's guard (docs/config.md, "guard"): what a run may do before it is refused. */
+#define FERRY_GUARD_PROTECT_MAX 64 /* fields guard.protect may name */
+
+/* A sync's guard (docs/config.md, "guard"; docs/review.md): what a run may do before it is
+ * held for a person to approve. */
 typedef struct {
     ferry_guard_limit max_missing; /* rows on_missing deletes or flags; default 10% */
     ferry_guard_limit max_failed;  /* records that fail; default none */
+    ferry_guard_limit max_updated; /* rows updated; default none */
+    char **protect;                /* fields whose change holds the run for an admin, or NULL
+                                      (the sync's; a step's guard borrows them) */
+    size_t nprotect;
+    long hold_for_ms; /* an undecided held run is rejected (expired) after this; default 24 h */
 } ferry_guard_spec;
 
 /* syncs.NAME.tenants (docs/sources.md, "Tenants"). */
@@ -497,7 +505,10 @@ typedef struct {
     bool allow_private; /* default false: sources reach public addresses only */
     char **allow_hosts; /* hosts (or addresses) that may resolve anywhere, or NULL */
     size_t nallow_hosts;
-    char *files_dir; /* local sources are confined to it; default: the config's directory */
+    char *files_dir;       /* local sources are confined to it; default: the config's directory */
+    char *data_dir;        /* Ferry's own files (held runs' snapshots); default ferry-data beside
+                              the config, made when first needed */
+    size_t held_max_bytes; /* a held run's snapshot may take this much; default 1 GiB */
     ferry_ipnet *trusted_proxies; /* reverse proxies whose X-Forwarded-For is believed */
     size_t ntrusted_proxies;
     /* Telling the application (docs/config.md, "Notifications"). */

@@ -752,7 +752,34 @@ static ferry_rc on_guard_limit(struct walk *w, const struct val *v, const struct
 static const struct key_rule guard_rules[] = {
     {"max_missing", FERRY_KEY_CUSTOM, .offset = GUARD(max_missing), .fn = on_guard_limit}, /* 10% */
     {"max_failed", FERRY_KEY_CUSTOM, .offset = GUARD(max_failed), .fn = on_guard_limit}, /* none */
+    {"max_updated", FERRY_KEY_CUSTOM, .offset = GUARD(max_updated),
+     .fn = on_guard_limit}, /* none */
+    {"protect", FERRY_KEY_STRINGS, .flags = FERRY_KEY_ONE_OK, .offset = GUARD(protect),
+     .count_offset = GUARD(nprotect)},
+    {"hold_for", FERRY_KEY_DURATION, .offset = GUARD(hold_for_ms), .min = 60L * 1000,
+     .max = 90L * 86400000, .def = 86400000L},
 };
+
+/* guard.protect: each name a field of the sync (of one of its steps). */
+static ferry_rc check_protect(struct walk *w, const ferry_sync_spec *sync)
+{
+    if (sync->guard.nprotect > FERRY_GUARD_PROTECT_MAX)
+        return ferry_config_fail(w, sync->line, "guard.protect: at most %d fields",
+                                 FERRY_GUARD_PROTECT_MAX);
+    for (size_t i = 0; i < sync->guard.nprotect; i++) {
+        const char *name = sync->guard.protect[i];
+        bool found = false;
+        for (size_t k = 0; k <= sync->nsteps && !found; k++) {
+            const ferry_sync_spec *s = k == 0 ? sync : &sync->steps[k - 1];
+            for (size_t f = 0; f < s->nfields && !found; f++)
+                found = strcmp(s->fields[f].name, name) == 0;
+        }
+        if (!found)
+            return ferry_config_fail(w, sync->line, "guard.protect: '%s' is not a field of %s",
+                                     name, sync->name);
+    }
+    return FERRY_OK;
+}
 
 /* ---- syncs.NAME.tenant ---- */
 
@@ -1491,6 +1518,7 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
     (void)ferry_config_table_defaults(sync_rules, NITEMS(sync_rules), sync); /* no strings */
     ferry_config_source_defaults(&sync->source);
     sync->guard.max_missing = (ferry_guard_limit){.set = true, .percent = true, .value = 1000};
+    sync->guard.hold_for_ms = 86400000L;
     sync->name = strdup(name);
     if (sync->name == NULL)
         return ferry_config_oom(w);
@@ -1513,8 +1541,12 @@ static ferry_rc on_sync(struct walk *w, const char *name, int line, const struct
         rc = ferry_config_fail(w, line,
                                "a scheduled sync with tenants needs tenant.values or "
                                "tenants.query: the tenants each scheduled time runs");
+    if (rc == FERRY_OK)
+        rc = check_protect(w, sync);
     if (rc != FERRY_OK)
         return rc;
+    for (size_t k = 0; k < sync->nsteps; k++) /* a step's guard is the sync's, whatever the order */
+        sync->steps[k].guard = sync->guard;
     if (sync->title == NULL && (sync->title = strdup(name)) == NULL)
         return ferry_config_oom(w);
     return FERRY_OK;
@@ -1730,6 +1762,8 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     }
     free(s->inputs);
     free(s->schedule);
+    if (s->parent == NULL) /* a step borrows its sync's guard */
+        ferry_config_strv_free(s->guard.protect, s->guard.nprotect);
     for (i = 0; i < s->nsteps; i++)
         ferry_config_sync_done(&s->steps[i]);
     free(s->steps);

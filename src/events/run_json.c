@@ -84,6 +84,15 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "finished_at", ferry_json_time(run->finished_at_ms));
     json_object_set_new(o, "duration_ms",
                         run->finished_at_ms > 0 ? json_integer(run->duration_ms) : json_null());
+    /* Review (docs/review.md). */
+    json_object_set_new(o, "preview", json_boolean(run->preview));
+    json_object_set_new(o, "held_reason", string_or_null(run->held_reason));
+    json_object_set_new(o, "held_admin", json_boolean(run->held_admin));
+    json_object_set_new(o, "held_until", ferry_json_time(run->held_until_ms));
+    json_object_set_new(o, "decision", string_or_null(run->decision));
+    json_object_set_new(o, "decided_by", string_or_null(run->decided_by));
+    json_object_set_new(o, "decision_comment", string_or_null(run->decision_comment));
+    json_object_set_new(o, "decided_at", ferry_json_time(run->decided_at_ms));
     if (run->steps != NULL) {
         /* Written by the run (sync/run.c) as JSON; a text that does not parse is left out
          * rather than sent broken. */

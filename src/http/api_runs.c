@@ -196,6 +196,11 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
         return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                       "allow_missing must be true or false");
     allow_missing = am != NULL && json_is_true(am);
+    /* A preview: held for review whatever it would do (docs/review.md). */
+    json_t *preview = json_object_get(req->doc, "preview");
+    if (preview != NULL && !json_is_boolean(preview))
+        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                                      "preview must be true or false");
     /* An incremental sync fetches everything this once. */
     full = json_object_get(req->doc, "full");
     if (full != NULL && !json_is_boolean(full))
@@ -224,9 +229,17 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
     rq.token = req->who.token_label;
     rq.allow_missing = allow_missing;
     rq.full = full != NULL && json_is_true(full);
+    rq.preview = preview != NULL && json_is_true(preview);
     rq.queued_message = "Sync started...";
     if (ferry_queue_run_request(&q, st, &rq, &got, &created, &wait_ms, &err) != FERRY_OK)
         return wait_ms > 0 ? reply_cooldown(conn, sync, wait_ms) : ferry_http_reply_err(conn, &err);
+    if (got.status == FERRY_RUN_HELD) { /* it blocks the next run until decided */
+        body = json_pack("{s:{s:s, s:s}}", "error", "code", "held", "message",
+                         "a run of this sync is held for review: approve or reject it first");
+        json_object_set_new(body, "run", ferry_run_to_json(&got, NULL));
+        ferry_run_done(&got);
+        return ferry_http_reply_json(conn, MHD_HTTP_CONFLICT, body);
+    }
     free(got.ui_message);
     got.ui_message = strdup(created ? "Sync started..." : "Sync already in progress...");
     body = ferry_run_to_json(&got, NULL);

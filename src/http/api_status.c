@@ -21,7 +21,7 @@ static json_t *stats_json(const ferry_sync_stats *st)
     int64_t total = 0, ended;
     json_t *records = json_object(), *reasons = json_array();
 
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < FERRY_RUN_STATUS_COUNT; i++)
         total += st->by_status[i];
     ended = st->by_status[FERRY_RUN_SUCCEEDED] + st->by_status[FERRY_RUN_FAILED] +
             st->by_status[FERRY_RUN_CANCELLED] + st->by_status[FERRY_RUN_INTERRUPTED];
@@ -93,7 +93,7 @@ enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Conn
     ferry_buf_init(&b, 4 * 1024 * 1024);
     ferry_buf_printf(&b, "# HELP ferry_runs Runs by sync and status.\n# TYPE ferry_runs gauge\n");
     for (size_t i = 0; i < cfg->nsyncs; i++)
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < FERRY_RUN_STATUS_COUNT; k++)
             ferry_buf_printf(&b, "ferry_runs{sync=\"%s\",status=\"%s\"} %lld\n", cfg->syncs[i].name,
                              ferry_run_status_name((ferry_run_status)k),
                              (long long)st[i].by_status[k]);

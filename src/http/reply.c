@@ -124,6 +124,10 @@ enum MHD_Result ferry_http_reply_err(struct MHD_Connection *conn, const ferry_er
     case FERRY_ELIMIT:
         return ferry_http_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "%s",
                                       err->msg);
+    case FERRY_ECONFLICT:
+        return ferry_http_reply_error(conn, MHD_HTTP_CONFLICT, "conflict", "%s", err->msg);
+    case FERRY_EFORBIDDEN:
+        return ferry_http_reply_error(conn, MHD_HTTP_FORBIDDEN, "forbidden", "%s", err->msg);
     default:
         return ferry_http_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                       ferry_rc_name(err->code), "%s", err->msg);

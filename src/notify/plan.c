@@ -16,6 +16,7 @@ static unsigned end_bit(ferry_run_status status)
     case FERRY_RUN_SUCCEEDED:
         return FERRY_NOTIFY_ON_SUCCEEDED;
     case FERRY_RUN_FAILED:
+    case FERRY_RUN_HELD: /* held for review: told like a failure, someone must act */
         return FERRY_NOTIFY_ON_FAILED;
     case FERRY_RUN_CANCELLED:
         return FERRY_NOTIFY_ON_CANCELLED;

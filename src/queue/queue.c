@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "queue/workers.h"
+#include "sync/hold.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -152,6 +153,7 @@ static ferry_run wanted(const ferry_queue_request *req)
     want.dry_run = req->dry_run;
     want.allow_missing = req->allow_missing;
     want.full = req->full;
+    want.preview = req->preview;
     want.queued_at_ms = req->queued_at_ms > 0 ? req->queued_at_ms : ferry_time_now_ms();
     return want;
 }
@@ -288,4 +290,110 @@ void ferry_queue_node_tick(const ferry_queue *q, ferry_store *st, const char *ad
             ferry_workers_cancel(q->workers, ids[i], user);
         free(user);
     }
+}
+
+/* ---- held runs (docs/review.md) ---- */
+
+/* The audit entry of a decision on run run_id. */
+static void audit_decision(ferry_store *st, const char *action, const char *who, int64_t run_id,
+                           const char *comment)
+{
+    ferry_audit_entry e = {.action = (char *)action, .actor = (char *)who};
+    char target[64];
+    ferry_err err;
+
+    snprintf(target, sizeof(target), "run %lld", (long long)run_id);
+    e.target = target;
+    e.detail = (char *)comment;
+    ferry_err_clear(&err);
+    if (st->people->audit_add(st, &e, &err) != FERRY_OK)
+        ferry_log(FERRY_LOG_WARN,
+                  "msg=\"writing the audit entry failed\" event=%s run=%lld error=\"%s\"", action,
+                  (long long)run_id, err.msg);
+}
+
+ferry_rc ferry_queue_run_approve(const ferry_queue *q, ferry_store *st,
+                                 const ferry_queue_decision *d, int64_t run_id, ferry_run *ret_run,
+                                 ferry_err *err)
+{
+    ferry_run run;
+    ticket t;
+    ferry_rc rc;
+
+    if ((rc = st->runs->run_load(st, run_id, &run, err)) != FERRY_OK)
+        return rc;
+    if (run.status == FERRY_RUN_HELD && run.held_admin && !d->admin)
+        rc = ferry_err_set(err, FERRY_EFORBIDDEN,
+                           "run %lld changes a protected field (%s): only an admin may approve it",
+                           (long long)run_id, run.held_reason != NULL ? run.held_reason : "");
+    else if (run.status == FERRY_RUN_HELD && !ferry_hold_snapshot_exists(d->data_dir, run_id))
+        rc = ferry_err_set(err, FERRY_ENOTFOUND,
+                           "what run %lld read is no longer kept in %s/held (removed, or kept by "
+                           "another Ferry's data_dir), so it cannot be applied as reviewed; reject "
+                           "it and run the sync again",
+                           (long long)run_id, d->data_dir);
+    ticket_take(&t, run.sync);
+    ferry_run_done(&run);
+    if (rc == FERRY_OK)
+        rc = st->runs->run_decide(st, run_id, d->now ? FERRY_RUN_RUNNING : FERRY_RUN_QUEUED, false,
+                                  d->who, d->comment, ret_run, err);
+    if (rc == FERRY_OK && !d->now) {
+        ticket_set_run(&t, run_id);
+        ferry_queue_publish(q, "run.queued", ret_run, NULL);
+    }
+    ticket_drop(&t);
+    if (rc != FERRY_OK)
+        return rc;
+    audit_decision(st, "run.approve", d->who, run_id, d->comment);
+    if (!d->now && q != NULL && q->workers != NULL)
+        ferry_workers_wake(q->workers);
+    return FERRY_OK;
+}
+
+ferry_rc ferry_queue_run_reject(const ferry_queue *q, ferry_store *st,
+                                const ferry_queue_decision *d, int64_t run_id, bool expired,
+                                ferry_run *ret_run, ferry_err *err)
+{
+    ferry_rc rc = st->runs->run_decide(st, run_id, FERRY_RUN_REJECTED, expired,
+                                       expired ? "ferry" : d->who, d->comment, ret_run, err);
+
+    if (rc != FERRY_OK)
+        return rc;
+    ferry_hold_snapshot_remove(d->data_dir, run_id);
+    audit_decision(st, expired ? "run.expire" : "run.reject", expired ? "ferry" : d->who, run_id,
+                   d->comment);
+    ferry_queue_publish(q, "run.finished", ret_run, NULL);
+    return FERRY_OK;
+}
+
+int ferry_queue_expire_held(const ferry_queue *q, ferry_store *st, const char *data_dir)
+{
+    ferry_run_filter f = {.status = "held", .limit = 100};
+    ferry_queue_decision d = {.data_dir = data_dir,
+                              .comment = "not decided within the sync's guard.hold_for"};
+    ferry_run *runs = NULL;
+    size_t n = 0;
+    int64_t now = ferry_time_now_ms();
+    int expired = 0;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (st->runs->run_list(st, &f, &runs, &n, &err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_WARN, "msg=\"listing held runs failed\" error=\"%s\"", err.msg);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ferry_run got;
+        if (runs[i].held_until_ms <= 0 || runs[i].held_until_ms > now)
+            continue;
+        ferry_err_clear(&err);
+        if (ferry_queue_run_reject(q, st, &d, runs[i].id, true, &got, &err) == FERRY_OK) {
+            ferry_log(FERRY_LOG_INFO, "msg=\"held run expired, rejected\" run=%lld sync=%s",
+                      (long long)got.id, got.sync);
+            ferry_run_done(&got);
+            expired++;
+        }
+    }
+    ferry_runs_free(runs, n);
+    return expired;
 }

@@ -46,6 +46,7 @@ typedef struct {
     bool dry_run;
     bool allow_missing;         /* on_missing may go past the guard this once */
     bool full;                  /* an incremental sync fetches everything this once */
+    bool preview;               /* held for review whatever it would do (docs/review.md) */
     int64_t queued_at_ms;       /* when it was asked for (the scheduler's due tick), 0: now */
     const char *queued_message; /* the ui_message run.queued shows ("Sync started..."), or
                                    NULL for the stored one */
@@ -106,6 +107,38 @@ void ferry_queue_publish(const ferry_queue *q, const char *type, const ferry_run
  * live only, like run.progress; the run stores its log with its end. Everything borrowed. */
 void ferry_queue_publish_activity(const ferry_queue *q, const ferry_run *run, int64_t n,
                                   int64_t at_ms, const char *kind, const char *text);
+
+/* Who decides on a held run (docs/review.md), and how. Strings borrowed. */
+typedef struct {
+    const char *who;      /* the user name, or "cli" ($USER on the command line) */
+    const char *comment;  /* why, or NULL */
+    bool admin;           /* the decider may approve a change to a protected field */
+    bool now;             /* approve: this process applies it at once (status running, the
+                             lease held: the caller runs ferry_sync_run()); else it is queued
+                             for a worker */
+    const char *data_dir; /* where held runs' snapshots are (the config's data_dir) */
+} ferry_queue_decision;
+
+/* Approves held run run_id: refused with FERRY_ECONFLICT when it is not held (or no longer:
+ * decided twice), FERRY_EFORBIDDEN when it changes a protected field and d->admin is not
+ * set, FERRY_ENOTFOUND when there is no such run or its snapshot is gone. The decision is
+ * written to the audit trail ("run.approve", who, the comment). A queued approval is
+ * published as run.queued and the workers woken. *ret_run (owned by the caller) is the run
+ * as approved. */
+ferry_rc ferry_queue_run_approve(const ferry_queue *q, ferry_store *st,
+                                 const ferry_queue_decision *d, int64_t run_id, ferry_run *ret_run,
+                                 ferry_err *err);
+
+/* Rejects held run run_id (expired: its hold_for passed; d->who is then "ferry"): status
+ * rejected, snapshots removed, "run.reject" (or "run.expire") audited, run.finished
+ * published. Refusals as for approval (no role is needed). */
+ferry_rc ferry_queue_run_reject(const ferry_queue *q, ferry_store *st,
+                                const ferry_queue_decision *d, int64_t run_id, bool expired,
+                                ferry_run *ret_run, ferry_err *err);
+
+/* Rejects, as expired, every held run whose held_until has passed (the scheduler, each tick).
+ * Returns how many. */
+int ferry_queue_expire_held(const ferry_queue *q, ferry_store *st, const char *data_dir);
 
 /* The serving loop's tick, every 200 ms (tick 0 at start): every 5 s records this node's
  * heartbeat (address may be NULL, nworkers its worker threads); every 2 s asks the workers to

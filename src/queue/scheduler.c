@@ -195,6 +195,9 @@ static void *scheduler_main(void *arg)
             st->runs->run_reclaim_expired(st, cfg->lease_ms, &rec, &reclaimed, &err) == FERRY_OK &&
             reclaimed > 0)
             ferry_log(FERRY_LOG_WARN, "msg=\"ended runs whose lease expired\" runs=%d", reclaimed);
+        /* Every 10 s too: held runs nobody decided within guard.hold_for are rejected. */
+        if (tick % 10 == 5)
+            (void)ferry_queue_expire_held(&s->queue, st, cfg->data_dir);
 
         for (size_t i = 0; i < cfg->nsyncs; i++) {
             const ferry_sync_spec *sync = &cfg->syncs[i];

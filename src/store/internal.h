@@ -59,6 +59,11 @@ void ferry_store_announce_interrupted(ferry_store *st, const ferry_recovery *rec
 ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *detail,
                                        ferry_err *err);
 
+/* The refusal of a decision on run id that is not held (run_decide changed nothing):
+ * FERRY_ENOTFOUND "there is no run 12", or FERRY_ECONFLICT "run 12 is succeeded, not held:
+ * ...". */
+ferry_rc ferry_store_not_held(ferry_store *st, int64_t id, ferry_err *err);
+
 /* Counts failure reasons with "row N: " and quoted values left out, keeping the first 64
  * distinct ones. Zero-initialise; ferry_store_tally_take() empties it. */
 #define FERRY_STORE_TALLY_MAX 64
@@ -114,5 +119,10 @@ ferry_delivery_attempt *ferry_store_attempt_add(ferry_delivery *d, size_t n, con
 
 /* The JSON payload of a pg_channel notification for run: {"run_id":N,"sync":"NAME"}. */
 void ferry_store_channel_payload(const ferry_run *run, char *out, size_t outlen);
+
+/* The refusal of a second active run of a sync and tenant: (sync, " for tenant ", tenant). */
+#define FERRY_STORE_ACTIVE_FMT                                                                     \
+    "a run of '%s'%s%s is already queued, running or held for review (a held run waits for "       \
+    "ferry approve RUN or ferry reject RUN)"
 
 #endif

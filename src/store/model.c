@@ -8,14 +8,14 @@
 
 #include "store/store.h"
 
-static const char *const status_names[] = {"queued", "running",   "succeeded",
-                                           "failed", "cancelled", "interrupted"};
+static const char *const status_names[FERRY_RUN_STATUS_COUNT] = {
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted", "held", "rejected"};
 static const char *const outcome_names[] = {"created", "updated", "unchanged",
                                             "skipped", "failed",  "deleted"};
 
 const char *ferry_run_status_name(ferry_run_status status)
 {
-    return (unsigned)status < 6 ? status_names[status] : "unknown";
+    return (unsigned)status < FERRY_RUN_STATUS_COUNT ? status_names[status] : "unknown";
 }
 
 const char *ferry_outcome_name(ferry_outcome outcome)
@@ -25,7 +25,7 @@ const char *ferry_outcome_name(ferry_outcome outcome)
 
 bool ferry_run_status_parse(const char *name, ferry_run_status *ret)
 {
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < FERRY_RUN_STATUS_COUNT; i++) {
         if (name != NULL && strcmp(name, status_names[i]) == 0) {
             *ret = (ferry_run_status)i;
             return true;
@@ -173,6 +173,11 @@ void ferry_run_done(ferry_run *run)
     free(run->mode);
     free(run->since);
     free(run->activity);
+    free(run->held_reason);
+    free(run->change_digest);
+    free(run->decision);
+    free(run->decided_by);
+    free(run->decision_comment);
     memset(run, 0, sizeof(*run));
 }
 
@@ -222,7 +227,10 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
         dup(&dst->steps, src->steps) & dup(&dst->mode, src->mode) & dup(&dst->since, src->since) &
-        dup(&dst->activity, src->activity) &
+        dup(&dst->activity, src->activity) & dup(&dst->held_reason, src->held_reason) &
+        dup(&dst->change_digest, src->change_digest) & dup(&dst->decision, src->decision) &
+        dup(&dst->decided_by, src->decided_by) &
+        dup(&dst->decision_comment, src->decision_comment) &
         ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);

@@ -29,7 +29,9 @@ static void p_bool(ferry_pg_params *p, bool b)
         "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
                        " retry_of, steps, skipped_by_label, full_requested, run_mode, since,"      \
-                       " source_bytes, source_records, activity"
+                       " source_bytes, source_records, activity, preview, held_reason,"            \
+                       " held_admin, " MS("held_until") ", change_digest, decision, decided_by,"   \
+                                                        " decision_comment, " MS("decided_at")
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -71,6 +73,15 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->source_records = PQgetisnull(r, i, 37) ? -1 : ferry_pg_col_int(r, i, 37);
     run->fetched = run->source_records > 0 ? run->source_records : 0;
     run->activity = ferry_pg_col_str(r, i, 38);
+    run->preview = ferry_pg_col_bool(r, i, 39);
+    run->held_reason = ferry_pg_col_str(r, i, 40);
+    run->held_admin = ferry_pg_col_bool(r, i, 41);
+    run->held_until_ms = ferry_pg_col_int(r, i, 42);
+    run->change_digest = ferry_pg_col_str(r, i, 43);
+    run->decision = ferry_pg_col_str(r, i, 44);
+    run->decided_by = ferry_pg_col_str(r, i, 45);
+    run->decision_comment = ferry_pg_col_str(r, i, 46);
+    run->decided_at_ms = ferry_pg_col_int(r, i, 47);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -126,9 +137,9 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing, full_requested)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14, $15)"
-        " ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued', 'running')"
+        " allow_missing, full_requested, preview)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14, $15, $16)"
+        " ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued', 'running', 'held')"
         " DO NOTHING RETURNING id";
     char owner[300];
     PGresult *res;
@@ -155,6 +166,7 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         ferry_pg_param_text(&p, run->token);
         p_bool(&p, run->allow_missing);
         p_bool(&p, run->full);
+        p_bool(&p, run->preview);
         res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "recording the run", sql, &p, err);
         if (res == NULL)
             return FERRY_EDB;
@@ -166,9 +178,8 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
             break;
     }
     if (id == 0)
-        return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
-                             run->sync, run->tenant ? " for tenant " : "",
-                             run->tenant ? run->tenant : "");
+        return ferry_err_set(err, FERRY_EINVAL, FERRY_STORE_ACTIVE_FMT, run->sync,
+                             run->tenant ? " for tenant " : "", run->tenant ? run->tenant : "");
     *ret_id = id;
     return FERRY_OK;
 }
@@ -181,7 +192,8 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
         " deleted = $12, ui_message = $13, log_message = $14, error = $15, error_code = $16,"
         " finished_at = $17, heartbeat_at = " CLOCK ", duration_ms = $18,"
         " cancelled_by = COALESCE($20, cancelled_by), steps = $21, skipped_by_label = $22,"
-        " run_mode = $23, since = $24, source_bytes = $25, source_records = $26, activity = $27"
+        " run_mode = $23, since = $24, source_bytes = $25, source_records = $26, activity = $27,"
+        " held_reason = $28, held_admin = $29, held_until = $30, change_digest = $31"
         " WHERE id = $1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = $19)";
     char owner[300], *labels;
@@ -229,11 +241,17 @@ static ferry_rc finish_write(ferry_pg_store *s, const ferry_run *run, void *arg,
     else
         ferry_pg_param_text(&p, NULL);
     ferry_pg_param_text(&p, run->activity);
+    ferry_pg_param_text(&p, run->held_reason);
+    p_bool(&p, run->held_admin);
+    ferry_pg_param_time(&p, run->held_until_ms);
+    ferry_pg_param_text(&p, run->change_digest);
     /* A successful run's record is written inside its target's transaction: never on a
      * new connection. A failure is recorded after the rollback, and may reconnect. */
-    n = ferry_pg_run_count(
-        s, run->status == FERRY_RUN_SUCCEEDED ? FERRY_PG_NO_RESET : FERRY_PG_MAY_RESET,
-        "recording the run's result", sql, &p, err);
+    n = ferry_pg_run_count(s,
+                           run->status == FERRY_RUN_SUCCEEDED || run->status == FERRY_RUN_HELD
+                               ? FERRY_PG_NO_RESET
+                               : FERRY_PG_MAY_RESET,
+                           "recording the run's result", sql, &p, err);
     free(labels);
     if (n < 0)
         return FERRY_EDB;
@@ -462,7 +480,7 @@ static ferry_rc active_run(ferry_pg_store *s, const char *sync, const char *tena
     res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "reading the active run",
                            "SELECT " RUN_COLUMNS
                            " FROM ferry_runs WHERE sync = $1 AND coalesce(tenant, '')"
-                           " = coalesce($2, '') AND status IN ('queued', 'running')",
+                           " = coalesce($2, '') AND status IN ('queued', 'running', 'held')",
                            &p, err);
     if (res == NULL)
         return FERRY_EDB;
@@ -482,11 +500,10 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
     static const char *const what = "queueing the run";
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label, allow_missing, full_requested) VALUES ($1, $2, $3, $4,"
-        " 'queued', 'queued', $5, $6, 1, $7, $8, $9) ON CONFLICT (sync, (coalesce(tenant, ''))) "
-        "WHERE status IN "
-        "('queued',"
-        " 'running') DO NOTHING RETURNING " RUN_COLUMNS;
+        " queued_at, attempt, token_label, allow_missing, full_requested, preview) VALUES ($1, $2,"
+        " $3, $4, 'queued', 'queued', $5, $6, 1, $7, $8, $9, $10) ON CONFLICT (sync,"
+        " (coalesce(tenant, ''))) WHERE status IN ('queued', 'running', 'held') DO NOTHING"
+        " RETURNING " RUN_COLUMNS;
     ferry_rc rc;
     bool own;
 
@@ -504,6 +521,7 @@ static ferry_rc pg_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         ferry_pg_param_text(&p, run->token);
         p_bool(&p, run->allow_missing);
         p_bool(&p, run->full);
+        p_bool(&p, run->preview);
         /* Concurrent enqueues of the same (sync, tenant) wait on the index for this
          * transaction, then insert nothing. */
         if ((rc = ferry_pg_tx_begin(s, what, &own, err)) != FERRY_OK)
@@ -1013,6 +1031,55 @@ static ferry_rc pg_watermark_put(ferry_store *base, const char *sync, const char
                : FERRY_OK;
 }
 
+static ferry_rc pg_changes_clear(ferry_store *base, int64_t run_id, ferry_err *err)
+{
+    ferry_pg_params p = {0};
+
+    ferry_pg_param_int(&p, run_id);
+    /* Inside the run's transaction: never on a new connection. */
+    return ferry_pg_run_count((ferry_pg_store *)base, FERRY_PG_NO_RESET,
+                              "replacing the held run's changes",
+                              "DELETE FROM ferry_changes WHERE run_id = $1", &p, err) < 0
+               ? FERRY_EDB
+               : FERRY_OK;
+}
+
+static ferry_rc pg_run_decide(ferry_store *base, int64_t id, ferry_run_status to, bool expired,
+                              const char *who, const char *comment, ferry_run *ret_run,
+                              ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    static const char *const set_queued = "status = 'queued', phase = 'queued'";
+    static const char *const set_running =
+        "status = 'running', phase = 'connecting', started_at = " CLOCK ", heartbeat_at = " CLOCK
+        ", lease_owner = $5";
+    static const char *const set_rejected = "status = 'rejected', phase = 'done'";
+    char sql[512], owner[300];
+    ferry_pg_params p = {0};
+    int64_t n;
+
+    snprintf(sql, sizeof(sql),
+             "UPDATE ferry_runs SET %s, decision = $2, decided_by = $3, decision_comment = $4,"
+             " decided_at = " CLOCK " WHERE id = $1 AND status = 'held'",
+             to == FERRY_RUN_QUEUED    ? set_queued
+             : to == FERRY_RUN_RUNNING ? set_running
+                                       : set_rejected);
+    ferry_node_self(owner, sizeof(owner));
+    ferry_pg_param_int(&p, id);
+    ferry_pg_param_text(&p,
+                        to == FERRY_RUN_REJECTED ? (expired ? "expired" : "rejected") : "approved");
+    ferry_pg_param_text(&p, who);
+    ferry_pg_param_text(&p, comment);
+    if (to == FERRY_RUN_RUNNING)
+        ferry_pg_param_text(&p, owner);
+    n = ferry_pg_run_count(s, FERRY_PG_MAY_RESET, "deciding the held run", sql, &p, err);
+    if (n < 0)
+        return FERRY_EDB;
+    if (n == 0)
+        return ferry_store_not_held(base, id, err);
+    return ret_run != NULL ? pg_run_load(base, id, ret_run, err) : FERRY_OK;
+}
+
 const ferry_store_runs_ops ferry_pg_runs_ops = {
     .run_start = pg_run_start,
     .run_enqueue = pg_run_enqueue,
@@ -1026,6 +1093,8 @@ const ferry_store_runs_ops ferry_pg_runs_ops = {
     .run_load = pg_run_load,
     .run_list = pg_run_list,
     .changes_add = pg_changes_add,
+    .changes_clear = pg_changes_clear,
+    .run_decide = pg_run_decide,
     .change_list = pg_change_list,
     .sync_stats = pg_sync_stats,
     .tx_begin = pg_tx_begin,

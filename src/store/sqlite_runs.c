@@ -77,8 +77,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing, full_requested) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11,"
-        " ?12, ?13, ?14, ?15)";
+        " allow_missing, full_requested, preview) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
     char owner[300];
     sqlite3_stmt *st;
     bool active;
@@ -104,6 +104,7 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         ferry_sqlite_bind_text_or_null(st, 13, run->token);
         sqlite3_bind_int(st, 14, run->allow_missing);
         sqlite3_bind_int(st, 15, run->full);
+        sqlite3_bind_int(st, 16, run->preview);
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
@@ -119,9 +120,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
             break;
     }
     if (active)
-        return ferry_err_set(err, FERRY_EINVAL, "a run of '%s'%s%s is already queued or running",
-                             run->sync, run->tenant ? " for tenant " : "",
-                             run->tenant ? run->tenant : "");
+        return ferry_err_set(err, FERRY_EINVAL, FERRY_STORE_ACTIVE_FMT, run->sync,
+                             run->tenant ? " for tenant " : "", run->tenant ? run->tenant : "");
     *ret_id = sqlite3_last_insert_rowid(s->db);
     return FERRY_OK;
 }
@@ -134,7 +134,8 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
         " deleted = ?12, ui_message = ?13, log_message = ?14, error = ?15, error_code = ?16,"
         " finished_at = ?17, heartbeat_at = ?17, duration_ms = ?18,"
         " cancelled_by = COALESCE(?20, cancelled_by), steps = ?21, skipped_by_label = ?22,"
-        " run_mode = ?23, since = ?24, source_bytes = ?25, source_records = ?26, activity = ?27"
+        " run_mode = ?23, since = ?24, source_bytes = ?25, source_records = ?26, activity = ?27,"
+        " held_reason = ?28, held_admin = ?29, held_until = ?30, change_digest = ?31"
         " WHERE id = ?1 AND"
         " status = 'running' AND (lease_owner IS NULL OR lease_owner = ?19)";
     char owner[300], *labels;
@@ -182,6 +183,10 @@ static ferry_rc finish_write(ferry_sqlite_store *s, const ferry_run *run, void *
     if (run->source_bytes > 0 && run->source_records >= 0)
         sqlite3_bind_int64(st, 26, run->source_records);
     ferry_sqlite_bind_text_or_null(st, 27, run->activity);
+    ferry_sqlite_bind_text_or_null(st, 28, run->held_reason);
+    sqlite3_bind_int(st, 29, run->held_admin);
+    ferry_sqlite_bind_time(st, 30, run->held_until_ms);
+    ferry_sqlite_bind_text_or_null(st, 31, run->change_digest);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -207,7 +212,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " error_code, dry_run, queued_at, started_at, finished_at, duration_ms, attempt,"              \
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
     " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since,"          \
-    " source_bytes, source_records, activity"
+    " source_bytes, source_records, activity, preview, held_reason, held_admin, held_until,"       \
+    " change_digest, decision, decided_by, decision_comment, decided_at"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -250,6 +256,15 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
         sqlite3_column_type(st, 37) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 37);
     run->fetched = run->source_records > 0 ? run->source_records : 0;
     run->activity = ferry_sqlite_col_strdup(st, 38);
+    run->preview = sqlite3_column_int(st, 39) != 0;
+    run->held_reason = ferry_sqlite_col_strdup(st, 40);
+    run->held_admin = sqlite3_column_int(st, 41) != 0;
+    run->held_until_ms = ferry_sqlite_col_time(st, 42);
+    run->change_digest = ferry_sqlite_col_strdup(st, 43);
+    run->decision = ferry_sqlite_col_strdup(st, 44);
+    run->decided_by = ferry_sqlite_col_strdup(st, 45);
+    run->decision_comment = ferry_sqlite_col_strdup(st, 46);
+    run->decided_at_ms = ferry_sqlite_col_time(st, 47);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -484,7 +499,7 @@ static ferry_rc active_run(ferry_sqlite_store *s, const char *sync, const char *
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " RUN_COLUMNS " FROM ferry_runs WHERE sync = ?1 AND"
                            " ifnull(tenant, '') = ifnull(?2, '') AND status IN ('queued',"
-                           " 'running')",
+                           " 'running', 'held')",
                            -1, &st, NULL) != SQLITE_OK)
         return ferry_sqlite_db_error(s->db, err, "reading the active run");
     sqlite3_bind_text(st, 1, sync, -1, SQLITE_STATIC);
@@ -506,8 +521,8 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
     ferry_sqlite_store *s = (ferry_sqlite_store *)base;
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, dry_run,"
-        " queued_at, attempt, token_label, allow_missing, full_requested) VALUES (?1, ?2, ?3, ?4,"
-        " 'queued', 'queued', ?5, ?6, 1, ?7, ?8, ?9)";
+        " queued_at, attempt, token_label, allow_missing, full_requested, preview) VALUES (?1, ?2,"
+        " ?3, ?4, 'queued', 'queued', ?5, ?6, 1, ?7, ?8, ?9, ?10)";
     sqlite3_stmt *st;
     ferry_rc frc;
     int rc;
@@ -544,6 +559,7 @@ static ferry_rc st_run_enqueue(ferry_store *base, const ferry_run *run, ferry_ru
         ferry_sqlite_bind_text_or_null(st, 7, run->token);
         sqlite3_bind_int(st, 8, run->allow_missing);
         sqlite3_bind_int(st, 9, run->full);
+        sqlite3_bind_int(st, 10, run->preview);
         rc = sqlite3_step(st);
         bool active =
             rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE;
@@ -1053,6 +1069,64 @@ static ferry_rc st_watermark_put(ferry_store *base, const char *sync, const char
     return rc == SQLITE_DONE ? FERRY_OK : ferry_sqlite_db_error(db, err, "recording the watermark");
 }
 
+static ferry_rc st_changes_clear(ferry_store *base, int64_t run_id, ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM ferry_changes WHERE run_id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "replacing the held run's changes");
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ferry_sqlite_db_error(s->db, err, "replacing the held run's changes");
+    return FERRY_OK;
+}
+
+static ferry_rc st_run_decide(ferry_store *base, int64_t id, ferry_run_status to, bool expired,
+                              const char *who, const char *comment, ferry_run *ret_run,
+                              ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    static const char *const set_queued = "status = 'queued', phase = 'queued'";
+    static const char *const set_running =
+        "status = 'running', phase = 'connecting', started_at = ?5, heartbeat_at = ?5,"
+        " lease_owner = ?6";
+    static const char *const set_rejected = "status = 'rejected', phase = 'done'";
+    char sql[512], owner[300];
+    sqlite3_stmt *st;
+    int rc;
+
+    snprintf(sql, sizeof(sql),
+             "UPDATE ferry_runs SET %s, decision = ?2, decided_by = ?3, decision_comment = ?4,"
+             " decided_at = ?5 WHERE id = ?1 AND status = 'held'",
+             to == FERRY_RUN_QUEUED    ? set_queued
+             : to == FERRY_RUN_RUNNING ? set_running
+                                       : set_rejected);
+    ferry_node_self(owner, sizeof(owner));
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "deciding the held run");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2,
+                      to == FERRY_RUN_REJECTED ? (expired ? "expired" : "rejected") : "approved",
+                      -1, SQLITE_STATIC);
+    ferry_sqlite_bind_text_or_null(st, 3, who);
+    ferry_sqlite_bind_text_or_null(st, 4, comment);
+    ferry_sqlite_bind_time(st, 5, ferry_time_now_ms());
+    if (to == FERRY_RUN_RUNNING)
+        sqlite3_bind_text(st, 6, owner, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ferry_sqlite_db_error(s->db, err, "deciding the held run");
+    if (sqlite3_changes(s->db) == 0)
+        return ferry_store_not_held(base, id, err);
+    return ret_run != NULL ? st_run_load(base, id, ret_run, err) : FERRY_OK;
+}
+
 const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .run_start = st_run_start,
     .run_enqueue = st_run_enqueue,
@@ -1066,6 +1140,8 @@ const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .run_load = st_run_load,
     .run_list = st_run_list,
     .changes_add = st_changes_add,
+    .changes_clear = st_changes_clear,
+    .run_decide = st_run_decide,
     .change_list = st_change_list,
     .sync_stats = st_sync_stats,
     .tx_begin = st_tx_begin,

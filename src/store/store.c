@@ -171,6 +171,22 @@ ferry_rc ferry_store_audit_interrupted(ferry_store *st, int64_t id, const char *
     return st->people->audit_add(st, &audit, err);
 }
 
+ferry_rc ferry_store_not_held(ferry_store *st, int64_t id, ferry_err *err)
+{
+    ferry_run run;
+    ferry_rc rc = st->runs->run_load(st, id, &run, err);
+
+    if (rc != FERRY_OK)
+        return rc;
+    rc = ferry_err_set(
+        err, FERRY_ECONFLICT,
+        "run %lld is %s, not held: only a held run can be approved or rejected%s%s%s",
+        (long long)id, ferry_run_status_name(run.status), run.decision != NULL ? " (it was " : "",
+        run.decision != NULL ? run.decision : "", run.decision != NULL ? ")" : "");
+    ferry_run_done(&run);
+    return rc;
+}
+
 /* "row 17: email 'bob@' is not an email address" -> "email '...' is not an email address". */
 static void normalize_reason(const char *reason, ferry_buf *out)
 {

@@ -32,6 +32,9 @@ typedef enum {
     FERRY_RUN_FAILED,
     FERRY_RUN_CANCELLED,
     FERRY_RUN_INTERRUPTED,
+    FERRY_RUN_HELD,     /* not committed: waits for a person to approve or reject its changes */
+    FERRY_RUN_REJECTED, /* held, then rejected (or expired): nothing was applied */
+    FERRY_RUN_STATUS_COUNT
 } ferry_run_status;
 
 typedef enum {
@@ -142,6 +145,18 @@ typedef struct {
     /* The run's activity log: a JSON array of {"at", "kind", "text"} entries, oldest first,
      * bounded (sync/activity.h), or NULL. */
     char *activity;
+    /* Review (docs/review.md). A run a guard rule or a preview request stopped ends held:
+     * its change rows are kept, its changes are not applied. */
+    bool preview;           /* requested as a preview: held whatever it would do */
+    char *held_reason;      /* why it was held, the rules it broke joined by "; ", or NULL */
+    bool held_admin;        /* it changes a protected field: only an admin may approve it */
+    int64_t held_until_ms;  /* when an undecided held run is rejected as expired; 0: never */
+    char *change_digest;    /* a held run's change set, digested (hex): what approval must
+                               reproduce to apply it */
+    char *decision;         /* "approved", "rejected", "expired", or NULL */
+    char *decided_by;       /* who approved or rejected it, or NULL */
+    char *decision_comment; /* why (a comment), or NULL */
+    int64_t decided_at_ms;  /* 0 when undecided */
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -258,8 +273,8 @@ typedef struct {
 extern const int64_t ferry_stats_bucket_ms[FERRY_STATS_BUCKETS]; /* histogram upper bounds */
 
 typedef struct {
-    int64_t by_status[6]; /* runs per ferry_run_status */
-    int64_t finished;     /* runs with a duration */
+    int64_t by_status[FERRY_RUN_STATUS_COUNT]; /* runs per ferry_run_status */
+    int64_t finished;                          /* runs with a duration */
     double avg_ms;
     int64_t p95_ms;
     int64_t duration_le[FERRY_STATS_BUCKETS]; /* finished runs with duration <= bucket */
@@ -357,6 +372,18 @@ typedef struct {
     /* Adds n change rows (inside the run's transaction when there is one). Callers batch:
      * one call per few hundred rows costs far less than one per row. */
     ferry_rc (*changes_add)(ferry_store *st, const ferry_change *changes, size_t n, ferry_err *err);
+    /* Removes every change row of run_id (a held run's, replaced by the ones its approval or
+     * its hold again writes, in the same transaction). */
+    ferry_rc (*changes_clear)(ferry_store *st, int64_t run_id, ferry_err *err);
+    /* Decides held run id (who and comment may be NULL): FERRY_RUN_QUEUED approves it for a
+     * worker to apply, FERRY_RUN_RUNNING approves it for this process to apply now (status
+     * running, lease held), FERRY_RUN_REJECTED rejects it (expired: as the expiry). One
+     * conditional write: FERRY_ECONFLICT when the run is not held (any more), FERRY_ENOTFOUND
+     * when there is no such run. *ret_run (may
+     * be NULL) is the run as written, owned by the caller. */
+    ferry_rc (*run_decide)(ferry_store *st, int64_t id, ferry_run_status to, bool expired,
+                           const char *who, const char *comment, ferry_run *ret_run,
+                           ferry_err *err);
     /* Lists the changes of run_id matching filter in sequence order; owned by the caller as
      * for run_list. */
     ferry_rc (*change_list)(ferry_store *st, int64_t run_id, const ferry_change_filter *filter,

@@ -2,12 +2,12 @@
  *
  * Shares are kept in hundredths of a percent and compared in integers (count * 10000 >
  * share * of), so 10% of 2,000 is exactly 200 and no rounding lets a row more through. The
- * messages say what the run would have done, that nothing was written, and how to allow it:
- * in the config for good, or (max_missing) with --allow-missing for one run. */
+ * sentences say what the run would do, with its share and the limit it is over. */
 #include "sync/guard.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 bool ferry_guard_limit_is_exceeded(const ferry_guard_limit *limit, int64_t count, int64_t of)
 {
@@ -36,53 +36,93 @@ void ferry_guard_limit_format(const ferry_guard_limit *limit, char *out, size_t 
         snprintf(out, outlen, "%" PRId64 ".%02" PRId64 "%%", v / 100, v % 100);
 }
 
-/* count as a share of of, for messages ("38.1%"). */
+/* n with thousands separators ("2,000"). */
+static void format_count(int64_t n, char *out, size_t outlen)
+{
+    char digits[32];
+    size_t len, j = 0;
+
+    snprintf(digits, sizeof(digits), "%" PRId64, n < 0 ? 0 : n);
+    len = strlen(digits);
+    for (size_t i = 0; i < len && j + 2 < outlen; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            out[j++] = ',';
+        out[j++] = digits[i];
+    }
+    out[j] = '\0';
+}
+
+/* count as a share of of, for messages: whole percents ("38%"), tenths under 1% ("0.4%"). */
 static void format_share(int64_t count, int64_t of, char *out, size_t outlen)
 {
     int64_t tenths = of > 0 ? (count * 1000 + of / 2) / of : 0; /* rounded half up */
 
     if (of <= 0)
         snprintf(out, outlen, "all");
-    else
+    else if (tenths < 10)
         snprintf(out, outlen, "%" PRId64 ".%" PRId64 "%%", tenths / 10, tenths % 10);
+    else
+        snprintf(out, outlen, "%" PRId64 "%%", (count * 100 + of / 2) / of);
 }
 
-ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant, int64_t missing,
-                                   int64_t scope, ferry_err *err)
+/* Appends sentence to the reasons, "; " between two. */
+static void add_reason(ferry_buf *reasons, const char *sentence)
 {
-    char limit[32], share[32];
-
-    if (!ferry_guard_limit_is_exceeded(&sync->guard.max_missing, missing, scope))
-        return FERRY_OK;
-    ferry_guard_limit_format(&sync->guard.max_missing, limit, sizeof(limit));
-    format_share(missing, scope, share, sizeof(share));
-    return ferry_err_set(
-        err, FERRY_ELIMIT,
-        "the run would %s %" PRId64 " of the %" PRId64 " rows of %s%s%s%s (%s), more than "
-        "guard.max_missing allows (%s), so it was stopped before writing anything; if the "
-        "source is right, allow it with guard: {max_missing: 100%%} on the sync, or for one run "
-        "with ferry sync %s%s%s --allow-missing",
-        sync->target.on_missing == FERRY_ON_MISSING_FLAG ? "flag as missing" : "delete", missing,
-        scope, sync->target.table, tenant != NULL ? " for tenant '" : "",
-        tenant != NULL ? tenant : "", tenant != NULL ? "'" : "", share, limit, sync->name,
-        tenant != NULL ? " --tenant " : "", tenant != NULL ? tenant : "");
+    if (reasons->len > 0)
+        ferry_buf_append(reasons, "; ", 2);
+    ferry_buf_append(reasons, sentence, strlen(sentence));
 }
 
-ferry_rc ferry_guard_check_failed(const ferry_sync_spec *sync, int64_t failed, int64_t processed,
-                                  const char *first_failure, ferry_err *err)
+bool ferry_guard_hold_limit(const ferry_guard_limit *limit, ferry_guard_rule rule, int64_t count,
+                            int64_t of, const char *noun, const char *first, ferry_buf *reasons)
 {
-    char limit[32], share[32];
+    char limit_text[32], share[32], n[32], total[32], sentence[800];
 
-    if (!ferry_guard_limit_is_exceeded(&sync->guard.max_failed, failed, processed))
-        return FERRY_OK;
-    ferry_guard_limit_format(&sync->guard.max_failed, limit, sizeof(limit));
-    format_share(failed, processed, share, sizeof(share));
-    return ferry_err_set(
-        err, FERRY_ELIMIT,
-        "%" PRId64 " of the %" PRId64 " records failed (%s), more than "
-        "guard.max_failed allows (%s), so the run was stopped before writing "
-        "anything%s%.300s%s; fix the source, or raise guard.max_failed on the "
-        "sync",
-        failed, processed, share, limit, first_failure != NULL ? " (the first: " : "",
-        first_failure != NULL ? first_failure : "", first_failure != NULL ? ")" : "");
+    /* A share of max_updated holds from the first row: an update of 5 of 10 rows matters. */
+    if (rule == FERRY_GUARD_UPDATED && limit->set && limit->percent
+            ? count * 10000 <= limit->value * (of > 0 ? of : 0)
+            : !ferry_guard_limit_is_exceeded(limit, count, of))
+        return false;
+    ferry_guard_limit_format(limit, limit_text, sizeof(limit_text));
+    format_share(count, of, share, sizeof(share));
+    format_count(count, n, sizeof(n));
+    format_count(of, total, sizeof(total));
+    if (rule == FERRY_GUARD_FAILED)
+        snprintf(sentence, sizeof(sentence), "%s of %s %s failed (%s), more than %s%s%.300s%s", n,
+                 total, noun, share, limit_text, first != NULL ? " (the first: " : "",
+                 first != NULL ? first : "", first != NULL ? ")" : "");
+    else
+        snprintf(sentence, sizeof(sentence), "would %s %s of %s %s (%s), more than %s",
+                 rule == FERRY_GUARD_UPDATED   ? "update"
+                 : rule == FERRY_GUARD_FLAGGED ? "flag as missing"
+                                               : "delete",
+                 n, total, noun, share, limit_text);
+    add_reason(reasons, sentence);
+    return true;
+}
+
+void ferry_guard_hold_protected(const char *field, int64_t count, int64_t of, const char *noun,
+                                ferry_buf *reasons)
+{
+    char n[32], total[32], sentence[300];
+
+    format_count(count, n, sizeof(n));
+    format_count(of, total, sizeof(total));
+    snprintf(sentence, sizeof(sentence), "would change protected field %s of %s of %s %s", field, n,
+             total, noun);
+    add_reason(reasons, sentence);
+}
+
+bool ferry_guard_diff_has_field(const char *diff_json, const char *field)
+{
+    size_t len = strlen(field);
+
+    /* A key is a string followed by ':'; inside a JSON string every '"' is escaped, so
+     * "FIELD": not preceded by a backslash is the key itself. */
+    for (const char *p = diff_json; p != NULL && (p = strchr(p, '"')) != NULL; p++) {
+        if ((p == diff_json || p[-1] != '\\') && strncmp(p + 1, field, len) == 0 &&
+            p[len + 1] == '"' && p[len + 2] == ':')
+            return true;
+    }
+    return false;
 }

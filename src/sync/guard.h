@@ -1,8 +1,9 @@
-/* guard.h - a sync's guard: limits on what one run may do before it is refused.
+/* guard.h - a sync's guard: limits on what one run may do before a person looks at it.
  *
  * A run that would delete or flag more of the table's rows than guard.max_missing allows,
- * or in which more records fail than guard.max_failed allows, fails before it writes
- * anything that lasts: the run is one transaction, so the target is left exactly as it was.
+ * update more than guard.max_updated allows, in which more records fail than
+ * guard.max_failed allows, or which changes a field guard.protect names, is held: nothing it
+ * did is committed, its change set is kept for review (sync/hold.h, docs/review.md).
  * The limits are a share ("10%", of the rows in the run's scope, or of the records the run
  * processed) or a count ("50"). A share is only enforced past GUARD_SHARE_FLOOR rows, so a
  * small table can lose a row or two. docs/config.md ("guard") is the user's side.
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 /* A share limit lets this many rows (or records) go whatever the share. */
@@ -27,16 +29,26 @@ bool ferry_guard_limit_is_exceeded(const ferry_guard_limit *limit, int64_t count
 /* Writes limit as written in a config ("10%", "2.5%", "50") to out (outlen bytes). */
 void ferry_guard_limit_format(const ferry_guard_limit *limit, char *out, size_t outlen);
 
-/* Checks the rows on_missing would delete or flag (missing) against guard.max_missing, out of
- * scope: the rows of the table (of tenant, when not NULL) before the run. FERRY_ELIMIT with a
- * message that gives the count and the two ways to allow it when over. */
-ferry_rc ferry_guard_check_missing(const ferry_sync_spec *sync, const char *tenant, int64_t missing,
-                                   int64_t scope, ferry_err *err);
+/* What a limit counts. */
+typedef enum {
+    FERRY_GUARD_DELETED, /* rows on_missing would delete (max_missing) */
+    FERRY_GUARD_FLAGGED, /* rows on_missing would flag as missing (max_missing) */
+    FERRY_GUARD_UPDATED, /* rows updated (max_updated) */
+    FERRY_GUARD_FAILED,  /* records that failed (max_failed) */
+} ferry_guard_rule;
 
-/* Checks the records that failed against guard.max_failed, out of the records the run
- * processed. first_failure (may be NULL) is the reason of the first one, quoted in the
- * message. FERRY_ELIMIT when over. */
-ferry_rc ferry_guard_check_failed(const ferry_sync_spec *sync, int64_t failed, int64_t processed,
-                                  const char *first_failure, ferry_err *err);
+/* When count out of of is over limit, appends the broken rule's sentence to reasons ("; "
+ * between two) and returns true: "would update 5 of 10 services (50%), more than 30%",
+ * "21 of 2,000 therapists failed (1%), more than 1% (the first: FIRST)". noun: the sync's
+ * (plural); first (may be NULL): a failed record's reason. */
+bool ferry_guard_hold_limit(const ferry_guard_limit *limit, ferry_guard_rule rule, int64_t count,
+                            int64_t of, const char *noun, const char *first, ferry_buf *reasons);
+
+/* Appends "would change protected field email of 3 of 2,000 therapists" to reasons. */
+void ferry_guard_hold_protected(const char *field, int64_t count, int64_t of, const char *noun,
+                                ferry_buf *reasons);
+
+/* Whether an updated record's diff ({"field": ["old", "new"], ...}) changes field. */
+bool ferry_guard_diff_has_field(const char *diff_json, const char *field);
 
 #endif

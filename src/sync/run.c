@@ -38,12 +38,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "source/source.h"
 #include "sync/activity.h"
 #include "sync/feed.h"
 #include "sync/guard.h"
+#include "sync/hold.h"
 #include "sync/label.h"
 #include "sync/lookup.h"
 #include "sync/map.h"
@@ -183,6 +185,14 @@ typedef struct {
     ferry_activity_log *activity;     /* NULL when out of memory: the run goes on without */
     bool activity_dirty;              /* entries not yet in run.activity */
     char first_failure[512];          /* the reason of the first failed record, for the guard */
+    /* Review (sync/hold.h). */
+    ferry_buf hold;             /* the guard's rules the run broke, "; "-joined: it is held */
+    bool hold_admin;            /* one of them is guard.protect's */
+    bool approving;             /* applying a held run someone approved: its snapshots */
+    ferry_change_digest digest; /* of the change rows written, in order */
+    int64_t scope;              /* the step's rows before the run, when its on_missing scan
+                                   counted them; else -1 */
+    int64_t protected_n[FERRY_GUARD_PROTECT_MAX]; /* the step's updates of each protected field */
 } run_ctx;
 
 void ferry_run_format_summary(const ferry_sync_spec *sync, const int64_t c[],
@@ -512,6 +522,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
         b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
         b->items[i].link = b->link[i] == NO_STRING ? NULL : b->arena.data + b->link[i];
+        ferry_change_digest_add(&c->digest, &b->items[i]);
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
@@ -550,15 +561,22 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, c
     return FERRY_OK;
 }
 
-/* The guard's max_missing, before on_missing touches a row. */
+/* The guard's max_missing, before on_missing touches a row: a run over it goes on, to show
+ * every row it would remove, and is held at the end. */
 static ferry_rc on_missing_check_cb(void *ctx, int64_t missing, int64_t in_scope, ferry_err *err)
 {
     run_ctx *c = ctx;
 
-    if (c->run.allow_missing)
+    (void)err;
+    c->scope = in_scope - step_count(c, FERRY_OUTCOME_CREATED);
+    if (c->run.allow_missing || c->approving)
         return FERRY_OK;
-    return ferry_guard_check_missing(c->sync, c->run.tenant, missing,
-                                     in_scope - step_count(c, FERRY_OUTCOME_CREATED), err);
+    (void)ferry_guard_hold_limit(&c->whole->guard.max_missing,
+                                 c->sync->target.on_missing == FERRY_ON_MISSING_FLAG
+                                     ? FERRY_GUARD_FLAGGED
+                                     : FERRY_GUARD_DELETED,
+                                 missing, c->scope, c->sync->noun, NULL, &c->hold);
+    return FERRY_OK;
 }
 
 static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
@@ -609,6 +627,9 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
         return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, err);
     case FERRY_OUTCOME_UPDATED:
         log_outcome(c, it);
+        for (size_t i = 0; i < c->whole->guard.nprotect && it->diff_json != NULL; i++)
+            if (ferry_guard_diff_has_field(it->diff_json, c->whole->guard.protect[i]))
+                c->protected_n[i]++;
         return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
@@ -1049,9 +1070,9 @@ static void fill_end(run_ctx *c, ferry_run_status status)
     c->run.finished_at_ms = now;
     c->run.duration_ms = now - c->run.started_at_ms;
     set_phase(c, "done");
-    if (status == FERRY_RUN_SUCCEEDED)
+    if (status == FERRY_RUN_SUCCEEDED || status == FERRY_RUN_HELD)
         c->run.percent = 100;
-    count_source(c, status == FERRY_RUN_SUCCEEDED);
+    count_source(c, status == FERRY_RUN_SUCCEEDED || status == FERRY_RUN_HELD);
     char said[64];
     snprintf(said, sizeof(said), "done: %s", ferry_run_status_name(status));
     note(c, "phase", said);
@@ -1320,6 +1341,11 @@ static ferry_rc open_source(run_ctx *c, size_t k, ferry_err *err)
     if ((rc = plan_incremental(c, k, err)) != FERRY_OK)
         return rc;
     so.since = is_incremental(c, k) ? c->incr[k].since : NULL;
+    char snapshot[4096];
+    if (c->approving) { /* what was reviewed, not what the source holds now */
+        ferry_hold_snapshot_path(opt->config->data_dir, c->run.id, k, snapshot, sizeof(snapshot));
+        so.replay = snapshot;
+    }
     rc = ferry_source_open(sync, &so, &c->sources[k], err);
     c->source = c->sources[k];
     if (rc == FERRY_EEMPTY && sync->allow_empty) {
@@ -1372,7 +1398,28 @@ static ferry_rc begin_target(run_ctx *c, size_t k, ferry_err *err)
             return rc;
         c->store_txn = true;
     }
+    /* An approved run writes its change rows anew, in place of the ones reviewed. */
+    if (k == 0 && c->approving)
+        return opt->store->runs->changes_clear(opt->store, c->run.id, err);
     return FERRY_OK;
+}
+
+/* The guard's rules judged at a step's end: max_updated (of the rows the table had, as the
+ * on_missing scan counted them, or else of the rows the records found) and guard.protect. */
+static void hold_rules(run_ctx *c)
+{
+    const ferry_guard_spec *g = &c->whole->guard;
+    int64_t updated = step_count(c, FERRY_OUTCOME_UPDATED);
+    int64_t of = c->scope >= 0 ? c->scope : updated + step_count(c, FERRY_OUTCOME_UNCHANGED);
+
+    (void)ferry_guard_hold_limit(&g->max_updated, FERRY_GUARD_UPDATED, updated, of, c->sync->noun,
+                                 NULL, &c->hold);
+    for (size_t i = 0; i < g->nprotect; i++) {
+        if (c->protected_n[i] == 0)
+            continue;
+        ferry_guard_hold_protected(g->protect[i], c->protected_n[i], of, c->sync->noun, &c->hold);
+        c->hold_admin = true;
+    }
 }
 
 /* Executes step k (the whole sync without steps) up to its last change row: its writes wait
@@ -1392,6 +1439,7 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
     c->key_has_lookup = false;
     c->key_field = sync->target.nkey > 0 ? ferry_sync_field_index(sync, sync->target.key[0]) : -1;
     c->first_failure[0] = '\0';
+    memset(c->protected_n, 0, sizeof(c->protected_n));
     if (sync->source_step >= 0) {
         /* The rows of an earlier step's source, read again from what was fetched once. */
         ferry_source_options so = {.base_dir = c->opt->config->dir,
@@ -1437,10 +1485,11 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
                              "the source has a header but no rows; if that can be right, set "
                              "allow_empty: true on the sync (on_missing is never applied to an "
                              "empty source)");
-    if ((rc = ferry_guard_check_failed(sync, step_count(c, FERRY_OUTCOME_FAILED), processed,
-                                       c->first_failure[0] != '\0' ? c->first_failure : NULL,
-                                       err)) != FERRY_OK)
-        return rc;
+    if (!c->approving)
+        (void)ferry_guard_hold_limit(
+            &c->whole->guard.max_failed, FERRY_GUARD_FAILED, step_count(c, FERRY_OUTCOME_FAILED),
+            processed, sync->noun, c->first_failure[0] != '\0' ? c->first_failure : NULL, &c->hold);
+    c->scope = -1;
     if (sync->target.on_missing != FERRY_ON_MISSING_KEEP) {
         if (is_incremental(c, k))
             *ret_note = "on_missing was not applied: an incremental run fetches only the records "
@@ -1456,6 +1505,8 @@ static ferry_rc execute_step(run_ctx *c, size_t k, const char **ret_note, ferry_
     }
     if ((rc = flush_changes(c, err)) != FERRY_OK)
         return rc;
+    if (!c->approving)
+        hold_rules(c);
     if (c->nsteps > 1 && (rc = c->target->ops->release(c->target, err)) != FERRY_OK)
         return rc;
     for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
@@ -1490,6 +1541,104 @@ static void rollback_targets(run_ctx *c)
             c->targets[k]->ops->rollback(c->targets[k]);
 }
 
+/* An approved run's change set against the one reviewed: a different one (the target
+ * changed since) holds the run again, saying so. */
+static void compare_reviewed(run_ctx *c)
+{
+    const char *reviewed = c->opt->run->change_digest;
+    char now[FERRY_CHANGE_DIGEST_HEX];
+    ferry_change_digest d = c->digest; /* a copy: the run's own goes on to hold_run() */
+
+    ferry_change_digest_final(&d, now);
+    if (reviewed != NULL && strcmp(reviewed, now) == 0)
+        return;
+    const ferry_run *was = c->opt->run;
+    int64_t then = was->counts[FERRY_OUTCOME_CREATED] + was->counts[FERRY_OUTCOME_UPDATED] +
+                   was->counts[FERRY_OUTCOME_SKIPPED] + was->counts[FERRY_OUTCOME_FAILED] +
+                   was->counts[FERRY_OUTCOME_DELETED] +
+                   ferry_label_counts_total(&was->skipped_by_label);
+    ferry_buf_printf(&c->hold,
+                     "the target changed since the review: applied now, its changes differ from "
+                     "the ones reviewed (%lld now, %lld then); review them again",
+                     (long long)d.rows, (long long)then);
+    c->hold_admin = c->opt->run->held_admin;
+}
+
+/* Keeps what the run read (each step's own source) in the data folder, for its approval. */
+static ferry_rc keep_snapshots(run_ctx *c, ferry_err *err)
+{
+    const char *dir = c->opt->config->data_dir;
+    int64_t left = (int64_t)c->opt->config->held_max_bytes;
+    char path[4096];
+    ferry_rc rc;
+
+    if ((rc = ferry_hold_snapshot_mkdir(dir, c->run.id, err)) != FERRY_OK)
+        return rc;
+    for (size_t k = 0; k < c->nsteps; k++) {
+        struct stat st;
+        if (c->sources[k] == NULL || ferry_sync_step(c->whole, k)->source_step >= 0)
+            continue;
+        ferry_hold_snapshot_path(dir, c->run.id, k, path, sizeof(path));
+        rc = ferry_source_snapshot(c->sources[k], path, left > 0 ? left : 1, err);
+        if (rc == FERRY_OK && stat(path, &st) == 0)
+            left -= (int64_t)st.st_size;
+        if (rc != FERRY_OK) {
+            ferry_hold_snapshot_remove(dir, c->run.id);
+            return rc;
+        }
+    }
+    return FERRY_OK;
+}
+
+/* Ends the run held: its change rows are kept (saved, the transaction rolled back, written
+ * again with the run's end in a transaction of their own), its writes are not; what its
+ * sources read is kept for the approval (an approval held again keeps the snapshots it
+ * applied). */
+static ferry_rc hold_run(run_ctx *c, ferry_err *err)
+{
+    const ferry_run_options *opt = c->opt;
+    ferry_store *st = opt->store;
+    char digest[FERRY_CHANGE_DIGEST_HEX];
+    FILE *saved = NULL;
+    ferry_rc rc;
+
+    if (!c->approving && (rc = keep_snapshots(c, err)) != FERRY_OK) {
+        char why[FERRY_ERR_MSG_MAX];
+        snprintf(why, sizeof(why), "%s", err->msg);
+        return ferry_err_set(err, rc,
+                             "the run would be held for review (%.300s), but what it read could "
+                             "not be kept for the approval: %s",
+                             ferry_buf_str(&c->hold), why);
+    }
+    if ((rc = ferry_hold_changes_save(st, c->run.id, &saved, err)) != FERRY_OK)
+        return rc;
+    rollback_targets(c);
+    if (c->store_txn) {
+        st->runs->tx_rollback(st);
+        c->store_txn = false;
+    }
+    ferry_change_digest_final(&c->digest, digest);
+    c->run.held_admin = c->hold_admin;
+    c->run.held_reason = strdup(ferry_buf_str(&c->hold));
+    c->run.change_digest = strdup(digest);
+    c->run.held_until_ms = ferry_time_now_ms() + c->whole->guard.hold_for_ms;
+    if (c->run.held_reason == NULL || c->run.change_digest == NULL) {
+        fclose(saved);
+        return ferry_err_set(err, FERRY_ENOMEM, "holding the run");
+    }
+    if ((rc = st->runs->tx_begin(st, err)) == FERRY_OK) {
+        c->store_txn = true;
+        if ((rc = st->runs->changes_clear(st, c->run.id, err)) == FERRY_OK &&
+            (rc = ferry_hold_changes_restore(st, c->run.id, saved, err)) == FERRY_OK &&
+            (rc = st->runs->run_finish(st, &c->run, err)) == FERRY_OK)
+            rc = commit_store(c, err);
+    }
+    fclose(saved);
+    if (rc != FERRY_OK) /* the caller rolls back and records the failure */
+        c->run.status = FERRY_RUN_RUNNING;
+    return rc;
+}
+
 static ferry_rc execute(run_ctx *c, ferry_err *err)
 {
     const ferry_run_options *opt = c->opt;
@@ -1515,7 +1664,12 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
             return step_error(c, rc, err);
     set_phase(c, "committing");
     checkpoint(c, true);
-    fill_end(c, FERRY_RUN_SUCCEEDED);
+    if (c->approving) /* what was reviewed, or held again */
+        compare_reviewed(c);
+    bool hold = !c->run.dry_run && (c->hold.len > 0 || (c->run.preview && !c->approving));
+    if (hold && c->hold.len == 0)
+        ferry_buf_printf(&c->hold, "a preview: nothing is applied until it is approved");
+    fill_end(c, hold ? FERRY_RUN_HELD : FERRY_RUN_SUCCEEDED);
     summary[0] = '\0';
     for (size_t k = 0; k < c->nsteps; k++) /* one sentence per step, joined by a space */
         snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary), "%s%s", k ? " " : "",
@@ -1524,13 +1678,19 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     if (mode[0] != '\0')
         snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary), " %s", mode);
     refresh_steps(c);
-    if (c->run.dry_run) {
-        char dry[sizeof(summary) + 64];
-        snprintf(dry, sizeof(dry), "Dry run, nothing was changed. %s", summary);
-        c->run.ui_message = strdup(dry);
-    } else {
-        c->run.ui_message = strdup(summary);
-    }
+    char said[sizeof(summary) + 2048];
+    if (c->run.dry_run && c->hold.len > 0)
+        snprintf(said, sizeof(said),
+                 "Dry run, nothing was changed. A real run would be held: %s. %s",
+                 ferry_buf_str(&c->hold), summary);
+    else if (c->run.dry_run)
+        snprintf(said, sizeof(said), "Dry run, nothing was changed. %s", summary);
+    else if (hold)
+        snprintf(said, sizeof(said), "Held for review: %s. Nothing was changed yet. %s",
+                 ferry_buf_str(&c->hold), summary);
+    else
+        snprintf(said, sizeof(said), "%s", summary);
+    c->run.ui_message = strdup(said);
     c->run.log_message = build_log_message(c, c->run.ui_message, note);
     if (c->run.ui_message == NULL || c->run.log_message == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "building the run's messages");
@@ -1540,6 +1700,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
             return rc;
         return commit_store(c, err);
     }
+    if (hold)
+        return hold_run(c, err);
     if ((rc = keep_watermarks(c, err)) != FERRY_OK)
         return rc;
     if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
@@ -1548,7 +1710,11 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
         return rc;
     /* With target.database, the data is in by now; should this commit fail, the run is
      * recorded as failed although its rows landed, and the next run finds them unchanged. */
-    return commit_store(c, err);
+    if ((rc = commit_store(c, err)) != FERRY_OK)
+        return rc;
+    if (c->approving)
+        ferry_hold_snapshot_remove(opt->config->data_dir, c->run.id);
+    return FERRY_OK;
 }
 
 /* Waits before retry number n: 0.5 s doubling up to 30 s, with up to 25% random jitter so
@@ -1607,6 +1773,9 @@ static void reset_for_retry(run_ctx *c)
     c->seq = 0;
     c->keyless_failures = 0;
     c->first_failure[0] = '\0';
+    ferry_buf_reset(&c->hold);
+    c->hold_admin = false;
+    ferry_change_digest_init(&c->digest);
     c->pending = c->pending_total = c->settled_total = 0;
     c->target_dirty = c->draining = false;
     c->queue.n = c->queue.head = 0;
@@ -1711,6 +1880,17 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     if (c.activity != NULL)
         ferry_activity_log_init(c.activity);
     c.run.dry_run = run->dry_run;
+    c.run.preview = run->preview;
+    c.approving = run->decision != NULL && strcmp(run->decision, "approved") == 0;
+    if (c.approving) {
+        c.run.decision = strdup(run->decision);
+        c.run.decided_by = run->decided_by != NULL ? strdup(run->decided_by) : NULL;
+        c.run.decision_comment =
+            run->decision_comment != NULL ? strdup(run->decision_comment) : NULL;
+        c.run.decided_at_ms = run->decided_at_ms;
+    }
+    ferry_buf_init(&c.hold, 16 * 1024);
+    ferry_change_digest_init(&c.digest);
     c.run.allow_missing = run->allow_missing;
     c.run.full = run->full;
     c.run.attempt = run->attempt > 0 ? run->attempt : 1;
@@ -1765,6 +1945,7 @@ out:
     ferry_buf_done(&c.queue.arena);
     ferry_buf_done(&c.names.arena);
     ferry_buf_done(&c.name);
+    ferry_buf_done(&c.hold);
     free(c.names.off);
     free(c.queue.items);
     free(c.batch.items);

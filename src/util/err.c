@@ -103,6 +103,8 @@ const char *ferry_rc_name(ferry_rc rc)
         [FERRY_DONE] = "done",
         [FERRY_ECREDENTIAL] = "credentials",
         [FERRY_EREFUSED] = "refused",
+        [FERRY_ECONFLICT] = "conflict",
+        [FERRY_EFORBIDDEN] = "forbidden",
     };
 
     if ((unsigned)rc < sizeof(names) / sizeof(names[0]) && names[rc] != NULL)

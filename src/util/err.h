@@ -31,6 +31,8 @@ typedef enum {
     FERRY_DONE,        /* not an error: an iterator has no more items */
     FERRY_ECREDENTIAL, /* a credential's variable is unset or its file cannot be read */
     FERRY_EREFUSED,    /* a server (a token endpoint) refused the credentials */
+    FERRY_ECONFLICT,   /* the thing is not in a state that allows it (a run that is not held) */
+    FERRY_EFORBIDDEN,  /* the caller's role does not allow it */
 } ferry_rc;
 
 #define FERRY_ERR_MSG_MAX 1024

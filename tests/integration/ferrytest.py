@@ -373,7 +373,7 @@ def closed_port():
 
 # ---- ferry serve: a JSON client and an event-stream reader ----
 
-TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted", "held", "rejected")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                    "runtime error:")
 LISTENING = re.compile(r"^Ferry is listening on http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops it\)$")

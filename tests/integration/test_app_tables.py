@@ -14,8 +14,9 @@ The cases are a table: every scenario runs on every fixture of the backend (the 
   (target.flag: {column: discarded_at / deleted_at}) and into its active boolean ({column:
   active, value: false}): the missing row is flagged and its updated_at bumped, a re-run
   changes nothing, the returning record clears the flag (NULL / true) as an update.
-- delete_under_guard: on_missing: delete with guard.max_missing: 0 stops the run and changes
-  nothing; with --allow-missing the row goes and the others are untouched.
+- delete_under_guard: on_missing: delete with guard.max_missing: 0 holds the run for review
+  and changes nothing; once it is rejected, with --allow-missing the row goes and the others
+  are untouched.
 A table Ferry creates (no fixture) gets the named flag column and the same behaviour.
 
 Where docs/app-tables.md has a worked example for a fixture and backend, the lifecycle case
@@ -338,12 +339,14 @@ class AppTablesTest(ferrytest.FerryTestCase):
         before = self.set_stamps_back()
         table = self.therapists()
         remaining = self.therapists(but="citra@clinic.example")
-        out, err = self.sync("therapists", expect=1)
-        self.assertIn("the run would delete 1 of the 3 rows of therapists (33.3%), more than "
-                      "guard.max_missing allows (0), so it was stopped before writing anything",
+        out, err = self.sync("therapists", expect=3)
+        self.assertIn("Held for review: would delete 1 of 3 therapists (33%), more than 0.",
                       out + err)
-        self.assertEqual(self.last_run()["status"], "failed")
+        held = self.last_run()
+        self.assertEqual(held["status"], "held")
         self.assertEqual(self.therapists(), table)
+        code, out, err = self.run_ferry("reject", str(held["id"]))
+        self.assertEqual(code, 0, err)
 
         out, _ = self.sync("therapists", "--allow-missing")
         self.assertIn("Processed 2 therapists: 0 created, 0 updated, 2 unchanged, 0 skipped, "

@@ -306,7 +306,7 @@ class UsageTest(DemoTestCase):
             self.assertEqual(code, 0, args)
             self.assertTrue(out.startswith("Usage: ferry COMMAND"), out)
             self.assertIn("Exit status: 0 success, 1 the run failed, 2 usage or config error, "
-                          "130 cancelled.", out)
+                          "3 the run is held for\nreview, 130 cancelled.", out)
             self.assertEqual(err, "")
         for args in (["--version"], ["-V"]):
             code, out, _ = self.run_ferry(*args)

@@ -192,18 +192,22 @@ class RunsTest(IncrementalTestCase):
         self.assertEqual(self.api.take_sent()[0], sent[0])
         self.assertEqual(len(self.table()), 9)
 
-    def test_a_run_that_fails_after_fetching_everything_does_not_move_the_watermark(self):
-        # guard.max_failed 0: a ticket without a subject fails the run after the fetch, in the
-        # apply, so its rows and the watermark roll back together.
+    def test_a_run_held_after_fetching_everything_does_not_move_the_watermark(self):
+        # guard.max_failed 0: a ticket without a subject holds the run after the fetch, in the
+        # apply, so its rows and the watermark roll back together; rejected, it leaves both.
         self.use(extra="    guard: { max_failed: 0 }\n")
         self.sync("tickets")
         first = self.watermark()
         self.api.put(8, iso(T0 + datetime.timedelta(days=2)), subject="")
         self.api.put(9, iso(T0 + datetime.timedelta(days=3)))
-        self.sync("tickets", expect=1)
-        self.assertEqual(self.last_run()["status"], "failed")
+        self.sync("tickets", expect=3)
+        held = self.last_run()
+        self.assertEqual(held["status"], "held")
         self.assertEqual(self.watermark(), first)
         self.assertEqual(len(self.table()), 5)
+        code, _, err = self.run_ferry("reject", str(held["id"]))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.watermark(), first)
         self.api.take_sent()
         self.api.tickets[8]["subject"] = "Eight"
         self.sync("tickets")

@@ -136,7 +136,8 @@ class StepsTest(ferrytest.FerryTestCase):
 
     def test_a_constraint_failure_in_the_second_step_keeps_the_first_step_from_landing(self):
         # brand_id is NOT NULL: an optional look-up writing NULL fails that record at the
-        # database; the guard's max_failed then fails the run, and step one rolls back too.
+        # database; the guard's max_failed then holds the run, and step one lands no more
+        # than step two: both wait for the review, their change rows tagged with their step.
         cfg = catalog_sync()
         pk = cfg["steps"]["packages"]
         pk["fields"]["brand_id"]["lookup"]["optional"] = True
@@ -144,14 +145,16 @@ class StepsTest(ferrytest.FerryTestCase):
         self.write_config({"catalog": cfg})
         before = self.table_rows("brands")
         code, out, err = self.run_ferry("sync", "catalog")
-        self.assertEqual(code, 1, out + err)
-        self.assertIn("step packages:", out)
+        self.assertEqual(code, 3, out + err)
+        self.assertIn("Held for review: 1 of 4 packages failed (25%), more than 0", out)
         self.assertEqual(self.table_rows("brands"), before)
         self.assertEqual(self.table_rows("packages"), [])
         run = self.last_run()
-        self.assertEqual([s["status"] for s in json.loads(run["steps"])],
-                         ["rolled back", "failed"])
-        self.assertEqual(self.changes(run["id"]), [])
+        self.assertEqual(run["status"], "held")
+        changes = self.changes(run["id"])
+        self.assertEqual(sorted({c["step"] for c in changes}), ["brands", "packages"])
+        self.assertEqual([c["outcome"] for c in changes if c["step"] == "packages"].count("failed"),
+                         1)
 
     def test_the_api_shows_steps_and_tags_changes_with_their_step(self):
         self.write_config({"catalog": catalog_sync()})

@@ -222,7 +222,8 @@ static void load_errors_name_the_path_as_given(void **state)
              "shutdown_grace, "
              "session_idle, session_max, metrics_token, max_connections, "
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
-             "allow_hosts, files_dir, trusted_proxies, embed, auth, base_path, notify, public_url, "
+             "allow_hosts, files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, "
+             "base_path, notify, public_url, "
              "notify_retry_base, smtp, "
              "syncs)",
              path);
@@ -448,7 +449,8 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "shutdown_grace, "
         "session_idle, session_max, metrics_token, max_connections, "
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
-        "files_dir, trusted_proxies, embed, auth, base_path, notify, public_url, "
+        "files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, base_path, notify, "
+        "public_url, "
         "notify_retry_base, smtp, syncs)");
 }
 
@@ -2158,7 +2160,37 @@ static void guard_limits_have_defaults_load_and_are_checked(void **state)
     }
     expect_error(MINI_SYNC "    guard: { max_deleted: 5 }\n",
                  "ferry.yaml:6: syncs.people.guard.max_deleted: unknown key (expected one of: "
-                 "max_missing, max_failed)");
+                 "max_missing, max_failed, max_updated, protect, hold_for)");
+}
+
+static void guard_review_keys_load_and_are_checked(void **state)
+{
+    ferry_config *cfg;
+    const ferry_guard_spec *g;
+
+    (void)state;
+    cfg = parse_ok(MINI_SYNC);
+    g = &cfg->syncs[0].guard;
+    assert_false(g->max_updated.set);
+    assert_int_equal(g->nprotect, 0);
+    assert_int_equal(g->hold_for_ms, 86400000L);
+    assert_non_null(strstr(cfg->data_dir, "ferry-data"));
+    assert_int_equal(cfg->held_max_bytes, 1024L * 1024 * 1024);
+    ferry_config_free(cfg);
+
+    cfg = parse_ok("data_dir: held-here\nheld_max_bytes: 5MiB\n" MINI_SYNC
+                   "    guard: { max_updated: 30%, protect: [name, kind], hold_for: 2h }\n");
+    g = &cfg->syncs[0].guard;
+    assert_int_equal(g->max_updated.value, 3000);
+    assert_int_equal(g->nprotect, 2);
+    assert_string_equal(g->protect[1], "kind");
+    assert_int_equal(g->hold_for_ms, 2L * 3600 * 1000);
+    assert_non_null(strstr(cfg->data_dir, "held-here"));
+    assert_int_equal(cfg->held_max_bytes, 5L * 1024 * 1024);
+    ferry_config_free(cfg);
+
+    expect_error(MINI_SYNC "    guard: { protect: [emial] }\n",
+                 "ferry.yaml:2: syncs.people: guard.protect: 'emial' is not a field of people");
 }
 
 static void cron_schedules_load_and_bad_ones_say_why(void **state)
@@ -2625,6 +2657,7 @@ int main(void)
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
         cmocka_unit_test(tenants_query_is_read_and_checked),
         cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
+        cmocka_unit_test(guard_review_keys_load_and_are_checked),
         cmocka_unit_test(unknown_keys_in_source_and_field_are_errors),
         cmocka_unit_test(transform_keys_load_into_the_field),
         cmocka_unit_test(transform_keys_that_do_not_go_together_are_refused),

@@ -400,7 +400,9 @@ static void second_run_start_while_one_is_running_is_einval(void **state)
     start(st, &run);
     ferry_err_clear(&err);
     assert_int_equal(st->runs->run_start(st, &run, &id, &err), FERRY_EINVAL);
-    assert_string_equal(err.msg, "a run of 'therapists' is already queued or running");
+    assert_string_equal(err.msg,
+                        "a run of 'therapists' is already queued, running or held for review (a "
+                        "held run waits for ferry approve RUN or ferry reject RUN)");
     /* The refused run left no record. */
     assert_int_equal(st->runs->run_list(st, &all, &runs, &n, &err), FERRY_OK);
     assert_int_equal(n, 1);
@@ -439,7 +441,8 @@ static void active_runs_are_per_sync_and_tenant(void **state)
     ferry_err_clear(&err);
     assert_int_equal(st->runs->run_start(st, &run, &id, &err), FERRY_EINVAL);
     assert_string_equal(err.msg,
-                        "a run of 'therapists' for tenant acme is already queued or running");
+                        "a run of 'therapists' for tenant acme is already queued, running or held "
+                        "for review (a held run waits for ferry approve RUN or ferry reject RUN)");
 }
 
 static void new_run_can_start_after_the_previous_finished(void **state)
@@ -471,7 +474,7 @@ static void run_start_failing_for_another_reason_is_not_called_a_duplicate(void 
     ferry_err_clear(&err);
     rc = st->runs->run_start(st, &run, &id, &err);
     assert_int_equal(rc, FERRY_EDB);
-    assert_null(strstr(err.msg, "already queued or running"));
+    assert_null(strstr(err.msg, "already queued, running or held"));
 }
 
 static void run_list_is_newest_first_filtered_and_limited(void **state)
@@ -1182,7 +1185,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 14)",
+             "Ferry knows up to 15)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1204,7 +1207,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 14);
+    assert_int_equal(sqlite3_column_int(st, 0), 15);
     assert_int_equal(sqlite3_column_int(st, 1), 9);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1299,6 +1302,15 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN source_bytes;"
                                   " ALTER TABLE ferry_runs DROP COLUMN source_records;"
                                   " ALTER TABLE ferry_runs DROP COLUMN activity;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN preview;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN held_reason;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN held_admin;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN held_until;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN change_digest;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN decision;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN decided_by;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN decision_comment;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN decided_at;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1464,7 +1476,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 14);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 15);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2245,7 +2257,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 10);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 11);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2275,7 +2287,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 10)",
+             "Ferry knows up to 11)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2484,7 +2496,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        10);
+        11);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);

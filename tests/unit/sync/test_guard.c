@@ -81,53 +81,91 @@ static ferry_sync_spec people(ferry_on_missing on_missing)
     return sync;
 }
 
-static void missing_message_gives_the_count_and_both_ways_to_allow_it(void **state)
+static void missing_rule_says_the_count_the_share_and_the_limit(void **state)
 {
     ferry_sync_spec sync = people(FERRY_ON_MISSING_DELETE);
-    ferry_err err;
+    ferry_buf reasons;
 
     (void)state;
-    ferry_err_clear(&err);
-    assert_int_equal(ferry_guard_check_missing(&sync, NULL, 200, 2000, &err), FERRY_OK);
-    assert_int_equal(ferry_guard_check_missing(&sync, NULL, 761, 2000, &err), FERRY_ELIMIT);
-    assert_string_equal(err.msg,
-                        "the run would delete 761 of the 2000 rows of people (38.1%), more than "
-                        "guard.max_missing allows (10%), so it was stopped before writing "
-                        "anything; if the source is right, allow it with guard: {max_missing: "
-                        "100%} on the sync, or for one run with ferry sync people "
-                        "--allow-missing");
-    sync = people(FERRY_ON_MISSING_FLAG);
-    ferry_err_clear(&err);
-    assert_int_equal(ferry_guard_check_missing(&sync, "acme", 30, 40, &err), FERRY_ELIMIT);
-    assert_string_equal(err.msg,
-                        "the run would flag as missing 30 of the 40 rows of people for tenant "
-                        "'acme' (75.0%), more than guard.max_missing allows (10%), so it was "
-                        "stopped before writing anything; if the source is right, allow it with "
-                        "guard: {max_missing: 100%} on the sync, or for one run with ferry sync "
-                        "people --tenant acme --allow-missing");
+    ferry_buf_init(&reasons, 4096);
+    assert_false(ferry_guard_hold_limit(&sync.guard.max_missing, FERRY_GUARD_DELETED, 200, 2000,
+                                        "therapists", NULL, &reasons));
+    assert_int_equal(reasons.len, 0);
+    assert_true(ferry_guard_hold_limit(&sync.guard.max_missing, FERRY_GUARD_DELETED, 761, 2000,
+                                       "therapists", NULL, &reasons));
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "would delete 761 of 2,000 therapists (38%), more than 10%");
+    assert_true(ferry_guard_hold_limit(&sync.guard.max_missing, FERRY_GUARD_FLAGGED, 30, 40,
+                                       "people", NULL, &reasons));
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "would delete 761 of 2,000 therapists (38%), more than 10%; would flag "
+                        "as missing 30 of 40 people (75%), more than 10%");
+    ferry_buf_done(&reasons);
 }
 
-static void failed_message_quotes_the_first_failure(void **state)
+static void updated_rule_holds_from_the_first_row(void **state)
 {
-    ferry_sync_spec sync = people(FERRY_ON_MISSING_KEEP);
-    ferry_err err;
+    ferry_guard_limit thirty = {.set = true, .percent = true, .value = 3000};
+    ferry_guard_limit five = {.set = true, .percent = false, .value = 5};
+    ferry_buf reasons;
 
     (void)state;
-    ferry_err_clear(&err);
+    ferry_buf_init(&reasons, 4096);
+    assert_false(
+        ferry_guard_hold_limit(&thirty, FERRY_GUARD_UPDATED, 3, 10, "services", NULL, &reasons));
+    assert_true(
+        ferry_guard_hold_limit(&thirty, FERRY_GUARD_UPDATED, 5, 10, "services", NULL, &reasons));
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "would update 5 of 10 services (50%), more than 30%");
+    ferry_buf_reset(&reasons);
+    assert_false(
+        ferry_guard_hold_limit(&five, FERRY_GUARD_UPDATED, 5, 10, "services", NULL, &reasons));
+    assert_true(
+        ferry_guard_hold_limit(&five, FERRY_GUARD_UPDATED, 6, 1000, "services", NULL, &reasons));
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "would update 6 of 1,000 services (0.6%), more than 5");
+    ferry_buf_done(&reasons);
+}
+
+static void failed_rule_quotes_the_first_failure(void **state)
+{
+    ferry_sync_spec sync = people(FERRY_ON_MISSING_KEEP);
+    ferry_buf reasons;
+
+    (void)state;
+    ferry_buf_init(&reasons, 4096);
     /* No limit by default. */
-    assert_int_equal(ferry_guard_check_failed(&sync, 900, 1000, NULL, &err), FERRY_OK);
+    assert_false(ferry_guard_hold_limit(&sync.guard.max_failed, FERRY_GUARD_FAILED, 900, 1000,
+                                        "people", NULL, &reasons));
     sync.guard.max_failed = (ferry_guard_limit){.set = true, .percent = true, .value = 500};
-    assert_int_equal(ferry_guard_check_failed(&sync, 50, 1000, "row 2: x", &err), FERRY_OK);
-    assert_int_equal(ferry_guard_check_failed(&sync, 51, 1000,
-                                              "row 7: email 'bob@' is not an "
-                                              "email address",
-                                              &err),
-                     FERRY_ELIMIT);
-    assert_string_equal(err.msg, "51 of the 1000 records failed (5.1%), more than "
-                                 "guard.max_failed allows (5%), so the run was stopped before "
-                                 "writing anything (the first: row 7: email 'bob@' is not an "
-                                 "email address); fix the source, or raise guard.max_failed on "
-                                 "the sync");
+    assert_false(ferry_guard_hold_limit(&sync.guard.max_failed, FERRY_GUARD_FAILED, 50, 1000,
+                                        "people", "row 2: x", &reasons));
+    assert_true(ferry_guard_hold_limit(&sync.guard.max_failed, FERRY_GUARD_FAILED, 51, 1000,
+                                       "people", "row 7: email 'bob@' is not an email address",
+                                       &reasons));
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "51 of 1,000 people failed (5%), more than 5% (the first: row 7: email "
+                        "'bob@' is not an email address)");
+    ferry_buf_done(&reasons);
+}
+
+static void protected_fields_are_found_only_as_keys(void **state)
+{
+    ferry_buf reasons;
+
+    (void)state;
+    assert_true(ferry_guard_diff_has_field("{\"price\":[\"1\",\"2\"]}", "price"));
+    assert_true(
+        ferry_guard_diff_has_field("{\"name\":[\"a\",\"b\"],\"price\":[\"1\",\"2\"]}", "price"));
+    assert_false(ferry_guard_diff_has_field("{\"unit_price\":[\"1\",\"2\"]}", "price"));
+    assert_false(ferry_guard_diff_has_field("{\"prices\":[\"1\",\"2\"]}", "price"));
+    /* A value that reads like the key is not the key. */
+    assert_false(ferry_guard_diff_has_field("{\"name\":[\"a\\\"price\\\":\",\"b\"]}", "price"));
+    ferry_buf_init(&reasons, 4096);
+    ferry_guard_hold_protected("email", 3, 2000, "therapists", &reasons);
+    assert_string_equal(ferry_buf_str(&reasons),
+                        "would change protected field email of 3 of 2,000 therapists");
+    ferry_buf_done(&reasons);
 }
 
 int main(void)
@@ -136,8 +174,10 @@ int main(void)
         cmocka_unit_test(share_is_exact_and_spares_ten_rows),
         cmocka_unit_test(count_and_unset_limits),
         cmocka_unit_test(limits_format_as_written),
-        cmocka_unit_test(missing_message_gives_the_count_and_both_ways_to_allow_it),
-        cmocka_unit_test(failed_message_quotes_the_first_failure),
+        cmocka_unit_test(missing_rule_says_the_count_the_share_and_the_limit),
+        cmocka_unit_test(updated_rule_holds_from_the_first_row),
+        cmocka_unit_test(failed_rule_quotes_the_first_failure),
+        cmocka_unit_test(protected_fields_are_found_only_as_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

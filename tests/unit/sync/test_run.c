@@ -397,8 +397,9 @@ static void a_failed_run_counts_no_labelled_skips(void **state)
     ferry_run run;
 
     (void)state;
-    setup_fx_skip(&fx, "keep", LABELLED_SKIP, "    guard: { max_failed: 0 }\n");
-    write_csv(&fx, SECOND_CSV);
+    setup_fx_skip(&fx, "keep", LABELLED_SKIP, NULL);
+    /* A last record cut off (no line end, short of fields) fails the whole run. */
+    write_csv(&fx, SECOND_CSV "E999,Cut");
     run = run_sync(&fx, false, NULL, NULL);
     assert_int_equal(run.status, FERRY_RUN_FAILED);
     assert_int_equal(run.skipped_by_label.n, 1);
@@ -723,7 +724,8 @@ static void run_while_another_is_active_is_refused(void **state)
     rq.sync = &fx.cfg->syncs[0];
     memset(&run, 0, sizeof(run));
     assert_int_equal(ferry_queue_run_start(fx.store, &rq, &run, &err), FERRY_EINVAL);
-    assert_string_equal(err.msg, "a run of 'staff' is already queued or running");
+    assert_string_equal(err.msg, "a run of 'staff' is already queued, running or held for review "
+                                 "(a held run waits for ferry approve RUN or ferry reject RUN)");
     assert_null(run.sync);
     assert_false(staff_table_exists(&fx));
     teardown_fx(&fx);
@@ -827,7 +829,18 @@ static void write_staff(fixture *fx, int from, int to, int bad)
     free(csv);
 }
 
-static void missing_past_the_guard_fails_the_run_and_changes_nothing(const char *on_missing)
+/* Rejects held run id, as a person would, so the sync may run again. */
+static void reject_held(fixture *fx, int64_t id)
+{
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(fx->store->runs->run_decide(fx->store, id, FERRY_RUN_REJECTED, false, "tester",
+                                                 NULL, NULL, &err),
+                     FERRY_OK);
+}
+
+static void missing_past_the_guard_holds_the_run_and_changes_nothing(const char *on_missing)
 {
     const char *verb = strcmp(on_missing, "flag") == 0 ? "flag as missing" : "delete";
     char *before, want[256];
@@ -844,17 +857,18 @@ static void missing_past_the_guard_fails_the_run_and_changes_nothing(const char 
     /* 89 of the rows, one of them changed, and ten new ones: 11 of 100 would go. */
     write_staff(&fx, 11, 110, 200);
     run = run_sync(&fx, false, NULL, NULL);
-    assert_int_equal(run.status, FERRY_RUN_FAILED);
-    assert_string_equal(run.error_code, "limit");
-    snprintf(want, sizeof(want),
-             "the run would %s 11 of the 100 rows of staff (11.0%%), more than "
-             "guard.max_missing allows (10%%), so it was stopped before writing anything",
-             verb);
-    assert_non_null(strstr(run.error, want));
-    assert_non_null(strstr(run.ui_message, "ferry sync staff --allow-missing. Nothing was "
-                                           "changed."));
+    assert_int_equal(run.status, FERRY_RUN_HELD);
+    snprintf(want, sizeof(want), "would %s 11 of 100 people (11%%), more than 10%%", verb);
+    assert_string_equal(run.held_reason, want);
+    assert_non_null(strstr(run.ui_message, "Held for review: "));
+    assert_non_null(strstr(run.ui_message, "Nothing was changed yet."));
     expect_dump(&fx, "SELECT * FROM staff ORDER BY id", before);
-    expect_changes(&fx, run.id, "");
+    /* Its change set is kept for the review: the 11 rows it would remove among them. */
+    expect_dump(&fx,
+                "SELECT outcome, count(*) FROM ferry_changes WHERE run_id = (SELECT max(id) FROM"
+                " ferry_runs) GROUP BY outcome ORDER BY outcome",
+                "created|10\ndeleted|11\n");
+    reject_held(&fx, run.id);
     ferry_run_done(&run);
 
     /* Ten may go: a share spares ten rows. */
@@ -879,16 +893,16 @@ static void missing_past_the_guard_fails_the_run_and_changes_nothing(const char 
     teardown_fx(&fx);
 }
 
-static void missing_past_the_guard_fails_a_delete_run(void **state)
+static void missing_past_the_guard_holds_a_delete_run(void **state)
 {
     (void)state;
-    missing_past_the_guard_fails_the_run_and_changes_nothing("delete");
+    missing_past_the_guard_holds_the_run_and_changes_nothing("delete");
 }
 
-static void missing_past_the_guard_fails_a_flag_run(void **state)
+static void missing_past_the_guard_holds_a_flag_run(void **state)
 {
     (void)state;
-    missing_past_the_guard_fails_the_run_and_changes_nothing("flag");
+    missing_past_the_guard_holds_the_run_and_changes_nothing("flag");
 }
 
 static void guard_in_the_config_allows_or_limits_more(void **state)
@@ -909,14 +923,15 @@ static void guard_in_the_config_allows_or_limits_more(void **state)
     /* Six records of 40 fail: more than max_failed's 5, so nothing is written at all. */
     write_staff(&fx, 60, 100, 94);
     run = run_sync(&fx, false, NULL, NULL);
-    assert_int_equal(run.status, FERRY_RUN_FAILED);
-    assert_string_equal(run.error_code, "limit");
-    assert_string_equal(run.error,
-                        "6 of the 40 records failed (15.0%), more than guard.max_failed allows "
-                        "(5), so the run was stopped before writing anything (the first: row "
-                        "36: email '@94@example.com' is not an email address); fix the source, "
-                        "or raise guard.max_failed on the sync");
-    expect_changes(&fx, run.id, "");
+    assert_int_equal(run.status, FERRY_RUN_HELD);
+    assert_string_equal(run.held_reason,
+                        "6 of 40 people failed (15%), more than 5 (the first: row 36: email "
+                        "'@94@example.com' is not an email address)");
+    expect_dump(&fx,
+                "SELECT count(*) FROM ferry_changes WHERE run_id = (SELECT max(id) FROM"
+                " ferry_runs) AND outcome = 'failed'",
+                "6\n");
+    reject_held(&fx, run.id);
     ferry_run_done(&run);
     write_staff(&fx, 60, 100, 95);
     run = run_sync(&fx, false, NULL, NULL);
@@ -1153,8 +1168,8 @@ int main(void)
         cmocka_unit_test(run_while_another_is_active_is_refused),
         cmocka_unit_test(progress_percent_never_decreases_and_ends_at_100),
         cmocka_unit_test(on_missing_delete_removes_rows_and_records_them),
-        cmocka_unit_test(missing_past_the_guard_fails_a_delete_run),
-        cmocka_unit_test(missing_past_the_guard_fails_a_flag_run),
+        cmocka_unit_test(missing_past_the_guard_holds_a_delete_run),
+        cmocka_unit_test(missing_past_the_guard_holds_a_flag_run),
         cmocka_unit_test(guard_in_the_config_allows_or_limits_more),
         cmocka_unit_test(on_missing_flag_marks_rows_and_says_so),
         cmocka_unit_test(failed_record_with_a_known_key_keeps_its_row_from_on_missing),

@@ -1,0 +1,50 @@
+/* internal.h - what the command line's files share (cli.c: the commands and their options;
+ * review.c: approve and reject). */
+#ifndef FERRY_CLI_INTERNAL_H
+#define FERRY_CLI_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "store/store.h"
+
+#define EXIT_RUN_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_HELD 3 /* the run is held for review (docs/review.md) */
+#define EXIT_CANCELLED 130
+
+typedef struct {
+    const char *config_path;
+    bool config_explicit; /* --config was given */
+    const char *sync;
+    int limit;
+    bool dry_run;
+    bool allow_missing; /* sync --allow-missing */
+    bool full;          /* sync --full */
+    bool preview;       /* sync --preview */
+    bool targets;       /* migrate --targets */
+    const char *listen; /* serve --listen */
+    const char *role;   /* user add --role */
+    bool password_stdin;
+    const char *user;   /* token create --user */
+    const char *label;  /* token create --name */
+    const char *tenant; /* sync, check --tenant */
+    const char *comment; /* approve, reject --comment */
+    int nargs;
+    char **args;
+} cli_opts;
+
+/* Loads the config and (store not NULL) opens the store, saying what failed on stderr:
+ * 0, or the exit status. */
+int ferry_cli_load(const cli_opts *o, ferry_config **cfg, ferry_store **store);
+
+/* Executes started (recorded running, this process holding its lease) in the foreground:
+ * progress on stderr, Ctrl-C cancels; prints how it ended and returns the exit status. */
+int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *store,
+                      const ferry_sync_spec *sync, const ferry_run *started);
+
+/* ferry approve RUN_ID [--comment TEXT], ferry reject RUN_ID [--comment TEXT] (review.c). */
+int ferry_cli_approve(const cli_opts *o);
+int ferry_cli_reject(const cli_opts *o);
+
+#endif
