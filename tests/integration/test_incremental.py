@@ -192,6 +192,26 @@ class RunsTest(IncrementalTestCase):
         self.assertEqual(self.api.take_sent()[0], sent[0])
         self.assertEqual(len(self.table()), 9)
 
+    def test_an_approved_held_run_applies_its_snapshot_and_moves_the_watermark(self):
+        # The approval asks the API for nothing: it replays the records the held run fetched,
+        # and keeps their highest cursor as the watermark.
+        self.use(extra="    guard: { max_failed: 0 }\n")
+        self.sync("tickets")
+        self.api.put(8, iso(T0 + datetime.timedelta(days=2)), subject="")
+        self.api.put(9, iso(T0 + datetime.timedelta(days=3)))
+        self.sync("tickets", expect=3)
+        held = self.last_run()
+        self.api.take_sent()
+        self.api.put(10, iso(T0 + datetime.timedelta(days=4)))
+        code, out, err = self.run_ferry("approve", str(held["id"]))
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(self.api.take_sent(), [])
+        run = self.last_run()
+        self.assertEqual((run["id"], run["status"], run["failed"]), (held["id"], "succeeded", 1))
+        self.assertEqual(len(self.table()), 6)  # 9 landed; 8 failed; 10 came after the review
+        self.assertEqual(self.watermark()["cursor_ms"],
+                         int((T0 + datetime.timedelta(days=3)).timestamp()) * 1000)
+
     def test_a_run_held_after_fetching_everything_does_not_move_the_watermark(self):
         # guard.max_failed 0: a ticket without a subject holds the run after the fetch, in the
         # apply, so its rows and the watermark roll back together; rejected, it leaves both.

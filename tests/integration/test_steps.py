@@ -155,6 +155,14 @@ class StepsTest(ferrytest.FerryTestCase):
         self.assertEqual(sorted({c["step"] for c in changes}), ["brands", "packages"])
         self.assertEqual([c["outcome"] for c in changes if c["step"] == "packages"].count("failed"),
                          1)
+        # Approved, both steps land as reviewed, in one transaction, the failed record failing.
+        code, out, err = self.run_ferry("approve", str(run["id"]))
+        self.assertEqual(code, 0, out + err)
+        self.assertNotEqual(self.table_rows("brands"), before)
+        self.assertEqual(len(self.table_rows("packages")), 3)
+        done = self.last_run()
+        self.assertEqual((done["status"], done["failed"]), ("succeeded", 1))
+        self.assertEqual(self.changes(run["id"]), changes)
 
     def test_the_api_shows_steps_and_tags_changes_with_their_step(self):
         self.write_config({"catalog": catalog_sync()})
