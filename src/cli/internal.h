@@ -26,9 +26,9 @@ typedef struct {
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
-    const char *user;   /* token create --user */
-    const char *label;  /* token create --name */
-    const char *tenant; /* sync, check --tenant */
+    const char *user;    /* token create --user */
+    const char *label;   /* token create --name */
+    const char *tenant;  /* sync, check --tenant */
     const char *comment; /* approve, reject --comment */
     int nargs;
     char **args;

@@ -38,8 +38,9 @@ static enum MHD_Result decide(struct ferry_server *srv, struct MHD_Connection *c
     if (rc != FERRY_OK)
         return ferry_http_reply_err(conn, &err);
     json_t *body = ferry_run_to_json(&run, NULL);
-    json_object_set_new(body, "message", json_string(approve ? "Approved: applying the changes..."
-                                                             : "Rejected: nothing was applied."));
+    json_object_set_new(body, "message",
+                        json_string(approve ? "Approved: applying the changes..."
+                                            : "Rejected: nothing was applied."));
     ferry_run_done(&run);
     return ferry_http_reply_json(conn, approve ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, body);
 }

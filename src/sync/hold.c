@@ -114,8 +114,7 @@ ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret, fe
     ferry_rc rc = FERRY_OK;
 
     if (f == NULL)
-        return ferry_err_set(err, FERRY_EIO, "keeping the held run's changes: %s",
-                             strerror(errno));
+        return ferry_err_set(err, FERRY_EIO, "keeping the held run's changes: %s", strerror(errno));
     for (;;) {
         ferry_change *changes = NULL;
         size_t n = 0;
@@ -156,9 +155,8 @@ ferry_rc ferry_hold_changes_restore(ferry_store *st, int64_t run_id, FILE *f, fe
         if (rc == FERRY_OK)
             batch[n++].run_id = run_id;
         if (n > 0 && (n == sizeof(batch) / sizeof(batch[0]) || rc != FERRY_OK)) {
-            ferry_rc wrc = rc == FERRY_OK || rc == FERRY_DONE
-                               ? st->runs->changes_add(st, batch, n, err)
-                               : rc;
+            ferry_rc wrc =
+                rc == FERRY_OK || rc == FERRY_DONE ? st->runs->changes_add(st, batch, n, err) : rc;
             for (size_t i = 0; i < n; i++)
                 ferry_change_done(&batch[i]);
             n = 0;

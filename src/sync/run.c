@@ -1619,6 +1619,8 @@ static ferry_rc hold_run(run_ctx *c, ferry_err *err)
     }
     ferry_change_digest_final(&c->digest, digest);
     c->run.held_admin = c->hold_admin;
+    free(c->run.held_reason);
+    free(c->run.change_digest);
     c->run.held_reason = strdup(ferry_buf_str(&c->hold));
     c->run.change_digest = strdup(digest);
     c->run.held_until_ms = ferry_time_now_ms() + c->whole->guard.hold_for_ms;
@@ -1634,8 +1636,14 @@ static ferry_rc hold_run(run_ctx *c, ferry_err *err)
             rc = commit_store(c, err);
     }
     fclose(saved);
-    if (rc != FERRY_OK) /* the caller rolls back and records the failure */
+    if (rc != FERRY_OK) { /* the caller rolls back and records the failure, not held */
         c->run.status = FERRY_RUN_RUNNING;
+        c->run.held_admin = false;
+        c->run.held_until_ms = 0;
+        free(c->run.held_reason);
+        free(c->run.change_digest);
+        c->run.held_reason = c->run.change_digest = NULL;
+    }
     return rc;
 }
 
@@ -1888,6 +1896,11 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         c.run.decision_comment =
             run->decision_comment != NULL ? strdup(run->decision_comment) : NULL;
         c.run.decided_at_ms = run->decided_at_ms;
+        /* Why it was held stays with it once applied; a hold again replaces it. */
+        c.run.held_reason = run->held_reason != NULL ? strdup(run->held_reason) : NULL;
+        c.run.change_digest = run->change_digest != NULL ? strdup(run->change_digest) : NULL;
+        c.run.held_admin = run->held_admin;
+        c.run.held_until_ms = run->held_until_ms;
     }
     ferry_buf_init(&c.hold, 16 * 1024);
     ferry_change_digest_init(&c.digest);
@@ -1932,6 +1945,8 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     } else if (rc != FERRY_OK) {
         fill_failure(&c, &cause);
         rc = record_with_retry(&c, write_end, err);
+        if (c.approving) /* the approved run failed: what it was to apply goes with it */
+            ferry_hold_snapshot_remove(opt->config->data_dir, c.run.id);
     }
     report_progress(&c, true);
 

@@ -17,6 +17,7 @@ changes differ, the run is held again instead. Rejecting, or the hold_for expiry
 """
 
 import os
+import random
 import time
 
 import ferrytest
@@ -392,6 +393,31 @@ class ApprovalTest(GuardTestCase):
             held = srv.wait_run(r.json["id"])
             self.assertEqual((held["status"], held["counts"]["unchanged"]), ("held", 6), held)
         self.assertEqual(len(self.table_rows("people")), 6)
+
+    def test_an_approval_killed_midway_leaves_the_table_before_or_after(self):
+        # A big held update, its approval killed (SIGKILL) a moment after it starts, wherever
+        # it is: replaying, applying or committing. No timing decides the verdict: the table
+        # must be exactly as before or exactly as after.
+        n = 60000
+        rows = people_rows(n)
+        self.load(on_missing="keep", guard={"max_updated": "10%"}, rows=rows)
+        changed = [[r[0], r[1] + " v2", r[2]] for r in rows]
+        self.serve_body(csv_text(HEADER, changed).encode())
+        self.sync("t", expect=3)
+        held = self.last_run()
+        after = sorted(tuple(r) for r in changed)
+        delay = random.Random(held["id"]).uniform(0.02, 0.4)
+        proc = self.start_ferry("approve", str(held["id"]))
+        time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=30)
+        table = self.table_rows("people")
+        self.assertIn(table, (self.before, [tuple(r) for r in after]),
+                      "killed %.2f s in: neither before nor after" % delay)
+        status = self.last_run()["status"]
+        self.assertIn(status, ("running", "succeeded"))
+        if status == "succeeded":
+            self.assertEqual(table, [tuple(r) for r in after])
 
     def test_a_dry_run_says_it_would_be_held(self):
         self.load(rows=people_rows(20))

@@ -319,6 +319,20 @@ class WebhookTests(ferrytest.FerryTestCase):
             run = server.run_to_end("t")
             self.assertEqual(self.deliveries(server, run["id"]), [])
 
+    def test_a_held_run_is_told_like_a_failed_one(self):
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        self.config(self.webhook(rx.url(), on=["failed"]))
+        with self.serve() as server:
+            r = server.post("/api/syncs/t/runs", body={"preview": True})
+            self.assertEqual(r.status, 202, r)
+            run = server.wait_run(r.json["id"])
+            self.assertEqual(run["status"], "held")
+            got = rx.wait(lambda p: len(p) >= 1, "the held run's webhook")
+            body = got[0][1]
+            self.assertEqual((body["run"]["id"], body["run"]["status"]), (run["id"], "held"))
+            self.assertIn("a preview", body["run"]["held_reason"])
+
     def test_redeliver_sends_the_same_delivery_again(self):
         rx = Receiver()
         self.addCleanup(rx.stop)
