@@ -30,6 +30,7 @@
 #include "queue/workers.h"
 #include "store/store.h"
 #include "sync/check.h"
+#include "sync/revert.h"
 #include "sync/run.h"
 #include "target/target.h"
 #include "target/tenants.h"
@@ -82,6 +83,11 @@ static const char usage_text[] =
     "  runs [--sync NAME] [--limit N]\n"
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
+    "  revert RUN_ID [--force] [--comment TEXT]\n"
+    "                               undo a succeeded run as a new run: delete what it\n"
+    "                               created, restore what it updated, re-insert what it\n"
+    "                               deleted; records changed since are conflicts, left\n"
+    "                               alone unless --force\n"
     "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
     "                               source's first page and report what it holds\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
@@ -114,9 +120,11 @@ typedef struct {
     const char *listen; /* serve --listen */
     const char *role;   /* user add --role */
     bool password_stdin;
-    const char *user;   /* token create --user */
-    const char *label;  /* token create --name */
-    const char *tenant; /* sync, check --tenant */
+    const char *user;    /* token create --user */
+    const char *label;   /* token create --name */
+    const char *tenant;  /* sync, check --tenant */
+    bool force;          /* revert --force */
+    const char *comment; /* revert --comment */
     int nargs;
     char **args;
 } cli_opts;
@@ -138,6 +146,8 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         {"allow-missing", no_argument, NULL, 'M'},
         {"targets", no_argument, NULL, 'T'},
         {"full", no_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'f'},
+        {"comment", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -175,6 +185,12 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'T':
             o->targets = true;
+            break;
+        case 'f':
+            o->force = true;
+            break;
+        case 'C':
+            o->comment = optarg;
             break;
         case 'l':
             o->listen = optarg;
@@ -602,6 +618,66 @@ static void print_steps(const ferry_run *run)
     json_decref(steps);
 }
 
+/* ---- ferry revert ---- */
+
+static int cmd_revert(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_revert_options opt = {0};
+    ferry_change_filter skipped = {.outcome = FERRY_OUTCOME_SKIPPED};
+    ferry_change *conflicts = NULL;
+    size_t n = 0;
+    const char *who = getenv("USER");
+    ferry_run run;
+    ferry_err err;
+    char *end;
+    long long id;
+    int status;
+
+    if (o->nargs != 1) {
+        fprintf(stderr, "ferry: revert takes one run id (try 'ferry runs')\n");
+        return EXIT_USAGE;
+    }
+    id = strtoll(o->args[0], &end, 10);
+    if (o->args[0][0] == '\0' || *end != '\0' || id <= 0) {
+        fprintf(stderr, "ferry: '%s' is not a run id\n", o->args[0]);
+        return EXIT_USAGE;
+    }
+    if ((status = load(o, &cfg, &store)) != 0)
+        return status;
+    opt.store = store;
+    opt.config = cfg;
+    opt.run_id = id;
+    opt.force = o->force;
+    opt.comment = o->comment;
+    opt.user = who != NULL && who[0] != '\0' ? who : NULL;
+    opt.actor = "cli";
+    ferry_err_clear(&err);
+    if (ferry_sync_revert(&opt, &run, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    printf("Run %lld (revert of run %lld): %s\n", (long long)run.id, id,
+           ferry_run_status_name(run.status));
+    printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
+    if (store->runs->change_list(store, run.id, &skipped, &conflicts, &n, &err) == FERRY_OK) {
+        if (n > 0)
+            printf("Conflicts (left alone; --force reverts them):\n");
+        for (size_t i = 0; i < n; i++)
+            printf("  %s: %s\n", conflicts[i].record_key ? conflicts[i].record_key : "?",
+                   conflicts[i].reason ? conflicts[i].reason : "");
+        ferry_changes_free(conflicts, n);
+    }
+    status = run.status == FERRY_RUN_SUCCEEDED ? 0 : EXIT_RUN_FAILED;
+    ferry_run_done(&run);
+out:
+    ferry_store_close(store);
+    ferry_config_free(cfg);
+    return status;
+}
+
 static int cmd_show(const cli_opts *o)
 {
     ferry_config *cfg = NULL;
@@ -641,6 +717,11 @@ static int cmd_show(const cli_opts *o)
            run.token != NULL ? ", token " : "", run.token != NULL ? run.token : "");
     if (run.cancelled_by != NULL)
         printf("  cancelled: by %s\n", run.cancelled_by);
+    if (run.reverts > 0)
+        printf("  reverts:   run %lld%s%s%s\n", (long long)run.reverts,
+               run.revert_comment != NULL ? " (\"" : "",
+               run.revert_comment != NULL ? run.revert_comment : "",
+               run.revert_comment != NULL ? "\")" : "");
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
     if (run.mode != NULL && strcmp(run.mode, "incremental") == 0 && run.since != NULL)
         printf("  mode:      incremental since %.10s %.8s UTC\n", run.since, run.since + 11);
@@ -1306,8 +1387,9 @@ int ferry_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(const cli_opts *o);
     } commands[] = {
-        {"sync", cmd_sync},   {"runs", cmd_runs}, {"show", cmd_show},   {"check", cmd_check},
-        {"serve", cmd_serve}, {"user", cmd_user}, {"token", cmd_token}, {"migrate", cmd_migrate},
+        {"sync", cmd_sync},   {"runs", cmd_runs},       {"show", cmd_show},
+        {"check", cmd_check}, {"serve", cmd_serve},     {"user", cmd_user},
+        {"token", cmd_token}, {"migrate", cmd_migrate}, {"revert", cmd_revert},
     };
     cli_opts o;
     int rc;

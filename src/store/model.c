@@ -173,6 +173,7 @@ void ferry_run_done(ferry_run *run)
     free(run->mode);
     free(run->since);
     free(run->activity);
+    free(run->revert_comment);
     memset(run, 0, sizeof(*run));
 }
 
@@ -186,6 +187,7 @@ void ferry_change_done(ferry_change *change)
     free(change->label);
     free(change->step);
     free(change->link);
+    free(change->row_values);
     memset(change, 0, sizeof(*change));
 }
 
@@ -222,7 +224,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->log_message, src->log_message) & dup(&dst->error, src->error) &
         dup(&dst->error_code, src->error_code) & dup(&dst->node, src->node) &
         dup(&dst->steps, src->steps) & dup(&dst->mode, src->mode) & dup(&dst->since, src->since) &
-        dup(&dst->activity, src->activity) &
+        dup(&dst->activity, src->activity) & dup(&dst->revert_comment, src->revert_comment) &
         ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);

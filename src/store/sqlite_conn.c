@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 14
+#define SCHEMA_VERSION 15
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -223,6 +223,11 @@ static const char *const schema_v13 = "CREATE TABLE IF NOT EXISTS ferry_secrets 
 static const char *const schema_v14 = "ALTER TABLE ferry_runs ADD COLUMN source_bytes INTEGER;"
                                       "ALTER TABLE ferry_runs ADD COLUMN source_records INTEGER;"
                                       "ALTER TABLE ferry_runs ADD COLUMN activity TEXT;";
+/* Version 15: reverting a run: the run a revert reverts and its comment; a deleted row's
+ * values (a JSON object), so a revert can insert it again. */
+static const char *const schema_v15 = "ALTER TABLE ferry_runs ADD COLUMN reverts INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN revert_comment TEXT;"
+                                      "ALTER TABLE ferry_changes ADD COLUMN row_values TEXT;";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -294,9 +299,10 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {
-            schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6,  schema_v7,
-            schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13, schema_v14};
+        const char *const steps[SCHEMA_VERSION] = {schema_v1,  schema_v2,  schema_v3,  schema_v4,
+                                                   schema_v5,  schema_v6,  schema_v7,  schema_v8,
+                                                   schema_v9,  schema_v10, schema_v11, schema_v12,
+                                                   schema_v13, schema_v14, schema_v15};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

@@ -59,6 +59,7 @@
 /* Change rows per store call: a PostgreSQL store sends each call as one COPY, so fewer, larger
  * calls cost far less per row (a million created records write a million change rows). */
 #define CHANGE_BATCH 16384
+#define CHANGE_ARENA_FLUSH (32 * 1024 * 1024)
 #define NO_STRING SIZE_MAX
 #define QUEUE_ITEMS 65536
 #define QUEUE_BYTES (16 * 1024 * 1024)
@@ -68,7 +69,7 @@
  * the flush, since the arena may move as it grows. */
 typedef struct {
     ferry_change *items; /* CHANGE_BATCH of each */
-    size_t *key, *reason, *diff, *label, *link;
+    size_t *key, *reason, *diff, *label, *link, *values;
     size_t n;
     ferry_buf arena;
     ferry_buf cell; /* a skipped or failed record's cell link, as it is made */
@@ -512,6 +513,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
         b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
         b->items[i].link = b->link[i] == NO_STRING ? NULL : b->arena.data + b->link[i];
+        b->items[i].row_values = b->values[i] == NO_STRING ? NULL : b->arena.data + b->values[i];
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
@@ -523,7 +525,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
  * the record), which a Google Sheet's cell link points at. */
 static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, const char *name,
                            long row, const char *reason, const char *diff, long field,
-                           ferry_err *err)
+                           const char *values, ferry_err *err)
 {
     change_batch *b = &c->batch;
     size_t i = b->n;
@@ -540,12 +542,14 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, c
     b->diff[i] = stash(b, diff, &ok);
     b->label[i] = stash(b, name, &ok);
     b->link[i] = NO_STRING;
+    b->values[i] = stash(b, values, &ok);
     if ((outcome == FERRY_OUTCOME_SKIPPED || outcome == FERRY_OUTCOME_FAILED) &&
         ferry_source_cell_link(c->source, field, row, &b->cell))
         b->link[i] = stash(b, ferry_buf_str(&b->cell), &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_ENOMEM, "recording a change");
-    if (++b->n == CHANGE_BATCH)
+    /* A deleted row's values may be large: the arena is flushed well before its limit. */
+    if (++b->n == CHANGE_BATCH || b->arena.len >= CHANGE_ARENA_FLUSH)
         return flush_changes(c, err);
     return FERRY_OK;
 }
@@ -561,7 +565,7 @@ static ferry_rc on_missing_check_cb(void *ctx, int64_t missing, int64_t in_scope
                                      in_scope - step_count(c, FERRY_OUTCOME_CREATED), err);
 }
 
-static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
+static ferry_rc on_missing_cb(void *ctx, const char *key, const char *row_values, ferry_err *err)
 {
     run_ctx *c = ctx;
     const char *why = c->sync->target.on_missing == FERRY_ON_MISSING_FLAG
@@ -570,7 +574,7 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 
     c->run.counts[FERRY_OUTCOME_DELETED]++;
     log_item(c, FERRY_OUTCOME_DELETED, key, NULL);
-    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, -1, err);
+    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, -1, row_values, err);
 }
 
 /* Counts one final outcome: a record a labelled rule skipped under its label, the rest by
@@ -606,10 +610,11 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
     switch (it->outcome) {
     case FERRY_OUTCOME_CREATED:
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, NULL, err);
     case FERRY_OUTCOME_UPDATED:
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, NULL,
+                          err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
         if (it->outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' &&
@@ -617,7 +622,7 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
             snprintf(c->first_failure, sizeof(c->first_failure), "%s", it->reason);
         log_outcome(c, it);
         return add_change(c, it->outcome, it->key, it->name, it->row, it->reason, NULL, it->field,
-                          err);
+                          NULL, err);
     default:
         return FERRY_OK;
     }
@@ -1690,6 +1695,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.batch.reason = calloc(CHANGE_BATCH, sizeof(*c.batch.reason));
     c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
     c.batch.link = calloc(CHANGE_BATCH, sizeof(*c.batch.link));
+    c.batch.values = calloc(CHANGE_BATCH, sizeof(*c.batch.values));
     ferry_buf_init(&c.batch.cell, 64 * 1024);
     c.batch.label = calloc(CHANGE_BATCH, sizeof(*c.batch.label));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
@@ -1723,7 +1729,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     if (c.run.sync == NULL || c.run.trigger == NULL || !init_labels(&c) ||
         (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
         c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL ||
-        c.batch.link == NULL || c.batch.label == NULL) {
+        c.batch.link == NULL || c.batch.label == NULL || c.batch.values == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
@@ -1772,6 +1778,7 @@ out:
     free(c.batch.reason);
     free(c.batch.diff);
     free(c.batch.link);
+    free(c.batch.values);
     ferry_buf_done(&c.batch.cell);
     free(c.batch.label);
     free(c.activity);

@@ -444,11 +444,12 @@ static void rollback(fixture *fx)
     fx->target = NULL;
 }
 
-static ferry_rc collect_missing(void *ctx, const char *key, ferry_err *err)
+static ferry_rc collect_missing(void *ctx, const char *key, const char *row_values, ferry_err *err)
 {
     fixture *fx = ctx;
 
     (void)err;
+    (void)row_values;
     ferry_buf_printf(&fx->missing, "%s%s", fx->missing.len ? "," : "", key);
     return FERRY_OK;
 }
