@@ -304,6 +304,7 @@ void ferry_http_run_deliveries_add(ferry_store *st, json_t *run_json, int64_t id
 void ferry_http_runs_deliveries_add(ferry_store *st, json_t *const *run_json, const int64_t *ids,
                                     size_t n);
 ferry_http_handler ferry_http_post_cancel;
+ferry_http_handler ferry_http_post_revert;
 /* api_check.c */
 ferry_http_handler ferry_http_get_check;
 void ferry_http_check_task_free(struct check_task *t);

@@ -36,6 +36,7 @@ const ferry_http_route ferry_http_routes[] = {
     {"GET", "/api/runs/{id}", USER, VIEWER, "reading runs", ferry_http_get_run},
     {"GET", "/api/runs/{id}/changes", USER, VIEWER, "reading runs", ferry_http_get_changes},
     {"POST", "/api/runs/{id}/cancel", USER, OPERATOR, "cancelling runs", ferry_http_post_cancel},
+    {"POST", "/api/runs/{id}/revert", USER, OPERATOR, "reverting runs", ferry_http_post_revert},
     {"GET", "/api/runs/{id}/deliveries", USER, VIEWER, "reading runs", ferry_http_get_deliveries},
     {"GET", "/api/events", USER, VIEWER, "reading events", ferry_http_get_events},
     {"GET", "/api/stats", USER, VIEWER, "reading figures", ferry_http_get_stats},
