@@ -2321,8 +2321,9 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(b, ", t.%s AS k%zu", t->col[t->key_field[k]].name, k);
     /* The row's values as text, in column order, for a revert (target.h's row_values). */
-    ferry_buf_printf_trunc(b, ", (SELECT json_object_agg(j.key, j.value) FROM"
-                              " json_each_text(row_to_json(t)) j)::text AS v");
+    ferry_buf_printf_trunc(b, ", (SELECT '{' || string_agg(to_json(j.key)::text || ':' ||"
+                              " coalesce(to_json(j.value)::text, 'null'), ',') || '}' FROM"
+                              " json_each_text(row_to_json(t)) j) AS v");
     ferry_buf_printf_trunc(b, " FROM %s t WHERE NOT EXISTS (SELECT 1 FROM ferry_stage s WHERE ",
                            t->table);
     key_join(t, "t", "s");

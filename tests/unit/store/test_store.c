@@ -1042,6 +1042,41 @@ static void a_run_keeps_what_it_read_and_its_activity(void **state)
     ferry_run_done(&got);
 }
 
+static void a_revert_names_its_run_and_a_deleted_row_keeps_its_values(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("people", 1795500344000), got;
+    const char *values = "{\"id\":\"P1\",\"name\":\"Ann\",\"email\":null}";
+    ferry_change c = {0}, *ch = NULL;
+    ferry_change_filter all = {.outcome = -1};
+    size_t n = 0;
+    ferry_err err;
+    int64_t id;
+
+    run.trigger = (char *)"revert";
+    run.reverts = 41;
+    run.revert_comment = (char *)"wrong file";
+    id = start(st, &run);
+    c.run_id = id;
+    c.seq = 1;
+    c.record_key = (char *)"P1";
+    c.outcome = FERRY_OUTCOME_DELETED;
+    c.reason = (char *)"no longer in the source: deleted";
+    c.row_values = (char *)values;
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->changes_add(st, &c, 1, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
+    assert_string_equal(got.trigger, "revert");
+    assert_int_equal(got.reverts, 41);
+    assert_string_equal(got.revert_comment, "wrong file");
+    ferry_run_done(&got);
+    assert_int_equal(st->runs->change_list(st, id, &all, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ch[0].row_values, values);
+    ferry_changes_free(ch, n);
+}
+
 static void labelled_skip_counts_are_kept_in_their_order(void **state)
 {
     fixture *fx = *state;
@@ -2912,6 +2947,8 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(a_run_keeps_what_it_read_and_its_activity, setup,          \
                                         teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_revert_names_its_run_and_a_deleted_row_keeps_its_values, \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_change_keeps_the_records_name, setup, teardown),         \
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,         \
                                         teardown),                                                 \
