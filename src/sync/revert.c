@@ -540,22 +540,25 @@ static ferry_rc check_values_kept(const ferry_run *r, const ferry_change *ch, si
 
 static void audit(revert_ctx *c)
 {
+    const ferry_revert_options *o = c->opt;
+    /* On the command line the actor is "cli": the detail names the account. */
+    bool by_account = o->user != NULL && o->actor != NULL && strcmp(o->user, o->actor) != 0;
     char target[64], detail[1024];
     ferry_audit_entry e = {0};
     ferry_err ignored;
 
     snprintf(target, sizeof(target), "run %lld", (long long)c->target->id);
-    snprintf(detail, sizeof(detail), "revert run %lld %s%s%s%s%s", (long long)c->run.id,
+    snprintf(detail, sizeof(detail), "revert run %lld %s%s%s%.700s%s%s%.100s", (long long)c->run.id,
              c->run.status == FERRY_RUN_SUCCEEDED ? "succeeded" : "failed",
-             c->opt->force ? " (forced)" : "", c->opt->comment ? ": \"" : "",
-             c->opt->comment ? c->opt->comment : "", c->opt->comment ? "\"" : "");
-    e.actor = (char *)c->opt->actor;
+             o->force ? " (forced)" : "", o->comment ? ": \"" : "", o->comment ? o->comment : "",
+             o->comment ? "\"" : "", by_account ? "; by " : "", by_account ? o->user : "");
+    e.actor = (char *)o->actor;
     e.action = "run.revert";
     e.target = target;
     e.detail = detail;
-    e.client = (char *)c->opt->client;
+    e.client = (char *)o->client;
     ferry_err_clear(&ignored);
-    (void)c->opt->store->people->audit_add(c->opt->store, &e, &ignored);
+    (void)o->store->people->audit_add(o->store, &e, &ignored);
 }
 
 /* Records the revert run as running; c->run then holds it. */
@@ -657,11 +660,15 @@ ferry_rc ferry_sync_revert(const ferry_revert_options *opt, ferry_run *ret_run, 
         goto out_target;
     if ((rc = st->runs->change_list(st, target.id, &all, &ch, &n, err)) != FERRY_OK ||
         (rc = check_values_kept(&target, ch, n, opt->force, err)) != FERRY_OK ||
-        (rc = collect_later(&c, err)) != FERRY_OK || (rc = start_run(&c, err)) != FERRY_OK)
+        (rc = start_run(&c, err)) != FERRY_OK)
         goto out_changes;
     ferry_target_rows_now(c.rows[0], c.now, sizeof(c.now));
     ferry_err_clear(&why);
+    /* The later runs are read once the revert holds the sync's one active run (and inside
+     * its transaction): none can commit in between. */
     rc = ferry_target_rows_begin(c.rows[0], &why);
+    if (rc == FERRY_OK)
+        rc = collect_later(&c, &why);
     if (rc == FERRY_OK)
         rc = undo_all(&c, ch, n, &why);
     if (rc == FERRY_OK)
