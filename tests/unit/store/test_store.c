@@ -901,6 +901,28 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
     ferry_audit_free(audit, naudit);
 }
 
+static void a_revert_whose_lease_expired_fails_and_is_not_run_again(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got, next;
+    int retries = 3, n = -1;
+    ferry_recovery rec = {retries_from_ctx, NULL, &retries};
+    ferry_err err;
+
+    run.trigger = (char *)"revert";
+    run.reverts = 7;
+    run.id = start(st, &run);
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    ferry_run_done(&got);
+    assert_int_equal(st->runs->run_claim(st, &next, &err), FERRY_DONE);
+}
+
 static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(void **state)
 {
     fixture *fx = *state;
@@ -2943,6 +2965,8 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
         cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),           \
         cmocka_unit_test_setup_teardown(                                                           \
             heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(a_revert_whose_lease_expired_fails_and_is_not_run_again,   \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(labelled_skip_counts_are_kept_in_their_order, setup,       \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(a_run_keeps_what_it_read_and_its_activity, setup,          \
