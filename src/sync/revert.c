@@ -329,7 +329,8 @@ static ferry_rc undo_updated(revert_ctx *c, const ferry_sync_spec *step, ferry_t
     {
         const char *now = text_of(cur, field);
         const char *new = json_string_value(json_array_get(pair, 1));
-        if (!moved && !ferry_revert_values_same(now, new)) {
+        if (!moved && !ferry_revert_values_same(now, new) &&
+            !ferry_target_rows_same(rows, field, now, new)) {
             snprintf(why, sizeof(why), "%s is now '%s', not '%s' as run %lld left it", field,
                      now ? now : "", new ? new : "", (long long)c->target->id);
             moved = true;
@@ -447,7 +448,7 @@ static ferry_rc undo_deleted(revert_ctx *c, const ferry_sync_spec *step, ferry_t
         json_object_foreach(values, field, v)
         {
             const char *is = text_of(cur, field), *was = json_string_value(v);
-            if (!ferry_revert_values_same(is, was))
+            if (!ferry_revert_values_same(is, was) && !ferry_target_rows_same(rows, field, is, was))
                 json_object_set_new(shown, field, json_pack("[ss]", is ? is : "", was ? was : ""));
         }
         if ((text = dumps(shown, err)) == NULL) {

@@ -16,6 +16,7 @@
 
 #include "target/shape.h"
 #include "target/target.h"
+#include "target/value.h"
 #include "util/buf.h"
 
 #define ROWS_SQL_MAX (4 * 1024 * 1024)
@@ -26,8 +27,10 @@ struct ferry_target_rows {
     const ferry_sync_spec *sync;
     sqlite3 *db;   /* SQLite, else NULL */
     PGconn *conn;  /* PostgreSQL, else NULL */
-    json_t *bools; /* SQLite: the names of the table's BOOLEAN columns (an object) */
-    ferry_buf sql;
+    json_t *types; /* the table's columns: name -> index into ctype */
+    ferry_column_type *ctype;
+    size_t ntypes;
+    ferry_buf sql, form_a, form_b;
     const char *param[ROWS_PARAMS_MAX];
     int nparam;
 };
@@ -70,12 +73,22 @@ static bool put_param(ferry_target_rows *r, const char *v)
     return true;
 }
 
+/* The declared type of column name, or NULL when the table has no such column. */
+static const ferry_column_type *column_type(const ferry_target_rows *r, const char *name)
+{
+    json_t *i = json_object_get(r->types, name);
+
+    return i != NULL ? &r->ctype[json_integer_value(i)] : NULL;
+}
+
 /* A value of column name as it is written: SQLite's BOOLEAN columns take 1/0. */
 static const char *written(ferry_target_rows *r, const char *name, const json_t *v)
 {
     const char *s = json_string_value(v);
 
-    if (s != NULL && r->db != NULL && json_object_get(r->bools, name) != NULL) {
+    const ferry_column_type *ct = column_type(r, name);
+
+    if (s != NULL && r->db != NULL && ct != NULL && ct->kind == FERRY_COLUMN_BOOLEAN) {
         if (strcasecmp(s, "true") == 0)
             return "1";
         if (strcasecmp(s, "false") == 0)
@@ -172,25 +185,64 @@ static ferry_rc run(ferry_target_rows *r, const char *what, int64_t *ret_n, ferr
     return FERRY_OK;
 }
 
-static ferry_rc read_bools(ferry_target_rows *r, ferry_err *err)
+static ferry_rc add_type(ferry_target_rows *r, const char *name, const char *decl, ferry_err *err)
 {
-    sqlite3_stmt *st;
-    int rc;
+    ferry_column_type *grown = realloc(r->ctype, (r->ntypes + 1) * sizeof(*grown));
 
-    start(r, "SELECT name, type FROM pragma_table_info(");
-    put_param(r, r->sync->target.table);
-    ferry_buf_printf(&r->sql, ")");
-    if ((rc = sqlite_exec(r, &st, "reading the table's columns", err)) != FERRY_OK)
-        return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *type = (const char *)sqlite3_column_text(st, 1);
-        if (type != NULL && strncasecmp(type, "BOOL", 4) == 0)
-            json_object_set_new(r->bools, (const char *)sqlite3_column_text(st, 0), json_true());
+    if (grown == NULL || name == NULL ||
+        json_object_set_new(r->types, name, json_integer((json_int_t)r->ntypes)) != 0) {
+        if (grown != NULL)
+            r->ctype = grown;
+        return ferry_err_set(err, FERRY_ENOMEM, "table %s: reading its columns",
+                             r->sync->target.table);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlite_error(r, err, "reading the table's columns");
+    r->ctype = grown;
+    ferry_column_type_parse(decl, r->db != NULL, &r->ctype[r->ntypes++]);
     return FERRY_OK;
+}
+
+/* The table's columns and their declared types (value.h). */
+static ferry_rc read_types(ferry_target_rows *r, ferry_err *err)
+{
+    static const char *const what = "reading the table's columns";
+    ferry_rc rc = FERRY_OK;
+
+    if (r->db != NULL) {
+        sqlite3_stmt *st;
+        int step;
+        start(r, "SELECT name, type FROM pragma_table_info(");
+        put_param(r, r->sync->target.table);
+        ferry_buf_printf(&r->sql, ")");
+        if ((rc = sqlite_exec(r, &st, what, err)) != FERRY_OK)
+            return rc;
+        while (rc == FERRY_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+            rc = add_type(r, (const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1), err);
+        sqlite3_finalize(st);
+        if (rc == FERRY_OK && step != SQLITE_DONE)
+            return sqlite_error(r, err, what);
+        return rc;
+    }
+    {
+        ferry_buf quoted;
+        PGresult *res;
+        ferry_buf_init(&quoted, 1024);
+        start(r, "");
+        put_name(r, r->sync->target.table);
+        ferry_buf_append(&quoted, r->sql.data, r->sql.len);
+        start(r, "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+                 " WHERE a.attrelid = to_regclass(");
+        put_param(r, ferry_buf_str(&quoted));
+        ferry_buf_printf(&r->sql, ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+        res = pg_exec(r, what, err);
+        ferry_buf_done(&quoted);
+        if (res == NULL)
+            return FERRY_EDB;
+        for (int i = 0; i < PQntuples(res) && rc == FERRY_OK; i++)
+            rc = add_type(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), err);
+        PQclear(res);
+        return rc;
+    }
 }
 
 ferry_rc ferry_target_rows_new(ferry_store *st, const ferry_sync_spec *sync,
@@ -204,18 +256,20 @@ ferry_rc ferry_target_rows_new(ferry_store *st, const ferry_sync_spec *sync,
                              "sync '%s' writes into a database of its own (target.database): "
                              "its runs cannot be reverted",
                              sync->name);
-    if ((r = calloc(1, sizeof(*r))) == NULL || (r->bools = json_object()) == NULL) {
+    if ((r = calloc(1, sizeof(*r))) == NULL || (r->types = json_object()) == NULL) {
         free(r);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the rows");
     }
     r->st = st;
     r->sync = sync;
     ferry_buf_init(&r->sql, ROWS_SQL_MAX);
+    ferry_buf_init(&r->form_a, FERRY_TARGET_ROW_VALUES_MAX);
+    ferry_buf_init(&r->form_b, FERRY_TARGET_ROW_VALUES_MAX);
     if (st->kind == FERRY_STORE_SQLITE)
         r->db = ferry_sqlite_store_db(st);
     else
         r->conn = ferry_pg_store_conn(st);
-    if (r->db != NULL && (rc = read_bools(r, err)) != FERRY_OK) {
+    if ((rc = read_types(r, err)) != FERRY_OK) {
         ferry_target_rows_free(r);
         return rc;
     }
@@ -227,8 +281,11 @@ void ferry_target_rows_free(ferry_target_rows *r)
 {
     if (r == NULL)
         return;
-    json_decref(r->bools);
+    json_decref(r->types);
+    free(r->ctype);
     ferry_buf_done(&r->sql);
+    ferry_buf_done(&r->form_a);
+    ferry_buf_done(&r->form_b);
     free(r);
 }
 
@@ -450,4 +507,18 @@ void ferry_target_rows_now(const ferry_target_rows *r, char *out, size_t outlen)
 
     ferry_target_time_now(r->conn != NULL, now);
     snprintf(out, outlen, "%s", now);
+}
+
+bool ferry_target_rows_same(ferry_target_rows *r, const char *column, const char *a, const char *b)
+{
+    const ferry_column_type *ct = column_type(r, column);
+    const char *fa, *fb;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (ct == NULL || !ferry_column_type_has_norm(ct))
+        return strcmp(a, b) == 0;
+    fa = ferry_column_value_norm(ct, a, &r->form_a);
+    fb = ferry_column_value_norm(ct, b, &r->form_b);
+    return fa != NULL && fb != NULL && strcmp(fa, fb) == 0;
 }

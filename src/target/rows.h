@@ -53,6 +53,11 @@ ferry_rc ferry_target_rows_update(ferry_target_rows *r, const json_t *key, const
 /* Inserts a row of values (borrowed). */
 ferry_rc ferry_target_rows_insert(ferry_target_rows *r, const json_t *values, ferry_err *err);
 
+/* Whether a and b (NULL for NULL) are the same value of column (value.h's comparison form
+ * for its declared type: 92 and 92.00, JSON with its keys in another order); plain text
+ * equality for a column of text or one the table does not have. */
+bool ferry_target_rows_same(ferry_target_rows *r, const char *column, const char *a, const char *b);
+
 /* The time to write into the timestamp columns of a row a revert changes, in the form the
  * store's backend writes it. */
 void ferry_target_rows_now(const ferry_target_rows *r, char *out, size_t outlen);

@@ -9,12 +9,15 @@ record no run. The same tests run on PostgreSQL (pgsuite/test_revert).
 """
 
 import json
+import os
 
 import ferrytest
 from ferrytest import ON_POSTGRES, auth_headers, people_rows, sync_config
 from test_steps import TABLES, catalog_sync, BRANDS, PACKAGES
+import test_app_tables as apptables
 
 HEADER = ["id", "name", "email"]
+BEFORE = apptables.BEFORE
 
 
 class RevertTestCase(ferrytest.FerryTestCase):
@@ -143,6 +146,56 @@ class RevertCliTest(RevertTestCase):
                       " 1 conflict left alone.", out)
         self.assertEqual(self.query("SELECT count(*) FROM people WHERE id = 'P0000001'"),
                          [(0,)])
+
+
+class RevertAppTableTest(ferrytest.FerryTestCase):
+    """A Rails table of typed columns (integer, boolean, decimal, date, uuid, JSON) with
+    timestamps (tests/integration/fixtures/apptables): the revert writes each old value in
+    its column's type, restores the application's own columns of a deleted row (its id, its
+    timestamps), and moves only the restored row's updated_at."""
+
+    def write_rows(self, rows):
+        self.write_csv("therapists.csv", apptables.HEADER, rows)
+
+    def test_typed_columns_and_timestamps_are_restored(self):
+        with open(os.path.join(apptables.FIXTURES, "rails_%s.sql" % apptables.BACKEND_NAME)) as f:
+            self.exec_script(f.read())
+        self.exec_script("INSERT INTO locations (name, created_at, updated_at) VALUES"
+                         " ('Jakarta', '2024-01-01 00:00:00', '2024-01-01 00:00:00'),"
+                         " ('Bandung', '2024-01-01 00:00:00', '2024-01-01 00:00:00');")
+        rows = apptables.rows_for("rails")
+        self.write_rows(rows)
+        self.write_config({"therapists": {
+            "source": {"url": "therapists.csv"},
+            "target": {"table": "therapists", "key": "email", "timestamps": True,
+                       "on_missing": "delete"},
+            "fields": apptables.fields()}})
+        self.sync("therapists")
+        self.db_exec("UPDATE therapists SET created_at = ?, updated_at = ?",
+                     (BEFORE, BEFORE))
+        before = self.table_rows("therapists", order_by="id")
+        budi = list(rows[1])
+        for column, value in apptables.CHANGES:
+            budi[apptables.HEADER.index(column)] = value
+        self.write_rows([rows[0], budi])
+        self.sync("therapists")
+        self.db_exec("UPDATE therapists SET updated_at = ?", (BEFORE,))
+        code, out, err = self.run_ferry("revert", "2")
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("Reverted run 2: 0 deleted, 1 restored, 1 re-inserted.", out)
+        after = self.table_rows("therapists", order_by="id")
+        cols = self.columns("therapists")
+        stamp, profile = cols.index("updated_at"), cols.index("profile")
+
+        def by_value(r):  # a diff keeps JSON in its comparison form: the same value
+            r = list(r)
+            r[profile] = json.loads(r[profile]) if isinstance(r[profile], str) else r[profile]
+            return r[:stamp] + r[stamp + 1:]
+        self.assertEqual([by_value(r) for r in after], [by_value(r) for r in before])
+        moved = {r[cols.index("email")]: str(r[stamp]).replace("T", " ") for r in after}
+        self.assertGreater(moved["budi@clinic.example"], BEFORE)
+        self.assertTrue(moved["citra@clinic.example"].startswith(BEFORE), moved)
+        self.assertTrue(moved["ayu@clinic.example"].startswith(BEFORE), moved)
 
 
 class RevertApiTest(RevertTestCase):
