@@ -134,6 +134,22 @@ class RevertCliTest(RevertTestCase):
         self.assertEqual(len(self.runs()), 4)
         self.assertEqual(self.table_rows("people"), after_2)
 
+    def test_a_revert_that_fails_changes_nothing_and_says_why(self):
+        self.setup_runs("delete")
+        # The application now has P1's e-mail on a row of its own: P1 cannot come back.
+        self.exec_script("CREATE UNIQUE INDEX people_email ON people (email);"
+                         "INSERT INTO people (id, name, email)"
+                         " VALUES ('X1', 'Taken', 'p1@example.com');")
+        before = self.table_rows("people")
+        out, _ = self.revert(2, expect=1)
+        self.assertIn("Run 3 (revert of run 2): failed", out)
+        self.assertEqual(self.table_rows("people"), before)
+        run = self.last_run()
+        self.assertEqual((run["id"], run["status"], run["trigger"]), (3, "failed", "revert"))
+        self.assertIn("inserting a row again", run["error"])
+        self.assertTrue(run["ui_message"].endswith("Nothing was changed."), run)
+        self.assertEqual(self.changes(3), [])
+
     def test_deleted_rows_without_values_refuse_unless_forced(self):
         after_1, _ = self.setup_runs("delete")
         self.db_exec("UPDATE ferry_changes SET row_values = NULL WHERE run_id = 2")
