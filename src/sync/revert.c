@@ -530,6 +530,19 @@ static ferry_rc refuse_unless_revertible(const ferry_run *r, ferry_err *err)
 static ferry_rc check_values_kept(const ferry_run *r, const ferry_change *ch, size_t n, bool force,
                                   ferry_err *err)
 {
+    int64_t want = r->counts[FERRY_OUTCOME_CREATED] + r->counts[FERRY_OUTCOME_UPDATED] +
+                   r->counts[FERRY_OUTCOME_DELETED],
+            kept = 0;
+
+    for (size_t i = 0; i < n; i++)
+        kept += ch[i].outcome == FERRY_OUTCOME_CREATED || ch[i].outcome == FERRY_OUTCOME_UPDATED ||
+                ch[i].outcome == FERRY_OUTCOME_DELETED;
+    /* Without all of its change rows the run cannot be undone: say so, never half of it. */
+    if (kept != want)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "run %lld changed %lld records but %lld of its change rows are kept: "
+                             "it cannot be reverted",
+                             (long long)r->id, (long long)want, (long long)kept);
     for (size_t i = 0; i < n && !force; i++)
         if (ch[i].outcome == FERRY_OUTCOME_DELETED && ch[i].row_values == NULL)
             return ferry_err_set(err, FERRY_EINVAL,

@@ -150,6 +150,15 @@ class RevertCliTest(RevertTestCase):
         self.assertTrue(run["ui_message"].endswith("Nothing was changed."), run)
         self.assertEqual(self.changes(3), [])
 
+    def test_a_run_missing_change_rows_is_refused(self):
+        _, after_2 = self.setup_runs("delete")
+        self.db_exec("DELETE FROM ferry_changes WHERE run_id = 2 AND outcome = 'created'")
+        _, err = self.revert(2, "--force", expect=1)
+        self.assertIn("run 2 changed 3 records but 2 of its change rows are kept: it cannot be"
+                      " reverted", err)
+        self.assertEqual(len(self.runs()), 2)
+        self.assertEqual(self.table_rows("people"), after_2)
+
     def test_deleted_rows_without_values_refuse_unless_forced(self):
         after_1, _ = self.setup_runs("delete")
         self.db_exec("UPDATE ferry_changes SET row_values = NULL WHERE run_id = 2")
