@@ -80,6 +80,11 @@ static const char usage_text[] =
     "  runs [--sync NAME] [--limit N]\n"
     "                               list recent runs, newest first\n"
     "  show RUN_ID [--limit N]      a run's counts, messages and changes\n"
+    "  revert RUN_ID [--force] [--comment TEXT]\n"
+    "                               undo a succeeded run as a new run: delete what it\n"
+    "                               created, restore what it updated, re-insert what it\n"
+    "                               deleted; records changed since are conflicts, left\n"
+    "                               alone unless --force\n"
     "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
     "                               source's first page and report what it holds\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
@@ -109,23 +114,15 @@ static const char usage_text[] =
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},
-        {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'},
-        {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},
-        {"tenant", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {"allow-missing", no_argument, NULL, 'M'},
-        {"targets", no_argument, NULL, 'T'},
-        {"full", no_argument, NULL, 'F'},
-        {"comment", required_argument, NULL, 'C'},
-        {"preview", no_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},           {"allow-missing", no_argument, NULL, 'M'},
+        {"targets", no_argument, NULL, 'T'},        {"full", no_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'f'},          {"comment", required_argument, NULL, 'C'},
+        {"preview", no_argument, NULL, 'p'},        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -162,6 +159,9 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
             break;
         case 'T':
             o->targets = true;
+            break;
+        case 'f':
+            o->force = true;
             break;
         case 'l':
             o->listen = optarg;
@@ -649,6 +649,11 @@ static int cmd_show(const cli_opts *o)
            run.token != NULL ? ", token " : "", run.token != NULL ? run.token : "");
     if (run.cancelled_by != NULL)
         printf("  cancelled: by %s\n", run.cancelled_by);
+    if (run.reverts > 0)
+        printf("  reverts:   run %lld%s%s%s\n", (long long)run.reverts,
+               run.revert_comment != NULL ? " (\"" : "",
+               run.revert_comment != NULL ? run.revert_comment : "",
+               run.revert_comment != NULL ? "\")" : "");
     printf("  duration:  %s\n", run.finished_at_ms > 0 ? dur : "-");
     if (run.mode != NULL && strcmp(run.mode, "incremental") == 0 && run.since != NULL)
         printf("  mode:      incremental since %.10s %.8s UTC\n", run.since, run.since + 11);
@@ -1314,10 +1319,10 @@ int ferry_cli_main(int argc, char **argv)
         const char *name;
         int (*fn)(const cli_opts *o);
     } commands[] = {
-        {"sync", cmd_sync},           {"runs", cmd_runs},       {"show", cmd_show},
-        {"check", cmd_check},         {"serve", cmd_serve},     {"user", cmd_user},
-        {"token", cmd_token},         {"migrate", cmd_migrate}, {"approve", ferry_cli_approve},
-        {"reject", ferry_cli_reject},
+        {"sync", cmd_sync},           {"runs", cmd_runs},           {"show", cmd_show},
+        {"check", cmd_check},         {"serve", cmd_serve},         {"user", cmd_user},
+        {"token", cmd_token},         {"migrate", cmd_migrate},     {"approve", ferry_cli_approve},
+        {"reject", ferry_cli_reject}, {"revert", ferry_cli_revert},
     };
     cli_opts o;
     int rc;

@@ -29,7 +29,8 @@ typedef struct {
     const char *user;    /* token create --user */
     const char *label;   /* token create --name */
     const char *tenant;  /* sync, check --tenant */
-    const char *comment; /* approve, reject --comment */
+    bool force;          /* revert --force */
+    const char *comment; /* approve, reject, revert --comment */
     int nargs;
     char **args;
 } cli_opts;
@@ -46,5 +47,7 @@ int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *s
 /* ferry approve RUN_ID [--comment TEXT], ferry reject RUN_ID [--comment TEXT] (review.c). */
 int ferry_cli_approve(const cli_opts *o);
 int ferry_cli_reject(const cli_opts *o);
+/* ferry revert RUN_ID [--force] [--comment TEXT] (review.c). */
+int ferry_cli_revert(const cli_opts *o);
 
 #endif

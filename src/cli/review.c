@@ -1,12 +1,14 @@
-/* review.c - ferry approve and ferry reject: a person's decision on a held run
- * (docs/review.md). The command line acts as an admin, as it does for users and tokens: who
- * can run it can open the store. An approval is applied here, in the foreground. */
+/* review.c - ferry approve and ferry reject: a person's decision on a held run, and ferry
+ * revert: a run taken back (docs/review.md). The command line acts as an admin, as it does
+ * for users and tokens: who can run it can open the store. An approval and a revert are
+ * applied here, in the foreground. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/internal.h"
 #include "queue/queue.h"
+#include "sync/revert.h"
 
 /* The run id of o's one argument, or 0 (said on stderr). */
 static int64_t run_id_arg(const cli_opts *o, const char *cmd)
@@ -86,4 +88,54 @@ int ferry_cli_approve(const cli_opts *o)
 int ferry_cli_reject(const cli_opts *o)
 {
     return decide(o, false);
+}
+
+int ferry_cli_revert(const cli_opts *o)
+{
+    ferry_config *cfg = NULL;
+    ferry_store *store = NULL;
+    ferry_revert_options opt = {0};
+    ferry_change_filter skipped = {.outcome = FERRY_OUTCOME_SKIPPED};
+    ferry_change *conflicts = NULL;
+    size_t n = 0;
+    const char *who = getenv("USER");
+    ferry_run run;
+    ferry_err err;
+    int64_t id = run_id_arg(o, "revert");
+    int status;
+
+    if (id == 0)
+        return EXIT_USAGE;
+    if ((status = ferry_cli_load(o, &cfg, &store)) != 0)
+        return status;
+    opt.store = store;
+    opt.config = cfg;
+    opt.run_id = id;
+    opt.force = o->force;
+    opt.comment = o->comment;
+    opt.user = who != NULL && who[0] != '\0' ? who : NULL;
+    opt.actor = "cli";
+    ferry_err_clear(&err);
+    if (ferry_sync_revert(&opt, &run, &err) != FERRY_OK) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    printf("Run %lld (revert of run %lld): %s\n", (long long)run.id, (long long)id,
+           ferry_run_status_name(run.status));
+    printf("%s\n", run.ui_message != NULL ? run.ui_message : "");
+    if (store->runs->change_list(store, run.id, &skipped, &conflicts, &n, &err) == FERRY_OK) {
+        if (n > 0)
+            printf("Conflicts (left alone; --force reverts them):\n");
+        for (size_t i = 0; i < n; i++)
+            printf("  %s: %s\n", conflicts[i].record_key ? conflicts[i].record_key : "?",
+                   conflicts[i].reason ? conflicts[i].reason : "");
+        ferry_changes_free(conflicts, n);
+    }
+    status = run.status == FERRY_RUN_SUCCEEDED ? 0 : EXIT_RUN_FAILED;
+    ferry_run_done(&run);
+out:
+    ferry_store_close(store);
+    ferry_config_free(cfg);
+    return status;
 }

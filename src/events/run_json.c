@@ -78,6 +78,11 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "attempt", json_integer(run->attempt));
     json_object_set_new(o, "retry_of",
                         run->retry_of > 0 ? json_integer((json_int_t)run->retry_of) : json_null());
+    json_object_set_new(o, "reverts",
+                        run->reverts > 0 ? json_integer((json_int_t)run->reverts) : json_null());
+    json_object_set_new(o, "revert_comment",
+                        run->revert_comment != NULL ? json_string(run->revert_comment)
+                                                    : json_null());
     json_object_set_new(o, "node", string_or_null(run->node));
     json_object_set_new(o, "queued_at", ferry_json_time(run->queued_at_ms));
     json_object_set_new(o, "started_at", ferry_json_time(run->started_at_ms));

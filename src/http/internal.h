@@ -306,6 +306,7 @@ void ferry_http_runs_deliveries_add(ferry_store *st, json_t *const *run_json, co
 ferry_http_handler ferry_http_post_cancel;
 ferry_http_handler ferry_http_post_approve; /* api_review.c */
 ferry_http_handler ferry_http_post_reject;
+ferry_http_handler ferry_http_post_revert;
 /* api_check.c */
 ferry_http_handler ferry_http_get_check;
 void ferry_http_check_task_free(struct check_task *t);

@@ -40,6 +40,7 @@ const ferry_http_route ferry_http_routes[] = {
      ferry_http_post_approve},
     {"POST", "/api/runs/{id}/reject", USER, OPERATOR, "rejecting held runs",
      ferry_http_post_reject},
+    {"POST", "/api/runs/{id}/revert", USER, OPERATOR, "reverting runs", ferry_http_post_revert},
     {"GET", "/api/runs/{id}/deliveries", USER, VIEWER, "reading runs", ferry_http_get_deliveries},
     {"GET", "/api/events", USER, VIEWER, "reading events", ferry_http_get_events},
     {"GET", "/api/stats", USER, VIEWER, "reading figures", ferry_http_get_stats},

@@ -20,7 +20,7 @@ bool ferry_store_owner_is_dead(const char *owner, long *ret_pid);
 
 /* The rule for a run whose process stopped (store.h, ferry_recovery), written once for both
  * backends: attempt N is followed by attempt N + 1 while N <= the sync's retries, else the
- * run ends as failed. */
+ * run ends as failed. A revert (trigger "revert") has no retries. */
 typedef struct {
     int retries; /* the sync's retries (0 without rec) */
     bool again;  /* a next attempt is queued: the run ends as "interrupted", else "failed" */

@@ -178,6 +178,7 @@ void ferry_run_done(ferry_run *run)
     free(run->decision);
     free(run->decided_by);
     free(run->decision_comment);
+    free(run->revert_comment);
     memset(run, 0, sizeof(*run));
 }
 
@@ -191,6 +192,7 @@ void ferry_change_done(ferry_change *change)
     free(change->label);
     free(change->step);
     free(change->link);
+    free(change->row_values);
     memset(change, 0, sizeof(*change));
 }
 
@@ -231,6 +233,7 @@ bool ferry_run_copy(ferry_run *dst, const ferry_run *src)
         dup(&dst->change_digest, src->change_digest) & dup(&dst->decision, src->decision) &
         dup(&dst->decided_by, src->decided_by) &
         dup(&dst->decision_comment, src->decision_comment) &
+        dup(&dst->revert_comment, src->revert_comment) &
         ferry_label_counts_copy(&dst->skipped_by_label, &src->skipped_by_label))
         return true;
     ferry_run_done(dst);

@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -272,6 +272,11 @@ static const char *const schema_v11 =
     "DROP INDEX IF EXISTS ferry_runs_one_active;"
     "CREATE UNIQUE INDEX ferry_runs_one_active ON ferry_runs (sync, (coalesce(tenant, '')))"
     "  WHERE status IN ('queued', 'running', 'held');";
+/* Version 12: reverting a run (sqlite_conn.c's version 16). */
+static const char *const schema_v12 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS reverts bigint;"
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS revert_comment text;"
+    "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS row_values text;";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -470,9 +475,9 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3, schema_v4,
-                                               schema_v5, schema_v6,  schema_v7, schema_v8,
-                                               schema_v9, schema_v10, schema_v11};
+    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
+                                               schema_v5, schema_v6,  schema_v7,  schema_v8,
+                                               schema_v9, schema_v10, schema_v11, schema_v12};
     PGresult *res;
     ferry_rc rc;
     bool own;

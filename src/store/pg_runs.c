@@ -30,8 +30,10 @@ static void p_bool(ferry_pg_params *p, bool b)
                        " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
                        " retry_of, steps, skipped_by_label, full_requested, run_mode, since,"      \
                        " source_bytes, source_records, activity, preview, held_reason,"            \
-                       " held_admin, " MS("held_until") ", change_digest, decision, decided_by,"   \
-                                                        " decision_comment, " MS("decided_at")
+                       " held_admin, " MS(                                                         \
+                           "held_until") ", change_digest, decision, decided_by,"                  \
+                                         " decision_comment, " MS(                                 \
+                                             "decided_at") ", reverts, revert_comment"
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -82,6 +84,8 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->decided_by = ferry_pg_col_str(r, i, 45);
     run->decision_comment = ferry_pg_col_str(r, i, 46);
     run->decided_at_ms = ferry_pg_col_int(r, i, 47);
+    run->reverts = ferry_pg_col_int(r, i, 48);
+    run->revert_comment = ferry_pg_col_str(r, i, 49);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
@@ -137,8 +141,9 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing, full_requested, preview)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14, $15, $16)"
+        " allow_missing, full_requested, preview, reverts, revert_comment)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " CLOCK ", $11, $12, $13, $14, $15,"
+        " $16, $17, $18)"
         " ON CONFLICT (sync, (coalesce(tenant, ''))) WHERE status IN ('queued', 'running', 'held')"
         " DO NOTHING RETURNING id";
     char owner[300];
@@ -167,6 +172,11 @@ static ferry_rc pg_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         p_bool(&p, run->allow_missing);
         p_bool(&p, run->full);
         p_bool(&p, run->preview);
+        if (run->reverts > 0)
+            ferry_pg_param_int(&p, run->reverts);
+        else
+            ferry_pg_param_text(&p, NULL);
+        ferry_pg_param_text(&p, run->revert_comment);
         res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "recording the run", sql, &p, err);
         if (res == NULL)
             return FERRY_EDB;
@@ -365,7 +375,9 @@ static ferry_rc copy_change(ferry_buf *b, const ferry_change *c)
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
         (rc = copy_field(b, c->label)) != FERRY_OK ||
         (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
-        (rc = copy_field(b, c->link)) != FERRY_OK)
+        (rc = copy_field(b, c->link)) != FERRY_OK ||
+        (rc = ferry_buf_append(b, "\t", 1)) != FERRY_OK ||
+        (rc = copy_field(b, c->row_values)) != FERRY_OK)
         return rc;
     return ferry_buf_append(b, "\n", 1);
 }
@@ -385,7 +397,7 @@ static ferry_rc pg_changes_add(ferry_store *base, const ferry_change *c, size_t 
     if (PQstatus(s->conn) == CONNECTION_BAD)
         return ferry_pg_db_error(s, NULL, what, err);
     res = PQexec(s->conn, "COPY ferry_changes (run_id, seq, record_key, outcome, \"row\","
-                          " reason, diff, step, label, link) FROM STDIN");
+                          " reason, diff, step, label, link, row_values) FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = ferry_pg_db_error(s, res, what, err);
         PQclear(res);
@@ -437,8 +449,8 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
     ferry_pg_param_int(&p, filter->after_seq);
     res = ferry_pg_run_sql(
         s, FERRY_PG_MAY_RESET, "listing changes",
-        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label, link FROM"
-        " ferry_changes"
+        "SELECT run_id, seq, record_key, outcome, \"row\", reason, diff, step, label, link,"
+        " row_values FROM ferry_changes"
         " WHERE run_id = $1 AND ($2::text IS NULL OR outcome = $2) AND seq > $4"
         " ORDER BY seq LIMIT $3",
         &p, err);
@@ -461,6 +473,7 @@ static ferry_rc pg_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->step = ferry_pg_col_str(res, (int)i, 7);
         c->label = ferry_pg_col_str(res, (int)i, 8);
         c->link = ferry_pg_col_str(res, (int)i, 9);
+        c->row_values = ferry_pg_col_str(res, (int)i, 10);
     }
     PQclear(res);
     *ret_changes = changes;

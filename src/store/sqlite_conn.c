@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 15
+#define SCHEMA_VERSION 16
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -238,6 +238,11 @@ static const char *const schema_v15 =
     "DROP INDEX IF EXISTS ferry_runs_one_active;"
     "CREATE UNIQUE INDEX ferry_runs_one_active ON ferry_runs (sync, ifnull(tenant, ''))"
     "  WHERE status IN ('queued', 'running', 'held');";
+/* Version 16: reverting a run: the run a revert reverts and its comment; a deleted row's
+ * values (a JSON object), so a revert can insert it again. */
+static const char *const schema_v16 = "ALTER TABLE ferry_runs ADD COLUMN reverts INTEGER;"
+                                      "ALTER TABLE ferry_runs ADD COLUMN revert_comment TEXT;"
+                                      "ALTER TABLE ferry_changes ADD COLUMN row_values TEXT;";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -312,7 +317,7 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         const char *const steps[SCHEMA_VERSION] = {schema_v1,  schema_v2,  schema_v3,  schema_v4,
                                                    schema_v5,  schema_v6,  schema_v7,  schema_v8,
                                                    schema_v9,  schema_v10, schema_v11, schema_v12,
-                                                   schema_v13, schema_v14, schema_v15};
+                                                   schema_v13, schema_v14, schema_v15, schema_v16};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);

@@ -19,7 +19,7 @@
 /* Rows per multi-row INSERT of changes, CHANGE_PARAMS parameters each: well under SQLite's
  * limit. */
 #define CHANGE_ROWS 128
-#define CHANGE_PARAMS 10 /* bind_change()'s */
+#define CHANGE_PARAMS 11 /* bind_change()'s */
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err);
 
@@ -77,8 +77,8 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
     static const char *const sql =
         "INSERT INTO ferry_runs (sync, tenant, trigger, user_name, status, phase, total,"
         " dry_run, queued_at, started_at, heartbeat_at, attempt, lease_owner, token_label,"
-        " allow_missing, full_requested, preview) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+        " allow_missing, full_requested, preview, reverts, revert_comment) VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
     char owner[300];
     sqlite3_stmt *st;
     bool active;
@@ -105,6 +105,9 @@ static ferry_rc st_run_start(ferry_store *base, const ferry_run *run, int64_t *r
         sqlite3_bind_int(st, 14, run->allow_missing);
         sqlite3_bind_int(st, 15, run->full);
         sqlite3_bind_int(st, 16, run->preview);
+        if (run->reverts > 0)
+            sqlite3_bind_int64(st, 17, run->reverts);
+        ferry_sqlite_bind_text_or_null(st, 18, run->revert_comment);
         rc = sqlite3_step(st);
         /* Only the one-active-run index makes a duplicate; any other constraint (a NOT NULL
          * column the caller left empty) is reported as what it is. */
@@ -213,7 +216,7 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
     " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since,"          \
     " source_bytes, source_records, activity, preview, held_reason, held_admin, held_until,"       \
-    " change_digest, decision, decided_by, decision_comment, decided_at"
+    " change_digest, decision, decided_by, decision_comment, decided_at, reverts, revert_comment"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -265,6 +268,8 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->decided_by = ferry_sqlite_col_strdup(st, 45);
     run->decision_comment = ferry_sqlite_col_strdup(st, 46);
     run->decided_at_ms = ferry_sqlite_col_time(st, 47);
+    run->reverts = sqlite3_column_int64(st, 48);
+    run->revert_comment = ferry_sqlite_col_strdup(st, 49);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)
@@ -375,6 +380,10 @@ static void bind_change(sqlite3_stmt *st, int base, const ferry_change *c)
         sqlite3_bind_text(st, base + 10, c->link, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, base + 10);
+    if (c->row_values != NULL)
+        sqlite3_bind_text(st, base + 11, c->row_values, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, base + 11);
 }
 
 static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite3_stmt **ret,
@@ -385,9 +394,9 @@ static ferry_rc prepare_change_insert(ferry_sqlite_store *s, size_t rows, sqlite
 
     ferry_buf_init(&sql, 64 * 1024);
     ferry_buf_printf(&sql, "INSERT INTO ferry_changes (run_id, seq, record_key, outcome, row,"
-                           " reason, diff, step, label, link) VALUES ");
+                           " reason, diff, step, label, link, row_values) VALUES ");
     for (size_t i = 0; i < rows; i++)
-        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+        ferry_buf_printf(&sql, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
     if (sqlite3_prepare_v3(s->db, ferry_buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) !=
         SQLITE_OK)
         rc = ferry_sqlite_db_error(s->db, err, "recording changes");
@@ -443,8 +452,9 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
 
     if (sqlite3_prepare_v2(
             s->db,
-            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label, link"
-            " FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND seq > ?4"
+            "SELECT run_id, seq, record_key, outcome, row, reason, diff, step, label, link,"
+            " row_values FROM ferry_changes WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) AND "
+            "seq > ?4"
             " ORDER BY seq LIMIT ?3",
             -1, &st, NULL) != SQLITE_OK)
         return ferry_sqlite_db_error(s->db, err, "listing changes");
@@ -478,6 +488,7 @@ static ferry_rc st_change_list(ferry_store *base, int64_t run_id, const ferry_ch
         c->step = ferry_sqlite_col_strdup(st, 7);
         c->label = ferry_sqlite_col_strdup(st, 8);
         c->link = ferry_sqlite_col_strdup(st, 9);
+        c->row_values = ferry_sqlite_col_strdup(st, 10);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

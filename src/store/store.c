@@ -103,6 +103,10 @@ void ferry_store_interruption_decide(const ferry_recovery *rec, const ferry_run 
                                      ferry_store_interruption *ret)
 {
     ret->retries = retries_of(rec, run->sync);
+    /* A revert is never run again as a sync: it ends as failed (its transaction rolled back,
+     * nothing changed), and can be asked for again. */
+    if (run->reverts > 0 || (run->trigger != NULL && strcmp(run->trigger, "revert") == 0))
+        ret->retries = 0;
     ret->again = run->attempt <= ret->retries;
 }
 

@@ -101,7 +101,7 @@ typedef struct {
     int64_t id;
     char *sync;
     char *tenant;       /* NULL when the sync has no tenant */
-    char *trigger;      /* "cli", "api", "schedule" */
+    char *trigger;      /* "cli", "api", "schedule", "revert" */
     char *user;         /* who started it (a user name, "scheduler", the CLI's $USER), or NULL */
     char *token;        /* the label of the API token it was started with, or NULL */
     char *cancelled_by; /* who cancelled it, or NULL */
@@ -157,6 +157,10 @@ typedef struct {
     char *decided_by;       /* who approved or rejected it, or NULL */
     char *decision_comment; /* why (a comment), or NULL */
     int64_t decided_at_ms;  /* 0 when undecided */
+    /* A revert (trigger "revert", sync/revert.h): the run it reverts, else 0; and the comment
+     * its requester gave, or NULL. */
+    int64_t reverts;
+    char *revert_comment;
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -171,14 +175,17 @@ typedef struct {
     int64_t seq;
     char *record_key; /* NULL when the record's key could not be read */
     ferry_outcome outcome;
-    long row;     /* source row, 0 for deleted records */
-    char *reason; /* skipped/failed/deleted: why */
-    char *diff;   /* updated: JSON {"field": ["old", "new"], ...} */
-    char *label;  /* the record's name (label: on the sync, "John Doe (john@example.com)"), or
-                     NULL */
-    char *step;   /* the step of a sync with steps that made it, or NULL */
-    char *link;   /* skipped/failed: where the record can be fixed (its cell in a Google
-                     Sheet: ".../edit#gid=0&range=C17"), or NULL */
+    long row;         /* source row, 0 for deleted records */
+    char *reason;     /* skipped/failed/deleted: why */
+    char *diff;       /* updated: JSON {"field": ["old", "new"], ...} */
+    char *label;      /* the record's name (label: on the sync, "John Doe (john@example.com)"), or
+                         NULL */
+    char *step;       /* the step of a sync with steps that made it, or NULL */
+    char *link;       /* skipped/failed: where the record can be fixed (its cell in a Google
+                         Sheet: ".../edit#gid=0&range=C17"), or NULL */
+    char *row_values; /* deleted: the row's values before it was deleted or flagged, a JSON
+                         object {"column": "text" or null, ...}, so a revert can restore it;
+                         NULL for other outcomes and for rows deleted before Ferry kept them */
 } ferry_change;
 
 void ferry_change_done(ferry_change *change);
@@ -251,7 +258,8 @@ typedef struct {
     char *actor;  /* the user name, "cli" (the command line), or NULL (not logged in) */
     char *action; /* "login", "login.failed", "logout", "user.add", "user.passwd", "user.role",
                      "user.disable", "user.enable", "token.create", "token.revoke",
-                     "user.passwd.failed", "refused", "run.interrupted", "delivery.redeliver" */
+                     "user.passwd.failed", "refused", "run.interrupted", "delivery.redeliver",
+                     "run.revert" */
     char *target; /* what it acted on: a user name, "token N", a route; or NULL */
     char *detail; /* a sentence for people, or NULL */
     char *client; /* the client's address, or NULL */

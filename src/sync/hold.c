@@ -37,6 +37,7 @@ void ferry_change_digest_add(ferry_change_digest *d, const ferry_change *change)
     digest_text(d, change->reason);
     digest_text(d, change->diff);
     digest_text(d, change->step);
+    digest_text(d, change->row_values);
     d->rows++;
 }
 
@@ -51,12 +52,12 @@ void ferry_change_digest_final(ferry_change_digest *d, char out[FERRY_CHANGE_DIG
 /* ---- change rows across the rollback ---- */
 
 /* The texts of a change row, in the order the spool keeps them. */
-#define CHANGE_TEXTS 6
+#define CHANGE_TEXTS 7
 
 static char **change_text(ferry_change *c, int i)
 {
-    char **texts[CHANGE_TEXTS] = {&c->record_key, &c->reason, &c->diff,
-                                  &c->label,      &c->step,   &c->link};
+    char **texts[CHANGE_TEXTS] = {&c->record_key, &c->reason, &c->diff,      &c->label,
+                                  &c->step,       &c->link,   &c->row_values};
     return texts[i];
 }
 

@@ -22,8 +22,8 @@
 #include "store/store.h"
 #include "util/err.h"
 
-/* The digest of a change set: each change row (outcome, key, row, reason, diff, step), in
- * sequence order, through BLAKE2b. */
+/* The digest of a change set: each change row (outcome, key, row, reason, diff, step, a deleted
+ * row's values), in sequence order, through BLAKE2b. */
 typedef struct {
     crypto_generichash_state state;
     int64_t rows;

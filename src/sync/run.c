@@ -61,6 +61,7 @@
 /* Change rows per store call: a PostgreSQL store sends each call as one COPY, so fewer, larger
  * calls cost far less per row (a million created records write a million change rows). */
 #define CHANGE_BATCH 16384
+#define CHANGE_ARENA_FLUSH (32 * 1024 * 1024)
 #define NO_STRING SIZE_MAX
 #define QUEUE_ITEMS 65536
 #define QUEUE_BYTES (16 * 1024 * 1024)
@@ -70,7 +71,7 @@
  * the flush, since the arena may move as it grows. */
 typedef struct {
     ferry_change *items; /* CHANGE_BATCH of each */
-    size_t *key, *reason, *diff, *label, *link;
+    size_t *key, *reason, *diff, *label, *link, *values;
     size_t n;
     ferry_buf arena;
     ferry_buf cell; /* a skipped or failed record's cell link, as it is made */
@@ -189,6 +190,7 @@ typedef struct {
     ferry_buf hold;             /* the guard's rules the run broke, "; "-joined: it is held */
     bool hold_admin;            /* one of them is guard.protect's */
     bool approving;             /* applying a held run someone approved: its snapshots */
+    bool reviewed_cleared;      /* its reviewed change rows were removed (in the transaction) */
     ferry_change_digest digest; /* of the change rows written, in order */
     int64_t scope;              /* the step's rows before the run, when its on_missing scan
                                    counted them; else -1 */
@@ -509,6 +511,19 @@ static size_t stash(change_batch *b, const char *s, bool *ok)
     return off;
 }
 
+/* An approved run writes its change rows anew, in place of the ones reviewed: they go in its
+ * transaction, before its first change row, where the store's connection is free. */
+static ferry_rc clear_reviewed(run_ctx *c, ferry_err *err)
+{
+    ferry_rc rc;
+
+    if (!c->approving || c->reviewed_cleared)
+        return FERRY_OK;
+    if ((rc = c->opt->store->runs->changes_clear(c->opt->store, c->run.id, err)) == FERRY_OK)
+        c->reviewed_cleared = true;
+    return rc;
+}
+
 static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
 {
     change_batch *b = &c->batch;
@@ -516,12 +531,15 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
 
     if (b->n == 0)
         return FERRY_OK;
+    if ((rc = clear_reviewed(c, err)) != FERRY_OK)
+        return rc;
     for (size_t i = 0; i < b->n; i++) {
         b->items[i].record_key = b->key[i] == NO_STRING ? NULL : b->arena.data + b->key[i];
         b->items[i].reason = b->reason[i] == NO_STRING ? NULL : b->arena.data + b->reason[i];
         b->items[i].diff = b->diff[i] == NO_STRING ? NULL : b->arena.data + b->diff[i];
         b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
         b->items[i].link = b->link[i] == NO_STRING ? NULL : b->arena.data + b->link[i];
+        b->items[i].row_values = b->values[i] == NO_STRING ? NULL : b->arena.data + b->values[i];
         ferry_change_digest_add(&c->digest, &b->items[i]);
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
@@ -534,7 +552,7 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
  * the record), which a Google Sheet's cell link points at. */
 static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, const char *name,
                            long row, const char *reason, const char *diff, long field,
-                           ferry_err *err)
+                           const char *values, ferry_err *err)
 {
     change_batch *b = &c->batch;
     size_t i = b->n;
@@ -551,12 +569,14 @@ static ferry_rc add_change(run_ctx *c, ferry_outcome outcome, const char *key, c
     b->diff[i] = stash(b, diff, &ok);
     b->label[i] = stash(b, name, &ok);
     b->link[i] = NO_STRING;
+    b->values[i] = stash(b, values, &ok);
     if ((outcome == FERRY_OUTCOME_SKIPPED || outcome == FERRY_OUTCOME_FAILED) &&
         ferry_source_cell_link(c->source, field, row, &b->cell))
         b->link[i] = stash(b, ferry_buf_str(&b->cell), &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_ENOMEM, "recording a change");
-    if (++b->n == CHANGE_BATCH)
+    /* A deleted row's values may be large: the arena is flushed well before its limit. */
+    if (++b->n == CHANGE_BATCH || b->arena.len >= CHANGE_ARENA_FLUSH)
         return flush_changes(c, err);
     return FERRY_OK;
 }
@@ -579,7 +599,7 @@ static ferry_rc on_missing_check_cb(void *ctx, int64_t missing, int64_t in_scope
     return FERRY_OK;
 }
 
-static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
+static ferry_rc on_missing_cb(void *ctx, const char *key, const char *row_values, ferry_err *err)
 {
     run_ctx *c = ctx;
     const char *why = c->sync->target.on_missing == FERRY_ON_MISSING_FLAG
@@ -588,7 +608,7 @@ static ferry_rc on_missing_cb(void *ctx, const char *key, ferry_err *err)
 
     c->run.counts[FERRY_OUTCOME_DELETED]++;
     log_item(c, FERRY_OUTCOME_DELETED, key, NULL);
-    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, -1, err);
+    return add_change(c, FERRY_OUTCOME_DELETED, key, NULL, 0, why, NULL, -1, row_values, err);
 }
 
 /* Counts one final outcome: a record a labelled rule skipped under its label, the rest by
@@ -624,13 +644,14 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
     switch (it->outcome) {
     case FERRY_OUTCOME_CREATED:
         log_outcome(c, it);
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, NULL, -1, NULL, err);
     case FERRY_OUTCOME_UPDATED:
         log_outcome(c, it);
         for (size_t i = 0; i < c->whole->guard.nprotect && it->diff_json != NULL; i++)
             if (ferry_guard_diff_has_field(it->diff_json, c->whole->guard.protect[i]))
                 c->protected_n[i]++;
-        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, err);
+        return add_change(c, it->outcome, it->key, it->name, it->row, NULL, it->diff_json, -1, NULL,
+                          err);
     case FERRY_OUTCOME_SKIPPED:
     case FERRY_OUTCOME_FAILED:
         if (it->outcome == FERRY_OUTCOME_FAILED && c->first_failure[0] == '\0' &&
@@ -638,7 +659,7 @@ static ferry_rc emit(run_ctx *c, const outcome_item *it, ferry_err *err)
             snprintf(c->first_failure, sizeof(c->first_failure), "%s", it->reason);
         log_outcome(c, it);
         return add_change(c, it->outcome, it->key, it->name, it->row, it->reason, NULL, it->field,
-                          err);
+                          NULL, err);
     default:
         return FERRY_OK;
     }
@@ -1398,9 +1419,6 @@ static ferry_rc begin_target(run_ctx *c, size_t k, ferry_err *err)
             return rc;
         c->store_txn = true;
     }
-    /* An approved run writes its change rows anew, in place of the ones reviewed. */
-    if (k == 0 && c->approving)
-        return opt->store->runs->changes_clear(opt->store, c->run.id, err);
     return FERRY_OK;
 }
 
@@ -1610,7 +1628,8 @@ static ferry_rc hold_run(run_ctx *c, ferry_err *err)
                              "not be kept for the approval: %s",
                              ferry_buf_str(&c->hold), why);
     }
-    if ((rc = ferry_hold_changes_save(st, c->run.id, &saved, err)) != FERRY_OK)
+    if ((rc = clear_reviewed(c, err)) != FERRY_OK ||
+        (rc = ferry_hold_changes_save(st, c->run.id, &saved, err)) != FERRY_OK)
         return rc;
     rollback_targets(c);
     if (c->store_txn) {
@@ -1710,7 +1729,7 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
     }
     if (hold)
         return hold_run(c, err);
-    if ((rc = keep_watermarks(c, err)) != FERRY_OK)
+    if ((rc = keep_watermarks(c, err)) != FERRY_OK || (rc = clear_reviewed(c, err)) != FERRY_OK)
         return rc;
     if ((rc = opt->store->runs->run_finish(opt->store, &c->run, err)) != FERRY_OK)
         return rc;
@@ -1781,6 +1800,7 @@ static void reset_for_retry(run_ctx *c)
     c->seq = 0;
     c->keyless_failures = 0;
     c->first_failure[0] = '\0';
+    c->reviewed_cleared = false;
     ferry_buf_reset(&c->hold);
     c->hold_admin = false;
     ferry_change_digest_init(&c->digest);
@@ -1867,6 +1887,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     c.batch.reason = calloc(CHANGE_BATCH, sizeof(*c.batch.reason));
     c.batch.diff = calloc(CHANGE_BATCH, sizeof(*c.batch.diff));
     c.batch.link = calloc(CHANGE_BATCH, sizeof(*c.batch.link));
+    c.batch.values = calloc(CHANGE_BATCH, sizeof(*c.batch.values));
     ferry_buf_init(&c.batch.cell, 64 * 1024);
     c.batch.label = calloc(CHANGE_BATCH, sizeof(*c.batch.label));
     /* Past QUEUE_BYTES the run drains; one more record's strings always fit. */
@@ -1916,7 +1937,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
     if (c.run.sync == NULL || c.run.trigger == NULL || !init_labels(&c) ||
         (run->tenant != NULL && c.run.tenant == NULL) || c.batch.items == NULL ||
         c.batch.key == NULL || c.batch.reason == NULL || c.batch.diff == NULL ||
-        c.batch.link == NULL || c.batch.label == NULL) {
+        c.batch.link == NULL || c.batch.label == NULL || c.batch.values == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "allocating the run");
         goto out;
     }
@@ -1968,6 +1989,7 @@ out:
     free(c.batch.reason);
     free(c.batch.diff);
     free(c.batch.link);
+    free(c.batch.values);
     ferry_buf_done(&c.batch.cell);
     free(c.batch.label);
     free(c.activity);

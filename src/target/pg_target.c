@@ -2320,6 +2320,10 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
                            "CREATE TEMP TABLE ferry_gone ON COMMIT DROP AS SELECT t.ctid AS tid");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(b, ", t.%s AS k%zu", t->col[t->key_field[k]].name, k);
+    /* The row's values as text, in column order, for a revert (target.h's row_values). */
+    ferry_buf_printf_trunc(b, ", (SELECT '{' || string_agg(to_json(j.key)::text || ':' ||"
+                              " coalesce(to_json(j.value)::text, 'null'), ',') || '}' FROM"
+                              " json_each_text(row_to_json(t)) j) AS v");
     ferry_buf_printf_trunc(b, " FROM %s t WHERE NOT EXISTS (SELECT 1 FROM ferry_stage s WHERE ",
                            t->table);
     key_join(t, "t", "s");
@@ -2347,7 +2351,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_printf_trunc(b, "DECLARE ferry_gone_keys NO SCROLL CURSOR FOR SELECT");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf_trunc(b, "%s k%zu::text", k ? "," : "", k);
-    ferry_buf_printf_trunc(b, " FROM ferry_gone ORDER BY");
+    ferry_buf_printf_trunc(b, ", v FROM ferry_gone ORDER BY");
     for (size_t k = 0; k < sync->target.nkey; k++) {
         const column *c = &t->col[t->key_field[k]];
         bool numeric = strcmp(c->type, "bigint") == 0 || strcmp(c->type, "integer") == 0 ||
@@ -2373,7 +2377,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
                 const char *v = PQgetisnull(res, r, (int)k) ? "" : PQgetvalue(res, r, (int)k);
                 ferry_sync_key_append(sync, k, v, strlen(v), &key);
             }
-            rc = cb(ctx, ferry_buf_str(&key), err);
+            rc = cb(ctx, ferry_buf_str(&key), PQgetvalue(res, r, (int)sync->target.nkey), err);
         }
         PQclear(res);
         if (rc != FERRY_OK || rows < 4096)

@@ -37,6 +37,7 @@
  * flags; an unchanged row keeps both. A table Ferry creates is marked as its own by a comment
  * in its CREATE TABLE statement (kept in sqlite_master), so `ferry migrate --targets` may add
  * columns to it. */
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,6 +623,38 @@ static void format_key(const ferry_sync_spec *sync, sqlite3_stmt *st, int first,
     }
 }
 
+/* The columns of the row st is on, from column first on, as a JSON object of their text (null
+ * for NULL; a value that is not UTF-8 text, a BLOB's, as null too), into out: a deleted row's
+ * values (target.h). */
+static ferry_rc row_values_json(sqlite_target *t, sqlite3_stmt *st, int first, ferry_buf *out,
+                                ferry_err *err)
+{
+    json_t *obj = json_object();
+    char *text = NULL;
+    ferry_rc rc = FERRY_OK;
+    int n = sqlite3_column_count(st);
+
+    if (obj == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "table %s: reading a missing row",
+                             t->sync->target.table);
+    for (int i = first; i < n && rc == FERRY_OK; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        json_t *jv = v != NULL ? json_stringn(v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+        if (json_object_set_new(obj, sqlite3_column_name(st, i), jv != NULL ? jv : json_null()))
+            rc = FERRY_ENOMEM;
+    }
+    if (rc == FERRY_OK && (text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+        rc = FERRY_ENOMEM;
+    json_decref(obj);
+    ferry_buf_reset(out);
+    if (rc == FERRY_OK)
+        rc = ferry_buf_append(out, text, strlen(text));
+    free(text);
+    if (rc != FERRY_OK)
+        return ferry_err_set(err, rc, "table %s: reading a missing row", t->sync->target.table);
+    return FERRY_OK;
+}
+
 /* Collects the rowids of the rows in on_missing's scope the run did not see into
  * temp.ferry_missing, counting the rows in scope and the missing ones. The scope leaves out
  * the rows the run brought back from flagged: they were not in it when the run began. */
@@ -687,7 +720,7 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     const ferry_sync_spec *sync = t->sync;
     sqlite3_stmt *keys = NULL;
     ferry_buf *b = &t->sql;
-    ferry_buf key;
+    ferry_buf key, values;
     ferry_rc frc;
     char now[FERRY_ISO_TIME_MAX];
     int64_t scope = 0, missing = 0;
@@ -706,19 +739,23 @@ static ferry_rc tg_finish(ferry_target *base, ferry_target_missing_check_cb chec
     ferry_buf_printf(b, "SELECT rowid");
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf(b, ", \"%s\"", sync->target.key[k]);
-    ferry_buf_printf(b, " FROM \"%s\" WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
+    ferry_buf_printf(b, ", * FROM \"%s\" WHERE rowid IN (SELECT id FROM temp.ferry_missing)",
                      sync->target.table);
     for (size_t k = 0; k < sync->target.nkey; k++)
         ferry_buf_printf(b, "%s\"%s\"", k ? ", " : " ORDER BY ", sync->target.key[k]);
     if (sqlite3_prepare_v2(t->db, ferry_buf_str(b), -1, &keys, NULL) != SQLITE_OK)
         return db_error(t, err, "reading missing rows");
     ferry_buf_init(&key, 4096);
+    ferry_buf_init(&values, FERRY_TARGET_ROW_VALUES_MAX);
     while ((rc = sqlite3_step(keys)) == SQLITE_ROW) {
         format_key(sync, keys, 1, &key);
-        if ((frc = cb(ctx, ferry_buf_str(&key), err)) != FERRY_OK)
+        if ((frc = row_values_json(t, keys, 1 + (int)sync->target.nkey, &values, err)) !=
+                FERRY_OK ||
+            (frc = cb(ctx, ferry_buf_str(&key), ferry_buf_str(&values), err)) != FERRY_OK)
             break;
     }
     ferry_buf_done(&key);
+    ferry_buf_done(&values);
     if (frc == FERRY_OK && rc != SQLITE_DONE)
         frc = db_error(t, err, "reading missing rows");
     sqlite3_finalize(keys);

@@ -49,9 +49,15 @@ typedef struct {
 typedef ferry_rc (*ferry_target_result_cb)(void *ctx, const ferry_apply_result *res,
                                            ferry_err *err);
 
-/* Called for each row on_missing deleted or flagged; key is borrowed. Returning an error
- * stops the pass and fails the run. */
-typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, ferry_err *err);
+/* Called for each row on_missing deletes or flags, before it does; key and row_values are
+ * borrowed. row_values: the row's every column as it is, a JSON object {"column": "text" or
+ * null, ...} in the table's column order (what a revert inserts again, or whose flag it
+ * restores). Returning an error stops the pass and fails the run. */
+typedef ferry_rc (*ferry_target_missing_cb)(void *ctx, const char *key, const char *row_values,
+                                            ferry_err *err);
+
+/* The largest row_values a target passes (a row whose values are longer fails the run). */
+#define FERRY_TARGET_ROW_VALUES_MAX (16 * 1024 * 1024)
 
 /* Called once by finish() when rows are missing, before any of them is deleted, flagged or
  * reported: missing rows out of in_scope, the rows the on_missing scan covers (the run's

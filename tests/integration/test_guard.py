@@ -415,7 +415,7 @@ class ApprovalTest(GuardTestCase):
         self.assertIn(table, (self.before, [tuple(r) for r in after]),
                       "killed %.2f s in: neither before nor after" % delay)
         status = self.last_run()["status"]
-        self.assertIn(status, ("running", "succeeded"))
+        self.assertIn(status, ("running", "succeeded"), self.last_run()["error"])
         if status == "succeeded":
             self.assertEqual(table, [tuple(r) for r in after])
 

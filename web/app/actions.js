@@ -1,4 +1,4 @@
-// actions.js - the two things a user can do to a sync: start a run, cancel one.
+// actions.js - what a user can do to a sync: start a run, cancel one, revert one.
 import {api} from './api.js';
 import {isActive} from './format.js';
 
@@ -35,6 +35,21 @@ export async function cancelRun(app, id) {
       app.notes.show(app.state.latest(data));
     }
     return {message: data && data.message ? data.message : 'Cancelled.'};
+  } catch (error) {
+    return {error};
+  }
+}
+
+/**
+ * Reverts succeeded run id as a new run (docs/sync.md, "Reverting a run"): {run} (the revert,
+ * succeeded or failed), or {error} (409 refused: the message says why).
+ */
+export async function revertRun(app, id, {force = false, comment = ''} = {}) {
+  try {
+    const body = {...(force ? {force: true} : {}), ...(comment ? {comment} : {})};
+    const {data} = await api.post(`/api/runs/${id}/revert`, body);
+    app.state.applyRun(data);
+    return {run: data};
   } catch (error) {
     return {error};
   }

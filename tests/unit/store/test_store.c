@@ -904,6 +904,28 @@ static void heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed(void 
     ferry_audit_free(audit, naudit);
 }
 
+static void a_revert_whose_lease_expired_fails_and_is_not_run_again(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("therapists", 1795500344000), got, next;
+    int retries = 3, n = -1;
+    ferry_recovery rec = {retries_from_ctx, NULL, &retries};
+    ferry_err err;
+
+    run.trigger = (char *)"revert";
+    run.reverts = 7;
+    run.id = start(st, &run);
+    fx_exec(fx, "UPDATE ferry_runs SET heartbeat_at = '2020-01-01T00:00:00.000Z'");
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->run_reclaim_expired(st, 60000, &rec, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->runs->run_load(st, run.id, &got, &err), FERRY_OK);
+    assert_int_equal(got.status, FERRY_RUN_FAILED);
+    ferry_run_done(&got);
+    assert_int_equal(st->runs->run_claim(st, &next, &err), FERRY_DONE);
+}
+
 static void a_run_whose_process_died_is_interrupted_and_without_retries_fails(void **state)
 {
     fixture *fx = *state;
@@ -1043,6 +1065,41 @@ static void a_run_keeps_what_it_read_and_its_activity(void **state)
     assert_int_equal(got.source_records, -1);
     assert_null(got.activity);
     ferry_run_done(&got);
+}
+
+static void a_revert_names_its_run_and_a_deleted_row_keeps_its_values(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("people", 1795500344000), got;
+    const char *values = "{\"id\":\"P1\",\"name\":\"Ann\",\"email\":null}";
+    ferry_change c = {0}, *ch = NULL;
+    ferry_change_filter all = {.outcome = -1};
+    size_t n = 0;
+    ferry_err err;
+    int64_t id;
+
+    run.trigger = (char *)"revert";
+    run.reverts = 41;
+    run.revert_comment = (char *)"wrong file";
+    id = start(st, &run);
+    c.run_id = id;
+    c.seq = 1;
+    c.record_key = (char *)"P1";
+    c.outcome = FERRY_OUTCOME_DELETED;
+    c.reason = (char *)"no longer in the source: deleted";
+    c.row_values = (char *)values;
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->changes_add(st, &c, 1, &err), FERRY_OK);
+    assert_int_equal(st->runs->run_load(st, id, &got, &err), FERRY_OK);
+    assert_string_equal(got.trigger, "revert");
+    assert_int_equal(got.reverts, 41);
+    assert_string_equal(got.revert_comment, "wrong file");
+    ferry_run_done(&got);
+    assert_int_equal(st->runs->change_list(st, id, &all, &ch, &n, &err), FERRY_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ch[0].row_values, values);
+    ferry_changes_free(ch, n);
 }
 
 static void labelled_skip_counts_are_kept_in_their_order(void **state)
@@ -1185,7 +1242,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 15)",
+             "Ferry knows up to 16)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1207,7 +1264,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 15);
+    assert_int_equal(sqlite3_column_int(st, 0), 16);
     assert_int_equal(sqlite3_column_int(st, 1), 9);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1311,6 +1368,9 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN decided_by;"
                                   " ALTER TABLE ferry_runs DROP COLUMN decision_comment;"
                                   " ALTER TABLE ferry_runs DROP COLUMN decided_at;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN reverts;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN revert_comment;"
+                                  " ALTER TABLE ferry_changes DROP COLUMN row_values;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1476,7 +1536,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 15);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 16);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2257,7 +2317,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 11);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 12);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2287,7 +2347,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 11)",
+             "Ferry knows up to 12)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2496,7 +2556,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        11);
+        12);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -2917,10 +2977,14 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
         cmocka_unit_test_setup_teardown(a_queued_run_can_be_cancelled, setup, teardown),           \
         cmocka_unit_test_setup_teardown(                                                           \
             heartbeats_renew_a_held_lease_and_expired_leases_are_reclaimed, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(a_revert_whose_lease_expired_fails_and_is_not_run_again,   \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(labelled_skip_counts_are_kept_in_their_order, setup,       \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(a_run_keeps_what_it_read_and_its_activity, setup,          \
                                         teardown),                                                 \
+        cmocka_unit_test_setup_teardown(a_revert_names_its_run_and_a_deleted_row_keeps_its_values, \
+                                        setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(a_change_keeps_the_records_name, setup, teardown),         \
         cmocka_unit_test_setup_teardown(a_batch_of_many_changes_is_stored_in_order, setup,         \
                                         teardown),                                                 \

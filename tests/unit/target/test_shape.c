@@ -79,10 +79,11 @@ static ferry_outcome apply(fixture *fx, const char *email, const char *name)
     return fx->res.outcome;
 }
 
-static ferry_rc on_missing_row(void *ctx, const char *key, ferry_err *err)
+static ferry_rc on_missing_row(void *ctx, const char *key, const char *row_values, ferry_err *err)
 {
     (void)ctx;
     (void)key;
+    (void)row_values;
     (void)err;
     return FERRY_OK;
 }

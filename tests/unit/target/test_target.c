@@ -77,6 +77,7 @@ typedef struct {
     ferry_mapped_record rec;
     const char *tenant;                 /* the run's tenant (NULL without tenants) */
     ferry_buf missing;                  /* keys reported by finish(), comma-separated */
+    ferry_buf values;                   /* their row values, one line each */
     int checks;                         /* calls of finish()'s check */
     int64_t check_missing, check_scope; /* what the last check was told */
     bool refuse;                        /* the check fails finish() (as the guard does) */
@@ -118,6 +119,7 @@ static void open_fx(fixture *fx, void **state, const char *yaml)
     fx->sync = &fx->cfg->syncs[0];
     assert_int_equal(ferry_mapper_new(fx->sync, NULL, &fx->mapper, &err), FERRY_OK);
     ferry_buf_init(&fx->missing, 4096);
+    ferry_buf_init(&fx->values, 4096);
 }
 
 static void clear_got(fixture *fx)
@@ -141,6 +143,7 @@ static void close_fx(fixture *fx)
     if (fx->pg != NULL)
         PQfinish(fx->pg);
     ferry_buf_done(&fx->missing);
+    ferry_buf_done(&fx->values);
     tu_rmtree(fx->dir);
     free(fx->dir);
 }
@@ -444,12 +447,13 @@ static void rollback(fixture *fx)
     fx->target = NULL;
 }
 
-static ferry_rc collect_missing(void *ctx, const char *key, ferry_err *err)
+static ferry_rc collect_missing(void *ctx, const char *key, const char *row_values, ferry_err *err)
 {
     fixture *fx = ctx;
 
     (void)err;
     ferry_buf_printf(&fx->missing, "%s%s", fx->missing.len ? "," : "", key);
+    ferry_buf_printf(&fx->values, "%s\n", row_values);
     return FERRY_OK;
 }
 
@@ -475,6 +479,7 @@ static ferry_rc finish_checked(fixture *fx)
     drain(fx);
     ferry_err_clear(&err);
     ferry_buf_reset(&fx->missing);
+    ferry_buf_reset(&fx->values);
     fx->checks = 0;
     rc = fx->target->ops->finish(fx->target, check_missing, collect_missing, fx, &err);
     if (rc != FERRY_OK && !(fx->refuse && rc == FERRY_ELIMIT))
@@ -938,6 +943,26 @@ static void on_missing_delete_removes_unseen_rows_and_reports_their_keys(void **
     assert_string_equal(ferry_buf_str(&fx.missing), "E002");
     commit(&fx);
     expect_dump(&fx, "SELECT id FROM staff ORDER BY id", "E001\nE003\n");
+    close_fx(&fx);
+}
+
+static void on_missing_passes_each_missing_rows_values(void **state)
+{
+    fixture fx;
+
+    open_fx(&fx, state, STAFF_YAML("delete"));
+    load_three(&fx);
+    begin(&fx);
+    assert_int_equal(apply(&fx, 2, ayu), FERRY_OUTCOME_UNCHANGED);
+    assert_int_equal(apply(&fx, 3, citra), FERRY_OUTCOME_UNCHANGED);
+    finish(&fx);
+    assert_string_equal(ferry_buf_str(&fx.values),
+                        BY_BACKEND(&fx,
+                                   "{\"id\":\"E002\",\"name\":\"Budi\",\"email\":null,\"age\":"
+                                   "\"41\",\"active\":\"0\",\"salary\":null}\n",
+                                   "{\"id\":\"E002\",\"name\":\"Budi\",\"email\":null,\"age\":"
+                                   "\"41\",\"active\":\"false\",\"salary\":null}\n"));
+    commit(&fx);
     close_fx(&fx);
 }
 
@@ -2230,6 +2255,7 @@ int main(void)
         SQLITE(constraint_of_the_target_table_fails_only_that_record),
         SQLITE(on_missing_delete_removes_unseen_rows_and_reports_their_keys),
         SQLITE(on_missing_delete_spares_rows_created_in_the_run),
+        SQLITE(on_missing_passes_each_missing_rows_values),
         SQLITE(on_missing_delete_reports_composite_keys_by_name),
         SQLITE(on_missing_flag_marks_unseen_rows_once),
         SQLITE(missing_rows_to_delete_are_counted_before_they_go),
@@ -2291,6 +2317,7 @@ int main(void)
         PG(constraint_of_the_target_table_fails_only_that_record),
         PG(on_missing_delete_removes_unseen_rows_and_reports_their_keys),
         PG(on_missing_delete_spares_rows_created_in_the_run),
+        PG(on_missing_passes_each_missing_rows_values),
         PG(on_missing_delete_reports_composite_keys_by_name),
         PG(on_missing_flag_marks_unseen_rows_once),
         PG(missing_rows_to_delete_are_counted_before_they_go),

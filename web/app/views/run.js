@@ -7,7 +7,7 @@ import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOM
 import {activityView} from '../activity.js';
 import {progressView} from '../progress.js';
 import {runSteps, stepsView, changeStep} from '../steps.js';
-import {cancelRun} from '../actions.js';
+import {cancelRun, revertRun} from '../actions.js';
 
 const PAGE = 100;
 
@@ -175,6 +175,9 @@ export function mountRun(root, app, params, id) {
       fact('Started by', run.user || '–'),
       run.token ? fact('API token', run.token) : null,
       run.cancelled_by ? fact('Cancelled by', run.cancelled_by) : null,
+      run.reverts ? fact('Reverts', h('a', {href: `#/runs/${run.reverts}`}, `Run #${run.reverts}`))
+        : null,
+      run.revert_comment ? fact('Comment', run.revert_comment) : null,
       fact('Queued', fmtTime(run.queued_at)),
       fact('Started', fmtTime(run.started_at)),
       fact('Finished', fmtTime(run.finished_at)),
@@ -205,6 +208,30 @@ export function mountRun(root, app, params, id) {
           }
         });
         actionsBox.append(btn);
+      }
+    } else if (run.status === 'succeeded' && !run.dry_run && app.state.canOperate) {
+      // Revert a succeeded run (operators and admins): a new run, whose page opens.
+      if (!actionsBox.querySelector('[data-testid="revert"]')) {
+        const btn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'revert'},
+          'Revert');
+        btn.addEventListener('click', async () => {
+          const comment = window.prompt(`Revert run #${run.id}? Rows changed since are left alone.` +
+            ' Comment (optional):', '');
+          if (comment === null) return;
+          btn.disabled = true;
+          btn.setAttribute('aria-busy', 'true');
+          setText(msg, 'Reverting...');
+          const r = await revertRun(app, run.id, {comment});
+          btn.disabled = false;
+          btn.removeAttribute('aria-busy');
+          if (r.error) {
+            msg.className = 'card-msg card-msg--error';
+            setText(msg, r.error.message);
+          } else {
+            location.hash = `#/runs/${r.run.id}`;
+          }
+        });
+        replace(actionsBox, btn);
       }
     } else {
       replace(actionsBox);
