@@ -156,6 +156,11 @@ browserTest('a run the guard holds is shown to a viewer without the decision, an
     const got = await ferry.run(run.id);
     assert.deepEqual([got.status, got.decision, got.decided_by, got.decision_comment],
                      ['rejected', 'rejected', 'ana', 'the export was cut']);
+    // The history knows the new statuses: its filter keeps "rejected" and finds the run.
+    await page.goto(ferry.url('/#/history?sync=people&status=rejected'));
+    await page.locator(`[data-testid="history-row"][data-run="${run.id}"]`).waitFor();
+    assert.equal(await page.locator('[data-testid="history-filters"] select[name="status"]').inputValue(), 'rejected');
+    assert.equal(await page.locator('[data-testid="history-row"]').count(), 1);
     // Nothing was applied: the next run finds the same five updates (and is held again).
     const next = await runToHold(ferry);
     assert.deepEqual([next.status, next.counts.updated], ['held', 5]);
