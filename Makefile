@@ -45,7 +45,7 @@ RECEIVER_STAMP    = $(RECEIVER_DIR)/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps deps-bench deps-browser deps-receivers install-packages build build-tsan build-asan test test-sanitize unit \
-        browser demo bench fuzz format format-check clean
+        browser docs-images demo bench fuzz format format-check clean
 
 all: build
 
@@ -138,6 +138,17 @@ unit: build
 # The browser tests alone; screenshots of the views land in $(BUILD)/screenshots.
 browser: deps-browser build
 	cd $(BUILD) && ctest --output-on-failure -L browser
+
+# The screenshots the docs show (docs/images), as the last browser test run took them. Run
+# `make browser` (or ctest -R browser/test_review) first; commit the PNGs it copies.
+DOC_SCREENSHOTS = review-preview review-held component-held
+
+docs-images:
+	@mkdir -p docs/images
+	@for s in $(DOC_SCREENSHOTS); do \
+	    test -f $(BUILD)/screenshots/$$s.png || { echo "$(BUILD)/screenshots/$$s.png is missing: run the browser tests first" >&2; exit 1; }; \
+	    cp $(BUILD)/screenshots/$$s.png docs/images/$$s.png; \
+	done
 
 # Syncs the bundled therapists roster into SQLite and prints the summary.
 demo: build

@@ -22,6 +22,13 @@
 // collapsible <details>, shown once the run has a log) holding activity-summary and
 // activity-list, one activity-entry per entry (its time, then its text; data-kind), growing
 // live from run.activity events.
+//
+// Review (docs/review.md): a preview button (part preview-button) starts a run that is held
+// whatever it would do; a held run (a preview, or one the sync's guard stopped, also the one
+// a Sync click is refused for) shows review: review-reason, review-counts, review-changes (the
+// first few changes, each a review-change), review-comment, approve and reject (operators;
+// approve needs an admin when the run changes a protected field), and review-note. After an
+// approval the component follows the run to its end. The compact variant shows no review.
 
 const SCRIPT_BASE = new URL('./', import.meta.url).href.replace(/\/$/, '');
 
@@ -103,6 +110,30 @@ button[part~="dismiss"]:hover { background: rgb(0 0 0 / 8%); }
   overflow-wrap: anywhere;
 }
 [part~="activity-entry"] time { opacity: 0.75; margin-right: 6px; font-variant-numeric: tabular-nums; }
+[part~="actions"] { display: flex; gap: 8px; flex-wrap: wrap; align-items: center; }
+button[part~="preview-button"], button[part~="approve"], button[part~="reject"] {
+  min-height: 36px; padding: 6px 14px; font: inherit; font-weight: 600; cursor: pointer;
+  color: var(--ferry-primary, #1d4ed8); background: transparent;
+  border: 1px solid var(--ferry-primary, #1d4ed8); border-radius: var(--ferry-radius, 8px);
+}
+button[part~="approve"] { color: var(--ferry-button-text, #fff); background: var(--ferry-primary, #1d4ed8); }
+button[part~="reject"] { color: #b91c1c; border-color: #e5a0a0; }
+button[part~="preview-button"]:disabled, button[part~="approve"]:disabled, button[part~="reject"]:disabled {
+  cursor: not-allowed; opacity: 0.6;
+}
+[part~="message"][data-state="held"] { background: #fff7e8; border-color: #f2c57c; border-left-color: #b45309; color: #78350f; }
+[part~="review"] {
+  display: flex; flex-direction: column; gap: 6px; max-width: var(--ferry-message-width, 520px);
+  padding: 8px 12px; border: 1px solid #f2c57c; border-radius: var(--ferry-radius, 8px); overflow-wrap: anywhere;
+}
+[part~="review"][hidden], [part~="review-note"]:empty, [part~="preview-button"][hidden] { display: none; }
+[part~="review-reason"] { margin: 0; font-weight: 600; }
+[part~="review-counts"], [part~="review-note"] { margin: 0; font-size: 0.9em; }
+[part~="review-changes"] { list-style: none; margin: 0; padding: 0; font-size: 0.9em; }
+[part~="review-change"] .outcome { font-weight: 600; margin-right: 6px; }
+[part~="review-change"] del { opacity: 0.75; }
+[part~="review-comment"] { font: inherit; width: 100%; min-height: 2.6em; resize: vertical; }
+:host([variant="compact"]) [part~="review"], :host([variant="compact"]) [part~="preview-button"] { display: none; }
 :host([variant="compact"]) .wrap { flex-direction: row; align-items: center; gap: 4px; }
 :host([variant="compact"]) button[part~="button"] {
   justify-content: center; min-width: 3.4em; min-height: 26px; padding: 2px 9px;
@@ -149,6 +180,34 @@ function el(tag, attrs, ...children) {
 
 function isActive(run) {
   return !!run && (run.status === 'queued' || run.status === 'running');
+}
+
+/** A held run, once approved, is queued again under its id: the one way back to active. */
+function isApproval(cur, run) {
+  return cur.status === 'held' && run.decision === 'approved' && cur.decision !== 'approved';
+}
+
+const REVIEW_CHANGES = 5; // the changes a held run's review lists (the page lists them all)
+
+/** "5 updated, 5 unchanged": a run's counts, zeros left out. */
+function countsText(run) {
+  const c = run.counts || {};
+  const parts = ['created', 'updated', 'unchanged', 'skipped', 'failed', 'deleted']
+    .filter(o => c[o]).map(o => `${fmtNumber(c[o])} ${o}`);
+  return parts.length ? parts.join(', ') : 'no records';
+}
+
+/** "Rejected by ana: the export was cut. Nothing was applied." (also for an expired run). */
+function decisionText(run) {
+  const by = run.decided_by ? ` by ${run.decided_by}` : '';
+  const why = run.decision_comment ? `: ${run.decision_comment}` : '';
+  const what = run.decision === 'expired' ? 'Expired undecided' : 'Rejected';
+  return `${what}${by}${why}. Nothing was applied.`;
+}
+
+function shown(v) {
+  if (v === null || v === undefined) return '(empty)';
+  return v === '' ? '""' : String(v);
 }
 
 function percentOf(step) {
@@ -204,10 +263,11 @@ function sleep(ms, signal) {
 }
 
 class FerryError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body; // the whole answer (a 409's held run)
   }
 }
 
@@ -246,14 +306,37 @@ export class FerrySync extends HTMLElement {
     this._activity.hidden = true;
     this._activityRun = 0; // the run whose log is shown
     this._activitySeen = 0; // its entries shown or counted: the last n known
-    root.append(el('div', {part: 'container', class: 'wrap'}, this._button, this._progress, this._detail,
-      this._message, this._steps, this._activity));
+    this._previewButton = el('button', {part: 'preview-button', type: 'button', 'data-testid': 'preview-sync',
+      title: 'Show what would change; nothing is applied until it is approved'}, 'Preview');
+    // A held run's review: why, its counts, its first changes, and the decision.
+    this._reviewReason = el('p', {part: 'review-reason', 'data-testid': 'held-reason'});
+    this._reviewCounts = el('p', {part: 'review-counts', 'data-testid': 'review-counts'});
+    this._reviewChanges = el('ul', {part: 'review-changes', 'data-testid': 'review-changes',
+      'aria-label': 'First changes'});
+    this._comment = el('textarea', {part: 'review-comment', 'data-testid': 'review-comment', rows: '2',
+      maxlength: '1000', 'aria-label': 'Comment', placeholder: 'Comment (kept with the decision)'});
+    this._approve = el('button', {part: 'approve', type: 'button', 'data-testid': 'approve-run'}, 'Approve');
+    this._reject = el('button', {part: 'reject', type: 'button', 'data-testid': 'reject-run'}, 'Reject');
+    this._reviewNote = el('p', {part: 'review-note', 'data-testid': 'review-note', role: 'status'});
+    this._review = el('div', {part: 'review', 'data-testid': 'review'}, this._reviewReason, this._reviewCounts,
+      this._reviewChanges, this._comment, el('div', {part: 'actions'}, this._approve, this._reject),
+      this._reviewNote);
+    this._review.hidden = true;
+    this._reviewRun = 0; // the held run the review shows
+    this._role = '';
+    root.append(el('div', {part: 'container', class: 'wrap'},
+      el('div', {part: 'actions'}, this._button, this._previewButton), this._progress, this._detail,
+      this._message, this._review, this._steps, this._activity));
     this._button.addEventListener('click', () => this.start());
+    this._previewButton.addEventListener('click', () => this.start({preview: true}));
+    this._approve.addEventListener('click', () => this.decide(true));
+    this._reject.addEventListener('click', () => this.decide(false));
     this._dismiss.addEventListener('click', () => this._clearMessage(true));
     this._run = null; // the run shown (active, or the last one finished)
     this._started = new Set(); // run ids announced with ferry:started
     this._finished = new Set(); // ... and with ferry:finished
     this._pending = false;
+    this._deciding = false; // an approve or reject is on its way
     this._canRun = true;
     this._abort = null;
     this._csrf = null;
@@ -356,7 +439,7 @@ export class FerrySync extends HTMLElement {
       await this._whoami();
       return this._request(method, path, body, true);
     }
-    throw new FerryError(resp.status, err.code || '', err.message || `Ferry answered ${resp.status}.`);
+    throw new FerryError(resp.status, err.code || '', err.message || `Ferry answered ${resp.status}.`, data);
   }
 
   async _whoami() {
@@ -403,6 +486,7 @@ export class FerrySync extends HTMLElement {
         const me = await this._whoami();
         if (signal.aborted) return;
         const role = me.user && me.user.role;
+        this._role = role || '';
         this._canRun = role === 'operator' || role === 'admin';
         if (!this._canRun) {
           this._roleTitle = `Your Ferry user (${me.user ? me.user.name : '?'}) may not start syncs.`;
@@ -432,14 +516,15 @@ export class FerrySync extends HTMLElement {
         this._renderButton();
         // With a tenant, the sync's active run may be another tenant's: that tenant's newest
         // run is its active one, if it has one (at most one per sync and tenant).
-        let active = s.active_run;
+        let active = s.active_run, latest = s.latest_run;
         if (tenant) {
           const q = `sync=${encodeURIComponent(this._sync)}&tenant=${encodeURIComponent(tenant)}&limit=1`;
           const {data: runs} = await this._request('GET', `/api/runs?${q}`);
           if (signal.aborted) return;
-          active = runs && Array.isArray(runs.runs) ? runs.runs[0] : null;
+          active = latest = runs && Array.isArray(runs.runs) ? runs.runs[0] : null;
         }
         if (isActive(active)) this._onRun('run.progress', active, false);
+        else if (latest && latest.status === 'held') this._showHeld(latest); // waiting for a decision
         break;
       } catch (e) {
         if (signal.aborted) return;
@@ -458,18 +543,21 @@ export class FerrySync extends HTMLElement {
     this._stream(signal);
   }
 
-  /** Starts a run (what a click does). Resolves to the run, or null when refused. */
-  async start() {
+  /** Starts a run (what a click does; preview: one held for review whatever it would do).
+   *  Resolves to the run, or null when refused; while a run of the sync is held, that run
+   *  (shown for review). */
+  async start({preview = false} = {}) {
     if (this._pending || isActive(this._run) || !this._canRun) return null;
     this._pending = true;
     this._renderButton();
-    this._say('running', 'Sync started...');
+    this._say('running', preview ? 'Preview started...' : 'Sync started...');
     try {
       if (!this._token && !this._csrf) await this._whoami();
       const tenant = this._tenant;
       const live = this._live, opened = this._opened;
+      const asked = {...(tenant ? {tenant} : {}), ...(preview ? {preview: true} : {})};
       const {status, data} = await this._request('POST', `/api/syncs/${encodeURIComponent(this._sync)}/runs`,
-        tenant ? {tenant} : undefined);
+        Object.keys(asked).length ? asked : undefined);
       const run = {...data};
       delete run.message;
       this._pending = false;
@@ -487,10 +575,104 @@ export class FerrySync extends HTMLElement {
       return run;
     } catch (e) {
       this._pending = false;
+      if (e.code === 'held' && e.body && e.body.run && e.body.run.id) {
+        this._showHeld(e.body.run); // decide it first
+        this._renderButton();
+        return e.body.run;
+      }
       this._say('failure', e.message);
       this._renderButton();
       return null;
     }
+  }
+
+  /** Approves (approve true) or rejects the held run shown, with the comment typed. Resolves
+   *  to the run as answered (an approval: queued again, followed to its end), or null. */
+  async decide(approve) {
+    const run = this._run;
+    if (!run || run.status !== 'held' || this._deciding) return null;
+    this._deciding = true;
+    this._renderReview(run);
+    this._reviewNote.textContent = approve ? 'Approving...' : 'Rejecting...';
+    try {
+      if (!this._token && !this._csrf) await this._whoami();
+      const comment = this._comment.value.trim();
+      const {data} = await this._request('POST', `/api/runs/${run.id}/${approve ? 'approve' : 'reject'}`,
+        comment ? {comment} : {});
+      const got = {...data};
+      delete got.message;
+      this._deciding = false;
+      this._reviewNote.textContent = '';
+      this._onRun(isActive(got) ? 'run.queued' : 'run.finished', got, true);
+      if (isActive(this._run) && this._run.id === got.id && (!this._live)) this._resync();
+      return got;
+    } catch (e) {
+      this._deciding = false;
+      this._renderReview(run);
+      this._reviewNote.textContent = e.message;
+      return null;
+    }
+  }
+
+  /** Shows a held run (not one this element followed: no events are sent for it). */
+  _showHeld(run) {
+    this._run = run;
+    this._finished.add(run.id);
+    this._started.add(run.id);
+    this._progress.hidden = true;
+    this._say('held', run.ui_message || 'Held for review.');
+    this._renderSteps(run);
+    this._renderButton();
+  }
+
+  /** The review of a held run: its reason and counts, its first changes (read once per run),
+   *  and the decision's buttons; hidden for any other run. */
+  _renderReview(run) {
+    const held = !!run && run.status === 'held';
+    this._review.hidden = !held;
+    if (!held) {
+      this._reviewRun = 0;
+      return;
+    }
+    this._reviewReason.textContent = `Held for review: ${run.held_reason || ''}`;
+    this._reviewCounts.textContent = `Would change: ${countsText(run)}.`;
+    const mayDecide = this._canRun && !this._deciding;
+    this._approve.disabled = !mayDecide || (run.held_admin && this._role !== 'admin');
+    this._reject.disabled = !mayDecide;
+    this._comment.disabled = !this._canRun;
+    if (!this._deciding) {
+      this._reviewNote.textContent = !this._canRun ? 'Only an operator or an admin may decide.'
+        : run.held_admin && this._role !== 'admin' ? 'It changes a protected field: only an admin may approve it.'
+          : '';
+    }
+    if (this._reviewRun === run.id) return;
+    this._reviewRun = run.id;
+    this._comment.value = '';
+    this._reviewChanges.replaceChildren();
+    this._loadChanges(run.id);
+  }
+
+  async _loadChanges(id) {
+    let list;
+    try {
+      const {data} = await this._request('GET', `/api/runs/${id}/changes?limit=${REVIEW_CHANGES + 1}`);
+      list = data && Array.isArray(data.changes) ? data.changes : [];
+    } catch (e) {
+      return; // the reason and the counts stand without them
+    }
+    if (this._reviewRun !== id) return;
+    const items = list.slice(0, REVIEW_CHANGES).map(c => {
+      const li = el('li', {part: 'review-change', 'data-testid': 'review-change', 'data-outcome': c.outcome || ''},
+        el('span', {class: 'outcome'}, c.outcome || ''), c.label || c.key || '');
+      for (const [f, pair] of Object.entries(c.diff && typeof c.diff === 'object' ? c.diff : {})) {
+        const [a, b] = Array.isArray(pair) ? pair : [null, pair];
+        li.append(' · ', `${f}: `, el('del', {}, shown(a)), ' \u2192 ', el('ins', {}, shown(b)));
+      }
+      if (c.reason) li.append(` (${c.reason})`);
+      return li;
+    });
+    if (list.length > REVIEW_CHANGES) items.push(el('li', {part: 'review-change'}, '...'));
+    this._reviewChanges.replaceChildren(...items);
   }
 
   // ---- the event stream (fetch, so that a token can go in the Authorization header) ----
@@ -648,7 +830,10 @@ export class FerrySync extends HTMLElement {
     const cur = this._run;
     if (cur && cur.id === run.id) {
       // Never go back: a late answer must not undo a finished run or newer progress.
-      if (!isActive(cur) && isActive(run)) return;
+      if (!isActive(cur) && isActive(run) && !isApproval(cur, run)) return;
+      // A decision on the held run shown (approved: queued again; rejected): its end is
+      // announced again.
+      if (cur.status === 'held' && run.decision && run.decision !== cur.decision) this._finished.delete(run.id);
       if (isActive(cur) && isActive(run) && (run.processed || 0) < (cur.processed || 0)) return;
     } else if (cur && isActive(cur) && run.id < cur.id) {
       return; // an older run's event
@@ -680,8 +865,9 @@ export class FerrySync extends HTMLElement {
       this._progress.setAttribute('aria-valuenow', '100');
       this._finished.add(run.id);
       const ok = run.status === 'succeeded';
-      this._say(ok ? 'success' : 'failure',
-        run.ui_message || run.error || (ok ? 'Sync finished.' : `Sync ${run.status}.`));
+      this._say(ok ? 'success' : run.status === 'held' ? 'held' : 'failure',
+        run.status === 'rejected' ? decisionText(run)
+          : run.ui_message || run.error || (ok ? 'Sync finished.' : `Sync ${run.status}.`));
       this._emit('ferry:finished', run);
     }
     this._renderSteps(run);
@@ -712,6 +898,9 @@ export class FerrySync extends HTMLElement {
     const text = busy ? 'Syncing...' : (this.getAttribute('label') || 'Sync now');
     if (this._label.textContent !== text) this._label.textContent = text;
     this._button.disabled = busy || !this._canRun;
+    // Another run waits until the held one is decided.
+    this._previewButton.disabled = busy || !this._canRun || (!!this._run && this._run.status === 'held');
+    this._renderReview(this._run);
     if (busy) this._button.setAttribute('aria-busy', 'true');
     else this._button.removeAttribute('aria-busy');
     this._renderBadge();
@@ -741,8 +930,8 @@ export class FerrySync extends HTMLElement {
       state = 'running';
       glyph = `${pct}%`;
       name = `Syncing... ${pct}%`;
-    } else if (shown === 'success' || shown === 'failure') {
-      state = shown;
+    } else if (shown === 'success' || shown === 'failure' || shown === 'held') {
+      state = shown === 'held' ? 'failure' : shown; // a held run asks for attention
       glyph = shown === 'success' ? '\u2713' : '\u2715';
       name = said ? `${label}. ${said}` : label;
     } else {

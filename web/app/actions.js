@@ -4,12 +4,14 @@ import {isActive} from './format.js';
 
 /**
  * Starts a run of sync (optionally for a tenant; full: an incremental sync fetches everything
- * this once). Resolves to {run, message, already} on 202/200, or {error} (an ApiError: 429
- * cooldown, 403...).
+ * this once; preview: the run is held for review whatever it would do). Resolves to {run,
+ * message, already} on 202/200, {held} (the sync's held run, from a 409: it must be decided
+ * before another run), or {error} (an ApiError: 429 cooldown, 403...).
  */
-export async function startSync(app, syncName, tenant, {full = false} = {}) {
+export async function startSync(app, syncName, tenant, {full = false, preview = false} = {}) {
   try {
-    const body = tenant || full ? {...(tenant ? {tenant} : {}), ...(full ? {full: true} : {})} : undefined;
+    const asked = {...(tenant ? {tenant} : {}), ...(full ? {full: true} : {}), ...(preview ? {preview: true} : {})};
+    const body = Object.keys(asked).length ? asked : undefined;
     const {live, opened} = app;
     const {status, data} = await api.post(`/api/syncs/${encodeURIComponent(syncName)}/runs`, body);
     const message = data.message;
@@ -21,6 +23,30 @@ export async function startSync(app, syncName, tenant, {full = false} = {}) {
     // rows ends at once): read the run.
     if ((!live || app.opened !== opened) && isActive(app.state.latest(run)) && app.checkRun) app.checkRun(run.id);
     return {run, message, already: status === 200};
+  } catch (error) {
+    const held = error.status === 409 && error.code === 'held' && error.body ? error.body.run : null;
+    if (held && held.id) {
+      app.state.applyRun(held);
+      return {held: app.state.latest(held)};
+    }
+    return {error};
+  }
+}
+
+/**
+ * Approves (approve true) or rejects held run id with comment. Resolves to {run, message}
+ * (approved: queued again, followed by the caller through events; rejected: status
+ * "rejected"), or {error} (403: not allowed, 409: not held any more, 404).
+ */
+export async function decideRun(app, id, approve, comment) {
+  try {
+    const body = comment ? {comment} : {};
+    const {data} = await api.post(`/api/runs/${id}/${approve ? 'approve' : 'reject'}`, body);
+    const message = data.message;
+    const run = {...data};
+    delete run.message;
+    app.state.applyRun(run);
+    return {run: app.state.latest(run), message};
   } catch (error) {
     return {error};
   }

@@ -6,7 +6,8 @@ const timeOnly = new Intl.DateTimeFormat(undefined, {timeStyle: 'short'});
 const clock = new Intl.DateTimeFormat(undefined, {timeStyle: 'medium'});
 const dateShort = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'});
 
-export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
+export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'held', 'rejected', 'cancelled',
+  'interrupted'];
 export const OUTCOMES = ['created', 'updated', 'unchanged', 'skipped', 'failed', 'deleted'];
 /** Outcomes a run's changes are recorded under (unchanged records are only counted). */
 export const CHANGE_OUTCOMES = ['created', 'updated', 'skipped', 'failed', 'deleted'];
@@ -15,9 +16,17 @@ export function isActive(run) {
   return !!run && (run.status === 'queued' || run.status === 'running');
 }
 
-/** running (blue), success (green) or failure (red): the notification and message colours. */
+/** A run the guard (or a preview) stopped before it applied anything: it waits for a person's
+ *  approve or reject (docs/review.md). */
+export function isHeld(run) {
+  return !!run && run.status === 'held';
+}
+
+/** running (blue), success (green), held (amber: it waits for a person's decision, so it
+ *  stays like a failure) or failure (red): the notification and message colours. */
 export function runState(run) {
   if (isActive(run)) return 'running';
+  if (isHeld(run)) return 'held';
   return run.status === 'succeeded' ? 'success' : 'failure';
 }
 

@@ -39,7 +39,9 @@ export class State extends EventTarget {
     const prev = this.runs.get(run.id);
     if (prev) {
       const a = rank(run), b = rank(prev);
-      if (a < b) return false;
+      // An approved held run is queued again under its id: the one way back to active.
+      const approved = prev.status === 'held' && run.decision === 'approved' && prev.decision !== 'approved';
+      if (a < b && !approved) return false;
       if (a === b && a < 2 && (run.processed || 0) < (prev.processed || 0)) return false;
       if (a === b && a === 1 && (run.percent || 0) < (prev.percent || 0)) return false;
     }

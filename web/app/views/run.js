@@ -1,19 +1,27 @@
 // views/run.js - #/runs/ID: everything about one run, and its changes by outcome
-// (created, updated with each field's old → new, skipped and failed with the reason, deleted).
+// (created, updated with each field's old → new, skipped and failed with the reason, deleted),
+// which a field filter narrows to the records whose diff names that field.
+//
+// A held run (docs/review.md) opens with its review: why it is held, its counts per outcome
+// and per step, a comment and Approve / Reject; its change set below is what approving
+// applies. After an approval the view follows the run through its events to its end; a
+// decided run shows the decision, who made it and the comment.
 import {h, replace, setText, errorBox} from '../dom.js';
 import {api} from '../api.js';
-import {isActive, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, OUTCOMES,
-  CHANGE_OUTCOMES, capitalize, labelledSkips, skippedTotal, sourceLine} from '../format.js';
+import {isActive, isHeld, runState, statusLabel, fmtTime, fmtDuration, fmtNumber, fmtCounts,
+  OUTCOMES, CHANGE_OUTCOMES, capitalize, labelledSkips, skippedTotal, sourceLine, timeEl} from '../format.js';
 import {activityView} from '../activity.js';
 import {progressView} from '../progress.js';
-import {runSteps, stepsView, changeStep} from '../steps.js';
-import {cancelRun, revertRun} from '../actions.js';
+import {runSteps, stepsView, stepsList, changeStep} from '../steps.js';
+import {cancelRun, decideRun, revertRun} from '../actions.js';
 
 const PAGE = 100;
 
 export function mountRun(root, app, params, id) {
   let run = null;
   let outcome = params.get('outcome') || '';
+  let field = params.get('field') || ''; // only records whose diff names this field
+  let reviewKey = ''; // what the review panel shows (status, decision): redrawn when it changes
   let progress = null;
   let alive = true;
   let changesLoad = 0;
@@ -39,7 +47,7 @@ export function mountRun(root, app, params, id) {
   }
 
   // Parts updated in place while the run is live.
-  let statusPill, messageBox, countsBox, factsBox, actionsBox, changesBox, msg;
+  let statusPill, messageBox, countsBox, factsBox, actionsBox, changesBox, reviewBox, msg;
   let steps, stepsBox; // the per-step lines, in a panel shown for a run with steps
   let activity; // the activity log: loaded with the run, then grown by run.activity events
 
@@ -54,6 +62,9 @@ export function mountRun(root, app, params, id) {
     actionsBox = h('div', {class: 'run-actions'});
     msg = h('p', {class: 'card-msg', role: 'status'});
     changesBox = h('section', {class: 'changes', 'aria-labelledby': 'changes-h'});
+    reviewBox = h('section', {class: 'panel review', 'aria-labelledby': 'review-h', 'data-testid': 'review',
+      hidden: true});
+    reviewKey = '';
     steps = stepsView('Steps of this run');
     stepsBox = h('section', {class: 'panel', 'aria-labelledby': 'steps-h', 'data-testid': 'run-steps'},
       h('h2', {id: 'steps-h', class: 'panel-title'}, 'Steps'), steps.el);
@@ -62,7 +73,7 @@ export function mountRun(root, app, params, id) {
     activity.reset(run.activity);
     replace(body,
       h('div', {class: 'run-top'}, statusPill, actionsBox),
-      messageBox, msg,
+      messageBox, msg, reviewBox,
       h('section', {class: 'panel', 'aria-labelledby': 'counts-h'},
         h('h2', {id: 'counts-h', class: 'panel-title'}, 'Records'), countsBox),
       stepsBox,
@@ -236,11 +247,89 @@ export function mountRun(root, app, params, id) {
     } else {
       replace(actionsBox);
     }
+    renderReview();
     // Once the run has ended (also when it ends while shown), what it owes the application.
     if (!isActive(run) && !deliveriesAsked) {
       deliveriesAsked = true;
       loadDeliveries();
     }
+  }
+
+  // ---- the review of a held run, and the decision on it ----
+  function renderReview() {
+    const key = `${run.status}/${run.decision || ''}/${run.held_reason || ''}`;
+    if (key === reviewKey) return;
+    reviewKey = key;
+    if (!isHeld(run) && !run.decision) {
+      reviewBox.hidden = true;
+      replace(reviewBox);
+      return;
+    }
+    reviewBox.hidden = false;
+    reviewBox.className = `panel review review--${isHeld(run) ? 'held' : run.decision}`;
+    const title = h('h2', {id: 'review-h', class: 'panel-title'},
+      isHeld(run) ? (run.preview ? 'Preview: held for review' : 'Held for review') : 'Review');
+    const decision = run.decision ? h('p', {class: 'review-decision', 'data-testid': 'decision'},
+      h('strong', null, `${capitalize(run.decision)}`),
+      run.decided_by ? ` by ${run.decided_by}` : '',
+      run.decided_at ? [' ', timeEl(run.decided_at)] : '',
+      run.decision_comment ? [': ', h('q', {class: 'review-comment-text', 'data-testid': 'decision-comment'},
+        run.decision_comment)] : '',
+      run.decision === 'approved' && isActive(run) ? h('span', {class: 'muted'}, ' · applying the changes...') : '')
+      : null;
+    if (!isHeld(run)) {
+      replace(reviewBox, title, decision);
+      return;
+    }
+    // Rows of all kinds count here, unchanged too: what the run would do as a whole.
+    const counts = h('p', {class: 'review-counts', 'data-testid': 'review-counts'},
+      fmtCounts(run.counts, {labels: run.skipped_by_label}));
+    const comment = h('textarea', {id: 'review-comment', class: 'input review-comment', rows: '2',
+      maxlength: '1000', 'data-testid': 'review-comment', placeholder: 'Why (kept with the decision)'});
+    const approve = h('button', {type: 'button', class: 'btn btn--primary', 'data-testid': 'approve-run'},
+      'Approve');
+    const reject = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'reject-run'},
+      'Reject');
+    const note = h('p', {class: 'review-note muted', 'data-testid': 'review-note'});
+    const role = app.state.me.role;
+    if (!app.state.canOperate) {
+      approve.disabled = reject.disabled = comment.disabled = true;
+      setText(note, `Only an operator or an admin may decide; you are ${role || 'a viewer'}.`);
+    } else if (run.held_admin && role !== 'admin') {
+      approve.disabled = true;
+      setText(note, 'It changes a protected field: only an admin may approve it. You may reject it.');
+    }
+    const decide = async ok => {
+      approve.disabled = reject.disabled = true;
+      setText(msg, ok ? 'Approving...' : 'Rejecting...');
+      msg.className = 'card-msg';
+      const r = await decideRun(app, run.id, ok, comment.value.trim());
+      if (!alive) return;
+      if (r.error) {
+        msg.className = 'card-msg card-msg--error';
+        setText(msg, r.error.message);
+        approve.disabled = !app.state.canOperate || (run.held_admin && role !== 'admin');
+        reject.disabled = false;
+        return;
+      }
+      setText(msg, r.message || '');
+      // An approval is queued: the run's events (onRun) follow it to its end.
+      run = r.run;
+      if (isActive(run)) render();
+      else load();
+    };
+    approve.addEventListener('click', () => decide(true));
+    reject.addEventListener('click', () => decide(false));
+    replace(reviewBox, title,
+      h('p', {class: 'review-reason', 'data-testid': 'held-reason'}, run.held_reason || ''),
+      h('p', {class: 'muted'}, 'Nothing has been written. Approving applies exactly the changes listed below',
+        run.held_until ? [' (until ', timeEl(run.held_until, 'short'), ', when the run expires)'] : '', '.'),
+      counts,
+      stepsList(run, 'Steps of this run'),
+      decision,
+      h('div', {class: 'review-form'},
+        h('label', {for: 'review-comment'}, 'Comment'), comment,
+        h('div', {class: 'review-buttons'}, approve, reject), note));
   }
 
   // ---- changes, by outcome ----
@@ -281,7 +370,17 @@ export function mountRun(root, app, params, id) {
     });
     const panel = h('div', {role: 'tabpanel', id: 'changes-panel', class: 'tabpanel',
       'aria-labelledby': `tab-${outcome}`, tabindex: '0'});
-    replace(changesBox, h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'), tablist, panel);
+    // The field filter: the fields named by the diffs loaded so far (more appear with each page).
+    const fieldSel = h('select', {id: 'change-field', class: 'input input--small', 'data-testid': 'change-field'},
+      h('option', {value: ''}, 'Any field'));
+    const fieldWrap = h('span', {class: 'change-filter'}, h('label', {for: 'change-field'}, 'Field'), fieldSel);
+    fieldSel.addEventListener('change', () => {
+      field = fieldSel.value;
+      keepAddress();
+      filterRows(panel);
+    });
+    replace(changesBox, h('div', {class: 'changes-head'},
+      h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'), fieldWrap), tablist, panel);
     loadChanges(panel, null);
 
     function select(o, focus) {
@@ -294,10 +393,54 @@ export function mountRun(root, app, params, id) {
         if (sel && focus) t.focus();
       }
       panel.setAttribute('aria-labelledby', `tab-${o}`);
-      // Keep the tab in the address so a link or a refresh opens it.
-      history.replaceState(null, '', `#/runs/${run.id}?outcome=${o}`);
+      keepAddress();
       loadChanges(panel, null);
     }
+  }
+
+  /** Keeps the tab and the field in the address so a link or a refresh opens them. */
+  function keepAddress() {
+    const q = new URLSearchParams({outcome});
+    if (field) q.set('field', field);
+    history.replaceState(null, '', `#/runs/${run.id}?${q}`);
+  }
+
+  /** Adds the fields the rows' diffs name to the field filter's options (sorted). */
+  function noteFields(changes) {
+    const sel = changesBox.querySelector('[data-testid="change-field"]');
+    if (!sel) return;
+    const have = new Set([...sel.options].map(o => o.value));
+    if (field) have.add(field);
+    const names = new Set([...have].filter(Boolean));
+    for (const c of changes) {
+      if (c.diff && typeof c.diff === 'object') Object.keys(c.diff).forEach(f => names.add(f));
+    }
+    const sorted = [...names].sort();
+    if (sorted.length === sel.options.length - 1 && sorted.every((f, i) => sel.options[i + 1].value === f)) return;
+    sel.replaceChildren(h('option', {value: ''}, 'Any field'), ...sorted.map(f => h('option', {value: f}, f)));
+    sel.value = field;
+  }
+
+  /** Hides the loaded rows whose diff does not name the field filter's field, and says so. */
+  function filterRows(panel) {
+    const rows = [...panel.querySelectorAll('[data-testid="change-row"]')];
+    let shown = 0;
+    for (const li of rows) {
+      const names = li.dataset.fields ? li.dataset.fields.split('\n') : [];
+      li.hidden = !!field && !names.includes(field);
+      if (!li.hidden) shown++;
+    }
+    let note = panel.querySelector('[data-testid="field-note"]');
+    if (!field || !rows.length) {
+      if (note) note.remove();
+      return;
+    }
+    if (!note) {
+      note = h('p', {class: 'muted field-note', 'data-testid': 'field-note', role: 'status'});
+      panel.prepend(note);
+    }
+    setText(note, shown ? `${fmtNumber(shown)} of the ${fmtNumber(rows.length)} records loaded change ${field}.`
+      : `None of the ${fmtNumber(rows.length)} records loaded change ${field}.`);
   }
 
   async function loadChanges(panel, cursor) {
@@ -323,6 +466,8 @@ export function mountRun(root, app, params, id) {
         }
       }
       list.append(...data.changes.map(changeRow));
+      noteFields(data.changes);
+      filterRows(panel);
       if (more) more.remove();
       if (data.next_cursor) {
         more = h('button', {type: 'button', class: 'btn', 'data-testid': 'more-changes'}, 'Load more');
@@ -363,6 +508,7 @@ export function mountRun(root, app, params, id) {
         'data-testid': 'change-fix'}, cell ? `Fix cell ${cell} in the sheet ↗` : 'Fix it in the sheet ↗'));
     }
     if (c.diff && typeof c.diff === 'object') {
+      li.dataset.fields = Object.keys(c.diff).join('\n');
       const dl = h('dl', {class: 'diff'});
       for (const [field, pair] of Object.entries(c.diff)) {
         const [oldV, newV] = Array.isArray(pair) ? pair : [null, pair];

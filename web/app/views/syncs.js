@@ -1,10 +1,11 @@
 // views/syncs.js - #/syncs: one card per sync with its schedule, last result, Sync now and the
-// live progress of its active run. A sync with tenants has, instead of one last result and
+// live progress of its active run, and Preview (a run held for review whatever it would do).
+// A sync whose latest run is held says so, with the reason and a link to review it. A sync with tenants has, instead of one last result and
 // one progress, a row per tenant (tenantRow) with that tenant's own, so one organisation's
 // failure is not shown while another syncs.
 import {h, replace, setText, setAttr} from '../dom.js';
 import {api} from '../api.js';
-import {isActive, runState, statusLabel, timeEl, fmtDuration, fmtWho, fmtNumber} from '../format.js';
+import {isActive, isHeld, runState, statusLabel, timeEl, fmtDuration, fmtWho, fmtNumber} from '../format.js';
 import {progressView} from '../progress.js';
 import {stepsList} from '../steps.js';
 import {startSync, cancelRun, tenantInfo} from '../actions.js';
@@ -116,10 +117,15 @@ function createCard(app, sync) {
   let cancelling = null; // the run id being cancelled
   let current = sync;
 
-  let syncBtn = null, cancelBtn = null, fullBtn = null, tenantInput = null, tenantWrap = null;
+  let syncBtn = null, cancelBtn = null, fullBtn = null, previewBtn = null, tenantInput = null, tenantWrap = null;
   if (canOperate) {
     syncBtn = h('button', {type: 'button', class: 'btn btn--primary', 'data-testid': 'sync-now'});
     syncBtn.addEventListener('click', () => onSyncNow(false));
+    // A preview is held for review whatever it would do: nothing is written until approved.
+    previewBtn = h('button', {type: 'button', class: 'btn btn--ghost', 'data-testid': 'preview-sync',
+      title: 'Read the source and show what would change; nothing is applied until it is approved'},
+    'Preview');
+    previewBtn.addEventListener('click', () => onSyncNow(false, true));
     // An incremental sync fetches only what changed; this fetches everything once.
     fullBtn = h('button', {type: 'button', class: 'btn btn--ghost', 'data-testid': 'full-sync',
       title: 'Fetch every record, not only those changed since the last run', hidden: true},
@@ -129,7 +135,7 @@ function createCard(app, sync) {
       'Cancel');
     cancelBtn.addEventListener('click', onCancel);
   }
-  actions.append(...[syncBtn, fullBtn, historyLink].filter(Boolean));
+  actions.append(...[syncBtn, previewBtn, fullBtn, historyLink].filter(Boolean));
 
   const el = h('article', {class: 'card sync-card', 'data-testid': 'sync-card', 'data-sync': sync.name},
     h('header', {class: 'card-head'}, title, kind),
@@ -141,7 +147,16 @@ function createCard(app, sync) {
     message.setAttribute('role', kindOf === 'error' ? 'alert' : 'status');
   }
 
-  async function onSyncNow(full) {
+  /** The sync's held run, answered by a 409 to Sync now or Preview: shown as what to do next
+   *  (review it), not as an error. */
+  function sayHeld(run) {
+    replace(message, h('span', null, 'A run is held for review: ', run.held_reason || 'see the run', '. '),
+      h('a', {href: `#/runs/${run.id}`, 'data-testid': 'held-link'}, `Review run #${run.id}`));
+    message.className = 'card-msg card-msg--held';
+    message.setAttribute('role', 'status');
+  }
+
+  async function onSyncNow(full, preview = false) {
     if (pending || isActive(current.active_run)) return;
     const tenant = tenantInput ? tenantInput.value.trim() : '';
     const info = tenantInfo(current);
@@ -153,9 +168,11 @@ function createCard(app, sync) {
     pending = true;
     say('');
     update(current);
-    const r = await startSync(app, current.name, tenant, {full});
+    const r = await startSync(app, current.name, tenant, {full, preview});
     pending = false;
-    if (r.error) {
+    if (r.held) {
+      sayHeld(r.held);
+    } else if (r.error) {
       say(r.error.message, 'error');
     } else if (r.already) {
       say(r.message ? (tenant ? `${tenant}: ${r.message}` : r.message) : 'Sync already in progress...');
@@ -204,6 +221,9 @@ function createCard(app, sync) {
         h('span', {class: `pill pill--${run.status}`}, statusLabel(run.status)),
         h('span', {class: 'last-label'}, 'Last run')),
       h('p', {class: 'last-message'}, run.ui_message || run.error || statusLabel(run.status)),
+      isHeld(run) ? h('p', {class: 'last-held', 'data-testid': 'held-note'},
+        h('strong', null, 'Held for review: '), run.held_reason || '', ' ',
+        h('a', {href: `#/runs/${run.id}`, 'data-testid': 'held-link'}, 'Review the changes')) : null,
       stepsList(run, 'Steps of the last run'),
       h('p', {class: 'last-meta'}, ...meta, ' · ',
         h('a', {href: `#/runs/${run.id}`}, `Run #${run.id}`)));
@@ -321,6 +341,9 @@ function createCard(app, sync) {
       fullBtn.hidden = !s.incremental;
       fullBtn.disabled = pending || !!run;
     }
+    if (previewBtn) previewBtn.disabled = pending || !!run;
+    // Once the held run is decided, the card's pointer to it goes.
+    if (!perTenant && message.classList.contains('card-msg--held') && !isHeld(s.latest_run)) say('');
     if (cancelBtn) {
       if (run) {
         if (!cancelBtn.isConnected) syncBtn.after(cancelBtn);
@@ -394,7 +417,8 @@ function tenantRow(app, sync, tenant) {
     render();
     const r = await startSync(app, syncName, tenant, {full});
     pending = false;
-    if (r.error) say(r.error.message, 'error');
+    if (r.held) say(`A run is held for review: ${r.held.held_reason || ''} (run #${r.held.id}).`);
+    else if (r.error) say(r.error.message, 'error');
     else if (r.already) say(r.message || 'Sync already in progress...');
     render();
   }
