@@ -3,7 +3,8 @@
 // (the reason, counts per outcome, each record's diff), filtered by outcome and by field, and
 // approving it applies exactly that change set. A run the guard holds (max_updated) is
 // rejected with a comment; a viewer sees the decision's buttons disabled; an operator cannot
-// approve a change to a protected field. The component previews, approves and rejects.
+// approve a change to a protected field. The component previews, approves and rejects. A
+// succeeded run is reverted from its page (a new run, trigger revert, that puts the rows back).
 //
 // The table is checked through the API: after an approval, a plain run of the same source
 // finds every record unchanged; after a rejection it still finds the changes to make.
@@ -233,4 +234,26 @@ browserTest('<ferry-sync> previews a run, shows the held run and approves or rej
     const got = await ferry.run(second.id);
     assert.deepEqual([got.status, got.decision], ['rejected', 'rejected']);
     assert.equal(await review.isVisible(), false);
+});
+
+browserTest('a succeeded run is reverted from its page: a new run that puts the rows back', async (env) => {
+    const { ferry, setCsv } = await loaded(env);
+    const ana = await env.user('ana', 'operator');
+    setCsv(people(edited));
+    const changed = await ferry.runToEnd('people');
+    assert.deepEqual([changed.counts.created, changed.counts.updated], [1, 4]);
+    const page = await env.loggedIn(ferry, ana, { hash: `#/runs/${changed.id}` });
+    page.once('dialog', (d) => d.accept('the sheet was sorted wrong'));
+    await page.locator('[data-testid="revert"]').click();
+    const revert = await newestRun(ferry, changed.id, ended);
+    assert.equal(revert.status, 'succeeded', JSON.stringify(revert));
+    assert.equal(revert.trigger, 'revert');
+    assert.equal(revert.reverts, changed.id);
+    assert.equal(revert.revert_comment, 'the sheet was sorted wrong');
+    // The page opens the revert's own run.
+    await until('the revert run page', async () => page.url().includes(`#/runs/${revert.id}`));
+    await waitText(page.locator('[data-testid="run-status"]'), 'Succeeded');
+    // The table is back as before: the edited source again has 1 to create and 4 to update.
+    const again = await ferry.runToEnd('people');
+    assert.deepEqual([again.counts.created, again.counts.updated, again.counts.unchanged], [1, 4, 6]);
 });
