@@ -9,7 +9,6 @@
 #include "events/run_json.h"
 #include "http/internal.h"
 #include "queue/queue.h"
-#include "sync/revert.h"
 #include "target/target.h"
 #include "target/tenants.h"
 #include "util/timeutil.h"
@@ -704,57 +703,4 @@ enum MHD_Result ferry_http_post_cancel(struct ferry_server *srv, struct MHD_Conn
     body = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status", "running", "message",
                      "Cancelling...");
     return ferry_http_reply_json(conn, MHD_HTTP_ACCEPTED, body);
-}
-
-/* Reverts a run here, in the request (a revert undoes one run's change rows, in one
- * transaction): 201 with the revert run (succeeded, or failed with the reason), 409 when it
- * is refused (nothing changed), 404 for an unknown run. */
-enum MHD_Result ferry_http_post_revert(struct ferry_server *srv, struct MHD_Connection *conn,
-                                       request *req)
-{
-    ferry_queue q = {srv->opt.hub, srv->opt.workers, srv->opt.bus};
-    ferry_revert_options opt = {0};
-    const char *comment = NULL;
-    enum MHD_Result ret;
-    ferry_store *st;
-    ferry_run run;
-    ferry_err err;
-    json_t *force, *body;
-    bool allowed;
-
-    if (!ferry_http_request_body(conn, req, true, &ret) ||
-        !ferry_http_request_string(conn, req, "comment", false, &comment, &ret))
-        return ret;
-    force = json_object_get(req->doc, "force");
-    if (force != NULL && !json_is_boolean(force))
-        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                                      "force must be true or false");
-    if (comment != NULL && strlen(comment) > 1000)
-        return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
-                                      "comment must be at most 1000 bytes");
-    ferry_err_clear(&err);
-    if ((st = ferry_http_store(srv, &err)) == NULL ||
-        st->runs->run_load(st, req->id, &run, &err) != FERRY_OK)
-        return ferry_http_reply_err(conn, &err);
-    allowed = ferry_http_request_may_touch(srv, conn, req, run.sync, run.tenant, true, &ret);
-    ferry_run_done(&run);
-    if (!allowed)
-        return ret;
-    opt.store = st;
-    opt.config = srv->opt.config;
-    opt.run_id = req->id;
-    opt.force = force != NULL && json_is_true(force);
-    opt.comment = comment;
-    opt.user = req->who.user;
-    opt.token = req->who.token_label;
-    opt.actor = req->who.user;
-    opt.client = req->client;
-    if (ferry_sync_revert(&opt, &run, &err) != FERRY_OK)
-        return err.code == FERRY_EINVAL
-                   ? ferry_http_reply_error(conn, MHD_HTTP_CONFLICT, "refused", "%s", err.msg)
-                   : ferry_http_reply_err(conn, &err);
-    ferry_queue_publish(&q, "run.finished", &run, NULL);
-    body = ferry_run_to_json(&run, NULL);
-    ferry_run_done(&run);
-    return ferry_http_reply_json(conn, MHD_HTTP_CREATED, body);
 }

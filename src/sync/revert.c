@@ -375,6 +375,24 @@ out:
     return rc;
 }
 
+/* Writes set into the row of key and records the revert's change row: updated, with shown
+ * (field -> [now, restored]) as its diff. */
+static ferry_rc restore(revert_ctx *c, ferry_target_rows *rows, const ferry_change *ch, json_t *key,
+                        json_t *set, json_t *shown, ferry_err *err)
+{
+    char *text = dumps(shown, err);
+    ferry_rc rc;
+
+    if (text == NULL)
+        return FERRY_ENOMEM;
+    if ((rc = ferry_target_rows_update(rows, key, set, err)) == FERRY_OK) {
+        c->restored++;
+        rc = add(c, ch, FERRY_OUTCOME_UPDATED, ch->record_key, NULL, text, NULL, err);
+    }
+    free(text);
+    return rc;
+}
+
 static ferry_rc undo_deleted(revert_ctx *c, const ferry_sync_spec *step, ferry_target_rows *rows,
                              const ferry_change *ch, ferry_err *err)
 {
@@ -422,14 +440,7 @@ static ferry_rc undo_deleted(revert_ctx *c, const ferry_sync_spec *step, ferry_t
         json_object_set_new(shown, col, json_pack("[ss]", is ? is : "", was ? was : ""));
         if (tg->updated_column != NULL)
             json_object_set_new(set, tg->updated_column, json_string(c->now));
-        if ((text = dumps(shown, err)) == NULL) {
-            rc = FERRY_ENOMEM;
-            goto out;
-        }
-        if ((rc = ferry_target_rows_update(rows, key, set, err)) != FERRY_OK)
-            goto out;
-        c->restored++;
-        rc = add(c, ch, FERRY_OUTCOME_UPDATED, ch->record_key, NULL, text, NULL, err);
+        rc = restore(c, rows, ch, key, set, shown, err);
         goto out;
     }
     if ((cur != NULL || later) && !c->opt->force) {
@@ -451,14 +462,7 @@ static ferry_rc undo_deleted(revert_ctx *c, const ferry_sync_spec *step, ferry_t
             if (!ferry_revert_values_same(is, was) && !ferry_target_rows_same(rows, field, is, was))
                 json_object_set_new(shown, field, json_pack("[ss]", is ? is : "", was ? was : ""));
         }
-        if ((text = dumps(shown, err)) == NULL) {
-            rc = FERRY_ENOMEM;
-            goto out;
-        }
-        if ((rc = ferry_target_rows_update(rows, key, values, err)) != FERRY_OK)
-            goto out;
-        c->restored++;
-        rc = add(c, ch, FERRY_OUTCOME_UPDATED, ch->record_key, NULL, text, NULL, err);
+        rc = restore(c, rows, ch, key, values, shown, err);
         goto out;
     }
     if ((rc = ferry_target_rows_insert(rows, values, err)) != FERRY_OK)
