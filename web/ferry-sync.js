@@ -814,9 +814,18 @@ export class FerrySync extends HTMLElement {
   /** After the stream (re)connects, or a click's answer while it is down: the run shown may
    *  have finished meanwhile. */
   async _resync() {
-    const run = this._run;
-    if (!isActive(run)) return;
+    let run = this._run;
     try {
+      if (!isActive(run)) {
+        // A run that started between the boot's look and this stream's opening sent its
+        // events to nobody here: look again for the sync's (and tenant's) newest run.
+        const q = `sync=${encodeURIComponent(this._sync)}` +
+          (this._tenant ? `&tenant=${encodeURIComponent(this._tenant)}` : '') + '&limit=1';
+        const {data: list} = await this._request('GET', `/api/runs?${q}`);
+        const newest = list && Array.isArray(list.runs) ? list.runs[0] : null;
+        if (!isActive(newest) || (run && newest.id <= run.id)) return;
+        run = newest;
+      }
       const {data} = await this._request('GET', `/api/runs/${run.id}`);
       this._onRun(isActive(data) ? 'run.progress' : 'run.finished', data, false);
     } catch (e) {
@@ -834,7 +843,10 @@ export class FerrySync extends HTMLElement {
       // A decision on the held run shown (approved: queued again; rejected): its end is
       // announced again.
       if (cur.status === 'held' && run.decision && run.decision !== cur.decision) this._finished.delete(run.id);
-      if (isActive(cur) && isActive(run) && (run.processed || 0) < (cur.processed || 0)) return;
+      // While a remote source is fetched nothing is processed yet: percent (which never moves
+      // backwards) tells a late answer from the API from the newer progress event.
+      if (isActive(cur) && isActive(run) &&
+          ((run.processed || 0) < (cur.processed || 0) || (run.percent || 0) < (cur.percent || 0))) return;
     } else if (cur && isActive(cur) && run.id < cur.id) {
       return; // an older run's event
     }
