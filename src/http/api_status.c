@@ -177,15 +177,18 @@ static bool store_writable(struct ferry_server *srv, ferry_store *st, char *why,
     ferry_err err;
     bool ok;
 
+    uint16_t port = atomic_load(&srv->port);
+
     pthread_mutex_lock(&health_lock);
     if (srv->health_checked_ms == 0 || now - srv->health_checked_ms >= HEALTH_WRITE_EVERY_MS) {
         snprintf(host, sizeof(host), "%.*s", colon != NULL ? (int)(colon - listen) : 0, listen);
-        snprintf(address, sizeof(address), "%s:%u", host, (unsigned)srv->port);
+        snprintf(address, sizeof(address), "%s:%u", host, (unsigned)port);
         ferry_err_clear(&err);
         srv->health_writable =
             st->cluster->node_beat(st, address, srv->opt.config->workers, &err) == FERRY_OK;
         snprintf(srv->health_error, sizeof(srv->health_error), "%s", err.msg);
-        srv->health_checked_ms = now;
+        /* A request answered before the daemon's port was known checks again at the next. */
+        srv->health_checked_ms = port != 0 ? now : 0;
     }
     ok = srv->health_writable;
     snprintf(why, whylen, "%s", srv->health_error);

@@ -62,7 +62,9 @@ struct ferry_server {
     ferry_server_options opt;
     struct MHD_Daemon *daemon;
     ferry_http_guard *guard; /* request deadlines, the connection cap */
-    uint16_t port;
+    /* The port it listens on, known once the daemon started, whose threads may already
+     * answer a request (GET /healthz names it): 0 until then. */
+    _Atomic uint16_t port;
     pthread_key_t store_key;
     atomic_uint_fast64_t heartbeat_gen; /* bumped by each heartbeat */
     atomic_uint_fast64_t auth_gen;      /* bumped when a session or user changes here */
