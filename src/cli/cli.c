@@ -36,6 +36,7 @@
 #include "target/tenants.h"
 #include "util/log.h"
 #include "util/password.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 static atomic_bool cancel_requested;
@@ -308,21 +309,6 @@ typedef struct {
     bool drew;
 } progress_state;
 
-static void format_count(int64_t v, char *out, size_t outlen)
-{
-    char digits[32];
-    size_t n, o = 0;
-
-    snprintf(digits, sizeof(digits), "%lld", (long long)v);
-    n = strlen(digits);
-    for (size_t i = 0; i < n && o + 2 < outlen; i++) {
-        if (i > 0 && (n - i) % 3 == 0 && digits[0] != '-')
-            out[o++] = ',';
-        out[o++] = digits[i];
-    }
-    out[o] = '\0';
-}
-
 static void on_progress(void *ctx, const ferry_run_progress *p)
 {
     progress_state *ps = ctx;
@@ -330,8 +316,8 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
     char rows[32], rate[32], eta[32] = "";
     int64_t now = ferry_time_mono_ms();
 
-    format_count(run->processed, rows, sizeof(rows));
-    format_count((int64_t)p->rows_per_s, rate, sizeof(rate));
+    ferry_text_count(run->processed, rows, sizeof(rows));
+    ferry_text_count((int64_t)p->rows_per_s, rate, sizeof(rate));
     if (p->eta_ms > 0) {
         char d[24];
         ferry_time_format_duration(p->eta_ms, d, sizeof(d));
@@ -346,10 +332,10 @@ static void on_progress(void *ctx, const ferry_run_progress *p)
         if (strcmp(run->phase, "fetching") == 0 && run->fetched > 0) {
             /* A REST source's pages: "fetched 1,200 of 5,000" before any row is applied. */
             char got[32], of[48] = "";
-            format_count(run->fetched, got, sizeof(got));
+            ferry_text_count(run->fetched, got, sizeof(got));
             if (run->total >= 0) {
                 char t[32];
-                format_count(run->total, t, sizeof(t));
+                ferry_text_count(run->total, t, sizeof(t));
                 snprintf(of, sizeof(of), " of %s%s", run->total_estimated ? "about " : "", t);
             }
             fprintf(stderr, "\r\033[K[%s] %3d%%  %-10s fetched %s%s%s", bar, run->percent,

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 bool ferry_guard_limit_is_exceeded(const ferry_guard_limit *limit, int64_t count, int64_t of)
 {
     if (!limit->set)
@@ -34,22 +36,6 @@ void ferry_guard_limit_format(const ferry_guard_limit *limit, char *out, size_t 
         snprintf(out, outlen, "%" PRId64 ".%" PRId64 "%%", v / 100, (v % 100) / 10);
     else
         snprintf(out, outlen, "%" PRId64 ".%02" PRId64 "%%", v / 100, v % 100);
-}
-
-/* n with thousands separators ("2,000"). */
-static void format_count(int64_t n, char *out, size_t outlen)
-{
-    char digits[32];
-    size_t len, j = 0;
-
-    snprintf(digits, sizeof(digits), "%" PRId64, n < 0 ? 0 : n);
-    len = strlen(digits);
-    for (size_t i = 0; i < len && j + 2 < outlen; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            out[j++] = ',';
-        out[j++] = digits[i];
-    }
-    out[j] = '\0';
 }
 
 /* count as a share of of, for messages: whole percents ("38%"), tenths under 1% ("0.4%"). */
@@ -85,8 +71,8 @@ bool ferry_guard_hold_limit(const ferry_guard_limit *limit, ferry_guard_rule rul
         return false;
     ferry_guard_limit_format(limit, limit_text, sizeof(limit_text));
     format_share(count, of, share, sizeof(share));
-    format_count(count, n, sizeof(n));
-    format_count(of, total, sizeof(total));
+    ferry_text_count(count, n, sizeof(n));
+    ferry_text_count(of, total, sizeof(total));
     if (rule == FERRY_GUARD_FAILED)
         snprintf(sentence, sizeof(sentence), "%s of %s %s failed (%s), more than %s%s%.300s%s", n,
                  total, noun, share, limit_text, first != NULL ? " (the first: " : "",
@@ -106,8 +92,8 @@ void ferry_guard_hold_protected(const char *field, int64_t count, int64_t of, co
 {
     char n[32], total[32], sentence[300];
 
-    format_count(count, n, sizeof(n));
-    format_count(of, total, sizeof(total));
+    ferry_text_count(count, n, sizeof(n));
+    ferry_text_count(of, total, sizeof(total));
     snprintf(sentence, sizeof(sentence), "would change protected field %s of %s of %s %s", field, n,
              total, noun);
     add_reason(reasons, sentence);

@@ -1,6 +1,7 @@
 /* text.c - small readers of values written as text (see text.h). */
 #include "util/text.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -41,4 +42,21 @@ int ferry_text_days_in_month(int y, int m)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
     return m == 2 && leap ? 29 : days[m - 1];
+}
+
+void ferry_text_count(int64_t v, char *out, size_t outlen)
+{
+    char digits[32];
+    size_t n, o = 0;
+
+    if (outlen == 0)
+        return;
+    snprintf(digits, sizeof(digits), "%lld", (long long)v);
+    n = strlen(digits);
+    for (size_t i = 0; i < n && o + 2 < outlen; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && digits[0] != '-')
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
 }
