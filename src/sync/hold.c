@@ -108,22 +108,28 @@ damaged:
     return ferry_err_set(err, FERRY_EIO, "reading back the held run's changes: the file is cut");
 }
 
-ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret, ferry_err *err)
+ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret,
+                                 char digest[FERRY_CHANGE_DIGEST_HEX], int64_t *ret_rows,
+                                 ferry_err *err)
 {
     ferry_change_filter filter = {.outcome = -1, .limit = HOLD_BATCH};
-    FILE *f = tmpfile();
+    ferry_change_digest d;
+    FILE *f = NULL;
     ferry_rc rc = FERRY_OK;
 
-    if (f == NULL)
+    if (ret != NULL && (f = tmpfile()) == NULL)
         return ferry_err_set(err, FERRY_EIO, "keeping the held run's changes: %s", strerror(errno));
+    ferry_change_digest_init(&d);
     for (;;) {
         ferry_change *changes = NULL;
         size_t n = 0;
         bool ok = true;
         if ((rc = st->runs->change_list(st, run_id, &filter, &changes, &n, err)) != FERRY_OK)
             break;
-        for (size_t i = 0; i < n && ok; i++)
-            ok = put_change(f, &changes[i]);
+        for (size_t i = 0; i < n; i++) {
+            ferry_change_digest_add(&d, &changes[i]);
+            ok = ok && (f == NULL || put_change(f, &changes[i]));
+        }
         if (n > 0)
             filter.after_seq = changes[n - 1].seq;
         ferry_changes_free(changes, n);
@@ -135,13 +141,17 @@ ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret, fe
         if (n < HOLD_BATCH)
             break;
     }
-    if (rc == FERRY_OK && (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0))
+    if (rc == FERRY_OK && f != NULL && (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0))
         rc = ferry_err_set(err, FERRY_EIO, "keeping the held run's changes: %s", strerror(errno));
     if (rc != FERRY_OK) {
-        fclose(f);
+        if (f != NULL)
+            fclose(f);
         return rc;
     }
-    *ret = f;
+    *ret_rows = d.rows;
+    ferry_change_digest_final(&d, digest);
+    if (ret != NULL)
+        *ret = f;
     return FERRY_OK;
 }
 

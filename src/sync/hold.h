@@ -36,9 +36,14 @@ void ferry_change_digest_add(ferry_change_digest *d, const ferry_change *change)
 /* Writes the digest as hex into out; d is spent. */
 void ferry_change_digest_final(ferry_change_digest *d, char out[FERRY_CHANGE_DIGEST_HEX]);
 
-/* Copies the change rows of run_id (inside the run's transaction) to a new unlinked temporary
- * file, *ret (fclose() it), read back by ferry_hold_changes_restore(). */
-ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret, ferry_err *err);
+/* Reads the change rows of run_id (inside the run's transaction) in sequence order, in
+ * pages, into the digest (hex, and *ret_rows, the rows digested) and, unless ret is NULL,
+ * into a new unlinked temporary file, *ret (fclose() it), read back by
+ * ferry_hold_changes_restore(). Only a run that is held or approved reads them back: a plain
+ * run pays nothing. */
+ferry_rc ferry_hold_changes_save(ferry_store *st, int64_t run_id, FILE **ret,
+                                 char digest[FERRY_CHANGE_DIGEST_HEX], int64_t *ret_rows,
+                                 ferry_err *err);
 
 /* Writes the change rows saved in f as run_id's through st->runs->changes_add, in batches. */
 ferry_rc ferry_hold_changes_restore(ferry_store *st, int64_t run_id, FILE *f, ferry_err *err);

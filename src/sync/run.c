@@ -187,13 +187,12 @@ typedef struct {
     bool activity_dirty;              /* entries not yet in run.activity */
     char first_failure[512];          /* the reason of the first failed record, for the guard */
     /* Review (sync/hold.h). */
-    ferry_buf hold;             /* the guard's rules the run broke, "; "-joined: it is held */
-    bool hold_admin;            /* one of them is guard.protect's */
-    bool approving;             /* applying a held run someone approved: its snapshots */
-    bool reviewed_cleared;      /* its reviewed change rows were removed (in the transaction) */
-    ferry_change_digest digest; /* of the change rows written, in order */
-    int64_t scope;              /* the step's rows before the run, when its on_missing scan
-                                   counted them; else -1 */
+    ferry_buf hold;        /* the guard's rules the run broke, "; "-joined: it is held */
+    bool hold_admin;       /* one of them is guard.protect's */
+    bool approving;        /* applying a held run someone approved: its snapshots */
+    bool reviewed_cleared; /* its reviewed change rows were removed (in the transaction) */
+    int64_t scope;         /* the step's rows before the run, when its on_missing scan
+                              counted them; else -1 */
     int64_t protected_n[FERRY_GUARD_PROTECT_MAX]; /* the step's updates of each protected field */
 } run_ctx;
 
@@ -540,7 +539,6 @@ static ferry_rc flush_changes(run_ctx *c, ferry_err *err)
         b->items[i].label = b->label[i] == NO_STRING ? NULL : b->arena.data + b->label[i];
         b->items[i].link = b->link[i] == NO_STRING ? NULL : b->arena.data + b->link[i];
         b->items[i].row_values = b->values[i] == NO_STRING ? NULL : b->arena.data + b->values[i];
-        ferry_change_digest_add(&c->digest, &b->items[i]);
     }
     rc = c->opt->store->runs->changes_add(c->opt->store, b->items, b->n, err);
     b->n = 0;
@@ -1559,17 +1557,20 @@ static void rollback_targets(run_ctx *c)
             c->targets[k]->ops->rollback(c->targets[k]);
 }
 
-/* An approved run's change set against the one reviewed: a different one (the target
- * changed since) holds the run again, saying so. */
-static void compare_reviewed(run_ctx *c)
+/* An approved run's change set against the one reviewed, read back from its transaction:
+ * a different one (the target changed since) holds the run again, saying so. */
+static ferry_rc compare_reviewed(run_ctx *c, ferry_err *err)
 {
     const char *reviewed = c->opt->run->change_digest;
     char now[FERRY_CHANGE_DIGEST_HEX];
-    ferry_change_digest d = c->digest; /* a copy: the run's own goes on to hold_run() */
+    int64_t rows;
+    ferry_rc rc;
 
-    ferry_change_digest_final(&d, now);
+    if ((rc = clear_reviewed(c, err)) != FERRY_OK ||
+        (rc = ferry_hold_changes_save(c->opt->store, c->run.id, NULL, now, &rows, err)) != FERRY_OK)
+        return rc;
     if (reviewed != NULL && strcmp(reviewed, now) == 0)
-        return;
+        return FERRY_OK;
     const ferry_run *was = c->opt->run;
     int64_t then = was->counts[FERRY_OUTCOME_CREATED] + was->counts[FERRY_OUTCOME_UPDATED] +
                    was->counts[FERRY_OUTCOME_SKIPPED] + was->counts[FERRY_OUTCOME_FAILED] +
@@ -1578,8 +1579,9 @@ static void compare_reviewed(run_ctx *c)
     ferry_buf_printf(&c->hold,
                      "the target changed since the review: applied now, its changes differ from "
                      "the ones reviewed (%lld now, %lld then); review them again",
-                     (long long)d.rows, (long long)then);
+                     (long long)rows, (long long)then);
     c->hold_admin = c->opt->run->held_admin;
+    return FERRY_OK;
 }
 
 /* Keeps what the run read (each step's own source) in the data folder, for its approval. */
@@ -1617,6 +1619,7 @@ static ferry_rc hold_run(run_ctx *c, ferry_err *err)
     const ferry_run_options *opt = c->opt;
     ferry_store *st = opt->store;
     char digest[FERRY_CHANGE_DIGEST_HEX];
+    int64_t rows;
     FILE *saved = NULL;
     ferry_rc rc;
 
@@ -1629,14 +1632,13 @@ static ferry_rc hold_run(run_ctx *c, ferry_err *err)
                              ferry_buf_str(&c->hold), why);
     }
     if ((rc = clear_reviewed(c, err)) != FERRY_OK ||
-        (rc = ferry_hold_changes_save(st, c->run.id, &saved, err)) != FERRY_OK)
+        (rc = ferry_hold_changes_save(st, c->run.id, &saved, digest, &rows, err)) != FERRY_OK)
         return rc;
     rollback_targets(c);
     if (c->store_txn) {
         st->runs->tx_rollback(st);
         c->store_txn = false;
     }
-    ferry_change_digest_final(&c->digest, digest);
     c->run.held_admin = c->hold_admin;
     free(c->run.held_reason);
     free(c->run.change_digest);
@@ -1691,8 +1693,8 @@ static ferry_rc execute(run_ctx *c, ferry_err *err)
             return step_error(c, rc, err);
     set_phase(c, "committing");
     checkpoint(c, true);
-    if (c->approving) /* what was reviewed, or held again */
-        compare_reviewed(c);
+    if (c->approving && (rc = compare_reviewed(c, err)) != FERRY_OK) /* as reviewed, or held */
+        return rc;
     bool hold = !c->run.dry_run && (c->hold.len > 0 || (c->run.preview && !c->approving));
     if (hold && c->hold.len == 0)
         ferry_buf_printf(&c->hold, "a preview: nothing is applied until it is approved");
@@ -1803,7 +1805,6 @@ static void reset_for_retry(run_ctx *c)
     c->reviewed_cleared = false;
     ferry_buf_reset(&c->hold);
     c->hold_admin = false;
-    ferry_change_digest_init(&c->digest);
     c->pending = c->pending_total = c->settled_total = 0;
     c->target_dirty = c->draining = false;
     c->queue.n = c->queue.head = 0;
@@ -1924,7 +1925,6 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
         c.run.held_until_ms = run->held_until_ms;
     }
     ferry_buf_init(&c.hold, 16 * 1024);
-    ferry_change_digest_init(&c.digest);
     c.run.allow_missing = run->allow_missing;
     c.run.full = run->full;
     c.run.attempt = run->attempt > 0 ? run->attempt : 1;
