@@ -1,5 +1,5 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
- * review.c: approve and reject). */
+ * review.c: approve, reject and revert; serve.c: the server). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -43,6 +43,9 @@ int ferry_cli_load(const cli_opts *o, ferry_config **cfg, ferry_store **store);
  * progress on stderr, Ctrl-C cancels; prints how it ended and returns the exit status. */
 int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *store,
                       const ferry_sync_spec *sync, const ferry_run *started);
+
+/* ferry serve [--listen HOST:PORT] (serve.c). */
+int ferry_cli_serve(const cli_opts *o);
 
 /* ferry approve RUN_ID [--comment TEXT], ferry reject RUN_ID [--comment TEXT] (review.c). */
 int ferry_cli_approve(const cli_opts *o);
