@@ -800,15 +800,17 @@ static void write_field(ferry_buf *y, const init_source *s, const ferry_guess *g
         ferry_buf_printf(y, "%stype: %s", sep, ferry_field_type_name(c->type));
         sep = ", ";
     }
-    if (required)
+    if (required) {
         ferry_buf_printf(y, "%srequired: true", sep);
+        sep = ", ";
+    }
     ferry_buf_printf(y, "%s}", strcmp(sep, " ") == 0 ? "" : " ");
     width = y->len - before;
     if (c->type != FERRY_TYPE_TEXT || c->nvalues == 0)
         ferry_buf_printf(y, "%*s# ", width < 60 ? (int)(60 - width) : 1, "");
     if (c->type != FERRY_TYPE_TEXT)
-        ferry_buf_printf(y, "guessed %s: all %zu values", ferry_field_type_name(c->type),
-                         c->nvalues);
+        ferry_buf_printf(y, "guessed %s: all %zu value%s", ferry_field_type_name(c->type),
+                         c->nvalues, c->nvalues == 1 ? "" : "s");
     else if (c->nvalues == 0)
         ferry_buf_printf(y, "empty in every sampled %s: text", s->rest ? "record" : "row");
     ferry_buf_printf(y, "\n");
