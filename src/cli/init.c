@@ -81,7 +81,10 @@ static const char usage[] =
 /* Says on stderr what went wrong with the source: head, detail and tail joined. */
 static int fail3(const init_source *s, const char *head, const char *detail, const char *tail)
 {
-    fprintf(stderr, "ferry: init: %s: %s%s%s\n", s->shown, head, detail, tail);
+    if (head[0] == '\0' && strstr(detail, s->shown) != NULL) /* it names the source already */
+        fprintf(stderr, "ferry: init: %s%s\n", detail, tail);
+    else
+        fprintf(stderr, "ferry: init: %s: %s%s%s\n", s->shown, head, detail, tail);
     return EXIT_RUN_FAILED;
 }
 
