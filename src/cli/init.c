@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "source/csv_reader.h"
+#include "source/sheet_link.h"
 #include "sync/guess.h"
 #include "util/buf.h"
 #include "util/http_fetch.h"
@@ -172,26 +173,17 @@ static bool is_url(const char *s)
     return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
 }
 
-/* A Google Sheets link as a browser shows it (".../spreadsheets/d/ID/edit#gid=G") becomes its
- * CSV export; other URLs are copied. Owned by the caller. */
+/* A Google Sheets link as a browser shows it becomes its CSV export (source/sheet_link.h);
+ * other URLs are copied. Owned by the caller. */
 static char *export_url(const char *url)
 {
-    static const char prefix[] = "https://docs.google.com/spreadsheets/d/";
-    const char *id = url + sizeof(prefix) - 1, *end, *gid;
     ferry_buf b;
 
-    if (strncmp(url, prefix, sizeof(prefix) - 1) != 0 || strncmp(id, "e/", 2) == 0 ||
-        strstr(url, "/export") != NULL || strstr(url, "/gviz/") != NULL)
-        return strdup(url);
-    end = id + strcspn(id, "/?#");
-    if (end == id)
-        return strdup(url);
-    gid = strstr(end, "gid=");
-    ferry_buf_init(&b, 4096);
-    ferry_buf_printf(&b, "%.*sexport?format=csv&gid=%.*s", (int)(end - url) + 1, url,
-                     gid != NULL ? (int)strspn(gid + 4, "0123456789") : 1,
-                     gid != NULL ? gid + 4 : "0");
-    return ferry_buf_take(&b);
+    ferry_buf_init(&b, 8192);
+    if (ferry_sheet_export_url(url, &b))
+        return ferry_buf_take(&b);
+    ferry_buf_done(&b);
+    return strdup(url);
 }
 
 /* Sets s->host and s->private_host for s->url. */
@@ -912,8 +904,8 @@ static void default_table(const init_source *s, const char *source, ferry_buf *o
     char *dot = strrchr(part, '.');
     if (dot != NULL && dot != part)
         *dot = '\0';
-    if (strcmp(part, "export") == 0 && strstr(source, "docs.google.com") != NULL)
-        part[0] = '\0';
+    if (s->path == NULL && strstr(source, "/spreadsheets/d/") != NULL) /* a sheet's link */
+        snprintf(part, sizeof(part), "sheet");
     ferry_guess_name(part, "records", out);
 }
 

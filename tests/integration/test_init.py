@@ -2,8 +2,8 @@
 with `ferry sync` against the same source.
 
 Sources: a CSV file in the test's directory and outside it, a CSV URL (the loopback server),
-a Google Sheets share link (a loopback stand-in is not docs.google.com, so only its rewriting
-is not covered here), and a REST URL with bearer auth (fake_json_api). Then what init refuses:
+a Google Sheets share link (the loopback server stands in for Google: the link keeps its
+host), and a REST URL with bearer auth (fake_json_api). Then what init refuses:
 an existing output file without --force, and sources it cannot use.
 """
 
@@ -149,6 +149,17 @@ class CsvUrlTest(InitTestCase):
         self.assertEqual([r[:2] for r in self.table_rows("people", order_by="id")],
                          [(1, "Ann"), (2, "Bob")])
 
+    def test_sheet_share_link_reads_the_tabs_export(self):
+        self.server.route("/spreadsheets/d/SHEET1/export", body="Code,Qty\nA,1\nB,2\n")
+        code, out, err = self.init(self.server.url("/spreadsheets/d/SHEET1/edit#gid=5"))
+        self.assertEqual(code, 0, err)
+        export = self.server.url("/spreadsheets/d/SHEET1/export?format=csv&gid=5")
+        self.assertIn('url: "%s"' % export, out)
+        self.assertIn("table: sheet", out)
+        self.assertIn('qty: { column: "Qty", type: integer, required: true }', out)
+        self.assertEqual(self.server.requests[-1]["path"],
+                         "/spreadsheets/d/SHEET1/export?format=csv&gid=5")
+
     def test_csv_url_redirect_is_followed(self):
         self.server.route("/real.csv", body="code,n\nA,1\nB,2\n")
         url = self.server.route("/moved.csv", redirect="/real.csv")
@@ -213,7 +224,8 @@ class RestTest(InitTestCase):
 class RefusalTest(InitTestCase):
     def test_existing_output_is_kept_without_force(self):
         self.write_csv("a.csv", ["id"], [["1"]])
-        self.write_file("ferry.yaml", "# mine\n")
+        with open(self.config_path, "w") as f:  # as it is, on either backend
+            f.write("# mine\n")
         code, out, err = self.init("a.csv", "--output", "ferry.yaml")
         self.assertEqual(code, 2)
         self.assertIn("ferry.yaml already exists: give --force to replace it", err)
