@@ -207,6 +207,32 @@ class RestTest(InitTestCase):
         self.assertEqual(rows[1]["fields_labels"], "a, b")
         self.assertEqual(rows[1]["assignee"], "p2@example.com")
 
+    def test_basic_and_header_auth_are_referenced_by_variable(self):
+        seen = []
+
+        def answer(handler, route, query):
+            seen.append((handler.headers.get("Authorization"), handler.headers.get("X-Api-Key")))
+            return 200, [], [{"code": "A", "n": 1}, {"code": "B", "n": 2}]
+        fake = Fake(answer)
+        self.addCleanup(fake.close)
+        env = {"INIT_PW": "pw-secret-1", "INIT_KEY": "key-secret-2"}
+        code, out, err = self.init(fake.base_url + "/things", "--basic-user", "me",
+                                   "--password-env", "INIT_PW", env=env)
+        self.assertEqual(code, 0, err)
+        self.assertIn('auth: { type: basic, user: "me", password_env: "INIT_PW" }', out)
+        self.assertIn('records: ""', out)
+        self.assertIn("key: [code]", out)
+        self.assertEqual(seen[-1][0], "Basic bWU6cHctc2VjcmV0LTE=")  # me:pw-secret-1
+        code, out, err = self.init(fake.base_url + "/things", "--header", "X-Api-Key",
+                                   "--header-env", "INIT_KEY", "-o", "ferry.yaml", env=env)
+        self.assertEqual(code, 0, err)
+        text = self.adopt()
+        self.assertIn('auth: { type: header, header: "X-Api-Key", key_env: "INIT_KEY" }', text)
+        self.assertEqual(seen[-1][1], "key-secret-2")
+        self.assertNotIn("secret", text + out + err)
+        self.check_and_sync("things", env=env)
+        self.assertEqual(self.table_rows("things", order_by="code"), [("A", 1), ("B", 2)])
+
     def test_rest_credentials_missing_or_rejected(self):
         fake = self.start()
         url = fake.base_url + "/api/issues"
