@@ -161,6 +161,13 @@ static int parse(int argc, char **argv, init_opts *o)
                         "--header-env\n");
         return EXIT_USAGE;
     }
+    if (o->header != NULL &&
+        (o->header[0] == '\0' ||
+         strspn(o->header, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+             strlen(o->header))) {
+        fprintf(stderr, "ferry: init: --header takes a header's name, such as X-API-Key\n");
+        return EXIT_USAGE;
+    }
     if ((o->bearer_env != NULL) + (o->basic_user != NULL) + (o->header != NULL) > 1) {
         fprintf(stderr, "ferry: init: give one kind of authentication\n");
         return EXIT_USAGE;
@@ -297,7 +304,8 @@ static int sample_csv(init_source *s, csv_input *in, ferry_guess *g)
         if (header[i][0] == '\0') {
             s->skip[i] = true;
             snprintf(msg, sizeof(msg), "column %zu has no name in the header: not mapped", i + 1);
-            s->dups[s->ndups++] = strdup(msg);
+            if ((s->dups[s->ndups] = strdup(msg)) != NULL)
+                s->ndups++;
             continue;
         }
         for (size_t j = 0; j < i; j++) {
@@ -307,7 +315,8 @@ static int sample_csv(init_source *s, csv_input *in, ferry_guess *g)
                          "the header repeats the column '%.200s' (columns %zu and %zu): "
                          "rename one in the source, Ferry refuses a repeated column",
                          header[i], j + 1, i + 1);
-                s->dups[s->ndups++] = strdup(msg);
+                if ((s->dups[s->ndups] = strdup(msg)) != NULL)
+                    s->ndups++;
                 break;
             }
         }
@@ -1024,6 +1033,8 @@ int ferry_cli_init(int argc, char **argv)
     const char *tname = ferry_buf_str(&table);
     char sname[65];
     snprintf(sname, sizeof(sname), "%s", o.name != NULL ? o.name : tname);
+    for (char *p = sname; *p != '\0'; p++) /* a sync's name is lower case; a table's may not be */
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     if (build_config(&s, &o, &g, sname, tname, &y) != FERRY_OK)
         goto out_nomem;
     for (size_t i = 0; i < s.ndups; i++)

@@ -100,19 +100,26 @@ class CsvFileTest(InitTestCase):
         self.write_csv("data/rooms.csv", ["Room", "Floor"], [["A", "1"], ["B", "2"]])
         os.makedirs(self.path("conf"))
         code, out, err = self.init(self.path("data/rooms.csv"), "--name", "my-rooms",
-                                   "--table", "rooms_t", "--output", "conf/ferry.yaml")
+                                   "--table", "Rooms_T", "--output", "conf/ferry.yaml")
         self.assertEqual(code, 0, err)
         text = self.adopt("conf/ferry.yaml")
         self.assertIn("files_dir: \"%s\"" % os.path.realpath(self.path("data")), text)
         self.assertIn("  my-rooms:\n", text)
-        self.assertIn("table: rooms_t", text)
+        self.assertIn("table: Rooms_T", text)
         code, out, err = self.run_ferry("check", "my-rooms", "--config", "conf/ferry.yaml")
         self.assertEqual(code, 0, out + err)
         code, out, err = self.run_ferry("sync", "my-rooms", "--config", "conf/ferry.yaml")
         self.assertEqual(code, 0, out + err)
         if not ferrytest.ON_POSTGRES:
             self.db_path = self.path("conf/ferry.db")
-        self.assertEqual(self.table_rows("rooms_t", order_by="room"), [("A", 1), ("B", 2)])
+        self.assertEqual(self.table_rows("Rooms_T", order_by="room"), [("A", 1), ("B", 2)])
+
+    def test_a_table_name_in_capitals_gives_a_lower_case_sync_name(self):
+        self.write_csv("a.csv", ["id"], [["1"]])
+        code, out, err = self.init("a.csv", "--table", "Staff")
+        self.assertEqual(code, 0, err)
+        self.assertIn("\n  staff:\n", out)
+        self.assertIn("table: Staff", out)
 
     def test_stdout_without_output_and_no_unique_column(self):
         self.write_csv("teams.csv", ["Team", "Size"], [["x", "1"], ["x", "1"]])
@@ -294,7 +301,9 @@ class RefusalTest(InitTestCase):
 
     def test_usage_errors(self):
         for args in (["a.csv", "--basic-user", "u"], ["a.csv", "--table", "ferry_x"],
-                     ["a.csv", "--name", "Bad Name"], []):
+                     ["a.csv", "--name", "Bad Name"], ["http://x.test/", "--header",
+                                                       "X-Key: 1\r\nX", "--header-env", "V"],
+                     ["a.csv", "--bearer-env", "V", "--header", "X", "--header-env", "W"], []):
             with self.subTest(args=args):
                 code, out, err = self.init(*args)
                 self.assertEqual(code, 2, err)
