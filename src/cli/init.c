@@ -5,11 +5,18 @@
  *             --header NAME --header-env VAR]
  *
  * SOURCE is a CSV file, a CSV URL (a Google Sheets share link becomes its CSV export), or a
- * REST URL answering JSON. The source is fetched once: a file or CSV download up to
- * SAMPLE_ROWS records, a REST URL's first page (up to 16 MiB, the REST source's page limit).
- * JSON or CSV is decided by the Content-Type, else by the first byte of the body. The guessing
- * is sync/guess.h; this file fetches, finds the records and writes the YAML, with comments
- * where it guessed.
+ * REST URL answering JSON. The source is fetched once: a file or a CSV download up to
+ * SAMPLE_ROWS records (or SAMPLE_BYTES, so a wide file's sample stays bounded), a JSON answer
+ * whole up to PAGE_MAX. A URL without credentials is downloaded as a CSV source downloads
+ * (util/http_stream.h: redirects followed); with credentials it is one request, as a REST
+ * source asks for its first page (util/http_fetch.h: no redirects). JSON or CSV is decided by
+ * the Content-Type, else by the first byte of the body. Every connection passes the destination
+ * policy; a host that resolves to a private or loopback address is allowed by name, for this
+ * fetch and in the config written (allow_hosts), since the person named it.
+ *
+ * The guessing is sync/guess.h; this file fetches, finds the records (a REST page's records
+ * array, a record's leaves as JSON pointers) and writes the YAML, with comments where it
+ * guessed.
  *
  * Secrets never reach the command line: auth options name environment variables, which this
  * command reads to fetch and the config references by name. Nothing is written when the source
@@ -17,6 +24,7 @@
  * source (without credentials or query string) and the problem; exit 1. */
 #include "cli/internal.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +49,8 @@
 #include "util/url.h"
 
 #define SAMPLE_ROWS 10000
-#define PAGE_MAX (16 * 1024 * 1024) /* a REST page: rest_source's max_page_bytes default */
+#define SAMPLE_BYTES (64 * 1024 * 1024) /* a CSV sample ends after the record passing it */
+#define PAGE_MAX (16 * 1024 * 1024)     /* a REST page: rest_source's max_page_bytes default */
 #define CSV_MAX (256ULL * 1024 * 1024)
 #define LEAVES_MAX 500
 #define DEPTH_MAX 8
@@ -292,9 +301,9 @@ static int sample_csv(init_source *s, csv_input *in, ferry_guess *g)
     for (size_t i = 0; i < nh; i++) {
         const char *f = rec.field[i];
         size_t n = rec.len[i];
-        while (n > 0 && (*f == ' ' || *f == '\t')) /* headers are trimmed, as the sync does */
+        while (n > 0 && isspace((unsigned char)*f)) /* as the CSV source trims headers */
             f++, n--;
-        while (n > 0 && (f[n - 1] == ' ' || f[n - 1] == '\t' || f[n - 1] == '\r'))
+        while (n > 0 && isspace((unsigned char)f[n - 1]))
             n--;
         if ((header[i] = strndup(f, n)) == NULL)
             goto out_nomem;
@@ -323,7 +332,7 @@ static int sample_csv(init_source *s, csv_input *in, ferry_guess *g)
     }
     if (ferry_guess_init(g, (const char *const *)header, nh, &err) != FERRY_OK)
         goto out_nomem;
-    for (long n = 0; n < SAMPLE_ROWS;) {
+    for (long n = 0; n < SAMPLE_ROWS && ferry_csv_reader_bytes_consumed(r) < SAMPLE_BYTES;) {
         rc = ferry_csv_reader_next(r, &rec, &err);
         if (rc == FERRY_DONE)
             break;
