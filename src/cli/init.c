@@ -55,6 +55,7 @@
 #define LEAVES_MAX 500
 #define DEPTH_MAX 8
 #define FETCH_TIMEOUT_MS 60000
+#define FIELD_COMMENT_MAX 72 /* a field's comment starts at most at this column */
 
 typedef struct {
     const char *source;
@@ -786,20 +787,18 @@ static void write_auth(ferry_buf *y, const init_opts *o)
     ferry_buf_printf(y, " }   # read from the environment when a run starts\n");
 }
 
-static void write_field(ferry_buf *y, const init_source *s, const ferry_guess *g, size_t i)
+/* Appends field i's line without its comment: "      name: { column: "Name", ... }". */
+static void field_body(ferry_buf *y, const init_source *s, const ferry_guess *g, size_t i)
 {
     const ferry_guess_column *c = &g->cols[i];
-    bool required = c->required || i == g->key;
-    size_t before = y->len, width;
+    const char *sep = " ";
 
     ferry_buf_printf(y, "      ");
     ykey(y, c->name);
     ferry_buf_printf(y, ": {");
-    const char *sep = " ";
     if (s->rest) {
-        size_t n = strlen(c->name);
-        if (!(c->source[0] == '/' && strlen(c->source + 1) == n &&
-              strcmp(c->source + 1, c->name) == 0)) {
+        /* The pointer is written unless it is the default, "/" and the name. */
+        if (!(c->source[0] == '/' && strcmp(c->source + 1, c->name) == 0)) {
             ferry_buf_printf(y, "%spointer: ", sep);
             yq(y, c->source);
             sep = ", ";
@@ -813,20 +812,50 @@ static void write_field(ferry_buf *y, const init_source *s, const ferry_guess *g
         ferry_buf_printf(y, "%stype: %s", sep, ferry_field_type_name(c->type));
         sep = ", ";
     }
-    if (required) {
+    if (c->required || i == g->key) {
         ferry_buf_printf(y, "%srequired: true", sep);
         sep = ", ";
     }
     ferry_buf_printf(y, "%s}", strcmp(sep, " ") == 0 ? "" : " ");
-    width = y->len - before;
-    if (c->type != FERRY_TYPE_TEXT || c->nvalues == 0)
-        ferry_buf_printf(y, "%*s# ", width < 60 ? (int)(60 - width) : 1, "");
+}
+
+/* Appends the comment of field i after its body (width bytes), at column pad; or nothing. */
+static void field_comment(ferry_buf *y, const init_source *s, const ferry_guess_column *c,
+                          size_t width, size_t pad)
+{
+    if (c->type == FERRY_TYPE_TEXT && c->nvalues > 0)
+        return;
+    ferry_buf_printf(y, "%*s# ", width < pad ? (int)(pad - width) : 1, "");
     if (c->type != FERRY_TYPE_TEXT)
         ferry_buf_printf(y, "guessed %s: all %zu value%s", ferry_field_type_name(c->type),
                          c->nvalues, c->nvalues == 1 ? "" : "s");
-    else if (c->nvalues == 0)
+    else
         ferry_buf_printf(y, "empty in every sampled %s: text", s->rest ? "record" : "row");
-    ferry_buf_printf(y, "\n");
+}
+
+/* Appends the fields, their comments aligned (at most at column FIELD_COMMENT_MAX). */
+static void write_fields(ferry_buf *y, const init_source *s, const ferry_guess *g)
+{
+    ferry_buf line;
+    size_t pad = 0;
+
+    ferry_buf_init(&line, 64 * 1024);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->ncols; i++) {
+            if (s->skip != NULL && s->skip[i])
+                continue;
+            ferry_buf_reset(&line);
+            field_body(&line, s, g, i);
+            if (pass == 0) {
+                if (line.len + 1 > pad && line.len + 1 <= FIELD_COMMENT_MAX)
+                    pad = line.len + 1;
+                continue;
+            }
+            field_comment(&line, s, &g->cols[i], line.len, pad);
+            ferry_buf_printf(y, "%s\n", ferry_buf_str(&line));
+        }
+    }
+    ferry_buf_done(&line);
 }
 
 static ferry_rc build_config(const init_source *s, const init_opts *o, const ferry_guess *g,
@@ -888,10 +917,7 @@ static ferry_rc build_config(const init_source *s, const init_opts *o, const fer
     ferry_buf_printf(y, "    fields:\n");
     for (size_t i = 0; i < s->ndups; i++)
         ferry_buf_printf(y, "      # %s\n", s->dups[i]);
-    for (size_t i = 0; i < g->ncols; i++) {
-        if (s->skip == NULL || !s->skip[i])
-            write_field(y, s, g, i);
-    }
+    write_fields(y, s, g);
     return y->len < y->max ? FERRY_OK : FERRY_ELIMIT;
 }
 
