@@ -3,8 +3,8 @@
  * Each column keeps a bit per candidate type; a non-empty value clears the bits of the types
  * it does not read as, using the sync's own trim (ferry_transform_apply() with a plain field)
  * and typing (ferry_map_convert()), so a guess never promises what a sync would refuse. The
- * values are kept (bounded by the caller's sample) and sorted once at the end to tell whether
- * a column is unique. */
+ * values are kept (bounded by the caller's sample) and, in the form the guessed type stores,
+ * sorted once at the end to tell whether a column is unique. */
 #include "sync/guess.h"
 
 #include <ctype.h>
@@ -212,6 +212,26 @@ static int key_rank(const ferry_guess_column *col)
     return 4;
 }
 
+/* Replaces col's values by the forms its type stores and compares ("01" and "1" are one
+ * integer, so one key), or clears unique when one cannot be had. */
+static void canonicalise(ferry_guess *g, ferry_guess_column *col)
+{
+    ferry_field_spec field;
+
+    memset(&field, 0, sizeof(field));
+    field.type = col->type;
+    for (size_t j = 0; j < col->nseen; j++) {
+        char *copy;
+        if (ferry_map_convert(&field, col->seen[j], strlen(col->seen[j]), &g->tmp) != NULL ||
+            (copy = strdup(ferry_buf_str(&g->tmp))) == NULL) {
+            col->unique = false;
+            return;
+        }
+        free(col->seen[j]);
+        col->seen[j] = copy;
+    }
+}
+
 void ferry_guess_finish(ferry_guess *g)
 {
     int best = 5;
@@ -229,6 +249,8 @@ void ferry_guess_finish(ferry_guess *g)
         }
         col->required = col->nvalues > 0 && col->nempty == 0;
         col->unique = col->required;
+        if (col->unique && col->type != FERRY_TYPE_TEXT)
+            canonicalise(g, col);
         if (col->unique && col->nseen > 1) {
             qsort(col->seen, col->nseen, sizeof(*col->seen), cmp_str);
             for (size_t j = 1; j < col->nseen && col->unique; j++)

@@ -31,7 +31,8 @@ typedef struct {
     char *name;            /* a safe field name, unique among the columns (owned) */
     ferry_field_type type; /* after ferry_guess_finish() */
     bool required;         /* after finish: some value was sampled and none was empty */
-    bool unique;           /* after finish: required, and no value repeats */
+    bool unique;           /* after finish: required, and no value repeats (as its type
+                              stores it: "01" and "1" are one integer) */
     size_t nvalues;        /* non-empty values sampled */
     size_t nempty;         /* empty or absent values sampled */
     /* private */

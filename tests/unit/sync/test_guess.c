@@ -138,6 +138,26 @@ static void a_repeated_or_empty_value_is_no_key(void **state)
     ferry_guess_done(&g);
 }
 
+static void values_equal_in_their_type_are_not_unique(void **state)
+{
+    static const char *const header[] = {"id", "mail", "name"};
+    static const char *const rows[][MAXCOLS] = {
+        {"01", "Ann@Example.com", "x"},
+        {"1", "ann@example.com", "X"},
+    };
+    ferry_guess g;
+
+    (void)state;
+    guess(&g, header, 3, rows, 2);
+    assert_int_equal(g.cols[0].type, FERRY_TYPE_INTEGER);
+    assert_false(g.cols[0].unique); /* one integer, 1 */
+    assert_int_equal(g.cols[1].type, FERRY_TYPE_EMAIL);
+    assert_true(g.cols[1].unique); /* the local part keeps its case */
+    assert_true(g.cols[2].unique); /* text is compared as written */
+    assert_int_equal(g.key, 1);
+    ferry_guess_done(&g);
+}
+
 static void a_unique_column_without_a_key_name_is_the_leftmost(void **state)
 {
     static const char *const header[] = {"team", "name", "room"};
@@ -212,6 +232,7 @@ int main(void)
         cmocka_unit_test(empty_values_make_a_column_optional_not_untyped),
         cmocka_unit_test(the_key_prefers_a_key_like_name_among_unique_columns),
         cmocka_unit_test(a_repeated_or_empty_value_is_no_key),
+        cmocka_unit_test(values_equal_in_their_type_are_not_unique),
         cmocka_unit_test(a_unique_column_without_a_key_name_is_the_leftmost),
         cmocka_unit_test(names_are_made_safe_column_names),
         cmocka_unit_test(duplicate_headers_get_numbered_names),
