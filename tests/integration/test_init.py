@@ -167,6 +167,15 @@ class CsvUrlTest(InitTestCase):
         self.assertEqual(self.server.requests[-1]["path"],
                          "/spreadsheets/d/SHEET1/export?format=csv&gid=5")
 
+    def test_json_is_told_by_its_first_byte_when_the_type_does_not_say(self):
+        url = self.server.route("/data", body='  {"n": 2, "rows": [{"id": "a"}, {"id": "b"}]}',
+                                headers={"Content-Type": "application/octet-stream"})
+        code, out, err = self.init(url)
+        self.assertEqual(code, 0, err)
+        self.assertIn("kind: rest", out)
+        self.assertIn('records: "/rows"', out)
+        self.assertIn("key: [id]", out)
+
     def test_csv_url_redirect_is_followed(self):
         self.server.route("/real.csv", body="code,n\nA,1\nB,2\n")
         url = self.server.route("/moved.csv", redirect="/real.csv")
