@@ -74,6 +74,11 @@ static const char usage_text[] =
     "                               alone unless --force\n"
     "  check [NAME [--tenant T]]    validate the config; with a name, also fetch the\n"
     "                               source's first page and report what it holds\n"
+    "  init SOURCE [--name NAME] [--table TABLE] [--output FILE] [--force]\n"
+    "       [--bearer-env VAR | --basic-user USER --password-env VAR |\n"
+    "        --header NAME --header-env VAR]\n"
+    "                               write a starting config for one sync from a CSV file,\n"
+    "                               a CSV URL or a REST URL, guessing fields, types and key\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
     "  migrate [--targets]          create or upgrade Ferry's own tables in the database\n"
     "                               (serve and every other command also do it on start);\n"
@@ -1113,6 +1118,8 @@ int ferry_cli_main(int argc, char **argv)
         printf("ferry %s\n", FERRY_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "init") == 0) /* options of its own: init.c */
+        return ferry_cli_init(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;

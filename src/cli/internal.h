@@ -1,5 +1,6 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
- * review.c: approve, reject and revert; serve.c: the server). */
+ * review.c: approve, reject and revert; serve.c: the server;
+ * init.c: a starting config). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -52,5 +53,7 @@ int ferry_cli_approve(const cli_opts *o);
 int ferry_cli_reject(const cli_opts *o);
 /* ferry revert RUN_ID [--force] [--comment TEXT] (review.c). */
 int ferry_cli_revert(const cli_opts *o);
+/* ferry init SOURCE [OPTIONS] (init.c): parses its own options; argv[0] is "init". */
+int ferry_cli_init(int argc, char **argv);
 
 #endif

@@ -60,6 +60,52 @@ out:
     return ok;
 }
 
+bool ferry_sheet_export_url(const char *url, ferry_buf *out)
+{
+    static const char prefix[] = "/spreadsheets/d/";
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL;
+    const char *id, *rest, *gid = "0";
+    size_t idlen, gidlen = 1;
+    bool ok = false;
+
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+        goto out;
+    (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
+    (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    (void)curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+        goto out;
+    id = path + sizeof(prefix) - 1;
+    idlen = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    rest = id + idlen;
+    /* The id alone or with /edit (a published sheet's "e/2PACX..." is no editor's link). */
+    if (idlen < 2 || !(strcmp(rest, "") == 0 || strcmp(rest, "/") == 0 ||
+                       strcmp(rest, "/edit") == 0 || strcmp(rest, "/edit/") == 0))
+        goto out;
+    if (frag != NULL && strstr(frag, "gid=") != NULL)
+        gidlen = gid_of(frag, &gid);
+    else if (query != NULL && strstr(query, "gid=") != NULL)
+        gidlen = gid_of(query, &gid);
+    if (gidlen == 0)
+        goto out; /* a gid that is no number: no guess */
+    ok = ferry_buf_printf(out, "%s://%s%s%s%.*s/export?format=csv&gid=%.*s", scheme, host,
+                          port ? ":" : "", port ? port : "", (int)(sizeof(prefix) - 1 + idlen),
+                          path, (int)gidlen, gid) == FERRY_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(frag);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 void ferry_sheet_range_append(size_t column, long row, ferry_buf *out)
 {
     char letters[16];

@@ -19,6 +19,13 @@
  * unchanged) when url is no Google Sheets export. url is the expanded export URL. */
 bool ferry_sheet_edit_url(const char *url, ferry_buf *out);
 
+/* Appends to out the CSV export of the sheet tab a browser's link names (".../spreadsheets/d/
+ * ID/edit#gid=G", "/edit?usp=sharing", or ".../d/ID" alone; gid 0 when it names none):
+ * ".../spreadsheets/d/ID/export?format=csv&gid=G", keeping the link's scheme, host and port,
+ * and returns true; false (out unchanged) when url is no such link (an export already, a
+ * published sheet, another site's path). */
+bool ferry_sheet_export_url(const char *url, ferry_buf *out);
+
 /* Appends "&range=C17" to out: column (0 is A, SIZE_MAX for the row's first cell) of row (the
  * sheet's row number: the header is row 1). */
 void ferry_sheet_range_append(size_t column, long row, ferry_buf *out);

@@ -49,6 +49,35 @@ static void other_addresses_give_none(void **state)
     expect_edit("not a url", NULL);
 }
 
+static void expect_export(const char *url, const char *want)
+{
+    ferry_buf b;
+
+    ferry_buf_init(&b, 4096);
+    assert_int_equal(ferry_sheet_export_url(url, &b), want != NULL);
+    assert_string_equal(ferry_buf_str(&b), want != NULL ? want : "");
+    ferry_buf_done(&b);
+}
+
+static void share_links_give_the_tabs_csv_export(void **state)
+{
+    (void)state;
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC_d-E/edit#gid=42",
+                  "https://docs.google.com/spreadsheets/d/1AbC_d-E/export?format=csv&gid=42");
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC/edit?usp=sharing",
+                  "https://docs.google.com/spreadsheets/d/1AbC/export?format=csv&gid=0");
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC/edit?gid=7#gid=9",
+                  "https://docs.google.com/spreadsheets/d/1AbC/export?format=csv&gid=9");
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC",
+                  "https://docs.google.com/spreadsheets/d/1AbC/export?format=csv&gid=0");
+    expect_export("http://127.0.0.1:8123/spreadsheets/d/XY/edit#gid=1",
+                  "http://127.0.0.1:8123/spreadsheets/d/XY/export?format=csv&gid=1");
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC/export?format=csv&gid=1", NULL);
+    expect_export("https://docs.google.com/spreadsheets/d/e/2PACX-1vQ/pubhtml", NULL);
+    expect_export("https://docs.google.com/spreadsheets/d/1AbC/edit#gid=abc", NULL);
+    expect_export("https://example.com/people.csv", NULL);
+}
+
 static void expect_range(size_t column, long row, const char *want)
 {
     ferry_buf b;
@@ -77,6 +106,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exports_give_the_tabs_edit_address),
         cmocka_unit_test(other_addresses_give_none),
+        cmocka_unit_test(share_links_give_the_tabs_csv_export),
         cmocka_unit_test(columns_are_letters_as_the_sheet_names_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
