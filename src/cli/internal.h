@@ -1,5 +1,5 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
- * review.c: approve, reject and revert; serve.c: the server). */
+ * review.c: approve, reject and revert; serve.c: the server; config.c: ferry config). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -52,5 +52,8 @@ int ferry_cli_approve(const cli_opts *o);
 int ferry_cli_reject(const cli_opts *o);
 /* ferry revert RUN_ID [--force] [--comment TEXT] (review.c). */
 int ferry_cli_revert(const cli_opts *o);
+
+/* ferry config: the effective config, secrets masked (config.c). */
+int ferry_cli_config(const cli_opts *o);
 
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/expand.h"
+
 #define RESERVED_PREFIX "ferry_"
 
 /* ---- paths and messages ---- */
@@ -70,6 +72,24 @@ int ferry_config_show_len(size_t len)
     return len > SHOW_MAX ? SHOW_MAX : (int)len;
 }
 
+/* One value with its references replaced, owned by the walk. */
+struct expanded {
+    struct expanded *next;
+    size_t len;
+    char text[]; /* len bytes and a NUL */
+};
+
+void ferry_config_walk_done(struct walk *w)
+{
+    while (w->expanded != NULL) {
+        struct expanded *next = w->expanded->next;
+
+        memset(w->expanded->text, 0, w->expanded->len); /* it may be a secret */
+        free(w->expanded);
+        w->expanded = next;
+    }
+}
+
 /* ---- nodes ---- */
 
 /* The 1-based line of a node, or 0 when it has no position of its own. */
@@ -127,9 +147,9 @@ bool ferry_config_is_null(struct fy_node *n)
             (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
 }
 
-/* The text of a scalar value (not NUL-terminated; borrowed from the document). */
-ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
-                                 size_t *ret_len)
+/* The text of a scalar as written. */
+static ferry_rc raw_scalar_get(struct walk *w, const struct val *v, const char **ret,
+                               size_t *ret_len)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -144,6 +164,45 @@ ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char
     if (memchr(s, '\0', len) != NULL)
         return ferry_config_fail(w, v->line, "contains a NUL character");
     *ret = s;
+    *ret_len = len;
+    return FERRY_OK;
+}
+
+ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
+                                 size_t *ret_len)
+{
+    char why[FERRY_ERR_MSG_MAX];
+    const char *s = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    struct expanded *e;
+    ferry_rc rc = raw_scalar_get(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!ferry_config_expand_is_needed(s, len)) {
+        *ret = s;
+        *ret_len = len;
+        return FERRY_OK;
+    }
+    why[0] = '\0';
+    rc = ferry_config_expand(s, len, &text, &len, why, sizeof(why));
+    if (rc == FERRY_ENOMEM)
+        return ferry_config_oom(w);
+    if (rc != FERRY_OK)
+        return ferry_config_fail(w, v->line, "%s", why);
+    e = malloc(sizeof(*e) + len + 1);
+    if (e != NULL) {
+        e->next = w->expanded;
+        e->len = len;
+        memcpy(e->text, text, len + 1);
+        w->expanded = e;
+    }
+    memset(text, 0, len);
+    free(text);
+    if (e == NULL)
+        return ferry_config_oom(w);
+    *ret = e->text;
     *ret_len = len;
     return FERRY_OK;
 }
@@ -345,7 +404,7 @@ ferry_rc ferry_config_key_text_get(struct walk *w, struct fy_node *key, int fall
         return ferry_config_fail(w, kv.line, "empty key");
     if (!fy_node_is_scalar(key))
         return ferry_config_fail(w, kv.line, "expected a scalar key");
-    return ferry_config_scalar_get(w, &kv, ret, ret_len);
+    return raw_scalar_get(w, &kv, ret, ret_len);
 }
 
 ferry_rc ferry_config_mapping_count(struct walk *w, const struct val *map, size_t *ret)
