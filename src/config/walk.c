@@ -46,6 +46,44 @@ void ferry_config_path_pop(struct walk *w, size_t old)
     w->path[old] = '\0';
 }
 
+/* One value with its references replaced, owned by the walk. */
+struct expanded {
+    struct expanded *next;
+    const char *raw; /* the value as written, borrowed from the document */
+    size_t raw_len;
+    size_t len;
+    char text[]; /* len bytes and a NUL */
+};
+
+/* Replaces in msg each quote of a value that came from the environment with the value as
+ * written ("'${LISTEN}'"): messages quote bad values back, and a variable may hold a secret.
+ * A value of one or two characters is replaced only where it is quoted whole. */
+static void unquote_expanded(const struct walk *w, char *msg, size_t size)
+{
+    for (const struct expanded *e = w->expanded; e != NULL; e = e->next) {
+        int n = ferry_config_show_len(e->len);
+        bool quoted = n < 3;
+        char needle[SHOW_MAX + 3], with[PATH_BUF], rest[FERRY_ERR_MSG_MAX];
+        size_t at = 0, needle_len, with_len;
+        char *hit;
+
+        if (n == 0)
+            continue;
+        snprintf(needle, sizeof(needle), quoted ? "'%.*s'" : "%.*s", n, e->text);
+        snprintf(with, sizeof(with), quoted ? "'%.*s'" : "%.*s", ferry_config_show_len(e->raw_len),
+                 e->raw);
+        needle_len = strlen(needle);
+        with_len = strlen(with);
+        while (at < strlen(msg) && (hit = strstr(msg + at, needle)) != NULL) {
+            size_t off = (size_t)(hit - msg);
+
+            snprintf(rest, sizeof(rest), "%s", hit + needle_len);
+            snprintf(hit, size - off, "%s%s", with, rest);
+            at = off + with_len;
+        }
+    }
+}
+
 /* Records "FILE:LINE: PATH: message" (no PATH at the top level) and returns FERRY_ECONFIG. */
 ferry_rc ferry_config_fail(struct walk *w, int line, const char *fmt, ...)
 {
@@ -55,6 +93,7 @@ ferry_rc ferry_config_fail(struct walk *w, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    unquote_expanded(w, msg, sizeof(msg));
     if (w->pathlen > 0)
         return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s: %s", w->file, line, w->path, msg);
     return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s", w->file, line, msg);
@@ -71,13 +110,6 @@ int ferry_config_show_len(size_t len)
 {
     return len > SHOW_MAX ? SHOW_MAX : (int)len;
 }
-
-/* One value with its references replaced, owned by the walk. */
-struct expanded {
-    struct expanded *next;
-    size_t len;
-    char text[]; /* len bytes and a NUL */
-};
 
 void ferry_config_walk_done(struct walk *w)
 {
@@ -174,7 +206,7 @@ ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char
     char why[FERRY_ERR_MSG_MAX];
     const char *s = NULL;
     char *text = NULL;
-    size_t len = 0;
+    size_t len = 0, raw_len;
     struct expanded *e;
     ferry_rc rc = raw_scalar_get(w, v, &s, &len);
 
@@ -185,6 +217,7 @@ ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char
         *ret_len = len;
         return FERRY_OK;
     }
+    raw_len = len;
     why[0] = '\0';
     rc = ferry_config_expand(s, len, &text, &len, why, sizeof(why));
     if (rc == FERRY_ENOMEM)
@@ -194,6 +227,8 @@ ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char
     e = malloc(sizeof(*e) + len + 1);
     if (e != NULL) {
         e->next = w->expanded;
+        e->raw = s;
+        e->raw_len = raw_len;
         e->len = len;
         memcpy(e->text, text, len + 1);
         w->expanded = e;
