@@ -89,7 +89,8 @@ static bool is_pairs_name(const char *name, size_t len)
     return strcmp(low, "headers") == 0 || strcmp(low, "query") == 0 || strcmp(low, "params") == 0;
 }
 
-/* A plain YAML scalar that reads back as the same string (and not as a null). */
+/* A plain YAML scalar that reads back as the same string (and not as a null), in block
+ * context (the only one written: , [ ] { } are plain there but for the first character). */
 static bool is_plain_safe(const char *s, size_t len)
 {
     if (len == 0 || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
@@ -103,7 +104,7 @@ static bool is_plain_safe(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f || (c == ':' && i + 1 < len && s[i + 1] == ' ') ||
-            (c == '#' && i > 0 && s[i - 1] == ' ') || strchr(",[]{}", c) != NULL)
+            (c == '#' && i > 0 && s[i - 1] == ' '))
             return false;
     }
     return true;
@@ -132,8 +133,8 @@ static ferry_rc put_scalar(ferry_buf *b, const char *s, size_t len)
     return rc == FERRY_OK ? ferry_buf_append(b, "\"", 1) : rc;
 }
 
-/* Writes a value that may be a URL with its secrets masked: the password of user:password@
- * and the values of secret-looking query parameters. */
+/* Writes a value (NUL-terminated at len) that may be a URL with its secrets masked: the
+ * password of user:password@ and the values of secret-looking query parameters. */
 static ferry_rc put_url_masked(ferry_buf *b, const char *s, size_t len)
 {
     ferry_buf tmp;
@@ -179,8 +180,8 @@ static ferry_rc put_url_masked(ferry_buf *b, const char *s, size_t len)
     return rc;
 }
 
-/* A value as loaded, written so that it loads the same again: a ${ it holds (from $${ or a
- * variable's value) is written $${. */
+/* A value as loaded (NUL-terminated at len), written so that it loads the same again: a ${ it
+ * holds (from $${ or a variable's value) is written $${. */
 static ferry_rc put_literal(ferry_buf *b, const char *s, size_t len)
 {
     ferry_buf tmp;
@@ -227,10 +228,15 @@ static ferry_rc put_value(struct show *sh, struct fy_node *n, int indent, bool p
         if ((rc = ferry_config_scalar_get(&sh->w, &v, &s, &len)) != FERRY_OK)
             return rc;
         rc = ferry_buf_append(b, " ", 1);
-        if (rc == FERRY_OK && secret)
+        if (rc == FERRY_OK && secret) {
             rc = put_scalar(b, MASK, strlen(MASK));
-        else if (rc == FERRY_OK)
-            rc = put_literal(b, s, len);
+        } else if (rc == FERRY_OK) {
+            /* the document's text is not NUL-terminated, and the URL scan needs it */
+            char *copy = strndup(s, len);
+
+            rc = copy != NULL ? put_literal(b, copy, len) : FERRY_ENOMEM;
+            free(copy);
+        }
         return rc == FERRY_OK ? ferry_buf_append(b, "\n", 1) : rc;
     }
     if (fy_node_is_mapping(n)) {
