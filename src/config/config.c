@@ -13,7 +13,6 @@
 #include "config/config.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,24 +598,18 @@ out:
 
 ferry_rc ferry_config_load(const char *path, ferry_config **ret_cfg, ferry_err *err)
 {
-    char *text = NULL, *copy = NULL;
+    char *text = NULL, *dir = NULL;
     size_t len = 0;
     ferry_rc rc;
 
     if (path == NULL || ret_cfg == NULL)
         return ferry_err_set(err, FERRY_EINVAL, "ferry_config_load: invalid arguments");
     *ret_cfg = NULL;
-    rc = ferry_config_file_load(path, &text, &len, err);
+    rc = ferry_config_file_load_with_dir(path, &text, &len, &dir, err);
     if (rc != FERRY_OK)
         return rc;
-    copy = strdup(path);
-    if (copy == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    rc = ferry_config_parse(text, len, path, dirname(copy), ret_cfg, err);
-out:
-    free(copy);
+    rc = ferry_config_parse(text, len, path, dir, ret_cfg, err);
+    free(dir);
     free(text);
     return rc;
 }

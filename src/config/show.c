@@ -14,7 +14,6 @@
  * and params:, names such as key, auth and sig count too. Any value that is a URL has the
  * password of its user part and its secret-looking query parameters masked, which covers
  * database:, target.database and tenants.database. The output is capped at SHOW_OUT_MAX. */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,19 +435,16 @@ ferry_rc ferry_config_show(const char *text, size_t len, const char *name, const
 
 ferry_rc ferry_config_show_file(const char *path, char **ret_yaml, ferry_err *err)
 {
-    char *text = NULL, *copy = NULL;
+    char *text = NULL, *dir = NULL;
     size_t len = 0;
     ferry_rc rc;
 
     if (path == NULL || ret_yaml == NULL)
         return ferry_err_set(err, FERRY_EINVAL, "ferry_config_show_file: invalid arguments");
-    if ((rc = ferry_config_file_load(path, &text, &len, err)) != FERRY_OK)
+    if ((rc = ferry_config_file_load_with_dir(path, &text, &len, &dir, err)) != FERRY_OK)
         return rc;
-    if ((copy = strdup(path)) == NULL)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
-    else
-        rc = ferry_config_show(text, len, path, dirname(copy), ret_yaml, err);
-    free(copy);
+    rc = ferry_config_show(text, len, path, dir, ret_yaml, err);
+    free(dir);
     free(text);
     return rc;
 }
