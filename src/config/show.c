@@ -145,11 +145,16 @@ static ferry_rc put_url_masked(ferry_buf *b, const char *s, size_t len)
         return put_scalar(b, s, len);
     ferry_buf_init(&tmp, len + 4096);
     {
+        /* the last @ before the query: a password may hold a / (over-masking an @ in a path
+         * is the safer mistake) */
         size_t auth = (size_t)(scheme - s) + 3;
-        size_t auth_end = auth + strcspn(s + auth, "/?#");
-        const char *at = memchr(s + auth, '@', auth_end - auth);
-        const char *colon = at != NULL ? memchr(s + auth, ':', (size_t)(at - (s + auth))) : NULL;
+        size_t end = auth + strcspn(s + auth, "?#");
+        const char *at = NULL, *colon;
 
+        for (size_t k = auth; k < end; k++)
+            if (s[k] == '@')
+                at = s + k;
+        colon = at != NULL ? memchr(s + auth, ':', (size_t)(at - (s + auth))) : NULL;
         if (colon != NULL) {
             rc = ferry_buf_append(&tmp, s, (size_t)(colon - s) + 1);
             if (rc == FERRY_OK)

@@ -55,23 +55,18 @@ struct expanded {
     char text[]; /* len bytes and a NUL */
 };
 
-/* Replaces in msg each quote of a value that came from the environment with the value as
- * written ("'${LISTEN}'"): messages quote bad values back, and a variable may hold a secret.
- * A value of one or two characters is replaced only where it is quoted whole. */
+/* Replaces in msg each quote of a value that came from the environment ('%.*s' with
+ * ferry_config_show_len(), as messages quote values back) with the value as written
+ * ('${LISTEN}'): a variable may hold a secret. */
 static void unquote_expanded(const struct walk *w, char *msg, size_t size)
 {
     for (const struct expanded *e = w->expanded; e != NULL; e = e->next) {
-        int n = ferry_config_show_len(e->len);
-        bool quoted = n < 3;
-        char needle[SHOW_MAX + 3], with[PATH_BUF], rest[FERRY_ERR_MSG_MAX];
+        char needle[SHOW_MAX + 3], with[SHOW_MAX + 3], rest[FERRY_ERR_MSG_MAX];
         size_t at = 0, needle_len, with_len;
         char *hit;
 
-        if (n == 0)
-            continue;
-        snprintf(needle, sizeof(needle), quoted ? "'%.*s'" : "%.*s", n, e->text);
-        snprintf(with, sizeof(with), quoted ? "'%.*s'" : "%.*s", ferry_config_show_len(e->raw_len),
-                 e->raw);
+        snprintf(needle, sizeof(needle), "'%.*s'", ferry_config_show_len(e->len), e->text);
+        snprintf(with, sizeof(with), "'%.*s'", ferry_config_show_len(e->raw_len), e->raw);
         needle_len = strlen(needle);
         with_len = strlen(with);
         while (at < strlen(msg) && (hit = strstr(msg + at, needle)) != NULL) {

@@ -303,6 +303,10 @@ static void show_masks_secrets(void **state)
     expect_line(out, "        token_env: API_TOKEN");
     expect_line(out, "      database: postgres://t:********@db2/app");
     free(out);
+    /* a password holding a / is masked whole */
+    out = show_ok("database: 'postgres://ferry:a/${FERRY_T_SECRET}@db/ferry'\n");
+    expect_line(out, "database: postgres://ferry:********@db/ferry");
+    free(out);
 }
 
 static void show_fails_as_the_loader_does(void **state)
