@@ -6,7 +6,12 @@
  * functions; sync_section.c walks syncs: and source_section.c each sync's source:. The files
  * depend on each other one way:
  *
- *   config.c -> yaml.c, sync_section.c -> source_section.c -> keys.c -> walk.c
+ *   config.c -> yaml.c, sync_section.c -> source_section.c -> keys.c -> walk.c -> expand.c
+ *   show.c (ferry config) -> config.c
+ *
+ * walk.c reads every value through expand.c, so ${VAR} references work under every key;
+ * from_environment() below then fills database: and listen: from DATABASE_URL and PORT when
+ * the file left them out.
  *
  * Everything is built straight into the final structs; on any error the half-built config
  * goes to ferry_config_free(), which copes with missing parts. */
