@@ -79,6 +79,8 @@ static const char usage_text[] =
     "        --header NAME --header-env VAR]\n"
     "                               write a starting config for one sync from a CSV file,\n"
     "                               a CSV URL or a REST URL, guessing fields, types and key\n"
+    "  config                       print the effective config as YAML: ${VAR} replaced,\n"
+    "                               defaults filled in, secrets masked\n"
     "  serve [--listen HOST:PORT]   run the server: HTTP API, event stream, workers\n"
     "  migrate [--targets]          create or upgrade Ferry's own tables in the database\n"
     "                               (serve and every other command also do it on start);\n"
@@ -1100,7 +1102,7 @@ int ferry_cli_main(int argc, char **argv)
         {"sync", cmd_sync},           {"runs", cmd_runs},           {"show", cmd_show},
         {"check", cmd_check},         {"serve", ferry_cli_serve},   {"user", cmd_user},
         {"token", cmd_token},         {"migrate", cmd_migrate},     {"approve", ferry_cli_approve},
-        {"reject", ferry_cli_reject}, {"revert", ferry_cli_revert},
+        {"reject", ferry_cli_reject}, {"revert", ferry_cli_revert}, {"config", ferry_cli_config},
     };
     cli_opts o;
     int rc;

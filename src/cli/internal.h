@@ -1,6 +1,6 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
- * review.c: approve, reject and revert; serve.c: the server;
- * init.c: a starting config). */
+ * review.c: approve, reject and revert; serve.c: the server; init.c: a starting config;
+ * config.c: ferry config). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -55,5 +55,8 @@ int ferry_cli_reject(const cli_opts *o);
 int ferry_cli_revert(const cli_opts *o);
 /* ferry init SOURCE [OPTIONS] (init.c): parses its own options; argv[0] is "init". */
 int ferry_cli_init(int argc, char **argv);
+
+/* ferry config: the effective config, secrets masked (config.c). */
+int ferry_cli_config(const cli_opts *o);
 
 #endif

@@ -6,14 +6,18 @@
  * functions; sync_section.c walks syncs: and source_section.c each sync's source:. The files
  * depend on each other one way:
  *
- *   config.c -> yaml.c, sync_section.c -> source_section.c -> keys.c -> walk.c
+ *   config.c -> yaml.c, sync_section.c -> source_section.c -> keys.c -> walk.c -> expand.c
+ *   show.c (ferry config) -> config.c
+ *
+ * walk.c reads every value through expand.c, so ${VAR} references work under every key;
+ * from_environment() below then fills database: and listen: from DATABASE_URL and PORT when
+ * the file left them out.
  *
  * Everything is built straight into the final structs; on any error the half-built config
  * goes to ferry_config_free(), which copes with missing parts. */
 #include "config/config.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,34 +101,18 @@ static ferry_rc on_max_body(struct walk *w, const struct val *v, const struct ke
 }
 
 /* metrics_token: the token itself, or ${NAME} to read it from the environment (so it need not
- * be written in the file). The value is never echoed in messages. */
+ * be written in the file; walk.c replaces it). The value is never echoed in messages. */
 static ferry_rc on_metrics_token(struct walk *w, const struct val *v, const struct key_rule *rule,
                                  void *obj, void *data)
 {
     ferry_config *cfg = data;
     char *s = NULL;
-    size_t len;
     ferry_rc rc = ferry_config_string_load(w, v, &s);
 
     (void)rule;
     (void)obj;
     if (rc != FERRY_OK)
         return rc;
-    len = strlen(s);
-    if (len > 3 && s[0] == '$' && s[1] == '{' && s[len - 1] == '}') {
-        const char *env;
-        s[len - 1] = '\0';
-        env = getenv(s + 2);
-        if (env == NULL || env[0] == '\0') {
-            rc = ferry_config_fail(w, v->line, "the environment variable %.*s is not set",
-                                   ferry_config_show_len(strlen(s + 2)), s + 2);
-            free(s);
-            return rc;
-        }
-        free(s);
-        if ((s = strdup(env)) == NULL)
-            return ferry_config_oom(w);
-    }
     if (strlen(s) < METRICS_TOKEN_MIN) {
         ferry_password_wipe(s, strlen(s));
         free(s);
@@ -486,6 +474,55 @@ static const struct key_rule top_rules[] = {
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
+const struct key_rule *ferry_config_top_rules_get(size_t *ret_n)
+{
+    *ret_n = NITEMS(top_rules);
+    return top_rules;
+}
+
+/* DATABASE_URL and PORT, as platforms that run apps set them, when the file leaves database:
+ * or listen: out (a key in the file wins). PORT listens on every interface: the platform's
+ * router reaches the app from outside the loopback. Unset or empty variables are ignored. */
+static ferry_rc from_environment(struct walk *w, const struct key_seen *seen, ferry_config *cfg)
+{
+    const char *url = getenv(FERRY_CONFIG_DATABASE_VAR);
+    const char *port = getenv(FERRY_CONFIG_PORT_VAR);
+    long n;
+    char *s;
+
+    if (url != NULL && url[0] != '\0' &&
+        ferry_config_seen_get(seen, top_rules, NITEMS(top_rules), "database") == NULL) {
+        /* the value is not echoed: it may carry a password */
+        if (!ferry_config_database_is_valid(url))
+            return ferry_err_set(w->err, FERRY_ECONFIG,
+                                 "%s: the environment variable " FERRY_CONFIG_DATABASE_VAR
+                                 " (used as database:) is not sqlite:PATH or a postgres:// "
+                                 "or postgresql:// URL",
+                                 w->file);
+        if ((s = strdup(url)) == NULL)
+            return ferry_config_oom(w);
+        free(cfg->database);
+        cfg->database = s;
+    }
+    if (port != NULL && port[0] != '\0' &&
+        ferry_config_seen_get(seen, top_rules, NITEMS(top_rules), "listen") == NULL) {
+        char buf[32];
+
+        if (!ferry_config_long_parse(port, &n) || n < 1 || n > 65535)
+            return ferry_err_set(w->err, FERRY_ECONFIG,
+                                 "%s: the environment variable " FERRY_CONFIG_PORT_VAR
+                                 " (used as the port of listen:) is not a port number from 1 "
+                                 "to 65535",
+                                 w->file);
+        snprintf(buf, sizeof(buf), "0.0.0.0:%ld", n);
+        if ((s = strdup(buf)) == NULL)
+            return ferry_config_oom(w);
+        free(cfg->listen);
+        cfg->listen = s;
+    }
+    return FERRY_OK;
+}
+
 static ferry_config *config_new(const char *path, const char *dir)
 {
     ferry_config *cfg = calloc(1, sizeof(*cfg));
@@ -511,6 +548,7 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
     struct yaml y;
     ferry_config *cfg = NULL;
     struct fy_node *root;
+    struct key_seen seen;
     ferry_rc rc;
 
     if (ret_cfg == NULL || (text == NULL && len > 0))
@@ -518,6 +556,7 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
     *ret_cfg = NULL;
     memset(&w, 0, sizeof(w));
     memset(&y, 0, sizeof(y));
+    memset(&seen, 0, sizeof(seen));
     w.file = name != NULL ? name : "<config>";
     w.err = err;
     cfg = config_new(w.file, dir != NULL ? dir : ".");
@@ -530,8 +569,10 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
     if (!ferry_config_is_null(root)) { /* an empty document is a config of defaults */
         struct val v = ferry_config_val_of(root, 1);
 
-        rc = ferry_config_table_walk(&w, &v, top_rules, NITEMS(top_rules), cfg, cfg, NULL);
+        rc = ferry_config_table_walk(&w, &v, top_rules, NITEMS(top_rules), cfg, cfg, &seen);
     }
+    if (rc == FERRY_OK)
+        rc = from_environment(&w, &seen, cfg);
     if (rc == FERRY_OK)
         rc = inherit_top_level(&w, cfg);
     if (rc == FERRY_OK)
@@ -542,6 +583,7 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
         (cfg->data_dir = relative_to_config(cfg, "ferry-data")) == NULL)
         rc = ferry_config_oom(&w);
 out:
+    ferry_config_walk_done(&w);
     ferry_config_yaml_close(&y);
     if (rc != FERRY_OK) {
         ferry_config_free(cfg);
@@ -561,24 +603,18 @@ out:
 
 ferry_rc ferry_config_load(const char *path, ferry_config **ret_cfg, ferry_err *err)
 {
-    char *text = NULL, *copy = NULL;
+    char *text = NULL, *dir = NULL;
     size_t len = 0;
     ferry_rc rc;
 
     if (path == NULL || ret_cfg == NULL)
         return ferry_err_set(err, FERRY_EINVAL, "ferry_config_load: invalid arguments");
     *ret_cfg = NULL;
-    rc = ferry_config_file_load(path, &text, &len, err);
+    rc = ferry_config_file_load_with_dir(path, &text, &len, &dir, err);
     if (rc != FERRY_OK)
         return rc;
-    copy = strdup(path);
-    if (copy == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    rc = ferry_config_parse(text, len, path, dirname(copy), ret_cfg, err);
-out:
-    free(copy);
+    rc = ferry_config_parse(text, len, path, dir, ret_cfg, err);
+    free(dir);
     free(text);
     return rc;
 }

@@ -5,6 +5,10 @@
  * line and the dotted key ("ferry.yaml:14: syncs.therapists.fields.email.type: unknown type
  * 'mail'"). Unknown keys are errors, so a typo never silently changes behaviour.
  *
+ * Values may name environment variables: ${VAR}, ${VAR:-default}, $${ for a literal ${ (see
+ * config/expand.h); an unset variable without a default is an error naming file, line and key.
+ * DATABASE_URL and PORT fill database: and listen: (0.0.0.0:PORT) when the file has neither.
+ *
  * A loaded config is immutable and owned by whoever loaded it; all strings in it belong to
  * it and live until ferry_config_free(). It may be read from any thread. */
 #ifndef FERRY_CONFIG_CONFIG_H
@@ -535,6 +539,22 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
 
 /* Frees a config; NULL is allowed. */
 void ferry_config_free(ferry_config *cfg);
+
+/* The variables that stand in for database: and listen:'s port when the file sets neither. */
+#define FERRY_CONFIG_DATABASE_VAR "DATABASE_URL"
+#define FERRY_CONFIG_PORT_VAR "PORT"
+
+/* ferry config: the effective config of the YAML text (as ferry_config_parse() takes it) as
+ * YAML: the document with its ${VAR} references replaced, then every top-level key it leaves
+ * out with its value ("# default", or "# from DATABASE_URL"); secrets (tokens, passwords in
+ * URLs, secret-looking headers and parameters) are written ********. The text is checked
+ * first: an invalid config fails as ferry_config_parse() does. On success *ret_yaml is a
+ * malloc'ed NUL-terminated string the caller frees. */
+ferry_rc ferry_config_show(const char *text, size_t len, const char *name, const char *dir,
+                           char **ret_yaml, ferry_err *err);
+
+/* ferry_config_show() of the file at path. */
+ferry_rc ferry_config_show_file(const char *path, char **ret_yaml, ferry_err *err);
 
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);

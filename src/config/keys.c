@@ -338,7 +338,7 @@ long ferry_config_seen_first(const struct key_seen *seen, const struct key_rule 
 
 /* ---- checks rows of several tables share ---- */
 
-static bool database_ok(const char *s)
+bool ferry_config_database_is_valid(const char *s)
 {
     if (strncmp(s, "sqlite:", 7) == 0)
         return s[7] != '\0';
@@ -350,7 +350,7 @@ ferry_rc ferry_config_database_check(struct walk *w, const struct val *v,
 {
     (void)obj;
     /* The value is not echoed: a database URL may carry a password. */
-    if (!database_ok(*FERRY_KEY_MEMBER(char *, data, rule->offset)))
+    if (!ferry_config_database_is_valid(*FERRY_KEY_MEMBER(char *, data, rule->offset)))
         return ferry_config_fail(w, v->line,
                                  "expected sqlite:PATH or a postgres:// or postgresql:// URL");
     return FERRY_OK;

@@ -99,6 +99,12 @@ ferry_rc ferry_config_pointer_check(struct walk *w, int line, const char *text);
 
 /* Checks of the values of rows that two tables share, for their fn. */
 
+/* sqlite:PATH, or a postgres:// or postgresql:// URL. */
+bool ferry_config_database_is_valid(const char *s);
+
+/* The top level's table (config.c), for ferry config's listing of defaults. */
+const struct key_rule *ferry_config_top_rules_get(size_t *ret_n);
+
 /* A database URL (database:, target.database:): sqlite:PATH or a postgres:// URL. */
 ferry_rc ferry_config_database_check(struct walk *w, const struct val *v,
                                      const struct key_rule *rule, void *obj, void *data);

@@ -485,7 +485,12 @@ static ferry_rc on_sync_source(struct walk *w, const struct val *v, const struct
         /* source: NAME, a step reading the rows of an earlier step's source: resolved once
          * every step is known (resolve_shared_sources()). */
         size_t len = 0;
-        const char *text = fy_node_get_scalar(v->node, &len);
+        const char *text = NULL;
+        ferry_rc rc;
+
+        if (!ferry_config_is_null(v->node) &&
+            (rc = ferry_config_scalar_get(w, v, &text, &len)) != FERRY_OK)
+            return rc;
         if (text == NULL || len == 0 || len > SYNC_NAME_MAX)
             return ferry_config_fail(w, v->line,
                                      "expected a mapping such as {url: ...}, or the name of an "

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/expand.h"
+
 #define RESERVED_PREFIX "ferry_"
 
 /* ---- paths and messages ---- */
@@ -44,6 +46,39 @@ void ferry_config_path_pop(struct walk *w, size_t old)
     w->path[old] = '\0';
 }
 
+/* One value with its references replaced, owned by the walk. */
+struct expanded {
+    struct expanded *next;
+    const char *raw; /* the value as written, borrowed from the document */
+    size_t raw_len;
+    size_t len;
+    char text[]; /* len bytes and a NUL */
+};
+
+/* Replaces in msg each quote of a value that came from the environment ('%.*s' with
+ * ferry_config_show_len(), as messages quote values back) with the value as written
+ * ('${LISTEN}'): a variable may hold a secret. */
+static void unquote_expanded(const struct walk *w, char *msg, size_t size)
+{
+    for (const struct expanded *e = w->expanded; e != NULL; e = e->next) {
+        char needle[SHOW_MAX + 3], with[SHOW_MAX + 3], rest[FERRY_ERR_MSG_MAX];
+        size_t at = 0, needle_len, with_len;
+        char *hit;
+
+        snprintf(needle, sizeof(needle), "'%.*s'", ferry_config_show_len(e->len), e->text);
+        snprintf(with, sizeof(with), "'%.*s'", ferry_config_show_len(e->raw_len), e->raw);
+        needle_len = strlen(needle);
+        with_len = strlen(with);
+        while (at < strlen(msg) && (hit = strstr(msg + at, needle)) != NULL) {
+            size_t off = (size_t)(hit - msg);
+
+            snprintf(rest, sizeof(rest), "%s", hit + needle_len);
+            snprintf(hit, size - off, "%s%s", with, rest);
+            at = off + with_len;
+        }
+    }
+}
+
 /* Records "FILE:LINE: PATH: message" (no PATH at the top level) and returns FERRY_ECONFIG. */
 ferry_rc ferry_config_fail(struct walk *w, int line, const char *fmt, ...)
 {
@@ -53,6 +88,7 @@ ferry_rc ferry_config_fail(struct walk *w, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    unquote_expanded(w, msg, sizeof(msg));
     if (w->pathlen > 0)
         return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s: %s", w->file, line, w->path, msg);
     return ferry_err_set(w->err, FERRY_ECONFIG, "%s:%d: %s", w->file, line, msg);
@@ -68,6 +104,17 @@ ferry_rc ferry_config_oom(struct walk *w)
 int ferry_config_show_len(size_t len)
 {
     return len > SHOW_MAX ? SHOW_MAX : (int)len;
+}
+
+void ferry_config_walk_done(struct walk *w)
+{
+    while (w->expanded != NULL) {
+        struct expanded *next = w->expanded->next;
+
+        memset(w->expanded->text, 0, w->expanded->len); /* it may be a secret */
+        free(w->expanded);
+        w->expanded = next;
+    }
 }
 
 /* ---- nodes ---- */
@@ -127,9 +174,9 @@ bool ferry_config_is_null(struct fy_node *n)
             (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
 }
 
-/* The text of a scalar value (not NUL-terminated; borrowed from the document). */
-ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
-                                 size_t *ret_len)
+/* The text of a scalar as written. */
+static ferry_rc raw_scalar_get(struct walk *w, const struct val *v, const char **ret,
+                               size_t *ret_len)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -144,6 +191,48 @@ ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char
     if (memchr(s, '\0', len) != NULL)
         return ferry_config_fail(w, v->line, "contains a NUL character");
     *ret = s;
+    *ret_len = len;
+    return FERRY_OK;
+}
+
+ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
+                                 size_t *ret_len)
+{
+    char why[FERRY_ERR_MSG_MAX];
+    const char *s = NULL;
+    char *text = NULL;
+    size_t len = 0, raw_len;
+    struct expanded *e;
+    ferry_rc rc = raw_scalar_get(w, v, &s, &len);
+
+    if (rc != FERRY_OK)
+        return rc;
+    if (!ferry_config_expand_is_needed(s, len)) {
+        *ret = s;
+        *ret_len = len;
+        return FERRY_OK;
+    }
+    raw_len = len;
+    why[0] = '\0';
+    rc = ferry_config_expand(s, len, &text, &len, why, sizeof(why));
+    if (rc == FERRY_ENOMEM)
+        return ferry_config_oom(w);
+    if (rc != FERRY_OK)
+        return ferry_config_fail(w, v->line, "%s", why);
+    e = malloc(sizeof(*e) + len + 1);
+    if (e != NULL) {
+        e->next = w->expanded;
+        e->raw = s;
+        e->raw_len = raw_len;
+        e->len = len;
+        memcpy(e->text, text, len + 1);
+        w->expanded = e;
+    }
+    memset(text, 0, len);
+    free(text);
+    if (e == NULL)
+        return ferry_config_oom(w);
+    *ret = e->text;
     *ret_len = len;
     return FERRY_OK;
 }
@@ -345,7 +434,7 @@ ferry_rc ferry_config_key_text_get(struct walk *w, struct fy_node *key, int fall
         return ferry_config_fail(w, kv.line, "empty key");
     if (!fy_node_is_scalar(key))
         return ferry_config_fail(w, kv.line, "expected a scalar key");
-    return ferry_config_scalar_get(w, &kv, ret, ret_len);
+    return raw_scalar_get(w, &kv, ret, ret_len);
 }
 
 ferry_rc ferry_config_mapping_count(struct walk *w, const struct val *map, size_t *ret)

@@ -25,13 +25,20 @@
 
 #define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The state of one walk over the document. */
+struct expanded;
+
+/* The state of one walk over the document (zeroed, then file and err set; ended with
+ * ferry_config_walk_done()). */
 struct walk {
     const char *file; /* the name used in messages */
     ferry_err *err;
     char path[PATH_BUF]; /* dotted key path of the node being checked */
     size_t pathlen;
+    struct expanded *expanded; /* values with ${VAR} replaced, kept until the walk is done */
 };
+
+/* Frees (and wipes) the expanded values; w itself is the caller's. */
+void ferry_config_walk_done(struct walk *w);
 
 /* A value under a key, with the line to blame for it. */
 struct val {
@@ -75,7 +82,9 @@ ferry_rc ferry_config_key_text_get(struct walk *w, struct fy_node *key, int fall
 
 /* ---- values ---- */
 
-/* The text of a scalar value (not NUL-terminated; borrowed from the document). */
+/* The text of a scalar value (not NUL-terminated; borrowed from the document, or from w when
+ * it held ${VAR} references: expand.h; a bad reference fails naming the key and line). Every
+ * value read goes through here, so every key takes references; keys never do. */
 ferry_rc ferry_config_scalar_get(struct walk *w, const struct val *v, const char **ret,
                                  size_t *ret_len);
 

@@ -2,6 +2,7 @@
 #include "config/yaml.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,28 @@ fail:
     fclose(f);
     free(buf);
     return rc;
+}
+
+ferry_rc ferry_config_file_load_with_dir(const char *path, char **ret, size_t *ret_len,
+                                         char **ret_dir, ferry_err *err)
+{
+    char *text = NULL, *copy, *dir;
+    size_t len = 0;
+    ferry_rc rc = ferry_config_file_load(path, &text, &len, err);
+
+    if (rc != FERRY_OK)
+        return rc;
+    copy = strdup(path);
+    dir = copy != NULL ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    if (dir == NULL) {
+        free(text);
+        return ferry_err_set(err, FERRY_ENOMEM, "%s: out of memory", path);
+    }
+    *ret = text;
+    *ret_len = len;
+    *ret_dir = dir;
+    return FERRY_OK;
 }
 
 /* Keeps libfyaml's own output off stderr. */

@@ -23,6 +23,11 @@ struct yaml {
 /* Reads the whole file at path (at most 16 MiB) into *ret (caller frees). */
 ferry_rc ferry_config_file_load(const char *path, char **ret, size_t *ret_len, ferry_err *err);
 
+/* ferry_config_file_load(), and the directory part of path (relative paths in the config
+ * resolve against it) into *ret_dir: both malloc'ed, the caller frees them. */
+ferry_rc ferry_config_file_load_with_dir(const char *path, char **ret, size_t *ret_len,
+                                         char **ret_dir, ferry_err *err);
+
 /* Parses text into y->doc (y zeroed by the caller); y->doc stays NULL for a stream without
  * documents. Close y with ferry_config_yaml_close() whatever this returns. */
 ferry_rc ferry_config_yaml_open(struct walk *w, const char *text, size_t len, struct yaml *y);

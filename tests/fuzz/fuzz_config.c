@@ -7,7 +7,11 @@
  * - a success returns a config whose syncs are complete: names, title, noun, url, table,
  *   at least one field and one key, key fields that exist and are required, enum fields
  *   with values, skip rules on existing fields, and a mapper and target spec that can be
- *   built from them; ferry_config_sync_get() finds every sync by name. */
+ *   built from them; ferry_config_sync_get() finds every sync by name;
+ * - ferry config's output (ferry_config_show()) of a valid config is made and never holds the
+ *   value of FERRY_FUZZ_SECRET, which ${FERRY_FUZZ_SECRET} references in a metrics_token or
+ *   a database URL's password put there (the corpus has such files). ${FERRY_FUZZ} is set
+ *   too, to a value with a ${ of its own, which is never expanded again. */
 #include "config/config.h"
 #include "sync/map.h"
 
@@ -65,12 +69,38 @@ static void check_sync(const ferry_config *cfg, const ferry_sync_spec *sync)
     ferry_mapper_free(mapper);
 }
 
+#define FUZZ_SECRET "fuzz-secret-value-never-shown"
+
+/* A valid config is shown without FUZZ_SECRET wherever a secret's key or a URL's password
+ * holds it. */
+static void check_show(const uint8_t *data, size_t size)
+{
+    char *out = NULL;
+    ferry_err err;
+    ferry_rc rc;
+
+    ferry_err_clear(&err);
+    rc = ferry_config_show((const char *)data, size, "fuzz.yaml", "/nonexistent", &out, &err);
+    CHECK(rc == FERRY_OK || rc == FERRY_ENOMEM || rc == FERRY_ELIMIT);
+    if (rc != FERRY_OK)
+        return;
+    CHECK(out != NULL);
+    if (strstr(out, FUZZ_SECRET) != NULL) {
+        /* only where the document puts it in a value that is not a secret's */
+        CHECK(memmem(data, size, "metrics_token: ${FERRY_FUZZ_SECRET}", 35) == NULL);
+        CHECK(memmem(data, size, ":${FERRY_FUZZ_SECRET}@", 22) == NULL);
+    }
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ferry_config *cfg = (ferry_config *)&cfg; /* must be replaced by NULL on failure */
     ferry_err err;
     ferry_rc rc;
 
+    setenv("FERRY_FUZZ", "a ${FERRY_FUZZ} b", 1);
+    setenv("FERRY_FUZZ_SECRET", FUZZ_SECRET, 1);
     ferry_err_clear(&err);
     rc = ferry_config_parse((const char *)data, size, "fuzz.yaml", "/nonexistent", &cfg, &err);
     if (rc != FERRY_OK) {
@@ -91,5 +121,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_sync(cfg, &cfg->syncs[i]);
     CHECK(ferry_config_sync_get(cfg, "no such sync!") == NULL);
     ferry_config_free(cfg);
+    check_show(data, size);
     return 0;
 }

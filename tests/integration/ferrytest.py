@@ -853,11 +853,11 @@ class FerryTestCase(unittest.TestCase):
         return (p.returncode, p.stdout.decode("utf-8", "replace"),
                 p.stderr.decode("utf-8", "replace"))
 
-    def start_ferry(self, *args, cwd=None):
-        """Starts ferry in the background with stdout and stderr piped; the process is
-        killed at cleanup if still running."""
+    def start_ferry(self, *args, cwd=None, env=None):
+        """Starts ferry in the background with stdout and stderr piped (env added to its
+        environment as in run_ferry()); the process is killed at cleanup if still running."""
         p = subprocess.Popen([FERRY_BIN] + list(args), cwd=cwd or self.dir,
-                             env=self.ferry_env(), stdin=subprocess.DEVNULL,
+                             env=self.ferry_env(env), stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def reap():

@@ -2305,8 +2305,8 @@ static void metrics_token_from_the_environment(void **state)
     ferry_config_free(cfg);
     unsetenv("FERRY_TEST_METRICS_TOKEN");
     expect_error("metrics_token: ${FERRY_TEST_METRICS_TOKEN}\n",
-                 "ferry.yaml:1: metrics_token: the environment variable "
-                 "FERRY_TEST_METRICS_TOKEN is not set");
+                 "ferry.yaml:1: metrics_token: ${FERRY_TEST_METRICS_TOKEN} is not set and "
+                 "has no default");
     /* A short token is refused without being echoed. */
     expect_error("metrics_token: secret\n",
                  "ferry.yaml:1: metrics_token: the token must have at least 16 characters");
