@@ -99,7 +99,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
             break;
         }
         nanosleep(&ts, NULL);
-        ferry_sd_watchdog(); /* the stop is still making progress */
+        ferry_sd_watchdog();    /* the stop is still making progress */
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
@@ -241,4 +241,3 @@ out:
     ferry_config_free(cfg);
     return status;
 }
-
