@@ -47,7 +47,7 @@ def run(args, **kwargs):
 def package():
     """The path of the .deb cpack makes from the build tree (made on first use)."""
     if "deb" not in _PACKAGE:
-        for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps"):
+        for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps", "file"):
             if shutil.which(tool) is None:
                 raise unittest.SkipTest("%s is missing (make deps installs it)" % tool)
         out = tempfile.mkdtemp(prefix="ferry-pkg-")
