@@ -322,6 +322,38 @@ class PackageTest(ferrytest.FerryTestCase):
         r = run([engine, "run", "--rm", tag, "id", "-un"])
         self.assertEqual(r.stdout.strip(), "ferry")
 
+    def test_container_files_run_as_ferry_and_keep_the_password_out_of_git(self):
+        def read(name):
+            with open(os.path.join(SOURCE_ROOT, name)) as f:
+                return f.read()
+        docker = read("Dockerfile")
+        self.assertEqual(re.findall(r"^FROM (\S+)", docker, re.M),
+                         ["debian:bookworm-slim", "debian:bookworm-slim"])
+        for line in ("USER ferry", "VOLUME /var/lib/ferry", "EXPOSE 8080",
+                     "COPY packaging/container/ferry.yaml /etc/ferry/ferry.yaml"):
+            self.assertIn("\n" + line + "\n", docker)
+        self.assertRegex(docker, r"HEALTHCHECK .*\n.*curl -fsS http://127\.0\.0\.1:8080/healthz")
+        self.assertRegex(docker, r'CMD \["ferry", "serve"')
+        self.assertIn(".git", read(".dockerignore").split())
+        # The container's config leaves the database to DATABASE_URL, and loads.
+        config = read("packaging/container/ferry.yaml")
+        self.assertNotRegex(config, r"(?m)^database:")
+        p = self.path("container.yaml")
+        with open(p, "w") as f:
+            f.write(config.replace("/var/lib/ferry", self.path("state")))
+        code, out, err = self.run_ferry("check", "--config", p)
+        self.assertEqual(code, 0, out + err)
+        # compose: the password only through the environment file, never a literal.
+        compose = read("compose.yaml")
+        self.assertIn("image: postgres:15", compose)
+        self.assertIn("condition: service_healthy", compose)
+        self.assertIn("pg_isready", compose)
+        self.assertRegex(compose, r"POSTGRES_PASSWORD: \$\{FERRY_DB_PASSWORD:\?")
+        self.assertRegex(compose, r"DATABASE_URL: postgres://ferry:\$\{FERRY_DB_PASSWORD:\?[^}]*\}@db")
+        example = read("compose.env.example")
+        self.assertRegex(example, r"(?m)^FERRY_DB_PASSWORD=example")
+        self.assertIn(".env", read(".gitignore").split())
+
     # -- helpers --
 
     @staticmethod
