@@ -5,6 +5,7 @@ BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 BENCH_BUILD ?= build-release
 TSAN_BUILD  ?= build-tsan
+PACKAGE_BUILD ?= build-package
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages the build, the tests, the demo and the benchmark need (PostgreSQL: the
@@ -13,7 +14,7 @@ DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                libmicrohttpd-dev libsodium-dev libssl-dev \
                sqlite3 python3 time openssl \
-               postgresql libpq-dev
+               postgresql libpq-dev libsystemd-dev dpkg-dev file
 
 MAKEFLAGS += --no-print-directory
 
@@ -45,7 +46,7 @@ RECEIVER_STAMP    = $(RECEIVER_DIR)/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps deps-bench deps-browser deps-receivers install-packages build build-tsan build-asan test test-sanitize unit \
-        browser docs-images demo bench fuzz format format-check clean
+        browser docs-images demo bench fuzz format format-check clean install package
 
 all: build
 
@@ -104,6 +105,12 @@ build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
 
 $(BENCH_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF
+
+# The build `make install` and `make package` use: Release, without the tests, the prefix
+# /usr (the package's; `make install PREFIX=DIR` names another when installing).
+$(PACKAGE_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(PACKAGE_BUILD) -DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF \
+	    -DCMAKE_INSTALL_PREFIX=/usr
 
 $(FUZZ_BUILD)/CMakeCache.txt: | deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(FUZZ_PACKAGES)"
@@ -208,6 +215,20 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	        $(FUZZ_FLAGS) $(FUZZ_BUILD)/inputs/$$t tests/fuzz/corpus/$$t $$extra || exit 1; \
 	done
 
+# Installs the binary, its configuration, the docs, the systemd unit and the sysusers.d file
+# below PREFIX (default /usr/local; the configuration in PREFIX/etc/ferry, or /etc/ferry
+# when PREFIX is /usr). DESTDIR is honoured.
+PREFIX ?= /usr/local
+install: deps $(PACKAGE_BUILD)/CMakeCache.txt
+	cmake --build $(PACKAGE_BUILD) -j $(JOBS) --target ferry
+	cmake --install $(PACKAGE_BUILD) --prefix $(PREFIX) --strip
+
+# The Debian package, $(PACKAGE_BUILD)/ferry_VERSION_ARCH.deb (docs/operations.md).
+package: deps $(PACKAGE_BUILD)/CMakeCache.txt
+	cmake --build $(PACKAGE_BUILD) -j $(JOBS) --target ferry
+	cd $(PACKAGE_BUILD) && cpack -G DEB --config CPackConfig.cmake
+	@ls $(PACKAGE_BUILD)/ferry_*.deb
+
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 
@@ -216,4 +237,4 @@ format-check: deps
 	    && echo "clang-format: all sources formatted"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(BENCH_BUILD) $(PACKAGE_BUILD)

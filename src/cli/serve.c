@@ -21,6 +21,7 @@
 #include "queue/workers.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 #include "util/timeutil.h"
 
 /* ferry serve: the signals received, and whether the first was SIGTERM (which has a grace
@@ -82,6 +83,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
     ferry_scheduler_halt(scheduler);
     ferry_workers_drain(workers);
     busy = ferry_workers_busy(workers);
+    ferry_sd_stopping();
     ferry_log(FERRY_LOG_INFO, "msg=\"stopping\" signal=%s active_runs=%d grace_ms=%lld",
               sigterm ? "SIGTERM" : "SIGINT", busy, (long long)(busy > 0 ? grace_ms : 0));
     while ((busy = ferry_workers_busy(workers)) > 0) {
@@ -97,6 +99,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
             break;
         }
         nanosleep(&ts, NULL);
+        ferry_sd_watchdog();    /* the stop is still making progress */
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
@@ -205,9 +208,17 @@ int ferry_cli_serve(const cli_opts *o)
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
+    {
+        char line[340];
+        snprintf(line, sizeof(line), "listening on http://%s/", address);
+        ferry_sd_ready(line);
+    }
     ferry_queue_node_tick(&queue, store, address, cfg->workers, 0);
     while (atomic_load(&serve_signals) == 0) {
         struct timespec ts = {0, 200 * 1000 * 1000};
+        /* Only this loop pings systemd's watchdog: a hung loop (a stuck store call, a
+         * deadlock) stops the pings and WatchdogSec= restarts the service. */
+        ferry_sd_watchdog();
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
