@@ -103,6 +103,10 @@ ferry_rc ferry_config_pointer_check(struct walk *w, int line, const char *text);
 ferry_rc ferry_config_database_check(struct walk *w, const struct val *v,
                                      const struct key_rule *rule, void *obj, void *data);
 
+/* timezone: an IANA zone name that tzdata has ("Asia/Jakarta", "UTC"). */
+ferry_rc ferry_config_timezone_check(struct walk *w, const struct val *v,
+                                     const struct key_rule *rule, void *obj, void *data);
+
 /* allow_hosts: host names or literal addresses (no scheme, port or path); lowers their case. */
 ferry_rc ferry_config_hosts_check(struct walk *w, const struct val *v, const struct key_rule *rule,
                                   void *obj, void *data);

@@ -210,7 +210,7 @@ static void *scheduler_main(void *arg)
             if (due == 0) {
                 int64_t last = last_scheduled(st, sync->name);
                 if (sync->has_cron) /* a missed time since the last run is caught up now */
-                    due = ferry_cron_next(&sync->cron, last > 0 ? last : now);
+                    due = ferry_cron_next(&sync->cron, sync->tz, last > 0 ? last : now);
                 else
                     due = last > 0 ? next_slot(last, period) : slot_start(now, period);
                 if (due == 0)
@@ -219,7 +219,8 @@ static void *scheduler_main(void *arg)
             if (now >= due) {
                 fire(s, st, sync, due, now);
                 /* One catch-up run, however many periods passed. */
-                due = sync->has_cron ? ferry_cron_next(&sync->cron, now) : next_slot(now, period);
+                due = sync->has_cron ? ferry_cron_next(&sync->cron, sync->tz, now)
+                                     : next_slot(now, period);
                 if (due == 0)
                     due = INT64_MAX;
             }

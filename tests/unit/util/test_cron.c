@@ -23,7 +23,7 @@ static int64_t next_of(const char *expr, int64_t after)
     ferry_cron c;
 
     assert_null(ferry_cron_parse(expr, &c));
-    return ferry_cron_next(&c, after);
+    return ferry_cron_next(&c, NULL, after);
 }
 
 static void hourly_fires_at_the_next_full_hour(void **state)
