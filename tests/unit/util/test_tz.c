@@ -159,8 +159,8 @@ static void local_times_in_gaps_and_overlaps(void **state)
 
 static void bad_names_are_unknown_zones(void **state)
 {
-    static const char *const bad[] = {"Asia/Jakata", "../etc/passwd", "/etc/localtime",
-                                      "Asia/../UTC", "America",     "",
+    static const char *const bad[] = {"Asia/Jakata",   "../etc/passwd", "/etc/localtime",
+                                      "Asia/../UTC",   "America",       "",
                                       "Asia//Jakarta", "Asia/Jakarta/", "Asia/Jak arta"};
     ferry_tz *tz = NULL;
     ferry_err err;
