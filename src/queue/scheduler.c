@@ -2,7 +2,9 @@
  *
  * The lock protects next[] (read by the API) and stopping; the store and the hub are used
  * without it. Times are wall-clock milliseconds because they are compared with the stored
- * queued_at of the last scheduled run, which survives restarts. */
+ * queued_at of the last scheduled run, which survives restarts. A cron schedule is read in
+ * its sync's zone (sync->tz, loaded with the config and never changed, so shared without a
+ * lock); 'every' schedules are elapsed time in any zone. */
 #include "queue/scheduler.h"
 
 #include <pthread.h>
