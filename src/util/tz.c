@@ -254,6 +254,10 @@ static int32_t posix_offset(const posix_rule *r, int64_t t)
 
     if (!r->has_dst)
         return r->std_off;
+    /* Past a million years either way the year's arithmetic could overflow: the rule is the
+     * same every year, so any year will do. */
+    if (t > 31556952LL * 1000000 || t < -31556952LL * 1000000)
+        t %= 31556952LL * 400; /* 400 Gregorian years: the calendar repeats */
     ferry_instant_civil_from_days((t + r->std_off) / 86400 - ((t + r->std_off) % 86400 < 0), &y, &m,
                                   &d);
     start = rule_local(&r->start, y) - r->std_off;
