@@ -14,7 +14,7 @@ DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
                libmicrohttpd-dev libsodium-dev libssl-dev \
                sqlite3 python3 time openssl \
-               postgresql libpq-dev libsystemd-dev dpkg-dev file
+               postgresql libpq-dev libsystemd-dev dpkg-dev file tzdata
 
 MAKEFLAGS += --no-print-directory
 

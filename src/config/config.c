@@ -297,8 +297,8 @@ static ferry_rc on_dir(struct walk *w, const struct val *v, const struct key_rul
     return FERRY_OK;
 }
 
-/* Every source inherits the top level's allow_private, allow_hosts and files_dir, whichever
- * order the keys came in. */
+/* Every source inherits the top level's allow_private, allow_hosts and files_dir, and every
+ * sync the top level's timezone, whichever order the keys came in. */
 static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
 {
     ferry_rc rc = FERRY_OK;
@@ -309,6 +309,12 @@ static ferry_rc inherit_top_level(struct walk *w, ferry_config *cfg)
             rc = ferry_config_source_inherit(w, &s->source, cfg);
         for (size_t k = 0; k < s->nsteps && rc == FERRY_OK; k++)
             rc = ferry_config_source_inherit(w, &s->steps[k].source, cfg);
+        /* A sync's timezone: wins over the top level's; both were checked when read. */
+        const char *zone = s->timezone != NULL ? s->timezone : cfg->timezone;
+        ferry_err zerr;
+        ferry_err_clear(&zerr);
+        if (rc == FERRY_OK && zone != NULL && ferry_tz_load(zone, &s->tz, &zerr) != FERRY_OK)
+            rc = ferry_config_fail(w, s->line, "syncs.%s: %s", s->name, zerr.msg);
     }
     return rc;
 }
@@ -471,6 +477,7 @@ static const struct key_rule top_rules[] = {
      .max = 3600L * 1000, .def = DEFAULT_NOTIFY_RETRY_BASE_MS},
     {"smtp", FERRY_KEY_TABLE, .offset = TOP(smtp), .sub = smtp_rules, .nsub = NITEMS(smtp_rules),
      .fn = check_smtp},
+    {"timezone", FERRY_KEY_STRING, .offset = TOP(timezone), .fn = ferry_config_timezone_check},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -647,6 +654,7 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->auth.trusted_header);
     free(cfg->auth.trusted_proxies);
     free(cfg->base_path);
+    free(cfg->timezone);
     free(cfg->smtp.url);
     free(cfg->smtp.user_env);
     free(cfg->smtp.password_env);

@@ -441,6 +441,8 @@ typedef struct ferry_sync_spec {
     long schedule_every_s; /* the period in seconds, or 0 without an 'every' schedule */
     bool has_cron;         /* schedule is 'cron "EXPR"' */
     ferry_cron cron;
+    char *timezone;   /* the sync's timezone: as written, or NULL for the top level's */
+    ferry_tz *tz;     /* the zone its cron schedule is read in (owned), NULL: UTC */
     bool allow_empty; /* an empty source is not an error; default false */
     long timeout_ms;  /* a run taking longer fails; 0 (default) for no limit */
     long cooldown_ms; /* a new run is refused this long after the last one finished */
@@ -524,6 +526,7 @@ typedef struct {
     ferry_embed_spec embed;
     ferry_proxy_auth_spec auth;
     char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
+    char *timezone;  /* the zone of cron schedules without their own, or NULL: UTC */
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/json_path.h"
+#include "util/tz.h"
 
 /* Enums are stored through an int. */
 _Static_assert(sizeof(ferry_field_type) == sizeof(int), "enums are int-sized");
@@ -353,6 +354,24 @@ ferry_rc ferry_config_database_check(struct walk *w, const struct val *v,
     if (!ferry_config_database_is_valid(*FERRY_KEY_MEMBER(char *, data, rule->offset)))
         return ferry_config_fail(w, v->line,
                                  "expected sqlite:PATH or a postgres:// or postgresql:// URL");
+    return FERRY_OK;
+}
+
+ferry_rc ferry_config_timezone_check(struct walk *w, const struct val *v,
+                                     const struct key_rule *rule, void *obj, void *data)
+{
+    const char *name = *FERRY_KEY_MEMBER(char *, data, rule->offset);
+    ferry_tz *tz = NULL;
+    ferry_err err;
+
+    (void)obj;
+    ferry_err_clear(&err);
+    if (!ferry_tz_name_is_valid(name))
+        return ferry_config_fail(w, v->line, "unknown time zone '%.*s'",
+                                 ferry_config_show_len(strlen(name)), name);
+    if (ferry_tz_load(name, &tz, &err) != FERRY_OK)
+        return ferry_config_fail(w, v->line, "%s", err.msg);
+    ferry_tz_free(tz);
     return FERRY_OK;
 }
 

@@ -109,6 +109,10 @@ const struct key_rule *ferry_config_top_rules_get(size_t *ret_n);
 ferry_rc ferry_config_database_check(struct walk *w, const struct val *v,
                                      const struct key_rule *rule, void *obj, void *data);
 
+/* timezone: an IANA zone name that tzdata has ("Asia/Jakarta", "UTC"). */
+ferry_rc ferry_config_timezone_check(struct walk *w, const struct val *v,
+                                     const struct key_rule *rule, void *obj, void *data);
+
 /* allow_hosts: host names or literal addresses (no scheme, port or path); lowers their case. */
 ferry_rc ferry_config_hosts_check(struct walk *w, const struct val *v, const struct key_rule *rule,
                                   void *obj, void *data);

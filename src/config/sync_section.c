@@ -1029,6 +1029,7 @@ static const struct key_rule sync_rules[] = {
     {"title", FERRY_KEY_STRING, .offset = SYNC(title)},     /* default: the sync's name */
     {"steps", FERRY_KEY_CUSTOM, .fn = on_sync_steps},       /* name -> the rows above */
     {"schedule", FERRY_KEY_CUSTOM, .fn = on_sync_schedule}, /* "every <duration>", cron */
+    {"timezone", FERRY_KEY_STRING, .offset = SYNC(timezone), .fn = ferry_config_timezone_check},
     {"allow_empty", FERRY_KEY_BOOL, .offset = SYNC(allow_empty)},
     {"timeout", FERRY_KEY_DURATION, .offset = SYNC(timeout_ms)},   /* default: none */
     {"cooldown", FERRY_KEY_DURATION, .offset = SYNC(cooldown_ms)}, /* default: none */
@@ -1767,6 +1768,8 @@ void ferry_config_sync_done(ferry_sync_spec *s)
     }
     free(s->inputs);
     free(s->schedule);
+    free(s->timezone);
+    ferry_tz_free(s->tz);
     if (s->parent == NULL) /* a step borrows its sync's guard */
         ferry_config_strv_free(s->guard.protect, s->guard.nprotect);
     for (i = 0; i < s->nsteps; i++)

@@ -117,6 +117,8 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
         json_object_set_new(o, "tenant", json_null());
     }
     json_object_set_new(o, "schedule", sync->schedule ? json_string(sync->schedule) : json_null());
+    /* The zone its cron schedule is read in, so the page can show next_run_at in it. */
+    json_object_set_new(o, "timezone", json_string(ferry_tz_name(sync->tz)));
     int64_t next = ferry_scheduler_next_ms(srv->opt.scheduler, sync->name);
     if (next > 0 && next != INT64_MAX) {
         char iso[FERRY_ISO_TIME_MAX];

@@ -2,7 +2,9 @@
  *
  * The lock protects next[] (read by the API) and stopping; the store and the hub are used
  * without it. Times are wall-clock milliseconds because they are compared with the stored
- * queued_at of the last scheduled run, which survives restarts. */
+ * queued_at of the last scheduled run, which survives restarts. A cron schedule is read in
+ * its sync's zone (sync->tz, loaded with the config and never changed, so shared without a
+ * lock); 'every' schedules are elapsed time in any zone. */
 #include "queue/scheduler.h"
 
 #include <pthread.h>
@@ -210,7 +212,7 @@ static void *scheduler_main(void *arg)
             if (due == 0) {
                 int64_t last = last_scheduled(st, sync->name);
                 if (sync->has_cron) /* a missed time since the last run is caught up now */
-                    due = ferry_cron_next(&sync->cron, last > 0 ? last : now);
+                    due = ferry_cron_next(&sync->cron, sync->tz, last > 0 ? last : now);
                 else
                     due = last > 0 ? next_slot(last, period) : slot_start(now, period);
                 if (due == 0)
@@ -219,7 +221,8 @@ static void *scheduler_main(void *arg)
             if (now >= due) {
                 fire(s, st, sync, due, now);
                 /* One catch-up run, however many periods passed. */
-                due = sync->has_cron ? ferry_cron_next(&sync->cron, now) : next_slot(now, period);
+                due = sync->has_cron ? ferry_cron_next(&sync->cron, sync->tz, now)
+                                     : next_slot(now, period);
                 if (due == 0)
                     due = INT64_MAX;
             }

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Days from 1970-01-01 to y-m-d. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t ferry_instant_days_from_civil(int64_t y, int m, int d)
 {
     int64_t era, yoe, doy, doe;
 
@@ -20,7 +19,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void ferry_instant_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     int64_t era, doe, yoe, doy, mp;
 
@@ -125,7 +124,7 @@ static bool parse_iso(const char *s, size_t len, int64_t *ret_ms)
     }
     if (i != len)
         return false;
-    *ret_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
+    *ret_ms = ((ferry_instant_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
                (int64_t)sign * (oh * 3600 + om * 60)) *
                   1000 +
               ms;
@@ -152,7 +151,7 @@ void ferry_instant_format(int64_t ms, bool epoch, char out[FERRY_INSTANT_TEXT_MA
         snprintf(out, FERRY_INSTANT_TEXT_MAX, "%lld", (long long)secs);
         return;
     }
-    civil_from_days(days, &y, &m, &d);
+    ferry_instant_civil_from_days(days, &y, &m, &d);
     snprintf(out, FERRY_INSTANT_TEXT_MAX, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
              (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60));
 }

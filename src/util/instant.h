@@ -21,4 +21,10 @@ bool ferry_instant_parse(const char *s, size_t len, int64_t *ret_ms);
  * ("1796547600") when epoch, into out. */
 void ferry_instant_format(int64_t ms, bool epoch, char out[FERRY_INSTANT_TEXT_MAX]);
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1-12, d 1-31). */
+int64_t ferry_instant_days_from_civil(int64_t y, int m, int d);
+
+/* The date of day z counted from 1970-01-01 (the inverse of the above). */
+void ferry_instant_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif

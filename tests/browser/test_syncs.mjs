@@ -272,3 +272,24 @@ browserTest('a sync with tenants asks for one, runs for it, and names it in the 
     assert.equal(run.tenant, 'clinic-b');
     await env.shot(page, 'syncs-tenant');
 });
+
+browserTest('a cron schedule\'s next run shows in the schedule\'s time zone', async (env) => {
+    const src = await env.loopback();
+    const url = src.csv('/people.csv', PEOPLE_HEADER, peopleRows(3));
+    env.writeConfig({
+        nightly: syncConfig(url, { title: 'Nightly', extra: { schedule: 'cron "0 2 * * *"', timezone: 'Asia/Jakarta' } }),
+        hourly: syncConfig(url, { table: 'hourly', title: 'Hourly', extra: { schedule: 'every 1h' } }),
+    }, { timezone: 'America/New_York' });
+    const ana = await env.user('ana', 'operator');
+    const ferry = await env.serve();
+    const page = await env.loggedIn(ferry, ana);
+    const c = card(page, 'nightly');
+    // 02:00 on Jakarta's clock whatever the browser's own zone, named after it.
+    await waitText(c.locator('[data-testid="schedule"]'), /next run (\w+, )?.*02:00 \(Asia\/Jakarta\)/);
+    const iso = await c.locator('[data-testid="next-run"]').getAttribute('datetime');
+    assert.equal(new Date(iso).getUTCHours(), 19, `02:00 in Jakarta is 19:00 UTC: ${iso}`);
+    // An 'every' schedule is elapsed time: no zone, whatever the top level's timezone.
+    const h = card(page, 'hourly');
+    await waitText(h.locator('[data-testid="schedule"]'), /every 1h · next run/);
+    assert.equal(await h.locator('[data-testid="next-run"]').count(), 0, 'no zoned time for an every schedule');
+});

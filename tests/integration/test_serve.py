@@ -686,6 +686,24 @@ class TimeoutTest(ServeTestCase):
 
 
 class ScheduleTest(ServeTestCase):
+    def test_a_cron_schedule_is_read_in_its_timezone_and_the_api_names_the_zone(self):
+        team = sync_config("people.csv")
+        team["schedule"] = 'cron "0 2 1 JAN *"'  # far off: nothing runs during the test
+        team["timezone"] = "Asia/Jakarta"
+        other = sync_config("other.csv", table="other")
+        other["schedule"] = 'cron "@yearly"'
+        self.write_config({"team": team, "other": other})
+        with self.serve() as srv:
+            syncs = srv.get_json("/api/syncs")["syncs"]
+            deadline = time.monotonic() + 5  # the scheduler looks within a second of start
+            while any(s["next_run_at"] is None for s in syncs) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                syncs = srv.get_json("/api/syncs")["syncs"]
+            self.assertEqual([s["timezone"] for s in syncs], ["Asia/Jakarta", "UTC"])
+            # 02:00 on January 1st in Jakarta (+07:00) is 19:00 UTC on December 31st.
+            self.assertRegex(syncs[0]["next_run_at"] or "", r"^\d{4}-12-31T19:00:00")
+            self.assertRegex(syncs[1]["next_run_at"] or "", r"^\d{4}-01-01T00:00:00")
+
     def test_schedule_runs_once_per_period_as_the_scheduler_and_keeps_its_rhythm(self):
         team = sync_config(self.fast_route("/people.csv", people_rows(2)))
         team["schedule"] = "every 1h"

@@ -140,6 +140,23 @@ export function timeEl(iso, mode = 'relative') {
   return el;
 }
 
+/** A <time> for iso as the clock reads in the IANA zone ("02:00 (Asia/Jakarta)"), with the
+ * weekday and date when it is not within the next day; the viewer's own time in its title. */
+export function zonedTimeEl(iso, zone) {
+  const d = new Date(iso);
+  const opts = {timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23'};
+  if (Math.abs(d.getTime() - Date.now()) > 20 * 3600 * 1000) {
+    Object.assign(opts, {weekday: 'short', day: 'numeric', month: 'short'});
+  }
+  let text;
+  try {
+    text = `${new Intl.DateTimeFormat(undefined, opts).format(d)} (${zone})`;
+  } catch {
+    text = fmtTime(iso); // a zone this browser does not know
+  }
+  return h('time', {datetime: iso, title: fmtTime(iso), 'data-testid': 'next-run'}, text);
+}
+
 export function refreshTimes(root = document) {
   const now = Date.now();
   for (const el of root.querySelectorAll('time[data-rel]')) {

@@ -224,7 +224,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
              "allow_hosts, files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, "
              "base_path, notify, public_url, "
-             "notify_retry_base, smtp, "
+             "notify_retry_base, smtp, timezone, "
              "syncs)",
              path);
     assert_string_equal(err.msg, expected);
@@ -451,7 +451,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
         "files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, base_path, notify, "
         "public_url, "
-        "notify_retry_base, smtp, syncs)");
+        "notify_retry_base, smtp, timezone, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -466,10 +466,11 @@ static void unknown_key_in_flow_mapping_names_its_line(void **state)
                  "      tabel: therapists\n",
                  "ferry.yaml:7: syncs.therapists.target.tabel: unknown key (expected one of: "
                  "table, database, key, on_missing, timestamps, flag, scope)");
-    expect_error(MINI_SYNC "    sourcce: { url: x }\n",
-                 "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
-                 "source, target, fields, skip, title, steps, schedule, allow_empty, timeout, "
-                 "cooldown, retries, tenant, tenants, guard, notify)");
+    expect_error(
+        MINI_SYNC "    sourcce: { url: x }\n",
+        "ferry.yaml:6: syncs.people.sourcce: unknown key (expected one of: noun, label, "
+        "source, target, fields, skip, title, steps, schedule, timezone, allow_empty, timeout, "
+        "cooldown, retries, tenant, tenants, guard, notify)");
     expect_error(MINI_SYNC "    skip: { id: { empty: true, emtpy: true } }\n",
                  "ferry.yaml:6: syncs.people.skip.id.emtpy: unknown key (expected one of: in, "
                  "not_in, empty, label)");
@@ -2215,6 +2216,44 @@ static void cron_schedules_load_and_bad_ones_say_why(void **state)
                                  "value out of range");
 }
 
+static void timezone_top_level_and_per_sync(void **state)
+{
+    static const char two[] =
+        "timezone: Asia/Jakarta\n" MINI_SYNC "    schedule: cron \"0 2 * * *\"\n"
+        "  other:\n"
+        "    source: { url: people.csv }\n"
+        "    target: { table: other, key: id }\n"
+        "    fields: { id: {} }\n"
+        "    schedule: \"cron @daily\"\n"
+        "    timezone: America/New_York\n";
+    ferry_config *cfg;
+
+    (void)state;
+    setenv("TZDIR", FERRY_TESTDATA "/tz", 1);
+    cfg = parse_ok(MINI_SYNC);
+    assert_null(cfg->syncs[0].tz);
+    assert_string_equal(ferry_tz_name(cfg->syncs[0].tz), "UTC");
+    ferry_config_free(cfg);
+
+    cfg = parse_ok(two);
+    assert_string_equal(cfg->timezone, "Asia/Jakarta");
+    assert_string_equal(ferry_tz_name(cfg->syncs[0].tz), "Asia/Jakarta");
+    assert_string_equal(ferry_tz_name(cfg->syncs[1].tz), "America/New_York");
+    /* 02:00 in Jakarta is 19:00 UTC the day before. */
+    assert_int_equal(ferry_cron_next(&cfg->syncs[0].cron, cfg->syncs[0].tz, 1796547600000LL) %
+                         (86400 * 1000LL),
+                     19 * 3600 * 1000LL);
+    ferry_config_free(cfg);
+
+    expect_error(MINI_SYNC "    timezone: Asia/Jakata\n",
+                 "ferry.yaml:6: syncs.people.timezone: unknown time zone 'Asia/Jakata'");
+    expect_error(MINI_SYNC "    timezone: ../../etc/passwd\n",
+                 "ferry.yaml:6: syncs.people.timezone: unknown time zone '../../etc/passwd'");
+    expect_error("timezone: Mars/Olympus\n" MINI_SYNC,
+                 "ferry.yaml:1: timezone: unknown time zone 'Mars/Olympus'");
+    expect_error("timezone: [UTC]\n", "ferry.yaml:1: timezone: expected a scalar");
+}
+
 /* ---- users and limits ---- */
 
 static void server_keys_have_defaults_and_load(void **state)
@@ -2714,6 +2753,7 @@ int main(void)
         cmocka_unit_test(schedule_every_duration_is_read),
         cmocka_unit_test(schedule_other_than_every_duration_is_an_error),
         cmocka_unit_test(cron_schedules_load_and_bad_ones_say_why),
+        cmocka_unit_test(timezone_top_level_and_per_sync),
         cmocka_unit_test(duration_parse_accepts_units_and_bare_seconds),
         cmocka_unit_test(duration_parse_rejects_zero_signs_spaces_junk_and_overflow),
         cmocka_unit_test(field_type_name_covers_every_type),

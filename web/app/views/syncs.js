@@ -5,7 +5,7 @@
 // failure is not shown while another syncs.
 import {h, replace, setText, setAttr} from '../dom.js';
 import {api} from '../api.js';
-import {isActive, isHeld, runState, statusLabel, timeEl, fmtDuration, fmtWho, fmtNumber} from '../format.js';
+import {isActive, isHeld, runState, statusLabel, timeEl, zonedTimeEl, fmtDuration, fmtWho, fmtNumber} from '../format.js';
 import {progressView} from '../progress.js';
 import {stepsList} from '../steps.js';
 import {startSync, cancelRun, tenantInfo} from '../actions.js';
@@ -235,7 +235,13 @@ function createCard(app, sync) {
       return;
     }
     const parts = [h('span', {class: 'sched-icon', 'aria-hidden': 'true'}), s.schedule];
-    if (s.next_run_at) parts.push(' · next run ', timeEl(s.next_run_at));
+    // A cron schedule's next run in the schedule's zone ("02:00 (Asia/Jakarta)"); an
+    // 'every' schedule's is elapsed time, shown as "in 5 min".
+    if (s.next_run_at && /^cron\s/i.test(s.schedule)) {
+      parts.push(' · next run ', zonedTimeEl(s.next_run_at, s.timezone || 'UTC'));
+    } else if (s.next_run_at) {
+      parts.push(' · next run ', timeEl(s.next_run_at));
+    }
     replace(schedule, ...parts);
   }
 
