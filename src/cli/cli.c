@@ -408,6 +408,7 @@ int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *s
     ferry_run run;
     ferry_err err;
     char dur[32];
+    ferry_rc rc;
     int status;
 
     memset(&sa, 0, sizeof(sa));
@@ -427,7 +428,10 @@ int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *s
     opt.progress_ctx = &ps;
     opt.progress_interval_ms = ps.tty ? 200 : 1000;
     ferry_err_clear(&err);
-    if (ferry_sync_run(&opt, &run, &err) != FERRY_OK) {
+    ferry_log_context_set_run(started->id, started->sync, started->tenant);
+    rc = ferry_sync_run(&opt, &run, &err);
+    ferry_log_context_clear();
+    if (rc != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         return EXIT_RUN_FAILED;
     }
