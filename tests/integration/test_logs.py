@@ -22,11 +22,15 @@ GENERATED_ID = re.compile(r"^[0-9a-f]{16}$")
 
 class LogTestCase(ferrytest.FerryTestCase):
     def write_logging_config(self, log):
-        cfg = json.loads(config_text({"t": sync_config("people.csv")}))
+        """Sync t, and sync tt with tenants (org-1)."""
+        tt = sync_config("people-{org_id}.csv", table="tpeople")
+        tt["tenant"] = {"variable": "org_id", "column": "organization_id", "values": ["org-1"]}
+        cfg = json.loads(config_text({"t": sync_config("people.csv"), "tt": tt}))
         if log is not None:
             cfg["log"] = log
         self.write_config(json.dumps(cfg, indent=2) + "\n")
         self.write_csv("people.csv", HEADER, people_rows(3))
+        self.write_csv("people-org-1.csv", HEADER, people_rows(2))
 
     def json_lines(self, text):
         """Every line of text as a JSON object (fails on the first that is not one)."""
@@ -62,14 +66,25 @@ class JsonLogTest(LogTestCase):
             self.assertEqual(bad.status, 200)
             made = bad.header("X-Request-Id")
             self.assertRegex(made or "", GENERATED_ID)
-            srv.wait_log('"msg":"run finished"')
+            # a run for a tenant: its lines name the tenant too (no call site writes it)
+            r = srv.post("/api/syncs/tt/runs", {"tenant": "org-1"})
+            self.assertEqual(r.status, 202, r)
+            tenant_run = r.json["id"]
+            self.assertEqual(srv.wait_run(tenant_run)["status"], "succeeded")
+            srv.wait_log('"msg":"run finished","run":%d' % tenant_run)
             srv.stop()
         lines = self.json_lines(srv.stderr_text())
 
         run_lines = [o for o in lines if o["msg"] in ("run started", "run finished")]
-        self.assertEqual(len(run_lines), 2, lines)
+        self.assertEqual(len(run_lines), 4, lines)
         for o in run_lines:
-            self.assertEqual((o.get("run"), o.get("sync"), o["level"]), (run_id, "t", "info"), o)
+            self.assertEqual(o["level"], "info", o)
+            if o.get("run") == run_id:
+                self.assertEqual(o.get("sync"), "t", o)
+                self.assertNotIn("tenant", o)
+            else:
+                self.assertEqual((o.get("run"), o.get("sync"), o.get("tenant")),
+                                 (tenant_run, "tt", "org-1"), o)
 
         posted = [o for o in lines if o["msg"] == "request" and o.get("request") == "it-run.1_A"]
         self.assertEqual(len(posted), 1, lines)
