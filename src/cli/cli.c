@@ -99,29 +99,64 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
+    "  --log-level LEVEL            debug, info, warn or error: the least a log line must be\n"
+    "                               (default: $FERRY_LOG_LEVEL, else the config's log.level,\n"
+    "                               else info)\n"
     "  -h, --help                   show this help\n"
     "  -V, --version                show the version\n"
     "\n"
     "Exit status: 0 success, 1 the run failed, 2 usage or config error, 3 the run is held for\n"
     "review, 130 cancelled.\n";
 
+/* FERRY_LOG_LEVEL, unless --log-level was given; a value that is not a level is an error
+ * even then, so a typo is never silently ignored. Returns 0, or -1 having said why. */
+static int log_level_from_env(cli_opts *o)
+{
+    const char *env = getenv("FERRY_LOG_LEVEL");
+    ferry_log_level level;
+
+    if (env == NULL || env[0] == '\0')
+        return 0;
+    if (!ferry_log_level_parse(env, &level)) {
+        fprintf(stderr,
+                "ferry: FERRY_LOG_LEVEL is '%.64s', not a log level (debug, info, warn or "
+                "error)\n",
+                env);
+        return -1;
+    }
+    if (o->log_level < 0)
+        o->log_level = (int)level;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},   {"sync", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},    {"dry-run", no_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},   {"role", required_argument, NULL, 'r'},
-        {"password-stdin", no_argument, NULL, 'P'}, {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'N'},     {"tenant", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {"allow-missing", no_argument, NULL, 'M'},
-        {"targets", no_argument, NULL, 'T'},        {"full", no_argument, NULL, 'F'},
-        {"force", no_argument, NULL, 'f'},          {"comment", required_argument, NULL, 'C'},
-        {"preview", no_argument, NULL, 'p'},        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"sync", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"role", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'},
+        {"user", required_argument, NULL, 'u'},
+        {"name", required_argument, NULL, 'N'},
+        {"tenant", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"allow-missing", no_argument, NULL, 'M'},
+        {"targets", no_argument, NULL, 'T'},
+        {"full", no_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'f'},
+        {"comment", required_argument, NULL, 'C'},
+        {"preview", no_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
     memset(o, 0, sizeof(*o));
     o->limit = 20;
+    o->log_level = -1;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:s:n:dl:r:Pu:N:t:h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -181,6 +216,16 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
         case 'p':
             o->preview = true;
             break;
+        case 'L': {
+            ferry_log_level level;
+            if (!ferry_log_level_parse(optarg, &level)) {
+                fprintf(stderr, "ferry: --log-level takes debug, info, warn or error, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            o->log_level = (int)level;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return -1;
@@ -191,6 +236,10 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
     }
     o->nargs = argc - optind;
     o->args = argv + optind;
+    if (log_level_from_env(o) != 0)
+        return EXIT_USAGE;
+    if (o->log_level >= 0)
+        ferry_log_threshold = (ferry_log_level)o->log_level;
     if (o->config_path == NULL)
         o->config_path = getenv("FERRY_CONFIG");
     if (o->config_path == NULL || o->config_path[0] == '\0')
@@ -207,6 +256,9 @@ int ferry_cli_load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
         fprintf(stderr, "ferry: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    ferry_log_format_set((*cfg)->log.format);
+    if (o->log_level < 0)
+        ferry_log_threshold = (*cfg)->log.level;
     if (store == NULL)
         return 0;
     if (ferry_store_open((*cfg)->database, (*cfg)->dir, store, &err) != FERRY_OK) {
@@ -363,6 +415,7 @@ int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *s
     ferry_run run;
     ferry_err err;
     char dur[32];
+    ferry_rc rc;
     int status;
 
     memset(&sa, 0, sizeof(sa));
@@ -382,7 +435,10 @@ int ferry_cli_execute(const cli_opts *o, const ferry_config *cfg, ferry_store *s
     opt.progress_ctx = &ps;
     opt.progress_interval_ms = ps.tty ? 200 : 1000;
     ferry_err_clear(&err);
-    if (ferry_sync_run(&opt, &run, &err) != FERRY_OK) {
+    ferry_log_context_set_run(started->id, started->sync, started->tenant);
+    rc = ferry_sync_run(&opt, &run, &err);
+    ferry_log_context_clear();
+    if (rc != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         return EXIT_RUN_FAILED;
     }
@@ -1107,6 +1163,18 @@ int ferry_cli_main(int argc, char **argv)
     cli_opts o;
     int rc;
 
+    /* --log-level may come before the command too: it is moved after it */
+    if (argc >= 4 && strcmp(argv[1], "--log-level") == 0) {
+        static char option[] = "--log-level";
+        char *level = argv[2];
+        argv[1] = argv[3];
+        argv[2] = option;
+        argv[3] = level;
+    } else if (argc >= 3 && strncmp(argv[1], "--log-level=", 12) == 0) {
+        char *opt = argv[1];
+        argv[1] = argv[2];
+        argv[2] = opt;
+    }
     if (argc < 2) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;

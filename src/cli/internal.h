@@ -32,6 +32,8 @@ typedef struct {
     const char *tenant;  /* sync, check --tenant */
     bool force;          /* revert --force */
     const char *comment; /* approve, reject, revert --comment */
+    int log_level;       /* --log-level, else $FERRY_LOG_LEVEL (a ferry_log_level); -1:
+                            neither, the config's log.level decides */
     int nargs;
     char **args;
 } cli_opts;

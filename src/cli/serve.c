@@ -155,8 +155,8 @@ int ferry_cli_serve(const cli_opts *o)
         ferry_user *users = NULL;
         size_t n = 0;
         if (store->people->user_list(store, &users, &n, &err) == FERRY_OK && n == 0)
-            fprintf(stderr, "ferry: no users yet: every API route answers 401 until one is added "
-                            "(ferry user add NAME --role admin)\n");
+            ferry_log(FERRY_LOG_WARN, "msg=\"no users yet: every API route answers 401 until one "
+                                      "is added (ferry user add NAME --role admin)\"");
         ferry_users_free(users, n);
         ferry_err_clear(&err);
     }

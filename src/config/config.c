@@ -425,6 +425,18 @@ static ferry_rc check_smtp(struct walk *w, const struct val *v, const struct key
     return FERRY_OK;
 }
 
+#define LOG(member) offsetof(ferry_log_spec, member)
+
+static const char *const log_formats[] = {"text", "json"};
+static const char *const log_levels[] = {"debug", "info", "warn", "error"};
+
+static const struct key_rule log_rules[] = {
+    {"format", FERRY_KEY_ENUM, .offset = LOG(format), .what = "log format", .names = log_formats,
+     .nnames = NITEMS(log_formats), .def = FERRY_LOG_TEXT},
+    {"level", FERRY_KEY_ENUM, .offset = LOG(level), .what = "log level", .names = log_levels,
+     .nnames = NITEMS(log_levels), .def = FERRY_LOG_INFO},
+};
+
 static const struct key_rule top_rules[] = {
     {"database", FERRY_KEY_STRING, .offset = TOP(database), .def_text = DEFAULT_DATABASE,
      .fn = ferry_config_database_check},
@@ -478,6 +490,7 @@ static const struct key_rule top_rules[] = {
     {"smtp", FERRY_KEY_TABLE, .offset = TOP(smtp), .sub = smtp_rules, .nsub = NITEMS(smtp_rules),
      .fn = check_smtp},
     {"timezone", FERRY_KEY_STRING, .offset = TOP(timezone), .fn = ferry_config_timezone_check},
+    {"log", FERRY_KEY_TABLE, .offset = TOP(log), .sub = log_rules, .nsub = NITEMS(log_rules)},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -541,6 +554,7 @@ static ferry_config *config_new(const char *path, const char *dir)
     cfg->dir = strdup(dir);
     if (!ferry_config_table_defaults(top_rules, NITEMS(top_rules), cfg) ||
         !ferry_config_table_defaults(smtp_rules, NITEMS(smtp_rules), &cfg->smtp) ||
+        !ferry_config_table_defaults(log_rules, NITEMS(log_rules), &cfg->log) ||
         cfg->path == NULL || cfg->dir == NULL) {
         ferry_config_free(cfg);
         return NULL;

@@ -22,6 +22,7 @@
 #include "util/cron.h"
 #include "util/err.h"
 #include "util/ipnet.h"
+#include "util/log.h"
 #include "util/notation.h"
 
 typedef enum {
@@ -478,6 +479,13 @@ typedef struct {
     long max_age_ms;  /* a token living longer (exp - iat) is refused; default 10 min */
 } ferry_embed_spec;
 
+/* log: how the process writes its log lines on stderr (docs/config.md, "log"). */
+typedef struct {
+    ferry_log_format format; /* text (default) or json */
+    ferry_log_level level;   /* lines below it are left out; default info (--log-level and
+                                FERRY_LOG_LEVEL take precedence) */
+} ferry_log_spec;
+
 /* auth: a reverse proxy names the signed-in user in a header. */
 typedef struct {
     char *trusted_header;         /* "X-Forwarded-User", or NULL: off */
@@ -527,6 +535,7 @@ typedef struct {
     ferry_proxy_auth_spec auth;
     char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
     char *timezone;  /* the zone of cron schedules without their own, or NULL: UTC */
+    ferry_log_spec log;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;

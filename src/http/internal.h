@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/ipnet.h"
+#include "util/log.h"
 #include "util/taskpool.h"
 
 /* The routes' counters of answers for /metrics: one a row of the route table (the rows of a
@@ -140,6 +141,8 @@ typedef struct {
     pw_task *task;
     struct check_task *check; /* set by GET /api/syncs/{name}/check while it runs */
     json_t *doc;              /* the parsed body, kept across the suspension */
+    char request_id[FERRY_LOG_REQUEST_ID_MAX + 1]; /* the client's X-Request-Id, or made */
+    int64_t started_ms;                            /* monotonic, at the first call */
 } request;
 
 /* ---- routes.c: the route table and the router ---- */

@@ -32,12 +32,15 @@ enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
 {
     enum MHD_Result ret;
 
+    /* Every answer names the request, as its log lines do. */
+    if (ferry_log_context_request()[0] != '\0')
+        MHD_add_response_header(resp, "X-Request-Id", ferry_log_context_request());
     /* An answer for any origin (the component's script: "*") keeps its own header. */
     if (cors_origin != NULL &&
         MHD_get_response_header(resp, "Access-Control-Allow-Origin") == NULL) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", cors_origin);
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After, X-Request-Id");
         MHD_add_response_header(resp, "Vary", "Origin");
     }
     last_status = status;

@@ -274,23 +274,53 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+/* The request's id: the client's X-Request-Id when it is a sane one (so a proxy's id follows
+ * the request through), else 16 random hex digits. */
+static void request_id_set(struct MHD_Connection *conn, request *req)
 {
-    struct ferry_server *srv = cls;
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    unsigned char bytes[8];
+
+    if (ferry_log_request_id_is_valid(given)) {
+        snprintf(req->request_id, sizeof(req->request_id), "%s", given);
+        return;
+    }
+    randombytes_buf(bytes, sizeof(bytes));
+    sodium_bin2hex(req->request_id, sizeof(req->request_id), bytes, sizeof(bytes));
+}
+
+/* The debug line of an answered request; the request id comes from the thread's context. */
+static void request_log(const request *req, const char *method, const char *url, unsigned status)
+{
+    char m[40], path[512];
+
+    if (FERRY_LOG_DEBUG < ferry_log_threshold)
+        return;
+    ferry_log(FERRY_LOG_DEBUG, "msg=\"request\" method=%s path=%s status=%u duration_ms=%lld",
+              ferry_log_quote(method, m, sizeof(m)), ferry_log_quote(url, path, sizeof(path)),
+              status, (long long)(ferry_time_mono_ms() - req->started_ms));
+}
+
+static enum MHD_Result answer(struct ferry_server *srv, struct MHD_Connection *conn,
+                              const char *url, const char *method, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
     request *req = *con_cls;
     enum MHD_Result ret;
     size_t col = NSTATUS;
 
-    (void)version;
     ferry_http_set_status(0);
     ferry_http_set_cors(req != NULL ? req->cors_origin : NULL);
+    if (req != NULL)
+        ferry_log_context_set_request(req->request_id);
     if (req == NULL) {
         req = calloc(1, sizeof(*req));
         if (req == NULL)
             return MHD_NO;
         req->server = srv;
+        req->started_ms = ferry_time_mono_ms();
+        request_id_set(conn, req);
+        ferry_log_context_set_request(req->request_id);
         ferry_buf_init(&req->body, srv->opt.max_body_bytes);
         *con_cls = req;
         ferry_http_guard_head_done(srv->guard, conn);
@@ -318,6 +348,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             col = i;
     }
     atomic_fetch_add(&srv->requests[ferry_http_route_counter(req->counted)][col], 1);
+    request_log(req, method, url, ferry_http_last_status());
+    return ret;
+}
+
+/* Each call of a request runs with its id in the thread's log context, and only then. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    enum MHD_Result ret;
+
+    (void)version;
+    ret = answer(cls, conn, url, method, upload_data, upload_data_size, con_cls);
+    ferry_log_context_clear();
     return ret;
 }
 

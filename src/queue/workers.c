@@ -315,7 +315,10 @@ static void *worker_main(void *arg)
         rc = ferry_queue_run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
             failures = 0;
+            /* every line the run's work writes on this thread names the run */
+            ferry_log_context_set_run(claimed.id, claimed.sync, claimed.tenant);
             execute(w, store, &claimed);
+            ferry_log_context_clear();
             ferry_run_done(&claimed);
             continue;
         }

@@ -224,7 +224,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
              "allow_hosts, files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, "
              "base_path, notify, public_url, "
-             "notify_retry_base, smtp, timezone, "
+             "notify_retry_base, smtp, timezone, log, "
              "syncs)",
              path);
     assert_string_equal(err.msg, expected);
@@ -451,7 +451,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
         "files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, base_path, notify, "
         "public_url, "
-        "notify_retry_base, smtp, timezone, syncs)");
+        "notify_retry_base, smtp, timezone, log, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -2675,6 +2675,37 @@ static void smtp_section_errors(void **state)
                         "ferry.yaml:1: smtp.ca_file: cannot read '/nonexistent/ca.pem'");
 }
 
+/* ---- log: ---- */
+
+static void log_section_loads(void **state)
+{
+    ferry_config *cfg = parse_ok("log: {format: json, level: debug}\n" MINI_SYNC);
+
+    (void)state;
+    assert_int_equal(cfg->log.format, FERRY_LOG_JSON);
+    assert_int_equal(cfg->log.level, FERRY_LOG_DEBUG);
+    ferry_config_free(cfg);
+    cfg = parse_ok("log:\n  level: error\n" MINI_SYNC);
+    assert_int_equal(cfg->log.format, FERRY_LOG_TEXT);
+    assert_int_equal(cfg->log.level, FERRY_LOG_ERROR);
+    ferry_config_free(cfg);
+    cfg = parse_ok(MINI_SYNC);
+    assert_int_equal(cfg->log.format, FERRY_LOG_TEXT);
+    assert_int_equal(cfg->log.level, FERRY_LOG_INFO);
+    ferry_config_free(cfg);
+}
+
+static void log_section_errors(void **state)
+{
+    (void)state;
+    expect_error("log:\n  format: xml\n" MINI_SYNC,
+                 "ferry.yaml:2: log.format: unknown log format 'xml' (expected text or json)");
+    expect_error("log: {level: verbose}\n" MINI_SYNC,
+                 "ferry.yaml:1: log.level: unknown log level 'verbose' (expected debug, info, "
+                 "warn or error)");
+    expect_error_prefix("log: {colour: red}\n" MINI_SYNC, "ferry.yaml:1: log.colour: unknown key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2693,6 +2724,8 @@ int main(void)
         cmocka_unit_test(unknown_top_level_key_lists_the_known_ones),
         cmocka_unit_test(smtp_section_loads),
         cmocka_unit_test(smtp_section_errors),
+        cmocka_unit_test(log_section_loads),
+        cmocka_unit_test(log_section_errors),
         cmocka_unit_test(unknown_key_in_flow_mapping_names_its_line),
         cmocka_unit_test(tenants_query_is_read_and_checked),
         cmocka_unit_test(guard_limits_have_defaults_load_and_are_checked),
