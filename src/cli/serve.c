@@ -230,4 +230,3 @@ out:
     ferry_config_free(cfg);
     return status;
 }
-
