@@ -235,7 +235,8 @@ static int64_t start(ferry_store *st, const ferry_run *run)
     return id;
 }
 
-static void finish(ferry_store *st, int64_t id, ferry_run_status status)
+/* Ends run id with status at ms. */
+static void finish_at(ferry_store *st, int64_t id, ferry_run_status status, int64_t ms)
 {
     ferry_run run = new_run("x", 0);
     ferry_err err;
@@ -243,10 +244,15 @@ static void finish(ferry_store *st, int64_t id, ferry_run_status status)
     run.id = id;
     run.status = status;
     run.phase = (char *)"done";
-    run.finished_at_ms = ferry_time_now_ms();
+    run.finished_at_ms = ms;
     ferry_err_clear(&err);
     if (st->runs->run_finish(st, &run, &err) != FERRY_OK)
         fail_msg("run_finish: %s", err.msg);
+}
+
+static void finish(ferry_store *st, int64_t id, ferry_run_status status)
+{
+    finish_at(st, id, status, ferry_time_now_ms());
 }
 
 static void add_change(ferry_store *st, int64_t run_id, int64_t seq, const char *key,
@@ -2943,21 +2949,6 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
 }
 
 /* The scenarios both stores must pass, for a group's setup. */
-/* Ends run id with status at ms. */
-static void finish_at(ferry_store *st, int64_t id, ferry_run_status status, int64_t ms)
-{
-    ferry_run run = new_run("x", 0);
-    ferry_err err;
-
-    run.id = id;
-    run.status = status;
-    run.phase = (char *)"done";
-    run.finished_at_ms = ms;
-    ferry_err_clear(&err);
-    if (st->runs->run_finish(st, &run, &err) != FERRY_OK)
-        fail_msg("run_finish: %s", err.msg);
-}
-
 static void the_latest_success_of_each_sync_and_tenant_is_found(void **state)
 {
     fixture *fx = *state;
