@@ -260,6 +260,15 @@ class ReadyTest(ferrytest.FerryTestCase):
             self.assertGreaterEqual(samples[("ferry_http_requests_total", frozenset(
                 {("route", "/readyz"), ("code", "503")}))], 2)
 
+    def test_under_a_base_path_it_answers_at_the_port_too(self):
+        cfg = json.loads(ferrytest.config_text({"t": sync_config("people.csv")}, self.database))
+        cfg["base_path"] = "/ferry"
+        self.write_config(json.dumps(cfg, indent=2) + "\n")
+        with self.serve() as srv:
+            for path in ("/readyz", "/ferry/readyz"):
+                r = srv.get(path, auth=False)
+                self.assertEqual((r.status, r.json), (200, {"status": "ready"}), path)
+
     @ferrytest.sqlite_only("the SQLite file itself")
     def test_a_database_file_moved_away_is_unready(self):
         with self.serve() as srv:
