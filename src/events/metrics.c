@@ -77,7 +77,7 @@ void ferry_metrics_sync_add(const char *sync)
     (void)row_find(sync, true);
 }
 
-void ferry_metrics_run_finished(const ferry_run *run)
+void ferry_metrics_run_finished(const ferry_run *run, bool timed)
 {
     sync_row *row;
     int b = 0;
@@ -93,7 +93,7 @@ void ferry_metrics_run_finished(const ferry_run *run)
         if (n > 0)
             atomic_fetch_add(&row->records[o], (uint_fast64_t)n);
     }
-    if (run->duration_ms < 0)
+    if (!timed || run->duration_ms < 0)
         return;
     while (b < NBUCKETS && (double)run->duration_ms > ferry_metrics_duration_buckets[b] * 1000.0)
         b++;

@@ -2,8 +2,9 @@
  *
  * Counters only grow while the process lives (Prometheus reads a decrease as a restart), so
  * they count events as they happen here, never rows of the store, which retention deletes:
- * runs ended by this process's workers (by sync and status, with their records by outcome
- * and their durations in a histogram), attempts at deliveries, and rows pruned. What the
+ * runs this process ended (by sync and status, with their records by outcome, and the
+ * durations of those its workers executed in a histogram), attempts at deliveries, and rows
+ * pruned. What the
  * store holds now (runs by status, the queue, pending deliveries) is read when /metrics is
  * asked for, as gauges, by http/api_status.c.
  *
@@ -15,6 +16,7 @@
 #ifndef FERRY_EVENTS_METRICS_H
 #define FERRY_EVENTS_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -30,10 +32,12 @@ typedef enum {
     FERRY_METRICS_DELIVERY_OUTCOMES
 } ferry_metrics_delivery;
 
-/* Counts the end of run (its sync, status, counts and skipped_by_label) by this process;
- * its duration_ms is observed in the duration histogram when it is >= 0. A run handed back
- * to the queue (status queued) has not ended and is not counted. run is borrowed. */
-void ferry_metrics_run_finished(const ferry_run *run);
+/* Counts the end of run (its sync, status, counts and skipped_by_label) by this process: a
+ * run its worker executed, or a run it ended otherwise (a queued run cancelled, a held run
+ * rejected, a run whose process died). With timed (a run executed here), its duration_ms is
+ * observed in the duration histogram. A run handed back to the queue (status queued) has not
+ * ended and is not counted. run is borrowed. */
+void ferry_metrics_run_finished(const ferry_run *run, bool timed);
 
 /* Counts one attempt at a delivery that ended as outcome. Failed attempts (retried and
  * abandoned) are also counted as failed. */

@@ -213,7 +213,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
 
     if (sync == NULL) {
         if (fail_unknown_sync(store, claimed)) {
-            ferry_metrics_run_finished(claimed);
+            ferry_metrics_run_finished(claimed, true);
             ferry_queue_publish(&pool->queue, "run.finished", claimed, NULL);
         } else
             publish_stored(pool, store, claimed->id);
@@ -283,7 +283,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
         publish_stored(pool, store, result.id);
     } else {
-        ferry_metrics_run_finished(&result);
+        ferry_metrics_run_finished(&result, true);
         ferry_queue_publish(&pool->queue, "run.finished", &result, NULL);
     }
     ferry_run_done(&result);

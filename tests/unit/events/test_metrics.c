@@ -91,8 +91,8 @@ static void ended_runs_count_by_status_records_and_duration(void **state)
     (void)state;
     a.counts[FERRY_OUTCOME_CREATED] = 7;
     a.counts[FERRY_OUTCOME_SKIPPED] = 2;
-    ferry_metrics_run_finished(&a);
-    ferry_metrics_run_finished(&c);
+    ferry_metrics_run_finished(&a, true);
+    ferry_metrics_run_finished(&c, true);
     text = format(&b);
     assert_line(text, "ferry_runs_finished_total{sync=\"people\",status=\"succeeded\"} 1");
     assert_line(text, "ferry_runs_finished_total{sync=\"people\",status=\"failed\"} 1");
@@ -117,7 +117,7 @@ static void a_run_longer_than_every_bucket_counts_in_inf_only(void **state)
     const char *text;
 
     (void)state;
-    ferry_metrics_run_finished(&a);
+    ferry_metrics_run_finished(&a, true);
     text = format(&b);
     assert_line(text, "ferry_run_duration_seconds_bucket{sync=\"long\",le=\"7200\"} 0");
     assert_line(text, "ferry_run_duration_seconds_bucket{sync=\"long\",le=\"+Inf\"} 1");
@@ -128,13 +128,13 @@ static void a_run_longer_than_every_bucket_counts_in_inf_only(void **state)
 static void a_run_handed_back_to_the_queue_is_not_counted(void **state)
 {
     ferry_run a = ended("people", FERRY_RUN_QUEUED, 10);
-    ferry_run c = ended("people", FERRY_RUN_CANCELLED, -1);
+    ferry_run c = ended("people", FERRY_RUN_CANCELLED, 0);
     ferry_buf b;
     const char *text;
 
     (void)state;
-    ferry_metrics_run_finished(&a);
-    ferry_metrics_run_finished(&c); /* no duration: ended, not observed */
+    ferry_metrics_run_finished(&a, true);
+    ferry_metrics_run_finished(&c, false); /* ended, not executed here: not timed */
     text = format(&b);
     assert_line(text, "ferry_runs_finished_total{sync=\"people\",status=\"cancelled\"} 1");
     assert_line(text, "ferry_run_duration_seconds_count{sync=\"people\"} 0");
