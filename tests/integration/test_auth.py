@@ -459,7 +459,7 @@ class RoleMatrixTest(AuthTestCase):
                         if problem:
                             wrong.append("%-32s as %-50s expected %-5s %s"
                                          % (key, name, expect, problem))
-            self.assertEqual(cells, 21 * 13)
+            self.assertEqual(cells, 22 * 13)
             if wrong:
                 self.fail(mask("%d of %d cells differ:\n%s" % (len(wrong), cells,
                                                                 "\n".join(wrong))))
