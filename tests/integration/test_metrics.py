@@ -190,6 +190,29 @@ class MetricsTest(ferrytest.FerryTestCase):
         self.assertEqual(self.value(samples, "ferry_run_duration_seconds_count", sync="good"), 1)
         self.assertFalse([k for k in samples if k[0] == "ferry_last_success_timestamp_seconds"])
 
+    def test_a_queued_run_cancelled_counts_as_ended_and_untimed(self):
+        url, gate = self.gated_csv_route("/slow.csv", ["id", "name", "email"], people_rows(40))
+        cfg = json.loads(ferrytest.config_text({"slow": sync_config(url, table="slow"),
+                                                "b": sync_config("people.csv")}, self.database))
+        cfg["workers"] = 1
+        self.write_config(json.dumps(cfg, indent=2) + "\n")
+        with self.serve() as srv:
+            slow = srv.start_run("slow")["id"]
+            srv.wait_run(slow, lambda r: r["status"] == "running", what="to run")
+            queued = srv.start_run("b")["id"]
+            self.assertEqual(srv.get_json("/api/runs/%d" % queued)["status"], "queued")
+            self.assertEqual(srv.post("/api/runs/%d/cancel" % queued).status, 200)
+            self.assertEqual(srv.wait_run(queued)["status"], "cancelled")
+            gate.set()
+            self.assertEqual(srv.wait_run(slow)["status"], "succeeded")
+            samples, _, _ = parse(self.metrics(srv))
+        self.assertEqual(self.value(samples, "ferry_runs_finished_total", sync="b",
+                                    status="cancelled"), 1)
+        self.assertEqual(self.value(samples, "ferry_run_duration_seconds_count", sync="b"), 0)
+        self.assertEqual(self.value(samples, "ferry_runs_finished_total", sync="slow",
+                                    status="succeeded"), 1)
+        self.assertEqual(self.value(samples, "ferry_run_duration_seconds_count", sync="slow"), 1)
+
     def test_alert_rules_example_passes_promtool(self):
         path = promtool()
         if path is None:
