@@ -35,6 +35,10 @@ BROWSER_PACKAGES = chromium
 BROWSER_DIR      = tests/browser
 BROWSER_STAMP    = $(BROWSER_DIR)/node_modules/.installed
 
+# promtool (Debian's prometheus package) checks /metrics's text and examples/prometheus's alert
+# rules in tests/integration/test_metrics.py.
+METRICS_PACKAGES = prometheus
+
 # The webhook receivers of examples/receivers, run by tests/integration/test_receivers.py:
 # Express (node, npm and the example's own npm packages, `npm ci` from its committed lockfile),
 # Django (Debian's python3-django, for Debian's /usr/bin/python3) and Rails (the controller on
@@ -45,7 +49,7 @@ RECEIVER_STAMP    = $(RECEIVER_DIR)/node_modules/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-bench deps-browser deps-receivers install-packages build build-tsan build-asan test test-sanitize unit \
+.PHONY: all deps deps-bench deps-browser deps-metrics deps-receivers install-packages build build-tsan build-asan test test-sanitize unit \
         browser docs-images demo bench fuzz format format-check clean install package
 
 all: build
@@ -66,6 +70,10 @@ NODE_PACKAGES = $$(command -v node >/dev/null 2>&1 || echo nodejs) \
 deps-browser: deps
 	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BROWSER_PACKAGES) $(NODE_PACKAGES)"
 	@$(MAKE) --no-print-directory $(BROWSER_STAMP)
+
+# promtool, for the metrics test.
+deps-metrics: deps
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(METRICS_PACKAGES)"
 
 # python3-django, ruby, ActionPack, node and npm (when missing), then the Express receiver's
 # node_modules.
@@ -126,7 +134,7 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # Every test: unit, fuzz replays, integration and browser tests on the development build, and
 # the integration tests again with Ferry's store and targets on PostgreSQL (a throwaway server
 # each ctest run starts and stops: tests/pg/fixture.sh); then `make test-sanitize`.
-test: deps-browser deps-receivers build format-check
+test: deps-browser deps-metrics deps-receivers build format-check
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
 

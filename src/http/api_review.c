@@ -7,6 +7,7 @@
  * Each is audited with who and why. */
 #include <string.h>
 
+#include "events/metrics.h"
 #include "http/internal.h"
 #include "queue/queue.h"
 #include "sync/revert.h"
@@ -122,6 +123,7 @@ enum MHD_Result ferry_http_post_revert(struct ferry_server *srv, struct MHD_Conn
         return err.code == FERRY_EINVAL
                    ? ferry_http_reply_error(conn, MHD_HTTP_CONFLICT, "refused", "%s", err.msg)
                    : ferry_http_reply_err(conn, &err);
+    ferry_metrics_run_finished(&run, true);
     ferry_queue_publish(&q, "run.finished", &run, NULL);
     body = ferry_run_to_json(&run, NULL);
     ferry_run_done(&run);

@@ -1,20 +1,32 @@
-/* api_status.c - figures: GET /api/stats (per sync), GET /metrics (Prometheus text) and
- * GET /healthz (the database answers and can be written).
+/* api_status.c - figures: GET /api/stats (per sync), GET /metrics (Prometheus text), GET
+ * /healthz (the database answers and can be written) and GET /readyz (the database answers
+ * and its schema is the one this binary migrates to).
+ *
+ * /metrics: the gauges are read from the store at each request (what it holds now); the
+ * counters are this process's (events/metrics.c and the request counts of server.c), so
+ * they never go down while it lives, whatever retention deletes.
  *
  * /healthz is public and may be polled often, so its write (this node's heartbeat row, the
  * write the server makes every 5 s anyway) is made at most once a second; the requests in
  * between answer with that check's result. A write that finds the database busy (a run holds
- * SQLite's write lock) counts as writable: someone is writing. */
+ * SQLite's write lock) counts as writable: someone is writing. /readyz reuses a success for a
+ * second too; a failure is checked again at the next request. */
+#include <curl/curl.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/metrics.h"
 #include "events/run_json.h"
 #include "http/internal.h"
 #include "util/timeutil.h"
 
 /* ---- /api/stats and /metrics ---- */
+
+/* The largest /metrics answer. */
+#define METRICS_MAX_BYTES (8 * 1024 * 1024)
 
 static json_t *stats_json(const ferry_sync_stats *st)
 {
@@ -67,69 +79,77 @@ enum MHD_Result ferry_http_get_stats(struct ferry_server *srv, struct MHD_Connec
     return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:o}", "syncs", syncs));
 }
 
-enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Connection *conn,
-                                       request *req)
+/* The gauges of what the store holds now, one family after another (the text format wants
+ * each family whole): runs by sync and status, the last success of each sync and tenant,
+ * the queue and the outbox. */
+static ferry_rc format_store_gauges(struct ferry_server *srv, ferry_store *store, ferry_buf *b,
+                                    ferry_err *err)
 {
     const ferry_config *cfg = srv->opt.config;
     ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
-    struct MHD_Response *resp;
-    ferry_store *store;
-    ferry_err err;
-    ferry_buf b;
-    int64_t queued = 0;
+    ferry_last_success *last = NULL;
+    size_t nlast = 0, nstats = 0;
+    int64_t queued = 0, pending = 0;
+    ferry_rc rc = FERRY_OK;
 
-    (void)req;
-    ferry_err_clear(&err);
     if (st == NULL)
-        return MHD_NO;
-    if ((store = ferry_http_store(srv, &err)) == NULL)
-        goto fail;
+        return ferry_err_set(err, FERRY_ENOMEM, "computing metrics");
+    for (; nstats < cfg->nsyncs && rc == FERRY_OK; nstats++)
+        rc = store->runs->sync_stats(store, cfg->syncs[nstats].name, &st[nstats], err);
+    if (rc != FERRY_OK ||
+        (rc = store->runs->last_successes(store, &last, &nlast, err)) != FERRY_OK ||
+        (rc = store->outbox->delivery_pending(store, &pending, err)) != FERRY_OK)
+        goto out_free;
+    ferry_buf_printf_trunc(b, "# HELP ferry_runs Runs the database holds, by sync and status.\n"
+                              "# TYPE ferry_runs gauge\n");
     for (size_t i = 0; i < cfg->nsyncs; i++) {
-        if (store->runs->sync_stats(store, cfg->syncs[i].name, &st[i], &err) != FERRY_OK)
-            goto fail;
         queued += st[i].by_status[FERRY_RUN_QUEUED];
-    }
-    /* Each family once, with a line per sync (the text format wants families whole). */
-    ferry_buf_init(&b, 4 * 1024 * 1024);
-    ferry_buf_printf(&b, "# HELP ferry_runs Runs by sync and status.\n# TYPE ferry_runs gauge\n");
-    for (size_t i = 0; i < cfg->nsyncs; i++)
         for (int k = 0; k < FERRY_RUN_STATUS_COUNT; k++)
-            ferry_buf_printf(&b, "ferry_runs{sync=\"%s\",status=\"%s\"} %lld\n", cfg->syncs[i].name,
-                             ferry_run_status_name((ferry_run_status)k),
-                             (long long)st[i].by_status[k]);
-    ferry_buf_printf(&b, "# HELP ferry_run_duration_seconds Durations of finished runs.\n"
-                         "# TYPE ferry_run_duration_seconds histogram\n");
-    for (size_t i = 0; i < cfg->nsyncs; i++) {
-        const char *name = cfg->syncs[i].name;
-        for (int k = 0; k < FERRY_STATS_BUCKETS; k++)
-            ferry_buf_printf(&b, "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"%g\"} %lld\n",
-                             name, (double)ferry_stats_bucket_ms[k] / 1000.0,
-                             (long long)st[i].duration_le[k]);
-        ferry_buf_printf(&b,
-                         "ferry_run_duration_seconds_bucket{sync=\"%s\",le=\"+Inf\"} %lld\n"
-                         "ferry_run_duration_seconds_sum{sync=\"%s\"} %.3f\n"
-                         "ferry_run_duration_seconds_count{sync=\"%s\"} %lld\n",
-                         name, (long long)st[i].finished, name, st[i].duration_sum_ms / 1000.0,
-                         name, (long long)st[i].finished);
+            ferry_buf_printf_trunc(b, "ferry_runs{sync=\"%s\",status=\"%s\"} %lld\n",
+                                   cfg->syncs[i].name, ferry_run_status_name((ferry_run_status)k),
+                                   (long long)st[i].by_status[k]);
     }
-    ferry_buf_printf(&b, "# HELP ferry_records Records by sync and outcome.\n"
-                         "# TYPE ferry_records counter\n");
-    for (size_t i = 0; i < cfg->nsyncs; i++)
-        for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
-            ferry_buf_printf(&b, "ferry_records{sync=\"%s\",outcome=\"%s\"} %lld\n",
-                             cfg->syncs[i].name, ferry_outcome_name((ferry_outcome)o),
-                             (long long)st[i].records[o]);
-    ferry_buf_printf(&b,
-                     "# HELP ferry_queue_depth Runs queued, not yet claimed.\n"
-                     "# TYPE ferry_queue_depth gauge\nferry_queue_depth %lld\n"
-                     "# HELP ferry_busy_workers Workers executing a run.\n"
-                     "# TYPE ferry_busy_workers gauge\nferry_busy_workers %d\n"
-                     "# HELP ferry_sse_clients Open event streams.\n"
-                     "# TYPE ferry_sse_clients gauge\nferry_sse_clients %zu\n"
-                     "# HELP ferry_http_requests HTTP requests by route and status.\n"
-                     "# TYPE ferry_http_requests counter\n",
-                     (long long)queued, ferry_workers_busy(srv->opt.workers),
-                     ferry_hub_subscribers(srv->opt.hub));
+    ferry_buf_printf_trunc(b, "# HELP ferry_last_success_timestamp_seconds The end of the latest "
+                              "succeeded run, by sync and tenant.\n"
+                              "# TYPE ferry_last_success_timestamp_seconds gauge\n");
+    for (size_t i = 0; i < nlast; i++) {
+        ferry_buf_printf_trunc(b, "ferry_last_success_timestamp_seconds{sync=\"");
+        ferry_metrics_label_append(b, last[i].sync);
+        ferry_buf_printf_trunc(b, "\",tenant=\"");
+        ferry_metrics_label_append(b, last[i].tenant);
+        ferry_buf_printf_trunc(b, "\"} %.3f\n", (double)last[i].finished_at_ms / 1000.0);
+    }
+    ferry_buf_printf_trunc(b,
+                           "# HELP ferry_queue_depth Runs queued, not yet claimed.\n"
+                           "# TYPE ferry_queue_depth gauge\nferry_queue_depth %lld\n"
+                           "# HELP ferry_outbox_pending Deliveries waiting to be sent.\n"
+                           "# TYPE ferry_outbox_pending gauge\nferry_outbox_pending %lld\n",
+                           (long long)queued, (long long)pending);
+
+out_free:
+    for (size_t i = 0; i < nstats; i++)
+        ferry_sync_stats_done(&st[i]);
+    free(st);
+    ferry_last_successes_free(last, nlast);
+    return rc;
+}
+
+/* This process's figures: build, workers, event streams, HTTP requests. */
+static void format_process(struct ferry_server *srv, ferry_buf *b)
+{
+    ferry_buf_printf_trunc(
+        b,
+        "# HELP ferry_build_info The version of Ferry and its libraries.\n"
+        "# TYPE ferry_build_info gauge\n"
+        "ferry_build_info{version=\"%s\",sqlite=\"%s\",curl=\"%s\"} 1\n"
+        "# HELP ferry_busy_workers Workers executing a run.\n"
+        "# TYPE ferry_busy_workers gauge\nferry_busy_workers %d\n"
+        "# HELP ferry_sse_clients Open event streams.\n"
+        "# TYPE ferry_sse_clients gauge\nferry_sse_clients %zu\n"
+        "# HELP ferry_http_requests_total HTTP requests answered, by route and "
+        "status.\n# TYPE ferry_http_requests_total counter\n",
+        FERRY_VERSION, sqlite3_libversion(), curl_version_info(CURLVERSION_NOW)->version,
+        ferry_workers_busy(srv->opt.workers), ferry_hub_subscribers(srv->opt.hub));
     for (size_t r = 0; r < FERRY_HTTP_COUNTERS; r++) {
         for (size_t k = 0; k <= NSTATUS; k++) {
             uint64_t v = atomic_load(&srv->requests[r][k]);
@@ -138,13 +158,38 @@ enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Conn
                 continue;
             if (k < NSTATUS)
                 snprintf(code, sizeof(code), "%u", ferry_counted_status[k]);
-            ferry_buf_printf(&b, "ferry_http_requests{route=\"%s\",code=\"%s\"} %llu\n",
-                             ferry_http_counter_label(r), code, (unsigned long long)v);
+            ferry_buf_printf_trunc(b, "ferry_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+                                   ferry_http_counter_label(r), code, (unsigned long long)v);
         }
     }
+}
+
+enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Connection *conn,
+                                       request *req)
+{
+    const ferry_config *cfg = srv->opt.config;
+    struct MHD_Response *resp;
+    ferry_store *store;
+    ferry_err err;
+    ferry_buf b;
+
+    (void)req;
+    ferry_err_clear(&err);
+    if ((store = ferry_http_store(srv, &err)) == NULL)
+        return ferry_http_reply_err(conn, &err);
     for (size_t i = 0; i < cfg->nsyncs; i++)
-        ferry_sync_stats_done(&st[i]);
-    free(st);
+        ferry_metrics_sync_add(cfg->syncs[i].name);
+    ferry_buf_init(&b, METRICS_MAX_BYTES);
+    if (format_store_gauges(srv, store, &b, &err) != FERRY_OK) {
+        ferry_buf_done(&b);
+        return ferry_http_reply_err(conn, &err);
+    }
+    format_process(srv, &b);
+    if (ferry_metrics_format(&b) != FERRY_OK || b.truncated) {
+        ferry_buf_done(&b);
+        ferry_err_set(&err, FERRY_ELIMIT, "the metrics exceed %d bytes", METRICS_MAX_BYTES);
+        return ferry_http_reply_err(conn, &err);
+    }
     resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         ferry_buf_done(&b);
@@ -153,12 +198,6 @@ enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Conn
     b.data = NULL;
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
     return ferry_http_queue(conn, MHD_HTTP_OK, resp);
-
-fail:
-    for (size_t i = 0; i < cfg->nsyncs; i++)
-        ferry_sync_stats_done(&st[i]);
-    free(st);
-    return ferry_http_reply_err(conn, &err);
 }
 
 /* Protects the health_* fields of every server (one check at a time). */
@@ -222,6 +261,49 @@ enum MHD_Result ferry_http_get_health(struct ferry_server *srv, struct MHD_Conne
                                  json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "database", "ok",
                                            "version", FERRY_VERSION, "busy_workers",
                                            ferry_workers_busy(srv->opt.workers)));
+}
+
+/* A ready answer is reused this long. */
+#define READY_EVERY_MS 1000
+
+/* Whether a ready answer younger than READY_EVERY_MS can be reused. */
+static bool ready_cached(struct ferry_server *srv, int64_t now)
+{
+    bool fresh;
+
+    pthread_mutex_lock(&health_lock);
+    fresh = srv->ready_ok_ms != 0 && now - srv->ready_ok_ms < READY_EVERY_MS;
+    pthread_mutex_unlock(&health_lock);
+    return fresh;
+}
+
+enum MHD_Result ferry_http_get_ready(struct ferry_server *srv, struct MHD_Connection *conn,
+                                     request *req)
+{
+    int64_t now = ferry_time_mono_ms();
+    int have = 0, want = 0;
+    ferry_store *st;
+    ferry_err err;
+
+    (void)req;
+    if (ready_cached(srv, now))
+        return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+    ferry_err_clear(&err);
+    if ((st = ferry_http_store(srv, &err)) == NULL ||
+        st->cluster->schema_version(st, &have, &want, &err) != FERRY_OK)
+        return ferry_http_reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                     json_pack("{s:s, s:s, s:s}", "status", "unready", "reason",
+                                               "database_unreachable", "error", err.msg));
+    if (have != want)
+        return ferry_http_reply_json(
+            conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+            json_pack("{s:s, s:s, s:i, s:i}", "status", "unready", "reason",
+                      have < want ? "schema_older" : "schema_newer", "schema_version", have,
+                      "expected_schema_version", want));
+    pthread_mutex_lock(&health_lock);
+    srv->ready_ok_ms = now;
+    pthread_mutex_unlock(&health_lock);
+    return ferry_http_reply_json(conn, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 
 /* ---- /api/nodes ---- */

@@ -34,7 +34,7 @@
 #define FERRY_HTTP_COUNTERS (FERRY_HTTP_ROUTES_MAX + 2)
 
 extern const unsigned ferry_counted_status[];
-#define NSTATUS 14
+#define NSTATUS 15
 
 /* ---- guard.c: request deadlines and the connection cap ---- */
 
@@ -86,6 +86,9 @@ struct ferry_server {
     int64_t health_checked_ms; /* monotonic; 0: never */
     bool health_writable;
     char health_error[FERRY_ERR_MSG_MAX];
+    /* GET /readyz's last success (monotonic ms, 0: none), reused for a second; protected by
+     * api_status.c's lock. */
+    int64_t ready_ok_ms;
 };
 
 /* Password work handed to the hashing pool while the connection is suspended. */
@@ -287,6 +290,7 @@ void ferry_http_audit(struct ferry_server *srv, const request *req, const char *
 
 /* api_status.c */
 ferry_http_handler ferry_http_get_health;
+ferry_http_handler ferry_http_get_ready;
 ferry_http_handler ferry_http_get_metrics;
 ferry_http_handler ferry_http_get_stats;
 ferry_http_handler ferry_http_get_nodes;

@@ -27,6 +27,7 @@
 
 const ferry_http_route ferry_http_routes[] = {
     {"GET", "/healthz", PUBLIC, VIEWER, NULL, ferry_http_get_health},
+    {"GET", "/readyz", PUBLIC, VIEWER, NULL, ferry_http_get_ready},
     {"GET", "/metrics", METRICS, VIEWER, "reading metrics", ferry_http_get_metrics},
     {"GET", "/api/syncs", USER, VIEWER, "reading syncs", ferry_http_get_syncs},
     {"POST", "/api/syncs/{name}/runs", USER, OPERATOR, "starting runs", ferry_http_post_run},

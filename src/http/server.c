@@ -38,8 +38,8 @@
 #define STREAM_DRAIN_MS 2000      /* a stop waits this long at most for event streams to end */
 #define EMBED_SECRET_MIN 32       /* bytes of embed.secret_env's secret: HS256's key size */
 
-const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401,
-                                                403, 404, 405, 409, 413, 429, 500};
+const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401, 403,
+                                                404, 405, 409, 413, 429, 500, 503};
 
 /* ---- password work ---- */
 
@@ -209,8 +209,8 @@ static enum MHD_Result refuse_body_now(struct ferry_server *srv, struct MHD_Conn
 
 /* base_path: the part of url under it (a pointer into url), or NULL with an answer queued in
  * *ret: the prefix itself is sent to the prefix with a slash, so the page's relative URLs
- * resolve under it (308); anything outside it is 404. /healthz answers outside it too, for
- * probes that reach the port itself. */
+ * resolve under it (308); anything outside it is 404. /healthz and /readyz answer outside it
+ * too, for probes that reach the port itself. */
 static const char *under_base_path(struct MHD_Connection *conn, const char *base, const char *url,
                                    enum MHD_Result *ret)
 {
@@ -219,7 +219,7 @@ static const char *under_base_path(struct MHD_Connection *conn, const char *base
 
     if (strncmp(url, base, n) == 0 && url[n] == '/')
         return url + n;
-    if (strcmp(url, "/healthz") == 0)
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0)
         return url;
     if (strncmp(url, base, n) == 0 && url[n] == '\0') {
         snprintf(location, sizeof(location), "%s/", base);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events/metrics.h"
 #include "notify/body.h"
 #include "util/backoff.h"
 #include "util/http_fetch.h"
@@ -264,6 +265,9 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
     if (st->outbox->delivery_record(st, &d, &r, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_WARN, "msg=\"recording a delivery failed\" delivery=%s error=\"%s\"",
                   d.id, err.msg);
+    ferry_metrics_delivery_attempt(r.next == FERRY_DELIVERY_DELIVERED ? FERRY_METRICS_DELIVERED
+                                   : r.next == FERRY_DELIVERY_FAILED  ? FERRY_METRICS_ABANDONED
+                                                                      : FERRY_METRICS_RETRIED);
     ferry_delivery_done(&d);
     return true;
 }

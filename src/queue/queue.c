@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/metrics.h"
 #include "queue/workers.h"
 #include "sync/hold.h"
 #include "util/log.h"
@@ -245,6 +246,7 @@ ferry_rc ferry_queue_run_cancel(const ferry_queue *q, ferry_store *st, int64_t r
     if (st->runs->run_cancel_queued(st, run_id, user, err) == FERRY_OK) {
         if ((rc = st->runs->run_load(st, run_id, &run, err)) != FERRY_OK)
             return rc;
+        ferry_metrics_run_finished(&run, false);
         ferry_queue_publish(q, "run.finished", &run, NULL);
         *ret_run = run;
         *ret_result = FERRY_QUEUE_CANCELLED;
@@ -362,6 +364,7 @@ ferry_rc ferry_queue_run_reject(const ferry_queue *q, ferry_store *st,
     ferry_hold_snapshot_remove(d->data_dir, run_id);
     audit_decision(st, expired ? "run.expire" : "run.reject", expired ? "ferry" : d->who, run_id,
                    d->comment);
+    ferry_metrics_run_finished(ret_run, false);
     ferry_queue_publish(q, "run.finished", ret_run, NULL);
     return FERRY_OK;
 }

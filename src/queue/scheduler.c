@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events/metrics.h"
 #include "notify/notify.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -158,6 +159,7 @@ static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *n
 {
     ferry_scheduler *s = ctx;
 
+    ferry_metrics_run_finished(ended, false);
     ferry_queue_publish(&s->queue, "run.finished", ended, NULL);
     ferry_log(FERRY_LOG_WARN,
               "msg=\"run interrupted: its process stopped\" run=%lld sync=\"%s\" "

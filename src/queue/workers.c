@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events/metrics.h"
 #include "notify/notify.h"
 #include "queue/queue.h"
 #include "sync/run.h"
@@ -211,9 +212,10 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
     ferry_err err;
 
     if (sync == NULL) {
-        if (fail_unknown_sync(store, claimed))
+        if (fail_unknown_sync(store, claimed)) {
+            ferry_metrics_run_finished(claimed, true);
             ferry_queue_publish(&pool->queue, "run.finished", claimed, NULL);
-        else
+        } else
             publish_stored(pool, store, claimed->id);
         return;
     }
@@ -281,6 +283,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
         /* Handed back to the queue by a stopping server: announced as the store holds it. */
         publish_stored(pool, store, result.id);
     } else {
+        ferry_metrics_run_finished(&result, true);
         ferry_queue_publish(&pool->queue, "run.finished", &result, NULL);
     }
     ferry_run_done(&result);

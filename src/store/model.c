@@ -346,6 +346,15 @@ void ferry_nodes_free(ferry_node *nodes, size_t n)
     free(nodes);
 }
 
+void ferry_last_successes_free(ferry_last_success *list, size_t n)
+{
+    for (size_t i = 0; i < n && list != NULL; i++) {
+        free(list[i].sync);
+        free(list[i].tenant);
+    }
+    free(list);
+}
+
 const char *ferry_delivery_status_name(ferry_delivery_status status)
 {
     switch (status) {

@@ -90,6 +90,9 @@ ferry_rc ferry_pg_finish_with_deliveries(ferry_pg_store *s, const ferry_run *run
 ferry_rc ferry_pg_outbox_enqueue(ferry_pg_store *s, const ferry_run *run,
                                  const ferry_delivery_plan *plan, size_t n, ferry_err *err);
 
+/* The cluster interface's schema_version (pg_conn.c, which knows the version). */
+ferry_rc ferry_pg_schema_version(ferry_store *base, int *ret_have, int *ret_want, ferry_err *err);
+
 /* The interfaces (pg_runs.c, pg_people.c, pg_cluster.c, pg_outbox.c). */
 extern const ferry_store_runs_ops ferry_pg_runs_ops;
 extern const ferry_store_people_ops ferry_pg_people_ops;

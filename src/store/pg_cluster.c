@@ -242,4 +242,5 @@ const ferry_store_cluster_ops ferry_pg_cluster_ops = {
     .run_cancel_requested = pg_run_cancel_requested,
     .secret_get = pg_secret_get,
     .secret_put = pg_secret_put,
+    .schema_version = ferry_pg_schema_version,
 };

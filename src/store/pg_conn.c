@@ -472,6 +472,21 @@ void ferry_pg_tx_rollback(ferry_pg_store *s, bool own)
         PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
+ferry_rc ferry_pg_schema_version(ferry_store *base, int *ret_have, int *ret_want, ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    PGresult *res;
+
+    res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "reading the schema version",
+                           "SELECT coalesce(max(version), 0) FROM ferry_schema_version", NULL, err);
+    if (res == NULL)
+        return FERRY_EDB;
+    *ret_have = (int)ferry_pg_col_int(res, 0, 0);
+    *ret_want = SCHEMA_VERSION;
+    PQclear(res);
+    return FERRY_OK;
+}
+
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";

@@ -327,6 +327,21 @@ static ferry_rc pg_delivery_summary(ferry_store *base, const int64_t *run_ids, s
     return FERRY_OK;
 }
 
+static ferry_rc pg_delivery_pending(ferry_store *base, int64_t *ret_n, ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    PGresult *res;
+
+    res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, "counting pending deliveries",
+                           "SELECT count(*) FROM ferry_deliveries WHERE status = 'pending'", NULL,
+                           err);
+    if (res == NULL)
+        return FERRY_EDB;
+    *ret_n = ferry_pg_col_int(res, 0, 0);
+    PQclear(res);
+    return FERRY_OK;
+}
+
 const ferry_store_outbox_ops ferry_pg_outbox_ops = {
     .delivery_claim = pg_delivery_claim,
     .delivery_record = pg_delivery_record,
@@ -334,4 +349,5 @@ const ferry_store_outbox_ops ferry_pg_outbox_ops = {
     .delivery_load = pg_delivery_load,
     .delivery_redeliver = pg_delivery_redeliver,
     .delivery_summary = pg_delivery_summary,
+    .delivery_pending = pg_delivery_pending,
 };

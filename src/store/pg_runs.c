@@ -1093,6 +1093,41 @@ static ferry_rc pg_run_decide(ferry_store *base, int64_t id, ferry_run_status to
     return ret_run != NULL ? pg_run_load(base, id, ret_run, err) : FERRY_OK;
 }
 
+static ferry_rc pg_last_successes(ferry_store *base, ferry_last_success **ret_list, size_t *ret_n,
+                                  ferry_err *err)
+{
+    ferry_pg_store *s = (ferry_pg_store *)base;
+    static const char *const what = "reading the last successful runs";
+    static const char *const sql = "SELECT sync, coalesce(tenant, ''), " MS(
+        "max(finished_at)") " FROM ferry_runs WHERE status = 'succeeded' AND finished_at"
+                            " IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2";
+    ferry_last_success *list;
+    PGresult *res;
+    size_t n;
+
+    if ((res = ferry_pg_run_sql(s, FERRY_PG_MAY_RESET, what, sql, NULL, err)) == NULL)
+        return FERRY_EDB;
+    n = (size_t)PQntuples(res);
+    if ((list = calloc(n + 1, sizeof(*list))) == NULL) {
+        PQclear(res);
+        return ferry_err_set(err, FERRY_ENOMEM, "%s", what);
+    }
+    for (size_t i = 0; i < n; i++) {
+        list[i].sync = ferry_pg_col_str(res, (int)i, 0);
+        list[i].tenant = ferry_pg_col_str(res, (int)i, 1);
+        list[i].finished_at_ms = ferry_pg_col_int(res, (int)i, 2);
+        if (list[i].sync == NULL || list[i].tenant == NULL) {
+            PQclear(res);
+            ferry_last_successes_free(list, n);
+            return ferry_err_set(err, FERRY_ENOMEM, "%s", what);
+        }
+    }
+    PQclear(res);
+    *ret_list = list;
+    *ret_n = n;
+    return FERRY_OK;
+}
+
 const ferry_store_runs_ops ferry_pg_runs_ops = {
     .run_start = pg_run_start,
     .run_enqueue = pg_run_enqueue,
@@ -1110,6 +1145,7 @@ const ferry_store_runs_ops ferry_pg_runs_ops = {
     .run_decide = pg_run_decide,
     .change_list = pg_change_list,
     .sync_stats = pg_sync_stats,
+    .last_successes = pg_last_successes,
     .tx_begin = pg_tx_begin,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,

@@ -51,6 +51,10 @@ ferry_rc ferry_sqlite_finish_with_deliveries(ferry_sqlite_store *s, const ferry_
 ferry_rc ferry_sqlite_outbox_enqueue(ferry_sqlite_store *s, const ferry_run *run,
                                      const ferry_delivery_plan *plan, size_t n, ferry_err *err);
 
+/* The cluster interface's schema_version (sqlite_conn.c, which knows the version). */
+ferry_rc ferry_sqlite_schema_version(ferry_store *base, int *ret_have, int *ret_want,
+                                     ferry_err *err);
+
 /* The interfaces (sqlite_runs.c, sqlite_people.c, sqlite_cluster.c, sqlite_outbox.c). */
 extern const ferry_store_runs_ops ferry_sqlite_runs_ops;
 extern const ferry_store_people_ops ferry_sqlite_people_ops;

@@ -283,4 +283,5 @@ const ferry_store_cluster_ops ferry_sqlite_cluster_ops = {
     .run_cancel_requested = st_run_cancel_requested,
     .secret_get = st_secret_get,
     .secret_put = st_secret_put,
+    .schema_version = ferry_sqlite_schema_version,
 };

@@ -293,6 +293,37 @@ int64_t ferry_sqlite_col_time(sqlite3_stmt *st, int i)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
+ferry_rc ferry_sqlite_schema_version(ferry_store *base, int *ret_have, int *ret_want,
+                                     ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc, moved = 0;
+
+    /* An open connection goes on reading a file that was deleted or replaced since: the
+     * database at the configured path is then another one, or none. */
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+        return ferry_err_set(err, FERRY_EDB,
+                             "database: the file was moved or deleted since it was opened");
+    /* The pragma alone may be answered from the connection's cached header; reading a table
+     * makes SQLite read the file. */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT count(*) FROM sqlite_master), user_version"
+                           " FROM pragma_user_version",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "reading the schema version");
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        ferry_rc ret = ferry_sqlite_db_error(s->db, err, "reading the schema version");
+        sqlite3_finalize(st);
+        return ret;
+    }
+    *ret_have = sqlite3_column_int(st, 1);
+    *ret_want = SCHEMA_VERSION;
+    sqlite3_finalize(st);
+    return FERRY_OK;
+}
+
 static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
 {
     sqlite3_stmt *st;

@@ -394,6 +394,26 @@ static ferry_rc st_delivery_summary(ferry_store *base, const int64_t *run_ids, s
     return FERRY_OK;
 }
 
+static ferry_rc st_delivery_pending(ferry_store *base, int64_t *ret_n, ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    sqlite3_stmt *st;
+    int64_t n;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM ferry_deliveries WHERE status = 'pending'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "counting pending deliveries");
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ferry_rc rc = ferry_sqlite_db_error(s->db, err, "counting pending deliveries");
+        sqlite3_finalize(st);
+        return rc;
+    }
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    *ret_n = n;
+    return FERRY_OK;
+}
+
 const ferry_store_outbox_ops ferry_sqlite_outbox_ops = {
     .delivery_claim = st_delivery_claim,
     .delivery_record = st_delivery_record,
@@ -401,4 +421,5 @@ const ferry_store_outbox_ops ferry_sqlite_outbox_ops = {
     .delivery_load = st_delivery_load,
     .delivery_redeliver = st_delivery_redeliver,
     .delivery_summary = st_delivery_summary,
+    .delivery_pending = st_delivery_pending,
 };

@@ -1138,6 +1138,53 @@ static ferry_rc st_run_decide(ferry_store *base, int64_t id, ferry_run_status to
     return ret_run != NULL ? st_run_load(base, id, ret_run, err) : FERRY_OK;
 }
 
+static ferry_rc st_last_successes(ferry_store *base, ferry_last_success **ret_list, size_t *ret_n,
+                                  ferry_err *err)
+{
+    ferry_sqlite_store *s = (ferry_sqlite_store *)base;
+    /* finished_at is ISO 8601 text of one width: its max is the latest. */
+    static const char *const sql =
+        "SELECT sync, ifnull(tenant, ''), max(finished_at) FROM ferry_runs WHERE status ="
+        " 'succeeded' AND finished_at IS NOT NULL GROUP BY sync, ifnull(tenant, '')"
+        " ORDER BY 1, 2";
+    ferry_last_success *list = NULL, *more;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ferry_sqlite_db_error(s->db, err, "reading the last successful runs");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap == 0 ? 16 : cap * 2;
+            if ((more = realloc(list, cap * sizeof(*list))) == NULL)
+                goto out_nomem;
+            list = more;
+        }
+        list[n].sync = ferry_sqlite_col_strdup(st, 0);
+        list[n].tenant = ferry_sqlite_col_strdup(st, 1);
+        list[n].finished_at_ms = ferry_sqlite_col_time(st, 2);
+        n++;
+        if (list[n - 1].sync == NULL || list[n - 1].tenant == NULL)
+            goto out_nomem;
+    }
+    if (rc != SQLITE_DONE) {
+        ferry_rc ret = ferry_sqlite_db_error(s->db, err, "reading the last successful runs");
+        sqlite3_finalize(st);
+        ferry_last_successes_free(list, n);
+        return ret;
+    }
+    sqlite3_finalize(st);
+    *ret_list = list;
+    *ret_n = n;
+    return FERRY_OK;
+
+out_nomem:
+    sqlite3_finalize(st);
+    ferry_last_successes_free(list, n);
+    return ferry_err_set(err, FERRY_ENOMEM, "reading the last successful runs");
+}
+
 const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .run_start = st_run_start,
     .run_enqueue = st_run_enqueue,
@@ -1155,6 +1202,7 @@ const ferry_store_runs_ops ferry_sqlite_runs_ops = {
     .run_decide = st_run_decide,
     .change_list = st_change_list,
     .sync_stats = st_sync_stats,
+    .last_successes = st_last_successes,
     .tx_begin = st_tx_begin,
     .tx_commit = st_tx_commit,
     .tx_rollback = st_tx_rollback,

@@ -314,6 +314,16 @@ typedef struct {
 void ferry_node_done(ferry_node *node);
 void ferry_nodes_free(ferry_node *nodes, size_t n);
 
+/* The end of the latest succeeded run of one sync for one tenant (last_successes). Strings
+ * owned (ferry_last_successes_free()). */
+typedef struct {
+    char *sync;
+    char *tenant; /* "" for a run without a tenant */
+    int64_t finished_at_ms;
+} ferry_last_success;
+
+void ferry_last_successes_free(ferry_last_success *list, size_t n);
+
 /* This process's node id, "HOST:PID" (the lease owner written by run_claim). */
 void ferry_node_self(char *out, size_t outlen);
 
@@ -400,6 +410,10 @@ typedef struct {
      * records). *ret_stats is owned by the caller (ferry_sync_stats_done()). */
     ferry_rc (*sync_stats)(ferry_store *st, const char *sync, ferry_sync_stats *ret_stats,
                            ferry_err *err);
+    /* The end of the latest succeeded run of every (sync, tenant) the runs table holds, in
+     * one query, ordered by sync then tenant; owned by the caller (ferry_last_successes_free()). */
+    ferry_rc (*last_successes)(ferry_store *st, ferry_last_success **ret_list, size_t *ret_n,
+                               ferry_err *err);
     /* A transaction of the store's own, for a run whose table is in another database
      * (target.database): its change rows and final record then commit together, once the
      * target has committed. tx_rollback does nothing when no transaction is open. */
@@ -495,6 +509,9 @@ typedef struct {
      * caller, free()), or NULL when name holds nothing. */
     ferry_rc (*secret_get)(ferry_store *st, const char *name, char **ret_text, ferry_err *err);
     ferry_rc (*secret_put)(ferry_store *st, const char *name, const char *text, ferry_err *err);
+    /* Reads the schema version the database records now (a query: it fails when the database
+     * does not answer) into *ret_have, and the version this Ferry migrates to into *ret_want. */
+    ferry_rc (*schema_version)(ferry_store *st, int *ret_have, int *ret_want, ferry_err *err);
 } ferry_store_cluster_ops;
 
 /* ---- the outbox: what a run's end owes the application (docs/api.md, "Deliveries") ---- */
@@ -598,6 +615,8 @@ typedef struct {
      * (ret[i] for run_ids[i]), in one query: a page of runs costs one round trip. */
     ferry_rc (*delivery_summary)(ferry_store *st, const int64_t *run_ids, size_t n,
                                  ferry_delivery_summary *ret, ferry_err *err);
+    /* How many deliveries are pending (to be sent, now or after a failed attempt). */
+    ferry_rc (*delivery_pending)(ferry_store *st, int64_t *ret_n, ferry_err *err);
 } ferry_store_outbox_ops;
 
 /* How long a delivery is tried before it is given up. */

@@ -27,6 +27,7 @@ itself are marked sqlite_only.
 """
 
 import contextlib
+import glob
 import http.client
 import json
 import os
@@ -81,6 +82,52 @@ def pg_new_database():
     name = "it_%d_%s" % (os.getpid(), secrets.token_hex(4))
     psql(server, "CREATE DATABASE " + name)
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def pg_bindir():
+    """The newest installed PostgreSQL's bin directory, or None."""
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    return dirs[-1] if dirs else None
+
+
+class OwnPgServer:
+    """A PostgreSQL server of one test's own (tests/pg/pgtmp.sh), so stopping and starting it
+    disturbs no other test; started now, removed when the test ends. url is its database's
+    URL. Skips the test where PostgreSQL is not installed."""
+
+    PGTMP = os.path.join(SOURCE_ROOT, "tests", "pg", "pgtmp.sh")
+
+    def __init__(self, test):
+        if pg_bindir() is None or not os.path.exists(self.PGTMP):
+            test.skipTest("PostgreSQL is not installed")
+        self.test = test
+        parent = tempfile.mkdtemp(prefix="ferry-pg-")
+        os.chmod(parent, 0o755)  # as root, the server runs as postgres and must reach it
+        test.addCleanup(shutil.rmtree, parent, ignore_errors=True)
+        self.dir = os.path.join(parent, "pg")
+        r = subprocess.run(["sh", self.PGTMP, "start", self.dir], capture_output=True, text=True,
+                           timeout=120)
+        test.assertEqual(r.returncode, 0, "pgtmp.sh start: %s" % r.stderr.strip())
+        test.addCleanup(subprocess.run, ["sh", self.PGTMP, "stop", self.dir],
+                        capture_output=True, timeout=120)
+        self.url = r.stdout.strip()
+        with open(os.path.join(self.dir, "port")) as f:
+            self.port = f.read().strip()
+
+    def ctl(self, *args):
+        cmd = [os.path.join(pg_bindir(), "pg_ctl"), "-D", os.path.join(self.dir, "data")]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120)
+        self.test.assertEqual(r.returncode, 0, r.stderr)
+
+    def stop(self):
+        self.ctl("-m", "fast", "-w", "-t", "60", "stop")
+
+    def start(self):
+        self.ctl("-l", os.path.join(self.dir, "server.log"), "-w", "-t", "60", "-o",
+                 "-h 127.0.0.1 -p %s -k %s -c fsync=off -c synchronous_commit=off"
+                 % (self.port, self.dir), "start")
 
 
 def sql_literal(v):

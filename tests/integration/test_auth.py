@@ -309,6 +309,7 @@ DELETE /api/tokens/{token}   401  403    403      ok    401     401     401     
 GET /api/audit               401  403    403      ok    401     401     401      ok      ok
 GET /metrics                 ok   ok     ok       ok    ok      ok      ok       ok      ok
 GET /healthz                 ok   ok     ok       ok    ok      ok      ok       ok      ok
+GET /readyz                  ok   ok     ok       ok    ok      ok      ok       ok      ok
 """
 
 # What an allowed call answers, when not 200: "STATUS[|STATUS] [code]", or one per kind of
@@ -458,7 +459,7 @@ class RoleMatrixTest(AuthTestCase):
                         if problem:
                             wrong.append("%-32s as %-50s expected %-5s %s"
                                          % (key, name, expect, problem))
-            self.assertEqual(cells, 21 * 13)
+            self.assertEqual(cells, 22 * 13)
             if wrong:
                 self.fail(mask("%d of %d cells differ:\n%s" % (len(wrong), cells,
                                                                 "\n".join(wrong))))
@@ -1279,7 +1280,7 @@ class MetricsTokenTest(AuthTestCase):
         r = srv.get("/metrics", headers=auth_headers(metrics_token), auth=False)
         self.assertEqual(r.status, 200, r.status)
         self.assertTrue((r.header("Content-Type") or "").startswith("text/plain"))
-        self.assertIn(b"ferry_http_requests", r.body)
+        self.assertIn(b"ferry_http_requests_total", r.body)
         self.assertEqual(Bearer(srv, viewer_token).get("/metrics").status, 200)
         self.assertEqual(self.session(srv, "vera", viewer_pw).get("/metrics").status, 200)
         self.assert_error(Bearer(srv, "not-the-metrics-token-at-all").get("/metrics"), 401,
@@ -1319,7 +1320,7 @@ class MetricsTokenTest(AuthTestCase):
         with self.serve() as srv:
             r = srv.get("/metrics", auth=False)
             self.assertEqual(r.status, 200, r.status)
-            self.assertIn(b"ferry_http_requests", r.body)
+            self.assertIn(b"ferry_http_requests_total", r.body)
             self.assertEqual(Bearer(srv, "fy_not-a-token").get("/metrics").status, 200)
 
 

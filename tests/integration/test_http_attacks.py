@@ -260,7 +260,7 @@ class BodyAndHeaderTest(AttackTestCase):
             # Nothing was queued, and the server goes on serving.
             self.assertEqual(srv.get_json("/api/runs")["runs"], [])
             self.assertEqual(srv.get("/healthz").status, 200)
-            self.assertIn(b'ferry_http_requests{route="/api/syncs/{name}/runs",code="413"} 1',
+            self.assertIn(b'ferry_http_requests_total{route="/api/syncs/{name}/runs",code="413"} 1',
                           srv.get("/metrics").body)
 
     def test_a_chunked_body_within_max_body_is_taken(self):

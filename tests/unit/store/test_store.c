@@ -235,7 +235,8 @@ static int64_t start(ferry_store *st, const ferry_run *run)
     return id;
 }
 
-static void finish(ferry_store *st, int64_t id, ferry_run_status status)
+/* Ends run id with status at ms. */
+static void finish_at(ferry_store *st, int64_t id, ferry_run_status status, int64_t ms)
 {
     ferry_run run = new_run("x", 0);
     ferry_err err;
@@ -243,10 +244,15 @@ static void finish(ferry_store *st, int64_t id, ferry_run_status status)
     run.id = id;
     run.status = status;
     run.phase = (char *)"done";
-    run.finished_at_ms = ferry_time_now_ms();
+    run.finished_at_ms = ms;
     ferry_err_clear(&err);
     if (st->runs->run_finish(st, &run, &err) != FERRY_OK)
         fail_msg("run_finish: %s", err.msg);
+}
+
+static void finish(ferry_store *st, int64_t id, ferry_run_status status)
+{
+    finish_at(st, id, status, ferry_time_now_ms());
 }
 
 static void add_change(ferry_store *st, int64_t run_id, int64_t seq, const char *key,
@@ -2943,6 +2949,75 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
 }
 
 /* The scenarios both stores must pass, for a group's setup. */
+static void the_latest_success_of_each_sync_and_tenant_is_found(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_run run = new_run("a", 1000);
+    ferry_last_success *last = NULL;
+    size_t n = 0;
+    ferry_err err;
+
+    finish_at(st, start(st, &run), FERRY_RUN_SUCCEEDED, 1780000000123);
+    finish_at(st, start(st, &run), FERRY_RUN_SUCCEEDED, 1780000500456);
+    finish_at(st, start(st, &run), FERRY_RUN_FAILED, 1780000900000);
+    run.tenant = (char *)"acme \"one\"";
+    finish_at(st, start(st, &run), FERRY_RUN_SUCCEEDED, 1780000200000);
+    run = new_run("b", 1000);
+    finish_at(st, start(st, &run), FERRY_RUN_FAILED, 1780000300000);
+    ferry_err_clear(&err);
+    assert_int_equal(st->runs->last_successes(st, &last, &n, &err), FERRY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(last[0].sync, "a");
+    assert_string_equal(last[0].tenant, "");
+    assert_int_equal(last[0].finished_at_ms, 1780000500456);
+    assert_string_equal(last[1].sync, "a");
+    assert_string_equal(last[1].tenant, "acme \"one\"");
+    assert_int_equal(last[1].finished_at_ms, 1780000200000);
+    ferry_last_successes_free(last, n);
+}
+
+static void pending_deliveries_are_counted(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_outbox_planner planner = {test_plan, NULL};
+    ferry_run run = new_run("a", 1000);
+    int64_t pending = -1;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->outbox->delivery_pending(st, &pending, &err), FERRY_OK);
+    assert_int_equal(pending, 0);
+    ferry_store_planner_set(st, &planner);
+    finish(st, start(st, &run), FERRY_RUN_SUCCEEDED); /* a webhook and a records batch */
+    finish(st, start(st, &run), FERRY_RUN_FAILED);    /* a webhook */
+    ferry_store_planner_set(st, NULL);
+    assert_int_equal(st->outbox->delivery_pending(st, &pending, &err), FERRY_OK);
+    assert_int_equal(pending, 3);
+    fx_exec(fx, "UPDATE ferry_deliveries SET status = 'delivered' WHERE kind = 'records'");
+    assert_int_equal(st->outbox->delivery_pending(st, &pending, &err), FERRY_OK);
+    assert_int_equal(pending, 2);
+}
+
+static void the_schema_version_is_read_from_the_database(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    int have = 0, want = 0, current = fx->kind == BACKEND_PG ? 12 : 16;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    assert_int_equal(st->cluster->schema_version(st, &have, &want, &err), FERRY_OK);
+    assert_int_equal(have, current);
+    assert_int_equal(want, current);
+    fx_exec(fx, fx->kind == BACKEND_PG ? "UPDATE ferry_schema_version SET version = version + 5"
+                                       : "PRAGMA user_version = 21");
+    assert_int_equal(st->cluster->schema_version(st, &have, &want, &err), FERRY_OK);
+    assert_int_equal(have, current + 5);
+    assert_int_equal(want, current);
+}
+
 #define BOTH_STORES(setup)                                                                         \
     cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),            \
         cmocka_unit_test_setup_teardown(watermarks_commit_with_the_run_and_runs_keep_their_mode,   \
@@ -3032,7 +3107,12 @@ static void deliveries_are_claimed_once_recorded_and_batches_follow_in_order(voi
         cmocka_unit_test_setup_teardown(a_held_run_is_queued_again_as_the_same_attempt, setup,     \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(                                                           \
-            a_run_whose_process_died_is_interrupted_and_without_retries_fails, setup, teardown)
+            a_run_whose_process_died_is_interrupted_and_without_retries_fails, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(the_latest_success_of_each_sync_and_tenant_is_found,       \
+                                        setup, teardown),                                          \
+        cmocka_unit_test_setup_teardown(pending_deliveries_are_counted, setup, teardown),          \
+        cmocka_unit_test_setup_teardown(the_schema_version_is_read_from_the_database, setup,       \
+                                        teardown)
 
 int main(void)
 {
