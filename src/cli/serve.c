@@ -1,5 +1,8 @@
 /* serve.c - ferry serve: the server process (HTTP API, event streams, workers, scheduler,
- * notifications), its start-up checks, its main loop and its graceful stop. */
+ * notifications), its start-up checks, its main loop and its graceful stop.
+ *
+ * The config is live (config/live.h): SIGHUP only sets a flag, and the main loop reloads the
+ * file (ferry_server_reload(), the same as POST /api/config/reload). */
 #include "cli/internal.h"
 
 #include <signal.h>
@@ -27,6 +30,13 @@
  * period; SIGINT, a person at a terminal, stops at once). */
 static atomic_int serve_signals;
 static atomic_bool serve_sigterm;
+static atomic_bool serve_sighup; /* a reload is asked for */
+
+static void on_serve_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&serve_sighup, true);
+}
 
 static void on_serve_signal(int sig)
 {
@@ -68,11 +78,12 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
  * once; then every run still running is rolled back and queued again, and its stored state
  * published, before the HTTP server (and with it the event streams, which send what was
  * published first) stops. The API keeps answering meanwhile. */
-static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const char *address,
+static void stop_gracefully(ferry_config_live *live, ferry_store *store, const char *address,
                             ferry_server *server, ferry_scheduler *scheduler,
                             ferry_workers *workers, int ticks)
 {
     bool sigterm = atomic_load(&serve_sigterm);
+    const ferry_config *cfg = ferry_config_live_acquire(live);
     int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
     int64_t deadline = ferry_time_mono_ms() + grace_ms;
     ferry_queue queue = {NULL, workers, NULL}; /* for the node's ticks */
@@ -108,11 +119,24 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
                   "active_runs=%d",
                   busy);
     ferry_workers_halt(workers);
+    ferry_config_live_release(live, cfg);
+}
+
+/* SIGHUP: reloads the config; the outcome is logged by the server. */
+static void reload(ferry_server *server)
+{
+    ferry_config_reload r;
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_server_reload(server, "SIGHUP", &r, &err) == FERRY_OK)
+        ferry_config_reload_done(&r);
 }
 
 int ferry_cli_serve(const cli_opts *o)
 {
-    ferry_config *cfg = NULL;
+    ferry_config *cfg = NULL; /* until live takes it */
+    ferry_config_live *live = NULL;
     ferry_store *store = NULL;
     ferry_hub *hub = NULL;
     ferry_workers *workers = NULL;
@@ -163,6 +187,8 @@ int ferry_cli_serve(const cli_opts *o)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_serve_sighup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Every open event stream is a socket: allow as many as the hard limit permits. */
     struct rlimit nofile;
@@ -171,10 +197,19 @@ int ferry_cli_serve(const cli_opts *o)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    /* From here the config is live: cfg stays valid (the live config's first) until the
+     * threads below are stopped, but only for the settings a reload keeps (database,
+     * workers, listen, ...). */
+    status = ferry_config_live_new(cfg, &live, &err) != FERRY_OK ? EXIT_RUN_FAILED : 0;
+    cfg = status == 0 ? (ferry_config *)ferry_config_live_acquire(live) : NULL;
+    if (status != 0) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        goto out;
+    }
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
-        ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
-        ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK ||
-        ferry_notify_start(cfg, &sender, &err) != FERRY_OK ||
+        ferry_workers_start(live, hub, &workers, &err) != FERRY_OK ||
+        ferry_scheduler_start(live, hub, workers, &scheduler, &err) != FERRY_OK ||
+        ferry_notify_start(live, &sender, &err) != FERRY_OK ||
         (ferry_bus_wanted(cfg->database) && ferry_bus_start(cfg->database, NULL, hub, on_bus_cancel,
                                                             workers, &bus, &err) != FERRY_OK)) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -183,7 +218,7 @@ int ferry_cli_serve(const cli_opts *o)
     }
     queue = (ferry_queue){hub, workers, bus};
     memset(&sopt, 0, sizeof(sopt));
-    sopt.config = cfg;
+    sopt.live = live;
     sopt.hub = hub;
     sopt.workers = workers;
     sopt.scheduler = scheduler;
@@ -199,9 +234,10 @@ int ferry_cli_serve(const cli_opts *o)
         const char *colon = strrchr(sopt.listen, ':');
         snprintf(host, sizeof(host), "%.*s", (int)(colon - sopt.listen), sopt.listen);
         snprintf(address, sizeof(address), "%s:%u", host, (unsigned)ferry_server_port(server));
-        ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=http://%s:%u/ workers=%d", host,
+        const char *scheme = ferry_server_is_https(server) ? "https" : "http";
+        ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=%s://%s:%u/ workers=%d", scheme, host,
                   (unsigned)ferry_server_port(server), cfg->workers);
-        printf("Ferry is listening on http://%s:%u/ (Ctrl-C stops it)\n", host,
+        printf("Ferry is listening on %s://%s:%u/ (Ctrl-C stops it)\n", scheme, host,
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
@@ -212,8 +248,10 @@ int ferry_cli_serve(const cli_opts *o)
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks);
+        if (atomic_exchange(&serve_sighup, false))
+            reload(server);
     }
-    stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
+    stop_gracefully(live, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
     ferry_notify_stop(sender); /* a delivery in flight is recorded, to be sent again */
@@ -227,7 +265,11 @@ out:
     }
     ferry_hub_free(hub);
     ferry_store_close(store);
-    ferry_config_free(cfg);
+    if (live != NULL) {
+        ferry_config_live_release(live, cfg);
+        ferry_config_live_free(live);
+    } else {
+        ferry_config_free(cfg);
+    }
     return status;
 }
-

@@ -19,6 +19,7 @@
 #include "util/err.h"
 #include "util/ipnet.h"
 #include "util/notation.h"
+#include "util/tls.h"
 
 typedef enum {
     FERRY_TYPE_TEXT = 0,
@@ -479,6 +480,13 @@ typedef struct {
     size_t ntrusted_proxies;
 } ferry_proxy_auth_spec;
 
+/* tls: the HTTPS server's certificate and key (docs/config.md, "HTTPS"). */
+typedef struct {
+    char *cert;           /* the PEM certificate chain's path (resolved), or NULL: plain HTTP */
+    char *key;            /* the PEM private key's path (resolved) */
+    ferry_tls_pair *pair; /* both, loaded and checked at load (one reference, the config's) */
+} ferry_tls_spec;
+
 typedef struct {
     char *path;             /* the file it was loaded from */
     char *dir;              /* its directory: relative paths in the config are relative to it */
@@ -520,6 +528,7 @@ typedef struct {
     ferry_embed_spec embed;
     ferry_proxy_auth_spec auth;
     char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
+    ferry_tls_spec tls;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;
@@ -535,6 +544,10 @@ ferry_rc ferry_config_parse(const char *text, size_t len, const char *name, cons
 
 /* Frees a config; NULL is allowed. */
 void ferry_config_free(ferry_config *cfg);
+
+/* Replaces next's tls: with a copy of cur's (its pair shared): what a server keeps serving
+ * when a reload would turn TLS on or off, which only a restart can. */
+void ferry_config_tls_keep(ferry_config *next, const ferry_config *cur);
 
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);
