@@ -58,12 +58,13 @@ static json_t *audit_json(const ferry_audit_entry *e)
 /* ---- sessions ---- */
 
 /* The Set-Cookie value of a new session, or of its removal when id is NULL. Secure when the
- * request came through a TLS proxy (X-Forwarded-Proto: https). */
+ * server speaks HTTPS itself (tls:) or the request came through a TLS proxy
+ * (X-Forwarded-Proto: https). */
 static void session_cookie(struct ferry_server *srv, struct MHD_Connection *conn, const char *id,
                            char *out, size_t outlen)
 {
     const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
-    bool secure = proto != NULL && strcasecmp(proto, "https") == 0;
+    bool secure = srv->https || (proto != NULL && strcasecmp(proto, "https") == 0);
 
     const char *base = ferry_http_config()->base_path;
 
