@@ -240,6 +240,10 @@ ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err);
  * stream's reads, which acquire their own from srv->opt.live). */
 const ferry_config *ferry_http_config(void);
 void ferry_http_set_config(const ferry_config *cfg);
+/* Releases req's config now, its answer queued: an event stream, which lasts, keeps no config
+ * (what it reads later it acquires for that read). ferry_http_config() is NULL for the rest
+ * of this call. */
+void ferry_http_request_unpin(struct ferry_server *srv, request *req);
 /* Queues resp (consumed) with status: records the status for /metrics and adds the CORS
  * headers when the request's origin is allowed. Every answer goes through it. */
 enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,

@@ -330,6 +330,15 @@ static enum MHD_Result answer(struct ferry_server *srv, struct MHD_Connection *c
     return ret;
 }
 
+void ferry_http_request_unpin(struct ferry_server *srv, request *req)
+{
+    ferry_http_set_config(NULL);
+    ferry_http_set_cors(NULL);
+    req->cors_origin = NULL; /* it pointed into the config */
+    ferry_config_live_release(srv->opt.live, req->config);
+    req->config = NULL;
+}
+
 /* Each call of a request: the request holds the config current when it started until it
  * completes (on_completed), and this thread's calls see it through ferry_http_config(). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
