@@ -73,6 +73,19 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
     return EXIT_RUN_FAILED;
 }
 
+/* The node's tick (its heartbeat, cancels asked elsewhere) on the current config: a run it
+ * ends owes the deliveries that config names. */
+static void node_tick(ferry_config_live *live, ferry_queue *queue, ferry_store *store,
+                      const char *address, int ticks)
+{
+    const ferry_config *cfg = ferry_config_live_acquire(live);
+
+    ferry_notify_attach(store, cfg);
+    ferry_queue_node_tick(queue, store, address, cfg->workers, ticks);
+    ferry_store_planner_set(store, NULL);
+    ferry_config_live_release(live, cfg);
+}
+
 /* The first SIGTERM or SIGINT: no more scheduled runs and no more claims; running runs may
  * finish for shutdown_grace (SIGTERM; none for SIGINT), a second signal ending the wait at
  * once; then every run still running is rolled back and queued again, and its stored state
@@ -86,6 +99,8 @@ static void stop_gracefully(ferry_config_live *live, ferry_store *store, const c
     const ferry_config *cfg = ferry_config_live_acquire(live);
     int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
     int64_t deadline = ferry_time_mono_ms() + grace_ms;
+
+    ferry_config_live_release(live, cfg);
     ferry_queue queue = {NULL, workers, NULL}; /* for the node's ticks */
     int busy;
 
@@ -111,7 +126,7 @@ static void stop_gracefully(ferry_config_live *live, ferry_store *store, const c
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
-            ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks / 2);
+            node_tick(live, &queue, store, address, ticks / 2);
     }
     if (busy > 0)
         ferry_log(FERRY_LOG_INFO,
@@ -119,7 +134,6 @@ static void stop_gracefully(ferry_config_live *live, ferry_store *store, const c
                   "active_runs=%d",
                   busy);
     ferry_workers_halt(workers);
-    ferry_config_live_release(live, cfg);
 }
 
 /* SIGHUP: reloads the config; the outcome is logged by the server. */
@@ -146,7 +160,7 @@ int ferry_cli_serve(const cli_opts *o)
     ferry_server *server = NULL;
     ferry_server_options sopt;
     ferry_queue queue;
-    char address[300];
+    char address[300], listen[300];
     struct sigaction sa;
     ferry_err err;
     int status, recovered = 0, ticks = 0;
@@ -197,9 +211,7 @@ int ferry_cli_serve(const cli_opts *o)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
-    /* From here the config is live: cfg stays valid (the live config's first) until the
-     * threads below are stopped, but only for the settings a reload keeps (database,
-     * workers, listen, ...). */
+    /* From here the config is live; cfg stays held until the server listens. */
     status = ferry_config_live_new(cfg, &live, &err) != FERRY_OK ? EXIT_RUN_FAILED : 0;
     cfg = status == 0 ? (ferry_config *)ferry_config_live_acquire(live) : NULL;
     if (status != 0) {
@@ -223,7 +235,8 @@ int ferry_cli_serve(const cli_opts *o)
     sopt.workers = workers;
     sopt.scheduler = scheduler;
     sopt.bus = bus;
-    sopt.listen = o->listen != NULL ? o->listen : cfg->listen;
+    snprintf(listen, sizeof(listen), "%s", o->listen != NULL ? o->listen : cfg->listen);
+    sopt.listen = listen;
     if (ferry_server_start(&sopt, &server, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_USAGE;
@@ -241,13 +254,16 @@ int ferry_cli_serve(const cli_opts *o)
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
-    ferry_queue_node_tick(&queue, store, address, cfg->workers, 0);
+    /* The first config is now the live config's alone: a reload may free it. */
+    ferry_config_live_release(live, cfg);
+    cfg = NULL;
+    node_tick(live, &queue, store, address, 0);
     while (atomic_load(&serve_signals) == 0) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
-        ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks);
+        node_tick(live, &queue, store, address, ticks);
         if (atomic_exchange(&serve_sighup, false))
             reload(server);
     }
