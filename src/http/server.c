@@ -685,13 +685,13 @@ ferry_rc ferry_server_reload(ferry_server *server, const char *by, ferry_config_
     json_t *event;
     char *data;
 
-    /* The service manager hears RELOADING=1 here, before the file is read. */
+    /* sd_notify: RELOADING=1 (ferry_sd_reloading()) goes here, before the file is read. */
     if (ferry_config_live_reload(server->opt.live, &r, err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR,
                   "msg=\"config reload refused: the old config keeps serving\" "
                   "by=\"%s\" error=\"%s\"",
                   by, err->msg);
-        /* ... and READY=1 here: the process serves on, on its old config. */
+        /* sd_notify: READY=1 (ferry_sd_ready()) here too: it serves on, on its old config. */
         return err->code;
     }
     if (server->https) {
@@ -717,7 +717,7 @@ ferry_rc ferry_server_reload(ferry_server *server, const char *by, ferry_config_
         ferry_hub_publish_relayed(server->opt.hub, "config.reloaded", NULL, data);
     free(data);
     json_decref(event);
-    /* READY=1 goes here: the new config serves. */
+    /* sd_notify: READY=1 (ferry_sd_ready()) goes here: the new config serves. */
     *ret = r;
     return FERRY_OK;
 }
