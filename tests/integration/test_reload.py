@@ -10,6 +10,7 @@ long as the test needs). With tls:, a reload swaps the certificate for new conne
 
 import hashlib
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -120,6 +121,54 @@ class SighupTest(ReloadTestCase):
                     self.assertEqual(self.sync_names(srv), ["a"])
                     srv.run_to_end("a")
             self.assertNotIn(RELOADED, srv.stderr_text())
+
+
+class HookReceiver:
+    """A loopback server counting the webhook POSTs it receives."""
+
+    def __init__(self):
+        self.posts = 0
+        outer = self
+
+        class Handler(ferrytest.QuietHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.posts += 1
+                self.reply(200, b"{}")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NotifyReloadTest(ReloadTestCase):
+    def test_a_delivery_after_a_reload_goes_to_the_new_endpoint(self):
+        os.environ["FERRY_TEST_RELOAD_SECRET"] = "whsec-reload-5e1d"
+        first, second = HookReceiver(), HookReceiver()
+        self.addCleanup(first.stop)
+        self.addCleanup(second.stop)
+
+        def config(url):
+            sync = self.sync("/a.csv", "a")
+            sync["notify"] = [{"webhook": {"url": url, "secret_env": "FERRY_TEST_RELOAD_SECRET"}}]
+            self.write_config({"a": sync})
+        config(first.url)
+        with self.serve() as srv:
+            srv.run_to_end("a")
+            deadline = time.monotonic() + 30
+            while first.posts < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(first.posts, 1)
+            config(second.url)
+            self.assertEqual(srv.post("/api/config/reload").status, 200)
+            srv.run_to_end("a")
+            deadline = time.monotonic() + 30
+            while second.posts < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual((first.posts, second.posts), (1, 1))
 
 
 class ApiReloadTest(ReloadTestCase):
