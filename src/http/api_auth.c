@@ -65,15 +65,14 @@ static void session_cookie(struct ferry_server *srv, struct MHD_Connection *conn
 {
     const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
     bool secure = srv->https || (proto != NULL && strcasecmp(proto, "https") == 0);
-
-    const char *base = ferry_http_config()->base_path;
+    const ferry_config *cfg = ferry_http_config();
+    const char *base = cfg->base_path;
 
     /* Under base_path the cookie stays there: the host application's own pages on the same
      * host never receive it. */
     snprintf(out, outlen, "%s=%s; Path=%s/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
              FERRY_SESSION_COOKIE, id != NULL ? id : "", base != NULL ? base : "",
-             id != NULL ? ferry_http_config()->session_max_ms / 1000 : 0L,
-             secure ? "; Secure" : "");
+             id != NULL ? cfg->session_max_ms / 1000 : 0L, secure ? "; Secure" : "");
 }
 
 /* Starts a session for user: stores it, deletes the one the request came with (rotation),
@@ -83,6 +82,7 @@ static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *c
                               char csrf[FERRY_CSRF_MAX], ferry_err *err)
 {
     const char *old = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, FERRY_SESSION_COOKIE);
+    const ferry_config *cfg = ferry_http_config();
     char id[FERRY_SESSION_ID_MAX], hash[FERRY_TOKEN_HASH_HEX];
     ferry_rc rc;
 
@@ -91,8 +91,7 @@ static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *c
         st->people->session_delete(st, hash, err);
         ferry_err_clear(err);
     }
-    st->people->session_purge(st, ferry_http_config()->session_idle_ms,
-                              ferry_http_config()->session_max_ms, err);
+    st->people->session_purge(st, cfg->session_idle_ms, cfg->session_max_ms, err);
     ferry_err_clear(err);
     if ((rc = ferry_session_new(id, hash, err)) != FERRY_OK ||
         (rc = st->people->session_add(st, user, hash, err)) != FERRY_OK) {
