@@ -128,11 +128,13 @@ class HookReceiver:
 
     def __init__(self):
         self.posts = 0
+        self.last = None  # the last body, as JSON
         outer = self
 
         class Handler(ferrytest.QuietHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.last = json.loads(body)
                 outer.posts += 1
                 self.reply(200, b"{}")
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -289,8 +291,12 @@ class HttpsTest(ReloadTestCase):
         two = make_pair(self.dir, "two")
         os.replace(one[0], self.path("site.crt"))
         os.replace(one[1], self.path("site.key"))
-        text = config_text_with_tls({"a": self.sync("/a.csv", "a")}, "site.crt", "site.key")
-        self.write_file("ferry.yaml", text)
+        os.environ["FERRY_TEST_RELOAD_SECRET"] = "whsec-reload-5e1d"
+        hook = HookReceiver()
+        self.addCleanup(hook.stop)
+        sync = self.sync("/a.csv", "a")
+        sync["notify"] = [{"webhook": {"url": hook.url, "secret_env": "FERRY_TEST_RELOAD_SECRET"}}]
+        self.write_file("ferry.yaml", config_text_with_tls({"a": sync}, "site.crt", "site.key"))
         password = self.make_user("hedy", "admin")
         lines = []
         proc, port, token = self.start_https(lines)
@@ -310,6 +316,18 @@ class HttpsTest(ReloadTestCase):
             self.assertIn("; Secure", cookie)
             conn.close()
             self.assertEqual(self.fingerprint(port), one[2])
+
+            # a run's link in a delivery says https:// (public_url's default under tls)
+            conn = self.connect(port, self.path("site.crt"))
+            conn.request("POST", "/api/syncs/a/runs", headers=ferrytest.auth_headers(token))
+            r = conn.getresponse()
+            self.assertEqual(r.status, 202)
+            run_id = json.loads(r.read())["id"]
+            conn.close()
+            deadline = time.monotonic() + 30
+            while hook.posts < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(hook.last["run"]["url"], "https://127.0.0.1:8080/#/runs/%d" % run_id)
 
             # a new pair in the same files, then SIGHUP: new connections get it
             os.replace(two[0], self.path("site.crt"))
