@@ -12,7 +12,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 # tests start throwaway servers with tests/pg/pgtmp.sh).
 DEB_PACKAGES = cmake make gcc pkg-config libc6-dev clang-format \
                libfyaml-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev libcmocka-dev \
-               libmicrohttpd-dev libsodium-dev libssl-dev \
+               libmicrohttpd-dev libsodium-dev libssl-dev libgnutls28-dev \
                sqlite3 python3 time openssl \
                postgresql libpq-dev libsystemd-dev dpkg-dev file tzdata
 

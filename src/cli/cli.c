@@ -239,7 +239,7 @@ static int parse_opts(int argc, char **argv, cli_opts *o)
     if (log_level_from_env(o) != 0)
         return EXIT_USAGE;
     if (o->log_level >= 0)
-        ferry_log_threshold = (ferry_log_level)o->log_level;
+        ferry_log_level_pin((ferry_log_level)o->log_level);
     if (o->config_path == NULL)
         o->config_path = getenv("FERRY_CONFIG");
     if (o->config_path == NULL || o->config_path[0] == '\0')
@@ -256,9 +256,7 @@ int ferry_cli_load(const cli_opts *o, ferry_config **cfg, ferry_store **store)
         fprintf(stderr, "ferry: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    ferry_log_format_set((*cfg)->log.format);
-    if (o->log_level < 0)
-        ferry_log_threshold = (*cfg)->log.level;
+    ferry_log_configure((*cfg)->log.format, (*cfg)->log.level);
     if (store == NULL)
         return 0;
     if (ferry_store_open((*cfg)->database, (*cfg)->dir, store, &err) != FERRY_OK) {

@@ -1,5 +1,8 @@
 /* serve.c - ferry serve: the server process (HTTP API, event streams, workers, scheduler,
- * notifications), its start-up checks, its main loop and its graceful stop. */
+ * notifications), its start-up checks, its main loop and its graceful stop.
+ *
+ * The config is live (config/live.h): SIGHUP only sets a flag, and the main loop reloads the
+ * file (ferry_server_reload(), the same as POST /api/config/reload). */
 #include "cli/internal.h"
 
 #include <signal.h>
@@ -28,6 +31,13 @@
  * period; SIGINT, a person at a terminal, stops at once). */
 static atomic_int serve_signals;
 static atomic_bool serve_sigterm;
+static atomic_bool serve_sighup; /* a reload is asked for */
+
+static void on_serve_sighup(int sig)
+{
+    (void)sig;
+    atomic_store(&serve_sighup, true);
+}
 
 static void on_serve_signal(int sig)
 {
@@ -64,18 +74,34 @@ static int check_writable(const ferry_config *cfg, ferry_store *store)
     return EXIT_RUN_FAILED;
 }
 
+/* The node's tick (its heartbeat, cancels asked elsewhere) on the current config: a run it
+ * ends owes the deliveries that config names. */
+static void node_tick(ferry_config_live *live, ferry_queue *queue, ferry_store *store,
+                      const char *address, int ticks)
+{
+    const ferry_config *cfg = ferry_config_live_acquire(live);
+
+    ferry_notify_attach(store, cfg);
+    ferry_queue_node_tick(queue, store, address, cfg->workers, ticks);
+    ferry_store_planner_set(store, NULL);
+    ferry_config_live_release(live, cfg);
+}
+
 /* The first SIGTERM or SIGINT: no more scheduled runs and no more claims; running runs may
  * finish for shutdown_grace (SIGTERM; none for SIGINT), a second signal ending the wait at
  * once; then every run still running is rolled back and queued again, and its stored state
  * published, before the HTTP server (and with it the event streams, which send what was
  * published first) stops. The API keeps answering meanwhile. */
-static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const char *address,
+static void stop_gracefully(ferry_config_live *live, ferry_store *store, const char *address,
                             ferry_server *server, ferry_scheduler *scheduler,
                             ferry_workers *workers, int ticks)
 {
     bool sigterm = atomic_load(&serve_sigterm);
+    const ferry_config *cfg = ferry_config_live_acquire(live);
     int64_t grace_ms = sigterm ? cfg->shutdown_grace_ms : 0;
     int64_t deadline = ferry_time_mono_ms() + grace_ms;
+
+    ferry_config_live_release(live, cfg);
     ferry_queue queue = {NULL, workers, NULL}; /* for the node's ticks */
     int busy;
 
@@ -103,7 +129,7 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
         if (++ticks % 150 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
         if (ticks % 2 == 0) /* the node's heartbeat, and cancels asked elsewhere */
-            ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks / 2);
+            node_tick(live, &queue, store, address, ticks / 2);
     }
     if (busy > 0)
         ferry_log(FERRY_LOG_INFO,
@@ -113,9 +139,28 @@ static void stop_gracefully(const ferry_config *cfg, ferry_store *store, const c
     ferry_workers_halt(workers);
 }
 
+/* SIGHUP: reloads the config; the outcome is logged by the server. systemd hears RELOADING=1
+ * before the file is read and READY=1 after, whether the new config serves or a refused one
+ * left the old one serving. */
+static void reload(ferry_server *server)
+{
+    ferry_config_reload r;
+    ferry_err err;
+
+    ferry_sd_reloading();
+    ferry_err_clear(&err);
+    if (ferry_server_reload(server, "SIGHUP", &r, &err) == FERRY_OK) {
+        ferry_config_reload_done(&r);
+        ferry_sd_ready("config reloaded");
+    } else {
+        ferry_sd_ready("config reload refused: the old config serves");
+    }
+}
+
 int ferry_cli_serve(const cli_opts *o)
 {
-    ferry_config *cfg = NULL;
+    ferry_config *cfg = NULL; /* until live takes it */
+    ferry_config_live *live = NULL;
     ferry_store *store = NULL;
     ferry_hub *hub = NULL;
     ferry_workers *workers = NULL;
@@ -125,7 +170,7 @@ int ferry_cli_serve(const cli_opts *o)
     ferry_server *server = NULL;
     ferry_server_options sopt;
     ferry_queue queue;
-    char address[300];
+    char address[300], listen[300];
     struct sigaction sa;
     ferry_err err;
     int status, recovered = 0, ticks = 0;
@@ -166,6 +211,8 @@ int ferry_cli_serve(const cli_opts *o)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_serve_sighup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Every open event stream is a socket: allow as many as the hard limit permits. */
     struct rlimit nofile;
@@ -174,10 +221,17 @@ int ferry_cli_serve(const cli_opts *o)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    /* From here the config is live; cfg stays held until the server listens. */
+    status = ferry_config_live_new(cfg, &live, &err) != FERRY_OK ? EXIT_RUN_FAILED : 0;
+    cfg = status == 0 ? (ferry_config *)ferry_config_live_acquire(live) : NULL;
+    if (status != 0) {
+        fprintf(stderr, "ferry: %s\n", err.msg);
+        goto out;
+    }
     if (ferry_hub_new(1024, &hub, &err) != FERRY_OK ||
-        ferry_workers_start(cfg, hub, &workers, &err) != FERRY_OK ||
-        ferry_scheduler_start(cfg, hub, workers, &scheduler, &err) != FERRY_OK ||
-        ferry_notify_start(cfg, &sender, &err) != FERRY_OK ||
+        ferry_workers_start(live, hub, &workers, &err) != FERRY_OK ||
+        ferry_scheduler_start(live, hub, workers, &scheduler, &err) != FERRY_OK ||
+        ferry_notify_start(live, &sender, &err) != FERRY_OK ||
         (ferry_bus_wanted(cfg->database) && ferry_bus_start(cfg->database, NULL, hub, on_bus_cancel,
                                                             workers, &bus, &err) != FERRY_OK)) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -186,12 +240,13 @@ int ferry_cli_serve(const cli_opts *o)
     }
     queue = (ferry_queue){hub, workers, bus};
     memset(&sopt, 0, sizeof(sopt));
-    sopt.config = cfg;
+    sopt.live = live;
     sopt.hub = hub;
     sopt.workers = workers;
     sopt.scheduler = scheduler;
     sopt.bus = bus;
-    sopt.listen = o->listen != NULL ? o->listen : cfg->listen;
+    snprintf(listen, sizeof(listen), "%s", o->listen != NULL ? o->listen : cfg->listen);
+    sopt.listen = listen;
     if (ferry_server_start(&sopt, &server, &err) != FERRY_OK) {
         fprintf(stderr, "ferry: %s\n", err.msg);
         status = EXIT_USAGE;
@@ -202,18 +257,23 @@ int ferry_cli_serve(const cli_opts *o)
         const char *colon = strrchr(sopt.listen, ':');
         snprintf(host, sizeof(host), "%.*s", (int)(colon - sopt.listen), sopt.listen);
         snprintf(address, sizeof(address), "%s:%u", host, (unsigned)ferry_server_port(server));
-        ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=http://%s:%u/ workers=%d", host,
+        const char *scheme = ferry_server_is_https(server) ? "https" : "http";
+        ferry_log(FERRY_LOG_INFO, "msg=\"listening\" url=%s://%s:%u/ workers=%d", scheme, host,
                   (unsigned)ferry_server_port(server), cfg->workers);
-        printf("Ferry is listening on http://%s:%u/ (Ctrl-C stops it)\n", host,
+        printf("Ferry is listening on %s://%s:%u/ (Ctrl-C stops it)\n", scheme, host,
                (unsigned)ferry_server_port(server));
         fflush(stdout);
     }
     {
         char line[340];
-        snprintf(line, sizeof(line), "listening on http://%s/", address);
+        snprintf(line, sizeof(line), "listening on %s://%s/",
+                 ferry_server_is_https(server) ? "https" : "http", address);
         ferry_sd_ready(line);
     }
-    ferry_queue_node_tick(&queue, store, address, cfg->workers, 0);
+    /* The first config is now the live config's alone: a reload may free it. */
+    ferry_config_live_release(live, cfg);
+    cfg = NULL;
+    node_tick(live, &queue, store, address, 0);
     while (atomic_load(&serve_signals) == 0) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         /* Only this loop pings systemd's watchdog: a hung loop (a stuck store call, a
@@ -222,9 +282,11 @@ int ferry_cli_serve(const cli_opts *o)
         nanosleep(&ts, NULL);
         if (++ticks % 75 == 0) /* every 15 s */
             ferry_server_heartbeat(server);
-        ferry_queue_node_tick(&queue, store, address, cfg->workers, ticks);
+        node_tick(live, &queue, store, address, ticks);
+        if (atomic_exchange(&serve_sighup, false))
+            reload(server);
     }
-    stop_gracefully(cfg, store, address, server, scheduler, workers, ticks);
+    stop_gracefully(live, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
     ferry_notify_stop(sender); /* a delivery in flight is recorded, to be sent again */
@@ -238,6 +300,11 @@ out:
     }
     ferry_hub_free(hub);
     ferry_store_close(store);
-    ferry_config_free(cfg);
+    if (live != NULL) {
+        ferry_config_live_release(live, cfg);
+        ferry_config_live_free(live);
+    } else {
+        ferry_config_free(cfg);
+    }
     return status;
 }

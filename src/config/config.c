@@ -437,6 +437,49 @@ static const struct key_rule log_rules[] = {
      .nnames = NITEMS(log_levels), .def = FERRY_LOG_INFO},
 };
 
+#define TLS(member) offsetof(ferry_tls_spec, member)
+
+/* tls.cert and tls.key: resolved against the config's directory. */
+static ferry_rc check_tls_file(struct walk *w, const struct val *v, const struct key_rule *rule,
+                               void *obj, void *data)
+{
+    char **slot = (char **)((char *)data + rule->offset);
+    char *path = relative_to_config(obj, *slot);
+
+    (void)v;
+    if (path == NULL)
+        return ferry_config_oom(w);
+    free(*slot);
+    *slot = path;
+    return FERRY_OK;
+}
+
+static const struct key_rule tls_rules[] = {
+    {"cert", FERRY_KEY_STRING, .offset = TLS(cert), .fn = check_tls_file},
+    {"key", FERRY_KEY_STRING, .offset = TLS(key), .fn = check_tls_file},
+};
+
+/* The tls: section as a whole: both files or neither, readable, PEM, and the key the
+ * certificate's (loaded now, so a reload with a bad file is refused). */
+static ferry_rc check_tls(struct walk *w, const struct val *v, const struct key_rule *rule,
+                          void *obj, void *data)
+{
+    ferry_tls_spec *tls = &((ferry_config *)data)->tls;
+    ferry_err why;
+
+    (void)rule;
+    (void)obj;
+    if ((tls->cert == NULL) != (tls->key == NULL))
+        return ferry_config_fail(w, v->line, "HTTPS needs both cert and key");
+    if (tls->cert == NULL)
+        return FERRY_OK;
+    ferry_err_clear(&why);
+    if (ferry_tls_pair_load(tls->cert, tls->key, &tls->pair, &why) != FERRY_OK)
+        return why.code == FERRY_ENOMEM ? ferry_config_oom(w)
+                                        : ferry_config_fail(w, v->line, "%s", why.msg);
+    return FERRY_OK;
+}
+
 static const struct key_rule top_rules[] = {
     {"database", FERRY_KEY_STRING, .offset = TOP(database), .def_text = DEFAULT_DATABASE,
      .fn = ferry_config_database_check},
@@ -491,6 +534,8 @@ static const struct key_rule top_rules[] = {
      .fn = check_smtp},
     {"timezone", FERRY_KEY_STRING, .offset = TOP(timezone), .fn = ferry_config_timezone_check},
     {"log", FERRY_KEY_TABLE, .offset = TOP(log), .sub = log_rules, .nsub = NITEMS(log_rules)},
+    {"tls", FERRY_KEY_TABLE, .offset = TOP(tls), .sub = tls_rules, .nsub = NITEMS(tls_rules),
+     .fn = check_tls},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -674,7 +719,26 @@ void ferry_config_free(ferry_config *cfg)
     free(cfg->smtp.password_env);
     free(cfg->smtp.from);
     free(cfg->smtp.ca_file);
+    free(cfg->tls.cert);
+    free(cfg->tls.key);
+    ferry_tls_pair_unref(cfg->tls.pair);
     free(cfg);
+}
+
+void ferry_config_tls_keep(ferry_config *next, const ferry_config *cur)
+{
+    free(next->tls.cert);
+    free(next->tls.key);
+    ferry_tls_pair_unref(next->tls.pair);
+    next->tls.cert = cur->tls.cert != NULL ? strdup(cur->tls.cert) : NULL;
+    next->tls.key = cur->tls.key != NULL ? strdup(cur->tls.key) : NULL;
+    next->tls.pair = ferry_tls_pair_ref(cur->tls.pair);
+    if (next->tls.cert == NULL || next->tls.key == NULL) { /* out of memory: as if off */
+        free(next->tls.cert);
+        free(next->tls.key);
+        ferry_tls_pair_unref(next->tls.pair);
+        memset(&next->tls, 0, sizeof(next->tls));
+    }
 }
 
 const ferry_notify_list *ferry_config_notify_get(const ferry_config *cfg,

@@ -24,6 +24,7 @@
 #include "util/ipnet.h"
 #include "util/log.h"
 #include "util/notation.h"
+#include "util/tls.h"
 
 typedef enum {
     FERRY_TYPE_TEXT = 0,
@@ -493,6 +494,13 @@ typedef struct {
     size_t ntrusted_proxies;
 } ferry_proxy_auth_spec;
 
+/* tls: the HTTPS server's certificate and key (docs/config.md, "HTTPS"). */
+typedef struct {
+    char *cert;           /* the PEM certificate chain's path (resolved), or NULL: plain HTTP */
+    char *key;            /* the PEM private key's path (resolved) */
+    ferry_tls_pair *pair; /* both, loaded and checked at load (one reference, the config's) */
+} ferry_tls_spec;
+
 typedef struct {
     char *path;             /* the file it was loaded from */
     char *dir;              /* its directory: relative paths in the config are relative to it */
@@ -536,6 +544,7 @@ typedef struct {
     char *base_path; /* the prefix everything is served under ("/ferry"), or NULL: the root */
     char *timezone;  /* the zone of cron schedules without their own, or NULL: UTC */
     ferry_log_spec log;
+    ferry_tls_spec tls;
     ferry_sync_spec *syncs;
     size_t nsyncs;
 } ferry_config;
@@ -567,6 +576,9 @@ ferry_rc ferry_config_show(const char *text, size_t len, const char *name, const
 
 /* ferry_config_show() of the file at path. */
 ferry_rc ferry_config_show_file(const char *path, char **ret_yaml, ferry_err *err);
+/* Replaces next's tls: with a copy of cur's (its pair shared): what a server keeps serving
+ * when a reload would turn TLS on or off, which only a restart can. */
+void ferry_config_tls_keep(ferry_config *next, const ferry_config *cur);
 
 /* The sync named name, borrowed from cfg, or NULL. */
 const ferry_sync_spec *ferry_config_sync_get(const ferry_config *cfg, const char *name);

@@ -346,10 +346,11 @@ ferry_rc ferry_config_notify_finish(struct walk *w, ferry_config *cfg)
     w->pathlen = 0;
     if (rc == FERRY_OK && cfg->public_url == NULL) {
         const char *prefix = cfg->base_path != NULL ? cfg->base_path : "";
-        size_t n = strlen(cfg->listen) + strlen(prefix) + 8;
+        size_t n = strlen(cfg->listen) + strlen(prefix) + 9;
         if ((cfg->public_url = malloc(n)) == NULL)
             return ferry_config_oom(w);
-        snprintf(cfg->public_url, n, "http://%s%s", cfg->listen, prefix);
+        snprintf(cfg->public_url, n, "%s://%s%s", cfg->tls.cert != NULL ? "https" : "http",
+                 cfg->listen, prefix);
     }
     return rc;
 }

@@ -58,20 +58,21 @@ static json_t *audit_json(const ferry_audit_entry *e)
 /* ---- sessions ---- */
 
 /* The Set-Cookie value of a new session, or of its removal when id is NULL. Secure when the
- * request came through a TLS proxy (X-Forwarded-Proto: https). */
+ * server speaks HTTPS itself (tls:) or the request came through a TLS proxy
+ * (X-Forwarded-Proto: https). */
 static void session_cookie(struct ferry_server *srv, struct MHD_Connection *conn, const char *id,
                            char *out, size_t outlen)
 {
     const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
-    bool secure = proto != NULL && strcasecmp(proto, "https") == 0;
-
-    const char *base = srv->opt.config->base_path;
+    bool secure = srv->https || (proto != NULL && strcasecmp(proto, "https") == 0);
+    const ferry_config *cfg = ferry_http_config();
+    const char *base = cfg->base_path;
 
     /* Under base_path the cookie stays there: the host application's own pages on the same
      * host never receive it. */
     snprintf(out, outlen, "%s=%s; Path=%s/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
              FERRY_SESSION_COOKIE, id != NULL ? id : "", base != NULL ? base : "",
-             id != NULL ? srv->opt.config->session_max_ms / 1000 : 0L, secure ? "; Secure" : "");
+             id != NULL ? cfg->session_max_ms / 1000 : 0L, secure ? "; Secure" : "");
 }
 
 /* Starts a session for user: stores it, deletes the one the request came with (rotation),
@@ -81,6 +82,7 @@ static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *c
                               char csrf[FERRY_CSRF_MAX], ferry_err *err)
 {
     const char *old = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, FERRY_SESSION_COOKIE);
+    const ferry_config *cfg = ferry_http_config();
     char id[FERRY_SESSION_ID_MAX], hash[FERRY_TOKEN_HASH_HEX];
     ferry_rc rc;
 
@@ -89,8 +91,7 @@ static ferry_rc session_start(struct ferry_server *srv, struct MHD_Connection *c
         st->people->session_delete(st, hash, err);
         ferry_err_clear(err);
     }
-    st->people->session_purge(st, srv->opt.config->session_idle_ms, srv->opt.config->session_max_ms,
-                              err);
+    st->people->session_purge(st, cfg->session_idle_ms, cfg->session_max_ms, err);
     ferry_err_clear(err);
     if ((rc = ferry_session_new(id, hash, err)) != FERRY_OK ||
         (rc = st->people->session_add(st, user, hash, err)) != FERRY_OK) {

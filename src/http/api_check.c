@@ -16,6 +16,7 @@
 struct check_task {
     struct MHD_Connection *conn;
     struct ferry_server *srv;
+    const ferry_config *cfg; /* the request's, which it holds until the check is answered */
     const ferry_sync_spec *sync;
     char tenant[80];
     bool has_tenant;
@@ -32,11 +33,11 @@ static void check_run(void *ctx)
     ferry_err_clear(&t->err);
     /* A tenant the sync's tenants.query does not name is refused, as a run of it would be. */
     if (t->sync->tenants.query != NULL && t->has_tenant)
-        t->rc = ferry_tenants_allow(t->srv->opt.config, t->sync, t->tenant, &t->err);
+        t->rc = ferry_tenants_allow(t->cfg, t->sync, t->tenant, &t->err);
     else
         t->rc = FERRY_OK;
     if (t->rc == FERRY_OK)
-        t->rc = ferry_sync_check(t->srv->opt.config, t->sync, t->has_tenant ? t->tenant : NULL,
+        t->rc = ferry_sync_check(t->cfg, t->sync, t->has_tenant ? t->tenant : NULL,
                                  &t->srv->stopping, &t->report, &t->err);
     MHD_resume_connection(t->conn);
 }
@@ -48,15 +49,6 @@ void ferry_http_check_task_free(struct check_task *t)
     if (t->rc == FERRY_OK)
         ferry_check_report_done(&t->report);
     free(t);
-}
-
-static json_t *strings(char **items, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(items[i]));
-    return a;
 }
 
 static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
@@ -85,8 +77,9 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct check_task *t)
                         r->error == NULL ? json_integer(r->found.records) : json_null());
     json_object_set_new(o, "total",
                         r->found.total >= 0 ? json_integer(r->found.total) : json_null());
-    json_object_set_new(o, "unmapped", strings(r->found.unmapped, r->found.nunmapped));
-    json_object_set_new(o, "missing", strings(r->found.missing, r->found.nmissing));
+    json_object_set_new(o, "unmapped",
+                        ferry_http_strings_json(r->found.unmapped, r->found.nunmapped));
+    json_object_set_new(o, "missing", ferry_http_strings_json(r->found.missing, r->found.nmissing));
     json_object_set_new(o, "error", r->error != NULL ? json_string(r->error) : json_null());
     return ferry_http_reply_json(conn, MHD_HTTP_OK, o);
 }
@@ -114,6 +107,7 @@ enum MHD_Result ferry_http_get_check(struct ferry_server *srv, struct MHD_Connec
                                       "out of memory");
     t->conn = conn;
     t->srv = srv;
+    t->cfg = ferry_http_config();
     t->sync = sync;
     if (tenant != NULL) {
         snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);

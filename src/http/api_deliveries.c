@@ -57,7 +57,7 @@ enum MHD_Result ferry_http_get_deliveries(struct ferry_server *srv, struct MHD_C
     list = json_array();
     for (size_t i = 0; i < n; i++) {
         char where[1024];
-        endpoint_text(srv->opt.config, run.sync, d[i].endpoint, where, sizeof(where));
+        endpoint_text(ferry_http_config(), run.sync, d[i].endpoint, where, sizeof(where));
         json_array_append_new(list, ferry_delivery_to_json(&d[i], where[0] ? where : NULL));
     }
     ferry_deliveries_free(d, n);

@@ -221,5 +221,7 @@ enum MHD_Result ferry_http_get_events(struct ferry_server *srv, struct MHD_Conne
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
-    return ferry_http_queue(conn, MHD_HTTP_OK, resp);
+    ret = ferry_http_queue(conn, MHD_HTTP_OK, resp);
+    ferry_http_request_unpin(srv, req); /* a stream lasts: it must not keep a reloaded config */
+    return ret;
 }

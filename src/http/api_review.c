@@ -63,7 +63,7 @@ static enum MHD_Result decide(struct ferry_server *srv, struct MHD_Connection *c
     ferry_queue_decision d = {.who = req->who.user,
                               .comment = comment,
                               .admin = req->who.role >= FERRY_ROLE_ADMIN,
-                              .data_dir = srv->opt.config->data_dir};
+                              .data_dir = ferry_http_config()->data_dir};
     ferry_err_clear(&err);
     rc = approve ? ferry_queue_run_approve(&q, st, &d, req->id, &run, &err)
                  : ferry_queue_run_reject(&q, st, &d, req->id, false, &run, &err);
@@ -110,7 +110,7 @@ enum MHD_Result ferry_http_post_revert(struct ferry_server *srv, struct MHD_Conn
         return ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                       "force must be true or false");
     opt.store = st;
-    opt.config = srv->opt.config;
+    opt.config = ferry_http_config();
     opt.run_id = req->id;
     opt.force = force != NULL && json_is_true(force);
     opt.comment = comment;

@@ -98,7 +98,7 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
             /* Read now, as a run request would: the page's rows are the query's tenants. */
             ferry_tenant_list l;
             ferry_err_clear(&err);
-            if (ferry_tenants_read(srv->opt.config, sync, &l, &err) == FERRY_OK) {
+            if (ferry_tenants_read(ferry_http_config(), sync, &l, &err) == FERRY_OK) {
                 values = json_array();
                 for (size_t i = 0; i < l.n; i++)
                     json_array_append_new(values, json_string(l.values[i]));
@@ -135,7 +135,7 @@ static json_t *sync_json(struct ferry_server *srv, const request *req, ferry_sto
 enum MHD_Result ferry_http_get_syncs(struct ferry_server *srv, struct MHD_Connection *conn,
                                      request *req)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     json_t *list = json_array();
     ferry_store *st;
     ferry_err err;
@@ -216,7 +216,7 @@ enum MHD_Result ferry_http_post_run(struct ferry_server *srv, struct MHD_Connect
         return ret;
     ferry_err_clear(&err);
     if (sync->tenants.query != NULL &&
-        ferry_tenants_allow(srv->opt.config, sync, tenant, &err) != FERRY_OK)
+        ferry_tenants_allow(ferry_http_config(), sync, tenant, &err) != FERRY_OK)
         return err.code == FERRY_EINVAL
                    ? ferry_http_reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                                             "sync '%s', tenant %.64s: %s", sync->name, tenant,

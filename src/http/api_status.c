@@ -55,7 +55,7 @@ static json_t *stats_json(const ferry_sync_stats *st)
 enum MHD_Result ferry_http_get_stats(struct ferry_server *srv, struct MHD_Connection *conn,
                                      request *req)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     json_t *syncs = json_object();
     ferry_sync_stats st;
     ferry_store *store;
@@ -85,7 +85,7 @@ enum MHD_Result ferry_http_get_stats(struct ferry_server *srv, struct MHD_Connec
 static ferry_rc format_store_gauges(struct ferry_server *srv, ferry_store *store, ferry_buf *b,
                                     ferry_err *err)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     ferry_sync_stats *st = calloc(cfg->nsyncs + 1, sizeof(*st));
     ferry_last_success *last = NULL;
     size_t nlast = 0, nstats = 0;
@@ -167,7 +167,7 @@ static void format_process(struct ferry_server *srv, ferry_buf *b)
 enum MHD_Result ferry_http_get_metrics(struct ferry_server *srv, struct MHD_Connection *conn,
                                        request *req)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     struct MHD_Response *resp;
     ferry_store *store;
     ferry_err err;
@@ -224,7 +224,7 @@ static bool store_writable(struct ferry_server *srv, ferry_store *st, char *why,
         snprintf(address, sizeof(address), "%s:%u", host, (unsigned)port);
         ferry_err_clear(&err);
         srv->health_writable =
-            st->cluster->node_beat(st, address, srv->opt.config->workers, &err) == FERRY_OK;
+            st->cluster->node_beat(st, address, ferry_http_config()->workers, &err) == FERRY_OK;
         snprintf(srv->health_error, sizeof(srv->health_error), "%s", err.msg);
         /* A request answered before the daemon's port was known checks again at the next. */
         srv->health_checked_ms = port != 0 ? now : 0;
@@ -368,7 +368,7 @@ enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connec
             nodes = more;
             memset(&nodes[nnodes], 0, sizeof(nodes[nnodes]));
             nodes[nnodes].id = strdup(self);
-            nodes[nnodes].workers = srv->opt.config->workers;
+            nodes[nnodes].workers = ferry_http_config()->workers;
             if (nodes[nnodes].id != NULL)
                 nnodes++;
         }
@@ -398,9 +398,10 @@ enum MHD_Result ferry_http_get_nodes(struct ferry_server *srv, struct MHD_Connec
             json_array_append_new(orphans, j);
         }
     }
-    body = json_pack("{s:s, s:I, s:I, s:o, s:o}", "self", self, "live_within_ms",
-                     (json_int_t)NODE_LIVE_MS, "lease_ms", (json_int_t)srv->opt.config->lease_ms,
-                     "nodes", list, "runs_without_live_node", orphans);
+    body =
+        json_pack("{s:s, s:I, s:I, s:o, s:o}", "self", self, "live_within_ms",
+                  (json_int_t)NODE_LIVE_MS, "lease_ms", (json_int_t)ferry_http_config()->lease_ms,
+                  "nodes", list, "runs_without_live_node", orphans);
     ferry_nodes_free(nodes, nnodes);
     ferry_runs_free(runs, nruns);
     return ferry_http_reply_json(conn, MHD_HTTP_OK, body);

@@ -48,7 +48,7 @@ static bool secret_equal(const char *a, const char *b)
 bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, ferry_http_auth_kind kind,
                                          const char *secret_hash, const char *user, int64_t exp_s)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg;
     ferry_principal who;
     ferry_user u;
     ferry_store *st;
@@ -68,10 +68,12 @@ bool ferry_http_gate_credential_is_valid(struct ferry_server *srv, ferry_http_au
         return rc != FERRY_ENOTFOUND;
     }
     memset(&who, 0, sizeof(who));
+    cfg = ferry_config_live_acquire(srv->opt.live); /* an event stream's: no request's */
     rc = kind == FERRY_HTTP_AUTH_SESSION
              ? st->people->session_auth(st, secret_hash, cfg->session_idle_ms, cfg->session_max_ms,
                                         &who, &err)
              : st->people->token_auth(st, secret_hash, &who, &err);
+    ferry_config_live_release(srv->opt.live, cfg);
     ferry_principal_done(&who);
     return rc == FERRY_OK || rc != FERRY_ENOTFOUND;
 }
@@ -116,9 +118,9 @@ static bool authenticate_embed(struct ferry_server *srv, struct MHD_Connection *
         return false;
     }
     ferry_err_clear(&err);
-    if (ferry_embed_token_verify(token, srv->embed_secret, srv->embed_secret_len,
-                                 ferry_time_now_ms() / 1000,
-                                 srv->opt.config->embed.max_age_ms / 1000, c, &err) != FERRY_OK) {
+    if (ferry_embed_token_verify(
+            token, srv->embed_secret, srv->embed_secret_len, ferry_time_now_ms() / 1000,
+            ferry_http_config()->embed.max_age_ms / 1000, c, &err) != FERRY_OK) {
         free(c);
         ferry_log(FERRY_LOG_INFO, "msg=\"embed token refused\" client=%s why=\"%s\"", req->client,
                   err.msg);
@@ -145,7 +147,7 @@ static bool authenticate_embed(struct ferry_server *srv, struct MHD_Connection *
 static bool authenticate_header(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
                                 const char *name, enum MHD_Result *ret)
 {
-    const char *header = srv->opt.config->auth.trusted_header;
+    const char *header = ferry_http_config()->auth.trusted_header;
     ferry_store *st;
     ferry_user u;
     ferry_err err;
@@ -199,7 +201,7 @@ static bool looks_like_jwt(const char *token)
 static bool authenticate(struct ferry_server *srv, struct MHD_Connection *conn, request *req,
                          bool *metrics_ok, enum MHD_Result *ret)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *cookie, *named;
     ferry_store *st;
@@ -291,7 +293,7 @@ bool ferry_http_gate_pass(struct ferry_server *srv, struct MHD_Connection *conn,
     const char *csrf;
 
     if (route->access == FERRY_HTTP_ACCESS_PUBLIC ||
-        (route->access == FERRY_HTTP_ACCESS_METRICS && srv->opt.config->metrics_token == NULL))
+        (route->access == FERRY_HTTP_ACCESS_METRICS && ferry_http_config()->metrics_token == NULL))
         return true;
     if (!authenticate(srv, conn, req, &metrics_ok, ret))
         return false;

@@ -76,6 +76,7 @@ struct ferry_server {
     ferry_throttle *throttle_address;   /* login failures per client address */
     ferry_taskpool *hashing;            /* password hashing, a few at a time */
     ferry_taskpool *checking;           /* connection checks (api_check.c) */
+    bool https;                         /* tls: the listener speaks TLS (server.c's pair) */
     unsigned char *embed_secret;        /* embed.secret_env's value, or NULL: off */
     size_t embed_secret_len;
     char dummy_hash[FERRY_PASSWORD_HASH_MAX]; /* verified when a user does not exist */
@@ -140,6 +141,7 @@ typedef struct {
     char client[FERRY_IPNET_ADDR_MAX];     /* the client's address (behind trusted_proxies) */
     char peer[FERRY_IPNET_ADDR_MAX];       /* the connection's own peer address */
     const char *cors_origin;               /* its Origin, when cors_origins allows it */
+    const ferry_config *config; /* acquired when the request starts, released when it ends */
     /* Set by a handler that suspended the connection for password work. */
     pw_task *task;
     struct check_task *check; /* set by GET /api/syncs/{name}/check while it runs */
@@ -236,8 +238,18 @@ int ferry_http_body_string(json_t *doc, const char *name, bool required, const c
 
 /* ---- reply.c: answers, and reading queries, bodies and syncs ---- */
 
-/* This thread's store connection, opened on first use (borrowed); NULL with err set. */
+/* This thread's store connection, opened on first use (borrowed); NULL with err set. A run
+ * it ends owes the deliveries of the request's config (ferry_http_config()). */
 ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err);
+/* The config of the request this thread answers (set by server.c for each call of a
+ * request; the request holds it until it completes), or NULL outside a request (an event
+ * stream's reads, which acquire their own from srv->opt.live). */
+const ferry_config *ferry_http_config(void);
+void ferry_http_set_config(const ferry_config *cfg);
+/* Releases req's config now, its answer queued: an event stream, which lasts, keeps no config
+ * (what it reads later it acquires for that read). ferry_http_config() is NULL for the rest
+ * of this call. */
+void ferry_http_request_unpin(struct ferry_server *srv, request *req);
 /* Queues resp (consumed) with status: records the status for /metrics and adds the CORS
  * headers when the request's origin is allowed. Every answer goes through it. */
 enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
@@ -281,6 +293,8 @@ bool ferry_http_request_string(struct MHD_Connection *conn, request *req, const 
 const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
                                                struct MHD_Connection *conn, const request *req,
                                                enum MHD_Result *ret);
+/* The strings v (n of them) as a new JSON array. */
+json_t *ferry_http_strings_json(char *const *v, size_t n);
 /* Records an administrative action in the audit log (failures are logged, not fatal). */
 void ferry_http_audit(struct ferry_server *srv, const request *req, const char *action,
                       const char *target, const char *fmt, ...)
@@ -294,6 +308,7 @@ ferry_http_handler ferry_http_get_ready;
 ferry_http_handler ferry_http_get_metrics;
 ferry_http_handler ferry_http_get_stats;
 ferry_http_handler ferry_http_get_nodes;
+ferry_http_handler ferry_http_post_config_reload; /* api_config.c */
 /* api_runs.c */
 ferry_http_handler ferry_http_get_syncs;
 ferry_http_handler ferry_http_post_run;

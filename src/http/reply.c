@@ -22,9 +22,22 @@ static _Thread_local unsigned last_status;
 /* The request's Origin when cors_origins allows it (its answers say so), or NULL. */
 static _Thread_local const char *cors_origin;
 
+/* The config of the request this thread answers (server.c sets it). */
+static _Thread_local const ferry_config *request_config;
+
 void ferry_http_set_cors(const char *origin)
 {
     cors_origin = origin;
+}
+
+const ferry_config *ferry_http_config(void)
+{
+    return request_config;
+}
+
+void ferry_http_set_config(const ferry_config *cfg)
+{
+    request_config = cfg;
 }
 
 enum MHD_Result ferry_http_queue(struct MHD_Connection *conn, unsigned status,
@@ -62,13 +75,23 @@ unsigned ferry_http_last_status(void)
 ferry_store *ferry_http_store(struct ferry_server *srv, ferry_err *err)
 {
     ferry_store *st = pthread_getspecific(srv->store_key);
+    const ferry_config *cfg = request_config;
 
-    if (st != NULL)
-        return st;
-    if (ferry_store_open(srv->opt.config->database, srv->opt.config->dir, &st, err) != FERRY_OK)
-        return NULL;
-    ferry_notify_attach(st, srv->opt.config); /* a queued run cancelled owes its deliveries */
-    pthread_setspecific(srv->store_key, st);
+    if (st == NULL) {
+        /* database is a setting a reload does not change: any config names the same. */
+        const ferry_config *any = cfg != NULL ? cfg : ferry_config_live_acquire(srv->opt.live);
+        ferry_rc rc = ferry_store_open(any->database, any->dir, &st, err);
+        if (any != cfg)
+            ferry_config_live_release(srv->opt.live, any);
+        if (rc != FERRY_OK)
+            return NULL;
+        pthread_setspecific(srv->store_key, st);
+    }
+    /* A queued run cancelled owes its deliveries, as the request's config says. */
+    if (cfg != NULL)
+        ferry_notify_attach(st, cfg);
+    else
+        ferry_store_planner_set(st, NULL);
     return st;
 }
 
@@ -310,7 +333,7 @@ const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
                                                struct MHD_Connection *conn, const request *req,
                                                enum MHD_Result *ret)
 {
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
 
     for (size_t i = 0; i < cfg->nsyncs; i++) {
         if (strcmp(cfg->syncs[i].name, req->arg) == 0)
@@ -321,6 +344,15 @@ const ferry_sync_spec *ferry_http_request_sync(struct ferry_server *srv,
     *ret = ferry_http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
                                   "there is no sync named '%.64s'", req->arg);
     return NULL;
+}
+
+json_t *ferry_http_strings_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
 }
 
 void ferry_http_audit(struct ferry_server *srv, const request *req, const char *action,

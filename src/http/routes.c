@@ -61,6 +61,8 @@ const ferry_http_route ferry_http_routes[] = {
     {"GET", "/api/nodes", USER, VIEWER, "reading nodes", ferry_http_get_nodes},
     {"POST", "/api/deliveries/{name}/redeliver", USER, OPERATOR, "redelivering",
      ferry_http_post_redeliver},
+    {"POST", "/api/config/reload", USER, ADMIN, "reloading the config",
+     ferry_http_post_config_reload},
 };
 const size_t ferry_http_nroutes = sizeof(ferry_http_routes) / sizeof(ferry_http_routes[0]);
 _Static_assert(sizeof(ferry_http_routes) / sizeof(ferry_http_routes[0]) <= FERRY_HTTP_ROUTES_MAX,

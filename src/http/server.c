@@ -13,7 +13,17 @@
  * called again when the work is done. Every answer is counted for /metrics under its route.
  *
  * Store connections: one per libmicrohttpd thread, opened on first use and closed by a
- * thread-specific destructor when the thread ends. */
+ * thread-specific destructor when the thread ends.
+ *
+ * Config: each request acquires the live config when it starts and releases it when it
+ * completes; its handlers read it through ferry_http_config(). An event stream's later reads
+ * are not the request's calls: what they need of the config they acquire for that use.
+ *
+ * HTTPS (tls: in the config): GnuTLS asks for the certificate of each new connection through
+ * tls_certificate(), which hands out the pair a reload installed last. GnuTLS reads the pair
+ * during the handshake, after the callback returned, so a replaced pair is kept until the
+ * server stops (a reload of a changed certificate keeps one more). The callback has no
+ * argument of its own, so the pair is the process's: one HTTPS server per process. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -27,6 +37,7 @@
 
 #include "http/internal.h"
 #include "util/ipnet.h"
+#include "util/log.h"
 #include "util/password.h"
 #include "util/timeutil.h"
 
@@ -37,6 +48,14 @@
 #define HEADER_MEMORY (32 * 1024) /* per connection: larger request headers are refused (431) */
 #define STREAM_DRAIN_MS 2000      /* a stop waits this long at most for event streams to end */
 #define EMBED_SECRET_MIN 32       /* bytes of embed.secret_env's secret: HS256's key size */
+
+/* The certificate and key new HTTPS connections get (tls_certificate()). */
+static struct {
+    pthread_mutex_t lock;     /* protects pair, retired and nretired */
+    ferry_tls_pair *pair;     /* NULL: no HTTPS server */
+    ferry_tls_pair **retired; /* replaced by reloads: freed when the server stops */
+    size_t nretired;
+} tls = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0};
 
 const unsigned ferry_counted_status[NSTATUS] = {200, 201, 202, 204, 304, 400, 401, 403,
                                                 404, 405, 409, 413, 429, 500, 503};
@@ -101,7 +120,7 @@ static void client_address(struct ferry_server *srv, struct MHD_Connection *conn
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = ferry_http_config();
     ferry_buf xff;
 
     peer[0] = '\0';
@@ -241,7 +260,7 @@ static enum MHD_Result on_headers(struct ferry_server *srv, struct MHD_Connectio
 {
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-    const ferry_config *cfg = srv->opt.config;
+    const ferry_config *cfg = req->config;
     enum MHD_Result ret = MHD_YES;
 
     if (has_bare_cr(conn, url))
@@ -303,26 +322,13 @@ static void request_log(const request *req, const char *method, const char *url,
 
 static enum MHD_Result answer(struct ferry_server *srv, struct MHD_Connection *conn,
                               const char *url, const char *method, const char *upload_data,
-                              size_t *upload_data_size, void **con_cls)
+                              size_t *upload_data_size, request *req, bool first)
 {
-    request *req = *con_cls;
     enum MHD_Result ret;
     size_t col = NSTATUS;
 
-    ferry_http_set_status(0);
-    ferry_http_set_cors(req != NULL ? req->cors_origin : NULL);
-    if (req != NULL)
-        ferry_log_context_set_request(req->request_id);
-    if (req == NULL) {
-        req = calloc(1, sizeof(*req));
-        if (req == NULL)
-            return MHD_NO;
-        req->server = srv;
-        req->started_ms = ferry_time_mono_ms();
-        request_id_set(conn, req);
-        ferry_log_context_set_request(req->request_id);
+    if (first) {
         ferry_buf_init(&req->body, srv->opt.max_body_bytes);
-        *con_cls = req;
         ferry_http_guard_head_done(srv->guard, conn);
         ret = on_headers(srv, conn, url, method, req);
     } else if (*upload_data_size > 0) {
@@ -352,15 +358,44 @@ static enum MHD_Result answer(struct ferry_server *srv, struct MHD_Connection *c
     return ret;
 }
 
-/* Each call of a request runs with its id in the thread's log context, and only then. */
+void ferry_http_request_unpin(struct ferry_server *srv, request *req)
+{
+    ferry_http_set_config(NULL);
+    ferry_http_set_cors(NULL);
+    req->cors_origin = NULL; /* it pointed into the config */
+    ferry_config_live_release(srv->opt.live, req->config);
+    req->config = NULL;
+}
+
+/* Each call of a request: the request holds the config current when it started until it
+ * completes (on_completed), and this thread's calls see it through ferry_http_config(); each
+ * call runs with the request's id in the thread's log context, and only then. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
+    struct ferry_server *srv = cls;
+    request *req = *con_cls;
+    bool first = req == NULL;
     enum MHD_Result ret;
 
     (void)version;
-    ret = answer(cls, conn, url, method, upload_data, upload_data_size, con_cls);
+    ferry_http_set_status(0);
+    ferry_http_set_cors(req != NULL ? req->cors_origin : NULL);
+    if (req == NULL) {
+        req = calloc(1, sizeof(*req));
+        if (req == NULL)
+            return MHD_NO;
+        req->server = srv;
+        req->started_ms = ferry_time_mono_ms();
+        request_id_set(conn, req);
+        req->config = ferry_config_live_acquire(srv->opt.live);
+        *con_cls = req;
+    }
+    ferry_log_context_set_request(req->request_id);
+    ferry_http_set_config(req->config);
+    ret = answer(srv, conn, url, method, upload_data, upload_data_size, req, first);
+    ferry_http_set_config(NULL);
     ferry_log_context_clear();
     return ret;
 }
@@ -388,6 +423,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     ferry_http_check_task_free(req->check);
     json_decref(req->doc);
+    ferry_config_live_release(srv->opt.live, req->config);
     free(req);
     *con_cls = NULL;
 }
@@ -439,9 +475,9 @@ static const ferry_throttle_policy address_policy = {.free_failures = 20,
 /* embed.secret_env's secret, read once at start: a server without it refuses to start rather
  * than refuse every embed token later. It is kept only here and wiped when the server
  * stops; messages name the variable, never its value. */
-static ferry_rc embed_secret_load(struct ferry_server *srv, ferry_err *err)
+static ferry_rc embed_secret_load(struct ferry_server *srv, const ferry_config *cfg, ferry_err *err)
 {
-    const char *name = srv->opt.config->embed.secret_env;
+    const char *name = cfg->embed.secret_env;
     const char *value;
 
     if (name == NULL)
@@ -462,6 +498,70 @@ static ferry_rc embed_secret_load(struct ferry_server *srv, ferry_err *err)
     return FERRY_OK;
 }
 
+/* GnuTLS's gnutls_certificate_retrieve_function2: the pair installed last, for every
+ * client (Ferry serves one name). */
+static int tls_certificate(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                           gnutls_privkey_t *pkey)
+{
+    int rc = -1;
+
+    (void)session;
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    pthread_mutex_lock(&tls.lock);
+    if (tls.pair != NULL) {
+        *pcert = tls.pair->chain;
+        *pcert_length = tls.pair->nchain;
+        *pkey = tls.pair->key;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&tls.lock);
+    return rc;
+}
+
+/* Serves pair (a new reference taken) to new connections from now on. False when memory ran
+ * out (the current pair stays). */
+static bool tls_install(ferry_tls_pair *pair)
+{
+    ferry_tls_pair **grown;
+
+    pthread_mutex_lock(&tls.lock);
+    if (pair == tls.pair) {
+        pthread_mutex_unlock(&tls.lock);
+        return true;
+    }
+    if (tls.pair != NULL) {
+        grown = realloc(tls.retired, (tls.nretired + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            pthread_mutex_unlock(&tls.lock);
+            return false;
+        }
+        tls.retired = grown;
+        tls.retired[tls.nretired++] = tls.pair;
+    }
+    tls.pair = ferry_tls_pair_ref(pair);
+    pthread_mutex_unlock(&tls.lock);
+    return true;
+}
+
+/* Once the daemon has stopped: no handshake uses a pair any more. */
+static void tls_forget(void)
+{
+    pthread_mutex_lock(&tls.lock);
+    for (size_t i = 0; i < tls.nretired; i++)
+        ferry_tls_pair_unref(tls.retired[i]);
+    free(tls.retired);
+    tls.retired = NULL;
+    tls.nretired = 0;
+    ferry_tls_pair_unref(tls.pair);
+    tls.pair = NULL;
+    pthread_mutex_unlock(&tls.lock);
+}
+
 static void server_free(struct ferry_server *srv)
 {
     if (srv->embed_secret != NULL)
@@ -476,19 +576,19 @@ static void server_free(struct ferry_server *srv)
     free(srv);
 }
 
-ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_server,
-                            ferry_err *err)
+/* ferry_server_start() with the config current at start (the listener's settings, which a
+ * reload does not change). On failure srv is freed. */
+static ferry_rc start(struct ferry_server *srv, const ferry_server_options *opt,
+                      const ferry_config *cfg, ferry_err *err)
 {
-    struct ferry_server *srv = calloc(1, sizeof(*srv));
-    const ferry_config *cfg = opt->config;
     unsigned char random_password[24];
     char dummy[2 * sizeof(random_password) + 1];
     struct sockaddr_in addr;
     const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     ferry_rc rc;
 
-    if (srv == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "allocating the server");
     srv->opt = *opt;
     if (srv->opt.threads == 0)
         srv->opt.threads = 2;
@@ -497,7 +597,7 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
     if (srv->opt.max_connections == 0)
         srv->opt.max_connections = (unsigned)cfg->max_connections;
     if ((rc = parse_listen(opt->listen, &addr, err)) != FERRY_OK ||
-        (rc = embed_secret_load(srv, err)) != FERRY_OK) {
+        (rc = embed_secret_load(srv, cfg, err)) != FERRY_OK) {
         server_free(srv);
         return rc;
     }
@@ -527,20 +627,33 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
         server_free(srv);
         return rc;
     }
+    if (cfg->tls.pair != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+            MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
+            server_free(srv);
+            return ferry_err_set(err, FERRY_ECONFIG,
+                                 "tls: this libmicrohttpd was built without HTTPS (GnuTLS)");
+        }
+        if (!tls_install(cfg->tls.pair)) {
+            server_free(srv);
+            return ferry_err_set(err, FERRY_ENOMEM, "installing the certificate");
+        }
+        flags |= MHD_USE_TLS;
+        srv->https = true;
+    }
     pthread_key_create(&srv->store_key, store_destructor);
     /* The guard keeps max_connections (guard.c); libmicrohttpd's own limit, which it divides
      * among its threads, lets each thread hold that many and connections being closed, so a
      * new connection reaches the guard, which makes room for it by closing a slow one. */
     srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opt.threads, MHD_OPTION_CONNECTION_LIMIT,
         ((unsigned)srv->opt.max_connections + 64) * (unsigned)srv->opt.threads,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->idle_timeout_ms + 999) / 1000),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, ferry_http_guard_notify_cb, srv->guard,
+        srv->https ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tls_certificate,
         MHD_OPTION_END);
     if (srv->daemon == NULL) {
         pthread_key_delete(srv->store_key);
@@ -550,6 +663,24 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info != NULL ? info->port : ntohs(addr.sin_port);
+    return FERRY_OK;
+}
+
+ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_server,
+                            ferry_err *err)
+{
+    struct ferry_server *srv = calloc(1, sizeof(*srv));
+    const ferry_config *cfg = ferry_config_live_acquire(opt->live); /* released below */
+    ferry_rc rc;
+
+    if (srv == NULL) {
+        ferry_config_live_release(opt->live, cfg);
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the server");
+    }
+    rc = start(srv, opt, cfg, err);
+    ferry_config_live_release(opt->live, cfg);
+    if (rc != FERRY_OK)
+        return rc;
     *ret_server = srv;
     return FERRY_OK;
 }
@@ -557,6 +688,73 @@ ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_
 uint16_t ferry_server_port(const ferry_server *server)
 {
     return server->port;
+}
+
+bool ferry_server_is_https(const ferry_server *server)
+{
+    return server->https;
+}
+
+/* The names of v joined with commas, for the log line (cut at outlen). */
+static const char *names_text(char **v, size_t n, char *out, size_t outlen)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < outlen; i++) {
+        int w = snprintf(out + used, outlen - used, "%s%s", i > 0 ? "," : "", v[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return out;
+}
+
+ferry_rc ferry_server_reload(ferry_server *server, const char *by, ferry_config_reload *ret,
+                             ferry_err *err)
+{
+    ferry_config_reload r;
+    char added[512], removed[512];
+    json_t *event;
+    char *data;
+
+    if (ferry_config_live_reload(server->opt.live, &r, err) != FERRY_OK) {
+        ferry_log(FERRY_LOG_ERROR,
+                  "msg=\"config reload refused: the old config keeps serving\" "
+                  "by=\"%s\" error=\"%s\"",
+                  by, err->msg);
+        return err->code;
+    }
+    {
+        const ferry_config *cfg = ferry_config_live_acquire(server->opt.live);
+        ferry_log_configure(cfg->log.format, cfg->log.level);
+        ferry_config_live_release(server->opt.live, cfg);
+    }
+    if (server->https) {
+        const ferry_config *cfg = ferry_config_live_acquire(server->opt.live);
+        if (cfg->tls.pair != NULL && !tls_install(cfg->tls.pair))
+            ferry_log(FERRY_LOG_ERROR,
+                      "msg=\"the new certificate is not served: out of memory\" by=\"%s\"", by);
+        ferry_config_live_release(server->opt.live, cfg);
+    }
+    for (size_t i = 0; i < r.nwarnings; i++)
+        ferry_log(FERRY_LOG_WARN, "msg=\"%s\" by=\"%s\"", r.warnings[i], by);
+    ferry_log(FERRY_LOG_INFO,
+              "msg=\"config reloaded\" by=\"%s\" syncs=%zu added=\"%s\" "
+              "removed=\"%s\"",
+              by, r.nsyncs, names_text(r.added, r.nadded, added, sizeof(added)),
+              names_text(r.removed, r.nremoved, removed, sizeof(removed)));
+    event = json_pack("{s:o, s:o, s:o}", "syncs", ferry_http_strings_json(r.syncs, r.nsyncs),
+                      "added", ferry_http_strings_json(r.added, r.nadded), "removed",
+                      ferry_http_strings_json(r.removed, r.nremoved));
+    data = event != NULL ? json_dumps(event, JSON_COMPACT) : NULL;
+    /* This node's own news (another node reloads its own file): not passed to the bus. */
+    if (data != NULL)
+        ferry_hub_publish_relayed(server->opt.hub, "config.reloaded", NULL, data);
+    free(data);
+    json_decref(event);
+    *ret = r;
+    return FERRY_OK;
 }
 
 void ferry_server_heartbeat(ferry_server *server)
@@ -599,5 +797,7 @@ void ferry_server_stop(ferry_server *server)
     ferry_http_guard_stop(server->guard);
     MHD_stop_daemon(server->daemon);
     pthread_key_delete(server->store_key);
+    if (server->https)
+        tls_forget();
     server_free(server);
 }

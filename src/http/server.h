@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "events/bus.h"
 #include "events/hub.h"
 #include "queue/scheduler.h"
@@ -21,7 +22,7 @@
 typedef struct ferry_server ferry_server;
 
 typedef struct {
-    const ferry_config *config; /* borrowed, outlives the server */
+    ferry_config_live *live;    /* borrowed, outlives the server; acquired per request */
     ferry_hub *hub;             /* borrowed */
     ferry_workers *workers;     /* borrowed */
     ferry_scheduler *scheduler; /* borrowed, may be NULL */
@@ -35,6 +36,19 @@ typedef struct {
 /* Starts listening. On success *ret_server is owned by the caller (ferry_server_stop()). */
 ferry_rc ferry_server_start(const ferry_server_options *opt, ferry_server **ret_server,
                             ferry_err *err);
+
+/* Reloads the config file and installs it (ferry_config_live_reload()): new requests, runs,
+ * schedule ticks and deliveries use it; with tls:, new connections get its certificate. The
+ * outcome is logged (a refusal at error level, with the config's error) and a success is
+ * published on the hub as config.reloaded ({"syncs", "added", "removed"}). by names who
+ * asked ("SIGHUP", a user), for the log. On success *ret is filled (the caller frees it with
+ * ferry_config_reload_done()); on failure nothing changed and err holds the config's error
+ * (file:line: key). One reload at a time; any thread. */
+ferry_rc ferry_server_reload(ferry_server *server, const char *by, ferry_config_reload *ret,
+                             ferry_err *err);
+
+/* True when the server speaks HTTPS (tls: in the config it started with). */
+bool ferry_server_is_https(const ferry_server *server);
 
 /* The port actually bound. */
 uint16_t ferry_server_port(const ferry_server *server);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -34,9 +35,9 @@ void ferry_notify_sign(const char *secret, const char *previous, int64_t t, cons
 
 typedef struct ferry_notify ferry_notify;
 
-/* Starts the sender threads, each with a store connection of its own. cfg is borrowed and
- * must outlive them. */
-ferry_rc ferry_notify_start(const ferry_config *cfg, ferry_notify **ret, ferry_err *err);
+/* Starts the sender threads, each with a store connection of its own. live is borrowed and
+ * must outlive them; each delivery uses the config current when it is attempted. */
+ferry_rc ferry_notify_start(ferry_config_live *live, ferry_notify **ret, ferry_err *err);
 
 /* Stops the threads (a delivery in flight is cut short and recorded as an attempt to try
  * again at once) and frees them; NULL is allowed. */

@@ -19,8 +19,9 @@
  * jitter) until 24 h after the delivery was made, when it is given up (failed).
  *
  * Threads: each sender's state is its own (its store, client and jitter seed); they share
- * the config (read only) and the stop flag (atomic), which ferry_notify_stop() sets and
- * signals under the lock of the condition they wait on. */
+ * the live config (each delivery acquires the current one and releases it once its attempt
+ * is made, so a reload's endpoints apply from the next delivery) and the stop flag (atomic), which
+ * ferry_notify_stop() sets and signals under the lock of the condition they wait on. */
 #include "notify/notify.h"
 
 #include <pthread.h>
@@ -50,7 +51,7 @@
 #define SENDERS 2 /* threads: an endpoint that times out does not hold up every other one */
 
 struct ferry_notify {
-    const ferry_config *cfg;
+    ferry_config_live *live; /* acquired per delivery */
     pthread_t threads[SENDERS];
     int nthreads;
     pthread_mutex_t lock; /* protects wake */
@@ -95,10 +96,10 @@ typedef struct {
 } outcome;
 
 /* POSTs body to the webhook e, signed. */
-static void post(ferry_notify *n, ferry_http_client *http, const ferry_notify_spec *e,
-                 const ferry_delivery *d, const char *body, outcome *out)
+static void post(ferry_notify *n, const ferry_config *cfg, ferry_http_client *http,
+                 const ferry_notify_spec *e, const ferry_delivery *d, const char *body,
+                 outcome *out)
 {
-    const ferry_config *cfg = n->cfg;
     ferry_net_policy policy = {cfg->allow_private, cfg->allow_hosts, cfg->nallow_hosts};
     char sig[FERRY_NOTIFY_SIGNATURE_MAX], h_sig[FERRY_NOTIFY_SIGNATURE_MAX + 32], h_id[96];
     char where[512];
@@ -142,10 +143,10 @@ static void post(ferry_notify *n, ferry_http_client *http, const ferry_notify_sp
 }
 
 /* Sends the e-mail of run to e's recipients through smtp:. */
-static void mail(ferry_notify *n, ferry_store *st, const ferry_notify_spec *e,
+static void mail(const ferry_config *cfg, ferry_store *st, const ferry_notify_spec *e,
                  const ferry_sync_spec *sync, const ferry_run *run, outcome *out)
 {
-    const ferry_smtp_spec *s = &n->cfg->smtp;
+    const ferry_smtp_spec *s = &cfg->smtp;
     ferry_smtp_server srv = {s->url, NULL, NULL, s->from, s->ca_file, !s->starttls, TIMEOUT_MS * 3};
     char *subject = NULL, *text = NULL;
     ferry_err err;
@@ -162,18 +163,17 @@ static void mail(ferry_notify *n, ferry_store *st, const ferry_notify_spec *e,
             return;
         }
     }
-    if (ferry_notify_email_text(st, n->cfg, sync, run, &subject, &text, &err) != FERRY_OK ||
+    if (ferry_notify_email_text(st, cfg, sync, run, &subject, &text, &err) != FERRY_OK ||
         ferry_smtp_send(&srv, (const char *const *)e->to, e->nto, subject, text, &err) != FERRY_OK)
         snprintf(out->error, sizeof(out->error), "%s", err.msg);
     free(subject);
     free(text);
 }
 
-/* Makes one attempt at d; out says how it went. */
-static void attempt(ferry_notify *n, ferry_store *st, ferry_http_client *http,
-                    const ferry_delivery *d, outcome *out)
+/* Makes one attempt at d with cfg's endpoints; out says how it went. */
+static void attempt(ferry_notify *n, const ferry_config *cfg, ferry_store *st,
+                    ferry_http_client *http, const ferry_delivery *d, outcome *out)
 {
-    const ferry_config *cfg = n->cfg;
     const ferry_sync_spec *sync;
     const ferry_notify_list *list;
     const ferry_notify_spec *e;
@@ -198,7 +198,7 @@ static void attempt(ferry_notify *n, ferry_store *st, ferry_http_client *http,
                  strcmp(d->kind, "email") == 0 ? "n" : "",
                  strcmp(d->kind, "email") == 0 ? "email" : "webhook");
     } else if (strcmp(d->kind, "email") == 0) {
-        mail(n, st, e, sync, &run, out);
+        mail(cfg, st, e, sync, &run, out);
     } else {
         ferry_rc rc =
             strcmp(d->kind, "records") == 0
@@ -207,7 +207,7 @@ static void attempt(ferry_notify *n, ferry_store *st, ferry_http_client *http,
         if (rc != FERRY_OK)
             snprintf(out->error, sizeof(out->error), "%s", err.msg);
         else
-            post(n, http, e, d, body, out);
+            post(n, cfg, http, e, d, body, out);
         out->more = strcmp(d->kind, "records") == 0 && !last;
     }
     free(body);
@@ -234,7 +234,8 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
         return false;
     }
     t0 = ferry_time_now_ms();
-    attempt(n, st, http, &d, &out);
+    const ferry_config *cfg = ferry_config_live_acquire(n->live); /* for this delivery */
+    attempt(n, cfg, st, http, &d, &out);
     memset(&r, 0, sizeof(r));
     r.at_ms = t0;
     r.duration_ms = ferry_time_now_ms() - t0;
@@ -248,10 +249,11 @@ static bool deliver_one(ferry_notify *n, ferry_store *st, ferry_http_client *htt
         r.next = FERRY_DELIVERY_PENDING;
         r.next_at_ms = ferry_time_now_ms();
     } else {
-        r.next_at_ms = ferry_time_now_ms() + ferry_backoff_ms(n->cfg->notify_retry_base_ms,
+        r.next_at_ms = ferry_time_now_ms() + ferry_backoff_ms(cfg->notify_retry_base_ms,
                                                               RETRY_CAP_MS, d.attempts + 1, seed);
         r.next = r.next_at_ms > d.give_up_at_ms ? FERRY_DELIVERY_FAILED : FERRY_DELIVERY_PENDING;
     }
+    ferry_config_live_release(n->live, cfg);
     if (r.error != NULL)
         ferry_log(FERRY_LOG_WARN,
                   "msg=\"delivery failed\" delivery=%s run=%lld kind=%s attempt=%d status=%d "
@@ -296,13 +298,15 @@ static void *sender_main(void *arg)
     ferry_err err;
 
     ferry_err_clear(&err);
+    const ferry_config *cfg = ferry_config_live_acquire(n->live); /* database: as at start */
     while (!atomic_load(&n->stop) &&
-           ferry_store_open(n->cfg->database, n->cfg->dir, &st, &err) != FERRY_OK) {
+           ferry_store_open(cfg->database, cfg->dir, &st, &err) != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"the sender cannot open the store\" error=\"%s\"",
                   err.msg);
         ferry_err_clear(&err);
         idle(n, 5000);
     }
+    ferry_config_live_release(n->live, cfg);
     if (st != NULL && ferry_http_client_new(&http, &err) != FERRY_OK)
         ferry_log(FERRY_LOG_ERROR, "msg=\"the sender has no HTTP client\" error=\"%s\"", err.msg);
     while (http != NULL && !atomic_load(&n->stop)) {
@@ -314,13 +318,13 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-ferry_rc ferry_notify_start(const ferry_config *cfg, ferry_notify **ret, ferry_err *err)
+ferry_rc ferry_notify_start(ferry_config_live *live, ferry_notify **ret, ferry_err *err)
 {
     ferry_notify *n = calloc(1, sizeof(*n));
 
     if (n == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "starting the sender");
-    n->cfg = cfg;
+    n->live = live;
     atomic_init(&n->stop, false);
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->wake, NULL);

@@ -4,7 +4,13 @@
  * without it. Times are wall-clock milliseconds because they are compared with the stored
  * queued_at of the last scheduled run, which survives restarts. A cron schedule is read in
  * its sync's zone (sync->tz, loaded with the config and never changed, so shared without a
- * lock); 'every' schedules are elapsed time in any zone. */
+ * lock); 'every' schedules are elapsed time in any zone.
+ *
+ * Config: each tick acquires the live config and keeps it until the next tick has acquired
+ * its own (so a config seen is never freed and reallocated at the same address while the
+ * thread compares against it). When a reload installed another one, next[] is made again
+ * for its syncs: a sync whose schedule did not change keeps its due time, the others are
+ * worked out again from the store, and a removed sync is no longer scheduled. */
 #include "queue/scheduler.h"
 
 #include <pthread.h>
@@ -22,13 +28,24 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* A scheduled sync: when its next run is due, 0 when not known yet. */
+typedef struct {
+    char *name;
+    long every_s;
+    bool has_cron;
+    ferry_cron cron;
+    int64_t due;
+} slot;
+
 struct ferry_scheduler {
-    const ferry_config *cfg;
-    ferry_queue queue; /* the hub and the workers; no bus */
+    ferry_config_live *live;
+    const ferry_config *cfg; /* the config of the current tick (the thread's own) */
+    ferry_queue queue;       /* the hub and the workers; no bus */
     pthread_t thread;
-    pthread_mutex_t lock; /* protects next and stopping */
+    pthread_mutex_t lock; /* protects next, nnext and stopping */
     pthread_cond_t wake;
-    int64_t *next; /* per sync: when the next run is due, 0 when not known yet */
+    slot *next; /* per sync of cfg, in its order */
+    size_t nnext;
     bool stopping;
     bool joined; /* the thread has ended (the owner's thread only) */
 };
@@ -153,6 +170,51 @@ static int retries_of(void *ctx, const char *sync)
     return ferry_scheduler_retries((void *)s->cfg, sync);
 }
 
+static void slots_free(slot *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* A reload installed cfg: next[] for its syncs, keeping the due time of a sync whose schedule
+ * is unchanged. False (next[] as it was) when memory ran out. */
+static bool slots_remake(ferry_scheduler *s, const ferry_config *cfg)
+{
+    slot *v = calloc(cfg->nsyncs + 1, sizeof(*v)), *old;
+    size_t nold;
+
+    if (v == NULL)
+        return false;
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        const ferry_sync_spec *sync = &cfg->syncs[i];
+        v[i].every_s = (long)sync->schedule_every_s;
+        v[i].has_cron = sync->has_cron;
+        v[i].cron = sync->cron;
+        if ((v[i].name = strdup(sync->name)) == NULL) {
+            slots_free(v, i);
+            return false;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < cfg->nsyncs; i++) {
+        for (size_t j = 0; j < s->nnext; j++) {
+            const slot *o = &s->next[j];
+            if (strcmp(o->name, v[i].name) == 0 && o->every_s == v[i].every_s &&
+                o->has_cron == v[i].has_cron &&
+                (!o->has_cron || memcmp(&o->cron, &v[i].cron, sizeof(o->cron)) == 0))
+                v[i].due = o->due;
+        }
+    }
+    old = s->next;
+    nold = s->nnext;
+    s->next = v;
+    s->nnext = cfg->nsyncs;
+    pthread_mutex_unlock(&s->lock);
+    slots_free(old, nold);
+    return true;
+}
+
 /* A run whose process stopped was ended (interrupted or failed) and maybe queued again: both
  * announced as the store now holds them, and an idle worker woken for the new attempt. */
 static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *next)
@@ -175,7 +237,7 @@ static void on_interrupted(void *ctx, const ferry_run *ended, const ferry_run *n
 static void *scheduler_main(void *arg)
 {
     ferry_scheduler *s = arg;
-    const ferry_config *cfg = s->cfg;
+    const ferry_config *cfg = s->cfg; /* database: as at start */
     ferry_store *st = NULL;
     ferry_recovery rec = {retries_of, on_interrupted, NULL};
     ferry_err err;
@@ -186,11 +248,19 @@ static void *scheduler_main(void *arg)
         ferry_log(FERRY_LOG_ERROR, "msg=\"scheduler cannot open the store\" error=\"%s\"", err.msg);
         return NULL;
     }
-    ferry_notify_attach(st, cfg); /* a run reclaimed as failed owes its deliveries */
     for (int tick = 0;; tick++) {
         int64_t now = ferry_time_now_ms();
         struct timespec until;
         int reclaimed = 0;
+
+        if ((cfg = ferry_config_live_acquire(s->live)) != s->cfg && !slots_remake(s, cfg)) {
+            ferry_config_live_release(s->live, cfg); /* tried again next tick */
+            cfg = s->cfg;
+        } else {
+            ferry_config_live_release(s->live, s->cfg);
+            s->cfg = cfg;
+        }
+        ferry_notify_attach(st, cfg); /* a run reclaimed as failed owes its deliveries */
 
         /* Every 10 s: runs whose lease was not renewed (a hung or vanished worker, on this
          * host or another) end as interrupted, and go again as a new attempt while the sync's
@@ -209,7 +279,7 @@ static void *scheduler_main(void *arg)
             if (period <= 0 && !sync->has_cron)
                 continue;
             pthread_mutex_lock(&s->lock);
-            due = s->next[i];
+            due = s->next[i].due;
             pthread_mutex_unlock(&s->lock);
             if (due == 0) {
                 int64_t last = last_scheduled(st, sync->name);
@@ -229,7 +299,7 @@ static void *scheduler_main(void *arg)
                     due = INT64_MAX;
             }
             pthread_mutex_lock(&s->lock);
-            s->next[i] = due;
+            s->next[i].due = due;
             pthread_mutex_unlock(&s->lock);
         }
         pthread_mutex_lock(&s->lock);
@@ -246,16 +316,20 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers *workers,
+ferry_rc ferry_scheduler_start(ferry_config_live *live, ferry_hub *hub, ferry_workers *workers,
                                ferry_scheduler **ret_sched, ferry_err *err)
 {
     ferry_scheduler *s = calloc(1, sizeof(*s));
 
-    if (s == NULL || (s->next = calloc(cfg->nsyncs + 1, sizeof(*s->next))) == NULL) {
+    if (s == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "allocating the scheduler");
+    s->live = live;
+    s->cfg = ferry_config_live_acquire(live); /* released by the thread's first tick */
+    if (!slots_remake(s, s->cfg)) {
+        ferry_config_live_release(live, s->cfg);
         free(s);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the scheduler");
     }
-    s->cfg = cfg;
     s->queue.hub = hub;
     s->queue.workers = workers;
     pthread_mutex_init(&s->lock, NULL);
@@ -263,7 +337,8 @@ ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_wo
     if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);
-        free(s->next);
+        slots_free(s->next, s->nnext);
+        ferry_config_live_release(live, s->cfg);
         free(s);
         return ferry_err_set_errno(err, FERRY_EIO, "starting the scheduler");
     }
@@ -277,13 +352,12 @@ int64_t ferry_scheduler_next_ms(ferry_scheduler *s, const char *sync)
 
     if (s == NULL)
         return 0;
-    for (size_t i = 0; i < s->cfg->nsyncs; i++) {
-        if (strcmp(s->cfg->syncs[i].name, sync) != 0)
-            continue;
-        pthread_mutex_lock(&s->lock);
-        due = s->next[i];
-        pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->nnext; i++) {
+        if (strcmp(s->next[i].name, sync) == 0)
+            due = s->next[i].due;
     }
+    pthread_mutex_unlock(&s->lock);
     return due;
 }
 
@@ -297,6 +371,8 @@ void ferry_scheduler_halt(ferry_scheduler *s)
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     s->joined = true;
+    ferry_config_live_release(s->live, s->cfg);
+    s->cfg = NULL;
 }
 
 void ferry_scheduler_stop(ferry_scheduler *s)
@@ -306,6 +382,6 @@ void ferry_scheduler_stop(ferry_scheduler *s)
     ferry_scheduler_halt(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
-    free(s->next);
+    slots_free(s->next, s->nnext);
     free(s);
 }

@@ -19,14 +19,16 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "events/hub.h"
 #include "queue/workers.h"
 #include "util/err.h"
 
 typedef struct ferry_scheduler ferry_scheduler;
 
-/* Starts the scheduler thread. cfg, hub and workers are borrowed and must outlive it. */
-ferry_rc ferry_scheduler_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers *workers,
+/* Starts the scheduler thread. live, hub and workers are borrowed and must outlive it; each
+ * tick schedules the syncs of the config then current. */
+ferry_rc ferry_scheduler_start(ferry_config_live *live, ferry_hub *hub, ferry_workers *workers,
                                ferry_scheduler **ret_sched, ferry_err *err);
 
 /* When the sync's next scheduled run is due (ms since the epoch), or 0 when it has no

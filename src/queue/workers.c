@@ -7,7 +7,11 @@
  * A run's progress reaches the API through the slot (a copy made under the slot's lock at
  * each progress report, at most every 250 ms) and the browsers through run.progress events;
  * the store only sees the run when it is claimed and when it ends, which keeps the database's
- * write lock free for the run's own transaction. */
+ * write lock free for the run's own transaction.
+ *
+ * Config: a worker acquires the live config when it has claimed a run and releases it when
+ * the run has ended, so a run finishes on the config it started with, whatever a reload
+ * installs meanwhile. */
 #include "queue/workers.h"
 
 #include <pthread.h>
@@ -40,12 +44,13 @@ typedef struct {
     ferry_run_live live;
     char *cancelled_by;
     int64_t record_failed_ms; /* monotonic: when writing the run's end first failed, or 0 */
+    const ferry_config *cfg;  /* the config of the run executing (the worker's thread only) */
     atomic_bool cancel;
     atomic_bool requeue; /* with cancel: the pool is stopping, the run goes back to the queue */
 } worker;
 
 struct ferry_workers {
-    const ferry_config *cfg;
+    ferry_config_live *live;
     ferry_queue queue;    /* the hub its runs are published to (no bus: cancels are local) */
     pthread_mutex_t lock; /* protects stopping, halting and wakeups */
     pthread_cond_t wake;
@@ -135,7 +140,7 @@ static bool record_retry(void *ctx, int tries)
         until.tv_sec += wait_s;
         pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
     }
-    go_on = !pool->halting && ferry_time_mono_ms() - since < pool->cfg->lease_ms;
+    go_on = !pool->halting && ferry_time_mono_ms() - since < w->cfg->lease_ms;
     pthread_mutex_unlock(&pool->lock);
     return go_on;
 }
@@ -203,10 +208,11 @@ static void worker_idle(worker *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Executes claimed on w->cfg, the config acquired for it. */
 static void execute(worker *w, ferry_store *store, ferry_run *claimed)
 {
     ferry_workers *pool = w->pool;
-    const ferry_sync_spec *sync = ferry_config_sync_get(pool->cfg, claimed->sync);
+    const ferry_sync_spec *sync = ferry_config_sync_get(w->cfg, claimed->sync);
     ferry_run_options opt;
     ferry_run result;
     ferry_err err;
@@ -241,7 +247,7 @@ static void execute(worker *w, ferry_store *store, ferry_run *claimed)
               (long long)claimed->id, claimed->sync, w->index);
 
     memset(&opt, 0, sizeof(opt));
-    opt.config = pool->cfg;
+    opt.config = w->cfg;
     opt.sync = sync;
     opt.store = store;
     opt.run = claimed;
@@ -297,13 +303,15 @@ static void *worker_main(void *arg)
     ferry_err err;
 
     ferry_err_clear(&err);
-    if (ferry_store_open(pool->cfg->database, pool->cfg->dir, &store, &err) != FERRY_OK) {
+    const ferry_config *cfg = ferry_config_live_acquire(pool->live); /* database: as at start */
+    ferry_rc opened = ferry_store_open(cfg->database, cfg->dir, &store, &err);
+    ferry_config_live_release(pool->live, cfg);
+    if (opened != FERRY_OK) {
         ferry_log(FERRY_LOG_ERROR, "msg=\"worker cannot open the store\" worker=%d error=\"%s\"",
                   w->index, err.msg);
         return NULL;
     }
-    ferry_notify_attach(store, pool->cfg); /* a run's end enqueues its deliveries */
-    int failures = 0;                      /* claims failed in a row */
+    int failures = 0; /* claims failed in a row */
     for (;;) {
         ferry_run claimed;
         ferry_rc rc;
@@ -318,10 +326,15 @@ static void *worker_main(void *arg)
         rc = ferry_queue_run_claim(store, &claimed, &err);
         if (rc == FERRY_OK) {
             failures = 0;
+            w->cfg = ferry_config_live_acquire(pool->live); /* pinned until the run ends */
+            ferry_notify_attach(store, w->cfg); /* a run's end enqueues its deliveries */
             /* every line the run's work writes on this thread names the run */
             ferry_log_context_set_run(claimed.id, claimed.sync, claimed.tenant);
             execute(w, store, &claimed);
             ferry_log_context_clear();
+            ferry_store_planner_set(store, NULL);
+            ferry_config_live_release(pool->live, w->cfg);
+            w->cfg = NULL;
             ferry_run_done(&claimed);
             continue;
         }
@@ -354,17 +367,20 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers **ret_workers,
+ferry_rc ferry_workers_start(ferry_config_live *live, ferry_hub *hub, ferry_workers **ret_workers,
                              ferry_err *err)
 {
     ferry_workers *pool = calloc(1, sizeof(*pool));
-    int n = cfg->workers > 0 ? cfg->workers : 1;
+    const ferry_config *cfg = ferry_config_live_acquire(live);
+    int n = cfg->workers > 0 ? cfg->workers : 1; /* workers: as at start */
+
+    ferry_config_live_release(live, cfg);
 
     if (pool == NULL || (pool->workers = calloc((size_t)n, sizeof(worker))) == NULL) {
         free(pool);
         return ferry_err_set(err, FERRY_ENOMEM, "allocating the workers");
     }
-    pool->cfg = cfg;
+    pool->live = live;
     ferry_node_self(pool->node, sizeof(pool->node));
     pool->queue.hub = hub;
     pool->queue.workers = pool;

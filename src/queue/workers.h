@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/live.h"
 #include "events/hub.h"
 #include "events/run_json.h"
 #include "store/store.h"
@@ -22,9 +23,10 @@
 
 typedef struct ferry_workers ferry_workers;
 
-/* Starts cfg->workers threads. cfg and hub are borrowed and must outlive the pool.
- * *ret_workers is stopped and freed with ferry_workers_stop(). */
-ferry_rc ferry_workers_start(const ferry_config *cfg, ferry_hub *hub, ferry_workers **ret_workers,
+/* Starts the current config's workers threads. live and hub are borrowed and must outlive
+ * the pool; each run executes on the config current when it was claimed. *ret_workers is
+ * stopped and freed with ferry_workers_stop(). */
+ferry_rc ferry_workers_start(ferry_config_live *live, ferry_hub *hub, ferry_workers **ret_workers,
                              ferry_err *err);
 
 /* Wakes an idle worker: a run was queued. */

@@ -29,8 +29,9 @@
 #define PAIRS_MAX 64    /* key=value pairs of one line; more: the line does not parse */
 #define CONTEXT_MAX 256 /* a context string, with its NUL */
 
-ferry_log_level ferry_log_threshold = FERRY_LOG_INFO;
-static ferry_log_format log_format = FERRY_LOG_TEXT;
+_Atomic ferry_log_level ferry_log_threshold = FERRY_LOG_INFO;
+static _Atomic ferry_log_format log_format = FERRY_LOG_TEXT;
+static _Atomic bool level_pinned; /* ferry_log_level_pin(): a config's level is ignored */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -45,6 +46,19 @@ static _Thread_local struct {
 void ferry_log_format_set(ferry_log_format format)
 {
     log_format = format;
+}
+
+void ferry_log_level_pin(ferry_log_level level)
+{
+    ferry_log_threshold = level;
+    level_pinned = true;
+}
+
+void ferry_log_configure(ferry_log_format format, ferry_log_level level)
+{
+    log_format = format;
+    if (!level_pinned)
+        ferry_log_threshold = level;
 }
 
 bool ferry_log_level_parse(const char *name, ferry_log_level *ret)

@@ -11,8 +11,8 @@
  * A thread may set a log context (the run it executes, the HTTP request it answers): its
  * fields are added to each line that thread writes, unless the line already has the key.
  *
- * Thread-safe: each line is written with one write(2). The threshold and the format are set
- * at start-up, before other threads log. */
+ * Thread-safe: each line is written with one write(2). The threshold and the format are
+ * atomic: a config reload may change them while other threads log. */
 #ifndef FERRY_UTIL_LOG_H
 #define FERRY_UTIL_LOG_H
 
@@ -33,13 +33,21 @@ typedef enum {
 } ferry_log_format;
 
 /* Lines below it are not written; default FERRY_LOG_INFO. */
-extern ferry_log_level ferry_log_threshold;
+extern _Atomic ferry_log_level ferry_log_threshold;
 
 /* The longest request id a context keeps (X-Request-Id), in bytes. */
 #define FERRY_LOG_REQUEST_ID_MAX 64
 
 /* Sets the format of the lines written from now on (default FERRY_LOG_TEXT). */
 void ferry_log_format_set(ferry_log_format format);
+
+/* The level given on the command line or in FERRY_LOG_LEVEL: set now, and kept whatever a
+ * config says (ferry_log_configure()). */
+void ferry_log_level_pin(ferry_log_level level);
+
+/* A config's log: settings (at start and at every reload): the format, and the level unless
+ * one was pinned. */
+void ferry_log_configure(ferry_log_format format, ferry_log_level level);
 
 /* The level named name ("debug", "info", "warn", "error"): true and *ret set, or false. */
 bool ferry_log_level_parse(const char *name, ferry_log_level *ret);

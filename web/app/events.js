@@ -10,7 +10,8 @@
 const TYPES = ['run.queued', 'run.started', 'run.progress', 'run.finished'];
 
 /**
- * connectEvents({onRun(type, run), onActivity(entry), onStatus('live'|'connecting'|'offline'), onResync(), checkSession()})
+ * connectEvents({onRun(type, run), onActivity(entry), onConfig({syncs, added, removed}),
+ *   onStatus('live'|'connecting'|'offline'), onResync(), checkSession()})
  * returns {close()}.
  */
 export function connectEvents(handlers) {
@@ -54,6 +55,16 @@ export function connectEvents(handlers) {
         return;
       }
       if (handlers.onActivity) handlers.onActivity(entry);
+    });
+    // Ferry reloaded its config: {syncs, added, removed} (names of syncs).
+    es.addEventListener('config.reloaded', ev => {
+      let change;
+      try {
+        change = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      if (handlers.onConfig) handlers.onConfig(change);
     });
     for (const type of TYPES) {
       es.addEventListener(type, ev => {

@@ -127,7 +127,9 @@ async function start(user, auth = 'session') {
         auth === 'header' ? null
           : h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'logout', onclick: logout},
             'Log out'))));
-  replace(root, header, h('div', {class: 'content'}, noteBox, main));
+  const configNotice = h('div', {class: 'config-notice', 'data-testid': 'config-notice', role: 'status',
+    'aria-live': 'polite', hidden: true});
+  replace(root, header, h('div', {class: 'content'}, configNotice, noteBox, main));
 
   const state = new State(user);
   const notes = new Notifications(noteBox, state, id => api.get(`/api/runs/${id}`));
@@ -179,6 +181,11 @@ async function start(user, auth = 'session') {
     onActivity: entry => {
       if (app === a && a.view && a.view.onActivity) a.view.onActivity(entry);
     },
+    onConfig: change => {
+      if (app !== a) return;
+      showConfigNotice(configNotice, change);
+      refreshSyncs(); // the cards of added syncs appear, those of removed ones go
+    },
     onStatus: s => {
       live.className = `live live--${s}`;
       setText(live.lastChild, s === 'live' ? 'Live' : s === 'connecting' ? 'Reconnecting...' : 'Offline');
@@ -218,6 +225,18 @@ async function start(user, auth = 'session') {
   a.onHash = () => route(a);
   window.addEventListener('hashchange', a.onHash);
   route(a, true);
+}
+
+/** Says what a reload of Ferry's config changed: "Config reloaded: added X; removed Y". */
+function showConfigNotice(el, change) {
+  const parts = [];
+  if (change.added && change.added.length) parts.push(`added ${change.added.join(', ')}`);
+  if (change.removed && change.removed.length) parts.push(`removed ${change.removed.join(', ')}`);
+  const text = `Config reloaded${parts.length ? `: ${parts.join('; ')}` : ''}`;
+  replace(el, h('p', {class: 'alert alert--info'}, h('span', {'data-testid': 'config-notice-text'}, text),
+    h('button', {type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': 'Dismiss',
+      onclick: () => { el.hidden = true; }}, 'Dismiss')));
+  el.hidden = false;
 }
 
 function route(a, first = false) {

@@ -224,7 +224,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
              "allow_hosts, files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, "
              "base_path, notify, public_url, "
-             "notify_retry_base, smtp, timezone, log, "
+             "notify_retry_base, smtp, timezone, log, tls, "
              "syncs)",
              path);
     assert_string_equal(err.msg, expected);
@@ -451,7 +451,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
         "files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, base_path, notify, "
         "public_url, "
-        "notify_retry_base, smtp, timezone, log, syncs)");
+        "notify_retry_base, smtp, timezone, log, tls, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -2706,6 +2706,24 @@ static void log_section_errors(void **state)
     expect_error_prefix("log: {colour: red}\n" MINI_SYNC, "ferry.yaml:1: log.colour: unknown key");
 }
 
+/* tls: both files or neither, each readable, the key the certificate's; paths relative to
+ * the config's directory. */
+static void tls_needs_both_readable_files(void **state)
+{
+    (void)state;
+    expect_error("tls: { cert: site.crt }\n" MINI_SYNC,
+                 "ferry.yaml:1: tls: HTTPS needs both cert and key");
+    expect_error("tls:\n  cert: /nonexistent/site.crt\n  key: /nonexistent/site.key\n" MINI_SYNC,
+                 "ferry.yaml:2: tls: cannot read the certificate file '/nonexistent/site.crt': No "
+                 "such file or directory");
+    expect_error_prefix("tls: { cert: " FERRY_EXAMPLES
+                        "/ferry.yaml, key: /nonexistent/k }\n" MINI_SYNC,
+                        "ferry.yaml:1: tls: cannot read the key file '/nonexistent/k'");
+    expect_error_prefix("tls: { cert: " FERRY_EXAMPLES "/ferry.yaml, key: " FERRY_EXAMPLES
+                        "/ferry.yaml }\n" MINI_SYNC,
+                        "ferry.yaml:1: tls: the certificate file '");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2812,6 +2830,7 @@ int main(void)
         cmocka_unit_test(flag_names_the_apps_column),
         cmocka_unit_test(scope_adds_constant_key_columns),
         cmocka_unit_test(two_syncs_on_one_table_need_scopes_that_keep_them_apart),
+        cmocka_unit_test(tls_needs_both_readable_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
