@@ -1,5 +1,5 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
- * review.c: approve, reject and revert; serve.c: the server). */
+ * review.c: approve, reject and revert; serve.c: the server; prune.c: retention). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -52,5 +52,7 @@ int ferry_cli_approve(const cli_opts *o);
 int ferry_cli_reject(const cli_opts *o);
 /* ferry revert RUN_ID [--force] [--comment TEXT] (review.c). */
 int ferry_cli_revert(const cli_opts *o);
+/* ferry prune [--dry-run] (prune.c). */
+int ferry_cli_prune(const cli_opts *o);
 
 #endif

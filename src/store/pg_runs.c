@@ -32,8 +32,11 @@ static void p_bool(ferry_pg_params *p, bool b)
                        " source_bytes, source_records, activity, preview, held_reason,"            \
                        " held_admin, " MS(                                                         \
                            "held_until") ", change_digest, decision, decided_by,"                  \
-                                         " decision_comment, " MS(                                 \
-                                             "decided_at") ", reverts, revert_comment"
+                                         " decision_comment, " MS("decided_at") ", reverts, "      \
+                                                                                "revert_comment,"  \
+                                                                                " " MS(            \
+                                                                                    "changes_"     \
+                                                                                    "pruned_at")
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -86,6 +89,7 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->decided_at_ms = ferry_pg_col_int(r, i, 47);
     run->reverts = ferry_pg_col_int(r, i, 48);
     run->revert_comment = ferry_pg_col_str(r, i, 49);
+    run->changes_pruned_at_ms = ferry_pg_col_int(r, i, 50);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer
