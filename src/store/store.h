@@ -632,6 +632,8 @@ typedef struct {
 
 /* The -wal file size past which a run's end checkpoints it. */
 #define FERRY_WAL_CHECKPOINT_BYTES (64LL * 1024 * 1024)
+/* The rows (change rows and the target's) past which a run's end checkpoints it anyway. */
+#define FERRY_WAL_CHECKPOINT_ROWS 100000
 
 typedef enum {
     FERRY_STORE_SQLITE = 0,
