@@ -24,13 +24,15 @@
 #define ENDED "status NOT IN ('queued', 'running', 'held') AND finished_at IS NOT NULL"
 
 /* The runs kept whatever their age: the latest finished and the latest succeeded run of each
- * sync and tenant (status, schedules and "last success" read them), the run a watermark
- * names, and the run a revert still to be done reverts. */
+ * sync and tenant (status and "last success" read them), the latest scheduled run of each
+ * sync (the scheduler keeps its rhythm from it), the run a watermark names, and the run a
+ * revert still to be done reverts. */
 #define NOT_KEPT                                                                                   \
     " AND id NOT IN (SELECT max(id) FROM ferry_runs WHERE " ENDED                                  \
     " GROUP BY sync, coalesce(tenant, ''))"                                                        \
     " AND id NOT IN (SELECT max(id) FROM ferry_runs WHERE status = 'succeeded'"                    \
     " GROUP BY sync, coalesce(tenant, ''))"                                                        \
+    " AND id NOT IN (SELECT max(id) FROM ferry_runs WHERE trigger = 'schedule' GROUP BY sync)"     \
     " AND id NOT IN (SELECT run_id FROM ferry_watermarks WHERE run_id IS NOT NULL)"                \
     " AND id NOT IN (SELECT reverts FROM ferry_runs WHERE reverts IS NOT NULL"                     \
     " AND status IN ('queued', 'running', 'held'))"
@@ -168,10 +170,10 @@ static ferry_rc changes_batch(ferry_store *st, int64_t cut, int64_t now, int lim
     return FERRY_OK;
 }
 
-/* Prunes (or counts) kind k into c. */
+/* Prunes (or counts) kind k into c; *stopped when the pause said to stop. */
 static ferry_rc prune_kind(ferry_store *st, ferry_prune_kind kind, const int64_t cut[CUT_COUNT],
                            int64_t now, const ferry_prune_opts *opts, int limit,
-                           ferry_prune_counts *c, ferry_err *err)
+                           ferry_prune_counts *c, bool *stopped, ferry_err *err)
 {
     const struct kind *k = &kinds[kind];
     ferry_prune_param p[4];
@@ -205,8 +207,12 @@ static ferry_rc prune_kind(ferry_store *st, ferry_prune_kind kind, const int64_t
             return rc;
         c->rows[kind] += rows;
         c->change_runs += runs;
-        if (rows == 0 || !pause_between(opts))
+        if (rows == 0)
             return FERRY_OK;
+        if (!pause_between(opts)) {
+            *stopped = true;
+            return FERRY_OK;
+        }
     }
 }
 
@@ -216,7 +222,7 @@ ferry_rc ferry_store_prune(ferry_store *st, const ferry_prune_policy *policy, in
     int64_t cut[CUT_COUNT];
     int limit =
         opts->batch > 0 && opts->batch <= FERRY_PRUNE_BATCH ? opts->batch : FERRY_PRUNE_BATCH;
-    bool sessions = policy->session_idle_ms > 0 && policy->session_max_ms > 0;
+    bool sessions = policy->session_idle_ms > 0 && policy->session_max_ms > 0, stopped = false;
 
     memset(ret, 0, sizeof(*ret));
     cut[CUT_CHANGES] = before(now_ms, policy->changes_ms);
@@ -225,8 +231,9 @@ ferry_rc ferry_store_prune(ferry_store *st, const ferry_prune_policy *policy, in
     cut[CUT_FIRES] = before(now_ms, FIRES_KEEP_MS);
     cut[CUT_IDLE] = sessions ? before(now_ms, policy->session_idle_ms) : 0;
     cut[CUT_MAX] = sessions ? before(now_ms, policy->session_max_ms) : 0;
-    for (int k = 0; k < FERRY_PRUNE_KIND_COUNT; k++) {
-        ferry_rc rc = prune_kind(st, (ferry_prune_kind)k, cut, now_ms, opts, limit, ret, err);
+    for (int k = 0; k < FERRY_PRUNE_KIND_COUNT && !stopped; k++) {
+        ferry_rc rc =
+            prune_kind(st, (ferry_prune_kind)k, cut, now_ms, opts, limit, ret, &stopped, err);
         if (rc != FERRY_OK) {
             ferry_err_prefix(err, "pruning %s", kinds[k].table);
             return rc;

@@ -6,8 +6,8 @@
  * or given-up deliveries older than retention.runs; audit entries older than retention.audit;
  * schedule firings older than a week; expired login sessions. Never pruned, whatever their
  * age: queued, running and held runs; the latest finished run and the latest succeeded run of
- * each sync and tenant; the run an incremental watermark names; the run an active revert
- * reverts.
+ * each sync and tenant; the latest scheduled run of each sync; the run an incremental
+ * watermark names; the run an active revert reverts.
  *
  * Each batch deletes at most opts->batch rows in its own short transaction, then the caller's
  * pause runs, so a sync's writes wait at most one batch. Written once over the store's

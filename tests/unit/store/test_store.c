@@ -3126,13 +3126,36 @@ static void queued_running_and_held_runs_are_never_pruned(void **state)
     assert_int_equal(count_changes(fx->store, rid), 1);
 }
 
+static void the_latest_scheduled_run_of_a_sync_is_kept(void **state)
+{
+    fixture *fx = *state;
+    int64_t older = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 300);
+    int64_t scheduled = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 250);
+    ferry_prune_counts c;
+    char sql[128];
+
+    (void)old_run(fx, "therapists", FERRY_RUN_FAILED, 0, 200);
+    (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 1);
+    snprintf(sql, sizeof(sql),
+             "UPDATE ferry_runs SET trigger = 'schedule' WHERE id IN (%lld, %lld)",
+             (long long)older, (long long)scheduled);
+    fx_exec(fx, sql);
+    prune(fx, &default_policy, false, 0, &c);
+    assert_int_equal(c.rows[FERRY_PRUNE_RUNS], 2); /* the older scheduled one, the failed one */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM ferry_runs WHERE id = %lld",
+             (long long)scheduled);
+    assert_int_equal(query_int(fx, sql), 1);
+}
+
 static int pauses;
 
+/* Counts the pauses; with a limit (*ctx), says stop once it is reached. */
 static bool count_pause(void *ctx)
 {
-    (void)ctx;
+    const int *limit = ctx;
+
     pauses++;
-    return true;
+    return limit == NULL || pauses < *limit;
 }
 
 static void prune_deletes_in_batches_and_stops_when_the_pause_says_so(void **state)
@@ -3144,15 +3167,35 @@ static void prune_deletes_in_batches_and_stops_when_the_pause_says_so(void **sta
     ferry_prune_counts c;
     ferry_err err;
 
+    int stop_after = 1;
+    ferry_audit_entry e = {.action = (char *)"login"};
+
     (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 1, 40); /* the latest: kept */
+    ferry_err_clear(&err);
+    assert_int_equal(fx->store->people->audit_add(fx->store, &e, &err), FERRY_OK);
+    age(fx, "ferry_audit", "at", 1, 400);
+    /* Stopped at the first pause: one batch went, in order (the first 4 rows of a). */
     pauses = 0;
+    opts.ctx = &stop_after;
     ferry_err_clear(&err);
     assert_int_equal(
         ferry_store_prune(fx->store, &default_policy, ferry_time_now_ms(), &opts, &c, &err),
         FERRY_OK);
-    assert_int_equal(c.rows[FERRY_PRUNE_CHANGES], 10);
+    assert_int_equal(c.rows[FERRY_PRUNE_CHANGES], 4);
+    assert_int_equal(c.change_runs, 0);
+    assert_int_equal(ferry_prune_counts_total(&c), 4); /* not the old audit entry either */
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_audit"), 1);
+    assert_int_equal(count_changes(fx->store, a), 3);
+    /* Then the rest. */
+    pauses = 0;
+    opts.ctx = NULL;
+    assert_int_equal(
+        ferry_store_prune(fx->store, &default_policy, ferry_time_now_ms(), &opts, &c, &err),
+        FERRY_OK);
+    assert_int_equal(c.rows[FERRY_PRUNE_CHANGES], 6);
     assert_int_equal(c.change_runs, 2);
-    assert_int_equal(pauses, 3); /* 4 + 4 + 2 rows, then a batch that found none */
+    assert_int_equal(pauses, 3); /* 4 + 2 rows, a batch that found none; the audit entry */
+    assert_int_equal(c.rows[FERRY_PRUNE_AUDIT], 1);
     assert_int_equal(count_changes(fx->store, a) + count_changes(fx->store, b), 0);
 }
 
@@ -3252,6 +3295,8 @@ static void prune_deletes_in_batches_and_stops_when_the_pause_says_so(void **sta
             prune_takes_old_runs_deliveries_audit_firings_and_sessions_but_keeps_the_latest,       \
             setup, teardown),                                                                      \
         cmocka_unit_test_setup_teardown(queued_running_and_held_runs_are_never_pruned, setup,      \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(the_latest_scheduled_run_of_a_sync_is_kept, setup,         \
                                         teardown),                                                 \
         cmocka_unit_test_setup_teardown(prune_deletes_in_batches_and_stops_when_the_pause_says_so, \
                                         setup, teardown)
