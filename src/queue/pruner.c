@@ -70,7 +70,9 @@ static bool pause_cb(void *ctx)
     return wait_ms(ctx, BATCH_PAUSE_MS);
 }
 
-static void prune_once(ferry_pruner *p, ferry_store *st)
+/* Prunes once and logs what went; FERRY_ECONFLICT when the database was busy (a long run
+ * holding SQLite's write lock): tried again a minute later. */
+static ferry_rc prune_once(ferry_pruner *p, ferry_store *st)
 {
     ferry_prune_policy policy;
     ferry_prune_opts opts = {.pause = pause_cb, .ctx = p};
@@ -84,10 +86,12 @@ static void prune_once(ferry_pruner *p, ferry_store *st)
     rc = ferry_store_prune(st, &policy, ferry_time_now_ms(), &opts, &c, &err);
     for (int k = 0; k < FERRY_PRUNE_KIND_COUNT; k++)
         atomic_fetch_add(&totals[k], c.rows[k]);
-    if (rc != FERRY_OK)
+    if (rc == FERRY_ECONFLICT)
+        ferry_log(FERRY_LOG_INFO, "msg=\"pruning put off: the database is busy\"");
+    else if (rc != FERRY_OK)
         ferry_log(FERRY_LOG_ERROR, "msg=\"pruning failed\" error=\"%s\"", err.msg);
     if (ferry_prune_counts_total(&c) == 0)
-        return;
+        return rc;
     ferry_log(FERRY_LOG_INFO,
               "msg=\"pruned old history\" changes=%lld change_runs=%lld runs=%lld"
               " deliveries=%lld attempts=%lld audit=%lld fires=%lld sessions=%lld",
@@ -98,6 +102,7 @@ static void prune_once(ferry_pruner *p, ferry_store *st)
               (long long)c.rows[FERRY_PRUNE_SESSIONS]);
     if (ferry_prune_counts_total(&c) >= FERRY_PRUNER_CHECKPOINT_ROWS)
         (void)st->prune->checkpoint(st, true, &done, &err);
+    return rc;
 }
 
 static void *pruner_main(void *arg)
@@ -114,9 +119,13 @@ static void *pruner_main(void *arg)
         ferry_log(FERRY_LOG_ERROR, "msg=\"pruner cannot open the store\" error=\"%s\"", err.msg);
         return NULL;
     }
-    do
-        prune_once(p, st);
-    while (wait_ms(p, every));
+    for (;;) {
+        int64_t next = every;
+        if (prune_once(p, st) == FERRY_ECONFLICT && every > FIRST_PRUNE_MS)
+            next = FIRST_PRUNE_MS; /* busy: again in a minute */
+        if (!wait_ms(p, next))
+            break;
+    }
     ferry_store_close(st);
     return NULL;
 }

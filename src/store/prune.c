@@ -138,7 +138,7 @@ static ferry_rc changes_batch(ferry_store *st, int64_t cut, int64_t now, int lim
     int n = 0;
     ferry_rc rc;
 
-    if ((rc = st->runs->tx_begin(st, err)) != FERRY_OK)
+    if ((rc = st->prune->exec(st, "BEGIN", NULL, 0, NULL, err)) != FERRY_OK)
         return rc;
     rc = st->prune->select(st, ranges, p, 2, &buf[0][0], 4, FERRY_PRUNE_BATCH, &n, err);
     for (int i = 0; rc == FERRY_OK && i < n; i++) {
@@ -160,9 +160,10 @@ static ferry_rc changes_batch(ferry_store *st, int64_t cut, int64_t now, int lim
         runs += marked;
     }
     if (rc == FERRY_OK)
-        rc = st->runs->tx_commit(st, err);
+        rc = st->prune->exec(st, "COMMIT", NULL, 0, NULL, err);
     if (rc != FERRY_OK) {
-        st->runs->tx_rollback(st);
+        ferry_err ignored;
+        (void)st->prune->exec(st, "ROLLBACK", NULL, 0, NULL, &ignored);
         return rc;
     }
     *ret_rows = rows;

@@ -2,7 +2,11 @@
  * statements store/prune.c writes, and checkpoints of the write-ahead log.
  *
  * prune.c writes its placeholders as $1, $2...; here they become ?1, ?2... (SQLite's
- * numbered parameters). Times are bound as the store keeps them, ISO 8601 text.
+ * numbered parameters). Times are bound as the store keeps them, ISO 8601 text. Its BEGIN
+ * is BEGIN IMMEDIATE: the batch takes the write lock first, so it never fails part way
+ * because another writer came between its read and its write. A database still busy after
+ * the busy timeout (a long run holds the write lock for its whole transaction) is
+ * FERRY_ECONFLICT, which the pruner takes as "later".
  *
  * The WAL grows while a long run writes (every page it changes, until a checkpoint copies
  * them back), and SQLite's automatic checkpoints never shrink the file. A checkpoint here
@@ -20,12 +24,26 @@
 /* How long a TRUNCATE checkpoint may wait for others (and so hold up a writer). */
 #define CHECKPOINT_WAIT_MS 1000
 
+/* The failure of the last call on db: FERRY_ECONFLICT when it was busy, else FERRY_EDB. */
+static ferry_rc failed(sqlite3 *db, ferry_err *err)
+{
+    int code = sqlite3_errcode(db);
+
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return ferry_err_set(err, FERRY_ECONFLICT, "pruning: the database is busy: %s",
+                             sqlite3_errmsg(db));
+    return ferry_sqlite_db_error(db, err, "pruning");
+}
+
 static ferry_rc prepare(sqlite3 *db, const char *sql, const ferry_prune_param *p, int np,
                         sqlite3_stmt **ret, ferry_err *err)
 {
     char text[4096];
-    size_t len = strlen(sql);
+    size_t len;
 
+    if (strcmp(sql, "BEGIN") == 0)
+        sql = "BEGIN IMMEDIATE";
+    len = strlen(sql);
     if (len >= sizeof(text))
         return ferry_err_set(err, FERRY_EINVAL, "pruning: statement too long");
     memcpy(text, sql, len + 1);
@@ -33,7 +51,7 @@ static ferry_rc prepare(sqlite3 *db, const char *sql, const ferry_prune_param *p
         if (*c == '$')
             *c = '?';
     if (sqlite3_prepare_v2(db, text, -1, ret, NULL) != SQLITE_OK)
-        return ferry_sqlite_db_error(db, err, "pruning");
+        return failed(db, err);
     for (int i = 0; i < np; i++) {
         if (p[i].time)
             ferry_sqlite_bind_time(*ret, i + 1, p[i].v);
@@ -53,7 +71,7 @@ static ferry_rc sq_exec(ferry_store *base, const char *sql, const ferry_prune_pa
     if (rc != FERRY_OK)
         return rc;
     if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = ferry_sqlite_db_error(db, err, "pruning");
+        rc = failed(db, err);
         sqlite3_finalize(st);
         return rc;
     }
@@ -79,7 +97,7 @@ static ferry_rc sq_select(ferry_store *base, const char *sql, const ferry_prune_
         n++;
     }
     if (n < max_rows && step != SQLITE_DONE) {
-        rc = ferry_sqlite_db_error(db, err, "pruning");
+        rc = failed(db, err);
         sqlite3_finalize(st);
         return rc;
     }

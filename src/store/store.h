@@ -616,7 +616,9 @@ typedef struct {
 /* The few primitives the pruner (store/prune.c, written once for both backends) needs. SQL
  * is written with $1, $2... placeholders and functions both databases know. */
 typedef struct {
-    /* Runs sql with p[0..np); *ret_changed (may be NULL) gets the rows it changed. */
+    /* Runs sql with p[0..np); *ret_changed (may be NULL) gets the rows it changed. "BEGIN",
+     * "COMMIT" and "ROLLBACK" make a batch's transaction (SQLite: BEGIN IMMEDIATE). A
+     * database busy past the busy timeout is FERRY_ECONFLICT. */
     ferry_rc (*exec)(ferry_store *st, const char *sql, const ferry_prune_param *p, int np,
                      int64_t *ret_changed, ferry_err *err);
     /* Runs query sql with p[0..np) and reads at most max_rows rows of ncols integer columns
