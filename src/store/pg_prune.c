@@ -11,7 +11,7 @@
 static ferry_rc params(const ferry_prune_param *p, int np, ferry_pg_params *ret, ferry_err *err)
 {
     if (np > MAX_PARAMS)
-        return ferry_err_set(err, FERRY_EINVAL, "pruning: too many parameters");
+        return ferry_err_set(err, FERRY_EINVAL, "too many parameters");
     for (int i = 0; i < np; i++) {
         if (p[i].time)
             ferry_pg_param_time(ret, p[i].v);
@@ -30,7 +30,8 @@ static ferry_rc pg_exec(ferry_store *base, const char *sql, const ferry_prune_pa
 
     if (rc != FERRY_OK)
         return rc;
-    n = ferry_pg_run_count((ferry_pg_store *)base, FERRY_PG_NO_RESET, "pruning", sql, &pp, err);
+    n = ferry_pg_run_count((ferry_pg_store *)base, FERRY_PG_NO_RESET, "the statement failed", sql,
+                           &pp, err);
     if (n < 0)
         return FERRY_EDB;
     if (ret_changed != NULL)
@@ -48,7 +49,8 @@ static ferry_rc pg_select(ferry_store *base, const char *sql, const ferry_prune_
 
     if (rc != FERRY_OK)
         return rc;
-    res = ferry_pg_run_sql((ferry_pg_store *)base, FERRY_PG_MAY_RESET, "pruning", sql, &pp, err);
+    res = ferry_pg_run_sql((ferry_pg_store *)base, FERRY_PG_MAY_RESET, "the statement failed", sql,
+                           &pp, err);
     if (res == NULL)
         return FERRY_EDB;
     n = PQntuples(res) < max_rows ? PQntuples(res) : max_rows;

@@ -30,9 +30,8 @@ static ferry_rc failed(sqlite3 *db, ferry_err *err)
     int code = sqlite3_errcode(db);
 
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-        return ferry_err_set(err, FERRY_ECONFLICT, "pruning: the database is busy: %s",
-                             sqlite3_errmsg(db));
-    return ferry_sqlite_db_error(db, err, "pruning");
+        return ferry_err_set(err, FERRY_ECONFLICT, "the database is busy (%s)", sqlite3_errmsg(db));
+    return ferry_sqlite_db_error(db, err, "the statement failed");
 }
 
 static ferry_rc prepare(sqlite3 *db, const char *sql, const ferry_prune_param *p, int np,
@@ -45,7 +44,7 @@ static ferry_rc prepare(sqlite3 *db, const char *sql, const ferry_prune_param *p
         sql = "BEGIN IMMEDIATE";
     len = strlen(sql);
     if (len >= sizeof(text))
-        return ferry_err_set(err, FERRY_EINVAL, "pruning: statement too long");
+        return ferry_err_set(err, FERRY_EINVAL, "the statement is too long");
     memcpy(text, sql, len + 1);
     for (char *c = text; *c != '\0'; c++)
         if (*c == '$')

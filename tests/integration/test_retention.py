@@ -90,6 +90,10 @@ class PruneCommandTest(RetentionTestCase):
         self.assertIn("20 created", out)
         # Nothing is left to prune.
         self.assertIn("  0 change rows (of 0 runs)\n", self.ferry_ok("prune"))
+        # Without its change rows the run cannot be undone.
+        code, out, err = self.run_ferry("revert", str(ids[0]))
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("run %d cannot be reverted: its change detail was pruned" % ids[0], err)
 
     def test_old_runs_go_with_their_change_rows_but_the_latest_stay(self):
         ids = self.history()
