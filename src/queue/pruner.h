@@ -4,8 +4,9 @@
  * starts (or after retention.every when that is shorter) and then every retention.every
  * (default an hour), pausing a little between batches so a running sync's writes wait at
  * most one short batch. After a prune that deleted many rows it checkpoints SQLite's WAL.
- * One info line per prune that deleted something. Stopping wakes it at once (a condition
- * variable; a prune in progress stops after its current batch). */
+ * One info line per prune that deleted something. A database busy past the busy timeout (a
+ * long run holding SQLite's write lock) puts the prune off by a minute. Stopping wakes it at
+ * once (a condition variable; a prune in progress stops after its current batch). */
 #ifndef FERRY_QUEUE_PRUNER_H
 #define FERRY_QUEUE_PRUNER_H
 
