@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -3199,6 +3200,33 @@ static void prune_deletes_in_batches_and_stops_when_the_pause_says_so(void **sta
     assert_int_equal(count_changes(fx->store, a) + count_changes(fx->store, b), 0);
 }
 
+/* A checkpoint truncates the -wal file another open connection keeps (the last connection
+ * to close would remove it anyway); without force it leaves a small one alone. */
+static void a_forced_checkpoint_truncates_the_wal(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *other = NULL;
+    char wal[4200];
+    struct stat sb;
+    bool done = true;
+    ferry_err err;
+
+    assert_int_equal(fx_open(fx, &other, &err), FERRY_OK);
+    (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 500, 1);
+    snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size > 0);
+    assert_int_equal(fx->store->prune->checkpoint(fx->store, false, &done, &err), FERRY_OK);
+    assert_false(done);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size > 0);
+    assert_int_equal(fx->store->prune->checkpoint(fx->store, true, &done, &err), FERRY_OK);
+    assert_true(done);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    ferry_store_close(other);
+}
+
 #define BOTH_STORES(setup)                                                                         \
     cmocka_unit_test_setup_teardown(run_round_trip_keeps_every_field, setup, teardown),            \
         cmocka_unit_test_setup_teardown(watermarks_commit_with_the_run_and_runs_keep_their_mode,   \
@@ -3307,6 +3335,8 @@ int main(void)
         BOTH_STORES(setup_sqlite),
         cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs,
                                         setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(a_forced_checkpoint_truncates_the_wal, setup_sqlite,
+                                        teardown),
         cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup_sqlite,
                                         teardown),
         cmocka_unit_test_setup_teardown(opening_creates_ferry_tables_at_the_current_schema_version,
