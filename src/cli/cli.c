@@ -96,6 +96,8 @@ static const char usage_text[] =
     "                               foreground; held again if the target changed since)\n"
     "  reject RUN_ID [--comment TEXT]\n"
     "                               drop a held run's changes; nothing is applied\n"
+    "  prune [--dry-run]            delete the history retention: no longer keeps (old\n"
+    "                               runs, change rows, audit entries); --dry-run only counts\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE            the config file (default: $FERRY_CONFIG, else ferry.yaml)\n"
@@ -709,6 +711,12 @@ static int cmd_show(const cli_opts *o)
     printf("  message:   %s\n", run.ui_message != NULL ? run.ui_message : "");
     if (run.error != NULL)
         printf("  error:     %s\n", run.error);
+    if (run.changes_pruned_at_ms > 0) {
+        char on[FERRY_ISO_TIME_MAX];
+        ferry_time_format_iso(run.changes_pruned_at_ms, on);
+        printf("  pruned:    the change detail was pruned on %.10s %.8s UTC; its counts remain\n",
+               on, on + 11);
+    }
     print_activity(&run);
     if (run.dry_run && run.log_message != NULL)
         printf("\nWhat it would have done (a dry run keeps no change rows):\n%s\n",
@@ -1157,6 +1165,7 @@ int ferry_cli_main(int argc, char **argv)
         {"check", cmd_check},         {"serve", ferry_cli_serve},   {"user", cmd_user},
         {"token", cmd_token},         {"migrate", cmd_migrate},     {"approve", ferry_cli_approve},
         {"reject", ferry_cli_reject}, {"revert", ferry_cli_revert}, {"config", ferry_cli_config},
+        {"prune", ferry_cli_prune},
     };
     cli_opts o;
     int rc;

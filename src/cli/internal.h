@@ -1,6 +1,6 @@
 /* internal.h - what the command line's files share (cli.c: the commands and their options;
  * review.c: approve, reject and revert; serve.c: the server; init.c: a starting config;
- * config.c: ferry config). */
+ * config.c: ferry config; prune.c: retention). */
 #ifndef FERRY_CLI_INTERNAL_H
 #define FERRY_CLI_INTERNAL_H
 
@@ -60,5 +60,7 @@ int ferry_cli_init(int argc, char **argv);
 
 /* ferry config: the effective config, secrets masked (config.c). */
 int ferry_cli_config(const cli_opts *o);
+/* ferry prune [--dry-run] (prune.c). */
+int ferry_cli_prune(const cli_opts *o);
 
 #endif

@@ -19,6 +19,7 @@
 #include "events/hub.h"
 #include "http/server.h"
 #include "notify/notify.h"
+#include "queue/pruner.h"
 #include "queue/queue.h"
 #include "queue/scheduler.h"
 #include "queue/workers.h"
@@ -167,6 +168,7 @@ int ferry_cli_serve(const cli_opts *o)
     ferry_scheduler *scheduler = NULL;
     ferry_bus *bus = NULL;
     ferry_notify *sender = NULL;
+    ferry_pruner *pruner = NULL;
     ferry_server *server = NULL;
     ferry_server_options sopt;
     ferry_queue queue;
@@ -232,6 +234,7 @@ int ferry_cli_serve(const cli_opts *o)
         ferry_workers_start(live, hub, &workers, &err) != FERRY_OK ||
         ferry_scheduler_start(live, hub, workers, &scheduler, &err) != FERRY_OK ||
         ferry_notify_start(live, &sender, &err) != FERRY_OK ||
+        ferry_pruner_start(live, &pruner, &err) != FERRY_OK ||
         (ferry_bus_wanted(cfg->database) && ferry_bus_start(cfg->database, NULL, hub, on_bus_cancel,
                                                             workers, &bus, &err) != FERRY_OK)) {
         fprintf(stderr, "ferry: %s\n", err.msg);
@@ -289,6 +292,7 @@ int ferry_cli_serve(const cli_opts *o)
     stop_gracefully(live, store, address, server, scheduler, workers, ticks);
     status = 0;
 out:
+    ferry_pruner_stop(pruner); /* a prune in progress stops after its batch */
     ferry_notify_stop(sender); /* a delivery in flight is recorded, to be sent again */
     ferry_server_stop(server);
     ferry_scheduler_stop(scheduler);

@@ -480,6 +480,56 @@ static ferry_rc check_tls(struct walk *w, const struct val *v, const struct key_
     return FERRY_OK;
 }
 
+#define RETENTION(member) offsetof(ferry_retention_spec, member)
+#define DAY_MS (24L * 3600 * 1000)
+
+/* A retention: a duration such as 30d, or keep (forever). */
+static ferry_rc on_retention(struct walk *w, const struct val *v, const struct key_rule *rule,
+                             void *obj, void *data)
+{
+    long *dst = FERRY_KEY_MEMBER(long, data, rule->offset);
+    char *s = NULL;
+    long ms = 0;
+    ferry_rc rc = ferry_config_scalar_load(w, v, &s);
+
+    (void)obj;
+    if (rc != FERRY_OK)
+        return rc;
+    if (strcmp(s, "keep") == 0)
+        *dst = FERRY_RETENTION_KEEP;
+    else if (ferry_duration_parse(s, &ms) && ms >= 3600L * 1000)
+        *dst = ms;
+    else
+        rc = ferry_config_fail(w, v->line,
+                               "expected a duration of at least an hour, such as 30d, or keep");
+    free(s);
+    return rc;
+}
+
+static const struct key_rule retention_rules[] = {
+    {"runs", FERRY_KEY_CUSTOM, .offset = RETENTION(runs_ms), .fn = on_retention},
+    {"changes", FERRY_KEY_CUSTOM, .offset = RETENTION(changes_ms), .fn = on_retention},
+    {"audit", FERRY_KEY_CUSTOM, .offset = RETENTION(audit_ms), .fn = on_retention},
+    {"every", FERRY_KEY_DURATION, .offset = RETENTION(every_ms), .min = 1000, .max = 7 * DAY_MS,
+     .def = 3600L * 1000},
+};
+
+/* The retention: section as a whole: a run's change rows cannot outlive it. */
+static ferry_rc check_retention(struct walk *w, const struct val *v, const struct key_rule *rule,
+                                void *obj, void *data)
+{
+    const ferry_retention_spec *r = &((ferry_config *)data)->retention;
+
+    (void)rule;
+    (void)obj;
+    if (r->runs_ms != FERRY_RETENTION_KEEP && r->changes_ms != FERRY_RETENTION_KEEP &&
+        r->changes_ms > r->runs_ms)
+        return ferry_config_fail(w, v->line,
+                                 "changes may not be kept longer than runs: a run's change rows "
+                                 "go with the run");
+    return FERRY_OK;
+}
+
 static const struct key_rule top_rules[] = {
     {"database", FERRY_KEY_STRING, .offset = TOP(database), .def_text = DEFAULT_DATABASE,
      .fn = ferry_config_database_check},
@@ -536,6 +586,8 @@ static const struct key_rule top_rules[] = {
     {"log", FERRY_KEY_TABLE, .offset = TOP(log), .sub = log_rules, .nsub = NITEMS(log_rules)},
     {"tls", FERRY_KEY_TABLE, .offset = TOP(tls), .sub = tls_rules, .nsub = NITEMS(tls_rules),
      .fn = check_tls},
+    {"retention", FERRY_KEY_TABLE, .offset = TOP(retention), .sub = retention_rules,
+     .nsub = NITEMS(retention_rules), .fn = check_retention},
     {"syncs", FERRY_KEY_CUSTOM, .fn = ferry_config_syncs_walk}, /* sync_section.c */
 };
 
@@ -595,11 +647,15 @@ static ferry_config *config_new(const char *path, const char *dir)
     if (cfg == NULL)
         return NULL;
     cfg->max_body_bytes = DEFAULT_MAX_BODY;
+    cfg->retention.runs_ms = 180 * DAY_MS;
+    cfg->retention.changes_ms = 30 * DAY_MS;
+    cfg->retention.audit_ms = 365 * DAY_MS;
     cfg->path = strdup(path);
     cfg->dir = strdup(dir);
     if (!ferry_config_table_defaults(top_rules, NITEMS(top_rules), cfg) ||
         !ferry_config_table_defaults(smtp_rules, NITEMS(smtp_rules), &cfg->smtp) ||
         !ferry_config_table_defaults(log_rules, NITEMS(log_rules), &cfg->log) ||
+        !ferry_config_table_defaults(retention_rules, NITEMS(retention_rules), &cfg->retention) ||
         cfg->path == NULL || cfg->dir == NULL) {
         ferry_config_free(cfg);
         return NULL;

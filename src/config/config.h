@@ -464,6 +464,17 @@ typedef struct ferry_sync_spec {
     int line;
 } ferry_sync_spec;
 
+/* retention: how long Ferry keeps its history, in ms; FERRY_RETENTION_KEEP keeps it forever.
+ * changes is never longer than runs (a run's change rows go with it at the latest). */
+#define FERRY_RETENTION_KEEP 0L
+typedef struct {
+    long runs_ms;    /* finished runs, with their change rows and deliveries; default 180 days */
+    long changes_ms; /* the change rows of finished runs; default 30 days */
+    long audit_ms;   /* audit entries; default 365 days */
+    long every_ms;   /* how often ferry serve prunes; default 1 h (the first a minute after
+                        start, or after every_ms when that is shorter) */
+} ferry_retention_spec;
+
 /* smtp: the server e-mail notifications go through (docs/config.md, "E-mail"). The login
  * is read from the environment when a message is sent, so the file holds no secret. */
 typedef struct {
@@ -538,6 +549,8 @@ typedef struct {
     char *public_url;          /* the page's address in links; default http://LISTEN */
     long notify_retry_base_ms; /* the first retry's wait; doubled per failure; default 20 s */
     ferry_smtp_spec smtp;
+    /* How long history is kept (docs/config.md, "Retention"). */
+    ferry_retention_spec retention;
     /* Sign-in from the host application (docs/embedding.md, docs/security.md). */
     ferry_embed_spec embed;
     ferry_proxy_auth_spec auth;

@@ -27,7 +27,8 @@ typedef struct {
     atomic_uint_fast64_t duration_ms_sum;
 } sync_row;
 
-static const char *const pruned_tables[] = {"changes", "runs", "audit", "deliveries"};
+static const char *const pruned_tables[] = {
+    "changes", "runs", "deliveries", "delivery_attempts", "audit", "schedule_fires", "sessions"};
 #define NTABLES (sizeof(pruned_tables) / sizeof(pruned_tables[0]))
 
 /* The outcomes of ferry_outbox_deliveries_total, in the order printed; failed is every

@@ -43,7 +43,8 @@ void ferry_metrics_run_finished(const ferry_run *run, bool timed);
  * abandoned) are also counted as failed. */
 void ferry_metrics_delivery_attempt(ferry_metrics_delivery outcome);
 
-/* Counts n rows deleted from table ("changes", "runs", "audit" or "deliveries") by
+/* Counts n rows deleted from table ("changes", "runs", "deliveries", "delivery_attempts",
+ * "audit", "schedule_fires" or "sessions": Ferry's table without its ferry_ prefix) by
  * retention. Other table names are not counted. */
 void ferry_metrics_pruned(const char *table, uint64_t n);
 

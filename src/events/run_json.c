@@ -87,6 +87,8 @@ json_t *ferry_run_to_json(const ferry_run *run, const ferry_run_live *live)
     json_object_set_new(o, "queued_at", ferry_json_time(run->queued_at_ms));
     json_object_set_new(o, "started_at", ferry_json_time(run->started_at_ms));
     json_object_set_new(o, "finished_at", ferry_json_time(run->finished_at_ms));
+    /* retention pruned its change rows (counts remain), or null */
+    json_object_set_new(o, "changes_pruned_at", ferry_json_time(run->changes_pruned_at_ms));
     json_object_set_new(o, "duration_ms",
                         run->finished_at_ms > 0 ? json_integer(run->duration_ms) : json_null());
     /* Review (docs/review.md). */

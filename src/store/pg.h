@@ -98,5 +98,6 @@ extern const ferry_store_runs_ops ferry_pg_runs_ops;
 extern const ferry_store_people_ops ferry_pg_people_ops;
 extern const ferry_store_cluster_ops ferry_pg_cluster_ops;
 extern const ferry_store_outbox_ops ferry_pg_outbox_ops;
+extern const ferry_store_prune_ops ferry_pg_prune_ops; /* pg_prune.c */
 
 #endif

@@ -61,7 +61,7 @@
 #include "util/url.h"
 
 /* PostgreSQL schema version this Ferry writes (independent of SQLite's). */
-#define SCHEMA_VERSION 12
+#define SCHEMA_VERSION 13
 
 /* The advisory lock key that serialises migrations: "ferry" in ASCII. */
 #define MIGRATE_LOCK_KEY "435459617401"
@@ -277,6 +277,11 @@ static const char *const schema_v12 =
     "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS reverts bigint;"
     "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS revert_comment text;"
     "ALTER TABLE ferry_changes ADD COLUMN IF NOT EXISTS row_values text;";
+/* Version 13: retention (sqlite_conn.c's version 17). */
+static const char *const schema_v13 =
+    "ALTER TABLE ferry_runs ADD COLUMN IF NOT EXISTS changes_pruned_at timestamptz;"
+    "CREATE INDEX IF NOT EXISTS ferry_runs_by_finished ON ferry_runs (finished_at);"
+    "CREATE INDEX IF NOT EXISTS ferry_audit_by_at ON ferry_audit (at);";
 
 void ferry_pg_param_text(ferry_pg_params *p, const char *s)
 {
@@ -490,9 +495,9 @@ ferry_rc ferry_pg_schema_version(ferry_store *base, int *ret_have, int *ret_want
 static ferry_rc migrate(ferry_pg_store *s, ferry_err *err)
 {
     static const char *const what = "creating Ferry's tables";
-    const char *const steps[SCHEMA_VERSION] = {schema_v1, schema_v2,  schema_v3,  schema_v4,
-                                               schema_v5, schema_v6,  schema_v7,  schema_v8,
-                                               schema_v9, schema_v10, schema_v11, schema_v12};
+    const char *const steps[SCHEMA_VERSION] = {
+        schema_v1, schema_v2, schema_v3,  schema_v4,  schema_v5,  schema_v6, schema_v7,
+        schema_v8, schema_v9, schema_v10, schema_v11, schema_v12, schema_v13};
     PGresult *res;
     ferry_rc rc;
     bool own;
@@ -638,6 +643,7 @@ ferry_rc ferry_pg_store_open(const char *url, ferry_store **ret_store, ferry_err
     s->base.people = &ferry_pg_people_ops;
     s->base.cluster = &ferry_pg_cluster_ops;
     s->base.outbox = &ferry_pg_outbox_ops;
+    s->base.prune = &ferry_pg_prune_ops;
     s->base.kind = FERRY_STORE_PG;
     s->base.close = pg_close;
     url_for_messages(url, s->where, sizeof(s->where));

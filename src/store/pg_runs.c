@@ -22,18 +22,21 @@ static void p_bool(ferry_pg_params *p, bool b)
     p->v[p->n++] = b ? "t" : "f";
 }
 
+/* The times RUN_COLUMNS reads, as epoch ms (NULL stays NULL). */
+#define RUN_QUEUED_STARTED_FINISHED MS("queued_at") ", " MS("started_at") ", " MS("finished_at")
+#define RUN_HELD_UNTIL MS("held_until")
+#define RUN_DECIDED_AT MS("decided_at")
+#define RUN_CHANGES_PRUNED_AT MS("changes_pruned_at")
+
 #define RUN_COLUMNS                                                                                \
     "id, sync, tenant, trigger, user_name, status, phase, percent, processed, total, created,"     \
     " updated, unchanged, skipped, failed, deleted, ui_message, log_message, error,"               \
-    " error_code, dry_run, " MS("queued_at") ", " MS("started_at") ", " MS(                        \
-        "finished_at") ", duration_ms, attempt, token_label, cancelled_by,"                        \
-                       " CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"        \
-                       " retry_of, steps, skipped_by_label, full_requested, run_mode, since,"      \
-                       " source_bytes, source_records, activity, preview, held_reason,"            \
-                       " held_admin, " MS(                                                         \
-                           "held_until") ", change_digest, decision, decided_by,"                  \
-                                         " decision_comment, " MS(                                 \
-                                             "decided_at") ", reverts, revert_comment"
+    " error_code, dry_run, " RUN_QUEUED_STARTED_FINISHED ", duration_ms, attempt, token_label,"    \
+    " cancelled_by, CASE WHEN status = 'running' THEN lease_owner END, allow_missing,"             \
+    " retry_of, steps, skipped_by_label, full_requested, run_mode, since,"                         \
+    " source_bytes, source_records, activity, preview, held_reason, held_admin, " RUN_HELD_UNTIL   \
+    ", change_digest, decision, decided_by, decision_comment, " RUN_DECIDED_AT                     \
+    ", reverts, revert_comment, " RUN_CHANGES_PRUNED_AT
 
 static void run_from_row(const PGresult *r, int i, ferry_run *run)
 {
@@ -86,6 +89,7 @@ static void run_from_row(const PGresult *r, int i, ferry_run *run)
     run->decided_at_ms = ferry_pg_col_int(r, i, 47);
     run->reverts = ferry_pg_col_int(r, i, 48);
     run->revert_comment = ferry_pg_col_str(r, i, 49);
+    run->changes_pruned_at_ms = ferry_pg_col_int(r, i, 50);
 }
 
 /* When the active run of (sync, tenant) belongs to a process of this host that no longer

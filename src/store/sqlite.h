@@ -60,5 +60,6 @@ extern const ferry_store_runs_ops ferry_sqlite_runs_ops;
 extern const ferry_store_people_ops ferry_sqlite_people_ops;
 extern const ferry_store_cluster_ops ferry_sqlite_cluster_ops;
 extern const ferry_store_outbox_ops ferry_sqlite_outbox_ops;
+extern const ferry_store_prune_ops ferry_sqlite_prune_ops; /* sqlite_prune.c */
 
 #endif

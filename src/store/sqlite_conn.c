@@ -27,7 +27,7 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 
-#define SCHEMA_VERSION 16
+#define SCHEMA_VERSION 17
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS ferry_runs ("
@@ -243,6 +243,12 @@ static const char *const schema_v15 =
 static const char *const schema_v16 = "ALTER TABLE ferry_runs ADD COLUMN reverts INTEGER;"
                                       "ALTER TABLE ferry_runs ADD COLUMN revert_comment TEXT;"
                                       "ALTER TABLE ferry_changes ADD COLUMN row_values TEXT;";
+/* Version 17: retention. When a run's change rows were pruned (its counts stay), and the
+ * indexes the pruning queries read: runs by their end, audit entries by their time. */
+static const char *const schema_v17 =
+    "ALTER TABLE ferry_runs ADD COLUMN changes_pruned_at TEXT;"
+    "CREATE INDEX IF NOT EXISTS ferry_runs_by_finished ON ferry_runs (finished_at);"
+    "CREATE INDEX IF NOT EXISTS ferry_audit_by_at ON ferry_audit (at);";
 
 ferry_rc ferry_sqlite_db_error(sqlite3 *db, ferry_err *err, const char *what)
 {
@@ -345,10 +351,10 @@ static ferry_rc migrate(ferry_sqlite_store *s, ferry_err *err)
         return ferry_sqlite_db_error(s->db, err, "migrating the store");
     /* Each step runs in the same transaction: a failed migration changes nothing. */
     for (int v = version; v < SCHEMA_VERSION; v++) {
-        const char *const steps[SCHEMA_VERSION] = {schema_v1,  schema_v2,  schema_v3,  schema_v4,
-                                                   schema_v5,  schema_v6,  schema_v7,  schema_v8,
-                                                   schema_v9,  schema_v10, schema_v11, schema_v12,
-                                                   schema_v13, schema_v14, schema_v15, schema_v16};
+        const char *const steps[SCHEMA_VERSION] = {
+            schema_v1,  schema_v2,  schema_v3,  schema_v4,  schema_v5,  schema_v6,
+            schema_v7,  schema_v8,  schema_v9,  schema_v10, schema_v11, schema_v12,
+            schema_v13, schema_v14, schema_v15, schema_v16, schema_v17};
         const char *step = steps[v];
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
@@ -437,6 +443,7 @@ ferry_rc ferry_sqlite_store_open(const char *path, ferry_store **ret_store, ferr
     s->base.people = &ferry_sqlite_people_ops;
     s->base.cluster = &ferry_sqlite_cluster_ops;
     s->base.outbox = &ferry_sqlite_outbox_ops;
+    s->base.prune = &ferry_sqlite_prune_ops;
     s->base.kind = FERRY_STORE_SQLITE;
     s->base.close = sqlite_close;
     if ((rc = ferry_sqlite_connect(path, &s->db, err)) != FERRY_OK)

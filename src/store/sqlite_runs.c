@@ -216,7 +216,8 @@ static ferry_rc st_run_finish(ferry_store *base, const ferry_run *run, ferry_err
     " token_label, cancelled_by, CASE WHEN status = 'running' THEN lease_owner END,"               \
     " allow_missing, retry_of, steps, skipped_by_label, full_requested, run_mode, since,"          \
     " source_bytes, source_records, activity, preview, held_reason, held_admin, held_until,"       \
-    " change_digest, decision, decided_by, decision_comment, decided_at, reverts, revert_comment"
+    " change_digest, decision, decided_by, decision_comment, decided_at, reverts, revert_comment," \
+    " changes_pruned_at"
 
 static void run_from_row(sqlite3_stmt *st, ferry_run *run)
 {
@@ -270,6 +271,7 @@ static void run_from_row(sqlite3_stmt *st, ferry_run *run)
     run->decided_at_ms = ferry_sqlite_col_time(st, 47);
     run->reverts = sqlite3_column_int64(st, 48);
     run->revert_comment = ferry_sqlite_col_strdup(st, 49);
+    run->changes_pruned_at_ms = ferry_sqlite_col_time(st, 50);
 }
 
 static ferry_rc st_run_load(ferry_store *base, int64_t id, ferry_run *ret_run, ferry_err *err)

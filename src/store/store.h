@@ -161,6 +161,8 @@ typedef struct {
      * its requester gave, or NULL. */
     int64_t reverts;
     char *revert_comment;
+    /* When retention pruned the run's change rows (its counts and messages stay), or 0. */
+    int64_t changes_pruned_at_ms;
 } ferry_run;
 
 void ferry_run_done(ferry_run *run);
@@ -622,6 +624,38 @@ typedef struct {
 /* How long a delivery is tried before it is given up. */
 #define FERRY_DELIVERY_TRY_MS (24LL * 3600 * 1000)
 
+/* ---- retention: what `ferry prune` and the server's pruner delete (store/prune.h) ---- */
+
+/* A statement's parameter: a number, or a time in ms (bound as each backend stores times). */
+typedef struct {
+    int64_t v;
+    bool time;
+} ferry_prune_param;
+
+/* The few primitives the pruner (store/prune.c, written once for both backends) needs. SQL
+ * is written with $1, $2... placeholders and functions both databases know. */
+typedef struct {
+    /* Runs sql with p[0..np); *ret_changed (may be NULL) gets the rows it changed. "BEGIN",
+     * "COMMIT" and "ROLLBACK" make a batch's transaction (SQLite: BEGIN IMMEDIATE). A
+     * database busy past the busy timeout is FERRY_ECONFLICT. */
+    ferry_rc (*exec)(ferry_store *st, const char *sql, const ferry_prune_param *p, int np,
+                     int64_t *ret_changed, ferry_err *err);
+    /* Runs query sql with p[0..np) and reads at most max_rows rows of ncols integer columns
+     * into ret (row-major; NULL is 0); *ret_rows is how many. */
+    ferry_rc (*select)(ferry_store *st, const char *sql, const ferry_prune_param *p, int np,
+                       int64_t *ret, int ncols, int max_rows, int *ret_rows, ferry_err *err);
+    /* SQLite: checkpoints the WAL and truncates it, when force or the -wal file is larger
+     * than FERRY_WAL_CHECKPOINT_BYTES; tries PASSIVE first, and waits at most about a
+     * second for readers and writers (a busy database: gives up quietly, *ret_done false).
+     * Never inside an open transaction. PostgreSQL: does nothing (*ret_done false). */
+    ferry_rc (*checkpoint)(ferry_store *st, bool force, bool *ret_done, ferry_err *err);
+} ferry_store_prune_ops;
+
+/* The -wal file size past which a run's end checkpoints it. */
+#define FERRY_WAL_CHECKPOINT_BYTES (64LL * 1024 * 1024)
+/* The rows (change rows and the target's) past which a run's end checkpoints it anyway. */
+#define FERRY_WAL_CHECKPOINT_ROWS 100000
+
 typedef enum {
     FERRY_STORE_SQLITE = 0,
     FERRY_STORE_PG,
@@ -634,6 +668,7 @@ struct ferry_store {
     const ferry_store_people_ops *people;
     const ferry_store_cluster_ops *cluster;
     const ferry_store_outbox_ops *outbox;
+    const ferry_store_prune_ops *prune;
     ferry_outbox_planner planner; /* set by ferry_store_planner_set(); none by default */
     ferry_store_kind kind;
     void (*close)(ferry_store *st); /* the implementation's ferry_store_close() */

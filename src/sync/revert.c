@@ -528,6 +528,11 @@ static ferry_rc refuse_unless_revertible(const ferry_run *r, ferry_err *err)
         return ferry_err_set(err, FERRY_EINVAL,
                              "run %lld was a dry run: it changed nothing to revert",
                              (long long)r->id);
+    if (r->changes_pruned_at_ms > 0)
+        return ferry_err_set(err, FERRY_EINVAL,
+                             "run %lld cannot be reverted: its change detail was pruned "
+                             "(retention.changes), and only its counts remain",
+                             (long long)r->id);
     return FERRY_OK;
 }
 

@@ -1865,6 +1865,24 @@ static ferry_rc requeue(run_ctx *c, ferry_err *err)
     return FERRY_OK;
 }
 
+/* After a run that wrote many rows, the store's write-ahead log is checkpointed and truncated
+ * (SQLite: it would stay as large as the run's writes; a busy database is left alone), or
+ * when it grew past FERRY_WAL_CHECKPOINT_BYTES anyway. */
+static void checkpoint_wal(run_ctx *c)
+{
+    ferry_store *st = c->opt->store;
+    int64_t wrote = 0;
+    ferry_err err;
+    bool done;
+
+    for (int o = 0; o < FERRY_OUTCOME_COUNT; o++)
+        if (o != FERRY_OUTCOME_UNCHANGED)
+            wrote += c->run.counts[o];
+    ferry_err_clear(&err);
+    (void)st->prune->checkpoint(st, !c->run.dry_run && wrote > FERRY_WAL_CHECKPOINT_ROWS, &done,
+                                &err);
+}
+
 ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_err *err)
 {
     run_ctx c;
@@ -1970,6 +1988,7 @@ ferry_rc ferry_sync_run(const ferry_run_options *opt, ferry_run *ret_run, ferry_
             ferry_hold_snapshot_remove(opt->config->data_dir, c.run.id);
     }
     report_progress(&c, true);
+    checkpoint_wal(&c);
 
 out:
     free_steps(&c);

@@ -224,7 +224,7 @@ static void load_errors_name_the_path_as_given(void **state)
              "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, "
              "allow_hosts, files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, "
              "base_path, notify, public_url, "
-             "notify_retry_base, smtp, timezone, log, tls, "
+             "notify_retry_base, smtp, timezone, log, tls, retention, "
              "syncs)",
              path);
     assert_string_equal(err.msg, expected);
@@ -451,7 +451,7 @@ static void unknown_top_level_key_lists_the_known_ones(void **state)
         "max_connections_per_ip, idle_timeout, max_body, cors_origins, allow_private, allow_hosts, "
         "files_dir, data_dir, held_max_bytes, trusted_proxies, embed, auth, base_path, notify, "
         "public_url, "
-        "notify_retry_base, smtp, timezone, log, tls, syncs)");
+        "notify_retry_base, smtp, timezone, log, tls, retention, syncs)");
 }
 
 static void unknown_key_in_flow_mapping_names_its_line(void **state)
@@ -2724,6 +2724,44 @@ static void tls_needs_both_readable_files(void **state)
                         "ferry.yaml:1: tls: the certificate file '");
 }
 
+/* ---- retention ---- */
+
+static void retention_defaults_keep_and_durations(void **state)
+{
+    ferry_config *cfg = parse_ok("syncs: {}\n");
+
+    (void)state;
+    assert_int_equal(cfg->retention.runs_ms, 180L * 86400000);
+    assert_int_equal(cfg->retention.changes_ms, 30L * 86400000);
+    assert_int_equal(cfg->retention.audit_ms, 365L * 86400000);
+    assert_int_equal(cfg->retention.every_ms, 3600L * 1000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("retention: {runs: keep, changes: 7d, audit: keep, every: 10m}\n");
+    assert_int_equal(cfg->retention.runs_ms, FERRY_RETENTION_KEEP);
+    assert_int_equal(cfg->retention.changes_ms, 7L * 86400000);
+    assert_int_equal(cfg->retention.audit_ms, FERRY_RETENTION_KEEP);
+    assert_int_equal(cfg->retention.every_ms, 600L * 1000);
+    ferry_config_free(cfg);
+    cfg = parse_ok("retention: {changes: keep}\n"); /* as long as the run */
+    assert_int_equal(cfg->retention.changes_ms, FERRY_RETENTION_KEEP);
+    ferry_config_free(cfg);
+}
+
+static void retention_errors_name_the_key(void **state)
+{
+    (void)state;
+    expect_error("retention:\n  runs: 10d\n  changes: 20d\n",
+                 "ferry.yaml:2: retention: changes may not be kept longer than runs: a run's "
+                 "change rows go with the run");
+    expect_error("retention:\n  audit: forever\n",
+                 "ferry.yaml:2: retention.audit: expected a duration of at least an hour, such "
+                 "as 30d, or keep");
+    expect_error("retention:\n  runs: 5m\n",
+                 "ferry.yaml:2: retention.runs: expected a duration of at least an hour, such "
+                 "as 30d, or keep");
+    expect_error_prefix("retention:\n  keep: 1d\n", "ferry.yaml:2: retention.keep: unknown key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2734,6 +2772,8 @@ int main(void)
         cmocka_unit_test(missing_file_names_the_path),
         cmocka_unit_test(directory_instead_of_file_is_an_io_error),
         cmocka_unit_test(empty_file_is_valid_with_defaults_and_no_syncs),
+        cmocka_unit_test(retention_defaults_keep_and_durations),
+        cmocka_unit_test(retention_errors_name_the_key),
         cmocka_unit_test(comment_only_or_bare_document_is_valid_with_defaults),
         cmocka_unit_test(top_level_keys_are_read),
         cmocka_unit_test(outbound_keys_merge_into_every_source),

@@ -19,6 +19,7 @@
  * rows commit with the caller's transaction, and the URL's password never appears in an
  * error. */
 #include "events/run_json.h"
+#include "store/prune.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "util/timeutil.h"
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1248,7 +1250,7 @@ static void database_from_a_newer_ferry_is_refused(void **state)
     assert_null(again);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 16)",
+             "Ferry knows up to 17)",
              fx->path);
     assert_string_equal(err.msg, want);
 }
@@ -1270,7 +1272,7 @@ static void opening_creates_ferry_tables_at_the_current_schema_version(void **st
                            -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 16);
+    assert_int_equal(sqlite3_column_int(st, 0), 17);
     assert_int_equal(sqlite3_column_int(st, 1), 9);
     assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
     sqlite3_finalize(st);
@@ -1377,6 +1379,8 @@ static void a_version_1_database_is_migrated_and_keeps_its_runs(void **state)
                                   " ALTER TABLE ferry_runs DROP COLUMN reverts;"
                                   " ALTER TABLE ferry_runs DROP COLUMN revert_comment;"
                                   " ALTER TABLE ferry_changes DROP COLUMN row_values;"
+                                  " DROP INDEX ferry_runs_by_finished;"
+                                  " ALTER TABLE ferry_runs DROP COLUMN changes_pruned_at;"
                                   " PRAGMA user_version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1542,7 +1546,7 @@ static void a_version_3_database_is_migrated_and_keeps_users_tokens_and_runs(voi
     if (ferry_sqlite_store_open(path, &st, &err) != FERRY_OK)
         fail_msg("open: %s", err.msg);
     db = ferry_sqlite_store_db(st);
-    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 16);
+    assert_int_equal(sq_query_int(db, "PRAGMA user_version"), 17);
     assert_int_equal(sq_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                       " ('ferry_sessions', 'ferry_audit', 'ferry_nodes')"),
                      3);
@@ -2323,7 +2327,7 @@ static void pg_opening_creates_ferry_tables_at_the_current_schema_version(void *
 {
     fixture *fx = *state;
 
-    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 12);
+    assert_int_equal(query_int(fx, "SELECT version FROM ferry_schema_version"), 13);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_schema_version"), 1);
     assert_int_equal(query_int(fx, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                                    " ('ferry_runs', 'ferry_changes', 'ferry_users',"
@@ -2353,7 +2357,7 @@ static void pg_database_from_a_newer_ferry_is_refused(void **state)
     snprintf(where, sizeof(where), "postgres://%s", strchr(fx->url, '@') + 1);
     snprintf(want, sizeof(want),
              "database %s: the database was written by a newer Ferry (schema version 99; this "
-             "Ferry knows up to 12)",
+             "Ferry knows up to 13)",
              where);
     assert_string_equal(err.msg, want);
 }
@@ -2562,7 +2566,7 @@ static void pg_three_processes_migrate_one_empty_database(void **state)
         1);
     assert_int_equal(
         pg_query_int(ferry_pg_store_conn(w[0].store), "SELECT version FROM ferry_schema_version"),
-        12);
+        13);
     for (int i = 0; i < 3; i++)
         ferry_store_close(w[i].store);
     free(empty.url);
@@ -3004,7 +3008,7 @@ static void the_schema_version_is_read_from_the_database(void **state)
 {
     fixture *fx = *state;
     ferry_store *st = fx->store;
-    int have = 0, want = 0, current = fx->kind == BACKEND_PG ? 12 : 16;
+    int have = 0, want = 0, current = fx->kind == BACKEND_PG ? 13 : 17;
     ferry_err err;
 
     ferry_err_clear(&err);
@@ -3012,10 +3016,290 @@ static void the_schema_version_is_read_from_the_database(void **state)
     assert_int_equal(have, current);
     assert_int_equal(want, current);
     fx_exec(fx, fx->kind == BACKEND_PG ? "UPDATE ferry_schema_version SET version = version + 5"
-                                       : "PRAGMA user_version = 21");
+                                       : "PRAGMA user_version = 22");
     assert_int_equal(st->cluster->schema_version(st, &have, &want, &err), FERRY_OK);
     assert_int_equal(have, current + 5);
     assert_int_equal(want, current);
+}
+
+/* ---- retention (store/prune.h) ---- */
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+/* Sets column of the row of table whose id is id to days ago. */
+static void age(fixture *fx, const char *table, const char *column, int64_t id, int days)
+{
+    char sql[256], iso[FERRY_ISO_TIME_MAX];
+
+    ferry_time_format_iso(ferry_time_now_ms() - days * DAY_MS, iso);
+    snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE id = %lld", table, column,
+             (long long)id);
+    fx_exec_time(fx, sql, iso);
+}
+
+/* A finished run of sync with nchanges change rows, ended days ago. */
+static int64_t old_run(fixture *fx, const char *sync, ferry_run_status status, int nchanges,
+                       int days)
+{
+    ferry_run run = new_run(sync, ferry_time_now_ms() - days * DAY_MS);
+    int64_t id = start(fx->store, &run);
+    char key[32];
+
+    for (int i = 1; i <= nchanges; i++) {
+        snprintf(key, sizeof(key), "K%d", i);
+        add_change(fx->store, id, i, key, FERRY_OUTCOME_CREATED, i + 1, NULL, NULL);
+    }
+    finish(fx->store, id, status);
+    age(fx, "ferry_runs", "finished_at", id, days);
+    return id;
+}
+
+static const ferry_prune_policy default_policy = {
+    .runs_ms = 180 * DAY_MS,
+    .changes_ms = 30 * DAY_MS,
+    .audit_ms = 365 * DAY_MS,
+    .session_idle_ms = 30 * 60 * 1000,
+    .session_max_ms = 12 * 3600 * 1000,
+};
+
+static void prune(fixture *fx, const ferry_prune_policy *policy, bool dry_run, int batch,
+                  ferry_prune_counts *ret)
+{
+    ferry_prune_opts opts = {.dry_run = dry_run, .batch = batch};
+    ferry_err err;
+
+    ferry_err_clear(&err);
+    if (ferry_store_prune(fx->store, policy, ferry_time_now_ms(), &opts, ret, &err) != FERRY_OK)
+        fail_msg("prune: %s", err.msg);
+}
+
+static void prune_takes_old_change_rows_and_keeps_the_run_with_its_counts(void **state)
+{
+    fixture *fx = *state;
+    int64_t a = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 5, 40);
+    int64_t last_ok = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 35);
+    int64_t b = old_run(fx, "therapists", FERRY_RUN_FAILED, 3, 31);
+    int64_t recent = old_run(fx, "therapists", FERRY_RUN_FAILED, 4, 10);
+    int64_t last = old_run(fx, "clients", FERRY_RUN_SUCCEEDED, 2, 50);
+    ferry_prune_counts dry, real;
+    ferry_run run;
+    ferry_err err;
+
+    prune(fx, &default_policy, true, 0, &dry);
+    assert_int_equal(dry.rows[FERRY_PRUNE_CHANGES], 8);
+    assert_int_equal(dry.change_runs, 2);
+    assert_int_equal(count_changes(fx->store, a), 5); /* a dry run deletes nothing */
+    prune(fx, &default_policy, false, 0, &real);
+    assert_memory_equal(&dry, &real, sizeof(dry));
+    assert_int_equal(count_changes(fx->store, a), 0);
+    assert_int_equal(count_changes(fx->store, b), 0);
+    assert_int_equal(count_changes(fx->store, recent), 4); /* ended 10 days ago */
+    assert_int_equal(count_changes(fx->store, last), 2);   /* the latest run of clients */
+    (void)last_ok; /* therapists' latest succeeded run: kept, though it has no rows */
+    ferry_err_clear(&err);
+    assert_int_equal(fx->store->runs->run_load(fx->store, a, &run, &err), FERRY_OK);
+    assert_int_equal(run.status, FERRY_RUN_SUCCEEDED);
+    assert_true(run.changes_pruned_at_ms > ferry_time_now_ms() - 60000);
+    ferry_run_done(&run);
+    assert_int_equal(fx->store->runs->run_load(fx->store, recent, &run, &err), FERRY_OK);
+    assert_int_equal(run.changes_pruned_at_ms, 0);
+    ferry_run_done(&run);
+    /* Once pruned, nothing more goes. */
+    prune(fx, &default_policy, false, 0, &real);
+    assert_int_equal(ferry_prune_counts_total(&real), 0);
+}
+
+static void
+prune_takes_old_runs_deliveries_audit_firings_and_sessions_but_keeps_the_latest(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *st = fx->store;
+    ferry_prune_policy keep_changes = default_policy;
+    int64_t gone = old_run(fx, "therapists", FERRY_RUN_FAILED, 3, 200);
+    int64_t last_ok = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 2, 200);
+    int64_t last = old_run(fx, "therapists", FERRY_RUN_FAILED, 1, 200);
+    int64_t other = old_run(fx, "clients", FERRY_RUN_SUCCEEDED, 1, 400);
+    int64_t young = old_run(fx, "clients", FERRY_RUN_SUCCEEDED, 0, 1);
+    ferry_audit_entry e = {.actor = (char *)"ana", .action = (char *)"login"};
+    ferry_prune_counts dry, real;
+    char iso[FERRY_ISO_TIME_MAX], sql[512];
+    bool won = false;
+    ferry_err err;
+
+    keep_changes.changes_ms = 0; /* changes: keep, so the runs take their own change rows */
+    ferry_time_format_iso(ferry_time_now_ms() - 200 * DAY_MS, iso);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO ferry_deliveries (id, run_id, endpoint, kind, status, created_at,"
+             " give_up_at) VALUES ('dlv_a', %lld, 0, 'webhook', 'failed', ?1, ?1)",
+             (long long)gone);
+    fx_exec_time(fx, sql, iso);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO ferry_deliveries (id, run_id, endpoint, kind, status, created_at,"
+             " give_up_at) VALUES ('dlv_b', %lld, 0, 'webhook', 'delivered', ?1, ?1)",
+             (long long)last);
+    fx_exec_time(fx, sql, iso);
+    fx_exec_time(fx,
+                 "INSERT INTO ferry_delivery_attempts (delivery_id, n, at) VALUES ('dlv_a', 1, ?1),"
+                 " ('dlv_a', 2, ?1), ('dlv_b', 1, ?1)",
+                 iso);
+    ferry_err_clear(&err);
+    assert_int_equal(st->people->audit_add(st, &e, &err), FERRY_OK);
+    assert_int_equal(st->people->audit_add(st, &e, &err), FERRY_OK);
+    age(fx, "ferry_audit", "at", 1, 400);
+    assert_int_equal(st->cluster->schedule_claim(st, "therapists", NULL, 1000, &won, &err),
+                     FERRY_OK);
+    ferry_time_format_iso(ferry_time_now_ms() - 8 * DAY_MS, iso);
+    fx_exec_time(fx, "UPDATE ferry_schedule_fires SET claimed_at = ?1", iso);
+    assert_int_equal(st->people->user_add(st, "ana", FERRY_ROLE_ADMIN, "$h", &err), FERRY_OK);
+    assert_int_equal(st->people->session_add(st, "ana", "stale", &err), FERRY_OK);
+    assert_int_equal(st->people->session_add(st, "ana", "live", &err), FERRY_OK);
+    ferry_time_format_iso(ferry_time_now_ms() - 3600 * 1000, iso);
+    fx_exec_time(fx, "UPDATE ferry_sessions SET last_seen_at = ?1 WHERE session_hash = 'stale'",
+                 iso);
+
+    prune(fx, &keep_changes, true, 0, &dry);
+    prune(fx, &keep_changes, false, 2, &real);
+    assert_memory_equal(&dry, &real, sizeof(dry));
+    assert_int_equal(real.rows[FERRY_PRUNE_CHANGES], 0);
+    assert_int_equal(real.rows[FERRY_PRUNE_RUN_CHANGES], 4);
+    assert_int_equal(real.rows[FERRY_PRUNE_RUNS], 2);
+    assert_int_equal(real.rows[FERRY_PRUNE_DELIVERIES], 2); /* the pruned run's; an old one */
+    assert_int_equal(real.rows[FERRY_PRUNE_ATTEMPTS], 3);
+    assert_int_equal(real.rows[FERRY_PRUNE_AUDIT], 1);
+    assert_int_equal(real.rows[FERRY_PRUNE_FIRES], 1);
+    assert_int_equal(real.rows[FERRY_PRUNE_SESSIONS], 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM ferry_runs WHERE id = %lld", (long long)gone);
+    assert_int_equal(query_int(fx, sql), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM ferry_runs WHERE id IN (%lld, %lld, %lld, %lld)",
+             (long long)last_ok, (long long)last, (long long)other, (long long)young);
+    assert_int_equal(query_int(fx, sql), 3); /* other is not clients' latest run */
+    assert_int_equal(count_changes(fx->store, gone), 0);
+    assert_int_equal(count_changes(fx->store, last_ok), 2);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_audit"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_sessions"), 1);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_delivery_attempts"), 0);
+}
+
+static void queued_running_and_held_runs_are_never_pruned(void **state)
+{
+    fixture *fx = *state;
+    int64_t held = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 2, 300);
+    int64_t newer = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 250);
+    ferry_run running = new_run("clients", ferry_time_now_ms() - 300 * DAY_MS);
+    int64_t rid = start(fx->store, &running);
+    ferry_prune_counts c;
+    char sql[128];
+
+    (void)newer;
+    snprintf(sql, sizeof(sql), "UPDATE ferry_runs SET status = 'held' WHERE id = %lld",
+             (long long)held);
+    fx_exec(fx, sql);
+    add_change(fx->store, rid, 1, "K", FERRY_OUTCOME_CREATED, 2, NULL, NULL);
+    prune(fx, &default_policy, false, 0, &c);
+    assert_int_equal(ferry_prune_counts_total(&c), 0);
+    assert_int_equal(count_changes(fx->store, held), 2);
+    assert_int_equal(count_changes(fx->store, rid), 1);
+}
+
+static void the_latest_scheduled_run_of_a_sync_is_kept(void **state)
+{
+    fixture *fx = *state;
+    int64_t older = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 300);
+    int64_t scheduled = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 250);
+    ferry_prune_counts c;
+    char sql[128];
+
+    (void)old_run(fx, "therapists", FERRY_RUN_FAILED, 0, 200);
+    (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 0, 1);
+    snprintf(sql, sizeof(sql),
+             "UPDATE ferry_runs SET trigger = 'schedule' WHERE id IN (%lld, %lld)",
+             (long long)older, (long long)scheduled);
+    fx_exec(fx, sql);
+    prune(fx, &default_policy, false, 0, &c);
+    assert_int_equal(c.rows[FERRY_PRUNE_RUNS], 2); /* the older scheduled one, the failed one */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM ferry_runs WHERE id = %lld",
+             (long long)scheduled);
+    assert_int_equal(query_int(fx, sql), 1);
+}
+
+static int pauses;
+
+/* Counts the pauses; with a limit (*ctx), says stop once it is reached. */
+static bool count_pause(void *ctx)
+{
+    const int *limit = ctx;
+
+    pauses++;
+    return limit == NULL || pauses < *limit;
+}
+
+static void prune_deletes_in_batches_and_stops_when_the_pause_says_so(void **state)
+{
+    fixture *fx = *state;
+    int64_t a = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 7, 40);
+    int64_t b = old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 3, 40);
+    ferry_prune_opts opts = {.batch = 4, .pause = count_pause};
+    ferry_prune_counts c;
+    ferry_err err;
+
+    int stop_after = 1;
+    ferry_audit_entry e = {.action = (char *)"login"};
+
+    (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 1, 40); /* the latest: kept */
+    ferry_err_clear(&err);
+    assert_int_equal(fx->store->people->audit_add(fx->store, &e, &err), FERRY_OK);
+    age(fx, "ferry_audit", "at", 1, 400);
+    /* Stopped at the first pause: one batch went, in order (the first 4 rows of a). */
+    pauses = 0;
+    opts.ctx = &stop_after;
+    ferry_err_clear(&err);
+    assert_int_equal(
+        ferry_store_prune(fx->store, &default_policy, ferry_time_now_ms(), &opts, &c, &err),
+        FERRY_OK);
+    assert_int_equal(c.rows[FERRY_PRUNE_CHANGES], 4);
+    assert_int_equal(c.change_runs, 0);
+    assert_int_equal(ferry_prune_counts_total(&c), 4); /* not the old audit entry either */
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM ferry_audit"), 1);
+    assert_int_equal(count_changes(fx->store, a), 3);
+    /* Then the rest. */
+    pauses = 0;
+    opts.ctx = NULL;
+    assert_int_equal(
+        ferry_store_prune(fx->store, &default_policy, ferry_time_now_ms(), &opts, &c, &err),
+        FERRY_OK);
+    assert_int_equal(c.rows[FERRY_PRUNE_CHANGES], 6);
+    assert_int_equal(c.change_runs, 2);
+    assert_int_equal(pauses, 3); /* 4 + 2 rows, a batch that found none; the audit entry */
+    assert_int_equal(c.rows[FERRY_PRUNE_AUDIT], 1);
+    assert_int_equal(count_changes(fx->store, a) + count_changes(fx->store, b), 0);
+}
+
+/* A checkpoint truncates the -wal file another open connection keeps (the last connection
+ * to close would remove it anyway); without force it leaves a small one alone. */
+static void a_forced_checkpoint_truncates_the_wal(void **state)
+{
+    fixture *fx = *state;
+    ferry_store *other = NULL;
+    char wal[4200];
+    struct stat sb;
+    bool done = true;
+    ferry_err err;
+
+    assert_int_equal(fx_open(fx, &other, &err), FERRY_OK);
+    (void)old_run(fx, "therapists", FERRY_RUN_SUCCEEDED, 500, 1);
+    snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size > 0);
+    assert_int_equal(fx->store->prune->checkpoint(fx->store, false, &done, &err), FERRY_OK);
+    assert_false(done);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size > 0);
+    assert_int_equal(fx->store->prune->checkpoint(fx->store, true, &done, &err), FERRY_OK);
+    assert_true(done);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    ferry_store_close(other);
 }
 
 #define BOTH_STORES(setup)                                                                         \
@@ -3112,7 +3396,18 @@ static void the_schema_version_is_read_from_the_database(void **state)
                                         setup, teardown),                                          \
         cmocka_unit_test_setup_teardown(pending_deliveries_are_counted, setup, teardown),          \
         cmocka_unit_test_setup_teardown(the_schema_version_is_read_from_the_database, setup,       \
-                                        teardown)
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(                                                           \
+            prune_takes_old_change_rows_and_keeps_the_run_with_its_counts, setup, teardown),       \
+        cmocka_unit_test_setup_teardown(                                                           \
+            prune_takes_old_runs_deliveries_audit_firings_and_sessions_but_keeps_the_latest,       \
+            setup, teardown),                                                                      \
+        cmocka_unit_test_setup_teardown(queued_running_and_held_runs_are_never_pruned, setup,      \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(the_latest_scheduled_run_of_a_sync_is_kept, setup,         \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(prune_deletes_in_batches_and_stops_when_the_pause_says_so, \
+                                        setup, teardown)
 
 int main(void)
 {
@@ -3120,6 +3415,8 @@ int main(void)
         BOTH_STORES(setup_sqlite),
         cmocka_unit_test_setup_teardown(a_version_1_database_is_migrated_and_keeps_its_runs,
                                         setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(a_forced_checkpoint_truncates_the_wal, setup_sqlite,
+                                        teardown),
         cmocka_unit_test_setup_teardown(database_from_a_newer_ferry_is_refused, setup_sqlite,
                                         teardown),
         cmocka_unit_test_setup_teardown(opening_creates_ferry_tables_at_the_current_schema_version,

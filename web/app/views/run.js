@@ -220,7 +220,7 @@ export function mountRun(root, app, params, id) {
         });
         actionsBox.append(btn);
       }
-    } else if (run.status === 'succeeded' && !run.dry_run && app.state.canOperate) {
+    } else if (run.status === 'succeeded' && !run.dry_run && !run.changes_pruned_at && app.state.canOperate) {
       // Revert a succeeded run (operators and admins): a new run, whose page opens.
       if (!actionsBox.querySelector('[data-testid="revert"]')) {
         const btn = h('button', {type: 'button', class: 'btn btn--danger-ghost', 'data-testid': 'revert'},
@@ -337,6 +337,13 @@ export function mountRun(root, app, params, id) {
     if (isActive(run)) {
       replace(changesBox, h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'),
         h('p', {class: 'muted'}, 'The changes are listed when the run finishes.'));
+      return;
+    }
+    // Retention pruned its change rows (docs/config.md, "Retention"): the counts above stay.
+    if (run.changes_pruned_at) {
+      replace(changesBox, h('h2', {id: 'changes-h', class: 'panel-title'}, 'Changes'),
+        h('p', {class: 'muted', 'data-testid': 'changes-pruned'},
+          `The change detail of this run was pruned on ${fmtTime(run.changes_pruned_at)}; its counts remain.`));
       return;
     }
     // The Skipped tab lists every skipped record, labelled ones too.
