@@ -34,6 +34,8 @@ typedef struct {
     long every_s;
     bool has_cron;
     ferry_cron cron;
+    const char *zone; /* the zone cron is read in, borrowed from the config the slot was made
+                         for (held by the scheduler until the next remake has compared it) */
     int64_t due;
 } slot;
 
@@ -191,6 +193,7 @@ static bool slots_remake(ferry_scheduler *s, const ferry_config *cfg)
         v[i].every_s = (long)sync->schedule_every_s;
         v[i].has_cron = sync->has_cron;
         v[i].cron = sync->cron;
+        v[i].zone = sync->tz != NULL ? ferry_tz_name(sync->tz) : "UTC";
         if ((v[i].name = strdup(sync->name)) == NULL) {
             slots_free(v, i);
             return false;
@@ -202,7 +205,8 @@ static bool slots_remake(ferry_scheduler *s, const ferry_config *cfg)
             const slot *o = &s->next[j];
             if (strcmp(o->name, v[i].name) == 0 && o->every_s == v[i].every_s &&
                 o->has_cron == v[i].has_cron &&
-                (!o->has_cron || memcmp(&o->cron, &v[i].cron, sizeof(o->cron)) == 0))
+                (!o->has_cron || (memcmp(&o->cron, &v[i].cron, sizeof(o->cron)) == 0 &&
+                                  strcmp(o->zone, v[i].zone) == 0)))
                 v[i].due = o->due;
         }
     }
