@@ -108,6 +108,12 @@ class SighupTest(ReloadTestCase):
             ("missing tls file",
              good.replace('"syncs": {', '"tls": {"cert": "no.pem", "key": "no.key"},\n'
                           '  "syncs": {', 1), "no.pem"),
+            ("unknown time zone",
+             good.replace('"syncs": {', '"timezone": "Asia/Jakata",\n  "syncs": {', 1),
+             "Asia/Jakata"),
+            ("unset variable",
+             good.replace('"syncs": {', '"public_url": "${FERRY_TEST_NEVER_SET}",\n'
+                          '  "syncs": {', 1), "FERRY_TEST_NEVER_SET"),
         ]
         with self.serve() as srv:
             for i, (what, text, word) in enumerate(broken, start=1):
