@@ -21,88 +21,103 @@ static size_t gid_of(const char *query, const char **ret)
     return 0;
 }
 
+/* A sheet's URL, taken apart: its scheme, host, port (NULL when none), path, query and
+ * fragment (NULL when absent), all curl_free()d by sheet_url_done(); id points into path at
+ * the sheet's id (idlen bytes), rest after it. */
+typedef struct {
+    CURLU *u;
+    char *scheme, *host, *port, *path, *query, *frag;
+    const char *id, *rest;
+    size_t idlen;
+} sheet_url;
+
+static void sheet_url_done(sheet_url *su)
+{
+    curl_free(su->scheme);
+    curl_free(su->host);
+    curl_free(su->port);
+    curl_free(su->path);
+    curl_free(su->query);
+    curl_free(su->frag);
+    curl_url_cleanup(su->u);
+}
+
+static const char sheet_prefix[] = "/spreadsheets/d/";
+
+/* Parses url as /spreadsheets/d/ID...: false (su still to be freed) when it is not one. */
+static bool sheet_url_parse(const char *url, sheet_url *su)
+{
+    memset(su, 0, sizeof(*su));
+    if ((su->u = curl_url()) == NULL || curl_url_set(su->u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(su->u, CURLUPART_SCHEME, &su->scheme, 0) != CURLUE_OK ||
+        curl_url_get(su->u, CURLUPART_HOST, &su->host, 0) != CURLUE_OK ||
+        curl_url_get(su->u, CURLUPART_PATH, &su->path, 0) != CURLUE_OK)
+        return false;
+    (void)curl_url_get(su->u, CURLUPART_PORT, &su->port, 0);
+    (void)curl_url_get(su->u, CURLUPART_QUERY, &su->query, 0);
+    (void)curl_url_get(su->u, CURLUPART_FRAGMENT, &su->frag, 0);
+    if (strncmp(su->path, sheet_prefix, sizeof(sheet_prefix) - 1) != 0)
+        return false;
+    su->id = su->path + sizeof(sheet_prefix) - 1;
+    su->idlen = strspn(su->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    su->rest = su->id + su->idlen;
+    return su->idlen >= 2;
+}
+
+/* Appends the sheet's origin and /spreadsheets/d/ID, then /, what and the gid. */
+static bool sheet_url_print(const sheet_url *su, ferry_buf *out, const char *what, const char *gid,
+                            size_t gidlen)
+{
+    return ferry_buf_printf(out, "%s://%s%s%s%.*s/%s%.*s", su->scheme, su->host,
+                            su->port ? ":" : "", su->port ? su->port : "",
+                            (int)(sizeof(sheet_prefix) - 1 + su->idlen), su->path, what,
+                            (int)gidlen, gid) == FERRY_OK;
+}
+
 bool ferry_sheet_edit_url(const char *url, ferry_buf *out)
 {
-    static const char prefix[] = "/spreadsheets/d/";
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-    const char *id, *gid = "0";
-    size_t idlen, gidlen = 1;
+    sheet_url su;
+    const char *gid = "0";
+    size_t gidlen = 1;
     bool ok = false;
 
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+    if (!sheet_url_parse(url, &su))
         goto out;
-    (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
-    (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
-        goto out;
-    id = path + sizeof(prefix) - 1;
-    idlen = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
     /* The id, then /export or /gviz/...: a published sheet's "e/2PACX..." has no editor. */
-    if (idlen < 2 || id[idlen] != '/' ||
-        (strncmp(id + idlen, "/export", 7) != 0 && strncmp(id + idlen, "/gviz/", 6) != 0))
+    if (su.rest[0] != '/' ||
+        (strncmp(su.rest, "/export", 7) != 0 && strncmp(su.rest, "/gviz/", 6) != 0))
         goto out;
-    if (query != NULL && strstr(query, "gid=") != NULL && (gidlen = gid_of(query, &gid)) == 0)
+    if (su.query != NULL && strstr(su.query, "gid=") != NULL &&
+        (gidlen = gid_of(su.query, &gid)) == 0)
         goto out; /* a gid that is no number: no guess */
-    ok = ferry_buf_printf(out, "%s://%s%s%s%.*s/edit#gid=%.*s", scheme, host, port ? ":" : "",
-                          port ? port : "", (int)(sizeof(prefix) - 1 + idlen), path, (int)gidlen,
-                          gid) == FERRY_OK;
+    ok = sheet_url_print(&su, out, "edit#gid=", gid, gidlen);
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_url_cleanup(u);
+    sheet_url_done(&su);
     return ok;
 }
 
 bool ferry_sheet_export_url(const char *url, ferry_buf *out)
 {
-    static const char prefix[] = "/spreadsheets/d/";
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL;
-    const char *id, *rest, *gid = "0";
-    size_t idlen, gidlen = 1;
+    sheet_url su;
+    const char *gid = "0";
+    size_t gidlen = 1;
     bool ok = false;
 
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+    if (!sheet_url_parse(url, &su))
         goto out;
-    (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
-    (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    (void)curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
-        goto out;
-    id = path + sizeof(prefix) - 1;
-    idlen = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-    rest = id + idlen;
     /* The id alone or with /edit (a published sheet's "e/2PACX..." is no editor's link). */
-    if (idlen < 2 || !(strcmp(rest, "") == 0 || strcmp(rest, "/") == 0 ||
-                       strcmp(rest, "/edit") == 0 || strcmp(rest, "/edit/") == 0))
+    if (!(strcmp(su.rest, "") == 0 || strcmp(su.rest, "/") == 0 || strcmp(su.rest, "/edit") == 0 ||
+          strcmp(su.rest, "/edit/") == 0))
         goto out;
-    if (frag != NULL && strstr(frag, "gid=") != NULL)
-        gidlen = gid_of(frag, &gid);
-    else if (query != NULL && strstr(query, "gid=") != NULL)
-        gidlen = gid_of(query, &gid);
+    if (su.frag != NULL && strstr(su.frag, "gid=") != NULL)
+        gidlen = gid_of(su.frag, &gid);
+    else if (su.query != NULL && strstr(su.query, "gid=") != NULL)
+        gidlen = gid_of(su.query, &gid);
     if (gidlen == 0)
         goto out; /* a gid that is no number: no guess */
-    ok = ferry_buf_printf(out, "%s://%s%s%s%.*s/export?format=csv&gid=%.*s", scheme, host,
-                          port ? ":" : "", port ? port : "", (int)(sizeof(prefix) - 1 + idlen),
-                          path, (int)gidlen, gid) == FERRY_OK;
+    ok = sheet_url_print(&su, out, "export?format=csv&gid=", gid, gidlen);
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_free(frag);
-    curl_url_cleanup(u);
+    sheet_url_done(&su);
     return ok;
 }
 

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define MAX_DEPTH 2048
 #define NUMBER_COPY_MAX 1024 /* bytes of a number copied for strtod() */
 #define SIG_DIGITS_MAX 800   /* significant digits kept of a longer number */
@@ -73,24 +75,13 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The four hex digits at s, or -1. */
 static long hex4(const unsigned char *s)
 {
     long v = 0;
 
     for (int i = 0; i < 4; i++) {
-        int h = hex_value(s[i]);
+        int h = ferry_text_hex_digit(s[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

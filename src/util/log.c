@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/text.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 
@@ -140,17 +141,6 @@ static bool is_key_char(char c)
            c == '.' || c == '-';
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses text into at most PAIRS_MAX pairs, decoding values into scratch (strlen(text) + 1
  * bytes). Returns the number of pairs, or -1 when the text does not parse (pairs then holds
  * the *ret_n pairs read before the fault). */
@@ -201,7 +191,8 @@ static int logfmt_parse(const char *text, struct pair *pairs, char *scratch, siz
                     *out++ = '\t', p++;
                     break;
                 case 'x':
-                    if ((hi = hex_digit(p[2])) >= 0 && (lo = hex_digit(p[3])) >= 0) {
+                    if ((hi = ferry_text_hex_digit(p[2])) >= 0 &&
+                        (lo = ferry_text_hex_digit(p[3])) >= 0) {
                         *out++ = (char)(hi * 16 + lo);
                         p += 3;
                         break;

@@ -60,3 +60,14 @@ void ferry_text_count(int64_t v, char *out, size_t outlen)
     }
     out[o] = '\0';
 }
+
+int ferry_text_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -16,6 +16,9 @@ bool ferry_text_digits_read(const char *s, size_t n, size_t *i, int width, int *
  * f, off, 0), in any case; -1 for anything else. */
 int ferry_text_boolean_parse(const char *s, size_t n);
 
+/* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int ferry_text_hex_digit(int c);
+
 /* The days of month m (1 to 12) of year y in the proleptic Gregorian calendar. */
 int ferry_text_days_in_month(int y, int m);
 
