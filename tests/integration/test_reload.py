@@ -98,6 +98,21 @@ class SighupTest(ReloadTestCase):
             self.assertEqual(done["status"], "succeeded", done)
             self.assertEqual(self.query("SELECT count(*) FROM slow_people")[0][0], 200)
 
+    def test_a_new_time_zone_moves_the_next_run_at_once(self):
+        # The same cron schedule read in another zone is another schedule: its due time is
+        # worked out again, not kept from the old zone until it fires.
+        nightly = self.sync("/n.csv", "nightly", schedule='cron "0 2 * * *"')
+        self.write_config({"nightly": nightly})
+        with self.serve() as srv:
+            self.wait_sync_field(srv, "nightly", "next_run_at",
+                                 lambda v: v is not None and v.endswith("T02:00:00.000Z"))
+            self.write_config({"nightly": dict(nightly, timezone="Asia/Jakarta")})
+            self.hup_and_wait(srv, RELOADED, 1)
+            self.wait_sync_field(srv, "nightly", "next_run_at",
+                                 lambda v: v is not None and v.endswith("T19:00:00.000Z"))
+            self.assertEqual({s["name"]: s for s in srv.get_json("/api/syncs")["syncs"]}
+                             ["nightly"]["timezone"], "Asia/Jakarta")
+
     def test_broken_configs_are_refused_and_the_old_one_keeps_serving(self):
         self.write_config({"a": self.sync("/a.csv", "a")})
         good = self.config()
