@@ -192,15 +192,25 @@ demo: build
 	@echo
 	$(BUILD)/ferry serve --config $(BUILD)/demo/ferry.yaml
 
+# Each benchmark prints its figures and records them in BENCH_RESULTS; the last step prints the
+# speed targets beside them (bench/targets.py). ROWS, ROWS_LARGE and CLIENTS change the sizes
+# (a size other than the targets' leaves their rows "not measured").
+BENCH_RESULTS = $(BENCH_BUILD)/bench-results.jsonl
+BENCH_ENV     = FERRY_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS)
+
 bench: deps-bench $(BENCH_BUILD)/CMakeCache.txt
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
-	/usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
-	/usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
-	/usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
-	/usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
-	/usr/bin/python3 bench/bench_lookup.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
-	/usr/bin/python3 bench/bench_rest.py --ferry $(BENCH_BUILD)/ferry
-	/usr/bin/python3 bench/bench_serve.py --ferry $(BENCH_BUILD)/ferry
+	@rm -f $(BENCH_RESULTS)
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_sync.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS_LARGE:-10000000} \
+	    --small $${ROWS:-1000000} --repeat 1
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_pg.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000} --app-table
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_lookup.py --ferry $(BENCH_BUILD)/ferry --rows $${ROWS:-1000000}
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_rest.py --ferry $(BENCH_BUILD)/ferry
+	$(BENCH_ENV) /usr/bin/python3 bench/bench_serve.py --ferry $(BENCH_BUILD)/ferry --clients $${CLIENTS:-10000}
+	@/usr/bin/python3 bench/targets.py $(BENCH_RESULTS)
 
 # Every fuzz target under libFuzzer (with AddressSanitizer and UndefinedBehaviorSanitizer) for
 # FUZZ_SECONDS each, starting from its committed corpus; new inputs go to

@@ -54,6 +54,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_sync  # noqa: E402  (the roster rows and the timing helper)
+import results  # noqa: E402  (the figures for the targets table)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PGTMP = os.path.join(HERE, "..", "tests", "pg", "pgtmp.sh")
@@ -276,6 +277,10 @@ def main():
           ("ferry second version (%d rows)" % n2, sec_r, statistics.median(seconds),
            sec_r / upsert_r))
     print("  %-38s %10.1f MiB" % ("ferry peak RSS", max(rss) / 1024))
+    if not args.app_table:
+        results.record("pg.%d.initial_ratio" % n1, ini_r / copy_r)
+        results.record("pg.%d.second_ratio" % n1, sec_r / upsert_r)
+        results.record("pg.%d.rss_mib" % n1, max(rss) / 1024)
     print("  all runs (s): copy %s, upsert %s, initial %s, second %s" %
           tuple(" ".join("%.2f" % x for x in xs) for xs in (copies, upserts, initials, seconds)))
 

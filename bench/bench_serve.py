@@ -33,12 +33,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_sync  # noqa: E402  (the roster generator)
+import results  # noqa: E402  (the figures for the targets table)
 
 CONFIG = """database: sqlite:ferry.db
 files_dir: {base}
 workers: 4
-# The event-stream figure opens 1,000 streams from one address.
-max_connections: 4096
+# The event-stream figure opens --clients streams from one address.
+max_connections: {max_connections}
 max_connections_per_ip: 0
 syncs:
   roster_a:
@@ -259,7 +260,8 @@ def main():
                 dst.write(line)
         config = os.path.join(base, "ferry.yaml")
         with open(config, "w") as f:
-            f.write(CONFIG.format(a=a, b=b, small=small, base=base))
+            f.write(CONFIG.format(a=a, b=b, small=small, base=base,
+                                  max_connections=max(4096, args.clients + 1024)))
         AUTH["Authorization"] = "Bearer " + make_token(os.path.abspath(args.ferry), config)
         ferry = subprocess.Popen([os.path.abspath(args.ferry), "serve", "--config",
                                   config, "--listen", "127.0.0.1:0"],
@@ -302,7 +304,8 @@ def main():
         wait_idle(port)
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(8192, args.clients + 256)),
+                                                    hard))
         spread, got = sse_fanout(port, args.clients, "/api/syncs/small/runs")
         sse_rss = rss_mib(ferry.pid)
 
@@ -319,6 +322,10 @@ def main():
               ("  a new run of a third sync", new_p50, new_p99, busy_before, busy_after))
         print("  %d event streams: %d received run.finished, the last %.0f ms after the first;"
               " server RSS %.1f MiB" % (args.clients, got, (spread or 0) * 1000, sse_rss))
+        results.record("serve.get_run_ratio", ferry_rps / nginx_rps)
+        results.record("serve.streams.%d.received" % args.clients, got)
+        results.record("serve.streams.%d.spread_s" % args.clients, spread)
+        results.record("serve.streams.%d.rss_mib" % args.clients, sse_rss)
     finally:
         for p in (nginx, ferry):
             if p is not None and p.poll() is None:

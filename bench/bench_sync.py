@@ -48,6 +48,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+import results  # the figures for the targets table (bench/ is the script's folder)
 import time
 
 HEADER = ["Employee ID", "Name", "Email", "Phone", "Employment Type", "Location",
@@ -456,6 +458,18 @@ def main():
     print("  %-34s %10.1f MiB at %d rows, %.1f MiB at %d rows (ratio %.2f)" %
           ("ferry peak RSS", big["rss_kib"] / 1024, big["rows"], small["rss_kib"] / 1024,
            small["rows"], big["rss_kib"] / max(small["rss_kib"], 1)))
+    if not args.app_table:
+        # The smaller run's figures are named after the larger one too ("@10000000"): a 10M
+        # run's 1M figures are not the 1M run's.
+        for r, tag in ((big, ""), (small, "@%d" % big["rows"])) if small is not big else \
+                ((big, ""),):
+            results.record("sqlite.%d.initial_ratio%s" % (r["rows"], tag),
+                           rate(r["rows"], r["initial"]) / rate(r["rows"], r["import"]))
+            results.record("sqlite.%d.second_ratio%s" % (r["rows"], tag),
+                           rate(r["rows2"], r["second"]) / rate(r["rows"], r["import"]))
+            results.record("sqlite.%d.initial_s_per_row%s" % (r["rows"], tag),
+                           r["initial"] / r["rows"])
+            results.record("sqlite.%d.rss_mib%s" % (r["rows"], tag), r["rss_kib"] / 1024)
     if args.app_table:
         print("  all runs (s): import %s, initial %s, second %s" %
               tuple(" ".join("%.2f" % x for x in xs) for xs in big["runs"]))
