@@ -17,6 +17,7 @@
 #include "http/internal.h"
 
 #define SSE_BATCH 64
+#define IDLE_KEEP 4096 /* bytes of buffer an idle stream may keep */
 
 typedef struct {
     struct ferry_server *server;
@@ -120,6 +121,19 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (s->out_pos == s->out.len) {
         bool stopping;
+        /* Nothing left to send: an idle stream keeps no copy of what it sent (a run.finished
+         * with its activity log is tens of KiB, times every open stream). */
+        if (s->out.cap > IDLE_KEEP) {
+            size_t limit = s->out.max;
+            ferry_buf_done(&s->out);
+            ferry_buf_init(&s->out, limit);
+            s->out_pos = 0;
+        }
+        if (s->unfiltered.cap > IDLE_KEEP) {
+            size_t limit = s->unfiltered.max;
+            ferry_buf_done(&s->unfiltered);
+            ferry_buf_init(&s->unfiltered, limit);
+        }
         /* stopping is read again under the lock: ferry_server_stop() sets it before the notify
          * that resumes idle streams, so a stream never suspends after that notify (a stream
          * left suspended makes MHD_stop_daemon() abort). */
